@@ -1,0 +1,1 @@
+"""aplypro_servicekit."""
