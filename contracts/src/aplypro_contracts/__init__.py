@@ -1,1 +1,85 @@
-"""aplypro_contracts."""
+"""APLyPro message contracts: versioned, frozen pydantic models shared by every service."""
+
+from .asp import PaymentRequestSentV1
+from .calculator import AmountComputedV1, PaymentRequestedV1, SchoolingPricedV1
+from .documents import DocumentReadyV1
+from .envelope import Envelope
+from .errors import (
+    ContractError,
+    MalformedMessage,
+    SchemaViolation,
+    UnknownEventType,
+    UnsupportedSchemaVersion,
+)
+from .pfmp import PfmpRecordedV1, PfmpState, PfmpValidatedV1
+from .registry import Registry, to_wire
+from .students import (
+    Address,
+    Establishment,
+    Identity,
+    Mef,
+    RibRecordedV1,
+    SchoolingOpenedV1,
+    StudentRegisteredV1,
+)
+
+# Latest versions under stable names: services import these, never a version number.
+StudentRegistered = StudentRegisteredV1
+SchoolingOpened = SchoolingOpenedV1
+RibRecorded = RibRecordedV1
+PfmpRecorded = PfmpRecordedV1
+PfmpValidated = PfmpValidatedV1
+SchoolingPriced = SchoolingPricedV1
+AmountComputed = AmountComputedV1
+PaymentRequested = PaymentRequestedV1
+DocumentReady = DocumentReadyV1
+PaymentRequestSent = PaymentRequestSentV1
+
+ALL_MODELS: tuple[type[Envelope], ...] = (
+    StudentRegisteredV1,
+    SchoolingOpenedV1,
+    RibRecordedV1,
+    PfmpRecordedV1,
+    PfmpValidatedV1,
+    SchoolingPricedV1,
+    AmountComputedV1,
+    PaymentRequestedV1,
+    DocumentReadyV1,
+    PaymentRequestSentV1,
+)
+
+
+def default_registry() -> Registry:
+    """The registry of every contract and its upcasters."""
+    registry = Registry()
+    registry.register(*ALL_MODELS)
+    return registry
+
+
+__all__ = [
+    "ALL_MODELS",
+    "Address",
+    "AmountComputed",
+    "ContractError",
+    "DocumentReady",
+    "Envelope",
+    "Establishment",
+    "Identity",
+    "MalformedMessage",
+    "Mef",
+    "PaymentRequestSent",
+    "PaymentRequested",
+    "PfmpRecorded",
+    "PfmpState",
+    "PfmpValidated",
+    "Registry",
+    "RibRecorded",
+    "SchemaViolation",
+    "SchoolingOpened",
+    "SchoolingPriced",
+    "StudentRegistered",
+    "UnknownEventType",
+    "UnsupportedSchemaVersion",
+    "default_registry",
+    "to_wire",
+]

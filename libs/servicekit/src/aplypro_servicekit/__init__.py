@@ -1,1 +1,1 @@
-"""aplypro_servicekit."""
+"""Domain-free runtime shared by the services: settings, outbox, inbox, dead letters, logging."""

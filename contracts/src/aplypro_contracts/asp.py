@@ -1,0 +1,22 @@
+"""Events of the ASP gateway: payment files written and requests handed to the ASP."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from .envelope import Cents, Envelope
+
+
+class PaymentRequestSentV1(Envelope):
+    """A payment request was written into a payment file for the ASP."""
+
+    event_type: Literal["PaymentRequestSent"] = "PaymentRequestSent"
+    schema_version: Literal[1] = 1
+    payment_request_id: UUID
+    pfmp_id: UUID
+    student_id: UUID
+    amount_cents: Cents
+    file_name: str = Field(description="Name of the payment file that carries the request.")

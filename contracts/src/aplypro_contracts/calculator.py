@@ -1,0 +1,57 @@
+"""Events of the calculator: barème applied to schoolings, PFMP amounts and payment requests."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from .envelope import Cents, Envelope
+
+
+class SchoolingPricedV1(Envelope):
+    """The barème that applies to a schooling (what its décision d'attribution states)."""
+
+    event_type: Literal["SchoolingPriced"] = "SchoolingPriced"
+    schema_version: Literal[1] = 1
+    schooling_id: UUID
+    student_id: UUID
+    school_year: int
+    priced: bool = Field(description="False when the MEF gets no allowance; see unpriced_reason.")
+    daily_rate_cents: Cents | None = None
+    yearly_cap_cents: Cents | None = None
+    legal_reference: str | None = Field(default=None, description="Text the parameters come from.")
+    unpriced_reason: str | None = Field(default=None, examples=["year_not_covered"])
+
+
+class AmountComputedV1(Envelope):
+    """The amount of one PFMP changed (or was first computed)."""
+
+    event_type: Literal["AmountComputed"] = "AmountComputed"
+    schema_version: Literal[1] = 1
+    pfmp_id: UUID
+    schooling_id: UUID
+    student_id: UUID
+    school_year: int
+    mef_code: str
+    day_count: int | None = Field(ge=0)
+    amount_cents: Cents | None = Field(description="Null when the PFMP has no day count or is unpriced.")
+    daily_rate_cents: Cents | None = None
+    yearly_cap_cents: Cents | None = None
+    legal_reference: str | None = None
+    explanation: tuple[str, ...] = Field(default=(), description="Steps that gave the amount.")
+
+
+class PaymentRequestedV1(Envelope):
+    """A payment request was created for a validated PFMP and is ready to be sent to the ASP."""
+
+    event_type: Literal["PaymentRequested"] = "PaymentRequested"
+    schema_version: Literal[1] = 1
+    payment_request_id: UUID
+    pfmp_id: UUID
+    schooling_id: UUID
+    student_id: UUID
+    amount_cents: Cents = Field(description="Total to pay for the PFMP, in cents (a whole number of euros).")
+    day_count: int = Field(ge=0)
+    pfmp_rank: int = Field(ge=1)

@@ -1,0 +1,48 @@
+"""Events of the pfmp service: workplace training periods and their validation."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field, model_validator
+
+from .envelope import Envelope, Frozen
+
+
+class PfmpState(Frozen):
+    """Full current state of one PFMP."""
+
+    pfmp_id: UUID
+    schooling_id: UUID
+    student_id: UUID
+    start_date: date
+    end_date: date
+    day_count: int | None = Field(default=None, ge=0, description="Days attested; null until entered.")
+    status: Literal["pending", "completed", "validated", "rectified"]
+    created_seq: int = Field(ge=0, description="Creation sequence: a stable tie-break for ordering.")
+    rank: int = Field(ge=1, le=99, description="Rank of the PFMP within its schooling, from 1.")
+    deleted: bool = False
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> PfmpState:
+        if self.end_date < self.start_date:
+            raise ValueError("end_date is before start_date")
+        return self
+
+
+class PfmpRecordedV1(Envelope):
+    """A PFMP was created or edited (dates, day count) or deleted."""
+
+    event_type: Literal["PfmpRecorded"] = "PfmpRecorded"
+    schema_version: Literal[1] = 1
+    pfmp: PfmpState
+
+
+class PfmpValidatedV1(Envelope):
+    """The establishment's director validated a completed PFMP: it may now be paid."""
+
+    event_type: Literal["PfmpValidated"] = "PfmpValidated"
+    schema_version: Literal[1] = 1
+    pfmp: PfmpState

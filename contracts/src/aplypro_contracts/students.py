@@ -1,0 +1,95 @@
+"""Events of the students service: students, schoolings and (on a restricted topic) bank details."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from .envelope import Envelope, Frozen
+
+
+class Address(Frozen):
+    lines: tuple[str, ...] = Field(default=(), max_length=4, description="Street lines only.")
+    postal_code: str | None = Field(default=None, examples=["35000"])
+    city_insee: str | None = Field(default=None, description="INSEE code of the commune.")
+    city_name: str | None = None
+    country_insee: str | None = Field(default="99100", description="INSEE country code; France is 99100.")
+
+
+class Identity(Frozen):
+    ine: str = Field(description="National student id (personal data: never a key, header or log field).")
+    last_name: str
+    first_names: tuple[str, ...] = Field(min_length=1, max_length=3)
+    birth_date: date
+    sex: Literal["female", "male", "unknown"] = "unknown"
+    birth_city_insee: str | None = None
+    birth_country_insee: str | None = None
+    address: Address = Field(default_factory=Address)
+
+
+class Establishment(Frozen):
+    uai: str = Field(pattern=r"^\d{7}[A-Z]$", description="Establishment id, 7 digits and a letter.")
+    name: str
+    ministry: str = Field(default="MENJ", description="Supervising ministry of the establishment.")
+    academy_code: str | None = None
+    contract_type_code: str = Field(default="99", description="99 = public; 10..60 = private under contract.")
+    address_lines: tuple[str, ...] = ()
+    postal_code: str | None = None
+    city_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    head_name: str | None = Field(default=None, description="Confirmed director, signatory of decisions.")
+
+
+class Mef(Frozen):
+    """The BCN attributes of the training code: enough for the calculator to price it."""
+
+    code: str = Field(pattern=r"^\d{10}$", examples=["2473111533"])
+    dispositif: str = Field(pattern=r"^\d{3}$", examples=["247"])
+    diploma: str = Field(description="FORMATION_DIPLOME, 8 characters.", examples=["40021204"])
+    duration: int | None = Field(default=None, description="DUREE_DISPOSITIF (years).")
+    year: int | None = Field(default=None, description="ANNEE_DISPOSITIF (year within the training).")
+    label: str = Field(description="LIBELLE_LONG.")
+    ministry: str = Field(description="BCN MINISTERE: MENJ, MASA, MER, ...")
+
+
+class StudentRegisteredV1(Envelope):
+    """A student is known, or their identity changed: carries the full current identity."""
+
+    event_type: Literal["StudentRegistered"] = "StudentRegistered"
+    schema_version: Literal[1] = 1
+    student_id: UUID = Field(description="Internal id; the Kafka key.")
+    identity: Identity
+
+
+class SchoolingOpenedV1(Envelope):
+    """A student is (or was) enrolled in a class: the full state of the schooling."""
+
+    event_type: Literal["SchoolingOpened"] = "SchoolingOpened"
+    schema_version: Literal[1] = 1
+    schooling_id: UUID
+    student_id: UUID
+    establishment: Establishment
+    class_label: str
+    school_year: int = Field(ge=2023, le=2100, description="Start year: 2025 means 2025-2026.")
+    mef: Mef
+    status: Literal["student", "apprentice", "other"] = "student"
+    start_date: date
+    end_date: date | None = None
+
+
+class RibRecordedV1(Envelope):
+    """Bank details of a student for one establishment. Restricted topic: personal data."""
+
+    event_type: Literal["RibRecorded"] = "RibRecorded"
+    schema_version: Literal[1] = 1
+    rib_id: UUID
+    student_id: UUID
+    establishment_uai: str
+    owner_type: Literal["personal", "other_person", "moral_person", "mandate"]
+    holder_name: str = Field(max_length=70)
+    iban: str = Field(description="Normalised IBAN (no spaces, upper case).")
+    bic: str = Field(pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")

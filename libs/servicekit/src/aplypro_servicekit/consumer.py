@@ -1,0 +1,122 @@
+"""A batch consumer: decode, dead-letter poison, skip duplicates, apply handlers, commit, then ack.
+
+One PostgreSQL transaction per Kafka batch holds the effects, the inbox rows and the outgoing events
+(dead letters included), so the offset is committed only after the database commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import asyncpg
+import structlog
+from aplypro_contracts import ContractError, Envelope, Registry
+
+from .db import Connection
+from .deadletter import SourceRecord, dead_letter_row, is_transient
+from .inbox import EventIdReused, body_hash, claim
+from .outbox import OutboxRow, write_outbox
+from .relay import notify_outbox
+
+log = structlog.get_logger(__name__)
+
+EventHandler = Callable[[Connection, Any], Awaitable[None]]
+
+
+def to_source(record: Any) -> SourceRecord:
+    return SourceRecord(
+        topic=record.topic, partition=record.partition, offset=record.offset, key=record.key,
+        value=record.value or b"", headers=tuple(record.headers or ()),
+    )
+
+
+class EventConsumer:
+    """Processes batches of raw Kafka records for one consumer name (one inbox namespace)."""
+
+    def __init__(
+        self, *, name: str, service: str, schema: str, pool: asyncpg.Pool, registry: Registry,
+        handlers: Mapping[str, EventHandler], transient_attempts: int = 6, backoff_base: float = 0.5,
+    ) -> None:
+        self.name = name
+        self._service = service
+        self._schema = schema
+        self._pool = pool
+        self._registry = registry
+        self._handlers = handlers
+        self._attempts = transient_attempts
+        self._backoff = backoff_base
+        self.processed = 0
+        self.dead_lettered = 0
+        self.last_progress = time.monotonic()
+
+    async def process_batch(self, records: Sequence[Any]) -> None:
+        sources = [to_source(r) for r in records]
+        for attempt in range(1, self._attempts + 1):
+            try:
+                await self._process_once(sources, attempt)
+                return
+            except Exception as exc:
+                if not is_transient(exc) or attempt == self._attempts:
+                    raise  # nacked: the batch is read again, nothing is lost
+                delay = min(self._backoff * 2 ** (attempt - 1), 15.0)
+                log.warning("transient_error", consumer=self.name, attempt=attempt, delay_s=delay,
+                            error=type(exc).__name__)
+                await asyncio.sleep(delay)
+
+    def _decode(self, source: SourceRecord) -> Envelope | ContractError:
+        try:
+            return self._registry.parse(source.value)
+        except ContractError as exc:
+            return exc
+
+    async def _process_once(self, sources: list[SourceRecord], attempt: int) -> None:
+        decoded = [(s, self._decode(s)) for s in sources]
+        claims = [(_inbox_id(s, d), body_hash(s.value)) for s, d in decoded if self._wants(d)]
+        dead: list[OutboxRow] = []
+        handled = 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            fresh, reused = await claim(conn, self.name, claims)
+            done: set[str] = set()
+            for source, event in decoded:
+                inbox_id = _inbox_id(source, event)
+                if not self._wants(event) or inbox_id not in fresh or inbox_id in done:
+                    continue  # an event this consumer does not need, or a redelivery
+                done.add(inbox_id)
+                if isinstance(event, ContractError):
+                    dead.append(dead_letter_row(source, event, service=self._service, attempts=attempt))
+                    continue
+                try:
+                    async with conn.transaction():  # a savepoint: one broken rule does not undo the batch
+                        await self._handlers[event.event_type](conn, event)
+                    handled += 1
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    log.warning("dead_lettered", consumer=self.name, event_type=event.event_type,
+                                event_id=str(event.event_id), reason=getattr(exc, "code", type(exc).__name__))
+                    dead.append(dead_letter_row(source, exc, service=self._service, attempts=attempt))
+            # Same id, different body: a producer bug, dead-lettered once per batch.
+            for source, event in decoded:
+                inbox_id = _inbox_id(source, event)
+                if inbox_id in reused and inbox_id not in done:
+                    done.add(inbox_id)
+                    error = EventIdReused("event id already processed with a different body")
+                    dead.append(dead_letter_row(source, error, service=self._service, attempts=attempt))
+            await write_outbox(conn, dead)
+            await notify_outbox(conn, self._schema)
+        self.processed += handled
+        self.dead_lettered += len(dead)
+        self.last_progress = time.monotonic()
+
+    def _wants(self, event: Envelope | ContractError) -> bool:
+        return isinstance(event, ContractError) or event.event_type in self._handlers
+
+
+def _inbox_id(source: SourceRecord, event: Envelope | ContractError) -> str:
+    if isinstance(event, ContractError):
+        # Poison has no trustworthy id: its position identifies it, so a re-read is not dead-lettered twice.
+        return f"@{source.topic}:{source.partition}:{source.offset}"
+    return str(event.event_id)

@@ -1,0 +1,63 @@
+"""PostgreSQL pool per service schema, and versioned SQL migrations applied at start."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+import asyncpg
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def check_schema_name(schema: str) -> str:
+    if not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"invalid schema name {schema!r}")
+    return schema
+
+
+async def create_pool(database_url: str, schema: str, *, size: int = 5) -> asyncpg.Pool:
+    """A pool whose connections see only this service's schema (search_path)."""
+    check_schema_name(schema)
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    finally:
+        await conn.close()
+    pool = await asyncpg.create_pool(
+        database_url, min_size=1, max_size=size, server_settings={"search_path": schema}
+    )
+    assert pool is not None
+    return pool
+
+
+def _migration_files(package: str) -> list[tuple[str, str]]:
+    folder = resources.files(package) / "migrations"
+    files = sorted((f.name, f.read_text(encoding="utf-8")) for f in folder.iterdir() if f.name.endswith(".sql"))
+    return files
+
+
+async def migrate(pool: asyncpg.Pool, schema: str, packages: list[str]) -> list[str]:
+    """Apply, in order, the SQL files of each package's `migrations/` not yet applied; returns them."""
+    applied: list[str] = []
+    async with pool.acquire() as conn, conn.transaction():
+        # One migrator at a time per schema, even with several instances starting together.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"migrate:{schema}")
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+        for package in packages:
+            for name, sql in _migration_files(package):
+                key = f"{package}:{name}"
+                if key in done:
+                    continue
+                await conn.execute(sql)
+                await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", key)
+                applied.append(key)
+    return applied
+
+
+# What handlers receive: a plain connection or a pooled one (both behave the same).
+Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy

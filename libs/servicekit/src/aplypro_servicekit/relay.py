@@ -1,0 +1,90 @@
+"""Publishes outbox rows to Kafka in id order, in batches, and deletes them once the broker acked."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from typing import Any
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from .db import Connection
+
+log = structlog.get_logger(__name__)
+
+LEASE_SECONDS = 60  # longer than a batch ever takes to publish; an expired lease lets another relay retry
+
+
+class OutboxRelay:
+    """One active relay per schema (an advisory lock elects it), so per-key order is kept."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, producer: AIOKafkaProducer, schema: str, *, batch_size: int = 1000,
+        idle_wait: float = 0.2,
+    ) -> None:
+        self._pool = pool
+        self._producer = producer
+        self._schema = schema
+        self._batch_size = batch_size
+        self._idle_wait = idle_wait
+        self._wake = asyncio.Event()
+        self.published = 0
+        self.last_progress = time.monotonic()
+
+    def wake(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        async with self._pool.acquire() as lock_conn:
+            # Standby instances wait here until the active relay's connection goes away.
+            await lock_conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"relay:{self._schema}")
+            await lock_conn.add_listener(f"outbox_{self._schema}", self.wake)
+            try:
+                while True:
+                    sent = await self.publish_batch()
+                    if sent < self._batch_size:
+                        self._wake.clear()
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), self._idle_wait)
+            finally:
+                with contextlib.suppress(Exception):
+                    await lock_conn.remove_listener(f"outbox_{self._schema}", self.wake)
+                    await lock_conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"relay:{self._schema}")
+
+    async def publish_batch(self) -> int:
+        token = uuid.uuid4()
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "UPDATE outbox SET lease_token = $1, lease_until = now() + make_interval(secs => $3) "
+                "WHERE id IN (SELECT id FROM outbox WHERE lease_until IS NULL OR lease_until < now() "
+                "ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id, topic, key, payload, headers",
+                token, self._batch_size, LEASE_SECONDS,
+            )
+        if not rows:
+            return 0
+        rows = sorted(rows, key=lambda r: r["id"])
+        futures = []
+        for row in rows:
+            headers = [(k, v.encode()) for k, v in json.loads(row["headers"]).items()]
+            futures.append(
+                await self._producer.send(row["topic"], row["payload"], key=row["key"], headers=headers)
+            )
+        await asyncio.gather(*futures)  # every record acked by the broker before the rows go
+        async with self._pool.acquire() as conn:
+            # Filtered on the lease token: a relay whose lease expired cannot delete rows it lost.
+            await conn.execute(
+                "DELETE FROM outbox WHERE id = ANY($1) AND lease_token = $2", [r["id"] for r in rows], token
+            )
+        self.published += len(rows)
+        self.last_progress = time.monotonic()
+        return len(rows)
+
+
+async def notify_outbox(conn: Connection, schema: str) -> None:
+    """Wake the relay at once instead of at its next poll (sent at commit by PostgreSQL)."""
+    await conn.execute(f"NOTIFY outbox_{schema}")

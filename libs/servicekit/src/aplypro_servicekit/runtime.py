@@ -1,0 +1,130 @@
+"""Runs one service: pool and migrations, topics, outbox relay, batch subscribers, clean stop on signal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+from aplypro_contracts import default_registry
+from faststream.kafka import KafkaBroker
+
+from .consumer import EventConsumer, EventHandler
+from .db import create_pool, migrate
+from .kafka import ensure_topics, make_producer, subscribe
+from .relay import OutboxRelay
+from .settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    topics: Sequence[str]
+    consumer_name: str
+    handlers: Mapping[str, EventHandler]
+
+
+BackgroundTask = Callable[["ServiceRuntime"], Awaitable[None]]
+
+
+@dataclass
+class ServiceSpec:
+    """What a service is made of; the runtime builds the real resources from it."""
+
+    name: str
+    schema: str
+    migration_packages: Sequence[str]
+    produces: Sequence[str]
+    subscriptions: Sequence[Subscription] = ()
+    background: Sequence[BackgroundTask] = field(default_factory=tuple)
+
+
+class ServiceRuntime:
+    def __init__(self, spec: ServiceSpec, settings: ServiceSettings) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.pool: asyncpg.Pool | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.broker: KafkaBroker | None = None
+        self.relay: OutboxRelay | None = None
+        self.consumers: list[EventConsumer] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self.started_at = time.monotonic()
+
+    async def start(self) -> None:
+        s = self.settings
+        self.pool = await create_pool(s.database_url, self.spec.schema, size=s.db_pool_size)
+        applied = await migrate(self.pool, self.spec.schema, ["aplypro_servicekit", *self.spec.migration_packages])
+        topics = [s.topic(t) for t in {*self.spec.produces, *(t for sub in self.spec.subscriptions for t in sub.topics)}]
+        await ensure_topics(s.kafka_bootstrap_servers, topics, s.topic_partitions)
+        self.producer = make_producer(s.kafka_bootstrap_servers)
+        await self.producer.start()
+        self.relay = OutboxRelay(self.pool, self.producer, self.spec.schema, batch_size=s.relay_batch_size)
+        self._tasks.append(asyncio.create_task(self._guard(self.relay.run, "relay")))
+        self.broker = KafkaBroker(s.kafka_bootstrap_servers, logger=None)
+        registry = default_registry()
+        for sub in self.spec.subscriptions:
+            consumer = EventConsumer(
+                name=sub.consumer_name, service=self.spec.name, schema=self.spec.schema, pool=self.pool,
+                registry=registry, handlers=sub.handlers, transient_attempts=s.transient_attempts,
+            )
+            subscribe(self.broker, s, consumer, sub.topics, group=f"{self.spec.name}.{sub.consumer_name}")
+            self.consumers.append(consumer)
+        await self.broker.start()
+        for task in self.spec.background:
+            self._tasks.append(asyncio.create_task(self._guard(self._bind(task), task.__name__)))
+        log.info("service_started", migrations_applied=len(applied), topics=len(topics))
+
+    async def _guard(self, factory: Callable[[], Awaitable[None]], what: str) -> None:
+        """Background loops restart after an error (database or broker briefly down) instead of dying."""
+        while True:
+            try:
+                await factory()
+                return
+            except Exception as exc:
+                log.error("background_task_failed", task=what, error=type(exc).__name__, detail=str(exc)[:200])
+                await asyncio.sleep(1.0)
+
+    def _bind(self, task: BackgroundTask) -> Callable[[], Awaitable[None]]:
+        return lambda: task(self)
+
+    async def stop(self) -> None:
+        if self.broker is not None:
+            await self.broker.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.relay is not None and self.pool is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._drain(), 10)
+        if self.producer is not None:
+            await self.producer.stop()
+        if self.pool is not None:
+            await self.pool.close()
+        log.info("service_stopped")
+
+    async def _drain(self) -> None:
+        """Publish what is left in the outbox before stopping."""
+        assert self.relay is not None
+        while await self.relay.publish_batch():
+            pass
+
+    async def run_until_signalled(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()

@@ -1,0 +1,53 @@
+"""Settings shared by every service: where the broker and the database are, how to batch."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _shared(name: str) -> AliasChoices:
+    # Shared settings are read unprefixed (one value for the whole stack); each service adds its prefix
+    # for its own fields through `env_prefix`.
+    return AliasChoices(name.lower(), name)
+
+
+class ServiceSettings(BaseSettings):
+    """Base settings; each service subclasses it with `env_prefix="APLYPRO_<SERVICE>_"`."""
+
+    model_config = SettingsConfigDict(env_prefix="APLYPRO_", extra="ignore")
+
+    service_name: str = "service"
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", validation_alias=_shared("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/postgres", validation_alias=_shared("DATABASE_URL")
+    )
+    topic_namespace: str = Field(
+        default="",
+        validation_alias=_shared("APLYPRO_TOPIC_NAMESPACE"),
+        description="Prefix of every topic and consumer group; tests use it to stay isolated.",
+    )
+    topic_partitions: int = Field(default=4, validation_alias=_shared("APLYPRO_TOPIC_PARTITIONS"))
+    consumer_max_records: int = Field(default=500, validation_alias=_shared("APLYPRO_CONSUMER_MAX_RECORDS"))
+    session_timeout_ms: int = Field(default=10_000, validation_alias=_shared("APLYPRO_SESSION_TIMEOUT_MS"))
+    relay_batch_size: int = Field(default=1000, validation_alias=_shared("APLYPRO_RELAY_BATCH_SIZE"))
+    transient_attempts: int = Field(
+        default=6, validation_alias=_shared("APLYPRO_TRANSIENT_ATTEMPTS"),
+        description="Tries of a batch that fails on a transient error before it is nacked and re-read.",
+    )
+    log_level: str = Field(default="INFO", validation_alias=_shared("APLYPRO_LOG_LEVEL"))
+    log_json: bool = Field(default=True, validation_alias=_shared("APLYPRO_LOG_JSON"))
+    db_pool_size: int = 5
+
+    def schema(self, name: str) -> str:
+        """This service's PostgreSQL schema, namespaced like the topics (tests run side by side)."""
+        prefix = self.topic_namespace.replace(".", "_").replace("-", "_").lower()
+        return f"{prefix}{name}"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_namespace}{name}"
+
+    def group(self, name: str) -> str:
+        return f"{self.topic_namespace}{name}"

@@ -1,0 +1,100 @@
+"""Poison messages land in the dead-letter topic with a readable reason; the consumer goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import date
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aplypro_contracts import Establishment, Mef, SchoolingOpened, to_wire
+from aplypro_contracts.topics import STUDENTS_EVENTS, dead_letter_topic
+from aplypro_servicekit.db import Connection
+from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
+from aplypro_servicekit.settings import ServiceSettings
+
+pytestmark = pytest.mark.integration
+
+
+class RuleBroken(ValueError):
+    code = "class_label_forbidden"
+
+
+def schooling(label: str) -> SchoolingOpened:
+    return SchoolingOpened(
+        producer="test", schooling_id=uuid.uuid4(), student_id=uuid.uuid4(),
+        establishment=Establishment(uai="0999001K", name="Lycée test"), class_label=label, school_year=2025,
+        mef=Mef(code="2473111533", dispositif="247", diploma="40031105", duration=3, year=3,
+                label="BAC PRO", ministry="MENJ"),
+        start_date=date(2025, 9, 1),
+    )
+
+
+async def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 20) -> list[object]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                group_id=f"reader-{uuid.uuid4()}", enable_auto_commit=False)
+    await consumer.start()
+    records: list[object] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(records) < expected and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for items in batch.values():
+                records.extend(items)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def test_poison_goes_to_the_dead_letter_topic_and_the_consumer_goes_on(
+    service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in service_env.items():
+        monkeypatch.setenv(key, value)
+    settings = ServiceSettings()
+    seen: list[str] = []
+
+    async def on_schooling(conn: Connection, event: SchoolingOpened) -> None:
+        if event.class_label == "FORBIDDEN":
+            raise RuleBroken("class label is forbidden here")
+        await conn.execute("SELECT 1")
+        seen.append(event.class_label)
+
+    spec = ServiceSpec(
+        name="probe", schema=settings.schema("probe"), migration_packages=[], produces=[],
+        subscriptions=[Subscription([STUDENTS_EVENTS], "probe", {"SchoolingOpened": on_schooling})],
+    )
+    runtime = ServiceRuntime(spec, settings)
+    await runtime.start()
+    topic = settings.topic(STUDENTS_EVENTS)
+    producer = AIOKafkaProducer(bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"])
+    await producer.start()
+    try:
+        good_before, headers = to_wire(schooling("A"))
+        bad_rule, bad_headers = to_wire(schooling("FORBIDDEN"))
+        unknown_version = json.loads(to_wire(schooling("B"))[0])
+        unknown_version["schema_version"] = 99
+        good_after, _ = to_wire(schooling("C"))
+        # Narrated: a good event, malformed JSON, an unknown version, a broken rule, a good event again.
+        for body in (good_before, b"{not json", json.dumps(unknown_version).encode(), bad_rule, good_after):
+            await producer.send_and_wait(topic, body, key=b"k")
+        dead = await read_all(service_env["KAFKA_BOOTSTRAP_SERVERS"], dead_letter_topic(topic), 3)
+        reasons = sorted(dict(r.headers)["dlt-reason-code"].decode() for r in dead)  # type: ignore[attr-defined]
+        assert reasons == ["class_label_forbidden", "malformed", "unsupported_schema_version"]
+        for record in dead:
+            headers_of = dict(record.headers)  # type: ignore[attr-defined]
+            assert headers_of["dlt-source-topic"].decode() == topic
+            assert int(headers_of["dlt-source-offset"].decode()) in {1, 2, 3}
+            assert headers_of["dlt-reason"]
+            assert headers_of["dlt-attempts"] == b"1"
+        assert b"{not json" in [r.value for r in dead]  # type: ignore[attr-defined]
+        for _ in range(100):
+            if seen == ["A", "C"]:
+                break
+            await asyncio.sleep(0.1)
+        assert seen == ["A", "C"]
+    finally:
+        await producer.stop()
+        await runtime.stop()

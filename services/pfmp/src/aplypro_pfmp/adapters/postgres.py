@@ -1,0 +1,83 @@
+"""SQL of the pfmp service: the students/schoolings projection and the PFMP table."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from aplypro_servicekit.db import Connection
+
+from aplypro_pfmp.domain.pfmp import Pfmp, Status
+
+
+async def upsert_student(conn: Connection, student_id: UUID, ine: str, last_name: str,
+                         first_names: list[str]) -> None:
+    await conn.execute(
+        "INSERT INTO students VALUES ($1, $2, $3, $4) ON CONFLICT (student_id) DO UPDATE "
+        "SET ine = EXCLUDED.ine, last_name = EXCLUDED.last_name, first_names = EXCLUDED.first_names",
+        student_id, ine, last_name, first_names,
+    )
+
+
+async def upsert_schooling(conn: Connection, row: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO schoolings VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (schooling_id) DO UPDATE "
+        "SET status = EXCLUDED.status, start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date",
+        row["schooling_id"], row["student_id"], row["uai"], row["school_year"], row["status"],
+        row["start_date"], row["end_date"],
+    )
+
+
+async def find_schooling(conn: Connection, ine: str, uai: str, school_year: int) -> dict[str, Any] | None:
+    """The student's schooling in that establishment and year (the latest if several)."""
+    row = await conn.fetchrow(
+        "SELECT sc.* FROM schoolings sc JOIN students st USING (student_id) "
+        "WHERE st.ine = $1 AND sc.uai = $2 AND sc.school_year = $3 ORDER BY sc.start_date DESC LIMIT 1",
+        ine, uai, school_year,
+    )
+    return dict(row) if row else None
+
+
+async def next_rank(conn: Connection, schooling_id: UUID) -> int:
+    value = await conn.fetchval("SELECT coalesce(max(rank), 0) + 1 FROM pfmps WHERE schooling_id = $1",
+                                schooling_id)
+    return int(value)
+
+
+async def insert_pfmp(conn: Connection, pfmp: Pfmp) -> Pfmp:
+    seq = await conn.fetchval(
+        "INSERT INTO pfmps (pfmp_id, schooling_id, student_id, start_date, end_date, day_count, status, rank) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING created_seq",
+        pfmp.pfmp_id, pfmp.schooling_id, pfmp.student_id, pfmp.start_date, pfmp.end_date, pfmp.day_count,
+        pfmp.status.value, pfmp.rank,
+    )
+    return Pfmp(**{**pfmp.__dict__, "created_seq": int(seq)})
+
+
+def _to_pfmp(row: Any) -> Pfmp:
+    return Pfmp(row["pfmp_id"], row["schooling_id"], row["student_id"], row["start_date"], row["end_date"],
+                row["day_count"], Status(row["status"]), row["rank"], row["created_seq"])
+
+
+async def completed_pfmps(conn: Connection, uai: str | None, ended_by: date) -> list[Pfmp]:
+    rows = await conn.fetch(
+        "SELECT p.* FROM pfmps p JOIN schoolings s USING (schooling_id) WHERE p.status = 'completed' "
+        "AND NOT p.deleted AND p.end_date <= $2 AND ($1::text IS NULL OR s.uai = $1) "
+        "ORDER BY p.created_seq FOR UPDATE OF p SKIP LOCKED",
+        uai, ended_by,
+    )
+    return [_to_pfmp(r) for r in rows]
+
+
+async def mark_validated(conn: Connection, pfmp_ids: list[UUID]) -> None:
+    await conn.execute(
+        "UPDATE pfmps SET status = 'validated', validated_at = now() WHERE pfmp_id = ANY($1)", pfmp_ids
+    )
+
+
+async def counts(conn: Connection) -> dict[str, int]:
+    rows = await conn.fetch("SELECT status, count(*) AS n FROM pfmps WHERE NOT deleted GROUP BY status")
+    result = {r["status"]: int(r["n"]) for r in rows}
+    result["schoolings"] = int(await conn.fetchval("SELECT count(*) FROM schoolings"))
+    return result

@@ -1,0 +1,11 @@
+"""Settings of the pfmp service (env prefix APLYPRO_PFMP_)."""
+
+from aplypro_servicekit.settings import ServiceSettings
+from pydantic_settings import SettingsConfigDict
+
+
+class PfmpSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="APLYPRO_PFMP_", extra="ignore")
+
+    service_name: str = "pfmp"
+    http_port: int = 8070

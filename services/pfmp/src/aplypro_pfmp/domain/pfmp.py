@@ -1,0 +1,77 @@
+"""A PFMP and its rules: day-count bounds, school-year range, validation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from enum import StrEnum
+from uuid import UUID
+
+
+class PfmpError(ValueError):
+    """A broken PFMP rule; `code` is stable (shown to schools, used as dead-letter reason)."""
+
+    code = "pfmp_error"
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Status(StrEnum):
+    PENDING = "pending"  # no day count yet
+    COMPLETED = "completed"  # day count entered, not validated
+    VALIDATED = "validated"
+
+
+def school_year_range(school_year: int) -> tuple[date, date]:
+    """Fallback range when no academic calendar is known: 1 Sept Y to 31 Aug Y+1 (never sharing a day)."""
+    return date(school_year, 9, 1), date(school_year + 1, 8, 31)
+
+
+def calendar_days(start: date, end: date) -> int:
+    return (end - start).days + 1
+
+
+def check_day_count(day_count: int | None, start: date, end: date) -> None:
+    """1 ≤ day count ≤ calendar days of the period, both ends included (0 only in a rectification)."""
+    if day_count is None:
+        return
+    if day_count < 1:
+        raise PfmpError("day_count_too_low", "the day count must be at least 1")
+    if day_count > calendar_days(start, end):
+        raise PfmpError("day_count_above_period", "the day count exceeds the calendar days of the period")
+
+
+@dataclass(frozen=True)
+class Pfmp:
+    pfmp_id: UUID
+    schooling_id: UUID
+    student_id: UUID
+    start_date: date
+    end_date: date
+    day_count: int | None
+    status: Status
+    rank: int
+    created_seq: int = 0
+
+    @classmethod
+    def record(cls, *, pfmp_id: UUID, schooling_id: UUID, student_id: UUID, school_year: int, start: date,
+               end: date, day_count: int | None, rank: int) -> Pfmp:
+        if end < start:
+            raise PfmpError("dates_inverted", "the end date is before the start date")
+        first, last = school_year_range(school_year)
+        if start < first or end > last:
+            raise PfmpError("outside_school_year", "the PFMP must lie within the class's school year")
+        check_day_count(day_count, start, end)
+        status = Status.PENDING if day_count is None else Status.COMPLETED
+        return cls(pfmp_id, schooling_id, student_id, start, end, day_count, status, rank)
+
+    def validate(self, today: date) -> Pfmp:
+        if self.status is Status.VALIDATED:
+            return self
+        if self.status is not Status.COMPLETED:
+            raise PfmpError("not_completed", "only a PFMP with a day count can be validated")
+        if self.end_date > today:
+            raise PfmpError("not_finished", "a PFMP can be validated only once it has ended")
+        return replace(self, status=Status.VALIDATED)

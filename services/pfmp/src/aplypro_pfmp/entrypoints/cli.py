@@ -1,0 +1,123 @@
+"""`aplypro-pfmp`: run the service, import PFMPs from a CSV file, validate completed PFMPs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from aplypro_contracts.topics import PFMP_EVENTS
+from aplypro_servicekit.cli import run_service
+from aplypro_servicekit.db import create_pool, migrate
+
+from aplypro_pfmp.adapters import postgres
+from aplypro_pfmp.adapters.csv_file import InvalidFile, read_pfmp_csv
+from aplypro_pfmp.config import PfmpSettings
+from aplypro_pfmp.domain.pfmp import PfmpError
+from aplypro_pfmp.service_layer.use_cases import record_pfmp, validate_completed
+
+from .service import build_spec
+
+PARIS = ZoneInfo("Europe/Paris")  # "today" for schools is the French calendar day
+
+app = typer.Typer(help="PFMP service: workplace training periods, their day counts and validation.",
+                  no_args_is_help=True)
+
+
+@app.command()
+def run() -> None:
+    """Run the service: consume students events, publish PFMP events."""
+    settings = PfmpSettings()
+    run_service(build_spec(settings), settings)
+
+
+async def _with_db(settings: PfmpSettings):  # type: ignore[no-untyped-def]
+    schema = settings.schema("pfmp")
+    pool = await create_pool(settings.database_url, schema, size=2)
+    await migrate(pool, schema, ["aplypro_servicekit", "aplypro_pfmp"])
+    return pool, schema
+
+
+@app.command("import-csv")
+def import_csv(file: Path) -> None:
+    """Record the PFMPs of a CSV file (`ine;uai;annee_scolaire;date_debut;date_fin;nb_jours`)."""
+    try:
+        commands = read_pfmp_csv(file)
+    except InvalidFile as exc:
+        for err in exc.errors:
+            typer.echo(f"line {err.line}, column {err.column}: {err.reason}", err=True)
+        raise typer.Exit(2) from None
+
+    async def go() -> tuple[int, list[str]]:
+        settings = PfmpSettings()
+        pool, schema = await _with_db(settings)
+        errors: list[str] = []
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                for line, command in enumerate(commands, start=2):
+                    try:
+                        async with conn.transaction():
+                            await record_pfmp(conn, command, topic=settings.topic(PFMP_EVENTS), schema=schema)
+                    except PfmpError as exc:
+                        errors.append(f"line {line}: {exc.code}: {exc}")
+                if errors:
+                    raise _Rollback
+        except _Rollback:
+            pass
+        finally:
+            await pool.close()
+        return len(commands), errors
+
+    count, errors = asyncio.run(go())
+    for message in errors:
+        typer.echo(message, err=True)
+    if errors:
+        typer.echo(f"nothing recorded: {len(errors)} of {count} rows refused", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps({"recorded": count}))
+
+
+class _Rollback(Exception):
+    """Raised inside the transaction to undo a file with refused rows: one error imports nothing."""
+
+
+@app.command()
+def validate(uai: Annotated[str | None, typer.Option(help="Only this establishment.")] = None) -> None:
+    """Validate every completed PFMP that has ended (as the establishment's director)."""
+
+    async def go() -> int:
+        settings = PfmpSettings()
+        pool, schema = await _with_db(settings)
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                return await validate_completed(conn, uai=uai, today=datetime.now(PARIS).date(),
+                                                topic=settings.topic(PFMP_EVENTS), schema=schema)
+        finally:
+            await pool.close()
+
+    typer.echo(json.dumps({"validated": asyncio.run(go())}))
+
+
+@app.command()
+def status() -> None:
+    """Print PFMP counts by status, as JSON."""
+
+    async def go() -> dict[str, int]:
+        settings = PfmpSettings()
+        pool, _ = await _with_db(settings)
+        try:
+            async with pool.acquire() as conn:
+                return await postgres.counts(conn)
+        finally:
+            await pool.close()
+
+    sys.stdout.write(json.dumps(asyncio.run(go())) + "\n")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,23 @@
+"""Composition root of the pfmp service process: what it consumes and produces."""
+
+from __future__ import annotations
+
+from aplypro_contracts.topics import PFMP_EVENTS, STUDENTS_EVENTS
+from aplypro_servicekit.runtime import ServiceSpec, Subscription
+
+from aplypro_pfmp.config import PfmpSettings
+from aplypro_pfmp.service_layer import projection
+
+
+def build_spec(settings: PfmpSettings) -> ServiceSpec:
+    return ServiceSpec(
+        name="pfmp",
+        schema=settings.schema("pfmp"),
+        migration_packages=["aplypro_pfmp"],
+        produces=[PFMP_EVENTS],
+        subscriptions=[Subscription(
+            topics=[STUDENTS_EVENTS], consumer_name="students-projection",
+            handlers={"StudentRegistered": projection.on_student_registered,
+                      "SchoolingOpened": projection.on_schooling_opened},
+        )],
+    )

@@ -1,0 +1,22 @@
+"""Keeps pfmp's view of students and schoolings up to date from the students service's events."""
+
+from __future__ import annotations
+
+from aplypro_contracts import SchoolingOpened, StudentRegistered
+from aplypro_servicekit.db import Connection
+
+from aplypro_pfmp.adapters import postgres
+
+
+async def on_student_registered(conn: Connection, event: StudentRegistered) -> None:
+    identity = event.identity
+    await postgres.upsert_student(conn, event.student_id, identity.ine, identity.last_name,
+                                  list(identity.first_names))
+
+
+async def on_schooling_opened(conn: Connection, event: SchoolingOpened) -> None:
+    await postgres.upsert_schooling(conn, {
+        "schooling_id": event.schooling_id, "student_id": event.student_id,
+        "uai": event.establishment.uai, "school_year": event.school_year, "status": event.status,
+        "start_date": event.start_date, "end_date": event.end_date,
+    })

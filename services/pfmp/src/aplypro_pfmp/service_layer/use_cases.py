@@ -1,0 +1,68 @@
+"""Recording and validating PFMPs: state and outgoing events in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from aplypro_contracts import PfmpRecorded, PfmpState, PfmpValidated
+from aplypro_contracts.topics import PFMP_EVENTS
+from aplypro_servicekit.db import Connection
+from aplypro_servicekit.outbox import event_row, write_outbox
+from aplypro_servicekit.relay import notify_outbox
+
+from aplypro_pfmp.adapters import postgres
+from aplypro_pfmp.domain.pfmp import Pfmp, PfmpError
+
+PRODUCER = "pfmp"
+
+
+@dataclass(frozen=True)
+class RecordPfmp:
+    """Command: a school declares a PFMP of one of its students."""
+
+    ine: str
+    uai: str
+    school_year: int
+    start_date: date
+    end_date: date
+    day_count: int | None
+
+
+def to_state(pfmp: Pfmp) -> PfmpState:
+    return PfmpState(
+        pfmp_id=pfmp.pfmp_id, schooling_id=pfmp.schooling_id, student_id=pfmp.student_id,
+        start_date=pfmp.start_date, end_date=pfmp.end_date, day_count=pfmp.day_count,
+        status=pfmp.status.value, created_seq=pfmp.created_seq, rank=pfmp.rank,
+    )
+
+
+async def record_pfmp(conn: Connection, command: RecordPfmp, *, topic: str, schema: str) -> Pfmp:
+    schooling = await postgres.find_schooling(conn, command.ine, command.uai, command.school_year)
+    if schooling is None:
+        raise PfmpError("unknown_schooling", "no schooling of this student in this establishment and year")
+    pfmp = Pfmp.record(
+        pfmp_id=uuid.uuid4(), schooling_id=schooling["schooling_id"], student_id=schooling["student_id"],
+        school_year=command.school_year, start=command.start_date, end=command.end_date,
+        day_count=command.day_count, rank=await postgres.next_rank(conn, schooling["schooling_id"]),
+    )
+    pfmp = await postgres.insert_pfmp(conn, pfmp)
+    event = PfmpRecorded(producer=PRODUCER, pfmp=to_state(pfmp))
+    await write_outbox(conn, [event_row(topic, pfmp.student_id, event)])  # keyed by student: one pool, one order
+    await notify_outbox(conn, schema)
+    return pfmp
+
+
+async def validate_completed(conn: Connection, *, uai: str | None, today: date, topic: str,
+                             schema: str) -> int:
+    """The director validates every completed PFMP that has ended; returns how many."""
+    validated = [p.validate(today) for p in await postgres.completed_pfmps(conn, uai, today)]
+    await postgres.mark_validated(conn, [p.pfmp_id for p in validated])
+    rows = [event_row(topic, p.student_id, PfmpValidated(producer=PRODUCER, pfmp=to_state(p))) for p in validated]
+    await write_outbox(conn, rows)
+    await notify_outbox(conn, schema)
+    return len(validated)
+
+
+__all__ = ["PFMP_EVENTS", "RecordPfmp", "record_pfmp", "validate_completed"]
