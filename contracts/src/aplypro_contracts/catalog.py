@@ -1,0 +1,44 @@
+"""Which events travel on which topic, who owns the topic and who reads it (the topics table)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .asp import PaymentRequestSentV1
+from .calculator import AmountComputedV1, PaymentRequestedV1, SchoolingPricedV1
+from .documents import DocumentReadyV1
+from .envelope import Envelope
+from .pfmp import PfmpRecordedV1, PfmpValidatedV1
+from .students import RibRecordedV1, SchoolingOpenedV1, StudentRegisteredV1
+from .topics import (
+    ASP_EVENTS,
+    CALCULATOR_EVENTS,
+    DOCUMENTS_EVENTS,
+    PFMP_EVENTS,
+    STUDENTS_EVENTS,
+    STUDENTS_RIBS,
+)
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    name: str
+    owner: str
+    key: str
+    events: tuple[type[Envelope], ...]
+    readers: tuple[str, ...]
+    note: str = ""
+
+
+CATALOG: tuple[TopicInfo, ...] = (
+    TopicInfo(STUDENTS_EVENTS, "students", "student_id", (StudentRegisteredV1, SchoolingOpenedV1),
+              ("pfmp", "calculator", "documents", "asp-gateway")),
+    TopicInfo(STUDENTS_RIBS, "students", "student_id", (RibRecordedV1,), ("documents", "asp-gateway"),
+              "restricted: bank details"),
+    TopicInfo(PFMP_EVENTS, "pfmp", "student_id", (PfmpRecordedV1, PfmpValidatedV1), ("calculator",),
+              "keyed by student so that one pool has one writer"),
+    TopicInfo(CALCULATOR_EVENTS, "calculator", "student_id",
+              (SchoolingPricedV1, AmountComputedV1, PaymentRequestedV1), ("documents", "asp-gateway")),
+    TopicInfo(DOCUMENTS_EVENTS, "documents", "student_id", (DocumentReadyV1,), ()),
+    TopicInfo(ASP_EVENTS, "asp-gateway", "student_id", (PaymentRequestSentV1,), ()),
+)

@@ -1,0 +1,42 @@
+"""One valid example of every contract: the fixtures are written from it, tests use it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+import aplypro_contracts as c
+
+S, ST, P, R = (uuid.UUID(int=i) for i in (1, 2, 3, 4))
+WHEN = datetime(2026, 1, 15, 8, 30, tzinfo=UTC)
+BASE = {"event_id": uuid.UUID(int=99), "occurred_at": WHEN, "correlation_id": uuid.UUID(int=98)}
+PFMP = c.PfmpState(pfmp_id=P, schooling_id=S, student_id=ST, start_date=date(2025, 11, 3),
+                   end_date=date(2025, 11, 21), day_count=15, status="validated", created_seq=7, rank=1)
+MEF = c.Mef(code="2473121133", dispositif="247", diploma="40025510", duration=3, year=3,
+            label="BAC PRO METIERS DE L'ELECTRICITE", ministry="MENJ")
+
+
+def examples() -> list[c.Envelope]:
+    return [
+        c.StudentRegisteredV1(producer="students", student_id=ST, **BASE, identity=c.Identity(
+            ine="000111223AB", last_name="HADDAD", first_names=("Mehdi",), birth_date=date(2007, 11, 2))),
+        c.SchoolingOpenedV1(producer="students", schooling_id=S, student_id=ST, **BASE,
+                            establishment=c.Establishment(uai="0999001K", name="LP Jean Jaurès"),
+                            class_label="TLE PRO MELEC", school_year=2025, mef=MEF, start_date=date(2025, 9, 1)),
+        c.RibRecordedV1(producer="students", rib_id=R, student_id=ST, establishment_uai="0999001K", **BASE,
+                        owner_type="personal", holder_name="HADDAD MEHDI",
+                        iban="FR7630006000011234567890189", bic="AGRIFRPP"),
+        c.PfmpRecordedV1(producer="pfmp", pfmp=PFMP, **BASE),
+        c.PfmpValidatedV1(producer="pfmp", pfmp=PFMP, **BASE),
+        c.SchoolingPricedV1(producer="calculator", schooling_id=S, student_id=ST, school_year=2025, priced=True,
+                            daily_rate_cents=2000, yearly_cap_cents=100000, legal_reference="arrêté", **BASE),
+        c.AmountComputedV1(producer="calculator", pfmp_id=P, schooling_id=S, student_id=ST, school_year=2025,
+                           mef_code="2473121133", day_count=15, amount_cents=30000, **BASE),
+        c.PaymentRequestedV1(producer="calculator", payment_request_id=R, pfmp_id=P, schooling_id=S,
+                             student_id=ST, amount_cents=30000, day_count=15, pfmp_rank=1, **BASE),
+        c.DocumentReadyV1(producer="documents", document_id=R, kind="attribution", schooling_id=S,
+                          student_id=ST, number="ENPUK7Q2M9X4TB20251", version=1, storage_ref="a/b.pdf",
+                          sha256="0" * 64, size_bytes=1000, **BASE),
+        c.PaymentRequestSentV1(producer="asp-gateway", payment_request_id=R, pfmp_id=P, student_id=ST,
+                               amount_cents=30000, file_name="nps_ficimport_idp_x_20260101000000.xml", **BASE),
+    ]

@@ -1,0 +1,100 @@
+"""The local stack: embedded broker and database (unless given), and the five services as processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .embedded import EmbeddedKafka, EmbeddedPostgres
+
+SERVICES = ("students", "pfmp", "calculator", "documents", "asp-gateway")
+
+
+def service_command(service: str) -> list[str]:
+    """The service's console script from this environment (`aplypro-<service> run`)."""
+    script = Path(sys.executable).parent / f"aplypro-{service}"
+    if script.exists():
+        return [str(script), "run"]
+    module = f"aplypro_{service.replace('-', '_')}.entrypoints.cli"
+    return [sys.executable, "-c", f"import sys; from {module} import main; sys.argv[0]='x'; main()", "run"]
+
+
+@dataclass
+class LocalStack:
+    workdir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    kafka: EmbeddedKafka | None = None
+    postgres: EmbeddedPostgres | None = None
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+    def start_servers(self) -> None:
+        """Start the embedded servers unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL point elsewhere."""
+        (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if not bootstrap:
+            self.kafka = EmbeddedKafka.start(log_file=self.workdir / "logs" / "tansu.log")
+            bootstrap = self.kafka.bootstrap
+        database_url = os.environ.get("DATABASE_URL")
+        if not database_url:
+            self.postgres = EmbeddedPostgres.start(self.workdir / "pgdata")
+            database_url = self.postgres.url
+        self.env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "DATABASE_URL": database_url,
+            "APLYPRO_ASP_OUTBOX_DIR": str(self.workdir / "asp" / "outbox"),
+            "APLYPRO_DOCUMENTS_STORAGE_DIR": str(self.workdir / "documents"),
+            **self.extra_env,
+        }
+
+    def start_service(self, service: str) -> subprocess.Popen[bytes]:
+        log = (self.workdir / "logs" / f"{service}.log").open("ab")
+        process = subprocess.Popen(service_command(service), env=self.env, stdout=log, stderr=log,
+                                   start_new_session=True)
+        self.processes[service] = process
+        return process
+
+    def start_all(self) -> None:
+        for service in SERVICES:
+            self.start_service(service)
+
+    def alive(self) -> dict[str, bool]:
+        return {name: p.poll() is None for name, p in self.processes.items()}
+
+    def kill_service(self, service: str) -> None:
+        """SIGKILL: no clean stop, as a crash would."""
+        process = self.processes.pop(service)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    def stop_service(self, service: str, timeout: float = 20) -> None:
+        process = self.processes.pop(service)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def stop(self) -> None:
+        for service in list(self.processes):
+            if self.processes[service].poll() is None:
+                self.processes[service].send_signal(signal.SIGTERM)
+        for service in list(self.processes):
+            self.stop_service(service)
+        if self.kafka is not None:
+            self.kafka.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+    def run_command(self, args: list[str]) -> subprocess.CompletedProcess[str]:
+        """Run a service CLI command (`aplypro-students import-csv ...`) against this stack."""
+        script = Path(sys.executable).parent / args[0]
+        return subprocess.run([str(script), *args[1:]], env=self.env, capture_output=True, text=True,
+                              check=False, timeout=300)
