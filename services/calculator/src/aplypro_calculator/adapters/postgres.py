@@ -70,6 +70,7 @@ def to_pool_pfmp(row: dict[str, Any]) -> PoolPfmp:
     return PoolPfmp(
         pfmp_id=str(row["pfmp_id"]), start_date=row["start_date"], end_date=row["end_date"],
         created_seq=row["created_seq"], day_count=row["day_count"], deleted=row["deleted"],
+        # One request per PFMP until rectifications land: a paid one is committed, so class 2 stays empty.
         committed_amount_cents=committed, ever_paid=row["request_state"] == "paid",
     )
 

@@ -30,8 +30,11 @@ class Handlers:
 
     async def on_schooling_opened(self, conn: Connection, event: SchoolingOpened) -> None:
         mef = event.mef
-        row = MefRow(mef=mef.code, dispositif=mef.dispositif, diploma=mef.diploma, duration=mef.duration,
-                     year=mef.year, label=mef.label, ministry=mef.ministry.strip().upper())
+        row = MefRow.from_bcn({  # the same normalisation as the BCN file (calculation.md §2.2)
+            "MEF": mef.code, "DISPOSITIF_FORMATION": mef.dispositif, "FORMATION_DIPLOME": mef.diploma,
+            "DUREE_DISPOSITIF": str(mef.duration or ""), "ANNEE_DISPOSITIF": str(mef.year or ""),
+            "LIBELLE_LONG": mef.label, "MINISTERE": mef.ministry,
+        })
         price = load_bareme().price(row, event.school_year)
         priced = isinstance(price, Priced)
         before = await postgres.get_schooling(conn, event.schooling_id)
