@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .probes import Probe
-from .school import UAI, generate_school
+from .school import UAI, SchoolFiles, generate_school
 from .stack import LocalStack
 
 console = Console()
@@ -46,6 +46,32 @@ def _wait(probe: Probe, stack: LocalStack, label: str, done: Callable[[dict[str,
             time.sleep(0.3)
 
 
+def run_school(stack: LocalStack, school: SchoolFiles, timeout: float) -> dict[str, int]:
+    """Feed one school to a running stack and wait until every stage is done; returns the figures."""
+    probe = Probe(stack.env["DATABASE_URL"], stack.env["KAFKA_BOOTSTRAP_SERVERS"], stack.schema_prefix,
+                  stack.extra_env.get("APLYPRO_TOPIC_NAMESPACE", ""))
+    n, p = school.student_count, school.pfmp_count
+    _command(stack, "aplypro-students", "load-establishments", str(school.establishments))
+    _command(stack, "aplypro-students", "load-mefs", str(school.mefs), "--school-year", "2025")
+    _command(stack, "aplypro-students", "import-csv", str(school.students), "--uai", UAI)
+    _command(stack, "aplypro-students", "import-ribs", str(school.ribs))
+    console.print(f"[green]✓[/] imported {n} students and their RIBs from {school.students.parent}")
+    _wait(probe, stack, "pfmp learns the schoolings", lambda f: f["pfmp_schoolings"] >= n,
+          lambda f: f"{f['pfmp_schoolings']}/{n}", timeout)
+    _command(stack, "aplypro-pfmp", "import-csv", str(school.pfmps))
+    _command(stack, "aplypro-pfmp", "validate", "--uai", UAI)
+    console.print(f"[green]✓[/] recorded and validated {p} PFMPs")
+    _wait(probe, stack, "calculator prices the PFMPs", lambda f: f["amounts"] >= p,
+          lambda f: f"{f['amounts']}/{p}", timeout)
+    _wait(probe, stack, "documents renders the decisions", lambda f: f["decisions"] >= n,
+          lambda f: f"{f['decisions']}/{n}", timeout)
+    figures = _wait(probe, stack, "asp-gateway writes the payment file",
+                    lambda f: f["payment_requests"] > 0 and f["requests_sent"] >= f["payment_requests"],
+                    lambda f: f"{f['requests_sent']}/{f['payment_requests']}", timeout)
+    figures["dead_letters"] = asyncio.run(probe.dead_letters())
+    return figures
+
+
 def run_demo(workdir: Path, students_per_class: int = 20, timeout: float = 150) -> int:
     started = time.monotonic()
     stack = LocalStack(workdir)
@@ -55,29 +81,9 @@ def run_demo(workdir: Path, students_per_class: int = 20, timeout: float = 150) 
         console.print(f"[green]✓[/] broker {stack.env['KAFKA_BOOTSTRAP_SERVERS']}, database ready")
         stack.start_all()
         console.print("[green]✓[/] started students, pfmp, calculator, documents, asp-gateway")
-        school = generate_school(workdir / "school", students_per_class)
-        probe = Probe(stack.env["DATABASE_URL"], stack.env["KAFKA_BOOTSTRAP_SERVERS"])
-        n, p = school.student_count, school.pfmp_count
-        _command(stack, "aplypro-students", "load-establishments", str(school.establishments))
-        _command(stack, "aplypro-students", "load-mefs", str(school.mefs), "--school-year", "2025")
-        _command(stack, "aplypro-students", "import-csv", str(school.students), "--uai", UAI)
-        _command(stack, "aplypro-students", "import-ribs", str(school.ribs))
-        console.print(f"[green]✓[/] imported {n} students and their RIBs from {school.students.parent}")
-        _wait(probe, stack, "pfmp learns the schoolings", lambda f: f["pfmp_schoolings"] >= n,
-              lambda f: f"{f['pfmp_schoolings']}/{n}", timeout)
-        _command(stack, "aplypro-pfmp", "import-csv", str(school.pfmps))
-        _command(stack, "aplypro-pfmp", "validate", "--uai", UAI)
-        console.print(f"[green]✓[/] recorded and validated {p} PFMPs")
-        _wait(probe, stack, "calculator prices the PFMPs", lambda f: f["amounts"] >= p,
-              lambda f: f"{f['amounts']}/{p}", timeout)
-        _wait(probe, stack, "documents renders the decisions", lambda f: f["decisions"] >= n,
-              lambda f: f"{f['decisions']}/{n}", timeout)
-        figures = _wait(probe, stack, "asp-gateway writes the payment file",
-                        lambda f: f["payment_requests"] > 0 and f["requests_sent"] >= f["payment_requests"],
-                        lambda f: f"{f['requests_sent']}/{f['payment_requests']}", timeout)
-        dead = asyncio.run(probe.dead_letters())
-        _summary(stack, figures, dead, time.monotonic() - started)
-        return 0 if dead == 0 else 1
+        figures = run_school(stack, generate_school(workdir / "school", students_per_class), timeout)
+        _summary(stack, figures, time.monotonic() - started)
+        return 0 if figures["dead_letters"] == 0 else 1
     except DemoFailed as exc:
         console.print(f"[red]✗ {exc}[/]")
         return 1
@@ -86,7 +92,7 @@ def run_demo(workdir: Path, students_per_class: int = 20, timeout: float = 150) 
             stack.stop()
 
 
-def _summary(stack: LocalStack, f: dict[str, int], dead: int, seconds: float) -> None:
+def _summary(stack: LocalStack, f: dict[str, int], seconds: float) -> None:
     files = sorted((Path(stack.env["APLYPRO_ASP_OUTBOX_DIR"])).glob("*.xml"))
     table = Table(title=f"APLyPro demo: one school, {seconds:.0f} s")
     table.add_column("what")
@@ -100,5 +106,5 @@ def _summary(stack: LocalStack, f: dict[str, int], dead: int, seconds: float) ->
     table.add_row("decisions (PDF) written", str(f["decisions"]), stack.env["APLYPRO_DOCUMENTS_STORAGE_DIR"])
     table.add_row("ASP payment files", str(len(files)), "\n".join(str(p) for p in files) or "-")
     table.add_row("requests in the files", str(f["requests_sent"]), "asp-gateway")
-    table.add_row("messages dead-lettered", str(dead), "*.dlt topics")
+    table.add_row("messages dead-lettered", str(f["dead_letters"]), "*.dlt topics")
     console.print(table)

@@ -48,11 +48,15 @@ class EmbeddedKafka:
     def start(cls, port: int | None = None, log_file: Path | None = None) -> EmbeddedKafka:
         port = port or free_port()
         url = f"tcp://127.0.0.1:{port}"
-        out = log_file.open("ab") if log_file else subprocess.DEVNULL
-        process = subprocess.Popen(
-            [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
-            stdout=out, stderr=out, start_new_session=True,
-        )
+        out = log_file.open("ab") if log_file else None
+        try:
+            process = subprocess.Popen(
+                [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
+                stdout=out or subprocess.DEVNULL, stderr=out or subprocess.DEVNULL, start_new_session=True,
+            )
+        finally:
+            if out is not None:
+                out.close()  # the broker keeps its own descriptor
         _wait_for_port(port, 15, process)
         return cls(port, process)
 

@@ -28,6 +28,8 @@ QUERIES = {
 class Probe:
     database_url: str
     bootstrap: str
+    schema_prefix: str = ""  # tests namespace every schema
+    topic_namespace: str = ""
 
     async def figures(self) -> dict[str, int]:
         conn = await asyncpg.connect(self.database_url)
@@ -35,6 +37,7 @@ class Probe:
         try:
             for name, sql in QUERIES.items():
                 try:
+                    sql = sql.replace(" FROM ", f" FROM {self.schema_prefix}")
                     out[name] = int(await conn.fetchval(sql) or 0)
                 except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError, asyncpg.UndefinedColumnError):
                     out[name] = 0
@@ -50,8 +53,8 @@ class Probe:
             await consumer.topics()  # loads the metadata of every topic
             partitions = []
             for topic in ALL_TOPICS:
-                for partition in consumer.partitions_for_topic(dead_letter_topic(topic)) or set():
-                    partitions.append(TopicPartition(dead_letter_topic(topic), partition))
+                for partition in consumer.partitions_for_topic(dead_letter_topic(self.topic_namespace + topic)) or set():
+                    partitions.append(TopicPartition(dead_letter_topic(self.topic_namespace + topic), partition))
             if not partitions:
                 return 0
             ends = await consumer.end_offsets(partitions)

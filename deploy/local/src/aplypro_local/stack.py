@@ -32,14 +32,19 @@ class LocalStack:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def schema_prefix(self) -> str:
+        namespace = self.extra_env.get("APLYPRO_TOPIC_NAMESPACE", "")
+        return namespace.replace(".", "_").replace("-", "_").lower()
+
     def start_servers(self) -> None:
         """Start the embedded servers unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL point elsewhere."""
         (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        bootstrap = self.extra_env.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if not bootstrap:
             self.kafka = EmbeddedKafka.start(log_file=self.workdir / "logs" / "tansu.log")
             bootstrap = self.kafka.bootstrap
-        database_url = os.environ.get("DATABASE_URL")
+        database_url = self.extra_env.get("DATABASE_URL") or os.environ.get("DATABASE_URL")
         if not database_url:
             self.postgres = EmbeddedPostgres.start(self.workdir / "pgdata")
             database_url = self.postgres.url
@@ -53,9 +58,9 @@ class LocalStack:
         }
 
     def start_service(self, service: str) -> subprocess.Popen[bytes]:
-        log = (self.workdir / "logs" / f"{service}.log").open("ab")
-        process = subprocess.Popen(service_command(service), env=self.env, stdout=log, stderr=log,
-                                   start_new_session=True)
+        with (self.workdir / "logs" / f"{service}.log").open("ab") as log:  # the child keeps its own copy
+            process = subprocess.Popen(service_command(service), env=self.env, stdout=log, stderr=log,
+                                       start_new_session=True)
         self.processes[service] = process
         return process
 

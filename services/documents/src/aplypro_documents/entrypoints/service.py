@@ -1,0 +1,47 @@
+"""Composition root of the documents process: consumers, the renderer loop and its process pool."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aplypro_contracts.topics import CALCULATOR_EVENTS, DOCUMENTS_EVENTS, STUDENTS_EVENTS
+from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
+
+from aplypro_documents.adapters.storage import LocalStorage
+from aplypro_documents.config import DocumentsSettings
+from aplypro_documents.rendering.pool import worker_pool
+from aplypro_documents.rendering.renderer import harfbuzz_subset_available
+from aplypro_documents.service_layer.issue import DecisionIssuer, log
+from aplypro_documents.service_layer.projection import Projection
+
+
+def build_spec(settings: DocumentsSettings) -> ServiceSpec:
+    projection = Projection()
+
+    async def render_decisions(runtime: ServiceRuntime) -> None:
+        if not harfbuzz_subset_available():
+            log.warning("harfbuzz_subset_missing", hint="apt-get install libharfbuzz-subset0 (6x faster)")
+        assert runtime.pool is not None
+        with worker_pool(settings.render_workers) as executor:
+            issuer = DecisionIssuer(
+                pool=runtime.pool, storage=LocalStorage(settings.storage_dir), executor=executor,
+                topic=settings.topic(DOCUMENTS_EVENTS), schema=settings.schema("documents"),
+                batch_size=settings.render_batch_size, attempts=settings.render_attempts,
+            )
+            while True:
+                if not await issuer.issue_batch():
+                    await asyncio.sleep(settings.poll_interval_s)
+
+    return ServiceSpec(
+        name="documents",
+        schema=settings.schema("documents"),
+        migration_packages=["aplypro_documents"],
+        produces=[DOCUMENTS_EVENTS],
+        subscriptions=[Subscription(
+            topics=[STUDENTS_EVENTS, CALCULATOR_EVENTS], consumer_name="decisions",
+            handlers={"StudentRegistered": projection.on_student_registered,
+                      "SchoolingOpened": projection.on_schooling_opened,
+                      "SchoolingPriced": projection.on_schooling_priced},
+        )],
+        background=[render_decisions],
+    )
