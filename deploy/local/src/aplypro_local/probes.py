@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aplypro_contracts.topics import ALL_TOPICS, dead_letter_topic
 
 # One query per figure; a schema not yet migrated reads as 0.
@@ -45,19 +46,25 @@ class Probe:
             await conn.close()
         return out
 
-    async def dead_letters(self) -> int:
-        """Messages in every dead-letter topic (sum of end offsets)."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap)
+    async def dead_letters(self, idle_s: float = 1.5) -> int:
+        """Messages in every dead-letter topic, counted by reading them (end offsets are not record
+        counts on every broker: the embedded one reports batches)."""
+        topics = [dead_letter_topic(self.topic_namespace + t) for t in ALL_TOPICS]
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, auto_offset_reset="earliest",
+                                    enable_auto_commit=False, group_id=None)
         await consumer.start()
         try:
-            await consumer.topics()  # loads the metadata of every topic
-            partitions = []
-            for topic in ALL_TOPICS:
-                for partition in consumer.partitions_for_topic(dead_letter_topic(self.topic_namespace + topic)) or set():
-                    partitions.append(TopicPartition(dead_letter_topic(self.topic_namespace + topic), partition))
-            if not partitions:
+            existing = set(await consumer.topics())
+            wanted = [t for t in topics if t in existing]
+            if not wanted:
                 return 0
-            ends = await consumer.end_offsets(partitions)
-            return int(sum(ends.values()))
+            consumer.subscribe(wanted)
+            count, last = 0, time.monotonic()
+            while time.monotonic() - last < idle_s:
+                batch = await consumer.getmany(timeout_ms=300)
+                for records in batch.values():
+                    count += len(records)
+                    last = time.monotonic()
+            return count
         finally:
             await consumer.stop()

@@ -1,0 +1,107 @@
+"""Benchmark: PFMP events in → amounts persisted and their events published through the outbox.
+
+Runs the real calculator process against the embedded broker and database (or the ones given by
+KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL), and measures in the same run the raw aiokafka produce rate.
+
+    uv run python bench/calculator.py --pfmps 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from aplypro_contracts import Establishment, Mef, PfmpState, PfmpValidated, SchoolingOpened, to_wire
+from aplypro_contracts.topics import PFMP_EVENTS, STUDENTS_EVENTS
+from aplypro_local.stack import LocalStack
+
+MEF = Mef(code="2473121133", dispositif="247", diploma="40025510", duration=3, year=3, label="BAC PRO",
+          ministry="MENJ")
+
+
+def events(pfmps: int, per_student: int) -> tuple[list[tuple[bytes, bytes, list]], list[tuple[bytes, bytes, list]]]:
+    schoolings, periods = [], []
+    school = Establishment(uai="0999001K", name="LP bench")
+    for _ in range(pfmps // per_student):
+        student, schooling = uuid.uuid4(), uuid.uuid4()
+        body, headers = to_wire(SchoolingOpened(
+            producer="bench", schooling_id=schooling, student_id=student, establishment=school,
+            class_label="TLE", school_year=2025, mef=MEF, start_date=date(2025, 9, 1)))
+        schoolings.append((str(student).encode(), body, list(headers.items())))
+        for k in range(per_student):
+            start = date(2025, 10, 1) + timedelta(days=20 * k)
+            body, headers = to_wire(PfmpValidated(producer="bench", pfmp=PfmpState(
+                pfmp_id=uuid.uuid4(), schooling_id=schooling, student_id=student, start_date=start,
+                end_date=start + timedelta(days=13), day_count=10, status="validated", created_seq=k, rank=k + 1)))
+            periods.append((str(student).encode(), body, list(headers.items())))
+    return schoolings, periods
+
+
+async def produce(bootstrap: str, topic: str, items: list[tuple[bytes, bytes, list]]) -> float:
+    """Seconds to produce every item and have the broker ack it."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=512 * 1024)
+    await producer.start()
+    started = time.perf_counter()
+    futures = [await producer.send(topic, body, key=key, headers=headers) for key, body, headers in items]
+    await asyncio.gather(*futures)
+    elapsed = time.perf_counter() - started
+    await producer.stop()
+    return elapsed
+
+
+async def progress(database_url: str, schema: str) -> tuple[int, int, int]:
+    """(schoolings priced, payment requests persisted, outbox rows not yet published)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        return (int(await conn.fetchval(f"SELECT count(*) FROM {schema}.schoolings")),
+                int(await conn.fetchval(f"SELECT count(*) FROM {schema}.payment_requests")),
+                int(await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox")))
+    except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+        return 0, 0, 0
+    finally:
+        await conn.close()
+
+
+async def main(pfmps: int, per_student: int, workdir: Path) -> None:
+    namespace = f"bench{uuid.uuid4().hex[:6]}."
+    stack = LocalStack(workdir, extra_env={"APLYPRO_TOPIC_NAMESPACE": namespace})
+    stack.start_servers()
+    bootstrap = stack.env["KAFKA_BOOTSTRAP_SERVERS"]
+    try:
+        schoolings, periods = events(pfmps, per_student)
+        # The raw produce rate of this machine and broker, same payloads, as the yardstick.
+        raw_s = await produce(bootstrap, f"{namespace}raw-yardstick", periods)
+        stack.start_service("calculator")
+        await produce(bootstrap, namespace + STUDENTS_EVENTS, schoolings)
+        schema, url = f"{stack.schema_prefix}calculator", stack.env["DATABASE_URL"]
+        while (await progress(url, schema))[0] < len(schoolings):  # warmed up: every schooling priced
+            await asyncio.sleep(0.2)
+        started = time.perf_counter()
+        await produce(bootstrap, namespace + PFMP_EVENTS, periods)
+        # Done when every PFMP has its payment request and the outbox has published everything.
+        while (state := await progress(url, schema))[1:] != (len(periods), 0):
+            await asyncio.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        rate, raw_rate = len(periods) / elapsed, len(periods) / raw_s
+        print(f"pfmps={len(periods)} seconds={elapsed:.2f} requests={state[1]}")
+        print(f"pfmps_per_s={rate:.0f} raw_produce_per_s={raw_rate:.0f} ratio={rate / raw_rate:.3f}")
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pfmps", type=int, default=20000)
+    parser.add_argument("--per-student", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="aplybench-") as tmp:
+        asyncio.run(main(args.pfmps, args.per_student, Path(tmp)))
+    sys.exit(0)

@@ -1,0 +1,94 @@
+"""SQL of the projection: students, schoolings, caps, RIBs and payment requests, all idempotent upserts.
+
+Each upsert keeps the newest state by the event's `occurred_at`, so a late redelivery cannot roll a row
+back; each change flags the student's pending requests for a new check.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from uuid import UUID
+
+import asyncpg
+from aplypro_servicekit.db import Connection
+
+from aplypro_asp_gateway.domain.errors import PfmpAlreadyPending
+
+
+async def _recheck(conn: Connection, student_id: UUID) -> None:
+    await conn.execute(
+        "UPDATE payment_requests SET recheck = true WHERE student_id = $1 AND state = 'pending' AND NOT recheck",
+        student_id,
+    )
+
+
+async def upsert_student(conn: Connection, student_id: UUID, as_of: datetime, *, last_name: str,
+                         first_names: list[str], birth_date: date, sex: str, birth_city_insee: str | None,
+                         birth_country_insee: str | None, postal_code: str | None, city_insee: str | None,
+                         country_insee: str | None) -> None:
+    await conn.execute(
+        "INSERT INTO students VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+        "ON CONFLICT (student_id) DO UPDATE SET last_name = EXCLUDED.last_name, "
+        "first_names = EXCLUDED.first_names, birth_date = EXCLUDED.birth_date, sex = EXCLUDED.sex, "
+        "birth_city_insee = EXCLUDED.birth_city_insee, birth_country_insee = EXCLUDED.birth_country_insee, "
+        "address_postal_code = EXCLUDED.address_postal_code, address_city_insee = EXCLUDED.address_city_insee, "
+        "address_country_insee = EXCLUDED.address_country_insee, as_of = EXCLUDED.as_of "
+        "WHERE students.as_of <= EXCLUDED.as_of",
+        student_id, last_name, first_names, birth_date, sex, birth_city_insee, birth_country_insee,
+        postal_code, city_insee, country_insee, as_of,
+    )
+    await _recheck(conn, student_id)
+
+
+async def upsert_schooling(conn: Connection, schooling_id: UUID, student_id: UUID, as_of: datetime, *,
+                           uai: str, contract_type_code: str, mef_code: str, mef_ministry: str,
+                           school_year: int, status: str, start_date: date, end_date: date | None) -> None:
+    await conn.execute(
+        "INSERT INTO schoolings VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+        "ON CONFLICT (schooling_id) DO UPDATE SET uai = EXCLUDED.uai, "
+        "contract_type_code = EXCLUDED.contract_type_code, mef_code = EXCLUDED.mef_code, "
+        "mef_ministry = EXCLUDED.mef_ministry, school_year = EXCLUDED.school_year, status = EXCLUDED.status, "
+        "start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, as_of = EXCLUDED.as_of "
+        "WHERE schoolings.as_of <= EXCLUDED.as_of",
+        schooling_id, student_id, uai, contract_type_code, mef_code, mef_ministry, school_year, status,
+        start_date, end_date, as_of,
+    )
+    await _recheck(conn, student_id)
+
+
+async def upsert_cap(conn: Connection, schooling_id: UUID, student_id: UUID, as_of: datetime,
+                     yearly_cap_cents: int | None) -> None:
+    await conn.execute(
+        "INSERT INTO schooling_caps VALUES ($1, $2, $3) ON CONFLICT (schooling_id) DO UPDATE "
+        "SET yearly_cap_cents = EXCLUDED.yearly_cap_cents, as_of = EXCLUDED.as_of "
+        "WHERE schooling_caps.as_of <= EXCLUDED.as_of",
+        schooling_id, yearly_cap_cents, as_of,
+    )
+    await _recheck(conn, student_id)
+
+
+async def upsert_rib(conn: Connection, student_id: UUID, uai: str, as_of: datetime, *, rib_id: UUID,
+                     owner_type: str, holder_name: str, iban: str, bic: str) -> None:
+    await conn.execute(
+        "INSERT INTO ribs VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (student_id, uai) DO UPDATE "
+        "SET rib_id = EXCLUDED.rib_id, owner_type = EXCLUDED.owner_type, holder_name = EXCLUDED.holder_name, "
+        "iban = EXCLUDED.iban, bic = EXCLUDED.bic, as_of = EXCLUDED.as_of WHERE ribs.as_of <= EXCLUDED.as_of",
+        student_id, uai, rib_id, owner_type, holder_name, iban, bic, as_of,
+    )
+    await _recheck(conn, student_id)
+
+
+async def insert_request(conn: Connection, *, payment_request_id: UUID, pfmp_id: UUID, schooling_id: UUID,
+                         student_id: UUID, amount_cents: int, day_count: int, pfmp_rank: int,
+                         event_id: UUID, correlation_id: UUID, requested_at: datetime) -> None:
+    """A request is immutable here: a redelivery never resets a request already sent."""
+    try:
+        await conn.execute(
+            "INSERT INTO payment_requests (payment_request_id, pfmp_id, schooling_id, student_id, amount_cents, "
+            "day_count, pfmp_rank, requested_event_id, correlation_id, requested_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (payment_request_id) DO NOTHING",
+            payment_request_id, pfmp_id, schooling_id, student_id, amount_cents, day_count, pfmp_rank,
+            event_id, correlation_id, requested_at,
+        )
+    except asyncpg.UniqueViolationError:
+        raise PfmpAlreadyPending("the PFMP already has a pending payment request") from None

@@ -1,0 +1,116 @@
+"""SQL of the build: pending requests with their data, blocking reasons, files and the sent state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from aplypro_servicekit.db import Connection
+
+from aplypro_asp_gateway.domain.model import Blocked, PendingRequest, Rib, Schooling, Student
+
+_COMPLETE = "st.student_id IS NOT NULL AND sc.schooling_id IS NOT NULL AND r.rib_id IS NOT NULL"
+_PENDING = """
+SELECT pr.payment_request_id, pr.record_id, pr.pfmp_id, pr.schooling_id, pr.student_id, pr.amount_cents,
+       pr.pfmp_rank, st.student_id IS NOT NULL AS has_student, st.last_name, st.first_names, st.birth_date,
+       st.sex, st.birth_city_insee, st.birth_country_insee, st.address_postal_code, st.address_city_insee,
+       st.address_country_insee, sc.schooling_id IS NOT NULL AS has_schooling, sc.uai, sc.contract_type_code,
+       sc.mef_ministry, sc.school_year, sc.status, cap.yearly_cap_cents, r.rib_id, r.owner_type,
+       r.holder_name, r.iban, r.bic
+FROM payment_requests pr
+LEFT JOIN students st ON st.student_id = pr.student_id
+LEFT JOIN schoolings sc ON sc.schooling_id = pr.schooling_id
+LEFT JOIN ribs r ON r.student_id = pr.student_id AND r.uai = sc.uai
+LEFT JOIN schooling_caps cap ON cap.schooling_id = pr.schooling_id
+WHERE pr.state = 'pending' AND pr.recheck AND {where}
+ORDER BY pr.record_id LIMIT $1
+FOR UPDATE OF pr SKIP LOCKED
+"""
+
+
+def _to_request(row: Any) -> PendingRequest:
+    student = Student(
+        last_name=row["last_name"], first_names=tuple(row["first_names"]), birth_date=row["birth_date"],
+        sex=row["sex"], birth_city_insee=row["birth_city_insee"], birth_country_insee=row["birth_country_insee"],
+        postal_code=row["address_postal_code"], city_insee=row["address_city_insee"],
+        country_insee=row["address_country_insee"],
+    ) if row["has_student"] else None
+    schooling = Schooling(
+        uai=row["uai"], contract_type_code=row["contract_type_code"], mef_ministry=row["mef_ministry"],
+        school_year=row["school_year"], status=row["status"], yearly_cap_cents=row["yearly_cap_cents"],
+    ) if row["has_schooling"] else None
+    rib = Rib(rib_id=row["rib_id"], owner_type=row["owner_type"], holder_name=row["holder_name"],
+              iban=row["iban"], bic=row["bic"]) if row["rib_id"] is not None else None
+    return PendingRequest(
+        payment_request_id=row["payment_request_id"], record_id=row["record_id"], pfmp_id=row["pfmp_id"],
+        schooling_id=row["schooling_id"], student_id=row["student_id"], amount_cents=row["amount_cents"],
+        pfmp_rank=row["pfmp_rank"], student=student, schooling=schooling, rib=rib,
+    )
+
+
+async def pending_requests(conn: Connection, *, complete: bool, limit: int) -> list[PendingRequest]:
+    """Pending requests to check, oldest first, locked (SKIP LOCKED: a concurrent builder takes others).
+
+    `complete` = the projection holds the student's identity, the schooling and an active RIB for its
+    establishment; the others are checked too, so they get their blocking reasons.
+    """
+    where = _COMPLETE if complete else f"NOT ({_COMPLETE})"
+    rows = await conn.fetch(_PENDING.format(where=where), limit)
+    return [_to_request(r) for r in rows]
+
+
+async def record_blocked(conn: Connection, blocked: Sequence[Blocked]) -> None:
+    """Blocked requests stay pending with their reasons, and wait for a data change to be checked again."""
+    await conn.executemany(
+        "UPDATE payment_requests SET blocking_reasons = $2, recheck = false WHERE payment_request_id = $1",
+        [(b.payment_request_id, list(b.reasons)) for b in blocked],
+    )
+
+
+async def latest_stamp(conn: Connection) -> datetime | None:
+    value: datetime | None = await conn.fetchval("SELECT max(name_stamp) FROM asp_files")
+    return value
+
+
+async def insert_file(conn: Connection, name: str, stamp: datetime, content: bytes, sha256: str,
+                      record_count: int) -> None:
+    await conn.execute(
+        "INSERT INTO asp_files (file_name, name_stamp, record_count, sha256, content) VALUES ($1, $2, $3, $4, $5)",
+        name, stamp, record_count, sha256, content,
+    )
+
+
+async def mark_sent(conn: Connection, file_name: str, sent: Sequence[tuple[UUID, UUID]]) -> list[Any]:
+    """Requests `(id, rib_id)` go to `sent` with their file and the RIB used (frozen); returns their rows."""
+    return await conn.fetch(
+        "UPDATE payment_requests pr SET state = 'sent', file_name = $1, rib_id = d.rib_id, sent_at = now(), "
+        "blocking_reasons = '{}', recheck = false FROM unnest($2::uuid[], $3::uuid[]) AS d(id, rib_id) "
+        "WHERE pr.payment_request_id = d.id AND pr.state = 'pending' "
+        "RETURNING pr.payment_request_id, pr.pfmp_id, pr.student_id, pr.amount_cents, pr.requested_event_id, "
+        "pr.correlation_id",
+        file_name, [s[0] for s in sent], [s[1] for s in sent],
+    )
+
+
+async def files_to_write(conn: Connection) -> list[tuple[str, bytes]]:
+    rows = await conn.fetch("SELECT file_name, content FROM asp_files WHERE written_at IS NULL ORDER BY name_stamp")
+    return [(r["file_name"], r["content"]) for r in rows]
+
+
+async def mark_written(conn: Connection, name: str) -> None:
+    await conn.execute("UPDATE asp_files SET written_at = now() WHERE file_name = $1", name)
+
+
+async def status(conn: Connection) -> dict[str, Any]:
+    """Counts only: never a name, an IBAN or a birth date."""
+    states = {r["state"]: int(r["n"]) for r in await conn.fetch(
+        "SELECT state, count(*) AS n FROM payment_requests GROUP BY state")}
+    blocked = {r["reason"]: int(r["n"]) for r in await conn.fetch(
+        "SELECT reason, count(*) AS n FROM payment_requests, unnest(blocking_reasons) AS reason "
+        "WHERE state = 'pending' GROUP BY reason ORDER BY reason")}
+    files = await conn.fetchrow(
+        "SELECT count(*) AS n, count(*) FILTER (WHERE written_at IS NULL) AS unwritten FROM asp_files")
+    return {"pending": states.get("pending", 0), "blocked": blocked, "sent": states.get("sent", 0),
+            "files": int(files["n"]) if files else 0, "files_not_written": int(files["unwritten"]) if files else 0}

@@ -1,0 +1,87 @@
+"""Codes and numbers of the payment file: INSEE countries, budget programme, department, DA numbers, euros."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+FRANCE = "99100"
+_UNUSABLE_COUNTRIES = frozenset({"990", "995"})  # INSEE "non-country" codes (§4.6)
+_PRIVATE_CONTRACT_CODES = frozenset({"30", "31", "40", "41", "60", "20", "10"})
+_OTHER_MINISTRIES = frozenset({"masa", "mer", "armee"})
+SAINT_MARTIN_SPLIT = date(2008, 1, 1)  # Saint-Martin became its own collectivity: its code changed
+
+
+class CodeError(ValueError):
+    """A code that cannot go into the file; `code` is the blocking reason."""
+
+    code = "code_error"
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def insee_country(code: str) -> str:
+    """5 characters unchanged, 3 prefixed with `99` (`100` → `99100`); `990`/`995` and other lengths fail."""
+    value = code.strip()
+    if len(value) == 5:
+        return value
+    if len(value) == 3:
+        if value in _UNUSABLE_COUNTRIES:
+            raise CodeError("unusable_country_code", "the country code is not a country")
+        return "99" + value
+    raise CodeError("malformed_country_code", "a country code has 3 or 5 characters")
+
+
+def birth_commune(code: str, birth_date: date) -> str:
+    """Saint-Martin rule: 97801 before 2008 is sent as 97127, 97127 from 2008 on as 97801."""
+    if birth_date < SAINT_MARTIN_SPLIT and code == "97801":
+        return "97127"
+    if birth_date >= SAINT_MARTIN_SPLIT and code == "97127":
+        return "97801"
+    return code
+
+
+def budget_programme(mef_ministry: str, contract_type_code: str) -> str:
+    """BOP of a schooling (§4.5): MENJ splits by the establishment's contract, others by ministry."""
+    ministry = mef_ministry.strip().lower()
+    if ministry == "menj":
+        if contract_type_code == "99":
+            return "menj_public"
+        return "menj_private" if contract_type_code in _PRIVATE_CONTRACT_CODES else "menj_other"
+    if ministry in _OTHER_MINISTRIES:
+        return ministry
+    raise CodeError("unknown_budget_programme", "no budget programme for this ministry")
+
+
+def da_prefix(bop: str) -> str:
+    return {"menj_public": "ENPU", "menj_private": "ENPR"}.get(bop, bop.upper())
+
+
+def department(uai: str) -> str:
+    """`VALEUR`: the establishment's department, from its UAI (Corsica's UAIs start 620/720)."""
+    prefix = uai[:3]
+    return {"620": "02A", "720": "02B"}.get(prefix, prefix)
+
+
+def whole_euros(cents: int) -> int:
+    """The ASP format carries whole euros; a non-integer amount cannot be sent (§7.6)."""
+    euros, rest = divmod(cents, 100)
+    if rest or cents < 0:
+        raise CodeError("pfmp_amount", "the amount is not a whole, non-negative number of euros")
+    return euros
+
+
+def placeholder_da_number(bop: str, schooling_id: UUID, school_year: int, version: int = 0) -> str:
+    """DA number shaped like the real one: prefix + 10-character administrative number + year + version.
+
+    Placeholder: the administrative number and DA version belong to the documents service, which is
+    not wired yet; the schooling id stands in for the administrative number so the number is stable.
+    """
+    return f"{da_prefix(bop)}{schooling_id.hex[:10].upper()}{school_year}{version}"
+
+
+def pfmp_number(da_number: str, pfmp_rank: int) -> str:
+    """DA number at PFMP creation + the PFMP's rank on 2 digits (§4.3)."""
+    return f"{da_number}{pfmp_rank:02d}"

@@ -1,0 +1,147 @@
+"""Readiness of one pending request: either the record to send, or every reason it is blocked (§6.3, §7)."""
+
+from __future__ import annotations
+
+from aplypro_asp_gateway.domain import bank, codes, text
+from aplypro_asp_gateway.domain.model import (
+    Address,
+    BankAccount,
+    Blocked,
+    FranceAddress,
+    Parametrage,
+    PaymentRecord,
+    PendingRequest,
+    Person,
+    Rib,
+    Schooling,
+    Student,
+)
+
+_TITLES = {"female": "MME", "male": "M"}
+_DA_LENGTHS = range(18, 20)  # the ASP accepts 18–19 characters: ARMEE (20) and MENJ_OTHER (25) are refused
+
+
+def prepare(request: PendingRequest, params: Parametrage) -> PaymentRecord | Blocked:
+    """All checks run and all failures are kept, so a school sees every fix at once."""
+    reasons: list[str] = []
+    person = address = account = None
+    if request.student is None:
+        reasons.append("missing_student_identity")  # the students service's event has not arrived yet
+    else:
+        person = _person(request.student, reasons)
+        address = _address(request.student, reasons)
+    if request.rib is None:
+        reasons.append("missing_rib")
+    else:
+        account = _account(request.rib, reasons)
+    amount = _euros(request.amount_cents, reasons)
+    if amount == 0:
+        reasons.append("pfmp_amount")  # 0 is only sendable on a rectification, not on a first payment
+    if request.schooling is None:
+        reasons.append("missing_schooling")
+        return Blocked(request.payment_request_id, _unique(reasons))
+    schooling = request.schooling
+    unite, da_number = _programme(request, schooling, params, reasons)
+    engaged = amount if schooling.yearly_cap_cents is None else _euros(schooling.yearly_cap_cents, reasons)
+    if (reasons or person is None or address is None or account is None or request.rib is None
+            or unite is None or amount is None or engaged is None):
+        return Blocked(request.payment_request_id, _unique(reasons))
+    return PaymentRecord(
+        record_id=request.record_id, payment_request_id=request.payment_request_id, rib_id=request.rib.rib_id,
+        person=person, address=address, da_number=da_number,
+        pfmp_number=codes.pfmp_number(da_number, request.pfmp_rank), department=codes.department(schooling.uai),
+        engaged_euros=engaged, amount_euros=amount, unite_suivi=unite, bank=account,
+    )
+
+
+def _unique(reasons: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(reasons))
+
+
+def _euros(cents: int, reasons: list[str]) -> int | None:
+    try:
+        return codes.whole_euros(cents)
+    except codes.CodeError as exc:
+        reasons.append(exc.code)
+        return None
+
+
+def _person(student: Student, reasons: list[str]) -> Person | None:
+    title = _TITLES.get(student.sex)
+    if title is None:
+        reasons.append("missing_biological_sex")
+    country = commune = None
+    if not (student.birth_country_insee or "").strip():
+        reasons.append("missing_birthplace_country_insee_code")
+    else:
+        try:
+            country = codes.insee_country(student.birth_country_insee or "")
+        except codes.CodeError as exc:
+            unusable = exc.code == "unusable_country_code"
+            reasons.append("unusable_birthplace_country_insee_code" if unusable else exc.code)
+    if country == codes.FRANCE:
+        if not (student.birth_city_insee or "").strip():
+            reasons.append("missing_birthplace_city_insee_code")
+        else:
+            commune = codes.birth_commune((student.birth_city_insee or "").strip(), student.birth_date)
+    last_name = text.file_name_field(student.last_name, text.NAME_LIMITS["NOMUSAGE"])
+    first_names = text.first_names_field(student.first_names)
+    if not last_name or not first_names:
+        reasons.append("missing_name")
+    if title is None or country is None:
+        return None
+    return Person(title=title, first_names=first_names, last_name=last_name, birth_date=student.birth_date,
+                  birth_country=country, birth_commune=commune)
+
+
+def _address(student: Student, reasons: list[str]) -> Address | None:
+    """Normal payment: the France variant; abroad needs the establishment's commune code (§4.4)."""
+    if not (student.country_insee or "").strip():
+        reasons.append("missing_address_country_code")
+        return None
+    try:
+        in_france = codes.insee_country(student.country_insee or "") == codes.FRANCE
+    except codes.CodeError as exc:
+        if exc.code != "unusable_country_code":
+            reasons.append(exc.code)
+            return None
+        in_france = False  # an unusable residence country counts as abroad
+    if not in_france:
+        # The Etranger variant sends the establishment's INSEE commune, which no contract carries yet.
+        reasons.append("missing_establishment_city_insee_code")
+        return None
+    postal_code, commune = (student.postal_code or "").strip(), (student.city_insee or "").strip()
+    if not postal_code:
+        reasons.append("missing_address_postal_code")
+    if not commune:
+        reasons.append("missing_address_city_insee_code")
+    return FranceAddress(postal_code=postal_code, commune=commune) if postal_code and commune else None
+
+
+def _account(rib: Rib, reasons: list[str]) -> BankAccount | None:
+    holder = text.holder_name(rib.holder_name)
+    if not (bank.iban_is_valid(rib.iban) and bank.bic_is_valid(rib.bic) and holder):
+        reasons.append("rib")
+        return None
+    parts = bank.split_iban(rib.iban)
+    return BankAccount(holder=holder, bic=bank.asp_bic(rib.bic, rib.iban), country=parts.country,
+                       check_digits=parts.check_digits, bban=parts.bban)
+
+
+def _programme(request: PendingRequest, schooling: Schooling, params: Parametrage,
+               reasons: list[str]) -> tuple[str | None, str]:
+    """The unité de suivi and the DA number, both given by the schooling's budget programme (§4.5)."""
+    if schooling.status != "student":
+        reasons.append("student_type")  # apprentices and others are not eligible
+    try:
+        bop = codes.budget_programme(schooling.mef_ministry, schooling.contract_type_code)
+    except codes.CodeError as exc:
+        reasons.append(exc.code)
+        return None, ""
+    unite = params.unites_suivi.get(bop)
+    if not unite:
+        reasons.append("bop_without_unite_suivi")
+    da_number = codes.placeholder_da_number(bop, request.schooling_id, schooling.school_year)
+    if len(da_number) not in _DA_LENGTHS:
+        reasons.append("da_number_length")
+    return unite, da_number

@@ -1,0 +1,71 @@
+"""`aplypro-asp-gateway`: run the service, build one payment file now, print the requests' status."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import asyncpg
+import typer
+from aplypro_servicekit.cli import run_service
+from aplypro_servicekit.db import create_pool, migrate
+from aplypro_servicekit.logs import configure_logging
+
+from aplypro_asp_gateway.adapters import requests_repo
+from aplypro_asp_gateway.config import AspSettings
+from aplypro_asp_gateway.entrypoints.service import SCHEMA, build_options, build_spec
+from aplypro_asp_gateway.service_layer.build import build_payment_file
+
+T = TypeVar("T")
+
+app = typer.Typer(help="ASP gateway: payment files for the Agence de services et de paiement.",
+                  no_args_is_help=True)
+
+
+@app.command()
+def run() -> None:
+    """Run the service: consume students, RIB and calculator events; build payment files."""
+    settings = AspSettings()
+    run_service(build_spec(settings), settings)
+
+
+def _with_pool(settings: AspSettings, work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
+    async def go() -> T:
+        schema = settings.schema(SCHEMA)
+        pool = await create_pool(settings.database_url, schema, size=2)
+        try:
+            await migrate(pool, schema, ["aplypro_servicekit", "aplypro_asp_gateway"])
+            return await work(pool)
+        finally:
+            await pool.close()
+
+    return asyncio.run(go())
+
+
+@app.command("build-file")
+def build_file() -> None:
+    """Build one payment file now from the ready requests (the events go out with the service's relay)."""
+    settings = AspSettings()
+    configure_logging("asp-gateway", settings.log_level, settings.log_json)
+    result = _with_pool(settings, lambda pool: build_payment_file(pool, build_options(settings)))
+    sys.stdout.write(json.dumps({"file": result.file_name, "records": result.records,
+                                 "blocked": result.blocked, "written": result.written}) + "\n")
+
+
+@app.command()
+def status() -> None:
+    """Print counts as JSON: pending, blocked by reason, sent, files."""
+    settings = AspSettings()
+
+    async def read(pool: asyncpg.Pool) -> dict[str, Any]:
+        async with pool.acquire() as conn:
+            return await requests_repo.status(conn)
+
+    sys.stdout.write(json.dumps(_with_pool(settings, read)) + "\n")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,51 @@
+"""Composition root of the asp-gateway process: what it consumes, produces and builds in the background."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aplypro_contracts.topics import ASP_EVENTS, CALCULATOR_EVENTS, STUDENTS_EVENTS, STUDENTS_RIBS
+from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
+
+from aplypro_asp_gateway.config import AspSettings
+from aplypro_asp_gateway.domain.model import Parametrage
+from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file
+from aplypro_asp_gateway.service_layer.projection import HANDLERS_BY_TOPIC
+
+SCHEMA = "asp_gateway"
+
+
+def build_options(settings: AspSettings) -> BuildOptions:
+    params = Parametrage(
+        site_operator=settings.codesiteope, user_code=settings.codeutilisateur, dispo=settings.codedispo,
+        presta_dispo=settings.codeprestadispo, dispositif=settings.codedispositif,
+        unites_suivi=settings.unites_suivi(),
+    )
+    return BuildOptions(params=params, token=settings.file_token, outbox_dir=settings.outbox_dir,
+                        max_records=settings.max_records_per_file, topic=settings.topic(ASP_EVENTS),
+                        schema=settings.schema(SCHEMA))
+
+
+def build_spec(settings: AspSettings) -> ServiceSpec:
+    options = build_options(settings)
+
+    async def build_payment_files(runtime: ServiceRuntime) -> None:
+        """Every build_interval_s, one payment file from the ready requests (none when nothing is ready)."""
+        assert runtime.pool is not None  # the runtime starts background tasks once the pool exists
+        while True:
+            await build_payment_file(runtime.pool, options)
+            await asyncio.sleep(settings.build_interval_s)
+
+    return ServiceSpec(
+        name="asp-gateway",
+        schema=settings.schema(SCHEMA),
+        migration_packages=["aplypro_asp_gateway"],
+        produces=[ASP_EVENTS],
+        subscriptions=[
+            Subscription([STUDENTS_EVENTS], "students", HANDLERS_BY_TOPIC["students"]),
+            # Restricted topic: bank details; its own consumer keeps it apart from the rest.
+            Subscription([STUDENTS_RIBS], "ribs", HANDLERS_BY_TOPIC["ribs"]),
+            Subscription([CALCULATOR_EVENTS], "calculator", HANDLERS_BY_TOPIC["calculator"]),
+        ],
+        background=[build_payment_files],
+    )

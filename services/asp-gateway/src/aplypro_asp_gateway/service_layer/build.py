@@ -1,0 +1,126 @@
+"""Building one payment file: pending requests checked, ready ones written into a file and marked sent.
+
+One transaction holds the file row (its frozen bytes), the `sent` states and one PaymentRequestSent per
+request in the outbox. The file reaches the disk only after the commit: a file on disk whose requests
+were rolled back could be uploaded and later sent again in another file (G1). A crash between the commit
+and the write is repaired by the next run, which writes every file not yet on disk from its stored bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import structlog
+from aplypro_contracts import PaymentRequestSent
+from aplypro_servicekit.db import Connection
+from aplypro_servicekit.outbox import event_row, write_outbox
+from aplypro_servicekit.relay import notify_outbox
+
+from aplypro_asp_gateway.adapters import file_drop
+from aplypro_asp_gateway.adapters import requests_repo as repo
+from aplypro_asp_gateway.adapters.xml_file import payment_file
+from aplypro_asp_gateway.domain.model import Blocked, Parametrage, PaymentRecord, PendingRequest
+from aplypro_asp_gateway.domain.readiness import prepare
+
+log = structlog.get_logger(__name__)
+
+PRODUCER = "asp-gateway"
+ASP_MAX_RECORDS_PER_FILE = 7000  # the ASP's own limit (§3.4, G6): the setting can only lower it
+PARIS = ZoneInfo("Europe/Paris")  # DATECOMPLETUDE is the French calendar day
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    params: Parametrage
+    token: str
+    outbox_dir: Path
+    max_records: int
+    topic: str
+    schema: str
+
+
+@dataclass(frozen=True)
+class Composition:
+    records: list[PaymentRecord]
+    blocked: list[Blocked]
+    content: bytes | None
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    file_name: str | None
+    records: int
+    blocked: int
+    written: list[str]
+
+
+def compose(requests: Sequence[PendingRequest], params: Parametrage, built_on: date) -> Composition:
+    """Checks and XML together: CPU work (schwifty, lxml), run in a worker thread."""
+    outcomes = [prepare(r, params) for r in requests]
+    records = [o for o in outcomes if isinstance(o, PaymentRecord)]
+    blocked = [o for o in outcomes if isinstance(o, Blocked)]
+    return Composition(records, blocked, payment_file(params, records, built_on) if records else None)
+
+
+async def build_payment_file(pool: asyncpg.Pool, options: BuildOptions, now: datetime | None = None) -> BuildResult:
+    now = now or datetime.now(UTC)
+    limit = min(options.max_records, ASP_MAX_RECORDS_PER_FILE)
+    name: str | None = None
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            # One builder at a time per schema: file names are chosen from the latest one issued.
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"asp-build:{options.schema}")
+            requests = await repo.pending_requests(conn, complete=True, limit=limit)
+            requests += await repo.pending_requests(conn, complete=False, limit=limit)
+            built_on = now.astimezone(PARIS).date()
+            composition = await asyncio.to_thread(compose, requests, options.params, built_on)
+            await repo.record_blocked(conn, composition.blocked)
+            if composition.content is not None:
+                name = await _record_file(conn, options, now, composition.records, composition.content)
+        written = await write_pending_files(conn, options.outbox_dir)
+    if composition.blocked:
+        reasons = Counter(r for b in composition.blocked for r in b.reasons)
+        log.info("payment_requests_blocked", count=len(composition.blocked), reasons=dict(reasons))
+    return BuildResult(name, len(composition.records), len(composition.blocked), written)
+
+
+async def _record_file(conn: Connection, options: BuildOptions, now: datetime,
+                       records: list[PaymentRecord], content: bytes) -> str:
+    latest = max((s for s in (await repo.latest_stamp(conn),
+                              file_drop.latest_on_disk(options.outbox_dir, options.token)) if s), default=None)
+    name = file_drop.next_name(options.token, now, latest)
+    stamp = file_drop.stamp_of(name)
+    assert stamp is not None  # next_name always yields a stamped name
+    await repo.insert_file(conn, name, stamp, content, hashlib.sha256(content).hexdigest(), len(records))
+    sent = await repo.mark_sent(conn, name, [(r.payment_request_id, r.rib_id) for r in records])
+    events = [
+        event_row(options.topic, row["student_id"], PaymentRequestSent(
+            producer=PRODUCER, payment_request_id=row["payment_request_id"], pfmp_id=row["pfmp_id"],
+            student_id=row["student_id"], amount_cents=row["amount_cents"], file_name=name,
+            correlation_id=row["correlation_id"], causation_id=row["requested_event_id"],
+        ))
+        for row in sent
+    ]
+    await write_outbox(conn, events)
+    await notify_outbox(conn, options.schema)
+    log.info("payment_file_built", file_name=name, records=len(records), bytes=len(content))
+    return name
+
+
+async def write_pending_files(conn: Connection, outbox_dir: Path) -> list[str]:
+    """Put on disk every built file not yet written (this run's, or one a crash left behind)."""
+    written = []
+    for name, content in await repo.files_to_write(conn):
+        await asyncio.to_thread(file_drop.write_atomically, outbox_dir, name, content)
+        await repo.mark_written(conn, name)
+        written.append(name)
+        log.info("payment_file_written", file_name=name)
+    return written

@@ -1,0 +1,66 @@
+"""Keeps the gateway's view of students, schoolings, caps, RIBs and payment requests from other services' events.
+
+Handlers run inside the consumer's transaction, after its inbox claimed the event.
+"""
+
+from __future__ import annotations
+
+from aplypro_contracts import (
+    PaymentRequested,
+    RibRecorded,
+    SchoolingOpened,
+    SchoolingPriced,
+    StudentRegistered,
+)
+from aplypro_servicekit.consumer import EventHandler
+from aplypro_servicekit.db import Connection
+
+from aplypro_asp_gateway.adapters import projection_repo as repo
+
+
+async def on_student_registered(conn: Connection, event: StudentRegistered) -> None:
+    identity, address = event.identity, event.identity.address
+    await repo.upsert_student(
+        conn, event.student_id, event.occurred_at, last_name=identity.last_name,
+        first_names=list(identity.first_names), birth_date=identity.birth_date, sex=identity.sex,
+        birth_city_insee=identity.birth_city_insee, birth_country_insee=identity.birth_country_insee,
+        postal_code=address.postal_code, city_insee=address.city_insee, country_insee=address.country_insee,
+    )
+
+
+async def on_schooling_opened(conn: Connection, event: SchoolingOpened) -> None:
+    await repo.upsert_schooling(
+        conn, event.schooling_id, event.student_id, event.occurred_at, uai=event.establishment.uai,
+        contract_type_code=event.establishment.contract_type_code, mef_code=event.mef.code,
+        mef_ministry=event.mef.ministry, school_year=event.school_year, status=event.status,
+        start_date=event.start_date, end_date=event.end_date,
+    )
+
+
+async def on_schooling_priced(conn: Connection, event: SchoolingPriced) -> None:
+    """The yearly cap is `MONTANTTOTALENGAGE`; without it the file carries the amount itself."""
+    await repo.upsert_cap(conn, event.schooling_id, event.student_id, event.occurred_at,
+                          event.yearly_cap_cents if event.priced else None)
+
+
+async def on_rib_recorded(conn: Connection, event: RibRecorded) -> None:
+    await repo.upsert_rib(
+        conn, event.student_id, event.establishment_uai, event.occurred_at, rib_id=event.rib_id,
+        owner_type=event.owner_type, holder_name=event.holder_name, iban=event.iban, bic=event.bic,
+    )
+
+
+async def on_payment_requested(conn: Connection, event: PaymentRequested) -> None:
+    await repo.insert_request(
+        conn, payment_request_id=event.payment_request_id, pfmp_id=event.pfmp_id,
+        schooling_id=event.schooling_id, student_id=event.student_id, amount_cents=event.amount_cents,
+        day_count=event.day_count, pfmp_rank=event.pfmp_rank, event_id=event.event_id,
+        correlation_id=event.correlation_id, requested_at=event.occurred_at,
+    )
+
+
+HANDLERS_BY_TOPIC: dict[str, dict[str, EventHandler]] = {
+    "students": {"StudentRegistered": on_student_registered, "SchoolingOpened": on_schooling_opened},
+    "ribs": {"RibRecorded": on_rib_recorded},
+    "calculator": {"PaymentRequested": on_payment_requested, "SchoolingPriced": on_schooling_priced},
+}

@@ -1,0 +1,191 @@
+"""One build on the real PostgreSQL: handlers fed directly, then one payment file, `sent` states and events."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aplypro_asp_gateway.adapters import requests_repo
+from aplypro_asp_gateway.config import AspSettings
+from aplypro_asp_gateway.entrypoints.service import SCHEMA, build_options
+from aplypro_asp_gateway.service_layer import projection
+from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file, write_pending_files
+from aplypro_contracts import (
+    Address,
+    Establishment,
+    Identity,
+    Mef,
+    PaymentRequested,
+    PaymentRequestSent,
+    RibRecorded,
+    SchoolingOpened,
+    SchoolingPriced,
+    StudentRegistered,
+)
+from aplypro_contracts.topics import ASP_EVENTS
+from aplypro_servicekit.db import create_pool, migrate
+from lxml import etree
+from structlog.testing import capture_logs
+
+pytestmark = pytest.mark.integration
+
+UAI = "0350001A"
+MEF = Mef(code="2473121133", dispositif="247", diploma="40025510", duration=3, year=3,
+          label="BAC PRO METIERS DE L'ELECTRICITE", ministry="MENJ")
+IBANS = ["FR7630006000000000000000167", "FR7630006000000000000000264", "FR7630006000000000000001719"]
+NS = {"f": "http://www.cnasea.fr/fichier"}
+
+
+def settings_for(namespace: str, **values: Any) -> AspSettings:
+    # The namespace is a shared setting, read under its unprefixed name: each test gets its own schema.
+    return AspSettings(APLYPRO_TOPIC_NAMESPACE=namespace, **values)
+
+
+@pytest.fixture
+async def pool(database_url: str, namespace: str) -> AsyncIterator[asyncpg.Pool]:
+    schema = settings_for(namespace).schema(SCHEMA)
+    pool = await create_pool(database_url, schema)
+    await migrate(pool, schema, ["aplypro_servicekit", "aplypro_asp_gateway"])
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def options(namespace: str, tmp_path: Path) -> BuildOptions:
+    options = build_options(settings_for(namespace, outbox_dir=tmp_path / "outbox"))
+    assert options.schema != SCHEMA  # never the real schema
+    return options
+
+
+async def feed(pool: asyncpg.Pool, handler: Callable[[Any, Any], Awaitable[None]], event: Any) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await handler(conn, event)
+
+
+async def register(pool: asyncpg.Pool, n: int, *, with_rib: bool = True) -> tuple[uuid.UUID, uuid.UUID]:
+    """A student of the fictitious school, their schooling, its cap and (optionally) a RIB."""
+    student_id, schooling_id = uuid.uuid4(), uuid.uuid4()
+    identity = Identity(ine=f"00000000{n}AB", last_name=f"ZORGLUB{n}", first_names=("Léa",),
+                        birth_date=date(2008, 3, 14), sex="female", birth_city_insee="35238",
+                        birth_country_insee="99100",
+                        address=Address(postal_code="35000", city_insee="35238", country_insee="99100"))
+    await feed(pool, projection.on_student_registered,
+               StudentRegistered(producer="students", student_id=student_id, identity=identity))
+    await feed(pool, projection.on_schooling_opened, SchoolingOpened(
+        producer="students", schooling_id=schooling_id, student_id=student_id,
+        establishment=Establishment(uai=UAI, name="LP test"), class_label="TLE PRO MELEC", school_year=2025,
+        mef=MEF, start_date=date(2025, 9, 1)))
+    await feed(pool, projection.on_schooling_priced, SchoolingPriced(
+        producer="calculator", schooling_id=schooling_id, student_id=student_id, school_year=2025, priced=True,
+        daily_rate_cents=1500, yearly_cap_cents=60000))
+    if with_rib:
+        await add_rib(pool, student_id, n)
+    return student_id, schooling_id
+
+
+async def add_rib(pool: asyncpg.Pool, student_id: uuid.UUID, n: int) -> None:
+    await feed(pool, projection.on_rib_recorded, RibRecorded(
+        producer="students", rib_id=uuid.uuid4(), student_id=student_id, establishment_uai=UAI,
+        owner_type="personal", holder_name=f"ZORGLUB{n} Léa", iban=IBANS[n], bic="AGRIFRPP"))
+
+
+def request(student_id: uuid.UUID, schooling_id: uuid.UUID, rank: int = 1) -> PaymentRequested:
+    return PaymentRequested(producer="calculator", payment_request_id=uuid.uuid4(), pfmp_id=uuid.uuid4(),
+                            schooling_id=schooling_id, student_id=student_id, amount_cents=30000, day_count=20,
+                            pfmp_rank=rank)
+
+
+async def test_one_build_sends_the_ready_requests_in_one_file_and_keeps_the_others_blocked(
+    pool: asyncpg.Pool, options: BuildOptions
+) -> None:
+    # Two students with a RIB (the first with two PFMPs), one without.
+    first, second, no_rib = await register(pool, 0), await register(pool, 1), await register(pool, 2, with_rib=False)
+    ready = [request(*first), request(*first, rank=2), request(*second)]
+    blocked = request(*no_rib)
+    for event in [*ready, blocked, ready[0]]:  # the last one is a redelivery: no second request
+        await feed(pool, projection.on_payment_requested, event)
+
+    with capture_logs() as logs:
+        result = await build_payment_file(pool, options)
+
+    # Exactly one file, one ENREGISTREMENT per ready request.
+    files = sorted(options.outbox_dir.iterdir())
+    assert [f.name for f in files] == [result.file_name]
+    root = etree.fromstring(files[0].read_bytes())
+    assert len(root.findall("f:ENREGISTREMENTS/f:ENREGISTREMENT", NS)) == 3
+    async with pool.acquire() as conn:
+        rows = {r["payment_request_id"]: r for r in await conn.fetch("SELECT * FROM payment_requests")}
+        outbox = await conn.fetch("SELECT topic, key, payload FROM outbox ORDER BY id")
+    assert sorted(e.get("idEnregistrement") for e in root.iter("{*}ENREGISTREMENT")) == sorted(
+        str(rows[e.payment_request_id]["record_id"]) for e in ready)
+    # The ready requests are sent with the file's name and the RIB used.
+    for event in ready:
+        assert rows[event.payment_request_id]["state"] == "sent"
+        assert rows[event.payment_request_id]["file_name"] == result.file_name
+        assert rows[event.payment_request_id]["rib_id"] is not None
+    # The one without RIB stays pending with its reason.
+    assert rows[blocked.payment_request_id]["state"] == "pending"
+    assert rows[blocked.payment_request_id]["blocking_reasons"] == ["missing_rib"]
+    # One PaymentRequestSent per sent request, keyed by the student, caused by the request.
+    sent = [PaymentRequestSent.model_validate_json(r["payload"]) for r in outbox]
+    assert {r["topic"] for r in outbox} == {options.topic}
+    assert options.topic.endswith(ASP_EVENTS)
+    assert sorted(str(e.payment_request_id) for e in sent) == sorted(str(e.payment_request_id) for e in ready)
+    by_id = {e.payment_request_id: e for e in ready}
+    for row, event in zip(outbox, sent, strict=True):
+        assert row["key"] == str(event.student_id).encode()
+        assert event.file_name == result.file_name
+        assert event.causation_id == by_id[event.payment_request_id].event_id
+    # No personal data in the logs.
+    flat = json.dumps(logs, default=str)
+    assert "ZORGLUB" not in flat
+    assert not any(iban in flat or iban[4:] in flat for iban in IBANS)
+    assert "2008" not in flat
+
+    # Running the build again writes no new file and sends nothing.
+    again = await build_payment_file(pool, options)
+    assert (again.file_name, again.records) == (None, 0)
+    assert sorted(options.outbox_dir.iterdir()) == files
+    async with pool.acquire() as conn:
+        assert await requests_repo.status(conn) == {
+            "pending": 1, "blocked": {"missing_rib": 1}, "sent": 3, "files": 1, "files_not_written": 0}
+
+
+async def test_a_blocked_request_leaves_in_a_new_file_once_its_rib_arrives(
+    pool: asyncpg.Pool, options: BuildOptions
+) -> None:
+    student_id, schooling_id = await register(pool, 2, with_rib=False)
+    waiting = request(student_id, schooling_id)
+    await feed(pool, projection.on_payment_requested, waiting)
+    assert (await build_payment_file(pool, options)).blocked == 1
+
+    await add_rib(pool, student_id, 2)
+    result = await build_payment_file(pool, options)
+
+    assert (result.records, result.blocked) == (1, 0)
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT state, blocking_reasons, file_name FROM payment_requests")
+    assert row is not None
+    assert (row["state"], row["blocking_reasons"], row["file_name"]) == ("sent", [], result.file_name)
+
+
+async def test_a_file_committed_but_not_written_is_written_from_its_stored_bytes(
+    pool: asyncpg.Pool, options: BuildOptions
+) -> None:
+    await feed(pool, projection.on_payment_requested, request(*await register(pool, 0)))
+    result = await build_payment_file(pool, options)
+    assert result.file_name is not None
+    path = options.outbox_dir / result.file_name
+    content = path.read_bytes()
+    # A crash right after the commit: the row exists, the file does not.
+    path.unlink()
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE asp_files SET written_at = NULL")
+        assert await write_pending_files(conn, options.outbox_dir) == [result.file_name]
+    assert path.read_bytes() == content

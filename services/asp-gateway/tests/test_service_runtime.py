@@ -1,0 +1,98 @@
+"""The whole service in-process on the real broker: events in, one payment file and PaymentRequestSent out."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aplypro_asp_gateway.config import AspSettings
+from aplypro_asp_gateway.entrypoints.service import build_spec
+from aplypro_contracts import (
+    Address,
+    Envelope,
+    Establishment,
+    Identity,
+    Mef,
+    PaymentRequested,
+    PaymentRequestSent,
+    RibRecorded,
+    SchoolingOpened,
+    StudentRegistered,
+    to_wire,
+)
+from aplypro_contracts.topics import ASP_EVENTS, CALCULATOR_EVENTS, STUDENTS_EVENTS, STUDENTS_RIBS
+from aplypro_servicekit.runtime import ServiceRuntime
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+UAI = "0350001A"
+
+
+def events_of_one_student() -> list[tuple[str, uuid.UUID, Envelope]]:
+    student_id, schooling_id = uuid.uuid4(), uuid.uuid4()
+    identity = Identity(ine="000000001AB", last_name="MARTIN", first_names=("Hugo",), birth_date=date(2008, 1, 5),
+                        sex="male", birth_city_insee="35238", birth_country_insee="99100",
+                        address=Address(postal_code="35000", city_insee="35238"))
+    mef = Mef(code="2473121133", dispositif="247", diploma="40025510", label="BAC PRO", ministry="MENJ")
+    return [
+        (STUDENTS_EVENTS, student_id, StudentRegistered(producer="students", student_id=student_id,
+                                                        identity=identity)),
+        (STUDENTS_EVENTS, student_id, SchoolingOpened(
+            producer="students", schooling_id=schooling_id, student_id=student_id,
+            establishment=Establishment(uai=UAI, name="LP"), class_label="TLE", school_year=2025, mef=mef,
+            start_date=date(2025, 9, 1))),
+        (STUDENTS_RIBS, student_id, RibRecorded(
+            producer="students", rib_id=uuid.uuid4(), student_id=student_id, establishment_uai=UAI,
+            owner_type="personal", holder_name="MARTIN Hugo", iban="FR7630006000000000000000167", bic="AGRIFRPP")),
+        (CALCULATOR_EVENTS, student_id, PaymentRequested(
+            producer="calculator", payment_request_id=uuid.uuid4(), pfmp_id=uuid.uuid4(), schooling_id=schooling_id,
+            student_id=student_id, amount_cents=22500, day_count=15, pfmp_rank=1)),
+    ]
+
+
+async def read_sent(bootstrap: str, topic: str, expected: int, timeout: float = 30) -> list[PaymentRequestSent]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                group_id=f"reader-{uuid.uuid4()}", enable_auto_commit=False)
+    await consumer.start()
+    found: list[PaymentRequestSent] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(found) < expected and asyncio.get_running_loop().time() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                found.extend(PaymentRequestSent.model_validate_json(r.value) for r in records)
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_events_from_three_topics_end_in_one_payment_file_and_sent_events(
+    service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for key, value in {**service_env, "APLYPRO_ASP_OUTBOX_DIR": str(tmp_path),
+                       "APLYPRO_ASP_BUILD_INTERVAL_S": "0.2"}.items():
+        monkeypatch.setenv(key, value)
+    settings = AspSettings()
+    runtime = ServiceRuntime(build_spec(settings), settings)
+    await runtime.start()
+    producer = AIOKafkaProducer(bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"])
+    await producer.start()
+    try:
+        events = events_of_one_student() + events_of_one_student()
+        for topic, key, event in events:
+            body, headers = to_wire(event)
+            await producer.send_and_wait(settings.topic(topic), body, key=str(key).encode(),
+                                         headers=list(headers.items()))
+        requested = {e.payment_request_id for _, _, e in events if isinstance(e, PaymentRequested)}
+        sent = await read_sent(service_env["KAFKA_BOOTSTRAP_SERVERS"], settings.topic(ASP_EVENTS), 2)
+        assert {e.payment_request_id for e in sent} == requested
+        # The events may arrive over several builds; every request is in exactly one file.
+        files = {e.file_name for e in sent}
+        assert files == {p.name for p in tmp_path.glob("*.xml")}
+        assert sum((tmp_path / name).read_bytes().count(b"<ENREGISTREMENT ") for name in files) == 2
+    finally:
+        await producer.stop()
+        await runtime.stop()

@@ -1,0 +1,156 @@
+"""SQL of students, classes and schoolings; callers hold the transaction."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from aplypro_servicekit.db import Connection
+
+from aplypro_students.domain.model import Address, Identity, Schooling, SchoolingStatus, Sex
+
+
+async def lock_reconciliation(conn: Connection) -> None:
+    """One reconciliation at a time: two files may carry the same new INE (a transfer between schools)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('students:reconcile'))")
+
+
+def _address(raw: str) -> Address:
+    data: dict[str, Any] = json.loads(raw)
+    return Address(tuple(data.get("lines", ())), data.get("postal_code"), data.get("city_insee"),
+                   data.get("city_name"), data.get("country_insee"))
+
+
+def _address_json(a: Address) -> str:
+    return json.dumps({"lines": list(a.lines), "postal_code": a.postal_code, "city_insee": a.city_insee,
+                       "city_name": a.city_name, "country_insee": a.country_insee}, sort_keys=True)
+
+
+def _identity(row: asyncpg.Record) -> Identity:
+    return Identity(row["ine"], row["last_name"], tuple(row["first_names"]), row["birth_date"], Sex(row["sex"]),
+                    row["birth_city_insee"], row["birth_country_insee"], _address(row["address"]))
+
+
+async def students_by_ine(conn: Connection, ines: Sequence[str]) -> dict[str, tuple[UUID, Identity]]:
+    rows = await conn.fetch("SELECT * FROM students WHERE ine = ANY($1::text[]) FOR UPDATE", list(ines))
+    return {r["ine"]: (r["student_id"], _identity(r)) for r in rows}
+
+
+def _student_args(student_id: UUID, i: Identity, source: str) -> tuple[Any, ...]:
+    return (student_id, i.ine, i.last_name, list(i.first_names), i.birth_date, i.sex.value, i.birth_city_insee,
+            i.birth_country_insee, _address_json(i.address), source)
+
+
+async def insert_students(conn: Connection, students: Iterable[tuple[UUID, Identity]], source: str) -> None:
+    await conn.executemany(
+        "INSERT INTO students (student_id, ine, last_name, first_names, birth_date, sex, birth_city_insee, "
+        "birth_country_insee, address, identity_source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)",
+        [_student_args(sid, identity, source) for sid, identity in students],
+    )
+
+
+async def update_students(conn: Connection, students: Iterable[tuple[UUID, Identity]], source: str) -> None:
+    await conn.executemany(
+        "UPDATE students SET ine = $2, last_name = $3, first_names = $4, birth_date = $5, sex = $6, "
+        "birth_city_insee = $7, birth_country_insee = $8, address = $9::jsonb, identity_source = $10, "
+        "identity_seen_at = now() WHERE student_id = $1",
+        [_student_args(sid, identity, source) for sid, identity in students],
+    )
+
+
+async def ensure_classes(conn: Connection, uai: str, school_year: int,
+                         keys: set[tuple[str, str]]) -> dict[tuple[str, str], UUID]:
+    """Finds or creates the classes (label, MEF) of one establishment and year; classes are never deleted."""
+    await conn.executemany(
+        "INSERT INTO classes (class_id, uai, school_year, label, mef_code) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT (uai, school_year, label, mef_code) DO NOTHING",
+        [(uuid.uuid4(), uai, school_year, label, mef) for label, mef in sorted(keys)],
+    )
+    rows = await conn.fetch("SELECT class_id, label, mef_code FROM classes WHERE uai = $1 AND school_year = $2",
+                            uai, school_year)
+    return {(r["label"], r["mef_code"]): r["class_id"] for r in rows}
+
+
+def _schooling(row: asyncpg.Record) -> Schooling:
+    return Schooling(row["schooling_id"], row["student_id"], row["class_id"], row["school_year"],
+                     SchoolingStatus(row["status"]), row["start_date"], row["end_date"], row["end_date_inferred"],
+                     row["hidden_at"] is not None)
+
+
+async def schoolings_of(conn: Connection, student_ids: Sequence[UUID], class_ids: Sequence[UUID]) -> list[Schooling]:
+    """The students' schoolings in these classes, and their open ones anywhere (they may have to close)."""
+    rows = await conn.fetch(
+        "SELECT s.*, c.school_year FROM schoolings s JOIN classes c USING (class_id) "
+        "WHERE s.student_id = ANY($1::uuid[]) AND (s.class_id = ANY($2::uuid[]) OR s.end_date IS NULL) "
+        "ORDER BY s.schooling_id FOR UPDATE OF s",
+        list(student_ids), list(class_ids),
+    )
+    return [_schooling(r) for r in rows]
+
+
+async def write_schoolings(conn: Connection, schoolings: Sequence[Schooling], existing: set[UUID],
+                           source: str) -> None:
+    """In the given order: closings come first so the one-open-schooling index holds after each row."""
+    for s in schoolings:
+        if s.schooling_id in existing:
+            await conn.execute(
+                "UPDATE schoolings SET status = $2, start_date = $3, end_date = $4, end_date_inferred = $5, "
+                "last_seen_at = now() WHERE schooling_id = $1",
+                s.schooling_id, s.status.value, s.start_date, s.end_date, s.end_date_inferred,
+            )
+        else:
+            await conn.execute(
+                "INSERT INTO schoolings (schooling_id, student_id, class_id, status, start_date, end_date, "
+                "end_date_inferred, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                s.schooling_id, s.student_id, s.class_id, s.status.value, s.start_date, s.end_date,
+                s.end_date_inferred, source,
+            )
+
+
+async def mark_seen(conn: Connection, student_ids: Sequence[UUID], class_ids: Sequence[UUID]) -> None:
+    """Bookkeeping for departure detection; not a change, so it emits nothing."""
+    await conn.execute(
+        "UPDATE schoolings SET last_seen_at = now() FROM unnest($1::uuid[], $2::uuid[]) AS seen(sid, cid) "
+        "WHERE student_id = seen.sid AND class_id = seen.cid", list(student_ids), list(class_ids),
+    )
+    await conn.execute("UPDATE students SET identity_seen_at = now() WHERE student_id = ANY($1::uuid[])",
+                       list(set(student_ids)))
+
+
+async def schooling_views(conn: Connection, schooling_ids: Sequence[UUID]) -> list[dict[str, Any]]:
+    """Full state of schoolings with their class, establishment and MEF attributes, as events carry them."""
+    rows = await conn.fetch(
+        "SELECT s.schooling_id, s.student_id, s.status, s.start_date, s.end_date, c.label AS class_label, "
+        "c.school_year, e.uai, e.name, e.ministry, e.academy_code, e.contract_type_code, e.address_lines, "
+        "e.postal_code, e.city, e.email, e.phone, e.head_name, m.code AS mef_code, m.dispositif, m.diploma, "
+        "m.duration, m.year AS mef_year, m.label AS mef_label, m.ministry AS mef_ministry "
+        "FROM schoolings s JOIN classes c USING (class_id) JOIN establishments e ON e.uai = c.uai "
+        "JOIN mefs m ON m.code = c.mef_code AND m.school_year = c.school_year "
+        "WHERE s.schooling_id = ANY($1::uuid[])",
+        list(schooling_ids),
+    )
+    return [dict(r) for r in rows]
+
+
+async def record_import(conn: Connection, import_id: UUID, kind: str, uai: str | None, school_year: int | None,
+                        mode: str | None, counts: dict[str, int], rejected: list[dict[str, Any]]) -> None:
+    await conn.execute(
+        "INSERT INTO imports (import_id, kind, uai, school_year, mode, counts, rejected) "
+        "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb)",
+        import_id, kind, uai, school_year, mode, json.dumps(counts), json.dumps(rejected),
+    )
+
+
+async def counts(conn: Connection) -> dict[str, int]:
+    row = await conn.fetchrow(
+        "SELECT (SELECT count(*) FROM students) AS students, (SELECT count(*) FROM schoolings) AS schoolings, "
+        "(SELECT count(*) FROM schoolings WHERE end_date IS NULL) AS open_schoolings, "
+        "(SELECT count(*) FROM ribs WHERE archived_at IS NULL) AS ribs, "
+        "(SELECT count(*) FROM ribs WHERE archived_at IS NOT NULL) AS archived_ribs"
+    )
+    assert row is not None
+    return {key: int(value) for key, value in row.items()}

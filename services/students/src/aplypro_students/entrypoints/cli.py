@@ -1,0 +1,177 @@
+"""`aplypro-students`: run the service, load reference data, import students and RIBs from CSV files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+from zoneinfo import ZoneInfo
+
+import typer
+from aplypro_contracts.topics import STUDENTS_EVENTS, STUDENTS_RIBS
+from aplypro_servicekit.cli import run_service
+from aplypro_servicekit.db import Connection
+from aplypro_servicekit.logs import configure_logging
+
+from aplypro_students.adapters import postgres
+from aplypro_students.adapters.csv_reader import CellError, parse_uai
+from aplypro_students.adapters.csv_reference import read_bcn_mefs_csv, read_establishments_csv
+from aplypro_students.adapters.csv_ribs import read_ribs_csv
+from aplypro_students.adapters.csv_students import read_students_csv
+from aplypro_students.adapters.postgres_reference import reference_counts
+from aplypro_students.config import StudentsSettings
+from aplypro_students.domain.report import InvalidFile, RowError
+from aplypro_students.entrypoints._db import in_transaction
+from aplypro_students.entrypoints.service import build_spec
+from aplypro_students.service_layer.import_students import (
+    FullModeNotImplemented,
+    ImportStudents,
+    import_students,
+)
+from aplypro_students.service_layer.record_ribs import record_ribs
+from aplypro_students.service_layer.reference import load_establishments, load_mefs
+
+PARIS = ZoneInfo("Europe/Paris")  # "today" of a French school, for inferred closing dates
+
+app = typer.Typer(help="Students service: who is enrolled where, and their bank details.", no_args_is_help=True)
+
+
+class Mode(StrEnum):
+    PARTIAL = "partial"  # upsert; close only rows that carry date_fin
+    FULL = "full"  # the file is complete: absentees have left (not implemented yet)
+
+
+def _settings() -> StudentsSettings:
+    settings = StudentsSettings()
+    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    return settings
+
+
+def _refuse(errors: list[RowError], what: str = "nothing imported") -> NoReturn:
+    """Reports (line, column, reason) on stderr, never a cell value, and exits with status 2."""
+    for err in errors:
+        typer.echo(str(err), err=True)
+    typer.echo(f"{what}: {len(errors)} error(s)", err=True)
+    raise typer.Exit(2)
+
+
+def _print(data: dict[str, Any]) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False))
+
+
+def _uai(text: str) -> str:
+    try:
+        return parse_uai(text.strip())
+    except CellError as exc:
+        _refuse([RowError(0, "uai", "uai.format", exc.reason)])
+
+
+@app.command()
+def run() -> None:
+    """Run the service process: it relays the outbox to Kafka."""
+    settings = StudentsSettings()
+    run_service(build_spec(settings), settings)
+
+
+@app.command()
+def status() -> None:
+    """Print counts of students, schoolings, RIBs and reference data, as JSON."""
+
+    async def work(conn: Connection, _: str) -> dict[str, int]:
+        return {**await postgres.counts(conn), **await reference_counts(conn)}
+
+    _print(asyncio.run(in_transaction(_settings(), work)))
+
+
+@app.command("load-establishments")
+def load_establishments_command(file: Path) -> None:
+    """Load establishments (`;`: uai;name;ministry;academy_code;contract_type_code;address_line1;...)."""
+    try:
+        establishments = read_establishments_csv(file)
+    except InvalidFile as exc:
+        _refuse(exc.errors, "nothing loaded")
+
+    async def work(conn: Connection, _: str) -> int:
+        return await load_establishments(conn, establishments)
+
+    _print({"establishments": asyncio.run(in_transaction(_settings(), work))})
+
+
+@app.command("load-mefs")
+def load_mefs_command(
+    file: Path, school_year: Annotated[int, typer.Option(help="Start year: 2025 means 2025-2026.")],
+) -> None:
+    """Load the eligible MEF list of a school year from a BCN export (`,`-separated)."""
+    try:
+        mefs = read_bcn_mefs_csv(file)
+    except InvalidFile as exc:
+        _refuse(exc.errors, "nothing loaded")
+
+    async def work(conn: Connection, _: str) -> int:
+        return await load_mefs(conn, school_year, mefs)
+
+    _print({"mefs": asyncio.run(in_transaction(_settings(), work)), "school_year": school_year})
+
+
+@app.command("import-csv")
+def import_csv(
+    file: Path,
+    uai: Annotated[str, typer.Option(help="The establishment the file describes.")],
+    mode: Annotated[Mode, typer.Option(help="partial: upsert; full: absentees have left.")] = Mode.PARTIAL,
+    accept_valid_rows: Annotated[bool, typer.Option(help="Import the valid rows, report the others.")] = False,
+) -> None:
+    """Import one establishment's students and schoolings for one school year (imports.md §3.3)."""
+    target = _uai(uai)
+    try:
+        parsed = read_students_csv(file, uai=target)
+    except InvalidFile as exc:
+        _refuse(exc.errors)
+    command = ImportStudents(target, parsed.records, parsed.errors, parsed.warnings,
+                             "full" if mode is Mode.FULL else "partial", accept_valid_rows)
+    settings = _settings()
+    today = datetime.now(PARIS).date()
+
+    async def work(conn: Connection, schema: str) -> dict[str, Any]:
+        summary = await import_students(conn, command, today=today, topic=settings.topic(STUDENTS_EVENTS),
+                                        schema=schema)
+        return summary.as_dict()
+
+    try:
+        _print(asyncio.run(in_transaction(settings, work)))
+    except InvalidFile as exc:
+        _refuse(exc.errors)
+    except FullModeNotImplemented as exc:
+        typer.echo(f"{exc.code}: {exc}; nothing imported, use --mode partial", err=True)
+        raise typer.Exit(3) from None
+
+
+@app.command("import-ribs")
+def import_ribs(
+    file: Path,
+    uai: Annotated[str | None, typer.Option(help="Establishment of every row (else a `uai` column).")] = None,
+) -> None:
+    """Record bank details (`ine;titulaire;type_titulaire;iban;bic`); any refused row records nothing."""
+    target = _uai(uai) if uai is not None else None
+    try:
+        parsed = read_ribs_csv(file, uai=target)
+    except InvalidFile as exc:
+        _refuse(exc.errors, "nothing recorded")
+    if parsed.errors:
+        _refuse(parsed.errors, "nothing recorded")
+    settings = _settings()
+
+    async def work(conn: Connection, schema: str) -> dict[str, Any]:
+        summary = await record_ribs(conn, parsed.entries, topic=settings.topic(STUDENTS_RIBS), schema=schema)
+        return {**summary.as_dict(), "warnings": [w.as_dict() for w in parsed.warnings]}
+
+    try:
+        _print(asyncio.run(in_transaction(settings, work)))
+    except InvalidFile as exc:
+        _refuse(exc.errors, "nothing recorded")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,20 @@
+"""Composition root of the students service process: what it produces (and, later, consumes)."""
+
+from __future__ import annotations
+
+from aplypro_contracts.topics import STUDENTS_EVENTS, STUDENTS_RIBS
+from aplypro_servicekit.runtime import ServiceSpec
+
+from aplypro_students.config import StudentsSettings
+
+MIGRATION_PACKAGES = ["aplypro_students"]
+
+
+def build_spec(settings: StudentsSettings) -> ServiceSpec:
+    # No subscriptions yet: the process relays the outbox that the import commands fill.
+    return ServiceSpec(
+        name="students",
+        schema=settings.schema("students"),
+        migration_packages=MIGRATION_PACKAGES,
+        produces=[STUDENTS_EVENTS, STUDENTS_RIBS],
+    )

@@ -1,0 +1,63 @@
+"""Builds the outgoing contracts from our state: full state in every event, keyed by student_id."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
+
+from aplypro_contracts import (
+    Address,
+    Establishment,
+    Identity,
+    Mef,
+    RibRecorded,
+    SchoolingOpened,
+    StudentRegistered,
+)
+
+from aplypro_students.domain import model
+from aplypro_students.domain.rib import BankDetails
+
+PRODUCER = "students"
+
+
+def student_registered(student_id: UUID, identity: model.Identity, correlation_id: UUID) -> StudentRegistered:
+    a = identity.address
+    return StudentRegistered(
+        producer=PRODUCER, correlation_id=correlation_id, student_id=student_id,
+        identity=Identity(
+            ine=identity.ine, last_name=identity.last_name, first_names=identity.first_names,
+            birth_date=identity.birth_date, sex=identity.sex.value, birth_city_insee=identity.birth_city_insee,
+            birth_country_insee=identity.birth_country_insee,
+            address=Address(lines=a.lines, postal_code=a.postal_code, city_insee=a.city_insee,
+                            city_name=a.city_name, country_insee=a.country_insee),
+        ),
+    )
+
+
+def schooling_opened(view: Mapping[str, Any], correlation_id: UUID) -> SchoolingOpened:
+    """`view` is a row of `postgres.schooling_views`: the schooling joined to its class, school and MEF."""
+    return SchoolingOpened(
+        producer=PRODUCER, correlation_id=correlation_id, schooling_id=view["schooling_id"],
+        student_id=view["student_id"], class_label=view["class_label"], school_year=view["school_year"],
+        status=view["status"], start_date=view["start_date"], end_date=view["end_date"],
+        establishment=Establishment(
+            uai=view["uai"], name=view["name"], ministry=view["ministry"], academy_code=view["academy_code"],
+            contract_type_code=view["contract_type_code"], address_lines=tuple(view["address_lines"]),
+            postal_code=view["postal_code"], city_name=view["city"], email=view["email"], phone=view["phone"],
+            head_name=view["head_name"],
+        ),
+        mef=Mef(code=view["mef_code"], dispositif=view["dispositif"], diploma=view["diploma"],
+                duration=view["duration"], year=view["mef_year"], label=view["mef_label"],
+                ministry=view["mef_ministry"]),
+    )
+
+
+def rib_recorded(rib_id: UUID, student_id: UUID, uai: str, details: BankDetails,
+                 correlation_id: UUID) -> RibRecorded:
+    return RibRecorded(
+        producer=PRODUCER, correlation_id=correlation_id, rib_id=rib_id, student_id=student_id,
+        establishment_uai=uai, owner_type=details.owner_type.value, holder_name=details.holder_name,
+        iban=details.iban, bic=details.bic,
+    )

@@ -1,0 +1,145 @@
+"""Imports one establishment's schooling records: check against the reference, reconcile, emit changes."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+from uuid import UUID
+
+import structlog
+from aplypro_servicekit.db import Connection
+from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
+from aplypro_servicekit.relay import notify_outbox
+
+from aplypro_students.adapters import postgres
+from aplypro_students.adapters.postgres_reference import eligible_mefs, known_establishments
+from aplypro_students.domain.model import Identity, Schooling, SchoolingRecord
+from aplypro_students.domain.reconcile import Placement, collapse, merge_identity, plan_schoolings
+from aplypro_students.domain.report import InvalidFile, RowError
+from aplypro_students.service_layer import events
+
+log = structlog.get_logger(__name__)
+
+
+class FullModeNotImplemented(NotImplementedError):
+    """`full` mode must close absentees (§5.6, with the mass-departure guard); refusing beats a silent partial."""
+
+    code = "full_mode_not_implemented"
+
+
+class MissingReference(LookupError):
+    code = "missing_reference"
+
+
+@dataclass(frozen=True)
+class ImportStudents:
+    """Command: the schooling records of one establishment and school year, already normalised."""
+
+    uai: str
+    records: list[SchoolingRecord]
+    rejected: list[RowError] = field(default_factory=list)  # rows the reader refused
+    warnings: list[RowError] = field(default_factory=list)
+    mode: Literal["partial", "full"] = "partial"
+    accept_valid_rows: bool = False  # else one refused row imports nothing
+    source: str = "csv"
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    import_id: UUID
+    students: int
+    new: int
+    changed: int
+    schoolings: int
+    schoolings_written: int
+    events: int
+    rejected: list[RowError]
+    warnings: list[RowError]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"import_id": str(self.import_id), "students": self.students, "new": self.new,
+                "changed": self.changed, "schoolings": self.schoolings,
+                "schoolings_written": self.schoolings_written, "events": self.events,
+                "rejected": [e.as_dict() for e in self.rejected], "warnings": [w.as_dict() for w in self.warnings]}
+
+
+async def check_reference(conn: Connection, command: ImportStudents) -> tuple[list[SchoolingRecord], list[RowError]]:
+    """Unknown establishment: nothing imports. A MEF outside the year's list refuses its row."""
+    if not await known_establishments(conn, [command.uai]):
+        raise InvalidFile([RowError(0, "uai", "uai.unknown", "establishment not in the reference data")])
+    errors = list(command.rejected)
+    records = command.records
+    if records:
+        year = records[0].school_year
+        eligible = await eligible_mefs(conn, year, sorted({r.mef_code for r in records}))
+        errors += [RowError(r.line, "code_mef", "code_mef.not_eligible", f"not in the MEF list of {year}")
+                   for r in records if r.mef_code not in eligible]
+        records = [r for r in records if r.mef_code in eligible]
+    errors.sort(key=lambda e: e.line)
+    if errors and not command.accept_valid_rows:
+        raise InvalidFile(errors)
+    return records, errors
+
+
+async def import_students(conn: Connection, command: ImportStudents, *, today: date, topic: str,
+                          schema: str) -> ImportSummary:
+    """Run inside the caller's transaction: state, import report and outbox rows commit together."""
+    if command.mode == "full":
+        raise FullModeNotImplemented("full mode (closing absentees) is not implemented yet")
+    if len({r.school_year for r in command.records}) > 1:
+        raise ValueError("one import is one establishment and one school year")
+    valid, rejected = await check_reference(conn, command)
+    records = collapse(valid)
+    import_id = uuid.uuid4()
+    await postgres.lock_reconciliation(conn)
+    sent: dict[str, Identity] = {r.identity.ine: r.identity for r in records}  # the last row wins
+    known = await postgres.students_by_ine(conn, sorted(sent))
+    ids: dict[str, UUID] = {}
+    new: list[tuple[UUID, Identity]] = []
+    changed: list[tuple[UUID, Identity]] = []
+    for ine, identity in sent.items():
+        if ine in known:
+            ids[ine], current = known[ine]
+            merged = merge_identity(current, identity)
+            if merged != current:
+                changed.append((ids[ine], merged))
+        else:
+            ids[ine] = uuid.uuid4()
+            new.append((ids[ine], identity))
+    await postgres.insert_students(conn, new, command.source)
+    await postgres.update_students(conn, changed, command.source)
+    year = records[0].school_year if records else 0
+    classes = await postgres.ensure_classes(conn, command.uai, year, {(r.class_label, r.mef_code) for r in records})
+    placements = [Placement(ids[r.identity.ine], classes[r.class_label, r.mef_code], r) for r in records]
+    existing = await postgres.schoolings_of(conn, list(ids.values()), sorted({p.class_id for p in placements}))
+    planned = plan_schoolings(placements, existing, today=today, new_id=uuid.uuid4)
+    await postgres.write_schoolings(conn, planned, {s.schooling_id for s in existing}, command.source)
+    await postgres.mark_seen(conn, [p.student_id for p in placements], [p.class_id for p in placements])
+    rows = await _outbox_rows(conn, [*new, *changed], planned, topic, import_id)
+    await write_outbox(conn, rows)
+    if rows:
+        await notify_outbox(conn, schema)
+    summary = ImportSummary(import_id, len(sent), len(new), len(changed), len(records), len(planned), len(rows),
+                            rejected, command.warnings)
+    await postgres.record_import(
+        conn, import_id, "students_csv", command.uai, year or None, command.mode,
+        {k: v for k, v in summary.as_dict().items() if isinstance(v, int)},
+        [e.as_dict() for e in rejected],
+    )
+    log.info("students_imported", import_id=str(import_id), students=len(sent), new=len(new),
+             changed=len(changed), schoolings_written=len(planned), events=len(rows), rejected=len(rejected))
+    return summary
+
+
+async def _outbox_rows(conn: Connection, students: list[tuple[UUID, Identity]], planned: list[Schooling],
+                       topic: str, import_id: UUID) -> list[OutboxRow]:
+    """Per student, its StudentRegistered comes before its schoolings (closings first), keyed by student_id."""
+    views = {v["schooling_id"]: v for v in await postgres.schooling_views(conn, [s.schooling_id for s in planned])}
+    if len(views) != len(planned):
+        raise MissingReference("a schooling's class has no establishment or MEF in the reference data")
+    rows = [event_row(topic, sid, events.student_registered(sid, identity, import_id)) for sid, identity in students]
+    rows += [event_row(topic, s.student_id, events.schooling_opened(views[s.schooling_id], import_id))
+             for s in planned]
+    return rows

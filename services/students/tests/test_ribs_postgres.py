@@ -1,0 +1,96 @@
+"""Recording RIBs on the real PostgreSQL: one active per student and school, RibRecorded on the ribs topic."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aplypro_contracts import RibRecorded, default_registry
+from aplypro_contracts.topics import STUDENTS_EVENTS, STUDENTS_RIBS
+from aplypro_servicekit.db import create_pool, migrate
+from aplypro_students.adapters.csv_reference import read_bcn_mefs_csv, read_establishments_csv
+from aplypro_students.adapters.csv_ribs import read_ribs_csv
+from aplypro_students.adapters.csv_students import read_students_csv
+from aplypro_students.config import StudentsSettings
+from aplypro_students.domain.report import InvalidFile
+from aplypro_students.service_layer.import_students import ImportStudents, import_students
+from aplypro_students.service_layer.record_ribs import RibSummary, record_ribs
+from aplypro_students.service_layer.reference import load_establishments, load_mefs
+
+from .conftest import DATA, UAI
+
+pytestmark = pytest.mark.integration
+WriteCsv = Callable[..., Path]
+RIB_HEADER = "ine;titulaire;type_titulaire;iban;bic"
+
+
+@pytest.fixture
+async def pool(database_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[asyncpg.Pool]:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("APLYPRO_TOPIC_NAMESPACE", namespace)
+    settings = StudentsSettings()
+    schema = settings.schema("students")
+    pool = await create_pool(database_url, schema, size=2)
+    await migrate(pool, schema, ["aplypro_servicekit", "aplypro_students"])
+    parsed = read_students_csv(DATA / "students.csv", uai=UAI)
+    async with pool.acquire() as conn, conn.transaction():
+        await load_establishments(conn, read_establishments_csv(DATA / "establishments.csv"))
+        await load_mefs(conn, 2025, read_bcn_mefs_csv(DATA / "mefs.csv"))
+        await import_students(conn, ImportStudents(UAI, parsed.records), today=parsed.records[0].start_date,
+                              topic=settings.topic(STUDENTS_EVENTS), schema=schema)
+        await conn.execute("DELETE FROM outbox")  # only the RIB events matter below
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def record(pool: asyncpg.Pool, path: Path, uai: str | None = None) -> RibSummary:
+    parsed = read_ribs_csv(path, uai=uai)
+    assert parsed.errors == []
+    settings = StudentsSettings()
+    async with pool.acquire() as conn, conn.transaction():
+        return await record_ribs(conn, parsed.entries, topic=settings.topic(STUDENTS_RIBS),
+                                 schema=settings.schema("students"))
+
+
+async def test_ribs_are_stored_and_emitted_keyed_by_student(pool: asyncpg.Pool) -> None:
+    assert await record(pool, DATA / "ribs.csv") == RibSummary(recorded=2, unchanged=0, archived=0)
+    rows = await pool.fetch("SELECT topic, key, headers, payload FROM outbox ORDER BY id")
+    students = {r["ine"]: r["student_id"] for r in await pool.fetch("SELECT ine, student_id FROM students")}
+    assert {r["topic"] for r in rows} == {StudentsSettings().topic(STUDENTS_RIBS)}
+    events = [default_registry().parse(r["payload"]) for r in rows]
+    assert all(isinstance(e, RibRecorded) for e in events)
+    assert [bytes(r["key"]) for r in rows] == [str(students[i]).encode() for i in ("000111223AB", "000111226AE")]
+    for row in rows:  # bank data travels in the body of the restricted topic only
+        assert "FR76" not in json.dumps(json.loads(row["headers"]))
+        assert b"FR76" not in bytes(row["key"])
+    assert {e.iban for e in events if isinstance(e, RibRecorded)} == {"FR7630006000011234567890189",
+                                                                      "FR1420041010050500013M02606"}
+
+
+async def test_re_recording_changes_nothing_and_a_new_rib_archives_the_old(pool: asyncpg.Pool,
+                                                                           write_csv: WriteCsv) -> None:
+    await record(pool, DATA / "ribs.csv")
+    assert await record(pool, DATA / "ribs.csv") == RibSummary(recorded=0, unchanged=2, archived=0)
+    changed = write_csv(RIB_HEADER, "000111223AB;HADDAD Mehdi;eleve;DE89370400440532013000;COBADEFFXXX")
+    assert await record(pool, changed, uai=UAI) == RibSummary(recorded=1, unchanged=0, archived=1)
+    active = await pool.fetch("SELECT iban FROM ribs WHERE archived_at IS NULL ORDER BY iban")
+    assert [r["iban"] for r in active] == ["DE89370400440532013000", "FR1420041010050500013M02606"]
+    assert await pool.fetchval("SELECT count(*) FROM ribs WHERE archived_at IS NOT NULL") == 1
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 3
+
+
+async def test_a_rib_of_an_unknown_or_unenrolled_student_records_nothing(pool: asyncpg.Pool,
+                                                                          write_csv: WriteCsv) -> None:
+    path = write_csv(RIB_HEADER + ";uai",
+                     "000111223AB;HADDAD Mehdi;eleve;FR7630006000011234567890189;AGRIFRPP;0999001K",
+                     "000111299ZZ;X Y;eleve;FR7630006000011234567890189;AGRIFRPP;0999001K",
+                     "000111226AE;LEROY Ines;eleve;FR7630006000011234567890189;AGRIFRPP;0999002L")
+    with pytest.raises(InvalidFile) as caught:
+        await record(pool, path)
+    assert [(e.line, e.code) for e in caught.value.errors] == [(3, "ine.unknown"), (4, "ine.not_enrolled")]
+    assert await pool.fetchval("SELECT count(*) FROM ribs") == 0
