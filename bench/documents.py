@@ -5,7 +5,7 @@
 Both paths run in the same process pool, one worker per core, started and warmed up (stylesheet
 and fonts loaded) before timing. The fast path renders all N decisions, in classes of 28 students
 (three MEFs per establishment), so each class lays out its shared page once inside the timing.
-The naive path renders a sample of at most --naive-sample decisions (it is ~15× slower), one
+The naive path renders a sample of at most --naive-sample decisions (it is ~11× slower), one
 `render_one` call per decision. A sample of fast outputs is then checked with pypdf.
 The last line is `decisions_per_s=<fast> naive_per_s=<naive> ratio=<fast/naive>`.
 """

@@ -21,11 +21,15 @@ RATE_CAP = {"2473121133": (2000, 100000), "2473121132": (1500, 60000), "24125403
 NS = {"a": "http://www.cnasea.fr/fichier"}
 
 
+def read_csv(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(path.read_text(encoding="utf-8").splitlines(), delimiter=";"))
+
+
 def expected_total_cents(folder: Path) -> int:
     """With nothing committed, a pool holds min(cap, Σ days × rate) (calculation.md §3.8, invariant 5)."""
-    mef_of = {row["ine"]: row["code_mef"] for row in csv.DictReader((folder / "students.csv").open(), delimiter=";")}
+    mef_of = {row["ine"]: row["code_mef"] for row in read_csv(folder / "students.csv")}
     days: dict[str, int] = defaultdict(int)
-    for row in csv.DictReader((folder / "pfmps.csv").open(), delimiter=";"):
+    for row in read_csv(folder / "pfmps.csv"):
         days[row["ine"]] += int(row["nb_jours"])
     total = 0
     for ine, count in days.items():
@@ -56,9 +60,10 @@ def test_one_school_goes_from_csv_to_decisions_and_a_payment_file(
     # One decision per student, each its own PDF naming the student and the barème of the class.
     pdfs = sorted((tmp_path / "documents").rglob("*.pdf"))
     assert len(pdfs) == figures["decisions"] == school.student_count
-    names = {row["nom"] for row in csv.DictReader((tmp_path / "school" / "students.csv").open(), delimiter=";")}
+    names = {row["nom"] for row in read_csv(tmp_path / "school" / "students.csv")}
     for pdf in pdfs:
-        text = PdfReader(pdf).pages[0].extract_text()
+        # Amounts are typeset with no-break spaces ("20 €"); compare with plain ones.
+        text = PdfReader(pdf).pages[0].extract_text().replace("\u00a0", " ").replace("\u202f", " ")
         assert any(name in text for name in names)
         assert any(f"{rate // 100} €" in text for rate, _ in RATE_CAP.values())
         assert pdf.stem in text.replace(" ", "")  # the DA number is printed

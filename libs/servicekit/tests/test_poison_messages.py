@@ -63,7 +63,7 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_consumer_goes_on(
         seen.append(event.class_label)
 
     spec = ServiceSpec(
-        name="probe", schema=settings.schema("probe"), migration_packages=[], produces=[],
+        name="probe", schema=settings.db_schema("probe"), migration_packages=[], produces=[],
         subscriptions=[Subscription([STUDENTS_EVENTS], "probe", {"SchoolingOpened": on_schooling})],
     )
     runtime = ServiceRuntime(spec, settings)
@@ -72,8 +72,8 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_consumer_goes_on(
     producer = AIOKafkaProducer(bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"])
     await producer.start()
     try:
-        good_before, headers = to_wire(schooling("A"))
-        bad_rule, bad_headers = to_wire(schooling("FORBIDDEN"))
+        good_before, _headers = to_wire(schooling("A"))
+        bad_rule, _bad_headers = to_wire(schooling("FORBIDDEN"))
         unknown_version = json.loads(to_wire(schooling("B"))[0])
         unknown_version["schema_version"] = 99
         good_after, _ = to_wire(schooling("C"))

@@ -49,7 +49,7 @@ def settings_for(namespace: str, **values: Any) -> AspSettings:
 
 @pytest.fixture
 async def pool(database_url: str, namespace: str) -> AsyncIterator[asyncpg.Pool]:
-    schema = settings_for(namespace).schema(SCHEMA)
+    schema = settings_for(namespace).db_schema(SCHEMA)
     pool = await create_pool(database_url, schema)
     await migrate(pool, schema, ["aplypro_servicekit", "aplypro_asp_gateway"])
     yield pool

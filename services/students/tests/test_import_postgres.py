@@ -30,7 +30,7 @@ TODAY = date(2025, 10, 15)
 class Db:
     def __init__(self, pool: asyncpg.Pool, settings: StudentsSettings) -> None:
         self.pool, self.settings = pool, settings
-        self.schema = settings.schema("students")
+        self.schema = settings.db_schema("students")
 
     async def import_file(self, path: Path, *, uai: str = UAI, accept_valid_rows: bool = False) -> ImportSummary:
         parsed = read_students_csv(path, uai=uai)
@@ -52,8 +52,8 @@ async def db(database_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("APLYPRO_TOPIC_NAMESPACE", namespace)  # its own schema and topic names
     settings = StudentsSettings()
-    pool = await create_pool(settings.database_url, settings.schema("students"), size=2)
-    await migrate(pool, settings.schema("students"), ["aplypro_servicekit", "aplypro_students"])
+    pool = await create_pool(settings.database_url, settings.db_schema("students"), size=2)
+    await migrate(pool, settings.db_schema("students"), ["aplypro_servicekit", "aplypro_students"])
     async with pool.acquire() as conn, conn.transaction():
         await load_establishments(conn, read_establishments_csv(DATA / "establishments.csv"))
         await load_mefs(conn, 2025, read_bcn_mefs_csv(DATA / "mefs.csv"))

@@ -32,7 +32,7 @@ async def pool(database_url: str, namespace: str, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("APLYPRO_TOPIC_NAMESPACE", namespace)
     settings = StudentsSettings()
-    schema = settings.schema("students")
+    schema = settings.db_schema("students")
     pool = await create_pool(database_url, schema, size=2)
     await migrate(pool, schema, ["aplypro_servicekit", "aplypro_students"])
     parsed = read_students_csv(DATA / "students.csv", uai=UAI)
@@ -54,7 +54,7 @@ async def record(pool: asyncpg.Pool, path: Path, uai: str | None = None) -> RibS
     settings = StudentsSettings()
     async with pool.acquire() as conn, conn.transaction():
         return await record_ribs(conn, parsed.entries, topic=settings.topic(STUDENTS_RIBS),
-                                 schema=settings.schema("students"))
+                                 schema=settings.db_schema("students"))
 
 
 async def test_ribs_are_stored_and_emitted_keyed_by_student(pool: asyncpg.Pool) -> None:

@@ -104,7 +104,9 @@ def _summary(stack: LocalStack, f: dict[str, int], seconds: float) -> None:
     table.add_row("total of amounts", f"{f['amounts_total_cents'] // 100:,} €".replace(",", " "), "calculator")
     table.add_row("payment requests", str(f["payment_requests"]), "calculator")
     table.add_row("decisions (PDF) written", str(f["decisions"]), stack.env["APLYPRO_DOCUMENTS_STORAGE_DIR"])
-    table.add_row("ASP payment files", str(len(files)), "\n".join(str(p) for p in files) or "-")
+    table.add_row("ASP payment files", str(len(files)), str(Path(stack.env["APLYPRO_ASP_OUTBOX_DIR"])))
     table.add_row("requests in the files", str(f["requests_sent"]), "asp-gateway")
     table.add_row("messages dead-lettered", str(f["dead_letters"]), "*.dlt topics")
     console.print(table)
+    for path in files:
+        console.print(f"payment file: {path}")

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -85,7 +86,9 @@ class EmbeddedPostgres:
         from pgserver import get_server  # type: ignore[attr-defined]  # only needed without DATABASE_URL
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        server = get_server(str(data_dir), cleanup_mode="stop")
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset (bare machines)
+            warnings.simplefilter("ignore")
+            server = get_server(str(data_dir), cleanup_mode="stop")
         return cls(server, server.get_uri())
 
     def stop(self) -> None:

@@ -41,7 +41,7 @@ class ServiceSettings(BaseSettings):
     log_json: bool = Field(default=True, validation_alias=_shared("APLYPRO_LOG_JSON"))
     db_pool_size: int = 5
 
-    def schema(self, name: str) -> str:
+    def db_schema(self, name: str) -> str:
         """This service's PostgreSQL schema, namespaced like the topics (tests run side by side)."""
         prefix = self.topic_namespace.replace(".", "_").replace("-", "_").lower()
         return f"{prefix}{name}"

@@ -34,7 +34,7 @@ def run() -> None:
 
 def _with_pool(settings: AspSettings, work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
     async def go() -> T:
-        schema = settings.schema(SCHEMA)
+        schema = settings.db_schema(SCHEMA)
         pool = await create_pool(settings.database_url, schema, size=2)
         try:
             await migrate(pool, schema, ["aplypro_servicekit", "aplypro_asp_gateway"])

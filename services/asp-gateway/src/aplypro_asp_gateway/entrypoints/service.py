@@ -23,7 +23,7 @@ def build_options(settings: AspSettings) -> BuildOptions:
     )
     return BuildOptions(params=params, token=settings.file_token, outbox_dir=settings.outbox_dir,
                         max_records=settings.max_records_per_file, topic=settings.topic(ASP_EVENTS),
-                        schema=settings.schema(SCHEMA))
+                        schema=settings.db_schema(SCHEMA))
 
 
 def build_spec(settings: AspSettings) -> ServiceSpec:
@@ -38,7 +38,7 @@ def build_spec(settings: AspSettings) -> ServiceSpec:
 
     return ServiceSpec(
         name="asp-gateway",
-        schema=settings.schema(SCHEMA),
+        schema=settings.db_schema(SCHEMA),
         migration_packages=["aplypro_asp_gateway"],
         produces=[ASP_EVENTS],
         subscriptions=[

@@ -42,7 +42,7 @@ def explain(pfmp_id: UUID) -> None:
 
     async def go() -> dict[str, object] | None:
         settings = CalculatorSettings()
-        schema = settings.schema("calculator")
+        schema = settings.db_schema("calculator")
         pool = await create_pool(settings.database_url, schema, size=1)
         try:
             await migrate(pool, schema, ["aplypro_servicekit", "aplypro_calculator"])
@@ -70,7 +70,7 @@ def status() -> None:
 
     async def go() -> dict[str, int]:
         settings = CalculatorSettings()
-        schema = settings.schema("calculator")
+        schema = settings.db_schema("calculator")
         pool = await create_pool(settings.database_url, schema, size=1)
         try:
             await migrate(pool, schema, ["aplypro_servicekit", "aplypro_calculator"])

@@ -13,7 +13,7 @@ def build_spec(settings: CalculatorSettings) -> ServiceSpec:
     handlers = Handlers(topic=settings.topic(CALCULATOR_EVENTS))
     return ServiceSpec(
         name="calculator",
-        schema=settings.schema("calculator"),
+        schema=settings.db_schema("calculator"),
         migration_packages=["aplypro_calculator"],
         produces=[CALCULATOR_EVENTS],
         subscriptions=[Subscription(

@@ -9,8 +9,8 @@ from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 
 from aplypro_documents.adapters.storage import LocalStorage
 from aplypro_documents.config import DocumentsSettings
+from aplypro_documents.rendering._weasy import harfbuzz_subset_available
 from aplypro_documents.rendering.pool import worker_pool
-from aplypro_documents.rendering.renderer import harfbuzz_subset_available
 from aplypro_documents.service_layer.issue import DecisionIssuer, log
 from aplypro_documents.service_layer.projection import Projection
 
@@ -25,7 +25,7 @@ def build_spec(settings: DocumentsSettings) -> ServiceSpec:
         with worker_pool(settings.render_workers) as executor:
             issuer = DecisionIssuer(
                 pool=runtime.pool, storage=LocalStorage(settings.storage_dir), executor=executor,
-                topic=settings.topic(DOCUMENTS_EVENTS), schema=settings.schema("documents"),
+                topic=settings.topic(DOCUMENTS_EVENTS), schema=settings.db_schema("documents"),
                 batch_size=settings.render_batch_size, attempts=settings.render_attempts,
             )
             while True:
@@ -34,7 +34,7 @@ def build_spec(settings: DocumentsSettings) -> ServiceSpec:
 
     return ServiceSpec(
         name="documents",
-        schema=settings.schema("documents"),
+        schema=settings.db_schema("documents"),
         migration_packages=["aplypro_documents"],
         produces=[DOCUMENTS_EVENTS],
         subscriptions=[Subscription(

@@ -37,7 +37,7 @@ def run() -> None:
 
 
 async def _with_db(settings: PfmpSettings):  # type: ignore[no-untyped-def]
-    schema = settings.schema("pfmp")
+    schema = settings.db_schema("pfmp")
     pool = await create_pool(settings.database_url, schema, size=2)
     await migrate(pool, schema, ["aplypro_servicekit", "aplypro_pfmp"])
     return pool, schema

@@ -12,7 +12,7 @@ from aplypro_pfmp.service_layer import projection
 def build_spec(settings: PfmpSettings) -> ServiceSpec:
     return ServiceSpec(
         name="pfmp",
-        schema=settings.schema("pfmp"),
+        schema=settings.db_schema("pfmp"),
         migration_packages=["aplypro_pfmp"],
         produces=[PFMP_EVENTS],
         subscriptions=[Subscription(

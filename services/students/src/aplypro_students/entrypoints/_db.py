@@ -16,7 +16,7 @@ Work = Callable[[Connection, str], Awaitable[T]]
 
 async def in_transaction(settings: StudentsSettings, work: Work[T]) -> T:
     """Runs `work(conn, schema)` in one transaction: an exception rolls everything back."""
-    schema = settings.schema("students")
+    schema = settings.db_schema("students")
     pool = await create_pool(settings.database_url, schema, size=2)
     try:
         await migrate(pool, schema, ["aplypro_servicekit", *MIGRATION_PACKAGES])

@@ -14,7 +14,7 @@ def build_spec(settings: StudentsSettings) -> ServiceSpec:
     # No subscriptions yet: the process relays the outbox that the import commands fill.
     return ServiceSpec(
         name="students",
-        schema=settings.schema("students"),
+        schema=settings.db_schema("students"),
         migration_packages=MIGRATION_PACKAGES,
         produces=[STUDENTS_EVENTS, STUDENTS_RIBS],
     )

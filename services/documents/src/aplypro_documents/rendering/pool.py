@@ -1,0 +1,86 @@
+"""Render off the event loop: a process pool with one worker per core.
+
+`render_batch` is the picklable entry point the service submits to a ProcessPoolExecutor:
+
+    loop.run_in_executor(executor, render_batch, [to_payload(doc) for doc in chunk])
+"""
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Hashable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import Any
+
+import structlog
+
+from aplypro_documents.domain.model import AttributionDecision, Document
+from aplypro_documents.rendering.payloads import from_payload, to_payload
+from aplypro_documents.rendering.renderer import DEFAULT_CHUNK_SIZE, _toolkit, render_many
+
+# Long-lived weasyprint workers grow (documents.md §9): recycle them after this many batches.
+MAX_BATCHES_PER_WORKER = 200
+
+
+def render_batch(payloads: list[dict[str, Any]]) -> list[bytes]:
+    """One PDF per payload, in order. Top-level so that it pickles by reference."""
+    docs = [from_payload(payload) for payload in payloads]
+    # Bounded layout passes (memory), cut between classes (each class laid out once).
+    return [pdf for chunk in chunks(docs, DEFAULT_CHUNK_SIZE) for pdf in render_many(chunk, chunk_size=len(chunk))]
+
+
+def _warm_up() -> None:
+    if not structlog.is_configured():
+        # A spawned worker does not inherit the service's logging set-up: keep it to info.
+        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    _toolkit()  # parse the stylesheet and load the fonts before the first job arrives
+
+
+def worker_pool(workers: int | None = None) -> ProcessPoolExecutor:
+    """Spawned workers: forking a process that already holds pango/fontconfig state is unsafe."""
+    return ProcessPoolExecutor(
+        max_workers=workers or os.cpu_count() or 1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_warm_up,
+        max_tasks_per_child=MAX_BATCHES_PER_WORKER,
+    )
+
+
+def _class_key(doc: Document) -> Hashable:
+    """Decisions likely to share one static layout (stamping.py); only a chunking hint."""
+    if isinstance(doc, AttributionDecision):
+        return (doc.establishment, doc.training, doc.school_year, doc.daily_rate_cents,
+                doc.yearly_cap_cents, doc.issued_on, doc.signatory.name, doc.signatory.function)  # fmt: skip
+    return None
+
+
+def chunks(docs: Sequence[Document], chunk_size: int) -> list[Sequence[Document]]:
+    """Consecutive chunks of at most chunk_size that cut between classes where they can.
+
+    A class split over two workers would have its shared page laid out twice.
+    """
+    bounds, start, run_start = [], 0, 0
+    for index in range(1, len(docs) + 1):
+        if index < len(docs) and _class_key(docs[index]) == _class_key(docs[index - 1]):
+            continue
+        # docs[run_start:index] is one class: close the chunk before it if it would overflow.
+        if index - start > chunk_size and run_start > start:
+            bounds.append((start, run_start))
+            start = run_start
+        while index - start > chunk_size:
+            bounds.append((start, start + chunk_size))
+            start += chunk_size
+        run_start = index
+    if start < len(docs):
+        bounds.append((start, len(docs)))
+    return [docs[first:last] for first, last in bounds]
+
+
+def render_parallel(
+    docs: Sequence[Document], executor: Executor, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> list[bytes]:
+    """Spread chunks over the pool's workers; results keep the input order."""
+    futures = [
+        executor.submit(render_batch, [to_payload(doc) for doc in chunk]) for chunk in chunks(docs, chunk_size)
+    ]
+    return [pdf for future in futures for pdf in future.result()]
