@@ -41,6 +41,10 @@ def pfmp_events() -> tuple[list[tuple[uuid.UUID, SchoolingOpened]], list[tuple[u
     return schoolings, pfmps
 
 
+async def outbox_empty(conn: asyncpg.Connection, schema: str) -> bool:
+    return bool(await conn.fetchval(f"SELECT count(*) = 0 FROM {schema}.outbox"))
+
+
 async def test_a_killed_consumer_loses_nothing_and_duplicates_nothing(
     service_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -72,6 +76,7 @@ async def test_a_killed_consumer_loses_nothing_and_duplicates_nothing(
             assert done_before_restart < STUDENTS * PFMPS_PER_STUDENT, "killed too late to prove anything"
             stack.start_service("calculator")
             await eventually(lambda: priced(STUDENTS * PFMPS_PER_STUDENT), 240, "every payment request")
+            await eventually(lambda: outbox_empty(conn, schema), 60, "the outbox to be published")
             await asyncio.sleep(2)  # a duplicate would show up now
             rows = await conn.fetch(f"SELECT pfmp_id, amount_cents FROM {schema}.pfmps")
             requests = await conn.fetchval(f"SELECT count(*) FROM {schema}.payment_requests")

@@ -39,8 +39,22 @@ class Registry:
     def latest_version(self, event_type: str) -> int:
         return self._latest[event_type]
 
-    def parse(self, raw: bytes | str) -> Envelope:
-        """Decode wire bytes into the latest model of their type, or raise a ContractError."""
+    def parse(self, raw: bytes | str, type_header: bytes | None = None,
+              version_header: bytes | None = None) -> Envelope:
+        """Decode wire bytes into the latest model of their type, or raise a ContractError.
+
+        With the type and version headers of a latest-version event, the body is validated straight
+        from JSON (pydantic's fast path); anything else goes through the generic, upcasting path.
+        """
+        if type_header is not None and version_header is not None:
+            fast = self._fast_model(type_header, version_header)
+            if fast is not None:
+                try:
+                    event = fast.model_validate_json(raw)
+                except ValidationError:
+                    pass  # the generic path gives the precise error (malformed, wrong type...)
+                else:
+                    return event
         try:
             body = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -48,6 +62,15 @@ class Registry:
         if not isinstance(body, dict):
             raise MalformedMessage("not a JSON object")
         return self.parse_obj(body)
+
+    def _fast_model(self, type_header: bytes, version_header: bytes) -> type[Envelope] | None:
+        try:
+            event_type, version = type_header.decode(), int(version_header)
+        except (UnicodeDecodeError, ValueError):
+            return None
+        if self._latest.get(event_type) != version:
+            return None
+        return self._models[(event_type, version)]
 
     def parse_obj(self, body: dict[str, Any]) -> Envelope:
         event_type, version = body.get("event_type"), body.get("schema_version")

@@ -24,6 +24,8 @@ from .relay import notify_outbox
 log = structlog.get_logger(__name__)
 
 EventHandler = Callable[[Connection, Any], Awaitable[None]]
+# Optional fast path: the whole batch at once (set-based SQL); per-event handlers remain the fallback.
+BatchHandler = Callable[[Connection, list[Any]], Awaitable[None]]
 
 
 def to_source(record: Any) -> SourceRecord:
@@ -39,6 +41,7 @@ class EventConsumer:
     def __init__(
         self, *, name: str, service: str, schema: str, pool: asyncpg.Pool, registry: Registry,
         handlers: Mapping[str, EventHandler], transient_attempts: int = 6, backoff_base: float = 0.5,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         self.name = name
         self._service = service
@@ -46,6 +49,7 @@ class EventConsumer:
         self._pool = pool
         self._registry = registry
         self._handlers = handlers
+        self._batch_handler = batch_handler
         self._attempts = transient_attempts
         self._backoff = backoff_base
         self.processed = 0
@@ -67,8 +71,9 @@ class EventConsumer:
                 await asyncio.sleep(delay)
 
     def _decode(self, source: SourceRecord) -> Envelope | ContractError:
+        headers = dict(source.headers)
         try:
-            return self._registry.parse(source.value)
+            return self._registry.parse(source.value, headers.get("event-type"), headers.get("schema-version"))
         except ContractError as exc:
             return exc
 
@@ -76,40 +81,55 @@ class EventConsumer:
         decoded = [(s, self._decode(s)) for s in sources]
         claims = [(_inbox_id(s, d), body_hash(s.value)) for s, d in decoded if self._wants(d)]
         dead: list[OutboxRow] = []
-        handled = 0
         async with self._pool.acquire() as conn, conn.transaction():
             fresh, reused = await claim(conn, self.name, claims)
+            todo: list[tuple[SourceRecord, Envelope]] = []
             done: set[str] = set()
             for source, event in decoded:
                 inbox_id = _inbox_id(source, event)
-                if not self._wants(event) or inbox_id not in fresh or inbox_id in done:
-                    continue  # an event this consumer does not need, or a redelivery
-                done.add(inbox_id)
-                if isinstance(event, ContractError):
-                    dead.append(dead_letter_row(source, event, service=self._service, attempts=attempt))
-                    continue
-                try:
-                    async with conn.transaction():  # a savepoint: one broken rule does not undo the batch
-                        await self._handlers[event.event_type](conn, event)
-                    handled += 1
-                except Exception as exc:
-                    if is_transient(exc):
-                        raise
-                    log.warning("dead_lettered", consumer=self.name, event_type=event.event_type,
-                                event_id=str(event.event_id), reason=getattr(exc, "code", type(exc).__name__))
-                    dead.append(dead_letter_row(source, exc, service=self._service, attempts=attempt))
-            # Same id, different body: a producer bug, dead-lettered once per batch.
-            for source, event in decoded:
-                inbox_id = _inbox_id(source, event)
-                if inbox_id in reused and inbox_id not in done:
-                    done.add(inbox_id)
+                if not self._wants(event) or inbox_id in done:
+                    continue  # an event this consumer does not need, or a duplicate within the batch
+                if inbox_id in reused:
                     error = EventIdReused("event id already processed with a different body")
                     dead.append(dead_letter_row(source, error, service=self._service, attempts=attempt))
+                elif inbox_id not in fresh:
+                    continue  # a redelivery: already processed
+                elif isinstance(event, ContractError):
+                    dead.append(dead_letter_row(source, event, service=self._service, attempts=attempt))
+                else:
+                    todo.append((source, event))
+                done.add(inbox_id)
+            dead += await self._apply(conn, todo, attempt)
             await write_outbox(conn, dead)
             await notify_outbox(conn, self._schema)
-        self.processed += handled
+        self.processed += len(todo)
         self.dead_lettered += len(dead)
         self.last_progress = time.monotonic()
+
+    async def _apply(self, conn: Connection, todo: list[tuple[SourceRecord, Envelope]],
+                     attempt: int) -> list[OutboxRow]:
+        """The batch handler on the whole batch; if it breaks a rule, event by event to find the culprit."""
+        if self._batch_handler is not None and todo:
+            try:
+                async with conn.transaction():  # a savepoint: undone as a whole if one event is bad
+                    await self._batch_handler(conn, [event for _, event in todo])
+                return []
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                log.warning("batch_fallback", consumer=self.name, events=len(todo), error=type(exc).__name__)
+        dead = []
+        for source, event in todo:
+            try:
+                async with conn.transaction():  # a savepoint: one broken rule does not undo the batch
+                    await self._handlers[event.event_type](conn, event)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                log.warning("dead_lettered", consumer=self.name, event_type=event.event_type,
+                            event_id=str(event.event_id), reason=getattr(exc, "code", type(exc).__name__))
+                dead.append(dead_letter_row(source, exc, service=self._service, attempts=attempt))
+        return dead
 
     def _wants(self, event: Envelope | ContractError) -> bool:
         return isinstance(event, ContractError) or event.event_type in self._handlers

@@ -17,14 +17,14 @@ from .consumer import EventConsumer
 from .settings import ServiceSettings
 
 
-async def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> None:
+async def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, replication: int = 1) -> None:
     """Create each topic and its dead-letter topic if missing (idempotent)."""
     names = sorted({t for topic in topics for t in (topic, dead_letter_topic(topic))})
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names if n not in existing]
+        missing = [NewTopic(n, num_partitions=partitions, replication_factor=replication) for n in names if n not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)

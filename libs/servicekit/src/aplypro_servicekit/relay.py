@@ -43,6 +43,10 @@ class OutboxRelay:
         async with self._pool.acquire() as lock_conn:
             # Standby instances wait here until the active relay's connection goes away.
             await lock_conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"relay:{self._schema}")
+            # Leader now: leases left by a relay that died are void (it held the lock, so it is gone);
+            # its rows are published again at once instead of after their lease runs out.
+            await lock_conn.execute("UPDATE outbox SET lease_token = NULL, lease_until = NULL "
+                                    "WHERE lease_token IS NOT NULL")
             await lock_conn.add_listener(f"outbox_{self._schema}", self.wake)
             try:
                 while True:

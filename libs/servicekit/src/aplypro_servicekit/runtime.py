@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 from aplypro_contracts import default_registry
 from faststream.kafka import KafkaBroker
 
-from .consumer import EventConsumer, EventHandler
+from .consumer import BatchHandler, EventConsumer, EventHandler
 from .db import create_pool, migrate
 from .kafka import ensure_topics, make_producer, subscribe
 from .relay import OutboxRelay
@@ -29,6 +29,7 @@ class Subscription:
     topics: Sequence[str]
     consumer_name: str
     handlers: Mapping[str, EventHandler]
+    batch_handler: BatchHandler | None = None
 
 
 BackgroundTask = Callable[["ServiceRuntime"], Awaitable[None]]
@@ -63,7 +64,7 @@ class ServiceRuntime:
         self.pool = await create_pool(s.database_url, self.spec.schema, size=s.db_pool_size)
         applied = await migrate(self.pool, self.spec.schema, ["aplypro_servicekit", *self.spec.migration_packages])
         topics = [s.topic(t) for t in {*self.spec.produces, *(t for sub in self.spec.subscriptions for t in sub.topics)}]
-        await ensure_topics(s.kafka_bootstrap_servers, topics, s.topic_partitions)
+        await ensure_topics(s.kafka_bootstrap_servers, topics, s.topic_partitions, s.topic_replication_factor)
         self.producer = make_producer(s.kafka_bootstrap_servers)
         await self.producer.start()
         self.relay = OutboxRelay(self.pool, self.producer, self.spec.schema, batch_size=s.relay_batch_size)
@@ -74,6 +75,7 @@ class ServiceRuntime:
             consumer = EventConsumer(
                 name=sub.consumer_name, service=self.spec.name, schema=self.spec.schema, pool=self.pool,
                 registry=registry, handlers=sub.handlers, transient_attempts=s.transient_attempts,
+                batch_handler=sub.batch_handler,
             )
             subscribe(self.broker, s, consumer, sub.topics, group=f"{self.spec.name}.{sub.consumer_name}")
             self.consumers.append(consumer)

@@ -30,6 +30,10 @@ class ServiceSettings(BaseSettings):
         description="Prefix of every topic and consumer group; tests use it to stay isolated.",
     )
     topic_partitions: int = Field(default=4, validation_alias=_shared("APLYPRO_TOPIC_PARTITIONS"))
+    topic_replication_factor: int = Field(
+        default=1, validation_alias=_shared("APLYPRO_TOPIC_REPLICATION_FACTOR"),
+        description="Replicas of topics a service creates; 3 on a production cluster (min ISR 2).",
+    )
     consumer_max_records: int = Field(default=500, validation_alias=_shared("APLYPRO_CONSUMER_MAX_RECORDS"))
     session_timeout_ms: int = Field(default=10_000, validation_alias=_shared("APLYPRO_SESSION_TIMEOUT_MS"))
     relay_batch_size: int = Field(default=1000, validation_alias=_shared("APLYPRO_RELAY_BATCH_SIZE"))

@@ -1,8 +1,10 @@
 """Settings of the documents service (env prefix APLYPRO_DOCUMENTS_)."""
 
 from pathlib import Path
+from typing import Literal
 
 from aplypro_servicekit.settings import ServiceSettings
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 
@@ -10,8 +12,16 @@ class DocumentsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="APLYPRO_DOCUMENTS_", extra="ignore")
 
     service_name: str = "documents"
-    storage_dir: Path = Path("var/documents")
     render_batch_size: int = 50  # decisions rendered per weasyprint call (one layout pass)
     render_workers: int = 1  # processes rendering off the event loop
     render_attempts: int = 3  # tries before a render failure is dead-lettered
     poll_interval_s: float = 0.3
+
+    # Where PDFs are kept (documents.md §7): the local filesystem by default, or an S3-compatible store.
+    storage_backend: Literal["local", "s3"] = "local"
+    storage_dir: Path = Path("var/documents")
+    s3_endpoint_url: str | None = None  # None: AWS itself; set it for MinIO, Garage, Ceph, OVH, Scaleway...
+    s3_bucket: str = "aplypro-documents"
+    s3_access_key: str | None = None  # None: boto3's usual credential chain (env, profile, instance role)
+    s3_secret_key: SecretStr | None = None
+    s3_region: str = "us-east-1"  # what most S3-compatible servers expect when they ignore regions

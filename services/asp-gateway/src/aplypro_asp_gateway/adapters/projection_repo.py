@@ -16,8 +16,10 @@ from aplypro_asp_gateway.domain.errors import PfmpAlreadyPending
 
 
 async def _recheck(conn: Connection, student_id: UUID) -> None:
+    # Always write (even rows already flagged): the row lock makes a concurrent build skip them
+    # (SKIP LOCKED) until this data is committed; skipping flagged rows lost wake-ups under load.
     await conn.execute(
-        "UPDATE payment_requests SET recheck = true WHERE student_id = $1 AND state = 'pending' AND NOT recheck",
+        "UPDATE payment_requests SET recheck = true WHERE student_id = $1 AND state = 'pending'",
         student_id,
     )
 

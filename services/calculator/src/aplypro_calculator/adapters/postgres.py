@@ -13,54 +13,56 @@ from aplypro_calculator.domain.pool import PoolPfmp
 COMMITTED_STATES = ("ready", "sent", "integrated", "paid")
 
 
-async def get_schooling(conn: Connection, schooling_id: UUID) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT * FROM schoolings WHERE schooling_id = $1", schooling_id)
-    return dict(row) if row else None
+async def get_schoolings(conn: Connection, ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
+    rows = await conn.fetch("SELECT * FROM schoolings WHERE schooling_id = ANY($1)", ids)
+    return {r["schooling_id"]: dict(r) for r in rows}
 
 
-async def upsert_schooling(conn: Connection, row: dict[str, Any]) -> None:
+async def upsert_schoolings(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """One statement for the batch; rows must have distinct ids (ON CONFLICT touches a row once)."""
     await conn.execute(
-        "INSERT INTO schoolings VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11) "
+        "INSERT INTO schoolings SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::text[], "
+        "$6::jsonb[], $7::text[], $8::int[], $9::int[], $10::text[], $11::text[]) "
         "ON CONFLICT (schooling_id) DO UPDATE SET uai = EXCLUDED.uai, school_year = EXCLUDED.school_year, "
         "mef_code = EXCLUDED.mef_code, mef = EXCLUDED.mef, status = EXCLUDED.status, "
         "daily_rate_cents = EXCLUDED.daily_rate_cents, yearly_cap_cents = EXCLUDED.yearly_cap_cents, "
         "legal_reference = EXCLUDED.legal_reference, unpriced_reason = EXCLUDED.unpriced_reason",
-        row["schooling_id"], row["student_id"], row["uai"], row["school_year"], row["mef_code"],
-        json.dumps(row["mef"]), row["status"], row["daily_rate_cents"], row["yearly_cap_cents"],
-        row["legal_reference"], row["unpriced_reason"],
+        *_columns(rows, ["schooling_id", "student_id", "uai", "school_year", "mef_code", "mef", "status",
+                         "daily_rate_cents", "yearly_cap_cents", "legal_reference", "unpriced_reason"]),
     )
 
 
-async def upsert_pfmp(conn: Connection, row: dict[str, Any]) -> None:
+async def upsert_pfmps(conn: Connection, rows: list[dict[str, Any]]) -> None:
     await conn.execute(
         "INSERT INTO pfmps (pfmp_id, schooling_id, student_id, start_date, end_date, day_count, status, "
-        "created_seq, rank, deleted) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+        "created_seq, rank, deleted) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::date[], "
+        "$5::date[], $6::int[], $7::text[], $8::bigint[], $9::int[], $10::bool[]) "
         "ON CONFLICT (pfmp_id) DO UPDATE SET schooling_id = EXCLUDED.schooling_id, "
         "start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, day_count = EXCLUDED.day_count, "
         "status = EXCLUDED.status, deleted = EXCLUDED.deleted",
-        row["pfmp_id"], row["schooling_id"], row["student_id"], row["start_date"], row["end_date"],
-        row["day_count"], row["status"], row["created_seq"], row["rank"], row["deleted"],
+        *_columns(rows, ["pfmp_id", "schooling_id", "student_id", "start_date", "end_date", "day_count", "status",
+                         "created_seq", "rank", "deleted"]),
     )
 
 
-async def pools_of_schooling(conn: Connection, schooling_id: UUID) -> list[tuple[UUID, str, int]]:
-    rows = await conn.fetch(
-        "SELECT DISTINCT student_id, mef_code, school_year FROM schoolings WHERE schooling_id = $1", schooling_id
-    )
-    return [(r["student_id"], r["mef_code"], r["school_year"]) for r in rows]
+def _columns(rows: list[dict[str, Any]], names: list[str]) -> list[list[Any]]:
+    return [[row[name] for row in rows] for name in names]
 
 
-async def pool_rows(conn: Connection, student_id: UUID, mef_code: str, school_year: int) -> list[dict[str, Any]]:
-    """Every PFMP of the pool (same student, MEF and year, any establishment), locked for this update."""
+PoolKey = tuple[UUID, str, int]  # (student, MEF code, school year): one yearly cap
+
+
+async def pool_rows(conn: Connection, keys: list[PoolKey]) -> list[dict[str, Any]]:
+    """Every PFMP of these pools (any establishment), locked for this update."""
     rows = await conn.fetch(
         "SELECT p.*, s.daily_rate_cents, s.yearly_cap_cents, s.legal_reference, s.unpriced_reason, "
         "s.school_year, s.mef_code, r.payment_request_id, r.state AS request_state, "
         "r.amount_cents AS request_amount_cents "
         "FROM pfmps p JOIN schoolings s USING (schooling_id) "
         "LEFT JOIN payment_requests r ON r.pfmp_id = p.pfmp_id "
-        "WHERE s.student_id = $1 AND s.mef_code = $2 AND s.school_year = $3 ORDER BY p.created_seq "
-        "FOR UPDATE OF p",
-        student_id, mef_code, school_year,
+        "WHERE (s.student_id, s.mef_code, s.school_year) IN "
+        "(SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[])) ORDER BY p.created_seq FOR UPDATE OF p",
+        [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
     )
     return [dict(r) for r in rows]
 
@@ -75,18 +77,24 @@ def to_pool_pfmp(row: dict[str, Any]) -> PoolPfmp:
     )
 
 
-async def store_amount(conn: Connection, pfmp_id: UUID, amount_cents: int | None, steps: list[str]) -> None:
+async def store_amounts(conn: Connection, amounts: list[tuple[UUID, int | None, list[str]]]) -> None:
+    if not amounts:
+        return
     await conn.execute(
-        "UPDATE pfmps SET amount_cents = $2, explanation = $3, computed_at = now() WHERE pfmp_id = $1",
-        pfmp_id, amount_cents, steps,
+        "UPDATE pfmps p SET amount_cents = u.amount, explanation = u.steps, computed_at = now() "
+        "FROM unnest($1::uuid[], $2::int[], $3::jsonb[]) AS u(pfmp_id, amount, steps) WHERE p.pfmp_id = u.pfmp_id",
+        [a[0] for a in amounts], [a[1] for a in amounts], [json.dumps(a[2]) for a in amounts],
     )
 
 
-async def insert_request(conn: Connection, request_id: UUID, pfmp_id: UUID, amount_cents: int) -> None:
+async def insert_requests(conn: Connection, requests: list[tuple[UUID, UUID, int]]) -> None:
+    """(request id, PFMP id, amount): created ready, so the amount is frozen (committed) from now on."""
+    if not requests:
+        return
     await conn.execute(
         "INSERT INTO payment_requests (payment_request_id, pfmp_id, state, amount_cents) "
-        "VALUES ($1, $2, 'ready', $3)",
-        request_id, pfmp_id, amount_cents,
+        "SELECT r, p, 'ready', a FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS u(r, p, a)",
+        [r[0] for r in requests], [r[1] for r in requests], [r[2] for r in requests],
     )
 
 
@@ -97,7 +105,7 @@ async def explanation(conn: Connection, pfmp_id: UUID) -> dict[str, Any] | None:
         "s.unpriced_reason FROM pfmps p JOIN schoolings s USING (schooling_id) WHERE p.pfmp_id = $1",
         pfmp_id,
     )
-    return dict(row) if row else None
+    return {**dict(row), "explanation": json.loads(row["explanation"])} if row else None
 
 
 async def totals(conn: Connection) -> dict[str, int]:

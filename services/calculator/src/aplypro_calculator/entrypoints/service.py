@@ -19,7 +19,8 @@ def build_spec(settings: CalculatorSettings) -> ServiceSpec:
         subscriptions=[Subscription(
             # One subscription for both topics: both are keyed by student, so a pool has one writer.
             topics=[STUDENTS_EVENTS, PFMP_EVENTS], consumer_name="pricing",
-            handlers={"SchoolingOpened": handlers.on_schooling_opened,
-                      "PfmpRecorded": handlers.on_pfmp_event, "PfmpValidated": handlers.on_pfmp_event},
+            handlers={"SchoolingOpened": handlers.on_event, "PfmpRecorded": handlers.on_event,
+                      "PfmpValidated": handlers.on_event},
+            batch_handler=handlers.on_batch,
         )],
     )

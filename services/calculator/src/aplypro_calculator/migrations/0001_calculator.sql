@@ -27,7 +27,7 @@ CREATE TABLE pfmps (
     rank          int NOT NULL,
     deleted       boolean NOT NULL DEFAULT false,
     amount_cents  int CHECK (amount_cents >= 0),
-    explanation   text[] NOT NULL DEFAULT '{}',
+    explanation   jsonb NOT NULL DEFAULT '[]',  -- the steps that gave the amount, stored with it
     computed_at   timestamptz
 );
 CREATE INDEX pfmps_student ON pfmps (student_id);

@@ -19,10 +19,11 @@ async def upsert_student(conn: Connection, student_id: UUID, identity: dict[str,
 async def upsert_schooling(conn: Connection, row: dict[str, Any], admin_number: str) -> None:
     await conn.execute(
         "INSERT INTO schoolings (schooling_id, student_id, school_year, establishment, mef, "
-        "administrative_number) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6) ON CONFLICT (schooling_id) "
-        "DO UPDATE SET school_year = $3, establishment = $4::jsonb, mef = $5::jsonb",
+        "administrative_number, class_label) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7) "
+        "ON CONFLICT (schooling_id) DO UPDATE SET school_year = $3, establishment = $4::jsonb, mef = $5::jsonb, "
+        "class_label = $7",
         row["schooling_id"], row["student_id"], row["school_year"], json.dumps(row["establishment"]),
-        json.dumps(row["mef"]), admin_number,
+        json.dumps(row["mef"]), admin_number, row["class_label"],
     )
 
 
@@ -49,18 +50,63 @@ async def schoolings_of_student(conn: Connection, student_id: UUID) -> list[UUID
         "SELECT schooling_id FROM schoolings WHERE student_id = $1", student_id)]
 
 
+# Everything a DA is made of (service_layer.issue.attribution_from): schooling, barème and identity.
+_ATTRIBUTION_INPUTS = (
+    "SELECT q.schooling_id, q.attempts, s.student_id, s.school_year, s.establishment, s.mef, "
+    "s.administrative_number, p.daily_rate_cents, p.yearly_cap_cents, st.identity "
+    "FROM {source} JOIN schoolings s USING (schooling_id) JOIN pricing p USING (schooling_id) "
+    "JOIN students st USING (student_id) WHERE p.priced"
+)
+
+
+def _inputs(rows: list[Any]) -> list[dict[str, Any]]:
+    return [{**dict(r), "establishment": json.loads(r["establishment"]), "mef": json.loads(r["mef"]),
+             "identity": json.loads(r["identity"])} for r in rows]
+
+
 async def claim_ready(conn: Connection, limit: int) -> list[dict[str, Any]]:
     """Queued DAs whose inputs are all known (identity, schooling, barème), locked for this renderer."""
     rows = await conn.fetch(
-        "SELECT q.schooling_id, q.attempts, s.student_id, s.school_year, s.establishment, s.mef, "
-        "s.administrative_number, p.daily_rate_cents, p.yearly_cap_cents, st.identity "
-        "FROM render_queue q JOIN schoolings s USING (schooling_id) JOIN pricing p USING (schooling_id) "
-        "JOIN students st USING (student_id) WHERE q.kind = 'attribution' AND p.priced "
-        "ORDER BY q.schooling_id LIMIT $1 FOR UPDATE OF q SKIP LOCKED",
+        _ATTRIBUTION_INPUTS.format(source="render_queue q")
+        + " AND q.kind = 'attribution' ORDER BY q.schooling_id LIMIT $1 FOR UPDATE OF q SKIP LOCKED",
         limit,
     )
-    return [{**dict(r), "establishment": json.loads(r["establishment"]), "mef": json.loads(r["mef"]),
-             "identity": json.loads(r["identity"])} for r in rows]
+    return _inputs(rows)
+
+
+async def attribution_inputs(conn: Connection, schooling_id: UUID) -> dict[str, Any] | None:
+    """The inputs of one schooling's DA as they stand now, queued or not; None if incomplete or unpriced."""
+    rows = await conn.fetch(
+        _ATTRIBUTION_INPUTS.format(source="(SELECT $1::uuid AS schooling_id, 0 AS attempts) q"), schooling_id
+    )
+    return _inputs(rows)[0] if rows else None
+
+
+async def current_document(conn: Connection, schooling_id: UUID, kind: str) -> dict[str, Any] | None:
+    """The highest version issued of one kind for a schooling ("current", documents.md §6)."""
+    row = await conn.fetchrow(
+        "SELECT document_id, number, version, storage_ref, sha256, created_at FROM documents "
+        "WHERE schooling_id = $1 AND kind = $2 ORDER BY version DESC LIMIT 1",
+        schooling_id, kind,
+    )
+    return dict(row) if row else None
+
+
+async def current_attributions(
+    conn: Connection, uai: str, school_year: int, class_label: str | None
+) -> list[dict[str, Any]]:
+    """The current DA of every schooling of an establishment and year, optionally of one class."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (d.schooling_id) d.schooling_id, d.number, d.version, d.storage_ref, d.sha256, "
+        "d.created_at, s.class_label, st.identity->>'last_name' AS last_name, "
+        "st.identity->'first_names' AS first_names "
+        "FROM documents d JOIN schoolings s USING (schooling_id) JOIN students st USING (student_id) "
+        "WHERE d.kind = 'attribution' AND s.establishment->>'uai' = $1 AND s.school_year = $2 "
+        "AND ($3::text IS NULL OR s.class_label = $3) "
+        "ORDER BY d.schooling_id, d.version DESC",
+        uai, school_year, class_label,
+    )
+    return [{**dict(r), "first_names": json.loads(r["first_names"])} for r in rows]
 
 
 async def record_document(conn: Connection, row: dict[str, Any]) -> None:

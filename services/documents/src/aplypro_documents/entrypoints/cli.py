@@ -1,14 +1,34 @@
-"""`aplypro-documents`: run the service."""
+"""`aplypro-documents`: run the service, render a sample or one student's DA, download a class's DAs."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
+from uuid import UUID
+
+import asyncpg
 import typer
 from aplypro_servicekit.cli import run_service
+from aplypro_servicekit.db import create_pool
+from aplypro_servicekit.logs import configure_logging
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from aplypro_documents.adapters.storage import MissingObjectError, storage_from_settings
 from aplypro_documents.config import DocumentsSettings
+from aplypro_documents.domain.model import DocumentKind
 from aplypro_documents.entrypoints.service import build_spec
+from aplypro_documents.rendering import render_one, samples
+from aplypro_documents.rendering.templates import title
+from aplypro_documents.service_layer.class_batch import CorruptObjectError, load_entries, write_batch
+from aplypro_documents.service_layer.student_document import current_attribution
 
 app = typer.Typer(help="Documents: décisions d'attribution and other official documents.", no_args_is_help=True)
+T = TypeVar("T")
+
+PdfOut = Annotated[Path, typer.Option("--out", help="PDF file to write.", dir_okay=False)]
 
 
 @app.command()
@@ -18,11 +38,92 @@ def run() -> None:
     run_service(build_spec(settings), settings)
 
 
+@app.command("render-sample")
+def render_sample(
+    kind: Annotated[DocumentKind, typer.Option(help="Which of the four documents.")],
+    out: PdfOut,
+    index: Annotated[int, typer.Option(min=0, help="Which fictitious student.")] = 1,
+) -> None:
+    """Render one document of a fictitious student (no database, no settings)."""
+    doc = samples.sample(kind, index)
+    _write(out, render_one(doc))
+    typer.echo(f"{title(doc)} -> {out}")
+
+
+@app.command()
+def student(
+    schooling_id: Annotated[UUID, typer.Argument(help="Internal id of the schooling.")], out: PdfOut
+) -> None:
+    """Render the current décision d'attribution of one schooling from the service's database."""
+    settings = DocumentsSettings()
+    try:
+        decision = _with_pool(settings, lambda pool: current_attribution(pool, schooling_id))
+    except (LookupError, ValueError) as exc:
+        _fail(exc)
+    _write(out, render_one(decision))
+    typer.echo(f"{title(decision)} (version {decision.version}) -> {out}")
+
+
+@app.command("class-batch")
+def class_batch(
+    uai: Annotated[str, typer.Option(help="Establishment (UAI).")],
+    school_year: Annotated[int, typer.Option(help="Start year: 2025 means 2025-2026.")],
+    zip_out: Annotated[Path, typer.Option("--zip", help="Zip to write, one PDF per student.", dir_okay=False)],
+    merged_out: Annotated[Path, typer.Option("--merged", help="Merged PDF to write.", dir_okay=False)],
+    class_label: Annotated[str | None, typer.Option(help="Only this class (default: every class).")] = None,
+) -> None:
+    """Collect the stored current DAs of an establishment (or one class) into a zip and one merged PDF."""
+    settings = DocumentsSettings()
+    entries = _with_pool(settings, lambda pool: load_entries(
+        pool, uai=uai, school_year=school_year, class_label=class_label))  # fmt: skip
+    if not entries:
+        _fail(LookupError(f"no décision d'attribution stored for {uai} {school_year} {class_label or ''}"))
+    storage = storage_from_settings(settings)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=Console(stderr=True)) as progress:
+            task = progress.add_task("décisions d'attribution", total=len(entries))
+            result = write_batch(
+                entries, storage.get, zip_path=zip_out, merged_path=merged_out, school_year=school_year,
+                one_class=class_label is not None, on_written=lambda _: progress.advance(task),
+                title=f"Décisions d'attribution {uai} {school_year}-{school_year + 1} {class_label or ''}".strip(),
+            )  # fmt: skip
+    except (MissingObjectError, CorruptObjectError) as exc:
+        _fail(exc)
+    typer.echo(f"{result.documents} décisions -> {result.zip_path}, {result.merged_path} ({result.pages} pages)")
+
+
 @app.command()
 def version() -> None:
     """Print the package version."""
     typer.echo("aplypro-documents 0.1.0")
 
 
+def _with_pool(settings: DocumentsSettings, use: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
+    async def go() -> T:
+        pool = await create_pool(settings.database_url, settings.db_schema("documents"), size=2)
+        try:
+            return await use(pool)
+        finally:
+            await pool.close()
+
+    try:
+        return asyncio.run(go())
+    except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError):
+        _fail(RuntimeError("the documents schema is missing or outdated: start the service once to migrate it"))
+
+
+def _write(out: Path, pdf: bytes) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(pdf)
+
+
+def _fail(exc: Exception) -> NoReturn:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(1)
+
+
 def main() -> None:
+    # Tool commands log warnings only, to stderr; `run` reconfigures from its settings.
+    configure_logging("documents", "WARNING", json_output=False)
     app()

@@ -7,7 +7,7 @@ import asyncio
 from aplypro_contracts.topics import CALCULATOR_EVENTS, DOCUMENTS_EVENTS, STUDENTS_EVENTS
 from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 
-from aplypro_documents.adapters.storage import LocalStorage
+from aplypro_documents.adapters.storage import storage_from_settings
 from aplypro_documents.config import DocumentsSettings
 from aplypro_documents.rendering._weasy import harfbuzz_subset_available
 from aplypro_documents.rendering.pool import worker_pool
@@ -24,7 +24,7 @@ def build_spec(settings: DocumentsSettings) -> ServiceSpec:
         assert runtime.pool is not None
         with worker_pool(settings.render_workers) as executor:
             issuer = DecisionIssuer(
-                pool=runtime.pool, storage=LocalStorage(settings.storage_dir), executor=executor,
+                pool=runtime.pool, storage=storage_from_settings(settings), executor=executor,
                 topic=settings.topic(DOCUMENTS_EVENTS), schema=settings.db_schema("documents"),
                 batch_size=settings.render_batch_size, attempts=settings.render_attempts,
             )

@@ -1,5 +1,6 @@
 """Fictitious documents for the benchmark, the tests and the README sample. No real person."""
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from aplypro_documents.domain.model import (
@@ -7,6 +8,8 @@ from aplypro_documents.domain.model import (
     AbrogationMotive,
     AttributionDecision,
     BankAccount,
+    Document,
+    DocumentKind,
     Establishment,
     LiquidationSection,
     LiquidationStatement,
@@ -151,3 +154,16 @@ def liquidation(index: int) -> LiquidationStatement:
                                date(2026, 1, 12), rectificative=True),
         ),
     )  # fmt: skip
+
+
+SAMPLES: dict[DocumentKind, Callable[[int], Document]] = {
+    DocumentKind.ATTRIBUTION: attribution,
+    DocumentKind.ABROGATION: abrogation,
+    DocumentKind.WITHDRAWAL: withdrawal,
+    DocumentKind.LIQUIDATION: liquidation,
+}
+
+
+def sample(kind: DocumentKind, index: int = 1) -> Document:
+    """One fictitious document of this kind, for fictitious student number `index`."""
+    return SAMPLES[kind](index)
