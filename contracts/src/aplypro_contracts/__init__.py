@@ -11,7 +11,7 @@ from .errors import (
     UnknownEventType,
     UnsupportedSchemaVersion,
 )
-from .pfmp import PfmpRecordedV1, PfmpState, PfmpValidatedV1
+from .pfmp import DecisionWithdrawalRequestedV1, PfmpRecordedV1, PfmpState, PfmpValidatedV1
 from .registry import Registry, to_wire
 from .students import (
     Address,
@@ -29,6 +29,7 @@ SchoolingOpened = SchoolingOpenedV1
 RibRecorded = RibRecordedV1
 PfmpRecorded = PfmpRecordedV1
 PfmpValidated = PfmpValidatedV1
+DecisionWithdrawalRequested = DecisionWithdrawalRequestedV1
 SchoolingPriced = SchoolingPricedV1
 AmountComputed = AmountComputedV1
 PaymentRequested = PaymentRequestedV1
@@ -41,6 +42,7 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     RibRecordedV1,
     PfmpRecordedV1,
     PfmpValidatedV1,
+    DecisionWithdrawalRequestedV1,
     SchoolingPricedV1,
     AmountComputedV1,
     PaymentRequestedV1,
@@ -62,6 +64,8 @@ __all__ = [
     "AmountComputed",
     "AmountComputedV1",
     "ContractError",
+    "DecisionWithdrawalRequested",
+    "DecisionWithdrawalRequestedV1",
     "DocumentReady",
     "DocumentReadyV1",
     "Envelope",

@@ -28,6 +28,8 @@ def examples() -> list[c.Envelope]:
                         iban="FR7630006000011234567890189", bic="AGRIFRPP"),
         c.PfmpRecordedV1(producer="pfmp", pfmp=PFMP, **BASE),
         c.PfmpValidatedV1(producer="pfmp", pfmp=PFMP, **BASE),
+        c.DecisionWithdrawalRequestedV1(producer="pfmp", schooling_id=S, student_id=ST, reason="never_attended",
+                                        requested_by="user-42", **BASE),
         c.SchoolingPricedV1(producer="calculator", schooling_id=S, student_id=ST, school_year=2025, priced=True,
                             daily_rate_cents=2000, yearly_cap_cents=100000, legal_reference="arrêté", **BASE),
         c.AmountComputedV1(producer="calculator", pfmp_id=P, schooling_id=S, student_id=ST, school_year=2025,

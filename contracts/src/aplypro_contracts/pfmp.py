@@ -46,3 +46,15 @@ class PfmpValidatedV1(Envelope):
     event_type: Literal["PfmpValidated"] = "PfmpValidated"
     schema_version: Literal[1] = 1
     pfmp: PfmpState
+
+
+class DecisionWithdrawalRequestedV1(Envelope):
+    """The establishment's confirmed director withdraws (retrait) a schooling's décision d'attribution:
+    the right never existed. Documents issues the décision de retrait; paid PFMPs become undue."""
+
+    event_type: Literal["DecisionWithdrawalRequested"] = "DecisionWithdrawalRequested"
+    schema_version: Literal[1] = 1
+    schooling_id: UUID
+    student_id: UUID
+    reason: Literal["never_enrolled", "never_attended", "apprentice", "not_eligible"]
+    requested_by: str = Field(description="Internal user id of the confirmed director (never a name).")
