@@ -101,7 +101,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pfmps", type=int, default=20000)
     parser.add_argument("--per-student", type=int, default=5)
+    parser.add_argument("--workdir", type=Path, help="keep data and logs here instead of a temporary folder")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="aplybench-") as tmp:
-        asyncio.run(main(args.pfmps, args.per_student, Path(tmp)))
+    if args.workdir:
+        asyncio.run(main(args.pfmps, args.per_student, args.workdir.resolve()))
+    else:
+        with tempfile.TemporaryDirectory(prefix="aplybench-") as tmp:
+            asyncio.run(main(args.pfmps, args.per_student, Path(tmp)))
     sys.exit(0)
