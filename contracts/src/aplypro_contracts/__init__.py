@@ -1,7 +1,13 @@
 """APLyPro message contracts: versioned, frozen pydantic models shared by every service."""
 
-from .asp import PaymentRequestSentV1
-from .calculator import AmountComputedV1, PaymentRequestedV1, SchoolingPricedV1
+from .asp import PaymentRequestSentV1, PaymentRequestStateChangedV1
+from .calculator import (
+    AmountComputedV1,
+    PaymentRequestBlockedV1,
+    PaymentRequestedV1,
+    RectificationComputedV1,
+    SchoolingPricedV1,
+)
 from .documents import DocumentReadyV1
 from .envelope import Envelope
 from .errors import (
@@ -11,7 +17,7 @@ from .errors import (
     UnknownEventType,
     UnsupportedSchemaVersion,
 )
-from .pfmp import DecisionWithdrawalRequestedV1, PfmpRecordedV1, PfmpState, PfmpValidatedV1
+from .pfmp import DecisionWithdrawalRequestedV1, PfmpRecordedV1, PfmpRectifiedV1, PfmpState, PfmpValidatedV1
 from .registry import Registry, to_wire
 from .students import (
     Address,
@@ -35,6 +41,10 @@ AmountComputed = AmountComputedV1
 PaymentRequested = PaymentRequestedV1
 DocumentReady = DocumentReadyV1
 PaymentRequestSent = PaymentRequestSentV1
+PaymentRequestStateChanged = PaymentRequestStateChangedV1
+PaymentRequestBlocked = PaymentRequestBlockedV1
+RectificationComputed = RectificationComputedV1
+PfmpRectified = PfmpRectifiedV1
 
 ALL_MODELS: tuple[type[Envelope], ...] = (
     StudentRegisteredV1,
@@ -48,6 +58,10 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     PaymentRequestedV1,
     DocumentReadyV1,
     PaymentRequestSentV1,
+    PfmpRectifiedV1,
+    PaymentRequestBlockedV1,
+    RectificationComputedV1,
+    PaymentRequestStateChangedV1,
 )
 
 
@@ -73,15 +87,23 @@ __all__ = [
     "Identity",
     "MalformedMessage",
     "Mef",
+    "PaymentRequestBlocked",
+    "PaymentRequestBlockedV1",
     "PaymentRequestSent",
     "PaymentRequestSentV1",
+    "PaymentRequestStateChanged",
+    "PaymentRequestStateChangedV1",
     "PaymentRequested",
     "PaymentRequestedV1",
     "PfmpRecorded",
     "PfmpRecordedV1",
+    "PfmpRectified",
+    "PfmpRectifiedV1",
     "PfmpState",
     "PfmpValidated",
     "PfmpValidatedV1",
+    "RectificationComputed",
+    "RectificationComputedV1",
     "Registry",
     "RibRecorded",
     "RibRecordedV1",

@@ -55,3 +55,37 @@ class PaymentRequestedV1(Envelope):
     amount_cents: Cents = Field(description="Total to pay for the PFMP, in cents (a whole number of euros).")
     day_count: int = Field(ge=0)
     pfmp_rank: int = Field(ge=1)
+
+
+BlockingReason = Literal[
+    "pfmp", "pfmp_amount", "excluded_schooling", "negative_rectification", "mef_without_bareme",
+]
+
+
+class PaymentRequestBlockedV1(Envelope):
+    """The calculator holds a payment request back for reasons it decides (lifecycles.md §4); the other
+    reasons (identity, address, RIB, decisions) are decided by the asp-gateway."""
+
+    event_type: Literal["PaymentRequestBlocked"] = "PaymentRequestBlocked"
+    schema_version: Literal[1] = 1
+    payment_request_id: UUID
+    pfmp_id: UUID
+    student_id: UUID
+    reasons: tuple[BlockingReason, ...] = Field(min_length=1)
+    parked: bool = Field(description="True when only parking reasons remain (request stays pending).")
+
+
+class RectificationComputedV1(Envelope):
+    """Outcome of a rectification: the corrected total against the last total ASP accepted."""
+
+    event_type: Literal["RectificationComputed"] = "RectificationComputed"
+    schema_version: Literal[1] = 1
+    pfmp_id: UUID
+    student_id: UUID
+    base_cents: Cents = Field(description="Total last accepted by ASP (paid or recovery order).")
+    new_cents: Cents = Field(description="Corrected total for the PFMP.")
+    difference_cents: int = Field(description="new − base; negative means a recovery.")
+    outcome: Literal["complement", "recovery", "refused"]
+    refusal_code: str | None = Field(default=None, examples=["below_recovery_threshold"])
+    parked: bool = Field(default=False, description="Recovery recorded but parked (negative rectifications off).")
+    payment_request_id: UUID | None = Field(default=None, description="The new request, when one is created.")

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .asp import PaymentRequestSentV1
-from .calculator import AmountComputedV1, PaymentRequestedV1, SchoolingPricedV1
+from .asp import PaymentRequestSentV1, PaymentRequestStateChangedV1
+from .calculator import (
+    AmountComputedV1,
+    PaymentRequestBlockedV1,
+    PaymentRequestedV1,
+    RectificationComputedV1,
+    SchoolingPricedV1,
+)
 from .documents import DocumentReadyV1
 from .envelope import Envelope
-from .pfmp import DecisionWithdrawalRequestedV1, PfmpRecordedV1, PfmpValidatedV1
+from .pfmp import DecisionWithdrawalRequestedV1, PfmpRecordedV1, PfmpRectifiedV1, PfmpValidatedV1
 from .students import RibRecordedV1, SchoolingOpenedV1, StudentRegisteredV1
 from .topics import (
     ASP_EVENTS,
@@ -35,11 +41,13 @@ CATALOG: tuple[TopicInfo, ...] = (
               ("pfmp", "calculator", "documents", "asp-gateway")),
     TopicInfo(STUDENTS_RIBS, "students", "student_id", (RibRecordedV1,), ("documents", "asp-gateway"),
               "restricted: bank details"),
-    TopicInfo(PFMP_EVENTS, "pfmp", "student_id", (PfmpRecordedV1, PfmpValidatedV1, DecisionWithdrawalRequestedV1),
+    TopicInfo(PFMP_EVENTS, "pfmp", "student_id", (PfmpRecordedV1, PfmpValidatedV1, PfmpRectifiedV1, DecisionWithdrawalRequestedV1),
               ("calculator", "documents"),
               "keyed by student so that one pool has one writer"),
     TopicInfo(CALCULATOR_EVENTS, "calculator", "student_id",
-              (SchoolingPricedV1, AmountComputedV1, PaymentRequestedV1), ("documents", "asp-gateway")),
+              (SchoolingPricedV1, AmountComputedV1, PaymentRequestedV1, PaymentRequestBlockedV1, RectificationComputedV1),
+              ("documents", "asp-gateway")),
     TopicInfo(DOCUMENTS_EVENTS, "documents", "student_id", (DocumentReadyV1,), ()),
-    TopicInfo(ASP_EVENTS, "asp-gateway", "student_id", (PaymentRequestSentV1,), ()),
+    TopicInfo(ASP_EVENTS, "asp-gateway", "student_id", (PaymentRequestSentV1, PaymentRequestStateChangedV1),
+              ("calculator",)),
 )

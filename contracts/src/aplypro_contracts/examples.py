@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import aplypro_contracts as c
 
@@ -30,6 +31,15 @@ def examples() -> list[c.Envelope]:
         c.PfmpValidatedV1(producer="pfmp", pfmp=PFMP, **BASE),
         c.DecisionWithdrawalRequestedV1(producer="pfmp", schooling_id=S, student_id=ST, reason="never_attended",
                                         requested_by="user-42", **BASE),
+        c.PfmpRectifiedV1(producer="pfmp", pfmp=PFMP.model_copy(update={"status": "rectified", "day_count": 5}),
+                          initiated_by="user", requested_by="user-42", **BASE),
+        c.PaymentRequestBlockedV1(producer="calculator", payment_request_id=R, pfmp_id=P, student_id=ST,
+                                  reasons=("negative_rectification",), parked=True, **BASE),
+        c.RectificationComputedV1(producer="calculator", pfmp_id=P, student_id=ST, base_cents=30000,
+                                  new_cents=10000, difference_cents=-20000, outcome="recovery", parked=True,
+                                  payment_request_id=R, **BASE),
+        c.PaymentRequestStateChangedV1(producer="asp-gateway", payment_request_id=R, pfmp_id=P, student_id=ST,
+                                       state="paid", paid_amount=Decimal("300.00"), **BASE),
         c.SchoolingPricedV1(producer="calculator", schooling_id=S, student_id=ST, school_year=2025, priced=True,
                             daily_rate_cents=2000, yearly_cap_cents=100000, legal_reference="arrêté", **BASE),
         c.AmountComputedV1(producer="calculator", pfmp_id=P, schooling_id=S, student_id=ST, school_year=2025,

@@ -58,3 +58,15 @@ class DecisionWithdrawalRequestedV1(Envelope):
     student_id: UUID
     reason: Literal["never_enrolled", "never_attended", "apprentice", "not_eligible"]
     requested_by: str = Field(description="Internal user id of the confirmed director (never a name).")
+
+
+class PfmpRectifiedV1(Envelope):
+    """A paid PFMP was corrected ("gérer un indu"): its new day count and dates. The calculator computes
+    the new total, the difference with what was paid, and the new payment request."""
+
+    event_type: Literal["PfmpRectified"] = "PfmpRectified"
+    schema_version: Literal[1] = 1
+    pfmp: PfmpState = Field(description="The PFMP after the correction (status rectified; day count may be 0).")
+    initiated_by: Literal["user", "system"] = Field(
+        description="user: the confirmed director; system: a DA withdrawal or an operator repair.")
+    requested_by: str = Field(description="Internal id of the user or process (never a name).")
