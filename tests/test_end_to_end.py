@@ -58,7 +58,7 @@ def test_one_school_goes_from_csv_to_decisions_and_a_payment_file(
     assert figures["dead_letters"] == 0
 
     # One decision per student, each its own PDF naming the student and the barème of the class.
-    pdfs = sorted((tmp_path / "documents").rglob("*.pdf"))
+    pdfs = sorted((tmp_path / "documents").rglob("attribution/*.pdf"))
     assert len(pdfs) == figures["decisions"] == school.student_count
     names = {row["nom"] for row in read_csv(tmp_path / "school" / "students.csv")}
     for pdf in pdfs:
@@ -78,3 +78,12 @@ def test_one_school_goes_from_csv_to_decisions_and_a_payment_file(
         euros += sum(int(e.text) for e in tree.findall(".//a:MTTOTALFINANCEMENT", NS))
     assert records == figures["payment_requests"] == figures["requests_sent"]
     assert euros * 100 == figures["amounts_total_cents"]
+
+    # No personal data in any service's log: INEs, names, IBANs of the imported students.
+    students = read_csv(tmp_path / "school" / "students.csv")
+    secrets = {row["ine"] for row in students} | {row["iban"] for row in read_csv(tmp_path / "school" / "ribs.csv")}
+    secrets |= {row["nom"] for row in students} | {row["date_naissance"] for row in students}
+    for log in (tmp_path / "logs").glob("*.log"):
+        text = log.read_text(encoding="utf-8", errors="replace")
+        leaked = sorted(s for s in secrets if s in text)
+        assert not leaked, f"{log.name} leaks personal data ({len(leaked)} values)"

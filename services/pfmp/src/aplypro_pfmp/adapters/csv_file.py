@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from aplypro_pfmp.service_layer.use_cases import RecordPfmp
 
@@ -51,29 +53,17 @@ def read_pfmp_csv(path: Path) -> list[RecordPfmp]:
         if missing or unknown:
             raise InvalidFile([RowError(1, c, "missing column") for c in missing]
                               + [RowError(1, c, "unknown column") for c in unknown])
-        commands, errors = [], []
+        commands: list[RecordPfmp] = []
+        errors: list[RowError] = []
         for line, raw in enumerate(reader, start=2):
             row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
-            try:
-                commands.append(_to_command(row))
-            except _CellError as exc:
-                errors.append(RowError(line, exc.column, exc.reason))
+            cells, cell_errors = _parse_cells(row)
+            errors += [RowError(line, column, reason) for column, reason in cell_errors]
+            if not cell_errors:
+                commands.append(RecordPfmp(ine=row["ine"].upper(), uai=row["uai"].upper(), **cells))
     if errors:
         raise InvalidFile(errors)
     return commands
-
-
-class _CellError(ValueError):
-    def __init__(self, column: str, reason: str) -> None:
-        super().__init__(reason)
-        self.column, self.reason = column, reason
-
-
-def _cell(row: dict[str, str], column: str, parse):  # type: ignore[no-untyped-def]
-    try:
-        return parse(row[column])
-    except ValueError as exc:
-        raise _CellError(column, str(exc)) from None
 
 
 def _day_count(text: str) -> int | None:
@@ -84,10 +74,23 @@ def _day_count(text: str) -> int | None:
     return int(text)
 
 
-def _to_command(row: dict[str, str]) -> RecordPfmp:
-    return RecordPfmp(
-        ine=row["ine"].upper(), uai=row["uai"].upper(),
-        school_year=_cell(row, "annee_scolaire", parse_school_year),
-        start_date=_cell(row, "date_debut", parse_date), end_date=_cell(row, "date_fin", parse_date),
-        day_count=_cell(row, "nb_jours", _day_count) if "nb_jours" in row else None,
-    )
+PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "annee_scolaire": ("school_year", parse_school_year),
+    "date_debut": ("start_date", parse_date),
+    "date_fin": ("end_date", parse_date),
+    "nb_jours": ("day_count", _day_count),
+}
+
+
+def _parse_cells(row: dict[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Every cell of a row is checked, so one pass reports all its errors."""
+    values: dict[str, Any] = {"day_count": None}
+    errors: list[tuple[str, str]] = []
+    for column, (field, parse) in PARSERS.items():
+        if column not in row:
+            continue
+        try:
+            values[field] = parse(row[column])
+        except ValueError as exc:
+            errors.append((column, str(exc)))
+    return values, errors

@@ -1,0 +1,133 @@
+"""Consumer and relay guarantees on the real PostgreSQL and broker: transient errors are retried, never
+dead-lettered; redeliveries change nothing; the relay keeps per-key order; logs carry no personal data."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import pytest
+import structlog
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
+from aplypro_contracts import default_registry, to_wire
+from aplypro_contracts.examples import examples
+from aplypro_servicekit.consumer import EventConsumer
+from aplypro_servicekit.db import Connection, create_pool, migrate
+from aplypro_servicekit.kafka import ensure_topics, make_producer
+from aplypro_servicekit.logs import drop_personal_data
+from aplypro_servicekit.outbox import OutboxRow, write_outbox
+from aplypro_servicekit.relay import OutboxRelay
+
+pytestmark = pytest.mark.integration
+
+
+def record(event: Any, offset: int, topic: str = "source") -> ConsumerRecord[bytes, bytes]:
+    body, headers = to_wire(event)
+    return ConsumerRecord(topic, 0, offset, 0, 0, b"k", body, None, 1, len(body), list(headers.items()))
+
+
+async def test_a_transient_error_is_retried_with_backoff_and_never_dead_lettered(
+    database_url: str, namespace: str
+) -> None:
+    schema = namespace.replace(".", "_") + "kit"
+    pool = await create_pool(database_url, schema)
+    await migrate(pool, schema, ["aplypro_servicekit"])
+    calls: list[str] = []
+
+    async def flaky(conn: Connection, event: Any) -> None:
+        calls.append(event.event_type)
+        if len(calls) <= 2:
+            raise ConnectionResetError("database went away")  # transient: try again later
+        await conn.execute("SELECT 1")
+
+    consumer = EventConsumer(name="c", service="kit", schema=schema, pool=pool, registry=default_registry(),
+                             handlers={"PfmpRecorded": flaky}, backoff_base=0.01)
+    event = next(e for e in examples() if e.event_type == "PfmpRecorded")
+    await consumer.process_batch([record(event, 0)])
+    # A redelivery of the same event (a crash before the offset commit) changes nothing.
+    await consumer.process_batch([record(event, 0)])
+    async with pool.acquire() as conn:
+        outbox = await conn.fetchval("SELECT count(*) FROM outbox")
+        inbox = await conn.fetchval("SELECT count(*) FROM processed_messages")
+    await pool.close()
+    assert calls == ["PfmpRecorded"] * 3
+    assert outbox == 0  # nothing dead-lettered
+    assert inbox == 1
+
+
+async def test_transient_errors_past_the_last_attempt_are_raised_so_the_batch_is_read_again(
+    database_url: str, namespace: str
+) -> None:
+    schema = namespace.replace(".", "_") + "kit2"
+    pool = await create_pool(database_url, schema)
+    await migrate(pool, schema, ["aplypro_servicekit"])
+
+    async def down(conn: Connection, event: Any) -> None:
+        raise ConnectionRefusedError("still down")
+
+    consumer = EventConsumer(name="c", service="kit", schema=schema, pool=pool, registry=default_registry(),
+                             handlers={"PfmpRecorded": down}, transient_attempts=3, backoff_base=0.01)
+    event = next(e for e in examples() if e.event_type == "PfmpRecorded")
+    with pytest.raises(ConnectionRefusedError):
+        await consumer.process_batch([record(event, 0)])
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM processed_messages") == 0  # rolled back
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+    await pool.close()
+
+
+async def test_the_relay_publishes_in_order_per_key_and_empties_the_outbox(
+    database_url: str, kafka_bootstrap: str, namespace: str
+) -> None:
+    schema = namespace.replace(".", "_") + "relay"
+    topic = f"{namespace}relay"
+    pool = await create_pool(database_url, schema)
+    await migrate(pool, schema, ["aplypro_servicekit"])
+    await ensure_topics(kafka_bootstrap, [topic], partitions=3)
+    keys = [str(uuid.uuid4()).encode() for _ in range(5)]
+    async with pool.acquire() as conn, conn.transaction():
+        await write_outbox(conn, [OutboxRow(topic, keys[i % 5], json.dumps({"n": i}).encode(), {"h": "v"})
+                                  for i in range(2000)])
+    producer = make_producer(kafka_bootstrap)
+    await producer.start()
+    relay = OutboxRelay(pool, producer, schema, batch_size=300)
+    task = asyncio.create_task(relay.run())
+    seen: dict[bytes, list[int]] = {k: [] for k in keys}
+    reader = AIOKafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
+                              group_id=f"g{uuid.uuid4()}")
+    await reader.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + 30
+        while sum(map(len, seen.values())) < 2000 and asyncio.get_running_loop().time() < deadline:
+            for records in (await reader.getmany(timeout_ms=300)).values():
+                for r in records:
+                    seen[r.key].append(json.loads(r.value)["n"])
+        async with pool.acquire() as conn:
+            left = await conn.fetchval("SELECT count(*) FROM outbox")
+    finally:
+        await reader.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await producer.stop()
+        await pool.close()
+    assert left == 0
+    assert relay.published == 2000
+    for key, numbers in seen.items():
+        assert numbers == sorted(numbers), key
+        assert len(numbers) == 400
+
+
+def test_personal_data_keys_never_reach_the_log_output() -> None:
+    output = structlog.testing.LogCapture()
+    structlog.configure(processors=[drop_personal_data, output])
+    structlog.get_logger().info("student_imported", ine="000111223AB", last_name="HADDAD",
+                                iban="FR7630006000011234567890189", student_id="abc")
+    entry = output.entries[0]
+    structlog.reset_defaults()
+    assert entry["student_id"] == "abc"
+    assert "000111223AB" not in json.dumps(entry)
+    assert "HADDAD" not in json.dumps(entry)
+    assert "FR76" not in json.dumps(entry)

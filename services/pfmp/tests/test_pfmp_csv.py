@@ -1,0 +1,43 @@
+"""The PFMP CSV file is checked whole; errors name the line and column, never the value."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from aplypro_pfmp.adapters.csv_file import InvalidFile, read_pfmp_csv
+
+HEADER = "ine;uai;annee_scolaire;date_debut;date_fin;nb_jours\n"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "pfmps.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_good_file_gives_one_command_per_row(tmp_path: Path) -> None:
+    path = write(tmp_path, "\ufeff" + HEADER + "000111223ab;0999001k;2025-2026;2025-11-03;21/11/2025;12\n"
+                 "000111224AB;0999001K;2025;2025-12-01;2025-12-05;\n")
+    first, second = read_pfmp_csv(path)
+    assert (first.ine, first.uai, first.school_year) == ("000111223AB", "0999001K", 2025)
+    assert (first.start_date, first.end_date, first.day_count) == (date(2025, 11, 3), date(2025, 11, 21), 12)
+    assert second.day_count is None
+
+
+def test_every_bad_cell_is_reported_without_its_value(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + "X;0999001K;2025;2025-13-40;2025-11-21;12\nY;0999001K;20x5;2025-11-03;2025-11-21;1.5\n")
+    with pytest.raises(InvalidFile) as caught:
+        read_pfmp_csv(path)
+    found = {(e.line, e.column) for e in caught.value.errors}
+    assert found == {(2, "date_debut"), (3, "annee_scolaire"), (3, "nb_jours")}
+    assert all("2025-13-40" not in e.reason and "1.5" not in e.reason for e in caught.value.errors)
+
+
+def test_missing_and_unknown_columns_are_errors(tmp_path: Path) -> None:
+    path = write(tmp_path, "ine;uai;date_debut;date_fin;couleur\n")
+    with pytest.raises(InvalidFile) as caught:
+        read_pfmp_csv(path)
+    assert {(e.column, e.reason) for e in caught.value.errors} == {
+        ("annee_scolaire", "missing column"), ("couleur", "unknown column")}
