@@ -83,11 +83,11 @@ class EmbeddedPostgres:
 
     @classmethod
     def start(cls, data_dir: Path) -> EmbeddedPostgres:
-        from pgserver import get_server  # type: ignore[attr-defined]  # only needed without DATABASE_URL
-
         data_dir.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset (bare machines)
             warnings.simplefilter("ignore")
+            from pgserver import get_server  # type: ignore[attr-defined]  # only needed without DATABASE_URL
+
             server = get_server(str(data_dir), cleanup_mode="stop")
         return cls(server, server.get_uri())
 
