@@ -1,13 +1,17 @@
-"""Shared by the documents tests: a migrated schema of its own per test, and students fed through events."""
+"""Shared by the documents tests: a migrated schema of its own per test, students fed through events,
+and the renderer on a clock the tests move."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pypdf
 import pytest
 from aplypro_contracts import (
     Address,
@@ -18,7 +22,10 @@ from aplypro_contracts import (
     SchoolingPriced,
     StudentRegistered,
 )
+from aplypro_contracts.topics import DOCUMENTS_EVENTS
+from aplypro_documents.adapters.storage import LocalStorage
 from aplypro_documents.config import DocumentsSettings
+from aplypro_documents.service_layer.issue import DecisionIssuer
 from aplypro_documents.service_layer.projection import Projection
 from aplypro_servicekit.db import create_pool, migrate
 
@@ -73,3 +80,103 @@ def enrol(pool: asyncpg.Pool) -> Enrol:
         return student_id, schooling_id
 
     return enrol
+
+
+# Abrogations, retraits and états liquidatifs (test_decisions_from_events.py, test_liquidation_from_events.py).
+
+
+class Clock:
+    """The French calendar day the projection and the renderer see; tests move it."""
+
+    def __init__(self, today: date) -> None:
+        self.today = today
+
+    def __call__(self) -> date:
+        return self.today
+
+
+def identity_of(last_name: str, first_name: str) -> Identity:
+    return Identity(ine=f"{uuid.uuid4().int % 10**9:09d}AB", last_name=last_name, first_names=(first_name,),
+                    birth_date=date(2008, 2, 11),
+                    address=Address(lines=("1 place Bellecour",), postal_code="69002", city_name="Lyon"))
+
+
+def schooling_opened(student_id: uuid.UUID, schooling_id: uuid.UUID, *, start: date, end: date | None = None,
+                     school: Establishment = SCHOOL, mef: Mef = MEF, school_year: int = 2025) -> SchoolingOpened:
+    return SchoolingOpened(producer="students", schooling_id=schooling_id, student_id=student_id,
+                           establishment=school, class_label="TLE PRO MODE", school_year=school_year, mef=mef,
+                           start_date=start, end_date=end)
+
+
+def priced(student_id: uuid.UUID, schooling_id: uuid.UUID, *, is_priced: bool = True) -> SchoolingPriced:
+    return SchoolingPriced(producer="calculator", schooling_id=schooling_id, student_id=student_id,
+                           school_year=2025, priced=is_priced, daily_rate_cents=1500 if is_priced else None,
+                           yearly_cap_cents=60000 if is_priced else None)
+
+
+Feed = Callable[..., Awaitable[None]]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(date(2026, 3, 2))
+
+
+@pytest.fixture
+def projection(clock: Clock) -> Projection:
+    return Projection(clock=clock)
+
+
+@pytest.fixture
+def feed(pool: asyncpg.Pool, projection: Projection) -> Feed:
+    """Hands events to the projection's handler for their type, one transaction each (as the consumer)."""
+    handlers: dict[str, Callable[[Any, Any], Awaitable[None]]] = {
+        "StudentRegistered": projection.on_student_registered, "SchoolingOpened": projection.on_schooling_opened,
+        "SchoolingPriced": projection.on_schooling_priced, "RibRecorded": projection.on_rib_recorded,
+        "PfmpRecorded": projection.on_pfmp_recorded, "PfmpRectified": projection.on_pfmp_recorded,
+        "PfmpValidated": projection.on_pfmp_validated,
+        "PaymentRequested": projection.on_payment_requested,
+        "DecisionWithdrawalRequested": projection.on_withdrawal_requested,
+    }  # fmt: skip
+
+    async def feed(*events: Any) -> None:
+        for event in events:
+            async with pool.acquire() as conn, conn.transaction():
+                await handlers[event.event_type](conn, event)
+
+    return feed
+
+
+@pytest.fixture
+def issuer(pool: asyncpg.Pool, namespace: str, tmp_path: Path, clock: Clock) -> DecisionIssuer:
+    settings = settings_for(namespace, storage_dir=tmp_path / "documents")
+    return DecisionIssuer(pool=pool, storage=LocalStorage(settings.storage_dir), executor=None,
+                          topic=settings.topic(DOCUMENTS_EVENTS), schema=settings.db_schema("documents"),
+                          batch_size=50, attempts=3, programmes=settings.programmes, clock=clock)
+
+
+async def documents_of(pool: asyncpg.Pool, schooling_id: uuid.UUID) -> list[dict[str, Any]]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT * FROM documents WHERE schooling_id = $1 ORDER BY kind, version",
+                                schooling_id)
+    return [dict(r) for r in rows]
+
+
+async def announced(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+    """The DocumentReady events waiting in the outbox, decoded."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT topic, key, payload FROM outbox ORDER BY id")
+    return [{**json.loads(r["payload"]), "_topic": r["topic"], "_key": r["key"].decode()} for r in rows
+            if not r["topic"].endswith(".dlt")]
+
+
+def pdf_text(ref: str) -> str:
+    """Every page's text, with the no-break spaces of amounts and the line breaks made plain spaces."""
+    reader = pypdf.PdfReader(ref)
+    text = " ".join(page.extract_text() for page in reader.pages)
+    return " ".join(text.replace("\u00a0", " ").replace("\u202f", " ").split())
+
+
+def missing(text: str, *parts: str) -> list[str]:
+    """The parts not found in the text (an empty list when all are there, and a readable failure if not)."""
+    return [part for part in parts if part not in text]

@@ -4,8 +4,15 @@ from pathlib import Path
 from typing import Literal
 
 from aplypro_servicekit.settings import ServiceSettings
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
+
+PROGRAMMES = {
+    "ENPU": "P141 – Enseignement scolaire public du second degré",
+    "ENPR": "P139 – Enseignement privé du premier et du second degrés",
+    "MASA": "P143 – Enseignement technique agricole",
+    "MER": "P205 – Affaires maritimes, pêche et aquaculture",
+}
 
 
 class DocumentsSettings(ServiceSettings):
@@ -16,6 +23,10 @@ class DocumentsSettings(ServiceSettings):
     render_workers: int = 1  # processes rendering off the event loop
     render_attempts: int = 3  # tries before a render failure is dead-lettered
     poll_interval_s: float = 0.3
+
+    # Budget programme printed on the état liquidatif next to the ministry, by DA budget prefix
+    # (documents.md §5.4: the existing system printed the raw code). JSON in the environment.
+    programmes: dict[str, str] = Field(default_factory=lambda: dict(PROGRAMMES))
 
     # Where PDFs are kept (documents.md §7): the local filesystem by default, or an S3-compatible store.
     storage_backend: Literal["local", "s3"] = "local"

@@ -17,13 +17,16 @@ async def upsert_student(conn: Connection, student_id: UUID, identity: dict[str,
 
 
 async def upsert_schooling(conn: Connection, row: dict[str, Any], admin_number: str) -> None:
+    """`row` is SchoolingOpened.model_dump(): the schooling's full current state (dates included)."""
     await conn.execute(
         "INSERT INTO schoolings (schooling_id, student_id, school_year, establishment, mef, "
-        "administrative_number, class_label) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7) "
+        "administrative_number, class_label, start_date, end_date, status) "
+        "VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10) "
         "ON CONFLICT (schooling_id) DO UPDATE SET school_year = $3, establishment = $4::jsonb, mef = $5::jsonb, "
-        "class_label = $7",
+        "class_label = $7, start_date = $8, end_date = $9, status = $10",
         row["schooling_id"], row["student_id"], row["school_year"], json.dumps(row["establishment"]),
-        json.dumps(row["mef"]), admin_number, row["class_label"],
+        json.dumps(row["mef"]), admin_number, row["class_label"], row["start_date"], row["end_date"],
+        row["status"],
     )
 
 
@@ -48,6 +51,18 @@ async def enqueue_attribution(conn: Connection, schooling_ids: list[UUID]) -> No
 async def schoolings_of_student(conn: Connection, student_id: UUID) -> list[UUID]:
     return [r["schooling_id"] for r in await conn.fetch(
         "SELECT schooling_id FROM schoolings WHERE student_id = $1", student_id)]
+
+
+async def enqueue(conn: Connection, schooling_id: UUID, kind: str, detail: dict[str, Any] | None = None) -> None:
+    """Queue one document; a document of this kind already queued for the schooling stays as it is."""
+    await conn.execute(
+        "INSERT INTO render_queue (schooling_id, kind, detail) VALUES ($1, $2, $3::jsonb) ON CONFLICT DO NOTHING",
+        schooling_id, str(kind), None if detail is None else json.dumps(detail),
+    )
+
+
+async def unqueue(conn: Connection, schooling_id: UUID, kind: str) -> None:
+    await conn.execute("DELETE FROM render_queue WHERE schooling_id = $1 AND kind = $2", schooling_id, str(kind))
 
 
 # Everything a DA is made of (service_layer.issue.attribution_from): schooling, barème and identity.
@@ -111,21 +126,23 @@ async def current_attributions(
 
 async def record_document(conn: Connection, row: dict[str, Any]) -> None:
     await conn.execute(
-        "INSERT INTO documents (document_id, kind, schooling_id, number, version, storage_ref, sha256, size_bytes) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO documents (document_id, kind, schooling_id, number, version, storage_ref, sha256, size_bytes, "
+        "input_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         row["document_id"], row["kind"], row["schooling_id"], row["number"], row["version"], row["storage_ref"],
-        row["sha256"], row["size_bytes"],
+        row["sha256"], row["size_bytes"], row.get("input_sha256"),
     )
-    await conn.execute("DELETE FROM render_queue WHERE schooling_id = $1 AND kind = $2",
-                       row["schooling_id"], row["kind"])
+    await unqueue(conn, row["schooling_id"], row["kind"])
 
 
-async def record_failure(conn: Connection, schooling_ids: list[UUID], error: str) -> None:
+async def record_failure(conn: Connection, keys: list[tuple[UUID, str]], error: str) -> None:
+    """One more failed attempt for each queued (schooling, kind)."""
     await conn.execute(
-        "UPDATE render_queue SET attempts = attempts + 1, last_error = $2 WHERE schooling_id = ANY($1)",
-        schooling_ids, error[:500],
+        "UPDATE render_queue q SET attempts = attempts + 1, last_error = $3 "
+        "FROM unnest($1::uuid[], $2::text[]) AS k(schooling_id, kind) "
+        "WHERE q.schooling_id = k.schooling_id AND q.kind = k.kind",
+        [schooling_id for schooling_id, _ in keys], [kind for _, kind in keys], error[:500],
     )
 
 
-async def drop_from_queue(conn: Connection, schooling_id: UUID) -> None:
-    await conn.execute("DELETE FROM render_queue WHERE schooling_id = $1", schooling_id)
+async def drop_from_queue(conn: Connection, schooling_id: UUID, kind: str) -> None:
+    await unqueue(conn, schooling_id, kind)

@@ -1,9 +1,12 @@
 """Documents domain: document content and numbering rules. No I/O."""
 
 from aplypro_documents.domain.errors import (
+    DecisionAbrogatedError,
     DocumentRuleError,
     InvalidDocumentError,
     InvalidNumberError,
+    NoAttributionDecisionError,
+    SchoolingStudentMismatchError,
     UnknownMinistryError,
     UnsupportedBudgetPrefixError,
     VersionLimitReachedError,
@@ -44,6 +47,7 @@ __all__ = [
     "BankAccount",
     "BudgetPrefix",
     "DaNumber",
+    "DecisionAbrogatedError",
     "Document",
     "DocumentKind",
     "DocumentRuleError",
@@ -53,7 +57,9 @@ __all__ = [
     "LiquidationSection",
     "LiquidationStatement",
     "Ministry",
+    "NoAttributionDecisionError",
     "PostalAddress",
+    "SchoolingStudentMismatchError",
     "Signatory",
     "Student",
     "Training",

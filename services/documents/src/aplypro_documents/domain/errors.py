@@ -38,3 +38,21 @@ class InvalidDocumentError(DocumentRuleError):
     """Document content breaks an invariant (negative amount, no PFMP section, ...)."""
 
     code: ClassVar[str] = "invalid_document"
+
+
+class NoAttributionDecisionError(DocumentRuleError):
+    """A retrait was asked for a schooling that has no DA, issued or on its way (lifecycles.md §3)."""
+
+    code: ClassVar[str] = "no_attribution_decision"
+
+
+class DecisionAbrogatedError(DocumentRuleError):
+    """The DA was already abrogated: abrogated and withdrawn are both final states (lifecycles.md §3)."""
+
+    code: ClassVar[str] = "attribution_decision_abrogated"
+
+
+class SchoolingStudentMismatchError(DocumentRuleError):
+    """The request names a student the schooling does not belong to."""
+
+    code: ClassVar[str] = "schooling_student_mismatch"

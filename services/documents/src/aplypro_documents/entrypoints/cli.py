@@ -33,7 +33,8 @@ PdfOut = Annotated[Path, typer.Option("--out", help="PDF file to write.", dir_ok
 
 @app.command()
 def run() -> None:
-    """Run the service: consume students and calculator events, render and store decisions."""
+    """Run the service: consume students, RIB, PFMP and calculator events; render, store and announce the
+    décisions d'attribution, abrogations, retraits and états liquidatifs they call for."""
     settings = DocumentsSettings()
     run_service(build_spec(settings), settings)
 

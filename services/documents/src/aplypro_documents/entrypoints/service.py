@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from aplypro_contracts.topics import CALCULATOR_EVENTS, DOCUMENTS_EVENTS, STUDENTS_EVENTS
+from aplypro_contracts.topics import (
+    CALCULATOR_EVENTS,
+    DOCUMENTS_EVENTS,
+    PFMP_EVENTS,
+    STUDENTS_EVENTS,
+    STUDENTS_RIBS,
+)
 from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 
 from aplypro_documents.adapters.storage import storage_from_settings
@@ -27,6 +33,7 @@ def build_spec(settings: DocumentsSettings) -> ServiceSpec:
                 pool=runtime.pool, storage=storage_from_settings(settings), executor=executor,
                 topic=settings.topic(DOCUMENTS_EVENTS), schema=settings.db_schema("documents"),
                 batch_size=settings.render_batch_size, attempts=settings.render_attempts,
+                programmes=settings.programmes,
             )
             while True:
                 if not await issuer.issue_batch():
@@ -37,11 +44,19 @@ def build_spec(settings: DocumentsSettings) -> ServiceSpec:
         schema=settings.db_schema("documents"),
         migration_packages=["aplypro_documents"],
         produces=[DOCUMENTS_EVENTS],
+        # One consumer for the four topics: the queue, not the arrival order, decides when a document is
+        # complete (a payment request may come before its PFMP's dates or the student's bank account).
         subscriptions=[Subscription(
-            topics=[STUDENTS_EVENTS, CALCULATOR_EVENTS], consumer_name="decisions",
+            topics=[STUDENTS_EVENTS, STUDENTS_RIBS, PFMP_EVENTS, CALCULATOR_EVENTS], consumer_name="decisions",
             handlers={"StudentRegistered": projection.on_student_registered,
                       "SchoolingOpened": projection.on_schooling_opened,
-                      "SchoolingPriced": projection.on_schooling_priced},
+                      "SchoolingPriced": projection.on_schooling_priced,
+                      "RibRecorded": projection.on_rib_recorded,
+                      "PfmpRecorded": projection.on_pfmp_recorded,
+                      "PfmpRectified": projection.on_pfmp_recorded,
+                      "PfmpValidated": projection.on_pfmp_validated,
+                      "DecisionWithdrawalRequested": projection.on_withdrawal_requested,
+                      "PaymentRequested": projection.on_payment_requested},
         )],
         background=[render_decisions],
     )

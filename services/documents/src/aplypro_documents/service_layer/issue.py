@@ -1,126 +1,188 @@
-"""Issues the queued décisions d'attribution in batches: render off the event loop, store, announce."""
+"""Issues queued documents in batches: build from the projections, render off the event loop, store, announce.
+
+One batch, one transaction: the claimed queue rows, the `documents` rows and the DocumentReady events
+commit together. Retraits, abrogations and états liquidatifs are claimed first (few, and each waits on a
+DA already issued); décisions d'attribution fill the rest of the batch.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import structlog
 from aplypro_contracts import DocumentReady
 from aplypro_contracts.topics import dead_letter_topic
+from aplypro_servicekit.deadletter import is_transient
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 from aplypro_servicekit.relay import notify_outbox
 
-from aplypro_documents.adapters import postgres
+from aplypro_documents.adapters import postgres, postgres_decisions, postgres_liquidation
 from aplypro_documents.adapters.storage import Storage
-from aplypro_documents.domain.model import (
-    AttributionDecision,
-    Establishment,
-    Ministry,
-    PostalAddress,
-    Signatory,
-    Student,
-    Training,
-)
-from aplypro_documents.domain.numbering import budget_prefix, da_number
+from aplypro_documents.domain.decisions import newer_schooling
+from aplypro_documents.domain.errors import DocumentRuleError
+from aplypro_documents.domain.model import Document, DocumentKind
+from aplypro_documents.domain.numbering import pfmp_number
 from aplypro_documents.rendering.payloads import to_payload
 from aplypro_documents.rendering.pool import render_batch
+from aplypro_documents.service_layer.content import (
+    PARIS,
+    WIRE_KINDS,
+    abrogation_from,
+    attribution_from,
+    input_hash,
+    liquidation_from,
+    number_and_version,
+    object_key,
+    paris_today,
+    withdrawal_from,
+)
 
 log = structlog.get_logger(__name__)
-PARIS = ZoneInfo("Europe/Paris")
+K = DocumentKind
+
+__all__ = ["PARIS", "DecisionIssuer", "attribution_from", "log"]
 
 
-def _address(lines: list[str], postcode: str | None, city: str | None) -> PostalAddress:
-    line1, line2 = ([*lines, "", ""])[:2]
-    return PostalAddress(line1=line1, line2=line2, postcode=postcode or "", city=city or "")
-
-
-def attribution_from(row: dict[str, Any], issued_on: date, version: int = 1) -> AttributionDecision:
-    identity, school, mef = row["identity"], row["establishment"], row["mef"]
-    address = identity.get("address") or {}
-    lines = list(address.get("lines") or [])
-    school_lines = list(school.get("address_lines") or [])
-    ministry = Ministry.parse(mef["ministry"])
-    number = da_number(budget_prefix(ministry, school.get("contract_type_code") or "99"),
-                       row["administrative_number"], row["school_year"], version)
-    return AttributionDecision(
-        student=Student(identity["last_name"], " ".join(identity["first_names"]),
-                        date.fromisoformat(identity["birth_date"]),
-                        _address(lines, address.get("postal_code"), address.get("city_name"))),
-        establishment=Establishment(school["uai"], school["name"],
-                                    _address(school_lines, school.get("postal_code"), school.get("city_name")),
-                                    school.get("email") or "", school.get("phone") or ""),
-        # The confirmed director as the students reference knows them (user accounts come with the HTTP API).
-        signatory=Signatory(f"director:{school['uai']}", school.get("head_name") or "",
-                            "chef d'établissement", datetime.now(PARIS)),
-        training=Training(mef["code"], mef["label"], ministry),
-        school_year=row["school_year"], daily_rate_cents=row["daily_rate_cents"],
-        yearly_cap_cents=row["yearly_cap_cents"], administrative_number=row["administrative_number"],
-        number=number, version=version, issued_on=issued_on,
-    )
+@dataclass
+class _Job:
+    kind: DocumentKind
+    row: dict[str, Any]
+    doc: Document | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class DecisionIssuer:
     def __init__(self, *, pool: asyncpg.Pool, storage: Storage, executor: Executor | None, topic: str,
                  schema: str, batch_size: int, attempts: int,
-                 render: Callable[[list[dict[str, Any]]], list[bytes]] = render_batch) -> None:
+                 render: Callable[[list[dict[str, Any]]], list[bytes]] = render_batch,
+                 programmes: Mapping[str, str] | None = None, clock: Callable[[], date] = paris_today) -> None:
         self._pool, self._storage, self._executor = pool, storage, executor
         self._topic, self._schema = topic, schema
         self._batch_size, self._attempts, self._render = batch_size, attempts, render
+        self._programmes = dict(programmes or {})
+        self._clock = clock
         self.issued = 0
 
     async def issue_batch(self) -> int:
-        """Render and record one batch; returns how many decisions were issued."""
+        """Handle one batch; returns how many queued documents it took (issued, skipped or refused)."""
         loop = asyncio.get_running_loop()
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await postgres.claim_ready(conn, self._batch_size)
-            if not rows:
+            today = self._clock()
+            jobs = await self._claim(conn, today)
+            if not jobs:
                 return 0
-            today = datetime.now(PARIS).date()
-            try:
-                docs = [attribution_from(r, today) for r in rows]
-                # CPU work off the event loop, so the consumer's heartbeats keep going.
-                pdfs = await loop.run_in_executor(self._executor, self._render, [to_payload(d) for d in docs])
-            except Exception as exc:
-                await self._failed(conn, rows, exc)
-                return 0
-            out: list[OutboxRow] = []
-            for row, doc, pdf in zip(rows, docs, pdfs, strict=True):
-                key = f"{doc.establishment.uai}/{doc.school_year}/attribution/{doc.number}.pdf"
-                stored = await loop.run_in_executor(None, self._storage.put, key, pdf)
-                document_id = uuid.uuid4()
-                await postgres.record_document(conn, {
-                    "document_id": document_id, "kind": "attribution", "schooling_id": row["schooling_id"],
-                    "number": doc.number, "version": doc.version, "storage_ref": stored.ref,
-                    "sha256": stored.sha256, "size_bytes": stored.size_bytes})
-                out.append(event_row(self._topic, row["student_id"], DocumentReady(
-                    producer="documents", document_id=document_id, kind="attribution",
-                    schooling_id=row["schooling_id"], student_id=row["student_id"], number=doc.number,
-                    version=doc.version, storage_ref=stored.ref, sha256=stored.sha256,
-                    size_bytes=stored.size_bytes)))
-            await write_outbox(conn, out)
-            await notify_outbox(conn, self._schema)
-        self.issued += len(rows)
-        return len(rows)
+            ready = [job for job in jobs if await self._build(conn, job, today)]
+            if ready:
+                try:
+                    # CPU work off the event loop, so the consumer's heartbeats keep going.
+                    pdfs = await loop.run_in_executor(
+                        self._executor, self._render, [to_payload(job.doc) for job in ready if job.doc])
+                except Exception as exc:
+                    await self._failed(conn, ready, exc)
+                    return 0
+                await self._record(conn, ready, pdfs)
+        self.issued += len(ready)
+        return len(jobs)
 
-    async def _failed(self, conn: Any, rows: list[dict[str, Any]], exc: Exception) -> None:
-        """Count the failure; past the last attempt, dead-letter each decision with the reason."""
+    async def _claim(self, conn: Any, today: date) -> list[_Job]:
+        jobs: list[_Job] = []
+        claims: list[tuple[DocumentKind, Callable[[int], Any]]] = [
+            (K.WITHDRAWAL, lambda n: postgres_decisions.claim_withdrawals(conn, n)),
+            (K.ABROGATION, lambda n: postgres_decisions.claim_abrogations(conn, n, today)),
+            (K.LIQUIDATION, lambda n: postgres_liquidation.claim_liquidations(conn, n)),
+            (K.ATTRIBUTION, lambda n: postgres.claim_ready(conn, n)),
+        ]
+        for kind, claim in claims:
+            jobs += [_Job(kind, row) for row in await claim(self._batch_size - len(jobs))]
+        return jobs
+
+    async def _build(self, conn: Any, job: _Job, today: date) -> bool:
+        """Fill job.doc; False when there is nothing to issue (no longer due, already issued, unchanged)."""
+        try:
+            async with conn.transaction():  # a savepoint: one document's broken rule spares the batch
+                job.doc = await self._content(conn, job, today)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            await self._failed(conn, [job], exc, final=isinstance(exc, DocumentRuleError))
+            return False
+        if job.doc is None:
+            await postgres.drop_from_queue(conn, job.row["schooling_id"], str(job.kind))
+        return job.doc is not None
+
+    async def _content(self, conn: Any, job: _Job, today: date) -> Document | None:
+        row, schooling_id = job.row, job.row["schooling_id"]
+        if job.kind is K.ATTRIBUTION:
+            return attribution_from(row, today)
+        version = await postgres_decisions.next_version(conn, schooling_id, str(job.kind))
+        if job.kind is K.WITHDRAWAL:
+            return withdrawal_from(row, today) if version == 1 else None  # a DA is withdrawn once
+        if job.kind is K.ABROGATION:
+            spans = (await postgres_decisions.student_schoolings(conn, [row["student_id"]]))[row["student_id"]]
+            this = next(span for span in spans if span.schooling_id == schooling_id)
+            newer = newer_schooling(this, spans, today)
+            if newer is None or version > 1:  # superseded no more, or abrogated already: abrogated once
+                log.info("abrogation_dropped", schooling_id=str(schooling_id), reason="not_due" if newer is None
+                         else "already_abrogated")  # fmt: skip
+                return None
+            return abrogation_from(row, newer, today, version)
+        if (await postgres_decisions.decision_states(conn, [schooling_id]))[schooling_id].withdrawn:
+            log.info("liquidation_dropped", schooling_id=str(schooling_id), reason="decision_withdrawn")
+            return None  # no état liquidatif certifies a payment on a withdrawn DA (documents.md §5.3)
+        pfmps = (await postgres_liquidation.requested_pfmps(conn, [schooling_id]))[schooling_id]
+        if not pfmps:
+            return None  # every requested PFMP was deleted
+        # PFMP numbers are built from the DA current when first needed, stored, and never change (§4).
+        stored = await postgres_liquidation.keep_pfmp_numbers(conn, {
+            p["pfmp_id"]: pfmp_number(row["decision_number"], p["rank"]) for p in pfmps if not p["pfmp_number"]})
+        pfmps = [{**p, "pfmp_number": p["pfmp_number"] or stored[p["pfmp_id"]]} for p in pfmps]
+        doc = liquidation_from(row, pfmps, self._programmes, version)
+        job.extra["input_sha256"] = input_hash(doc)
+        if job.extra["input_sha256"] == await postgres_liquidation.last_input_hash(conn, schooling_id, str(job.kind)):
+            log.info("liquidation_unchanged", schooling_id=str(schooling_id), version=version - 1)
+            return None
+        return doc
+
+    async def _record(self, conn: Any, jobs: list[_Job], pdfs: list[bytes]) -> None:
+        loop = asyncio.get_running_loop()
+        out: list[OutboxRow] = []
+        for job, pdf in zip(jobs, pdfs, strict=True):
+            assert job.doc is not None
+            number, version = number_and_version(job.doc)
+            stored = await loop.run_in_executor(None, self._storage.put, object_key(job.doc), pdf)
+            document_id = uuid.uuid4()
+            await postgres.record_document(conn, {
+                "document_id": document_id, "kind": str(job.kind), "schooling_id": job.row["schooling_id"],
+                "number": number, "version": version, "storage_ref": stored.ref, "sha256": stored.sha256,
+                "size_bytes": stored.size_bytes, "input_sha256": job.extra.get("input_sha256")})
+            out.append(event_row(self._topic, job.row["student_id"], DocumentReady(
+                producer="documents", document_id=document_id, kind=WIRE_KINDS[job.kind],
+                schooling_id=job.row["schooling_id"], student_id=job.row["student_id"], number=number,
+                version=version, storage_ref=stored.ref, sha256=stored.sha256, size_bytes=stored.size_bytes)))
+            log.info("document_issued", kind=str(job.kind), schooling_id=str(job.row["schooling_id"]),
+                     version=version)
+        await write_outbox(conn, out)
+        await notify_outbox(conn, self._schema)
+
+    async def _failed(self, conn: Any, jobs: list[_Job], exc: Exception, *, final: bool = False) -> None:
+        """Count the failure; past the last attempt (at once for a broken rule), dead-letter each document."""
         reason = getattr(exc, "code", type(exc).__name__)
-        log.warning("render_failed", count=len(rows), reason=reason)
-        await postgres.record_failure(conn, [r["schooling_id"] for r in rows], str(exc))
-        dead = [r for r in rows if r["attempts"] + 1 >= self._attempts]
-        for row in dead:
-            await postgres.drop_from_queue(conn, row["schooling_id"])
+        log.warning("issue_failed", count=len(jobs), reason=reason, kinds=sorted({str(j.kind) for j in jobs}))
+        await postgres.record_failure(conn, [(j.row["schooling_id"], str(j.kind)) for j in jobs], str(exc))
+        dead = [j for j in jobs if final or j.row["attempts"] + 1 >= self._attempts]
+        for job in dead:
+            await postgres.drop_from_queue(conn, job.row["schooling_id"], str(job.kind))
         await write_outbox(conn, [OutboxRow(
-            dead_letter_topic(self._topic), str(r["student_id"]).encode(),
-            json.dumps({"schooling_id": str(r["schooling_id"]), "kind": "attribution"}).encode(),
+            dead_letter_topic(self._topic), str(j.row["student_id"]).encode(),
+            json.dumps({"schooling_id": str(j.row["schooling_id"]), "kind": WIRE_KINDS[j.kind]}).encode(),
             {"dlt-reason-code": str(reason), "dlt-reason": str(exc)[:500], "dlt-exception": type(exc).__name__,
-             "dlt-service": "documents", "dlt-attempts": str(r["attempts"] + 1)},
-        ) for r in dead])
+             "dlt-service": "documents", "dlt-attempts": str(j.row["attempts"] + 1)},
+        ) for j in dead])

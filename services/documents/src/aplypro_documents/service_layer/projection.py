@@ -1,28 +1,110 @@
-"""Keeps documents' view of students, schoolings and barème, and queues the decisions they call for."""
+"""Keeps documents' view of students, schoolings, barème, bank accounts, PFMPs and payment requests, and
+queues the documents they call for; the renderer (issue.py) issues them once their inputs are all known."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
-from aplypro_contracts import SchoolingOpened, SchoolingPriced, StudentRegistered
+import structlog
+from aplypro_contracts import (
+    DecisionWithdrawalRequested,
+    PaymentRequested,
+    PfmpRecorded,
+    PfmpRectified,
+    PfmpValidated,
+    RibRecorded,
+    SchoolingOpened,
+    SchoolingPriced,
+    StudentRegistered,
+)
 from aplypro_servicekit.db import Connection
 
-from aplypro_documents.adapters import postgres
+from aplypro_documents.adapters import postgres, postgres_decisions, postgres_liquidation
+from aplypro_documents.domain.decisions import newer_schooling
+from aplypro_documents.domain.errors import (
+    DecisionAbrogatedError,
+    NoAttributionDecisionError,
+    SchoolingStudentMismatchError,
+)
+from aplypro_documents.domain.model import DocumentKind
 from aplypro_documents.domain.numbering import administrative_number
+from aplypro_documents.service_layer.content import PARIS, paris_today
+
+log = structlog.get_logger(__name__)
+ABROGATION, WITHDRAWAL, LIQUIDATION = DocumentKind.ABROGATION, DocumentKind.WITHDRAWAL, DocumentKind.LIQUIDATION
 
 
 @dataclass(frozen=True)
 class Projection:
+    clock: Callable[[], date] = paris_today
+
     async def on_student_registered(self, conn: Connection, event: StudentRegistered) -> None:
         await postgres.upsert_student(conn, event.student_id, event.identity.model_dump(mode="json"))
         await postgres.enqueue_attribution(conn, await postgres.schoolings_of_student(conn, event.student_id))
 
     async def on_schooling_opened(self, conn: Connection, event: SchoolingOpened) -> None:
-        await postgres.upsert_schooling(conn, event.model_dump(mode="json"), administrative_number())
+        await postgres.upsert_schooling(conn, event.model_dump(), administrative_number())
         await postgres.enqueue_attribution(conn, [event.schooling_id])
+        # The students service re-sends a schooling with its end date when it closes, and opens the newer
+        # one: either event may come last, so each reviews every schooling of the student.
+        await self._review_abrogations(conn, event)
 
     async def on_schooling_priced(self, conn: Connection, event: SchoolingPriced) -> None:
         await postgres.set_pricing(conn, event.schooling_id, event.priced, event.daily_rate_cents,
                                    event.yearly_cap_cents)
         if event.priced:
             await postgres.enqueue_attribution(conn, [event.schooling_id])
+
+    async def _review_abrogations(self, conn: Connection, event: SchoolingOpened) -> None:
+        """Queue the abrogation of each DA a newer schooling supersedes (lifecycles.md §3); unqueue the
+        ones that no longer are. It is issued once the schooling is closed (end date ≤ today)."""
+        spans = (await postgres_decisions.student_schoolings(conn, [event.student_id]))[event.student_id]
+        states = await postgres_decisions.decision_states(conn, [span.schooling_id for span in spans])
+        today = self.clock()
+        for span in spans:
+            state = states[span.schooling_id]
+            newer = newer_schooling(span, spans, today)
+            if newer is not None and state.attribution_expected and not state.abrogated and not state.withdrawn:
+                await postgres.enqueue(conn, span.schooling_id, ABROGATION)
+                log.info("abrogation_queued", schooling_id=str(span.schooling_id),
+                         newer_schooling_id=str(newer.schooling_id))
+            else:
+                await postgres.unqueue(conn, span.schooling_id, ABROGATION)
+
+    async def on_withdrawal_requested(self, conn: Connection, event: DecisionWithdrawalRequested) -> None:
+        """Queue the retrait of the schooling's DA, once; the DA may still be on its way to the renderer."""
+        state = (await postgres_decisions.decision_states(conn, [event.schooling_id])).get(event.schooling_id)
+        if state is None or not state.attribution_expected:
+            raise NoAttributionDecisionError(f"schooling {event.schooling_id} has no décision d'attribution")
+        if state.student_id != event.student_id:
+            raise SchoolingStudentMismatchError(f"schooling {event.schooling_id} is not the named student's")
+        if state.withdrawn:
+            log.info("withdrawal_already_requested", schooling_id=str(event.schooling_id))
+            return
+        if state.abrogated:
+            raise DecisionAbrogatedError(f"the décision d'attribution of schooling {event.schooling_id} "
+                                         "is abrogated: it can no longer be withdrawn")
+        # Withdrawn and abrogated are both final: a retrait replaces an abrogation not yet issued.
+        await postgres.unqueue(conn, event.schooling_id, ABROGATION)
+        await postgres.enqueue(conn, event.schooling_id, WITHDRAWAL, {
+            "reason": event.reason, "requested_by": event.requested_by, "event_id": str(event.event_id)})
+        log.info("withdrawal_queued", schooling_id=str(event.schooling_id), reason=event.reason)
+
+    async def on_rib_recorded(self, conn: Connection, event: RibRecorded) -> None:
+        # Bank details: stored to be printed, never logged. A queued état liquidatif waits for them.
+        await postgres_liquidation.upsert_rib(conn, event.model_dump(), event.occurred_at)
+
+    async def on_pfmp_recorded(self, conn: Connection, event: PfmpRecorded | PfmpRectified) -> None:
+        # A rectified PFMP gets a rectificative section at its next payment request (documents.md §5.4).
+        await postgres_liquidation.upsert_pfmp(conn, event.pfmp.model_dump(), None)
+
+    async def on_pfmp_validated(self, conn: Connection, event: PfmpValidated) -> None:
+        # The section of an état liquidatif is dated at validation (documents.md §5.4).
+        await postgres_liquidation.upsert_pfmp(conn, event.pfmp.model_dump(), event.occurred_at.astimezone(PARIS).date())
+
+    async def on_payment_requested(self, conn: Connection, event: PaymentRequested) -> None:
+        """Issue or refresh the schooling's état liquidatif: queued once, however many requests arrive."""
+        await postgres_liquidation.insert_payment_request(conn, event.model_dump(), event.occurred_at)
+        await postgres.enqueue(conn, event.schooling_id, LIQUIDATION)

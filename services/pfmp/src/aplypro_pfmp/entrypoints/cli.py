@@ -1,4 +1,5 @@
-"""`aplypro-pfmp`: run the service, import PFMPs from a CSV file, validate completed PFMPs."""
+"""`aplypro-pfmp`: run the service, import PFMPs from a CSV file, validate completed PFMPs, ask for the
+retrait of a décision d'attribution."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import typer
@@ -19,6 +21,7 @@ from aplypro_pfmp.adapters import postgres
 from aplypro_pfmp.adapters.csv_file import InvalidFile, read_pfmp_csv
 from aplypro_pfmp.config import PfmpSettings
 from aplypro_pfmp.domain.pfmp import PfmpError
+from aplypro_pfmp.service_layer.decisions import WithdrawalReason, WithdrawDecision, request_withdrawal
 from aplypro_pfmp.service_layer.use_cases import record_pfmp, validate_completed
 
 from .service import build_spec
@@ -101,6 +104,33 @@ def validate(uai: Annotated[str | None, typer.Option(help="Only this establishme
             await pool.close()
 
     typer.echo(json.dumps({"validated": asyncio.run(go())}))
+
+
+@app.command("withdraw-decision")
+def withdraw_decision(
+    schooling_id: Annotated[UUID, typer.Argument(help="Internal id of the schooling.")],
+    reason: Annotated[WithdrawalReason, typer.Option(help="Why the right never existed.")],
+    requested_by: Annotated[str, typer.Option(help="Internal user id of the confirmed director.")],
+) -> None:
+    """Ask documents for the retrait of a schooling's décision d'attribution (confirmed director only)."""
+
+    async def go() -> str:
+        settings = PfmpSettings()
+        pool, schema = await _with_db(settings)
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                event = await request_withdrawal(conn, WithdrawDecision(schooling_id, reason, requested_by),
+                                                 topic=settings.topic(PFMP_EVENTS), schema=schema)
+                return str(event.event_id)
+        finally:
+            await pool.close()
+
+    try:
+        event_id = asyncio.run(go())
+    except PfmpError as exc:
+        typer.echo(f"{exc.code}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps({"requested": str(schooling_id), "event_id": event_id}))
 
 
 @app.command()

@@ -1,0 +1,110 @@
+"""SQL behind abrogations and retraits: each schooling's decision state, and the queued ones ready to render."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from aplypro_servicekit.db import Connection
+
+from aplypro_documents.domain.decisions import SchoolingSpan
+
+# A queued document about an issued DA: the schooling, the student's identity and the current DA
+# (highest version). A row without an issued DA is not returned: it waits in the queue for it.
+DECISION_INPUTS = (
+    "SELECT q.schooling_id, q.kind, q.attempts, q.detail, s.student_id, s.school_year, s.establishment, s.mef, "
+    "s.administrative_number, s.start_date, s.end_date, st.identity, "
+    "da.number AS decision_number, da.created_at AS decision_created_at "
+    "FROM render_queue q JOIN schoolings s USING (schooling_id) JOIN students st USING (student_id) "
+    "JOIN LATERAL (SELECT d.number, d.created_at FROM documents d WHERE d.schooling_id = q.schooling_id "
+    "AND d.kind = 'attribution' ORDER BY d.version DESC LIMIT 1) da ON true "
+)
+
+
+def decision_inputs(rows: list[Any]) -> list[dict[str, Any]]:
+    return [{**dict(r), "establishment": json.loads(r["establishment"]), "mef": json.loads(r["mef"]),
+             "identity": json.loads(r["identity"]), "detail": json.loads(r["detail"]) if r["detail"] else None}
+            for r in rows]  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionState:
+    """Where a schooling stands in the lifecycle of its decisions (lifecycles.md §3)."""
+
+    schooling_id: UUID
+    student_id: UUID
+    priced: bool | None  # None: the calculator has not priced it yet
+    attribution_issued: bool
+    attribution_queued: bool
+    abrogated: bool  # an abrogation is issued
+    withdrawn: bool  # a retrait is issued or queued
+
+    @property
+    def attribution_expected(self) -> bool:
+        """Issued, or queued with a barème that may still come (an unpriced MEF never gets one)."""
+        return self.attribution_issued or (self.attribution_queued and self.priced is not False)
+
+
+async def decision_states(conn: Connection, schooling_ids: list[UUID]) -> dict[UUID, DecisionState]:
+    rows = await conn.fetch(
+        "SELECT s.schooling_id, s.student_id, p.priced, "
+        "EXISTS (SELECT 1 FROM documents d WHERE d.schooling_id = s.schooling_id AND d.kind = 'attribution') AS ai, "
+        "EXISTS (SELECT 1 FROM render_queue q WHERE q.schooling_id = s.schooling_id AND q.kind = 'attribution') AS aq, "
+        "EXISTS (SELECT 1 FROM documents d WHERE d.schooling_id = s.schooling_id AND d.kind = 'abrogation') AS ab, "
+        "EXISTS (SELECT 1 FROM documents d WHERE d.schooling_id = s.schooling_id AND d.kind = 'withdrawal') "
+        "OR EXISTS (SELECT 1 FROM render_queue q WHERE q.schooling_id = s.schooling_id AND q.kind = 'withdrawal') "
+        "AS wd FROM schoolings s LEFT JOIN pricing p USING (schooling_id) WHERE s.schooling_id = ANY($1)",
+        schooling_ids,
+    )
+    return {r["schooling_id"]: DecisionState(r["schooling_id"], r["student_id"], r["priced"], r["ai"], r["aq"],
+                                             r["ab"], r["wd"]) for r in rows}  # fmt: skip
+
+
+async def student_schoolings(conn: Connection, student_ids: list[UUID]) -> dict[UUID, list[SchoolingSpan]]:
+    """Every schooling of these students, as the abrogation rule sees them."""
+    rows = await conn.fetch(
+        "SELECT schooling_id, student_id, school_year, start_date, end_date, mef->>'code' AS mef_code, "
+        "establishment->>'uai' AS uai FROM schoolings WHERE student_id = ANY($1) ORDER BY start_date",
+        student_ids,
+    )
+    spans: dict[UUID, list[SchoolingSpan]] = {student_id: [] for student_id in student_ids}
+    for r in rows:
+        spans[r["student_id"]].append(SchoolingSpan(r["schooling_id"], r["school_year"], r["start_date"],
+                                                    r["end_date"], r["mef_code"], r["uai"]))  # fmt: skip
+    return spans
+
+
+async def claim_abrogations(conn: Connection, limit: int, today: date) -> list[dict[str, Any]]:
+    """Queued abrogations whose DA is issued and whose schooling is closed today (end date ≤ today)."""
+    if limit < 1:
+        return []
+    rows = await conn.fetch(
+        DECISION_INPUTS + "WHERE q.kind = 'abrogation' AND s.end_date <= $2 "
+        "ORDER BY q.queued_at, q.schooling_id LIMIT $1 FOR UPDATE OF q SKIP LOCKED",
+        limit, today,
+    )
+    return decision_inputs(rows)
+
+
+async def claim_withdrawals(conn: Connection, limit: int) -> list[dict[str, Any]]:
+    """Queued retraits whose DA is issued."""
+    if limit < 1:
+        return []
+    rows = await conn.fetch(
+        DECISION_INPUTS + "WHERE q.kind = 'withdrawal' "
+        "ORDER BY q.queued_at, q.schooling_id LIMIT $1 FOR UPDATE OF q SKIP LOCKED",
+        limit,
+    )
+    return decision_inputs(rows)
+
+
+async def next_version(conn: Connection, schooling_id: UUID, kind: str) -> int:
+    """Abrogations and états liquidatifs count their own versions; they never enter a number."""
+    value = await conn.fetchval(
+        "SELECT coalesce(max(version), 0) + 1 FROM documents WHERE schooling_id = $1 AND kind = $2",
+        schooling_id, kind,
+    )
+    return int(value)

@@ -1,0 +1,97 @@
+"""SQL behind the état liquidatif: bank accounts, PFMPs and payment requests, and the statements ready to render.
+
+Bank details are personal data: they are read here only to be printed, and never logged.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from aplypro_servicekit.db import Connection
+
+from aplypro_documents.adapters.postgres_decisions import DECISION_INPUTS, decision_inputs
+
+
+async def upsert_rib(conn: Connection, row: dict[str, Any], recorded_at: datetime) -> None:
+    """The student's current account for one establishment; an older event never replaces a newer one."""
+    await conn.execute(
+        "INSERT INTO ribs VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (student_id, establishment_uai) "
+        "DO UPDATE SET rib_id = $3, owner_type = $4, holder_name = $5, iban = $6, bic = $7, recorded_at = $8 "
+        "WHERE ribs.recorded_at <= EXCLUDED.recorded_at",
+        row["student_id"], row["establishment_uai"], row["rib_id"], row["owner_type"], row["holder_name"],
+        row["iban"], row["bic"], recorded_at,
+    )
+
+
+async def upsert_pfmp(conn: Connection, row: dict[str, Any], validated_on: date | None) -> None:
+    """A PFMP's full current state; the validation date and the PFMP number, once known, are kept."""
+    await conn.execute(
+        "INSERT INTO pfmps (pfmp_id, schooling_id, student_id, start_date, end_date, status, rank, deleted, "
+        "validated_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (pfmp_id) DO UPDATE SET "
+        "start_date = $4, end_date = $5, status = $6, rank = $7, deleted = $8, "
+        "validated_on = coalesce(pfmps.validated_on, $9)",
+        row["pfmp_id"], row["schooling_id"], row["student_id"], row["start_date"], row["end_date"], row["status"],
+        row["rank"], row["deleted"], validated_on,
+    )
+
+
+async def insert_payment_request(conn: Connection, row: dict[str, Any], requested_at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO payment_requests VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        row["payment_request_id"], row["pfmp_id"], row["schooling_id"], row["amount_cents"], row["day_count"],
+        row["pfmp_rank"], requested_at,
+    )
+
+
+async def claim_liquidations(conn: Connection, limit: int) -> list[dict[str, Any]]:
+    """Queued états liquidatifs with everything they print: an issued DA, the student's bank account for
+    the schooling's establishment, and the dates of every PFMP that has a payment request."""
+    if limit < 1:
+        return []
+    rows = await conn.fetch(
+        DECISION_INPUTS.replace(" FROM render_queue", ", r.holder_name, r.iban, r.bic FROM render_queue")
+        + "JOIN ribs r ON r.student_id = s.student_id AND r.establishment_uai = s.establishment->>'uai' "
+        "WHERE q.kind = 'liquidation' AND NOT EXISTS (SELECT 1 FROM payment_requests pr "
+        "LEFT JOIN pfmps p USING (pfmp_id) WHERE pr.schooling_id = q.schooling_id AND p.pfmp_id IS NULL) "
+        "ORDER BY q.queued_at, q.schooling_id LIMIT $1 FOR UPDATE OF q SKIP LOCKED",
+        limit,
+    )
+    return decision_inputs(rows)
+
+
+async def requested_pfmps(conn: Connection, schooling_ids: list[UUID]) -> dict[UUID, list[dict[str, Any]]]:
+    """Per schooling, each live PFMP that has a payment request, with the amount of its latest request."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (pr.pfmp_id) pr.pfmp_id, pr.schooling_id, pr.amount_cents, pr.requested_at, "
+        "p.start_date, p.end_date, p.rank, p.status, p.validated_on, p.pfmp_number "
+        "FROM payment_requests pr JOIN pfmps p USING (pfmp_id) WHERE pr.schooling_id = ANY($1) AND NOT p.deleted "
+        "ORDER BY pr.pfmp_id, pr.requested_at DESC, pr.payment_request_id",
+        schooling_ids,
+    )
+    found: dict[UUID, list[dict[str, Any]]] = {schooling_id: [] for schooling_id in schooling_ids}
+    for r in sorted(rows, key=lambda r: r["rank"]):
+        found[r["schooling_id"]].append(dict(r))
+    return found
+
+
+async def keep_pfmp_numbers(conn: Connection, numbers: dict[UUID, str]) -> dict[UUID, str]:
+    """Store each PFMP's number the first time it is given one; returns the stored numbers (never changed)."""
+    if not numbers:
+        return {}
+    rows = await conn.fetch(
+        "UPDATE pfmps p SET pfmp_number = coalesce(p.pfmp_number, n.number) "
+        "FROM unnest($1::uuid[], $2::text[]) AS n(pfmp_id, number) WHERE p.pfmp_id = n.pfmp_id "
+        "RETURNING p.pfmp_id, p.pfmp_number",
+        list(numbers), list(numbers.values()),
+    )
+    return {r["pfmp_id"]: r["pfmp_number"] for r in rows}
+
+
+async def last_input_hash(conn: Connection, schooling_id: UUID, kind: str) -> str | None:
+    value = await conn.fetchval(
+        "SELECT input_sha256 FROM documents WHERE schooling_id = $1 AND kind = $2 ORDER BY version DESC LIMIT 1",
+        schooling_id, kind,
+    )
+    return None if value is None else str(value)

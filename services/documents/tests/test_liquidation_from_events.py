@@ -1,0 +1,136 @@
+"""États liquidatifs issued from payment requests, on the real PostgreSQL, rendered for real."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+
+import asyncpg
+import pytest
+import structlog
+from aplypro_contracts import (
+    DecisionWithdrawalRequested,
+    PaymentRequested,
+    PfmpRectified,
+    PfmpState,
+    PfmpValidated,
+    RibRecorded,
+    StudentRegistered,
+)
+from aplypro_documents.domain.numbering import pfmp_number
+from aplypro_documents.service_layer.issue import DecisionIssuer
+
+from .conftest import (
+    UAI,
+    Feed,
+    announced,
+    documents_of,
+    identity_of,
+    missing,
+    pdf_text,
+    priced,
+    schooling_opened,
+)
+
+pytestmark = pytest.mark.integration
+IBAN, BIC, HOLDER = "FR7630006000011234567890189", "AGRIFRPPXXX", "Famille Garnier-Fictive"
+
+
+def pfmp_validated(student_id: uuid.UUID, schooling_id: uuid.UUID, pfmp_id: uuid.UUID, rank: int,
+                   start: date, end: date) -> PfmpValidated:
+    return PfmpValidated(producer="pfmp", occurred_at=datetime.combine(end + timedelta(days=1), time(9), UTC),
+                         pfmp=PfmpState(pfmp_id=pfmp_id, schooling_id=schooling_id, student_id=student_id,
+                                        start_date=start, end_date=end, day_count=10, status="validated",
+                                        created_seq=rank, rank=rank))  # fmt: skip
+
+
+def payment(student_id: uuid.UUID, schooling_id: uuid.UUID, pfmp_id: uuid.UUID, rank: int,
+            amount_cents: int) -> PaymentRequested:
+    return PaymentRequested(producer="calculator", payment_request_id=uuid.uuid4(), pfmp_id=pfmp_id,
+                            schooling_id=schooling_id, student_id=student_id, amount_cents=amount_cents,
+                            day_count=amount_cents // 1500, pfmp_rank=rank)
+
+
+def rib(student_id: uuid.UUID) -> RibRecorded:
+    return RibRecorded(producer="students", rib_id=uuid.uuid4(), student_id=student_id, establishment_uai=UAI,
+                       owner_type="other_person", holder_name=HOLDER, iban=IBAN, bic=BIC)
+
+
+async def test_payment_requests_issue_then_refresh_the_etat_liquidatif(
+    feed: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool
+) -> None:
+    student_id, schooling_id = uuid.uuid4(), uuid.uuid4()
+    first_pfmp, second_pfmp = uuid.uuid4(), uuid.uuid4()
+    with structlog.testing.capture_logs() as logs:
+        await feed(StudentRegistered(producer="students", student_id=student_id,
+                                     identity=identity_of("Garnier", "Noah")),
+                   schooling_opened(student_id, schooling_id, start=date(2025, 9, 1)),
+                   priced(student_id, schooling_id))
+        # The payment request comes first: no PFMP dates, no bank account yet. It waits in the queue.
+        await feed(payment(student_id, schooling_id, first_pfmp, 1, 15000))
+        assert await issuer.issue_batch() == 1  # the DA only
+        await feed(pfmp_validated(student_id, schooling_id, first_pfmp, 1, date(2025, 10, 6), date(2025, 10, 17)))
+        assert await issuer.issue_batch() == 0  # still no bank account
+        await feed(rib(student_id))
+        assert await issuer.issue_batch() == 1
+
+        da = next(d for d in await documents_of(pool, schooling_id) if d["kind"] == "attribution")
+        first_number = pfmp_number(da["number"], 1)
+        (v1,) = [d for d in await documents_of(pool, schooling_id) if d["kind"] == "liquidation"]
+        assert (v1["number"], v1["version"]) == (da["number"], 1)
+        text = pdf_text(v1["storage_ref"])
+        assert not missing(text, "ETAT LIQUIDATIF", "GARNIER Noah", f"{first_number} (v1)", "150 €",
+                           "du 06/10/2025 au 17/10/2025", "Fait le 18/10/2025", IBAN, BIC, HOLDER,
+                           "P141 – Enseignement scolaire public du second degré")
+
+        # A second PFMP is requested for payment: version 2, one section per PFMP, numbers unchanged.
+        await feed(pfmp_validated(student_id, schooling_id, second_pfmp, 2, date(2026, 1, 12), date(2026, 1, 23)),
+                   payment(student_id, schooling_id, second_pfmp, 2, 12000))
+        assert await issuer.issue_batch() == 1
+        v2 = [d for d in await documents_of(pool, schooling_id) if d["kind"] == "liquidation"][-1]
+        assert v2["version"] == 2
+        assert v2["storage_ref"].endswith(f"/liquidation/{da['number']}-v2.pdf")
+        text = pdf_text(v2["storage_ref"])
+        assert not missing(text, f"{first_number} (v2)", f"{pfmp_number(da['number'], 2)} (v2)", "150 €", "120 €")
+
+        # A new request with the same amount changes nothing printed: no version is spent on it.
+        await feed(payment(student_id, schooling_id, second_pfmp, 2, 12000))
+        assert await issuer.issue_batch() == 1
+        assert [d["version"] for d in await documents_of(pool, schooling_id) if d["kind"] == "liquidation"] == [1, 2]
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM render_queue") == 0
+
+        # The first PFMP is rectified to 5 days: its section becomes a rectificatif, at the new amount.
+        rectified = pfmp_validated(student_id, schooling_id, first_pfmp, 1, date(2025, 10, 6), date(2025, 10, 17))
+        await feed(PfmpRectified(producer="pfmp", pfmp=rectified.pfmp.model_copy(update={"status": "rectified"}),
+                                 initiated_by="user", requested_by="director-1"),
+                   payment(student_id, schooling_id, first_pfmp, 1, 7500))
+        assert await issuer.issue_batch() == 1
+        v3 = [d for d in await documents_of(pool, schooling_id) if d["kind"] == "liquidation"][-1]
+        text = pdf_text(v3["storage_ref"])
+        assert v3["version"] == 3
+        assert not missing(text, "ETAT LIQUIDATIF RECTIFICATIF", f"{first_number} (v3)", "75 €", "120 €")
+
+    ready = [e for e in await announced(pool) if e["kind"] == "liquidation"]
+    assert [(e["number"], e["version"]) for e in ready] == [(da["number"], v) for v in (1, 2, 3)]
+    assert {e["_key"] for e in ready} == {str(student_id)}
+    assert not any("iban" in e for e in ready)
+    # Bank details are personal data: never in a log line.
+    assert {"document_issued", "liquidation_unchanged"} <= {line["event"] for line in logs}
+    assert missing(repr(logs), IBAN, HOLDER, "Garnier") == [IBAN, HOLDER, "Garnier"]
+
+
+async def test_no_etat_liquidatif_certifies_a_payment_on_a_withdrawn_da(
+    feed: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool
+) -> None:
+    student_id, schooling_id, pfmp_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await feed(StudentRegistered(producer="students", student_id=student_id, identity=identity_of("Blanc", "Léa")),
+               schooling_opened(student_id, schooling_id, start=date(2025, 9, 1)), priced(student_id, schooling_id),
+               rib(student_id))
+    assert await issuer.issue_batch() == 1
+    await feed(DecisionWithdrawalRequested(producer="pfmp", schooling_id=schooling_id, student_id=student_id,
+                                           reason="never_enrolled", requested_by="director-1"),
+               pfmp_validated(student_id, schooling_id, pfmp_id, 1, date(2025, 10, 6), date(2025, 10, 17)),
+               payment(student_id, schooling_id, pfmp_id, 1, 15000))
+    assert await issuer.issue_batch() == 2  # the retrait is issued, the état liquidatif dropped
+    assert [d["kind"] for d in await documents_of(pool, schooling_id)] == ["attribution", "withdrawal"]
