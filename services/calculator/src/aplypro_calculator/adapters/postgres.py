@@ -1,4 +1,4 @@
-"""SQL of the calculator: schoolings with their barème, PFMP facts and amounts, payment requests."""
+"""SQL of the calculator: schoolings with their barème, PFMP facts, pools and amounts."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from uuid import UUID
 from aplypro_servicekit.db import Connection
 
 from aplypro_calculator.domain.pool import PoolPfmp
-
-COMMITTED_STATES = ("ready", "sent", "integrated", "paid")
+from aplypro_calculator.domain.requests import COMMITTED
 
 
 async def get_schoolings(conn: Connection, ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
@@ -52,28 +51,36 @@ def _columns(rows: list[dict[str, Any]], names: list[str]) -> list[list[Any]]:
 PoolKey = tuple[UUID, str, int]  # (student, MEF code, school year): one yearly cap
 
 
+# Every PFMP with its schooling's barème, its latest request (which decides its class) and its latest
+# paid one (the rectification base).
+POOL_SELECT = (
+    "SELECT p.*, s.daily_rate_cents, s.yearly_cap_cents, s.legal_reference, s.unpriced_reason, "
+    "s.school_year, s.mef_code, s.uai, r.payment_request_id, r.state AS request_state, "
+    "r.amount_cents AS request_amount_cents, r.reasons AS request_reasons, pd.amount_cents AS paid_cents "
+    "FROM pfmps p JOIN schoolings s USING (schooling_id) "
+    "LEFT JOIN LATERAL (SELECT payment_request_id, state, amount_cents, reasons FROM payment_requests "
+    "  WHERE pfmp_id = p.pfmp_id ORDER BY seq DESC LIMIT 1) r ON true "
+    "LEFT JOIN LATERAL (SELECT amount_cents FROM payment_requests "
+    "  WHERE pfmp_id = p.pfmp_id AND state = 'paid' ORDER BY seq DESC LIMIT 1) pd ON true "
+)
+
+
 async def pool_rows(conn: Connection, keys: list[PoolKey]) -> list[dict[str, Any]]:
     """Every PFMP of these pools (any establishment), locked for this update."""
     rows = await conn.fetch(
-        "SELECT p.*, s.daily_rate_cents, s.yearly_cap_cents, s.legal_reference, s.unpriced_reason, "
-        "s.school_year, s.mef_code, r.payment_request_id, r.state AS request_state, "
-        "r.amount_cents AS request_amount_cents "
-        "FROM pfmps p JOIN schoolings s USING (schooling_id) "
-        "LEFT JOIN payment_requests r ON r.pfmp_id = p.pfmp_id "
-        "WHERE (s.student_id, s.mef_code, s.school_year) IN "
+        POOL_SELECT + "WHERE (s.student_id, s.mef_code, s.school_year) IN "
         "(SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[])) ORDER BY p.created_seq FOR UPDATE OF p",
         [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
     )
     return [dict(r) for r in rows]
 
 
-def to_pool_pfmp(row: dict[str, Any]) -> PoolPfmp:
-    committed = row["request_amount_cents"] if row["request_state"] in COMMITTED_STATES else None
+def to_pool_pfmp(row: dict[str, Any], *, excluded: bool) -> PoolPfmp:
+    committed = row["request_amount_cents"] if row["request_state"] in COMMITTED else None
     return PoolPfmp(
         pfmp_id=str(row["pfmp_id"]), start_date=row["start_date"], end_date=row["end_date"],
-        created_seq=row["created_seq"], day_count=row["day_count"], deleted=row["deleted"],
-        # One request per PFMP until rectifications land: a paid one is committed, so class 2 stays empty.
-        committed_amount_cents=committed, ever_paid=row["request_state"] == "paid",
+        created_seq=row["created_seq"], day_count=row["day_count"], deleted=row["deleted"], excluded=excluded,
+        committed_amount_cents=committed, ever_paid=row["paid_cents"] is not None,
     )
 
 
@@ -85,34 +92,3 @@ async def store_amounts(conn: Connection, amounts: list[tuple[UUID, int | None, 
         "FROM unnest($1::uuid[], $2::int[], $3::jsonb[]) AS u(pfmp_id, amount, steps) WHERE p.pfmp_id = u.pfmp_id",
         [a[0] for a in amounts], [a[1] for a in amounts], [json.dumps(a[2]) for a in amounts],
     )
-
-
-async def insert_requests(conn: Connection, requests: list[tuple[UUID, UUID, int]]) -> None:
-    """(request id, PFMP id, amount): created ready, so the amount is frozen (committed) from now on."""
-    if not requests:
-        return
-    await conn.execute(
-        "INSERT INTO payment_requests (payment_request_id, pfmp_id, state, amount_cents) "
-        "SELECT r, p, 'ready', a FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS u(r, p, a)",
-        [r[0] for r in requests], [r[1] for r in requests], [r[2] for r in requests],
-    )
-
-
-async def explanation(conn: Connection, pfmp_id: UUID) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        "SELECT p.pfmp_id, p.day_count, p.amount_cents, p.explanation, p.start_date, p.end_date, p.status, "
-        "s.mef_code, s.school_year, s.daily_rate_cents, s.yearly_cap_cents, s.legal_reference, "
-        "s.unpriced_reason FROM pfmps p JOIN schoolings s USING (schooling_id) WHERE p.pfmp_id = $1",
-        pfmp_id,
-    )
-    return {**dict(row), "explanation": json.loads(row["explanation"])} if row else None
-
-
-async def totals(conn: Connection) -> dict[str, int]:
-    row = await conn.fetchrow(
-        "SELECT count(*) FILTER (WHERE amount_cents IS NOT NULL) AS priced, "
-        "coalesce(sum(amount_cents), 0) AS total_cents, "
-        "(SELECT count(*) FROM payment_requests) AS requests FROM pfmps"
-    )
-    assert row is not None
-    return {k: int(v) for k, v in dict(row).items()}

@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Literal
 
 Klass = Literal["committed", "rectifying", "free", "none"]
 
 
+@lru_cache(maxsize=4096)  # explanation steps repeat a few amounts thousands of times per batch
 def euros(cents: int) -> str:
     """Amounts for people: whole euros when exact (always, with a whole-euro barème)."""
     whole, rest = divmod(cents, 100)

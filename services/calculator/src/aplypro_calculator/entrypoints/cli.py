@@ -1,28 +1,55 @@
-"""`aplypro-calculator`: run the service, print the barème of a MEF file, explain an amount."""
+"""`aplypro-calculator`: run the service, the barème of a MEF file, explanations, exclusions, parked requests."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 from uuid import UUID
 
+import asyncpg
 import typer
 from aplypro_servicekit.cli import run_service
 from aplypro_servicekit.db import create_pool, migrate
 
-from aplypro_calculator.adapters import postgres
+from aplypro_calculator.adapters import postgres_requests, postgres_views
 from aplypro_calculator.config import CalculatorSettings
+from aplypro_calculator.domain.exclusions import ExclusionConflict, ExclusionRow
+from aplypro_calculator.entrypoints import explain_command
 from aplypro_calculator.entrypoints.bareme_command import run_bareme
-from aplypro_calculator.entrypoints.service import build_spec
+from aplypro_calculator.entrypoints.service import build_handlers, build_spec
+from aplypro_calculator.service_layer import operations
 
 app = typer.Typer(help="Calculator: the barème, PFMP amounts and payment requests.", no_args_is_help=True)
+exclusions_app = typer.Typer(help="Establishments and (establishment, MEF) pairs outside the scheme.",
+                             no_args_is_help=True)
+app.add_typer(exclusions_app, name="exclusions")
+
+T = TypeVar("T")
+
+
+def _with_db(work: Callable[[asyncpg.Pool, CalculatorSettings, str], Awaitable[T]]) -> T:
+    """Run `work` on the calculator's schema (migrated first), then close the pool."""
+
+    async def go() -> T:
+        settings = CalculatorSettings()
+        schema = settings.db_schema("calculator")
+        pool = await create_pool(settings.database_url, schema, size=1)
+        try:
+            await migrate(pool, schema, ["aplypro_servicekit", "aplypro_calculator"])
+            return await work(pool, settings, schema)
+        finally:
+            await pool.close()
+
+    return asyncio.run(go())
 
 
 @app.command()
 def run() -> None:
-    """Run the service: consume schoolings and PFMPs, publish amounts and payment requests."""
+    """Run the service: consume schoolings, PFMPs and ASP returns; publish amounts and payment requests."""
     settings = CalculatorSettings()
     run_service(build_spec(settings), settings)
 
@@ -38,48 +65,97 @@ def bareme(
 
 @app.command()
 def explain(pfmp_id: UUID) -> None:
-    """Print how the amount of a PFMP was computed: inputs, parameters and their legal reference, steps."""
+    """Print how the amount of a PFMP was computed: inputs, barème and legal reference, pool state, steps."""
 
-    async def go() -> dict[str, object] | None:
-        settings = CalculatorSettings()
-        schema = settings.db_schema("calculator")
-        pool = await create_pool(settings.database_url, schema, size=1)
-        try:
-            await migrate(pool, schema, ["aplypro_servicekit", "aplypro_calculator"])
-            async with pool.acquire() as conn:
-                return await postgres.explanation(conn, pfmp_id)
-        finally:
-            await pool.close()
+    async def work(pool: asyncpg.Pool, _: CalculatorSettings, __: str) -> list[str] | None:
+        async with pool.acquire() as conn:
+            found = await postgres_views.explanation(conn, pfmp_id)
+            return None if found is None else explain_command.render(
+                found, await postgres_requests.load_exclusions(conn))
 
-    found = asyncio.run(go())
-    if found is None:
+    lines = _with_db(work)
+    if lines is None:
         typer.echo(f"no PFMP {pfmp_id} is known to the calculator", err=True)
         raise typer.Exit(1)
-    for key in ("pfmp_id", "status", "start_date", "end_date", "day_count", "mef_code", "school_year",
-                "daily_rate_cents", "yearly_cap_cents", "legal_reference", "unpriced_reason", "amount_cents"):
-        typer.echo(f"{key}: {found[key]}")
-    typer.echo("steps:")
-    for step in found["explanation"]:  # type: ignore[attr-defined]
-        typer.echo(f"  - {step}")
+    typer.echo("\n".join(lines))
 
 
 @app.command()
 def status() -> None:
-    """Print amounts computed, their total and payment requests, as JSON."""
-    import json
+    """Print amounts computed, their total and payment requests by state, as JSON."""
 
-    async def go() -> dict[str, int]:
-        settings = CalculatorSettings()
-        schema = settings.db_schema("calculator")
-        pool = await create_pool(settings.database_url, schema, size=1)
-        try:
-            await migrate(pool, schema, ["aplypro_servicekit", "aplypro_calculator"])
-            async with pool.acquire() as conn:
-                return await postgres.totals(conn)
-        finally:
-            await pool.close()
+    async def work(pool: asyncpg.Pool, _: CalculatorSettings, __: str) -> dict[str, object]:
+        async with pool.acquire() as conn:
+            return await postgres_views.totals(conn)
 
-    typer.echo(json.dumps(asyncio.run(go())))
+    typer.echo(json.dumps(_with_db(work)))
+
+
+@app.command("release-parked")
+def release_parked() -> None:
+    """Re-evaluate requests parked by negative_rectification (released when the switch is on)."""
+
+    async def work(pool: asyncpg.Pool, settings: CalculatorSettings, schema: str) -> operations.Released:
+        async with pool.acquire() as conn, conn.transaction():
+            return await operations.release_parked(conn, build_handlers(settings), schema)
+
+    if not CalculatorSettings().negative_rectifications_enabled:
+        typer.echo("negative rectifications are switched off "
+                   "(APLYPRO_CALCULATOR_NEGATIVE_RECTIFICATIONS_ENABLED): parked requests stay parked", err=True)
+    released = _with_db(work)
+    typer.echo(f"pools re-evaluated: {released.pools}; events written: {released.events}; "
+               f"still parked or blocked by negative_rectification: {released.still_parked}")
+
+
+UaiArg = Annotated[str, typer.Argument(help="Establishment UAI (7 digits and a letter).")]
+MefOpt = Annotated[str | None, typer.Option("--mef", help="Only this MEF code (default: whole establishment).")]
+YearOpt = Annotated[int | None, typer.Option("--school-year", help="Only this start year, e.g. 2025 (default: all).")]
+
+
+def _change(add: bool, uai: str, mef: str | None, school_year: int | None) -> None:
+    row = ExclusionRow.of(uai, mef, school_year)
+
+    async def work(pool: asyncpg.Pool, settings: CalculatorSettings, schema: str) -> operations.Repriced:
+        change = operations.add_exclusion if add else operations.remove_exclusion
+        async with pool.acquire() as conn, conn.transaction():
+            return await change(conn, build_handlers(settings), schema, row)
+
+    try:
+        result = _with_db(work)
+    except ExclusionConflict as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(1) from None
+    what = f"{row.uai} MEF {row.mef or 'all'} school year {row.school_year or 'all'}"
+    if not result.changed:
+        typer.echo(f"nothing to do: {what} is {'already' if add else 'not'} excluded", err=True)
+        raise typer.Exit(0 if add else 1)
+    typer.echo(f"{'added' if add else 'removed'}: {what}; pools repriced: {result.pools}; "
+               f"events written: {result.events}")
+
+
+@exclusions_app.command("add")
+def exclusions_add(uai: UaiArg, mef: MefOpt = None, school_year: YearOpt = None) -> None:
+    """Exclude an establishment (or one of its MEFs, or one year); reprice the pools it reaches."""
+    _change(True, uai, mef, school_year)
+
+
+@exclusions_app.command("remove")
+def exclusions_remove(uai: UaiArg, mef: MefOpt = None, school_year: YearOpt = None) -> None:
+    """Lift exactly this exclusion row; the PFMPs it held back are priced again."""
+    _change(False, uai, mef, school_year)
+
+
+@exclusions_app.command("list")
+def exclusions_list() -> None:
+    """Print `UAI,MEF,school_year,schoolings` for every exclusion row (empty = all)."""
+
+    async def work(pool: asyncpg.Pool, _: CalculatorSettings, __: str) -> list[dict[str, object]]:
+        async with pool.acquire() as conn:
+            return await postgres_views.exclusions(conn)
+
+    typer.echo("uai,mef,school_year,schoolings")
+    for r in _with_db(work):
+        typer.echo(f"{r['uai']},{r['mef_code'] or ''},{r['school_year'] or ''},{r['schoolings']}")
 
 
 def main() -> None:

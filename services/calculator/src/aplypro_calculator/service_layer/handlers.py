@@ -1,4 +1,4 @@
-"""Use cases of the calculator: price schoolings, recompute cap pools, create payment requests.
+"""Handlers of the calculator: price schoolings, record PFMPs and rectifications, follow ASP returns.
 
 Set-based: a whole Kafka batch is applied with a handful of statements. A single event is a batch of
 one (the consumer's fallback when a batch breaks a rule). Everything runs inside the consumer's
@@ -8,17 +8,15 @@ transaction, so state, inbox rows and outgoing events commit together.
 from __future__ import annotations
 
 import json
-import uuid
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 from aplypro_contracts import (
-    AmountComputed,
     Envelope,
-    PaymentRequested,
+    PaymentRequestSent,
+    PaymentRequestStateChanged,
     PfmpRecorded,
+    PfmpRectified,
     PfmpValidated,
     SchoolingOpened,
     SchoolingPriced,
@@ -29,9 +27,10 @@ from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 from aplypro_calculator.adapters import postgres
 from aplypro_calculator.adapters.postgres import PoolKey
 from aplypro_calculator.domain.bareme import MefRow, Priced, load_bareme
-from aplypro_calculator.domain.pool import allocate
-
-PRODUCER = "calculator"
+from aplypro_calculator.service_layer.asp_returns import apply_asp_returns
+from aplypro_calculator.service_layer.events import PRODUCER, Cause
+from aplypro_calculator.service_layer.pools import pool_key, recompute_pools
+from aplypro_calculator.service_layer.rectifications import rectify_pfmp
 
 
 def priced_state(event: SchoolingOpened) -> dict[str, Any]:
@@ -60,25 +59,42 @@ def _pricing(row: dict[str, Any]) -> tuple[Any, ...]:
             row["school_year"])
 
 
-def _pool_key(row: dict[str, Any]) -> PoolKey:
-    return (row["student_id"], row["mef_code"], row["school_year"])
-
-
 @dataclass(frozen=True)
 class Handlers:
-    """Bound to the topic they publish to (namespaced by settings)."""
+    """Bound to the topic they publish to (namespaced by settings) and to the §5.4 switch."""
 
     topic: str
+    negative_rectifications_enabled: bool = False
 
     async def on_event(self, conn: Connection, event: Envelope) -> None:
         await self.on_batch(conn, [event])
 
     async def on_batch(self, conn: Connection, events: list[Envelope]) -> None:
-        # Within a batch the last event of an aggregate wins: events of one key arrive in order.
+        # ASP returns first: they come from another topic, so their place in the batch means nothing, and
+        # a rectification needs the `paid` it follows. Then students and PFMP events, in batch order: a
+        # run of facts is applied set-based, a rectification alone, each run ending with its pools.
+        returns = [e for e in events if isinstance(e, PaymentRequestStateChanged | PaymentRequestSent)]
+        out: list[OutboxRow] = []
+        if returns:
+            causes: dict[PoolKey, Cause] = {}
+            await apply_asp_returns(conn, returns, causes)
+            out += await self.recompute_pools(conn, causes)
+        for run in _runs([e for e in events if not isinstance(e, PaymentRequestStateChanged | PaymentRequestSent)]):
+            causes = {}
+            if isinstance(run[0], PfmpRectified):
+                out += await rectify_pfmp(conn, self.topic, run[0], causes,
+                                          negative_enabled=self.negative_rectifications_enabled)
+            else:
+                out += await self._apply_facts(conn, run, causes)
+            out += await self.recompute_pools(conn, causes)
+        await write_outbox(conn, out)
+
+    async def _apply_facts(self, conn: Connection, events: list[Envelope],
+                           causes: dict[PoolKey, Cause]) -> list[OutboxRow]:
+        # Within a run the last event of an aggregate wins: events of one key arrive in order.
         schoolings = {e.schooling_id: e for e in events if isinstance(e, SchoolingOpened)}
         pfmps = {e.pfmp.pfmp_id: e for e in events if isinstance(e, PfmpRecorded | PfmpValidated)}
         out: list[OutboxRow] = []
-        causes: dict[PoolKey, UUID] = {}
         if schoolings:
             out += await self._price_schoolings(conn, list(schoolings.values()), causes)
         if pfmps:
@@ -87,12 +103,11 @@ class Handlers:
             for event in pfmps.values():
                 schooling = known.get(event.pfmp.schooling_id)
                 if schooling is not None:  # else priced when its schooling arrives (another topic)
-                    causes[_pool_key(schooling)] = event.event_id
-        out += await self.recompute_pools(conn, causes)
-        await write_outbox(conn, out)
+                    causes[pool_key(schooling)] = Cause.of(event)
+        return out
 
     async def _price_schoolings(self, conn: Connection, events: list[SchoolingOpened],
-                                causes: dict[PoolKey, UUID]) -> list[OutboxRow]:
+                                causes: dict[PoolKey, Cause]) -> list[OutboxRow]:
         before = await postgres.get_schoolings(conn, [e.schooling_id for e in events])
         states = [priced_state(e) for e in events]
         await postgres.upsert_schoolings(conn, states)
@@ -107,53 +122,22 @@ class Handlers:
                     yearly_cap_cents=state["yearly_cap_cents"], legal_reference=state["legal_reference"],
                     unpriced_reason=state["unpriced_reason"])))
             # A new MEF or year moves the schooling's PFMPs to another pool: recompute old and new.
-            causes[_pool_key(state)] = event.event_id
+            causes[pool_key(state)] = Cause.of(event)
             if old is not None:
-                causes[_pool_key(old)] = event.event_id
+                causes[pool_key(old)] = Cause.of(event)
         return out
 
-    async def recompute_pools(self, conn: Connection, causes: dict[PoolKey, UUID]) -> list[OutboxRow]:
-        """Reallocate whole pools; publish only amounts that changed; create due payment requests."""
-        if not causes:
-            return []
-        by_pool: dict[PoolKey, list[dict[str, Any]]] = defaultdict(list)
-        for row in await postgres.pool_rows(conn, sorted(causes, key=str)):
-            by_pool[_pool_key(row)].append(row)
-        amounts: list[tuple[UUID, int | None, list[str]]] = []
-        requests: list[tuple[UUID, UUID, int]] = []
-        out: list[OutboxRow] = []
-        for key, rows in by_pool.items():
-            cause = causes[key]
-            for row, amount, steps in _allocate(rows):
-                if row["computed_at"] is None or row["amount_cents"] != amount:
-                    amounts.append((row["pfmp_id"], amount, steps))
-                    out.append(event_row(self.topic, key[0], _amount_event(row, amount, steps, cause)))
-                if row["status"] == "validated" and row["payment_request_id"] is None and amount:
-                    request_id = uuid.uuid4()
-                    requests.append((request_id, row["pfmp_id"], amount))
-                    out.append(event_row(self.topic, key[0], PaymentRequested(
-                        producer=PRODUCER, causation_id=cause, payment_request_id=request_id,
-                        pfmp_id=row["pfmp_id"], schooling_id=row["schooling_id"], student_id=key[0],
-                        amount_cents=amount, day_count=row["day_count"], pfmp_rank=row["rank"])))
-        await postgres.store_amounts(conn, amounts)
-        await postgres.insert_requests(conn, requests)
-        return out
+    async def recompute_pools(self, conn: Connection, causes: dict[PoolKey, Cause]) -> list[OutboxRow]:
+        """Reallocate whole pools; publish only amounts that changed; create and re-evaluate requests."""
+        return await recompute_pools(conn, self.topic, causes, negative_enabled=self.negative_rectifications_enabled)
 
 
-def _allocate(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int | None, list[str]]]:
-    first = rows[0]
-    if first["daily_rate_cents"] is None:
-        return [(r, None, [f"unpriced: {first['unpriced_reason']}"]) for r in rows]
-    result = allocate(first["daily_rate_cents"], first["yearly_cap_cents"], [postgres.to_pool_pfmp(r) for r in rows])
-    by_id = {str(r["pfmp_id"]): r for r in rows}
-    return [(by_id[a.pfmp_id], a.amount_cents, list(a.steps)) for a in result.allocations]
-
-
-def _amount_event(row: dict[str, Any], amount: int | None, steps: list[str], cause: UUID) -> AmountComputed:
-    return AmountComputed(
-        producer=PRODUCER, causation_id=cause, pfmp_id=row["pfmp_id"], schooling_id=row["schooling_id"],
-        student_id=row["student_id"], school_year=row["school_year"], mef_code=row["mef_code"],
-        day_count=row["day_count"], amount_cents=amount, daily_rate_cents=row["daily_rate_cents"],
-        yearly_cap_cents=row["yearly_cap_cents"], legal_reference=row["legal_reference"],
-        explanation=tuple(steps),
-    )
+def _runs(events: list[Envelope]) -> list[list[Envelope]]:
+    """Consecutive facts together; each rectification alone (it reads the pool the facts before it left)."""
+    runs: list[list[Envelope]] = []
+    for event in events:
+        if isinstance(event, PfmpRectified) or not runs or isinstance(runs[-1][0], PfmpRectified):
+            runs.append([event])
+        else:
+            runs[-1].append(event)
+    return runs

@@ -1,0 +1,120 @@
+"""A payment request as the calculator sees it (lifecycles.md §2 and §4): creation, evaluation, ASP returns.
+
+The calculator decides five blocking reasons; the gateway decides the others (identity, address, RIB,
+decisions) once the request is handed over as `ready`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from aplypro_calculator.domain.rectification import InvalidDayCount, validate_day_count
+
+State = Literal["pending", "incomplete", "ready", "sent", "integrated", "rejected", "paid", "unpaid"]
+Reason = Literal["pfmp", "pfmp_amount", "excluded_schooling", "negative_rectification", "mef_without_bareme"]
+
+COMMITTED: frozenset[str] = frozenset({"ready", "sent", "integrated", "paid"})  # the amount is frozen
+ONGOING: frozenset[str] = frozenset({"ready", "sent", "integrated"})  # the PFMP cannot be edited
+ACTIVE: frozenset[str] = frozenset({"pending", "ready", "sent", "integrated"})  # no new request
+OPEN: frozenset[str] = frozenset({"pending", "incomplete"})  # not handed over yet: the calculator re-evaluates
+PARKING: frozenset[str] = frozenset({"negative_rectification"})  # waits in `pending`, released by a switch
+
+# Returns the calculator follows, and the states each may come from. `integrated`, `paid` and `unpaid`
+# also accept the step before the usual one, since `sent` may arrive as PaymentRequestSent instead.
+ASP_TRANSITIONS: dict[str, frozenset[str]] = {
+    "sent": frozenset({"ready"}),
+    "integrated": frozenset({"ready", "sent"}),
+    "rejected": frozenset({"ready", "sent"}),
+    "paid": frozenset({"sent", "integrated"}),
+    "unpaid": frozenset({"sent", "integrated"}),
+}
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """What the calculator knows when it evaluates one request of a PFMP."""
+
+    pfmp_status: str
+    deleted: bool
+    day_count: int | None
+    start_date: date
+    end_date: date
+    amount_cents: int | None  # the PFMP's current pool amount; None when it holds nothing
+    priced: bool  # the schooling's MEF has a barème for its year
+    excluded: bool  # the schooling is excluded (calculation.md §4)
+    pool_over_cap: bool  # Σ committed > cap in the PFMP's pool
+    paid_base_cents: int | None  # total of the PFMP's latest paid request; None if never paid
+    negative_enabled: bool  # calculation.md §5.4 switch
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    state: State
+    reasons: tuple[Reason, ...]
+
+    @property
+    def parked(self) -> bool:
+        return self.state == "pending" and bool(self.reasons)
+
+
+def blocking_reasons(f: RequestFacts) -> tuple[Reason, ...]:
+    """Every failing calculator check, in the order of lifecycles.md §4 (never only the first)."""
+    rectified = f.pfmp_status == "rectified"
+    reasons: list[Reason] = []
+    if f.deleted or f.pool_over_cap or not _day_count_valid(f, rectified):
+        reasons.append("pfmp")
+    if f.amount_cents is None or f.amount_cents < 0 or (f.amount_cents == 0 and not rectified):
+        reasons.append("pfmp_amount")
+    if f.excluded:
+        reasons.append("excluded_schooling")
+    if (rectified and not f.negative_enabled and f.paid_base_cents is not None
+            and f.amount_cents is not None and f.amount_cents < f.paid_base_cents):
+        reasons.append("negative_rectification")
+    if not f.priced:
+        reasons.append("mef_without_bareme")
+    return tuple(reasons)
+
+
+def _day_count_valid(f: RequestFacts, rectified: bool) -> bool:
+    try:
+        validate_day_count(f.day_count, f.start_date, f.end_date, rectification=rectified)
+    except InvalidDayCount:
+        return False
+    return True
+
+
+def evaluate(f: RequestFacts) -> Evaluation:
+    """All pass → ready; only parking reasons → pending (parked); otherwise incomplete with all of them."""
+    reasons = blocking_reasons(f)
+    if not reasons:
+        return Evaluation("ready", ())
+    if set(reasons) <= PARKING:
+        return Evaluation("pending", reasons)
+    return Evaluation("incomplete", reasons)
+
+
+def may_create(pfmp_status: str, deleted: bool, amount_cents: int | None, has_request: bool) -> bool:
+    """A validated PFMP gets its first request once its amount is > 0, even later (D10).
+
+    Rectified PFMPs get theirs from the rectification itself (even at 0); a terminal request is retried
+    only on request, never here.
+    """
+    return pfmp_status == "validated" and not deleted and not has_request and bool(amount_cents)
+
+
+def paid_mismatch(paid_amount: Decimal | None, amount_cents: int, base_cents: int | None) -> bool:
+    """MTNET differs from what we sent (calculation.md §3.1): flagged for review, never truncated.
+
+    A missing MTNET is a mismatch, never 0 (D6). For a rectification, whether MTNET is the total or the
+    difference is an open point (§8): both are accepted.
+    """
+    if paid_amount is None:
+        return True
+    cents = paid_amount * 100
+    if cents != cents.to_integral_value():
+        return True
+    expected = {amount_cents} if base_cents is None else {amount_cents, abs(amount_cents - base_cents)}
+    return int(cents) not in expected

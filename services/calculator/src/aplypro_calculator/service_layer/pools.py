@@ -1,0 +1,127 @@
+"""Recompute whole cap pools and keep their payment requests in step (calculation.md §3.3–3.4, lifecycles §2).
+
+Set-based: every pool of a batch is read with one query, and amounts and requests are written with one
+statement each. Runs inside the caller's transaction, so state and outgoing events commit together.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from aplypro_contracts import Envelope
+from aplypro_servicekit.db import Connection
+from aplypro_servicekit.outbox import OutboxRow, event_row
+
+from aplypro_calculator.adapters import postgres, postgres_requests
+from aplypro_calculator.adapters.postgres import PoolKey
+from aplypro_calculator.adapters.postgres_requests import NewRequest, RequestChange
+from aplypro_calculator.domain.exclusions import Exclusions
+from aplypro_calculator.domain.pool import allocate
+from aplypro_calculator.domain.requests import OPEN, Evaluation, RequestFacts, evaluate, may_create
+from aplypro_calculator.service_layer import events
+from aplypro_calculator.service_layer.events import Cause
+
+
+def pool_key(row: dict[str, Any]) -> PoolKey:
+    return (row["student_id"], row["mef_code"], row["school_year"])
+
+
+@dataclass(frozen=True)
+class PricedRow:
+    row: dict[str, Any]
+    amount: int | None
+    steps: list[str]
+    excluded: bool
+    over_cap: bool
+
+
+def price_pool(rows: list[dict[str, Any]], exclusions: Exclusions) -> list[PricedRow]:
+    """The pool's allocation, row by row (an unpriced MEF prices nothing and holds nothing)."""
+    check = exclusions.excluded if len(exclusions) else None  # usually none: skip the per-row test
+    excluded = {r["schooling_id"]: check is not None and check(r["uai"], r["mef_code"], r["school_year"])
+                for r in rows}
+    first = rows[0]
+    if first["daily_rate_cents"] is None:
+        steps = [f"unpriced: {first['unpriced_reason']}"]
+        return [PricedRow(r, None, steps, excluded[r["schooling_id"]], False) for r in rows]
+    pfmps = [postgres.to_pool_pfmp(r, excluded=excluded[r["schooling_id"]]) for r in rows]
+    result = allocate(first["daily_rate_cents"], first["yearly_cap_cents"], pfmps)
+    by_id = {str(r["pfmp_id"]): r for r in rows}
+    return [PricedRow(row, a.amount_cents, a.steps, excluded[row["schooling_id"]], result.over_cap)
+            for a in result.allocations for row in (by_id[a.pfmp_id],)]
+
+
+def facts(p: PricedRow, negative_enabled: bool) -> RequestFacts:
+    row = p.row
+    return RequestFacts(
+        pfmp_status=row["status"], deleted=row["deleted"], day_count=row["day_count"],
+        start_date=row["start_date"], end_date=row["end_date"], amount_cents=p.amount,
+        priced=row["daily_rate_cents"] is not None, excluded=p.excluded, pool_over_cap=p.over_cap,
+        paid_base_cents=row["paid_cents"], negative_enabled=negative_enabled,
+    )
+
+
+@dataclass
+class _Writes:
+    amounts: list[tuple[UUID, int | None, list[str]]] = field(default_factory=list)
+    inserts: list[NewRequest] = field(default_factory=list)
+    changes: list[RequestChange] = field(default_factory=list)
+    out: list[OutboxRow] = field(default_factory=list)
+
+
+async def recompute_pools(conn: Connection, topic: str, causes: dict[PoolKey, Cause], *,
+                          negative_enabled: bool) -> list[OutboxRow]:
+    """Reallocate whole pools; publish amounts that changed; create and re-evaluate their requests."""
+    if not causes:
+        return []
+    exclusions = await postgres_requests.load_exclusions(conn)
+    by_pool: dict[PoolKey, list[dict[str, Any]]] = defaultdict(list)
+    for row in await postgres.pool_rows(conn, sorted(causes, key=str)):
+        by_pool[pool_key(row)].append(row)
+    w = _Writes()
+    for key, rows in by_pool.items():
+        cause = causes[key]
+        for p in price_pool(rows, exclusions):
+            row = p.row
+            if row["computed_at"] is None or row["amount_cents"] != p.amount:
+                w.amounts.append((row["pfmp_id"], p.amount, p.steps))
+                w.out.append(event_row(topic, key[0], events.amount_computed(row, p.amount, p.steps, cause)))
+            _follow_request(w, topic, p, cause, negative_enabled)
+    await postgres.store_amounts(conn, w.amounts)
+    await postgres_requests.insert_requests(conn, w.inserts)
+    await postgres_requests.change_requests(conn, w.changes)
+    return w.out
+
+
+def _follow_request(w: _Writes, topic: str, p: PricedRow, cause: Cause, negative_enabled: bool) -> None:
+    """Re-evaluate an open request, or create the first one of a validated PFMP now worth > 0 (D10)."""
+    row = p.row
+    state = row["request_state"]
+    if state in OPEN:
+        request_id: UUID = row["payment_request_id"]
+        verdict = evaluate(facts(p, negative_enabled))
+        unchanged = verdict.state == state and verdict.reasons == tuple(row["request_reasons"])
+        if unchanged and row["request_amount_cents"] == p.amount:
+            return
+        w.changes.append(RequestChange(request_id, verdict.state, p.amount, verdict.reasons))
+        if unchanged:
+            return  # only the (not yet frozen) amount moved: a new transition only when the reasons change
+    elif may_create(row["status"], row["deleted"], p.amount, has_request=state is not None):
+        request_id = uuid.uuid4()
+        verdict = evaluate(facts(p, negative_enabled))
+        w.inserts.append(NewRequest(request_id, row["pfmp_id"], verdict.state, p.amount, verdict.reasons))
+    else:
+        return
+    w.out.append(event_row(topic, row["student_id"], _request_event(row, request_id, verdict, p.amount, cause)))
+
+
+def _request_event(row: dict[str, Any], request_id: UUID, verdict: Evaluation, amount: int | None,
+                   cause: Cause) -> Envelope:
+    if verdict.state == "ready":
+        assert amount is not None  # ready means pfmp_amount passed
+        return events.payment_requested(row, request_id, amount, cause)
+    return events.payment_request_blocked(row, request_id, verdict.reasons, verdict.parked, cause)

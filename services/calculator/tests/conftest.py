@@ -1,0 +1,37 @@
+"""Fixtures of the calculator tests: a schema of their own on the real PostgreSQL, and a `Calc` on it."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aplypro_calculator.entrypoints.service import build_handlers
+from aplypro_servicekit.db import create_pool, migrate
+
+sys.path.insert(0, str(Path(__file__).parent))  # test modules import their builders from calculator_world
+
+from calculator_world import Calc, settings_for
+
+
+@pytest.fixture
+async def db(database_url: str, namespace: str) -> AsyncIterator[asyncpg.Pool]:
+    schema = settings_for(namespace).db_schema("calculator")
+    assert schema != "calculator"  # never the real schema
+    pool = await create_pool(database_url, schema)
+    await migrate(pool, schema, ["aplypro_servicekit", "aplypro_calculator"])
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def calc(db: asyncpg.Pool, namespace: str) -> Calc:
+    return Calc(db, build_handlers(settings_for(namespace)), namespace)
+
+
+@pytest.fixture
+def cli_env(database_url: str, namespace: str) -> dict[str, str]:
+    """Environment of a CLI run on this test's schema."""
+    return {"DATABASE_URL": database_url, "APLYPRO_TOPIC_NAMESPACE": namespace, "APLYPRO_LOG_JSON": "false"}

@@ -1,0 +1,40 @@
+"""Migration 0002 on a schema that already holds 0001 data: the requests of the old model survive."""
+
+from __future__ import annotations
+
+import uuid
+from importlib import resources
+
+import pytest
+from aplypro_servicekit.db import create_pool, migrate
+from calculator_world import settings_for
+
+pytestmark = pytest.mark.integration
+
+
+async def test_migration_0002_keeps_the_ready_requests_of_0001(database_url: str, namespace: str) -> None:
+    schema = settings_for(namespace).db_schema("calculator")
+    pool = await create_pool(database_url, schema)
+    try:
+        # A schema as 0001 left it, with one PFMP and its ready request.
+        await migrate(pool, schema, ["aplypro_servicekit"])
+        sql = (resources.files("aplypro_calculator") / "migrations" / "0001_calculator.sql").read_text()
+        await pool.execute(sql)
+        await pool.execute("INSERT INTO schema_migrations (name) VALUES ('aplypro_calculator:0001_calculator.sql')")
+        schooling, pfmp, request = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        await pool.execute("INSERT INTO schoolings VALUES ($1, $2, '0350001A', 2025, '2473121133', '{}', 'student', "
+                           "2000, 100000, 'ref', NULL)", schooling, uuid.uuid4())
+        await pool.execute("INSERT INTO pfmps (pfmp_id, schooling_id, student_id, start_date, end_date, day_count, "
+                           "status, created_seq, rank) VALUES ($1, $2, $3, '2025-10-06', '2025-10-19', 10, "
+                           "'validated', 1, 1)", pfmp, schooling, uuid.uuid4())
+        await pool.execute("INSERT INTO payment_requests VALUES ($1, $2, 'ready', 20000)", request, pfmp)
+
+        applied = await migrate(pool, schema, ["aplypro_servicekit", "aplypro_calculator"])
+        assert applied == ["aplypro_calculator:0002_request_lifecycle_exclusions.sql"]
+        row = await pool.fetchrow("SELECT * FROM payment_requests")
+        assert row is not None
+        assert (row["payment_request_id"], row["state"], row["amount_cents"], row["kind"], row["reasons"]) == (
+            request, "ready", 20000, "payment", [])
+        assert row["seq"] is not None
+    finally:
+        await pool.close()
