@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,10 @@ from aplypro_contracts import (
     Establishment,
     Identity,
     Mef,
+    PaymentRequested,
+    PfmpState,
+    PfmpValidated,
+    RibRecorded,
     SchoolingOpened,
     SchoolingPriced,
     StudentRegistered,
@@ -112,6 +116,30 @@ def priced(student_id: uuid.UUID, schooling_id: uuid.UUID, *, is_priced: bool = 
     return SchoolingPriced(producer="calculator", schooling_id=schooling_id, student_id=student_id,
                            school_year=2025, priced=is_priced, daily_rate_cents=1500 if is_priced else None,
                            yearly_cap_cents=60000 if is_priced else None)
+
+
+# États liquidatifs: a validated PFMP, its payment request and the student's bank account.
+IBAN, BIC, HOLDER = "FR7630006000011234567890189", "AGRIFRPPXXX", "Famille Garnier-Fictive"
+
+
+def pfmp_validated(student_id: uuid.UUID, schooling_id: uuid.UUID, pfmp_id: uuid.UUID, rank: int,
+                   start: date, end: date) -> PfmpValidated:
+    return PfmpValidated(producer="pfmp", occurred_at=datetime.combine(end + timedelta(days=1), time(9), UTC),
+                         pfmp=PfmpState(pfmp_id=pfmp_id, schooling_id=schooling_id, student_id=student_id,
+                                        start_date=start, end_date=end, day_count=10, status="validated",
+                                        created_seq=rank, rank=rank))  # fmt: skip
+
+
+def payment(student_id: uuid.UUID, schooling_id: uuid.UUID, pfmp_id: uuid.UUID, rank: int,
+            amount_cents: int) -> PaymentRequested:
+    return PaymentRequested(producer="calculator", payment_request_id=uuid.uuid4(), pfmp_id=pfmp_id,
+                            schooling_id=schooling_id, student_id=student_id, amount_cents=amount_cents,
+                            day_count=amount_cents // 1500, pfmp_rank=rank)
+
+
+def rib(student_id: uuid.UUID) -> RibRecorded:
+    return RibRecorded(producer="students", rib_id=uuid.uuid4(), student_id=student_id, establishment_uai=UAI,
+                       owner_type="other_person", holder_name=HOLDER, iban=IBAN, bic=BIC)
 
 
 Feed = Callable[..., Awaitable[None]]

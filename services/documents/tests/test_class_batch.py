@@ -155,7 +155,7 @@ async def test_the_student_command_renders_the_current_version_of_one_schooling(
 
     unknown = await invoke(["student", str(uuid.uuid4()), "--out", str(tmp_path / "no.pdf")], issued["env"])
     assert unknown.exit_code == 1
-    assert "unknown or not priced" in unknown.stderr
+    assert "is unknown" in unknown.stderr
 
 
 def entry(number: str, last_name: str, class_label: str | None = "A", sha256: str = "") -> BatchEntry:

@@ -3,59 +3,33 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 
 import asyncpg
 import pytest
 import structlog
-from aplypro_contracts import (
-    DecisionWithdrawalRequested,
-    PaymentRequested,
-    PfmpRectified,
-    PfmpState,
-    PfmpValidated,
-    RibRecorded,
-    StudentRegistered,
-)
+from aplypro_contracts import DecisionWithdrawalRequested, PfmpRectified, StudentRegistered
 from aplypro_documents.domain.numbering import pfmp_number
 from aplypro_documents.service_layer.issue import DecisionIssuer
 
 from .conftest import (
-    UAI,
+    BIC,
+    HOLDER,
+    IBAN,
     Feed,
     announced,
     documents_of,
     identity_of,
     missing,
+    payment,
     pdf_text,
+    pfmp_validated,
     priced,
+    rib,
     schooling_opened,
 )
 
 pytestmark = pytest.mark.integration
-IBAN, BIC, HOLDER = "FR7630006000011234567890189", "AGRIFRPPXXX", "Famille Garnier-Fictive"
-
-
-def pfmp_validated(student_id: uuid.UUID, schooling_id: uuid.UUID, pfmp_id: uuid.UUID, rank: int,
-                   start: date, end: date) -> PfmpValidated:
-    return PfmpValidated(producer="pfmp", occurred_at=datetime.combine(end + timedelta(days=1), time(9), UTC),
-                         pfmp=PfmpState(pfmp_id=pfmp_id, schooling_id=schooling_id, student_id=student_id,
-                                        start_date=start, end_date=end, day_count=10, status="validated",
-                                        created_seq=rank, rank=rank))  # fmt: skip
-
-
-def payment(student_id: uuid.UUID, schooling_id: uuid.UUID, pfmp_id: uuid.UUID, rank: int,
-            amount_cents: int) -> PaymentRequested:
-    return PaymentRequested(producer="calculator", payment_request_id=uuid.uuid4(), pfmp_id=pfmp_id,
-                            schooling_id=schooling_id, student_id=student_id, amount_cents=amount_cents,
-                            day_count=amount_cents // 1500, pfmp_rank=rank)
-
-
-def rib(student_id: uuid.UUID) -> RibRecorded:
-    return RibRecorded(producer="students", rib_id=uuid.uuid4(), student_id=student_id, establishment_uai=UAI,
-                       owner_type="other_person", holder_name=HOLDER, iban=IBAN, bic=BIC)
-
-
 async def test_payment_requests_issue_then_refresh_the_etat_liquidatif(
     feed: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool
 ) -> None:

@@ -22,6 +22,8 @@ async def create_pool(database_url: str, schema: str, *, size: int = 5) -> async
     conn = await asyncpg.connect(database_url)
     try:
         await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    except (asyncpg.UniqueViolationError, asyncpg.DuplicateSchemaError):
+        pass  # two processes of one service started together: IF NOT EXISTS is not atomic in PostgreSQL
     finally:
         await conn.close()
     pool = await asyncpg.create_pool(

@@ -100,11 +100,15 @@ async def attribution_inputs(conn: Connection, schooling_id: UUID) -> dict[str, 
 async def current_document(conn: Connection, schooling_id: UUID, kind: str) -> dict[str, Any] | None:
     """The highest version issued of one kind for a schooling ("current", documents.md §6)."""
     row = await conn.fetchrow(
-        "SELECT document_id, number, version, storage_ref, sha256, created_at FROM documents "
+        "SELECT document_id, number, version, storage_ref, sha256, input_sha256, created_at FROM documents "
         "WHERE schooling_id = $1 AND kind = $2 ORDER BY version DESC LIMIT 1",
         schooling_id, kind,
     )
     return dict(row) if row else None
+
+
+async def schooling_known(conn: Connection, schooling_id: UUID) -> bool:
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM schoolings WHERE schooling_id = $1)", schooling_id))
 
 
 async def current_attributions(

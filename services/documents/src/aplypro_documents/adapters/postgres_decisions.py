@@ -12,16 +12,26 @@ from aplypro_servicekit.db import Connection
 
 from aplypro_documents.domain.decisions import SchoolingSpan
 
-# A queued document about an issued DA: the schooling, the student's identity and the current DA
-# (highest version). A row without an issued DA is not returned: it waits in the queue for it.
-DECISION_INPUTS = (
+# A document about an issued DA: the schooling, the student's identity and the current DA (highest
+# version). A queued row without an issued DA is not returned: it waits in the queue for it.
+_DECISION_INPUTS = (
     "SELECT q.schooling_id, q.kind, q.attempts, q.detail, s.student_id, s.school_year, s.establishment, s.mef, "
     "s.administrative_number, s.start_date, s.end_date, st.identity, "
-    "da.number AS decision_number, da.created_at AS decision_created_at "
-    "FROM render_queue q JOIN schoolings s USING (schooling_id) JOIN students st USING (student_id) "
+    "da.number AS decision_number, da.created_at AS decision_created_at{columns} "
+    "FROM {source} JOIN schoolings s USING (schooling_id) JOIN students st USING (student_id) "
     "JOIN LATERAL (SELECT d.number, d.created_at FROM documents d WHERE d.schooling_id = q.schooling_id "
     "AND d.kind = 'attribution' ORDER BY d.version DESC LIMIT 1) da ON true "
 )
+# One schooling ($1) in the shape of a queue row, to rebuild a document already issued (student_document.py).
+ONE_SCHOOLING = "(SELECT $1::uuid AS schooling_id, NULL::text AS kind, 0 AS attempts, NULL::jsonb AS detail) q"
+
+
+def decision_inputs_sql(source: str = "render_queue q", columns: str = "") -> str:
+    """The SELECT of a document about an issued DA, from the queue or ONE_SCHOOLING, with extra columns."""
+    return _DECISION_INPUTS.format(source=source, columns=columns)
+
+
+DECISION_INPUTS = decision_inputs_sql()
 
 
 def decision_inputs(rows: list[Any]) -> list[dict[str, Any]]:
@@ -99,6 +109,12 @@ async def claim_withdrawals(conn: Connection, limit: int) -> list[dict[str, Any]
         limit,
     )
     return decision_inputs(rows)
+
+
+async def issued_decision_inputs(conn: Connection, schooling_id: UUID) -> dict[str, Any] | None:
+    """What an abrogation or a retrait of this schooling prints, as it stands now; None without an issued DA."""
+    rows = await conn.fetch(decision_inputs_sql(ONE_SCHOOLING), schooling_id)
+    return decision_inputs(rows)[0] if rows else None
 
 
 async def next_version(conn: Connection, schooling_id: UUID, kind: str) -> int:

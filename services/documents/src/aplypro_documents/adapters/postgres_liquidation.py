@@ -11,7 +11,11 @@ from uuid import UUID
 
 from aplypro_servicekit.db import Connection
 
-from aplypro_documents.adapters.postgres_decisions import DECISION_INPUTS, decision_inputs
+from aplypro_documents.adapters.postgres_decisions import ONE_SCHOOLING, decision_inputs, decision_inputs_sql
+
+# An état liquidatif prints the student's bank account for the schooling's establishment.
+_RIB_COLUMNS = ", r.holder_name, r.iban, r.bic"
+_RIB_JOIN = "JOIN ribs r ON r.student_id = s.student_id AND r.establishment_uai = s.establishment->>'uai' "
 
 
 async def upsert_rib(conn: Connection, row: dict[str, Any], recorded_at: datetime) -> None:
@@ -51,14 +55,20 @@ async def claim_liquidations(conn: Connection, limit: int) -> list[dict[str, Any
     if limit < 1:
         return []
     rows = await conn.fetch(
-        DECISION_INPUTS.replace(" FROM render_queue", ", r.holder_name, r.iban, r.bic FROM render_queue")
-        + "JOIN ribs r ON r.student_id = s.student_id AND r.establishment_uai = s.establishment->>'uai' "
-        "WHERE q.kind = 'liquidation' AND NOT EXISTS (SELECT 1 FROM payment_requests pr "
+        decision_inputs_sql(columns=_RIB_COLUMNS) + _RIB_JOIN
+        + "WHERE q.kind = 'liquidation' AND NOT EXISTS (SELECT 1 FROM payment_requests pr "
         "LEFT JOIN pfmps p USING (pfmp_id) WHERE pr.schooling_id = q.schooling_id AND p.pfmp_id IS NULL) "
         "ORDER BY q.queued_at, q.schooling_id LIMIT $1 FOR UPDATE OF q SKIP LOCKED",
         limit,
     )
     return decision_inputs(rows)
+
+
+async def liquidation_inputs(conn: Connection, schooling_id: UUID) -> dict[str, Any] | None:
+    """What this schooling's état liquidatif prints besides its PFMPs, as it stands now; None without an
+    issued DA or a bank account."""
+    rows = await conn.fetch(decision_inputs_sql(ONE_SCHOOLING, _RIB_COLUMNS) + _RIB_JOIN, schooling_id)
+    return decision_inputs(rows)[0] if rows else None
 
 
 async def requested_pfmps(conn: Connection, schooling_ids: list[UUID]) -> dict[UUID, list[dict[str, Any]]]:

@@ -1,4 +1,4 @@
-"""`aplypro-documents`: run the service, render a sample or one student's DA, download a class's DAs."""
+"""`aplypro-documents`: run the service, render a sample or one student's document, download a class's DAs."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from aplypro_documents.entrypoints.service import build_spec
 from aplypro_documents.rendering import render_one, samples
 from aplypro_documents.rendering.templates import title
 from aplypro_documents.service_layer.class_batch import CorruptObjectError, load_entries, write_batch
-from aplypro_documents.service_layer.student_document import current_attribution
+from aplypro_documents.service_layer.content import number_and_version
+from aplypro_documents.service_layer.student_document import issued_document
 
 app = typer.Typer(help="Documents: décisions d'attribution and other official documents.", no_args_is_help=True)
 T = TypeVar("T")
@@ -53,16 +54,19 @@ def render_sample(
 
 @app.command()
 def student(
-    schooling_id: Annotated[UUID, typer.Argument(help="Internal id of the schooling.")], out: PdfOut
+    schooling_id: Annotated[UUID, typer.Argument(help="Internal id of the schooling.")],
+    out: PdfOut,
+    kind: Annotated[DocumentKind, typer.Option(help="Which of the four documents.")] = DocumentKind.ATTRIBUTION,
 ) -> None:
-    """Render the current décision d'attribution of one schooling from the service's database."""
+    """Re-render the latest issued version of one schooling's document of a kind, from the service's database
+    (same number and version as issued); exit 1 if that kind was never issued or no longer matches its inputs."""
     settings = DocumentsSettings()
     try:
-        decision = _with_pool(settings, lambda pool: current_attribution(pool, schooling_id))
+        doc = _with_pool(settings, lambda pool: issued_document(pool, schooling_id, kind, settings.programmes))
     except (LookupError, ValueError) as exc:
         _fail(exc)
-    _write(out, render_one(decision))
-    typer.echo(f"{title(decision)} (version {decision.version}) -> {out}")
+    _write(out, render_one(doc))
+    typer.echo(f"{title(doc)} (version {number_and_version(doc)[1]}) -> {out}")
 
 
 @app.command("class-batch")

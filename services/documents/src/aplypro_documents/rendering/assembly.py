@@ -120,7 +120,9 @@ class BatchAssembler:
             bodies.append(page)
             bodies += [self._content(layer, len(stack) > 1) for layer in stack]
             kids.append(page_number)
-        catalog = b"<</Type /Catalog/Pages 2 0 R/Metadata 4 0 R/Lang %s" % pydyf.String("fr").data
+        # Viewers show the title rather than the file name (as weasyprint does for a tagged PDF).
+        catalog = b"<</Type /Catalog/Pages 2 0 R/Metadata 4 0 R/Lang %s/ViewerPreferences <</DisplayDocTitle true>>" % (
+            pydyf.String("fr").data)  # fmt: skip
         if self._intents is not None:
             catalog += b"/OutputIntents " + self._intents
         bodies[0] = catalog + b">>"
