@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 from aplypro_calculator.config import CalculatorSettings
+from aplypro_calculator.entrypoints.service import build_handlers
+from aplypro_calculator.service_layer.evaluation import Evaluated, evaluate_due
 from aplypro_calculator.service_layer.handlers import Handlers
 from aplypro_contracts import (
     Envelope,
@@ -41,12 +43,29 @@ def settings_for(namespace: str, **values: Any) -> CalculatorSettings:
 
 @dataclass
 class Calc:
-    """Builders and probes for one test's calculator schema."""
+    """Builders and probes for one test's calculator schema.
+
+    `now` is the calculator's clock (None: the real time); `validate(at=...)` dates the validation.
+    """
 
     db: asyncpg.Pool
     handlers: Handlers
     namespace: str
     _seq: int = 0
+    now: datetime | None = None
+
+    @classmethod
+    def on(cls, db: asyncpg.Pool, namespace: str, **settings: Any) -> Calc:
+        calc = cls(db, build_handlers(settings_for(namespace, **settings)), namespace)
+        calc.handlers = replace(calc.handlers, clock=calc.clock)
+        return calc
+
+    def clock(self) -> datetime:
+        return self.now or datetime.now(UTC)
+
+    async def evaluate_due(self, now: datetime, batch_size: int = 1000) -> Evaluated:
+        """One pass of the evaluator of due requests, at `now`."""
+        return await evaluate_due(self.db, self.handlers, "unused", now=now, batch_size=batch_size)
 
     def with_switch(self, enabled: bool) -> Handlers:
         return replace(self.handlers, negative_rectifications_enabled=enabled)
@@ -83,9 +102,9 @@ class Calc:
         await self.feed(PfmpRecorded(producer="pfmp", pfmp=state))
         return state
 
-    async def validate(self, state: PfmpState) -> PfmpState:
+    async def validate(self, state: PfmpState, *, at: datetime | None = None) -> PfmpState:
         state = state.model_copy(update={"status": "validated"})
-        await self.feed(PfmpValidated(producer="pfmp", pfmp=state))
+        await self.feed(PfmpValidated(producer="pfmp", pfmp=state, **({"occurred_at": at} if at else {})))
         return state
 
     def rectified(self, state: PfmpState, days: int, *, by: str = "user") -> PfmpRectified:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aplypro_calculator.entrypoints.service import build_handlers
 from aplypro_servicekit.db import create_pool, migrate
 
 sys.path.insert(0, str(Path(__file__).parent))  # test modules import their builders from calculator_world
@@ -28,7 +27,14 @@ async def db(database_url: str, namespace: str) -> AsyncIterator[asyncpg.Pool]:
 
 @pytest.fixture
 def calc(db: asyncpg.Pool, namespace: str) -> Calc:
-    return Calc(db, build_handlers(settings_for(namespace)), namespace)
+    """A calculator that evaluates requests at once (cool-down `none`): what most tests are about."""
+    return Calc.on(db, namespace, evaluation_cooldown="none")
+
+
+@pytest.fixture
+def nightly(db: asyncpg.Pool, namespace: str) -> Calc:
+    """A calculator with the production cool-down: requests of validated PFMPs are due at the next midnight."""
+    return Calc.on(db, namespace, evaluation_cooldown="next_midnight")
 
 
 @pytest.fixture

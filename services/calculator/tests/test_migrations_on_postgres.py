@@ -1,4 +1,4 @@
-"""Migration 0002 on a schema that already holds 0001 data: the requests of the old model survive."""
+"""Migrations 0002 and 0003 on a schema that already holds 0001 data: the requests of the old model survive."""
 
 from __future__ import annotations
 
@@ -30,11 +30,15 @@ async def test_migration_0002_keeps_the_ready_requests_of_0001(database_url: str
         await pool.execute("INSERT INTO payment_requests VALUES ($1, $2, 'ready', 20000)", request, pfmp)
 
         applied = await migrate(pool, schema, ["aplypro_servicekit", "aplypro_calculator"])
-        assert applied == ["aplypro_calculator:0002_request_lifecycle_exclusions.sql"]
+        assert applied == ["aplypro_calculator:0002_request_lifecycle_exclusions.sql",
+                           "aplypro_calculator:0003_evaluation_cooldown.sql"]
         row = await pool.fetchrow("SELECT * FROM payment_requests")
         assert row is not None
         assert (row["payment_request_id"], row["state"], row["amount_cents"], row["kind"], row["reasons"]) == (
             request, "ready", 20000, "payment", [])
         assert row["seq"] is not None
+        # 0003: an old request has no due time (it was evaluated at once), an old PFMP no validation time.
+        assert (row["due_at"], row["cause_event_id"], row["correlation_id"]) == (None, None, None)
+        assert await pool.fetchval("SELECT validated_at FROM pfmps") is None
     finally:
         await pool.close()

@@ -1,16 +1,19 @@
-"""The calculator's payment-request rules (lifecycles.md §2, §4), as plain functions."""
+"""The calculator's payment-request rules (lifecycles.md §2, §4, §5), as plain functions."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 from aplypro_calculator.domain.requests import (
     ASP_TRANSITIONS,
+    PARIS,
     RequestFacts,
+    awaiting_evaluation,
     blocking_reasons,
+    due_at,
     evaluate,
     may_create,
     paid_mismatch,
@@ -86,3 +89,36 @@ def test_asp_returns_only_move_a_request_forward() -> None:
     assert "integrated" in ASP_TRANSITIONS["paid"]
     assert all("paid" not in sources and "pending" not in sources for sources in ASP_TRANSITIONS.values())
     assert blocking_reasons(OK) == ()
+
+
+@pytest.mark.parametrize(("validated", "due"), [
+    # Winter (UTC+1): any time of the Paris day, up to 23:59:59, is due at the next Paris midnight.
+    (datetime(2026, 3, 10, 0, 0, tzinfo=PARIS), datetime(2026, 3, 10, 23, 0, tzinfo=UTC)),
+    (datetime(2026, 3, 10, 22, 59, 59, tzinfo=UTC), datetime(2026, 3, 10, 23, 0, tzinfo=UTC)),
+    (datetime(2026, 3, 10, 23, 0, tzinfo=UTC), datetime(2026, 3, 11, 23, 0, tzinfo=UTC)),  # already the 11th
+    # The nights the clocks change (29 March, 25 October 2026): midnight keeps the offset of the evening.
+    (datetime(2026, 3, 28, 21, 0, tzinfo=PARIS), datetime(2026, 3, 28, 23, 0, tzinfo=UTC)),
+    (datetime(2026, 3, 29, 21, 0, tzinfo=PARIS), datetime(2026, 3, 29, 22, 0, tzinfo=UTC)),
+    (datetime(2026, 10, 24, 21, 0, tzinfo=PARIS), datetime(2026, 10, 24, 22, 0, tzinfo=UTC)),
+    (datetime(2026, 10, 25, 21, 0, tzinfo=PARIS), datetime(2026, 10, 25, 23, 0, tzinfo=UTC)),
+])
+def test_a_request_is_due_at_the_next_midnight_in_paris_after_the_validation(
+    validated: datetime, due: datetime,
+) -> None:
+    assert due_at(validated, "next_midnight") == due
+
+
+def test_without_cool_down_or_validation_time_a_request_is_due_at_once() -> None:
+    assert due_at(datetime(2026, 3, 10, 12, 0, tzinfo=UTC), "none") is None
+    assert due_at(None, "next_midnight") is None  # validated before the cool-down existed
+
+
+def test_only_a_pending_request_never_evaluated_and_not_due_awaits_its_evaluation() -> None:
+    due = datetime(2026, 3, 10, 23, 0, tzinfo=UTC)
+    before, at = datetime(2026, 3, 10, 22, 59, 59, tzinfo=UTC), due
+    assert awaiting_evaluation("pending", [], due, before)
+    assert not awaiting_evaluation("pending", [], due, at)
+    assert not awaiting_evaluation("pending", [], None, before)  # due at once
+    assert not awaiting_evaluation("pending", ["negative_rectification"], due, before)  # evaluated: parked
+    assert not awaiting_evaluation("incomplete", ["pfmp_amount"], due, before)
+    assert not awaiting_evaluation("ready", [], due, before)

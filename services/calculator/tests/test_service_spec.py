@@ -1,11 +1,13 @@
-"""The composition root: what the calculator consumes, and the §5.4 switch read from the environment."""
+"""The composition root: what the calculator consumes, and the §5.4 switch and §5 cool-down read from the
+environment."""
 
 from __future__ import annotations
 
 import pytest
 from aplypro_calculator.config import CalculatorSettings
-from aplypro_calculator.entrypoints.service import build_spec
+from aplypro_calculator.entrypoints.service import build_handlers, build_spec
 from aplypro_contracts.topics import ASP_EVENTS, PFMP_EVENTS, STUDENTS_EVENTS
+from pydantic import ValidationError
 
 
 def test_one_subscription_reads_students_pfmp_and_asp_returns_so_a_pool_has_one_writer() -> None:
@@ -24,4 +26,23 @@ def test_negative_rectifications_are_off_unless_the_environment_turns_them_on(
     assert CalculatorSettings().negative_rectifications_enabled is False
     monkeypatch.setenv("APLYPRO_CALCULATOR_NEGATIVE_RECTIFICATIONS_ENABLED", "true")
     assert CalculatorSettings().negative_rectifications_enabled is True
-    assert len(build_spec(CalculatorSettings()).background) == 1  # the start-up release of parked requests
+    background = build_spec(CalculatorSettings()).background
+    assert [task.__name__ for task in background] == ["release_parked_requests", "evaluate_due_requests"]
+
+
+def test_requests_are_due_at_the_next_midnight_unless_the_environment_says_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("COOLDOWN", "INTERVAL_S", "BATCH_SIZE"):
+        monkeypatch.delenv(f"APLYPRO_CALCULATOR_EVALUATION_{name}", raising=False)
+    settings = CalculatorSettings()
+    assert (settings.evaluation_cooldown, settings.evaluation_interval_s, settings.evaluation_batch_size) == (
+        "next_midnight", 30, 1000)
+    monkeypatch.setenv("APLYPRO_CALCULATOR_EVALUATION_COOLDOWN", "none")
+    monkeypatch.setenv("APLYPRO_CALCULATOR_EVALUATION_INTERVAL_S", "0.5")
+    settings = CalculatorSettings()
+    assert (settings.evaluation_cooldown, settings.evaluation_interval_s) == ("none", 0.5)
+    assert build_handlers(settings).evaluation_cooldown == "none"
+    monkeypatch.setenv("APLYPRO_CALCULATOR_EVALUATION_COOLDOWN", "tomorrow")
+    with pytest.raises(ValidationError):
+        CalculatorSettings()

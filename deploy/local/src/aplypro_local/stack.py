@@ -54,6 +54,10 @@ class LocalStack:
             "DATABASE_URL": database_url,
             "APLYPRO_ASP_OUTBOX_DIR": str(self.workdir / "asp" / "outbox"),
             "APLYPRO_DOCUMENTS_STORAGE_DIR": str(self.workdir / "documents"),
+            # Requests of validated PFMPs are evaluated at once here, not at the next midnight (the
+            # production default, lifecycles.md §5), so the demo, the bench and the end-to-end tests flow
+            # in seconds. A caller who sets it (environment or extra_env) keeps its value.
+            "APLYPRO_CALCULATOR_EVALUATION_COOLDOWN": os.environ.get("APLYPRO_CALCULATOR_EVALUATION_COOLDOWN", "none"),
             **self.extra_env,
         }
 

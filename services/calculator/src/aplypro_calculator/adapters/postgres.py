@@ -32,15 +32,18 @@ async def upsert_schoolings(conn: Connection, rows: list[dict[str, Any]]) -> Non
 
 
 async def upsert_pfmps(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """PFMP facts; `validated_at` (optional key) is kept from the first validation, never moved by a replay."""
     await conn.execute(
         "INSERT INTO pfmps (pfmp_id, schooling_id, student_id, start_date, end_date, day_count, status, "
-        "created_seq, rank, deleted) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::date[], "
-        "$5::date[], $6::int[], $7::text[], $8::bigint[], $9::int[], $10::bool[]) "
+        "created_seq, rank, deleted, validated_at) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], "
+        "$4::date[], $5::date[], $6::int[], $7::text[], $8::bigint[], $9::int[], $10::bool[], $11::timestamptz[]) "
         "ON CONFLICT (pfmp_id) DO UPDATE SET schooling_id = EXCLUDED.schooling_id, "
         "start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, day_count = EXCLUDED.day_count, "
-        "status = EXCLUDED.status, deleted = EXCLUDED.deleted",
+        "status = EXCLUDED.status, deleted = EXCLUDED.deleted, "
+        "validated_at = coalesce(pfmps.validated_at, EXCLUDED.validated_at)",
         *_columns(rows, ["pfmp_id", "schooling_id", "student_id", "start_date", "end_date", "day_count", "status",
                          "created_seq", "rank", "deleted"]),
+        [row.get("validated_at") for row in rows],
     )
 
 
@@ -56,9 +59,10 @@ PoolKey = tuple[UUID, str, int]  # (student, MEF code, school year): one yearly 
 POOL_SELECT = (
     "SELECT p.*, s.daily_rate_cents, s.yearly_cap_cents, s.legal_reference, s.unpriced_reason, "
     "s.school_year, s.mef_code, s.uai, r.payment_request_id, r.state AS request_state, "
-    "r.amount_cents AS request_amount_cents, r.reasons AS request_reasons, pd.amount_cents AS paid_cents "
+    "r.amount_cents AS request_amount_cents, r.reasons AS request_reasons, r.due_at AS request_due_at, "
+    "pd.amount_cents AS paid_cents "
     "FROM pfmps p JOIN schoolings s USING (schooling_id) "
-    "LEFT JOIN LATERAL (SELECT payment_request_id, state, amount_cents, reasons FROM payment_requests "
+    "LEFT JOIN LATERAL (SELECT payment_request_id, state, amount_cents, reasons, due_at FROM payment_requests "
     "  WHERE pfmp_id = p.pfmp_id ORDER BY seq DESC LIMIT 1) r ON true "
     "LEFT JOIN LATERAL (SELECT amount_cents FROM payment_requests "
     "  WHERE pfmp_id = p.pfmp_id AND state = 'paid' ORDER BY seq DESC LIMIT 1) pd ON true "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -23,6 +24,9 @@ class NewRequest:
     reasons: tuple[str, ...]
     kind: str = "payment"
     base_cents: int | None = None
+    due_at: datetime | None = None  # first evaluation not before (lifecycles.md §5); None: at once
+    cause_event_id: UUID | None = None  # the event that created it, and its flow
+    correlation_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -49,14 +53,23 @@ async def insert_requests(conn: Connection, requests: Sequence[NewRequest]) -> N
     if not requests:
         return
     await conn.execute(
-        "INSERT INTO payment_requests (payment_request_id, pfmp_id, state, amount_cents, reasons, kind, base_cents) "
+        "INSERT INTO payment_requests (payment_request_id, pfmp_id, state, amount_cents, reasons, kind, base_cents, "
+        "  due_at, cause_event_id, correlation_id) "
         "SELECT u.id, u.pfmp, u.state, u.amount, "
-        "  coalesce(string_to_array(nullif(u.reasons, ''), chr(31)), '{}'), u.kind, u.base "
-        "FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::text[], $7::int[]) "
-        "AS u(id, pfmp, state, amount, reasons, kind, base)",
+        "  coalesce(string_to_array(nullif(u.reasons, ''), chr(31)), '{}'), u.kind, u.base, u.due, u.cause, u.flow "
+        "FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::text[], $7::int[], "
+        "  $8::timestamptz[], $9::uuid[], $10::uuid[]) AS u(id, pfmp, state, amount, reasons, kind, base, due, cause, flow)",
         *_columns(requests, ["payment_request_id", "pfmp_id", "state", "amount_cents", "reasons", "kind",
-                             "base_cents"]),
+                             "base_cents", "due_at", "cause_event_id", "correlation_id"]),
     )
+
+
+async def withdraw_requests(conn: Connection, ids: Sequence[UUID]) -> None:
+    """Delete requests never evaluated (nothing was published about them); any other row is left alone."""
+    if not ids:
+        return
+    await conn.execute("DELETE FROM payment_requests WHERE payment_request_id = ANY($1::uuid[]) "
+                       "AND state = 'pending' AND reasons = '{}'", list(ids))
 
 
 async def change_requests(conn: Connection, changes: Sequence[RequestChange]) -> None:
@@ -74,6 +87,69 @@ async def change_requests(conn: Connection, changes: Sequence[RequestChange]) ->
 def _columns(rows: Sequence[Any], names: list[str]) -> list[list[Any]]:
     # unnest cannot take ragged text[][]: reason lists travel joined by the unit separator (ASCII 31).
     return [["\x1f".join(v) if isinstance(v := getattr(r, n), tuple) else v for r in rows] for n in names]
+
+
+@dataclass(frozen=True)
+class DueRequest:
+    """A request created and never evaluated, whose due time has come, with its pool and its cause."""
+
+    payment_request_id: UUID
+    pool: PoolKey
+    cause_event_id: UUID | None
+    correlation_id: UUID | None
+
+
+async def claim_due_requests(conn: Connection, now: datetime, limit: int) -> list[DueRequest]:
+    """The oldest due requests, locked; those another evaluator holds are skipped (several may run)."""
+    rows = await conn.fetch(
+        "SELECT r.payment_request_id, r.cause_event_id, r.correlation_id, s.student_id, s.mef_code, s.school_year "
+        "FROM payment_requests r JOIN pfmps p USING (pfmp_id) JOIN schoolings s USING (schooling_id) "
+        "WHERE r.state = 'pending' AND r.reasons = '{}' AND (r.due_at IS NULL OR r.due_at <= $1) "
+        "ORDER BY r.due_at, r.seq LIMIT $2 FOR UPDATE OF r SKIP LOCKED",
+        now, limit)
+    return [DueRequest(r["payment_request_id"], (r["student_id"], r["mef_code"], r["school_year"]),
+                       r["cause_event_id"], r["correlation_id"]) for r in rows]
+
+
+async def lock_whole_pools(conn: Connection, keys: Sequence[PoolKey]) -> set[PoolKey]:
+    """Lock every PFMP of these pools without waiting; return the pools locked whole.
+
+    A PFMP row locked elsewhere means the pool has a writer now (the consumer, or another evaluator): the
+    pool is left to the next pass. Never waiting here is what keeps the evaluator out of deadlocks with
+    the consumer, which locks a pool's PFMPs first and its requests after.
+    """
+    if not keys:
+        return set()
+    columns = [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]]
+    in_pools = ("FROM pfmps p JOIN schoolings s USING (schooling_id) WHERE (s.student_id, s.mef_code, s.school_year) "
+                "IN (SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[])) ")
+    locked = await conn.fetch(f"SELECT p.pfmp_id {in_pools}ORDER BY p.created_seq FOR UPDATE OF p SKIP LOCKED",
+                              *columns)
+    busy = await conn.fetch(
+        f"SELECT DISTINCT s.student_id, s.mef_code, s.school_year {in_pools}AND NOT (p.pfmp_id = ANY($4::uuid[]))",
+        *columns, [r["pfmp_id"] for r in locked])
+    return set(keys) - {(r["student_id"], r["mef_code"], r["school_year"]) for r in busy}
+
+
+async def due_in_pools(conn: Connection, keys: Sequence[PoolKey], now: datetime) -> list[UUID]:
+    """Every request of these pools never evaluated and due at `now`, claimed or not."""
+    if not keys:
+        return []
+    rows = await conn.fetch(
+        "SELECT r.payment_request_id FROM payment_requests r JOIN pfmps p USING (pfmp_id) "
+        "JOIN schoolings s USING (schooling_id) WHERE (s.student_id, s.mef_code, s.school_year) IN "
+        "(SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[])) "
+        "AND r.state = 'pending' AND r.reasons = '{}' AND (r.due_at IS NULL OR r.due_at <= $4)",
+        [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], now)
+    return [r["payment_request_id"] for r in rows]
+
+
+async def awaiting(conn: Connection, ids: Sequence[UUID]) -> dict[UUID, str]:
+    """State of these requests, or `awaiting` for those still not evaluated."""
+    rows = await conn.fetch(
+        "SELECT payment_request_id, CASE WHEN state = 'pending' AND reasons = '{}' THEN 'awaiting' ELSE state END "
+        "AS state FROM payment_requests WHERE payment_request_id = ANY($1::uuid[])", list(ids))
+    return {r["payment_request_id"]: r["state"] for r in rows}
 
 
 async def requests_for_returns(conn: Connection, ids: list[UUID]) -> dict[UUID, dict[str, Any]]:

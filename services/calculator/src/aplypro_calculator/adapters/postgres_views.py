@@ -27,7 +27,7 @@ async def explanation(conn: Connection, pfmp_id: UUID) -> dict[str, Any] | None:
     pool = await conn.fetch(_POOL_ROWS, row["student_id"], row["mef_code"], row["school_year"])
     requests = await conn.fetch(
         "SELECT payment_request_id, kind, state, amount_cents, base_cents, reasons, asp_reasons, paid_amount, "
-        "paid_mismatch, recovery, created_at FROM payment_requests WHERE pfmp_id = $1 ORDER BY seq", pfmp_id)
+        "paid_mismatch, recovery, created_at, due_at FROM payment_requests WHERE pfmp_id = $1 ORDER BY seq", pfmp_id)
     return {**found, "pool": [dict(r) for r in pool], "requests": [dict(r) for r in requests]}
 
 

@@ -7,9 +7,10 @@ decisions) once the request is handed over as `ready`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from aplypro_calculator.domain.rectification import InvalidDayCount, validate_day_count
 
@@ -103,6 +104,33 @@ def may_create(pfmp_status: str, deleted: bool, amount_cents: int | None, has_re
     only on request, never here.
     """
     return pfmp_status == "validated" and not deleted and not has_request and bool(amount_cents)
+
+
+Cooldown = Literal["next_midnight", "none"]
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def due_at(validated_at: datetime | None, cooldown: Cooldown) -> datetime | None:
+    """When the request of a validated PFMP becomes due (lifecycles.md §5); None: at once.
+
+    `next_midnight`: the next 00:00 Europe/Paris after the validation, so that validations of one day
+    never depend on the order in which they arrived, and staff can fix same-day mistakes. A PFMP whose
+    validation time is unknown (validated before the cool-down existed) is due at once.
+    """
+    if cooldown == "none" or validated_at is None:
+        return None
+    day = validated_at.astimezone(PARIS).date() + timedelta(days=1)
+    return datetime.combine(day, time(0), tzinfo=PARIS)  # midnight always exists in Paris (DST moves 2-3h)
+
+
+def awaiting_evaluation(state: str | None, reasons: tuple[str, ...] | list[str] | None, due: datetime | None,
+                        now: datetime) -> bool:
+    """Created, never evaluated, not due yet: not committed, its amount follows the pool, no event.
+
+    A `pending` request without reasons has never been evaluated: an evaluation always leaves it ready,
+    incomplete, or pending with a parking reason.
+    """
+    return state == "pending" and not reasons and due is not None and due > now
 
 
 def paid_mismatch(paid_amount: Decimal | None, amount_cents: int, base_cents: int | None) -> bool:

@@ -1,4 +1,5 @@
-"""`aplypro-calculator`: run the service, the barème of a MEF file, explanations, exclusions, parked requests."""
+"""`aplypro-calculator`: run the service, the barème of a MEF file, explanations, exclusions, parked and due
+requests."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 from uuid import UUID
@@ -18,10 +20,11 @@ from aplypro_servicekit.db import create_pool, migrate
 from aplypro_calculator.adapters import postgres_requests, postgres_views
 from aplypro_calculator.config import CalculatorSettings
 from aplypro_calculator.domain.exclusions import ExclusionConflict, ExclusionRow
+from aplypro_calculator.domain.requests import PARIS
 from aplypro_calculator.entrypoints import explain_command
 from aplypro_calculator.entrypoints.bareme_command import run_bareme
 from aplypro_calculator.entrypoints.service import build_handlers, build_spec
-from aplypro_calculator.service_layer import operations
+from aplypro_calculator.service_layer import evaluation, operations
 
 app = typer.Typer(help="Calculator: the barème, PFMP amounts and payment requests.", no_args_is_help=True)
 exclusions_app = typer.Typer(help="Establishments and (establishment, MEF) pairs outside the scheme.",
@@ -105,6 +108,36 @@ def release_parked() -> None:
     released = _with_db(work)
     typer.echo(f"pools re-evaluated: {released.pools}; events written: {released.events}; "
                f"still parked or blocked by negative_rectification: {released.still_parked}")
+
+
+def parse_now(value: str | None) -> datetime:
+    """ISO 8601; without an offset the time is Europe/Paris time; none given: the current time."""
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO 8601 date-time: {value!r}", param_hint="--now") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=PARIS)
+
+
+@app.command("evaluate-due")
+def evaluate_due(
+    now: Annotated[str | None, typer.Option(
+        "--now", help="Evaluate what is due at this time (ISO 8601, e.g. 2026-03-11T00:00; without an offset: "
+        "Europe/Paris time). Default: now.")] = None,
+) -> None:
+    """One pass of the evaluator: requests whose cool-down has passed (lifecycles.md §5) become ready or blocked."""
+    at = parse_now(now)
+
+    async def work(pool: asyncpg.Pool, settings: CalculatorSettings, schema: str) -> evaluation.Evaluated:
+        return await evaluation.evaluate_due(pool, build_handlers(settings), schema, now=at,
+                                             batch_size=settings.evaluation_batch_size)
+
+    done = _with_db(work)
+    typer.echo(f"due at {at.isoformat()}: requests evaluated: {done.requests} (ready {done.ready}, "
+               f"blocked {done.blocked}); pools: {done.pools}; events written: {done.events}; "
+               f"left for the next pass (pool busy): {done.skipped}")
 
 
 UaiArg = Annotated[str, typer.Argument(help="Establishment UAI (7 digits and a letter).")]

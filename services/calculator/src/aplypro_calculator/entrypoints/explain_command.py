@@ -7,6 +7,7 @@ from typing import Any
 from aplypro_calculator.adapters import postgres
 from aplypro_calculator.domain.exclusions import Exclusions
 from aplypro_calculator.domain.pool import allocate, euros
+from aplypro_calculator.domain.requests import PARIS
 
 
 def _money(cents: int | None) -> str:
@@ -42,6 +43,8 @@ def render(found: dict[str, Any], exclusions: Exclusions) -> list[str]:
     lines.append("payment requests:" if found["requests"] else "payment requests: none")
     for r in found["requests"]:
         detail = [r["kind"], r["state"], _money(r["amount_cents"])]
+        if r["state"] == "pending" and not r["reasons"] and r["due_at"] is not None:
+            detail.append(f"not evaluated yet, due {r['due_at'].astimezone(PARIS):%Y-%m-%d %H:%M} Europe/Paris")
         if r["base_cents"] is not None:
             detail.append(f"base {euros(r['base_cents'])}")
         if r["reasons"]:

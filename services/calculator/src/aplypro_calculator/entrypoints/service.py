@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+
 import structlog
 from aplypro_contracts.topics import ASP_EVENTS, CALCULATOR_EVENTS, PFMP_EVENTS, STUDENTS_EVENTS
 from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 
 from aplypro_calculator.config import CalculatorSettings
+from aplypro_calculator.service_layer.evaluation import evaluate_due
 from aplypro_calculator.service_layer.handlers import Handlers
 from aplypro_calculator.service_layer.operations import release_parked
 
@@ -15,7 +19,8 @@ log = structlog.get_logger(__name__)
 
 def build_handlers(settings: CalculatorSettings) -> Handlers:
     return Handlers(topic=settings.topic(CALCULATOR_EVENTS),
-                    negative_rectifications_enabled=settings.negative_rectifications_enabled)
+                    negative_rectifications_enabled=settings.negative_rectifications_enabled,
+                    evaluation_cooldown=settings.evaluation_cooldown)
 
 
 def build_spec(settings: CalculatorSettings) -> ServiceSpec:
@@ -30,6 +35,22 @@ def build_spec(settings: CalculatorSettings) -> ServiceSpec:
             released = await release_parked(conn, handlers, schema)
         log.info("parked_requests_released", pools=released.pools, still_parked=released.still_parked)
 
+    async def evaluate_due_requests(runtime: ServiceRuntime) -> None:
+        """lifecycles.md §5: evaluate the requests whose cool-down has passed, every interval, in batches.
+
+        Runs with any cool-down: with `none` it finds nothing to do, unless requests were created under
+        `next_midnight` or before the requests had a due time.
+        """
+        if runtime.pool is None:
+            return
+        while True:
+            done = await evaluate_due(runtime.pool, handlers, schema, now=datetime.now(UTC),
+                                      batch_size=settings.evaluation_batch_size)
+            if done.requests or done.skipped:
+                log.info("due_requests_evaluated", requests=done.requests, ready=done.ready, blocked=done.blocked,
+                         pools=done.pools, events=done.events, left_for_next_pass=done.skipped)
+            await asyncio.sleep(settings.evaluation_interval_s)
+
     return ServiceSpec(
         name="calculator",
         schema=schema,
@@ -43,5 +64,5 @@ def build_spec(settings: CalculatorSettings) -> ServiceSpec:
                       "PaymentRequestSent": handlers.on_event, "PaymentRequestStateChanged": handlers.on_event},
             batch_handler=handlers.on_batch,
         )],
-        background=[release_parked_requests],
+        background=[release_parked_requests, evaluate_due_requests],
     )

@@ -8,7 +8,9 @@ transaction, so state, inbox rows and outgoing events commit together.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aplypro_contracts import (
@@ -27,9 +29,10 @@ from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 from aplypro_calculator.adapters import postgres
 from aplypro_calculator.adapters.postgres import PoolKey
 from aplypro_calculator.domain.bareme import MefRow, Priced, load_bareme
+from aplypro_calculator.domain.requests import Cooldown
 from aplypro_calculator.service_layer.asp_returns import apply_asp_returns
 from aplypro_calculator.service_layer.events import PRODUCER, Cause
-from aplypro_calculator.service_layer.pools import pool_key, recompute_pools
+from aplypro_calculator.service_layer.pools import RequestPolicy, pool_key, recompute_pools
 from aplypro_calculator.service_layer.rectifications import rectify_pfmp
 
 
@@ -59,12 +62,18 @@ def _pricing(row: dict[str, Any]) -> tuple[Any, ...]:
             row["school_year"])
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class Handlers:
-    """Bound to the topic they publish to (namespaced by settings) and to the §5.4 switch."""
+    """Bound to the topic they publish to (namespaced by settings), the §5.4 switch and the §5 cool-down."""
 
     topic: str
     negative_rectifications_enabled: bool = False
+    evaluation_cooldown: Cooldown = "next_midnight"
+    clock: Callable[[], datetime] = field(default=utc_now)  # what "now" is, for due requests
 
     async def on_event(self, conn: Connection, event: Envelope) -> None:
         await self.on_batch(conn, [event])
@@ -94,11 +103,16 @@ class Handlers:
         # Within a run the last event of an aggregate wins: events of one key arrive in order.
         schoolings = {e.schooling_id: e for e in events if isinstance(e, SchoolingOpened)}
         pfmps = {e.pfmp.pfmp_id: e for e in events if isinstance(e, PfmpRecorded | PfmpValidated)}
+        validated_at: dict[Any, datetime] = {}  # the first validation of the run starts the cool-down
+        for e in events:
+            if isinstance(e, PfmpValidated):
+                validated_at.setdefault(e.pfmp.pfmp_id, e.occurred_at)
         out: list[OutboxRow] = []
         if schoolings:
             out += await self._price_schoolings(conn, list(schoolings.values()), causes)
         if pfmps:
-            await postgres.upsert_pfmps(conn, [e.pfmp.model_dump() for e in pfmps.values()])
+            await postgres.upsert_pfmps(conn, [{**e.pfmp.model_dump(), "validated_at": validated_at.get(pfmp_id)}
+                                               for pfmp_id, e in pfmps.items()])
             known = await postgres.get_schoolings(conn, list({e.pfmp.schooling_id for e in pfmps.values()}))
             for event in pfmps.values():
                 schooling = known.get(event.pfmp.schooling_id)
@@ -127,9 +141,14 @@ class Handlers:
                 causes[pool_key(old)] = Cause.of(event)
         return out
 
-    async def recompute_pools(self, conn: Connection, causes: dict[PoolKey, Cause]) -> list[OutboxRow]:
-        """Reallocate whole pools; publish only amounts that changed; create and re-evaluate requests."""
-        return await recompute_pools(conn, self.topic, causes, negative_enabled=self.negative_rectifications_enabled)
+    def policy(self, now: datetime | None = None) -> RequestPolicy:
+        return RequestPolicy(now=now or self.clock(), negative_enabled=self.negative_rectifications_enabled,
+                             cooldown=self.evaluation_cooldown)
+
+    async def recompute_pools(self, conn: Connection, causes: dict[PoolKey, Cause], *,
+                              now: datetime | None = None) -> list[OutboxRow]:
+        """Reallocate whole pools; publish only amounts that changed; create and evaluate due requests."""
+        return await recompute_pools(conn, self.topic, causes, self.policy(now))
 
 
 def _runs(events: list[Envelope]) -> list[list[Envelope]]:

@@ -2,6 +2,14 @@
 
 Set-based: every pool of a batch is read with one query, and amounts and requests are written with one
 statement each. Runs inside the caller's transaction, so state and outgoing events commit together.
+
+A request of a validated PFMP is created `pending` with its due time (lifecycles §5). Until then it is not
+evaluated and not committed: its amount follows the pool and no request event is written; if the amount
+falls to 0 it is withdrawn (deleted: nothing was ever published about it), as a validated PFMP at 0 gets no
+request, and created again if the amount comes back. So neither the amounts nor which PFMPs have a request
+depend on the order of one day's validations. Once due, any recomputation of its pool evaluates it (the
+evaluator of due requests, or any later event of the pool), together with every other due request of the
+pool, against one allocation.
 """
 
 from __future__ import annotations
@@ -9,6 +17,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -21,7 +30,16 @@ from aplypro_calculator.adapters.postgres import PoolKey
 from aplypro_calculator.adapters.postgres_requests import NewRequest, RequestChange
 from aplypro_calculator.domain.exclusions import Exclusions
 from aplypro_calculator.domain.pool import allocate
-from aplypro_calculator.domain.requests import OPEN, Evaluation, RequestFacts, evaluate, may_create
+from aplypro_calculator.domain.requests import (
+    OPEN,
+    Cooldown,
+    Evaluation,
+    RequestFacts,
+    awaiting_evaluation,
+    due_at,
+    evaluate,
+    may_create,
+)
 from aplypro_calculator.service_layer import events
 from aplypro_calculator.service_layer.events import Cause
 
@@ -69,12 +87,22 @@ def facts(p: PricedRow, negative_enabled: bool) -> RequestFacts:
 class _Writes:
     amounts: list[tuple[UUID, int | None, list[str]]] = field(default_factory=list)
     inserts: list[NewRequest] = field(default_factory=list)
+    withdrawn: list[UUID] = field(default_factory=list)
     changes: list[RequestChange] = field(default_factory=list)
     out: list[OutboxRow] = field(default_factory=list)
 
 
-async def recompute_pools(conn: Connection, topic: str, causes: dict[PoolKey, Cause], *,
-                          negative_enabled: bool) -> list[OutboxRow]:
+@dataclass(frozen=True)
+class RequestPolicy:
+    """How requests are followed in one recomputation: the §5.4 switch, the §5 cool-down and the clock."""
+
+    now: datetime
+    negative_enabled: bool = False
+    cooldown: Cooldown = "next_midnight"
+
+
+async def recompute_pools(conn: Connection, topic: str, causes: dict[PoolKey, Cause],
+                          policy: RequestPolicy) -> list[OutboxRow]:
     """Reallocate whole pools; publish amounts that changed; create and re-evaluate their requests."""
     if not causes:
         return []
@@ -90,20 +118,27 @@ async def recompute_pools(conn: Connection, topic: str, causes: dict[PoolKey, Ca
             if row["computed_at"] is None or row["amount_cents"] != p.amount:
                 w.amounts.append((row["pfmp_id"], p.amount, p.steps))
                 w.out.append(event_row(topic, key[0], events.amount_computed(row, p.amount, p.steps, cause)))
-            _follow_request(w, topic, p, cause, negative_enabled)
+            _follow_request(w, topic, p, cause, policy)
     await postgres.store_amounts(conn, w.amounts)
+    await postgres_requests.withdraw_requests(conn, w.withdrawn)
     await postgres_requests.insert_requests(conn, w.inserts)
     await postgres_requests.change_requests(conn, w.changes)
     return w.out
 
 
-def _follow_request(w: _Writes, topic: str, p: PricedRow, cause: Cause, negative_enabled: bool) -> None:
-    """Re-evaluate an open request, or create the first one of a validated PFMP now worth > 0 (D10)."""
+def _follow_request(w: _Writes, topic: str, p: PricedRow, cause: Cause, policy: RequestPolicy) -> None:
+    """Re-evaluate an open request that is due, or create the first one of a validated PFMP now worth > 0 (D10)."""
     row = p.row
     state = row["request_state"]
     if state in OPEN:
         request_id: UUID = row["payment_request_id"]
-        verdict = evaluate(facts(p, negative_enabled))
+        if awaiting_evaluation(state, row["request_reasons"], row["request_due_at"], policy.now):
+            if not may_create(row["status"], row["deleted"], p.amount, has_request=False):
+                w.withdrawn.append(request_id)  # no longer payable before it was ever evaluated
+            elif row["request_amount_cents"] != p.amount:  # not committed: its amount follows the pool
+                w.changes.append(RequestChange(request_id, "pending", p.amount, ()))
+            return
+        verdict = evaluate(facts(p, policy.negative_enabled))
         unchanged = verdict.state == state and verdict.reasons == tuple(row["request_reasons"])
         if unchanged and row["request_amount_cents"] == p.amount:
             return
@@ -112,8 +147,14 @@ def _follow_request(w: _Writes, topic: str, p: PricedRow, cause: Cause, negative
             return  # only the (not yet frozen) amount moved: a new transition only when the reasons change
     elif may_create(row["status"], row["deleted"], p.amount, has_request=state is not None):
         request_id = uuid.uuid4()
-        verdict = evaluate(facts(p, negative_enabled))
-        w.inserts.append(NewRequest(request_id, row["pfmp_id"], verdict.state, p.amount, verdict.reasons))
+        due = due_at(row["validated_at"], policy.cooldown)
+        if due is not None and due > policy.now:  # created now, evaluated once due
+            w.inserts.append(NewRequest(request_id, row["pfmp_id"], "pending", p.amount, (), due_at=due,
+                                        cause_event_id=cause.event_id, correlation_id=cause.correlation_id))
+            return
+        verdict = evaluate(facts(p, policy.negative_enabled))
+        w.inserts.append(NewRequest(request_id, row["pfmp_id"], verdict.state, p.amount, verdict.reasons,
+                                    due_at=due, cause_event_id=cause.event_id, correlation_id=cause.correlation_id))
     else:
         return
     w.out.append(event_row(topic, row["student_id"], _request_event(row, request_id, verdict, p.amount, cause)))

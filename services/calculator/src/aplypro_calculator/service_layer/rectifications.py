@@ -2,7 +2,8 @@
 
 A refused rectification changes nothing: the PFMP keeps its facts and its paid amount (never changed
 silently). Otherwise the new facts are recorded, the PFMP moves to class 2 and a request carrying the new
-total (never a delta) is created and evaluated at once by the pool recomputation.
+total (never a delta) is created and evaluated at once by the pool recomputation: rectifications have no
+cool-down (lifecycles.md §5).
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ async def rectify_pfmp(conn: Connection, topic: str, event: PfmpRectified, cause
         else:  # the latest is paid, rejected or unpaid: a new request, evaluated by the recomputation
             request_id = uuid.uuid4()
             await postgres_requests.insert_requests(conn, [NewRequest(
-                request_id, pfmp.pfmp_id, "pending", new, (), kind="rectification", base_cents=base)])
+                request_id, pfmp.pfmp_id, "pending", new, (), kind="rectification", base_cents=base,
+                cause_event_id=event.event_id, correlation_id=event.correlation_id)])  # due at once (§5)
         causes[key] = Cause.of(event)
     return [event_row(topic, pfmp.student_id, RectificationComputed(
         producer=PRODUCER, correlation_id=event.correlation_id, causation_id=event.event_id,
