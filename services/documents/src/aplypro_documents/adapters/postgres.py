@@ -67,7 +67,7 @@ async def unqueue(conn: Connection, schooling_id: UUID, kind: str) -> None:
 
 # Everything a DA is made of (service_layer.issue.attribution_from): schooling, barème and identity.
 _ATTRIBUTION_INPUTS = (
-    "SELECT q.schooling_id, q.attempts, s.student_id, s.school_year, s.establishment, s.mef, "
+    "SELECT q.schooling_id, q.attempts, q.detail, s.student_id, s.school_year, s.establishment, s.mef, "
     "s.administrative_number, p.daily_rate_cents, p.yearly_cap_cents, st.identity "
     "FROM {source} JOIN schoolings s USING (schooling_id) JOIN pricing p USING (schooling_id) "
     "JOIN students st USING (student_id) WHERE p.priced"
@@ -76,7 +76,8 @@ _ATTRIBUTION_INPUTS = (
 
 def _inputs(rows: list[Any]) -> list[dict[str, Any]]:
     return [{**dict(r), "establishment": json.loads(r["establishment"]), "mef": json.loads(r["mef"]),
-             "identity": json.loads(r["identity"])} for r in rows]
+             "identity": json.loads(r["identity"]), "detail": json.loads(r["detail"]) if r["detail"] else None}
+            for r in rows]  # fmt: skip
 
 
 async def claim_ready(conn: Connection, limit: int) -> list[dict[str, Any]]:
@@ -92,7 +93,7 @@ async def claim_ready(conn: Connection, limit: int) -> list[dict[str, Any]]:
 async def attribution_inputs(conn: Connection, schooling_id: UUID) -> dict[str, Any] | None:
     """The inputs of one schooling's DA as they stand now, queued or not; None if incomplete or unpriced."""
     rows = await conn.fetch(
-        _ATTRIBUTION_INPUTS.format(source="(SELECT $1::uuid AS schooling_id, 0 AS attempts) q"), schooling_id
+        _ATTRIBUTION_INPUTS.format(source="(SELECT $1::uuid AS schooling_id, 0 AS attempts, NULL::jsonb AS detail) q"), schooling_id
     )
     return _inputs(rows)[0] if rows else None
 

@@ -124,3 +124,30 @@ async def next_version(conn: Connection, schooling_id: UUID, kind: str) -> int:
         schooling_id, kind,
     )
     return int(value)
+
+
+async def issued_attributions(
+    conn: Connection, uai: str, school_year: int, schooling_id: UUID | None = None
+) -> list[dict[str, Any]]:
+    """Each schooling of an establishment and year that has a DA (hidden ones included), with its current
+    version and whether its DA is final (abrogated, or withdrawn or about to be): the reissue's scope."""
+    rows = await conn.fetch(
+        "SELECT s.schooling_id, max(d.version) AS version, "
+        "EXISTS (SELECT 1 FROM documents x WHERE x.schooling_id = s.schooling_id "
+        "AND x.kind IN ('abrogation', 'withdrawal')) "
+        "OR EXISTS (SELECT 1 FROM render_queue q WHERE q.schooling_id = s.schooling_id AND q.kind = 'withdrawal') "
+        "AS final FROM schoolings s JOIN documents d ON d.schooling_id = s.schooling_id AND d.kind = 'attribution' "
+        "WHERE s.establishment->>'uai' = $1 AND s.school_year = $2 AND ($3::uuid IS NULL OR s.schooling_id = $3) "
+        "GROUP BY s.schooling_id ORDER BY s.schooling_id",
+        uai, school_year, schooling_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def enqueue_reissue(conn: Connection, schooling_ids: list[UUID], detail: dict[str, Any]) -> None:
+    """Queue the next version of these schoolings' DAs; a DA already queued becomes a reissue."""
+    await conn.execute(
+        "INSERT INTO render_queue (schooling_id, kind, detail) SELECT s, 'attribution', $2::jsonb "
+        "FROM unnest($1::uuid[]) s ON CONFLICT (schooling_id, kind) DO UPDATE SET detail = EXCLUDED.detail",
+        schooling_ids, json.dumps(detail),
+    )

@@ -1,4 +1,5 @@
-"""`aplypro-documents`: run the service, render a sample or one student's document, download a class's DAs."""
+"""`aplypro-documents`: run the service, render a sample or one student's document, download a class's DAs,
+queue the reissue of a year's DAs."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from aplypro_documents.rendering import render_one, samples
 from aplypro_documents.rendering.templates import title
 from aplypro_documents.service_layer.class_batch import CorruptObjectError, load_entries, write_batch
 from aplypro_documents.service_layer.content import number_and_version
+from aplypro_documents.service_layer.reissue import request_reissue
 from aplypro_documents.service_layer.student_document import issued_document
 
 app = typer.Typer(help="Documents: décisions d'attribution and other official documents.", no_args_is_help=True)
@@ -96,6 +98,30 @@ def class_batch(
     except (MissingObjectError, CorruptObjectError) as exc:
         _fail(exc)
     typer.echo(f"{result.documents} décisions -> {result.zip_path}, {result.merged_path} ({result.pages} pages)")
+
+
+@app.command()
+def reissue(
+    uai: Annotated[str, typer.Option(help="Establishment (UAI).")],
+    school_year: Annotated[int, typer.Option(help="Start year: 2025 means 2025-2026.")],
+    schooling: Annotated[UUID | None, typer.Option(help="Only this schooling (default: every DA of the year).")] = None,
+) -> None:
+    """Queue the reissue (version + 1) of the décisions d'attribution of an establishment's school year, hidden
+    schoolings included, or of one schooling. The running service renders them; an unchanged DA is skipped,
+    and one already at version 9 is refused (version_limit_reached)."""
+    settings = DocumentsSettings()
+    try:
+        request = _with_pool(settings, lambda pool: request_reissue(
+            pool, uai=uai, school_year=school_year, schooling_id=schooling))  # fmt: skip
+    except (LookupError, ValueError) as exc:
+        _fail(exc)
+    if not request.queued and not request.final:
+        _fail(LookupError(f"no décision d'attribution issued for {uai} {school_year}"))
+    typer.echo(f"{len(request.queued)} décisions d'attribution queued for reissue ({uai} {school_year})")
+    for schooling_id in request.final:
+        typer.echo(f"not reissued, abrogated or withdrawn: {schooling_id}", err=True)
+    for schooling_id in request.at_limit:
+        typer.echo(f"at version 9, refused unless unchanged (version_limit_reached): {schooling_id}", err=True)
 
 
 @app.command()

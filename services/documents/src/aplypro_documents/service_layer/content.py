@@ -144,7 +144,14 @@ def object_key(doc: Document) -> str:
     return f"{doc.establishment.uai}/{doc.school_year}/{WIRE_KINDS[doc.kind]}/{name}.pdf"
 
 
+_NOT_INPUT = frozenset({"signatory", "version"})
+# What a DA's reissue changes by itself: its number (the version digit) and its issue date.
+_DA_ISSUE = frozenset({"number", "issued_on"})
+
+
 def input_hash(doc: Document) -> str:
-    """What the document states, without the signature time and version: an identical reissue is skipped."""
-    content = {k: v for k, v in to_payload(doc)["content"].items() if k not in {"signatory", "version"}}
+    """What the document states, without the signature time and version (nor, for a DA, the number and issue
+    date a reissue changes by itself): an identical reissue is skipped, so no version is wasted (§4)."""
+    drop = _NOT_INPUT | _DA_ISSUE if isinstance(doc, AttributionDecision) else _NOT_INPUT
+    content = {k: v for k, v in to_payload(doc)["content"].items() if k not in drop}
     return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()

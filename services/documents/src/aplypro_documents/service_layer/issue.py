@@ -29,7 +29,7 @@ from aplypro_documents.adapters.storage import Storage
 from aplypro_documents.domain.decisions import newer_schooling
 from aplypro_documents.domain.errors import DocumentRuleError
 from aplypro_documents.domain.model import Document, DocumentKind
-from aplypro_documents.domain.numbering import pfmp_number
+from aplypro_documents.domain.numbering import next_version, pfmp_number
 from aplypro_documents.rendering.payloads import to_payload
 from aplypro_documents.rendering.pool import render_batch
 from aplypro_documents.service_layer.content import (
@@ -70,6 +70,7 @@ class DecisionIssuer:
         self._programmes = dict(programmes or {})
         self._clock = clock
         self.issued = 0
+        self.unchanged = 0  # DA reissues skipped: same content as the current version
 
     async def issue_batch(self) -> int:
         """Handle one batch; returns how many queued documents it took (issued, skipped or refused)."""
@@ -121,7 +122,7 @@ class DecisionIssuer:
     async def _content(self, conn: Any, job: _Job, today: date) -> Document | None:
         row, schooling_id = job.row, job.row["schooling_id"]
         if job.kind is K.ATTRIBUTION:
-            return attribution_from(row, today)
+            return await self._attribution(conn, job, today)
         version = await postgres_decisions.next_version(conn, schooling_id, str(job.kind))
         if job.kind is K.WITHDRAWAL:
             return withdrawal_from(row, today) if version == 1 else None  # a DA is withdrawn once
@@ -149,6 +150,27 @@ class DecisionIssuer:
         if job.extra["input_sha256"] == await postgres_liquidation.last_input_hash(conn, schooling_id, str(job.kind)):
             log.info("liquidation_unchanged", schooling_id=str(schooling_id), version=version - 1)
             return None
+        return doc
+
+    async def _attribution(self, conn: Any, job: _Job, today: date) -> Document | None:
+        """Version 1, or on a reissue the next version, unless its content equals the current one's (§4, §6)."""
+        row, schooling_id = job.row, job.row["schooling_id"]
+        current = await postgres.current_document(conn, schooling_id, str(K.ATTRIBUTION))
+        if current is None:
+            doc = attribution_from(row, today)
+        elif not (row["detail"] or {}).get("reissue"):
+            log.info("attribution_dropped", schooling_id=str(schooling_id), reason="already_issued")
+            return None
+        else:
+            # The same content at the current version hashes as issued: a reissue would waste a version.
+            if input_hash(attribution_from(row, today, current["version"])) == current["input_sha256"]:
+                log.info("attribution_reissue_unchanged", schooling_id=str(schooling_id), number=current["number"],
+                         version=current["version"])  # fmt: skip
+                self.unchanged += 1
+                return None
+            # Past version 9 the number has no digit left: VersionLimitReachedError, dead-lettered at once.
+            doc = attribution_from(row, today, next_version(current["version"]))
+        job.extra["input_sha256"] = input_hash(doc)
         return doc
 
     async def _record(self, conn: Any, jobs: list[_Job], pdfs: list[bytes]) -> None:
