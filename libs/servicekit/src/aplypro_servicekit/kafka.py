@@ -8,6 +8,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import TopicAlreadyExistsError
 from aplypro_contracts.topics import dead_letter_topic
 from faststream import AckPolicy
@@ -63,6 +64,10 @@ def subscribe(broker: KafkaBroker, settings: ServiceSettings, consumer: EventCon
         session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=max(settings.session_timeout_ms // 5, 500),
         batch_timeout_ms=100,
+        # Range assignment gives every member the same partition numbers of each topic it reads. Topics
+        # are keyed by student with equal partition counts, so all of a student's events (from every
+        # topic) reach one member: one writer per cap pool, across instances and consumers.
+        partition_assignment_strategy=(RangePartitionAssignor,),
         title=f"{group}:{consumer.name}",
     )
     async def handle(records: Any) -> None:
