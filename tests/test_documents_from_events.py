@@ -36,7 +36,7 @@ from aplypro_contracts.topics import (
     dead_letter_topic,
 )
 from aplypro_local.stack import LocalStack
-from helpers import eventually, produce, read_topic
+from aplypro_local.testing import eventually, produce, read_topic
 from pypdf import PdfReader
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -14,7 +14,7 @@ import pytest
 from aplypro_contracts import Establishment, Mef, PfmpState, PfmpValidated, SchoolingOpened
 from aplypro_contracts.topics import CALCULATOR_EVENTS, PFMP_EVENTS, STUDENTS_EVENTS, dead_letter_topic
 from aplypro_local.stack import LocalStack
-from helpers import eventually, produce, read_topic
+from aplypro_local.testing import eventually, produce, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -8,9 +8,10 @@ import uuid
 from datetime import date
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aplypro_contracts import Establishment, Mef, SchoolingOpened, to_wire
 from aplypro_contracts.topics import STUDENTS_EVENTS, dead_letter_topic
+from aplypro_local.testing import read_topic
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 from aplypro_servicekit.settings import ServiceSettings
@@ -30,22 +31,6 @@ def schooling(label: str) -> SchoolingOpened:
                 label="BAC PRO", ministry="MENJ"),
         start_date=date(2025, 9, 1),
     )
-
-
-async def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 20) -> list[object]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                group_id=f"reader-{uuid.uuid4()}", enable_auto_commit=False)
-    await consumer.start()
-    records: list[object] = []
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(records) < expected and asyncio.get_running_loop().time() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            for items in batch.values():
-                records.extend(items)
-    finally:
-        await consumer.stop()
-    return records
 
 
 async def test_poison_goes_to_the_dead_letter_topic_and_the_consumer_goes_on(
@@ -80,7 +65,8 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_consumer_goes_on(
         # Narrated: a good event, malformed JSON, an unknown version, a broken rule, a good event again.
         for body in (good_before, b"{not json", json.dumps(unknown_version).encode(), bad_rule, good_after):
             await producer.send_and_wait(topic, body, key=b"k")
-        dead = await read_all(service_env["KAFKA_BOOTSTRAP_SERVERS"], dead_letter_topic(topic), 3)
+        dead = await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], dead_letter_topic(topic), expected=3,
+                                timeout=20)
         reasons = sorted(dict(r.headers)["dlt-reason-code"].decode() for r in dead)  # type: ignore[attr-defined]
         assert reasons == ["class_label_forbidden", "malformed", "unsupported_schema_version"]
         for record in dead:

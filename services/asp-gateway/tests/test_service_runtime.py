@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import date
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aplypro_asp_gateway.config import AspSettings
 from aplypro_asp_gateway.entrypoints.service import build_spec
 from aplypro_contracts import (
@@ -25,6 +24,7 @@ from aplypro_contracts import (
     to_wire,
 )
 from aplypro_contracts.topics import ASP_EVENTS, CALCULATOR_EVENTS, STUDENTS_EVENTS, STUDENTS_RIBS
+from aplypro_local.testing import read_topic
 from aplypro_servicekit.runtime import ServiceRuntime
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -54,21 +54,6 @@ def events_of_one_student() -> list[tuple[str, uuid.UUID, Envelope]]:
     ]
 
 
-async def read_sent(bootstrap: str, topic: str, expected: int, timeout: float = 30) -> list[PaymentRequestSent]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                group_id=f"reader-{uuid.uuid4()}", enable_auto_commit=False)
-    await consumer.start()
-    found: list[PaymentRequestSent] = []
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(found) < expected and asyncio.get_running_loop().time() < deadline:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                found.extend(PaymentRequestSent.model_validate_json(r.value) for r in records)
-    finally:
-        await consumer.stop()
-    return found
-
-
 async def test_events_from_three_topics_end_in_one_payment_file_and_sent_events(
     service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -87,7 +72,8 @@ async def test_events_from_three_topics_end_in_one_payment_file_and_sent_events(
             await producer.send_and_wait(settings.topic(topic), body, key=str(key).encode(),
                                          headers=list(headers.items()))
         requested = {e.payment_request_id for _, _, e in events if isinstance(e, PaymentRequested)}
-        sent = await read_sent(service_env["KAFKA_BOOTSTRAP_SERVERS"], settings.topic(ASP_EVENTS), 2)
+        records = await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], settings.topic(ASP_EVENTS), expected=2)
+        sent = [PaymentRequestSent.model_validate_json(r.value) for r in records]
         assert {e.payment_request_id for e in sent} == requested
         # The events may arrive over several builds; every request is in exactly one file.
         files = {e.file_name for e in sent}

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import date
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from aplypro_contracts.topics import STUDENTS_EVENTS
+from aplypro_local.testing import read_topic
 from aplypro_servicekit.runtime import ServiceRuntime
 from aplypro_students.adapters.csv_reference import read_bcn_mefs_csv, read_establishments_csv
 from aplypro_students.adapters.csv_students import read_students_csv
@@ -20,21 +19,6 @@ from aplypro_students.service_layer.reference import load_establishments, load_m
 from .conftest import DATA, UAI
 
 pytestmark = pytest.mark.integration
-
-
-async def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 20) -> list[object]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                group_id=f"reader-{uuid.uuid4()}", enable_auto_commit=False)
-    await consumer.start()
-    records: list[object] = []
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(records) < expected and asyncio.get_running_loop().time() < deadline:
-            for items in (await consumer.getmany(timeout_ms=500)).values():
-                records.extend(items)
-    finally:
-        await consumer.stop()
-    return records
 
 
 async def test_the_service_publishes_imported_events_keyed_by_student(
@@ -54,7 +38,7 @@ async def test_the_service_publishes_imported_events_keyed_by_student(
             await import_students(conn, ImportStudents(UAI, parsed.records), today=date(2025, 10, 15),
                                   topic=settings.topic(STUDENTS_EVENTS), schema=settings.db_schema("students"))
             ids = {str(r["student_id"]).encode() for r in await conn.fetch("SELECT student_id FROM students")}
-        records = await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], settings.topic(STUDENTS_EVENTS), 6)
+        records = await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], settings.topic(STUDENTS_EVENTS), expected=6)
         assert len(records) == 6
         assert {r.key for r in records} == ids  # type: ignore[attr-defined]
         types = sorted(dict(r.headers)["event-type"].decode() for r in records)  # type: ignore[attr-defined]

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
+import asyncpg
+
+from .db import create_pool, migrate
 from .logs import configure_logging
 from .runtime import ServiceRuntime, ServiceSpec
 from .settings import ServiceSettings
@@ -12,3 +17,16 @@ from .settings import ServiceSettings
 def run_service(spec: ServiceSpec, settings: ServiceSettings) -> None:
     configure_logging(spec.name, settings.log_level, settings.log_json)
     asyncio.run(ServiceRuntime(spec, settings).run_until_signalled())
+
+
+@asynccontextmanager
+async def service_pool(settings: ServiceSettings, schema_name: str, migration_packages: Sequence[str],
+                       *, size: int = 2) -> AsyncIterator[tuple[asyncpg.Pool, str]]:
+    """For one-shot commands: a pool on the service's (migrated) schema, closed afterwards."""
+    schema = settings.db_schema(schema_name)
+    pool = await create_pool(settings.database_url, schema, size=size)
+    try:
+        await migrate(pool, schema, ["aplypro_servicekit", *migration_packages])
+        yield pool, schema
+    finally:
+        await pool.close()

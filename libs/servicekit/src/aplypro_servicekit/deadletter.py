@@ -53,17 +53,24 @@ class SourceRecord:
     headers: tuple[tuple[str, bytes], ...]
 
 
-def dead_letter_row(record: SourceRecord, exc: BaseException, *, service: str, attempts: int) -> OutboxRow:
-    """The original bytes, with why and where from in headers (never personal data: messages name fields)."""
-    headers = {k: v.decode("utf-8", "replace") for k, v in record.headers}
-    headers.update({
+def dead_letter_headers(exc: BaseException, *, service: str, attempts: int) -> dict[str, str]:
+    """Why a message or a piece of work was given up (never personal data: messages name fields)."""
+    return {
         "dlt-reason-code": reason_code(exc),
         "dlt-reason": str(exc)[:500],
         "dlt-exception": type(exc).__name__,
+        "dlt-service": service,
+        "dlt-attempts": str(attempts),
+    }
+
+
+def dead_letter_row(record: SourceRecord, exc: BaseException, *, service: str, attempts: int) -> OutboxRow:
+    """The original bytes, with why and where from in headers."""
+    headers = {k: v.decode("utf-8", "replace") for k, v in record.headers}
+    headers.update(dead_letter_headers(exc, service=service, attempts=attempts))
+    headers.update({
         "dlt-source-topic": record.topic,
         "dlt-source-partition": str(record.partition),
         "dlt-source-offset": str(record.offset),
-        "dlt-service": service,
-        "dlt-attempts": str(attempts),
     })
     return OutboxRow(dead_letter_topic(record.topic), record.key, record.value, headers)

@@ -10,8 +10,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 import typer
-from aplypro_servicekit.cli import run_service
-from aplypro_servicekit.db import create_pool, migrate
+from aplypro_servicekit.cli import run_service, service_pool
 from aplypro_servicekit.logs import configure_logging
 
 from aplypro_asp_gateway.adapters import requests_repo
@@ -34,13 +33,8 @@ def run() -> None:
 
 def _with_pool(settings: AspSettings, work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
     async def go() -> T:
-        schema = settings.db_schema(SCHEMA)
-        pool = await create_pool(settings.database_url, schema, size=2)
-        try:
-            await migrate(pool, schema, ["aplypro_servicekit", "aplypro_asp_gateway"])
+        async with service_pool(settings, SCHEMA, ["aplypro_asp_gateway"]) as (pool, _):
             return await work(pool)
-        finally:
-            await pool.close()
 
     return asyncio.run(go())
 

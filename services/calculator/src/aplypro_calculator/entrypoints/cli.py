@@ -14,8 +14,7 @@ from uuid import UUID
 
 import asyncpg
 import typer
-from aplypro_servicekit.cli import run_service
-from aplypro_servicekit.db import create_pool, migrate
+from aplypro_servicekit.cli import run_service, service_pool
 
 from aplypro_calculator.adapters import postgres_requests, postgres_views
 from aplypro_calculator.config import CalculatorSettings
@@ -39,13 +38,8 @@ def _with_db(work: Callable[[asyncpg.Pool, CalculatorSettings, str], Awaitable[T
 
     async def go() -> T:
         settings = CalculatorSettings()
-        schema = settings.db_schema("calculator")
-        pool = await create_pool(settings.database_url, schema, size=1)
-        try:
-            await migrate(pool, schema, ["aplypro_servicekit", "aplypro_calculator"])
+        async with service_pool(settings, "calculator", ["aplypro_calculator"], size=1) as (pool, schema):
             return await work(pool, settings, schema)
-        finally:
-            await pool.close()
 
     return asyncio.run(go())
 

@@ -20,7 +20,7 @@ import asyncpg
 import structlog
 from aplypro_contracts import DocumentReady
 from aplypro_contracts.topics import dead_letter_topic
-from aplypro_servicekit.deadletter import is_transient
+from aplypro_servicekit.deadletter import dead_letter_headers, is_transient
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 from aplypro_servicekit.relay import notify_outbox
 
@@ -205,6 +205,5 @@ class DecisionIssuer:
         await write_outbox(conn, [OutboxRow(
             dead_letter_topic(self._topic), str(j.row["student_id"]).encode(),
             json.dumps({"schooling_id": str(j.row["schooling_id"]), "kind": WIRE_KINDS[j.kind]}).encode(),
-            {"dlt-reason-code": str(reason), "dlt-reason": str(exc)[:500], "dlt-exception": type(exc).__name__,
-             "dlt-service": "documents", "dlt-attempts": str(j.row["attempts"] + 1)},
+            dead_letter_headers(exc, service="documents", attempts=j.row["attempts"] + 1),
         ) for j in dead])

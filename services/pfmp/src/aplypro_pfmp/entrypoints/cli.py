@@ -6,16 +6,17 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import typer
 from aplypro_contracts.topics import PFMP_EVENTS
-from aplypro_servicekit.cli import run_service
-from aplypro_servicekit.db import create_pool, migrate
+from aplypro_servicekit.cli import run_service, service_pool
 
 from aplypro_pfmp.adapters import postgres
 from aplypro_pfmp.adapters.csv_file import InvalidFile, read_pfmp_csv
@@ -39,11 +40,8 @@ def run() -> None:
     run_service(build_spec(settings), settings)
 
 
-async def _with_db(settings: PfmpSettings):  # type: ignore[no-untyped-def]
-    schema = settings.db_schema("pfmp")
-    pool = await create_pool(settings.database_url, schema, size=2)
-    await migrate(pool, schema, ["aplypro_servicekit", "aplypro_pfmp"])
-    return pool, schema
+def _db(settings: PfmpSettings) -> AbstractAsyncContextManager[tuple[asyncpg.Pool, str]]:
+    return service_pool(settings, "pfmp", ["aplypro_pfmp"])
 
 
 @app.command("import-csv")
@@ -58,22 +56,20 @@ def import_csv(file: Path) -> None:
 
     async def go() -> tuple[int, list[str]]:
         settings = PfmpSettings()
-        pool, schema = await _with_db(settings)
         errors: list[str] = []
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                for line, command in enumerate(commands, start=2):
-                    try:
-                        async with conn.transaction():
-                            await record_pfmp(conn, command, topic=settings.topic(PFMP_EVENTS), schema=schema)
-                    except PfmpError as exc:
-                        errors.append(f"line {line}: {exc.code}: {exc}")
-                if errors:
-                    raise _Rollback
-        except _Rollback:
-            pass
-        finally:
-            await pool.close()
+        async with _db(settings) as (pool, schema):
+            try:
+                async with pool.acquire() as conn, conn.transaction():
+                    for line, command in enumerate(commands, start=2):
+                        try:
+                            async with conn.transaction():
+                                await record_pfmp(conn, command, topic=settings.topic(PFMP_EVENTS), schema=schema)
+                        except PfmpError as exc:
+                            errors.append(f"line {line}: {exc.code}: {exc}")
+                    if errors:
+                        raise _Rollback
+            except _Rollback:
+                pass
         return len(commands), errors
 
     count, errors = asyncio.run(go())
@@ -95,13 +91,9 @@ def validate(uai: Annotated[str | None, typer.Option(help="Only this establishme
 
     async def go() -> int:
         settings = PfmpSettings()
-        pool, schema = await _with_db(settings)
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                return await validate_completed(conn, uai=uai, today=datetime.now(PARIS).date(),
-                                                topic=settings.topic(PFMP_EVENTS), schema=schema)
-        finally:
-            await pool.close()
+        async with _db(settings) as (pool, schema), pool.acquire() as conn, conn.transaction():
+            return await validate_completed(conn, uai=uai, today=datetime.now(PARIS).date(),
+                                            topic=settings.topic(PFMP_EVENTS), schema=schema)
 
     typer.echo(json.dumps({"validated": asyncio.run(go())}))
 
@@ -116,14 +108,10 @@ def withdraw_decision(
 
     async def go() -> str:
         settings = PfmpSettings()
-        pool, schema = await _with_db(settings)
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                event = await request_withdrawal(conn, WithdrawDecision(schooling_id, reason, requested_by),
-                                                 topic=settings.topic(PFMP_EVENTS), schema=schema)
-                return str(event.event_id)
-        finally:
-            await pool.close()
+        async with _db(settings) as (pool, schema), pool.acquire() as conn, conn.transaction():
+            event = await request_withdrawal(conn, WithdrawDecision(schooling_id, reason, requested_by),
+                                             topic=settings.topic(PFMP_EVENTS), schema=schema)
+            return str(event.event_id)
 
     try:
         event_id = asyncio.run(go())
@@ -139,12 +127,8 @@ def status() -> None:
 
     async def go() -> dict[str, int]:
         settings = PfmpSettings()
-        pool, _ = await _with_db(settings)
-        try:
-            async with pool.acquire() as conn:
-                return await postgres.counts(conn)
-        finally:
-            await pool.close()
+        async with _db(settings) as (pool, _), pool.acquire() as conn:
+            return await postgres.counts(conn)
 
     sys.stdout.write(json.dumps(asyncio.run(go())) + "\n")
 

@@ -1,4 +1,4 @@
-"""Shared helpers of the cross-service tests: produce events, read topics, wait for a condition."""
+"""Helpers of the tests that talk to the real broker: produce events, read a topic, wait for a condition."""
 
 from __future__ import annotations
 
@@ -13,33 +13,35 @@ from aplypro_contracts import Envelope, to_wire
 
 
 async def produce(bootstrap: str, topic: str, items: list[tuple[uuid.UUID | str, Envelope | bytes]]) -> None:
+    """Publish events (with their type and version headers) or raw bytes, each with its key."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     await producer.start()
     try:
         futures = []
         for key, item in items:
-            if isinstance(item, bytes):
-                body, headers = item, {}
-            else:
-                body, headers = to_wire(item)
-            futures.append(await producer.send(topic, body, key=str(key).encode(),
-                                               headers=list(headers.items())))
+            body, headers = (item, {}) if isinstance(item, bytes) else to_wire(item)
+            futures.append(await producer.send(topic, body, key=str(key).encode(), headers=list(headers.items())))
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
 
 
-async def read_topic(bootstrap: str, topic: str, idle_s: float = 2.0) -> list[Any]:
-    """Every record of a topic, read until nothing new arrives for `idle_s`."""
+async def read_topic(bootstrap: str, topic: str, *, expected: int | None = None, timeout: float = 30,
+                     idle_s: float = 2.0) -> list[Any]:
+    """Records of a topic from the start: until `expected` arrived, or (without it) until nothing new
+    came for `idle_s`; never longer than `timeout`."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                                 group_id=f"reader-{uuid.uuid4()}", enable_auto_commit=False)
     await consumer.start()
     records: list[Any] = []
     try:
-        last = time.monotonic()
-        while time.monotonic() - last < idle_s:
-            batch = await consumer.getmany(timeout_ms=300, max_records=5000)
-            for items in batch.values():
+        started = last = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if expected is not None and len(records) >= expected:
+                break
+            if expected is None and time.monotonic() - last >= idle_s:
+                break
+            for items in (await consumer.getmany(timeout_ms=300, max_records=5000)).values():
                 records.extend(items)
                 last = time.monotonic()
     finally:
@@ -48,6 +50,7 @@ async def read_topic(bootstrap: str, topic: str, idle_s: float = 2.0) -> list[An
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+    """Retry `check` until it holds, or fail after `timeout` seconds naming what was awaited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if await check():
