@@ -6,6 +6,7 @@ Set KAFKA_BOOTSTRAP_SERVERS or DATABASE_URL to reuse servers that already run.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -40,6 +41,7 @@ def database_url() -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)  # ~150 MB per run otherwise left in /tmp
 
 
 @pytest.fixture
