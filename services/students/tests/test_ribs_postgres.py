@@ -41,7 +41,7 @@ async def pool(database_url: str, namespace: str, monkeypatch: pytest.MonkeyPatc
         await load_mefs(conn, 2025, read_bcn_mefs_csv(DATA / "mefs.csv"))
         await import_students(conn, ImportStudents(UAI, parsed.records), today=parsed.records[0].start_date,
                               topic=settings.topic(STUDENTS_EVENTS), schema=schema)
-        await conn.execute("DELETE FROM outbox")  # only the RIB events matter below
+        await conn.execute("DELETE FROM outbox_batch")  # only the RIB events matter below
     try:
         yield pool
     finally:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from importlib import resources
+from typing import Any
 
 import asyncpg
+from pydantic_core import to_json
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -63,3 +66,19 @@ async def migrate(pool: asyncpg.Pool, schema: str, packages: list[str]) -> list[
 
 # What handlers receive: a plain connection or a pooled one (both behave the same).
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+
+
+def json_rows(rows: Iterable[Sequence[Any]]) -> str:
+    """A batch of rows as one JSON parameter, read back with `json_columns`.
+
+    One array parameter per column costs the client a Python check per element (a thousand rows of ten
+    columns: ~3 ms of CPU); one JSON document costs it almost nothing (pydantic-core writes UUIDs, dates,
+    timestamps and nested lists natively) and PostgreSQL reads it as fast as the arrays.
+    """
+    return to_json(list(rows)).decode()
+
+
+def json_columns(types: Sequence[str], alias: str = "r") -> str:
+    """`(r->>0)::uuid, (r->>1)::date, …` for `SELECT … FROM jsonb_array_elements($n::jsonb) AS r`;
+    a `jsonb` column keeps its JSON value (`r->i`)."""
+    return ", ".join(f"{alias}->{i}" if t == "jsonb" else f"({alias}->>{i})::{t}" for i, t in enumerate(types))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from .db import Connection
+from .db import Connection, json_columns, json_rows
 
 
 def body_hash(payload: bytes) -> str:
@@ -26,10 +26,10 @@ async def claim(
         return set(), set()
     rows = await conn.fetch(
         "INSERT INTO processed_messages (consumer, event_id, body_sha256) "
-        "SELECT $1, * FROM unnest($2::text[], $3::text[]) ON CONFLICT DO NOTHING RETURNING event_id",
+        f"SELECT $1, {json_columns(['text', 'text'])} FROM jsonb_array_elements($2::jsonb) AS r "
+        "ON CONFLICT DO NOTHING RETURNING event_id",
         consumer,
-        [i for i, _ in items],
-        [h for _, h in items],
+        json_rows(items),
     )
     fresh = {r["event_id"] for r in rows}
     seen = [(i, h) for i, h in items if i not in fresh]

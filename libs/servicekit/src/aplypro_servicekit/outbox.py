@@ -1,4 +1,4 @@
-"""Writing outgoing events into the outbox, inside the caller's transaction."""
+"""Writing outgoing events into the outbox, inside the caller's transaction: one row per transaction."""
 
 from __future__ import annotations
 
@@ -26,15 +26,19 @@ def event_row(topic: str, key: UUID | str, event: Envelope) -> OutboxRow:
     return OutboxRow(topic, str(key).encode(), payload, {k: v.decode() for k, v in headers.items()})
 
 
+# Bounds one row (the relay's unit of work) and keeps the `outbox` view's per-message ids unique.
+MAX_MESSAGES_PER_ROW = 10_000
+
+
 async def write_outbox(conn: Connection, rows: Sequence[OutboxRow]) -> None:
-    """Insert rows in one statement (unnest keeps a batch to one round trip)."""
-    if not rows:
-        return
-    await conn.execute(
-        "INSERT INTO outbox (topic, key, payload, headers) "
-        "SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::jsonb[])",
-        [r.topic for r in rows],
-        [r.key for r in rows],
-        [r.payload for r in rows],
-        [json.dumps(r.headers) for r in rows],
-    )
+    """Insert the transaction's events as one outbox row (a few for a very large batch), in order."""
+    for start in range(0, len(rows), MAX_MESSAGES_PER_ROW):
+        chunk = rows[start:start + MAX_MESSAGES_PER_ROW]
+        await conn.execute(
+            "INSERT INTO outbox_batch (size, topics, keys, payloads, headers) VALUES ($1, $2, $3, $4, $5)",
+            len(chunk),
+            [r.topic for r in chunk],
+            [r.key for r in chunk],
+            [r.payload for r in chunk],
+            [json.dumps(r.headers) for r in chunk],
+        )

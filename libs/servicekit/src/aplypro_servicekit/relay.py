@@ -19,6 +19,8 @@ from .db import Connection
 log = structlog.get_logger(__name__)
 
 LEASE_SECONDS = 60  # longer than a batch ever takes to publish; an expired lease lets another relay retry
+MAX_ROWS_PER_LEASE = 1000  # rows are transactions: one to thousands of messages each
+PARTITION_CACHE_SIZE = 200_000
 
 
 class OutboxRelay:
@@ -36,6 +38,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._partitioner = DefaultPartitioner()  # the same key → partition mapping as a plain send
         self._partitions: dict[str, list[int]] = {}
+        self._partition_of: dict[tuple[str, bytes], int] = {}
         self.published = 0
         self.last_progress = time.monotonic()
 
@@ -48,7 +51,7 @@ class OutboxRelay:
             await lock_conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"relay:{self._schema}")
             # Leader now: leases left by a relay that died are void (it held the lock, so it is gone);
             # its rows are published again at once instead of after their lease runs out.
-            await lock_conn.execute("UPDATE outbox SET lease_token = NULL, lease_until = NULL "
+            await lock_conn.execute("UPDATE outbox_batch SET lease_token = NULL, lease_until = NULL "
                                     "WHERE lease_token IS NOT NULL")
             await lock_conn.add_listener(f"outbox_{self._schema}", self.wake)
             try:
@@ -64,50 +67,70 @@ class OutboxRelay:
                     await lock_conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"relay:{self._schema}")
 
     async def publish_batch(self) -> int:
+        """Lease the oldest rows (about `batch_size` messages, at least one row), publish, delete them."""
         token = uuid.uuid4()
         async with self._pool.acquire() as conn:
+            # The outer lease test is checked again after a row lock wait: a row is never leased twice.
             rows = await conn.fetch(
-                "UPDATE outbox SET lease_token = $1, lease_until = now() + make_interval(secs => $3) "
-                "WHERE id IN (SELECT id FROM outbox WHERE lease_until IS NULL OR lease_until < now() "
-                "ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id, topic, key, payload, headers",
-                token, self._batch_size, LEASE_SECONDS,
+                "UPDATE outbox_batch SET lease_token = $1, lease_until = now() + make_interval(secs => $3) "
+                "WHERE (lease_until IS NULL OR lease_until < now()) AND id IN ("
+                "  SELECT id FROM (SELECT id, sum(size) OVER (ORDER BY id) - size AS before FROM outbox_batch "
+                "                  WHERE lease_until IS NULL OR lease_until < now() ORDER BY id LIMIT $4) AS oldest "
+                "  WHERE before < $2) "
+                "RETURNING id, topics, keys, payloads, headers",
+                token, self._batch_size, LEASE_SECONDS, MAX_ROWS_PER_LEASE,
             )
         if not rows:
             return 0
-        await self._send(sorted(rows, key=lambda r: r["id"]))
+        rows = sorted(rows, key=lambda r: r["id"])
+        sent = await self._send(rows)
         async with self._pool.acquire() as conn:
             # Filtered on the lease token: a relay whose lease expired cannot delete rows it lost.
             await conn.execute(
-                "DELETE FROM outbox WHERE id = ANY($1) AND lease_token = $2", [r["id"] for r in rows], token
+                "DELETE FROM outbox_batch WHERE id = ANY($1) AND lease_token = $2", [r["id"] for r in rows], token
             )
-        self.published += len(rows)
+        self.published += sent
         self.last_progress = time.monotonic()
-        return len(rows)
+        return sent
 
+    def _partition(self, topic: str, key: bytes | None, partitions: list[int]) -> int:
+        """The partition of a plain `send` (murmur2 of the key), remembered: a key comes back often."""
+        if key is None:
+            return int(self._partitioner(None, partitions, partitions))
+        cached = self._partition_of.get((topic, key))
+        if cached is None:
+            if len(self._partition_of) > PARTITION_CACHE_SIZE:
+                self._partition_of.clear()
+            cached = self._partition_of[(topic, key)] = int(self._partitioner(key, partitions, partitions))
+        return cached
 
-    async def _send(self, rows: list[Any]) -> None:
-        """Fill one record batch per partition (in id order, so per-key order holds) and wait until the
-        broker acked them all: much cheaper than one `send` per record."""
+    async def _send(self, rows: list[Any]) -> int:
+        """Fill one record batch per partition (in order, so per-key order holds) and wait until the
+        broker acked them all: much cheaper than one `send` per record. Returns the messages sent."""
         builders: dict[tuple[str, int], Any] = {}
         futures = []
+        count = 0
         for row in rows:
-            topic = row["topic"]
-            partitions = self._partitions.get(topic)
-            if partitions is None:
-                partitions = self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
-            partition = self._partitioner(row["key"], partitions, partitions)
-            headers = [(k, v.encode()) for k, v in json.loads(row["headers"]).items()]
-            builder = builders.get((topic, partition))
-            if builder is None:
-                builder = builders[(topic, partition)] = self._producer.create_batch()
-            if builder.append(key=row["key"], value=row["payload"], timestamp=None, headers=headers) is None:
-                # Full: send it, then start the next batch of that partition with this record.
-                futures.append(await self._producer.send_batch(builder, topic, partition=partition))
-                builder = builders[(topic, partition)] = self._producer.create_batch()
-                builder.append(key=row["key"], value=row["payload"], timestamp=None, headers=headers)
+            for topic, key, payload, header_json in zip(row["topics"], row["keys"], row["payloads"], row["headers"],
+                                                        strict=True):
+                partitions = self._partitions.get(topic)
+                if partitions is None:
+                    partitions = self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
+                partition = self._partition(topic, key, partitions)
+                headers = [(k, v.encode()) for k, v in json.loads(header_json).items()]
+                builder = builders.get((topic, partition))
+                if builder is None:
+                    builder = builders[(topic, partition)] = self._producer.create_batch()
+                if builder.append(key=key, value=payload, timestamp=None, headers=headers) is None:
+                    # Full: send it, then start the next batch of that partition with this record.
+                    futures.append(await self._producer.send_batch(builder, topic, partition=partition))
+                    builder = builders[(topic, partition)] = self._producer.create_batch()
+                    builder.append(key=key, value=payload, timestamp=None, headers=headers)
+                count += 1
         for (topic, partition), builder in builders.items():
             futures.append(await self._producer.send_batch(builder, topic, partition=partition))
         await asyncio.gather(*futures)  # every record acked by the broker before the rows go
+        return count
 
 
 async def notify_outbox(conn: Connection, schema: str) -> None:

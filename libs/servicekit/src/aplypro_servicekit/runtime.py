@@ -8,6 +8,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
 
 import asyncpg
 import structlog
@@ -19,6 +20,7 @@ from .consumer import BatchHandler, EventConsumer, EventHandler
 from .db import create_pool, migrate
 from .kafka import ensure_topics, make_producer, subscribe
 from .relay import OutboxRelay
+from .relay_process import DRAIN_SECONDS, start_relay_process
 from .settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -54,7 +56,8 @@ class ServiceRuntime:
         self.pool: asyncpg.Pool | None = None
         self.producer: AIOKafkaProducer | None = None
         self.broker: KafkaBroker | None = None
-        self.relay: OutboxRelay | None = None
+        self.relay: OutboxRelay | None = None  # in this process, or:
+        self.relay_process: BaseProcess | None = None
         self.consumers: list[EventConsumer] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.started_at = time.monotonic()
@@ -65,17 +68,20 @@ class ServiceRuntime:
         applied = await migrate(self.pool, self.spec.schema, ["aplypro_servicekit", *self.spec.migration_packages])
         topics = [s.topic(t) for t in {*self.spec.produces, *(t for sub in self.spec.subscriptions for t in sub.topics)}]
         await ensure_topics(s.kafka_bootstrap_servers, topics, s.topic_partitions, s.topic_replication_factor)
-        self.producer = make_producer(s.kafka_bootstrap_servers)
-        await self.producer.start()
-        self.relay = OutboxRelay(self.pool, self.producer, self.spec.schema, batch_size=s.relay_batch_size)
-        self._tasks.append(asyncio.create_task(self._guard(self.relay.run, "relay")))
+        if s.relay_process:
+            self._tasks.append(asyncio.create_task(self._keep_relay_process()))
+        else:
+            self.producer = make_producer(s.kafka_bootstrap_servers)
+            await self.producer.start()
+            self.relay = OutboxRelay(self.pool, self.producer, self.spec.schema, batch_size=s.relay_batch_size)
+            self._tasks.append(asyncio.create_task(self._guard(self.relay.run, "relay")))
         self.broker = KafkaBroker(s.kafka_bootstrap_servers, logger=None)
         registry = default_registry()
         for sub in self.spec.subscriptions:
             consumer = EventConsumer(
                 name=sub.consumer_name, service=self.spec.name, schema=self.spec.schema, pool=self.pool,
                 registry=registry, handlers=sub.handlers, transient_attempts=s.transient_attempts,
-                batch_handler=sub.batch_handler,
+                batch_handler=sub.batch_handler, lanes=s.consumer_lanes,
             )
             subscribe(self.broker, s, consumer, sub.topics, group=f"{self.spec.name}.{sub.consumer_name}")
             self.consumers.append(consumer)
@@ -94,6 +100,25 @@ class ServiceRuntime:
                 log.error("background_task_failed", task=what, error=type(exc).__name__, detail=str(exc)[:200])
                 await asyncio.sleep(1.0)
 
+    async def _keep_relay_process(self) -> None:
+        """Start the relay process and start it again whenever it dies."""
+        while True:
+            self.relay_process = start_relay_process(self.settings, self.spec.name, self.spec.schema)
+            while self.relay_process.is_alive():
+                await asyncio.sleep(0.5)
+            log.error("relay_process_died", exit_code=self.relay_process.exitcode)
+            await asyncio.sleep(1.0)
+
+    async def _stop_relay_process(self) -> None:
+        process = self.relay_process
+        if process is None or not process.is_alive():
+            return
+        process.terminate()  # SIGTERM: it publishes what is left, then exits
+        await asyncio.to_thread(process.join, DRAIN_SECONDS + 5)
+        if process.is_alive():
+            process.kill()
+            await asyncio.to_thread(process.join, 5)
+
     def _bind(self, task: BackgroundTask) -> Callable[[], Awaitable[None]]:
         return lambda: task(self)
 
@@ -107,7 +132,8 @@ class ServiceRuntime:
                 await task
         if self.relay is not None and self.pool is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._drain(), 10)
+                await asyncio.wait_for(self._drain(), DRAIN_SECONDS)
+        await self._stop_relay_process()
         if self.producer is not None:
             await self.producer.stop()
         if self.pool is not None:

@@ -35,8 +35,16 @@ class ServiceSettings(BaseSettings):
         description="Replicas of topics a service creates; 3 on a production cluster (min ISR 2).",
     )
     consumer_max_records: int = Field(default=500, validation_alias=_shared("APLYPRO_CONSUMER_MAX_RECORDS"))
+    consumer_lanes: int = Field(
+        default=2, ge=1, validation_alias=_shared("APLYPRO_CONSUMER_LANES"),
+        description="Transactions a consumer runs side by side on one batch, split by partition number.",
+    )
     session_timeout_ms: int = Field(default=10_000, validation_alias=_shared("APLYPRO_SESSION_TIMEOUT_MS"))
-    relay_batch_size: int = Field(default=1000, validation_alias=_shared("APLYPRO_RELAY_BATCH_SIZE"))
+    relay_batch_size: int = Field(default=5000, validation_alias=_shared("APLYPRO_RELAY_BATCH_SIZE"))
+    relay_process: bool = Field(
+        default=False, validation_alias=_shared("APLYPRO_RELAY_PROCESS"),
+        description="Run the outbox relay in a child process (another core) instead of a task of the service.",
+    )
     transient_attempts: int = Field(
         default=6, validation_alias=_shared("APLYPRO_TRANSIENT_ATTEMPTS"),
         description="Tries of a batch that fails on a transient error before it is nacked and re-read.",

@@ -3,7 +3,7 @@
 from typing import Literal
 
 from aplypro_servicekit.settings import ServiceSettings
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 
@@ -11,6 +11,10 @@ class CalculatorSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="APLYPRO_CALCULATOR_", extra="ignore")
 
     service_name: str = "calculator"
+    # The busiest publisher: its relay gets a process (a core) of its own. APLYPRO_RELAY_PROCESS=false
+    # puts it back in the service process.
+    relay_process: bool = Field(default=True, validation_alias=AliasChoices("aplypro_relay_process",
+                                                                            "APLYPRO_RELAY_PROCESS"))
     negative_rectifications_enabled: bool = Field(
         default=False,
         description="calculation.md §5.4: ASP refuses lower totals since February 2026, so downward "

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from uuid import UUID
 
-from aplypro_servicekit.db import Connection
+from aplypro_servicekit.db import Connection, json_columns, json_rows
 
 from aplypro_calculator.domain.pool import PoolPfmp
 from aplypro_calculator.domain.requests import COMMITTED
@@ -31,19 +30,21 @@ async def upsert_schoolings(conn: Connection, rows: list[dict[str, Any]]) -> Non
     )
 
 
+PFMP_COLUMNS = ["pfmp_id", "schooling_id", "student_id", "start_date", "end_date", "day_count", "status",
+                "created_seq", "rank", "deleted", "validated_at"]
+PFMP_TYPES = ["uuid", "uuid", "uuid", "date", "date", "int", "text", "bigint", "int", "bool", "timestamptz"]
+
+
 async def upsert_pfmps(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """PFMP facts; `validated_at` (optional key) is kept from the first validation, never moved by a replay."""
     await conn.execute(
-        "INSERT INTO pfmps (pfmp_id, schooling_id, student_id, start_date, end_date, day_count, status, "
-        "created_seq, rank, deleted, validated_at) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], "
-        "$4::date[], $5::date[], $6::int[], $7::text[], $8::bigint[], $9::int[], $10::bool[], $11::timestamptz[]) "
+        f"INSERT INTO pfmps ({', '.join(PFMP_COLUMNS)}) SELECT {json_columns(PFMP_TYPES)} "
+        "FROM jsonb_array_elements($1::jsonb) AS r "
         "ON CONFLICT (pfmp_id) DO UPDATE SET schooling_id = EXCLUDED.schooling_id, "
         "start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, day_count = EXCLUDED.day_count, "
         "status = EXCLUDED.status, deleted = EXCLUDED.deleted, "
         "validated_at = coalesce(pfmps.validated_at, EXCLUDED.validated_at)",
-        *_columns(rows, ["pfmp_id", "schooling_id", "student_id", "start_date", "end_date", "day_count", "status",
-                         "created_seq", "rank", "deleted"]),
-        [row.get("validated_at") for row in rows],
+        json_rows([row[name] for name in PFMP_COLUMNS[:-1]] + [row.get("validated_at")] for row in rows),
     )
 
 
@@ -93,6 +94,7 @@ async def store_amounts(conn: Connection, amounts: list[tuple[UUID, int | None, 
         return
     await conn.execute(
         "UPDATE pfmps p SET amount_cents = u.amount, explanation = u.steps, computed_at = now() "
-        "FROM unnest($1::uuid[], $2::int[], $3::jsonb[]) AS u(pfmp_id, amount, steps) WHERE p.pfmp_id = u.pfmp_id",
-        [a[0] for a in amounts], [a[1] for a in amounts], [json.dumps(a[2]) for a in amounts],
+        f"FROM (SELECT {json_columns(['uuid', 'int', 'jsonb'])} FROM jsonb_array_elements($1::jsonb) AS r) "
+        "AS u(pfmp_id, amount, steps) WHERE p.pfmp_id = u.pfmp_id",
+        json_rows(amounts),
     )

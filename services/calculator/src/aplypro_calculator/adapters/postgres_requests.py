@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from aplypro_servicekit.db import Connection
+from aplypro_servicekit.db import Connection, json_columns, json_rows
 
 from aplypro_calculator.adapters.postgres import PoolKey
 from aplypro_calculator.domain.exclusions import ExclusionRow, Exclusions
@@ -49,6 +49,11 @@ class AspReturn:
     recovery: bool
 
 
+NEW_REQUEST_COLUMNS = ["payment_request_id", "pfmp_id", "state", "amount_cents", "reasons", "kind", "base_cents",
+                       "due_at", "cause_event_id", "correlation_id"]
+NEW_REQUEST_TYPES = ["uuid", "uuid", "text", "int", "text", "text", "int", "timestamptz", "uuid", "uuid"]
+
+
 async def insert_requests(conn: Connection, requests: Sequence[NewRequest]) -> None:
     if not requests:
         return
@@ -57,10 +62,9 @@ async def insert_requests(conn: Connection, requests: Sequence[NewRequest]) -> N
         "  due_at, cause_event_id, correlation_id) "
         "SELECT u.id, u.pfmp, u.state, u.amount, "
         "  coalesce(string_to_array(nullif(u.reasons, ''), chr(31)), '{}'), u.kind, u.base, u.due, u.cause, u.flow "
-        "FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::text[], $7::int[], "
-        "  $8::timestamptz[], $9::uuid[], $10::uuid[]) AS u(id, pfmp, state, amount, reasons, kind, base, due, cause, flow)",
-        *_columns(requests, ["payment_request_id", "pfmp_id", "state", "amount_cents", "reasons", "kind",
-                             "base_cents", "due_at", "cause_event_id", "correlation_id"]),
+        f"FROM (SELECT {json_columns(NEW_REQUEST_TYPES)} FROM jsonb_array_elements($1::jsonb) AS r) "
+        "  AS u(id, pfmp, state, amount, reasons, kind, base, due, cause, flow)",
+        json_rows(zip(*_columns(requests, NEW_REQUEST_COLUMNS), strict=True)),
     )
 
 
@@ -78,9 +82,9 @@ async def change_requests(conn: Connection, changes: Sequence[RequestChange]) ->
     await conn.execute(
         "UPDATE payment_requests r SET state = u.state, amount_cents = u.amount, updated_at = now(), "
         "  reasons = coalesce(string_to_array(nullif(u.reasons, ''), chr(31)), '{}') "
-        "FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[]) AS u(id, state, amount, reasons) "
-        "WHERE r.payment_request_id = u.id",
-        *_columns(changes, ["payment_request_id", "state", "amount_cents", "reasons"]),
+        f"FROM (SELECT {json_columns(['uuid', 'text', 'int', 'text'], 'j')} FROM jsonb_array_elements($1::jsonb) AS j) "
+        "  AS u(id, state, amount, reasons) WHERE r.payment_request_id = u.id",
+        json_rows(zip(*_columns(changes, ["payment_request_id", "state", "amount_cents", "reasons"]), strict=True)),
     )
 
 

@@ -1,0 +1,90 @@
+"""The outbox relay in a process of its own, so publishing runs on another core than the consumers.
+
+The parent (the service) starts it, restarts it if it dies, and stops it with SIGTERM; the relay then
+publishes what is left and exits. If the parent is killed outright, the relay notices (its parent
+changes) and stops too, releasing the relay lock for the next instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import signal
+from multiprocessing.process import BaseProcess
+
+import structlog
+
+from .db import create_pool
+from .kafka import make_producer
+from .logs import configure_logging
+from .relay import OutboxRelay
+from .settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+DRAIN_SECONDS = 10.0
+
+
+def start_relay_process(settings: ServiceSettings, service: str, schema: str) -> BaseProcess:
+    # spawn, not fork: the parent's event loop, sockets and threads must not leak into the child.
+    process = multiprocessing.get_context("spawn").Process(
+        target=_main, args=(settings, service, schema, os.getpid()), name=f"{service}-relay", daemon=False,
+    )
+    process.start()
+    return process
+
+
+def _main(settings: ServiceSettings, service: str, schema: str, parent_pid: int) -> None:
+    configure_logging(f"{service}-relay", settings.log_level, settings.log_json)
+    asyncio.run(_run(settings, schema, parent_pid))
+
+
+async def _run(settings: ServiceSettings, schema: str, parent_pid: int) -> None:
+    pool = await create_pool(settings.database_url, schema, size=3)
+    producer = make_producer(settings.kafka_bootstrap_servers)
+    await producer.start()
+    relay = OutboxRelay(pool, producer, schema, batch_size=settings.relay_batch_size)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(_relay_forever(relay)), asyncio.create_task(_watch_parent(parent_pid, stop))]
+    log.info("relay_started", schema=schema)
+    try:
+        await stop.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(_drain(relay), DRAIN_SECONDS)
+        await producer.stop()
+        await pool.close()
+        log.info("relay_stopped", published=relay.published)
+
+
+async def _relay_forever(relay: OutboxRelay) -> None:
+    """Restart after an error (database or broker briefly down) instead of dying."""
+    while True:
+        try:
+            await relay.run()
+            return
+        except Exception as exc:
+            log.error("relay_failed", error=type(exc).__name__, detail=str(exc)[:200])
+            await asyncio.sleep(1.0)
+
+
+async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
+    while os.getppid() == parent_pid:
+        await asyncio.sleep(0.5)
+    log.warning("relay_parent_gone")
+    stop.set()
+
+
+async def _drain(relay: OutboxRelay) -> None:
+    while await relay.publish_batch():
+        pass
