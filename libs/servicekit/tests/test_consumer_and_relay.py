@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from importlib import resources
 from typing import Any
 
 import pytest
@@ -87,15 +88,23 @@ async def test_the_relay_publishes_in_order_per_key_and_empties_the_outbox(
     pool = await create_pool(database_url, schema)
     await migrate(pool, schema, ["aplypro_servicekit"])
     await ensure_topics(kafka_bootstrap, [topic], partitions=3)
-    keys = [str(uuid.uuid4()).encode() for _ in range(5)]
-    async with pool.acquire() as conn, conn.transaction():
-        await write_outbox(conn, [OutboxRow(topic, keys[i % 5], json.dumps({"n": i}).encode(), {"h": "v"})
-                                  for i in range(2000)])
+    # Any key bytes survive the outbox (a poison record's key is dead-lettered as it came).
+    keys = [str(uuid.uuid4()).encode() for _ in range(3)] + [b"\xff\x00k\xe9", "clé".encode()]
+    written = [OutboxRow(topic, keys[i % 5], json.dumps({"n": i}).encode(), {"h": "v", "n": str(i)})
+               for i in range(2000)]
+    for start in range(0, 2000, 250):  # one outbox row per transaction: 8 rows, wider than a relay batch
+        async with pool.acquire() as conn, conn.transaction():
+            await write_outbox(conn, written[start:start + 250])
+    async with pool.acquire() as conn:
+        view = await conn.fetch("SELECT topic, key, payload, headers FROM outbox ORDER BY id")
+    assert [(r["topic"], r["key"], r["payload"], json.loads(r["headers"])) for r in view] == [
+        (w.topic, w.key, w.payload, w.headers) for w in written]
     producer = make_producer(kafka_bootstrap)
     await producer.start()
     relay = OutboxRelay(pool, producer, schema, batch_size=300)
     task = asyncio.create_task(relay.run())
     seen: dict[bytes, list[int]] = {k: [] for k in keys}
+    headers_seen: list[dict[str, bytes]] = []
     reader = AIOKafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
                               group_id=f"g{uuid.uuid4()}")
     await reader.start()
@@ -105,6 +114,7 @@ async def test_the_relay_publishes_in_order_per_key_and_empties_the_outbox(
             for records in (await reader.getmany(timeout_ms=300)).values():
                 for r in records:
                     seen[r.key].append(json.loads(r.value)["n"])
+                    headers_seen.append(dict(r.headers))
         async with pool.acquire() as conn:
             left = await conn.fetchval("SELECT count(*) FROM outbox")
     finally:
@@ -118,6 +128,7 @@ async def test_the_relay_publishes_in_order_per_key_and_empties_the_outbox(
     for key, numbers in seen.items():
         assert numbers == sorted(numbers), key
         assert len(numbers) == 400
+    assert all(h["n"] == str(json.loads(written[int(h["n"])].payload)["n"]).encode() for h in headers_seen)
 
 
 def test_personal_data_keys_never_reach_the_log_output() -> None:
@@ -131,3 +142,27 @@ def test_personal_data_keys_never_reach_the_log_output() -> None:
     assert "000111223AB" not in json.dumps(entry)
     assert "HADDAD" not in json.dumps(entry)
     assert "FR76" not in json.dumps(entry)
+
+
+async def test_events_waiting_in_the_old_outbox_move_to_the_batch_outbox_in_order(
+    database_url: str, namespace: str
+) -> None:
+    schema = namespace.replace(".", "_") + "upgrade"
+    pool = await create_pool(database_url, schema)
+    first = (resources.files("aplypro_servicekit") / "migrations" / "0001_outbox_inbox.sql").read_text()
+    async with pool.acquire() as conn:
+        await conn.execute(first)  # a database still on the one-row-per-event outbox
+        await conn.execute("CREATE TABLE schema_migrations (name text PRIMARY KEY, applied_at timestamptz "
+                           "NOT NULL DEFAULT now()); INSERT INTO schema_migrations VALUES "
+                           "('aplypro_servicekit:0001_outbox_inbox.sql')")
+        await conn.executemany("INSERT INTO outbox (topic, key, payload, headers) VALUES ($1, $2, $3, $4)",
+                               [("t", None if n == 1 else f"k{n}".encode(), f'{{"n": {n}}}'.encode(),
+                                 json.dumps({"event-type": "X", "n": str(n)})) for n in range(3)])
+    applied = await migrate(pool, schema, ["aplypro_servicekit"])
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT topic, key, payload, headers FROM outbox ORDER BY id")
+    await pool.close()
+    assert "aplypro_servicekit:0002_outbox_batches.sql" in applied
+    assert [(r["topic"], r["key"], r["payload"], json.loads(r["headers"])) for r in rows] == [
+        ("t", None if n == 1 else f"k{n}".encode(), f'{{"n": {n}}}'.encode(), {"event-type": "X", "n": str(n)})
+        for n in range(3)]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
+from base64 import b64encode
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
 from aplypro_contracts import Envelope, to_wire
+from pydantic_core import to_json
 
 from .db import Connection
 
@@ -21,7 +22,7 @@ class OutboxRow:
 
 
 def event_row(topic: str, key: UUID | str, event: Envelope) -> OutboxRow:
-    """The outbox row of one event; the key is an internal id, never personal data."""
+    """The outbox row of one event; the key is an internal id (text), never personal data."""
     payload, headers = to_wire(event)
     return OutboxRow(topic, str(key).encode(), payload, {k: v.decode() for k, v in headers.items()})
 
@@ -34,11 +35,9 @@ async def write_outbox(conn: Connection, rows: Sequence[OutboxRow]) -> None:
     """Insert the transaction's events as one outbox row (a few for a very large batch), in order."""
     for start in range(0, len(rows), MAX_MESSAGES_PER_ROW):
         chunk = rows[start:start + MAX_MESSAGES_PER_ROW]
+        # base64 carries any key bytes (a poison record's too) through JSON unchanged.
+        envelopes = [(r.topic, None if r.key is None else b64encode(r.key).decode(), r.headers) for r in chunk]
         await conn.execute(
-            "INSERT INTO outbox_batch (size, topics, keys, payloads, headers) VALUES ($1, $2, $3, $4, $5)",
-            len(chunk),
-            [r.topic for r in chunk],
-            [r.key for r in chunk],
-            [r.payload for r in chunk],
-            [json.dumps(r.headers) for r in chunk],
+            "INSERT INTO outbox_batch (size, payloads, envelopes) VALUES ($1, $2, $3)",
+            len(chunk), [r.payload for r in chunk], to_json(envelopes).decode(),
         )

@@ -7,6 +7,7 @@ import contextlib
 import json
 import time
 import uuid
+from base64 import b64decode
 from typing import Any
 
 import asyncpg
@@ -77,7 +78,7 @@ class OutboxRelay:
                 "  SELECT id FROM (SELECT id, sum(size) OVER (ORDER BY id) - size AS before FROM outbox_batch "
                 "                  WHERE lease_until IS NULL OR lease_until < now() ORDER BY id LIMIT $4) AS oldest "
                 "  WHERE before < $2) "
-                "RETURNING id, topics, keys, payloads, headers",
+                "RETURNING id, payloads, envelopes",
                 token, self._batch_size, LEASE_SECONDS, MAX_ROWS_PER_LEASE,
             )
         if not rows:
@@ -111,13 +112,14 @@ class OutboxRelay:
         futures = []
         count = 0
         for row in rows:
-            for topic, key, payload, header_json in zip(row["topics"], row["keys"], row["payloads"], row["headers"],
-                                                        strict=True):
+            for (topic, key_b64, header_map), payload in zip(json.loads(row["envelopes"]), row["payloads"],
+                                                             strict=True):
+                key = None if key_b64 is None else b64decode(key_b64)
                 partitions = self._partitions.get(topic)
                 if partitions is None:
                     partitions = self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
                 partition = self._partition(topic, key, partitions)
-                headers = [(k, v.encode()) for k, v in json.loads(header_json).items()]
+                headers = [(k, v.encode()) for k, v in header_map.items()]
                 builder = builders.get((topic, partition))
                 if builder is None:
                     builder = builders[(topic, partition)] = self._producer.create_batch()
