@@ -127,9 +127,10 @@ def repair_over_cap(
         for step in plan.steps[1:]:
             typer.echo(f"  plan: {step}")
         for computed in repair.applied:
-            parked = " (parked: negative_rectification)" if computed.parked else ""
+            note = (" (parked: negative_rectification)" if computed.parked
+                    else f" ({computed.refusal_code})" if computed.refusal_code else "")
             typer.echo(f"  applied: PFMP {computed.pfmp_id} {computed.outcome} {euros(computed.base_cents)} → "
-                       f"{euros(computed.new_cents)}{parked}; request {computed.payment_request_id}")
+                       f"{euros(computed.new_cents)}{note}; request {computed.payment_request_id}")
     if done.confirmed:
         typer.echo(f"applied: rectifications {sum(len(p.applied) for p in done.pools)}; events written: {done.events}")
     else:
