@@ -17,7 +17,14 @@ from .errors import (
     UnknownEventType,
     UnsupportedSchemaVersion,
 )
-from .pfmp import DecisionWithdrawalRequestedV1, PfmpRecordedV1, PfmpRectifiedV1, PfmpState, PfmpValidatedV1
+from .pfmp import (
+    DecisionWithdrawalRequestedV1,
+    PaymentRetryRequestedV1,
+    PfmpRecordedV1,
+    PfmpRectifiedV1,
+    PfmpState,
+    PfmpValidatedV1,
+)
 from .registry import Registry, to_wire
 from .students import (
     Address,
@@ -45,6 +52,7 @@ PaymentRequestStateChanged = PaymentRequestStateChangedV1
 PaymentRequestBlocked = PaymentRequestBlockedV1
 RectificationComputed = RectificationComputedV1
 PfmpRectified = PfmpRectifiedV1
+PaymentRetryRequested = PaymentRetryRequestedV1
 
 ALL_MODELS: tuple[type[Envelope], ...] = (
     StudentRegisteredV1,
@@ -62,6 +70,7 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     PaymentRequestBlockedV1,
     RectificationComputedV1,
     PaymentRequestStateChangedV1,
+    PaymentRetryRequestedV1,
 )
 
 
@@ -95,6 +104,8 @@ __all__ = [
     "PaymentRequestStateChangedV1",
     "PaymentRequested",
     "PaymentRequestedV1",
+    "PaymentRetryRequested",
+    "PaymentRetryRequestedV1",
     "PfmpRecorded",
     "PfmpRecordedV1",
     "PfmpRectified",

@@ -55,6 +55,12 @@ class PaymentRequestedV1(Envelope):
     amount_cents: Cents = Field(description="Total to pay for the PFMP, in cents (a whole number of euros).")
     day_count: int = Field(ge=0)
     pfmp_rank: int = Field(ge=1)
+    # Optional with a default: v1 messages written before it still parse (STYLE.md §4), no new version.
+    rectification: bool = Field(
+        default=False,
+        description="True when the request is the one of a rectified PFMP: ASP updates the same prestation "
+        "dossier with this new total (never a delta; 0 for a full cancellation). False: a first payment or "
+        "its retry. Absent from messages older than the field: read as false.")
 
 
 BlockingReason = Literal[

@@ -14,7 +14,13 @@ from .calculator import (
 )
 from .documents import DocumentReadyV1
 from .envelope import Envelope
-from .pfmp import DecisionWithdrawalRequestedV1, PfmpRecordedV1, PfmpRectifiedV1, PfmpValidatedV1
+from .pfmp import (
+    DecisionWithdrawalRequestedV1,
+    PaymentRetryRequestedV1,
+    PfmpRecordedV1,
+    PfmpRectifiedV1,
+    PfmpValidatedV1,
+)
 from .students import RibRecordedV1, SchoolingOpenedV1, StudentRegisteredV1
 from .topics import (
     ASP_EVENTS,
@@ -39,9 +45,11 @@ class TopicInfo:
 CATALOG: tuple[TopicInfo, ...] = (
     TopicInfo(STUDENTS_EVENTS, "students", "student_id", (StudentRegisteredV1, SchoolingOpenedV1),
               ("pfmp", "calculator", "documents", "asp-gateway")),
-    TopicInfo(STUDENTS_RIBS, "students", "student_id", (RibRecordedV1,), ("documents", "asp-gateway"),
-              "restricted: bank details"),
-    TopicInfo(PFMP_EVENTS, "pfmp", "student_id", (PfmpRecordedV1, PfmpValidatedV1, PfmpRectifiedV1, DecisionWithdrawalRequestedV1),
+    TopicInfo(STUDENTS_RIBS, "students", "student_id", (RibRecordedV1,), ("documents", "asp-gateway", "calculator"),
+              "restricted: bank details (the calculator reads only student id and establishment, to retry "
+              "requests rejected for bank details)"),
+    TopicInfo(PFMP_EVENTS, "pfmp", "student_id",
+              (PfmpRecordedV1, PfmpValidatedV1, PfmpRectifiedV1, DecisionWithdrawalRequestedV1, PaymentRetryRequestedV1),
               ("calculator", "documents"),
               "keyed by student so that one pool has one writer"),
     TopicInfo(CALCULATOR_EVENTS, "calculator", "student_id",

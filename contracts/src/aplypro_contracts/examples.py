@@ -33,6 +33,8 @@ def examples() -> list[c.Envelope]:
                                         requested_by="user-42", **BASE),
         c.PfmpRectifiedV1(producer="pfmp", pfmp=PFMP.model_copy(update={"status": "rectified", "day_count": 5}),
                           initiated_by="user", requested_by="user-42", **BASE),
+        c.PaymentRetryRequestedV1(producer="pfmp", pfmp_id=P, student_id=ST, payment_request_id=R,
+                                  requested_by="user-42", reason="bank_details_corrected", **BASE),
         c.PaymentRequestBlockedV1(producer="calculator", payment_request_id=R, pfmp_id=P, student_id=ST,
                                   reasons=("negative_rectification",), parked=True, **BASE),
         c.RectificationComputedV1(producer="calculator", pfmp_id=P, student_id=ST, base_cents=30000,

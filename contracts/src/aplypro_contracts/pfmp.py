@@ -70,3 +70,24 @@ class PfmpRectifiedV1(Envelope):
     initiated_by: Literal["user", "system"] = Field(
         description="user: the confirmed director; system: a DA withdrawal or an operator repair.")
     requested_by: str = Field(description="Internal id of the user or process (never a name).")
+
+
+class PaymentRetryRequestedV1(Envelope):
+    """The confirmed director asks for a new payment request ("relancer") after a terminal failure of the
+    PFMP's latest one: `rejected` with a reason needing a person, or `unpaid` (lifecycles.md §2, Retries).
+    A terminal request is never reopened: the calculator creates a new one and evaluates it at once."""
+
+    event_type: Literal["PaymentRetryRequested"] = "PaymentRetryRequested"
+    schema_version: Literal[1] = 1
+    pfmp_id: UUID = Field(description="The PFMP to pay.")
+    student_id: UUID = Field(description="Internal id of the PFMP's student; the Kafka key (one writer per pool).")
+    payment_request_id: UUID = Field(
+        description="The terminal request (rejected or unpaid) this retries; ignored if it is no longer the "
+        "PFMP's latest request.")
+    requested_by: str = Field(description="Opaque internal id of the user who asked (never a name).",
+                              examples=["user-42"])
+    reason: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{0,63}$",
+        description="Why the request is relaunched, as a code chosen in the user interface (a code, never "
+        "free text: no personal data).",
+        examples=["bank_details_corrected", "asp_instructions_followed", "student_data_corrected"])

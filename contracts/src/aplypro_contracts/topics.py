@@ -1,7 +1,7 @@
 """Topic names: `aplypro.<owning service>.<aggregate or stream>`; `<topic>.dlt` holds its dead letters."""
 
 STUDENTS_EVENTS = "aplypro.students.events"
-STUDENTS_RIBS = "aplypro.students.ribs"  # restricted: bank details, read by documents and asp-gateway only
+STUDENTS_RIBS = "aplypro.students.ribs"  # restricted: bank details, read by documents, asp-gateway and calculator (ids only)
 PFMP_EVENTS = "aplypro.pfmp.events"
 CALCULATOR_EVENTS = "aplypro.calculator.events"
 DOCUMENTS_EVENTS = "aplypro.documents.events"

@@ -39,7 +39,8 @@ async def test_example_33_a_complement_creates_a_request_with_the_new_total(calc
     assert (new["kind"], new["state"], new["amount_cents"], new["base_cents"]) == (
         "rectification", "ready", 7500, 4500)
     [requested] = await calc.events(mark, "PaymentRequested")
-    assert (requested.payment_request_id, requested.amount_cents) == (new["payment_request_id"], 7500)
+    assert (requested.payment_request_id, requested.amount_cents, requested.rectification) == (
+        new["payment_request_id"], 7500, True)
     assert await calc.db.fetchval("SELECT status FROM pfmps WHERE pfmp_id = $1", pfmp.pfmp_id) == "rectified"
 
 

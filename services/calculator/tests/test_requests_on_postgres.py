@@ -27,6 +27,7 @@ async def test_a_validated_pfmp_gets_one_ready_request_with_its_amount_frozen(ca
         "ready", 20000, "payment", [])
     [requested] = await calc.events(mark, "PaymentRequested")
     assert (requested.payment_request_id, requested.amount_cents) == (request["payment_request_id"], 20000)
+    assert requested.rectification is False  # a first payment
     assert await calc.events(mark, "PaymentRequestBlocked") == []
 
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 import pytest
 from aplypro_calculator.config import CalculatorSettings
 from aplypro_calculator.entrypoints.service import build_handlers, build_spec
-from aplypro_contracts.topics import ASP_EVENTS, PFMP_EVENTS, STUDENTS_EVENTS
+from aplypro_contracts.topics import ASP_EVENTS, PFMP_EVENTS, STUDENTS_EVENTS, STUDENTS_RIBS
 from pydantic import ValidationError
 
 
-def test_one_subscription_reads_students_pfmp_and_asp_returns_so_a_pool_has_one_writer() -> None:
+def test_one_subscription_reads_students_pfmp_asp_returns_and_ribs_so_a_pool_has_one_writer() -> None:
     [subscription] = build_spec(CalculatorSettings()).subscriptions
-    assert list(subscription.topics) == [STUDENTS_EVENTS, PFMP_EVENTS, ASP_EVENTS]
+    assert list(subscription.topics) == [STUDENTS_EVENTS, PFMP_EVENTS, ASP_EVENTS, STUDENTS_RIBS]
     assert set(subscription.handlers) == {
-        "SchoolingOpened", "PfmpRecorded", "PfmpValidated", "PfmpRectified", "PaymentRequestSent",
-        "PaymentRequestStateChanged"}
+        "SchoolingOpened", "PfmpRecorded", "PfmpValidated", "PfmpRectified", "PaymentRetryRequested",
+        "RibRecorded", "PaymentRequestSent", "PaymentRequestStateChanged"}
     assert subscription.batch_handler is not None
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Literal
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from aplypro_calculator.domain.rectification import InvalidDayCount, validate_day_count
@@ -146,3 +147,70 @@ def paid_mismatch(paid_amount: Decimal | None, amount_cents: int, base_cents: in
         return True
     expected = {amount_cents} if base_cents is None else {amount_cents, abs(amount_cents - base_cents)}
     return int(cents) not in expected
+
+
+# Retries (lifecycles.md §2): a terminal request is never reopened; a new request is created and evaluated
+# at once. `rejected` and `unpaid` are the failed terminal states.
+FAILED: frozenset[str] = frozenset({"rejected", "unpaid"})
+# Integration-reject keys about bank details (asp-exchange.md §6.1): a new RIB for the PFMP's establishment
+# may cure them, so the student's next RIB retries the request without anyone asking.
+BANK_DETAILS_REJECTIONS: frozenset[str] = frozenset({
+    "payment_coordinates_blocked", "refdombancaire_not_found", "bic_sepa_not_allowed", "iban_sepa_not_allowed",
+    "invalid_rib", "invalid_characters", "invalid_payment_coordinates", "bic_length",
+})
+
+RetryRefusal = Literal["unknown_pfmp", "pfmp_deleted", "pfmp_not_validated", "no_request", "not_latest_request",
+                       "latest_not_failed", "nothing_to_pay", "not_a_bank_details_rejection"]
+
+
+@dataclass(frozen=True)
+class RetryFacts:
+    """The PFMP and its latest request, as a retry sees them."""
+
+    pfmp_status: str
+    deleted: bool
+    amount_cents: int | None  # the PFMP's current pool amount
+    latest_request_id: UUID | None  # None: the PFMP never had a request
+    latest_state: str | None
+    asp_reasons: tuple[str, ...] = ()
+
+
+def _payable(f: RetryFacts) -> RetryRefusal | None:
+    if f.deleted:
+        return "pfmp_deleted"
+    if f.pfmp_status not in ("validated", "rectified"):
+        return "pfmp_not_validated"
+    # A rectified PFMP is payable even at 0 (its new total); a validated one at 0 has nothing to pay (D10).
+    if f.amount_cents is None or (f.amount_cents == 0 and f.pfmp_status != "rectified"):
+        return "nothing_to_pay"
+    return None
+
+
+def relaunch_refusal(f: RetryFacts, retried_request_id: UUID) -> RetryRefusal | None:
+    """Why a director's "relancer" creates no request; None: create one, evaluated at once.
+
+    Only the PFMP's latest request can be retried, and only once it failed for good (`rejected`, `unpaid`):
+    an older id means the retry was already made or overtaken.
+    """
+    if f.latest_state is None:
+        return "no_request"
+    if f.latest_request_id != retried_request_id:
+        return "not_latest_request"
+    if f.latest_state not in FAILED:
+        return "latest_not_failed"
+    return _payable(f)
+
+
+def rib_retry_refusal(f: RetryFacts) -> RetryRefusal | None:
+    """Why a new RIB does not retry this PFMP's request automatically; None: create one, evaluated at once.
+
+    Automatic only for a `validated` PFMP whose latest request was rejected for its bank details; any other
+    failure waits for the director (relaunch_refusal).
+    """
+    if f.latest_state != "rejected":
+        return "latest_not_failed"
+    if not BANK_DETAILS_REJECTIONS.intersection(f.asp_reasons):
+        return "not_a_bank_details_rejection"
+    if f.pfmp_status != "validated":
+        return "pfmp_not_validated"
+    return _payable(f)

@@ -1,5 +1,5 @@
 """`aplypro-calculator`: run the service, the barème of a MEF file, explanations, exclusions, parked and due
-requests."""
+requests, over-cap repair."""
 
 from __future__ import annotations
 
@@ -19,11 +19,12 @@ from aplypro_servicekit.cli import run_service, service_pool
 from aplypro_calculator.adapters import postgres_requests, postgres_views
 from aplypro_calculator.config import CalculatorSettings
 from aplypro_calculator.domain.exclusions import ExclusionConflict, ExclusionRow
+from aplypro_calculator.domain.pool import euros
 from aplypro_calculator.domain.requests import PARIS
 from aplypro_calculator.entrypoints import explain_command
 from aplypro_calculator.entrypoints.bareme_command import run_bareme
 from aplypro_calculator.entrypoints.service import build_handlers, build_spec
-from aplypro_calculator.service_layer import evaluation, operations
+from aplypro_calculator.service_layer import evaluation, operations, repairs
 
 app = typer.Typer(help="Calculator: the barème, PFMP amounts and payment requests.", no_args_is_help=True)
 exclusions_app = typer.Typer(help="Establishments and (establishment, MEF) pairs outside the scheme.",
@@ -102,6 +103,38 @@ def release_parked() -> None:
     released = _with_db(work)
     typer.echo(f"pools re-evaluated: {released.pools}; events written: {released.events}; "
                f"still parked or blocked by negative_rectification: {released.still_parked}")
+
+
+@app.command("repair-over-cap")
+def repair_over_cap(
+    confirm: Annotated[bool, typer.Option(
+        "--confirm", help="Apply the plan: each reduction becomes a system rectification (a recovery, parked while "
+        "negative rectifications are off). Default: a dry run that changes nothing.")] = False,
+) -> None:
+    """List pools where the committed amounts exceed the cap and the plan that repairs them (calculation.md §5.6)."""
+
+    async def work(pool: asyncpg.Pool, settings: CalculatorSettings, schema: str) -> repairs.OverCapRepair:
+        async with pool.acquire() as conn, conn.transaction():
+            return await repairs.repair_over_cap(conn, build_handlers(settings), schema, confirm=confirm)
+
+    done = _with_db(work)
+    typer.echo(f"over-cap pools: {len(done.pools)}; planned reductions: {done.reductions}")
+    for repair in done.pools:
+        (student_id, mef_code, year), plan = repair.key, repair.plan
+        # Internal ids and amounts only: never a name or an IBAN.
+        typer.echo(f"student {student_id} MEF {mef_code} school year {year}-{year + 1}: cap {euros(plan.cap_cents)}, "
+                   f"committed {euros(plan.committed_cents)}, excess {euros(plan.excess_cents)}")
+        for step in plan.steps[1:]:
+            typer.echo(f"  plan: {step}")
+        for computed in repair.applied:
+            note = (" (parked: negative_rectification)" if computed.parked
+                    else f" ({computed.refusal_code})" if computed.refusal_code else "")
+            typer.echo(f"  applied: PFMP {computed.pfmp_id} {computed.outcome} {euros(computed.base_cents)} → "
+                       f"{euros(computed.new_cents)}{note}; request {computed.payment_request_id}")
+    if done.confirmed:
+        typer.echo(f"applied: rectifications {sum(len(p.applied) for p in done.pools)}; events written: {done.events}")
+    else:
+        typer.echo("dry run: nothing changed (--confirm applies the plan)")
 
 
 def parse_now(value: str | None) -> datetime:

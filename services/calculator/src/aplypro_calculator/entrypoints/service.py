@@ -6,7 +6,13 @@ import asyncio
 from datetime import UTC, datetime
 
 import structlog
-from aplypro_contracts.topics import ASP_EVENTS, CALCULATOR_EVENTS, PFMP_EVENTS, STUDENTS_EVENTS
+from aplypro_contracts.topics import (
+    ASP_EVENTS,
+    CALCULATOR_EVENTS,
+    PFMP_EVENTS,
+    STUDENTS_EVENTS,
+    STUDENTS_RIBS,
+)
 from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 
 from aplypro_calculator.config import CalculatorSettings
@@ -57,10 +63,12 @@ def build_spec(settings: CalculatorSettings) -> ServiceSpec:
         migration_packages=["aplypro_calculator"],
         produces=[CALCULATOR_EVENTS],
         subscriptions=[Subscription(
-            # One subscription for all three topics: all are keyed by student, so a pool has one writer.
-            topics=[STUDENTS_EVENTS, PFMP_EVENTS, ASP_EVENTS], consumer_name="pricing",
+            # One subscription for all four topics: all are keyed by student, so a pool has one writer. From
+            # the restricted RIB topic only the student and establishment ids are read (automatic retries).
+            topics=[STUDENTS_EVENTS, PFMP_EVENTS, ASP_EVENTS, STUDENTS_RIBS], consumer_name="pricing",
             handlers={"SchoolingOpened": handlers.on_event, "PfmpRecorded": handlers.on_event,
                       "PfmpValidated": handlers.on_event, "PfmpRectified": handlers.on_event,
+                      "PaymentRetryRequested": handlers.on_event, "RibRecorded": handlers.on_event,
                       "PaymentRequestSent": handlers.on_event, "PaymentRequestStateChanged": handlers.on_event},
             batch_handler=handlers.on_batch,
         )],

@@ -44,6 +44,9 @@ def payment_requested(row: dict[str, Any], request_id: UUID, amount: int, cause:
         producer=PRODUCER, causation_id=cause.event_id, correlation_id=cause.correlation_id, payment_request_id=request_id, pfmp_id=row["pfmp_id"],
         schooling_id=row["schooling_id"], student_id=row["student_id"], amount_cents=amount,
         day_count=row["day_count"], pfmp_rank=row["rank"],
+        # Every request of a rectified PFMP carries its corrected total, its retries included (ASP updates
+        # the same prestation dossier): calculation.md §5.3.
+        rectification=row["status"] == "rectified",
     )
 
 

@@ -17,9 +17,11 @@ from aplypro_contracts import (
     Envelope,
     PaymentRequestSent,
     PaymentRequestStateChanged,
+    PaymentRetryRequested,
     PfmpRecorded,
     PfmpRectified,
     PfmpValidated,
+    RibRecorded,
     SchoolingOpened,
     SchoolingPriced,
 )
@@ -34,6 +36,7 @@ from aplypro_calculator.service_layer.asp_returns import apply_asp_returns
 from aplypro_calculator.service_layer.events import PRODUCER, Cause
 from aplypro_calculator.service_layer.pools import RequestPolicy, pool_key, recompute_pools
 from aplypro_calculator.service_layer.rectifications import rectify_pfmp
+from aplypro_calculator.service_layer.retries import retry_payments
 
 
 def priced_state(event: SchoolingOpened) -> dict[str, Any]:
@@ -93,6 +96,9 @@ class Handlers:
             if isinstance(run[0], PfmpRectified):
                 out += await rectify_pfmp(conn, self.topic, run[0], causes,
                                           negative_enabled=self.negative_rectifications_enabled)
+            elif isinstance(run[0], PaymentRetryRequested | RibRecorded):
+                await retry_payments(conn, [e for e in run if isinstance(e, PaymentRetryRequested | RibRecorded)],
+                                     causes)
             else:
                 out += await self._apply_facts(conn, run, causes)
             out += await self.recompute_pools(conn, causes)
@@ -151,11 +157,19 @@ class Handlers:
         return await recompute_pools(conn, self.topic, causes, self.policy(now))
 
 
+def _kind(event: Envelope) -> str:
+    if isinstance(event, PfmpRectified):
+        return "rectification"
+    return "retries" if isinstance(event, PaymentRetryRequested | RibRecorded) else "facts"
+
+
 def _runs(events: list[Envelope]) -> list[list[Envelope]]:
-    """Consecutive facts together; each rectification alone (it reads the pool the facts before it left)."""
+    """Consecutive facts together, consecutive retries together; each rectification alone (each reads the
+    pool the events before it left)."""
     runs: list[list[Envelope]] = []
     for event in events:
-        if isinstance(event, PfmpRectified) or not runs or isinstance(runs[-1][0], PfmpRectified):
+        kind = _kind(event)
+        if kind == "rectification" or not runs or _kind(runs[-1][0]) != kind:
             runs.append([event])
         else:
             runs[-1].append(event)

@@ -37,6 +37,13 @@ class RectificationNotAllowed(ValueError):
 async def rectify_pfmp(conn: Connection, topic: str, event: PfmpRectified, causes: dict[PoolKey, Cause], *,
                        negative_enabled: bool) -> list[OutboxRow]:
     """Compute base, new and the outcome; on success record the facts and add the pool to `causes`."""
+    computed = await apply_rectification(conn, event, causes, negative_enabled=negative_enabled)
+    return [event_row(topic, event.pfmp.student_id, computed)]
+
+
+async def apply_rectification(conn: Connection, event: PfmpRectified, causes: dict[PoolKey, Cause], *,
+                              negative_enabled: bool) -> RectificationComputed:
+    """rectify_pfmp's work, returning its outcome as the event to publish (the over-cap repair reads it)."""
     pfmp = event.pfmp
     # 0 allowed (full cancellation), never more than the calendar days (D11); else dead-lettered.
     day_count = validate_day_count(pfmp.day_count, pfmp.start_date, pfmp.end_date, rectification=True)
@@ -76,8 +83,8 @@ async def rectify_pfmp(conn: Connection, topic: str, event: PfmpRectified, cause
                 request_id, pfmp.pfmp_id, "pending", new, (), kind="rectification", base_cents=base,
                 cause_event_id=event.event_id, correlation_id=event.correlation_id)])  # due at once (§5)
         causes[key] = Cause.of(event)
-    return [event_row(topic, pfmp.student_id, RectificationComputed(
+    return RectificationComputed(
         producer=PRODUCER, correlation_id=event.correlation_id, causation_id=event.event_id,
         pfmp_id=pfmp.pfmp_id, student_id=pfmp.student_id, base_cents=base, new_cents=new,
         difference_cents=outcome.difference_cents, outcome=outcome.kind, refusal_code=outcome.code,
-        parked=outcome.parked, payment_request_id=request_id))]
+        parked=outcome.parked, payment_request_id=request_id)

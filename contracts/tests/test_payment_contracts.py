@@ -1,0 +1,60 @@
+"""PaymentRequested gained an optional field within v1; PaymentRetryRequested v1 ("relancer") is new."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from aplypro_contracts import (
+    PaymentRequested,
+    PaymentRetryRequested,
+    SchemaViolation,
+    default_registry,
+    to_wire,
+)
+from aplypro_contracts.catalog import CATALOG
+from aplypro_contracts.topics import PFMP_EVENTS
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize("headers", [False, True], ids=["generic path", "header fast path"])
+def test_an_old_payment_requested_without_the_rectification_flag_still_parses_as_a_payment(headers: bool) -> None:
+    raw = (FIXTURES / "PaymentRequested.v1.json").read_bytes()
+    assert "rectification" not in json.loads(raw)  # written before the field existed
+    registry = default_registry()
+    event = registry.parse(raw, b"PaymentRequested", b"1") if headers else registry.parse(raw)
+    assert isinstance(event, PaymentRequested)
+    assert (event.schema_version, event.rectification, event.amount_cents) == (1, False, 30000)
+
+
+def test_the_rectification_flag_travels_and_an_optional_field_keeps_the_version() -> None:
+    old = json.loads((FIXTURES / "PaymentRequested.v1.json").read_bytes())
+    event = PaymentRequested.model_validate({**old, "rectification": True})
+    body, headers = to_wire(event)
+    assert headers["schema-version"] == b"1"
+    assert default_registry().latest_version("PaymentRequested") == 1
+    parsed = default_registry().parse(body, headers["event-type"], headers["schema-version"])
+    assert isinstance(parsed, PaymentRequested)
+    assert parsed.rectification is True
+
+
+def test_the_payment_retry_requested_v1_fixture_parses() -> None:
+    event = default_registry().parse((FIXTURES / "PaymentRetryRequested.v1.json").read_bytes())
+    assert isinstance(event, PaymentRetryRequested)
+    assert (event.schema_version, event.reason, event.requested_by) == (1, "bank_details_corrected", "user-42")
+    assert event.payment_request_id == uuid.UUID(int=4)
+    # The director acts on a PFMP: it travels on the PFMP topic, keyed by student like every other event.
+    [topic] = [t for t in CATALOG if PaymentRetryRequested in t.events]
+    assert (topic.name, topic.key) == (PFMP_EVENTS, "student_id")
+    assert "calculator" in topic.readers
+
+
+def test_a_retry_reason_is_a_code_never_free_text() -> None:
+    body = json.loads((FIXTURES / "PaymentRetryRequested.v1.json").read_bytes())
+    with pytest.raises(SchemaViolation) as caught:
+        default_registry().parse(json.dumps({**body, "reason": "M. Dupont a changé de banque"}))
+    assert "reason" in str(caught.value)
+    assert "Dupont" not in str(caught.value)
