@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import asyncpg
 
@@ -13,10 +14,15 @@ from .logs import configure_logging
 from .runtime import ServiceRuntime, ServiceSpec
 from .settings import ServiceSettings
 
+S = TypeVar("S", bound=ServiceSettings)
 
-def run_service(spec: ServiceSpec, settings: ServiceSettings) -> None:
+
+def run_service(build_spec: Callable[[S], ServiceSpec], settings: S) -> None:
+    """Run the service built by `build_spec` (a module-level function: extra consumer processes import
+    it to build their own copy)."""
+    spec = build_spec(settings)
     configure_logging(spec.name, settings.log_level, settings.log_json)
-    asyncio.run(ServiceRuntime(spec, settings).run_until_signalled())
+    asyncio.run(ServiceRuntime(spec, settings, factory=build_spec).run_until_signalled())
 
 
 @asynccontextmanager

@@ -22,6 +22,7 @@ from .kafka import ensure_topics, make_producer, subscribe
 from .relay import OutboxRelay
 from .relay_process import DRAIN_SECONDS, start_relay_process
 from .settings import ServiceSettings
+from .workers import SpecFactory, start_worker, watch_parent
 
 log = structlog.get_logger(__name__)
 
@@ -50,9 +51,15 @@ class ServiceSpec:
 
 
 class ServiceRuntime:
-    def __init__(self, spec: ServiceSpec, settings: ServiceSettings) -> None:
+    def __init__(self, spec: ServiceSpec, settings: ServiceSettings, *, worker: int = 0,
+                 factory: SpecFactory | None = None) -> None:
+        """`worker` 0 is the main process (relay, background tasks, extra workers when `factory` is
+        given and settings ask for more consumer processes); other workers only consume."""
         self.spec = spec
         self.settings = settings
+        self.worker = worker
+        self._factory = factory
+        self.workers: list[BaseProcess] = []
         self.pool: asyncpg.Pool | None = None
         self.producer: AIOKafkaProducer | None = None
         self.broker: KafkaBroker | None = None
@@ -68,7 +75,9 @@ class ServiceRuntime:
         applied = await migrate(self.pool, self.spec.schema, ["aplypro_servicekit", *self.spec.migration_packages])
         topics = [s.topic(t) for t in {*self.spec.produces, *(t for sub in self.spec.subscriptions for t in sub.topics)}]
         await ensure_topics(s.kafka_bootstrap_servers, topics, s.topic_partitions, s.topic_replication_factor)
-        if s.relay_process:
+        if self.worker:
+            pass  # an extra consumer process: the main process publishes
+        elif s.relay_process:
             self._tasks.append(asyncio.create_task(self._keep_relay_process()))
         else:
             self.producer = make_producer(s.kafka_bootstrap_servers)
@@ -86,8 +95,11 @@ class ServiceRuntime:
             subscribe(self.broker, s, consumer, sub.topics, group=f"{self.spec.name}.{sub.consumer_name}")
             self.consumers.append(consumer)
         await self.broker.start()
-        for task in self.spec.background:
+        for task in self.spec.background if not self.worker else ():
             self._tasks.append(asyncio.create_task(self._guard(self._bind(task), task.__name__)))
+        if not self.worker and self._factory is not None:
+            for index in range(1, s.consumer_processes):
+                self._tasks.append(asyncio.create_task(self._keep_worker(index)))
         log.info("service_started", migrations_applied=len(applied), topics=len(topics))
 
     async def _guard(self, factory: Callable[[], Awaitable[None]], what: str) -> None:
@@ -109,6 +121,26 @@ class ServiceRuntime:
             log.error("relay_process_died", exit_code=self.relay_process.exitcode)
             await asyncio.sleep(1.0)
 
+    async def _keep_worker(self, index: int) -> None:
+        """Start an extra consumer process and start it again whenever it dies."""
+        assert self._factory is not None
+        while True:
+            process = start_worker(self._factory, self.settings, index)
+            self.workers.append(process)
+            while process.is_alive():
+                await asyncio.sleep(0.5)
+            self.workers.remove(process)
+            log.error("worker_died", worker=index, exit_code=process.exitcode)
+            await asyncio.sleep(1.0)
+
+    async def _stop_workers(self) -> None:
+        for process in self.workers:
+            process.terminate()  # SIGTERM: it finishes its batch and leaves the group
+        for process in self.workers:
+            await asyncio.to_thread(process.join, 20)
+            if process.is_alive():
+                process.kill()
+
     async def _stop_relay_process(self) -> None:
         process = self.relay_process
         if process is None or not process.is_alive():
@@ -125,6 +157,7 @@ class ServiceRuntime:
     async def stop(self) -> None:
         if self.broker is not None:
             await self.broker.stop()
+        workers = list(self.workers)  # the supervising tasks are cancelled below
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -133,6 +166,8 @@ class ServiceRuntime:
         if self.relay is not None and self.pool is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._drain(), DRAIN_SECONDS)
+        self.workers = workers
+        await self._stop_workers()
         await self._stop_relay_process()
         if self.producer is not None:
             await self.producer.stop()
@@ -146,11 +181,13 @@ class ServiceRuntime:
         while await self.relay.publish_batch():
             pass
 
-    async def run_until_signalled(self) -> None:
+    async def run_until_signalled(self, *, parent_pid: int | None = None) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if parent_pid is not None:
+            self._tasks.append(asyncio.create_task(watch_parent(parent_pid, stop)))
         await self.start()
         try:
             await stop.wait()

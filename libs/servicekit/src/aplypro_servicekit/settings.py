@@ -39,6 +39,10 @@ class ServiceSettings(BaseSettings):
         default=2, ge=1, validation_alias=_shared("APLYPRO_CONSUMER_LANES"),
         description="Transactions a consumer runs side by side on one batch, split by partition number.",
     )
+    consumer_processes: int = Field(
+        default=1, ge=1, validation_alias=_shared("APLYPRO_CONSUMER_PROCESSES"),
+        description="Consumer processes of one instance (one core each); they share the partitions.",
+    )
     session_timeout_ms: int = Field(default=10_000, validation_alias=_shared("APLYPRO_SESSION_TIMEOUT_MS"))
     relay_batch_size: int = Field(default=5000, validation_alias=_shared("APLYPRO_RELAY_BATCH_SIZE"))
     relay_process: bool = Field(

@@ -28,7 +28,7 @@ app = typer.Typer(help="ASP gateway: payment files for the Agence de services et
 def run() -> None:
     """Run the service: consume students, RIB and calculator events; build payment files."""
     settings = AspSettings()
-    run_service(build_spec(settings), settings)
+    run_service(build_spec, settings)
 
 
 def _with_pool(settings: AspSettings, work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:

@@ -58,7 +58,8 @@ PoolKey = tuple[UUID, str, int]  # (student, MEF code, school year): one yearly 
 # Every PFMP with its schooling's barème, its latest request (which decides its class) and its latest
 # paid one (the rectification base).
 POOL_SELECT = (
-    "SELECT p.*, s.daily_rate_cents, s.yearly_cap_cents, s.legal_reference, s.unpriced_reason, "
+    "SELECT p.pfmp_id, p.schooling_id, p.student_id, p.start_date, p.end_date, p.day_count, p.status, "
+    "p.created_seq, p.rank, p.deleted, p.amount_cents, p.computed_at, p.validated_at, s.daily_rate_cents, s.yearly_cap_cents, s.legal_reference, s.unpriced_reason, "
     "s.school_year, s.mef_code, s.uai, r.payment_request_id, r.state AS request_state, "
     "r.amount_cents AS request_amount_cents, r.reasons AS request_reasons, r.due_at AS request_due_at, "
     "pd.amount_cents AS paid_cents "
@@ -70,11 +71,19 @@ POOL_SELECT = (
 )
 
 
+# PFMPs (p) and schoolings (s) of the pools $1, $2, $3 (students, MEF codes, years). The `= ANY` terms
+# are redundant with the IN but give the planner the index paths: without them it may hash-join whole
+# tables, a cost that grows with the table instead of the batch.
+IN_POOLS = (
+    "s.student_id = ANY($1::uuid[]) AND p.student_id = ANY($1::uuid[]) "
+    "AND (s.student_id, s.mef_code, s.school_year) IN (SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[])) "
+)
+
+
 async def pool_rows(conn: Connection, keys: list[PoolKey]) -> list[dict[str, Any]]:
     """Every PFMP of these pools (any establishment), locked for this update."""
     rows = await conn.fetch(
-        POOL_SELECT + "WHERE (s.student_id, s.mef_code, s.school_year) IN "
-        "(SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[])) ORDER BY p.created_seq FOR UPDATE OF p",
+        POOL_SELECT + "WHERE " + IN_POOLS + "ORDER BY p.created_seq FOR UPDATE OF p",
         [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
     )
     return [dict(r) for r in rows]

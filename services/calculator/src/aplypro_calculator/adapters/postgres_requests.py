@@ -11,7 +11,7 @@ from uuid import UUID
 
 from aplypro_servicekit.db import Connection, json_columns, json_rows
 
-from aplypro_calculator.adapters.postgres import PoolKey
+from aplypro_calculator.adapters.postgres import IN_POOLS, PoolKey
 from aplypro_calculator.domain.exclusions import ExclusionRow, Exclusions
 
 
@@ -125,8 +125,7 @@ async def lock_whole_pools(conn: Connection, keys: Sequence[PoolKey]) -> set[Poo
     if not keys:
         return set()
     columns = [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]]
-    in_pools = ("FROM pfmps p JOIN schoolings s USING (schooling_id) WHERE (s.student_id, s.mef_code, s.school_year) "
-                "IN (SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[])) ")
+    in_pools = f"FROM pfmps p JOIN schoolings s USING (schooling_id) WHERE {IN_POOLS}"
     locked = await conn.fetch(f"SELECT p.pfmp_id {in_pools}ORDER BY p.created_seq FOR UPDATE OF p SKIP LOCKED",
                               *columns)
     busy = await conn.fetch(
@@ -141,8 +140,7 @@ async def due_in_pools(conn: Connection, keys: Sequence[PoolKey], now: datetime)
         return []
     rows = await conn.fetch(
         "SELECT r.payment_request_id FROM payment_requests r JOIN pfmps p USING (pfmp_id) "
-        "JOIN schoolings s USING (schooling_id) WHERE (s.student_id, s.mef_code, s.school_year) IN "
-        "(SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[])) "
+        f"JOIN schoolings s USING (schooling_id) WHERE {IN_POOLS}"
         "AND r.state = 'pending' AND r.reasons = '{}' AND (r.due_at IS NULL OR r.due_at <= $4)",
         [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], now)
     return [r["payment_request_id"] for r in rows]

@@ -49,7 +49,7 @@ def _with_db(work: Callable[[asyncpg.Pool, CalculatorSettings, str], Awaitable[T
 def run() -> None:
     """Run the service: consume schoolings, PFMPs and ASP returns; publish amounts and payment requests."""
     settings = CalculatorSettings()
-    run_service(build_spec(settings), settings)
+    run_service(build_spec, settings)
 
 
 @app.command()

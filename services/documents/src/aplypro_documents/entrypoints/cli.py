@@ -39,7 +39,7 @@ def run() -> None:
     """Run the service: consume students, RIB, PFMP and calculator events; render, store and announce the
     décisions d'attribution, abrogations, retraits and états liquidatifs they call for."""
     settings = DocumentsSettings()
-    run_service(build_spec(settings), settings)
+    run_service(build_spec, settings)
 
 
 @app.command("render-sample")

@@ -37,7 +37,7 @@ app = typer.Typer(help="PFMP service: workplace training periods, their day coun
 def run() -> None:
     """Run the service: consume students events, publish PFMP events."""
     settings = PfmpSettings()
-    run_service(build_spec(settings), settings)
+    run_service(build_spec, settings)
 
 
 def _db(settings: PfmpSettings) -> AbstractAsyncContextManager[tuple[asyncpg.Pool, str]]:

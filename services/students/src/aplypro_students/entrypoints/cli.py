@@ -73,7 +73,7 @@ def _uai(text: str) -> str:
 def run() -> None:
     """Run the service process: it relays the outbox to Kafka."""
     settings = StudentsSettings()
-    run_service(build_spec(settings), settings)
+    run_service(build_spec, settings)
 
 
 @app.command()

@@ -1,0 +1,50 @@
+"""Extra consumer processes of one service instance: the consumers use more than one core.
+
+Every worker joins the same consumer groups, so Kafka spreads the partitions over them; only the main
+process runs the relay and the background tasks. A worker whose parent disappears (killed outright)
+stops by itself, leaving its group so the partitions move on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from collections.abc import Callable
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+import structlog
+
+from .logs import configure_logging
+from .settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+# Builds the service's spec from its settings; a module-level function, so a spawned worker can import it.
+SpecFactory = Callable[[Any], Any]
+
+
+def start_worker(factory: SpecFactory, settings: ServiceSettings, index: int) -> BaseProcess:
+    # spawn, not fork: the parent's event loop, sockets and threads must not leak into the child.
+    process = multiprocessing.get_context("spawn").Process(
+        target=_main, args=(factory, settings, index, os.getpid()), name=f"worker-{index}", daemon=False)
+    process.start()
+    return process
+
+
+def _main(factory: SpecFactory, settings: ServiceSettings, index: int, parent_pid: int) -> None:
+    from .runtime import ServiceRuntime  # here: the runtime imports this module
+
+    spec = factory(settings)
+    configure_logging(f"{spec.name}-worker-{index}", settings.log_level, settings.log_json)
+    runtime = ServiceRuntime(spec, settings, worker=index)
+    asyncio.run(runtime.run_until_signalled(parent_pid=parent_pid))
+
+
+async def watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
+    """Set `stop` when the process that started this one is gone."""
+    while os.getppid() == parent_pid:
+        await asyncio.sleep(0.5)
+    log.warning("parent_gone")
+    stop.set()
