@@ -70,7 +70,7 @@ async def progress(database_url: str, schema: str) -> tuple[int, int, int]:
         await conn.close()
 
 
-async def main(pfmps: int, per_student: int, workdir: Path) -> None:
+async def main(pfmps: int, per_student: int, workdir: Path, settle: float) -> None:
     namespace = f"bench{uuid.uuid4().hex[:6]}."
     stack = LocalStack(workdir, extra_env={"APLYPRO_TOPIC_NAMESPACE": namespace})
     stack.start_servers()
@@ -80,6 +80,7 @@ async def main(pfmps: int, per_student: int, workdir: Path) -> None:
         # The raw produce rate of this machine and broker, same payloads, as the yardstick.
         raw_s = await produce(bootstrap, f"{namespace}raw-yardstick", periods)
         stack.start_service("calculator")
+        await asyncio.sleep(settle)  # every consumer process started and in its group: no rebalance later
         await produce(bootstrap, namespace + STUDENTS_EVENTS, schoolings)
         schema, url = f"{stack.schema_prefix}calculator", stack.env["DATABASE_URL"]
         while (await progress(url, schema))[0] < len(schoolings):  # warmed up: every schooling priced
@@ -101,11 +102,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pfmps", type=int, default=20000)
     parser.add_argument("--per-student", type=int, default=5)
+    parser.add_argument("--settle", type=float, default=8.0,
+                        help="seconds given to the calculator's processes to start before the warm-up")
     parser.add_argument("--workdir", type=Path, help="keep data and logs here instead of a temporary folder")
     args = parser.parse_args()
     if args.workdir:
-        asyncio.run(main(args.pfmps, args.per_student, args.workdir.resolve()))
+        asyncio.run(main(args.pfmps, args.per_student, args.workdir.resolve(), args.settle))
     else:
         with tempfile.TemporaryDirectory(prefix="aplybench-") as tmp:
-            asyncio.run(main(args.pfmps, args.per_student, Path(tmp)))
+            asyncio.run(main(args.pfmps, args.per_student, Path(tmp), args.settle))
     sys.exit(0)

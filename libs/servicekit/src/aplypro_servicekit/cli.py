@@ -10,6 +10,7 @@ from typing import TypeVar
 import asyncpg
 
 from .db import create_pool, migrate
+from .gc_tuning import tune_gc
 from .logs import configure_logging
 from .runtime import ServiceRuntime, ServiceSpec
 from .settings import ServiceSettings
@@ -20,6 +21,7 @@ S = TypeVar("S", bound=ServiceSettings)
 def run_service(build_spec: Callable[[S], ServiceSpec], settings: S) -> None:
     """Run the service built by `build_spec` (a module-level function: extra consumer processes import
     it to build their own copy)."""
+    tune_gc()
     spec = build_spec(settings)
     configure_logging(spec.name, settings.log_level, settings.log_json)
     asyncio.run(ServiceRuntime(spec, settings, factory=build_spec).run_until_signalled())

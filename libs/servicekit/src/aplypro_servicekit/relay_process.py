@@ -17,6 +17,7 @@ from multiprocessing.process import BaseProcess
 import structlog
 
 from .db import create_pool
+from .gc_tuning import tune_gc
 from .kafka import make_producer
 from .logs import configure_logging
 from .relay import OutboxRelay
@@ -37,6 +38,7 @@ def start_relay_process(settings: ServiceSettings, service: str, schema: str) ->
 
 
 def _main(settings: ServiceSettings, service: str, schema: str, parent_pid: int) -> None:
+    tune_gc()
     configure_logging(f"{service}-relay", settings.log_level, settings.log_json)
     asyncio.run(_run(settings, schema, parent_pid))
 

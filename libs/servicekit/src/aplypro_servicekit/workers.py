@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from .gc_tuning import tune_gc
 from .logs import configure_logging
 from .settings import ServiceSettings
 
@@ -36,6 +37,7 @@ def start_worker(factory: SpecFactory, settings: ServiceSettings, index: int) ->
 def _main(factory: SpecFactory, settings: ServiceSettings, index: int, parent_pid: int) -> None:
     from .runtime import ServiceRuntime  # here: the runtime imports this module
 
+    tune_gc()
     spec = factory(settings)
     configure_logging(f"{spec.name}-worker-{index}", settings.log_level, settings.log_json)
     runtime = ServiceRuntime(spec, settings, worker=index)
