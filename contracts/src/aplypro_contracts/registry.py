@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -99,9 +100,11 @@ def _describe(exc: ValidationError) -> str:
 
 def to_wire(event: Envelope) -> tuple[bytes, dict[str, bytes]]:
     """Body and headers of an event; type and version travel as headers too, for filters and DLTs."""
-    headers = {
-        "event-type": event.event_type.encode(),
-        "schema-version": str(event.schema_version).encode(),
-        "content-type": b"application/json",
-    }
-    return event.model_dump_json().encode(), headers
+    return type(event).__pydantic_serializer__.to_json(event), {
+        k: v.encode() for k, v in wire_headers(event.event_type, event.schema_version).items()}
+
+
+@cache
+def wire_headers(event_type: str, schema_version: int) -> dict[str, str]:
+    """The headers of every event of one type and version (shared: never modify the dict)."""
+    return {"event-type": event_type, "schema-version": str(schema_version), "content-type": "application/json"}
