@@ -37,6 +37,8 @@ PFMP_TYPES = ["uuid", "uuid", "uuid", "date", "date", "int", "text", "bigint", "
 
 async def upsert_pfmps(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """PFMP facts; `validated_at` (optional key) is kept from the first validation, never moved by a replay."""
+    if not rows:
+        return
     await conn.execute(
         f"INSERT INTO pfmps ({', '.join(PFMP_COLUMNS)}) SELECT {json_columns(PFMP_TYPES)} "
         "FROM jsonb_array_elements($1::jsonb) AS r "
@@ -45,6 +47,26 @@ async def upsert_pfmps(conn: Connection, rows: list[dict[str, Any]]) -> None:
         "status = EXCLUDED.status, deleted = EXCLUDED.deleted, "
         "validated_at = coalesce(pfmps.validated_at, EXCLUDED.validated_at)",
         json_rows([row[name] for name in PFMP_COLUMNS[:-1]] + [row.get("validated_at")] for row in rows),
+    )
+
+
+async def stored_pfmps(conn: Connection, ids: list[UUID]) -> set[UUID]:
+    return {r["pfmp_id"] for r in await conn.fetch("SELECT pfmp_id FROM pfmps WHERE pfmp_id = ANY($1::uuid[])", ids)}
+
+
+async def insert_priced_pfmps(conn: Connection, rows: list[tuple[dict[str, Any], int | None, list[str]]]) -> None:
+    """New PFMPs written once, with their amount and its explanation (row, amount, steps)."""
+    if not rows:
+        return
+    await conn.execute(
+        f"INSERT INTO pfmps ({', '.join(PFMP_COLUMNS)}, amount_cents, explanation, computed_at) "
+        f"SELECT {json_columns([*PFMP_TYPES, 'int', 'jsonb'])}, now() FROM jsonb_array_elements($1::jsonb) AS r "
+        "ON CONFLICT (pfmp_id) DO UPDATE SET schooling_id = EXCLUDED.schooling_id, "
+        "start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, day_count = EXCLUDED.day_count, "
+        "status = EXCLUDED.status, deleted = EXCLUDED.deleted, "
+        "validated_at = coalesce(pfmps.validated_at, EXCLUDED.validated_at), amount_cents = EXCLUDED.amount_cents, "
+        "explanation = EXCLUDED.explanation, computed_at = EXCLUDED.computed_at",
+        json_rows([*(row[name] for name in PFMP_COLUMNS), amount, steps] for row, amount, steps in rows),
     )
 
 
@@ -87,6 +109,18 @@ async def pool_rows(conn: Connection, keys: list[PoolKey]) -> list[dict[str, Any
         [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
     )
     return [dict(r) for r in rows]
+
+
+_SCHOOLING_IN_POOL = ("daily_rate_cents", "yearly_cap_cents", "legal_reference", "unpriced_reason", "school_year",
+                      "mef_code", "uai")
+
+
+def arriving_pool_row(facts: dict[str, Any], schooling: dict[str, Any]) -> dict[str, Any]:
+    """A PFMP not stored yet, as `pool_rows` will return it once stored: no amount, no request."""
+    return {**facts, "amount_cents": None, "computed_at": None,
+            **{name: schooling[name] for name in _SCHOOLING_IN_POOL},
+            "payment_request_id": None, "request_state": None, "request_amount_cents": None,
+            "request_reasons": None, "request_due_at": None, "paid_cents": None}
 
 
 def to_pool_pfmp(row: dict[str, Any], *, excluded: bool) -> PoolPfmp:

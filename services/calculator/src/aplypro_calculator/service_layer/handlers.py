@@ -93,6 +93,7 @@ class Handlers:
             out += await self.recompute_pools(conn, causes)
         for run in _runs([e for e in events if not isinstance(e, PaymentRequestStateChanged | PaymentRequestSent)]):
             causes = {}
+            arriving: dict[PoolKey, list[dict[str, Any]]] = {}
             if isinstance(run[0], PfmpRectified):
                 out += await rectify_pfmp(conn, self.topic, run[0], causes,
                                           negative_enabled=self.negative_rectifications_enabled)
@@ -100,12 +101,12 @@ class Handlers:
                 await retry_payments(conn, [e for e in run if isinstance(e, PaymentRetryRequested | RibRecorded)],
                                      causes)
             else:
-                out += await self._apply_facts(conn, run, causes)
-            out += await self.recompute_pools(conn, causes)
+                out += await self._apply_facts(conn, run, causes, arriving)
+            out += await self.recompute_pools(conn, causes, arriving=arriving)
         await write_outbox(conn, out)
 
-    async def _apply_facts(self, conn: Connection, events: list[Envelope],
-                           causes: dict[PoolKey, Cause]) -> list[OutboxRow]:
+    async def _apply_facts(self, conn: Connection, events: list[Envelope], causes: dict[PoolKey, Cause],
+                           arriving: dict[PoolKey, list[dict[str, Any]]]) -> list[OutboxRow]:
         # Within a run the last event of an aggregate wins: events of one key arrive in order.
         schoolings = {e.schooling_id: e for e in events if isinstance(e, SchoolingOpened)}
         pfmps = {e.pfmp.pfmp_id: e for e in events if isinstance(e, PfmpRecorded | PfmpValidated)}
@@ -117,13 +118,21 @@ class Handlers:
         if schoolings:
             out += await self._price_schoolings(conn, list(schoolings.values()), causes)
         if pfmps:
-            await postgres.upsert_pfmps(conn, [{**e.pfmp.model_dump(), "validated_at": validated_at.get(pfmp_id)}
-                                               for pfmp_id, e in pfmps.items()])
+            facts = {pfmp_id: {**e.pfmp.model_dump(), "validated_at": validated_at.get(pfmp_id)}
+                     for pfmp_id, e in pfmps.items()}
             known = await postgres.get_schoolings(conn, list({e.pfmp.schooling_id for e in pfmps.values()}))
-            for event in pfmps.values():
+            stored = await postgres.stored_pfmps(conn, list(facts))
+            store_now = []
+            for pfmp_id, event in pfmps.items():
                 schooling = known.get(event.pfmp.schooling_id)
-                if schooling is not None:  # else priced when its schooling arrives (another topic)
+                if schooling is None or pfmp_id in stored:
+                    store_now.append(facts[pfmp_id])  # else priced when its schooling arrives (another topic)
+                else:  # a new PFMP of a known pool: written once, with its amount, by the recomputation
+                    arriving.setdefault(pool_key(schooling), []).append(
+                        postgres.arriving_pool_row(facts[pfmp_id], schooling))
+                if schooling is not None:
                     causes[pool_key(schooling)] = Cause.of(event)
+            await postgres.upsert_pfmps(conn, store_now)
         return out
 
     async def _price_schoolings(self, conn: Connection, events: list[SchoolingOpened],
@@ -152,9 +161,10 @@ class Handlers:
                              cooldown=self.evaluation_cooldown)
 
     async def recompute_pools(self, conn: Connection, causes: dict[PoolKey, Cause], *,
-                              now: datetime | None = None) -> list[OutboxRow]:
+                              now: datetime | None = None,
+                              arriving: dict[PoolKey, list[dict[str, Any]]] | None = None) -> list[OutboxRow]:
         """Reallocate whole pools; publish only amounts that changed; create and evaluate due requests."""
-        return await recompute_pools(conn, self.topic, causes, self.policy(now))
+        return await recompute_pools(conn, self.topic, causes, self.policy(now), arriving)
 
 
 def _kind(event: Envelope) -> str:

@@ -86,6 +86,7 @@ def facts(p: PricedRow, negative_enabled: bool) -> RequestFacts:
 @dataclass
 class _Writes:
     amounts: list[tuple[UUID, int | None, list[str]]] = field(default_factory=list)
+    new_pfmps: list[tuple[dict[str, Any], int | None, list[str]]] = field(default_factory=list)
     inserts: list[NewRequest] = field(default_factory=list)
     withdrawn: list[UUID] = field(default_factory=list)
     changes: list[RequestChange] = field(default_factory=list)
@@ -101,24 +102,36 @@ class RequestPolicy:
     cooldown: Cooldown = "next_midnight"
 
 
-async def recompute_pools(conn: Connection, topic: str, causes: dict[PoolKey, Cause],
-                          policy: RequestPolicy) -> list[OutboxRow]:
-    """Reallocate whole pools; publish amounts that changed; create and re-evaluate their requests."""
+async def recompute_pools(conn: Connection, topic: str, causes: dict[PoolKey, Cause], policy: RequestPolicy,
+                          arriving: dict[PoolKey, list[dict[str, Any]]] | None = None) -> list[OutboxRow]:
+    """Reallocate whole pools; publish amounts that changed; create and re-evaluate their requests.
+
+    `arriving` PFMPs (new, not stored yet) join their pools here and are written once, with their amount.
+    """
     if not causes:
         return []
     exclusions = await postgres_requests.load_exclusions(conn)
     by_pool: dict[PoolKey, list[dict[str, Any]]] = defaultdict(list)
     for row in await postgres.pool_rows(conn, sorted(causes, key=str)):
         by_pool[pool_key(row)].append(row)
+    new_ids: set[UUID] = set()
+    for key, rows in (arriving or {}).items():
+        by_pool[key] += rows
+        new_ids.update(row["pfmp_id"] for row in rows)
     w = _Writes()
     for key, rows in by_pool.items():
         cause = causes[key]
         for p in price_pool(rows, exclusions):
             row = p.row
-            if row["computed_at"] is None or row["amount_cents"] != p.amount:
+            changed = row["computed_at"] is None or row["amount_cents"] != p.amount  # always for a new PFMP
+            if row["pfmp_id"] in new_ids:
+                w.new_pfmps.append((row, p.amount, p.steps))
+            elif changed:
                 w.amounts.append((row["pfmp_id"], p.amount, p.steps))
+            if changed:
                 w.out.append(event_row(topic, key[0], events.amount_computed(row, p.amount, p.steps, cause)))
             _follow_request(w, topic, p, cause, policy)
+    await postgres.insert_priced_pfmps(conn, w.new_pfmps)  # before their requests (foreign key)
     await postgres.store_amounts(conn, w.amounts)
     await postgres_requests.withdraw_requests(conn, w.withdrawn)
     await postgres_requests.insert_requests(conn, w.inserts)
