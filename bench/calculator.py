@@ -3,12 +3,17 @@
 Runs the real calculator process against the embedded broker and database (or the ones given by
 KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL), and measures in the same run the raw aiokafka produce rate.
 
-    uv run python bench/calculator.py --pfmps 20000
+    uv run python bench/calculator.py --pfmps 80000                      # production cool-down
+    uv run python bench/calculator.py --pfmps 80000 --cooldown none      # requests evaluated at once
+
+One calculator instance as deployed (deploy/k8s): two consumer processes and the relay process, batches of
+up to 1,000 records; APLYPRO_* variables in the environment override these.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import asyncio
 import sys
 import tempfile
@@ -70,9 +75,15 @@ async def progress(database_url: str, schema: str) -> tuple[int, int, int]:
         await conn.close()
 
 
-async def main(pfmps: int, per_student: int, workdir: Path, settle: float) -> None:
+INSTANCE = {"APLYPRO_CONSUMER_PROCESSES": "2", "APLYPRO_CONSUMER_MAX_RECORDS": "1000"}
+
+
+async def main(pfmps: int, per_student: int, workdir: Path, settle: float, cooldown: str) -> None:
     namespace = f"bench{uuid.uuid4().hex[:6]}."
-    stack = LocalStack(workdir, extra_env={"APLYPRO_TOPIC_NAMESPACE": namespace})
+    config = {**INSTANCE, "APLYPRO_CALCULATOR_EVALUATION_COOLDOWN": cooldown}
+    config = {k: os.environ.get(k, v) for k, v in config.items()}
+    print(" ".join(f"{k}={v}" for k, v in sorted(config.items())))
+    stack = LocalStack(workdir, extra_env={"APLYPRO_TOPIC_NAMESPACE": namespace, **config})
     stack.start_servers()
     bootstrap = stack.env["KAFKA_BOOTSTRAP_SERVERS"]
     try:
@@ -102,13 +113,16 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pfmps", type=int, default=20000)
     parser.add_argument("--per-student", type=int, default=5)
+    parser.add_argument("--cooldown", choices=["next_midnight", "none"], default="next_midnight",
+                        help="next_midnight (production): a validated PFMP gets its amount and a pending request, "
+                        "evaluated after midnight; none: the request is evaluated at once (PaymentRequested too)")
     parser.add_argument("--settle", type=float, default=8.0,
                         help="seconds given to the calculator's processes to start before the warm-up")
     parser.add_argument("--workdir", type=Path, help="keep data and logs here instead of a temporary folder")
     args = parser.parse_args()
     if args.workdir:
-        asyncio.run(main(args.pfmps, args.per_student, args.workdir.resolve(), args.settle))
+        asyncio.run(main(args.pfmps, args.per_student, args.workdir.resolve(), args.settle, args.cooldown))
     else:
         with tempfile.TemporaryDirectory(prefix="aplybench-") as tmp:
-            asyncio.run(main(args.pfmps, args.per_student, Path(tmp), args.settle))
+            asyncio.run(main(args.pfmps, args.per_student, Path(tmp), args.settle, args.cooldown))
     sys.exit(0)

@@ -45,12 +45,26 @@ async def outbox_empty(conn: asyncpg.Connection, schema: str) -> bool:
     return bool(await conn.fetchval(f"SELECT count(*) = 0 FROM {schema}.outbox"))
 
 
+def processes_of(namespace: str) -> list[int]:
+    """Processes started for this test's stack (service, extra consumers, relay): they carry its namespace."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and f"APLYPRO_TOPIC_NAMESPACE={namespace}".encode() in (proc / "environ").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return found
+
+
+@pytest.mark.parametrize("processes", [1, 2], ids=["one-process", "two-consumer-processes"])
 async def test_a_killed_consumer_loses_nothing_and_duplicates_nothing(
-    service_env: dict[str, str], tmp_path: Path
+    service_env: dict[str, str], tmp_path: Path, processes: int
 ) -> None:
     namespace = service_env["APLYPRO_TOPIC_NAMESPACE"]
     bootstrap, database_url = service_env["KAFKA_BOOTSTRAP_SERVERS"], service_env["DATABASE_URL"]
-    stack = LocalStack(tmp_path, extra_env={**service_env, "APLYPRO_CONSUMER_MAX_RECORDS": "200"})
+    stack = LocalStack(tmp_path, extra_env={**service_env, "APLYPRO_CONSUMER_MAX_RECORDS": "200",
+                                            "APLYPRO_CONSUMER_PROCESSES": str(processes)})
     stack.start_servers()
     schema = f"{stack.schema_prefix}calculator"
     schoolings, pfmps = pfmp_events()
@@ -71,9 +85,16 @@ async def test_a_killed_consumer_loses_nothing_and_duplicates_nothing(
 
             # Narrated: let it process part of the stream, then kill it without warning.
             await eventually(lambda: priced(500), 120, "the first 500 payment requests")
+            assert len(processes_of(namespace)) >= processes + 1  # the consumers, the relay (and a multiprocessing helper)
             stack.kill_service("calculator")
             done_before_restart = await conn.fetchval(f"SELECT count(*) FROM {schema}.payment_requests")
             assert done_before_restart < STUDENTS * PFMPS_PER_STUDENT, "killed too late to prove anything"
+
+            async def orphans_gone() -> bool:
+                return not processes_of(namespace)
+
+            # Its extra consumer and its relay notice they lost their parent and stop.
+            await eventually(orphans_gone, 30, "the killed instance's child processes to stop")
             stack.start_service("calculator")
             await eventually(lambda: priced(STUDENTS * PFMPS_PER_STUDENT), 240, "every payment request")
             await eventually(lambda: outbox_empty(conn, schema), 60, "the outbox to be published")

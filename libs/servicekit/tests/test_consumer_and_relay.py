@@ -166,3 +166,45 @@ async def test_events_waiting_in_the_old_outbox_move_to_the_batch_outbox_in_orde
     assert [(r["topic"], r["key"], r["payload"], json.loads(r["headers"])) for r in rows] == [
         ("t", None if n == 1 else f"k{n}".encode(), f'{{"n": {n}}}'.encode(), {"event-type": "X", "n": str(n)})
         for n in range(3)]
+
+
+async def test_lanes_commit_on_their_own_and_a_failed_lane_makes_the_batch_read_again(
+    database_url: str, namespace: str
+) -> None:
+    schema = namespace.replace(".", "_") + "lanes"
+    pool = await create_pool(database_url, schema)
+    await migrate(pool, schema, ["aplypro_servicekit"])
+    keys = [f"student-{n}".encode() for n in range(50)]
+    key_a = keys[0]
+    key_b = next(k for k in keys if hash(k) % 2 != hash(key_a) % 2)  # a key of the other lane
+    database_down_for_a = True
+    handled: list[bytes] = []
+
+    async def handler(conn: Connection, event: Any) -> None:
+        key = event.pfmp.pfmp_id.bytes[:1]
+        if key == b"a" and database_down_for_a:
+            raise ConnectionRefusedError("down for this lane")
+        handled.append(key)
+        await conn.execute("SELECT 1")
+
+    template = next(e for e in examples() if e.event_type == "PfmpRecorded")
+
+    def keyed(key: bytes, marker: bytes, offset: int) -> ConsumerRecord[bytes, bytes]:
+        pfmp = template.pfmp.model_copy(update={"pfmp_id": uuid.UUID(bytes=marker + bytes(15))})
+        event = template.model_copy(update={"event_id": uuid.uuid4(), "pfmp": pfmp})
+        body, headers = to_wire(event)
+        return ConsumerRecord("source", 0, offset, 0, 0, key, body, None, len(key), len(body), list(headers.items()))
+
+    consumer = EventConsumer(name="c", service="kit", schema=schema, pool=pool, registry=default_registry(),
+                             handlers={"PfmpRecorded": handler}, transient_attempts=1, lanes=2)
+    batch = [keyed(key_a, b"a", 0), keyed(key_b, b"b", 1)]
+    with pytest.raises(ConnectionRefusedError):
+        await consumer.process_batch(batch)  # nacked: the whole batch is read again
+    assert handled == [b"b"]  # the other lane committed
+    database_down_for_a = False
+    await consumer.process_batch(batch)  # the redelivery: lane B's event is a no-op now
+    async with pool.acquire() as conn:
+        inbox = await conn.fetchval("SELECT count(*) FROM processed_messages")
+    await pool.close()
+    assert handled == [b"b", b"a"]
+    assert inbox == 2

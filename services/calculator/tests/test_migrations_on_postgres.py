@@ -34,7 +34,7 @@ async def test_migration_0002_keeps_the_ready_requests_of_0001(database_url: str
                            "aplypro_calculator:0003_evaluation_cooldown.sql",
                            "aplypro_calculator:0004_room_for_updates.sql"]
         options = await pool.fetchval("SELECT reloptions FROM pg_class WHERE oid = 'pfmps'::regclass")
-        assert options == ["fillfactor=40"]
+        assert options == ["fillfactor=80"]
         row = await pool.fetchrow("SELECT * FROM payment_requests")
         assert row is not None
         assert (row["payment_request_id"], row["state"], row["amount_cents"], row["kind"], row["reasons"]) == (

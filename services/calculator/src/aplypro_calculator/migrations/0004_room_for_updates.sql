@@ -1,5 +1,5 @@
--- A PFMP row is written twice in the transaction that prices it (its facts, then its amount), and a
--- request row changes state several times. Free room in each page lets PostgreSQL keep the new version
--- in the same page without touching the indexes (HOT update): far less write work per event.
-ALTER TABLE pfmps SET (fillfactor = 40);
+-- PFMP rows change when their pool is recomputed and request rows change state several times: free room
+-- in each page lets PostgreSQL keep the new version in the same page without touching the indexes (HOT
+-- update), which is far less write work per event.
+ALTER TABLE pfmps SET (fillfactor = 80);
 ALTER TABLE payment_requests SET (fillfactor = 80);
