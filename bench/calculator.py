@@ -13,8 +13,8 @@ up to 1,000 records; APLYPRO_* variables in the environment override these.
 from __future__ import annotations
 
 import argparse
-import os
 import asyncio
+import os
 import sys
 import tempfile
 import time
