@@ -19,14 +19,14 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aplypro_contracts import Establishment, Mef, PfmpState, PfmpValidated, SchoolingOpened, to_wire
 from aplypro_contracts.topics import PFMP_EVENTS, STUDENTS_EVENTS
-from aplypro_local.stack import LocalStack
+from aplypro_local.stack import LocalStack, service_command
 
 MEF = Mef(code="2473121133", dispositif="247", diploma="40025510", duration=3, year=3, label="BAC PRO",
           ministry="MENJ")
@@ -78,7 +78,21 @@ async def progress(database_url: str, schema: str) -> tuple[int, int, int]:
 INSTANCE = {"APLYPRO_CONSUMER_PROCESSES": "2", "APLYPRO_CONSUMER_MAX_RECORDS": "1000"}
 
 
-async def main(pfmps: int, per_student: int, workdir: Path, settle: float, cooldown: str) -> None:
+async def evaluate_after_midnight(stack: LocalStack, url: str, schema: str, requests: int) -> None:
+    """The night pass: `evaluate-due` on every pending request, until their events are published."""
+    started = time.perf_counter()
+    after_midnight = (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
+    command = [*service_command("calculator")[:-1], "evaluate-due", "--now", after_midnight]
+    process = await asyncio.create_subprocess_exec(*command, env=stack.env, stdout=asyncio.subprocess.PIPE)
+    output, _ = await process.communicate()
+    while (await progress(url, schema))[2] != 0:
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    print(output.decode().strip())
+    print(f"evaluated_requests={requests} seconds={elapsed:.2f} evaluated_per_s={requests / elapsed:.0f}")
+
+
+async def main(pfmps: int, per_student: int, workdir: Path, settle: float, cooldown: str, evaluate: bool) -> None:
     namespace = f"bench{uuid.uuid4().hex[:6]}."
     config = {**INSTANCE, "APLYPRO_CALCULATOR_EVALUATION_COOLDOWN": cooldown}
     config = {k: os.environ.get(k, v) for k, v in config.items()}
@@ -105,6 +119,8 @@ async def main(pfmps: int, per_student: int, workdir: Path, settle: float, coold
         rate, raw_rate = len(periods) / elapsed, len(periods) / raw_s
         print(f"pfmps={len(periods)} seconds={elapsed:.2f} requests={state[1]}")
         print(f"pfmps_per_s={rate:.0f} raw_produce_per_s={raw_rate:.0f} ratio={rate / raw_rate:.3f}")
+        if evaluate and cooldown != "none":
+            await evaluate_after_midnight(stack, url, schema, len(periods))
     finally:
         stack.stop()
 
@@ -116,13 +132,15 @@ if __name__ == "__main__":
     parser.add_argument("--cooldown", choices=["next_midnight", "none"], default="next_midnight",
                         help="next_midnight (production): a validated PFMP gets its amount and a pending request, "
                         "evaluated after midnight; none: the request is evaluated at once (PaymentRequested too)")
+    parser.add_argument("--evaluate", action="store_true",
+                        help="then time the night pass (evaluate-due) that turns the pending requests into events")
     parser.add_argument("--settle", type=float, default=8.0,
                         help="seconds given to the calculator's processes to start before the warm-up")
     parser.add_argument("--workdir", type=Path, help="keep data and logs here instead of a temporary folder")
     args = parser.parse_args()
     if args.workdir:
-        asyncio.run(main(args.pfmps, args.per_student, args.workdir.resolve(), args.settle, args.cooldown))
+        asyncio.run(main(args.pfmps, args.per_student, args.workdir.resolve(), args.settle, args.cooldown, args.evaluate))
     else:
         with tempfile.TemporaryDirectory(prefix="aplybench-") as tmp:
-            asyncio.run(main(args.pfmps, args.per_student, Path(tmp), args.settle, args.cooldown))
+            asyncio.run(main(args.pfmps, args.per_student, Path(tmp), args.settle, args.cooldown, args.evaluate))
     sys.exit(0)
