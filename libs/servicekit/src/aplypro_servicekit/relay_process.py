@@ -22,6 +22,7 @@ from .kafka import make_producer
 from .logs import configure_logging
 from .relay import OutboxRelay
 from .settings import ServiceSettings
+from .workers import watch_parent
 
 log = structlog.get_logger(__name__)
 
@@ -52,7 +53,7 @@ async def _run(settings: ServiceSettings, schema: str, parent_pid: int) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(_relay_forever(relay)), asyncio.create_task(_watch_parent(parent_pid, stop))]
+    tasks = [asyncio.create_task(_relay_forever(relay)), asyncio.create_task(watch_parent(parent_pid, stop))]
     log.info("relay_started", schema=schema)
     try:
         await stop.wait()
@@ -78,13 +79,6 @@ async def _relay_forever(relay: OutboxRelay) -> None:
         except Exception as exc:
             log.error("relay_failed", error=type(exc).__name__, detail=str(exc)[:200])
             await asyncio.sleep(1.0)
-
-
-async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
-    while os.getppid() == parent_pid:
-        await asyncio.sleep(0.5)
-    log.warning("relay_parent_gone")
-    stop.set()
 
 
 async def _drain(relay: OutboxRelay) -> None:
