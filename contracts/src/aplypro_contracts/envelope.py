@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from .ids import new_uuid
 
 Cents = Annotated[int, Field(ge=0, description="An amount of money in euro cents (never a float).")]
 
@@ -16,7 +18,7 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")  # consumers ignore fields they do not know
 
-    event_id: UUID = Field(default_factory=uuid4, description="Unique id; the idempotency key.")
+    event_id: UUID = Field(default_factory=new_uuid, description="Unique id; the idempotency key.")
     event_type: str = Field(description="Past-tense name of what happened.")
     schema_version: int = Field(ge=1, description="Version of this event type's body.")
     occurred_at: AwareDatetime = Field(
@@ -24,7 +26,7 @@ class Envelope(BaseModel):
     )
     producer: str = Field(description="Service (or external system) that produced the event.")
     correlation_id: UUID = Field(
-        default_factory=uuid4, description="Id shared by every event of one business flow."
+        default_factory=new_uuid, description="Id shared by every event of one business flow."
     )
     causation_id: UUID | None = Field(default=None, description="event_id of the event that caused this.")
 

@@ -14,7 +14,6 @@ pool, against one allocation.
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +21,7 @@ from typing import Any
 from uuid import UUID
 
 from aplypro_contracts import Envelope
+from aplypro_contracts.ids import new_uuid
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import OutboxRow, event_row
 
@@ -159,7 +159,7 @@ def _follow_request(w: _Writes, topic: str, p: PricedRow, cause: Cause, policy: 
         if unchanged:
             return  # only the (not yet frozen) amount moved: a new transition only when the reasons change
     elif may_create(row["status"], row["deleted"], p.amount, has_request=state is not None):
-        request_id = uuid.uuid4()
+        request_id = new_uuid()
         due = due_at(row["validated_at"], policy.cooldown)
         if due is not None and due > policy.now:  # created now, evaluated once due
             w.inserts.append(NewRequest(request_id, row["pfmp_id"], "pending", p.amount, (), due_at=due,

@@ -8,11 +8,11 @@ cool-down (lifecycles.md §5).
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from uuid import UUID
 
 from aplypro_contracts import PfmpRectified, RectificationComputed
+from aplypro_contracts.ids import new_uuid
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import OutboxRow, event_row
 
@@ -78,7 +78,7 @@ async def apply_rectification(conn: Connection, event: PfmpRectified, causes: di
         if current["request_state"] in OPEN:  # a rectification not yet committed, corrected again
             request_id = current["payment_request_id"]
         else:  # the latest is paid, rejected or unpaid: a new request, evaluated by the recomputation
-            request_id = uuid.uuid4()
+            request_id = new_uuid()
             await postgres_requests.insert_requests(conn, [NewRequest(
                 request_id, pfmp.pfmp_id, "pending", new, (), kind="rectification", base_cents=base,
                 cause_event_id=event.event_id, correlation_id=event.correlation_id)])  # due at once (§5)

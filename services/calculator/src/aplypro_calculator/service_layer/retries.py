@@ -9,11 +9,11 @@ RIB event's bank details are never read, stored or logged).
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import structlog
 from aplypro_contracts import PaymentRetryRequested, RibRecorded
+from aplypro_contracts.ids import new_uuid
 from aplypro_servicekit.db import Connection
 
 from aplypro_calculator.adapters import postgres_requests, postgres_retries
@@ -41,7 +41,7 @@ def _facts(row: dict[str, Any]) -> RetryFacts:
 def _new_request(row: dict[str, Any], cause: Cause) -> NewRequest:
     # The request of a rectified PFMP stays a rectification: the corrected total against the same base.
     rectification = row["status"] == "rectified"
-    return NewRequest(uuid.uuid4(), row["pfmp_id"], "pending", row["amount_cents"], (),
+    return NewRequest(new_uuid(), row["pfmp_id"], "pending", row["amount_cents"], (),
                       kind="rectification" if rectification else "payment",
                       base_cents=row["paid_cents"] if rectification else None,
                       cause_event_id=cause.event_id, correlation_id=cause.correlation_id)  # due at once
