@@ -118,5 +118,8 @@ async def test_a_killed_consumer_loses_nothing_and_duplicates_nothing(
         # The dead-letter topic holds the three injected messages and nothing else.
         dead = await read_topic(bootstrap, dead_letter_topic(namespace + PFMP_EVENTS))
         assert sorted({r.value for r in dead}) == sorted(body for _, body in poison)
+        # A clean stop (SIGTERM) stops the instance's children too.
+        stack.stop_service("calculator")
+        await eventually(orphans_gone, 30, "every process of the stopped instance to exit")
     finally:
         stack.stop()

@@ -157,7 +157,6 @@ class ServiceRuntime:
     async def stop(self) -> None:
         if self.broker is not None:
             await self.broker.stop()
-        workers = list(self.workers)  # the supervising tasks are cancelled below
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -166,8 +165,7 @@ class ServiceRuntime:
         if self.relay is not None and self.pool is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._drain(), DRAIN_SECONDS)
-        self.workers = workers
-        await self._stop_workers()
+        await self._stop_workers()  # cancelled supervisors leave their running process in the list
         await self._stop_relay_process()
         if self.producer is not None:
             await self.producer.stop()
