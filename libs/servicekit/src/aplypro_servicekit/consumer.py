@@ -99,17 +99,17 @@ class EventConsumer:
             return exc
 
     async def _process_once(self, sources: list[SourceRecord], attempt: int) -> None:
-        decoded = [(s, self._decode(s)) for s in sources]
-        claims = [(_inbox_id(s, d), body_hash(s.value)) for s, d in decoded if self._wants(d)]
+        # Only the events this consumer needs, each with its inbox id.
+        wanted = [(s, d, _inbox_id(s, d)) for s in sources if self._wants(d := self._decode(s))]
+        claims = [(inbox_id, body_hash(s.value)) for s, _, inbox_id in wanted]
         dead: list[OutboxRow] = []
         async with self._pool.acquire() as conn, conn.transaction():
             fresh, reused = await claim(conn, self.name, claims)
             todo: list[tuple[SourceRecord, Envelope]] = []
             done: set[str] = set()
-            for source, event in decoded:
-                inbox_id = _inbox_id(source, event)
-                if not self._wants(event) or inbox_id in done:
-                    continue  # an event this consumer does not need, or a duplicate within the batch
+            for source, event, inbox_id in wanted:
+                if inbox_id in done:
+                    continue  # a duplicate within the batch
                 if inbox_id in reused:
                     error = EventIdReused("event id already processed with a different body")
                     dead.append(dead_letter_row(source, error, service=self._service, attempts=attempt))

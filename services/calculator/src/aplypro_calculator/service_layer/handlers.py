@@ -118,7 +118,7 @@ class Handlers:
         if schoolings:
             out += await self._price_schoolings(conn, list(schoolings.values()), causes)
         if pfmps:
-            facts = {pfmp_id: {**e.pfmp.model_dump(), "validated_at": validated_at.get(pfmp_id)}
+            facts = {pfmp_id: {**dict(e.pfmp), "validated_at": validated_at.get(pfmp_id)}  # flat: no model_dump
                      for pfmp_id, e in pfmps.items()}
             known = await postgres.get_schoolings(conn, list({e.pfmp.schooling_id for e in pfmps.values()}))
             stored = await postgres.stored_pfmps(conn, list(facts))
