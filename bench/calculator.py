@@ -21,7 +21,6 @@ import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -29,6 +28,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from aplypro_contracts import Establishment, Mef, PfmpState, PfmpValidated, SchoolingOpened, to_wire
 from aplypro_contracts.topics import PFMP_EVENTS, STUDENTS_EVENTS
 from aplypro_local.stack import LocalStack, service_command
+from aplypro_servicekit.relay import send_in_batches
 
 MEF = Mef(code="2473121133", dispositif="247", diploma="40025510", duration=3, year=3, label="BAC PRO",
           ministry="MENJ")
@@ -54,23 +54,14 @@ def events(pfmps: int, per_student: int) -> tuple[list[tuple[bytes, bytes, list]
 
 async def produce(bootstrap: str, topic: str, items: list[tuple[bytes, bytes, list]]) -> float:
     """Seconds to produce every item and have the broker ack it: aiokafka's batch API, one record batch per
-    partition at a time (the same way the relay publishes), keys partitioned like a plain `send`."""
+    partition at a time, keys partitioned like a plain `send` (the relay's own publishing function)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=512 * 1024)
     await producer.start()
     partitions = sorted(await producer.partitions_for(topic))
     partitioner = DefaultPartitioner()
     started = time.perf_counter()
-    builders: dict[int, Any] = {}
-    futures = []
-    for key, body, headers in items:
-        partition = partitioner(key, partitions, partitions)
-        builder = builders.setdefault(partition, producer.create_batch())
-        if builder.append(key=key, value=body, timestamp=None, headers=headers) is None:
-            futures.append(await producer.send_batch(builder, topic, partition=partition))
-            builder = builders[partition] = producer.create_batch()
-            builder.append(key=key, value=body, timestamp=None, headers=headers)
-    futures += [await producer.send_batch(b, topic, partition=p) for p, b in builders.items()]
-    await asyncio.gather(*futures)
+    await send_in_batches(producer, [(topic, key, body, headers) for key, body, headers in items],
+                          lambda _, key: int(partitioner(key, partitions, partitions)))
     elapsed = time.perf_counter() - started
     await producer.stop()
     return elapsed

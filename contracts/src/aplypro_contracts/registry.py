@@ -100,8 +100,12 @@ def _describe(exc: ValidationError) -> str:
 
 def to_wire(event: Envelope) -> tuple[bytes, dict[str, bytes]]:
     """Body and headers of an event; type and version travel as headers too, for filters and DLTs."""
-    return type(event).__pydantic_serializer__.to_json(event), {
-        k: v.encode() for k, v in wire_headers(event.event_type, event.schema_version).items()}
+    return wire_body(event), {k: v.encode() for k, v in wire_headers(event.event_type, event.schema_version).items()}
+
+
+def wire_body(event: Envelope) -> bytes:
+    """The JSON body of an event, as bytes straight from pydantic's serializer."""
+    return type(event).__pydantic_serializer__.to_json(event)
 
 
 @cache

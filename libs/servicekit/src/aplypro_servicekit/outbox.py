@@ -8,7 +8,7 @@ from typing import NamedTuple
 from uuid import UUID
 
 from aplypro_contracts import Envelope
-from aplypro_contracts.registry import wire_headers
+from aplypro_contracts.registry import wire_body, wire_headers
 from pydantic_core import to_json
 
 from .db import Connection
@@ -25,8 +25,7 @@ class OutboxRow(NamedTuple):
 
 def event_row(topic: str, key: UUID | str, event: Envelope) -> OutboxRow:
     """The outbox row of one event; the key is an internal id (text), never personal data."""
-    payload = type(event).__pydantic_serializer__.to_json(event)  # the body `to_wire` gives, without a copy
-    return OutboxRow(topic, str(key).encode(), payload, wire_headers(event.event_type, event.schema_version))
+    return OutboxRow(topic, str(key).encode(), wire_body(event), wire_headers(event.event_type, event.schema_version))
 
 
 # Bounds one row (the relay's unit of work) and keeps the `outbox` view's per-message ids unique.

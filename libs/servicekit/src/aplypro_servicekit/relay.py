@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 from base64 import b64decode
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import asyncpg
@@ -94,8 +95,18 @@ class OutboxRelay:
         self.last_progress = time.monotonic()
         return sent
 
-    def _partition(self, topic: str, key: bytes | None, partitions: list[int]) -> int:
+    async def drain(self, seconds: float) -> None:
+        """Publish what is left in the outbox (a stopping service), for at most `seconds`."""
+        async def until_empty() -> None:
+            while await self.publish_batch():
+                pass
+
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(until_empty(), seconds)
+
+    def _partition(self, topic: str, key: bytes | None) -> int:
         """The partition of a plain `send` (murmur2 of the key), remembered: a key comes back often."""
+        partitions = self._partitions[topic]
         if key is None:
             return int(self._partitioner(None, partitions, partitions))
         cached = self._partition_of.get((topic, key))
@@ -106,33 +117,44 @@ class OutboxRelay:
         return cached
 
     async def _send(self, rows: list[Any]) -> int:
-        """Fill one record batch per partition (in order, so per-key order holds) and wait until the
-        broker acked them all: much cheaper than one `send` per record. Returns the messages sent."""
-        builders: dict[tuple[str, int], Any] = {}
-        futures = []
-        count = 0
-        for row in rows:
+        """Publish the rows' messages in order and wait for the broker's acks; returns how many."""
+        messages: list[Message] = [
+            (topic, None if key_b64 is None else b64decode(key_b64), payload,
+             [(k, v.encode()) for k, v in header_map.items()])
+            for row in rows
             for (topic, key_b64, header_map), payload in zip(json.loads(row["envelopes"]), row["payloads"],
-                                                             strict=True):
-                key = None if key_b64 is None else b64decode(key_b64)
-                partitions = self._partitions.get(topic)
-                if partitions is None:
-                    partitions = self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
-                partition = self._partition(topic, key, partitions)
-                headers = [(k, v.encode()) for k, v in header_map.items()]
-                builder = builders.get((topic, partition))
-                if builder is None:
-                    builder = builders[(topic, partition)] = self._producer.create_batch()
-                if builder.append(key=key, value=payload, timestamp=None, headers=headers) is None:
-                    # Full: send it, then start the next batch of that partition with this record.
-                    futures.append(await self._producer.send_batch(builder, topic, partition=partition))
-                    builder = builders[(topic, partition)] = self._producer.create_batch()
-                    builder.append(key=key, value=payload, timestamp=None, headers=headers)
-                count += 1
-        for (topic, partition), builder in builders.items():
-            futures.append(await self._producer.send_batch(builder, topic, partition=partition))
-        await asyncio.gather(*futures)  # every record acked by the broker before the rows go
-        return count
+                                                             strict=True)]
+        for topic in {m[0] for m in messages} - self._partitions.keys():
+            self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
+        return await send_in_batches(self._producer, messages, self._partition)
+
+
+# topic, key, value, headers
+Message = tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]
+
+
+async def send_in_batches(producer: AIOKafkaProducer, messages: Iterable[Message],
+                          partition_of: Callable[[str, bytes | None], int]) -> int:
+    """Fill one record batch per partition (in order, so per-key order holds) and wait until the broker
+    acked them all: much cheaper than one `send` per record. Returns the messages sent."""
+    builders: dict[tuple[str, int], Any] = {}
+    futures = []
+    count = 0
+    for topic, key, value, headers in messages:
+        partition = partition_of(topic, key)
+        builder = builders.get((topic, partition))
+        if builder is None:
+            builder = builders[(topic, partition)] = producer.create_batch()
+        if builder.append(key=key, value=value, timestamp=None, headers=headers) is None:
+            # Full: send it, then start the next batch of that partition with this record.
+            futures.append(await producer.send_batch(builder, topic, partition=partition))
+            builder = builders[(topic, partition)] = producer.create_batch()
+            builder.append(key=key, value=value, timestamp=None, headers=headers)
+        count += 1
+    for (topic, partition), builder in builders.items():
+        futures.append(await producer.send_batch(builder, topic, partition=partition))
+    await asyncio.gather(*futures)  # every record acked by the broker
+    return count
 
 
 async def notify_outbox(conn: Connection, schema: str) -> None:

@@ -22,7 +22,7 @@ from .kafka import make_producer
 from .logs import configure_logging
 from .relay import OutboxRelay
 from .settings import ServiceSettings
-from .workers import watch_parent
+from .supervision import keep_running, watch_parent
 
 log = structlog.get_logger(__name__)
 
@@ -53,7 +53,8 @@ async def _run(settings: ServiceSettings, schema: str, parent_pid: int) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(_relay_forever(relay)), asyncio.create_task(watch_parent(parent_pid, stop))]
+    tasks = [asyncio.create_task(keep_running(relay.run, "relay")),
+             asyncio.create_task(watch_parent(parent_pid, stop))]
     log.info("relay_started", schema=schema)
     try:
         await stop.wait()
@@ -63,24 +64,7 @@ async def _run(settings: ServiceSettings, schema: str, parent_pid: int) -> None:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(_drain(relay), DRAIN_SECONDS)
+        await relay.drain(DRAIN_SECONDS)
         await producer.stop()
         await pool.close()
         log.info("relay_stopped", published=relay.published)
-
-
-async def _relay_forever(relay: OutboxRelay) -> None:
-    """Restart after an error (database or broker briefly down) instead of dying."""
-    while True:
-        try:
-            await relay.run()
-            return
-        except Exception as exc:
-            log.error("relay_failed", error=type(exc).__name__, detail=str(exc)[:200])
-            await asyncio.sleep(1.0)
-
-
-async def _drain(relay: OutboxRelay) -> None:
-    while await relay.publish_batch():
-        pass

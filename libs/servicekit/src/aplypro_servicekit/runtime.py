@@ -8,6 +8,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from multiprocessing.process import BaseProcess
 
 import asyncpg
@@ -22,7 +23,8 @@ from .kafka import ensure_topics, make_producer, subscribe
 from .relay import OutboxRelay
 from .relay_process import DRAIN_SECONDS, start_relay_process
 from .settings import ServiceSettings
-from .workers import SpecFactory, start_worker, watch_parent
+from .supervision import keep_process, keep_running, stop_process, watch_parent
+from .workers import SpecFactory, start_worker
 
 log = structlog.get_logger(__name__)
 
@@ -59,12 +61,11 @@ class ServiceRuntime:
         self.settings = settings
         self.worker = worker
         self._factory = factory
-        self.workers: list[BaseProcess] = []
+        self.children: dict[str, BaseProcess] = {}  # "relay", "worker-1"...: the current process of each
         self.pool: asyncpg.Pool | None = None
         self.producer: AIOKafkaProducer | None = None
         self.broker: KafkaBroker | None = None
-        self.relay: OutboxRelay | None = None  # in this process, or:
-        self.relay_process: BaseProcess | None = None
+        self.relay: OutboxRelay | None = None  # when the relay runs in this process
         self.consumers: list[EventConsumer] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.started_at = time.monotonic()
@@ -75,15 +76,8 @@ class ServiceRuntime:
         applied = await migrate(self.pool, self.spec.schema, ["aplypro_servicekit", *self.spec.migration_packages])
         topics = [s.topic(t) for t in {*self.spec.produces, *(t for sub in self.spec.subscriptions for t in sub.topics)}]
         await ensure_topics(s.kafka_bootstrap_servers, topics, s.topic_partitions, s.topic_replication_factor)
-        if self.worker:
-            pass  # an extra consumer process: the main process publishes
-        elif s.relay_process:
-            self._tasks.append(asyncio.create_task(self._keep_relay_process()))
-        else:
-            self.producer = make_producer(s.kafka_bootstrap_servers)
-            await self.producer.start()
-            self.relay = OutboxRelay(self.pool, self.producer, self.spec.schema, batch_size=s.relay_batch_size)
-            self._tasks.append(asyncio.create_task(self._guard(self.relay.run, "relay")))
+        if not self.worker:  # an extra consumer process leaves publishing to the main one
+            await self._start_relay()
         self.broker = KafkaBroker(s.kafka_bootstrap_servers, logger=None)
         registry = default_registry()
         for sub in self.spec.subscriptions:
@@ -95,61 +89,27 @@ class ServiceRuntime:
             subscribe(self.broker, s, consumer, sub.topics, group=f"{self.spec.name}.{sub.consumer_name}")
             self.consumers.append(consumer)
         await self.broker.start()
-        for task in self.spec.background if not self.worker else ():
-            self._tasks.append(asyncio.create_task(self._guard(self._bind(task), task.__name__)))
-        if not self.worker and self._factory is not None:
-            for index in range(1, s.consumer_processes):
-                self._tasks.append(asyncio.create_task(self._keep_worker(index)))
+        if not self.worker:
+            for task in self.spec.background:
+                self._tasks.append(asyncio.create_task(keep_running(self._bind(task), task.__name__)))
+            if self._factory is not None:  # extra consumer processes build the service from it
+                for index in range(1, s.consumer_processes):
+                    self._keep_child(f"worker-{index}", partial(start_worker, self._factory, s, index))
         log.info("service_started", migrations_applied=len(applied), topics=len(topics))
 
-    async def _guard(self, factory: Callable[[], Awaitable[None]], what: str) -> None:
-        """Background loops restart after an error (database or broker briefly down) instead of dying."""
-        while True:
-            try:
-                await factory()
-                return
-            except Exception as exc:
-                log.error("background_task_failed", task=what, error=type(exc).__name__, detail=str(exc)[:200])
-                await asyncio.sleep(1.0)
-
-    async def _keep_relay_process(self) -> None:
-        """Start the relay process and start it again whenever it dies."""
-        while True:
-            self.relay_process = start_relay_process(self.settings, self.spec.name, self.spec.schema)
-            while self.relay_process.is_alive():
-                await asyncio.sleep(0.5)
-            log.error("relay_process_died", exit_code=self.relay_process.exitcode)
-            await asyncio.sleep(1.0)
-
-    async def _keep_worker(self, index: int) -> None:
-        """Start an extra consumer process and start it again whenever it dies."""
-        assert self._factory is not None
-        while True:
-            process = start_worker(self._factory, self.settings, index)
-            self.workers.append(process)
-            while process.is_alive():
-                await asyncio.sleep(0.5)
-            self.workers.remove(process)
-            log.error("worker_died", worker=index, exit_code=process.exitcode)
-            await asyncio.sleep(1.0)
-
-    async def _stop_workers(self) -> None:
-        for process in self.workers:
-            process.terminate()  # SIGTERM: it finishes its batch and leaves the group
-        for process in self.workers:
-            await asyncio.to_thread(process.join, 20)
-            if process.is_alive():
-                process.kill()
-
-    async def _stop_relay_process(self) -> None:
-        process = self.relay_process
-        if process is None or not process.is_alive():
+    async def _start_relay(self) -> None:
+        s = self.settings
+        if s.relay_process:
+            self._keep_child("relay", partial(start_relay_process, s, self.spec.name, self.spec.schema))
             return
-        process.terminate()  # SIGTERM: it publishes what is left, then exits
-        await asyncio.to_thread(process.join, DRAIN_SECONDS + 5)
-        if process.is_alive():
-            process.kill()
-            await asyncio.to_thread(process.join, 5)
+        assert self.pool is not None
+        self.producer = make_producer(s.kafka_bootstrap_servers)
+        await self.producer.start()
+        self.relay = OutboxRelay(self.pool, self.producer, self.spec.schema, batch_size=s.relay_batch_size)
+        self._tasks.append(asyncio.create_task(keep_running(self.relay.run, "relay")))
+
+    def _keep_child(self, name: str, start: Callable[[], BaseProcess]) -> None:
+        self._tasks.append(asyncio.create_task(keep_process(start, self.children, name)))
 
     def _bind(self, task: BackgroundTask) -> Callable[[], Awaitable[None]]:
         return lambda: task(self)
@@ -162,22 +122,17 @@ class ServiceRuntime:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if self.relay is not None and self.pool is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._drain(), DRAIN_SECONDS)
-        await self._stop_workers()  # cancelled supervisors leave their running process in the list
-        await self._stop_relay_process()
+        if self.relay is not None:
+            await self.relay.drain(DRAIN_SECONDS)
+        # Consumers first (each finishes its batch and leaves its groups), the relay last: it publishes
+        # what they committed.
+        for name, process in sorted(self.children.items(), key=lambda child: child[0] == "relay"):
+            await stop_process(process, DRAIN_SECONDS + 5 if name == "relay" else 20)
         if self.producer is not None:
             await self.producer.stop()
         if self.pool is not None:
             await self.pool.close()
         log.info("service_stopped")
-
-    async def _drain(self) -> None:
-        """Publish what is left in the outbox before stopping."""
-        assert self.relay is not None
-        while await self.relay.publish_batch():
-            pass
 
     async def run_until_signalled(self, *, parent_pid: int | None = None) -> None:
         stop = asyncio.Event()

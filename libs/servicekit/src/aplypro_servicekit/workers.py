@@ -14,13 +14,9 @@ from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-import structlog
-
 from .gc_tuning import tune_gc
 from .logs import configure_logging
 from .settings import ServiceSettings
-
-log = structlog.get_logger(__name__)
 
 # Builds the service's spec from its settings; a module-level function, so a spawned worker can import it.
 SpecFactory = Callable[[Any], Any]
@@ -42,11 +38,3 @@ def _main(factory: SpecFactory, settings: ServiceSettings, index: int, parent_pi
     configure_logging(f"{spec.name}-worker-{index}", settings.log_level, settings.log_json)
     runtime = ServiceRuntime(spec, settings, worker=index)
     asyncio.run(runtime.run_until_signalled(parent_pid=parent_pid))
-
-
-async def watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
-    """Set `stop` when the process that started this one is gone."""
-    while os.getppid() == parent_pid:
-        await asyncio.sleep(0.5)
-    log.warning("parent_gone")
-    stop.set()

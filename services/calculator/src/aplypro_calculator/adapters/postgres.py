@@ -35,18 +35,28 @@ PFMP_COLUMNS = ["pfmp_id", "schooling_id", "student_id", "start_date", "end_date
 PFMP_TYPES = ["uuid", "uuid", "uuid", "date", "date", "int", "text", "bigint", "int", "bool", "timestamptz"]
 
 
+# A PFMP already stored takes the new facts; `validated_at` is kept from the first validation, never moved
+# by a replay.
+_NEW_FACTS = (
+    "ON CONFLICT (pfmp_id) DO UPDATE SET schooling_id = EXCLUDED.schooling_id, "
+    "start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, day_count = EXCLUDED.day_count, "
+    "status = EXCLUDED.status, deleted = EXCLUDED.deleted, "
+    "validated_at = coalesce(pfmps.validated_at, EXCLUDED.validated_at)"
+)
+
+
+def _facts(row: dict[str, Any]) -> list[Any]:
+    return [*(row[name] for name in PFMP_COLUMNS[:-1]), row.get("validated_at")]  # validated_at is optional
+
+
 async def upsert_pfmps(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """PFMP facts; `validated_at` (optional key) is kept from the first validation, never moved by a replay."""
+    """PFMP facts, without amounts (those of unknown schoolings, or already stored)."""
     if not rows:
         return
     await conn.execute(
         f"INSERT INTO pfmps ({', '.join(PFMP_COLUMNS)}) SELECT {json_columns(PFMP_TYPES)} "
-        "FROM jsonb_array_elements($1::jsonb) AS r "
-        "ON CONFLICT (pfmp_id) DO UPDATE SET schooling_id = EXCLUDED.schooling_id, "
-        "start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, day_count = EXCLUDED.day_count, "
-        "status = EXCLUDED.status, deleted = EXCLUDED.deleted, "
-        "validated_at = coalesce(pfmps.validated_at, EXCLUDED.validated_at)",
-        json_rows([row[name] for name in PFMP_COLUMNS[:-1]] + [row.get("validated_at")] for row in rows),
+        f"FROM jsonb_array_elements($1::jsonb) AS r {_NEW_FACTS}",
+        json_rows(_facts(row) for row in rows),
     )
 
 
@@ -61,12 +71,9 @@ async def insert_priced_pfmps(conn: Connection, rows: list[tuple[dict[str, Any],
     await conn.execute(
         f"INSERT INTO pfmps ({', '.join(PFMP_COLUMNS)}, amount_cents, explanation, computed_at) "
         f"SELECT {json_columns([*PFMP_TYPES, 'int', 'jsonb'])}, now() FROM jsonb_array_elements($1::jsonb) AS r "
-        "ON CONFLICT (pfmp_id) DO UPDATE SET schooling_id = EXCLUDED.schooling_id, "
-        "start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, day_count = EXCLUDED.day_count, "
-        "status = EXCLUDED.status, deleted = EXCLUDED.deleted, "
-        "validated_at = coalesce(pfmps.validated_at, EXCLUDED.validated_at), amount_cents = EXCLUDED.amount_cents, "
-        "explanation = EXCLUDED.explanation, computed_at = EXCLUDED.computed_at",
-        json_rows([*(row[name] for name in PFMP_COLUMNS), amount, steps] for row, amount, steps in rows),
+        f"{_NEW_FACTS}, amount_cents = EXCLUDED.amount_cents, explanation = EXCLUDED.explanation, "
+        "computed_at = EXCLUDED.computed_at",
+        json_rows([*_facts(row), amount, steps] for row, amount, steps in rows),
     )
 
 
@@ -79,17 +86,21 @@ PoolKey = tuple[UUID, str, int]  # (student, MEF code, school year): one yearly 
 
 # Every PFMP with its schooling's barème, its latest request (which decides its class) and its latest
 # paid one (the rectification base).
-POOL_SELECT = (
-    "SELECT p.pfmp_id, p.schooling_id, p.student_id, p.start_date, p.end_date, p.day_count, p.status, "
-    "p.created_seq, p.rank, p.deleted, p.amount_cents, p.computed_at, p.validated_at, s.daily_rate_cents, s.yearly_cap_cents, s.legal_reference, s.unpriced_reason, "
-    "s.school_year, s.mef_code, s.uai, r.payment_request_id, r.state AS request_state, "
-    "r.amount_cents AS request_amount_cents, r.reasons AS request_reasons, r.due_at AS request_due_at, "
-    "pd.amount_cents AS paid_cents "
+# PFMPs (p) with their schooling (s), their latest request (r) and their latest paid one (pd).
+PFMP_REQUESTS_FROM = (
     "FROM pfmps p JOIN schoolings s USING (schooling_id) "
-    "LEFT JOIN LATERAL (SELECT payment_request_id, state, amount_cents, reasons, due_at FROM payment_requests "
-    "  WHERE pfmp_id = p.pfmp_id ORDER BY seq DESC LIMIT 1) r ON true "
+    "LEFT JOIN LATERAL (SELECT payment_request_id, state, amount_cents, reasons, due_at, asp_reasons "
+    "  FROM payment_requests WHERE pfmp_id = p.pfmp_id ORDER BY seq DESC LIMIT 1) r ON true "
     "LEFT JOIN LATERAL (SELECT amount_cents FROM payment_requests "
     "  WHERE pfmp_id = p.pfmp_id AND state = 'paid' ORDER BY seq DESC LIMIT 1) pd ON true "
+)
+POOL_SELECT = (
+    "SELECT p.pfmp_id, p.schooling_id, p.student_id, p.start_date, p.end_date, p.day_count, p.status, "
+    "p.created_seq, p.rank, p.deleted, p.amount_cents, p.computed_at, p.validated_at, s.daily_rate_cents, "
+    "s.yearly_cap_cents, s.legal_reference, s.unpriced_reason, s.school_year, s.mef_code, s.uai, "
+    "r.payment_request_id, r.state AS request_state, r.amount_cents AS request_amount_cents, "
+    "r.reasons AS request_reasons, r.due_at AS request_due_at, pd.amount_cents AS paid_cents "
+    + PFMP_REQUESTS_FROM
 )
 
 

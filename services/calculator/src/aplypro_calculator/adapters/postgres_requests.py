@@ -64,7 +64,7 @@ async def insert_requests(conn: Connection, requests: Sequence[NewRequest]) -> N
         "  coalesce(string_to_array(nullif(u.reasons, ''), chr(31)), '{}'), u.kind, u.base, u.due, u.cause, u.flow "
         f"FROM (SELECT {json_columns(NEW_REQUEST_TYPES)} FROM jsonb_array_elements($1::jsonb) AS r) "
         "  AS u(id, pfmp, state, amount, reasons, kind, base, due, cause, flow)",
-        json_rows(zip(*_columns(requests, NEW_REQUEST_COLUMNS), strict=True)),
+        json_rows(_rows(requests, NEW_REQUEST_COLUMNS)),
     )
 
 
@@ -84,13 +84,23 @@ async def change_requests(conn: Connection, changes: Sequence[RequestChange]) ->
         "  reasons = coalesce(string_to_array(nullif(u.reasons, ''), chr(31)), '{}') "
         f"FROM (SELECT {json_columns(['uuid', 'text', 'int', 'text'], 'j')} FROM jsonb_array_elements($1::jsonb) AS j) "
         "  AS u(id, state, amount, reasons) WHERE r.payment_request_id = u.id",
-        json_rows(zip(*_columns(changes, ["payment_request_id", "state", "amount_cents", "reasons"]), strict=True)),
+        json_rows(_rows(changes, ["payment_request_id", "state", "amount_cents", "reasons"])),
     )
 
 
-def _columns(rows: Sequence[Any], names: list[str]) -> list[list[Any]]:
-    # unnest cannot take ragged text[][]: reason lists travel joined by the unit separator (ASCII 31).
-    return [["\x1f".join(v) if isinstance(v := getattr(r, n), tuple) else v for r in rows] for n in names]
+def _value(item: Any, name: str) -> Any:
+    # SQL arrays cannot be ragged: reason lists travel joined by the unit separator (ASCII 31).
+    return "\x1f".join(v) if isinstance(v := getattr(item, name), tuple) else v
+
+
+def _columns(items: Sequence[Any], names: list[str]) -> list[list[Any]]:
+    """One array per column (`unnest`)."""
+    return [[_value(item, name) for item in items] for name in names]
+
+
+def _rows(items: Sequence[Any], names: list[str]) -> list[list[Any]]:
+    """One list per row (`json_rows`)."""
+    return [[_value(item, name) for name in names] for item in items]
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,13 @@ from uuid import UUID
 
 from aplypro_servicekit.db import Connection
 
+from aplypro_calculator.adapters.postgres import PFMP_REQUESTS_FROM
+
 # The PFMP with its pool key, its latest request and its latest paid one (the base of a rectified PFMP).
 _LATEST = (
     "SELECT p.pfmp_id, s.student_id, p.status, p.deleted, p.amount_cents, s.uai, s.mef_code, s.school_year, "
     "r.payment_request_id, r.state AS request_state, r.asp_reasons, pd.amount_cents AS paid_cents "
-    "FROM pfmps p JOIN schoolings s USING (schooling_id) "
-    "LEFT JOIN LATERAL (SELECT payment_request_id, state, asp_reasons FROM payment_requests "
-    "  WHERE pfmp_id = p.pfmp_id ORDER BY seq DESC LIMIT 1) r ON true "
-    "LEFT JOIN LATERAL (SELECT amount_cents FROM payment_requests "
-    "  WHERE pfmp_id = p.pfmp_id AND state = 'paid' ORDER BY seq DESC LIMIT 1) pd ON true "
+    + PFMP_REQUESTS_FROM
 )
 
 
