@@ -44,7 +44,7 @@ async def test_a_transient_error_is_retried_with_backoff_and_never_dead_lettered
             raise ConnectionResetError("database went away")  # transient: try again later
         await conn.execute("SELECT 1")
 
-    consumer = EventConsumer(name="c", service="kit", schema=schema, pool=pool, registry=default_registry(),
+    consumer = EventConsumer(name="c", service="kit", pool=pool, registry=default_registry(),
                              handlers={"PfmpRecorded": flaky}, backoff_base=0.01)
     event = next(e for e in examples() if e.event_type == "PfmpRecorded")
     await consumer.process_batch([record(event, 0)])
@@ -69,7 +69,7 @@ async def test_transient_errors_past_the_last_attempt_are_raised_so_the_batch_is
     async def down(conn: Connection, event: Any) -> None:
         raise ConnectionRefusedError("still down")
 
-    consumer = EventConsumer(name="c", service="kit", schema=schema, pool=pool, registry=default_registry(),
+    consumer = EventConsumer(name="c", service="kit", pool=pool, registry=default_registry(),
                              handlers={"PfmpRecorded": down}, transient_attempts=3, backoff_base=0.01)
     event = next(e for e in examples() if e.event_type == "PfmpRecorded")
     with pytest.raises(ConnectionRefusedError):
@@ -195,7 +195,7 @@ async def test_lanes_commit_on_their_own_and_a_failed_lane_makes_the_batch_read_
         body, headers = to_wire(event)
         return ConsumerRecord("source", 0, offset, 0, 0, key, body, None, len(key), len(body), list(headers.items()))
 
-    consumer = EventConsumer(name="c", service="kit", schema=schema, pool=pool, registry=default_registry(),
+    consumer = EventConsumer(name="c", service="kit", pool=pool, registry=default_registry(),
                              handlers={"PfmpRecorded": handler}, transient_attempts=1, lanes=2)
     batch = [keyed(key_a, b"a", 0), keyed(key_b, b"b", 1)]
     with pytest.raises(ConnectionRefusedError):

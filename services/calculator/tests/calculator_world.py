@@ -65,7 +65,7 @@ class Calc:
 
     async def evaluate_due(self, now: datetime, batch_size: int = 1000) -> Evaluated:
         """One pass of the evaluator of due requests, at `now`."""
-        return await evaluate_due(self.db, self.handlers, "unused", now=now, batch_size=batch_size)
+        return await evaluate_due(self.db, self.handlers, now=now, batch_size=batch_size)
 
     def with_switch(self, enabled: bool) -> Handlers:
         return replace(self.handlers, negative_rectifications_enabled=enabled)

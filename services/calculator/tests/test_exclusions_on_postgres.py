@@ -20,7 +20,7 @@ SEPT, OCT = date(2025, 9, 8), date(2025, 10, 6)
 async def exclude(calc: Calc, row: ExclusionRow, *, add: bool = True) -> operations.Repriced:
     change = operations.add_exclusion if add else operations.remove_exclusion
     async with calc.db.acquire() as conn, conn.transaction():
-        return await change(conn, calc.handlers, "unused", row)
+        return await change(conn, calc.handlers, row)
 
 
 async def test_an_excluded_schooling_holds_nothing_and_lifting_the_exclusion_prices_it_again(calc: Calc) -> None:

@@ -83,13 +83,13 @@ async def test_example_43_a_system_recovery_is_recorded_and_parked_until_the_swi
     from aplypro_calculator.service_layer.operations import release_parked
 
     async with calc.db.acquire() as conn, conn.transaction():
-        released = await release_parked(conn, calc.handlers, "unused")
+        released = await release_parked(conn, calc.handlers)
     assert (released.pools, released.still_parked, released.events) == (1, 1, 0)
 
     # Switched on: the parked request becomes ready with the new total, 0 €.
     mark = await calc.mark()
     async with calc.db.acquire() as conn, conn.transaction():
-        released = await release_parked(conn, calc.with_switch(True), "unused")
+        released = await release_parked(conn, calc.with_switch(True))
     assert released.still_parked == 0
     assert (await calc.requests(pfmp.pfmp_id))[-1]["state"] == "ready"
     [requested] = await calc.events(mark, "PaymentRequested")

@@ -47,7 +47,7 @@ async def paid(calc: Calc, schooling: SchoolingOpened, *day_counts: int) -> list
 
 async def repair(calc: Calc, *, confirm: bool, handlers: Handlers | None = None) -> OverCapRepair:
     async with calc.db.acquire() as conn, conn.transaction():
-        return await repair_over_cap(conn, handlers or calc.handlers, "unused", confirm=confirm)
+        return await repair_over_cap(conn, handlers or calc.handlers, confirm=confirm)
 
 
 async def snapshot(calc: Calc) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
@@ -144,7 +144,7 @@ async def test_example_38_two_set_to_0_six_stay_50(calc: Calc) -> None:
     # Negative rectifications switched on: the two go to ASP with their new total, 0 €, as rectifications.
     mark = await calc.mark()
     async with calc.db.acquire() as conn, conn.transaction():
-        await release_parked(conn, calc.with_switch(True), "unused")
+        await release_parked(conn, calc.with_switch(True))
     requested = await calc.events(mark, "PaymentRequested")
     assert sorted((e.pfmp_id, e.amount_cents, e.rectification) for e in requested) == sorted(
         (p.pfmp_id, 0, True) for p in pfmps[:2])

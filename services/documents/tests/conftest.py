@@ -179,7 +179,7 @@ def feed(pool: asyncpg.Pool, projection: Projection) -> Feed:
 def issuer(pool: asyncpg.Pool, namespace: str, tmp_path: Path, clock: Clock) -> DecisionIssuer:
     settings = settings_for(namespace, storage_dir=tmp_path / "documents")
     return DecisionIssuer(pool=pool, storage=LocalStorage(settings.storage_dir), executor=None,
-                          topic=settings.topic(DOCUMENTS_EVENTS), schema=settings.db_schema("documents"),
+                          topic=settings.topic(DOCUMENTS_EVENTS),
                           batch_size=50, attempts=3, programmes=settings.programmes, clock=clock)
 
 

@@ -57,8 +57,7 @@ async def issued(
     await enrol("Autre", "Année", "TLE PRO MODE", school_year=2024)
     settings = settings_for(namespace, storage_dir=tmp_path / "documents")
     storage = LocalStorage(settings.storage_dir)
-    issuer = DecisionIssuer(pool=pool, storage=storage, executor=None, topic=settings.topic(DOCUMENTS_EVENTS),
-                            schema=settings.db_schema("documents"), batch_size=50, attempts=3)
+    issuer = DecisionIssuer(pool=pool, storage=storage, executor=None, topic=settings.topic(DOCUMENTS_EVENTS), batch_size=50, attempts=3)
     assert await issuer.issue_batch() == 6
 
     # Reissue Petit's DA: version 2 becomes the current one, version 1 stays stored (documents.md §6).

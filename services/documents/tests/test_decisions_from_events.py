@@ -190,7 +190,7 @@ async def test_the_consumer_dead_letters_a_withdrawal_without_a_da(
     request = withdrawal_request(uuid.uuid4(), uuid.uuid4())
     body, headers = to_wire(request)
     topic = namespace + PFMP_EVENTS
-    consumer = EventConsumer(name="decisions", service="documents", schema="unused", pool=pool,
+    consumer = EventConsumer(name="decisions", service="documents", pool=pool,
                              registry=default_registry(), transient_attempts=1,
                              handlers={"DecisionWithdrawalRequested": projection.on_withdrawal_requested})
     record: Any = SimpleNamespace(topic=topic, partition=0, offset=7, key=str(request.student_id).encode(),

@@ -26,7 +26,7 @@ async def test_a_failing_render_is_retried_then_dead_lettered_with_its_reason(
     _, schooling_id = await enrol("Martin", "Léa", "TLE PRO MODE")
     settings = DocumentsSettings(APLYPRO_TOPIC_NAMESPACE=namespace, storage_dir=tmp_path / "documents")
     issuer = DecisionIssuer(pool=pool, storage=LocalStorage(settings.storage_dir), executor=None,
-                            topic=settings.topic(DOCUMENTS_EVENTS), schema=settings.db_schema("documents"),
+                            topic=settings.topic(DOCUMENTS_EVENTS),
                             batch_size=10, attempts=2, render=crashing_render)
     assert await issuer.issue_batch() == 0
     async with pool.acquire() as conn:

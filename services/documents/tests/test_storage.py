@@ -126,7 +126,7 @@ async def test_a_decision_batch_is_stored_in_s3_and_recorded_with_its_checksum(
         return [one_page_pdf(payload["content"]["number"]) for payload in payloads]
 
     issuer = DecisionIssuer(pool=pool, storage=storage, executor=None, topic=settings.topic(DOCUMENTS_EVENTS),
-                            schema=settings.db_schema("documents"), batch_size=10, attempts=3, render=fake_render)
+                            batch_size=10, attempts=3, render=fake_render)
     assert await issuer.issue_batch() == 3
 
     async with pool.acquire() as conn:

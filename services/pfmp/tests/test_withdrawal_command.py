@@ -109,5 +109,5 @@ async def test_a_request_names_its_requester(pool: asyncpg.Pool, namespace: str)
     async with pool.acquire() as conn:
         with pytest.raises(PfmpError) as refused:
             await request_withdrawal(conn, WithdrawDecision(schooling.schooling_id, "not_eligible", "  "),
-                                     topic=namespace + PFMP_EVENTS, schema="unused")
+                                     topic=namespace + PFMP_EVENTS)
     assert refused.value.code == "missing_requester"

@@ -37,8 +37,7 @@ class Db:
         command = ImportStudents(uai, parsed.records, parsed.errors, parsed.warnings,
                                  accept_valid_rows=accept_valid_rows)
         async with self.pool.acquire() as conn, conn.transaction():
-            return await import_students(conn, command, today=TODAY, topic=self.settings.topic(STUDENTS_EVENTS),
-                                         schema=self.schema)
+            return await import_students(conn, command, today=TODAY, topic=self.settings.topic(STUDENTS_EVENTS))
 
     async def count(self, table: str) -> int:
         return int(await self.pool.fetchval(f"SELECT count(*) FROM {table}"))

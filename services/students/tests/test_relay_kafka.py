@@ -36,7 +36,7 @@ async def test_the_service_publishes_imported_events_keyed_by_student(
             await load_establishments(conn, read_establishments_csv(DATA / "establishments.csv"))
             await load_mefs(conn, 2025, read_bcn_mefs_csv(DATA / "mefs.csv"))
             await import_students(conn, ImportStudents(UAI, parsed.records), today=date(2025, 10, 15),
-                                  topic=settings.topic(STUDENTS_EVENTS), schema=settings.db_schema("students"))
+                                  topic=settings.topic(STUDENTS_EVENTS))
             ids = {str(r["student_id"]).encode() for r in await conn.fetch("SELECT student_id FROM students")}
         records = await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], settings.topic(STUDENTS_EVENTS), expected=6)
         assert len(records) == 6

@@ -40,7 +40,7 @@ async def pool(database_url: str, namespace: str, monkeypatch: pytest.MonkeyPatc
         await load_establishments(conn, read_establishments_csv(DATA / "establishments.csv"))
         await load_mefs(conn, 2025, read_bcn_mefs_csv(DATA / "mefs.csv"))
         await import_students(conn, ImportStudents(UAI, parsed.records), today=parsed.records[0].start_date,
-                              topic=settings.topic(STUDENTS_EVENTS), schema=schema)
+                              topic=settings.topic(STUDENTS_EVENTS))
         await conn.execute("DELETE FROM outbox_batch")  # only the RIB events matter below
     try:
         yield pool
@@ -53,8 +53,7 @@ async def record(pool: asyncpg.Pool, path: Path, uai: str | None = None) -> RibS
     assert parsed.errors == []
     settings = StudentsSettings()
     async with pool.acquire() as conn, conn.transaction():
-        return await record_ribs(conn, parsed.entries, topic=settings.topic(STUDENTS_RIBS),
-                                 schema=settings.db_schema("students"))
+        return await record_ribs(conn, parsed.entries, topic=settings.topic(STUDENTS_RIBS))
 
 
 async def test_ribs_are_stored_and_emitted_keyed_by_student(pool: asyncpg.Pool) -> None:

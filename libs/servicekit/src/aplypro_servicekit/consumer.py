@@ -19,7 +19,6 @@ from .db import Connection
 from .deadletter import SourceRecord, dead_letter_row, is_transient
 from .inbox import EventIdReused, body_hash, claim
 from .outbox import OutboxRow, write_outbox
-from .relay import notify_outbox
 
 log = structlog.get_logger(__name__)
 
@@ -39,13 +38,12 @@ class EventConsumer:
     """Processes batches of raw Kafka records for one consumer name (one inbox namespace)."""
 
     def __init__(
-        self, *, name: str, service: str, schema: str, pool: asyncpg.Pool, registry: Registry,
+        self, *, name: str, service: str, pool: asyncpg.Pool, registry: Registry,
         handlers: Mapping[str, EventHandler], transient_attempts: int = 6, backoff_base: float = 0.5,
         batch_handler: BatchHandler | None = None, lanes: int = 1,
     ) -> None:
         self.name = name
         self._service = service
-        self._schema = schema
         self._pool = pool
         self._registry = registry
         self._handlers = handlers
@@ -122,7 +120,6 @@ class EventConsumer:
                 done.add(inbox_id)
             dead += await self._apply(conn, todo, attempt)
             await write_outbox(conn, dead)
-            await notify_outbox(conn, self._schema)
         self.processed += len(todo)
         self.dead_lettered += len(dead)
         self.last_progress = time.monotonic()

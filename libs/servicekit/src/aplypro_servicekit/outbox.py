@@ -12,6 +12,7 @@ from aplypro_contracts.registry import wire_body, wire_headers
 from pydantic_core import to_json
 
 from .db import Connection
+from .record_size import check_record_sizes
 
 
 class OutboxRow(NamedTuple):
@@ -32,8 +33,17 @@ def event_row(topic: str, key: UUID | str, event: Envelope) -> OutboxRow:
 MAX_MESSAGES_PER_ROW = 10_000
 
 
+def notify_channel(schema: str) -> str:
+    """The channel a schema's relay listens on (the same expression is spelled out in SQL)."""
+    return f"outbox_{schema}"
+
+
 async def write_outbox(conn: Connection, rows: Sequence[OutboxRow]) -> None:
-    """Insert the transaction's events as one outbox row (a few for a very large batch), in order."""
+    """Insert the transaction's events as one outbox row (a few for a very large batch), in order.
+
+    Raises `RecordTooLarge` before writing anything if one message is bigger than the broker takes.
+    """
+    check_record_sizes(rows)
     for start in range(0, len(rows), MAX_MESSAGES_PER_ROW):
         chunk = rows[start:start + MAX_MESSAGES_PER_ROW]
         # base64 carries any key bytes (a poison record's too) through JSON unchanged.
@@ -42,3 +52,6 @@ async def write_outbox(conn: Connection, rows: Sequence[OutboxRow]) -> None:
             "INSERT INTO outbox_batch (size, payloads, envelopes) VALUES ($1, $2, $3)",
             len(chunk), [r.payload for r in chunk], to_json(envelopes).decode(),
         )
+    if rows:
+        # Wakes this schema's relay at commit instead of at its next poll (sent only if the caller commits).
+        await conn.execute("SELECT pg_notify('outbox_' || current_schema(), '')")

@@ -16,7 +16,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from .db import Connection
+from .outbox import notify_channel
 
 log = structlog.get_logger(__name__)
 
@@ -55,7 +55,7 @@ class OutboxRelay:
             # its rows are published again at once instead of after their lease runs out.
             await lock_conn.execute("UPDATE outbox_batch SET lease_token = NULL, lease_until = NULL "
                                     "WHERE lease_token IS NOT NULL")
-            await lock_conn.add_listener(f"outbox_{self._schema}", self.wake)
+            await lock_conn.add_listener(notify_channel(self._schema), self.wake)
             try:
                 while True:
                     sent = await self.publish_batch()
@@ -65,7 +65,7 @@ class OutboxRelay:
                             await asyncio.wait_for(self._wake.wait(), self._idle_wait)
             finally:
                 with contextlib.suppress(Exception):
-                    await lock_conn.remove_listener(f"outbox_{self._schema}", self.wake)
+                    await lock_conn.remove_listener(notify_channel(self._schema), self.wake)
                     await lock_conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"relay:{self._schema}")
 
     async def publish_batch(self) -> int:
@@ -155,8 +155,3 @@ async def send_in_batches(producer: AIOKafkaProducer, messages: Iterable[Message
         futures.append(await producer.send_batch(builder, topic, partition=partition))
     await asyncio.gather(*futures)  # every record acked by the broker
     return count
-
-
-async def notify_outbox(conn: Connection, schema: str) -> None:
-    """Wake the relay at once instead of at its next poll (sent at commit by PostgreSQL)."""
-    await conn.execute(f"NOTIFY outbox_{schema}")

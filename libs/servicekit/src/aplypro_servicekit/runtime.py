@@ -82,7 +82,7 @@ class ServiceRuntime:
         registry = default_registry()
         for sub in self.spec.subscriptions:
             consumer = EventConsumer(
-                name=sub.consumer_name, service=self.spec.name, schema=self.spec.schema, pool=self.pool,
+                name=sub.consumer_name, service=self.spec.name, pool=self.pool,
                 registry=registry, handlers=sub.handlers, transient_attempts=s.transient_attempts,
                 batch_handler=sub.batch_handler, lanes=s.consumer_lanes,
             )

@@ -22,7 +22,6 @@ import structlog
 from aplypro_contracts import PaymentRequestSent
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import event_row, write_outbox
-from aplypro_servicekit.relay import notify_outbox
 
 from aplypro_asp_gateway.adapters import file_drop
 from aplypro_asp_gateway.adapters import requests_repo as repo
@@ -110,7 +109,6 @@ async def _record_file(conn: Connection, options: BuildOptions, now: datetime,
         for row in sent
     ]
     await write_outbox(conn, events)
-    await notify_outbox(conn, options.schema)
     log.info("payment_file_built", file_name=name, records=len(records), bytes=len(content))
     return name
 

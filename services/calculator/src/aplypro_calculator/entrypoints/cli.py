@@ -34,13 +34,13 @@ app.add_typer(exclusions_app, name="exclusions")
 T = TypeVar("T")
 
 
-def _with_db(work: Callable[[asyncpg.Pool, CalculatorSettings, str], Awaitable[T]]) -> T:
+def _with_db(work: Callable[[asyncpg.Pool, CalculatorSettings], Awaitable[T]]) -> T:
     """Run `work` on the calculator's schema (migrated first), then close the pool."""
 
     async def go() -> T:
         settings = CalculatorSettings()
-        async with service_pool(settings, "calculator", ["aplypro_calculator"], size=1) as (pool, schema):
-            return await work(pool, settings, schema)
+        async with service_pool(settings, "calculator", ["aplypro_calculator"], size=1) as (pool, _schema):
+            return await work(pool, settings)
 
     return asyncio.run(go())
 
@@ -65,7 +65,7 @@ def bareme(
 def explain(pfmp_id: UUID) -> None:
     """Print how the amount of a PFMP was computed: inputs, barème and legal reference, pool state, steps."""
 
-    async def work(pool: asyncpg.Pool, _: CalculatorSettings, __: str) -> list[str] | None:
+    async def work(pool: asyncpg.Pool, _: CalculatorSettings) -> list[str] | None:
         async with pool.acquire() as conn:
             found = await postgres_views.explanation(conn, pfmp_id)
             return None if found is None else explain_command.render(
@@ -82,7 +82,7 @@ def explain(pfmp_id: UUID) -> None:
 def status() -> None:
     """Print amounts computed, their total and payment requests by state, as JSON."""
 
-    async def work(pool: asyncpg.Pool, _: CalculatorSettings, __: str) -> dict[str, object]:
+    async def work(pool: asyncpg.Pool, _: CalculatorSettings) -> dict[str, object]:
         async with pool.acquire() as conn:
             return await postgres_views.totals(conn)
 
@@ -93,9 +93,9 @@ def status() -> None:
 def release_parked() -> None:
     """Re-evaluate requests parked by negative_rectification (released when the switch is on)."""
 
-    async def work(pool: asyncpg.Pool, settings: CalculatorSettings, schema: str) -> operations.Released:
+    async def work(pool: asyncpg.Pool, settings: CalculatorSettings) -> operations.Released:
         async with pool.acquire() as conn, conn.transaction():
-            return await operations.release_parked(conn, build_handlers(settings), schema)
+            return await operations.release_parked(conn, build_handlers(settings))
 
     if not CalculatorSettings().negative_rectifications_enabled:
         typer.echo("negative rectifications are switched off "
@@ -113,9 +113,9 @@ def repair_over_cap(
 ) -> None:
     """List pools where the committed amounts exceed the cap and the plan that repairs them (calculation.md §5.6)."""
 
-    async def work(pool: asyncpg.Pool, settings: CalculatorSettings, schema: str) -> repairs.OverCapRepair:
+    async def work(pool: asyncpg.Pool, settings: CalculatorSettings) -> repairs.OverCapRepair:
         async with pool.acquire() as conn, conn.transaction():
-            return await repairs.repair_over_cap(conn, build_handlers(settings), schema, confirm=confirm)
+            return await repairs.repair_over_cap(conn, build_handlers(settings), confirm=confirm)
 
     done = _with_db(work)
     typer.echo(f"over-cap pools: {len(done.pools)}; planned reductions: {done.reductions}")
@@ -157,8 +157,8 @@ def evaluate_due(
     """One pass of the evaluator: requests whose cool-down has passed (lifecycles.md §5) become ready or blocked."""
     at = parse_now(now)
 
-    async def work(pool: asyncpg.Pool, settings: CalculatorSettings, schema: str) -> evaluation.Evaluated:
-        return await evaluation.evaluate_due(pool, build_handlers(settings), schema, now=at,
+    async def work(pool: asyncpg.Pool, settings: CalculatorSettings) -> evaluation.Evaluated:
+        return await evaluation.evaluate_due(pool, build_handlers(settings), now=at,
                                              batch_size=settings.evaluation_batch_size)
 
     done = _with_db(work)
@@ -175,10 +175,10 @@ YearOpt = Annotated[int | None, typer.Option("--school-year", help="Only this st
 def _change(add: bool, uai: str, mef: str | None, school_year: int | None) -> None:
     row = ExclusionRow.of(uai, mef, school_year)
 
-    async def work(pool: asyncpg.Pool, settings: CalculatorSettings, schema: str) -> operations.Repriced:
+    async def work(pool: asyncpg.Pool, settings: CalculatorSettings) -> operations.Repriced:
         change = operations.add_exclusion if add else operations.remove_exclusion
         async with pool.acquire() as conn, conn.transaction():
-            return await change(conn, build_handlers(settings), schema, row)
+            return await change(conn, build_handlers(settings), row)
 
     try:
         result = _with_db(work)
@@ -209,7 +209,7 @@ def exclusions_remove(uai: UaiArg, mef: MefOpt = None, school_year: YearOpt = No
 def exclusions_list() -> None:
     """Print `UAI,MEF,school_year,schoolings` for every exclusion row (empty = all)."""
 
-    async def work(pool: asyncpg.Pool, _: CalculatorSettings, __: str) -> list[dict[str, object]]:
+    async def work(pool: asyncpg.Pool, _: CalculatorSettings) -> list[dict[str, object]]:
         async with pool.acquire() as conn:
             return await postgres_views.exclusions(conn)
 

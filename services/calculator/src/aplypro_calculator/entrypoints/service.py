@@ -38,7 +38,7 @@ def build_spec(settings: CalculatorSettings) -> ServiceSpec:
         if not handlers.negative_rectifications_enabled or runtime.pool is None:
             return
         async with runtime.pool.acquire() as conn, conn.transaction():
-            released = await release_parked(conn, handlers, schema)
+            released = await release_parked(conn, handlers)
         log.info("parked_requests_released", pools=released.pools, still_parked=released.still_parked)
 
     async def evaluate_due_requests(runtime: ServiceRuntime) -> None:
@@ -50,7 +50,7 @@ def build_spec(settings: CalculatorSettings) -> ServiceSpec:
         if runtime.pool is None:
             return
         while True:
-            done = await evaluate_due(runtime.pool, handlers, schema, now=datetime.now(UTC),
+            done = await evaluate_due(runtime.pool, handlers, now=datetime.now(UTC),
                                       batch_size=settings.evaluation_batch_size)
             if done.requests or done.skipped:
                 log.info("due_requests_evaluated", requests=done.requests, ready=done.ready, blocked=done.blocked,

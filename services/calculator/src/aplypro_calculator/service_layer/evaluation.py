@@ -19,7 +19,6 @@ from datetime import datetime
 import asyncpg
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import write_outbox
-from aplypro_servicekit.relay import notify_outbox
 
 from aplypro_calculator.adapters import postgres_requests
 from aplypro_calculator.adapters.postgres import PoolKey
@@ -42,7 +41,7 @@ class Evaluated:
                          other.skipped, self.pools + other.pools, self.events + other.events)
 
 
-async def evaluate_due_batch(conn: Connection, handlers: Handlers, schema: str, *, now: datetime,
+async def evaluate_due_batch(conn: Connection, handlers: Handlers, *, now: datetime,
                              limit: int) -> tuple[Evaluated, int]:
     """One batch in the caller's transaction; returns what was done and how many requests were claimed."""
     due = await postgres_requests.claim_due_requests(conn, now, limit)
@@ -61,8 +60,6 @@ async def evaluate_due_batch(conn: Connection, handlers: Handlers, schema: str, 
     targets = await postgres_requests.due_in_pools(conn, list(causes), now)
     out = await handlers.recompute_pools(conn, causes, now=now)
     await write_outbox(conn, out)
-    if out:
-        await notify_outbox(conn, schema)
     states = list((await postgres_requests.awaiting(conn, targets)).values())
     ready = states.count("ready")
     evaluated = len(states) - states.count("awaiting")
@@ -70,13 +67,13 @@ async def evaluate_due_batch(conn: Connection, handlers: Handlers, schema: str, 
     return Evaluated(evaluated, ready, evaluated - ready, skipped, len(causes), len(out)), len(due)
 
 
-async def evaluate_due(pool: asyncpg.Pool, handlers: Handlers, schema: str, *, now: datetime,
+async def evaluate_due(pool: asyncpg.Pool, handlers: Handlers, *, now: datetime,
                        batch_size: int) -> Evaluated:
     """Evaluate every request due at `now`, one transaction per batch, until none is left or none moves."""
     total = Evaluated()
     while True:
         async with pool.acquire() as conn, conn.transaction():
-            done, claimed = await evaluate_due_batch(conn, handlers, schema, now=now, limit=batch_size)
+            done, claimed = await evaluate_due_batch(conn, handlers, now=now, limit=batch_size)
         total += done
         if claimed < batch_size or done.requests == 0:
             return total

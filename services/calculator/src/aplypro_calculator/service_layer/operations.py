@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import write_outbox
-from aplypro_servicekit.relay import notify_outbox
 
 from aplypro_calculator.adapters import postgres_requests
 from aplypro_calculator.adapters.postgres import PoolKey
@@ -26,28 +25,26 @@ class Repriced:
     events: int  # events written to the outbox
 
 
-async def _recompute(conn: Connection, handlers: Handlers, schema: str, keys: list[PoolKey]) -> int:
+async def _recompute(conn: Connection, handlers: Handlers, keys: list[PoolKey]) -> int:
     out = await handlers.recompute_pools(conn, dict.fromkeys(keys, Cause.command()))
     await write_outbox(conn, out)
-    if out:
-        await notify_outbox(conn, schema)
     return len(out)
 
 
-async def add_exclusion(conn: Connection, handlers: Handlers, schema: str, row: ExclusionRow) -> Repriced:
+async def add_exclusion(conn: Connection, handlers: Handlers, row: ExclusionRow) -> Repriced:
     """Add a row (ExclusionConflict under a whole-establishment row) and reprice the pools it reaches."""
     (await postgres_requests.load_exclusions(conn)).add(row)  # raises on a conflict
     if not await postgres_requests.add_exclusion(conn, row):
         return Repriced(False, 0, 0)
     keys = await postgres_requests.pools_of(conn, row)
-    return Repriced(True, len(keys), await _recompute(conn, handlers, schema, keys))
+    return Repriced(True, len(keys), await _recompute(conn, handlers, keys))
 
 
-async def remove_exclusion(conn: Connection, handlers: Handlers, schema: str, row: ExclusionRow) -> Repriced:
+async def remove_exclusion(conn: Connection, handlers: Handlers, row: ExclusionRow) -> Repriced:
     if not await postgres_requests.remove_exclusion(conn, row):
         return Repriced(False, 0, 0)
     keys = await postgres_requests.pools_of(conn, row)
-    return Repriced(True, len(keys), await _recompute(conn, handlers, schema, keys))
+    return Repriced(True, len(keys), await _recompute(conn, handlers, keys))
 
 
 @dataclass(frozen=True)
@@ -57,8 +54,8 @@ class Released:
     events: int
 
 
-async def release_parked(conn: Connection, handlers: Handlers, schema: str) -> Released:
+async def release_parked(conn: Connection, handlers: Handlers) -> Released:
     """Re-evaluate every open request held by `negative_rectification` (with the switch on: released)."""
     keys = await postgres_requests.pools_with_open_requests(conn, "negative_rectification")
-    events = await _recompute(conn, handlers, schema, keys)
+    events = await _recompute(conn, handlers, keys)
     return Released(len(keys), await postgres_requests.count_open(conn, "negative_rectification"), events)

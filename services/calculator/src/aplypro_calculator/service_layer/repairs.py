@@ -22,7 +22,6 @@ from typing import Any
 from aplypro_contracts import PfmpRectified, PfmpState, RectificationComputed
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
-from aplypro_servicekit.relay import notify_outbox
 
 from aplypro_calculator.adapters import postgres, postgres_repairs, postgres_requests
 from aplypro_calculator.adapters.postgres import PoolKey
@@ -59,7 +58,7 @@ def _paid(row: dict[str, Any]) -> PaidPfmp:
                     row["created_seq"])
 
 
-async def repair_over_cap(conn: Connection, handlers: Handlers, schema: str, *, confirm: bool,
+async def repair_over_cap(conn: Connection, handlers: Handlers, *, confirm: bool,
                           requested_by: str = REPAIR_ACTOR) -> OverCapRepair:
     """List over-cap pools with their plan; with `confirm`, apply every planned reduction."""
     keys = await postgres_repairs.over_cap_pools(conn)
@@ -98,8 +97,6 @@ async def repair_over_cap(conn: Connection, handlers: Handlers, schema: str, *, 
         # One recomputation per pool once all its reductions are recorded: no intermediate state is published.
         out += await handlers.recompute_pools(conn, causes)
         await write_outbox(conn, out)
-        if out:
-            await notify_outbox(conn, schema)
     return OverCapRepair(repairs, confirm, len(out))
 
 

@@ -31,7 +31,7 @@ def build_spec(settings: DocumentsSettings) -> ServiceSpec:
         with worker_pool(settings.render_workers) as executor:
             issuer = DecisionIssuer(
                 pool=runtime.pool, storage=storage_from_settings(settings), executor=executor,
-                topic=settings.topic(DOCUMENTS_EVENTS), schema=settings.db_schema("documents"),
+                topic=settings.topic(DOCUMENTS_EVENTS),
                 batch_size=settings.render_batch_size, attempts=settings.render_attempts,
                 programmes=settings.programmes,
             )

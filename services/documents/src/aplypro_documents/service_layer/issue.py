@@ -22,7 +22,6 @@ from aplypro_contracts import DocumentReady
 from aplypro_contracts.topics import dead_letter_topic
 from aplypro_servicekit.deadletter import dead_letter_headers, is_transient
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
-from aplypro_servicekit.relay import notify_outbox
 
 from aplypro_documents.adapters import postgres, postgres_decisions, postgres_liquidation
 from aplypro_documents.adapters.storage import Storage
@@ -61,11 +60,11 @@ class _Job:
 
 class DecisionIssuer:
     def __init__(self, *, pool: asyncpg.Pool, storage: Storage, executor: Executor | None, topic: str,
-                 schema: str, batch_size: int, attempts: int,
+                 batch_size: int, attempts: int,
                  render: Callable[[list[dict[str, Any]]], list[bytes]] = render_batch,
                  programmes: Mapping[str, str] | None = None, clock: Callable[[], date] = paris_today) -> None:
         self._pool, self._storage, self._executor = pool, storage, executor
-        self._topic, self._schema = topic, schema
+        self._topic = topic
         self._batch_size, self._attempts, self._render = batch_size, attempts, render
         self._programmes = dict(programmes or {})
         self._clock = clock
@@ -192,7 +191,6 @@ class DecisionIssuer:
             log.info("document_issued", kind=str(job.kind), schooling_id=str(job.row["schooling_id"]),
                      version=version)
         await write_outbox(conn, out)
-        await notify_outbox(conn, self._schema)
 
     async def _failed(self, conn: Any, jobs: list[_Job], exc: Exception, *, final: bool = False) -> None:
         """Count the failure; past the last attempt (at once for a broken rule), dead-letter each document."""

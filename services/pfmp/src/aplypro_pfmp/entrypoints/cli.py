@@ -57,13 +57,13 @@ def import_csv(file: Path) -> None:
     async def go() -> tuple[int, list[str]]:
         settings = PfmpSettings()
         errors: list[str] = []
-        async with _db(settings) as (pool, schema):
+        async with _db(settings) as (pool, _):
             try:
                 async with pool.acquire() as conn, conn.transaction():
                     for line, command in enumerate(commands, start=2):
                         try:
                             async with conn.transaction():
-                                await record_pfmp(conn, command, topic=settings.topic(PFMP_EVENTS), schema=schema)
+                                await record_pfmp(conn, command, topic=settings.topic(PFMP_EVENTS))
                         except PfmpError as exc:
                             errors.append(f"line {line}: {exc.code}: {exc}")
                     if errors:
@@ -91,9 +91,9 @@ def validate(uai: Annotated[str | None, typer.Option(help="Only this establishme
 
     async def go() -> int:
         settings = PfmpSettings()
-        async with _db(settings) as (pool, schema), pool.acquire() as conn, conn.transaction():
+        async with _db(settings) as (pool, _), pool.acquire() as conn, conn.transaction():
             return await validate_completed(conn, uai=uai, today=datetime.now(PARIS).date(),
-                                            topic=settings.topic(PFMP_EVENTS), schema=schema)
+                                            topic=settings.topic(PFMP_EVENTS))
 
     typer.echo(json.dumps({"validated": asyncio.run(go())}))
 
@@ -108,9 +108,9 @@ def withdraw_decision(
 
     async def go() -> str:
         settings = PfmpSettings()
-        async with _db(settings) as (pool, schema), pool.acquire() as conn, conn.transaction():
+        async with _db(settings) as (pool, _), pool.acquire() as conn, conn.transaction():
             event = await request_withdrawal(conn, WithdrawDecision(schooling_id, reason, requested_by),
-                                             topic=settings.topic(PFMP_EVENTS), schema=schema)
+                                             topic=settings.topic(PFMP_EVENTS))
             return str(event.event_id)
 
     try:

@@ -13,7 +13,6 @@ from uuid import UUID
 from aplypro_contracts import DecisionWithdrawalRequested
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import event_row, write_outbox
-from aplypro_servicekit.relay import notify_outbox
 
 from aplypro_pfmp.domain.pfmp import PfmpError
 
@@ -39,7 +38,7 @@ async def _student_of(conn: Connection, schooling_id: UUID) -> UUID | None:
 
 
 async def request_withdrawal(
-    conn: Connection, command: WithdrawDecision, *, topic: str, schema: str
+    conn: Connection, command: WithdrawDecision, *, topic: str
 ) -> DecisionWithdrawalRequested:
     """Publish the request (through the outbox) for a schooling this service knows."""
     requested_by = command.requested_by.strip()
@@ -51,5 +50,4 @@ async def request_withdrawal(
     event = DecisionWithdrawalRequested(producer=PRODUCER, schooling_id=command.schooling_id,
                                         student_id=student_id, reason=command.reason, requested_by=requested_by)
     await write_outbox(conn, [event_row(topic, student_id, event)])  # keyed by student, as every PFMP event
-    await notify_outbox(conn, schema)
     return event

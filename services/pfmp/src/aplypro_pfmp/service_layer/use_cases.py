@@ -10,7 +10,6 @@ from aplypro_contracts import PfmpRecorded, PfmpState, PfmpValidated
 from aplypro_contracts.topics import PFMP_EVENTS
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import event_row, write_outbox
-from aplypro_servicekit.relay import notify_outbox
 
 from aplypro_pfmp.adapters import postgres
 from aplypro_pfmp.domain.pfmp import Pfmp, PfmpError
@@ -38,7 +37,7 @@ def to_state(pfmp: Pfmp) -> PfmpState:
     )
 
 
-async def record_pfmp(conn: Connection, command: RecordPfmp, *, topic: str, schema: str) -> Pfmp:
+async def record_pfmp(conn: Connection, command: RecordPfmp, *, topic: str) -> Pfmp:
     schooling = await postgres.find_schooling(conn, command.ine, command.uai, command.school_year)
     if schooling is None:
         raise PfmpError("unknown_schooling", "no schooling of this student in this establishment and year")
@@ -50,18 +49,15 @@ async def record_pfmp(conn: Connection, command: RecordPfmp, *, topic: str, sche
     pfmp = await postgres.insert_pfmp(conn, pfmp)
     event = PfmpRecorded(producer=PRODUCER, pfmp=to_state(pfmp))
     await write_outbox(conn, [event_row(topic, pfmp.student_id, event)])  # keyed by student: one pool, one order
-    await notify_outbox(conn, schema)
     return pfmp
 
 
-async def validate_completed(conn: Connection, *, uai: str | None, today: date, topic: str,
-                             schema: str) -> int:
+async def validate_completed(conn: Connection, *, uai: str | None, today: date, topic: str) -> int:
     """The director validates every completed PFMP that has ended; returns how many."""
     validated = [p.validate(today) for p in await postgres.completed_pfmps(conn, uai, today)]
     await postgres.mark_validated(conn, [p.pfmp_id for p in validated])
     rows = [event_row(topic, p.student_id, PfmpValidated(producer=PRODUCER, pfmp=to_state(p))) for p in validated]
     await write_outbox(conn, rows)
-    await notify_outbox(conn, schema)
     return len(validated)
 
 

@@ -12,11 +12,11 @@ from aplypro_students.config import StudentsSettings
 from aplypro_students.entrypoints.service import MIGRATION_PACKAGES
 
 T = TypeVar("T")
-Work = Callable[[Connection, str], Awaitable[T]]
+Work = Callable[[Connection], Awaitable[T]]
 
 
 async def in_transaction(settings: StudentsSettings, work: Work[T]) -> T:
-    """Runs `work(conn, schema)` in one transaction: an exception rolls everything back."""
-    async with service_pool(settings, "students", MIGRATION_PACKAGES) as (pool, schema):
+    """Runs `work(conn)` in one transaction: an exception rolls everything back."""
+    async with service_pool(settings, "students", MIGRATION_PACKAGES) as (pool, _schema):
         async with pool.acquire() as conn, conn.transaction():
-            return await work(conn, schema)
+            return await work(conn)

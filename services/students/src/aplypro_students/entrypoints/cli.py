@@ -80,7 +80,7 @@ def run() -> None:
 def status() -> None:
     """Print counts of students, schoolings, RIBs and reference data, as JSON."""
 
-    async def work(conn: Connection, _: str) -> dict[str, int]:
+    async def work(conn: Connection) -> dict[str, int]:
         return {**await postgres.counts(conn), **await reference_counts(conn)}
 
     _print(asyncio.run(in_transaction(_settings(), work)))
@@ -94,7 +94,7 @@ def load_establishments_command(file: Path) -> None:
     except InvalidFile as exc:
         _refuse(exc.errors, "nothing loaded")
 
-    async def work(conn: Connection, _: str) -> int:
+    async def work(conn: Connection) -> int:
         return await load_establishments(conn, establishments)
 
     _print({"establishments": asyncio.run(in_transaction(_settings(), work))})
@@ -110,7 +110,7 @@ def load_mefs_command(
     except InvalidFile as exc:
         _refuse(exc.errors, "nothing loaded")
 
-    async def work(conn: Connection, _: str) -> int:
+    async def work(conn: Connection) -> int:
         return await load_mefs(conn, school_year, mefs)
 
     _print({"mefs": asyncio.run(in_transaction(_settings(), work)), "school_year": school_year})
@@ -134,9 +134,8 @@ def import_csv(
     settings = _settings()
     today = datetime.now(PARIS).date()
 
-    async def work(conn: Connection, schema: str) -> dict[str, Any]:
-        summary = await import_students(conn, command, today=today, topic=settings.topic(STUDENTS_EVENTS),
-                                        schema=schema)
+    async def work(conn: Connection) -> dict[str, Any]:
+        summary = await import_students(conn, command, today=today, topic=settings.topic(STUDENTS_EVENTS))
         return summary.as_dict()
 
     try:
@@ -163,8 +162,8 @@ def import_ribs(
         _refuse(parsed.errors, "nothing recorded")
     settings = _settings()
 
-    async def work(conn: Connection, schema: str) -> dict[str, Any]:
-        summary = await record_ribs(conn, parsed.entries, topic=settings.topic(STUDENTS_RIBS), schema=schema)
+    async def work(conn: Connection) -> dict[str, Any]:
+        summary = await record_ribs(conn, parsed.entries, topic=settings.topic(STUDENTS_RIBS))
         return {**summary.as_dict(), "warnings": [w.as_dict() for w in parsed.warnings]}
 
     try:

@@ -11,7 +11,6 @@ from uuid import UUID
 import structlog
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
-from aplypro_servicekit.relay import notify_outbox
 
 from aplypro_students.adapters import postgres
 from aplypro_students.adapters.postgres_reference import eligible_mefs, known_establishments
@@ -83,8 +82,7 @@ async def check_reference(conn: Connection, command: ImportStudents) -> tuple[li
     return records, errors
 
 
-async def import_students(conn: Connection, command: ImportStudents, *, today: date, topic: str,
-                          schema: str) -> ImportSummary:
+async def import_students(conn: Connection, command: ImportStudents, *, today: date, topic: str) -> ImportSummary:
     """Run inside the caller's transaction: state, import report and outbox rows commit together."""
     if command.mode == "full":
         raise FullModeNotImplemented("full mode (closing absentees) is not implemented yet")
@@ -119,8 +117,6 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
     await postgres.mark_seen(conn, [p.student_id for p in placements], [p.class_id for p in placements])
     rows = await _outbox_rows(conn, [*new, *changed], planned, topic, import_id)
     await write_outbox(conn, rows)
-    if rows:
-        await notify_outbox(conn, schema)
     summary = ImportSummary(import_id, len(sent), len(new), len(changed), len(records), len(planned), len(rows),
                             rejected, command.warnings)
     await postgres.record_import(

@@ -9,7 +9,6 @@ from typing import Any
 import structlog
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import event_row, write_outbox
-from aplypro_servicekit.relay import notify_outbox
 
 from aplypro_students.adapters import postgres, postgres_ribs
 from aplypro_students.adapters.postgres_reference import known_establishments
@@ -63,7 +62,7 @@ def _same(row: Any, details: BankDetails) -> bool:
         details.owner_type, details.holder_name, details.iban, details.bic)
 
 
-async def record_ribs(conn: Connection, entries: list[RecordRib], *, topic: str, schema: str) -> RibSummary:
+async def record_ribs(conn: Connection, entries: list[RecordRib], *, topic: str) -> RibSummary:
     """Run inside the caller's transaction; re-recording the active RIB unchanged is a no-op."""
     ids = await _check(conn, entries)
     import_id = uuid.uuid4()
@@ -82,8 +81,6 @@ async def record_ribs(conn: Connection, entries: list[RecordRib], *, topic: str,
         event = events.rib_recorded(rib_id, student_id, entry.uai, entry.details, import_id)
         rows.append(event_row(topic, student_id, event))  # keyed by student_id: never the IBAN or the INE
     await write_outbox(conn, rows)
-    if rows:
-        await notify_outbox(conn, schema)
     summary = RibSummary(len(rows), unchanged, archived)
     await postgres.record_import(conn, import_id, "ribs_csv", None, None, None, summary.as_dict(), [])
     log.info("ribs_recorded", import_id=str(import_id), **summary.as_dict())
