@@ -1,4 +1,4 @@
-"""PaymentRequested gained an optional field within v1; PaymentRetryRequested v1 ("relancer") is new."""
+"""PaymentRequested gained an optional field within v1 (kept by v2); PaymentRetryRequested v1 ("relancer") is new."""
 
 from __future__ import annotations
 
@@ -27,15 +27,15 @@ def test_an_old_payment_requested_without_the_rectification_flag_still_parses_as
     registry = default_registry()
     event = registry.parse(raw, b"PaymentRequested", b"1") if headers else registry.parse(raw)
     assert isinstance(event, PaymentRequested)
-    assert (event.schema_version, event.rectification, event.amount_cents) == (1, False, 30000)
+    assert (event.schema_version, event.version, event.rectification, event.amount_cents) == (2, 0, False, 30000)
 
 
-def test_the_rectification_flag_travels_and_an_optional_field_keeps_the_version() -> None:
-    old = json.loads((FIXTURES / "PaymentRequested.v1.json").read_bytes())
-    event = PaymentRequested.model_validate({**old, "rectification": True})
+def test_the_rectification_flag_travels() -> None:
+    current = json.loads((FIXTURES / "PaymentRequested.v2.json").read_bytes())
+    event = PaymentRequested.model_validate({**current, "rectification": True})
     body, headers = to_wire(event)
-    assert headers["schema-version"] == b"1"
-    assert default_registry().latest_version("PaymentRequested") == 1
+    assert headers["schema-version"] == b"2"
+    assert default_registry().latest_version("PaymentRequested") == 2
     parsed = default_registry().parse(body, headers["event-type"], headers["schema-version"])
     assert isinstance(parsed, PaymentRequested)
     assert parsed.rectification is True

@@ -83,7 +83,7 @@ def test_a_schema_violation_names_fields_never_values() -> None:
 def test_type_and_version_travel_as_headers() -> None:
     body, headers = to_wire(examples()[3])
     assert headers["event-type"] == b"PfmpRecorded"
-    assert headers["schema-version"] == b"1"
+    assert headers["schema-version"] == b"2"
     assert json.loads(body)["event_type"] == "PfmpRecorded"
 
 

@@ -1,10 +1,17 @@
 """APLyPro message contracts: versioned, frozen pydantic models shared by every service."""
 
-from .asp import PaymentRequestSentV1, PaymentRequestStateChangedV1
+from .asp import (
+    PaymentRequestSentV1,
+    PaymentRequestSentV2,
+    PaymentRequestStateChangedV1,
+    PaymentRequestStateChangedV2,
+)
 from .calculator import (
     AmountComputedV1,
     PaymentRequestBlockedV1,
+    PaymentRequestBlockedV2,
     PaymentRequestedV1,
+    PaymentRequestedV2,
     RectificationComputedV1,
     SchoolingPricedV1,
 )
@@ -21,9 +28,13 @@ from .pfmp import (
     DecisionWithdrawalRequestedV1,
     PaymentRetryRequestedV1,
     PfmpRecordedV1,
+    PfmpRecordedV2,
     PfmpRectifiedV1,
+    PfmpRectifiedV2,
     PfmpState,
+    PfmpStateV1,
     PfmpValidatedV1,
+    PfmpValidatedV2,
 )
 from .registry import Registry, to_wire
 from .students import (
@@ -32,44 +43,57 @@ from .students import (
     Identity,
     Mef,
     RibRecordedV1,
+    RibRecordedV2,
     SchoolingOpenedV1,
+    SchoolingOpenedV2,
     StudentRegisteredV1,
 )
+from .text import AggregateVersion, FreeText, Label, PersonName
+from .upcasters import register_upcasters
 
 # Latest versions under stable names: services import these, never a version number.
 StudentRegistered = StudentRegisteredV1
-SchoolingOpened = SchoolingOpenedV1
-RibRecorded = RibRecordedV1
-PfmpRecorded = PfmpRecordedV1
-PfmpValidated = PfmpValidatedV1
+SchoolingOpened = SchoolingOpenedV2
+RibRecorded = RibRecordedV2
+PfmpRecorded = PfmpRecordedV2
+PfmpValidated = PfmpValidatedV2
 DecisionWithdrawalRequested = DecisionWithdrawalRequestedV1
 SchoolingPriced = SchoolingPricedV1
 AmountComputed = AmountComputedV1
-PaymentRequested = PaymentRequestedV1
+PaymentRequested = PaymentRequestedV2
 DocumentReady = DocumentReadyV1
-PaymentRequestSent = PaymentRequestSentV1
-PaymentRequestStateChanged = PaymentRequestStateChangedV1
-PaymentRequestBlocked = PaymentRequestBlockedV1
+PaymentRequestSent = PaymentRequestSentV2
+PaymentRequestStateChanged = PaymentRequestStateChangedV2
+PaymentRequestBlocked = PaymentRequestBlockedV2
 RectificationComputed = RectificationComputedV1
-PfmpRectified = PfmpRectifiedV1
+PfmpRectified = PfmpRectifiedV2
 PaymentRetryRequested = PaymentRetryRequestedV1
 
 ALL_MODELS: tuple[type[Envelope], ...] = (
     StudentRegisteredV1,
     SchoolingOpenedV1,
+    SchoolingOpenedV2,
     RibRecordedV1,
+    RibRecordedV2,
     PfmpRecordedV1,
+    PfmpRecordedV2,
     PfmpValidatedV1,
+    PfmpValidatedV2,
     DecisionWithdrawalRequestedV1,
     SchoolingPricedV1,
     AmountComputedV1,
     PaymentRequestedV1,
+    PaymentRequestedV2,
     DocumentReadyV1,
     PaymentRequestSentV1,
+    PaymentRequestSentV2,
     PfmpRectifiedV1,
+    PfmpRectifiedV2,
     PaymentRequestBlockedV1,
+    PaymentRequestBlockedV2,
     RectificationComputedV1,
     PaymentRequestStateChangedV1,
+    PaymentRequestStateChangedV2,
     PaymentRetryRequestedV1,
 )
 
@@ -78,12 +102,14 @@ def default_registry() -> Registry:
     """The registry of every contract and its upcasters."""
     registry = Registry()
     registry.register(*ALL_MODELS)
+    register_upcasters(registry)
     return registry
 
 
 __all__ = [
     "ALL_MODELS",
     "Address",
+    "AggregateVersion",
     "AmountComputed",
     "AmountComputedV1",
     "ContractError",
@@ -93,34 +119,47 @@ __all__ = [
     "DocumentReadyV1",
     "Envelope",
     "Establishment",
+    "FreeText",
     "Identity",
+    "Label",
     "MalformedMessage",
     "Mef",
     "PaymentRequestBlocked",
     "PaymentRequestBlockedV1",
+    "PaymentRequestBlockedV2",
     "PaymentRequestSent",
     "PaymentRequestSentV1",
+    "PaymentRequestSentV2",
     "PaymentRequestStateChanged",
     "PaymentRequestStateChangedV1",
+    "PaymentRequestStateChangedV2",
     "PaymentRequested",
     "PaymentRequestedV1",
+    "PaymentRequestedV2",
     "PaymentRetryRequested",
     "PaymentRetryRequestedV1",
+    "PersonName",
     "PfmpRecorded",
     "PfmpRecordedV1",
+    "PfmpRecordedV2",
     "PfmpRectified",
     "PfmpRectifiedV1",
+    "PfmpRectifiedV2",
     "PfmpState",
+    "PfmpStateV1",
     "PfmpValidated",
     "PfmpValidatedV1",
+    "PfmpValidatedV2",
     "RectificationComputed",
     "RectificationComputedV1",
     "Registry",
     "RibRecorded",
     "RibRecordedV1",
+    "RibRecordedV2",
     "SchemaViolation",
     "SchoolingOpened",
     "SchoolingOpenedV1",
+    "SchoolingOpenedV2",
     "SchoolingPriced",
     "SchoolingPricedV1",
     "StudentRegistered",

@@ -9,30 +9,53 @@ from uuid import UUID
 from pydantic import Field
 
 from .envelope import Cents, Envelope
+from .text import AggregateVersion, Label
 
 
-class PaymentRequestSentV1(Envelope):
-    """A payment request was written into a payment file for the ASP."""
-
+class _PaymentRequestSent(Envelope):
     event_type: Literal["PaymentRequestSent"] = "PaymentRequestSent"
-    schema_version: Literal[1] = 1
     payment_request_id: UUID
     pfmp_id: UUID
     student_id: UUID
     amount_cents: Cents
-    file_name: str = Field(description="Name of the payment file that carries the request.")
+    file_name: Label = Field(description="Name of the payment file that carries the request.")
 
 
-class PaymentRequestStateChangedV1(Envelope):
-    """A payment request moved in its life cycle on the ASP side (lifecycles.md §2)."""
+class PaymentRequestSentV1(_PaymentRequestSent):
+    """A payment request was written into a payment file for the ASP."""
 
-    event_type: Literal["PaymentRequestStateChanged"] = "PaymentRequestStateChanged"
     schema_version: Literal[1] = 1
+
+
+class PaymentRequestSentV2(_PaymentRequestSent):
+    """A payment request was written into a payment file for the ASP. `version` is the gateway's own
+    sequence for the request (it grows with each of its events about the request)."""
+
+    schema_version: Literal[2] = 2
+    version: AggregateVersion
+
+
+class _PaymentRequestStateChanged(Envelope):
+    event_type: Literal["PaymentRequestStateChanged"] = "PaymentRequestStateChanged"
     payment_request_id: UUID
     pfmp_id: UUID
     student_id: UUID
     state: Literal["incomplete", "ready", "sent", "integrated", "rejected", "paid", "unpaid"]
-    reasons: tuple[str, ...] = Field(default=(), description="Blocking or rejection reason codes.")
+    reasons: tuple[Label, ...] = Field(default=(), description="Blocking or rejection reason codes.")
     paid_amount: Decimal | None = Field(
         default=None, description="MTNET as ASP returned it (euros, Decimal, never truncated).")
     recovery: bool = Field(default=False, description="Paid means a recovery order was issued.")
+
+
+class PaymentRequestStateChangedV1(_PaymentRequestStateChanged):
+    """A payment request moved in its life cycle on the ASP side (lifecycles.md §2)."""
+
+    schema_version: Literal[1] = 1
+
+
+class PaymentRequestStateChangedV2(_PaymentRequestStateChanged):
+    """A payment request moved in its life cycle on the ASP side (lifecycles.md §2). `version` is the
+    gateway's own sequence for the request (it grows with each of its events about the request)."""
+
+    schema_version: Literal[2] = 2
+    version: AggregateVersion

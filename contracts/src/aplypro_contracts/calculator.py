@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import Field
 
 from .envelope import Cents, Envelope
+from .text import AggregateVersion, FreeText, Label
 
 
 class SchoolingPricedV1(Envelope):
@@ -21,8 +22,8 @@ class SchoolingPricedV1(Envelope):
     priced: bool = Field(description="False when the MEF gets no allowance; see unpriced_reason.")
     daily_rate_cents: Cents | None = None
     yearly_cap_cents: Cents | None = None
-    legal_reference: str | None = Field(default=None, description="Text the parameters come from.")
-    unpriced_reason: str | None = Field(default=None, examples=["year_not_covered"])
+    legal_reference: FreeText | None = Field(default=None, description="Text the parameters come from.")
+    unpriced_reason: Label | None = Field(default=None, examples=["year_not_covered"])
 
 
 class AmountComputedV1(Envelope):
@@ -34,20 +35,17 @@ class AmountComputedV1(Envelope):
     schooling_id: UUID
     student_id: UUID
     school_year: int
-    mef_code: str
+    mef_code: Label
     day_count: int | None = Field(ge=0)
     amount_cents: Cents | None = Field(description="Null when the PFMP has no day count or is unpriced.")
     daily_rate_cents: Cents | None = None
     yearly_cap_cents: Cents | None = None
-    legal_reference: str | None = None
-    explanation: tuple[str, ...] = Field(default=(), description="Steps that gave the amount.")
+    legal_reference: FreeText | None = None
+    explanation: tuple[FreeText, ...] = Field(default=(), description="Steps that gave the amount.")
 
 
-class PaymentRequestedV1(Envelope):
-    """A payment request was created for a validated PFMP and is ready to be sent to the ASP."""
-
+class _PaymentRequested(Envelope):
     event_type: Literal["PaymentRequested"] = "PaymentRequested"
-    schema_version: Literal[1] = 1
     payment_request_id: UUID
     pfmp_id: UUID
     schooling_id: UUID
@@ -63,22 +61,48 @@ class PaymentRequestedV1(Envelope):
         "its retry. Absent from messages older than the field: read as false.")
 
 
+class PaymentRequestedV1(_PaymentRequested):
+    """A payment request was created for a validated PFMP and is ready to be sent to the ASP."""
+
+    schema_version: Literal[1] = 1
+
+
+class PaymentRequestedV2(_PaymentRequested):
+    """A payment request was created for a validated PFMP and is ready to be sent to the ASP; `version` is
+    the request's version in the calculator."""
+
+    schema_version: Literal[2] = 2
+    version: AggregateVersion
+
+
 BlockingReason = Literal[
     "pfmp", "pfmp_amount", "excluded_schooling", "negative_rectification", "mef_without_bareme",
 ]
 
 
-class PaymentRequestBlockedV1(Envelope):
-    """The calculator holds a payment request back for reasons it decides (lifecycles.md §4); the other
-    reasons (identity, address, RIB, decisions) are decided by the asp-gateway."""
-
+class _PaymentRequestBlocked(Envelope):
     event_type: Literal["PaymentRequestBlocked"] = "PaymentRequestBlocked"
-    schema_version: Literal[1] = 1
     payment_request_id: UUID
     pfmp_id: UUID
     student_id: UUID
     reasons: tuple[BlockingReason, ...] = Field(min_length=1)
     parked: bool = Field(description="True when only parking reasons remain (request stays pending).")
+
+
+class PaymentRequestBlockedV1(_PaymentRequestBlocked):
+    """The calculator holds a payment request back for reasons it decides (lifecycles.md §4); the other
+    reasons (identity, address, RIB, decisions) are decided by the asp-gateway."""
+
+    schema_version: Literal[1] = 1
+
+
+class PaymentRequestBlockedV2(_PaymentRequestBlocked):
+    """The calculator holds a payment request back for reasons it decides (lifecycles.md §4); the other
+    reasons (identity, address, RIB, decisions) are decided by the asp-gateway. `version` is the request's
+    version in the calculator."""
+
+    schema_version: Literal[2] = 2
+    version: AggregateVersion
 
 
 class RectificationComputedV1(Envelope):
@@ -92,6 +116,6 @@ class RectificationComputedV1(Envelope):
     new_cents: Cents = Field(description="Corrected total for the PFMP.")
     difference_cents: int = Field(description="new − base; negative means a recovery.")
     outcome: Literal["complement", "recovery", "refused"]
-    refusal_code: str | None = Field(default=None, examples=["below_recovery_threshold"])
+    refusal_code: Label | None = Field(default=None, examples=["below_recovery_threshold"])
     parked: bool = Field(default=False, description="Recovery recorded but parked (negative rectifications off).")
     payment_request_id: UUID | None = Field(default=None, description="The new request, when one is created.")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .asp import PaymentRequestSentV1, PaymentRequestStateChangedV1
+from .asp import PaymentRequestSentV2, PaymentRequestStateChangedV2
 from .calculator import (
     AmountComputedV1,
-    PaymentRequestBlockedV1,
-    PaymentRequestedV1,
+    PaymentRequestBlockedV2,
+    PaymentRequestedV2,
     RectificationComputedV1,
     SchoolingPricedV1,
 )
@@ -17,11 +17,11 @@ from .envelope import Envelope
 from .pfmp import (
     DecisionWithdrawalRequestedV1,
     PaymentRetryRequestedV1,
-    PfmpRecordedV1,
-    PfmpRectifiedV1,
-    PfmpValidatedV1,
+    PfmpRecordedV2,
+    PfmpRectifiedV2,
+    PfmpValidatedV2,
 )
-from .students import RibRecordedV1, SchoolingOpenedV1, StudentRegisteredV1
+from .students import RibRecordedV2, SchoolingOpenedV2, StudentRegisteredV1
 from .topics import (
     ASP_EVENTS,
     CALCULATOR_EVENTS,
@@ -43,19 +43,19 @@ class TopicInfo:
 
 
 CATALOG: tuple[TopicInfo, ...] = (
-    TopicInfo(STUDENTS_EVENTS, "students", "student_id", (StudentRegisteredV1, SchoolingOpenedV1),
+    TopicInfo(STUDENTS_EVENTS, "students", "student_id", (StudentRegisteredV1, SchoolingOpenedV2),
               ("pfmp", "calculator", "documents", "asp-gateway")),
-    TopicInfo(STUDENTS_RIBS, "students", "student_id", (RibRecordedV1,), ("documents", "asp-gateway", "calculator"),
+    TopicInfo(STUDENTS_RIBS, "students", "student_id", (RibRecordedV2,), ("documents", "asp-gateway", "calculator"),
               "restricted: bank details (the calculator reads only student id and establishment, to retry "
               "requests rejected for bank details)"),
     TopicInfo(PFMP_EVENTS, "pfmp", "student_id",
-              (PfmpRecordedV1, PfmpValidatedV1, PfmpRectifiedV1, DecisionWithdrawalRequestedV1, PaymentRetryRequestedV1),
+              (PfmpRecordedV2, PfmpValidatedV2, PfmpRectifiedV2, DecisionWithdrawalRequestedV1, PaymentRetryRequestedV1),
               ("calculator", "documents"),
               "keyed by student so that one pool has one writer"),
     TopicInfo(CALCULATOR_EVENTS, "calculator", "student_id",
-              (SchoolingPricedV1, AmountComputedV1, PaymentRequestedV1, PaymentRequestBlockedV1, RectificationComputedV1),
+              (SchoolingPricedV1, AmountComputedV1, PaymentRequestedV2, PaymentRequestBlockedV2, RectificationComputedV1),
               ("documents", "asp-gateway")),
     TopicInfo(DOCUMENTS_EVENTS, "documents", "student_id", (DocumentReadyV1,), ()),
-    TopicInfo(ASP_EVENTS, "asp-gateway", "student_id", (PaymentRequestSentV1, PaymentRequestStateChangedV1),
+    TopicInfo(ASP_EVENTS, "asp-gateway", "student_id", (PaymentRequestSentV2, PaymentRequestStateChangedV2),
               ("calculator",)),
 )

@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import Field
 
 from .envelope import Envelope
+from .text import FreeText, Label
 
 
 class DocumentReadyV1(Envelope):
@@ -17,8 +18,8 @@ class DocumentReadyV1(Envelope):
     kind: Literal["attribution", "abrogation", "retrait", "liquidation"]
     schooling_id: UUID
     student_id: UUID
-    number: str = Field(description="Official number printed on the document.")
+    number: Label = Field(description="Official number printed on the document.")
     version: int = Field(ge=1)
-    storage_ref: str = Field(description="Where the PDF is stored (file path or object key).")
+    storage_ref: FreeText = Field(description="Where the PDF is stored (file path or object key).")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size_bytes: int = Field(ge=1)

@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from .ids import new_uuid
+from .text import Label
 
 Cents = Annotated[int, Field(ge=0, description="An amount of money in euro cents (never a float).")]
 
@@ -24,7 +25,7 @@ class Envelope(BaseModel):
     occurred_at: AwareDatetime = Field(
         default_factory=lambda: datetime.now(UTC), description="When it happened, with its timezone."
     )
-    producer: str = Field(description="Service (or external system) that produced the event.")
+    producer: Label = Field(description="Service (or external system) that produced the event.")
     correlation_id: UUID = Field(
         default_factory=new_uuid, description="Id shared by every event of one business flow."
     )

@@ -12,7 +12,8 @@ S, ST, P, R = (uuid.UUID(int=i) for i in (1, 2, 3, 4))
 WHEN = datetime(2026, 1, 15, 8, 30, tzinfo=UTC)
 BASE = {"event_id": uuid.UUID(int=99), "occurred_at": WHEN, "correlation_id": uuid.UUID(int=98)}
 PFMP = c.PfmpState(pfmp_id=P, schooling_id=S, student_id=ST, start_date=date(2025, 11, 3),
-                   end_date=date(2025, 11, 21), day_count=15, status="validated", created_seq=7, rank=1)
+                   end_date=date(2025, 11, 21), day_count=15, status="validated", created_seq=7, rank=1,
+                   version=2)
 MEF = c.Mef(code="2473121133", dispositif="247", diploma="40025510", duration=3, year=3,
             label="BAC PRO METIERS DE L'ELECTRICITE", ministry="MENJ")
 
@@ -21,36 +22,37 @@ def examples() -> list[c.Envelope]:
     return [
         c.StudentRegisteredV1(producer="students", student_id=ST, **BASE, identity=c.Identity(
             ine="000111223AB", last_name="HADDAD", first_names=("Mehdi",), birth_date=date(2007, 11, 2))),
-        c.SchoolingOpenedV1(producer="students", schooling_id=S, student_id=ST, **BASE,
+        c.SchoolingOpened(producer="students", schooling_id=S, student_id=ST, version=1, **BASE,
                             establishment=c.Establishment(uai="0999001K", name="LP Jean Jaurès"),
                             class_label="TLE PRO MELEC", school_year=2025, mef=MEF, start_date=date(2025, 9, 1)),
-        c.RibRecordedV1(producer="students", rib_id=R, student_id=ST, establishment_uai="0999001K", **BASE,
+        c.RibRecorded(producer="students", rib_id=R, student_id=ST, establishment_uai="0999001K", version=1, **BASE,
                         owner_type="personal", holder_name="HADDAD MEHDI",
                         iban="FR7630006000011234567890189", bic="AGRIFRPP"),
-        c.PfmpRecordedV1(producer="pfmp", pfmp=PFMP, **BASE),
-        c.PfmpValidatedV1(producer="pfmp", pfmp=PFMP, **BASE),
+        c.PfmpRecorded(producer="pfmp", pfmp=PFMP, **BASE),
+        c.PfmpValidated(producer="pfmp", pfmp=PFMP, **BASE),
         c.DecisionWithdrawalRequestedV1(producer="pfmp", schooling_id=S, student_id=ST, reason="never_attended",
                                         requested_by="user-42", **BASE),
-        c.PfmpRectifiedV1(producer="pfmp", pfmp=PFMP.model_copy(update={"status": "rectified", "day_count": 5}),
+        c.PfmpRectified(producer="pfmp", pfmp=PFMP.model_copy(update={"status": "rectified", "day_count": 5,
+                                                                         "version": 3}),
                           initiated_by="user", requested_by="user-42", **BASE),
         c.PaymentRetryRequestedV1(producer="pfmp", pfmp_id=P, student_id=ST, payment_request_id=R,
                                   requested_by="user-42", reason="bank_details_corrected", **BASE),
-        c.PaymentRequestBlockedV1(producer="calculator", payment_request_id=R, pfmp_id=P, student_id=ST,
+        c.PaymentRequestBlocked(producer="calculator", payment_request_id=R, pfmp_id=P, student_id=ST, version=1,
                                   reasons=("negative_rectification",), parked=True, **BASE),
         c.RectificationComputedV1(producer="calculator", pfmp_id=P, student_id=ST, base_cents=30000,
                                   new_cents=10000, difference_cents=-20000, outcome="recovery", parked=True,
                                   payment_request_id=R, **BASE),
-        c.PaymentRequestStateChangedV1(producer="asp-gateway", payment_request_id=R, pfmp_id=P, student_id=ST,
+        c.PaymentRequestStateChanged(producer="asp-gateway", payment_request_id=R, pfmp_id=P, student_id=ST, version=3,
                                        state="paid", paid_amount=Decimal("300.00"), **BASE),
         c.SchoolingPricedV1(producer="calculator", schooling_id=S, student_id=ST, school_year=2025, priced=True,
                             daily_rate_cents=2000, yearly_cap_cents=100000, legal_reference="arrêté", **BASE),
         c.AmountComputedV1(producer="calculator", pfmp_id=P, schooling_id=S, student_id=ST, school_year=2025,
                            mef_code="2473121133", day_count=15, amount_cents=30000, **BASE),
-        c.PaymentRequestedV1(producer="calculator", payment_request_id=R, pfmp_id=P, schooling_id=S,
+        c.PaymentRequested(producer="calculator", payment_request_id=R, pfmp_id=P, schooling_id=S, version=2,
                              student_id=ST, amount_cents=30000, day_count=15, pfmp_rank=1, **BASE),
         c.DocumentReadyV1(producer="documents", document_id=R, kind="attribution", schooling_id=S,
                           student_id=ST, number="ENPUK7Q2M9X4TB20251", version=1, storage_ref="a/b.pdf",
                           sha256="0" * 64, size_bytes=1000, **BASE),
-        c.PaymentRequestSentV1(producer="asp-gateway", payment_request_id=R, pfmp_id=P, student_id=ST,
+        c.PaymentRequestSent(producer="asp-gateway", payment_request_id=R, pfmp_id=P, student_id=ST, version=1,
                                amount_cents=30000, file_name="nps_ficimport_idp_x_20260101000000.xml", **BASE),
     ]

@@ -9,10 +9,11 @@ from uuid import UUID
 from pydantic import Field, model_validator
 
 from .envelope import Envelope, Frozen
+from .text import AggregateVersion, Label
 
 
-class PfmpState(Frozen):
-    """Full current state of one PFMP."""
+class PfmpStateV1(Frozen):
+    """Full current state of one PFMP, as v1 events carried it (no version)."""
 
     pfmp_id: UUID
     schooling_id: UUID
@@ -26,10 +27,18 @@ class PfmpState(Frozen):
     deleted: bool = False
 
     @model_validator(mode="after")
-    def _dates_in_order(self) -> PfmpState:
+    def _dates_in_order(self) -> PfmpStateV1:
         if self.end_date < self.start_date:
             raise ValueError("end_date is before start_date")
         return self
+
+
+class PfmpState(PfmpStateV1):
+    """Full current state of one PFMP, with its version (pfmp increments it at each change of the PFMP)."""
+
+    version: AggregateVersion
+
+
 
 
 class PfmpRecordedV1(Envelope):
@@ -37,6 +46,14 @@ class PfmpRecordedV1(Envelope):
 
     event_type: Literal["PfmpRecorded"] = "PfmpRecorded"
     schema_version: Literal[1] = 1
+    pfmp: PfmpStateV1
+
+
+class PfmpRecordedV2(Envelope):
+    """A PFMP was created or edited (dates, day count) or deleted; its state carries its version."""
+
+    event_type: Literal["PfmpRecorded"] = "PfmpRecorded"
+    schema_version: Literal[2] = 2
     pfmp: PfmpState
 
 
@@ -45,6 +62,15 @@ class PfmpValidatedV1(Envelope):
 
     event_type: Literal["PfmpValidated"] = "PfmpValidated"
     schema_version: Literal[1] = 1
+    pfmp: PfmpStateV1
+
+
+class PfmpValidatedV2(Envelope):
+    """The establishment's director validated a completed PFMP: it may now be paid. Its state carries its
+    version."""
+
+    event_type: Literal["PfmpValidated"] = "PfmpValidated"
+    schema_version: Literal[2] = 2
     pfmp: PfmpState
 
 
@@ -57,19 +83,33 @@ class DecisionWithdrawalRequestedV1(Envelope):
     schooling_id: UUID
     student_id: UUID
     reason: Literal["never_enrolled", "never_attended", "apprentice", "not_eligible"]
-    requested_by: str = Field(description="Internal user id of the confirmed director (never a name).")
+    requested_by: Label = Field(description="Internal user id of the confirmed director (never a name).")
 
 
-class PfmpRectifiedV1(Envelope):
+class _PfmpRectified(Envelope):
+    event_type: Literal["PfmpRectified"] = "PfmpRectified"
+    initiated_by: Literal["user", "system"] = Field(
+        description="user: the confirmed director; system: a DA withdrawal or an operator repair.")
+    requested_by: Label = Field(description="Internal id of the user or process (never a name).")
+
+
+class PfmpRectifiedV1(_PfmpRectified):
     """A paid PFMP was corrected ("gérer un indu"): its new day count and dates. The calculator computes
     the new total, the difference with what was paid, and the new payment request."""
 
-    event_type: Literal["PfmpRectified"] = "PfmpRectified"
     schema_version: Literal[1] = 1
-    pfmp: PfmpState = Field(description="The PFMP after the correction (status rectified; day count may be 0).")
-    initiated_by: Literal["user", "system"] = Field(
-        description="user: the confirmed director; system: a DA withdrawal or an operator repair.")
-    requested_by: str = Field(description="Internal id of the user or process (never a name).")
+    pfmp: PfmpStateV1 = Field(
+        description="The PFMP after the correction (status rectified; day count may be 0).")
+
+
+class PfmpRectifiedV2(_PfmpRectified):
+    """A paid PFMP was corrected ("gérer un indu"): its new day count and dates. The calculator computes
+    the new total, the difference with what was paid, and the new payment request. Its state carries its
+    version."""
+
+    schema_version: Literal[2] = 2
+    pfmp: PfmpState = Field(
+        description="The PFMP after the correction (status rectified; day count may be 0), with its version.")
 
 
 class PaymentRetryRequestedV1(Envelope):
@@ -84,7 +124,7 @@ class PaymentRetryRequestedV1(Envelope):
     payment_request_id: UUID = Field(
         description="The terminal request (rejected or unpaid) this retries; ignored if it is no longer the "
         "PFMP's latest request.")
-    requested_by: str = Field(description="Opaque internal id of the user who asked (never a name).",
+    requested_by: Label = Field(description="Opaque internal id of the user who asked (never a name).",
                               examples=["user-42"])
     reason: str = Field(
         pattern=r"^[a-z][a-z0-9_]{0,63}$",

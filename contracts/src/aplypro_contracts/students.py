@@ -3,45 +3,48 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from .envelope import Envelope, Frozen
+from .text import NO_CONTROL_CHARACTERS, AggregateVersion, Label, PersonName
+
+HolderName = Annotated[str, StringConstraints(max_length=70, pattern=NO_CONTROL_CHARACTERS)]  # ASP: 70
 
 
 class Address(Frozen):
-    lines: tuple[str, ...] = Field(default=(), max_length=4, description="Street lines only.")
-    postal_code: str | None = Field(default=None, examples=["35000"])
-    city_insee: str | None = Field(default=None, description="INSEE code of the commune.")
-    city_name: str | None = None
-    country_insee: str | None = Field(default="99100", description="INSEE country code; France is 99100.")
+    lines: tuple[Label, ...] = Field(default=(), max_length=4, description="Street lines only.")
+    postal_code: Label | None = Field(default=None, examples=["35000"])
+    city_insee: Label | None = Field(default=None, description="INSEE code of the commune.")
+    city_name: Label | None = None
+    country_insee: Label | None = Field(default="99100", description="INSEE country code; France is 99100.")
 
 
 class Identity(Frozen):
-    ine: str = Field(description="National student id (personal data: never a key, header or log field).")
-    last_name: str
-    first_names: tuple[str, ...] = Field(min_length=1, max_length=3)
+    ine: Label = Field(description="National student id (personal data: never a key, header or log field).")
+    last_name: PersonName
+    first_names: tuple[PersonName, ...] = Field(min_length=1, max_length=3)
     birth_date: date
     sex: Literal["female", "male", "unknown"] = "unknown"
-    birth_city_insee: str | None = None
-    birth_country_insee: str | None = None
+    birth_city_insee: Label | None = None
+    birth_country_insee: Label | None = None
     address: Address = Field(default_factory=Address)
 
 
 class Establishment(Frozen):
     uai: str = Field(pattern=r"^\d{7}[A-Z]$", description="Establishment id, 7 digits and a letter.")
-    name: str
-    ministry: str = Field(default="MENJ", description="Supervising ministry of the establishment.")
-    academy_code: str | None = None
-    contract_type_code: str = Field(default="99", description="99 = public; 10..60 = private under contract.")
-    address_lines: tuple[str, ...] = ()
-    postal_code: str | None = None
-    city_name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    head_name: str | None = Field(default=None, description="Confirmed director, signatory of decisions.")
+    name: Label
+    ministry: Label = Field(default="MENJ", description="Supervising ministry of the establishment.")
+    academy_code: Label | None = None
+    contract_type_code: Label = Field(default="99", description="99 = public; 10..60 = private under contract.")
+    address_lines: tuple[Label, ...] = ()
+    postal_code: Label | None = None
+    city_name: Label | None = None
+    email: Label | None = None
+    phone: Label | None = None
+    head_name: PersonName | None = Field(default=None, description="Confirmed director, signatory of decisions.")
 
 
 class Mef(Frozen):
@@ -49,11 +52,11 @@ class Mef(Frozen):
 
     code: str = Field(pattern=r"^\d{10}$", examples=["2473111533"])
     dispositif: str = Field(pattern=r"^\d{3}$", examples=["247"])
-    diploma: str = Field(description="FORMATION_DIPLOME, 8 characters.", examples=["40021204"])
+    diploma: Label = Field(description="FORMATION_DIPLOME, 8 characters.", examples=["40021204"])
     duration: int | None = Field(default=None, description="DUREE_DISPOSITIF (years).")
     year: int | None = Field(default=None, description="ANNEE_DISPOSITIF (year within the training).")
-    label: str = Field(description="LIBELLE_LONG.")
-    ministry: str = Field(description="BCN MINISTERE: MENJ, MASA, MER, ...")
+    label: Label = Field(description="LIBELLE_LONG.")
+    ministry: Label = Field(description="BCN MINISTERE: MENJ, MASA, MER, ...")
 
 
 class StudentRegisteredV1(Envelope):
@@ -65,15 +68,12 @@ class StudentRegisteredV1(Envelope):
     identity: Identity
 
 
-class SchoolingOpenedV1(Envelope):
-    """A student is (or was) enrolled in a class: the full state of the schooling."""
-
+class _SchoolingOpened(Envelope):
     event_type: Literal["SchoolingOpened"] = "SchoolingOpened"
-    schema_version: Literal[1] = 1
     schooling_id: UUID
     student_id: UUID
     establishment: Establishment
-    class_label: str
+    class_label: Label
     school_year: int = Field(ge=2023, le=2100, description="Start year: 2025 means 2025-2026.")
     mef: Mef
     status: Literal["student", "apprentice", "other"] = "student"
@@ -81,15 +81,38 @@ class SchoolingOpenedV1(Envelope):
     end_date: date | None = None
 
 
-class RibRecordedV1(Envelope):
-    """Bank details of a student for one establishment. Restricted topic: personal data."""
+class SchoolingOpenedV1(_SchoolingOpened):
+    """A student is (or was) enrolled in a class: the full state of the schooling."""
 
-    event_type: Literal["RibRecorded"] = "RibRecorded"
     schema_version: Literal[1] = 1
+
+
+class SchoolingOpenedV2(_SchoolingOpened):
+    """A student is (or was) enrolled in a class: the full state of the schooling, with its version."""
+
+    schema_version: Literal[2] = 2
+    version: AggregateVersion
+
+
+class _RibRecorded(Envelope):
+    event_type: Literal["RibRecorded"] = "RibRecorded"
     rib_id: UUID
     student_id: UUID
-    establishment_uai: str
+    establishment_uai: Label
     owner_type: Literal["personal", "other_person", "moral_person", "mandate"]
-    holder_name: str = Field(max_length=70)
-    iban: str = Field(description="Normalised IBAN (no spaces, upper case).")
+    holder_name: HolderName
+    iban: Label = Field(description="Normalised IBAN (no spaces, upper case).")
     bic: str = Field(pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")
+
+
+class RibRecordedV1(_RibRecorded):
+    """Bank details of a student for one establishment. Restricted topic: personal data."""
+
+    schema_version: Literal[1] = 1
+
+
+class RibRecordedV2(_RibRecorded):
+    """Bank details of a student for one establishment, with their version. Restricted topic: personal data."""
+
+    schema_version: Literal[2] = 2
+    version: AggregateVersion

@@ -1,0 +1,35 @@
+"""Upcasters of the contracts: v1 bodies of the events that gained an aggregate version in v2.
+
+A v1 message had no version: it becomes version 0, "older than any versioned event". A consumer holding
+a versioned state drops it as stale; one holding only version-0 state applies it as before (the last one
+read wins), so a stream written before the upgrade is still followed during a rolling deploy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .registry import Registry
+
+# The events whose aggregate state is nested (PfmpState) and those that carry it flat.
+NESTED_PFMP = ("PfmpRecorded", "PfmpValidated", "PfmpRectified")
+FLAT = ("SchoolingOpened", "RibRecorded", "PaymentRequested", "PaymentRequestBlocked", "PaymentRequestSent",
+        "PaymentRequestStateChanged")
+
+
+def flat_v1_to_v2(body: dict[str, Any]) -> dict[str, Any]:
+    return {**body, "schema_version": 2, "version": 0}
+
+
+def pfmp_v1_to_v2(body: dict[str, Any]) -> dict[str, Any]:
+    pfmp = body.get("pfmp")
+    if not isinstance(pfmp, dict):
+        return {**body, "schema_version": 2}  # the model names the broken field (schema_violation)
+    return {**body, "schema_version": 2, "pfmp": {**pfmp, "version": 0}}
+
+
+def register_upcasters(registry: Registry) -> None:
+    for event_type in NESTED_PFMP:
+        registry.register_upcaster(event_type, 1, pfmp_v1_to_v2)
+    for event_type in FLAT:
+        registry.register_upcaster(event_type, 1, flat_v1_to_v2)
