@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import aplypro_contracts as c
 import pytest
 from aplypro_contracts import (
     ALL_MODELS,
@@ -19,8 +20,6 @@ from aplypro_contracts import (
 from aplypro_contracts.examples import examples
 from aplypro_contracts.text import FREE_TEXT_MAX, LABEL_MAX, NO_CONTROL_CHARACTERS, PERSON_NAME_MAX
 from aplypro_contracts.upcasters import FLAT, NESTED_PFMP
-
-import aplypro_contracts as c
 
 FIXTURES = Path(__file__).parent / "fixtures"
 VERSIONED = (*NESTED_PFMP, *FLAT)

@@ -53,6 +53,11 @@ class Calc:
     namespace: str
     _seq: int = 0
     now: datetime | None = None
+    _version: int = 0  # every PFMP event fed by the builders is newer than the ones before it
+
+    def next_version(self) -> int:
+        self._version += 1
+        return self._version
 
     @classmethod
     def on(cls, db: asyncpg.Pool, namespace: str, **settings: Any) -> Calc:
@@ -85,7 +90,7 @@ class Calc:
         event = SchoolingOpened(
             producer="students", schooling_id=schooling_id or uuid.uuid4(), student_id=student_id or uuid.uuid4(),
             establishment=Establishment(uai=uai, name="LP test"), class_label="TLE", school_year=2025, mef=mef,
-            start_date=date(2025, 9, 1))
+            start_date=date(2025, 9, 1), version=1)
         await self.feed(event)
         return event
 
@@ -95,26 +100,27 @@ class Calc:
         return PfmpState(pfmp_id=pfmp_id or uuid.uuid4(), schooling_id=schooling.schooling_id,
                          student_id=schooling.student_id, start_date=start,
                          end_date=start + timedelta(days=length - 1), day_count=days, status=status,
-                         created_seq=self._seq, rank=self._seq)
+                         created_seq=self._seq, rank=self._seq, version=self.next_version())
 
     async def record(self, state: PfmpState, **changes: Any) -> PfmpState:
-        state = state.model_copy(update=changes)
+        state = state.model_copy(update={**changes, "version": self.next_version()})
         await self.feed(PfmpRecorded(producer="pfmp", pfmp=state))
         return state
 
     async def validate(self, state: PfmpState, *, at: datetime | None = None) -> PfmpState:
-        state = state.model_copy(update={"status": "validated"})
+        state = state.model_copy(update={"status": "validated", "version": self.next_version()})
         await self.feed(PfmpValidated(producer="pfmp", pfmp=state, **({"occurred_at": at} if at else {})))
         return state
 
     def rectified(self, state: PfmpState, days: int, *, by: str = "user") -> PfmpRectified:
-        return PfmpRectified(producer="pfmp", pfmp=state.model_copy(update={"status": "rectified", "day_count": days}),
+        update = {"status": "rectified", "day_count": days, "version": self.next_version()}
+        return PfmpRectified(producer="pfmp", pfmp=state.model_copy(update=update),
                              initiated_by=by, requested_by="director-1")  # type: ignore[arg-type]
 
     def asp(self, request: dict[str, Any], state: str, **values: Any) -> PaymentRequestStateChanged:
         return PaymentRequestStateChanged(
             producer="asp-gateway", payment_request_id=request["payment_request_id"], pfmp_id=request["pfmp_id"],
-            student_id=uuid.uuid4(), state=state, **values)  # type: ignore[arg-type]
+            student_id=uuid.uuid4(), state=state, **{"version": self.next_version(), **values})  # type: ignore[arg-type]
 
     async def pay(self, state: PfmpState, mtnet: Decimal | None = None) -> dict[str, Any]:
         """Take the PFMP's latest (ready) request through ASP: sent, integrated, paid."""

@@ -31,7 +31,7 @@ def validated(calc: Calc, schooling: Any, periods: list[tuple[int, int]], ids: l
         events.append(PfmpValidated(producer="pfmp", occurred_at=DAY + timedelta(minutes=37 * n), pfmp=PfmpState(
             pfmp_id=pfmp_id, schooling_id=schooling.schooling_id, student_id=schooling.student_id,
             start_date=start, end_date=start + timedelta(days=29), day_count=days, status="validated",
-            created_seq=n + 1, rank=n + 1)))
+            created_seq=n + 1, rank=n + 1, version=2)))
     return events
 
 

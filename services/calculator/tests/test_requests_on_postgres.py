@@ -81,7 +81,7 @@ async def test_a_pfmp_of_a_mef_without_bareme_gets_no_request_until_the_mef_is_p
     pfmp = await calc.validate(calc.pfmp(schooling, 10))
     assert (await calc.amount(pfmp.pfmp_id), await calc.requests(pfmp.pfmp_id)) == (None, [])
     # The schooling is corrected to a priced MEF: the pool is computed and the request created.
-    await calc.feed(schooling.model_copy(update={"event_id": uuid.uuid4(), "mef": TERMINALE}))
+    await calc.feed(schooling.model_copy(update={"event_id": uuid.uuid4(), "mef": TERMINALE, "version": 2}))
     [request] = await calc.requests(pfmp.pfmp_id)
     assert (request["state"], request["amount_cents"]) == ("ready", 20000)
 

@@ -25,7 +25,8 @@ def relaunch(request: dict[str, Any], student_id: uuid.UUID) -> PaymentRetryRequ
 
 def new_rib(schooling: SchoolingOpened, uai: str = UAI) -> RibRecorded:
     return RibRecorded(producer="students", rib_id=uuid.uuid4(), student_id=schooling.student_id,
-                       establishment_uai=uai, owner_type="personal", holder_name=HOLDER, iban=IBAN, bic="AGRIFRPP")
+                       establishment_uai=uai, owner_type="personal", holder_name=HOLDER, iban=IBAN, bic="AGRIFRPP",
+                       version=1)
 
 
 async def failed(calc: Calc, pfmp: PfmpState, state: str, *reasons: str) -> dict[str, Any]:
