@@ -115,12 +115,12 @@ class Calc:
     def rectified(self, state: PfmpState, days: int, *, by: str = "user") -> PfmpRectified:
         update = {"status": "rectified", "day_count": days, "version": self.next_version()}
         return PfmpRectified(producer="pfmp", pfmp=state.model_copy(update=update),
-                             initiated_by=by, requested_by="director-1")  # type: ignore[arg-type]
+                             initiated_by=by, requested_by="director-1")
 
     def asp(self, request: dict[str, Any], state: str, **values: Any) -> PaymentRequestStateChanged:
         return PaymentRequestStateChanged(
             producer="asp-gateway", payment_request_id=request["payment_request_id"], pfmp_id=request["pfmp_id"],
-            student_id=uuid.uuid4(), state=state, **{"version": self.next_version(), **values})  # type: ignore[arg-type]
+            student_id=uuid.uuid4(), state=state, **{"version": self.next_version(), **values})
 
     async def pay(self, state: PfmpState, mtnet: Decimal | None = None) -> dict[str, Any]:
         """Take the PFMP's latest (ready) request through ASP: sent, integrated, paid."""

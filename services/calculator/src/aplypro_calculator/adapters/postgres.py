@@ -17,22 +17,25 @@ async def get_schoolings(conn: Connection, ids: list[UUID]) -> dict[UUID, dict[s
 
 
 async def upsert_schoolings(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """One statement for the batch; rows must have distinct ids (ON CONFLICT touches a row once)."""
+    """One statement for the batch; rows must have distinct ids (ON CONFLICT touches a row once). The caller
+    dropped stale events; the version guard keeps an older one from ever overwriting a newer row."""
     await conn.execute(
         "INSERT INTO schoolings SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::text[], "
-        "$6::jsonb[], $7::text[], $8::int[], $9::int[], $10::text[], $11::text[]) "
+        "$6::jsonb[], $7::text[], $8::int[], $9::int[], $10::text[], $11::text[], $12::int[]) "
         "ON CONFLICT (schooling_id) DO UPDATE SET uai = EXCLUDED.uai, school_year = EXCLUDED.school_year, "
         "mef_code = EXCLUDED.mef_code, mef = EXCLUDED.mef, status = EXCLUDED.status, "
         "daily_rate_cents = EXCLUDED.daily_rate_cents, yearly_cap_cents = EXCLUDED.yearly_cap_cents, "
-        "legal_reference = EXCLUDED.legal_reference, unpriced_reason = EXCLUDED.unpriced_reason",
+        "legal_reference = EXCLUDED.legal_reference, unpriced_reason = EXCLUDED.unpriced_reason, "
+        "version = EXCLUDED.version "
+        "WHERE schoolings.version < EXCLUDED.version OR EXCLUDED.version = 0 AND schoolings.version = 0",
         *_columns(rows, ["schooling_id", "student_id", "uai", "school_year", "mef_code", "mef", "status",
-                         "daily_rate_cents", "yearly_cap_cents", "legal_reference", "unpriced_reason"]),
+                         "daily_rate_cents", "yearly_cap_cents", "legal_reference", "unpriced_reason", "version"]),
     )
 
 
 PFMP_COLUMNS = ["pfmp_id", "schooling_id", "student_id", "start_date", "end_date", "day_count", "status",
-                "created_seq", "rank", "deleted", "validated_at"]
-PFMP_TYPES = ["uuid", "uuid", "uuid", "date", "date", "int", "text", "bigint", "int", "bool", "timestamptz"]
+                "created_seq", "rank", "deleted", "version", "validated_at"]
+PFMP_TYPES = ["uuid", "uuid", "uuid", "date", "date", "int", "text", "bigint", "int", "bool", "int", "timestamptz"]
 
 
 # A PFMP already stored takes the new facts; `validated_at` is kept from the first validation, never moved
@@ -40,28 +43,33 @@ PFMP_TYPES = ["uuid", "uuid", "uuid", "date", "date", "int", "text", "bigint", "
 _NEW_FACTS = (
     "ON CONFLICT (pfmp_id) DO UPDATE SET schooling_id = EXCLUDED.schooling_id, "
     "start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, day_count = EXCLUDED.day_count, "
-    "status = EXCLUDED.status, deleted = EXCLUDED.deleted, "
+    "status = EXCLUDED.status, deleted = EXCLUDED.deleted, version = EXCLUDED.version, "
     "validated_at = coalesce(pfmps.validated_at, EXCLUDED.validated_at)"
 )
+# Only newer facts (the caller dropped stale events; this guard makes sure an older one never wins).
+_ONLY_NEWER = " WHERE pfmps.version < EXCLUDED.version OR EXCLUDED.version = 0 AND pfmps.version = 0"
 
 
 def _facts(row: dict[str, Any]) -> list[Any]:
     return [*(row[name] for name in PFMP_COLUMNS[:-1]), row.get("validated_at")]  # validated_at is optional
 
 
-async def upsert_pfmps(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """PFMP facts, without amounts (those of unknown schoolings, or already stored)."""
+async def upsert_pfmps(conn: Connection, rows: list[dict[str, Any]], *, only_newer: bool = True) -> None:
+    """PFMP facts, without amounts (those of unknown schoolings, or already stored). `only_newer=False`: the
+    calculator's own correction (an operator repair), which keeps the version it read."""
     if not rows:
         return
     await conn.execute(
         f"INSERT INTO pfmps ({', '.join(PFMP_COLUMNS)}) SELECT {json_columns(PFMP_TYPES)} "
-        f"FROM jsonb_array_elements($1::jsonb) AS r {_NEW_FACTS}",
+        f"FROM jsonb_array_elements($1::jsonb) AS r {_NEW_FACTS}{_ONLY_NEWER if only_newer else ''}",
         json_rows(_facts(row) for row in rows),
     )
 
 
-async def stored_pfmps(conn: Connection, ids: list[UUID]) -> set[UUID]:
-    return {r["pfmp_id"] for r in await conn.fetch("SELECT pfmp_id FROM pfmps WHERE pfmp_id = ANY($1::uuid[])", ids)}
+async def stored_pfmps(conn: Connection, ids: list[UUID]) -> dict[UUID, int]:
+    """The version held of each of these PFMPs that is stored."""
+    rows = await conn.fetch("SELECT pfmp_id, version FROM pfmps WHERE pfmp_id = ANY($1::uuid[])", ids)
+    return {r["pfmp_id"]: r["version"] for r in rows}
 
 
 async def insert_priced_pfmps(conn: Connection, rows: list[tuple[dict[str, Any], int | None, list[str]]]) -> None:
@@ -72,7 +80,7 @@ async def insert_priced_pfmps(conn: Connection, rows: list[tuple[dict[str, Any],
         f"INSERT INTO pfmps ({', '.join(PFMP_COLUMNS)}, amount_cents, explanation, computed_at) "
         f"SELECT {json_columns([*PFMP_TYPES, 'int', 'jsonb'])}, now() FROM jsonb_array_elements($1::jsonb) AS r "
         f"{_NEW_FACTS}, amount_cents = EXCLUDED.amount_cents, explanation = EXCLUDED.explanation, "
-        "computed_at = EXCLUDED.computed_at",
+        f"computed_at = EXCLUDED.computed_at{_ONLY_NEWER}",
         json_rows([*_facts(row), amount, steps] for row, amount, steps in rows),
     )
 
@@ -89,17 +97,18 @@ PoolKey = tuple[UUID, str, int]  # (student, MEF code, school year): one yearly 
 # PFMPs (p) with their schooling (s), their latest request (r) and their latest paid one (pd).
 PFMP_REQUESTS_FROM = (
     "FROM pfmps p JOIN schoolings s USING (schooling_id) "
-    "LEFT JOIN LATERAL (SELECT payment_request_id, state, amount_cents, reasons, due_at, asp_reasons "
+    "LEFT JOIN LATERAL (SELECT payment_request_id, state, amount_cents, reasons, due_at, asp_reasons, version "
     "  FROM payment_requests WHERE pfmp_id = p.pfmp_id ORDER BY seq DESC LIMIT 1) r ON true "
     "LEFT JOIN LATERAL (SELECT amount_cents FROM payment_requests "
     "  WHERE pfmp_id = p.pfmp_id AND state = 'paid' ORDER BY seq DESC LIMIT 1) pd ON true "
 )
 POOL_SELECT = (
     "SELECT p.pfmp_id, p.schooling_id, p.student_id, p.start_date, p.end_date, p.day_count, p.status, "
-    "p.created_seq, p.rank, p.deleted, p.amount_cents, p.computed_at, p.validated_at, s.daily_rate_cents, "
+    "p.created_seq, p.rank, p.deleted, p.version, p.amount_cents, p.computed_at, p.validated_at, s.daily_rate_cents, "
     "s.yearly_cap_cents, s.legal_reference, s.unpriced_reason, s.school_year, s.mef_code, s.uai, "
     "r.payment_request_id, r.state AS request_state, r.amount_cents AS request_amount_cents, "
-    "r.reasons AS request_reasons, r.due_at AS request_due_at, pd.amount_cents AS paid_cents "
+    "r.reasons AS request_reasons, r.due_at AS request_due_at, r.version AS request_version, "
+    "pd.amount_cents AS paid_cents "
     + PFMP_REQUESTS_FROM
 )
 
@@ -131,7 +140,7 @@ def arriving_pool_row(facts: dict[str, Any], schooling: dict[str, Any]) -> dict[
     return {**facts, "amount_cents": None, "computed_at": None,
             **{name: schooling[name] for name in _SCHOOLING_IN_POOL},
             "payment_request_id": None, "request_state": None, "request_amount_cents": None,
-            "request_reasons": None, "request_due_at": None, "paid_cents": None}
+            "request_reasons": None, "request_due_at": None, "request_version": None, "paid_cents": None}
 
 
 def to_pool_pfmp(row: dict[str, Any], *, excluded: bool) -> PoolPfmp:

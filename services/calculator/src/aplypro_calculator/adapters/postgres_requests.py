@@ -47,6 +47,7 @@ class AspReturn:
     paid_amount: Decimal | None
     paid_mismatch: bool
     recovery: bool
+    asp_version: int  # the gateway's sequence of this return
 
 
 NEW_REQUEST_COLUMNS = ["payment_request_id", "pfmp_id", "state", "amount_cents", "reasons", "kind", "base_cents",
@@ -81,6 +82,7 @@ async def change_requests(conn: Connection, changes: Sequence[RequestChange]) ->
         return
     await conn.execute(
         "UPDATE payment_requests r SET state = u.state, amount_cents = u.amount, updated_at = now(), "
+        "  version = r.version + 1, "  # the request's version: +1 at each change, in this transaction
         "  reasons = coalesce(string_to_array(nullif(u.reasons, ''), chr(31)), '{}') "
         f"FROM (SELECT {json_columns(['uuid', 'text', 'int', 'text'], 'j')} FROM jsonb_array_elements($1::jsonb) AS j) "
         "  AS u(id, state, amount, reasons) WHERE r.payment_request_id = u.id",
@@ -167,7 +169,7 @@ async def awaiting(conn: Connection, ids: Sequence[UUID]) -> dict[UUID, str]:
 async def requests_for_returns(conn: Connection, ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
     """The requests ASP returns refer to, with their pool key, locked."""
     rows = await conn.fetch(
-        "SELECT r.payment_request_id, r.pfmp_id, r.state, r.amount_cents, r.base_cents, r.kind, "
+        "SELECT r.payment_request_id, r.pfmp_id, r.state, r.amount_cents, r.base_cents, r.kind, r.asp_version, "
         "s.student_id, s.mef_code, s.school_year FROM payment_requests r JOIN pfmps p USING (pfmp_id) "
         "JOIN schoolings s USING (schooling_id) WHERE r.payment_request_id = ANY($1) FOR UPDATE OF r",
         ids,
@@ -180,12 +182,13 @@ async def apply_returns(conn: Connection, returns: Sequence[AspReturn]) -> None:
         return
     await conn.execute(
         "UPDATE payment_requests r SET state = u.state, paid_amount = coalesce(u.paid, r.paid_amount), "
-        "  paid_mismatch = u.mismatch, recovery = u.recovery, updated_at = now(), "
+        "  paid_mismatch = u.mismatch, recovery = u.recovery, updated_at = now(), version = r.version + 1, "
+        "  asp_version = greatest(r.asp_version, u.asp_version), "
         "  asp_reasons = coalesce(string_to_array(nullif(u.reasons, ''), chr(31)), r.asp_reasons) "
-        "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::numeric[], $5::bool[], $6::bool[]) "
-        "AS u(id, state, reasons, paid, mismatch, recovery) WHERE r.payment_request_id = u.id",
+        "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::numeric[], $5::bool[], $6::bool[], $7::int[]) "
+        "AS u(id, state, reasons, paid, mismatch, recovery, asp_version) WHERE r.payment_request_id = u.id",
         *_columns(returns, ["payment_request_id", "state", "asp_reasons", "paid_amount", "paid_mismatch",
-                            "recovery"]),
+                            "recovery", "asp_version"]),
     )
 
 

@@ -7,6 +7,7 @@ the frozen amount and records MTNET. A return that does not fit the current stat
 
 from __future__ import annotations
 
+from collections import Counter
 from uuid import UUID
 
 import structlog
@@ -16,6 +17,7 @@ from aplypro_servicekit.db import Connection
 from aplypro_calculator.adapters import postgres_requests
 from aplypro_calculator.adapters.postgres import PoolKey
 from aplypro_calculator.adapters.postgres_requests import AspReturn
+from aplypro_calculator.adapters.postgres_stale import count_stale, is_newer
 from aplypro_calculator.domain.requests import ASP_TRANSITIONS, paid_mismatch
 from aplypro_calculator.service_layer.events import Cause
 
@@ -28,12 +30,17 @@ async def apply_asp_returns(conn: Connection, received: list[AspEvent], causes: 
     """Apply the returns in order; add the pools to recompute to `causes`."""
     known = await postgres_requests.requests_for_returns(conn, list({e.payment_request_id for e in received}))
     changed: dict[UUID, AspReturn] = {}
+    dropped: Counter[str] = Counter()
     for event in received:
         request = known.get(event.payment_request_id)
         new = event.state if isinstance(event, PaymentRequestStateChanged) else "sent"
         if request is None:
             log.warning("asp_return_unknown_request", payment_request_id=str(event.payment_request_id), state=new)
             continue
+        if not is_newer(event.version, request["asp_version"]):
+            dropped[event.event_type] += 1  # older than (or the same as) the gateway's last return applied
+            continue
+        request["asp_version"] = event.version
         current = request["state"]
         if new not in ASP_TRANSITIONS:
             # incomplete/ready are the gateway's own checks: the amount stays frozen on our side.
@@ -52,8 +59,9 @@ async def apply_asp_returns(conn: Connection, received: list[AspEvent], causes: 
             log.warning("paid_amount_mismatch", payment_request_id=str(event.payment_request_id),
                         sent_cents=request["amount_cents"], paid_amount=str(paid))
         changed[event.payment_request_id] = AspReturn(
-            event.payment_request_id, new, tuple(reasons), paid, mismatch, recovery)
+            event.payment_request_id, new, tuple(reasons), paid, mismatch, recovery, event.version)
         request["state"] = new
         if new in ("rejected", "unpaid"):  # no longer committed: its share may change before a retry
             causes.setdefault((request["student_id"], request["mef_code"], request["school_year"]), Cause.of(event))
     await postgres_requests.apply_returns(conn, list(changed.values()))
+    await count_stale(conn, dropped)

@@ -39,8 +39,10 @@ def amount_computed(row: dict[str, Any], amount: int | None, steps: list[str], c
     )
 
 
-def payment_requested(row: dict[str, Any], request_id: UUID, amount: int, cause: Cause) -> PaymentRequested:
+def payment_requested(row: dict[str, Any], request_id: UUID, amount: int, cause: Cause,
+                      version: int) -> PaymentRequested:
     return PaymentRequested(
+        version=version,
         producer=PRODUCER, causation_id=cause.event_id, correlation_id=cause.correlation_id, payment_request_id=request_id, pfmp_id=row["pfmp_id"],
         schooling_id=row["schooling_id"], student_id=row["student_id"], amount_cents=amount,
         day_count=row["day_count"], pfmp_rank=row["rank"],
@@ -51,9 +53,10 @@ def payment_requested(row: dict[str, Any], request_id: UUID, amount: int, cause:
 
 
 def payment_request_blocked(row: dict[str, Any], request_id: UUID, reasons: tuple[str, ...], parked: bool,
-                            cause: Cause) -> PaymentRequestBlocked:
+                            cause: Cause, version: int) -> PaymentRequestBlocked:
     wire = tuple(r for r in reasons if r in _WIRE_REASONS)  # the domain only produces wire reasons
     return PaymentRequestBlocked(
+        version=version,
         producer=PRODUCER, causation_id=cause.event_id, correlation_id=cause.correlation_id, payment_request_id=request_id, pfmp_id=row["pfmp_id"],
         student_id=row["student_id"], reasons=wire, parked=parked,
     )

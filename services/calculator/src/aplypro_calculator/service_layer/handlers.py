@@ -8,10 +8,11 @@ transaction, so state, inbox rows and outgoing events commit together.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aplypro_contracts import (
     Envelope,
@@ -30,6 +31,7 @@ from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 
 from aplypro_calculator.adapters import postgres
 from aplypro_calculator.adapters.postgres import PoolKey
+from aplypro_calculator.adapters.postgres_stale import count_stale, is_newer
 from aplypro_calculator.domain.bareme import MefRow, Priced, load_bareme
 from aplypro_calculator.domain.requests import Cooldown
 from aplypro_calculator.service_layer.asp_returns import apply_asp_returns
@@ -37,6 +39,8 @@ from aplypro_calculator.service_layer.events import PRODUCER, Cause
 from aplypro_calculator.service_layer.pools import RequestPolicy, pool_key, recompute_pools
 from aplypro_calculator.service_layer.rectifications import rectify_pfmp
 from aplypro_calculator.service_layer.retries import retry_payments
+
+E = TypeVar("E", bound=Envelope)
 
 
 def priced_state(event: SchoolingOpened) -> dict[str, Any]:
@@ -57,6 +61,7 @@ def priced_state(event: SchoolingOpened) -> dict[str, Any]:
         "yearly_cap_cents": price.yearly_cap_cents if isinstance(price, Priced) else None,
         "legal_reference": price.legal_reference if isinstance(price, Priced) else None,
         "unpriced_reason": None if priced else getattr(price, "reason", None),
+        "version": event.version,
     }
 
 
@@ -107,21 +112,29 @@ class Handlers:
 
     async def _apply_facts(self, conn: Connection, events: list[Envelope], causes: dict[PoolKey, Cause],
                            arriving: dict[PoolKey, list[dict[str, Any]]]) -> list[OutboxRow]:
-        # Within a run the last event of an aggregate wins: events of one key arrive in order.
-        schoolings = {e.schooling_id: e for e in events if isinstance(e, SchoolingOpened)}
-        pfmps = {e.pfmp.pfmp_id: e for e in events if isinstance(e, PfmpRecorded | PfmpValidated)}
+        # Within a run the newest event of an aggregate wins; any other one of it is stale (dropped, counted).
+        dropped: Counter[str] = Counter()
+        schoolings = _newest((e for e in events if isinstance(e, SchoolingOpened)),
+                             lambda e: (e.schooling_id, e.version), dropped)
+        pfmps = _newest((e for e in events if isinstance(e, PfmpRecorded | PfmpValidated)),
+                        lambda e: (e.pfmp.pfmp_id, e.pfmp.version), dropped)
         validated_at: dict[Any, datetime] = {}  # the first validation of the run starts the cool-down
         for e in events:
             if isinstance(e, PfmpValidated):
                 validated_at.setdefault(e.pfmp.pfmp_id, e.occurred_at)
         out: list[OutboxRow] = []
         if schoolings:
-            out += await self._price_schoolings(conn, list(schoolings.values()), causes)
+            out += await self._price_schoolings(conn, list(schoolings.values()), causes, dropped)
+        stored = await postgres.stored_pfmps(conn, list(pfmps)) if pfmps else {}
+        for pfmp_id, event in list(pfmps.items()):
+            if not is_newer(event.pfmp.version, stored.get(pfmp_id)):
+                dropped[event.event_type] += 1  # an older (or replayed) state: never applied over a newer one
+                del pfmps[pfmp_id]
+        await count_stale(conn, dropped)
         if pfmps:
             facts = {pfmp_id: {**dict(e.pfmp), "validated_at": validated_at.get(pfmp_id)}  # flat: no model_dump
                      for pfmp_id, e in pfmps.items()}
             known = await postgres.get_schoolings(conn, list({e.pfmp.schooling_id for e in pfmps.values()}))
-            stored = await postgres.stored_pfmps(conn, list(facts))
             store_now = []
             for pfmp_id, event in pfmps.items():
                 schooling = known.get(event.pfmp.schooling_id)
@@ -136,8 +149,14 @@ class Handlers:
         return out
 
     async def _price_schoolings(self, conn: Connection, events: list[SchoolingOpened],
-                                causes: dict[PoolKey, Cause]) -> list[OutboxRow]:
+                                causes: dict[PoolKey, Cause], dropped: Counter[str]) -> list[OutboxRow]:
         before = await postgres.get_schoolings(conn, [e.schooling_id for e in events])
+        fresh = [e for e in events if is_newer(e.version, before[e.schooling_id]["version"] if e.schooling_id in before
+                                               else None)]
+        dropped["SchoolingOpened"] += len(events) - len(fresh)
+        events = fresh
+        if not events:
+            return []
         states = [priced_state(e) for e in events]
         await postgres.upsert_schoolings(conn, states)
         out = []
@@ -165,6 +184,21 @@ class Handlers:
                               arriving: dict[PoolKey, list[dict[str, Any]]] | None = None) -> list[OutboxRow]:
         """Reallocate whole pools; publish only amounts that changed; create and evaluate due requests."""
         return await recompute_pools(conn, self.topic, causes, self.policy(now), arriving)
+
+
+def _newest(events: Iterable[E], identity: Callable[[E], tuple[Any, int]], dropped: Counter[str]) -> dict[Any, E]:
+    """The newest event of each aggregate in a run (ties: the later one); the others are counted as dropped."""
+    newest: dict[Any, E] = {}
+    for event in events:
+        key, version = identity(event)
+        held = newest.get(key)
+        if held is not None:
+            keep_new = is_newer(version, identity(held)[1])
+            dropped[(held if keep_new else event).event_type] += 1
+            if not keep_new:
+                continue
+        newest[key] = event
+    return newest
 
 
 def _kind(event: Envelope) -> str:

@@ -143,6 +143,7 @@ def _follow_request(w: _Writes, topic: str, p: PricedRow, cause: Cause, policy: 
     """Re-evaluate an open request that is due, or create the first one of a validated PFMP now worth > 0 (D10)."""
     row = p.row
     state = row["request_state"]
+    version = 1  # a new request; a change is its stored version + 1 (change_requests increments it)
     if state in OPEN:
         request_id: UUID = row["payment_request_id"]
         if awaiting_evaluation(state, row["request_reasons"], row["request_due_at"], policy.now):
@@ -156,6 +157,7 @@ def _follow_request(w: _Writes, topic: str, p: PricedRow, cause: Cause, policy: 
         if unchanged and row["request_amount_cents"] == p.amount:
             return
         w.changes.append(RequestChange(request_id, verdict.state, p.amount, verdict.reasons))
+        version = row["request_version"] + 1
         if unchanged:
             return  # only the (not yet frozen) amount moved: a new transition only when the reasons change
     elif may_create(row["status"], row["deleted"], p.amount, has_request=state is not None):
@@ -170,12 +172,13 @@ def _follow_request(w: _Writes, topic: str, p: PricedRow, cause: Cause, policy: 
                                     due_at=due, cause_event_id=cause.event_id, correlation_id=cause.correlation_id))
     else:
         return
-    w.out.append(event_row(topic, row["student_id"], _request_event(row, request_id, verdict, p.amount, cause)))
+    w.out.append(event_row(topic, row["student_id"],
+                           _request_event(row, request_id, verdict, p.amount, cause, version)))
 
 
 def _request_event(row: dict[str, Any], request_id: UUID, verdict: Evaluation, amount: int | None,
-                   cause: Cause) -> Envelope:
+                   cause: Cause, version: int) -> Envelope:
     if verdict.state == "ready":
         assert amount is not None  # ready means pfmp_amount passed
-        return events.payment_requested(row, request_id, amount, cause)
-    return events.payment_request_blocked(row, request_id, verdict.reasons, verdict.parked, cause)
+        return events.payment_requested(row, request_id, amount, cause, version)
+    return events.payment_request_blocked(row, request_id, verdict.reasons, verdict.parked, cause, version)

@@ -8,6 +8,7 @@ cool-down (lifecycles.md §5).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from uuid import UUID
 
@@ -19,6 +20,7 @@ from aplypro_servicekit.outbox import OutboxRow, event_row
 from aplypro_calculator.adapters import postgres, postgres_requests
 from aplypro_calculator.adapters.postgres import PoolKey
 from aplypro_calculator.adapters.postgres_requests import NewRequest
+from aplypro_calculator.adapters.postgres_stale import count_stale, is_newer
 from aplypro_calculator.domain.pool import allocate
 from aplypro_calculator.domain.rectification import rectify, validate_day_count
 from aplypro_calculator.domain.requests import ONGOING, OPEN
@@ -36,7 +38,12 @@ class RectificationNotAllowed(ValueError):
 
 async def rectify_pfmp(conn: Connection, topic: str, event: PfmpRectified, causes: dict[PoolKey, Cause], *,
                        negative_enabled: bool) -> list[OutboxRow]:
-    """Compute base, new and the outcome; on success record the facts and add the pool to `causes`."""
+    """Compute base, new and the outcome; on success record the facts and add the pool to `causes`. A
+    rectification not newer than the PFMP held is stale: dropped and counted, nothing computed."""
+    held = (await postgres.stored_pfmps(conn, [event.pfmp.pfmp_id])).get(event.pfmp.pfmp_id)
+    if held is not None and not is_newer(event.pfmp.version, held):
+        await count_stale(conn, Counter({event.event_type: 1}))
+        return []
     computed = await apply_rectification(conn, event, causes, negative_enabled=negative_enabled)
     return [event_row(topic, event.pfmp.student_id, computed)]
 
@@ -74,7 +81,8 @@ async def apply_rectification(conn: Connection, event: PfmpRectified, causes: di
 
     request_id: UUID | None = None
     if outcome.kind != "refused":
-        await postgres.upsert_pfmps(conn, [{**pfmp.model_dump(), "status": "rectified"}])
+        # Unguarded: rectify_pfmp checked the version; an operator repair keeps the one it read.
+        await postgres.upsert_pfmps(conn, [{**pfmp.model_dump(), "status": "rectified"}], only_newer=False)
         if current["request_state"] in OPEN:  # a rectification not yet committed, corrected again
             request_id = current["payment_request_id"]
         else:  # the latest is paid, rejected or unpaid: a new request, evaluated by the recomputation

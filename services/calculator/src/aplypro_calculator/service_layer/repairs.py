@@ -105,6 +105,7 @@ def _rectified(row: dict[str, Any], day_count: int, command: Cause, requested_by
     does not write on the pfmp topic; RectificationComputed says what happened)."""
     pfmp = PfmpState(pfmp_id=row["pfmp_id"], schooling_id=row["schooling_id"], student_id=row["student_id"],
                      start_date=row["start_date"], end_date=row["end_date"], day_count=day_count,
-                     status="rectified", created_seq=row["created_seq"], rank=row["rank"])
+                     status="rectified", created_seq=row["created_seq"], rank=row["rank"],
+                     version=row["version"])  # the calculator's own correction: pfmp's version is unchanged
     return PfmpRectified(producer=PRODUCER, correlation_id=command.correlation_id, causation_id=command.event_id,
                          pfmp=pfmp, initiated_by="system", requested_by=requested_by)
