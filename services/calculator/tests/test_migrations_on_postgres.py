@@ -32,7 +32,8 @@ async def test_migration_0002_keeps_the_ready_requests_of_0001(database_url: str
         applied = await migrate(pool, schema, ["aplypro_servicekit", "aplypro_calculator"])
         assert applied == ["aplypro_calculator:0002_request_lifecycle_exclusions.sql",
                            "aplypro_calculator:0003_evaluation_cooldown.sql",
-                           "aplypro_calculator:0004_room_for_updates.sql"]
+                           "aplypro_calculator:0004_room_for_updates.sql",
+                           "aplypro_calculator:0005_aggregate_versions.sql"]
         options = await pool.fetchval("SELECT reloptions FROM pg_class WHERE oid = 'pfmps'::regclass")
         assert options == ["fillfactor=80"]
         row = await pool.fetchrow("SELECT * FROM payment_requests")
@@ -43,5 +44,7 @@ async def test_migration_0002_keeps_the_ready_requests_of_0001(database_url: str
         # 0003: an old request has no due time (it was evaluated at once), an old PFMP no validation time.
         assert (row["due_at"], row["cause_event_id"], row["correlation_id"]) == (None, None, None)
         assert await pool.fetchval("SELECT validated_at FROM pfmps") is None
+        # 0005: old facts are version 0 (older than any versioned event), the old request version 1.
+        assert (await pool.fetchval("SELECT version FROM pfmps"), row["version"], row["asp_version"]) == (0, 1, 0)
     finally:
         await pool.close()

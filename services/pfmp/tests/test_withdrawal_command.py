@@ -47,7 +47,7 @@ async def known_schooling(pool: asyncpg.Pool) -> SchoolingOpened:
         producer="students", schooling_id=uuid.uuid4(), student_id=uuid.uuid4(),
         establishment=Establishment(uai="0999001K", name="LP test"), class_label="TLE PRO", school_year=2025,
         mef=Mef(code="2473121133", dispositif="247", diploma="40025510", label="BAC PRO", ministry="MENJ"),
-        start_date=date(2025, 9, 1),
+        start_date=date(2025, 9, 1), version=1,
     )  # fmt: skip
     async with pool.acquire() as conn, conn.transaction():
         await projection.on_schooling_opened(conn, event)

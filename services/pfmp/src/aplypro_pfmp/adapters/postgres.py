@@ -20,13 +20,24 @@ async def upsert_student(conn: Connection, student_id: UUID, ine: str, last_name
     )
 
 
-async def upsert_schooling(conn: Connection, row: dict[str, Any]) -> None:
-    await conn.execute(
-        "INSERT INTO schoolings VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (schooling_id) DO UPDATE "
-        "SET status = EXCLUDED.status, start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date",
+async def upsert_schooling(conn: Connection, row: dict[str, Any]) -> bool:
+    """Store the schooling if it is newer than the one held (version 0, unversioned, follows 0); returns
+    False, and counts it, when it is stale."""
+    applied = await conn.fetchval(
+        "INSERT INTO schoolings (schooling_id, student_id, uai, school_year, status, start_date, end_date, version) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (schooling_id) DO UPDATE "
+        "SET status = EXCLUDED.status, start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, "
+        "version = EXCLUDED.version "
+        "WHERE schoolings.version < EXCLUDED.version OR EXCLUDED.version = 0 AND schoolings.version = 0 "
+        "RETURNING true",
         row["schooling_id"], row["student_id"], row["uai"], row["school_year"], row["status"],
-        row["start_date"], row["end_date"],
+        row["start_date"], row["end_date"], row["version"],
     )
+    if applied is None:
+        await conn.execute(
+            "INSERT INTO stale_events VALUES ('SchoolingOpened', 1) "
+            "ON CONFLICT (event_type) DO UPDATE SET dropped = stale_events.dropped + 1")
+    return applied is not None
 
 
 async def find_schooling(conn: Connection, ine: str, uai: str, school_year: int) -> dict[str, Any] | None:
@@ -57,7 +68,7 @@ async def insert_pfmp(conn: Connection, pfmp: Pfmp) -> Pfmp:
 
 def _to_pfmp(row: Any) -> Pfmp:
     return Pfmp(row["pfmp_id"], row["schooling_id"], row["student_id"], row["start_date"], row["end_date"],
-                row["day_count"], Status(row["status"]), row["rank"], row["created_seq"])
+                row["day_count"], Status(row["status"]), row["rank"], row["created_seq"], row["version"])
 
 
 async def completed_pfmps(conn: Connection, uai: str | None, ended_by: date) -> list[Pfmp]:
@@ -72,7 +83,9 @@ async def completed_pfmps(conn: Connection, uai: str | None, ended_by: date) -> 
 
 async def mark_validated(conn: Connection, pfmp_ids: list[UUID]) -> None:
     await conn.execute(
-        "UPDATE pfmps SET status = 'validated', validated_at = now() WHERE pfmp_id = ANY($1)", pfmp_ids
+        # +1 in the same transaction as its PfmpValidated (Pfmp.validate gives the event the same number)
+        "UPDATE pfmps SET status = 'validated', validated_at = now(), version = version + 1 WHERE pfmp_id = ANY($1)",
+        pfmp_ids
     )
 
 

@@ -54,6 +54,7 @@ class Pfmp:
     status: Status
     rank: int
     created_seq: int = 0
+    version: int = 1  # grows with each change; every event about the PFMP carries it
 
     @classmethod
     def record(cls, *, pfmp_id: UUID, schooling_id: UUID, student_id: UUID, school_year: int, start: date,
@@ -74,4 +75,4 @@ class Pfmp:
             raise PfmpError("not_completed", "only a PFMP with a day count can be validated")
         if self.end_date > today:
             raise PfmpError("not_finished", "a PFMP can be validated only once it has ended")
-        return replace(self, status=Status.VALIDATED)
+        return replace(self, status=Status.VALIDATED, version=self.version + 1)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import structlog
 from aplypro_contracts import SchoolingOpened, StudentRegistered
 from aplypro_servicekit.db import Connection
 
 from aplypro_pfmp.adapters import postgres
+
+log = structlog.get_logger(__name__)
 
 
 async def on_student_registered(conn: Connection, event: StudentRegistered) -> None:
@@ -15,8 +18,11 @@ async def on_student_registered(conn: Connection, event: StudentRegistered) -> N
 
 
 async def on_schooling_opened(conn: Connection, event: SchoolingOpened) -> None:
-    await postgres.upsert_schooling(conn, {
+    applied = await postgres.upsert_schooling(conn, {
         "schooling_id": event.schooling_id, "student_id": event.student_id,
         "uai": event.establishment.uai, "school_year": event.school_year, "status": event.status,
-        "start_date": event.start_date, "end_date": event.end_date,
+        "start_date": event.start_date, "end_date": event.end_date, "version": event.version,
     })
+    if not applied:  # older than (or a replay of) the schooling held: dropped, counted
+        log.info("stale_event_dropped", event_type=event.event_type, schooling_id=str(event.schooling_id),
+                 version=event.version)

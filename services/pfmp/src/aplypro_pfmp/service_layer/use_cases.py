@@ -33,7 +33,7 @@ def to_state(pfmp: Pfmp) -> PfmpState:
     return PfmpState(
         pfmp_id=pfmp.pfmp_id, schooling_id=pfmp.schooling_id, student_id=pfmp.student_id,
         start_date=pfmp.start_date, end_date=pfmp.end_date, day_count=pfmp.day_count,
-        status=pfmp.status.value, created_seq=pfmp.created_seq, rank=pfmp.rank,
+        status=pfmp.status.value, created_seq=pfmp.created_seq, rank=pfmp.rank, version=pfmp.version,
     )
 
 

@@ -99,7 +99,7 @@ async def write_schoolings(conn: Connection, schoolings: Sequence[Schooling], ex
         if s.schooling_id in existing:
             await conn.execute(
                 "UPDATE schoolings SET status = $2, start_date = $3, end_date = $4, end_date_inferred = $5, "
-                "last_seen_at = now() WHERE schooling_id = $1",
+                "last_seen_at = now(), version = version + 1 WHERE schooling_id = $1",  # a change: next version
                 s.schooling_id, s.status.value, s.start_date, s.end_date, s.end_date_inferred,
             )
         else:
@@ -124,7 +124,7 @@ async def mark_seen(conn: Connection, student_ids: Sequence[UUID], class_ids: Se
 async def schooling_views(conn: Connection, schooling_ids: Sequence[UUID]) -> list[dict[str, Any]]:
     """Full state of schoolings with their class, establishment and MEF attributes, as events carry them."""
     rows = await conn.fetch(
-        "SELECT s.schooling_id, s.student_id, s.status, s.start_date, s.end_date, c.label AS class_label, "
+        "SELECT s.schooling_id, s.student_id, s.status, s.start_date, s.end_date, s.version, c.label AS class_label, "
         "c.school_year, e.uai, e.name, e.ministry, e.academy_code, e.contract_type_code, e.address_lines, "
         "e.postal_code, e.city, e.email, e.phone, e.head_name, m.code AS mef_code, m.dispositif, m.diploma, "
         "m.duration, m.year AS mef_year, m.label AS mef_label, m.ministry AS mef_ministry "

@@ -41,6 +41,7 @@ def schooling_opened(view: Mapping[str, Any], correlation_id: UUID) -> Schooling
     return SchoolingOpened(
         producer=PRODUCER, correlation_id=correlation_id, schooling_id=view["schooling_id"],
         student_id=view["student_id"], class_label=view["class_label"], school_year=view["school_year"],
+        version=view["version"],
         status=view["status"], start_date=view["start_date"], end_date=view["end_date"],
         establishment=Establishment(
             uai=view["uai"], name=view["name"], ministry=view["ministry"], academy_code=view["academy_code"],
@@ -55,9 +56,10 @@ def schooling_opened(view: Mapping[str, Any], correlation_id: UUID) -> Schooling
 
 
 def rib_recorded(rib_id: UUID, student_id: UUID, uai: str, details: BankDetails,
-                 correlation_id: UUID) -> RibRecorded:
+                 correlation_id: UUID, version: int) -> RibRecorded:
+    """`version`: of the student's bank details at this establishment (each new RIB there is the next)."""
     return RibRecorded(
-        producer=PRODUCER, correlation_id=correlation_id, rib_id=rib_id, student_id=student_id,
+        producer=PRODUCER, correlation_id=correlation_id, rib_id=rib_id, student_id=student_id, version=version,
         establishment_uai=uai, owner_type=details.owner_type.value, holder_name=details.holder_name,
         iban=details.iban, bic=details.bic,
     )

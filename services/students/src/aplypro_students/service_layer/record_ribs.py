@@ -77,8 +77,8 @@ async def record_ribs(conn: Connection, entries: list[RecordRib], *, topic: str)
             await postgres_ribs.archive_rib(conn, active["rib_id"])
             archived += 1
         rib_id = uuid.uuid4()
-        await postgres_ribs.insert_rib(conn, rib_id, student_id, entry.uai, entry.details)
-        event = events.rib_recorded(rib_id, student_id, entry.uai, entry.details, import_id)
+        version = await postgres_ribs.insert_rib(conn, rib_id, student_id, entry.uai, entry.details)
+        event = events.rib_recorded(rib_id, student_id, entry.uai, entry.details, import_id, version)
         rows.append(event_row(topic, student_id, event))  # keyed by student_id: never the IBAN or the INE
     await write_outbox(conn, rows)
     summary = RibSummary(len(rows), unchanged, archived)

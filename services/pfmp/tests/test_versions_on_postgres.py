@@ -1,0 +1,67 @@
+"""PFMP versions and the schoolings projection on the real PostgreSQL (issue 9, stale events)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+
+import asyncpg
+import pytest
+from aplypro_contracts import (
+    Establishment,
+    Mef,
+    PfmpRecorded,
+    PfmpValidated,
+    SchoolingOpened,
+    default_registry,
+)
+from aplypro_pfmp.config import PfmpSettings
+from aplypro_pfmp.service_layer import projection
+from aplypro_pfmp.service_layer.use_cases import RecordPfmp, record_pfmp, validate_completed
+from aplypro_servicekit.db import create_pool, migrate
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def pool(database_url: str, namespace: str) -> AsyncIterator[asyncpg.Pool]:
+    schema = PfmpSettings(APLYPRO_TOPIC_NAMESPACE=namespace).db_schema("pfmp")
+    assert schema != "pfmp"  # never the real schema
+    pool = await create_pool(database_url, schema)
+    await migrate(pool, schema, ["aplypro_servicekit", "aplypro_pfmp"])
+    yield pool
+    await pool.close()
+
+
+def schooling(version: int, end: date | None = None) -> SchoolingOpened:
+    return SchoolingOpened(
+        producer="students", schooling_id=uuid.UUID(int=1), student_id=uuid.UUID(int=2),
+        establishment=Establishment(uai="0999001K", name="LP test"), class_label="TLE PRO", school_year=2025,
+        mef=Mef(code="2473121133", dispositif="247", diploma="40025510", label="BAC PRO", ministry="MENJ"),
+        start_date=date(2025, 9, 1), end_date=end, version=version)
+
+
+async def test_an_older_schooling_never_overwrites_a_newer_one_and_is_counted(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await projection.on_schooling_opened(conn, schooling(2, end=date(2026, 1, 4)))  # closed: version 2
+        await projection.on_schooling_opened(conn, schooling(1))  # the opening, read late
+        await projection.on_schooling_opened(conn, schooling(2, end=date(2026, 1, 4)))  # replayed
+    row = await pool.fetchrow("SELECT end_date, version FROM schoolings")
+    assert row is not None
+    assert (row["end_date"], row["version"]) == (date(2026, 1, 4), 2)
+    assert await pool.fetchval("SELECT dropped FROM stale_events WHERE event_type = 'SchoolingOpened'") == 2
+
+
+async def test_a_pfmp_is_recorded_at_version_1_and_validated_at_version_2(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await projection.on_schooling_opened(conn, schooling(1))
+        await conn.execute("INSERT INTO students VALUES ($1, 'INE0001', 'X', '{Y}')", uuid.UUID(int=2))
+        await record_pfmp(conn, RecordPfmp("INE0001", "0999001K", 2025, date(2025, 10, 6), date(2025, 10, 17), 10),
+                          topic="t")
+        assert await validate_completed(conn, uai=None, today=date(2026, 1, 1), topic="t") == 1
+    registry = default_registry()
+    events = [registry.parse(p) for p in await pool.fetchval("SELECT array_agg(payload ORDER BY id) FROM outbox")]
+    assert [(type(e), e.pfmp.version) for e in events if isinstance(e, PfmpRecorded | PfmpValidated)] == [
+        (PfmpRecorded, 1), (PfmpValidated, 2)]
+    assert await pool.fetchval("SELECT version FROM pfmps") == 2
