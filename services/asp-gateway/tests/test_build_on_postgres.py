@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -63,6 +64,9 @@ def options(namespace: str, tmp_path: Path) -> BuildOptions:
     return options
 
 
+VERSIONS = itertools.count(1)  # every schooling and RIB fed is newer than the ones before it
+
+
 async def feed(pool: asyncpg.Pool, handler: Callable[[Any, Any], Awaitable[None]], event: Any) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await handler(conn, event)
@@ -80,7 +84,7 @@ async def register(pool: asyncpg.Pool, n: int, *, with_rib: bool = True) -> tupl
     await feed(pool, projection.on_schooling_opened, SchoolingOpened(
         producer="students", schooling_id=schooling_id, student_id=student_id,
         establishment=Establishment(uai=UAI, name="LP test"), class_label="TLE PRO MELEC", school_year=2025,
-        mef=MEF, start_date=date(2025, 9, 1)))
+        mef=MEF, start_date=date(2025, 9, 1), version=next(VERSIONS)))
     await feed(pool, projection.on_schooling_priced, SchoolingPriced(
         producer="calculator", schooling_id=schooling_id, student_id=student_id, school_year=2025, priced=True,
         daily_rate_cents=1500, yearly_cap_cents=60000))
@@ -92,13 +96,14 @@ async def register(pool: asyncpg.Pool, n: int, *, with_rib: bool = True) -> tupl
 async def add_rib(pool: asyncpg.Pool, student_id: uuid.UUID, n: int) -> None:
     await feed(pool, projection.on_rib_recorded, RibRecorded(
         producer="students", rib_id=uuid.uuid4(), student_id=student_id, establishment_uai=UAI,
-        owner_type="personal", holder_name=f"ZORGLUB{n} Léa", iban=IBANS[n], bic="AGRIFRPP"))
+        owner_type="personal", holder_name=f"ZORGLUB{n} Léa", iban=IBANS[n], bic="AGRIFRPP",
+        version=next(VERSIONS)))
 
 
 def request(student_id: uuid.UUID, schooling_id: uuid.UUID, rank: int = 1) -> PaymentRequested:
     return PaymentRequested(producer="calculator", payment_request_id=uuid.uuid4(), pfmp_id=uuid.uuid4(),
                             schooling_id=schooling_id, student_id=student_id, amount_cents=30000, day_count=20,
-                            pfmp_rank=rank)
+                            pfmp_rank=rank, version=1)
 
 
 async def test_one_build_sends_the_ready_requests_in_one_file_and_keeps_the_others_blocked(
@@ -110,6 +115,7 @@ async def test_one_build_sends_the_ready_requests_in_one_file_and_keeps_the_othe
     blocked = request(*no_rib)
     for event in [*ready, blocked, ready[0]]:  # the last one is a redelivery: no second request
         await feed(pool, projection.on_payment_requested, event)
+    assert await pool.fetchval("SELECT dropped FROM stale_events WHERE event_type = 'PaymentRequested'") == 1
 
     with capture_logs() as logs:
         result = await build_payment_file(pool, options)
@@ -142,6 +148,7 @@ async def test_one_build_sends_the_ready_requests_in_one_file_and_keeps_the_othe
         assert row["key"] == str(event.student_id).encode()
         assert event.file_name == result.file_name
         assert event.causation_id == by_id[event.payment_request_id].event_id
+        assert event.version == 1  # the gateway's own sequence of events about the request
     # No personal data in the logs.
     flat = json.dumps(logs, default=str)
     assert "ZORGLUB" not in flat
@@ -189,3 +196,27 @@ async def test_a_file_committed_but_not_written_is_written_from_its_stored_bytes
         await conn.execute("UPDATE asp_files SET written_at = NULL")
         assert await write_pending_files(conn, options.outbox_dir) == [result.file_name]
     assert path.read_bytes() == content
+
+
+async def test_an_older_rib_read_late_never_replaces_the_newer_one_and_is_counted(
+    pool: asyncpg.Pool, options: BuildOptions
+) -> None:
+    student_id, schooling_id = await register(pool, 0, with_rib=False)
+    newer, older = (RibRecorded(
+        producer="students", rib_id=uuid.uuid4(), student_id=student_id, establishment_uai=UAI,
+        owner_type="personal", holder_name="ZORGLUB0 Léa", iban=iban, bic="AGRIFRPP", version=version)
+        for iban, version in ((IBANS[0], 2), (IBANS[1], 1)))
+    # The corrected RIB (version 2) is read first; the one it replaced (version 1) arrives late, stamped by
+    # a students instance whose clock runs ahead: its occurred_at is the later one.
+    await feed(pool, projection.on_rib_recorded, newer)
+    await feed(pool, projection.on_rib_recorded, older.model_copy(
+        update={"occurred_at": newer.occurred_at.replace(year=newer.occurred_at.year + 1)}))
+    await feed(pool, projection.on_payment_requested, request(student_id, schooling_id))
+    result = await build_payment_file(pool, options)
+    # The payment goes to the newer bank account; the stale event is counted.
+    assert result.file_name is not None
+    content = (options.outbox_dir / result.file_name).read_bytes()
+    assert IBANS[0][4:].encode() in content
+    assert IBANS[1][4:].encode() not in content
+    assert await pool.fetchval("SELECT dropped FROM stale_events WHERE event_type = 'RibRecorded'") == 1
+    assert await pool.fetchval("SELECT version FROM ribs") == 2

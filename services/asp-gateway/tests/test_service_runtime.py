@@ -44,13 +44,14 @@ def events_of_one_student() -> list[tuple[str, uuid.UUID, Envelope]]:
         (STUDENTS_EVENTS, student_id, SchoolingOpened(
             producer="students", schooling_id=schooling_id, student_id=student_id,
             establishment=Establishment(uai=UAI, name="LP"), class_label="TLE", school_year=2025, mef=mef,
-            start_date=date(2025, 9, 1))),
+            start_date=date(2025, 9, 1), version=1)),
         (STUDENTS_RIBS, student_id, RibRecorded(
             producer="students", rib_id=uuid.uuid4(), student_id=student_id, establishment_uai=UAI,
-            owner_type="personal", holder_name="MARTIN Hugo", iban="FR7630006000000000000000167", bic="AGRIFRPP")),
+            owner_type="personal", holder_name="MARTIN Hugo", iban="FR7630006000000000000000167", bic="AGRIFRPP",
+            version=1)),
         (CALCULATOR_EVENTS, student_id, PaymentRequested(
             producer="calculator", payment_request_id=uuid.uuid4(), pfmp_id=uuid.uuid4(), schooling_id=schooling_id,
-            student_id=student_id, amount_cents=22500, day_count=15, pfmp_rank=1)),
+            student_id=student_id, amount_cents=22500, day_count=15, pfmp_rank=1, version=1)),
     ]
 
 

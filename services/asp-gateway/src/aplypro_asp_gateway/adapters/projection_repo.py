@@ -1,6 +1,7 @@
 """SQL of the projection: students, schoolings, caps, RIBs and payment requests, all idempotent upserts.
 
-Each upsert keeps the newest state by the event's `occurred_at`, so a late redelivery cannot roll a row
+Each upsert keeps the newest state: by the aggregate's version for schoolings and RIBs (an older event is
+stale: dropped and counted), by the event's `occurred_at` otherwise, so a late redelivery cannot roll a row
 back; each change flags the student's pending requests for a new check.
 """
 
@@ -42,20 +43,35 @@ async def upsert_student(conn: Connection, student_id: UUID, as_of: datetime, *,
     await _recheck(conn, student_id)
 
 
+def _newer(table: str) -> str:
+    """Newer version; between two unversioned (v1, version 0) states, the newer occurred_at as before."""
+    return (f"WHERE {table}.version < EXCLUDED.version OR "
+            f"EXCLUDED.version = 0 AND {table}.version = 0 AND {table}.as_of <= EXCLUDED.as_of ")
+
+
+async def count_stale(conn: Connection, event_type: str) -> None:
+    await conn.execute("INSERT INTO stale_events VALUES ($1, 1) "
+                       "ON CONFLICT (event_type) DO UPDATE SET dropped = stale_events.dropped + 1", event_type)
+
+
 async def upsert_schooling(conn: Connection, schooling_id: UUID, student_id: UUID, as_of: datetime, *,
                            uai: str, contract_type_code: str, mef_code: str, mef_ministry: str,
-                           school_year: int, status: str, start_date: date, end_date: date | None) -> None:
-    await conn.execute(
-        "INSERT INTO schoolings VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+                           school_year: int, status: str, start_date: date, end_date: date | None,
+                           version: int) -> bool:
+    """Returns False when the event is stale (the row held is as new or newer): nothing changes."""
+    applied = await conn.fetchval(
+        "INSERT INTO schoolings VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
         "ON CONFLICT (schooling_id) DO UPDATE SET uai = EXCLUDED.uai, "
         "contract_type_code = EXCLUDED.contract_type_code, mef_code = EXCLUDED.mef_code, "
         "mef_ministry = EXCLUDED.mef_ministry, school_year = EXCLUDED.school_year, status = EXCLUDED.status, "
-        "start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, as_of = EXCLUDED.as_of "
-        "WHERE schoolings.as_of <= EXCLUDED.as_of",
+        "start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, as_of = EXCLUDED.as_of, "
+        "version = EXCLUDED.version " + _newer("schoolings") + "RETURNING true",
         schooling_id, student_id, uai, contract_type_code, mef_code, mef_ministry, school_year, status,
-        start_date, end_date, as_of,
+        start_date, end_date, as_of, version,
     )
-    await _recheck(conn, student_id)
+    if applied:
+        await _recheck(conn, student_id)
+    return bool(applied)
 
 
 async def upsert_cap(conn: Connection, schooling_id: UUID, student_id: UUID, as_of: datetime,
@@ -70,27 +86,34 @@ async def upsert_cap(conn: Connection, schooling_id: UUID, student_id: UUID, as_
 
 
 async def upsert_rib(conn: Connection, student_id: UUID, uai: str, as_of: datetime, *, rib_id: UUID,
-                     owner_type: str, holder_name: str, iban: str, bic: str) -> None:
-    await conn.execute(
-        "INSERT INTO ribs VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (student_id, uai) DO UPDATE "
+                     owner_type: str, holder_name: str, iban: str, bic: str, version: int) -> bool:
+    """Returns False when the event is stale (an older RIB of this student and establishment)."""
+    applied = await conn.fetchval(
+        "INSERT INTO ribs VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (student_id, uai) DO UPDATE "
         "SET rib_id = EXCLUDED.rib_id, owner_type = EXCLUDED.owner_type, holder_name = EXCLUDED.holder_name, "
-        "iban = EXCLUDED.iban, bic = EXCLUDED.bic, as_of = EXCLUDED.as_of WHERE ribs.as_of <= EXCLUDED.as_of",
-        student_id, uai, rib_id, owner_type, holder_name, iban, bic, as_of,
+        "iban = EXCLUDED.iban, bic = EXCLUDED.bic, as_of = EXCLUDED.as_of, version = EXCLUDED.version "
+        + _newer("ribs") + "RETURNING true",
+        student_id, uai, rib_id, owner_type, holder_name, iban, bic, as_of, version,
     )
-    await _recheck(conn, student_id)
+    if applied:
+        await _recheck(conn, student_id)
+    return bool(applied)
 
 
 async def insert_request(conn: Connection, *, payment_request_id: UUID, pfmp_id: UUID, schooling_id: UUID,
                          student_id: UUID, amount_cents: int, day_count: int, pfmp_rank: int,
-                         event_id: UUID, correlation_id: UUID, requested_at: datetime) -> None:
-    """A request is immutable here: a redelivery never resets a request already sent."""
+                         event_id: UUID, correlation_id: UUID, requested_at: datetime, version: int) -> bool:
+    """A request is immutable here: a redelivery never resets a request already sent. Returns False when
+    the request was already held (the event is stale)."""
     try:
-        await conn.execute(
+        inserted = await conn.fetchval(
             "INSERT INTO payment_requests (payment_request_id, pfmp_id, schooling_id, student_id, amount_cents, "
-            "day_count, pfmp_rank, requested_event_id, correlation_id, requested_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (payment_request_id) DO NOTHING",
+            "day_count, pfmp_rank, requested_event_id, correlation_id, requested_at, version) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (payment_request_id) DO NOTHING "
+            "RETURNING true",
             payment_request_id, pfmp_id, schooling_id, student_id, amount_cents, day_count, pfmp_rank,
-            event_id, correlation_id, requested_at,
+            event_id, correlation_id, requested_at, version,
         )
     except asyncpg.UniqueViolationError:
         raise PfmpAlreadyPending("the PFMP already has a pending payment request") from None
+    return bool(inserted)

@@ -86,10 +86,11 @@ async def mark_sent(conn: Connection, file_name: str, sent: Sequence[tuple[UUID,
     """Requests `(id, rib_id)` go to `sent` with their file and the RIB used (frozen); returns their rows."""
     return await conn.fetch(
         "UPDATE payment_requests pr SET state = 'sent', file_name = $1, rib_id = d.rib_id, sent_at = now(), "
-        "blocking_reasons = '{}', recheck = false FROM unnest($2::uuid[], $3::uuid[]) AS d(id, rib_id) "
+        "blocking_reasons = '{}', recheck = false, event_version = pr.event_version + 1 "  # its event's version
+        "FROM unnest($2::uuid[], $3::uuid[]) AS d(id, rib_id) "
         "WHERE pr.payment_request_id = d.id AND pr.state = 'pending' "
         "RETURNING pr.payment_request_id, pr.pfmp_id, pr.student_id, pr.amount_cents, pr.requested_event_id, "
-        "pr.correlation_id",
+        "pr.correlation_id, pr.event_version",
         file_name, [s[0] for s in sent], [s[1] for s in sent],
     )
 

@@ -105,6 +105,7 @@ async def _record_file(conn: Connection, options: BuildOptions, now: datetime,
             producer=PRODUCER, payment_request_id=row["payment_request_id"], pfmp_id=row["pfmp_id"],
             student_id=row["student_id"], amount_cents=row["amount_cents"], file_name=name,
             correlation_id=row["correlation_id"], causation_id=row["requested_event_id"],
+            version=row["event_version"],  # the gateway's own sequence of events about the request
         ))
         for row in sent
     ]

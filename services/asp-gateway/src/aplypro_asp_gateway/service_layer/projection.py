@@ -5,6 +5,7 @@ Handlers run inside the consumer's transaction, after its inbox claimed the even
 
 from __future__ import annotations
 
+import structlog
 from aplypro_contracts import (
     PaymentRequested,
     RibRecorded,
@@ -16,6 +17,14 @@ from aplypro_servicekit.consumer import EventHandler
 from aplypro_servicekit.db import Connection
 
 from aplypro_asp_gateway.adapters import projection_repo as repo
+
+log = structlog.get_logger(__name__)
+
+
+async def _stale(conn: Connection, event_type: str, aggregate_id: str, version: int) -> None:
+    """An event older than (or a replay of) the state held: dropped, counted, logged without personal data."""
+    await repo.count_stale(conn, event_type)
+    log.info("stale_event_dropped", event_type=event_type, aggregate_id=aggregate_id, version=version)
 
 
 async def on_student_registered(conn: Connection, event: StudentRegistered) -> None:
@@ -29,12 +38,13 @@ async def on_student_registered(conn: Connection, event: StudentRegistered) -> N
 
 
 async def on_schooling_opened(conn: Connection, event: SchoolingOpened) -> None:
-    await repo.upsert_schooling(
+    if not await repo.upsert_schooling(
         conn, event.schooling_id, event.student_id, event.occurred_at, uai=event.establishment.uai,
         contract_type_code=event.establishment.contract_type_code, mef_code=event.mef.code,
         mef_ministry=event.mef.ministry, school_year=event.school_year, status=event.status,
-        start_date=event.start_date, end_date=event.end_date,
-    )
+        start_date=event.start_date, end_date=event.end_date, version=event.version,
+    ):
+        await _stale(conn, event.event_type, str(event.schooling_id), event.version)
 
 
 async def on_schooling_priced(conn: Connection, event: SchoolingPriced) -> None:
@@ -44,19 +54,22 @@ async def on_schooling_priced(conn: Connection, event: SchoolingPriced) -> None:
 
 
 async def on_rib_recorded(conn: Connection, event: RibRecorded) -> None:
-    await repo.upsert_rib(
+    if not await repo.upsert_rib(
         conn, event.student_id, event.establishment_uai, event.occurred_at, rib_id=event.rib_id,
         owner_type=event.owner_type, holder_name=event.holder_name, iban=event.iban, bic=event.bic,
-    )
+        version=event.version,
+    ):
+        await _stale(conn, event.event_type, str(event.rib_id), event.version)
 
 
 async def on_payment_requested(conn: Connection, event: PaymentRequested) -> None:
-    await repo.insert_request(
+    if not await repo.insert_request(
         conn, payment_request_id=event.payment_request_id, pfmp_id=event.pfmp_id,
         schooling_id=event.schooling_id, student_id=event.student_id, amount_cents=event.amount_cents,
         day_count=event.day_count, pfmp_rank=event.pfmp_rank, event_id=event.event_id,
-        correlation_id=event.correlation_id, requested_at=event.occurred_at,
-    )
+        correlation_id=event.correlation_id, requested_at=event.occurred_at, version=event.version,
+    ):
+        await _stale(conn, event.event_type, str(event.payment_request_id), event.version)
 
 
 HANDLERS_BY_TOPIC: dict[str, dict[str, EventHandler]] = {
