@@ -3,6 +3,7 @@ and the renderer on a clock the tests move."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,6 +33,8 @@ from aplypro_documents.config import DocumentsSettings
 from aplypro_documents.service_layer.issue import DecisionIssuer
 from aplypro_documents.service_layer.projection import Projection
 from aplypro_servicekit.db import create_pool, migrate
+
+VERSIONS = itertools.count(1)  # every schooling and RIB the tests feed is newer than the ones fed before
 
 UAI = "0690001A"
 MEF = Mef(code="2473121332", dispositif="247", diploma="40025510", duration=3, year=3,
@@ -73,7 +76,8 @@ def enrol(pool: asyncpg.Pool) -> Enrol:
              StudentRegistered(producer="students", student_id=student_id, identity=identity)),
             (projection.on_schooling_opened, SchoolingOpened(
                 producer="students", schooling_id=schooling_id, student_id=student_id, establishment=school,
-                class_label=class_label, school_year=school_year, mef=MEF, start_date=date(school_year, 9, 1))),
+                class_label=class_label, school_year=school_year, mef=MEF, start_date=date(school_year, 9, 1),
+                version=next(VERSIONS))),
             (projection.on_schooling_priced, SchoolingPriced(
                 producer="calculator", schooling_id=schooling_id, student_id=student_id,
                 school_year=school_year, priced=True, daily_rate_cents=1500, yearly_cap_cents=60000)),
@@ -109,7 +113,7 @@ def schooling_opened(student_id: uuid.UUID, schooling_id: uuid.UUID, *, start: d
                      school: Establishment = SCHOOL, mef: Mef = MEF, school_year: int = 2025) -> SchoolingOpened:
     return SchoolingOpened(producer="students", schooling_id=schooling_id, student_id=student_id,
                            establishment=school, class_label="TLE PRO MODE", school_year=school_year, mef=mef,
-                           start_date=start, end_date=end)
+                           start_date=start, end_date=end, version=next(VERSIONS))
 
 
 def priced(student_id: uuid.UUID, schooling_id: uuid.UUID, *, is_priced: bool = True) -> SchoolingPriced:
@@ -127,19 +131,19 @@ def pfmp_validated(student_id: uuid.UUID, schooling_id: uuid.UUID, pfmp_id: uuid
     return PfmpValidated(producer="pfmp", occurred_at=datetime.combine(end + timedelta(days=1), time(9), UTC),
                          pfmp=PfmpState(pfmp_id=pfmp_id, schooling_id=schooling_id, student_id=student_id,
                                         start_date=start, end_date=end, day_count=10, status="validated",
-                                        created_seq=rank, rank=rank))  # fmt: skip
+                                        created_seq=rank, rank=rank, version=2))  # fmt: skip
 
 
 def payment(student_id: uuid.UUID, schooling_id: uuid.UUID, pfmp_id: uuid.UUID, rank: int,
             amount_cents: int) -> PaymentRequested:
     return PaymentRequested(producer="calculator", payment_request_id=uuid.uuid4(), pfmp_id=pfmp_id,
                             schooling_id=schooling_id, student_id=student_id, amount_cents=amount_cents,
-                            day_count=amount_cents // 1500, pfmp_rank=rank)
+                            day_count=amount_cents // 1500, pfmp_rank=rank, version=1)
 
 
 def rib(student_id: uuid.UUID) -> RibRecorded:
     return RibRecorded(producer="students", rib_id=uuid.uuid4(), student_id=student_id, establishment_uai=UAI,
-                       owner_type="other_person", holder_name=HOLDER, iban=IBAN, bic=BIC)
+                       owner_type="other_person", holder_name=HOLDER, iban=IBAN, bic=BIC, version=next(VERSIONS))
 
 
 Feed = Callable[..., Awaitable[None]]

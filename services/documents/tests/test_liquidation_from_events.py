@@ -76,7 +76,8 @@ async def test_payment_requests_issue_then_refresh_the_etat_liquidatif(
 
         # The first PFMP is rectified to 5 days: its section becomes a rectificatif, at the new amount.
         rectified = pfmp_validated(student_id, schooling_id, first_pfmp, 1, date(2025, 10, 6), date(2025, 10, 17))
-        await feed(PfmpRectified(producer="pfmp", pfmp=rectified.pfmp.model_copy(update={"status": "rectified"}),
+        await feed(PfmpRectified(producer="pfmp", pfmp=rectified.pfmp.model_copy(update={"status": "rectified",
+                                                                                       "version": 3}),
                                  initiated_by="user", requested_by="director-1"),
                    payment(student_id, schooling_id, first_pfmp, 1, 7500))
         assert await issuer.issue_batch() == 1

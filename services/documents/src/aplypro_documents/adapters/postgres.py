@@ -16,18 +16,31 @@ async def upsert_student(conn: Connection, student_id: UUID, identity: dict[str,
     )
 
 
-async def upsert_schooling(conn: Connection, row: dict[str, Any], admin_number: str) -> None:
-    """`row` is SchoolingOpened.model_dump(): the schooling's full current state (dates included)."""
-    await conn.execute(
+def newer_than(table: str) -> str:
+    """The guard of a versioned upsert: a newer version, or version 0 after version 0 (unversioned v1)."""
+    return f" WHERE {table}.version < EXCLUDED.version OR EXCLUDED.version = 0 AND {table}.version = 0"
+
+
+async def count_stale(conn: Connection, event_type: str) -> None:
+    await conn.execute("INSERT INTO stale_events VALUES ($1, 1) "
+                       "ON CONFLICT (event_type) DO UPDATE SET dropped = stale_events.dropped + 1", event_type)
+
+
+async def upsert_schooling(conn: Connection, row: dict[str, Any], admin_number: str) -> bool:
+    """`row` is SchoolingOpened.model_dump(): the schooling's full current state (dates included). Returns
+    False, changing nothing, when the event is not newer than the schooling held (stale)."""
+    applied = await conn.fetchval(
         "INSERT INTO schoolings (schooling_id, student_id, school_year, establishment, mef, "
-        "administrative_number, class_label, start_date, end_date, status) "
-        "VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10) "
+        "administrative_number, class_label, start_date, end_date, status, version) "
+        "VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11) "
         "ON CONFLICT (schooling_id) DO UPDATE SET school_year = $3, establishment = $4::jsonb, mef = $5::jsonb, "
-        "class_label = $7, start_date = $8, end_date = $9, status = $10",
+        "class_label = $7, start_date = $8, end_date = $9, status = $10, version = $11"
+        + newer_than("schoolings") + " RETURNING true",
         row["schooling_id"], row["student_id"], row["school_year"], json.dumps(row["establishment"]),
         json.dumps(row["mef"]), admin_number, row["class_label"], row["start_date"], row["end_date"],
-        row["status"],
+        row["status"], row["version"],
     )
+    return bool(applied)
 
 
 async def set_pricing(conn: Connection, schooling_id: UUID, priced: bool, rate: int | None, cap: int | None) -> None:

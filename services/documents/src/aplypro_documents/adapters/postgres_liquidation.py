@@ -11,6 +11,7 @@ from uuid import UUID
 
 from aplypro_servicekit.db import Connection
 
+from aplypro_documents.adapters.postgres import newer_than
 from aplypro_documents.adapters.postgres_decisions import ONE_SCHOOLING, decision_inputs, decision_inputs_sql
 
 # An état liquidatif prints the student's bank account for the schooling's establishment.
@@ -18,27 +19,33 @@ _RIB_COLUMNS = ", r.holder_name, r.iban, r.bic"
 _RIB_JOIN = "JOIN ribs r ON r.student_id = s.student_id AND r.establishment_uai = s.establishment->>'uai' "
 
 
-async def upsert_rib(conn: Connection, row: dict[str, Any], recorded_at: datetime) -> None:
-    """The student's current account for one establishment; an older event never replaces a newer one."""
-    await conn.execute(
-        "INSERT INTO ribs VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (student_id, establishment_uai) "
-        "DO UPDATE SET rib_id = $3, owner_type = $4, holder_name = $5, iban = $6, bic = $7, recorded_at = $8 "
-        "WHERE ribs.recorded_at <= EXCLUDED.recorded_at",
+async def upsert_rib(conn: Connection, row: dict[str, Any], recorded_at: datetime) -> bool:
+    """The student's current account for one establishment; an older event never replaces a newer one (by
+    version; between unversioned v1 events, by occurred_at). Returns False when the event is stale."""
+    applied = await conn.fetchval(
+        "INSERT INTO ribs VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (student_id, establishment_uai) "
+        "DO UPDATE SET rib_id = $3, owner_type = $4, holder_name = $5, iban = $6, bic = $7, recorded_at = $8, "
+        "version = $9 WHERE ribs.version < EXCLUDED.version "
+        "OR EXCLUDED.version = 0 AND ribs.version = 0 AND ribs.recorded_at <= EXCLUDED.recorded_at RETURNING true",
         row["student_id"], row["establishment_uai"], row["rib_id"], row["owner_type"], row["holder_name"],
-        row["iban"], row["bic"], recorded_at,
+        row["iban"], row["bic"], recorded_at, row["version"],
     )
+    return bool(applied)
 
 
-async def upsert_pfmp(conn: Connection, row: dict[str, Any], validated_on: date | None) -> None:
-    """A PFMP's full current state; the validation date and the PFMP number, once known, are kept."""
-    await conn.execute(
+async def upsert_pfmp(conn: Connection, row: dict[str, Any], validated_on: date | None) -> bool:
+    """A PFMP's full current state; the validation date and the PFMP number, once known, are kept. Returns
+    False, changing nothing, when the event is not newer than the PFMP held (stale)."""
+    applied = await conn.fetchval(
         "INSERT INTO pfmps (pfmp_id, schooling_id, student_id, start_date, end_date, status, rank, deleted, "
-        "validated_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (pfmp_id) DO UPDATE SET "
-        "start_date = $4, end_date = $5, status = $6, rank = $7, deleted = $8, "
-        "validated_on = coalesce(pfmps.validated_on, $9)",
+        "validated_on, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (pfmp_id) DO UPDATE "
+        "SET start_date = $4, end_date = $5, status = $6, rank = $7, deleted = $8, "
+        "validated_on = coalesce(pfmps.validated_on, $9), version = $10"
+        + newer_than("pfmps") + " RETURNING true",
         row["pfmp_id"], row["schooling_id"], row["student_id"], row["start_date"], row["end_date"], row["status"],
-        row["rank"], row["deleted"], validated_on,
+        row["rank"], row["deleted"], validated_on, row["version"],
     )
+    return bool(applied)
 
 
 async def insert_payment_request(conn: Connection, row: dict[str, Any], requested_at: datetime) -> None:

@@ -36,6 +36,12 @@ log = structlog.get_logger(__name__)
 ABROGATION, WITHDRAWAL, LIQUIDATION = DocumentKind.ABROGATION, DocumentKind.WITHDRAWAL, DocumentKind.LIQUIDATION
 
 
+async def _stale(conn: Connection, event_type: str, aggregate_id: str, version: int) -> None:
+    """An event older than (or a replay of) the state held: dropped, counted, logged without personal data."""
+    await postgres.count_stale(conn, event_type)
+    log.info("stale_event_dropped", event_type=event_type, aggregate_id=aggregate_id, version=version)
+
+
 @dataclass(frozen=True)
 class Projection:
     clock: Callable[[], date] = paris_today
@@ -45,7 +51,9 @@ class Projection:
         await postgres.enqueue_attribution(conn, await postgres.schoolings_of_student(conn, event.student_id))
 
     async def on_schooling_opened(self, conn: Connection, event: SchoolingOpened) -> None:
-        await postgres.upsert_schooling(conn, event.model_dump(), administrative_number())
+        if not await postgres.upsert_schooling(conn, event.model_dump(), administrative_number()):
+            await _stale(conn, event.event_type, str(event.schooling_id), event.version)
+            return
         await postgres.enqueue_attribution(conn, [event.schooling_id])
         # The students service re-sends a schooling with its end date when it closes, and opens the newer
         # one: either event may come last, so each reviews every schooling of the student.
@@ -94,15 +102,19 @@ class Projection:
 
     async def on_rib_recorded(self, conn: Connection, event: RibRecorded) -> None:
         # Bank details: stored to be printed, never logged. A queued état liquidatif waits for them.
-        await postgres_liquidation.upsert_rib(conn, event.model_dump(), event.occurred_at)
+        if not await postgres_liquidation.upsert_rib(conn, event.model_dump(), event.occurred_at):
+            await _stale(conn, event.event_type, str(event.rib_id), event.version)
 
     async def on_pfmp_recorded(self, conn: Connection, event: PfmpRecorded | PfmpRectified) -> None:
         # A rectified PFMP gets a rectificative section at its next payment request (documents.md §5.4).
-        await postgres_liquidation.upsert_pfmp(conn, event.pfmp.model_dump(), None)
+        if not await postgres_liquidation.upsert_pfmp(conn, event.pfmp.model_dump(), None):
+            await _stale(conn, event.event_type, str(event.pfmp.pfmp_id), event.pfmp.version)
 
     async def on_pfmp_validated(self, conn: Connection, event: PfmpValidated) -> None:
         # The section of an état liquidatif is dated at validation (documents.md §5.4).
-        await postgres_liquidation.upsert_pfmp(conn, event.pfmp.model_dump(), event.occurred_at.astimezone(PARIS).date())
+        if not await postgres_liquidation.upsert_pfmp(conn, event.pfmp.model_dump(),
+                                                      event.occurred_at.astimezone(PARIS).date()):
+            await _stale(conn, event.event_type, str(event.pfmp.pfmp_id), event.pfmp.version)
 
     async def on_payment_requested(self, conn: Connection, event: PaymentRequested) -> None:
         """Issue or refresh the schooling's état liquidatif: queued once, however many requests arrive."""
