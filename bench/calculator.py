@@ -41,13 +41,14 @@ def events(pfmps: int, per_student: int) -> tuple[list[tuple[bytes, bytes, list]
         student, schooling = uuid.uuid4(), uuid.uuid4()
         body, headers = to_wire(SchoolingOpened(
             producer="bench", schooling_id=schooling, student_id=student, establishment=school,
-            class_label="TLE", school_year=2025, mef=MEF, start_date=date(2025, 9, 1)))
+            class_label="TLE", school_year=2025, mef=MEF, start_date=date(2025, 9, 1), version=1))
         schoolings.append((str(student).encode(), body, list(headers.items())))
         for k in range(per_student):
             start = date(2025, 10, 1) + timedelta(days=20 * k)
             body, headers = to_wire(PfmpValidated(producer="bench", pfmp=PfmpState(
                 pfmp_id=uuid.uuid4(), schooling_id=schooling, student_id=student, start_date=start,
-                end_date=start + timedelta(days=13), day_count=10, status="validated", created_seq=k, rank=k + 1)))
+                end_date=start + timedelta(days=13), day_count=10, status="validated", created_seq=k, rank=k + 1,
+                version=2)))
             periods.append((str(student).encode(), body, list(headers.items())))
     return schoolings, periods
 

@@ -63,7 +63,7 @@ def schooling(student_id: uuid.UUID, schooling_id: uuid.UUID, school: Establishm
               end: date | None = None) -> SchoolingOpened:
     return SchoolingOpened(producer="students", schooling_id=schooling_id, student_id=student_id,
                            establishment=school, class_label="TLE PRO MODE", school_year=2025, mef=MEF,
-                           start_date=start, end_date=end)
+                           start_date=start, end_date=end, version=2 if end else 1)
 
 
 def priced(student_id: uuid.UUID, schooling_id: uuid.UUID) -> SchoolingPriced:
@@ -122,15 +122,16 @@ async def test_the_four_documents_are_issued_from_events(service_env: dict[str, 
         ])
         await produce(bootstrap, namespace + STUDENTS_RIBS, keyed(ines, RibRecorded(
             producer="students", rib_id=uuid.uuid4(), student_id=ines, establishment_uai=LYON.uai,
-            owner_type="personal", holder_name="Inès Lambert", iban=IBAN, bic="AGRIFRPPXXX")))
+            owner_type="personal", holder_name="Inès Lambert", iban=IBAN, bic="AGRIFRPPXXX", version=1)))
         await produce(bootstrap, namespace + PFMP_EVENTS, keyed(ines, PfmpValidated(
             producer="pfmp", occurred_at=datetime(2025, 10, 20, 9, tzinfo=UTC), pfmp=PfmpState(
                 pfmp_id=pfmp_id, schooling_id=first, student_id=ines, start_date=date(2025, 10, 6),
-                end_date=date(2025, 10, 17), day_count=10, status="validated", created_seq=1, rank=1))))
+                end_date=date(2025, 10, 17), day_count=10, status="validated", created_seq=1, rank=1,
+                version=2))))
         await produce(bootstrap, namespace + CALCULATOR_EVENTS, [
             *keyed(ines, priced(ines, first), priced(ines, second), PaymentRequested(
                 producer="calculator", payment_request_id=uuid.uuid4(), pfmp_id=pfmp_id, schooling_id=first,
-                student_id=ines, amount_cents=15000, day_count=10, pfmp_rank=1)),
+                student_id=ines, amount_cents=15000, day_count=10, pfmp_rank=1, version=1)),
             *keyed(hugo, priced(hugo, hugo_schooling)),
         ])
 

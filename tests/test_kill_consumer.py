@@ -31,13 +31,13 @@ def pfmp_events() -> tuple[list[tuple[uuid.UUID, SchoolingOpened]], list[tuple[u
         student, schooling = uuid.uuid4(), uuid.uuid4()
         schoolings.append((student, SchoolingOpened(
             producer="test", schooling_id=schooling, student_id=student, establishment=school,
-            class_label="TLE", school_year=2025, mef=MEF, start_date=date(2025, 9, 1))))
+            class_label="TLE", school_year=2025, mef=MEF, start_date=date(2025, 9, 1), version=1)))
         for k in range(PFMPS_PER_STUDENT):
             start = date(2025, 10, 1) + timedelta(days=20 * k)
             pfmps.append((student, PfmpValidated(producer="test", pfmp=PfmpState(
                 pfmp_id=uuid.uuid4(), schooling_id=schooling, student_id=student, start_date=start,
                 end_date=start + timedelta(days=13), day_count=10, status="validated",
-                created_seq=n * 10 + k, rank=k + 1))))
+                created_seq=n * 10 + k, rank=k + 1, version=2))))
     return schoolings, pfmps
 
 

@@ -29,7 +29,7 @@ def schooling(label: str) -> SchoolingOpened:
         establishment=Establishment(uai="0999001K", name="Lycée test"), class_label=label, school_year=2025,
         mef=Mef(code="2473111533", dispositif="247", diploma="40031105", duration=3, year=3,
                 label="BAC PRO", ministry="MENJ"),
-        start_date=date(2025, 9, 1),
+        start_date=date(2025, 9, 1), version=1,
     )
 
 
@@ -61,18 +61,24 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_consumer_goes_on(
         bad_rule, _bad_headers = to_wire(schooling("FORBIDDEN"))
         unknown_version = json.loads(to_wire(schooling("B"))[0])
         unknown_version["schema_version"] = 99
+        # An old v1 message (written before text fields refused control characters) holding one.
+        old_control = json.loads(to_wire(schooling("B"))[0])
+        old_control.update(schema_version=1, class_label="TLE\x07PRO")
+        del old_control["version"]
         good_after, _ = to_wire(schooling("C"))
-        # Narrated: a good event, malformed JSON, an unknown version, a broken rule, a good event again.
-        for body in (good_before, b"{not json", json.dumps(unknown_version).encode(), bad_rule, good_after):
+        # Narrated: a good event, malformed JSON, an unknown version, a broken rule, an old message with a
+        # control character, a good event again.
+        for body in (good_before, b"{not json", json.dumps(unknown_version).encode(), bad_rule,
+                     json.dumps(old_control).encode(), good_after):
             await producer.send_and_wait(topic, body, key=b"k")
-        dead = await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], dead_letter_topic(topic), expected=3,
+        dead = await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], dead_letter_topic(topic), expected=4,
                                 timeout=20)
         reasons = sorted(dict(r.headers)["dlt-reason-code"].decode() for r in dead)  # type: ignore[attr-defined]
-        assert reasons == ["class_label_forbidden", "malformed", "unsupported_schema_version"]
+        assert reasons == ["class_label_forbidden", "malformed", "schema_violation", "unsupported_schema_version"]
         for record in dead:
             headers_of = dict(record.headers)  # type: ignore[attr-defined]
             assert headers_of["dlt-source-topic"].decode() == topic
-            assert int(headers_of["dlt-source-offset"].decode()) in {1, 2, 3}
+            assert int(headers_of["dlt-source-offset"].decode()) in {1, 2, 3, 4}
             assert headers_of["dlt-reason"]
             assert headers_of["dlt-attempts"] == b"1"
         assert b"{not json" in [r.value for r in dead]  # type: ignore[attr-defined]
