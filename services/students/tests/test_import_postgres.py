@@ -108,6 +108,10 @@ async def test_a_correction_and_a_class_change_emit_only_what_changed(db: Db, wr
     assert types == ["StudentRegistered", "SchoolingOpened", "SchoolingOpened"]
     ends = await db.pool.fetch("SELECT end_date FROM schoolings ORDER BY start_date")
     assert [r["end_date"] for r in ends] == [date(2025, 10, 5), None]  # the old class closed the day before
+    # Each schooling event carries its schooling's version: the closed one changed (2), the new one is 1.
+    opened = [default_registry().parse(r["payload"]) for r in (await db.outbox())]
+    versions = [(e.end_date, e.version) for e in opened if isinstance(e, SchoolingOpened)]
+    assert versions == [(None, 1), (date(2025, 10, 5), 2), (None, 1)]
 
 
 async def test_a_file_with_one_bad_row_imports_nothing(db: Db, write_csv: WriteCsv) -> None:

@@ -81,6 +81,9 @@ async def test_re_recording_changes_nothing_and_a_new_rib_archives_the_old(pool:
     assert [r["iban"] for r in active] == ["DE89370400440532013000", "FR1420041010050500013M02606"]
     assert await pool.fetchval("SELECT count(*) FROM ribs WHERE archived_at IS NOT NULL") == 1
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 3
+    # The new RIB is the next version of the student's bank details at this establishment.
+    events = [default_registry().parse(r["payload"]) for r in await pool.fetch("SELECT payload FROM outbox ORDER BY id")]
+    assert [e.version for e in events if isinstance(e, RibRecorded)] == [1, 1, 2]
 
 
 async def test_a_rib_of_an_unknown_or_unenrolled_student_records_nothing(pool: asyncpg.Pool,
