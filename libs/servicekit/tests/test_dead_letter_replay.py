@@ -64,8 +64,9 @@ class Probe:
     def dlt(self) -> str:
         return dead_letter_topic(self.topic)
 
-    async def applied(self, label: str) -> int:
-        return int(await self.pool.fetchval("SELECT count(*) FROM applied WHERE label = $1", label))
+    async def applied(self, label: str, consumer: str = "rules") -> int:
+        return int(await self.pool.fetchval("SELECT count(*) FROM applied WHERE label = $1 AND consumer = $2",
+                                            label, consumer))
 
     async def barrier(self) -> None:
         """Wait until everything published before now was consumed: one more event on the same key."""
@@ -73,7 +74,7 @@ class Probe:
         await produce(self.env["KAFKA_BOOTSTRAP_SERVERS"], self.topic, [(KEY, schooling(label))])
 
         async def seen() -> bool:
-            return await self.applied(label) == 1
+            return await self.applied(label) == 1 and await self.applied(label, "watcher") == 1
         await eventually(seen, 30, label)
 
     async def dead_letters(self, expected: int) -> list[Any]:
@@ -95,7 +96,7 @@ async def probe(service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) ->
     settings = ServiceSettings()
     schema = settings.db_schema("probe")
     conn = await asyncpg.connect(service_env["DATABASE_URL"])
-    await conn.execute(f"CREATE SCHEMA {schema}; CREATE TABLE {schema}.applied (label text NOT NULL)")
+    await conn.execute(f"CREATE SCHEMA {schema}; CREATE TABLE {schema}.applied (label text NOT NULL, consumer text NOT NULL)")
     await conn.close()
     pool = await asyncpg.create_pool(service_env["DATABASE_URL"], min_size=1, max_size=2,
                                      server_settings={"search_path": schema})
@@ -105,11 +106,16 @@ async def probe(service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) ->
     async def on_schooling(conn: Connection, event: SchoolingOpened) -> None:
         if error := probe.broken.get(event.class_label):
             raise error(f"class label {event.class_label} is forbidden here")
-        await conn.execute("INSERT INTO applied VALUES ($1)", event.class_label)
+        await conn.execute("INSERT INTO applied VALUES ($1, 'rules')", event.class_label)
 
+    async def watch_schooling(conn: Connection, event: SchoolingOpened) -> None:
+        await conn.execute("INSERT INTO applied VALUES ($1, 'watcher')", event.class_label)
+
+    # Two consumers of the topic: "rules" breaks rules on demand, "watcher" takes every event.
     spec = ServiceSpec(
         name="probe", schema=schema, migration_packages=[], produces=[],
-        subscriptions=[Subscription([STUDENTS_EVENTS], "probe", {"SchoolingOpened": on_schooling})],
+        subscriptions=[Subscription([STUDENTS_EVENTS], "rules", {"SchoolingOpened": on_schooling}),
+                       Subscription([STUDENTS_EVENTS], "watcher", {"SchoolingOpened": watch_schooling})],
     )
     runtime = ServiceRuntime(spec, settings)
     await runtime.start()
@@ -142,6 +148,7 @@ async def test_a_dead_letter_replayed_after_the_fix_is_applied_once_however_ofte
     assert listing.splitlines()[1].split("\t")[:5] == [
         f"{dead.partition}:{dead.offset}", f"{probe.topic}:{dead.partition}:{headers(dead)['dlt-source-offset']}",
         "class_label_forbidden", "1", "SchoolingOpened"]
+    assert headers(dead)["dlt-consumer"] == "rules"
     assert "SECRET-LABEL" not in overview + listing
     assert KEY not in listing
 
@@ -156,6 +163,7 @@ async def test_a_dead_letter_replayed_after_the_fix_is_applied_once_however_ofte
     await probe.cli("replay", probe.dlt)
     await probe.barrier()
     assert await probe.applied("SECRET-LABEL") == 1
+    assert await probe.applied("SECRET-LABEL", "watcher") == 1  # the replays were not for it
     # and nothing dead-lettered again
     assert len(await read_topic(probe.env["KAFKA_BOOTSTRAP_SERVERS"], probe.dlt)) == 1
 
@@ -191,14 +199,14 @@ async def test_replay_keeps_to_its_reason_and_a_dry_run_publishes_nothing(probe:
     probe.broken.update({"FORBIDDEN": RuleBroken, "OTHER": OtherRuleBroken})
     await produce(probe.env["KAFKA_BOOTSTRAP_SERVERS"], probe.topic,
                   [(KEY, schooling("FORBIDDEN")), (KEY, schooling("OTHER")), (KEY, b"{not json")])
-    await probe.dead_letters(expected=3)
+    await probe.dead_letters(expected=4)  # the malformed one by both consumers
     await probe.barrier()
     source_records = len(await read_topic(probe.env["KAFKA_BOOTSTRAP_SERVERS"], probe.topic))
     probe.broken.clear()
 
     # A dry run says what it would do and publishes nothing.
     dry = await probe.cli("replay", STUDENTS_EVENTS, "--dry-run")
-    assert "would replay 3 dead letters" in dry
+    assert "would replay 4 dead letters" in dry
     assert len(await read_topic(probe.env["KAFKA_BOOTSTRAP_SERVERS"], probe.topic)) == source_records
 
     # Only the dead letters of one reason go back.
@@ -208,3 +216,12 @@ async def test_replay_keeps_to_its_reason_and_a_dry_run_publishes_nothing(probe:
     assert await probe.applied("OTHER") == 1
     assert await probe.applied("FORBIDDEN") == 0
     assert len(await read_topic(probe.env["KAFKA_BOOTSTRAP_SERVERS"], probe.topic)) == source_records + 2
+
+    # The malformed one, replayed: each consumer takes back only its own dead letter (2 more, not 4).
+    assert "replayed 2 dead letters" in await probe.cli("replay", STUDENTS_EVENTS, "--reason", "malformed")
+    await probe.barrier()
+    dead = await read_topic(probe.env["KAFKA_BOOTSTRAP_SERVERS"], probe.dlt)
+    again = [headers(d) for d in dead if headers(d)["dlt-attempts"] == "2"]
+    assert len(dead) == 6
+    assert sorted(h["dlt-consumer"] for h in again) == ["rules", "watcher"]
+    assert {h["dlt-reason-code"] for h in again} == {"malformed"}

@@ -1,7 +1,8 @@
 """Dead letters for operators: count and list the `*.dlt` topics, and replay dead letters onto their source.
 
 A replayed message is the original one (key, body, headers) without the `dlt-*` headers, plus
-`replay-attempts` (the dead letter's `dlt-attempts`): the consumer processes it again (its inbox row
+`replay-attempts` (the dead letter's `dlt-attempts`) and `replay-for` (the consumer that gave it up, so
+no other consumer of the topic takes it again): that consumer processes it again (its inbox row
 says it was dead-lettered), and if it fails again the new dead letter counts its attempts on from there.
 An event already processed stays a no-op however often it is replayed. Bodies are never printed: they
 may hold personal data.
@@ -16,7 +17,12 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aplypro_contracts.topics import dead_letter_topic
-from aplypro_servicekit.deadletter import DLT_HEADER_PREFIX, REPLAY_ATTEMPTS_HEADER, TRUNCATED_HEADER
+from aplypro_servicekit.deadletter import (
+    DLT_HEADER_PREFIX,
+    REPLAY_ATTEMPTS_HEADER,
+    REPLAY_FOR_HEADER,
+    TRUNCATED_HEADER,
+)
 from aplypro_servicekit.kafka import make_producer
 
 DLT_SUFFIX = dead_letter_topic("")
@@ -65,11 +71,16 @@ class DeadLetter:
         return None
 
     def replay_headers(self) -> list[tuple[str, bytes]]:
-        """The original headers, without ours, and the attempts already spent."""
+        """The original headers without ours, the attempts already spent, and the consumer it is for."""
         kept = [(k, v) for k, v in self.headers
-                if not k.startswith(DLT_HEADER_PREFIX) and k != REPLAY_ATTEMPTS_HEADER]
+                if not k.startswith(DLT_HEADER_PREFIX) and k not in (REPLAY_ATTEMPTS_HEADER, REPLAY_FOR_HEADER)]
         attempts = self.header("dlt-attempts", "0")
-        return [*kept, (REPLAY_ATTEMPTS_HEADER, (attempts if attempts.isdigit() else "0").encode())]
+        kept.append((REPLAY_ATTEMPTS_HEADER, (attempts if attempts.isdigit() else "0").encode()))
+        if (service := self.header("dlt-service", "")) and (consumer := self.header("dlt-consumer", "")):
+            kept.append((REPLAY_FOR_HEADER, f"{service}.{consumer}".encode()))
+        elif service:
+            kept.append((REPLAY_FOR_HEADER, service.encode()))
+        return kept
 
     def describe(self) -> str:
         """One tab-separated line: position, source position, reason, attempts, event type, time."""

@@ -100,7 +100,8 @@ class EventConsumer:
 
     async def _process_once(self, sources: list[SourceRecord], attempt: int) -> None:
         # Only the events this consumer needs, each with its inbox id.
-        wanted = [(s, d, _inbox_id(s, d)) for s in sources if self._wants(d := self._decode(s))]
+        wanted = [(s, d, _inbox_id(s, d)) for s in sources
+                  if s.replay_for(self._service, self.name) and self._wants(d := self._decode(s))]
         claims = [Claim(inbox_id, body_hash(s.value), s.position if s.replay_attempts() is not None else None)
                   for s, _, inbox_id in wanted]
         dead: list[OutboxRow] = []
@@ -115,11 +116,13 @@ class EventConsumer:
                 if inbox_id in reused:
                     # The stored row belongs to the other content: it is left as it is.
                     error = EventIdReused("event id already processed with a different body")
-                    dead.append(dead_letter_row(source, error, service=self._service, attempts=attempt))
+                    dead.append(dead_letter_row(source, error, service=self._service, attempts=attempt,
+                                                consumer=self.name))
                 elif inbox_id not in fresh:
                     continue  # a redelivery: already processed (or already dead-lettered)
                 elif isinstance(event, ContractError):
-                    dead.append(dead_letter_row(source, event, service=self._service, attempts=attempt))
+                    dead.append(dead_letter_row(source, event, service=self._service, attempts=attempt,
+                                                consumer=self.name))
                     dead_ids.append((inbox_id, source.position))
                 else:
                     todo.append((source, event, inbox_id))
@@ -159,7 +162,7 @@ class EventConsumer:
                     raise
                 log.warning("dead_lettered", consumer=self.name, event_type=event.event_type,
                             event_id=str(event.event_id), reason=getattr(exc, "code", type(exc).__name__))
-                row = dead_letter_row(source, exc, service=self._service, attempts=attempt)
+                row = dead_letter_row(source, exc, service=self._service, attempts=attempt, consumer=self.name)
                 dead.append((row, (inbox_id, source.position)))
         return dead
 

@@ -37,6 +37,10 @@ TRANSIENT_SQLSTATES = frozenset({
 
 # A replayed dead letter carries the attempts it already used, so a new failure counts on from there.
 REPLAY_ATTEMPTS_HEADER = "replay-attempts"
+# The consumer a replay is for (`<service>.<consumer>`, its group): every other consumer of the topic skips
+# it, so a message dead-lettered by each of N consumers is not processed N times N when all are replayed.
+REPLAY_FOR_HEADER = "replay-for"
+_REPLAY_HEADERS = (REPLAY_ATTEMPTS_HEADER, REPLAY_FOR_HEADER)
 # A dead letter whose original was too big to keep whole: the original size in bytes.
 TRUNCATED_HEADER = "dlt-body-truncated"
 DLT_HEADER_PREFIX = "dlt-"
@@ -75,15 +79,23 @@ class SourceRecord:
     def position(self) -> str:
         return f"{self.topic}:{self.partition}:{self.offset}"
 
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value.decode("utf-8", "replace")
+        return None
+
     def replay_attempts(self) -> int | None:
         """Attempts already spent before a replay, or None if this record is not a replay."""
-        for name, value in self.headers:
-            if name == REPLAY_ATTEMPTS_HEADER:
-                try:
-                    return max(0, int(value))
-                except ValueError:
-                    return 0
-        return None
+        value = self.header(REPLAY_ATTEMPTS_HEADER)
+        if value is None:
+            return None
+        return max(0, int(value)) if value.isdigit() else 0
+
+    def replay_for(self, service: str, consumer: str) -> bool:
+        """False for a replay meant for another consumer (each consumer replays its own dead letters)."""
+        target = self.header(REPLAY_FOR_HEADER)
+        return target is None or target in (service, f"{service}.{consumer}")
 
 
 def dead_letter_headers(exc: BaseException, *, service: str, attempts: int) -> dict[str, str]:
@@ -97,14 +109,17 @@ def dead_letter_headers(exc: BaseException, *, service: str, attempts: int) -> d
     }
 
 
-def dead_letter_row(record: SourceRecord, exc: BaseException, *, service: str, attempts: int) -> OutboxRow:
+def dead_letter_row(record: SourceRecord, exc: BaseException, *, service: str, attempts: int,
+                    consumer: str | None = None) -> OutboxRow:
     """The original bytes, with why and where from in headers; `attempts` adds to a replay's earlier ones.
 
     A dead letter never exceeds the record size limit (the outbox would refuse it and the consumer would
     stop on it): a too-big original keeps its headers and the start of its body, and says so.
     """
-    headers = {k: v.decode("utf-8", "replace") for k, v in record.headers if k != REPLAY_ATTEMPTS_HEADER}
+    headers = {k: v.decode("utf-8", "replace") for k, v in record.headers if k not in _REPLAY_HEADERS}
     headers.update(dead_letter_headers(exc, service=service, attempts=attempts + (record.replay_attempts() or 0)))
+    if consumer is not None:
+        headers["dlt-consumer"] = consumer
     headers.update({
         "dlt-source-topic": record.topic,
         "dlt-source-partition": str(record.partition),
