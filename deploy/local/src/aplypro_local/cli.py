@@ -1,4 +1,5 @@
-"""`aplypro`: drive the local stack (demo, up) and regenerate the published specifications."""
+"""`aplypro`: drive the local stack (demo, up), regenerate the published specifications, inspect and
+replay dead letters (dlt)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from typing import Annotated
 import typer
 
 app = typer.Typer(help="APLyPro local stack.", no_args_is_help=True)
+dlt_app = typer.Typer(help="Dead-letter topics: list them, replay them onto their source topics.",
+                      no_args_is_help=True)
+app.add_typer(dlt_app, name="dlt")
 
 WORKDIR = Annotated[Path, typer.Option(help="Where data, logs, PDFs and payment files go.")]
 
@@ -68,6 +72,67 @@ def specs() -> None:
     root = Path(__file__).resolve().parents[4]
     for path in write_all(root):
         typer.echo(path.relative_to(root))
+
+
+TOPIC_HELP = "A dead-letter or source topic, with or without the APLYPRO_TOPIC_NAMESPACE prefix."
+
+
+@dlt_app.command("list")
+def dlt_list(topic: Annotated[str | None, typer.Argument(help=TOPIC_HELP)] = None) -> None:
+    """Without TOPIC: every *.dlt topic of the namespace, counted by reason code. With TOPIC: one line
+    per dead letter (never its body)."""
+    import asyncio
+
+    from aplypro_servicekit.settings import ServiceSettings
+
+    from . import deadletters
+
+    settings = ServiceSettings()
+    bootstrap, namespace = settings.kafka_bootstrap_servers, settings.topic_namespace
+    if topic is None:
+        for name, counts in asyncio.run(deadletters.counts_by_reason(bootstrap, namespace)):
+            reasons = " ".join(f"{code}={n}" for code, n in sorted(counts.items()))
+            typer.echo(f"{name}\t{counts.total()}\t{reasons}".rstrip())
+        return
+    try:
+        letters = asyncio.run(deadletters.read_dead_letters(bootstrap, deadletters.resolve(topic, namespace)))
+    except deadletters.UnknownTopic as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(deadletters.DESCRIBE_HEADER)
+    for letter in letters:
+        typer.echo(letter.describe())
+
+
+@dlt_app.command("replay")
+def dlt_replay(
+    topic: Annotated[str, typer.Argument(help=TOPIC_HELP)],
+    reason: Annotated[str | None, typer.Option(help="Only the dead letters of this reason code.")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Say what would be replayed; publish nothing.")] = False,
+) -> None:
+    """Put dead letters back on their source topic (original key, body and headers) once the cause is
+    fixed. Safe to run twice: a consumer applies an event once."""
+    import asyncio
+
+    from aplypro_servicekit.settings import ServiceSettings
+
+    from . import deadletters
+
+    settings = ServiceSettings()
+    name = deadletters.resolve(topic, settings.topic_namespace)
+    try:
+        result = asyncio.run(deadletters.replay(settings.kafka_bootstrap_servers, name, reason=reason,
+                                                dry_run=dry_run))
+    except deadletters.UnknownTopic as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(deadletters.DESCRIBE_HEADER)
+    for letter in result.replayed:
+        typer.echo(letter.describe())
+    for letter, why in result.skipped:
+        typer.echo(f"skipped ({why})\t{letter.describe()}", err=True)
+    verb = "would replay" if dry_run else "replayed"
+    typer.echo(f"{verb} {len(result.replayed)} dead letters of {name}; skipped {len(result.skipped)}")
 
 
 def main() -> None:

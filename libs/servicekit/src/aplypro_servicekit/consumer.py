@@ -1,7 +1,9 @@
 """A batch consumer: decode, dead-letter poison, skip duplicates, apply handlers, commit, then ack.
 
 One PostgreSQL transaction per Kafka batch holds the effects, the inbox rows and the outgoing events
-(dead letters included), so the offset is committed only after the database commit.
+(dead letters included), so the offset is committed only after the database commit. Transient errors
+(`is_transient`) are retried with backoff and then nacked, never dead-lettered; a dead-lettered event's
+inbox row says so, so a replay of its dead letter (`aplypro dlt replay`) is processed again.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from aplypro_contracts import ContractError, Envelope, Registry
 
 from .db import Connection
 from .deadletter import SourceRecord, dead_letter_row, is_transient
-from .inbox import EventIdReused, body_hash, claim
+from .inbox import Claim, EventIdReused, body_hash, claim, mark_dead_lettered
 from .outbox import OutboxRow, write_outbox
 
 log = structlog.get_logger(__name__)
@@ -98,46 +100,60 @@ class EventConsumer:
 
     async def _process_once(self, sources: list[SourceRecord], attempt: int) -> None:
         # Only the events this consumer needs, each with its inbox id.
-        wanted = [(s, d, _inbox_id(s, d)) for s in sources if self._wants(d := self._decode(s))]
-        claims = [(inbox_id, body_hash(s.value)) for s, _, inbox_id in wanted]
+        wanted = [(s, d, _inbox_id(s, d)) for s in sources
+                  if s.replay_for(self._service, self.name) and self._wants(d := self._decode(s))]
+        claims = [Claim(inbox_id, body_hash(s.value), s.position if s.replay_attempts() is not None else None)
+                  for s, _, inbox_id in wanted]
         dead: list[OutboxRow] = []
+        dead_ids: list[tuple[str, str]] = []  # claimed ids dead-lettered, with their position
         async with self._pool.acquire() as conn, conn.transaction():
             fresh, reused = await claim(conn, self.name, claims)
-            todo: list[tuple[SourceRecord, Envelope]] = []
+            todo: list[tuple[SourceRecord, Envelope, str]] = []
             done: set[str] = set()
             for source, event, inbox_id in wanted:
                 if inbox_id in done:
                     continue  # a duplicate within the batch
                 if inbox_id in reused:
+                    # The stored row belongs to the other content: it is left as it is.
                     error = EventIdReused("event id already processed with a different body")
-                    dead.append(dead_letter_row(source, error, service=self._service, attempts=attempt))
+                    dead.append(dead_letter_row(source, error, service=self._service, attempts=attempt,
+                                                consumer=self.name))
                 elif inbox_id not in fresh:
-                    continue  # a redelivery: already processed
+                    continue  # a redelivery: already processed (or already dead-lettered)
                 elif isinstance(event, ContractError):
-                    dead.append(dead_letter_row(source, event, service=self._service, attempts=attempt))
+                    dead.append(dead_letter_row(source, event, service=self._service, attempts=attempt,
+                                                consumer=self.name))
+                    dead_ids.append((inbox_id, source.position))
                 else:
-                    todo.append((source, event))
+                    todo.append((source, event, inbox_id))
                 done.add(inbox_id)
-            dead += await self._apply(conn, todo, attempt)
+            failed = await self._apply(conn, todo, attempt)
+            dead += [row for row, _ in failed]
+            dead_ids += [ids for _, ids in failed]
+            await mark_dead_lettered(conn, self.name, dead_ids)
             await write_outbox(conn, dead)
-        self.processed += len(todo)
+        self.processed += len(todo) - len(failed)
         self.dead_lettered += len(dead)
         self.last_progress = time.monotonic()
 
-    async def _apply(self, conn: Connection, todo: list[tuple[SourceRecord, Envelope]],
-                     attempt: int) -> list[OutboxRow]:
-        """The batch handler on the whole batch; if it breaks a rule, event by event to find the culprit."""
+    async def _apply(self, conn: Connection, todo: list[tuple[SourceRecord, Envelope, str]],
+                     attempt: int) -> list[tuple[OutboxRow, tuple[str, str]]]:
+        """The batch handler on the whole batch; if it breaks a rule, event by event to find the culprit.
+
+        Returns the dead letters of the events that broke a rule (a too-large outgoing event included:
+        `RecordTooLarge` from the handler's `write_outbox`), each with its inbox id and position.
+        """
         if self._batch_handler is not None and todo:
             try:
                 async with conn.transaction():  # a savepoint: undone as a whole if one event is bad
-                    await self._batch_handler(conn, [event for _, event in todo])
+                    await self._batch_handler(conn, [event for _, event, _ in todo])
                 return []
             except Exception as exc:
                 if is_transient(exc):
                     raise
                 log.warning("batch_fallback", consumer=self.name, events=len(todo), error=type(exc).__name__)
         dead = []
-        for source, event in todo:
+        for source, event, inbox_id in todo:
             try:
                 async with conn.transaction():  # a savepoint: one broken rule does not undo the batch
                     await self._handlers[event.event_type](conn, event)
@@ -146,7 +162,8 @@ class EventConsumer:
                     raise
                 log.warning("dead_lettered", consumer=self.name, event_type=event.event_type,
                             event_id=str(event.event_id), reason=getattr(exc, "code", type(exc).__name__))
-                dead.append(dead_letter_row(source, exc, service=self._service, attempts=attempt))
+                row = dead_letter_row(source, exc, service=self._service, attempts=attempt, consumer=self.name)
+                dead.append((row, (inbox_id, source.position)))
         return dead
 
     def _wants(self, event: Envelope | ContractError) -> bool:
