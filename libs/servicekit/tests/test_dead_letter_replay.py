@@ -44,7 +44,7 @@ def schooling(label: str) -> SchoolingOpened:
         establishment=Establishment(uai="0999001K", name="Lycée test"), class_label=label, school_year=2025,
         mef=Mef(code="2473111533", dispositif="247", diploma="40031105", duration=3, year=3,
                 label="BAC PRO", ministry="MENJ"),
-        start_date=date(2025, 9, 1),
+        start_date=date(2025, 9, 1), version=1,
     )
 
 
