@@ -112,7 +112,8 @@ def test_one_file_is_one_school_year(write_csv: WriteCsv) -> None:
 def test_a_file_that_is_not_utf8_is_refused(write_csv: WriteCsv) -> None:
     with pytest.raises(InvalidFile) as caught:
         read_students_csv(write_csv(HEADER, GOOD_ROW.replace("Mehdi", "Léa"), encoding="cp1252"), uai=UAI)
-    assert [e.code for e in caught.value.errors] == ["file.encoding"]
+    assert [(e.line, e.code) for e in caught.value.errors] == [(2, "file.encoding")]  # where the first bad byte is
+    assert "UTF-8 (with or without BOM)" in caught.value.errors[0].reason
 
 
 def test_blank_lines_are_skipped_and_quoted_cells_are_read(write_csv: WriteCsv) -> None:
