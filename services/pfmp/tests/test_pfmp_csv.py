@@ -42,3 +42,9 @@ def test_missing_and_unknown_columns_are_errors(tmp_path: Path) -> None:
         read_pfmp_csv(path)
     assert {(e.column, e.reason) for e in caught.value.errors} == {
         ("annee_scolaire", "missing column"), ("couleur", "unknown column")}
+
+
+def test_a_header_over_the_csv_field_limit_is_reported_on_line_1(tmp_path: Path) -> None:
+    with pytest.raises(InvalidFile) as caught:
+        read_pfmp_csv(write(tmp_path, "x" * 140_000 + ";" + HEADER))
+    assert [(e.line, e.column) for e in caught.value.errors] == [(1, "*")]

@@ -37,7 +37,22 @@ def _decode(path: Path, encodings: tuple[str, ...]) -> str:
         except UnicodeDecodeError as exc:
             first = first or exc
     line = raw.count(b"\n", 0, first.start if first else 0) + 1
-    raise InvalidFile([RowError(line, "*", "file.encoding", f"not {' or '.join(encodings)} text: {ENCODING_HINT}")])
+    names = " or ".join("UTF-8" if e == "utf-8-sig" else e for e in encodings)
+    raise InvalidFile([RowError(line, "*", "file.encoding", f"not {names} text: {ENCODING_HINT}")])
+
+
+def _rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(line where the row starts, cells) for every row, header included; a quoted cell may span lines."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"')
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader, None)
+        except csv.Error as exc:  # its message never holds the cell
+            raise InvalidFile([RowError(start, "*", "row.unreadable", f"not readable as CSV: {exc}")]) from None
+        if cells is None:
+            return
+        yield start, cells
 
 
 def read_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...], delimiter: str = ";",
@@ -50,8 +65,8 @@ def read_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...
     trusted to start a row.
     """
     text = _decode(path, encodings).removeprefix("\ufeff")  # a BOM left by a fallback encoding
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"')
-    header = [h.strip().lower() for h in next(reader, [])]
+    rows = _rows(text, delimiter)
+    header = [h.strip().lower() for h in next(rows, (1, []))[1]]
     known = required + optional
     errors = [RowError(1, c, "header.missing_column", "required column absent") for c in required
               if c not in header]
@@ -62,14 +77,7 @@ def read_rows(path: Path, *, required: tuple[str, ...], optional: tuple[str, ...
                for i, c in enumerate(header) if c in header[:i]]
     if errors:
         raise InvalidFile(errors)
-    while True:
-        start = reader.line_num + 1  # a quoted cell may span lines: report the first one
-        try:
-            cells = next(reader, None)
-        except csv.Error as exc:
-            raise InvalidFile([RowError(start, "*", "row.unreadable", f"not readable as CSV: {exc}")]) from None
-        if cells is None:
-            return
+    for start, cells in rows:
         if not any(cell.strip() for cell in cells):
             continue  # blank lines are not rows
         if len(cells) > len(header):
