@@ -27,11 +27,12 @@ def test_a_good_file_gives_one_command_per_row(tmp_path: Path) -> None:
 
 
 def test_every_bad_cell_is_reported_without_its_value(tmp_path: Path) -> None:
-    path = write(tmp_path, HEADER + "X;0999001K;2025;2025-13-40;2025-11-21;12\nY;0999001K;20x5;2025-11-03;2025-11-21;1.5\n")
+    path = write(tmp_path, HEADER + "000111223AB;0999001K;2025;2025-13-40;2025-11-21;12\n"
+                 "X;0999001K;20x5;2025-11-03;2025-11-21;1.5\n")
     with pytest.raises(InvalidFile) as caught:
         read_pfmp_csv(path)
     found = {(e.line, e.column) for e in caught.value.errors}
-    assert found == {(2, "date_debut"), (3, "annee_scolaire"), (3, "nb_jours")}
+    assert found == {(2, "date_debut"), (3, "ine"), (3, "annee_scolaire"), (3, "nb_jours")}
     assert all("2025-13-40" not in e.reason and "1.5" not in e.reason for e in caught.value.errors)
 
 
@@ -41,3 +42,9 @@ def test_missing_and_unknown_columns_are_errors(tmp_path: Path) -> None:
         read_pfmp_csv(path)
     assert {(e.column, e.reason) for e in caught.value.errors} == {
         ("annee_scolaire", "missing column"), ("couleur", "unknown column")}
+
+
+def test_a_header_over_the_csv_field_limit_is_reported_on_line_1(tmp_path: Path) -> None:
+    with pytest.raises(InvalidFile) as caught:
+        read_pfmp_csv(write(tmp_path, "x" * 140_000 + ";" + HEADER))
+    assert [(e.line, e.column) for e in caught.value.errors] == [(1, "*")]

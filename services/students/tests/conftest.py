@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
+from typer.testing import CliRunner
 
 DATA = Path(__file__).parent / "data"
 UAI = "0999001K"
@@ -27,3 +30,14 @@ def write_csv(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def cli(database_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("APLYPRO_TOPIC_NAMESPACE", namespace)
+    handlers = logging.getLogger().handlers[:]
+    yield CliRunner()
+    # the commands configure logging on the runner's streams; later tests must not write to closed ones
+    structlog.reset_defaults()
+    logging.getLogger().handlers[:] = handlers

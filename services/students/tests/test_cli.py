@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 from aplypro_students.entrypoints.cli import app
 from typer.testing import CliRunner, Result
 
@@ -17,17 +14,6 @@ from .conftest import DATA, GOOD_ROW, HEADER
 pytestmark = pytest.mark.integration
 PERSONAL = ("000111223", "000111226", "0001112290", "HADDAD", "LEROY", "MOREAU", "Mehdi", "Inès", "2007-11-02",
             "14/02/2009", "FR76", "3000600001", "Pasteur", "Œuvre")
-
-
-@pytest.fixture
-def cli(database_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("APLYPRO_TOPIC_NAMESPACE", namespace)
-    handlers = logging.getLogger().handlers[:]
-    yield CliRunner()
-    # the commands configure logging on the runner's streams; later tests must not write to closed ones
-    structlog.reset_defaults()
-    logging.getLogger().handlers[:] = handlers
 
 
 def ok(result: Result) -> dict[str, object]:

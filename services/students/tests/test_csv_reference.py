@@ -56,3 +56,17 @@ def test_bad_bcn_rows_are_located(write_csv: WriteCsv) -> None:
     assert [(e.line, e.code) for e in caught.value.errors] == [
         (2, "mef.format"), (3, "dispositif_formation.format"), (3, "duree_dispositif.format"),
         (3, "ministere.missing")]
+
+
+def test_reference_cells_follow_the_contract_limits(write_csv: WriteCsv) -> None:
+    # what the contracts would refuse is refused here, with its line and column, so a load never breaks an event
+    with pytest.raises(InvalidFile) as caught:
+        read_establishments_csv(write_csv("uai;name;head_name;city", "0999001K;A;" + "H" * 101 + ";RENNES",
+                                          "0999002L;" + "N" * 201 + ";;", "0999003M;B;;REN\x0bNES",
+                                          "0999004N;" + "N" * 200 + ";" + "H" * 100 + ";R"))
+    assert [(e.line, e.column, e.code) for e in caught.value.errors] == [
+        (2, "head_name", "head_name.too_long"), (3, "name", "name.too_long"), (4, "city", "city.control_character")]
+    with pytest.raises(InvalidFile) as caught:
+        read_bcn_mefs_csv(write_csv(BCN_HEADER + ",REMARQUE", "2473121133,247,40025510,３,3,BAC PRO,MENJ,\x01"))
+    assert [(e.line, e.column, e.code) for e in caught.value.errors] == [  # the ignored column is not checked
+        (2, "duree_dispositif", "duree_dispositif.format")]

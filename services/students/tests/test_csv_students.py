@@ -112,7 +112,14 @@ def test_one_file_is_one_school_year(write_csv: WriteCsv) -> None:
 def test_a_file_that_is_not_utf8_is_refused(write_csv: WriteCsv) -> None:
     with pytest.raises(InvalidFile) as caught:
         read_students_csv(write_csv(HEADER, GOOD_ROW.replace("Mehdi", "Léa"), encoding="cp1252"), uai=UAI)
-    assert [e.code for e in caught.value.errors] == ["file.encoding"]
+    assert [(e.line, e.code) for e in caught.value.errors] == [(2, "file.encoding")]  # where the first bad byte is
+    assert caught.value.errors[0].reason == "not UTF-8 text: save it as UTF-8 (with or without BOM)"
+
+
+def test_a_header_over_the_csv_field_limit_is_reported_on_line_1(write_csv: WriteCsv) -> None:
+    with pytest.raises(InvalidFile) as caught:
+        read_students_csv(write_csv(HEADER + ";" + "x" * 140_000, GOOD_ROW), uai=UAI)
+    assert [(e.line, e.column, e.code) for e in caught.value.errors] == [(1, "*", "row.unreadable")]
 
 
 def test_blank_lines_are_skipped_and_quoted_cells_are_read(write_csv: WriteCsv) -> None:

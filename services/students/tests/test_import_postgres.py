@@ -138,3 +138,14 @@ async def test_an_unknown_establishment_imports_nothing(db: Db) -> None:
     with pytest.raises(InvalidFile) as caught:
         await db.import_file(DATA / "students.csv", uai="0999009Z")
     assert [(e.column, e.code) for e in caught.value.errors] == [("uai", "uai.unknown")]
+
+
+async def test_rows_of_one_student_together_give_the_identity(db: Db, write_csv: WriteCsv) -> None:
+    # two classes in the year; the second row leaves the address empty: the first row's address is kept
+    second = GOOD_ROW.replace("8 rue Pasteur", "").replace("TLE PRO MELEC;2473121133", "1ERE PRO MELEC;2473121132")
+    summary = await db.import_file(write_csv(HEADER, GOOD_ROW, second))
+    assert (summary.students, summary.schoolings) == (1, 2)
+    registry = default_registry()
+    (registered,) = [e for e in (registry.parse(r["payload"]) for r in await db.outbox())
+                     if isinstance(e, StudentRegistered)]
+    assert registered.identity.address.lines == ("8 rue Pasteur",)

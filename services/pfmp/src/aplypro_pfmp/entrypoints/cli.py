@@ -17,9 +17,10 @@ import asyncpg
 import typer
 from aplypro_contracts.topics import PFMP_EVENTS
 from aplypro_servicekit.cli import run_service, service_pool
+from aplypro_servicekit.record_size import RecordTooLarge
 
 from aplypro_pfmp.adapters import postgres
-from aplypro_pfmp.adapters.csv_file import InvalidFile, read_pfmp_csv
+from aplypro_pfmp.adapters.csv_file import InvalidFile, read_pfmp_lines
 from aplypro_pfmp.config import PfmpSettings
 from aplypro_pfmp.domain.pfmp import PfmpError
 from aplypro_pfmp.service_layer.decisions import WithdrawalReason, WithdrawDecision, request_withdrawal
@@ -46,12 +47,17 @@ def _db(settings: PfmpSettings) -> AbstractAsyncContextManager[tuple[asyncpg.Poo
 
 @app.command("import-csv")
 def import_csv(file: Path) -> None:
-    """Record the PFMPs of a CSV file (`ine;uai;annee_scolaire;date_debut;date_fin;nb_jours`)."""
+    """Record the PFMPs of a CSV file (`ine;uai;annee_scolaire;date_debut;date_fin;nb_jours`).
+
+    A file that cannot be read is refused with its report and status 2; rows refused when recorded
+    (unknown schooling, a rule, an event over the record size limit) with status 1. Either way nothing is recorded.
+    """
     try:
-        commands = read_pfmp_csv(file)
+        commands = read_pfmp_lines(file)
     except InvalidFile as exc:
         for err in exc.errors:
             typer.echo(f"line {err.line}, column {err.column}: {err.reason}", err=True)
+        typer.echo(f"nothing recorded: {len(exc.errors)} error(s)", err=True)
         raise typer.Exit(2) from None
 
     async def go() -> tuple[int, list[str]]:
@@ -60,11 +66,11 @@ def import_csv(file: Path) -> None:
         async with _db(settings) as (pool, _):
             try:
                 async with pool.acquire() as conn, conn.transaction():
-                    for line, command in enumerate(commands, start=2):
+                    for line, command in commands:
                         try:
                             async with conn.transaction():
                                 await record_pfmp(conn, command, topic=settings.topic(PFMP_EVENTS))
-                        except PfmpError as exc:
+                        except (PfmpError, RecordTooLarge) as exc:
                             errors.append(f"line {line}: {exc.code}: {exc}")
                     if errors:
                         raise _Rollback

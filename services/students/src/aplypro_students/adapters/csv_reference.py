@@ -7,7 +7,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from aplypro_students.adapters.csv_reader import CellError, RowParser, parse_mef, parse_uai, read_rows
+from aplypro_contracts.text import LABEL_MAX, PERSON_NAME_MAX
+
+from aplypro_students.adapters.csv_reader import (
+    CellError,
+    RowParser,
+    is_ascii_digits,
+    parse_mef,
+    parse_uai,
+    read_rows,
+)
 from aplypro_students.domain.reference import Establishment, Mef
 from aplypro_students.domain.report import InvalidFile, RowError
 
@@ -15,8 +24,12 @@ ESTABLISHMENT_REQUIRED = ("uai", "name")
 ESTABLISHMENT_OPTIONAL = ("ministry", "academy_code", "contract_type_code", "address_line1", "address_line2",
                           "postal_code", "city", "email", "phone", "head_name")
 T = TypeVar("T")
+# the contracts' limits (aplypro_contracts.text), so a loaded row always makes valid events
+ESTABLISHMENT_LIMITS = {**dict.fromkeys(ESTABLISHMENT_REQUIRED + ESTABLISHMENT_OPTIONAL, LABEL_MAX),
+                        "head_name": PERSON_NAME_MAX}
 MEF_REQUIRED = ("mef", "dispositif_formation", "formation_diplome", "duree_dispositif", "annee_dispositif",
                 "libelle_long", "ministere")
+MEF_LIMITS = dict.fromkeys(MEF_REQUIRED, LABEL_MAX)
 
 
 def _pattern(regex: str, reason: str) -> Callable[[str], str]:
@@ -28,7 +41,7 @@ def _pattern(regex: str, reason: str) -> Callable[[str], str]:
 
 
 def _whole(text: str) -> int:
-    if not text.isdigit():
+    if not is_ascii_digits(text):
         raise CellError("format", "not a whole number")
     return int(text)
 
@@ -50,14 +63,14 @@ def read_establishments_csv(path: Path) -> list[Establishment]:
     items: list[tuple[int, str, Establishment]] = []
     errors: list[RowError] = []
     for line, cells in read_rows(path, required=ESTABLISHMENT_REQUIRED, optional=ESTABLISHMENT_OPTIONAL):
-        row = RowParser(line, cells)
+        row = RowParser(line, cells, ESTABLISHMENT_LIMITS)
         if row.errors:
             errors += row.errors
             continue
         uai = row.get("uai", parse_uai, required=True)
         name = row.get("name", str, required=True)
-        academy = row.get("academy_code", _pattern(r"\d{2}", "an academy code has 2 digits"))
-        contract = row.get("contract_type_code", _pattern(r"\d{1,2}", "a contract type code has 1-2 digits"))
+        academy = row.get("academy_code", _pattern(r"[0-9]{2}", "an academy code has 2 digits"))
+        contract = row.get("contract_type_code", _pattern(r"[0-9]{1,2}", "a contract type code has 1-2 digits"))
         errors += row.errors
         if uai is None or name is None or row.errors:
             continue
@@ -78,12 +91,12 @@ def read_bcn_mefs_csv(path: Path) -> list[Mef]:
     errors: list[RowError] = []
     for line, cells in read_rows(path, required=MEF_REQUIRED, optional=(), delimiter=",", ignore_unknown=True,
                                  encodings=("utf-8-sig", "cp1252")):
-        row = RowParser(line, cells)
+        row = RowParser(line, cells, MEF_LIMITS)
         if row.errors:
             errors += row.errors
             continue
         code = row.get("mef", parse_mef, required=True)
-        dispositif = row.get("dispositif_formation", _pattern(r"\d{3}", "3 digits"), required=True)
+        dispositif = row.get("dispositif_formation", _pattern(r"[0-9]{3}", "3 digits"), required=True)
         diploma = row.get("formation_diplome", _pattern(r"[0-9A-Z]{1,8}", "up to 8 letters and digits"),
                           required=True)
         duration = row.get("duree_dispositif", _whole)

@@ -39,7 +39,7 @@ def parse_owner_type(text: str) -> OwnerType:
 
 
 def _entry(row: RowParser, uai: str | None) -> RecordRib | None:
-    if row.errors:  # a misshapen row: its cells cannot be trusted to sit in their columns
+    if row.errors:  # a misshapen row, or a cell with a control character or too long
         return None
     row_uai = row.get("uai", parse_uai, required=uai is None)
     if uai is not None and row_uai not in (None, uai):

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from aplypro_contracts.text import LABEL_MAX, PERSON_NAME_MAX
+
 from aplypro_students.adapters.csv_reader import (
     CellError,
     RowParser,
@@ -16,6 +18,7 @@ from aplypro_students.adapters.csv_reader import (
     read_rows,
 )
 from aplypro_students.domain.model import Address, Identity, SchoolingRecord, SchoolingStatus, Sex
+from aplypro_students.domain.reconcile import merge_identity
 from aplypro_students.domain.report import RowError
 
 REQUIRED = ("annee_scolaire", "ine", "nom", "prenoms", "date_naissance", "classe", "code_mef", "date_debut")
@@ -23,6 +26,9 @@ ADDRESS_LINES = ("adresse_ligne1", "adresse_ligne2", "adresse_ligne3", "adresse_
 OPTIONAL = ("uai", "sexe", "commune_naissance_insee", "pays_naissance_insee", *ADDRESS_LINES, "code_postal",
             "commune_residence_insee", "commune_residence", "pays_residence_insee", "statut", "date_fin")
 
+# the contracts' limits (aplypro_contracts.text); any other column: FREE_TEXT_MAX, and codes have patterns
+LIMITS = {"nom": PERSON_NAME_MAX, **dict.fromkeys(
+    (*ADDRESS_LINES, "code_postal", "commune_residence", "classe"), LABEL_MAX)}
 _SEX = {"F": Sex.FEMALE, "M": Sex.MALE, "H": Sex.MALE}  # H (homme) is an old spelling of M
 _STATUS = {"scolaire": SchoolingStatus.STUDENT, "apprenti": SchoolingStatus.APPRENTICE,
            "autre": SchoolingStatus.OTHER}
@@ -37,7 +43,7 @@ class ParsedFile:
 
 def parse_ine(text: str) -> str:
     ine = text.upper()
-    if not re.fullmatch(r"\d{10}[A-Z]|\d{9}[A-Z]{2}", ine):
+    if not re.fullmatch(r"[0-9]{10}[A-Z]|[0-9]{9}[A-Z]{2}", ine):
         raise CellError("format", "an INE is 10 digits and a letter, or 9 digits and 2 letters")
     return ine
 
@@ -46,6 +52,8 @@ def parse_first_names(text: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     if not names:
         raise CellError("missing", "at least one first name is required")
+    if any(len(n) > PERSON_NAME_MAX for n in names):
+        raise CellError("too_long", f"a first name is longer than {PERSON_NAME_MAX} characters")
     return names[:3]  # the model keeps three
 
 
@@ -63,16 +71,16 @@ def parse_status(text: str) -> SchoolingStatus:
 
 def parse_commune(text: str) -> str:
     code = text.upper()
-    if not re.fullmatch(r"\d{5}|2[AB]\d{3}", code):
+    if not re.fullmatch(r"[0-9]{5}|2[AB][0-9]{3}", code):
         raise CellError("format", "an INSEE commune code has 5 characters")
     return code
 
 
 def parse_country(text: str) -> str:
     """5 digits; the 3-digit form gets the 99 prefix (100 → 99100)."""
-    if re.fullmatch(r"\d{3}", text):
+    if re.fullmatch(r"[0-9]{3}", text):
         return f"99{text}"
-    if not re.fullmatch(r"99\d{3}", text):
+    if not re.fullmatch(r"99[0-9]{3}", text):
         raise CellError("format", "an INSEE country code has 5 digits (99100) or 3 (100)")
     return text
 
@@ -88,7 +96,7 @@ def _address(row: RowParser) -> Address:
 
 
 def _record(row: RowParser, uai: str) -> SchoolingRecord | None:
-    if row.errors:  # a misshapen row: its cells cannot be trusted to sit in their columns
+    if row.misshapen:  # its cells cannot be trusted to sit in their columns
         return None
     if row.get("uai", parse_uai) not in (None, uai):
         row.refuse("uai", "mismatch", "differs from the establishment being imported")
@@ -118,18 +126,51 @@ def _record(row: RowParser, uai: str) -> SchoolingRecord | None:
     return SchoolingRecord(row.line, identity, school_year, label, mef, status, start, end)
 
 
+def _agree(a: Identity, b: Identity) -> bool:
+    """No value of one contradicts the other: merging them in either order gives the same identity."""
+    return merge_identity(a, b) == merge_identity(b, a)
+
+
+def _one_identity_per_ine(records: list[SchoolingRecord]) -> tuple[list[SchoolingRecord], list[RowError]]:
+    """Rows of one INE must agree wherever both give a value; else every row of that INE is refused.
+
+    Keeping one of them would pick an identity silently; the report names lines only (no INE, no name).
+    """
+    by_ine: dict[str, list[SchoolingRecord]] = {}
+    for record in records:
+        by_ine.setdefault(record.identity.ine, []).append(record)
+    errors: list[RowError] = []
+    refused: set[str] = set()
+    for ine, rows in by_ine.items():
+        merged = rows[0].identity
+        for record in rows[1:]:
+            if not _agree(merged, record.identity):
+                refused.add(ine)
+                break
+            merged = merge_identity(merged, record.identity)
+        if ine in refused:
+            lines = [r.line for r in rows]
+            where = f"{', '.join(map(str, lines[:-1]))} and {lines[-1]}"
+            errors += [RowError(n, "ine", "ine.conflicting_identity",
+                                f"the same INE is on lines {where} with different identities") for n in lines]
+    return [r for r in records if r.identity.ine not in refused], errors
+
+
 def read_students_csv(path: Path, *, uai: str) -> ParsedFile:
     """Every row is read and checked; header problems raise InvalidFile at once."""
     records: list[SchoolingRecord] = []
     errors: list[RowError] = []
     warnings: list[RowError] = []
     for line, cells in read_rows(path, required=REQUIRED, optional=OPTIONAL):
-        row = RowParser(line, cells)
+        row = RowParser(line, cells, LIMITS)
         record = _record(row, uai)
         errors += row.errors
         if record is not None:
             records.append(record)
             warnings += row.warnings
+    records, conflicts = _one_identity_per_ine(records)
+    errors += conflicts
+    warnings = [w for w in warnings if w.line not in {e.line for e in conflicts}]
     if records:  # one file is one school year: rows of another year are refused
         year = records[0].school_year
         errors += [RowError(r.line, "annee_scolaire", "annee_scolaire.mixed", "another school year than line "

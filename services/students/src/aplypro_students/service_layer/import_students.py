@@ -11,6 +11,7 @@ from uuid import UUID
 import structlog
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
+from aplypro_servicekit.record_size import ENV_NAME, RecordTooLarge
 
 from aplypro_students.adapters import postgres
 from aplypro_students.adapters.postgres_reference import eligible_mefs, known_establishments
@@ -92,7 +93,9 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
     records = collapse(valid)
     import_id = uuid.uuid4()
     await postgres.lock_reconciliation(conn)
-    sent: dict[str, Identity] = {r.identity.ine: r.identity for r in records}  # the last row wins
+    sent: dict[str, Identity] = {}
+    for r in records:  # the reader checked that rows of one INE agree: together they give its identity
+        sent[r.identity.ine] = merge_identity(sent.get(r.identity.ine), r.identity)
     known = await postgres.students_by_ine(conn, sorted(sent))
     ids: dict[str, UUID] = {}
     new: list[tuple[UUID, Identity]] = []
@@ -115,8 +118,14 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
     planned = plan_schoolings(placements, existing, today=today, new_id=uuid.uuid4)
     await postgres.write_schoolings(conn, planned, {s.schooling_id for s in existing}, command.source)
     await postgres.mark_seen(conn, [p.student_id for p in placements], [p.class_id for p in placements])
-    rows = await _outbox_rows(conn, [*new, *changed], planned, topic, import_id)
-    await write_outbox(conn, rows)
+    rows, lines = await _outbox_rows(conn, [*new, *changed], planned, topic, import_id,
+                                     _lines_of(placements))
+    try:
+        await write_outbox(conn, rows)
+    except RecordTooLarge as exc:  # the caller's transaction rolls back: nothing is imported
+        raise InvalidFile([RowError(lines[exc.index], "*", "row.record_too_large",
+                                    f"its event of {exc.size} bytes is over the {exc.limit}-byte limit "
+                                    f"({ENV_NAME})")]) from None
     summary = ImportSummary(import_id, len(sent), len(new), len(changed), len(records), len(planned), len(rows),
                             rejected, command.warnings)
     await postgres.record_import(
@@ -129,13 +138,29 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
     return summary
 
 
+def _lines_of(placements: list[Placement]) -> dict[tuple[UUID, UUID | None], int]:
+    """The file line behind each (student, class), and (student, None) for the student's first line."""
+    lines: dict[tuple[UUID, UUID | None], int] = {}
+    for p in placements:
+        lines.setdefault((p.student_id, p.class_id), p.record.line)
+        lines[p.student_id, None] = min(lines.get((p.student_id, None), p.record.line), p.record.line)
+    return lines
+
+
 async def _outbox_rows(conn: Connection, students: list[tuple[UUID, Identity]], planned: list[Schooling],
-                       topic: str, import_id: UUID) -> list[OutboxRow]:
-    """Per student, its StudentRegistered comes before its schoolings (closings first), keyed by student_id."""
+                       topic: str, import_id: UUID, lines_of: dict[tuple[UUID, UUID | None], int],
+                       ) -> tuple[list[OutboxRow], list[int]]:
+    """Per student, its StudentRegistered comes before its schoolings (closings first), keyed by student_id.
+
+    Also returns the file line of each row, so a refused record is reported where it came from.
+    """
     views = {v["schooling_id"]: v for v in await postgres.schooling_views(conn, [s.schooling_id for s in planned])}
     if len(views) != len(planned):
         raise MissingReference("a schooling's class has no establishment or MEF in the reference data")
     rows = [event_row(topic, sid, events.student_registered(sid, identity, import_id)) for sid, identity in students]
+    lines = [lines_of[sid, None] for sid, _ in students]
     rows += [event_row(topic, s.student_id, events.schooling_opened(views[s.schooling_id], import_id))
              for s in planned]
-    return rows
+    # an existing schooling closed by this import has no row of its own: the student's first line stands for it
+    lines += [lines_of.get((s.student_id, s.class_id), lines_of[s.student_id, None]) for s in planned]
+    return rows, lines
