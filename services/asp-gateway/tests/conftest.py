@@ -1,15 +1,35 @@
-"""Builders shared by the asp-gateway tests: the §4.7 sample student (Léa) as a pending request."""
+"""Builders shared by the asp-gateway tests: the §4.7 sample student (Léa) as a pending request, and a
+schema of its own per test with the projection fed directly (handlers called in a transaction)."""
 
 from __future__ import annotations
 
+import itertools
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
+from aplypro_asp_gateway.config import AspSettings
 from aplypro_asp_gateway.domain.model import Parametrage, PendingRequest, Rib, Schooling, Student
+from aplypro_asp_gateway.entrypoints.service import SCHEMA, build_options
+from aplypro_asp_gateway.service_layer import projection
+from aplypro_asp_gateway.service_layer.build import BuildOptions
+from aplypro_contracts import (
+    Address,
+    Establishment,
+    Identity,
+    Mef,
+    PaymentRequested,
+    RibRecorded,
+    SchoolingOpened,
+    SchoolingPriced,
+    StudentRegistered,
+)
+from aplypro_servicekit.db import create_pool, migrate
 
 LEA_IBAN = "FR7630006000011234567890189"
 SCHOOLING_ID = uuid.UUID("a1b2c3d4-e5f6-4000-8000-000000000001")
@@ -46,3 +66,73 @@ def make_request() -> Callable[..., PendingRequest]:
 @pytest.fixture
 def params() -> Parametrage:
     return PARAMS
+
+
+UAI = "0350001A"
+MEF = Mef(code="2473121133", dispositif="247", diploma="40025510", duration=3, year=3,
+          label="BAC PRO METIERS DE L'ELECTRICITE", ministry="MENJ")
+IBANS = ["FR7630006000000000000000167", "FR7630006000000000000000264", "FR7630006000000000000001719"]
+NS = {"f": "http://www.cnasea.fr/fichier"}
+
+
+def settings_for(namespace: str, **values: Any) -> AspSettings:
+    # The namespace is a shared setting, read under its unprefixed name: each test gets its own schema.
+    return AspSettings(APLYPRO_TOPIC_NAMESPACE=namespace, **values)
+
+
+@pytest.fixture
+async def pool(database_url: str, namespace: str) -> AsyncIterator[asyncpg.Pool]:
+    schema = settings_for(namespace).db_schema(SCHEMA)
+    pool = await create_pool(database_url, schema)
+    await migrate(pool, schema, ["aplypro_servicekit", "aplypro_asp_gateway"])
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def options(namespace: str, tmp_path: Path) -> BuildOptions:
+    options = build_options(settings_for(namespace, outbox_dir=tmp_path / "outbox"))
+    assert options.schema != SCHEMA  # never the real schema
+    return options
+
+
+VERSIONS = itertools.count(1)  # every schooling and RIB fed is newer than the ones before it
+
+
+async def feed(pool: asyncpg.Pool, handler: Callable[[Any, Any], Awaitable[None]], event: Any) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await handler(conn, event)
+
+
+async def register(pool: asyncpg.Pool, n: int, *, with_rib: bool = True) -> tuple[uuid.UUID, uuid.UUID]:
+    """A student of the fictitious school, their schooling, its cap and (optionally) a RIB."""
+    student_id, schooling_id = uuid.uuid4(), uuid.uuid4()
+    identity = Identity(ine=f"00000000{n}AB", last_name=f"ZORGLUB{n}", first_names=("Léa",),
+                        birth_date=date(2008, 3, 14), sex="female", birth_city_insee="35238",
+                        birth_country_insee="99100",
+                        address=Address(postal_code="35000", city_insee="35238", country_insee="99100"))
+    await feed(pool, projection.on_student_registered,
+               StudentRegistered(producer="students", student_id=student_id, identity=identity))
+    await feed(pool, projection.on_schooling_opened, SchoolingOpened(
+        producer="students", schooling_id=schooling_id, student_id=student_id,
+        establishment=Establishment(uai=UAI, name="LP test"), class_label="TLE PRO MELEC", school_year=2025,
+        mef=MEF, start_date=date(2025, 9, 1), version=next(VERSIONS)))
+    await feed(pool, projection.on_schooling_priced, SchoolingPriced(
+        producer="calculator", schooling_id=schooling_id, student_id=student_id, school_year=2025, priced=True,
+        daily_rate_cents=1500, yearly_cap_cents=60000))
+    if with_rib:
+        await add_rib(pool, student_id, n)
+    return student_id, schooling_id
+
+
+async def add_rib(pool: asyncpg.Pool, student_id: uuid.UUID, n: int) -> None:
+    await feed(pool, projection.on_rib_recorded, RibRecorded(
+        producer="students", rib_id=uuid.uuid4(), student_id=student_id, establishment_uai=UAI,
+        owner_type="personal", holder_name=f"ZORGLUB{n} Léa", iban=IBANS[n], bic="AGRIFRPP",
+        version=next(VERSIONS)))
+
+
+def request(student_id: uuid.UUID, schooling_id: uuid.UUID, rank: int = 1) -> PaymentRequested:
+    return PaymentRequested(producer="calculator", payment_request_id=uuid.uuid4(), pfmp_id=uuid.uuid4(),
+                            schooling_id=schooling_id, student_id=student_id, amount_cents=30000, day_count=20,
+                            pfmp_rank=rank, version=1)

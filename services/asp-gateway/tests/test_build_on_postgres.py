@@ -2,108 +2,22 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import date
-from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
 from aplypro_asp_gateway.adapters import requests_repo
-from aplypro_asp_gateway.config import AspSettings
-from aplypro_asp_gateway.entrypoints.service import SCHEMA, build_options
 from aplypro_asp_gateway.service_layer import projection
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file, write_pending_files
-from aplypro_contracts import (
-    Address,
-    Establishment,
-    Identity,
-    Mef,
-    PaymentRequested,
-    PaymentRequestSent,
-    RibRecorded,
-    SchoolingOpened,
-    SchoolingPriced,
-    StudentRegistered,
-)
+from aplypro_contracts import PaymentRequestSent, RibRecorded
 from aplypro_contracts.topics import ASP_EVENTS
-from aplypro_servicekit.db import create_pool, migrate
 from lxml import etree
 from structlog.testing import capture_logs
 
+from .conftest import IBANS, NS, UAI, add_rib, feed, register, request
+
 pytestmark = pytest.mark.integration
-
-UAI = "0350001A"
-MEF = Mef(code="2473121133", dispositif="247", diploma="40025510", duration=3, year=3,
-          label="BAC PRO METIERS DE L'ELECTRICITE", ministry="MENJ")
-IBANS = ["FR7630006000000000000000167", "FR7630006000000000000000264", "FR7630006000000000000001719"]
-NS = {"f": "http://www.cnasea.fr/fichier"}
-
-
-def settings_for(namespace: str, **values: Any) -> AspSettings:
-    # The namespace is a shared setting, read under its unprefixed name: each test gets its own schema.
-    return AspSettings(APLYPRO_TOPIC_NAMESPACE=namespace, **values)
-
-
-@pytest.fixture
-async def pool(database_url: str, namespace: str) -> AsyncIterator[asyncpg.Pool]:
-    schema = settings_for(namespace).db_schema(SCHEMA)
-    pool = await create_pool(database_url, schema)
-    await migrate(pool, schema, ["aplypro_servicekit", "aplypro_asp_gateway"])
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture
-def options(namespace: str, tmp_path: Path) -> BuildOptions:
-    options = build_options(settings_for(namespace, outbox_dir=tmp_path / "outbox"))
-    assert options.schema != SCHEMA  # never the real schema
-    return options
-
-
-VERSIONS = itertools.count(1)  # every schooling and RIB fed is newer than the ones before it
-
-
-async def feed(pool: asyncpg.Pool, handler: Callable[[Any, Any], Awaitable[None]], event: Any) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await handler(conn, event)
-
-
-async def register(pool: asyncpg.Pool, n: int, *, with_rib: bool = True) -> tuple[uuid.UUID, uuid.UUID]:
-    """A student of the fictitious school, their schooling, its cap and (optionally) a RIB."""
-    student_id, schooling_id = uuid.uuid4(), uuid.uuid4()
-    identity = Identity(ine=f"00000000{n}AB", last_name=f"ZORGLUB{n}", first_names=("Léa",),
-                        birth_date=date(2008, 3, 14), sex="female", birth_city_insee="35238",
-                        birth_country_insee="99100",
-                        address=Address(postal_code="35000", city_insee="35238", country_insee="99100"))
-    await feed(pool, projection.on_student_registered,
-               StudentRegistered(producer="students", student_id=student_id, identity=identity))
-    await feed(pool, projection.on_schooling_opened, SchoolingOpened(
-        producer="students", schooling_id=schooling_id, student_id=student_id,
-        establishment=Establishment(uai=UAI, name="LP test"), class_label="TLE PRO MELEC", school_year=2025,
-        mef=MEF, start_date=date(2025, 9, 1), version=next(VERSIONS)))
-    await feed(pool, projection.on_schooling_priced, SchoolingPriced(
-        producer="calculator", schooling_id=schooling_id, student_id=student_id, school_year=2025, priced=True,
-        daily_rate_cents=1500, yearly_cap_cents=60000))
-    if with_rib:
-        await add_rib(pool, student_id, n)
-    return student_id, schooling_id
-
-
-async def add_rib(pool: asyncpg.Pool, student_id: uuid.UUID, n: int) -> None:
-    await feed(pool, projection.on_rib_recorded, RibRecorded(
-        producer="students", rib_id=uuid.uuid4(), student_id=student_id, establishment_uai=UAI,
-        owner_type="personal", holder_name=f"ZORGLUB{n} Léa", iban=IBANS[n], bic="AGRIFRPP",
-        version=next(VERSIONS)))
-
-
-def request(student_id: uuid.UUID, schooling_id: uuid.UUID, rank: int = 1) -> PaymentRequested:
-    return PaymentRequested(producer="calculator", payment_request_id=uuid.uuid4(), pfmp_id=uuid.uuid4(),
-                            schooling_id=schooling_id, student_id=student_id, amount_cents=30000, day_count=20,
-                            pfmp_rank=rank, version=1)
 
 
 async def test_one_build_sends_the_ready_requests_in_one_file_and_keeps_the_others_blocked(
@@ -161,7 +75,8 @@ async def test_one_build_sends_the_ready_requests_in_one_file_and_keeps_the_othe
     assert sorted(options.outbox_dir.iterdir()) == files
     async with pool.acquire() as conn:
         assert await requests_repo.status(conn) == {
-            "pending": 1, "blocked": {"missing_rib": 1}, "sent": 3, "files": 1, "files_not_written": 0}
+            "pending": 1, "blocked": {"missing_rib": 1}, "sent": 3, "files": 1, "files_not_written": 0,
+            "files_handover_unconfirmed": 0}
 
 
 async def test_a_blocked_request_leaves_in_a_new_file_once_its_rib_arrives(
@@ -193,7 +108,7 @@ async def test_a_file_committed_but_not_written_is_written_from_its_stored_bytes
     # A crash right after the commit: the row exists, the file does not.
     path.unlink()
     async with pool.acquire() as conn:
-        await conn.execute("UPDATE asp_files SET written_at = NULL")
+        await conn.execute("UPDATE asp_files SET written_at = NULL, staged_at = NULL")
         assert await write_pending_files(conn, options.outbox_dir) == [result.file_name]
     assert path.read_bytes() == content
 

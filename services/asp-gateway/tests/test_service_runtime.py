@@ -58,9 +58,9 @@ def events_of_one_student() -> list[tuple[str, uuid.UUID, Envelope]]:
 async def test_events_from_three_topics_end_in_one_payment_file_and_sent_events(
     service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    for key, value in {**service_env, "APLYPRO_ASP_OUTBOX_DIR": str(tmp_path),
-                       "APLYPRO_ASP_BUILD_INTERVAL_S": "0.2"}.items():
-        monkeypatch.setenv(key, value)
+    for name, value in {**service_env, "APLYPRO_ASP_OUTBOX_DIR": str(tmp_path),
+                        "APLYPRO_ASP_BUILD_INTERVAL_S": "0.2"}.items():
+        monkeypatch.setenv(name, value)
     settings = AspSettings()
     runtime = ServiceRuntime(build_spec(settings), settings)
     await runtime.start()

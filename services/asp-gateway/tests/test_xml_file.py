@@ -44,7 +44,8 @@ SAMPLE_RECORD = """
 def canonical(element: etree._Element) -> bytes:
     parser = etree.XMLParser(remove_blank_text=True)
     reparsed = etree.fromstring(etree.tostring(element), parser)
-    return etree.tostring(reparsed, method="c14n")
+    canonical_bytes: bytes = etree.tostring(reparsed, method="c14n")
+    return canonical_bytes
 
 
 def record(make_request: Callable[..., PendingRequest], params: Parametrage, **changes: object) -> PaymentRecord:

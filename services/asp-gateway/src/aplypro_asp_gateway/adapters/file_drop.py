@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from datetime import UTC, datetime, timedelta
@@ -31,21 +32,50 @@ def next_name(token: str, now: datetime, latest: datetime | None) -> str:
     return payment_file_name(token, at)
 
 
-def write_atomically(folder: Path, name: str, content: bytes) -> Path:
-    """Write `.<name>.part`, flush to disk, then rename: a reader never sees a half-written file."""
+def partial_path(folder: Path, name: str) -> Path:
+    return folder / f".{name}.part"  # hidden: an uploader picks only `nps_ficimport_idp_*.xml`
+
+
+def write_partial(folder: Path, name: str, content: bytes) -> Path:
+    """Write the hidden `.<name>.part` and make it durable (file and folder synced) before any rename."""
     folder.mkdir(parents=True, exist_ok=True)
-    final, partial = folder / name, folder / f".{name}.part"
+    partial = partial_path(folder, name)
     with partial.open("wb") as handle:
         handle.write(content)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(partial, final)
+    _sync_folder(folder)
+    return partial
+
+
+def publish(folder: Path, name: str) -> Path:
+    """Rename the part file to its final name: the handover to the uploader, atomic and made durable."""
+    final = folder / name
+    os.replace(partial_path(folder, name), final)
+    _sync_folder(folder)  # the rename itself survives a power cut only once the folder is synced
+    return final
+
+
+def write_atomically(folder: Path, name: str, content: bytes) -> Path:
+    """Write `.<name>.part`, flush to disk, then rename: a reader never sees a half-written file."""
+    write_partial(folder, name, content)
+    return publish(folder, name)
+
+
+def sha256_of(path: Path) -> str | None:
+    """The file's SHA-256, or None when there is no such file."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def _sync_folder(folder: Path) -> None:
     directory = os.open(folder, os.O_RDONLY)
     try:
-        os.fsync(directory)  # the rename itself survives a power cut only once the folder is synced
+        os.fsync(directory)
     finally:
         os.close(directory)
-    return final
 
 
 def latest_on_disk(folder: Path, token: str) -> datetime | None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from aplypro_servicekit.db import Connection
 
-from aplypro_asp_gateway.domain.model import Blocked, PendingRequest, Rib, Schooling, Student
+from aplypro_asp_gateway.domain.model import Blocked, PaymentRecord, PendingRequest, Rib, Schooling, Student
 
 _COMPLETE = "st.student_id IS NOT NULL AND sc.schooling_id IS NOT NULL AND r.rib_id IS NOT NULL"
 _PENDING = """
@@ -18,7 +19,9 @@ SELECT pr.payment_request_id, pr.record_id, pr.pfmp_id, pr.schooling_id, pr.stud
        st.sex, st.birth_city_insee, st.birth_country_insee, st.address_postal_code, st.address_city_insee,
        st.address_country_insee, sc.schooling_id IS NOT NULL AS has_schooling, sc.uai, sc.contract_type_code,
        sc.mef_ministry, sc.school_year, sc.status, cap.yearly_cap_cents, r.rib_id, r.owner_type,
-       r.holder_name, r.iban, r.bic
+       r.holder_name, r.iban, r.bic, pr.rectification,
+       EXISTS (SELECT 1 FROM file_records fr WHERE fr.pfmp_id = pr.pfmp_id AND fr.first_payment)
+           AS first_payment_sent
 FROM payment_requests pr
 LEFT JOIN students st ON st.student_id = pr.student_id
 LEFT JOIN schoolings sc ON sc.schooling_id = pr.schooling_id
@@ -47,6 +50,7 @@ def _to_request(row: Any) -> PendingRequest:
         payment_request_id=row["payment_request_id"], record_id=row["record_id"], pfmp_id=row["pfmp_id"],
         schooling_id=row["schooling_id"], student_id=row["student_id"], amount_cents=row["amount_cents"],
         pfmp_rank=row["pfmp_rank"], student=student, schooling=schooling, rib=rib,
+        rectification=row["rectification"], first_payment_sent=row["first_payment_sent"],
     )
 
 
@@ -82,6 +86,22 @@ async def insert_file(conn: Connection, name: str, stamp: datetime, content: byt
     )
 
 
+async def numbers_sent_first(conn: Connection, numbers: Sequence[str]) -> set[str]:
+    """The PFMP numbers (PRESTADOSS/NUMADM) among these that a file ever built already sent as a first payment."""
+    rows = await conn.fetch("SELECT pfmp_number FROM file_records WHERE first_payment AND pfmp_number = ANY($1)",
+                            list(numbers))
+    return {r["pfmp_number"] for r in rows}
+
+
+async def insert_file_records(conn: Connection, file_name: str, records: Sequence[PaymentRecord]) -> None:
+    """The file's records, all first payments: the unique indexes refuse a second one for a PFMP or a NUMADM."""
+    await conn.executemany(
+        "INSERT INTO file_records (payment_request_id, file_name, record_id, pfmp_id, pfmp_number, first_payment) "
+        "VALUES ($1, $2, $3, $4, $5, true)",
+        [(r.payment_request_id, file_name, r.record_id, r.pfmp_id, r.pfmp_number) for r in records],
+    )
+
+
 async def mark_sent(conn: Connection, file_name: str, sent: Sequence[tuple[UUID, UUID]]) -> list[Any]:
     """Requests `(id, rib_id)` go to `sent` with their file and the RIB used (frozen); returns their rows."""
     return await conn.fetch(
@@ -95,13 +115,38 @@ async def mark_sent(conn: Connection, file_name: str, sent: Sequence[tuple[UUID,
     )
 
 
-async def files_to_write(conn: Connection) -> list[tuple[str, bytes]]:
-    rows = await conn.fetch("SELECT file_name, content FROM asp_files WHERE written_at IS NULL ORDER BY name_stamp")
-    return [(r["file_name"], r["content"]) for r in rows]
+_HANDOVER_LOCK = "hashtext('asp-handover:' || current_schema())"
 
 
-async def mark_written(conn: Connection, name: str) -> None:
-    await conn.execute("UPDATE asp_files SET written_at = now() WHERE file_name = $1", name)
+async def try_lock_handover(conn: Connection) -> bool:
+    return bool(await conn.fetchval(f"SELECT pg_try_advisory_lock({_HANDOVER_LOCK})"))
+
+
+async def unlock_handover(conn: Connection) -> None:
+    await conn.execute(f"SELECT pg_advisory_unlock({_HANDOVER_LOCK})")
+
+
+@dataclass(frozen=True)
+class FileToWrite:
+    name: str
+    content: bytes
+    sha256: str
+    staged: bool  # the temporary copy was durable before the rename: the file may already be handed over
+
+
+async def files_to_write(conn: Connection) -> list[FileToWrite]:
+    rows = await conn.fetch("SELECT file_name, content, sha256, staged_at IS NOT NULL AS staged FROM asp_files "
+                            "WHERE written_at IS NULL ORDER BY name_stamp")
+    return [FileToWrite(r["file_name"], r["content"], r["sha256"], r["staged"]) for r in rows]
+
+
+async def mark_staged(conn: Connection, name: str) -> None:
+    await conn.execute("UPDATE asp_files SET staged_at = now() WHERE file_name = $1", name)
+
+
+async def mark_written(conn: Connection, name: str, *, unconfirmed: bool = False) -> None:
+    await conn.execute("UPDATE asp_files SET written_at = now(), handover_unconfirmed = $2 WHERE file_name = $1",
+                       name, unconfirmed)
 
 
 async def status(conn: Connection) -> dict[str, Any]:
@@ -112,6 +157,8 @@ async def status(conn: Connection) -> dict[str, Any]:
         "SELECT reason, count(*) AS n FROM payment_requests, unnest(blocking_reasons) AS reason "
         "WHERE state = 'pending' GROUP BY reason ORDER BY reason")}
     files = await conn.fetchrow(
-        "SELECT count(*) AS n, count(*) FILTER (WHERE written_at IS NULL) AS unwritten FROM asp_files")
+        "SELECT count(*) AS n, count(*) FILTER (WHERE written_at IS NULL) AS unwritten, "
+        "count(*) FILTER (WHERE handover_unconfirmed) AS unconfirmed FROM asp_files")
     return {"pending": states.get("pending", 0), "blocked": blocked, "sent": states.get("sent", 0),
-            "files": int(files["n"]) if files else 0, "files_not_written": int(files["unwritten"]) if files else 0}
+            "files": int(files["n"]) if files else 0, "files_not_written": int(files["unwritten"]) if files else 0,
+            "files_handover_unconfirmed": int(files["unconfirmed"]) if files else 0}

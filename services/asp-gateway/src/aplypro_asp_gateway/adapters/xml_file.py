@@ -13,6 +13,7 @@ from typing import Any
 
 from lxml import etree
 
+from aplypro_asp_gateway.domain.errors import RecordBuildError
 from aplypro_asp_gateway.domain.model import Address, BankAccount, Parametrage, PaymentRecord, Person
 
 NAMESPACE = "http://www.cnasea.fr/fichier"
@@ -55,6 +56,18 @@ def payment_file(params: Parametrage, records: Sequence[PaymentRecord], built_on
         _enregistrement(records_element, params, record, built_on)
     body: bytes = etree.tostring(root, encoding="US-ASCII", xml_declaration=False, pretty_print=True)
     return DECLARATION + body
+
+
+def check_record(params: Parametrage, record: PaymentRecord, built_on: date) -> None:
+    """Build the record alone in a one-record file and parse it back (§4.8: each record alone first).
+
+    lxml refuses text that XML cannot hold (control characters, lone surrogates…): that record is blocked
+    instead of sinking the whole file. The error text is not kept: it may quote personal data.
+    """
+    try:
+        etree.fromstring(payment_file(params, [record], built_on))
+    except (ValueError, TypeError, etree.LxmlError):
+        raise RecordBuildError("the record cannot be built as XML") from None
 
 
 def _enregistrement(parent: Element, params: Parametrage, record: PaymentRecord, built_on: date) -> None:

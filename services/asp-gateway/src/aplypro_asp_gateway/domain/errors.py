@@ -9,3 +9,15 @@ class PfmpAlreadyPending(GatewayError):
     """A second pending request for one PFMP: sending both would pay the PFMP twice."""
 
     code = "pfmp_has_pending_request"
+
+
+class RecordBuildError(GatewayError):
+    """One record lxml could not build: it is blocked alone, the rest of the file goes out (issue 9)."""
+
+    code = "record_build_failed"
+
+
+class FileOnDiskConflict(GatewayError):
+    """The drop folder holds, under a file's name, bytes other than the ones recorded: never overwritten."""
+
+    code = "payment_file_conflict"

@@ -53,6 +53,8 @@ class PendingRequest:
     student: Student | None
     schooling: Schooling | None
     rib: Rib | None
+    rectification: bool = False  # the request of a rectified PFMP (a new total, not a first payment)
+    first_payment_sent: bool = False  # a file ever built already holds this PFMP's first-payment record
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class PaymentRecord:
 
     record_id: int
     payment_request_id: UUID
+    pfmp_id: UUID
     rib_id: UUID
     person: Person
     address: Address

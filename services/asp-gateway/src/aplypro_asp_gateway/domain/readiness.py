@@ -25,9 +25,12 @@ def prepare(request: PendingRequest, params: Parametrage) -> PaymentRecord | Blo
     """All checks run and all failures are kept, so a school sees every fix at once."""
     reasons: list[str] = []
     person = address = account = None
+    _first_payment(request, reasons)
     if request.student is None:
         reasons.append("missing_student_identity")  # the students service's event has not arrived yet
     else:
+        if _has_invalid_characters(request.student):
+            reasons.append("invalid_characters")  # fixed by a new StudentRegistered, which re-checks the request
         person = _person(request.student, reasons)
         address = _address(request.student, reasons)
     if request.rib is None:
@@ -47,11 +50,27 @@ def prepare(request: PendingRequest, params: Parametrage) -> PaymentRecord | Blo
             or unite is None or amount is None or engaged is None):
         return Blocked(request.payment_request_id, _unique(reasons))
     return PaymentRecord(
-        record_id=request.record_id, payment_request_id=request.payment_request_id, rib_id=request.rib.rib_id,
+        record_id=request.record_id, payment_request_id=request.payment_request_id, pfmp_id=request.pfmp_id,
+        rib_id=request.rib.rib_id,
         person=person, address=address, da_number=da_number,
         pfmp_number=codes.pfmp_number(da_number, request.pfmp_rank), department=codes.department(schooling.uai),
         engaged_euros=engaged, amount_euros=amount, unite_suivi=unite, bank=account,
     )
+
+
+def _first_payment(request: PendingRequest, reasons: list[str]) -> None:
+    """Every record we write is a first payment (no ASP ids yet): one per PFMP across all files ever built."""
+    if request.first_payment_sent:
+        # A rectification needs the ASP ids and the `modification` attributes, not written yet: it waits.
+        reasons.append("rectification_not_supported" if request.rectification else "already_paid_first")
+
+
+def _has_invalid_characters(student: Student) -> bool:
+    """Text the file carries from the student: names (transliterated, which keeps ASCII controls) and codes
+    (verbatim)."""
+    values = (student.last_name, *student.first_names, student.birth_city_insee, student.birth_country_insee,
+              student.postal_code, student.city_insee, student.country_insee)
+    return any(text.has_control_characters(v) for v in values if v)
 
 
 def _unique(reasons: list[str]) -> tuple[str, ...]:

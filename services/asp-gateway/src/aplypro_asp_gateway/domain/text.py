@@ -17,6 +17,14 @@ NAME_LIMITS = {"PRENOM": 20, "NOMUSAGE": 50, "NOMNAISSANCE": 50}
 HOLDER_LIMIT = 32
 
 
+def has_control_characters(text: str) -> bool:
+    """C0, DEL and C1 controls: no name or code holds one legitimately, and lxml refuses most of them.
+
+    The contracts refuse them now, but rows projected before that may still hold one (§7.4, issue 9).
+    """
+    return any(unicodedata.category(char) == "Cc" for char in text)
+
+
 def transliterate(text: str, *, unknown: str = "?") -> str:
     """ASCII only: accents dropped, ligatures expanded, anything else replaced by `unknown`."""
     out: list[str] = []

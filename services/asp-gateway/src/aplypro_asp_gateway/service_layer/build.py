@@ -1,9 +1,13 @@
 """Building one payment file: pending requests checked, ready ones written into a file and marked sent.
 
-One transaction holds the file row (its frozen bytes), the `sent` states and one PaymentRequestSent per
+One transaction holds the file row (its frozen bytes and hash), its records (`file_records`: a request in
+one file ever, one first payment per PFMP and per NUMADM), the `sent` states and one PaymentRequestSent per
 request in the outbox. The file reaches the disk only after the commit: a file on disk whose requests
-were rolled back could be uploaded and later sent again in another file (G1). A crash between the commit
-and the write is repaired by the next run, which writes every file not yet on disk from its stored bytes.
+were rolled back could be uploaded and later sent again in another file (G1). The handover to the drop
+folder (service_layer/handover.py) survives a crash at any step without writing a file twice.
+
+A record that cannot be built (lxml refuses it) is blocked alone with its reason: the rest of the file
+goes out (issue 9, "poison stays local").
 """
 
 from __future__ import annotations
@@ -25,9 +29,13 @@ from aplypro_servicekit.outbox import event_row, write_outbox
 
 from aplypro_asp_gateway.adapters import file_drop
 from aplypro_asp_gateway.adapters import requests_repo as repo
-from aplypro_asp_gateway.adapters.xml_file import payment_file
+from aplypro_asp_gateway.adapters.xml_file import check_record, payment_file
+from aplypro_asp_gateway.domain.errors import RecordBuildError
 from aplypro_asp_gateway.domain.model import Blocked, Parametrage, PaymentRecord, PendingRequest
 from aplypro_asp_gateway.domain.readiness import prepare
+from aplypro_asp_gateway.service_layer.handover import write_pending_files
+
+__all__ = ["BuildOptions", "BuildResult", "build_payment_file", "write_pending_files"]
 
 log = structlog.get_logger(__name__)
 
@@ -61,12 +69,40 @@ class BuildResult:
     written: list[str]
 
 
-def compose(requests: Sequence[PendingRequest], params: Parametrage, built_on: date) -> Composition:
-    """Checks and XML together: CPU work (schwifty, lxml), run in a worker thread."""
-    outcomes = [prepare(r, params) for r in requests]
+def prepare_all(requests: Sequence[PendingRequest], params: Parametrage) -> list[PaymentRecord | Blocked]:
+    """The checks of every request: CPU work (schwifty), run in a worker thread."""
+    return [prepare(r, params) for r in requests]
+
+
+def assemble(records: Sequence[PaymentRecord], sent_numbers: set[str], params: Parametrage,
+             built_on: date) -> Composition:
+    """Each record built alone first: one that lxml refuses, or whose PFMP number already left as a first
+    payment (in an earlier file or earlier in this one), is blocked; the others make the file. CPU work."""
+    kept: list[PaymentRecord] = []
+    blocked: list[Blocked] = []
+    seen = set(sent_numbers)
+    for record in records:
+        if record.pfmp_number in seen:
+            blocked.append(Blocked(record.payment_request_id, ("numadm_already_sent",)))
+            continue
+        try:
+            check_record(params, record, built_on)
+        except RecordBuildError as exc:
+            blocked.append(Blocked(record.payment_request_id, (exc.code,)))
+            continue
+        seen.add(record.pfmp_number)
+        kept.append(record)
+    return Composition(kept, blocked, payment_file(params, kept, built_on) if kept else None)
+
+
+async def compose(conn: Connection, requests: Sequence[PendingRequest], params: Parametrage,
+                  built_on: date) -> Composition:
+    outcomes = await asyncio.to_thread(prepare_all, requests, params)
     records = [o for o in outcomes if isinstance(o, PaymentRecord)]
-    blocked = [o for o in outcomes if isinstance(o, Blocked)]
-    return Composition(records, blocked, payment_file(params, records, built_on) if records else None)
+    sent_numbers = await repo.numbers_sent_first(conn, [r.pfmp_number for r in records])
+    composition = await asyncio.to_thread(assemble, records, sent_numbers, params, built_on)
+    blocked = [o for o in outcomes if isinstance(o, Blocked)] + composition.blocked
+    return Composition(composition.records, blocked, composition.content)
 
 
 async def build_payment_file(pool: asyncpg.Pool, options: BuildOptions, now: datetime | None = None) -> BuildResult:
@@ -80,7 +116,7 @@ async def build_payment_file(pool: asyncpg.Pool, options: BuildOptions, now: dat
             requests = await repo.pending_requests(conn, complete=True, limit=limit)
             requests += await repo.pending_requests(conn, complete=False, limit=limit)
             built_on = now.astimezone(PARIS).date()
-            composition = await asyncio.to_thread(compose, requests, options.params, built_on)
+            composition = await compose(conn, requests, options.params, built_on)
             await repo.record_blocked(conn, composition.blocked)
             if composition.content is not None:
                 name = await _record_file(conn, options, now, composition.records, composition.content)
@@ -99,6 +135,7 @@ async def _record_file(conn: Connection, options: BuildOptions, now: datetime,
     stamp = file_drop.stamp_of(name)
     assert stamp is not None  # next_name always yields a stamped name
     await repo.insert_file(conn, name, stamp, content, hashlib.sha256(content).hexdigest(), len(records))
+    await repo.insert_file_records(conn, name, records)
     sent = await repo.mark_sent(conn, name, [(r.payment_request_id, r.rib_id) for r in records])
     events = [
         event_row(options.topic, row["student_id"], PaymentRequestSent(
@@ -112,14 +149,3 @@ async def _record_file(conn: Connection, options: BuildOptions, now: datetime,
     await write_outbox(conn, events)
     log.info("payment_file_built", file_name=name, records=len(records), bytes=len(content))
     return name
-
-
-async def write_pending_files(conn: Connection, outbox_dir: Path) -> list[str]:
-    """Put on disk every built file not yet written (this run's, or one a crash left behind)."""
-    written = []
-    for name, content in await repo.files_to_write(conn):
-        await asyncio.to_thread(file_drop.write_atomically, outbox_dir, name, content)
-        await repo.mark_written(conn, name)
-        written.append(name)
-        log.info("payment_file_written", file_name=name)
-    return written
