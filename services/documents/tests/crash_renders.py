@@ -38,3 +38,8 @@ def stalling_render(payloads: list[dict[str, Any]]) -> list[bytes]:
     (folder / "pid").write_text(str(os.getpid()))
     time.sleep(60)  # the test kills this process long before
     return fake_pdfs(payloads)
+
+
+def failing_start() -> None:
+    """A pool initializer that fails (say the fonts are missing): each worker dies before any render."""
+    raise RuntimeError("the worker cannot start")

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import multiprocessing
 import os
 import signal
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -20,7 +22,8 @@ import pytest
 from aplypro_contracts.topics import DOCUMENTS_EVENTS
 from aplypro_documents.adapters.storage import LocalStorage
 from aplypro_documents.config import DocumentsSettings
-from aplypro_documents.rendering.pool import worker_pool
+from aplypro_documents.rendering.isolation import RenderPoolBrokenError
+from aplypro_documents.rendering.pool import RenderPool, worker_pool
 from aplypro_documents.service_layer.issue import DecisionIssuer
 
 pytestmark = pytest.mark.integration
@@ -63,14 +66,16 @@ async def dead_letters(pool: asyncpg.Pool) -> list[asyncpg.Record]:
 async def test_a_payload_that_kills_its_worker_is_given_up_and_every_other_document_is_issued(
     pool: asyncpg.Pool, enrol: Any, namespace: str, tmp_path: Path, renders: ModuleType
 ) -> None:
-    # Narrated: nine students queued, batches of four; one student's document ends its worker (os._exit).
-    others = {(await enrol(f"Élève{i}", "Léa", "TLE PRO MODE"))[1] for i in range(8)}
+    # Narrated: eight students queued, batches of four; one student's document ends its worker (os._exit).
+    others = {(await enrol(f"Élève{i}", "Léa", "TLE PRO MODE"))[1] for i in range(7)}
     _, culprit = await enrol(renders.KILLER, "Léa", "TLE PRO MODE")
     with worker_pool(1) as executor:
         issuer = issuer_for(pool, namespace, tmp_path, executor, renders.exiting_render, attempts=3)
         await drain(issuer, pool)
-        # Every other document is issued, whether it shared the culprit's batch or came later.
+        # Every other document is issued, the three that shared the culprit's batch among them.
         assert await issued(pool) == others
+        # Bounded: one crash per halving of the batch of four (4, 2), then two with the culprit alone.
+        assert executor.rebuilds <= 4
         # The culprit is given up once, with its reason, after a bounded number of crashes.
         dead = await dead_letters(pool)
         assert len(dead) == 1
@@ -78,7 +83,7 @@ async def test_a_payload_that_kills_its_worker_is_given_up_and_every_other_docum
         assert '"dlt-reason-code": "render_worker_crashed"' in dead[0]["headers"]
         async with pool.acquire() as conn:
             assert await conn.fetchval("SELECT count(*) FROM render_queue") == 0
-        # The pool still works: a student queued afterwards is issued.
+        # The pool still works: a student queued afterwards is issued in a later batch.
         _, later = await enrol("Tardif", "Paul", "TLE PRO MODE")
         await drain(issuer, pool)
         assert await issued(pool) == {*others, later}
@@ -107,3 +112,21 @@ async def test_a_killed_render_worker_is_replaced_and_costs_no_document_an_attem
     assert await dead_letters(pool) == []
     with pytest.raises(ProcessLookupError):
         os.kill(worker, 0)
+
+
+async def test_a_pool_whose_workers_die_on_start_blames_no_document(
+    pool: asyncpg.Pool, enrol: Any, namespace: str, tmp_path: Path, renders: ModuleType
+) -> None:
+    # Narrated: two students queued, a pool whose initializer fails; every render "crashes", none is at fault.
+    students = {(await enrol(f"Élève{i}", "Léa", "TLE PRO MODE"))[1] for i in range(2)}
+    spawn = multiprocessing.get_context("spawn")
+    with RenderPool(lambda: ProcessPoolExecutor(1, mp_context=spawn, initializer=renders.failing_start)) as executor:
+        issuer = issuer_for(pool, namespace, tmp_path, executor, renders.fake_pdfs, attempts=1)
+        with pytest.raises(RenderPoolBrokenError):
+            await issuer.issue_batch()
+    # The batch is not taken: both still queued with no attempt spent, nothing issued or dead-lettered.
+    async with pool.acquire() as conn:
+        queued = await conn.fetch("SELECT schooling_id, attempts FROM render_queue")
+    assert {(r["schooling_id"], r["attempts"]) for r in queued} == {(s, 0) for s in students}
+    assert await issued(pool) == set()
+    assert await dead_letters(pool) == []
