@@ -1,6 +1,6 @@
-"""Render off the event loop: a process pool with one worker per core.
+"""Render off the event loop: a process pool with one worker per core, rebuilt when a worker dies.
 
-`render_batch` is the picklable entry point the service submits to a ProcessPoolExecutor:
+`render_batch` is the picklable entry point the service submits to the pool:
 
     loop.run_in_executor(executor, render_batch, [to_payload(doc) for doc in chunk])
 """
@@ -8,9 +8,10 @@
 import logging
 import multiprocessing
 import os
-from collections.abc import Hashable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
-from typing import Any
+import threading
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
+from typing import Any, ParamSpec, TypeVar
 
 import structlog
 
@@ -36,7 +37,44 @@ def _warm_up() -> None:
     _toolkit()  # parse the stylesheet and load the fonts before the first job arrives
 
 
-def worker_pool(workers: int | None = None) -> ProcessPoolExecutor:
+P = ParamSpec("P")
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
+
+
+class RenderPool(Executor):
+    """An executor that replaces its process pool once the pool is broken.
+
+    A worker that dies (SIGKILL, the OOM killer, a crash inside a C library) breaks a ProcessPoolExecutor
+    for good: every later submit raises BrokenProcessPool. Here the next submit builds a fresh pool and
+    shuts the broken one down, so one dead worker costs the batch it held, not every later document.
+    """
+
+    def __init__(self, factory: Callable[[], Executor]) -> None:
+        self._factory = factory
+        self._lock = threading.Lock()  # submit may come from several threads
+        self._current = factory()
+        self.rebuilds = 0
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        with self._lock:
+            try:
+                return self._current.submit(fn, *args, **kwargs)
+            except BrokenExecutor:
+                # The pool marks itself broken before it fails the futures it held (concurrent.futures),
+                # so a caller that saw its future fail finds the pool broken here and gets a fresh one.
+                broken, self._current = self._current, self._factory()
+                self.rebuilds += 1
+                log.warning("render_pool_rebuilt", rebuilds=self.rebuilds)
+                broken.shutdown(wait=False, cancel_futures=True)
+                return self._current.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._current.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def _process_pool(workers: int | None) -> ProcessPoolExecutor:
     """Spawned workers: forking a process that already holds pango/fontconfig state is unsafe."""
     return ProcessPoolExecutor(
         max_workers=workers or os.cpu_count() or 1,
@@ -44,6 +82,11 @@ def worker_pool(workers: int | None = None) -> ProcessPoolExecutor:
         initializer=_warm_up,
         max_tasks_per_child=MAX_BATCHES_PER_WORKER,
     )
+
+
+def worker_pool(workers: int | None = None) -> RenderPool:
+    """The service's render pool: `workers` spawned processes, rebuilt whenever one of them dies."""
+    return RenderPool(lambda: _process_pool(workers))
 
 
 def _class_key(doc: Document) -> Hashable:

@@ -29,6 +29,7 @@ from aplypro_documents.domain.decisions import newer_schooling
 from aplypro_documents.domain.errors import DocumentRuleError
 from aplypro_documents.domain.model import Document, DocumentKind
 from aplypro_documents.domain.numbering import next_version, pfmp_number
+from aplypro_documents.rendering.isolation import RenderWorkerCrashedError, render_isolating
 from aplypro_documents.rendering.payloads import to_payload
 from aplypro_documents.rendering.pool import render_batch
 from aplypro_documents.service_layer.content import (
@@ -65,7 +66,7 @@ class DecisionIssuer:
                  programmes: Mapping[str, str] | None = None, clock: Callable[[], date] = paris_today) -> None:
         self._pool, self._storage, self._executor = pool, storage, executor
         self._topic = topic
-        self._batch_size, self._attempts, self._render = batch_size, attempts, render
+        self._batch_size, self._attempts, self._render_fn = batch_size, attempts, render
         self._programmes = dict(programmes or {})
         self._clock = clock
         self.issued = 0
@@ -73,24 +74,35 @@ class DecisionIssuer:
 
     async def issue_batch(self) -> int:
         """Handle one batch; returns how many queued documents it took (issued, skipped or refused)."""
-        loop = asyncio.get_running_loop()
         async with self._pool.acquire() as conn, conn.transaction():
             today = self._clock()
             jobs = await self._claim(conn, today)
             if not jobs:
                 return 0
             ready = [job for job in jobs if await self._build(conn, job, today)]
-            if ready:
-                try:
-                    # CPU work off the event loop, so the consumer's heartbeats keep going.
-                    pdfs = await loop.run_in_executor(
-                        self._executor, self._render, [to_payload(job.doc) for job in ready if job.doc])
-                except Exception as exc:
-                    await self._failed(conn, ready, exc)
-                    return 0
-                await self._record(conn, ready, pdfs)
-        self.issued += len(ready)
-        return len(jobs)
+            issued, failed = await self._render(conn, ready) if ready else (0, False)
+        self.issued += issued
+        # Nothing issued and something failed: the caller waits before the next batch, as for any failure.
+        return 0 if failed and not issued else len(jobs)
+
+    async def _render(self, conn: Any, ready: list[_Job]) -> tuple[int, bool]:
+        """Render, record what rendered, count what failed; (documents issued, whether any failed).
+
+        CPU work off the event loop, so the consumer's heartbeats keep going. A worker crash is no
+        attempt: the batch is rendered again around the payload that crashes it (isolation.py).
+        """
+        outcomes = await render_isolating(self._render_fn, [to_payload(job.doc) for job in ready if job.doc],
+                                          self._executor)
+        rendered = [(job, pdf) for job, pdf in zip(ready, outcomes, strict=True) if isinstance(pdf, bytes)]
+        if rendered:
+            await self._record(conn, [job for job, _ in rendered], [pdf for _, pdf in rendered])
+        failures: dict[int, tuple[Exception, list[_Job]]] = {}  # one failure per render that raised
+        for job, outcome in zip(ready, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                failures.setdefault(id(outcome), (outcome, []))[1].append(job)
+        for exc, jobs in failures.values():
+            await self._failed(conn, jobs, exc, final=isinstance(exc, RenderWorkerCrashedError))
+        return len(rendered), bool(failures)
 
     async def _claim(self, conn: Any, today: date) -> list[_Job]:
         jobs: list[_Job] = []

@@ -1,0 +1,90 @@
+"""Render a batch so that a worker crash costs nothing but the payload that causes it.
+
+A render worker that dies fails every payload of its batch with BrokenProcessPool, whichever caused it:
+an outside kill (SIGKILL, the OOM killer) or a payload that crashes the worker itself. So a crashed batch
+is rendered again by halves (the pool is rebuilt, pool.RenderPool) until the crash is pinned on one
+payload; everything else is rendered. A crash is never one of the document's attempts. A payload is
+given up only after crashing its worker alone `crashes_alone` times, and only if the pool still runs a
+trivial task: when even that fails, the pool is at fault (say, its initializer), not the document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import BrokenExecutor, Executor
+from typing import Any, ClassVar
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+Render = Callable[[list[dict[str, Any]]], list[bytes]]
+Outcome = bytes | Exception  # a payload's PDF, or why it has none
+
+# Twice alone: a second crash tells a payload that kills its worker from a kill that happened to land on it.
+CRASHES_ALONE = 2
+
+
+class RenderWorkerCrashedError(RuntimeError):
+    """A document whose rendering kills the worker, every time, even alone (never personal data)."""
+
+    code: ClassVar[str] = "render_worker_crashed"
+
+
+class RenderPoolBrokenError(RuntimeError):
+    """The pool cannot run even a trivial task: nothing is blamed on a document, the batch is not taken."""
+
+    code: ClassVar[str] = "render_pool_broken"
+
+
+async def render_isolating(render: Render, payloads: Sequence[dict[str, Any]], executor: Executor | None,
+                           *, crashes_alone: int = CRASHES_ALONE) -> list[Outcome]:
+    """One outcome per payload, in order.
+
+    A render that raises (not a crash) gives its exception to every payload it held, as one batch failure.
+    Raises RenderPoolBrokenError when the pool itself no longer works.
+    """
+    loop = asyncio.get_running_loop()
+    outcomes: dict[int, Outcome] = {}
+
+    async def attempt(indices: list[int]) -> bool:
+        """False when the worker died; otherwise the outcomes of these payloads are known."""
+        try:
+            pdfs = await loop.run_in_executor(executor, render, [payloads[i] for i in indices])
+        except BrokenExecutor:
+            return False
+        except Exception as exc:
+            outcomes.update(dict.fromkeys(indices, exc))
+            return True
+        outcomes.update(zip(indices, pdfs, strict=True))
+        return True
+
+    async def isolate(indices: list[int]) -> None:
+        if await attempt(indices):
+            return
+        if len(indices) > 1:
+            log.warning("render_worker_crashed", documents=len(indices), action="split")
+            half = len(indices) // 2
+            await isolate(indices[:half])
+            await isolate(indices[half:])
+            return
+        for crashes in range(1, crashes_alone):  # the first crash alone has just happened
+            log.warning("render_worker_crashed", documents=1, crashes=crashes, action="retry_alone")
+            if await attempt(indices):
+                return
+        await _check_pool(loop, executor)
+        log.warning("render_worker_crashed", documents=1, crashes=crashes_alone, action="give_up")
+        outcomes[indices[0]] = RenderWorkerCrashedError(
+            f"the render worker died {crashes_alone} times rendering this document alone")
+
+    await isolate(list(range(len(payloads))))
+    return [outcomes[i] for i in range(len(payloads))]
+
+
+async def _check_pool(loop: asyncio.AbstractEventLoop, executor: Executor | None) -> None:
+    try:
+        await loop.run_in_executor(executor, os.getpid)
+    except BrokenExecutor as exc:
+        raise RenderPoolBrokenError("the render pool cannot run a trivial task: its workers die on start") from exc
