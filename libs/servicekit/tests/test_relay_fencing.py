@@ -18,6 +18,7 @@ import pytest
 from aplypro_local.testing import eventually, read_topic
 from aplypro_servicekit.db import create_pool, migrate
 from aplypro_servicekit.kafka import ensure_topics, make_producer
+from aplypro_servicekit.leadership import NotLeader
 from aplypro_servicekit.outbox import OutboxRow, write_outbox
 from aplypro_servicekit.relay import OutboxRelay
 from aplypro_servicekit.relay_process import start_relay_process
@@ -185,3 +186,34 @@ async def _someone_waits(pool: asyncpg.Pool, schema: str) -> bool:
 
 async def _empty(pool: asyncpg.Pool) -> bool:
     return await outbox_left(pool) == 0
+
+
+async def test_a_new_leader_leaves_a_live_lease_of_the_old_one_alone_and_the_old_one_can_lease_no_more(
+    setup: Setup, kafka_bootstrap: str
+) -> None:
+    await setup.writer.write(300)
+    # The old leader (epoch 1) holds a live lease on the oldest row, then loses its lock unknowingly.
+    await setup.pool.execute("UPDATE relay_leader SET epoch = 1")
+    await setup.pool.execute(
+        "UPDATE outbox_batch SET lease_token = gen_random_uuid(), lease_epoch = 1, "
+        "lease_until = now() + interval '30 seconds' WHERE id = (SELECT min(id) FROM outbox_batch)")
+    producer = make_producer(kafka_bootstrap)
+    await producer.start()
+    old = OutboxRelay(setup.pool, producer, setup.schema, batch_size=100)
+    new = OutboxRelay(setup.pool, producer, setup.schema, batch_size=100)
+    task = asyncio.create_task(new.run())
+    try:
+        await eventually(lambda: _true(new.leading), 10, "the new relay to be elected")
+        await asyncio.sleep(1.5)
+        assert new.published == 0  # nothing past the old leader's rows: per-key order holds
+        assert await outbox_left(setup.pool) == 300  # and its lease was not voided
+        with pytest.raises(NotLeader):
+            await old.publish_batch(1)
+        # The old leader finishes (publishes its row, deletes it by its lease): the new one goes on.
+        await setup.pool.execute("DELETE FROM outbox_batch WHERE lease_epoch = 1")
+        await eventually(lambda: _empty(setup.pool), 10, "the new relay to publish the rest")
+        assert new.published == 250
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await producer.stop()
