@@ -33,12 +33,13 @@ async def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, 
         await admin.close()
 
 
-def make_producer(bootstrap: str) -> AIOKafkaProducer:
+def make_producer(bootstrap: str, *, request_timeout_ms: int = 40_000) -> AIOKafkaProducer:
     # acks=all and no idempotence: the embedded broker has no idempotent producer, and duplicates are
     # absorbed by every consumer's inbox anyway.
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=512 * 1024,
         enable_idempotence=False, max_request_size=1024 * 1024,
+        request_timeout_ms=request_timeout_ms,  # also how long an unacked batch is retried
     )
 
 

@@ -1,4 +1,14 @@
-"""Publishes outbox rows to Kafka in id order, in batches, and deletes them once the broker acked."""
+"""Publishes outbox rows to Kafka in id order, in batches, and deletes them once the broker acked.
+
+At most one relay of a schema publishes at any instant:
+* it leads only while it holds the relay lock (`leadership.py`), and takes a lease only in a transaction
+  that proves its leader epoch, so a relay that lost the lock unknowingly can lease nothing more;
+* a new leader never touches a live lease of another epoch: it waits until that lease is deleted (the
+  old leader finished) or expired, and only then leases, from the oldest row, so per-key order holds;
+* a lease's publish is bounded (SEND_WITHIN_S, plus the producer's request timeout for what is in
+  flight), well inside LEASE_SECONDS: a fenced leader has stopped publishing before its lease can end;
+* a stopping relay drains under its lock, then unlocks.
+"""
 
 from __future__ import annotations
 
@@ -8,28 +18,49 @@ import json
 import time
 import uuid
 from base64 import b64decode
-from collections.abc import Callable, Iterable
 from typing import Any
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from .outbox import notify_channel
+from .leadership import Leadership, NotLeader, elect
+from .relay_send import BatchProducer, Message, Parked, send_in_batches
+
+__all__ = ["LEASE_SECONDS", "Message", "OutboxRelay", "send_in_batches"]
 
 log = structlog.get_logger(__name__)
 
-LEASE_SECONDS = 60  # longer than a batch ever takes to publish; an expired lease lets another relay retry
+# A lease outlasts anything its relay may still publish: the send must finish within SEND_WITHIN_S of
+# the lease request, and what the producer still holds then is delivered or failed within two request
+# timeouts (KAFKA_REQUEST_TIMEOUT_MS: waiting, then in flight): 12 + 2 × 5 = 22 s < 30 s. The price: a
+# relay that dies (SIGKILL, crash) holding a lease delays its successor by up to LEASE_SECONDS; a relay
+# stopped cleanly deletes its leases, and one that dies while idle holds none, so takeover is immediate.
+LEASE_SECONDS = 30
+SEND_WITHIN_S = 12.0
+KAFKA_REQUEST_TIMEOUT_MS = 5000
+STATEMENT_TIMEOUT_S = 10.0  # a lease or delete statement stuck longer is a failed batch, tried again
 MAX_ROWS_PER_LEASE = 1000  # rows are transactions: one to thousands of messages each
 PARTITION_CACHE_SIZE = 200_000
 
+# The oldest rows (about $2 messages, at least one row), unless a live lease of another epoch exists: a
+# previous leader may still be publishing, and leasing past its rows would break per-key order. This
+# epoch's own leases are free to take: this relay leases one batch at a time, so one still held is a
+# failed attempt of its own, published again in order by the same producer.
+_LEASE = (
+    "UPDATE outbox_batch SET lease_token = $1, lease_epoch = $5, lease_until = now() + make_interval(secs => $3) "
+    "WHERE id IN (SELECT id FROM (SELECT id, sum(size) OVER (ORDER BY id) - size AS before FROM outbox_batch "
+    "                             ORDER BY id LIMIT $4) AS oldest WHERE before < $2) "
+    "AND NOT EXISTS (SELECT 1 FROM outbox_batch WHERE lease_epoch IS DISTINCT FROM $5 AND lease_until >= now()) "
+    "RETURNING id, payloads, envelopes"
+)
+
 
 class OutboxRelay:
-    """One active relay per schema (an advisory lock elects it), so per-key order is kept."""
+    """Standby until elected, then the only publisher of its schema's outbox until stopped or fenced."""
 
     def __init__(
-        self, pool: asyncpg.Pool, producer: AIOKafkaProducer, schema: str, *, batch_size: int = 1000,
+        self, pool: asyncpg.Pool, producer: BatchProducer, schema: str, *, batch_size: int = 1000,
         idle_wait: float = 0.2,
     ) -> None:
         self._pool = pool
@@ -38,71 +69,130 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._idle_wait = idle_wait
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._drain_seconds = 0.0
         self._partitioner = DefaultPartitioner()  # the same key → partition mapping as a plain send
         self._partitions: dict[str, list[int]] = {}
         self._partition_of: dict[tuple[str, bytes], int] = {}
         self.published = 0
+        self.parked = 0
+        self.leading = False
         self.last_progress = time.monotonic()
 
     def wake(self, *_: Any) -> None:
         self._wake.set()
 
-    async def run(self) -> None:
-        async with self._pool.acquire() as lock_conn:
-            # Standby instances wait here until the active relay's connection goes away.
-            await lock_conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"relay:{self._schema}")
-            # Leader now: leases left by a relay that died are void (it held the lock, so it is gone);
-            # its rows are published again at once instead of after their lease runs out.
-            await lock_conn.execute("UPDATE outbox_batch SET lease_token = NULL, lease_until = NULL "
-                                    "WHERE lease_token IS NOT NULL")
-            await lock_conn.add_listener(notify_channel(self._schema), self.wake)
-            try:
-                while True:
-                    sent = await self.publish_batch()
-                    if sent < self._batch_size:
-                        self._wake.clear()
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), self._idle_wait)
-            finally:
-                with contextlib.suppress(Exception):
-                    await lock_conn.remove_listener(notify_channel(self._schema), self.wake)
-                    await lock_conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"relay:{self._schema}")
+    def stop(self, drain_seconds: float) -> None:
+        """Ask `run` to publish what is left (for at most `drain_seconds`) under the lock, then return."""
+        self._drain_seconds = drain_seconds
+        self._stopping.set()
+        self._wake.set()
 
-    async def publish_batch(self) -> int:
-        """Lease the oldest rows (about `batch_size` messages, at least one row), publish, delete them."""
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            leadership = await self._elect()
+            if leadership is None:
+                return
+            try:
+                self.leading = True
+                await self._lead(leadership)
+            finally:
+                self.leading = False
+                await leadership.release()
+
+    async def _elect(self) -> Leadership | None:
+        """Wait for the lock (standby), unless asked to stop first."""
+        election = asyncio.create_task(elect(self._pool, self._schema, self.wake))
+        stopping = asyncio.create_task(self._stopping.wait())
+        try:
+            await asyncio.wait({election, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not election.done():
+                election.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await election
+        return None if election.cancelled() else election.result()
+
+    async def _lead(self, leadership: Leadership) -> None:
+        watch = asyncio.create_task(self._watch(leadership))
+        try:
+            while not watch.done():
+                if self._stopping.is_set():
+                    await self._drain(leadership, watch)
+                    return
+                try:
+                    handled = await self.publish_batch(leadership.epoch)
+                except NotLeader:
+                    break
+                except Exception as exc:  # database or broker briefly down: still the leader, try again
+                    log.error("relay_batch_failed", error=type(exc).__name__, detail=str(exc)[:200])
+                    await self._pause(1.0, watch)
+                    continue
+                if handled < self._batch_size:
+                    await self._pause(self._idle_wait, watch)
+            log.warning("relay_fenced", epoch=leadership.epoch)  # standby again
+        finally:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
+
+    async def _watch(self, leadership: Leadership) -> None:
+        await leadership.watch()
+        self._wake.set()
+
+    async def _pause(self, seconds: float, watch: asyncio.Task[None]) -> None:
+        """Wait for a NOTIFY, a stop, a lost lock, or `seconds`."""
+        self._wake.clear()
+        if self._stopping.is_set() or watch.done():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def _drain(self, leadership: Leadership, watch: asyncio.Task[None]) -> None:
+        """Publish what is left, a whole batch at a time, until empty or out of time; still leading."""
+        deadline = time.monotonic() + self._drain_seconds
+        while not watch.done() and time.monotonic() < deadline:
+            try:
+                if not await self.publish_batch(leadership.epoch):
+                    return
+            except Exception as exc:  # the next leader publishes the rest
+                log.error("relay_drain_failed", error=type(exc).__name__, detail=str(exc)[:200])
+                return
+
+    async def publish_batch(self, epoch: int) -> int:
+        """Lease the oldest rows under `epoch`, publish them, delete them; returns the messages handled."""
         token = uuid.uuid4()
-        async with self._pool.acquire() as conn:
-            # The outer lease test is checked again after a row lock wait: a row is never leased twice.
-            rows = await conn.fetch(
-                "UPDATE outbox_batch SET lease_token = $1, lease_until = now() + make_interval(secs => $3) "
-                "WHERE (lease_until IS NULL OR lease_until < now()) AND id IN ("
-                "  SELECT id FROM (SELECT id, sum(size) OVER (ORDER BY id) - size AS before FROM outbox_batch "
-                "                  WHERE lease_until IS NULL OR lease_until < now() ORDER BY id LIMIT $4) AS oldest "
-                "  WHERE before < $2) "
-                "RETURNING id, payloads, envelopes",
-                token, self._batch_size, LEASE_SECONDS, MAX_ROWS_PER_LEASE,
-            )
+        requested = time.monotonic()  # the lease ends LEASE_SECONDS after its transaction began, or later
+        async with self._pool.acquire() as conn, conn.transaction():
+            # Leadership proven in the lease's transaction: an election waits for this share lock, and
+            # once it raised the epoch this finds no row.
+            if not await conn.fetchval("SELECT true FROM relay_leader WHERE epoch = $1 FOR SHARE", epoch,
+                                       timeout=STATEMENT_TIMEOUT_S):
+                raise NotLeader(epoch)
+            rows = await conn.fetch(_LEASE, token, self._batch_size, LEASE_SECONDS, MAX_ROWS_PER_LEASE, epoch,
+                                    timeout=STATEMENT_TIMEOUT_S)
         if not rows:
             return 0
         rows = sorted(rows, key=lambda r: r["id"])
-        sent = await self._send(rows)
-        async with self._pool.acquire() as conn:
-            # Filtered on the lease token: a relay whose lease expired cannot delete rows it lost.
-            await conn.execute(
-                "DELETE FROM outbox_batch WHERE id = ANY($1) AND lease_token = $2", [r["id"] for r in rows], token
-            )
-        self.published += sent
+        messages = _messages(rows)
+        budget = requested + SEND_WITHIN_S - time.monotonic()
+        parked = await asyncio.wait_for(self._send(messages), max(budget, 0.001))
+        async with self._pool.acquire() as conn, conn.transaction():
+            # By the lease token (taken under this epoch): rows nobody else took since, whether or not this
+            # relay still leads; refusing a fenced relay's finished publish would only make a duplicate.
+            deleted = await conn.fetch(
+                "DELETE FROM outbox_batch WHERE id = ANY($1) AND lease_token = $2 AND lease_epoch = $3 RETURNING id",
+                [r["id"] for r in rows], token, epoch, timeout=STATEMENT_TIMEOUT_S)
+            if deleted and parked:
+                await conn.executemany(
+                    "INSERT INTO outbox_parked (topic, key, headers, payload, reason) VALUES ($1, $2, $3, $4, $5)",
+                    [(m[0], m[1], json.dumps({k: v.decode(errors="replace") for k, v in m[3]}), m[2], reason)
+                     for m, reason in parked], timeout=STATEMENT_TIMEOUT_S)
+        self.published += len(messages) - len(parked)
+        self.parked += len(parked)
         self.last_progress = time.monotonic()
-        return sent
-
-    async def drain(self, seconds: float) -> None:
-        """Publish what is left in the outbox (a stopping service), for at most `seconds`."""
-        async def until_empty() -> None:
-            while await self.publish_batch():
-                pass
-
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(until_empty(), seconds)
+        return len(messages)
 
     def _partition(self, topic: str, key: bytes | None) -> int:
         """The partition of a plain `send` (murmur2 of the key), remembered: a key comes back often."""
@@ -116,42 +206,16 @@ class OutboxRelay:
             cached = self._partition_of[(topic, key)] = int(self._partitioner(key, partitions, partitions))
         return cached
 
-    async def _send(self, rows: list[Any]) -> int:
-        """Publish the rows' messages in order and wait for the broker's acks; returns how many."""
-        messages: list[Message] = [
-            (topic, None if key_b64 is None else b64decode(key_b64), payload,
-             [(k, v.encode()) for k, v in header_map.items()])
-            for row in rows
-            for (topic, key_b64, header_map), payload in zip(json.loads(row["envelopes"]), row["payloads"],
-                                                             strict=True)]
+    async def _send(self, messages: list[Message]) -> list[Parked]:
         for topic in {m[0] for m in messages} - self._partitions.keys():
             self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
         return await send_in_batches(self._producer, messages, self._partition)
 
 
-# topic, key, value, headers
-Message = tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]
-
-
-async def send_in_batches(producer: AIOKafkaProducer, messages: Iterable[Message],
-                          partition_of: Callable[[str, bytes | None], int]) -> int:
-    """Fill one record batch per partition (in order, so per-key order holds) and wait until the broker
-    acked them all: much cheaper than one `send` per record. Returns the messages sent."""
-    builders: dict[tuple[str, int], Any] = {}
-    futures = []
-    count = 0
-    for topic, key, value, headers in messages:
-        partition = partition_of(topic, key)
-        builder = builders.get((topic, partition))
-        if builder is None:
-            builder = builders[(topic, partition)] = producer.create_batch()
-        if builder.append(key=key, value=value, timestamp=None, headers=headers) is None:
-            # Full: send it, then start the next batch of that partition with this record.
-            futures.append(await producer.send_batch(builder, topic, partition=partition))
-            builder = builders[(topic, partition)] = producer.create_batch()
-            builder.append(key=key, value=value, timestamp=None, headers=headers)
-        count += 1
-    for (topic, partition), builder in builders.items():
-        futures.append(await producer.send_batch(builder, topic, partition=partition))
-    await asyncio.gather(*futures)  # every record acked by the broker
-    return count
+def _messages(rows: list[Any]) -> list[Message]:
+    """The rows' messages in order (base64 keys back to bytes)."""
+    return [(topic, None if key_b64 is None else b64decode(key_b64), payload,
+             [(k, v.encode()) for k, v in header_map.items()])
+            for row in rows
+            for (topic, key_b64, header_map), payload in zip(json.loads(row["envelopes"]), row["payloads"],
+                                                             strict=True)]

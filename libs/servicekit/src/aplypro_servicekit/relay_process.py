@@ -1,8 +1,8 @@
 """The outbox relay in a process of its own, so publishing runs on another core than the consumers.
 
 The parent (the service) starts it, restarts it if it dies, and stops it with SIGTERM; the relay then
-publishes what is left and exits. If the parent is killed outright, the relay notices (its parent
-changes) and stops too, releasing the relay lock for the next instance.
+publishes what is left while it still holds the relay lock, unlocks and exits. If the parent is killed
+outright, the relay notices (its parent changes) and stops the same way.
 """
 
 from __future__ import annotations
@@ -16,17 +16,13 @@ from multiprocessing.process import BaseProcess
 
 import structlog
 
-from .db import create_pool
 from .gc_tuning import tune_gc
-from .kafka import make_producer
 from .logs import configure_logging
-from .relay import OutboxRelay
+from .relay_factory import start_relay
 from .settings import ServiceSettings
-from .supervision import keep_running, watch_parent
+from .supervision import watch_parent
 
 log = structlog.get_logger(__name__)
-
-DRAIN_SECONDS = 10.0
 
 
 def start_relay_process(settings: ServiceSettings, service: str, schema: str) -> BaseProcess:
@@ -45,26 +41,18 @@ def _main(settings: ServiceSettings, service: str, schema: str, parent_pid: int)
 
 
 async def _run(settings: ServiceSettings, schema: str, parent_pid: int) -> None:
-    pool = await create_pool(settings.database_url, schema, size=3)
-    producer = make_producer(settings.kafka_bootstrap_servers)
-    await producer.start()
-    relay = OutboxRelay(pool, producer, schema, batch_size=settings.relay_batch_size)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(keep_running(relay.run, "relay")),
-             asyncio.create_task(watch_parent(parent_pid, stop))]
+    running = await start_relay(settings, schema)
+    watcher = asyncio.create_task(watch_parent(parent_pid, stop))
     log.info("relay_started", schema=schema)
     try:
         await stop.wait()
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await relay.drain(DRAIN_SECONDS)
-        await producer.stop()
-        await pool.close()
-        log.info("relay_stopped", published=relay.published)
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        await running.stop()
+        log.info("relay_stopped", published=running.relay.published, parked=running.relay.parked)

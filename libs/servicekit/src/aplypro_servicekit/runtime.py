@@ -13,15 +13,15 @@ from multiprocessing.process import BaseProcess
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaProducer
 from aplypro_contracts import default_registry
 from faststream.kafka import KafkaBroker
 
 from .consumer import BatchHandler, EventConsumer, EventHandler
 from .db import create_pool, migrate
-from .kafka import ensure_topics, make_producer, subscribe
-from .relay import OutboxRelay
-from .relay_process import DRAIN_SECONDS, start_relay_process
+from .kafka import ensure_topics, subscribe
+from .record_size import set_max_record_bytes
+from .relay_factory import STOP_SECONDS, RunningRelay, start_relay
+from .relay_process import start_relay_process
 from .settings import ServiceSettings
 from .supervision import keep_process, keep_running, stop_process, watch_parent
 from .workers import SpecFactory, start_worker
@@ -63,15 +63,15 @@ class ServiceRuntime:
         self._factory = factory
         self.children: dict[str, BaseProcess] = {}  # "relay", "worker-1"...: the current process of each
         self.pool: asyncpg.Pool | None = None
-        self.producer: AIOKafkaProducer | None = None
         self.broker: KafkaBroker | None = None
-        self.relay: OutboxRelay | None = None  # when the relay runs in this process
+        self.relay: RunningRelay | None = None  # when the relay runs in this process
         self.consumers: list[EventConsumer] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.started_at = time.monotonic()
 
     async def start(self) -> None:
         s = self.settings
+        set_max_record_bytes(s.max_record_bytes)  # write_outbox refuses what is over it
         self.pool = await create_pool(s.database_url, self.spec.schema, size=s.db_pool_size)
         applied = await migrate(self.pool, self.spec.schema, ["aplypro_servicekit", *self.spec.migration_packages])
         topics = [s.topic(t) for t in {*self.spec.produces, *(t for sub in self.spec.subscriptions for t in sub.topics)}]
@@ -102,11 +102,7 @@ class ServiceRuntime:
         if s.relay_process:
             self._keep_child("relay", partial(start_relay_process, s, self.spec.name, self.spec.schema))
             return
-        assert self.pool is not None
-        self.producer = make_producer(s.kafka_bootstrap_servers)
-        await self.producer.start()
-        self.relay = OutboxRelay(self.pool, self.producer, self.spec.schema, batch_size=s.relay_batch_size)
-        self._tasks.append(asyncio.create_task(keep_running(self.relay.run, "relay")))
+        self.relay = await start_relay(s, self.spec.schema)
 
     def _keep_child(self, name: str, start: Callable[[], BaseProcess]) -> None:
         self._tasks.append(asyncio.create_task(keep_process(start, self.children, name)))
@@ -123,13 +119,11 @@ class ServiceRuntime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if self.relay is not None:
-            await self.relay.drain(DRAIN_SECONDS)
+            await self.relay.stop()  # drains under the relay lock, then unlocks
         # Consumers first (each finishes its batch and leaves its groups), the relay last: it publishes
         # what they committed.
         for name, process in sorted(self.children.items(), key=lambda child: child[0] == "relay"):
-            await stop_process(process, DRAIN_SECONDS + 5 if name == "relay" else 20)
-        if self.producer is not None:
-            await self.producer.stop()
+            await stop_process(process, STOP_SECONDS + 5 if name == "relay" else 20)
         if self.pool is not None:
             await self.pool.close()
         log.info("service_stopped")

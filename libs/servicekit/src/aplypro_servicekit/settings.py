@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .record_size import DEFAULT_MAX_RECORD_BYTES
+
 
 def _shared(name: str) -> AliasChoices:
     # Shared settings are read unprefixed (one value for the whole stack); each service adds its prefix
@@ -52,6 +54,11 @@ class ServiceSettings(BaseSettings):
     transient_attempts: int = Field(
         default=6, validation_alias=_shared("APLYPRO_TRANSIENT_ATTEMPTS"),
         description="Tries of a batch that fails on a transient error before it is nacked and re-read.",
+    )
+    max_record_bytes: int = Field(
+        default=DEFAULT_MAX_RECORD_BYTES, gt=0, validation_alias=_shared("APLYPRO_MAX_RECORD_BYTES"),
+        description="Largest Kafka record a service writes (key, value, headers); keep it under the "
+                    "broker's message.max.bytes. The outbox refuses bigger ones; the relay parks them.",
     )
     log_level: str = Field(default="INFO", validation_alias=_shared("APLYPRO_LOG_LEVEL"))
     log_json: bool = Field(default=True, validation_alias=_shared("APLYPRO_LOG_JSON"))
