@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -133,7 +135,8 @@ async def test_an_import_never_changes_a_validated_pfmp_and_reports_the_row(
     assert result.stderr.splitlines()[0].startswith("line 3: pfmp_validated: ")
     assert INE not in result.stderr
     row = await pool.fetchrow("SELECT count(*) AS n, max(day_count) AS days, max(version) AS version FROM pfmps")
-    assert row is not None and (row["n"], row["days"], row["version"]) == (1, 12, 2)  # the file recorded nothing
+    assert row is not None
+    assert (row["n"], row["days"], row["version"]) == (1, 12, 2)
 
 
 @pytest.mark.parametrize("period", [("2025-11-21", "2025-11-28"), ("2025-10-01", "2025-11-03"),
@@ -146,7 +149,8 @@ async def test_a_pfmp_overlapping_another_of_the_student_is_refused_by_line(
     result = await import_csv(write(tmp_path, "a.csv", SPRING, AUTUMN, row), database_url, namespace)
     assert result.exit_code == 1, result.output
     assert result.stderr.splitlines()[0].startswith("line 4: pfmp_overlaps: ")
-    assert INE not in result.stderr and period[0] not in result.stderr
+    assert INE not in result.stderr
+    assert period[0] not in result.stderr
     assert await pool.fetchval("SELECT count(*) FROM pfmps") == 0
 
 
@@ -190,6 +194,17 @@ async def test_two_interleaved_recordings_of_one_schooling_take_distinct_ranks(p
     assert await pool.fetchval("SELECT array_agg(rank ORDER BY start_date) FROM pfmps") == [1, 2]
 
 
+async def import_in_a_process(path: Path, database_url: str, namespace: str) -> tuple[int, str]:
+    """`aplypro-pfmp import-csv` as its own process: two of them really run at the same time."""
+    command = Path(sys.executable).parent / "aplypro-pfmp"
+    env = {**os.environ, "DATABASE_URL": database_url, "APLYPRO_TOPIC_NAMESPACE": namespace}
+    process = await asyncio.create_subprocess_exec(str(command), "import-csv", str(path), env=env,
+                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output, _ = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode is not None
+    return process.returncode, output.decode()
+
+
 async def test_two_concurrent_imports_of_one_schooling_both_succeed(
     pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path,
 ) -> None:
@@ -197,6 +212,12 @@ async def test_two_concurrent_imports_of_one_schooling_both_succeed(
     rows = [f"{INE};{UAI};2025-2026;{d.isoformat()};{date.fromordinal(d.toordinal() + 4).isoformat()};3"
             for d in weeks]
     a, b = write(tmp_path, "a.csv", *rows[0::2]), write(tmp_path, "b.csv", *rows[1::2])
-    both = await asyncio.gather(import_csv(a, database_url, namespace), import_csv(b, database_url, namespace))
-    assert [r.exit_code for r in both] == [0, 0], [r.output for r in both]
+    both = await asyncio.gather(import_in_a_process(a, database_url, namespace),
+                                import_in_a_process(b, database_url, namespace))
+    assert [code for code, _ in both] == [0, 0], both
     assert await pool.fetchval("SELECT array_agg(rank ORDER BY rank) FROM pfmps") == list(range(1, 41))
+    # and again, both at once: every row is found, nothing is written
+    both = await asyncio.gather(import_in_a_process(a, database_url, namespace),
+                                import_in_a_process(a, database_url, namespace))
+    assert [json.loads(out.splitlines()[-1]) for _, out in both] == [{"recorded": 0, "edited": 0, "unchanged": 20}] * 2
+    assert await pool.fetchval("SELECT count(*) FROM pfmps") == 40
