@@ -85,6 +85,14 @@ async def insert_priced_pfmps(conn: Connection, rows: list[tuple[dict[str, Any],
     )
 
 
+async def payable_periods(conn: Connection, student_ids: list[UUID]) -> list[dict[str, Any]]:
+    """The live validated or rectified PFMPs of these students, any schooling and year (reason `overlaps`)."""
+    rows = await conn.fetch(
+        "SELECT pfmp_id, student_id, start_date, end_date, status, deleted FROM pfmps "
+        "WHERE student_id = ANY($1::uuid[]) AND NOT deleted AND status IN ('validated', 'rectified')", student_ids)
+    return [dict(r) for r in rows]
+
+
 def _columns(rows: list[dict[str, Any]], names: list[str]) -> list[list[Any]]:
     return [[row[name] for row in rows] for name in names]
 
