@@ -65,3 +65,17 @@ async def test_an_overlapping_pfmp_not_validated_blocks_nothing(calc: Calc) -> N
     validated = await calc.validate(calc.pfmp(schooling, 4, start=OCT + timedelta(2), length=5))
     [request] = await calc.requests(validated.pfmp_id)
     assert (request["state"], request["reasons"]) == ("ready", [])
+
+
+async def test_deleting_one_of_two_overlapping_pfmps_of_two_schoolings_releases_the_other(calc: Calc) -> None:
+    student_id = uuid4()
+    terminale = await calc.schooling(student_id=student_id)
+    premiere = await calc.schooling(student_id=student_id, mef=PREMIERE)
+    a = calc.pfmp(premiere, 5, start=OCT, length=10).model_copy(update={"status": "validated"})
+    b = calc.pfmp(terminale, 2, start=OCT, length=3).model_copy(update={"status": "validated"})
+    await calc.feed(PfmpValidated(producer="pfmp", pfmp=a), PfmpValidated(producer="pfmp", pfmp=b))
+    assert [r["state"] for p in (a, b) for r in await calc.requests(p.pfmp_id)] == ["incomplete", "incomplete"]
+
+    await calc.record(a, deleted=True)  # only the première pool has news: the terminale one follows
+    [request] = await calc.requests(b.pfmp_id)
+    assert (request["state"], request["reasons"]) == ("ready", [])
