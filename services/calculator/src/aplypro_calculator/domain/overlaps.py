@@ -2,7 +2,8 @@
 PFMP of their student that may be paid.
 
 The pfmp service refuses overlapping PFMPs when they are recorded; this is the calculator's guard in case
-one ever gets through (written before that check existed, or by another path).
+one ever gets through (written before that check existed, or by another path). What the user must do:
+delete or correct one of the two (lifecycles.md §4).
 """
 
 from __future__ import annotations

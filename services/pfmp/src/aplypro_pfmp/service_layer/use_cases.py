@@ -81,7 +81,7 @@ async def record_pfmp(conn: Connection, command: RecordPfmp, *, topic: str) -> R
     return Recorded(pfmp, Outcome.RECORDED)
 
 
-OVERLAP_MESSAGE = "another PFMP of the student shares at least one day with this period"
+OVERLAP_MESSAGE = "another PFMP of the student shares at least one day with this period: correct or delete one of the two"
 
 
 async def _edit(conn: Connection, existing: Pfmp, day_count: int | None, topic: str) -> Recorded:
