@@ -18,16 +18,18 @@ from hypothesis import strategies as st
 
 pytestmark = pytest.mark.integration
 
-# (start offset in weeks from 6 October, day count) of each PFMP of one pool.
-PERIODS = st.lists(st.tuples(st.integers(0, 30), st.integers(1, 25)), min_size=1, max_size=6)
+# (30-day slot from 6 October, day count) of each PFMP of one pool: one slot each, since overlapping PFMPs
+# are never paid (lifecycles.md §4, 12).
+PERIODS = st.lists(st.tuples(st.integers(0, 7), st.integers(1, 25)), min_size=1, max_size=6,
+                   unique_by=lambda period: period[0])
 DAY = datetime(2026, 3, 10, 8, 0, tzinfo=PARIS)  # every validation at some time of this day
 MIDNIGHT = datetime(2026, 3, 11, 0, 0, tzinfo=PARIS)
 
 
 def validated(calc: Calc, schooling: Any, periods: list[tuple[int, int]], ids: list[uuid.UUID]) -> list[Envelope]:
     events: list[Envelope] = []
-    for n, ((week, days), pfmp_id) in enumerate(zip(periods, ids, strict=True)):
-        start = date(2025, 10, 6) + timedelta(weeks=week)
+    for n, ((slot, days), pfmp_id) in enumerate(zip(periods, ids, strict=True)):
+        start = date(2025, 10, 6) + timedelta(days=30 * slot)
         events.append(PfmpValidated(producer="pfmp", occurred_at=DAY + timedelta(minutes=37 * n), pfmp=PfmpState(
             pfmp_id=pfmp_id, schooling_id=schooling.schooling_id, student_id=schooling.student_id,
             start_date=start, end_date=start + timedelta(days=29), day_count=days, status="validated",

@@ -25,7 +25,7 @@ async def run_cli(env: dict[str, str], *args: str) -> tuple[int, str]:
 async def test_explain_prints_inputs_bareme_pool_steps_and_requests(calc: Calc, cli_env: dict[str, str]) -> None:
     # Cap 600 € at 15 €/day: A (September) 30 days paid 450 €, B (October) 20 days gets the 150 € left.
     schooling = await calc.schooling(mef=PREMIERE)
-    a = await calc.validate(calc.pfmp(schooling, 30, start=date(2025, 9, 8)))
+    a = await calc.validate(calc.pfmp(schooling, 30, start=date(2025, 9, 1), length=35))  # ends before B starts
     await calc.pay(a, Decimal("450.00"))
     b = await calc.validate(calc.pfmp(schooling, 20, start=date(2025, 10, 6), length=28))
 

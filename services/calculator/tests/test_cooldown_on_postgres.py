@@ -24,13 +24,15 @@ DAY = datetime(2026, 3, 10, 9, 0, tzinfo=PARIS)
 MIDNIGHT = datetime(2026, 3, 11, 0, 0, tzinfo=PARIS)
 JUST_BEFORE = MIDNIGHT - timedelta(microseconds=1)
 SEPT, OCT = date(2025, 9, 8), date(2025, 10, 6)
-# Terminale: 20 €/day, cap 1,000 €. The brief's example: four PFMPs with the same dates, created in this order.
+# Terminale: 20 €/day, cap 1,000 €. The brief's example: four PFMPs created in this order (the brief gave them
+# the same dates; one after the other here, since overlapping PFMPs are never paid: lifecycles.md §4, 12).
 EXAMPLE_DAYS = [1, 1, 24, 25]
 
 
 async def validate_example(calc: Calc, schooling: SchoolingOpened, order: tuple[int, ...]) -> list[PfmpState]:
     """Create the example's PFMPs in creation order and validate them, one event each, in `order`."""
-    pfmps = [calc.pfmp(schooling, days, start=OCT, length=40, status="validated") for days in EXAMPLE_DAYS]
+    pfmps = [calc.pfmp(schooling, days, start=OCT + timedelta(days=40 * n), length=40, status="validated")
+             for n, days in enumerate(EXAMPLE_DAYS)]
     for n, index in enumerate(order):  # 09:00, 10:00, 11:00, 12:00
         await calc.feed(PfmpValidated(producer="pfmp", pfmp=pfmps[index], occurred_at=DAY + timedelta(hours=n)))
     return pfmps

@@ -52,7 +52,7 @@ async def test_an_excluded_schooling_holds_nothing_and_lifting_the_exclusion_pri
 
 async def test_a_committed_amount_stays_and_an_open_request_is_blocked_with_excluded_schooling(calc: Calc) -> None:
     schooling = await calc.schooling(mef=PREMIERE)
-    committed = await calc.validate(calc.pfmp(schooling, 10, start=SEPT))  # ready, 150 €
+    committed = await calc.validate(calc.pfmp(schooling, 10, start=SEPT, length=20))  # ready, 150 €
     paid = await calc.validate(calc.pfmp(schooling, 3, start=OCT))
     await calc.pay(paid)
     await calc.feed(calc.rectified(paid, 0, by="system"))  # a parked recovery: an open request

@@ -14,6 +14,7 @@ from calculator_world import OTHER_UAI, PREMIERE, UAI, Calc
 from structlog.testing import capture_logs
 
 SEPT, OCT = date(2025, 9, 8), date(2025, 10, 6)
+DEC = date(2025, 12, 8)  # after a default PFMP (OCT, 60 days): one student's PFMPs never overlap
 HOLDER, IBAN = "DUPONT MARIE", "FR7630006000011234567890189"
 
 
@@ -115,7 +116,7 @@ async def test_a_relaunch_that_does_not_fit_is_ignored_and_logged_without_person
     assert await calc.events(mark) == []
 
     # The same relaunch twice: the second finds the new request, no longer the one it retries.
-    other = await calc.validate(calc.pfmp(schooling, 2, start=OCT))
+    other = await calc.validate(calc.pfmp(schooling, 2, start=DEC))
     rejected = await failed(calc, other, "rejected", "fallback_message")
     with capture_logs() as logs:
         await calc.feed(relaunch(rejected, schooling.student_id), relaunch(rejected, schooling.student_id))
@@ -158,8 +159,8 @@ async def test_relaunching_a_rejected_rectification_sends_the_corrected_total_ag
 async def test_a_new_rib_at_the_establishment_retries_a_bank_details_rejection(calc: Calc) -> None:
     schooling = await calc.schooling(mef=PREMIERE)
     bank = await calc.validate(calc.pfmp(schooling, 3))
-    other = await calc.validate(calc.pfmp(schooling, 2, start=OCT))
-    unpaid = await calc.validate(calc.pfmp(schooling, 4, start=SEPT))
+    other = await calc.validate(calc.pfmp(schooling, 2, start=DEC))
+    unpaid = await calc.validate(calc.pfmp(schooling, 4, start=SEPT, length=20))
     await failed(calc, bank, "rejected", "invalid_rib")
     await failed(calc, other, "rejected", "fallback_message")  # needs a person: the director relaunches
     await failed(calc, unpaid, "unpaid", "invalid_rib")  # no automatic retry after unpaid

@@ -85,6 +85,23 @@ async def insert_priced_pfmps(conn: Connection, rows: list[tuple[dict[str, Any],
     )
 
 
+async def payable_periods(conn: Connection, student_ids: list[UUID]) -> list[dict[str, Any]]:
+    """The live validated or rectified PFMPs of these students, any schooling and year (reason `overlaps`)."""
+    rows = await conn.fetch(
+        "SELECT pfmp_id, student_id, start_date, end_date, status, deleted FROM pfmps "
+        "WHERE student_id = ANY($1::uuid[]) AND NOT deleted AND status IN ('validated', 'rectified')", student_ids)
+    return [dict(r) for r in rows]
+
+
+async def pools_with_open_requests(conn: Connection, student_ids: list[UUID]) -> list[PoolKey]:
+    """The pools of these students holding a PFMP whose latest request is not handed over yet."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT s.student_id, s.mef_code, s.school_year FROM pfmps p JOIN schoolings s USING (schooling_id) "
+        "JOIN LATERAL (SELECT state FROM payment_requests WHERE pfmp_id = p.pfmp_id ORDER BY seq DESC LIMIT 1) r "
+        "ON true WHERE p.student_id = ANY($1::uuid[]) AND r.state IN ('pending', 'incomplete')", student_ids)
+    return [(r["student_id"], r["mef_code"], r["school_year"]) for r in rows]
+
+
 def _columns(rows: list[dict[str, Any]], names: list[str]) -> list[list[Any]]:
     return [[row[name] for row in rows] for name in names]
 

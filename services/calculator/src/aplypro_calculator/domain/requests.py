@@ -1,6 +1,6 @@
 """A payment request as the calculator sees it (lifecycles.md §2 and §4): creation, evaluation, ASP returns.
 
-The calculator decides five blocking reasons; the gateway decides the others (identity, address, RIB,
+The calculator decides six blocking reasons; the gateway decides the others (identity, address, RIB,
 decisions) once the request is handed over as `ready`.
 """
 
@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 from aplypro_calculator.domain.rectification import InvalidDayCount, validate_day_count
 
 State = Literal["pending", "incomplete", "ready", "sent", "integrated", "rejected", "paid", "unpaid"]
-Reason = Literal["pfmp", "pfmp_amount", "excluded_schooling", "negative_rectification", "mef_without_bareme"]
+Reason = Literal["pfmp", "pfmp_amount", "overlaps", "excluded_schooling", "negative_rectification",
+                 "mef_without_bareme"]
 
 COMMITTED: frozenset[str] = frozenset({"ready", "sent", "integrated", "paid"})  # the amount is frozen
 ONGOING: frozenset[str] = frozenset({"ready", "sent", "integrated"})  # the PFMP cannot be edited
@@ -50,6 +51,7 @@ class RequestFacts:
     pool_over_cap: bool  # Σ committed > cap in the PFMP's pool
     paid_base_cents: int | None  # total of the PFMP's latest paid request; None if never paid
     negative_enabled: bool  # calculation.md §5.4 switch
+    overlaps: bool = False  # another live validated/rectified PFMP of the student shares a day (domain.overlaps)
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ def blocking_reasons(f: RequestFacts) -> tuple[Reason, ...]:
         reasons.append("pfmp")
     if f.amount_cents is None or f.amount_cents < 0 or (f.amount_cents == 0 and not rectified):
         reasons.append("pfmp_amount")
+    if f.overlaps:
+        reasons.append("overlaps")
     if f.excluded:
         reasons.append("excluded_schooling")
     if (rectified and not f.negative_enabled and f.paid_base_cents is not None

@@ -10,6 +10,9 @@ from aplypro_contracts.calculator import BlockingReason
 
 PRODUCER = "calculator"
 _WIRE_REASONS = frozenset(get_args(BlockingReason))
+# A reason the contract does not carry yet travels as the nearest one it does (the request stays blocked
+# and keeps its own reason in the calculator): `overlaps` is a PFMP rule (lifecycles.md §4, reasons 9, 12).
+_ON_THE_WIRE_AS = {"overlaps": "pfmp"}
 
 
 class Cause(NamedTuple):
@@ -54,7 +57,8 @@ def payment_requested(row: dict[str, Any], request_id: UUID, amount: int, cause:
 
 def payment_request_blocked(row: dict[str, Any], request_id: UUID, reasons: tuple[str, ...], parked: bool,
                             cause: Cause, version: int) -> PaymentRequestBlocked:
-    wire = tuple(r for r in reasons if r in _WIRE_REASONS)  # the domain only produces wire reasons
+    named = (r if r in _WIRE_REASONS else _ON_THE_WIRE_AS.get(r) for r in reasons)
+    wire = tuple(dict.fromkeys(r for r in named if r is not None))
     return PaymentRequestBlocked(
         version=version,
         producer=PRODUCER, causation_id=cause.event_id, correlation_id=cause.correlation_id, payment_request_id=request_id, pfmp_id=row["pfmp_id"],

@@ -146,6 +146,11 @@ class Handlers:
                 if schooling is not None:
                     causes[pool_key(schooling)] = Cause.of(event)
             await postgres.upsert_pfmps(conn, store_now)
+            # A PFMP may start or stop overlapping one of another pool of its student (reason `overlaps`):
+            # that pool's open requests are evaluated again. Rare (a student with several schoolings).
+            by_student = {e.pfmp.student_id: e for e in pfmps.values()}
+            for key in await postgres.pools_with_open_requests(conn, list(by_student)):
+                causes.setdefault(key, Cause.of(by_student[key[0]]))
         return out
 
     async def _price_schoolings(self, conn: Connection, events: list[SchoolingOpened],

@@ -29,6 +29,7 @@ from aplypro_calculator.adapters import postgres, postgres_requests
 from aplypro_calculator.adapters.postgres import PoolKey
 from aplypro_calculator.adapters.postgres_requests import NewRequest, RequestChange
 from aplypro_calculator.domain.exclusions import Exclusions
+from aplypro_calculator.domain.overlaps import PAYABLE, Period, overlapped
 from aplypro_calculator.domain.pool import allocate
 from aplypro_calculator.domain.requests import (
     OPEN,
@@ -73,14 +74,28 @@ def price_pool(rows: list[dict[str, Any]], exclusions: Exclusions) -> list[Price
             for a in result.allocations for row in (by_id[a.pfmp_id],)]
 
 
-def facts(p: PricedRow, negative_enabled: bool) -> RequestFacts:
+def facts(p: PricedRow, negative_enabled: bool, overlaps: bool = False) -> RequestFacts:
     row = p.row
     return RequestFacts(
         pfmp_status=row["status"], deleted=row["deleted"], day_count=row["day_count"],
         start_date=row["start_date"], end_date=row["end_date"], amount_cents=p.amount,
         priced=row["daily_rate_cents"] is not None, excluded=p.excluded, pool_over_cap=p.over_cap,
-        paid_base_cents=row["paid_cents"], negative_enabled=negative_enabled,
+        paid_base_cents=row["paid_cents"], negative_enabled=negative_enabled, overlaps=overlaps,
     )
+
+
+def _period(row: dict[str, Any]) -> Period:
+    return Period(row["pfmp_id"], row["student_id"], row["start_date"], row["end_date"], row["status"],
+                  row["deleted"])
+
+
+async def overlapped_in(conn: Connection, by_pool: dict[PoolKey, list[dict[str, Any]]]) -> set[UUID]:
+    """The PFMPs of these pools that overlap a payable PFMP of their student in any pool (reason `overlaps`)."""
+    rows = {r["pfmp_id"]: r for pool in by_pool.values() for r in pool}  # the newest facts, arriving included
+    if not any(r["status"] in PAYABLE for r in rows.values()):
+        return set()  # only validated and rectified PFMPs have requests to evaluate
+    others = await postgres.payable_periods(conn, list({r["student_id"] for r in rows.values()}))
+    return overlapped([*map(_period, rows.values()), *(_period(r) for r in others if r["pfmp_id"] not in rows)])
 
 
 @dataclass
@@ -118,6 +133,7 @@ async def recompute_pools(conn: Connection, topic: str, causes: dict[PoolKey, Ca
     for key, rows in (arriving or {}).items():
         by_pool[key] += rows
         new_ids.update(row["pfmp_id"] for row in rows)
+    overlapping = await overlapped_in(conn, by_pool)
     w = _Writes()
     for key, rows in by_pool.items():
         cause = causes[key]
@@ -130,7 +146,7 @@ async def recompute_pools(conn: Connection, topic: str, causes: dict[PoolKey, Ca
                 w.amounts.append((row["pfmp_id"], p.amount, p.steps))
             if changed:
                 w.out.append(event_row(topic, key[0], events.amount_computed(row, p.amount, p.steps, cause)))
-            _follow_request(w, topic, p, cause, policy)
+            _follow_request(w, topic, p, cause, policy, row["pfmp_id"] in overlapping)
     await postgres.insert_priced_pfmps(conn, w.new_pfmps)  # before their requests (foreign key)
     await postgres.store_amounts(conn, w.amounts)
     await postgres_requests.withdraw_requests(conn, w.withdrawn)
@@ -139,7 +155,8 @@ async def recompute_pools(conn: Connection, topic: str, causes: dict[PoolKey, Ca
     return w.out
 
 
-def _follow_request(w: _Writes, topic: str, p: PricedRow, cause: Cause, policy: RequestPolicy) -> None:
+def _follow_request(w: _Writes, topic: str, p: PricedRow, cause: Cause, policy: RequestPolicy,
+                    overlaps: bool) -> None:
     """Re-evaluate an open request that is due, or create the first one of a validated PFMP now worth > 0 (D10)."""
     row = p.row
     state = row["request_state"]
@@ -152,7 +169,7 @@ def _follow_request(w: _Writes, topic: str, p: PricedRow, cause: Cause, policy: 
             elif row["request_amount_cents"] != p.amount:  # not committed: its amount follows the pool
                 w.changes.append(RequestChange(request_id, "pending", p.amount, ()))
             return
-        verdict = evaluate(facts(p, policy.negative_enabled))
+        verdict = evaluate(facts(p, policy.negative_enabled, overlaps))
         unchanged = verdict.state == state and verdict.reasons == tuple(row["request_reasons"])
         if unchanged and row["request_amount_cents"] == p.amount:
             return
@@ -167,7 +184,7 @@ def _follow_request(w: _Writes, topic: str, p: PricedRow, cause: Cause, policy: 
             w.inserts.append(NewRequest(request_id, row["pfmp_id"], "pending", p.amount, (), due_at=due,
                                         cause_event_id=cause.event_id, correlation_id=cause.correlation_id))
             return
-        verdict = evaluate(facts(p, policy.negative_enabled))
+        verdict = evaluate(facts(p, policy.negative_enabled, overlaps))
         w.inserts.append(NewRequest(request_id, row["pfmp_id"], verdict.state, p.amount, verdict.reasons,
                                     due_at=due, cause_event_id=cause.event_id, correlation_id=cause.correlation_id))
     else:

@@ -50,6 +50,36 @@ async def find_schooling(conn: Connection, ine: str, uai: str, school_year: int)
     return dict(row) if row else None
 
 
+async def lock_student(conn: Connection, student_id: UUID) -> None:
+    """Serialize the writers of one student's PFMPs until the transaction ends (ranks, identity, overlaps).
+
+    The same lock as the pfmps_one_period trigger. A hash collision only makes two students wait on each
+    other.
+    """
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('pfmp-student:' || $1::uuid::text))", student_id)
+
+
+async def same_period(conn: Connection, schooling_id: UUID, start: date, end: date) -> Pfmp | None:
+    """The live PFMP with this identity (student and schooling, start, end), locked for an edit."""
+    row = await conn.fetchrow(
+        "SELECT * FROM pfmps WHERE schooling_id = $1 AND start_date = $2 AND end_date = $3 AND NOT deleted "
+        "FOR UPDATE", schooling_id, start, end)
+    return _to_pfmp(row) if row else None
+
+
+async def overlapping(conn: Connection, student_id: UUID, start: date, end: date) -> UUID | None:
+    """A live PFMP of the student (any schooling, any year) sharing a day with [start, end]."""
+    found: UUID | None = await conn.fetchval(
+        "SELECT pfmp_id FROM pfmps WHERE student_id = $1 AND NOT deleted AND start_date <= $3 AND end_date >= $2 "
+        "LIMIT 1", student_id, start, end)
+    return found
+
+
+async def update_day_count(conn: Connection, pfmp: Pfmp) -> None:
+    await conn.execute("UPDATE pfmps SET day_count = $2, status = $3, version = $4 WHERE pfmp_id = $1",
+                       pfmp.pfmp_id, pfmp.day_count, pfmp.status.value, pfmp.version)
+
+
 async def next_rank(conn: Connection, schooling_id: UUID) -> int:
     value = await conn.fetchval("SELECT coalesce(max(rank), 0) + 1 FROM pfmps WHERE schooling_id = $1",
                                 schooling_id)

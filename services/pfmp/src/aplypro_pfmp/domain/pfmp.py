@@ -33,6 +33,11 @@ def calendar_days(start: date, end: date) -> int:
     return (end - start).days + 1
 
 
+def overlaps(start: date, end: date, other_start: date, other_end: date) -> bool:
+    """Two periods share at least one day (both ends included)."""
+    return start <= other_end and other_start <= end
+
+
 def check_day_count(day_count: int | None, start: date, end: date) -> None:
     """1 ≤ day count ≤ calendar days of the period, both ends included (0 only in a rectification)."""
     if day_count is None:
@@ -67,6 +72,18 @@ class Pfmp:
         check_day_count(day_count, start, end)
         status = Status.PENDING if day_count is None else Status.COMPLETED
         return cls(pfmp_id, schooling_id, student_id, start, end, day_count, status, rank)
+
+    def set_day_count(self, day_count: int | None) -> Pfmp:
+        """The same period with another day count (lifecycles.md §1): pending ⇄ completed; a validated PFMP
+        is changed only through a rectification, never here."""
+        if day_count == self.day_count:
+            return self
+        if self.status is Status.VALIDATED:
+            raise PfmpError("pfmp_validated",
+                            "the PFMP is validated: its day count changes only through a rectification")
+        check_day_count(day_count, self.start_date, self.end_date)
+        status = Status.PENDING if day_count is None else Status.COMPLETED
+        return replace(self, day_count=day_count, status=status, version=self.version + 1)
 
     def validate(self, today: date) -> Pfmp:
         if self.status is Status.VALIDATED:

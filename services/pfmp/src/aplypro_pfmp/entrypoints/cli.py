@@ -17,14 +17,14 @@ import asyncpg
 import typer
 from aplypro_contracts.topics import PFMP_EVENTS
 from aplypro_servicekit.cli import run_service, service_pool
-from aplypro_servicekit.record_size import RecordTooLarge
 
 from aplypro_pfmp.adapters import postgres
 from aplypro_pfmp.adapters.csv_file import InvalidFile, read_pfmp_lines
 from aplypro_pfmp.config import PfmpSettings
 from aplypro_pfmp.domain.pfmp import PfmpError
 from aplypro_pfmp.service_layer.decisions import WithdrawalReason, WithdrawDecision, request_withdrawal
-from aplypro_pfmp.service_layer.use_cases import record_pfmp, validate_completed
+from aplypro_pfmp.service_layer.imports import ImportSummary, import_pfmps
+from aplypro_pfmp.service_layer.use_cases import validate_completed
 
 from .service import build_spec
 
@@ -50,7 +50,10 @@ def import_csv(file: Path) -> None:
     """Record the PFMPs of a CSV file (`ine;uai;annee_scolaire;date_debut;date_fin;nb_jours`).
 
     A file that cannot be read is refused with its report and status 2; rows refused when recorded
-    (unknown schooling, a rule, an event over the record size limit) with status 1. Either way nothing is recorded.
+    (unknown schooling, a rule, a period overlapping another PFMP of the student, a new day count for a
+    validated PFMP, an event over the record size limit) with status 1. Either way nothing is recorded.
+    Otherwise prints `{"recorded": n, "edited": n, "unchanged": n}`: a row whose period (student,
+    schooling, start, end) already has its PFMP edits its day count, or changes nothing if it is the same.
     """
     try:
         commands = read_pfmp_lines(file)
@@ -60,31 +63,25 @@ def import_csv(file: Path) -> None:
         typer.echo(f"nothing recorded: {len(exc.errors)} error(s)", err=True)
         raise typer.Exit(2) from None
 
-    async def go() -> tuple[int, list[str]]:
+    async def go() -> ImportSummary:
         settings = PfmpSettings()
-        errors: list[str] = []
         async with _db(settings) as (pool, _):
             try:
                 async with pool.acquire() as conn, conn.transaction():
-                    for line, command in commands:
-                        try:
-                            async with conn.transaction():
-                                await record_pfmp(conn, command, topic=settings.topic(PFMP_EVENTS))
-                        except (PfmpError, RecordTooLarge) as exc:
-                            errors.append(f"line {line}: {exc.code}: {exc}")
-                    if errors:
+                    summary = await import_pfmps(conn, commands, topic=settings.topic(PFMP_EVENTS))
+                    if summary.refused:
                         raise _Rollback
             except _Rollback:
                 pass
-        return len(commands), errors
+        return summary
 
-    count, errors = asyncio.run(go())
-    for message in errors:
-        typer.echo(message, err=True)
-    if errors:
-        typer.echo(f"nothing recorded: {len(errors)} of {count} rows refused", err=True)
+    summary = asyncio.run(go())
+    for refused in summary.refused:
+        typer.echo(str(refused), err=True)
+    if summary.refused:
+        typer.echo(f"nothing recorded: {len(summary.refused)} of {len(commands)} rows refused", err=True)
         raise typer.Exit(1)
-    typer.echo(json.dumps({"recorded": count}))
+    typer.echo(json.dumps(summary.as_dict()))
 
 
 class _Rollback(Exception):
