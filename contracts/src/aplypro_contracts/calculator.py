@@ -78,6 +78,11 @@ class PaymentRequestedV2(_PaymentRequested):
 BlockingReason = Literal[
     "pfmp", "pfmp_amount", "excluded_schooling", "negative_rectification", "mef_without_bareme",
 ]
+# v2 adds `overlaps` (lifecycles.md §4: the PFMP overlaps another payable PFMP of the student); v2 is new in
+# the same release, so no v2 reader ever met the narrower list.
+BlockingReasonV2 = Literal[
+    "pfmp", "pfmp_amount", "excluded_schooling", "negative_rectification", "mef_without_bareme", "overlaps",
+]
 
 
 class _PaymentRequestBlocked(Envelope):
@@ -102,6 +107,7 @@ class PaymentRequestBlockedV2(_PaymentRequestBlocked):
     version in the calculator."""
 
     schema_version: Literal[2] = 2
+    reasons: tuple[BlockingReasonV2, ...] = Field(min_length=1)  # type: ignore[assignment]
     version: AggregateVersion
 
 

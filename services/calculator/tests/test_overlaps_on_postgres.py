@@ -27,8 +27,7 @@ async def test_a_second_pfmp_of_the_same_period_is_blocked_and_only_one_payment_
     assert (held["state"], held["reasons"]) == ("incomplete", ["overlaps"])
     assert [e.pfmp_id for e in await calc.events(mark, "PaymentRequested")] == [first.pfmp_id]
     [blocked] = await calc.events(mark, "PaymentRequestBlocked")
-    # the contract has no `overlaps` yet: it travels as the PFMP rule it is
-    assert (blocked.pfmp_id, blocked.reasons) == (second.pfmp_id, ("pfmp",))
+    assert (blocked.pfmp_id, blocked.reasons) == (second.pfmp_id, ("overlaps",))
 
 
 async def test_two_overlapping_pfmps_validated_together_are_both_held_until_one_is_deleted(calc: Calc) -> None:

@@ -6,13 +6,11 @@ from typing import Any, NamedTuple, get_args
 from uuid import UUID, uuid4
 
 from aplypro_contracts import AmountComputed, Envelope, PaymentRequestBlocked, PaymentRequested
-from aplypro_contracts.calculator import BlockingReason
+from aplypro_contracts.calculator import BlockingReasonV2
 
 PRODUCER = "calculator"
-_WIRE_REASONS = frozenset(get_args(BlockingReason))
-# A reason the contract does not carry yet travels as the nearest one it does (the request stays blocked
-# and keeps its own reason in the calculator): `overlaps` is a PFMP rule (lifecycles.md §4, reasons 9, 12).
-_ON_THE_WIRE_AS = {"overlaps": "pfmp"}
+# Reasons the asp-gateway decides are not the calculator's to publish.
+_WIRE_REASONS = frozenset(get_args(BlockingReasonV2))
 
 
 class Cause(NamedTuple):
@@ -57,8 +55,7 @@ def payment_requested(row: dict[str, Any], request_id: UUID, amount: int, cause:
 
 def payment_request_blocked(row: dict[str, Any], request_id: UUID, reasons: tuple[str, ...], parked: bool,
                             cause: Cause, version: int) -> PaymentRequestBlocked:
-    named = (r if r in _WIRE_REASONS else _ON_THE_WIRE_AS.get(r) for r in reasons)
-    wire = tuple(dict.fromkeys(r for r in named if r is not None))
+    wire = tuple(dict.fromkeys(r for r in reasons if r in _WIRE_REASONS))
     return PaymentRequestBlocked(
         version=version,
         producer=PRODUCER, causation_id=cause.event_id, correlation_id=cause.correlation_id, payment_request_id=request_id, pfmp_id=row["pfmp_id"],
