@@ -131,7 +131,7 @@ async def test_an_import_never_changes_a_validated_pfmp_and_reports_the_row(
     assert json.loads(unchanged.stdout) == {"recorded": 0, "edited": 0, "unchanged": 1}
     result = await import_csv(write(tmp_path, "c.csv", SPRING, AUTUMN.replace(";12", ";10")), database_url,
                               namespace)
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output
     assert result.stderr.splitlines()[0].startswith("line 3: pfmp_validated: ")
     assert INE not in result.stderr
     row = await pool.fetchrow("SELECT count(*) AS n, max(day_count) AS days, max(version) AS version FROM pfmps")
@@ -147,7 +147,7 @@ async def test_a_pfmp_overlapping_another_of_the_student_is_refused_by_line(
     """Both ends are included: sharing one day is an overlap."""
     row = f"{INE};{UAI};2025-2026;{period[0]};{period[1]};1"
     result = await import_csv(write(tmp_path, "a.csv", SPRING, AUTUMN, row), database_url, namespace)
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output
     assert result.stderr.splitlines()[0].startswith("line 4: pfmp_overlaps: ")
     assert INE not in result.stderr
     assert period[0] not in result.stderr

@@ -115,7 +115,7 @@ async def test_lines_are_counted_in_the_file_even_past_blank_lines_and_quoted_ce
     assert result.stderr.splitlines()[0] == f"line 3, column uai: {CONTROL}"
     path = write(tmp_path, HEADER, "", GOOD, "", unknown)
     result = await import_csv(pool, path, database_url, namespace)
-    assert result.exit_code == 1, result.output  # refused when recording: the file was well-formed
+    assert result.exit_code == 2, result.output  # refused when recording: the file was well-formed
     assert result.stderr.splitlines()[0].startswith("line 5: unknown_schooling:")
     assert await recorded(pool) == 0
 
@@ -131,7 +131,7 @@ async def test_a_row_whose_event_is_too_large_is_reported_by_line(
     pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path, small_records: None,
 ) -> None:
     result = await import_csv(pool, write(tmp_path, HEADER, "", GOOD), database_url, namespace)
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output
     assert result.stderr.splitlines()[0].startswith("line 3: record_too_large: record of ")
     assert await recorded(pool) == 0
 

@@ -49,9 +49,9 @@ def _db(settings: PfmpSettings) -> AbstractAsyncContextManager[tuple[asyncpg.Poo
 def import_csv(file: Path) -> None:
     """Record the PFMPs of a CSV file (`ine;uai;annee_scolaire;date_debut;date_fin;nb_jours`).
 
-    A file that cannot be read is refused with its report and status 2; rows refused when recorded
-    (unknown schooling, a rule, a period overlapping another PFMP of the student, a new day count for a
-    validated PFMP, an event over the record size limit) with status 1. Either way nothing is recorded.
+    A file that cannot be read is refused with its report and status 2, and so are rows refused when
+    recorded (unknown schooling, a rule, a period overlapping another PFMP of the student, a new day count
+    for a validated PFMP, an event over the record size limit). Either way nothing is recorded.
     Otherwise prints `{"recorded": n, "edited": n, "unchanged": n}`: a row whose period (student,
     schooling, start, end) already has its PFMP edits its day count, or changes nothing if it is the same.
     """
@@ -80,7 +80,7 @@ def import_csv(file: Path) -> None:
         typer.echo(str(refused), err=True)
     if summary.refused:
         typer.echo(f"nothing recorded: {len(summary.refused)} of {len(commands)} rows refused", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(2)
     typer.echo(json.dumps(summary.as_dict()))
 
 
