@@ -26,14 +26,16 @@ class Chaos(threading.Thread):
         self.kills: Counter[str] = Counter()
         self.restarts: Counter[str] = Counter()
         self.lock = threading.Lock()  # the fleet is shared with the main thread's restarts
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join()
 
     def run(self) -> None:
-        while not self._stop.wait(self.rng.uniform(0.5, 1.5) * self.interval_s):
+        if self.interval_s <= 0:  # no chaos: a baseline run
+            self._halt.wait()
+        while not self._halt.wait(self.rng.uniform(0.5, 1.5) * self.interval_s):
             with self.lock:
                 self.fleet.restart_dead()
                 if self.rng.random() < RESTART_SHARE:

@@ -4,11 +4,12 @@ named by role so the chaos driver can kill any of them.
 Every process of a drill carries the drill's topic namespace in its environment (children inherit it),
 so `/proc/<pid>/environ` finds them all, orphans included. Roles:
 - `main`: an instance's service process (we started it);
-- `render`: a documents render worker (it has pango mapped: weasyprint loaded);
-- `relay` / `consumer`: the spawned children of a main process. Both are `spawn_main` children and look
-  alike from outside, so they are told apart by start order: the main process starts its relay before
-  its extra consumers (runtime.py), and restarts a dead child in the same role, so a new child takes the
-  role that is missing among the live ones.
+- `relay`, `consumer`, `render`: the spawned children of a main process (its relay, its extra consumer
+  process, and in documents its render worker). All are `spawn_main` children and look alike from
+  outside (documents even maps pango in every process), so they are told apart by start order: a main
+  process starts its relay before its extra consumers (runtime.py), and its render pool's worker only at
+  the first document; it restarts a dead child in the same role, so a new child takes the role that is
+  missing among the live ones. A heuristic: a report may name a relay a consumer after a crowded restart.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aplypro_local.stack import SERVICES, service_command
 
 INSTANCES = 2
-CHILD_ROLES = ("relay", "consumer")
+CHILD_ROLES = {"documents": ("relay", "consumer", "render")}
+DEFAULT_ROLES = ("relay", "consumer")
 
 
 @dataclass
@@ -102,15 +105,12 @@ class Fleet:
             if b"resource_tracker" in cmdline or b"spawn_main" not in cmdline:
                 continue  # multiprocessing's bookkeeping helper, or not a Python child
             ppid, start = _ppid_and_start(pid)
-            if b"pango" in _read(pid, "maps"):
-                owner = mains.get(ppid) or next((i for i in mains.values() if ppid in i.roles), None)
-                found.append(Target("render", pid, owner.name if owner else "orphan"))
-            elif ppid in mains:
+            if ppid in mains:
                 children.setdefault(ppid, []).append((start, pid))
         for ppid, kids in children.items():
             instance = mains[ppid]
             instance.roles = {pid: role for pid, role in instance.roles.items() if any(pid == k for _, k in kids)}
-            missing = [r for r in CHILD_ROLES if r not in instance.roles.values()]
+            missing = [r for r in CHILD_ROLES.get(instance.service, DEFAULT_ROLES) if r not in instance.roles.values()]
             for _, pid in sorted(kids):
                 if pid not in instance.roles and missing:
                     instance.roles[pid] = missing.pop(0)
@@ -139,17 +139,17 @@ class Fleet:
                     instance.process.wait()
             self.start(service, index)
 
-    def stop(self) -> None:
-        """SIGTERM every instance, then SIGKILL whatever of the drill is still alive (orphans too)."""
-        for instance in self.instances.values():
-            if instance.process.poll() is None:
-                instance.process.send_signal(signal.SIGTERM)
-        for instance in self.instances.values():
-            try:
-                instance.process.wait(30)
-            except subprocess.TimeoutExpired:
-                instance.process.kill()
-                instance.process.wait()
+    def kill_all(self) -> None:
+        """SIGKILL every process of the drill, orphans included (the last scan catches late spawns)."""
+        for _ in range(3):
+            for instance in self.instances.values():
+                if instance.process.poll() is None:
+                    instance.process.kill()
+                    instance.process.wait()
+            self._kill_strays()
+            time.sleep(0.3)
+
+    def _kill_strays(self) -> None:
         for pid in processes_of(self.namespace):
             if pid != os.getpid():
                 try:

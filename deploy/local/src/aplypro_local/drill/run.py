@@ -50,13 +50,19 @@ def _command(stack: LocalStack, say: Say, *args: str) -> str:
     return result.stdout
 
 
-async def _outbox_total(database_url: str, prefix: str) -> int:
+# Work still queued: every outbox, the documents render queue, the gateway's unsent unblocked requests.
+PENDING = [*(f"SELECT count(*) FROM {{p}}{s.replace('-', '_')}.outbox" for s in SERVICES),
+           "SELECT count(*) FROM {p}documents.render_queue",
+           "SELECT count(*) FROM {p}asp_gateway.payment_requests WHERE state = 'pending' AND blocking_reasons = '{{}}'"]
+
+
+async def _pending(database_url: str, prefix: str) -> int:
     conn = await asyncpg.connect(database_url)
     try:
         total = 0
-        for service in SERVICES:
+        for sql in PENDING:
             try:
-                total += int(await conn.fetchval(f"SELECT count(*) FROM {prefix}{service.replace('-', '_')}.outbox"))
+                total += int(await conn.fetchval(sql.format(p=prefix)))
             except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
                 pass
         return total
@@ -74,16 +80,20 @@ def _wait(what: str, ok: Callable[[], bool], timeout: float, say: Say) -> None:
 
 
 def wait_quiescent(probe: Probe, database_url: str, prefix: str, timeout: float, settle_s: float, say: Say) -> bool:
-    """Until every outbox is empty and no figure moved for `settle_s`; False after `timeout`."""
+    """Until nothing is pending and no figure moved for `settle_s`, or nothing moved for 6 × `settle_s`
+    with work still pending (stuck: the checks then say what is missing); False after `timeout`."""
     deadline, last, since = time.monotonic() + timeout, None, time.monotonic()
     while time.monotonic() < deadline:
         figures = asyncio.run(probe.figures())
-        figures["outbox"] = asyncio.run(_outbox_total(database_url, prefix))
+        figures["pending"] = asyncio.run(_pending(database_url, prefix))
         if figures != last:
             last, since = figures, time.monotonic()
-        elif figures["outbox"] == 0 and time.monotonic() - since >= settle_s:
-            say("quiescent: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
-            return True
+        else:
+            still = time.monotonic() - since
+            if (figures["pending"] == 0 and still >= settle_s) or still >= 6 * settle_s:
+                state = "quiescent" if figures["pending"] == 0 else f"stuck for {still:.0f} s"
+                say(f"{state}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+                return True
         time.sleep(1)
     say(f"NOT quiescent after {timeout:.0f} s: {last}")
     return False
@@ -114,10 +124,12 @@ def feed(stack: LocalStack, load: Load, files: tuple[Path, Path, Path, Path], pr
 
 
 def run_drill(workdir: Path, students: int, minutes: float, say: Say = print, kill_interval_s: float = 4.0,
-              quiesce_timeout_s: float = 600, settle_s: float = 10) -> int:
+              quiesce_timeout_s: float = 600, settle_s: float = 10, servers: dict[str, str] | None = None) -> int:
+    """Returns 0 when everything holds, 1 when a check failed, 2 when the drill could not run.
+    `servers` (KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL) reuses running servers; else embedded ones start."""
     started = time.monotonic()
     namespace = f"drill{uuid.uuid4().hex[:8]}."
-    stack = LocalStack(workdir, extra_env=drill_env(namespace))
+    stack = LocalStack(workdir, extra_env={**drill_env(namespace), **(servers or {})})
     stack.start_servers()
     fleet = Fleet(stack.env, workdir / "logs", namespace)
     chaos = Chaos(fleet, kill_interval_s, lambda line: say(f"  chaos: {line}"))
@@ -126,6 +138,7 @@ def run_drill(workdir: Path, students: int, minutes: float, say: Say = print, ki
         load, *files = generate(workdir / "load", students)
         say(f"drill: {students} students, {len(load.periods)} PFMP periods, {load.duplicated_rows} rows twice "
             f"in a file, {load.pfmp_files[0].name} imported twice; namespace {namespace}")
+        say(f"broker {stack.env['KAFKA_BOOTSTRAP_SERVERS']}, database {stack.env['DATABASE_URL']}")
         with chaos.lock:
             fleet.start_all()
         say(f"started 2 instances of {', '.join(SERVICES)} (relay process, 2 consumer processes each)")
@@ -145,10 +158,12 @@ def run_drill(workdir: Path, students: int, minutes: float, say: Say = print, ki
         say(f"drill: {students} students, {chaos.total_kills} kills, aborted")
         return 2
     finally:
-        if chaos.is_alive():
-            chaos.stop()
-        fleet.stop()
-        stack.stop()
+        try:
+            if chaos.is_alive():
+                chaos.stop()
+            fleet.kill_all()  # the verdict is in (or cannot be had): no clean stop needed
+        finally:
+            stack.stop()
     return verdict(students, chaos.total_kills, findings, stale, quiet, time.monotonic() - started, say)
 
 
