@@ -23,6 +23,7 @@ from aplypro_local.testing import produce
 
 from . import checks
 from .chaos import Chaos
+from .lag import total_lag
 from .load import Load, bad_messages, generate
 from .procs import Fleet
 
@@ -80,18 +81,20 @@ def _wait(what: str, ok: Callable[[], bool], timeout: float, say: Say) -> None:
 
 
 def wait_quiescent(probe: Probe, database_url: str, prefix: str, timeout: float, settle_s: float, say: Say) -> bool:
-    """Until nothing is pending and no figure moved for `settle_s`, or nothing moved for 6 × `settle_s`
+    """Until nothing is pending (outboxes, queues, consumer lag) and no figure moved for `settle_s`, or nothing moved for 6 × `settle_s`
     with work still pending (stuck: the checks then say what is missing); False after `timeout`."""
     deadline, last, since = time.monotonic() + timeout, None, time.monotonic()
     while time.monotonic() < deadline:
         figures = asyncio.run(probe.figures())
         figures["pending"] = asyncio.run(_pending(database_url, prefix))
+        figures["lag"] = asyncio.run(total_lag(probe.bootstrap, probe.topic_namespace))
         if figures != last:
             last, since = figures, time.monotonic()
         else:
             still = time.monotonic() - since
-            if (figures["pending"] == 0 and still >= settle_s) or still >= 6 * settle_s:
-                state = "quiescent" if figures["pending"] == 0 else f"stuck for {still:.0f} s"
+            idle = figures["pending"] == 0 and figures["lag"] == 0
+            if (idle and still >= settle_s) or still >= 6 * settle_s:
+                state = "quiescent" if idle else f"stuck for {still:.0f} s"
                 say(f"{state}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
                 return True
         time.sleep(1)
