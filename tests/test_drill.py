@@ -29,7 +29,7 @@ KNOWN_BUGS = ("issue 9: main still pays a re-imported PFMP again (duplicate PFMP
 def drill_run(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, list[str]]:
     lines: list[str] = []
     workdir = Path(tmp_path_factory.mktemp("drill"))
-    code = run_drill(workdir, STUDENTS, minutes=1, say=lines.append, kill_interval_s=3, settle_s=6,
+    code = run_drill(workdir, STUDENTS, minutes=1, echo=lines.append, kill_interval_s=3, settle_s=5, stuck_s=15,
                      quiesce_timeout_s=120,
                      servers={"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DATABASE_URL": database_url})
     print("\n".join(lines))  # noqa: T201 - the drill's own report, shown with -rA or on failure

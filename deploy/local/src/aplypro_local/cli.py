@@ -77,7 +77,7 @@ def drill(
 
     if workdir.exists():
         shutil.rmtree(workdir)
-    raise typer.Exit(run_drill(workdir.resolve(), students, minutes, say=typer.echo, kill_interval_s=kill_every))
+    raise typer.Exit(run_drill(workdir.resolve(), students, minutes, echo=typer.echo, kill_interval_s=kill_every))
 
 
 @app.command()

@@ -9,7 +9,13 @@ group's offsets without joining it.
 from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aplypro_contracts.topics import ASP_EVENTS, CALCULATOR_EVENTS, PFMP_EVENTS, STUDENTS_EVENTS, STUDENTS_RIBS
+from aplypro_contracts.topics import (
+    ASP_EVENTS,
+    CALCULATOR_EVENTS,
+    PFMP_EVENTS,
+    STUDENTS_EVENTS,
+    STUDENTS_RIBS,
+)
 
 GROUPS = {
     "pfmp.students-projection": (STUDENTS_EVENTS,),

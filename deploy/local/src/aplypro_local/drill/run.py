@@ -80,9 +80,11 @@ def _wait(what: str, ok: Callable[[], bool], timeout: float, say: Say) -> None:
     say(f"{what}: done")
 
 
-def wait_quiescent(probe: Probe, database_url: str, prefix: str, timeout: float, settle_s: float, say: Say) -> bool:
-    """Until nothing is pending (outboxes, queues, consumer lag) and no figure moved for `settle_s`, or nothing moved for 6 × `settle_s`
-    with work still pending (stuck: the checks then say what is missing); False after `timeout`."""
+def wait_quiescent(probe: Probe, database_url: str, prefix: str, timeout: float, settle_s: float, stuck_s: float,
+                   say: Say) -> bool:
+    """Until nothing is pending (outboxes, queues, consumer lag) and no figure moved for `settle_s`, or
+    nothing moved for `stuck_s` with work still pending (stuck: the checks say what is missing); False
+    after `timeout`."""
     deadline, last, since = time.monotonic() + timeout, None, time.monotonic()
     while time.monotonic() < deadline:
         figures = asyncio.run(probe.figures())
@@ -93,7 +95,7 @@ def wait_quiescent(probe: Probe, database_url: str, prefix: str, timeout: float,
         else:
             still = time.monotonic() - since
             idle = figures["pending"] == 0 and figures["lag"] == 0
-            if (idle and still >= settle_s) or still >= 6 * settle_s:
+            if (idle and still >= settle_s) or still >= stuck_s:
                 state = "quiescent" if idle else f"stuck for {still:.0f} s"
                 say(f"{state}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
                 return True
@@ -126,11 +128,17 @@ def feed(stack: LocalStack, load: Load, files: tuple[Path, Path, Path, Path], pr
     say("rectifications: n/a (no command produces PfmpRectified yet)")
 
 
-def run_drill(workdir: Path, students: int, minutes: float, say: Say = print, kill_interval_s: float = 4.0,
-              quiesce_timeout_s: float = 600, settle_s: float = 10, servers: dict[str, str] | None = None) -> int:
+def run_drill(workdir: Path, students: int, minutes: float, echo: Say = print, kill_interval_s: float = 4.0,
+              quiesce_timeout_s: float = 600, settle_s: float = 10, stuck_s: float = 60,
+              servers: dict[str, str] | None = None) -> int:
     """Returns 0 when everything holds, 1 when a check failed, 2 when the drill could not run.
     `servers` (KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL) reuses running servers; else embedded ones start."""
     started = time.monotonic()
+    plain_say = echo
+
+    def say(line: str) -> None:  # progress lines carry the seconds since the start
+        plain_say(f"[{time.monotonic() - started:5.0f} s] {line}")
+
     namespace = f"drill{uuid.uuid4().hex[:8]}."
     stack = LocalStack(workdir, extra_env={**drill_env(namespace), **(servers or {})})
     stack.start_servers()
@@ -152,13 +160,13 @@ def run_drill(workdir: Path, students: int, minutes: float, say: Say = print, ki
             time.sleep(remaining)
         chaos.stop()
         say(f"chaos over: {chaos.total_kills} kills ({dict(chaos.kills)}), rolling restarts {dict(chaos.restarts)}")
-        quiet = wait_quiescent(probe, stack.env["DATABASE_URL"], stack.schema_prefix, quiesce_timeout_s, settle_s, say)
+        quiet = wait_quiescent(probe, stack.env["DATABASE_URL"], stack.schema_prefix, quiesce_timeout_s, settle_s, stuck_s, say)
         findings, stale = asyncio.run(checks.run_checks(
             load, stack.env["DATABASE_URL"], stack.env["KAFKA_BOOTSTRAP_SERVERS"], namespace, stack.schema_prefix,
             Path(stack.env["APLYPRO_ASP_OUTBOX_DIR"])))
     except DrillAborted as exc:
-        say(f"drill aborted ({exc.code}): {exc}")
-        say(f"drill: {students} students, {chaos.total_kills} kills, aborted")
+        plain_say(f"drill aborted ({exc.code}): {exc}")
+        plain_say(f"drill: {students} students, {chaos.total_kills} kills, aborted")
         return 2
     finally:
         try:
@@ -167,7 +175,7 @@ def run_drill(workdir: Path, students: int, minutes: float, say: Say = print, ki
             fleet.kill_all()  # the verdict is in (or cannot be had): no clean stop needed
         finally:
             stack.stop()
-    return verdict(students, chaos.total_kills, findings, stale, quiet, time.monotonic() - started, say)
+    return verdict(students, chaos.total_kills, findings, stale, quiet, time.monotonic() - started, plain_say)
 
 
 def verdict(students: int, kills: int, findings: list[checks.Finding], stale: str, quiet: bool, seconds: float,
