@@ -145,18 +145,23 @@ async def stale_dropped(conn: asyncpg.Connection, p: str) -> str:
     return " ".join(parts)
 
 
+DeadLetters = Counter[tuple[str, str, bytes]]
+
+
 async def read_dead_letters(bootstrap: str, namespace: str, idle_s: float = 3.0,
-                            timeout: float = 60) -> Counter[tuple[str, str, bytes]]:
-    """(source topic, service, body) of every message on the input topics' dead-letter topics."""
+                            timeout: float = 60) -> tuple[DeadLetters, Counter[tuple[str, str, str]]]:
+    """(source topic, service, body) of every message on the drill's dead-letter topics, and the same
+    counted by (source topic, service, reason code) for the report."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                                 enable_auto_commit=False, group_id=None)
     await consumer.start()
-    found: Counter[tuple[str, str, bytes]] = Counter()
+    found: DeadLetters = Counter()
+    reasons: Counter[tuple[str, str, str]] = Counter()
     try:
         existing = set(await consumer.topics())
         wanted = [t for t in existing if t.startswith(namespace) and t.endswith(".dlt")]
         if not wanted:
-            return found
+            return found, reasons
         consumer.subscribe(wanted)
         started = last = time.monotonic()
         while time.monotonic() - last < idle_s and time.monotonic() - started < timeout:
@@ -166,20 +171,23 @@ async def read_dead_letters(bootstrap: str, namespace: str, idle_s: float = 3.0,
                     headers = {k: v.decode(errors="replace") for k, v in r.headers}
                     topic = r.topic.removeprefix(namespace).removesuffix(".dlt")
                     found[(topic, headers.get("dlt-service", "?"), r.value or b"")] += 1
-        return found
+                    reasons[(topic, headers.get("dlt-service", "?"), headers.get("dlt-reason-code", "?"))] += 1
+        return found, reasons
     finally:
         await consumer.stop()
 
 
-def check_dead_letters(load: Load, found: Counter[tuple[str, str, bytes]]) -> Finding:
+def check_dead_letters(load: Load, found: DeadLetters, reasons: Counter[tuple[str, str, str]] | None = None) -> Finding:
     """The dead-letter topics hold exactly the injected bad messages, one per reader, as a multiset."""
     expected = load.expected_dead_letters()
     missing, extra = expected - found, found - expected
-    reasons = Counter(f"{topic}:{service}" for topic, service, _ in extra.elements())
     detail = (f"{found.total()} dead letters, {expected.total()} expected ({len(load.injected)} distinct "
               f"injected on {len(READERS)} topics); {missing.total()} missing, {extra.total()} unexpected")
-    if reasons:
-        detail += " (" + ", ".join(f"{k}={n}" for k, n in sorted(reasons.items())) + ")"
+    if extra:
+        # By reason code, over every dead letter of the topics and services that hold unexpected ones.
+        where = {(topic, service) for topic, service, _ in extra}
+        detail += " (" + ", ".join(f"{t}:{s}:{code}={n}" for (t, s, code), n in sorted((reasons or Counter()).items())
+                                   if (t, s) in where) + ")"
     return Finding("dead letters", detail, failed=bool(missing or extra))
 
 
@@ -198,7 +206,7 @@ async def run_checks(load: Load, database_url: str, bootstrap: str, namespace: s
         stale = await stale_dropped(conn, p)
     finally:
         await conn.close()
-    findings.append(check_dead_letters(load, await read_dead_letters(bootstrap, namespace)))
+    findings.append(check_dead_letters(load, *await read_dead_letters(bootstrap, namespace)))
     return findings, stale
 
 
