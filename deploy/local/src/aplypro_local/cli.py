@@ -69,7 +69,9 @@ def drill(
     students: Annotated[int, typer.Option(help="Students generated (two PFMPs each).")] = 2000,
     minutes: Annotated[float, typer.Option(help="How long the chaos lasts, load included.")] = 5,
     workdir: WORKDIR = Path("var/drill"),
-    kill_every: Annotated[float, typer.Option(help="Mean seconds between two chaos actions.")] = 4.0,
+    kill_every: Annotated[float, typer.Option(help="Mean seconds between two chaos actions (0: none).")] = 4.0,
+    accidents: Annotated[bool, typer.Option(help="Re-import a PFMP file and duplicate rows (--no-accidents: "
+                                                 "a baseline of the checks).")] = True,
 ) -> None:
     """The whole pipeline under load while processes are killed and restarted; then check that every
     PFMP is paid exactly once. Exit 0 only when everything holds."""
@@ -77,7 +79,8 @@ def drill(
 
     if workdir.exists():
         shutil.rmtree(workdir)
-    raise typer.Exit(run_drill(workdir.resolve(), students, minutes, echo=typer.echo, kill_interval_s=kill_every))
+    raise typer.Exit(run_drill(workdir.resolve(), students, minutes, echo=typer.echo, kill_interval_s=kill_every,
+                                  accidents=accidents))
 
 
 @app.command()

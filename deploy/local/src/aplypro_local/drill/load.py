@@ -72,11 +72,13 @@ STUDENT_HEADER = ["annee_scolaire", "ine", "nom", "prenoms", "date_naissance", "
 PFMP_HEADER = ["ine", "uai", "annee_scolaire", "date_debut", "date_fin", "nb_jours"]
 
 
-def generate(folder: Path, students: int, seed: int = 9) -> tuple[Load, Path, Path, Path, Path]:
+def generate(folder: Path, students: int, seed: int = 9, accidents: bool = True) -> tuple[Load, Path, Path, Path, Path]:
     """The CSV files: establishments, MEFs, students, RIBs, and the PFMP files in import order.
 
     Two PFMPs a student (autumn and spring; ≤ 12 days each, under every cap): the PFMPs are split into
     two files, the second holds 5 % of its rows twice, and the first is imported again at the end.
+    Without `accidents` (a baseline of the checks), no row twice and no re-import: the second import of
+    file 1 is replaced by an import of an empty file.
     """
     rng = random.Random(seed)  # noqa: S311 - fictitious data, not security
     folder.mkdir(parents=True, exist_ok=True)
@@ -103,10 +105,11 @@ def generate(folder: Path, students: int, seed: int = 9) -> tuple[Load, Path, Pa
     half = len(pfmp_rows) // 2
     first_file = _write(folder / "pfmps-1.csv", PFMP_HEADER, pfmp_rows[:half])
     second = pfmp_rows[half:]
-    twice = second[: max(1, len(second) // 20)]
+    twice = second[: max(1, len(second) // 20)] if accidents else []
     load.duplicated_rows = len(twice)
     second_file = _write(folder / "pfmps-2.csv", PFMP_HEADER, second + twice)
-    load.pfmp_files = [first_file, second_file, first_file]
+    again = first_file if accidents else _write(folder / "pfmps-none.csv", PFMP_HEADER, [])
+    load.pfmp_files = [first_file, second_file, again]
     return load, reference.establishments, reference.mefs, students_csv, ribs_csv
 
 

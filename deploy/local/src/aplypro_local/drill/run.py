@@ -129,7 +129,7 @@ def feed(stack: LocalStack, load: Load, files: tuple[Path, Path, Path, Path], pr
 
 
 def run_drill(workdir: Path, students: int, minutes: float, echo: Say = print, kill_interval_s: float = 4.0,
-              quiesce_timeout_s: float = 600, settle_s: float = 10, stuck_s: float = 60,
+              quiesce_timeout_s: float = 600, settle_s: float = 10, stuck_s: float = 60, accidents: bool = True,
               servers: dict[str, str] | None = None) -> int:
     """Returns 0 when everything holds, 1 when a check failed, 2 when the drill could not run.
     `servers` (KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL) reuses running servers; else embedded ones start."""
@@ -146,9 +146,9 @@ def run_drill(workdir: Path, students: int, minutes: float, echo: Say = print, k
     chaos = Chaos(fleet, kill_interval_s, lambda line: say(f"  chaos: {line}"))
     probe = Probe(stack.env["DATABASE_URL"], stack.env["KAFKA_BOOTSTRAP_SERVERS"], stack.schema_prefix, namespace)
     try:
-        load, *files = generate(workdir / "load", students)
+        load, *files = generate(workdir / "load", students, accidents=accidents)
         say(f"drill: {students} students, {len(load.periods)} PFMP periods, {load.duplicated_rows} rows twice "
-            f"in a file, {load.pfmp_files[0].name} imported twice; namespace {namespace}")
+            f"in a file, {load.pfmp_files[2].name} imported last; namespace {namespace}")
         say(f"broker {stack.env['KAFKA_BOOTSTRAP_SERVERS']}, database {stack.env['DATABASE_URL']}")
         with chaos.lock:
             fleet.start_all()
