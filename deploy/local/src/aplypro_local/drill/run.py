@@ -9,6 +9,8 @@ The last line says `drill: N students, K kills, L lost, D duplicated`; exit 0 on
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -42,8 +44,14 @@ def drill_env(namespace: str) -> dict[str, str]:
             "APLYPRO_TOPIC_PARTITIONS": "4", "APLYPRO_LOG_JSON": "true"}
 
 
-def _command(stack: LocalStack, say: Say, *args: str) -> str:
-    result = stack.run_command(list(args))
+def _command(stack: LocalStack, say: Say, *args: str, timeout: float = 1800) -> str:
+    """A service command against the stack (LocalStack.run_command's 300 s are too few at 20,000 students)."""
+    script = Path(sys.executable).parent / args[0]
+    try:
+        result = subprocess.run([str(script), *args[1:]], env=stack.env, capture_output=True, text=True, check=False,
+                                timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise DrillAborted(f"`{' '.join(args[:2])}` took more than {timeout:.0f} s") from None
     say(f"$ {' '.join(a if '/' not in a else Path(a).name for a in args)} -> exit {result.returncode}: "
         f"{result.stdout.strip().splitlines()[-1][:160] if result.stdout.strip() else ''}")
     if result.returncode not in (0, 2):  # 2: some lines refused (reported), the rest imported
