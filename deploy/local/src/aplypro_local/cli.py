@@ -77,6 +77,10 @@ def drill(
     PFMP is paid exactly once. Exit 0 only when everything holds."""
     from .drill.run import run_drill
 
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt  # so the drill's finally kills every process it started
+
+    signal.signal(signal.SIGTERM, interrupted)
     if workdir.exists():
         shutil.rmtree(workdir)
     raise typer.Exit(run_drill(workdir.resolve(), students, minutes, echo=typer.echo, kill_interval_s=kill_every,
