@@ -29,14 +29,14 @@ KNOWN_BUGS = ("issue 9: main still pays a re-imported PFMP again (duplicate PFMP
 def drill_run(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, list[str]]:
     lines: list[str] = []
     workdir = Path(tmp_path_factory.mktemp("drill"))
-    code = run_drill(workdir, STUDENTS, minutes=1, echo=lines.append, kill_interval_s=3, settle_s=5, stuck_s=15,
-                     quiesce_timeout_s=120,
+    code = run_drill(workdir, STUDENTS, minutes=1, echo=lines.append, kill_interval_s=3, settle_s=5, stuck_s=90,
+                     quiesce_timeout_s=240,  # stuck > 60 s: a killed relay's lease
                      servers={"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DATABASE_URL": database_url})
     print("\n".join(lines))  # noqa: T201 - the drill's own report, shown with -rA or on failure
     return code, lines
 
 
-@pytest.mark.timeout(480)
+@pytest.mark.timeout(600)
 def test_the_drill_runs_its_checks(drill_run: tuple[int, list[str]]) -> None:
     code, lines = drill_run
     assert code in (0, 1), "\n".join(lines[-20:])  # 2: the drill could not run at all
@@ -52,7 +52,7 @@ def test_the_drill_runs_its_checks(drill_run: tuple[int, list[str]]) -> None:
     assert (code == 0) == (lost == 0 and duplicated == 0 and not failed)
 
 
-@pytest.mark.timeout(480)
+@pytest.mark.timeout(600)
 @pytest.mark.xfail(strict=False, reason=KNOWN_BUGS)
 def test_the_drill_finds_nothing_lost_or_duplicated(drill_run: tuple[int, list[str]]) -> None:
     code, lines = drill_run
