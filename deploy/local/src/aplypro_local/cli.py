@@ -1,4 +1,4 @@
-"""`aplypro`: drive the local stack (demo, up), regenerate the published specifications, inspect and
+"""`aplypro`: drive the local stack (demo, up, drill), regenerate the published specifications, inspect and
 replay dead letters (dlt)."""
 
 from __future__ import annotations
@@ -62,6 +62,29 @@ def up(workdir: WORKDIR = Path("var/stack")) -> None:
             time.sleep(1)
     finally:
         stack.stop()
+
+
+@app.command()
+def drill(
+    students: Annotated[int, typer.Option(help="Students generated (two PFMPs each).")] = 2000,
+    minutes: Annotated[float, typer.Option(help="How long the chaos lasts, load included.")] = 5,
+    workdir: WORKDIR = Path("var/drill"),
+    kill_every: Annotated[float, typer.Option(help="Mean seconds between two chaos actions (0: none).")] = 4.0,
+    accidents: Annotated[bool, typer.Option(help="Re-import a PFMP file and duplicate rows (--no-accidents: "
+                                                 "a baseline of the checks).")] = True,
+) -> None:
+    """The whole pipeline under load while processes are killed and restarted; then check that every
+    PFMP is paid exactly once. Exit 0 only when everything holds."""
+    from .drill.run import run_drill
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt  # so the drill's finally kills every process it started
+
+    signal.signal(signal.SIGTERM, interrupted)
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    raise typer.Exit(run_drill(workdir.resolve(), students, minutes, echo=typer.echo, kill_interval_s=kill_every,
+                                  accidents=accidents))
 
 
 @app.command()

@@ -1,0 +1,68 @@
+"""The chaos driver: while the load runs, SIGKILL a random process of the drill (a service's main
+process, a relay child, an extra consumer process, a render worker) or make a rolling restart of one
+service (SIGTERM, clean stop, start again; one instance at a time), and bring killed instances back.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+
+from aplypro_local.stack import SERVICES
+
+from .procs import Fleet
+
+RESTART_SHARE = 0.15  # of the actions: rolling restarts (slow: a clean stop drains the relay)
+
+
+class Chaos(threading.Thread):
+    def __init__(self, fleet: Fleet, interval_s: float, say: Callable[[str], None], seed: int = 9) -> None:
+        super().__init__(name="drill-chaos", daemon=True)
+        self.fleet, self.interval_s, self.say = fleet, interval_s, say
+        self.rng = random.Random(seed)  # noqa: S311 - choosing victims, not security
+        self.kills: Counter[str] = Counter()
+        self.restarts: Counter[str] = Counter()
+        self.lock = threading.Lock()  # the fleet is shared with the main thread's restarts
+        self._halt = threading.Event()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+
+    def run(self) -> None:
+        if self.interval_s <= 0:  # no chaos: a baseline run
+            self._halt.wait()
+        while not self._halt.wait(self.rng.uniform(0.5, 1.5) * self.interval_s):
+            with self.lock:
+                self.fleet.restart_dead()
+                if self.rng.random() < RESTART_SHARE:
+                    service = self.rng.choice(SERVICES)
+                    self.say(f"rolling restart of {service}")
+                    self.fleet.rolling_restart(service)
+                    self.restarts[service] += 1
+                    continue
+                targets = self.fleet.targets()
+                if not targets:
+                    continue
+                # Pick a role first, so the few relays and render workers are hit as often as mains.
+                role = self.rng.choice(sorted({t.role for t in targets}))
+                victim = self.rng.choice([t for t in targets if t.role == role])
+                self.fleet.kill(victim)
+                self.kills[role] += 1
+                self.say(f"SIGKILL {victim.role} of {victim.instance} (pid {victim.pid})")
+        with self.lock:
+            self.fleet.restart_dead()
+
+    @property
+    def total_kills(self) -> int:
+        return self.kills.total()
+
+
+def wait_all_up(fleet: Fleet, timeout: float = 5) -> None:
+    """Give restarted instances a moment; used after the chaos stops."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and fleet.restart_dead():
+        time.sleep(0.5)

@@ -1,0 +1,212 @@
+"""The drill's verdict: what the files, the databases and the dead-letter topics hold, against what
+the load generator knows must be there.
+
+Each check yields a `Finding`: its name, what was counted, how many are missing ("lost") and how many
+are there more than once ("duplicated"). Money is counted from the payment files themselves (every XML
+file the gateway wrote), not from any service's own bookkeeping.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+from xml.etree import ElementTree
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer
+
+from .load import READERS, Load, Period
+
+NS = {"a": "http://www.cnasea.fr/fichier"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    name: str
+    detail: str
+    lost: int = 0
+    duplicated: int = 0
+    failed: bool = False  # a broken rule that is neither a loss nor a duplicate (the cap, the DLT)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.duplicated or self.failed)
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    file: str
+    record_id: int
+    numadm: str  # the PFMP's number (PRESTADOSS/NUMADM): never sent twice as a first payment
+    cents: int
+
+
+def read_payment_files(folder: Path) -> list[FileRecord]:
+    """Every first-payment record (ENREGISTREMENT) of every XML file under `folder`."""
+    records = []
+    for path in sorted(folder.rglob("*.xml")):
+        root = ElementTree.parse(path).getroot()  # noqa: S314 - our own gateway's output
+        for element in root.iterfind(".//a:ENREGISTREMENT", NS):
+            numadm = element.findtext(".//a:PRESTADOSS/a:NUMADM", namespaces=NS) or ""
+            euros = element.findtext(".//a:MTTOTALFINANCEMENT", namespaces=NS) or "0"
+            records.append(FileRecord(path.name, int(element.get("idEnregistrement") or -1), numadm,
+                                      round(float(euros) * 100)))
+    return records
+
+
+def _extras(counts: Mapping[Any, int]) -> int:
+    return sum(n - 1 for n in counts.values() if n > 1)
+
+
+async def _periods_of_pfmps(conn: asyncpg.Connection, p: str) -> dict[UUID, Period]:
+    rows = await conn.fetch(f"SELECT f.pfmp_id, s.ine, f.start_date, f.end_date FROM {p}pfmp.pfmps f "
+                            f"JOIN {p}pfmp.students s USING (student_id)")
+    return {r["pfmp_id"]: (r["ine"], r["start_date"], r["end_date"]) for r in rows}
+
+
+def check_payments(load: Load, records: list[FileRecord], request_rows: list[asyncpg.Record],
+                   periods: dict[UUID, Period]) -> list[Finding]:
+    """Exactly one first-payment record per expected period, by NUMADM and by student and period."""
+    by_numadm = Counter(r.numadm for r in records)
+    pfmp_of_record = {row["record_id"]: row["pfmp_id"] for row in request_rows}
+    paid: Counter[Period] = Counter()
+    unknown = 0
+    for record in records:
+        period = periods.get(pfmp_of_record.get(record.record_id))  # type: ignore[arg-type]
+        if period is None:
+            unknown += 1
+        else:
+            paid[period] += 1
+    lost = len(load.periods - set(paid))
+    strays = sum(n for period, n in paid.items() if period not in load.periods) + unknown
+    files = len({r.file for r in records})
+    return [
+        Finding("payments by student and period",
+                f"{len(records)} first-payment records in {files} files for {len(load.periods)} periods; "
+                f"{lost} periods unpaid, {_extras(paid)} paid again, {strays} records of no known period",
+                lost=lost, duplicated=_extras(paid) + strays),
+        Finding("payments by NUMADM", f"{len(by_numadm)} NUMADM, {_extras(by_numadm)} sent more than once",
+                duplicated=_extras(by_numadm)),
+    ]
+
+
+async def check_cap(conn: asyncpg.Connection, p: str, records: list[FileRecord],
+                    request_rows: list[asyncpg.Record]) -> Finding:
+    """What the files pay each student stays within the schooling's yearly cap (calculator's data)."""
+    caps = {r["schooling_id"]: r["yearly_cap_cents"]
+            for r in await conn.fetch(f"SELECT schooling_id, yearly_cap_cents FROM {p}calculator.schoolings")}
+    schooling_of = {row["record_id"]: row["schooling_id"] for row in request_rows}
+    totals: Counter[UUID] = Counter()
+    for record in records:
+        if record.record_id in schooling_of:
+            totals[schooling_of[record.record_id]] += record.cents
+    over = [s for s, cents in totals.items() if caps.get(s) is None or cents > caps[s]]
+    biggest = max(totals.values(), default=0)
+    return Finding("yearly cap", f"{len(totals)} students paid, highest total {biggest / 100:.2f} €, "
+                   f"{len(over)} over their cap", failed=bool(over))
+
+
+async def check_requests(conn: asyncpg.Connection, p: str, load: Load, periods: dict[UUID, Period]) -> Finding:
+    """The calculator made one payment request per expected period, no more."""
+    rows = await conn.fetch(f"SELECT pfmp_id FROM {p}calculator.payment_requests WHERE kind = 'payment'")
+    made = Counter(periods.get(r["pfmp_id"]) for r in rows)
+    lost = len(load.periods - set(made))
+    return Finding("payment requests", f"{len(rows)} requests for {len(load.periods)} periods",
+                   lost=lost, duplicated=_extras(made) + sum(n for k, n in made.items() if k not in load.periods))
+
+
+async def check_documents(conn: asyncpg.Connection, p: str, load: Load) -> Finding:
+    """One attribution decision per student's schooling."""
+    rows = await conn.fetch(f"SELECT s.ine, count(d.document_id) AS n FROM {p}pfmp.schoolings sc "
+                            f"JOIN {p}pfmp.students s USING (student_id) "
+                            f"LEFT JOIN {p}documents.documents d ON d.schooling_id = sc.schooling_id "
+                            f"AND d.kind = 'attribution' GROUP BY s.ine")
+    issued = {r["ine"]: r["n"] for r in rows}
+    expected = {ine for ine, _, _ in load.periods}
+    lost = sum(1 for ine in expected if not issued.get(ine))
+    duplicated = sum(n - 1 for n in issued.values() if n > 1)
+    return Finding("decisions", f"{sum(issued.values())} attribution decisions for {len(expected)} students",
+                   lost=lost, duplicated=duplicated)
+
+
+async def stale_dropped(conn: asyncpg.Connection, p: str) -> str:
+    """Stale events dropped, by service, from their `stale_events` counters ('n/a' where none exists)."""
+    parts = []
+    for service in ("calculator", "documents", "asp_gateway"):
+        try:
+            parts.append(f"{service}={await conn.fetchval(f'SELECT coalesce(sum(dropped), 0) FROM {p}{service}.stale_events')}")
+        except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+            parts.append(f"{service}=n/a")
+    return " ".join(parts)
+
+
+DeadLetters = Counter[tuple[str, str, bytes]]
+
+
+async def read_dead_letters(bootstrap: str, namespace: str, idle_s: float = 3.0,
+                            timeout: float = 60) -> tuple[DeadLetters, Counter[tuple[str, str, str]]]:
+    """(source topic, service, body) of every message on the drill's dead-letter topics, and the same
+    counted by (source topic, service, reason code) for the report."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    found: DeadLetters = Counter()
+    reasons: Counter[tuple[str, str, str]] = Counter()
+    try:
+        existing = set(await consumer.topics())
+        wanted = [t for t in existing if t.startswith(namespace) and t.endswith(".dlt")]
+        if not wanted:
+            return found, reasons
+        consumer.subscribe(wanted)
+        started = last = time.monotonic()
+        while time.monotonic() - last < idle_s and time.monotonic() - started < timeout:
+            for records in (await consumer.getmany(timeout_ms=300)).values():
+                last = time.monotonic()
+                for r in records:
+                    headers = {k: v.decode(errors="replace") for k, v in r.headers}
+                    topic = r.topic.removeprefix(namespace).removesuffix(".dlt")
+                    found[(topic, headers.get("dlt-service", "?"), r.value or b"")] += 1
+                    reasons[(topic, headers.get("dlt-service", "?"), headers.get("dlt-reason-code", "?"))] += 1
+        return found, reasons
+    finally:
+        await consumer.stop()
+
+
+def check_dead_letters(load: Load, found: DeadLetters, reasons: Counter[tuple[str, str, str]] | None = None) -> Finding:
+    """The dead-letter topics hold exactly the injected bad messages, one per reader, as a multiset."""
+    expected = load.expected_dead_letters()
+    missing, extra = expected - found, found - expected
+    detail = (f"{found.total()} dead letters, {expected.total()} expected ({len(load.injected)} distinct "
+              f"injected on {len(READERS)} topics); {missing.total()} missing, {extra.total()} unexpected")
+    if extra:
+        # By reason code, over every dead letter of the topics and services that hold unexpected ones.
+        where = {(topic, service) for topic, service, _ in extra}
+        detail += " (" + ", ".join(f"{t}:{s}:{code}={n}" for (t, s, code), n in sorted((reasons or Counter()).items())
+                                   if (t, s) in where) + ")"
+    return Finding("dead letters", detail, failed=bool(missing or extra))
+
+
+async def run_checks(load: Load, database_url: str, bootstrap: str, namespace: str, schema_prefix: str,
+                     payment_dir: Path) -> tuple[list[Finding], str]:
+    records = read_payment_files(payment_dir)
+    conn = await asyncpg.connect(database_url)
+    try:
+        p = schema_prefix
+        request_rows = await conn.fetch(f"SELECT record_id, pfmp_id, schooling_id FROM {p}asp_gateway.payment_requests")
+        periods = await _periods_of_pfmps(conn, p)
+        findings = [*check_payments(load, records, request_rows, periods),
+                    await check_cap(conn, p, records, request_rows),
+                    await check_requests(conn, p, load, periods),
+                    await check_documents(conn, p, load)]
+        stale = await stale_dropped(conn, p)
+    finally:
+        await conn.close()
+    findings.append(check_dead_letters(load, *await read_dead_letters(bootstrap, namespace)))
+    return findings, stale
+
+

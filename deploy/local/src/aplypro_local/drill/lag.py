@@ -1,0 +1,52 @@
+"""Consumer lag of the drill's groups: messages on the topics that no group member has committed yet.
+
+Quiescence needs it: an empty outbox and a still figure can also mean a consumer group is rebalancing
+with its input still unread. The embedded broker does not answer aiokafka's admin group calls, so the
+groups are listed here (each service's `Subscription`s) and read with `committed()`, which fetches a
+group's offsets without joining it.
+"""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aplypro_contracts.topics import (
+    ASP_EVENTS,
+    CALCULATOR_EVENTS,
+    PFMP_EVENTS,
+    STUDENTS_EVENTS,
+    STUDENTS_RIBS,
+)
+
+GROUPS = {
+    "pfmp.students-projection": (STUDENTS_EVENTS,),
+    "calculator.pricing": (STUDENTS_EVENTS, PFMP_EVENTS, ASP_EVENTS, STUDENTS_RIBS),
+    "documents.decisions": (STUDENTS_EVENTS, STUDENTS_RIBS, PFMP_EVENTS, CALCULATOR_EVENTS),
+    "asp-gateway.students": (STUDENTS_EVENTS,),
+    "asp-gateway.ribs": (STUDENTS_RIBS,),
+    "asp-gateway.calculator": (CALCULATOR_EVENTS,),
+}
+
+
+async def total_lag(bootstrap: str, namespace: str) -> int:
+    """Sum over the drill's consumer groups of (end offset − committed offset) of every partition."""
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await probe.start()
+    try:
+        existing = await probe.topics()
+        ends: dict[TopicPartition, int] = {}
+        for topic in {namespace + t for topics in GROUPS.values() for t in topics} & existing:
+            partitions = [TopicPartition(topic, p) for p in sorted(probe.partitions_for_topic(topic) or ())]
+            ends.update(await probe.end_offsets(partitions))
+    finally:
+        await probe.stop()
+    lag = 0
+    for group, topics in GROUPS.items():
+        reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=namespace + group, enable_auto_commit=False)
+        await reader.start()
+        try:
+            for tp, end in ends.items():
+                if tp.topic.removeprefix(namespace) in topics:
+                    lag += max(0, end - (await reader.committed(tp) or 0))
+        finally:
+            await reader.stop()
+    return lag
