@@ -14,8 +14,9 @@ from aplypro_calculator.entrypoints.cli import app
 from aplypro_calculator.entrypoints.service import build_spec
 from aplypro_contracts import PfmpState, PfmpValidated, SchoolingOpened
 from aplypro_servicekit.runtime import ServiceRuntime
-from calculator_world import Calc, settings_for
 from typer.testing import CliRunner
+
+from .calculator_world import Calc, settings_for
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,9 @@ from aplypro_calculator.service_layer.handlers import Handlers
 from aplypro_calculator.service_layer.operations import release_parked
 from aplypro_calculator.service_layer.repairs import OverCapRepair, repair_over_cap
 from aplypro_contracts import PfmpState, SchoolingOpened
-from calculator_world import PREMIERE, Calc
 from typer.testing import CliRunner
+
+from .calculator_world import PREMIERE, Calc
 
 pytestmark = pytest.mark.integration
 
