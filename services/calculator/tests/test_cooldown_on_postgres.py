@@ -276,7 +276,7 @@ async def test_the_background_task_evaluates_due_requests_periodically(
     spec = build_spec(settings_for(namespace))
     [task] = [t for t in spec.background if t.__name__ == "evaluate_due_requests"]
     runtime: Any = type("Runtime", (), {"pool": nightly.db, "settings": settings_for(namespace)})()
-    running = asyncio.create_task(task(cast(ServiceRuntime, runtime)))
+    running = asyncio.ensure_future(task(cast(ServiceRuntime, runtime)))  # typed Awaitable: not create_task
     try:
         for _ in range(200):
             if [r["state"] for r in await nightly.requests(pfmp.pfmp_id)] == ["ready"]:
