@@ -32,10 +32,13 @@ from aplypro_servicekit.relay import send_in_batches
 
 MEF = Mef(code="2473121133", dispositif="247", diploma="40025510", duration=3, year=3, label="BAC PRO",
           ministry="MENJ")
+# One record to produce: key, body and headers, as aiokafka takes them.
+Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
 
 
-def events(pfmps: int, per_student: int) -> tuple[list[tuple[bytes, bytes, list]], list[tuple[bytes, bytes, list]]]:
-    schoolings, periods = [], []
+def events(pfmps: int, per_student: int) -> tuple[list[Record], list[Record]]:
+    schoolings: list[Record] = []
+    periods: list[Record] = []
     school = Establishment(uai="0999001K", name="LP bench")
     for _ in range(pfmps // per_student):
         student, schooling = uuid.uuid4(), uuid.uuid4()
@@ -53,7 +56,7 @@ def events(pfmps: int, per_student: int) -> tuple[list[tuple[bytes, bytes, list]
     return schoolings, periods
 
 
-async def produce(bootstrap: str, topic: str, items: list[tuple[bytes, bytes, list]]) -> float:
+async def produce(bootstrap: str, topic: str, items: list[Record]) -> float:
     """Seconds to produce every item and have the broker ack it: aiokafka's batch API, one record batch per
     partition at a time, keys partitioned like a plain `send` (the relay's own publishing function)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=512 * 1024)

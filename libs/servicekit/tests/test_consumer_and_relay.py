@@ -13,7 +13,7 @@ import pytest
 import structlog
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
-from aplypro_contracts import default_registry, to_wire
+from aplypro_contracts import PfmpRecorded, default_registry, to_wire
 from aplypro_contracts.examples import examples
 from aplypro_servicekit.consumer import EventConsumer
 from aplypro_servicekit.db import Connection, create_pool, migrate
@@ -187,7 +187,7 @@ async def test_lanes_commit_on_their_own_and_a_failed_lane_makes_the_batch_read_
         handled.append(key)
         await conn.execute("SELECT 1")
 
-    template = next(e for e in examples() if e.event_type == "PfmpRecorded")
+    template = next(e for e in examples() if isinstance(e, PfmpRecorded))
 
     def keyed(key: bytes, marker: bytes, offset: int) -> ConsumerRecord[bytes, bytes]:
         pfmp = template.pfmp.model_copy(update={"pfmp_id": uuid.UUID(bytes=marker + bytes(15))})

@@ -73,15 +73,15 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_consumer_goes_on(
             await producer.send_and_wait(topic, body, key=b"k")
         dead = await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], dead_letter_topic(topic), expected=4,
                                 timeout=20)
-        reasons = sorted(dict(r.headers)["dlt-reason-code"].decode() for r in dead)  # type: ignore[attr-defined]
+        reasons = sorted(dict(r.headers)["dlt-reason-code"].decode() for r in dead)
         assert reasons == ["class_label_forbidden", "malformed", "schema_violation", "unsupported_schema_version"]
         for record in dead:
-            headers_of = dict(record.headers)  # type: ignore[attr-defined]
+            headers_of = dict(record.headers)
             assert headers_of["dlt-source-topic"].decode() == topic
             assert int(headers_of["dlt-source-offset"].decode()) in {1, 2, 3, 4}
             assert headers_of["dlt-reason"]
             assert headers_of["dlt-attempts"] == b"1"
-        assert b"{not json" in [r.value for r in dead]  # type: ignore[attr-defined]
+        assert b"{not json" in [r.value for r in dead]
         for _ in range(100):
             if seen == ["A", "C"]:
                 break

@@ -58,11 +58,11 @@ async def test_one_build_sends_the_ready_requests_in_one_file_and_keeps_the_othe
     assert options.topic.endswith(ASP_EVENTS)
     assert sorted(str(e.payment_request_id) for e in sent) == sorted(str(e.payment_request_id) for e in ready)
     by_id = {e.payment_request_id: e for e in ready}
-    for row, event in zip(outbox, sent, strict=True):
-        assert row["key"] == str(event.student_id).encode()
-        assert event.file_name == result.file_name
-        assert event.causation_id == by_id[event.payment_request_id].event_id
-        assert event.version == 1  # the gateway's own sequence of events about the request
+    for row, sent_event in zip(outbox, sent, strict=True):
+        assert row["key"] == str(sent_event.student_id).encode()
+        assert sent_event.file_name == result.file_name
+        assert sent_event.causation_id == by_id[sent_event.payment_request_id].event_id
+        assert sent_event.version == 1  # the gateway's own sequence of events about the request
     # No personal data in the logs.
     flat = json.dumps(logs, default=str)
     assert "ZORGLUB" not in flat

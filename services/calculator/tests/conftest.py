@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 import pytest
 from aplypro_servicekit.db import create_pool, migrate
 
-sys.path.insert(0, str(Path(__file__).parent))  # test modules import their builders from calculator_world
-
-from calculator_world import Calc, settings_for
+from .calculator_world import Calc, settings_for
 
 
 @pytest.fixture

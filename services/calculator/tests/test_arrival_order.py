@@ -12,9 +12,10 @@ import asyncpg
 import pytest
 from aplypro_calculator.domain.requests import PARIS
 from aplypro_contracts import Envelope, PfmpState, PfmpValidated
-from calculator_world import Calc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from .calculator_world import Calc
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,9 @@ from decimal import Decimal
 
 import pytest
 from aplypro_calculator.entrypoints.cli import app
-from calculator_world import PREMIERE, UAI, Calc
 from typer.testing import CliRunner
+
+from .calculator_world import PREMIERE, UAI, Calc
 
 pytestmark = pytest.mark.integration
 

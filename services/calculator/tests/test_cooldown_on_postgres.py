@@ -14,8 +14,9 @@ from aplypro_calculator.entrypoints.cli import app
 from aplypro_calculator.entrypoints.service import build_spec
 from aplypro_contracts import PfmpState, PfmpValidated, SchoolingOpened
 from aplypro_servicekit.runtime import ServiceRuntime
-from calculator_world import Calc, settings_for
 from typer.testing import CliRunner
+
+from .calculator_world import Calc, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -275,7 +276,7 @@ async def test_the_background_task_evaluates_due_requests_periodically(
     spec = build_spec(settings_for(namespace))
     [task] = [t for t in spec.background if t.__name__ == "evaluate_due_requests"]
     runtime: Any = type("Runtime", (), {"pool": nightly.db, "settings": settings_for(namespace)})()
-    running = asyncio.create_task(task(cast(ServiceRuntime, runtime)))
+    running = asyncio.ensure_future(task(cast(ServiceRuntime, runtime)))  # typed Awaitable: not create_task
     try:
         for _ in range(200):
             if [r["state"] for r in await nightly.requests(pfmp.pfmp_id)] == ["ready"]:

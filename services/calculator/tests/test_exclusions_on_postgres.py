@@ -9,8 +9,9 @@ import pytest
 from aplypro_calculator.domain.exclusions import ExclusionConflict, ExclusionRow
 from aplypro_calculator.entrypoints.cli import app
 from aplypro_calculator.service_layer import operations
-from calculator_world import OTHER_UAI, PREMIERE, TERMINALE, UAI, Calc
 from typer.testing import CliRunner
+
+from .calculator_world import OTHER_UAI, PREMIERE, TERMINALE, UAI, Calc
 
 pytestmark = pytest.mark.integration
 

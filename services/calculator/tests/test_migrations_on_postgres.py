@@ -7,7 +7,8 @@ from importlib import resources
 
 import pytest
 from aplypro_servicekit.db import create_pool, migrate
-from calculator_world import settings_for
+
+from .calculator_world import settings_for
 
 pytestmark = pytest.mark.integration
 

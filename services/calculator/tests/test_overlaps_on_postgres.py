@@ -8,7 +8,8 @@ from uuid import uuid4
 
 import pytest
 from aplypro_contracts import PfmpValidated
-from calculator_world import PREMIERE, Calc
+
+from .calculator_world import PREMIERE, Calc
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,8 @@ import pytest
 from aplypro_calculator.domain.rectification import InvalidDayCount
 from aplypro_calculator.service_layer.rectifications import RectificationNotAllowed
 from aplypro_contracts import PfmpState
-from calculator_world import PREMIERE, Calc
+
+from .calculator_world import PREMIERE, Calc
 
 pytestmark = pytest.mark.integration
 

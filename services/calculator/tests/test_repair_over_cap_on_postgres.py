@@ -16,8 +16,9 @@ from aplypro_calculator.service_layer.handlers import Handlers
 from aplypro_calculator.service_layer.operations import release_parked
 from aplypro_calculator.service_layer.repairs import OverCapRepair, repair_over_cap
 from aplypro_contracts import PfmpState, SchoolingOpened
-from calculator_world import PREMIERE, Calc
 from typer.testing import CliRunner
+
+from .calculator_world import PREMIERE, Calc
 
 pytestmark = pytest.mark.integration
 
@@ -101,6 +102,7 @@ async def test_example_37_through_the_command_dry_run_confirm_and_again(calc: Ca
         "rectification", 13000, 17000, ["negative_rectification"])
     assert [r["state"] for r in await calc.requests(b.pfmp_id)] == ["paid"]
     row = await calc.db.fetchrow("SELECT status, day_count, amount_cents FROM pfmps WHERE pfmp_id = $1", a.pfmp_id)
+    assert row is not None
     assert dict(row) == {"status": "rectified", "day_count": 17, "amount_cents": 13000}  # the facts are kept
     [computed] = await calc.events(before[2], "RectificationComputed")
     assert (computed.pfmp_id, computed.outcome, computed.base_cents, computed.new_cents, computed.difference_cents,

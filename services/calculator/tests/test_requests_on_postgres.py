@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import asyncpg
 import pytest
-from calculator_world import TERMINALE, UNPRICED, Calc
+
+from .calculator_world import TERMINALE, UNPRICED, Calc
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from aplypro_calculator.domain.requests import RetryFacts, relaunch_refusal, rib_retry_refusal
 from aplypro_contracts import PaymentRetryRequested, PfmpState, RibRecorded, SchoolingOpened
-from calculator_world import OTHER_UAI, PREMIERE, UAI, Calc
 from structlog.testing import capture_logs
+
+from .calculator_world import OTHER_UAI, PREMIERE, UAI, Calc
 
 SEPT, OCT = date(2025, 9, 8), date(2025, 10, 6)
 DEC = date(2025, 12, 8)  # after a default PFMP (OCT, 60 days): one student's PFMPs never overlap

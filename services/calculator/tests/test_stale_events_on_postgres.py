@@ -9,7 +9,8 @@ from typing import Any
 import asyncpg
 import pytest
 from aplypro_contracts import PfmpRecorded, PfmpState, PfmpValidated
-from calculator_world import PREMIERE, Calc
+
+from .calculator_world import PREMIERE, Calc
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,21 @@ from aplypro_documents.domain import Document
 from aplypro_documents.rendering import render_many, render_one, samples
 from aplypro_documents.rendering.templates import title
 
-DOCS = [samples.attribution(1), samples.abrogation(2), samples.withdrawal(3), samples.liquidation(4)]
+DOCS: list[Document] = [samples.attribution(1), samples.abrogation(2), samples.withdrawal(3), samples.liquidation(4)]
 KINDS = [str(doc.kind) for doc in DOCS]
 TRUE = pypdf.generic.BooleanObject(True)
+
+
+def dictionary(obj: pypdf.generic.PdfObject | None) -> pypdf.generic.DictionaryObject:
+    """obj as a PDF dictionary: pypdf types every lookup as a bare PdfObject."""
+    assert isinstance(obj, pypdf.generic.DictionaryObject)
+    return obj
+
+
+def array(obj: pypdf.generic.PdfObject | None) -> pypdf.generic.ArrayObject:
+    """obj as a PDF array, for the same reason."""
+    assert isinstance(obj, pypdf.generic.ArrayObject)
+    return obj
 
 
 def catalog_and_title(pdf: bytes) -> tuple[pypdf.generic.DictionaryObject, str]:
@@ -30,7 +42,7 @@ def says_french_and_its_title(pdf: bytes, doc: Document) -> pypdf.generic.Dictio
     assert str(root["/Lang"]) == "fr"
     assert info_title == title(doc)
     assert title(doc) in xmp(root)  # dc:title, what PDF/A readers take
-    assert root["/ViewerPreferences"]["/DisplayDocTitle"] == TRUE  # shown instead of the file name
+    assert dictionary(root["/ViewerPreferences"])["/DisplayDocTitle"] == TRUE  # shown instead of the file name
     assert 'pdfaid:conformance="B"' in xmp(root)
     return root
 
@@ -38,11 +50,11 @@ def says_french_and_its_title(pdf: bytes, doc: Document) -> pypdf.generic.Dictio
 @pytest.mark.parametrize("doc", DOCS, ids=KINDS)
 def test_the_naive_path_writes_a_tagged_pdf_in_french_with_its_title(doc: Document) -> None:
     root = says_french_and_its_title(render_one(doc), doc)
-    assert root["/MarkInfo"]["/Marked"] == TRUE
-    structure = root["/StructTreeRoot"].get_object()
-    document = structure["/K"][0].get_object()
-    assert document["/S"] == "/Document"
-    assert len(document["/K"]) >= 1  # one /Art per sheet, holding the headings, paragraphs and tables
+    assert dictionary(root["/MarkInfo"])["/Marked"] == TRUE
+    structure = dictionary(root["/StructTreeRoot"])
+    document = dictionary(array(structure["/K"])[0].get_object())
+    assert document["/S"] == pypdf.generic.NameObject("/Document")
+    assert len(array(document["/K"])) >= 1  # one /Art per sheet, holding the headings, paragraphs and tables
 
 
 def test_the_fast_path_writes_untagged_pdfs_in_french_each_with_its_own_title() -> None:

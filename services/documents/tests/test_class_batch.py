@@ -36,6 +36,13 @@ def page_text(page: pypdf.PageObject) -> str:
     return " ".join(page.extract_text().replace("\u00a0", " ").split())
 
 
+def bookmarks(reader: pypdf.PdfReader) -> list[pypdf.generic.Destination]:
+    """The merged PDF's bookmarks: one per decision, none nested (pypdf types the outline as a tree)."""
+    flat = [item for item in reader.outline if isinstance(item, pypdf.generic.Destination)]
+    assert len(flat) == len(reader.outline)
+    return flat
+
+
 async def invoke(args: list[str], env: dict[str, str]) -> Result:
     # The CLI runs its own event loop (asyncio.run): give it a thread of its own.
     return await asyncio.to_thread(CliRunner().invoke, app, args, env=env)
@@ -102,7 +109,7 @@ async def test_a_class_batch_zips_each_current_da_and_merges_them_in_class_list_
     merged = pypdf.PdfReader(out_pdf)
     page_counts = [len(pypdf.PdfReader(io.BytesIO(singles[name])).pages) for name in class_order]
     assert len(merged.pages) == sum(page_counts)
-    starts = {item.title: merged.get_destination_page_number(item) for item in merged.outline}
+    starts = {item.title: merged.get_destination_page_number(item) for item in bookmarks(merged)}
     assert starts == {issued["numbers"][name]: sum(page_counts[:i]) for i, name in enumerate(class_order)}
     # Each decision's pages show its own student and number, and no other student of the class.
     for index, name in enumerate(class_order):
@@ -127,7 +134,7 @@ async def test_an_establishment_batch_files_the_decisions_under_year_and_class(
             f"2025/CAP CUISINE/{numbers['MARTIN Léa']}.pdf",
             *(f"2025/TLE PRO MODE/{numbers[name]}.pdf" for name in ("DURAND Hugo", "ÉLUARD Anaïs", "PETIT Zoé")),
         ]
-    assert [item.title for item in pypdf.PdfReader(out_pdf).outline] == [
+    assert [item.title for item in bookmarks(pypdf.PdfReader(out_pdf))] == [
         numbers[name] for name in ("MARTIN Léa", "DURAND Hugo", "ÉLUARD Anaïs", "PETIT Zoé")]
 
 

@@ -33,6 +33,8 @@ def test_render_sample_writes_a_pdf_with_the_title_and_number_of_its_kind(kind: 
     assert TITLES[kind] in text
     assert NUMBERS[kind] in text
     assert "THOMAS-00003" in text  # the fictitious student 3
+    assert reader.metadata is not None
+    assert reader.metadata.title is not None
     assert reader.metadata.title in result.stdout
 
 

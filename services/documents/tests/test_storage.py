@@ -139,4 +139,6 @@ async def test_a_decision_batch_is_stored_in_s3_and_recorded_with_its_checksum(
         pdf = storage.get(row["storage_ref"])
         assert hashlib.sha256(pdf).hexdigest() == row["sha256"]
         assert len(pdf) == row["size_bytes"]
-        assert pypdf.PdfReader(io.BytesIO(pdf)).metadata.title == row["number"]
+        metadata = pypdf.PdfReader(io.BytesIO(pdf)).metadata
+        assert metadata is not None
+        assert metadata.title == row["number"]

@@ -40,8 +40,8 @@ async def test_the_service_publishes_imported_events_keyed_by_student(
             ids = {str(r["student_id"]).encode() for r in await conn.fetch("SELECT student_id FROM students")}
         records = await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], settings.topic(STUDENTS_EVENTS), expected=6)
         assert len(records) == 6
-        assert {r.key for r in records} == ids  # type: ignore[attr-defined]
-        types = sorted(dict(r.headers)["event-type"].decode() for r in records)  # type: ignore[attr-defined]
+        assert {r.key for r in records} == ids
+        types = sorted(dict(r.headers)["event-type"].decode() for r in records)
         assert types == ["SchoolingOpened"] * 3 + ["StudentRegistered"] * 3
         for _ in range(50):  # published rows leave the outbox
             if await runtime.pool.fetchval("SELECT count(*) FROM outbox") == 0:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aplypro_contracts import Envelope, to_wire
 
 
-async def produce(bootstrap: str, topic: str, items: list[tuple[uuid.UUID | str, Envelope | bytes]]) -> None:
+async def produce(bootstrap: str, topic: str, items: Sequence[tuple[uuid.UUID | str, Envelope | bytes]]) -> None:
     """Publish events (with their type and version headers) or raw bytes, each with its key."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     await producer.start()
