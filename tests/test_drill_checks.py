@@ -57,3 +57,15 @@ def test_dead_letters_are_compared_as_a_multiset() -> None:
     assert check_dead_letters(load, expected).ok
     assert not check_dead_letters(load, expected - Counter({("aplypro.pfmp.events", "documents", b"{broken"): 1})).ok
     assert not check_dead_letters(load, expected + Counter({("aplypro.documents.events", "documents", b"x"): 1})).ok
+
+
+def test_an_unpaid_period_says_where_its_request_stopped() -> None:
+    load = Load(Path("."), 2)
+    blocked, missing = ("000000001AB", date(2025, 11, 3), date(2025, 11, 14)), \
+        ("000000002AC", date(2025, 11, 3), date(2025, 11, 14))
+    load.periods = {blocked, missing}
+    pfmp = uuid.uuid4()
+    requests: list[Any] = [{"record_id": 1, "pfmp_id": pfmp, "state": "pending", "blocking_reasons": ["no_rib"]}]
+    by_period, _ = check_payments(load, [], requests, {pfmp: blocked})
+    assert by_period.lost == 2
+    assert "2 periods unpaid (no gateway request=1, pending[no_rib]=1)" in by_period.detail

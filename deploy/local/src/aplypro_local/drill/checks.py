@@ -82,17 +82,36 @@ def check_payments(load: Load, records: list[FileRecord], request_rows: list[asy
             unknown += 1
         else:
             paid[period] += 1
-    lost = len(load.periods - set(paid))
+    unpaid = load.periods - set(paid)
+    lost = len(unpaid)
     strays = sum(n for period, n in paid.items() if period not in load.periods) + unknown
     files = len({r.file for r in records})
     return [
         Finding("payments by student and period",
                 f"{len(records)} first-payment records in {files} files for {len(load.periods)} periods; "
-                f"{lost} periods unpaid, {_extras(paid)} paid again, {strays} records of no known period",
+                f"{lost} periods unpaid{_why_unpaid(unpaid, request_rows, periods)}, {_extras(paid)} paid again, "
+                f"{strays} records of no known period",
                 lost=lost, duplicated=_extras(paid) + strays),
         Finding("payments by NUMADM", f"{len(by_numadm)} NUMADM, {_extras(by_numadm)} sent more than once",
                 duplicated=_extras(by_numadm)),
     ]
+
+
+def _why_unpaid(unpaid: set[Period], request_rows: list[asyncpg.Record], periods: dict[UUID, Period]) -> str:
+    """Where the unpaid periods stand in the gateway ("" when none is): its request state and blocking
+    reasons, or no request at all, so that a failed drill says where the money stopped."""
+    if not unpaid:
+        return ""
+    where: Counter[str] = Counter()
+    seen: set[Period] = set()
+    for row in request_rows:
+        period = periods.get(row["pfmp_id"])
+        if period in unpaid and period not in seen:
+            seen.add(period)
+            state, reasons = row.get("state", "?"), ",".join(row.get("blocking_reasons") or [])
+            where[f"{state}[{reasons}]" if reasons else str(state)] += 1
+    where["no gateway request"] += len(unpaid - seen)
+    return " (" + ", ".join(f"{k}={n}" for k, n in sorted(where.items()) if n) + ")"
 
 
 async def check_cap(conn: asyncpg.Connection, p: str, records: list[FileRecord],
@@ -197,7 +216,8 @@ async def run_checks(load: Load, database_url: str, bootstrap: str, namespace: s
     conn = await asyncpg.connect(database_url)
     try:
         p = schema_prefix
-        request_rows = await conn.fetch(f"SELECT record_id, pfmp_id, schooling_id FROM {p}asp_gateway.payment_requests")
+        request_rows = await conn.fetch(f"SELECT record_id, pfmp_id, schooling_id, state, blocking_reasons "
+                                        f"FROM {p}asp_gateway.payment_requests")
         periods = await _periods_of_pfmps(conn, p)
         findings = [*check_payments(load, records, request_rows, periods),
                     await check_cap(conn, p, records, request_rows),
