@@ -83,8 +83,9 @@ def drill(
     signal.signal(signal.SIGTERM, interrupted)
     if workdir.exists():
         shutil.rmtree(workdir)
+    # The queues drain after the chaos: decisions (a few a second) set the pace, so the wait grows with them.
     raise typer.Exit(run_drill(workdir.resolve(), students, minutes, echo=typer.echo, kill_interval_s=kill_every,
-                                  accidents=accidents))
+                                  accidents=accidents, quiesce_timeout_s=max(600.0, students * 0.3)))
 
 
 @app.command()

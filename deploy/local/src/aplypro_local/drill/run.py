@@ -59,11 +59,13 @@ def _command(stack: LocalStack, say: Say, *args: str, timeout: float = 1800) -> 
     return result.stdout
 
 
-# Work still queued: every outbox, the documents render queue, the gateway's unsent unblocked requests.
+# Work still queued: every outbox, the documents render queue, the gateway's unsent requests still to check.
 PENDING = [*(f"SELECT count(*) FROM {{p}}{s.replace('-', '_')}.outbox" for s in SERVICES),
            # rows past their attempts (3 by default) were dead-lettered: no longer work to wait for
            "SELECT count(*) FROM {p}documents.render_queue WHERE attempts < 3",
-           "SELECT count(*) FROM {p}asp_gateway.payment_requests WHERE state = 'pending' AND blocking_reasons = '{{}}'"]
+           # a blocked request flagged for a new check (its data changed) is work too
+           "SELECT count(*) FROM {p}asp_gateway.payment_requests WHERE state = 'pending' "
+           "AND (blocking_reasons = '{{}}' OR recheck)"]
 
 
 async def _pending(database_url: str, prefix: str) -> int:
