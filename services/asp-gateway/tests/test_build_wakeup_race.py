@@ -3,8 +3,9 @@
 The race (issue 9, "silently unpaid"): a build that read a request's data in the snapshot of the statement
 that also locked it could lock a request whose RIB a consumer committed in between; it then saw no RIB,
 blocked the request (`missing_rib`) and cleared the consumer's wake-up flag, so the request waited forever.
-The window lies inside one statement. The test opens it on purpose: thousands of requests without data are
-locked before the watched ones, and the consumer commits the moment the build has locked the first of them.
+The window lies inside one statement. The test opens it on purpose: the build locks requests without data,
+then skips twenty thousand locked elsewhere, before it reaches the watched ones; the consumer commits the
+moment the build has taken its first lock. The old build blocked every watched request the commit reached.
 """
 
 from __future__ import annotations
@@ -15,19 +16,20 @@ from dataclasses import replace
 
 import asyncpg
 import pytest
+from aplypro_asp_gateway.adapters import requests_repo
 from aplypro_asp_gateway.service_layer import projection
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file
 from aplypro_contracts import RibRecorded
 from aplypro_servicekit.db import create_pool
 
-from .conftest import IBANS, UAI, VERSIONS, feed, register, request
+from .conftest import IBANS, UAI, VERSIONS, feed, lea_request, register, request
 
 pytestmark = pytest.mark.integration
 
 FREE = 100  # requests without data, locked (and blocked) by every build before the others
 HELD = 20000  # then requests without data locked by another transaction: every build skips them, one by one
 WATCHED = 10  # students per round whose RIB arrives during the build; their requests come last
-ROUNDS = 3
+HITS, MAX_ROUNDS = 2, 6  # rounds until two commits landed inside a build's statement (all did, on this machine)
 FREE_SCHOOLING = uuid.UUID("f4ee0000-0000-4000-8000-000000000000")
 HELD_SCHOOLING = uuid.UUID("4e1d0000-0000-4000-8000-000000000000")
 
@@ -89,6 +91,7 @@ async def _round(pool: asyncpg.Pool, builder: asyncpg.Pool, builder_pid: int, op
         await build
     finally:
         await consumer.close()
+    # Taken by the build: sent (or, the bug, blocked with the wake-up cleared); skipped ones are still flagged.
     taken = await pool.fetchval("SELECT count(*) FROM payment_requests WHERE payment_request_id = ANY($1) "
                                 "AND (state = 'sent' OR NOT recheck)", watched)
     # Requests skipped by the build are sent now, so the next round's build has no complete request.
@@ -110,10 +113,12 @@ async def test_a_rib_committed_while_a_build_locks_its_requests_is_never_lost(
         builder_pid = await builder.fetchval("SELECT pg_backend_pid()")
         watched: list[uuid.UUID] = []
         in_window = 0
-        for _ in range(ROUNDS):
+        for _ in range(MAX_ROUNDS):
             ids, hit = await _round(pool, builder, builder_pid, options, database_url)
             watched += ids
             in_window += hit
+            if in_window == HITS:
+                break
     finally:
         await holder.close()
         await builder.close()
@@ -125,3 +130,13 @@ async def test_a_rib_committed_while_a_build_locks_its_requests_is_never_lost(
     assert len(rows) == len(watched)
     stuck = [(r["blocking_reasons"], r["has_rib"]) for r in rows if r["state"] != "sent"]
     assert stuck == [], f"{len(stuck)} of {len(watched)} requests with all their data were never sent"
+
+
+def test_requests_whose_data_arrived_after_the_locks_never_push_a_file_past_its_limit() -> None:
+    # Locked: two with complete data (the limit), then two without; the RIB of the last one arrived since.
+    ready = [lea_request(record_id=1), lea_request(record_id=2)]
+    without = [lea_request(record_id=3, rib=None), lea_request(record_id=4)]
+    kept = requests_repo.within_limit([*ready, *without], limit=2)
+    # The late one waits for the next build; the one without a RIB is still checked (its blocking reasons).
+    assert [r.record_id for r in kept] == [1, 2, 3]
+    assert [r.record_id for r in requests_repo.within_limit([*ready, *without], limit=3)] == [1, 2, 3, 4]

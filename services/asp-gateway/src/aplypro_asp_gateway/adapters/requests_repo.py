@@ -80,15 +80,21 @@ async def pending_requests(conn: Connection, *, limit: int) -> list[PendingReque
     taken = set(complete)
     others = [i for i in await _lock(conn, f"NOT ({_COMPLETE})", limit) if i not in taken]
     by_id = {r["payment_request_id"]: _to_request(r) for r in await conn.fetch(_READ, complete + others)}
-    requests: list[PendingRequest] = []
+    return within_limit([by_id[i] for i in complete + others if i in by_id], limit)
+
+
+def within_limit(requests: Sequence[PendingRequest], limit: int) -> list[PendingRequest]:
+    """At most `limit` requests with complete data (a file's cap), in order. Only a request locked as one
+    without data can be left out: its data arrived after the locks; it stays flagged for the next build."""
+    kept: list[PendingRequest] = []
     ready = 0
-    for request in (by_id[i] for i in complete + others if i in by_id):
+    for request in requests:
         if _has_data(request):
-            if ready == limit:  # its data arrived after the locks: it stays flagged, for the next build
+            if ready == limit:
                 continue
             ready += 1
-        requests.append(request)
-    return requests
+        kept.append(request)
+    return kept
 
 
 async def record_blocked(conn: Connection, blocked: Sequence[Blocked]) -> None:
