@@ -12,8 +12,19 @@ from aplypro_servicekit.db import Connection
 
 from aplypro_asp_gateway.domain.model import Blocked, PaymentRecord, PendingRequest, Rib, Schooling, Student
 
+_JOINS = """
+FROM payment_requests pr
+LEFT JOIN students st ON st.student_id = pr.student_id
+LEFT JOIN schoolings sc ON sc.schooling_id = pr.schooling_id
+LEFT JOIN ribs r ON r.student_id = pr.student_id AND r.uai = sc.uai
+LEFT JOIN schooling_caps cap ON cap.schooling_id = pr.schooling_id
+"""
 _COMPLETE = "st.student_id IS NOT NULL AND sc.schooling_id IS NOT NULL AND r.rib_id IS NOT NULL"
-_PENDING = """
+_LOCK = "SELECT pr.payment_request_id" + _JOINS + """WHERE pr.state = 'pending' AND pr.recheck AND {where}
+ORDER BY pr.record_id LIMIT $1
+FOR UPDATE OF pr SKIP LOCKED
+"""
+_READ = """
 SELECT pr.payment_request_id, pr.record_id, pr.pfmp_id, pr.schooling_id, pr.student_id, pr.amount_cents,
        pr.pfmp_rank, st.student_id IS NOT NULL AS has_student, st.last_name, st.first_names, st.birth_date,
        st.sex, st.birth_city_insee, st.birth_country_insee, st.address_postal_code, st.address_city_insee,
@@ -21,16 +32,7 @@ SELECT pr.payment_request_id, pr.record_id, pr.pfmp_id, pr.schooling_id, pr.stud
        sc.mef_ministry, sc.school_year, sc.status, cap.yearly_cap_cents, r.rib_id, r.owner_type,
        r.holder_name, r.iban, r.bic, pr.rectification,
        EXISTS (SELECT 1 FROM file_records fr WHERE fr.pfmp_id = pr.pfmp_id AND fr.first_payment)
-           AS first_payment_sent
-FROM payment_requests pr
-LEFT JOIN students st ON st.student_id = pr.student_id
-LEFT JOIN schoolings sc ON sc.schooling_id = pr.schooling_id
-LEFT JOIN ribs r ON r.student_id = pr.student_id AND r.uai = sc.uai
-LEFT JOIN schooling_caps cap ON cap.schooling_id = pr.schooling_id
-WHERE pr.state = 'pending' AND pr.recheck AND {where}
-ORDER BY pr.record_id LIMIT $1
-FOR UPDATE OF pr SKIP LOCKED
-"""
+           AS first_payment_sent""" + _JOINS + "WHERE pr.payment_request_id = ANY($1::uuid[])"
 
 
 def _to_request(row: Any) -> PendingRequest:
@@ -54,15 +56,45 @@ def _to_request(row: Any) -> PendingRequest:
     )
 
 
-async def pending_requests(conn: Connection, *, complete: bool, limit: int) -> list[PendingRequest]:
-    """Pending requests to check, oldest first, locked (SKIP LOCKED: a concurrent builder takes others).
+async def _lock(conn: Connection, where: str, limit: int) -> list[UUID]:
+    return [r["payment_request_id"] for r in await conn.fetch(_LOCK.format(where=where), limit)]
 
-    `complete` = the projection holds the student's identity, the schooling and an active RIB for its
-    establishment; the others are checked too, so they get their blocking reasons.
+
+def _has_data(request: PendingRequest) -> bool:
+    return request.student is not None and request.schooling is not None and request.rib is not None
+
+
+async def pending_requests(conn: Connection, *, limit: int) -> list[PendingRequest]:
+    """Pending requests to check, locked (SKIP LOCKED: a concurrent builder takes others): first up to `limit`
+    whose projection holds the student's identity, the schooling and an active RIB for its establishment,
+    oldest first, then up to `limit` others, so they get their blocking reasons.
+
+    Lock first, read after, in two statements: a statement's snapshot is taken before it locks. Read in
+    the locking statement, a request whose data a consumer committed in between is locked (its newest row,
+    flagged for a check) with data from before the commit: blocked with `recheck = false`, it would wait
+    forever for a change that already happened (a lost wake-up). Read in a later snapshot, taken once the
+    locks are held, a request shows every change committed before; a consumer committing later has to flag
+    the locked request, so it waits for the build's commit and its flag lands after it.
     """
-    where = _COMPLETE if complete else f"NOT ({_COMPLETE})"
-    rows = await conn.fetch(_PENDING.format(where=where), limit)
-    return [_to_request(r) for r in rows]
+    complete = await _lock(conn, _COMPLETE, limit)
+    taken = set(complete)
+    others = [i for i in await _lock(conn, f"NOT ({_COMPLETE})", limit) if i not in taken]
+    by_id = {r["payment_request_id"]: _to_request(r) for r in await conn.fetch(_READ, complete + others)}
+    return within_limit([by_id[i] for i in complete + others if i in by_id], limit)
+
+
+def within_limit(requests: Sequence[PendingRequest], limit: int) -> list[PendingRequest]:
+    """At most `limit` requests with complete data (a file's cap), in order. Only a request locked as one
+    without data can be left out: its data arrived after the locks; it stays flagged for the next build."""
+    kept: list[PendingRequest] = []
+    ready = 0
+    for request in requests:
+        if _has_data(request):
+            if ready == limit:
+                continue
+            ready += 1
+        kept.append(request)
+    return kept
 
 
 async def record_blocked(conn: Connection, blocked: Sequence[Blocked]) -> None:

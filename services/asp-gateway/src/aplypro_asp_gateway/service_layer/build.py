@@ -113,8 +113,7 @@ async def build_payment_file(pool: asyncpg.Pool, options: BuildOptions, now: dat
         async with conn.transaction():
             # One builder at a time per schema: file names are chosen from the latest one issued.
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"asp-build:{options.schema}")
-            requests = await repo.pending_requests(conn, complete=True, limit=limit)
-            requests += await repo.pending_requests(conn, complete=False, limit=limit)
+            requests = await repo.pending_requests(conn, limit=limit)
             built_on = now.astimezone(PARIS).date()
             composition = await compose(conn, requests, options.params, built_on)
             await repo.record_blocked(conn, composition.blocked)
