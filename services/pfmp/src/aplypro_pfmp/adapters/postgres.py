@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -53,10 +54,19 @@ async def find_schooling(conn: Connection, ine: str, uai: str, school_year: int)
 async def lock_student(conn: Connection, student_id: UUID) -> None:
     """Serialize the writers of one student's PFMPs until the transaction ends (ranks, identity, overlaps).
 
-    The same lock as the pfmps_one_period trigger. A hash collision only makes two students wait on each
-    other.
+    The student's slot lock, the one the pfmps_one_period trigger takes (migration 0004): two students
+    sharing one of the 1,024 slots only wait for each other.
     """
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('pfmp-student:' || $1::uuid::text))", student_id)
+    await lock_students(conn, [student_id])
+
+
+async def lock_students(conn: Connection, student_ids: Iterable[UUID]) -> None:
+    """The slot locks of these students, in ascending slot order: two writers sharing students (or only
+    slots) wait for each other instead of deadlocking, and a whole file holds at most 1,024 locks."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('pfmp-student-slot'), slot) FROM "
+        "(SELECT DISTINCT pfmp_student_slot(s) AS slot FROM unnest($1::uuid[]) AS s ORDER BY slot) AS slots",
+        list(student_ids))
 
 
 async def same_period(conn: Connection, schooling_id: UUID, start: date, end: date) -> Pfmp | None:

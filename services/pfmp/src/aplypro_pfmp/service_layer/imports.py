@@ -41,16 +41,15 @@ class ImportSummary:
 async def import_pfmps(conn: Connection, lines: Sequence[tuple[int, RecordPfmp]], *, topic: str) -> ImportSummary:
     """Record every row in the caller's transaction; the caller rolls back when any row is refused.
 
-    The students of the file are locked first, in one order, so that two imports sharing students wait for
-    each other instead of deadlocking.
+    The students of the file are locked first, in one order (their slots, at most 1,024 locks), so that two
+    imports sharing students wait for each other instead of deadlocking.
     """
     students = set()
     for _, command in lines:
         schooling = await postgres.find_schooling(conn, command.ine, command.uai, command.school_year)
         if schooling is not None:  # unknown: refused below, with its line
             students.add(schooling["student_id"])
-    for student_id in sorted(students):
-        await postgres.lock_student(conn, student_id)
+    await postgres.lock_students(conn, students)
     summary = ImportSummary()
     for line, command in lines:
         try:
