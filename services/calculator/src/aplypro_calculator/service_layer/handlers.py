@@ -18,11 +18,9 @@ from aplypro_contracts import (
     Envelope,
     PaymentRequestSent,
     PaymentRequestStateChanged,
-    PaymentRetryRequested,
     PfmpRecorded,
     PfmpRectified,
     PfmpValidated,
-    RibRecorded,
     SchoolingOpened,
     SchoolingPriced,
 )
@@ -38,7 +36,7 @@ from aplypro_calculator.service_layer.asp_returns import apply_asp_returns
 from aplypro_calculator.service_layer.events import PRODUCER, Cause
 from aplypro_calculator.service_layer.pools import RequestPolicy, pool_key, recompute_pools
 from aplypro_calculator.service_layer.rectifications import rectify_pfmp
-from aplypro_calculator.service_layer.retries import retry_payments
+from aplypro_calculator.service_layer.retries import RETRY_EVENTS, retry_payments
 
 E = TypeVar("E", bound=Envelope)
 
@@ -102,9 +100,8 @@ class Handlers:
             if isinstance(run[0], PfmpRectified):
                 out += await rectify_pfmp(conn, self.topic, run[0], causes,
                                           negative_enabled=self.negative_rectifications_enabled)
-            elif isinstance(run[0], PaymentRetryRequested | RibRecorded):
-                await retry_payments(conn, [e for e in run if isinstance(e, PaymentRetryRequested | RibRecorded)],
-                                     causes)
+            elif isinstance(run[0], RETRY_EVENTS):
+                await retry_payments(conn, [e for e in run if isinstance(e, RETRY_EVENTS)], causes)
             else:
                 out += await self._apply_facts(conn, run, causes, arriving)
             out += await self.recompute_pools(conn, causes, arriving=arriving)
@@ -209,7 +206,7 @@ def _newest(events: Iterable[E], identity: Callable[[E], tuple[Any, int]], dropp
 def _kind(event: Envelope) -> str:
     if isinstance(event, PfmpRectified):
         return "rectification"
-    return "retries" if isinstance(event, PaymentRetryRequested | RibRecorded) else "facts"
+    return "retries" if isinstance(event, RETRY_EVENTS) else "facts"
 
 
 def _runs(events: list[Envelope]) -> list[list[Envelope]]:
