@@ -8,12 +8,21 @@ from datetime import date
 
 import pytest
 from aplypro_asp_gateway.config import AspSettings
-from aplypro_asp_gateway.domain.model import Blocked, Parametrage, PaymentRecord, PendingRequest
+from aplypro_asp_gateway.domain.model import Blocked, Parametrage, PaymentRecord, PendingRequest, Schooling
 from aplypro_asp_gateway.domain.owner import adulthood, wrong_owner_for_adult
 from aplypro_asp_gateway.domain.readiness import prepare
 from pydantic import ValidationError
 
 from .conftest import PARAMS, lea_request
+
+
+def _schooling() -> Schooling:
+    schooling = lea_request().schooling
+    assert schooling is not None
+    return schooling
+
+
+SCHOOLING = _schooling()
 
 BIRTH = date(2008, 3, 14)  # Léa: 18 on 14 March 2026
 ADULT_DAY, MINOR_DAY = date(2026, 3, 14), date(2026, 3, 13)
@@ -68,7 +77,7 @@ def test_born_on_29_february_is_an_adult_from_28_february() -> None:
 def test_a_switched_off_budget_programme_parks_its_requests_only() -> None:
     off = replace(PARAMS, funding_off=frozenset({"menj_public"}))
     assert reasons(prepare(lea_request(), off)) == ("funding_unavailable",)
-    private = lea_request(schooling=replace(lea_request().schooling, contract_type_code="31"))  # menj_private
+    private = lea_request(schooling=replace(SCHOOLING, contract_type_code="31"))  # menj_private
     assert isinstance(prepare(private, off), PaymentRecord)
     assert isinstance(prepare(lea_request(), PARAMS), PaymentRecord)
 
@@ -85,7 +94,7 @@ def test_the_funding_setting_lists_programmes_and_refuses_a_misspelt_one() -> No
 def test_an_armees_schooling_gets_its_budget_programme(ministry: str, params: Parametrage) -> None:
     # The calculator and the BCN write ARMEES; the gateway's programme is `armee`. With a unité de suivi
     # set, the record gets it; the only reason left is the DA number's length (ARMEE numbers are 20 long).
-    schooling = replace(lea_request().schooling, mef_ministry=ministry)
+    schooling = replace(SCHOOLING, mef_ministry=ministry)
     funded = replace(params, unites_suivi={**params.unites_suivi, "armee": "USARMEE"})
     assert reasons(prepare(lea_request(schooling=schooling), funded)) == ("da_number_length",)
     assert "unknown_budget_programme" not in reasons(prepare(lea_request(schooling=schooling), params))
