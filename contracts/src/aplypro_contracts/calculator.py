@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 from uuid import UUID
 
@@ -59,6 +60,12 @@ class _PaymentRequested(Envelope):
         description="True when the request is the one of a rectified PFMP: ASP updates the same prestation "
         "dossier with this new total (never a delta; 0 for a full cancellation). False: a first payment or "
         "its retry. Absent from messages older than the field: read as false.")
+    # Optional with a default, like `rectification`: messages written before it still parse.
+    pfmp_start_date: date | None = Field(
+        default=None,
+        description="First day of the PFMP: the date at which the asp-gateway checks whether the student is "
+        "an adult (lifecycles.md §4 #18, adult_wrong_owner_type). Absent from messages older than the field: "
+        "the gateway then checks adulthood on the day the request was made, which is never earlier.")
 
 
 class PaymentRequestedV1(_PaymentRequested):

@@ -194,3 +194,19 @@ def test_repair_reductions_are_parked_while_downward_corrections_are_off() -> No
 def test_a_pool_within_its_cap_needs_no_repair() -> None:
     plan = plan_over_cap_repair(300 * E, paid(100, 100))
     assert (plan.excess_cents, plan.reductions, plan.remaining_excess_cents) == (0, [], 0)
+
+
+def test_the_plan_of_a_pfmp_whose_days_now_price_below_it_is_what_a_rectification_gives() -> None:
+    # Rate lowered from 10 € to 4 € after payment: A 90 € (9 days), B 80 € (8 days), C 60 €; cap 100 €.
+    a, b, c = (PaidPfmp(name, euros * E, date(2025, 10, 1 + i), date(2025, 10, 1 + i), i, ceiling_cents=days * 4 * E)
+               for i, (name, euros, days) in enumerate((("a", 90, 9), ("b", 80, 8), ("c", 60, 6))))
+    plan = plan_over_cap_repair(100 * E, [a, b, c])
+    # A to 0; B cannot keep 40 € with 8 days at 4 €: its new total is 32 €, a recovery of 48 €, not 40 €.
+    assert [(r.pfmp_id, r.outcome.new_cents, r.recovery_cents) for r in plan.reductions] == [
+        ("a", 0, 90 * E), ("b", 32 * E, 48 * E)]
+    assert plan.remaining_excess_cents == 0
+    assert "b: 80 € → 32 €, recovery 48 € (parked: negative_rectification)" in plan.steps
+    # Without ceilings (no facts given), the §5.6 arithmetic alone.
+    assert [r.outcome.new_cents for r in plan_over_cap_repair(100 * E, [
+        PaidPfmp(p.pfmp_id, p.paid_cents, p.start_date, p.end_date, p.created_seq) for p in (a, b, c)]).reductions] == [
+        0, 40 * E]

@@ -7,11 +7,14 @@ lower the pool's cap (or rate) in the schooling row, as a barème correction lea
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from aplypro_calculator.domain.rectification import RepairPlan, plan_over_cap_repair
 from aplypro_calculator.entrypoints.cli import app
+from aplypro_calculator.service_layer import repairs
 from aplypro_calculator.service_layer.handlers import Handlers
 from aplypro_calculator.service_layer.operations import release_parked
 from aplypro_calculator.service_layer.repairs import OverCapRepair, repair_over_cap
@@ -206,3 +209,45 @@ async def test_the_plan_is_applied_as_printed_whatever_the_chronological_order(c
     assert [(await calc.requests(p.pfmp_id))[-1]["amount_cents"] for p in (a, b, c)] == [0, 4000, 6000]
     assert await committed_total(calc, [a, b, c]) == 100
 
+
+
+async def test_the_plan_is_what_is_applied_when_the_days_now_price_below_the_planned_total(
+        calc: Calc, cli_env: dict[str, str]) -> None:
+    # Paid at 10 €/day: A 90 € (9 days), B 80 € (8), C 60 € (6). The barème is corrected to 4 €/day, 100 €:
+    # excess 130 €. B keeps its 8 days, so it can get at most 32 €: the plan says so, and the repair applies it.
+    schooling = await pool_with_bareme(calc, 10, 1000)
+    a, b, c = await paid(calc, schooling, 9, 8, 6)
+    await set_bareme(calc, schooling, 4, 100)
+
+    code, dry_run = await run_cli(cli_env, "repair-over-cap")
+    assert code == 0, dry_run
+    assert f"  plan: {b.pfmp_id}: 80 € → 32 €, recovery 48 € (parked: negative_rectification)" in dry_run.splitlines()
+
+    done = await repair(calc, confirm=True, handlers=calc.with_switch(True))
+    planned = [(r.pfmp_id, r.outcome.new_cents, r.outcome.difference_cents) for r in done.pools[0].plan.reductions]
+    assert planned == [(str(a.pfmp_id), 0, -9000), (str(b.pfmp_id), 3200, -4800)]
+    assert [(str(x.pfmp_id), x.new_cents, x.difference_cents) for x in done.pools[0].applied] == planned
+    assert [(await calc.requests(p.pfmp_id))[-1]["amount_cents"] for p in (a, b, c)] == [0, 3200, 6000]
+    assert await committed_total(calc, [a, b, c]) == 92
+
+
+async def test_a_rectification_that_would_differ_from_the_plan_rolls_the_whole_repair_back(
+        calc: Calc, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Guard: whatever makes a computed total differ from the printed plan, nothing is applied. Here a plan
+    # that promises B 1 € more than a rectification can give it.
+    schooling = await pool_with_bareme(calc, 10, 1000)
+    await paid(calc, schooling, 9, 8, 6)
+    await set_bareme(calc, schooling, 10, 100)
+    before = await snapshot(calc)
+
+    def optimistic(cap_cents: int, paid: Any, **options: Any) -> RepairPlan:
+        plan = plan_over_cap_repair(cap_cents, paid, **options)
+        *first, last = plan.reductions
+        wrong = replace(last, outcome=replace(last.outcome, new_cents=last.outcome.new_cents + 100))
+        return replace(plan, reductions=[*first, wrong])
+
+    monkeypatch.setattr(repairs, "plan_over_cap_repair", optimistic)
+    with pytest.raises(repairs.RepairPlanMismatch) as caught:
+        await repair(calc, confirm=True)
+    assert caught.value.code == "repair_plan_mismatch"
+    assert await snapshot(calc) == before

@@ -1,5 +1,6 @@
 """Retries of failed payment requests (lifecycles.md §2, Retries) on the real PostgreSQL: the director's
-"relancer" (PaymentRetryRequested) and the automatic retry when a new RIB may cure a bank-details rejection."""
+"relancer" (PaymentRetryRequested) and the automatic retry when a new RIB or an address change may cure a
+rejection for a recognised reason."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from datetime import date
 from typing import Any
 
 import pytest
-from aplypro_calculator.domain.requests import RetryFacts, relaunch_refusal, rib_retry_refusal
+from aplypro_calculator.domain.requests import (
+    RECOGNISED_REJECTIONS,
+    RetryFacts,
+    automatic_retry_refusal,
+    relaunch_refusal,
+)
 from aplypro_contracts import PaymentRetryRequested, PfmpState, RibRecorded, SchoolingOpened
 from structlog.testing import capture_logs
 
@@ -68,13 +74,30 @@ def test_a_relaunch_needs_the_latest_request_failed_for_good_and_something_to_pa
 @pytest.mark.parametrize(("f", "why"), [
     (facts("rejected", "validated", 4500, "invalid_rib"), None),
     (facts("rejected", "validated", 4500, "payment_coordinates_blocked", "other"), None),
-    (facts("rejected", "validated", 4500, "fallback_message"), "not_a_bank_details_rejection"),
-    (facts("rejected", "validated", 4500, "outdated_insee_code"), "not_a_bank_details_rejection"),
+    (facts("rejected", "validated", 4500, "fallback_message"), "not_a_recognised_rejection"),
+    (facts("rejected", "validated", 4500), "not_a_recognised_rejection"),  # no reason at all
+    (facts("rejected", "validated", 4500, "outdated_insee_code"), None),  # an address reason too (issue 10)
     (facts("unpaid", "validated", 4500, "invalid_rib"), "latest_not_failed"),  # unpaid: the director relaunches
     (facts("rejected", "rectified", 4500, "invalid_rib"), "pfmp_not_validated"),
 ])
-def test_a_new_rib_retries_only_a_validated_pfmp_rejected_for_its_bank_details(f: RetryFacts, why: str | None) -> None:
-    assert rib_retry_refusal(f) == why
+def test_a_change_retries_only_a_validated_pfmp_rejected_for_a_recognised_reason(
+        f: RetryFacts, why: str | None) -> None:
+    assert automatic_retry_refusal(f) == why
+
+
+# asp-exchange.md §6.1: every key but `fallback_message` (14 of 15); the old code knew only 8 bank ones.
+ASP_REJECT_KEYS = [
+    "payment_coordinates_blocked", "birth_commune_not_found", "outdated_insee_code",
+    "localisationgeographique_not_found", "refinseepays_not_found", "refdombancaire_not_found",
+    "inconsistent_address", "bic_sepa_not_allowed", "iban_sepa_not_allowed", "invalid_rib", "invalid_characters",
+    "invalid_payment_coordinates", "hamlet", "bic_length",
+]
+
+
+@pytest.mark.parametrize("key", ASP_REJECT_KEYS)
+def test_every_recognised_rejection_is_retried_automatically(key: str) -> None:
+    assert automatic_retry_refusal(facts("rejected", "validated", 4500, key)) is None
+    assert RECOGNISED_REJECTIONS == frozenset(ASP_REJECT_KEYS)
 
 
 # --- on PostgreSQL ---------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ def test_one_subscription_reads_students_pfmp_asp_returns_and_ribs_so_a_pool_has
     assert list(subscription.topics) == [STUDENTS_EVENTS, PFMP_EVENTS, ASP_EVENTS, STUDENTS_RIBS]
     assert set(subscription.handlers) == {
         "SchoolingOpened", "PfmpRecorded", "PfmpValidated", "PfmpRectified", "PaymentRetryRequested",
-        "RibRecorded", "PaymentRequestSent", "PaymentRequestStateChanged"}
+        "RibRecorded", "PaymentRequestSent", "PaymentRequestStateChanged",
+        "StudentRegistered"}  # an address change retries a recognised rejection (issue 10)
     assert subscription.batch_handler is not None
 
 

@@ -7,8 +7,14 @@ The PARAMETRAGE codes and unités de suivi default to the fictitious values of t
 from pathlib import Path
 
 from aplypro_servicekit.settings import ServiceSettings
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
+
+BUDGET_PROGRAMMES = frozenset({"menj_public", "menj_private", "menj_other", "masa", "mer", "armee"})
+
+
+def _programmes(value: str) -> frozenset[str]:
+    return frozenset(p.strip().lower() for p in value.split(",") if p.strip())
 
 
 class AspSettings(ServiceSettings):
@@ -35,6 +41,22 @@ class AspSettings(ServiceSettings):
     us_masa: str | None = "USMASA"
     us_mer: str | None = "USMER"
     us_armee: str | None = None
+
+    # Budget programmes whose funding is switched off, comma separated (e.g. "masa,mer"): their requests park
+    # with `funding_unavailable` and are released at the first build after the programme leaves this list.
+    funding_off: str = ""
+
+    @field_validator("funding_off")
+    @classmethod
+    def _known_programmes(cls, value: str) -> str:
+        # A misspelt programme would switch nothing off, silently: refused at start instead.
+        unknown = _programmes(value) - BUDGET_PROGRAMMES
+        if unknown:
+            raise ValueError(f"unknown budget programme(s) {sorted(unknown)}; known: {sorted(BUDGET_PROGRAMMES)}")
+        return value
+
+    def funding_off_programmes(self) -> frozenset[str]:
+        return _programmes(self.funding_off)
 
     def unites_suivi(self) -> dict[str, str | None]:
         return {

@@ -103,17 +103,18 @@ async def upsert_rib(conn: Connection, student_id: UUID, uai: str, as_of: dateti
 async def insert_request(conn: Connection, *, payment_request_id: UUID, pfmp_id: UUID, schooling_id: UUID,
                          student_id: UUID, amount_cents: int, day_count: int, pfmp_rank: int,
                          event_id: UUID, correlation_id: UUID, requested_at: datetime, version: int,
-                         rectification: bool = False) -> bool:
+                         rectification: bool = False, pfmp_start_date: date | None = None) -> bool:
     """A request is immutable here: a redelivery never resets a request already sent. Returns False when
     the request was already held (the event is stale)."""
     try:
         inserted = await conn.fetchval(
             "INSERT INTO payment_requests (payment_request_id, pfmp_id, schooling_id, student_id, amount_cents, "
-            "day_count, pfmp_rank, requested_event_id, correlation_id, requested_at, version, rectification) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (payment_request_id) DO NOTHING "
-            "RETURNING true",
+            "day_count, pfmp_rank, requested_event_id, correlation_id, requested_at, version, rectification, "
+            "pfmp_start_date) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+            "ON CONFLICT (payment_request_id) DO NOTHING RETURNING true",
             payment_request_id, pfmp_id, schooling_id, student_id, amount_cents, day_count, pfmp_rank,
-            event_id, correlation_id, requested_at, version, rectification,
+            event_id, correlation_id, requested_at, version, rectification, pfmp_start_date,
         )
     except asyncpg.UniqueViolationError:
         raise PfmpAlreadyPending("the PFMP already has a pending payment request") from None

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from aplypro_servicekit.db import Connection
 
 from aplypro_asp_gateway.domain.model import Blocked, PaymentRecord, PendingRequest, Rib, Schooling, Student
 
+_PARIS = ZoneInfo("Europe/Paris")  # the day a request was made, as a French calendar day
 _JOINS = """
 FROM payment_requests pr
 LEFT JOIN students st ON st.student_id = pr.student_id
@@ -30,7 +32,7 @@ SELECT pr.payment_request_id, pr.record_id, pr.pfmp_id, pr.schooling_id, pr.stud
        st.sex, st.birth_city_insee, st.birth_country_insee, st.address_postal_code, st.address_city_insee,
        st.address_country_insee, sc.schooling_id IS NOT NULL AS has_schooling, sc.uai, sc.contract_type_code,
        sc.mef_ministry, sc.school_year, sc.status, cap.yearly_cap_cents, r.rib_id, r.owner_type,
-       r.holder_name, r.iban, r.bic, pr.rectification,
+       r.holder_name, r.iban, r.bic, pr.rectification, pr.pfmp_start_date, pr.requested_at,
        EXISTS (SELECT 1 FROM file_records fr WHERE fr.pfmp_id = pr.pfmp_id AND fr.first_payment)
            AS first_payment_sent""" + _JOINS + "WHERE pr.payment_request_id = ANY($1::uuid[])"
 
@@ -53,6 +55,7 @@ def _to_request(row: Any) -> PendingRequest:
         schooling_id=row["schooling_id"], student_id=row["student_id"], amount_cents=row["amount_cents"],
         pfmp_rank=row["pfmp_rank"], student=student, schooling=schooling, rib=rib,
         rectification=row["rectification"], first_payment_sent=row["first_payment_sent"],
+        pfmp_start_date=row["pfmp_start_date"], requested_on=row["requested_at"].astimezone(_PARIS).date(),
     )
 
 
@@ -103,6 +106,24 @@ async def record_blocked(conn: Connection, blocked: Sequence[Blocked]) -> None:
         "UPDATE payment_requests SET blocking_reasons = $2, recheck = false WHERE payment_request_id = $1",
         [(b.payment_request_id, list(b.reasons)) for b in blocked],
     )
+
+
+async def sync_funding(conn: Connection, off: frozenset[str]) -> int:
+    """Record the switched-off programmes; when they differ from the last build's, flag every pending request
+    for a new check (parked ones are released, newly switched-off ones parked). Returns the requests flagged.
+
+    Called inside the build's transaction, under its advisory lock: two builders never race on the row.
+    """
+    held = await conn.fetchval("SELECT off_bops FROM funding_switch")
+    if held is not None and set(held) == off:
+        return 0
+    await conn.execute("INSERT INTO funding_switch (off_bops) VALUES ($1) ON CONFLICT (singleton) "
+                       "DO UPDATE SET off_bops = EXCLUDED.off_bops", sorted(off))
+    if held is None and not off:
+        return 0  # first build ever, nothing switched off: nothing was parked
+    flagged = await conn.fetchval("WITH f AS (UPDATE payment_requests SET recheck = true "
+                                  "WHERE state = 'pending' AND NOT recheck RETURNING 1) SELECT count(*) FROM f")
+    return int(flagged)
 
 
 async def latest_stamp(conn: Connection) -> datetime | None:

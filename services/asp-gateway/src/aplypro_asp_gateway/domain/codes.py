@@ -9,6 +9,9 @@ FRANCE = "99100"
 _UNUSABLE_COUNTRIES = frozenset({"990", "995"})  # INSEE "non-country" codes (§4.6)
 _PRIVATE_CONTRACT_CODES = frozenset({"30", "31", "40", "41", "60", "20", "10"})
 _OTHER_MINISTRIES = frozenset({"masa", "mer", "armee"})
+# The BCN and the calculator spell the Armées ministry `ARMEES` (calculator's bareme.py normalises every
+# variant to it); older messages and the programme key say `armee`: all variants read as one (issue 10).
+_MINISTRY_ALIASES = {"armees": "armee", "armées": "armee", "armée": "armee"}
 SAINT_MARTIN_SPLIT = date(2008, 1, 1)  # Saint-Martin became its own collectivity: its code changed
 
 
@@ -46,6 +49,7 @@ def birth_commune(code: str, birth_date: date) -> str:
 def budget_programme(mef_ministry: str, contract_type_code: str) -> str:
     """BOP of a schooling (§4.5): MENJ splits by the establishment's contract, others by ministry."""
     ministry = mef_ministry.strip().lower()
+    ministry = _MINISTRY_ALIASES.get(ministry, ministry)
     if ministry == "menj":
         if contract_type_code == "99":
             return "menj_public"

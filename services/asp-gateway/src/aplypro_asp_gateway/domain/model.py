@@ -55,6 +55,10 @@ class PendingRequest:
     rib: Rib | None
     rectification: bool = False  # the request of a rectified PFMP (a new total, not a first payment)
     first_payment_sent: bool = False  # a file ever built already holds this PFMP's first-payment record
+    # The day adulthood is checked on (lifecycles.md §4 #18): the PFMP's first day; None for a request from a
+    # message older than PaymentRequested.pfmp_start_date, then `requested_on` is used (never earlier).
+    pfmp_start_date: date | None = None
+    requested_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class Parametrage:
     presta_dispo: str
     dispositif: str
     unites_suivi: dict[str, str | None] = field(default_factory=dict)
+    funding_off: frozenset[str] = frozenset()  # budget programmes switched off: their requests park
 
 
 # --- What goes into the file: values already transliterated, cut, mapped and in whole euros. ---

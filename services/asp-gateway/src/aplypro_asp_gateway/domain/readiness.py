@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aplypro_asp_gateway.domain import bank, codes, text
+from aplypro_asp_gateway.domain import bank, codes, owner, text
 from aplypro_asp_gateway.domain.model import (
     Address,
     BankAccount,
@@ -37,6 +37,9 @@ def prepare(request: PendingRequest, params: Parametrage) -> PaymentRecord | Blo
         reasons.append("missing_rib")
     else:
         account = _account(request.rib, reasons)
+        if request.student is not None and owner.wrong_owner_for_adult(
+                request.student.birth_date, request.rib.owner_type, owner.check_date(request)):
+            reasons.append("adult_wrong_owner_type")
     amount = _euros(request.amount_cents, reasons)
     if amount == 0:
         reasons.append("pfmp_amount")  # 0 is only sendable on a rectification, not on a first payment
@@ -157,6 +160,8 @@ def _programme(request: PendingRequest, schooling: Schooling, params: Parametrag
     except codes.CodeError as exc:
         reasons.append(exc.code)
         return None, ""
+    if bop in params.funding_off:
+        reasons.append("funding_unavailable")  # parking: released when the programme is funded again
     unite = params.unites_suivi.get(bop)
     if not unite:
         reasons.append("bop_without_unite_suivi")

@@ -113,6 +113,10 @@ async def build_payment_file(pool: asyncpg.Pool, options: BuildOptions, now: dat
         async with conn.transaction():
             # One builder at a time per schema: file names are chosen from the latest one issued.
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"asp-build:{options.schema}")
+            # A budget programme switched on or off since the last build: pending requests are checked again.
+            flagged = await repo.sync_funding(conn, options.params.funding_off)
+            if flagged:
+                log.info("funding_switch_changed", rechecked=flagged, off=sorted(options.params.funding_off))
             requests = await repo.pending_requests(conn, limit=limit)
             built_on = now.astimezone(PARIS).date()
             composition = await compose(conn, requests, options.params, built_on)

@@ -68,7 +68,7 @@ async def on_payment_requested(conn: Connection, event: PaymentRequested) -> Non
         schooling_id=event.schooling_id, student_id=event.student_id, amount_cents=event.amount_cents,
         day_count=event.day_count, pfmp_rank=event.pfmp_rank, event_id=event.event_id,
         correlation_id=event.correlation_id, requested_at=event.occurred_at, version=event.version,
-        rectification=event.rectification,
+        rectification=event.rectification, pfmp_start_date=event.pfmp_start_date,
     ):
         await _stale(conn, event.event_type, str(event.payment_request_id), event.version)
 

@@ -96,6 +96,9 @@ class PaidPfmp:
     start_date: date
     end_date: date
     created_seq: int
+    # Its day count × the current rate: the most a rectification keeping its days can give it (calculation
+    # §3.1). None: no limit (a plan made without the PFMP's facts).
+    ceiling_cents: int | None = None
 
 
 @dataclass(frozen=True)
@@ -141,16 +144,20 @@ def plan_over_cap_repair(
     for p in ordered:
         if excess <= RECOVERY_THRESHOLD_CENTS:
             break
-        cut = min(excess, p.paid_cents)
+        new = p.paid_cents - min(excess, p.paid_cents)
+        if p.ceiling_cents is not None:
+            # A PFMP keeps its days, so its new total can be no more than day count × rate (a lowered rate):
+            # planned as it will be applied, the recovery is then larger than the excess (issue 10).
+            new = min(new, p.ceiling_cents)
+        cut = p.paid_cents - new
         if cut <= RECOVERY_THRESHOLD_CENTS:  # such a recovery could not be issued anyway
             steps.append(f"{p.pfmp_id}: skip, a reduction of {euros(cut)} is 30 € or less")
             continue
-        outcome = rectify(p.paid_cents, p.paid_cents - cut, negative_enabled=negative_enabled,
-                          initiated_by="system")
+        outcome = rectify(p.paid_cents, new, negative_enabled=negative_enabled, initiated_by="system")
         reductions.append(Reduction(p.pfmp_id, outcome))
         excess -= cut
         parked = " (parked: negative_rectification)" if outcome.parked else ""
-        steps.append(f"{p.pfmp_id}: {euros(p.paid_cents)} → {euros(p.paid_cents - cut)}, "
+        steps.append(f"{p.pfmp_id}: {euros(p.paid_cents)} → {euros(new)}, "
                      f"recovery {euros(cut)}{parked}")
     left = max(excess, 0)
     steps.append(f"remaining excess {euros(left)}" + (" (30 € or less: done)" if excess <= RECOVERY_THRESHOLD_CENTS else ""))

@@ -156,15 +156,18 @@ def paid_mismatch(paid_amount: Decimal | None, amount_cents: int, base_cents: in
 # Retries (lifecycles.md §2): a terminal request is never reopened; a new request is created and evaluated
 # at once. `rejected` and `unpaid` are the failed terminal states.
 FAILED: frozenset[str] = frozenset({"rejected", "unpaid"})
-# Integration-reject keys about bank details (asp-exchange.md §6.1): a new RIB for the PFMP's establishment
-# may cure them, so the student's next RIB retries the request without anyone asking.
-BANK_DETAILS_REJECTIONS: frozenset[str] = frozenset({
-    "payment_coordinates_blocked", "refdombancaire_not_found", "bic_sepa_not_allowed", "iban_sepa_not_allowed",
-    "invalid_rib", "invalid_characters", "invalid_payment_coordinates", "bic_length",
+# Integration-reject keys the gateway recognises (asp-exchange.md §6.1, every key but `fallback_message`):
+# each is cured by a change of the student's bank details or address, so the student's next RIB for the
+# PFMP's establishment, or an address change, retries the request without anyone asking (lifecycles.md §2).
+RECOGNISED_REJECTIONS: frozenset[str] = frozenset({
+    "payment_coordinates_blocked", "birth_commune_not_found", "outdated_insee_code",
+    "localisationgeographique_not_found", "refinseepays_not_found", "refdombancaire_not_found",
+    "inconsistent_address", "bic_sepa_not_allowed", "iban_sepa_not_allowed", "invalid_rib", "invalid_characters",
+    "invalid_payment_coordinates", "hamlet", "bic_length",
 })
 
 RetryRefusal = Literal["unknown_pfmp", "pfmp_deleted", "pfmp_not_validated", "no_request", "not_latest_request",
-                       "latest_not_failed", "nothing_to_pay", "not_a_bank_details_rejection"]
+                       "latest_not_failed", "nothing_to_pay", "not_a_recognised_rejection"]
 
 
 @dataclass(frozen=True)
@@ -205,16 +208,17 @@ def relaunch_refusal(f: RetryFacts, retried_request_id: UUID) -> RetryRefusal | 
     return _payable(f)
 
 
-def rib_retry_refusal(f: RetryFacts) -> RetryRefusal | None:
-    """Why a new RIB does not retry this PFMP's request automatically; None: create one, evaluated at once.
+def automatic_retry_refusal(f: RetryFacts) -> RetryRefusal | None:
+    """Why a new RIB or an address change does not retry this PFMP's request; None: create one, evaluated at
+    once.
 
-    Automatic only for a `validated` PFMP whose latest request was rejected for its bank details; any other
-    failure waits for the director (relaunch_refusal).
+    Automatic only for a `validated` PFMP whose latest request was rejected for a recognised reason; any other
+    failure (`fallback_message`, `unpaid`) waits for the director (relaunch_refusal).
     """
     if f.latest_state != "rejected":
         return "latest_not_failed"
-    if not BANK_DETAILS_REJECTIONS.intersection(f.asp_reasons):
-        return "not_a_bank_details_rejection"
+    if not RECOGNISED_REJECTIONS.intersection(f.asp_reasons):
+        return "not_a_recognised_rejection"
     if f.pfmp_status != "validated":
         return "pfmp_not_validated"
     return _payable(f)

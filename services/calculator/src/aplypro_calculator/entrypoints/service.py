@@ -69,6 +69,8 @@ def build_spec(settings: CalculatorSettings) -> ServiceSpec:
             handlers={"SchoolingOpened": handlers.on_event, "PfmpRecorded": handlers.on_event,
                       "PfmpValidated": handlers.on_event, "PfmpRectified": handlers.on_event,
                       "PaymentRetryRequested": handlers.on_event, "RibRecorded": handlers.on_event,
+                      # Only the address is read, as a fingerprint: an address change retries rejections.
+                      "StudentRegistered": handlers.on_event,
                       "PaymentRequestSent": handlers.on_event, "PaymentRequestStateChanged": handlers.on_event},
             batch_handler=handlers.on_batch,
         )],

@@ -50,6 +50,7 @@ def payment_requested(row: dict[str, Any], request_id: UUID, amount: int, cause:
         # Every request of a rectified PFMP carries its corrected total, its retries included (ASP updates
         # the same prestation dossier): calculation.md §5.3.
         rectification=row["status"] == "rectified",
+        pfmp_start_date=row["start_date"],  # the gateway checks adulthood on this day (lifecycles.md §4 #18)
     )
 
 

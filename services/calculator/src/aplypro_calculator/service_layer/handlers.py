@@ -18,13 +18,12 @@ from aplypro_contracts import (
     Envelope,
     PaymentRequestSent,
     PaymentRequestStateChanged,
-    PaymentRetryRequested,
     PfmpRecorded,
     PfmpRectified,
     PfmpValidated,
-    RibRecorded,
     SchoolingOpened,
     SchoolingPriced,
+    StudentRegistered,
 )
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
@@ -38,7 +37,7 @@ from aplypro_calculator.service_layer.asp_returns import apply_asp_returns
 from aplypro_calculator.service_layer.events import PRODUCER, Cause
 from aplypro_calculator.service_layer.pools import RequestPolicy, pool_key, recompute_pools
 from aplypro_calculator.service_layer.rectifications import rectify_pfmp
-from aplypro_calculator.service_layer.retries import retry_payments
+from aplypro_calculator.service_layer.retries import RETRY_EVENTS, RetryEvent, retry_payments
 
 E = TypeVar("E", bound=Envelope)
 
@@ -96,18 +95,25 @@ class Handlers:
             causes: dict[PoolKey, Cause] = {}
             await apply_asp_returns(conn, returns, causes)
             out += await self.recompute_pools(conn, causes)
-        for run in _runs([e for e in events if not isinstance(e, PaymentRequestStateChanged | PaymentRequestSent)]):
+        apart = PaymentRequestStateChanged | PaymentRequestSent | StudentRegistered
+        for run in _runs([e for e in events if not isinstance(e, apart)]):
             causes = {}
             arriving: dict[PoolKey, list[dict[str, Any]]] = {}
             if isinstance(run[0], PfmpRectified):
                 out += await rectify_pfmp(conn, self.topic, run[0], causes,
                                           negative_enabled=self.negative_rectifications_enabled)
-            elif isinstance(run[0], PaymentRetryRequested | RibRecorded):
-                await retry_payments(conn, [e for e in run if isinstance(e, PaymentRetryRequested | RibRecorded)],
-                                     causes)
+            elif isinstance(run[0], RETRY_EVENTS):
+                await retry_payments(conn, [e for e in run if isinstance(e, RETRY_EVENTS)], causes)
             else:
                 out += await self._apply_facts(conn, run, causes, arriving)
             out += await self.recompute_pools(conn, causes, arriving=arriving)
+        # Identities last, as one set: only an address change matters here (it retries a recognised
+        # rejection), and keeping them out of the runs keeps the students' SchoolingOpened in one run.
+        identities: list[RetryEvent] = [e for e in events if isinstance(e, StudentRegistered)]
+        if identities:
+            causes = {}
+            await retry_payments(conn, identities, causes)
+            out += await self.recompute_pools(conn, causes)
         await write_outbox(conn, out)
 
     async def _apply_facts(self, conn: Connection, events: list[Envelope], causes: dict[PoolKey, Cause],
@@ -209,7 +215,7 @@ def _newest(events: Iterable[E], identity: Callable[[E], tuple[Any, int]], dropp
 def _kind(event: Envelope) -> str:
     if isinstance(event, PfmpRectified):
         return "rectification"
-    return "retries" if isinstance(event, PaymentRetryRequested | RibRecorded) else "facts"
+    return "retries" if isinstance(event, RETRY_EVENTS) else "facts"
 
 
 def _runs(events: list[Envelope]) -> list[list[Envelope]]:

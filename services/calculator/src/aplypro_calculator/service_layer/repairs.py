@@ -10,7 +10,9 @@ events go to the outbox.
 How a planned total becomes PFMP facts: a reduction to 0 is a full cancellation (day count 0, as in a DA
 withdrawal); a partial one keeps the PFMP's day count and dates, and the cap gives the new total, since the
 PFMP is then priced in class 2 after the committed ones (§3.3). Zeroed PFMPs at 0 days hold nothing, so the
-partial one gets exactly what the plan left for it, whatever the chronological order of the two.
+partial one gets exactly what the plan left for it, whatever the chronological order of the two. Keeping
+its days, it can get no more than day count × rate: the plan takes that ceiling into account (a rate lowered
+after payment), and a total that still differs from the plan rolls the whole repair back.
 """
 
 from __future__ import annotations
@@ -53,9 +55,17 @@ class OverCapRepair:
         return sum(len(p.plan.reductions) for p in self.pools)
 
 
+class RepairPlanMismatch(RuntimeError):
+    """A rectification gave another total than the plan printed: the whole repair is rolled back, never
+    applied differently from what the operator read (calculation.md §5.6)."""
+
+    code = "repair_plan_mismatch"
+
+
 def _paid(row: dict[str, Any]) -> PaidPfmp:
+    # The ceiling: the rectification keeps the PFMP's days, priced at the pool's current rate.
     return PaidPfmp(str(row["pfmp_id"]), row["request_amount_cents"], row["start_date"], row["end_date"],
-                    row["created_seq"])
+                    row["created_seq"], ceiling_cents=(row["day_count"] or 0) * row["daily_rate_cents"])
 
 
 async def repair_over_cap(conn: Connection, handlers: Handlers, *, confirm: bool,
@@ -90,6 +100,9 @@ async def repair_over_cap(conn: Connection, handlers: Handlers, *, confirm: bool
                                    requested_by)
                 computed = await apply_rectification(conn, event, causes,
                                                      negative_enabled=handlers.negative_rectifications_enabled)
+                if computed.new_cents != reduction.outcome.new_cents:  # the plan is what is applied
+                    raise RepairPlanMismatch(f"PFMP {reduction.pfmp_id}: planned {reduction.outcome.new_cents}, "
+                                             f"computed {computed.new_cents} (cents)")
                 applied.append(computed)
                 out.append(event_row(handlers.topic, key[0], computed))
         repairs.append(PoolRepair(key, plan, applied))

@@ -1,35 +1,44 @@
 """Retrying a failed payment request (lifecycles.md §2, Retries): always through a new request.
 
-Two triggers: the director's "relancer" (PaymentRetryRequested) for a `rejected` or `unpaid` latest request,
-and a new RIB (RibRecorded) for a `validated` PFMP whose latest request was rejected for its bank details.
-The new request is created `pending` with no due time, so the recomputation of its pool that follows
-evaluates it at once, like a rectification's. Whatever is not retried is logged with why (ids only: the
-RIB event's bank details are never read, stored or logged).
+Three triggers: the director's "relancer" (PaymentRetryRequested) for a `rejected` or `unpaid` latest
+request; and, for a `validated` PFMP whose latest request was rejected for a recognised reason
+(asp-exchange.md §6.1), a new RIB for its establishment (RibRecorded) or a change of the student's address
+(StudentRegistered whose address fingerprint differs from the one held). The new request is created
+`pending` with no due time, so the recomputation of its pool that follows evaluates it at once, like a
+rectification's. Whatever is not retried is logged with why (ids only: the RIB's bank details and the
+student's identity are never stored or logged; of the address only a salted fingerprint is kept).
+
+A student seen for the first time (registered before the calculator kept fingerprints) has no fingerprint to
+compare with: the event counts as a change when it occurred after the rejection was recorded, since the
+students service publishes StudentRegistered only when the identity changed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
-from aplypro_contracts import PaymentRetryRequested, RibRecorded
+from aplypro_contracts import PaymentRetryRequested, RibRecorded, StudentRegistered
 from aplypro_contracts.ids import new_uuid
 from aplypro_servicekit.db import Connection
 
 from aplypro_calculator.adapters import postgres_requests, postgres_retries
 from aplypro_calculator.adapters.postgres import PoolKey
 from aplypro_calculator.adapters.postgres_requests import NewRequest
+from aplypro_calculator.domain.addresses import address_fingerprint
 from aplypro_calculator.domain.requests import (
-    BANK_DETAILS_REJECTIONS,
+    RECOGNISED_REJECTIONS,
     RetryFacts,
+    automatic_retry_refusal,
     relaunch_refusal,
-    rib_retry_refusal,
 )
 from aplypro_calculator.service_layer.events import Cause
 
 log = structlog.get_logger(__name__)
 
-RetryEvent = PaymentRetryRequested | RibRecorded
+RetryEvent = PaymentRetryRequested | RibRecorded | StudentRegistered
+RETRY_EVENTS = (PaymentRetryRequested, RibRecorded, StudentRegistered)  # the events this module handles
 
 
 def _facts(row: dict[str, Any]) -> RetryFacts:
@@ -55,6 +64,9 @@ async def retry_payments(conn: Connection, events: list[RetryEvent], causes: dic
     ribs = [e for e in events if isinstance(e, RibRecorded)]
     if ribs:
         await _after_new_ribs(conn, ribs, causes)
+    students = [e for e in events if isinstance(e, StudentRegistered)]
+    if students:
+        await _after_address_changes(conn, students, causes)
 
 
 async def _relaunch(conn: Connection, event: PaymentRetryRequested, causes: dict[PoolKey, Cause]) -> None:
@@ -71,16 +83,43 @@ async def _relaunch(conn: Connection, event: PaymentRetryRequested, causes: dict
 async def _after_new_ribs(conn: Connection, events: list[RibRecorded], causes: dict[PoolKey, Cause]) -> None:
     # A RIB is for one establishment: only the PFMPs of the student's schoolings there may be cured by it.
     by_place = {(e.student_id, e.establishment_uai.upper()): e for e in events}
-    rows = await postgres_retries.rejected_at(conn, list(by_place), BANK_DETAILS_REJECTIONS)
+    rows = await postgres_retries.rejected_at(conn, list(by_place), RECOGNISED_REJECTIONS)
+    await _retry_cured(conn, rows, lambda row: by_place[(row["student_id"], row["uai"])], "rib", causes)
+
+
+async def _after_address_changes(conn: Connection, events: list[StudentRegistered],
+                                 causes: dict[PoolKey, Cause]) -> None:
+    # The newest identity of each student in the batch (by occurred_at, as the fingerprints are kept).
+    newest: dict[Any, StudentRegistered] = {}
+    for e in events:
+        if e.student_id not in newest or newest[e.student_id].occurred_at <= e.occurred_at:
+            newest[e.student_id] = e
+    prints = {sid: address_fingerprint(sid, e.identity.address.lines, e.identity.address.postal_code,
+                                       e.identity.address.city_insee, e.identity.address.country_insee)
+              for sid, e in newest.items()}
+    held = await postgres_retries.record_addresses(conn, [(sid, prints[sid], newest[sid].occurred_at)
+                                                          for sid in newest])
+    # A kept fingerprint that differs from the one held: the address changed. None held: see the docstring.
+    changed = [sid for sid, (before, kept) in held.items() if kept and before != prints[sid]]
+    if not changed:
+        return
+    rows = await postgres_retries.rejected_of(conn, changed, RECOGNISED_REJECTIONS)
+    rows = [r for r in rows if held[r["student_id"]][0] is not None
+            or r["rejected_at"] < newest[r["student_id"]].occurred_at]
+    await _retry_cured(conn, rows, lambda row: newest[row["student_id"]], "address", causes)
+
+
+async def _retry_cured(conn: Connection, rows: list[dict[str, Any]], trigger: Callable[[dict[str, Any]], RetryEvent],
+                       change: str, causes: dict[PoolKey, Cause]) -> None:
+    """New requests for the rows the change may cure; the others are logged with why (ids only)."""
     retried: dict[Cause, list[dict[str, Any]]] = {}
     for row in rows:
-        refusal = rib_retry_refusal(_facts(row))
+        refusal = automatic_retry_refusal(_facts(row))
         if refusal is not None:
             log.info("payment_retry_not_automatic", pfmp_id=str(row["pfmp_id"]),
-                     payment_request_id=str(row["payment_request_id"]), why=refusal)
+                     payment_request_id=str(row["payment_request_id"]), why=refusal, change=change)
             continue
-        rib = by_place[(row["student_id"], row["uai"])]  # the latest RIB there, in this batch
-        retried.setdefault(Cause.of(rib), []).append(row)
+        retried.setdefault(Cause.of(trigger(row)), []).append(row)  # the latest change, in this batch
     for cause, cured in retried.items():
         await _create(conn, cured, cause, causes)
 
