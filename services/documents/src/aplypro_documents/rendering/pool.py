@@ -9,6 +9,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
 from typing import Any, ParamSpec, TypeVar
@@ -30,7 +31,16 @@ def render_batch(payloads: list[dict[str, Any]]) -> list[bytes]:
     return [pdf for chunk in chunks(docs, DEFAULT_CHUNK_SIZE) for pdf in render_many(chunk, chunk_size=len(chunk))]
 
 
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose service process was killed outright would wait on its queues for ever (and keep
+    its memory): it ends as soon as it is orphaned."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
 def _warm_up() -> None:
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
     if not structlog.is_configured():
         # A spawned worker does not inherit the service's logging set-up: keep it to info.
         structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
