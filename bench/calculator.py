@@ -25,8 +25,16 @@ from pathlib import Path
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
-from aplypro_contracts import Establishment, Mef, PfmpState, PfmpValidated, SchoolingOpened, to_wire
-from aplypro_contracts.topics import PFMP_EVENTS, STUDENTS_EVENTS
+from aplypro_contracts import (
+    DocumentReady,
+    Establishment,
+    Mef,
+    PfmpState,
+    PfmpValidated,
+    SchoolingOpened,
+    to_wire,
+)
+from aplypro_contracts.topics import DOCUMENTS_EVENTS, PFMP_EVENTS, STUDENTS_EVENTS
 from aplypro_local.stack import LocalStack, service_command
 from aplypro_servicekit.relay import send_in_batches
 
@@ -36,9 +44,10 @@ MEF = Mef(code="2473121133", dispositif="247", diploma="40025510", duration=3, y
 Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
 
 
-def events(pfmps: int, per_student: int) -> tuple[list[Record], list[Record]]:
+def events(pfmps: int, per_student: int) -> tuple[list[Record], list[Record], list[Record]]:
     schoolings: list[Record] = []
     periods: list[Record] = []
+    decisions: list[Record] = []  # each schooling's DA, as the documents service announces it (payment gate)
     school = Establishment(uai="0999001K", name="LP bench")
     for _ in range(pfmps // per_student):
         student, schooling = uuid.uuid4(), uuid.uuid4()
@@ -46,6 +55,11 @@ def events(pfmps: int, per_student: int) -> tuple[list[Record], list[Record]]:
             producer="bench", schooling_id=schooling, student_id=student, establishment=school,
             class_label="TLE", school_year=2025, mef=MEF, start_date=date(2025, 9, 1), version=1))
         schoolings.append((str(student).encode(), body, list(headers.items())))
+        body, headers = to_wire(DocumentReady(
+            producer="bench", document_id=uuid.uuid4(), kind="attribution", schooling_id=schooling,
+            student_id=student, number="ENPUBENCH0000120251", version=1, storage_ref="bench.pdf",
+            sha256="0" * 64, size_bytes=1))
+        decisions.append((str(student).encode(), body, list(headers.items())))
         for k in range(per_student):
             start = date(2025, 10, 1) + timedelta(days=20 * k)
             body, headers = to_wire(PfmpValidated(producer="bench", pfmp=PfmpState(
@@ -53,7 +67,7 @@ def events(pfmps: int, per_student: int) -> tuple[list[Record], list[Record]]:
                 end_date=start + timedelta(days=13), day_count=10, status="validated", created_seq=k, rank=k + 1,
                 version=2)))
             periods.append((str(student).encode(), body, list(headers.items())))
-    return schoolings, periods
+    return schoolings, periods, decisions
 
 
 async def produce(bootstrap: str, topic: str, items: list[Record]) -> float:
@@ -110,12 +124,13 @@ async def main(pfmps: int, per_student: int, workdir: Path, settle: float, coold
     stack.start_servers()
     bootstrap = stack.env["KAFKA_BOOTSTRAP_SERVERS"]
     try:
-        schoolings, periods = events(pfmps, per_student)
+        schoolings, periods, decisions = events(pfmps, per_student)
         # The raw produce rate of this machine and broker, same payloads, as the yardstick.
         raw_s = await produce(bootstrap, f"{namespace}raw-yardstick", periods)
         stack.start_service("calculator")
         await asyncio.sleep(settle)  # every consumer process started and in its group: no rebalance later
         await produce(bootstrap, namespace + STUDENTS_EVENTS, schoolings)
+        await produce(bootstrap, namespace + DOCUMENTS_EVENTS, decisions)  # read in the warm-up, not measured
         schema, url = f"{stack.schema_prefix}calculator", stack.env["DATABASE_URL"]
         while (await progress(url, schema))[0] < len(schoolings):  # warmed up: every schooling priced
             await asyncio.sleep(0.2)

@@ -11,8 +11,14 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aplypro_contracts import Establishment, Mef, PfmpState, PfmpValidated, SchoolingOpened
-from aplypro_contracts.topics import CALCULATOR_EVENTS, PFMP_EVENTS, STUDENTS_EVENTS, dead_letter_topic
+from aplypro_contracts import DocumentReady, Establishment, Mef, PfmpState, PfmpValidated, SchoolingOpened
+from aplypro_contracts.topics import (
+    CALCULATOR_EVENTS,
+    DOCUMENTS_EVENTS,
+    PFMP_EVENTS,
+    STUDENTS_EVENTS,
+    dead_letter_topic,
+)
 from aplypro_local.stack import LocalStack
 from aplypro_local.testing import eventually, produce, read_topic
 
@@ -22,6 +28,14 @@ STUDENTS = 1000
 PFMPS_PER_STUDENT = 5  # 10 days each at 20 €/day = 200 € each; 5 × 200 = the 1,000 € terminale cap
 MEF = Mef(code="2473121133", dispositif="247", diploma="40025510", duration=3, year=3, label="BAC PRO",
           ministry="MENJ")
+
+
+def decision(opened: SchoolingOpened) -> DocumentReady:
+    """The schooling's décision d'attribution, as the documents service announces it (a payment gate)."""
+    return DocumentReady(producer="test", document_id=uuid.uuid4(), kind="attribution",
+                         schooling_id=opened.schooling_id, student_id=opened.student_id,
+                         number="ENPUK7Q2M9X4TB20251", version=1, storage_ref="da.pdf", sha256="0" * 64,
+                         size_bytes=1)
 
 
 def pfmp_events() -> tuple[list[tuple[uuid.UUID, SchoolingOpened]], list[tuple[uuid.UUID, PfmpValidated]]]:
@@ -73,6 +87,7 @@ async def test_a_killed_consumer_loses_nothing_and_duplicates_nothing(
     stack.start_service("calculator")
     try:
         await produce(bootstrap, namespace + STUDENTS_EVENTS, list(schoolings))
+        await produce(bootstrap, namespace + DOCUMENTS_EVENTS, [(student, decision(s)) for student, s in schoolings])
         await produce(bootstrap, namespace + PFMP_EVENTS, [*pfmps[:2500], *poison, *pfmps[2500:]])
         conn = await asyncpg.connect(database_url)
         try:

@@ -23,6 +23,7 @@ from aplypro_contracts.upcasters import FLAT, NESTED_PFMP
 
 FIXTURES = Path(__file__).parent / "fixtures"
 VERSIONED = (*NESTED_PFMP, *FLAT)
+LATEST = {"PaymentRequestBlocked": 3}  # v3 widens the reasons (the DA gates); the others stop at v2
 
 
 def _version(event: Any) -> int:
@@ -37,20 +38,30 @@ def test_a_v1_message_parses_into_v2_as_version_0_older_than_any_versioned_event
     registry = default_registry()
     event = registry.parse(raw, event_type.encode(), b"1") if headers else registry.parse(raw)
     assert type(event) is getattr(c, event_type)  # the latest name
-    assert (event.schema_version, _version(event)) == (2, 0)
+    assert (event.schema_version, _version(event)) == (LATEST.get(event_type, 2), 0)
     assert str(event.event_id) == json.loads(raw)["event_id"]
 
 
 @pytest.mark.parametrize("event_type", VERSIONED)
-def test_the_latest_name_is_v2_and_its_version_is_required(event_type: str) -> None:
+def test_the_latest_name_is_the_latest_version_and_its_version_is_required(event_type: str) -> None:
+    latest = LATEST.get(event_type, 2)
     model = getattr(c, event_type)
-    assert model is getattr(c, f"{event_type}V2")
-    assert default_registry().latest_version(event_type) == 2
-    body = json.loads((FIXTURES / f"{event_type}.v2.json").read_bytes())
+    assert model is getattr(c, f"{event_type}V{latest}")
+    assert default_registry().latest_version(event_type) == latest
+    body = json.loads((FIXTURES / f"{event_type}.v{latest}.json").read_bytes())
     (body["pfmp"] if event_type in NESTED_PFMP else body).pop("version")
     with pytest.raises(SchemaViolation) as caught:
         default_registry().parse(json.dumps(body))
     assert "version" in str(caught.value)
+
+
+@pytest.mark.parametrize("headers", [False, True], ids=["generic path", "with v2 headers"])
+def test_a_v2_payment_request_blocked_parses_into_v3_with_its_reasons(headers: bool) -> None:
+    raw = (FIXTURES / "PaymentRequestBlocked.v2.json").read_bytes()
+    registry = default_registry()
+    event = registry.parse(raw, b"PaymentRequestBlocked", b"2") if headers else registry.parse(raw)
+    assert type(event) is c.PaymentRequestBlockedV3
+    assert (event.schema_version, event.version, event.reasons) == (3, 1, ("negative_rectification",))
 
 
 def test_a_v2_event_travels_with_its_version_on_the_fast_path() -> None:

@@ -10,6 +10,7 @@ from .calculator import (
     AmountComputedV1,
     PaymentRequestBlockedV1,
     PaymentRequestBlockedV2,
+    PaymentRequestBlockedV3,
     PaymentRequestedV1,
     PaymentRequestedV2,
     RectificationComputedV1,
@@ -64,7 +65,7 @@ PaymentRequested = PaymentRequestedV2
 DocumentReady = DocumentReadyV1
 PaymentRequestSent = PaymentRequestSentV2
 PaymentRequestStateChanged = PaymentRequestStateChangedV2
-PaymentRequestBlocked = PaymentRequestBlockedV2
+PaymentRequestBlocked = PaymentRequestBlockedV3
 RectificationComputed = RectificationComputedV1
 PfmpRectified = PfmpRectifiedV2
 PaymentRetryRequested = PaymentRetryRequestedV1
@@ -91,6 +92,7 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     PfmpRectifiedV2,
     PaymentRequestBlockedV1,
     PaymentRequestBlockedV2,
+    PaymentRequestBlockedV3,
     RectificationComputedV1,
     PaymentRequestStateChangedV1,
     PaymentRequestStateChangedV2,
@@ -127,6 +129,7 @@ __all__ = [
     "PaymentRequestBlocked",
     "PaymentRequestBlockedV1",
     "PaymentRequestBlockedV2",
+    "PaymentRequestBlockedV3",
     "PaymentRequestSent",
     "PaymentRequestSentV1",
     "PaymentRequestSentV2",

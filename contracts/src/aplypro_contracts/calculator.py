@@ -90,6 +90,12 @@ BlockingReason = Literal[
 BlockingReasonV2 = Literal[
     "pfmp", "pfmp_amount", "excluded_schooling", "negative_rectification", "mef_without_bareme", "overlaps",
 ]
+# v3 adds the décision d'attribution gates (lifecycles.md §4, 13-15), decided from the documents service's
+# DocumentReady events. A new version: a v2 reader would refuse these reasons.
+BlockingReasonV3 = Literal[
+    "pfmp", "pfmp_amount", "excluded_schooling", "negative_rectification", "mef_without_bareme", "overlaps",
+    "missing_attributive_decision", "needs_abrogated_attributive_decision", "attributive_decision_cancelled",
+]
 
 
 class _PaymentRequestBlocked(Envelope):
@@ -115,6 +121,16 @@ class PaymentRequestBlockedV2(_PaymentRequestBlocked):
 
     schema_version: Literal[2] = 2
     reasons: tuple[BlockingReasonV2, ...] = Field(min_length=1)  # type: ignore[assignment]
+    version: AggregateVersion
+
+
+class PaymentRequestBlockedV3(_PaymentRequestBlocked):
+    """The calculator holds a payment request back for reasons it decides (lifecycles.md §4), the décision
+    d'attribution gates included; the other reasons (identity, address, RIB) are decided by the asp-gateway.
+    `version` is the request's version in the calculator."""
+
+    schema_version: Literal[3] = 3
+    reasons: tuple[BlockingReasonV3, ...] = Field(min_length=1)  # type: ignore[assignment]
     version: AggregateVersion
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .asp import PaymentRequestSentV2, PaymentRequestStateChangedV2
 from .calculator import (
     AmountComputedV1,
-    PaymentRequestBlockedV2,
+    PaymentRequestBlockedV3,
     PaymentRequestedV2,
     RectificationComputedV1,
     SchoolingPricedV1,
@@ -53,9 +53,10 @@ CATALOG: tuple[TopicInfo, ...] = (
               ("calculator", "documents"),
               "keyed by student so that one pool has one writer"),
     TopicInfo(CALCULATOR_EVENTS, "calculator", "student_id",
-              (SchoolingPricedV1, AmountComputedV1, PaymentRequestedV2, PaymentRequestBlockedV2, RectificationComputedV1),
+              (SchoolingPricedV1, AmountComputedV1, PaymentRequestedV2, PaymentRequestBlockedV3, RectificationComputedV1),
               ("documents", "asp-gateway")),
-    TopicInfo(DOCUMENTS_EVENTS, "documents", "student_id", (DocumentReadyV1,), ()),
+    TopicInfo(DOCUMENTS_EVENTS, "documents", "student_id", (DocumentReadyV1,), ("calculator",),
+              "the calculator reads the décisions d'attribution issued, abrogated and withdrawn (payment gates)"),
     TopicInfo(ASP_EVENTS, "asp-gateway", "student_id", (PaymentRequestSentV2, PaymentRequestStateChangedV2),
               ("calculator",)),
 )

@@ -1,4 +1,5 @@
-"""Upcasters of the contracts: v1 bodies of the events that gained an aggregate version in v2.
+"""Upcasters of the contracts: v1 bodies of the events that gained an aggregate version in v2; v2 bodies of
+PaymentRequestBlocked (v3 widens its reasons).
 
 A v1 message had no version: it becomes version 0, "older than any versioned event". A consumer holding
 a versioned state drops it as stale; one holding only version-0 state applies it as before (the last one
@@ -28,8 +29,14 @@ def pfmp_v1_to_v2(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "schema_version": 2, "pfmp": {**pfmp, "version": 0}}
 
 
+def blocked_v2_to_v3(body: dict[str, Any]) -> dict[str, Any]:
+    """PaymentRequestBlocked v3 only widens the reasons: a v2 body is a v3 body."""
+    return {**body, "schema_version": 3}
+
+
 def register_upcasters(registry: Registry) -> None:
     for event_type in NESTED_PFMP:
         registry.register_upcaster(event_type, 1, pfmp_v1_to_v2)
     for event_type in FLAT:
         registry.register_upcaster(event_type, 1, flat_v1_to_v2)
+    registry.register_upcaster("PaymentRequestBlocked", 2, blocked_v2_to_v3)

@@ -14,6 +14,7 @@ from aplypro_calculator.entrypoints.service import build_handlers
 from aplypro_calculator.service_layer.evaluation import Evaluated, evaluate_due
 from aplypro_calculator.service_layer.handlers import Handlers
 from aplypro_contracts import (
+    DocumentReady,
     Envelope,
     Establishment,
     Mef,
@@ -86,13 +87,24 @@ class Calc:
             await self.handlers.on_event(conn, event)
 
     async def schooling(self, *, mef: Mef = TERMINALE, uai: str = UAI, student_id: uuid.UUID | None = None,
-                        schooling_id: uuid.UUID | None = None) -> SchoolingOpened:
+                        schooling_id: uuid.UUID | None = None, start: date = date(2025, 9, 1),
+                        end: date | None = None, with_decision: bool = True) -> SchoolingOpened:
+        """A schooling, with its décision d'attribution issued (as the documents service does) unless told."""
         event = SchoolingOpened(
             producer="students", schooling_id=schooling_id or uuid.uuid4(), student_id=student_id or uuid.uuid4(),
             establishment=Establishment(uai=uai, name="LP test"), class_label="TLE", school_year=2025, mef=mef,
-            start_date=date(2025, 9, 1), version=1)
+            start_date=start, end_date=end, version=1)
         await self.feed(event)
+        if with_decision:
+            await self.feed(self.decision(event))
         return event
+
+    def decision(self, schooling: SchoolingOpened, kind: str = "attribution", version: int = 1) -> DocumentReady:
+        """The documents service's announcement of a DA document (attribution, abrogation, retrait)."""
+        return DocumentReady(
+            producer="documents", document_id=uuid.uuid4(), kind=kind, schooling_id=schooling.schooling_id,
+            student_id=schooling.student_id, number="ENPUK7Q2M9X4TB20251", version=version,
+            storage_ref=f"attribution/{schooling.schooling_id}.pdf", sha256="0" * 64, size_bytes=1024)
 
     def pfmp(self, schooling: SchoolingOpened, days: int | None, *, start: date = date(2025, 10, 6),
              length: int = 60, status: str = "completed", pfmp_id: uuid.UUID | None = None) -> PfmpState:

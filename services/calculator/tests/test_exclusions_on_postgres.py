@@ -28,6 +28,7 @@ async def test_an_excluded_schooling_holds_nothing_and_lifting_the_exclusion_pri
     # One pool across two establishments (same student, MEF and year): cap 1,000 €.
     first = await calc.schooling(uai=UAI)
     second = await calc.schooling(uai=OTHER_UAI, student_id=first.student_id)
+    await calc.feed(calc.decision(first, "abrogation"))  # the student moved: the first DA is abrogated
     a = await calc.record(calc.pfmp(first, 40, start=SEPT))  # 800 €
     b = await calc.record(calc.pfmp(second, 30, start=OCT))  # 200 € left
     assert (await calc.amount(a.pfmp_id), await calc.amount(b.pfmp_id)) == (800, 200)

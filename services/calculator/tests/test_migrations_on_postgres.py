@@ -48,5 +48,10 @@ async def test_migration_0002_keeps_the_ready_requests_of_0001(database_url: str
         assert await pool.fetchval("SELECT validated_at FROM pfmps") is None
         # 0005: old facts are version 0 (older than any versioned event), the old request version 1.
         assert (await pool.fetchval("SELECT version FROM pfmps"), row["version"], row["asp_version"]) == (0, 1, 0)
+        # 0007: an old schooling's dates are unknown until it is sent again; no DA is assumed.
+        dates = await pool.fetchrow("SELECT start_date, end_date FROM schoolings")
+        assert dates is not None
+        assert (dates["start_date"], dates["end_date"]) == (None, None)
+        assert await pool.fetchval("SELECT count(*) FROM decisions") == 0
     finally:
         await pool.close()

@@ -51,6 +51,7 @@ async def test_an_overlap_with_a_pfmp_of_another_schooling_blocks_too(calc: Calc
     student_id = uuid4()
     terminale = await calc.schooling(student_id=student_id)
     premiere = await calc.schooling(student_id=student_id, mef=PREMIERE)
+    await calc.feed(calc.decision(premiere, "abrogation"))  # a change of MEF: the other DA is abrogated
     await calc.validate(calc.pfmp(premiere, 5, start=OCT, length=10))
     later = await calc.validate(calc.pfmp(terminale, 2, start=OCT + timedelta(9), length=3))
     [request] = await calc.requests(later.pfmp_id)
@@ -71,6 +72,7 @@ async def test_deleting_one_of_two_overlapping_pfmps_of_two_schoolings_releases_
     student_id = uuid4()
     terminale = await calc.schooling(student_id=student_id)
     premiere = await calc.schooling(student_id=student_id, mef=PREMIERE)
+    await calc.feed(calc.decision(premiere, "abrogation"))  # a change of MEF: the other DA is abrogated
     a = calc.pfmp(premiere, 5, start=OCT, length=10).model_copy(update={"status": "validated"})
     b = calc.pfmp(terminale, 2, start=OCT, length=3).model_copy(update={"status": "validated"})
     await calc.feed(PfmpValidated(producer="pfmp", pfmp=a), PfmpValidated(producer="pfmp", pfmp=b))

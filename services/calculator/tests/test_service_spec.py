@@ -6,17 +6,18 @@ from __future__ import annotations
 import pytest
 from aplypro_calculator.config import CalculatorSettings
 from aplypro_calculator.entrypoints.service import build_handlers, build_spec
-from aplypro_contracts.topics import ASP_EVENTS, PFMP_EVENTS, STUDENTS_EVENTS, STUDENTS_RIBS
+from aplypro_contracts.topics import ASP_EVENTS, DOCUMENTS_EVENTS, PFMP_EVENTS, STUDENTS_EVENTS, STUDENTS_RIBS
 from pydantic import ValidationError
 
 
-def test_one_subscription_reads_students_pfmp_asp_returns_and_ribs_so_a_pool_has_one_writer() -> None:
+def test_one_subscription_reads_students_pfmp_asp_returns_ribs_and_decisions_so_a_pool_has_one_writer() -> None:
     [subscription] = build_spec(CalculatorSettings()).subscriptions
-    assert list(subscription.topics) == [STUDENTS_EVENTS, PFMP_EVENTS, ASP_EVENTS, STUDENTS_RIBS]
+    assert list(subscription.topics) == [STUDENTS_EVENTS, PFMP_EVENTS, ASP_EVENTS, STUDENTS_RIBS, DOCUMENTS_EVENTS]
     assert set(subscription.handlers) == {
         "SchoolingOpened", "PfmpRecorded", "PfmpValidated", "PfmpRectified", "PaymentRetryRequested",
         "RibRecorded", "PaymentRequestSent", "PaymentRequestStateChanged",
-        "StudentRegistered"}  # an address change retries a recognised rejection (issue 10)
+        "StudentRegistered",  # an address change retries a recognised rejection (issue 10)
+        "DocumentReady"}  # the décision d'attribution gates (issue 10)
     assert subscription.batch_handler is not None
 
 

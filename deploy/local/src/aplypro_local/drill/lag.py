@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aplypro_contracts.topics import (
     ASP_EVENTS,
     CALCULATOR_EVENTS,
+    DOCUMENTS_EVENTS,
     PFMP_EVENTS,
     STUDENTS_EVENTS,
     STUDENTS_RIBS,
@@ -19,7 +20,7 @@ from aplypro_contracts.topics import (
 
 GROUPS = {
     "pfmp.students-projection": (STUDENTS_EVENTS,),
-    "calculator.pricing": (STUDENTS_EVENTS, PFMP_EVENTS, ASP_EVENTS, STUDENTS_RIBS),
+    "calculator.pricing": (STUDENTS_EVENTS, PFMP_EVENTS, ASP_EVENTS, STUDENTS_RIBS, DOCUMENTS_EVENTS),
     "documents.decisions": (STUDENTS_EVENTS, STUDENTS_RIBS, PFMP_EVENTS, CALCULATOR_EVENTS),
     "asp-gateway.students": (STUDENTS_EVENTS,),
     "asp-gateway.ribs": (STUDENTS_RIBS,),

@@ -1,7 +1,8 @@
 """A payment request as the calculator sees it (lifecycles.md §2 and §4): creation, evaluation, ASP returns.
 
-The calculator decides six blocking reasons; the gateway decides the others (identity, address, RIB,
-decisions) once the request is handed over as `ready`.
+The calculator decides nine blocking reasons, the décision d'attribution gates included (domain.decisions,
+from the documents service's events); the gateway decides the others (identity, address, RIB) once the
+request is handed over as `ready`.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from typing import Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from aplypro_calculator.domain.decisions import DecisionReason
 from aplypro_calculator.domain.rectification import InvalidDayCount, validate_day_count
 
 State = Literal["pending", "incomplete", "ready", "sent", "integrated", "rejected", "paid", "unpaid"]
-Reason = Literal["pfmp", "pfmp_amount", "overlaps", "excluded_schooling", "negative_rectification",
-                 "mef_without_bareme"]
+Reason = Literal["pfmp", "pfmp_amount", "overlaps", "missing_attributive_decision",
+                 "needs_abrogated_attributive_decision", "attributive_decision_cancelled", "excluded_schooling",
+                 "negative_rectification", "mef_without_bareme"]
 
 COMMITTED: frozenset[str] = frozenset({"ready", "sent", "integrated", "paid"})  # the amount is frozen
 ONGOING: frozenset[str] = frozenset({"ready", "sent", "integrated"})  # the PFMP cannot be edited
@@ -52,6 +55,7 @@ class RequestFacts:
     paid_base_cents: int | None  # total of the PFMP's latest paid request; None if never paid
     negative_enabled: bool  # calculation.md §5.4 switch
     overlaps: bool = False  # another live validated/rectified PFMP of the student shares a day (domain.overlaps)
+    decision_gates: tuple[DecisionReason, ...] = ()  # the failing DA gates (domain.decisions.decision_reasons)
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ def blocking_reasons(f: RequestFacts) -> tuple[Reason, ...]:
         reasons.append("pfmp_amount")
     if f.overlaps:
         reasons.append("overlaps")
+    reasons += f.decision_gates
     if f.excluded:
         reasons.append("excluded_schooling")
     if (rectified and not f.negative_enabled and f.paid_base_cents is not None

@@ -9,6 +9,7 @@ import structlog
 from aplypro_contracts.topics import (
     ASP_EVENTS,
     CALCULATOR_EVENTS,
+    DOCUMENTS_EVENTS,
     PFMP_EVENTS,
     STUDENTS_EVENTS,
     STUDENTS_RIBS,
@@ -63,15 +64,18 @@ def build_spec(settings: CalculatorSettings) -> ServiceSpec:
         migration_packages=["aplypro_calculator"],
         produces=[CALCULATOR_EVENTS],
         subscriptions=[Subscription(
-            # One subscription for all four topics: all are keyed by student, so a pool has one writer. From
+            # One subscription for all five topics: all are keyed by student, so a pool has one writer. From
             # the restricted RIB topic only the student and establishment ids are read (automatic retries).
-            topics=[STUDENTS_EVENTS, PFMP_EVENTS, ASP_EVENTS, STUDENTS_RIBS], consumer_name="pricing",
+            # The documents' DAs join it rather than a consumer of their own: a second writer could commit a
+            # DA while an evaluation that had not seen it commits its request blocked, never to be released.
+            topics=[STUDENTS_EVENTS, PFMP_EVENTS, ASP_EVENTS, STUDENTS_RIBS, DOCUMENTS_EVENTS], consumer_name="pricing",
             handlers={"SchoolingOpened": handlers.on_event, "PfmpRecorded": handlers.on_event,
                       "PfmpValidated": handlers.on_event, "PfmpRectified": handlers.on_event,
                       "PaymentRetryRequested": handlers.on_event, "RibRecorded": handlers.on_event,
                       # Only the address is read, as a fingerprint: an address change retries rejections.
                       "StudentRegistered": handlers.on_event,
-                      "PaymentRequestSent": handlers.on_event, "PaymentRequestStateChanged": handlers.on_event},
+                      "PaymentRequestSent": handlers.on_event, "PaymentRequestStateChanged": handlers.on_event,
+                      "DocumentReady": handlers.on_event},
             batch_handler=handlers.on_batch,
         )],
         background=[release_parked_requests, evaluate_due_requests],

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aplypro_contracts import (
+    DocumentReady,
     Envelope,
     PaymentRequestSent,
     PaymentRequestStateChanged,
@@ -28,12 +29,13 @@ from aplypro_contracts import (
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 
-from aplypro_calculator.adapters import postgres
+from aplypro_calculator.adapters import postgres, postgres_decisions
 from aplypro_calculator.adapters.postgres import PoolKey
 from aplypro_calculator.adapters.postgres_stale import count_stale, is_newer
 from aplypro_calculator.domain.bareme import MefRow, Priced, load_bareme
 from aplypro_calculator.domain.requests import Cooldown
 from aplypro_calculator.service_layer.asp_returns import apply_asp_returns
+from aplypro_calculator.service_layer.decisions import apply_decisions
 from aplypro_calculator.service_layer.events import PRODUCER, Cause
 from aplypro_calculator.service_layer.pools import RequestPolicy, pool_key, recompute_pools
 from aplypro_calculator.service_layer.rectifications import rectify_pfmp
@@ -60,7 +62,7 @@ def priced_state(event: SchoolingOpened) -> dict[str, Any]:
         "yearly_cap_cents": price.yearly_cap_cents if isinstance(price, Priced) else None,
         "legal_reference": price.legal_reference if isinstance(price, Priced) else None,
         "unpriced_reason": None if priced else getattr(price, "reason", None),
-        "version": event.version,
+        "version": event.version, "start_date": event.start_date, "end_date": event.end_date,
     }
 
 
@@ -86,16 +88,22 @@ class Handlers:
         await self.on_batch(conn, [event])
 
     async def on_batch(self, conn: Connection, events: list[Envelope]) -> None:
-        # ASP returns first: they come from another topic, so their place in the batch means nothing, and
-        # a rectification needs the `paid` it follows. Then students and PFMP events, in batch order: a
-        # run of facts is applied set-based, a rectification alone, each run ending with its pools.
+        # Décisions d'attribution first: they come from another topic, so their place in the batch means
+        # nothing, and every evaluation of the batch then sees the newest DA state (a retrait read in the
+        # same batch as a validation blocks it). ASP returns next: a rectification needs the `paid` it
+        # follows. Then students and PFMP events, in batch order: a run of facts is applied set-based, a
+        # rectification alone, each run ending with its pools.
+        decisions = [e for e in events if isinstance(e, DocumentReady)]
         returns = [e for e in events if isinstance(e, PaymentRequestStateChanged | PaymentRequestSent)]
         out: list[OutboxRow] = []
+        causes: dict[PoolKey, Cause] = {}
+        if decisions:
+            await apply_decisions(conn, decisions, causes)
         if returns:
-            causes: dict[PoolKey, Cause] = {}
             await apply_asp_returns(conn, returns, causes)
+        if causes:
             out += await self.recompute_pools(conn, causes)
-        apart = PaymentRequestStateChanged | PaymentRequestSent | StudentRegistered
+        apart = PaymentRequestStateChanged | PaymentRequestSent | StudentRegistered | DocumentReady
         for run in _runs([e for e in events if not isinstance(e, apart)]):
             causes = {}
             arriving: dict[PoolKey, list[dict[str, Any]]] = {}
@@ -170,6 +178,7 @@ class Handlers:
             return []
         states = [priced_state(e) for e in events]
         await postgres.upsert_schoolings(conn, states)
+        await postgres_decisions.store_schooling_dates(conn, states)
         out = []
         for event, state in zip(events, states, strict=True):
             old = before.get(event.schooling_id)

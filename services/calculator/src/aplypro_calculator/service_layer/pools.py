@@ -25,14 +25,16 @@ from aplypro_contracts.ids import new_uuid
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import OutboxRow, event_row
 
-from aplypro_calculator.adapters import postgres, postgres_requests
+from aplypro_calculator.adapters import postgres, postgres_decisions, postgres_requests
 from aplypro_calculator.adapters.postgres import PoolKey
 from aplypro_calculator.adapters.postgres_requests import NewRequest, RequestChange
+from aplypro_calculator.domain.decisions import DecisionReason, Span, decision_reasons
 from aplypro_calculator.domain.exclusions import Exclusions
 from aplypro_calculator.domain.overlaps import PAYABLE, Period, overlapped
 from aplypro_calculator.domain.pool import allocate
 from aplypro_calculator.domain.requests import (
     OPEN,
+    PARIS,
     Cooldown,
     Evaluation,
     RequestFacts,
@@ -74,14 +76,25 @@ def price_pool(rows: list[dict[str, Any]], exclusions: Exclusions) -> list[Price
             for a in result.allocations for row in (by_id[a.pfmp_id],)]
 
 
-def facts(p: PricedRow, negative_enabled: bool, overlaps: bool = False) -> RequestFacts:
+def facts(p: PricedRow, negative_enabled: bool, overlaps: bool = False,
+          decision_gates: tuple[DecisionReason, ...] = ()) -> RequestFacts:
     row = p.row
     return RequestFacts(
         pfmp_status=row["status"], deleted=row["deleted"], day_count=row["day_count"],
         start_date=row["start_date"], end_date=row["end_date"], amount_cents=p.amount,
         priced=row["daily_rate_cents"] is not None, excluded=p.excluded, pool_over_cap=p.over_cap,
         paid_base_cents=row["paid_cents"], negative_enabled=negative_enabled, overlaps=overlaps,
+        decision_gates=decision_gates,
     )
+
+
+def gates(p: PricedRow, spans: list[Span], policy: RequestPolicy) -> tuple[DecisionReason, ...]:
+    """The failing DA gates of the PFMP's request (lifecycles.md §4, 13-15), "today" in Paris."""
+    row = p.row
+    recovery = (row["status"] == "rectified" and row["paid_cents"] is not None and p.amount is not None
+                and p.amount < row["paid_cents"])
+    return decision_reasons(row["schooling_id"], spans, row["start_date"], row["end_date"],
+                            policy.now.astimezone(PARIS).date(), recovery=recovery)
 
 
 def _period(row: dict[str, Any]) -> Period:
@@ -134,6 +147,7 @@ async def recompute_pools(conn: Connection, topic: str, causes: dict[PoolKey, Ca
         by_pool[key] += rows
         new_ids.update(row["pfmp_id"] for row in rows)
     overlapping = await overlapped_in(conn, by_pool)
+    spans = await postgres_decisions.student_spans(conn, [key[0] for key in by_pool])
     w = _Writes()
     for key, rows in by_pool.items():
         cause = causes[key]
@@ -146,7 +160,7 @@ async def recompute_pools(conn: Connection, topic: str, causes: dict[PoolKey, Ca
                 w.amounts.append((row["pfmp_id"], p.amount, p.steps))
             if changed:
                 w.out.append(event_row(topic, key[0], events.amount_computed(row, p.amount, p.steps, cause)))
-            _follow_request(w, topic, p, cause, policy, row["pfmp_id"] in overlapping)
+            _follow_request(w, topic, p, cause, policy, row["pfmp_id"] in overlapping, spans.get(key[0], []))
     await postgres.insert_priced_pfmps(conn, w.new_pfmps)  # before their requests (foreign key)
     await postgres.store_amounts(conn, w.amounts)
     await postgres_requests.withdraw_requests(conn, w.withdrawn)
@@ -156,7 +170,7 @@ async def recompute_pools(conn: Connection, topic: str, causes: dict[PoolKey, Ca
 
 
 def _follow_request(w: _Writes, topic: str, p: PricedRow, cause: Cause, policy: RequestPolicy,
-                    overlaps: bool) -> None:
+                    overlaps: bool, spans: list[Span]) -> None:
     """Re-evaluate an open request that is due, or create the first one of a validated PFMP now worth > 0 (D10)."""
     row = p.row
     state = row["request_state"]
@@ -169,7 +183,7 @@ def _follow_request(w: _Writes, topic: str, p: PricedRow, cause: Cause, policy: 
             elif row["request_amount_cents"] != p.amount:  # not committed: its amount follows the pool
                 w.changes.append(RequestChange(request_id, "pending", p.amount, ()))
             return
-        verdict = evaluate(facts(p, policy.negative_enabled, overlaps))
+        verdict = evaluate(facts(p, policy.negative_enabled, overlaps, gates(p, spans, policy)))
         unchanged = verdict.state == state and verdict.reasons == tuple(row["request_reasons"])
         if unchanged and row["request_amount_cents"] == p.amount:
             return
@@ -184,7 +198,7 @@ def _follow_request(w: _Writes, topic: str, p: PricedRow, cause: Cause, policy: 
             w.inserts.append(NewRequest(request_id, row["pfmp_id"], "pending", p.amount, (), due_at=due,
                                         cause_event_id=cause.event_id, correlation_id=cause.correlation_id))
             return
-        verdict = evaluate(facts(p, policy.negative_enabled, overlaps))
+        verdict = evaluate(facts(p, policy.negative_enabled, overlaps, gates(p, spans, policy)))
         w.inserts.append(NewRequest(request_id, row["pfmp_id"], verdict.state, p.amount, verdict.reasons,
                                     due_at=due, cause_event_id=cause.event_id, correlation_id=cause.correlation_id))
     else:
