@@ -12,8 +12,8 @@ from aplypro_contracts import (
     PaymentRequestSent,
     PaymentRequestStateChanged,
 )
+from aplypro_servicekit.consumer import EventHandler
 from aplypro_servicekit.db import Connection
-from aplypro_servicekit.runtime import EventHandler
 
 from aplypro_pfmp.adapters import lifecycle_sql as sql
 
