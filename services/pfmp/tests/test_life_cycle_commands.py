@@ -144,3 +144,17 @@ async def test_validate_pfmps_refuses_the_selection_with_each_reason_then_valida
     cleared = await cli("edit", ids[1], "--clear-days", "--user", "staff-7")
     assert cleared.exit_code == 1
     assert cleared.stderr.startswith("pfmp_validated:")
+
+
+async def test_validate_never_validates_a_pfmp_whose_schooling_has_no_da(
+    pool: asyncpg.Pool, cli: Cli, tmp_path: Path,
+) -> None:
+    """Fails on the code before issue 10: `validate` validated it, and the calculator paid it."""
+    file = tmp_path / "p.csv"
+    file.write_text(f"ine;uai;annee_scolaire;date_debut;date_fin;nb_jours\n{INES[0]};{UAI};2025-2026;"
+                    "2025-11-03;2025-11-21;12\n", encoding="utf-8")
+    assert (await cli("import-csv", str(file))).exit_code == 0
+    result = await cli("validate", "--uai", UAI)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["validated"] == 0
+    assert await pool.fetchval("SELECT status FROM pfmps") == "completed"

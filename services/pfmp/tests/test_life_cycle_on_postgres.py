@@ -72,7 +72,7 @@ async def issue_da(pool: asyncpg.Pool, pfmp_id: uuid.UUID, kind: str = "attribut
     assert row is not None
     async with pool.acquire() as conn, conn.transaction():
         await facts.on_document_ready(conn, DocumentReady(
-            producer="documents", document_id=uuid.uuid4(), kind=kind, schooling_id=row["schooling_id"],  # type: ignore[arg-type]
+            producer="documents", document_id=uuid.uuid4(), kind=kind, schooling_id=row["schooling_id"],
             student_id=row["student_id"], number="D-1", version=1, storage_ref="x", sha256="0" * 64, size_bytes=1))
 
 
@@ -99,7 +99,7 @@ async def request_state(pool: asyncpg.Pool, pfmp_id: uuid.UUID, state: str, vers
         if state != "pending":
             await facts.on_payment_state_changed(conn, PaymentRequestStateChanged(
                 producer="asp-gateway", payment_request_id=request_id, pfmp_id=pfmp_id,
-                student_id=row["student_id"], state=state, version=version))  # type: ignore[arg-type]
+                student_id=row["student_id"], state=state, version=version))
     return request_id
 
 
