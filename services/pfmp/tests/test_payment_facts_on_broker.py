@@ -57,7 +57,7 @@ async def test_request_states_and_das_reach_pfmp_once_and_in_version_order(
 
     def changed(state: str, version: int) -> PaymentRequestStateChanged:
         return PaymentRequestStateChanged(producer="asp-gateway", payment_request_id=request_id, pfmp_id=pfmp_id,
-                                          student_id=student_id, state=state, version=version)  # type: ignore[arg-type]
+                                          student_id=student_id, state=state, version=version)
 
     try:
         da = DocumentReady(producer="documents", document_id=uuid.uuid4(), kind="attribution",
