@@ -12,7 +12,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aplypro_contracts import Establishment, Identity, Mef, SchoolingOpened, StudentRegistered
+from aplypro_contracts import Establishment, Identity, Mef, RibOnFile, SchoolingOpened, StudentRegistered
 from aplypro_pfmp.config import PfmpSettings
 from aplypro_pfmp.entrypoints.cli import app
 from aplypro_pfmp.service_layer import projection
@@ -29,7 +29,7 @@ INES = ("000111223AB", "000111224AB", "000111225AB")
 
 @pytest.fixture
 async def pool(database_url: str, namespace: str) -> AsyncIterator[asyncpg.Pool]:
-    """Three students of the class TLE PRO and one of another class."""
+    """Three students of the class TLE PRO and one of another class, each with a RIB for the school."""
     schema = PfmpSettings(APLYPRO_TOPIC_NAMESPACE=namespace).db_schema("pfmp")
     pool = await create_pool(database_url, schema)
     await migrate(pool, schema, ["aplypro_servicekit", "aplypro_pfmp"])
@@ -44,6 +44,9 @@ async def pool(database_url: str, namespace: str) -> AsyncIterator[asyncpg.Pool]
                 producer="students", schooling_id=uuid.uuid4(), student_id=student_id,
                 establishment=Establishment(uai=UAI, name="LP test"), class_label=label, school_year=2025,
                 mef=mef, start_date=date(2025, 9, 1), version=1))
+            await projection.on_rib_on_file(conn, RibOnFile(
+                producer="students", rib_id=uuid.uuid4(), student_id=student_id, establishment_uai=UAI,
+                owner_type="personal", version=1))
     yield pool
     await pool.close()
 
@@ -158,3 +161,17 @@ async def test_validate_never_validates_a_pfmp_whose_schooling_has_no_da(
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["validated"] == 0
     assert await pool.fetchval("SELECT status FROM pfmps") == "completed"
+
+
+async def test_validate_skips_a_pfmp_whose_student_has_no_rib_for_the_school(
+    pool: asyncpg.Pool, cli: Cli, tmp_path: Path,
+) -> None:
+    """The RIB guard is on by default and reads the students' RibOnFile facts."""
+    file = tmp_path / "p.csv"
+    file.write_text(f"ine;uai;annee_scolaire;date_debut;date_fin;nb_jours\n{INES[0]};{UAI};2025-2026;"
+                    "2025-11-03;2025-11-21;12\n", encoding="utf-8")
+    assert (await cli("import-csv", str(file))).exit_code == 0
+    await pool.execute("INSERT INTO decisions SELECT schooling_id, 'attribution', 1 FROM pfmps")
+    await pool.execute("DELETE FROM ribs_on_file WHERE student_id = (SELECT student_id FROM pfmps)")
+    result = await cli("validate", "--uai", UAI, "--user", "director-1")
+    assert json.loads(result.stdout) == {"validated": 0, "skipped": {"missing_rib": 1}}

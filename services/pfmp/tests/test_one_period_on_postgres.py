@@ -33,7 +33,7 @@ from aplypro_pfmp.entrypoints.cli import app
 from aplypro_pfmp.service_layer import projection
 from aplypro_pfmp.service_layer.use_cases import RecordPfmp, record_pfmp
 from aplypro_pfmp.service_layer.validation import validate_establishment
-from aplypro_servicekit.db import create_pool, migrate
+from aplypro_servicekit.db import Connection, create_pool, migrate
 from typer.testing import CliRunner, Result
 
 pytestmark = pytest.mark.integration
@@ -44,7 +44,7 @@ AUTUMN = f"{INE};{UAI};2025-2026;2025-11-03;2025-11-21;12"
 SPRING = f"{INE};{UAI};2025-2026;2026-03-02;2026-03-13;8"
 
 
-async def validate_all(conn: asyncpg.Connection, today: date) -> int:
+async def validate_all(conn: Connection, today: date) -> int:
     """The director's bulk validation, every schooling holding its DA (issue 10's guard)."""
     await conn.execute("INSERT INTO decisions SELECT schooling_id, 'attribution', 1 FROM schoolings "
                        "ON CONFLICT DO NOTHING")

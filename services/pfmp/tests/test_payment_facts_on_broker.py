@@ -1,6 +1,7 @@
 """The pfmp service learns payment-request states and DAs over the real broker (issue 10): its own consumer
 (`payment-facts`) on the calculator's, the gateway's and documents' topics; a redelivered event changes
-nothing, an older one is dropped and counted, and the facts then lock a deletion and allow a validation."""
+nothing, an older one is dropped and counted, and the facts then lock a deletion and allow a validation.
+The students' RibOnFile reaches the students projection (validation's RIB guard)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from aplypro_contracts import (
     Envelope,
     PaymentRequested,
     PaymentRequestStateChanged,
+    RibOnFile,
     to_wire,
 )
-from aplypro_contracts.topics import ASP_EVENTS, CALCULATOR_EVENTS, DOCUMENTS_EVENTS
+from aplypro_contracts.topics import ASP_EVENTS, CALCULATOR_EVENTS, DOCUMENTS_EVENTS, STUDENTS_EVENTS
 from aplypro_pfmp.adapters import lifecycle_sql
 from aplypro_pfmp.config import PfmpSettings
 from aplypro_pfmp.domain.guards import check_deletable
@@ -65,6 +67,8 @@ async def test_request_states_and_das_reach_pfmp_once_and_in_version_order(
                            storage_ref="x", sha256="0" * 64, size_bytes=1)
         await send(DOCUMENTS_EVENTS, da)
         await send(DOCUMENTS_EVENTS, da)  # redelivered: the inbox drops it
+        await send(STUDENTS_EVENTS, RibOnFile(producer="students", rib_id=uuid.uuid4(), student_id=student_id,
+                                              establishment_uai="0999001K", owner_type="personal", version=1))
         await send(CALCULATOR_EVENTS, PaymentRequested(
             producer="calculator", payment_request_id=request_id, pfmp_id=pfmp_id, schooling_id=schooling_id,
             student_id=student_id, amount_cents=15000, day_count=10, pfmp_rank=1, version=1))
@@ -74,6 +78,7 @@ async def test_request_states_and_das_reach_pfmp_once_and_in_version_order(
         await until(pool, "SELECT coalesce(asp_state, calc_state) FROM payment_requests", "integrated")
         assert await pool.fetchval("SELECT count(*) FROM decisions WHERE kind = 'attribution'") == 1
         assert await pool.fetchval("SELECT count(*) FROM pfmps_known_to_asp") == 1
+        await until(pool, "SELECT uai FROM ribs_on_file", "0999001K")  # the students-projection consumer
         assert await pool.fetchval("SELECT requested_at IS NOT NULL FROM payment_requests")
         assert await pool.fetchval(
             "SELECT count(*) FROM processed_messages WHERE consumer = 'payment-facts'") == 4

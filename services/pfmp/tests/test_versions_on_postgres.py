@@ -20,12 +20,12 @@ from aplypro_pfmp.config import PfmpSettings
 from aplypro_pfmp.service_layer import projection
 from aplypro_pfmp.service_layer.use_cases import RecordPfmp, record_pfmp
 from aplypro_pfmp.service_layer.validation import validate_establishment
-from aplypro_servicekit.db import create_pool, migrate
+from aplypro_servicekit.db import Connection, create_pool, migrate
 
 pytestmark = pytest.mark.integration
 
 
-async def validate_all(conn: asyncpg.Connection, today: date) -> int:
+async def validate_all(conn: Connection, today: date) -> int:
     """The director's bulk validation, every schooling holding its DA (issue 10's guard)."""
     await conn.execute("INSERT INTO decisions SELECT schooling_id, 'attribution', 1 FROM schoolings "
                        "ON CONFLICT DO NOTHING")

@@ -24,7 +24,8 @@ def build_spec(settings: PfmpSettings) -> ServiceSpec:
         subscriptions=[Subscription(
             topics=[STUDENTS_EVENTS], consumer_name="students-projection",
             handlers={"StudentRegistered": projection.on_student_registered,
-                      "SchoolingOpened": projection.on_schooling_opened},
+                      "SchoolingOpened": projection.on_schooling_opened,
+                      "RibOnFile": projection.on_rib_on_file},
         ), Subscription(
             # Payment-request states lock edits and deletions; DAs gate validation (lifecycles.md §1).
             topics=[CALCULATOR_EVENTS, ASP_EVENTS, DOCUMENTS_EVENTS], consumer_name=facts.CONSUMER,

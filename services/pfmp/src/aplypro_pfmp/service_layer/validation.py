@@ -4,8 +4,8 @@ has a RIB for the PFMP's establishment and whose schooling has an issued DA.
 One PFMP: a failed guard is refused with its reason. A class's selection: all or nothing, with the reason
 of each refused PFMP. The bulk list of an establishment (`validate --uai`) takes the PFMPs whose guards
 pass and reports the others, as the schools' list does ("the bulk list = completed PFMPs whose guard
-passes"). The RIB guard reads the RibOnFile fact; `require_rib` stays off until the students service
-publishes it (see README).
+passes"). The RIB guard reads the students' bank-data-free RibOnFile fact (pfmp never reads the restricted
+RIB topic).
 """
 
 from __future__ import annotations
