@@ -104,7 +104,9 @@ async def validate_establishment(conn: Connection, *, uai: str | None, user_id: 
     uai_of = {r["pfmp_id"]: r["uai"] for r in rows}
     for pfmp in await postgres.completed_pfmps(conn, uai, today):
         try:
-            report.validated.append(await _guard(conn, pfmp, uai_of[pfmp.pfmp_id], today, require_rib=require_rib))
+            uai_of_pfmp = uai_of.get(pfmp.pfmp_id) or str(await conn.fetchval(  # completed since the first read
+                "SELECT uai FROM schoolings WHERE schooling_id = $1", pfmp.schooling_id))
+            report.validated.append(await _guard(conn, pfmp, uai_of_pfmp, today, require_rib=require_rib))
         except PfmpError as exc:
             report.refused.append(Refusal(pfmp.pfmp_id, exc.code, str(exc)))
     await _write(conn, report.validated, user_id, topic)
