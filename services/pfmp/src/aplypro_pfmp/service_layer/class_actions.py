@@ -53,8 +53,7 @@ async def record_for_class(conn: Connection, klass: ClassRef, start: date, end: 
     schoolings = await sql.current_schoolings_of_class(conn, klass.uai, klass.school_year, klass.class_label, today)
     if not schoolings:
         raise PfmpError("empty_class", "no current schooling in this class")
-    for student_id in sorted({s["student_id"] for s in schoolings}):
-        await postgres.lock_student(conn, student_id)
+    await postgres.lock_students(conn, {s["student_id"] for s in schoolings})  # slot order, as an import
     report = ClassReport()
     for schooling in schoolings:
         try:
