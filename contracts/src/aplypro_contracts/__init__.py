@@ -43,6 +43,7 @@ from .students import (
     Establishment,
     Identity,
     Mef,
+    RibOnFileV1,
     RibRecordedV1,
     RibRecordedV2,
     SchoolingOpenedV1,
@@ -56,6 +57,7 @@ from .upcasters import register_upcasters
 StudentRegistered = StudentRegisteredV1
 SchoolingOpened = SchoolingOpenedV2
 RibRecorded = RibRecordedV2
+RibOnFile = RibOnFileV1
 PfmpRecorded = PfmpRecordedV2
 PfmpValidated = PfmpValidatedV2
 DecisionWithdrawalRequested = DecisionWithdrawalRequestedV1
@@ -97,6 +99,7 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     PaymentRequestStateChangedV1,
     PaymentRequestStateChangedV2,
     PaymentRetryRequestedV1,
+    RibOnFileV1,
 )
 
 
@@ -156,6 +159,8 @@ __all__ = [
     "RectificationComputed",
     "RectificationComputedV1",
     "Registry",
+    "RibOnFile",
+    "RibOnFileV1",
     "RibRecorded",
     "RibRecordedV1",
     "RibRecordedV2",

@@ -21,7 +21,7 @@ from .pfmp import (
     PfmpRectifiedV2,
     PfmpValidatedV2,
 )
-from .students import RibRecordedV2, SchoolingOpenedV2, StudentRegisteredV1
+from .students import RibOnFileV1, RibRecordedV2, SchoolingOpenedV2, StudentRegisteredV1
 from .topics import (
     ASP_EVENTS,
     CALCULATOR_EVENTS,
@@ -43,7 +43,7 @@ class TopicInfo:
 
 
 CATALOG: tuple[TopicInfo, ...] = (
-    TopicInfo(STUDENTS_EVENTS, "students", "student_id", (StudentRegisteredV1, SchoolingOpenedV2),
+    TopicInfo(STUDENTS_EVENTS, "students", "student_id", (StudentRegisteredV1, SchoolingOpenedV2, RibOnFileV1),
               ("pfmp", "calculator", "documents", "asp-gateway")),
     TopicInfo(STUDENTS_RIBS, "students", "student_id", (RibRecordedV2,), ("documents", "asp-gateway", "calculator"),
               "restricted: bank details (the calculator reads only student id and establishment, to retry "
@@ -54,9 +54,10 @@ CATALOG: tuple[TopicInfo, ...] = (
               "keyed by student so that one pool has one writer"),
     TopicInfo(CALCULATOR_EVENTS, "calculator", "student_id",
               (SchoolingPricedV1, AmountComputedV1, PaymentRequestedV2, PaymentRequestBlockedV3, RectificationComputedV1),
-              ("documents", "asp-gateway")),
-    TopicInfo(DOCUMENTS_EVENTS, "documents", "student_id", (DocumentReadyV1,), ("calculator",),
-              "the calculator reads the décisions d'attribution issued, abrogated and withdrawn (payment gates)"),
+              ("documents", "asp-gateway", "pfmp")),
+    TopicInfo(DOCUMENTS_EVENTS, "documents", "student_id", (DocumentReadyV1,), ("calculator", "pfmp"),
+              "the calculator reads the décisions d'attribution issued, abrogated and withdrawn (payment gates); "
+              "pfmp reads them for validation's DA guard"),
     TopicInfo(ASP_EVENTS, "asp-gateway", "student_id", (PaymentRequestSentV2, PaymentRequestStateChangedV2),
-              ("calculator",)),
+              ("calculator", "pfmp")),
 )

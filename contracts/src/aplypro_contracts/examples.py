@@ -55,4 +55,6 @@ def examples() -> list[c.Envelope]:
                           sha256="0" * 64, size_bytes=1000, **BASE),
         c.PaymentRequestSent(producer="asp-gateway", payment_request_id=R, pfmp_id=P, student_id=ST, version=1,
                                amount_cents=30000, file_name="nps_ficimport_idp_x_20260101000000.xml", **BASE),
+        c.RibOnFile(producer="students", rib_id=R, student_id=ST, establishment_uai="0999001K", version=1,
+                    owner_type="personal", **BASE),
     ]

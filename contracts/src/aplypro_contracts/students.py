@@ -116,3 +116,18 @@ class RibRecordedV2(_RibRecorded):
 
     schema_version: Literal[2] = 2
     version: AggregateVersion
+
+
+class RibOnFileV1(Envelope):
+    """A student has a current RIB for an establishment: the bank-data-free fact (no IBAN, BIC or holder) on
+    the students topic, for services that must not read the restricted RIB topic (pfmp's validation needs
+    a RIB for the PFMP's establishment, lifecycles.md §1). Published with each RibRecorded."""
+
+    event_type: Literal["RibOnFile"] = "RibOnFile"
+    schema_version: Literal[1] = 1
+    rib_id: UUID
+    student_id: UUID
+    establishment_uai: Label
+    owner_type: Literal["personal", "other_person", "moral_person", "mandate"]
+    version: AggregateVersion = Field(description="The RibRecorded's version (the student's RIBs at this "
+                                      "establishment).")

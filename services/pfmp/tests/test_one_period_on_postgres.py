@@ -31,8 +31,9 @@ from aplypro_contracts import (
 from aplypro_pfmp.config import PfmpSettings
 from aplypro_pfmp.entrypoints.cli import app
 from aplypro_pfmp.service_layer import projection
-from aplypro_pfmp.service_layer.use_cases import RecordPfmp, record_pfmp, validate_completed
-from aplypro_servicekit.db import create_pool, migrate
+from aplypro_pfmp.service_layer.use_cases import RecordPfmp, record_pfmp
+from aplypro_pfmp.service_layer.validation import validate_establishment
+from aplypro_servicekit.db import Connection, create_pool, migrate
 from typer.testing import CliRunner, Result
 
 pytestmark = pytest.mark.integration
@@ -41,6 +42,15 @@ INE = "000111223AB"
 UAI = "0999001K"
 AUTUMN = f"{INE};{UAI};2025-2026;2025-11-03;2025-11-21;12"
 SPRING = f"{INE};{UAI};2025-2026;2026-03-02;2026-03-13;8"
+
+
+async def validate_all(conn: Connection, today: date) -> int:
+    """The director's bulk validation, every schooling holding its DA (issue 10's guard)."""
+    await conn.execute("INSERT INTO decisions SELECT schooling_id, 'attribution', 1 FROM schoolings "
+                       "ON CONFLICT DO NOTHING")
+    report = await validate_establishment(conn, uai=None, user_id="user-1", today=today, topic="t",
+                                          require_rib=False)
+    return len(report.validated)
 
 
 @pytest.fixture
@@ -95,7 +105,7 @@ async def test_a_row_imported_again_and_twice_in_one_file_is_one_pfmp_with_one_f
     assert await pool.fetchval("SELECT count(*) FROM pfmps") == 1
     assert json.loads(again.stdout) == {"recorded": 0, "edited": 0, "unchanged": 2}
     async with pool.acquire() as conn, conn.transaction():
-        assert await validate_completed(conn, uai=None, today=date(2026, 1, 5), topic="t") == 1
+        assert await validate_all(conn, date(2026, 1, 5)) == 1
     assert await outbox_events(pool) == Counter({("PfmpRecorded", 1): 1, ("PfmpValidated", 2): 1})
 
 
@@ -126,7 +136,7 @@ async def test_an_import_never_changes_a_validated_pfmp_and_reports_the_row(
 ) -> None:
     assert (await import_csv(write(tmp_path, "a.csv", AUTUMN), database_url, namespace)).exit_code == 0
     async with pool.acquire() as conn, conn.transaction():
-        assert await validate_completed(conn, uai=None, today=date(2026, 1, 5), topic="t") == 1
+        assert await validate_all(conn, date(2026, 1, 5)) == 1
     unchanged = await import_csv(write(tmp_path, "b.csv", AUTUMN), database_url, namespace)
     assert json.loads(unchanged.stdout) == {"recorded": 0, "edited": 0, "unchanged": 1}
     result = await import_csv(write(tmp_path, "c.csv", SPRING, AUTUMN.replace(";12", ";10")), database_url,

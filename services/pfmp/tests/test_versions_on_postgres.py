@@ -18,10 +18,20 @@ from aplypro_contracts import (
 )
 from aplypro_pfmp.config import PfmpSettings
 from aplypro_pfmp.service_layer import projection
-from aplypro_pfmp.service_layer.use_cases import RecordPfmp, record_pfmp, validate_completed
-from aplypro_servicekit.db import create_pool, migrate
+from aplypro_pfmp.service_layer.use_cases import RecordPfmp, record_pfmp
+from aplypro_pfmp.service_layer.validation import validate_establishment
+from aplypro_servicekit.db import Connection, create_pool, migrate
 
 pytestmark = pytest.mark.integration
+
+
+async def validate_all(conn: Connection, today: date) -> int:
+    """The director's bulk validation, every schooling holding its DA (issue 10's guard)."""
+    await conn.execute("INSERT INTO decisions SELECT schooling_id, 'attribution', 1 FROM schoolings "
+                       "ON CONFLICT DO NOTHING")
+    report = await validate_establishment(conn, uai=None, user_id="user-1", today=today, topic="t",
+                                          require_rib=False)
+    return len(report.validated)
 
 
 @pytest.fixture
@@ -59,7 +69,7 @@ async def test_a_pfmp_is_recorded_at_version_1_and_validated_at_version_2(pool: 
         await conn.execute("INSERT INTO students VALUES ($1, 'INE0001', 'X', '{Y}')", uuid.UUID(int=2))
         await record_pfmp(conn, RecordPfmp("INE0001", "0999001K", 2025, date(2025, 10, 6), date(2025, 10, 17), 10),
                           topic="t")
-        assert await validate_completed(conn, uai=None, today=date(2026, 1, 1), topic="t") == 1
+        assert await validate_all(conn, date(2026, 1, 1)) == 1
     registry = default_registry()
     events = [registry.parse(p) for p in await pool.fetchval("SELECT array_agg(payload ORDER BY id) FROM outbox")]
     assert [(type(e), e.pfmp.version) for e in events if isinstance(e, PfmpRecorded | PfmpValidated)] == [

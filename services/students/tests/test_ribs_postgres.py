@@ -8,7 +8,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aplypro_contracts import RibRecorded, default_registry
+from aplypro_contracts import RibOnFile, RibRecorded, default_registry
 from aplypro_contracts.topics import STUDENTS_EVENTS, STUDENTS_RIBS
 from aplypro_servicekit.db import create_pool, migrate
 from aplypro_students.adapters.csv_reference import read_bcn_mefs_csv, read_establishments_csv
@@ -96,3 +96,24 @@ async def test_a_rib_of_an_unknown_or_unenrolled_student_records_nothing(pool: a
         await record(pool, path)
     assert [(e.line, e.code) for e in caught.value.errors] == [(3, "ine.unknown"), (4, "ine.not_enrolled")]
     assert await pool.fetchval("SELECT count(*) FROM ribs") == 0
+
+
+async def test_each_rib_comes_with_a_bank_data_free_rib_on_file_on_the_students_topic(pool: asyncpg.Pool) -> None:
+    """For pfmp's validation guard (issue 10): pfmp never reads the restricted RIB topic."""
+    parsed = read_ribs_csv(DATA / "ribs.csv", uai=None)
+    settings = StudentsSettings()
+    async with pool.acquire() as conn, conn.transaction():
+        await record_ribs(conn, parsed.entries, topic=settings.topic(STUDENTS_RIBS),
+                          events_topic=settings.topic(STUDENTS_EVENTS))
+    rows = await pool.fetch("SELECT topic, payload FROM outbox WHERE topic = $1 ORDER BY id",
+                            settings.topic(STUDENTS_EVENTS))
+    facts = [default_registry().parse(r["payload"]) for r in rows]
+    assert [type(f) for f in facts] == [RibOnFile, RibOnFile]
+    for row in rows:  # no bank data: neither the IBAN nor the holder
+        body = json.dumps(json.loads(row["payload"])).lower()
+        assert "iban" not in body
+        assert "fr76" not in body
+        assert "holder" not in body
+    ribs = await pool.fetch("SELECT payload FROM outbox WHERE topic = $1", settings.topic(STUDENTS_RIBS))
+    recorded = {e.rib_id for e in (default_registry().parse(r["payload"]) for r in ribs) if isinstance(e, RibRecorded)}
+    assert {f.rib_id for f in facts if isinstance(f, RibOnFile)} == recorded

@@ -58,13 +58,17 @@ def run_school(stack: LocalStack, school: SchoolFiles, timeout: float) -> dict[s
     console.print(f"[green]✓[/] imported {n} students and their RIBs from {school.students.parent}")
     _wait(probe, stack, "pfmp learns the schoolings", lambda f: f["pfmp_schoolings"] >= n,
           lambda f: f"{f['pfmp_schoolings']}/{n}", timeout)
+    # Validation needs each schooling's DA and a RIB (issue 10): the DAs come from the students' events
+    # alone, so they are awaited before the director validates.
+    _wait(probe, stack, "documents renders the decisions", lambda f: f["decisions"] >= n,
+          lambda f: f"{f['decisions']}/{n}", timeout)
+    _wait(probe, stack, "pfmp learns the decisions and RIBs", lambda f: min(f["pfmp_decisions"], f["pfmp_ribs"]) >= n,
+          lambda f: f"{min(f['pfmp_decisions'], f['pfmp_ribs'])}/{n}", timeout)
     _command(stack, "aplypro-pfmp", "import-csv", str(school.pfmps))
-    _command(stack, "aplypro-pfmp", "validate", "--uai", UAI)
+    _command(stack, "aplypro-pfmp", "validate", "--uai", UAI, "--user", "demo-director")
     console.print(f"[green]✓[/] recorded and validated {p} PFMPs")
     _wait(probe, stack, "calculator prices the PFMPs", lambda f: f["amounts"] >= p,
           lambda f: f"{f['amounts']}/{p}", timeout)
-    _wait(probe, stack, "documents renders the decisions", lambda f: f["decisions"] >= n,
-          lambda f: f"{f['decisions']}/{n}", timeout)
     figures = _wait(probe, stack, "asp-gateway writes the payment file",
                     lambda f: f["payment_requests"] > 0 and f["requests_sent"] >= f["payment_requests"],
                     lambda f: f"{f['requests_sent']}/{f['payment_requests']}", timeout)

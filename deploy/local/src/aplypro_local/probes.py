@@ -20,6 +20,9 @@ QUERIES = {
     "amounts_total_cents": "SELECT coalesce(sum(amount_cents), 0) FROM calculator.pfmps",
     "payment_requests": "SELECT count(*) FROM calculator.payment_requests",
     "decisions": "SELECT count(*) FROM documents.documents WHERE kind = 'attribution'",
+    # The DAs pfmp has learnt: its validation needs the schooling's DA (issue 10).
+    "pfmp_decisions": "SELECT count(*) FROM pfmp.decisions WHERE kind = 'attribution'",
+    "pfmp_ribs": "SELECT count(*) FROM pfmp.ribs_on_file",  # and a RIB for the establishment
     "requests_sent": "SELECT count(*) FROM asp_gateway.payment_requests WHERE state = 'sent'",
     "payment_files": "SELECT count(DISTINCT file_name) FROM asp_gateway.payment_requests WHERE file_name IS NOT NULL",
 }

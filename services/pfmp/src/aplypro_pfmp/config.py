@@ -9,3 +9,7 @@ class PfmpSettings(ServiceSettings):
 
     service_name: str = "pfmp"
     http_port: int = 8070
+
+    # Validation's RIB guard reads the students' RibOnFile facts; false only for a stack whose RIBs were
+    # recorded before students published them (re-recording an unchanged RIB publishes nothing).
+    require_rib: bool = True

@@ -20,6 +20,7 @@ from aplypro_contracts.topics import (
 
 GROUPS = {
     "pfmp.students-projection": (STUDENTS_EVENTS,),
+    "pfmp.payment-facts": (CALCULATOR_EVENTS, ASP_EVENTS, DOCUMENTS_EVENTS),
     "calculator.pricing": (STUDENTS_EVENTS, PFMP_EVENTS, ASP_EVENTS, STUDENTS_RIBS, DOCUMENTS_EVENTS),
     "documents.decisions": (STUDENTS_EVENTS, STUDENTS_RIBS, PFMP_EVENTS, CALCULATOR_EVENTS),
     "asp-gateway.students": (STUDENTS_EVENTS,),

@@ -115,6 +115,11 @@ def wait_quiescent(probe: Probe, database_url: str, prefix: str, timeout: float,
     return False
 
 
+def _facts(probe: Probe) -> int:
+    figures = asyncio.run(probe.figures())
+    return min(figures["pfmp_decisions"], figures["pfmp_ribs"])
+
+
 def feed(stack: LocalStack, load: Load, files: tuple[Path, Path, Path, Path], probe: Probe, timeout: float,
          say: Say) -> None:
     """Import the school as schools do, re-imports and duplicated rows included; inject bad messages."""
@@ -130,6 +135,9 @@ def feed(stack: LocalStack, load: Load, files: tuple[Path, Path, Path, Path], pr
     say(f"injected {load.injected.total()} bad messages on {len(messages)} topics")
     _wait("pfmp knows every schooling", lambda: asyncio.run(probe.figures())["pfmp_schoolings"] >= load.students,
           timeout, say)
+    # Validation needs each schooling's DA and a RIB (issue 10); DAs render at a few a second, so the wait
+    # grows with them.
+    _wait("pfmp knows every DA and RIB", lambda: _facts(probe) >= load.students, timeout + load.students / 2, say)
     first, second, again = load.pfmp_files
     _command(stack, say, "aplypro-pfmp", "import-csv", str(first))
     _command(stack, say, "aplypro-pfmp", "import-csv", str(second))

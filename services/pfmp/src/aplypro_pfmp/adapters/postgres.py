@@ -25,14 +25,14 @@ async def upsert_schooling(conn: Connection, row: dict[str, Any]) -> bool:
     """Store the schooling if it is newer than the one held (version 0, unversioned, follows 0); returns
     False, and counts it, when it is stale."""
     applied = await conn.fetchval(
-        "INSERT INTO schoolings (schooling_id, student_id, uai, school_year, status, start_date, end_date, version) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (schooling_id) DO UPDATE "
+        "INSERT INTO schoolings (schooling_id, student_id, uai, school_year, status, start_date, end_date, version, "
+        "class_label) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (schooling_id) DO UPDATE "
         "SET status = EXCLUDED.status, start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, "
-        "version = EXCLUDED.version "
+        "version = EXCLUDED.version, class_label = EXCLUDED.class_label "
         "WHERE schoolings.version < EXCLUDED.version OR EXCLUDED.version = 0 AND schoolings.version = 0 "
         "RETURNING true",
         row["schooling_id"], row["student_id"], row["uai"], row["school_year"], row["status"],
-        row["start_date"], row["end_date"], row["version"],
+        row["start_date"], row["end_date"], row["version"], row.get("class_label"),
     )
     if applied is None:
         await conn.execute(
@@ -108,7 +108,8 @@ async def insert_pfmp(conn: Connection, pfmp: Pfmp) -> Pfmp:
 
 def _to_pfmp(row: Any) -> Pfmp:
     return Pfmp(row["pfmp_id"], row["schooling_id"], row["student_id"], row["start_date"], row["end_date"],
-                row["day_count"], Status(row["status"]), row["rank"], row["created_seq"], row["version"])
+                row["day_count"], Status(row["status"]), row["rank"], row["created_seq"], row["version"],
+                row["deleted"])
 
 
 async def completed_pfmps(conn: Connection, uai: str | None, ended_by: date) -> list[Pfmp]:

@@ -1,5 +1,5 @@
 """`aplypro-pfmp`: run the service, import PFMPs from a CSV file, validate completed PFMPs, ask for the
-retrait of a décision d'attribution."""
+retrait of a décision d'attribution; the life-cycle commands are in cli_lifecycle."""
 
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ from aplypro_pfmp.config import PfmpSettings
 from aplypro_pfmp.domain.pfmp import PfmpError
 from aplypro_pfmp.service_layer.decisions import WithdrawalReason, WithdrawDecision, request_withdrawal
 from aplypro_pfmp.service_layer.imports import ImportSummary, import_pfmps
-from aplypro_pfmp.service_layer.use_cases import validate_completed
+from aplypro_pfmp.service_layer.validation import ValidationReport, validate_establishment
 
+from . import cli_lifecycle
 from .service import build_spec
 
 PARIS = ZoneInfo("Europe/Paris")  # "today" for schools is the French calendar day
@@ -89,16 +90,28 @@ class _Rollback(Exception):
 
 
 @app.command()
-def validate(uai: Annotated[str | None, typer.Option(help="Only this establishment.")] = None) -> None:
-    """Validate every completed PFMP that has ended (as the establishment's director)."""
+def validate(
+    uai: Annotated[str | None, typer.Option(help="Only this establishment.")] = None,
+    user: Annotated[str, typer.Option(help="Internal user id of the confirmed director (audit trail).")] = "system",
+) -> None:
+    """Validate every completed PFMP that has ended and whose guards pass (RIB for the establishment, issued
+    DA), as the establishment's confirmed director. The others are skipped, each reported on stderr as
+    `pfmp <id>: <code>: <message>`. Prints `{"validated": n, "skipped": {code: n}}`, exit 0."""
 
-    async def go() -> int:
+    async def go() -> ValidationReport:
         settings = PfmpSettings()
         async with _db(settings) as (pool, _), pool.acquire() as conn, conn.transaction():
-            return await validate_completed(conn, uai=uai, today=datetime.now(PARIS).date(),
-                                            topic=settings.topic(PFMP_EVENTS))
+            return await validate_establishment(conn, uai=uai, user_id=user, today=datetime.now(PARIS).date(),
+                                                topic=settings.topic(PFMP_EVENTS), require_rib=settings.require_rib)
 
-    typer.echo(json.dumps({"validated": asyncio.run(go())}))
+    try:
+        report = asyncio.run(go())
+    except PfmpError as exc:
+        typer.echo(f"{exc.code}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for refusal in report.refused:
+        typer.echo(f"pfmp {refusal.pfmp_id}: {refusal.code}: {refusal.message}", err=True)
+    typer.echo(json.dumps(report.as_dict()))
 
 
 @app.command("withdraw-decision")
@@ -134,6 +147,9 @@ def status() -> None:
             return await postgres.counts(conn)
 
     sys.stdout.write(json.dumps(asyncio.run(go())) + "\n")
+
+
+cli_lifecycle.register(app)
 
 
 def main() -> None:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from aplypro_contracts.topics import PFMP_EVENTS, STUDENTS_EVENTS
+from aplypro_contracts.topics import (
+    ASP_EVENTS,
+    CALCULATOR_EVENTS,
+    DOCUMENTS_EVENTS,
+    PFMP_EVENTS,
+    STUDENTS_EVENTS,
+)
 from aplypro_servicekit.runtime import ServiceSpec, Subscription
 
 from aplypro_pfmp.config import PfmpSettings
-from aplypro_pfmp.service_layer import projection
+from aplypro_pfmp.service_layer import facts, projection
 
 
 def build_spec(settings: PfmpSettings) -> ServiceSpec:
@@ -18,6 +24,11 @@ def build_spec(settings: PfmpSettings) -> ServiceSpec:
         subscriptions=[Subscription(
             topics=[STUDENTS_EVENTS], consumer_name="students-projection",
             handlers={"StudentRegistered": projection.on_student_registered,
-                      "SchoolingOpened": projection.on_schooling_opened},
+                      "SchoolingOpened": projection.on_schooling_opened,
+                      "RibOnFile": projection.on_rib_on_file},
+        ), Subscription(
+            # Payment-request states lock edits and deletions; DAs gate validation (lifecycles.md §1).
+            topics=[CALCULATOR_EVENTS, ASP_EVENTS, DOCUMENTS_EVENTS], consumer_name=facts.CONSUMER,
+            handlers=facts.HANDLERS,
         )],
     )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import structlog
-from aplypro_contracts import SchoolingOpened, StudentRegistered
+from aplypro_contracts import RibOnFile, SchoolingOpened, StudentRegistered
 from aplypro_servicekit.db import Connection
 
-from aplypro_pfmp.adapters import postgres
+from aplypro_pfmp.adapters import lifecycle_sql, postgres
 
 log = structlog.get_logger(__name__)
 
@@ -22,7 +22,13 @@ async def on_schooling_opened(conn: Connection, event: SchoolingOpened) -> None:
         "schooling_id": event.schooling_id, "student_id": event.student_id,
         "uai": event.establishment.uai, "school_year": event.school_year, "status": event.status,
         "start_date": event.start_date, "end_date": event.end_date, "version": event.version,
+        "class_label": event.class_label,
     })
     if not applied:  # older than (or a replay of) the schooling held: dropped, counted
         log.info("stale_event_dropped", event_type=event.event_type, schooling_id=str(event.schooling_id),
                  version=event.version)
+
+
+async def on_rib_on_file(conn: Connection, event: RibOnFile) -> None:
+    """The student has a RIB for this establishment (no bank data here): validation's RIB guard."""
+    await lifecycle_sql.record_rib_on_file(conn, event.student_id, event.establishment_uai)

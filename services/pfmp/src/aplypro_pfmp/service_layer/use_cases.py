@@ -1,4 +1,4 @@
-"""Recording and validating PFMPs: state and outgoing events in one transaction."""
+"""Recording PFMPs: state and outgoing events in one transaction (validation: service_layer.validation)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 import asyncpg
-from aplypro_contracts import PfmpRecorded, PfmpState, PfmpValidated
+from aplypro_contracts import PfmpRecorded, PfmpState
 from aplypro_contracts.topics import PFMP_EVENTS
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import event_row, write_outbox
@@ -36,6 +37,7 @@ def to_state(pfmp: Pfmp) -> PfmpState:
         pfmp_id=pfmp.pfmp_id, schooling_id=pfmp.schooling_id, student_id=pfmp.student_id,
         start_date=pfmp.start_date, end_date=pfmp.end_date, day_count=pfmp.day_count,
         status=pfmp.status.value, created_seq=pfmp.created_seq, rank=pfmp.rank, version=pfmp.version,
+        deleted=pfmp.deleted,
     )
 
 
@@ -61,14 +63,21 @@ async def record_pfmp(conn: Connection, command: RecordPfmp, *, topic: str) -> R
     schooling = await postgres.find_schooling(conn, command.ine, command.uai, command.school_year)
     if schooling is None:
         raise PfmpError("unknown_schooling", "no schooling of this student in this establishment and year")
+    return await record_in_schooling(conn, schooling, command.start_date, command.end_date, command.day_count,
+                                     topic=topic)
+
+
+async def record_in_schooling(conn: Connection, schooling: dict[str, Any], start: date, end: date,
+                              day_count: int | None, *, topic: str) -> Recorded:
+    """record_pfmp once the schooling is known (one PFMP for a whole class starts here)."""
     await postgres.lock_student(conn, schooling["student_id"])
-    existing = await postgres.same_period(conn, schooling["schooling_id"], command.start_date, command.end_date)
+    existing = await postgres.same_period(conn, schooling["schooling_id"], start, end)
     if existing is not None:
-        return await _edit(conn, existing, command.day_count, topic)
+        return await _edit(conn, existing, day_count, topic)
     pfmp = Pfmp.record(
         pfmp_id=uuid.uuid4(), schooling_id=schooling["schooling_id"], student_id=schooling["student_id"],
-        school_year=command.school_year, start=command.start_date, end=command.end_date,
-        day_count=command.day_count, rank=await postgres.next_rank(conn, schooling["schooling_id"]),
+        school_year=schooling["school_year"], start=start, end=end,
+        day_count=day_count, rank=await postgres.next_rank(conn, schooling["schooling_id"]),
     )
     if await postgres.overlapping(conn, pfmp.student_id, pfmp.start_date, pfmp.end_date) is not None:
         raise PfmpError("pfmp_overlaps", OVERLAP_MESSAGE)
@@ -94,13 +103,4 @@ async def _edit(conn: Connection, existing: Pfmp, day_count: int | None, topic: 
     return Recorded(pfmp, Outcome.EDITED)
 
 
-async def validate_completed(conn: Connection, *, uai: str | None, today: date, topic: str) -> int:
-    """The director validates every completed PFMP that has ended; returns how many."""
-    validated = [p.validate(today) for p in await postgres.completed_pfmps(conn, uai, today)]
-    await postgres.mark_validated(conn, [p.pfmp_id for p in validated])
-    rows = [event_row(topic, p.student_id, PfmpValidated(producer=PRODUCER, pfmp=to_state(p))) for p in validated]
-    await write_outbox(conn, rows)
-    return len(validated)
-
-
-__all__ = ["PFMP_EVENTS", "Outcome", "RecordPfmp", "Recorded", "record_pfmp", "validate_completed"]
+__all__ = ["PFMP_EVENTS", "Outcome", "RecordPfmp", "Recorded", "record_in_schooling", "record_pfmp"]

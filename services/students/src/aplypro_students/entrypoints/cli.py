@@ -163,7 +163,8 @@ def import_ribs(
     settings = _settings()
 
     async def work(conn: Connection) -> dict[str, Any]:
-        summary = await record_ribs(conn, parsed.entries, topic=settings.topic(STUDENTS_RIBS))
+        summary = await record_ribs(conn, parsed.entries, topic=settings.topic(STUDENTS_RIBS),
+                                    events_topic=settings.topic(STUDENTS_EVENTS))
         return {**summary.as_dict(), "warnings": [w.as_dict() for w in parsed.warnings]}
 
     try:

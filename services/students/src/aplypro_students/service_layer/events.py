@@ -11,6 +11,7 @@ from aplypro_contracts import (
     Establishment,
     Identity,
     Mef,
+    RibOnFile,
     RibRecorded,
     SchoolingOpened,
     StudentRegistered,
@@ -62,4 +63,13 @@ def rib_recorded(rib_id: UUID, student_id: UUID, uai: str, details: BankDetails,
         producer=PRODUCER, correlation_id=correlation_id, rib_id=rib_id, student_id=student_id, version=version,
         establishment_uai=uai, owner_type=details.owner_type.value, holder_name=details.holder_name,
         iban=details.iban, bic=details.bic,
+    )
+
+
+def rib_on_file(recorded: RibRecorded) -> RibOnFile:
+    """The RibRecorded without its bank details (no IBAN, BIC or holder), for the students topic."""
+    return RibOnFile(
+        producer=PRODUCER, correlation_id=recorded.correlation_id, causation_id=recorded.event_id,
+        rib_id=recorded.rib_id, student_id=recorded.student_id, establishment_uai=recorded.establishment_uai,
+        owner_type=recorded.owner_type, version=recorded.version,
     )

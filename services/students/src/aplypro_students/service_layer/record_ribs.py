@@ -62,8 +62,13 @@ def _same(row: Any, details: BankDetails) -> bool:
         details.owner_type, details.holder_name, details.iban, details.bic)
 
 
-async def record_ribs(conn: Connection, entries: list[RecordRib], *, topic: str) -> RibSummary:
-    """Run inside the caller's transaction; re-recording the active RIB unchanged is a no-op."""
+async def record_ribs(conn: Connection, entries: list[RecordRib], *, topic: str,
+                      events_topic: str | None = None) -> RibSummary:
+    """Run inside the caller's transaction; re-recording the active RIB unchanged is a no-op.
+
+    With `events_topic`, each RibRecorded (restricted topic) comes with its bank-data-free RibOnFile on the
+    students topic, for pfmp's validation guard (issue 10).
+    """
     ids = await _check(conn, entries)
     import_id = uuid.uuid4()
     rows, unchanged, archived = [], 0, 0
@@ -80,6 +85,8 @@ async def record_ribs(conn: Connection, entries: list[RecordRib], *, topic: str)
         version = await postgres_ribs.insert_rib(conn, rib_id, student_id, entry.uai, entry.details)
         event = events.rib_recorded(rib_id, student_id, entry.uai, entry.details, import_id, version)
         rows.append(event_row(topic, student_id, event))  # keyed by student_id: never the IBAN or the INE
+        if events_topic is not None:
+            rows.append(event_row(events_topic, student_id, events.rib_on_file(event)))
     await write_outbox(conn, rows)
     summary = RibSummary(len(rows), unchanged, archived)
     await postgres.record_import(conn, import_id, "ribs_csv", None, None, None, summary.as_dict(), [])

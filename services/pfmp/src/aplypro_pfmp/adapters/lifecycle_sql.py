@@ -1,0 +1,134 @@
+"""SQL of the PFMP life cycle: the payment-request and decision facts, RIBs on file, the audit trail."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from aplypro_servicekit.db import Connection
+
+from aplypro_pfmp.adapters.postgres import _to_pfmp
+from aplypro_pfmp.domain.pfmp import Pfmp
+
+# Apply an event newer than the one held (0: an unversioned v1 event, applied over nothing or another 0).
+_NEWER = "{col} < $3 OR $3 = 0 AND {col} <= 0"
+
+
+async def _stale(conn: Connection, event_type: str) -> None:
+    await conn.execute("INSERT INTO stale_events VALUES ($1, 1) "
+                       "ON CONFLICT (event_type) DO UPDATE SET dropped = stale_events.dropped + 1", event_type)
+
+
+async def calculator_state(conn: Connection, request_id: UUID, pfmp_id: UUID, version: int, state: str,
+                           at: datetime, *, created: bool, event_type: str) -> bool:
+    """The calculator's state of a request (pending, incomplete); False, counted, when stale."""
+    await conn.execute("INSERT INTO payment_requests (payment_request_id, pfmp_id, first_seen) VALUES ($1, $2, $3) "
+                       "ON CONFLICT DO NOTHING", request_id, pfmp_id, at)
+    applied = await conn.fetchval(
+        "UPDATE payment_requests SET calc_state = $2, calc_version = $3, "
+        "requested_at = CASE WHEN $5 THEN coalesce(requested_at, $4) ELSE requested_at END "
+        f"WHERE payment_request_id = $1 AND ({_NEWER.format(col='calc_version')}) RETURNING true",
+        request_id, state, version, at, created)
+    if applied is None:
+        await _stale(conn, event_type)
+    return applied is not None
+
+
+async def gateway_state(conn: Connection, request_id: UUID, pfmp_id: UUID, version: int, state: str,
+                        at: datetime, *, event_type: str) -> bool:
+    """The gateway's state of a request (ready … paid); False, counted, when stale."""
+    await conn.execute("INSERT INTO payment_requests (payment_request_id, pfmp_id, first_seen) VALUES ($1, $2, $3) "
+                       "ON CONFLICT DO NOTHING", request_id, pfmp_id, at)
+    if state in ("integrated", "paid", "unpaid"):  # known to the ASP for good, whatever the order of events
+        await conn.execute("INSERT INTO pfmps_known_to_asp VALUES ($1) ON CONFLICT DO NOTHING", pfmp_id)
+    applied = await conn.fetchval(
+        "UPDATE payment_requests SET asp_state = $2, asp_version = $3 "
+        f"WHERE payment_request_id = $1 AND ({_NEWER.format(col='asp_version')}) RETURNING true",
+        request_id, state, version)
+    if applied is None:
+        await _stale(conn, event_type)
+    return applied is not None
+
+
+async def latest_request(conn: Connection, pfmp_id: UUID) -> tuple[str | None, bool]:
+    """(state of the PFMP's latest payment request or None, whether the ASP ever integrated the PFMP)."""
+    state = await conn.fetchval(
+        "SELECT coalesce(asp_state, calc_state) FROM payment_requests WHERE pfmp_id = $1 "
+        "ORDER BY coalesce(requested_at, first_seen) DESC, payment_request_id LIMIT 1", pfmp_id)
+    known = await conn.fetchval("SELECT true FROM pfmps_known_to_asp WHERE pfmp_id = $1", pfmp_id)
+    return state, bool(known)
+
+
+async def record_decision(conn: Connection, schooling_id: UUID, kind: str, version: int) -> bool:
+    applied = await conn.fetchval(
+        "INSERT INTO decisions VALUES ($1, $2, $3) ON CONFLICT (schooling_id, kind) DO UPDATE "
+        "SET version = EXCLUDED.version WHERE decisions.version < EXCLUDED.version RETURNING true",
+        schooling_id, kind, version)
+    if applied is None:
+        await _stale(conn, "DocumentReady")
+    return applied is not None
+
+
+async def has_decision(conn: Connection, schooling_id: UUID) -> bool:
+    """An issued DA that was not withdrawn (an abrogated DA still covers the PFMPs of its schooling)."""
+    kinds = {r["kind"] for r in await conn.fetch("SELECT kind FROM decisions WHERE schooling_id = $1",
+                                                 schooling_id)}
+    return "attribution" in kinds and "retrait" not in kinds
+
+
+async def record_rib_on_file(conn: Connection, student_id: UUID, uai: str) -> None:
+    await conn.execute("INSERT INTO ribs_on_file VALUES ($1, $2) ON CONFLICT DO NOTHING", student_id, uai)
+
+
+async def has_rib(conn: Connection, student_id: UUID, uai: str) -> bool:
+    return bool(await conn.fetchval("SELECT true FROM ribs_on_file WHERE student_id = $1 AND uai = $2",
+                                    student_id, uai))
+
+
+async def audit(conn: Connection, user_id: str, action: str, pfmp: Pfmp | None) -> None:
+    await conn.execute("INSERT INTO pfmp_actions (user_id, action, pfmp_id, pfmp_version) VALUES ($1, $2, $3, $4)",
+                       user_id, action, None if pfmp is None else pfmp.pfmp_id,
+                       None if pfmp is None else pfmp.version)
+
+
+async def pfmp_for_update(conn: Connection, pfmp_id: UUID) -> tuple[Pfmp, dict[str, Any]] | None:
+    """A live PFMP and its schooling, the row locked."""
+    row = await conn.fetchrow("SELECT * FROM pfmps WHERE pfmp_id = $1 AND NOT deleted", pfmp_id)
+    if row is None:
+        return None
+    schooling = await conn.fetchrow("SELECT * FROM schoolings WHERE schooling_id = $1", row["schooling_id"])
+    row = await conn.fetchrow("SELECT * FROM pfmps WHERE pfmp_id = $1 FOR UPDATE", pfmp_id)
+    return _to_pfmp(row), dict(schooling or {})
+
+
+async def overlapping_other(conn: Connection, pfmp: Pfmp) -> UUID | None:
+    found: UUID | None = await conn.fetchval(
+        "SELECT pfmp_id FROM pfmps WHERE student_id = $1 AND NOT deleted AND pfmp_id <> $4 "
+        "AND start_date <= $3 AND end_date >= $2 LIMIT 1", pfmp.student_id, pfmp.start_date, pfmp.end_date,
+        pfmp.pfmp_id)
+    return found
+
+
+async def same_period_other(conn: Connection, pfmp: Pfmp) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT true FROM pfmps WHERE schooling_id = $1 AND start_date = $2 AND end_date = $3 AND NOT deleted "
+        "AND pfmp_id <> $4", pfmp.schooling_id, pfmp.start_date, pfmp.end_date, pfmp.pfmp_id))
+
+
+async def save(conn: Connection, pfmp: Pfmp) -> None:
+    """Write the PFMP's dates, day count, status, deletion and version (the trigger checks overlaps)."""
+    await conn.execute(
+        "UPDATE pfmps SET start_date = $2, end_date = $3, day_count = $4, status = $5, deleted = $6, version = $7 "
+        "WHERE pfmp_id = $1", pfmp.pfmp_id, pfmp.start_date, pfmp.end_date, pfmp.day_count, pfmp.status.value,
+        pfmp.deleted, pfmp.version)
+
+
+async def current_schoolings_of_class(conn: Connection, uai: str, school_year: int, class_label: str,
+                                      on: date) -> list[dict[str, Any]]:
+    """The schoolings of a class current on a date (open, or closed on or after it), in a stable order."""
+    rows = await conn.fetch(
+        "SELECT * FROM schoolings WHERE uai = $1 AND school_year = $2 AND class_label = $3 "
+        "AND start_date <= $4 AND (end_date IS NULL OR end_date >= $4) ORDER BY student_id",
+        uai, school_year, class_label, on)
+    return [dict(r) for r in rows]

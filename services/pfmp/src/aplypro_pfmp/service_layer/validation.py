@@ -1,0 +1,113 @@
+"""Validation by the confirmed director (lifecycles.md §1): a completed PFMP that has ended, whose student
+has a RIB for the PFMP's establishment and whose schooling has an issued DA.
+
+One PFMP: a failed guard is refused with its reason. A class's selection: all or nothing, with the reason
+of each refused PFMP. The bulk list of an establishment (`validate --uai`) takes the PFMPs whose guards
+pass and reports the others, as the schools' list does ("the bulk list = completed PFMPs whose guard
+passes"). The RIB guard reads the students' bank-data-free RibOnFile fact (pfmp never reads the restricted
+RIB topic).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from uuid import UUID
+
+from aplypro_contracts import PfmpValidated
+from aplypro_servicekit.db import Connection
+from aplypro_servicekit.outbox import event_row, write_outbox
+
+from aplypro_pfmp.adapters import lifecycle_sql as sql
+from aplypro_pfmp.adapters import postgres
+from aplypro_pfmp.domain.pfmp import Pfmp, PfmpError
+from aplypro_pfmp.service_layer.lifecycle import require_user
+from aplypro_pfmp.service_layer.use_cases import PRODUCER, to_state
+
+
+@dataclass(frozen=True)
+class Refusal:
+    pfmp_id: UUID
+    code: str
+    message: str  # no personal data: it reaches a terminal
+
+
+@dataclass
+class ValidationReport:
+    validated: list[Pfmp] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        skipped: dict[str, int] = {}
+        for refusal in self.refused:
+            skipped[refusal.code] = skipped.get(refusal.code, 0) + 1
+        return {"validated": len(self.validated), "skipped": skipped}
+
+
+async def _guard(conn: Connection, pfmp: Pfmp, uai: str, today: date, *, require_rib: bool) -> Pfmp:
+    """The validated PFMP, or PfmpError with the reason."""
+    if pfmp.status.value in ("validated", "rectified"):
+        raise PfmpError("already_validated", "the PFMP is already validated")
+    validated = pfmp.validate(today)  # completed and ended
+    if require_rib and not await sql.has_rib(conn, pfmp.student_id, uai):
+        raise PfmpError("missing_rib", "the student has no RIB for this PFMP's establishment")
+    if not await sql.has_decision(conn, pfmp.schooling_id):
+        raise PfmpError("missing_attributive_decision", "the schooling has no issued décision d'attribution")
+    return validated
+
+
+async def _write(conn: Connection, validated: Sequence[Pfmp], user_id: str, topic: str) -> None:
+    await postgres.mark_validated(conn, [p.pfmp_id for p in validated])
+    await write_outbox(conn, [event_row(topic, p.student_id, PfmpValidated(producer=PRODUCER, pfmp=to_state(p)))
+                              for p in validated])
+    for pfmp in validated:
+        await sql.audit(conn, user_id, "validate", pfmp)
+
+
+async def validate_pfmps(conn: Connection, pfmp_ids: Sequence[UUID], user_id: str, *, today: date, topic: str,
+                         require_rib: bool) -> ValidationReport:
+    """One PFMP or a class's selection: every one passes its guards, or none is validated."""
+    user_id = require_user(user_id)
+    report = ValidationReport()
+    for pfmp_id in pfmp_ids:
+        row = await conn.fetchrow(
+            "SELECT p.pfmp_id, s.uai FROM pfmps p JOIN schoolings s USING (schooling_id) "
+            "WHERE p.pfmp_id = $1 AND NOT p.deleted", pfmp_id)
+        if row is None:
+            report.refused.append(Refusal(pfmp_id, "unknown_pfmp", "no live PFMP with this id"))
+            continue
+        found = await sql.pfmp_for_update(conn, pfmp_id)
+        if found is None:
+            report.refused.append(Refusal(pfmp_id, "unknown_pfmp", "no live PFMP with this id"))
+            continue
+        pfmp = found[0]
+        try:
+            report.validated.append(await _guard(conn, pfmp, row["uai"], today, require_rib=require_rib))
+        except PfmpError as exc:
+            report.refused.append(Refusal(pfmp_id, exc.code, str(exc)))
+    if report.refused:
+        report.validated.clear()  # all or nothing
+        return report
+    await _write(conn, report.validated, user_id, topic)
+    return report
+
+
+async def validate_establishment(conn: Connection, *, uai: str | None, user_id: str, today: date, topic: str,
+                                 require_rib: bool) -> ValidationReport:
+    """Every completed, ended PFMP (of one establishment) whose guards pass; the others are reported."""
+    user_id = require_user(user_id)
+    report = ValidationReport()
+    rows = await conn.fetch(
+        "SELECT p.pfmp_id, s.uai FROM pfmps p JOIN schoolings s USING (schooling_id) WHERE p.status = 'completed' "
+        "AND NOT p.deleted AND p.end_date <= $2 AND ($1::text IS NULL OR s.uai = $1)", uai, today)
+    uai_of = {r["pfmp_id"]: r["uai"] for r in rows}
+    for pfmp in await postgres.completed_pfmps(conn, uai, today):
+        try:
+            uai_of_pfmp = uai_of.get(pfmp.pfmp_id) or str(await conn.fetchval(  # completed since the first read
+                "SELECT uai FROM schoolings WHERE schooling_id = $1", pfmp.schooling_id))
+            report.validated.append(await _guard(conn, pfmp, uai_of_pfmp, today, require_rib=require_rib))
+        except PfmpError as exc:
+            report.refused.append(Refusal(pfmp.pfmp_id, exc.code, str(exc)))
+    await _write(conn, report.validated, user_id, topic)
+    return report
