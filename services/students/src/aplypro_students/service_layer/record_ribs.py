@@ -71,7 +71,7 @@ async def record_ribs(conn: Connection, entries: list[RecordRib], *, topic: str,
     """
     ids = await _check(conn, entries)
     import_id = uuid.uuid4()
-    rows, unchanged, archived = [], 0, 0
+    rows, unchanged, archived, recorded = [], 0, 0, 0
     for entry in entries:
         student_id = ids[entry.ine]
         active = await postgres_ribs.active_rib(conn, student_id, entry.uai)
@@ -85,10 +85,11 @@ async def record_ribs(conn: Connection, entries: list[RecordRib], *, topic: str,
         version = await postgres_ribs.insert_rib(conn, rib_id, student_id, entry.uai, entry.details)
         event = events.rib_recorded(rib_id, student_id, entry.uai, entry.details, import_id, version)
         rows.append(event_row(topic, student_id, event))  # keyed by student_id: never the IBAN or the INE
+        recorded += 1
         if events_topic is not None:
             rows.append(event_row(events_topic, student_id, events.rib_on_file(event)))
     await write_outbox(conn, rows)
-    summary = RibSummary(len(rows), unchanged, archived)
+    summary = RibSummary(recorded, unchanged, archived)  # RIBs, not events (RibOnFile doubles them)
     await postgres.record_import(conn, import_id, "ribs_csv", None, None, None, summary.as_dict(), [])
     log.info("ribs_recorded", import_id=str(import_id), **summary.as_dict())
     return summary
