@@ -9,28 +9,17 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 from aplypro_pfmp.adapters import postgres
-from aplypro_pfmp.config import PfmpSettings
 from aplypro_pfmp.entrypoints.cli import app
-from aplypro_servicekit.db import Connection, create_pool, migrate
+from aplypro_servicekit.db import Connection
 from typer.testing import CliRunner
 
 pytestmark = pytest.mark.integration
 UAI = "0999001K"
-
-
-@pytest.fixture
-async def pool(database_url: str, namespace: str) -> AsyncIterator[asyncpg.Pool]:
-    schema = PfmpSettings(APLYPRO_TOPIC_NAMESPACE=namespace).db_schema("pfmp")
-    pool = await create_pool(database_url, schema)
-    await migrate(pool, schema, ["aplypro_servicekit", "aplypro_pfmp"])
-    yield pool
-    await pool.close()
 
 
 async def lock_table_capacity(conn: Connection) -> int:

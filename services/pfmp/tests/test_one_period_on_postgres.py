@@ -12,29 +12,23 @@ import os
 import sys
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
 import asyncpg
 import pytest
 from aplypro_contracts import (
-    Establishment,
-    Identity,
-    Mef,
     PfmpRecorded,
     PfmpValidated,
-    SchoolingOpened,
-    StudentRegistered,
     default_registry,
 )
-from aplypro_pfmp.config import PfmpSettings
 from aplypro_pfmp.entrypoints.cli import app
-from aplypro_pfmp.service_layer import projection
 from aplypro_pfmp.service_layer.use_cases import RecordPfmp, record_pfmp
 from aplypro_pfmp.service_layer.validation import validate_establishment
-from aplypro_servicekit.db import Connection, create_pool, migrate
+from aplypro_servicekit.db import Connection
 from typer.testing import CliRunner, Result
+
+from .pfmp_world import announce_student
 
 pytestmark = pytest.mark.integration
 HEADER = "ine;uai;annee_scolaire;date_debut;date_fin;nb_jours"
@@ -54,24 +48,10 @@ async def validate_all(conn: Connection, today: date) -> int:
 
 
 @pytest.fixture
-async def pool(database_url: str, namespace: str) -> AsyncIterator[asyncpg.Pool]:
-    schema = PfmpSettings(APLYPRO_TOPIC_NAMESPACE=namespace).db_schema("pfmp")
-    pool = await create_pool(database_url, schema)
-    await migrate(pool, schema, ["aplypro_servicekit", "aplypro_pfmp"])
-    student_id = uuid.uuid4()
-    opened = SchoolingOpened(
-        producer="students", schooling_id=uuid.uuid4(), student_id=student_id,
-        establishment=Establishment(uai=UAI, name="LP test"), class_label="TLE PRO", school_year=2025,
-        mef=Mef(code="2473121133", dispositif="247", diploma="40025510", label="BAC PRO", ministry="MENJ"),
-        start_date=date(2025, 9, 1), version=1,
-    )  # fmt: skip
-    identity = Identity(ine=INE, last_name="HADDAD", first_names=("Mehdi",), birth_date=date(2007, 11, 2))
-    async with pool.acquire() as conn, conn.transaction():
-        await projection.on_student_registered(conn, StudentRegistered(producer="students", student_id=student_id,
-                                                                       identity=identity))
-        await projection.on_schooling_opened(conn, opened)
-    yield pool
-    await pool.close()
+async def pool(pool: asyncpg.Pool) -> asyncpg.Pool:
+    """The migrated schema (conftest) with the one student these tests import PFMPs for."""
+    await announce_student(pool, INE, UAI)
+    return pool
 
 
 async def import_csv(path: Path, database_url: str, namespace: str) -> Result:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date
 
 import asyncpg
@@ -16,11 +15,10 @@ from aplypro_contracts import (
     SchoolingOpened,
     default_registry,
 )
-from aplypro_pfmp.config import PfmpSettings
 from aplypro_pfmp.service_layer import projection
 from aplypro_pfmp.service_layer.use_cases import RecordPfmp, record_pfmp
 from aplypro_pfmp.service_layer.validation import validate_establishment
-from aplypro_servicekit.db import Connection, create_pool, migrate
+from aplypro_servicekit.db import Connection
 
 pytestmark = pytest.mark.integration
 
@@ -32,16 +30,6 @@ async def validate_all(conn: Connection, today: date) -> int:
     report = await validate_establishment(conn, uai=None, user_id="user-1", today=today, topic="t",
                                           require_rib=False)
     return len(report.validated)
-
-
-@pytest.fixture
-async def pool(database_url: str, namespace: str) -> AsyncIterator[asyncpg.Pool]:
-    schema = PfmpSettings(APLYPRO_TOPIC_NAMESPACE=namespace).db_schema("pfmp")
-    assert schema != "pfmp"  # never the real schema
-    pool = await create_pool(database_url, schema)
-    await migrate(pool, schema, ["aplypro_servicekit", "aplypro_pfmp"])
-    yield pool
-    await pool.close()
 
 
 def schooling(version: int, end: date | None = None) -> SchoolingOpened:
