@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -59,10 +58,3 @@ class Chaos(threading.Thread):
     @property
     def total_kills(self) -> int:
         return self.kills.total()
-
-
-def wait_all_up(fleet: Fleet, timeout: float = 5) -> None:
-    """Give restarted instances a moment; used after the chaos stops."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and fleet.restart_dead():
-        time.sleep(0.5)

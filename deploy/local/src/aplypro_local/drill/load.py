@@ -16,18 +16,17 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+from aplypro_contracts.catalog import CATALOG
+from aplypro_contracts.topics import PFMP_EVENTS, STUDENTS_EVENTS
 from schwifty import IBAN
 
 from aplypro_local.school import CLASSES, FIRST_NAMES, LAST_NAMES, SCHOOL_YEAR, UAI, generate_school
 
 Period = tuple[str, date, date]  # (INE, first day, last day): a PFMP's natural identity
 
-# Which services' consumers read each input topic (README "Topics"): every one of them dead-letters an
-# undecodable message, so one injected message gives one dead letter per reader.
-READERS = {
-    "aplypro.students.events": ("pfmp", "calculator", "documents", "asp-gateway"),
-    "aplypro.pfmp.events": ("calculator", "documents"),
-}
+# Which services' consumers read each input topic (the contracts' catalog): every one of them dead-letters
+# an undecodable message, so one injected message gives one dead letter per reader.
+READERS = {t.name: t.readers for t in CATALOG if t.name in (STUDENTS_EVENTS, PFMP_EVENTS)}
 POISON = [b"\xff\xfe not even utf-8", b"{broken json", b"[1, 2, 3]",
           b'{"event_type": "Teleported", "schema_version": 1}']
 

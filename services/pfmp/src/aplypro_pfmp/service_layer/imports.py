@@ -16,7 +16,7 @@ from aplypro_servicekit.record_size import RecordTooLarge
 
 from aplypro_pfmp.adapters import postgres
 from aplypro_pfmp.domain.pfmp import PfmpError
-from aplypro_pfmp.service_layer.use_cases import Outcome, RecordPfmp, record_pfmp
+from aplypro_pfmp.service_layer.use_cases import Outcome, RecordPfmp, record_in_schooling, unknown_schooling
 
 
 @dataclass(frozen=True)
@@ -44,17 +44,18 @@ async def import_pfmps(conn: Connection, lines: Sequence[tuple[int, RecordPfmp]]
     The students of the file are locked first, in one order (their slots, at most 1,024 locks), so that two
     imports sharing students wait for each other instead of deadlocking.
     """
-    students = set()
-    for _, command in lines:
-        schooling = await postgres.find_schooling(conn, command.ine, command.uai, command.school_year)
-        if schooling is not None:  # unknown: refused below, with its line
-            students.add(schooling["student_id"])
-    await postgres.lock_students(conn, students)
+    # Each row's schooling, read once: for the locks first, then for the row itself.
+    schoolings = [await postgres.find_schooling(conn, c.ine, c.uai, c.school_year) for _, c in lines]
+    await postgres.lock_students(conn, {s["student_id"] for s in schoolings if s is not None})
     summary = ImportSummary()
-    for line, command in lines:
+    for (line, command), schooling in zip(lines, schoolings, strict=True):
         try:
             async with conn.transaction():  # a refused row leaves nothing behind, so the others are checked
-                summary.counts[(await record_pfmp(conn, command, topic=topic)).outcome] += 1
+                if schooling is None:
+                    raise unknown_schooling()
+                recorded = await record_in_schooling(conn, schooling, command.start_date, command.end_date,
+                                                     command.day_count, topic=topic)
+                summary.counts[recorded.outcome] += 1
         except (PfmpError, RecordTooLarge) as exc:
             summary.refused.append(RowRefused(line, exc.code, str(exc)))
     return summary

@@ -53,6 +53,10 @@ class Recorded:
     outcome: Outcome
 
 
+def unknown_schooling() -> PfmpError:
+    return PfmpError("unknown_schooling", "no schooling of this student in this establishment and year")
+
+
 async def record_pfmp(conn: Connection, command: RecordPfmp, *, topic: str) -> Recorded:
     """Record a PFMP, or edit the one of the same period (student, schooling, start, end).
 
@@ -62,7 +66,7 @@ async def record_pfmp(conn: Connection, command: RecordPfmp, *, topic: str) -> R
     """
     schooling = await postgres.find_schooling(conn, command.ine, command.uai, command.school_year)
     if schooling is None:
-        raise PfmpError("unknown_schooling", "no schooling of this student in this establishment and year")
+        raise unknown_schooling()
     return await record_in_schooling(conn, schooling, command.start_date, command.end_date, command.day_count,
                                      topic=topic)
 

@@ -170,7 +170,8 @@ def read_students_csv(path: Path, *, uai: str) -> ParsedFile:
             warnings += row.warnings
     records, conflicts = _one_identity_per_ine(records)
     errors += conflicts
-    warnings = [w for w in warnings if w.line not in {e.line for e in conflicts}]
+    conflict_lines = {e.line for e in conflicts}
+    warnings = [w for w in warnings if w.line not in conflict_lines]
     if records:  # one file is one school year: rows of another year are refused
         year = records[0].school_year
         errors += [RowError(r.line, "annee_scolaire", "annee_scolaire.mixed", "another school year than line "
