@@ -57,11 +57,5 @@ def test_the_drill_finds_nothing_lost_or_duplicated(drill_run: tuple[int, list[s
     match = LAST_LINE.fullmatch(lines[-1])
     assert match, report
     assert match.group(4) == "0", report  # a duplicate payment is never excused
-    if any(line.split("] ", 1)[-1].startswith("stuck for ") for line in lines):
-        # Known open bug (session note of 4 December, README "Open points"): under chaos a consumer group
-        # can stop making progress (a restarted instance waits in broker.start() for an assignment that
-        # does not come), so periods are unpaid when the drill gives its verdict. Not a silent loss in
-        # production terms (the lag is visible), but not fixed: the test says so instead of passing.
-        pytest.xfail(f"consumer group stalled under chaos: {match.group(3)} unpaid at the verdict")
     assert match.group(3) == "0", report
     assert code == 0, report

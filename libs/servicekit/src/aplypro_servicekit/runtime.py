@@ -18,6 +18,7 @@ from faststream.kafka import KafkaBroker
 
 from .consumer import BatchHandler, EventConsumer, EventHandler
 from .db import create_pool, migrate
+from .group_leave import set_leave_group
 from .kafka import ensure_topics, subscribe
 from .record_size import set_max_record_bytes
 from .relay_factory import STOP_SECONDS, RunningRelay, start_relay
@@ -27,6 +28,8 @@ from .supervision import keep_process, keep_running, stop_process, watch_parent
 from .workers import SpecFactory, start_worker
 
 log = structlog.get_logger(__name__)
+
+JOIN_REPORT_S = 30  # how often a start still waiting for its partitions says so
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class ServiceRuntime:
         await ensure_topics(s.kafka_bootstrap_servers, topics, s.topic_partitions, s.topic_replication_factor)
         if not self.worker:  # an extra consumer process leaves publishing to the main one
             await self._start_relay()
+        set_leave_group(s.kafka_leave_group)
         self.broker = KafkaBroker(s.kafka_bootstrap_servers, logger=None)
         registry = default_registry()
         for sub in self.spec.subscriptions:
@@ -88,7 +92,7 @@ class ServiceRuntime:
             )
             subscribe(self.broker, s, consumer, sub.topics, group=f"{self.spec.name}.{sub.consumer_name}")
             self.consumers.append(consumer)
-        await self.broker.start()
+        await self._join_groups(self.broker)
         if not self.worker:
             for task in self.spec.background:
                 self._tasks.append(asyncio.create_task(keep_running(self._bind(task), task.__name__)))
@@ -96,6 +100,18 @@ class ServiceRuntime:
                 for index in range(1, s.consumer_processes):
                     self._keep_child(f"worker-{index}", partial(start_worker, self._factory, s, index))
         log.info("service_started", migrations_applied=len(applied), topics=len(topics))
+
+    async def _join_groups(self, broker: KafkaBroker) -> None:
+        # aiokafka's start waits for a partition assignment with no deadline: say so while it lasts,
+        # so a group that cannot form shows in the logs instead of a silent, idle service.
+        joining = asyncio.ensure_future(broker.start())
+        started = time.monotonic()
+        try:
+            while not (await asyncio.wait({joining}, timeout=JOIN_REPORT_S))[0]:
+                log.warning("still_joining_consumer_groups", waited_s=round(time.monotonic() - started))
+        finally:
+            joining.cancel()  # only when this start itself is cancelled; a done future ignores it
+        joining.result()
 
     async def _start_relay(self) -> None:
         s = self.settings

@@ -46,6 +46,12 @@ class ServiceSettings(BaseSettings):
         description="Consumer processes of one instance (one core each); they share the partitions.",
     )
     session_timeout_ms: int = Field(default=10_000, validation_alias=_shared("APLYPRO_SESSION_TIMEOUT_MS"))
+    kafka_leave_group: bool = Field(
+        default=False, validation_alias=_shared("APLYPRO_KAFKA_LEAVE_GROUP"),
+        description="Send LeaveGroup when a consumer stops. Off by default: the embedded broker's "
+                    "group breaks for good when its leader leaves mid-rebalance (group_leave.py); "
+                    "true is safe, and faster, on Apache Kafka.",
+    )
     relay_batch_size: int = Field(default=5000, validation_alias=_shared("APLYPRO_RELAY_BATCH_SIZE"))
     relay_process: bool = Field(
         default=False, validation_alias=_shared("APLYPRO_RELAY_PROCESS"),
