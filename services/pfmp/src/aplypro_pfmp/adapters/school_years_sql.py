@@ -42,6 +42,29 @@ async def year_range(conn: Connection, schooling: dict[str, Any]) -> YearRange:
     return base.with_end(report) if report is not None and report > base.last else base
 
 
+async def academy_range(conn: Connection, academy: str | None, school_year: int) -> YearRange:
+    """One school year of one academy: the calendar's entry, else the fallback."""
+    row = None if not academy else await conn.fetchrow(
+        "SELECT first_day, last_day FROM school_years WHERE academy_code = $1 AND school_year = $2", academy,
+        school_year)
+    calendar = {} if row is None or not academy else {(academy, school_year): YearRange(row[0], row[1])}
+    return school_year_range(school_year, academy, calendar)
+
+
+async def current_year(conn: Connection, academy: str | None, today: date) -> YearRange:
+    """The school year of the academy that contains today (the fallback's when the calendar leaves a gap)."""
+    for year in (today.year, today.year - 1):
+        found = await academy_range(conn, academy, year)
+        if found.first <= today <= found.last:
+            return found
+    return school_year_range(today.year if today.month >= 9 else today.year - 1, academy)
+
+
+async def is_abrogated(conn: Connection, schooling_id: UUID) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT true FROM decisions WHERE schooling_id = $1 AND kind = 'abrogation'", schooling_id))
+
+
 async def save_report(conn: Connection, schooling_id: UUID, student_id: UUID, extended_end_date: date | None,
                       version: int) -> None:
     await conn.execute(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import pairwise
 
 MAYOTTE = "43"  # academy codes (imports.md §6.1, features.md: 01–25, 27, 28, 31–33, 40, 41, 43, 44, 70)
 LA_REUNION = "28"
@@ -78,7 +79,7 @@ def check_no_shared_day(entries: list[CalendarEntry]) -> None:
         by_academy.setdefault(entry.academy_code, []).append(entry)
     for rows in by_academy.values():
         rows.sort(key=lambda e: e.school_year)
-        for before, after in zip(rows, rows[1:], strict=False):
+        for before, after in pairwise(rows):
             if before.school_year == after.school_year:
                 raise CalendarError("calendar_duplicate", f"academy {before.academy_code} has school year "
                                     f"{before.school_year} twice")
