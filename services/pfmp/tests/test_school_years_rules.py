@@ -113,7 +113,7 @@ def test_a_report_extends_a_closed_schooling_of_a_past_year_with_its_da() -> Non
     ({"report": date(2026, 9, 20), "latest_pfmp_end": date(2026, 9, 12)}, None, "report_in_use"),
 ])
 def test_each_report_guard_refuses_with_its_code(change: dict[str, object], new: date | None, code: str) -> None:
-    facts = ReportFacts(**{**PAST.__dict__, **change})  # type: ignore[arg-type]
+    facts = ReportFacts(**{**PAST.__dict__, **change})
     assert refusal(facts, new) == code
 
 

@@ -18,7 +18,7 @@ from aplypro_calculator.domain.decisions import DecisionReason
 from aplypro_calculator.domain.rectification import InvalidDayCount, validate_day_count
 
 State = Literal["pending", "incomplete", "ready", "sent", "integrated", "rejected", "paid", "unpaid"]
-Reason = Literal["pfmp", "pfmp_amount", "overlaps", "missing_attributive_decision",
+Reason = Literal["pfmp", "pfmp_amount", "overlaps", "pfmp_outside_schooling_dates", "missing_attributive_decision",
                  "needs_abrogated_attributive_decision", "attributive_decision_cancelled", "excluded_schooling",
                  "negative_rectification", "mef_without_bareme"]
 
