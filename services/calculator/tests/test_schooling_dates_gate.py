@@ -6,7 +6,13 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from aplypro_calculator.domain.decisions import Decision, Span, decision_reasons, within_schooling_dates
+from aplypro_calculator.domain.decisions import (
+    Decision,
+    DecisionReason,
+    Span,
+    decision_reasons,
+    within_schooling_dates,
+)
 from aplypro_calculator.domain.requests import RequestFacts, evaluate
 
 TODAY = date(2026, 12, 4)
@@ -19,7 +25,7 @@ def closed(report: date | None = None, *, start: date | None = date(2025, 9, 1),
     return Span(uuid.uuid4(), "0350001A", "2473121133", 2025, start, end, ISSUED, report)
 
 
-def reasons(span: Span, period: tuple[date, date] = JULY, *, recovery: bool = False) -> tuple[str, ...]:
+def reasons(span: Span, period: tuple[date, date] = JULY, *, recovery: bool = False) -> tuple[DecisionReason, ...]:
     return decision_reasons(span.schooling_id, [span], *period, TODAY, recovery=recovery)
 
 
