@@ -1,7 +1,7 @@
 """A payment request as the calculator sees it (lifecycles.md §2 and §4): creation, evaluation, ASP returns.
 
-The calculator decides nine blocking reasons, the décision d'attribution gates included (domain.decisions,
-from the documents service's events); the gateway decides the others (identity, address, RIB) once the
+The calculator decides ten blocking reasons, the schooling-dates and décision d'attribution gates included
+(domain.decisions, from the students', pfmp's and documents' events); the gateway decides the others (identity, address, RIB) once the
 request is handed over as `ready`.
 """
 
