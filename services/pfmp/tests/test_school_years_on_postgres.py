@@ -4,8 +4,11 @@ SchoolingExtended and written to the audit trail."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from datetime import date
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -23,10 +26,12 @@ from aplypro_pfmp.adapters import school_years_sql
 from aplypro_pfmp.adapters.csv_calendar import SAMPLE, read_calendar
 from aplypro_pfmp.domain.pfmp import PfmpError
 from aplypro_pfmp.domain.school_years import CalendarEntry
+from aplypro_pfmp.entrypoints.cli import app
 from aplypro_pfmp.service_layer import facts, projection
 from aplypro_pfmp.service_layer.lifecycle import EditPfmp, delete_pfmp, edit_pfmp
 from aplypro_pfmp.service_layer.reports import SetReport, set_report
 from aplypro_pfmp.service_layer.use_cases import RecordPfmp, record_pfmp
+from typer.testing import CliRunner, Result
 
 pytestmark = pytest.mark.integration
 MEF = Mef(code="2473121133", dispositif="247", diploma="40025510", label="BAC PRO", ministry="MENJ")
@@ -129,3 +134,24 @@ async def test_a_report_needs_a_closed_schooling_with_a_da_of_a_past_year(pool: 
     assert await report(pool, without_da, date(2026, 9, 30)) == "missing_attributive_decision"
     assert await report(pool, uuid.uuid4(), date(2026, 9, 30)) == "unknown_schooling"
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_load_school_years_loads_the_sample_or_refuses_a_file_whole(
+    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path,
+) -> None:
+    env = {"DATABASE_URL": database_url, "APLYPRO_TOPIC_NAMESPACE": namespace}
+
+    async def run(*args: str) -> Result:
+        return await asyncio.to_thread(CliRunner().invoke, app, list(args), env=env)
+
+    done = await run("load-school-years")  # the shipped sample
+    assert (done.exit_code, json.loads(done.stdout)) == (0, {"school_years": len(read_calendar(SAMPLE))})
+    bad = tmp_path / "calendar.csv"
+    bad.write_text("academie;annee_scolaire;premier_jour;dernier_jour\n14;2027;2027-09-01;2028-08-31\n"
+                   "14;2028;2028-08-31;2029-08-31\n")
+    refused = await run("load-school-years", str(bad))
+    assert refused.exit_code == 2
+    assert "share days" in refused.stderr
+    assert await pool.fetchval("SELECT count(*) FROM school_years WHERE school_year >= 2027") == 0
+    removal = await run("set-report", str(uuid.uuid4()), "--user", "director-1")
+    assert removal.exit_code == 2  # neither --date nor --remove
