@@ -23,7 +23,7 @@ from aplypro_contracts.upcasters import FLAT, NESTED_PFMP
 
 FIXTURES = Path(__file__).parent / "fixtures"
 VERSIONED = (*NESTED_PFMP, *FLAT)
-LATEST = {"PaymentRequestBlocked": 3}  # v3 widens the reasons (the DA gates); the others stop at v2
+LATEST = {"PaymentRequestBlocked": 4}  # v3, v4 widen the reasons (DA gates, schooling dates); others stop at v2
 
 
 def _version(event: Any) -> int:
@@ -56,12 +56,21 @@ def test_the_latest_name_is_the_latest_version_and_its_version_is_required(event
 
 
 @pytest.mark.parametrize("headers", [False, True], ids=["generic path", "with v2 headers"])
-def test_a_v2_payment_request_blocked_parses_into_v3_with_its_reasons(headers: bool) -> None:
+def test_a_v2_payment_request_blocked_parses_into_the_latest_with_its_reasons(headers: bool) -> None:
     raw = (FIXTURES / "PaymentRequestBlocked.v2.json").read_bytes()
     registry = default_registry()
     event = registry.parse(raw, b"PaymentRequestBlocked", b"2") if headers else registry.parse(raw)
-    assert type(event) is c.PaymentRequestBlockedV3
-    assert (event.schema_version, event.version, event.reasons) == (3, 1, ("negative_rectification",))
+    assert type(event) is c.PaymentRequestBlockedV4
+    assert (event.schema_version, event.version, event.reasons) == (4, 1, ("negative_rectification",))
+
+
+@pytest.mark.parametrize("headers", [False, True], ids=["generic path", "with v3 headers"])
+def test_a_v3_payment_request_blocked_parses_into_v4_with_its_reasons(headers: bool) -> None:
+    raw = (FIXTURES / "PaymentRequestBlocked.v3.json").read_bytes()
+    registry = default_registry()
+    event = registry.parse(raw, b"PaymentRequestBlocked", b"3") if headers else registry.parse(raw)
+    assert type(event) is c.PaymentRequestBlockedV4
+    assert event.reasons == ("missing_attributive_decision", "attributive_decision_cancelled")
 
 
 def test_a_v2_event_travels_with_its_version_on_the_fast_path() -> None:

@@ -11,6 +11,7 @@ from .calculator import (
     PaymentRequestBlockedV1,
     PaymentRequestBlockedV2,
     PaymentRequestBlockedV3,
+    PaymentRequestBlockedV4,
     PaymentRequestedV1,
     PaymentRequestedV2,
     RectificationComputedV1,
@@ -36,6 +37,7 @@ from .pfmp import (
     PfmpStateV1,
     PfmpValidatedV1,
     PfmpValidatedV2,
+    SchoolingExtendedV1,
 )
 from .registry import Registry, to_wire
 from .students import (
@@ -67,7 +69,8 @@ PaymentRequested = PaymentRequestedV2
 DocumentReady = DocumentReadyV1
 PaymentRequestSent = PaymentRequestSentV2
 PaymentRequestStateChanged = PaymentRequestStateChangedV2
-PaymentRequestBlocked = PaymentRequestBlockedV3
+PaymentRequestBlocked = PaymentRequestBlockedV4
+SchoolingExtended = SchoolingExtendedV1
 RectificationComputed = RectificationComputedV1
 PfmpRectified = PfmpRectifiedV2
 PaymentRetryRequested = PaymentRetryRequestedV1
@@ -95,11 +98,13 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     PaymentRequestBlockedV1,
     PaymentRequestBlockedV2,
     PaymentRequestBlockedV3,
+    PaymentRequestBlockedV4,
     RectificationComputedV1,
     PaymentRequestStateChangedV1,
     PaymentRequestStateChangedV2,
     PaymentRetryRequestedV1,
     RibOnFileV1,
+    SchoolingExtendedV1,
 )
 
 
@@ -133,6 +138,7 @@ __all__ = [
     "PaymentRequestBlockedV1",
     "PaymentRequestBlockedV2",
     "PaymentRequestBlockedV3",
+    "PaymentRequestBlockedV4",
     "PaymentRequestSent",
     "PaymentRequestSentV1",
     "PaymentRequestSentV2",
@@ -165,6 +171,8 @@ __all__ = [
     "RibRecordedV1",
     "RibRecordedV2",
     "SchemaViolation",
+    "SchoolingExtended",
+    "SchoolingExtendedV1",
     "SchoolingOpened",
     "SchoolingOpenedV1",
     "SchoolingOpenedV2",

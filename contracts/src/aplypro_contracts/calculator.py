@@ -97,6 +97,14 @@ BlockingReasonV3 = Literal[
     "missing_attributive_decision", "needs_abrogated_attributive_decision", "attributive_decision_cancelled",
 ]
 
+# v4 adds `pfmp_outside_schooling_dates` (lifecycles.md §4, 11): the PFMP is not within its schooling's dates,
+# the report (SchoolingExtended) included. A new version: a v3 reader would refuse it.
+BlockingReasonV4 = Literal[
+    "pfmp", "pfmp_amount", "excluded_schooling", "negative_rectification", "mef_without_bareme", "overlaps",
+    "missing_attributive_decision", "needs_abrogated_attributive_decision", "attributive_decision_cancelled",
+    "pfmp_outside_schooling_dates",
+]
+
 
 class _PaymentRequestBlocked(Envelope):
     event_type: Literal["PaymentRequestBlocked"] = "PaymentRequestBlocked"
@@ -131,6 +139,16 @@ class PaymentRequestBlockedV3(_PaymentRequestBlocked):
 
     schema_version: Literal[3] = 3
     reasons: tuple[BlockingReasonV3, ...] = Field(min_length=1)  # type: ignore[assignment]
+    version: AggregateVersion
+
+
+class PaymentRequestBlockedV4(_PaymentRequestBlocked):
+    """The calculator holds a payment request back for reasons it decides (lifecycles.md §4), the décision
+    d'attribution gates and the schooling's dates included; the other reasons (identity, address, RIB) are
+    decided by the asp-gateway. `version` is the request's version in the calculator."""
+
+    schema_version: Literal[4] = 4
+    reasons: tuple[BlockingReasonV4, ...] = Field(min_length=1)  # type: ignore[assignment]
     version: AggregateVersion
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .asp import PaymentRequestSentV2, PaymentRequestStateChangedV2
 from .calculator import (
     AmountComputedV1,
-    PaymentRequestBlockedV3,
+    PaymentRequestBlockedV4,
     PaymentRequestedV2,
     RectificationComputedV1,
     SchoolingPricedV1,
@@ -20,6 +20,7 @@ from .pfmp import (
     PfmpRecordedV2,
     PfmpRectifiedV2,
     PfmpValidatedV2,
+    SchoolingExtendedV1,
 )
 from .students import RibOnFileV1, RibRecordedV2, SchoolingOpenedV2, StudentRegisteredV1
 from .topics import (
@@ -49,11 +50,12 @@ CATALOG: tuple[TopicInfo, ...] = (
               "restricted: bank details (the calculator reads only student id and establishment, to retry "
               "requests rejected for bank details)"),
     TopicInfo(PFMP_EVENTS, "pfmp", "student_id",
-              (PfmpRecordedV2, PfmpValidatedV2, PfmpRectifiedV2, DecisionWithdrawalRequestedV1, PaymentRetryRequestedV1),
+              (PfmpRecordedV2, PfmpValidatedV2, PfmpRectifiedV2, DecisionWithdrawalRequestedV1, PaymentRetryRequestedV1,
+               SchoolingExtendedV1),
               ("calculator", "documents"),
               "keyed by student so that one pool has one writer"),
     TopicInfo(CALCULATOR_EVENTS, "calculator", "student_id",
-              (SchoolingPricedV1, AmountComputedV1, PaymentRequestedV2, PaymentRequestBlockedV3, RectificationComputedV1),
+              (SchoolingPricedV1, AmountComputedV1, PaymentRequestedV2, PaymentRequestBlockedV4, RectificationComputedV1),
               ("documents", "asp-gateway", "pfmp")),
     TopicInfo(DOCUMENTS_EVENTS, "documents", "student_id", (DocumentReadyV1,), ("calculator", "pfmp"),
               "the calculator reads the décisions d'attribution issued, abrogated and withdrawn (payment gates); "

@@ -37,6 +37,8 @@ def examples() -> list[c.Envelope]:
                           initiated_by="user", requested_by="user-42", **BASE),
         c.PaymentRetryRequestedV1(producer="pfmp", pfmp_id=P, student_id=ST, payment_request_id=R,
                                   requested_by="user-42", reason="bank_details_corrected", **BASE),
+        c.SchoolingExtendedV1(producer="pfmp", schooling_id=S, student_id=ST, extended_end_date=date(2026, 9, 15),
+                              version=1, requested_by="user-42", **BASE),
         c.PaymentRequestBlocked(producer="calculator", payment_request_id=R, pfmp_id=P, student_id=ST, version=1,
                                   reasons=("negative_rectification",), parked=True, **BASE),
         c.RectificationComputedV1(producer="calculator", pfmp_id=P, student_id=ST, base_cents=30000,

@@ -131,3 +131,19 @@ class PaymentRetryRequestedV1(Envelope):
         description="Why the request is relaunched, as a code chosen in the user interface (a code, never "
         "free text: no personal data).",
         examples=["bank_details_corrected", "asp_instructions_followed", "student_data_corrected"])
+
+
+class SchoolingExtendedV1(Envelope):
+    """The *report* of a closed schooling was set, changed or removed (calculation.md §3.6): staff, with the
+    confirmed director's confirmation, extend the schooling's end so that a late PFMP of that past year can be
+    entered and paid, on the old year's barème and in its pool. pfmp owns the report; the calculator bounds
+    the PFMP's payment by it (lifecycles.md §4, `pfmp_outside_schooling_dates`)."""
+
+    event_type: Literal["SchoolingExtended"] = "SchoolingExtended"
+    schema_version: Literal[1] = 1
+    schooling_id: UUID
+    student_id: UUID = Field(description="Internal id of the schooling's student; the Kafka key.")
+    extended_end_date: date | None = Field(description="The report date; null: the report was removed.")
+    version: AggregateVersion = Field(description="The schooling's report version in pfmp (each change + 1).")
+    requested_by: Label = Field(description="Opaque internal id of the confirmed director (never a name).",
+                                examples=["user-42"])

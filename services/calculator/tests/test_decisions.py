@@ -58,7 +58,8 @@ def test_a_transferred_student_needs_the_other_decision_of_the_year_abrogated() 
 def test_needs_abrogation_only_within_the_schooling_dates_and_against_a_live_decision_of_the_same_year() -> None:
     closed = span(mef="2473121132", end=date(2026, 1, 4))
     other = span(start=date(2026, 1, 5))
-    assert reasons(closed, other, start=date(2026, 2, 2), end=date(2026, 2, 13)) == ()  # after its end
+    # After its end: no abrogation needed (the PFMP is outside its dates, reason 11, not 14).
+    assert reasons(closed, other, start=date(2026, 2, 2), end=date(2026, 2, 13)) == ("pfmp_outside_schooling_dates",)
     assert reasons(closed, span(WITHDRAWN, start=date(2026, 1, 5))) == ()  # the other DA was withdrawn
     assert reasons(closed, span(Decision(), start=date(2026, 1, 5))) == ()  # the other has no DA to abrogate
     assert reasons(closed, span(year=2024, start=date(2024, 9, 1))) == ()  # another year: not transferred

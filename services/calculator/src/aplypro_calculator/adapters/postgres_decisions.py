@@ -42,13 +42,14 @@ async def student_spans(conn: Connection, student_ids: list[UUID]) -> dict[UUID,
     """Every schooling known of these students, with its DA state (none when no DocumentReady came yet)."""
     rows = await conn.fetch(
         "SELECT s.schooling_id, s.student_id, s.uai, s.mef_code, s.school_year, s.start_date, s.end_date, "
-        "d.attribution_version, d.abrogation_version, d.withdrawal_version "
-        "FROM schoolings s LEFT JOIN decisions d USING (schooling_id) WHERE s.student_id = ANY($1::uuid[])",
+        "d.attribution_version, d.abrogation_version, d.withdrawal_version, r.extended_end_date "
+        "FROM schoolings s LEFT JOIN decisions d USING (schooling_id) LEFT JOIN schooling_reports r USING (schooling_id) "
+        "WHERE s.student_id = ANY($1::uuid[])",
         student_ids)
     spans: dict[UUID, list[Span]] = defaultdict(list)
     for r in rows:
         spans[r["student_id"]].append(Span(r["schooling_id"], r["uai"], r["mef_code"], r["school_year"],
-                                           r["start_date"], r["end_date"], _decision(r)))
+                                           r["start_date"], r["end_date"], _decision(r), r["extended_end_date"]))
     return spans
 
 

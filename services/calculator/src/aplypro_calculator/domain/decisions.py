@@ -1,7 +1,9 @@
-"""The décision d'attribution (DA) gates of a payment request (lifecycles.md §3 and §4, reasons 13-15).
+"""The schooling gates of a payment request (lifecycles.md §3 and §4): the PFMP within its schooling's dates
+(reason 11) and the décision d'attribution (DA) gates (reasons 13-15).
 
-Pure rules over facts the documents service publishes (DocumentReady: attribution, abrogation, retrait) and
-the schoolings the students service publishes (SchoolingOpened: establishment, MEF, year, dates).
+Pure rules over facts the documents service publishes (DocumentReady: attribution, abrogation, retrait), the
+schoolings the students service publishes (SchoolingOpened: establishment, MEF, year, dates) and the reports
+pfmp publishes (SchoolingExtended: the extended end of a closed schooling).
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from datetime import date
 from typing import Literal
 from uuid import UUID
 
-DecisionReason = Literal["missing_attributive_decision", "needs_abrogated_attributive_decision",
-                         "attributive_decision_cancelled"]
+DecisionReason = Literal["pfmp_outside_schooling_dates", "missing_attributive_decision",
+                         "needs_abrogated_attributive_decision", "attributive_decision_cancelled"]
 DecisionKind = Literal["attribution", "abrogation", "retrait"]
 KINDS: tuple[DecisionKind, ...] = ("attribution", "abrogation", "retrait")
 
@@ -56,17 +58,19 @@ class Span:
     start_date: date | None
     end_date: date | None
     decision: Decision
+    extended_end_date: date | None = None  # the report (pfmp's SchoolingExtended): replaces a closed end
 
 
 def within_schooling_dates(span: Span, start: date, end: date, today: date) -> bool:
     """lifecycles.md §3 "within schooling dates". An open schooling (no end, or an end after today) bounds
-    only the start; an open one without a start date has no start bound. The report (extension) is not
-    known to the calculator yet: a closed schooling is bounded by its end date."""
+    only the start; an open one without a start date has no start bound. A closed one is bounded by its
+    report when it has one, else by its end date."""
     if span.start_date is None and span.end_date is None:
         return True
     if span.end_date is None or span.end_date > today:
         return span.start_date is None or start >= span.start_date
-    return (span.start_date is None or start >= span.start_date) and end <= span.end_date
+    last = span.extended_end_date or span.end_date
+    return (span.start_date is None or start >= span.start_date) and end <= last
 
 
 def transferred(spans: Iterable[Span], school_year: int) -> bool:
@@ -77,8 +81,8 @@ def transferred(spans: Iterable[Span], school_year: int) -> bool:
 
 def decision_reasons(schooling_id: UUID, spans: list[Span], start: date, end: date, today: date, *,
                      recovery: bool = False) -> tuple[DecisionReason, ...]:
-    """The failing DA gates of a request of a PFMP of `schooling_id` (`spans`: every schooling of the student
-    known, this one included), in the order of lifecycles.md §4.
+    """The failing schooling gates of a request of a PFMP of `schooling_id` (`spans`: every schooling of the
+    student known, this one included), in the order of lifecycles.md §4.
 
     A recovery (a rectification below the amount paid) pays nothing: the gates, which keep money from going
     out without a live DA, do not hold it back; a retrait calls for exactly such recoveries (calculation.md
@@ -89,6 +93,8 @@ def decision_reasons(schooling_id: UUID, spans: list[Span], start: date, end: da
     mine = next((s for s in spans if s.schooling_id == schooling_id), None)
     decision = mine.decision if mine is not None else Decision()
     reasons: list[DecisionReason] = []
+    if mine is not None and not within_schooling_dates(mine, start, end, today):
+        reasons.append("pfmp_outside_schooling_dates")  # fixed by new PFMP dates, schooling dates or a report
     if not decision.exists:
         reasons.append("missing_attributive_decision")
     if mine is not None and _needs_abrogation(mine, spans, start, end, today):

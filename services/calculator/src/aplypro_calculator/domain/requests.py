@@ -1,7 +1,7 @@
 """A payment request as the calculator sees it (lifecycles.md §2 and §4): creation, evaluation, ASP returns.
 
-The calculator decides nine blocking reasons, the décision d'attribution gates included (domain.decisions,
-from the documents service's events); the gateway decides the others (identity, address, RIB) once the
+The calculator decides ten blocking reasons, the schooling-dates and décision d'attribution gates included
+(domain.decisions, from the students', pfmp's and documents' events); the gateway decides the others (identity, address, RIB) once the
 request is handed over as `ready`.
 """
 
@@ -18,7 +18,7 @@ from aplypro_calculator.domain.decisions import DecisionReason
 from aplypro_calculator.domain.rectification import InvalidDayCount, validate_day_count
 
 State = Literal["pending", "incomplete", "ready", "sent", "integrated", "rejected", "paid", "unpaid"]
-Reason = Literal["pfmp", "pfmp_amount", "overlaps", "missing_attributive_decision",
+Reason = Literal["pfmp", "pfmp_amount", "overlaps", "pfmp_outside_schooling_dates", "missing_attributive_decision",
                  "needs_abrogated_attributive_decision", "attributive_decision_cancelled", "excluded_schooling",
                  "negative_rectification", "mef_without_bareme"]
 

@@ -22,6 +22,7 @@ from aplypro_contracts import (
     PfmpRecorded,
     PfmpRectified,
     PfmpValidated,
+    SchoolingExtended,
     SchoolingOpened,
     SchoolingPriced,
     StudentRegistered,
@@ -39,6 +40,7 @@ from aplypro_calculator.service_layer.decisions import apply_decisions
 from aplypro_calculator.service_layer.events import PRODUCER, Cause
 from aplypro_calculator.service_layer.pools import RequestPolicy, pool_key, recompute_pools
 from aplypro_calculator.service_layer.rectifications import rectify_pfmp
+from aplypro_calculator.service_layer.reports import apply_reports
 from aplypro_calculator.service_layer.retries import RETRY_EVENTS, RetryEvent, retry_payments
 
 E = TypeVar("E", bound=Envelope)
@@ -94,16 +96,19 @@ class Handlers:
         # follows. Then students and PFMP events, in batch order: a run of facts is applied set-based, a
         # rectification alone, each run ending with its pools.
         decisions = [e for e in events if isinstance(e, DocumentReady)]
+        reports = [e for e in events if isinstance(e, SchoolingExtended)]
         returns = [e for e in events if isinstance(e, PaymentRequestStateChanged | PaymentRequestSent)]
         out: list[OutboxRow] = []
         causes: dict[PoolKey, Cause] = {}
         if decisions:
             await apply_decisions(conn, decisions, causes)
+        if reports:  # like a DA: a report read with a validation is seen by its evaluation
+            await apply_reports(conn, reports, causes)
         if returns:
             await apply_asp_returns(conn, returns, causes)
         if causes:
             out += await self.recompute_pools(conn, causes)
-        apart = PaymentRequestStateChanged | PaymentRequestSent | StudentRegistered | DocumentReady
+        apart = PaymentRequestStateChanged | PaymentRequestSent | StudentRegistered | DocumentReady | SchoolingExtended
         for run in _runs([e for e in events if not isinstance(e, apart)]):
             causes = {}
             arriving: dict[PoolKey, list[dict[str, Any]]] = {}

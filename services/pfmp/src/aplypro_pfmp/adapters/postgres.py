@@ -26,13 +26,13 @@ async def upsert_schooling(conn: Connection, row: dict[str, Any]) -> bool:
     False, and counts it, when it is stale."""
     applied = await conn.fetchval(
         "INSERT INTO schoolings (schooling_id, student_id, uai, school_year, status, start_date, end_date, version, "
-        "class_label) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (schooling_id) DO UPDATE "
-        "SET status = EXCLUDED.status, start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, "
-        "version = EXCLUDED.version, class_label = EXCLUDED.class_label "
+        "class_label, academy_code) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (schooling_id) "
+        "DO UPDATE SET status = EXCLUDED.status, start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, "
+        "version = EXCLUDED.version, class_label = EXCLUDED.class_label, academy_code = EXCLUDED.academy_code "
         "WHERE schoolings.version < EXCLUDED.version OR EXCLUDED.version = 0 AND schoolings.version = 0 "
         "RETURNING true",
         row["schooling_id"], row["student_id"], row["uai"], row["school_year"], row["status"],
-        row["start_date"], row["end_date"], row["version"], row.get("class_label"),
+        row["start_date"], row["end_date"], row["version"], row.get("class_label"), row.get("academy_code"),
     )
     if applied is None:
         await conn.execute(

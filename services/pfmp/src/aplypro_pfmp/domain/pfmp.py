@@ -7,6 +7,8 @@ from datetime import date
 from enum import StrEnum
 from uuid import UUID
 
+from aplypro_pfmp.domain.school_years import YearRange, fallback_range
+
 
 class PfmpError(ValueError):
     """A broken PFMP rule; `code` is stable (shown to schools, used as dead-letter reason)."""
@@ -26,8 +28,9 @@ class Status(StrEnum):
 
 
 def school_year_range(school_year: int) -> tuple[date, date]:
-    """Fallback range when no academic calendar is known: 1 Sept Y to 31 Aug Y+1 (never sharing a day)."""
-    return date(school_year, 9, 1), date(school_year + 1, 8, 31)
+    """National fallback range (no academy known): 1 Sept Y to 31 Aug Y+1 (never sharing a day)."""
+    fallback = fallback_range(school_year)
+    return fallback.first, fallback.last
 
 
 def calendar_days(start: date, end: date) -> int:
@@ -39,11 +42,13 @@ def overlaps(start: date, end: date, other_start: date, other_end: date) -> bool
     return start <= other_end and other_start <= end
 
 
-def check_dates(start: date, end: date, school_year: int) -> None:
+def check_dates(start: date, end: date, school_year: int | YearRange) -> None:
+    """`school_year`: the range of the class's school year for the establishment's academy, report included
+    (domain.school_years); a bare year means the national fallback."""
     if end < start:
         raise PfmpError("dates_inverted", "the end date is before the start date")
-    first, last = school_year_range(school_year)
-    if start < first or end > last:
+    year = school_year if isinstance(school_year, YearRange) else fallback_range(school_year)
+    if start < year.first or end > year.last:
         raise PfmpError("outside_school_year", "the PFMP must lie within the class's school year")
 
 
@@ -72,7 +77,7 @@ class Pfmp:
     deleted: bool = False
 
     @classmethod
-    def record(cls, *, pfmp_id: UUID, schooling_id: UUID, student_id: UUID, school_year: int, start: date,
+    def record(cls, *, pfmp_id: UUID, schooling_id: UUID, student_id: UUID, school_year: int | YearRange, start: date,
                end: date, day_count: int | None, rank: int) -> Pfmp:
         check_dates(start, end, school_year)
         check_day_count(day_count, start, end)
@@ -100,7 +105,7 @@ class Pfmp:
             raise PfmpError("not_finished", "a PFMP can be validated only once it has ended")
         return replace(self, status=Status.VALIDATED, version=self.version + 1)
 
-    def edit(self, *, start: date, end: date, day_count: int | None, school_year: int) -> Pfmp:
+    def edit(self, *, start: date, end: date, day_count: int | None, school_year: int | YearRange) -> Pfmp:
         """New dates and day count without a state change other than pending ⇄ completed (lifecycles.md §1).
 
         A validated PFMP keeps its status: its day count can change (the request is re-evaluated) but never
@@ -122,7 +127,7 @@ class Pfmp:
         return replace(self, start_date=start, end_date=end, day_count=day_count, status=status,
                        version=self.version + 1)
 
-    def rectify(self, *, start: date, end: date, day_count: int | None, school_year: int) -> Pfmp:
+    def rectify(self, *, start: date, end: date, day_count: int | None, school_year: int | YearRange) -> Pfmp:
         """The correction of a paid PFMP ("gérer un indu"): 0 days allowed (a full recovery)."""
         if day_count is None:
             raise PfmpError("missing_day_count", "a rectification needs a day count (0 for a full recovery)")

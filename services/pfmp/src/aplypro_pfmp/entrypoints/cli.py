@@ -26,7 +26,7 @@ from aplypro_pfmp.service_layer.decisions import WithdrawalReason, WithdrawDecis
 from aplypro_pfmp.service_layer.imports import ImportSummary, import_pfmps
 from aplypro_pfmp.service_layer.validation import ValidationReport, validate_establishment
 
-from . import cli_lifecycle
+from . import cli_lifecycle, cli_school_years
 from .service import build_spec
 
 PARIS = ZoneInfo("Europe/Paris")  # "today" for schools is the French calendar day
@@ -150,6 +150,7 @@ def status() -> None:
 
 
 cli_lifecycle.register(app)
+cli_school_years.register(app)
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import event_row, write_outbox
 
 from aplypro_pfmp.adapters import lifecycle_sql as sql
-from aplypro_pfmp.adapters import postgres
+from aplypro_pfmp.adapters import postgres, school_years_sql
 from aplypro_pfmp.domain.guards import EditPath, check_deletable, edit_path
 from aplypro_pfmp.domain.pfmp import Pfmp, PfmpError
 from aplypro_pfmp.service_layer.use_cases import OVERLAP_MESSAGE, PRODUCER, to_state
@@ -70,7 +70,7 @@ async def edit_pfmp(conn: Connection, command: EditPfmp, *, topic: str) -> Edite
     end = command.end_date or pfmp.end_date
     day_count = None if command.clear_day_count else (
         command.day_count if command.day_count is not None else pfmp.day_count)
-    year = int(str(schooling["school_year"]))
+    year = await school_years_sql.year_range(conn, schooling)  # the academy's calendar, report included
     if path is EditPath.RECTIFICATION:
         edited = pfmp.rectify(start=start, end=end, day_count=day_count, school_year=year)
     else:

@@ -22,7 +22,7 @@ async def on_schooling_opened(conn: Connection, event: SchoolingOpened) -> None:
         "schooling_id": event.schooling_id, "student_id": event.student_id,
         "uai": event.establishment.uai, "school_year": event.school_year, "status": event.status,
         "start_date": event.start_date, "end_date": event.end_date, "version": event.version,
-        "class_label": event.class_label,
+        "class_label": event.class_label, "academy_code": event.establishment.academy_code,
     })
     if not applied:  # older than (or a replay of) the schooling held: dropped, counted
         log.info("stale_event_dropped", event_type=event.event_type, schooling_id=str(event.schooling_id),

@@ -14,7 +14,7 @@ from aplypro_contracts.topics import PFMP_EVENTS
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import event_row, write_outbox
 
-from aplypro_pfmp.adapters import postgres
+from aplypro_pfmp.adapters import postgres, school_years_sql
 from aplypro_pfmp.domain.pfmp import Pfmp, PfmpError
 
 PRODUCER = "pfmp"
@@ -80,7 +80,7 @@ async def record_in_schooling(conn: Connection, schooling: dict[str, Any], start
         return await _edit(conn, existing, day_count, topic)
     pfmp = Pfmp.record(
         pfmp_id=uuid.uuid4(), schooling_id=schooling["schooling_id"], student_id=schooling["student_id"],
-        school_year=schooling["school_year"], start=start, end=end,
+        school_year=await school_years_sql.year_range(conn, schooling), start=start, end=end,
         day_count=day_count, rank=await postgres.next_rank(conn, schooling["schooling_id"]),
     )
     if await postgres.overlapping(conn, pfmp.student_id, pfmp.start_date, pfmp.end_date) is not None:

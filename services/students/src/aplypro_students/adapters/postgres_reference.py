@@ -38,6 +38,11 @@ async def known_establishments(conn: Connection, uais: Sequence[str]) -> set[str
     return {r["uai"] for r in rows}
 
 
+async def academy_of(conn: Connection, uai: str) -> str | None:
+    value: str | None = await conn.fetchval("SELECT academy_code FROM establishments WHERE uai = $1", uai)
+    return value
+
+
 async def eligible_mefs(conn: Connection, school_year: int, codes: Sequence[str]) -> set[str]:
     rows = await conn.fetch("SELECT code FROM mefs WHERE school_year = $1 AND code = ANY($2::text[])",
                             school_year, list(codes))

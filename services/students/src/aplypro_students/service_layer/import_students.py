@@ -14,7 +14,7 @@ from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 from aplypro_servicekit.record_size import ENV_NAME, RecordTooLarge
 
 from aplypro_students.adapters import postgres
-from aplypro_students.adapters.postgres_reference import eligible_mefs, known_establishments
+from aplypro_students.adapters.postgres_reference import academy_of, eligible_mefs, known_establishments
 from aplypro_students.domain.model import Identity, Schooling, SchoolingRecord
 from aplypro_students.domain.reconcile import Placement, collapse, merge_identity, plan_schoolings
 from aplypro_students.domain.report import InvalidFile, RowError
@@ -115,7 +115,8 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
     classes = await postgres.ensure_classes(conn, command.uai, year, {(r.class_label, r.mef_code) for r in records})
     placements = [Placement(ids[r.identity.ine], classes[r.class_label, r.mef_code], r) for r in records]
     existing = await postgres.schoolings_of(conn, list(ids.values()), sorted({p.class_id for p in placements}))
-    planned = plan_schoolings(placements, existing, today=today, new_id=uuid.uuid4)
+    planned = plan_schoolings(placements, existing, today=today, new_id=uuid.uuid4,
+                              academy_code=await academy_of(conn, command.uai))
     await postgres.write_schoolings(conn, planned, {s.schooling_id for s in existing}, command.source)
     await postgres.mark_seen(conn, [p.student_id for p in placements], [p.class_id for p in placements])
     rows, lines = await _outbox_rows(conn, [*new, *changed], planned, topic, import_id,
