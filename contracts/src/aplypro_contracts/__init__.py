@@ -48,6 +48,7 @@ from .students import (
     RibRecordedV2,
     SchoolingOpenedV1,
     SchoolingOpenedV2,
+    StudentIneStatusChangedV1,
     StudentRegisteredV1,
 )
 from .text import AggregateVersion, FreeText, Label, PersonName
@@ -58,6 +59,7 @@ StudentRegistered = StudentRegisteredV1
 SchoolingOpened = SchoolingOpenedV2
 RibRecorded = RibRecordedV2
 RibOnFile = RibOnFileV1
+StudentIneStatusChanged = StudentIneStatusChangedV1
 PfmpRecorded = PfmpRecordedV2
 PfmpValidated = PfmpValidatedV2
 DecisionWithdrawalRequested = DecisionWithdrawalRequestedV1
@@ -100,6 +102,7 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     PaymentRequestStateChangedV2,
     PaymentRetryRequestedV1,
     RibOnFileV1,
+    StudentIneStatusChangedV1,
 )
 
 
@@ -170,6 +173,8 @@ __all__ = [
     "SchoolingOpenedV2",
     "SchoolingPriced",
     "SchoolingPricedV1",
+    "StudentIneStatusChanged",
+    "StudentIneStatusChangedV1",
     "StudentRegistered",
     "StudentRegisteredV1",
     "UnknownEventType",

@@ -21,7 +21,13 @@ from .pfmp import (
     PfmpRectifiedV2,
     PfmpValidatedV2,
 )
-from .students import RibOnFileV1, RibRecordedV2, SchoolingOpenedV2, StudentRegisteredV1
+from .students import (
+    RibOnFileV1,
+    RibRecordedV2,
+    SchoolingOpenedV2,
+    StudentIneStatusChangedV1,
+    StudentRegisteredV1,
+)
 from .topics import (
     ASP_EVENTS,
     CALCULATOR_EVENTS,
@@ -43,8 +49,10 @@ class TopicInfo:
 
 
 CATALOG: tuple[TopicInfo, ...] = (
-    TopicInfo(STUDENTS_EVENTS, "students", "student_id", (StudentRegisteredV1, SchoolingOpenedV2, RibOnFileV1),
-              ("pfmp", "calculator", "documents", "asp-gateway")),
+    TopicInfo(STUDENTS_EVENTS, "students", "student_id", (StudentRegisteredV1, SchoolingOpenedV2, RibOnFileV1,
+                                               StudentIneStatusChangedV1),
+              ("pfmp", "calculator", "documents", "asp-gateway"),
+              "the asp-gateway reads StudentIneStatusChanged for the payment gate ine_not_found"),
     TopicInfo(STUDENTS_RIBS, "students", "student_id", (RibRecordedV2,), ("documents", "asp-gateway", "calculator"),
               "restricted: bank details (the calculator reads only student id and establishment, to retry "
               "requests rejected for bank details)"),
@@ -55,9 +63,10 @@ CATALOG: tuple[TopicInfo, ...] = (
     TopicInfo(CALCULATOR_EVENTS, "calculator", "student_id",
               (SchoolingPricedV1, AmountComputedV1, PaymentRequestedV2, PaymentRequestBlockedV3, RectificationComputedV1),
               ("documents", "asp-gateway", "pfmp")),
-    TopicInfo(DOCUMENTS_EVENTS, "documents", "student_id", (DocumentReadyV1,), ("calculator", "pfmp"),
+    TopicInfo(DOCUMENTS_EVENTS, "documents", "student_id", (DocumentReadyV1,), ("calculator", "pfmp", "asp-gateway"),
               "the calculator reads the décisions d'attribution issued, abrogated and withdrawn (payment gates); "
-              "pfmp reads them for validation's DA guard"),
+              "pfmp reads them for validation's DA guard; the asp-gateway reads the retraits, to hold back a "
+              "request already handed over"),
     TopicInfo(ASP_EVENTS, "asp-gateway", "student_id", (PaymentRequestSentV2, PaymentRequestStateChangedV2),
               ("calculator", "pfmp")),
 )
