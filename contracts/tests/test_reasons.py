@@ -27,8 +27,10 @@ def test_every_row_of_section_4_has_words_and_its_row_number() -> None:
 def test_every_entry_says_what_blocks_and_what_to_do() -> None:
     for key, text in REASONS.items():
         assert text.key == key
-        assert text.blocks and text.todo, key
-        assert not text.blocks.endswith(".") and not text.todo.endswith("."), key  # line() adds the stop
+        assert text.blocks, key
+        assert text.todo, key
+        assert not text.blocks.endswith("."), key  # line() adds the stop
+        assert not text.todo.endswith("."), key
 
 
 def test_every_reason_the_calculator_can_publish_has_words() -> None:
