@@ -34,7 +34,11 @@ SELECT pr.payment_request_id, pr.record_id, pr.pfmp_id, pr.schooling_id, pr.stud
        sc.mef_ministry, sc.school_year, sc.status, cap.yearly_cap_cents, r.rib_id, r.owner_type,
        r.holder_name, r.iban, r.bic, pr.rectification, pr.pfmp_start_date, pr.requested_at,
        EXISTS (SELECT 1 FROM file_records fr WHERE fr.pfmp_id = pr.pfmp_id AND fr.first_payment)
-           AS first_payment_sent""" + _JOINS + "WHERE pr.payment_request_id = ANY($1::uuid[])"
+           AS first_payment_sent,
+       EXISTS (SELECT 1 FROM student_ine_status i WHERE i.student_id = pr.student_id AND i.not_found)
+           AS ine_not_found,
+       EXISTS (SELECT 1 FROM withdrawn_schoolings w WHERE w.schooling_id = pr.schooling_id)
+           AS decision_withdrawn""" + _JOINS + "WHERE pr.payment_request_id = ANY($1::uuid[])"
 
 
 def _to_request(row: Any) -> PendingRequest:
@@ -56,6 +60,7 @@ def _to_request(row: Any) -> PendingRequest:
         pfmp_rank=row["pfmp_rank"], student=student, schooling=schooling, rib=rib,
         rectification=row["rectification"], first_payment_sent=row["first_payment_sent"],
         pfmp_start_date=row["pfmp_start_date"], requested_on=row["requested_at"].astimezone(_PARIS).date(),
+        ine_not_found=row["ine_not_found"], decision_withdrawn=row["decision_withdrawn"],
     )
 
 
@@ -212,6 +217,9 @@ async def status(conn: Connection) -> dict[str, Any]:
     files = await conn.fetchrow(
         "SELECT count(*) AS n, count(*) FILTER (WHERE written_at IS NULL) AS unwritten, "
         "count(*) FILTER (WHERE handover_unconfirmed) AS unconfirmed FROM asp_files")
+    after_withdrawal = await conn.fetchval("SELECT count(*) FROM payment_requests WHERE state = 'sent' "
+                                           "AND 'sent_after_withdrawal' = ANY(blocking_reasons)")
     return {"pending": states.get("pending", 0), "blocked": blocked, "sent": states.get("sent", 0),
+            "sent_after_withdrawal": int(after_withdrawal),
             "files": int(files["n"]) if files else 0, "files_not_written": int(files["unwritten"]) if files else 0,
             "files_handover_unconfirmed": int(files["unconfirmed"]) if files else 0}
