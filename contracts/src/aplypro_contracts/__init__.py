@@ -1,6 +1,7 @@
 """APLyPro message contracts: versioned, frozen pydantic models shared by every service."""
 
 from .asp import (
+    PaymentRequestHeldV1,
     PaymentRequestSentV1,
     PaymentRequestSentV2,
     PaymentRequestStateChangedV1,
@@ -68,6 +69,7 @@ AmountComputed = AmountComputedV1
 PaymentRequested = PaymentRequestedV2
 DocumentReady = DocumentReadyV1
 PaymentRequestSent = PaymentRequestSentV2
+PaymentRequestHeld = PaymentRequestHeldV1
 PaymentRequestStateChanged = PaymentRequestStateChangedV2
 PaymentRequestBlocked = PaymentRequestBlockedV3
 RectificationComputed = RectificationComputedV1
@@ -103,6 +105,7 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     PaymentRetryRequestedV1,
     RibOnFileV1,
     StudentIneStatusChangedV1,
+    PaymentRequestHeldV1,
 )
 
 
@@ -136,6 +139,8 @@ __all__ = [
     "PaymentRequestBlockedV1",
     "PaymentRequestBlockedV2",
     "PaymentRequestBlockedV3",
+    "PaymentRequestHeld",
+    "PaymentRequestHeldV1",
     "PaymentRequestSent",
     "PaymentRequestSentV1",
     "PaymentRequestSentV2",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .asp import PaymentRequestSentV2, PaymentRequestStateChangedV2
+from .asp import PaymentRequestHeldV1, PaymentRequestSentV2, PaymentRequestStateChangedV2
 from .calculator import (
     AmountComputedV1,
     PaymentRequestBlockedV3,
@@ -67,6 +67,8 @@ CATALOG: tuple[TopicInfo, ...] = (
               "the calculator reads the décisions d'attribution issued, abrogated and withdrawn (payment gates); "
               "pfmp reads them for validation's DA guard; the asp-gateway reads the retraits, to hold back a "
               "request already handed over"),
-    TopicInfo(ASP_EVENTS, "asp-gateway", "student_id", (PaymentRequestSentV2, PaymentRequestStateChangedV2),
-              ("calculator", "pfmp")),
+    TopicInfo(ASP_EVENTS, "asp-gateway", "student_id",
+              (PaymentRequestSentV2, PaymentRequestStateChangedV2, PaymentRequestHeldV1), ("calculator", "pfmp"),
+              "PaymentRequestHeld is for showing (its reasons in words: aplypro_contracts.reasons); the request's "
+              "state stays the calculator's"),
 )

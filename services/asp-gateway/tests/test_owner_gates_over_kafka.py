@@ -1,10 +1,10 @@
 """The whole gateway in-process on the real broker: a lost INE and a retrait, published by their owners,
-hold back requests the calculator handed over; the INE found again releases its request into a file."""
+hold back requests the calculator handed over, and PaymentRequestHeld tells why; the INE found again releases
+its request into a file."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from pathlib import Path
 
 import asyncpg
@@ -16,6 +16,7 @@ from aplypro_contracts import (
     DocumentReady,
     Envelope,
     PaymentRequested,
+    PaymentRequestHeld,
     PaymentRequestSent,
     StudentIneStatusChanged,
     to_wire,
@@ -88,13 +89,20 @@ async def test_owners_facts_block_requests_over_kafka_and_a_found_ine_releases_i
         # The student API finds the INE again: that request goes into a file, the withdrawn one never does.
         await send(STUDENTS_EVENTS, lost_request.student_id, StudentIneStatusChanged(
             producer="students", student_id=lost_request.student_id, ine_status="found", version=2))
-        records = await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], settings.topic(ASP_EVENTS), expected=1)
-        sent = [PaymentRequestSent.model_validate_json(r.value) for r in records]
-        assert [e.payment_request_id for e in sent] == [lost_request.payment_request_id]
+        # On the gateway's topic: each request held with its reasons, then only the found one sent.
+        records = await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], settings.topic(ASP_EVENTS), expected=3)
+        records += await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], settings.topic(ASP_EVENTS),
+                                    idle_s=2.0)  # nothing else goes out
+        of_type = {t: [r.value for r in records if dict(r.headers).get("event-type") == t.encode()]
+                   for t in ("PaymentRequestHeld", "PaymentRequestSent")}
+        held = {(e.payment_request_id, e.reasons) for e in map(PaymentRequestHeld.model_validate_json,
+                                                                of_type["PaymentRequestHeld"])}
+        assert held == {(lost_request.payment_request_id, ("ine_not_found",)),
+                        (withdrawn_request.payment_request_id, ("attributive_decision_cancelled",))}
+        sent = {PaymentRequestSent.model_validate_json(v).payment_request_id for v in of_type["PaymentRequestSent"]}
+        assert sent == {lost_request.payment_request_id}
         assert await reasons_of(pool, withdrawn_request.payment_request_id) == (
             "pending", ["attributive_decision_cancelled"])
-        assert (await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], settings.topic(ASP_EVENTS),
-                                 idle_s=2.0)) == records  # nothing else went out
     finally:
         await producer.stop()
         await runtime.stop()

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from aplypro_servicekit.db import Connection
+from aplypro_servicekit.db import Connection, json_rows
 
 from aplypro_asp_gateway.domain.model import Blocked, PaymentRecord, PendingRequest, Rib, Schooling, Student
 
@@ -105,12 +105,27 @@ def within_limit(requests: Sequence[PendingRequest], limit: int) -> list[Pending
     return kept
 
 
-async def record_blocked(conn: Connection, blocked: Sequence[Blocked]) -> None:
-    """Blocked requests stay pending with their reasons, and wait for a data change to be checked again."""
-    await conn.executemany(
-        "UPDATE payment_requests SET blocking_reasons = $2, recheck = false WHERE payment_request_id = $1",
-        [(b.payment_request_id, list(b.reasons)) for b in blocked],
-    )
+_RECORD_BLOCKED = """
+WITH d AS (SELECT (r->>0)::uuid AS id, ARRAY(SELECT jsonb_array_elements_text(r->1)) AS reasons
+           FROM jsonb_array_elements($1::jsonb) AS r),
+     old AS (SELECT pr.payment_request_id, pr.blocking_reasons FROM payment_requests pr
+             JOIN d ON d.id = pr.payment_request_id)
+UPDATE payment_requests pr SET blocking_reasons = d.reasons, event_version = pr.event_version + 1
+FROM d JOIN old ON old.payment_request_id = d.id
+WHERE pr.payment_request_id = d.id AND old.blocking_reasons IS DISTINCT FROM d.reasons
+RETURNING pr.payment_request_id, pr.pfmp_id, pr.student_id, pr.blocking_reasons, pr.event_version,
+          pr.correlation_id, pr.requested_event_id
+"""
+
+
+async def record_blocked(conn: Connection, blocked: Sequence[Blocked]) -> list[Any]:
+    """Blocked requests stay pending with their reasons, and wait for a data change to be checked again.
+    Returns the rows whose reasons changed (their event version moved on): each gets a PaymentRequestHeld."""
+    if not blocked:
+        return []
+    await conn.execute("UPDATE payment_requests SET recheck = false WHERE payment_request_id = ANY($1::uuid[])",
+                       [b.payment_request_id for b in blocked])
+    return await conn.fetch(_RECORD_BLOCKED, json_rows((b.payment_request_id, list(b.reasons)) for b in blocked))
 
 
 async def sync_funding(conn: Connection, off: frozenset[str]) -> int:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from aplypro_contracts.topics import ASP_EVENTS, CALCULATOR_EVENTS, DOCUMENTS_EVENTS, STUDENTS_EVENTS, STUDENTS_RIBS
+from aplypro_contracts.topics import (
+    ASP_EVENTS,
+    CALCULATOR_EVENTS,
+    DOCUMENTS_EVENTS,
+    STUDENTS_EVENTS,
+    STUDENTS_RIBS,
+)
 from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 
 from aplypro_asp_gateway.config import AspSettings

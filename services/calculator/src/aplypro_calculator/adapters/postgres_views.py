@@ -42,7 +42,18 @@ async def totals(conn: Connection) -> dict[str, Any]:
     mismatches = await conn.fetchval("SELECT count(*) FROM payment_requests WHERE paid_mismatch")
     return {**{k: int(v) for k, v in dict(row).items()},
             "requests_by_state": {r["state"]: int(r["n"]) for r in by_state},
-            "paid_mismatches": int(mismatches)}
+            "paid_mismatches": int(mismatches), "blocked_by_reason": await blocked_by_reason(conn)}
+
+
+async def blocked_by_reason(conn: Connection) -> dict[str, int]:
+    """Open requests (not handed over) by what holds them back; a request never evaluated counts under
+    `awaiting_evaluation` (its cool-down), so none is silent."""
+    rows = await conn.fetch(
+        "SELECT reason, count(*) AS n FROM ("
+        " SELECT unnest(reasons) AS reason FROM payment_requests WHERE state IN ('pending', 'incomplete')"
+        " UNION ALL SELECT 'awaiting_evaluation' FROM payment_requests"
+        " WHERE state = 'pending' AND cardinality(reasons) = 0 AND due_at IS NOT NULL) r GROUP BY reason")
+    return {r["reason"]: int(r["n"]) for r in rows}
 
 
 async def exclusions(conn: Connection) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from aplypro_calculator.adapters import postgres
 from aplypro_calculator.domain.exclusions import Exclusions
 from aplypro_calculator.domain.pool import allocate, euros
 from aplypro_calculator.domain.requests import PARIS
+from aplypro_calculator.entrypoints import reason_words
 
 
 def _money(cents: int | None) -> str:
@@ -56,7 +57,15 @@ def render(found: dict[str, Any], exclusions: Exclusions) -> list[str]:
         if r["recovery"]:
             detail.append("recovery order")
         lines.append(f"  - {r['payment_request_id']}: " + "; ".join(detail))
+        lines += reason_words.lines(_keys(r))
     return lines
+
+
+def _keys(request: dict[str, Any]) -> list[str]:
+    """What holds the request back, in words: its reasons, or its cool-down when it was never evaluated."""
+    if request["state"] == "pending" and not request["reasons"] and request["due_at"] is not None:
+        return [reason_words.AWAITING]
+    return list(request["reasons"] or ())
 
 
 def _pool(found: dict[str, Any], exclusions: Exclusions) -> list[str]:
