@@ -56,8 +56,11 @@ def render(found: dict[str, Any], exclusions: Exclusions) -> list[str]:
             detail.append(f"MTNET {r['paid_amount']}" + (" MISMATCH" if r["paid_mismatch"] else ""))
         if r["recovery"]:
             detail.append("recovery order")
+        held = r["state"] == "ready" and bool(r["gateway_reasons"])  # handed over, held back by the gateway
+        if held:
+            detail.append("held by the asp-gateway: " + ", ".join(r["gateway_reasons"]))
         lines.append(f"  - {r['payment_request_id']}: " + "; ".join(detail))
-        lines += reason_words.lines(_keys(r))
+        lines += reason_words.lines(_keys(r) + (list(r["gateway_reasons"]) if held else []))
     return lines
 
 

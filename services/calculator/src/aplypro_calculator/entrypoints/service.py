@@ -75,7 +75,9 @@ def build_spec(settings: CalculatorSettings) -> ServiceSpec:
                       # Only the address is read, as a fingerprint: an address change retries rejections.
                       "StudentRegistered": handlers.on_event,
                       "PaymentRequestSent": handlers.on_event, "PaymentRequestStateChanged": handlers.on_event,
-                      "DocumentReady": handlers.on_event},
+                      "DocumentReady": handlers.on_event,
+                      # Why the gateway holds a request back: shown by explain and status, nothing else.
+                      "PaymentRequestHeld": handlers.on_event},
             batch_handler=handlers.on_batch,
         )],
         background=[release_parked_requests, evaluate_due_requests],
