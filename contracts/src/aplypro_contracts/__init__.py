@@ -1,6 +1,7 @@
 """APLyPro message contracts: versioned, frozen pydantic models shared by every service."""
 
 from .asp import (
+    PaymentRequestHeldV1,
     PaymentRequestSentV1,
     PaymentRequestSentV2,
     PaymentRequestStateChangedV1,
@@ -50,6 +51,7 @@ from .students import (
     RibRecordedV2,
     SchoolingOpenedV1,
     SchoolingOpenedV2,
+    StudentIneStatusChangedV1,
     StudentRegisteredV1,
 )
 from .text import AggregateVersion, FreeText, Label, PersonName
@@ -60,6 +62,7 @@ StudentRegistered = StudentRegisteredV1
 SchoolingOpened = SchoolingOpenedV2
 RibRecorded = RibRecordedV2
 RibOnFile = RibOnFileV1
+StudentIneStatusChanged = StudentIneStatusChangedV1
 PfmpRecorded = PfmpRecordedV2
 PfmpValidated = PfmpValidatedV2
 DecisionWithdrawalRequested = DecisionWithdrawalRequestedV1
@@ -68,6 +71,7 @@ AmountComputed = AmountComputedV1
 PaymentRequested = PaymentRequestedV2
 DocumentReady = DocumentReadyV1
 PaymentRequestSent = PaymentRequestSentV2
+PaymentRequestHeld = PaymentRequestHeldV1
 PaymentRequestStateChanged = PaymentRequestStateChangedV2
 PaymentRequestBlocked = PaymentRequestBlockedV4
 SchoolingExtended = SchoolingExtendedV1
@@ -105,6 +109,8 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     PaymentRetryRequestedV1,
     RibOnFileV1,
     SchoolingExtendedV1,
+    StudentIneStatusChangedV1,
+    PaymentRequestHeldV1,
 )
 
 
@@ -139,6 +145,8 @@ __all__ = [
     "PaymentRequestBlockedV2",
     "PaymentRequestBlockedV3",
     "PaymentRequestBlockedV4",
+    "PaymentRequestHeld",
+    "PaymentRequestHeldV1",
     "PaymentRequestSent",
     "PaymentRequestSentV1",
     "PaymentRequestSentV2",
@@ -178,6 +186,8 @@ __all__ = [
     "SchoolingOpenedV2",
     "SchoolingPriced",
     "SchoolingPricedV1",
+    "StudentIneStatusChanged",
+    "StudentIneStatusChangedV1",
     "StudentRegistered",
     "StudentRegisteredV1",
     "UnknownEventType",

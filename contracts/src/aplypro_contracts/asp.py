@@ -59,3 +59,18 @@ class PaymentRequestStateChangedV2(_PaymentRequestStateChanged):
 
     schema_version: Literal[2] = 2
     version: AggregateVersion
+
+
+class PaymentRequestHeldV1(Envelope):
+    """The asp-gateway holds back a request the calculator handed over (lifecycles.md §4: identity, address,
+    RIB, ine_not_found, a retrait since...). Published each time its reasons change; once none is left the
+    request goes into a file (PaymentRequestSent). The words of each key: aplypro_contracts.reasons."""
+
+    event_type: Literal["PaymentRequestHeld"] = "PaymentRequestHeld"
+    schema_version: Literal[1] = 1
+    payment_request_id: UUID
+    pfmp_id: UUID
+    student_id: UUID
+    reasons: tuple[Label, ...] = Field(min_length=1, description="Blocking reason keys (see reasons.py).")
+    version: AggregateVersion = Field(description="The gateway's own sequence for the request, shared with "
+                                      "PaymentRequestSent and PaymentRequestStateChanged.")

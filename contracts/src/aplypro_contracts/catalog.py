@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .asp import PaymentRequestSentV2, PaymentRequestStateChangedV2
+from .asp import PaymentRequestHeldV1, PaymentRequestSentV2, PaymentRequestStateChangedV2
 from .calculator import (
     AmountComputedV1,
     PaymentRequestBlockedV4,
@@ -22,7 +22,13 @@ from .pfmp import (
     PfmpValidatedV2,
     SchoolingExtendedV1,
 )
-from .students import RibOnFileV1, RibRecordedV2, SchoolingOpenedV2, StudentRegisteredV1
+from .students import (
+    RibOnFileV1,
+    RibRecordedV2,
+    SchoolingOpenedV2,
+    StudentIneStatusChangedV1,
+    StudentRegisteredV1,
+)
 from .topics import (
     ASP_EVENTS,
     CALCULATOR_EVENTS,
@@ -44,8 +50,10 @@ class TopicInfo:
 
 
 CATALOG: tuple[TopicInfo, ...] = (
-    TopicInfo(STUDENTS_EVENTS, "students", "student_id", (StudentRegisteredV1, SchoolingOpenedV2, RibOnFileV1),
-              ("pfmp", "calculator", "documents", "asp-gateway")),
+    TopicInfo(STUDENTS_EVENTS, "students", "student_id", (StudentRegisteredV1, SchoolingOpenedV2, RibOnFileV1,
+                                               StudentIneStatusChangedV1),
+              ("pfmp", "calculator", "documents", "asp-gateway"),
+              "the asp-gateway reads StudentIneStatusChanged for the payment gate ine_not_found"),
     TopicInfo(STUDENTS_RIBS, "students", "student_id", (RibRecordedV2,), ("documents", "asp-gateway", "calculator"),
               "restricted: bank details (the calculator reads only student id and establishment, to retry "
               "requests rejected for bank details)"),
@@ -57,9 +65,12 @@ CATALOG: tuple[TopicInfo, ...] = (
     TopicInfo(CALCULATOR_EVENTS, "calculator", "student_id",
               (SchoolingPricedV1, AmountComputedV1, PaymentRequestedV2, PaymentRequestBlockedV4, RectificationComputedV1),
               ("documents", "asp-gateway", "pfmp")),
-    TopicInfo(DOCUMENTS_EVENTS, "documents", "student_id", (DocumentReadyV1,), ("calculator", "pfmp"),
+    TopicInfo(DOCUMENTS_EVENTS, "documents", "student_id", (DocumentReadyV1,), ("calculator", "pfmp", "asp-gateway"),
               "the calculator reads the décisions d'attribution issued, abrogated and withdrawn (payment gates); "
-              "pfmp reads them for validation's DA guard"),
-    TopicInfo(ASP_EVENTS, "asp-gateway", "student_id", (PaymentRequestSentV2, PaymentRequestStateChangedV2),
-              ("calculator", "pfmp")),
+              "pfmp reads them for validation's DA guard; the asp-gateway reads the retraits, to hold back a "
+              "request already handed over"),
+    TopicInfo(ASP_EVENTS, "asp-gateway", "student_id",
+              (PaymentRequestSentV2, PaymentRequestStateChangedV2, PaymentRequestHeldV1), ("calculator", "pfmp"),
+              "PaymentRequestHeld is for showing (its reasons in words: aplypro_contracts.reasons); the request's "
+              "state stays the calculator's"),
 )

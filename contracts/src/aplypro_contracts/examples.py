@@ -59,4 +59,7 @@ def examples() -> list[c.Envelope]:
                                amount_cents=30000, file_name="nps_ficimport_idp_x_20260101000000.xml", **BASE),
         c.RibOnFile(producer="students", rib_id=R, student_id=ST, establishment_uai="0999001K", version=1,
                     owner_type="personal", **BASE),
+        c.PaymentRequestHeld(producer="asp-gateway", payment_request_id=R, pfmp_id=P, student_id=ST, version=1,
+                             reasons=("ine_not_found", "missing_rib"), **BASE),
+        c.StudentIneStatusChanged(producer="students", student_id=ST, ine_status="not_found", version=1, **BASE),
     ]

@@ -131,3 +131,15 @@ class RibOnFileV1(Envelope):
     owner_type: Literal["personal", "other_person", "moral_person", "mandate"]
     version: AggregateVersion = Field(description="The RibRecorded's version (the student's RIBs at this "
                                       "establishment).")
+
+
+class StudentIneStatusChangedV1(Envelope):
+    """The student API answered "not found" for the student's INE (usually a duplicate deleted in an INE
+    reconciliation), or found it again. A fact of the students service for the payment gate `ine_not_found`
+    (lifecycles.md §4 #2). Carries no INE: the student id is enough for every reader."""
+
+    event_type: Literal["StudentIneStatusChanged"] = "StudentIneStatusChanged"
+    schema_version: Literal[1] = 1
+    student_id: UUID = Field(description="Internal id; the Kafka key.")
+    ine_status: Literal["found", "not_found"]
+    version: AggregateVersion = Field(description="The student's INE-status version (each change is the next).")

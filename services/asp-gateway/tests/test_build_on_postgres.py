@@ -10,7 +10,7 @@ import pytest
 from aplypro_asp_gateway.adapters import requests_repo
 from aplypro_asp_gateway.service_layer import projection
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file, write_pending_files
-from aplypro_contracts import PaymentRequestSent, RibRecorded
+from aplypro_contracts import PaymentRequestHeld, PaymentRequestSent, RibRecorded
 from aplypro_contracts.topics import ASP_EVENTS
 from lxml import etree
 from structlog.testing import capture_logs
@@ -41,7 +41,9 @@ async def test_one_build_sends_the_ready_requests_in_one_file_and_keeps_the_othe
     assert len(root.findall("f:ENREGISTREMENTS/f:ENREGISTREMENT", NS)) == 3
     async with pool.acquire() as conn:
         rows = {r["payment_request_id"]: r for r in await conn.fetch("SELECT * FROM payment_requests")}
-        outbox = await conn.fetch("SELECT topic, key, payload FROM outbox ORDER BY id")
+        outbox = await conn.fetch("SELECT topic, key, payload FROM outbox "
+                                  "WHERE headers->>'event-type' = 'PaymentRequestSent' ORDER BY id")
+        held = await conn.fetch("SELECT payload FROM outbox WHERE headers->>'event-type' = 'PaymentRequestHeld'")
     assert sorted(e.get("idEnregistrement") for e in root.iter("{*}ENREGISTREMENT")) == sorted(
         str(rows[e.payment_request_id]["record_id"]) for e in ready)
     # The ready requests are sent with the file's name and the RIB used.
@@ -52,6 +54,10 @@ async def test_one_build_sends_the_ready_requests_in_one_file_and_keeps_the_othe
     # The one without RIB stays pending with its reason.
     assert rows[blocked.payment_request_id]["state"] == "pending"
     assert rows[blocked.payment_request_id]["blocking_reasons"] == ["missing_rib"]
+    # ... and the other services are told, with the reason (its words: aplypro_contracts.reasons).
+    assert [(e.payment_request_id, e.reasons) for e in map(PaymentRequestHeld.model_validate_json,
+                                                            (r["payload"] for r in held))] == [
+        (blocked.payment_request_id, ("missing_rib",))]
     # One PaymentRequestSent per sent request, keyed by the student, caused by the request.
     sent = [PaymentRequestSent.model_validate_json(r["payload"]) for r in outbox]
     assert {r["topic"] for r in outbox} == {options.topic}
@@ -76,7 +82,7 @@ async def test_one_build_sends_the_ready_requests_in_one_file_and_keeps_the_othe
     async with pool.acquire() as conn:
         assert await requests_repo.status(conn) == {
             "pending": 1, "blocked": {"missing_rib": 1}, "sent": 3, "files": 1, "files_not_written": 0,
-            "files_handover_unconfirmed": 0}
+            "files_handover_unconfirmed": 0, "sent_after_withdrawal": 0}
 
 
 async def test_a_blocked_request_leaves_in_a_new_file_once_its_rib_arrives(

@@ -26,6 +26,7 @@ GROUPS = {
     "asp-gateway.students": (STUDENTS_EVENTS,),
     "asp-gateway.ribs": (STUDENTS_RIBS,),
     "asp-gateway.calculator": (CALCULATOR_EVENTS,),
+    "asp-gateway.documents": (DOCUMENTS_EVENTS,),
 }
 
 

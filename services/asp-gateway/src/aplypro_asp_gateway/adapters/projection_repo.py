@@ -119,3 +119,31 @@ async def insert_request(conn: Connection, *, payment_request_id: UUID, pfmp_id:
     except asyncpg.UniqueViolationError:
         raise PfmpAlreadyPending("the PFMP already has a pending payment request") from None
     return bool(inserted)
+
+
+async def upsert_ine_status(conn: Connection, student_id: UUID, *, not_found: bool, version: int) -> bool:
+    """Returns False when the event is stale (the status held is as new or newer)."""
+    applied = await conn.fetchval(
+        "INSERT INTO student_ine_status VALUES ($1, $2, $3) ON CONFLICT (student_id) DO UPDATE "
+        "SET not_found = EXCLUDED.not_found, version = EXCLUDED.version "
+        "WHERE student_ine_status.version < EXCLUDED.version RETURNING true",
+        student_id, not_found, version,
+    )
+    if applied:
+        await _recheck(conn, student_id)
+    return bool(applied)
+
+
+async def record_withdrawal(conn: Connection, schooling_id: UUID, student_id: UUID, as_of: datetime) -> list[UUID]:
+    """The schooling's DA is withdrawn: its pending requests are checked again (and held back); returns the
+    requests of the schooling already in a file, marked `sent_after_withdrawal` so the fact shows.
+
+    The flag comes first: it waits for a build holding those rows, so the marking statement that follows
+    sees every request that build sent."""
+    await conn.execute("INSERT INTO withdrawn_schoolings VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                       schooling_id, student_id, as_of)
+    await _recheck(conn, student_id)
+    rows = await conn.fetch(
+        "UPDATE payment_requests SET blocking_reasons = ARRAY['sent_after_withdrawal'] "
+        "WHERE schooling_id = $1 AND state = 'sent' RETURNING payment_request_id", schooling_id)
+    return [r["payment_request_id"] for r in rows]

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from aplypro_servicekit.db import Connection
+from aplypro_servicekit.db import Connection, json_rows
 
 from aplypro_asp_gateway.domain.model import Blocked, PaymentRecord, PendingRequest, Rib, Schooling, Student
 
@@ -34,7 +34,11 @@ SELECT pr.payment_request_id, pr.record_id, pr.pfmp_id, pr.schooling_id, pr.stud
        sc.mef_ministry, sc.school_year, sc.status, cap.yearly_cap_cents, r.rib_id, r.owner_type,
        r.holder_name, r.iban, r.bic, pr.rectification, pr.pfmp_start_date, pr.requested_at,
        EXISTS (SELECT 1 FROM file_records fr WHERE fr.pfmp_id = pr.pfmp_id AND fr.first_payment)
-           AS first_payment_sent""" + _JOINS + "WHERE pr.payment_request_id = ANY($1::uuid[])"
+           AS first_payment_sent,
+       EXISTS (SELECT 1 FROM student_ine_status i WHERE i.student_id = pr.student_id AND i.not_found)
+           AS ine_not_found,
+       EXISTS (SELECT 1 FROM withdrawn_schoolings w WHERE w.schooling_id = pr.schooling_id)
+           AS decision_withdrawn""" + _JOINS + "WHERE pr.payment_request_id = ANY($1::uuid[])"
 
 
 def _to_request(row: Any) -> PendingRequest:
@@ -56,6 +60,7 @@ def _to_request(row: Any) -> PendingRequest:
         pfmp_rank=row["pfmp_rank"], student=student, schooling=schooling, rib=rib,
         rectification=row["rectification"], first_payment_sent=row["first_payment_sent"],
         pfmp_start_date=row["pfmp_start_date"], requested_on=row["requested_at"].astimezone(_PARIS).date(),
+        ine_not_found=row["ine_not_found"], decision_withdrawn=row["decision_withdrawn"],
     )
 
 
@@ -100,12 +105,27 @@ def within_limit(requests: Sequence[PendingRequest], limit: int) -> list[Pending
     return kept
 
 
-async def record_blocked(conn: Connection, blocked: Sequence[Blocked]) -> None:
-    """Blocked requests stay pending with their reasons, and wait for a data change to be checked again."""
-    await conn.executemany(
-        "UPDATE payment_requests SET blocking_reasons = $2, recheck = false WHERE payment_request_id = $1",
-        [(b.payment_request_id, list(b.reasons)) for b in blocked],
-    )
+_RECORD_BLOCKED = """
+WITH d AS (SELECT (r->>0)::uuid AS id, ARRAY(SELECT jsonb_array_elements_text(r->1)) AS reasons
+           FROM jsonb_array_elements($1::jsonb) AS r),
+     old AS (SELECT pr.payment_request_id, pr.blocking_reasons FROM payment_requests pr
+             JOIN d ON d.id = pr.payment_request_id)
+UPDATE payment_requests pr SET blocking_reasons = d.reasons, event_version = pr.event_version + 1
+FROM d JOIN old ON old.payment_request_id = d.id
+WHERE pr.payment_request_id = d.id AND old.blocking_reasons IS DISTINCT FROM d.reasons
+RETURNING pr.payment_request_id, pr.pfmp_id, pr.student_id, pr.blocking_reasons, pr.event_version,
+          pr.correlation_id, pr.requested_event_id
+"""
+
+
+async def record_blocked(conn: Connection, blocked: Sequence[Blocked]) -> list[Any]:
+    """Blocked requests stay pending with their reasons, and wait for a data change to be checked again.
+    Returns the rows whose reasons changed (their event version moved on): each gets a PaymentRequestHeld."""
+    if not blocked:
+        return []
+    await conn.execute("UPDATE payment_requests SET recheck = false WHERE payment_request_id = ANY($1::uuid[])",
+                       [b.payment_request_id for b in blocked])
+    return await conn.fetch(_RECORD_BLOCKED, json_rows((b.payment_request_id, list(b.reasons)) for b in blocked))
 
 
 async def sync_funding(conn: Connection, off: frozenset[str]) -> int:
@@ -212,6 +232,9 @@ async def status(conn: Connection) -> dict[str, Any]:
     files = await conn.fetchrow(
         "SELECT count(*) AS n, count(*) FILTER (WHERE written_at IS NULL) AS unwritten, "
         "count(*) FILTER (WHERE handover_unconfirmed) AS unconfirmed FROM asp_files")
+    after_withdrawal = await conn.fetchval("SELECT count(*) FROM payment_requests WHERE state = 'sent' "
+                                           "AND 'sent_after_withdrawal' = ANY(blocking_reasons)")
     return {"pending": states.get("pending", 0), "blocked": blocked, "sent": states.get("sent", 0),
+            "sent_after_withdrawal": int(after_withdrawal),
             "files": int(files["n"]) if files else 0, "files_not_written": int(files["unwritten"]) if files else 0,
             "files_handover_unconfirmed": int(files["unconfirmed"]) if files else 0}

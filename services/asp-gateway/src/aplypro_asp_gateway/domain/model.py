@@ -59,6 +59,8 @@ class PendingRequest:
     # message older than PaymentRequested.pfmp_start_date, then `requested_on` is used (never earlier).
     pfmp_start_date: date | None = None
     requested_on: date | None = None
+    ine_not_found: bool = False  # the student API lost the student's INE (students' StudentIneStatusChanged)
+    decision_withdrawn: bool = False  # the schooling's DA was withdrawn (documents' DocumentReady `retrait`)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ def prepare(request: PendingRequest, params: Parametrage) -> PaymentRecord | Blo
     reasons: list[str] = []
     person = address = account = None
     _first_payment(request, reasons)
+    _owners_facts(request, reasons)
     if request.student is None:
         reasons.append("missing_student_identity")  # the students service's event has not arrived yet
     else:
@@ -66,6 +67,16 @@ def _first_payment(request: PendingRequest, reasons: list[str]) -> None:
     if request.first_payment_sent:
         # A rectification needs the ASP ids and the `modification` attributes, not written yet: it waits.
         reasons.append("rectification_not_supported" if request.rectification else "already_paid_first")
+
+
+def _owners_facts(request: PendingRequest, reasons: list[str]) -> None:
+    """Gates on facts other services publish (lifecycles.md §4 #2 and #15)."""
+    if request.ine_not_found:
+        reasons.append("ine_not_found")  # lifted when the students service finds the INE again
+    # A retrait after the calculator handed the request over: held back here. A rectification to 0 is the
+    # retrait's own recovery (calculation.md §5.5): it pays nothing, so it goes on.
+    if request.decision_withdrawn and not (request.rectification and request.amount_cents == 0):
+        reasons.append("attributive_decision_cancelled")
 
 
 def _has_invalid_characters(student: Student) -> bool:

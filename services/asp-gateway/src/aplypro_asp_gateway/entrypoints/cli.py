@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 import typer
+from aplypro_contracts.reasons import describe
 from aplypro_servicekit.cli import run_service, service_pool
 from aplypro_servicekit.logs import configure_logging
 
@@ -51,14 +52,18 @@ def build_file() -> None:
 
 @app.command()
 def status() -> None:
-    """Print counts as JSON: pending, blocked by reason, sent, files."""
+    """Print counts as JSON: pending, blocked by reason (with each reason in plain words under `why`), sent,
+    sent after a retrait, files."""
     settings = AspSettings()
 
     async def read(pool: asyncpg.Pool) -> dict[str, Any]:
         async with pool.acquire() as conn:
             return await requests_repo.status(conn)
 
-    sys.stdout.write(json.dumps(_with_pool(settings, read)) + "\n")
+    status = _with_pool(settings, read)
+    shown = [*status["blocked"], *(["sent_after_withdrawal"] if status["sent_after_withdrawal"] else [])]
+    status["why"] = {key: describe(key).line() for key in shown}
+    sys.stdout.write(json.dumps(status, ensure_ascii=False) + "\n")
 
 
 def main() -> None:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from aplypro_contracts.topics import ASP_EVENTS, CALCULATOR_EVENTS, STUDENTS_EVENTS, STUDENTS_RIBS
+from aplypro_contracts.topics import (
+    ASP_EVENTS,
+    CALCULATOR_EVENTS,
+    DOCUMENTS_EVENTS,
+    STUDENTS_EVENTS,
+    STUDENTS_RIBS,
+)
 from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 
 from aplypro_asp_gateway.config import AspSettings
@@ -46,6 +52,8 @@ def build_spec(settings: AspSettings) -> ServiceSpec:
             # Restricted topic: bank details; its own consumer keeps it apart from the rest.
             Subscription([STUDENTS_RIBS], "ribs", HANDLERS_BY_TOPIC["ribs"]),
             Subscription([CALCULATOR_EVENTS], "calculator", HANDLERS_BY_TOPIC["calculator"]),
+            # Retraits: a request handed over as ready is held back (attributive_decision_cancelled).
+            Subscription([DOCUMENTS_EVENTS], "documents", HANDLERS_BY_TOPIC["documents"]),
         ],
         background=[build_payment_files],
     )

@@ -19,13 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import structlog
-from aplypro_contracts import PaymentRequestSent
+from aplypro_contracts import PaymentRequestHeld, PaymentRequestSent
 from aplypro_servicekit.db import Connection
-from aplypro_servicekit.outbox import event_row, write_outbox
+from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 
 from aplypro_asp_gateway.adapters import file_drop
 from aplypro_asp_gateway.adapters import requests_repo as repo
@@ -120,7 +121,8 @@ async def build_payment_file(pool: asyncpg.Pool, options: BuildOptions, now: dat
             requests = await repo.pending_requests(conn, limit=limit)
             built_on = now.astimezone(PARIS).date()
             composition = await compose(conn, requests, options.params, built_on)
-            await repo.record_blocked(conn, composition.blocked)
+            held = await repo.record_blocked(conn, composition.blocked)
+            await write_outbox(conn, [_held(options.topic, row) for row in held])
             if composition.content is not None:
                 name = await _record_file(conn, options, now, composition.records, composition.content)
         written = await write_pending_files(conn, options.outbox_dir)
@@ -128,6 +130,14 @@ async def build_payment_file(pool: asyncpg.Pool, options: BuildOptions, now: dat
         reasons = Counter(r for b in composition.blocked for r in b.reasons)
         log.info("payment_requests_blocked", count=len(composition.blocked), reasons=dict(reasons))
     return BuildResult(name, len(composition.records), len(composition.blocked), written)
+
+
+def _held(topic: str, row: Any) -> OutboxRow:
+    """A request whose blocking reasons changed: shown by other services (words: aplypro_contracts.reasons)."""
+    return event_row(topic, row["student_id"], PaymentRequestHeld(
+        producer=PRODUCER, payment_request_id=row["payment_request_id"], pfmp_id=row["pfmp_id"],
+        student_id=row["student_id"], reasons=tuple(row["blocking_reasons"]), correlation_id=row["correlation_id"],
+        causation_id=row["requested_event_id"], version=row["event_version"]))
 
 
 async def _record_file(conn: Connection, options: BuildOptions, now: datetime,

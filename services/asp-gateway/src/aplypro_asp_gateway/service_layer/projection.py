@@ -1,4 +1,5 @@
-"""Keeps the gateway's view of students, schoolings, caps, RIBs and payment requests from other services' events.
+"""Keeps the gateway's view of students, schoolings, caps, RIBs, payment requests, INE statuses and withdrawn
+DAs from other services' events.
 
 Handlers run inside the consumer's transaction, after its inbox claimed the event.
 """
@@ -7,10 +8,12 @@ from __future__ import annotations
 
 import structlog
 from aplypro_contracts import (
+    DocumentReady,
     PaymentRequested,
     RibRecorded,
     SchoolingOpened,
     SchoolingPriced,
+    StudentIneStatusChanged,
     StudentRegistered,
 )
 from aplypro_servicekit.consumer import EventHandler
@@ -73,8 +76,28 @@ async def on_payment_requested(conn: Connection, event: PaymentRequested) -> Non
         await _stale(conn, event.event_type, str(event.payment_request_id), event.version)
 
 
+async def on_ine_status_changed(conn: Connection, event: StudentIneStatusChanged) -> None:
+    """ine_not_found (lifecycles.md §4 #2): set when the student API lost the INE, lifted when found again."""
+    if not await repo.upsert_ine_status(conn, event.student_id, not_found=event.ine_status == "not_found",
+                                        version=event.version):
+        await _stale(conn, event.event_type, str(event.student_id), event.version)
+
+
+async def on_document_ready(conn: Connection, event: DocumentReady) -> None:
+    """A retrait holds back the schooling's requests not yet in a file (attributive_decision_cancelled); one
+    already sent cannot be called back: it is marked and logged so that the recovery is followed."""
+    if event.kind != "retrait":
+        return  # the other DA gates are the calculator's, decided before the request is handed over
+    sent = await repo.record_withdrawal(conn, event.schooling_id, event.student_id, event.occurred_at)
+    if sent:
+        log.warning("decision_withdrawn_after_sent", schooling_id=str(event.schooling_id),
+                    payment_request_ids=[str(i) for i in sent])
+
+
 HANDLERS_BY_TOPIC: dict[str, dict[str, EventHandler]] = {
-    "students": {"StudentRegistered": on_student_registered, "SchoolingOpened": on_schooling_opened},
+    "students": {"StudentRegistered": on_student_registered, "SchoolingOpened": on_schooling_opened,
+                 "StudentIneStatusChanged": on_ine_status_changed},
+    "documents": {"DocumentReady": on_document_ready},
     "ribs": {"RibRecorded": on_rib_recorded},
     "calculator": {"PaymentRequested": on_payment_requested, "SchoolingPriced": on_schooling_priced},
 }

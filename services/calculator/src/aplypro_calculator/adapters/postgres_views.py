@@ -27,7 +27,7 @@ async def explanation(conn: Connection, pfmp_id: UUID) -> dict[str, Any] | None:
     pool = await conn.fetch(_POOL_ROWS, row["student_id"], row["mef_code"], row["school_year"])
     requests = await conn.fetch(
         "SELECT payment_request_id, kind, state, amount_cents, base_cents, reasons, asp_reasons, paid_amount, "
-        "paid_mismatch, recovery, created_at, due_at FROM payment_requests WHERE pfmp_id = $1 ORDER BY seq", pfmp_id)
+        "paid_mismatch, recovery, created_at, due_at, gateway_reasons FROM payment_requests WHERE pfmp_id = $1 ORDER BY seq", pfmp_id)
     return {**found, "pool": [dict(r) for r in pool], "requests": [dict(r) for r in requests]}
 
 
@@ -42,7 +42,20 @@ async def totals(conn: Connection) -> dict[str, Any]:
     mismatches = await conn.fetchval("SELECT count(*) FROM payment_requests WHERE paid_mismatch")
     return {**{k: int(v) for k, v in dict(row).items()},
             "requests_by_state": {r["state"]: int(r["n"]) for r in by_state},
-            "paid_mismatches": int(mismatches)}
+            "paid_mismatches": int(mismatches), "blocked_by_reason": await blocked_by_reason(conn)}
+
+
+async def blocked_by_reason(conn: Connection) -> dict[str, int]:
+    """Requests not sent yet by what holds them back: the calculator's reasons of open requests, the gateway's
+    of those handed over as ready; a request never evaluated counts under `awaiting_evaluation` (its
+    cool-down), so none is silent."""
+    rows = await conn.fetch(
+        "SELECT reason, count(*) AS n FROM ("
+        " SELECT unnest(reasons) AS reason FROM payment_requests WHERE state IN ('pending', 'incomplete')"
+        " UNION ALL SELECT unnest(gateway_reasons) FROM payment_requests WHERE state = 'ready'"
+        " UNION ALL SELECT 'awaiting_evaluation' FROM payment_requests"
+        " WHERE state = 'pending' AND cardinality(reasons) = 0 AND due_at IS NOT NULL) r GROUP BY reason")
+    return {r["reason"]: int(r["n"]) for r in rows}
 
 
 async def exclusions(conn: Connection) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from aplypro_calculator.config import CalculatorSettings
 from aplypro_calculator.domain.exclusions import ExclusionConflict, ExclusionRow
 from aplypro_calculator.domain.pool import euros
 from aplypro_calculator.domain.requests import PARIS
-from aplypro_calculator.entrypoints import explain_command
+from aplypro_calculator.entrypoints import explain_command, reason_words
 from aplypro_calculator.entrypoints.bareme_command import run_bareme
 from aplypro_calculator.entrypoints.service import build_handlers, build_spec
 from aplypro_calculator.service_layer import evaluation, operations, repairs
@@ -80,13 +80,15 @@ def explain(pfmp_id: UUID) -> None:
 
 @app.command()
 def status() -> None:
-    """Print amounts computed, their total and payment requests by state, as JSON."""
+    """Print amounts computed, their total, payment requests by state and, for each blocking reason, how many
+    requests it holds back with what blocks and what to do, as JSON."""
 
     async def work(pool: asyncpg.Pool, _: CalculatorSettings) -> dict[str, object]:
         async with pool.acquire() as conn:
-            return await postgres_views.totals(conn)
+            totals = await postgres_views.totals(conn)
+        return {**totals, "blocked_by_reason": reason_words.summary(totals["blocked_by_reason"])}
 
-    typer.echo(json.dumps(_with_db(work)))
+    typer.echo(json.dumps(_with_db(work), ensure_ascii=False))
 
 
 @app.command("release-parked")

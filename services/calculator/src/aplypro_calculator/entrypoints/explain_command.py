@@ -8,6 +8,7 @@ from aplypro_calculator.adapters import postgres
 from aplypro_calculator.domain.exclusions import Exclusions
 from aplypro_calculator.domain.pool import allocate, euros
 from aplypro_calculator.domain.requests import PARIS
+from aplypro_calculator.entrypoints import reason_words
 
 
 def _money(cents: int | None) -> str:
@@ -55,8 +56,19 @@ def render(found: dict[str, Any], exclusions: Exclusions) -> list[str]:
             detail.append(f"MTNET {r['paid_amount']}" + (" MISMATCH" if r["paid_mismatch"] else ""))
         if r["recovery"]:
             detail.append("recovery order")
+        held = r["state"] == "ready" and bool(r["gateway_reasons"])  # handed over, held back by the gateway
+        if held:
+            detail.append("held by the asp-gateway: " + ", ".join(r["gateway_reasons"]))
         lines.append(f"  - {r['payment_request_id']}: " + "; ".join(detail))
+        lines += reason_words.lines(_keys(r) + (list(r["gateway_reasons"]) if held else []))
     return lines
+
+
+def _keys(request: dict[str, Any]) -> list[str]:
+    """What holds the request back, in words: its reasons, or its cool-down when it was never evaluated."""
+    if request["state"] == "pending" and not request["reasons"] and request["due_at"] is not None:
+        return [reason_words.AWAITING]
+    return list(request["reasons"] or ())
 
 
 def _pool(found: dict[str, Any], exclusions: Exclusions) -> list[str]:

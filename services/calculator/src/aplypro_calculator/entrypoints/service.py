@@ -77,7 +77,9 @@ def build_spec(settings: CalculatorSettings) -> ServiceSpec:
                       "PaymentRequestSent": handlers.on_event, "PaymentRequestStateChanged": handlers.on_event,
                       "DocumentReady": handlers.on_event,
                       # pfmp's report of a closed schooling: reason pfmp_outside_schooling_dates.
-                      "SchoolingExtended": handlers.on_event},
+                      "SchoolingExtended": handlers.on_event,
+                      # Why the gateway holds a request back: shown by explain and status, nothing else.
+                      "PaymentRequestHeld": handlers.on_event},
             batch_handler=handlers.on_batch,
         )],
         background=[release_parked_requests, evaluate_due_requests],

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from aplypro_contracts import (
     DocumentReady,
     Envelope,
+    PaymentRequestHeld,
     PaymentRequestSent,
     PaymentRequestStateChanged,
     PfmpRecorded,
@@ -30,7 +31,7 @@ from aplypro_contracts import (
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 
-from aplypro_calculator.adapters import postgres, postgres_decisions
+from aplypro_calculator.adapters import postgres, postgres_decisions, postgres_held
 from aplypro_calculator.adapters.postgres import PoolKey
 from aplypro_calculator.adapters.postgres_stale import count_stale, is_newer
 from aplypro_calculator.domain.bareme import MefRow, Priced, load_bareme
@@ -108,7 +109,11 @@ class Handlers:
             await apply_asp_returns(conn, returns, causes)
         if causes:
             out += await self.recompute_pools(conn, causes)
-        apart = PaymentRequestStateChanged | PaymentRequestSent | StudentRegistered | DocumentReady | SchoolingExtended
+        held = [e for e in events if isinstance(e, PaymentRequestHeld)]
+        if held:  # the gateway's reasons, for explain and status only: no state or amount changes
+            await postgres_held.record_held(conn, held)
+        apart = (PaymentRequestStateChanged | PaymentRequestSent | StudentRegistered | DocumentReady
+                 | PaymentRequestHeld | SchoolingExtended)
         for run in _runs([e for e in events if not isinstance(e, apart)]):
             causes = {}
             arriving: dict[PoolKey, list[dict[str, Any]]] = {}

@@ -31,6 +31,7 @@ from aplypro_students.service_layer.import_students import (
     ImportStudents,
     import_students,
 )
+from aplypro_students.service_layer.ine_status import IneStatus, record_ine_status
 from aplypro_students.service_layer.record_ribs import record_ribs
 from aplypro_students.service_layer.reference import load_establishments, load_mefs
 
@@ -171,6 +172,32 @@ def import_ribs(
         _print(asyncio.run(in_transaction(settings, work)))
     except InvalidFile as exc:
         _refuse(exc.errors, "nothing recorded")
+
+
+def _ine_status(ines: list[str], status: IneStatus, by: str) -> None:
+    settings = _settings()
+
+    async def work(conn: Connection) -> dict[str, Any]:
+        summary = await record_ine_status(conn, ines, status, by=by, topic=settings.topic(STUDENTS_EVENTS))
+        return summary.as_dict()
+
+    _print(asyncio.run(in_transaction(settings, work)))
+
+
+_INES = Annotated[list[str], typer.Argument(help="INEs the student API answered for.")]
+_BY = Annotated[str, typer.Option("--by", help="Who records it (user id, or the API refresh job): audit trail.")]
+
+
+@app.command("ine-not-found")
+def ine_not_found(ines: _INES, by: _BY) -> None:
+    """The student API answered "not found" for these INEs: their payment requests are blocked (ine_not_found)."""
+    _ine_status(ines, "not_found", by)
+
+
+@app.command("ine-found")
+def ine_found(ines: _INES, by: _BY) -> None:
+    """The student API knows these INEs again: the ine_not_found block is lifted."""
+    _ine_status(ines, "found", by)
 
 
 def main() -> None:

@@ -1,0 +1,108 @@
+"""The whole gateway in-process on the real broker: a lost INE and a retrait, published by their owners,
+hold back requests the calculator handed over, and PaymentRequestHeld tells why; the INE found again releases
+its request into a file."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+from aplypro_asp_gateway.config import AspSettings
+from aplypro_asp_gateway.entrypoints.service import build_spec
+from aplypro_contracts import (
+    DocumentReady,
+    Envelope,
+    PaymentRequested,
+    PaymentRequestHeld,
+    PaymentRequestSent,
+    StudentIneStatusChanged,
+    to_wire,
+)
+from aplypro_contracts.topics import ASP_EVENTS, CALCULATOR_EVENTS, DOCUMENTS_EVENTS, STUDENTS_EVENTS
+from aplypro_local.testing import eventually, read_topic
+from aplypro_servicekit.runtime import ServiceRuntime
+
+from .test_service_runtime import events_of_one_student
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+async def reasons_of(pool: asyncpg.Pool, payment_request_id: uuid.UUID) -> tuple[str, list[str]] | None:
+    row = await pool.fetchrow("SELECT state, blocking_reasons FROM payment_requests WHERE payment_request_id = $1",
+                              payment_request_id)
+    return None if row is None else (row["state"], row["blocking_reasons"])
+
+
+async def test_owners_facts_block_requests_over_kafka_and_a_found_ine_releases_its_own(
+    service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name, value in {**service_env, "APLYPRO_ASP_OUTBOX_DIR": str(tmp_path),
+                        "APLYPRO_ASP_BUILD_INTERVAL_S": "0.2"}.items():
+        monkeypatch.setenv(name, value)
+    settings = AspSettings()
+    runtime = ServiceRuntime(build_spec(settings), settings)
+    await runtime.start()
+    assert runtime.pool is not None
+    pool = runtime.pool
+    producer = AIOKafkaProducer(bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"])
+    await producer.start()
+
+    async def send(topic: str, key: uuid.UUID, event: Envelope) -> None:
+        body, headers = to_wire(event)
+        await producer.send_and_wait(settings.topic(topic), body, key=str(key).encode(),
+                                     headers=list(headers.items()))
+
+    try:
+        lost, withdrawn = events_of_one_student(), events_of_one_student()
+        lost_request, withdrawn_request = (e[-1][2] for e in (lost, withdrawn))
+        assert isinstance(lost_request, PaymentRequested)
+        assert isinstance(withdrawn_request, PaymentRequested)
+        for topic, key, event in lost[:-1] + withdrawn[:-1]:
+            await send(topic, key, event)
+        # The owners publish their facts: the student API lost the first INE; the second DA is withdrawn.
+        await send(STUDENTS_EVENTS, lost_request.student_id, StudentIneStatusChanged(
+            producer="students", student_id=lost_request.student_id, ine_status="not_found", version=1))
+        await send(DOCUMENTS_EVENTS, withdrawn_request.student_id, DocumentReady(
+            producer="documents", document_id=uuid.uuid4(), kind="retrait",
+            schooling_id=withdrawn_request.schooling_id, student_id=withdrawn_request.student_id,
+            number="ENPUK7Q2M9X4TB20251", version=1, storage_ref="r.pdf", sha256="0" * 64, size_bytes=10))
+
+        async def facts_held() -> bool:
+            return bool(await pool.fetchval("SELECT (SELECT count(*) FROM student_ine_status) + "
+                                            "(SELECT count(*) FROM withdrawn_schoolings) = 2"))
+
+        await eventually(facts_held, 30, "the gateway holds both facts")
+        # The calculator hands both requests over as ready.
+        for request in (lost_request, withdrawn_request):
+            await send(CALCULATOR_EVENTS, request.student_id, request)
+
+        async def both_blocked() -> bool:
+            return (await reasons_of(pool, lost_request.payment_request_id) == ("pending", ["ine_not_found"])
+                    and await reasons_of(pool, withdrawn_request.payment_request_id)
+                    == ("pending", ["attributive_decision_cancelled"]))
+
+        await eventually(both_blocked, 30, "both requests blocked with their reasons")
+
+        # The student API finds the INE again: that request goes into a file, the withdrawn one never does.
+        await send(STUDENTS_EVENTS, lost_request.student_id, StudentIneStatusChanged(
+            producer="students", student_id=lost_request.student_id, ine_status="found", version=2))
+        # On the gateway's topic: each request held with its reasons, then only the found one sent.
+        records = await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], settings.topic(ASP_EVENTS), expected=3)
+        records += await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], settings.topic(ASP_EVENTS),
+                                    idle_s=2.0)  # nothing else goes out
+        of_type = {t: [r.value for r in records if dict(r.headers).get("event-type") == t.encode()]
+                   for t in ("PaymentRequestHeld", "PaymentRequestSent")}
+        held = {(e.payment_request_id, e.reasons) for e in map(PaymentRequestHeld.model_validate_json,
+                                                                of_type["PaymentRequestHeld"])}
+        assert held == {(lost_request.payment_request_id, ("ine_not_found",)),
+                        (withdrawn_request.payment_request_id, ("attributive_decision_cancelled",))}
+        sent = {PaymentRequestSent.model_validate_json(v).payment_request_id for v in of_type["PaymentRequestSent"]}
+        assert sent == {lost_request.payment_request_id}
+        assert await reasons_of(pool, withdrawn_request.payment_request_id) == (
+            "pending", ["attributive_decision_cancelled"])
+    finally:
+        await producer.stop()
+        await runtime.stop()
