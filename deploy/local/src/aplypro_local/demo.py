@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from aplypro_contracts.reasons import describe
 from rich.console import Console
 from rich.table import Table
 
@@ -15,6 +19,11 @@ from .school import UAI, SchoolFiles, generate_school
 from .stack import LocalStack
 
 console = Console()
+
+
+# pfmp's refusal codes that are, at record time, a payment-blocking reason of lifecycles.md §4 under
+# another key (the other codes it shares with §4 are the same keys: missing_attributive_decision…).
+REFUSAL_REASONS = {"pfmp_overlaps": "overlaps"}
 
 
 class DemoFailed(RuntimeError):
@@ -26,6 +35,15 @@ def _command(stack: LocalStack, *args: str) -> str:
     if result.returncode != 0:
         raise DemoFailed(f"`{' '.join(args[:2])}` failed:\n{result.stderr[-2000:]}")
     return result.stdout
+
+
+def _refused_file(stack: LocalStack, *args: str) -> Counter[str]:
+    """A file the service must refuse whole (exit 2): the refusal codes of its rows (`line N: code: …`)."""
+    result = stack.run_command(list(args))
+    if result.returncode != 2:
+        raise DemoFailed(f"`{' '.join(args[:2])}` was expected to refuse the file (exit 2), got "
+                         f"{result.returncode}:\n{(result.stderr or result.stdout)[-2000:]}")
+    return Counter(line.split(": ")[1] for line in result.stderr.splitlines() if line.startswith("line "))
 
 
 def _wait(probe: Probe, stack: LocalStack, label: str, done: Callable[[dict[str, int]], bool],
@@ -46,11 +64,29 @@ def _wait(probe: Probe, stack: LocalStack, label: str, done: Callable[[dict[str,
             time.sleep(0.3)
 
 
-def run_school(stack: LocalStack, school: SchoolFiles, timeout: float) -> dict[str, int]:
-    """Feed one school to a running stack and wait until every stage is done; returns the figures."""
+@dataclass
+class SchoolRun:
+    """What one school's run ended with: the figures, and why the students not paid are not."""
+
+    figures: dict[str, int]
+    # (reason key of lifecycles.md §4, where it was decided) → count: payment requests blocked by the calculator
+    # or the asp-gateway, PFMPs refused by pfmp when recorded or at validation.
+    blocked: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def by_reason(self) -> dict[str, int]:
+        out: Counter[str] = Counter()
+        for (reason, _), count in self.blocked.items():
+            out[reason] += count
+        return dict(out)
+
+
+def run_school(stack: LocalStack, school: SchoolFiles, timeout: float) -> SchoolRun:
+    """Feed one school to a running stack and wait until every stage is done; returns the figures and the
+    blocked counts per reason."""
     probe = Probe(stack.env["DATABASE_URL"], stack.env["KAFKA_BOOTSTRAP_SERVERS"], stack.schema_prefix,
                   stack.extra_env.get("APLYPRO_TOPIC_NAMESPACE", ""))
-    n, p = school.student_count, school.pfmp_count
+    n, p, da = school.student_count, school.pfmp_count, school.decision_count
+    run = SchoolRun(figures={})
     _command(stack, "aplypro-students", "load-establishments", str(school.establishments))
     _command(stack, "aplypro-students", "load-mefs", str(school.mefs), "--school-year", "2025")
     _command(stack, "aplypro-students", "import-csv", str(school.students), "--uai", UAI)
@@ -59,21 +95,38 @@ def run_school(stack: LocalStack, school: SchoolFiles, timeout: float) -> dict[s
     _wait(probe, stack, "pfmp learns the schoolings", lambda f: f["pfmp_schoolings"] >= n,
           lambda f: f"{f['pfmp_schoolings']}/{n}", timeout)
     # Validation needs each schooling's DA and a RIB (issue 10): the DAs come from the students' events
-    # alone, so they are awaited before the director validates.
-    _wait(probe, stack, "documents renders the decisions", lambda f: f["decisions"] >= n,
-          lambda f: f"{f['decisions']}/{n}", timeout)
-    _wait(probe, stack, "pfmp learns the decisions and RIBs", lambda f: min(f["pfmp_decisions"], f["pfmp_ribs"]) >= n,
-          lambda f: f"{min(f['pfmp_decisions'], f['pfmp_ribs'])}/{n}", timeout)
+    # alone, so they are awaited before the director validates. A class without allowance gets none.
+    _wait(probe, stack, "documents renders the decisions", lambda f: f["decisions"] >= da,
+          lambda f: f"{f['decisions']}/{da}", timeout)
+    # The calculator and the gateway must know them too, so that no request is blocked for a fact still on
+    # its way when the reasons are counted below.
+    _wait(probe, stack, "pfmp, calculator and asp-gateway learn the decisions, students and RIBs",
+          lambda f: min(f["pfmp_decisions"], f["calculator_decisions"]) >= da
+          and min(f["pfmp_ribs"], f["gateway_students"], f["gateway_schoolings"], f["gateway_ribs"]) >= n,
+          lambda f: f"{min(f['pfmp_decisions'], f['calculator_decisions'])}/{da} DAs, "
+                    f"{min(f['pfmp_ribs'], f['gateway_students'], f['gateway_schoolings'], f['gateway_ribs'])}/{n}"
+                    " students", timeout)
     _command(stack, "aplypro-pfmp", "import-csv", str(school.pfmps))
-    _command(stack, "aplypro-pfmp", "validate", "--uai", UAI, "--user", "demo-director")
-    console.print(f"[green]✓[/] recorded and validated {p} PFMPs")
-    _wait(probe, stack, "calculator prices the PFMPs", lambda f: f["amounts"] >= p,
-          lambda f: f"{f['amounts']}/{p}", timeout)
-    figures = _wait(probe, stack, "asp-gateway writes the payment file",
-                    lambda f: f["payment_requests"] > 0 and f["requests_sent"] >= f["payment_requests"],
-                    lambda f: f"{f['requests_sent']}/{f['payment_requests']}", timeout)
-    figures["dead_letters"] = asyncio.run(probe.dead_letters())
-    return figures
+    if school.planted is not None:
+        # The school sends a PFMP again with other dates: pfmp refuses what overlaps a recorded one.
+        for code, count in _refused_file(stack, "aplypro-pfmp", "import-csv", str(school.late_pfmps)).items():
+            run.blocked[REFUSAL_REASONS.get(code, code), "pfmp: refused when recorded"] = count
+    report = json.loads(_command(stack, "aplypro-pfmp", "validate", "--uai", UAI, "--user", "demo-director"))
+    for code, count in report["skipped"].items():
+        run.blocked[code, "pfmp: refused at validation"] = count
+    console.print(f"[green]✓[/] recorded {p} PFMPs, validated {report['validated']}")
+    priced = school.priced_pfmp_count
+    _wait(probe, stack, "calculator prices the PFMPs", lambda f: f["amounts"] >= priced,
+          lambda f: f"{f['amounts']}/{priced}", timeout)
+    # A blocked request is never sent: done when every request is either in a file or held with its reasons.
+    run.figures = _wait(probe, stack, "asp-gateway writes the payment file",
+                        lambda f: f["payment_requests"] > 0
+                        and f["requests_sent"] + f["requests_blocked"] >= f["payment_requests"],
+                        lambda f: f"{f['requests_sent']} sent + {f['requests_blocked']} blocked"
+                                  f"/{f['payment_requests']}", timeout)
+    run.figures["dead_letters"] = asyncio.run(probe.dead_letters())
+    run.blocked.update(asyncio.run(probe.blocked_by_reason()))
+    return run
 
 
 def run_demo(workdir: Path, students_per_class: int = 20, timeout: float = 150) -> int:
@@ -85,9 +138,9 @@ def run_demo(workdir: Path, students_per_class: int = 20, timeout: float = 150) 
         console.print(f"[green]✓[/] broker {stack.env['KAFKA_BOOTSTRAP_SERVERS']}, database ready")
         stack.start_all()
         console.print("[green]✓[/] started students, pfmp, calculator, documents, asp-gateway")
-        figures = run_school(stack, generate_school(workdir / "school", students_per_class), timeout)
-        _summary(stack, figures, time.monotonic() - started)
-        return 0 if figures["dead_letters"] == 0 else 1
+        run = run_school(stack, generate_school(workdir / "school", students_per_class), timeout)
+        _summary(stack, run, time.monotonic() - started)
+        return 0 if run.figures["dead_letters"] == 0 else 1
     except DemoFailed as exc:
         console.print(f"[red]✗ {exc}[/]")
         return 1
@@ -96,7 +149,8 @@ def run_demo(workdir: Path, students_per_class: int = 20, timeout: float = 150) 
             stack.stop()
 
 
-def _summary(stack: LocalStack, f: dict[str, int], seconds: float) -> None:
+def _summary(stack: LocalStack, run: SchoolRun, seconds: float) -> None:
+    f = run.figures
     files = sorted((Path(stack.env["APLYPRO_ASP_OUTBOX_DIR"])).glob("*.xml"))
     table = Table(title=f"APLyPro demo: one school, {seconds:.0f} s")
     table.add_column("what")
@@ -105,12 +159,22 @@ def _summary(stack: LocalStack, f: dict[str, int], seconds: float) -> None:
     table.add_row("students imported", str(f["students"]), "students")
     table.add_row("PFMPs validated", str(f["pfmps_validated"]), "pfmp")
     table.add_row("amounts computed", str(f["amounts"]), "calculator")
-    table.add_row("total of amounts", f"{f['amounts_total_cents'] // 100:,} €".replace(",", " "), "calculator")
+    table.add_row("total of amounts", _euros(f["amounts_total_cents"]), "calculator")
     table.add_row("payment requests", str(f["payment_requests"]), "calculator")
     table.add_row("decisions (PDF) written", str(f["decisions"]), stack.env["APLYPRO_DOCUMENTS_STORAGE_DIR"])
     table.add_row("ASP payment files", str(len(files)), str(Path(stack.env["APLYPRO_ASP_OUTBOX_DIR"])))
     table.add_row("requests in the files", str(f["requests_sent"]), "asp-gateway")
+    table.add_row("total in the files", _euros(f["sent_total_cents"]), "asp-gateway")
+    table.add_row("requests blocked", str(f["requests_blocked"]), "calculator, asp-gateway")
+    for (reason, where), count in sorted(run.blocked.items()):
+        table.add_row(f"  blocked: {reason}", str(count), where)
     table.add_row("messages dead-lettered", str(f["dead_letters"]), "*.dlt topics")
     console.print(table)
+    for reason in sorted({reason for reason, _ in run.blocked}):
+        console.print(f"[dim]{describe(reason).line()}[/]")
     for path in files:
         console.print(f"payment file: {path}")
+
+
+def _euros(cents: int) -> str:
+    return f"{cents // 100:,} €".replace(",", " ")

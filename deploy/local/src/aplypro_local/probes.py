@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 from aplypro_contracts.topics import ALL_TOPICS, dead_letter_topic
+
+# What holds a payment request back, as `aplypro-calculator status` counts it: the calculator's reasons of an
+# open request, the gateway's (PaymentRequestHeld) of one handed over as ready.
+_HELD = ("(CASE WHEN state IN ('pending', 'incomplete') THEN reasons WHEN state = 'ready' THEN gateway_reasons "
+         "ELSE '{}'::text[] END)")
 
 # One query per figure; a schema not yet migrated reads as 0.
 QUERIES = {
@@ -23,7 +29,15 @@ QUERIES = {
     # The DAs pfmp has learnt: its validation needs the schooling's DA (issue 10).
     "pfmp_decisions": "SELECT count(*) FROM pfmp.decisions WHERE kind = 'attribution'",
     "pfmp_ribs": "SELECT count(*) FROM pfmp.ribs_on_file",  # and a RIB for the establishment
+    # What the calculator and the gateway must know before the director validates, so that a request is
+    # never blocked for a fact still on its way (a DA, the student, a RIB) when the demo counts the reasons.
+    "calculator_decisions": "SELECT count(*) FROM calculator.decisions WHERE attribution_version > 0",
+    "gateway_students": "SELECT count(*) FROM asp_gateway.students",
+    "gateway_schoolings": "SELECT count(*) FROM asp_gateway.schoolings",
+    "gateway_ribs": "SELECT count(*) FROM asp_gateway.ribs",
     "requests_sent": "SELECT count(*) FROM asp_gateway.payment_requests WHERE state = 'sent'",
+    "sent_total_cents": "SELECT coalesce(sum(amount_cents), 0) FROM asp_gateway.payment_requests WHERE state = 'sent'",
+    "requests_blocked": f"SELECT count(*) FROM calculator.payment_requests WHERE cardinality({_HELD}) > 0",
     "payment_files": "SELECT count(DISTINCT file_name) FROM asp_gateway.payment_requests WHERE file_name IS NOT NULL",
 }
 
@@ -48,6 +62,20 @@ class Probe:
         finally:
             await conn.close()
         return out
+
+    async def blocked_by_reason(self) -> dict[tuple[str, str], int]:
+        """Blocked payment requests per (reason, service that decided it): one request may count under
+        several reasons, as every failed check is recorded."""
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            rows = await conn.fetch(
+                f"SELECT unnest(reasons) AS reason, 'calculator' AS owner FROM {self.schema_prefix}calculator."
+                "payment_requests WHERE state IN ('pending', 'incomplete') UNION ALL "
+                f"SELECT unnest(gateway_reasons), 'asp-gateway' FROM {self.schema_prefix}calculator."
+                "payment_requests WHERE state = 'ready'")
+        finally:
+            await conn.close()
+        return dict(Counter((r["reason"], r["owner"]) for r in rows))
 
     async def dead_letters(self, idle_s: float = 1.5) -> int:
         """Messages in every dead-letter topic, counted by reading them (end offsets are not record
