@@ -55,7 +55,7 @@ def test_one_school_goes_from_csv_to_decisions_and_a_payment_file(
     figures, planted, folder = run.figures, school.planted, tmp_path / "school"
     assert planted is not None
 
-    # Each planted student is blocked for her reason, where the owner of the data decides it, and nothing
+    # Each planted student is blocked for their reason, where the owner of the data decides it, and nothing
     # else is blocked: an overlapping PFMP is refused when recorded, a PFMP without DA at validation, the
     # calculator holds the PFMP outside its schooling, the asp-gateway the adult paid on a parent's account.
     assert run.blocked == {
@@ -89,7 +89,7 @@ def test_one_school_goes_from_csv_to_decisions_and_a_payment_file(
         assert pdf.stem in text.replace(" ", "")  # the DA number is printed
 
     # One payment file carries every request not blocked, in whole euros, and their total: every student
-    # is paid but the three whose requests are held or never made (the overlap's student keeps her PFMPs).
+    # is paid but the three whose requests are held or never made (the overlap's student keeps the PFMPs recorded first).
     files = sorted((tmp_path / "asp" / "outbox").glob("nps_ficimport_idp_*.xml"))
     assert len(files) == 1, f"{len(files)} payment files"
     tree = etree.parse(str(files[0]))

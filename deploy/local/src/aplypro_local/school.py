@@ -45,10 +45,10 @@ NO_ALLOWANCE_CLASS = ("1CAP3 CUISINE", {
 class Planted:
     """The students who are not paid, by the reason the pipeline gives (INEs: kept in memory, never logged)."""
 
-    outside_schooling_dates: str  # schooling ended on 31 October; her November PFMP is outside it
-    adult_wrong_owner_type: str  # 18 before her PFMP; the account is her parent's
-    missing_attributive_decision: str  # in the no-allowance class: no DA, her PFMP is refused at validation
-    overlaps: str  # the school sends her first PFMP again, shifted by two days: refused when recorded
+    outside_schooling_dates: str  # schooling ended on 31 October; the November PFMP is outside it
+    adult_wrong_owner_type: str  # 18 before the PFMP; the account is a parent's
+    missing_attributive_decision: str  # in the no-allowance class: no DA, the PFMP is refused at validation
+    overlaps: str  # the school sends the first PFMP again, shifted by two days: refused when recorded
 
 
 @dataclass(frozen=True)
@@ -111,9 +111,9 @@ def generate_school(folder: Path, students_per_class: int = 20, seed: int = 2025
             birth = date(2007, 1, 1) + timedelta(days=rng.randrange(3 * 365))
             end, owner, holder, (klass, mef_code) = "", "eleve", f"{last} {first}", (label, mef["MEF"])
             if plant and n == OUTSIDE_DATES:
-                end = f"{SCHOOL_YEAR}-10-31"  # left in October: her November PFMP lies outside the schooling
+                end = f"{SCHOOL_YEAR}-10-31"  # left in October: the November PFMP lies outside the schooling
             if plant and n == ADULT:
-                # 18 in May 2025, so an adult on her PFMP's first day, paid on her parent's account.
+                # 18 in May 2025, so an adult on the PFMP's first day, paid on a parent's account.
                 birth, owner, holder = date(2007, 5, 14), "representant_ou_tiers", f"{last} Nathalie"
             if plant and n == total:
                 klass, mef_code = NO_ALLOWANCE_CLASS[0], NO_ALLOWANCE_CLASS[1]["MEF"]
