@@ -108,7 +108,8 @@ async def test_defective_student_facts_block_their_requests_and_corrected_facts_
                     status: str = "student") -> list[tuple[str, uuid.UUID, Envelope]]:
             """One student's facts with its defect; the corrected fact is kept for later."""
             registered, opened, recorded, requested = (e for _, _, e in events_of_one_student())
-            assert isinstance(registered, StudentRegistered) and isinstance(opened, SchoolingOpened)
+            assert isinstance(registered, StudentRegistered)
+            assert isinstance(opened, SchoolingOpened)
             assert isinstance(requested, PaymentRequested)
             sid = registered.student_id
             requests.append(requested)
