@@ -5,17 +5,11 @@ RIBs and schoolings, each request is held with its reason; the corrected facts r
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
-from aplypro_asp_gateway.config import AspSettings
-from aplypro_asp_gateway.entrypoints.service import build_spec
 from aplypro_contracts import (
     Address,
     Envelope,
@@ -24,45 +18,16 @@ from aplypro_contracts import (
     RibRecorded,
     SchoolingOpened,
     StudentRegistered,
-    to_wire,
 )
 from aplypro_contracts.topics import CALCULATOR_EVENTS, STUDENTS_EVENTS, STUDENTS_RIBS
 from aplypro_local.testing import eventually
-from aplypro_servicekit.runtime import ServiceRuntime
 
-from .test_owner_gates_over_kafka import reasons_of
+from .gateway_on_broker import gateway, reasons_of
 from .test_service_runtime import UAI, events_of_one_student
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-Send = Callable[[str, uuid.UUID, Envelope], Awaitable[None]]
 GOOD_IBAN, BAD_IBAN = "FR7630006000000000000000167", "FR7630006000000000000000168"  # bad: check digits
-
-
-@asynccontextmanager
-async def gateway(service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                  **env: str) -> AsyncIterator[tuple[asyncpg.Pool, Send]]:
-    """The gateway as ServiceRuntime on the suite's broker and database, and a producer into its topics."""
-    for name, value in {**service_env, "APLYPRO_ASP_OUTBOX_DIR": str(tmp_path),
-                        "APLYPRO_ASP_BUILD_INTERVAL_S": "0.2", **env}.items():
-        monkeypatch.setenv(name, value)
-    settings = AspSettings()
-    runtime = ServiceRuntime(build_spec(settings), settings)
-    await runtime.start()
-    assert runtime.pool is not None
-    producer = AIOKafkaProducer(bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"])
-    await producer.start()
-
-    async def send(topic: str, key: uuid.UUID, event: Envelope) -> None:
-        body, headers = to_wire(event)
-        await producer.send_and_wait(settings.topic(topic), body, key=str(key).encode(),
-                                     headers=list(headers.items()))
-
-    try:
-        yield runtime.pool, send
-    finally:
-        await producer.stop()
-        await runtime.stop()
 
 
 def identity(**changes: Any) -> Identity:
@@ -99,7 +64,7 @@ RIB_DEFECTS: dict[tuple[str, ...], dict[str, Any]] = {
 async def test_defective_student_facts_block_their_requests_and_corrected_facts_release_them_into_a_file(
     service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    async with gateway(service_env, monkeypatch, tmp_path) as (pool, send):
+    async with gateway(service_env, monkeypatch, tmp_path) as (_, pool, send):
         expected: dict[uuid.UUID, tuple[str, ...]] = {}
         fixes: list[tuple[str, uuid.UUID, Envelope]] = []
         requests: list[PaymentRequested] = []
@@ -181,7 +146,7 @@ async def test_a_switched_off_budget_programme_parks_a_request_until_funding_is_
     requested = events[-1][2]
     assert isinstance(requested, PaymentRequested)
     # MENJ public funding is off: the request parks with funding_unavailable, nothing is paid.
-    async with gateway(service_env, monkeypatch, tmp_path, APLYPRO_ASP_FUNDING_OFF="menj_public") as (pool, send):
+    async with gateway(service_env, monkeypatch, tmp_path, APLYPRO_ASP_FUNDING_OFF="menj_public") as (_, pool, send):
         for topic, key, event in events:
             await send(topic, key, event)
 
@@ -191,7 +156,7 @@ async def test_a_switched_off_budget_programme_parks_a_request_until_funding_is_
         await eventually(parked, 60, "the request parked for funding")
     assert not list(tmp_path.glob("*.xml"))
     # Funding restored (the gateway restarted without the switch): the first build releases the request.
-    async with gateway(service_env, monkeypatch, tmp_path, APLYPRO_ASP_FUNDING_OFF="") as (pool, _):
+    async with gateway(service_env, monkeypatch, tmp_path, APLYPRO_ASP_FUNDING_OFF="") as (_, pool, _):
         async def sent() -> bool:
             state = await reasons_of(pool, requested.payment_request_id)
             return state is not None and state[0] == "sent"

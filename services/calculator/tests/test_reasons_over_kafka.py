@@ -10,7 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from aplypro_contracts import (
     Envelope,
@@ -31,9 +30,9 @@ from aplypro_contracts.topics import (
     PFMP_EVENTS,
     STUDENTS_EVENTS,
 )
-from aplypro_local.stack import LocalStack
 from aplypro_local.testing import eventually, produce, read_topic
 
+from .calculator_on_broker import CalculatorProcess, calculator_process
 from .calculator_world import OTHER_UAI, PREMIERE, REGISTRY, TERMINALE, UAI, UNPRICED
 from .test_decisions_over_kafka import document, topics_exist
 
@@ -65,25 +64,14 @@ def recorded(state: PfmpState, **changes: Any) -> PfmpRecorded:
 async def test_the_calculators_reasons_block_requests_and_their_fixes_release_them_over_the_real_broker(
     service_env: dict[str, str], tmp_path: Path,
 ) -> None:
-    namespace = service_env["APLYPRO_TOPIC_NAMESPACE"]
-    bootstrap, database_url = service_env["KAFKA_BOOTSTRAP_SERVERS"], service_env["DATABASE_URL"]
-    stack = LocalStack(tmp_path, extra_env=service_env)
-    stack.start_servers()
-    schema = f"{stack.schema_prefix}calculator"
-    stack.start_service("calculator")
-    conn = await asyncpg.connect(database_url)
+    namespace, bootstrap = service_env["APLYPRO_TOPIC_NAMESPACE"], service_env["KAFKA_BOOTSTRAP_SERVERS"]
+    async with calculator_process(service_env, tmp_path) as calc:
+        await _scenario(calc, namespace, bootstrap)
 
-    async def request_of(pfmp_id: uuid.UUID) -> dict[str, Any] | None:
-        try:
-            row = await conn.fetchrow(f"SELECT * FROM {schema}.payment_requests WHERE pfmp_id = $1 "
-                                      "ORDER BY seq DESC LIMIT 1", pfmp_id)
-        except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
-            return None
-        return None if row is None else dict(row)
 
-    async def state_of(pfmp_id: uuid.UUID) -> tuple[str, list[str]] | None:
-        row = await request_of(pfmp_id)
-        return None if row is None else (row["state"], list(row["reasons"]))
+async def _scenario(calc: CalculatorProcess, namespace: str, bootstrap: str) -> None:
+    stack = calc.stack
+    state_of, request_of = calc.state_of, calc.request_of
 
     async def wait_for(expected: dict[uuid.UUID, tuple[str, list[str]]], what: str) -> None:
         async def check() -> bool:
@@ -107,77 +95,70 @@ async def test_the_calculators_reasons_block_requests_and_their_fixes_release_th
             stack.env.update(saved)
         assert done.returncode == 0, done.stderr
 
-    try:
-        topics = [namespace + t for t in (STUDENTS_EVENTS, PFMP_EVENTS, DOCUMENTS_EVENTS, CALCULATOR_EVENTS)]
-        await eventually(lambda: topics_exist(bootstrap, topics), 60, "the topics")
-        students = {name: uuid.uuid4() for name in ("overlap", "transfer", "days", "bareme", "excluded", "paid")}
-        s = students
-        # Facts of six students; each schooling has its DA unless said otherwise.
-        overlap, days, paid = opened(s["overlap"]), opened(s["days"]), opened(s["paid"], mef=PREMIERE)
-        premiere = opened(s["transfer"], mef=PREMIERE, end=date(2026, 1, 4))  # changed class on 5 January
-        terminale = opened(s["transfer"], start=date(2026, 1, 5))
-        bareme = opened(s["bareme"])  # its class loses its barème below, before any DA
-        excluded = opened(s["excluded"], uai=OTHER_UAI)  # its school is excluded below, before any DA
-        with_da = (overlap, days, paid, premiere, terminale)
-        await send(DOCUMENTS_EVENTS, *((o.student_id, document(o, "attribution")) for o in with_da))
-        await send(STUDENTS_EVENTS, *((o.student_id, o) for o in (*with_da, bareme, excluded)))
-        first = pfmp(overlap, 5, date(2025, 10, 6), 10)
-        second = pfmp(overlap, 3, date(2025, 10, 15), 5)  # shares 15 October with the first
-        transferred = pfmp(terminale, 10, date(2026, 2, 2), 12)
-        too_many_days = pfmp(days, 12, date(2025, 10, 6), 10)  # 12 days attested in 10 calendar days
-        unpriced, excluded_pfmp = pfmp(bareme, 10, date(2025, 10, 6), 12), pfmp(excluded, 10, date(2025, 10, 6), 12)
-        to_recover = pfmp(paid, 3, date(2025, 10, 6), 12)
-        pfmps = (first, second, transferred, too_many_days, unpriced, excluded_pfmp, to_recover)
-        await send(PFMP_EVENTS, *((p.student_id, validated(p)) for p in pfmps))
+    topics = [namespace + t for t in (STUDENTS_EVENTS, PFMP_EVENTS, DOCUMENTS_EVENTS, CALCULATOR_EVENTS)]
+    await eventually(lambda: topics_exist(bootstrap, topics), 60, "the topics")
+    students = {name: uuid.uuid4() for name in ("overlap", "transfer", "days", "bareme", "excluded", "paid")}
+    s = students
+    # Facts of six students; each schooling has its DA unless said otherwise.
+    overlap, days, paid = opened(s["overlap"]), opened(s["days"]), opened(s["paid"], mef=PREMIERE)
+    premiere = opened(s["transfer"], mef=PREMIERE, end=date(2026, 1, 4))  # changed class on 5 January
+    terminale = opened(s["transfer"], start=date(2026, 1, 5))
+    bareme = opened(s["bareme"])  # its class loses its barème below, before any DA
+    excluded = opened(s["excluded"], uai=OTHER_UAI)  # its school is excluded below, before any DA
+    with_da = (overlap, days, paid, premiere, terminale)
+    await send(DOCUMENTS_EVENTS, *((o.student_id, document(o, "attribution")) for o in with_da))
+    await send(STUDENTS_EVENTS, *((o.student_id, o) for o in (*with_da, bareme, excluded)))
+    first = pfmp(overlap, 5, date(2025, 10, 6), 10)
+    second = pfmp(overlap, 3, date(2025, 10, 15), 5)  # shares 15 October with the first
+    transferred = pfmp(terminale, 10, date(2026, 2, 2), 12)
+    too_many_days = pfmp(days, 12, date(2025, 10, 6), 10)  # 12 days attested in 10 calendar days
+    unpriced, excluded_pfmp = pfmp(bareme, 10, date(2025, 10, 6), 12), pfmp(excluded, 10, date(2025, 10, 6), 12)
+    to_recover = pfmp(paid, 3, date(2025, 10, 6), 12)
+    pfmps = (first, second, transferred, too_many_days, unpriced, excluded_pfmp, to_recover)
+    await send(PFMP_EVENTS, *((p.student_id, validated(p)) for p in pfmps))
 
-        # Paid 45 € at the ASP, then a system rectification to 0 days: a recovery while they are switched off.
-        await wait_for({to_recover.pfmp_id: ("ready", [])}, "the request to pay")
-        request = await request_of(to_recover.pfmp_id)
-        assert request is not None
-        await send(ASP_EVENTS, *((s["paid"], PaymentRequestStateChanged(
-            producer="asp-gateway", payment_request_id=request["payment_request_id"], pfmp_id=to_recover.pfmp_id,
-            student_id=s["paid"], state=state, version=version, **extra))
-            for version, (state, extra) in enumerate([("sent", {}), ("integrated", {}),
-                                                      ("paid", {"paid_amount": Decimal("45.00")})], 1)))
-        await wait_for({to_recover.pfmp_id: ("paid", [])}, "the request paid")
-        await send(PFMP_EVENTS, (s["paid"], PfmpRectified(
-            producer="pfmp", initiated_by="system", requested_by="director-1", pfmp=to_recover.model_copy(
-                update={"status": "rectified", "day_count": 0, "version": 3}))))
-        # The class loses its MEF's barème; the school is excluded: both were waiting for their DA.
-        await send(STUDENTS_EVENTS, (s["bareme"], opened(s["bareme"], mef=UNPRICED, schooling_id=bareme.schooling_id,
-                                                          version=2)))
-        command("exclusions", "add", OTHER_UAI)
+    # Paid 45 € at the ASP, then a system rectification to 0 days: a recovery while they are switched off.
+    await wait_for({to_recover.pfmp_id: ("ready", [])}, "the request to pay")
+    request = await request_of(to_recover.pfmp_id)
+    assert request is not None
+    await send(ASP_EVENTS, *((s["paid"], PaymentRequestStateChanged(
+        producer="asp-gateway", payment_request_id=request["payment_request_id"], pfmp_id=to_recover.pfmp_id,
+        student_id=s["paid"], state=state, version=version, **extra))
+        for version, (state, extra) in enumerate([("sent", {}), ("integrated", {}),
+                                                  ("paid", {"paid_amount": Decimal("45.00")})], 1)))
+    await wait_for({to_recover.pfmp_id: ("paid", [])}, "the request paid")
+    await send(PFMP_EVENTS, (s["paid"], PfmpRectified(
+        producer="pfmp", initiated_by="system", requested_by="director-1", pfmp=to_recover.model_copy(
+            update={"status": "rectified", "day_count": 0, "version": 3}))))
+    # The class loses its MEF's barème; the school is excluded: both were waiting for their DA.
+    await send(STUDENTS_EVENTS, (s["bareme"], opened(s["bareme"], mef=UNPRICED, schooling_id=bareme.schooling_id,
+                                                      version=2)))
+    command("exclusions", "add", OTHER_UAI)
 
-        await wait_for({
-            first.pfmp_id: ("incomplete", ["overlaps"]),
-            second.pfmp_id: ("incomplete", ["overlaps"]),
-            transferred.pfmp_id: ("incomplete", ["needs_abrogated_attributive_decision"]),
-            too_many_days.pfmp_id: ("incomplete", ["pfmp"]),
-            unpriced.pfmp_id: ("incomplete", ["pfmp_amount", "missing_attributive_decision", "mef_without_bareme"]),
-            excluded_pfmp.pfmp_id: ("incomplete", ["pfmp_amount", "missing_attributive_decision",
-                                                   "excluded_schooling"]),
-            to_recover.pfmp_id: ("pending", ["negative_rectification"]),
-        }, "each request blocked with its reasons")
+    await wait_for({
+        first.pfmp_id: ("incomplete", ["overlaps"]),
+        second.pfmp_id: ("incomplete", ["overlaps"]),
+        transferred.pfmp_id: ("incomplete", ["needs_abrogated_attributive_decision"]),
+        too_many_days.pfmp_id: ("incomplete", ["pfmp"]),
+        unpriced.pfmp_id: ("incomplete", ["pfmp_amount", "missing_attributive_decision", "mef_without_bareme"]),
+        excluded_pfmp.pfmp_id: ("incomplete", ["pfmp_amount", "missing_attributive_decision",
+                                               "excluded_schooling"]),
+        to_recover.pfmp_id: ("pending", ["negative_rectification"]),
+    }, "each request blocked with its reasons")
 
-        # The fixes: a duplicate deleted, the earlier DA abrogated, the day count corrected, the class priced
-        # again, the exclusion lifted, each DA issued, and downward corrections switched on.
-        await send(PFMP_EVENTS, (s["overlap"], recorded(first, deleted=True)),
-                   (s["days"], recorded(too_many_days, day_count=10)))
-        await send(DOCUMENTS_EVENTS, (s["transfer"], document(premiere, "abrogation")),
-                   (s["bareme"], document(bareme, "attribution")), (s["excluded"], document(excluded, "attribution")))
-        await send(STUDENTS_EVENTS, (s["bareme"], opened(s["bareme"], schooling_id=bareme.schooling_id, version=3)))
-        command("exclusions", "remove", OTHER_UAI)
-        command("release-parked", APLYPRO_CALCULATOR_NEGATIVE_RECTIFICATIONS_ENABLED="true")
+    # The fixes: a duplicate deleted, the earlier DA abrogated, the day count corrected, the class priced
+    # again, the exclusion lifted, each DA issued, and downward corrections switched on.
+    await send(PFMP_EVENTS, (s["overlap"], recorded(first, deleted=True)),
+               (s["days"], recorded(too_many_days, day_count=10)))
+    await send(DOCUMENTS_EVENTS, (s["transfer"], document(premiere, "abrogation")),
+               (s["bareme"], document(bareme, "attribution")), (s["excluded"], document(excluded, "attribution")))
+    await send(STUDENTS_EVENTS, (s["bareme"], opened(s["bareme"], schooling_id=bareme.schooling_id, version=3)))
+    command("exclusions", "remove", OTHER_UAI)
+    command("release-parked", APLYPRO_CALCULATOR_NEGATIVE_RECTIFICATIONS_ENABLED="true")
 
-        released = {p.pfmp_id for p in pfmps if p is not first}
-        await wait_for(dict.fromkeys(released, ("ready", [])), "every request released")
-        # Handed to the gateway: a PaymentRequested for each (the recovery's is its second).
-        events = [REGISTRY.parse(r.value) for r in await read_topic(bootstrap, namespace + CALCULATOR_EVENTS,
-                                                                    idle_s=2)]
-        assert {e.pfmp_id for e in events if isinstance(e, PaymentRequested)} == released
-    finally:
-        await conn.close()
-        alive = stack.alive()
-        stack.stop()
-    assert alive == {"calculator": True}
-
+    released = {p.pfmp_id for p in pfmps if p is not first}
+    await wait_for(dict.fromkeys(released, ("ready", [])), "every request released")
+    # Handed to the gateway: a PaymentRequested for each (the recovery's is its second).
+    events = [REGISTRY.parse(r.value) for r in await read_topic(bootstrap, namespace + CALCULATOR_EVENTS,
+                                                                idle_s=2)]
+    assert {e.pfmp_id for e in events if isinstance(e, PaymentRequested)} == released
