@@ -7,55 +7,27 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
-from aplypro_asp_gateway.config import AspSettings
-from aplypro_asp_gateway.entrypoints.service import build_spec
 from aplypro_contracts import (
     DocumentReady,
-    Envelope,
     PaymentRequested,
     PaymentRequestHeld,
     PaymentRequestSent,
     StudentIneStatusChanged,
-    to_wire,
 )
 from aplypro_contracts.topics import ASP_EVENTS, CALCULATOR_EVENTS, DOCUMENTS_EVENTS, STUDENTS_EVENTS
 from aplypro_local.testing import eventually, read_topic
-from aplypro_servicekit.runtime import ServiceRuntime
 
+from .gateway_on_broker import gateway, reasons_of
 from .test_service_runtime import events_of_one_student
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-async def reasons_of(pool: asyncpg.Pool, payment_request_id: uuid.UUID) -> tuple[str, list[str]] | None:
-    row = await pool.fetchrow("SELECT state, blocking_reasons FROM payment_requests WHERE payment_request_id = $1",
-                              payment_request_id)
-    return None if row is None else (row["state"], row["blocking_reasons"])
-
-
 async def test_owners_facts_block_requests_over_kafka_and_a_found_ine_releases_its_own(
     service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    for name, value in {**service_env, "APLYPRO_ASP_OUTBOX_DIR": str(tmp_path),
-                        "APLYPRO_ASP_BUILD_INTERVAL_S": "0.2"}.items():
-        monkeypatch.setenv(name, value)
-    settings = AspSettings()
-    runtime = ServiceRuntime(build_spec(settings), settings)
-    await runtime.start()
-    assert runtime.pool is not None
-    pool = runtime.pool
-    producer = AIOKafkaProducer(bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"])
-    await producer.start()
-
-    async def send(topic: str, key: uuid.UUID, event: Envelope) -> None:
-        body, headers = to_wire(event)
-        await producer.send_and_wait(settings.topic(topic), body, key=str(key).encode(),
-                                     headers=list(headers.items()))
-
-    try:
+    async with gateway(service_env, monkeypatch, tmp_path) as (settings, pool, send):
         lost, withdrawn = events_of_one_student(), events_of_one_student()
         lost_request, withdrawn_request = (e[-1][2] for e in (lost, withdrawn))
         assert isinstance(lost_request, PaymentRequested)
@@ -103,6 +75,3 @@ async def test_owners_facts_block_requests_over_kafka_and_a_found_ine_releases_i
         assert sent == {lost_request.payment_request_id}
         assert await reasons_of(pool, withdrawn_request.payment_request_id) == (
             "pending", ["attributive_decision_cancelled"])
-    finally:
-        await producer.stop()
-        await runtime.stop()

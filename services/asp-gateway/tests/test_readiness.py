@@ -87,6 +87,14 @@ def test_a_student_living_abroad_is_blocked_until_the_establishment_commune_is_k
     assert reasons_of(outcome) == ("missing_establishment_city_insee_code",)
 
 
+def test_an_address_without_country_code_is_blocked(make_request: MakeRequest, params: Parametrage) -> None:
+    student = make_request().student
+    assert student is not None
+    for empty in (None, " "):
+        outcome = prepare(make_request(student=replace(student, country_insee=empty)), params)
+        assert reasons_of(outcome) == ("missing_address_country_code",)
+
+
 def test_amounts_of_zero_or_with_cents_block(make_request: MakeRequest, params: Parametrage) -> None:
     assert reasons_of(prepare(make_request(amount_cents=0), params)) == ("pfmp_amount",)
     assert reasons_of(prepare(make_request(amount_cents=30050), params)) == ("pfmp_amount",)

@@ -7,9 +7,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
-from aplypro_asp_gateway.config import AspSettings
-from aplypro_asp_gateway.entrypoints.service import build_spec
 from aplypro_contracts import (
     Address,
     Envelope,
@@ -21,11 +18,11 @@ from aplypro_contracts import (
     RibRecorded,
     SchoolingOpened,
     StudentRegistered,
-    to_wire,
 )
 from aplypro_contracts.topics import ASP_EVENTS, CALCULATOR_EVENTS, STUDENTS_EVENTS, STUDENTS_RIBS
 from aplypro_local.testing import read_topic
-from aplypro_servicekit.runtime import ServiceRuntime
+
+from .gateway_on_broker import gateway
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -58,20 +55,10 @@ def events_of_one_student() -> list[tuple[str, uuid.UUID, Envelope]]:
 async def test_events_from_three_topics_end_in_one_payment_file_and_sent_events(
     service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    for name, value in {**service_env, "APLYPRO_ASP_OUTBOX_DIR": str(tmp_path),
-                        "APLYPRO_ASP_BUILD_INTERVAL_S": "0.2"}.items():
-        monkeypatch.setenv(name, value)
-    settings = AspSettings()
-    runtime = ServiceRuntime(build_spec(settings), settings)
-    await runtime.start()
-    producer = AIOKafkaProducer(bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"])
-    await producer.start()
-    try:
+    async with gateway(service_env, monkeypatch, tmp_path) as (settings, _, send):
         events = events_of_one_student() + events_of_one_student()
         for topic, key, event in events:
-            body, headers = to_wire(event)
-            await producer.send_and_wait(settings.topic(topic), body, key=str(key).encode(),
-                                         headers=list(headers.items()))
+            await send(topic, key, event)
         requested = {e.payment_request_id for _, _, e in events if isinstance(e, PaymentRequested)}
         # A request may first be held (its student's data not arrived yet): PaymentRequestHeld, then Sent.
         sent: list[PaymentRequestSent] = []
@@ -87,6 +74,3 @@ async def test_events_from_three_topics_end_in_one_payment_file_and_sent_events(
         files = {e.file_name for e in sent}
         assert files == {p.name for p in tmp_path.glob("*.xml")}
         assert sum((tmp_path / name).read_bytes().count(b"<ENREGISTREMENT ") for name in files) == 2
-    finally:
-        await producer.stop()
-        await runtime.stop()

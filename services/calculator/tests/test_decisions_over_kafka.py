@@ -7,9 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
-import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aplypro_contracts import (
@@ -23,9 +21,9 @@ from aplypro_contracts import (
     default_registry,
 )
 from aplypro_contracts.topics import CALCULATOR_EVENTS, DOCUMENTS_EVENTS, PFMP_EVENTS, STUDENTS_EVENTS
-from aplypro_local.stack import LocalStack
 from aplypro_local.testing import eventually, produce, read_topic
 
+from .calculator_on_broker import calculator_process
 from .calculator_world import TERMINALE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -62,28 +60,8 @@ async def topics_exist(bootstrap: str, names: list[str]) -> bool:
 async def test_decisions_block_and_release_requests_over_the_real_broker(
     service_env: dict[str, str], tmp_path: Path,
 ) -> None:
-    namespace = service_env["APLYPRO_TOPIC_NAMESPACE"]
-    bootstrap, database_url = service_env["KAFKA_BOOTSTRAP_SERVERS"], service_env["DATABASE_URL"]
-    stack = LocalStack(tmp_path, extra_env=service_env)
-    stack.start_servers()
-    schema = f"{stack.schema_prefix}calculator"
-    stack.start_service("calculator")
-    conn = await asyncpg.connect(database_url)
-
-    async def request_of(pfmp_id: uuid.UUID) -> tuple[str, list[str]] | None:
-        try:
-            row = await conn.fetchrow(f"SELECT state, reasons FROM {schema}.payment_requests WHERE pfmp_id = $1 "
-                                      "ORDER BY seq DESC LIMIT 1", pfmp_id)
-        except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
-            return None
-        return None if row is None else (row["state"], list(row["reasons"]))
-
-    def request_is(pfmp_id: uuid.UUID, expected: tuple[str, list[str]]) -> Any:
-        async def check() -> bool:
-            return await request_of(pfmp_id) == expected
-        return check
-
-    try:
+    namespace, bootstrap = service_env["APLYPRO_TOPIC_NAMESPACE"], service_env["KAFKA_BOOTSTRAP_SERVERS"]
+    async with calculator_process(service_env, tmp_path) as calc:
         topics = [namespace + t for t in (STUDENTS_EVENTS, PFMP_EVENTS, DOCUMENTS_EVENTS, CALCULATOR_EVENTS)]
         await eventually(lambda: topics_exist(bootstrap, topics), 60, "the topics")
         # Léa's schooling has no DA yet; Hugo's DA was issued, then withdrawn (he never came).
@@ -96,14 +74,14 @@ async def test_decisions_block_and_release_requests_over_the_real_broker(
         await produce(bootstrap, namespace + PFMP_EVENTS, [(lea, lea_pfmp), (hugo, hugo_pfmp)])
 
         # Both requests are held back, each with its reason.
-        await eventually(request_is(lea_pfmp.pfmp.pfmp_id, ("incomplete", ["missing_attributive_decision"])), 90,
+        await eventually(calc.request_is(lea_pfmp.pfmp.pfmp_id, ("incomplete", ["missing_attributive_decision"])), 90,
                          "Léa's request blocked for its missing DA")
-        await eventually(request_is(hugo_pfmp.pfmp.pfmp_id, ("incomplete", ["attributive_decision_cancelled"])), 90,
+        await eventually(calc.request_is(hugo_pfmp.pfmp.pfmp_id, ("incomplete", ["attributive_decision_cancelled"])), 90,
                          "Hugo's request blocked for his withdrawn DA")
 
         # The documents service issues Léa's DA: her request is released and handed over, nobody asking.
         await produce(bootstrap, namespace + DOCUMENTS_EVENTS, [(lea, document(lea_schooling, "attribution"))])
-        await eventually(request_is(lea_pfmp.pfmp.pfmp_id, ("ready", [])), 90, "Léa's request released")
+        await eventually(calc.request_is(lea_pfmp.pfmp.pfmp_id, ("ready", [])), 90, "Léa's request released")
 
         registry = default_registry()
         records = await read_topic(bootstrap, namespace + CALCULATOR_EVENTS, idle_s=3)
@@ -113,9 +91,4 @@ async def test_decisions_block_and_release_requests_over_the_real_broker(
         blocked = {e.pfmp_id: e.reasons for e in events if isinstance(e, PaymentRequestBlocked)}
         assert blocked == {lea_pfmp.pfmp.pfmp_id: ("missing_attributive_decision",),
                            hugo_pfmp.pfmp.pfmp_id: ("attributive_decision_cancelled",)}
-        assert await request_of(hugo_pfmp.pfmp.pfmp_id) == ("incomplete", ["attributive_decision_cancelled"])
-    finally:
-        await conn.close()
-        alive = stack.alive()
-        stack.stop()
-    assert alive == {"calculator": True}
+        assert await calc.state_of(hugo_pfmp.pfmp.pfmp_id) == ("incomplete", ["attributive_decision_cancelled"])
