@@ -28,6 +28,7 @@ from aplypro_pfmp.service_layer.validation import ValidationReport, validate_est
 
 from . import cli_lifecycle, cli_school_years
 from .service import build_spec
+from .transaction import all_or_nothing
 
 PARIS = ZoneInfo("Europe/Paris")  # "today" for schools is the French calendar day
 
@@ -64,29 +65,15 @@ def import_csv(file: Path) -> None:
         typer.echo(f"nothing recorded: {len(exc.errors)} error(s)", err=True)
         raise typer.Exit(2) from None
 
-    async def go() -> ImportSummary:
-        settings = PfmpSettings()
-        async with _db(settings) as (pool, _):
-            try:
-                async with pool.acquire() as conn, conn.transaction():
-                    summary = await import_pfmps(conn, commands, topic=settings.topic(PFMP_EVENTS))
-                    if summary.refused:
-                        raise _Rollback
-            except _Rollback:
-                pass
-        return summary
-
-    summary = asyncio.run(go())
+    summary: ImportSummary = all_or_nothing(
+        lambda conn, settings: import_pfmps(conn, commands, topic=settings.topic(PFMP_EVENTS)),
+        lambda done: bool(done.refused))
     for refused in summary.refused:
         typer.echo(str(refused), err=True)
     if summary.refused:
         typer.echo(f"nothing recorded: {len(summary.refused)} of {len(commands)} rows refused", err=True)
         raise typer.Exit(2)
     typer.echo(json.dumps(summary.as_dict()))
-
-
-class _Rollback(Exception):
-    """Raised inside the transaction to undo a file with refused rows: one error imports nothing."""
 
 
 @app.command()

@@ -4,23 +4,17 @@ PFMPs. Each takes `--user` (internal user id, recorded in the audit trail). Refu
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import typer
 from aplypro_contracts.topics import PFMP_EVENTS
-from aplypro_servicekit.cli import service_pool
-from aplypro_servicekit.db import Connection
 
-from aplypro_pfmp.config import PfmpSettings
-from aplypro_pfmp.domain.pfmp import PfmpError
 from aplypro_pfmp.service_layer.class_actions import (
     ClassRef,
     ClassReport,
@@ -30,39 +24,15 @@ from aplypro_pfmp.service_layer.class_actions import (
 from aplypro_pfmp.service_layer.lifecycle import EditPfmp, delete_pfmp, edit_pfmp
 from aplypro_pfmp.service_layer.validation import ValidationReport, validate_pfmps
 
+from .transaction import all_or_nothing
+
 PARIS = ZoneInfo("Europe/Paris")
-T = TypeVar("T")
 User = Annotated[str, typer.Option("--user", help="Internal user id of who acts (audit trail).")]
 Uai = Annotated[str, typer.Option(help="Establishment UAI.")]
 Year = Annotated[int, typer.Option("--school-year", help="Start year of the school year (2025: 2025-2026).")]
 Klass = Annotated[str, typer.Option("--class", help="Class label, as imported.")]
 Start = Annotated[datetime, typer.Option("--start", formats=["%Y-%m-%d"])]
 End = Annotated[datetime, typer.Option("--end", formats=["%Y-%m-%d"])]
-
-
-class _Rollback(Exception):
-    """Raised inside the transaction to undo a batch with a refusal: one error writes nothing."""
-
-
-def _in_transaction(work: Callable[[Connection, PfmpSettings], Awaitable[T]], undo: Callable[[T], bool]) -> T:
-    async def go() -> T:
-        settings = PfmpSettings()
-        result: T
-        async with service_pool(settings, "pfmp", ["aplypro_pfmp"]) as (pool, _):
-            try:
-                async with pool.acquire() as conn, conn.transaction():
-                    result = await work(conn, settings)
-                    if undo(result):
-                        raise _Rollback
-            except _Rollback:
-                pass
-        return result
-
-    try:
-        return asyncio.run(go())
-    except PfmpError as exc:
-        typer.echo(f"{exc.code}: {exc}", err=True)
-        raise typer.Exit(1) from None
 
 
 def _class_outcome(report: ClassReport, total: int, what: str) -> None:
@@ -86,14 +56,14 @@ def register(app: typer.Typer) -> None:
         with the ASP is refused (`pfmp_payment_ongoing`). Prints {"pfmp_id", "status", "version", "path"}."""
         command = EditPfmp(pfmp_id, user, start.date() if start else None, end.date() if end else None, days,
                            clear_days)
-        edited = _in_transaction(lambda c, s: edit_pfmp(c, command, topic=s.topic(PFMP_EVENTS)), lambda _: False)
+        edited = all_or_nothing(lambda c, s: edit_pfmp(c, command, topic=s.topic(PFMP_EVENTS)), lambda _: False)
         typer.echo(json.dumps({"pfmp_id": str(pfmp_id), "status": edited.pfmp.status.value,
                                "version": edited.pfmp.version, "path": edited.path}))
 
     @app.command()
     def delete(pfmp_id: UUID, user: User) -> None:
         """Delete a PFMP the ASP never integrated, with no request ongoing. Prints {"deleted", "version"}."""
-        deleted = _in_transaction(lambda c, s: delete_pfmp(c, pfmp_id, user, topic=s.topic(PFMP_EVENTS)),
+        deleted = all_or_nothing(lambda c, s: delete_pfmp(c, pfmp_id, user, topic=s.topic(PFMP_EVENTS)),
                                   lambda _: False)
         typer.echo(json.dumps({"deleted": str(pfmp_id), "version": deleted.version}))
 
@@ -105,7 +75,7 @@ def register(app: typer.Typer) -> None:
         Prints {"recorded", "edited", "unchanged"}; a refused student: every reason on stderr, exit 2."""
         ref = ClassRef(uai, school_year, klass)
         today = datetime.now(PARIS).date()
-        report = _in_transaction(lambda c, s: record_for_class(c, ref, start.date(), end.date(), days, user,
+        report = all_or_nothing(lambda c, s: record_for_class(c, ref, start.date(), end.date(), days, user,
                                                                today=today, topic=s.topic(PFMP_EVENTS)),
                                  lambda r: bool(r.refused))
         _class_outcome(report, sum(report.done.values()) + len(report.refused), "students")
@@ -117,7 +87,7 @@ def register(app: typer.Typer) -> None:
         Prints {"recorded": 0, "edited", "unchanged"}; refused lines on stderr, exit 2."""
         lines = _read_day_counts(file)
         ref = ClassRef(uai, school_year, klass)
-        report = _in_transaction(lambda c, s: set_class_day_counts(c, ref, start.date(), end.date(), lines, user,
+        report = all_or_nothing(lambda c, s: set_class_day_counts(c, ref, start.date(), end.date(), lines, user,
                                                                    topic=s.topic(PFMP_EVENTS)),
                                  lambda r: bool(r.refused))
         _class_outcome(report, len(lines), "lines")
@@ -128,7 +98,7 @@ def register(app: typer.Typer) -> None:
         completed, ended, with a RIB for its establishment and an issued DA. Prints {"validated": n};
         refused: `pfmp <id>: <code>: <message>` on stderr, exit 2."""
         today = datetime.now(PARIS).date()
-        report: ValidationReport = _in_transaction(
+        report: ValidationReport = all_or_nothing(
             lambda c, s: validate_pfmps(c, pfmp_ids, user, today=today, topic=s.topic(PFMP_EVENTS),
                                         require_rib=s.require_rib), lambda r: bool(r.refused))
         for refusal in report.refused:
