@@ -2,7 +2,7 @@
 
 One builder function per block, in the order §4.2 shows, so the other variants (ASP ids and
 `modification` attributes, Indu/Etranger addresses, the address-correction file) slot in per block.
-CPU work: callers run `payment_file` off the event loop.
+CPU work: callers build files off the event loop.
 """
 
 from __future__ import annotations
@@ -45,29 +45,48 @@ def _date(value: date) -> str:
     return value.strftime("%d/%m/%Y")
 
 
+class PaymentFile:
+    """A payment file built record by record: each record is checked as it is added (§4.8, each record
+    alone first), so a record lxml refuses is left out instead of sinking the file, and nothing is
+    built twice."""
+
+    def __init__(self, params: Parametrage, built_on: date) -> None:
+        self.params, self.built_on = params, built_on
+        self.root = etree.Element(_tag("FICHIER"), nsmap={None: NAMESPACE})
+        _fields(_add(self.root, "PARAMETRAGE"), ("CODESITEOPE", params.site_operator),
+                ("CODEUTILISATEUR", params.user_code), ("CODEDISPO", params.dispo),
+                ("CODEPRESTADISPO", params.presta_dispo))
+        self._records = _add(self.root, "ENREGISTREMENTS")
+
+    def add(self, record: PaymentRecord) -> None:
+        """Add one record, or raise RecordBuildError and leave the file as it was.
+
+        lxml refuses text that XML cannot hold (control characters, lone surrogates…) when it is set or
+        serialised. The error text is not kept: it may quote personal data.
+        """
+        size = len(self._records)
+        try:
+            _enregistrement(self._records, self.params, record, self.built_on)
+            etree.tostring(self._records[size], encoding="US-ASCII")
+        except (ValueError, TypeError, etree.LxmlError):
+            del self._records[size:]
+            raise RecordBuildError("the record cannot be built as XML") from None
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def to_bytes(self) -> bytes:
+        """The whole file (pure ASCII: every text value is transliterated upstream)."""
+        body: bytes = etree.tostring(self.root, encoding="US-ASCII", xml_declaration=False, pretty_print=True)
+        return DECLARATION + body
+
+
 def payment_file(params: Parametrage, records: Sequence[PaymentRecord], built_on: date) -> bytes:
-    """The whole file as UTF-8 bytes (pure ASCII: every text value is transliterated upstream)."""
-    root = etree.Element(_tag("FICHIER"), nsmap={None: NAMESPACE})
-    _fields(_add(root, "PARAMETRAGE"), ("CODESITEOPE", params.site_operator),
-            ("CODEUTILISATEUR", params.user_code), ("CODEDISPO", params.dispo),
-            ("CODEPRESTADISPO", params.presta_dispo))
-    records_element = _add(root, "ENREGISTREMENTS")
+    """The whole file of these records; RecordBuildError if one cannot be built."""
+    file = PaymentFile(params, built_on)
     for record in records:
-        _enregistrement(records_element, params, record, built_on)
-    body: bytes = etree.tostring(root, encoding="US-ASCII", xml_declaration=False, pretty_print=True)
-    return DECLARATION + body
-
-
-def check_record(params: Parametrage, record: PaymentRecord, built_on: date) -> None:
-    """Build the record alone in a one-record file and parse it back (§4.8: each record alone first).
-
-    lxml refuses text that XML cannot hold (control characters, lone surrogates…): that record is blocked
-    instead of sinking the whole file. The error text is not kept: it may quote personal data.
-    """
-    try:
-        etree.fromstring(payment_file(params, [record], built_on))
-    except (ValueError, TypeError, etree.LxmlError):
-        raise RecordBuildError("the record cannot be built as XML") from None
+        file.add(record)
+    return file.to_bytes()
 
 
 def _enregistrement(parent: Element, params: Parametrage, record: PaymentRecord, built_on: date) -> None:

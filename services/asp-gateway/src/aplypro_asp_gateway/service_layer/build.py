@@ -30,7 +30,7 @@ from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 
 from aplypro_asp_gateway.adapters import file_drop
 from aplypro_asp_gateway.adapters import requests_repo as repo
-from aplypro_asp_gateway.adapters.xml_file import check_record, payment_file
+from aplypro_asp_gateway.adapters.xml_file import PaymentFile
 from aplypro_asp_gateway.domain.errors import RecordBuildError
 from aplypro_asp_gateway.domain.model import Blocked, Parametrage, PaymentRecord, PendingRequest
 from aplypro_asp_gateway.domain.readiness import prepare
@@ -82,18 +82,19 @@ def assemble(records: Sequence[PaymentRecord], sent_numbers: set[str], params: P
     kept: list[PaymentRecord] = []
     blocked: list[Blocked] = []
     seen = set(sent_numbers)
+    file = PaymentFile(params, built_on)
     for record in records:
         if record.pfmp_number in seen:
             blocked.append(Blocked(record.payment_request_id, ("numadm_already_sent",)))
             continue
         try:
-            check_record(params, record, built_on)
+            file.add(record)
         except RecordBuildError as exc:
             blocked.append(Blocked(record.payment_request_id, (exc.code,)))
             continue
         seen.add(record.pfmp_number)
         kept.append(record)
-    return Composition(kept, blocked, payment_file(params, kept, built_on) if kept else None)
+    return Composition(kept, blocked, file.to_bytes() if kept else None)
 
 
 async def compose(conn: Connection, requests: Sequence[PendingRequest], params: Parametrage,
