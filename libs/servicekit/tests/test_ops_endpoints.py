@@ -126,6 +126,11 @@ async def test_health_readiness_and_the_consumed_counter(
         assert after == before + 1
         assert await sample(port, "aplypro_batch_seconds_count", consumer="probe") >= 1
         assert await sample(port, "aplypro_consumer_assigned_partitions", process="main") == settings.topic_partitions
+        # Stale drops are the services' own `stale_events` table, read at scrape.
+        assert runtime.pool is not None
+        await runtime.pool.execute("CREATE TABLE stale_events (event_type text PRIMARY KEY, dropped bigint NOT NULL);"
+                                   "INSERT INTO stale_events VALUES ('PfmpValidated', 3)")
+        assert await sample(port, "aplypro_events_stale_dropped_total", event_type="PfmpValidated") == 3
 
         # The database unreachable (its address now a closed port): alive, not ready, and says why.
         unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"

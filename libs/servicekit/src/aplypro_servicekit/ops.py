@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 from faststream.kafka import KafkaBroker
 
-from .metrics import CONSUMER_LAG, CONSUMER_PARTITIONS, OUTBOX_DEPTH, OUTBOX_OLDEST_AGE
+from .metrics import CONSUMER_LAG, CONSUMER_PARTITIONS, OUTBOX_DEPTH, OUTBOX_OLDEST_AGE, STALE_DROPPED
 from .ops_server import Probe
 
 CHECK_TIMEOUT_S = 3.0  # under the probes' timeoutSeconds (deploy/k8s)
@@ -24,6 +24,7 @@ POSITION_TIMEOUT_S = 0.5
 
 _OUTBOX = ("SELECT coalesce(sum(size), 0)::bigint AS depth, "
            "coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest FROM outbox_batch")
+_STALE = "SELECT event_type, dropped FROM stale_events"  # the services' convention (their migrations)
 
 
 def expected_migrations(packages: Sequence[str]) -> set[str]:
@@ -62,14 +63,18 @@ async def readiness(*, database_url: str, schema: str, migrations: set[str], bro
     return Probe(database["database"] and database["migrations"] and bool(broker_ok) and joined, detail)
 
 
-async def refresh_outbox(database_url: str, schema: str) -> None:
-    """Outbox depth and oldest row's age, read now (left as they were if the database does not answer)."""
+async def refresh_schema_gauges(database_url: str, schema: str) -> None:
+    """Outbox depth, its oldest row's age and the stale events dropped, read now (left as they were if
+    the database does not answer)."""
     with contextlib.suppress(OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
         async with _connection(database_url, schema) as conn:
             row = await conn.fetchrow(_OUTBOX, timeout=CHECK_TIMEOUT_S)
+            stale = await conn.fetch(_STALE, timeout=CHECK_TIMEOUT_S) if await conn.fetchval(
+                "SELECT to_regclass('stale_events') IS NOT NULL", timeout=CHECK_TIMEOUT_S) else []
         assert row is not None
         OUTBOX_DEPTH.set(row["depth"])
         OUTBOX_OLDEST_AGE.set(row["oldest"])
+        STALE_DROPPED.by_type = {r["event_type"]: int(r["dropped"]) for r in stale}
 
 
 async def refresh_consumers(broker: KafkaBroker | None) -> None:

@@ -23,7 +23,7 @@ from .db import create_pool, migrate
 from .group_leave import set_leave_group
 from .kafka import ensure_topics, subscribe
 from .metrics_share import merged_exposition, share_metrics
-from .ops import expected_migrations, readiness, refresh_consumers, refresh_outbox
+from .ops import expected_migrations, readiness, refresh_consumers, refresh_schema_gauges
 from .ops_server import OpsServer, Probe
 from .record_size import set_max_record_bytes
 from .relay_factory import STOP_SECONDS, RunningRelay, start_relay
@@ -142,7 +142,7 @@ class ServiceRuntime:
                                broker=self.broker, joined=self.joined)
 
     async def _metrics(self) -> bytes:
-        await asyncio.gather(refresh_outbox(self.settings.database_url, self.spec.schema),
+        await asyncio.gather(refresh_schema_gauges(self.settings.database_url, self.spec.schema),
                              refresh_consumers(self.broker))
         return merged_exposition(self.settings.ops_metrics_dir or None)
 
