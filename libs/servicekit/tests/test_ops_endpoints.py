@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 import uuid
 from datetime import date
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -84,6 +85,18 @@ def probe_runtime(settings: ServiceSettings, seen: list[str]) -> ServiceRuntime:
         subscriptions=[Subscription([STUDENTS_EVENTS], "probe", {"SchoolingOpened": on_schooling})],
     )
     return ServiceRuntime(spec, settings)
+
+
+async def on_schooling_anywhere(conn: Connection, event: SchoolingOpened) -> None:
+    await conn.execute("SELECT 1")
+
+
+def build_probe(settings: ServiceSettings) -> ServiceSpec:
+    """Module level: an extra consumer process imports it to build its own copy."""
+    return ServiceSpec(
+        name="probe", schema=settings.db_schema("probe"), migration_packages=[], produces=[],
+        subscriptions=[Subscription([STUDENTS_EVENTS], "probe", {"SchoolingOpened": on_schooling_anywhere})],
+    )
 
 
 async def test_health_readiness_and_the_consumed_counter(
@@ -177,6 +190,47 @@ async def test_the_relay_process_metrics_are_served_by_the_main_process(
             await asyncio.sleep(0.25)
         assert published == 1
         assert await sample(port, "aplypro_outbox_depth", process="main") == 0
+    finally:
+        await producer.stop()
+        await runtime.stop()
+
+
+async def test_an_extra_consumer_process_is_counted_by_the_main_one(
+    service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in service_env.items():
+        monkeypatch.setenv(key, value)
+    port = free_port()
+    monkeypatch.setenv("APLYPRO_OPS_PORT", str(port))
+    monkeypatch.setenv("APLYPRO_CONSUMER_PROCESSES", "2")
+    # The spawned worker imports `build_probe` from this module by its pytest name (libs.servicekit...).
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[3]))
+    settings = ServiceSettings()
+    runtime = ServiceRuntime(build_probe(settings), settings, factory=build_probe)
+    await runtime.start()
+    producer = AIOKafkaProducer(bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"])
+    await producer.start()
+    try:
+        # Both processes hold partitions once the worker joined (range assignment: half each).
+        for _ in range(120):
+            if await sample(port, "aplypro_consumer_assigned_partitions", process="worker-1") > 0:
+                break
+            await asyncio.sleep(0.5)
+        assert await sample(port, "aplypro_consumer_assigned_partitions", process="worker-1") > 0
+        sent = 40
+        for index in range(sent):  # keys spread over every partition
+            body, _ = to_wire(schooling(f"C{index}"))
+            await producer.send_and_wait(settings.topic(STUDENTS_EVENTS), body, key=str(index).encode())
+        counted: dict[str, float] = {}
+        for _ in range(80):
+            counted = {p: await sample(port, CONSUMED, consumer="probe", event_type="SchoolingOpened", process=p)
+                       for p in ("main", "worker-1")}
+            if sum(counted.values()) >= sent:
+                break
+            await asyncio.sleep(0.25)
+        assert sum(counted.values()) == sent
+        assert counted["worker-1"] > 0
+        assert counted["main"] > 0
     finally:
         await producer.stop()
         await runtime.stop()
