@@ -82,18 +82,20 @@ async def refresh_consumers(broker: KafkaBroker | None) -> None:
     CONSUMER_LAG.clear()  # partitions moved to another member stop being reported here
     if broker is None:
         return
+    lags = []
     for subscriber in broker.subscribers:
         consumer: Any = getattr(subscriber, "consumer", None)
         group = str(getattr(subscriber, "group_id", "") or "")
-        if consumer is None:
-            CONSUMER_PARTITIONS.labels(group).set(0)
-            continue
-        assigned = consumer.assignment()
+        assigned = consumer.assignment() if consumer is not None else set()
         CONSUMER_PARTITIONS.labels(group).set(len(assigned))
-        for tp in assigned:
-            highwater = consumer.highwater(tp)
-            if highwater is None:
-                continue  # nothing fetched yet from this partition
-            with contextlib.suppress(Exception):  # rebalancing: the next scrape has it
-                position = await asyncio.wait_for(consumer.position(tp), POSITION_TIMEOUT_S)
-                CONSUMER_LAG.labels(group, tp.topic, str(tp.partition)).set(max(0, highwater - position))
+        lags += [_lag(consumer, group, tp) for tp in assigned]
+    await asyncio.gather(*lags)  # side by side: a scrape waits POSITION_TIMEOUT_S at most
+
+
+async def _lag(consumer: Any, group: str, tp: Any) -> None:
+    with contextlib.suppress(Exception):  # not fetched yet, or rebalancing: the next scrape has it
+        highwater = consumer.highwater(tp)
+        if highwater is None:
+            return
+        position = await asyncio.wait_for(consumer.position(tp), POSITION_TIMEOUT_S)
+        CONSUMER_LAG.labels(group, tp.topic, str(tp.partition)).set(max(0, highwater - position))
