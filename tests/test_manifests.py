@@ -144,6 +144,25 @@ def test_every_deployment_gets_the_broker_and_the_database_from_existing_objects
         assert "secretKeyRef" in database_url["valueFrom"], f"{name}: DATABASE_URL is not from a Secret"
 
 
+def test_every_service_is_probed_and_scraped_on_its_ops_port(docs: list[Doc]) -> None:
+    for name, deployment in of_kind(docs, "Deployment").items():
+        template = deployment["spec"]["template"]
+        (container,) = template["spec"]["containers"]
+        env = resolved_env(container, docs)
+        port = int(env["APLYPRO_OPS_PORT"])
+        assert env["APLYPRO_OPS_HOST"] == "0.0.0.0", f"{name}: the kubelet cannot reach 127.0.0.1"  # noqa: S104
+        assert {"name": "ops", "containerPort": port} in container["ports"], name
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "ops"}, name
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ops"}, name
+        # A probe gives up before the next one starts; liveness is slower to act than readiness.
+        for probe in ("livenessProbe", "readinessProbe"):
+            assert container[probe]["timeoutSeconds"] < container[probe]["periodSeconds"], name
+        assert container["livenessProbe"]["failureThreshold"] > container["readinessProbe"]["failureThreshold"]
+        assert template["metadata"]["annotations"] == {
+            "prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics",
+        }, name
+
+
 def test_every_config_map_and_secret_reference_resolves(docs: list[Doc]) -> None:
     names = {kind: set(of_kind(docs, kind)) for kind in ("ConfigMap", "Secret")}
     for workload, pod in pod_specs(docs):

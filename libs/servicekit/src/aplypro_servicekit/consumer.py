@@ -20,6 +20,15 @@ from aplypro_contracts import ContractError, Envelope, Registry
 from .db import Connection
 from .deadletter import SourceRecord, dead_letter_row, is_transient
 from .inbox import Claim, EventIdReused, body_hash, claim, mark_dead_lettered
+from .metrics import (
+    BATCH_RECORDS,
+    BATCH_SECONDS,
+    EVENTS_CONSUMED,
+    EVENTS_DEAD_LETTERED,
+    EVENTS_DUPLICATE,
+    UNPARSED,
+    count_by_type,
+)
 from .outbox import OutboxRow, write_outbox
 
 log = structlog.get_logger(__name__)
@@ -66,6 +75,14 @@ class EventConsumer:
         committed lanes' inbox rows make their events no-ops). Lanes that did meet on a row would only
         wait for each other's lock: correctness never depends on the split.
         """
+        started = time.perf_counter()
+        try:
+            await self._process_lanes(records)
+        finally:
+            BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+            BATCH_RECORDS.labels(self.name).observe(len(records))
+
+    async def _process_lanes(self, records: Sequence[Any]) -> None:
         lanes: dict[int, list[SourceRecord]] = {}
         for record in records:
             lanes.setdefault(hash(record.key) % self._lanes, []).append(to_source(record))
@@ -106,24 +123,30 @@ class EventConsumer:
                   for s, _, inbox_id in wanted]
         dead: list[OutboxRow] = []
         dead_ids: list[tuple[str, str]] = []  # claimed ids dead-lettered, with their position
+        dead_types: list[str] = []  # the event type of each dead letter, in `dead`'s order
+        duplicates: list[str] = []
         async with self._pool.acquire() as conn, conn.transaction():
             fresh, reused = await claim(conn, self.name, claims)
             todo: list[tuple[SourceRecord, Envelope, str]] = []
             done: set[str] = set()
             for source, event, inbox_id in wanted:
                 if inbox_id in done:
+                    duplicates.append(_type_of(event))
                     continue  # a duplicate within the batch
                 if inbox_id in reused:
                     # The stored row belongs to the other content: it is left as it is.
                     error = EventIdReused("event id already processed with a different body")
                     dead.append(dead_letter_row(source, error, service=self._service, attempts=attempt,
                                                 consumer=self.name))
+                    dead_types.append(_type_of(event))
                 elif inbox_id not in fresh:
+                    duplicates.append(_type_of(event))
                     continue  # a redelivery: already processed (or already dead-lettered)
                 elif isinstance(event, ContractError):
                     dead.append(dead_letter_row(source, event, service=self._service, attempts=attempt,
                                                 consumer=self.name))
                     dead_ids.append((inbox_id, source.position))
+                    dead_types.append(UNPARSED)
                 else:
                     todo.append((source, event, inbox_id))
                 done.add(inbox_id)
@@ -132,6 +155,14 @@ class EventConsumer:
             dead_ids += [ids for _, ids in failed]
             await mark_dead_lettered(conn, self.name, dead_ids)
             await write_outbox(conn, dead)
+        # Counted once committed: a batch tried again must not count twice.
+        failed_ids = {inbox_id for _, (inbox_id, _) in failed}
+        dead_types += [event.event_type for _, event, inbox_id in todo if inbox_id in failed_ids]
+        count_by_type(EVENTS_CONSUMED, self.name,
+                      [event.event_type for _, event, inbox_id in todo if inbox_id not in failed_ids])
+        count_by_type(EVENTS_DUPLICATE, self.name, duplicates)
+        for row, event_type in zip(dead, dead_types, strict=True):
+            EVENTS_DEAD_LETTERED.labels(self.name, event_type, row.headers.get("dlt-reason-code", "")).inc()
         self.processed += len(todo) - len(failed)
         self.dead_lettered += len(dead)
         self.last_progress = time.monotonic()
@@ -168,6 +199,10 @@ class EventConsumer:
 
     def _wants(self, event: Envelope | ContractError) -> bool:
         return isinstance(event, ContractError) or event.event_type in self._handlers
+
+
+def _type_of(event: Envelope | ContractError) -> str:
+    return UNPARSED if isinstance(event, ContractError) else event.event_type
 
 
 def _inbox_id(source: SourceRecord, event: Envelope | ContractError) -> str:

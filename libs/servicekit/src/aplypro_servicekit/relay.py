@@ -25,6 +25,7 @@ import structlog
 from aiokafka.partitioner import DefaultPartitioner
 
 from .leadership import Leadership, NotLeader, elect
+from .metrics import RELAY_LEADING, RELAY_PARKED, RELAY_PUBLISHED
 from .relay_send import BatchProducer, Message, Parked, send_in_batches
 
 __all__ = ["LEASE_SECONDS", "Message", "OutboxRelay", "send_in_batches"]
@@ -95,9 +96,11 @@ class OutboxRelay:
                 return
             try:
                 self.leading = True
+                RELAY_LEADING.set(1)
                 await self._lead(leadership)
             finally:
                 self.leading = False
+                RELAY_LEADING.set(0)
                 await leadership.release()
 
     async def _elect(self) -> Leadership | None:
@@ -191,6 +194,8 @@ class OutboxRelay:
                      for m, reason in parked], timeout=STATEMENT_TIMEOUT_S)
         self.published += len(messages) - len(parked)
         self.parked += len(parked)
+        RELAY_PUBLISHED.inc(len(messages) - len(parked))
+        RELAY_PARKED.inc(len(parked))
         self.last_progress = time.monotonic()
         return len(messages)
 

@@ -18,6 +18,7 @@ import structlog
 
 from .gc_tuning import tune_gc
 from .logs import configure_logging
+from .metrics_share import share_metrics
 from .relay_factory import start_relay
 from .settings import ServiceSettings
 from .supervision import watch_parent
@@ -47,6 +48,9 @@ async def _run(settings: ServiceSettings, schema: str, parent_pid: int) -> None:
         loop.add_signal_handler(sig, stop.set)
     running = await start_relay(settings, schema)
     watcher = asyncio.create_task(watch_parent(parent_pid, stop))
+    # The main process serves this process's metrics too (metrics_share.py).
+    sharing = (asyncio.create_task(share_metrics(settings.ops_metrics_dir, "relay"))
+               if settings.ops_metrics_dir else None)
     log.info("relay_started", schema=schema)
     try:
         await stop.wait()
@@ -55,4 +59,8 @@ async def _run(settings: ServiceSettings, schema: str, parent_pid: int) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
         await running.stop()
+        if sharing is not None:  # after the drain: its last snapshot counts what the drain published
+            sharing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sharing
         log.info("relay_stopped", published=running.relay.published, parked=running.relay.parked)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +22,9 @@ from .consumer import BatchHandler, EventConsumer, EventHandler
 from .db import create_pool, migrate
 from .group_leave import set_leave_group
 from .kafka import ensure_topics, subscribe
+from .metrics_share import merged_exposition, share_metrics
+from .ops import expected_migrations, readiness, refresh_consumers, refresh_schema_gauges
+from .ops_server import OpsServer, Probe
 from .record_size import set_max_record_bytes
 from .relay_factory import STOP_SECONDS, RunningRelay, start_relay
 from .relay_process import start_relay_process
@@ -71,8 +76,12 @@ class ServiceRuntime:
         self.consumers: list[EventConsumer] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.started_at = time.monotonic()
+        self.ops: OpsServer | None = None  # /healthz, /readyz, /metrics: the main process only
+        self.joined = False  # every consumer group of this process had its first assignment
 
     async def start(self) -> None:
+        if not self.worker and self.settings.ops_listen_port:
+            await self._start_ops()  # first: a pod that is starting is alive, and says it is not ready
         s = self.settings
         set_max_record_bytes(s.max_record_bytes)  # write_outbox refuses what is over it
         self.pool = await create_pool(s.database_url, self.spec.schema, size=s.db_pool_size)
@@ -93,6 +102,10 @@ class ServiceRuntime:
             subscribe(self.broker, s, consumer, sub.topics, group=f"{self.spec.name}.{sub.consumer_name}")
             self.consumers.append(consumer)
         await self._join_groups(self.broker)
+        self.joined = True
+        if self.worker and s.ops_metrics_dir:
+            self._tasks.append(asyncio.create_task(
+                share_metrics(s.ops_metrics_dir, f"worker-{self.worker}", lambda: refresh_consumers(self.broker))))
         if not self.worker:
             for task in self.spec.background:
                 self._tasks.append(asyncio.create_task(keep_running(self._bind(task), task.__name__)))
@@ -113,6 +126,26 @@ class ServiceRuntime:
             joining.cancel()  # only when this start itself is cancelled; a done future ignores it
         joining.result()
 
+    async def _start_ops(self) -> None:
+        s = self.settings
+        if s.relay_process or (self._factory is not None and s.consumer_processes > 1):
+            # Children leave their metrics here for this process to serve (metrics_share.py).
+            directory = tempfile.mkdtemp(prefix=f"aplypro-{self.spec.name}-metrics-")
+            self.settings = s.model_copy(update={"ops_metrics_dir": directory})
+        self.ops = OpsServer(s.ops_host, s.ops_listen_port, ready=self._ready, metrics=self._metrics)
+        await self.ops.start()
+
+    async def _ready(self) -> Probe:
+        s = self.settings
+        migrations = expected_migrations(["aplypro_servicekit", *self.spec.migration_packages])
+        return await readiness(database_url=s.database_url, schema=self.spec.schema, migrations=migrations,
+                               broker=self.broker, joined=self.joined)
+
+    async def _metrics(self) -> bytes:
+        await asyncio.gather(refresh_schema_gauges(self.settings.database_url, self.spec.schema),
+                             refresh_consumers(self.broker))
+        return merged_exposition(self.settings.ops_metrics_dir or None)
+
     async def _start_relay(self) -> None:
         s = self.settings
         if s.relay_process:
@@ -127,6 +160,7 @@ class ServiceRuntime:
         return lambda: task(self)
 
     async def stop(self) -> None:
+        self.joined = False  # not ready any more; still alive (the ops server stops last)
         if self.broker is not None:
             await self.broker.stop()
         for task in self._tasks:
@@ -142,6 +176,10 @@ class ServiceRuntime:
             await stop_process(process, STOP_SECONDS + 5 if name == "relay" else 20)
         if self.pool is not None:
             await self.pool.close()
+        if self.ops is not None:
+            await self.ops.stop()
+            if self.settings.ops_metrics_dir:
+                shutil.rmtree(self.settings.ops_metrics_dir, ignore_errors=True)
         log.info("service_stopped")
 
     async def run_until_signalled(self, *, parent_pid: int | None = None) -> None:

@@ -66,9 +66,30 @@ class ServiceSettings(BaseSettings):
         description="Largest Kafka record a service writes (key, value, headers); keep it under the "
                     "broker's message.max.bytes. The outbox refuses bigger ones; the relay parks them.",
     )
+    stack_ops_port: int = Field(
+        default=0, ge=0, le=65535, validation_alias=_shared("APLYPRO_OPS_PORT"),
+        description="Port of /metrics, /healthz and /readyz (ops_server.py) for every service; 0: none.",
+    )
+    ops_port: int | None = Field(
+        default=None, ge=0, le=65535,
+        description="This service's own ops port (APLYPRO_<SERVICE>_OPS_PORT), over APLYPRO_OPS_PORT: "
+                    "services sharing one host (the local stack) each need their own.",
+    )
+    ops_host: str = Field(
+        default="127.0.0.1", validation_alias=_shared("APLYPRO_OPS_HOST"),
+        description="Address the ops port listens on; 0.0.0.0 in a pod, so the kubelet and Prometheus reach it.",
+    )
+    ops_metrics_dir: str = Field(
+        default="", description="Set by the main process for its children: where they leave their metrics.",
+    )
     log_level: str = Field(default="INFO", validation_alias=_shared("APLYPRO_LOG_LEVEL"))
     log_json: bool = Field(default=True, validation_alias=_shared("APLYPRO_LOG_JSON"))
     db_pool_size: int = 5
+
+    @property
+    def ops_listen_port(self) -> int:
+        """The ops port this service listens on (0: no ops server)."""
+        return self.stack_ops_port if self.ops_port is None else self.ops_port
 
     def db_schema(self, name: str) -> str:
         """This service's PostgreSQL schema, namespaced like the topics (tests run side by side)."""
