@@ -16,7 +16,23 @@ from aplypro_servicekit.db import Connection
 from aplypro_asp_gateway.domain.errors import PfmpAlreadyPending
 
 
+async def _tick(conn: Connection, student_id: UUID) -> None:
+    """Take the student's clock row until commit. Without it a request inserted by another transaction
+    while these facts were written was invisible to their re-check flag, and could be checked before
+    they were committed: blocked with its flag cleared, it waited forever (issue 9)."""
+    await conn.execute("INSERT INTO student_clocks VALUES ($1, 1) "
+                       "ON CONFLICT (student_id) DO UPDATE SET ticks = student_clocks.ticks + 1", student_id)
+
+
+async def tick_students(conn: Connection, student_ids: list[UUID]) -> None:
+    """`_tick` for many students, in the order given (sorted by the caller: no lock cycle between batches)."""
+    await conn.execute("INSERT INTO student_clocks SELECT id, 1 FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, n) "
+                       "ORDER BY n ON CONFLICT (student_id) DO UPDATE SET ticks = student_clocks.ticks + 1",
+                       student_ids)
+
+
 async def _recheck(conn: Connection, student_id: UUID) -> None:
+    await _tick(conn, student_id)  # first: it waits for a request being inserted, then the flag sees it
     # Always write (even rows already flagged): the row lock makes a concurrent build skip them
     # (SKIP LOCKED) until this data is committed; skipping flagged rows lost wake-ups under load.
     await conn.execute(
@@ -106,6 +122,7 @@ async def insert_request(conn: Connection, *, payment_request_id: UUID, pfmp_id:
                          rectification: bool = False, pfmp_start_date: date | None = None) -> bool:
     """A request is immutable here: a redelivery never resets a request already sent. Returns False when
     the request was already held (the event is stale)."""
+    await _tick(conn, student_id)  # facts being written for the student are committed before the request
     try:
         inserted = await conn.fetchval(
             "INSERT INTO payment_requests (payment_request_id, pfmp_id, schooling_id, student_id, amount_cents, "

@@ -16,7 +16,7 @@ from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 from aplypro_asp_gateway.config import AspSettings
 from aplypro_asp_gateway.domain.model import Parametrage
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file
-from aplypro_asp_gateway.service_layer.projection import HANDLERS_BY_TOPIC
+from aplypro_asp_gateway.service_layer.projection import HANDLERS_BY_TOPIC, in_student_order
 
 SCHEMA = "asp_gateway"
 
@@ -48,12 +48,16 @@ def build_spec(settings: AspSettings) -> ServiceSpec:
         migration_packages=["aplypro_asp_gateway"],
         produces=[ASP_EVENTS],
         subscriptions=[
-            Subscription([STUDENTS_EVENTS], "students", HANDLERS_BY_TOPIC["students"]),
+            Subscription([STUDENTS_EVENTS], "students", HANDLERS_BY_TOPIC["students"],
+                         batch_handler=in_student_order(HANDLERS_BY_TOPIC["students"])),
             # Restricted topic: bank details; its own consumer keeps it apart from the rest.
-            Subscription([STUDENTS_RIBS], "ribs", HANDLERS_BY_TOPIC["ribs"]),
-            Subscription([CALCULATOR_EVENTS], "calculator", HANDLERS_BY_TOPIC["calculator"]),
+            Subscription([STUDENTS_RIBS], "ribs", HANDLERS_BY_TOPIC["ribs"],
+                         batch_handler=in_student_order(HANDLERS_BY_TOPIC["ribs"])),
+            Subscription([CALCULATOR_EVENTS], "calculator", HANDLERS_BY_TOPIC["calculator"],
+                         batch_handler=in_student_order(HANDLERS_BY_TOPIC["calculator"])),
             # Retraits: a request handed over as ready is held back (attributive_decision_cancelled).
-            Subscription([DOCUMENTS_EVENTS], "documents", HANDLERS_BY_TOPIC["documents"]),
+            Subscription([DOCUMENTS_EVENTS], "documents", HANDLERS_BY_TOPIC["documents"],
+                         batch_handler=in_student_order(HANDLERS_BY_TOPIC["documents"])),
         ],
         background=[build_payment_files],
     )

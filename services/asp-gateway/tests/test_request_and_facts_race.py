@@ -1,0 +1,66 @@
+"""A RIB committed while its request is being recorded is never lost: the request leaves in a file.
+
+The race (issue 9, "silently unpaid", seen by the whole suite on 4 December): the consumer of students'
+facts flags the student's pending requests for a new check in the same transaction as the facts. If the
+request was being inserted by the other consumer at that moment, the flag found no row; the build then
+evaluated the new request before the facts were committed, blocked it (`missing_rib`) and cleared its
+flag, and the facts, committed just after, woke nothing. The test plays that order step by step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+from aplypro_asp_gateway.service_layer import projection
+from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file
+from aplypro_contracts import RibRecorded
+
+from .conftest import IBANS, UAI, VERSIONS, register, request
+
+pytestmark = pytest.mark.integration
+
+
+def _rib(student_id: uuid.UUID) -> RibRecorded:
+    return RibRecorded(producer="students", rib_id=uuid.uuid4(), student_id=student_id, establishment_uai=UAI,
+                       owner_type="personal", holder_name="ZORGLUB Léa", iban=IBANS[0], bic="AGRIFRPP",
+                       version=next(VERSIONS))
+
+
+async def test_facts_committed_while_their_request_is_recorded_still_release_it(
+    pool: asyncpg.Pool, options: BuildOptions, database_url: str
+) -> None:
+    student_id, schooling_id = await register(pool, 0, with_rib=False)
+    event = request(student_id, schooling_id)
+    settings = {"search_path": options.schema}
+    requests_consumer = await asyncpg.connect(database_url, server_settings=settings)
+    facts_consumer = await asyncpg.connect(database_url, server_settings=settings)
+    facts_may_commit = asyncio.Event()
+
+    async def facts() -> None:
+        await facts_consumer.execute("BEGIN")
+        await projection.on_rib_recorded(facts_consumer, _rib(student_id))
+        await facts_may_commit.wait()
+        await facts_consumer.execute("COMMIT")
+
+    try:
+        await requests_consumer.execute("BEGIN")
+        await projection.on_payment_requested(requests_consumer, event)  # recorded, not committed yet
+        facts_task = asyncio.create_task(facts())
+        await asyncio.sleep(0.5)  # the facts' transaction flags the student's requests: none visible yet
+        await requests_consumer.execute("COMMIT")
+        await asyncio.sleep(0.5)
+        await build_payment_file(pool, options)  # a build between the request's commit and the facts'
+        facts_may_commit.set()
+        await facts_task
+    finally:
+        await requests_consumer.close()
+        await facts_consumer.close()
+    await build_payment_file(pool, options)
+
+    row = await pool.fetchrow("SELECT state, blocking_reasons FROM payment_requests WHERE payment_request_id = $1",
+                              event.payment_request_id)
+    assert row is not None
+    assert (row["state"], list(row["blocking_reasons"])) == ("sent", [])
