@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -189,7 +189,8 @@ def renderer_rate(count: int, workers: int) -> tuple[float, float]:
     from aplypro_documents.rendering.samples import class_decisions, liquidation
 
     docs = class_decisions(count)
-    statements = [liquidation(index) for index in range(count // 2)]
+    # One PFMP section each, as the timed mix's états liquidatifs (the sample has two).
+    statements = [replace(doc, sections=doc.sections[:1]) for doc in map(liquidation, range(max(20, count // 10)))]
     with worker_pool(workers) as executor:
         render_parallel(docs[: 2 * workers], executor, chunk_size=1)  # start and warm every worker
         started = time.perf_counter()
@@ -240,7 +241,7 @@ async def main(args: argparse.Namespace, workdir: Path) -> None:
         moving = cohort_a[1::every][: len(cohort_a[1::every]) // 2] if every else []
         moved = [Student(args.students + i) for i in range(len(moving))]
         skip = {s.index for s in withdrawn} | {s.index for s in moving}
-        paying = [s for s in cohort_a if s.index not in skip]
+        paying = [s for s in cohort_a if s.index not in skip][: round(args.paying * len(cohort_a))]
         mix = [r for s in paying for r in payment(s)]
         mix += [r for s in withdrawn for r in withdrawal(s)]
         mix += [r for s, m in zip(moving, moved, strict=True) for r in class_change(s, m)]
@@ -277,6 +278,8 @@ if __name__ == "__main__":
     parser.add_argument("--yardstick", type=int, default=1000, help="DAs rendered by the renderer alone")
     parser.add_argument("--rare", type=float, default=0.04,
                         help="share of cohort A that gets a retrait or a class change (half each)")
+    parser.add_argument("--paying", type=float, default=1.0,
+                        help="share of cohort A with a payment request in the timed window (0: DAs only, bar the rare)")
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--workdir", type=Path, help="keep data and logs here instead of a temporary folder")
     args = parser.parse_args()
