@@ -202,14 +202,27 @@ def renderer_rate(count: int, workers: int) -> tuple[float, float]:
     return das, els
 
 
-async def wait_for(url: str, schema: str, since: datetime | None, expected: dict[str, int], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = await issued(url, schema, since)
-        if all(done.get(kind, (0, 0.0))[0] >= n for kind, n in expected.items()):
-            return True
-        await asyncio.sleep(0.25)
-    return False
+async def wait_for(url: str, schema: str, since: datetime | None, expected: dict[str, int], timeout: float,
+                   priced: int = 0) -> dict[str, float]:
+    """Seconds until each kind had its expected count (and `projected`: until `priced` schoolings had their
+    barème in the projection, i.e. the consumer had read the arrivals); missing kinds when the time ran out."""
+    started, deadline = time.perf_counter(), time.monotonic() + timeout
+    reached: dict[str, float] = {}
+    conn = await asyncpg.connect(url)
+    try:
+        while time.monotonic() < deadline and len(reached) < len(expected) + (1 if priced else 0):
+            done = await issued(url, schema, since)
+            now = time.perf_counter() - started
+            for kind, n in expected.items():
+                if kind not in reached and done.get(kind, (0, 0.0))[0] >= n:
+                    reached[kind] = now
+            if priced and "projected" not in reached and await conn.fetchval(
+                    f"SELECT count(*) FROM {schema}.pricing") >= priced:
+                reached["projected"] = now
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    return reached
 
 
 async def main(args: argparse.Namespace, workdir: Path) -> None:
@@ -232,7 +245,7 @@ async def main(args: argparse.Namespace, workdir: Path) -> None:
         stack.start_service("documents")
         # Warm-up: cohort A's DAs (also creates the topics and lets the consumer join its group).
         await produce(bootstrap, namespace, [r for s in cohort_a for r in arrival(s)])
-        if not await wait_for(url, schema, None, {"attribution": half}, args.timeout):
+        if "attribution" not in await wait_for(url, schema, None, {"attribution": half}, args.timeout):
             raise SystemExit("warm-up: cohort A's DAs were not all issued in time")
         print(f"warm-up: {half} DAs issued")
 
@@ -256,12 +269,17 @@ async def main(args: argparse.Namespace, workdir: Path) -> None:
         await conn.close()
         started = time.perf_counter()
         await produce(bootstrap, namespace, mix)
-        completed = await wait_for(url, schema, since, expected, args.timeout)
+        print(f"produced {len(mix)} events in {time.perf_counter() - started:.1f} s (times below count from then)")
+        reached = await wait_for(url, schema, since, expected, args.timeout, priced=args.students + len(moved))
         elapsed = time.perf_counter() - started
         done = await issued(url, schema, since)
         total = sum(n for n, _ in done.values())
-        for kind, (n, last) in sorted(done.items()):
-            print(f"{kind}: {n} issued, last at {last:.1f} s, {n / max(last, 1e-9):.1f}/s")
+        if "projected" in reached:
+            print(f"projected: every arrival's barème read at {reached['projected']:.1f} s")
+        for kind, (n, _) in sorted(done.items()):
+            at = reached.get(kind)
+            print(f"{kind}: {n} issued" + (f", all by {at:.1f} s, {n / at:.1f}/s" if at else ""))
+        completed = all(kind in reached for kind in expected)
         if not completed:
             print(f"TIMEOUT after {args.timeout:.0f} s: {total} of {sum(expected.values())} issued")
         rate = total / elapsed
