@@ -284,6 +284,11 @@ async def main(args: argparse.Namespace, workdir: Path) -> None:
             print(f"TIMEOUT after {args.timeout:.0f} s: {total} of {sum(expected.values())} issued")
         rate = total / elapsed
         print(f"documents={total} seconds={elapsed:.2f}")
+        # The renderer-bound pace of this very mix: each kind at the renderer's own rate for it (retraits and
+        # abrogations, laid out in full like états liquidatifs, counted at that rate).
+        heavy = total - done.get("attribution", (0, 0.0))[0]
+        bound = total / (heavy / renderer_els + (total - heavy) / renderer_das)
+        print(f"mix_renderer_per_s={bound:.1f} mix_ratio={rate / bound:.2f}")
         print(f"service_per_s={rate:.1f} renderer_per_s={renderer_das:.1f} ratio={rate / renderer_das:.2f}")
     finally:
         stack.stop()
