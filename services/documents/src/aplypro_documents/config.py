@@ -19,8 +19,11 @@ class DocumentsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="APLYPRO_DOCUMENTS_", extra="ignore")
 
     service_name: str = "documents"
-    render_batch_size: int = 50  # decisions rendered per weasyprint call (one layout pass)
-    render_workers: int = 1  # processes rendering off the event loop
+    # Documents per batch (one transaction); the renderer lays out a class's shared page once per chunk.
+    render_batch_size: int = 96
+    render_workers: int = 2  # processes rendering off the event loop: one per core of the 2-core pod
+    issue_lanes: int = 0  # batches issued side by side; 0: render_workers + 1
+    db_pool_size: int = 8  # the issue lanes hold a connection each, beside the consumer's
     render_attempts: int = 3  # tries before a render failure is dead-lettered
     poll_interval_s: float = 0.3
 

@@ -93,14 +93,51 @@ def _inputs(rows: list[Any]) -> list[dict[str, Any]]:
             for r in rows]  # fmt: skip
 
 
-async def claim_ready(conn: Connection, limit: int) -> list[dict[str, Any]]:
-    """Queued DAs whose inputs are all known (identity, schooling, barème), locked for this renderer."""
-    rows = await conn.fetch(
-        _ATTRIBUTION_INPUTS.format(source="render_queue q")
-        + " AND q.kind = 'attribution' ORDER BY q.schooling_id LIMIT $1 FOR UPDATE OF q SKIP LOCKED",
-        limit,
-    )
-    return _inputs(rows)
+ClassKey = tuple[str, int, str]  # establishment UAI, school year, MEF code: DAs that share a laid-out page
+
+
+def class_of(row: dict[str, Any]) -> ClassKey:
+    return row["establishment"]["uai"], row["school_year"], row["mef"]["code"]
+
+
+async def claim_ready(conn: Connection, limit: int, exclude: list[UUID] | None = None,
+                      continue_class: ClassKey | None = None) -> list[dict[str, Any]]:
+    """Queued DAs whose inputs are all known (identity, schooling, barème), locked for this renderer, a class at
+    a time: the DAs of one establishment, MEF and year share a laid-out page in the renderer (stamping.py), so
+    a batch drawn from a few classes renders several times faster than one drawn across the country.
+    `exclude`: rows this transaction holds already (SKIP LOCKED does not skip one's own locks);
+    `continue_class`: the class to take first (the one the batch's last DAs came from)."""
+    claimed: list[dict[str, Any]] = []
+    held = list(exclude or [])
+    pending = [continue_class] if continue_class else []
+    while len(claimed) < limit:
+        seeded = not pending
+        if pending:
+            uai, school_year, mef = pending.pop()
+        else:
+            # A seed row (the index order, cheap), then its class through the schoolings_uai_year_class index.
+            seed = await conn.fetchrow(
+                "SELECT s.establishment->>'uai' AS uai, s.school_year, s.mef->>'code' AS mef FROM render_queue q "
+                "JOIN schoolings s USING (schooling_id) JOIN pricing p USING (schooling_id) JOIN students st "
+                "USING (student_id) WHERE p.priced AND q.kind = 'attribution' AND q.schooling_id <> ALL($1::uuid[]) "
+                "ORDER BY q.schooling_id LIMIT 1 FOR UPDATE OF q SKIP LOCKED",
+                held,
+            )
+            if seed is None:
+                break
+            uai, school_year, mef = seed["uai"], seed["school_year"], seed["mef"]
+        rows = _inputs(await conn.fetch(
+            _ATTRIBUTION_INPUTS.format(source="render_queue q")
+            + " AND q.kind = 'attribution' AND s.establishment->>'uai' = $2 AND s.school_year = $3 "
+            "AND s.mef->>'code' = $4 AND q.schooling_id <> ALL($5::uuid[]) "
+            "ORDER BY q.schooling_id LIMIT $1 FOR UPDATE OF q SKIP LOCKED",
+            limit - len(claimed), uai, school_year, mef, held,
+        ))  # fmt: skip
+        if not rows and seeded:  # cannot happen (the seed is ours and matches); never loop on it
+            break
+        claimed += rows
+        held += [row["schooling_id"] for row in rows]
+    return claimed
 
 
 async def attribution_inputs(conn: Connection, schooling_id: UUID) -> dict[str, Any] | None:

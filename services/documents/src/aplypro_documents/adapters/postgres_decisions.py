@@ -87,26 +87,28 @@ async def student_schoolings(conn: Connection, student_ids: list[UUID]) -> dict[
     return spans
 
 
-async def claim_abrogations(conn: Connection, limit: int, today: date) -> list[dict[str, Any]]:
-    """Queued abrogations whose DA is issued and whose schooling is closed today (end date ≤ today)."""
+async def claim_abrogations(conn: Connection, limit: int, today: date,
+                            exclude: list[UUID] | None = None) -> list[dict[str, Any]]:
+    """Queued abrogations whose DA is issued and whose schooling is closed today (end date ≤ today).
+    `exclude`: rows this transaction holds already (SKIP LOCKED does not skip one's own locks)."""
     if limit < 1:
         return []
     rows = await conn.fetch(
-        DECISION_INPUTS + "WHERE q.kind = 'abrogation' AND s.end_date <= $2 "
+        DECISION_INPUTS + "WHERE q.kind = 'abrogation' AND s.end_date <= $2 AND q.schooling_id <> ALL($3::uuid[]) "
         "ORDER BY q.queued_at, q.schooling_id LIMIT $1 FOR UPDATE OF q SKIP LOCKED",
-        limit, today,
+        limit, today, list(exclude or []),
     )
     return decision_inputs(rows)
 
 
-async def claim_withdrawals(conn: Connection, limit: int) -> list[dict[str, Any]]:
-    """Queued retraits whose DA is issued."""
+async def claim_withdrawals(conn: Connection, limit: int, exclude: list[UUID] | None = None) -> list[dict[str, Any]]:
+    """Queued retraits whose DA is issued (`exclude`: rows this transaction holds already)."""
     if limit < 1:
         return []
     rows = await conn.fetch(
-        DECISION_INPUTS + "WHERE q.kind = 'withdrawal' "
+        DECISION_INPUTS + "WHERE q.kind = 'withdrawal' AND q.schooling_id <> ALL($2::uuid[]) "
         "ORDER BY q.queued_at, q.schooling_id LIMIT $1 FOR UPDATE OF q SKIP LOCKED",
-        limit,
+        limit, list(exclude or []),
     )
     return decision_inputs(rows)
 

@@ -56,17 +56,18 @@ async def insert_payment_request(conn: Connection, row: dict[str, Any], requeste
     )
 
 
-async def claim_liquidations(conn: Connection, limit: int) -> list[dict[str, Any]]:
+async def claim_liquidations(conn: Connection, limit: int, exclude: list[UUID] | None = None) -> list[dict[str, Any]]:
     """Queued états liquidatifs with everything they print: an issued DA, the student's bank account for
-    the schooling's establishment, and the dates of every PFMP that has a payment request."""
+    the schooling's establishment, and the dates of every PFMP that has a payment request (`exclude`: rows
+    this transaction holds already)."""
     if limit < 1:
         return []
     rows = await conn.fetch(
         decision_inputs_sql(columns=_RIB_COLUMNS) + _RIB_JOIN
         + "WHERE q.kind = 'liquidation' AND NOT EXISTS (SELECT 1 FROM payment_requests pr "
         "LEFT JOIN pfmps p USING (pfmp_id) WHERE pr.schooling_id = q.schooling_id AND p.pfmp_id IS NULL) "
-        "ORDER BY q.queued_at, q.schooling_id LIMIT $1 FOR UPDATE OF q SKIP LOCKED",
-        limit,
+        "AND q.schooling_id <> ALL($2::uuid[]) ORDER BY q.queued_at, q.schooling_id LIMIT $1 FOR UPDATE OF q SKIP LOCKED",
+        limit, list(exclude or []),
     )
     return decision_inputs(rows)
 

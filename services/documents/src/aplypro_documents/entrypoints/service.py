@@ -35,9 +35,14 @@ def build_spec(settings: DocumentsSettings) -> ServiceSpec:
                 batch_size=settings.render_batch_size, attempts=settings.render_attempts,
                 programmes=settings.programmes,
             )
-            while True:
-                if not await issuer.issue_batch():
-                    await asyncio.sleep(settings.poll_interval_s)
+
+            async def lane() -> None:
+                while True:
+                    if not await issuer.issue_batch():
+                        await asyncio.sleep(settings.poll_interval_s)
+
+            # One lane per worker keeps each worker rendering; one more reads and writes meanwhile.
+            await asyncio.gather(*(lane() for _ in range(settings.issue_lanes or settings.render_workers + 1)))
 
     return ServiceSpec(
         name="documents",

@@ -1,8 +1,13 @@
 """Issues queued documents in batches: build from the projections, render off the event loop, store, announce.
 
 One batch, one transaction: the claimed queue rows, the `documents` rows and the DocumentReady events
-commit together. Retraits, abrogations and états liquidatifs are claimed first (few, and each waits on a
-DA already issued); décisions d'attribution fill the rest of the batch.
+commit together. Several batches may run side by side (the service runs one lane per render worker and one
+more, so the workers render while a lane reads or writes): rows are claimed FOR UPDATE SKIP LOCKED, so no
+two lanes hold the same queued document, and the (schooling, kind, version) key keeps each version once.
+
+Fair scheduling: each kind with queued work gets an equal share of a batch, and what a kind leaves unused
+goes to the others, in an order that turns with every batch. A backlog of one kind (a whole country's
+états liquidatifs) never stops the others, and a kind alone in the queue gets whole batches.
 """
 
 from __future__ import annotations
@@ -59,6 +64,14 @@ class _Job:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+ORDER: tuple[DocumentKind, ...] = (K.WITHDRAWAL, K.ABROGATION, K.LIQUIDATION, K.ATTRIBUTION)
+
+
+def shares(batch_size: int, kinds: int) -> list[int]:
+    """Equal shares of a batch, the larger ones first (50 over 4 kinds: 13, 13, 12, 12)."""
+    return [batch_size // kinds + (1 if index < batch_size % kinds else 0) for index in range(kinds)]
+
+
 class DecisionIssuer:
     def __init__(self, *, pool: asyncpg.Pool, storage: Storage, executor: Executor | None, topic: str,
                  batch_size: int, attempts: int,
@@ -69,6 +82,7 @@ class DecisionIssuer:
         self._batch_size, self._attempts, self._render_fn = batch_size, attempts, render
         self._programmes = dict(programmes or {})
         self._clock = clock
+        self._turn = 0  # which kind claims first in the next batch (fair scheduling)
         self.issued = 0
         self.unchanged = 0  # DA reissues skipped: same content as the current version
 
@@ -105,15 +119,34 @@ class DecisionIssuer:
         return len(rendered), bool(failures)
 
     async def _claim(self, conn: Any, today: date) -> list[_Job]:
+        """Up to batch_size queued documents: each kind an equal share, again and again over what the kinds
+        that ran out left, in an order that turns with every batch."""
+        claims: dict[DocumentKind, Callable[[int, list[Any]], Any]] = {
+            K.WITHDRAWAL: lambda n, held: postgres_decisions.claim_withdrawals(conn, n, held),
+            K.ABROGATION: lambda n, held: postgres_decisions.claim_abrogations(conn, n, today, held),
+            K.LIQUIDATION: lambda n, held: postgres_liquidation.claim_liquidations(conn, n, held),
+            K.ATTRIBUTION: lambda n, held: postgres.claim_ready(conn, n, held, last_class),
+        }
+        order = ORDER[self._turn % len(ORDER):] + ORDER[: self._turn % len(ORDER)]
+        self._turn += 1
+        held: dict[DocumentKind, list[Any]] = {kind: [] for kind in order}
         jobs: list[_Job] = []
-        claims: list[tuple[DocumentKind, Callable[[int], Any]]] = [
-            (K.WITHDRAWAL, lambda n: postgres_decisions.claim_withdrawals(conn, n)),
-            (K.ABROGATION, lambda n: postgres_decisions.claim_abrogations(conn, n, today)),
-            (K.LIQUIDATION, lambda n: postgres_liquidation.claim_liquidations(conn, n)),
-            (K.ATTRIBUTION, lambda n: postgres.claim_ready(conn, n)),
-        ]
-        for kind, claim in claims:
-            jobs += [_Job(kind, row) for row in await claim(self._batch_size - len(jobs))]
+        last_class: postgres.ClassKey | None = None  # a batch's DAs go on with the class they stopped in
+        active = list(order)  # kinds that may have more: each round shares what is left of the batch among them
+        while active and len(jobs) < self._batch_size:
+            still: list[DocumentKind] = []
+            for kind, share in zip(active, shares(self._batch_size - len(jobs), len(active)), strict=True):
+                if share == 0:
+                    still.append(kind)
+                    continue
+                rows = await claims[kind](share, held[kind])
+                jobs += [_Job(kind, row) for row in rows]
+                held[kind] += [row["schooling_id"] for row in rows]
+                if kind is K.ATTRIBUTION and rows:
+                    last_class = postgres.class_of(rows[-1])
+                if len(rows) == share:
+                    still.append(kind)  # took its whole share: it may have more
+            active = still  # every round either fills its shares or drops a kind: it ends
         return jobs
 
     async def _build(self, conn: Any, job: _Job, today: date) -> bool:
