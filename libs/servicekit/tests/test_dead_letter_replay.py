@@ -11,15 +11,14 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from aplypro_contracts import Establishment, Mef, SchoolingOpened
+from aplypro_contracts import SchoolingOpened
 from aplypro_contracts.topics import STUDENTS_EVENTS, dead_letter_topic
-from aplypro_local.testing import eventually, produce, read_topic
+from aplypro_local.testing import eventually, probe_schooling, produce, read_topic
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 from aplypro_servicekit.settings import ServiceSettings
@@ -39,13 +38,7 @@ class OtherRuleBroken(ValueError):
 
 
 def schooling(label: str) -> SchoolingOpened:
-    return SchoolingOpened(
-        producer="test", schooling_id=uuid.uuid4(), student_id=uuid.UUID(KEY),
-        establishment=Establishment(uai="0999001K", name="Lycée test"), class_label=label, school_year=2025,
-        mef=Mef(code="2473111533", dispositif="247", diploma="40031105", duration=3, year=3,
-                label="BAC PRO", ministry="MENJ"),
-        start_date=date(2025, 9, 1), version=1,
-    )
+    return probe_schooling(label, uuid.UUID(KEY))
 
 
 @dataclass

@@ -8,13 +8,12 @@ This is what a rolling restart or a scale-down does, and it is how the drills go
 from __future__ import annotations
 
 import asyncio
-import uuid
-from datetime import date
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aplypro_contracts import Establishment, Mef, SchoolingOpened, to_wire
+from aplypro_contracts import SchoolingOpened, to_wire
 from aplypro_contracts.topics import STUDENTS_EVENTS
+from aplypro_local.testing import probe_schooling
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 from aplypro_servicekit.settings import ServiceSettings
@@ -24,14 +23,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 START_LIMIT_S = 60  # a few session timeouts (6 s in tests): the departed members must expire first
 
 
-def schooling(label: str) -> SchoolingOpened:
-    return SchoolingOpened(
-        producer="test", schooling_id=uuid.uuid4(), student_id=uuid.uuid4(),
-        establishment=Establishment(uai="0999001K", name="Lycée test"), class_label=label, school_year=2025,
-        mef=Mef(code="2473111533", dispositif="247", diploma="40031105", duration=3, year=3,
-                label="BAC PRO", ministry="MENJ"),
-        start_date=date(2025, 9, 1), version=1,
-    )
 
 
 async def test_a_restart_after_two_clean_stops_consumes_again(
@@ -62,7 +53,7 @@ async def test_a_restart_after_two_clean_stops_consumes_again(
         producer = AIOKafkaProducer(bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"])
         await producer.start()
         try:
-            body, _headers = to_wire(schooling("AFTER"))
+            body, _headers = to_wire(probe_schooling("AFTER"))
             await producer.send_and_wait(settings.topic(STUDENTS_EVENTS), body, key=b"k")
         finally:
             await producer.stop()

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from datetime import date
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aplypro_contracts import Establishment, Mef, SchoolingOpened, to_wire
+from aplypro_contracts import SchoolingOpened, to_wire
 from aplypro_contracts.topics import STUDENTS_EVENTS, dead_letter_topic
-from aplypro_local.testing import read_topic
+from aplypro_local.testing import probe_schooling, read_topic
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 from aplypro_servicekit.settings import ServiceSettings
@@ -23,14 +21,6 @@ class RuleBroken(ValueError):
     code = "class_label_forbidden"
 
 
-def schooling(label: str) -> SchoolingOpened:
-    return SchoolingOpened(
-        producer="test", schooling_id=uuid.uuid4(), student_id=uuid.uuid4(),
-        establishment=Establishment(uai="0999001K", name="Lycée test"), class_label=label, school_year=2025,
-        mef=Mef(code="2473111533", dispositif="247", diploma="40031105", duration=3, year=3,
-                label="BAC PRO", ministry="MENJ"),
-        start_date=date(2025, 9, 1), version=1,
-    )
 
 
 async def test_poison_goes_to_the_dead_letter_topic_and_the_consumer_goes_on(
@@ -57,15 +47,15 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_consumer_goes_on(
     producer = AIOKafkaProducer(bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"])
     await producer.start()
     try:
-        good_before, _headers = to_wire(schooling("A"))
-        bad_rule, _bad_headers = to_wire(schooling("FORBIDDEN"))
-        unknown_version = json.loads(to_wire(schooling("B"))[0])
+        good_before, _headers = to_wire(probe_schooling("A"))
+        bad_rule, _bad_headers = to_wire(probe_schooling("FORBIDDEN"))
+        unknown_version = json.loads(to_wire(probe_schooling("B"))[0])
         unknown_version["schema_version"] = 99
         # An old v1 message (written before text fields refused control characters) holding one.
-        old_control = json.loads(to_wire(schooling("B"))[0])
+        old_control = json.loads(to_wire(probe_schooling("B"))[0])
         old_control.update(schema_version=1, class_label="TLE\x07PRO")
         del old_control["version"]
-        good_after, _ = to_wire(schooling("C"))
+        good_after, _ = to_wire(probe_schooling("C"))
         # Narrated: a good event, malformed JSON, an unknown version, a broken rule, an old message with a
         # control character, a good event again.
         for body in (good_before, b"{not json", json.dumps(unknown_version).encode(), bad_rule,

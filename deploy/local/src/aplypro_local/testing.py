@@ -6,10 +6,11 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aplypro_contracts import Envelope, to_wire
+from aplypro_contracts import Envelope, Establishment, Mef, SchoolingOpened, to_wire
 
 
 async def produce(bootstrap: str, topic: str, items: Sequence[tuple[uuid.UUID | str, Envelope | bytes]]) -> None:
@@ -57,3 +58,14 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what:
             return
         await asyncio.sleep(0.3)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def probe_schooling(label: str, student_id: uuid.UUID | None = None) -> SchoolingOpened:
+    """A valid SchoolingOpened told apart by its class label: the event of the servicekit's probe services."""
+    return SchoolingOpened(
+        producer="test", schooling_id=uuid.uuid4(), student_id=student_id or uuid.uuid4(),
+        establishment=Establishment(uai="0999001K", name="Lycée test"), class_label=label, school_year=2025,
+        mef=Mef(code="2473111533", dispositif="247", diploma="40031105", duration=3, year=3,
+                label="BAC PRO", ministry="MENJ"),
+        start_date=date(2025, 9, 1), version=1,
+    )
