@@ -30,8 +30,8 @@ GROUPS = {
 }
 
 
-async def total_lag(bootstrap: str, namespace: str) -> int:
-    """Sum over the drill's consumer groups of (end offset − committed offset) of every partition."""
+async def lag_by_group(bootstrap: str, namespace: str) -> dict[str, int]:
+    """Per consumer group of the drill: sum of (end offset − committed offset) over its partitions."""
     probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await probe.start()
     try:
@@ -42,14 +42,20 @@ async def total_lag(bootstrap: str, namespace: str) -> int:
             ends.update(await probe.end_offsets(partitions))
     finally:
         await probe.stop()
-    lag = 0
+    lags: dict[str, int] = {}
     for group, topics in GROUPS.items():
         reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=namespace + group, enable_auto_commit=False)
         await reader.start()
         try:
+            lags[group] = 0
             for tp, end in ends.items():
                 if tp.topic.removeprefix(namespace) in topics:
-                    lag += max(0, end - (await reader.committed(tp) or 0))
+                    lags[group] += max(0, end - (await reader.committed(tp) or 0))
         finally:
             await reader.stop()
-    return lag
+    return lags
+
+
+async def total_lag(bootstrap: str, namespace: str) -> int:
+    """Sum over the drill's consumer groups of (end offset − committed offset) of every partition."""
+    return sum((await lag_by_group(bootstrap, namespace)).values())

@@ -25,7 +25,7 @@ from aplypro_local.testing import produce
 
 from . import checks
 from .chaos import Chaos
-from .lag import total_lag
+from .lag import lag_by_group, total_lag
 from .load import Load, bad_messages, generate
 from .procs import Fleet
 
@@ -82,13 +82,33 @@ async def _pending(database_url: str, prefix: str) -> int:
         await conn.close()
 
 
-def _wait(what: str, ok: Callable[[], bool], timeout: float, say: Say) -> None:
-    deadline = time.monotonic() + timeout
-    while not ok():
-        if time.monotonic() > deadline:
-            raise DrillAborted(f"timed out after {timeout:.0f} s waiting for {what}")
+def _wait(what: str, progress: Callable[[], int], target: int, stuck_s: float, cap_s: float, say: Say,
+          diagnose: Callable[[], str]) -> None:
+    """Until `progress()` reaches `target`. A slow machine may take long as long as the count moves; the
+    drill aborts when it stood still for `stuck_s` (a stalled pipeline) or after `cap_s`, saying where
+    the work stands."""
+    started = moved = time.monotonic()
+    last = progress()
+    while last < target:
+        now = time.monotonic()
+        if now - moved > stuck_s or now - started > cap_s:
+            still = f"no progress for {now - moved:.0f} s" if now - moved > stuck_s else f"{cap_s:.0f} s"
+            raise DrillAborted(f"timed out waiting for {what} ({last}/{target}, {still}): {diagnose()}")
         time.sleep(0.5)
+        current = progress()
+        if current != last:
+            last, moved = current, time.monotonic()
     say(f"{what}: done")
+
+
+def _where_work_stands(probe: Probe, database_url: str, prefix: str) -> Callable[[], str]:
+    def diagnose() -> str:
+        figures = asyncio.run(probe.figures())
+        figures["pending"] = asyncio.run(_pending(database_url, prefix))
+        lags = asyncio.run(lag_by_group(probe.bootstrap, probe.topic_namespace))
+        return (", ".join(f"{k}={v}" for k, v in figures.items()) + "; consumer lag: "
+                + ", ".join(f"{group}={lag}" for group, lag in lags.items()))
+    return diagnose
 
 
 def wait_quiescent(probe: Probe, database_url: str, prefix: str, timeout: float, settle_s: float, stuck_s: float,
@@ -133,11 +153,12 @@ def feed(stack: LocalStack, load: Load, files: tuple[Path, Path, Path, Path], pr
     for topic, bodies in messages.items():
         asyncio.run(produce(stack.env["KAFKA_BOOTSTRAP_SERVERS"], topic, [(uuid.uuid4(), b) for b in bodies]))
     say(f"injected {load.injected.total()} bad messages on {len(messages)} topics")
-    _wait("pfmp knows every schooling", lambda: asyncio.run(probe.figures())["pfmp_schoolings"] >= load.students,
-          timeout, say)
-    # Validation needs each schooling's DA and a RIB (issue 10); DAs render at a few a second, so the wait
-    # grows with them.
-    _wait("pfmp knows every DA and RIB", lambda: _facts(probe) >= load.students, timeout + load.students / 2, say)
+    diagnose = _where_work_stands(probe, stack.env["DATABASE_URL"], stack.schema_prefix)
+    cap = timeout + load.students * 2
+    _wait("pfmp knows every schooling", lambda: asyncio.run(probe.figures())["pfmp_schoolings"], load.students,
+          timeout, cap, say, diagnose)
+    # Validation needs each schooling's DA and a RIB (issue 10): the documents service must have issued them.
+    _wait("pfmp knows every DA and RIB", lambda: _facts(probe), load.students, timeout, cap, say, diagnose)
     first, second, again = load.pfmp_files
     _command(stack, say, "aplypro-pfmp", "import-csv", str(first))
     _command(stack, say, "aplypro-pfmp", "import-csv", str(second))
