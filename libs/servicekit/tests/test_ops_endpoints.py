@@ -18,6 +18,7 @@ from aplypro_contracts.topics import STUDENTS_EVENTS, dead_letter_topic
 from aplypro_local.testing import probe_schooling, read_topic
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
+from aplypro_servicekit.schema_gauges import SchemaGauge
 from aplypro_servicekit.settings import ServiceSettings
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -77,6 +78,10 @@ def probe_runtime(settings: ServiceSettings, seen: list[str]) -> ServiceRuntime:
     spec = ServiceSpec(
         name="probe", schema=settings.db_schema("probe"), migration_packages=[], produces=[],
         subscriptions=[Subscription([STUDENTS_EVENTS], "probe", {"SchoolingOpened": on_schooling})],
+        gauges=[SchemaGauge("aplypro_probe_queue", "Rows per kind.", ("kind",),
+                            "SELECT kind, count(*) AS value FROM probe_queue GROUP BY kind"),
+                SchemaGauge("aplypro_probe_broken", "A query on a table that is not there.", (),
+                            "SELECT count(*) AS value FROM no_such_table")],
     )
     return ServiceRuntime(spec, settings)
 
@@ -141,6 +146,13 @@ async def test_health_readiness_and_the_consumed_counter(
         await runtime.pool.execute("CREATE TABLE stale_events (event_type text PRIMARY KEY, dropped bigint NOT NULL);"
                                    "INSERT INTO stale_events VALUES ('PfmpValidated', 3)")
         assert await sample(port, "aplypro_events_stale_dropped_total", event_type="PfmpValidated") == 3
+        # The service's own gauges, read at scrape; a failing one stays empty and spoils nothing else.
+        await runtime.pool.execute("CREATE TABLE probe_queue (kind text); INSERT INTO probe_queue "
+                                   "VALUES ('decision'), ('decision'), ('statement')")
+        assert await sample(port, "aplypro_probe_queue", kind="decision") == 2
+        assert await sample(port, "aplypro_probe_queue", kind="statement") == 1
+        assert await series(port, "aplypro_probe_broken") == []
+        assert await sample(port, "aplypro_outbox_depth") == 0
 
         # The database unreachable (its address now a closed port): alive, not ready, and says why.
         unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"

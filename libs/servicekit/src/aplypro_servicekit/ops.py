@@ -14,10 +14,14 @@ from importlib import resources
 from typing import Any
 
 import asyncpg
+import structlog
 from faststream.kafka import KafkaBroker
 
 from .metrics import CONSUMER_LAG, CONSUMER_PARTITIONS, OUTBOX_DEPTH, OUTBOX_OLDEST_AGE, STALE_DROPPED
 from .ops_server import Probe
+from .schema_gauges import SCHEMA_GAUGES, SchemaGauge
+
+log = structlog.get_logger(__name__)
 
 CHECK_TIMEOUT_S = 3.0  # under the probes' timeoutSeconds (deploy/k8s)
 POSITION_TIMEOUT_S = 0.5
@@ -63,18 +67,30 @@ async def readiness(*, database_url: str, schema: str, migrations: set[str], bro
     return Probe(database["database"] and database["migrations"] and bool(broker_ok) and joined, detail)
 
 
-async def refresh_schema_gauges(database_url: str, schema: str) -> None:
-    """Outbox depth, its oldest row's age and the stale events dropped, read now (left as they were if
-    the database does not answer)."""
+async def refresh_schema_gauges(database_url: str, schema: str, gauges: Sequence[SchemaGauge] = ()) -> None:
+    """Outbox depth, its oldest row's age, the stale events dropped and the service's own gauges, read
+    now (left as they were if the database does not answer)."""
     with contextlib.suppress(OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
         async with _connection(database_url, schema) as conn:
             row = await conn.fetchrow(_OUTBOX, timeout=CHECK_TIMEOUT_S)
             stale = await conn.fetch(_STALE, timeout=CHECK_TIMEOUT_S) if await conn.fetchval(
                 "SELECT to_regclass('stale_events') IS NOT NULL", timeout=CHECK_TIMEOUT_S) else []
+            for gauge in gauges:
+                await _read_gauge(conn, gauge)
         assert row is not None
         OUTBOX_DEPTH.set(row["depth"])
         OUTBOX_OLDEST_AGE.set(row["oldest"])
         STALE_DROPPED.by_type = {r["event_type"]: int(r["dropped"]) for r in stale}
+
+
+async def _read_gauge(conn: asyncpg.Connection, gauge: SchemaGauge) -> None:
+    """One gauge; a query that fails (a table not migrated yet) leaves only that gauge empty."""
+    try:
+        rows = await conn.fetch(gauge.sql, timeout=CHECK_TIMEOUT_S)
+    except asyncpg.PostgresError as exc:
+        log.warning("schema_gauge_failed", gauge=gauge.name, error=type(exc).__name__)
+        rows = []
+    SCHEMA_GAUGES.update(gauge, rows)
 
 
 async def refresh_consumers(broker: KafkaBroker | None) -> None:

@@ -28,6 +28,7 @@ from .ops_server import OpsServer, Probe
 from .record_size import set_max_record_bytes
 from .relay_factory import STOP_SECONDS, RunningRelay, start_relay
 from .relay_process import start_relay_process
+from .schema_gauges import SCHEMA_GAUGES, SchemaGauge
 from .settings import ServiceSettings
 from .supervision import keep_process, keep_running, stop_process, watch_parent
 from .workers import SpecFactory, start_worker
@@ -58,6 +59,7 @@ class ServiceSpec:
     produces: Sequence[str]
     subscriptions: Sequence[Subscription] = ()
     background: Sequence[BackgroundTask] = field(default_factory=tuple)
+    gauges: Sequence[SchemaGauge] = ()  # read from the schema at each scrape of /metrics
 
 
 class ServiceRuntime:
@@ -132,6 +134,7 @@ class ServiceRuntime:
             # Children leave their metrics here for this process to serve (metrics_share.py).
             directory = tempfile.mkdtemp(prefix=f"aplypro-{self.spec.name}-metrics-")
             self.settings = s.model_copy(update={"ops_metrics_dir": directory})
+        SCHEMA_GAUGES.gauges = self.spec.gauges
         self.ops = OpsServer(s.ops_host, s.ops_listen_port, ready=self._ready, metrics=self._metrics)
         await self.ops.start()
 
@@ -142,7 +145,7 @@ class ServiceRuntime:
                                broker=self.broker, joined=self.joined)
 
     async def _metrics(self) -> bytes:
-        await asyncio.gather(refresh_schema_gauges(self.settings.database_url, self.spec.schema),
+        await asyncio.gather(refresh_schema_gauges(self.settings.database_url, self.spec.schema, self.spec.gauges),
                              refresh_consumers(self.broker))
         return merged_exposition(self.settings.ops_metrics_dir or None)
 

@@ -15,6 +15,7 @@ from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 
 from aplypro_asp_gateway.config import AspSettings
 from aplypro_asp_gateway.domain.model import Parametrage
+from aplypro_asp_gateway.entrypoints.gauges import GATEWAY_GAUGES
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file
 from aplypro_asp_gateway.service_layer.projection import HANDLERS_BY_TOPIC, in_student_order
 
@@ -60,4 +61,5 @@ def build_spec(settings: AspSettings) -> ServiceSpec:
                          batch_handler=in_student_order(HANDLERS_BY_TOPIC["documents"])),
         ],
         background=[build_payment_files],
+        gauges=GATEWAY_GAUGES,
     )

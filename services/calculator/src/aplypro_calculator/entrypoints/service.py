@@ -17,6 +17,7 @@ from aplypro_contracts.topics import (
 from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 
 from aplypro_calculator.config import CalculatorSettings
+from aplypro_calculator.entrypoints.gauges import CALCULATOR_GAUGES
 from aplypro_calculator.service_layer.evaluation import evaluate_due
 from aplypro_calculator.service_layer.handlers import Handlers
 from aplypro_calculator.service_layer.operations import release_parked
@@ -83,4 +84,5 @@ def build_spec(settings: CalculatorSettings) -> ServiceSpec:
             batch_handler=handlers.on_batch,
         )],
         background=[release_parked_requests, evaluate_due_requests],
+        gauges=CALCULATOR_GAUGES,
     )

@@ -15,6 +15,7 @@ from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 
 from aplypro_documents.adapters.storage import storage_from_settings
 from aplypro_documents.config import DocumentsSettings
+from aplypro_documents.entrypoints.gauges import documents_gauges
 from aplypro_documents.rendering._weasy import harfbuzz_subset_available
 from aplypro_documents.rendering.pool import worker_pool
 from aplypro_documents.service_layer.issue import DecisionIssuer, log
@@ -64,4 +65,5 @@ def build_spec(settings: DocumentsSettings) -> ServiceSpec:
                       "PaymentRequested": projection.on_payment_requested},
         )],
         background=[render_decisions],
+        gauges=documents_gauges(settings.render_attempts),
     )

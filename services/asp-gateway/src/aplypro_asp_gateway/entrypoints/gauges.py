@@ -1,0 +1,18 @@
+"""The gateway's own gauges, read from its schema at each scrape of /metrics."""
+
+from __future__ import annotations
+
+from aplypro_servicekit.schema_gauges import SchemaGauge
+
+GATEWAY_GAUGES = [
+    SchemaGauge("aplypro_gateway_requests", "Requests known to the gateway per state; blocked: pending with a "
+                "blocking reason.", ("state",),
+                "SELECT CASE WHEN state = 'pending' AND blocking_reasons <> '{}' THEN 'blocked' ELSE state END "
+                "AS state, count(*) AS value FROM payment_requests GROUP BY 1"),
+    SchemaGauge("aplypro_payment_files", "Payment files built; written: handed over to the drop folder.",
+                ("state",),
+                "SELECT CASE WHEN written_at IS NULL THEN 'built' ELSE 'written' END AS state, count(*) AS value "
+                "FROM asp_files GROUP BY 1"),
+    SchemaGauge("aplypro_payment_file_records", "Records in every payment file built.", (),
+                "SELECT count(*) AS value FROM file_records"),
+]
