@@ -13,12 +13,8 @@ from aplypro_contracts.topics import (
 )
 from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 
-from aplypro_documents.adapters.storage import storage_from_settings
 from aplypro_documents.config import DocumentsSettings
 from aplypro_documents.entrypoints.gauges import documents_gauges
-from aplypro_documents.rendering._weasy import harfbuzz_subset_available
-from aplypro_documents.rendering.pool import worker_pool
-from aplypro_documents.service_layer.issue import DecisionIssuer, log
 from aplypro_documents.service_layer.projection import Projection
 
 
@@ -26,6 +22,12 @@ def build_spec(settings: DocumentsSettings) -> ServiceSpec:
     projection = Projection()
 
     async def render_decisions(runtime: ServiceRuntime) -> None:
+        # Imported here: the extra consumer processes build this spec too, and need no renderer (weasyprint).
+        from aplypro_documents.adapters.storage import storage_from_settings
+        from aplypro_documents.rendering._weasy import harfbuzz_subset_available
+        from aplypro_documents.rendering.pool import worker_pool
+        from aplypro_documents.service_layer.issue import DecisionIssuer, log
+
         if not harfbuzz_subset_available():
             log.warning("harfbuzz_subset_missing", hint="apt-get install libharfbuzz-subset0 (6x faster)")
         assert runtime.pool is not None
