@@ -71,7 +71,8 @@ def test_the_documented_reject_in_latin_1_is_read_with_its_accents_and_classifie
     [line] = parsed.lines
     assert (line.record_id, line.state, line.reason_code) == (4242, LineState.REJECTED, "numadm_not_unique")
     assert line.asp_text == "Le numéro administratif ENPUA1B2C3D4E520250 n'est pas unique"
-    assert line.numadm is None and line.asp_ids is None  # the documented line leaves columns 2, 3, 5 empty
+    assert line.numadm is None
+    assert line.asp_ids is None
 
 
 @pytest.mark.parametrize(("encoding", "bom"), [("cp1252", False), ("utf-8", False), ("utf-8", True)])
@@ -135,13 +136,16 @@ def test_the_documented_payments_give_a_paid_line_with_its_net_amount_in_cents_a
     parsed = read_return_bytes(PAYMENTS_NAME, DOC_PAYMENTS)
 
     paid, unpaid = parsed.lines
-    assert parsed.kind is ReturnKind.PAYMENTS and parsed.upload_name is None
+    assert parsed.kind is ReturnKind.PAYMENTS
+    assert parsed.upload_name is None
     assert (paid.state, paid.net_cents, paid.paid_on) == (LineState.PAID, 30000, date(2026, 6, 5))
-    assert paid.asp_ids == AspIds(prestation="9876610") and paid.record_id is None
+    assert paid.asp_ids == AspIds(prestation="9876610")
+    assert paid.record_id is None
     assert paid.iban == "FR7630006000011234567890189"  # the account paid: kept, but out of repr
     assert "30006000011234567890189" not in repr(paid)
     assert (unpaid.state, unpaid.reason_code, unpaid.asp_code) == (LineState.UNPAID, "payment_difficulty", "RJT")
-    assert unpaid.asp_ids == AspIds(prestation="9876543") and unpaid.net_cents is None
+    assert unpaid.asp_ids == AspIds(prestation="9876543")
+    assert unpaid.net_cents is None
 
 
 @pytest.mark.parametrize(("text", "cents"), [
@@ -211,7 +215,8 @@ def test_the_documented_recovery_order_is_a_recovery_of_the_absolute_amount() ->
     [line] = parsed.lines
     assert parsed.kind is ReturnKind.RECOVERY_ORDERS
     assert (line.state, line.claimed_cents, line.order_posted_on) == (LineState.RECOVERY, 15000, date(2026, 6, 12))
-    assert line.asp_ids == AspIds(prestation="9870001") and line.net_cents is None
+    assert line.asp_ids == AspIds(prestation="9870001")
+    assert line.net_cents is None
 
 
 def test_an_invalid_recovery_order_is_unpaid_with_its_codemotifor() -> None:
