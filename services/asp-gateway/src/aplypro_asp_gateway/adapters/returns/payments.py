@@ -14,8 +14,10 @@ KIND = ReturnKind.PAYMENTS
 
 
 def _iban(record: XmlRecord) -> str | None:
-    parts = [record.values.get(name) for name in ("CODEISOPAYS", "CLECONTROL", "ZONEBBAN")]
-    return "".join(p for p in parts if p) if all(parts) else None
+    """§5.3: the account paid is CODEISOPAYS + CLECONTROL + ZONEBBAN."""
+    get = record.values.get
+    country, key, bban = get("CODEISOPAYS"), get("CLECONTROL"), get("ZONEBBAN")
+    return country + key + bban if country and key and bban else None
 
 
 def _line(record: XmlRecord) -> ReturnLine:

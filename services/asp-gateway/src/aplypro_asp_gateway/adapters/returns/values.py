@@ -7,7 +7,7 @@ asp_errors.LINE_FAULTS) for a present but unreadable one: the line becomes `inva
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 
@@ -18,7 +18,12 @@ class BadValue(ValueError):
 
 
 _AMOUNT = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")  # `300.00`, `225.0`, `-150.00`; a French `,` too (unconfirmed)
-_DIGITS = re.compile(r"^\d{1,19}$")  # xsd:long, non-negative as the ASP issues them
+_DATE = re.compile(r"^(\d{2})/(\d{2})/(\d{4})$|^(\d{4})-(\d{2})-(\d{2})$")
+_LONG_DIGITS = 19  # xsd:long, non-negative as the ASP issues them
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= _LONG_DIGITS
 
 
 def cents(text: str | None) -> int | None:
@@ -41,20 +46,21 @@ def asp_date(text: str | None) -> date | None:
     """`05/06/2026` (the ASP's format, §4.1); ISO `2026-06-05` accepted too."""
     if text is None:
         return None
-    value = text.strip()
-    for layout in ("%d/%m/%Y", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(value, layout).date()  # noqa: DTZ007 - a calendar date, no time zone
-        except ValueError:
-            continue
-    raise BadValue("bad_date")
+    found = _DATE.match(text.strip())
+    if not found:
+        raise BadValue("bad_date")
+    day, month, year = found.group(1, 2, 3) if found.group(1) else found.group(6, 5, 4)
+    try:  # strptime would do the same at five times the cost, on every line of a 7,000-line file
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        raise BadValue("bad_date") from None
 
 
 def asp_id(text: str | None) -> str | None:
     """An ASP id stays a digit string, emitted verbatim later (§1)."""
     if text is None:
         return None
-    if not _DIGITS.match(text):
+    if not _digits(text):
         raise BadValue("bad_asp_id")
     return text
 
@@ -63,6 +69,6 @@ def record_id(text: str | None) -> int:
     """Column 1 of a CSV answer: our idEnregistrement."""
     if text is None:
         raise BadValue("missing_record_id")
-    if not _DIGITS.match(text):
+    if not _digits(text):
         raise BadValue("bad_record_id")
     return int(text)

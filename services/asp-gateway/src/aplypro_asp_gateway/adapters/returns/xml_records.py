@@ -37,18 +37,28 @@ class XmlRecord:
     prestation_numadms: list[str] = field(default_factory=list)
 
 
+_LOCAL_NAMES: dict[object, str] = {}  # a file has a dozen distinct tags: strip each namespace once
+
+
 def _local(tag: object) -> str:
-    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+    name = _LOCAL_NAMES.get(tag)
+    if name is None:
+        name = tag.rpartition("}")[2] if isinstance(tag, str) else ""  # comments and PIs have no str tag
+        if len(_LOCAL_NAMES) < 1024:  # bounded: a hostile file cannot grow it
+            _LOCAL_NAMES[tag] = name
+    return name
 
 
 def _read(element: etree._Element, rank: int) -> XmlRecord:
     record = XmlRecord(rank)
     for node in element.iterdescendants():
-        if len(node):
+        text = node.text
+        if not text or len(node):
             continue
-        name, text = _local(node.tag), (node.text or "").strip()
+        text = text.strip()
         if not text:
             continue
+        name = _local(node.tag)
         if name == "IDPRESTADOSS":
             record.prestation_ids.append(text)
         elif name == "NUMADM":
