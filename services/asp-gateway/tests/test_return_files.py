@@ -256,3 +256,26 @@ def test_a_file_unknown_by_name_and_content_or_by_name_when_strict_is_refused() 
         read_return_bytes("rejets_integ_idp_autre_chose.csv", csv_file(REJECTS_HEADER, []), by_content=False)
 
     assert unknown.value.code == "unknown_return_kind"
+
+
+def test_payments_read_with_a_bom_or_an_iso_8859_1_declaration() -> None:
+    bom = b"\xef\xbb\xbf" + DOC_PAYMENTS
+    latin = ('<?xml version="1.0" encoding="ISO-8859-1"?>\n<LISTEPAIEMENT>'
+             + payment("INVALIDE", "9876543", code="RJT", label="Compte clôturé") + "</LISTEPAIEMENT>").encode("latin-1")
+
+    assert [x.state for x in read_return_bytes(PAYMENTS_NAME, bom).lines] == [LineState.PAID, LineState.UNPAID]
+    assert read_return_bytes(PAYMENTS_NAME, latin).lines[0].asp_text == "Compte clôturé"
+
+
+def test_entities_in_a_return_are_never_expanded_nor_fetched() -> None:
+    data = b"""<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE LISTEPAIEMENT [<!ENTITY local SYSTEM "file:///etc/hostname"><!ENTITY a "aaaaaaaaaa">
+<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>
+<LISTEPAIEMENT><PAIEMENT><ETATPAIEMENT>INVALIDE</ETATPAIEMENT><LISTEPRESTADOSS><PRESTADOSS>
+<IDPRESTADOSS>1</IDPRESTADOSS></PRESTADOSS></LISTEPRESTADOSS><CODEMOTIFINVAL>RJT</CODEMOTIFINVAL>
+<LIBELLEMOTIFINVAL>x&local;&b;</LIBELLEMOTIFINVAL></PAIEMENT></LISTEPAIEMENT>"""
+
+    [line] = read_return_bytes(PAYMENTS_NAME, data).lines
+
+    assert (line.state, line.reason_code) == (LineState.UNPAID, "payment_difficulty")
+    assert line.asp_text is None  # the text holding unresolved entity references is not read
