@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 from aplypro_asp_gateway.entrypoints.cli import app
@@ -86,14 +87,16 @@ def test_files_it_cannot_read_exit_2_with_one_line_on_stderr(tmp_path: Path) -> 
         assert err.startswith(f"read-return: cannot read {path.name}: ")
 
 
-def test_the_installed_command_runs_as_written(tmp_path: Path) -> None:
+def test_the_installed_command_runs_as_its_own_process(tmp_path: Path) -> None:
+    # the console script `uv run aplypro-asp-gateway` starts, without uv's sync in the way
+    command = str(Path(sys.executable).parent / "aplypro-asp-gateway")
     path = tmp_path / PAYMENTS_NAME
     path.write_bytes(DOC_PAYMENTS)
 
-    done = subprocess.run(["uv", "run", "aplypro-asp-gateway", "read-return", str(path)],  # noqa: S607
-                          capture_output=True, text=True, timeout=120, check=False)
-    cut = subprocess.run(["uv", "run", "aplypro-asp-gateway", "read-return", str(path) + ".missing"],  # noqa: S607
-                         capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run([command, "read-return", str(path)], capture_output=True, text=True, timeout=120,
+                          check=False)
+    cut = subprocess.run([command, "read-return", str(path) + ".missing"], capture_output=True, text=True,
+                         timeout=120, check=False)
 
     assert done.returncode == 0
     assert [json.loads(x)["state"] for x in done.stdout.splitlines()] == ["paid", "unpaid"]
