@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -64,6 +65,14 @@ def status() -> None:
     shown = [*status["blocked"], *(["sent_after_withdrawal"] if status["sent_after_withdrawal"] else [])]
     status["why"] = {key: describe(key).line() for key in shown}
     sys.stdout.write(json.dumps(status, ensure_ascii=False) + "\n")
+
+
+@app.command("read-return")
+def read_return_command(file: Path) -> None:
+    """Parse one ASP return file offline: one JSON line per line read; exit 2 if the file cannot be read."""
+    from aplypro_asp_gateway.entrypoints.read_return import read_return  # offline: no service wiring
+
+    raise typer.Exit(read_return(file, sys.stdout, sys.stderr))
 
 
 def main() -> None:
