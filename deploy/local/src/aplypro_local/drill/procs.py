@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +36,7 @@ class Instance:
     service: str
     index: int
     process: subprocess.Popen[bytes]
+    ops_port: int  # /readyz: a rolling restart waits for it, as Kubernetes does
     roles: dict[int, str] = field(default_factory=dict)  # child pid -> role, kept across scans
 
     @property
@@ -76,10 +80,11 @@ class Fleet:
     instances: dict[str, Instance] = field(default_factory=dict)
 
     def start(self, service: str, index: int) -> Instance:
+        port = _free_port()
         with (self.logs / f"{service}-{index}.log").open("ab") as log:
-            process = subprocess.Popen(service_command(service), env=self.env, stdout=log, stderr=log,
-                                       start_new_session=True)
-        instance = self.instances[f"{service}#{index}"] = Instance(service, index, process)
+            process = subprocess.Popen(service_command(service), env={**self.env, "APLYPRO_OPS_PORT": str(port)},
+                                       stdout=log, stderr=log, start_new_session=True)
+        instance = self.instances[f"{service}#{index}"] = Instance(service, index, process, port)
         return instance
 
     def start_all(self) -> None:
@@ -126,8 +131,9 @@ class Fleet:
             if instance.process.pid == target.pid:
                 instance.process.wait()
 
-    def rolling_restart(self, service: str, timeout: float = 30) -> None:
-        """SIGTERM one instance, wait for its clean stop, start it again; then the next one."""
+    def rolling_restart(self, service: str, timeout: float = 30, ready_within: float = 90) -> None:
+        """SIGTERM one instance, wait for its clean stop, start it again and wait until it is ready (its
+        /readyz, as a Kubernetes rolling update waits for the readiness probe); then the next one."""
         for index in range(1, INSTANCES + 1):
             instance = self.instances[f"{service}#{index}"]
             if instance.process.poll() is None:
@@ -137,7 +143,7 @@ class Fleet:
                 except subprocess.TimeoutExpired:
                     instance.process.kill()
                     instance.process.wait()
-            self.start(service, index)
+            wait_ready(self.start(service, index), ready_within)
 
     def kill_all(self) -> None:
         """SIGKILL every process of the drill, orphans included (the last scan catches late spawns)."""
@@ -156,3 +162,28 @@ class Fleet:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def is_ready(instance: Instance) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{instance.ops_port}/readyz", timeout=2) as response:
+            return int(response.status) == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def wait_ready(instance: Instance, within: float) -> bool:
+    """Until the instance answers ready, dies, or `within` seconds pass (then the restart goes on: a
+    rolling update that never completes is no drill)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline and instance.process.poll() is None:
+        if is_ready(instance):
+            return True
+        time.sleep(0.5)
+    return False
