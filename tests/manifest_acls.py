@@ -8,8 +8,10 @@ table is `acl_table()`: `uv run python tests/manifest_acls.py` prints both.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from aplypro_contracts.topics import dead_letter_topic
@@ -48,7 +50,11 @@ def _builders() -> dict[str, Callable[[], ServiceSpec]]:
         "asp-gateway": (asp, AspSettings),
     }
     # Default settings: no topic namespace, so the names are the production ones.
-    return {name: (lambda b=build, s=settings: b(s())) for name, (build, settings) in pairs.items()}
+    return {name: partial(_build, build, settings) for name, (build, settings) in pairs.items()}
+
+
+def _build(build: Callable[[Any], ServiceSpec], settings: type[Any]) -> ServiceSpec:
+    return build(settings())
 
 
 def specs() -> dict[str, ServiceSpec]:
@@ -90,6 +96,4 @@ def acl_table(acls: list[Acl]) -> str:
 
 if __name__ == "__main__":
     found = expected_acls()
-    print("\n".join(a.line() for a in found))
-    print()
-    print(acl_table(found))
+    sys.stdout.write("\n".join(a.line() for a in found) + "\n\n" + acl_table(found) + "\n")

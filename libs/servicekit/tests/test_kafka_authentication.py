@@ -19,7 +19,7 @@ from aiokafka.errors import KafkaConnectionError
 from aplypro_local.embedded import EmbeddedKafka, tansu_binary
 from aplypro_servicekit.kafka_security import KafkaSecurity, client_kwargs
 
-PASSWORD = "test-only-password"  # noqa: S105 -- a throwaway value of this test
+PASSWORD = "test-only-password"
 USER = "students"
 
 
@@ -62,7 +62,7 @@ async def test_a_client_with_credentials_of_no_known_user_is_refused(
 async def test_a_client_with_the_credentials_of_a_created_user_works(
         authenticating: tuple[EmbeddedKafka, Path]) -> None:
     broker, _ = authenticating
-    created = subprocess.run(  # noqa: S603 -- our own binary, fixed arguments
+    created = subprocess.run(
         [str(tansu_binary()), "user", "create", "--broker", f"tcp://{broker.bootstrap}", "--mechanism",
          "scram512", USER, PASSWORD], capture_output=True, timeout=30, check=False)
     assert created.returncode == 0, created.stderr.decode(errors="replace")[-300:]

@@ -18,7 +18,7 @@ from aplypro_servicekit.settings import ServiceSettings
 from faststream.kafka.security import parse_security
 from faststream.security import SASLScram512
 
-PASSWORD = "test-only-password"  # noqa: S105 -- a throwaway value of this test
+PASSWORD = "test-only-password"
 
 
 def _ca_file(directory: Path) -> Path:
@@ -96,7 +96,8 @@ def test_the_settings_are_read_from_the_environment_by_every_service(monkeypatch
     assert client_kwargs(settings.kafka_security)["sasl_mechanism"] == "SCRAM-SHA-256"
     assert client_kwargs()["sasl_plain_username"] == "calculator"  # the local tools read the same variables
     # The password never shows in a repr or a log of the settings.
-    assert PASSWORD not in repr(settings) and PASSWORD not in str(settings.model_dump())
+    assert PASSWORD not in repr(settings)
+    assert PASSWORD not in str(settings.model_dump())
 
 
 async def test_the_relay_producer_carries_the_settings() -> None:
