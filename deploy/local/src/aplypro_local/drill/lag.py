@@ -17,7 +17,6 @@ from aplypro_contracts.topics import (
     STUDENTS_EVENTS,
     STUDENTS_RIBS,
 )
-from aplypro_servicekit.kafka_security import client_kwargs
 
 GROUPS = {
     "pfmp.students-projection": (STUDENTS_EVENTS,),
@@ -33,7 +32,7 @@ GROUPS = {
 
 async def total_lag(bootstrap: str, namespace: str) -> int:
     """Sum over the drill's consumer groups of (end offset − committed offset) of every partition."""
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, **client_kwargs())
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await probe.start()
     try:
         existing = await probe.topics()
@@ -45,8 +44,7 @@ async def total_lag(bootstrap: str, namespace: str) -> int:
         await probe.stop()
     lag = 0
     for group, topics in GROUPS.items():
-        reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=namespace + group, enable_auto_commit=False,
-                                  **client_kwargs())
+        reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=namespace + group, enable_auto_commit=False)
         await reader.start()
         try:
             for tp, end in ends.items():
