@@ -24,6 +24,7 @@ from aplypro_servicekit.deadletter import (
     TRUNCATED_HEADER,
 )
 from aplypro_servicekit.kafka import make_producer
+from aplypro_servicekit.kafka_security import client_kwargs
 
 DLT_SUFFIX = dead_letter_topic("")
 IDLE_POLL_MS = 1000  # a poll this long that brings nothing ends a read
@@ -101,7 +102,7 @@ def resolve(topic: str, namespace: str) -> str:
 
 
 async def dead_letter_topics(bootstrap: str, namespace: str) -> list[str]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **client_kwargs())
     await consumer.start()
     try:
         return sorted(t for t in await consumer.topics() if t.startswith(namespace) and t.endswith(DLT_SUFFIX))
@@ -116,7 +117,7 @@ async def read_dead_letters(bootstrap: str, topic: str) -> list[DeadLetter]:
     too low an end offset for a partition whose last write held several records.
     """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+                                auto_offset_reset="earliest", **client_kwargs())
     await consumer.start()
     try:
         if topic not in await consumer.topics():

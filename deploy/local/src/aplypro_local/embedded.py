@@ -46,13 +46,17 @@ class EmbeddedKafka:
     process: subprocess.Popen[bytes]
 
     @classmethod
-    def start(cls, port: int | None = None, log_file: Path | None = None) -> EmbeddedKafka:
+    def start(cls, port: int | None = None, log_file: Path | None = None, *,
+              authentication: bool = False) -> EmbeddedKafka:
+        """`authentication`: every client must authenticate (SASL/SCRAM); see deploy/k8s/README.md for
+        why no client can in this build (users are created through the broker, which then refuses)."""
         port = port or free_port()
         url = f"tcp://127.0.0.1:{port}"
         out = log_file.open("ab") if log_file else None
         try:
             process = subprocess.Popen(
-                [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
+                [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                 *(["--authentication"] if authentication else [])],
                 stdout=out or subprocess.DEVNULL, stderr=out or subprocess.DEVNULL, start_new_session=True,
             )
         finally:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 from aplypro_contracts.topics import ALL_TOPICS, dead_letter_topic
+from aplypro_servicekit.kafka_security import client_kwargs
 
 # What holds a payment request back, as `aplypro-calculator status` counts it: the calculator's reasons of an
 # open request, the gateway's (PaymentRequestHeld) of one handed over as ready.
@@ -82,7 +83,7 @@ class Probe:
         counts on every broker: the embedded one reports batches)."""
         topics = [dead_letter_topic(self.topic_namespace + t) for t in ALL_TOPICS]
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, auto_offset_reset="earliest",
-                                    enable_auto_commit=False, group_id=None)
+                                    enable_auto_commit=False, group_id=None, **client_kwargs())
         await consumer.start()
         try:
             existing = set(await consumer.topics())

@@ -11,11 +11,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aplypro_contracts import Envelope, Establishment, Mef, SchoolingOpened, to_wire
+from aplypro_servicekit.kafka_security import client_kwargs
 
 
 async def produce(bootstrap: str, topic: str, items: Sequence[tuple[uuid.UUID | str, Envelope | bytes]]) -> None:
     """Publish events (with their type and version headers) or raw bytes, each with its key."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, **client_kwargs())
     await producer.start()
     try:
         futures = []
@@ -32,7 +33,8 @@ async def read_topic(bootstrap: str, topic: str, *, expected: int | None = None,
     """Records of a topic from the start: until `expected` arrived, or (without it) until nothing new
     came for `idle_s`; never longer than `timeout`."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                group_id=f"reader-{uuid.uuid4()}", enable_auto_commit=False)
+                                group_id=f"reader-{uuid.uuid4()}", enable_auto_commit=False,
+                                **client_kwargs())
     await consumer.start()
     records: list[Any] = []
     try:

@@ -24,7 +24,10 @@ async def create_pool(database_url: str, schema: str, *, size: int = 5) -> async
     check_schema_name(schema)
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        # Looked up first: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema
+        # exists, which a production role owning only its schema (deploy/k8s/postgres-roles) does not have.
+        if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     except (asyncpg.UniqueViolationError, asyncpg.DuplicateSchemaError):
         pass  # two processes of one service started together: IF NOT EXISTS is not atomic in PostgreSQL
     finally:

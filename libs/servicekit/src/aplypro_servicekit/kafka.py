@@ -15,13 +15,15 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 
 from .consumer import EventConsumer
+from .kafka_security import KafkaSecurity, client_kwargs
 from .settings import ServiceSettings
 
 
-async def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, replication: int = 1) -> None:
+async def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, replication: int = 1,
+                        security: KafkaSecurity | None = None) -> None:
     """Create each topic and its dead-letter topic if missing (idempotent)."""
     names = sorted({t for topic in topics for t in (topic, dead_letter_topic(topic))})
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_kwargs(security))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -33,13 +35,15 @@ async def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, 
         await admin.close()
 
 
-def make_producer(bootstrap: str, *, request_timeout_ms: int = 40_000) -> AIOKafkaProducer:
+def make_producer(bootstrap: str, *, request_timeout_ms: int = 40_000,
+                  security: KafkaSecurity | None = None) -> AIOKafkaProducer:
     # acks=all and no idempotence: the embedded broker has no idempotent producer, and duplicates are
     # absorbed by every consumer's inbox anyway.
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=512 * 1024,
         enable_idempotence=False, max_request_size=1024 * 1024,
         request_timeout_ms=request_timeout_ms,  # also how long an unacked batch is retried
+        **client_kwargs(security),
     )
 
 

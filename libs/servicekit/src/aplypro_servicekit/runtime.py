@@ -22,6 +22,7 @@ from .consumer import BatchHandler, EventConsumer, EventHandler
 from .db import create_pool, migrate
 from .group_leave import set_leave_group
 from .kafka import ensure_topics, subscribe
+from .kafka_security import broker_security
 from .metrics_share import merged_exposition, share_metrics
 from .ops import expected_migrations, readiness, refresh_consumers, refresh_schema_gauges
 from .ops_server import OpsServer, Probe
@@ -89,11 +90,13 @@ class ServiceRuntime:
         self.pool = await create_pool(s.database_url, self.spec.schema, size=s.db_pool_size)
         applied = await migrate(self.pool, self.spec.schema, ["aplypro_servicekit", *self.spec.migration_packages])
         topics = [s.topic(t) for t in {*self.spec.produces, *(t for sub in self.spec.subscriptions for t in sub.topics)}]
-        await ensure_topics(s.kafka_bootstrap_servers, topics, s.topic_partitions, s.topic_replication_factor)
+        if s.create_topics:
+            await ensure_topics(s.kafka_bootstrap_servers, topics, s.topic_partitions, s.topic_replication_factor,
+                                s.kafka_security)
         if not self.worker:  # an extra consumer process leaves publishing to the main one
             await self._start_relay()
         set_leave_group(s.kafka_leave_group)
-        self.broker = KafkaBroker(s.kafka_bootstrap_servers, logger=None)
+        self.broker = KafkaBroker(s.kafka_bootstrap_servers, logger=None, security=broker_security(s.kafka_security))
         registry = default_registry()
         for sub in self.spec.subscriptions:
             consumer = EventConsumer(

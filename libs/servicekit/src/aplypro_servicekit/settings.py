@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .kafka_security import KafkaSecurity
 from .record_size import DEFAULT_MAX_RECORD_BYTES
 
 
@@ -22,6 +23,15 @@ class ServiceSettings(BaseSettings):
     service_name: str = "service"
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092", validation_alias=_shared("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    kafka_security: KafkaSecurity = Field(
+        default_factory=KafkaSecurity,
+        description="KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* (kafka_security.py); PLAINTEXT by default.",
+    )
+    create_topics: bool = Field(
+        default=True, validation_alias=_shared("APLYPRO_CREATE_TOPICS"),
+        description="Create missing topics at start. False where topics are made beforehand and the "
+                    "service's principal may not create or even see other topics (deploy/k8s).",
     )
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:5432/postgres", validation_alias=_shared("DATABASE_URL")

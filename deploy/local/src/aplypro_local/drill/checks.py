@@ -19,6 +19,7 @@ from xml.etree import ElementTree
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
+from aplypro_servicekit.kafka_security import client_kwargs
 
 from .load import READERS, Load, Period
 
@@ -172,7 +173,7 @@ async def read_dead_letters(bootstrap: str, namespace: str, idle_s: float = 3.0,
     """(source topic, service, body) of every message on the drill's dead-letter topics, and the same
     counted by (source topic, service, reason code) for the report."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
+                                enable_auto_commit=False, group_id=None, **client_kwargs())
     await consumer.start()
     found: DeadLetters = Counter()
     reasons: Counter[tuple[str, str, str]] = Counter()
