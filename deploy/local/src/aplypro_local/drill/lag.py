@@ -17,6 +17,7 @@ from aplypro_contracts.topics import (
     STUDENTS_EVENTS,
     STUDENTS_RIBS,
 )
+from aplypro_servicekit.kafka_security import client_kwargs
 
 GROUPS = {
     "pfmp.students-projection": (STUDENTS_EVENTS,),
@@ -32,7 +33,7 @@ GROUPS = {
 
 async def lag_by_group(bootstrap: str, namespace: str) -> dict[str, int]:
     """Per consumer group of the drill: sum of (end offset − committed offset) over its partitions."""
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, **client_kwargs())
     await probe.start()
     try:
         existing = await probe.topics()
@@ -44,7 +45,8 @@ async def lag_by_group(bootstrap: str, namespace: str) -> dict[str, int]:
         await probe.stop()
     lags: dict[str, int] = {}
     for group, topics in GROUPS.items():
-        reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=namespace + group, enable_auto_commit=False)
+        reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=namespace + group, enable_auto_commit=False,
+                                  **client_kwargs())
         await reader.start()
         try:
             lags[group] = 0
