@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from urllib.parse import parse_qs
 from typing import Any
 
 import anyio
@@ -48,7 +49,8 @@ def create_app(state: FakeSygneState) -> FastAPI:
 
     @app.post("/token")
     async def token(request: Request) -> Response:
-        form = dict(await request.form())
+        # the form is parsed here rather than by starlette, which would need python-multipart
+        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
         if (answer := await faulted("token")) is not None:
             state.count("token_fault")
             return answer
