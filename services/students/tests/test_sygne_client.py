@@ -145,9 +145,9 @@ def test_settings_come_from_the_documented_variables(monkeypatch: pytest.MonkeyP
                        "https://sygne.example/token", "APLYPRO_SYGNE_CLIENT_ID": "id",
                        "APLYPRO_SYGNE_SECRET": "s3cret"}.items():
         monkeypatch.setenv(key, value)
-    settings = SygneSettings()  # type: ignore[call-arg]  # from the environment
+    settings = SygneSettings()  # from the environment
     assert (settings.base_url, settings.client_id, settings.summer_freeze) == ("https://sygne.example/api/", "id",
                                                                                True)
     assert "s3cret" not in repr(settings)
     monkeypatch.setenv("APLYPRO_SYGNE_SUMMER_FREEZE", "false")
-    assert SygneSettings().summer_freeze is False  # type: ignore[call-arg]
+    assert SygneSettings().summer_freeze is False

@@ -95,8 +95,8 @@ async def import_sygne(pool: asyncpg.Pool, api: SygneApi, uai: str, school_year:
         wanted = sorted(set(ines.values()))
         known = {ine: identity for ine, (_, identity) in (await postgres.students_by_ine(conn, wanted)).items()}
         placed = await placements_in(conn, wanted, uai, school_year)
-    need_detail = {ine for n, ine in ines.items() if ine not in known
-                   or (rows[n - 1][1]["classe"], rows[n - 1][1]["code_mef"][:10]) not in placed.get(ine, set())}
+    # §5.7: the detail when a student is first seen, or shows up in another class or MEF than we have
+    need_detail = {ine for n, ine in ines.items() if ine not in known or _moved(rows[n - 1][1], placed.get(ine))}
     need_history = {ine for n, ine in ines.items() if not rows[n - 1][1]["classe"]}
     calls = await _fetch(api, need_detail, need_history, concurrency)
     rows = [(n, _enrich(cells, ines.get(n), known, calls, uai, school_year)) for n, cells in rows]
@@ -126,6 +126,12 @@ async def import_sygne(pool: asyncpg.Pool, api: SygneApi, uai: str, school_year:
              histories=len(need_history), skipped=len(report.skipped), errors=len(report.errors),
              ine_not_found=len(calls.not_found), dry_run=dry_run)
     return report
+
+
+def _moved(cells: dict[str, str], placed: set[tuple[str, str]] | None) -> bool:
+    """Listed in a class (a leaver without one has not moved) that is not one of its open schoolings here."""
+    label = " ".join(cells["classe"].split())  # as the row normaliser will read it
+    return bool(label) and (label, cells["code_mef"][:10]) not in (placed or set())
 
 
 def _valid_ine(text: str) -> str | None:
