@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-from urllib.parse import parse_qs
 from typing import Any
+from urllib.parse import parse_qs
 
 import anyio
 from fastapi import FastAPI, Request

@@ -27,14 +27,15 @@ class Fault:
 class FakeSygneState:
     """Payloads as SYGNE sends them (raw dicts, so awkward shapes are served verbatim), faults and counters."""
 
-    lists: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)  # (uai, year) → list
-    details: dict[str, dict[str, Any]] = field(default_factory=dict)  # INE → detail (absent: 404)
-    histories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # INE → scolarites
+    # repr=False: a failing test's report must not print the (invented) personal data
+    lists: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict, repr=False)  # (uai, year)
+    details: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)  # INE → detail (absent: 404)
+    histories: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)  # INE → scolarites
     token_ttl: int = 600  # `expires_in` of each token; the fake refuses it (401) once past
     faults: list[Fault] = field(default_factory=list)
     requests: Counter[str] = field(default_factory=Counter)  # "token", "list", "detail", "history", "401", ...
-    _tokens: dict[str, float] = field(default_factory=dict)  # token → expiry (monotonic)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _tokens: dict[str, float] = field(default_factory=dict, repr=False)  # token → expiry (monotonic)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def issue_token(self) -> tuple[str, int]:
         token = secrets.token_urlsafe(16)

@@ -42,6 +42,7 @@ async def run_import(settings: StudentsSettings, sygne: SygneSettings, uais: lis
                      school_year: int, *, today: date, dry_run: bool) -> tuple[dict[str, Any], bool]:
     """(the summary to print, whether every establishment went through); `uais` None means all."""
     topic = settings.topic(STUDENTS_EVENTS)
+    single = uais is not None and len(uais) == 1
     reports: list[dict[str, Any]] = []
     async with service_pool(settings, "students", MIGRATION_PACKAGES) as (pool, _schema), SygneClient(sygne) as api:
         if uais is None:
@@ -66,7 +67,7 @@ async def run_import(settings: StudentsSettings, sygne: SygneSettings, uais: lis
                        f"{report.get('events', 0)} events, {len(report['skipped'])} skipped, "
                        f"{len(report['errors'])} errors ({time.monotonic() - started:.1f} s)", err=True)
     ok = all(not r.get("failed") for r in reports)
-    if len(reports) == 1 and uais is not None and len(uais) == 1:
+    if single:
         return reports[0], ok
     totals = {k: sum(int(r.get(k, 0)) for r in reports) for k in _COUNTS}
     return {"source": "sygne", "school_year": school_year, "establishments": len(reports),
