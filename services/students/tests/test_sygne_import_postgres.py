@@ -20,6 +20,7 @@ from aplypro_contracts.topics import STUDENTS_EVENTS
 from aplypro_local.fake_sygne import FakeSygneServer, FakeSygneState, Fault, serve
 from aplypro_local.fake_sygne.sample import PREMIERE, TLE, detail_of, list_entry, sample_state, schooling
 from aplypro_servicekit.db import create_pool, migrate
+from aplypro_students.adapters.api_errors import ApiAuthFailed
 from aplypro_students.adapters.csv_reference import read_bcn_mefs_csv, read_establishments_csv
 from aplypro_students.adapters.csv_students import read_students_csv
 from aplypro_students.adapters.sygne.client import SygneClient
@@ -276,3 +277,12 @@ async def test_sygne_and_csv_give_the_same_state_and_the_same_events(db: Db, dat
         assert len(events) == 6
     finally:
         await other.pool.close()
+
+
+async def test_refused_credentials_on_the_detail_stop_the_import_with_nothing_written(
+        db: Db, fake: FakeSygneServer) -> None:
+    fake.state.inject(Fault(403, times=50, path="eleves/"))  # the list passes, the detail calls are refused
+    with pytest.raises(ApiAuthFailed) as caught:  # itself, not an ExceptionGroup of the concurrent calls
+        await run(db, fake)
+    assert caught.value.code == "api_auth_failed"
+    assert (await db.count("students"), await db.count("outbox")) == (0, 0)

@@ -19,7 +19,7 @@ import asyncpg
 import structlog
 
 from aplypro_students.adapters import postgres
-from aplypro_students.adapters.api_errors import ApiBadPayload, ApiUnavailable, IneNotFound
+from aplypro_students.adapters.api_errors import ApiAuthFailed, ApiBadPayload, ApiUnavailable, IneNotFound
 from aplypro_students.adapters.csv_reader import CellError
 from aplypro_students.adapters.csv_students import parse_ine, parse_student_rows
 from aplypro_students.adapters.postgres_sygne import placements_in
@@ -73,6 +73,7 @@ class _Calls:
     histories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     not_found: set[str] = field(default_factory=set)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    refused: ApiAuthFailed | None = None  # raised once every call is done, not wrapped in an ExceptionGroup
 
 
 async def import_sygne(pool: asyncpg.Pool, api: SygneApi, uai: str, school_year: int, *, today: date,
@@ -172,6 +173,8 @@ async def _fetch(api: SygneApi, details: set[str], histories: set[str], concurre
                 calls.not_found.add(ine)
             except (ApiUnavailable, ApiBadPayload) as exc:
                 calls.errors.append({"ine": ine, "reason": f"detail_{exc.code}"})
+            except ApiAuthFailed as exc:
+                calls.refused = exc
 
     async def history(ine: str) -> None:
         async with limiter:
@@ -181,10 +184,14 @@ async def _fetch(api: SygneApi, details: set[str], histories: set[str], concurre
                 calls.not_found.add(ine)
             except (ApiUnavailable, ApiBadPayload) as exc:
                 calls.errors.append({"ine": ine, "reason": f"history_{exc.code}"})
+            except ApiAuthFailed as exc:
+                calls.refused = exc
 
     async with anyio.create_task_group() as group:
         for ine in sorted(details):
             group.start_soon(detail, ine)
         for ine in sorted(histories):
             group.start_soon(history, ine)
+    if calls.refused is not None:
+        raise calls.refused
     return calls
