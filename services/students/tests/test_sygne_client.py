@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 
 import anyio
+import httpx2
 import pytest
 from aplypro_local.fake_sygne import FakeSygneServer, FakeSygneState, Fault, serve
 from aplypro_local.fake_sygne.sample import detail_of, list_entry, sample_state
@@ -151,3 +152,13 @@ def test_settings_come_from_the_documented_variables(monkeypatch: pytest.MonkeyP
     assert "s3cret" not in repr(settings)
     monkeypatch.setenv("APLYPRO_SYGNE_SUMMER_FREEZE", "false")
     assert SygneSettings().summer_freeze is False
+
+
+async def test_faults_can_be_injected_over_http_for_a_fake_in_another_process(fake: FakeSygneServer) -> None:
+    async with httpx2.AsyncClient(base_url=fake.root) as admin:
+        answer = await admin.post("_admin/faults", params={"status": "504", "times": "1", "path": "etablissements"})
+        assert answer.json() == {"pending": 1}
+        async with SygneClient(settings_for(fake)) as sygne:
+            await sygne.establishment_students(UAI, YEAR)
+        stats = (await admin.get("_admin/stats")).json()
+    assert (stats["504"], stats["list"], stats["token"]) == (1, 2, 1)

@@ -125,7 +125,7 @@ async def import_sygne(pool: asyncpg.Pool, api: SygneApi, uai: str, school_year:
     report.warnings += [_entry(ines.get(w.line), w.code) for w in summary.warnings]
     log.info("sygne_imported", uai=uai, school_year=school_year, listed=len(entries), details=len(need_detail),
              histories=len(need_history), skipped=len(report.skipped), errors=len(report.errors),
-             ine_not_found=len(calls.not_found), dry_run=dry_run)
+             detail_404=len(calls.not_found), ine_not_found=report.ine_not_found, dry_run=dry_run)
     return report
 
 
