@@ -162,3 +162,31 @@ async def test_faults_can_be_injected_over_http_for_a_fake_in_another_process(fa
             await sygne.establishment_students(UAI, YEAR)
         stats = (await admin.get("_admin/stats")).json()
     assert (stats["504"], stats["list"], stats["token"]) == (1, 2, 1)
+
+
+async def test_a_failing_token_endpoint_is_retried_too(fake: FakeSygneServer) -> None:
+    fake.state.inject(Fault(503, times=2, path="token"))
+    async with SygneClient(settings_for(fake)) as sygne:
+        assert (await sygne.student(CHLOE))["ine"] == CHLOE
+    assert (fake.state.requests["token_fault"], fake.state.requests["token"]) == (2, 1)
+
+
+async def test_a_renewal_ahead_of_expiry_that_fails_once_is_retried(fake: FakeSygneServer) -> None:
+    fake.state.token_ttl = 3
+    async with SygneClient(settings_for(fake, token_leeway=2)) as sygne:
+        await sygne.student(CHLOE)
+        await anyio.sleep(1.2)  # the token is now within the leeway: authlib renews it inside the next call
+        fake.state.inject(Fault(503, times=1, path="token"))
+        assert (await sygne.student(CHLOE))["ine"] == CHLOE
+    assert (fake.state.requests["token_fault"], fake.state.requests["token"], fake.state.requests["401"]) == (1, 2, 0)
+
+
+async def test_a_token_endpoint_refusing_our_client_is_an_auth_failure(fake: FakeSygneServer) -> None:
+    fake.state.token_ttl = 3
+    async with SygneClient(settings_for(fake, token_leeway=2)) as sygne:
+        await sygne.student(CHLOE)
+        await anyio.sleep(1.2)
+        fake.state.inject(Fault(401, times=5, path="token"))  # our credentials were revoked meanwhile
+        with pytest.raises(ApiAuthFailed) as caught:
+            await sygne.student(CHLOE)
+    assert "token endpoint said invalid_client" in str(caught.value)

@@ -35,7 +35,9 @@ def create_app(state: FakeSygneState) -> FastAPI:
             return None
         state.count(str(fault.status))
         headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-        return JSONResponse({"message": "injected fault"}, status_code=fault.status, headers=headers)
+        refused = path == "token" and fault.status in (400, 401)  # as an OAuth2 server refuses a client
+        body = {"error": "invalid_client"} if refused else {"message": "injected fault"}
+        return JSONResponse(body, status_code=fault.status, headers=headers)
 
     async def authorised(request: Request, what: str) -> Response | None:
         state.count(what)

@@ -96,6 +96,12 @@ class SygneClient:
                 reason, wait = "timeout", None
             except httpx2.TransportError:
                 reason, wait = "connection failed", None
+            except OAuthError as exc:  # the ahead-of-expiry renewal authlib makes inside the call
+                raise ApiAuthFailed(SOURCE, f"token endpoint said {exc.error}") from None
+            except httpx2.HTTPStatusError as exc:  # same renewal, the token endpoint failing
+                if exc.response.status_code not in RETRYABLE_STATUS:
+                    raise ApiAuthFailed(SOURCE, f"token endpoint status {exc.response.status_code}") from None
+                reason, wait = f"token endpoint status {exc.response.status_code}", None
             else:
                 if response.status_code == 401 and not renewed:  # revoked or expired early: renew once
                     renewed = True
@@ -116,7 +122,8 @@ class SygneClient:
     async def _token(self) -> object:
         """The cached token, fetched on first use; authlib renews it `leeway` seconds before it expires."""
         async with self._token_lock:
-            if not self._http.token:
+            # a gateway's 429 page in JSON is taken by authlib as a token without access_token: fetch again
+            if not self._http.token or "access_token" not in self._http.token:
                 await self._fetch_token()
             return self._http.token
 
@@ -128,9 +135,11 @@ class SygneClient:
     async def _fetch_token(self) -> None:
         for attempt in range(1, self.policy.max_attempts + 1):
             try:
-                await self._http.fetch_token()
-                log.info("sygne_token_fetched")
-                return
+                token = await self._http.fetch_token()
+                if "access_token" in token:
+                    log.info("sygne_token_fetched")
+                    return
+                reason = "token endpoint answered without a token"
             except OAuthError as exc:
                 raise ApiAuthFailed(SOURCE, f"token endpoint said {exc.error}") from None
             except httpx2.HTTPStatusError as exc:
