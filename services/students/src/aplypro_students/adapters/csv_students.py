@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,10 +159,16 @@ def _one_identity_per_ine(records: list[SchoolingRecord]) -> tuple[list[Schoolin
 
 def read_students_csv(path: Path, *, uai: str) -> ParsedFile:
     """Every row is read and checked; header problems raise InvalidFile at once."""
+    return parse_student_rows(read_rows(path, required=REQUIRED, optional=OPTIONAL), uai=uai)
+
+
+def parse_student_rows(rows: Iterable[tuple[int, dict[str, str]]], *, uai: str) -> ParsedFile:
+    """(line, cells named as this file's columns) into records: the one row normaliser, also used by the APIs'
+    adapters once they have put their payloads in these columns, so every source is checked alike."""
     records: list[SchoolingRecord] = []
     errors: list[RowError] = []
     warnings: list[RowError] = []
-    for line, cells in read_rows(path, required=REQUIRED, optional=OPTIONAL):
+    for line, cells in rows:
         row = RowParser(line, cells, LIMITS)
         record = _record(row, uai)
         errors += row.errors

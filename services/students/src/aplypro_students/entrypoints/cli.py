@@ -1,4 +1,4 @@
-"""`aplypro-students`: run the service, load reference data, import students and RIBs from CSV files."""
+"""`aplypro-students`: run the service, load reference data, import students (CSV, SYGNE) and RIBs."""
 
 from __future__ import annotations
 
@@ -23,9 +23,11 @@ from aplypro_students.adapters.csv_ribs import read_ribs_csv
 from aplypro_students.adapters.csv_students import read_students_csv
 from aplypro_students.adapters.postgres_reference import reference_counts
 from aplypro_students.config import StudentsSettings
+from aplypro_students.domain.reconcile import current_school_year
 from aplypro_students.domain.report import InvalidFile, RowError
 from aplypro_students.entrypoints._db import in_transaction
 from aplypro_students.entrypoints.service import build_spec
+from aplypro_students.entrypoints.sygne_import import run_import, sygne_settings
 from aplypro_students.service_layer.import_students import (
     FullModeNotImplemented,
     ImportStudents,
@@ -146,6 +148,27 @@ def import_csv(
     except FullModeNotImplemented as exc:
         typer.echo(f"{exc.code}: {exc}; nothing imported, use --mode partial", err=True)
         raise typer.Exit(3) from None
+
+
+@app.command("import-sygne")
+def import_sygne_command(
+    uai: Annotated[str | None, typer.Option(help="One establishment.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every establishment SYGNE serves (all but MASA).")] = False,
+    school_year: Annotated[int | None, typer.Option(help="Start year (2025 = 2025-2026); default: now.")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Fetch and reconcile, then roll back: nothing written.")] = False,
+) -> None:
+    """Import students from SYGNE (imports.md §3.1); the last line is a JSON summary, progress goes to stderr."""
+    if (uai is None) == (not all_):
+        _refuse([RowError(0, "uai", "uai.required", "give --uai UAI or --all, not both")], "nothing imported")
+    sygne = sygne_settings()
+    settings = _settings()
+    today = datetime.now(PARIS).date()
+    year = school_year if school_year is not None else current_school_year(today)
+    summary, ok = asyncio.run(run_import(settings, sygne, None if all_ else [_uai(uai or "")], year,
+                                         today=today, dry_run=dry_run))
+    _print(summary)
+    if not ok:
+        raise typer.Exit(1)
 
 
 @app.command("import-ribs")

@@ -130,7 +130,7 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
     summary = ImportSummary(import_id, len(sent), len(new), len(changed), len(records), len(planned), len(rows),
                             rejected, command.warnings)
     await postgres.record_import(
-        conn, import_id, "students_csv", command.uai, year or None, command.mode,
+        conn, import_id, f"students_{command.source}", command.uai, year or None, command.mode,
         {k: v for k, v in summary.as_dict().items() if isinstance(v, int)},
         [e.as_dict() for e in rejected],
     )

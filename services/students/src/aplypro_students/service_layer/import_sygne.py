@@ -1,0 +1,197 @@
+"""Imports one establishment from SYGNE (imports.md §3.1, §5.7) through the same path as a CSV file.
+
+The list (plus the detail of students first seen or moved, and the history of leavers listed without a
+class) is put in the students file's columns, normalised by the same row normaliser, and imported by
+`import_students`: the same data gives the same state and the same events as the CSV import. HTTP calls
+happen before the transaction opens; one transaction then writes state, report and outbox rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+import anyio
+import asyncpg
+import structlog
+
+from aplypro_students.adapters import postgres
+from aplypro_students.adapters.api_errors import ApiAuthFailed, ApiBadPayload, ApiUnavailable, IneNotFound
+from aplypro_students.adapters.csv_reader import CellError
+from aplypro_students.adapters.csv_students import parse_ine, parse_student_rows
+from aplypro_students.adapters.postgres_sygne import placements_in
+from aplypro_students.adapters.sygne import normalise
+from aplypro_students.domain.model import Identity
+from aplypro_students.service_layer.import_students import ImportStudents, import_students
+from aplypro_students.service_layer.ine_status import record_ine_status
+
+log = structlog.get_logger(__name__)
+SOURCE = "sygne"
+BY = "sygne-import"  # audit trail of the ine_not_found status
+
+
+class SygneApi(Protocol):
+    async def establishment_students(self, uai: str, school_year: int) -> list[dict[str, Any]]: ...
+    async def student(self, ine: str) -> dict[str, Any]: ...
+    async def history(self, ine: str) -> list[dict[str, Any]]: ...
+
+
+def in_summer_freeze(today: date) -> bool:
+    """1 June to 1 September (exclusive): SYGNE's data is being rolled over, imports are off (§3.1)."""
+    return date(today.year, 6, 1) <= today < date(today.year, 9, 1)
+
+
+@dataclass
+class SygneReport:
+    uai: str
+    school_year: int
+    summary: dict[str, Any] = field(default_factory=dict)  # import_students' counts, as import-csv prints them
+    skipped: list[dict[str, Any]] = field(default_factory=list)  # {"ine"?, "reason"}: not imported
+    errors: list[dict[str, Any]] = field(default_factory=list)  # {"ine"?, "reason"}: a call that failed
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    ine_not_found: int = 0
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": SOURCE, "uai": self.uai, "school_year": self.school_year, **self.summary,
+                "ine_not_found": self.ine_not_found, "skipped": self.skipped, "errors": self.errors,
+                "warnings": self.warnings, "dry_run": self.dry_run}
+
+
+class _DryRun(Exception):
+    """Raised inside the transaction of a dry run: it rolls everything back."""
+
+
+@dataclass
+class _Calls:
+    """What the detail and history calls brought back, by INE."""
+
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    histories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    not_found: set[str] = field(default_factory=set)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    refused: ApiAuthFailed | None = None  # raised once every call is done, not wrapped in an ExceptionGroup
+
+
+async def import_sygne(pool: asyncpg.Pool, api: SygneApi, uai: str, school_year: int, *, today: date,
+                       topic: str, summer_freeze: bool = True, concurrency: int = 8,
+                       dry_run: bool = False) -> SygneReport:
+    """One establishment and year; ApiUnavailable / ApiAuthFailed / InvalidFile propagate (nothing written)."""
+    report = SygneReport(uai, school_year, dry_run=dry_run)
+    if summer_freeze and in_summer_freeze(today):
+        report.skipped.append({"reason": "summer_freeze"})
+        if not dry_run:
+            async with pool.acquire() as conn:
+                await postgres.record_import(conn, uuid.uuid4(), "students_sygne", uai, school_year, "skipped", {},
+                                             report.skipped)
+        log.info("sygne_import_skipped", uai=uai, school_year=school_year, reason="summer_freeze")
+        return report
+    entries = await api.establishment_students(uai, school_year)
+    rows = [(n, normalise.list_cells(e)) for n, e in enumerate(entries, start=1)]
+    ines = {n: ine for n, cells in rows if (ine := _valid_ine(cells["ine"])) is not None}
+    async with pool.acquire() as conn, conn.transaction():
+        wanted = sorted(set(ines.values()))
+        known = {ine: identity for ine, (_, identity) in (await postgres.students_by_ine(conn, wanted)).items()}
+        placed = await placements_in(conn, wanted, uai, school_year)
+    # §5.7: the detail when a student is first seen, or shows up in another class or MEF than we have
+    need_detail = {ine for n, ine in ines.items() if ine not in known or _moved(rows[n - 1][1], placed.get(ine))}
+    need_history = {ine for n, ine in ines.items() if not rows[n - 1][1]["classe"]}
+    calls = await _fetch(api, need_detail, need_history, concurrency)
+    rows = [(n, _enrich(cells, ines.get(n), known, calls, uai, school_year)) for n, cells in rows]
+    report.errors += calls.errors
+    report.warnings += [{"ine": ine, "reason": "duplicate_ine", "count": count}
+                        for ine, count in Counter(ines.values()).items() if count > 1]
+    parsed = parse_student_rows(rows, uai=uai)
+    command = ImportStudents(uai, parsed.records, parsed.errors, parsed.warnings, "partial",
+                             accept_valid_rows=True, source=SOURCE)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            summary = await import_students(conn, command, today=today, topic=topic)
+            if calls.not_found:  # after the import: a first-seen student exists by now
+                report.ine_not_found = (await record_ine_status(conn, sorted(calls.not_found), "not_found",
+                                                                by=BY, topic=topic)).changed
+            found = sorted(set(calls.details) & set(known))
+            if found:  # a detail answered for a known student: lift an earlier ine_not_found
+                await record_ine_status(conn, found, "found", by=BY, topic=topic)
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    report.summary = {k: v for k, v in summary.as_dict().items() if k not in ("rejected", "warnings")}
+    report.skipped += [_entry(ines.get(e.line), e.code) for e in summary.rejected]
+    report.warnings += [_entry(ines.get(w.line), w.code) for w in summary.warnings]
+    log.info("sygne_imported", uai=uai, school_year=school_year, listed=len(entries), details=len(need_detail),
+             histories=len(need_history), skipped=len(report.skipped), errors=len(report.errors),
+             detail_404=len(calls.not_found), ine_not_found=report.ine_not_found, dry_run=dry_run)
+    return report
+
+
+def _moved(cells: dict[str, str], placed: set[tuple[str, str]] | None) -> bool:
+    """Listed in a class (a leaver without one has not moved) that is not one of its open schoolings here."""
+    label = " ".join(cells["classe"].split())  # as the row normaliser will read it
+    return bool(label) and (label, cells["code_mef"][:10]) not in (placed or set())
+
+
+def _valid_ine(text: str) -> str | None:
+    try:
+        return parse_ine(text)
+    except CellError:
+        return None
+
+
+def _entry(ine: str | None, reason: str) -> dict[str, Any]:
+    """A report line for the operator: the INE only when it is a valid one (a malformed cell is not echoed)."""
+    return {"ine": ine, "reason": reason} if ine else {"reason": reason}
+
+
+def _enrich(cells: dict[str, str], ine: str | None, known: dict[str, Identity], calls: _Calls, uai: str,
+            school_year: int) -> dict[str, str]:
+    if ine is None:
+        return cells
+    if ine in calls.histories:
+        cells = normalise.with_history(cells, calls.histories[ine], uai=uai, school_year=school_year)
+    if ine in calls.details:
+        return normalise.with_detail(cells, calls.details[ine])
+    if ine in known:
+        return normalise.with_known_first_names(cells, known[ine])
+    return cells
+
+
+async def _fetch(api: SygneApi, details: set[str], histories: set[str], concurrency: int) -> _Calls:
+    """Detail and history calls, `concurrency` at a time; a failed call is reported, the list data still counts."""
+    calls = _Calls()
+    limiter = anyio.CapacityLimiter(concurrency)
+
+    async def detail(ine: str) -> None:
+        async with limiter:
+            try:
+                calls.details[ine] = await api.student(ine)
+            except IneNotFound:
+                calls.not_found.add(ine)
+            except (ApiUnavailable, ApiBadPayload) as exc:
+                calls.errors.append({"ine": ine, "reason": f"detail_{exc.code}"})
+            except ApiAuthFailed as exc:
+                calls.refused = exc
+
+    async def history(ine: str) -> None:
+        async with limiter:
+            try:
+                calls.histories[ine] = await api.history(ine)
+            except IneNotFound:
+                calls.not_found.add(ine)
+            except (ApiUnavailable, ApiBadPayload) as exc:
+                calls.errors.append({"ine": ine, "reason": f"history_{exc.code}"})
+            except ApiAuthFailed as exc:
+                calls.refused = exc
+
+    async with anyio.create_task_group() as group:
+        for ine in sorted(details):
+            group.start_soon(detail, ine)
+        for ine in sorted(histories):
+            group.start_soon(history, ine)
+    if calls.refused is not None:
+        raise calls.refused
+    return calls
