@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aplypro_asp_gateway.adapters.sftp import SftpSession
+from aplypro_asp_gateway.adapters.sftp import SftpSession, SftpTransport
 from aplypro_asp_gateway.adapters.transport import TransportFailed
 from aplypro_asp_gateway.service_layer import projection
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file
@@ -163,14 +163,14 @@ async def test_a_resend_of_a_recorded_file_is_a_no_op(
         sftp = replace(options, transport=world.transport())
         await build_payment_file(pool, sftp)
         connections = 0
-        real_session = type(sftp.transport).session
+        real_session = SftpTransport.session
 
         def counting(self: Any) -> Any:
             nonlocal connections
             connections += 1
             return real_session(self)
 
-        monkeypatch.setattr(type(sftp.transport), "session", counting)
+        monkeypatch.setattr(SftpTransport, "session", counting)
 
         again = await build_payment_file(pool, sftp)
 

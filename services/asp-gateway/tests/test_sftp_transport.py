@@ -99,10 +99,9 @@ async def test_a_disconnect_mid_upload_leaves_no_final_file(tmp_path: Path) -> N
     behaviour.faults.disconnect_after_bytes = 200
     content = sample_file()
     async with fake_asp(tmp_path, behaviour) as world:
-        with pytest.raises(TransportFailed):
-            async with world.transport().session() as session:
+        async with world.transport().session() as session:
+            with pytest.raises(TransportFailed):
                 await session.write_partial(NAME, content)
-                await session.publish(NAME)
         assert world.fake.disconnects == 1
         # Only the cut temporary file: the pick-up never saw a payment file.
         assert world.fake.uploads == {}
