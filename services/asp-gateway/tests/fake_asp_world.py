@@ -3,6 +3,7 @@ generated in tmp, and the gateway's SFTP settings pointing at it."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -51,11 +52,13 @@ async def fake_asp(tmp_path: Path, behaviour: Behaviour | None = None, **options
         yield World(fake, keys, known_hosts)
 
 
-def sample_file(*record_ids: int) -> bytes:
-    """A real payment file (the builder's bytes) of Léa's sample record under these idEnregistrement."""
+def sample_file(*record_ids: int, schooling: uuid.UUID | None = None) -> bytes:
+    """A real payment file (the builder's bytes) of Léa's sample record under these idEnregistrement, each
+    in a schooling of its own (so a DA number of its own), or all in `schooling`."""
     records = []
     for n, record_id in enumerate(record_ids or (4242,)):
-        record = prepare(lea_request(record_id=record_id, pfmp_rank=n + 1), PARAMS)
+        schooling_id = schooling or uuid.uuid5(uuid.NAMESPACE_OID, str(record_id))
+        record = prepare(lea_request(record_id=record_id, pfmp_rank=n + 1, schooling_id=schooling_id), PARAMS)
         assert isinstance(record, PaymentRecord)
         records.append(record)
     return payment_file(PARAMS, records, date(2026, 5, 20))
