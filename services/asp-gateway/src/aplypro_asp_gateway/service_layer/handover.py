@@ -31,7 +31,6 @@ from aplypro_asp_gateway.adapters import requests_repo as repo
 from aplypro_asp_gateway.adapters import transfers_repo
 from aplypro_asp_gateway.adapters.local_folder import LocalFolderTransport
 from aplypro_asp_gateway.adapters.requests_repo import FileToWrite
-from aplypro_asp_gateway.adapters.sftp import SftpConfig, SftpTransport
 from aplypro_asp_gateway.adapters.transport import Transport, TransportSession
 from aplypro_asp_gateway.config import AspSettings
 from aplypro_asp_gateway.domain.errors import FileOnDiskConflict
@@ -51,6 +50,9 @@ def transport_for(settings: AspSettings) -> Transport:
     """SFTP when a host is set, the local outbox and inbox folders otherwise (the default of development)."""
     if settings.sftp_host is None:
         return LocalFolderTransport(settings.outbox_dir, settings.inbox_dir)
+    # Imported here: asyncssh costs every gateway process (relay and consumer children too) ~1 s to load.
+    from aplypro_asp_gateway.adapters.sftp import SftpConfig, SftpTransport
+
     # AspSettings refuses a host without them.
     assert settings.sftp_user is not None
     assert settings.sftp_known_hosts is not None
