@@ -5,9 +5,10 @@ The PARAMETRAGE codes and unités de suivi default to the fictitious values of t
 """
 
 from pathlib import Path
+from typing import Self
 
 from aplypro_servicekit.settings import ServiceSettings
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 BUDGET_PROGRAMMES = frozenset({"menj_public", "menj_private", "menj_other", "masa", "mer", "armee"})
@@ -24,6 +25,22 @@ class AspSettings(ServiceSettings):
     outbox_dir: Path = Field(default=Path("var/asp/outbox"), description="Where payment files are written.")
     file_token: str = Field(default="aplypro_test_dev", description="TOKEN of nps_ficimport_idp_{TOKEN}_….")
     build_interval_s: float = 2.0
+    inbox_dir: Path = Field(default=Path("var/asp/inbox"),
+                            description="Where return files are read when no SFTP host is set.")
+
+    # SFTP to the ASP (asp-exchange.md §3.1, §3.5). No host: the local outbox/inbox folders above are used.
+    sftp_host: str | None = None
+    sftp_port: int = Field(default=22, ge=1, le=65535)
+    sftp_user: str | None = None
+    sftp_key_path: Path | None = Field(default=None, description="Private key for key authentication.")
+    sftp_password: SecretStr | None = Field(default=None, description="Password authentication (§3.1), if any.")
+    # The server's host key is always checked: no setting turns that off.
+    sftp_known_hosts: Path | None = Field(default=None, description="known_hosts file pinning the host key.")
+    sftp_upload_dir: str = "depot"  # relative to the login directory (§3.1)
+    sftp_return_dir: str = "retour"
+    sftp_timeout_s: float = Field(default=60.0, gt=0, description="Connection and per-operation timeout.")
+    # A return file is removed from the server once its bytes are committed here (§3.1, G3).
+    sftp_delete_returns: bool = True
     # ASP's own cap is 7 000 records per file; the builder never exceeds it whatever this says.
     max_records_per_file: int = Field(default=10000, ge=1)
 
@@ -54,6 +71,20 @@ class AspSettings(ServiceSettings):
         if unknown:
             raise ValueError(f"unknown budget programme(s) {sorted(unknown)}; known: {sorted(BUDGET_PROGRAMMES)}")
         return value
+
+    @model_validator(mode="after")
+    def _sftp_complete(self) -> Self:
+        # A host without its user, credentials or pinned host key would fail at the first night's upload:
+        # refused at start instead.
+        if self.sftp_host is None:
+            return self
+        missing = [name for name, value in (("APLYPRO_ASP_SFTP_USER", self.sftp_user),
+                                            ("APLYPRO_ASP_SFTP_KNOWN_HOSTS", self.sftp_known_hosts)) if not value]
+        if self.sftp_key_path is None and self.sftp_password is None:
+            missing.append("APLYPRO_ASP_SFTP_KEY_PATH (or APLYPRO_ASP_SFTP_PASSWORD)")
+        if missing:
+            raise ValueError(f"APLYPRO_ASP_SFTP_HOST is set but not {', '.join(missing)}")
+        return self
 
     def funding_off_programmes(self) -> frozenset[str]:
         return _programmes(self.funding_off)

@@ -17,6 +17,7 @@ from aplypro_servicekit.logs import configure_logging
 
 from aplypro_asp_gateway.adapters import requests_repo
 from aplypro_asp_gateway.config import AspSettings
+from aplypro_asp_gateway.entrypoints.send import json_lines, send_now
 from aplypro_asp_gateway.entrypoints.service import SCHEMA, build_options, build_spec
 from aplypro_asp_gateway.service_layer.build import build_payment_file
 
@@ -49,6 +50,14 @@ def build_file() -> None:
     result = _with_pool(settings, lambda pool: build_payment_file(pool, build_options(settings)))
     sys.stdout.write(json.dumps({"file": result.file_name, "records": result.records,
                                  "blocked": result.blocked, "written": result.written}) + "\n")
+
+
+@app.command()
+def send() -> None:
+    """One exchange now: build what is ready, upload every file not yet sent; one JSON line per file."""
+    settings = AspSettings()
+    configure_logging("asp-gateway", settings.log_level, settings.log_json)
+    sys.stdout.write(json_lines(_with_pool(settings, lambda pool: send_now(pool, settings))))
 
 
 @app.command()

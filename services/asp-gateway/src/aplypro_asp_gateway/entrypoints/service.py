@@ -17,6 +17,7 @@ from aplypro_asp_gateway.config import AspSettings
 from aplypro_asp_gateway.domain.model import Parametrage
 from aplypro_asp_gateway.entrypoints.gauges import GATEWAY_GAUGES
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file
+from aplypro_asp_gateway.service_layer.handover import transport_for
 from aplypro_asp_gateway.service_layer.projection import HANDLERS_BY_TOPIC, in_student_order
 
 SCHEMA = "asp_gateway"
@@ -30,7 +31,7 @@ def build_options(settings: AspSettings) -> BuildOptions:
     )
     return BuildOptions(params=params, token=settings.file_token, outbox_dir=settings.outbox_dir,
                         max_records=settings.max_records_per_file, topic=settings.topic(ASP_EVENTS),
-                        schema=settings.db_schema(SCHEMA))
+                        schema=settings.db_schema(SCHEMA), transport=transport_for(settings))
 
 
 def build_spec(settings: AspSettings) -> ServiceSpec:

@@ -30,6 +30,7 @@ from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 
 from aplypro_asp_gateway.adapters import file_drop
 from aplypro_asp_gateway.adapters import requests_repo as repo
+from aplypro_asp_gateway.adapters.transport import Transport
 from aplypro_asp_gateway.adapters.xml_file import PaymentFile
 from aplypro_asp_gateway.domain.errors import RecordBuildError
 from aplypro_asp_gateway.domain.model import Blocked, Parametrage, PaymentRecord, PendingRequest
@@ -53,6 +54,7 @@ class BuildOptions:
     max_records: int
     topic: str
     schema: str
+    transport: Transport | None = None  # the drop folder (handover.transport_for); None: the outbox folder
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,7 @@ async def build_payment_file(pool: asyncpg.Pool, options: BuildOptions, now: dat
             await write_outbox(conn, [_held(options.topic, row) for row in held])
             if composition.content is not None:
                 name = await _record_file(conn, options, now, composition.records, composition.content)
-        written = await write_pending_files(conn, options.outbox_dir)
+        written = await write_pending_files(conn, options.transport or options.outbox_dir)
     if composition.blocked:
         reasons = Counter(r for b in composition.blocked for r in b.reasons)
         log.info("payment_requests_blocked", count=len(composition.blocked), reasons=dict(reasons))

@@ -1,73 +1,128 @@
 """Handing a built payment file over to the drop folder exactly once, whatever crash happens in between.
 
-The file row (name, bytes, hash, its requests) is committed before anything touches the disk. Then:
-write the hidden part file and sync it, mark the file `staged`, rename it to its final name (the handover:
-an uploader may take it at once), mark it `written`. A restart finds each file not yet written and
-resumes from what the database and the folder show:
+The drop folder is the local outbox or the ASP's SFTP `depot`, through one port (adapters/transport.py);
+`transport_for` picks it from the settings. The file row (name, bytes, hash, its requests) is committed
+before anything touches the folder. Then: write the temporary `.<name>.part` and check it, mark the file
+`staged`, rename it to its final name (the handover: the ASP's pick-up may take it at once), mark it
+`written` with its destination and outcome. A restart (or the next `send`) finds each file not yet written
+and resumes from what the database and the folder show (asp-exchange.md §9.2, G2):
 
-* not staged: nothing was handed over (the rename comes after the stage mark): the part file, whole or
-  not, is written again from the stored bytes, then the steps go on;
-* staged, final name with the recorded hash: renamed but not marked: only the mark is missing;
-* staged, part file with the recorded hash: the rename did not happen: redo it;
-* staged, neither name: the part file was durable before the mark, so only the rename removed it, and
-  the uploader took the file: it is never written again (that would be a second upload); the mark records
-  the handover as unconfirmed for an operator;
+* not staged: nothing was handed over (the rename comes after the stage mark): the temporary file, whole
+  or not (a disconnect mid-upload), is written again from the stored bytes, then the steps go on;
+* staged, final name with the recorded size and hash: renamed but not marked: only the mark is missing
+  (outcome `already_there`, nothing uploaded again);
+* staged, temporary name with the recorded hash: the rename did not happen: redo it;
+* staged, neither name: the temporary file was whole before the mark, so only the rename removed it, and
+  the pick-up took the file: it is never sent again (that would be a second upload); the mark records the
+  handover as unconfirmed for an operator (outcome `unconfirmed`);
 * a final name holding other bytes: never overwritten (FileOnDiskConflict).
 """
 
 from __future__ import annotations
 
-import asyncio
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import structlog
 from aplypro_servicekit.db import Connection
 
-from aplypro_asp_gateway.adapters import file_drop
 from aplypro_asp_gateway.adapters import requests_repo as repo
+from aplypro_asp_gateway.adapters import transfers_repo
+from aplypro_asp_gateway.adapters.local_folder import LocalFolderTransport
 from aplypro_asp_gateway.adapters.requests_repo import FileToWrite
+from aplypro_asp_gateway.adapters.transport import Transport, TransportSession
+from aplypro_asp_gateway.config import AspSettings
 from aplypro_asp_gateway.domain.errors import FileOnDiskConflict
 
 log = structlog.get_logger(__name__)
 
+Outcome = Literal["uploaded", "already_there", "unconfirmed"]
 
-async def write_pending_files(conn: Connection, outbox_dir: Path) -> list[str]:
-    """Put on disk every built file not yet written (this run's, or one a crash left behind).
+
+@dataclass(frozen=True)
+class Handover:
+    name: str
+    outcome: Outcome
+
+
+def transport_for(settings: AspSettings) -> Transport:
+    """SFTP when a host is set, the local outbox and inbox folders otherwise (the default of development)."""
+    if settings.sftp_host is None:
+        return LocalFolderTransport(settings.outbox_dir, settings.inbox_dir)
+    # Imported here: asyncssh costs every gateway process (relay and consumer children too) ~1 s to load.
+    from aplypro_asp_gateway.adapters.sftp import SftpConfig, SftpTransport
+
+    # AspSettings refuses a host without them.
+    assert settings.sftp_user is not None
+    assert settings.sftp_known_hosts is not None
+    return SftpTransport(SftpConfig(
+        host=settings.sftp_host, port=settings.sftp_port, user=settings.sftp_user,
+        known_hosts=settings.sftp_known_hosts, upload_dir=settings.sftp_upload_dir,
+        return_dir=settings.sftp_return_dir, key_path=settings.sftp_key_path,
+        password=settings.sftp_password.get_secret_value() if settings.sftp_password else None,
+        timeout_s=settings.sftp_timeout_s,
+    ))
+
+
+async def write_pending_files(conn: Connection, target: Path | Transport) -> list[str]:
+    """Hand over every built file not yet written; a folder path means the local-folder transport."""
+    transport = LocalFolderTransport(target) if isinstance(target, Path) else target
+    return [h.name for h in await hand_over_pending(conn, transport)]
+
+
+async def hand_over_pending(conn: Connection, transport: Transport) -> list[Handover]:
+    """Put in the drop folder every built file not yet written (this run's, or one a crash left behind).
 
     One instance at a time per schema (a session lock, released if the process dies): two replicas
     resuming the same file could each rename it, a second handover. A busy lock means another instance
-    is at it: nothing to do here.
+    is at it: nothing to do here. No file waiting: no connection opened.
     """
     if not await repo.try_lock_handover(conn):
         return []
     try:
-        written = []
-        for file in await repo.files_to_write(conn):
-            await _hand_over(conn, outbox_dir, file)
-            written.append(file.name)
-        return written
+        files = await repo.files_to_write(conn)
+        if not files:
+            return []
+        done = []
+        async with transport.session() as session:
+            for file in files:
+                outcome = await _hand_over(conn, session, file)
+                await _mark(conn, transport, file.name, outcome)
+                done.append(Handover(file.name, outcome))
+        return done
     finally:
         await repo.unlock_handover(conn)
 
 
-async def _hand_over(conn: Connection, folder: Path, file: FileToWrite) -> None:
-    final_hash = await asyncio.to_thread(file_drop.sha256_of, folder / file.name)
-    if final_hash is not None:
-        if final_hash != file.sha256:
+async def _mark(conn: Connection, transport: Transport, name: str, outcome: Outcome) -> None:
+    async with conn.transaction():
+        await repo.mark_written(conn, name, unconfirmed=outcome == "unconfirmed")
+        await transfers_repo.note_handover(conn, name, transport.destination, outcome)
+    log.info("payment_file_written", file_name=name, outcome=outcome)
+
+
+async def _matches(session: TransportSession, file: FileToWrite, *, partial: bool) -> bool | None:
+    """None when absent; else whether the folder holds the recorded bytes (size first, hash when equal)."""
+    size = await session.size_of(file.name, partial=partial)
+    if size is None:
+        return None
+    return size == len(file.content) and await session.sha256_of(file.name, partial=partial) == file.sha256
+
+
+async def _hand_over(conn: Connection, session: TransportSession, file: FileToWrite) -> Outcome:
+    final = await _matches(session, file, partial=False)
+    if final is not None:
+        if not final:
             raise FileOnDiskConflict("the drop folder holds other bytes under this file's name")
-        await repo.mark_written(conn, file.name)  # renamed before a crash: only the mark was missing
-        log.info("payment_file_written", file_name=file.name, resumed="mark")
-        return
+        return "already_there"  # renamed before a crash: only the mark was missing
     if file.staged:
-        partial_hash = await asyncio.to_thread(file_drop.sha256_of, file_drop.partial_path(folder, file.name))
-        if partial_hash != file.sha256:
-            # Durable before the stage mark, gone now: renamed, then taken. Never a second handover.
-            await repo.mark_written(conn, file.name, unconfirmed=True)
+        if not await _matches(session, file, partial=True):
+            # Whole before the stage mark, gone now: renamed, then taken. Never a second handover.
             log.warning("payment_file_handover_unconfirmed", file_name=file.name)
-            return
+            return "unconfirmed"
     else:
-        await asyncio.to_thread(file_drop.write_partial, folder, file.name, file.content)
+        await session.write_partial(file.name, file.content)
         await repo.mark_staged(conn, file.name)
-    await asyncio.to_thread(file_drop.publish, folder, file.name)
-    await repo.mark_written(conn, file.name)
-    log.info("payment_file_written", file_name=file.name)
+    await session.publish(file.name)
+    return "uploaded"

@@ -1,0 +1,80 @@
+"""How the fake ASP behaves: reject rate and reasons, limits, duplicates, and the faults it can inject.
+
+Plain mutable dataclasses: a test changes a fault between two exchanges (`fake.behaviour.faults.delay_s = 0`).
+Everything random draws from one generator seeded with `seed`, so a run is reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from lxml import etree
+
+# One reason per key of the errors dictionary (asp-exchange.md §6.1), each `(.*)` filled with plausible,
+# fictitious text. Reasons carry accents: the rejects CSV is the place where the encoding matters.
+REJECT_REASONS: tuple[str, ...] = (
+    "Coord. paiement bloquees",
+    "La commune de naissance sélectionnée n'existait pas à la date de naissance de l'individu",
+    "Le code Insee commune de l'entité individu 35238 est périmé.",
+    "Le code saisi 35999 n'existe pas dans le LOCALISATIONGEOGRAPHIQUE",
+    "Le code saisi 99999 n'existe pas dans le referentiel refinseepays",
+    "Les codes saisis 30006 00001 n existent pas dans le referentiel refdombancaire ou ne sont pas actifs à "
+    "cette date",
+    "Le code saisi 35000 n'existe pas dans le dictionnaire des referentiels",
+    "Le pays correspondant au code BIC CHASUS33 n'autorise pas le mode de réglement SEPA",
+    "L'IBAN ne fait pas partie de la zone SEPA.",
+    "Le RIB FR7630006000011234567890100 est Invalide",
+    "Les caractères autorisés pour l'intitulé SEPA sont limités à l'alphabet latin, aux chiffres, au caractère "
+    "espace et aux caractères suivants : / - ? : ( ) . , ' +",
+    "La coordonnée de paiement est invalide",
+    "Les codes saisis 35000 35238 de la table REFHEXAPOSTE correspondent à un lieu-dit",
+    "begin 4, end 6, length 5",
+)
+
+Validator = Callable[[bytes], list[str]]
+
+
+def well_formed(content: bytes) -> list[str]:
+    """The default upload check: the XML parses. The XSD check (§4.8) plugs in here as `Behaviour.validate`."""
+    try:
+        etree.fromstring(content, etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError as exc:
+        return [f"not well-formed: {exc}"]
+    return []
+
+
+@dataclass
+class Faults:
+    # Cut the connection once an upload into the drop folder reached this many bytes, for the next
+    # `disconnects` uploads: the client sees the connection drop mid-write.
+    disconnect_after_bytes: int | None = None
+    disconnects: int = 1
+    # The next `fail_renames` renames are refused (the client must not lose or re-send the file).
+    fail_renames: int = 0
+    # Every SFTP operation waits this long first: a slow server (the client's timeout should fire).
+    delay_s: float = 0.0
+    # Each return file written comes back once, same name and bytes, after the client removed it.
+    deliver_twice: bool = False
+    # Each return file is first delivered cut mid-line; once the client removed it, the whole file comes.
+    truncate_returns: bool = False
+
+
+@dataclass
+class Behaviour:
+    reject_rate: float = 0.0  # share of records rejected at random, each with a reason drawn from `reasons`
+    seed: int = 0
+    reasons: tuple[str, ...] = REJECT_REASONS
+    reject_records: dict[int, str] = field(default_factory=dict)  # idEnregistrement → reason, always
+    # A record whose idEnregistrement came in an earlier file (answer unconfirmed at the ASP, §11.1).
+    duplicate_record: Literal["reject", "integrate"] = "reject"
+    # The limits of §3.4: a file over the record cap is refused whole (no answer); the others are recorded.
+    max_records_per_file: int = 7000
+    max_files_per_day: int = 10
+    max_records_per_week: int = 100_000
+    auto_pickup: bool = True  # take each file as soon as it arrives under its final name
+    remove_taken: bool = True  # the pick-up removes taken files from the drop folder, as the ASP does
+    validate: Validator = well_formed
+    password: str | None = None  # also accept password authentication with this password (§3.1)
+    faults: Faults = field(default_factory=Faults)

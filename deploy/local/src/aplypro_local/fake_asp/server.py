@@ -1,0 +1,227 @@
+"""The fake ASP as a real asyncssh SFTP server (asp-exchange.md §10), with a Python control API.
+
+Runs inside a test's event loop (`async with FakeAsp(...) as fake`) or alone (`python -m
+aplypro_local.fake_asp`). Clients log in with a key listed in `authorized_keys` (or the behaviour's
+password), see the root folder with its drop and read folders (`depot`, `retour`), and may list, stat,
+read, write, rename and remove. A file arriving in the drop folder under a payment-file name (by rename,
+or written directly) counts as one upload (`uploads[name]`) and is taken by the desk (pickup.py), which
+answers with an integrations and a rejects CSV in the read folder (returns.py). Faults: behaviour.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import asyncssh
+
+from aplypro_local.fake_asp import returns
+from aplypro_local.fake_asp.behaviour import Behaviour
+from aplypro_local.fake_asp.pickup import UPLOAD_NAME, AspDesk, Violation
+
+# What the server offers: asyncssh's defaults plus the CBC cipher the ASP's own client forces (§3.1).
+ENCRYPTION_ALGS = [*(a.decode() for a in asyncssh.encryption.get_default_encryption_algs()), "aes256-cbc"]
+
+
+@dataclass
+class _Write:
+    path: Path
+    bytes: int = 0
+
+
+class _Ssh(asyncssh.SSHServer):
+    def __init__(self, fake: FakeAsp) -> None:
+        self._fake = fake
+
+    def password_auth_supported(self) -> bool:
+        return self._fake.behaviour.password is not None
+
+    def validate_password(self, username: str, password: str) -> bool:
+        return password == self._fake.behaviour.password
+
+
+class _Sftp(asyncssh.SFTPServer):
+    def __init__(self, chan: asyncssh.SSHServerChannel[bytes], fake: FakeAsp) -> None:
+        super().__init__(chan, chroot=os.fsencode(fake.root))
+        self._fake = fake
+        self._writes: dict[object, _Write] = {}
+
+    def _local(self, path: bytes) -> Path:
+        return Path(os.fsdecode(self.map_path(path)))
+
+    async def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
+        await self._fake.slow()
+        file_obj = super().open(path, pflags, attrs)
+        if pflags & asyncssh.FXF_WRITE:
+            self._writes[file_obj] = _Write(self._local(path))
+        return file_obj
+
+    async def write(self, file_obj: object, offset: int, data: bytes) -> int:
+        write = self._writes.get(file_obj)
+        faults = self._fake.behaviour.faults
+        cut = faults.disconnect_after_bytes
+        if (write is not None and write.path.parent == self._fake.upload_dir and cut is not None
+                and faults.disconnects > 0 and offset + len(data) >= cut):
+            super().write(file_obj, offset, data[: max(0, cut - offset)])
+            faults.disconnects -= 1
+            self._fake.disconnects += 1
+            self.connection.abort()  # the line drops: the client never hears about this write
+            raise asyncssh.SFTPConnectionLost("connection cut by the fake ASP")
+        written = super().write(file_obj, offset, data)
+        assert isinstance(written, int)  # the default implementation writes synchronously
+        return written
+
+    async def close(self, file_obj: object) -> None:
+        super().close(file_obj)
+        write = self._writes.pop(file_obj, None)
+        if write is not None and write.path.parent == self._fake.upload_dir:
+            self._fake.arrived(write.path.name)  # a direct write under a final name is an upload too
+
+    async def rename(self, oldpath: bytes, newpath: bytes) -> None:
+        await self._fake.slow()
+        if self._fake.behaviour.faults.fail_renames > 0:
+            self._fake.behaviour.faults.fail_renames -= 1
+            raise asyncssh.SFTPFailure("rename refused by the fake ASP")
+        super().rename(oldpath, newpath)  # refuses to replace an existing file
+        target = self._local(newpath)
+        if target.parent == self._fake.upload_dir:
+            self._fake.arrived(target.name)
+
+    async def remove(self, path: bytes) -> None:
+        await self._fake.slow()
+        super().remove(path)
+        target = self._local(path)
+        if target.parent == self._fake.return_dir:
+            self._fake.return_removed(target.name)
+
+    async def stat(self, path: bytes) -> Any:
+        await self._fake.slow()
+        return super().stat(path)
+
+    async def scandir(self, path: bytes) -> AsyncIterator[asyncssh.SFTPName]:
+        await self._fake.slow()
+        async for name in super().scandir(path):
+            yield name
+
+
+class FakeAsp:
+    def __init__(self, root: Path, host_key: Path, authorized_keys: Path, behaviour: Behaviour | None = None,
+                 clock: Callable[[], datetime] | None = None, encryption_algs: list[str] | None = None) -> None:
+        self.root = root.resolve()
+        self.upload_dir, self.return_dir = self.root / "depot", self.root / "retour"
+        self.host_key, self.authorized_keys = host_key, authorized_keys
+        self.behaviour = behaviour or Behaviour()
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.desk = AspDesk(self.behaviour)
+        self.uploads: Counter[str] = Counter()  # arrivals under a final name in the drop folder
+        self.disconnects = 0
+        self.returns_written: list[str] = []
+        self._taken: set[str] = set()
+        self._redeliver: dict[str, list[bytes]] = {}
+        self._acceptor: asyncssh.SSHAcceptor | None = None
+        self.encryption_algs = encryption_algs or ENCRYPTION_ALGS  # ["aes256-cbc"]: offer only the ASP's cipher
+
+    # -- server life -------------------------------------------------------------------------------------
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        for folder in (self.upload_dir, self.return_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / ".keep").touch()
+        self._acceptor = await asyncssh.listen(
+            host, port, server_host_keys=[str(self.host_key)], authorized_client_keys=str(self.authorized_keys),
+            server_factory=lambda: _Ssh(self), sftp_factory=lambda chan: _Sftp(chan, self), allow_scp=False,
+            encryption_algs=self.encryption_algs, config=[])
+        return self.port
+
+    @property
+    def port(self) -> int:
+        assert self._acceptor is not None, "start() first"
+        return int(self._acceptor.get_port())
+
+    async def close(self) -> None:
+        if self._acceptor is not None:
+            self._acceptor.close()
+            await self._acceptor.wait_closed()
+            self._acceptor = None
+
+    async def __aenter__(self) -> FakeAsp:
+        await self.start()
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def slow(self) -> None:
+        if self.behaviour.faults.delay_s > 0:
+            await asyncio.sleep(self.behaviour.faults.delay_s)
+
+    # -- what the tests look at ----------------------------------------------------------------------------
+    @property
+    def violations(self) -> list[Violation]:
+        return self.desk.violations
+
+    @property
+    def record_counts(self) -> Counter[int]:
+        """How many times each idEnregistrement was received (the tests assert 1)."""
+        return self.desk.records_seen
+
+    def files(self, folder: Path) -> list[str]:
+        return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".keep"))
+
+    # -- the ASP's side ------------------------------------------------------------------------------------
+    def arrived(self, name: str) -> None:
+        if name.startswith("."):
+            return  # a temporary name: not an upload yet
+        if not UPLOAD_NAME.match(name):
+            self.desk.violations.append(Violation("unexpected_name", name))
+            return
+        self.uploads[name] += 1
+        if self.behaviour.auto_pickup:
+            self.process_uploads()
+
+    def process_uploads(self) -> list[str]:
+        """Take every payment file of the drop folder not taken yet; answer each accepted one."""
+        taken = []
+        for path in sorted(self.upload_dir.iterdir()):
+            if not UPLOAD_NAME.match(path.name) or path.name in self._taken:
+                continue
+            content = path.read_bytes()
+            self._taken.add(path.name)
+            if self.behaviour.remove_taken:
+                path.unlink()
+                self._taken.discard(path.name)  # gone: the same name arriving again is a new arrival
+            answer = self.desk.take(path.name, content, self.clock())
+            if answer is not None:
+                self.write_return(returns.integrations_name(path.name), returns.integrations_csv(answer.integrated))
+                self.write_return(returns.rejects_name(path.name), returns.rejects_csv(answer.rejected))
+            taken.append(path.name)
+        return taken
+
+    def write_return(self, name: str, content: bytes) -> None:
+        faults = self.behaviour.faults
+        queue = self._redeliver.setdefault(name, [])
+        if faults.truncate_returns:
+            queue.append(content)  # the whole file comes once the client removed the cut one
+            content = returns.truncated(content)
+        if faults.deliver_twice:
+            queue.append(queue[-1] if queue else content)
+        (self.return_dir / name).write_bytes(content)
+        self.returns_written.append(name)
+
+    def return_removed(self, name: str) -> None:
+        queue = self._redeliver.get(name)
+        if queue:
+            (self.return_dir / name).write_bytes(queue.pop(0))
+            self.returns_written.append(name)
+
+    def emit_payments(self, *args: Any, **kwargs: Any) -> None:
+        """Hook for the payment and recovery-order returns (§5.3, §5.4, §10): `desk.integrated` holds every
+        integrated record with its ASP ids and MTTOTALFINANCEMENT to build them from. A later part."""
+        raise NotImplementedError("payment returns are not written by the fake ASP yet")

@@ -1,0 +1,108 @@
+"""The fake ASP itself: reproducible rejects, duplicates and limits detected, and a process of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from pathlib import Path
+
+from aplypro_asp_gateway.adapters.sftp import SftpConfig, SftpTransport
+from aplypro_asp_gateway.adapters.transport import Transport
+from aplypro_local.fake_asp import REJECT_REASONS, Behaviour, generate_keys
+from aplypro_local.fake_asp.returns import rejects_name
+
+from .fake_asp_world import fake_asp, sample_file
+
+NAME = "nps_ficimport_idp_aplypro_test_dev_20260520013000.xml"
+
+
+async def upload(transport: Transport, name: str, content: bytes) -> None:
+    async with transport.session() as session:
+        await session.write_partial(name, content)
+        await session.publish(name)
+
+
+def rejected(root: Path, name: str) -> list[list[str]]:
+    lines = (root / "retour" / rejects_name(name)).read_bytes().decode("cp1252").splitlines()
+    return [line.split(";") for line in lines[1:]]
+
+
+async def test_the_reject_rate_is_reproducible_with_a_seed_and_uses_the_dictionary_reasons(tmp_path: Path) -> None:
+    # Twelve files of one record each (the builder's bytes), twice with the same seed: the same answers.
+    answers = []
+    for run in range(2):
+        async with fake_asp(tmp_path / str(run), Behaviour(reject_rate=0.5, seed=7)) as world:
+            for n in range(12):
+                name = NAME.replace("013000", f"0130{n:02}")
+                await upload(world.transport(), name, sample_file(1000 + n))
+            answers.append([row for n in range(12)
+                            for row in rejected(world.fake.root, NAME.replace("013000", f"0130{n:02}"))])
+    assert answers[0] == answers[1]
+    assert 0 < len(answers[0]) < 12
+    assert {row[3] for row in answers[0]} <= set(REJECT_REASONS)  # read back from Windows-1252 intact
+
+
+async def test_a_file_name_or_content_received_twice_is_detected_and_not_answered_again(tmp_path: Path) -> None:
+    async with fake_asp(tmp_path) as world:
+        content = sample_file(4242)
+        await upload(world.transport(), NAME, content)
+        await upload(world.transport(), NAME, content)  # taken and removed: the same name arrives again
+        await upload(world.transport(), NAME.replace("013000", "013001"), content)
+
+        assert world.fake.uploads[NAME] == 2
+        assert [v.code for v in world.fake.violations] == ["duplicate_name", "duplicate_content"]
+        assert world.fake.record_counts == {4242: 1}
+
+
+async def test_a_record_sent_again_in_another_file_is_detected_and_rejected(tmp_path: Path) -> None:
+    async with fake_asp(tmp_path) as world:
+        await upload(world.transport(), NAME, sample_file(4242))
+        other = NAME.replace("013000", "013001")
+        await upload(world.transport(), other, sample_file(4242, 4243))
+
+        assert world.fake.record_counts == {4242: 2, 4243: 1}
+        assert [v.code for v in world.fake.violations] == ["duplicate_record"]
+        assert rejected(world.fake.root, other) == [["4242", "", "", "L'enregistrement 4242 a déjà été reçu", ""]]
+
+
+async def test_a_da_number_repeated_in_a_file_is_rejected_as_not_unique(tmp_path: Path) -> None:
+    # Two PFMPs of one schooling not integrated yet, in one file: the second creates its dossier again (§4.3).
+    async with fake_asp(tmp_path) as world:
+        await upload(world.transport(), NAME, sample_file(4243, 4244, schooling=uuid.uuid4()))
+
+        [row] = rejected(world.fake.root, NAME)
+        assert row[0] == "4244"
+        assert row[3].startswith("Le numéro administratif ENPU")
+        assert row[3].endswith(" n'est pas unique")
+
+
+async def test_a_file_over_the_record_cap_is_refused_whole(tmp_path: Path) -> None:
+    async with fake_asp(tmp_path, Behaviour(max_records_per_file=1)) as world:
+        await upload(world.transport(), NAME, sample_file(1, 2))
+
+        assert [(v.code, v.detail) for v in world.fake.violations] == [("too_many_records", "2")]
+        assert world.fake.files(world.fake.return_dir) == []
+
+
+async def test_the_fake_runs_as_its_own_process(tmp_path: Path) -> None:
+    keys = generate_keys(tmp_path / "keys")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "aplypro_local.fake_asp", "--port", "0", "--root", str(tmp_path / "asp"),
+        "--host-key", str(tmp_path / "keys" / "new_host_key"), "--authorized-keys", str(keys.authorized_keys),
+        stdout=asyncio.subprocess.PIPE)
+    try:
+        assert process.stdout is not None
+        started = json.loads(await asyncio.wait_for(process.stdout.readline(), 30))
+        known_hosts = tmp_path / "known_hosts"
+        known_hosts.write_text(started["known_hosts"] + "\n")  # the line it printed: its generated host key
+        transport = SftpTransport(SftpConfig(host="127.0.0.1", port=started["port"], user="aplypro",
+                                             known_hosts=known_hosts, key_path=keys.client_key, timeout_s=10))
+        await upload(transport, NAME, sample_file(4242))
+
+        assert sorted(p.name for p in (tmp_path / "asp" / "retour").iterdir()) == [
+            ".keep", f"identifiants_generes_{NAME[:-4]}.csv", f"rejets_integ_idp_{NAME[:-4]}.csv"]
+    finally:
+        process.terminate()
+        await process.wait()

@@ -1,0 +1,117 @@
+"""`aplypro-asp-gateway send` over SFTP to the fake ASP, and the return files fetched from its read folder.
+
+The CLI runs its own event loop in a thread while the fake ASP serves from the test's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import structlog
+from aplypro_asp_gateway.adapters.local_folder import LocalFolderTransport
+from aplypro_asp_gateway.entrypoints.cli import app
+from aplypro_asp_gateway.service_layer import projection
+from aplypro_asp_gateway.service_layer.fetch_returns import download_new_returns
+from aplypro_local.fake_asp import Behaviour
+from aplypro_local.fake_asp.returns import truncated
+from typer.testing import CliRunner
+
+from .conftest import feed, register, request
+from .fake_asp_world import fake_asp
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def logging_restored() -> Iterator[None]:
+    """The CLI configures logging onto the runner's stream, closed once it returns: restored for the tests after."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
+async def send(database_url: str, namespace: str, tmp_path: Path, **env: str) -> list[dict[str, object]]:
+    base = {"DATABASE_URL": database_url, "APLYPRO_TOPIC_NAMESPACE": namespace, "APLYPRO_LOG_JSON": "false",
+            "APLYPRO_ASP_OUTBOX_DIR": str(tmp_path / "outbox")}
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["send"], env=base | env)
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+async def test_send_uploads_what_is_ready_and_prints_one_json_line_per_file(
+    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path
+) -> None:
+    for n in range(2):
+        await feed(pool, projection.on_payment_requested, request(*await register(pool, n)))
+    async with fake_asp(tmp_path, Behaviour(remove_taken=False)) as world:
+        lines = await send(database_url, namespace, tmp_path, **world.env())
+
+        name = await pool.fetchval("SELECT file_name FROM asp_files")
+        content = (world.fake.upload_dir / name).read_bytes()
+        assert lines == [{"name": name, "records": 2, "sha256": hashlib.sha256(content).hexdigest(),
+                          "destination": f"sftp://aplypro@127.0.0.1:{world.fake.port}/depot", "state": "uploaded"}]
+        assert world.fake.uploads == {name: 1}
+        # Nothing new: a second exchange prints nothing and uploads nothing.
+        assert await send(database_url, namespace, tmp_path, **world.env()) == []
+        assert world.fake.uploads == {name: 1}
+
+
+async def test_send_without_a_host_writes_into_the_local_outbox_as_before(
+    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path
+) -> None:
+    await feed(pool, projection.on_payment_requested, request(*await register(pool, 0)))
+
+    [line] = await send(database_url, namespace, tmp_path)
+
+    assert line["destination"] == str((tmp_path / "outbox").resolve())
+    assert line["state"] == "uploaded"
+    assert (tmp_path / "outbox" / str(line["name"])).is_file()
+
+
+async def test_return_files_are_fetched_once_kept_whole_and_removed_after_commit(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    # Each answer first comes truncated, then whole, then whole again (delivered twice).
+    behaviour = Behaviour()
+    behaviour.faults.truncate_returns = True
+    behaviour.faults.deliver_twice = True
+    async with fake_asp(tmp_path, behaviour) as world:
+        content = b"Numero enregistrement;idIndDoss\n4242;1234890\n"
+        world.fake.write_return("identifiants_generes_nps_ficimport_idp_x_20260520013000.csv", content)
+        cut = len(truncated(content))
+        whole = (world.fake.return_dir / "identifiants_generes_nps_ficimport_idp_x_20260520013000.csv")
+        transport = world.transport()
+
+        first = await download_new_returns(pool, transport)  # the cut file
+        second = await download_new_returns(pool, transport)  # the whole file: a new version
+        third = await download_new_returns(pool, transport)  # the whole file again: seen before
+        fourth = await download_new_returns(pool, transport)
+
+        assert [(f.new, f.size) for f in first + second + third] == [(True, cut), (True, len(content)),
+                                                                   (False, len(content))]
+        assert fourth == []
+        assert not whole.exists()  # removed from the server once stored
+        rows = await pool.fetch("SELECT size, times_seen, source FROM fetched_returns ORDER BY size")
+        assert [(r["size"], r["times_seen"]) for r in rows] == [(cut, 1), (len(content), 2)]
+        assert rows[0]["source"] == f"sftp://aplypro@127.0.0.1:{world.fake.port}/retour"
+
+
+async def test_return_files_left_on_the_server_are_not_fetched_again(pool: asyncpg.Pool, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / ".keep").touch()
+    (inbox / "renvoi_paiement_APLYPROMOCK_20260605.xml").write_bytes(b"<LISTEPAIEMENT/>")
+    transport = LocalFolderTransport(tmp_path / "outbox", inbox)
+
+    first = await download_new_returns(pool, transport, delete=False)
+    again = await download_new_returns(pool, transport, delete=False)
+
+    assert [f.name for f in first] == ["renvoi_paiement_APLYPROMOCK_20260605.xml"]
+    assert again == []
+    assert (inbox / "renvoi_paiement_APLYPROMOCK_20260605.xml").exists()
