@@ -26,10 +26,15 @@ class Chaos(threading.Thread):
         self.restarts: Counter[str] = Counter()
         self.lock = threading.Lock()  # the fleet is shared with the main thread's restarts
         self._halt = threading.Event()
+        self._update: threading.Thread | None = None  # one rolling update at a time, beside the kills
 
     def stop(self) -> None:
         self._halt.set()
         self.join()
+        if self._update is not None:
+            self._update.join()
+        with self.lock:
+            self.fleet.restart_dead()
 
     def run(self) -> None:
         if self.interval_s <= 0:  # no chaos: a baseline run
@@ -37,10 +42,12 @@ class Chaos(threading.Thread):
         while not self._halt.wait(self.rng.uniform(0.5, 1.5) * self.interval_s):
             with self.lock:
                 self.fleet.restart_dead()
-                if self.rng.random() < RESTART_SHARE:
+                if self.rng.random() < RESTART_SHARE and (self._update is None or not self._update.is_alive()):
                     service = self.rng.choice(SERVICES)
                     self.say(f"rolling restart of {service}")
-                    self.fleet.rolling_restart(service)
+                    self._update = threading.Thread(target=self.fleet.rolling_restart, args=(service, self.lock),
+                                                    name=f"drill-update-{service}", daemon=True)
+                    self._update.start()
                     self.restarts[service] += 1
                     continue
                 targets = self.fleet.targets()
@@ -52,8 +59,6 @@ class Chaos(threading.Thread):
                 self.fleet.kill(victim)
                 self.kills[role] += 1
                 self.say(f"SIGKILL {victim.role} of {victim.instance} (pid {victim.pid})")
-        with self.lock:
-            self.fleet.restart_dead()
 
     @property
     def total_kills(self) -> int:

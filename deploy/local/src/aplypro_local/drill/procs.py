@@ -18,6 +18,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -78,6 +79,7 @@ class Fleet:
     logs: Path
     namespace: str
     instances: dict[str, Instance] = field(default_factory=dict)
+    updating: set[str] = field(default_factory=set)  # instances a rolling update is stopping and starting
 
     def start(self, service: str, index: int) -> Instance:
         port = _free_port()
@@ -94,7 +96,7 @@ class Fleet:
 
     def restart_dead(self) -> list[str]:
         """Start again every instance whose main process has exited (as `aplypro up` does)."""
-        dead = [i for i in self.instances.values() if i.process.poll() is not None]
+        dead = [i for i in self.instances.values() if i.process.poll() is not None and i.name not in self.updating]
         for instance in dead:
             self.start(instance.service, instance.index)
         return [i.name for i in dead]
@@ -131,19 +133,29 @@ class Fleet:
             if instance.process.pid == target.pid:
                 instance.process.wait()
 
-    def rolling_restart(self, service: str, timeout: float = 30, ready_within: float = 90) -> None:
+    def rolling_restart(self, service: str, lock: threading.Lock, timeout: float = 30,
+                        ready_within: float = 90) -> None:
         """SIGTERM one instance, wait for its clean stop, start it again and wait until it is ready (its
-        /readyz, as a Kubernetes rolling update waits for the readiness probe); then the next one."""
+        /readyz, as a Kubernetes rolling update waits for the readiness probe); then the next one.
+
+        Meant for a thread of its own, so that kills go on during the update: `lock` is held only to
+        touch the fleet, never while waiting, and `restart_dead` leaves the instance being updated alone."""
         for index in range(1, INSTANCES + 1):
-            instance = self.instances[f"{service}#{index}"]
-            if instance.process.poll() is None:
-                instance.process.send_signal(signal.SIGTERM)
-                try:
-                    instance.process.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    instance.process.kill()
-                    instance.process.wait()
-            wait_ready(self.start(service, index), ready_within)
+            name = f"{service}#{index}"
+            with lock:
+                self.updating.add(name)
+                instance = self.instances[name]
+                if instance.process.poll() is None:
+                    instance.process.send_signal(signal.SIGTERM)
+            try:
+                instance.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                instance.process.kill()
+                instance.process.wait()
+            with lock:
+                started = self.start(service, index)
+                self.updating.discard(name)
+            wait_ready(started, ready_within)
 
     def kill_all(self) -> None:
         """SIGKILL every process of the drill, orphans included (the last scan catches late spawns)."""
