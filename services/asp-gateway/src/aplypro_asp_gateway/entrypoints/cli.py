@@ -6,7 +6,8 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 import typer
@@ -16,6 +17,7 @@ from aplypro_servicekit.logs import configure_logging
 
 from aplypro_asp_gateway.adapters import requests_repo
 from aplypro_asp_gateway.config import AspSettings
+from aplypro_asp_gateway.entrypoints import demo_file
 from aplypro_asp_gateway.entrypoints.service import SCHEMA, build_options, build_spec
 from aplypro_asp_gateway.service_layer.build import build_payment_file
 
@@ -64,6 +66,20 @@ def status() -> None:
     shown = [*status["blocked"], *(["sent_after_withdrawal"] if status["sent_after_withdrawal"] else [])]
     status["why"] = {key: describe(key).line() for key in shown}
     sys.stdout.write(json.dumps(status, ensure_ascii=False) + "\n")
+
+
+@app.command("demo-file")
+def demo_file_command(
+    count: Annotated[int, typer.Option("--count", min=1, max=7000, help="Requests to generate (7 000: the cap).")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the payment file.")],
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the fictitious data (same seed, same file).")] = 0,
+) -> None:
+    """One payment file of COUNT fictitious requests, every variant, through the real builder and XSD; prints
+    a JSON summary; exits 1 if the file does not validate (then nothing is written)."""
+    valid, summary = demo_file.run(count, out, seed)
+    sys.stdout.write(json.dumps(summary) + "\n")
+    if not valid:
+        raise typer.Exit(1)
 
 
 def main() -> None:

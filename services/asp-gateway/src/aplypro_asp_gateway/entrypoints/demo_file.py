@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from aplypro_asp_gateway.adapters import xsd
+from aplypro_asp_gateway.domain.errors import PaymentFileInvalid
 from aplypro_asp_gateway.domain.model import (
     AspIds,
     Blocked,
@@ -29,7 +30,7 @@ from aplypro_asp_gateway.domain.model import (
 )
 from aplypro_asp_gateway.domain.modification import build_modification
 from aplypro_asp_gateway.domain.readiness import prepare
-from aplypro_asp_gateway.service_layer.build import assemble
+from aplypro_asp_gateway.service_layer.build import Composition, assemble
 
 BUILT_ON = date(2026, 5, 20)
 # Fictitious settings (asp-exchange.md §4.7); downward rectifications on, so the recovery variants show.
@@ -141,10 +142,14 @@ def run(count: int, out: Path, seed: int = 0) -> tuple[bool, dict[str, object]]:
     started = time.perf_counter()
     outcomes = [prepared(d) for d in demos]
     records = [o for o in outcomes if isinstance(o, PaymentRecord)]
-    composition = assemble(records, set(), PARAMS, BUILT_ON)
+    try:
+        composition = assemble(records, set(), PARAMS, BUILT_ON)
+    except PaymentFileInvalid:
+        composition = Composition([], [], None)  # the settings break the schema: no file at all
     seconds = time.perf_counter() - started
     content = composition.content or b""
     blocked = [o for o in outcomes if isinstance(o, Blocked)] + composition.blocked
+    # Every generated request must make it: a blocked one means a variant the checks or the XSD refuse.
     valid = bool(content) and not blocked and xsd.is_valid(content)
     if valid:
         out.write_bytes(content)
