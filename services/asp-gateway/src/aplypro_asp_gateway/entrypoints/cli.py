@@ -76,6 +76,8 @@ def demo_file_command(
 ) -> None:
     """One payment file of COUNT fictitious requests, every variant, through the real builder and XSD; prints
     a JSON summary; exits 1 if the file does not validate (then nothing is written)."""
+    settings = AspSettings()
+    configure_logging("asp-gateway", settings.log_level, settings.log_json)  # logs to stderr: stdout is the JSON
     valid, summary = demo_file.run(count, out, seed)
     sys.stdout.write(json.dumps(summary) + "\n")
     if not valid:
