@@ -45,7 +45,8 @@ def test_the_demo_file_mixes_every_variant_and_validates(tmp_path: Path) -> None
 
 def test_the_same_seed_makes_the_same_file(tmp_path: Path) -> None:
     first, second = tmp_path / "a.xml", tmp_path / "b.xml"
-    assert demo_file.run(12, first, seed=7)[0] and demo_file.run(12, second, seed=7)[0]
+    assert demo_file.run(12, first, seed=7)[0]
+    assert demo_file.run(12, second, seed=7)[0]
     assert first.read_bytes() == second.read_bytes()
 
 

@@ -42,7 +42,8 @@ GENEVA = "<ADRESSE><CODETYPEADR>PRINCIPALE</CODETYPEADR><CODEINSEEPAYS>99140</CO
 def abroad(**changes: object) -> PendingRequest:
     """Léa living in Geneva; her school in Montpellier (commune 34172, postal code 34000)."""
     base = lea_request()
-    assert base.student is not None and base.schooling is not None
+    assert base.student is not None
+    assert base.schooling is not None
     student = replace(base.student, country_insee="99140", postal_code="1205", city_insee=None, city_name="Genève",
                       address_lines=("Rue de Carouge 24", "Appartement 3"))
     schooling = replace(base.schooling, establishment_city_insee="34172", establishment_postal_code="34000")

@@ -12,7 +12,15 @@ import pytest
 from aplypro_asp_gateway.adapters import xsd
 from aplypro_asp_gateway.adapters.xml_file import payment_file
 from aplypro_asp_gateway.domain.errors import InvalidAspId
-from aplypro_asp_gateway.domain.model import AspIds, Blocked, PaymentRecord, PendingRequest, Rib, Schooling, Student
+from aplypro_asp_gateway.domain.model import (
+    AspIds,
+    Blocked,
+    PaymentRecord,
+    PendingRequest,
+    Rib,
+    Schooling,
+    Student,
+)
 from aplypro_asp_gateway.domain.modification import build_modification
 from aplypro_asp_gateway.domain.readiness import prepare
 from aplypro_asp_gateway.domain.text import holder_name
@@ -115,7 +123,8 @@ def test_a_total_equal_to_what_was_paid_is_not_sent() -> None:
 
 def test_the_other_checks_still_apply_to_a_modification() -> None:
     request = karim()
-    assert request.rib is not None and request.student is not None
+    assert request.rib is not None
+    assert request.student is not None
     broken = replace(request, rib=replace(request.rib, iban="FR1420041010050500013M02607"),
                      student=replace(request.student, sex="unknown"))
     outcome = build_modification(broken, PARAMS, IDS, paid_cents=30000)
@@ -145,7 +154,8 @@ def test_asp_ids_are_digit_strings(bad: str) -> None:
 def test_a_file_mixes_first_payments_and_modifications_of_numbers_already_sent() -> None:
     first = prepare(lea_request(record_id=1), PARAMS)
     modification = build_modification(karim(), PARAMS, IDS, paid_cents=30000)
-    assert isinstance(first, PaymentRecord) and isinstance(modification, PaymentRecord)
+    assert isinstance(first, PaymentRecord)
+    assert isinstance(modification, PaymentRecord)
 
     # The PFMP number of the modification left before, as a first payment: expected, not a duplicate.
     composition = assemble([first, modification], {modification.pfmp_number}, PARAMS, BUILT_ON)

@@ -135,7 +135,9 @@ def test_a_violation_keeps_no_value_of_the_record() -> None:
 
 def test_assemble_blocks_the_record_that_breaks_the_schema_and_validates_the_rest() -> None:
     good, bad, other = (prepare(lea_request(record_id=n, pfmp_rank=n), PARAMS) for n in (1, 2, 3))
-    assert isinstance(good, PaymentRecord) and isinstance(bad, PaymentRecord) and isinstance(other, PaymentRecord)
+    assert isinstance(good, PaymentRecord)
+    assert isinstance(bad, PaymentRecord)
+    assert isinstance(other, PaymentRecord)
     broken = replace(bad, department="34")  # lxml takes it, our XSD does not (3 characters)
 
     with capture_logs() as logs:

@@ -31,7 +31,7 @@ from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 
 from aplypro_asp_gateway.adapters import file_drop, xsd
 from aplypro_asp_gateway.adapters import requests_repo as repo
-from aplypro_asp_gateway.adapters.xml_file import Element, PaymentFile
+from aplypro_asp_gateway.adapters.xml_file import PaymentFile
 from aplypro_asp_gateway.domain.errors import PaymentFileInvalid, RecordBuildError, RecordSchemaError
 from aplypro_asp_gateway.domain.model import Blocked, Parametrage, PaymentRecord, PendingRequest
 from aplypro_asp_gateway.domain.readiness import prepare
@@ -81,7 +81,7 @@ def assemble(records: Sequence[PaymentRecord], sent_numbers: set[str], params: P
     """Each record built alone first: one that lxml refuses, or whose PFMP number already left as a first
     payment (in an earlier file or earlier in this one), is blocked; the others make the file, which is then
     validated against our XSD (`_validated`). CPU work."""
-    kept: dict[int, tuple[PaymentRecord, Element]] = {}
+    kept: dict[int, tuple[PaymentRecord, int]] = {}
     blocked: list[Blocked] = []
     seen = set(sent_numbers)
     file = PaymentFile(params, built_on)
@@ -91,17 +91,17 @@ def assemble(records: Sequence[PaymentRecord], sent_numbers: set[str], params: P
             blocked.append(Blocked(record.payment_request_id, ("numadm_already_sent",)))
             continue
         try:
-            element = file.add(record)
+            handle = file.add(record)
         except RecordBuildError as exc:
             blocked.append(Blocked(record.payment_request_id, (exc.code,)))
             continue
         seen.add(record.pfmp_number)
-        kept[record.record_id] = (record, element)
+        kept[record.record_id] = (record, handle)
     content = _validated(file, kept, blocked)
     return Composition([record for record, _ in kept.values()], blocked, content)
 
 
-def _validated(file: PaymentFile, kept: dict[int, tuple[PaymentRecord, Element]],
+def _validated(file: PaymentFile, kept: dict[int, tuple[PaymentRecord, int]],
                blocked: list[Blocked]) -> bytes | None:
     """The file's bytes once our XSD accepts them (§4.8), or None when no record is left.
 
@@ -110,9 +110,10 @@ def _validated(file: PaymentFile, kept: dict[int, tuple[PaymentRecord, Element]]
     violation outside every record (PARAMETRAGE: the settings) fails the whole file: nothing is sent."""
     positions = list(kept)  # record ids in file order: a violation names a record by its position
     while kept:
-        found = xsd.tree_violations(file.root)
+        content = file.to_bytes()
+        found = xsd.violations(content)  # the very bytes that leave, parsed back
         if not found:
-            return file.to_bytes()
+            return content
         culprits = {positions[v.record - 1] for v in found if v.record is not None}
         if any(v.record is None for v in found):
             log.error("payment_file_schema_invalid", violations=[(v.path, v.kind) for v in found][:20])
@@ -120,8 +121,8 @@ def _validated(file: PaymentFile, kept: dict[int, tuple[PaymentRecord, Element]]
         log.warning("payment_records_schema_invalid", record_ids=sorted(culprits),
                     violations=[(positions[v.record - 1], v.path, v.kind) for v in found if v.record][:20])
         for record_id in sorted(culprits):
-            record, element = kept.pop(record_id)
-            file.remove(element)
+            record, handle = kept.pop(record_id)
+            file.remove(handle)
             blocked.append(Blocked(record.payment_request_id, (RecordSchemaError.code,)))
         positions = [p for p in positions if p not in culprits]
     return None
