@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import asyncpg
 import pytest
@@ -39,7 +40,7 @@ GENEVA = "<ADRESSE><CODETYPEADR>PRINCIPALE</CODETYPEADR><CODEINSEEPAYS>99140</CO
          "Appartement 3</REGIONETRANGER></ADRESSE>"
 
 
-def abroad(**changes: object) -> PendingRequest:
+def abroad(**changes: Any) -> PendingRequest:
     """Léa living in Geneva; her school in Montpellier (commune 34172, postal code 34000)."""
     base = lea_request()
     assert base.student is not None

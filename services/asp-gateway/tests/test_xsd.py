@@ -36,7 +36,8 @@ def with_text(path: str, value: str, which: int = 0) -> bytes:
     """The sample with the text of one element changed (`which`: its rank among the matches)."""
     root = sample()
     root.findall(path, NS)[which].text = value
-    return etree.tostring(root)
+    content: bytes = etree.tostring(root)
+    return content
 
 
 def test_the_reference_sample_is_valid() -> None:
