@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import asyncpg
 import pytest
+from aplypro_asp_gateway.adapters import requests_repo
 from aplypro_asp_gateway.adapters import xsd
 from aplypro_asp_gateway.adapters.xml_file import payment_file
 from aplypro_asp_gateway.domain.errors import InvalidAspId
@@ -24,10 +26,11 @@ from aplypro_asp_gateway.domain.model import (
 from aplypro_asp_gateway.domain.modification import build_modification
 from aplypro_asp_gateway.domain.readiness import prepare
 from aplypro_asp_gateway.domain.text import holder_name
-from aplypro_asp_gateway.service_layer.build import assemble
+from aplypro_asp_gateway.service_layer import projection
+from aplypro_asp_gateway.service_layer.build import BuildOptions, assemble, build_payment_file
 from lxml import etree
 
-from .conftest import NS, PARAMS, lea_request
+from .conftest import NS, PARAMS, feed, lea_request, register, request
 
 SAMPLE = (Path(__file__).parent / "fixtures" / "asp_sample_4_7.xml").read_bytes()
 BUILT_ON = date(2026, 5, 20)
@@ -174,3 +177,34 @@ def test_a_file_mixes_first_payments_and_modifications_of_numbers_already_sent()
 ])
 def test_the_account_holder_follows_the_reference_rules(entered: str, sent: str) -> None:
     assert holder_name(entered) == sent
+
+
+@pytest.mark.integration
+async def test_a_modification_is_recorded_beside_its_pfmp_first_payment(
+    pool: asyncpg.Pool, options: BuildOptions
+) -> None:
+    # A PFMP paid in a first file, then rectified: its new request's record carries the ASP's ids.
+    student = await register(pool, 0)
+    first = request(*student)
+    await feed(pool, projection.on_payment_requested, first)
+    assert (await build_payment_file(pool, options)).records == 1
+    rectified = first.model_copy(update={"payment_request_id": uuid.uuid4(), "event_id": uuid.uuid4(),
+                                         "amount_cents": 45000, "rectification": True})
+    await feed(pool, projection.on_payment_requested, rectified)
+    # The Indu address needs the street line the student's record carries.
+    await pool.execute("UPDATE students SET address_lines = '{\"3 rue de Nantes\"}' WHERE student_id = $1",
+                       student[0])
+    async with pool.acquire() as conn, conn.transaction():
+        [waiting] = await requests_repo.pending_requests(conn, limit=10)
+        record = build_modification(waiting, PARAMS, IDS, paid_cents=30000)
+        assert isinstance(record, PaymentRecord)
+        content = payment_file(PARAMS, [record], BUILT_ON)
+        await requests_repo.insert_file(conn, "nps_ficimport_idp_test_20260520013000.xml",
+                                        datetime(2026, 5, 20, 1, 30, tzinfo=UTC), content, "0" * 64, 1)
+
+        # The first-payment indexes (one per PFMP, one per NUMADM) do not refuse it: it is no first payment.
+        await requests_repo.insert_file_records(conn, "nps_ficimport_idp_test_20260520013000.xml", [record])
+
+    rows = await pool.fetch("SELECT payment_request_id, first_payment FROM file_records ORDER BY record_id")
+    assert [(r["payment_request_id"], r["first_payment"]) for r in rows] == [
+        (first.payment_request_id, True), (rectified.payment_request_id, False)]

@@ -172,11 +172,13 @@ async def numbers_sent_first(conn: Connection, numbers: Sequence[str]) -> set[st
 
 
 async def insert_file_records(conn: Connection, file_name: str, records: Sequence[PaymentRecord]) -> None:
-    """The file's records, all first payments: the unique indexes refuse a second one for a PFMP or a NUMADM."""
+    """The file's records; a record without ASP ids is a first payment: the unique indexes refuse a second one
+    for a PFMP or a NUMADM. A modification (ASP ids, §8.1) follows its PFMP's first payment on purpose."""
     await conn.executemany(
         "INSERT INTO file_records (payment_request_id, file_name, record_id, pfmp_id, pfmp_number, first_payment) "
-        "VALUES ($1, $2, $3, $4, $5, true)",
-        [(r.payment_request_id, file_name, r.record_id, r.pfmp_id, r.pfmp_number) for r in records],
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        [(r.payment_request_id, file_name, r.record_id, r.pfmp_id, r.pfmp_number, r.asp_ids is None)
+         for r in records],
     )
 
 
