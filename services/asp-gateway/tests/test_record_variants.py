@@ -10,8 +10,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aplypro_asp_gateway.adapters import requests_repo
-from aplypro_asp_gateway.adapters import xsd
+from aplypro_asp_gateway.adapters import requests_repo, xsd
 from aplypro_asp_gateway.adapters.xml_file import payment_file
 from aplypro_asp_gateway.domain.errors import InvalidAspId
 from aplypro_asp_gateway.domain.model import (
