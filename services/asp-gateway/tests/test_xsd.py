@@ -153,6 +153,17 @@ def test_assemble_blocks_the_record_that_breaks_the_schema_and_validates_the_res
     assert "Dupre" not in json.dumps(logs, default=str)
 
 
+def test_a_file_whose_only_record_breaks_the_schema_is_not_made() -> None:
+    record = prepare(lea_request(), PARAMS)
+    assert isinstance(record, PaymentRecord)
+    broken = replace(record, department="34")  # alone, libxml2 names it without a position: still found
+
+    composition = assemble([broken], set(), PARAMS, BUILT_ON)
+
+    assert (composition.records, composition.content) == ([], None)
+    assert composition.blocked == [Blocked(broken.payment_request_id, ("asp_schema_invalid",))]
+
+
 def test_settings_that_break_the_schema_sink_the_file_not_a_record() -> None:
     record = prepare(lea_request(), PARAMS)
     assert isinstance(record, PaymentRecord)
