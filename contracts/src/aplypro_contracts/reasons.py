@@ -100,8 +100,26 @@ REASONS: dict[str, ReasonText] = dict((
        "fill them in the source system", "students"),
     _r("invalid_characters", "the student's names or codes contain control characters",
        "correct them in the source system", "students"),
-    _r("missing_establishment_city_insee_code", "the student lives abroad, which needs the establishment's "
-       "commune code, not carried yet", "nothing; contact support", "asp-gateway"),
+    _r("missing_establishment_city_insee_code", "the student lives abroad: the ASP then gets the establishment's "
+       "address, whose commune INSEE code is not known", "get the establishment's commune code into the "
+       "establishment directory (contact support)", "students"),
+    _r("missing_establishment_postal_code", "the student lives abroad: the ASP then gets the establishment's "
+       "address, whose postal code is not known", "get the establishment's postal code into the establishment "
+       "directory (contact support)", "students"),
+    _r("missing_address_line", "a rectification needs the student's street address (the ASP mails any recovery "
+       "order there) and the address lines are empty", "fill the address in the source system", "students"),
+    _r("address_too_long", "a line of the student's address is still too long for the ASP once abbreviated "
+       "(street 28, other lines, foreign city and postal code 38 characters)",
+       "shorten the address in the source system", "students"),
+    _r("incomplete_foreign_address", "the student lives abroad and the city or the postal code is empty (a "
+       "rectification sends the foreign address)", "fill them in the source system", "students"),
+    _r("unusable_address_country_code", "the address country code (990 or 995) is not a country, and a "
+       "rectification must send the real country", "correct it in the source system", "students"),
+    _r("rectification_without_change", "the rectified total equals what the ASP already paid",
+       "nothing: there is nothing to pay or recover", "asp-gateway"),
+    _r("asp_schema_invalid", "the payment record does not pass the payment file's schema (XSD), so it was left "
+       "out of the file", "nothing; contact support, who read the gateway's log for the element at fault",
+       "asp-gateway"),
     _r("unknown_budget_programme", "no budget programme (BOP) matches the MEF's ministry",
        "nothing; contact support", "asp-gateway"),
     _r("bop_without_unite_suivi", "the budget programme has no ASP follow-up unit configured",

@@ -45,6 +45,9 @@ class Establishment(Frozen):
     email: Label | None = None
     phone: Label | None = None
     head_name: PersonName | None = Field(default=None, description="Confirmed director, signatory of decisions.")
+    city_insee: Label | None = Field(
+        default=None, description="INSEE code of the establishment's commune (directory `code_commune`): the "
+        "ASP address of its students living abroad.")
 
 
 class Mef(Frozen):

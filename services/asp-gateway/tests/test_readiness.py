@@ -84,7 +84,7 @@ def test_a_student_living_abroad_is_blocked_until_the_establishment_commune_is_k
     student = make_request().student
     assert student is not None
     outcome = prepare(make_request(student=replace(student, country_insee="99140")), params)
-    assert reasons_of(outcome) == ("missing_establishment_city_insee_code",)
+    assert reasons_of(outcome) == ("missing_establishment_city_insee_code", "missing_establishment_postal_code")
 
 
 def test_an_address_without_country_code_is_blocked(make_request: MakeRequest, params: Parametrage) -> None:

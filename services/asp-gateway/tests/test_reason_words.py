@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import aplypro_asp_gateway
-from aplypro_asp_gateway.domain.errors import RecordBuildError
+from aplypro_asp_gateway.domain.errors import RecordBuildError, RecordSchemaError
 from aplypro_contracts.reasons import REASONS
 
 SOURCE = Path(aplypro_asp_gateway.__file__).parent
@@ -23,7 +23,7 @@ def _strings(node: ast.AST) -> set[str]:
 
 
 def emitted_keys() -> set[str]:
-    keys: set[str] = {RecordBuildError.code}  # build.py blocks a record with exc.code
+    keys: set[str] = {RecordBuildError.code, RecordSchemaError.code}  # build.py blocks a record with exc.code
     for path in SOURCE.rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         keys |= set(re.findall(r"ARRAY\['([a-z_]+)'\]", text))  # reasons written by SQL

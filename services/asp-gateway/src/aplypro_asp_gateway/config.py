@@ -62,6 +62,9 @@ class AspSettings(ServiceSettings):
     # Budget programmes whose funding is switched off, comma separated (e.g. "masa,mer"): their requests park
     # with `funding_unavailable` and are released at the first build after the programme leaves this list.
     funding_off: str = ""
+    # §8.2: a rectification whose new total is below what the ASP paid parks (negative_rectification) while on;
+    # the ASP asked for the block in February 2026 and has not said when it ends (§11 point 9).
+    negative_rectification_blocked: bool = True
 
     @field_validator("funding_off")
     @classmethod

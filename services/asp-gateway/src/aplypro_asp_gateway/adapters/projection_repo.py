@@ -44,17 +44,21 @@ async def _recheck(conn: Connection, student_id: UUID) -> None:
 async def upsert_student(conn: Connection, student_id: UUID, as_of: datetime, *, last_name: str,
                          first_names: list[str], birth_date: date, sex: str, birth_city_insee: str | None,
                          birth_country_insee: str | None, postal_code: str | None, city_insee: str | None,
-                         country_insee: str | None) -> None:
+                         country_insee: str | None, address_lines: list[str] | None = None,
+                         city_name: str | None = None) -> None:
     await conn.execute(
-        "INSERT INTO students VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+        "INSERT INTO students (student_id, last_name, first_names, birth_date, sex, birth_city_insee, "
+        "birth_country_insee, address_postal_code, address_city_insee, address_country_insee, as_of, "
+        "address_lines, address_city_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
         "ON CONFLICT (student_id) DO UPDATE SET last_name = EXCLUDED.last_name, "
         "first_names = EXCLUDED.first_names, birth_date = EXCLUDED.birth_date, sex = EXCLUDED.sex, "
         "birth_city_insee = EXCLUDED.birth_city_insee, birth_country_insee = EXCLUDED.birth_country_insee, "
         "address_postal_code = EXCLUDED.address_postal_code, address_city_insee = EXCLUDED.address_city_insee, "
-        "address_country_insee = EXCLUDED.address_country_insee, as_of = EXCLUDED.as_of "
+        "address_country_insee = EXCLUDED.address_country_insee, as_of = EXCLUDED.as_of, "
+        "address_lines = EXCLUDED.address_lines, address_city_name = EXCLUDED.address_city_name "
         "WHERE students.as_of <= EXCLUDED.as_of",
         student_id, last_name, first_names, birth_date, sex, birth_city_insee, birth_country_insee,
-        postal_code, city_insee, country_insee, as_of,
+        postal_code, city_insee, country_insee, as_of, address_lines or [], city_name,
     )
     await _recheck(conn, student_id)
 
@@ -73,17 +77,21 @@ async def count_stale(conn: Connection, event_type: str) -> None:
 async def upsert_schooling(conn: Connection, schooling_id: UUID, student_id: UUID, as_of: datetime, *,
                            uai: str, contract_type_code: str, mef_code: str, mef_ministry: str,
                            school_year: int, status: str, start_date: date, end_date: date | None,
-                           version: int) -> bool:
+                           version: int, establishment_city_insee: str | None = None,
+                           establishment_postal_code: str | None = None) -> bool:
     """Returns False when the event is stale (the row held is as new or newer): nothing changes."""
     applied = await conn.fetchval(
-        "INSERT INTO schoolings VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+        "INSERT INTO schoolings (schooling_id, student_id, uai, contract_type_code, mef_code, mef_ministry, "
+        "school_year, status, start_date, end_date, as_of, version, establishment_city_insee, "
+        "establishment_postal_code) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
         "ON CONFLICT (schooling_id) DO UPDATE SET uai = EXCLUDED.uai, "
         "contract_type_code = EXCLUDED.contract_type_code, mef_code = EXCLUDED.mef_code, "
         "mef_ministry = EXCLUDED.mef_ministry, school_year = EXCLUDED.school_year, status = EXCLUDED.status, "
         "start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, as_of = EXCLUDED.as_of, "
-        "version = EXCLUDED.version " + _newer("schoolings") + "RETURNING true",
+        "version = EXCLUDED.version, establishment_city_insee = EXCLUDED.establishment_city_insee, "
+        "establishment_postal_code = EXCLUDED.establishment_postal_code " + _newer("schoolings") + "RETURNING true",
         schooling_id, student_id, uai, contract_type_code, mef_code, mef_ministry, school_year, status,
-        start_date, end_date, as_of, version,
+        start_date, end_date, as_of, version, establishment_city_insee, establishment_postal_code,
     )
     if applied:
         await _recheck(conn, student_id)

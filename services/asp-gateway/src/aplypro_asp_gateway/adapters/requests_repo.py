@@ -30,7 +30,9 @@ _READ = """
 SELECT pr.payment_request_id, pr.record_id, pr.pfmp_id, pr.schooling_id, pr.student_id, pr.amount_cents,
        pr.pfmp_rank, st.student_id IS NOT NULL AS has_student, st.last_name, st.first_names, st.birth_date,
        st.sex, st.birth_city_insee, st.birth_country_insee, st.address_postal_code, st.address_city_insee,
-       st.address_country_insee, sc.schooling_id IS NOT NULL AS has_schooling, sc.uai, sc.contract_type_code,
+       st.address_country_insee, st.address_lines, st.address_city_name,
+       sc.schooling_id IS NOT NULL AS has_schooling, sc.uai, sc.contract_type_code,
+       sc.establishment_city_insee, sc.establishment_postal_code,
        sc.mef_ministry, sc.school_year, sc.status, cap.yearly_cap_cents, r.rib_id, r.owner_type,
        r.holder_name, r.iban, r.bic, pr.rectification, pr.pfmp_start_date, pr.requested_at,
        EXISTS (SELECT 1 FROM file_records fr WHERE fr.pfmp_id = pr.pfmp_id AND fr.first_payment)
@@ -46,11 +48,14 @@ def _to_request(row: Any) -> PendingRequest:
         last_name=row["last_name"], first_names=tuple(row["first_names"]), birth_date=row["birth_date"],
         sex=row["sex"], birth_city_insee=row["birth_city_insee"], birth_country_insee=row["birth_country_insee"],
         postal_code=row["address_postal_code"], city_insee=row["address_city_insee"],
-        country_insee=row["address_country_insee"],
+        country_insee=row["address_country_insee"], address_lines=tuple(row["address_lines"]),
+        city_name=row["address_city_name"],
     ) if row["has_student"] else None
     schooling = Schooling(
         uai=row["uai"], contract_type_code=row["contract_type_code"], mef_ministry=row["mef_ministry"],
         school_year=row["school_year"], status=row["status"], yearly_cap_cents=row["yearly_cap_cents"],
+        establishment_city_insee=row["establishment_city_insee"],
+        establishment_postal_code=row["establishment_postal_code"],
     ) if row["has_schooling"] else None
     rib = Rib(rib_id=row["rib_id"], owner_type=row["owner_type"], holder_name=row["holder_name"],
               iban=row["iban"], bic=row["bic"]) if row["rib_id"] is not None else None
@@ -167,11 +172,13 @@ async def numbers_sent_first(conn: Connection, numbers: Sequence[str]) -> set[st
 
 
 async def insert_file_records(conn: Connection, file_name: str, records: Sequence[PaymentRecord]) -> None:
-    """The file's records, all first payments: the unique indexes refuse a second one for a PFMP or a NUMADM."""
+    """The file's records; a record without ASP ids is a first payment: the unique indexes refuse a second one
+    for a PFMP or a NUMADM. A modification (ASP ids, §8.1) follows its PFMP's first payment on purpose."""
     await conn.executemany(
         "INSERT INTO file_records (payment_request_id, file_name, record_id, pfmp_id, pfmp_number, first_payment) "
-        "VALUES ($1, $2, $3, $4, $5, true)",
-        [(r.payment_request_id, file_name, r.record_id, r.pfmp_id, r.pfmp_number) for r in records],
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        [(r.payment_request_id, file_name, r.record_id, r.pfmp_id, r.pfmp_number, r.asp_ids is None)
+         for r in records],
     )
 
 

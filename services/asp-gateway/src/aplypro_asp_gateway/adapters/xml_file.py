@@ -1,84 +1,112 @@
-"""The outbound payment file, built with lxml (asp-exchange.md §4.1, §4.2, §4.7).
+"""The outbound payment file (asp-exchange.md §4.1, §4.2, §4.4, §4.7), written as text record by record.
 
-One builder function per block, in the order §4.2 shows, so the other variants (ASP ids and
-`modification` attributes, Indu/Etranger addresses, the address-correction file) slot in per block.
+One writer function per block, in the order §4.2 shows. A record with ASP ids is a modification: the ids and
+the `modification` attributes O/N/O (§4.2 rules). Each §4.4 address variant writes its own fields in its own
+order. Text, not an lxml tree: creating 400 000 elements one Python call at a time cost ten times lxml's own
+serialization of them (bench/asp_file.py); every value is escaped here and the whole file is parsed back
+and validated against our XSD before it leaves (service_layer/build.py), so lxml still reads every byte.
 CPU work: callers build files off the event loop.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
-
-from lxml import etree
 
 from aplypro_asp_gateway.domain.errors import RecordBuildError
-from aplypro_asp_gateway.domain.model import Address, BankAccount, Parametrage, PaymentRecord, Person
+from aplypro_asp_gateway.domain.model import (
+    Address,
+    AspIds,
+    BankAccount,
+    EtrangerAddress,
+    FranceAddress,
+    InduEtrangerAddress,
+    InduFranceAddress,
+    Parametrage,
+    PaymentRecord,
+    Person,
+)
 
 NAMESPACE = "http://www.cnasea.fr/fichier"
-# lxml writes the declaration with single quotes; the ASP's samples use double quotes, so we write it.
+# The ASP's samples use double quotes in the declaration (lxml would write single ones).
 DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+# What XML 1.0 cannot hold (lxml refused the same when a value was set): C0 controls but tab, LF and CR,
+# surrogates, U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;"})
+_SPECIAL = re.compile("[&<>\"\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  # either of the above
+_INDENT = ["  " * depth for depth in range(16)]
 
-Element = Any  # lxml ships no type stubs here
-
-
-def _tag(name: str) -> str:
-    return f"{{{NAMESPACE}}}{name}"
-
-
-def _add(parent: Element, name: str, value: str | int | None = None) -> Element:
-    element = etree.SubElement(parent, _tag(name))
-    if value is not None:
-        element.text = str(value)
-    return element
+Field = tuple[str, str | int | None]
 
 
-def _fields(parent: Element, *pairs: tuple[str, str | int | None]) -> None:
+def _text(value: str | int) -> str:
+    text = str(value)
+    if _SPECIAL.search(text) is None:  # nearly always: one scan, no copy
+        return text
+    if _NOT_XML.search(text):
+        raise RecordBuildError("the record cannot be built as XML")  # no value in the text: personal data
+    return text.translate(_ESCAPES)
+
+
+def _fields(out: list[str], depth: int, *pairs: Field) -> None:
     """Leaf elements in order; optional ones are omitted when empty, never written empty (§4.1)."""
+    indent = _INDENT[depth]
     for name, value in pairs:
         if value is not None and value != "":
-            _add(parent, name, value)
+            out.append(f"{indent}<{name}>{_text(value)}</{name}>\n")
+
+
+def _open(out: list[str], depth: int, name: str, attributes: str = "") -> None:
+    out.append(f"{_INDENT[depth]}<{name}{attributes}>\n")
+
+
+def _close(out: list[str], depth: int, name: str) -> None:
+    out.append(f"{_INDENT[depth]}</{name}>\n")
 
 
 def _date(value: date) -> str:
-    return value.strftime("%d/%m/%Y")
+    return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"
 
 
 class PaymentFile:
-    """A payment file built record by record: each record is checked as it is added (§4.8, each record
-    alone first), so a record lxml refuses is left out instead of sinking the file, and nothing is
-    built twice."""
+    """A payment file built record by record: a record that cannot be written is left out with
+    RecordBuildError instead of sinking the file; one the XSD refuses is taken back out (`remove`)."""
 
     def __init__(self, params: Parametrage, built_on: date) -> None:
         self.params, self.built_on = params, built_on
-        self.root = etree.Element(_tag("FICHIER"), nsmap={None: NAMESPACE})
-        _fields(_add(self.root, "PARAMETRAGE"), ("CODESITEOPE", params.site_operator),
-                ("CODEUTILISATEUR", params.user_code), ("CODEDISPO", params.dispo),
-                ("CODEPRESTADISPO", params.presta_dispo))
-        self._records = _add(self.root, "ENREGISTREMENTS")
+        head = [f'<FICHIER xmlns="{NAMESPACE}">\n']
+        _open(head, 1, "PARAMETRAGE")
+        _fields(head, 2, ("CODESITEOPE", params.site_operator), ("CODEUTILISATEUR", params.user_code),
+                ("CODEDISPO", params.dispo), ("CODEPRESTADISPO", params.presta_dispo))
+        _close(head, 1, "PARAMETRAGE")
+        self._head = "".join(head)
+        self._dates = _date(built_on)
+        self._records: dict[int, str] = {}  # by idEnregistrement, in file order
 
-    def add(self, record: PaymentRecord) -> None:
-        """Add one record, or raise RecordBuildError and leave the file as it was.
+    def add(self, record: PaymentRecord) -> int:
+        """Add one record and return its handle (its `idEnregistrement`), or raise RecordBuildError and leave
+        the file as it was. The error text is not kept: it may quote personal data."""
+        if record.record_id in self._records:
+            raise RecordBuildError("a record id is written once per file")
+        out: list[str] = []
+        _enregistrement(out, self.params, record, self._dates)
+        self._records[record.record_id] = "".join(out)
+        return record.record_id
 
-        lxml refuses text that XML cannot hold (control characters, lone surrogates…) when it is set or
-        serialised. The error text is not kept: it may quote personal data.
-        """
-        size = len(self._records)
-        try:
-            _enregistrement(self._records, self.params, record, self.built_on)
-            etree.tostring(self._records[size], encoding="US-ASCII")
-        except (ValueError, TypeError, etree.LxmlError):
-            del self._records[size:]
-            raise RecordBuildError("the record cannot be built as XML") from None
+    def remove(self, handle: int) -> None:
+        """Take a record back out (the schema refused it)."""
+        del self._records[handle]
 
     def __len__(self) -> int:
         return len(self._records)
 
     def to_bytes(self) -> bytes:
-        """The whole file (pure ASCII: every text value is transliterated upstream)."""
-        body: bytes = etree.tostring(self.root, encoding="US-ASCII", xml_declaration=False, pretty_print=True)
-        return DECLARATION + body
+        """The whole file, pure ASCII (text is transliterated upstream; anything else as character references)."""
+        records = "".join(self._records.values())
+        body = f"{self._head}  <ENREGISTREMENTS>\n{records}  </ENREGISTREMENTS>\n</FICHIER>\n"
+        return DECLARATION + body.encode("ascii", "xmlcharrefreplace")
 
 
 def payment_file(params: Parametrage, records: Sequence[PaymentRecord], built_on: date) -> bytes:
@@ -89,53 +117,99 @@ def payment_file(params: Parametrage, records: Sequence[PaymentRecord], built_on
     return file.to_bytes()
 
 
-def _enregistrement(parent: Element, params: Parametrage, record: PaymentRecord, built_on: date) -> None:
-    element = _add(parent, "ENREGISTREMENT")
-    element.set("idEnregistrement", str(record.record_id))
-    individu = _add(element, "INDIVIDU")  # first payment: no idIndividu / modification yet
-    _add(individu, "NATUREINDIVIDU", "P")
-    _persphysique(individu, record.person)
-    _adresse(_add(individu, "ADRESSESINDIVIDU"), record.address)
-    dossier = _add(_add(individu, "LISTEDOSSIER"), "DOSSIER")
-    _fields(dossier, ("NUMADM", record.da_number), ("CODEDISPOSITIF", params.dispositif))
-    _prestadoss(_add(dossier, "LISTEPRESTADOSS"), params, record, built_on)
+def _ids(asp_id: str | None, attribute: str, modification: str) -> str:
+    """A first payment carries no id (the ASP creates the object); a modification carries the ASP's id."""
+    return f' {attribute}="{_text(asp_id)}" modification="{modification}"' if asp_id else ""
 
 
-def _persphysique(parent: Element, person: Person) -> None:
-    _fields(_add(parent, "PERSPHYSIQUE"), ("TITRE", person.title), ("PRENOM", person.first_names),
-            ("NOMUSAGE", person.last_name), ("NOMNAISSANCE", person.last_name),
-            ("DATENAISSANCE", _date(person.birth_date)), ("CODEINSEEPAYSNAI", person.birth_country),
-            ("CODEINSEECOMMUNE", person.birth_commune))
+def _enregistrement(out: list[str], params: Parametrage, record: PaymentRecord, dates: str) -> None:
+    ids: AspIds | None = record.asp_ids
+    _open(out, 2, "ENREGISTREMENT", f' idEnregistrement="{int(record.record_id)}"')
+    # The individual is sent in full with its id: the ASP updates it, never duplicates it.
+    _open(out, 3, "INDIVIDU", _ids(ids.individu if ids else None, "idIndividu", "O"))
+    _fields(out, 4, ("NATUREINDIVIDU", "P"))
+    _persphysique(out, record.person)
+    _open(out, 4, "ADRESSESINDIVIDU")
+    _adresse(out, 5, record.address)
+    _close(out, 4, "ADRESSESINDIVIDU")
+    _open(out, 4, "LISTEDOSSIER")
+    _open(out, 5, "DOSSIER", _ids(ids.dossier if ids else None, "idDoss", "N"))
+    _fields(out, 6, ("NUMADM", record.da_number), ("CODEDISPOSITIF", params.dispositif))
+    _open(out, 6, "LISTEPRESTADOSS")
+    _prestadoss(out, params, record, dates)
+    for depth, name in ((6, "LISTEPRESTADOSS"), (5, "DOSSIER"), (4, "LISTEDOSSIER"), (3, "INDIVIDU"),
+                        (2, "ENREGISTREMENT")):
+        _close(out, depth, name)
 
 
-def _adresse(parent: Element, address: Address) -> None:
-    _fields(_add(parent, "ADRESSE"), ("CODETYPEADR", "PRINCIPALE"), ("CODEINSEEPAYS", address.country),
-            ("CODEPOSTALCEDEX", address.postal_code), ("CODECOMINSEE", address.commune))
+def _persphysique(out: list[str], person: Person) -> None:
+    _open(out, 4, "PERSPHYSIQUE")
+    _fields(out, 5, ("TITRE", person.title), ("PRENOM", person.first_names), ("NOMUSAGE", person.last_name),
+            ("NOMNAISSANCE", person.last_name), ("DATENAISSANCE", _date(person.birth_date)),
+            ("CODEINSEEPAYSNAI", person.birth_country), ("CODEINSEECOMMUNE", person.birth_commune))
+    _close(out, 4, "PERSPHYSIQUE")
 
 
-def _prestadoss(parent: Element, params: Parametrage, record: PaymentRecord, built_on: date) -> None:
-    element = _add(parent, "PRESTADOSS")  # first payment: no idPrestaDoss / modification yet
-    _fields(element, ("NUMADM", record.pfmp_number), ("CODEPRESTADISPO", params.presta_dispo),
-            ("DATECOMPLETUDE", _date(built_on)), ("DATERECEPTIONPRESTADOSS", _date(built_on)),
+def _adresse(out: list[str], depth: int, address: Address) -> None:
+    """One §4.4 variant, its fields in the order §4.4 gives (ADRESSE is an `all`: order is ours)."""
+    _open(out, depth, "ADRESSE")
+    inner = depth + 1
+    if isinstance(address, FranceAddress):
+        _fields(out, inner, ("CODETYPEADR", "PRINCIPALE"), ("CODEINSEEPAYS", address.country),
+                ("CODEPOSTALCEDEX", address.postal_code), ("CODECOMINSEE", address.commune))
+    elif isinstance(address, EtrangerAddress):
+        _fields(out, inner, ("CODETYPEADR", "PRINCIPALE"), ("CODECOMINSEE", address.commune),
+                ("CODEPOSTALCEDEX", address.postal_code), ("CODEINSEEPAYS", address.country))
+    elif isinstance(address, InduFranceAddress):
+        _fields(out, inner, ("LIBELLEVOIE", address.street), ("CPLTDISTRIBUTION", address.complement),
+                ("CODETYPEADR", "PRINCIPALE"), ("CODEINSEEPAYS", address.country),
+                ("CODEPOSTALCEDEX", address.postal_code), ("CODECOMINSEE", address.commune))
+    elif isinstance(address, InduEtrangerAddress):
+        _fields(out, inner, ("CODETYPEADR", "PRINCIPALE"), ("CODEINSEEPAYS", address.country),
+                ("LOCALITEETRANGER", address.city), ("BUREAUDISTRIBETRANGER", address.postal_code),
+                ("VOIEPOINTGEOETRANGER", address.street), ("DISTRICTETRANGER", address.district),
+                ("REGIONETRANGER", address.district))  # line 2 twice, as the ASP asks (§4.4)
+    else:  # pragma: no cover - the union is closed
+        raise TypeError(type(address).__name__)
+    _close(out, depth, "ADRESSE")
+
+
+def _prestadoss(out: list[str], params: Parametrage, record: PaymentRecord, dates: str) -> None:
+    _open(out, 7, "PRESTADOSS", _ids(record.asp_ids.prestation if record.asp_ids else None, "idPrestaDoss", "O"))
+    _fields(out, 8, ("NUMADM", record.pfmp_number), ("CODEPRESTADISPO", params.presta_dispo),
+            ("DATECOMPLETUDE", dates), ("DATERECEPTIONPRESTADOSS", dates),
             ("MONTANTTOTALENGAGE", record.engaged_euros), ("CODE", "D"), ("VALEUR", record.department),
             ("INDICRATTACHUSPRESTADISPO", "O"))
-    _adresse(_add(element, "ADRESSESPRESTADOSS"), record.address)  # same address as the individual's
-    _coordpaie(_add(element, "COORDPAIESPRESTADOSS"), record.bank)
-    _element_paiement(_add(element, "LISTEELEMENTPAIEMENT"), record)
+    _open(out, 8, "ADRESSESPRESTADOSS")
+    _adresse(out, 9, record.address)  # same address as the individual's
+    _close(out, 8, "ADRESSESPRESTADOSS")
+    _coordpaie(out, record.bank)
+    _element_paiement(out, record)
+    _close(out, 7, "PRESTADOSS")
 
 
-def _coordpaie(parent: Element, account: BankAccount) -> None:
-    element = _add(parent, "COORDPAIE")
-    _fields(element, ("CODETYPECOORDPAIE", "PRINCIPALE"), ("CODEMODEREGLEMENT", "135"),
-            ("INTITDEST", account.holder))
-    _fields(_add(element, "IBAN"), ("BIC", account.bic), ("CLECONTROL", account.check_digits),
-            ("ZONEBBAN", account.bban), ("CODEISOPAYS", account.country))
+def _coordpaie(out: list[str], account: BankAccount) -> None:
+    _open(out, 8, "COORDPAIESPRESTADOSS")
+    _open(out, 9, "COORDPAIE")
+    _fields(out, 10, ("CODETYPECOORDPAIE", "PRINCIPALE"), ("CODEMODEREGLEMENT", "135"), ("INTITDEST", account.holder))
+    _open(out, 10, "IBAN")
+    _fields(out, 11, ("BIC", account.bic), ("CLECONTROL", account.check_digits), ("ZONEBBAN", account.bban),
+            ("CODEISOPAYS", account.country))
+    for depth, name in ((10, "IBAN"), (9, "COORDPAIE"), (8, "COORDPAIESPRESTADOSS")):
+        _close(out, depth, name)
 
 
-def _element_paiement(parent: Element, record: PaymentRecord) -> None:
-    element = _add(parent, "ELEMENTPAIEMENT")
-    _add(element, "CODEOBJET", "VERSE001")
-    versement = _add(_add(element, "LISTEVERSEMENT"), "VERSEMENT")
-    _add(versement, "CODETYPEVERSEMENT", "PAIEMENT")
-    financement = _add(_add(versement, "LISTEFINANCEMENT"), "FINANCEMENT")
-    _fields(financement, ("MTTOTALFINANCEMENT", record.amount_euros), ("USPRINC", record.unite_suivi))
+def _element_paiement(out: list[str], record: PaymentRecord) -> None:
+    names = ("LISTEELEMENTPAIEMENT", "ELEMENTPAIEMENT")
+    _open(out, 8, names[0])
+    _open(out, 9, names[1])
+    _fields(out, 10, ("CODEOBJET", "VERSE001"))
+    _open(out, 10, "LISTEVERSEMENT")
+    _open(out, 11, "VERSEMENT")
+    _fields(out, 12, ("CODETYPEVERSEMENT", "PAIEMENT"))
+    _open(out, 12, "LISTEFINANCEMENT")
+    _open(out, 13, "FINANCEMENT")
+    _fields(out, 14, ("MTTOTALFINANCEMENT", record.amount_euros), ("USPRINC", record.unite_suivi))
+    for depth, name in ((13, "FINANCEMENT"), (12, "LISTEFINANCEMENT"), (11, "VERSEMENT"), (10, "LISTEVERSEMENT"),
+                        (9, names[1]), (8, names[0])):
+        _close(out, depth, name)

@@ -21,3 +21,21 @@ class FileOnDiskConflict(GatewayError):
     """The drop folder holds, under a file's name, bytes other than the ones recorded: never overwritten."""
 
     code = "payment_file_conflict"
+
+
+class RecordSchemaError(RecordBuildError):
+    """One record our XSD refuses (§4.8): it is blocked alone, the rest of the file goes out."""
+
+    code = "asp_schema_invalid"
+
+
+class PaymentFileInvalid(GatewayError):
+    """An assembled file our XSD refuses although each record passed alone: it is never handed over."""
+
+    code = "payment_file_invalid"
+
+
+class InvalidAspId(GatewayError):
+    """An id said to come from the ASP that is not an `xsd:long` digit string."""
+
+    code = "invalid_asp_id"

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID
 
+from aplypro_asp_gateway.domain.errors import InvalidAspId
+
 
 @dataclass(frozen=True)
 class Student:
@@ -18,6 +20,8 @@ class Student:
     postal_code: str | None
     city_insee: str | None
     country_insee: str | None
+    address_lines: tuple[str, ...] = ()  # street lines: sent only in the Indu variants (§4.4)
+    city_name: str | None = None  # LOCALITEETRANGER of a student living abroad
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,9 @@ class Schooling:
     school_year: int
     status: str
     yearly_cap_cents: int | None
+    # The establishment's commune (INSEE) and postal code: the address of a student living abroad (§4.4 Etranger)
+    establishment_city_insee: str | None = None
+    establishment_postal_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,8 @@ class Parametrage:
     dispositif: str
     unites_suivi: dict[str, str | None] = field(default_factory=dict)
     funding_off: frozenset[str] = frozenset()  # budget programmes switched off: their requests park
+    # §8.2: a rectification below what the ASP paid parks (negative_rectification) while this is on
+    negative_rectification_blocked: bool = True
 
 
 # --- What goes into the file: values already transliterated, cut, mapped and in whole euros. ---
@@ -87,7 +96,38 @@ class FranceAddress:
     country: str = "99100"
 
 
-Address = FranceAddress  # the other §4.4 variants (Etranger, Indu…, Correction…) join this union later
+@dataclass(frozen=True)
+class EtrangerAddress:
+    """Normal payment, lives abroad: the establishment's commune and postal code in France (§4.4 "Etranger")."""
+
+    commune: str
+    postal_code: str
+    country: str = "99100"
+
+
+@dataclass(frozen=True)
+class InduFranceAddress:
+    """Rectification, lives in France: street lines so the ASP can mail a recovery order (§4.4 "InduFrance")."""
+
+    street: str  # LIBELLEVOIE, at most 28 after abbreviation
+    complement: str | None  # CPLTDISTRIBUTION, at most 38
+    postal_code: str
+    commune: str
+    country: str = "99100"
+
+
+@dataclass(frozen=True)
+class InduEtrangerAddress:
+    """Rectification, lives abroad: the real foreign address (§4.4 "InduEtranger", §7.6)."""
+
+    country: str
+    city: str  # LOCALITEETRANGER, never abbreviated
+    postal_code: str  # BUREAUDISTRIBETRANGER, never abbreviated
+    street: str | None  # VOIEPOINTGEOETRANGER
+    district: str | None  # DISTRICTETRANGER and REGIONETRANGER (the same text twice)
+
+
+Address = FranceAddress | EtrangerAddress | InduFranceAddress | InduEtrangerAddress
 
 
 @dataclass(frozen=True)
@@ -110,8 +150,24 @@ class BankAccount:
 
 
 @dataclass(frozen=True)
+class AspIds:
+    """The ids the ASP returned at integration (digit strings, `xsd:long`): a record carrying them modifies
+    what the ASP holds instead of creating it (§1, §4.3)."""
+
+    individu: str
+    dossier: str
+    prestation: str
+
+    def __post_init__(self) -> None:
+        for value in (self.individu, self.dossier, self.prestation):
+            # Emitted verbatim as xsd:long attributes: anything else would sink the file (no value in the text).
+            if not (value.isascii() and value.isdigit() and 0 < len(value) <= 18):
+                raise InvalidAspId("an ASP id is a digit string of at most 18 digits")
+
+
+@dataclass(frozen=True)
 class PaymentRecord:
-    """One `ENREGISTREMENT`: a first payment of one PFMP (no ASP ids, no modification attributes yet)."""
+    """One `ENREGISTREMENT`: a first payment of one PFMP, or (with `asp_ids`) a modification of it (§8.1)."""
 
     record_id: int
     payment_request_id: UUID
@@ -126,6 +182,8 @@ class PaymentRecord:
     amount_euros: int
     unite_suivi: str
     bank: BankAccount
+    asp_ids: AspIds | None = None  # None: a first payment, the ASP creates individual, dossier, prestation
+    variant: str = "first_payment"  # first_payment, rectification_up, rectification_down, cancellation
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,18 @@
-"""Readiness of one pending request: either the record to send, or every reason it is blocked (§6.3, §7)."""
+"""Readiness of one pending request: either the record to send, or every reason it is blocked (§6.3, §7).
+
+A first payment by default; with a `Modification` (the ASP ids returned at integration and what the ASP
+paid so far) the record modifies the prestation instead (§8.1): ids, new total, Indu address.
+"""
 
 from __future__ import annotations
 
-from aplypro_asp_gateway.domain import bank, codes, owner, text
+from dataclasses import dataclass
+
+from aplypro_asp_gateway.domain import addresses, bank, codes, owner, text
 from aplypro_asp_gateway.domain.model import (
-    Address,
+    AspIds,
     BankAccount,
     Blocked,
-    FranceAddress,
     Parametrage,
     PaymentRecord,
     PendingRequest,
@@ -21,11 +26,22 @@ _TITLES = {"female": "MME", "male": "M"}
 _DA_LENGTHS = range(18, 20)  # the ASP accepts 18–19 characters: ARMEE (20) and MENJ_OTHER (25) are refused
 
 
-def prepare(request: PendingRequest, params: Parametrage) -> PaymentRecord | Blocked:
+@dataclass(frozen=True)
+class Modification:
+    """What turns a request into a modification record: the ASP's ids of the PFMP's prestation, and the
+    amount the ASP paid so far (MTNET of the latest paid non-recovery request, in cents)."""
+
+    asp_ids: AspIds
+    paid_cents: int
+
+
+def prepare(request: PendingRequest, params: Parametrage,
+            modification: Modification | None = None) -> PaymentRecord | Blocked:
     """All checks run and all failures are kept, so a school sees every fix at once."""
     reasons: list[str] = []
     person = address = account = None
-    _first_payment(request, reasons)
+    if modification is None:
+        _first_payment(request, reasons)
     _owners_facts(request, reasons)
     if request.student is None:
         reasons.append("missing_student_identity")  # the students service's event has not arrived yet
@@ -33,7 +49,8 @@ def prepare(request: PendingRequest, params: Parametrage) -> PaymentRecord | Blo
         if _has_invalid_characters(request.student):
             reasons.append("invalid_characters")  # fixed by a new StudentRegistered, which re-checks the request
         person = _person(request.student, reasons)
-        address = _address(request.student, reasons)
+        address = (addresses.payment_address(request.student, request.schooling, reasons) if modification is None
+                   else addresses.indu_address(request.student, reasons))
     if request.rib is None:
         reasons.append("missing_rib")
     else:
@@ -42,8 +59,11 @@ def prepare(request: PendingRequest, params: Parametrage) -> PaymentRecord | Blo
                 request.student.birth_date, request.rib.owner_type, owner.check_date(request)):
             reasons.append("adult_wrong_owner_type")
     amount = _euros(request.amount_cents, reasons)
-    if amount == 0:
+    variant = "first_payment"
+    if modification is None and amount == 0:
         reasons.append("pfmp_amount")  # 0 is only sendable on a rectification, not on a first payment
+    elif modification is not None and amount is not None:
+        variant = _variant(amount, modification, params, reasons)
     if request.schooling is None:
         reasons.append("missing_schooling")
         return Blocked(request.payment_request_id, _unique(reasons))
@@ -59,7 +79,20 @@ def prepare(request: PendingRequest, params: Parametrage) -> PaymentRecord | Blo
         person=person, address=address, da_number=da_number,
         pfmp_number=codes.pfmp_number(da_number, request.pfmp_rank), department=codes.department(schooling.uai),
         engaged_euros=engaged, amount_euros=amount, unite_suivi=unite, bank=account,
+        asp_ids=modification.asp_ids if modification else None, variant=variant,
     )
+
+
+def _variant(new_total: int, modification: Modification, params: Parametrage, reasons: list[str]) -> str:
+    """The new total against what the ASP paid (§8.1): the ASP pays the difference or issues a recovery order."""
+    paid = modification.paid_cents
+    if new_total * 100 == paid:
+        reasons.append("rectification_without_change")  # nothing for the ASP to pay or recover
+    if new_total * 100 >= paid:
+        return "rectification_up"
+    if params.negative_rectification_blocked:
+        reasons.append("negative_rectification")  # parked while the ASP asks for it (§8.2)
+    return "cancellation" if new_total == 0 else "rectification_down"
 
 
 def _first_payment(request: PendingRequest, reasons: list[str]) -> None:
@@ -125,30 +158,6 @@ def _person(student: Student, reasons: list[str]) -> Person | None:
         return None
     return Person(title=title, first_names=first_names, last_name=last_name, birth_date=student.birth_date,
                   birth_country=country, birth_commune=commune)
-
-
-def _address(student: Student, reasons: list[str]) -> Address | None:
-    """Normal payment: the France variant; abroad needs the establishment's commune code (§4.4)."""
-    if not (student.country_insee or "").strip():
-        reasons.append("missing_address_country_code")
-        return None
-    try:
-        in_france = codes.insee_country(student.country_insee or "") == codes.FRANCE
-    except codes.CodeError as exc:
-        if exc.code != "unusable_country_code":
-            reasons.append(exc.code)
-            return None
-        in_france = False  # an unusable residence country counts as abroad
-    if not in_france:
-        # The Etranger variant sends the establishment's INSEE commune, which no contract carries yet.
-        reasons.append("missing_establishment_city_insee_code")
-        return None
-    postal_code, commune = (student.postal_code or "").strip(), (student.city_insee or "").strip()
-    if not postal_code:
-        reasons.append("missing_address_postal_code")
-    if not commune:
-        reasons.append("missing_address_city_insee_code")
-    return FranceAddress(postal_code=postal_code, commune=commune) if postal_code and commune else None
 
 
 def _account(rib: Rib, reasons: list[str]) -> BankAccount | None:

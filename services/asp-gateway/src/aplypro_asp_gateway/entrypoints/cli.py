@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 import typer
@@ -17,6 +17,7 @@ from aplypro_servicekit.logs import configure_logging
 
 from aplypro_asp_gateway.adapters import requests_repo
 from aplypro_asp_gateway.config import AspSettings
+from aplypro_asp_gateway.entrypoints import demo_file
 from aplypro_asp_gateway.entrypoints.send import json_lines, send_now
 from aplypro_asp_gateway.entrypoints.service import SCHEMA, build_options, build_spec
 from aplypro_asp_gateway.service_layer.build import build_payment_file
@@ -82,6 +83,22 @@ def read_return_command(file: Path) -> None:
     from aplypro_asp_gateway.entrypoints.read_return import read_return  # offline: no service wiring
 
     raise typer.Exit(read_return(file, sys.stdout, sys.stderr))
+
+
+@app.command("demo-file")
+def demo_file_command(
+    count: Annotated[int, typer.Option("--count", min=1, max=7000, help="Requests to generate (7 000: the cap).")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the payment file.")],
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the fictitious data (same seed, same file).")] = 0,
+) -> None:
+    """One payment file of COUNT fictitious requests, every variant, through the real builder and XSD; prints
+    a JSON summary; exits 1 if the file does not validate (then nothing is written)."""
+    settings = AspSettings()
+    configure_logging("asp-gateway", settings.log_level, settings.log_json)  # logs to stderr: stdout is the JSON
+    valid, summary = demo_file.run(count, out, seed)
+    sys.stdout.write(json.dumps(summary) + "\n")
+    if not valid:
+        raise typer.Exit(1)
 
 
 def main() -> None:

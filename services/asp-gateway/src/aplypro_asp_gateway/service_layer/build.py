@@ -6,8 +6,9 @@ request in the outbox. The file reaches the disk only after the commit: a file o
 were rolled back could be uploaded and later sent again in another file (G1). The handover to the drop
 folder (service_layer/handover.py) survives a crash at any step without writing a file twice.
 
-A record that cannot be built (lxml refuses it) is blocked alone with its reason: the rest of the file
-goes out (issue 9, "poison stays local").
+A record that cannot be built (lxml refuses it) or that breaks our XSD (§4.8) is blocked alone with its
+reason: the rest of the file goes out (issue 9, "poison stays local"). The file's bytes are validated
+before the transaction that marks its requests sent commits: a file that fails is never handed over.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from aplypro_contracts import PaymentRequestHeld, PaymentRequestSent
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 
-from aplypro_asp_gateway.adapters import file_drop
+from aplypro_asp_gateway.adapters import file_drop, xsd
 from aplypro_asp_gateway.adapters import requests_repo as repo
 from aplypro_asp_gateway.adapters.transport import Transport
 from aplypro_asp_gateway.adapters.xml_file import PaymentFile
-from aplypro_asp_gateway.domain.errors import RecordBuildError
+from aplypro_asp_gateway.domain.errors import PaymentFileInvalid, RecordBuildError, RecordSchemaError
 from aplypro_asp_gateway.domain.model import Blocked, Parametrage, PaymentRecord, PendingRequest
 from aplypro_asp_gateway.domain.readiness import prepare
 from aplypro_asp_gateway.service_layer.handover import write_pending_files
@@ -80,23 +81,53 @@ def prepare_all(requests: Sequence[PendingRequest], params: Parametrage) -> list
 def assemble(records: Sequence[PaymentRecord], sent_numbers: set[str], params: Parametrage,
              built_on: date) -> Composition:
     """Each record built alone first: one that lxml refuses, or whose PFMP number already left as a first
-    payment (in an earlier file or earlier in this one), is blocked; the others make the file. CPU work."""
-    kept: list[PaymentRecord] = []
+    payment (in an earlier file or earlier in this one), is blocked; the others make the file, which is then
+    validated against our XSD (`_validated`). CPU work."""
+    kept: dict[int, tuple[PaymentRecord, int]] = {}
     blocked: list[Blocked] = []
     seen = set(sent_numbers)
     file = PaymentFile(params, built_on)
     for record in records:
-        if record.pfmp_number in seen:
+        # A modification carries the ASP's ids: the PFMP number already left, on purpose (§8.1).
+        if record.asp_ids is None and record.pfmp_number in seen:
             blocked.append(Blocked(record.payment_request_id, ("numadm_already_sent",)))
             continue
         try:
-            file.add(record)
+            handle = file.add(record)
         except RecordBuildError as exc:
             blocked.append(Blocked(record.payment_request_id, (exc.code,)))
             continue
         seen.add(record.pfmp_number)
-        kept.append(record)
-    return Composition(kept, blocked, file.to_bytes() if kept else None)
+        kept[record.record_id] = (record, handle)
+    content = _validated(file, kept, blocked)
+    return Composition([record for record, _ in kept.values()], blocked, content)
+
+
+def _validated(file: PaymentFile, kept: dict[int, tuple[PaymentRecord, int]],
+               blocked: list[Blocked]) -> bytes | None:
+    """The file's bytes once our XSD accepts them (§4.8), or None when no record is left.
+
+    Validated as one file (one pass in the usual case); each violation is mapped, by its position, to the
+    record holding it, which leaves the file blocked as `asp_schema_invalid`; then the rest is validated again. A
+    violation outside every record (PARAMETRAGE: the settings) fails the whole file: nothing is sent."""
+    positions = list(kept)  # record ids in file order: a violation names a record by its position
+    while kept:
+        content = file.to_bytes()
+        found = xsd.violations(content)  # the very bytes that leave, parsed back
+        if not found:
+            return content
+        culprits = {positions[v.record - 1] for v in found if v.record is not None}
+        if any(v.record is None for v in found):
+            log.error("payment_file_schema_invalid", violations=[(v.path, v.kind) for v in found][:20])
+            raise PaymentFileInvalid("the payment file breaks the schema outside its records")
+        log.warning("payment_records_schema_invalid", record_ids=sorted(culprits),
+                    violations=[(positions[v.record - 1], v.path, v.kind) for v in found if v.record][:20])
+        for record_id in sorted(culprits):
+            record, handle = kept.pop(record_id)
+            file.remove(handle)
+            blocked.append(Blocked(record.payment_request_id, (RecordSchemaError.code,)))
+        positions = [p for p in positions if p not in culprits]
+    return None
 
 
 async def compose(conn: Connection, requests: Sequence[PendingRequest], params: Parametrage,

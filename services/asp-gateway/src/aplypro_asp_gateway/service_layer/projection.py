@@ -38,6 +38,7 @@ async def on_student_registered(conn: Connection, event: StudentRegistered) -> N
         first_names=list(identity.first_names), birth_date=identity.birth_date, sex=identity.sex,
         birth_city_insee=identity.birth_city_insee, birth_country_insee=identity.birth_country_insee,
         postal_code=address.postal_code, city_insee=address.city_insee, country_insee=address.country_insee,
+        address_lines=list(address.lines), city_name=address.city_name,
     )
 
 
@@ -47,6 +48,8 @@ async def on_schooling_opened(conn: Connection, event: SchoolingOpened) -> None:
         contract_type_code=event.establishment.contract_type_code, mef_code=event.mef.code,
         mef_ministry=event.mef.ministry, school_year=event.school_year, status=event.status,
         start_date=event.start_date, end_date=event.end_date, version=event.version,
+        establishment_city_insee=event.establishment.city_insee,
+        establishment_postal_code=event.establishment.postal_code,
     ):
         await _stale(conn, event.event_type, str(event.schooling_id), event.version)
 
