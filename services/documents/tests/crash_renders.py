@@ -43,3 +43,24 @@ def stalling_render(payloads: list[dict[str, Any]]) -> list[bytes]:
 def failing_start() -> None:
     """A pool initializer that fails (say the fonts are missing): each worker dies before any render."""
     raise RuntimeError("the worker cannot start")
+
+
+def killed_then_killed_at_start(payloads: list[dict[str, Any]]) -> list[bytes]:
+    """The first call (one-shot `armed` file) arms a death of the next worker at its start, then ends its
+    own worker: an outside kill, then a second one that lands while the replacement worker starts."""
+    folder = Path(os.environ[STALL_DIR])
+    try:
+        (folder / "armed").rename(folder / "taken")
+    except FileNotFoundError:
+        return fake_pdfs(payloads)
+    (folder / "die_at_start").touch()
+    os._exit(1)
+
+
+def dying_once_at_start() -> None:
+    """A pool initializer: the worker started while `die_at_start` exists dies (once)."""
+    try:
+        (Path(os.environ[STALL_DIR]) / "die_at_start").rename(Path(os.environ[STALL_DIR]) / "died_at_start")
+    except FileNotFoundError:
+        return
+    os._exit(1)

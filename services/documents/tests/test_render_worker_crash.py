@@ -130,3 +130,20 @@ async def test_a_pool_whose_workers_die_on_start_blames_no_document(
     assert {(r["schooling_id"], r["attempts"]) for r in queued} == {(s, 0) for s in students}
     assert await issued(pool) == set()
     assert await dead_letters(pool) == []
+
+
+async def test_a_kill_while_the_replacement_worker_starts_is_not_blamed_on_the_document(
+    tmp_path: Path, renders: ModuleType
+) -> None:
+    # Narrated: one document rendered alone; its worker is killed, then the worker started to replace it is
+    # killed too, before it could take the document. Two crashes, neither of them the document's doing.
+    from aplypro_documents.rendering.isolation import render_isolating
+
+    (tmp_path / "armed").touch()
+    spawn = multiprocessing.get_context("spawn")
+    with RenderPool(lambda: ProcessPoolExecutor(1, mp_context=spawn,
+                                                initializer=renders.dying_once_at_start)) as executor:
+        outcomes = await render_isolating(renders.killed_then_killed_at_start, [{"student": "Innocente"}], executor)
+    assert (tmp_path / "died_at_start").exists()  # the second kill did happen
+    assert len(outcomes) == 1
+    assert isinstance(outcomes[0], bytes), outcomes[0]  # rendered, not given up as render_worker_crashed

@@ -25,6 +25,7 @@ Outcome = bytes | Exception  # a payload's PDF, or why it has none
 
 # Twice alone: a second crash tells a payload that kills its worker from a kill that happened to land on it.
 CRASHES_ALONE = 2
+STARTUP_TRIES = 5  # pool rebuilds waited for before a payload is tried alone again
 
 
 class RenderWorkerCrashedError(RuntimeError):
@@ -72,6 +73,9 @@ async def render_isolating(render: Render, payloads: Sequence[dict[str, Any]], e
             return
         for crashes in range(1, crashes_alone):  # the first crash alone has just happened
             log.warning("render_worker_crashed", documents=1, crashes=crashes, action="retry_alone")
+            # A worker killed while it starts fails the next submit too: blame the payload only for a crash
+            # of a worker that was up and running (a trivial task came back from it first).
+            await _running_pool(loop, executor)
             if await attempt(indices):
                 return
         await _check_pool(loop, executor)
@@ -81,6 +85,17 @@ async def render_isolating(render: Render, payloads: Sequence[dict[str, Any]], e
 
     await isolate(list(range(len(payloads))))
     return [outcomes[i] for i in range(len(payloads))]
+
+
+async def _running_pool(loop: asyncio.AbstractEventLoop, executor: Executor | None,
+                        tries: int = STARTUP_TRIES) -> None:
+    """Until a worker answers a trivial task (the pool rebuilt as often as it breaks), at most `tries`."""
+    for _ in range(tries):
+        try:
+            await loop.run_in_executor(executor, os.getpid)
+            return
+        except BrokenExecutor:
+            continue
 
 
 async def _check_pool(loop: asyncio.AbstractEventLoop, executor: Executor | None) -> None:
