@@ -6,12 +6,17 @@ nothing they should not."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
+from aplypro_asp_gateway.adapters import returns_repo
+from aplypro_asp_gateway.adapters.returns import read_return_bytes
+from aplypro_asp_gateway.domain.return_match import decide_payments
 from aplypro_asp_gateway.entrypoints.cli import app
 from aplypro_asp_gateway.service_layer.build import BuildOptions
 from typer.testing import CliRunner
@@ -156,16 +161,49 @@ async def test_a_payment_replayed_after_a_rectification_never_pays_the_new_reque
 
 
 async def test_the_same_payment_in_two_files_ingested_together_moves_the_request_once(
+    pool: asyncpg.Pool, options: BuildOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upload, [first] = await send_requests(pool, options, 1)
+    await ingest(pool, options, integrations(upload, [first]))
+    # Two polls at once, each with a file carrying the same payment (a return delivered twice, renamed). Each
+    # ingest, once it has decided, waits (up to 1 s) for the other to have decided too: without the ingest's
+    # lock both would decide on the same `integrated` request, and only the UPDATE's guard would stop the second.
+    real_move, arrived, both = returns_repo.move, [], asyncio.Event()
+
+    async def move_once_both_decided(conn: Any, name: str, changes: Any) -> Any:
+        arrived.append(name)
+        if len(arrived) == 2:
+            both.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(both.wait(), 1.0)
+        return await real_move(conn, name, changes)
+
+    monkeypatch.setattr(returns_repo, "move", move_once_both_decided)
+    results = await asyncio.gather(*(ingest(pool, options, payments(f"renvoi_paiement_APLYPROTEST_2026060{d}.xml",
+                                                                    paid(first))) for d in (5, 6)))
+    assert sorted((r.applied, r.duplicates, r.unmatched) for [r] in results) == [(0, 1, 0), (1, 0, 0)]
+    assert [e.state for e in await state_events(pool)] == ["integrated", "paid"]
+    assert (await row_of(pool, first))["event_version"] == 3
+
+
+async def test_a_move_decided_on_a_request_that_moved_meanwhile_is_not_applied(
     pool: asyncpg.Pool, options: BuildOptions
 ) -> None:
     upload, [first] = await send_requests(pool, options, 1)
     await ingest(pool, options, integrations(upload, [first]))
-    # Two polls at once, each with a file carrying the same payment (a return delivered twice, renamed).
-    results = await asyncio.gather(*(ingest(pool, options, payments(f"renvoi_paiement_APLYPROTEST_2026060{d}.xml",
-                                                                    paid(first))) for d in (5, 6)))
-    assert sorted((r.applied, r.duplicates) for [r] in results) == [(0, 1), (1, 0)]
-    assert [e.state for e in await state_events(pool)] == ["integrated", "paid"]
-    assert (await row_of(pool, first))["event_version"] == 3
+    # Two deciders read the request `integrated` from the same snapshot and both decide to pay it.
+    async with pool.acquire() as conn:
+        views = await returns_repo.requests_of_prestations(conn, [first.prestation])
+    line = read_return_bytes(PAYMENTS, payments(PAYMENTS, paid(first)).data).lines[0]
+    [decided] = decide_payments([line], views)
+    assert decided.change is not None
+    async with pool.acquire() as conn:
+        moved_first = await returns_repo.move(conn, PAYMENTS, [decided.change])
+        moved_again = await returns_repo.move(conn, "renvoi_paiement_APLYPROTEST_20260606.xml", [decided.change])
+    # Only from the state it was decided in: the second move finds the request paid and changes nothing.
+    assert [r["event_version"] for r in moved_first] == [3] and moved_again == []
+    row = await row_of(pool, first)
+    assert (row["state"], row["event_version"], row["answered_by_file"]) == ("paid", 3, PAYMENTS)
 
 
 async def test_a_truncated_file_is_refused_whole_and_ingested_once_complete(
