@@ -14,7 +14,14 @@ from aplypro_asp_gateway.service_layer.ingest import IncomingReturn, IngestResul
 from aplypro_contracts import PaymentRequestStateChanged
 
 from .conftest import feed, register, request
-from .return_samples import INTEGRATIONS_HEADER, REJECTS_HEADER, csv_file, integration_line, payment, payments_file
+from .return_samples import (
+    INTEGRATIONS_HEADER,
+    REJECTS_HEADER,
+    csv_file,
+    integration_line,
+    payment,
+    payments_file,
+)
 
 
 @dataclass(frozen=True)
@@ -35,7 +42,8 @@ async def send_requests(pool: asyncpg.Pool, options: BuildOptions, count: int) -
     for n in range(count):
         await feed(pool, projection.on_payment_requested, request(*await register(pool, n % 3)))
     result = await build_payment_file(pool, options)
-    assert result.file_name is not None and result.records == count
+    assert result.file_name is not None
+    assert result.records == count
     rows = await pool.fetch("SELECT fr.payment_request_id, fr.record_id, fr.pfmp_id, fr.pfmp_number "
                             "FROM file_records fr WHERE fr.file_name = $1 ORDER BY fr.record_id", result.file_name)
     return result.file_name, [Sent(r["payment_request_id"], r["record_id"], r["pfmp_id"], r["pfmp_number"], n)

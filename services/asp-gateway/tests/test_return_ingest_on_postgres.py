@@ -22,8 +22,8 @@ from aplypro_asp_gateway.service_layer.build import BuildOptions
 from typer.testing import CliRunner
 
 from .ingest_world import (
-    integrations,
     ingest,
+    integrations,
     paid,
     payments,
     rejects,
@@ -70,7 +70,8 @@ async def test_integrations_then_payments_move_sent_requests_to_paid_with_their_
     paid_event, unpaid_event = events[3:]
     assert (paid_event.paid_amount, paid_event.recovery, paid_event.reasons) == (Decimal("300.00"), False, ())
     assert (unpaid_event.paid_amount, unpaid_event.reasons) == (None, ("payment_difficulty",))
-    assert paid_event.schema_version == 2 and paid_event.pfmp_id == sent[0].pfmp_id
+    assert paid_event.schema_version == 2
+    assert paid_event.pfmp_id == sent[0].pfmp_id
     assert paid_event.correlation_id == first["correlation_id"]
     keys = [r["key"] for r in await pool.fetch("SELECT key FROM outbox WHERE headers->>'event-type' = "
                                                 "'PaymentRequestStateChanged' ORDER BY id")]
@@ -102,7 +103,8 @@ async def test_rejects_move_sent_requests_to_rejected_with_every_mapped_reason_a
         ("rejected", ("invalid_rib", "invalid_payment_coordinates")), ("rejected", ("numadm_not_unique",))]
     # The ASP's free text (it may quote an IBAN) is nowhere in what the gateway keeps or sends.
     dump = json.dumps([dict(r) for r in await pool.fetch("SELECT * FROM unmatched_return_lines")], default=str)
-    assert "FR76" not in dump and all("FR76" not in e.model_dump_json() for e in events)
+    assert "FR76" not in dump
+    assert all("FR76" not in e.model_dump_json() for e in events)
 
 
 async def test_the_same_return_file_twice_changes_nothing_and_sends_no_event(
@@ -201,7 +203,8 @@ async def test_a_move_decided_on_a_request_that_moved_meanwhile_is_not_applied(
         moved_first = await returns_repo.move(conn, PAYMENTS, [decided.change])
         moved_again = await returns_repo.move(conn, "renvoi_paiement_APLYPROTEST_20260606.xml", [decided.change])
     # Only from the state it was decided in: the second move finds the request paid and changes nothing.
-    assert [r["event_version"] for r in moved_first] == [3] and moved_again == []
+    assert [r["event_version"] for r in moved_first] == [3]
+    assert moved_again == []
     row = await row_of(pool, first)
     assert (row["state"], row["event_version"], row["answered_by_file"]) == ("paid", 3, PAYMENTS)
 
@@ -218,7 +221,8 @@ async def test_a_truncated_file_is_refused_whole_and_ingested_once_complete(
     [refused] = await ingest(pool, options, cut)
     assert (refused.outcome, refused.refused_code, refused.applied) == ("refused", "truncated", 0)
     assert refused.to_json()["refused"] == 1
-    assert await states(pool) == before and await state_events(pool) == events
+    assert await states(pool) == before
+    assert await state_events(pool) == events
     assert await pool.fetchval("SELECT count(*) FROM return_files WHERE file_name = $1", PAYMENTS) == 0
 
     # The complete file, same name, arrives at the next poll: read again, applied.
@@ -236,7 +240,8 @@ async def test_lines_that_match_nothing_are_kept_and_counted(pool: asyncpg.Pool,
     [pay] = await ingest(pool, options, payments(PAYMENTS, paid(sent[0]), payment("PAYE", "1234567", net="10.00"),
                                                  payment("EN_COURS", sent[1].prestation)))
     assert (answer.applied, answer.unmatched, pay.applied, pay.unmatched) == (2, 2, 1, 2)
-    assert answer.to_json()["matched"] == 2 and answer.to_json()["unmatched"] == 2
+    assert answer.to_json()["matched"] == 2
+    assert answer.to_json()["unmatched"] == 2
     kept = [(r["file_name"], r["record_id"], r["prestation_id"], r["why"]) for r in await pool.fetch(
         "SELECT * FROM unmatched_return_lines ORDER BY file_name, line_no")]
     assert kept == [
@@ -249,7 +254,8 @@ async def test_lines_that_match_nothing_are_kept_and_counted(pool: asyncpg.Pool,
     assert other_upload != upload
     counts = await pool.fetchrow("SELECT lines, applied, duplicates, unmatched FROM return_files WHERE file_name = $1",
                                  PAYMENTS)
-    assert counts is not None and dict(counts) == {"lines": 3, "applied": 1, "duplicates": 0, "unmatched": 2}
+    assert counts is not None
+    assert dict(counts) == {"lines": 3, "applied": 1, "duplicates": 0, "unmatched": 2}
 
 
 async def test_poll_ingests_the_return_folder_and_status_counts_requests_per_state(
