@@ -237,8 +237,15 @@ async def test_lines_that_match_nothing_are_kept_and_counted(pool: asyncpg.Pool,
     other_upload, [elsewhere] = await send_requests(pool, options, 1)
     [answer] = await ingest(pool, options, integrations(upload, sent, "999999;1;;2;DOSS;3;4;1",
                                                         f"{elsewhere.record_id};5;;6;DOSS;7;8;5"))
-    [pay] = await ingest(pool, options, payments(PAYMENTS, paid(sent[0]), payment("PAYE", "1234567", net="10.00"),
-                                                 payment("EN_COURS", sent[1].prestation)))
+    pay_file = payments(PAYMENTS, paid(sent[0]), payment("PAYE", "1234567", net="10.00"),
+                        payment("EN_COURS", sent[1].prestation))
+    # A prestation no integration line gave, while a request still waits for its answer: the file waits one
+    # poll (G4), whole, nothing applied.
+    [deferred] = await ingest(pool, options, pay_file)
+    assert (deferred.outcome, deferred.unmatched, deferred.applied) == ("deferred", 1, 0)
+    assert (await row_of(pool, sent[0]))["state"] == "integrated"
+    [pay] = await ingest(pool, options, pay_file)  # the next poll: ingested whatever
+    assert pay.outcome == "ingested"
     assert (answer.applied, answer.unmatched, pay.applied, pay.unmatched) == (2, 2, 1, 2)
     assert answer.to_json()["matched"] == 2
     assert answer.to_json()["unmatched"] == 2

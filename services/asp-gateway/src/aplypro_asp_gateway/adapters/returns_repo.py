@@ -38,6 +38,15 @@ async def name_ingested(conn: Connection, name: str) -> bool:
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM return_files WHERE file_name = $1)", name))
 
 
+async def defer_once(conn: Connection, name: str, sha256: str) -> bool:
+    """True the first time a file is deferred (G4: a payment waits for its integration answer one poll), when
+    some request is still waiting for its answer; False once it waited already, or when nothing is waiting."""
+    if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM payment_requests WHERE state = 'sent')"):
+        return False
+    return await conn.fetchval("INSERT INTO deferred_return_files (file_name, sha256) VALUES ($1, $2) "
+                               "ON CONFLICT DO NOTHING RETURNING true", name, sha256) is not None
+
+
 async def upload_known(conn: Connection, upload_name: str | None) -> bool:
     if upload_name is None:
         return False

@@ -58,3 +58,12 @@ CREATE TABLE unmatched_return_lines (
     PRIMARY KEY (file_name, sha256, line_no),
     FOREIGN KEY (file_name, sha256) REFERENCES return_files
 );
+
+-- G4: a payment or recovery file naming a prestation no integration line gave yet, while requests are still
+-- `sent` (their integration answer not read yet), waits for the next poll once, then is ingested whatever.
+CREATE TABLE deferred_return_files (
+    file_name   text NOT NULL,
+    sha256      text NOT NULL,
+    deferred_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (file_name, sha256)
+);

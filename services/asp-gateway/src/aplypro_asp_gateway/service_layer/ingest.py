@@ -6,7 +6,9 @@ were decided in, one PaymentRequestStateChanged v2 per move in the outbox with t
 version, and every line that matched nothing kept in `unmatched_return_lines`.
 
 A file the readers refuse whole (truncated, malformed, an unknown name: G7) changes nothing and is not
-remembered: the complete file, other bytes under the same name, is read again at the next poll.
+remembered: the complete file, other bytes under the same name, is read again at the next poll. A payment
+file naming a prestation not integrated yet while some requests still wait for their answer is deferred
+once (G4): read again, whole, at the next poll, after that poll's answers.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from aplypro_asp_gateway.domain.return_match import Outcome, decide_answers, dec
 log = structlog.get_logger(__name__)
 
 PRODUCER = "asp-gateway"
-FileOutcome = Literal["ingested", "already_ingested", "refused"]
+FileOutcome = Literal["ingested", "already_ingested", "refused", "deferred"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,12 @@ async def ingest_return(pool: asyncpg.Pool, incoming: IncomingReturn, *, topic: 
             # G3: same name, other bytes: processed (lines already applied are duplicates), operators told.
             log.warning("return_file_changed", file_name=parsed.name)
         outcomes = await _decide(conn, parsed)
+        if _waits_for_answers(parsed, outcomes) and await repo.defer_once(conn, parsed.name, parsed.sha256):
+            # Nothing applied (only the deferral is kept): the whole file is read again at the next poll.
+            log.info("return_file_deferred", file_name=parsed.name)
+            unknown = sum(1 for o in outcomes if o.why == "unknown_prestation")
+            return IngestResult(parsed.name, "deferred", kind=parsed.kind.value, lines=len(outcomes),
+                                unmatched=unknown)
         moved = await repo.move(conn, parsed.name, [o.change for o in outcomes if o.change])
         outcomes = _confirm(outcomes, {r["payment_request_id"] for r in moved})
         await repo.record_file(conn, parsed.name, parsed.sha256, parsed.kind.value, parsed.upload_name, outcomes)
@@ -124,6 +132,12 @@ async def _decide(conn: Connection, parsed: ReturnFile) -> list[Outcome]:
         return decide_answers(lines, by_record, held, await repo.upload_known(conn, parsed.upload_name))
     prestations = sorted({line.asp_ids.prestation for line in lines if line.asp_ids and line.asp_ids.prestation})
     return decide_payments(lines, await repo.requests_of_prestations(conn, prestations))
+
+
+def _waits_for_answers(parsed: ReturnFile, outcomes: Sequence[Outcome]) -> bool:
+    """A payment or recovery line whose prestation no integration line gave yet (§5.5: nothing is paid before
+    its integration line is applied)."""
+    return parsed.kind not in CSV_KINDS and any(o.why == "unknown_prestation" for o in outcomes)
 
 
 def _confirm(outcomes: Sequence[Outcome], moved: set[Any]) -> list[Outcome]:
