@@ -24,8 +24,6 @@ class AspSettings(ServiceSettings):
     outbox_dir: Path = Field(default=Path("var/asp/outbox"), description="Where payment files are written.")
     file_token: str = Field(default="aplypro_test_dev", description="TOKEN of nps_ficimport_idp_{TOKEN}_….")
     build_interval_s: float = 2.0
-    # Return files of the ASP read by `poll` when no SFTP fetch is plugged in (next to the outbox folder).
-    return_dir: Path = Field(default=Path("var/asp/inbox"), description="Where the ASP's return files are read.")
     # ASP's own cap is 7 000 records per file; the builder never exceeds it whatever this says.
     max_records_per_file: int = Field(default=10000, ge=1)
 
@@ -47,6 +45,9 @@ class AspSettings(ServiceSettings):
     # Budget programmes whose funding is switched off, comma separated (e.g. "masa,mer"): their requests park
     # with `funding_unavailable` and are released at the first build after the programme leaves this list.
     funding_off: str = ""
+
+    # Return files of the ASP read by `poll` when no SFTP fetch is plugged in (next to the outbox folder).
+    return_dir: Path = Field(default=Path("var/asp/inbox"), description="Where the ASP's return files are read.")
 
     @field_validator("funding_off")
     @classmethod
