@@ -66,6 +66,9 @@ class AspSettings(ServiceSettings):
     # the ASP asked for the block in February 2026 and has not said when it ends (§11 point 9).
     negative_rectification_blocked: bool = True
 
+    # Return files of the ASP read by `poll` when no SFTP fetch is plugged in (next to the outbox folder).
+    return_dir: Path = Field(default=Path("var/asp/inbox"), description="Where the ASP's return files are read.")
+
     @field_validator("funding_off")
     @classmethod
     def _known_programmes(cls, value: str) -> str:

@@ -15,7 +15,7 @@ from aplypro_contracts.reasons import describe
 from aplypro_servicekit.cli import run_service, service_pool
 from aplypro_servicekit.logs import configure_logging
 
-from aplypro_asp_gateway.adapters import requests_repo
+from aplypro_asp_gateway.adapters import requests_repo, returns_repo
 from aplypro_asp_gateway.config import AspSettings
 from aplypro_asp_gateway.entrypoints import demo_file
 from aplypro_asp_gateway.entrypoints.send import json_lines, send_now
@@ -64,17 +64,28 @@ def send() -> None:
 @app.command()
 def status() -> None:
     """Print counts as JSON: pending, blocked by reason (with each reason in plain words under `why`), sent,
-    sent after a retrait, files."""
+    sent after a retrait, files, requests per state, the last return files received."""
     settings = AspSettings()
 
     async def read(pool: asyncpg.Pool) -> dict[str, Any]:
         async with pool.acquire() as conn:
-            return await requests_repo.status(conn)
+            return {**await requests_repo.status(conn), **await returns_repo.status(conn)}
 
     status = _with_pool(settings, read)
     shown = [*status["blocked"], *(["sent_after_withdrawal"] if status["sent_after_withdrawal"] else [])]
     status["why"] = {key: describe(key).line() for key in shown}
     sys.stdout.write(json.dumps(status, ensure_ascii=False) + "\n")
+
+
+@app.command()
+def poll() -> None:
+    """Fetch and ingest every new ASP return file now: one JSON line per file (matched, unmatched, refused)."""
+    from aplypro_asp_gateway.entrypoints.poll import poll as poll_now
+    from aplypro_asp_gateway.entrypoints.poll import print_results
+
+    settings = AspSettings()
+    configure_logging("asp-gateway", settings.log_level, settings.log_json)
+    print_results(_with_pool(settings, lambda pool: poll_now(pool, settings)), sys.stdout)
 
 
 @app.command("read-return")

@@ -15,4 +15,9 @@ GATEWAY_GAUGES = [
                 "FROM asp_files GROUP BY 1"),
     SchemaGauge("aplypro_payment_file_records", "Records in every payment file built.", (),
                 "SELECT count(*) AS value FROM file_records"),
+    SchemaGauge("aplypro_return_files", "ASP return files ingested, by kind.", ("kind",),
+                "SELECT kind, count(*) AS value FROM return_files GROUP BY 1"),
+    # G4: a line that matched nothing is never ignored; this is what operators watch (why: a stable key).
+    SchemaGauge("aplypro_unmatched_return_lines", "ASP return lines matched to nothing or not applied, by why.",
+                ("why",), "SELECT why, count(*) AS value FROM unmatched_return_lines GROUP BY 1"),
 ]
