@@ -277,7 +277,7 @@ async def test_poll_ingests_the_return_folder_and_status_counts_requests_per_sta
     # A second payments return still being written: cut short.
     (inbox / "renvoi_paiement_APLYPROTEST_20260606.xml").write_bytes(payments(PAYMENTS, paid(sent[1])).data[:90])
     env = {"DATABASE_URL": database_url, "APLYPRO_TOPIC_NAMESPACE": namespace, "APLYPRO_LOG_JSON": "false",
-           "APLYPRO_ASP_RETURN_DIR": str(inbox)}
+           "APLYPRO_ASP_INBOX_DIR": str(inbox)}
 
     done = await asyncio.to_thread(CliRunner().invoke, app, ["poll"], env=env)
     assert done.exit_code == 0, done.output

@@ -100,7 +100,7 @@ async def test_the_calculators_request_becomes_paid_from_the_asp_returns_over_th
 
     try:
         async with gateway(service_env, monkeypatch, tmp_path / "outbox",
-                           APLYPRO_ASP_RETURN_DIR=str(inbox)) as (settings, pool, send):
+                           APLYPRO_ASP_INBOX_DIR=str(inbox)) as (settings, pool, send):
             await eventually(lambda: topics_exist(bootstrap, [namespace + PFMP_EVENTS, namespace + DOCUMENTS_EVENTS]),
                              60, "the calculator's topics")
             student_id = uuid.uuid4()

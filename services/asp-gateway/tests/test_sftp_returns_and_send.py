@@ -115,3 +115,31 @@ async def test_return_files_left_on_the_server_are_not_fetched_again(pool: async
     assert [f.name for f in first] == ["renvoi_paiement_APLYPROMOCK_20260605.xml"]
     assert again == []
     assert (inbox / "renvoi_paiement_APLYPROMOCK_20260605.xml").exists()
+
+
+async def poll_cli(database_url: str, namespace: str, tmp_path: Path, **env: str) -> list[dict[str, object]]:
+    base = {"DATABASE_URL": database_url, "APLYPRO_TOPIC_NAMESPACE": namespace, "APLYPRO_LOG_JSON": "false",
+            "APLYPRO_ASP_OUTBOX_DIR": str(tmp_path / "outbox")}
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["poll"], env=base | env)
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+async def test_poll_over_sftp_ingests_the_fake_asps_answers_once(
+    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path
+) -> None:
+    # Narrated: three requests sent over SFTP; the fake ASP integrates two and rejects one (seeded); `poll`
+    # downloads its answers, ingests them, and a second poll finds nothing new.
+    for n in range(3):
+        await feed(pool, projection.on_payment_requested, request(*await register(pool, n)))
+    async with fake_asp(tmp_path, Behaviour(reject_rate=0.34, seed=3)) as world:
+        [sent] = await send(database_url, namespace, tmp_path, **world.env())
+        results = await poll_cli(database_url, namespace, tmp_path, **world.env())
+        assert {r["kind"] for r in results} == {"integrations", "rejects"}
+        assert all(r["outcome"] == "ingested" and r["unmatched"] == 0 for r in results), results
+        assert world.fake.files(world.fake.return_dir) == []  # removed once committed
+        assert await poll_cli(database_url, namespace, tmp_path, **world.env()) == []
+    states = sorted(r["state"] for r in await pool.fetch("SELECT state FROM payment_requests"))
+    assert sent["records"] == 3
+    assert set(states) <= {"integrated", "rejected"} and len(states) == 3, states  # every request answered
+    assert sum(int(str(r["applied"])) for r in results) == 3

@@ -67,7 +67,6 @@ class AspSettings(ServiceSettings):
     negative_rectification_blocked: bool = True
 
     # Return files of the ASP read by `poll` when no SFTP fetch is plugged in (next to the outbox folder).
-    return_dir: Path = Field(default=Path("var/asp/inbox"), description="Where the ASP's return files are read.")
 
     @field_validator("funding_off")
     @classmethod

@@ -42,3 +42,11 @@ async def already_fetched(conn: Connection, name: str, size: int) -> bool:
     """A file of this name and size is stored (used when return files are left on the server)."""
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM fetched_returns WHERE file_name = $1 "
                                     "AND size = $2)", name, size))
+
+
+async def not_ingested(conn: Connection) -> list[tuple[str, bytes]]:
+    """Fetched return files whose (name, bytes) were never ingested, oldest first."""
+    rows = await conn.fetch(
+        "SELECT f.file_name, f.content FROM fetched_returns f WHERE NOT EXISTS (SELECT 1 FROM return_files r "
+        "WHERE r.file_name = f.file_name AND r.sha256 = f.sha256) ORDER BY f.fetched_at, f.file_name")
+    return [(r["file_name"], bytes(r["content"])) for r in rows]
