@@ -27,9 +27,24 @@ class Chaos(threading.Thread):
         self.lock = threading.Lock()  # the fleet is shared with the main thread's restarts
         self._halt = threading.Event()
         self._update: threading.Thread | None = None  # one rolling update at a time, beside the kills
+        self._acting = threading.Event()  # cleared: paused (the load made no progress, let it breathe)
+        self._acting.set()
+        self.pauses = 0
+
+    def pause(self) -> bool:
+        """Hold the next action until `resume`; True when this call paused a running chaos."""
+        if not self._acting.is_set() or not self.is_alive():
+            return False
+        self.pauses += 1
+        self._acting.clear()
+        return True
+
+    def resume(self) -> None:
+        self._acting.set()
 
     def stop(self) -> None:
         self._halt.set()
+        self._acting.set()
         self.join()
         if self._update is not None:
             self._update.join()
@@ -40,6 +55,9 @@ class Chaos(threading.Thread):
         if self.interval_s <= 0:  # no chaos: a baseline run
             self._halt.wait()
         while not self._halt.wait(self.rng.uniform(0.5, 1.5) * self.interval_s):
+            self._acting.wait()
+            if self._halt.is_set():
+                break
             with self.lock:
                 self.fleet.restart_dead()
                 if self.rng.random() < RESTART_SHARE and (self._update is None or not self._update.is_alive()):

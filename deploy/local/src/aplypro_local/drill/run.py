@@ -32,6 +32,9 @@ from .procs import Fleet
 Say = Callable[[str], None]
 
 
+BREATHE_S = 30.0  # a setup count standing still this long pauses the chaos until it moves
+
+
 class DrillAborted(RuntimeError):
     """A setup step failed (an import refused, the pipeline never started): no verdict can be given."""
 
@@ -83,21 +86,30 @@ async def _pending(database_url: str, prefix: str) -> int:
 
 
 def _wait(what: str, progress: Callable[[], int], target: int, stuck_s: float, cap_s: float, say: Say,
-          diagnose: Callable[[], str]) -> None:
-    """Until `progress()` reaches `target`. A slow machine may take long as long as the count moves; the
-    drill aborts when it stood still for `stuck_s` (a stalled pipeline) or after `cap_s`, saying where
-    the work stands."""
+          diagnose: Callable[[], str], chaos: Chaos | None = None, breathe_s: float = BREATHE_S) -> None:
+    """Until `progress()` reaches `target`. A slow machine may take long as long as the count moves. When it
+    stood still for `breathe_s`, the chaos pauses until it moves again (kills faster than a starved machine
+    recovers prove nothing; the pause is reported); the drill aborts when it stood still for `stuck_s` (a
+    stalled pipeline) or after `cap_s`, saying where the work stands."""
     started = moved = time.monotonic()
     last = progress()
-    while last < target:
-        now = time.monotonic()
-        if now - moved > stuck_s or now - started > cap_s:
-            still = f"no progress for {now - moved:.0f} s" if now - moved > stuck_s else f"{cap_s:.0f} s"
-            raise DrillAborted(f"timed out waiting for {what} ({last}/{target}, {still}): {diagnose()}")
-        time.sleep(0.5)
-        current = progress()
-        if current != last:
-            last, moved = current, time.monotonic()
+    try:
+        while last < target:
+            now = time.monotonic()
+            if now - moved > stuck_s or now - started > cap_s:
+                still = f"no progress for {now - moved:.0f} s" if now - moved > stuck_s else f"{cap_s:.0f} s"
+                raise DrillAborted(f"timed out waiting for {what} ({last}/{target}, {still}): {diagnose()}")
+            if chaos is not None and now - moved > breathe_s and chaos.pause():
+                say(f"  chaos paused: {what} made no progress for {breathe_s:.0f} s ({last}/{target})")
+            time.sleep(0.5)
+            current = progress()
+            if current != last:
+                last, moved = current, time.monotonic()
+                if chaos is not None:
+                    chaos.resume()
+    finally:
+        if chaos is not None:
+            chaos.resume()
     say(f"{what}: done")
 
 
@@ -141,7 +153,7 @@ def _facts(probe: Probe) -> int:
 
 
 def feed(stack: LocalStack, load: Load, files: tuple[Path, Path, Path, Path], probe: Probe, timeout: float,
-         say: Say) -> None:
+         say: Say, chaos: Chaos | None = None) -> None:
     """Import the school as schools do, re-imports and duplicated rows included; inject bad messages."""
     establishments, mefs, students, ribs = files
     _command(stack, say, "aplypro-students", "load-establishments", str(establishments))
@@ -156,9 +168,9 @@ def feed(stack: LocalStack, load: Load, files: tuple[Path, Path, Path, Path], pr
     diagnose = _where_work_stands(probe, stack.env["DATABASE_URL"], stack.schema_prefix)
     cap = timeout + load.students * 2
     _wait("pfmp knows every schooling", lambda: asyncio.run(probe.figures())["pfmp_schoolings"], load.students,
-          timeout, cap, say, diagnose)
+          timeout, cap, say, diagnose, chaos)
     # Validation needs each schooling's DA and a RIB (issue 10): the documents service must have issued them.
-    _wait("pfmp knows every DA and RIB", lambda: _facts(probe), load.students, timeout, cap, say, diagnose)
+    _wait("pfmp knows every DA and RIB", lambda: _facts(probe), load.students, timeout, cap, say, diagnose, chaos)
     first, second, again = load.pfmp_files
     _command(stack, say, "aplypro-pfmp", "import-csv", str(first))
     _command(stack, say, "aplypro-pfmp", "import-csv", str(second))
@@ -194,12 +206,13 @@ def run_drill(workdir: Path, students: int, minutes: float, echo: Say = print, k
             fleet.start_all()
         say(f"started 2 instances of {', '.join(SERVICES)} (relay process, 2 consumer processes each)")
         chaos.start()
-        feed(stack, load, (files[0], files[1], files[2], files[3]), probe, max(120.0, students / 20), say)
+        feed(stack, load, (files[0], files[1], files[2], files[3]), probe, max(120.0, students / 20), say, chaos)
         remaining = minutes * 60 - (time.monotonic() - started)
         if remaining > 0:
             time.sleep(remaining)
         chaos.stop()
-        say(f"chaos over: {chaos.total_kills} kills ({dict(chaos.kills)}), rolling restarts {dict(chaos.restarts)}")
+        say(f"chaos over: {chaos.total_kills} kills ({dict(chaos.kills)}), rolling restarts {dict(chaos.restarts)}, "
+            f"paused {chaos.pauses} times for the load to move")
         quiet = wait_quiescent(probe, stack.env["DATABASE_URL"], stack.schema_prefix, quiesce_timeout_s, settle_s, stuck_s, say)
         findings, stale = asyncio.run(checks.run_checks(
             load, stack.env["DATABASE_URL"], stack.env["KAFKA_BOOTSTRAP_SERVERS"], namespace, stack.schema_prefix,
