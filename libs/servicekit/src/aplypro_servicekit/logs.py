@@ -22,8 +22,22 @@ def drop_personal_data(_: Any, __: str, event_dict: MutableMapping[str, Any]) ->
     return event_dict
 
 
+class _CurrentStderr:
+    """`sys.stderr` as it is at each write. A command run under a test runner has its own stderr, closed
+    when it returns: a logger bound to that stream object would fail every later test's logging."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+STDERR: Any = _CurrentStderr()
+
+
 def configure_logging(service: str, level: str = "INFO", json_output: bool = True) -> None:
-    logging.basicConfig(stream=sys.stderr, level=level.upper(), format="%(message)s")
+    logging.basicConfig(stream=STDERR, level=level.upper(), format="%(message)s")
     for noisy in ("aiokafka", "faststream"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     renderer: Any = structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer()
@@ -36,7 +50,7 @@ def configure_logging(service: str, level: str = "INFO", json_output: bool = Tru
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=STDERR),
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.bind_contextvars(service=service)
