@@ -36,12 +36,17 @@ def logging_restored() -> Iterator[None]:
     structlog.configure(**saved)
 
 
-async def send(database_url: str, namespace: str, tmp_path: Path, **env: str) -> list[dict[str, object]]:
+async def gateway(command: str, database_url: str, namespace: str, tmp_path: Path, **env: str) -> list[dict[str, object]]:
+    """One run of an `aplypro-asp-gateway` command on the test's schema; its JSON lines."""
     base = {"DATABASE_URL": database_url, "APLYPRO_TOPIC_NAMESPACE": namespace, "APLYPRO_LOG_JSON": "false",
             "APLYPRO_ASP_OUTBOX_DIR": str(tmp_path / "outbox")}
-    result = await asyncio.to_thread(CliRunner().invoke, app, ["send"], env=base | env)
+    result = await asyncio.to_thread(CliRunner().invoke, app, [command], env=base | env)
     assert result.exit_code == 0, result.output
     return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+async def send(database_url: str, namespace: str, tmp_path: Path, **env: str) -> list[dict[str, object]]:
+    return await gateway("send", database_url, namespace, tmp_path, **env)
 
 
 async def test_send_uploads_what_is_ready_and_prints_one_json_line_per_file(
@@ -118,11 +123,7 @@ async def test_return_files_left_on_the_server_are_not_fetched_again(pool: async
 
 
 async def poll_cli(database_url: str, namespace: str, tmp_path: Path, **env: str) -> list[dict[str, object]]:
-    base = {"DATABASE_URL": database_url, "APLYPRO_TOPIC_NAMESPACE": namespace, "APLYPRO_LOG_JSON": "false",
-            "APLYPRO_ASP_OUTBOX_DIR": str(tmp_path / "outbox")}
-    result = await asyncio.to_thread(CliRunner().invoke, app, ["poll"], env=base | env)
-    assert result.exit_code == 0, result.output
-    return [json.loads(line) for line in result.stdout.splitlines()]
+    return await gateway("poll", database_url, namespace, tmp_path, **env)
 
 
 async def test_poll_over_sftp_ingests_the_fake_asps_answers_once(
