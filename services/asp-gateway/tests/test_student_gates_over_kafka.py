@@ -135,6 +135,11 @@ async def test_defective_student_facts_block_their_requests_and_corrected_facts_
             return {s for s, _ in filter(None, (await states()).values())} == {"sent"}
 
         await eventually(all_sent, 60, "every request released into a payment file")
+
+        async def all_handed_over() -> bool:  # the files reach the folder after their commit
+            return sum(f.read_bytes().count(b"<ENREGISTREMENT ") for f in tmp_path.glob("*.xml")) >= len(requests)
+
+        await eventually(all_handed_over, 30, "every payment file in the folder")
         files = list(tmp_path.glob("*.xml"))
         assert sum(f.read_bytes().count(b"<ENREGISTREMENT ") for f in files) == len(requests)
 
@@ -157,9 +162,9 @@ async def test_a_switched_off_budget_programme_parks_a_request_until_funding_is_
     assert not list(tmp_path.glob("*.xml"))
     # Funding restored (the gateway restarted without the switch): the first build releases the request.
     async with gateway(service_env, monkeypatch, tmp_path, APLYPRO_ASP_FUNDING_OFF="") as (_, pool, _):
-        async def sent() -> bool:
+        async def sent() -> bool:  # and handed over: the file reaches the folder after the commit
             state = await reasons_of(pool, requested.payment_request_id)
-            return state is not None and state[0] == "sent"
+            return state is not None and state[0] == "sent" and any(tmp_path.glob("*.xml"))
 
         await eventually(sent, 60, "the request released once funded")
     assert sum(f.read_bytes().count(b"<ENREGISTREMENT ") for f in tmp_path.glob("*.xml")) == 1
