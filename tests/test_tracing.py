@@ -1,4 +1,5 @@
-"""Traces across services: one students import, followed through Kafka to the calculator and the gateway.
+"""Traces across services: one students import, followed through Kafka to the calculator and the gateway,
+and to the documents service, whose décision d'attribution (issued later, off its queue) the gateway reads.
 
 The services run as real processes on the real broker and database, with tracing switched on and their
 OTLP exporter pointed at an in-repo receiver (a real HTTP server) started by the test."""
@@ -32,12 +33,12 @@ def chain(spans: list[ReceivedSpan], leaf: ReceivedSpan) -> list[ReceivedSpan]:
     return out
 
 
-def gateway_leaf(spans: list[ReceivedSpan]) -> ReceivedSpan | None:
-    """A gateway span of a SchoolingPriced whose ancestry reaches the students' import (root)."""
+def gateway_leaf(spans: list[ReceivedSpan], event_type: str, via: str) -> ReceivedSpan | None:
+    """A gateway span of `event_type` whose ancestry goes through `via` and reaches the students' import."""
     for span in spans:
-        if span.service == "asp-gateway" and span.name == "SchoolingPriced process":
+        if span.service == "asp-gateway" and span.name == f"{event_type} process":
             path = chain(spans, span)
-            if not path[-1].parent_span_id and {"students", "calculator"} <= {s.service for s in path}:
+            if not path[-1].parent_span_id and {"students", via} <= {s.service for s in path}:
                 return span
     return None
 
@@ -62,7 +63,7 @@ def test_one_trace_spans_the_import_the_calculator_and_the_gateway(service_env: 
         **service_env, "APLYPRO_OTEL_ENABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "200"})
     stack.start_servers()
-    for service in ("students", "calculator", "asp-gateway"):
+    for service in ("students", "calculator", "documents", "asp-gateway"):
         stack.start_service(service)
     try:
         school = generate_school(tmp_path / "school", students_per_class=2)
@@ -72,7 +73,8 @@ def test_one_trace_spans_the_import_the_calculator_and_the_gateway(service_env: 
             result = stack.run_command(args)
             assert result.returncode == 0, result.stderr[-2000:]
         deadline = time.monotonic() + 120
-        while (leaf := gateway_leaf(receiver.snapshot())) is None:
+        while (leaf := gateway_leaf(receiver.snapshot(), "SchoolingPriced", "calculator")) is None \
+                or (document := gateway_leaf(receiver.snapshot(), "DocumentReady", "documents")) is None:
             assert time.monotonic() < deadline, f"no trace reached the gateway; {len(receiver.spans)} spans"
             assert all(stack.alive().values()), stack.alive()
             time.sleep(0.5)
@@ -93,6 +95,14 @@ def test_one_trace_spans_the_import_the_calculator_and_the_gateway(service_env: 
         ("asp-gateway", "consumer", "process"),
     ], path
     assert chain(receiver.snapshot(), leaf)[2].name == "SchoolingOpened process"
+
+    # The décision d'attribution is issued later by the documents service, off its queue: its
+    # DocumentReady continues the trace of the student's event that documents handled (trace_context).
+    path = [(s.service, s.kind, s.name) for s in reversed(chain(receiver.snapshot(), document))]
+    assert path[:2] == [("students", "internal", "outbox write"), ("students", "producer", path[1][2])], path
+    assert path[2][:2] == ("documents", "consumer"), path
+    assert path[-2:] == [("documents", "producer", path[-2][2]), ("asp-gateway", "consumer", "DocumentReady process")]
+    assert path[-2][2].endswith("aplypro.documents.events publish"), path
 
     # The headers carry the trace context and nothing else of ours: ids, never personal data.
     assert topic_headers

@@ -2,7 +2,8 @@
 
 Per service: ready or not (its /readyz) and where its metrics are; per consumer group: its lag on the
 broker (committed offsets, as `drill/lag.py` reads them: right even while a service is down); per
-service: outbox depth and the age of its oldest row; documents queue per kind; payment requests per state.
+service: outbox depth and the age of its oldest row; documents queued and issued per kind; payment
+requests per state.
 Figures are read from the schemas and the broker, not from /metrics, so a stopped service still shows.
 """
 
@@ -84,6 +85,13 @@ async def _schema_rows(conn: asyncpg.Connection, prefix: str) -> list[Row]:
         queue = []
     rows += [Row("documents queue", r["kind"], str(r["queued"]), f"{r['failed']} failed" if r["failed"] else "")
              for r in queue] or [Row("documents queue", "(all kinds)", "0")]
+    try:
+        issued = await conn.fetch(f"SELECT kind, count(*) AS n FROM {prefix}documents.documents GROUP BY kind "
+                                  "ORDER BY kind")
+    except UNDEFINED:
+        issued = []
+    rows += [Row("documents issued", r["kind"], str(r["n"])) for r in issued] or [
+        Row("documents issued", "(none)", "0")]
     try:
         states = await conn.fetch(f"SELECT state, count(*) AS n FROM {prefix}calculator.payment_requests "
                                   "GROUP BY state ORDER BY state")

@@ -154,7 +154,9 @@ class EventConsumer:
                     else:
                         todo.append((source, event, inbox_id))
                     done.add(inbox_id)
-                spans.enter_context(tracing.consuming(self.name, [(s, e) for s, e, _ in todo]))
+                handled = [(s, e) for s, e, _ in todo]
+                spans.enter_context(tracing.consuming(self.name, handled))
+                await tracing.remember(conn, handled)
                 failed = await self._apply(conn, todo, attempt)
                 dead += [row for row, _ in failed]
                 dead_ids += [ids for _, ids in failed]

@@ -51,7 +51,7 @@ async def write_outbox(conn: Connection, rows: Sequence[OutboxRow]) -> None:
     Raises `RecordTooLarge` before writing anything if one message is bigger than the broker takes.
     """
     if tracing.enabled():
-        rows = _traced(rows)
+        rows = await _traced(conn, rows)
     check_record_sizes(rows)
     for start in range(0, len(rows), MAX_MESSAGES_PER_ROW):
         chunk = rows[start:start + MAX_MESSAGES_PER_ROW]
@@ -66,12 +66,24 @@ async def write_outbox(conn: Connection, rows: Sequence[OutboxRow]) -> None:
         await conn.execute("SELECT pg_notify('outbox_' || current_schema(), '')")
 
 
-def _traced(rows: Sequence[OutboxRow]) -> Sequence[OutboxRow]:
-    """Rows without a trace context get the current one, or a new trace (an import, a scheduled job)."""
+async def _traced(conn: Connection, rows: Sequence[OutboxRow]) -> Sequence[OutboxRow]:
+    """Rows without a trace context get the current one; else (work done later, off a table) the one
+    stored for their key by the consumer; else a new trace (an import command)."""
     if all(tracing.TRACEPARENT in r.headers for r in rows):
         return rows
-    parent = tracing.root_traceparent("outbox write")
-    if parent is None:
-        return rows
-    return [r if tracing.TRACEPARENT in r.headers else r._replace(headers={**r.headers, tracing.TRACEPARENT: parent})
-            for r in rows]
+    current = tracing.current_traceparent()
+    by_key: dict[str, str] = {}
+    if current is None:
+        by_key = await tracing.remembered(conn, sorted({r.key.decode("utf-8", "replace") for r in rows
+                                                        if r.key is not None and tracing.TRACEPARENT not in r.headers}))
+    root: str | None = None
+    out = []
+    for row in rows:
+        if tracing.TRACEPARENT in row.headers:
+            out.append(row)
+            continue
+        parent = current or (by_key.get(row.key.decode("utf-8", "replace")) if row.key is not None else None)
+        if parent is None:
+            parent = root = root or tracing.root_traceparent("outbox write")
+        out.append(row if parent is None else row._replace(headers={**row.headers, tracing.TRACEPARENT: parent}))
+    return out

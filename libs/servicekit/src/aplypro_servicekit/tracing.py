@@ -10,8 +10,10 @@ it (in the message's stored headers: a row holds messages of many events, so one
 the relay publishes each message under a producer span, child of that context; the consumer starts one
 span per event handled, child of the record's `traceparent`, and the handler's own outbox writes carry
 it on (per-event handlers: the current span; batch handlers: the span of the event named by the new
-event's `causation_id`, else of its `correlation_id`). Only `traceparent` is ever written: random ids,
-never personal data (no `tracestate`, no baggage).
+event's `causation_id`, else of its `correlation_id`). Work that waits in a table and writes later (a
+document issued, a payment file) continues the trace of the latest event handled for the same record key
+(`trace_context`, servicekit migration 0005). Only `traceparent` is ever written: random ids, never
+personal data (no `tracestate`, no baggage).
 """
 
 from __future__ import annotations
@@ -143,6 +145,31 @@ def consuming(consumer: str, handled: Sequence[tuple[Any, Any]]) -> Iterator[Non
             span.end()
 
 
+async def remember(conn: Any, handled: Sequence[tuple[Any, Any]]) -> None:
+    """Store, per record key, the consumer span of the latest event handled (in the batch's transaction)."""
+    if not _enabled or (spans := _handled.get()) is None:
+        return
+    latest: dict[str, str] = {}
+    for source, event in handled:
+        span = spans[0].get(str(event.event_id))
+        if source.key is not None and span is not None and (parent := format_traceparent(span.get_span_context())):
+            latest[source.key.decode("utf-8", "replace")] = parent
+    if latest:
+        keys = sorted(latest)  # one lock order for every writer
+        await conn.execute(
+            "INSERT INTO trace_context (key, traceparent) SELECT * FROM unnest($1::text[], $2::text[]) "
+            "ON CONFLICT (key) DO UPDATE SET traceparent = EXCLUDED.traceparent, updated_at = now()",
+            keys, [latest[k] for k in keys])
+
+
+async def remembered(conn: Any, keys: Sequence[str]) -> dict[str, str]:
+    """The stored trace context of each of these record keys that has one."""
+    if not _enabled or not keys:
+        return {}
+    rows = await conn.fetch("SELECT key, traceparent FROM trace_context WHERE key = ANY($1::text[])", list(keys))
+    return {r["key"]: r["traceparent"] for r in rows}
+
+
 def mark_failed(event_id: UUID | str, code: str) -> None:
     """The event was dead-lettered: its span says so (the code only, never the exception text)."""
     if not _enabled or (handled := _handled.get()) is None:
@@ -185,6 +212,10 @@ def _current() -> str | None:
     from opentelemetry import trace
 
     return format_traceparent(trace.get_current_span().get_span_context())
+
+
+def current_traceparent() -> str | None:
+    return _current() if _enabled else None
 
 
 def root_traceparent(name: str) -> str | None:
