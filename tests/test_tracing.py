@@ -100,7 +100,9 @@ def test_one_trace_spans_the_import_the_calculator_and_the_gateway(service_env: 
     # DocumentReady continues the trace of the student's event that documents handled (trace_context).
     path = [(s.service, s.kind, s.name) for s in reversed(chain(receiver.snapshot(), document))]
     assert path[:2] == [("students", "internal", "outbox write"), ("students", "producer", path[1][2])], path
-    assert path[2][:2] == ("documents", "consumer"), path
+    # In between, documents handled the student's latest event before issuing: the calculator's
+    # SchoolingPriced (then the trace spans four services) or the students' own event.
+    assert ("documents", "consumer") in [(service, kind) for service, kind, _ in path[2:-2]], path
     assert path[-2:] == [("documents", "producer", path[-2][2]), ("asp-gateway", "consumer", "DocumentReady process")]
     assert path[-2][2].endswith("aplypro.documents.events publish"), path
 
