@@ -33,6 +33,7 @@ ENABLED_VARIABLE = "APLYPRO_OTEL_ENABLED"
 TRACER_NAME = "aplypro"
 
 _enabled = False
+_provider: Any = None  # this process's TracerProvider (its own: a test may install and remove one)
 # The spans of the events the current consumer transaction handles: by event id and by correlation id.
 _handled: ContextVar[tuple[Mapping[str, Span], Mapping[str, Span]] | None] = ContextVar("aplypro_handled",
                                                                                           default=None)
@@ -48,42 +49,46 @@ def wanted(value: str | None = None) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def configure_tracing(service: str, on: bool | None = None) -> bool:
+def configure_tracing(service: str, on: bool | None = None, *, processor: Any = None) -> bool:
     """Install the OTLP exporter for this process as `service` when tracing is wanted; returns whether on.
 
     Call once per process (service main, relay child, extra consumer processes, one-shot commands).
+    `processor`: a span processor instead of the OTLP exporter's (tests: an in-memory exporter's).
     """
-    global _enabled
+    global _enabled, _provider
     if not (wanted() if on is None else on):
         return False
     if _enabled:
         return True
-    from opentelemetry import trace
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    trace.set_tracer_provider(provider)  # flushed at exit by the provider's own atexit hook
+    if processor is None:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        processor = BatchSpanProcessor(OTLPSpanExporter())
+    _provider = TracerProvider(resource=Resource.create({"service.name": service}))  # flushed at exit (atexit)
+    _provider.add_span_processor(processor)
     _enabled = True
     return True
 
 
+def disable() -> None:
+    """Tracing off again in this process (tests), after exporting what is buffered."""
+    global _enabled, _provider
+    flush()
+    _enabled, _provider = False, None
+
+
 def flush() -> None:
     """Export what is buffered now (a one-shot command about to exit, a test)."""
-    if _enabled:
-        from opentelemetry import trace
-
-        provider: Any = trace.get_tracer_provider()
-        provider.force_flush()
+    if _enabled and _provider is not None:
+        _provider.force_flush()
 
 
 def _tracer() -> Any:
-    from opentelemetry import trace
-
-    return trace.get_tracer(TRACER_NAME)
+    return _provider.get_tracer(TRACER_NAME)
 
 
 def _parse(traceparent: str | None) -> Any:
