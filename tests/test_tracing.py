@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aplypro_contracts.topics import STUDENTS_EVENTS
+from aplypro_local.demo import run_school
 from aplypro_local.otlp_receiver import OtlpReceiver, ReceivedSpan
 from aplypro_local.school import UAI, generate_school
 from aplypro_local.stack import LocalStack
@@ -111,6 +112,43 @@ def test_one_trace_spans_the_import_the_calculator_and_the_gateway(service_env: 
     for headers in topic_headers:
         assert {k for k, _ in headers} <= ALLOWED_HEADERS
         assert TRACEPARENT.match(dict(headers)["traceparent"].decode())
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_the_payment_file_continues_the_trace_of_the_validation(service_env: dict[str, str],
+                                                                tmp_path: Path) -> None:
+    """The last event: each request's PaymentRequestSent (its payment file, built later on a timer) is in
+    the trace its student's import started: through the DA, the validation, the calculator, the gateway."""
+    receiver = OtlpReceiver().start()
+    stack = LocalStack(tmp_path, extra_env={
+        **service_env, "APLYPRO_OTEL_ENABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "200", "APLYPRO_ASP_BUILD_INTERVAL_S": "0.5"})
+    stack.start_servers()
+    stack.start_all()
+
+    def sent(spans: list[ReceivedSpan]) -> list[list[ReceivedSpan]]:
+        return [path for s in spans if s.kind == "producer" and s.attributes.get("aplypro.event_type")
+                == "PaymentRequestSent" and not (path := chain(spans, s))[-1].parent_span_id]
+
+    try:
+        run = run_school(stack, generate_school(tmp_path / "school", students_per_class=2), timeout=150)
+        deadline = time.monotonic() + 30
+        while len(found := sent(receiver.snapshot())) < run.figures["requests_sent"]:
+            assert time.monotonic() < deadline, f"{len(found)} of {run.figures['requests_sent']} sent traced"
+            time.sleep(0.5)
+    finally:
+        stack.stop()
+        receiver.stop()
+    assert run.figures["requests_sent"] > 0
+    for path in found:
+        # The student's import (students) → … its DA (documents) → the validation command (pfmp, which
+        # continues the student's trace) → the request (calculator) → the payment file (asp-gateway).
+        services = [s.service for s in reversed(path)]
+        firsts = [services.index(name) for name in ("students", "documents", "pfmp", "calculator", "asp-gateway")]
+        assert firsts == sorted(firsts), [(s.service, s.name) for s in reversed(path)]
+        assert services[0] == "students"
+        assert path[0].service == "asp-gateway"
 
 
 def test_tracing_is_off_by_default_and_loads_nothing() -> None:

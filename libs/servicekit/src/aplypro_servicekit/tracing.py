@@ -11,9 +11,10 @@ the relay publishes each message under a producer span, child of that context; t
 span per event handled, child of the record's `traceparent`, and the handler's own outbox writes carry
 it on (per-event handlers: the current span; batch handlers: the span of the event named by the new
 event's `causation_id`, else of its `correlation_id`). Work that waits in a table and writes later (a
-document issued, a payment file) continues the trace of the latest event handled for the same record key
-(`trace_context`, servicekit migration 0005). Only `traceparent` is ever written: random ids, never
-personal data (no `tracestate`, no baggage).
+document issued, a payment file) and commands (a validation) continue the trace of the latest event the
+service handled for the same record key (`trace_context`, servicekit migration 0005): a student's story
+is one trace. Only `traceparent` is ever written: random ids, never personal data (no `tracestate`, no
+baggage).
 """
 
 from __future__ import annotations
@@ -256,9 +257,10 @@ def publishing(messages: list[Message]) -> tuple[list[Message], list[Span]]:
         if parent is None:
             out.append((topic, key, value, headers))
             continue
+        event_type = next((v.decode("ascii", "replace") for k, v in headers if k == "event-type"), "")
         span = tracer.start_span(f"{topic} publish", context=_parse(parent), kind=SpanKind.PRODUCER,
                                  attributes={"messaging.system": "kafka", "messaging.operation.type": "send",
-                                             "messaging.destination.name": topic})
+                                             "messaging.destination.name": topic, "aplypro.event_type": event_type})
         spans.append(span)
         own = format_traceparent(span.get_span_context()) or parent
         out.append((topic, key, value, [(k, own.encode() if k == TRACEPARENT else v) for k, v in headers]))
