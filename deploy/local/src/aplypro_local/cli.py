@@ -35,7 +35,9 @@ def demo(
 
 @app.command()
 def up(workdir: WORKDIR = Path("var/stack")) -> None:
-    """Start the broker, the database and the five services; stop them all on Ctrl-C."""
+    """Start the broker, the database and the five services; stop them all on Ctrl-C. Each service's
+    /metrics, /healthz and /readyz are printed and written, with the servers, to WORKDIR/stack.json
+    (`aplypro status` reads it)."""
     from .stack import LocalStack
 
     stack = LocalStack(workdir.resolve())
@@ -43,6 +45,11 @@ def up(workdir: WORKDIR = Path("var/stack")) -> None:
     stack.start_all()
     typer.echo(f"KAFKA_BOOTSTRAP_SERVERS={stack.env['KAFKA_BOOTSTRAP_SERVERS']}")
     typer.echo(f"DATABASE_URL={stack.env['DATABASE_URL']}")
+    for service in stack.processes:
+        url = stack.ops_url(service)
+        typer.echo(f"{service:<12} metrics {url}/metrics  health {url}/healthz  ready {url}/readyz" if url
+                   else f"{service:<12} no ops port (APLYPRO_OPS_PORT set by the caller)")
+    typer.echo(f"written to {stack.write_description()}; `aplypro status --workdir {workdir}` shows the stack")
     typer.echo(f"logs in {workdir / 'logs'}; Ctrl-C stops everything")
     stopping = False
 
@@ -58,10 +65,39 @@ def up(workdir: WORKDIR = Path("var/stack")) -> None:
             for name in dead:
                 typer.echo(f"{name} stopped; restarting it", err=True)
                 stack.processes.pop(name)
-                stack.start_service(name)
+                stack.start_service(name)  # same ops port
+            if dead:
+                stack.write_description()  # its new pid
             time.sleep(1)
     finally:
         stack.stop()
+
+
+@app.command()
+def status(
+    workdir: WORKDIR = Path("var/stack"),
+    as_json: Annotated[bool, typer.Option("--json", help="The rows as JSON instead of a table.")] = False,
+) -> None:
+    """One table of the stack `aplypro up` runs in WORKDIR: services ready, consumer lag per group, outbox
+    depth per service, documents queue per kind, payment requests per state."""
+    import asyncio
+    import json
+    from dataclasses import asdict
+
+    from rich.console import Console
+
+    from . import status as stack_status
+
+    try:
+        info = stack_status.load(workdir.resolve())
+    except stack_status.NoStack as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    rows = asyncio.run(stack_status.gather(info))
+    if as_json:
+        typer.echo(json.dumps([asdict(r) for r in rows], indent=1))
+        return
+    Console(width=140).print(stack_status.table(rows, f"APLyPro stack ({workdir})"))
 
 
 @app.command()

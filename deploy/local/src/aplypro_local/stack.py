@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -12,6 +14,7 @@ from pathlib import Path
 from .embedded import EmbeddedKafka, EmbeddedPostgres
 
 SERVICES = ("students", "pfmp", "calculator", "documents", "asp-gateway")
+STACK_FILE = "stack.json"  # in the workdir: where the servers and each service's ops endpoints are
 
 
 def service_command(service: str) -> list[str]:
@@ -31,6 +34,9 @@ class LocalStack:
     postgres: EmbeddedPostgres | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    # Each service's /metrics, /healthz, /readyz port (APLYPRO_OPS_PORT of its process), chosen at its
+    # first start and kept across restarts; none when the caller sets APLYPRO_OPS_PORT itself.
+    ops_ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def schema_prefix(self) -> str:
@@ -62,8 +68,12 @@ class LocalStack:
         }
 
     def start_service(self, service: str) -> subprocess.Popen[bytes]:
+        env = self.env
+        if "APLYPRO_OPS_PORT" not in self.env:
+            port = self.ops_ports.setdefault(service, _free_port())
+            env = {**self.env, "APLYPRO_OPS_PORT": str(port)}
         with (self.workdir / "logs" / f"{service}.log").open("ab") as log:  # the child keeps its own copy
-            process = subprocess.Popen(service_command(service), env=self.env, stdout=log, stderr=log,
+            process = subprocess.Popen(service_command(service), env=env, stdout=log, stderr=log,
                                        start_new_session=True)
         self.processes[service] = process
         return process
@@ -71,6 +81,38 @@ class LocalStack:
     def start_all(self) -> None:
         for service in SERVICES:
             self.start_service(service)
+
+    def ops_url(self, service: str) -> str | None:
+        port = self.ops_ports.get(service)
+        return None if port is None else f"http://127.0.0.1:{port}"
+
+    def describe(self) -> dict[str, object]:
+        """What `aplypro status` (and an operator) needs to find this stack: servers, namespace, and each
+        service's ops endpoints."""
+        namespace = self.env.get("APLYPRO_TOPIC_NAMESPACE", "")
+        services: dict[str, dict[str, object]] = {}
+        for service in SERVICES:
+            url = self.ops_url(service)
+            process = self.processes.get(service)
+            services[service] = {
+                "pid": None if process is None else process.pid,
+                "metrics": url and f"{url}/metrics", "healthz": url and f"{url}/healthz",
+                "readyz": url and f"{url}/readyz"}
+        return {
+            "kafka_bootstrap_servers": self.env.get("KAFKA_BOOTSTRAP_SERVERS"),
+            "database_url": self.env.get("DATABASE_URL"),
+            "topic_namespace": namespace,
+            "schema_prefix": namespace.replace(".", "_").replace("-", "_").lower(),
+            "logs": str(self.workdir / "logs"),
+            "services": services,
+        }
+
+    def write_description(self) -> Path:
+        """Write `describe()` to the workdir's stack.json (owner-only: it holds the database URL)."""
+        path = self.workdir / STACK_FILE
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(self.describe(), indent=2) + "\n", encoding="utf-8")
+        return path
 
     def alive(self) -> dict[str, bool]:
         return {name: p.poll() is None for name, p in self.processes.items()}
@@ -107,3 +149,9 @@ class LocalStack:
         script = Path(sys.executable).parent / args[0]
         return subprocess.run([str(script), *args[1:]], env=self.env, capture_output=True, text=True,
                               check=False, timeout=300)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

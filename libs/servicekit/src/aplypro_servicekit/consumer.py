@@ -9,6 +9,7 @@ inbox row says so, so a replay of its dead letter (`aplypro dlt replay`) is proc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -17,6 +18,7 @@ import asyncpg
 import structlog
 from aplypro_contracts import ContractError, Envelope, Registry
 
+from . import tracing
 from .db import Connection
 from .deadletter import SourceRecord, dead_letter_row, is_transient
 from .inbox import Claim, EventIdReused, body_hash, claim, mark_dead_lettered
@@ -125,36 +127,41 @@ class EventConsumer:
         dead_ids: list[tuple[str, str]] = []  # claimed ids dead-lettered, with their position
         dead_types: list[str] = []  # the event type of each dead letter, in `dead`'s order
         duplicates: list[str] = []
-        async with self._pool.acquire() as conn, conn.transaction():
-            fresh, reused = await claim(conn, self.name, claims)
-            todo: list[tuple[SourceRecord, Envelope, str]] = []
-            done: set[str] = set()
-            for source, event, inbox_id in wanted:
-                if inbox_id in done:
-                    duplicates.append(_type_of(event))
-                    continue  # a duplicate within the batch
-                if inbox_id in reused:
-                    # The stored row belongs to the other content: it is left as it is.
-                    error = EventIdReused("event id already processed with a different body")
-                    dead.append(dead_letter_row(source, error, service=self._service, attempts=attempt,
-                                                consumer=self.name))
-                    dead_types.append(_type_of(event))
-                elif inbox_id not in fresh:
-                    duplicates.append(_type_of(event))
-                    continue  # a redelivery: already processed (or already dead-lettered)
-                elif isinstance(event, ContractError):
-                    dead.append(dead_letter_row(source, event, service=self._service, attempts=attempt,
-                                                consumer=self.name))
-                    dead_ids.append((inbox_id, source.position))
-                    dead_types.append(UNPARSED)
-                else:
-                    todo.append((source, event, inbox_id))
-                done.add(inbox_id)
-            failed = await self._apply(conn, todo, attempt)
-            dead += [row for row, _ in failed]
-            dead_ids += [ids for _, ids in failed]
-            await mark_dead_lettered(conn, self.name, dead_ids)
-            await write_outbox(conn, dead)
+        # Tracing on: a consumer span per event handled, ended once the transaction is over.
+        with contextlib.ExitStack() as spans:
+            async with self._pool.acquire() as conn, conn.transaction():
+                fresh, reused = await claim(conn, self.name, claims)
+                todo: list[tuple[SourceRecord, Envelope, str]] = []
+                done: set[str] = set()
+                for source, event, inbox_id in wanted:
+                    if inbox_id in done:
+                        duplicates.append(_type_of(event))
+                        continue  # a duplicate within the batch
+                    if inbox_id in reused:
+                        # The stored row belongs to the other content: it is left as it is.
+                        error = EventIdReused("event id already processed with a different body")
+                        dead.append(dead_letter_row(source, error, service=self._service, attempts=attempt,
+                                                    consumer=self.name))
+                        dead_types.append(_type_of(event))
+                    elif inbox_id not in fresh:
+                        duplicates.append(_type_of(event))
+                        continue  # a redelivery: already processed (or already dead-lettered)
+                    elif isinstance(event, ContractError):
+                        dead.append(dead_letter_row(source, event, service=self._service, attempts=attempt,
+                                                    consumer=self.name))
+                        dead_ids.append((inbox_id, source.position))
+                        dead_types.append(UNPARSED)
+                    else:
+                        todo.append((source, event, inbox_id))
+                    done.add(inbox_id)
+                handled = [(s, e) for s, e, _ in todo]
+                spans.enter_context(tracing.consuming(self.name, handled))
+                await tracing.remember(conn, handled)
+                failed = await self._apply(conn, todo, attempt)
+                dead += [row for row, _ in failed]
+                dead_ids += [ids for _, ids in failed]
+                await mark_dead_lettered(conn, self.name, dead_ids)
+                await write_outbox(conn, dead)
         # Counted once committed: a batch tried again must not count twice.
         failed_ids = {inbox_id for _, (inbox_id, _) in failed}
         dead_types += [event.event_type for _, event, inbox_id in todo if inbox_id in failed_ids]
@@ -187,12 +194,14 @@ class EventConsumer:
         for source, event, inbox_id in todo:
             try:
                 async with conn.transaction():  # a savepoint: one broken rule does not undo the batch
-                    await self._handlers[event.event_type](conn, event)
+                    with tracing.handling(event.event_id):
+                        await self._handlers[event.event_type](conn, event)
             except Exception as exc:
                 if is_transient(exc):
                     raise
                 log.warning("dead_lettered", consumer=self.name, event_type=event.event_type,
                             event_id=str(event.event_id), reason=getattr(exc, "code", type(exc).__name__))
+                tracing.mark_failed(event.event_id, getattr(exc, "code", type(exc).__name__))
                 row = dead_letter_row(source, exc, service=self._service, attempts=attempt, consumer=self.name)
                 dead.append((row, (inbox_id, source.position)))
         return dead

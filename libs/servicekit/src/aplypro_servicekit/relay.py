@@ -24,6 +24,7 @@ import asyncpg
 import structlog
 from aiokafka.partitioner import DefaultPartitioner
 
+from . import tracing
 from .leadership import Leadership, NotLeader, elect
 from .metrics import RELAY_LEADING, RELAY_PARKED, RELAY_PUBLISHED
 from .relay_send import BatchProducer, Message, Parked, send_in_batches
@@ -178,9 +179,15 @@ class OutboxRelay:
         if not rows:
             return 0
         rows = sorted(rows, key=lambda r: r["id"])
-        messages = _messages(rows)
+        # Tracing on: each message goes out under a producer span, child of the context its row kept.
+        messages, spans = tracing.publishing(_messages(rows))
         budget = requested + SEND_WITHIN_S - time.monotonic()
-        parked = await asyncio.wait_for(self._send(messages), max(budget, 0.001))
+        try:
+            parked = await asyncio.wait_for(self._send(messages), max(budget, 0.001))
+        except BaseException as exc:
+            tracing.end_spans(spans, type(exc).__name__)
+            raise
+        tracing.end_spans(spans)
         async with self._pool.acquire() as conn, conn.transaction():
             # By the lease token (taken under this epoch): rows nobody else took since, whether or not this
             # relay still leads; refusing a fenced relay's finished publish would only make a duplicate.

@@ -22,6 +22,7 @@ from .metrics_share import share_metrics
 from .relay_factory import start_relay
 from .settings import ServiceSettings
 from .supervision import watch_parent
+from .tracing import configure_tracing, flush
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +39,11 @@ def start_relay_process(settings: ServiceSettings, service: str, schema: str) ->
 def _main(settings: ServiceSettings, service: str, schema: str, parent_pid: int) -> None:
     tune_gc()
     configure_logging(f"{service}-relay", settings.log_level, settings.log_json)
-    asyncio.run(_run(settings, schema, parent_pid))
+    configure_tracing(service, settings.otel_enabled)
+    try:
+        asyncio.run(_run(settings, schema, parent_pid))
+    finally:
+        flush()  # a multiprocessing child exits without running atexit hooks
 
 
 async def _run(settings: ServiceSettings, schema: str, parent_pid: int) -> None:

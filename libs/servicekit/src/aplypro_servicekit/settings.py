@@ -92,6 +92,11 @@ class ServiceSettings(BaseSettings):
     ops_metrics_dir: str = Field(
         default="", description="Set by the main process for its children: where they leave their metrics.",
     )
+    otel_enabled: bool = Field(
+        default=False, validation_alias=_shared("APLYPRO_OTEL_ENABLED"),
+        description="Export OpenTelemetry traces over OTLP/HTTP (tracing.py) to OTEL_EXPORTER_OTLP_ENDPOINT; "
+                    "off: nothing of OpenTelemetry is loaded.",
+    )
     log_level: str = Field(default="INFO", validation_alias=_shared("APLYPRO_LOG_LEVEL"))
     log_json: bool = Field(default=True, validation_alias=_shared("APLYPRO_LOG_JSON"))
     db_pool_size: int = 5

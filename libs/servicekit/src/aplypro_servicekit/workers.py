@@ -17,6 +17,7 @@ from typing import Any
 from .gc_tuning import tune_gc
 from .logs import configure_logging
 from .settings import ServiceSettings
+from .tracing import configure_tracing, flush
 
 # Builds the service's spec from its settings; a module-level function, so a spawned worker can import it.
 SpecFactory = Callable[[Any], Any]
@@ -36,5 +37,9 @@ def _main(factory: SpecFactory, settings: ServiceSettings, index: int, parent_pi
     tune_gc()
     spec = factory(settings)
     configure_logging(f"{spec.name}-worker-{index}", settings.log_level, settings.log_json)
+    configure_tracing(spec.name, settings.otel_enabled)
     runtime = ServiceRuntime(spec, settings, worker=index)
-    asyncio.run(runtime.run_until_signalled(parent_pid=parent_pid))
+    try:
+        asyncio.run(runtime.run_until_signalled(parent_pid=parent_pid))
+    finally:
+        flush()  # a multiprocessing child exits without running atexit hooks
