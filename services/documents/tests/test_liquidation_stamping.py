@@ -5,7 +5,7 @@ from dataclasses import replace
 from typing import Any
 
 import pypdf
-from aplypro_documents.domain import LiquidationStatement, PostalAddress
+from aplypro_documents.domain import Document, LiquidationStatement, PostalAddress
 from aplypro_documents.rendering import render_many, render_one, samples
 from aplypro_documents.rendering.stamping import static_html
 
@@ -42,7 +42,7 @@ def statement(index: int, **changes: Any) -> LiquidationStatement:
 
 def test_a_stamped_liquidation_prints_each_word_where_the_full_layout_does() -> None:
     # Two sections each (the PFMP as paid, then its rectificatif): two static layers, one per kind of page.
-    docs = [statement(1), statement(2), samples.attribution(3), statement(4, version=7)]
+    docs: list[Document] = [statement(1), statement(2), samples.attribution(3), statement(4, version=7)]
     for doc, fast in zip(docs, render_many(docs), strict=True):
         if isinstance(doc, LiquidationStatement):
             assert content_streams(fast) == [2, 2]  # stamped, not laid out in full

@@ -156,7 +156,7 @@ def _render_chunk(docs: Sequence[Document]) -> list[bytes]:
             fragments.append(fragment(doc, anchor(index)))
             continue
         for number, stamp in enumerate(stamps):
-            sheet.append((stamp.doc, stamp.section, stamping.stamp_anchor(anchor(index), number), stamp.layout.slots))
+            sheet.append((stamp.doc, stamp.section, stamping.stamp_anchor(anchor(index), number), stamp.layout.boxes))
     if sheet:
         fragments.append(stamp_sheet(sheet, STAMPS_ANCHOR))
     html = _weasy.HTML(string=batch_page(fragments), base_url=BASE_URL)
@@ -187,7 +187,7 @@ def _render_chunk(docs: Sequence[Document]) -> list[bytes]:
         stamp_page = bounds[STAMPS_ANCHOR][0]
         heights = stamping.stamp_heights(batch.pages[stamp_page])
         items = assembler.page_items(batch_offset + stamp_page)
-        layers = stamping.split_layers(items, [len(slots) for _, _, _, slots in sheet])
+        layers = stamping.split_layers(items, [len(boxes) for _, _, _, boxes in sheet])
         if layers is None:
             log.warning("stamp_page_unexpected", stamps=len(sheet))  # every stamped document in full
 

@@ -29,11 +29,12 @@ from aplypro_documents.domain.model import (
 from aplypro_documents.rendering import _weasy
 from aplypro_documents.rendering.templates import BASE_URL, fragment, page
 
-# The per-student slots of each stamped kind, in the order their stamps are drawn.
-SLOTS: dict[DocumentKind, tuple[str, ...]] = {
-    DocumentKind.ATTRIBUTION: ("summary", "article1"),
-    DocumentKind.LIQUIDATION: ("summary", "liquidation", "beneficiary", "decision", "pfmp", "period", "amount",
-                               "iban", "bic", "holder", "closing"),
+# The per-student slots of each stamped kind, in runs: a run of one-line slots at an even pitch (table
+# rows) is stamped as one block of lines, the rows' pitch apart (a block costs more than its lines).
+RUNS: dict[DocumentKind, tuple[tuple[str, ...], ...]] = {
+    DocumentKind.ATTRIBUTION: (("summary",), ("article1",)),
+    DocumentKind.LIQUIDATION: (("summary",), ("beneficiary",), ("decision", "pfmp", "year", "period", "amount"),
+                               ("iban", "bic", "holder"), ("closing",)),
 }  # fmt: skip
 TEMPLATE_ANCHOR = "tpl"
 _TOLERANCE_PX = 0.01  # float noise when comparing laid-out heights
@@ -41,20 +42,38 @@ _TOLERANCE_PX = 0.01  # float noise when comparing laid-out heights
 
 @dataclass(frozen=True, slots=True)
 class SlotBox:
-    """A slot's content box, relative to the page content area, in CSS px."""
+    """A stamp block's box (one slot, or a run of one-line slots), relative to the page content area, in CSS px."""
 
+    names: tuple[str, ...]  # the slots it prints, one a line when more than one
     left: float
     top: float
     width: float
-    height: float
-    lines: bool  # the slot keeps its text's newlines (white-space: pre-line), and so must its stamp
+    height: float  # the room it has: a taller stamp overflows
+    lines: bool  # the block keeps its text's newlines (white-space: pre-line)
+    line_height: float | None = None  # a run's rows' pitch; None: the stylesheet's
+
+
+def _run_box(run: tuple[str, ...], slots: dict[str, SlotBox]) -> SlotBox | None:
+    """One block for a run of slots; None when a run's slots are not one-line rows at an even pitch."""
+    first = slots[run[0]]
+    if len(run) == 1:
+        return first
+    pitch = slots[run[1]].top - first.top
+    if any(abs(slot.left - first.left) > _TOLERANCE_PX or abs(slot.width - first.width) > _TOLERANCE_PX
+           or abs(slot.height - first.height) > _TOLERANCE_PX or abs(slot.top - first.top - k * pitch) > _TOLERANCE_PX
+           for k, slot in enumerate(slots[name] for name in run)):  # fmt: skip
+        return None
+    # A line as tall as the pitch puts its baseline (pitch - line height) / 2 lower than the slot's own line
+    # does: the block starts that much higher, and each line's text lands where the slot's would.
+    top = first.top - (pitch - first.height) / 2
+    return SlotBox(run, first.left, top, first.width, pitch * len(run), lines=True, line_height=pitch)
 
 
 @dataclass(frozen=True, slots=True)
 class StaticLayout:
     pages: tuple[Any, ...]  # weasyprint Page objects of the static layer
     slot_page: int
-    slots: dict[str, SlotBox]
+    boxes: dict[str, SlotBox]  # by the first slot's name: the stamp's blocks, drawn in this order
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +107,7 @@ def stamps_of(doc: Document, stylesheets: tuple[Any, ...], font_config: Any) -> 
             return None
     stamps = []
     for owner, section in parts:
-        layout = static_layout(static_html(owner, section), SLOTS[doc.kind], stylesheets, font_config)
+        layout = static_layout(static_html(owner, section), RUNS[doc.kind], stylesheets, font_config)
         if layout is None:
             return None
         stamps.append(Stamp(owner, section, layout))
@@ -112,9 +131,9 @@ def boxes_by_id(box: Any, prefix: str) -> Iterator[tuple[str, Any]]:
 # A worker sees a few establishments' classes in a row, and états liquidatifs of many establishments.
 @lru_cache(maxsize=128)
 def static_layout(
-    html: str, slots: tuple[str, ...], stylesheets: tuple[Any, ...], font_config: Any
+    html: str, runs: tuple[tuple[str, ...], ...], stylesheets: tuple[Any, ...], font_config: Any
 ) -> StaticLayout | None:
-    """Lay out the static layer; None when the slots cannot be stamped (not on one page)."""
+    """Lay out the static layer; None when the slots cannot be stamped (not on one page, a run uneven)."""
     document = _weasy.HTML(string=html, base_url=BASE_URL).render(
         stylesheets=list(stylesheets), font_config=font_config
     )
@@ -125,13 +144,16 @@ def static_layout(
         for box_id, box in boxes_by_id(page_box, f"{TEMPLATE_ANCHOR}-0-"):
             name = box_id.rsplit("-", 1)[1]
             found.setdefault(name, (number, SlotBox(
-                box.content_box_x() - origin_x, box.content_box_y() - origin_y, box.width, box.height,
+                (name,), box.content_box_x() - origin_x, box.content_box_y() - origin_y, box.width, box.height,
                 "lines" in (box.element.get("class") or "").split(),
             )))  # fmt: skip
-    if set(found) != set(slots) or len({number for number, _ in found.values()}) != 1:
+    if set(found) != {name for run in runs for name in run} or len({number for number, _ in found.values()}) != 1:
+        return None
+    boxes = [_run_box(run, {name: slot for name, (_, slot) in found.items()}) for run in runs]
+    if None in boxes:
         return None
     slot_page = next(iter(found.values()))[0]
-    return StaticLayout(tuple(document.pages), slot_page, {name: found[name][1] for name in slots})
+    return StaticLayout(tuple(document.pages), slot_page, {box.names[0]: box for box in boxes if box})
 
 
 def stamp_heights(stamp_page: Any) -> dict[str, float]:
@@ -145,7 +167,7 @@ def stamp_heights(stamp_page: Any) -> dict[str, float]:
 def overflowing(heights: dict[str, float], anchor: str, layout: StaticLayout) -> bool:
     """True when a stamp's lines need more room than their slot (long name or address)."""
     return any(
-        heights.get(f"{anchor}-{name}", 0) > slot.height + _TOLERANCE_PX for name, slot in layout.slots.items()
+        heights.get(f"{anchor}-{name}", 0) > box.height + _TOLERANCE_PX for name, box in layout.boxes.items()
     )
 
 
