@@ -1,8 +1,9 @@
 """Documents to PDF bytes with weasyprint: one call per document, or one pass per chunk.
 
 Pure: data in, bytes out. The fast path lays out a whole chunk as one HTML document, with each
-DA reduced to its student's own lines over a layout shared by its class (stamping.py), draws it
-once, then cuts one standalone PDF per document out of it (assembly.py).
+DA, and each section page of an état liquidatif, reduced to its student's own lines over a layout
+shared by its group (stamping.py), draws it once, then cuts one standalone PDF per document out of
+it (assembly.py).
 
 Accessibility (documents.md §9.6): every PDF from either path declares /Lang fr, its title (/Title,
 XMP dc:title, shown by viewers through /DisplayDocTitle) and PDF/A-2b. Only the naive path is tagged
@@ -131,9 +132,9 @@ def render_many(docs: Sequence[Document], *, chunk_size: int = DEFAULT_CHUNK_SIZ
 
     Its PDFs carry /Lang fr, their own title and /DisplayDocTitle (assembly.py) but are not tagged:
     weasyprint builds one structure tree per batch, whose marked-content ids are numbered per batch
-    page and whose elements point at batch pages. A stamped DA stacks a class's shared page and its
+    page and whose elements point at batch pages. A stamped page stacks its group's shared page and its
     student's layer, cut out of a page holding the whole chunk's students, into one output page, so
-    neither the ids nor the tree can be carried over. A DA laid out in full by the fallback (lines
+    neither the ids nor the tree can be carried over. A document laid out in full by the fallback (lines
     longer than their slot) goes through render_one and is tagged.
     """
     if chunk_size < 1:
