@@ -1,5 +1,5 @@
-"""How the issuer shares its batches, on the real PostgreSQL: fair between kinds, a class at a time for DAs, and
-lanes side by side that issue each document once. The PDF bytes are a stub here (test_render*.py render)."""
+"""How the issuer shares its batches, on the real PostgreSQL: fair between kinds, a class at a time for DAs, an
+establishment at a time for états liquidatifs, and lanes side by side that issue each document once. The PDF bytes are a stub here (test_render*.py render)."""
 
 from __future__ import annotations
 
@@ -119,6 +119,33 @@ async def test_decisions_are_claimed_a_class_at_a_time(
             uais = await conn.fetch("SELECT s.establishment->>'uai' AS uai, count(*) AS n FROM documents d "
                                     "JOIN schoolings s USING (schooling_id) GROUP BY 1")
         assert all(r["n"] % 6 == 0 for r in uais), [dict(r) for r in uais]
+
+
+async def test_etats_liquidatifs_are_claimed_an_establishment_at_a_time(
+    feed: Feed, enrol: Enrol, pool: asyncpg.Pool, namespace: str, tmp_path: Path, clock: Clock
+) -> None:
+    """Two establishments' états liquidatifs queued in turns: a batch takes one establishment's (the oldest queued
+    first), so the renderer lays out their section pages' shared layout once (stamping.py), not once per student."""
+    schools = [Establishment(uai=uai, name=f"LP {uai}", head_name="Claire Fontaine") for uai in ("0690001A", "0690002B")]
+    students = []
+    for index in range(8):
+        school = schools[index % 2]
+        student_id, schooling_id = await enrol(f"Petit{index}", "Lou", "TLE PRO MODE", school=school)
+        await feed(rib(student_id).model_copy(update={"establishment_uai": school.uai}))
+        students.append((student_id, schooling_id))
+    issuer = issuer_of(pool, namespace, tmp_path, clock, batch_size=4)
+    while await issuer.issue_batch():  # their DAs
+        pass
+    for student_id, schooling_id in students:
+        pfmp_id = uuid.uuid4()
+        await feed(pfmp_validated(student_id, schooling_id, pfmp_id, 1, date(2025, 10, 6), date(2025, 10, 17)),
+                   payment(student_id, schooling_id, pfmp_id, 1, 15000))  # fmt: skip
+    for batch in range(2):
+        assert await issuer.issue_batch() == 4
+        async with pool.acquire() as conn:
+            uais = await conn.fetch("SELECT s.establishment->>'uai' AS uai, count(*) AS n FROM documents d "
+                                    "JOIN schoolings s USING (schooling_id) WHERE d.kind = 'liquidation' GROUP BY 1")
+        assert sorted((r["uai"], r["n"]) for r in uais) == [(school.uai, 4) for school in schools[: batch + 1]]
 
 
 async def test_lanes_side_by_side_issue_each_document_once(

@@ -126,9 +126,9 @@ def test_a_stamp_page_is_cut_into_one_layer_per_student() -> None:
     # Two wrapping groups, then two students with two boxes each, as weasyprint paints them.
     items = [b"cm", b"q", b"scale", b"q", b"q", b"a1", b"Q", b"q", b"a2", b"Q",
              b"q", b"b1", b"Q", b"q", b"b2", b"Q", b"Q", b"Q"]  # fmt: skip
-    layers = split_layers(items, layers=2)
+    layers = split_layers(items, [2, 2])
     assert layers == [b"cm\nq\nscale\nq\nq\na1\nQ\nq\na2\nQ\nQ\nQ", b"cm\nq\nscale\nq\nq\nb1\nQ\nq\nb2\nQ\nQ\nQ"]
-    assert split_layers(items, layers=3) is None  # an unexpected shape is refused, never guessed
+    assert split_layers(items, [2, 2, 2]) is None  # an unexpected shape is refused, never guessed
 
 
 def test_chunks_keep_order_and_cut_between_classes() -> None:

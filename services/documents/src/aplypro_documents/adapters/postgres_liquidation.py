@@ -56,19 +56,53 @@ async def insert_payment_request(conn: Connection, row: dict[str, Any], requeste
     )
 
 
-async def claim_liquidations(conn: Connection, limit: int, exclude: list[UUID] | None = None) -> list[dict[str, Any]]:
+EstablishmentKey = tuple[str, int]  # (UAI, school year): the états liquidatifs claimed together
+
+
+def establishment_of(row: dict[str, Any]) -> EstablishmentKey:
+    return row["establishment"]["uai"], row["school_year"]
+
+
+async def claim_liquidations(conn: Connection, limit: int, exclude: list[UUID] | None = None,
+                             continue_with: EstablishmentKey | None = None) -> list[dict[str, Any]]:
     """Queued états liquidatifs with everything they print: an issued DA, the student's bank account for
     the schooling's establishment, and the dates of every PFMP that has a payment request (`exclude`: rows
-    this transaction holds already)."""
+    this transaction holds already). An establishment at a time, `continue_with` first, then the one with
+    the oldest queued: its états liquidatifs share their section pages' layouts in the renderer
+    (stamping.py), so a batch drawn from a few establishments renders faster than one drawn across the
+    country."""
+    claimed: list[dict[str, Any]] = []
+    held = list(exclude or [])
+    pending = [continue_with] if continue_with else []
+    while len(claimed) < limit:
+        if pending:
+            key = pending.pop()
+        else:
+            seed = await _claim_ready_liquidations(conn, 1, held)  # the oldest queued
+            if not seed:
+                break
+            claimed += seed
+            held.append(seed[0]["schooling_id"])
+            key = establishment_of(seed[0])
+        rows = await _claim_ready_liquidations(conn, limit - len(claimed), held,
+                                               "AND s.establishment->>'uai' = $3 AND s.school_year = $4 ", *key)  # fmt: skip
+        claimed += rows
+        held += [row["schooling_id"] for row in rows]
+    return claimed
+
+
+async def _claim_ready_liquidations(conn: Connection, limit: int, held: list[UUID], where: str = "",
+                                    *args: Any) -> list[dict[str, Any]]:  # fmt: skip
     if limit < 1:
         return []
     rows = await conn.fetch(
         decision_inputs_sql(columns=_RIB_COLUMNS) + _RIB_JOIN
         + "WHERE q.kind = 'liquidation' AND NOT EXISTS (SELECT 1 FROM payment_requests pr "
         "LEFT JOIN pfmps p USING (pfmp_id) WHERE pr.schooling_id = q.schooling_id AND p.pfmp_id IS NULL) "
-        "AND q.schooling_id <> ALL($2::uuid[]) ORDER BY q.queued_at, q.schooling_id LIMIT $1 FOR UPDATE OF q SKIP LOCKED",
-        limit, list(exclude or []),
-    )
+        "AND q.schooling_id <> ALL($2::uuid[]) " + where
+        + "ORDER BY q.queued_at, q.schooling_id LIMIT $1 FOR UPDATE OF q SKIP LOCKED",
+        limit, held, *args,
+    )  # fmt: skip
     return decision_inputs(rows)
 
 

@@ -16,7 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import structlog
 
-from aplypro_documents.domain.model import AttributionDecision, Document
+from aplypro_documents.domain.model import AttributionDecision, Document, LiquidationStatement
 from aplypro_documents.rendering.payloads import from_payload, to_payload
 from aplypro_documents.rendering.renderer import DEFAULT_CHUNK_SIZE, _toolkit, render_many
 
@@ -100,10 +100,13 @@ def worker_pool(workers: int | None = None) -> RenderPool:
 
 
 def _class_key(doc: Document) -> Hashable:
-    """Decisions likely to share one static layout (stamping.py); only a chunking hint."""
+    """Documents likely to share static layouts (stamping.py); only a chunking hint."""
     if isinstance(doc, AttributionDecision):
         return (doc.establishment, doc.training, doc.school_year, doc.daily_rate_cents,
                 doc.yearly_cap_cents, doc.issued_on, doc.signatory.name, doc.signatory.function)  # fmt: skip
+    if isinstance(doc, LiquidationStatement):
+        return (doc.establishment, doc.school_year, doc.ministry, doc.programme, doc.signatory.name,
+                doc.signatory.function)  # fmt: skip
     return None
 
 

@@ -1,8 +1,9 @@
 """Documents to PDF bytes with weasyprint: one call per document, or one pass per chunk.
 
 Pure: data in, bytes out. The fast path lays out a whole chunk as one HTML document, with each
-DA reduced to its student's own lines over a layout shared by its class (stamping.py), draws it
-once, then cuts one standalone PDF per document out of it (assembly.py).
+DA, and each section page of an état liquidatif, reduced to its student's own lines over a layout
+shared by its group (stamping.py), draws it once, then cuts one standalone PDF per document out of
+it (assembly.py).
 
 Accessibility (documents.md §9.6): every PDF from either path declares /Lang fr, its title (/Title,
 XMP dc:title, shown by viewers through /DisplayDocTitle) and PDF/A-2b. Only the naive path is tagged
@@ -18,7 +19,7 @@ from typing import Any, Final, cast
 
 import structlog
 
-from aplypro_documents.domain.model import AttributionDecision, Document
+from aplypro_documents.domain.model import Document
 from aplypro_documents.rendering import _weasy, stamping
 from aplypro_documents.rendering.assembly import BatchAssembler, OutputPdf
 from aplypro_documents.rendering.templates import (
@@ -131,9 +132,9 @@ def render_many(docs: Sequence[Document], *, chunk_size: int = DEFAULT_CHUNK_SIZ
 
     Its PDFs carry /Lang fr, their own title and /DisplayDocTitle (assembly.py) but are not tagged:
     weasyprint builds one structure tree per batch, whose marked-content ids are numbered per batch
-    page and whose elements point at batch pages. A stamped DA stacks a class's shared page and its
+    page and whose elements point at batch pages. A stamped page stacks its group's shared page and its
     student's layer, cut out of a page holding the whole chunk's students, into one output page, so
-    neither the ids nor the tree can be carried over. A DA laid out in full by the fallback (lines
+    neither the ids nor the tree can be carried over. A document laid out in full by the fallback (lines
     longer than their slot) goes through render_one and is tagged.
     """
     if chunk_size < 1:
@@ -147,29 +148,28 @@ def render_many(docs: Sequence[Document], *, chunk_size: int = DEFAULT_CHUNK_SIZ
 def _render_chunk(docs: Sequence[Document]) -> list[bytes]:
     started = time.perf_counter()
     kit = _toolkit()
-    layouts: list[stamping.StaticLayout | None] = []
-    fragments, stamps = [], []
+    stamped: list[list[stamping.Stamp] | None] = []
+    fragments, sheet = [], []
     for index, doc in enumerate(docs):
-        layout = None
-        if isinstance(doc, AttributionDecision):
-            layout = stamping.static_layout(stamping.static_html(doc), kit.stylesheets, kit.font_config)
-        layouts.append(layout)
-        if layout is not None and isinstance(doc, AttributionDecision):
-            stamps.append((doc, anchor(index), layout.slots))
-        else:
+        stamps = stamping.stamps_of(doc, kit.stylesheets, kit.font_config)
+        stamped.append(stamps)
+        if stamps is None:
             fragments.append(fragment(doc, anchor(index)))
-    if stamps:
-        fragments.append(stamp_sheet(stamps, STAMPS_ANCHOR))
+            continue
+        for number, stamp in enumerate(stamps):
+            sheet.append((stamp.doc, stamp.section, stamping.stamp_anchor(anchor(index), number), stamp.layout.boxes))
+    if sheet:
+        fragments.append(stamp_sheet(sheet, STAMPS_ANCHOR))
     html = _weasy.HTML(string=batch_page(fragments), base_url=BASE_URL)
     batch = html.render(
         stylesheets=list(kit.stylesheets), font_config=kit.font_config,
         color_profiles=dict(kit.color_profiles), **kit.options,
     )  # fmt: skip
-    anchors = [anchor(index) for index, layout in enumerate(layouts) if layout is None]
-    bounds = _page_bounds(batch.pages, anchors + ([STAMPS_ANCHOR] if stamps else []))
+    anchors = [anchor(index) for index, stamps in enumerate(stamped) if stamps is None]
+    bounds = _page_bounds(batch.pages, anchors + ([STAMPS_ANCHOR] if sheet else []))
 
     # Static layers first, then the batch pages, in one PDF drawn once.
-    statics = stamping.distinct_layouts(layouts)
+    statics = stamping.distinct_layouts([stamp for stamps in stamped if stamps for stamp in stamps])
     offsets: dict[int, int] = {}
     pages: list[Any] = []
     for layout in statics:
@@ -182,28 +182,32 @@ def _render_chunk(docs: Sequence[Document]) -> list[bytes]:
         batch.color_profiles, batch.output_intent,
     )  # fmt: skip
     assembler = BatchAssembler(_weasy.generate_pdf(whole, None, 1, **_write_options(kit)))
-    stamp_layers: list[bytes] | None = []
+    layers: list[bytes] | None = []
     heights: dict[str, float] = {}
-    if stamps:
+    if sheet:
         stamp_page = bounds[STAMPS_ANCHOR][0]
         heights = stamping.stamp_heights(batch.pages[stamp_page])
         items = assembler.page_items(batch_offset + stamp_page)
-        stamp_layers = stamping.split_layers(items, len(stamps))
-        if stamp_layers is None:
-            log.warning("stamp_page_unexpected", stamps=len(stamps))  # every stamped DA in full
+        layers = stamping.split_layers(items, [len(boxes) for _, _, _, boxes in sheet])
+        if layers is None:
+            log.warning("stamp_page_unexpected", stamps=len(sheet))  # every stamped document in full
 
-    pdfs, fallbacks, layer_index = [], 0, iter(range(len(stamps)))
-    for index, (doc, layout) in enumerate(zip(docs, layouts, strict=True)):
-        if layout is None:
+    pdfs, fallbacks, next_layer = [], 0, 0
+    for index, (doc, stamps) in enumerate(zip(docs, stamped, strict=True)):
+        if stamps is None:
             first, last = bounds[anchor(index)]
             stacks: list[list[int | bytes]] = [[batch_offset + number] for number in range(first, last)]
         else:
-            layer = next(layer_index)
-            if stamp_layers is None or stamping.overflowing(heights, anchor(index), layout):
-                fallbacks += 1  # lines longer than the slot: lay this one out in full
+            own, next_layer = range(next_layer, next_layer + len(stamps)), next_layer + len(stamps)
+            if layers is None or any(
+                stamping.overflowing(heights, stamping.stamp_anchor(anchor(index), number), stamp.layout)
+                for number, stamp in enumerate(stamps)
+            ):
+                fallbacks += 1  # lines longer than their slot: lay this one out in full
                 pdfs.append(render_one(doc))
                 continue
-            stacks = stamping.stacked_pages(offsets[id(layout)], layout, stamp_layers[layer])
+            stacks = [page for stamp, layer in zip(stamps, own, strict=True)
+                      for page in stamping.stacked_pages(offsets[id(stamp.layout)], stamp.layout, layers[layer])]
         pdfs.append(assembler.write(OutputPdf(stacks, _metadata(doc), pdf_identifier(doc))))
     log.debug(
         "chunk_rendered",

@@ -15,6 +15,7 @@ from aplypro_documents.domain.model import (
     AttributionDecision,
     Document,
     DocumentKind,
+    LiquidationSection,
     LiquidationStatement,
     Withdrawal,
 )
@@ -50,16 +51,19 @@ def anchor(index: int) -> str:
     return f"doc-{index}"
 
 
-def fragment(doc: Document, anchor_id: str, layer: str = "full") -> Markup:
-    """One document's sheets; layer "static" leaves a DA's per-student slots empty (stamping.py)."""
+def fragment(doc: Document, anchor_id: str, layer: str = "full", section: LiquidationSection | None = None) -> Markup:
+    """One document's sheets; layer "static" leaves the per-student slots empty (stamping.py) and, for an
+    état liquidatif, prints only `section`'s page."""
     template = environment().get_template(TEMPLATE_NAMES[doc.kind])
-    return Markup(template.render(doc=doc, anchor=anchor_id, layer=layer))  # noqa: S704 - autoescaped
+    sections = (section,) if section is not None else getattr(doc, "sections", ())
+    return Markup(template.render(doc=doc, anchor=anchor_id, layer=layer, sections=sections))  # noqa: S704 - autoescaped
 
 
 def stamp_sheet(
-    stamps: Sequence[tuple[AttributionDecision, str, Mapping[str, Any]]], sheet_anchor: str
+    stamps: Sequence[tuple[Document, LiquidationSection | None, str, Mapping[str, Any]]], sheet_anchor: str
 ) -> Markup:
-    """DAs' per-student lines, each absolutely placed over a slot of its static layer, one page."""
+    """Stamped pages' per-student lines, each absolutely placed over a slot of its static layer, one page:
+    (document, its section for an état liquidatif, the page's anchor, its slots)."""
     template = environment().get_template("stamp.html")
     return Markup(template.render(stamps=stamps, sheet_anchor=sheet_anchor))  # noqa: S704 - autoescaped
 

@@ -124,7 +124,7 @@ class DecisionIssuer:
         claims: dict[DocumentKind, Callable[[int, list[Any]], Any]] = {
             K.WITHDRAWAL: lambda n, held: postgres_decisions.claim_withdrawals(conn, n, held),
             K.ABROGATION: lambda n, held: postgres_decisions.claim_abrogations(conn, n, today, held),
-            K.LIQUIDATION: lambda n, held: postgres_liquidation.claim_liquidations(conn, n, held),
+            K.LIQUIDATION: lambda n, held: postgres_liquidation.claim_liquidations(conn, n, held, last_establishment),
             K.ATTRIBUTION: lambda n, held: postgres.claim_ready(conn, n, held, last_class),
         }
         order = ORDER[self._turn % len(ORDER):] + ORDER[: self._turn % len(ORDER)]
@@ -132,6 +132,7 @@ class DecisionIssuer:
         held: dict[DocumentKind, list[Any]] = {kind: [] for kind in order}
         jobs: list[_Job] = []
         last_class: postgres.ClassKey | None = None  # a batch's DAs go on with the class they stopped in
+        last_establishment: postgres_liquidation.EstablishmentKey | None = None  # and its états liquidatifs too
         active = list(order)  # kinds that may have more: each round shares what is left of the batch among them
         while active and len(jobs) < self._batch_size:
             still: list[DocumentKind] = []
@@ -144,6 +145,8 @@ class DecisionIssuer:
                 held[kind] += [row["schooling_id"] for row in rows]
                 if kind is K.ATTRIBUTION and rows:
                     last_class = postgres.class_of(rows[-1])
+                if kind is K.LIQUIDATION and rows:
+                    last_establishment = postgres_liquidation.establishment_of(rows[-1])
                 if len(rows) == share:
                     still.append(kind)  # took its whole share: it may have more
             active = still  # every round either fills its shares or drops a kind: it ends
