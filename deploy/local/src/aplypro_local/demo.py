@@ -48,19 +48,26 @@ def _refused_file(stack: LocalStack, *args: str) -> Counter[str]:
 
 def _wait(probe: Probe, stack: LocalStack, label: str, done: Callable[[dict[str, int]], bool],
           progress: Callable[[dict[str, int]], str], timeout: float) -> dict[str, int]:
-    deadline = time.monotonic() + timeout
+    """Until `done`. A stage may take as long as its count keeps moving (a bigger school takes longer); it
+    fails when the count stood still for `timeout` seconds."""
+    started = moved = time.monotonic()
+    shown = ""
     with console.status(label) as status:
         while True:
             figures = asyncio.run(probe.figures())
-            status.update(f"{label} {progress(figures)}")
+            now_shown = progress(figures)
+            if now_shown != shown:
+                shown, moved = now_shown, time.monotonic()
+            status.update(f"{label} {shown}")
             if done(figures):
-                console.print(f"[green]✓[/] {label} {progress(figures)}")
+                console.print(f"[green]✓[/] {label} {shown} ({time.monotonic() - started:.0f} s)")
                 return figures
             dead = [name for name, alive in stack.alive().items() if not alive]
             if dead:
                 raise DemoFailed(f"service(s) stopped: {', '.join(dead)}; see {stack.workdir / 'logs'}")
-            if time.monotonic() > deadline:
-                raise DemoFailed(f"timed out: {label} {progress(figures)}; see {stack.workdir / 'logs'}")
+            if time.monotonic() - moved > timeout:
+                raise DemoFailed(f"timed out: {label} {shown} (no progress for {timeout:.0f} s); "
+                                 f"see {stack.workdir / 'logs'}")
             time.sleep(0.3)
 
 
