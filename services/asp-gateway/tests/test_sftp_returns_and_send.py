@@ -145,3 +145,30 @@ async def test_poll_over_sftp_ingests_the_fake_asps_answers_once(
     assert len(states) == 3
     assert set(states) <= {"integrated", "rejected"}, states  # every request answered
     assert sum(int(str(r["applied"])) for r in results) == 3
+
+
+async def test_the_fake_asps_payment_return_moves_integrated_requests_to_paid_or_unpaid(
+    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path
+) -> None:
+    # Narrated: three requests sent and integrated; the fake ASP pays some and fails some (seeded unpaid rate);
+    # `poll` ingests its payments return: `paid` with their net amount, `unpaid` with its §6.2 reason.
+    for n in range(3):
+        await feed(pool, projection.on_payment_requested, request(*await register(pool, n)))
+    async with fake_asp(tmp_path, Behaviour(unpaid_rate=0.5, seed=1)) as world:
+        await send(database_url, namespace, tmp_path, **world.env())
+        await poll_cli(database_url, namespace, tmp_path, **world.env())
+        name = world.fake.emit_payments()
+        assert name is not None
+        assert name.startswith("renvoi_paiement_APLYPROMOCK_")
+        assert world.fake.emit_payments() is None  # every integrated record answered once
+        [result] = await poll_cli(database_url, namespace, tmp_path, **world.env())
+    assert result["kind"] == "payments"
+    assert result["applied"] == 3
+    rows = await pool.fetch("SELECT state, paid_cents, amount_cents, return_reasons FROM payment_requests")
+    paid = [r for r in rows if r["state"] == "paid"]
+    unpaid = [r for r in rows if r["state"] == "unpaid"]
+    assert len(paid) + len(unpaid) == 3
+    assert paid
+    assert unpaid  # seed 1 at 50 %: at least one failure (the draw is reproducible)
+    assert all(r["paid_cents"] == r["amount_cents"] for r in paid)  # MTNET = what was sent
+    assert all(r["return_reasons"] for r in unpaid)

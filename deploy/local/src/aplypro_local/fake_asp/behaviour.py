@@ -78,3 +78,7 @@ class Behaviour:
     validate: Validator = well_formed
     password: str | None = None  # also accept password authentication with this password (§3.1)
     faults: Faults = field(default_factory=Faults)
+    # Payment returns (emit_payments): share of integrated records not paid, each with a §6.2 code.
+    unpaid_rate: float = 0.0
+    unpaid_codes: tuple[tuple[str, str], ...] = (("RJT", "Compte clos"), ("IDR", "Anomalie detectee"))
+    payments_code: str = "APLYPROMOCK"  # the <CODE> of renvoi_paiement_<CODE>_<YYYYMMDD>.xml

@@ -192,6 +192,6 @@ class AspDesk:
             record_id=record.record_id, individual_id=self._id("ind", record.individual, record.individual_known),
             dossier_id=self._id("doss", record.dossier, record.dossier_known), dossier_number=record.dossier_number,
             prestation_id=self._id("presta", record.prestation, record.prestation_known),
-            prestation_number=str(next(self._next["numpresta"])), amount_euros=record.amount_euros)
+            prestation_number=str(next(self._next["numpresta"])), amount_euros=record.amount_euros, iban=record.iban)
         self.integrated[record.record_id] = line
         return line

@@ -1,14 +1,17 @@
 """The return files the fake writes: integrations and rejects CSV (asp-exchange.md §5.1, §5.2).
 
 Windows-1252 (the ASP's "ANSI": for the accented letters of the reasons it is byte for byte ISO-8859-1),
-`;` separator, LF, exact headers, no quoting; an empty last field leaves a trailing `;`. Payment and
-recovery-order XML returns (§5.3, §5.4) come later, next to these (see FakeAsp.emit_payments).
+`;` separator, LF, exact headers, no quoting; an empty last field leaves a trailing `;`. And the payments
+XML return (§5.3): one `PAIEMENT` per integrated record, `PAYE` with its MTNET or `INVALIDE` with a §6.2 code.
+(Recovery orders, §5.4, are not written yet.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
+from xml.sax.saxutils import escape
 
 ENCODING = "cp1252"
 INTEGRATIONS_HEADER = ("Numero enregistrement;idIndDoss;idIndTiers;idDoss;numAdmDoss;idPretaDoss;"
@@ -24,7 +27,8 @@ class Integrated:
     dossier_number: str
     prestation_id: str
     prestation_number: str
-    amount_euros: int | None  # MTTOTALFINANCEMENT, kept for the payment returns to come
+    amount_euros: int | None  # MTTOTALFINANCEMENT: what the payment return pays
+    iban: str = ""  # the account the payment return says was paid
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,42 @@ def integrations_csv(lines: Sequence[Integrated]) -> bytes:
 
 def rejects_csv(lines: Sequence[Rejected]) -> bytes:
     return _csv(REJECTS_HEADER, [(str(r.record_id), "", r.numadm, " ".join(r.reason.split()), "") for r in lines])
+
+
+PAYMENTS_NAMESPACE = "http://www.cnasea.fr/fichier"
+
+
+@dataclass(frozen=True)
+class Payment:
+    line: Integrated
+    paid: bool
+    failure_code: str = ""  # §6.2 CODEMOTIFINVAL of an INVALIDE line
+    failure_text: str = ""
+
+
+def payments_name(code: str, on: date) -> str:
+    return f"renvoi_paiement_{code}_{on:%Y%m%d}.xml"
+
+
+def _payment(payment: Payment, on: date) -> str:
+    line = payment.line
+    presta = (f"<LISTEPRESTADOSS><PRESTADOSS><IDPRESTADOSS>{escape(line.prestation_id)}</IDPRESTADOSS>"
+              "</PRESTADOSS></LISTEPRESTADOSS>")
+    if not payment.paid:
+        return (f"<PAIEMENT><ETATPAIEMENT>INVALIDE</ETATPAIEMENT>{presta}<CODEMOTIFINVAL>"
+                f"{escape(payment.failure_code)}</CODEMOTIFINVAL><LIBELLEMOTIFINVAL>{escape(payment.failure_text)}"
+                "</LIBELLEMOTIFINVAL></PAIEMENT>")
+    iban = line.iban.replace(" ", "")
+    account = (f"<COORDPAIE><CODEISOPAYS>{escape(iban[:2])}</CODEISOPAYS><CLECONTROL>{escape(iban[2:4])}"
+               f"</CLECONTROL><ZONEBBAN>{escape(iban[4:])}</ZONEBBAN></COORDPAIE>") if iban else ""
+    return (f"<PAIEMENT><ETATPAIEMENT>PAYE</ETATPAIEMENT>{presta}<MTNET>{line.amount_euros or 0}.00</MTNET>"
+            f"<DATEPAIEMENT>{on:%d/%m/%Y}</DATEPAIEMENT>{account}</PAIEMENT>")
+
+
+def payments_xml(payments: Sequence[Payment], on: date) -> bytes:
+    body = "".join(_payment(p, on) for p in payments)
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<LISTEPAIEMENT xmlns="{PAYMENTS_NAMESPACE}">{body}'
+            "</LISTEPAIEMENT>\n").encode()
 
 
 def truncated(content: bytes) -> bytes:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -127,6 +128,9 @@ class FakeAsp:
         self._redeliver: dict[str, list[bytes]] = {}
         self._acceptor: asyncssh.SSHAcceptor | None = None
         self.encryption_algs = encryption_algs or ENCRYPTION_ALGS  # ["aes256-cbc"]: offer only the ASP's cipher
+        self._paid: set[int] = set()  # integrated records already in a payments return
+        self._payment_files = 0
+        self._payment_draws = random.Random(self.behaviour.seed + 1)  # noqa: S311 - fictitious outcomes
 
     # -- server life -------------------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
@@ -221,7 +225,24 @@ class FakeAsp:
             (self.return_dir / name).write_bytes(queue.pop(0))
             self.returns_written.append(name)
 
-    def emit_payments(self, *args: Any, **kwargs: Any) -> None:
-        """Hook for the payment and recovery-order returns (§5.3, §5.4, §10): `desk.integrated` holds every
-        integrated record with its ASP ids and MTTOTALFINANCEMENT to build them from. A later part."""
-        raise NotImplementedError("payment returns are not written by the fake ASP yet")
+    def emit_payments(self) -> str | None:
+        """One payments return (§5.3) for every integrated record not answered yet: `PAYE` with its MTNET, or,
+        at the behaviour's `unpaid_rate` (seeded), `INVALIDE` with a §6.2 code. The file's name, or None when
+        there is nothing to pay. A second call the same day writes under a new <CODE> (one file per call)."""
+        pending = [line for record_id, line in sorted(self.desk.integrated.items()) if record_id not in self._paid]
+        if not pending:
+            return None
+        payments = []
+        for line in pending:
+            if self._payment_draws.random() < self.behaviour.unpaid_rate:
+                code, text = self._payment_draws.choice(self.behaviour.unpaid_codes)
+                payments.append(returns.Payment(line, paid=False, failure_code=code, failure_text=text))
+            else:
+                payments.append(returns.Payment(line, paid=True))
+            self._paid.add(line.record_id)
+        on = self.clock().date()
+        self._payment_files += 1
+        code = self.behaviour.payments_code + (str(self._payment_files) if self._payment_files > 1 else "")
+        name = returns.payments_name(code, on)
+        self.write_return(name, returns.payments_xml(payments, on))
+        return name
