@@ -35,16 +35,21 @@ def demo(
 
 @app.command()
 def up(workdir: WORKDIR = Path("var/stack")) -> None:
-    """Start the broker, the database and the five services; stop them all on Ctrl-C. Each service's
-    /metrics, /healthz and /readyz are printed and written, with the servers, to WORKDIR/stack.json
-    (`aplypro status` reads it)."""
+    """Start the broker, the database, the fake ASP SFTP server and the five services; stop them all on
+    Ctrl-C. Each service's /metrics, /healthz and /readyz are printed and written, with the servers, to
+    WORKDIR/stack.json (`aplypro status` reads it)."""
+    from .fake_asp.in_thread import FakeAspInThread
     from .stack import LocalStack
 
     stack = LocalStack(workdir.resolve())
+    asp = FakeAspInThread(workdir.resolve() / "fake-asp")
+    stack.extra_env.update(asp.start())  # the gateway sends to it and polls it over SFTP
     stack.start_servers()
     stack.start_all()
     typer.echo(f"KAFKA_BOOTSTRAP_SERVERS={stack.env['KAFKA_BOOTSTRAP_SERVERS']}")
     typer.echo(f"DATABASE_URL={stack.env['DATABASE_URL']}")
+    typer.echo(f"fake ASP: sftp://127.0.0.1:{asp.env['APLYPRO_ASP_SFTP_PORT']} (uploads in {asp.upload_dir}; "
+               "`aplypro-asp-gateway poll` fetches its answers)")
     for service in stack.processes:
         url = stack.ops_url(service)
         typer.echo(f"{service:<12} metrics {url}/metrics  health {url}/healthz  ready {url}/readyz" if url
@@ -71,6 +76,7 @@ def up(workdir: WORKDIR = Path("var/stack")) -> None:
             time.sleep(1)
     finally:
         stack.stop()
+        asp.stop()
 
 
 @app.command()

@@ -14,6 +14,7 @@ from aplypro_contracts.reasons import describe
 from rich.console import Console
 from rich.table import Table
 
+from .fake_asp.in_thread import FakeAspInThread
 from .probes import Probe
 from .school import UAI, SchoolFiles, generate_school
 from .stack import LocalStack
@@ -87,9 +88,11 @@ class SchoolRun:
         return dict(out)
 
 
-def run_school(stack: LocalStack, school: SchoolFiles, timeout: float) -> SchoolRun:
+def run_school(stack: LocalStack, school: SchoolFiles, timeout: float, asp: FakeAspInThread | None = None) -> SchoolRun:
     """Feed one school to a running stack and wait until every stage is done; returns the figures and the
-    blocked counts per reason."""
+    blocked counts per reason. With `asp` (the gateway set to reach it over SFTP), the payment file goes to the
+    fake ASP, whose answers and payments are fetched with `aplypro-asp-gateway poll` until every request sent
+    is paid or refused."""
     probe = Probe(stack.env["DATABASE_URL"], stack.env["KAFKA_BOOTSTRAP_SERVERS"], stack.schema_prefix,
                   stack.extra_env.get("APLYPRO_TOPIC_NAMESPACE", ""))
     n, p, da = school.student_count, school.pfmp_count, school.decision_count
@@ -131,22 +134,51 @@ def run_school(stack: LocalStack, school: SchoolFiles, timeout: float) -> School
                         and f["requests_sent"] + f["requests_blocked"] >= f["payment_requests"],
                         lambda f: f"{f['requests_sent']} sent + {f['requests_blocked']} blocked"
                                   f"/{f['payment_requests']}", timeout)
+    if asp is not None:
+        run.figures = _asp_answers(stack, probe, asp, timeout)
     run.figures["dead_letters"] = asyncio.run(probe.dead_letters())
     run.blocked.update(asyncio.run(probe.blocked_by_reason()))
     return run
 
 
+def _asp_answers(stack: LocalStack, probe: Probe, asp: FakeAspInThread, timeout: float) -> dict[str, int]:
+    """Poll the ASP's answers (integrations, rejects), ask the fake for the payments of what it integrated,
+    poll again; until the calculator knows an answer for every request sent."""
+    label = "the ASP integrates and pays; asp-gateway polls"
+    started = moved = time.monotonic()
+    shown = ""
+    with console.status(label) as status:
+        while True:
+            _command(stack, "aplypro-asp-gateway", "poll")
+            asp.emit_payments()
+            figures = asyncio.run(probe.figures())
+            answered = figures["requests_paid"] + figures["requests_unpaid"] + figures["requests_rejected"]
+            now_shown = f"{answered}/{figures['requests_sent']}"
+            if now_shown != shown:
+                shown, moved = now_shown, time.monotonic()
+            status.update(f"{label} {shown}")
+            if figures["requests_awaiting_asp"] == 0 and answered >= figures["requests_sent"]:
+                console.print(f"[green]✓[/] {label} {shown} ({time.monotonic() - started:.0f} s)")
+                return figures
+            if time.monotonic() - moved > timeout:
+                raise DemoFailed(f"timed out: {label} {shown} (no progress for {timeout:.0f} s)")
+            time.sleep(1)
+
+
 def run_demo(workdir: Path, students_per_class: int = 20, timeout: float = 150) -> int:
     started = time.monotonic()
     stack = LocalStack(workdir)
+    asp = FakeAspInThread(workdir / "fake-asp")
     try:
+        stack.extra_env.update(asp.start())
+        console.print(f"[green]✓[/] fake ASP SFTP server on 127.0.0.1:{asp.env['APLYPRO_ASP_SFTP_PORT']}")
         with console.status("starting the embedded Kafka broker and PostgreSQL"):
             stack.start_servers()
         console.print(f"[green]✓[/] broker {stack.env['KAFKA_BOOTSTRAP_SERVERS']}, database ready")
         stack.start_all()
         console.print("[green]✓[/] started students, pfmp, calculator, documents, asp-gateway")
-        run = run_school(stack, generate_school(workdir / "school", students_per_class), timeout)
-        _summary(stack, run, time.monotonic() - started)
+        run = run_school(stack, generate_school(workdir / "school", students_per_class), timeout, asp)
+        _summary(stack, run, time.monotonic() - started, asp.upload_dir)
         return 0 if run.figures["dead_letters"] == 0 else 1
     except DemoFailed as exc:
         console.print(f"[red]✗ {exc}[/]")
@@ -154,11 +186,12 @@ def run_demo(workdir: Path, students_per_class: int = 20, timeout: float = 150) 
     finally:
         with console.status("stopping"):
             stack.stop()
+            asp.stop()
 
 
-def _summary(stack: LocalStack, run: SchoolRun, seconds: float) -> None:
+def _summary(stack: LocalStack, run: SchoolRun, seconds: float, asp_folder: Path) -> None:
     f = run.figures
-    files = sorted((Path(stack.env["APLYPRO_ASP_OUTBOX_DIR"])).glob("*.xml"))
+    files = sorted(asp_folder.glob("nps_ficimport_idp_*.xml"))
     table = Table(title=f"APLyPro demo: one school, {seconds:.0f} s")
     table.add_column("what")
     table.add_column("result", justify="right")
@@ -169,9 +202,12 @@ def _summary(stack: LocalStack, run: SchoolRun, seconds: float) -> None:
     table.add_row("total of amounts", _euros(f["amounts_total_cents"]), "calculator")
     table.add_row("payment requests", str(f["payment_requests"]), "calculator")
     table.add_row("decisions (PDF) written", str(f["decisions"]), stack.env["APLYPRO_DOCUMENTS_STORAGE_DIR"])
-    table.add_row("ASP payment files", str(len(files)), str(Path(stack.env["APLYPRO_ASP_OUTBOX_DIR"])))
+    table.add_row("ASP payment files (uploaded over SFTP)", str(len(files)), str(asp_folder))
     table.add_row("requests in the files", str(f["requests_sent"]), "asp-gateway")
     table.add_row("total in the files", _euros(f["sent_total_cents"]), "asp-gateway")
+    table.add_row("requests paid by the ASP", str(f["requests_paid"]), "calculator (ASP returns)")
+    table.add_row("requests unpaid or rejected", str(f["requests_unpaid"] + f["requests_rejected"]),
+                  "calculator (ASP returns)")
     table.add_row("requests blocked", str(f["requests_blocked"]), "calculator, asp-gateway")
     for (reason, where), count in sorted(run.blocked.items()):
         table.add_row(f"  blocked: {reason}", str(count), where)

@@ -36,8 +36,15 @@ QUERIES = {
     "gateway_students": "SELECT count(*) FROM asp_gateway.students",
     "gateway_schoolings": "SELECT count(*) FROM asp_gateway.schoolings",
     "gateway_ribs": "SELECT count(*) FROM asp_gateway.ribs",
-    "requests_sent": "SELECT count(*) FROM asp_gateway.payment_requests WHERE state = 'sent'",
-    "sent_total_cents": "SELECT coalesce(sum(amount_cents), 0) FROM asp_gateway.payment_requests WHERE state = 'sent'",
+    # Sent: handed to the ASP in a payment file, whatever the ASP answered since.
+    "requests_sent": "SELECT count(*) FROM asp_gateway.payment_requests WHERE state <> 'pending'",
+    "sent_total_cents": "SELECT coalesce(sum(amount_cents), 0) FROM asp_gateway.payment_requests "
+                        "WHERE state <> 'pending'",
+    "requests_awaiting_asp": "SELECT count(*) FROM asp_gateway.payment_requests WHERE state IN ('sent', 'integrated')",
+    # The ASP's answers as the calculator learnt them (PaymentRequestStateChanged).
+    "requests_paid": "SELECT count(*) FROM calculator.payment_requests WHERE state = 'paid'",
+    "requests_unpaid": "SELECT count(*) FROM calculator.payment_requests WHERE state = 'unpaid'",
+    "requests_rejected": "SELECT count(*) FROM calculator.payment_requests WHERE state = 'rejected'",
     "requests_blocked": f"SELECT count(*) FROM calculator.payment_requests WHERE cardinality({_HELD}) > 0",
     "payment_files": "SELECT count(DISTINCT file_name) FROM asp_gateway.payment_requests WHERE file_name IS NOT NULL",
 }
