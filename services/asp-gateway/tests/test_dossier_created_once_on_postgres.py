@@ -105,7 +105,8 @@ async def test_a_rejected_first_record_frees_the_next_as_a_new_creation(
     then = await build_payment_file(pool, options)
     assert then.records == 1
     content = await file_of(pool, then.file_name)
-    assert b"idIndividu" not in content and b"idDoss" not in content  # nothing was created: a creation again
+    assert b"idIndividu" not in content  # nothing was created: a creation again
+    assert b"idDoss" not in content
     assert (await record_of(pool, second))["first_payment"] is True
 
 
@@ -134,7 +135,8 @@ async def test_a_new_schooling_of_an_integrated_student_carries_the_individuals_
     assert then.records == 1
     content = await file_of(pool, then.file_name)
     assert b'<INDIVIDU idIndividu="1200000" modification="O">' in content
-    assert b"idDoss" not in content and b"idPrestaDoss" not in content
+    assert b"idDoss" not in content
+    assert b"idPrestaDoss" not in content
     assert (await record_of(pool, new.payment_request_id))["first_payment"] is True
 
 

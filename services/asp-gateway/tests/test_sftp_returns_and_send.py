@@ -193,7 +193,8 @@ async def test_two_pfmps_of_one_student_reach_the_fake_asp_one_creation_at_a_tim
         [second] = await send(database_url, namespace, tmp_path, **world.env())
         assert second["records"] == 1
         content = await pool.fetchval("SELECT content FROM asp_files WHERE file_name = $1", second["name"])
-        assert b"idIndividu=" in content and b"idDoss=" in content
+        assert b"idIndividu=" in content
+        assert b"idDoss=" in content
         answers = await poll_cli(database_url, namespace, tmp_path, **world.env())
         assert {(r["kind"], r["lines"], r["applied"]) for r in answers} == {("integrations", 1, 1),
                                                                            ("rejects", 0, 0)}, answers

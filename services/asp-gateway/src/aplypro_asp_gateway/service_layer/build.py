@@ -92,14 +92,13 @@ def assemble(records: Sequence[PaymentRecord], sent_numbers: set[str], params: P
     creations = Creations(known or KnownIds())
     file = PaymentFile(params, built_on)
     for original in records:
-        resolved = creations.resolve(original)
-        if isinstance(resolved, Blocked):
-            blocked.append(resolved)
-            continue
-        record = resolved
         # A modification carries the prestation's id: the PFMP number already left, on purpose (§8.1).
-        if record.first_payment and record.pfmp_number in seen:
-            blocked.append(Blocked(record.payment_request_id, ("numadm_already_sent",)))
+        if original.first_payment and original.pfmp_number in seen:
+            blocked.append(Blocked(original.payment_request_id, ("numadm_already_sent",)))
+            continue
+        record = creations.resolve(original)  # checked after: a record that never leaves waits for nothing
+        if isinstance(record, Blocked):
+            blocked.append(record)
             continue
         try:
             handle = file.add(record)
