@@ -1,5 +1,6 @@
 """The skeleton path over the real broker and database, five services as separate processes:
-CSV schoolings and RIBs → students → pfmp → calculator → documents (PDF) and asp-gateway (XML).
+CSV schoolings and RIBs → students → pfmp → calculator → documents (PDF) and asp-gateway (XML uploaded over
+SFTP to the fake ASP, whose integrations and payments come back through `poll` until every request is paid).
 
 Four students are planted to be blocked, one per reason (school.Planted); the pipeline must find each
 reason on its own and pay everyone else in one file."""
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from aplypro_local.demo import run_school
+from aplypro_local.fake_asp.in_thread import FakeAspInThread
 from aplypro_local.school import CLASSES, NO_ALLOWANCE_CLASS, generate_school
 from aplypro_local.stack import LocalStack
 from lxml import etree
@@ -44,14 +46,16 @@ def test_one_school_goes_from_csv_to_decisions_and_a_payment_file(
 ) -> None:
     assert {mef["MEF"] for _, mef in CLASSES} == set(RATE_CAP)
     assert NO_ALLOWANCE_CLASS[1]["MEF"] not in RATE_CAP
-    stack = LocalStack(tmp_path, extra_env={**service_env, "APLYPRO_ASP_BUILD_INTERVAL_S": "0.5"})
+    asp = FakeAspInThread(tmp_path / "fake-asp")  # the gateway uploads to it and polls it over SFTP
+    stack = LocalStack(tmp_path, extra_env={**service_env, "APLYPRO_ASP_BUILD_INTERVAL_S": "0.5", **asp.start()})
     stack.start_servers()
     stack.start_all()
     try:
         school = generate_school(tmp_path / "school", students_per_class=4)
-        run = run_school(stack, school, timeout=150)
+        run = run_school(stack, school, timeout=150, asp=asp)
     finally:
         stack.stop()
+        asp.stop()
     figures, planted, folder = run.figures, school.planted, tmp_path / "school"
     assert planted is not None
 
@@ -90,9 +94,10 @@ def test_one_school_goes_from_csv_to_decisions_and_a_payment_file(
 
     # The payment files carry every request not blocked, in whole euros, and their total: every student is
     # paid but the three whose requests are held or never made (the overlap's student keeps the PFMPs recorded first).
-    # (Requests reach the gateway over a few seconds: a build may find only part of them, so the records may
-    # be spread over several files; each request is in exactly one.)
-    files = sorted((tmp_path / "asp" / "outbox").glob("nps_ficimport_idp_*.xml"))
+    # (Requests reach the gateway over a few seconds, and a student's second PFMP waits for the ASP to
+    # integrate the first (asp-exchange.md §4.3): the records are spread over several uploads; each request is
+    # in exactly one.)
+    files = sorted(asp.upload_dir.glob("nps_ficimport_idp_*.xml"))
     assert files, "no payment file"
     trees = [etree.parse(str(f)) for f in files]
     records = sum(len(tree.findall(".//a:ENREGISTREMENT", NS)) for tree in trees)
@@ -104,6 +109,9 @@ def test_one_school_goes_from_csv_to_decisions_and_a_payment_file(
     assert euros * 100 == figures["sent_total_cents"] == sum(c for ine, c in expected.items() if ine not in unpaid)
     paid_accounts = {e.text for tree in trees for e in tree.findall(".//a:ZONEBBAN", NS)}
     assert paid_accounts == {row["iban"][4:] for row in read_csv(folder / "ribs.csv") if row["ine"] not in unpaid}
+    # The fake ASP integrated and paid every one: the calculator learnt it from the returns the gateway polled.
+    assert figures["requests_paid"] == figures["requests_sent"]
+    assert figures["requests_unpaid"] == figures["requests_rejected"] == 0
 
     # No personal data in any service's log: INEs, names, IBANs of the imported students.
     students = read_csv(folder / "students.csv")

@@ -132,6 +132,8 @@ REASONS: dict[str, ReasonText] = dict((
        "nothing; a second first payment would pay it twice", "asp-gateway"),
     _r("numadm_already_sent", "this PFMP number already left in a payment file as a first payment",
        "nothing; a second first payment would pay it twice", "asp-gateway"),
+    _r("awaiting_asp_integration", "waiting for the ASP to integrate an earlier request of this student",
+       "nothing; sent automatically after", "asp-gateway", parking=True),
     _r("record_build_failed", "the payment record could not be written as XML", "nothing; contact support",
        "asp-gateway"),
     _r("sent_after_withdrawal", "the DA was withdrawn after the request left in a payment file",

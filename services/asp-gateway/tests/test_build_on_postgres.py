@@ -23,9 +23,10 @@ pytestmark = pytest.mark.integration
 async def test_one_build_sends_the_ready_requests_in_one_file_and_keeps_the_others_blocked(
     pool: asyncpg.Pool, options: BuildOptions
 ) -> None:
-    # Two students with a RIB (the first with two PFMPs), one without.
+    # Three students with a RIB, one without (two PFMPs of one student: test_dossier_created_once_on_postgres.py).
     first, second, no_rib = await register(pool, 0), await register(pool, 1), await register(pool, 2, with_rib=False)
-    ready = [request(*first), request(*first, rank=2), request(*second)]
+    third = await register(pool, 2)
+    ready = [request(*first), request(*third, rank=2), request(*second)]
     blocked = request(*no_rib)
     for event in [*ready, blocked, ready[0]]:  # the last one is a redelivery: no second request
         await feed(pool, projection.on_payment_requested, event)

@@ -95,8 +95,9 @@ async def test_two_pfmps_with_the_same_pfmp_number_never_both_leave_as_first_pay
 async def test_the_database_refuses_a_second_first_payment_record_for_a_pfmp_or_a_numadm(
     pool: asyncpg.Pool, options: BuildOptions
 ) -> None:
+    # Two students: two PFMPs of one student would leave one file at a time (one dossier creation, §4.3).
     student = await register(pool, 0)
-    events = [request(*student, rank=1), request(*student, rank=2)]
+    events = [request(*student, rank=1), request(*await register(pool, 1), rank=2)]
     for event in events:
         await feed(pool, projection.on_payment_requested, event)
     await build_payment_file(pool, options)

@@ -15,6 +15,8 @@ from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_
 from aplypro_contracts import RibRecorded
 
 from .conftest import IBANS, UAI, VERSIONS, feed, register, request
+from .ingest_world import ingest, integrations
+from .return_samples import integration_line
 
 pytestmark = pytest.mark.integration
 
@@ -49,8 +51,14 @@ async def test_an_adult_on_a_third_party_account_is_blocked_until_a_mandated_rib
     assert await state_of(pool, adult.payment_request_id) == ("pending", ["adult_wrong_owner_type"])
     assert (await build_payment_file(pool, options)).records == 0  # nothing changed: still blocked
 
-    # A third-party account with a signed mandate: released at the next build.
+    # A third-party account with a signed mandate: released, once the ASP integrated the first PFMP (its
+    # dossier is created once, §4.3: test_dossier_created_once_on_postgres.py).
     await feed(pool, projection.on_rib_recorded, rib(student_id, "mandate"))
+    assert (await build_payment_file(pool, options)).records == 0
+    assert await state_of(pool, adult.payment_request_id) == ("pending", ["awaiting_asp_integration"])
+    record_id = await pool.fetchval("SELECT record_id FROM payment_requests WHERE payment_request_id = $1",
+                                    minor.payment_request_id)
+    await ingest(pool, options, integrations(str(first.file_name), [], integration_line(record_id, 0)))
     second = await build_payment_file(pool, options)
     assert (second.records, second.blocked) == (1, 0)
     assert await state_of(pool, adult.payment_request_id) == ("sent", [])

@@ -8,6 +8,7 @@ the projection table, beside valid students.
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -121,7 +122,8 @@ def test_the_domain_blocks_control_characters_in_names_and_codes() -> None:
 
 
 def test_assemble_keeps_the_good_records_when_one_cannot_be_built() -> None:
-    good, bad = (prepare(lea_request(record_id=n, pfmp_rank=n), PARAMS) for n in (1, 2))
+    # Each in a schooling of its own: two PFMPs of one dossier would leave one file at a time (§4.3).
+    good, bad = (prepare(lea_request(record_id=n, pfmp_rank=n, schooling_id=uuid.uuid4()), PARAMS) for n in (1, 2))
     assert isinstance(good, PaymentRecord)
     assert isinstance(bad, PaymentRecord)
     # A value no check upstream caught: lxml refuses it.

@@ -172,3 +172,35 @@ async def test_the_fake_asps_payment_return_moves_integrated_requests_to_paid_or
     assert unpaid  # seed 1 at 50 %: at least one failure (the draw is reproducible)
     assert all(r["paid_cents"] == r["amount_cents"] for r in paid)  # MTNET = what was sent
     assert all(r["return_reasons"] for r in unpaid)
+
+
+async def test_two_pfmps_of_one_student_reach_the_fake_asp_one_creation_at_a_time_and_are_both_paid(
+    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path
+) -> None:
+    # Narrated (§4.3): two PFMPs of one schooling. The first file creates the student's dossier with the first
+    # PFMP only; once `poll` read its integration, the next `send` carries the second PFMP with the ASP's
+    # idIndividu/idDoss, and the fake ASP integrates it (a second creation of the DA number would be refused
+    # as "n'est pas unique"). Its payments return then pays both.
+    student, schooling = await register(pool, 0)
+    for rank in (1, 2):
+        await feed(pool, projection.on_payment_requested, request(student, schooling, rank))
+    async with fake_asp(tmp_path, Behaviour(unpaid_rate=0.0)) as world:
+        [first] = await send(database_url, namespace, tmp_path, **world.env())
+        await poll_cli(database_url, namespace, tmp_path, **world.env())
+        refused = await pool.fetch("SELECT return_reasons FROM payment_requests WHERE state = 'rejected'")
+        assert [r["return_reasons"] for r in refused] == []
+        assert first["records"] == 1
+        [second] = await send(database_url, namespace, tmp_path, **world.env())
+        assert second["records"] == 1
+        content = await pool.fetchval("SELECT content FROM asp_files WHERE file_name = $1", second["name"])
+        assert b"idIndividu=" in content
+        assert b"idDoss=" in content
+        answers = await poll_cli(database_url, namespace, tmp_path, **world.env())
+        assert {(r["kind"], r["lines"], r["applied"]) for r in answers} == {("integrations", 1, 1),
+                                                                           ("rejects", 0, 0)}, answers
+        states = [r["state"] for r in await pool.fetch("SELECT state FROM payment_requests")]
+        assert states == ["integrated"] * 2  # not rejected as "n'est pas unique"
+        assert world.fake.emit_payments() is not None
+        await poll_cli(database_url, namespace, tmp_path, **world.env())
+    rows = await pool.fetch("SELECT state, return_reasons FROM payment_requests")
+    assert [(r["state"], r["return_reasons"]) for r in rows] == [("paid", [])] * 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -135,7 +136,8 @@ def test_a_violation_keeps_no_value_of_the_record() -> None:
 
 
 def test_assemble_blocks_the_record_that_breaks_the_schema_and_validates_the_rest() -> None:
-    good, bad, other = (prepare(lea_request(record_id=n, pfmp_rank=n), PARAMS) for n in (1, 2, 3))
+    # Each in a schooling of its own: two PFMPs of one dossier would leave one file at a time (§4.3).
+    good, bad, other = (prepare(lea_request(record_id=n, pfmp_rank=n, schooling_id=uuid.uuid4()), PARAMS) for n in (1, 2, 3))
     assert isinstance(good, PaymentRecord)
     assert isinstance(bad, PaymentRecord)
     assert isinstance(other, PaymentRecord)

@@ -157,7 +157,8 @@ def _asp_answers(stack: LocalStack, probe: Probe, asp: FakeAspInThread, timeout:
             if now_shown != shown:
                 shown, moved = now_shown, time.monotonic()
             status.update(f"{label} {shown}")
-            if figures["requests_awaiting_asp"] == 0 and answered >= figures["requests_sent"]:
+            if (figures["requests_awaiting_asp"] == 0 and figures["requests_awaiting_integration"] == 0
+                    and answered >= figures["requests_sent"]):
                 console.print(f"[green]✓[/] {label} {shown} ({time.monotonic() - started:.0f} s)")
                 return figures
             if time.monotonic() - moved > timeout:

@@ -41,6 +41,9 @@ QUERIES = {
     "sent_total_cents": "SELECT coalesce(sum(amount_cents), 0) FROM asp_gateway.payment_requests "
                         "WHERE state <> 'pending'",
     "requests_awaiting_asp": "SELECT count(*) FROM asp_gateway.payment_requests WHERE state IN ('sent', 'integrated')",
+    # Held until the ASP integrates an earlier request of the student (§4.3): sent after an answer.
+    "requests_awaiting_integration": "SELECT count(*) FROM asp_gateway.payment_requests WHERE state = 'pending' "
+                                     "AND 'awaiting_asp_integration' = ANY(blocking_reasons)",
     # The ASP's answers as the calculator learnt them (PaymentRequestStateChanged).
     "requests_paid": "SELECT count(*) FROM calculator.payment_requests WHERE state = 'paid'",
     "requests_unpaid": "SELECT count(*) FROM calculator.payment_requests WHERE state = 'unpaid'",

@@ -11,7 +11,15 @@ from zoneinfo import ZoneInfo
 
 from aplypro_servicekit.db import Connection, json_rows
 
-from aplypro_asp_gateway.domain.model import Blocked, PaymentRecord, PendingRequest, Rib, Schooling, Student
+from aplypro_asp_gateway.domain.model import (
+    Blocked,
+    KnownIds,
+    PaymentRecord,
+    PendingRequest,
+    Rib,
+    Schooling,
+    Student,
+)
 
 _PARIS = ZoneInfo("Europe/Paris")  # the day a request was made, as a French calendar day
 _JOINS = """
@@ -129,7 +137,7 @@ async def record_blocked(conn: Connection, blocked: Sequence[Blocked]) -> list[A
     if not blocked:
         return []
     await conn.execute("UPDATE payment_requests SET recheck = false WHERE payment_request_id = ANY($1::uuid[])",
-                       [b.payment_request_id for b in blocked])
+                       [b.payment_request_id for b in blocked if not b.recheck])
     return await conn.fetch(_RECORD_BLOCKED, json_rows((b.payment_request_id, list(b.reasons)) for b in blocked))
 
 
@@ -171,13 +179,33 @@ async def numbers_sent_first(conn: Connection, numbers: Sequence[str]) -> set[st
     return {r["pfmp_number"] for r in rows}
 
 
+async def known_ids(conn: Connection, students: Sequence[UUID]) -> KnownIds:
+    """The ASP ids integration lines gave for these students and their schoolings (the latest answer wins),
+    and which of them have a request `sent` and not answered yet (§4.3: what it creates is not known yet)."""
+    rows = await conn.fetch(
+        "SELECT student_id, schooling_id, state, asp_individual_id, asp_dossier_id FROM payment_requests "
+        "WHERE student_id = ANY($1::uuid[]) AND (state = 'sent' OR asp_individual_id IS NOT NULL) "
+        "ORDER BY answered_at NULLS FIRST, record_id", list(set(students)))
+    individuals: dict[UUID, str] = {}
+    dossiers: dict[UUID, str] = {}
+    for row in rows:
+        if row["asp_individual_id"]:
+            individuals[row["student_id"]] = row["asp_individual_id"]
+        if row["asp_dossier_id"]:
+            dossiers[row["schooling_id"]] = row["asp_dossier_id"]
+    sent = [r for r in rows if r["state"] == "sent"]
+    return KnownIds(individuals, dossiers, frozenset(r["student_id"] for r in sent),
+                    frozenset(r["schooling_id"] for r in sent))
+
+
 async def insert_file_records(conn: Connection, file_name: str, records: Sequence[PaymentRecord]) -> None:
-    """The file's records; a record without ASP ids is a first payment: the unique indexes refuse a second one
-    for a PFMP or a NUMADM. A modification (ASP ids, §8.1) follows its PFMP's first payment on purpose."""
+    """The file's records; a record without a prestation id is a first payment (it may carry the individual's
+    and the dossier's ids, §4.3): the unique indexes refuse a second one for a PFMP or a NUMADM. A modification
+    (the prestation's id, §8.1) follows its PFMP's first payment on purpose."""
     await conn.executemany(
         "INSERT INTO file_records (payment_request_id, file_name, record_id, pfmp_id, pfmp_number, first_payment) "
         "VALUES ($1, $2, $3, $4, $5, $6)",
-        [(r.payment_request_id, file_name, r.record_id, r.pfmp_id, r.pfmp_number, r.asp_ids is None)
+        [(r.payment_request_id, file_name, r.record_id, r.pfmp_id, r.pfmp_number, r.first_payment)
          for r in records],
     )
 

@@ -124,6 +124,16 @@ async def move(conn: Connection, file_name: str, changes: Sequence[Change]) -> l
     return await conn.fetch(_MOVE, rows, file_name)
 
 
+async def wake_waiting(conn: Connection, students: Sequence[Any]) -> None:
+    """Flag the pending requests of these students for a new check: one may wait (`awaiting_asp_integration`)
+    for the answer just applied. Every pending one, whatever its reasons and flag: a build that checked it
+    before this answer commits holds its row, so this UPDATE waits for the build and lands after it; a build
+    that comes later skips the row this UPDATE holds until the commit (no lost wake-up)."""
+    if students:
+        await conn.execute("UPDATE payment_requests SET recheck = true WHERE state = 'pending' "
+                           "AND student_id = ANY($1::uuid[])", sorted(set(students)))
+
+
 async def record_file(conn: Connection, name: str, sha256: str, kind: str, upload_name: str | None,
                       outcomes: Sequence[Outcome]) -> None:
     count = {s: sum(1 for o in outcomes if o.status == s) for s in ("applied", "duplicate", "unmatched")}

@@ -152,14 +152,20 @@ class BankAccount:
 @dataclass(frozen=True)
 class AspIds:
     """The ids the ASP returned at integration (digit strings, `xsd:long`): a record carrying them modifies
-    what the ASP holds instead of creating it (§1, §4.3)."""
+    what the ASP holds instead of creating it (§1, §4.3). Sent in every file once known: a new PFMP of an
+    integrated dossier carries the individual's and the dossier's ids and no prestation id (the ASP creates
+    the prestation); a new schooling of an integrated student carries only the individual's."""
 
     individu: str
-    dossier: str
-    prestation: str
+    dossier: str | None = None
+    prestation: str | None = None
 
     def __post_init__(self) -> None:
+        if self.prestation is not None and self.dossier is None:
+            raise InvalidAspId("a prestation id comes with its dossier's id")
         for value in (self.individu, self.dossier, self.prestation):
+            if value is None:
+                continue
             # Emitted verbatim as xsd:long attributes: anything else would sink the file (no value in the text).
             if not (value.isascii() and value.isdigit() and 0 < len(value) <= 18):
                 raise InvalidAspId("an ASP id is a digit string of at most 18 digits")
@@ -184,9 +190,34 @@ class PaymentRecord:
     bank: BankAccount
     asp_ids: AspIds | None = None  # None: a first payment, the ASP creates individual, dossier, prestation
     variant: str = "first_payment"  # first_payment, rectification_up, rectification_down, cancellation
+    # Whose ASP objects the record creates when it carries no id for them (one creation per file, §4.3)
+    student_id: UUID | None = None
+    schooling_id: UUID | None = None
+
+    @property
+    def first_payment(self) -> bool:
+        """The record creates the PFMP's prestation (no prestation id): one per PFMP across every file ever."""
+        return self.asp_ids is None or self.asp_ids.prestation is None
+
+
+@dataclass(frozen=True)
+class KnownIds:
+    """What the ASP already holds of a batch's students and schoolings, and what is on its way to it.
+
+    `individuals` / `dossiers`: the ids an integration line gave, per student and per schooling. `in_flight_*`:
+    the students and schoolings with a request `sent` and not answered yet, whose individual or dossier that
+    request may be creating: a second creation would be refused as "n'est pas unique" (§4.3), so it waits."""
+
+    individuals: dict[UUID, str] = field(default_factory=dict)
+    dossiers: dict[UUID, str] = field(default_factory=dict)
+    in_flight_students: frozenset[UUID] = frozenset()
+    in_flight_schoolings: frozenset[UUID] = frozenset()
 
 
 @dataclass(frozen=True)
 class Blocked:
     payment_request_id: UUID
     reasons: tuple[str, ...]
+    # Checked again at the next build without waiting for a data change: what holds it back is a record of the
+    # same file, which may still be dropped from it (§4.8, a record breaking the XSD).
+    recheck: bool = False

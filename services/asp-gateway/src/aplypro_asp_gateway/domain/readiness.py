@@ -80,6 +80,7 @@ def prepare(request: PendingRequest, params: Parametrage,
         pfmp_number=codes.pfmp_number(da_number, request.pfmp_rank), department=codes.department(schooling.uai),
         engaged_euros=engaged, amount_euros=amount, unite_suivi=unite, bank=account,
         asp_ids=modification.asp_ids if modification else None, variant=variant,
+        student_id=request.student_id, schooling_id=request.schooling_id,
     )
 
 

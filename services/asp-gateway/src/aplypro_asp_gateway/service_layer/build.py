@@ -33,8 +33,9 @@ from aplypro_asp_gateway.adapters import file_drop, xsd
 from aplypro_asp_gateway.adapters import requests_repo as repo
 from aplypro_asp_gateway.adapters.transport import Transport
 from aplypro_asp_gateway.adapters.xml_file import PaymentFile
+from aplypro_asp_gateway.domain.creations import Creations
 from aplypro_asp_gateway.domain.errors import PaymentFileInvalid, RecordBuildError, RecordSchemaError
-from aplypro_asp_gateway.domain.model import Blocked, Parametrage, PaymentRecord, PendingRequest
+from aplypro_asp_gateway.domain.model import Blocked, KnownIds, Parametrage, PaymentRecord, PendingRequest
 from aplypro_asp_gateway.domain.readiness import prepare
 from aplypro_asp_gateway.service_layer.handover import write_pending_files
 
@@ -79,18 +80,25 @@ def prepare_all(requests: Sequence[PendingRequest], params: Parametrage) -> list
 
 
 def assemble(records: Sequence[PaymentRecord], sent_numbers: set[str], params: Parametrage,
-             built_on: date) -> Composition:
+             built_on: date, known: KnownIds | None = None) -> Composition:
     """Each record built alone first: one that lxml refuses, or whose PFMP number already left as a first
-    payment (in an earlier file or earlier in this one), is blocked; the others make the file, which is then
-    validated against our XSD (`_validated`). CPU work."""
+    payment (in an earlier file or earlier in this one), is blocked; so is one whose individual or dossier
+    the ASP is still creating (`known`: sent, not answered) or that an earlier record of this file creates
+    (§4.3); the others make the file, carrying the ASP ids already known, which is then validated against
+    our XSD (`_validated`). CPU work."""
     kept: dict[int, tuple[PaymentRecord, int]] = {}
     blocked: list[Blocked] = []
     seen = set(sent_numbers)
+    creations = Creations(known or KnownIds())
     file = PaymentFile(params, built_on)
-    for record in records:
-        # A modification carries the ASP's ids: the PFMP number already left, on purpose (§8.1).
-        if record.asp_ids is None and record.pfmp_number in seen:
-            blocked.append(Blocked(record.payment_request_id, ("numadm_already_sent",)))
+    for original in records:
+        # A modification carries the prestation's id: the PFMP number already left, on purpose (§8.1).
+        if original.first_payment and original.pfmp_number in seen:
+            blocked.append(Blocked(original.payment_request_id, ("numadm_already_sent",)))
+            continue
+        record = creations.resolve(original)  # checked after: a record that never leaves waits for nothing
+        if isinstance(record, Blocked):
+            blocked.append(record)
             continue
         try:
             handle = file.add(record)
@@ -98,6 +106,7 @@ def assemble(records: Sequence[PaymentRecord], sent_numbers: set[str], params: P
             blocked.append(Blocked(record.payment_request_id, (exc.code,)))
             continue
         seen.add(record.pfmp_number)
+        creations.take(record)
         kept[record.record_id] = (record, handle)
     content = _validated(file, kept, blocked)
     return Composition([record for record, _ in kept.values()], blocked, content)
@@ -135,7 +144,8 @@ async def compose(conn: Connection, requests: Sequence[PendingRequest], params: 
     outcomes = await asyncio.to_thread(prepare_all, requests, params)
     records = [o for o in outcomes if isinstance(o, PaymentRecord)]
     sent_numbers = await repo.numbers_sent_first(conn, [r.pfmp_number for r in records])
-    composition = await asyncio.to_thread(assemble, records, sent_numbers, params, built_on)
+    known = await repo.known_ids(conn, [r.student_id for r in records if r.student_id is not None])
+    composition = await asyncio.to_thread(assemble, records, sent_numbers, params, built_on, known)
     blocked = [o for o in outcomes if isinstance(o, Blocked)] + composition.blocked
     return Composition(composition.records, blocked, composition.content)
 
