@@ -61,6 +61,8 @@ class FakeAspInThread:
         if self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
+        if not self._thread.is_alive() and not self._loop.is_closed():
+            self._loop.close()
 
     def _call(self, work: Awaitable[T]) -> T:
         async def run() -> T:
