@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -56,7 +57,7 @@ def read_payment_files(folder: Path) -> list[FileRecord]:
             numadm = element.findtext(".//a:PRESTADOSS/a:NUMADM", namespaces=NS) or ""
             euros = element.findtext(".//a:MTTOTALFINANCEMENT", namespaces=NS) or "0"
             records.append(FileRecord(path.name, int(element.get("idEnregistrement") or -1), numadm,
-                                      round(float(euros) * 100)))
+                                      int(Decimal(euros) * 100)))
     return records
 
 

@@ -18,12 +18,14 @@ from pathlib import Path
 
 import asyncpg
 
+from aplypro_local.fake_asp.in_thread import FakeAspInThread
 from aplypro_local.probes import Probe
 from aplypro_local.school import UAI
 from aplypro_local.stack import SERVICES, LocalStack
 from aplypro_local.testing import produce
 
 from . import checks
+from .asp_desk import AspDesk
 from .chaos import Chaos
 from .lag import lag_by_group, total_lag
 from .load import Load, bad_messages, generate
@@ -66,9 +68,11 @@ def _command(stack: LocalStack, say: Say, *args: str, timeout: float = 1800) -> 
 PENDING = [*(f"SELECT count(*) FROM {{p}}{s.replace('-', '_')}.outbox" for s in SERVICES),
            # rows past their attempts (3 by default) were dead-lettered: no longer work to wait for
            "SELECT count(*) FROM {p}documents.render_queue WHERE attempts < 3",
-           # a blocked request flagged for a new check (its data changed) is work too
-           "SELECT count(*) FROM {p}asp_gateway.payment_requests WHERE state = 'pending' "
-           "AND (blocking_reasons = '{{}}' OR recheck)"]
+           # a blocked request flagged for a new check (its data changed) is work too, and one waiting for the
+           # ASP to integrate an earlier request of its student, and every request the ASP has not answered yet
+           "SELECT count(*) FROM {p}asp_gateway.payment_requests WHERE (state = 'pending' "
+           "AND (blocking_reasons = '{{}}' OR recheck OR 'awaiting_asp_integration' = ANY(blocking_reasons))) "
+           "OR state IN ('sent', 'integrated')"]
 
 
 async def _pending(database_url: str, prefix: str) -> int:
@@ -192,8 +196,10 @@ def run_drill(workdir: Path, students: int, minutes: float, echo: Say = print, k
         plain_say(f"[{time.monotonic() - started:5.0f} s] {line}")
 
     namespace = f"drill{uuid.uuid4().hex[:8]}."
-    stack = LocalStack(workdir, extra_env={**drill_env(namespace), **(servers or {})})
+    asp = FakeAspInThread(workdir / "fake-asp")  # the gateway uploads to it over SFTP; the desk polls it
+    stack = LocalStack(workdir, extra_env={**drill_env(namespace), **(servers or {}), **asp.start()})
     stack.start_servers()
+    desk = AspDesk(asp, stack.env)
     fleet = Fleet(stack.env, workdir / "logs", namespace)
     chaos = Chaos(fleet, kill_interval_s, lambda line: say(f"  chaos: {line}"))
     probe = Probe(stack.env["DATABASE_URL"], stack.env["KAFKA_BOOTSTRAP_SERVERS"], stack.schema_prefix, namespace)
@@ -206,6 +212,7 @@ def run_drill(workdir: Path, students: int, minutes: float, echo: Say = print, k
             fleet.start_all()
         say(f"started 2 instances of {', '.join(SERVICES)} (relay process, 2 consumer processes each)")
         chaos.start()
+        desk.start()
         feed(stack, load, (files[0], files[1], files[2], files[3]), probe, max(120.0, students / 20), say, chaos)
         remaining = minutes * 60 - (time.monotonic() - started)
         if remaining > 0:
@@ -214,9 +221,11 @@ def run_drill(workdir: Path, students: int, minutes: float, echo: Say = print, k
         say(f"chaos over: {chaos.total_kills} kills ({dict(chaos.kills)}), rolling restarts {dict(chaos.restarts)}, "
             f"paused {chaos.pauses} times for the load to move")
         quiet = wait_quiescent(probe, stack.env["DATABASE_URL"], stack.schema_prefix, quiesce_timeout_s, settle_s, stuck_s, say)
+        desk.stop()
+        say(f"ASP desk: {desk.polls} polls ({desk.failed_polls} failed, retried at the next)")
         findings, stale = asyncio.run(checks.run_checks(
             load, stack.env["DATABASE_URL"], stack.env["KAFKA_BOOTSTRAP_SERVERS"], namespace, stack.schema_prefix,
-            Path(stack.env["APLYPRO_ASP_OUTBOX_DIR"])))
+            asp.upload_dir))
     except DrillAborted as exc:
         plain_say(f"drill aborted ({exc.code}): {exc}")
         plain_say(f"drill: {students} students, {chaos.total_kills} kills, aborted")
@@ -227,7 +236,10 @@ def run_drill(workdir: Path, students: int, minutes: float, echo: Say = print, k
                 chaos.stop()
             fleet.kill_all()  # the verdict is in (or cannot be had): no clean stop needed
         finally:
+            if desk.is_alive():
+                desk.stop()
             stack.stop()
+            asp.stop()
     return verdict(students, chaos.total_kills, findings, stale, quiet, time.monotonic() - started, plain_say)
 
 

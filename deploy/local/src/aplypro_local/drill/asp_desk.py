@@ -1,0 +1,40 @@
+"""The ASP's side of the drill: the fake ASP takes the gateway's uploads over SFTP, and a thread polls its
+answers and asks it for its payments, as an operator's scheduled `aplypro-asp-gateway poll` would. A
+student's second PFMP leaves only once the ASP integrated the first (asp-exchange.md §4.3), so without
+answers half the periods would never be paid."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from aplypro_local.fake_asp.in_thread import FakeAspInThread
+
+POLL_EVERY_S = 5.0
+
+
+class AspDesk(threading.Thread):
+    def __init__(self, asp: FakeAspInThread, env: dict[str, str]) -> None:
+        super().__init__(name="drill-asp-desk", daemon=True)
+        self.asp, self.env = asp, env
+        self.polls = 0
+        self.failed_polls = 0  # a poll may meet a gateway being killed or a database busy: the next one retries
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        script = Path(sys.executable).parent / "aplypro-asp-gateway"
+        while not self._halt.wait(POLL_EVERY_S):
+            try:
+                result = subprocess.run([str(script), "poll"], env=self.env, capture_output=True, timeout=120,
+                                        check=False)
+                self.failed_polls += result.returncode != 0
+            except subprocess.TimeoutExpired:
+                self.failed_polls += 1
+            self.polls += 1
+            self.asp.emit_payments()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
