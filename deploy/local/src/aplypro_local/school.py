@@ -102,6 +102,7 @@ def generate_school(folder: Path, students_per_class: int = 20, seed: int = 2025
     total = len(CLASSES) * students_per_class
     plant = total >= MIN_STUDENTS_TO_PLANT
     ines: dict[int, str] = {}
+    identities: set[tuple[str, str, date]] = set()
     n = 0
     for label, mef in CLASSES:
         for _ in range(students_per_class):
@@ -117,6 +118,11 @@ def generate_school(folder: Path, students_per_class: int = 20, seed: int = 2025
                 birth, owner, holder = date(2007, 5, 14), "representant_ou_tiers", f"{last} Nathalie"
             if plant and n == total:
                 klass, mef_code = NO_ALLOWANCE_CLASS[0], NO_ALLOWANCE_CLASS[1]["MEF"]
+            # Distinct people: the ASP takes one name, first name and birth date for one individual (§10), so two
+            # generated homonyms born the same day would be merged there. A day later, no new draw.
+            while (last, first, birth) in identities:
+                birth += timedelta(days=1)
+            identities.add((last, first, birth))
             students.append([f"{SCHOOL_YEAR}-{SCHOOL_YEAR + 1}", ine, last, first, birth.isoformat(),
                              rng.choice("FM"), "35238", "99100", f"{n} rue Pasteur", "35000", "35238", "RENNES",
                              "99100", klass, mef_code, "scolaire", f"{SCHOOL_YEAR}-09-01", end])
