@@ -45,6 +45,12 @@ async def gateway(command: str, database_url: str, namespace: str, tmp_path: Pat
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
+async def students_requesting(pool: asyncpg.Pool, count: int) -> None:
+    """`count` students, each with a RIB, a schooling and one payment request, known to the gateway."""
+    for n in range(count):
+        await feed(pool, projection.on_payment_requested, request(*await register(pool, n)))
+
+
 async def send(database_url: str, namespace: str, tmp_path: Path, **env: str) -> list[dict[str, object]]:
     return await gateway("send", database_url, namespace, tmp_path, **env)
 
@@ -52,8 +58,7 @@ async def send(database_url: str, namespace: str, tmp_path: Path, **env: str) ->
 async def test_send_uploads_what_is_ready_and_prints_one_json_line_per_file(
     pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path
 ) -> None:
-    for n in range(2):
-        await feed(pool, projection.on_payment_requested, request(*await register(pool, n)))
+    await students_requesting(pool, 2)
     async with fake_asp(tmp_path, Behaviour(remove_taken=False)) as world:
         lines = await send(database_url, namespace, tmp_path, **world.env())
 
@@ -131,8 +136,7 @@ async def test_poll_over_sftp_ingests_the_fake_asps_answers_once(
 ) -> None:
     # Narrated: three requests sent over SFTP; the fake ASP integrates two and rejects one (seeded); `poll`
     # downloads its answers, ingests them, and a second poll finds nothing new.
-    for n in range(3):
-        await feed(pool, projection.on_payment_requested, request(*await register(pool, n)))
+    await students_requesting(pool, 3)
     async with fake_asp(tmp_path, Behaviour(reject_rate=0.34, seed=3)) as world:
         [sent] = await send(database_url, namespace, tmp_path, **world.env())
         results = await poll_cli(database_url, namespace, tmp_path, **world.env())
@@ -152,8 +156,7 @@ async def test_the_fake_asps_payment_return_moves_integrated_requests_to_paid_or
 ) -> None:
     # Narrated: three requests sent and integrated; the fake ASP pays some and fails some (seeded unpaid rate);
     # `poll` ingests its payments return: `paid` with their net amount, `unpaid` with its §6.2 reason.
-    for n in range(3):
-        await feed(pool, projection.on_payment_requested, request(*await register(pool, n)))
+    await students_requesting(pool, 3)
     async with fake_asp(tmp_path, Behaviour(unpaid_rate=0.5, seed=1)) as world:
         await send(database_url, namespace, tmp_path, **world.env())
         await poll_cli(database_url, namespace, tmp_path, **world.env())

@@ -6,7 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from aplypro_asp_gateway.adapters.returns import values
-from aplypro_asp_gateway.adapters.returns.xml_records import XmlRecord, records, single_prestation
+from aplypro_asp_gateway.adapters.returns.xml_records import (
+    XmlRecord,
+    invalid_line,
+    records,
+    single_prestation,
+)
 from aplypro_asp_gateway.domain.asp_errors import classify_payment_failure, line_fault
 from aplypro_asp_gateway.domain.return_lines import AspIds, LineState, ReturnKind, ReturnLine
 
@@ -22,8 +27,7 @@ def _iban(record: XmlRecord) -> str | None:
 
 def _line(record: XmlRecord) -> ReturnLine:
     state = record.values.get("ETATPAIEMENT")
-    numadm = record.prestation_numadms[0] if record.prestation_numadms else None
-    ids = tuple(record.prestation_ids)
+    numadm, ids = record.numadm, tuple(record.prestation_ids)
     try:
         prestation = single_prestation(record)
         net = values.cents(record.values.get("MTNET"))
@@ -31,8 +35,7 @@ def _line(record: XmlRecord) -> ReturnLine:
         if state == "PAYE" and net is None:
             raise values.BadValue("missing_amount")
     except values.BadValue as bad:
-        return ReturnLine(KIND, record.rank, LineState.INVALID, numadm=numadm, reason=line_fault(bad.code),
-                          prestation_ids=ids)
+        return invalid_line(KIND, record, bad)
     paid = ReturnLine(KIND, record.rank, LineState.PAID, numadm=numadm, asp_ids=AspIds(prestation=prestation),
                       prestation_ids=ids, net_cents=net, paid_on=paid_on, iban=_iban(record))
     if state == "PAYE":

@@ -4,7 +4,12 @@
 from __future__ import annotations
 
 from aplypro_asp_gateway.adapters.returns import values
-from aplypro_asp_gateway.adapters.returns.xml_records import XmlRecord, records, single_prestation
+from aplypro_asp_gateway.adapters.returns.xml_records import (
+    XmlRecord,
+    invalid_line,
+    records,
+    single_prestation,
+)
 from aplypro_asp_gateway.domain.asp_errors import classify_recovery_failure, line_fault
 from aplypro_asp_gateway.domain.return_lines import AspIds, LineState, ReturnKind, ReturnLine
 
@@ -13,8 +18,7 @@ KIND = ReturnKind.RECOVERY_ORDERS
 
 def _line(record: XmlRecord) -> ReturnLine:
     state = record.values.get("ETATPAIEMENT")
-    numadm = record.prestation_numadms[0] if record.prestation_numadms else None
-    ids = tuple(record.prestation_ids)
+    numadm, ids = record.numadm, tuple(record.prestation_ids)
     try:
         prestation = single_prestation(record)
         claimed = values.cents(record.values.get("MTDEMANDEOR"))
@@ -22,8 +26,7 @@ def _line(record: XmlRecord) -> ReturnLine:
         if state == "EMIS" and claimed is None:
             raise values.BadValue("missing_amount")
     except values.BadValue as bad:
-        return ReturnLine(KIND, record.rank, LineState.INVALID, numadm=numadm, reason=line_fault(bad.code),
-                          prestation_ids=ids)
+        return invalid_line(KIND, record, bad)
     # The sign of MTDEMANDEOR is unconfirmed (§5.4, §11): the amount claimed is shown as its absolute value.
     claimed = abs(claimed) if claimed is not None else None
     asp_ids = AspIds(prestation=prestation)

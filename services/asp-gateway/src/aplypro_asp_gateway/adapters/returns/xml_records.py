@@ -22,6 +22,8 @@ from aplypro_asp_gateway.adapters.returns.errors import (
     UnexpectedRoot,
 )
 from aplypro_asp_gateway.adapters.returns.values import BadValue, asp_id
+from aplypro_asp_gateway.domain.asp_errors import line_fault
+from aplypro_asp_gateway.domain.return_lines import LineState, ReturnKind, ReturnLine
 
 # libxml2 error numbers (xmlerror.h): bytes the declared encoding cannot read
 _ENCODING_ERRORS = frozenset({9, 31, 32, 81})  # INVALID_CHAR, UNKNOWN_ENCODING, UNSUPPORTED_ENCODING, INVALID_ENCODING
@@ -35,6 +37,10 @@ class XmlRecord:
     values: dict[str, str] = field(default_factory=dict)  # leaf local name → stripped text, first one wins
     prestation_ids: list[str] = field(default_factory=list)  # every IDPRESTADOSS, in file order
     prestation_numadms: list[str] = field(default_factory=list)
+
+    @property
+    def numadm(self) -> str | None:
+        return self.prestation_numadms[0] if self.prestation_numadms else None
 
 
 _LOCAL_NAMES: dict[object, str] = {}  # a file has a dozen distinct tags: strip each namespace once
@@ -100,6 +106,12 @@ def records(data: bytes, root: str, record: str) -> Iterator[XmlRecord]:
     found = _local(context.root.tag) if context.root is not None else ""
     if found != root:
         raise UnexpectedRoot(f"the document element is {found or 'missing'}, {root} expected")
+
+
+def invalid_line(kind: ReturnKind, record: XmlRecord, bad: BadValue) -> ReturnLine:
+    """A record whose values cannot be read: reported for an operator, never applied (§9.2 G4)."""
+    return ReturnLine(kind, record.rank, LineState.INVALID, numadm=record.numadm, reason=line_fault(bad.code),
+                      prestation_ids=tuple(record.prestation_ids))
 
 
 def single_prestation(record: XmlRecord) -> str:
