@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aplypro_local.fake_asp.behaviour import Behaviour
 from aplypro_local.fake_asp.keys import generate_keys, write_known_hosts
@@ -64,13 +64,11 @@ class FakeAspInThread:
         if not self._thread.is_alive() and not self._loop.is_closed():
             self._loop.close()
 
-    def _call(self, work: Awaitable[T]) -> T:
-        async def run() -> T:
-            return await work
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(30)
+    def _call(self, work: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(work, self._loop).result(30)
 
     def _in_loop(self, work: Callable[[], T]) -> T:
         """`work` on the server's own thread: its state is only ever touched there."""
         async def run() -> T:
             return work()
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(30)
+        return self._call(run())
