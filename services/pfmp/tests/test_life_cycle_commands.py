@@ -76,7 +76,7 @@ async def test_one_pfmp_for_a_class_is_all_or_nothing_with_each_refused_student(
     assert f"student {blocked}: pfmp_overlaps:" in refused.stderr
     assert "nothing recorded: 1 of 3 students refused" in refused.stderr
     assert await pool.fetchval("SELECT count(*) FROM pfmps") == 1
-    assert await pool.fetchval("SELECT count(*) FROM pfmp_actions") == 0
+    assert await pool.fetch("SELECT user_id, action FROM pfmp_actions") == [("import-csv", "record")]
     # Deleted, the class's PFMP goes through for the three students of the class, not the other class.
     pfmp_id = await pool.fetchval("SELECT pfmp_id FROM pfmps")
     deleted = await cli("delete", str(pfmp_id), "--user", "staff-7")
@@ -86,7 +86,32 @@ async def test_one_pfmp_for_a_class_is_all_or_nothing_with_each_refused_student(
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout) == {"recorded": 3, "edited": 0, "unchanged": 0}
     assert await pool.fetchval("SELECT count(*) FROM pfmps WHERE NOT deleted AND status = 'pending'") == 3
-    assert await pool.fetchval("SELECT count(*) FROM pfmp_actions WHERE action = 'record'") == 3
+    assert await pool.fetchval("SELECT count(*) FROM pfmp_actions WHERE action = 'record' AND user_id = 'staff-7'") == 3
+
+
+async def test_staff_add_one_pfmp_to_a_schooling_audited_once_and_an_overlap_is_refused(
+    pool: asyncpg.Pool, cli: Cli,
+) -> None:
+    schooling_id = await pool.fetchval(
+        "SELECT schooling_id FROM schoolings WHERE class_label = '1ERE PRO'")
+    added = await cli("add", str(schooling_id), *NOVEMBER, "--days", "12", "--user", "staff-7")
+    assert added.exit_code == 0, added.output
+    out = json.loads(added.stdout)
+    assert (out["outcome"], out["status"], out["version"]) == ("recorded", "completed", 1)
+    again = await cli("add", str(schooling_id), *NOVEMBER, "--days", "12", "--user", "staff-8")
+    assert json.loads(again.stdout)["outcome"] == "unchanged"
+    overlapping = await cli("add", str(schooling_id), "--start", "2025-11-21", "--end", "2025-11-28",
+                            "--user", "staff-7")
+    assert overlapping.exit_code == 1
+    assert "pfmp_overlaps:" in overlapping.stderr
+    nobody = await cli("add", str(schooling_id), "--start", "2026-01-05", "--end", "2026-01-09", "--user", " ")
+    assert nobody.exit_code == 1 and "missing_user:" in nobody.stderr
+    unknown = await cli("add", str(uuid.uuid4()), "--start", "2026-01-05", "--end", "2026-01-09",
+                        "--user", "staff-7")
+    assert unknown.exit_code == 1 and "unknown_schooling:" in unknown.stderr
+    assert await pool.fetchval("SELECT count(*) FROM pfmps") == 1
+    assert await pool.fetch("SELECT user_id, action, pfmp_id FROM pfmp_actions") == [
+        ("staff-7", "record", uuid.UUID(out["pfmp_id"]))]
 
 
 async def test_day_counts_of_a_class_are_entered_in_bulk_all_or_nothing(

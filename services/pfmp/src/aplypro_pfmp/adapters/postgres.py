@@ -51,6 +51,11 @@ async def find_schooling(conn: Connection, ine: str, uai: str, school_year: int)
     return dict(row) if row else None
 
 
+async def schooling_by_id(conn: Connection, schooling_id: UUID) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT * FROM schoolings WHERE schooling_id = $1", schooling_id)
+    return dict(row) if row else None
+
+
 async def lock_student(conn: Connection, student_id: UUID) -> None:
     """Serialize the writers of one student's PFMPs until the transaction ends (ranks, identity, overlaps).
 

@@ -23,7 +23,7 @@ from aplypro_pfmp.adapters.csv_file import InvalidFile, read_pfmp_lines
 from aplypro_pfmp.config import PfmpSettings
 from aplypro_pfmp.domain.pfmp import PfmpError
 from aplypro_pfmp.service_layer.decisions import WithdrawalReason, WithdrawDecision, request_withdrawal
-from aplypro_pfmp.service_layer.imports import ImportSummary, import_pfmps
+from aplypro_pfmp.service_layer.imports import IMPORT_USER, ImportSummary, import_pfmps
 from aplypro_pfmp.service_layer.validation import ValidationReport, validate_establishment
 
 from . import cli_lifecycle, cli_school_years
@@ -48,7 +48,8 @@ def _db(settings: PfmpSettings) -> AbstractAsyncContextManager[tuple[asyncpg.Poo
 
 
 @app.command("import-csv")
-def import_csv(file: Path) -> None:
+def import_csv(file: Path, user: Annotated[str, typer.Option(
+        help="Internal user id of who imports (audit trail).")] = IMPORT_USER) -> None:
     """Record the PFMPs of a CSV file (`ine;uai;annee_scolaire;date_debut;date_fin;nb_jours`).
 
     A file that cannot be read is refused with its report and status 2, and so are rows refused when
@@ -66,7 +67,7 @@ def import_csv(file: Path) -> None:
         raise typer.Exit(2) from None
 
     summary: ImportSummary = all_or_nothing(
-        lambda conn, settings: import_pfmps(conn, commands, topic=settings.topic(PFMP_EVENTS)),
+        lambda conn, settings: import_pfmps(conn, commands, topic=settings.topic(PFMP_EVENTS), user_id=user),
         lambda done: bool(done.refused))
     for refused in summary.refused:
         typer.echo(str(refused), err=True)

@@ -1,4 +1,4 @@
-"""`aplypro-pfmp` life-cycle commands: edit, delete, a whole class, bulk day counts, validation of chosen
+"""`aplypro-pfmp` life-cycle commands: add, edit, delete, a whole class, bulk day counts, validation of chosen
 PFMPs. Each takes `--user` (internal user id, recorded in the audit trail). Refusals go to stderr as
 `<who>: <code>: <message>`; exit 1 for one refused PFMP, 2 for a refused batch (nothing written)."""
 
@@ -21,7 +21,7 @@ from aplypro_pfmp.service_layer.class_actions import (
     record_for_class,
     set_class_day_counts,
 )
-from aplypro_pfmp.service_layer.lifecycle import EditPfmp, delete_pfmp, edit_pfmp
+from aplypro_pfmp.service_layer.lifecycle import EditPfmp, add_pfmp, delete_pfmp, edit_pfmp
 from aplypro_pfmp.service_layer.validation import ValidationReport, validate_pfmps
 
 from .transaction import all_or_nothing
@@ -45,6 +45,18 @@ def _class_outcome(report: ClassReport, total: int, what: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    @app.command()
+    def add(schooling_id: UUID, start: Start, end: End, user: User,
+            days: Annotated[int | None, typer.Option(help="Day count (may be entered later).")] = None) -> None:
+        """Add one PFMP to a schooling (its internal id). The same period again edits its day count or
+        changes nothing; a period sharing a day with another PFMP of the student is refused
+        (`pfmp_overlaps`). Prints {"pfmp_id", "outcome", "status", "version"}."""
+        recorded = all_or_nothing(
+            lambda c, s: add_pfmp(c, schooling_id, start.date(), end.date(), days, user,
+                                  topic=s.topic(PFMP_EVENTS)), lambda _: False)
+        typer.echo(json.dumps({"pfmp_id": str(recorded.pfmp.pfmp_id), "outcome": recorded.outcome.value,
+                               "status": recorded.pfmp.status.value, "version": recorded.pfmp.version}))
+
     @app.command()
     def edit(pfmp_id: UUID, user: User,
              start: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,

@@ -17,7 +17,7 @@ from aplypro_pfmp.adapters import lifecycle_sql as sql
 from aplypro_pfmp.adapters import postgres
 from aplypro_pfmp.domain.pfmp import PfmpError
 from aplypro_pfmp.service_layer.lifecycle import EditPfmp, edit_pfmp, require_user
-from aplypro_pfmp.service_layer.use_cases import Outcome, record_in_schooling
+from aplypro_pfmp.service_layer.use_cases import AUDIT_ACTION, Outcome, record_in_schooling
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ async def record_for_class(conn: Connection, klass: ClassRef, start: date, end: 
             async with conn.transaction():  # a savepoint: every student is checked, then all or nothing
                 recorded = await record_in_schooling(conn, schooling, start, end, day_count, topic=topic)
                 if recorded.outcome is not Outcome.UNCHANGED:
-                    await sql.audit(conn, user_id, "record", recorded.pfmp)
+                    await sql.audit(conn, user_id, AUDIT_ACTION[recorded.outcome], recorded.pfmp)
             report.count(recorded.outcome.value)
         except (PfmpError, RecordTooLarge) as exc:
             report.refused.append(StudentRefused(f"student {schooling['student_id']}", exc.code, str(exc)))

@@ -14,9 +14,17 @@ from dataclasses import dataclass, field
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.record_size import RecordTooLarge
 
-from aplypro_pfmp.adapters import postgres
+from aplypro_pfmp.adapters import lifecycle_sql, postgres
 from aplypro_pfmp.domain.pfmp import PfmpError
-from aplypro_pfmp.service_layer.use_cases import Outcome, RecordPfmp, record_in_schooling, unknown_schooling
+from aplypro_pfmp.service_layer.use_cases import (
+    AUDIT_ACTION,
+    Outcome,
+    RecordPfmp,
+    record_in_schooling,
+    unknown_schooling,
+)
+
+IMPORT_USER = "import-csv"  # when the caller names nobody
 
 
 @dataclass(frozen=True)
@@ -38,7 +46,8 @@ class ImportSummary:
         return {outcome.value: self.counts[outcome] for outcome in Outcome}
 
 
-async def import_pfmps(conn: Connection, lines: Sequence[tuple[int, RecordPfmp]], *, topic: str) -> ImportSummary:
+async def import_pfmps(conn: Connection, lines: Sequence[tuple[int, RecordPfmp]], *, topic: str,
+                      user_id: str = IMPORT_USER) -> ImportSummary:
     """Record every row in the caller's transaction; the caller rolls back when any row is refused.
 
     The students of the file are locked first, in one order (their slots, at most 1,024 locks), so that two
@@ -56,6 +65,8 @@ async def import_pfmps(conn: Connection, lines: Sequence[tuple[int, RecordPfmp]]
                 recorded = await record_in_schooling(conn, schooling, command.start_date, command.end_date,
                                                      command.day_count, topic=topic)
                 summary.counts[recorded.outcome] += 1
+                if recorded.outcome is not Outcome.UNCHANGED:  # who recorded or edited it (audit trail)
+                    await lifecycle_sql.audit(conn, user_id, AUDIT_ACTION[recorded.outcome], recorded.pfmp)
         except (PfmpError, RecordTooLarge) as exc:
             summary.refused.append(RowRefused(line, exc.code, str(exc)))
     return summary

@@ -1,4 +1,4 @@
-"""Editing and deleting a PFMP (lifecycles.md §1), each recorded in the audit trail with its user id.
+"""Adding, editing and deleting a PFMP (lifecycles.md §1), each recorded in the audit trail with its user id.
 
 The PFMP's latest payment request decides (domain.guards): an edit is refused while a request is with the
 ASP, goes through a rectification (PfmpRectified) once the PFMP is paid, and is a plain PfmpRecorded
@@ -21,7 +21,15 @@ from aplypro_pfmp.adapters import lifecycle_sql as sql
 from aplypro_pfmp.adapters import postgres, school_years_sql
 from aplypro_pfmp.domain.guards import EditPath, check_deletable, edit_path
 from aplypro_pfmp.domain.pfmp import Pfmp, PfmpError
-from aplypro_pfmp.service_layer.use_cases import OVERLAP_MESSAGE, PRODUCER, to_state
+from aplypro_pfmp.service_layer.use_cases import (
+    AUDIT_ACTION,
+    OVERLAP_MESSAGE,
+    PRODUCER,
+    Outcome,
+    Recorded,
+    record_in_schooling,
+    to_state,
+)
 
 
 def require_user(user_id: str) -> str:
@@ -47,6 +55,19 @@ class EditPfmp:
 class Edited:
     pfmp: Pfmp
     path: EditPath | None  # None: nothing changed
+
+
+async def add_pfmp(conn: Connection, schooling_id: UUID, start: date, end: date, day_count: int | None,
+                   user_id: str, *, topic: str) -> Recorded:
+    """Staff add one PFMP to a schooling; the same period twice edits its day count or changes nothing."""
+    user_id = require_user(user_id)
+    schooling = await postgres.schooling_by_id(conn, schooling_id)
+    if schooling is None:
+        raise PfmpError("unknown_schooling", "no schooling with this id")
+    recorded = await record_in_schooling(conn, schooling, start, end, day_count, topic=topic)
+    if recorded.outcome is not Outcome.UNCHANGED:
+        await sql.audit(conn, user_id, AUDIT_ACTION[recorded.outcome], recorded.pfmp)
+    return recorded
 
 
 async def load_locked(conn: Connection, pfmp_id: UUID) -> tuple[Pfmp, dict[str, object]]:

@@ -47,6 +47,9 @@ class Outcome(StrEnum):
     UNCHANGED = "unchanged"  # the PFMP of this period already holds it: nothing written, no event
 
 
+AUDIT_ACTION = {Outcome.RECORDED: "record", Outcome.EDITED: "edit"}  # as named in pfmp_actions
+
+
 @dataclass(frozen=True)
 class Recorded:
     pfmp: Pfmp
@@ -107,4 +110,4 @@ async def _edit(conn: Connection, existing: Pfmp, day_count: int | None, topic: 
     return Recorded(pfmp, Outcome.EDITED)
 
 
-__all__ = ["PFMP_EVENTS", "Outcome", "RecordPfmp", "Recorded", "record_in_schooling", "record_pfmp"]
+__all__ = ["AUDIT_ACTION", "PFMP_EVENTS", "Outcome", "RecordPfmp", "Recorded", "record_in_schooling", "record_pfmp"]
