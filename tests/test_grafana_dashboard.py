@@ -14,6 +14,7 @@ from typing import Any
 from aplypro_asp_gateway.entrypoints.gauges import GATEWAY_GAUGES
 from aplypro_calculator.entrypoints.gauges import CALCULATOR_GAUGES
 from aplypro_documents.entrypoints.gauges import documents_gauges
+from aplypro_documents.service_layer import render_metrics
 from aplypro_servicekit import metrics
 from prometheus_client.metrics import MetricWrapperBase
 
@@ -32,7 +33,7 @@ def exposed() -> dict[str, set[str]]:
         for suffix in SUFFIXES[kind]:
             out[name + suffix] = set(labels) | ({"le"} if suffix == "_bucket" else set())
 
-    for value in vars(metrics).values():
+    for value in [*vars(metrics).values(), *vars(render_metrics).values()]:
         if isinstance(value, MetricWrapperBase):
             add(value._name, str(value._type), tuple(value._labelnames))
     for family in metrics.STALE_DROPPED.collect():

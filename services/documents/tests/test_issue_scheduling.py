@@ -16,6 +16,7 @@ from aplypro_contracts import Establishment, StudentRegistered
 from aplypro_contracts.topics import DOCUMENTS_EVENTS
 from aplypro_documents.adapters.storage import LocalStorage
 from aplypro_documents.service_layer.issue import DecisionIssuer, shares
+from prometheus_client import REGISTRY
 
 from .conftest import (
     Clock,
@@ -92,6 +93,27 @@ async def test_a_backlog_of_etats_liquidatifs_leaves_room_for_decisions(
         await enrol(f"Simon{index}", "Zoé", "TLE PRO MODE")
     assert await issuer.issue_batch() == 4
     assert (await kinds_issued(pool))["liquidation"] == 4
+
+
+def rendered_count(kind: str) -> float:
+    return REGISTRY.get_sample_value("aplypro_documents_render_seconds_count", {"kind": kind}) or 0.0
+
+
+async def test_render_latency_is_observed_once_per_document_issued_per_kind(
+    feed: Feed, enrol: Enrol, pool: asyncpg.Pool, namespace: str, tmp_path: Path, clock: Clock
+) -> None:
+    """The /metrics histogram of render time: one observation per document issued, labelled by its kind."""
+    issuer = issuer_of(pool, namespace, tmp_path, clock, batch_size=4)
+    before = {kind: rendered_count(kind) for kind in ("attribution", "liquidation")}
+    await with_etats_liquidatifs_due(feed, issuer, 3)
+    await enrol("Martin", "Hugo", "TLE PRO MODE")
+    while await issuer.issue_batch():
+        pass
+    issued = await kinds_issued(pool)
+    assert issued == {"attribution": 4, "liquidation": 3}
+    assert {kind: rendered_count(kind) - before[kind] for kind in before} == {"attribution": 4, "liquidation": 3}
+    seconds = REGISTRY.get_sample_value("aplypro_documents_render_seconds_sum", {"kind": "attribution"}) or 0.0
+    assert seconds > 0  # the stub render sleeps 20 ms a batch
 
 
 async def test_a_kind_alone_in_the_queue_fills_whole_batches(

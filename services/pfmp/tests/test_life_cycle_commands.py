@@ -105,10 +105,12 @@ async def test_staff_add_one_pfmp_to_a_schooling_audited_once_and_an_overlap_is_
     assert overlapping.exit_code == 1
     assert "pfmp_overlaps:" in overlapping.stderr
     nobody = await cli("add", str(schooling_id), "--start", "2026-01-05", "--end", "2026-01-09", "--user", " ")
-    assert nobody.exit_code == 1 and "missing_user:" in nobody.stderr
+    assert nobody.exit_code == 1
+    assert "missing_user:" in nobody.stderr
     unknown = await cli("add", str(uuid.uuid4()), "--start", "2026-01-05", "--end", "2026-01-09",
                         "--user", "staff-7")
-    assert unknown.exit_code == 1 and "unknown_schooling:" in unknown.stderr
+    assert unknown.exit_code == 1
+    assert "unknown_schooling:" in unknown.stderr
     assert await pool.fetchval("SELECT count(*) FROM pfmps") == 1
     assert await pool.fetch("SELECT user_id, action, pfmp_id FROM pfmp_actions") == [
         ("staff-7", "record", uuid.UUID(out["pfmp_id"]))]

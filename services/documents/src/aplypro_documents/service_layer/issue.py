@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
@@ -49,6 +50,7 @@ from aplypro_documents.service_layer.content import (
     paris_today,
     withdrawal_from,
 )
+from aplypro_documents.service_layer.render_metrics import observe_render
 
 log = structlog.get_logger(__name__)
 K = DocumentKind
@@ -105,8 +107,11 @@ class DecisionIssuer:
         CPU work off the event loop, so the consumer's heartbeats keep going. A worker crash is no
         attempt: the batch is rendered again around the payload that crashes it (isolation.py).
         """
+        started = time.perf_counter()
         outcomes = await render_isolating(self._render_fn, [to_payload(job.doc) for job in ready if job.doc],
                                           self._executor)
+        observe_render([str(job.kind) for job, out in zip(ready, outcomes, strict=True) if isinstance(out, bytes)],
+                       time.perf_counter() - started)
         rendered = [(job, pdf) for job, pdf in zip(ready, outcomes, strict=True) if isinstance(pdf, bytes)]
         if rendered:
             await self._record(conn, [job for job, _ in rendered], [pdf for _, pdf in rendered])
