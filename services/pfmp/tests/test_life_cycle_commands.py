@@ -76,7 +76,7 @@ async def test_one_pfmp_for_a_class_is_all_or_nothing_with_each_refused_student(
     assert f"student {blocked}: pfmp_overlaps:" in refused.stderr
     assert "nothing recorded: 1 of 3 students refused" in refused.stderr
     assert await pool.fetchval("SELECT count(*) FROM pfmps") == 1
-    assert await pool.fetch("SELECT user_id, action FROM pfmp_actions") == [("import-csv", "record")]
+    assert [tuple(r) for r in await pool.fetch("SELECT user_id, action FROM pfmp_actions")] == [("import-csv", "record")]
     # Deleted, the class's PFMP goes through for the three students of the class, not the other class.
     pfmp_id = await pool.fetchval("SELECT pfmp_id FROM pfmps")
     deleted = await cli("delete", str(pfmp_id), "--user", "staff-7")
@@ -112,7 +112,7 @@ async def test_staff_add_one_pfmp_to_a_schooling_audited_once_and_an_overlap_is_
     assert unknown.exit_code == 1
     assert "unknown_schooling:" in unknown.stderr
     assert await pool.fetchval("SELECT count(*) FROM pfmps") == 1
-    assert await pool.fetch("SELECT user_id, action, pfmp_id FROM pfmp_actions") == [
+    assert [tuple(r) for r in await pool.fetch("SELECT user_id, action, pfmp_id FROM pfmp_actions")] == [
         ("staff-7", "record", uuid.UUID(out["pfmp_id"]))]
 
 
