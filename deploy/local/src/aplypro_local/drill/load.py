@@ -45,6 +45,8 @@ class Load:
     pfmp_files: list[Path] = field(default_factory=list)  # in import order, re-imports included
     duplicated_rows: int = 0
     injected: Counter[tuple[str, bytes]] = field(default_factory=Counter)  # (source topic, body)
+    # Paid PFMPs a school corrects afterwards (one more day): each must then be paid its difference once.
+    rectifications: dict[Period, int] = field(default_factory=dict)  # period -> new day count
 
     def expected_dead_letters(self) -> Counter[tuple[str, str, bytes]]:
         """(source topic, service, body) for every reader of every injected message."""
@@ -100,6 +102,8 @@ def generate(folder: Path, students: int, seed: int = 9, accidents: bool = True)
             load.periods.add((ine, begin, end))
     students_csv = _write(folder / "students.csv", STUDENT_HEADER, student_rows)
     ribs_csv = _write(folder / "ribs.csv", ["uai", "ine", "titulaire", "type_titulaire", "iban", "bic"], rib_rows)
+    if accidents:
+        load.rectifications = _rectifications(pfmp_rows, students)
     rng.shuffle(pfmp_rows)
     half = len(pfmp_rows) // 2
     first_file = _write(folder / "pfmps-1.csv", PFMP_HEADER, pfmp_rows[:half])
@@ -110,6 +114,19 @@ def generate(folder: Path, students: int, seed: int = 9, accidents: bool = True)
     again = first_file if accidents else _write(folder / "pfmps-none.csv", PFMP_HEADER, [])
     load.pfmp_files = [first_file, second_file, again]
     return load, reference.establishments, reference.mefs, students_csv, ribs_csv
+
+
+RECTIFIED_AT_MOST = 50  # each is one `aplypro-pfmp edit`, as a school corrects a PFMP: a few are enough
+
+
+def _rectifications(pfmp_rows: list[list[str]], students: int) -> dict[Period, int]:
+    """Every 20th student's first PFMP, one day more (never beyond its calendar days), at most 50."""
+    chosen: dict[Period, int] = {}
+    for ine, _, _, begin, end, days in pfmp_rows[::40]:  # two rows a student, in student order
+        first, last = date.fromisoformat(begin), date.fromisoformat(end)
+        if int(days) < (last - first).days + 1 and len(chosen) < min(RECTIFIED_AT_MOST, max(1, students // 20)):
+            chosen[(ine, first, last)] = int(days) + 1
+    return chosen
 
 
 def bad_messages(load: Load, namespace: str) -> dict[str, list[bytes]]:

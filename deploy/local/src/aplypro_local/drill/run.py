@@ -30,6 +30,7 @@ from .chaos import Chaos
 from .lag import lag_by_group, total_lag
 from .load import Load, bad_messages, generate
 from .procs import Fleet
+from .rectify import paid_or_rectified, rectify_paid
 
 Say = Callable[[str], None]
 
@@ -181,7 +182,23 @@ def feed(stack: LocalStack, load: Load, files: tuple[Path, Path, Path, Path], pr
     _command(stack, say, "aplypro-pfmp", "validate", "--uai", UAI)
     _command(stack, say, "aplypro-pfmp", "import-csv", str(again))  # the same file again, after validation
     _command(stack, say, "aplypro-pfmp", "validate", "--uai", UAI)
-    say("rectifications: n/a (no command produces PfmpRectified yet)")
+    rectify(stack, load, timeout, cap, say, diagnose, chaos)
+
+
+def rectify(stack: LocalStack, load: Load, timeout: float, cap: float, say: Say, diagnose: Callable[[], str],
+            chaos: Chaos | None) -> None:
+    """Once each chosen PFMP is paid, staff give it one more day (`aplypro-pfmp edit`): a rectification."""
+    if not load.rectifications:
+        return
+    url, prefix = stack.env["DATABASE_URL"], stack.schema_prefix
+    _wait("the PFMPs to rectify are paid", lambda: paid_or_rectified(url, prefix, load), len(load.rectifications),
+          timeout, cap, say, diagnose, chaos)
+    deadline = time.monotonic() + timeout
+    while (left := rectify_paid(stack.env, prefix, load, say)) and time.monotonic() < deadline:
+        time.sleep(2)
+    if left:
+        raise DrillAborted(f"{left} of {len(load.rectifications)} rectifications still refused after {timeout:.0f} s")
+    say(f"rectifications: {len(load.rectifications)} paid PFMPs edited (one more day)")
 
 
 def run_drill(workdir: Path, students: int, minutes: float, echo: Say = print, kill_interval_s: float = 4.0,
