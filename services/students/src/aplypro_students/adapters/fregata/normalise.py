@@ -21,8 +21,12 @@ _ISO_DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2})T[\d:.]+(Z|[+-]\d{2}:?\d{2})?")
 
 
 def hosted_for_menj(entry: Mapping[str, Any]) -> bool:
-    """`estEN: true`: a MENJ learner hosted by the agricultural school, SYGNE's to report: no student, no class."""
-    return entry.get("estEN") is True
+    """`estEN: true`: a MENJ learner hosted by the agricultural school, SYGNE's to report: no student, no class.
+
+    The text "true" counts too: importing a MENJ learner here would open a second, payable schooling.
+    """
+    flag = entry.get("estEN")
+    return flag is True or (isinstance(flag, str) and flag.strip().lower() == "true")
 
 
 def status_code(entry: Mapping[str, Any]) -> str:
