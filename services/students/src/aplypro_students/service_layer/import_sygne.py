@@ -110,7 +110,9 @@ async def import_sygne(pool: asyncpg.Pool, api: SygneApi, uai: str, school_year:
     except _DryRun:
         pass
     report.add_import(summary, ines)
-    report.errors += [entry(ine, IneNotFound.code) for ine in sorted(calls.not_found)]
+    # a 404 for an imported student is the operator's to see (its payments are blocked); a skipped row says why
+    skipped = {e.get("ine") for e in report.skipped}
+    report.errors += [entry(ine, IneNotFound.code) for ine in sorted(calls.not_found - skipped)]
     log.info("sygne_imported", uai=uai, school_year=school_year, listed=len(entries), details=len(need_detail),
              histories=len(need_history), skipped=len(report.skipped), errors=len(report.errors),
              detail_404=len(calls.not_found), ine_not_found=report.ine_not_found, dry_run=dry_run)
