@@ -16,7 +16,12 @@ import pytest
 from aplypro_local.fake_fregata import FakeFregataServer, FakeFregataState, Fault, serve
 from aplypro_local.fake_fregata.sample import UAI, YEAR, sample_state
 from aplypro_local.fake_fregata.signature import signature_ok
-from aplypro_students.adapters.api_errors import ApiAuthFailed, ApiBadPayload, ApiRequestRefused, ApiUnavailable
+from aplypro_students.adapters.api_errors import (
+    ApiAuthFailed,
+    ApiBadPayload,
+    ApiRequestRefused,
+    ApiUnavailable,
+)
 from aplypro_students.adapters.fregata.client import FregataClient
 from aplypro_students.adapters.fregata.settings import FregataSettings
 from aplypro_students.adapters.fregata.signature import signed_headers

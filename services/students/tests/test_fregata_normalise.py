@@ -88,7 +88,8 @@ def test_the_year_comes_from_the_section_else_the_request() -> None:
 def test_hosted_menj_learners_are_recognised_and_missing_objects_read_as_empty() -> None:
     assert normalise.hosted_for_menj(inscription("000111224AC", "A", "B", "2009-01-01", hosted_for_menj=True))
     assert normalise.hosted_for_menj({"estEN": "true"})  # a second, payable schooling otherwise
-    assert not normalise.hosted_for_menj({"estEN": False}) and not normalise.hosted_for_menj({})
+    assert not normalise.hosted_for_menj({"estEN": False})
+    assert not normalise.hosted_for_menj({})
     cells = normalise.cells({"apprenant": None, "division": None, "statutApprenant": "2501"}, uai=UAI,
                             school_year=2025)
     assert (cells["ine"], cells["classe"], cells["statut"]) == ("", "", "")
