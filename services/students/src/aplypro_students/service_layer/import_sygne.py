@@ -115,6 +115,7 @@ async def import_sygne(pool: asyncpg.Pool, api: SygneApi, uai: str, school_year:
     report.errors += [entry(ine, IneNotFound.code) for ine in sorted(calls.not_found - skipped)]
     log.info("sygne_imported", uai=uai, school_year=school_year, listed=len(entries), details=len(need_detail),
              histories=len(need_history), skipped=len(report.skipped), errors=len(report.errors),
+             warnings=len(report.warnings),
              detail_404=len(calls.not_found), ine_not_found=report.ine_not_found, dry_run=dry_run)
     return report
 
