@@ -18,6 +18,8 @@ from .conftest import DATA
 pytestmark = pytest.mark.integration
 PERSONAL = ("000111222", "000111233", "000111226", "FONTAINE", "HADDAD", "Chloé", "Mehdi", "2008-04-17",
             "Tilleuls")
+SUMMARY_KEYS = ["source", "uai", "school_year", "students", "schoolings_opened", "schoolings_closed",
+                "class_changes", "unchanged", "skipped", "errors"]
 
 
 @pytest.fixture
@@ -39,13 +41,16 @@ def summary(result: Result, exit_code: int = 0) -> dict[str, Any]:
 
 def test_one_establishment_is_imported_and_summarised(cli: CliRunner, fake: FakeSygneServer) -> None:
     out = summary(cli.invoke(app, ["import-sygne", "--uai", "0999001k", "--school-year", "2025"]))
-    assert {k: out[k] for k in ("source", "uai", "school_year", "students", "new", "ine_not_found")} == {
-        "source": "sygne", "uai": "0999001K", "school_year": 2025, "students": 6, "new": 6, "ine_not_found": 1}
+    assert list(out) == SUMMARY_KEYS  # the shape import-fregata prints too (issue 13)
+    assert {k: out[k] for k in SUMMARY_KEYS[:8]} == {
+        "source": "sygne", "uai": "0999001K", "school_year": 2025, "students": 6, "schoolings_opened": 6,
+        "schoolings_closed": 1, "class_changes": 0, "unchanged": 0}
     assert {e["reason"] for e in out["skipped"]} == {"code_mef.not_eligible", "nom.missing",
                                                      "date_naissance.format", "date_fin.before_start"}
+    assert out["errors"] == [{"ine": "000111233AM", "reason": "ine_not_found"}]  # the detail answered 404
     again = cli.invoke(app, ["import-sygne", "--uai", "0999001K", "--school-year", "2025"])
-    assert "[1/1] 0999001K: 6 students, 0 events" in again.stderr
-    assert summary(again)["events"] == 0
+    assert "[1/1] 0999001K: 6 students, 0 opened, 0 closed" in again.stderr
+    assert summary(again)["unchanged"] == 6
 
 
 def test_all_imports_every_establishment_sygne_serves(cli: CliRunner, fake: FakeSygneServer) -> None:
@@ -60,7 +65,8 @@ def test_sygne_down_for_an_establishment_is_reported_with_exit_1(cli: CliRunner,
     monkeypatch.setenv("APLYPRO_SYGNE_MAX_ATTEMPTS", "2")
     fake.state.inject(Fault(504, times=5, path="etablissements"))
     out = summary(cli.invoke(app, ["import-sygne", "--uai", "0999001K", "--school-year", "2025"]), exit_code=1)
-    assert (out["failed"], out["errors"][0]["reason"]) == (True, "api_unavailable")
+    assert list(out) == SUMMARY_KEYS
+    assert (out["students"], out["errors"]) == (0, [{"reason": "api_unavailable"}])
 
 
 def test_settings_and_options_are_checked_before_anything_runs(cli: CliRunner, fake: FakeSygneServer,

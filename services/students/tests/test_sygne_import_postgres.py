@@ -199,7 +199,7 @@ async def test_a_history_that_stays_rate_limited_is_reported_and_the_rest_import
                                                                                   fake: FakeSygneServer) -> None:
     fake.state.inject(Fault(429, times=1, path="scolarites", retry_after="3600"))  # SYGNE: come back in 1 h
     report = await run(db, fake)
-    assert reasons(report.errors) == {("000111226AE", "history_api_unavailable")}
+    assert reasons(report.errors) == {("000111226AE", "history_api_unavailable"), (GRIS, "ine_not_found")}
     assert ("000111226AE", "classe.missing") in reasons(report.skipped)
     assert report.summary["students"] == 5
 

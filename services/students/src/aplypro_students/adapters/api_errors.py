@@ -1,4 +1,4 @@
-"""Errors of the student APIs (SYGNE now, FREGATA beside it): a stable `code`, never a URL, INE or name."""
+"""Errors of the student APIs (SYGNE, FREGATA): a stable `code`, never a URL, INE or name."""
 
 from __future__ import annotations
 
@@ -42,3 +42,13 @@ class ApiBadPayload(ValueError):
     def __init__(self, source: str, resource: str, reason: str) -> None:
         super().__init__(f"{source} {resource}: {reason}")
         self.source, self.resource, self.reason = source, resource, reason
+
+
+class ApiRequestRefused(ValueError):
+    """The API answered our request with a client error other than an auth one (400, 404, ...): not retried."""
+
+    code = "api_request_refused"
+
+    def __init__(self, source: str, resource: str, status: int) -> None:
+        super().__init__(f"{source} {resource}: refused with status {status}")
+        self.source, self.resource, self.status = source, resource, status

@@ -17,12 +17,13 @@ from aplypro_students.adapters.csv_reader import (
     parse_uai,
     read_rows,
 )
+from aplypro_students.adapters.csv_students import parse_commune
 from aplypro_students.domain.reference import Establishment, Mef
 from aplypro_students.domain.report import InvalidFile, RowError
 
 ESTABLISHMENT_REQUIRED = ("uai", "name")
 ESTABLISHMENT_OPTIONAL = ("ministry", "academy_code", "contract_type_code", "address_line1", "address_line2",
-                          "postal_code", "city", "email", "phone", "head_name")
+                          "postal_code", "city", "email", "phone", "head_name", "city_insee")
 T = TypeVar("T")
 # the contracts' limits (aplypro_contracts.text), so a loaded row always makes valid events
 ESTABLISHMENT_LIMITS = {**dict.fromkeys(ESTABLISHMENT_REQUIRED + ESTABLISHMENT_OPTIONAL, LABEL_MAX),
@@ -71,6 +72,7 @@ def read_establishments_csv(path: Path) -> list[Establishment]:
         name = row.get("name", str, required=True)
         academy = row.get("academy_code", _pattern(r"[0-9]{2}", "an academy code has 2 digits"))
         contract = row.get("contract_type_code", _pattern(r"[0-9]{1,2}", "a contract type code has 1-2 digits"))
+        city_insee = row.get("city_insee", parse_commune)  # optional: files without the column still load
         errors += row.errors
         if uai is None or name is None or row.errors:
             continue
@@ -78,7 +80,7 @@ def read_establishments_csv(path: Path) -> list[Establishment]:
         items.append((line, uai, Establishment(
             uai, name, row.text("ministry") or "MENJ", academy, contract or "99", lines,
             row.text("postal_code") or None, row.text("city") or None, row.text("email") or None,
-            row.text("phone") or None, row.text("head_name") or None,
+            row.text("phone") or None, row.text("head_name") or None, city_insee,
         )))
     if errors:
         raise InvalidFile(errors)

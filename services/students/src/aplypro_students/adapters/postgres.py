@@ -126,8 +126,8 @@ async def schooling_views(conn: Connection, schooling_ids: Sequence[UUID]) -> li
     rows = await conn.fetch(
         "SELECT s.schooling_id, s.student_id, s.status, s.start_date, s.end_date, s.version, c.label AS class_label, "
         "c.school_year, e.uai, e.name, e.ministry, e.academy_code, e.contract_type_code, e.address_lines, "
-        "e.postal_code, e.city, e.email, e.phone, e.head_name, m.code AS mef_code, m.dispositif, m.diploma, "
-        "m.duration, m.year AS mef_year, m.label AS mef_label, m.ministry AS mef_ministry "
+        "e.postal_code, e.city, e.email, e.phone, e.head_name, e.city_insee, m.code AS mef_code, m.dispositif, "
+        "m.diploma, m.duration, m.year AS mef_year, m.label AS mef_label, m.ministry AS mef_ministry "
         "FROM schoolings s JOIN classes c USING (class_id) JOIN establishments e ON e.uai = c.uai "
         "JOIN mefs m ON m.code = c.mef_code AND m.school_year = c.school_year "
         "WHERE s.schooling_id = ANY($1::uuid[])",

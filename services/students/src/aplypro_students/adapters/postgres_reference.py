@@ -12,13 +12,16 @@ from aplypro_students.domain.reference import Establishment, Mef
 async def upsert_establishments(conn: Connection, establishments: Sequence[Establishment]) -> None:
     await conn.executemany(
         "INSERT INTO establishments (uai, name, ministry, academy_code, contract_type_code, address_lines, "
-        "postal_code, city, email, phone, head_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+        "postal_code, city, email, phone, head_name, city_insee) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
         "ON CONFLICT (uai) DO UPDATE SET name = EXCLUDED.name, ministry = EXCLUDED.ministry, "
         "academy_code = EXCLUDED.academy_code, contract_type_code = EXCLUDED.contract_type_code, "
         "address_lines = EXCLUDED.address_lines, postal_code = EXCLUDED.postal_code, city = EXCLUDED.city, "
-        "email = EXCLUDED.email, phone = EXCLUDED.phone, head_name = EXCLUDED.head_name, updated_at = now()",
+        "email = EXCLUDED.email, phone = EXCLUDED.phone, head_name = EXCLUDED.head_name, "
+        # a file without the column (older exports, the shipped samples) keeps the code a fuller one gave
+        "city_insee = COALESCE(EXCLUDED.city_insee, establishments.city_insee), updated_at = now()",
         [(e.uai, e.name, e.ministry, e.academy_code, e.contract_type_code, list(e.address_lines), e.postal_code,
-          e.city, e.email, e.phone, e.head_name) for e in establishments],
+          e.city, e.email, e.phone, e.head_name, e.city_insee) for e in establishments],
     )
 
 

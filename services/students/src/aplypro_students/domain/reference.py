@@ -18,6 +18,7 @@ class Establishment:
     email: str | None = None
     phone: str | None = None
     head_name: str | None = None
+    city_insee: str | None = None  # commune INSEE code (directory `code_commune`): ASP address of students abroad
 
 
 @dataclass(frozen=True)

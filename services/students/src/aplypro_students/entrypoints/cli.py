@@ -1,4 +1,4 @@
-"""`aplypro-students`: run the service, load reference data, import students (CSV, SYGNE) and RIBs."""
+"""`aplypro-students`: run the service, load reference data, import students (CSV, SYGNE, FREGATA) and RIBs."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from aplypro_students.config import StudentsSettings
 from aplypro_students.domain.reconcile import current_school_year
 from aplypro_students.domain.report import InvalidFile, RowError
 from aplypro_students.entrypoints._db import in_transaction
+from aplypro_students.entrypoints.fregata_import import import_fregata_command
 from aplypro_students.entrypoints.service import build_spec
 from aplypro_students.entrypoints.sygne_import import run_import, sygne_settings
 from aplypro_students.service_layer.import_students import (
@@ -169,6 +170,9 @@ def import_sygne_command(
     _print(summary)
     if not ok:
         raise typer.Exit(1)
+
+
+app.command("import-fregata")(import_fregata_command)
 
 
 @app.command("import-ribs")

@@ -13,7 +13,6 @@ from typing import Any
 import typer
 from aplypro_contracts.topics import STUDENTS_EVENTS
 from aplypro_servicekit.cli import service_pool
-from pydantic import ValidationError
 
 from aplypro_students.adapters.api_errors import ApiAuthFailed, ApiBadPayload, ApiUnavailable
 from aplypro_students.adapters.postgres_sygne import sygne_establishments
@@ -21,21 +20,15 @@ from aplypro_students.adapters.sygne.client import SygneClient
 from aplypro_students.adapters.sygne.settings import SygneSettings
 from aplypro_students.config import StudentsSettings
 from aplypro_students.domain.report import InvalidFile
+from aplypro_students.entrypoints.api_import import api_settings, failed_line, progress
 from aplypro_students.entrypoints.service import MIGRATION_PACKAGES
+from aplypro_students.service_layer.import_report import COUNTS
 from aplypro_students.service_layer.import_sygne import import_sygne
-
-_COUNTS = ("students", "new", "changed", "schoolings", "schoolings_written", "events", "ine_not_found")
 
 
 def sygne_settings() -> SygneSettings:
     """The APLYPRO_SYGNE_* settings, or exit 2 naming what is missing or wrong (never a value)."""
-    try:
-        return SygneSettings()  # filled from the environment
-    except ValidationError as exc:
-        for err in exc.errors():
-            name = "APLYPRO_SYGNE_" + str(err["loc"][0]).upper() if err["loc"] else "APLYPRO_SYGNE_*"
-            typer.echo(f"{name}: {err['msg']}", err=True)
-        raise typer.Exit(2) from None
+    return api_settings(SygneSettings, "APLYPRO_SYGNE_")
 
 
 async def run_import(settings: StudentsSettings, sygne: SygneSettings, uais: list[str] | None,
@@ -44,6 +37,7 @@ async def run_import(settings: StudentsSettings, sygne: SygneSettings, uais: lis
     topic = settings.topic(STUDENTS_EVENTS)
     single = uais is not None and len(uais) == 1
     reports: list[dict[str, Any]] = []
+    failed: list[str] = []
     async with service_pool(settings, "students", MIGRATION_PACKAGES) as (pool, _schema), SygneClient(sygne) as api:
         if uais is None:
             async with pool.acquire() as conn:
@@ -55,26 +49,20 @@ async def run_import(settings: StudentsSettings, sygne: SygneSettings, uais: lis
                                              summer_freeze=sygne.summer_freeze, concurrency=sygne.concurrency,
                                              dry_run=dry_run)).as_dict()
             except (ApiUnavailable, ApiBadPayload) as exc:
-                report = _failed(uai, school_year, exc.code, str(exc))
+                report = failed_line("sygne", uai, school_year, exc.code, str(exc))
+                failed.append(uai)
             except InvalidFile as exc:
-                report = _failed(uai, school_year, exc.errors[0].code, exc.errors[0].reason)
+                report = failed_line("sygne", uai, school_year, exc.errors[0].code, exc.errors[0].reason)
+                failed.append(uai)
             except ApiAuthFailed as exc:
                 typer.echo(f"{exc.code}: {exc}; run stopped", err=True)
-                reports.append(_failed(uai, school_year, exc.code, str(exc)))
+                reports.append(failed_line("sygne", uai, school_year, exc.code, str(exc)))
+                failed.append(uai)
                 break
             reports.append(report)
-            typer.echo(f"[{n}/{len(uais)}] {uai}: {report.get('students', 0)} students, "
-                       f"{report.get('events', 0)} events, {len(report['skipped'])} skipped, "
-                       f"{len(report['errors'])} errors ({time.monotonic() - started:.1f} s)", err=True)
-    ok = all(not r.get("failed") for r in reports)
+            typer.echo(progress(n, len(uais), report, time.monotonic() - started), err=True)
     if single:
-        return reports[0], ok
-    totals = {k: sum(int(r.get(k, 0)) for r in reports) for k in _COUNTS}
+        return reports[0], not failed
+    totals = {k: sum(int(r.get(k, 0)) for r in reports) for k in COUNTS}
     return {"source": "sygne", "school_year": school_year, "establishments": len(reports),
-            "failed": [r["uai"] for r in reports if r.get("failed")], **totals, "dry_run": dry_run,
-            "imports": reports}, ok
-
-
-def _failed(uai: str, school_year: int, code: str, reason: str) -> dict[str, Any]:
-    return {"source": "sygne", "uai": uai, "school_year": school_year, "failed": True, "skipped": [],
-            "errors": [{"reason": code, "detail": reason}]}
+            "failed": failed, **totals, "dry_run": dry_run, "imports": reports}, not failed

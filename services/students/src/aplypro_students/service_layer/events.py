@@ -48,7 +48,7 @@ def schooling_opened(view: Mapping[str, Any], correlation_id: UUID) -> Schooling
             uai=view["uai"], name=view["name"], ministry=view["ministry"], academy_code=view["academy_code"],
             contract_type_code=view["contract_type_code"], address_lines=tuple(view["address_lines"]),
             postal_code=view["postal_code"], city_name=view["city"], email=view["email"], phone=view["phone"],
-            head_name=view["head_name"],
+            head_name=view["head_name"], city_insee=view["city_insee"],
         ),
         mef=Mef(code=view["mef_code"], dispositif=view["dispositif"], diploma=view["diploma"],
                 duration=view["duration"], year=view["mef_year"], label=view["mef_label"],

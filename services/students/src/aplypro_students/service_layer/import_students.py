@@ -15,6 +15,7 @@ from aplypro_servicekit.record_size import ENV_NAME, RecordTooLarge
 
 from aplypro_students.adapters import postgres
 from aplypro_students.adapters.postgres_reference import academy_of, eligible_mefs, known_establishments
+from aplypro_students.domain.changes import ChangeCounts, count_changes
 from aplypro_students.domain.model import Identity, Schooling, SchoolingRecord
 from aplypro_students.domain.reconcile import Placement, collapse, merge_identity, plan_schoolings
 from aplypro_students.domain.report import InvalidFile, RowError
@@ -57,11 +58,12 @@ class ImportSummary:
     events: int
     rejected: list[RowError]
     warnings: list[RowError]
+    changes: ChangeCounts = field(default_factory=ChangeCounts)
 
     def as_dict(self) -> dict[str, Any]:
         return {"import_id": str(self.import_id), "students": self.students, "new": self.new,
                 "changed": self.changed, "schoolings": self.schoolings,
-                "schoolings_written": self.schoolings_written, "events": self.events,
+                "schoolings_written": self.schoolings_written, "events": self.events, **self.changes.as_dict(),
                 "rejected": [e.as_dict() for e in self.rejected], "warnings": [w.as_dict() for w in self.warnings]}
 
 
@@ -127,8 +129,9 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
         raise InvalidFile([RowError(lines[exc.index], "*", "row.record_too_large",
                                     f"its event of {exc.size} bytes is over the {exc.limit}-byte limit "
                                     f"({ENV_NAME})")]) from None
+    changes = count_changes(placements, existing, planned, {sid for sid, _ in [*new, *changed]})
     summary = ImportSummary(import_id, len(sent), len(new), len(changed), len(records), len(planned), len(rows),
-                            rejected, command.warnings)
+                            rejected, command.warnings, changes)
     await postgres.record_import(
         conn, import_id, f"students_{command.source}", command.uai, year or None, command.mode,
         {k: v for k, v in summary.as_dict().items() if isinstance(v, int)},

@@ -12,7 +12,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import anyio
 import asyncpg
@@ -20,11 +20,11 @@ import structlog
 
 from aplypro_students.adapters import postgres
 from aplypro_students.adapters.api_errors import ApiAuthFailed, ApiBadPayload, ApiUnavailable, IneNotFound
-from aplypro_students.adapters.csv_reader import CellError
-from aplypro_students.adapters.csv_students import parse_ine, parse_student_rows
+from aplypro_students.adapters.csv_students import parse_student_rows
 from aplypro_students.adapters.postgres_sygne import placements_in
 from aplypro_students.adapters.sygne import normalise
 from aplypro_students.domain.model import Identity
+from aplypro_students.service_layer.import_report import SourceReport, entry, valid_ine
 from aplypro_students.service_layer.import_students import ImportStudents, import_students
 from aplypro_students.service_layer.ine_status import record_ine_status
 
@@ -45,20 +45,9 @@ def in_summer_freeze(today: date) -> bool:
 
 
 @dataclass
-class SygneReport:
-    uai: str
-    school_year: int
-    summary: dict[str, Any] = field(default_factory=dict)  # import_students' counts, as import-csv prints them
-    skipped: list[dict[str, Any]] = field(default_factory=list)  # {"ine"?, "reason"}: not imported
-    errors: list[dict[str, Any]] = field(default_factory=list)  # {"ine"?, "reason"}: a call that failed
-    warnings: list[dict[str, Any]] = field(default_factory=list)
-    ine_not_found: int = 0
-    dry_run: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"source": SOURCE, "uai": self.uai, "school_year": self.school_year, **self.summary,
-                "ine_not_found": self.ine_not_found, "skipped": self.skipped, "errors": self.errors,
-                "warnings": self.warnings, "dry_run": self.dry_run}
+class SygneReport(SourceReport):
+    ine_not_found: int = 0  # students newly marked not_found (each 404 is also in `errors`)
+    source: ClassVar[str] = SOURCE
 
 
 class _DryRun(Exception):
@@ -91,7 +80,7 @@ async def import_sygne(pool: asyncpg.Pool, api: SygneApi, uai: str, school_year:
         return report
     entries = await api.establishment_students(uai, school_year)
     rows = [(n, normalise.list_cells(e)) for n, e in enumerate(entries, start=1)]
-    ines = {n: ine for n, cells in rows if (ine := _valid_ine(cells["ine"])) is not None}
+    ines = {n: ine for n, cells in rows if (ine := valid_ine(cells["ine"])) is not None}
     async with pool.acquire() as conn, conn.transaction():
         wanted = sorted(set(ines.values()))
         known = {ine: identity for ine, (_, identity) in (await postgres.students_by_ine(conn, wanted)).items()}
@@ -120,11 +109,13 @@ async def import_sygne(pool: asyncpg.Pool, api: SygneApi, uai: str, school_year:
                 raise _DryRun
     except _DryRun:
         pass
-    report.summary = {k: v for k, v in summary.as_dict().items() if k not in ("rejected", "warnings")}
-    report.skipped += [_entry(ines.get(e.line), e.code) for e in summary.rejected]
-    report.warnings += [_entry(ines.get(w.line), w.code) for w in summary.warnings]
+    report.add_import(summary, ines)
+    # a 404 for an imported student is the operator's to see (its payments are blocked); a skipped row says why
+    skipped = {e.get("ine") for e in report.skipped}
+    report.errors += [entry(ine, IneNotFound.code) for ine in sorted(calls.not_found - skipped)]
     log.info("sygne_imported", uai=uai, school_year=school_year, listed=len(entries), details=len(need_detail),
              histories=len(need_history), skipped=len(report.skipped), errors=len(report.errors),
+             warnings=len(report.warnings),
              detail_404=len(calls.not_found), ine_not_found=report.ine_not_found, dry_run=dry_run)
     return report
 
@@ -133,18 +124,6 @@ def _moved(cells: dict[str, str], placed: set[tuple[str, str]] | None) -> bool:
     """Listed in a class (a leaver without one has not moved) that is not one of its open schoolings here."""
     label = " ".join(cells["classe"].split())  # as the row normaliser will read it
     return bool(label) and (label, cells["code_mef"][:10]) not in (placed or set())
-
-
-def _valid_ine(text: str) -> str | None:
-    try:
-        return parse_ine(text)
-    except CellError:
-        return None
-
-
-def _entry(ine: str | None, reason: str) -> dict[str, Any]:
-    """A report line for the operator: the INE only when it is a valid one (a malformed cell is not echoed)."""
-    return {"ine": ine, "reason": reason} if ine else {"reason": reason}
 
 
 def _enrich(cells: dict[str, str], ine: str | None, known: dict[str, Identity], calls: _Calls, uai: str,
