@@ -109,8 +109,9 @@ async def ingest_return(pool: asyncpg.Pool, incoming: IncomingReturn, *, topic: 
         outcomes = _confirm(outcomes, {r["payment_request_id"] for r in moved})
         await repo.record_file(conn, parsed.name, parsed.sha256, parsed.kind.value, parsed.upload_name, outcomes)
         await write_outbox(conn, [_state_changed(topic, row) for row in moved])
-        # An answer gives the ids a waiting request of the student carries, or frees its creation (§4.3).
-        await repo.wake_waiting(conn, [r["student_id"] for r in moved if r["state"] in ("integrated", "rejected")])
+        # An answer gives the ids a waiting request of the student carries, or frees its creation (§4.3); a
+        # payment or recovery answer tells a waiting rectification what the ASP paid (§8.1): every move wakes.
+        await repo.wake_waiting(conn, [r["student_id"] for r in moved])
     result = _result(parsed, outcomes, len(moved))
     log.info("return_file_ingested", file_name=parsed.name, kind=parsed.kind.value, lines=result.lines,
              applied=result.applied, duplicates=result.duplicates, unmatched=result.unmatched)
