@@ -151,8 +151,7 @@ async def test_a_downward_rectification_parks_while_blocked_and_becomes_a_recove
     row = await request_row(pool, rectified)
     assert (row["state"], row["blocking_reasons"]) == ("pending", ["negative_rectification"])
 
-    # The switch off: the modification leaves with the lower total; the ASP answers with a recovery order.
-    await pool.execute("UPDATE payment_requests SET recheck = true WHERE payment_request_id = $1", rectified)
+    # The switch off (the next build re-checks what it parked): the modification leaves with the lower total; the ASP answers with a recovery order.
     open_options = replace(options, params=replace(options.params, negative_rectification_blocked=False))
     result = await build_payment_file(pool, open_options)
     assert result.records == 1

@@ -187,6 +187,15 @@ async def sync_funding(conn: Connection, off: frozenset[str]) -> int:
     return int(flagged)
 
 
+async def release_negative_rectifications(conn: Connection) -> int:
+    """The §8.2 block is off: every rectification parked by it is checked again at this build (it leaves as
+    soon as the block is lifted). Returns the requests flagged."""
+    flagged = await conn.fetchval(
+        "WITH f AS (UPDATE payment_requests SET recheck = true WHERE state = 'pending' AND NOT recheck "
+        "AND 'negative_rectification' = ANY(blocking_reasons) RETURNING 1) SELECT count(*) FROM f")
+    return int(flagged)
+
+
 async def latest_stamp(conn: Connection) -> datetime | None:
     value: datetime | None = await conn.fetchval("SELECT max(name_stamp) FROM asp_files")
     return value

@@ -163,6 +163,8 @@ async def build_payment_file(pool: asyncpg.Pool, options: BuildOptions, now: dat
             flagged = await repo.sync_funding(conn, options.params.funding_off)
             if flagged:
                 log.info("funding_switch_changed", rechecked=flagged, off=sorted(options.params.funding_off))
+            if not options.params.negative_rectification_blocked:
+                await repo.release_negative_rectifications(conn)  # §8.2 lifted: parked ones leave now
             requests = await repo.pending_requests(conn, limit=limit)
             built_on = now.astimezone(PARIS).date()
             composition = await compose(conn, requests, options.params, built_on)
