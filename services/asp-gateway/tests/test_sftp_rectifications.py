@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -45,14 +46,15 @@ async def rectify(pool: asyncpg.Pool, first: PaymentRequested, amount_cents: int
 class Exchange:
     """The gateway's commands against one fake ASP, on the test's schema."""
 
-    def __init__(self, world: World, database_url: str, namespace: str, tmp_path: object, **env: str) -> None:
-        self.world, self.args, self.env = world, (database_url, namespace, tmp_path), world.env() | env
+    def __init__(self, world: World, database_url: str, namespace: str, tmp_path: Path, **env: str) -> None:
+        self.world, self.database_url, self.namespace, self.tmp_path = world, database_url, namespace, tmp_path
+        self.env = world.env() | env
 
     async def send(self) -> list[dict[str, object]]:
-        return await gateway("send", *self.args, **self.env)  # type: ignore[arg-type]
+        return await gateway("send", self.database_url, self.namespace, self.tmp_path, **self.env)
 
     async def poll(self) -> list[dict[str, object]]:
-        return await gateway("poll", *self.args, **self.env)  # type: ignore[arg-type]
+        return await gateway("poll", self.database_url, self.namespace, self.tmp_path, **self.env)
 
 
 async def pfmp_rows(pool: asyncpg.Pool, pfmp_id: uuid.UUID) -> list[tuple[str, int | None, bool, str | None]]:
@@ -63,14 +65,14 @@ async def pfmp_rows(pool: asyncpg.Pool, pfmp_id: uuid.UUID) -> list[tuple[str, i
 
 
 async def test_a_paid_pfmp_edited_upward_is_sent_as_a_modification_and_the_fake_asp_pays_the_difference(
-    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: object
+    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path
 ) -> None:
     # Narrated: a PFMP paid 300 €; the director edits it to 450 €; `send` uploads a modification record (the
     # ASP ids, the new total, never a second first payment); the fake ASP integrates it by its ids and pays
     # the 150 € difference; `poll` moves the request to `paid`: the PFMP's total paid is the new amount.
     first = request(*await register(pool, 0))
     await feed(pool, projection.on_payment_requested, first)
-    async with fake_asp(tmp_path, Behaviour(remove_taken=False)) as world:  # type: ignore[arg-type]
+    async with fake_asp(tmp_path, Behaviour(remove_taken=False)) as world:
         asp = Exchange(world, database_url, namespace, tmp_path)
         await asp.send()
         await asp.poll()
@@ -100,14 +102,14 @@ async def test_a_paid_pfmp_edited_upward_is_sent_as_a_modification_and_the_fake_
 
 
 async def test_a_payment_return_for_a_request_rectified_meanwhile_pays_the_old_amount_once(
-    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: object
+    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path
 ) -> None:
     # §9.2, injected: the rectification arrives while the first request is integrated and not paid yet (its
     # payment return is still at the ASP). The return then pays the OLD amount to the OLD request; the
     # rectification waits (`awaiting_asp_payment`) and still goes out as a modification; the old return
     # delivered again pays nothing twice.
     behaviour = Behaviour(remove_taken=False)
-    async with fake_asp(tmp_path, behaviour) as world:  # type: ignore[arg-type]
+    async with fake_asp(tmp_path, behaviour) as world:
         asp = Exchange(world, database_url, namespace, tmp_path)
         first = request(*await register(pool, 0))
         await feed(pool, projection.on_payment_requested, first)
@@ -144,14 +146,14 @@ async def test_a_payment_return_for_a_request_rectified_meanwhile_pays_the_old_a
 
 
 async def test_a_lowered_total_comes_back_as_a_recovery_order_once_the_block_is_lifted(
-    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: object
+    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path
 ) -> None:
     # §8.2 lifted (APLYPRO_ASP_NEGATIVE_RECTIFICATION_BLOCKED=false): a PFMP paid 300 € rectified to 150 €
     # leaves as a modification; the fake ASP issues a recovery order (§5.4) for the 150 € overpaid (indu);
     # `poll` moves the request to `paid`, flagged as a recovery.
     first = request(*await register(pool, 0))
     await feed(pool, projection.on_payment_requested, first)
-    async with fake_asp(tmp_path) as world:  # type: ignore[arg-type]
+    async with fake_asp(tmp_path) as world:
         asp = Exchange(world, database_url, namespace, tmp_path, APLYPRO_ASP_NEGATIVE_RECTIFICATION_BLOCKED="false")
         await asp.send()
         await asp.poll()
@@ -170,3 +172,52 @@ async def test_a_lowered_total_comes_back_as_a_recovery_order_once_the_block_is_
         assert (order["kind"], order["applied"], order["unmatched"]) == ("recovery_orders", 1, 0)
     assert await pfmp_rows(pool, first.pfmp_id) == [("paid", 30000, False, "first_payment"),
                                                     ("paid", 15000, True, "rectification_down")]
+
+
+def correction_file(records: list[asyncpg.Record]) -> bytes:
+    """An address-correction file (§4.9) as an operator sends it: the PFMPs' latest requests with the three ASP
+    ids, `modification="O"` on every level, no payment element (the address blocks are left out here)."""
+    body = "".join(
+        f'<ENREGISTREMENT idEnregistrement="{r["record_id"]}"><INDIVIDU idIndividu="{r["asp_individual_id"]}" '
+        f'modification="O"><LISTEDOSSIER><DOSSIER idDoss="{r["asp_dossier_id"]}" modification="O">'
+        f'<LISTEPRESTADOSS><PRESTADOSS idPrestaDoss="{r["asp_prestation_id"]}" modification="O"/></LISTEPRESTADOSS>'
+        "</DOSSIER></LISTEDOSSIER></INDIVIDU></ENREGISTREMENT>" for r in records)
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<FICHIER xmlns="http://www.cnasea.fr/fichier">'
+            f"<ENREGISTREMENTS>{body}</ENREGISTREMENTS></FICHIER>\n").encode()
+
+
+async def test_address_correction_answers_are_reported_per_line_without_moving_any_request(
+    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path
+) -> None:
+    # Narrated (§4.9, §5.5): three PFMPs integrated; an operator's correction file names them; the fake ASP
+    # answers each with the ids it holds, another dossier id at a seeded rate; `poll` compares each with the
+    # ids stored, keeps every line's outcome (`address_correction_returns`, shown by `status`) and moves nothing.
+    for n in range(3):
+        await feed(pool, projection.on_payment_requested, request(*await register(pool, n)))
+    async with fake_asp(tmp_path, Behaviour(correction_mismatch_rate=0.5, seed=4)) as world:
+        asp = Exchange(world, database_url, namespace, tmp_path)
+        await asp.send()
+        await asp.poll()
+        rows = await pool.fetch("SELECT record_id, asp_individual_id, asp_dossier_id, asp_prestation_id "
+                                "FROM payment_requests ORDER BY record_id")
+        states = await pool.fetch("SELECT payment_request_id, state, event_version FROM payment_requests")
+        name = "nps_ficimport_correction_adresse_idp_aplypro_test_dev_20260521013000.xml"
+        (world.fake.upload_dir / name).write_bytes(correction_file(list(rows)))
+        world.fake.process_uploads()
+        answered = await asp.poll()
+        status = await gateway("status", database_url, namespace, tmp_path)
+    assert {a["kind"] for a in answered} == {"correction_integrations", "correction_rejects"}
+    mismatched = {r for r, line in world.fake.desk.corrections.items()
+                  if line.dossier_id != next(x["asp_dossier_id"] for x in rows if x["record_id"] == r)}
+    assert 0 < len(mismatched) < 3  # seed 4 at 50 %: some of each
+    found = await pool.fetch("SELECT record_id, outcome, mismatches FROM address_correction_returns "
+                             "ORDER BY record_id")
+    assert [(r["record_id"], r["outcome"]) for r in found] == [
+        (x["record_id"], "ids_mismatch" if x["record_id"] in mismatched else "confirmed") for x in rows]
+    for r in found:
+        if r["outcome"] == "ids_mismatch":
+            [line] = r["mismatches"]
+            assert line.startswith("dossier: expected ")
+    assert await pool.fetch("SELECT payment_request_id, state, event_version FROM payment_requests") == states
+    [shown] = status
+    assert shown["address_corrections"] == {"confirmed": 3 - len(mismatched), "ids_mismatch": len(mismatched)}

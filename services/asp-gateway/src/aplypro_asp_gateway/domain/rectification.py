@@ -35,10 +35,10 @@ def is_rectification(request: PendingRequest) -> bool:
 def modification_for(request: PendingRequest) -> Modification | None:
     """The modification this request sends, or None: a first payment, or a rectification that waits
     (`waiting_reason`)."""
-    if not is_rectification(request) or waiting_reason(request) is not None:
+    ids, paid = request.asp_ids, request.asp_paid_cents
+    if not is_rectification(request) or waiting_reason(request) is not None or ids is None or paid is None:
         return None
-    assert request.asp_ids is not None and request.asp_paid_cents is not None  # waiting_reason checked them
-    return Modification(asp_ids=request.asp_ids, paid_cents=request.asp_paid_cents)
+    return Modification(asp_ids=ids, paid_cents=paid)
 
 
 def waiting_reason(request: PendingRequest) -> str | None:

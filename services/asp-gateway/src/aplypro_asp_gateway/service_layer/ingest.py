@@ -28,12 +28,15 @@ from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 from aplypro_asp_gateway.adapters import returns_repo as repo
 from aplypro_asp_gateway.adapters.returns import ReturnFileRefused, read_return_bytes
 from aplypro_asp_gateway.adapters.returns.detect import kind_from_name
-from aplypro_asp_gateway.domain.return_lines import CSV_KINDS, ReturnFile
+from aplypro_asp_gateway.domain import address_corrections as corrections
+from aplypro_asp_gateway.domain.address_corrections import check_corrections
+from aplypro_asp_gateway.domain.return_lines import CSV_KINDS, ReturnFile, ReturnKind
 from aplypro_asp_gateway.domain.return_match import Outcome, decide_answers, decide_payments
 
 log = structlog.get_logger(__name__)
 
 PRODUCER = "asp-gateway"
+CORRECTION_KINDS = frozenset({ReturnKind.CORRECTION_INTEGRATIONS, ReturnKind.CORRECTION_REJECTS})
 FileOutcome = Literal["ingested", "already_ingested", "refused", "deferred"]
 
 
@@ -126,6 +129,13 @@ async def ingest_return(pool: asyncpg.Pool, incoming: IncomingReturn, *, topic: 
 
 async def _decide(conn: Connection, parsed: ReturnFile) -> list[Outcome]:
     lines = parsed.lines
+    if parsed.kind in CORRECTION_KINDS:
+        # §5.5: a report, no state change. Matched by our request id alone: the correction file is sent by an
+        # operator (§4.9), not built by the gateway, so no upload of ours holds its records.
+        record_ids = sorted({line.record_id for line in lines if line.record_id is not None})
+        reports = check_corrections(lines, await repo.requests_of_records(conn, record_ids))
+        await repo.record_corrections(conn, parsed.name, parsed.sha256, parsed.kind.value, reports)
+        return corrections.outcomes(lines, reports)
     if parsed.kind in CSV_KINDS:
         record_ids = sorted({line.record_id for line in lines if line.record_id is not None})
         by_record = await repo.records_of_upload(conn, parsed.upload_name, record_ids)
