@@ -1,5 +1,5 @@
 """SQL of the return ingest: files already ingested, the requests a file names (locked), the moves forward,
-the lines that matched nothing, and the counts `status` shows."""
+the lines that matched nothing, the address-correction reports, and the counts `status` shows."""
 
 from __future__ import annotations
 

@@ -8,7 +8,10 @@ version, and every line that matched nothing kept in `unmatched_return_lines`.
 A file the readers refuse whole (truncated, malformed, an unknown name: G7) changes nothing and is not
 remembered: the complete file, other bytes under the same name, is read again at the next poll. A payment
 file naming a prestation not integrated yet while some requests still wait for their answer is deferred
-once (G4): read again, whole, at the next poll, after that poll's answers.
+once (G4): read again, whole, at the next poll, after that poll's answers. Address-correction answers (§5.5)
+move nothing: each line is checked against the ids held and kept in `address_correction_returns`. Every move
+wakes the student's pending requests: an integration gives the ids a waiting record needs (§4.3), a payment
+or recovery answer tells a waiting rectification what the ASP paid (§8.1).
 """
 
 from __future__ import annotations
