@@ -170,6 +170,9 @@ async def test_a_lowered_total_comes_back_as_a_recovery_order_once_the_block_is_
         assert b"<MTDEMANDEOR>-150.00</MTDEMANDEOR>" in (world.fake.return_dir / name).read_bytes()
         [order] = await asp.poll()
         assert (order["kind"], order["applied"], order["unmatched"]) == ("recovery_orders", 1, 0)
+        [status] = await gateway("status", database_url, namespace, tmp_path)
+    assert status["records_sent"] == {"first_payment": 1, "rectification_down": 1}
+    assert status["recoveries"] == {"count": 1, "claimed_cents": 15000}
     assert await pfmp_rows(pool, first.pfmp_id) == [("paid", 30000, False, "first_payment"),
                                                     ("paid", 15000, True, "rectification_down")]
 
