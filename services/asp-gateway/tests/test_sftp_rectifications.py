@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -22,6 +23,12 @@ from .fake_asp_world import World, fake_asp
 from .test_sftp_returns_and_send import gateway
 
 pytestmark = pytest.mark.integration
+# The fake ASP's clock on a Wednesday night: the weekday schedule is not what these tests look at.
+WEDNESDAY = datetime(2026, 5, 20, 1, 30, tzinfo=UTC)
+
+
+def clock() -> datetime:
+    return WEDNESDAY
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +79,7 @@ async def test_a_paid_pfmp_edited_upward_is_sent_as_a_modification_and_the_fake_
     # the 150 € difference; `poll` moves the request to `paid`: the PFMP's total paid is the new amount.
     first = request(*await register(pool, 0))
     await feed(pool, projection.on_payment_requested, first)
-    async with fake_asp(tmp_path, Behaviour(remove_taken=False)) as world:
+    async with fake_asp(tmp_path, Behaviour(remove_taken=False), clock=clock) as world:
         asp = Exchange(world, database_url, namespace, tmp_path)
         await asp.send()
         await asp.poll()
@@ -109,7 +116,7 @@ async def test_a_payment_return_for_a_request_rectified_meanwhile_pays_the_old_a
     # rectification waits (`awaiting_asp_payment`) and still goes out as a modification; the old return
     # delivered again pays nothing twice.
     behaviour = Behaviour(remove_taken=False)
-    async with fake_asp(tmp_path, behaviour) as world:
+    async with fake_asp(tmp_path, behaviour, clock=clock) as world:
         asp = Exchange(world, database_url, namespace, tmp_path)
         first = request(*await register(pool, 0))
         await feed(pool, projection.on_payment_requested, first)
@@ -153,7 +160,7 @@ async def test_a_lowered_total_comes_back_as_a_recovery_order_once_the_block_is_
     # `poll` moves the request to `paid`, flagged as a recovery.
     first = request(*await register(pool, 0))
     await feed(pool, projection.on_payment_requested, first)
-    async with fake_asp(tmp_path) as world:
+    async with fake_asp(tmp_path, clock=clock) as world:
         asp = Exchange(world, database_url, namespace, tmp_path, APLYPRO_ASP_NEGATIVE_RECTIFICATION_BLOCKED="false")
         await asp.send()
         await asp.poll()
@@ -197,7 +204,7 @@ async def test_address_correction_answers_are_reported_per_line_without_moving_a
     # ids stored, keeps every line's outcome (`address_correction_returns`, shown by `status`) and moves nothing.
     for n in range(3):
         await feed(pool, projection.on_payment_requested, request(*await register(pool, n)))
-    async with fake_asp(tmp_path, Behaviour(correction_mismatch_rate=0.5, seed=4)) as world:
+    async with fake_asp(tmp_path, Behaviour(correction_mismatch_rate=0.5, seed=4), clock=clock) as world:
         asp = Exchange(world, database_url, namespace, tmp_path)
         await asp.send()
         await asp.poll()
