@@ -8,7 +8,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from aplypro_local.drill.checks import FileRecord, check_dead_letters, check_payments, read_payment_files
+from aplypro_local.drill.checks import (
+    FileRecord,
+    check_dead_letters,
+    check_modifications,
+    check_payments,
+    read_payment_files,
+)
 from aplypro_local.drill.load import Load
 
 NS = "http://www.cnasea.fr/fichier"
@@ -31,6 +37,27 @@ def test_payment_files_are_read_record_by_record(tmp_path: Path) -> None:
     _file(tmp_path / "b.xml", [(3, "DA01", "90.00")])
     assert read_payment_files(tmp_path) == [FileRecord("a.xml", 1, "DA01", 9000), FileRecord("a.xml", 2, "DA02", 12050),
                                             FileRecord("b.xml", 3, "DA01", 9000)]
+
+
+def test_a_modification_record_is_counted_apart_from_first_payments(tmp_path: Path) -> None:
+    # A rectification (asp-exchange.md §8.1): the PRESTADOSS carries idPrestaDoss and the same NUMADM, on purpose.
+    _file(tmp_path / "a.xml", [(1, "DA01", "300")])
+    modification = (tmp_path / "a.xml").read_text().replace("<PRESTADOSS>", '<PRESTADOSS idPrestaDoss="9876001" '
+                                                            'modification="O">').replace('"1"', '"2"')
+    (tmp_path / "b.xml").write_text(modification.replace("300", "450"))
+    records = read_payment_files(tmp_path)
+    assert records == [FileRecord("a.xml", 1, "DA01", 30000), FileRecord("b.xml", 2, "DA01", 45000, modification=True)]
+    load = Load(Path("."), 1)
+    period = ("000000001AB", date(2025, 11, 3), date(2025, 11, 14))
+    load.periods = {period}
+    pfmp = uuid.uuid4()
+    requests: list[Any] = [{"record_id": 1, "pfmp_id": pfmp}, {"record_id": 2, "pfmp_id": pfmp}]
+    by_period, by_numadm = check_payments(load, records, requests, {pfmp: period})
+    assert (by_period.ok, by_numadm.ok) == (True, True)  # not a second payment of the period or the NUMADM
+    found = check_modifications(records)
+    assert found.ok
+    assert found.detail.startswith("1 modification records for 1 NUMADM")
+    assert not check_modifications(records[1:]).ok  # a modification of a NUMADM never sent first
 
 
 def test_a_period_paid_twice_and_one_unpaid_are_counted() -> None:

@@ -134,6 +134,12 @@ REASONS: dict[str, ReasonText] = dict((
        "nothing; a second first payment would pay it twice", "asp-gateway"),
     _r("awaiting_asp_integration", "waiting for the ASP to integrate an earlier request of this student",
        "nothing; sent automatically after", "asp-gateway", parking=True),
+    _r("awaiting_asp_ids", "a correction of a PFMP already sent waits for the ASP to integrate its first payment "
+       "(the ids a correction must carry)", "nothing; sent automatically after", "asp-gateway", parking=True),
+    _r("awaiting_asp_payment", "a correction of a PFMP waits for the ASP's payment answer to an earlier request "
+       "of the PFMP", "nothing; sent automatically after", "asp-gateway", parking=True),
+    _r("rectification_of_unpaid_pfmp", "a correction of a PFMP the ASP never paid", "nothing; ask support: "
+       "a new request (relaunch) pays it instead", "asp-gateway"),
     _r("record_build_failed", "the payment record could not be written as XML", "nothing; contact support",
        "asp-gateway"),
     _r("sent_after_withdrawal", "the DA was withdrawn after the request left in a payment file",

@@ -58,7 +58,7 @@ async def test_a_second_payment_request_for_a_paid_pfmp_never_makes_a_second_fir
         assert (await requests_repo.status(conn))["blocked"] == {"already_paid_first": 1}
 
 
-async def test_a_rectification_of_a_paid_pfmp_waits_instead_of_leaving_as_a_first_payment(
+async def test_a_rectification_of_a_pfmp_not_integrated_yet_waits_instead_of_leaving_as_a_first_payment(
     pool: asyncpg.Pool, options: BuildOptions
 ) -> None:
     student = await register(pool, 0)
@@ -70,7 +70,8 @@ async def test_a_rectification_of_a_paid_pfmp_waits_instead_of_leaving_as_a_firs
     await feed(pool, projection.on_payment_requested, rectified)
 
     assert (await build_payment_file(pool, options)).file_name is None
-    assert await reasons_of(pool, rectified.payment_request_id) == ("pending", ["rectification_not_supported"])
+    # The first payment is sent, not answered: no prestation id to modify yet (asp-exchange.md §8.1).
+    assert await reasons_of(pool, rectified.payment_request_id) == ("pending", ["awaiting_asp_ids"])
     assert list(pfmp_numbers_sent(options).values()) == [1]
 
 

@@ -142,7 +142,7 @@ def test_without_ids_a_rectification_of_a_pfmp_already_sent_still_waits() -> Non
     # The first-payment guard stays for the record without ids: a second PRESTADOSS would pay twice.
     outcome = prepare(karim(), PARAMS)
     assert isinstance(outcome, Blocked)
-    assert outcome.reasons == ("rectification_not_supported",)
+    assert outcome.reasons == ("awaiting_asp_ids",)
 
 
 @pytest.mark.parametrize("bad", ["", "12a4", "-1", "１２３", "1" * 19])

@@ -151,6 +151,7 @@ def _asp_answers(stack: LocalStack, probe: Probe, asp: FakeAspInThread, timeout:
         while True:
             _command(stack, "aplypro-asp-gateway", "poll")
             asp.emit_payments()
+            asp.emit_recovery_orders()  # lowered rectifications (none while the §8.2 block is on)
             figures = asyncio.run(probe.figures())
             answered = figures["requests_paid"] + figures["requests_unpaid"] + figures["requests_rejected"]
             now_shown = f"{answered}/{figures['requests_sent']}"

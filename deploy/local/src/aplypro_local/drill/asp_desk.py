@@ -34,6 +34,7 @@ class AspDesk(threading.Thread):
                 self.failed_polls += 1
             self.polls += 1
             self.asp.emit_payments()
+            self.asp.emit_recovery_orders()  # lowered rectifications, once the §8.2 block is off
 
     def stop(self) -> None:
         self._halt.set()

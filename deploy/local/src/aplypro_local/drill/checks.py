@@ -46,18 +46,23 @@ class FileRecord:
     record_id: int
     numadm: str  # the PFMP's number (PRESTADOSS/NUMADM): never sent twice as a first payment
     cents: int
+    # PRESTADOSS carries the ASP's idPrestaDoss: a rectification of a PFMP paid before (asp-exchange.md §8.1),
+    # whose NUMADM left as a first payment on purpose: counted apart (check_modifications), never as a payment.
+    modification: bool = False
 
 
 def read_payment_files(folder: Path) -> list[FileRecord]:
-    """Every first-payment record (ENREGISTREMENT) of every XML file under `folder`."""
+    """Every record (ENREGISTREMENT) of every XML file under `folder`: first payments and modifications."""
     records = []
     for path in sorted(folder.rglob("*.xml")):
         root = ElementTree.parse(path).getroot()  # noqa: S314 - our own gateway's output
         for element in root.iterfind(".//a:ENREGISTREMENT", NS):
             numadm = element.findtext(".//a:PRESTADOSS/a:NUMADM", namespaces=NS) or ""
             euros = element.findtext(".//a:MTTOTALFINANCEMENT", namespaces=NS) or "0"
+            presta = element.find(".//a:PRESTADOSS", NS)
             records.append(FileRecord(path.name, int(element.get("idEnregistrement") or -1), numadm,
-                                      int(Decimal(euros) * 100)))
+                                      int(Decimal(euros) * 100),
+                                      modification=presta is not None and presta.get("idPrestaDoss") is not None))
     return records
 
 
@@ -73,7 +78,9 @@ async def _periods_of_pfmps(conn: asyncpg.Connection, p: str) -> dict[UUID, Peri
 
 def check_payments(load: Load, records: list[FileRecord], request_rows: list[asyncpg.Record],
                    periods: dict[UUID, Period]) -> list[Finding]:
-    """Exactly one first-payment record per expected period, by NUMADM and by student and period."""
+    """Exactly one first-payment record per expected period, by NUMADM and by student and period
+    (modification records are counted by check_modifications)."""
+    records = [r for r in records if not r.modification]
     by_numadm = Counter(r.numadm for r in records)
     pfmp_of_record = {row["record_id"]: row["pfmp_id"] for row in request_rows}
     paid: Counter[Period] = Counter()
@@ -99,6 +106,18 @@ def check_payments(load: Load, records: list[FileRecord], request_rows: list[asy
     ]
 
 
+def check_modifications(records: list[FileRecord]) -> Finding:
+    """Modification records (rectifications, §8.1): each idEnregistrement sent once, and each modifies a PFMP
+    whose NUMADM left before as a first payment (otherwise it modifies nothing the ASP holds)."""
+    modifications = [r for r in records if r.modification]
+    first = {r.numadm for r in records if not r.modification}
+    again = _extras(Counter(r.record_id for r in modifications))
+    orphans = sum(1 for r in modifications if r.numadm not in first)
+    return Finding("modification records", f"{len(modifications)} modification records for "
+                   f"{len({r.numadm for r in modifications})} NUMADM, {again} sent more than once, {orphans} of a "
+                   "NUMADM never sent as a first payment", duplicated=again, failed=bool(orphans))
+
+
 def _why_unpaid(unpaid: set[Period], request_rows: list[asyncpg.Record], periods: dict[UUID, Period]) -> str:
     """Where the unpaid periods stand in the gateway ("" when none is): its request state and blocking
     reasons, or no request at all, so that a failed drill says where the money stopped."""
@@ -122,10 +141,15 @@ async def check_cap(conn: asyncpg.Connection, p: str, records: list[FileRecord],
     caps = {r["schooling_id"]: r["yearly_cap_cents"]
             for r in await conn.fetch(f"SELECT schooling_id, yearly_cap_cents FROM {p}calculator.schoolings")}
     schooling_of = {row["record_id"]: row["schooling_id"] for row in request_rows}
+    pfmp_of = {row["record_id"]: row["pfmp_id"] for row in request_rows}
+    # A PFMP's total is its latest record's: a modification carries the new total, not a difference (§8.1).
+    latest: dict[UUID, FileRecord] = {}
+    for record in sorted(records, key=lambda r: r.record_id):
+        if record.record_id in pfmp_of:
+            latest[pfmp_of[record.record_id]] = record
     totals: Counter[UUID] = Counter()
-    for record in records:
-        if record.record_id in schooling_of:
-            totals[schooling_of[record.record_id]] += record.cents
+    for record in latest.values():
+        totals[schooling_of[record.record_id]] += record.cents
     over = [s for s, cents in totals.items() if caps.get(s) is None or cents > caps[s]]
     biggest = max(totals.values(), default=0)
     return Finding("yearly cap", f"{len(totals)} students paid, highest total {biggest / 100:.2f} €, "
@@ -221,7 +245,7 @@ async def run_checks(load: Load, database_url: str, bootstrap: str, namespace: s
         request_rows = await conn.fetch(f"SELECT record_id, pfmp_id, schooling_id, state, blocking_reasons "
                                         f"FROM {p}asp_gateway.payment_requests")
         periods = await _periods_of_pfmps(conn, p)
-        findings = [*check_payments(load, records, request_rows, periods),
+        findings = [*check_payments(load, records, request_rows, periods), check_modifications(records),
                     await check_cap(conn, p, records, request_rows),
                     await check_requests(conn, p, load, periods),
                     await check_documents(conn, p, load)]

@@ -82,3 +82,11 @@ class Behaviour:
     unpaid_rate: float = 0.0
     unpaid_codes: tuple[tuple[str, str], ...] = (("RJT", "Compte clos"), ("IDR", "Anomalie detectee"))
     payments_code: str = "APLYPROMOCK"  # the <CODE> of renvoi_paiement_<CODE>_<YYYYMMDD>.xml
+    # A modification record (§8.1) raising the total: MTNET pays the difference ("difference", the default),
+    # or the new total (§11.6 leaves it unconfirmed). A lowered total gets a recovery order (emit_recovery_orders).
+    mtnet_after_rectification: Literal["difference", "total"] = "difference"
+    recovery_sign: Literal["-", "+"] = "-"  # the sign of MTDEMANDEOR (unconfirmed, §5.4): the §5.4 sample's
+    invalid_recovery_rate: float = 0.0  # share of recovery orders INVALIDE (CODEMOTIFOR C1), seeded
+    # Address-correction files (§4.9, §5.5): share of the answered records whose integration line names
+    # another dossier id than the one sent (the gateway reports the mismatch), seeded; `reject_rate` applies too.
+    correction_mismatch_rate: float = 0.0

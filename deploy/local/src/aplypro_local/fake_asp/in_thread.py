@@ -1,6 +1,6 @@
 """The fake ASP served from a thread of its own (its own event loop), for the demo and `aplypro up`: the
 gateway's processes reach it over SFTP on 127.0.0.1 exactly as they would reach the ASP, and the caller can
-ask it for the payment returns (`emit_payments`) between two polls."""
+ask it for the payment returns (`emit_payments`, `emit_recovery_orders`) between two polls."""
 
 from __future__ import annotations
 
@@ -54,6 +54,10 @@ class FakeAspInThread:
     def emit_payments(self) -> str | None:
         """The payments return of every integrated record not answered yet (FakeAsp.emit_payments)."""
         return self._in_loop(lambda: self.fake.emit_payments() if self.fake else None)
+
+    def emit_recovery_orders(self) -> str | None:
+        """The recovery orders of every integrated record that lowered its PFMP's total (FakeAsp.emit_recovery_orders)."""
+        return self._in_loop(lambda: self.fake.emit_recovery_orders() if self.fake else None)
 
     def stop(self) -> None:
         if self.fake is not None and self._thread.is_alive():

@@ -21,6 +21,7 @@ from aplypro_local.fake_asp.behaviour import Behaviour
 from aplypro_local.fake_asp.returns import Integrated, Rejected
 
 UPLOAD_NAME = re.compile(r"^nps_ficimport_(correction_adresse_)?idp_.+\.xml$")
+CORRECTION_NAME = re.compile(r"^nps_ficimport_correction_adresse_idp_.+\.xml$")
 SEPA = frozenset("AD AT BE BG CH CY CZ DE DK EE ES FI FR GB GI GR HR HU IE IS IT LI LT LU LV MC MT NL NO PL PT "
                  "RO SE SI SK SM VA".split())
 
@@ -44,6 +45,11 @@ class Record:
     prestation_known: bool
     iban: str
     amount_euros: int | None
+
+    @property
+    def modification(self) -> bool:
+        """The record names a prestation the ASP holds (§8.1): a new total for it, not a creation."""
+        return self.prestation_known
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,10 @@ class AspDesk:
         self.records_by_week: Counter[tuple[int, int]] = Counter()
         self.violations: list[Violation] = []
         self.integrated: dict[int, Integrated] = {}
+        # What the ASP holds as paid per prestation id, in euros: the total of its last payment or recovery.
+        self.paid_total: dict[str, int] = {}
+        self.corrections: dict[int, Integrated] = {}  # address-correction records answered (§4.9), no payment
+        self._correction_draws = random.Random(behaviour.seed + 2)  # noqa: S311 reproducible mismatches
 
     def _note(self, code: str, name: str, detail: str = "") -> None:
         """A breach of the rules (§3.4, §9), kept for the tests to assert on."""
@@ -127,6 +137,8 @@ class AspDesk:
             self._note("too_many_records", name, str(len(records)))
             return None
         self._count(name, len(records), now)
+        if CORRECTION_NAME.match(name):
+            return self._answer_corrections(name, records)
         return self._answer(name, records)
 
     def _count(self, name: str, records: int, now: datetime) -> None:
@@ -192,6 +204,31 @@ class AspDesk:
             record_id=record.record_id, individual_id=self._id("ind", record.individual, record.individual_known),
             dossier_id=self._id("doss", record.dossier, record.dossier_known), dossier_number=record.dossier_number,
             prestation_id=self._id("presta", record.prestation, record.prestation_known),
-            prestation_number=str(next(self._next["numpresta"])), amount_euros=record.amount_euros, iban=record.iban)
+            prestation_number=str(next(self._next["numpresta"])), amount_euros=record.amount_euros, iban=record.iban,
+            modification=record.modification)
         self.integrated[record.record_id] = line
         return line
+
+    def _answer_corrections(self, name: str, records: list[Record]) -> Answer:
+        """An address-correction file (§4.9, §5.5): each record names what the ASP holds (three ids, the id of the
+        PFMP's latest request, which came before on purpose); answered with the ids it holds, or (seeded
+        `correction_mismatch_rate`) another dossier id, or rejected (`reject_rate`, an unknown id). No payment."""
+        answer = Answer([], [])
+        for record in records:
+            roll, drawn = self._correction_draws.random(), self._correction_draws.choice(self.behaviour.reasons)
+            mismatch = self._correction_draws.random() < self.behaviour.correction_mismatch_rate
+            unknown = next((key for kind, key, known in (("ind", record.individual, record.individual_known),
+                                                          ("doss", record.dossier, record.dossier_known),
+                                                          ("presta", record.prestation, record.prestation_known))
+                            if not known or key not in self._known(kind)), None)
+            if unknown is not None:
+                answer.rejected.append(Rejected(record.record_id, f"L'identifiant {unknown} est inconnu"))
+            elif roll < self.behaviour.reject_rate:
+                answer.rejected.append(Rejected(record.record_id, drawn))
+            else:
+                dossier = str(int(record.dossier) + 1) if mismatch else record.dossier
+                line = Integrated(record.record_id, record.individual, dossier, record.dossier_number,
+                                  record.prestation, "", None, modification=True)
+                self.corrections[record.record_id] = line
+                answer.integrated.append(line)
+        return answer

@@ -3,7 +3,8 @@
 Windows-1252 (the ASP's "ANSI": for the accented letters of the reasons it is byte for byte ISO-8859-1),
 `;` separator, LF, exact headers, no quoting; an empty last field leaves a trailing `;`. And the payments
 XML return (§5.3): one `PAIEMENT` per integrated record, `PAYE` with its MTNET or `INVALIDE` with a §6.2 code.
-(Recovery orders, §5.4, are not written yet.)
+And the recovery-order XML return (§5.4): one `ORDREREVERSEMENT` per modification record that lowered a
+PFMP's total, `EMIS` with the amount claimed or `INVALIDE` with a `CODEMOTIFOR`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Integrated:
     prestation_number: str
     amount_euros: int | None  # MTTOTALFINANCEMENT: what the payment return pays
     iban: str = ""  # the account the payment return says was paid
+    modification: bool = False  # the record carried the prestation's id: a new total for a PFMP paid before
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class Payment:
     paid: bool
     failure_code: str = ""  # §6.2 CODEMOTIFINVAL of an INVALIDE line
     failure_text: str = ""
+    net_euros: int | None = None  # MTNET; None: the record's total (a first payment)
 
 
 def payments_name(code: str, on: date) -> str:
@@ -89,9 +92,10 @@ def _payment(payment: Payment, on: date) -> str:
                 f"{escape(payment.failure_code)}</CODEMOTIFINVAL><LIBELLEMOTIFINVAL>{escape(payment.failure_text)}"
                 "</LIBELLEMOTIFINVAL></PAIEMENT>")
     iban = line.iban.replace(" ", "")
+    net = payment.net_euros if payment.net_euros is not None else line.amount_euros or 0
     account = (f"<COORDPAIE><CODEISOPAYS>{escape(iban[:2])}</CODEISOPAYS><CLECONTROL>{escape(iban[2:4])}"
                f"</CLECONTROL><ZONEBBAN>{escape(iban[4:])}</ZONEBBAN></COORDPAIE>") if iban else ""
-    return (f"<PAIEMENT><ETATPAIEMENT>PAYE</ETATPAIEMENT>{presta}<MTNET>{line.amount_euros or 0}.00</MTNET>"
+    return (f"<PAIEMENT><ETATPAIEMENT>PAYE</ETATPAIEMENT>{presta}<MTNET>{net}.00</MTNET>"
             f"<DATEPAIEMENT>{on:%d/%m/%Y}</DATEPAIEMENT>{account}</PAIEMENT>")
 
 
@@ -99,6 +103,38 @@ def payments_xml(payments: Sequence[Payment], on: date) -> bytes:
     body = "".join(_payment(p, on) for p in payments)
     return (f'<?xml version="1.0" encoding="UTF-8"?>\n<LISTEPAIEMENT xmlns="{PAYMENTS_NAMESPACE}">{body}'
             "</LISTEPAIEMENT>\n").encode()
+
+
+@dataclass(frozen=True)
+class RecoveryOrder:
+    line: Integrated
+    claimed_euros: int  # what the ASP claims back (positive; written with the behaviour's sign)
+    issued: bool  # EMIS; else INVALIDE with a CODEMOTIFOR
+    sign: str = "-"
+    failure_code: str = "C1"  # "RefMotifOR": only C1 (death) is known (§5.4)
+    failure_text: str = "Deces"
+
+
+def recovery_orders_name(code: str, on: date) -> str:
+    return f"renvoi_ordrereversement_{code}_{on:%Y%m%d}.xml"
+
+
+def _recovery(order: RecoveryOrder, on: date) -> str:
+    presta = (f"<LISTEPRESTADOSS><PRESTADOSS><IDPRESTADOSS>{escape(order.line.prestation_id)}</IDPRESTADOSS>"
+              "</PRESTADOSS></LISTEPRESTADOSS>")
+    amount = f"<MTDEMANDEOR>{'-' if order.sign == '-' else ''}{order.claimed_euros}.00</MTDEMANDEOR>"
+    if not order.issued:
+        return (f"<ORDREREVERSEMENT><ETATPAIEMENT>INVALIDE</ETATPAIEMENT>{presta}{amount}<CODEMOTIFOR>"
+                f"{escape(order.failure_code)}</CODEMOTIFOR><LIBELLEMOTIFOR>{escape(order.failure_text)}"
+                "</LIBELLEMOTIFOR></ORDREREVERSEMENT>")
+    return (f"<ORDREREVERSEMENT><ETATPAIEMENT>EMIS</ETATPAIEMENT>{presta}{amount}"
+            f"<DATEOREFFECTIF>{on:%d/%m/%Y}</DATEOREFFECTIF></ORDREREVERSEMENT>")
+
+
+def recovery_orders_xml(orders: Sequence[RecoveryOrder], on: date) -> bytes:
+    body = "".join(_recovery(o, on) for o in orders)
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<LISTEOR xmlns="{PAYMENTS_NAMESPACE}">{body}'
+            "</LISTEOR>\n").encode()
 
 
 def truncated(content: bytes) -> bytes:

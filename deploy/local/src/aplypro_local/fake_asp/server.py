@@ -129,7 +129,7 @@ class FakeAsp:
         self._acceptor: asyncssh.SSHAcceptor | None = None
         self.encryption_algs = encryption_algs or ENCRYPTION_ALGS  # ["aes256-cbc"]: offer only the ASP's cipher
         self._paid: set[int] = set()  # integrated records already in a payments return
-        self._payment_files = 0
+        self._emitted: Counter[str] = Counter()  # return files emitted per kind: a new <CODE> for each after the first
         self._payment_draws = random.Random(self.behaviour.seed + 1)  # noqa: S311 - fictitious outcomes
 
     # -- server life -------------------------------------------------------------------------------------
@@ -225,11 +225,24 @@ class FakeAsp:
             (self.return_dir / name).write_bytes(queue.pop(0))
             self.returns_written.append(name)
 
+    def _unanswered(self) -> list[returns.Integrated]:
+        return [line for record_id, line in sorted(self.desk.integrated.items()) if record_id not in self._paid]
+
+    def _held(self, line: returns.Integrated) -> int:
+        """What the ASP paid so far for the record's prestation (euros): a first payment holds nothing yet."""
+        return self.desk.paid_total.get(line.prestation_id, 0) if line.modification else 0
+
+    def _next_code(self, kind: str) -> str:
+        self._emitted[kind] += 1
+        return self.behaviour.payments_code + (str(self._emitted[kind]) if self._emitted[kind] > 1 else "")
+
     def emit_payments(self) -> str | None:
         """One payments return (§5.3) for every integrated record not answered yet: `PAYE` with its MTNET, or,
-        at the behaviour's `unpaid_rate` (seeded), `INVALIDE` with a §6.2 code. The file's name, or None when
-        there is nothing to pay. A second call the same day writes under a new <CODE> (one file per call)."""
-        pending = [line for record_id, line in sorted(self.desk.integrated.items()) if record_id not in self._paid]
+        at the behaviour's `unpaid_rate` (seeded), `INVALIDE` with a §6.2 code. A modification record (§8.1)
+        is paid the difference to its new total (or the total: `mtnet_after_rectification`); one lowering the
+        total waits for `emit_recovery_orders`. The file's name, or None when there is nothing to pay. A second
+        call the same day writes under a new <CODE> (one file per call)."""
+        pending = [line for line in self._unanswered() if (line.amount_euros or 0) >= self._held(line)]
         if not pending:
             return None
         payments = []
@@ -238,11 +251,32 @@ class FakeAsp:
                 code, text = self._payment_draws.choice(self.behaviour.unpaid_codes)
                 payments.append(returns.Payment(line, paid=False, failure_code=code, failure_text=text))
             else:
-                payments.append(returns.Payment(line, paid=True))
+                total = line.amount_euros or 0
+                net = total - self._held(line) if self.behaviour.mtnet_after_rectification == "difference" else total
+                payments.append(returns.Payment(line, paid=True, net_euros=net))
+                self.desk.paid_total[line.prestation_id] = total
             self._paid.add(line.record_id)
         on = self.clock().date()
-        self._payment_files += 1
-        code = self.behaviour.payments_code + (str(self._payment_files) if self._payment_files > 1 else "")
-        name = returns.payments_name(code, on)
+        name = returns.payments_name(self._next_code("payments"), on)
         self.write_return(name, returns.payments_xml(payments, on))
+        return name
+
+    def emit_recovery_orders(self) -> str | None:
+        """One recovery-order return (§5.4) for every integrated modification record that lowered its PFMP's
+        total (an indu): `EMIS` claiming the difference back, or, at `invalid_recovery_rate` (seeded), `INVALIDE`
+        with CODEMOTIFOR C1. The file's name, or None when nothing is owed back."""
+        pending = [line for line in self._unanswered() if (line.amount_euros or 0) < self._held(line)]
+        if not pending:
+            return None
+        orders = []
+        for line in pending:
+            claimed = self._held(line) - (line.amount_euros or 0)
+            issued = self._payment_draws.random() >= self.behaviour.invalid_recovery_rate
+            orders.append(returns.RecoveryOrder(line, claimed, issued, sign=self.behaviour.recovery_sign))
+            if issued:
+                self.desk.paid_total[line.prestation_id] = line.amount_euros or 0
+            self._paid.add(line.record_id)
+        on = self.clock().date()
+        name = returns.recovery_orders_name(self._next_code("recovery_orders"), on)
+        self.write_return(name, returns.recovery_orders_xml(orders, on))
         return name

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from aplypro_servicekit.db import Connection, json_rows
 
 from aplypro_asp_gateway.domain.model import (
+    AspIds,
     Blocked,
     KnownIds,
     PaymentRecord,
@@ -34,6 +35,21 @@ _LOCK = "SELECT pr.payment_request_id" + _JOINS + """WHERE pr.state = 'pending' 
 ORDER BY pr.record_id LIMIT $1
 FOR UPDATE OF pr SKIP LOCKED
 """
+# What the ASP returned for the request's PFMP (domain/rectification.py). The ids: from the latest request an
+# integration line answered. The total the ASP holds as paid, from the latest paid request (requests of a PFMP
+# follow each other: record ids grow): a first payment's MTNET; a modification's new total, whatever MTNET
+# says (the ASP pays or recovers the difference to reach it; whether MTNET is the complement or the total is
+# unconfirmed, §11.6).
+_ASP_SIDE = """
+LEFT JOIN LATERAL (SELECT p.asp_individual_id, p.asp_dossier_id, p.asp_prestation_id FROM payment_requests p
+                   WHERE p.pfmp_id = pr.pfmp_id AND p.asp_prestation_id IS NOT NULL
+                   ORDER BY p.record_id DESC LIMIT 1) ids ON true
+LEFT JOIN LATERAL (SELECT CASE WHEN COALESCE(f.first_payment, true) THEN p.paid_cents ELSE p.amount_cents END
+                          AS total
+                   FROM payment_requests p LEFT JOIN file_records f USING (payment_request_id)
+                   WHERE p.pfmp_id = pr.pfmp_id AND p.state = 'paid'
+                   ORDER BY p.record_id DESC LIMIT 1) paid ON true
+"""
 _READ = """
 SELECT pr.payment_request_id, pr.record_id, pr.pfmp_id, pr.schooling_id, pr.student_id, pr.amount_cents,
        pr.pfmp_rank, st.student_id IS NOT NULL AS has_student, st.last_name, st.first_names, st.birth_date,
@@ -48,7 +64,11 @@ SELECT pr.payment_request_id, pr.record_id, pr.pfmp_id, pr.schooling_id, pr.stud
        EXISTS (SELECT 1 FROM student_ine_status i WHERE i.student_id = pr.student_id AND i.not_found)
            AS ine_not_found,
        EXISTS (SELECT 1 FROM withdrawn_schoolings w WHERE w.schooling_id = pr.schooling_id)
-           AS decision_withdrawn""" + _JOINS + "WHERE pr.payment_request_id = ANY($1::uuid[])"
+           AS decision_withdrawn,
+       ids.asp_individual_id, ids.asp_dossier_id, ids.asp_prestation_id, paid.total AS asp_paid_cents,
+       EXISTS (SELECT 1 FROM payment_requests p WHERE p.pfmp_id = pr.pfmp_id
+               AND p.payment_request_id <> pr.payment_request_id AND p.state IN ('sent', 'integrated'))
+           AS pfmp_in_flight""" + _JOINS + _ASP_SIDE + "WHERE pr.payment_request_id = ANY($1::uuid[])"
 
 
 def _to_request(row: Any) -> PendingRequest:
@@ -74,7 +94,15 @@ def _to_request(row: Any) -> PendingRequest:
         rectification=row["rectification"], first_payment_sent=row["first_payment_sent"],
         pfmp_start_date=row["pfmp_start_date"], requested_on=row["requested_at"].astimezone(_PARIS).date(),
         ine_not_found=row["ine_not_found"], decision_withdrawn=row["decision_withdrawn"],
+        asp_ids=_asp_ids(row), asp_paid_cents=row["asp_paid_cents"], pfmp_in_flight=row["pfmp_in_flight"],
     )
+
+
+def _asp_ids(row: Any) -> AspIds | None:
+    if row["asp_prestation_id"] is None:
+        return None
+    return AspIds(individu=row["asp_individual_id"], dossier=row["asp_dossier_id"],
+                  prestation=row["asp_prestation_id"])
 
 
 async def _lock(conn: Connection, where: str, limit: int) -> list[UUID]:
@@ -159,6 +187,15 @@ async def sync_funding(conn: Connection, off: frozenset[str]) -> int:
     return int(flagged)
 
 
+async def release_negative_rectifications(conn: Connection) -> int:
+    """The §8.2 block is off: every rectification parked by it is checked again at this build (it leaves as
+    soon as the block is lifted). Returns the requests flagged."""
+    flagged = await conn.fetchval(
+        "WITH f AS (UPDATE payment_requests SET recheck = true WHERE state = 'pending' AND NOT recheck "
+        "AND 'negative_rectification' = ANY(blocking_reasons) RETURNING 1) SELECT count(*) FROM f")
+    return int(flagged)
+
+
 async def latest_stamp(conn: Connection) -> datetime | None:
     value: datetime | None = await conn.fetchval("SELECT max(name_stamp) FROM asp_files")
     return value
@@ -203,9 +240,9 @@ async def insert_file_records(conn: Connection, file_name: str, records: Sequenc
     and the dossier's ids, §4.3): the unique indexes refuse a second one for a PFMP or a NUMADM. A modification
     (the prestation's id, §8.1) follows its PFMP's first payment on purpose."""
     await conn.executemany(
-        "INSERT INTO file_records (payment_request_id, file_name, record_id, pfmp_id, pfmp_number, first_payment) "
-        "VALUES ($1, $2, $3, $4, $5, $6)",
-        [(r.payment_request_id, file_name, r.record_id, r.pfmp_id, r.pfmp_number, r.first_payment)
+        "INSERT INTO file_records (payment_request_id, file_name, record_id, pfmp_id, pfmp_number, first_payment, "
+        "variant) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        [(r.payment_request_id, file_name, r.record_id, r.pfmp_id, r.pfmp_number, r.first_payment, r.variant)
          for r in records],
     )
 

@@ -1,5 +1,5 @@
 """SQL of the return ingest: files already ingested, the requests a file names (locked), the moves forward,
-the lines that matched nothing, and the counts `status` shows."""
+the lines that matched nothing, the address-correction reports, and the counts `status` shows."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from aplypro_servicekit.db import Connection, json_rows
 
+from aplypro_asp_gateway.domain.address_corrections import CorrectionReport
 from aplypro_asp_gateway.domain.return_match import Change, HeldIds, Outcome, RequestView
 
 _VIEW = """pr.payment_request_id, pr.pfmp_id, pr.student_id, pr.schooling_id, pr.state, fr.pfmp_number,
@@ -90,6 +91,29 @@ async def requests_of_prestations(conn: Connection, prestations: Sequence[str]) 
     return found
 
 
+async def requests_of_records(conn: Connection, record_ids: Sequence[int]) -> dict[int, RequestView]:
+    """Requests by our idEnregistrement, each with the ASP ids its PFMP holds (the latest integration's)."""
+    rows = await conn.fetch(
+        "SELECT pr.record_id, pr.payment_request_id, pr.pfmp_id, pr.student_id, pr.schooling_id, pr.state, "
+        "NULL::text AS pfmp_number, ids.asp_individual_id, ids.asp_dossier_id, ids.asp_prestation_id, "
+        "pr.return_reasons, pr.paid_cents, pr.paid_on, pr.recovery FROM payment_requests pr "
+        "LEFT JOIN LATERAL (SELECT p.asp_individual_id, p.asp_dossier_id, p.asp_prestation_id "
+        "                   FROM payment_requests p WHERE p.pfmp_id = pr.pfmp_id AND p.asp_prestation_id IS NOT NULL "
+        "                   ORDER BY p.record_id DESC LIMIT 1) ids ON true "
+        "WHERE pr.record_id = ANY($1::bigint[])", list(record_ids))
+    return {r["record_id"]: _view(r) for r in rows}
+
+
+async def record_corrections(conn: Connection, name: str, sha256: str, kind: str,
+                             reports: Sequence[CorrectionReport]) -> None:
+    """Every line of an address-correction answer, with its outcome (§5.5): ids and reason keys only."""
+    await conn.executemany(
+        "INSERT INTO address_correction_returns (file_name, sha256, line_no, kind, record_id, payment_request_id, "
+        "outcome, mismatches, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        [(name, sha256, r.line_no, kind, r.record_id, r.payment_request_id, r.outcome, list(r.mismatches),
+          r.reason) for r in reports])
+
+
 _MOVE = """
 WITH d AS (SELECT (r->>0)::uuid AS id, r->>1 AS expected, r->>2 AS state,
                   ARRAY(SELECT jsonb_array_elements_text(r->3)) AS reasons, r->>4 AS individual, r->>5 AS dossier,
@@ -157,5 +181,14 @@ async def status(conn: Connection, last: int = 5) -> dict[str, Any]:
         "SELECT file_name, kind, ingested_at, lines, applied, duplicates, unmatched FROM return_files "
         "ORDER BY ingested_at DESC, file_name LIMIT $1", last)
     unmatched = await conn.fetchval("SELECT count(*) FROM unmatched_return_lines")
-    return {"states": states, "unmatched_return_lines": int(unmatched),
+    corrections = {r["outcome"]: int(r["n"]) for r in await conn.fetch(
+        "SELECT outcome, count(*) AS n FROM address_correction_returns GROUP BY outcome ORDER BY outcome")}
+    variants = {r["variant"]: int(r["n"]) for r in await conn.fetch(
+        "SELECT variant, count(*) AS n FROM file_records WHERE variant IS NOT NULL GROUP BY variant ORDER BY variant")}
+    recoveries = await conn.fetchrow("SELECT count(*) AS n, COALESCE(sum(paid_cents), 0) AS cents "
+                                     "FROM payment_requests WHERE state = 'paid' AND recovery")
+    return {"states": states, "unmatched_return_lines": int(unmatched), "records_sent": variants,
+            "recoveries": {"count": int(recoveries["n"]) if recoveries else 0,
+                           "claimed_cents": int(recoveries["cents"]) if recoveries else 0},
+            "address_corrections": corrections,
             "last_returns": [{**dict(f), "ingested_at": f["ingested_at"].isoformat()} for f in files]}

@@ -68,6 +68,11 @@ class PendingRequest:
     requested_on: date | None = None
     ine_not_found: bool = False  # the student API lost the student's INE (students' StudentIneStatusChanged)
     decision_withdrawn: bool = False  # the schooling's DA was withdrawn (documents' DocumentReady `retrait`)
+    # What the ASP returned for the PFMP (domain/rectification.py): its ids (integration line), the total it
+    # holds as paid (None: never paid), and whether another request of the PFMP is still sent or integrated.
+    asp_ids: AspIds | None = None
+    asp_paid_cents: int | None = None
+    pfmp_in_flight: bool = False
 
 
 @dataclass(frozen=True)

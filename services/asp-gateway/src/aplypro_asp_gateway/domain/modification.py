@@ -6,7 +6,8 @@ total** in `MTTOTALFINANCEMENT` (never a difference, never negative, 0 for a ful
 address with street lines, so that the ASP can mail a recovery order when the total went down. The ASP
 computes the difference: a complement is paid, an overpayment (indu) becomes a recovery order (§5.4).
 
-Pure: the ids and the amount paid come from the return files (another part of the gateway wires them).
+Pure: the ids and the amount paid come from the return files, read with the request (requests_repo.py);
+`prepare_request` chooses the variant (domain/rectification.py) for the build.
 """
 
 from __future__ import annotations
@@ -15,11 +16,18 @@ from typing import Literal
 
 from aplypro_asp_gateway.domain.model import AspIds, Blocked, Parametrage, PaymentRecord, PendingRequest
 from aplypro_asp_gateway.domain.readiness import Modification, prepare
+from aplypro_asp_gateway.domain.rectification import modification_for
 
 Variant = Literal["first_payment", "rectification_up", "rectification_down", "cancellation"]
 VARIANTS: tuple[Variant, ...] = ("first_payment", "rectification_up", "rectification_down", "cancellation")
 
-__all__ = ["VARIANTS", "AspIds", "Modification", "Variant", "build_modification"]
+__all__ = ["VARIANTS", "AspIds", "Modification", "Variant", "build_modification", "prepare_request"]
+
+
+def prepare_request(request: PendingRequest, params: Parametrage) -> PaymentRecord | Blocked:
+    """The record a pending request leaves as: a first payment, or the modification of a rectified PFMP the
+    ASP holds (its ids and paid total known, nothing else of the PFMP on its way); else every blocking reason."""
+    return prepare(request, params, modification_for(request))
 
 
 def build_modification(request: PendingRequest, params: Parametrage, asp_ids: AspIds, *,

@@ -6,11 +6,8 @@ paid so far) the record modifies the prestation instead (§8.1): ids, new total,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from aplypro_asp_gateway.domain import addresses, bank, codes, owner, text
 from aplypro_asp_gateway.domain.model import (
-    AspIds,
     BankAccount,
     Blocked,
     Parametrage,
@@ -21,18 +18,12 @@ from aplypro_asp_gateway.domain.model import (
     Schooling,
     Student,
 )
+from aplypro_asp_gateway.domain.rectification import Modification, is_rectification, waiting_reason
+
+__all__ = ["Modification", "prepare"]
 
 _TITLES = {"female": "MME", "male": "M"}
 _DA_LENGTHS = range(18, 20)  # the ASP accepts 18–19 characters: ARMEE (20) and MENJ_OTHER (25) are refused
-
-
-@dataclass(frozen=True)
-class Modification:
-    """What turns a request into a modification record: the ASP's ids of the PFMP's prestation, and the
-    amount the ASP paid so far (MTNET of the latest paid non-recovery request, in cents)."""
-
-    asp_ids: AspIds
-    paid_cents: int
 
 
 def prepare(request: PendingRequest, params: Parametrage,
@@ -97,10 +88,12 @@ def _variant(new_total: int, modification: Modification, params: Parametrage, re
 
 
 def _first_payment(request: PendingRequest, reasons: list[str]) -> None:
-    """Every record we write is a first payment (no ASP ids yet): one per PFMP across all files ever built."""
-    if request.first_payment_sent:
-        # A rectification needs the ASP ids and the `modification` attributes, not written yet: it waits.
-        reasons.append("rectification_not_supported" if request.rectification else "already_paid_first")
+    """A record without a Modification is a first payment (no prestation id): one per PFMP across all files ever
+    built. A rectification of a PFMP already sent never leaves as one: it waits for the ASP's answers (§8.1)."""
+    if is_rectification(request):
+        reasons.append(waiting_reason(request) or "rectification_not_supported")
+    elif request.first_payment_sent:
+        reasons.append("already_paid_first")
 
 
 def _owners_facts(request: PendingRequest, reasons: list[str]) -> None:

@@ -36,7 +36,7 @@ from aplypro_asp_gateway.adapters.xml_file import PaymentFile
 from aplypro_asp_gateway.domain.creations import Creations
 from aplypro_asp_gateway.domain.errors import PaymentFileInvalid, RecordBuildError, RecordSchemaError
 from aplypro_asp_gateway.domain.model import Blocked, KnownIds, Parametrage, PaymentRecord, PendingRequest
-from aplypro_asp_gateway.domain.readiness import prepare
+from aplypro_asp_gateway.domain.modification import prepare_request
 from aplypro_asp_gateway.service_layer.handover import write_pending_files
 
 __all__ = ["BuildOptions", "BuildResult", "build_payment_file", "write_pending_files"]
@@ -75,8 +75,9 @@ class BuildResult:
 
 
 def prepare_all(requests: Sequence[PendingRequest], params: Parametrage) -> list[PaymentRecord | Blocked]:
-    """The checks of every request: CPU work (schwifty), run in a worker thread."""
-    return [prepare(r, params) for r in requests]
+    """The checks of every request, each as the variant it leaves as (first payment or modification, §8.1):
+    CPU work (schwifty), run in a worker thread."""
+    return [prepare_request(r, params) for r in requests]
 
 
 def assemble(records: Sequence[PaymentRecord], sent_numbers: set[str], params: Parametrage,
@@ -162,6 +163,8 @@ async def build_payment_file(pool: asyncpg.Pool, options: BuildOptions, now: dat
             flagged = await repo.sync_funding(conn, options.params.funding_off)
             if flagged:
                 log.info("funding_switch_changed", rechecked=flagged, off=sorted(options.params.funding_off))
+            if not options.params.negative_rectification_blocked:
+                await repo.release_negative_rectifications(conn)  # §8.2 lifted: parked ones leave now
             requests = await repo.pending_requests(conn, limit=limit)
             built_on = now.astimezone(PARIS).date()
             composition = await compose(conn, requests, options.params, built_on)

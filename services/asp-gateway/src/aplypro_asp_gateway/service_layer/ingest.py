@@ -8,7 +8,10 @@ version, and every line that matched nothing kept in `unmatched_return_lines`.
 A file the readers refuse whole (truncated, malformed, an unknown name: G7) changes nothing and is not
 remembered: the complete file, other bytes under the same name, is read again at the next poll. A payment
 file naming a prestation not integrated yet while some requests still wait for their answer is deferred
-once (G4): read again, whole, at the next poll, after that poll's answers.
+once (G4): read again, whole, at the next poll, after that poll's answers. Address-correction answers (§5.5)
+move nothing: each line is checked against the ids held and kept in `address_correction_returns`. Every move
+wakes the student's pending requests: an integration gives the ids a waiting record needs (§4.3), a payment
+or recovery answer tells a waiting rectification what the ASP paid (§8.1).
 """
 
 from __future__ import annotations
@@ -28,12 +31,15 @@ from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 from aplypro_asp_gateway.adapters import returns_repo as repo
 from aplypro_asp_gateway.adapters.returns import ReturnFileRefused, read_return_bytes
 from aplypro_asp_gateway.adapters.returns.detect import kind_from_name
-from aplypro_asp_gateway.domain.return_lines import CSV_KINDS, ReturnFile
+from aplypro_asp_gateway.domain import address_corrections as corrections
+from aplypro_asp_gateway.domain.address_corrections import check_corrections
+from aplypro_asp_gateway.domain.return_lines import CSV_KINDS, ReturnFile, ReturnKind
 from aplypro_asp_gateway.domain.return_match import Outcome, decide_answers, decide_payments
 
 log = structlog.get_logger(__name__)
 
 PRODUCER = "asp-gateway"
+CORRECTION_KINDS = frozenset({ReturnKind.CORRECTION_INTEGRATIONS, ReturnKind.CORRECTION_REJECTS})
 FileOutcome = Literal["ingested", "already_ingested", "refused", "deferred"]
 
 
@@ -109,8 +115,9 @@ async def ingest_return(pool: asyncpg.Pool, incoming: IncomingReturn, *, topic: 
         outcomes = _confirm(outcomes, {r["payment_request_id"] for r in moved})
         await repo.record_file(conn, parsed.name, parsed.sha256, parsed.kind.value, parsed.upload_name, outcomes)
         await write_outbox(conn, [_state_changed(topic, row) for row in moved])
-        # An answer gives the ids a waiting request of the student carries, or frees its creation (§4.3).
-        await repo.wake_waiting(conn, [r["student_id"] for r in moved if r["state"] in ("integrated", "rejected")])
+        # An answer gives the ids a waiting request of the student carries, or frees its creation (§4.3); a
+        # payment or recovery answer tells a waiting rectification what the ASP paid (§8.1): every move wakes.
+        await repo.wake_waiting(conn, [r["student_id"] for r in moved])
     result = _result(parsed, outcomes, len(moved))
     log.info("return_file_ingested", file_name=parsed.name, kind=parsed.kind.value, lines=result.lines,
              applied=result.applied, duplicates=result.duplicates, unmatched=result.unmatched)
@@ -125,6 +132,13 @@ async def ingest_return(pool: asyncpg.Pool, incoming: IncomingReturn, *, topic: 
 
 async def _decide(conn: Connection, parsed: ReturnFile) -> list[Outcome]:
     lines = parsed.lines
+    if parsed.kind in CORRECTION_KINDS:
+        # §5.5: a report, no state change. Matched by our request id alone: the correction file is sent by an
+        # operator (§4.9), not built by the gateway, so no upload of ours holds its records.
+        record_ids = sorted({line.record_id for line in lines if line.record_id is not None})
+        reports = check_corrections(lines, await repo.requests_of_records(conn, record_ids))
+        await repo.record_corrections(conn, parsed.name, parsed.sha256, parsed.kind.value, reports)
+        return corrections.outcomes(lines, reports)
     if parsed.kind in CSV_KINDS:
         record_ids = sorted({line.record_id for line in lines if line.record_id is not None})
         by_record = await repo.records_of_upload(conn, parsed.upload_name, record_ids)
