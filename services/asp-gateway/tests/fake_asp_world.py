@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,9 @@ from aplypro_local.fake_asp import Behaviour, FakeAsp, KeyFiles, generate_keys, 
 from .conftest import PARAMS, lea_request
 
 USER = "aplypro"
+# The fake's clock on a weekday by default: it notes a weekend upload as a violation, and a test must not
+# depend on the day CI runs it (a test of the weekday rules passes its own clock).
+A_WEDNESDAY = datetime(2026, 5, 20, 10, 30, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class World:
 @asynccontextmanager
 async def fake_asp(tmp_path: Path, behaviour: Behaviour | None = None, **options: Any) -> AsyncIterator[World]:
     keys = generate_keys(tmp_path / "keys")
+    options.setdefault("clock", lambda: A_WEDNESDAY)
     async with FakeAsp(tmp_path / "asp", keys.host_key, keys.authorized_keys, behaviour, **options) as fake:
         known_hosts = write_known_hosts(tmp_path / "keys" / "known_hosts", "127.0.0.1", fake.port, keys.host_public)
         yield World(fake, keys, known_hosts)
