@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
 
 STUDENTS = 120
 LAST_LINE = re.compile(r"drill: (\d+) students, (\d+) kills, (\d+) lost, (\d+) duplicated")
-CHECKS = ("payments by student and period", "payments by NUMADM", "yearly cap", "payment requests", "decisions",
+CHECKS = ("payments by student and period", "payments by NUMADM", "modification records", "yearly cap", "payment requests", "decisions",
           "dead letters")
 
 

@@ -54,10 +54,20 @@ def test_a_modification_record_is_counted_apart_from_first_payments(tmp_path: Pa
     requests: list[Any] = [{"record_id": 1, "pfmp_id": pfmp}, {"record_id": 2, "pfmp_id": pfmp}]
     by_period, by_numadm = check_payments(load, records, requests, {pfmp: period})
     assert (by_period.ok, by_numadm.ok) == (True, True)  # not a second payment of the period or the NUMADM
-    found = check_modifications(records)
-    assert found.ok
-    assert found.detail.startswith("1 modification records for 1 NUMADM")
-    assert not check_modifications(records[1:]).ok  # a modification of a NUMADM never sent first
+    periods = {pfmp: period}
+    load.rectifications = {period: 6}
+    found = check_modifications(load, records, requests, periods, {pfmp: 45000})
+    assert found.ok, found.detail
+    assert found.detail.startswith("1 modification records for 1 rectified PFMPs: 0 never sent, 0 sent twice")
+    assert not check_modifications(load, records[1:], requests, periods, {pfmp: 45000}).ok  # NUMADM never sent first
+    assert check_modifications(load, records, requests, periods, {pfmp: 40000}).failed  # not the calculator's total
+    assert check_modifications(load, records[:1], requests, periods, {pfmp: 45000}).lost == 1  # never sent
+    twice = [*records, FileRecord("c.xml", 3, "DA01", 45000, modification=True)]
+    three: list[Any] = [*requests, {"record_id": 3, "pfmp_id": pfmp}]
+    assert check_modifications(load, twice, three, periods,
+                               {pfmp: 45000}).duplicated == 1  # the PFMP rectified twice over
+    load.rectifications = {}
+    assert check_modifications(load, records, requests, periods, {pfmp: 45000}).duplicated == 1  # never rectified
 
 
 def test_a_period_paid_twice_and_one_unpaid_are_counted() -> None:

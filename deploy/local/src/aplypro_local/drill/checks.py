@@ -106,16 +106,35 @@ def check_payments(load: Load, records: list[FileRecord], request_rows: list[asy
     ]
 
 
-def check_modifications(records: list[FileRecord]) -> Finding:
-    """Modification records (rectifications, §8.1): each idEnregistrement sent once, and each modifies a PFMP
-    whose NUMADM left before as a first payment (otherwise it modifies nothing the ASP holds)."""
+def check_modifications(load: Load, records: list[FileRecord], request_rows: list[asyncpg.Record],
+                        periods: dict[UUID, Period], amounts: dict[UUID, int]) -> Finding:
+    """Modification records (rectifications, §8.1): exactly one for each PFMP the load rectified, carrying the
+    calculator's new total, none for any other PFMP; each modifies a PFMP whose NUMADM left before as a first
+    payment (otherwise it modifies nothing the ASP holds) and is sent once."""
     modifications = [r for r in records if r.modification]
     first = {r.numadm for r in records if not r.modification}
     again = _extras(Counter(r.record_id for r in modifications))
     orphans = sum(1 for r in modifications if r.numadm not in first)
-    return Finding("modification records", f"{len(modifications)} modification records for "
-                   f"{len({r.numadm for r in modifications})} NUMADM, {again} sent more than once, {orphans} of a "
-                   "NUMADM never sent as a first payment", duplicated=again, failed=bool(orphans))
+    pfmp_of_record = {row["record_id"]: row["pfmp_id"] for row in request_rows}
+    by_period: dict[Period, list[FileRecord]] = {}
+    strays = 0
+    for record in {r.record_id: r for r in modifications}.values():
+        period = periods.get(pfmp_of_record.get(record.record_id))  # type: ignore[arg-type]
+        if period in load.rectifications:
+            by_period.setdefault(period, []).append(record)
+        else:
+            strays += 1
+    pfmp_of_period = {period: pfmp for pfmp, period in periods.items()}
+    wrong_total = sum(1 for period, found in by_period.items()
+                      if [r.cents for r in found] != [amounts.get(pfmp_of_period[period])])
+    lost = len(set(load.rectifications) - set(by_period))
+    twice = sum(len(found) - 1 for found in by_period.values())
+    return Finding("modification records",
+                   f"{len(modifications)} modification records for {len(load.rectifications)} rectified PFMPs: "
+                   f"{lost} never sent, {twice} sent twice, {again} records sent more than once, {wrong_total} with "
+                   f"another total than the calculator's, {strays} of a PFMP never rectified, {orphans} of a "
+                   "NUMADM never sent as a first payment",
+                   lost=lost, duplicated=again + twice + strays, failed=bool(orphans or wrong_total))
 
 
 def _why_unpaid(unpaid: set[Period], request_rows: list[asyncpg.Record], periods: dict[UUID, Period]) -> str:
@@ -245,7 +264,10 @@ async def run_checks(load: Load, database_url: str, bootstrap: str, namespace: s
         request_rows = await conn.fetch(f"SELECT record_id, pfmp_id, schooling_id, state, blocking_reasons "
                                         f"FROM {p}asp_gateway.payment_requests")
         periods = await _periods_of_pfmps(conn, p)
-        findings = [*check_payments(load, records, request_rows, periods), check_modifications(records),
+        amounts = {r["pfmp_id"]: r["amount_cents"]
+                   for r in await conn.fetch(f"SELECT pfmp_id, amount_cents FROM {p}calculator.pfmps")}
+        findings = [*check_payments(load, records, request_rows, periods),
+                    check_modifications(load, records, request_rows, periods, amounts),
                     await check_cap(conn, p, records, request_rows),
                     await check_requests(conn, p, load, periods),
                     await check_documents(conn, p, load)]
