@@ -48,7 +48,7 @@ def test_up_writes_where_the_metrics_are_and_status_shows_the_stack(service_env:
     workdir = tmp_path / "stack"
     up_log = tmp_path / "up.log"
     with up_log.open("wb") as log:
-        up = subprocess.Popen([str(BIN / "aplypro"), "up", "--workdir", str(workdir)], env=env, stdout=log,
+        up = subprocess.Popen([str(BIN / "aplypro"), "up", "--workdir", str(workdir), "--no-sygne"], env=env, stdout=log,
                               stderr=subprocess.STDOUT, start_new_session=True)
     try:
         info = wait_for(lambda: (workdir / "stack.json").exists() and json.loads((workdir / "stack.json").read_text()),

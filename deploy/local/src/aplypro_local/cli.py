@@ -6,10 +6,14 @@ from __future__ import annotations
 import shutil
 import signal
 import time
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from .stack import LocalStack
 
 app = typer.Typer(help="APLyPro local stack.", no_args_is_help=True)
 dlt_app = typer.Typer(help="Dead-letter topics: list them, replay them onto their source topics.",
@@ -34,10 +38,13 @@ def demo(
 
 
 @app.command()
-def up(workdir: WORKDIR = Path("var/stack")) -> None:
+def up(workdir: WORKDIR = Path("var/stack"),
+       sygne: Annotated[bool, typer.Option(help="Run the fake SYGNE and import its school at start.")] = True,
+       ) -> None:
     """Start the broker, the database, the fake ASP SFTP server and the five services; stop them all on
     Ctrl-C. Each service's /metrics, /healthz and /readyz are printed and written, with the servers, to
-    WORKDIR/stack.json (`aplypro status` reads it)."""
+    WORKDIR/stack.json (`aplypro status` reads it). With --sygne (the default) the fake SYGNE runs too: the
+    demo's reference data is loaded and the SYGNE school imported from it over HTTP."""
     from .fake_asp.in_thread import FakeAspInThread
     from .stack import LocalStack
 
@@ -54,6 +61,9 @@ def up(workdir: WORKDIR = Path("var/stack")) -> None:
         url = stack.ops_url(service)
         typer.echo(f"{service:<12} metrics {url}/metrics  health {url}/healthz  ready {url}/readyz" if url
                    else f"{service:<12} no ops port (APLYPRO_OPS_PORT set by the caller)")
+    resources = ExitStack()
+    if sygne:
+        _import_sygne_school(stack, workdir.resolve(), resources)
     typer.echo(f"written to {stack.write_description()}; `aplypro status --workdir {workdir}` shows the stack")
     typer.echo(f"logs in {workdir / 'logs'}; Ctrl-C stops everything")
     stopping = False
@@ -75,8 +85,28 @@ def up(workdir: WORKDIR = Path("var/stack")) -> None:
                 stack.write_description()  # its new pid
             time.sleep(1)
     finally:
+        resources.close()
         stack.stop()
         asp.stop()
+
+
+def _import_sygne_school(stack: LocalStack, workdir: Path, resources: ExitStack) -> None:
+    """The fake SYGNE for the stack's lifetime; the reference data loaded; its school imported once."""
+    from .school import SCHOOL_YEAR, SYGNE_UAI, generate_school
+    from .sygne_school import SygneImportFailed, fake_sygne_for, import_line, import_sygne_school
+
+    server = resources.enter_context(fake_sygne_for(stack))
+    reference = generate_school(workdir / "reference", 1)
+    for args in (["load-establishments", str(reference.establishments)],
+                 ["load-mefs", str(reference.mefs), "--school-year", str(SCHOOL_YEAR)]):
+        done = stack.run_command(["aplypro-students", *args])
+        if done.returncode != 0:
+            typer.echo(f"aplypro-students {args[0]} failed: {done.stderr[-500:]}", err=True)
+            return
+    try:
+        typer.echo(f"fake SYGNE: {server.base_url}; imported {SYGNE_UAI}: {import_line(import_sygne_school(stack))}")
+    except SygneImportFailed as exc:
+        typer.echo(f"fake SYGNE: {server.base_url}; the import of {SYGNE_UAI} failed: {exc}", err=True)
 
 
 @app.command()

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aplypro_contracts.reasons import describe
 from rich.console import Console
@@ -16,8 +17,9 @@ from rich.table import Table
 
 from .fake_asp.in_thread import FakeAspInThread
 from .probes import Probe
-from .school import UAI, SchoolFiles, generate_school
+from .school import SYGNE_UAI, UAI, SchoolFiles, generate_school
 from .stack import LocalStack
+from .sygne_school import SygneImportFailed, fake_sygne_for, import_line, import_sygne_school
 
 console = Console()
 
@@ -180,9 +182,13 @@ def run_demo(workdir: Path, students_per_class: int = 20, timeout: float = 150) 
         stack.start_all()
         console.print("[green]✓[/] started students, pfmp, calculator, documents, asp-gateway")
         run = run_school(stack, generate_school(workdir / "school", students_per_class), timeout, asp)
-        _summary(stack, run, time.monotonic() - started, asp.upload_dir)
+        with console.status(f"importing a second school ({SYGNE_UAI}) from the fake SYGNE over HTTP"), \
+                fake_sygne_for(stack):
+            sygne = import_sygne_school(stack)
+        console.print(f"[green]✓[/] imported {SYGNE_UAI} from SYGNE (fake): {import_line(sygne)}")
+        _summary(stack, run, time.monotonic() - started, asp.upload_dir, sygne)
         return 0 if run.figures["dead_letters"] == 0 else 1
-    except DemoFailed as exc:
+    except (DemoFailed, SygneImportFailed) as exc:
         console.print(f"[red]✗ {exc}[/]")
         return 1
     finally:
@@ -191,14 +197,16 @@ def run_demo(workdir: Path, students_per_class: int = 20, timeout: float = 150) 
             asp.stop()
 
 
-def _summary(stack: LocalStack, run: SchoolRun, seconds: float, asp_folder: Path) -> None:
+def _summary(stack: LocalStack, run: SchoolRun, seconds: float, asp_folder: Path, sygne: dict[str, Any]) -> None:
     f = run.figures
     files = sorted(asp_folder.glob("nps_ficimport_idp_*.xml"))
     table = Table(title=f"APLyPro demo: one school, {seconds:.0f} s")
     table.add_column("what")
     table.add_column("result", justify="right")
     table.add_column("where")
-    table.add_row("students imported", str(f["students"]), "students")
+    table.add_row("students imported", str(f["students"]), "students (CSV file)")
+    table.add_row(f"students imported from SYGNE ({SYGNE_UAI})", str(sygne["students"]),
+                  "students (fake SYGNE over HTTP)")
     table.add_row("PFMPs validated", str(f["pfmps_validated"]), "pfmp")
     table.add_row("amounts computed", str(f["amounts"]), "calculator")
     table.add_row("total of amounts", _euros(f["amounts_total_cents"]), "calculator")

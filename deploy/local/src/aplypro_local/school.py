@@ -20,6 +20,7 @@ FIRST_NAMES = ["Léa", "Hugo", "Inès", "Lucas", "Chloé", "Nathan", "Manon", "L
                "Emma", "Rayan", "Sarah", "Noah", "Camille", "Yanis", "Zoé", "Mehdi"]
 
 UAI = "0999001K"
+SYGNE_UAI = "0999003M"  # a second school whose students the demo imports from the fake SYGNE (sample.py)
 SCHOOL_YEAR = 2025
 
 # (class label, MEF row): a bac pro terminale and première, and a CAP first year, all MENJ.
@@ -95,7 +96,9 @@ def generate_school(folder: Path, students_per_class: int = 20, seed: int = 2025
         ["uai", "name", "ministry", "academy_code", "contract_type_code", "address_line1", "postal_code",
          "city", "email", "phone", "head_name"],
         [[UAI, "Lycée professionnel Jean Jaurès", "MENJ", "14", "99", "1 rue de l'École", "35000", "RENNES",
-          "ce.0999001k@ac-exemple.fr", "0299000000", "Mme Claire Dupont"]])
+          "ce.0999001k@ac-exemple.fr", "0299000000", "Mme Claire Dupont"],
+         [SYGNE_UAI, "Lycée professionnel Simone Veil", "MENJ", "14", "99", "3 avenue de la Gare", "35000",
+          "RENNES", "ce.0999003m@ac-exemple.fr", "0299000001", "M. Paul Martin"]])
     mefs = _write(folder / "mefs.csv", list(CLASSES[0][1]),
                   [list(m.values()) for _, m in [*CLASSES, NO_ALLOWANCE_CLASS]], ",")
     students, ribs, pfmps, late = [], [], [], []
