@@ -141,12 +141,12 @@ class EventConsumer:
             async with self._pool.acquire() as conn, conn.transaction():
                 fresh, reused = await claim(conn, self.name, claims)
                 todo: list[tuple[SourceRecord, Envelope, str]] = []
-                done: set[str] = set()
-                for source, event, inbox_id in wanted:
-                    if inbox_id in done:
+                done: dict[str, str] = {}  # inbox id → body hash, of this batch
+                for (source, event, inbox_id), (_, sha256, _) in zip(wanted, claims, strict=True):
+                    if done.get(inbox_id) == sha256:
                         duplicates.append(_type_of(event))
                         continue  # a duplicate within the batch
-                    if inbox_id in reused:
+                    if (inbox_id, sha256) in reused or inbox_id in done:  # done: with another body
                         # The stored row belongs to the other content: it is left as it is.
                         error = EventIdReused("event id already processed with a different body")
                         dead.append(self._dead_letter(source, error, service=self._service, attempts=attempt,
@@ -162,7 +162,7 @@ class EventConsumer:
                         dead_types.append(UNPARSED)
                     else:
                         todo.append((source, event, inbox_id))
-                    done.add(inbox_id)
+                    done.setdefault(inbox_id, sha256)
                 handled = [(s, e) for s, e, _ in todo]
                 spans.enter_context(tracing.consuming(self.name, handled))
                 await tracing.remember(conn, handled)
