@@ -1,6 +1,8 @@
 """What each service's Kafka principal may do, derived from the code: its ServiceSpec (what it produces,
 which topics each Subscription reads and under which consumer group) and the dead-letter rule (a consumer
-writes the dead letters of what it reads to `<topic>.dlt`, through its own outbox and relay).
+writes the dead letters of what it reads to `<topic>.dlt`, through its own outbox and relay). Plus the
+outside producers of schooling events (docs/producers.md): each writes its inbound topic and reads its
+rejections, nothing else; the students service is built with the producers deployed.
 
 deploy/k8s/kafka-acls.yaml must list exactly these (tests/test_manifest_security.py), and the README's
 table is `acl_table()`: `uv run python tests/manifest_acls.py` prints both.
@@ -14,10 +16,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from aplypro_contracts.inbound import inbound_topic, rejections_topic
 from aplypro_contracts.topics import dead_letter_topic
 from aplypro_servicekit.runtime import ServiceSpec
 
 SERVICES = ("students", "pfmp", "calculator", "documents", "asp-gateway")
+# The outside producers deployed (APLYPRO_STUDENTS_INBOUND_PRODUCERS of deploy/k8s/students.yaml): the example.
+INBOUND_PRODUCERS = {"mer": ("MER",)}
+PRODUCERS = tuple(f"producer-{name}" for name in INBOUND_PRODUCERS)  # their Kafka principals
 
 
 @dataclass(frozen=True, order=True)
@@ -54,6 +60,8 @@ def _builders() -> dict[str, Callable[[], ServiceSpec]]:
 
 
 def _build(build: Callable[[Any], ServiceSpec], settings: type[Any]) -> ServiceSpec:
+    if settings.__name__ == "StudentsSettings":
+        return build(settings(inbound_producers=INBOUND_PRODUCERS))
     return build(settings())
 
 
@@ -79,8 +87,16 @@ def acls_of(spec: ServiceSpec) -> set[Acl]:
     return acls
 
 
+def producer_acls(producer: str) -> set[Acl]:
+    """An outside producer writes its inbound topic and reads its rejections, with one consumer group."""
+    me = f"producer-{producer}"
+    return {Acl(me, "Write", "topic", inbound_topic(producer)), Acl(me, "Read", "topic", rejections_topic(producer)),
+            Acl(me, "Read", "group", f"{me}.rejections")}
+
+
 def expected_acls() -> list[Acl]:
-    return sorted(acl for spec in specs().values() for acl in acls_of(spec))
+    services = {acl for spec in specs().values() for acl in acls_of(spec)}
+    return sorted(services | {acl for name in INBOUND_PRODUCERS for acl in producer_acls(name)})
 
 
 def acl_table(acls: list[Acl]) -> str:

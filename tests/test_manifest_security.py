@@ -3,6 +3,7 @@ schema (run on a real PostgreSQL), network policies, and no credential in the re
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -19,7 +20,17 @@ from aplypro_contracts.topics import ALL_TOPICS, STUDENTS_RIBS, dead_letter_topi
 from aplypro_servicekit.db import create_pool, migrate
 from aplypro_servicekit.settings import ServiceSettings
 
-from .manifest_acls import SERVICES, Acl, acl_table, expected_acls, service_topics, specs
+from .manifest_acls import (
+    INBOUND_PRODUCERS,
+    PRODUCERS,
+    SERVICES,
+    Acl,
+    acl_table,
+    expected_acls,
+    producer_acls,
+    service_topics,
+    specs,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
@@ -108,6 +119,25 @@ def test_each_topic_has_its_owner_as_only_producer_and_dead_letters_written_by_i
     assert {a.operation for a in acls} == {"Read", "Write"}  # no Create, Alter, Delete, All
 
 
+def test_an_outside_producer_writes_only_its_inbound_topic_and_reads_only_its_rejections(docs: list[Doc]) -> None:
+    acls = expected_acls()
+    (students,) = of_kind(docs, "Deployment")["students"]["spec"]["template"]["spec"]["containers"]
+    deployed = json.loads(env(students, docs)["APLYPRO_STUDENTS_INBOUND_PRODUCERS"])
+    assert {name: tuple(ministries) for name, ministries in deployed.items()} == INBOUND_PRODUCERS
+    for name in INBOUND_PRODUCERS:
+        principal = f"producer-{name}"
+        assert {a for a in acls if a.principal == principal} == producer_acls(name)
+        topic = f"aplypro.inbound.schoolings.{name}"
+        # Only the students service reads what the producer writes, and only it writes the answers.
+        assert {a.principal for a in acls if a.name == topic and a.operation == "Read"} == {"students"}
+        assert {a.principal for a in acls if a.name == f"{topic}.rejected" and a.operation == "Write"} == {"students"}
+        assert {a.principal for a in acls if a.name == f"{topic}.dlt" and a.operation == "Read"} == set()
+        for pod in pods(docs).values():  # no pod of ours holds the producer's password
+            for container in [*pod["spec"].get("initContainers", []), *pod["spec"]["containers"]]:
+                if pod["metadata"]["labels"]["app.kubernetes.io/name"] != "kafka-users-acls":
+                    assert f"aplypro-{principal}" not in json.dumps(container)
+
+
 def test_the_rib_topic_is_read_only_by_the_services_that_need_bank_details() -> None:
     readers = {a.principal for a in expected_acls() if a.name == STUDENTS_RIBS and a.operation == "Read"}
     assert readers == RIB_READERS, "a new reader of the bank details needs a review (and this set changed)"
@@ -119,10 +149,13 @@ def test_the_readme_table_is_the_acl_table(docs: list[Doc]) -> None:
 
 def test_one_kafka_user_per_service_with_its_password_from_its_own_secret(docs: list[Doc]) -> None:
     acl_map = of_kind(docs, "ConfigMap")["kafka-acls"]["data"]
-    assert acl_map["USERS"].split() == list(SERVICES)
-    assert {a.principal for a in manifest_acls(docs)} <= set(SERVICES)
+    assert acl_map["USERS"].split() == [*SERVICES, *PRODUCERS]
+    assert {a.principal for a in manifest_acls(docs)} <= {*SERVICES, *PRODUCERS}
     (job,) = of_kind(docs, "Job")["kafka-users-acls"]["spec"]["template"]["spec"]["containers"]
     job_env = env(job, docs)
+    for principal in PRODUCERS:  # an outside producer's password: its own Secret, read by no pod of ours
+        variable = f"PASSWORD_{principal.upper().replace('-', '_')}"
+        assert job_env[variable] == f"secret:aplypro-{principal}/KAFKA_SASL_PASSWORD"
     for name in SERVICES:
         assert job_env[f"PASSWORD_{name.upper().replace('-', '_')}"] == f"secret:aplypro-{name}/KAFKA_SASL_PASSWORD"
         for container in service_containers(docs, name):

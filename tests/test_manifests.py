@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 import yaml
+from aplypro_contracts.inbound import inbound_topic, rejections_topic
 from aplypro_contracts.topics import ALL_TOPICS, dead_letter_topic
+
+from .manifest_acls import INBOUND_PRODUCERS
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
@@ -20,7 +23,10 @@ IMAGE = "registry.example/aplypro:0.1.0"
 SERVICES = ("students", "pfmp", "calculator", "documents", "asp-gateway")
 REPLICAS = {"students": 1, "pfmp": 2, "calculator": 2, "documents": 2, "asp-gateway": 1}
 FILE_DIRS = {"documents": "APLYPRO_DOCUMENTS_STORAGE_DIR", "asp-gateway": "APLYPRO_ASP_OUTBOX_DIR"}
-TOPICS = sorted(t for topic in ALL_TOPICS for t in (topic, dead_letter_topic(topic)))
+# Our topics with their DLTs, and each outside producer's inbound topic with its DLT and rejections.
+TOPICS = sorted([*(t for topic in ALL_TOPICS for t in (topic, dead_letter_topic(topic))),
+                 *(t for p in INBOUND_PRODUCERS
+                   for t in (inbound_topic(p), dead_letter_topic(inbound_topic(p)), rejections_topic(p)))])
 WORKLOADS = ("Deployment", "StatefulSet", "Job")
 CLUSTER_SCOPED = ("Namespace", "Kustomization")
 TMP = "/tmp"  # noqa: S108 -- the mount point the pods must have, not a file we create

@@ -14,6 +14,7 @@ from .calculator import (
 )
 from .documents import DocumentReadyV1
 from .envelope import Envelope
+from .inbound import SchoolingReportedV1, inbound_topic, rejections_topic
 from .pfmp import (
     DecisionWithdrawalRequestedV1,
     PaymentRetryRequestedV1,
@@ -73,4 +74,12 @@ CATALOG: tuple[TopicInfo, ...] = (
               (PaymentRequestSentV2, PaymentRequestStateChangedV2, PaymentRequestHeldV1), ("calculator", "pfmp"),
               "PaymentRequestHeld is for showing (its reasons in words: aplypro_contracts.reasons); the request's "
               "state stays the calculator's"),
+)
+
+# Pushed to us by other ministries' systems (docs/producers.md): one topic per producer, `<producer>` standing
+# for its id; each producer reads its rejections on its own `.rejected` topic.
+INBOUND: tuple[TopicInfo, ...] = (
+    TopicInfo(inbound_topic("<producer>"), "<producer>", "the producer's stable, opaque learner id (never the INE)",
+              (SchoolingReportedV1,), ("students",),
+              "headers event-type and schema-version; rejections on " + rejections_topic("<producer>")),
 )

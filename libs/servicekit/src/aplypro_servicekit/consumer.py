@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import structlog
@@ -40,6 +40,14 @@ EventHandler = Callable[[Connection, Any], Awaitable[None]]
 BatchHandler = Callable[[Connection, list[Any]], Awaitable[None]]
 
 
+class DeadLetter(Protocol):
+    """Where a given-up message goes: by default `dead_letter_row` (`<topic>.dlt`); a consumer of another
+    team's topic may answer on a topic that team reads (the students' inbound schoolings: `.rejected`)."""
+
+    def __call__(self, record: SourceRecord, exc: BaseException, *, service: str, attempts: int,
+                 consumer: str | None = None) -> OutboxRow: ...
+
+
 def to_source(record: Any) -> SourceRecord:
     return SourceRecord(
         topic=record.topic, partition=record.partition, offset=record.offset, key=record.key,
@@ -53,7 +61,7 @@ class EventConsumer:
     def __init__(
         self, *, name: str, service: str, pool: asyncpg.Pool, registry: Registry,
         handlers: Mapping[str, EventHandler], transient_attempts: int = 6, backoff_base: float = 0.5,
-        batch_handler: BatchHandler | None = None, lanes: int = 1,
+        batch_handler: BatchHandler | None = None, lanes: int = 1, dead_letter: DeadLetter = dead_letter_row,
     ) -> None:
         self.name = name
         self._service = service
@@ -64,6 +72,7 @@ class EventConsumer:
         self._attempts = transient_attempts
         self._backoff = backoff_base
         self._lanes = max(1, lanes)
+        self._dead_letter = dead_letter
         self.processed = 0
         self.dead_lettered = 0
         self.last_progress = time.monotonic()
@@ -132,28 +141,28 @@ class EventConsumer:
             async with self._pool.acquire() as conn, conn.transaction():
                 fresh, reused = await claim(conn, self.name, claims)
                 todo: list[tuple[SourceRecord, Envelope, str]] = []
-                done: set[str] = set()
-                for source, event, inbox_id in wanted:
-                    if inbox_id in done:
+                done: dict[str, str] = {}  # inbox id → body hash, of this batch
+                for (source, event, inbox_id), (_, sha256, _) in zip(wanted, claims, strict=True):
+                    if done.get(inbox_id) == sha256:
                         duplicates.append(_type_of(event))
                         continue  # a duplicate within the batch
-                    if inbox_id in reused:
+                    if (inbox_id, sha256) in reused or inbox_id in done:  # done: with another body
                         # The stored row belongs to the other content: it is left as it is.
                         error = EventIdReused("event id already processed with a different body")
-                        dead.append(dead_letter_row(source, error, service=self._service, attempts=attempt,
-                                                    consumer=self.name))
+                        dead.append(self._dead_letter(source, error, service=self._service, attempts=attempt,
+                                                      consumer=self.name))
                         dead_types.append(_type_of(event))
                     elif inbox_id not in fresh:
                         duplicates.append(_type_of(event))
                         continue  # a redelivery: already processed (or already dead-lettered)
                     elif isinstance(event, ContractError):
-                        dead.append(dead_letter_row(source, event, service=self._service, attempts=attempt,
-                                                    consumer=self.name))
+                        dead.append(self._dead_letter(source, event, service=self._service, attempts=attempt,
+                                                      consumer=self.name))
                         dead_ids.append((inbox_id, source.position))
                         dead_types.append(UNPARSED)
                     else:
                         todo.append((source, event, inbox_id))
-                    done.add(inbox_id)
+                    done.setdefault(inbox_id, sha256)
                 handled = [(s, e) for s, e, _ in todo]
                 spans.enter_context(tracing.consuming(self.name, handled))
                 await tracing.remember(conn, handled)
@@ -169,7 +178,8 @@ class EventConsumer:
                       [event.event_type for _, event, inbox_id in todo if inbox_id not in failed_ids])
         count_by_type(EVENTS_DUPLICATE, self.name, duplicates)
         for row, event_type in zip(dead, dead_types, strict=True):
-            EVENTS_DEAD_LETTERED.labels(self.name, event_type, row.headers.get("dlt-reason-code", "")).inc()
+            code = row.headers.get("dlt-reason-code") or row.headers.get("reason-code", "")  # a DLT or a rejection
+            EVENTS_DEAD_LETTERED.labels(self.name, event_type, code).inc()
         self.processed += len(todo) - len(failed)
         self.dead_lettered += len(dead)
         self.last_progress = time.monotonic()
@@ -202,7 +212,7 @@ class EventConsumer:
                 log.warning("dead_lettered", consumer=self.name, event_type=event.event_type,
                             event_id=str(event.event_id), reason=getattr(exc, "code", type(exc).__name__))
                 tracing.mark_failed(event.event_id, getattr(exc, "code", type(exc).__name__))
-                row = dead_letter_row(source, exc, service=self._service, attempts=attempt, consumer=self.name)
+                row = self._dead_letter(source, exc, service=self._service, attempts=attempt, consumer=self.name)
                 dead.append((row, (inbox_id, source.position)))
         return dead
 

@@ -31,8 +31,8 @@ class Claim(NamedTuple):
     replay_position: str | None = None
 
 
-async def claim(conn: Connection, consumer: str, items: Sequence[Claim]) -> tuple[set[str], set[str]]:
-    """Record the claims; returns (ids to process, ids reused with other content).
+async def claim(conn: Connection, consumer: str, items: Sequence[Claim]) -> tuple[set[str], set[tuple[str, str]]]:
+    """Record the claims; returns (ids to process, (id, body hash) pairs whose id was stored with another body).
 
     An id is to process the first time it is seen, or when it is a replay of a dead-lettered event coming
     from another position than the one it was dead-lettered at (a redelivered replay stays a no-op).
@@ -70,7 +70,7 @@ async def claim(conn: Connection, consumer: str, items: Sequence[Claim]) -> tupl
             [i for i, _ in seen],
         )
     }
-    return fresh, {i for i, h in seen if stored.get(i) != h}
+    return fresh, {(i, h) for i, h in seen if stored.get(i) != h}
 
 
 async def mark_dead_lettered(conn: Connection, consumer: str, items: Sequence[tuple[str, str]]) -> None:

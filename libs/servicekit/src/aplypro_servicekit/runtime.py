@@ -15,11 +15,12 @@ from multiprocessing.process import BaseProcess
 
 import asyncpg
 import structlog
-from aplypro_contracts import default_registry
+from aplypro_contracts import Registry, default_registry
 from faststream.kafka import KafkaBroker
 
-from .consumer import BatchHandler, EventConsumer, EventHandler
+from .consumer import BatchHandler, DeadLetter, EventConsumer, EventHandler
 from .db import create_pool, migrate
+from .deadletter import dead_letter_row
 from .group_leave import set_leave_group
 from .kafka import ensure_topics, subscribe
 from .kafka_security import broker_security
@@ -45,6 +46,8 @@ class Subscription:
     consumer_name: str
     handlers: Mapping[str, EventHandler]
     batch_handler: BatchHandler | None = None
+    registry: Registry | None = None  # the contracts it accepts; None: every APLyPro contract
+    dead_letter: DeadLetter = dead_letter_row
 
 
 BackgroundTask = Callable[["ServiceRuntime"], Awaitable[None]]
@@ -101,8 +104,8 @@ class ServiceRuntime:
         for sub in self.spec.subscriptions:
             consumer = EventConsumer(
                 name=sub.consumer_name, service=self.spec.name, pool=self.pool,
-                registry=registry, handlers=sub.handlers, transient_attempts=s.transient_attempts,
-                batch_handler=sub.batch_handler, lanes=s.consumer_lanes,
+                registry=sub.registry or registry, handlers=sub.handlers, transient_attempts=s.transient_attempts,
+                batch_handler=sub.batch_handler, lanes=s.consumer_lanes, dead_letter=sub.dead_letter,
             )
             subscribe(self.broker, s, consumer, sub.topics, group=f"{self.spec.name}.{sub.consumer_name}")
             self.consumers.append(consumer)

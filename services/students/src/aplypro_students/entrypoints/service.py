@@ -1,4 +1,4 @@
-"""Composition root of the students service process: what it produces (and, later, consumes)."""
+"""Composition root of the students service process: what it produces and consumes."""
 
 from __future__ import annotations
 
@@ -6,15 +6,18 @@ from aplypro_contracts.topics import STUDENTS_EVENTS, STUDENTS_RIBS
 from aplypro_servicekit.runtime import ServiceSpec
 
 from aplypro_students.config import StudentsSettings
+from aplypro_students.entrypoints.inbound import inbound_subscriptions, rejection_topics
 
 MIGRATION_PACKAGES = ["aplypro_students"]
 
 
 def build_spec(settings: StudentsSettings) -> ServiceSpec:
-    # No subscriptions yet: the process relays the outbox that the import commands fill.
+    # The process relays the outbox the import commands fill, and consumes the schoolings other
+    # ministries' systems publish (one subscription per configured producer, docs/producers.md).
     return ServiceSpec(
         name="students",
         schema=settings.db_schema("students"),
         migration_packages=MIGRATION_PACKAGES,
-        produces=[STUDENTS_EVENTS, STUDENTS_RIBS],
+        produces=[STUDENTS_EVENTS, STUDENTS_RIBS, *rejection_topics(settings)],
+        subscriptions=inbound_subscriptions(settings),
     )

@@ -1,0 +1,181 @@
+"""docs/producers.md followed literally by an outside producer: a plain aiokafka producer sends the guide's
+example (topic, key, headers and body taken from the page) to the real broker; the students service applies
+it once, and every rejection of the guide's table comes back on the producer's `.rejected` topic."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aplypro_contracts.topics import STUDENTS_EVENTS
+from aplypro_local.testing import eventually, read_topic
+from aplypro_servicekit.runtime import ServiceRuntime
+from aplypro_students.config import StudentsSettings
+from aplypro_students.domain.reference import Establishment, Mef
+from aplypro_students.entrypoints.service import build_spec
+from aplypro_students.service_layer.reference import load_establishments, load_mefs
+
+pytestmark = pytest.mark.integration
+
+GUIDE = (Path(__file__).resolve().parents[3] / "docs" / "producers.md").read_text(encoding="utf-8")
+PRODUCER = "mer"
+
+
+def guide_example() -> tuple[str, bytes, list[tuple[str, bytes]], dict[str, Any]]:
+    """Topic, key, headers and body exactly as the guide gives them."""
+    topic = re.search(r"\| topic \| `([^`]+)` \|", GUIDE)
+    key = re.search(r"Key `([^`]+)`, headers", GUIDE)
+    example = GUIDE.split("### Complete example", 1)[1]
+    body = re.search(r"```json\n(.*?)```", example, re.S)
+    headers = re.findall(r"\| header `([a-z-]+)` \| `([^`]+)` \|", GUIDE)
+    assert topic
+    assert key
+    assert body
+    assert len(headers) == 3
+    return (topic[1].replace("<your id>", PRODUCER), key[1].encode(),
+            [(name, value.encode()) for name, value in headers], json.loads(body[1]))
+
+
+async def read_rejections(bootstrap: str, namespace: str, expected: int) -> list[Any]:
+    """As the guide says: the `.rejected` topic, with the producer's consumer group (namespaced here)."""
+    topic = re.search(r"Read `([^`]+)` \(group `([^`]+)`\)", GUIDE)
+    assert topic
+    name, group = (topic[i].replace("<your id>", PRODUCER) for i in (1, 2))
+    consumer = AIOKafkaConsumer(namespace + name, bootstrap_servers=bootstrap, group_id=namespace + group,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(records) < expected and time.monotonic() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=300)).values():
+                records += batch
+    finally:
+        await consumer.stop()
+    return records
+
+
+def rejected_codes() -> list[str]:
+    section = GUIDE.split("| `reason-code` | why |", 1)[1].split("\n\n", 1)[0]
+    return re.findall(r"^\| `([a-z_]+)` \|", section, re.M)
+
+
+def variant(body: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """The example with a new event id and the changes (dotted paths; None deletes)."""
+    out = copy.deepcopy(body)
+    out["event_id"] = str(uuid.uuid4())
+    for path, value in changes.items():
+        *parents, leaf = path.split("__")
+        node = out
+        for p in parents:
+            node = node[p]
+        if value is None:
+            del node[leaf]
+        else:
+            node[leaf] = value
+    return out
+
+
+async def test_an_outside_producer_following_the_guide_is_applied_once_and_reads_each_rejection(
+    service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, setting in service_env.items():
+        monkeypatch.setenv(name, setting)
+    monkeypatch.setenv("APLYPRO_STUDENTS_INBOUND_PRODUCERS", json.dumps({PRODUCER: ["MER"]}))
+    settings = StudentsSettings()
+    namespace = service_env["APLYPRO_TOPIC_NAMESPACE"]
+    topic, key, headers, example = guide_example()
+    runtime = ServiceRuntime(build_spec(settings), settings)
+    await runtime.start()
+    try:
+        assert runtime.pool is not None
+        # Our side (section 1 of the guide): the directory, the year's MEFs, and the operators making the
+        # producer the students provider of its establishment (0999004N stays with SYGNE).
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            await load_establishments(conn, [Establishment("0999003M", "Lycée maritime de Concarneau", "MER", "14"),
+                                             Establishment("0999004N", "Lycée maritime du Guilvinec", "MER", "14"),
+                                             Establishment("0999001K", "LP Jean Jaurès", "MENJ", "14")])
+            await load_mefs(conn, 2025, [Mef("2472620311", "247", "40030001", 3, 1, "2NDE PRO CGEM", "MER")])
+            await conn.execute("UPDATE establishments SET students_provider = 'events:mer' WHERE uai = '0999003M'")
+            await conn.execute("UPDATE establishments SET students_provider = 'sygne' WHERE uai = '0999004N'")
+
+        # The rejections of the guide's table, sent before the good event: none of them stops the consumer.
+        bad: list[tuple[str, bytes | dict[str, Any]]] = [
+            ("malformed", b"{not json"),
+            ("unknown_event_type", variant(example, event_type="SchoolingRetracted")),
+            ("unsupported_schema_version", variant(example, schema_version=2)),
+            ("schema_violation", variant(example, source_record_id=None)),
+            ("producer_mismatch", variant(example, producer="armees")),
+            ("unknown_establishment", variant(example, schooling__establishment_uai="0999999Z")),
+            ("establishment_out_of_scope", variant(example, schooling__establishment_uai="0999001K")),
+            ("not_students_provider", variant(example, schooling__establishment_uai="0999004N")),
+            ("unknown_school_year", variant(example, schooling__school_year=2024)),
+            ("unknown_mef", variant(example, schooling__mef_code="2472620399")),
+            ("invalid_ine", variant(example, student__ine="000111225ad")),
+            ("impossible_dates", variant(example, schooling__end_date="2025-08-31")),
+        ]
+        closed = variant(example, source_version=4, schooling__end_date="2026-02-14")
+        stale = variant(example, source_version=3, schooling__class_label="2NDE AUTRE")
+        reused = {**copy.deepcopy(example), "source_version": 9}  # the example's event_id, another body
+        sends: list[bytes | dict[str, Any]] = [
+            *(body for _, body in bad),
+            example, example,  # a producer's retry: the same event twice
+            stale, closed, reused,
+        ]
+        producer = AIOKafkaProducer(bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
+        await producer.start()
+        try:
+            for body in sends:
+                value = body if isinstance(body, bytes) else json.dumps(body).encode()
+                await producer.send_and_wait(namespace + topic, value, key=key, headers=headers)
+        finally:
+            await producer.stop()
+
+        # Every rejection comes back on the producer's topic, with its event id and a stable reason code.
+        expected = [*bad, ("event_id_reused", reused)]
+        assert {code for code, _ in expected} == set(rejected_codes()), "one case per code of the guide"
+        rejections = await read_rejections(service_env["KAFKA_BOOTSTRAP_SERVERS"], namespace, len(expected))
+        assert len(rejections) == len(expected)
+        by_code = {dict(r.headers)["reason-code"].decode(): r for r in rejections}
+        for code, body in expected:
+            record = by_code[code]
+            h = {k: v.decode() for k, v in record.headers}
+            value = body if isinstance(body, bytes) else json.dumps(body).encode()
+            assert (record.value, record.key) == (value, key), code  # the producer's bytes, unchanged
+            assert h.get("event-id") == (None if isinstance(body, bytes) else body["event_id"]), code
+            assert h["reason"], code
+            assert (h["source-topic"], h["attempts"]) == (namespace + topic, "1"), code
+            assert not {"000111225", "KERVRAN"} & set(re.findall(r"\w+", json.dumps(h))), code  # no personal data
+        assert "source_record_id" in dict(by_code["schema_violation"].headers)["reason"].decode()
+
+        # The accepted event, reconciled like an import: one student, one schooling opened then closed.
+        await eventually(lambda: _applied(runtime), 20, "the closing version applied")
+        events = await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], settings.topic(STUDENTS_EVENTS),
+                                  timeout=5, idle_s=2)
+        types = [dict(r.headers)["event-type"].decode() for r in events]
+        assert types == ["StudentRegistered", "SchoolingOpened", "SchoolingOpened"]
+        opened, closing = (json.loads(r.value) for r in events[1:])
+        assert (opened["establishment"]["uai"], opened["class_label"]) == ("0999003M", "2NDE CGEM")
+        assert (opened["end_date"], closing["end_date"]) == (None, "2026-02-14")
+        student_id = await runtime.pool.fetchval("SELECT student_id FROM students WHERE ine = '000111225AD'")
+        assert {r.key for r in events} == {str(student_id).encode()}  # keyed by our student id
+        row = await runtime.pool.fetchrow(
+            "SELECT count(*) AS n, min(s.source) AS source, min(c.label) AS label FROM schoolings s "
+            "JOIN classes c USING (class_id)")
+        assert row is not None
+        assert (row["n"], row["source"], row["label"]) == (1, "events:mer", "2NDE CGEM")
+    finally:
+        await runtime.stop()
+
+
+async def _applied(runtime: ServiceRuntime) -> bool:
+    assert runtime.pool is not None
+    version = await runtime.pool.fetchval("SELECT source_version FROM inbound_records")
+    return bool(version == 4)
