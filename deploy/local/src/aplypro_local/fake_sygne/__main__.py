@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import sys
-import time
 
 from aplypro_local.fake_sygne.sample import sample_state
 from aplypro_local.fake_sygne.server import serve
+from aplypro_local.http_thread import print_settings_until_interrupted
 
 
 def main() -> None:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     with serve(sample_state(), port=port) as server:
-        for key, value in server.env().items():
-            print(f"{key}={value}")  # noqa: T201 - the settings to give the students service
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+        print_settings_until_interrupted(server.env())
 
 
 if __name__ == "__main__":
