@@ -212,3 +212,78 @@ async def test_no_personal_data_reaches_the_logs_or_the_urls(client: TestClient,
     out = capsys.readouterr()
     for secret in ("ZYGOMATIQUE", student.ine, "Claire", "directrice@ac-demo.fr"):
         assert secret not in out.out + out.err
+
+
+def add_pfmp_as(client: TestClient, student_id: object, schooling_id: object, days: str = "18") -> str:
+    """Add the January PFMP through the page; returns its id."""
+    page = client.get(f"/etablissements/{UAI}/eleves/{student_id}")
+    added = client.post(f"/etablissements/{UAI}/eleves/{student_id}/pfmps", data={
+        "csrf_token": csrf_of(page), "schooling_id": str(schooling_id), "start_date": "2026-01-05",
+        "end_date": "2026-01-30", "day_count": days})
+    found = re.search(r'data-pfmp="([0-9a-f-]+)"', added.text)
+    assert found, added.text
+    return found.group(1)
+
+
+async def test_staff_edit_then_delete_a_pfmp_each_audited(client: TestClient, pool: asyncpg.Pool) -> None:
+    student = await seed_student(pool, UAI)
+    login(client, "personnel")
+    pfmp_id = add_pfmp_as(client, student.student_id, student.schooling_id)
+    form = client.get(f"/etablissements/{UAI}/pfmps/{pfmp_id}/modification")
+    assert 'value="2026-01-05"' in form.text
+    # Clearing the day count sends the PFMP back to "À compléter"
+    edited = client.post(f"/etablissements/{UAI}/pfmps/{pfmp_id}/modification", data={
+        "csrf_token": csrf_of(form), "start_date": "2026-01-05", "end_date": "2026-01-23", "day_count": ""})
+    assert "La PFMP est modifiée." in edited.text
+    assert "05/01/2026 → 23/01/2026" in edited.text
+    assert "À compléter" in edited.text
+    deleted = client.post(f"/etablissements/{UAI}/pfmps/{pfmp_id}/suppression", data={"csrf_token": csrf_of(edited)})
+    assert "La PFMP est supprimée." in deleted.text
+    assert "Aucune PFMP" in deleted.text
+    async with pool.acquire() as conn:
+        actions = [r["action"] for r in await conn.fetch(
+            "SELECT action FROM pfmp_actions WHERE user_id = 'personnel' ORDER BY id")]
+        assert actions == ["record", "edit", "delete"]
+        assert await conn.fetchval("SELECT deleted FROM pfmps WHERE pfmp_id = $1::uuid", pfmp_id) is True
+
+
+async def test_a_validated_pfmp_is_changed_only_by_the_confirmed_director(
+        client: TestClient, pool: asyncpg.Pool, database_url: str, namespace: str, oidc_issuer: str) -> None:
+    student = await seed_student(pool, UAI)
+    login(client, "directrice")
+    pfmp_id = add_pfmp_as(client, student.student_id, student.schooling_id)
+    page = client.post(f"/etablissements/{UAI}/pfmps/{pfmp_id}/validation", data={
+        "csrf_token": csrf_of(client.get(f"/etablissements/{UAI}/eleves/{student.student_id}")), "statement": "yes"})
+    assert "La PFMP est validée" in page.text
+    with make_client(database_url, namespace, oidc_issuer) as staff:
+        token = csrf_of(login(staff, "personnel"))
+        assert staff.get(f"/etablissements/{UAI}/pfmps/{pfmp_id}/modification").status_code == 403
+        assert staff.post(f"/etablissements/{UAI}/pfmps/{pfmp_id}/modification", data={
+            "csrf_token": token, "start_date": "2026-01-05", "end_date": "2026-01-30", "day_count": "5"},
+        ).status_code == 403
+        assert staff.post(f"/etablissements/{UAI}/pfmps/{pfmp_id}/suppression",
+                          data={"csrf_token": token}).status_code == 403
+    # The confirmed director may: the day count changes, the PFMP stays validated
+    edited = client.post(f"/etablissements/{UAI}/pfmps/{pfmp_id}/modification", data={
+        "csrf_token": csrf_of(page), "start_date": "2026-01-05", "end_date": "2026-01-30", "day_count": "17"})
+    assert "La PFMP est modifiée." in edited.text
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT day_count, status FROM pfmps WHERE pfmp_id = $1::uuid", pfmp_id)
+        assert (row["day_count"], row["status"]) == (17, "validated")
+
+
+async def test_staff_of_another_school_cannot_edit_or_delete_its_pfmps(
+        client: TestClient, pool: asyncpg.Pool, database_url: str, namespace: str, oidc_issuer: str) -> None:
+    student = await seed_student(pool, UAI)
+    login(client, "personnel")
+    pfmp_id = add_pfmp_as(client, student.student_id, student.schooling_id)
+    with make_client(database_url, namespace, oidc_issuer) as other:
+        token = csrf_of(login(other, "autre-ecole"))
+        for uai in (UAI, OTHER_UAI):
+            assert other.get(f"/etablissements/{uai}/pfmps/{pfmp_id}/modification").status_code == 404
+            assert other.post(f"/etablissements/{uai}/pfmps/{pfmp_id}/suppression",
+                              data={"csrf_token": token}).status_code == 404
+            assert other.post(f"/etablissements/{uai}/pfmps/{pfmp_id}/validation",
+                              data={"csrf_token": token, "statement": "yes"}).status_code == 404
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT deleted FROM pfmps WHERE pfmp_id = $1::uuid", pfmp_id) is False

@@ -115,7 +115,9 @@ async def test_the_director_logs_in_adds_a_pfmp_and_sees_it_listed_in_chromium(
             await check_accessibility(page)
             cookies = {c["name"]: c for c in await context.cookies()}
             session = cookies["aplypro_session"]
-            assert session["httpOnly"] and session["secure"] and session["sameSite"] == "Lax"
+            assert session["httpOnly"]
+            assert session["secure"]
+            assert session["sameSite"] == "Lax"
         finally:
             await browser.close()
     assert violations == {}

@@ -17,7 +17,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from aplypro_pfmp.config import PfmpSettings
 
-from . import auth, pages
+from . import auth, pages, pfmp_pages
 from .rendering import render
 from .security import LoginRequired, RateLimiter, check_csrf
 from .settings import WebSettings
@@ -83,4 +83,5 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(auth.build_router())
     app.include_router(pages.build_router())
+    app.include_router(pfmp_pages.build_router())
     return app

@@ -27,6 +27,9 @@ ERRORS = {
     "missing_attributive_decision": "La décision d'attribution de l'élève n'est pas encore éditée.",
     "director_already_confirmed": "Un autre chef d'établissement est déjà directeur confirmé de cet établissement.",
     "statement_required": "Cochez la déclaration du directeur confirmé pour valider.",
+    "pfmp_payment_ongoing": "Une demande de paiement de cette PFMP est en cours à l'ASP : attendez son résultat.",
+    "pfmp_known_to_asp": "L'ASP connaît déjà cette PFMP : elle ne peut plus être supprimée (rectifiez-la).",
+    "missing_day_count": "Une rectification demande un nombre de jours (0 pour un reversement total).",
     "invalid_form": "Le formulaire est incomplet ou mal rempli : vérifiez les dates et le nombre de jours.",
 }
 
