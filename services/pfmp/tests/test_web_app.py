@@ -269,6 +269,7 @@ async def test_a_validated_pfmp_is_changed_only_by_the_confirmed_director(
     assert "La PFMP est modifiée." in edited.text
     async with pool.acquire() as conn:
         row = await conn.fetchrow("SELECT day_count, status FROM pfmps WHERE pfmp_id = $1::uuid", pfmp_id)
+        assert row is not None
         assert (row["day_count"], row["status"]) == (17, "validated")
 
 
