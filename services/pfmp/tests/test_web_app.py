@@ -161,9 +161,10 @@ async def test_every_form_route_refuses_a_post_without_the_session_csrf_token(cl
     page = login(client, "directrice")
     app: FastAPI = client.app  # type: ignore[assignment]
     post_routes = [r for r in all_routes(app.routes) if isinstance(r, APIRoute) and "POST" in (r.methods or set())]
-    assert len(post_routes) >= 3
+    assert len(post_routes) >= 7
     for route in post_routes:
-        path = route.path.format(uai=UAI, student_id=student.student_id, pfmp_id=student.schooling_id)
+        path = route.path.format(uai=UAI, student_id=student.student_id, pfmp_id=student.schooling_id,
+                                 year=2025, label="TLE PRO")
         for data in ({}, {"csrf_token": "forged"}):
             refused = client.post(path, data=data, follow_redirects=False)
             assert refused.status_code == 403, (route.path, data)
@@ -288,3 +289,39 @@ async def test_staff_of_another_school_cannot_edit_or_delete_its_pfmps(
                               data={"csrf_token": token, "statement": "yes"}).status_code == 404
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT deleted FROM pfmps WHERE pfmp_id = $1::uuid", pfmp_id) is False
+
+
+async def test_one_pfmp_for_the_whole_class_all_or_nothing_then_the_ticked_ones_validated(
+        client: TestClient, pool: asyncpg.Pool) -> None:
+    first = await seed_student(pool, UAI, last_name="ALPHA")
+    second = await seed_student(pool, UAI, last_name="BETA")
+    other = await seed_student(pool, OTHER_UAI, last_name="GAMMA")
+    login(client, "directrice")
+    class_url = f"/etablissements/{UAI}/annees/2025/classes/TLE PRO"
+    # BETA already has a PFMP overlapping February: the class-wide PFMP is refused for everyone
+    add_pfmp_as(client, second.student_id, second.schooling_id)
+    page = client.get(class_url)
+    refused = client.post(f"{class_url}/pfmps", data={"csrf_token": csrf_of(page), "start_date": "2026-01-20",
+                                                     "end_date": "2026-02-13", "day_count": "15"})
+    assert "Rien n&#39;a été enregistré." in refused.text
+    assert "chevauche" in refused.text
+    assert "BETA" in refused.text
+    assert "ALPHA" in refused.text
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM pfmps WHERE student_id = $1", first.student_id) == 0
+    added = client.post(f"{class_url}/pfmps", data={"csrf_token": csrf_of(page), "start_date": "2026-03-02",
+                                                   "end_date": "2026-03-27", "day_count": "18"})
+    assert "PFMP enregistrée pour 2 élève(s)." in added.text
+    ticked = re.findall(r'name="pfmp_ids" value="([0-9a-f-]+)"', added.text)
+    assert len(ticked) == 3  # January for BETA, March for both
+    # A PFMP of another establishment slipped into the selection: not found, nothing validated
+    async with pool.acquire() as conn:
+        foreign = await conn.fetchval("SELECT gen_random_uuid()")
+    assert client.post(f"{class_url}/validation", data={
+        "csrf_token": csrf_of(added), "statement": "yes", "pfmp_ids": [*ticked, str(foreign)]}).status_code == 404
+    validated = client.post(f"{class_url}/validation", data={"csrf_token": csrf_of(added), "statement": "yes",
+                                                             "pfmp_ids": ticked})
+    assert "3 PFMP validée(s)" in validated.text
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM pfmps WHERE status = 'validated'") == 3
+        assert await conn.fetchval("SELECT count(*) FROM pfmps WHERE student_id = $1", other.student_id) == 0

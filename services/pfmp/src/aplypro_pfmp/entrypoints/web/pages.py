@@ -68,8 +68,11 @@ def build_router() -> APIRouter:
             if not students:
                 raise HTTPException(404)
             pfmps = {s.student_id: await web_sql.pfmps_of_student(conn, s.student_id) for s in students}
-        return render(request, "class.html", {"title": f"Classe {label}", "uai": uai, "year": year,
-                                              "label": label, "students": students, "pfmps": pfmps})
+            holder = await confirmed_director(conn, uai)
+        return render(request, "class.html", {
+            "title": f"Classe {label}", "uai": uai, "year": year, "label": label, "students": students,
+            "pfmps": pfmps, "is_director": uai in user.roles.director_of, "confirmed": holder == user.user_id,
+            "other_confirmed": holder is not None and holder != user.user_id})
 
     @router.get("/etablissements/{uai}/eleves/{student_id}", name="student_page")
     async def student_page(request: Request, uai: Uai, student_id: UUID, user: CurrentUser) -> Response:
