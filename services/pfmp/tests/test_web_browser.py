@@ -24,6 +24,8 @@ from .web_world import seed_student
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 AXE_VERSION = "4.14.1"  # the npm version the checks were written against
 CHROMIUM = os.environ.get("APLYPRO_CHROMIUM") or shutil.which("chromium")
+# Where to save screenshots of the pages visited (docs/web/ for the README); unset: none are taken.
+SCREENSHOTS = os.environ.get("APLYPRO_WEB_SCREENSHOTS")
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +79,9 @@ async def test_the_director_logs_in_adds_a_pfmp_and_sees_it_listed_in_chromium(
     student = await seed_student(pool, UAI, last_name="HADDAD")
     violations: dict[str, list[str]] = {}
 
-    async def check_accessibility(page: Page) -> None:
+    async def check_accessibility(page: Page, name: str) -> None:
+        if SCREENSHOTS:
+            await page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
         await page.add_script_tag(path=str(axe_script))
         result = await page.evaluate("async () => (await axe.run()).violations"
                                      ".filter(v => ['serious', 'critical'].includes(v.impact)).map(v => v.id)")
@@ -92,17 +96,17 @@ async def test_the_director_logs_in_adds_a_pfmp_and_sees_it_listed_in_chromium(
             context = await browser.new_context(bypass_csp=True, locale="fr-FR")
             page = await context.new_page()
             await page.goto(web_url)
-            await check_accessibility(page)
+            await check_accessibility(page, "home")
             # Log in on the provider's page as the demo director
             await page.get_by_role("link", name="Se connecter").first.click()
             await page.get_by_role("button", name="directrice").click()
             await page.wait_for_url(f"{web_url}/etablissements/{UAI}*")
-            await check_accessibility(page)
+            await check_accessibility(page, "establishment")
             # Class, then student
             await page.get_by_role("link", name="TLE PRO").click()
-            await check_accessibility(page)
+            await check_accessibility(page, "class")
             await page.get_by_role("link", name="HADDAD Mehdi").click()
-            await check_accessibility(page)
+            await check_accessibility(page, "student")
             # Add a PFMP; the page after the POST lists it
             await page.get_by_label("Date de début").fill("2026-01-05")
             await page.get_by_label("Date de fin").fill("2026-01-30")
@@ -112,7 +116,7 @@ async def test_the_director_logs_in_adds_a_pfmp_and_sees_it_listed_in_chromium(
             row = page.locator("#pfmps tbody tr").first
             assert "05/01/2026 → 30/01/2026" in await row.inner_text()
             assert "Saisie à valider" in (await row.text_content() or "")
-            await check_accessibility(page)
+            await check_accessibility(page, "student-with-pfmp")
             cookies = {c["name"]: c for c in await context.cookies()}
             session = cookies["aplypro_session"]
             assert session["httpOnly"]
