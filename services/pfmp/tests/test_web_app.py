@@ -161,10 +161,10 @@ async def test_every_form_route_refuses_a_post_without_the_session_csrf_token(cl
     page = login(client, "directrice")
     app: FastAPI = client.app  # type: ignore[assignment]
     post_routes = [r for r in all_routes(app.routes) if isinstance(r, APIRoute) and "POST" in (r.methods or set())]
-    assert len(post_routes) >= 7
+    assert len(post_routes) >= 8
     for route in post_routes:
         path = route.path.format(uai=UAI, student_id=student.student_id, pfmp_id=student.schooling_id,
-                                 year=2025, label="TLE PRO")
+                                 year=2025, label="TLE PRO", start="2026-03-02", end="2026-03-13")
         for data in ({}, {"csrf_token": "forged"}):
             refused = client.post(path, data=data, follow_redirects=False)
             assert refused.status_code == 403, (route.path, data)
@@ -325,3 +325,44 @@ async def test_one_pfmp_for_the_whole_class_all_or_nothing_then_the_ticked_ones_
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM pfmps WHERE status = 'validated'") == 3
         assert await conn.fetchval("SELECT count(*) FROM pfmps WHERE student_id = $1", other.student_id) == 0
+
+
+async def test_bulk_day_counts_of_a_class_period_all_or_nothing(client: TestClient, pool: asyncpg.Pool,
+                                                                database_url: str, namespace: str,
+                                                                oidc_issuer: str) -> None:
+    await seed_student(pool, UAI, last_name="ALPHA")
+    await seed_student(pool, UAI, last_name="BETA")
+    stranger = await seed_student(pool, UAI, last_name="GAMMA", class_label="1RE PRO")
+    login(client, "personnel")
+    class_url = f"/etablissements/{UAI}/annees/2025/classes/TLE PRO"
+    added = client.post(f"{class_url}/pfmps", data={"csrf_token": csrf_of(client.get(class_url)),
+                                                   "start_date": "2026-03-02", "end_date": "2026-03-13"})
+    assert "Du 02/03/2026 au 13/03/2026 (2 élève(s))" in added.text
+    period_url = f"{class_url}/periodes/2026-03-02/2026-03-13"
+    page = client.get(period_url)
+    ids = re.findall(r'name="days-([0-9a-f-]+)"', page.text)
+    assert len(ids) == 2
+    # 20 days in a 12-day period: refused, and the other line is not written either
+    refused = client.post(period_url, data={"csrf_token": csrf_of(page), f"days-{ids[0]}": "10",
+                                            f"days-{ids[1]}": "20"})
+    assert "Rien n&#39;a été enregistré." in refused.text
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM pfmps WHERE day_count IS NOT NULL") == 0
+    # A PFMP of another class slipped into the form: not found
+    client.post(f"/etablissements/{UAI}/eleves/{stranger.student_id}/pfmps", data={
+        "csrf_token": csrf_of(page), "schooling_id": str(stranger.schooling_id), "start_date": "2026-03-02",
+        "end_date": "2026-03-13", "day_count": ""})
+    async with pool.acquire() as conn:
+        foreign = await conn.fetchval("SELECT pfmp_id FROM pfmps WHERE student_id = $1", stranger.student_id)
+    assert client.post(period_url, data={"csrf_token": csrf_of(page), f"days-{foreign}": "5"}).status_code == 404
+    saved = client.post(period_url, data={"csrf_token": csrf_of(page), f"days-{ids[0]}": "10",
+                                          f"days-{ids[1]}": "9"})
+    assert "Jours enregistrés pour 2 élève(s)." in saved.text
+    async with pool.acquire() as conn:
+        assert sorted(r["day_count"] for r in await conn.fetch(
+            "SELECT day_count FROM pfmps WHERE status = 'completed'")) == [9, 10]
+        assert await conn.fetchval("SELECT count(*) FROM pfmp_actions WHERE action = 'edit'") == 2
+    with make_client(database_url, namespace, oidc_issuer) as other:
+        token = csrf_of(login(other, "autre-ecole"))
+        assert other.get(period_url).status_code == 404
+        assert other.post(period_url, data={"csrf_token": token, f"days-{ids[0]}": "1"}).status_code == 404

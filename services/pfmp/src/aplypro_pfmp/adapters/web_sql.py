@@ -110,3 +110,38 @@ async def pfmp_in(conn: Connection, uai: str, pfmp_id: UUID) -> PfmpRow | None:
 async def schooling_in(conn: Connection, uai: str, schooling_id: UUID) -> dict[str, object] | None:
     row = await conn.fetchrow("SELECT * FROM schoolings WHERE schooling_id = $1 AND uai = $2", schooling_id, uai)
     return None if row is None else dict(row)
+
+
+class PeriodRow(NamedTuple):
+    start_date: date
+    end_date: date
+    pfmps: int
+
+
+async def class_periods(conn: Connection, uai: str, school_year: int, label: str) -> list[PeriodRow]:
+    """The PFMP periods of a class (same dates), with how many PFMPs each: the bulk day-count pages."""
+    rows = await conn.fetch(
+        "SELECT p.start_date, p.end_date, count(*) AS n FROM pfmps p JOIN schoolings s USING (schooling_id) "
+        "WHERE s.uai = $1 AND s.school_year = $2 AND s.class_label = $3 AND NOT p.deleted "
+        "GROUP BY p.start_date, p.end_date ORDER BY p.start_date, p.end_date", uai, school_year, label)
+    return [PeriodRow(r["start_date"], r["end_date"], int(r["n"])) for r in rows]
+
+
+class DayCountRow(NamedTuple):
+    pfmp_id: UUID
+    last_name: str
+    first_names: list[str]
+    day_count: int | None
+    status: str
+
+
+async def period_pfmps(conn: Connection, uai: str, school_year: int, label: str, start: date,
+                       end: date) -> list[DayCountRow]:
+    rows = await conn.fetch(
+        "SELECT p.pfmp_id, st.last_name, st.first_names, p.day_count, p.status FROM pfmps p "
+        "JOIN schoolings s USING (schooling_id) JOIN students st ON st.student_id = p.student_id "
+        "WHERE s.uai = $1 AND s.school_year = $2 AND s.class_label = $3 AND p.start_date = $4 "
+        "AND p.end_date = $5 AND NOT p.deleted ORDER BY st.last_name, st.first_names",
+        uai, school_year, label, start, end)
+    return [DayCountRow(r["pfmp_id"], r["last_name"], list(r["first_names"]), r["day_count"], r["status"])
+            for r in rows]

@@ -17,7 +17,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from aplypro_pfmp.config import PfmpSettings
 
-from . import auth, class_pages, pages, pfmp_pages
+from . import auth, class_pages, day_counts, pages, pfmp_pages
 from .rendering import render
 from .security import LoginRequired, RateLimiter, check_csrf
 from .settings import WebSettings
@@ -85,4 +85,5 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
     app.include_router(pages.build_router())
     app.include_router(pfmp_pages.build_router())
     app.include_router(class_pages.build_router())
+    app.include_router(day_counts.build_router())
     return app

@@ -69,7 +69,8 @@ def build_router() -> APIRouter:
                 raise HTTPException(404)
             pfmps = {s.student_id: await web_sql.pfmps_of_student(conn, s.student_id) for s in students}
             holder = await confirmed_director(conn, uai)
-        return render(request, "class.html", {
+            periods = await web_sql.class_periods(conn, uai, year, label)
+        return render(request, "class.html", {"periods": periods,
             "title": f"Classe {label}", "uai": uai, "year": year, "label": label, "students": students,
             "pfmps": pfmps, "is_director": uai in user.roles.director_of, "confirmed": holder == user.user_id,
             "other_confirmed": holder is not None and holder != user.user_id})
