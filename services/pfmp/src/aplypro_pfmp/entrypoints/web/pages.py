@@ -55,7 +55,11 @@ def build_router() -> APIRouter:
         staff_of(user, uai)
         async with request.app.state.pool.acquire() as conn:
             years = await web_sql.school_years(conn, uai)
-            year = annee if annee in years else (years[0] if years else None)
+            # The school year: the URL's, else the session's, else the latest (features.md §1)
+            remembered = request.session.get("school_year")
+            year = annee if annee in years else remembered if remembered in years else (years[0] if years else None)
+            if year is not None:
+                request.session["school_year"] = year
             classes = await web_sql.classes(conn, uai, year) if year is not None else []
         return render(request, "establishment.html", {"title": f"Établissement {uai}", "uai": uai, "years": years,
                                                       "year": year, "classes": classes})
