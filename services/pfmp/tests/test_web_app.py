@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import asyncpg
 import pytest
 from aplypro_local.oidc import OTHER_UAI
 from aplypro_local.school import UAI
 from aplypro_pfmp.config import PfmpSettings
+from aplypro_pfmp.entrypoints.web.api import openapi_document
 from aplypro_pfmp.entrypoints.web.app import create_app
 from aplypro_pfmp.entrypoints.web.settings import WebSettings
 from fastapi import FastAPI
@@ -366,3 +368,21 @@ async def test_bulk_day_counts_of_a_class_period_all_or_nothing(client: TestClie
         token = csrf_of(login(other, "autre-ecole"))
         assert other.get(period_url).status_code == 404
         assert other.post(period_url, data={"csrf_token": token, f"days-{ids[0]}": "1"}).status_code == 404
+
+
+async def test_the_json_api_applies_the_same_guards_and_its_openapi_document_is_published(
+        client: TestClient, pool: asyncpg.Pool, database_url: str, namespace: str, oidc_issuer: str) -> None:
+    student = await seed_student(pool, UAI)
+    url = f"/api/v1/etablissements/{UAI}/eleves/{student.student_id}/pfmps"
+    assert client.get(url).status_code == 401  # no session
+    login(client, "personnel")
+    add_pfmp_as(client, student.student_id, student.schooling_id)
+    listed = client.get(url).json()
+    assert [(p["start_date"], p["status_label"], p["read_only"]) for p in listed] == [
+        ("2026-01-05", "Saisie à valider", False)]
+    with make_client(database_url, namespace, oidc_issuer) as other:
+        login(other, "autre-ecole")
+        assert other.get(url).status_code == 404
+        assert other.get(f"/api/v1/etablissements/{OTHER_UAI}/eleves/{student.student_id}/pfmps").status_code == 404
+    published = Path(__file__).resolve().parents[3] / "docs" / "web-api.openapi.json"
+    assert published.read_text(encoding="utf-8") == openapi_document(), "run `uv run aplypro-pfmp openapi`"

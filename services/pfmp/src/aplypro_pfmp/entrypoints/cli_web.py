@@ -3,6 +3,8 @@ rendering never blocks the consumer's event loop and the two scale apart)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 
@@ -23,3 +25,11 @@ def register(app: typer.Typer) -> None:
         # No access log: it would add nothing but paths (ids only) and it bypasses the denylist processor.
         uvicorn.run(create_app(settings, web_settings), host=web_settings.host, port=web_settings.port,
                     access_log=False, proxy_headers=True)
+
+    @app.command()
+    def openapi(output: Path = Path("docs/web-api.openapi.json")) -> None:
+        """Write the OpenAPI document of the web application's JSON API."""
+        from .web.api import openapi_document
+
+        output.write_text(openapi_document(), encoding="utf-8")
+        typer.echo(str(output))

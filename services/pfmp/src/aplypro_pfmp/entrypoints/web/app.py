@@ -10,14 +10,14 @@ from pathlib import Path
 from aplypro_servicekit.db import create_pool, migrate
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import HTTPException, RequestValidationError
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from aplypro_pfmp.config import PfmpSettings
 
-from . import auth, class_pages, day_counts, pages, pfmp_pages
+from . import api, auth, class_pages, day_counts, pages, pfmp_pages
 from .rendering import render
 from .security import LoginRequired, RateLimiter, check_csrf
 from .settings import WebSettings
@@ -65,12 +65,19 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
             response.headers["Cache-Control"] = "no-store"  # pages hold personal data
         return response
 
+    def is_api(request: Request) -> bool:
+        return request.url.path.startswith("/api/")
+
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
+        if is_api(request):
+            return JSONResponse({"detail": "login required"}, status_code=401)
         return RedirectResponse(request.url_for("home"), status_code=303)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_api(request):
+            return JSONResponse({"detail": TITLES.get(exc.status_code, "error")}, status_code=exc.status_code)
         message = exc.detail if exc.status_code in (403, 429) and isinstance(exc.detail, str) else None
         return render(request, "error.html", {"title": TITLES.get(exc.status_code, "Erreur"), "message": message,
                                               "status": exc.status_code}, status_code=exc.status_code)
@@ -86,4 +93,5 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
     app.include_router(pfmp_pages.build_router())
     app.include_router(class_pages.build_router())
     app.include_router(day_counts.build_router())
+    app.include_router(api.build_router())
     return app
