@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
@@ -18,3 +18,15 @@ async def pool(database_url: str, namespace: str) -> AsyncIterator[asyncpg.Pool]
     await migrate(pool, schema, ["aplypro_servicekit", "aplypro_pfmp"])
     yield pool
     await pool.close()
+
+
+@pytest.fixture(scope="session")
+def oidc_issuer() -> Iterator[str]:
+    """A real OIDC provider process with the demo accounts, for the web tests."""
+    from aplypro_local.oidc import OidcProvider
+
+    provider = OidcProvider.start()
+    try:
+        yield provider.issuer
+    finally:
+        provider.stop()

@@ -41,11 +41,13 @@ def demo(
 def up(workdir: WORKDIR = Path("var/stack"),
        sygne: Annotated[bool, typer.Option(help="Run the fake SYGNE and import its school at start.")] = True,
        ) -> None:
-    """Start the broker, the database, the fake ASP SFTP server and the five services; stop them all on
-    Ctrl-C. Each service's /metrics, /healthz and /readyz are printed and written, with the servers, to
-    WORKDIR/stack.json (`aplypro status` reads it). With --sygne (the default) the fake SYGNE runs too: the
-    demo's reference data is loaded and the SYGNE school imported from it over HTTP."""
+    """Start the broker, the database, the fake ASP SFTP server, the five services, the OIDC provider and
+    the web application; stop them all on Ctrl-C. Each service's /metrics, /healthz and /readyz are printed
+    and written, with the servers, to WORKDIR/stack.json (`aplypro status` reads it); then the web address
+    and the demo accounts. With --sygne (the default) the fake SYGNE runs too: the demo's reference data is
+    loaded and the SYGNE school imported from it over HTTP."""
     from .fake_asp.in_thread import FakeAspInThread
+    from .oidc import ACCOUNT_ROLES, OidcProvider
     from .stack import LocalStack
 
     stack = LocalStack(workdir.resolve())
@@ -53,6 +55,13 @@ def up(workdir: WORKDIR = Path("var/stack"),
     stack.extra_env.update(asp.start())  # the gateway sends to it and polls it over SFTP
     stack.start_servers()
     stack.start_all()
+    try:
+        oidc = OidcProvider.start(log_file=workdir.resolve() / "logs" / "oidc.log")
+    except (RuntimeError, TimeoutError):
+        stack.stop()
+        asp.stop()
+        raise
+    web_url = stack.start_web(oidc.issuer)
     typer.echo(f"KAFKA_BOOTSTRAP_SERVERS={stack.env['KAFKA_BOOTSTRAP_SERVERS']}")
     typer.echo(f"DATABASE_URL={stack.env['DATABASE_URL']}")
     typer.echo(f"fake ASP: sftp://127.0.0.1:{asp.env['APLYPRO_ASP_SFTP_PORT']} (uploads in {asp.upload_dir}; "
@@ -65,7 +74,12 @@ def up(workdir: WORKDIR = Path("var/stack"),
     if sygne:
         _import_sygne_school(stack, workdir.resolve(), resources)
     typer.echo(f"written to {stack.write_description()}; `aplypro status --workdir {workdir}` shows the stack")
+    typer.echo(f"OIDC provider: {oidc.issuer} (its login page lists the demo accounts)")
+    typer.echo("demo accounts (click one on the provider's page):")
+    for account, role in ACCOUNT_ROLES.items():
+        typer.echo(f"  {account:<12} {role}")
     typer.echo(f"logs in {workdir / 'logs'}; Ctrl-C stops everything")
+    typer.echo(f"web application: {web_url}")
     stopping = False
 
     def stop(*_: object) -> None:
@@ -83,10 +97,14 @@ def up(workdir: WORKDIR = Path("var/stack"),
                 stack.start_service(name)  # same ops port
             if dead:
                 stack.write_description()  # its new pid
+            if stack.web is not None and stack.web.poll() is not None:
+                typer.echo("web application stopped; restarting it", err=True)
+                stack.start_web(oidc.issuer)  # same port
             time.sleep(1)
     finally:
         resources.close()
         stack.stop()
+        oidc.stop()
         asp.stop()
 
 

@@ -37,6 +37,9 @@ class LocalStack:
     # Each service's /metrics, /healthz, /readyz port (APLYPRO_OPS_PORT of its process), chosen at its
     # first start and kept across restarts; none when the caller sets APLYPRO_OPS_PORT itself.
     ops_ports: dict[str, int] = field(default_factory=dict)
+    # The schools' web application (`aplypro-pfmp web`), beside the services when start_web() was called.
+    web: subprocess.Popen[bytes] | None = None
+    web_port: int = 0
 
     @property
     def schema_prefix(self) -> str:
@@ -81,6 +84,16 @@ class LocalStack:
     def start_all(self) -> None:
         for service in SERVICES:
             self.start_service(service)
+
+    def start_web(self, oidc_issuer: str) -> str:
+        """Start (or restart) the web application against this OIDC issuer; returns its address. The port is
+        APLYPRO_WEB_PORT when set, else a free one kept across restarts."""
+        self.web_port = self.web_port or int(self.env.get("APLYPRO_WEB_PORT") or _free_port())
+        env = {**self.env, "APLYPRO_WEB_OIDC_ISSUER": oidc_issuer, "APLYPRO_WEB_PORT": str(self.web_port)}
+        command = [*service_command("pfmp")[:-1], "web"]
+        with (self.workdir / "logs" / "web.log").open("ab") as log:
+            self.web = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
+        return f"http://127.0.0.1:{self.web_port}"
 
     def ops_url(self, service: str) -> str | None:
         port = self.ops_ports.get(service)
@@ -134,6 +147,9 @@ class LocalStack:
                 process.wait()
 
     def stop(self) -> None:
+        if self.web is not None and self.web.poll() is None:
+            self.web.terminate()
+            self.web.wait(20)
         for service in list(self.processes):
             if self.processes[service].poll() is None:
                 self.processes[service].send_signal(signal.SIGTERM)

@@ -58,12 +58,14 @@ class Edited:
 
 
 async def add_pfmp(conn: Connection, schooling_id: UUID, start: date, end: date, day_count: int | None,
-                   user_id: str, *, topic: str) -> Recorded:
-    """Staff add one PFMP to a schooling; the same period twice edits its day count or changes nothing."""
+                   user_id: str, *, topic: str, uai: str | None = None) -> Recorded:
+    """Staff add one PFMP to a schooling; the same period twice edits its day count or changes nothing.
+    With `uai` (the web: the user's establishment), another establishment's schooling is not found."""
     user_id = require_user(user_id)
     schooling = await postgres.schooling_by_id(conn, schooling_id)
-    if schooling is None:
-        raise PfmpError("unknown_schooling", "no schooling with this id")
+    if schooling is None or (uai is not None and schooling["uai"] != uai):
+        raise PfmpError("unknown_schooling", "no schooling with this id" + ("" if uai is None else
+                                                                           " in this establishment"))
     recorded = await record_in_schooling(conn, schooling, start, end, day_count, topic=topic)
     if recorded.outcome is not Outcome.UNCHANGED:
         await sql.audit(conn, user_id, AUDIT_ACTION[recorded.outcome], recorded.pfmp)

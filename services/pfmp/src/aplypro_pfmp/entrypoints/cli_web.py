@@ -1,0 +1,35 @@
+"""`aplypro-pfmp web`: serve the schools' web application (a process of its own beside `run`, so page
+rendering never blocks the consumer's event loop and the two scale apart)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def web() -> None:
+        """Serve the web application on APLYPRO_WEB_HOST:APLYPRO_WEB_PORT (OIDC settings: APLYPRO_WEB_OIDC_*)."""
+        import uvicorn
+        from aplypro_servicekit.logs import configure_logging
+
+        from aplypro_pfmp.config import PfmpSettings
+
+        from .web.app import create_app
+        from .web.settings import WebSettings
+
+        settings, web_settings = PfmpSettings(), WebSettings()
+        configure_logging("pfmp-web", settings.log_level, settings.log_json)
+        # No access log: it would add nothing but paths (ids only) and it bypasses the denylist processor.
+        uvicorn.run(create_app(settings, web_settings), host=web_settings.host, port=web_settings.port,
+                    access_log=False, proxy_headers=True)
+
+    @app.command()
+    def openapi(output: Path = Path("docs/web-api.openapi.json")) -> None:
+        """Write the OpenAPI document of the web application's JSON API."""
+        from .web.api import openapi_document
+
+        output.write_text(openapi_document(), encoding="utf-8")
+        typer.echo(str(output))

@@ -1,0 +1,97 @@
+"""The web application, assembled: session cookie, security headers, CSRF on every route, OIDC login, the
+staff pages, the vendored DSFR; one database pool on pfmp's schema for its lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from aplypro_servicekit.db import create_pool, migrate
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import HTTPException, RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from aplypro_pfmp.config import PfmpSettings
+
+from . import api, auth, class_pages, day_counts, pages, pfmp_pages
+from .rendering import render
+from .security import LoginRequired, RateLimiter, check_csrf
+from .settings import WebSettings
+
+# The DSFR needs its own files only; inline data: images come from its CSS.
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "form-action 'self' {issuer}; frame-ancestors 'none'; base-uri 'self'")
+TITLES = {403: "Accès refusé", 404: "Page introuvable", 422: "Demande invalide"}
+
+
+def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSettings | None = None) -> FastAPI:
+    pfmp_settings = pfmp_settings or PfmpSettings()
+    web = web_settings or WebSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        schema = pfmp_settings.db_schema("pfmp")
+        pool = await create_pool(pfmp_settings.database_url, schema, size=pfmp_settings.db_pool_size)
+        await migrate(pool, schema, ["aplypro_servicekit", "aplypro_pfmp"])
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(title="APLyPro", lifespan=lifespan, dependencies=[Depends(check_csrf)],
+                  docs_url=None, redoc_url=None, openapi_url=None)  # pages only in this slice
+    app.state.pfmp_settings = pfmp_settings
+    app.state.web_settings = web
+    app.state.oauth = auth.oauth_client(web)
+    app.state.login_limiter = RateLimiter(web.login_attempts_per_minute)
+    app.add_middleware(SessionMiddleware, secret_key=web.session_secret.get_secret_value(),
+                       session_cookie="aplypro_session", max_age=web.session_max_age_s, same_site="lax",
+                       https_only=web.cookie_secure)  # HttpOnly always (Starlette)
+    csp = CSP.format(issuer=web.oidc_issuer.rstrip("/"))
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", csp)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["X-Frame-Options"] = "DENY"
+        if request.url.path != "/" and not request.url.path.startswith("/static"):
+            response.headers["Cache-Control"] = "no-store"  # pages hold personal data
+        return response
+
+    def is_api(request: Request) -> bool:
+        return request.url.path.startswith("/api/")
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        if is_api(request):
+            return JSONResponse({"detail": "login required"}, status_code=401)
+        return RedirectResponse(request.url_for("home"), status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_api(request):
+            return JSONResponse({"detail": TITLES.get(exc.status_code, "error")}, status_code=exc.status_code)
+        message = exc.detail if exc.status_code in (403, 429) and isinstance(exc.detail, str) else None
+        return render(request, "error.html", {"title": TITLES.get(exc.status_code, "Erreur"), "message": message,
+                                              "status": exc.status_code}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        # A malformed path (a UAI or an id that cannot exist) is a page that does not exist.
+        return await http_error(request, HTTPException(404))
+
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.include_router(auth.build_router())
+    app.include_router(pages.build_router())
+    app.include_router(pfmp_pages.build_router())
+    app.include_router(class_pages.build_router())
+    app.include_router(day_counts.build_router())
+    app.include_router(api.build_router())
+    return app

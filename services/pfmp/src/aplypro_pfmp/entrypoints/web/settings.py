@@ -1,0 +1,28 @@
+"""Settings of the web application (env prefix APLYPRO_WEB_); the database and topics are PfmpSettings'."""
+
+from __future__ import annotations
+
+import secrets
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WebSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="APLYPRO_WEB_", extra="ignore")
+
+    oidc_issuer: str = Field(default="http://127.0.0.1:9400",
+                             description="OIDC issuer (ProConnect in production); its discovery document is read.")
+    oidc_client_id: str = "aplypro-local"
+    oidc_client_secret: SecretStr = SecretStr("local-secret")
+    oidc_scope: str = "openid email profile"
+    # Signs the session cookie; a random default means sessions end when the process restarts, and
+    # several processes must share one value.
+    session_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
+    session_max_age_s: int = 8 * 3600  # one working day
+    # Secure cookies; browsers accept them on http://127.0.0.1 and localhost, so even the local stack keeps it.
+    cookie_secure: bool = True
+    login_attempts_per_minute: int = Field(default=10, ge=1,
+                                           description="Per client address, on /connexion and /auth/callback.")
+    host: str = "127.0.0.1"
+    port: int = 8070
