@@ -1,10 +1,21 @@
 """Settings of the students service (env prefix APLYPRO_STUDENTS_)."""
 
 from aplypro_servicekit.settings import ServiceSettings
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from aplypro_students.domain.departures import DEFAULT_MAX_SHARE
 
 
 class StudentsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="APLYPRO_STUDENTS_", extra="ignore")
 
     service_name: str = "students"
+    # imports.md §5.6: a full snapshot closing more than this share of open schoolings is refused
+    mass_departure_share: float = Field(default=DEFAULT_MAX_SHARE, ge=0, le=1)
+    # the nightly import-all, at this hour (0-23, Europe/Paris); unset: no nightly import (tests, the demo)
+    import_hour: int | None = Field(default=None, ge=0, le=23)
+    import_sources: list[str] = ["sygne"]  # JSON list: the providers the nightly run imports
+    # an open run older than this is abandoned and a new one starts: a re-run the same night continues it,
+    # the next night's run starts over
+    import_resume_hours: float = 20.0

@@ -28,11 +28,8 @@ from aplypro_students.domain.report import InvalidFile, RowError
 from aplypro_students.entrypoints._db import in_transaction
 from aplypro_students.entrypoints.service import build_spec
 from aplypro_students.entrypoints.sygne_import import run_import, sygne_settings
-from aplypro_students.service_layer.import_students import (
-    FullModeNotImplemented,
-    ImportStudents,
-    import_students,
-)
+from aplypro_students.domain.departures import MassDeparture
+from aplypro_students.service_layer.import_students import ImportStudents, import_students
 from aplypro_students.service_layer.ine_status import IneStatus, record_ine_status
 from aplypro_students.service_layer.record_ribs import record_ribs
 from aplypro_students.service_layer.reference import load_establishments, load_mefs
@@ -44,7 +41,7 @@ app = typer.Typer(help="Students service: who is enrolled where, and their bank 
 
 class Mode(StrEnum):
     PARTIAL = "partial"  # upsert; close only rows that carry date_fin
-    FULL = "full"  # the file is complete: absentees have left (not implemented yet)
+    FULL = "full"  # the file is complete: absentees have left, under the mass-departure guard
 
 
 def _settings() -> StudentsSettings:
@@ -125,6 +122,8 @@ def import_csv(
     uai: Annotated[str, typer.Option(help="The establishment the file describes.")],
     mode: Annotated[Mode, typer.Option(help="partial: upsert; full: absentees have left.")] = Mode.PARTIAL,
     accept_valid_rows: Annotated[bool, typer.Option(help="Import the valid rows, report the others.")] = False,
+    force_departures: Annotated[bool, typer.Option(
+        help="Full mode: close the absentees even over the mass-departure threshold (after review).")] = False,
 ) -> None:
     """Import one establishment's students and schoolings for one school year (imports.md §3.3)."""
     target = _uai(uai)
@@ -133,20 +132,22 @@ def import_csv(
     except InvalidFile as exc:
         _refuse(exc.errors)
     command = ImportStudents(target, parsed.records, parsed.errors, parsed.warnings,
-                             "full" if mode is Mode.FULL else "partial", accept_valid_rows)
+                             "full" if mode is Mode.FULL else "partial", accept_valid_rows,
+                             force_departures=force_departures)
     settings = _settings()
     today = datetime.now(PARIS).date()
 
     async def work(conn: Connection) -> dict[str, Any]:
-        summary = await import_students(conn, command, today=today, topic=settings.topic(STUDENTS_EVENTS))
+        summary = await import_students(conn, command, today=today, topic=settings.topic(STUDENTS_EVENTS),
+                                        max_departure_share=settings.mass_departure_share)
         return summary.as_dict()
 
     try:
         _print(asyncio.run(in_transaction(settings, work)))
     except InvalidFile as exc:
         _refuse(exc.errors)
-    except FullModeNotImplemented as exc:
-        typer.echo(f"{exc.code}: {exc}; nothing imported, use --mode partial", err=True)
+    except MassDeparture as exc:
+        typer.echo(f"{exc.code}: {exc} (--force-departures); nothing imported", err=True)
         raise typer.Exit(3) from None
 
 
