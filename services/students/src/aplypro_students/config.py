@@ -15,7 +15,8 @@ class StudentsSettings(ServiceSettings):
     mass_departure_share: float = Field(default=DEFAULT_MAX_SHARE, ge=0, le=1)
     # the nightly import-all, at this hour (0-23, Europe/Paris); unset: no nightly import (tests, the demo)
     import_hour: int | None = Field(default=None, ge=0, le=23)
-    import_sources: list[str] = ["sygne"]  # JSON list: the providers the nightly run imports
+    import_sources: list[str] = Field(default_factory=lambda: ["sygne"])  # JSON list: the providers the nightly run imports
     # an open run older than this is abandoned and a new one starts: a re-run the same night continues it,
     # the next night's run starts over
     import_resume_hours: float = 20.0
+    import_concurrency: int = Field(default=4, ge=1)  # establishments fetched at once (each commits alone)

@@ -23,7 +23,7 @@ class MassDeparture(ValueError):
 
 def check_departures(closing: int, open_count: int, *, listed: int, max_share: float, force: bool) -> None:
     """Refuses an empty snapshot of an establishment with open schoolings, or one closing over `max_share`."""
-    if force or open_count == 0 or closing == 0 and listed:
+    if force or open_count == 0 or (closing == 0 and listed):
         return
     if listed == 0 or closing > max_share * open_count:
         raise MassDeparture(closing, open_count, max_share, empty=listed == 0)

@@ -23,12 +23,13 @@ from aplypro_students.adapters.csv_ribs import read_ribs_csv
 from aplypro_students.adapters.csv_students import read_students_csv
 from aplypro_students.adapters.postgres_reference import reference_counts
 from aplypro_students.config import StudentsSettings
+from aplypro_students.domain.departures import MassDeparture
 from aplypro_students.domain.reconcile import current_school_year
 from aplypro_students.domain.report import InvalidFile, RowError
+from aplypro_students.entrypoints import ops_cli
 from aplypro_students.entrypoints._db import in_transaction
 from aplypro_students.entrypoints.service import build_spec
 from aplypro_students.entrypoints.sygne_import import run_import, sygne_settings
-from aplypro_students.domain.departures import MassDeparture
 from aplypro_students.service_layer.import_students import ImportStudents, import_students
 from aplypro_students.service_layer.ine_status import IneStatus, record_ine_status
 from aplypro_students.service_layer.record_ribs import record_ribs
@@ -222,6 +223,9 @@ def ine_not_found(ines: _INES, by: _BY) -> None:
 def ine_found(ines: _INES, by: _BY) -> None:
     """The student API knows these INEs again: the ine_not_found block is lifted."""
     _ine_status(ines, "found", by)
+
+
+ops_cli.register(app)  # set-provider, refresh-student, import-all
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from aplypro_contracts.topics import STUDENTS_EVENTS, STUDENTS_RIBS
 from aplypro_servicekit.runtime import ServiceSpec
 
 from aplypro_students.config import StudentsSettings
+from aplypro_students.entrypoints.nightly import nightly_import
 
 MIGRATION_PACKAGES = ["aplypro_students"]
 
@@ -17,4 +18,5 @@ def build_spec(settings: StudentsSettings) -> ServiceSpec:
         schema=settings.db_schema("students"),
         migration_packages=MIGRATION_PACKAGES,
         produces=[STUDENTS_EVENTS, STUDENTS_RIBS],
+        background=[nightly_import] if settings.import_hour is not None else [],
     )
