@@ -21,7 +21,6 @@ from aplypro_students.adapters.csv_students import parse_ine, parse_student_rows
 from aplypro_students.adapters.postgres_reference import known_establishments
 from aplypro_students.adapters.postgres_refresh import SchoolingKey, schooling_keys_of, student_exists
 from aplypro_students.adapters.sygne import normalise
-from aplypro_students.domain.reconcile import current_school_year
 from aplypro_students.service_layer.import_students import ImportStudents, import_students
 from aplypro_students.service_layer.import_sygne import SygneApi, in_summer_freeze
 from aplypro_students.service_layer.ine_status import record_ine_status
@@ -66,7 +65,7 @@ async def refresh_student(pool: asyncpg.Pool, api: SygneApi, ine_text: str, *, t
     async with pool.acquire() as conn, conn.transaction():
         report.known = await student_exists(conn, ine)
         known = await schooling_keys_of(conn, ine)
-        current = None if summer_freeze and in_summer_freeze(today) else _current(detail, current_school_year(today))
+        current = None if summer_freeze and in_summer_freeze(today) else _current(detail)
         groups = _rows(ine, detail, history, known, current, report)
         for uai in sorted({u for u, _ in groups} - await known_establishments(conn, sorted({u for u, _ in groups}))):
             report.skipped.append({"reason": "uai.unknown"})
@@ -92,31 +91,35 @@ def _key(uai: str, year: str, label: str, mef: str) -> SchoolingKey | None:
     return (uai.upper(), int(year), " ".join(label.split()), mef[:10]) if year.isdigit() and label else None
 
 
-def _current(detail: dict[str, Any], school_year: int) -> SchoolingKey | None:
-    """The detail's current schooling, in the current school year (the detail carries no year)."""
+def _current(detail: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(UAI, class, MEF) of the detail's current schooling; it has no year: the history's latest match dates it."""
     now = detail.get("scolarite")
     if not isinstance(now, dict):
         return None
-    cells = normalise.list_cells({**now, "anneeScolaire": str(school_year)})
-    return _key(cells["uai"], cells["annee_scolaire"], cells["classe"], cells["code_mef"])
+    key = _key(normalise.text(now.get("codeUai")), "0", normalise.text(now.get("classe")),
+               normalise.text(now.get("codeMefRatt")) or normalise.text(now.get("codeMef")))
+    return None if key is None else (key[0], key[2], key[3])
 
 
 def _rows(ine: str, detail: dict[str, Any], history: list[dict[str, Any]], known: set[SchoolingKey],
-          current: SchoolingKey | None, report: RefreshReport) -> dict[tuple[str, int], list[dict[str, str]]]:
+          current: tuple[str, str, str] | None, report: RefreshReport,
+          ) -> dict[tuple[str, int], list[dict[str, str]]]:
     """History entries as the students file's cells, by (UAI, year): known schoolings and the current one."""
     identity = {"ine": ine, "nom": detail.get("nomUsage"), "prenom": detail.get("prenom1"),
                 "dateNaissance": detail.get("dateNaissance"), "codeSexe": detail.get("codeSexe")}
-    groups: dict[tuple[str, int], list[dict[str, str]]] = defaultdict(list)
-    dated_current = False
+    entries = []
     for entry in history:
         cells = normalise.with_detail(normalise.list_cells({**entry, **identity}), detail)
-        key = _key(cells["uai"], cells["annee_scolaire"], cells["classe"], cells["code_mef"])
-        if key is None or (key not in known and key != current):
+        entries.append((_key(cells["uai"], cells["annee_scolaire"], cells["classe"], cells["code_mef"]), cells))
+    matching = [(cells["date_debut"], key) for key, cells in entries if key and (key[0], key[2], key[3]) == current]
+    latest = max(matching)[1] if matching else None  # the current schooling, dated by the history
+    groups: dict[tuple[str, int], list[dict[str, str]]] = defaultdict(list)
+    for key, cells in entries:
+        if key is None or (key not in known and key != latest):
             report.ignored += 1
             continue
-        dated_current |= key == current
         report.schoolings += 1
         groups[key[0], key[1]].append(cells)
-    if current is not None and current not in known and not dated_current:
+    if current is not None and latest is None:
         report.skipped.append({"reason": "current_schooling.undated"})  # no history entry gives its start
     return dict(groups)
