@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +173,7 @@ async def main(args: argparse.Namespace, workdir: Path) -> None:
         warm_s, warm = await import_all(env, url, schema, None)
         load_after = os.getloadavg()
         rate, raw = args.students / cold_s, served / served_s
-        print(f"students={args.students} establishments={args.establishments} today={date.today()}")
+        print(f"students={args.students} establishments={args.establishments} at={datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
         print(f"first_import_s={cold_s:.1f} (import-all {cold['import_s']} s, then relay) events={cold['events']} "
               f"students_imported={cold['students']} failed={len(cold['failed'])}")
         print(f"students_per_s={rate:.0f} fake_sygne_serving_per_s={raw:.0f} ratio={rate / raw:.2f}")
