@@ -1,5 +1,7 @@
 """Settings of the students service (env prefix APLYPRO_STUDENTS_)."""
 
+from typing import Literal
+
 from aplypro_servicekit.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -19,4 +21,7 @@ class StudentsSettings(ServiceSettings):
     # an open run older than this is abandoned and a new one starts: a re-run the same night continues it,
     # the next night's run starts over
     import_resume_hours: float = 20.0
+    # import-all of an API source: `full`, the list is a snapshot and its absentees have left (under the
+    # mass-departure guard: a refused establishment is reported failed, `mass_departure`); `partial`: never closes
+    import_mode: Literal["full", "partial"] = "full"
     import_concurrency: int = Field(default=4, ge=1)  # establishments fetched at once (each commits alone)

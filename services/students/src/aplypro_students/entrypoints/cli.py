@@ -158,6 +158,10 @@ def import_sygne_command(
     all_: Annotated[bool, typer.Option("--all", help="Every establishment SYGNE serves (all but MASA).")] = False,
     school_year: Annotated[int | None, typer.Option(help="Start year (2025 = 2025-2026); default: now.")] = None,
     dry_run: Annotated[bool, typer.Option(help="Fetch and reconcile, then roll back: nothing written.")] = False,
+    mode: Annotated[Mode, typer.Option(help="partial: upsert; full: the list is a snapshot, absentees have left.")
+                    ] = Mode.PARTIAL,
+    force_departures: Annotated[bool, typer.Option(
+        help="Full mode: close the absentees even over the mass-departure threshold (after review).")] = False,
 ) -> None:
     """Import students from SYGNE (imports.md §3.1); the last line is a JSON summary, progress goes to stderr."""
     if (uai is None) == (not all_):
@@ -167,7 +171,8 @@ def import_sygne_command(
     today = datetime.now(PARIS).date()
     year = school_year if school_year is not None else current_school_year(today)
     summary, ok = asyncio.run(run_import(settings, sygne, None if all_ else [_uai(uai or "")], year,
-                                         today=today, dry_run=dry_run))
+                                         today=today, dry_run=dry_run, mode=mode.value,
+                                         force_departures=force_departures))
     _print(summary)
     if not ok:
         raise typer.Exit(1)

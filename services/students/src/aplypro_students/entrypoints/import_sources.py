@@ -57,7 +57,8 @@ async def _sygne(settings: StudentsSettings, pool: asyncpg.Pool) -> AsyncIterato
         async def one(uai: str, school_year: int, *, today: date) -> dict[str, Any]:
             # the freeze is checked once for the run (Source.frozen), not recorded per establishment
             report = await import_sygne(pool, api, uai, school_year, today=today, topic=topic, summer_freeze=False,
-                                        concurrency=sygne.concurrency)
+                                        concurrency=sygne.concurrency, mode=settings.import_mode,
+                                        max_departure_share=settings.mass_departure_share)
             return report.as_dict()
 
         yield one
