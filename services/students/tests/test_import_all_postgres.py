@@ -199,3 +199,22 @@ def test_import_all_refuses_a_source_this_version_lacks(cli: CliRunner, fake: Fa
     result = cli.invoke(app, ["import-all", "--source", "fregata", "--school-year", "2025"])
     assert result.exit_code == 2
     assert "source_unavailable: no fregata importer in this version; available: sygne" in result.stderr
+
+
+def test_a_mass_departure_fails_its_establishment_until_an_operator_forces_it(cli: CliRunner,
+                                                                             fake: FakeSygneServer) -> None:
+    assert cli.invoke(app, ["set-provider", "0999001K", "sygne", "--user", "u-admin"]).exit_code == 0
+    assert cli.invoke(app, ["import-all", "--school-year", "2025"]).exit_code == 0
+    # SYGNE stops listing two of the five open students: 40 %, over the 20 % guard
+    fake.state.lists["0999001K", 2025] = [e for e in fake.state.lists["0999001K", 2025]
+                                          if e["ine"] not in ("000111222AA", "000111223AB")]
+    refused = cli.invoke(app, ["import-all", "--school-year", "2025"])
+    assert refused.exit_code == 1, refused.output
+    out = json.loads(refused.stdout.splitlines()[-1])
+    assert (out["failed"], out["finished"]) == ([{"uai": "0999001K", "reason": "mass_departure"}], False)
+    # the operator reviews, then forces that establishment; the open run of the night then finishes
+    forced = cli.invoke(app, ["import-sygne", "--uai", "0999001K", "--school-year", "2025", "--mode", "full",
+                              "--force-departures"])
+    assert json.loads(forced.stdout.splitlines()[-1])["departures"] == 2, forced.output
+    again = json.loads(cli.invoke(app, ["import-all", "--school-year", "2025"]).stdout.splitlines()[-1])
+    assert (again["done"], again["departures"], again["finished"]) == (1, 0, True)
