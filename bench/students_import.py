@@ -3,6 +3,7 @@ out as events on the broker.
 
     uv run python bench/students_import.py --students 20000 --establishments 90
     uv run python bench/students_import.py --students 20000 --establishments 90 --profile /tmp/import.prof
+    uv run python bench/students_import.py --students 20000 --establishments 90 --py-spy /tmp/import.txt
 
 N students spread over M establishments (default 650,000 over 2,900, imports.md §9). The fake SYGNE serves
 them from its own process; `aplypro-students import-all --source sygne` (a subprocess, as an operator or the
@@ -128,9 +129,16 @@ async def outbox_left(url: str, schema: str) -> int:
         await conn.close()
 
 
-async def import_all(env: dict[str, str], url: str, schema: str, profile: Path | None) -> tuple[float, dict[str, Any]]:
-    """Seconds from the start of import-all until the relay has published every event, and its summary."""
+async def import_all(env: dict[str, str], url: str, schema: str, profile: Path | None,
+                     py_spy: Path | None = None) -> tuple[float, dict[str, Any]]:
+    """Seconds from the start of import-all until the relay has published every event, and its summary.
+
+    `profile`: under cProfile (exact counts, inflated call costs); `py_spy`: sampled by py-spy (`py-spy` on
+    PATH, e.g. `uv tool install py-spy`), collapsed stacks, idle time included, so waits show."""
     python = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else [sys.executable]
+    if py_spy:
+        python = ["py-spy", "record", "--idle", "--format", "raw", "--rate", "50", "-o", str(py_spy), "--",
+                  sys.executable]
     command = [*python, "-m", "aplypro_students", "import-all", "--source", "sygne", "--school-year", str(YEAR)]
     started = time.perf_counter()
     process = await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.PIPE,
@@ -139,7 +147,8 @@ async def import_all(env: dict[str, str], url: str, schema: str, profile: Path |
     imported = time.perf_counter() - started
     while await outbox_left(url, schema):
         await asyncio.sleep(0.05)
-    summary: dict[str, Any] = json.loads(output.decode().strip().splitlines()[-1])
+    # the summary is the last JSON line (py-spy prints its own lines after it)
+    summary: dict[str, Any] = json.loads([ln for ln in output.decode().splitlines() if ln.startswith("{")][-1])
     summary["import_s"] = round(imported, 2)
     return time.perf_counter() - started, summary
 
@@ -169,7 +178,7 @@ async def main(args: argparse.Namespace, workdir: Path) -> None:
         stack.start_service("students")  # relays the outbox to the broker
         served, served_s = await yardstick(root, args.establishments, args.concurrency * args.establishment_concurrency)
         load_before = os.getloadavg()
-        cold_s, cold = await import_all(env, url, schema, args.profile)
+        cold_s, cold = await import_all(env, url, schema, args.profile, args.py_spy)
         warm_s, warm = await import_all(env, url, schema, None)
         load_after = os.getloadavg()
         rate, raw = args.students / cold_s, served / served_s
@@ -194,6 +203,7 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=8, help="detail calls in flight per establishment")
     parser.add_argument("--establishment-concurrency", type=int, default=4, help="establishments at once")
     parser.add_argument("--profile", type=Path, help="cProfile the first import-all into this file")
+    parser.add_argument("--py-spy", type=Path, help="sample the first import-all with py-spy into this file")
     parser.add_argument("--workdir", type=Path, help="keep data and logs here instead of a temporary folder")
     arguments = parser.parse_args()
     if arguments.workdir:
