@@ -195,10 +195,16 @@ def test_import_all_command_imports_the_sygne_establishments_with_a_summary(cli:
     assert (unknown.exit_code, "uai.unknown" in unknown.stderr) == (2, True)
 
 
-def test_import_all_refuses_a_source_this_version_lacks(cli: CliRunner, fake: FakeSygneServer) -> None:
-    result = cli.invoke(app, ["import-all", "--source", "fregata", "--school-year", "2025"])
-    assert result.exit_code == 2
-    assert "source_unavailable: no fregata importer in this version; available: sygne" in result.stderr
+def test_import_all_refuses_a_source_that_cannot_run_with_a_clear_message(cli: CliRunner,
+                                                                         fake: FakeSygneServer) -> None:
+    unknown = cli.invoke(app, ["import-all", "--source", "ftp", "--school-year", "2025"])
+    assert unknown.exit_code == 2
+    assert "source_unavailable: no ftp importer in this version; available: fregata, sygne" in unknown.stderr
+    # FREGATA: its importer absent from this version, or present without its APLYPRO_FREGATA_* settings
+    fregata = cli.invoke(app, ["import-all", "--source", "fregata", "--school-year", "2025"])
+    assert fregata.exit_code == 2
+    assert ("source_unavailable: no fregata importer in this version" in fregata.stderr
+            or "source_unavailable: settings missing or invalid: APLYPRO_FREGATA_BASE_URL" in fregata.stderr)
 
 
 def test_a_mass_departure_fails_its_establishment_until_an_operator_forces_it(cli: CliRunner,

@@ -64,6 +64,32 @@ async def _sygne(settings: StudentsSettings, pool: asyncpg.Pool) -> AsyncIterato
         yield one
 
 
+@asynccontextmanager
+async def _fregata(settings: StudentsSettings, pool: asyncpg.Pool) -> AsyncIterator[ImportOne]:
+    try:  # the FREGATA importer may be absent from this version: refused with a clear message
+        from aplypro_students.adapters.fregata.client import FregataClient  # type: ignore[import-not-found,unused-ignore]
+        from aplypro_students.adapters.fregata.settings import (  # type: ignore[import-not-found,unused-ignore]
+            FregataSettings,
+        )
+        from aplypro_students.service_layer.import_fregata import (  # type: ignore[import-not-found,unused-ignore]
+            import_fregata,
+        )
+    except ImportError:
+        raise SourceUnavailable("no fregata importer in this version; available: sygne") from None
+    try:
+        fregata = FregataSettings()
+    except ValidationError as exc:
+        raise _missing("APLYPRO_FREGATA_", exc) from None
+    topic = settings.topic(STUDENTS_EVENTS)
+
+    async with FregataClient(fregata) as api:
+        async def one(uai: str, school_year: int, *, today: date) -> dict[str, Any]:
+            report = await import_fregata(pool, api, uai, school_year, today=today, topic=topic)
+            return dict(report.as_dict())
+
+        yield one
+
+
 def _sygne_frozen(today: date) -> bool:
     from aplypro_students.adapters.sygne.settings import SygneSettings
 
@@ -75,7 +101,7 @@ def _sygne_frozen(today: date) -> bool:
 
 SOURCES: dict[str, Source] = {
     "sygne": Source("sygne", _sygne, _sygne_frozen),
-    # "fregata": Source("fregata", _fregata),  # when the FREGATA importer lands (issue 13)
+    "fregata": Source("fregata", _fregata),  # no summer freeze: §3.1's is SYGNE's
 }
 
 

@@ -118,10 +118,15 @@ async def _import_one(importer: ImportOne, uai: str, school_year: int, today: da
     """(outcome, report): an establishment's failure is its report, never the run's end (but for credentials)."""
     try:
         report = await importer(uai, school_year, today=today)
+    except InvalidFile as exc:  # the establishment is not in the reference data
+        return "failed", {"reason": exc.errors[0].code, "detail": exc.errors[0].reason}
     except (ApiUnavailable, ApiBadPayload, ApiAuthFailed, MassDeparture) as exc:
         return "failed", {"reason": exc.code, "detail": str(exc)}
-    except InvalidFile as exc:
-        return "failed", {"reason": exc.errors[0].code, "detail": exc.errors[0].reason}
+    except (LookupError, ValueError) as exc:  # a source's other errors with a stable code (e.g. a refused request)
+        code = getattr(exc, "code", None)
+        if not isinstance(code, str):
+            raise  # a bug, not an answer: the run stops visibly and is continued after the fix
+        return "failed", {"reason": code, "detail": str(exc)}
     skipped = {s.get("reason") for s in report.get("skipped", []) if "ine" not in s}
     # counts and reason codes only: the run table never stores INEs
     kept = {k: v for k, v in report.items() if isinstance(v, int | str) and k != "uai"}
