@@ -50,8 +50,5 @@ def test_refusals_exit_with_their_report_and_import_nothing(cli: CliRunner, tmp_
     assert "line 3, column date_naissance: date_naissance.format" in result.stderr
     assert "hier" not in result.output
     assert "HADDAD" not in result.output
-    full = cli.invoke(app, ["import-csv", str(DATA / "students.csv"), "--uai", "0999001K", "--mode", "full"])
-    assert full.exit_code == 3
-    assert "full_mode_not_implemented" in full.stderr
     assert cli.invoke(app, ["import-csv", str(bad), "--uai", "99"]).exit_code == 2
     assert ok(cli.invoke(app, ["status"]))["students"] == 0

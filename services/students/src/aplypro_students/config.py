@@ -1,9 +1,12 @@
 """Settings of the students service (env prefix APLYPRO_STUDENTS_)."""
 
+from typing import Literal
+
 from aplypro_servicekit.settings import ServiceSettings
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from aplypro_students.domain.departures import DEFAULT_MAX_SHARE
 from aplypro_students.domain.inbound import check_producer_id
 
 
@@ -27,3 +30,15 @@ class StudentsSettings(ServiceSettings):
         for producer in value:
             check_producer_id(producer)
         return value
+    # imports.md §5.6: a full snapshot closing more than this share of open schoolings is refused
+    mass_departure_share: float = Field(default=DEFAULT_MAX_SHARE, ge=0, le=1)
+    # the nightly import-all, at this hour (0-23, Europe/Paris); unset: no nightly import (tests, the demo)
+    import_hour: int | None = Field(default=None, ge=0, le=23)
+    import_sources: list[str] = Field(default_factory=lambda: ["sygne"])  # JSON list: the providers the nightly run imports
+    # an open run older than this is abandoned and a new one starts: a re-run the same night continues it,
+    # the next night's run starts over
+    import_resume_hours: float = 20.0
+    # import-all of an API source: `full`, the list is a snapshot and its absentees have left (under the
+    # mass-departure guard: a refused establishment is reported failed, `mass_departure`); `partial`: never closes
+    import_mode: Literal["full", "partial"] = "full"
+    import_concurrency: int = Field(default=4, ge=1)  # establishments fetched at once (each commits alone)

@@ -75,7 +75,7 @@ async def ensure_classes(conn: Connection, uai: str, school_year: int,
     return {(r["label"], r["mef_code"]): r["class_id"] for r in rows}
 
 
-def _schooling(row: asyncpg.Record) -> Schooling:
+def schooling_from_row(row: asyncpg.Record) -> Schooling:
     return Schooling(row["schooling_id"], row["student_id"], row["class_id"], row["school_year"],
                      SchoolingStatus(row["status"]), row["start_date"], row["end_date"], row["end_date_inferred"],
                      row["hidden_at"] is not None)
@@ -89,7 +89,7 @@ async def schoolings_of(conn: Connection, student_ids: Sequence[UUID], class_ids
         "ORDER BY s.schooling_id FOR UPDATE OF s",
         list(student_ids), list(class_ids),
     )
-    return [_schooling(r) for r in rows]
+    return [schooling_from_row(r) for r in rows]
 
 
 async def write_schoolings(conn: Connection, schoolings: Sequence[Schooling], existing: set[UUID],

@@ -26,6 +26,7 @@ def count_changes(placements: Collection[Placement], existing: Collection[School
     """`planned`: the schoolings written (new or changed); `touched_students`: new or changed identities."""
     before = {s.schooling_id: s for s in existing}
     listed = {(p.student_id, p.class_id) for p in placements}
+    students = {p.student_id for p in placements}  # a departure (full mode) is no class change
     opened = closed = 0
     moved: set[UUID] = set()
     for s in planned:
@@ -34,7 +35,7 @@ def count_changes(placements: Collection[Placement], existing: Collection[School
             opened += 1
         if s.end_date is not None and (old is None or old.end_date is None):
             closed += 1
-            if old is not None and (s.student_id, s.class_id) not in listed:
+            if old is not None and s.student_id in students and (s.student_id, s.class_id) not in listed:
                 moved.add(s.student_id)  # closed because the student is now listed in another class
     written = {(s.student_id, s.class_id) for s in planned}
     touched = set(touched_students)

@@ -23,17 +23,15 @@ from aplypro_students.adapters.csv_ribs import read_ribs_csv
 from aplypro_students.adapters.csv_students import read_students_csv
 from aplypro_students.adapters.postgres_reference import reference_counts
 from aplypro_students.config import StudentsSettings
+from aplypro_students.domain.departures import MassDeparture
 from aplypro_students.domain.reconcile import current_school_year
 from aplypro_students.domain.report import InvalidFile, RowError
+from aplypro_students.entrypoints import ops_cli
 from aplypro_students.entrypoints._db import in_transaction
 from aplypro_students.entrypoints.fregata_import import import_fregata_command
 from aplypro_students.entrypoints.service import build_spec
 from aplypro_students.entrypoints.sygne_import import run_import, sygne_settings
-from aplypro_students.service_layer.import_students import (
-    FullModeNotImplemented,
-    ImportStudents,
-    import_students,
-)
+from aplypro_students.service_layer.import_students import ImportStudents, import_students
 from aplypro_students.service_layer.ine_status import IneStatus, record_ine_status
 from aplypro_students.service_layer.record_ribs import record_ribs
 from aplypro_students.service_layer.reference import load_establishments, load_mefs
@@ -45,7 +43,7 @@ app = typer.Typer(help="Students service: who is enrolled where, and their bank 
 
 class Mode(StrEnum):
     PARTIAL = "partial"  # upsert; close only rows that carry date_fin
-    FULL = "full"  # the file is complete: absentees have left (not implemented yet)
+    FULL = "full"  # the file is complete: absentees have left, under the mass-departure guard
 
 
 def _settings() -> StudentsSettings:
@@ -126,6 +124,8 @@ def import_csv(
     uai: Annotated[str, typer.Option(help="The establishment the file describes.")],
     mode: Annotated[Mode, typer.Option(help="partial: upsert; full: absentees have left.")] = Mode.PARTIAL,
     accept_valid_rows: Annotated[bool, typer.Option(help="Import the valid rows, report the others.")] = False,
+    force_departures: Annotated[bool, typer.Option(
+        help="Full mode: close the absentees even over the mass-departure threshold (after review).")] = False,
 ) -> None:
     """Import one establishment's students and schoolings for one school year (imports.md §3.3)."""
     target = _uai(uai)
@@ -134,20 +134,22 @@ def import_csv(
     except InvalidFile as exc:
         _refuse(exc.errors)
     command = ImportStudents(target, parsed.records, parsed.errors, parsed.warnings,
-                             "full" if mode is Mode.FULL else "partial", accept_valid_rows)
+                             "full" if mode is Mode.FULL else "partial", accept_valid_rows,
+                             force_departures=force_departures)
     settings = _settings()
     today = datetime.now(PARIS).date()
 
     async def work(conn: Connection) -> dict[str, Any]:
-        summary = await import_students(conn, command, today=today, topic=settings.topic(STUDENTS_EVENTS))
+        summary = await import_students(conn, command, today=today, topic=settings.topic(STUDENTS_EVENTS),
+                                        max_departure_share=settings.mass_departure_share)
         return summary.as_dict()
 
     try:
         _print(asyncio.run(in_transaction(settings, work)))
     except InvalidFile as exc:
         _refuse(exc.errors)
-    except FullModeNotImplemented as exc:
-        typer.echo(f"{exc.code}: {exc}; nothing imported, use --mode partial", err=True)
+    except MassDeparture as exc:
+        typer.echo(f"{exc.code}: {exc} (--force-departures); nothing imported", err=True)
         raise typer.Exit(3) from None
 
 
@@ -157,6 +159,10 @@ def import_sygne_command(
     all_: Annotated[bool, typer.Option("--all", help="Every establishment SYGNE serves (all but MASA).")] = False,
     school_year: Annotated[int | None, typer.Option(help="Start year (2025 = 2025-2026); default: now.")] = None,
     dry_run: Annotated[bool, typer.Option(help="Fetch and reconcile, then roll back: nothing written.")] = False,
+    mode: Annotated[Mode, typer.Option(help="partial: upsert; full: the list is a snapshot, absentees have left.")
+                    ] = Mode.PARTIAL,
+    force_departures: Annotated[bool, typer.Option(
+        help="Full mode: close the absentees even over the mass-departure threshold (after review).")] = False,
 ) -> None:
     """Import students from SYGNE (imports.md §3.1); the last line is a JSON summary, progress goes to stderr."""
     if (uai is None) == (not all_):
@@ -166,7 +172,8 @@ def import_sygne_command(
     today = datetime.now(PARIS).date()
     year = school_year if school_year is not None else current_school_year(today)
     summary, ok = asyncio.run(run_import(settings, sygne, None if all_ else [_uai(uai or "")], year,
-                                         today=today, dry_run=dry_run))
+                                         today=today, dry_run=dry_run, mode=mode.value,
+                                         force_departures=force_departures))
     _print(summary)
     if not ok:
         raise typer.Exit(1)
@@ -225,6 +232,9 @@ def ine_not_found(ines: _INES, by: _BY) -> None:
 def ine_found(ines: _INES, by: _BY) -> None:
     """The student API knows these INEs again: the ine_not_found block is lifted."""
     _ine_status(ines, "found", by)
+
+
+ops_cli.register(app)  # set-provider, refresh-student, import-all
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from aplypro_servicekit.runtime import ServiceSpec
 
 from aplypro_students.config import StudentsSettings
 from aplypro_students.entrypoints.inbound import inbound_subscriptions, rejection_topics
+from aplypro_students.entrypoints.nightly import nightly_import
 
 MIGRATION_PACKAGES = ["aplypro_students"]
 
@@ -20,4 +21,5 @@ def build_spec(settings: StudentsSettings) -> ServiceSpec:
         migration_packages=MIGRATION_PACKAGES,
         produces=[STUDENTS_EVENTS, STUDENTS_RIBS, *rejection_topics(settings)],
         subscriptions=inbound_subscriptions(settings),
+        background=[nightly_import] if settings.import_hour is not None else [],
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 import typer
 from aplypro_contracts.topics import STUDENTS_EVENTS
@@ -19,6 +19,7 @@ from aplypro_students.adapters.postgres_sygne import sygne_establishments
 from aplypro_students.adapters.sygne.client import SygneClient
 from aplypro_students.adapters.sygne.settings import SygneSettings
 from aplypro_students.config import StudentsSettings
+from aplypro_students.domain.departures import MassDeparture
 from aplypro_students.domain.report import InvalidFile
 from aplypro_students.entrypoints.api_import import api_settings, failed_line, progress
 from aplypro_students.entrypoints.service import MIGRATION_PACKAGES
@@ -32,7 +33,8 @@ def sygne_settings() -> SygneSettings:
 
 
 async def run_import(settings: StudentsSettings, sygne: SygneSettings, uais: list[str] | None,
-                     school_year: int, *, today: date, dry_run: bool) -> tuple[dict[str, Any], bool]:
+                     school_year: int, *, today: date, dry_run: bool, mode: Literal["partial", "full"] = "partial",
+                     force_departures: bool = False) -> tuple[dict[str, Any], bool]:
     """(the summary to print, whether every establishment went through); `uais` None means all."""
     topic = settings.topic(STUDENTS_EVENTS)
     single = uais is not None and len(uais) == 1
@@ -47,8 +49,9 @@ async def run_import(settings: StudentsSettings, sygne: SygneSettings, uais: lis
             try:
                 report = (await import_sygne(pool, api, uai, school_year, today=today, topic=topic,
                                              summer_freeze=sygne.summer_freeze, concurrency=sygne.concurrency,
-                                             dry_run=dry_run)).as_dict()
-            except (ApiUnavailable, ApiBadPayload) as exc:
+                                             dry_run=dry_run, mode=mode, force_departures=force_departures,
+                                             max_departure_share=settings.mass_departure_share)).as_dict()
+            except (ApiUnavailable, ApiBadPayload, MassDeparture) as exc:
                 report = failed_line("sygne", uai, school_year, exc.code, str(exc))
                 failed.append(uai)
             except InvalidFile as exc:

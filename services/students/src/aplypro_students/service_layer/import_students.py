@@ -14,20 +14,23 @@ from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 from aplypro_servicekit.record_size import ENV_NAME, RecordTooLarge
 
 from aplypro_students.adapters import postgres
+from aplypro_students.adapters.postgres_departures import open_schoolings_in
 from aplypro_students.adapters.postgres_reference import academy_of, eligible_mefs, known_establishments
 from aplypro_students.domain.changes import ChangeCounts, count_changes
+from aplypro_students.domain.departures import DEFAULT_MAX_SHARE, check_departures, close_absent
 from aplypro_students.domain.model import Identity, Schooling, SchoolingRecord
-from aplypro_students.domain.reconcile import Placement, collapse, merge_identity, plan_schoolings
+from aplypro_students.domain.reconcile import (
+    Placement,
+    collapse,
+    current_school_year,
+    merge_identity,
+    plan_schoolings,
+    school_year_end,
+)
 from aplypro_students.domain.report import InvalidFile, RowError
 from aplypro_students.service_layer import events
 
 log = structlog.get_logger(__name__)
-
-
-class FullModeNotImplemented(NotImplementedError):
-    """`full` mode must close absentees (§5.6, with the mass-departure guard); refusing beats a silent partial."""
-
-    code = "full_mode_not_implemented"
 
 
 class MissingReference(LookupError):
@@ -45,6 +48,10 @@ class ImportStudents:
     mode: Literal["partial", "full"] = "partial"
     accept_valid_rows: bool = False  # else one refused row imports nothing
     source: str = "csv"
+    # full mode (§5.6): absentees have left, under the mass-departure guard
+    force_departures: bool = False  # the operator reviewed a refused snapshot: close anyway
+    listed_ines: frozenset[str] | None = None  # every INE the source listed, refused rows included
+    school_year: int | None = None  # of an empty snapshot (else the records'; default: the current one)
 
 
 @dataclass(frozen=True)
@@ -59,11 +66,13 @@ class ImportSummary:
     rejected: list[RowError]
     warnings: list[RowError]
     changes: ChangeCounts = field(default_factory=ChangeCounts)
+    departures: int = 0  # full mode: open schoolings closed because the snapshot no longer lists them
 
     def as_dict(self) -> dict[str, Any]:
         return {"import_id": str(self.import_id), "students": self.students, "new": self.new,
                 "changed": self.changed, "schoolings": self.schoolings,
                 "schoolings_written": self.schoolings_written, "events": self.events, **self.changes.as_dict(),
+                "departures": self.departures,
                 "rejected": [e.as_dict() for e in self.rejected], "warnings": [w.as_dict() for w in self.warnings]}
 
 
@@ -85,16 +94,30 @@ async def check_reference(conn: Connection, command: ImportStudents) -> tuple[li
     return records, errors
 
 
-async def import_students(conn: Connection, command: ImportStudents, *, today: date, topic: str) -> ImportSummary:
-    """Run inside the caller's transaction: state, import report and outbox rows commit together."""
-    if command.mode == "full":
-        raise FullModeNotImplemented("full mode (closing absentees) is not implemented yet")
+async def import_students(conn: Connection, command: ImportStudents, *, today: date, topic: str,
+                          max_departure_share: float = DEFAULT_MAX_SHARE) -> ImportSummary:
+    """Run inside the caller's transaction: state, import report and outbox rows commit together.
+
+    Full mode raises MassDeparture before anything is written when the guard refuses the snapshot."""
     if len({r.school_year for r in command.records}) > 1:
         raise ValueError("one import is one establishment and one school year")
     valid, rejected = await check_reference(conn, command)
+    if command.mode == "full" and rejected and command.listed_ines is None:
+        # a refused row's student is still there: closing it as a departure would be wrong
+        raise InvalidFile([*rejected, RowError(0, "*", "mode.full_with_refused_rows",
+                                               "full mode needs every row valid: absentees would be closed")])
     records = collapse(valid)
     import_id = uuid.uuid4()
+    academy = await academy_of(conn, command.uai)
+    year = records[0].school_year if records else command.school_year or current_school_year(today, academy)
     await postgres.lock_reconciliation(conn)
+    absent: list[Schooling] = []
+    if command.mode == "full":
+        present = {r.identity.ine for r in records} | set(command.listed_ines or ())
+        open_here = await open_schoolings_in(conn, command.uai, year)
+        absent = [s for ine, s in open_here if ine not in present]
+        check_departures(len(absent), len(open_here), listed=len(present), max_share=max_departure_share,
+                         force=command.force_departures)
     sent: dict[str, Identity] = {}
     for r in records:  # the reader checked that rows of one INE agree: together they give its identity
         sent[r.identity.ine] = merge_identity(sent.get(r.identity.ine), r.identity)
@@ -113,13 +136,15 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
             new.append((ids[ine], identity))
     await postgres.insert_students(conn, new, command.source)
     await postgres.update_students(conn, changed, command.source)
-    year = records[0].school_year if records else 0
     classes = await postgres.ensure_classes(conn, command.uai, year, {(r.class_label, r.mef_code) for r in records})
     placements = [Placement(ids[r.identity.ine], classes[r.class_label, r.mef_code], r) for r in records]
     existing = await postgres.schoolings_of(conn, list(ids.values()), sorted({p.class_id for p in placements}))
-    planned = plan_schoolings(placements, existing, today=today, new_id=uuid.uuid4,
-                              academy_code=await academy_of(conn, command.uai))
-    await postgres.write_schoolings(conn, planned, {s.schooling_id for s in existing}, command.source)
+    planned = plan_schoolings(placements, existing, today=today, new_id=uuid.uuid4, academy_code=academy)
+    current_year = current_school_year(today, academy)
+    closed = [close_absent(s, today=today, current_year=current_year, year_end=school_year_end(s.school_year, academy))
+              for s in absent]  # absent students are not in `placements`: plan_schoolings never touches them
+    planned = [*closed, *planned]  # closings first, as write_schoolings needs
+    await postgres.write_schoolings(conn, planned, {s.schooling_id for s in [*existing, *closed]}, command.source)
     await postgres.mark_seen(conn, [p.student_id for p in placements], [p.class_id for p in placements])
     rows, lines = await _outbox_rows(conn, [*new, *changed], planned, topic, import_id,
                                      _lines_of(placements))
@@ -129,16 +154,18 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
         raise InvalidFile([RowError(lines[exc.index], "*", "row.record_too_large",
                                     f"its event of {exc.size} bytes is over the {exc.limit}-byte limit "
                                     f"({ENV_NAME})")]) from None
-    changes = count_changes(placements, existing, planned, {sid for sid, _ in [*new, *changed]})
+    # the absentees' schoolings closed here were read apart from `existing`: they are closings, not openings
+    changes = count_changes(placements, [*existing, *absent], planned, {sid for sid, _ in [*new, *changed]})
     summary = ImportSummary(import_id, len(sent), len(new), len(changed), len(records), len(planned), len(rows),
-                            rejected, command.warnings, changes)
+                            rejected, command.warnings, changes, len(closed))
     await postgres.record_import(
         conn, import_id, f"students_{command.source}", command.uai, year or None, command.mode,
         {k: v for k, v in summary.as_dict().items() if isinstance(v, int)},
         [e.as_dict() for e in rejected],
     )
     log.info("students_imported", import_id=str(import_id), students=len(sent), new=len(new),
-             changed=len(changed), schoolings_written=len(planned), events=len(rows), rejected=len(rejected))
+             changed=len(changed), schoolings_written=len(planned), events=len(rows), rejected=len(rejected),
+             departures=len(closed), mode=command.mode)
     return summary
 
 
@@ -166,5 +193,6 @@ async def _outbox_rows(conn: Connection, students: list[tuple[UUID, Identity]], 
     rows += [event_row(topic, s.student_id, events.schooling_opened(views[s.schooling_id], import_id))
              for s in planned]
     # an existing schooling closed by this import has no row of its own: the student's first line stands for it
-    lines += [lines_of.get((s.student_id, s.class_id), lines_of[s.student_id, None]) for s in planned]
+    # a departure (full mode) has no line at all: 0, "the file"
+    lines += [lines_of.get((s.student_id, s.class_id), lines_of.get((s.student_id, None), 0)) for s in planned]
     return rows, lines

@@ -12,7 +12,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import anyio
 import asyncpg
@@ -23,6 +23,7 @@ from aplypro_students.adapters.api_errors import ApiAuthFailed, ApiBadPayload, A
 from aplypro_students.adapters.csv_students import parse_student_rows
 from aplypro_students.adapters.postgres_sygne import placements_in
 from aplypro_students.adapters.sygne import normalise
+from aplypro_students.domain.departures import DEFAULT_MAX_SHARE
 from aplypro_students.domain.model import Identity
 from aplypro_students.service_layer.import_report import SourceReport, entry, valid_ine
 from aplypro_students.service_layer.import_students import ImportStudents, import_students
@@ -67,8 +68,11 @@ class _Calls:
 
 async def import_sygne(pool: asyncpg.Pool, api: SygneApi, uai: str, school_year: int, *, today: date,
                        topic: str, summer_freeze: bool = True, concurrency: int = 8,
-                       dry_run: bool = False) -> SygneReport:
-    """One establishment and year; ApiUnavailable / ApiAuthFailed / InvalidFile propagate (nothing written)."""
+                       dry_run: bool = False, mode: Literal["partial", "full"] = "partial",
+                       force_departures: bool = False, max_departure_share: float = DEFAULT_MAX_SHARE,
+                       ) -> SygneReport:
+    """One establishment and year; ApiUnavailable / ApiAuthFailed / InvalidFile / MassDeparture propagate
+    (nothing written). `full`: the list is a snapshot, its absentees have left (§5.6, under the guard)."""
     report = SygneReport(uai, school_year, dry_run=dry_run)
     if summer_freeze and in_summer_freeze(today):
         report.skipped.append({"reason": "summer_freeze"})
@@ -94,11 +98,14 @@ async def import_sygne(pool: asyncpg.Pool, api: SygneApi, uai: str, school_year:
     report.warnings += [{"ine": ine, "reason": "duplicate_ine", "count": count}
                         for ine, count in Counter(ines.values()).items() if count > 1]
     parsed = parse_student_rows(rows, uai=uai)
-    command = ImportStudents(uai, parsed.records, parsed.errors, parsed.warnings, "partial",
-                             accept_valid_rows=True, source=SOURCE)
+    command = ImportStudents(uai, parsed.records, parsed.errors, parsed.warnings, mode,
+                             accept_valid_rows=True, source=SOURCE, force_departures=force_departures,
+                             # a listed student whose row is refused has not left
+                             listed_ines=frozenset(ines.values()), school_year=school_year)
     try:
         async with pool.acquire() as conn, conn.transaction():
-            summary = await import_students(conn, command, today=today, topic=topic)
+            summary = await import_students(conn, command, today=today, topic=topic,
+                                            max_departure_share=max_departure_share)
             if calls.not_found:  # after the import: a first-seen student exists by now
                 report.ine_not_found = (await record_ine_status(conn, sorted(calls.not_found), "not_found",
                                                                 by=BY, topic=topic)).changed

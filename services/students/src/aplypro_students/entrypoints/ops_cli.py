@@ -1,0 +1,147 @@
+"""Operator commands: `set-provider`, `refresh-student` and `import-all` (registered on the main CLI app)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+from aplypro_contracts.topics import STUDENTS_EVENTS
+from aplypro_servicekit.cli import service_pool
+from aplypro_servicekit.db import Connection
+from aplypro_servicekit.logs import configure_logging
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from aplypro_students.adapters.api_errors import ApiAuthFailed, ApiBadPayload, ApiUnavailable
+from aplypro_students.adapters.csv_reader import CellError
+from aplypro_students.config import StudentsSettings
+from aplypro_students.domain.provider import InvalidProvider
+from aplypro_students.domain.reconcile import current_school_year
+from aplypro_students.entrypoints._db import in_transaction
+from aplypro_students.entrypoints.import_sources import SourceUnavailable
+from aplypro_students.entrypoints.nightly import PARIS, run_source
+from aplypro_students.entrypoints.service import MIGRATION_PACKAGES
+from aplypro_students.entrypoints.sygne_import import sygne_settings
+from aplypro_students.service_layer.import_all import RunInProgress
+from aplypro_students.service_layer.providers import UnknownEstablishment, change_provider
+from aplypro_students.service_layer.refresh_student import refresh_student
+
+
+def _settings() -> StudentsSettings:
+    settings = StudentsSettings()
+    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    return settings
+
+
+def _print(data: dict[str, Any]) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def _fail(code: str, message: str, exit_code: int) -> typer.Exit:
+    typer.echo(f"{code}: {message}", err=True)
+    return typer.Exit(exit_code)
+
+
+def set_provider(
+    uai: Annotated[str, typer.Argument(help="The establishment.")],
+    provider: Annotated[str, typer.Argument(help="sygne, fregata, csv or events:<producer>.")],
+    user: Annotated[str, typer.Option("--user", help="Who changes it (user id): the audit record.")],
+) -> None:
+    """Set where an establishment's students come from (imports.md §1), with an audit record."""
+    settings = _settings()
+
+    async def work(conn: Connection) -> dict[str, Any]:
+        return (await change_provider(conn, [uai.strip().upper()], provider, by=user)).as_dict()
+
+    try:
+        _print(asyncio.run(in_transaction(settings, work)))
+    except (InvalidProvider, UnknownEstablishment) as exc:
+        raise _fail(exc.code, str(exc), 2) from None
+    except ValueError as exc:
+        raise _fail("user.required", str(exc), 2) from None
+
+
+def refresh_student_command(
+    ine: Annotated[str, typer.Argument(help="The student's INE.")],
+) -> None:
+    """Refresh one student from SYGNE now: detail (identity, address) and history (dates), reconciled.
+
+    Exit 4: SYGNE does not know the INE (its status becomes ine_not_found when the student is ours)."""
+    sygne = sygne_settings()
+    settings = _settings()
+    today = datetime.now(PARIS).date()
+
+    async def work() -> dict[str, Any]:
+        from aplypro_students.adapters.sygne.client import SygneClient
+
+        async with service_pool(settings, "students", MIGRATION_PACKAGES) as (pool, _schema), \
+                SygneClient(sygne) as api:
+            report = await refresh_student(pool, api, ine, today=today, topic=settings.topic(STUDENTS_EVENTS),
+                                           summer_freeze=sygne.summer_freeze)
+            return report.as_dict()
+
+    try:
+        report = asyncio.run(work())
+    except CellError as exc:
+        raise _fail("ine.format", exc.reason, 2) from None
+    except (ApiUnavailable, ApiBadPayload, ApiAuthFailed) as exc:
+        raise _fail(exc.code, f"{exc}; nothing written", 1) from None
+    _print(report)
+    if report["ine_status"] == "not_found":
+        what = ("its status is now ine_not_found: its payments are blocked" if report["known"]
+                else "no student has it here either: nothing recorded")
+        raise _fail("ine_not_found", f"SYGNE does not know this INE; {what}", 4)
+
+
+def import_all_command(
+    source: Annotated[str, typer.Option(help="The students provider to import: sygne or fregata.")] = "sygne",
+    school_year: Annotated[int | None, typer.Option(help="Start year (2025 = 2025-2026); default: now.")] = None,
+) -> None:
+    """Import every establishment whose provider is SOURCE; resumes an interrupted run of the same night.
+
+    A progress bar on stderr; the last line of stdout is the JSON summary. Exit 1 if an establishment failed
+    (a re-run retries those), 2 if the source cannot run."""
+    settings = _settings()
+    today = datetime.now(PARIS).date()
+    year = school_year if school_year is not None else current_school_year(today)
+    console = Console(file=sys.stderr)
+
+    async def work() -> dict[str, Any]:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TimeRemainingColumn(), console=console, transient=False) as progress:
+            task = progress.add_task(f"{source} {year}", total=None)
+
+            def on_done(uai: str, outcome: str, report: dict[str, Any]) -> None:
+                progress.update(task, advance=1, description=f"{source} {year} {uai} {outcome}")
+
+            async with service_pool(settings, "students", MIGRATION_PACKAGES) as (pool, _schema):
+                async with pool.acquire() as conn:
+                    total = await conn.fetchval("SELECT count(*) FROM establishments WHERE students_provider = $1",
+                                                source)
+                progress.update(task, total=total)
+                return await run_source(pool, settings, source, year, today=today, on_done=on_done)
+
+    try:
+        summary = asyncio.run(work())
+    except (SourceUnavailable, RunInProgress) as exc:
+        raise _fail(exc.code, str(exc), 2) from None
+    _print(summary)
+    if summary.get("failed") or summary.get("stopped"):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("set-provider")(set_provider)
+    app.command("refresh-student")(refresh_student_command)
+    app.command("import-all")(import_all_command)
