@@ -6,7 +6,7 @@ The PARAMETRAGE codes and unités de suivi default to the fictitious values of t
 
 from pathlib import Path
 from typing import Self
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aplypro_servicekit.settings import ServiceSettings
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -103,7 +103,10 @@ class AspSettings(ServiceSettings):
     @field_validator("send_time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        ZoneInfo(value)  # an unknown zone raises here, at start
+        try:
+            ZoneInfo(value)  # an unknown zone is refused at start
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
         return value
 
     @field_validator("funding_off")
