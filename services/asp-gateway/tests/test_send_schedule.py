@@ -76,10 +76,11 @@ def test_working_days_skip_the_weekend() -> None:
 def test_a_misspelt_day_or_window_refuses_to_start() -> None:
     assert send_days(" Mon, sun ") == frozenset({0, 6})
     assert send_window("00:00-23:59") == (time(0), time(23, 59))
-    for bad in ({"send_days": "mon,fri,sam"}, {"send_days": ""}, {"send_window": "5:30-1:00"},
-                {"send_window": "01:00"}, {"send_time_zone": "Europe/Lutece"}):
+    bad: list[dict[str, Any]] = [{"send_days": "mon,fri,sam"}, {"send_days": ""}, {"send_window": "5:30-1:00"},
+                                 {"send_window": "01:00"}, {"send_time_zone": "Europe/Lutece"}]
+    for values in bad:
         with pytest.raises(ValidationError):
-            AspSettings(**bad)
+            AspSettings(**values)
 
 
 def test_the_running_service_builds_with_the_schedule_of_its_settings(namespace: str) -> None:
@@ -163,7 +164,8 @@ async def test_the_weekly_record_cap_shrinks_the_last_file_then_holds_the_rest_u
     await add_requests(pool, 5)
 
     [first] = await send_now(pool, settings, at(9, 1))  # Wednesday
-    assert first["records"] == 2 and "capped_by" not in first
+    assert first["records"] == 2
+    assert "capped_by" not in first
     [second] = await send_now(pool, settings, at(10, 1))  # Thursday: one record left this week
     assert (second["records"], second["capped_by"]) == (1, "weekly_record_limit")
     [line] = await send_now(pool, settings, at(11, 1))  # Friday: none left

@@ -55,11 +55,12 @@ async def mark_sent(conn: Connection, name: str, at: datetime | None) -> list[An
 
 
 async def unrecorded_upload(conn: Connection, name: str | None) -> bool:
-    """The payment file of this name is built and its upload not recorded."""
+    """The payment file of this name was staged (whole under its temporary name, so perhaps renamed and taken)
+    and its upload is not recorded. A file never staged was never handed over: an answer to it proves nothing."""
     if name is None:
         return False
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM asp_files WHERE file_name = $1 "
-                                    "AND written_at IS NULL)", name))
+                                    "AND staged_at IS NOT NULL AND written_at IS NULL)", name))
 
 
 async def flag_answers_overdue(conn: Connection, cutoff: datetime, at: datetime) -> list[Any]:
