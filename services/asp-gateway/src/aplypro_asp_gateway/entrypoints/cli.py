@@ -45,12 +45,14 @@ def _with_pool(settings: AspSettings, work: Callable[[asyncpg.Pool], Awaitable[T
 
 @app.command("build-file")
 def build_file() -> None:
-    """Build one payment file now from the ready requests (the events go out with the service's relay)."""
+    """Build one payment file now from the ready requests (the events go out with the service's relay); on a send
+    day inside the send window only (`skipped` says why not)."""
     settings = AspSettings()
     configure_logging("asp-gateway", settings.log_level, settings.log_json)
     result = _with_pool(settings, lambda pool: build_payment_file(pool, build_options(settings)))
     sys.stdout.write(json.dumps({"file": result.file_name, "records": result.records,
-                                 "blocked": result.blocked, "written": result.written}) + "\n")
+                                 "blocked": result.blocked, "written": result.written,
+                                 "skipped": result.skipped}) + "\n")
 
 
 @app.command()

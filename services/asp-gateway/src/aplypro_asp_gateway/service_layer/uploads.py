@@ -3,7 +3,10 @@ each in the outbox, all in one transaction (asp-exchange.md §9.2 G2 step 3; lif
 its file is uploaded").
 
 Until this commits the requests are `ready`, bound to their file: never in another batch, never `sent`. A
-crash before it leaves the file unrecorded, and the next handover finds it (service_layer/handover.py).
+crash before it leaves the file unrecorded, and the next handover finds it (service_layer/handover.py). Every
+outcome records the upload, `unconfirmed` too (the file left our hands by our own rename and was taken: it is
+never uploaded again); an ASP answer naming it, or the G5 report after two working days without one, settles
+it (service_layer/answer_watch.py).
 """
 
 from __future__ import annotations
