@@ -67,7 +67,7 @@ SELECT pr.payment_request_id, pr.record_id, pr.pfmp_id, pr.schooling_id, pr.stud
            AS decision_withdrawn,
        ids.asp_individual_id, ids.asp_dossier_id, ids.asp_prestation_id, paid.total AS asp_paid_cents,
        EXISTS (SELECT 1 FROM payment_requests p WHERE p.pfmp_id = pr.pfmp_id
-               AND p.payment_request_id <> pr.payment_request_id AND p.state IN ('sent', 'integrated'))
+               AND p.payment_request_id <> pr.payment_request_id AND p.state IN ('ready', 'sent', 'integrated'))
            AS pfmp_in_flight""" + _JOINS + _ASP_SIDE + "WHERE pr.payment_request_id = ANY($1::uuid[])"
 
 
