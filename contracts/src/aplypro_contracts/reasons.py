@@ -140,6 +140,10 @@ REASONS: dict[str, ReasonText] = dict((
        "of the PFMP", "nothing; sent automatically after", "asp-gateway", parking=True),
     _r("rectification_of_unpaid_pfmp", "a correction of a PFMP the ASP never paid", "nothing; ask support: "
        "a new request (relaunch) pays it instead", "asp-gateway"),
+    _r("awaiting_asp_answer_overdue", "waiting for the ASP to answer an earlier payment file of this student, "
+       "overdue (no integration nor reject line within the set working days)",
+       "nothing at the school; the operators ask the ASP about that file (the request is never sent twice)",
+       "asp-gateway", parking=True),
     _r("record_build_failed", "the payment record could not be written as XML", "nothing; contact support",
        "asp-gateway"),
     _r("sent_after_withdrawal", "the DA was withdrawn after the request left in a payment file",

@@ -75,6 +75,14 @@ IBANS = ["FR7630006000000000000000167", "FR7630006000000000000000264", "FR763000
 NS = {"f": "http://www.cnasea.fr/fichier"}
 
 
+@pytest.fixture(autouse=True)
+def open_send_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files may go any day at any hour: the tests run whenever. The schedule of §3.4 (the default) has its own
+    tests, on an injected clock (test_send_schedule.py); they pass their settings explicitly."""
+    monkeypatch.setenv("APLYPRO_ASP_SEND_DAYS", "mon,tue,wed,thu,fri,sat,sun")
+    monkeypatch.setenv("APLYPRO_ASP_SEND_WINDOW", "00:00-23:59")
+
+
 def settings_for(namespace: str, **values: Any) -> AspSettings:
     # The namespace is a shared setting, read under its unprefixed name: each test gets its own schema.
     return AspSettings(APLYPRO_TOPIC_NAMESPACE=namespace, **values)

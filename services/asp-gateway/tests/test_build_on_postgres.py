@@ -116,7 +116,7 @@ async def test_a_file_committed_but_not_written_is_written_from_its_stored_bytes
     path.unlink()
     async with pool.acquire() as conn:
         await conn.execute("UPDATE asp_files SET written_at = NULL, staged_at = NULL")
-        assert await write_pending_files(conn, options.outbox_dir) == [result.file_name]
+        assert await write_pending_files(conn, options.outbox_dir, topic=options.topic) == [result.file_name]
     assert path.read_bytes() == content
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aplypro_asp_gateway.adapters import file_drop, requests_repo
+from aplypro_asp_gateway.adapters import file_drop, requests_repo, send_repo
 from aplypro_asp_gateway.domain.errors import FileOnDiskConflict
 from aplypro_asp_gateway.service_layer import projection
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file, write_pending_files
@@ -75,13 +75,17 @@ class Uploader:
 
 
 # (module, step, crash after the step's work instead of before, torn write, the uploader runs at the crash)
+async def sent_events(pool: asyncpg.Pool) -> int:
+    return int(await pool.fetchval("SELECT count(*) FROM outbox WHERE headers->>'event-type' = 'PaymentRequestSent'"))
+
+
 CRASH_POINTS = {
     "after the commit, nothing on disk": (file_drop, "write_partial", False, False, True),
     "mid-write of the part file": (file_drop, "write_partial", False, True, True),
     "part file durable, not staged": (requests_repo, "mark_staged", False, False, True),
     "staged, before the rename": (file_drop, "publish", False, False, True),
-    "renamed, before the mark, file still there": (requests_repo, "mark_written", False, False, False),
-    "renamed, before the mark, file already taken": (requests_repo, "mark_written", False, False, True),
+    "renamed, before the mark, file still there": (send_repo, "mark_uploaded", False, False, False),
+    "renamed, before the mark, file already taken": (send_repo, "mark_uploaded", False, False, True),
 }
 
 
@@ -99,6 +103,9 @@ async def test_a_crash_at_any_handover_step_hands_the_file_over_exactly_once(
     # The build crashes at the step; the uploader may pass before the restart.
     with pytest.raises(Crash):
         await build_payment_file(pool, options)
+    # Whatever the step, the upload is not recorded: no request is `sent`, no PaymentRequestSent is written.
+    assert await pool.fetchval("SELECT count(*) FROM payment_requests WHERE state = 'sent'") == 0
+    assert await sent_events(pool) == 0
     if upload_at_crash:
         uploader.take()
     inode = os.stat(p).st_ino if (p := next(options.outbox_dir.glob("*.xml"), None)) else None
@@ -123,13 +130,14 @@ async def test_a_crash_at_any_handover_step_hands_the_file_over_exactly_once(
     assert sorted(ids) == sorted(str(r["record_id"]) for r in rows)
     assert {(r["state"], r["file_name"]) for r in rows} == {("sent", files[0]["file_name"])}
     assert await pool.fetchval("SELECT count(*) FROM file_records") == 2
+    assert await sent_events(pool) == 2  # one PaymentRequestSent each, written with the upload's record
 
 
 async def test_a_file_taken_before_its_mark_is_reported_as_unconfirmed(
     pool: asyncpg.Pool, options: BuildOptions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await feed(pool, projection.on_payment_requested, request(*await register(pool, 0)))
-    monkeypatch.setattr(requests_repo, "mark_written", crash_once(requests_repo, "mark_written"))
+    monkeypatch.setattr(send_repo, "mark_uploaded", crash_once(send_repo, "mark_uploaded"))
     with pytest.raises(Crash):
         await build_payment_file(pool, options)
     Uploader(options.outbox_dir, tmp_path / "taken").take()
@@ -168,7 +176,7 @@ async def test_a_second_instance_leaves_the_handover_to_the_one_at_it(
         await build_payment_file(pool, options)
     async with pool.acquire() as busy, pool.acquire() as other:
         assert await requests_repo.try_lock_handover(busy)
-        assert await write_pending_files(other, options.outbox_dir) == []
+        assert await write_pending_files(other, options.outbox_dir, topic=options.topic) == []
         await requests_repo.unlock_handover(busy)
-        assert len(await write_pending_files(other, options.outbox_dir)) == 1
+        assert len(await write_pending_files(other, options.outbox_dir, topic=options.topic)) == 1
     assert len(list(options.outbox_dir.glob("*.xml"))) == 1

@@ -36,11 +36,13 @@ QUERIES = {
     "gateway_students": "SELECT count(*) FROM asp_gateway.students",
     "gateway_schoolings": "SELECT count(*) FROM asp_gateway.schoolings",
     "gateway_ribs": "SELECT count(*) FROM asp_gateway.ribs",
-    # Sent: handed to the ASP in a payment file, whatever the ASP answered since.
-    "requests_sent": "SELECT count(*) FROM asp_gateway.payment_requests WHERE state <> 'pending'",
+    # Sent: handed to the ASP in a payment file (upload recorded), whatever the ASP answered since; `ready`: in a
+    # built file whose upload is not recorded yet.
+    "requests_sent": "SELECT count(*) FROM asp_gateway.payment_requests WHERE state NOT IN ('pending', 'ready')",
     "sent_total_cents": "SELECT coalesce(sum(amount_cents), 0) FROM asp_gateway.payment_requests "
-                        "WHERE state <> 'pending'",
-    "requests_awaiting_asp": "SELECT count(*) FROM asp_gateway.payment_requests WHERE state IN ('sent', 'integrated')",
+                        "WHERE state NOT IN ('pending', 'ready')",
+    "requests_awaiting_asp": "SELECT count(*) FROM asp_gateway.payment_requests "
+                             "WHERE state IN ('ready', 'sent', 'integrated')",
     # Held until the ASP integrates an earlier request of the student (§4.3): sent after an answer.
     "requests_awaiting_integration": "SELECT count(*) FROM asp_gateway.payment_requests WHERE state = 'pending' "
                                      "AND 'awaiting_asp_integration' = ANY(blocking_reasons)",

@@ -67,6 +67,10 @@ class LocalStack:
             # production default, lifecycles.md §5), so the demo, the bench and the end-to-end tests flow
             # in seconds. A caller who sets it (environment or extra_env) keeps its value.
             "APLYPRO_CALCULATOR_EVALUATION_COOLDOWN": os.environ.get("APLYPRO_CALCULATOR_EVALUATION_COOLDOWN", "none"),
+            # Payment files may leave any day at any hour here, not only on weekday nights (asp-exchange.md §3.4,
+            # the production default), for the same reason.
+            "APLYPRO_ASP_SEND_DAYS": os.environ.get("APLYPRO_ASP_SEND_DAYS", "mon,tue,wed,thu,fri,sat,sun"),
+            "APLYPRO_ASP_SEND_WINDOW": os.environ.get("APLYPRO_ASP_SEND_WINDOW", "00:00-23:59"),
             **self.extra_env,
         }
 

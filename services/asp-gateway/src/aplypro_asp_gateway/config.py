@@ -6,10 +6,13 @@ The PARAMETRAGE codes and unités de suivi default to the fictitious values of t
 
 from pathlib import Path
 from typing import Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aplypro_servicekit.settings import ServiceSettings
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
+
+from aplypro_asp_gateway.domain.schedule import SendSchedule, send_days, send_window
 
 BUDGET_PROGRAMMES = frozenset({"menj_public", "menj_private", "menj_other", "masa", "mer", "armee"})
 
@@ -42,7 +45,24 @@ class AspSettings(ServiceSettings):
     # A return file is removed from the server once its bytes are committed here (§3.1, G3).
     sftp_delete_returns: bool = True
     # ASP's own cap is 7 000 records per file; the builder never exceeds it whatever this says.
-    max_records_per_file: int = Field(default=10000, ge=1)
+    max_records_per_file: int = Field(default=7000, ge=1)
+
+    # When a file may leave and how much (asp-exchange.md §3.4, §3.5, G6). A file is built and uploaded only on
+    # a send day, inside the window (both ends included, to the minute), in the send time zone; the ASP's caps
+    # count files and records on the day and the Monday–Sunday week they are uploaded. UTC: the existing
+    # system's server clock (§3.4; §11 point 4 leaves the ASP's own zone open). The local stack (demo, tests)
+    # opens every day and hour.
+    payments_enabled: bool = Field(default=True, description="Kill switch: false sends no payment file at all.")
+    send_days: str = Field(default="mon,tue,wed,thu,fri", description="Days a file may be sent (mon … sun).")
+    send_window: str = Field(default="01:00-05:30", description="HH:MM-HH:MM, both ends included.")
+    send_time_zone: str = "UTC"
+    max_files_per_day: int = Field(default=10, ge=1)
+    max_records_per_week: int = Field(default=100_000, ge=1)
+    # G5 (§9.2): a record uploaded and not answered (no integration nor reject line) after this many working
+    # days (Monday–Friday, holidays not known) is reported; an integrated request without a payment line after
+    # that many calendar days, too.
+    answer_timeout_working_days: int = Field(default=2, ge=1)
+    payment_timeout_days: int = Field(default=30, ge=1)
 
     # PARAMETRAGE and programme codes (§3.5, §4.2).
     codesiteope: str = Field(default="SITEOPE", max_length=10)
@@ -68,6 +88,27 @@ class AspSettings(ServiceSettings):
 
     # Return files of the ASP read by `poll` when no SFTP fetch is plugged in (next to the outbox folder).
 
+    @field_validator("send_days")
+    @classmethod
+    def _known_days(cls, value: str) -> str:
+        send_days(value)  # a misspelt day would silently never send: refused at start
+        return value
+
+    @field_validator("send_window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        send_window(value)
+        return value
+
+    @field_validator("send_time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)  # an unknown zone is refused at start
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
     @field_validator("funding_off")
     @classmethod
     def _known_programmes(cls, value: str) -> str:
@@ -90,6 +131,12 @@ class AspSettings(ServiceSettings):
         if missing:
             raise ValueError(f"APLYPRO_ASP_SFTP_HOST is set but not {', '.join(missing)}")
         return self
+
+    def schedule(self) -> SendSchedule:
+        start, end = send_window(self.send_window)
+        return SendSchedule(enabled=self.payments_enabled, days=send_days(self.send_days), start=start, end=end,
+                            zone=ZoneInfo(self.send_time_zone), records_per_file=self.max_records_per_file,
+                            files_per_day=self.max_files_per_day, records_per_week=self.max_records_per_week)
 
     def funding_off_programmes(self) -> frozenset[str]:
         return _programmes(self.funding_off)

@@ -73,7 +73,7 @@ PENDING = [*(f"SELECT count(*) FROM {{p}}{s.replace('-', '_')}.outbox" for s in 
            # ASP to integrate an earlier request of its student, and every request the ASP has not answered yet
            "SELECT count(*) FROM {p}asp_gateway.payment_requests WHERE (state = 'pending' "
            "AND (blocking_reasons = '{{}}' OR recheck OR 'awaiting_asp_integration' = ANY(blocking_reasons))) "
-           "OR state IN ('sent', 'integrated')"]
+           "OR state IN ('ready', 'sent', 'integrated')"]
 
 
 async def _pending(database_url: str, prefix: str) -> int:

@@ -161,7 +161,7 @@ async def upsert_ine_status(conn: Connection, student_id: UUID, *, not_found: bo
 
 async def record_withdrawal(conn: Connection, schooling_id: UUID, student_id: UUID, as_of: datetime) -> list[UUID]:
     """The schooling's DA is withdrawn: its pending requests are checked again (and held back); returns the
-    requests of the schooling already in a file, marked `sent_after_withdrawal` so the fact shows.
+    requests of the schooling already in a file (built: `ready`, or uploaded: `sent`), marked `sent_after_withdrawal` so the fact shows.
 
     The flag comes first: it waits for a build holding those rows, so the marking statement that follows
     sees every request that build sent."""
@@ -170,5 +170,5 @@ async def record_withdrawal(conn: Connection, schooling_id: UUID, student_id: UU
     await _recheck(conn, student_id)
     rows = await conn.fetch(
         "UPDATE payment_requests SET blocking_reasons = ARRAY['sent_after_withdrawal'] "
-        "WHERE schooling_id = $1 AND state = 'sent' RETURNING payment_request_id", schooling_id)
+        "WHERE schooling_id = $1 AND state IN ('ready', 'sent') RETURNING payment_request_id", schooling_id)
     return [r["payment_request_id"] for r in rows]

@@ -67,7 +67,7 @@ SELECT pr.payment_request_id, pr.record_id, pr.pfmp_id, pr.schooling_id, pr.stud
            AS decision_withdrawn,
        ids.asp_individual_id, ids.asp_dossier_id, ids.asp_prestation_id, paid.total AS asp_paid_cents,
        EXISTS (SELECT 1 FROM payment_requests p WHERE p.pfmp_id = pr.pfmp_id
-               AND p.payment_request_id <> pr.payment_request_id AND p.state IN ('sent', 'integrated'))
+               AND p.payment_request_id <> pr.payment_request_id AND p.state IN ('ready', 'sent', 'integrated'))
            AS pfmp_in_flight""" + _JOINS + _ASP_SIDE + "WHERE pr.payment_request_id = ANY($1::uuid[])"
 
 
@@ -218,10 +218,12 @@ async def numbers_sent_first(conn: Connection, numbers: Sequence[str]) -> set[st
 
 async def known_ids(conn: Connection, students: Sequence[UUID]) -> KnownIds:
     """The ASP ids integration lines gave for these students and their schoolings (the latest answer wins),
-    and which of them have a request `sent` and not answered yet (§4.3: what it creates is not known yet)."""
+    and which of them have a request in a file (`ready`, `sent`) and not answered yet (§4.3: what it creates is
+    not known yet), and of those which wait past the G5 timeout only (answer_overdue_at, send_repo)."""
     rows = await conn.fetch(
-        "SELECT student_id, schooling_id, state, asp_individual_id, asp_dossier_id FROM payment_requests "
-        "WHERE student_id = ANY($1::uuid[]) AND (state = 'sent' OR asp_individual_id IS NOT NULL) "
+        "SELECT student_id, schooling_id, state, asp_individual_id, asp_dossier_id, "
+        "answer_overdue_at IS NOT NULL AS overdue FROM payment_requests "
+        "WHERE student_id = ANY($1::uuid[]) AND (state IN ('ready', 'sent') OR asp_individual_id IS NOT NULL) "
         "ORDER BY answered_at NULLS FIRST, record_id", list(set(students)))
     individuals: dict[UUID, str] = {}
     dossiers: dict[UUID, str] = {}
@@ -230,9 +232,13 @@ async def known_ids(conn: Connection, students: Sequence[UUID]) -> KnownIds:
             individuals[row["student_id"]] = row["asp_individual_id"]
         if row["asp_dossier_id"]:
             dossiers[row["schooling_id"]] = row["asp_dossier_id"]
-    sent = [r for r in rows if r["state"] == "sent"]
-    return KnownIds(individuals, dossiers, frozenset(r["student_id"] for r in sent),
-                    frozenset(r["schooling_id"] for r in sent))
+    in_flight = [r for r in rows if r["state"] in ("ready", "sent")]
+    waiting = [r for r in in_flight if not (r["state"] == "sent" and r["overdue"])]
+    students_in_flight = frozenset(r["student_id"] for r in in_flight)
+    schoolings_in_flight = frozenset(r["schooling_id"] for r in in_flight)
+    return KnownIds(individuals, dossiers, students_in_flight, schoolings_in_flight,
+                    students_in_flight - {r["student_id"] for r in waiting},
+                    schoolings_in_flight - {r["schooling_id"] for r in waiting})
 
 
 async def insert_file_records(conn: Connection, file_name: str, records: Sequence[PaymentRecord]) -> None:
@@ -244,19 +250,6 @@ async def insert_file_records(conn: Connection, file_name: str, records: Sequenc
         "variant) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         [(r.payment_request_id, file_name, r.record_id, r.pfmp_id, r.pfmp_number, r.first_payment, r.variant)
          for r in records],
-    )
-
-
-async def mark_sent(conn: Connection, file_name: str, sent: Sequence[tuple[UUID, UUID]]) -> list[Any]:
-    """Requests `(id, rib_id)` go to `sent` with their file and the RIB used (frozen); returns their rows."""
-    return await conn.fetch(
-        "UPDATE payment_requests pr SET state = 'sent', file_name = $1, rib_id = d.rib_id, sent_at = now(), "
-        "blocking_reasons = '{}', recheck = false, event_version = pr.event_version + 1 "  # its event's version
-        "FROM unnest($2::uuid[], $3::uuid[]) AS d(id, rib_id) "
-        "WHERE pr.payment_request_id = d.id AND pr.state = 'pending' "
-        "RETURNING pr.payment_request_id, pr.pfmp_id, pr.student_id, pr.amount_cents, pr.requested_event_id, "
-        "pr.correlation_id, pr.event_version",
-        file_name, [s[0] for s in sent], [s[1] for s in sent],
     )
 
 
@@ -289,11 +282,6 @@ async def mark_staged(conn: Connection, name: str) -> None:
     await conn.execute("UPDATE asp_files SET staged_at = now() WHERE file_name = $1", name)
 
 
-async def mark_written(conn: Connection, name: str, *, unconfirmed: bool = False) -> None:
-    await conn.execute("UPDATE asp_files SET written_at = now(), handover_unconfirmed = $2 WHERE file_name = $1",
-                       name, unconfirmed)
-
-
 async def status(conn: Connection) -> dict[str, Any]:
     """Counts only: never a name, an IBAN or a birth date."""
     states = {r["state"]: int(r["n"]) for r in await conn.fetch(
@@ -304,7 +292,7 @@ async def status(conn: Connection) -> dict[str, Any]:
     files = await conn.fetchrow(
         "SELECT count(*) AS n, count(*) FILTER (WHERE written_at IS NULL) AS unwritten, "
         "count(*) FILTER (WHERE handover_unconfirmed) AS unconfirmed FROM asp_files")
-    after_withdrawal = await conn.fetchval("SELECT count(*) FROM payment_requests WHERE state = 'sent' "
+    after_withdrawal = await conn.fetchval("SELECT count(*) FROM payment_requests WHERE state IN ('ready', 'sent') "
                                            "AND 'sent_after_withdrawal' = ANY(blocking_reasons)")
     return {"pending": states.get("pending", 0), "blocked": blocked, "sent": states.get("sent", 0),
             "sent_after_withdrawal": int(after_withdrawal),

@@ -8,11 +8,6 @@ from dataclasses import dataclass
 from aplypro_servicekit.db import Connection
 
 
-async def note_handover(conn: Connection, name: str, destination: str, outcome: str) -> None:
-    await conn.execute("UPDATE asp_files SET destination = $2, handover_outcome = $3 WHERE file_name = $1",
-                       name, destination, outcome)
-
-
 @dataclass(frozen=True)
 class HandedOver:
     name: str

@@ -16,6 +16,10 @@ from uuid import UUID
 from aplypro_asp_gateway.domain.model import AspIds, Blocked, KnownIds, PaymentRecord
 
 AWAITING = "awaiting_asp_integration"
+# G5 (§9.2): the record it waits for was uploaded and not answered within the timeout. Never re-sent nor created
+# a second time (that could create or pay twice): it keeps waiting, under this reason, until an operator settles
+# the file with the ASP; the answer, when it comes, wakes it like any other.
+AWAITING_OVERDUE = "awaiting_asp_answer_overdue"
 
 
 @dataclass
@@ -34,9 +38,13 @@ class Creations:
             return record
         individual = self.known.individuals.get(student)
         dossier = self.known.dossiers.get(schooling) if individual else None
-        if (individual is None and student in self.known.in_flight_students) or (
-                dossier is None and schooling in self.known.in_flight_schoolings):
-            return Blocked(record.payment_request_id, (AWAITING,))  # woken by the ingest of the answer
+        by_student = individual is None and student in self.known.in_flight_students
+        by_schooling = dossier is None and schooling in self.known.in_flight_schoolings
+        if by_student or by_schooling:
+            overdue = (not by_student or student in self.known.overdue_students) and (
+                not by_schooling or schooling in self.known.overdue_schoolings)
+            # woken by the ingest of the answer (or by the G5 watch, which turns it into the overdue reason)
+            return Blocked(record.payment_request_id, (AWAITING_OVERDUE if overdue else AWAITING,))
         if (individual is None and student in self.individuals) or (dossier is None and schooling in self.dossiers):
             # The creator is in this file: checked again at the next build, when it is `sent` (or was dropped).
             return Blocked(record.payment_request_id, (AWAITING,), recheck=True)

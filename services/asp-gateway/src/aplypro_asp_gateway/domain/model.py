@@ -210,13 +210,17 @@ class KnownIds:
     """What the ASP already holds of a batch's students and schoolings, and what is on its way to it.
 
     `individuals` / `dossiers`: the ids an integration line gave, per student and per schooling. `in_flight_*`:
-    the students and schoolings with a request `sent` and not answered yet, whose individual or dossier that
-    request may be creating: a second creation would be refused as "n'est pas unique" (§4.3), so it waits."""
+    the students and schoolings with a request in a file (`ready` or `sent`) and not answered yet, whose
+    individual or dossier that request may be creating: a second creation would be refused as "n'est pas
+    unique" (§4.3), so it waits. `overdue_*`: those of them whose every such request waits for its answer past
+    the G5 timeout (§9.2): they still wait, under their own reason, for an operator to see."""
 
     individuals: dict[UUID, str] = field(default_factory=dict)
     dossiers: dict[UUID, str] = field(default_factory=dict)
     in_flight_students: frozenset[UUID] = frozenset()
     in_flight_schoolings: frozenset[UUID] = frozenset()
+    overdue_students: frozenset[UUID] = frozenset()
+    overdue_schoolings: frozenset[UUID] = frozenset()
 
 
 @dataclass(frozen=True)

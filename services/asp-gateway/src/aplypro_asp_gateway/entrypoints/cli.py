@@ -15,7 +15,7 @@ from aplypro_contracts.reasons import describe
 from aplypro_servicekit.cli import run_service, service_pool
 from aplypro_servicekit.logs import configure_logging
 
-from aplypro_asp_gateway.adapters import requests_repo, returns_repo
+from aplypro_asp_gateway.adapters import requests_repo, returns_repo, send_repo
 from aplypro_asp_gateway.config import AspSettings
 from aplypro_asp_gateway.entrypoints import demo_file
 from aplypro_asp_gateway.entrypoints.send import json_lines, send_now
@@ -45,12 +45,14 @@ def _with_pool(settings: AspSettings, work: Callable[[asyncpg.Pool], Awaitable[T
 
 @app.command("build-file")
 def build_file() -> None:
-    """Build one payment file now from the ready requests (the events go out with the service's relay)."""
+    """Build one payment file now from the ready requests (the events go out with the service's relay); on a send
+    day inside the send window only (`skipped` says why not)."""
     settings = AspSettings()
     configure_logging("asp-gateway", settings.log_level, settings.log_json)
     result = _with_pool(settings, lambda pool: build_payment_file(pool, build_options(settings)))
     sys.stdout.write(json.dumps({"file": result.file_name, "records": result.records,
-                                 "blocked": result.blocked, "written": result.written}) + "\n")
+                                 "blocked": result.blocked, "written": result.written,
+                                 "skipped": result.skipped}) + "\n")
 
 
 @app.command()
@@ -63,13 +65,15 @@ def send() -> None:
 
 @app.command()
 def status() -> None:
-    """Print counts as JSON: pending, blocked by reason (with each reason in plain words under `why`), sent,
-    sent after a retrait, files, requests per state, the last return files received."""
+    """Print counts as JSON: pending, blocked by reason (with each reason in plain words under `why`), ready
+    (in a built file, upload not recorded), sent, sent after a retrait, answers and payments overdue (G5),
+    files, requests per state, the last return files received."""
     settings = AspSettings()
 
     async def read(pool: asyncpg.Pool) -> dict[str, Any]:
         async with pool.acquire() as conn:
-            return {**await requests_repo.status(conn), **await returns_repo.status(conn)}
+            return {**await requests_repo.status(conn), **await send_repo.status(conn),
+                    **await returns_repo.status(conn)}
 
     status = _with_pool(settings, read)
     shown = [*status["blocked"], *(["sent_after_withdrawal"] if status["sent_after_withdrawal"] else [])]

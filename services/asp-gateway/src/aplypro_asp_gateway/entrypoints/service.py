@@ -32,14 +32,18 @@ def build_options(settings: AspSettings) -> BuildOptions:
     )
     return BuildOptions(params=params, token=settings.file_token, outbox_dir=settings.outbox_dir,
                         max_records=settings.max_records_per_file, topic=settings.topic(ASP_EVENTS),
-                        schema=settings.db_schema(SCHEMA), transport=transport_for(settings))
+                        schema=settings.db_schema(SCHEMA), transport=transport_for(settings),
+                        schedule=settings.schedule(),
+                        answer_timeout_working_days=settings.answer_timeout_working_days,
+                        payment_timeout_days=settings.payment_timeout_days)
 
 
 def build_spec(settings: AspSettings) -> ServiceSpec:
     options = build_options(settings)
 
     async def build_payment_files(runtime: ServiceRuntime) -> None:
-        """Every build_interval_s, one payment file from the ready requests (none when nothing is ready)."""
+        """Every build_interval_s, one payment file from the ready requests (none when nothing is ready, outside
+        the send days and window, or when a cap of §3.4 is reached), after the G5 watch."""
         assert runtime.pool is not None  # the runtime starts background tasks once the pool exists
         while True:
             await build_payment_file(runtime.pool, options)

@@ -1,10 +1,15 @@
-"""Building one payment file: pending requests checked, ready ones written into a file and marked sent.
+"""Building one payment file: pending requests checked, ready ones written into a file and bound to it.
+
+Only on a send day, inside the send window, within the ASP's caps (domain/schedule.py, §3.4, G6): otherwise
+nothing is built nor uploaded, and the result says why (`skipped`). The G5 watch (service_layer/answer_watch.py)
+runs first, whatever the hour.
 
 One transaction holds the file row (its frozen bytes and hash), its records (`file_records`: a request in
-one file ever, one first payment per PFMP and per NUMADM), the `sent` states and one PaymentRequestSent per
-request in the outbox. The file reaches the disk only after the commit: a file on disk whose requests
-were rolled back could be uploaded and later sent again in another file (G1). The handover to the drop
-folder (service_layer/handover.py) survives a crash at any step without writing a file twice.
+one file ever, one first payment per PFMP and per NUMADM) and the requests `ready`, bound to the file. The file
+reaches the disk only after the commit: a file on disk whose requests were rolled back could be uploaded and
+later sent again in another file (G1). The handover to the drop folder (service_layer/handover.py) survives a
+crash at any step without writing a file twice, and only when it records the upload do the requests become
+`sent`, with their PaymentRequestSent (service_layer/uploads.py).
 
 A record that cannot be built (lxml refuses it) or that breaks our XSD (§4.8) is blocked alone with its
 reason: the rest of the file goes out (issue 9, "poison stays local"). The file's bytes are validated
@@ -25,11 +30,11 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import structlog
-from aplypro_contracts import PaymentRequestHeld, PaymentRequestSent
+from aplypro_contracts import PaymentRequestHeld
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 
-from aplypro_asp_gateway.adapters import file_drop, xsd
+from aplypro_asp_gateway.adapters import file_drop, send_repo, xsd
 from aplypro_asp_gateway.adapters import requests_repo as repo
 from aplypro_asp_gateway.adapters.transport import Transport
 from aplypro_asp_gateway.adapters.xml_file import PaymentFile
@@ -37,6 +42,15 @@ from aplypro_asp_gateway.domain.creations import Creations
 from aplypro_asp_gateway.domain.errors import PaymentFileInvalid, RecordBuildError, RecordSchemaError
 from aplypro_asp_gateway.domain.model import Blocked, KnownIds, Parametrage, PaymentRecord, PendingRequest
 from aplypro_asp_gateway.domain.modification import prepare_request
+from aplypro_asp_gateway.domain.schedule import (
+    ASP_MAX_RECORDS_PER_FILE,
+    REFERENCE,
+    Allowance,
+    SendSchedule,
+    SkipReason,
+    Usage,
+)
+from aplypro_asp_gateway.service_layer.answer_watch import watch_answers
 from aplypro_asp_gateway.service_layer.handover import write_pending_files
 
 __all__ = ["BuildOptions", "BuildResult", "build_payment_file", "write_pending_files"]
@@ -44,7 +58,6 @@ __all__ = ["BuildOptions", "BuildResult", "build_payment_file", "write_pending_f
 log = structlog.get_logger(__name__)
 
 PRODUCER = "asp-gateway"
-ASP_MAX_RECORDS_PER_FILE = 7000  # the ASP's own limit (§3.4, G6): the setting can only lower it
 PARIS = ZoneInfo("Europe/Paris")  # DATECOMPLETUDE is the French calendar day
 
 
@@ -57,6 +70,9 @@ class BuildOptions:
     topic: str
     schema: str
     transport: Transport | None = None  # the drop folder (handover.transport_for); None: the outbox folder
+    schedule: SendSchedule = REFERENCE  # send days, window, caps (§3.4): the reference's by default
+    answer_timeout_working_days: int = 2  # G5 (§9.2)
+    payment_timeout_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -72,6 +88,9 @@ class BuildResult:
     records: int
     blocked: int
     written: list[str]
+    skipped: SkipReason | None = None  # why no file was built now (nothing checked, nothing uploaded if closed)
+    capped_by: SkipReason | None = None  # the week's allowance made the file smaller than the file cap
+    usage: Usage | None = None  # today's files and this week's records before this build (G6)
 
 
 def prepare_all(requests: Sequence[PendingRequest], params: Parametrage) -> list[PaymentRecord | Blocked]:
@@ -153,30 +172,56 @@ async def compose(conn: Connection, requests: Sequence[PendingRequest], params: 
 
 async def build_payment_file(pool: asyncpg.Pool, options: BuildOptions, now: datetime | None = None) -> BuildResult:
     now = now or datetime.now(UTC)
-    limit = min(options.max_records, ASP_MAX_RECORDS_PER_FILE)
     name: str | None = None
     async with pool.acquire() as conn:
+        await watch_answers(conn, now, answer_days=options.answer_timeout_working_days,
+                            payment_days=options.payment_timeout_days)
+        closed = options.schedule.open_at(now)
+        if closed is not None:  # no file built nor uploaded: a weekend or night upload breaks the ASP's rules
+            return BuildResult(None, 0, 0, [], skipped=closed.reason)
         async with conn.transaction():
-            # One builder at a time per schema: file names are chosen from the latest one issued.
+            # One builder at a time per schema: file names are chosen from the latest one issued, and the caps
+            # are counted under this lock (G6).
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"asp-build:{options.schema}")
-            # A budget programme switched on or off since the last build: pending requests are checked again.
-            flagged = await repo.sync_funding(conn, options.params.funding_off)
-            if flagged:
-                log.info("funding_switch_changed", rechecked=flagged, off=sorted(options.params.funding_off))
-            if not options.params.negative_rectification_blocked:
-                await repo.release_negative_rectifications(conn)  # §8.2 lifted: parked ones leave now
-            requests = await repo.pending_requests(conn, limit=limit)
-            built_on = now.astimezone(PARIS).date()
-            composition = await compose(conn, requests, options.params, built_on)
-            held = await repo.record_blocked(conn, composition.blocked)
-            await write_outbox(conn, [_held(options.topic, row) for row in held])
-            if composition.content is not None:
-                name = await _record_file(conn, options, now, composition.records, composition.content)
-        written = await write_pending_files(conn, options.transport or options.outbox_dir)
+            day_start, day_end, week_start = options.schedule.day_and_week(now)
+            usage = await send_repo.usage(conn, day_start, day_end, week_start)
+            allowance = options.schedule.allowance(now, usage)
+            composition = None
+            if isinstance(allowance, Allowance):
+                composition = await _build(conn, options, now, min(options.max_records, allowance.records))
+                if composition.content is not None:
+                    name = await _record_file(conn, options, now, composition.records, composition.content)
+        # Files built and not uploaded (this one, or one a crash left behind) go whatever the caps say: they
+        # are counted in `usage` already.
+        written = await write_pending_files(conn, options.transport or options.outbox_dir, topic=options.topic,
+                                            at=now)
+    if not isinstance(allowance, Allowance):
+        log.info("payment_file_not_built", reason=allowance.reason, files_today=usage.files_today,
+                 records_this_week=usage.records_this_week)
+        return BuildResult(None, 0, 0, written, skipped=allowance.reason, usage=usage)
+    assert composition is not None
     if composition.blocked:
         reasons = Counter(r for b in composition.blocked for r in b.reasons)
         log.info("payment_requests_blocked", count=len(composition.blocked), reasons=dict(reasons))
-    return BuildResult(name, len(composition.records), len(composition.blocked), written)
+    return BuildResult(name, len(composition.records), len(composition.blocked), written,
+                       capped_by=allowance.capped_by, usage=usage)
+
+
+async def _build(conn: Connection, options: BuildOptions, now: datetime, allowed: int) -> Composition:
+    """Pending requests checked (blocked ones keep their reasons), and the file's records and bytes."""
+    limit = min(allowed, ASP_MAX_RECORDS_PER_FILE)
+    # A budget programme switched on or off since the last build: pending requests are checked again.
+    flagged = await repo.sync_funding(conn, options.params.funding_off)
+    if flagged:
+        log.info("funding_switch_changed", rechecked=flagged, off=sorted(options.params.funding_off))
+    if not options.params.negative_rectification_blocked:
+        await repo.release_negative_rectifications(conn)  # §8.2 lifted: parked ones leave now
+    requests = await repo.pending_requests(conn, limit=limit)
+    built_on = now.astimezone(PARIS).date()
+    composition = await compose(conn, requests, options.params, built_on)
+    held = await repo.record_blocked(conn, composition.blocked)
+    await write_outbox(conn, [_held(options.topic, row) for row in held])
+    return composition
 
 
 def _held(topic: str, row: Any) -> OutboxRow:
@@ -196,16 +241,7 @@ async def _record_file(conn: Connection, options: BuildOptions, now: datetime,
     assert stamp is not None  # next_name always yields a stamped name
     await repo.insert_file(conn, name, stamp, content, hashlib.sha256(content).hexdigest(), len(records))
     await repo.insert_file_records(conn, name, records)
-    sent = await repo.mark_sent(conn, name, [(r.payment_request_id, r.rib_id) for r in records])
-    events = [
-        event_row(options.topic, row["student_id"], PaymentRequestSent(
-            producer=PRODUCER, payment_request_id=row["payment_request_id"], pfmp_id=row["pfmp_id"],
-            student_id=row["student_id"], amount_cents=row["amount_cents"], file_name=name,
-            correlation_id=row["correlation_id"], causation_id=row["requested_event_id"],
-            version=row["event_version"],  # the gateway's own sequence of events about the request
-        ))
-        for row in sent
-    ]
-    await write_outbox(conn, events)
+    # `ready` until the upload is recorded: `sent` and its event come with that record (uploads.py, G2).
+    await send_repo.bind_to_file(conn, name, [(r.payment_request_id, r.rib_id) for r in records])
     log.info("payment_file_built", file_name=name, records=len(records), bytes=len(content))
     return name

@@ -4,7 +4,9 @@ The drop folder is the local outbox or the ASP's SFTP `depot`, through one port 
 `transport_for` picks it from the settings. The file row (name, bytes, hash, its requests) is committed
 before anything touches the folder. Then: write the temporary `.<name>.part` and check it, mark the file
 `staged`, rename it to its final name (the handover: the ASP's pick-up may take it at once), mark it
-`written` with its destination and outcome. A restart (or the next `send`) finds each file not yet written
+`written` with its destination and outcome, and in that same transaction move its requests `ready → sent`
+with their PaymentRequestSent (service_layer/uploads.py): a request is `sent` only once its upload is
+recorded. A restart (or the next `send`) finds each file not yet written
 and resumes from what the database and the folder show (asp-exchange.md §9.2, G2):
 
 * not staged: nothing was handed over (the rename comes after the stage mark): the temporary file, whole
@@ -21,6 +23,7 @@ and resumes from what the database and the folder show (asp-exchange.md §9.2, G
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -28,12 +31,12 @@ import structlog
 from aplypro_servicekit.db import Connection
 
 from aplypro_asp_gateway.adapters import requests_repo as repo
-from aplypro_asp_gateway.adapters import transfers_repo
 from aplypro_asp_gateway.adapters.local_folder import LocalFolderTransport
 from aplypro_asp_gateway.adapters.requests_repo import FileToWrite
 from aplypro_asp_gateway.adapters.transport import Transport, TransportSession
 from aplypro_asp_gateway.config import AspSettings
 from aplypro_asp_gateway.domain.errors import FileOnDiskConflict
+from aplypro_asp_gateway.service_layer.uploads import record_upload
 
 log = structlog.get_logger(__name__)
 
@@ -65,13 +68,15 @@ def transport_for(settings: AspSettings) -> Transport:
     ))
 
 
-async def write_pending_files(conn: Connection, target: Path | Transport) -> list[str]:
+async def write_pending_files(conn: Connection, target: Path | Transport, *, topic: str,
+                              at: datetime | None = None) -> list[str]:
     """Hand over every built file not yet written; a folder path means the local-folder transport."""
     transport = LocalFolderTransport(target) if isinstance(target, Path) else target
-    return [h.name for h in await hand_over_pending(conn, transport)]
+    return [h.name for h in await hand_over_pending(conn, transport, topic=topic, at=at)]
 
 
-async def hand_over_pending(conn: Connection, transport: Transport) -> list[Handover]:
+async def hand_over_pending(conn: Connection, transport: Transport, *, topic: str,
+                            at: datetime | None = None) -> list[Handover]:
     """Put in the drop folder every built file not yet written (this run's, or one a crash left behind).
 
     One instance at a time per schema (a session lock, released if the process dies): two replicas
@@ -88,17 +93,17 @@ async def hand_over_pending(conn: Connection, transport: Transport) -> list[Hand
         async with transport.session() as session:
             for file in files:
                 outcome = await _hand_over(conn, session, file)
-                await _mark(conn, transport, file.name, outcome)
+                await _mark(conn, transport, file.name, outcome, topic=topic, at=at)
                 done.append(Handover(file.name, outcome))
         return done
     finally:
         await repo.unlock_handover(conn)
 
 
-async def _mark(conn: Connection, transport: Transport, name: str, outcome: Outcome) -> None:
-    async with conn.transaction():
-        await repo.mark_written(conn, name, unconfirmed=outcome == "unconfirmed")
-        await transfers_repo.note_handover(conn, name, transport.destination, outcome)
+async def _mark(conn: Connection, transport: Transport, name: str, outcome: Outcome, *, topic: str,
+                at: datetime | None) -> None:
+    """The handover recorded, and with it the file's requests `sent` (service_layer/uploads.py)."""
+    await record_upload(conn, name, topic=topic, outcome=outcome, destination=transport.destination, at=at)
     log.info("payment_file_written", file_name=name, outcome=outcome)
 
 

@@ -29,12 +29,14 @@ from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 
 from aplypro_asp_gateway.adapters import returns_repo as repo
+from aplypro_asp_gateway.adapters import send_repo
 from aplypro_asp_gateway.adapters.returns import ReturnFileRefused, read_return_bytes
 from aplypro_asp_gateway.adapters.returns.detect import kind_from_name
 from aplypro_asp_gateway.domain import address_corrections as corrections
 from aplypro_asp_gateway.domain.address_corrections import check_corrections
 from aplypro_asp_gateway.domain.return_lines import CSV_KINDS, ReturnFile, ReturnKind
 from aplypro_asp_gateway.domain.return_match import Outcome, decide_answers, decide_payments
+from aplypro_asp_gateway.service_layer.uploads import record_upload
 
 log = structlog.get_logger(__name__)
 
@@ -104,6 +106,10 @@ async def ingest_return(pool: asyncpg.Pool, incoming: IncomingReturn, *, topic: 
         if await repo.name_ingested(conn, parsed.name):
             # G3: same name, other bytes: processed (lines already applied are duplicates), operators told.
             log.warning("return_file_changed", file_name=parsed.name)
+        if parsed.kind in CSV_KINDS and await send_repo.unrecorded_upload(conn, parsed.upload_name):
+            # G2: an answer naming a file whose handover was not recorded proves the ASP has it: recorded now.
+            assert parsed.upload_name is not None
+            await record_upload(conn, parsed.upload_name, topic=topic, outcome="answered", destination=None)
         outcomes = await _decide(conn, parsed)
         if _waits_for_answers(parsed, outcomes) and await repo.defer_once(conn, parsed.name, parsed.sha256):
             # Nothing applied (only the deferral is kept): the whole file is read again at the next poll.
