@@ -84,7 +84,8 @@ def moved(student: Seeded, pfmp_id: str, request_id: uuid.UUID, state: str, vers
 def test_every_shared_blocking_reason_has_french_words() -> None:
     assert missing_words() == set()
     for key, words in BLOCKING.items():
-        assert words.blocks and words.todo, key
+        assert words.blocks, key
+        assert words.todo, key
         assert words.blocks != REASONS[key].blocks, key  # French, not the catalog's English
 
 
