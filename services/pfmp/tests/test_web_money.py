@@ -181,6 +181,7 @@ async def test_the_confirmed_director_relaunches_a_rejected_request_once_and_it_
     assert (event["pfmp_id"], event["payment_request_id"], event["requested_by"], event["reason"]) == (
         pfmp_id, str(request_id), "directrice", "bank_details_corrected")
     assert await audited(pool, "relaunch") == ["directrice"]
+    assert "Relancer le paiement" not in done.text  # asked: the new request comes from the calculator
     # A second click: refused in French, nothing more published
     again = client.post(url, data={"csrf_token": csrf_of(page), **form})
     assert "Cette demande est déjà relancée" in again.text

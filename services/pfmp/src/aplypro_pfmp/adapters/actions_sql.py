@@ -21,6 +21,13 @@ async def already_done(conn: Connection, action: str, *, schooling_id: UUID | No
         "AND payment_request_id IS NOT DISTINCT FROM $3 LIMIT 1", action, schooling_id, payment_request_id))
 
 
+async def relaunched(conn: Connection, student_id: UUID) -> set[UUID]:
+    """The payment requests of the student's PFMPs already relaunched (their new request may not be known yet)."""
+    rows = await conn.fetch("SELECT a.payment_request_id FROM pfmp_actions a JOIN pfmps p USING (pfmp_id) "
+                            "WHERE a.action = 'relaunch' AND p.student_id = $1", student_id)
+    return {r["payment_request_id"] for r in rows}
+
+
 async def latest_request(conn: Connection, pfmp_id: UUID) -> tuple[UUID, str | None] | None:
     """(id, state) of the PFMP's latest payment request as pfmp knows it, or None."""
     row = await conn.fetchrow(

@@ -74,15 +74,16 @@ class SchoolingDecision:
     withdrawal_asked: bool
 
 
-def _request_view(row: payments_sql.PaymentRow, latest: bool) -> RequestView:
+def _request_view(row: payments_sql.PaymentRow, latest: bool, relaunched: set[UUID]) -> RequestView:
     label, badge = REQUEST_STATES.get(row.state, (row.state, ""))
     return RequestView(row.payment_request_id, row.state, label, badge, row.amount_cents,
                        [(key, words(key, row.state)) for key in row.reasons],
-                       latest and row.state in RELAUNCHABLE)
+                       latest and row.state in RELAUNCHABLE and row.payment_request_id not in relaunched)
 
 
 async def money_of_student(conn: Connection, student_id: UUID, pfmps: list[web_sql.PfmpRow]) -> list[PfmpMoney]:
     computed = await payments_sql.amounts_of_student(conn, student_id)
+    relaunched = await actions_sql.relaunched(conn, student_id)
     by_pfmp: dict[UUID, list[payments_sql.PaymentRow]] = {}
     for row in await payments_sql.payments_of_student(conn, student_id):
         by_pfmp.setdefault(row.pfmp_id, []).append(row)
@@ -93,7 +94,7 @@ async def money_of_student(conn: Connection, student_id: UUID, pfmps: list[web_s
         amount = computed.get(p.pfmp_id, requested[-1] if requested else None)
         out.append(PfmpMoney(p.pfmp_id, p.start_date, p.end_date, amount,
                              rectifiable=p.status in ("validated", "rectified") and any(r.state == "paid" for r in rows),
-                             requests=[_request_view(r, i == len(rows) - 1) for i, r in enumerate(rows)]))
+                             requests=[_request_view(r, i == len(rows) - 1, relaunched) for i, r in enumerate(rows)]))
     return out
 
 
