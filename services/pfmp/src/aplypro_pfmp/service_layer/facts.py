@@ -1,14 +1,17 @@
 """What pfmp learns from the calculator, the gateway and documents to guard its life cycle: the state of
 each PFMP's payment requests (locks edits and deletions) and the decisions of each schooling (validation
-needs an issued DA). Older events are dropped and counted, as in the students projection."""
+needs an issued DA), and what the student page shows of payments (amounts, blocking keys). Older events
+are dropped and counted, as in the students projection."""
 
 from __future__ import annotations
 
 import structlog
 from aplypro_contracts import (
+    AmountComputed,
     DocumentReady,
     PaymentRequestBlocked,
     PaymentRequested,
+    PaymentRequestHeld,
     PaymentRequestSent,
     PaymentRequestStateChanged,
 )
@@ -16,6 +19,7 @@ from aplypro_servicekit.consumer import EventHandler
 from aplypro_servicekit.db import Connection
 
 from aplypro_pfmp.adapters import lifecycle_sql as sql
+from aplypro_pfmp.adapters import payments_sql
 
 log = structlog.get_logger(__name__)
 CONSUMER = "payment-facts"
@@ -29,6 +33,8 @@ def _dropped(applied: bool, event_type: str, aggregate_id: object, version: int)
 async def on_payment_requested(conn: Connection, event: PaymentRequested) -> None:
     applied = await sql.calculator_state(conn, event.payment_request_id, event.pfmp_id, event.version, "pending",
                                          event.occurred_at, created=True, event_type=event.event_type)
+    if applied:
+        await payments_sql.requested(conn, event.payment_request_id, event.amount_cents)
     _dropped(applied, event.event_type, event.payment_request_id, event.version)
 
 
@@ -37,19 +43,38 @@ async def on_payment_blocked(conn: Connection, event: PaymentRequestBlocked) -> 
     state = "pending" if event.parked else "incomplete"
     applied = await sql.calculator_state(conn, event.payment_request_id, event.pfmp_id, event.version, state,
                                          event.occurred_at, created=False, event_type=event.event_type)
+    if applied:
+        await payments_sql.blocked(conn, event.payment_request_id, event.reasons)
     _dropped(applied, event.event_type, event.payment_request_id, event.version)
 
 
 async def on_payment_sent(conn: Connection, event: PaymentRequestSent) -> None:
     applied = await sql.gateway_state(conn, event.payment_request_id, event.pfmp_id, event.version, "sent",
                                       event.occurred_at, event_type=event.event_type)
+    if applied:
+        await payments_sql.gateway_moved(conn, event.payment_request_id, (), event.amount_cents)
     _dropped(applied, event.event_type, event.payment_request_id, event.version)
 
 
 async def on_payment_state_changed(conn: Connection, event: PaymentRequestStateChanged) -> None:
     applied = await sql.gateway_state(conn, event.payment_request_id, event.pfmp_id, event.version, event.state,
                                       event.occurred_at, event_type=event.event_type)
+    if applied:
+        await payments_sql.gateway_moved(conn, event.payment_request_id, event.reasons)
     _dropped(applied, event.event_type, event.payment_request_id, event.version)
+
+
+async def on_payment_held(conn: Connection, event: PaymentRequestHeld) -> None:
+    """Why the gateway holds a request back: shown on the student page, no guard reads it."""
+    applied = await payments_sql.held(conn, event.payment_request_id, event.pfmp_id, event.version, event.reasons,
+                                      event.occurred_at)
+    _dropped(applied, event.event_type, event.payment_request_id, event.version)
+
+
+async def on_amount_computed(conn: Connection, event: AmountComputed) -> None:
+    """The PFMP's amount before any request (and after a change): shown on the student page."""
+    if not await payments_sql.amount_computed(conn, event.pfmp_id, event.amount_cents, event.occurred_at):
+        log.info("stale_event_dropped", event_type=event.event_type, aggregate_id=str(event.pfmp_id), version=0)
 
 
 async def on_document_ready(conn: Connection, event: DocumentReady) -> None:
@@ -65,4 +90,6 @@ HANDLERS: dict[str, EventHandler] = {
     "PaymentRequestSent": on_payment_sent,
     "PaymentRequestStateChanged": on_payment_state_changed,
     "DocumentReady": on_document_ready,
+    "PaymentRequestHeld": on_payment_held,
+    "AmountComputed": on_amount_computed,
 }

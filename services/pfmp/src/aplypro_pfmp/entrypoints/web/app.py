@@ -17,7 +17,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from aplypro_pfmp.config import PfmpSettings
 
-from . import api, auth, class_pages, day_counts, pages, pfmp_pages
+from . import api, auth, class_pages, day_counts, director_pages, pages, pfmp_pages
 from .rendering import render
 from .security import LoginRequired, RateLimiter, check_csrf
 from .settings import WebSettings
@@ -93,5 +93,6 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
     app.include_router(pfmp_pages.build_router())
     app.include_router(class_pages.build_router())
     app.include_router(day_counts.build_router())
+    app.include_router(director_pages.build_router())
     app.include_router(api.build_router())
     return app

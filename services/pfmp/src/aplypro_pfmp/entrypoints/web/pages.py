@@ -25,6 +25,7 @@ from aplypro_pfmp.service_layer.access import confirm_director, confirmed_direct
 from aplypro_pfmp.service_layer.lifecycle import add_pfmp
 from aplypro_pfmp.service_layer.validation import validate_pfmps
 
+from . import money_view
 from .labels import PFMP_STATUS, error_message
 from .rendering import flash, render
 from .security import User, current_user, director_of, staff_of
@@ -88,7 +89,8 @@ def build_router() -> APIRouter:
                 raise HTTPException(404)
             pfmps = await web_sql.pfmps_of_student(conn, student_id)
             holder = await confirmed_director(conn, uai)
-        return render(request, "student.html", {
+            money = await money_view.student_context(conn, student, pfmps)  # amounts, payments, decisions
+        return render(request, "student.html", {**money,
             "title": f"{student.last_name} {' '.join(student.first_names)}", "uai": uai, "student": student,
             "pfmps": pfmps, "is_director": uai in user.roles.director_of, "confirmed": holder == user.user_id,
             "other_confirmed": holder is not None and holder != user.user_id, "statuses": PFMP_STATUS})
