@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aplypro_contracts import RibOnFile, RibRecorded, default_registry
+from aplypro_contracts import RibOnFile, RibRecorded, SchoolingHiddenChanged, default_registry
 from aplypro_contracts.topics import STUDENTS_EVENTS
 from aplypro_servicekit.db import create_pool, migrate
 from aplypro_students.adapters.csv_reference import read_bcn_mefs_csv, read_establishments_csv
@@ -141,3 +141,28 @@ def test_a_malformed_request_is_answered_without_its_input(students: dict[str, s
     assert "parent-secret" not in refused.text
     assert "FR76" not in refused.text
     assert json.loads(refused.text)["errors"][0]["loc"][-1] == "owner_type"
+
+
+async def test_a_schooling_is_hidden_then_reintegrated_each_change_an_event_with_its_author(
+        students: dict[str, str], api: TestClient, database_url: str, namespace: str) -> None:
+    (row,) = await rows(database_url, namespace, "SELECT s.schooling_id FROM schoolings s JOIN students st "
+                                                 "USING (student_id) WHERE st.ine = '000111223AB'")
+    url = f"/internal/v1/etablissements/{UAI}/scolarites/{row['schooling_id']}/masquage"
+    hidden = api.put(url, json={"hidden": True, "recorded_by": "personnel"}, headers=AUTH)
+    assert hidden.status_code == 200, hidden.text
+    assert (hidden.json()["hidden"], hidden.json()["version"], hidden.json()["changed"]) == (True, 1, True)
+    # Hiding what is hidden changes nothing and emits nothing
+    again = api.put(url, json={"hidden": True, "recorded_by": "personnel"}, headers=AUTH)
+    assert (again.json()["version"], again.json()["changed"]) == (1, False)
+    back = api.put(url, json={"hidden": False, "recorded_by": "directrice"}, headers=AUTH)
+    assert (back.json()["hidden"], back.json()["version"], back.json()["hidden_at"]) == (False, 2, None)
+    events = [default_registry().parse(r["payload"])
+              for r in await rows(database_url, namespace, "SELECT payload FROM outbox ORDER BY id")]
+    assert [(e.hidden, e.version) for e in events if isinstance(e, SchoolingHiddenChanged)] == [(True, 1), (False, 2)]
+    (state,) = await rows(database_url, namespace, "SELECT hidden_at, hidden_by FROM schoolings "
+                                                   f"WHERE schooling_id = '{row['schooling_id']}'")
+    assert (state["hidden_at"], state["hidden_by"]) == (None, "directrice")
+    # Another establishment's URL does not reach it; nor does the API without its token
+    other = f"/internal/v1/etablissements/0999002L/scolarites/{row['schooling_id']}/masquage"
+    assert api.put(other, json={"hidden": True, "recorded_by": "x"}, headers=AUTH).status_code == 404
+    assert api.put(url, json={"hidden": True, "recorded_by": "x"}).status_code == 401

@@ -30,6 +30,7 @@ from aplypro_students.domain.report import InvalidFile
 from aplypro_students.domain.rib import OwnerType
 from aplypro_students.entrypoints.service import MIGRATION_PACKAGES
 from aplypro_students.service_layer.enter_ribs import EnteredRib, enter_ribs
+from aplypro_students.service_layer.hide_schooling import HideRefused, set_hidden
 
 log = structlog.get_logger(__name__)
 Uai = Annotated[str, Path(pattern=r"^[0-9]{7}[A-Z]$")]
@@ -69,6 +70,20 @@ class RibsOut(BaseModel):
     unchanged: int
     archived: int
     ribs: list[RibOut]
+
+
+class HiddenIn(BaseModel):
+    hidden: bool
+    recorded_by: str = Field(min_length=1, max_length=200, description="The web user's id (audit trail).")
+
+
+class HiddenOut(BaseModel):
+    schooling_id: UUID
+    student_id: UUID
+    hidden: bool
+    version: int = Field(description="SchoolingHiddenChanged's version: a reader may apply the answer at once.")
+    changed: bool
+    hidden_at: datetime | None
 
 
 def create_api(settings: StudentsSettings | None = None) -> FastAPI:
@@ -133,5 +148,19 @@ def create_api(settings: StudentsSettings | None = None) -> FastAPI:
                 {"line": e.line, "column": e.column, "code": e.code} for e in exc.errors]}, status_code=422)
         log.info("ribs_entered", entries=len(entries), **entered.summary.as_dict())
         return RibsOut(**entered.summary.as_dict(), ribs=[RibOut.of(v) for v in entered.ribs])
+
+    @app.put("/internal/v1/etablissements/{uai}/scolarites/{schooling_id}/masquage", dependencies=guarded,
+             response_model=HiddenOut, responses={404: {"description": "no such schooling there"},
+                                                  409: {"description": "refused: `code` says why"}})
+    async def hide(request: Request, uai: Uai, schooling_id: UUID, body: HiddenIn) -> HiddenOut | JSONResponse:
+        """Hide the schooling of a student who never came, or reintegrate it (SchoolingHiddenChanged)."""
+        try:
+            async with request.app.state.pool.acquire() as conn, conn.transaction():
+                state = await set_hidden(conn, uai, schooling_id, body.hidden, by=body.recorded_by,
+                                         topic=settings.topic(STUDENTS_EVENTS))
+        except HideRefused as exc:
+            status = 404 if exc.code == "schooling.unknown" else 409
+            return JSONResponse({"detail": "refused", "code": exc.code}, status_code=status)
+        return HiddenOut(**vars(state))
 
     return app
