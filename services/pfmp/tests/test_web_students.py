@@ -14,10 +14,12 @@ import asyncpg
 import pytest
 from aplypro_local.oidc import OTHER_UAI
 from aplypro_local.school import UAI
+from aplypro_contracts import SchoolingHiddenChanged
 from aplypro_pfmp.adapters import lifecycle_sql
 from aplypro_pfmp.config import PfmpSettings
 from aplypro_pfmp.entrypoints.web.app import create_app
 from aplypro_pfmp.entrypoints.web.settings import WebSettings
+from aplypro_pfmp.service_layer import projection
 from starlette.testclient import TestClient
 
 from .students_api_world import StudentsApi, students_api
@@ -232,3 +234,60 @@ async def test_the_dashboard_counts_da_rib_pfmp_and_payments_of_the_year(
     row = page.text[page.text.index(f'data-class="{label}"'):]
     cells = re.findall(r"<td>([^<]*)</td>", row[:row.index("</tr>")])
     assert cells == ["2", "0", "1", "1", "0", "1", "1"]
+
+
+async def test_staff_hide_a_student_who_never_came_then_reintegrate_them(
+        client: TestClient, pool: asyncpg.Pool, students_api: StudentsApi) -> None:
+    label = f"2NDE {uuid.uuid4().hex[:6]}"
+    student = await enrolled(pool, students_api, last_name="ABSENT", class_label=label)
+    await enrolled(pool, students_api, last_name="PRESENT", class_label=label)
+    login(client, "personnel")
+    page = client.get(f"/etablissements/{UAI}/annees/2025/classes/{label}/masquage")
+    assert page.status_code == 200
+    url = f"/etablissements/{UAI}/scolarites/{student.schooling_id}/masquage"
+    # Hidden through the students service; the next page shows it at once
+    hidden = client.post(url, data={"csrf_token": csrf_of(page), "hidden": "1"})
+    assert hidden.status_code == 200
+    assert "L'élève est masqué de la classe." in html.unescape(hidden.text)
+    row = hidden.text[hidden.text.index(f'data-schooling="{student.schooling_id}"'):]
+    assert "Masqué(e) manuellement de la classe" in row[:row.index("</tr>")]
+    stored = await students_api.fetch("SELECT hidden_at IS NOT NULL AS hidden, hidden_by FROM schoolings "
+                                      "WHERE schooling_id = $1", student.schooling_id)
+    assert [(r["hidden"], r["hidden_by"]) for r in stored] == [(True, "personnel")]
+    # The dashboard's counters leave it out of the present students
+    board = client.get(f"/etablissements/{UAI}/tableau-de-bord?annee=2025")
+    cells = re.findall(r"<td>([^<]*)</td>", board.text[board.text.index(f'data-class="{label}"'):].split("</tr>")[0])
+    assert cells[:2] == ["1", "0"]  # present, left (the hidden one in its own column)
+    # Reintegrated: back in the class
+    back = client.post(url, data={"csrf_token": csrf_of(hidden), "hidden": "0"})
+    assert "L'élève est réintégré dans la classe." in html.unescape(back.text)
+    row = back.text[back.text.index(f'data-schooling="{student.schooling_id}"'):]
+    assert "Présent(e)" in row[:row.index("</tr>")]
+    async with pool.acquire() as conn:
+        assert tuple(await conn.fetchrow("SELECT hidden, version FROM hidden_schoolings")) == (False, 2)
+        # The students service's events arrive afterwards: the same versions change nothing, a newer one applies
+        for version, flag in ((1, True), (2, False)):
+            await projection.on_schooling_hidden_changed(conn, SchoolingHiddenChanged(
+                producer="students", schooling_id=student.schooling_id, student_id=student.student_id,
+                hidden=flag, version=version))
+        assert tuple(await conn.fetchrow("SELECT hidden, version FROM hidden_schoolings")) == (False, 2)
+        await projection.on_schooling_hidden_changed(conn, SchoolingHiddenChanged(
+            producer="students", schooling_id=student.schooling_id, student_id=student.student_id, hidden=True,
+            version=3))
+        assert tuple(await conn.fetchrow("SELECT hidden, version FROM hidden_schoolings")) == (True, 3)
+
+
+async def test_staff_of_another_school_cannot_hide_this_schools_student(
+        client: TestClient, pool: asyncpg.Pool, students_api: StudentsApi) -> None:
+    student = await enrolled(pool, students_api)
+    await seed_student(pool, OTHER_UAI, last_name="AUTRE")
+    login(client, "autre-ecole")
+    token = csrf_of(client.get(f"/etablissements/{OTHER_UAI}/recherche"))
+    for uai in (UAI, OTHER_UAI):
+        refused = client.post(f"/etablissements/{uai}/scolarites/{student.schooling_id}/masquage",
+                              data={"csrf_token": token, "hidden": "1"})
+        assert refused.status_code == 404
+    assert client.get(f"/etablissements/{UAI}/annees/2025/classes/TLE PRO/masquage").status_code == 404
+    stored = await students_api.fetch("SELECT hidden_at FROM schoolings WHERE schooling_id = $1",
+                                      student.schooling_id)
+    assert [r["hidden_at"] for r in stored] == [None]

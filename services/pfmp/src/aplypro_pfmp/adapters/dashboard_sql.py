@@ -12,14 +12,16 @@ from typing import NamedTuple
 
 from aplypro_servicekit.db import Connection
 
-# The establishment's schoolings of the year, then per schooling: DA, RIB and PFMP facts.
+# The establishment's schoolings of the year, then per schooling: DA, RIB and PFMP facts. A hidden schooling
+# (a student who never came) counts among the schoolings but not as present nor as having a DA (§4).
 _SCOPE = (
     "WITH sc AS (SELECT s.schooling_id, s.student_id, coalesce(s.class_label, '') AS class_label, "
     "  (s.end_date IS NOT NULL AND s.end_date < $3) AS left_class, "
     "  EXISTS (SELECT 1 FROM decisions d WHERE d.schooling_id = s.schooling_id AND d.kind = 'attribution') "
     "    AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.schooling_id = s.schooling_id AND d.kind = 'retrait') "
     "    AS has_da, "
-    "  EXISTS (SELECT 1 FROM ribs_on_file r WHERE r.student_id = s.student_id AND r.uai = s.uai) AS has_rib "
+    "  EXISTS (SELECT 1 FROM ribs_on_file r WHERE r.student_id = s.student_id AND r.uai = s.uai) AS has_rib, "
+    "  EXISTS (SELECT 1 FROM hidden_schoolings h WHERE h.schooling_id = s.schooling_id AND h.hidden) AS hidden "
     "  FROM schoolings s WHERE s.uai = $1 AND s.school_year = $2), "
     "pf AS (SELECT p.pfmp_id, p.status, p.end_date, sc.class_label, sc.student_id, "
     "  (SELECT coalesce(r.asp_state, r.calc_state) FROM payment_requests r WHERE r.pfmp_id = p.pfmp_id "
@@ -31,7 +33,8 @@ _SCOPE = (
 class Counts(NamedTuple):
     schoolings: int
     students: int
-    current: int  # students still in their class today
+    current: int  # students still in their class today, not hidden
+    hidden: int
     with_da: int
     with_rib: int  # students with a RIB on file for this establishment
     pfmps: int
@@ -46,6 +49,7 @@ class ClassCounts(NamedTuple):
     label: str
     students: int
     current: int
+    hidden: int
     with_da: int
     with_rib: int
     pfmps: int
@@ -57,8 +61,9 @@ class ClassCounts(NamedTuple):
 async def totals(conn: Connection, uai: str, school_year: int, today: date) -> Counts:
     row = await conn.fetchrow(_SCOPE + (
         "SELECT (SELECT count(*) FROM sc) AS schoolings, (SELECT count(DISTINCT student_id) FROM sc) AS students, "
-        "(SELECT count(DISTINCT student_id) FROM sc WHERE NOT left_class) AS current, "
-        "(SELECT count(*) FROM sc WHERE has_da) AS with_da, "
+        "(SELECT count(DISTINCT student_id) FROM sc WHERE NOT left_class AND NOT hidden) AS current, "
+        "(SELECT count(*) FROM sc WHERE hidden) AS hidden, "
+        "(SELECT count(*) FROM sc WHERE has_da AND NOT hidden) AS with_da, "
         "(SELECT count(DISTINCT student_id) FROM sc WHERE has_rib) AS with_rib, "
         "(SELECT count(*) FROM pf) AS pfmps, (SELECT count(*) FROM pf WHERE status = 'pending') AS pending, "
         "(SELECT count(*) FROM pf WHERE status = 'completed') AS completed, "
@@ -82,8 +87,9 @@ async def request_states(conn: Connection, uai: str, school_year: int, today: da
 async def classes(conn: Connection, uai: str, school_year: int, today: date) -> list[ClassCounts]:
     rows = await conn.fetch(_SCOPE + (
         "SELECT sc.class_label AS label, count(DISTINCT sc.student_id) AS students, "
-        "count(DISTINCT sc.student_id) FILTER (WHERE NOT sc.left_class) AS current, "
-        "count(DISTINCT sc.schooling_id) FILTER (WHERE sc.has_da) AS with_da, "
+        "count(DISTINCT sc.student_id) FILTER (WHERE NOT sc.left_class AND NOT sc.hidden) AS current, "
+        "count(DISTINCT sc.schooling_id) FILTER (WHERE sc.hidden) AS hidden, "
+        "count(DISTINCT sc.schooling_id) FILTER (WHERE sc.has_da AND NOT sc.hidden) AS with_da, "
         "count(DISTINCT sc.student_id) FILTER (WHERE sc.has_rib) AS with_rib, "
         "(SELECT count(*) FROM pf WHERE pf.class_label = sc.class_label) AS pfmps, "
         "(SELECT count(*) FROM pf WHERE pf.class_label = sc.class_label AND status = 'completed') AS completed, "

@@ -4,6 +4,7 @@ establishment (the bank data itself stays in the students service)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import NamedTuple
 from uuid import UUID
 
@@ -72,3 +73,32 @@ async def class_rib_lines(conn: Connection, uai: str, school_year: int, label: s
 async def has_rib_on_file(conn: Connection, student_id: UUID, uai: str) -> bool:
     return bool(await conn.fetchval("SELECT true FROM ribs_on_file WHERE student_id = $1 AND uai = $2",
                                     student_id, uai))
+
+
+class ClassSchooling(NamedTuple):
+    schooling_id: UUID
+    student_id: UUID
+    last_name: str
+    first_names: list[str]
+    left: bool  # Sorti(e) de la classe
+    hidden: bool  # Masqué(e) manuellement de la classe
+
+
+async def class_schoolings(conn: Connection, uai: str, school_year: int, label: str,
+                           today: date) -> list[ClassSchooling]:
+    rows = await conn.fetch(
+        "SELECT s.schooling_id, s.student_id, st.last_name, st.first_names, "
+        "(s.end_date IS NOT NULL AND s.end_date < $4) AS left_class, coalesce(h.hidden, false) AS hidden "
+        "FROM schoolings s JOIN students st USING (student_id) "
+        "LEFT JOIN hidden_schoolings h USING (schooling_id) "
+        "WHERE s.uai = $1 AND s.school_year = $2 AND s.class_label = $3 "
+        "ORDER BY st.last_name, st.first_names, s.schooling_id", uai, school_year, label, today)
+    return [ClassSchooling(r["schooling_id"], r["student_id"], r["last_name"], list(r["first_names"]),
+                           bool(r["left_class"]), bool(r["hidden"])) for r in rows]
+
+
+async def schooling_class(conn: Connection, uai: str, schooling_id: UUID) -> tuple[int, str] | None:
+    """(school year, class) of a schooling of `uai`; None for another establishment's."""
+    row = await conn.fetchrow("SELECT school_year, class_label FROM schoolings WHERE schooling_id = $1 "
+                              "AND uai = $2 AND class_label IS NOT NULL", schooling_id, uai)
+    return None if row is None else (int(row["school_year"]), str(row["class_label"]))

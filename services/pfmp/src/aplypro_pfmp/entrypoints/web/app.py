@@ -17,7 +17,18 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from aplypro_pfmp.config import PfmpSettings
 
-from . import api, auth, class_pages, dashboard_pages, day_counts, pages, pfmp_pages, rib_pages, search_pages
+from . import (
+    api,
+    auth,
+    class_pages,
+    dashboard_pages,
+    day_counts,
+    hide_pages,
+    pages,
+    pfmp_pages,
+    rib_pages,
+    search_pages,
+)
 from .rendering import render
 from .security import LoginRequired, RateLimiter, check_csrf
 from .settings import WebSettings
@@ -97,4 +108,5 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
     app.include_router(rib_pages.build_router())
     app.include_router(search_pages.build_router())
     app.include_router(dashboard_pages.build_router())
+    app.include_router(hide_pages.build_router())
     return app

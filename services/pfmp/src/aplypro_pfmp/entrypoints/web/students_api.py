@@ -98,3 +98,40 @@ async def enter_ribs(settings: WebSettings, uai: str, user_id: str, entries: lis
         log.warning("students_api_error", status=answer.status_code)
         raise StudentsApiUnavailable
     return [Rib.of(r) for r in answer.json()["ribs"]]
+
+
+class HideRefused(ValueError):
+    """The students service refused the change (`code`: schooling.other_open)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class HiddenState:
+    schooling_id: UUID
+    hidden: bool
+    version: int  # SchoolingHiddenChanged's: pfmp applies the answer at once, the event later is a no-op
+    changed: bool
+
+
+async def set_hidden(settings: WebSettings, uai: str, schooling_id: UUID, hidden: bool,
+                     user_id: str) -> HiddenState | None:
+    """None: no such schooling in this establishment at the students service."""
+    try:
+        async with _client(settings) as client:
+            answer = await client.put(f"/internal/v1/etablissements/{uai}/scolarites/{schooling_id}/masquage",
+                                      json={"hidden": hidden, "recorded_by": user_id})
+    except httpx2.HTTPError as exc:
+        log.warning("students_api_unreachable", error=type(exc).__name__)
+        raise StudentsApiUnavailable from None
+    if answer.status_code == 404:
+        return None
+    if answer.status_code == 409:
+        raise HideRefused(str(answer.json().get("code")))
+    if answer.status_code != 200:
+        log.warning("students_api_error", status=answer.status_code)
+        raise StudentsApiUnavailable
+    data = answer.json()
+    return HiddenState(UUID(data["schooling_id"]), bool(data["hidden"]), int(data["version"]), bool(data["changed"]))
