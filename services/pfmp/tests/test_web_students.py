@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
+from aplypro_contracts import SchoolingHiddenChanged
 from aplypro_local.oidc import OTHER_UAI
 from aplypro_local.school import UAI
-from aplypro_contracts import SchoolingHiddenChanged
 from aplypro_pfmp.adapters import lifecycle_sql
 from aplypro_pfmp.config import PfmpSettings
 from aplypro_pfmp.entrypoints.web.app import create_app
