@@ -264,17 +264,17 @@ async def test_staff_hide_a_student_who_never_came_then_reintegrate_them(
     row = back.text[back.text.index(f'data-schooling="{student.schooling_id}"'):]
     assert "Présent(e)" in row[:row.index("</tr>")]
     async with pool.acquire() as conn:
-        assert tuple(await conn.fetchrow("SELECT hidden, version FROM hidden_schoolings")) == (False, 2)
+        assert tuple((await conn.fetch("SELECT hidden, version FROM hidden_schoolings"))[0]) == (False, 2)
         # The students service's events arrive afterwards: the same versions change nothing, a newer one applies
         for version, flag in ((1, True), (2, False)):
             await projection.on_schooling_hidden_changed(conn, SchoolingHiddenChanged(
                 producer="students", schooling_id=student.schooling_id, student_id=student.student_id,
                 hidden=flag, version=version))
-        assert tuple(await conn.fetchrow("SELECT hidden, version FROM hidden_schoolings")) == (False, 2)
+        assert tuple((await conn.fetch("SELECT hidden, version FROM hidden_schoolings"))[0]) == (False, 2)
         await projection.on_schooling_hidden_changed(conn, SchoolingHiddenChanged(
             producer="students", schooling_id=student.schooling_id, student_id=student.student_id, hidden=True,
             version=3))
-        assert tuple(await conn.fetchrow("SELECT hidden, version FROM hidden_schoolings")) == (True, 3)
+        assert tuple((await conn.fetch("SELECT hidden, version FROM hidden_schoolings"))[0]) == (True, 3)
 
 
 async def test_staff_of_another_school_cannot_hide_this_schools_student(
