@@ -246,9 +246,13 @@ def api_command() -> None:
     from aplypro_students.entrypoints.http_api import create_api
 
     settings = _settings()
+    try:
+        api = create_api(settings)
+    except ValueError as exc:  # no service token: an open API would let anyone enter RIBs
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
     # no access log: paths carry student ids only, but the web's requests need no second trace
-    uvicorn.run(create_api(settings), host=settings.api_host, port=settings.api_port, access_log=False,
-                log_config=None)
+    uvicorn.run(api, host=settings.api_host, port=settings.api_port, access_log=False, log_config=None)
 
 
 def main() -> None:
