@@ -49,6 +49,7 @@ from .students import (
     RibOnFileV1,
     RibRecordedV1,
     RibRecordedV2,
+    SchoolingHiddenChangedV1,
     SchoolingOpenedV1,
     SchoolingOpenedV2,
     StudentIneStatusChangedV1,
@@ -63,6 +64,7 @@ SchoolingOpened = SchoolingOpenedV2
 RibRecorded = RibRecordedV2
 RibOnFile = RibOnFileV1
 StudentIneStatusChanged = StudentIneStatusChangedV1
+SchoolingHiddenChanged = SchoolingHiddenChangedV1
 PfmpRecorded = PfmpRecordedV2
 PfmpValidated = PfmpValidatedV2
 DecisionWithdrawalRequested = DecisionWithdrawalRequestedV1
@@ -111,6 +113,7 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     SchoolingExtendedV1,
     StudentIneStatusChangedV1,
     PaymentRequestHeldV1,
+    SchoolingHiddenChangedV1,
 )
 
 
@@ -181,6 +184,8 @@ __all__ = [
     "SchemaViolation",
     "SchoolingExtended",
     "SchoolingExtendedV1",
+    "SchoolingHiddenChanged",
+    "SchoolingHiddenChangedV1",
     "SchoolingOpened",
     "SchoolingOpenedV1",
     "SchoolingOpenedV2",

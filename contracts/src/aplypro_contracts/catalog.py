@@ -26,6 +26,7 @@ from .pfmp import (
 from .students import (
     RibOnFileV1,
     RibRecordedV2,
+    SchoolingHiddenChangedV1,
     SchoolingOpenedV2,
     StudentIneStatusChangedV1,
     StudentRegisteredV1,
@@ -52,9 +53,10 @@ class TopicInfo:
 
 CATALOG: tuple[TopicInfo, ...] = (
     TopicInfo(STUDENTS_EVENTS, "students", "student_id", (StudentRegisteredV1, SchoolingOpenedV2, RibOnFileV1,
-                                               StudentIneStatusChangedV1),
+                                               StudentIneStatusChangedV1, SchoolingHiddenChangedV1),
               ("pfmp", "calculator", "documents", "asp-gateway"),
-              "the asp-gateway reads StudentIneStatusChanged for the payment gate ine_not_found"),
+              "the asp-gateway reads StudentIneStatusChanged for the payment gate ine_not_found; pfmp reads "
+              "SchoolingHiddenChanged for its pages and counters"),
     TopicInfo(STUDENTS_RIBS, "students", "student_id", (RibRecordedV2,), ("documents", "asp-gateway", "calculator"),
               "restricted: bank details (the calculator reads only student id and establishment, to retry "
               "requests rejected for bank details)"),

@@ -62,4 +62,5 @@ def examples() -> list[c.Envelope]:
         c.PaymentRequestHeld(producer="asp-gateway", payment_request_id=R, pfmp_id=P, student_id=ST, version=1,
                              reasons=("ine_not_found", "missing_rib"), **BASE),
         c.StudentIneStatusChanged(producer="students", student_id=ST, ine_status="not_found", version=1, **BASE),
+        c.SchoolingHiddenChanged(producer="students", schooling_id=S, student_id=ST, hidden=True, version=1, **BASE),
     ]

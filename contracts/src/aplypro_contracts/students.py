@@ -146,3 +146,17 @@ class StudentIneStatusChangedV1(Envelope):
     student_id: UUID = Field(description="Internal id; the Kafka key.")
     ine_status: Literal["found", "not_found"]
     version: AggregateVersion = Field(description="The student's INE-status version (each change is the next).")
+
+
+class SchoolingHiddenChangedV1(Envelope):
+    """Staff hid a schooling of a registered student who never came (*Masqué(e) manuellement de la classe*),
+    or reintegrated it (imports.md §5.9): a fact of the students service, entered through its internal API.
+    Hidden schoolings are left out of counters, departure detection and bulk DAs. One event for both ways,
+    so that one version sequence per schooling orders them."""
+
+    event_type: Literal["SchoolingHiddenChanged"] = "SchoolingHiddenChanged"
+    schema_version: Literal[1] = 1
+    schooling_id: UUID
+    student_id: UUID = Field(description="The Kafka key.")
+    hidden: bool
+    version: AggregateVersion = Field(description="The schooling's hide/reintegrate version (each change +1).")

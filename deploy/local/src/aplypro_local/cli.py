@@ -100,6 +100,9 @@ def up(workdir: WORKDIR = Path("var/stack"),
             if stack.web is not None and stack.web.poll() is not None:
                 typer.echo("web application stopped; restarting it", err=True)
                 stack.start_web(oidc.issuer)  # same port
+            if stack.students_api is not None and stack.students_api.poll() is not None:
+                typer.echo("students API stopped; restarting it", err=True)
+                stack.start_students_api()  # same port and token
             time.sleep(1)
     finally:
         resources.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -40,6 +41,10 @@ class LocalStack:
     # The schools' web application (`aplypro-pfmp web`), beside the services when start_web() was called.
     web: subprocess.Popen[bytes] | None = None
     web_port: int = 0
+    # The students service's internal API (`aplypro-students api`), which the web enters RIBs through.
+    students_api: subprocess.Popen[bytes] | None = None
+    students_api_port: int = 0
+    students_api_token: str = ""
 
     @property
     def schema_prefix(self) -> str:
@@ -96,11 +101,26 @@ class LocalStack:
         """Start (or restart) the web application against this OIDC issuer; returns its address. The port is
         APLYPRO_WEB_PORT when set, else a free one kept across restarts."""
         self.web_port = self.web_port or int(self.env.get("APLYPRO_WEB_PORT") or _free_port())
-        env = {**self.env, "APLYPRO_WEB_OIDC_ISSUER": oidc_issuer, "APLYPRO_WEB_PORT": str(self.web_port)}
+        env = {**self.env, "APLYPRO_WEB_OIDC_ISSUER": oidc_issuer, "APLYPRO_WEB_PORT": str(self.web_port),
+               **self.start_students_api()}
         command = [*service_command("pfmp")[:-1], "web"]
         with (self.workdir / "logs" / "web.log").open("ab") as log:
             self.web = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
         return f"http://127.0.0.1:{self.web_port}"
+
+    def start_students_api(self) -> dict[str, str]:
+        """Start the students service's internal API unless it runs; returns the web's settings to reach it (a
+        random service token, kept across web restarts)."""
+        self.students_api_port = self.students_api_port or _free_port()
+        self.students_api_token = self.students_api_token or secrets.token_urlsafe(24)
+        if self.students_api is None or self.students_api.poll() is not None:
+            env = {**self.env, "APLYPRO_STUDENTS_API_TOKEN": self.students_api_token,
+                   "APLYPRO_STUDENTS_API_PORT": str(self.students_api_port)}
+            with (self.workdir / "logs" / "students-api.log").open("ab") as log:
+                self.students_api = subprocess.Popen([*service_command("students")[:-1], "api"], env=env, stdout=log,
+                                                     stderr=log, start_new_session=True)
+        return {"APLYPRO_WEB_STUDENTS_API_URL": f"http://127.0.0.1:{self.students_api_port}",
+                "APLYPRO_WEB_STUDENTS_API_TOKEN": self.students_api_token}
 
     def ops_url(self, service: str) -> str | None:
         port = self.ops_ports.get(service)
@@ -157,6 +177,9 @@ class LocalStack:
         if self.web is not None and self.web.poll() is None:
             self.web.terminate()
             self.web.wait(20)
+        if self.students_api is not None and self.students_api.poll() is None:
+            self.students_api.terminate()
+            self.students_api.wait(20)
         for service in list(self.processes):
             if self.processes[service].poll() is None:
                 self.processes[service].send_signal(signal.SIGTERM)

@@ -3,7 +3,7 @@
 from typing import Literal
 
 from aplypro_servicekit.settings import ServiceSettings
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from aplypro_students.domain.departures import DEFAULT_MAX_SHARE
@@ -42,3 +42,8 @@ class StudentsSettings(ServiceSettings):
     # mass-departure guard: a refused establishment is reported failed, `mass_departure`); `partial`: never closes
     import_mode: Literal["full", "partial"] = "full"
     import_concurrency: int = Field(default=4, ge=1)  # establishments fetched at once (each commits alone)
+    # The internal HTTP API (`aplypro-students api`, issue 14): the web application enters RIBs through it.
+    # Every call carries this shared token (Authorization: Bearer); unset, the API refuses to start.
+    api_token: SecretStr | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int = 8071  # beside the web application's 8070

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import structlog
-from aplypro_contracts import RibOnFile, SchoolingOpened, StudentRegistered
+from aplypro_contracts import RibOnFile, SchoolingHiddenChanged, SchoolingOpened, StudentRegistered
 from aplypro_servicekit.db import Connection
 
-from aplypro_pfmp.adapters import lifecycle_sql, postgres
+from aplypro_pfmp.adapters import hidden_sql, lifecycle_sql, postgres
 
 log = structlog.get_logger(__name__)
 
@@ -32,3 +32,10 @@ async def on_schooling_opened(conn: Connection, event: SchoolingOpened) -> None:
 async def on_rib_on_file(conn: Connection, event: RibOnFile) -> None:
     """The student has a RIB for this establishment (no bank data here): validation's RIB guard."""
     await lifecycle_sql.record_rib_on_file(conn, event.student_id, event.establishment_uai)
+
+
+async def on_schooling_hidden_changed(conn: Connection, event: SchoolingHiddenChanged) -> None:
+    """Staff hid or reintegrated the schooling (students service): pages and counters leave it out."""
+    if not await hidden_sql.apply_hidden(conn, event.schooling_id, event.hidden, event.version):
+        log.info("stale_event_dropped", event_type=event.event_type, schooling_id=str(event.schooling_id),
+                 version=event.version)

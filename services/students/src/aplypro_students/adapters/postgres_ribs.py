@@ -37,12 +37,15 @@ async def archive_rib(conn: Connection, rib_id: UUID) -> None:
     await conn.execute("UPDATE ribs SET archived_at = now() WHERE rib_id = $1", rib_id)
 
 
-async def insert_rib(conn: Connection, rib_id: UUID, student_id: UUID, uai: str, details: BankDetails) -> int:
+async def insert_rib(conn: Connection, rib_id: UUID, student_id: UUID, uai: str, details: BankDetails, *,
+                     recorded_by: str | None = None) -> int:
     """Store a new RIB of the student at this establishment; returns its version (the previous one + 1)."""
     version = await conn.fetchval(
-        "INSERT INTO ribs (rib_id, student_id, uai, owner_type, holder_name, iban, bic, version) "
+        "INSERT INTO ribs (rib_id, student_id, uai, owner_type, holder_name, iban, bic, version, recorded_by) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, "
-        "  (SELECT coalesce(max(version), 0) + 1 FROM ribs WHERE student_id = $2 AND uai = $3)) RETURNING version",
+        "  (SELECT coalesce(max(version), 0) + 1 FROM ribs WHERE student_id = $2 AND uai = $3), $8) "
+        "RETURNING version",
         rib_id, student_id, uai, details.owner_type.value, details.holder_name, details.iban, details.bic,
+        recorded_by,
     )
     return int(version)

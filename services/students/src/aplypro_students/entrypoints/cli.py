@@ -237,5 +237,23 @@ def ine_found(ines: _INES, by: _BY) -> None:
 ops_cli.register(app)  # set-provider, refresh-student, import-all
 
 
+@app.command("api")
+def api_command() -> None:
+    """Serve the internal HTTP API the web application enters RIBs through (APLYPRO_STUDENTS_API_TOKEN,
+    APLYPRO_STUDENTS_API_HOST / _PORT)."""
+    import uvicorn
+
+    from aplypro_students.entrypoints.http_api import create_api
+
+    settings = _settings()
+    try:
+        api = create_api(settings)
+    except ValueError as exc:  # no service token: an open API would let anyone enter RIBs
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    # no access log: paths carry student ids only, but the web's requests need no second trace
+    uvicorn.run(api, host=settings.api_host, port=settings.api_port, access_log=False, log_config=None)
+
+
 def main() -> None:
     app()

@@ -63,11 +63,12 @@ def _same(row: Any, details: BankDetails) -> bool:
 
 
 async def record_ribs(conn: Connection, entries: list[RecordRib], *, topic: str,
-                      events_topic: str | None = None) -> RibSummary:
+                      events_topic: str | None = None, recorded_by: str | None = None) -> RibSummary:
     """Run inside the caller's transaction; re-recording the active RIB unchanged is a no-op.
 
     With `events_topic`, each RibRecorded (restricted topic) comes with its bank-data-free RibOnFile on the
-    students topic, for pfmp's validation guard (issue 10).
+    students topic, for pfmp's validation guard (issue 10). `recorded_by`: the web user who entered them
+    (audit trail, issue 14); None for a file.
     """
     ids = await _check(conn, entries)
     import_id = uuid.uuid4()
@@ -82,7 +83,8 @@ async def record_ribs(conn: Connection, entries: list[RecordRib], *, topic: str,
             await postgres_ribs.archive_rib(conn, active["rib_id"])
             archived += 1
         rib_id = uuid.uuid4()
-        version = await postgres_ribs.insert_rib(conn, rib_id, student_id, entry.uai, entry.details)
+        version = await postgres_ribs.insert_rib(conn, rib_id, student_id, entry.uai, entry.details,
+                                                 recorded_by=recorded_by)
         event = events.rib_recorded(rib_id, student_id, entry.uai, entry.details, import_id, version)
         rows.append(event_row(topic, student_id, event))  # keyed by student_id: never the IBAN or the INE
         recorded += 1
@@ -90,6 +92,6 @@ async def record_ribs(conn: Connection, entries: list[RecordRib], *, topic: str,
             rows.append(event_row(events_topic, student_id, events.rib_on_file(event)))
     await write_outbox(conn, rows)
     summary = RibSummary(recorded, unchanged, archived)  # RIBs, not events (RibOnFile doubles them)
-    await postgres.record_import(conn, import_id, "ribs_csv", None, None, None, summary.as_dict(), [])
+    await postgres.record_import(conn, import_id, "ribs_web" if recorded_by else "ribs_csv", None, None, None, summary.as_dict(), [])
     log.info("ribs_recorded", import_id=str(import_id), **summary.as_dict())
     return summary

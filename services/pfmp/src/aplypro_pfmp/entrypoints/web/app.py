@@ -17,7 +17,19 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from aplypro_pfmp.config import PfmpSettings
 
-from . import api, auth, class_pages, day_counts, director_pages, pages, pfmp_pages
+from . import (
+    api,
+    auth,
+    class_pages,
+    dashboard_pages,
+    day_counts,
+    director_pages,
+    hide_pages,
+    pages,
+    pfmp_pages,
+    rib_pages,
+    search_pages,
+)
 from .rendering import render
 from .security import LoginRequired, RateLimiter, check_csrf
 from .settings import WebSettings
@@ -95,4 +107,8 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
     app.include_router(day_counts.build_router())
     app.include_router(director_pages.build_router())
     app.include_router(api.build_router())
+    app.include_router(rib_pages.build_router())
+    app.include_router(search_pages.build_router())
+    app.include_router(dashboard_pages.build_router())
+    app.include_router(hide_pages.build_router())
     return app

@@ -24,5 +24,9 @@ class WebSettings(BaseSettings):
     cookie_secure: bool = True
     login_attempts_per_minute: int = Field(default=10, ge=1,
                                            description="Per client address, on /connexion and /auth/callback.")
+    # The students service's internal API (`aplypro-students api`): RIBs are entered through it (issue 14).
+    students_api_url: str = "http://127.0.0.1:8071"
+    students_api_token: SecretStr = SecretStr("")  # the students service's APLYPRO_STUDENTS_API_TOKEN
+    students_api_timeout_s: float = 10.0
     host: str = "127.0.0.1"
     port: int = 8070
