@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import multiprocessing
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -272,7 +273,12 @@ def report(args: argparse.Namespace, run: Run, findings: list[checks.Finding], s
     return 0 if not failed and not lost and not duplicated else 1
 
 
+def _stop(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # SIGTERM: through main's `finally`, so no server or service is left behind
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _stop)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=650_000)
     parser.add_argument("--establishments", type=int, help="default: students / 225 (≈ 2,900 at 650,000)")

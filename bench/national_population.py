@@ -179,8 +179,9 @@ def _pfmps(rng: random.Random, student: Student) -> Iterator[Pfmp]:
     count = rng.choices((1, 2, 3), weights=(1, 2, 1))[0]  # 2 on average
     for first, last in sorted(rng.sample(WINDOWS, count)):
         start = first + timedelta(weeks=rng.randrange((last - first).days // 7 + 1))
-        end = start + timedelta(weeks=rng.randint(2, 4), days=-3)  # Monday to Friday
-        yield Pfmp(student.ine, student.uai, start, end, rng.randint(3, DAYS_PER_STUDENT // count))
+        weeks = rng.randint(2, 4)
+        end = start + timedelta(weeks=weeks, days=-3)  # Monday to Friday
+        yield Pfmp(student.ine, student.uai, start, end, rng.randint(3, min(5 * weeks, DAYS_PER_STUDENT // count)))
 
 
 def generate(students: int, establishments: int | None = None, seed: int = 2025) -> Population:
