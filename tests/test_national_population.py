@@ -5,6 +5,7 @@ and the files the services' CLIs read. No stack is started."""
 from __future__ import annotations
 
 import csv
+import itertools
 import sys
 from collections import Counter
 from datetime import date
@@ -35,23 +36,26 @@ def test_the_population_has_its_establishments_classes_and_pfmps(population_modu
     assert len({s.ine for s in population.students}) == 6_000
     # classes of 12 to 35, about 24 on average, filled exactly by their students
     sizes = [k.size for k in population.classes]
-    assert min(sizes) >= 12 and max(sizes) <= 35
+    assert min(sizes) >= 12
+    assert max(sizes) <= 35
     assert 20 <= sum(sizes) / len(sizes) <= 28
     assert Counter((s.uai, s.klass) for s in population.students) == Counter(
         {(k.uai, k.label): k.size for k in population.classes})
     # 1 to 3 PFMPs a student, 2 on average, never overlapping, days within the calendar and the lowest cap
     per_student = Counter(p.ine for p in population.pfmps)
-    assert set(per_student.values()) <= {1, 2, 3} and len(per_student) == 6_000
+    assert set(per_student.values()) <= {1, 2, 3}
+    assert len(per_student) == 6_000
     assert 1.9 <= len(population.pfmps) / 6_000 <= 2.1
     by_student: dict[str, list[tuple[date, date]]] = {}
     days: Counter[str] = Counter()
     for p in population.pfmps:
-        assert p.start <= p.end and 1 <= p.days <= (p.end - p.start).days + 1
+        assert p.start <= p.end
+        assert 1 <= p.days <= (p.end - p.start).days + 1
         by_student.setdefault(p.ine, []).append((p.start, p.end))
         days[p.ine] += p.days
     for periods in by_student.values():
         ordered = sorted(periods)
-        assert all(a[1] < b[0] for a, b in zip(ordered, ordered[1:], strict=False))
+        assert all(a[1] < b[0] for a, b in itertools.pairwise(ordered))
     assert max(days.values()) <= 20
 
 
@@ -62,7 +66,8 @@ def test_each_class_follows_a_mef_of_its_establishments_ministry(population_modu
     assert all(k.mef.ministry == ministry[k.uai] for k in population.classes)
     # the national mix: mostly MENJ, MASA present, public and private (budget prefixes ENPU and ENPR)
     kinds = Counter((s.ministry, s.contract) for s in population.schools)
-    assert kinds["MENJ", "99"] > kinds["MENJ", "30"] > 0 and kinds["MASA", "99"] > 0
+    assert kinds["MENJ", "99"] > kinds["MENJ", "30"] > 0
+    assert kinds["MASA", "99"] > 0
 
 
 def test_the_same_seed_gives_the_same_population(population_module: ModuleType) -> None:
