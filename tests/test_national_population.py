@@ -5,6 +5,7 @@ and the files the services' CLIs read. No stack is started."""
 from __future__ import annotations
 
 import csv
+import importlib
 import itertools
 import sys
 from collections import Counter
@@ -21,10 +22,9 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 def population_module() -> ModuleType:
     sys.path.insert(0, str(BENCH))  # the benches import each other as scripts do
     try:
-        import national_population
+        return importlib.import_module("national_population")
     finally:
         sys.path.remove(str(BENCH))
-    return national_population
 
 
 def test_the_population_has_its_establishments_classes_and_pfmps(population_module: ModuleType) -> None:
