@@ -149,6 +149,8 @@ class Run:
         self.wait("pfmp learnt every DA", self.figure("pfmp_decisions"), n)
         recorded = time.monotonic()
         _command(self.stack, self.say, "aplypro-pfmp", "import-csv", str(files.pfmps))
+        if (recorded_now := self.figure("pfmps")()) < p:  # a refused file records nothing: no use waiting
+            raise DrillAborted(f"pfmp import-csv recorded {recorded_now} of {p} PFMPs (see its output above)")
         validating = time.monotonic()
         _command(self.stack, self.say, "aplypro-pfmp", "validate", "--user", "national-bench")
         self.wait("every PFMP validated", self.figure("pfmps_validated"), p)
