@@ -12,9 +12,9 @@ still for --stuck seconds aborts the run, saying where the work stands):
 1. import: `aplypro-students import-all --source sygne` and `import-ribs`, until pfmp knows every schooling and RIB;
 2. DAs: until the documents service issued a décision d'attribution per student and pfmp learnt them;
 3. pfmps: `aplypro-pfmp import-csv` (every establishment in one file) and `validate`, until all are validated;
-4. amounts: from `validate`, until the calculator priced every PFMP and made its payment request;
-5. files: from `validate`, until every request left in a payment file and the ASP answered it (paid);
-6. états liquidatifs: from `validate`, until every student's schooling has one.
+4. amounts: from the validation's commit, until the calculator priced every PFMP and made its payment request;
+5. files: from the validation's commit, until every request left in a payment file and the ASP answered it (paid);
+6. états liquidatifs: from the validation's commit, until every student's schooling has one.
 
 Then quiescence and the drill's checks (every period paid once, one DA per student, no request lost or
 doubled, the cap, no dead letter). The last line: `national: students=N pfmps=P seconds=S import=…/s ...`.
@@ -151,8 +151,8 @@ class Run:
         _command(self.stack, self.say, "aplypro-pfmp", "import-csv", str(files.pfmps))
         if (recorded_now := self.figure("pfmps")()) < p:  # a refused file records nothing: no use waiting
             raise DrillAborted(f"pfmp import-csv recorded {recorded_now} of {p} PFMPs (see its output above)")
-        validating = time.monotonic()
         _command(self.stack, self.say, "aplypro-pfmp", "validate", "--user", "national-bench")
+        validating = time.monotonic()  # one transaction: nothing reaches the others before it commits
         self.wait("every PFMP validated", self.figure("pfmps_validated"), p)
         self.stage("pfmps", p, recorded)
         self.wait("every PFMP priced", self.figure("amounts"), p)
