@@ -184,7 +184,7 @@ def start_services(stack: LocalStack, instances: int, namespace: str) -> Fleet |
 
 
 def main(args: argparse.Namespace, workdir: Path) -> int:
-    t0 = time.monotonic()
+    t0, commit = time.monotonic(), commit_now()
 
     def say(line: str) -> None:
         print(f"[{time.monotonic() - t0:6.0f} s] {line}", flush=True)
@@ -247,10 +247,16 @@ def main(args: argparse.Namespace, workdir: Path) -> int:
         asp.stop()
         fake.terminate()
         fake.join(10)
-    return report(args, run, findings, stale, quiet, seconds, (load_before, load_after), n, p)
+    return report(args, run, commit, findings, stale, quiet, seconds, (load_before, load_after), n, p)
 
 
-def report(args: argparse.Namespace, run: Run, findings: list[checks.Finding], stale: str, quiet: bool,
+def commit_now() -> str:
+    """The code's commit when the run starts (the files may change while it runs)."""
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,  # noqa: S607 - the PATH git
+                          check=False).stdout.strip()
+
+
+def report(args: argparse.Namespace, run: Run, commit: str, findings: list[checks.Finding], stale: str, quiet: bool,
            seconds: float, load: tuple[float, float], n: int, p: int) -> int:
     for f in findings:
         print(f"check {f.name}: {'ok' if f.ok else 'FAILED'}: {f.detail}")
@@ -261,8 +267,6 @@ def report(args: argparse.Namespace, run: Run, findings: list[checks.Finding], s
     s = run.stages
     documents = Stage("documents", s["decisions"].items + s["liquidations"].items,
                       s["decisions"].seconds + s["liquidations"].seconds)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,  # noqa: S607 - the PATH git
-                            check=False).stdout.strip()
     print(f"instances={args.instances} establishments={len(run.population.schools)} commit={commit} "
           f"at={datetime.now(UTC):%Y-%m-%d %H:%M} UTC loadavg_before={load[0]:.2f} loadavg_after={load[1]:.2f} "
           f"cpus={os.cpu_count()}")
