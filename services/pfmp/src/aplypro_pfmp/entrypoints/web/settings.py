@@ -26,3 +26,7 @@ class WebSettings(BaseSettings):
                                            description="Per client address, on /connexion and /auth/callback.")
     host: str = "127.0.0.1"
     port: int = 8070
+    # The documents service's HTTP API (`aplypro-documents api`): PDFs, zips and merged PDFs come from there.
+    documents_url: str = "http://127.0.0.1:8071"
+    documents_token: SecretStr = SecretStr("")  # the same value as APLYPRO_DOCUMENTS_API_TOKEN
+    documents_timeout_s: float = 30.0  # one PDF or one progress poll; zips are built in the background
