@@ -24,10 +24,20 @@ from aplypro_documents.service_layer.issue import DecisionIssuer
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from .conftest import Enrol, Feed, identity_of, payment, pfmp_validated, priced, rib, schooling_opened, settings_for
+from .conftest import (
+    Enrol,
+    Feed,
+    identity_of,
+    payment,
+    pfmp_validated,
+    priced,
+    rib,
+    schooling_opened,
+    settings_for,
+)
 
 pytestmark = pytest.mark.integration
-TOKEN = "test-token"  # noqa: S105 - a test's service token
+TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -90,7 +100,8 @@ async def test_a_da_number_finds_its_schooling_and_each_pdf_downloads_under_its_
     # The état liquidatif: the school's name, and the ASP's (by PFMP number: DA number + rank 01)
     school = api.get(f"/v1/documents/{liquidation['document_id']}", headers=AUTH)
     asp = api.get(f"/v1/documents/{liquidation['document_id']}", params={"audience": "asp"}, headers=AUTH)
-    assert school.content == asp.content and asp.content.startswith(b"%PDF-")
+    assert school.content == asp.content
+    assert asp.content.startswith(b"%PDF-")
     assert f"GARNIER_Noah_%C3%A9tat-liquidatif_{da['number']}.pdf" in school.headers["content-disposition"]
     assert f'filename="etat_liquidatif_{da["number"]}01.pdf"' in asp.headers["content-disposition"]
     assert api.get(f"/v1/documents/{uuid.uuid4()}", headers=AUTH).status_code == 404
@@ -138,7 +149,8 @@ async def test_the_establishment_zip_is_named_by_uai_and_date_and_files_by_year_
         api: TestClient, issued: dict[str, Any]) -> None:
     started = api.post("/v1/batches", json={"uai": "0690001A", "school_year": 2025}, headers=AUTH).json()
     job = wait_done(api, started["batch_id"])
-    assert job["state"] == "done" and job["total"] == 4
+    assert job["state"] == "done"
+    assert job["total"] == 4
     archive = api.get(f"/v1/batches/{started['batch_id']}/zip", headers=AUTH)
     assert "filename*=UTF-8''0690001A_d%C3%A9cisions_d_attribution_2026-03-02.zip" in \
         archive.headers["content-disposition"]

@@ -91,7 +91,9 @@ async def test_an_academic_user_sees_the_academy_s_establishments_with_their_ind
     home = login(client, "academique")
     # Straight to their only academy; the other academy's school is not listed
     assert home.url.path == "/academie/14"
-    assert UAI in home.text and OTHER_UAI in home.text and THIRD_UAI not in home.text
+    assert UAI in home.text
+    assert OTHER_UAI in home.text
+    assert THIRD_UAI not in home.text
     # Ranked by PFMPs paid: the demo school first
     assert home.text.index(UAI) < home.text.index(OTHER_UAI)
     assert cells(home.text, UAI) == [
@@ -105,14 +107,18 @@ async def test_an_academic_user_sees_the_academy_s_establishments_with_their_ind
     assert cells(home.text, OTHER_UAI)[-1] == "0 %"  # nothing payable: 0, not a division by zero
     # Drill down: the establishment's classes, then the class's students and PFMPs
     school = client.get(f"/academie/14/etablissements/{UAI}")
-    assert school.status_code == 200 and "TLE PRO" in school.text
+    assert school.status_code == 200
+    assert "TLE PRO" in school.text
     klass = client.get(f"/academie/14/etablissements/{UAI}/annees/2025/classes/TLE PRO")
     assert klass.status_code == 200
-    assert "PAYE Mehdi" in klass.text and "ATTENTE Mehdi" in klass.text
-    assert "05/01/2026 → 30/01/2026" in klass.text and "Saisie à valider" in klass.text
+    assert "PAYE Mehdi" in klass.text
+    assert "ATTENTE Mehdi" in klass.text
+    assert "05/01/2026 → 30/01/2026" in klass.text
+    assert "Saisie à valider" in klass.text
     # Read only: no form but the logout button
     for page in (home, school, klass):
-        assert page.text.count("<form") == 1 and '/deconnexion"' in page.text
+        assert page.text.count("<form") == 1
+        assert '/deconnexion"' in page.text
     # Another academy, or its school through this academy: not found
     assert client.get("/academie/15").status_code == 404
     assert client.get(f"/academie/14/etablissements/{THIRD_UAI}").status_code == 404
@@ -163,7 +169,8 @@ async def test_the_public_stats_page_shows_aggregates_only(client: TestClient, a
     assert rows == {"14": "3", "15": "1"}
     for seeded in academy.values():
         assert seeded.last_name not in page.text
-    assert UAI not in page.text and OTHER_UAI not in page.text
+    assert UAI not in page.text
+    assert OTHER_UAI not in page.text
 
 
 def test_ratios_show_as_features_md_says() -> None:
