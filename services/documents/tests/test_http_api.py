@@ -110,8 +110,10 @@ async def test_a_da_number_finds_its_schooling_and_each_pdf_downloads_under_its_
 async def test_bytes_that_differ_from_the_issued_ones_are_never_served(
         api: TestClient, issued: dict[str, Any], pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
-        document_id, ref = await conn.fetchrow(
+        row = await conn.fetchrow(
             "SELECT document_id, storage_ref FROM documents WHERE schooling_id = $1", issued["martin"][1])
+    assert row is not None
+    document_id, ref = row["document_id"], row["storage_ref"]
     Path(ref).write_bytes(Path(ref).read_bytes() + b"tampered")
     assert api.get(f"/v1/documents/{document_id}", headers=AUTH).status_code == 500
 

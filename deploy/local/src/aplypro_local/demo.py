@@ -169,7 +169,7 @@ def _asp_answers(stack: LocalStack, probe: Probe, asp: FakeAspInThread, timeout:
             time.sleep(1)
 
 
-def run_demo(workdir: Path, students_per_class: int = 20, timeout: float = 150) -> int:
+def run_demo(workdir: Path, students_per_class: int = 20, timeout: float = 150, serve: bool = False) -> int:
     started = time.monotonic()
     stack = LocalStack(workdir)
     asp = FakeAspInThread(workdir / "fake-asp")
@@ -187,7 +187,14 @@ def run_demo(workdir: Path, students_per_class: int = 20, timeout: float = 150) 
             sygne = import_sygne_school(stack)
         console.print(f"[green]✓[/] imported {SYGNE_UAI} from SYGNE (fake): {import_line(sygne)}")
         _summary(stack, run, time.monotonic() - started, asp.upload_dir, sygne)
-        return 0 if run.figures["dead_letters"] == 0 else 1
+        code = 0 if run.figures["dead_letters"] == 0 else 1
+        if serve:
+            serve_web_until_interrupted(stack, workdir)
+        else:
+            # The demo's data lives in this stack, which stops now: say how to see it in the browser.
+            console.print("web application: [bold]uv run aplypro demo --serve[/] runs the same demo, then keeps it "
+                          "open at a printed address (log in as directrice, academique or agent-asp; Ctrl-C stops)")
+        return code
     except (DemoFailed, SygneImportFailed) as exc:
         console.print(f"[red]✗ {exc}[/]")
         return 1
@@ -195,6 +202,27 @@ def run_demo(workdir: Path, students_per_class: int = 20, timeout: float = 150) 
         with console.status("stopping"):
             stack.stop()
             asp.stop()
+
+
+def serve_web_until_interrupted(stack: LocalStack, workdir: Path) -> None:
+    """Start the OIDC provider and the web application on the demo's stack, print the address and the demo
+    accounts last, and keep everything running until Ctrl-C."""
+    from .oidc import ACCOUNT_ROLES, OidcProvider
+
+    oidc = OidcProvider.start(log_file=workdir / "logs" / "oidc.log")
+    try:
+        url = stack.start_web(oidc.issuer)
+        console.print(f"OIDC provider: {oidc.issuer}; demo accounts (click one on its page):")
+        for account, role in ACCOUNT_ROLES.items():
+            console.print(f"  {account:<12} {role}")
+        console.print(f"web application: [bold]{url}[/] (give it a few seconds; Ctrl-C stops everything)")
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+    finally:
+        oidc.stop()
 
 
 def _summary(stack: LocalStack, run: SchoolRun, seconds: float, asp_folder: Path, sygne: dict[str, Any]) -> None:
