@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -216,11 +218,13 @@ def serve_web_until_interrupted(stack: LocalStack, workdir: Path) -> None:
         for account, role in ACCOUNT_ROLES.items():
             console.print(f"  {account:<12} {role}")
         console.print(f"web application: [bold]{url}[/] (give it a few seconds; Ctrl-C stops everything)")
-        try:
-            while True:
-                time.sleep(1)
-        except KeyboardInterrupt:
-            pass
+        stopping = threading.Event()
+        # SIGTERM too (a supervisor, or a shell that started the demo in the background, where SIGINT is ignored)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stopping.set())
+        while not stopping.wait(1):
+            if stack.web is not None and stack.web.poll() is not None:
+                stack.start_web(oidc.issuer)  # same port
     finally:
         oidc.stop()
 
