@@ -24,13 +24,14 @@ class Seeded:
 
 
 async def seed_student(pool: asyncpg.Pool, uai: str, *, last_name: str = "HADDAD", class_label: str = "TLE PRO",
-                       payable: bool = True) -> Seeded:
+                       payable: bool = True, academy: str | None = None) -> Seeded:
     """One student with a 2025 schooling in `uai`; `payable`: an issued DA and a RIB on file."""
     student_id, schooling_id = uuid.uuid4(), uuid.uuid4()
     ine = f"{uuid.uuid4().int % 10**9:09d}AB"
     opened = SchoolingOpened(
         producer="students", schooling_id=schooling_id, student_id=student_id,
-        establishment=Establishment(uai=uai, name="LP test"), class_label=class_label, school_year=2025,
+        establishment=Establishment(uai=uai, name="LP test", academy_code=academy), class_label=class_label,
+        school_year=2025,
         mef=Mef(code="2473121133", dispositif="247", diploma="40025510", label="BAC PRO", ministry="MENJ"),
         start_date=date(2025, 9, 1), version=1,
     )  # fmt: skip

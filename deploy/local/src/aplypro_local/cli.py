@@ -28,13 +28,16 @@ def demo(
     workdir: WORKDIR = Path("var/demo"),
     students_per_class: Annotated[int, typer.Option(help="Students in each of the 3 classes.")] = 20,
     keep: Annotated[bool, typer.Option(help="Keep the previous run's data instead of starting afresh.")] = False,
+    serve: Annotated[bool, typer.Option(help="Then keep the stack running and serve the web application "
+                                             "(address and demo accounts printed last) until Ctrl-C.")] = False,
 ) -> None:
-    """Start everything, run one generated school through the pipeline, print a summary, stop."""
+    """Start everything, run one generated school through the pipeline, print a summary and how to see it in
+    the web application, stop (with --serve: keep it open in the browser until Ctrl-C)."""
     from .demo import run_demo
 
     if workdir.exists() and not keep:
         shutil.rmtree(workdir)
-    raise typer.Exit(run_demo(workdir.resolve(), students_per_class))
+    raise typer.Exit(run_demo(workdir.resolve(), students_per_class, serve=serve))
 
 
 @app.command()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -169,7 +171,7 @@ def _asp_answers(stack: LocalStack, probe: Probe, asp: FakeAspInThread, timeout:
             time.sleep(1)
 
 
-def run_demo(workdir: Path, students_per_class: int = 20, timeout: float = 150) -> int:
+def run_demo(workdir: Path, students_per_class: int = 20, timeout: float = 150, serve: bool = False) -> int:
     started = time.monotonic()
     stack = LocalStack(workdir)
     asp = FakeAspInThread(workdir / "fake-asp")
@@ -187,7 +189,14 @@ def run_demo(workdir: Path, students_per_class: int = 20, timeout: float = 150) 
             sygne = import_sygne_school(stack)
         console.print(f"[green]✓[/] imported {SYGNE_UAI} from SYGNE (fake): {import_line(sygne)}")
         _summary(stack, run, time.monotonic() - started, asp.upload_dir, sygne)
-        return 0 if run.figures["dead_letters"] == 0 else 1
+        code = 0 if run.figures["dead_letters"] == 0 else 1
+        if serve:
+            serve_web_until_interrupted(stack, workdir)
+        else:
+            # The demo's data lives in this stack, which stops now: say how to see it in the browser.
+            console.print("web application: [bold]uv run aplypro demo --serve[/] runs the same demo, then keeps it "
+                          "open at a printed address (log in as directrice, academique or agent-asp; Ctrl-C stops)")
+        return code
     except (DemoFailed, SygneImportFailed) as exc:
         console.print(f"[red]✗ {exc}[/]")
         return 1
@@ -195,6 +204,29 @@ def run_demo(workdir: Path, students_per_class: int = 20, timeout: float = 150) 
         with console.status("stopping"):
             stack.stop()
             asp.stop()
+
+
+def serve_web_until_interrupted(stack: LocalStack, workdir: Path) -> None:
+    """Start the OIDC provider and the web application on the demo's stack, print the address and the demo
+    accounts last, and keep everything running until Ctrl-C."""
+    from .oidc import ACCOUNT_ROLES, OidcProvider
+
+    oidc = OidcProvider.start(log_file=workdir / "logs" / "oidc.log")
+    try:
+        url = stack.start_web(oidc.issuer)
+        console.print(f"OIDC provider: {oidc.issuer}; demo accounts (click one on its page):")
+        for account, role in ACCOUNT_ROLES.items():
+            console.print(f"  {account:<12} {role}")
+        console.print(f"web application: [bold]{url}[/] (give it a few seconds; Ctrl-C stops everything)")
+        stopping = threading.Event()
+        # SIGTERM too (a supervisor, or a shell that started the demo in the background, where SIGINT is ignored)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stopping.set())
+        while not stopping.wait(1):
+            if stack.web is not None and stack.web.poll() is not None:
+                stack.start_web(oidc.issuer)  # same port
+    finally:
+        oidc.stop()
 
 
 def _summary(stack: LocalStack, run: SchoolRun, seconds: float, asp_folder: Path, sygne: dict[str, Any]) -> None:

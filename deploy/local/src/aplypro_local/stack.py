@@ -45,6 +45,11 @@ class LocalStack:
     students_api: subprocess.Popen[bytes] | None = None
     students_api_port: int = 0
     students_api_token: str = ""
+    # The documents' HTTP API (`aplypro-documents api`) the web application downloads PDFs through, started
+    # with it; a token made per stack (service-to-service only).
+    documents_api: subprocess.Popen[bytes] | None = None
+    documents_api_port: int = 0
+    documents_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
     @property
     def schema_prefix(self) -> str:
@@ -101,8 +106,11 @@ class LocalStack:
         """Start (or restart) the web application against this OIDC issuer; returns its address. The port is
         APLYPRO_WEB_PORT when set, else a free one kept across restarts."""
         self.web_port = self.web_port or int(self.env.get("APLYPRO_WEB_PORT") or _free_port())
+        if self.documents_api is None or self.documents_api.poll() is not None:
+            self.start_documents_api()
         env = {**self.env, "APLYPRO_WEB_OIDC_ISSUER": oidc_issuer, "APLYPRO_WEB_PORT": str(self.web_port),
-               **self.start_students_api()}
+               "APLYPRO_WEB_DOCUMENTS_URL": f"http://127.0.0.1:{self.documents_api_port}",
+               "APLYPRO_WEB_DOCUMENTS_TOKEN": self.documents_token, **self.start_students_api()}
         command = [*service_command("pfmp")[:-1], "web"]
         with (self.workdir / "logs" / "web.log").open("ab") as log:
             self.web = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
@@ -121,6 +129,16 @@ class LocalStack:
                                                      stderr=log, start_new_session=True)
         return {"APLYPRO_WEB_STUDENTS_API_URL": f"http://127.0.0.1:{self.students_api_port}",
                 "APLYPRO_WEB_STUDENTS_API_TOKEN": self.students_api_token}
+
+    def start_documents_api(self) -> None:
+        """`aplypro-documents api` on a free port (kept across restarts), same storage as the service."""
+        self.documents_api_port = self.documents_api_port or _free_port()
+        env = {**self.env, "APLYPRO_DOCUMENTS_API_TOKEN": self.documents_token,
+               "APLYPRO_DOCUMENTS_API_PORT": str(self.documents_api_port),
+               "APLYPRO_DOCUMENTS_BATCH_DIR": str(self.workdir / "documents-batches")}
+        command = [*service_command("documents")[:-1], "api"]
+        with (self.workdir / "logs" / "documents-api.log").open("ab") as log:
+            self.documents_api = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
 
     def ops_url(self, service: str) -> str | None:
         port = self.ops_ports.get(service)
@@ -174,12 +192,10 @@ class LocalStack:
                 process.wait()
 
     def stop(self) -> None:
-        if self.web is not None and self.web.poll() is None:
-            self.web.terminate()
-            self.web.wait(20)
-        if self.students_api is not None and self.students_api.poll() is None:
-            self.students_api.terminate()
-            self.students_api.wait(20)
+        for front in (self.web, self.students_api, self.documents_api):
+            if front is not None and front.poll() is None:
+                front.terminate()
+                front.wait(20)
         for service in list(self.processes):
             if self.processes[service].poll() is None:
                 self.processes[service].send_signal(signal.SIGTERM)

@@ -39,3 +39,10 @@ class DocumentsSettings(ServiceSettings):
     s3_access_key: str | None = None  # None: boto3's usual credential chain (env, profile, instance role)
     s3_secret_key: SecretStr | None = None
     s3_region: str = "us-east-1"  # what most S3-compatible servers expect when they ignore regions
+
+    # The HTTP API the web application downloads through (`aplypro-documents api`): a shared service token,
+    # no user sessions (the web application checks the user's role and establishment before it calls).
+    api_token: SecretStr | None = None  # None: the API refuses to start (never an open door by default)
+    api_host: str = "127.0.0.1"
+    api_port: int = 8072  # the students API has 8071, the web 8070
+    batch_dir: Path = Path("var/documents-batches")  # class and establishment zips and merged PDFs being built

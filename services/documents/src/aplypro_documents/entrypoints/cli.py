@@ -42,6 +42,23 @@ def run() -> None:
     run_service(build_spec, settings)
 
 
+@app.command()
+def api() -> None:
+    """Serve the documents' HTTP API (downloads for the web application; service token required:
+    APLYPRO_DOCUMENTS_API_TOKEN) on APLYPRO_DOCUMENTS_API_HOST:APLYPRO_DOCUMENTS_API_PORT."""
+    import uvicorn
+
+    from aplypro_documents.entrypoints.http_api import create_api
+
+    settings = DocumentsSettings()
+    configure_logging("documents-api", settings.log_level, settings.log_json)
+    try:
+        application = create_api(settings)
+    except RuntimeError as exc:
+        _fail(exc)
+    uvicorn.run(application, host=settings.api_host, port=settings.api_port, access_log=False)
+
+
 @app.command("render-sample")
 def render_sample(
     kind: Annotated[DocumentKind, typer.Option(help="Which of the four documents.")],

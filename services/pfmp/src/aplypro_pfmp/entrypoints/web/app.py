@@ -18,18 +18,23 @@ from starlette.middleware.sessions import SessionMiddleware
 from aplypro_pfmp.config import PfmpSettings
 
 from . import (
+    academic_pages,
     api,
+    asp_pages,
     auth,
     class_pages,
     dashboard_pages,
     day_counts,
     director_pages,
+    download_pages,
     hide_pages,
     pages,
     pfmp_pages,
     rib_pages,
     search_pages,
+    stats_pages,
 )
+from .documents_client import DocumentsClient, DocumentsUnavailable
 from .rendering import render
 from .security import LoginRequired, RateLimiter, check_csrf
 from .settings import WebSettings
@@ -50,9 +55,11 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
         pool = await create_pool(pfmp_settings.database_url, schema, size=pfmp_settings.db_pool_size)
         await migrate(pool, schema, ["aplypro_servicekit", "aplypro_pfmp"])
         app.state.pool = pool
+        app.state.documents = DocumentsClient(web)
         try:
             yield
         finally:
+            await app.state.documents.aclose()
             await pool.close()
 
     app = FastAPI(title="APLyPro", lifespan=lifespan, dependencies=[Depends(check_csrf)],
@@ -94,6 +101,11 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
         return render(request, "error.html", {"title": TITLES.get(exc.status_code, "Erreur"), "message": message,
                                               "status": exc.status_code}, status_code=exc.status_code)
 
+    @app.exception_handler(DocumentsUnavailable)
+    async def documents_unavailable(request: Request, exc: DocumentsUnavailable) -> Response:
+        return render(request, "error.html", {"title": "Documents indisponibles", "status": 503, "message":
+                      "Le service des documents ne répond pas : réessayez dans quelques minutes."}, status_code=503)
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         # A malformed path (a UAI or an id that cannot exist) is a page that does not exist.
@@ -111,4 +123,8 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
     app.include_router(search_pages.build_router())
     app.include_router(dashboard_pages.build_router())
     app.include_router(hide_pages.build_router())
+    app.include_router(academic_pages.build_router())
+    app.include_router(asp_pages.build_router())
+    app.include_router(stats_pages.build_router())
+    app.include_router(download_pages.build_router())
     return app

@@ -49,6 +49,9 @@ def build_router() -> APIRouter:
         if user and len(user.roles.establishments) == 1:
             (uai,) = user.roles.establishments
             return RedirectResponse(request.url_for("establishment", uai=uai), status_code=303)
+        if user and not user.roles.establishments:  # academic users and ASP agents: their own pages
+            target = "academic_home" if user.roles.academies else "asp_search"
+            return RedirectResponse(request.url_for(target), status_code=303)
         return render(request, "home.html", {"title": "Accueil"})
 
     @router.get("/etablissements/{uai}", name="establishment")

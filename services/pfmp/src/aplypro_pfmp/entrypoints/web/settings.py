@@ -30,3 +30,7 @@ class WebSettings(BaseSettings):
     students_api_timeout_s: float = 10.0
     host: str = "127.0.0.1"
     port: int = 8070
+    # The documents service's HTTP API (`aplypro-documents api`): PDFs, zips and merged PDFs come from there.
+    documents_url: str = "http://127.0.0.1:8072"
+    documents_token: SecretStr = SecretStr("")  # the same value as APLYPRO_DOCUMENTS_API_TOKEN
+    documents_timeout_s: float = 30.0  # one PDF or one progress poll; zips are built in the background

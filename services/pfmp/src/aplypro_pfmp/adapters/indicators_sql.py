@@ -1,0 +1,81 @@
+"""The counts of domain.indicators, computed live from pfmp's own tables for one school year, grouped by
+establishment (academic pages) or by academy (public statistics). One statement per grouping."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import date
+from typing import Literal, NamedTuple
+
+from aplypro_servicekit.db import Connection
+
+from aplypro_pfmp.domain.indicators import Counts
+
+# {group}: s.uai or s.academy_code; $1: academies (NULL: all), $2: school year, $3: today.
+_COUNTS = """
+WITH s AS (
+    SELECT s.schooling_id, s.student_id, s.status, {group} AS key FROM schoolings s
+    WHERE s.school_year = $2 AND ($1::text[] IS NULL OR s.academy_code = ANY($1)) AND {group} IS NOT NULL
+), d AS (  -- a DA issued and not withdrawn
+    SELECT schooling_id FROM decisions GROUP BY schooling_id
+    HAVING bool_or(kind = 'attribution') AND NOT bool_or(kind = 'retrait')
+), p AS (
+    SELECT p.pfmp_id, p.student_id, p.status, p.end_date <= $3 AS finished, s.key, s.status AS schooling_status,
+           s.schooling_id IN (SELECT schooling_id FROM d) AS has_da
+    FROM pfmps p JOIN s USING (schooling_id) WHERE NOT p.deleted
+), requests AS (
+    SELECT pr.pfmp_id, coalesce(pr.asp_state, pr.calc_state) AS state,
+           row_number() OVER (PARTITION BY pr.pfmp_id
+                              ORDER BY coalesce(pr.requested_at, pr.first_seen) DESC, pr.payment_request_id) AS nth
+    FROM payment_requests pr WHERE pr.pfmp_id IN (SELECT pfmp_id FROM p)
+), by_schooling AS (
+    SELECT key, count(*) AS schoolings_count, count(DISTINCT student_id) AS students_count,
+           count(*) FILTER (WHERE schooling_id IN (SELECT schooling_id FROM d)) AS attributive_decisions_count,
+           count(DISTINCT student_id) FILTER (WHERE student_id IN (SELECT student_id FROM ribs_on_file))
+               AS ribs_count
+    FROM s GROUP BY key
+), by_pfmp AS (
+    SELECT p.key, count(*) AS pfmps_count,
+           count(*) FILTER (WHERE p.finished AND p.status IN ('validated', 'rectified')) AS pfmps_validated_count,
+           count(*) FILTER (WHERE p.status = 'completed') AS pfmps_completed_count,
+           count(*) FILTER (WHERE p.status = 'pending') AS pfmps_incompleted_count,
+           count(*) FILTER (WHERE r.state = 'paid') AS pfmps_paid_count,
+           count(DISTINCT p.student_id) FILTER (WHERE r.state = 'paid') AS students_paid_count,
+           count(*) FILTER (WHERE p.finished AND p.status IN ('validated', 'rectified')
+                            AND p.schooling_status = 'student' AND p.has_da) AS pfmps_payable_count
+    FROM p LEFT JOIN requests r ON r.pfmp_id = p.pfmp_id AND r.nth = 1 GROUP BY p.key
+), by_request AS (
+    SELECT p.key, count(*) FILTER (WHERE r.state = 'paid') AS payment_requests_paid_count,
+           count(*) FILTER (WHERE r.state = 'sent') AS payment_requests_sent_count,
+           count(*) FILTER (WHERE r.state = 'integrated') AS payment_requests_integrated_count
+    FROM requests r JOIN p USING (pfmp_id) GROUP BY p.key
+)
+SELECT key, {columns}
+FROM by_schooling LEFT JOIN by_pfmp USING (key) LEFT JOIN by_request USING (key) ORDER BY key
+"""
+_GROUPS = {"uai": "s.uai", "academy": "coalesce(s.academy_code, '')"}  # '': academy not given
+_COLUMNS = ", ".join(f.name for f in fields(Counts))  # every name is unique to one of the three groupings
+
+
+class Keyed(NamedTuple):
+    key: str  # a UAI or an academy code
+    counts: Counts
+
+
+async def counts(conn: Connection, *, by: Literal["uai", "academy"], school_year: int, today: date,
+                 academies: list[str] | None = None) -> list[Keyed]:
+    rows = await conn.fetch(_COUNTS.format(group=_GROUPS[by], columns=_COLUMNS), academies, school_year, today)
+    return [Keyed(r["key"], Counts.from_row(r)) for r in rows]
+
+
+async def school_years(conn: Connection, academies: list[str] | None = None) -> list[int]:
+    rows = await conn.fetch("SELECT DISTINCT school_year FROM schoolings "
+                            "WHERE $1::text[] IS NULL OR academy_code = ANY($1) ORDER BY 1 DESC", academies)
+    return [int(r["school_year"]) for r in rows]
+
+
+async def establishment_in(conn: Connection, uai: str, academies: list[str] | None) -> bool:
+    """Whether the establishment has a schooling in one of these academies (None: any)."""
+    return bool(await conn.fetchval(
+        "SELECT true FROM schoolings WHERE uai = $1 AND ($2::text[] IS NULL OR academy_code = ANY($2)) LIMIT 1",
+        uai, academies))

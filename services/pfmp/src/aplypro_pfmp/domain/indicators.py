@@ -1,0 +1,74 @@
+"""The statistics indicators of features.md §4 that pfmp's projection can compute, and how a ratio shows.
+
+pfmp knows schoolings, students, PFMPs and their states, issued decisions, RIBs on file (a yes/no per
+establishment) and each payment request's state: every count below. It does not know amounts (the
+calculator's) nor students' ASP readiness (the students service's), so the `_sum` columns and
+`students_data_count` are not here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from fractions import Fraction
+
+INFINITE = "Infini"
+
+
+@dataclass(frozen=True)
+class Counts:
+    """One establishment's (or academy's, or the nation's) counts for one school year."""
+
+    schoolings_count: int = 0
+    students_count: int = 0
+    attributive_decisions_count: int = 0
+    ribs_count: int = 0
+    pfmps_count: int = 0
+    pfmps_validated_count: int = 0
+    pfmps_completed_count: int = 0
+    pfmps_incompleted_count: int = 0
+    payment_requests_paid_count: int = 0
+    payment_requests_sent_count: int = 0
+    payment_requests_integrated_count: int = 0
+    students_paid_count: int = 0
+    pfmps_paid_count: int = 0
+    pfmps_payable_count: int = 0
+
+    @classmethod
+    def from_row(cls, row: object) -> Counts:
+        return cls(**{f.name: int(row[f.name] or 0) for f in fields(cls)})  # type: ignore[index]
+
+    @property
+    def ratios(self) -> dict[str, Fraction | None]:
+        """None stands for an infinite ratio (a count over a zero denominator)."""
+        return {
+            "attributive_decisions_ratio": ratio(self.attributive_decisions_count, self.schoolings_count),
+            "ribs_ratio": ratio(self.ribs_count, self.students_count),
+            "students_paid_ratio": ratio(self.students_paid_count, self.students_count),
+            "pfmps_paid_payable_ratio": ratio(self.pfmps_paid_count, self.pfmps_payable_count),
+            "pfmps_validated_ratio": ratio(self.pfmps_validated_count, self.pfmps_count),
+        }
+
+
+def ratio(numerator: int, denominator: int) -> Fraction | None:
+    """features.md §4: a zero denominator shows as 0 (nothing over nothing) and an infinite ratio as Infini."""
+    if denominator == 0:
+        return Fraction(0) if numerator == 0 else None
+    return Fraction(numerator, denominator)
+
+
+def shown(value: Fraction | None) -> str:
+    """`87 %`, or Infini."""
+    if value is None:
+        return INFINITE
+    return f"{round(value * 100)} %"
+
+
+def colour(value: Fraction | None) -> str:
+    """The cell's colour: green from 0.8, light yellow from 0.5, yellow from 0.2, red below (DSFR badges)."""
+    if value is None or value >= Fraction(8, 10):
+        return "success"
+    if value >= Fraction(5, 10):
+        return "new"
+    if value >= Fraction(2, 10):
+        return "warning"
+    return "error"

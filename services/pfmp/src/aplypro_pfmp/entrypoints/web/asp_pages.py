@@ -1,0 +1,104 @@
+"""ASP agents' pages (features.md §1, documents.md §7): find a dossier by a DA number of any version, see
+it, download its DA and états liquidatifs. Nothing else: every other page answers them 403.
+
+A dossier is reachable only after this session's search found it (the session keeps the schooling ids
+found): an agent cannot walk dossiers by id. URLs carry internal ids, never the DA number (the search is a
+POST).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+from uuid import UUID
+
+import structlog
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from aplypro_pfmp.adapters import dossier_sql
+
+from .documents_client import DocumentNotFound, DocumentsClient
+from .rendering import flash, render
+from .role_guards import asp_agent
+from .security import User, current_user
+
+log = structlog.get_logger(__name__)
+CurrentUser = Annotated[User, Depends(current_user)]
+DA_NUMBER = re.compile(r"^[A-Z0-9]{18,19}$")  # features.md §5: a DA number has 18 or 19 characters
+FOUND_KEY, FOUND_MAX = "asp_dossiers", 50
+ASP_KINDS = {"attribution": "Décision d'attribution", "liquidation": "État liquidatif"}
+REQUEST_STATUS = {  # features.md §3
+    "pending": "En attente", "ready": "En attente", "incomplete": "Bloquée", "sent": "En traitement",
+    "integrated": "En traitement", "rejected": "Demande rejetée", "paid": "Paiement envoyé",
+    "unpaid": "Paiement échoué",
+}
+
+
+def _found(request: Request) -> list[str]:
+    value = request.session.get(FOUND_KEY)
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def documents(request: Request) -> DocumentsClient:
+    client: DocumentsClient = request.app.state.documents
+    return client
+
+
+def build_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/asp", name="asp_search")
+    async def search_page(request: Request, user: CurrentUser) -> Response:
+        asp_agent(user)
+        return render(request, "asp_search.html", {"title": "Rechercher un dossier"})
+
+    @router.post("/asp/recherche", name="asp_find")
+    async def find(request: Request, user: CurrentUser, number: Annotated[str, Form()] = "") -> Response:
+        asp_agent(user)
+        wanted = re.sub(r"\s+", "", number).upper()
+        back = RedirectResponse(request.url_for("asp_search"), status_code=303)
+        if not DA_NUMBER.fullmatch(wanted):
+            flash(request, "error", "Un numéro de décision d'attribution a 18 ou 19 caractères, lettres et chiffres "
+                                    "(par exemple ENPUK7Q2M9X4TB20251) : vérifiez-le.")
+            return back
+        found = await documents(request).by_number(wanted)
+        if not found:
+            log.info("asp_search", found=0)
+            flash(request, "error", "Aucun dossier ne porte ce numéro : vérifiez-le sur la décision d'attribution.")
+            return back
+        schooling_id = str(found[0]["schooling_id"])
+        request.session[FOUND_KEY] = ([schooling_id] + [s for s in _found(request) if s != schooling_id])[:FOUND_MAX]
+        log.info("asp_search", found=1, schooling_id=schooling_id)
+        return RedirectResponse(request.url_for("asp_dossier", schooling_id=schooling_id), status_code=303)
+
+    @router.get("/asp/dossiers/{schooling_id}", name="asp_dossier")
+    async def dossier(request: Request, schooling_id: UUID, user: CurrentUser) -> Response:
+        asp_agent(user)
+        if str(schooling_id) not in _found(request):
+            raise HTTPException(404)
+        docs = [d for d in await documents(request).of_schooling(schooling_id) if d["kind"] in ASP_KINDS]
+        async with request.app.state.pool.acquire() as conn:
+            found = await dossier_sql.dossier(conn, schooling_id)
+            pfmps = await dossier_sql.pfmps(conn, schooling_id)
+        if found is None:
+            raise HTTPException(404)
+        numbers = sorted({d["number"] for d in docs if d["kind"] == "attribution"})
+        return render(request, "asp_dossier.html", {
+            "title": "Dossier", "dossier": found, "pfmps": pfmps, "documents": docs, "kinds": ASP_KINDS,
+            "numbers": numbers, "request_status": REQUEST_STATUS})
+
+    @router.get("/asp/documents/{document_id}", name="asp_document")
+    async def document(request: Request, document_id: UUID, user: CurrentUser) -> Response:
+        asp_agent(user)
+        try:
+            pdf = await documents(request).pdf(document_id, audience="asp")
+        except DocumentNotFound:
+            raise HTTPException(404) from None
+        if pdf.kind not in ASP_KINDS or str(pdf.schooling_id) not in _found(request):
+            raise HTTPException(404)
+        log.info("asp_document_downloaded", document_id=str(document_id), kind=pdf.kind)
+        return Response(pdf.data, media_type="application/pdf",
+                        headers={"Content-Disposition": pdf.content_disposition})
+
+    return router

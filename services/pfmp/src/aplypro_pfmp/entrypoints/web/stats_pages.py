@@ -1,0 +1,39 @@
+"""The public `/stats` page (features.md §4): aggregate figures only, no login, nothing about one student
+or one establishment: national counts and, per academy, schoolings and validated PFMPs.
+
+The existing page shows amounts paid; pfmp knows counts, not amounts (the calculator's), so this page
+shows counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from aplypro_pfmp.adapters import indicators_sql
+from aplypro_pfmp.domain.indicators import Counts
+
+from .rendering import render
+from .role_guards import today_of
+
+
+def total(rows: list[indicators_sql.Keyed]) -> Counts:
+    return Counts(**{f.name: sum(getattr(r.counts, f.name) for r in rows) for f in fields(Counts)})
+
+
+def build_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/stats", name="stats")
+    async def stats(request: Request, annee: int | None = None) -> Response:
+        async with request.app.state.pool.acquire() as conn:
+            years = await indicators_sql.school_years(conn)
+            year = annee if annee in years else (years[0] if years else None)
+            rows = [] if year is None else await indicators_sql.counts(
+                conn, by="academy", school_year=year, today=today_of(request))
+        return render(request, "stats.html", {"title": "Statistiques", "years": years, "year": year,
+                                              "rows": rows, "total": total(rows)})
+
+    return router
