@@ -82,6 +82,7 @@ def settle(stack: LocalStack, asp: FakeAspInThread, done: Any, label: str) -> li
         now = [(r["record_id"], r["gateway_state"], r["state"]) for r in rows]
         if now != seen:
             seen, moved = now, time.monotonic()
+            print(label, sorted(Counter((r["gateway_state"], r["state"]) for r in rows).items()), flush=True)
         dead = [name for name, alive in stack.alive().items() if not alive]
         assert not dead, f"service(s) stopped: {dead}; see {stack.workdir / 'logs'}"
         assert time.monotonic() - moved < STILL_S, f"{label}: stuck at {Counter(r['state'] for r in rows)}"
@@ -102,6 +103,7 @@ def uploaded_records(asp: FakeAspInThread) -> dict[int, tuple[str, str, bool]]:
     return out
 
 
+@pytest.mark.timeout(600)  # two rounds of answers over SFTP, five processes on a shared machine
 def test_a_bank_rejection_is_retried_after_a_new_rib_and_every_pfmp_is_paid_once(
     service_env: dict[str, str], tmp_path: Path
 ) -> None:
