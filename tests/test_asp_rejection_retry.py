@@ -82,10 +82,10 @@ def settle(stack: LocalStack, asp: FakeAspInThread, done: Any, label: str) -> li
         now = [(r["record_id"], r["gateway_state"], r["state"]) for r in rows]
         if now != seen:
             seen, moved = now, time.monotonic()
-            print(label, sorted(Counter((r["gateway_state"], r["state"]) for r in rows).items()), flush=True)
         dead = [name for name, alive in stack.alive().items() if not alive]
         assert not dead, f"service(s) stopped: {dead}; see {stack.workdir / 'logs'}"
-        assert time.monotonic() - moved < STILL_S, f"{label}: stuck at {Counter(r['state'] for r in rows)}"
+        stuck = Counter((r["gateway_state"], r["state"]) for r in rows)  # (gateway's state, calculator's)
+        assert time.monotonic() - moved < STILL_S, f"{label}: stuck at {sorted(stuck.items())}"
         time.sleep(1)
 
 
@@ -178,7 +178,7 @@ def test_a_bank_rejection_is_retried_after_a_new_rib_and_every_pfmp_is_paid_once
     assert ledger.violations == ()
     assert not any(modification for _, _, modification in records.values())  # retries of first payments
     for row in rows:
-        file_name, iban, _ = records[row["record_id"]]
+        _, iban, _ = records[row["record_id"]]
         if row["ine"] not in refused:
             assert iban == paid_at_once["iban"]
         elif row["state"] == "rejected":
