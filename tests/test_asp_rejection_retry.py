@@ -1,8 +1,10 @@
 """Issue 11's "done means", end to end: the five services as processes over the real broker and database, the
-gateway talking SFTP to the fake ASP. One school of three students; the ASP refuses the bank details of two
-of them (asp-exchange.md §6.1, recognised reasons), pays the third. New RIBs for those two (`aplypro-students
-import-ribs`) make the calculator retry on its own (lifecycles.md §2, Retries): new requests, sent in later
-files on the new accounts, integrated and paid. Every PFMP ends paid exactly once."""
+gateway talking SFTP to the fake ASP. One school of three students; the ASP refuses the bank details of one
+(a recognised reason of asp-exchange.md §6.1) on both of their PFMPs, refuses the other's record for a motif it
+does not explain (fallback_message), and pays the third. New RIBs for the two refused students
+(`aplypro-students import-ribs`) make the calculator retry the recognised rejections on its own (lifecycles.md
+§2, Retries): new requests, sent in later files on the new account, integrated and paid; the other waits for a
+person. Every PFMP ends paid exactly once but the one whose rejection needs a person."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from typing import Any
 import asyncpg
 import pytest
 from aplypro_local.demo import run_school
+from aplypro_local.drill.lag import lag_by_group
 from aplypro_local.fake_asp.behaviour import Behaviour
 from aplypro_local.fake_asp.in_thread import FakeAspInThread
 from aplypro_local.school import generate_school
@@ -29,9 +32,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 NS = {"a": "http://www.cnasea.fr/fichier"}
 # The fake's clock: a Wednesday, so that it never notes a weekend upload whatever day the test runs.
 A_WEDNESDAY = datetime(2026, 5, 20, 3, 0, tzinfo=UTC)
-# Two recognised motifs of §6.1 (one accented: the rejects CSV is Windows-1252), as the ASP writes them.
+# A recognised motif of §6.1 as the ASP writes it, and one it does not explain (accented: the rejects CSV is
+# Windows-1252).
 INVALID_RIB = ("Le RIB FR7630006000011234567890100 est Invalide", "invalid_rib")
-INVALID_COORDINATES = ("La coordonnée de paiement est invalide", "invalid_payment_coordinates")
+UNEXPLAINED = ("Dossier bloqué à l'ASP : motif à préciser", "fallback_message")
 # Expected results are ready, or stuck: how long the run may stand still before it fails.
 STILL_S = 120.0
 
@@ -110,13 +114,14 @@ def test_a_bank_rejection_is_retried_after_a_new_rib_and_every_pfmp_is_paid_once
     school = generate_school(tmp_path / "school", students_per_class=1)  # three students, five PFMPs
     ribs = read_csv(school.ribs)
     pfmps_of = Counter(row["ine"] for row in read_csv(school.pfmps))
-    # The ASP refuses the accounts of a student with two PFMPs and of one with one; it pays the third.
+    # The ASP refuses the account of a student with two PFMPs and the record of one with one; pays the third.
     two = next(r for r in ribs if pfmps_of[r["ine"]] == 2)
     one = next(r for r in ribs if pfmps_of[r["ine"]] == 1)
     paid_at_once = next(r for r in ribs if r not in (two, one))
-    refused = {two["ine"]: INVALID_RIB, one["ine"]: INVALID_COORDINATES}
+    refused = {two["ine"]: INVALID_RIB, one["ine"]: UNEXPLAINED}
+    retried = {two["ine"]}  # the recognised rejection
     behaviour = Behaviour(remove_taken=False, reject_ibans={two["iban"]: INVALID_RIB[0],
-                                                            one["iban"]: INVALID_COORDINATES[0]})
+                                                            one["iban"]: UNEXPLAINED[0]})
     asp = FakeAspInThread(tmp_path / "fake-asp", behaviour, clock=lambda: A_WEDNESDAY)
     stack = LocalStack(tmp_path, extra_env={**service_env, "APLYPRO_ASP_BUILD_INTERVAL_S": "0.5", **asp.start()})
     stack.start_servers()
@@ -139,7 +144,7 @@ def test_a_bank_rejection_is_retried_after_a_new_rib_and_every_pfmp_is_paid_once
                 assert (row["gateway_state"], row["return_reasons"], row["asp_reasons"]) == (
                     "rejected", [key], [key])
 
-        # New bank details for the two students: the calculator retries their rejected requests on its own.
+        # New bank details for the two students: the calculator retries the recognised rejections on its own.
         new_iban = {ine: str(IBAN.generate("FR", bank_code="30006", account_code=f"{900 + n:011d}"))
                     for n, ine in enumerate(sorted(refused))}
         new_ribs = tmp_path / "school" / "new_ribs.csv"
@@ -150,23 +155,35 @@ def test_a_bank_rejection_is_retried_after_a_new_rib_and_every_pfmp_is_paid_once
         imported = stack.run_command(["aplypro-students", "import-ribs", str(new_ribs)])
         assert imported.returncode == 0, imported.stderr[-2000:]
 
-        def all_paid(rows: list[dict[str, Any]]) -> bool:
+        def retries_paid(rows: list[dict[str, Any]]) -> bool:
             latest = [requests[-1] for requests in by_pfmp(rows).values()]
-            return len(latest) == school.pfmp_count and all(r["state"] == "paid" for r in latest)
-        rows = settle(stack, asp, all_paid, "retries paid")
+            return len(latest) == school.pfmp_count and all(
+                r["state"] == ("rejected" if r["ine"] in refused.keys() - retried else "paid") for r in latest)
+        settle(stack, asp, retries_paid, "retries paid")
+        # The calculator read every new RIB (its group has nothing left on the RIB topic): the unexplained
+        # rejection had its chance to be retried, and was not.
+        namespace = service_env["APLYPRO_TOPIC_NAMESPACE"]
+        deadline = time.monotonic() + STILL_S
+        while asyncio.run(lag_by_group(stack.env["KAFKA_BOOTSTRAP_SERVERS"], namespace))["calculator.pricing"]:
+            assert time.monotonic() < deadline, "the calculator did not read the new RIBs"
+            time.sleep(1)
+        rows = settle(stack, asp, retries_paid, "retries paid")
         ledger = asp.ledger()
         gateway_ribs = query(stack, "SELECT count(*) AS n FROM {s}asp_gateway.ribs")
     finally:
         stack.stop()
         asp.stop()
 
-    # Every PFMP paid exactly once: the refused ones through one rejected request and one paid retry.
+    # Every PFMP paid exactly once, the bank rejection's through one rejected request and one paid retry; the
+    # unexplained one rejected once and never retried (a director relaunches it).
     for requests in by_pfmp(rows).values():
         ine = requests[0]["ine"]
         states = [r["state"] for r in requests]
-        assert states == (["rejected", "paid"] if ine in refused else ["paid"]), states
+        assert states == (["rejected", "paid"] if ine in retried else ["rejected"] if ine in refused else ["paid"])
         assert [r["gateway_state"] for r in requests] == states
         paid = requests[-1]
+        if paid["state"] == "rejected":
+            continue
         assert paid["paid_cents"] == paid["amount_cents"] == int(paid["paid_amount"] * 100)
     assert sum(r["paid_cents"] or 0 for r in rows) == sum(r["amount_cents"] for r in rows if r["state"] == "paid")
     assert gateway_ribs == [{"n": school.student_count}]  # replaced, not added
@@ -185,11 +202,12 @@ def test_a_bank_rejection_is_retried_after_a_new_rib_and_every_pfmp_is_paid_once
             assert iban == next(r["iban"] for r in ribs if r["ine"] == row["ine"])  # the refused account
             assert row["record_id"] not in ledger.integrated
         else:
+            assert row["ine"] in retried
             assert iban == new_iban[row["ine"]]  # the retry pays the new account
             assert ledger.integrated[row["record_id"]] == new_iban[row["ine"]]
     # The retries went out in files uploaded after the rejections, none in the file of a refused record.
     rejected_files = {records[r["record_id"]][0] for r in rows if r["state"] == "rejected"}
-    retry_files = {records[r["record_id"]][0] for r in rows if r["ine"] in refused and r["state"] == "paid"}
+    retry_files = {records[r["record_id"]][0] for r in rows if r["ine"] in retried and r["state"] == "paid"}
     assert min(retry_files) > max(rejected_files)  # names end with the build time: they sort in time
     assert ledger.paid == frozenset(r["record_id"] for r in rows if r["state"] == "paid")
 
