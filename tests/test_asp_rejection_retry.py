@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from aplypro_asp_gateway.adapters import xsd
 from aplypro_local.demo import run_school
 from aplypro_local.drill.lag import lag_by_group
 from aplypro_local.fake_asp.behaviour import Behaviour
@@ -38,6 +39,11 @@ INVALID_RIB = ("Le RIB FR7630006000011234567890100 est Invalide", "invalid_rib")
 UNEXPLAINED = ("Dossier bloqué à l'ASP : motif à préciser", "fallback_message")
 # Expected results are ready, or stuck: how long the run may stand still before it fails.
 STILL_S = 120.0
+
+
+def our_xsd(content: bytes) -> list[str]:
+    """The fake's upload check: our XSD (asp-exchange.md §4.8, §10), not only well-formed XML."""
+    return [f"{v.kind} at {v.path}" for v in xsd.violations(content)]
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -120,8 +126,8 @@ def test_a_bank_rejection_is_retried_after_a_new_rib_and_every_pfmp_is_paid_once
     paid_at_once = next(r for r in ribs if r not in (two, one))
     refused = {two["ine"]: INVALID_RIB, one["ine"]: UNEXPLAINED}
     retried = {two["ine"]}  # the recognised rejection
-    behaviour = Behaviour(remove_taken=False, reject_ibans={two["iban"]: INVALID_RIB[0],
-                                                            one["iban"]: UNEXPLAINED[0]})
+    behaviour = Behaviour(remove_taken=False, validate=our_xsd, reject_ibans={two["iban"]: INVALID_RIB[0],
+                                                                              one["iban"]: UNEXPLAINED[0]})
     asp = FakeAspInThread(tmp_path / "fake-asp", behaviour, clock=lambda: A_WEDNESDAY)
     stack = LocalStack(tmp_path, extra_env={**service_env, "APLYPRO_ASP_BUILD_INTERVAL_S": "0.5", **asp.start()})
     stack.start_servers()
@@ -192,7 +198,7 @@ def test_a_bank_rejection_is_retried_after_a_new_rib_and_every_pfmp_is_paid_once
     records = uploaded_records(asp)
     assert set(records) == {r["record_id"] for r in rows}
     assert set(ledger.record_counts.values()) == {1}
-    assert ledger.violations == ()
+    assert ledger.violations == ()  # every file valid against our XSD, no limit, name or record seen twice
     assert not any(modification for _, _, modification in records.values())  # retries of first payments
     for row in rows:
         _, iban, _ = records[row["record_id"]]
