@@ -74,12 +74,14 @@ def test_every_metric_the_dashboard_queries_exists() -> None:
         allowed = set().union(*(known[n] for n in names)) | SCRAPE_LABELS
         assert not (used - allowed), f"labels {sorted(used - allowed)} not on {sorted(names)} (in {expr})"
     # The issue's list: consumed / dead-lettered / stale, batch latency, lag, outbox depth and age, relay
-    # rate, documents queue, requests per state and per reason, payment files.
+    # rate, documents queue, requests per state and per reason, payment files; issue 11: the ASP's overdue
+    # answers and payments (G5), return files and the lines matched to nothing (G4).
     for must in ("aplypro_events_consumed_total", "aplypro_events_dead_lettered_total",
                  "aplypro_events_stale_dropped_total", "aplypro_batch_seconds_bucket", "aplypro_consumer_lag",
                  "aplypro_outbox_depth", "aplypro_outbox_oldest_age_seconds", "aplypro_relay_published_total",
                  "aplypro_documents_queue", "aplypro_payment_requests", "aplypro_payment_requests_blocked",
-                 "aplypro_payment_files"):
+                 "aplypro_payment_files", "aplypro_asp_answers_overdue", "aplypro_asp_payments_overdue",
+                 "aplypro_return_files", "aplypro_unmatched_return_lines"):
         assert must in queried, must
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 from aplypro_asp_gateway.adapters.sftp import SftpConfig, SftpTransport
 from aplypro_asp_gateway.adapters.transport import Transport
 from aplypro_local.fake_asp import REJECT_REASONS, Behaviour, generate_keys
+from aplypro_local.fake_asp.pickup import AspDesk
 from aplypro_local.fake_asp.returns import rejects_name
 
-from .fake_asp_world import fake_asp, sample_file
+from .fake_asp_world import A_WEDNESDAY, fake_asp, sample_file
 
 NAME = "nps_ficimport_idp_aplypro_test_dev_20260520013000.xml"
 
@@ -106,3 +107,16 @@ async def test_the_fake_runs_as_its_own_process(tmp_path: Path) -> None:
     finally:
         process.terminate()
         await process.wait()
+
+
+def test_the_fake_refuses_the_records_paying_a_chosen_account_whatever_their_id() -> None:
+    # Keyed on the IBAN (written with spaces or not), so a test chooses before any request id exists.
+    blocked = Behaviour(reject_ibans={"FR76 3000 6000 0112 3456 7890 189": "Coord. paiement bloquees"})
+    answer = AspDesk(blocked).take(NAME, sample_file(4242, 4243), A_WEDNESDAY)
+    assert answer is not None
+    assert [(r.record_id, r.reason) for r in answer.rejected] == [(4242, "Coord. paiement bloquees"),
+                                                                  (4243, "Coord. paiement bloquees")]
+    other = AspDesk(Behaviour(reject_ibans={"FR7630006000000000000000167": "Coord. paiement bloquees"}))
+    answer = other.take(NAME, sample_file(4242), A_WEDNESDAY)
+    assert answer is not None
+    assert ([i.record_id for i in answer.integrated], answer.rejected) == ([4242], [])

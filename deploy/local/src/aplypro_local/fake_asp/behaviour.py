@@ -67,6 +67,9 @@ class Behaviour:
     seed: int = 0
     reasons: tuple[str, ...] = REJECT_REASONS
     reject_records: dict[int, str] = field(default_factory=dict)  # idEnregistrement → reason, always
+    # IBAN (spaces or not) → reason: every record paying this account is refused (a predicate of §10), whatever
+    # its idEnregistrement; a retry on new bank details goes through. Keyed on what a test chooses up front.
+    reject_ibans: dict[str, str] = field(default_factory=dict)
     # A record whose idEnregistrement came in an earlier file (answer unconfirmed at the ASP, §11.1).
     duplicate_record: Literal["reject", "integrate"] = "reject"
     # The limits of §3.4: a file over the record cap is refused whole (no answer); the others are recorded.

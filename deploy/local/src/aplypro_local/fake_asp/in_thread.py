@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from aplypro_local.fake_asp.behaviour import Behaviour
 from aplypro_local.fake_asp.keys import generate_keys, write_known_hosts
+from aplypro_local.fake_asp.pickup import Violation
 from aplypro_local.fake_asp.server import FakeAsp
 
 T = TypeVar("T")
@@ -19,10 +22,22 @@ USER = "aplypro"
 HOST = "127.0.0.1"
 
 
+@dataclass(frozen=True)
+class Ledger:
+    """What the fake received and answered, copied out of its thread for a test to assert on."""
+
+    record_counts: dict[int, int]  # idEnregistrement → times received (the tests assert 1)
+    integrated: dict[int, str]  # idEnregistrement integrated → the IBAN its record carried
+    paid: frozenset[int]  # idEnregistrement answered in a payments return (PAYE or INVALIDE)
+    violations: tuple[Violation, ...]
+
+
 class FakeAspInThread:
-    def __init__(self, root: Path, behaviour: Behaviour | None = None) -> None:
+    def __init__(self, root: Path, behaviour: Behaviour | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.root = root
         self.behaviour = behaviour or Behaviour(remove_taken=False)  # the uploads stay to be looked at
+        self.clock = clock  # the fake's clock (names, dates, the weekday rules); None: the wall clock
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake-asp", daemon=True)
         self.fake: FakeAsp | None = None
@@ -32,7 +47,7 @@ class FakeAspInThread:
         """Serve on a free port; returns the gateway's settings (APLYPRO_ASP_SFTP_*) for it."""
         keys = generate_keys(self.root / "keys")
         self._thread.start()
-        self.fake = FakeAsp(self.root / "server", keys.host_key, keys.authorized_keys, self.behaviour)
+        self.fake = FakeAsp(self.root / "server", keys.host_key, keys.authorized_keys, self.behaviour, clock=self.clock)
         port = self._call(self.fake.start(HOST, 0))
         known_hosts = write_known_hosts(self.root / "keys" / "known_hosts", HOST, port, keys.host_public)
         self.env = {"APLYPRO_ASP_SFTP_HOST": HOST, "APLYPRO_ASP_SFTP_PORT": str(port),
@@ -50,6 +65,14 @@ class FakeAspInThread:
         """Payment files received under their final name."""
         assert self.fake is not None
         return self._in_loop(lambda: sum(self.fake.uploads.values()) if self.fake else 0)
+
+    def ledger(self) -> Ledger:
+        def copy() -> Ledger:
+            assert self.fake is not None
+            desk = self.fake.desk
+            return Ledger(dict(desk.records_seen), {k: v.iban for k, v in desk.integrated.items()},
+                          frozenset(self.fake.paid_records), tuple(desk.violations))
+        return self._in_loop(copy)
 
     def emit_payments(self) -> str | None:
         """The payments return of every integrated record not answered yet (FakeAsp.emit_payments)."""

@@ -177,6 +177,9 @@ class AspDesk:
                 return f"L'enregistrement {record.record_id} a déjà été reçu"
         if record.record_id in self.behaviour.reject_records:
             return self.behaviour.reject_records[record.record_id]
+        refused = {"".join(iban.split()).upper(): why for iban, why in self.behaviour.reject_ibans.items()}
+        if record.iban in refused:
+            return refused[record.iban]
         for kind, key, known in (("ind", record.individual, record.individual_known),
                                  ("doss", record.dossier, record.dossier_known),
                                  ("presta", record.prestation, record.prestation_known)):

@@ -176,6 +176,11 @@ class FakeAsp:
         """How many times each idEnregistrement was received (the tests assert 1)."""
         return self.desk.records_seen
 
+    @property
+    def paid_records(self) -> set[int]:
+        """idEnregistrement answered in a payments or recovery-order return."""
+        return set(self._paid)
+
     def files(self, folder: Path) -> list[str]:
         return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".keep"))
 

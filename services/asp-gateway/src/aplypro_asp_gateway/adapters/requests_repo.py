@@ -59,8 +59,8 @@ SELECT pr.payment_request_id, pr.record_id, pr.pfmp_id, pr.schooling_id, pr.stud
        sc.establishment_city_insee, sc.establishment_postal_code,
        sc.mef_ministry, sc.school_year, sc.status, cap.yearly_cap_cents, r.rib_id, r.owner_type,
        r.holder_name, r.iban, r.bic, pr.rectification, pr.pfmp_start_date, pr.requested_at,
-       EXISTS (SELECT 1 FROM file_records fr WHERE fr.pfmp_id = pr.pfmp_id AND fr.first_payment)
-           AS first_payment_sent,
+       EXISTS (SELECT 1 FROM file_records fr WHERE fr.pfmp_id = pr.pfmp_id AND fr.first_payment
+               AND NOT fr.rejected) AS first_payment_sent,
        EXISTS (SELECT 1 FROM student_ine_status i WHERE i.student_id = pr.student_id AND i.not_found)
            AS ine_not_found,
        EXISTS (SELECT 1 FROM withdrawn_schoolings w WHERE w.schooling_id = pr.schooling_id)
@@ -210,9 +210,10 @@ async def insert_file(conn: Connection, name: str, stamp: datetime, content: byt
 
 
 async def numbers_sent_first(conn: Connection, numbers: Sequence[str]) -> set[str]:
-    """The PFMP numbers (PRESTADOSS/NUMADM) among these that a file ever built already sent as a first payment."""
-    rows = await conn.fetch("SELECT pfmp_number FROM file_records WHERE first_payment AND pfmp_number = ANY($1)",
-                            list(numbers))
+    """The PFMP numbers (PRESTADOSS/NUMADM) among these that a file ever built already sent as a first payment the
+    ASP did not reject (a rejected one created nothing: the retry sends the number again)."""
+    rows = await conn.fetch("SELECT pfmp_number FROM file_records WHERE first_payment AND NOT rejected "
+                            "AND pfmp_number = ANY($1)", list(numbers))
     return {r["pfmp_number"] for r in rows}
 
 

@@ -145,7 +145,12 @@ async def move(conn: Connection, file_name: str, changes: Sequence[Change]) -> l
          c.ids.dossier if c.ids else None, c.ids.prestation if c.ids else None,
          c.ids.prestation_numadm if c.ids else None, c.paid_cents, c.paid_on, c.recovery, c.line_no)
         for c in changes)
-    return await conn.fetch(_MOVE, rows, file_name)
+    moved = await conn.fetch(_MOVE, rows, file_name)
+    # A rejected record created nothing at the ASP: its PFMP's retry may leave as a first payment again (0010).
+    if rejected := [r["payment_request_id"] for r in moved if r["state"] == "rejected"]:
+        await conn.execute("UPDATE file_records SET rejected = true WHERE payment_request_id = ANY($1::uuid[])",
+                           rejected)
+    return moved
 
 
 async def wake_waiting(conn: Connection, students: Sequence[Any]) -> None:
