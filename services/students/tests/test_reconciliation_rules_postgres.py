@@ -112,7 +112,7 @@ async def test_a_real_ine_takes_over_the_placeholder_student_of_the_same_identit
     assert (after["student_id"], after["ine"], after["ine_status"]) == (before["student_id"], "000111223AB", "ok")
     assert (summary.new, summary.changed) == (0, 1)
     events = await db.events_since(mark)
-    assert [type(e) for e in events][0] is StudentRegistered  # the same student id, its real INE
+    assert isinstance(events[0], StudentRegistered)  # the same student id, its real INE
     assert (events[0].student_id, events[0].identity.ine) == (before["student_id"], "000111223AB")
     if placeholder == "not_found":  # the ine_not_found payment gate lifts, once
         assert [(type(e), e.ine_status) for e in events[1:]] == [(StudentIneStatusChanged, "found")]
