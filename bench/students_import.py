@@ -23,6 +23,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import resource
 import socket
 import sys
 import tempfile
@@ -69,6 +70,18 @@ def serve_fake(students: int, establishments: int, port: int, ready: Any) -> Non
         while True:
             time.sleep(3600)
             assert server
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a live process (Linux /proc): CPU per student holds under a loaded machine, where
+    wall time mostly measures the wait for a core."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # children that ended and were waited for
+    return usage.ru_utime + usage.ru_stime
 
 
 def free_port() -> int:
@@ -178,7 +191,9 @@ async def main(args: argparse.Namespace, workdir: Path) -> None:
         stack.start_service("students")  # relays the outbox to the broker
         served, served_s = await yardstick(root, args.establishments, args.concurrency * args.establishment_concurrency)
         load_before = os.getloadavg()
+        fake_cpu, import_cpu = cpu_seconds(fake.pid or 0), children_cpu_seconds()
         cold_s, cold = await import_all(env, url, schema, args.profile, args.py_spy)
+        fake_cpu, import_cpu = cpu_seconds(fake.pid or 0) - fake_cpu, children_cpu_seconds() - import_cpu
         warm_s, warm = await import_all(env, url, schema, None)
         load_after = os.getloadavg()
         rate, raw = args.students / cold_s, served / served_s
@@ -186,6 +201,8 @@ async def main(args: argparse.Namespace, workdir: Path) -> None:
         print(f"first_import_s={cold_s:.1f} (import-all {cold['import_s']} s, then relay) events={cold['events']} "
               f"students_imported={cold['students']} failed={len(cold['failed'])}")
         print(f"students_per_s={rate:.0f} fake_sygne_serving_per_s={raw:.0f} ratio={rate / raw:.2f}")
+        print(f"first_import_cpu_ms_per_student import-all={import_cpu * 1000 / args.students:.2f} "
+              f"fake_sygne={fake_cpu * 1000 / args.students:.2f}")
         print(f"unchanged_reimport_s={warm_s:.1f} events={warm['events']} students_per_s={args.students / warm_s:.0f}")
         print(f"extrapolated_650k_first_s={650_000 / rate:.0f} extrapolated_650k_unchanged_s="
               f"{650_000 / (args.students / warm_s):.0f}")

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from aplypro_local.fake_sygne.app import create_app
+from aplypro_local.fake_sygne.fast_path import with_fast_path
 from aplypro_local.fake_sygne.state import CLIENT_ID, SECRET, FakeSygneState
 from aplypro_local.http_thread import serving
 
@@ -34,5 +35,5 @@ class FakeSygneServer:
 def serve(state: FakeSygneState | None = None, *, port: int = 0) -> Iterator[FakeSygneServer]:
     """The server runs until the block ends."""
     state = state or FakeSygneState()
-    with serving(create_app(state), "fake SYGNE", port) as root:
+    with serving(with_fast_path(create_app(state), state), "fake SYGNE", port) as root:
         yield FakeSygneServer(root, state)

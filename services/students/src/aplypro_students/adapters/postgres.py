@@ -94,21 +94,19 @@ async def schoolings_of(conn: Connection, student_ids: Sequence[UUID], class_ids
 
 async def write_schoolings(conn: Connection, schoolings: Sequence[Schooling], existing: set[UUID],
                            source: str) -> None:
-    """In the given order: closings come first so the one-open-schooling index holds after each row."""
-    for s in schoolings:
-        if s.schooling_id in existing:
-            await conn.execute(
-                "UPDATE schoolings SET status = $2, start_date = $3, end_date = $4, end_date_inferred = $5, "
-                "last_seen_at = now(), version = version + 1 WHERE schooling_id = $1",  # a change: next version
-                s.schooling_id, s.status.value, s.start_date, s.end_date, s.end_date_inferred,
-            )
-        else:
-            await conn.execute(
-                "INSERT INTO schoolings (schooling_id, student_id, class_id, status, start_date, end_date, "
-                "end_date_inferred, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                s.schooling_id, s.student_id, s.class_id, s.status.value, s.start_date, s.end_date,
-                s.end_date_inferred, source,
-            )
+    """Changes of existing schoolings in the given order (closings come first, so the one-open-schooling index
+    holds after each row), then the new ones: two pipelined batches, not one round trip per schooling. A new
+    open schooling never precedes a closing it needs, since every closing is a change of an existing one."""
+    await conn.executemany(
+        "UPDATE schoolings SET status = $2, start_date = $3, end_date = $4, end_date_inferred = $5, "
+        "last_seen_at = now(), version = version + 1 WHERE schooling_id = $1",  # a change: next version
+        [(s.schooling_id, s.status.value, s.start_date, s.end_date, s.end_date_inferred)
+         for s in schoolings if s.schooling_id in existing])
+    await conn.executemany(
+        "INSERT INTO schoolings (schooling_id, student_id, class_id, status, start_date, end_date, "
+        "end_date_inferred, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        [(s.schooling_id, s.student_id, s.class_id, s.status.value, s.start_date, s.end_date,
+          s.end_date_inferred, source) for s in schoolings if s.schooling_id not in existing])
 
 
 async def mark_seen(conn: Connection, student_ids: Sequence[UUID], class_ids: Sequence[UUID]) -> None:

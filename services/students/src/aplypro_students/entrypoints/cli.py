@@ -26,7 +26,7 @@ from aplypro_students.config import StudentsSettings
 from aplypro_students.domain.departures import MassDeparture
 from aplypro_students.domain.reconcile import current_school_year
 from aplypro_students.domain.report import InvalidFile, RowError
-from aplypro_students.entrypoints import ops_cli
+from aplypro_students.entrypoints import fast_loop, ops_cli
 from aplypro_students.entrypoints._db import in_transaction
 from aplypro_students.entrypoints.fregata_import import import_fregata_command
 from aplypro_students.entrypoints.service import build_spec
@@ -171,9 +171,9 @@ def import_sygne_command(
     settings = _settings()
     today = datetime.now(PARIS).date()
     year = school_year if school_year is not None else current_school_year(today)
-    summary, ok = asyncio.run(run_import(settings, sygne, None if all_ else [_uai(uai or "")], year,
-                                         today=today, dry_run=dry_run, mode=mode.value,
-                                         force_departures=force_departures))
+    summary, ok = fast_loop.run(run_import(settings, sygne, None if all_ else [_uai(uai or "")], year,
+                                           today=today, dry_run=dry_run, mode=mode.value,
+                                           force_departures=force_departures))
     _print(summary)
     if not ok:
         raise typer.Exit(1)

@@ -6,7 +6,6 @@ refusing after the retries, or an answer we cannot read) or the establishment is
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from datetime import datetime
@@ -30,6 +29,7 @@ from aplypro_students.adapters.fregata.settings import FregataSettings
 from aplypro_students.config import StudentsSettings
 from aplypro_students.domain.reconcile import current_school_year
 from aplypro_students.domain.report import InvalidFile
+from aplypro_students.entrypoints import fast_loop
 from aplypro_students.entrypoints.api_import import api_settings, failed_line, progress
 from aplypro_students.entrypoints.service import MIGRATION_PACKAGES
 from aplypro_students.service_layer.import_fregata import import_fregata
@@ -71,7 +71,7 @@ def import_fregata_command(
     settings = StudentsSettings()
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     year = school_year if school_year is not None else current_school_year(datetime.now(PARIS).date())
-    summary, ok = asyncio.run(run_fregata_import(settings, fregata, target, year, dry_run=dry_run))
+    summary, ok = fast_loop.run(run_fregata_import(settings, fregata, target, year, dry_run=dry_run))
     typer.echo(json.dumps(summary, ensure_ascii=False))
     if not ok:
         raise typer.Exit(1)

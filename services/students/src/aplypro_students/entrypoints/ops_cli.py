@@ -28,6 +28,7 @@ from aplypro_students.adapters.csv_reader import CellError
 from aplypro_students.config import StudentsSettings
 from aplypro_students.domain.provider import InvalidProvider
 from aplypro_students.domain.reconcile import current_school_year
+from aplypro_students.entrypoints import fast_loop
 from aplypro_students.entrypoints._db import in_transaction
 from aplypro_students.entrypoints.import_sources import SourceUnavailable
 from aplypro_students.entrypoints.nightly import PARIS, run_source
@@ -133,7 +134,7 @@ def import_all_command(
                 return await run_source(pool, settings, source, year, today=today, on_done=on_done)
 
     try:
-        summary = asyncio.run(work())
+        summary = fast_loop.run(work())
     except (SourceUnavailable, RunInProgress) as exc:
         raise _fail(exc.code, str(exc), 2) from None
     _print(summary)

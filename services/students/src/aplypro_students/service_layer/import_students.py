@@ -15,6 +15,7 @@ from aplypro_servicekit.record_size import ENV_NAME, RecordTooLarge
 
 from aplypro_students.adapters import postgres
 from aplypro_students.adapters.postgres_departures import open_schoolings_in
+from aplypro_students.adapters.postgres_identity import flag_possible_duplicates
 from aplypro_students.adapters.postgres_reference import academy_of, eligible_mefs, known_establishments
 from aplypro_students.domain.changes import ChangeCounts, count_changes
 from aplypro_students.domain.departures import DEFAULT_MAX_SHARE, check_departures, close_absent
@@ -29,6 +30,8 @@ from aplypro_students.domain.reconcile import (
 )
 from aplypro_students.domain.report import InvalidFile, RowError
 from aplypro_students.service_layer import events
+from aplypro_students.service_layer.ine_status import record_ine_status
+from aplypro_students.service_layer.match_students import match_students
 
 log = structlog.get_logger(__name__)
 
@@ -121,21 +124,11 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
     sent: dict[str, Identity] = {}
     for r in records:  # the reader checked that rows of one INE agree: together they give its identity
         sent[r.identity.ine] = merge_identity(sent.get(r.identity.ine), r.identity)
-    known = await postgres.students_by_ine(conn, sorted(sent))
-    ids: dict[str, UUID] = {}
-    new: list[tuple[UUID, Identity]] = []
-    changed: list[tuple[UUID, Identity]] = []
-    for ine, identity in sent.items():
-        if ine in known:
-            ids[ine], current = known[ine]
-            merged = merge_identity(current, identity)
-            if merged != current:
-                changed.append((ids[ine], merged))
-        else:
-            ids[ine] = uuid.uuid4()
-            new.append((ids[ine], identity))
+    matched = await match_students(conn, sent)
+    ids, new, changed = matched.ids, matched.new, matched.changed
     await postgres.insert_students(conn, new, command.source)
     await postgres.update_students(conn, changed, command.source)
+    await flag_possible_duplicates(conn, matched.possible_duplicates, import_id)
     classes = await postgres.ensure_classes(conn, command.uai, year, {(r.class_label, r.mef_code) for r in records})
     placements = [Placement(ids[r.identity.ine], classes[r.class_label, r.mef_code], r) for r in records]
     existing = await postgres.schoolings_of(conn, list(ids.values()), sorted({p.class_id for p in placements}))
@@ -154,6 +147,8 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
         raise InvalidFile([RowError(lines[exc.index], "*", "row.record_too_large",
                                     f"its event of {exc.size} bytes is over the {exc.limit}-byte limit "
                                     f"({ENV_NAME})")]) from None
+    if matched.found_again:  # a not_found INE replaced by the real one: the ine_not_found gate lifts
+        await record_ine_status(conn, matched.found_again, "found", by=f"import:{command.source}", topic=topic)
     # the absentees' schoolings closed here were read apart from `existing`: they are closings, not openings
     changes = count_changes(placements, [*existing, *absent], planned, {sid for sid, _ in [*new, *changed]})
     summary = ImportSummary(import_id, len(sent), len(new), len(changed), len(records), len(planned), len(rows),

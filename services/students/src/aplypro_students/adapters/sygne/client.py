@@ -36,6 +36,10 @@ class SygneClient:
             client_id=settings.client_id, client_secret=settings.secret.get_secret_value(),
             token_endpoint=settings.token_url, grant_type="client_credentials", leeway=settings.token_leeway,
             base_url=settings.base_url, timeout=httpx2.Timeout(settings.timeout),
+            # import-all shares one client between its establishments (4 × 8 calls in flight by default): with
+            # httpx's 20 kept-alive connections, every call past the 20th opened and closed a connection
+            limits=httpx2.Limits(max_connections=settings.max_connections,
+                                 max_keepalive_connections=settings.max_connections),
         )
         self._token_lock = anyio.Lock()
 

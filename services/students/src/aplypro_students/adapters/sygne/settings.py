@@ -22,6 +22,7 @@ class SygneSettings(BaseSettings):
     max_retry_after: float = 120.0  # a longer Retry-After ends the call: the run is retried later, not held
     token_leeway: int = 30  # renew the ~600 s token this many seconds before it expires
     concurrency: int = 8  # detail and history calls in flight at once
+    max_connections: int = 64  # kept alive too; ≥ establishments at once × concurrency, else connections churn
 
     @field_validator("base_url")
     @classmethod
