@@ -12,7 +12,9 @@ import tarfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -42,20 +44,16 @@ def axe_script(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "package" / "axe.min.js"
 
 
-@pytest.fixture
-def web_url(pool: asyncpg.Pool, database_url: str, namespace: str, oidc_issuer: str,
-            tmp_path: Path) -> Iterator[str]:
-    """`aplypro-pfmp web` as a process on a free port, on this test's schema."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "APLYPRO_TOPIC_NAMESPACE": namespace,
-           "APLYPRO_WEB_OIDC_ISSUER": oidc_issuer, "APLYPRO_WEB_PORT": str(port)}
-    script = Path(sys.executable).parent / "aplypro-pfmp"
-    log = tmp_path / "web.log"
+@contextmanager
+def web_process(env: dict[str, str], log: Path, timeout: float = 60) -> Iterator[str]:
+    """`aplypro-pfmp web` as a process with this environment (its port in APLYPRO_WEB_PORT), until it answers;
+    yields its address and stops it after the block."""
+    url = f"http://127.0.0.1:{env['APLYPRO_WEB_PORT']}"
     with log.open("wb") as out:  # the child keeps its own copy
-        process = subprocess.Popen([str(script), "web"], env=env, stdout=out, stderr=out)
-    url = f"http://127.0.0.1:{port}"
+        process = subprocess.Popen([str(Path(sys.executable).parent / "aplypro-pfmp"), "web"], env=env, stdout=out,
+                                   stderr=out)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + timeout
         while True:
             try:
                 with urllib.request.urlopen(url + "/", timeout=1):  # noqa: S310
@@ -70,27 +68,51 @@ def web_url(pool: asyncpg.Pool, database_url: str, namespace: str, oidc_issuer: 
         process.wait(20)
 
 
+class Axe:
+    """axe-core run on each page visited: the serious and critical violations, by page name (a screenshot of
+    each page too when APLYPRO_WEB_SCREENSHOTS is set)."""
+
+    def __init__(self, script: Path) -> None:
+        self.script = script
+        self.violations: dict[str, list[str]] = {}
+
+    async def check(self, page: Any, name: str) -> None:
+        if SCREENSHOTS:
+            await page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+        await page.add_script_tag(path=str(self.script))
+        result = await page.evaluate("async () => (await axe.run()).violations"
+                                     ".filter(v => ['serious', 'critical'].includes(v.impact)).map(v => v.id)")
+        if result:
+            self.violations[name] = result
+
+
+async def launch_chromium(playwright: Any) -> Any:
+    return await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                            args=["--no-sandbox", "--disable-dev-shm-usage"])
+
+
+@pytest.fixture
+def web_url(pool: asyncpg.Pool, database_url: str, namespace: str, oidc_issuer: str,
+            tmp_path: Path) -> Iterator[str]:
+    """`aplypro-pfmp web` as a process on a free port, on this test's schema."""
+    env = {**os.environ, "DATABASE_URL": database_url, "APLYPRO_TOPIC_NAMESPACE": namespace,
+           "APLYPRO_WEB_OIDC_ISSUER": oidc_issuer, "APLYPRO_WEB_PORT": str(free_port())}
+    with web_process(env, tmp_path / "web.log") as url:
+        yield url
+
+
 async def test_the_director_logs_in_adds_a_pfmp_and_sees_it_listed_in_chromium(
         pool: asyncpg.Pool, web_url: str, axe_script: Path) -> None:
     if CHROMIUM is None:
         pytest.skip("no chromium executable (apt-get install chromium, see deploy/install-system-packages.sh)")
-    from playwright.async_api import Page, async_playwright
+    from playwright.async_api import async_playwright
 
     student = await seed_student(pool, UAI, last_name="HADDAD")
-    violations: dict[str, list[str]] = {}
-
-    async def check_accessibility(page: Page, name: str) -> None:
-        if SCREENSHOTS:
-            await page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
-        await page.add_script_tag(path=str(axe_script))
-        result = await page.evaluate("async () => (await axe.run()).violations"
-                                     ".filter(v => ['serious', 'critical'].includes(v.impact)).map(v => v.id)")
-        if result:
-            violations[await page.title()] = result
+    axe = Axe(axe_script)
+    check_accessibility = axe.check
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                           args=["--no-sandbox", "--disable-dev-shm-usage"])
+        browser = await launch_chromium(pw)
         try:
             # bypass_csp: axe is injected as an inline script, which the app's CSP rightly forbids
             context = await browser.new_context(bypass_csp=True, locale="fr-FR")
@@ -124,6 +146,6 @@ async def test_the_director_logs_in_adds_a_pfmp_and_sees_it_listed_in_chromium(
             assert session["sameSite"] == "Lax"
         finally:
             await browser.close()
-    assert violations == {}
+    assert axe.violations == {}
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM pfmps WHERE student_id = $1", student.student_id) == 1

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 from aplypro_local.school import UAI
 
-from .test_web_browser import CHROMIUM, SCREENSHOTS, axe_script, web_url
+from .test_web_browser import CHROMIUM, Axe, axe_script, launch_chromium, web_url
 from .test_web_other_roles import pfmp
 from .web_world import seed_student
 
@@ -27,16 +27,8 @@ async def test_academic_asp_public_and_download_pages_pass_axe_in_chromium(
 
     seeded = await seed_student(pool, UAI, last_name="HADDAD", academy="14")
     await pfmp(pool, seeded, "validated", date(2026, 1, 5), date(2026, 1, 30), request_state="paid")
-    violations: dict[str, list[str]] = {}
-
-    async def check_accessibility(page: Page, name: str) -> None:
-        if SCREENSHOTS:
-            await page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
-        await page.add_script_tag(path=str(axe_script))
-        result = await page.evaluate("async () => (await axe.run()).violations"
-                                     ".filter(v => ['serious', 'critical'].includes(v.impact)).map(v => v.id)")
-        if result:
-            violations[name] = result
+    axe = Axe(axe_script)
+    check_accessibility = axe.check
 
     async def logged_in(browser: Browser, account: str) -> Page:
         # bypass_csp: axe is injected as an inline script, which the app's CSP rightly forbids
@@ -49,8 +41,7 @@ async def test_academic_asp_public_and_download_pages_pass_axe_in_chromium(
         return page
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                           args=["--no-sandbox", "--disable-dev-shm-usage"])
+        browser = await launch_chromium(pw)
         try:
             public = await (await browser.new_context(bypass_csp=True, locale="fr-FR")).new_page()
             await public.goto(f"{web_url}/stats")
@@ -80,4 +71,4 @@ async def test_academic_asp_public_and_download_pages_pass_axe_in_chromium(
             await check_accessibility(page, "downloads")
         finally:
             await browser.close()
-    assert violations == {}
+    assert axe.violations == {}

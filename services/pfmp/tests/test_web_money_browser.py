@@ -13,7 +13,7 @@ from aplypro_contracts import PaymentRequested, PaymentRequestHeld
 from aplypro_local.school import UAI
 from aplypro_pfmp.service_layer import facts
 
-from .test_web_browser import CHROMIUM, SCREENSHOTS, axe_script, web_url
+from .test_web_browser import CHROMIUM, Axe, axe_script, launch_chromium, web_url
 from .web_world import seed_student
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -24,23 +24,14 @@ async def test_the_director_sees_a_blocked_payment_in_french_and_withdraws_a_da_
         pool: asyncpg.Pool, web_url: str, axe_script: Path) -> None:
     if CHROMIUM is None:
         pytest.skip("no chromium executable (apt-get install chromium, see deploy/install-system-packages.sh)")
-    from playwright.async_api import Page, async_playwright
+    from playwright.async_api import async_playwright
 
     student = await seed_student(pool, UAI, last_name="HADDAD")
-    violations: dict[str, list[str]] = {}
-
-    async def check_accessibility(page: Page, name: str) -> None:
-        if SCREENSHOTS:
-            await page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
-        await page.add_script_tag(path=str(axe_script))
-        result = await page.evaluate("async () => (await axe.run()).violations"
-                                     ".filter(v => ['serious', 'critical'].includes(v.impact)).map(v => v.id)")
-        if result:
-            violations[await page.title()] = result
+    axe = Axe(axe_script)
+    check_accessibility = axe.check
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                           args=["--no-sandbox", "--disable-dev-shm-usage"])
+        browser = await launch_chromium(pw)
         try:
             context = await browser.new_context(bypass_csp=True, locale="fr-FR")  # axe is an inline script
             page = await context.new_page()
@@ -86,5 +77,5 @@ async def test_the_director_sees_a_blocked_payment_in_french_and_withdraws_a_da_
             await check_accessibility(page, "student-withdrawal-asked")
         finally:
             await browser.close()
-    assert violations == {}
+    assert axe.violations == {}
     assert await pool.fetchval("SELECT user_id FROM pfmp_actions WHERE action = 'withdraw_decision'") == "directrice"

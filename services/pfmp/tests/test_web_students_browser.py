@@ -6,10 +6,6 @@ missing (test_web_browser's fixtures)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +15,7 @@ from aplypro_local.oidc import free_port
 from aplypro_local.school import UAI
 
 from .students_api_world import StudentsApi, students_api
-from .test_web_browser import CHROMIUM, SCREENSHOTS, axe_script
+from .test_web_browser import CHROMIUM, Axe, axe_script, launch_chromium, web_process
 from .web_world import seed_student
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -31,56 +27,30 @@ WRONG_IBAN, GOOD_IBAN = "FR76 3000 6000 0112 3456 7890 188", "FR76 3000 6000 011
 def web_url(pool: asyncpg.Pool, database_url: str, namespace: str, oidc_issuer: str, students_api: StudentsApi,
             tmp_path: Path) -> Iterator[str]:
     """`aplypro-pfmp web` as a process on a free port, on this test's schema, calling the students API."""
-    port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "APLYPRO_TOPIC_NAMESPACE": namespace,
-           "APLYPRO_WEB_OIDC_ISSUER": oidc_issuer, "APLYPRO_WEB_PORT": str(port),
+           "APLYPRO_WEB_OIDC_ISSUER": oidc_issuer, "APLYPRO_WEB_PORT": str(free_port()),
            "APLYPRO_WEB_STUDENTS_API_URL": students_api.url,
            "APLYPRO_WEB_STUDENTS_API_TOKEN": students_api.token.get_secret_value()}
     log = tmp_path / "web.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([str(Path(sys.executable).parent / "aplypro-pfmp"), "web"], env=env, stdout=out,
-                                   stderr=out)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/", timeout=1):  # noqa: S310
-                    break
-            except OSError:
-                assert process.poll() is None, log.read_text(errors="replace")
-                assert time.monotonic() < deadline, "the web app did not answer in time"
-                time.sleep(0.3)
+    with web_process(env, log, timeout=120) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(20)
-        for secret in ("30006000", "3000 6000"):  # no IBAN in the web app's log
-            assert secret not in log.read_text(errors="replace")
+    for secret in ("30006000", "3000 6000"):  # no IBAN in the web app's log
+        assert secret not in log.read_text(errors="replace")
 
 
 async def test_a_wrong_iban_is_flagged_and_refused_then_a_right_one_is_shown_in_chromium(
         pool: asyncpg.Pool, web_url: str, axe_script: Path, students_api: StudentsApi) -> None:
     if CHROMIUM is None:
         pytest.skip("no chromium executable (apt-get install chromium, see deploy/install-system-packages.sh)")
-    from playwright.async_api import Page, async_playwright
+    from playwright.async_api import async_playwright
 
     student = await seed_student(pool, UAI, last_name="HADDAD")
     await students_api.enrol(student, UAI)
-    violations: dict[str, list[str]] = {}
-
-    async def check_accessibility(page: Page, name: str) -> None:
-        if SCREENSHOTS:
-            await page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
-        await page.add_script_tag(path=str(axe_script))
-        result = await page.evaluate("async () => (await axe.run()).violations"
-                                     ".filter(v => ['serious', 'critical'].includes(v.impact)).map(v => v.id)")
-        if result:
-            violations[name] = result
+    axe = Axe(axe_script)
+    check_accessibility = axe.check
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                           args=["--no-sandbox", "--disable-dev-shm-usage"])
+        browser = await launch_chromium(pw)
         try:
             context = await browser.new_context(bypass_csp=True, locale="fr-FR")
             page = await context.new_page()
@@ -121,6 +91,6 @@ async def test_a_wrong_iban_is_flagged_and_refused_then_a_right_one_is_shown_in_
             await check_accessibility(page, "rib-recorded")
         finally:
             await browser.close()
-    assert violations == {}
+    assert axe.violations == {}
     stored = await students_api.fetch("SELECT recorded_by FROM ribs WHERE student_id = $1", student.student_id)
     assert [r["recorded_by"] for r in stored] == ["personnel"]
