@@ -7,45 +7,27 @@ previous one; each change is emitted once, a second refresh emits nothing; a 404
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from typing import Any
 
 import pytest
 from aplypro_contracts import SchoolingOpened, StudentIneStatusChanged, StudentRegistered, default_registry
 from aplypro_contracts.topics import STUDENTS_EVENTS
-from aplypro_local.fake_sygne import FakeSygneServer, serve
-from aplypro_local.fake_sygne.sample import PREMIERE, TLE, detail_of, list_entry, sample_state, schooling
+from aplypro_local.fake_sygne import FakeSygneServer
+from aplypro_local.fake_sygne.sample import PREMIERE, TLE, detail_of, list_entry, schooling
 from aplypro_students.adapters.sygne.client import SygneClient
 from aplypro_students.adapters.sygne.settings import SygneSettings
-from aplypro_students.config import StudentsSettings
 from aplypro_students.entrypoints.cli import app
 from aplypro_students.service_layer.refresh_student import RefreshReport, refresh_student
 from typer.testing import CliRunner
 
 from .conftest import DATA, UAI
-from .test_sygne_import_postgres import Db, open_db, run
+from .test_sygne_import_postgres import Db, db, fake, run
 
 pytestmark = pytest.mark.integration
+__all__ = ["db", "fake"]  # fixtures shared with test_sygne_import_postgres
 TODAY = date(2025, 10, 15)
 MEHDI, CHLOE = "000111223AB", "000111222AA"
-
-
-@pytest.fixture
-async def db(database_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Db]:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("APLYPRO_TOPIC_NAMESPACE", namespace)
-    db = await open_db(database_url, StudentsSettings())
-    try:
-        yield db
-    finally:
-        await db.pool.close()
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSygneServer]:
-    with serve(sample_state()) as server:
-        yield server
 
 
 async def refresh(db: Db, fake: FakeSygneServer, ine: str) -> RefreshReport:

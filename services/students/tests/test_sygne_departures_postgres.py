@@ -3,38 +3,19 @@ no longer listed leaves, a listed student whose row is refused does not, an empt
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import date
 
 import pytest
-from aplypro_local.fake_sygne import FakeSygneServer, serve
-from aplypro_local.fake_sygne.sample import sample_state
-from aplypro_students.config import StudentsSettings
+from aplypro_local.fake_sygne import FakeSygneServer
 from aplypro_students.domain.departures import MassDeparture
 
 from .conftest import UAI
-from .test_sygne_import_postgres import Db, open_db, run
+from .test_sygne_import_postgres import Db, db, fake, run
 
 pytestmark = pytest.mark.integration
+__all__ = ["db", "fake"]  # fixtures shared with test_sygne_import_postgres
 TODAY = date(2025, 10, 15)
 CHLOE, MEHDI = "000111222AA", "000111223AB"
-
-
-@pytest.fixture
-async def db(database_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Db]:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("APLYPRO_TOPIC_NAMESPACE", namespace)
-    db = await open_db(database_url, StudentsSettings())
-    try:
-        yield db
-    finally:
-        await db.pool.close()
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSygneServer]:
-    with serve(sample_state()) as server:
-        yield server
 
 
 def unlist(fake: FakeSygneServer, ine: str) -> None:
