@@ -117,3 +117,25 @@ async def test_each_rib_comes_with_a_bank_data_free_rib_on_file_on_the_students_
     ribs = await pool.fetch("SELECT payload FROM outbox WHERE topic = $1", settings.topic(STUDENTS_RIBS))
     recorded = {e.rib_id for e in (default_registry().parse(r["payload"]) for r in ribs) if isinstance(e, RibRecorded)}
     assert {f.rib_id for f in facts if isinstance(f, RibOnFile)} == recorded
+
+
+async def test_a_file_naming_a_student_twice_keeps_the_last_rib_active_and_both_in_order(
+        pool: asyncpg.Pool, write_csv: WriteCsv) -> None:
+    await record(pool, DATA / "ribs.csv")
+    # A file refuses a student twice (ine.duplicate), but the use case takes any batch (the web form's).
+    first = write_csv(RIB_HEADER,
+                      "000111223AB;HADDAD Mehdi;eleve;DE89370400440532013000;COBADEFFXXX",
+                      "000111226AE;Association Œuvre de l'Enfance;personne_morale;FR1420041010050500013M02606;PSSTFRPPXXX")
+    again = write_csv(RIB_HEADER, "000111223AB;HADDAD Mehdi;eleve;FR7630006000011234567890189;AGRIFRPP")
+    entries = read_ribs_csv(first, uai=UAI).entries + read_ribs_csv(again, uai=UAI).entries
+    async with pool.acquire() as conn, conn.transaction():
+        summary = await record_ribs(conn, entries, topic=StudentsSettings().topic(STUDENTS_RIBS))
+    # Mehdi's second row is his first RIB again, but after the first row changed it: a new version.
+    assert summary == RibSummary(recorded=2, unchanged=1, archived=2)
+    mehdi = await pool.fetch("SELECT r.iban, r.version, r.archived_at IS NULL AS active FROM ribs r "
+                             "JOIN students USING (student_id) WHERE ine = '000111223AB' ORDER BY r.version")
+    assert [(r["iban"], r["version"], r["active"]) for r in mehdi] == [
+        ("FR7630006000011234567890189", 1, False), ("DE89370400440532013000", 2, False),
+        ("FR7630006000011234567890189", 3, True)]
+    events = [default_registry().parse(r["payload"]) for r in await pool.fetch("SELECT payload FROM outbox ORDER BY id")]
+    assert [e.version for e in events if isinstance(e, RibRecorded)] == [1, 1, 2, 3]

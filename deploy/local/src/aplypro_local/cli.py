@@ -174,9 +174,14 @@ def drill(
     from .drill.run import run_drill
 
     def interrupted(*_: object) -> None:
+        # A second signal (uv forwards SIGTERM to a child the group kill already reached) must not cut the
+        # drill's `finally` short: it would leave the fleet running.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise KeyboardInterrupt  # so the drill's finally kills every process it started
 
     signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
     if workdir.exists():
         shutil.rmtree(workdir)
     # The queues drain after the chaos: decisions (a few a second) set the pace, so the wait grows with them.

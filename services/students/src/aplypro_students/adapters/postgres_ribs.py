@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
@@ -25,27 +26,51 @@ async def enrolments(conn: Connection, student_ids: Sequence[UUID]) -> set[tuple
     return {(r["student_id"], r["uai"]) for r in rows}
 
 
-async def active_rib(conn: Connection, student_id: UUID, uai: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT * FROM ribs WHERE student_id = $1 AND uai = $2 AND archived_at IS NULL FOR UPDATE",
-        student_id, uai,
+async def active_ribs(conn: Connection, student_ids: Sequence[UUID]) -> dict[tuple[UUID, str], asyncpg.Record]:
+    """The active RIB of each (student, establishment), locked until the transaction ends."""
+    rows = await conn.fetch(
+        "SELECT * FROM ribs WHERE student_id = ANY($1::uuid[]) AND archived_at IS NULL FOR UPDATE",
+        list(student_ids),
     )
+    return {(r["student_id"], r["uai"]): r for r in rows}
 
 
-async def archive_rib(conn: Connection, rib_id: UUID) -> None:
-    # TODO(payments): refuse (`unarchivable_rib`) while this RIB is tied to a payment in progress.
-    await conn.execute("UPDATE ribs SET archived_at = now() WHERE rib_id = $1", rib_id)
-
-
-async def insert_rib(conn: Connection, rib_id: UUID, student_id: UUID, uai: str, details: BankDetails, *,
-                     recorded_by: str | None = None) -> int:
-    """Store a new RIB of the student at this establishment; returns its version (the previous one + 1)."""
-    version = await conn.fetchval(
-        "INSERT INTO ribs (rib_id, student_id, uai, owner_type, holder_name, iban, bic, version, recorded_by) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, "
-        "  (SELECT coalesce(max(version), 0) + 1 FROM ribs WHERE student_id = $2 AND uai = $3), $8) "
-        "RETURNING version",
-        rib_id, student_id, uai, details.owner_type.value, details.holder_name, details.iban, details.bic,
-        recorded_by,
+async def last_versions(conn: Connection, student_ids: Sequence[UUID]) -> dict[tuple[UUID, str], int]:
+    """The highest RIB version of each (student, establishment), archived RIBs included."""
+    rows = await conn.fetch(
+        "SELECT student_id, uai, max(version) AS version FROM ribs WHERE student_id = ANY($1::uuid[]) "
+        "GROUP BY student_id, uai", list(student_ids),
     )
-    return int(version)
+    return {(r["student_id"], r["uai"]): int(r["version"]) for r in rows}
+
+
+async def archive_ribs(conn: Connection, rib_ids: Sequence[UUID]) -> None:
+    # TODO(payments): refuse (`unarchivable_rib`) while one of these RIBs is tied to a payment in progress.
+    await conn.execute("UPDATE ribs SET archived_at = now() WHERE rib_id = ANY($1::uuid[])", list(rib_ids))
+
+
+@dataclass(frozen=True)
+class NewRib:
+    rib_id: UUID
+    student_id: UUID
+    uai: str
+    details: BankDetails
+    version: int
+    superseded: bool  # a later row of the same batch replaces it: stored archived
+
+
+async def insert_ribs(conn: Connection, ribs: Sequence[NewRib], *, recorded_by: str | None = None) -> None:
+    """Store the batch in one statement (one round trip whatever its size: imports run under load)."""
+    await conn.execute(
+        "INSERT INTO ribs (rib_id, student_id, uai, owner_type, holder_name, iban, bic, version, recorded_by, "
+        "                  archived_at) "
+        "SELECT r.rib_id, r.student_id, r.uai, r.owner_type, r.holder_name, r.iban, r.bic, r.version, $9, "
+        "       CASE WHEN r.superseded THEN now() END "
+        "FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], "
+        "            $10::bool[]) "
+        "  AS r(rib_id, student_id, uai, owner_type, holder_name, iban, bic, version, superseded)",
+        [r.rib_id for r in ribs], [r.student_id for r in ribs], [r.uai for r in ribs],
+        [r.details.owner_type.value for r in ribs], [r.details.holder_name for r in ribs],
+        [r.details.iban for r in ribs], [r.details.bic for r in ribs], [r.version for r in ribs], recorded_by,
+        [r.superseded for r in ribs],
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -57,9 +58,8 @@ async def _check(conn: Connection, entries: list[RecordRib]) -> dict[str, uuid.U
     return ids
 
 
-def _same(row: Any, details: BankDetails) -> bool:
-    return (OwnerType(row["owner_type"]), row["holder_name"], row["iban"], row["bic"]) == (
-        details.owner_type, details.holder_name, details.iban, details.bic)
+def _details(row: Any) -> BankDetails:
+    return BankDetails(OwnerType(row["owner_type"]), row["holder_name"], row["iban"], row["bic"])
 
 
 async def record_ribs(conn: Connection, entries: list[RecordRib], *, topic: str,
@@ -72,24 +72,39 @@ async def record_ribs(conn: Connection, entries: list[RecordRib], *, topic: str,
     """
     ids = await _check(conn, entries)
     import_id = uuid.uuid4()
-    rows, unchanged, archived, recorded = [], 0, 0, 0
+    students = sorted(set(ids.values()))
+    active = await postgres_ribs.active_ribs(conn, students)  # a few statements for the whole file
+    versions = await postgres_ribs.last_versions(conn, students)
+    held = {pair: _details(row) for pair, row in active.items()}  # what each pair holds as rows go by
+    stored: list[postgres_ribs.NewRib] = []  # in the file's order: events per student keep it
+    latest: dict[tuple[uuid.UUID, str], int] = {}  # pair -> index in `stored` of its newest RIB
+    to_archive: list[uuid.UUID] = []
+    unchanged = 0
     for entry in entries:
-        student_id = ids[entry.ine]
-        active = await postgres_ribs.active_rib(conn, student_id, entry.uai)
-        if active is not None and _same(active, entry.details):
+        pair = (ids[entry.ine], entry.uai)
+        if held.get(pair) == entry.details:
             unchanged += 1
             continue
-        if active is not None:
-            await postgres_ribs.archive_rib(conn, active["rib_id"])
-            archived += 1
-        rib_id = uuid.uuid4()
-        version = await postgres_ribs.insert_rib(conn, rib_id, student_id, entry.uai, entry.details,
-                                                 recorded_by=recorded_by)
-        event = events.rib_recorded(rib_id, student_id, entry.uai, entry.details, import_id, version)
-        rows.append(event_row(topic, student_id, event))  # keyed by student_id: never the IBAN or the INE
-        recorded += 1
+        if pair in latest:  # the same file names this pair again: the earlier row is stored archived
+            stored[latest[pair]] = dataclasses.replace(stored[latest[pair]], superseded=True)
+        elif pair in active:
+            to_archive.append(active[pair]["rib_id"])
+        versions[pair] = versions.get(pair, 0) + 1
+        latest[pair] = len(stored)
+        stored.append(postgres_ribs.NewRib(uuid.uuid4(), pair[0], entry.uai, entry.details, versions[pair],
+                                           superseded=False))
+        held[pair] = entry.details
+    if to_archive:
+        await postgres_ribs.archive_ribs(conn, to_archive)
+    if stored:
+        await postgres_ribs.insert_ribs(conn, stored, recorded_by=recorded_by)
+    rows = []
+    for rib in stored:
+        event = events.rib_recorded(rib.rib_id, rib.student_id, rib.uai, rib.details, import_id, rib.version)
+        rows.append(event_row(topic, rib.student_id, event))  # keyed by student_id: never the IBAN or the INE
         if events_topic is not None:
-            rows.append(event_row(events_topic, student_id, events.rib_on_file(event)))
+            rows.append(event_row(events_topic, rib.student_id, events.rib_on_file(event)))
+    recorded, archived = len(stored), len(to_archive) + sum(r.superseded for r in stored)
     await write_outbox(conn, rows)
     summary = RibSummary(recorded, unchanged, archived)  # RIBs, not events (RibOnFile doubles them)
     await postgres.record_import(conn, import_id, "ribs_web" if recorded_by else "ribs_csv", None, None, None, summary.as_dict(), [])
