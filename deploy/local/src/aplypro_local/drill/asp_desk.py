@@ -16,16 +16,16 @@ POLL_EVERY_S = 5.0
 
 
 class AspDesk(threading.Thread):
-    def __init__(self, asp: FakeAspInThread, env: dict[str, str]) -> None:
+    def __init__(self, asp: FakeAspInThread, env: dict[str, str], poll_every_s: float = POLL_EVERY_S) -> None:
         super().__init__(name="drill-asp-desk", daemon=True)
-        self.asp, self.env = asp, env
+        self.asp, self.env, self.poll_every_s = asp, env, poll_every_s
         self.polls = 0
         self.failed_polls = 0  # a poll may meet a gateway being killed or a database busy: the next one retries
         self._halt = threading.Event()
 
     def run(self) -> None:
         script = Path(sys.executable).parent / "aplypro-asp-gateway"
-        while not self._halt.wait(POLL_EVERY_S):
+        while not self._halt.wait(self.poll_every_s):
             try:
                 result = subprocess.run([str(script), "poll"], env=self.env, capture_output=True, timeout=120,
                                         check=False)

@@ -25,7 +25,7 @@ from aplypro_local.stack import SERVICES, LocalStack
 from aplypro_local.testing import produce
 
 from . import checks
-from .asp_desk import AspDesk
+from .asp_desk import POLL_EVERY_S, AspDesk
 from .chaos import Chaos
 from .lag import lag_by_group, total_lag
 from .load import Load, bad_messages, generate
@@ -216,7 +216,8 @@ def run_drill(workdir: Path, students: int, minutes: float, echo: Say = print, k
     asp = FakeAspInThread(workdir / "fake-asp")  # the gateway uploads to it over SFTP; the desk polls it
     stack = LocalStack(workdir, extra_env={**drill_env(namespace), **(servers or {}), **asp.start()})
     stack.start_servers()
-    desk = AspDesk(asp, stack.env)
+    # A poll is a whole CLI process: a long run polls less often (a few hours' files, not every 5 s).
+    desk = AspDesk(asp, stack.env, poll_every_s=max(POLL_EVERY_S, students / 1000))
     fleet = Fleet(stack.env, workdir / "logs", namespace)
     chaos = Chaos(fleet, kill_interval_s, lambda line: say(f"  chaos: {line}"))
     probe = Probe(stack.env["DATABASE_URL"], stack.env["KAFKA_BOOTSTRAP_SERVERS"], stack.schema_prefix, namespace)
