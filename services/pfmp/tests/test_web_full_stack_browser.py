@@ -133,7 +133,7 @@ async def test_the_director_enters_a_rib_adds_and_validates_a_pfmp_sees_it_paid_
         browser = await launch_chromium(pw)
         try:
             context = await browser.new_context(bypass_csp=True, locale="fr-FR", accept_downloads=True)
-            context.set_default_timeout(120_000)  # a loaded machine: every service is its own process
+            context.set_default_timeout(60_000)  # a loaded machine: every service is its own process
             page = await context.new_page()
             await _open_when_up(page, web_url)
             await check_accessibility(page, "home")
@@ -208,7 +208,7 @@ async def test_the_director_enters_a_rib_adds_and_validates_a_pfmp_sees_it_paid_
 
             # The director of another school: that student does not exist for them
             other = await browser.new_context(bypass_csp=True, locale="fr-FR")
-            other.set_default_timeout(120_000)
+            other.set_default_timeout(60_000)
             other_page = await other.new_page()
             await other_page.goto(web_url)
             await other_page.get_by_role("link", name="Se connecter").first.click()
@@ -249,7 +249,7 @@ async def _validate(page: Any, timeout: float = WAIT_S) -> None:
     while time.monotonic() < deadline:
         statement = page.locator("#pfmps input[name=statement]")
         if await statement.count():
-            await statement.first.check()
+            await statement.first.check(force=True)  # the DSFR draws its box (the label) over the input
         await page.locator("#pfmps").get_by_role("button", name="Valider").click()
         await page.wait_for_load_state()
         if await page.get_by_text("La PFMP est validée").count():
