@@ -111,7 +111,7 @@ async def reload_until(page: Any, locator: Any, pattern: str, what: str, timeout
     text = ""
     while time.monotonic() < deadline:
         if await locator.count():
-            text = await locator.first.inner_text()
+            text = await locator.first.text_content() or ""  # not inner_text: the DSFR badges are upper-cased
             if re.search(pattern, text):
                 return text
         await page.wait_for_timeout(3000)
