@@ -4,7 +4,8 @@ in Debian's chromium with axe-core on every page visited:
 
 the director logs in, enters a RIB with a wrong IBAN (the error is shown) then a right one, adds a PFMP,
 validates it, sees its amount and its payment request reach `paid` through the fake ASP, downloads the DA (a
-PDF); then the director of another school gets 404 for that student.
+PDF), sees the amount paid on the dashboard and on /stats; then the director of another school gets 404 for
+that student.
 
 SLOW: every service runs as its own process and the payment goes through the asp-gateway's file, the fake ASP's
 integration and payments returns (fetched by `aplypro-asp-gateway poll`, as the demo does): several minutes on a
@@ -193,6 +194,17 @@ async def test_the_director_enters_a_rib_adds_and_validates_a_pfmp_sees_it_paid_
                 await reload_until(page, badge, "Paiement envoyé", "the payment request paid")
             assert answers.failures == []
             await check_accessibility(page, "student-paid")
+
+            # The amounts in euros on the dashboard and the public statistics; the staff page (axe on each)
+            await page.goto(f"{web_url}/etablissements/{UAI}/tableau-de-bord")
+            assert await page.locator('[data-amount="paid"]').text_content() == EXPECTED_AMOUNT
+            await check_accessibility(page, "dashboard-paid")
+            await page.goto(f"{web_url}/stats")
+            assert await page.get_by_test_id("paid-sum").text_content() == EXPECTED_AMOUNT
+            await check_accessibility(page, "stats-paid")
+            await page.goto(f"{web_url}/etablissements/{UAI}/personnels")
+            await check_accessibility(page, "staff")
+            await page.goto(student_url)
 
             # The DA, downloaded: a PDF
             await page.get_by_role("link", name="Documents de l'élève").click()
