@@ -115,15 +115,17 @@ class PfmpRectifiedV2(_PfmpRectified):
 class PaymentRetryRequestedV1(Envelope):
     """The confirmed director asks for a new payment request ("relancer") after a terminal failure of the
     PFMP's latest one: `rejected` with a reason needing a person, or `unpaid` (lifecycles.md §2, Retries).
-    A terminal request is never reopened: the calculator creates a new one and evaluates it at once."""
+    A terminal request is never reopened: the calculator creates a new one and evaluates it at once. Naming the
+    PFMP's latest request while it is `incomplete` (blocked by the calculator), it is the director's "retenter":
+    the calculator evaluates that request again with what it knows now, and creates none."""
 
     event_type: Literal["PaymentRetryRequested"] = "PaymentRetryRequested"
     schema_version: Literal[1] = 1
     pfmp_id: UUID = Field(description="The PFMP to pay.")
     student_id: UUID = Field(description="Internal id of the PFMP's student; the Kafka key (one writer per pool).")
     payment_request_id: UUID = Field(
-        description="The terminal request (rejected or unpaid) this retries; ignored if it is no longer the "
-        "PFMP's latest request.")
+        description="The terminal request (rejected or unpaid) this retries, or the blocked (incomplete) one to "
+        "evaluate again; ignored if it is no longer the PFMP's latest request.")
     requested_by: Label = Field(description="Opaque internal id of the user who asked (never a name).",
                               examples=["user-42"])
     reason: str = Field(

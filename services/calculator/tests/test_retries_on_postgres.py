@@ -207,3 +207,36 @@ async def test_a_new_rib_at_the_establishment_retries_a_bank_details_rejection(c
 
     await calc.feed(new_rib(schooling))  # the retried request is not rejected: nothing more
     assert [r["state"] for r in await calc.requests(bank.pfmp_id)] == ["rejected", "ready"]
+
+
+@pytest.mark.integration
+async def test_retenter_evaluates_a_blocked_request_again_and_keeps_it(calc: Calc) -> None:
+    # Blocked for its missing DA; the DA then lands in the calculator's tables without re-evaluating the pool
+    # (as an operator's repair would): only the director's "retenter" evaluates the request again.
+    from aplypro_calculator.adapters import postgres_decisions
+    from aplypro_calculator.domain.decisions import Decision
+
+    schooling = await calc.schooling(mef=PREMIERE, with_decision=False)
+    pfmp = await calc.validate(calc.pfmp(schooling, 3))
+    [blocked] = await calc.requests(pfmp.pfmp_id)
+    assert (blocked["state"], blocked["reasons"]) == ("incomplete", ["missing_attributive_decision"])
+    async with calc.db.acquire() as conn:
+        await postgres_decisions.store_decisions(conn, [(schooling.schooling_id, schooling.student_id,
+                                                         Decision(attribution=1))])
+    # Still blocked for anyone but the director: nothing re-evaluated it
+    assert [r["state"] for r in await calc.requests(pfmp.pfmp_id)] == ["incomplete"]
+    mark = await calc.mark()
+
+    await calc.feed(relaunch(blocked, schooling.student_id))
+
+    [request] = await calc.requests(pfmp.pfmp_id)  # the same request, not a new one
+    assert (request["payment_request_id"], request["state"], request["amount_cents"]) == (
+        blocked["payment_request_id"], "ready", 4500)
+    [requested] = await calc.events(mark, "PaymentRequested")
+    assert requested.payment_request_id == blocked["payment_request_id"]
+
+    # A retenter of a request that is no longer blocked (or not the latest) changes nothing
+    mark = await calc.mark()
+    await calc.feed(relaunch(blocked, schooling.student_id))
+    assert [r["state"] for r in await calc.requests(pfmp.pfmp_id)] == ["ready"]
+    assert await calc.events(mark) == []

@@ -165,7 +165,7 @@ async def test_every_form_route_refuses_a_post_without_the_session_csrf_token(cl
     post_routes = [r for r in all_routes(app.routes) if isinstance(r, APIRoute) and "POST" in (r.methods or set())]
     assert len(post_routes) >= 8
     for route in post_routes:
-        path = route.path.format(uai=UAI, student_id=student.student_id, pfmp_id=student.schooling_id,
+        path = route.path.format(uai=UAI, student_id=student.student_id, pfmp_id=student.schooling_id, invitation_id=student.schooling_id,
                                  schooling_id=student.schooling_id, year=2025, label="TLE PRO", start="2026-03-02", end="2026-03-13")
         for data in ({}, {"csrf_token": "forged"}):
             refused = client.post(path, data=data, follow_redirects=False)

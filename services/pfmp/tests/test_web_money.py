@@ -372,3 +372,60 @@ async def test_each_director_form_refuses_a_post_without_the_session_csrf_token(
     assert await published(pool, "DecisionWithdrawalRequested") == []
     assert await published(pool, "SchoolingExtended") == []
     assert await pool.fetchval("SELECT count(*) FROM pfmp_actions WHERE action <> 'record'") == 0
+
+
+async def test_the_confirmed_director_retries_a_request_the_calculator_blocked_and_it_is_audited(
+        client: TestClient, pool: asyncpg.Pool, database_url: str, namespace: str, oidc_issuer: str) -> None:
+    student = await seed_student(pool, UAI)
+    await director_confirmed(client, pool)
+    blocked_pfmp = add_pfmp_as(client, student.student_id, student.schooling_id)
+    page = client.get(student_url(student))
+    held_pfmp = re.findall(r'data-pfmp="([0-9a-f-]+)"', client.post(f"{student_url(student)}/pfmps", data={
+        "csrf_token": csrf_of(page), "schooling_id": str(student.schooling_id), "start_date": "2026-03-02",
+        "end_date": "2026-03-13", "day_count": "10"}).text)[1]
+    blocked_id, held_id = uuid.uuid4(), uuid.uuid4()
+    await feed(pool, PaymentRequestBlocked(
+        producer="calculator", payment_request_id=blocked_id, pfmp_id=uuid.UUID(blocked_pfmp),
+        student_id=student.student_id, reasons=("missing_attributive_decision",), parked=False, version=1,
+        occurred_at=AT),
+        requested(student, held_pfmp, held_id, 20000),
+        PaymentRequestHeld(producer="asp-gateway", payment_request_id=held_id, pfmp_id=uuid.UUID(held_pfmp),
+                           student_id=student.student_id, reasons=("missing_rib",), version=1, occurred_at=AT))
+    page = client.get(student_url(student))
+    blocked = page.text[page.text.index(f'data-request="{blocked_id}"'):]
+    blocked = blocked[:blocked.index("</td>")]
+    assert "Bloquée" in blocked
+    assert "Retenter" in blocked
+    # The gateway's hold is checked again by the gateway on every change: no button for it
+    held = page.text[page.text.index(f'data-request="{held_id}"'):]
+    assert "Bloquée" in held[:held.index("</td>")]
+    assert "Retenter" not in held[:held.index("</td>")]
+    url = f"/etablissements/{UAI}/pfmps/{blocked_pfmp}/retenter"
+    form = {"payment_request_id": str(blocked_id)}
+    # Staff may not retry; another school does not see the PFMP; a form without the session's token is refused
+    with make_client(database_url, namespace, oidc_issuer) as staff:
+        staff_page = login(staff, "personnel")
+        assert "Retenter" not in staff.get(student_url(student)).text
+        assert staff.post(url, data={"csrf_token": csrf_of(staff_page), **form}).status_code == 403
+    with make_client(database_url, namespace, oidc_issuer) as other:
+        token = csrf_of(login(other, "autre-ecole"))
+        for uai in (UAI, OTHER_UAI):
+            assert other.post(f"/etablissements/{uai}/pfmps/{blocked_pfmp}/retenter",
+                              data={"csrf_token": token, **form}).status_code == 404
+    assert client.post(url, data={"csrf_token": "forged", **form}, follow_redirects=False).status_code == 403
+    assert await published(pool, "PaymentRetryRequested") == []
+
+    done = client.post(url, data={"csrf_token": csrf_of(page), **form})
+    assert "La demande va être évaluée de nouveau" in done.text
+    [event] = await published(pool, "PaymentRetryRequested")
+    assert (event["pfmp_id"], event["payment_request_id"], event["requested_by"], event["reason"]) == (
+        blocked_pfmp, str(blocked_id), "directrice", "blocked_request_retried")
+    assert await audited(pool, "retry_blocked") == ["directrice"]
+    # The held request, or one no longer blocked: refused in French, nothing published
+    refused = client.post(f"/etablissements/{UAI}/pfmps/{held_pfmp}/retenter",
+                          data={"csrf_token": csrf_of(page), "payment_request_id": str(held_id)})
+    assert "Seule une demande bloquée peut être retentée" in refused.text
+    await feed(pool, requested(student, blocked_pfmp, blocked_id, 45000, version=2))
+    refused = client.post(url, data={"csrf_token": csrf_of(page), **form})
+    assert "Seule une demande bloquée peut être retentée" in refused.text
+    assert len(await published(pool, "PaymentRetryRequested")) == 1

@@ -1,7 +1,8 @@
 """Retrying a failed payment request (lifecycles.md §2, Retries): always through a new request.
 
 Three triggers: the director's "relancer" (PaymentRetryRequested) for a `rejected` or `unpaid` latest
-request; and, for a `validated` PFMP whose latest request was rejected for a recognised reason
+request (the same event naming an `incomplete` latest request is the director's "retenter": that request is
+evaluated again, not replaced); and, for a `validated` PFMP whose latest request was rejected for a recognised reason
 (asp-exchange.md §6.1), a new RIB for its establishment (RibRecorded) or a change of the student's address
 (StudentRegistered whose address fingerprint differs from the one held). The new request is created
 `pending` with no due time, so the recomputation of its pool that follows evaluates it at once, like a
@@ -71,6 +72,13 @@ async def retry_payments(conn: Connection, events: list[RetryEvent], causes: dic
 
 async def _relaunch(conn: Connection, event: PaymentRetryRequested, causes: dict[PoolKey, Cause]) -> None:
     row = (await postgres_retries.latest_requests(conn, [event.pfmp_id])).get(event.pfmp_id)
+    if row is not None and row["request_state"] == "incomplete" and row["payment_request_id"] == event.payment_request_id:
+        # "Retenter" (lifecycles.md §2): a blocked request is evaluated again with what is known now, in its
+        # pool; never replaced. Still blocked: it keeps its reasons (an event only if they changed).
+        causes[(row["student_id"], row["mef_code"], row["school_year"])] = Cause.of(event)
+        log.info("payment_reevaluation_asked", event_id=str(event.event_id), pfmp_id=str(event.pfmp_id),
+                 payment_request_id=str(event.payment_request_id))
+        return
     refusal = "unknown_pfmp" if row is None else relaunch_refusal(_facts(row), event.payment_request_id)
     if row is None or refusal is not None:
         log.info("payment_retry_ignored", event_id=str(event.event_id), pfmp_id=str(event.pfmp_id),

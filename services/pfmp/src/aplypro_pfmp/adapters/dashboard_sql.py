@@ -2,7 +2,7 @@
 snapshots"), from pfmp's projection: its schoolings, the DA, RibOnFile and payment-request facts, its PFMPs.
 
 A PFMP belongs to the year of its schooling's class; a payment request counts by the state of the PFMP's
-latest request (the gateway's state once known, else the calculator's).
+latest request (the gateway's state once known, else the calculator's). Amounts are integer cents.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ class Counts(NamedTuple):
     validated: int  # validated or rectified
     validated_finished: int  # end date passed: pfmps_validated_count
     students_paid: int
+    validated_cents: int  # the calculator's amounts of the validated or rectified PFMPs
+    paid_cents: int  # the amounts of the paid requests (their own, else their PFMP's)
 
 
 class ClassCounts(NamedTuple):
@@ -70,7 +72,12 @@ async def totals(conn: Connection, uai: str, school_year: int, today: date) -> C
         "(SELECT count(*) FROM pf WHERE status IN ('validated', 'rectified')) AS validated, "
         "(SELECT count(*) FROM pf WHERE status IN ('validated', 'rectified') AND end_date <= $3) "
         "  AS validated_finished, "
-        "(SELECT count(DISTINCT student_id) FROM pf WHERE request_state = 'paid') AS students_paid"),
+        "(SELECT count(DISTINCT student_id) FROM pf WHERE request_state = 'paid') AS students_paid, "
+        "(SELECT coalesce(sum(a.amount_cents), 0) FROM pf JOIN pfmp_amounts a USING (pfmp_id) "
+        "  WHERE pf.status IN ('validated', 'rectified')) AS validated_cents, "
+        "(SELECT coalesce(sum(coalesce(r.amount_cents, a.amount_cents)), 0) FROM payment_requests r "
+        "  JOIN pf USING (pfmp_id) LEFT JOIN pfmp_amounts a USING (pfmp_id) "
+        "  WHERE coalesce(r.asp_state, r.calc_state) = 'paid') AS paid_cents"),
         uai, school_year, today)
     if row is None:  # an aggregate always answers one row
         raise LookupError("no counts")

@@ -1,5 +1,8 @@
-"""The counts of domain.indicators, computed live from pfmp's own tables for one school year, grouped by
-establishment (academic pages) or by academy (public statistics). One statement per grouping."""
+"""The counts and amounts of domain.indicators, computed live from pfmp's own tables for one school year, grouped
+by establishment (academic pages) or by academy (public statistics). One statement per grouping.
+
+Amounts are integer cents: a PFMP's is the calculator's latest (pfmp_amounts, from AmountComputed); a paid
+request's is the one its events carried (the ASP's net amount once reported), else its PFMP's."""
 
 from __future__ import annotations
 
@@ -21,10 +24,12 @@ WITH s AS (
     HAVING bool_or(kind = 'attribution') AND NOT bool_or(kind = 'retrait')
 ), p AS (
     SELECT p.pfmp_id, p.student_id, p.status, p.end_date <= $3 AS finished, s.key, s.status AS schooling_status,
-           s.schooling_id IN (SELECT schooling_id FROM d) AS has_da
-    FROM pfmps p JOIN s USING (schooling_id) WHERE NOT p.deleted
+           s.schooling_id IN (SELECT schooling_id FROM d) AS has_da, a.amount_cents
+    FROM pfmps p JOIN s USING (schooling_id) LEFT JOIN pfmp_amounts a ON a.pfmp_id = p.pfmp_id WHERE NOT p.deleted
 ), requests AS (
     SELECT pr.pfmp_id, coalesce(pr.asp_state, pr.calc_state) AS state,
+           coalesce(pr.amount_cents, (SELECT a.amount_cents FROM pfmp_amounts a WHERE a.pfmp_id = pr.pfmp_id))
+               AS amount_cents,
            row_number() OVER (PARTITION BY pr.pfmp_id
                               ORDER BY coalesce(pr.requested_at, pr.first_seen) DESC, pr.payment_request_id) AS nth
     FROM payment_requests pr WHERE pr.pfmp_id IN (SELECT pfmp_id FROM p)
@@ -37,7 +42,10 @@ WITH s AS (
 ), by_pfmp AS (
     SELECT p.key, count(*) AS pfmps_count,
            count(*) FILTER (WHERE p.finished AND p.status IN ('validated', 'rectified')) AS pfmps_validated_count,
+           sum(p.amount_cents) FILTER (WHERE p.finished AND p.status IN ('validated', 'rectified'))
+               AS pfmps_validated_sum,
            count(*) FILTER (WHERE p.status = 'completed') AS pfmps_completed_count,
+           sum(p.amount_cents) FILTER (WHERE p.status = 'completed') AS pfmps_completed_sum,
            count(*) FILTER (WHERE p.status = 'pending') AS pfmps_incompleted_count,
            count(*) FILTER (WHERE r.state = 'paid') AS pfmps_paid_count,
            count(DISTINCT p.student_id) FILTER (WHERE r.state = 'paid') AS students_paid_count,
@@ -46,6 +54,7 @@ WITH s AS (
     FROM p LEFT JOIN requests r ON r.pfmp_id = p.pfmp_id AND r.nth = 1 GROUP BY p.key
 ), by_request AS (
     SELECT p.key, count(*) FILTER (WHERE r.state = 'paid') AS payment_requests_paid_count,
+           sum(r.amount_cents) FILTER (WHERE r.state = 'paid') AS payment_requests_paid_sum,
            count(*) FILTER (WHERE r.state = 'sent') AS payment_requests_sent_count,
            count(*) FILTER (WHERE r.state = 'integrated') AS payment_requests_integrated_count
     FROM requests r JOIN p USING (pfmp_id) GROUP BY p.key

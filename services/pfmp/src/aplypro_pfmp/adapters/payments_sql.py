@@ -60,6 +60,7 @@ class PaymentRow(NamedTuple):
     state: str  # lifecycles.md §2 state
     reasons: list[str]
     amount_cents: int | None
+    held: bool = False  # blocked by the gateway (PaymentRequestHeld), not by the calculator
 
 
 async def payments_of_student(conn: Connection, student_id: UUID) -> list[PaymentRow]:
@@ -72,11 +73,12 @@ async def payments_of_student(conn: Connection, student_id: UUID) -> list[Paymen
         "     WHEN r.calc_state = 'pending' AND r.requested_at IS NOT NULL AND r.calc_reasons = '{}' THEN 'ready' "
         "     ELSE r.calc_state END AS state, "
         "CASE WHEN r.held_version > r.asp_version THEN r.held_reasons "
-        "     WHEN r.asp_state IS NOT NULL THEN r.asp_reasons ELSE r.calc_reasons END AS reasons "
+        "     WHEN r.asp_state IS NOT NULL THEN r.asp_reasons ELSE r.calc_reasons END AS reasons, "
+        "r.held_version > r.asp_version AS held "
         "FROM payment_requests r JOIN pfmps p USING (pfmp_id) WHERE p.student_id = $1 AND NOT p.deleted "
         "ORDER BY coalesce(r.requested_at, r.first_seen), r.payment_request_id", student_id)
     return [PaymentRow(r["payment_request_id"], r["pfmp_id"], r["state"] or "pending", list(r["reasons"]),
-                       r["amount_cents"]) for r in rows]
+                       r["amount_cents"], bool(r["held"])) for r in rows]
 
 
 async def amounts_of_student(conn: Connection, student_id: UUID) -> dict[UUID, int | None]:

@@ -8,6 +8,8 @@ Pure rules, no I/O. The claims are the FIM/CAS attributes a ProConnect-like prov
 * `FrEduResDel` delegations (DELEG-CE) with `applicationname=aplypro` make authorised staff of the
   `FrEduRneResp=` UAI they carry (format `key=value|key=value…`: an open point until the real attribute
   is seen; unknown shapes are ignored, never guessed).
+* An e-mail a director invited (staff_invitations, read by the caller) makes authorised staff of the
+  establishments it was invited to.
 * `AplyproAcademieResp` academy codes make an academic user; `*` makes a national admin.
 * An e-mail ending `@asp-public.fr` or `@asp.gouv.fr` is an ASP agent.
 
@@ -87,15 +89,23 @@ def _delegated_uai(line: str) -> str | None:
     return _kept_uai(attrs.get("fredurneresp", ""))
 
 
-def roles_from_claims(claims: Mapping[str, object]) -> Roles:
-    """The roles of one login; raises NoRole when there are none."""
+def email_of(claims: Mapping[str, object]) -> str:
+    """The identity's e-mail, as invitations store it (trimmed, lower-case); '' when none."""
+    return str(claims.get("email") or "").strip().lower()
+
+
+def roles_from_claims(claims: Mapping[str, object], invited: Iterable[str] = ()) -> Roles:
+    """The roles of one login (`invited`: the UAIs its e-mail is invited to); raises NoRole when there are
+    none."""
     director: set[str] = set()
     if "DIR" in {v.strip().upper() for v in _values(claims, "FrEduFonctAdm")}:
         director |= {u for u in map(_kept_uai, _values(claims, "FrEduRneResp")) if u}
     director |= {u for u in map(_kept_uai, _values(claims, "AplyproResp")) if u}
-    delegated = {u for u in map(_delegated_uai, _values(claims, "FrEduResDel")) if u} - director
+    delegated = {u for u in map(_delegated_uai, _values(claims, "FrEduResDel")) if u}
+    delegated |= {u for u in map(_kept_uai, invited) if u}
+    delegated -= director
     academies = {v.strip() for v in _values(claims, "AplyproAcademieResp") if v.strip()}
-    email = str(claims.get("email") or "").strip().lower()
+    email = email_of(claims)
     roles = Roles(frozenset(director), frozenset(delegated), frozenset(academies), email.endswith(ASP_DOMAINS))
     if not (roles.establishments or roles.academies or roles.asp_agent):
         raise NoRole("no responsibility, delegation, academy or ASP address in this identity")

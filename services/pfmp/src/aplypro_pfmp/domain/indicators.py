@@ -1,9 +1,10 @@
 """The statistics indicators of features.md §4 that pfmp's projection can compute, and how a ratio shows.
 
 pfmp knows schoolings, students, PFMPs and their states, issued decisions, RIBs on file (a yes/no per
-establishment) and each payment request's state: every count below. It does not know amounts (the
-calculator's) nor students' ASP readiness (the students service's), so the `_sum` columns and
-`students_data_count` are not here.
+establishment), each payment request's state and amount, and each PFMP's amount (the calculator's
+AmountComputed): every count below, and the `_sum` columns of validated, completed and paid amounts (integer
+cents). It does not know yearly caps, recovery orders nor students' ASP readiness (the students service's), so
+`yearly_sum`, `payment_requests_recovery_sum` and `students_data_count` are not here.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ class Counts:
     students_paid_count: int = 0
     pfmps_paid_count: int = 0
     pfmps_payable_count: int = 0
+    pfmps_validated_sum: int = 0  # cents: amounts of the finished validated or rectified PFMPs
+    pfmps_completed_sum: int = 0  # cents: amounts of the completed PFMPs (known once the calculator priced them)
+    payment_requests_paid_sum: int = 0  # cents: "Mt. payé", the paid requests' amounts
 
     @classmethod
     def from_row(cls, row: object) -> Counts:

@@ -3,7 +3,9 @@ written to the outbox in the caller's transaction and audited with the user id:
 
 * withdraw a schooling's DA (retrait): DecisionWithdrawalRequested, for documents;
 * relaunch a rejected or unpaid request ("relancer"): PaymentRetryRequested, for the calculator, which
-  creates a new request (lifecycles.md §2, Retries; a terminal request is never reopened).
+  creates a new request (lifecycles.md §2, Retries; a terminal request is never reopened);
+* retry a request the calculator blocked ("retenter", e.g. once the data behind its reasons was fixed): the
+  same event naming that `incomplete` request, which the calculator evaluates again (not replaced).
 
 Who may ask (the establishment's confirmed director) is the caller's check; these rules hold for anyone.
 """
@@ -28,6 +30,8 @@ log = structlog.get_logger(__name__)
 RELAUNCHABLE = frozenset({"rejected", "unpaid"})  # terminal failures a person must restart (lifecycles.md §2)
 # The codes a user picks for a relaunch (the contract takes a code, never free text).
 RELAUNCH_REASONS: tuple[str, ...] = ("bank_details_corrected", "student_data_corrected", "asp_instructions_followed")
+RETRIABLE = frozenset({"incomplete"})  # blocked by the calculator: evaluated again on "retenter" (lifecycles.md §2)
+RETRY_REASON = "blocked_request_retried"  # the reason code of a "retenter" (a code, never free text)
 
 
 async def withdraw_decision(conn: Connection, command: WithdrawDecision, *, topic: str) -> DecisionWithdrawalRequested:
@@ -82,4 +86,38 @@ async def relaunch_payment(conn: Connection, command: RelaunchPayment, *, topic:
                             payment_request_id=command.payment_request_id)
     log.info("payment_relaunch_requested", pfmp_id=str(command.pfmp_id),
              payment_request_id=str(command.payment_request_id), reason=command.reason)
+    return event
+
+
+@dataclass(frozen=True)
+class RetryBlockedPayment:
+    """Command: evaluate again the PFMP's latest request `payment_request_id`, which the calculator blocked."""
+
+    pfmp_id: UUID
+    payment_request_id: UUID
+    user_id: str
+
+
+async def retry_blocked_payment(conn: Connection, command: RetryBlockedPayment, *,
+                                topic: str) -> PaymentRetryRequested:
+    """"Retenter": may be asked again after each fix (the calculator's evaluation changes nothing when the
+    reasons still hold). A request the gateway holds is checked again by the gateway on every data change."""
+    user_id = require_user(command.user_id)
+    student_id = await conn.fetchval("SELECT student_id FROM pfmps WHERE pfmp_id = $1 AND NOT deleted",
+                                     command.pfmp_id)
+    if student_id is None:
+        raise PfmpError("unknown_pfmp", f"no live PFMP {command.pfmp_id}")
+    latest = await actions_sql.latest_request(conn, command.pfmp_id)
+    if latest is None or latest[0] != command.payment_request_id:
+        raise PfmpError("not_latest_request", "only the PFMP's latest payment request can be retried")
+    if latest[1] not in RETRIABLE:
+        raise PfmpError("not_retriable", f"a {latest[1]} request is not retried by hand")
+    event = PaymentRetryRequested(producer=PRODUCER, pfmp_id=command.pfmp_id, student_id=student_id,
+                                  payment_request_id=command.payment_request_id, requested_by=user_id,
+                                  reason=RETRY_REASON)
+    await write_outbox(conn, [event_row(topic, student_id, event)])  # keyed by student, as every PFMP event
+    await actions_sql.audit(conn, user_id, "retry_blocked", pfmp_id=command.pfmp_id,
+                            payment_request_id=command.payment_request_id)
+    log.info("payment_retry_of_blocked_requested", pfmp_id=str(command.pfmp_id),
+             payment_request_id=str(command.payment_request_id))
     return event

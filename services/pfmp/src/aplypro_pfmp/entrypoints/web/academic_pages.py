@@ -1,5 +1,5 @@
 """Academic users' pages (features.md §1, §2, §4): read-only. Their academy's establishments with the
-indicators pfmp can compute, then an establishment's classes and a class's students and PFMPs.
+indicators pfmp can compute (counts, and amounts in euros), then an establishment's classes and a class's students and PFMPs.
 
 No form and no write route here; every establishment route (security.staff_of) answers them 403, which
 tests/test_web_other_roles.py checks for every POST route of the application.
@@ -49,8 +49,8 @@ def build_router() -> APIRouter:
             year = _year(years, annee)
             rows = [] if year is None else await indicators_sql.counts(
                 conn, by="uai", school_year=year, today=today_of(request), academies=[code])
-        # Ranked by what reached the students (features.md §4: by amount paid; pfmp counts, not amounts)
-        rows.sort(key=lambda r: (-r.counts.pfmps_paid_count, r.key))
+        # Ranked by what reached the students (features.md §4: by amount paid)
+        rows.sort(key=lambda r: (-r.counts.payment_requests_paid_sum, -r.counts.pfmps_paid_count, r.key))
         return render(request, "academy.html", {"title": f"Académie {code}", "code": code, "years": years,
                                                 "year": year, "rows": rows, "shown": shown, "colour": colour})
 

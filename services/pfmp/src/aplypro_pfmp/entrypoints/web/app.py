@@ -32,6 +32,7 @@ from . import (
     pfmp_pages,
     rib_pages,
     search_pages,
+    staff_pages,
     stats_pages,
 )
 from .documents_client import DocumentsClient, DocumentsUnavailable
@@ -126,5 +127,6 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
     app.include_router(academic_pages.build_router())
     app.include_router(asp_pages.build_router())
     app.include_router(stats_pages.build_router())
+    app.include_router(staff_pages.build_router())
     app.include_router(download_pages.build_router())
     return app

@@ -14,7 +14,8 @@ from authlib.integrations.starlette_client import OAuth
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from aplypro_pfmp.domain.access import NoRole, roles_from_claims
+from aplypro_pfmp.adapters import invitations_sql
+from aplypro_pfmp.domain.access import NoRole, email_of, roles_from_claims
 from aplypro_pfmp.service_layer.access import forget_lost_directorships
 
 from .rendering import render
@@ -75,8 +76,11 @@ def build_router() -> APIRouter:
                           status_code=400)
         sub = str(claims.get("sub") or "")
         request.session.clear()  # a new session for a new login (fixation)
+        email = email_of(claims)
+        async with request.app.state.pool.acquire() as conn:
+            invited = await invitations_sql.establishments_of(conn, email) if email else []
         try:
-            roles = roles_from_claims(claims)
+            roles = roles_from_claims(claims, invited)
         except NoRole:
             log.info("login_refused", reason=NoRole.code)
             return render(request, "refused.html", {"title": "Accès refusé"}, status_code=403)

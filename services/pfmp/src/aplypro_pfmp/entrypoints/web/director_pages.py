@@ -1,6 +1,6 @@
 """The confirmed director's decision and payment actions from the student page: withdraw a DA (retrait, after
 a confirmation page), set, change or remove a schooling's report, relaunch a rejected or unpaid payment
-request. Rectifying a paid PFMP is the PFMP edit (pfmp_pages), which the same rule guards.
+request, retry a blocked one ("retenter": evaluated again once the data is fixed). Rectifying a paid PFMP is the PFMP edit (pfmp_pages), which the same rule guards.
 
 Every route checks on the server: staff of another establishment get 404 (no hint that the student
 exists), staff who are not the establishment's director 403, and a director who is not the confirmed one
@@ -28,7 +28,9 @@ from aplypro_pfmp.service_layer.decisions import WITHDRAWAL_REASONS, WithdrawDec
 from aplypro_pfmp.service_layer.director_actions import (
     RELAUNCH_REASONS,
     RelaunchPayment,
+    RetryBlockedPayment,
     relaunch_payment,
+    retry_blocked_payment,
     withdraw_decision,
 )
 from aplypro_pfmp.service_layer.reports import SetReport, set_report
@@ -65,6 +67,7 @@ REFUSALS = {
     "not_latest_request": "Cette demande n'est plus la dernière de la PFMP : rechargez la page.",
     "not_relaunchable": "Seule une demande rejetée ou dont le paiement a échoué peut être relancée.",
     "already_relaunched": "Cette demande est déjà relancée : la nouvelle demande apparaîtra sous peu.",
+    "not_retriable": "Seule une demande bloquée peut être retentée : rechargez la page pour voir son état.",
     "schooling_open": "Seule une scolarité terminée (avec une date de fin) peut recevoir un report.",
     "schooling_in_current_year": "Le report concerne une scolarité d'une année scolaire passée, pas de l'année en "
                                  "cours.",
@@ -206,6 +209,32 @@ def build_router() -> APIRouter:
                 flash(request, "error", refusal(exc.code))
                 return back
         flash(request, "success", "La demande est relancée : une nouvelle demande de paiement est créée.")
+        return back
+
+    @router.post("/etablissements/{uai}/pfmps/{pfmp_id}/retenter", name="retry_blocked_payment")
+    async def retry(request: Request, uai: Uai, pfmp_id: UUID, user: CurrentUser,
+                    payment_request_id: Annotated[str, Form()] = "", statement: Annotated[str, Form()] = "") -> Response:
+        director_of(user, uai)
+        async with request.app.state.pool.acquire() as conn:
+            if await web_sql.pfmp_in(conn, uai, pfmp_id) is None:
+                raise HTTPException(404)
+            student_id = await conn.fetchval("SELECT student_id FROM pfmps WHERE pfmp_id = $1", pfmp_id)
+            back = RedirectResponse(request.url_for("student_page", uai=uai, student_id=student_id), status_code=303)
+            try:
+                request_id = UUID(payment_request_id)
+            except ValueError:
+                flash(request, "error", error_message("invalid_form"))
+                return back
+            try:
+                async with conn.transaction():
+                    await _confirm(conn, uai, user, statement)
+                    await retry_blocked_payment(conn, RetryBlockedPayment(pfmp_id, request_id, user.user_id),
+                                                topic=request.app.state.pfmp_settings.topic(PFMP_EVENTS))
+            except (PfmpError, RecordTooLarge) as exc:
+                flash(request, "error", refusal(exc.code))
+                return back
+        flash(request, "success", "La demande va être évaluée de nouveau avec les données à jour : rechargez la page "
+                                  "dans quelques instants pour voir son état.")
         return back
 
     return router

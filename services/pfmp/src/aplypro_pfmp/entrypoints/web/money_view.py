@@ -12,7 +12,7 @@ from uuid import UUID
 from aplypro_servicekit.db import Connection
 
 from aplypro_pfmp.adapters import actions_sql, payments_sql, school_years_sql, web_sql
-from aplypro_pfmp.service_layer.director_actions import RELAUNCHABLE
+from aplypro_pfmp.service_layer.director_actions import RELAUNCHABLE, RETRIABLE
 
 from .reason_words import Words, words
 from .rendering import templates
@@ -50,6 +50,7 @@ class RequestView:
     amount_cents: int | None
     reasons: list[tuple[str, Words]]
     relaunchable: bool  # the PFMP's latest request, failed for good
+    retriable: bool = False  # the PFMP's latest request, blocked by the calculator: "Retenter"
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,8 @@ def _request_view(row: payments_sql.PaymentRow, latest: bool, relaunched: set[UU
     label, badge = REQUEST_STATES.get(row.state, (row.state, ""))
     return RequestView(row.payment_request_id, row.state, label, badge, row.amount_cents,
                        [(key, words(key, row.state)) for key in row.reasons],
-                       latest and row.state in RELAUNCHABLE and row.payment_request_id not in relaunched)
+                       latest and row.state in RELAUNCHABLE and row.payment_request_id not in relaunched,
+                       retriable=latest and row.state in RETRIABLE and not row.held)
 
 
 async def money_of_student(conn: Connection, student_id: UUID, pfmps: list[web_sql.PfmpRow]) -> list[PfmpMoney]:

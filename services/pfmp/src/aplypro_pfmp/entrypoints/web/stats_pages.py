@@ -1,8 +1,6 @@
 """The public `/stats` page (features.md §4): aggregate figures only, no login, nothing about one student
-or one establishment: national counts and, per academy, schoolings and validated PFMPs.
-
-The existing page shows amounts paid; pfmp knows counts, not amounts (the calculator's), so this page
-shows counts.
+or one establishment: the total paid, national counts and, per academy, schoolings, validated PFMPs and their
+amounts (in euros; the read model keeps integer cents).
 """
 
 from __future__ import annotations
