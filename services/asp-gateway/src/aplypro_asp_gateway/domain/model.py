@@ -73,6 +73,11 @@ class PendingRequest:
     asp_ids: AspIds | None = None
     asp_paid_cents: int | None = None
     pfmp_in_flight: bool = False
+    # The schooling's latest DA number as the documents service printed it (DocumentReady `attribution`); None:
+    # not received yet (missing_attributive_decision). The PFMP number a file already carried for this PFMP:
+    # it never changes (asp-exchange.md §4.3), whatever DA was reissued since; None: never sent.
+    da_number: str | None = None
+    pfmp_number_sent: str | None = None
 
 
 @dataclass(frozen=True)

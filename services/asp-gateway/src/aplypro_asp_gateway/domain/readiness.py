@@ -55,20 +55,23 @@ def prepare(request: PendingRequest, params: Parametrage,
         reasons.append("pfmp_amount")  # 0 is only sendable on a rectification, not on a first payment
     elif modification is not None and amount is not None:
         variant = _variant(amount, modification, params, reasons)
+    da_number = _da_number(request, reasons)
     if request.schooling is None:
         reasons.append("missing_schooling")
         return Blocked(request.payment_request_id, _unique(reasons))
     schooling = request.schooling
-    unite, da_number = _programme(request, schooling, params, reasons)
+    unite = _programme(schooling, params, reasons)
     engaged = amount if schooling.yearly_cap_cents is None else _euros(schooling.yearly_cap_cents, reasons)
     if (reasons or person is None or address is None or account is None or request.rib is None
-            or unite is None or amount is None or engaged is None):
+            or unite is None or amount is None or engaged is None or da_number is None):
         return Blocked(request.payment_request_id, _unique(reasons))
     return PaymentRecord(
         record_id=request.record_id, payment_request_id=request.payment_request_id, pfmp_id=request.pfmp_id,
         rib_id=request.rib.rib_id,
         person=person, address=address, da_number=da_number,
-        pfmp_number=codes.pfmp_number(da_number, request.pfmp_rank), department=codes.department(schooling.uai),
+        # Sent once, never renumbered (§4.3): a later request of the PFMP carries its first record's number.
+        pfmp_number=request.pfmp_number_sent or codes.pfmp_number(da_number, request.pfmp_rank),
+        department=codes.department(schooling.uai),
         engaged_euros=engaged, amount_euros=amount, unite_suivi=unite, bank=account,
         asp_ids=modification.asp_ids if modification else None, variant=variant,
         student_id=request.student_id, schooling_id=request.schooling_id,
@@ -164,22 +167,29 @@ def _account(rib: Rib, reasons: list[str]) -> BankAccount | None:
                        check_digits=parts.check_digits, bban=parts.bban)
 
 
-def _programme(request: PendingRequest, schooling: Schooling, params: Parametrage,
-               reasons: list[str]) -> tuple[str | None, str]:
-    """The unité de suivi and the DA number, both given by the schooling's budget programme (§4.5)."""
+def _da_number(request: PendingRequest, reasons: list[str]) -> str | None:
+    """DOSSIER/NUMADM: the schooling's latest DA number as the documents service printed it (documents.md §4),
+    never recomputed here. None (blocked) until its DocumentReady arrives: the request is checked again then."""
+    if request.da_number is None:
+        reasons.append("missing_attributive_decision")
+        return None
+    if len(request.da_number) not in _DA_LENGTHS:
+        reasons.append("da_number_length")
+    return request.da_number
+
+
+def _programme(schooling: Schooling, params: Parametrage, reasons: list[str]) -> str | None:
+    """The unité de suivi, given by the schooling's budget programme (§4.5)."""
     if schooling.status != "student":
         reasons.append("student_type")  # apprentices and others are not eligible
     try:
         bop = codes.budget_programme(schooling.mef_ministry, schooling.contract_type_code)
     except codes.CodeError as exc:
         reasons.append(exc.code)
-        return None, ""
+        return None
     if bop in params.funding_off:
         reasons.append("funding_unavailable")  # parking: released when the programme is funded again
     unite = params.unites_suivi.get(bop)
     if not unite:
         reasons.append("bop_without_unite_suivi")
-    da_number = codes.placeholder_da_number(bop, request.schooling_id, schooling.school_year)
-    if len(da_number) not in _DA_LENGTHS:
-        reasons.append("da_number_length")
-    return unite, da_number
+    return unite
