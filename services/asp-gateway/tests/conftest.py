@@ -49,7 +49,8 @@ def lea_request(**changes: Any) -> PendingRequest:
         rib=Rib(rib_id=uuid.uuid4(), owner_type="personal", holder_name="Mme Léa Dupré", iban=LEA_IBAN,
                 bic="AGRIFRPPXXX"),
     )
-    changes.setdefault("da_number", da_number_of(changes.get("schooling_id", SCHOOLING_ID)))
+    # The sample's DA number (version 0, as in §4.7); one of its own for another schooling.
+    changes.setdefault("da_number", da_number_of(changes.get("schooling_id", SCHOOLING_ID), 0))
     return replace(request, **changes)
 
 

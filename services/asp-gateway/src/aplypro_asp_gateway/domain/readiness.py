@@ -24,6 +24,7 @@ __all__ = ["Modification", "prepare"]
 
 _TITLES = {"female": "MME", "male": "M"}
 _DA_LENGTHS = range(18, 20)  # the ASP accepts 18–19 characters: ARMEE (20) and MENJ_OTHER (25) are refused
+_DA_TAIL = 15  # after the prefix: administrative number (10), start year (4), version (1) (documents.md §4)
 
 
 def prepare(request: PendingRequest, params: Parametrage,
@@ -192,4 +193,8 @@ def _programme(schooling: Schooling, params: Parametrage, reasons: list[str]) ->
     unite = params.unites_suivi.get(bop)
     if not unite:
         reasons.append("bop_without_unite_suivi")
+    if len(codes.da_prefix(bop)) + _DA_TAIL not in _DA_LENGTHS:
+        # ARMEE, MENJ_OTHER: the documents service issues no DA for them (unsupported_budget_prefix); the true
+        # reason, not a DA that will never come.
+        reasons.append("da_number_length")
     return unite
