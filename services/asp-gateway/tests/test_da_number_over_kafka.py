@@ -58,7 +58,7 @@ async def test_a_request_waits_for_its_da_and_leaves_with_the_number_the_documen
         await eventually(sent_and_handed_over, 60, "the request released into a payment file")
 
         async def stale_counted() -> bool:
-            return await pool.fetchval("SELECT dropped FROM stale_events WHERE event_type = 'DocumentReady'") == 1
+            return bool(await pool.fetchval("SELECT dropped FROM stale_events WHERE event_type = 'DocumentReady'") == 1)
 
         await eventually(stale_counted, 30, "the older DA dropped as stale")
         [path] = list(tmp_path.glob("*.xml"))
