@@ -18,7 +18,13 @@ from aplypro_asp_gateway.domain.model import (
     Schooling,
     Student,
 )
-from aplypro_asp_gateway.domain.rectification import Modification, is_rectification, waiting_reason
+from aplypro_asp_gateway.domain.rectification import (
+    Modification,
+    is_rectification,
+    is_relaunch,
+    relaunch_waiting,
+    waiting_reason,
+)
 
 __all__ = ["Modification", "prepare"]
 
@@ -41,7 +47,9 @@ def prepare(request: PendingRequest, params: Parametrage,
         if _has_invalid_characters(request.student):
             reasons.append("invalid_characters")  # fixed by a new StudentRegistered, which re-checks the request
         person = _person(request.student, reasons)
-        address = (addresses.payment_address(request.student, request.schooling, reasons) if modification is None
+        # A modification carries the Indu address (§8.1: a recovery order may follow); a relaunch recovers nothing.
+        address = (addresses.payment_address(request.student, request.schooling, reasons)
+                   if modification is None or modification.relaunch
                    else addresses.indu_address(request.student, reasons))
     if request.rib is None:
         reasons.append("missing_rib")
@@ -52,10 +60,10 @@ def prepare(request: PendingRequest, params: Parametrage,
             reasons.append("adult_wrong_owner_type")
     amount = _euros(request.amount_cents, reasons)
     variant = "first_payment"
-    if modification is None and amount == 0:
+    if (modification is None or modification.relaunch) and amount == 0:
         reasons.append("pfmp_amount")  # 0 is only sendable on a rectification, not on a first payment
     elif modification is not None and amount is not None:
-        variant = _variant(amount, modification, params, reasons)
+        variant = "relaunch" if modification.relaunch else _variant(amount, modification, params, reasons)
     da_number = _da_number(request, reasons)
     if request.schooling is None:
         reasons.append("missing_schooling")
@@ -96,6 +104,8 @@ def _first_payment(request: PendingRequest, reasons: list[str]) -> None:
     built. A rectification of a PFMP already sent never leaves as one: it waits for the ASP's answers (§8.1)."""
     if is_rectification(request):
         reasons.append(waiting_reason(request) or "rectification_not_supported")
+    elif is_relaunch(request):
+        reasons.append(relaunch_waiting(request) or "already_paid_first")
     elif request.first_payment_sent:
         reasons.append("already_paid_first")
 
