@@ -5,18 +5,35 @@ amount: the ASP paid nothing, it pays the total), never as a second creation; on
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
 import asyncpg
 import pytest
+import structlog
 from aplypro_asp_gateway.service_layer import projection
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file
+from aplypro_local.fake_asp import Behaviour
+from aplypro_local.fake_asp.pickup import parse_records
 from lxml import etree
 
-from .conftest import NS, feed, request
+from .conftest import NS, feed, register, request
+from .fake_asp_world import fake_asp
 from .ingest_world import Sent, ingest, integrations, paid, payments, row_of, send_requests
 from .return_samples import payment
 from .test_first_payment_once import reasons_of
+from .test_sftp_rectifications import Exchange, clock, pfmp_rows
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def logging_restored() -> Iterator[None]:
+    """The gateway's commands configure structlog in-process: put it back for the tests that follow."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 def unpaid(sent: Sent) -> str:
@@ -80,3 +97,36 @@ async def test_a_relaunch_waits_while_another_request_of_the_pfmp_is_on_its_way(
     await feed(pool, projection.on_payment_requested, second)
     assert (await build_payment_file(pool, options)).file_name is None
     assert await reasons_of(pool, second.payment_request_id) == ("pending", ["awaiting_asp_payment"])
+
+
+async def test_over_sftp_the_fake_asp_pays_a_relaunched_unpaid_pfmp_once(
+    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path
+) -> None:
+    # Narrated, with the real commands: the fake ASP integrates the first payment and answers it INVALIDE; the
+    # director's relaunch goes out as a modification of the prestation, the fake pays its whole amount once.
+    first = request(*await register(pool, 0))
+    await feed(pool, projection.on_payment_requested, first)
+    behaviour = Behaviour(remove_taken=False, unpaid_rate=1.0)
+    async with fake_asp(tmp_path, behaviour, clock=clock) as world:
+        asp = Exchange(world, database_url, namespace, tmp_path)
+        await asp.send()
+        await asp.poll()
+        assert world.fake.emit_payments() is not None
+        await asp.poll()
+        assert await pfmp_rows(pool, first.pfmp_id) == [("unpaid", None, False, "first_payment")]
+
+        behaviour.unpaid_rate = 0.0  # the cause fixed: the relaunch is paid
+        relaunch = first.model_copy(update={"payment_request_id": uuid.uuid4(), "event_id": uuid.uuid4()})
+        await feed(pool, projection.on_payment_requested, relaunch)
+        [sent] = await asp.send()
+        [record] = parse_records((world.fake.upload_dir / str(sent["name"])).read_bytes())
+        assert (record.modification, record.amount_euros) == (True, 300)
+        await asp.poll()
+        payments_return = world.fake.emit_payments()
+        assert payments_return is not None
+        assert b"<MTNET>300.00</MTNET>" in (world.fake.return_dir / payments_return).read_bytes()
+        await asp.poll()
+        assert world.fake.violations == []
+        assert set(world.fake.record_counts.values()) == {1}  # every idEnregistrement received once
+    rows = await pfmp_rows(pool, first.pfmp_id)
+    assert rows == [("unpaid", None, False, "first_payment"), ("paid", 30000, False, "relaunch")]
