@@ -103,6 +103,12 @@ def test_one_school_goes_from_csv_to_decisions_and_a_payment_file(
     records = sum(len(tree.findall(".//a:ENREGISTREMENT", NS)) for tree in trees)
     record_ids = [e.get("idEnregistrement") for tree in trees for e in tree.findall(".//a:ENREGISTREMENT", NS)]
     assert len(record_ids) == len(set(record_ids)), "a request in two files"
+    # The DA numbers sent are the ones the documents service printed (each PDF is named by its number), and each
+    # PFMP number is one of them + a 2-digit rank (documents.md §4).
+    printed = {pdf.stem for pdf in pdfs}
+    assert {e.text for tree in trees for e in tree.findall(".//a:DOSSIER/a:NUMADM", NS)} <= printed
+    assert all(e.text and e.text[:-2] in printed and e.text[-2:].isdigit()
+               for tree in trees for e in tree.findall(".//a:PRESTADOSS/a:NUMADM", NS))
     euros = sum(int(e.text) for tree in trees for e in tree.findall(".//a:MTTOTALFINANCEMENT", NS))
     assert records == figures["payment_requests"] - 2 == figures["requests_sent"]
     unpaid = {planted.outside_schooling_dates, planted.adult_wrong_owner_type, planted.missing_attributive_decision}

@@ -20,6 +20,7 @@ from aplypro_asp_gateway.service_layer import projection
 from aplypro_asp_gateway.service_layer.build import BuildOptions
 from aplypro_contracts import (
     Address,
+    DocumentReady,
     Establishment,
     Identity,
     Mef,
@@ -48,7 +49,14 @@ def lea_request(**changes: Any) -> PendingRequest:
         rib=Rib(rib_id=uuid.uuid4(), owner_type="personal", holder_name="Mme Léa Dupré", iban=LEA_IBAN,
                 bic="AGRIFRPPXXX"),
     )
+    # The sample's DA number (version 0, as in §4.7); one of its own for another schooling.
+    changes.setdefault("da_number", da_number_of(changes.get("schooling_id", SCHOOLING_ID), 0))
     return replace(request, **changes)
+
+
+def da_number_of(schooling_id: uuid.UUID, version: int = 1) -> str:
+    """A DA number shaped as the documents service prints it (documents.md §4), one per schooling."""
+    return f"ENPU{schooling_id.hex[:10].upper()}2025{version}"
 
 
 PARAMS = Parametrage(
@@ -112,8 +120,9 @@ async def feed(pool: asyncpg.Pool, handler: Callable[[Any, Any], Awaitable[None]
         await handler(conn, event)
 
 
-async def register(pool: asyncpg.Pool, n: int, *, with_rib: bool = True) -> tuple[uuid.UUID, uuid.UUID]:
-    """A student of the fictitious school, their schooling, its cap and (optionally) a RIB."""
+async def register(pool: asyncpg.Pool, n: int, *, with_rib: bool = True,
+                   with_decision: bool = True) -> tuple[uuid.UUID, uuid.UUID]:
+    """A student of the fictitious school, their schooling, its cap and (optionally) a RIB and the schooling's DA."""
     student_id, schooling_id = uuid.uuid4(), uuid.uuid4()
     identity = Identity(ine=f"00000000{n}AB", last_name=f"ZORGLUB{n}", first_names=("Léa",),
                         birth_date=date(2008, 3, 14), sex="female", birth_city_insee="35238",
@@ -130,7 +139,24 @@ async def register(pool: asyncpg.Pool, n: int, *, with_rib: bool = True) -> tupl
         daily_rate_cents=1500, yearly_cap_cents=60000))
     if with_rib:
         await add_rib(pool, student_id, n)
+    if with_decision:
+        await issue_decision(pool, student_id, schooling_id)
     return student_id, schooling_id
+
+
+async def issue_decision(pool: asyncpg.Pool, student_id: uuid.UUID, schooling_id: uuid.UUID,
+                         version: int = 1) -> str:
+    """The documents service's DA of the schooling (DocumentReady `attribution`); returns its number."""
+    number = da_number_of(schooling_id, version)
+    await feed(pool, projection.on_document_ready, decision_ready(student_id, schooling_id, number, version))
+    return number
+
+
+def decision_ready(student_id: uuid.UUID, schooling_id: uuid.UUID, number: str, version: int = 1,
+                   kind: str = "attribution") -> DocumentReady:
+    return DocumentReady(producer="documents", document_id=uuid.uuid4(), kind=kind,
+                         schooling_id=schooling_id, student_id=student_id, number=number, version=version,
+                         storage_ref="r.pdf", sha256="0" * 64, size_bytes=10)
 
 
 async def add_rib(pool: asyncpg.Pool, student_id: uuid.UUID, n: int) -> None:

@@ -1,8 +1,7 @@
-"""Country codes, budget programme, department, DA numbers and whole euros (asp-exchange.md §4.3–§4.6)."""
+"""Country codes, budget programme, department, PFMP numbers and whole euros (asp-exchange.md §4.3–§4.6)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 
 import pytest
@@ -14,7 +13,6 @@ from aplypro_asp_gateway.domain.codes import (
     department,
     insee_country,
     pfmp_number,
-    placeholder_da_number,
     whole_euros,
 )
 
@@ -68,9 +66,6 @@ def test_amounts_go_out_in_whole_euros() -> None:
         whole_euros(30050)
 
 
-def test_placeholder_numbers_have_the_real_numbers_shape() -> None:
-    da = placeholder_da_number("menj_public", uuid.UUID("a1b2c3d4-e5f6-4000-8000-000000000001"), 2025)
-    assert da == "ENPUA1B2C3D4E520250"
-    assert len(da) == 19
-    assert len(placeholder_da_number("mer", uuid.uuid4(), 2025)) == 18
-    assert pfmp_number(da, 1) == "ENPUA1B2C3D4E52025001"
+def test_the_pfmp_number_is_the_da_number_and_the_rank_on_two_digits() -> None:
+    # documents.md §4: DA number (as the documents service printed it) + the PFMP's rank, 21 characters.
+    assert pfmp_number("ENPUK7Q2M9X4TB20251", 2) == "ENPUK7Q2M9X4TB2025102"

@@ -17,7 +17,7 @@ from aplypro_asp_gateway.service_layer import projection
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file
 from aplypro_contracts import Establishment, SchoolingOpened, SchoolingPriced
 
-from .conftest import MEF, UAI, VERSIONS, feed, register, request
+from .conftest import MEF, UAI, VERSIONS, feed, issue_decision, register, request
 from .ingest_world import ingest, integrations, rejects
 from .return_samples import integration_line
 
@@ -128,6 +128,7 @@ async def test_a_new_schooling_of_an_integrated_student_carries_the_individuals_
     await feed(pool, projection.on_schooling_priced, SchoolingPriced(
         producer="calculator", schooling_id=other, student_id=student, school_year=2025, priced=True,
         daily_rate_cents=1500, yearly_cap_cents=60000))
+    await issue_decision(pool, student, other)
     new = request(student, other)
     await feed(pool, projection.on_payment_requested, new)
 

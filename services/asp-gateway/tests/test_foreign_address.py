@@ -30,7 +30,7 @@ from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_
 from aplypro_contracts import Address, Establishment, Identity, SchoolingOpened, StudentRegistered
 from lxml import etree
 
-from .conftest import MEF, NS, PARAMS, UAI, VERSIONS, add_rib, feed, lea_request, request
+from .conftest import MEF, NS, PARAMS, UAI, VERSIONS, add_rib, feed, issue_decision, lea_request, request
 
 BUILT_ON = date(2026, 5, 20)
 IDS = AspIds("1234567", "7654321", "9876543")
@@ -184,6 +184,7 @@ async def test_a_student_living_abroad_is_sent_with_the_establishment_address_on
         establishment=Establishment(uai=UAI, name="LP test", postal_code="35000", city_insee="35238"),
         class_label="TLE PRO MELEC", school_year=2025, mef=MEF, start_date=date(2025, 9, 1), version=next(VERSIONS)))
     await add_rib(pool, student_id, 0)
+    await issue_decision(pool, student_id, schooling_id)
     event = request(student_id, schooling_id)
     await feed(pool, projection.on_payment_requested, event)
 

@@ -125,7 +125,8 @@ def test_a_private_school_under_contract_uses_its_own_unite_de_suivi(
 ) -> None:
     schooling = make_request().schooling
     assert schooling is not None
-    record = prepare(make_request(schooling=replace(schooling, contract_type_code="31")), params)
+    record = prepare(make_request(schooling=replace(schooling, contract_type_code="31"),
+                                  da_number="ENPRZ9Y8X7W6V520251"), params)
     assert isinstance(record, PaymentRecord)
     assert record.unite_suivi == "USMENJPRIV"
-    assert record.da_number.startswith("ENPR")
+    assert record.da_number == "ENPRZ9Y8X7W6V520251"  # the documents service's number, as printed

@@ -50,6 +50,7 @@ def karim(amount_cents: int = 45000) -> PendingRequest:
                             status="student", yearly_cap_cents=60000),
         rib=Rib(rib_id=uuid.uuid4(), owner_type="personal", holder_name="Karim Benali",
                 iban="FR1420041010050500013M02606", bic="PSSTFRPPMAR"),
+        da_number="ENPRZ9Y8X7W6V520250", pfmp_number_sent="ENPRZ9Y8X7W6V52025001",  # the sample's numbers
     )
 
 
@@ -70,10 +71,6 @@ def test_an_upward_rectification_is_the_second_record_of_the_reference_sample() 
     assert isinstance(record, PaymentRecord)
     assert record.variant == "rectification_up"
     element = written(record)
-    # Our DA numbers are placeholders until the documents service's are wired: the sample's are put in.
-    for numadm, sample_value in zip(element.iter("{*}NUMADM"), ("ENPRZ9Y8X7W6V520250", "ENPRZ9Y8X7W6V52025001"),
-                                    strict=True):
-        numadm.text = sample_value
     sample = etree.fromstring(SAMPLE, etree.XMLParser(remove_blank_text=True)).findall(".//f:ENREGISTREMENT", NS)[1]
     assert canonical(element) == canonical(sample)
 

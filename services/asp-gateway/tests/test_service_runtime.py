@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from aplypro_contracts import (
     Address,
+    DocumentReady,
     Envelope,
     Establishment,
     Identity,
@@ -19,7 +20,13 @@ from aplypro_contracts import (
     SchoolingOpened,
     StudentRegistered,
 )
-from aplypro_contracts.topics import ASP_EVENTS, CALCULATOR_EVENTS, STUDENTS_EVENTS, STUDENTS_RIBS
+from aplypro_contracts.topics import (
+    ASP_EVENTS,
+    CALCULATOR_EVENTS,
+    DOCUMENTS_EVENTS,
+    STUDENTS_EVENTS,
+    STUDENTS_RIBS,
+)
 from aplypro_local.testing import read_topic
 
 from .gateway_on_broker import gateway
@@ -46,6 +53,10 @@ def events_of_one_student() -> list[tuple[str, uuid.UUID, Envelope]]:
             producer="students", rib_id=uuid.uuid4(), student_id=student_id, establishment_uai=UAI,
             owner_type="personal", holder_name="MARTIN Hugo", iban="FR7630006000000000000000167", bic="AGRIFRPP",
             version=1)),
+        (DOCUMENTS_EVENTS, student_id, DocumentReady(
+            producer="documents", document_id=uuid.uuid4(), kind="attribution", schooling_id=schooling_id,
+            student_id=student_id, number=f"ENPU{schooling_id.hex[:10].upper()}20251", version=1,
+            storage_ref="r.pdf", sha256="0" * 64, size_bytes=10)),
         (CALCULATOR_EVENTS, student_id, PaymentRequested(
             producer="calculator", payment_request_id=uuid.uuid4(), pfmp_id=uuid.uuid4(), schooling_id=schooling_id,
             student_id=student_id, amount_cents=22500, day_count=15, pfmp_rank=1, version=1)),

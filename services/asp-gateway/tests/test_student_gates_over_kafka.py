@@ -19,7 +19,7 @@ from aplypro_contracts import (
     SchoolingOpened,
     StudentRegistered,
 )
-from aplypro_contracts.topics import CALCULATOR_EVENTS, STUDENTS_EVENTS, STUDENTS_RIBS
+from aplypro_contracts.topics import CALCULATOR_EVENTS, DOCUMENTS_EVENTS, STUDENTS_EVENTS, STUDENTS_RIBS
 from aplypro_local.testing import eventually
 
 from .gateway_on_broker import gateway, reasons_of
@@ -72,7 +72,7 @@ async def test_defective_student_facts_block_their_requests_and_corrected_facts_
         def student(reasons: tuple[str, ...], *, student: Identity | None = None, rib_changes: Any = None,
                     status: str = "student") -> list[tuple[str, uuid.UUID, Envelope]]:
             """One student's facts with its defect; the corrected fact is kept for later."""
-            registered, opened, recorded, requested = (e for _, _, e in events_of_one_student())
+            registered, opened, recorded, decision, requested = (e for _, _, e in events_of_one_student())
             assert isinstance(registered, StudentRegistered)
             assert isinstance(opened, SchoolingOpened)
             assert isinstance(requested, PaymentRequested)
@@ -88,6 +88,7 @@ async def test_defective_student_facts_block_their_requests_and_corrected_facts_
                 fixes.append((STUDENTS_EVENTS, sid, StudentRegistered(producer="students", student_id=sid,
                                                                        identity=good)))
             facts.append((STUDENTS_EVENTS, sid, opened.model_copy(update={"status": status})))
+            facts.append((DOCUMENTS_EVENTS, sid, decision))
             if status != "student":
                 fixes.append((STUDENTS_EVENTS, sid, SchoolingOpened(**{
                     **opened.model_dump(exclude={"event_id", "occurred_at", "version"}), "version": 2})))

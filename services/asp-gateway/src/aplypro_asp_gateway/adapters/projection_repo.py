@@ -159,6 +159,22 @@ async def upsert_ine_status(conn: Connection, student_id: UUID, *, not_found: bo
     return bool(applied)
 
 
+async def upsert_decision(conn: Connection, schooling_id: UUID, student_id: UUID, issued_at: datetime, *,
+                          number: str, version: int) -> bool:
+    """The schooling's décision d'attribution as the documents service printed it: the highest version wins.
+    Returns False when the event is stale (a version as new or newer is held). Applied, the student's pending
+    requests are checked again: one waiting with missing_attributive_decision leaves with this number."""
+    applied = await conn.fetchval(
+        "INSERT INTO attributive_decisions VALUES ($1, $2, $3, $4, $5) ON CONFLICT (schooling_id) DO UPDATE "
+        "SET number = EXCLUDED.number, version = EXCLUDED.version, issued_at = EXCLUDED.issued_at "
+        "WHERE attributive_decisions.version < EXCLUDED.version RETURNING true",
+        schooling_id, student_id, number, version, issued_at,
+    )
+    if applied:
+        await _recheck(conn, student_id)
+    return bool(applied)
+
+
 async def record_withdrawal(conn: Connection, schooling_id: UUID, student_id: UUID, as_of: datetime) -> list[UUID]:
     """The schooling's DA is withdrawn: its pending requests are checked again (and held back); returns the
     requests of the schooling already in a file (built: `ready`, or uploaded: `sent`), marked `sent_after_withdrawal` so the fact shows.

@@ -29,8 +29,10 @@ LEFT JOIN students st ON st.student_id = pr.student_id
 LEFT JOIN schoolings sc ON sc.schooling_id = pr.schooling_id
 LEFT JOIN ribs r ON r.student_id = pr.student_id AND r.uai = sc.uai
 LEFT JOIN schooling_caps cap ON cap.schooling_id = pr.schooling_id
+LEFT JOIN attributive_decisions da ON da.schooling_id = pr.schooling_id
 """
-_COMPLETE = "st.student_id IS NOT NULL AND sc.schooling_id IS NOT NULL AND r.rib_id IS NOT NULL"
+_COMPLETE = ("st.student_id IS NOT NULL AND sc.schooling_id IS NOT NULL AND r.rib_id IS NOT NULL "
+             "AND da.schooling_id IS NOT NULL")
 _LOCK = "SELECT pr.payment_request_id" + _JOINS + """WHERE pr.state = 'pending' AND pr.recheck AND {where}
 ORDER BY pr.record_id LIMIT $1
 FOR UPDATE OF pr SKIP LOCKED
@@ -68,7 +70,12 @@ SELECT pr.payment_request_id, pr.record_id, pr.pfmp_id, pr.schooling_id, pr.stud
        ids.asp_individual_id, ids.asp_dossier_id, ids.asp_prestation_id, paid.total AS asp_paid_cents,
        EXISTS (SELECT 1 FROM payment_requests p WHERE p.pfmp_id = pr.pfmp_id
                AND p.payment_request_id <> pr.payment_request_id AND p.state IN ('ready', 'sent', 'integrated'))
-           AS pfmp_in_flight""" + _JOINS + _ASP_SIDE + "WHERE pr.payment_request_id = ANY($1::uuid[])"
+           AS pfmp_in_flight, da.number AS da_number,
+       EXISTS (SELECT 1 FROM payment_requests p WHERE p.pfmp_id = pr.pfmp_id AND p.state = 'unpaid')
+       AND NOT EXISTS (SELECT 1 FROM payment_requests p WHERE p.pfmp_id = pr.pfmp_id AND p.state = 'paid')
+           AS pfmp_unpaid,
+       (SELECT fr.pfmp_number FROM file_records fr WHERE fr.pfmp_id = pr.pfmp_id AND fr.pfmp_number IS NOT NULL
+        ORDER BY fr.record_id LIMIT 1) AS pfmp_number_sent""" + _JOINS + _ASP_SIDE + "WHERE pr.payment_request_id = ANY($1::uuid[])"
 
 
 def _to_request(row: Any) -> PendingRequest:
@@ -95,6 +102,7 @@ def _to_request(row: Any) -> PendingRequest:
         pfmp_start_date=row["pfmp_start_date"], requested_on=row["requested_at"].astimezone(_PARIS).date(),
         ine_not_found=row["ine_not_found"], decision_withdrawn=row["decision_withdrawn"],
         asp_ids=_asp_ids(row), asp_paid_cents=row["asp_paid_cents"], pfmp_in_flight=row["pfmp_in_flight"],
+        da_number=row["da_number"], pfmp_number_sent=row["pfmp_number_sent"], pfmp_unpaid=row["pfmp_unpaid"],
     )
 
 
@@ -110,12 +118,13 @@ async def _lock(conn: Connection, where: str, limit: int) -> list[UUID]:
 
 
 def _has_data(request: PendingRequest) -> bool:
-    return request.student is not None and request.schooling is not None and request.rib is not None
+    return (request.student is not None and request.schooling is not None and request.rib is not None
+            and request.da_number is not None)
 
 
 async def pending_requests(conn: Connection, *, limit: int) -> list[PendingRequest]:
     """Pending requests to check, locked (SKIP LOCKED: a concurrent builder takes others): first up to `limit`
-    whose projection holds the student's identity, the schooling and an active RIB for its establishment,
+    whose projection holds the student's identity, the schooling, its DA and an active RIB for its establishment,
     oldest first, then up to `limit` others, so they get their blocking reasons.
 
     Lock first, read after, in two statements: a statement's snapshot is taken before it locks. Read in

@@ -1,9 +1,8 @@
-"""Codes and numbers of the payment file: INSEE countries, budget programme, department, DA numbers, euros."""
+"""Codes and numbers of the payment file: INSEE countries, budget programme, department, PFMP numbers, euros."""
 
 from __future__ import annotations
 
 from datetime import date
-from uuid import UUID
 
 FRANCE = "99100"
 _UNUSABLE_COUNTRIES = frozenset({"990", "995"})  # INSEE "non-country" codes (§4.6)
@@ -60,6 +59,8 @@ def budget_programme(mef_ministry: str, contract_type_code: str) -> str:
 
 
 def da_prefix(bop: str) -> str:
+    """The DA number's budget prefix (documents.md §4): the documents service issues the numbers; fictitious
+    data (demo-file) shapes its own with it."""
     return {"menj_public": "ENPU", "menj_private": "ENPR"}.get(bop, bop.upper())
 
 
@@ -77,15 +78,7 @@ def whole_euros(cents: int) -> int:
     return euros
 
 
-def placeholder_da_number(bop: str, schooling_id: UUID, school_year: int, version: int = 0) -> str:
-    """DA number shaped like the real one: prefix + 10-character administrative number + year + version.
-
-    Placeholder: the administrative number and DA version belong to the documents service, which is
-    not wired yet; the schooling id stands in for the administrative number so the number is stable.
-    """
-    return f"{da_prefix(bop)}{schooling_id.hex[:10].upper()}{school_year}{version}"
-
-
 def pfmp_number(da_number: str, pfmp_rank: int) -> str:
-    """DA number at PFMP creation + the PFMP's rank on 2 digits (§4.3)."""
+    """DA number current when the PFMP is first sent + the PFMP's rank on 2 digits (§4.3), as the documents
+    service prints it on the état liquidatif (documents.md §4); stored with the record, never recomputed."""
     return f"{da_number}{pfmp_rank:02d}"

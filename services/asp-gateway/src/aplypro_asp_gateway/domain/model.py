@@ -73,6 +73,13 @@ class PendingRequest:
     asp_ids: AspIds | None = None
     asp_paid_cents: int | None = None
     pfmp_in_flight: bool = False
+    # The schooling's latest DA number as the documents service printed it (DocumentReady `attribution`); None:
+    # not received yet (missing_attributive_decision). The PFMP number a file already carried for this PFMP:
+    # it never changes (asp-exchange.md §4.3), whatever DA was reissued since; None: never sent.
+    da_number: str | None = None
+    pfmp_number_sent: str | None = None
+    # The ASP answered a request of the PFMP `unpaid` and paid none: a new request is a relaunch (rectification.py)
+    pfmp_unpaid: bool = False
 
 
 @dataclass(frozen=True)
@@ -194,7 +201,7 @@ class PaymentRecord:
     unite_suivi: str
     bank: BankAccount
     asp_ids: AspIds | None = None  # None: a first payment, the ASP creates individual, dossier, prestation
-    variant: str = "first_payment"  # first_payment, rectification_up, rectification_down, cancellation
+    variant: str = "first_payment"  # first_payment, rectification_up, rectification_down, cancellation, relaunch
     # Whose ASP objects the record creates when it carries no id for them (one creation per file, §4.3)
     student_id: UUID | None = None
     schooling_id: UUID | None = None

@@ -18,8 +18,9 @@ from aplypro_asp_gateway.domain.model import AspIds, Blocked, Parametrage, Payme
 from aplypro_asp_gateway.domain.readiness import Modification, prepare
 from aplypro_asp_gateway.domain.rectification import modification_for
 
-Variant = Literal["first_payment", "rectification_up", "rectification_down", "cancellation"]
-VARIANTS: tuple[Variant, ...] = ("first_payment", "rectification_up", "rectification_down", "cancellation")
+Variant = Literal["first_payment", "rectification_up", "rectification_down", "cancellation", "relaunch"]
+VARIANTS: tuple[Variant, ...] = ("first_payment", "rectification_up", "rectification_down", "cancellation",
+                                 "relaunch")
 
 __all__ = ["VARIANTS", "AspIds", "Modification", "Variant", "build_modification", "prepare_request"]
 

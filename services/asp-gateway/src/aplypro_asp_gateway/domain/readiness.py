@@ -18,12 +18,19 @@ from aplypro_asp_gateway.domain.model import (
     Schooling,
     Student,
 )
-from aplypro_asp_gateway.domain.rectification import Modification, is_rectification, waiting_reason
+from aplypro_asp_gateway.domain.rectification import (
+    Modification,
+    is_rectification,
+    is_relaunch,
+    relaunch_waiting,
+    waiting_reason,
+)
 
 __all__ = ["Modification", "prepare"]
 
 _TITLES = {"female": "MME", "male": "M"}
 _DA_LENGTHS = range(18, 20)  # the ASP accepts 18–19 characters: ARMEE (20) and MENJ_OTHER (25) are refused
+_DA_TAIL = 15  # after the prefix: administrative number (10), start year (4), version (1) (documents.md §4)
 
 
 def prepare(request: PendingRequest, params: Parametrage,
@@ -40,7 +47,9 @@ def prepare(request: PendingRequest, params: Parametrage,
         if _has_invalid_characters(request.student):
             reasons.append("invalid_characters")  # fixed by a new StudentRegistered, which re-checks the request
         person = _person(request.student, reasons)
-        address = (addresses.payment_address(request.student, request.schooling, reasons) if modification is None
+        # A modification carries the Indu address (§8.1: a recovery order may follow); a relaunch recovers nothing.
+        address = (addresses.payment_address(request.student, request.schooling, reasons)
+                   if modification is None or modification.relaunch
                    else addresses.indu_address(request.student, reasons))
     if request.rib is None:
         reasons.append("missing_rib")
@@ -51,24 +60,27 @@ def prepare(request: PendingRequest, params: Parametrage,
             reasons.append("adult_wrong_owner_type")
     amount = _euros(request.amount_cents, reasons)
     variant = "first_payment"
-    if modification is None and amount == 0:
+    if (modification is None or modification.relaunch) and amount == 0:
         reasons.append("pfmp_amount")  # 0 is only sendable on a rectification, not on a first payment
     elif modification is not None and amount is not None:
-        variant = _variant(amount, modification, params, reasons)
+        variant = "relaunch" if modification.relaunch else _variant(amount, modification, params, reasons)
+    da_number = _da_number(request, reasons)
     if request.schooling is None:
         reasons.append("missing_schooling")
         return Blocked(request.payment_request_id, _unique(reasons))
     schooling = request.schooling
-    unite, da_number = _programme(request, schooling, params, reasons)
+    unite = _programme(schooling, params, reasons)
     engaged = amount if schooling.yearly_cap_cents is None else _euros(schooling.yearly_cap_cents, reasons)
     if (reasons or person is None or address is None or account is None or request.rib is None
-            or unite is None or amount is None or engaged is None):
+            or unite is None or amount is None or engaged is None or da_number is None):
         return Blocked(request.payment_request_id, _unique(reasons))
     return PaymentRecord(
         record_id=request.record_id, payment_request_id=request.payment_request_id, pfmp_id=request.pfmp_id,
         rib_id=request.rib.rib_id,
         person=person, address=address, da_number=da_number,
-        pfmp_number=codes.pfmp_number(da_number, request.pfmp_rank), department=codes.department(schooling.uai),
+        # Sent once, never renumbered (§4.3): a later request of the PFMP carries its first record's number.
+        pfmp_number=request.pfmp_number_sent or codes.pfmp_number(da_number, request.pfmp_rank),
+        department=codes.department(schooling.uai),
         engaged_euros=engaged, amount_euros=amount, unite_suivi=unite, bank=account,
         asp_ids=modification.asp_ids if modification else None, variant=variant,
         student_id=request.student_id, schooling_id=request.schooling_id,
@@ -92,6 +104,8 @@ def _first_payment(request: PendingRequest, reasons: list[str]) -> None:
     built. A rectification of a PFMP already sent never leaves as one: it waits for the ASP's answers (§8.1)."""
     if is_rectification(request):
         reasons.append(waiting_reason(request) or "rectification_not_supported")
+    elif is_relaunch(request):
+        reasons.append(relaunch_waiting(request) or "already_paid_first")
     elif request.first_payment_sent:
         reasons.append("already_paid_first")
 
@@ -164,22 +178,33 @@ def _account(rib: Rib, reasons: list[str]) -> BankAccount | None:
                        check_digits=parts.check_digits, bban=parts.bban)
 
 
-def _programme(request: PendingRequest, schooling: Schooling, params: Parametrage,
-               reasons: list[str]) -> tuple[str | None, str]:
-    """The unité de suivi and the DA number, both given by the schooling's budget programme (§4.5)."""
+def _da_number(request: PendingRequest, reasons: list[str]) -> str | None:
+    """DOSSIER/NUMADM: the schooling's latest DA number as the documents service printed it (documents.md §4),
+    never recomputed here. None (blocked) until its DocumentReady arrives: the request is checked again then."""
+    if request.da_number is None:
+        reasons.append("missing_attributive_decision")
+        return None
+    if len(request.da_number) not in _DA_LENGTHS:
+        reasons.append("da_number_length")
+    return request.da_number
+
+
+def _programme(schooling: Schooling, params: Parametrage, reasons: list[str]) -> str | None:
+    """The unité de suivi, given by the schooling's budget programme (§4.5)."""
     if schooling.status != "student":
         reasons.append("student_type")  # apprentices and others are not eligible
     try:
         bop = codes.budget_programme(schooling.mef_ministry, schooling.contract_type_code)
     except codes.CodeError as exc:
         reasons.append(exc.code)
-        return None, ""
+        return None
     if bop in params.funding_off:
         reasons.append("funding_unavailable")  # parking: released when the programme is funded again
     unite = params.unites_suivi.get(bop)
     if not unite:
         reasons.append("bop_without_unite_suivi")
-    da_number = codes.placeholder_da_number(bop, request.schooling_id, schooling.school_year)
-    if len(da_number) not in _DA_LENGTHS:
+    if len(codes.da_prefix(bop)) + _DA_TAIL not in _DA_LENGTHS:
+        # ARMEE, MENJ_OTHER: the documents service issues no DA for them (unsupported_budget_prefix); the true
+        # reason, not a DA that will never come.
         reasons.append("da_number_length")
-    return unite, da_number
+    return unite

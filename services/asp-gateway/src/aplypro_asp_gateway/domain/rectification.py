@@ -25,6 +25,8 @@ class Modification:
 
     asp_ids: AspIds
     paid_cents: int
+    # A relaunch after `unpaid` (is_relaunch): the same total again, with the normal address (nothing recovered)
+    relaunch: bool = False
 
 
 def is_rectification(request: PendingRequest) -> bool:
@@ -32,10 +34,35 @@ def is_rectification(request: PendingRequest) -> bool:
     return request.rectification and request.first_payment_sent
 
 
+def is_relaunch(request: PendingRequest) -> bool:
+    """A new request (not a rectification) of a PFMP whose first payment the ASP integrated and then could not
+    pay (`unpaid`, §6.2), and never paid since: the director's relaunch (lifecycles.md §2, Retries).
+
+    The ASP holds the PFMP's prestation (integration line, §5.1): a second creation would be refused as
+    "n'est pas unique" or, under another number, create and pay the PFMP twice (§4.3, §9.2). So the relaunch
+    modifies the prestation it holds (§8.1): its ids, the same PFMP number, the whole amount as the total (the
+    ASP paid nothing: it pays the total)."""
+    return not request.rectification and request.first_payment_sent and request.pfmp_unpaid
+
+
+def relaunch_waiting(request: PendingRequest) -> str | None:
+    """Why a relaunch cannot leave yet (the prestation's id unknown, or another request of the PFMP on its way),
+    or None."""
+    if request.asp_ids is None or request.asp_ids.prestation is None:
+        return AWAITING_IDS
+    if request.pfmp_in_flight:
+        return AWAITING_PAYMENT
+    return None
+
+
 def modification_for(request: PendingRequest) -> Modification | None:
-    """The modification this request sends, or None: a first payment, or a rectification that waits
-    (`waiting_reason`)."""
+    """The modification this request sends, or None: a first payment, or a rectification or a relaunch that
+    waits (`waiting_reason`, `relaunch_waiting`)."""
     ids, paid = request.asp_ids, request.asp_paid_cents
+    if is_relaunch(request):
+        if ids is None or relaunch_waiting(request) is not None:
+            return None
+        return Modification(asp_ids=ids, paid_cents=0, relaunch=True)
     if not is_rectification(request) or waiting_reason(request) is not None or ids is None or paid is None:
         return None
     return Modification(asp_ids=ids, paid_cents=paid)

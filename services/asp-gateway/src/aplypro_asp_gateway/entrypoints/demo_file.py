@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from aplypro_asp_gateway.adapters import xsd
+from aplypro_asp_gateway.domain import codes
 from aplypro_asp_gateway.domain.errors import PaymentFileInvalid
 from aplypro_asp_gateway.domain.model import (
     AspIds,
@@ -96,6 +97,13 @@ def _student(rng: random.Random, abroad: bool) -> Student:
                    city_insee=place[1], country_insee=place[2], address_lines=lines, city_name=city)
 
 
+def demo_da_number(schooling_id: uuid.UUID, ministry: str, contract: str) -> str:
+    """A fictitious DA number shaped as the documents service's (documents.md §4): prefix, a 10-character
+    administrative number (from the schooling id, so it is stable), start year, version 1."""
+    prefix = codes.da_prefix(codes.budget_programme(ministry, contract))
+    return f"{prefix}{schooling_id.hex[:10].upper()}20251"
+
+
 def demo_requests(count: int, seed: int = 0) -> list[DemoRequest]:
     """`count` fictitious requests: about 1 in 6 lives abroad, 1 in 5 is a modification of each kind."""
     rng = random.Random(seed)  # noqa: S311 - fictitious data, reproducible by seed, nothing secret
@@ -113,10 +121,12 @@ def demo_requests(count: int, seed: int = 0) -> list[DemoRequest]:
         paid = rate * days * 100
         amount = {"first_payment": paid, "rectification_up": paid + rate * 100 * rng.randint(1, 5),
                   "rectification_down": paid - rate * 100 * rng.randint(1, days - 1), "cancellation": 0}[variant]
+        payment_request_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+        pfmp_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+        schooling_id = uuid.UUID(int=rng.getrandbits(128), version=4)
         request = PendingRequest(
-            payment_request_id=uuid.UUID(int=rng.getrandbits(128), version=4), record_id=n + 1,
-            pfmp_id=uuid.UUID(int=rng.getrandbits(128), version=4),
-            schooling_id=uuid.UUID(int=rng.getrandbits(128), version=4),
+            payment_request_id=payment_request_id, record_id=n + 1, pfmp_id=pfmp_id, schooling_id=schooling_id,
+            da_number=demo_da_number(schooling_id, ministry, contract),
             student_id=uuid.UUID(int=rng.getrandbits(128), version=4), amount_cents=amount, pfmp_rank=rng.randint(1, 3),
             student=student, schooling=Schooling(uai=uai, contract_type_code=contract, mef_ministry=ministry,
                                                  school_year=2025, status="student", yearly_cap_cents=cap,

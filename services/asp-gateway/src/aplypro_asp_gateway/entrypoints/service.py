@@ -62,7 +62,8 @@ def build_spec(settings: AspSettings) -> ServiceSpec:
                          batch_handler=in_student_order(HANDLERS_BY_TOPIC["ribs"])),
             Subscription([CALCULATOR_EVENTS], "calculator", HANDLERS_BY_TOPIC["calculator"],
                          batch_handler=in_student_order(HANDLERS_BY_TOPIC["calculator"])),
-            # Retraits: a request handed over as ready is held back (attributive_decision_cancelled).
+            # DAs: the number the file carries (missing_attributive_decision until it comes); retraits: a request
+            # handed over as ready is held back (attributive_decision_cancelled).
             Subscription([DOCUMENTS_EVENTS], "documents", HANDLERS_BY_TOPIC["documents"],
                          batch_handler=in_student_order(HANDLERS_BY_TOPIC["documents"])),
         ],

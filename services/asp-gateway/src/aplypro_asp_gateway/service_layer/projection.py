@@ -1,5 +1,5 @@
-"""Keeps the gateway's view of students, schoolings, caps, RIBs, payment requests, INE statuses and withdrawn
-DAs from other services' events.
+"""Keeps the gateway's view of students, schoolings, caps, RIBs, payment requests, INE statuses, DA numbers and
+withdrawn DAs from other services' events.
 
 Handlers run inside the consumer's transaction, after its inbox claimed the event.
 """
@@ -88,8 +88,18 @@ async def on_ine_status_changed(conn: Connection, event: StudentIneStatusChanged
 
 
 async def on_document_ready(conn: Connection, event: DocumentReady) -> None:
-    """A retrait holds back the schooling's requests not yet in a file (attributive_decision_cancelled); one
-    already sent cannot be called back: it is marked and logged so that the recovery is followed."""
+    """A DA issued (or reissued) gives the schooling's DA number, the one the file carries (DOSSIER/NUMADM).
+
+    A retrait holds back the schooling's requests not yet in a file (attributive_decision_cancelled); one
+    already sent cannot be called back: it is marked and logged so that the recovery is followed. An abrogation
+    and an état liquidatif change nothing here: the abrogated DA stays the schooling's latest, and its PFMPs
+    before the change are still paid under it (documents.md §5.2)."""
+    if event.kind == "attribution":
+        # `version` is the DA's own version (its number's last digit): the newest DA wins, an older one is stale.
+        if not await repo.upsert_decision(conn, event.schooling_id, event.student_id, event.occurred_at,
+                                          number=event.number, version=event.version):
+            await _stale(conn, event.event_type, str(event.schooling_id), event.version)
+        return
     if event.kind != "retrait":
         return  # the other DA gates are the calculator's, decided before the request is handed over
     sent = await repo.record_withdrawal(conn, event.schooling_id, event.student_id, event.occurred_at)
