@@ -18,6 +18,7 @@ from aplypro_local.fake_asp.pickup import Violation
 from aplypro_local.fake_asp.server import FakeAsp
 
 T = TypeVar("T")
+CALL_TIMEOUT_S = 300.0
 USER = "aplypro"
 HOST = "127.0.0.1"
 
@@ -92,7 +93,8 @@ class FakeAspInThread:
             self._loop.close()
 
     def _call(self, work: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(work, self._loop).result(30)
+        # Answering a few 7,000-record files on a loaded machine takes more than a minute (the drill's 20,000).
+        return asyncio.run_coroutine_threadsafe(work, self._loop).result(CALL_TIMEOUT_S)
 
     def _in_loop(self, work: Callable[[], T]) -> T:
         """`work` on the server's own thread: its state is only ever touched there."""
