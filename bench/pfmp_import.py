@@ -3,6 +3,7 @@
     uv run python bench/pfmp_import.py --students 20000 --per-student 2
     uv run python bench/pfmp_import.py --students 20000 --baseline none      # this tree only
     uv run python bench/pfmp_import.py --students 20000 --baseline 10124a0   # against another commit
+    uv run python bench/pfmp_import.py --students 20000 --baseline none --profile /tmp/pfmp-import.prof
 
 One embedded PostgreSQL (or DATABASE_URL); N students, each with a schooling in the pfmp service's
 projection (written straight into its tables: the import is what is measured), and a CSV file of
@@ -83,10 +84,17 @@ def baseline_source(ref: str, into: Path) -> Path:
     return into / "services" / "pfmp" / "src"
 
 
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    code = "import sys; from aplypro_pfmp.entrypoints.cli import main; sys.argv[0] = 'aplypro-pfmp'; main()"
-    return subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True,
-                          check=False)
+CLI = "import sys; from aplypro_pfmp.entrypoints.cli import main; sys.argv[0] = 'aplypro-pfmp'; main()\n"
+
+
+def cli(env: dict[str, str], *args: str, profile: Path | None = None) -> subprocess.CompletedProcess[str]:
+    if profile is None:
+        command = [sys.executable, "-c", CLI, *args]
+    else:  # cProfile takes a script, not -c
+        script = profile.with_suffix(".py")
+        script.write_text(CLI, encoding="utf-8")
+        command = [sys.executable, "-m", "cProfile", "-o", str(profile), str(script), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
 
 
 def package_path(env: dict[str, str]) -> str:
@@ -94,9 +102,9 @@ def package_path(env: dict[str, str]) -> str:
                           capture_output=True, text=True, check=True).stdout.strip()
 
 
-def timed_import(env: dict[str, str], path: Path, rows: int, expect: str) -> float:
+def timed_import(env: dict[str, str], path: Path, rows: int, expect: str, profile: Path | None = None) -> float:
     started = time.perf_counter()
-    done = cli(env, "import-csv", str(path))
+    done = cli(env, "import-csv", str(path), profile=profile)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"import-csv failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -107,7 +115,7 @@ def timed_import(env: dict[str, str], path: Path, rows: int, expect: str) -> flo
 
 
 def run_variant(label: str, database_url: str, source: Path | None, path: Path, rows: int, students: int,
-                establishments: int) -> dict[str, float]:
+                establishments: int, profile: Path | None = None) -> dict[str, float]:
     namespace = f"bench-pfmp-import-{label}-{uuid.uuid4().hex[:6]}"
     asyncio.run(prepare(database_url, namespace, students, establishments))
     env = {**os.environ, "DATABASE_URL": database_url, "APLYPRO_TOPIC_NAMESPACE": namespace}
@@ -121,7 +129,7 @@ def run_variant(label: str, database_url: str, source: Path | None, path: Path, 
         raise SystemExit("aplypro-pfmp status failed")
     startup = time.perf_counter() - started  # the process and its pool, nothing imported: a yardstick
     print(f"{label}: `aplypro-pfmp status` (start-up yardstick) {startup:.1f} s", flush=True)
-    first = timed_import(env, path, rows, "recorded")
+    first = timed_import(env, path, rows, "recorded", profile)
     print(f"{label}: recorded {rows} rows in {first:.1f} s ({rows / first:,.0f} rows/s)", flush=True)
     again = timed_import(env, path, rows, "unchanged")
     print(f"{label}: re-imported {rows} rows (unchanged) in {again:.1f} s ({rows / again:,.0f} rows/s)", flush=True)
@@ -134,6 +142,7 @@ def main() -> None:
     parser.add_argument("--per-student", type=int, default=2, choices=range(1, len(PERIODS) + 1))
     parser.add_argument("--establishments", type=int, default=90)
     parser.add_argument("--baseline", default="main", help="git ref of the pfmp code to compare with; 'none': skip")
+    parser.add_argument("--profile", type=Path, help="cProfile output of this tree's first import")
     args = parser.parse_args()
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1, 5, 15 min)")
     with tempfile.TemporaryDirectory(prefix="bench-pfmp-import-") as tmp:
@@ -154,7 +163,7 @@ def main() -> None:
                 results["before"] = run_variant("before", database_url, source, path, rows, args.students,
                                                 args.establishments)
             results["after"] = run_variant("after", database_url, None, path, rows, args.students,
-                                           args.establishments)
+                                           args.establishments, args.profile)
         finally:
             if postgres is not None:
                 postgres.stop()
