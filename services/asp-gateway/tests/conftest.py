@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+import structlog
 from aplypro_asp_gateway.config import AspSettings
 from aplypro_asp_gateway.domain.model import Parametrage, PendingRequest, Rib, Schooling, Student
 from aplypro_asp_gateway.entrypoints.service import SCHEMA, build_options
@@ -170,3 +171,12 @@ def request(student_id: uuid.UUID, schooling_id: uuid.UUID, rank: int = 1) -> Pa
     return PaymentRequested(producer="calculator", payment_request_id=uuid.uuid4(), pfmp_id=uuid.uuid4(),
                             schooling_id=schooling_id, student_id=student_id, amount_cents=30000, day_count=20,
                             pfmp_rank=rank, version=1)
+
+
+@pytest.fixture
+def logging_restored() -> Iterator[None]:
+    """The gateway's commands configure structlog in-process (onto a runner's stream, closed once it returns):
+    put it back for the tests that follow."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)

@@ -6,12 +6,10 @@ amount: the ASP paid nothing, it pays the total), never as a second creation; on
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
-import structlog
 from aplypro_asp_gateway.service_layer import projection
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file
 from aplypro_local.fake_asp import Behaviour
@@ -25,15 +23,8 @@ from .return_samples import payment
 from .test_first_payment_once import reasons_of
 from .test_sftp_rectifications import Exchange, clock, pfmp_rows
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("logging_restored")]
 
-
-@pytest.fixture(autouse=True)
-def logging_restored() -> Iterator[None]:
-    """The gateway's commands configure structlog in-process: put it back for the tests that follow."""
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
 
 
 def unpaid(sent: Sent) -> str:

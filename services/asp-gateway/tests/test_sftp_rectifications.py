@@ -6,13 +6,11 @@ commands (`aplypro-asp-gateway send` / `poll`)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import pytest
-import structlog
 from aplypro_asp_gateway.service_layer import projection
 from aplypro_contracts import PaymentRequested
 from aplypro_local.fake_asp import Behaviour
@@ -22,7 +20,7 @@ from .conftest import feed, register, request
 from .fake_asp_world import World, fake_asp
 from .test_sftp_returns_and_send import gateway
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("logging_restored")]
 # The fake ASP's clock on a Wednesday night: the weekday schedule is not what these tests look at.
 WEDNESDAY = datetime(2026, 5, 20, 1, 30, tzinfo=UTC)
 
@@ -30,12 +28,6 @@ WEDNESDAY = datetime(2026, 5, 20, 1, 30, tzinfo=UTC)
 def clock() -> datetime:
     return WEDNESDAY
 
-
-@pytest.fixture(autouse=True)
-def logging_restored() -> Iterator[None]:
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
 
 
 async def rectify(pool: asyncpg.Pool, first: PaymentRequested, amount_cents: int) -> uuid.UUID:

@@ -8,12 +8,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
-import structlog
 from aplypro_asp_gateway.adapters.local_folder import LocalFolderTransport
 from aplypro_asp_gateway.entrypoints.cli import app
 from aplypro_asp_gateway.service_layer import projection
@@ -25,15 +23,8 @@ from typer.testing import CliRunner
 from .conftest import feed, register, request
 from .fake_asp_world import fake_asp
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("logging_restored")]
 
-
-@pytest.fixture(autouse=True)
-def logging_restored() -> Iterator[None]:
-    """The CLI configures logging onto the runner's stream, closed once it returns: restored for the tests after."""
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
 
 
 async def gateway(command: str, database_url: str, namespace: str, tmp_path: Path, **env: str) -> list[dict[str, object]]:
