@@ -103,6 +103,7 @@ class AspDesk:
         self._next = {"ind": itertools.count(1234001), "doss": itertools.count(7654001),
                       "presta": itertools.count(9876001), "numpresta": itertools.count(51001)}
         self.ids: dict[tuple[str, str], str] = {}
+        self._issued: dict[str, set[str]] = {"ind": set(), "doss": set(), "presta": set()}  # ids values, by kind
         self.names: Counter[str] = Counter()
         self.hashes: dict[str, str] = {}
         self.records_seen: Counter[int] = Counter()
@@ -195,12 +196,16 @@ class AspDesk:
         return None
 
     def _known(self, kind: str) -> set[str]:
-        return {v for (k, _), v in self.ids.items() if k == kind}
+        # Kept as ids are issued: rebuilt from `ids` for each record, it froze the 20,000-student drill.
+        return self._issued[kind]
 
     def _id(self, kind: str, key: str, known: bool) -> str:
         if known:
             return key
-        return self.ids.setdefault((kind, key), str(next(self._next[kind])))
+        if (kind, key) not in self.ids:
+            self.ids[(kind, key)] = str(next(self._next[kind]))
+            self._issued[kind].add(self.ids[(kind, key)])
+        return self.ids[(kind, key)]
 
     def _integrate(self, record: Record) -> Integrated:
         line = Integrated(
