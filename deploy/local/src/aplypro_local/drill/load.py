@@ -87,10 +87,17 @@ def generate(folder: Path, students: int, seed: int = 9, accidents: bool = True)
     load = Load(folder, students)
     year = f"{SCHOOL_YEAR}-{SCHOOL_YEAR + 1}"
     student_rows, rib_rows, pfmp_rows = [], [], []
+    identities: set[tuple[str, str, date]] = set()
     for n in range(1, students + 1):
         label, mef = CLASSES[n % len(CLASSES)]
-        ine, last, first = _ine(n), rng.choice(LAST_NAMES), rng.choice(FIRST_NAMES)
-        birth = date(2007, 1, 1) + timedelta(days=rng.randrange(3 * 365))
+        ine = _ine(n)
+        # Distinct people: the ASP knows an individual by name, first name and birth date, and with our short
+        # name lists 20,000 draws give ~500 namesakes born the same day (a real school has a few at most).
+        while (identity := (rng.choice(LAST_NAMES), rng.choice(FIRST_NAMES),
+                            date(2007, 1, 1) + timedelta(days=rng.randrange(3 * 365)))) in identities:
+            pass
+        identities.add(identity)
+        last, first, birth = identity
         student_rows.append([year, ine, last, first, birth.isoformat(), rng.choice("FM"), "35238", "99100",
                              f"{n} rue Pasteur", "35000", "35238", "RENNES", "99100", label, mef["MEF"], "scolaire",
                              f"{SCHOOL_YEAR}-09-01", ""])
