@@ -12,7 +12,7 @@ import os
 import signal
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -22,7 +22,7 @@ import pytest
 from aplypro_contracts.topics import DOCUMENTS_EVENTS
 from aplypro_documents.adapters.storage import LocalStorage
 from aplypro_documents.config import DocumentsSettings
-from aplypro_documents.rendering.isolation import RenderPoolBrokenError
+from aplypro_documents.rendering.isolation import RenderPoolBrokenError, RenderPoolClosedError
 from aplypro_documents.rendering.pool import RenderPool, worker_pool
 from aplypro_documents.service_layer.issue import DecisionIssuer
 
@@ -125,6 +125,25 @@ async def test_a_pool_whose_workers_die_on_start_blames_no_document(
         with pytest.raises(RenderPoolBrokenError):
             await issuer.issue_batch()
     # The batch is not taken: both still queued with no attempt spent, nothing issued or dead-lettered.
+    async with pool.acquire() as conn:
+        queued = await conn.fetch("SELECT schooling_id, attempts FROM render_queue")
+    assert {(r["schooling_id"], r["attempts"]) for r in queued} == {(s, 0) for s in students}
+    assert await issued(pool) == set()
+    assert await dead_letters(pool) == []
+
+
+async def test_a_pool_shut_down_under_a_lane_costs_no_document_an_attempt(
+    pool: asyncpg.Pool, enrol: Any, namespace: str, tmp_path: Path, renders: ModuleType
+) -> None:
+    # Narrated: the service loop stopped and shut its render pool down while a lane still claimed a batch
+    # (drill of 5 December: 6,405 états liquidatifs dead-lettered with "cannot schedule new futures").
+    students = {(await enrol(f"Élève{i}", "Léa", "TLE PRO MODE"))[1] for i in range(3)}
+    with RenderPool(lambda: ThreadPoolExecutor(1)) as executor:
+        pass
+    issuer = issuer_for(pool, namespace, tmp_path, executor, renders.fake_pdfs, attempts=1)
+    with pytest.raises(RenderPoolClosedError):
+        await issuer.issue_batch()
+    # The batch is not taken: still queued, no attempt spent, nothing issued or dead-lettered.
     async with pool.acquire() as conn:
         queued = await conn.fetch("SELECT schooling_id, attempts FROM render_queue")
     assert {(r["schooling_id"], r["attempts"]) for r in queued} == {(s, 0) for s in students}

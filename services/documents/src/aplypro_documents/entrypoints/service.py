@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from aplypro_contracts.topics import (
     CALCULATOR_EVENTS,
     DOCUMENTS_EVENTS,
@@ -27,6 +25,7 @@ def build_spec(settings: DocumentsSettings) -> ServiceSpec:
         from aplypro_documents.rendering._weasy import harfbuzz_subset_available
         from aplypro_documents.rendering.pool import worker_pool
         from aplypro_documents.service_layer.issue import DecisionIssuer, log
+        from aplypro_documents.service_layer.lanes import run_lanes
 
         if not harfbuzz_subset_available():
             log.warning("harfbuzz_subset_missing", hint="apt-get install libharfbuzz-subset0 (6x faster)")
@@ -39,13 +38,9 @@ def build_spec(settings: DocumentsSettings) -> ServiceSpec:
                 programmes=settings.programmes,
             )
 
-            async def lane() -> None:
-                while True:
-                    if not await issuer.issue_batch():
-                        await asyncio.sleep(settings.poll_interval_s)
-
             # One lane per worker keeps each worker rendering; one more reads and writes meanwhile.
-            await asyncio.gather(*(lane() for _ in range(settings.issue_lanes or settings.render_workers + 1)))
+            lanes = settings.issue_lanes or settings.render_workers + 1
+            await run_lanes(issuer.issue_batch, lanes, settings.poll_interval_s)
 
     return ServiceSpec(
         name="documents",

@@ -40,6 +40,12 @@ class RenderPoolBrokenError(RuntimeError):
     code: ClassVar[str] = "render_pool_broken"
 
 
+class RenderPoolClosedError(RenderPoolBrokenError):
+    """The pool was shut down under a batch (its service loop is stopping): the batch is not taken."""
+
+    code: ClassVar[str] = "render_pool_closed"
+
+
 async def render_isolating(render: Render, payloads: Sequence[dict[str, Any]], executor: Executor | None,
                            *, crashes_alone: int = CRASHES_ALONE) -> list[Outcome]:
     """One outcome per payload, in order.
@@ -56,6 +62,8 @@ async def render_isolating(render: Render, payloads: Sequence[dict[str, Any]], e
             pdfs = await loop.run_in_executor(executor, render, [payloads[i] for i in indices])
         except BrokenExecutor:
             return False
+        except RenderPoolBrokenError:
+            raise  # the pool's fault, not these documents': no attempt is counted
         except Exception as exc:
             outcomes.update(dict.fromkeys(indices, exc))
             return True

@@ -17,6 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 import structlog
 
 from aplypro_documents.domain.model import AttributionDecision, Document, LiquidationStatement
+from aplypro_documents.rendering.isolation import RenderPoolClosedError
 from aplypro_documents.rendering.payloads import from_payload, to_payload
 from aplypro_documents.rendering.renderer import DEFAULT_CHUNK_SIZE, _toolkit, render_many
 
@@ -64,10 +65,14 @@ class RenderPool(Executor):
         self._factory = factory
         self._lock = threading.Lock()  # submit may come from several threads
         self._current = factory()
+        self._closed = False
         self.rebuilds = 0
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         with self._lock:
+            if self._closed:
+                # A plain RuntimeError here would read as the document's failure and cost it an attempt.
+                raise RenderPoolClosedError("the render pool is shut down")
             try:
                 return self._current.submit(fn, *args, **kwargs)
             except BrokenExecutor:
@@ -81,6 +86,7 @@ class RenderPool(Executor):
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
+            self._closed = True
             self._current.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
