@@ -10,18 +10,13 @@ from typing import Any
 import asyncpg
 import pytest
 from aplypro_contracts import RibOnFile, RibRecorded, SchoolingHiddenChanged, default_registry
-from aplypro_contracts.topics import STUDENTS_EVENTS
-from aplypro_servicekit.db import create_pool, migrate
-from aplypro_students.adapters.csv_reference import read_bcn_mefs_csv, read_establishments_csv
-from aplypro_students.adapters.csv_students import read_students_csv
 from aplypro_students.config import StudentsSettings
 from aplypro_students.entrypoints.http_api import create_api
-from aplypro_students.service_layer.import_students import ImportStudents, import_students
-from aplypro_students.service_layer.reference import load_establishments, load_mefs
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from .conftest import DATA, UAI
+from .conftest import UAI
+from .sample_school import sample_school
 
 pytestmark = pytest.mark.integration
 TOKEN = "service-token-for-tests"
@@ -32,21 +27,8 @@ GOOD_IBAN, WRONG_IBAN = "FR76 3000 6000 0112 3456 7890 189", "FR76 3000 6000 011
 @pytest.fixture
 async def students(database_url: str, namespace: str) -> AsyncIterator[dict[str, str]]:
     """The sample establishment's students, imported; their ids by INE."""
-    settings = StudentsSettings(APLYPRO_TOPIC_NAMESPACE=namespace, DATABASE_URL=database_url)
-    schema = settings.db_schema("students")
-    pool = await create_pool(database_url, schema, size=2)
-    await migrate(pool, schema, ["aplypro_servicekit", "aplypro_students"])
-    parsed = read_students_csv(DATA / "students.csv", uai=UAI)
-    async with pool.acquire() as conn, conn.transaction():
-        await load_establishments(conn, read_establishments_csv(DATA / "establishments.csv"))
-        await load_mefs(conn, 2025, read_bcn_mefs_csv(DATA / "mefs.csv"))
-        await import_students(conn, ImportStudents(UAI, parsed.records), today=parsed.records[0].start_date,
-                              topic=settings.topic(STUDENTS_EVENTS))
-        await conn.execute("DELETE FROM outbox_batch")  # only the RIB events matter below
-    try:
+    async with sample_school(database_url, namespace) as pool:
         yield {r["ine"]: str(r["student_id"]) for r in await pool.fetch("SELECT ine, student_id FROM students")}
-    finally:
-        await pool.close()
 
 
 @pytest.fixture

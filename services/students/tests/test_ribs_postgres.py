@@ -10,17 +10,13 @@ import asyncpg
 import pytest
 from aplypro_contracts import RibOnFile, RibRecorded, default_registry
 from aplypro_contracts.topics import STUDENTS_EVENTS, STUDENTS_RIBS
-from aplypro_servicekit.db import create_pool, migrate
-from aplypro_students.adapters.csv_reference import read_bcn_mefs_csv, read_establishments_csv
 from aplypro_students.adapters.csv_ribs import read_ribs_csv
-from aplypro_students.adapters.csv_students import read_students_csv
 from aplypro_students.config import StudentsSettings
 from aplypro_students.domain.report import InvalidFile
-from aplypro_students.service_layer.import_students import ImportStudents, import_students
 from aplypro_students.service_layer.record_ribs import RibSummary, record_ribs
-from aplypro_students.service_layer.reference import load_establishments, load_mefs
 
 from .conftest import DATA, UAI
+from .sample_school import sample_school
 
 pytestmark = pytest.mark.integration
 WriteCsv = Callable[..., Path]
@@ -31,21 +27,8 @@ RIB_HEADER = "ine;titulaire;type_titulaire;iban;bic"
 async def pool(database_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[asyncpg.Pool]:
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("APLYPRO_TOPIC_NAMESPACE", namespace)
-    settings = StudentsSettings()
-    schema = settings.db_schema("students")
-    pool = await create_pool(database_url, schema, size=2)
-    await migrate(pool, schema, ["aplypro_servicekit", "aplypro_students"])
-    parsed = read_students_csv(DATA / "students.csv", uai=UAI)
-    async with pool.acquire() as conn, conn.transaction():
-        await load_establishments(conn, read_establishments_csv(DATA / "establishments.csv"))
-        await load_mefs(conn, 2025, read_bcn_mefs_csv(DATA / "mefs.csv"))
-        await import_students(conn, ImportStudents(UAI, parsed.records), today=parsed.records[0].start_date,
-                              topic=settings.topic(STUDENTS_EVENTS))
-        await conn.execute("DELETE FROM outbox_batch")  # only the RIB events matter below
-    try:
+    async with sample_school(database_url, namespace) as pool:
         yield pool
-    finally:
-        await pool.close()
 
 
 async def record(pool: asyncpg.Pool, path: Path, uai: str | None = None) -> RibSummary:
