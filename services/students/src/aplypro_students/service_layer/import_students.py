@@ -147,11 +147,13 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
         raise InvalidFile([RowError(lines[exc.index], "*", "row.record_too_large",
                                     f"its event of {exc.size} bytes is over the {exc.limit}-byte limit "
                                     f"({ENV_NAME})")]) from None
+    written = len(rows)
     if matched.found_again:  # a not_found INE replaced by the real one: the ine_not_found gate lifts
-        await record_ine_status(conn, matched.found_again, "found", by=f"import:{command.source}", topic=topic)
+        written += (await record_ine_status(conn, matched.found_again, "found", by=f"import:{command.source}",
+                                            topic=topic)).changed
     # the absentees' schoolings closed here were read apart from `existing`: they are closings, not openings
     changes = count_changes(placements, [*existing, *absent], planned, {sid for sid, _ in [*new, *changed]})
-    summary = ImportSummary(import_id, len(sent), len(new), len(changed), len(records), len(planned), len(rows),
+    summary = ImportSummary(import_id, len(sent), len(new), len(changed), len(records), len(planned), written,
                             rejected, command.warnings, changes, len(closed))
     await postgres.record_import(
         conn, import_id, f"students_{command.source}", command.uai, year or None, command.mode,
@@ -159,7 +161,7 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
         [e.as_dict() for e in rejected],
     )
     log.info("students_imported", import_id=str(import_id), students=len(sent), new=len(new),
-             changed=len(changed), schoolings_written=len(planned), events=len(rows), rejected=len(rejected),
+             changed=len(changed), schoolings_written=len(planned), events=written, rejected=len(rejected),
              departures=len(closed), mode=command.mode)
     return summary
 
