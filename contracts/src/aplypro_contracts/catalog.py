@@ -14,7 +14,7 @@ from .calculator import (
 )
 from .documents import DocumentReadyV1
 from .envelope import Envelope
-from .inbound import SchoolingReportedV1, inbound_topic, rejections_topic
+from .inbound import SchoolingReportedV1, SchoolingRetractedV1, inbound_topic, rejections_topic
 from .pfmp import (
     DecisionWithdrawalRequestedV1,
     PaymentRetryRequestedV1,
@@ -82,6 +82,6 @@ CATALOG: tuple[TopicInfo, ...] = (
 # for its id; each producer reads its rejections on its own `.rejected` topic.
 INBOUND: tuple[TopicInfo, ...] = (
     TopicInfo(inbound_topic("<producer>"), "<producer>", "the producer's stable, opaque learner id (never the INE)",
-              (SchoolingReportedV1,), ("students",),
+              (SchoolingReportedV1, SchoolingRetractedV1), ("students",),
               "headers event-type and schema-version; rejections on " + rejections_topic("<producer>")),
 )

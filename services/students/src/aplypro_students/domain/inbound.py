@@ -57,11 +57,30 @@ class ImpossibleDates(InboundRejected):
     code = "impossible_dates"
 
 
+class RetractRefused(InboundRejected):
+    """The schooling has a décision d'attribution or a payment request: withdrawing it is a human's call."""
+
+    code = "retract_refused"
+
+
+class UnknownRecord(InboundRejected):
+    """A retraction of a record of which no schooling was ever applied: nothing to withdraw."""
+
+    code = "unknown_record"
+
+
+class RecordRetracted(InboundRejected):
+    """A report of a record the producer retracted: a retraction is final (report it under a new id)."""
+
+    code = "record_retracted"
+
+
 # Every code a producer may read, contract errors included (they are the producer's doing too).
 REJECTION_CODES = frozenset({
     "malformed", "unknown_event_type", "unsupported_schema_version", "schema_violation", "event_id_reused",
     *(cls.code for cls in (ProducerMismatch, UnknownEstablishment, EstablishmentOutOfScope, NotStudentsProvider,
-                           UnknownSchoolYear, UnknownMef, InvalidIne, ImpossibleDates)),
+                           UnknownSchoolYear, UnknownMef, InvalidIne, ImpossibleDates, RetractRefused, UnknownRecord,
+                           RecordRetracted)),
 })
 
 
