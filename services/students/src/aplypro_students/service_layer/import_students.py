@@ -14,6 +14,7 @@ from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 from aplypro_servicekit.record_size import ENV_NAME, RecordTooLarge
 
 from aplypro_students.adapters import postgres
+from aplypro_students.adapters.postgres_calendar import calendar_of
 from aplypro_students.adapters.postgres_departures import open_schoolings_in
 from aplypro_students.adapters.postgres_identity import flag_possible_duplicates
 from aplypro_students.adapters.postgres_reference import academy_of, eligible_mefs, known_establishments
@@ -112,7 +113,9 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
     records = collapse(valid)
     import_id = uuid.uuid4()
     academy = await academy_of(conn, command.uai)
-    year = records[0].school_year if records else command.school_year or current_school_year(today, academy)
+    calendar = await calendar_of(conn, academy)  # its school years (§6.3); not loaded: the fallback's
+    year = records[0].school_year if records else command.school_year or current_school_year(today, academy,
+                                                                                             calendar)
     await postgres.lock_reconciliation(conn)
     absent: list[Schooling] = []
     if command.mode == "full":
@@ -132,9 +135,11 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
     classes = await postgres.ensure_classes(conn, command.uai, year, {(r.class_label, r.mef_code) for r in records})
     placements = [Placement(ids[r.identity.ine], classes[r.class_label, r.mef_code], r) for r in records]
     existing = await postgres.schoolings_of(conn, list(ids.values()), sorted({p.class_id for p in placements}))
-    planned = plan_schoolings(placements, existing, today=today, new_id=uuid.uuid4, academy_code=academy)
-    current_year = current_school_year(today, academy)
-    closed = [close_absent(s, today=today, current_year=current_year, year_end=school_year_end(s.school_year, academy))
+    planned = plan_schoolings(placements, existing, today=today, new_id=uuid.uuid4, academy_code=academy,
+                              calendar=calendar)
+    current_year = current_school_year(today, academy, calendar)
+    closed = [close_absent(s, today=today, current_year=current_year,
+                           year_end=school_year_end(s.school_year, academy, calendar))
               for s in absent]  # absent students are not in `placements`: plan_schoolings never touches them
     planned = [*closed, *planned]  # closings first, as write_schoolings needs
     await postgres.write_schoolings(conn, planned, {s.schooling_id for s in [*existing, *closed]}, command.source)

@@ -18,6 +18,7 @@ from aplypro_servicekit.db import Connection
 from prometheus_client import Counter
 
 from aplypro_students.adapters import postgres, postgres_inbound
+from aplypro_students.adapters.postgres_calendar import calendar_of
 from aplypro_students.adapters.postgres_reference import eligible_mefs
 from aplypro_students.domain.inbound import (
     ProducerMismatch,
@@ -60,7 +61,7 @@ async def apply_reported(conn: Connection, event: SchoolingReported, *, producer
         raise UnknownSchoolYear("schooling.school_year: no MEF list is loaded for it")
     if not await eligible_mefs(conn, s.school_year, [s.mef_code]):
         raise UnknownMef("schooling.mef_code: not in the MEF list of schooling.school_year")
-    check_dates(event, target.academy_code, tolerance)
+    check_dates(event, target.academy_code, tolerance, await calendar_of(conn, target.academy_code))
     # The reconciliation lock first, then row locks: two lanes never hold them in opposite orders.
     await postgres.lock_reconciliation(conn)
     record = await postgres_inbound.record(conn, producer.name, event.source_record_id)
