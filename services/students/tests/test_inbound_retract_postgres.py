@@ -154,7 +154,9 @@ async def test_a_liquidation_document_alone_does_not_block_a_retraction(pool: as
     await report(pool, reported(1))
     s = await schooling(pool)
     async with pool.acquire() as conn, conn.transaction():
-        await money_facts.on_document_ready(conn, _fact("liquidation", s["schooling_id"], s["student_id"]))
+        liquidation = _fact("liquidation", s["schooling_id"], s["student_id"])
+        assert isinstance(liquidation, DocumentReady)
+        await money_facts.on_document_ready(conn, liquidation)
     assert (await retract(pool, retracted(2)))[0] == "retracted"
 
 
