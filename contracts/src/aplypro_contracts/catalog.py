@@ -67,11 +67,15 @@ CATALOG: tuple[TopicInfo, ...] = (
               "keyed by student so that one pool has one writer"),
     TopicInfo(CALCULATOR_EVENTS, "calculator", "student_id",
               (SchoolingPricedV1, AmountComputedV1, PaymentRequestedV2, PaymentRequestBlockedV4, RectificationComputedV1),
-              ("documents", "asp-gateway", "pfmp")),
-    TopicInfo(DOCUMENTS_EVENTS, "documents", "student_id", (DocumentReadyV1,), ("calculator", "pfmp", "asp-gateway"),
+              ("documents", "asp-gateway", "pfmp", "students"),
+              "students reads PaymentRequested: a schooling with a payment request cannot be retracted by its "
+              "producer"),
+    TopicInfo(DOCUMENTS_EVENTS, "documents", "student_id", (DocumentReadyV1,),
+              ("calculator", "pfmp", "asp-gateway", "students"),
               "the calculator reads the décisions d'attribution issued, abrogated and withdrawn (payment gates); "
               "pfmp reads them for validation's DA guard; the asp-gateway reads the retraits, to hold back a "
-              "request already handed over"),
+              "request already handed over; students reads the attributions (no retraction by a producer after "
+              "one)"),
     TopicInfo(ASP_EVENTS, "asp-gateway", "student_id",
               (PaymentRequestSentV2, PaymentRequestStateChangedV2, PaymentRequestHeldV1), ("calculator", "pfmp"),
               "PaymentRequestHeld is for showing (its reasons in words: aplypro_contracts.reasons); the request's "
