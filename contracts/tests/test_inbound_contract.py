@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 from aplypro_contracts import SchemaViolation, UnknownEventType, default_registry
 from aplypro_contracts.examples import examples
-from aplypro_contracts.inbound import SchoolingReported, inbound_registry, inbound_topic, rejections_topic
+from aplypro_contracts.inbound import (
+    SchoolingReported,
+    SchoolingRetracted,
+    inbound_registry,
+    inbound_topic,
+    rejections_topic,
+)
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "producers.md"
 
@@ -66,3 +72,20 @@ def test_inbound_and_internal_contracts_do_not_mix() -> None:
 def test_each_producer_has_its_topic_and_its_rejections_topic() -> None:
     assert inbound_topic("mer") == "aplypro.inbound.schoolings.mer"
     assert rejections_topic("mer") == "aplypro.inbound.schoolings.mer.rejected"
+
+
+def test_the_guide_retraction_example_is_a_valid_schooling_retracted_v1() -> None:
+    text = GUIDE.read_text(encoding="utf-8").split("### Withdrawing a schooling", 1)[1]
+    body = text.split("```json\n", 1)[1].split("```", 1)[0]
+    event = inbound_registry().parse(body.encode(), b"SchoolingRetracted", b"1")
+    assert isinstance(event, SchoolingRetracted)
+    assert (event.producer, event.source_record_id, event.source_version) == ("mer", "LPM-2025-004417", 5)
+    assert json.loads(body)["source_record_id"] == guide_example()["source_record_id"]  # the reported one
+
+
+def test_a_retraction_requires_its_record_and_version() -> None:
+    for field in ("source_record_id", "source_version", "event_id"):
+        body = {k: v for k, v in guide_example().items() if k not in ("student", "schooling", field)}
+        body["event_type"] = "SchoolingRetracted"
+        with pytest.raises(SchemaViolation, match=field):
+            inbound_registry().parse(json.dumps(body))

@@ -14,7 +14,7 @@ from .calculator import (
 )
 from .documents import DocumentReadyV1
 from .envelope import Envelope
-from .inbound import SchoolingReportedV1, inbound_topic, rejections_topic
+from .inbound import SchoolingReportedV1, SchoolingRetractedV1, inbound_topic, rejections_topic
 from .pfmp import (
     DecisionWithdrawalRequestedV1,
     PaymentRetryRequestedV1,
@@ -67,11 +67,15 @@ CATALOG: tuple[TopicInfo, ...] = (
               "keyed by student so that one pool has one writer"),
     TopicInfo(CALCULATOR_EVENTS, "calculator", "student_id",
               (SchoolingPricedV1, AmountComputedV1, PaymentRequestedV2, PaymentRequestBlockedV4, RectificationComputedV1),
-              ("documents", "asp-gateway", "pfmp")),
-    TopicInfo(DOCUMENTS_EVENTS, "documents", "student_id", (DocumentReadyV1,), ("calculator", "pfmp", "asp-gateway"),
+              ("documents", "asp-gateway", "pfmp", "students"),
+              "students reads PaymentRequested: a schooling with a payment request cannot be retracted by its "
+              "producer"),
+    TopicInfo(DOCUMENTS_EVENTS, "documents", "student_id", (DocumentReadyV1,),
+              ("calculator", "pfmp", "asp-gateway", "students"),
               "the calculator reads the décisions d'attribution issued, abrogated and withdrawn (payment gates); "
               "pfmp reads them for validation's DA guard; the asp-gateway reads the retraits, to hold back a "
-              "request already handed over"),
+              "request already handed over; students reads the attributions (no retraction by a producer after "
+              "one)"),
     TopicInfo(ASP_EVENTS, "asp-gateway", "student_id",
               (PaymentRequestSentV2, PaymentRequestStateChangedV2, PaymentRequestHeldV1), ("calculator", "pfmp"),
               "PaymentRequestHeld is for showing (its reasons in words: aplypro_contracts.reasons); the request's "
@@ -82,6 +86,6 @@ CATALOG: tuple[TopicInfo, ...] = (
 # for its id; each producer reads its rejections on its own `.rejected` topic.
 INBOUND: tuple[TopicInfo, ...] = (
     TopicInfo(inbound_topic("<producer>"), "<producer>", "the producer's stable, opaque learner id (never the INE)",
-              (SchoolingReportedV1,), ("students",),
+              (SchoolingReportedV1, SchoolingRetractedV1), ("students",),
               "headers event-type and schema-version; rejections on " + rejections_topic("<producer>")),
 )

@@ -70,11 +70,9 @@ class InboundSchooling(Frozen):
     end_date: date | None = Field(default=None, description="null while enrolled.")
 
 
-class SchoolingReportedV1(Envelope):
-    """The full current state of one schooling (an upsert); the latest source_version of a record wins."""
+class _InboundEvent(Envelope):
+    """What every inbound event carries: the producer's idempotency key and the record it is about."""
 
-    event_type: Literal["SchoolingReported"] = "SchoolingReported"
-    schema_version: Literal[1] = 1
     event_id: UUID = Field(description="The producer's unique id of this event: the idempotency key.")
     occurred_at: AwareDatetime = Field(description="RFC 3339 with an offset.")
     producer: str = Field(pattern=PRODUCER_ID, description="The producer id; must own the topic.")
@@ -82,12 +80,29 @@ class SchoolingReportedV1(Envelope):
     source_record_id: Text = Field(description="The producer's stable id of this schooling.")
     source_version: int = Field(ge=0, description="Grows with each change of that record; an event not newer "
                                 "than the last one applied is skipped.")
+
+
+class SchoolingReportedV1(_InboundEvent):
+    """The full current state of one schooling (an upsert); the latest source_version of a record wins."""
+
+    event_type: Literal["SchoolingReported"] = "SchoolingReported"
+    schema_version: Literal[1] = 1
     student: InboundStudent
     schooling: InboundSchooling
 
 
-INBOUND_MODELS: tuple[type[Envelope], ...] = (SchoolingReportedV1,)
+class SchoolingRetractedV1(_InboundEvent):
+    """A schooling the producer reported by mistake (imports.md §3.4): `source_record_id` names it, and
+    `source_version` must be newer than the last version applied. Accepted while the schooling has neither a
+    décision d'attribution nor a payment request; otherwise rejected (`retract_refused`: a human decides)."""
+
+    event_type: Literal["SchoolingRetracted"] = "SchoolingRetracted"
+    schema_version: Literal[1] = 1
+
+
+INBOUND_MODELS: tuple[type[Envelope], ...] = (SchoolingReportedV1, SchoolingRetractedV1)
 SchoolingReported = SchoolingReportedV1
+SchoolingRetracted = SchoolingRetractedV1
 
 
 def inbound_registry() -> Registry:

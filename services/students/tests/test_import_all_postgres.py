@@ -4,6 +4,7 @@ the summer freeze, and the nightly schedule; the SYGNE source end to end against
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, date, datetime
@@ -193,6 +194,29 @@ def test_import_all_command_imports_the_sygne_establishments_with_a_summary(cli:
     assert (bad.exit_code, "provider.invalid" in bad.stderr) == (2, True)
     unknown = cli.invoke(app, ["set-provider", "0999999X", "csv", "--user", "u-admin"])
     assert (unknown.exit_code, "uai.unknown" in unknown.stderr) == (2, True)
+
+
+async def _outbox_messages(database_url: str) -> int:
+    """Messages waiting in the outbox (no relay runs in these tests: every one written is still there)."""
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": StudentsSettings().db_schema("students")})
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM outbox"))
+    finally:
+        await conn.close()
+
+
+def test_import_all_counts_the_events_it_really_wrote_to_the_outbox(cli: CliRunner, fake: FakeSygneServer,
+                                                                    database_url: str) -> None:
+    assert cli.invoke(app, ["set-provider", "0999001K", "sygne", "--user", "u-admin"]).exit_code == 0
+    for run in ("first", "again"):  # the same data again: whatever it writes is what it counts
+        before = asyncio.run(_outbox_messages(database_url))
+        result = cli.invoke(app, ["import-all", "--source", "sygne", "--school-year", "2025"])
+        assert result.exit_code == 0, result.output
+        out = json.loads(result.stdout.splitlines()[-1])
+        written = asyncio.run(_outbox_messages(database_url)) - before
+        assert out["events"] == written, run
+        if run == "first":  # it used to print `events: 0` (and `new: 0`) whatever it published
+            assert (written > 0, out["new"], out["schoolings_written"] > 0) == (True, 6, True), out
 
 
 def test_import_all_refuses_a_source_that_cannot_run_with_a_clear_message(cli: CliRunner,

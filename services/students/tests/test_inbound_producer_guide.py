@@ -1,6 +1,8 @@
 """docs/producers.md followed literally by an outside producer: a plain aiokafka producer sends the guide's
 example (topic, key, headers and body taken from the page) to the real broker; the students service applies
-it once, and every rejection of the guide's table comes back on the producer's `.rejected` topic."""
+it once, and every rejection of the guide's table comes back on the producer's `.rejected` topic. The
+guide's retraction is refused once the documents service has published the schooling's décision
+d'attribution; a schooling without one is withdrawn (SchoolingHiddenChanged) and cannot be reported again."""
 
 from __future__ import annotations
 
@@ -14,7 +16,10 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aplypro_contracts.topics import STUDENTS_EVENTS
+from aplypro_contracts import DocumentReady
+from aplypro_contracts.examples import examples
+from aplypro_contracts.registry import wire_body, wire_headers
+from aplypro_contracts.topics import DOCUMENTS_EVENTS, STUDENTS_EVENTS
 from aplypro_local.testing import eventually, read_topic
 from aplypro_servicekit.runtime import ServiceRuntime
 from aplypro_students.config import StudentsSettings
@@ -60,6 +65,41 @@ async def read_rejections(bootstrap: str, namespace: str, expected: int) -> list
     finally:
         await consumer.stop()
     return records
+
+
+def guide_retraction() -> tuple[bytes, list[tuple[str, bytes]], dict[str, Any]]:
+    """Key, headers and body of the guide's SchoolingRetracted example."""
+    section = GUIDE.split("### Withdrawing a schooling", 1)[1]
+    sentence = re.search(r"Key `([^`]+)`, headers (.*?), value:", section, re.S)
+    body = re.search(r"```json\n(.*?)```", section, re.S)
+    assert sentence
+    assert body
+    headers = re.findall(r"`([a-z-]+): ([^`]+)`", sentence[2])
+    assert [name for name, _ in headers] == ["event-type", "schema-version", "content-type"]
+    return sentence[1].encode(), [(n, v.encode()) for n, v in headers], json.loads(body[1])
+
+
+async def publish_as_documents(bootstrap: str, topic: str, event: DocumentReady) -> None:
+    """What the documents service publishes when a décision d'attribution is ready (keyed by student)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        headers = [(k, v.encode()) for k, v in wire_headers(event.event_type, event.schema_version).items()]
+        await producer.send_and_wait(topic, wire_body(event), key=str(event.student_id).encode(), headers=headers)
+    finally:
+        await producer.stop()
+
+
+async def send_all(bootstrap: str, topic: str, messages: list[tuple[bytes, list[tuple[str, bytes]],
+                                                                    bytes | dict[str, Any]]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for key, headers, body in messages:
+            value = body if isinstance(body, bytes) else json.dumps(body).encode()
+            await producer.send_and_wait(topic, value, key=key, headers=headers)
+    finally:
+        await producer.stop()
 
 
 def rejected_codes() -> list[str]:
@@ -109,7 +149,7 @@ async def test_an_outside_producer_following_the_guide_is_applied_once_and_reads
         # The rejections of the guide's table, sent before the good event: none of them stops the consumer.
         bad: list[tuple[str, bytes | dict[str, Any]]] = [
             ("malformed", b"{not json"),
-            ("unknown_event_type", variant(example, event_type="SchoolingRetracted")),
+            ("unknown_event_type", variant(example, event_type="SchoolingCancelled")),
             ("unsupported_schema_version", variant(example, schema_version=2)),
             ("schema_violation", variant(example, source_record_id=None)),
             ("producer_mismatch", variant(example, producer="armees")),
@@ -129,53 +169,93 @@ async def test_an_outside_producer_following_the_guide_is_applied_once_and_reads
             example, example,  # a producer's retry: the same event twice
             stale, closed, reused,
         ]
-        producer = AIOKafkaProducer(bootstrap_servers=service_env["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
-        await producer.start()
-        try:
-            for body in sends:
-                value = body if isinstance(body, bytes) else json.dumps(body).encode()
-                await producer.send_and_wait(namespace + topic, value, key=key, headers=headers)
-        finally:
-            await producer.stop()
+        bootstrap = service_env["KAFKA_BOOTSTRAP_SERVERS"]
+        await send_all(bootstrap, namespace + topic, [(key, headers, body) for body in sends])
+        await eventually(lambda: _applied(runtime, example["source_record_id"], 4), 20, "the closing version applied")
+
+        # The documents service issues the schooling's décision d'attribution: the producer's retraction
+        # (the guide's example) is then refused, and a retraction of a record never sent is unknown.
+        schooling_id, student_id = await _schooling_of(runtime, "000111225AD")
+        document = next(e for e in examples() if isinstance(e, DocumentReady))
+        await publish_as_documents(bootstrap, settings.topic(DOCUMENTS_EVENTS), document.model_copy(
+            update={"kind": "attribution", "schooling_id": schooling_id, "student_id": student_id}))
+        await eventually(lambda: _decided(runtime, schooling_id), 20, "the decision known to the students service")
+        retract_key, retract_headers, retraction = guide_retraction()
+        unknown = variant(retraction, source_record_id="LPM-2025-NEVER-SENT")
+        # Another learner's schooling, sent by mistake and withdrawn before any decision: accepted; a report
+        # of that record afterwards is refused.
+        other = variant(example, source_record_id="LPM-2025-004418", source_version=1,
+                        student__ine="000111227AF", student__first_names=["Nolwenn"])
+        withdrawn = variant(retraction, source_record_id="LPM-2025-004418", source_version=2)
+        reported_again = variant(other, source_version=3)
+        await send_all(bootstrap, namespace + topic, [
+            (retract_key, retract_headers, retraction), (retract_key, retract_headers, unknown),
+            (b"LPM-ELV-88214", headers, other), (b"LPM-ELV-88214", retract_headers, withdrawn),
+            (b"LPM-ELV-88214", headers, reported_again)])
 
         # Every rejection comes back on the producer's topic, with its event id and a stable reason code.
-        expected = [*bad, ("event_id_reused", reused)]
+        expected = [*bad, ("event_id_reused", reused), ("retract_refused", retraction),
+                    ("unknown_record", unknown), ("record_retracted", reported_again)]
+        keys = {"retract_refused": retract_key, "unknown_record": retract_key, "record_retracted": b"LPM-ELV-88214"}
         assert {code for code, _ in expected} == set(rejected_codes()), "one case per code of the guide"
-        rejections = await read_rejections(service_env["KAFKA_BOOTSTRAP_SERVERS"], namespace, len(expected))
+        rejections = await read_rejections(bootstrap, namespace, len(expected))
         assert len(rejections) == len(expected)
         by_code = {dict(r.headers)["reason-code"].decode(): r for r in rejections}
         for code, body in expected:
             record = by_code[code]
             h = {k: v.decode() for k, v in record.headers}
             value = body if isinstance(body, bytes) else json.dumps(body).encode()
-            assert (record.value, record.key) == (value, key), code  # the producer's bytes, unchanged
+            assert (record.value, record.key) == (value, keys.get(code, key)), code  # the producer's bytes, unchanged
             assert h.get("event-id") == (None if isinstance(body, bytes) else body["event_id"]), code
             assert h["reason"], code
             assert (h["source-topic"], h["attempts"]) == (namespace + topic, "1"), code
             assert not {"000111225", "KERVRAN"} & set(re.findall(r"\w+", json.dumps(h))), code  # no personal data
         assert "source_record_id" in dict(by_code["schema_violation"].headers)["reason"].decode()
 
-        # The accepted event, reconciled like an import: one student, one schooling opened then closed.
-        await eventually(lambda: _applied(runtime), 20, "the closing version applied")
-        events = await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], settings.topic(STUDENTS_EVENTS),
-                                  timeout=5, idle_s=2)
-        types = [dict(r.headers)["event-type"].decode() for r in events]
+        # The accepted event, reconciled like an import: one student, one schooling opened then closed, still
+        # there (its retraction refused). The other learner's schooling: opened, then withdrawn (hidden).
+        await eventually(lambda: _applied(runtime, "LPM-2025-004418", 2), 20, "the withdrawal applied")
+        events = await read_topic(bootstrap, settings.topic(STUDENTS_EVENTS), timeout=5, idle_s=2)
+        other_id = (await _schooling_of(runtime, "000111227AF"))[1]
+        by_student: dict[bytes, list[Any]] = {}
+        for r in events:  # keyed by our student id
+            by_student.setdefault(r.key, []).append(r)
+        assert set(by_student) == {str(student_id).encode(), str(other_id).encode()}
+        mine = by_student[str(student_id).encode()]
+        types = [dict(r.headers)["event-type"].decode() for r in mine]
         assert types == ["StudentRegistered", "SchoolingOpened", "SchoolingOpened"]
-        opened, closing = (json.loads(r.value) for r in events[1:])
+        opened, closing = (json.loads(r.value) for r in mine[1:])
         assert (opened["establishment"]["uai"], opened["class_label"]) == ("0999003M", "2NDE CGEM")
         assert (opened["end_date"], closing["end_date"]) == (None, "2026-02-14")
-        student_id = await runtime.pool.fetchval("SELECT student_id FROM students WHERE ine = '000111225AD'")
-        assert {r.key for r in events} == {str(student_id).encode()}  # keyed by our student id
-        row = await runtime.pool.fetchrow(
-            "SELECT count(*) AS n, min(s.source) AS source, min(c.label) AS label FROM schoolings s "
-            "JOIN classes c USING (class_id)")
-        assert row is not None
-        assert (row["n"], row["source"], row["label"]) == (1, "events:mer", "2NDE CGEM")
+        theirs = by_student[str(other_id).encode()]
+        assert [dict(r.headers)["event-type"].decode() for r in theirs] == [
+            "StudentRegistered", "SchoolingOpened", "SchoolingHiddenChanged"]
+        assert json.loads(theirs[-1].value)["hidden"] is True
+        rows = await runtime.pool.fetch(
+            "SELECT st.ine, s.source, c.label, s.hidden_at IS NOT NULL AS hidden FROM schoolings s "
+            "JOIN classes c USING (class_id) JOIN students st USING (student_id) ORDER BY st.ine")
+        assert [tuple(r) for r in rows] == [("000111225AD", "events:mer", "2NDE CGEM", False),
+                                            ("000111227AF", "events:mer", "2NDE CGEM", True)]
     finally:
         await runtime.stop()
 
 
-async def _applied(runtime: ServiceRuntime) -> bool:
+async def _applied(runtime: ServiceRuntime, record: str, version: int) -> bool:
     assert runtime.pool is not None
-    version = await runtime.pool.fetchval("SELECT source_version FROM inbound_records")
-    return bool(version == 4)
+    applied = await runtime.pool.fetchval("SELECT source_version FROM inbound_records WHERE source_record_id = $1",
+                                          record)
+    return bool(applied == version)
+
+
+async def _schooling_of(runtime: ServiceRuntime, ine: str) -> tuple[uuid.UUID, uuid.UUID]:
+    assert runtime.pool is not None
+    row = await runtime.pool.fetchrow("SELECT schooling_id, student_id FROM schoolings JOIN students "
+                                      "USING (student_id) WHERE ine = $1", ine)
+    assert row is not None
+    return row["schooling_id"], row["student_id"]
+
+
+async def _decided(runtime: ServiceRuntime, schooling_id: uuid.UUID) -> bool:
+    assert runtime.pool is not None
+    return bool(await runtime.pool.fetchval(
+        "SELECT decision_issued_at IS NOT NULL FROM schooling_money_facts WHERE schooling_id = $1", schooling_id))

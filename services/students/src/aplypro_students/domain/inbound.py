@@ -12,8 +12,8 @@ from datetime import timedelta
 
 from aplypro_contracts.inbound import PRODUCER_ID, SchoolingReported
 
+from aplypro_students.domain.calendar import AcademyCalendar, fallback
 from aplypro_students.domain.model import Address, Identity, SchoolingRecord, SchoolingStatus, Sex
-from aplypro_students.domain.reconcile import school_year_end
 
 INE = re.compile(r"[0-9]{10}[A-Z]|[0-9]{9}[A-Z]{2}")  # the two national series (imports.md, vocabulary)
 AGE_AT_START = (13, 30)  # a vocational high-school learner's age at the start of a schooling, inclusive
@@ -57,11 +57,30 @@ class ImpossibleDates(InboundRejected):
     code = "impossible_dates"
 
 
+class RetractRefused(InboundRejected):
+    """The schooling has a décision d'attribution or a payment request: withdrawing it is a human's call."""
+
+    code = "retract_refused"
+
+
+class UnknownRecord(InboundRejected):
+    """A retraction of a record of which no schooling was ever applied: nothing to withdraw."""
+
+    code = "unknown_record"
+
+
+class RecordRetracted(InboundRejected):
+    """A report of a record the producer retracted: a retraction is final (report it under a new id)."""
+
+    code = "record_retracted"
+
+
 # Every code a producer may read, contract errors included (they are the producer's doing too).
 REJECTION_CODES = frozenset({
     "malformed", "unknown_event_type", "unsupported_schema_version", "schema_violation", "event_id_reused",
     *(cls.code for cls in (ProducerMismatch, UnknownEstablishment, EstablishmentOutOfScope, NotStudentsProvider,
-                           UnknownSchoolYear, UnknownMef, InvalidIne, ImpossibleDates)),
+                           UnknownSchoolYear, UnknownMef, InvalidIne, ImpossibleDates, RetractRefused, UnknownRecord,
+                           RecordRetracted)),
 })
 
 
@@ -102,13 +121,16 @@ def check_ine(ine: str) -> str:
     return ine
 
 
-def check_dates(event: SchoolingReported, academy_code: str | None, tolerance: timedelta) -> None:
-    """End before start, a start outside the school year (with `tolerance` before it), an implausible age."""
+def check_dates(event: SchoolingReported, academy_code: str | None, tolerance: timedelta,
+                calendar: AcademyCalendar | None = None) -> None:
+    """End before start, a start outside the school year (with `tolerance` before it), an implausible age.
+
+    The school year's range is the academy's `calendar` (§6.3), else the fallback one."""
     s, birth = event.schooling, event.student.birth_date
     if s.end_date is not None and s.end_date < s.start_date:
         raise ImpossibleDates("schooling.end_date: before schooling.start_date")
-    first_day = school_year_end(s.school_year - 1, academy_code) + timedelta(days=1)
-    if not first_day - tolerance <= s.start_date <= school_year_end(s.school_year, academy_code):
+    years = calendar or fallback(academy_code)
+    if not years.first_day(s.school_year) - tolerance <= s.start_date <= years.last_day(s.school_year):
         raise ImpossibleDates("schooling.start_date: outside schooling.school_year")
     age = s.start_date.year - birth.year - ((s.start_date.month, s.start_date.day) < (birth.month, birth.day))
     if not AGE_AT_START[0] <= age <= AGE_AT_START[1]:

@@ -7,24 +7,20 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from uuid import UUID
 
+from aplypro_students.domain.calendar import AcademyCalendar, fallback
 from aplypro_students.domain.model import Address, Identity, Schooling, SchoolingRecord
 
-# First day (month, day) of the fallback school year by academy (calculation.md §3.6): Mayotte (43) starts on
-# 23 August, La Réunion (28) on 16 August, every other academy on 1 September. The academic calendar itself
-# is loaded into the pfmp service, which checks PFMP dates; here only the fallback closes schoolings.
-_FALLBACK_START = {"43": (8, 23), "28": (8, 16)}
+
+def current_school_year(today: date, academy_code: str | None = None,
+                        calendar: AcademyCalendar | None = None) -> int:
+    """The school year containing `today` for the academy: from its calendar when given, else the fallback."""
+    return (calendar or fallback(academy_code)).school_year_of(today)
 
 
-def current_school_year(today: date, academy_code: str | None = None) -> int:
-    """The fallback school year containing `today` for the academy."""
-    month, day = _FALLBACK_START.get(academy_code or "", (9, 1))
-    return today.year if (today.month, today.day) >= (month, day) else today.year - 1
-
-
-def school_year_end(school_year: int, academy_code: str | None = None) -> date:
-    """Last day of the fallback range: the day before the next year's first, so two years never share a day."""
-    month, day = _FALLBACK_START.get(academy_code or "", (9, 1))
-    return date(school_year + 1, month, day) - timedelta(days=1)
+def school_year_end(school_year: int, academy_code: str | None = None,
+                    calendar: AcademyCalendar | None = None) -> date:
+    """Last day of the school year's range: the day before the next year's first, so two years never share one."""
+    return (calendar or fallback(academy_code)).last_day(school_year)
 
 
 def collapse(records: Iterable[SchoolingRecord]) -> list[SchoolingRecord]:
@@ -101,12 +97,14 @@ def _applied(existing: Schooling | None, p: Placement, current_year: int, new_id
 
 
 def plan_schoolings(placements: list[Placement], existing: list[Schooling], *, today: date,
-                    new_id: Callable[[], UUID], academy_code: str | None = None) -> list[Schooling]:
+                    new_id: Callable[[], UUID], academy_code: str | None = None,
+                    calendar: AcademyCalendar | None = None) -> list[Schooling]:
     """The schoolings to write (new or changed), closings first so one open per student always holds.
 
-    `academy_code`: the importing establishment's academy, whose fallback school year applies (to the
-    schoolings it closes elsewhere too: a move between academies within one import is not told apart)."""
-    current_year = current_school_year(today, academy_code)
+    `academy_code` / `calendar`: the importing establishment's academy and its calendar (else the fallback),
+    whose school years apply (to the schoolings it closes elsewhere too: a move between academies within
+    one import is not told apart)."""
+    current_year = current_school_year(today, academy_code, calendar)
     by_key = {(s.student_id, s.class_id): s for s in existing}
     state = {s.schooling_id: s for s in existing}
     from_file: dict[UUID, list[Schooling]] = {}
@@ -127,7 +125,7 @@ def plan_schoolings(placements: list[Placement], existing: list[Schooling], *, t
             end, inferred = closing_date(
                 other.start_date, keeper.start_date, same_year=other.school_year == keeper.school_year,
                 in_current_year=other.school_year == current_year,
-                year_end=school_year_end(other.school_year, academy_code), today=today,
+                year_end=school_year_end(other.school_year, academy_code, calendar), today=today,
             )
             state[other.schooling_id] = replace(other, end_date=end, end_date_inferred=inferred)
     before = {s.schooling_id: s for s in existing}

@@ -17,6 +17,8 @@ from aplypro_servicekit.db import Connection
 from aplypro_servicekit.logs import configure_logging
 
 from aplypro_students.adapters import postgres
+from aplypro_students.adapters.csv_calendar import SAMPLE as SAMPLE_CALENDAR
+from aplypro_students.adapters.csv_calendar import read_calendar_csv
 from aplypro_students.adapters.csv_reader import CellError, parse_uai
 from aplypro_students.adapters.csv_reference import read_bcn_mefs_csv, read_establishments_csv
 from aplypro_students.adapters.csv_ribs import read_ribs_csv
@@ -34,7 +36,7 @@ from aplypro_students.entrypoints.sygne_import import run_import, sygne_settings
 from aplypro_students.service_layer.import_students import ImportStudents, import_students
 from aplypro_students.service_layer.ine_status import IneStatus, record_ine_status
 from aplypro_students.service_layer.record_ribs import record_ribs
-from aplypro_students.service_layer.reference import load_establishments, load_mefs
+from aplypro_students.service_layer.reference import load_calendar, load_establishments, load_mefs
 
 PARIS = ZoneInfo("Europe/Paris")  # "today" of a French school, for inferred closing dates
 
@@ -116,6 +118,24 @@ def load_mefs_command(
         return await load_mefs(conn, school_year, mefs)
 
     _print({"mefs": asyncio.run(in_transaction(_settings(), work)), "school_year": school_year})
+
+
+@app.command("load-calendar")
+def load_calendar_command(
+    file: Annotated[Path | None, typer.Argument(
+        help="The open-data fr-en-calendrier-scolaire export (`;`); without it, the sample shipped.")] = None,
+) -> None:
+    """Load the academic calendar (imports.md §6.3): each academy's summer holidays, which bound its school
+    years; an academy or year without them keeps the fallback (1 September; Mayotte 23, La Réunion 16 August)."""
+    try:
+        summers = read_calendar_csv(file or SAMPLE_CALENDAR)
+    except InvalidFile as exc:
+        _refuse(exc.errors, "nothing loaded")
+
+    async def work(conn: Connection) -> dict[str, int]:
+        return await load_calendar(conn, summers)
+
+    _print(asyncio.run(in_transaction(_settings(), work)))
 
 
 @app.command("import-csv")

@@ -59,7 +59,7 @@ async def _sygne(settings: StudentsSettings, pool: asyncpg.Pool) -> AsyncIterato
             report = await import_sygne(pool, api, uai, school_year, today=today, topic=topic, summer_freeze=False,
                                         concurrency=sygne.concurrency, mode=settings.import_mode,
                                         max_departure_share=settings.mass_departure_share)
-            return report.as_dict()
+            return report.as_dict() | report.run_counts()  # the printed line lacks what import-all totals
 
         yield one
 
@@ -85,7 +85,7 @@ async def _fregata(settings: StudentsSettings, pool: asyncpg.Pool) -> AsyncItera
     async with FregataClient(fregata) as api:
         async def one(uai: str, school_year: int, *, today: date) -> dict[str, Any]:
             report = await import_fregata(pool, api, uai, school_year, today=today, topic=topic)
-            return dict(report.as_dict())
+            return dict(report.as_dict()) | report.run_counts()
 
         yield one
 

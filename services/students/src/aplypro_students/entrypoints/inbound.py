@@ -25,6 +25,7 @@ from aplypro_servicekit.runtime import Subscription
 from aplypro_students.config import StudentsSettings
 from aplypro_students.domain.inbound import REJECTION_CODES
 from aplypro_students.service_layer.inbound_schoolings import Producer, apply_reported
+from aplypro_students.service_layer.retract_schooling import apply_retracted
 
 PARIS = ZoneInfo("Europe/Paris")  # "today" of a French school, for inferred closing dates
 # dead-letter header → the public header the producer reads (docs/producers.md)
@@ -67,6 +68,10 @@ async def _on_reported(conn: Connection, event: Any, *, producer: Producer, sett
                          tolerance=timedelta(days=settings.inbound_start_tolerance_days))
 
 
+async def _on_retracted(conn: Connection, event: Any, *, producer: Producer, settings: StudentsSettings) -> None:
+    await apply_retracted(conn, event, producer=producer, topic=settings.topic(STUDENTS_EVENTS))
+
+
 def inbound_subscriptions(settings: StudentsSettings) -> list[Subscription]:
     registry = inbound_registry()
     subscriptions = []
@@ -74,7 +79,8 @@ def inbound_subscriptions(settings: StudentsSettings) -> list[Subscription]:
         producer = Producer(name, frozenset(ministries))
         subscriptions.append(Subscription(
             topics=[inbound_topic(name)], consumer_name=consumer_name(name),
-            handlers={"SchoolingReported": partial(_on_reported, producer=producer, settings=settings)},
+            handlers={"SchoolingReported": partial(_on_reported, producer=producer, settings=settings),
+                      "SchoolingRetracted": partial(_on_retracted, producer=producer, settings=settings)},
             registry=registry, dead_letter=rejection_row,
         ))
     return subscriptions

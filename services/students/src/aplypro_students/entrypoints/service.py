@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from aplypro_contracts.topics import STUDENTS_EVENTS, STUDENTS_RIBS
-from aplypro_servicekit.runtime import ServiceSpec
+from aplypro_contracts.topics import CALCULATOR_EVENTS, DOCUMENTS_EVENTS, STUDENTS_EVENTS, STUDENTS_RIBS
+from aplypro_servicekit.runtime import ServiceSpec, Subscription
 
 from aplypro_students.config import StudentsSettings
 from aplypro_students.entrypoints.inbound import inbound_subscriptions, rejection_topics
 from aplypro_students.entrypoints.nightly import nightly_import
+from aplypro_students.service_layer import money_facts
 
 MIGRATION_PACKAGES = ["aplypro_students"]
 
 
 def build_spec(settings: StudentsSettings) -> ServiceSpec:
     # The process relays the outbox the import commands fill, and consumes the schoolings other
-    # ministries' systems publish (one subscription per configured producer, docs/producers.md).
+    # ministries' systems publish (one subscription per configured producer, docs/producers.md), and the
+    # decisions and payment requests of each schooling, which a producer's retraction must not undo.
     return ServiceSpec(
         name="students",
         schema=settings.db_schema("students"),
         migration_packages=MIGRATION_PACKAGES,
         produces=[STUDENTS_EVENTS, STUDENTS_RIBS, *rejection_topics(settings)],
-        subscriptions=inbound_subscriptions(settings),
+        subscriptions=[*inbound_subscriptions(settings), Subscription(
+            topics=[CALCULATOR_EVENTS, DOCUMENTS_EVENTS], consumer_name=money_facts.CONSUMER,
+            handlers=money_facts.HANDLERS)],
         background=[nightly_import] if settings.import_hour is not None else [],
     )

@@ -17,6 +17,8 @@ from aplypro_students.domain.report import RowError
 from aplypro_students.service_layer.import_students import ImportSummary
 
 COUNTS = ("students", "schoolings_opened", "schoolings_closed", "class_changes", "unchanged")
+# What import-all adds up over a run (service_layer/import_all.py), beside the printed COUNTS.
+RUN_COUNTS = ("new", "changed", "schoolings_written", "departures")
 
 
 def entry(ine: str | None, reason: str) -> dict[str, Any]:
@@ -41,6 +43,7 @@ class SourceReport:
     errors: list[dict[str, Any]] = field(default_factory=list)  # {"ine"?, "reason"}: a call that failed
     warnings: list[dict[str, Any]] = field(default_factory=list)  # imported, with something to look at
     dry_run: bool = False
+    other_events: int = 0  # outbox rows written beside import_students' (e.g. StudentIneStatusChanged)
     source: ClassVar[str] = ""
 
     def add_import(self, summary: ImportSummary, ines: Mapping[int, str]) -> None:
@@ -51,6 +54,13 @@ class SourceReport:
 
     def as_dict(self) -> dict[str, Any]:
         return summary_line(self.source, self.uai, self.school_year, self.summary, self.skipped, self.errors)
+
+    def run_counts(self) -> dict[str, int]:
+        """The counts import-all totals: `events` is the outbox rows this import committed (none in a dry
+        run, which rolls them back), not only the ones `import_students` wrote."""
+        counts = {k: int(self.summary.get(k, 0)) for k in RUN_COUNTS}
+        written = int(self.summary.get("events", 0)) + self.other_events
+        return counts | {"events": 0 if self.dry_run else written}
 
 
 def summary_line(source: str, uai: str, school_year: int, counts: Mapping[str, Any],

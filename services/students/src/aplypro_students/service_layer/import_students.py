@@ -14,6 +14,7 @@ from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 from aplypro_servicekit.record_size import ENV_NAME, RecordTooLarge
 
 from aplypro_students.adapters import postgres
+from aplypro_students.adapters.postgres_calendar import calendar_of
 from aplypro_students.adapters.postgres_departures import open_schoolings_in
 from aplypro_students.adapters.postgres_identity import flag_possible_duplicates
 from aplypro_students.adapters.postgres_reference import academy_of, eligible_mefs, known_establishments
@@ -112,7 +113,9 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
     records = collapse(valid)
     import_id = uuid.uuid4()
     academy = await academy_of(conn, command.uai)
-    year = records[0].school_year if records else command.school_year or current_school_year(today, academy)
+    calendar = await calendar_of(conn, academy)  # its school years (§6.3); not loaded: the fallback's
+    year = records[0].school_year if records else command.school_year or current_school_year(today, academy,
+                                                                                             calendar)
     await postgres.lock_reconciliation(conn)
     absent: list[Schooling] = []
     if command.mode == "full":
@@ -132,9 +135,11 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
     classes = await postgres.ensure_classes(conn, command.uai, year, {(r.class_label, r.mef_code) for r in records})
     placements = [Placement(ids[r.identity.ine], classes[r.class_label, r.mef_code], r) for r in records]
     existing = await postgres.schoolings_of(conn, list(ids.values()), sorted({p.class_id for p in placements}))
-    planned = plan_schoolings(placements, existing, today=today, new_id=uuid.uuid4, academy_code=academy)
-    current_year = current_school_year(today, academy)
-    closed = [close_absent(s, today=today, current_year=current_year, year_end=school_year_end(s.school_year, academy))
+    planned = plan_schoolings(placements, existing, today=today, new_id=uuid.uuid4, academy_code=academy,
+                              calendar=calendar)
+    current_year = current_school_year(today, academy, calendar)
+    closed = [close_absent(s, today=today, current_year=current_year,
+                           year_end=school_year_end(s.school_year, academy, calendar))
               for s in absent]  # absent students are not in `placements`: plan_schoolings never touches them
     planned = [*closed, *planned]  # closings first, as write_schoolings needs
     await postgres.write_schoolings(conn, planned, {s.schooling_id for s in [*existing, *closed]}, command.source)
@@ -147,11 +152,13 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
         raise InvalidFile([RowError(lines[exc.index], "*", "row.record_too_large",
                                     f"its event of {exc.size} bytes is over the {exc.limit}-byte limit "
                                     f"({ENV_NAME})")]) from None
+    written = len(rows)
     if matched.found_again:  # a not_found INE replaced by the real one: the ine_not_found gate lifts
-        await record_ine_status(conn, matched.found_again, "found", by=f"import:{command.source}", topic=topic)
+        written += (await record_ine_status(conn, matched.found_again, "found", by=f"import:{command.source}",
+                                            topic=topic)).changed
     # the absentees' schoolings closed here were read apart from `existing`: they are closings, not openings
     changes = count_changes(placements, [*existing, *absent], planned, {sid for sid, _ in [*new, *changed]})
-    summary = ImportSummary(import_id, len(sent), len(new), len(changed), len(records), len(planned), len(rows),
+    summary = ImportSummary(import_id, len(sent), len(new), len(changed), len(records), len(planned), written,
                             rejected, command.warnings, changes, len(closed))
     await postgres.record_import(
         conn, import_id, f"students_{command.source}", command.uai, year or None, command.mode,
@@ -159,7 +166,7 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
         [e.as_dict() for e in rejected],
     )
     log.info("students_imported", import_id=str(import_id), students=len(sent), new=len(new),
-             changed=len(changed), schoolings_written=len(planned), events=len(rows), rejected=len(rejected),
+             changed=len(changed), schoolings_written=len(planned), events=written, rejected=len(rejected),
              departures=len(closed), mode=command.mode)
     return summary
 

@@ -50,6 +50,9 @@ class SygneReport(SourceReport):
     ine_not_found: int = 0  # students newly marked not_found (each 404 is also in `errors`)
     source: ClassVar[str] = SOURCE
 
+    def run_counts(self) -> dict[str, int]:
+        return super().run_counts() | {"ine_not_found": 0 if self.dry_run else self.ine_not_found}
+
 
 class _DryRun(Exception):
     """Raised inside the transaction of a dry run: it rolls everything back."""
@@ -109,9 +112,10 @@ async def import_sygne(pool: asyncpg.Pool, api: SygneApi, uai: str, school_year:
             if calls.not_found:  # after the import: a first-seen student exists by now
                 report.ine_not_found = (await record_ine_status(conn, sorted(calls.not_found), "not_found",
                                                                 by=BY, topic=topic)).changed
+                report.other_events += report.ine_not_found  # one StudentIneStatusChanged per change
             found = sorted(set(calls.details) & set(known))
             if found:  # a detail answered for a known student: lift an earlier ine_not_found
-                await record_ine_status(conn, found, "found", by=BY, topic=topic)
+                report.other_events += (await record_ine_status(conn, found, "found", by=BY, topic=topic)).changed
             if dry_run:
                 raise _DryRun
     except _DryRun:
