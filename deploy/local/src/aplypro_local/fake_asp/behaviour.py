@@ -12,6 +12,8 @@ from typing import Literal
 
 from lxml import etree
 
+from aplypro_local.fake_asp.options import AnswerOptions, PaymentOptions
+
 # One reason per key of the errors dictionary (asp-exchange.md §6.1), each `(.*)` filled with plausible,
 # fictitious text. Reasons carry accents: the rejects CSV is the place where the encoding matters.
 REJECT_REASONS: tuple[str, ...] = (
@@ -59,6 +61,8 @@ class Faults:
     deliver_twice: bool = False
     # Each return file is first delivered cut mid-line; once the client removed it, the whole file comes.
     truncate_returns: bool = False
+    # The next `fail_removes` removes in the read folder are refused: the file stays and is read again.
+    fail_removes: int = 0
 
 
 @dataclass
@@ -93,3 +97,6 @@ class Behaviour:
     # Address-correction files (§4.9, §5.5): share of the answered records whose integration line names
     # another dossier id than the one sent (the gateway reports the mismatch), seeded; `reject_rate` applies too.
     correction_mismatch_rate: float = 0.0
+    # How answers and payment returns are delivered (§10 options: split, omitted, doubled lines, UTF-8, CRLF…).
+    answers: AnswerOptions = field(default_factory=AnswerOptions)
+    payments: PaymentOptions = field(default_factory=PaymentOptions)
