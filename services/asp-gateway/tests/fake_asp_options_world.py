@@ -37,14 +37,13 @@ class Exchange:
     """`send` and `poll` on the test's schema against one fake ASP."""
 
     def __init__(self, database_url: str, namespace: str, tmp_path: Path, env: dict[str, str]) -> None:
-        self.args = (database_url, namespace, tmp_path)
-        self.env = env
+        self.database_url, self.namespace, self.tmp_path, self.env = database_url, namespace, tmp_path, env
 
     async def send(self) -> list[dict[str, Any]]:
-        return await send(*self.args, **self.env)
+        return await send(self.database_url, self.namespace, self.tmp_path, **self.env)
 
     async def poll(self) -> list[dict[str, Any]]:
-        return await poll_cli(*self.args, **self.env)
+        return await poll_cli(self.database_url, self.namespace, self.tmp_path, **self.env)
 
 
 def exchange(database_url: str, namespace: str, tmp_path: Path, env: dict[str, str]) -> Exchange:

@@ -1,6 +1,7 @@
 """The gateway against the fake ASP's answer options (asp-exchange.md §10, pick-up): answers split over two
 pick-ups, records left unanswered, every line twice, a line for a record never sent, UTF-8 and CRLF instead of
-Windows-1252 and LF, an unrelated file in the read folder. Each is read, reported or refused, and no request
+Windows-1252 and LF, an unrelated file in the read folder, an answer delivered twice, a return the server
+refuses to remove. Each is read, reported or refused, and no request
 moves twice. Real PostgreSQL, the real SFTP fake, the `send` and `poll` commands."""
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from aplypro_asp_gateway.adapters.transport import TransportFailed
 from aplypro_asp_gateway.domain.asp_errors import classify_reject
 from aplypro_asp_gateway.service_layer.answer_watch import watch_answers
+from aplypro_asp_gateway.service_layer.fetch_returns import download_new_returns
 from aplypro_local.fake_asp import AnswerOptions, Behaviour
 from aplypro_local.fake_asp.options import UNKNOWN_RECORD_ID, UNRELATED_FILE
 
@@ -140,3 +143,40 @@ async def test_an_unrelated_file_in_the_read_folder_is_refused_and_reported_at_e
     assert await states(pool) == {"integrated": 1}  # the answers beside it were read as usual
     # Its bytes are kept (quarantined), never parsed as a payment return.
     assert await pool.fetchval("SELECT count(*) FROM fetched_returns WHERE file_name = $1", UNRELATED_FILE) == 1
+
+
+async def test_an_answer_delivered_twice_moves_nothing_the_second_time(
+    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path
+) -> None:
+    behaviour = Behaviour()
+    behaviour.faults.deliver_twice = True
+    await students_requesting(pool, 2)
+    async with fake_asp(tmp_path, behaviour) as world:
+        run = exchange(database_url, namespace, tmp_path, world.env())
+        await run.send()
+        await run.poll()
+        assert await run.poll() == []  # the same bytes again: fetched, counted, not read again
+    assert await states(pool) == {"integrated": 2}
+    assert await events(pool) == 2
+    assert await pool.fetchval("SELECT min(times_seen) FROM fetched_returns") == 2
+
+
+async def test_a_return_the_server_refuses_to_remove_is_fetched_again_and_applied_once(
+    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path
+) -> None:
+    behaviour = Behaviour()
+    behaviour.faults.fail_removes = 1
+    await students_requesting(pool, 1)
+    async with fake_asp(tmp_path, behaviour) as world:
+        run = exchange(database_url, namespace, tmp_path, world.env())
+        await run.send()
+        # The remove fails after the bytes were committed: the fetch stops and says so, nothing is ingested yet.
+        with pytest.raises(TransportFailed):
+            await download_new_returns(pool, world.transport())
+        assert await states(pool) == {"sent": 1}
+        # The next poll reads the file left on the server (the same bytes), removes it and applies it once.
+        results = await run.poll()
+        assert world.fake.files(world.fake.return_dir) == []
+    assert sum(int(r["applied"]) for r in results) == 1
+    assert await states(pool) == {"integrated": 1}
+    assert await events(pool) == 1
