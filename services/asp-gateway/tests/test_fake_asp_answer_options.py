@@ -1,11 +1,12 @@
 """The gateway against the fake ASP's answer options (asp-exchange.md §10, pick-up): answers split over two
 pick-ups, records left unanswered, every line twice, a line for a record never sent, UTF-8 and CRLF instead of
 Windows-1252 and LF, an unrelated file in the read folder, an answer delivered twice, a return the server
-refuses to remove. Each is read, reported or refused, and no request
+refuses to remove, a file the ASP finds invalid, a refused login. Each is read, reported or refused, and no request
 moves twice. Real PostgreSQL, the real SFTP fake, the `send` and `poll` commands."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,10 +14,12 @@ import asyncpg
 import pytest
 from aplypro_asp_gateway.adapters.transport import TransportFailed
 from aplypro_asp_gateway.domain.asp_errors import classify_reject
+from aplypro_asp_gateway.entrypoints.cli import app
 from aplypro_asp_gateway.service_layer.answer_watch import watch_answers
 from aplypro_asp_gateway.service_layer.fetch_returns import download_new_returns
 from aplypro_local.fake_asp import AnswerOptions, Behaviour
 from aplypro_local.fake_asp.options import UNKNOWN_RECORD_ID, UNRELATED_FILE
+from typer.testing import CliRunner
 
 from .conftest import IBANS
 from .fake_asp_options_world import events, exchange, record_ids, states, students_requesting, unmatched
@@ -180,3 +183,37 @@ async def test_a_return_the_server_refuses_to_remove_is_fetched_again_and_applie
     assert sum(int(r["applied"]) for r in results) == 1
     assert await states(pool) == {"integrated": 1}
     assert await events(pool) == 1
+
+
+async def test_a_file_the_asp_finds_invalid_gets_every_record_rejected_with_the_set_reason(
+    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path
+) -> None:
+    behaviour = Behaviour(validate=lambda content: ["refused by the ASP's schema"], invalid_file_reason=SEPA_REASON)
+    await students_requesting(pool, 2)
+    async with fake_asp(tmp_path, behaviour) as world:
+        run = exchange(database_url, namespace, tmp_path, world.env())
+        await run.send()
+        await run.poll()
+        assert [v.code for v in world.fake.violations] == ["invalid_file"]
+    assert await states(pool) == {"rejected": 2}
+    reasons = await pool.fetch("SELECT return_reasons FROM payment_requests")
+    assert {tuple(r["return_reasons"]) for r in reasons} == {(classify_reject(SEPA_REASON).key,)}
+
+
+async def test_a_refused_login_sends_nothing_and_the_next_send_uploads_the_file_once(
+    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path
+) -> None:
+    behaviour = Behaviour()
+    behaviour.faults.refuse_login = True
+    await students_requesting(pool, 1)
+    async with fake_asp(tmp_path, behaviour) as world:
+        env = {"DATABASE_URL": database_url, "APLYPRO_TOPIC_NAMESPACE": namespace, "APLYPRO_LOG_JSON": "false",
+               "APLYPRO_ASP_OUTBOX_DIR": str(tmp_path / "outbox")} | world.env()
+        refused = await asyncio.to_thread(CliRunner().invoke, app, ["send"], env=env)
+        assert refused.exit_code != 0, (refused.stdout, world.fake.uploads)
+        assert world.fake.uploads == {}
+        assert await states(pool) == {"ready": 1}  # built, bound to its file, not sent
+        behaviour.faults.refuse_login = False
+        [line] = await exchange(database_url, namespace, tmp_path, world.env()).send()
+        assert world.fake.uploads == {line["name"]: 1}
+    assert await states(pool) == {"sent": 1}

@@ -63,6 +63,7 @@ class Faults:
     truncate_returns: bool = False
     # The next `fail_removes` removes in the read folder are refused: the file stays and is read again.
     fail_removes: int = 0
+    refuse_login: bool = False  # every login refused (no authentication method offered) while set
 
 
 @dataclass
@@ -83,6 +84,9 @@ class Behaviour:
     auto_pickup: bool = True  # take each file as soon as it arrives under its final name
     remove_taken: bool = True  # the pick-up removes taken files from the drop folder, as the ASP does
     validate: Validator = well_formed
+    # A file failing `validate` gets no answer (§10 default: the ASP's answer is unconfirmed, §11 point 8), or,
+    # when set, every record it holds is rejected with this reason.
+    invalid_file_reason: str | None = None
     password: str | None = None  # also accept password authentication with this password (§3.1)
     faults: Faults = field(default_factory=Faults)
     # Payment returns (emit_payments): share of integrated records not paid, each with a §6.2 code.

@@ -44,8 +44,17 @@ class _Ssh(asyncssh.SSHServer):
     def __init__(self, fake: FakeAsp) -> None:
         self._fake = fake
 
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._conn = conn
+
+    def begin_auth(self, username: str) -> bool:
+        # The authorized keys are given per login, so that a refused login (faults.refuse_login) offers none.
+        if not self._fake.behaviour.faults.refuse_login:
+            self._conn.set_authorized_keys(str(self._fake.authorized_keys))
+        return True
+
     def password_auth_supported(self) -> bool:
-        return self._fake.behaviour.password is not None
+        return self._fake.behaviour.password is not None and not self._fake.behaviour.faults.refuse_login
 
     def validate_password(self, username: str, password: str) -> bool:
         return password == self._fake.behaviour.password
@@ -147,8 +156,7 @@ class FakeAsp:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / ".keep").touch()
         self._acceptor = await asyncssh.listen(
-            host, port, server_host_keys=[str(self.host_key)], authorized_client_keys=str(self.authorized_keys),
-            server_factory=lambda: _Ssh(self), sftp_factory=lambda chan: _Sftp(chan, self), allow_scp=False,
+            host, port, server_host_keys=[str(self.host_key)], server_factory=lambda: _Ssh(self), sftp_factory=lambda chan: _Sftp(chan, self), allow_scp=False,
             encryption_algs=self.encryption_algs, config=[])
         return self.port
 
