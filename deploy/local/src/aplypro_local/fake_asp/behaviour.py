@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from lxml import etree
 
@@ -75,6 +75,8 @@ class Behaviour:
     # IBAN (spaces or not) → reason: every record paying this account is refused (a predicate of §10), whatever
     # its idEnregistrement; a retry on new bank details goes through. Keyed on what a test chooses up front.
     reject_ibans: dict[str, str] = field(default_factory=dict)
+    # Any other predicate of §10 (NUMADM, name, amount…): the record (pickup.Record) → a reason, or None.
+    reject_if: Callable[[Any], str | None] | None = None
     # A record whose idEnregistrement came in an earlier file (answer unconfirmed at the ASP, §11.1).
     duplicate_record: Literal["reject", "integrate"] = "reject"
     # The limits of §3.4: a file over the record cap is refused whole (no answer); the others are recorded.

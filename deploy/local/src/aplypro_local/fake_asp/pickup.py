@@ -193,6 +193,8 @@ class AspDesk:
         refused = {"".join(iban.split()).upper(): why for iban, why in self.behaviour.reject_ibans.items()}
         if record.iban in refused:
             return refused[record.iban]
+        if self.behaviour.reject_if is not None and (why := self.behaviour.reject_if(record)) is not None:
+            return why
         for kind, key, known in (("ind", record.individual, record.individual_known),
                                  ("doss", record.dossier, record.dossier_known),
                                  ("presta", record.prestation, record.prestation_known)):
