@@ -18,7 +18,7 @@ from .calculator import (
     RectificationComputedV1,
     SchoolingPricedV1,
 )
-from .documents import DocumentReadyV1
+from .documents import DocumentReadyV1, PfmpNumber
 from .envelope import Envelope
 from .errors import (
     ContractError,
@@ -162,6 +162,7 @@ __all__ = [
     "PaymentRetryRequested",
     "PaymentRetryRequestedV1",
     "PersonName",
+    "PfmpNumber",
     "PfmpRecorded",
     "PfmpRecordedV1",
     "PfmpRecordedV2",

@@ -7,8 +7,15 @@ from uuid import UUID
 
 from pydantic import Field
 
-from .envelope import Envelope
+from .envelope import Envelope, Frozen
 from .text import FreeText, Label
+
+
+class PfmpNumber(Frozen):
+    """One PFMP's number as printed on an état liquidatif (documents.md §4): the PRESTADOSS/NUMADM to send."""
+
+    pfmp_id: UUID
+    number: Label
 
 
 class DocumentReadyV1(Envelope):
@@ -23,3 +30,7 @@ class DocumentReadyV1(Envelope):
     storage_ref: FreeText = Field(description="Where the PDF is stored (file path or object key).")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size_bytes: int = Field(ge=1)
+    # Added within v1 (optional, empty by default: older messages and other kinds carry none). Filled for kind
+    # `liquidation`: the asp-gateway sends exactly these numbers, never a number of its own (asp-exchange.md §4.3).
+    pfmp_numbers: tuple[PfmpNumber, ...] = Field(
+        default=(), description="Kind liquidation: the number printed for each PFMP of the état liquidatif.")

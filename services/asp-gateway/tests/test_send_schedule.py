@@ -36,7 +36,10 @@ def at(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
     return datetime(2026, 12, day, hour, minute, second, tzinfo=UTC)
 
 
-def test_the_default_is_the_reference_schedule_weekdays_from_one_to_half_past_five() -> None:
+def test_the_default_is_the_reference_schedule_weekdays_from_one_to_half_past_five(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("APLYPRO_ASP_SKIP_PUBLIC_HOLIDAYS")  # the suite's open schedule sets it off
     schedule = AspSettings(send_days="mon,tue,wed,thu,fri", send_window="01:00-05:30").schedule()
     assert schedule == SendSchedule()
     assert schedule.open_at(at(7, 1)) is None  # Monday 01:00

@@ -120,3 +120,18 @@ def test_the_fake_refuses_the_records_paying_a_chosen_account_whatever_their_id(
     answer = other.take(NAME, sample_file(4242), A_WEDNESDAY)
     assert answer is not None
     assert ([i.record_id for i in answer.integrated], answer.rejected) == ([4242], [])
+
+
+def test_the_fake_refuses_the_records_a_predicate_names_with_the_reason_it_returns() -> None:
+    # §10: injected rejects by predicate (here the NUMADM of the dossier), the reason built from a §6.1 pattern.
+    content = sample_file(4242, 4243)
+    target = AspDesk(Behaviour()).take(NAME, content, A_WEDNESDAY)
+    assert target is not None
+    numadm = target.integrated[1].dossier_number
+    desk = AspDesk(Behaviour(reject_if=lambda r: f"Le numéro administratif {r.dossier_number} n'est pas unique"
+                             if r.dossier_number == numadm else None))
+    answer = desk.take(NAME, content, A_WEDNESDAY)
+    assert answer is not None
+    assert [i.record_id for i in answer.integrated] == [4242]
+    assert [(r.record_id, r.reason) for r in answer.rejected] == [
+        (4243, f"Le numéro administratif {numadm} n'est pas unique")]

@@ -147,6 +147,12 @@ async def test_pfmp_numbers_stay_and_final_decisions_are_not_reissued(
     liquidation = [d for d in await documents_of(pool, schooling_id) if d["kind"] == "liquidation"][-1]
     assert (liquidation["number"], liquidation["version"]) == (v1["number"][:-1] + "2", 2)
     assert f"{pfmp_number(v1['number'], 1)} (v2)" in pdf_text(liquidation["storage_ref"])
+    # Each état liquidatif announces the PFMP number it printed, the asp-gateway sends exactly that one (§4).
+    announcements = [e for e in await announced(pool) if e["kind"] == "liquidation" and e["schooling_id"] ==
+                     str(schooling_id)]
+    assert [e["pfmp_numbers"] for e in announcements] == [
+        [{"pfmp_id": str(pfmp_id), "number": pfmp_number(v1["number"], 1)}]] * 2
+    assert all(e["pfmp_numbers"] == [] for e in await announced(pool) if e["kind"] == "attribution")
 
     # A withdrawn DA is final: the reissue leaves it out; a schooling without a DA is refused.
     other_student, other = await enrolled(feed, issuer, name="Moreau")

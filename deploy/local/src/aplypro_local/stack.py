@@ -81,6 +81,7 @@ class LocalStack:
             # the production default), for the same reason.
             "APLYPRO_ASP_SEND_DAYS": os.environ.get("APLYPRO_ASP_SEND_DAYS", "mon,tue,wed,thu,fri,sat,sun"),
             "APLYPRO_ASP_SEND_WINDOW": os.environ.get("APLYPRO_ASP_SEND_WINDOW", "00:00-23:59"),
+            "APLYPRO_ASP_SKIP_PUBLIC_HOLIDAYS": os.environ.get("APLYPRO_ASP_SKIP_PUBLIC_HOLIDAYS", "false"),
             # The gateway builds a file whenever requests are ready (a drill under chaos: a dozen an hour); the
             # ASP's 10 files a day would hold the rest until tomorrow and the run would never settle.
             "APLYPRO_ASP_MAX_FILES_PER_DAY": os.environ.get("APLYPRO_ASP_MAX_FILES_PER_DAY", "1000"),

@@ -56,6 +56,9 @@ class AspSettings(ServiceSettings):
     send_days: str = Field(default="mon,tue,wed,thu,fri", description="Days a file may be sent (mon … sun).")
     send_window: str = Field(default="01:00-05:30", description="HH:MM-HH:MM, both ends included.")
     send_time_zone: str = "UTC"
+    # §3.4, §11 point 4: the ASP's processing on a public holiday is unconfirmed; on (the safe side), no file
+    # leaves on a French national public holiday (the `holidays` package's calendar) and G5 does not count it.
+    skip_public_holidays: bool = Field(default=True, description="Send no payment file on a French public holiday.")
     max_files_per_day: int = Field(default=10, ge=1)
     max_records_per_week: int = Field(default=100_000, ge=1)
     # G5 (§9.2): a record uploaded and not answered (no integration nor reject line) after this many working
@@ -136,7 +139,8 @@ class AspSettings(ServiceSettings):
         start, end = send_window(self.send_window)
         return SendSchedule(enabled=self.payments_enabled, days=send_days(self.send_days), start=start, end=end,
                             zone=ZoneInfo(self.send_time_zone), records_per_file=self.max_records_per_file,
-                            files_per_day=self.max_files_per_day, records_per_week=self.max_records_per_week)
+                            files_per_day=self.max_files_per_day, records_per_week=self.max_records_per_week,
+                            skip_public_holidays=self.skip_public_holidays)
 
     def funding_off_programmes(self) -> frozenset[str]:
         return _programmes(self.funding_off)

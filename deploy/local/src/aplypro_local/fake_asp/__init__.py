@@ -2,8 +2,9 @@
 
 from aplypro_local.fake_asp.behaviour import REJECT_REASONS, Behaviour, Faults, well_formed
 from aplypro_local.fake_asp.keys import KeyFiles, generate_keys, write_known_hosts
+from aplypro_local.fake_asp.options import AnswerOptions, PaymentOptions
 from aplypro_local.fake_asp.pickup import Violation
 from aplypro_local.fake_asp.server import FakeAsp
 
-__all__ = ["REJECT_REASONS", "Behaviour", "FakeAsp", "Faults", "KeyFiles", "Violation", "generate_keys",
-           "well_formed", "write_known_hosts"]
+__all__ = ["REJECT_REASONS", "AnswerOptions", "Behaviour", "FakeAsp", "Faults", "KeyFiles", "PaymentOptions",
+           "Violation", "generate_keys", "well_formed", "write_known_hosts"]

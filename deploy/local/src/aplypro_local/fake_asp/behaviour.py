@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from lxml import etree
+
+from aplypro_local.fake_asp.options import AnswerOptions, PaymentOptions
 
 # One reason per key of the errors dictionary (asp-exchange.md §6.1), each `(.*)` filled with plausible,
 # fictitious text. Reasons carry accents: the rejects CSV is the place where the encoding matters.
@@ -59,6 +61,9 @@ class Faults:
     deliver_twice: bool = False
     # Each return file is first delivered cut mid-line; once the client removed it, the whole file comes.
     truncate_returns: bool = False
+    # The next `fail_removes` removes in the read folder are refused: the file stays and is read again.
+    fail_removes: int = 0
+    refuse_login: bool = False  # every login refused (no authentication method offered) while set
 
 
 @dataclass
@@ -70,6 +75,8 @@ class Behaviour:
     # IBAN (spaces or not) → reason: every record paying this account is refused (a predicate of §10), whatever
     # its idEnregistrement; a retry on new bank details goes through. Keyed on what a test chooses up front.
     reject_ibans: dict[str, str] = field(default_factory=dict)
+    # Any other predicate of §10 (NUMADM, name, amount…): the record (pickup.Record) → a reason, or None.
+    reject_if: Callable[[Any], str | None] | None = None
     # A record whose idEnregistrement came in an earlier file (answer unconfirmed at the ASP, §11.1).
     duplicate_record: Literal["reject", "integrate"] = "reject"
     # The limits of §3.4: a file over the record cap is refused whole (no answer); the others are recorded.
@@ -79,6 +86,9 @@ class Behaviour:
     auto_pickup: bool = True  # take each file as soon as it arrives under its final name
     remove_taken: bool = True  # the pick-up removes taken files from the drop folder, as the ASP does
     validate: Validator = well_formed
+    # A file failing `validate` gets no answer (§10 default: the ASP's answer is unconfirmed, §11 point 8), or,
+    # when set, every record it holds is rejected with this reason.
+    invalid_file_reason: str | None = None
     password: str | None = None  # also accept password authentication with this password (§3.1)
     faults: Faults = field(default_factory=Faults)
     # Payment returns (emit_payments): share of integrated records not paid, each with a §6.2 code.
@@ -93,3 +103,6 @@ class Behaviour:
     # Address-correction files (§4.9, §5.5): share of the answered records whose integration line names
     # another dossier id than the one sent (the gateway reports the mismatch), seeded; `reject_rate` applies too.
     correction_mismatch_rate: float = 0.0
+    # How answers and payment returns are delivered (§10 options: split, omitted, doubled lines, UTF-8, CRLF…).
+    answers: AnswerOptions = field(default_factory=AnswerOptions)
+    payments: PaymentOptions = field(default_factory=PaymentOptions)

@@ -132,7 +132,7 @@ class AspDesk:
         self.hashes[sha] = name
         if errors := self.behaviour.validate(content):
             self._note("invalid_file", name, "; ".join(errors))
-            return None
+            return self._reject_all(content, self.behaviour.invalid_file_reason)
         records = parse_records(content)
         if len(records) > self.behaviour.max_records_per_file:
             self._note("too_many_records", name, str(len(records)))
@@ -141,6 +141,18 @@ class AspDesk:
         if CORRECTION_NAME.match(name):
             return self._answer_corrections(name, records)
         return self._answer(name, records)
+
+    def _reject_all(self, content: bytes, reason: str | None) -> Answer | None:
+        """No answer to an invalid file, or (`invalid_file_reason`) each record it names rejected with the reason."""
+        if reason is None:
+            return None
+        try:
+            records = parse_records(content)
+        except (etree.XMLSyntaxError, IndexError, TypeError, ValueError):
+            return None  # not even its records can be read: nothing to answer
+        for record in records:
+            self.records_seen[record.record_id] += 1
+        return Answer([], [Rejected(r.record_id, reason) for r in records])
 
     def _count(self, name: str, records: int, now: datetime) -> None:
         day = now.date()
@@ -181,6 +193,8 @@ class AspDesk:
         refused = {"".join(iban.split()).upper(): why for iban, why in self.behaviour.reject_ibans.items()}
         if record.iban in refused:
             return refused[record.iban]
+        if self.behaviour.reject_if is not None and (why := self.behaviour.reject_if(record)) is not None:
+            return why
         for kind, key, known in (("ind", record.individual, record.individual_known),
                                  ("doss", record.dossier, record.dossier_known),
                                  ("presta", record.prestation, record.prestation_known)):

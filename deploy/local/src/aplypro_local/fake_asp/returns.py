@@ -10,9 +10,11 @@ PFMP's total, `EMIS` with the amount claimed or `INVALIDE` with a `CODEMOTIFOR`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from xml.sax.saxutils import escape
+
+from aplypro_local.fake_asp.options import UNKNOWN_PRESTATION_ID, AnswerOptions, PaymentOptions
 
 ENCODING = "cp1252"
 INTEGRATIONS_HEADER = ("Numero enregistrement;idIndDoss;idIndTiers;idDoss;numAdmDoss;idPretaDoss;"
@@ -52,19 +54,25 @@ def rejects_name(upload_name: str) -> str:
     return f"rejets_integ_idp_{base_name(upload_name)}.csv"
 
 
-def _csv(header: str, rows: Sequence[Sequence[str]]) -> bytes:
-    return "".join(f"{line}\n" for line in [header, *(";".join(r) for r in rows)]).encode(ENCODING)
+def _csv(header: str, rows: Sequence[Sequence[str]], options: AnswerOptions | None) -> bytes:
+    options = options or AnswerOptions()
+    lines = [";".join(r) for r in rows]
+    if options.duplicate_lines:
+        lines = [copy for line in lines for copy in (line, line)]
+    return "".join(f"{line}{options.line_ending}" for line in [header, *lines]).encode(
+        ENCODING if options.encoding == "cp1252" else "utf-8")
 
 
-def integrations_csv(lines: Sequence[Integrated]) -> bytes:
+def integrations_csv(lines: Sequence[Integrated], options: AnswerOptions | None = None) -> bytes:
     # idIndTiers unknown (§11.5): empty; idIndPrestaDoss: the individual, as in the ASP's mocks.
     return _csv(INTEGRATIONS_HEADER, [
         (str(i.record_id), i.individual_id, "", i.dossier_id, i.dossier_number, i.prestation_id,
-         i.prestation_number, i.individual_id) for i in lines])
+         i.prestation_number, i.individual_id) for i in lines], options)
 
 
-def rejects_csv(lines: Sequence[Rejected]) -> bytes:
-    return _csv(REJECTS_HEADER, [(str(r.record_id), "", r.numadm, " ".join(r.reason.split()), "") for r in lines])
+def rejects_csv(lines: Sequence[Rejected], options: AnswerOptions | None = None) -> bytes:
+    return _csv(REJECTS_HEADER, [(str(r.record_id), "", r.numadm, " ".join(r.reason.split()), "") for r in lines],
+                options)
 
 
 PAYMENTS_NAMESPACE = "http://www.cnasea.fr/fichier"
@@ -99,9 +107,26 @@ def _payment(payment: Payment, on: date) -> str:
             f"<DATEPAIEMENT>{on:%d/%m/%Y}</DATEPAIEMENT>{account}</PAIEMENT>")
 
 
-def payments_xml(payments: Sequence[Payment], on: date) -> bytes:
-    body = "".join(_payment(p, on) for p in payments)
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<LISTEPAIEMENT xmlns="{PAYMENTS_NAMESPACE}">{body}'
+def _faulty(part: str, options: PaymentOptions) -> str:
+    """The first PAIEMENT of a file, with the options' faults (options.py)."""
+    if options.unknown_state:
+        part = part.replace(">PAYE<", ">EN_ATTENTE<", 1).replace(">INVALIDE<", ">EN_ATTENTE<", 1)
+    if options.two_prestations:
+        part = part.replace("</PRESTADOSS></LISTEPRESTADOSS>", f"</PRESTADOSS><PRESTADOSS><IDPRESTADOSS>"
+                            f"{UNKNOWN_PRESTATION_ID}</IDPRESTADOSS></PRESTADOSS></LISTEPRESTADOSS>", 1)
+    return part + part if options.repeat_record else part
+
+
+def payments_xml(payments: Sequence[Payment], on: date, options: PaymentOptions | None = None) -> bytes:
+    options = options or PaymentOptions()
+    parts = [_payment(p, on) for p in payments]
+    if parts:
+        parts[0] = _faulty(parts[0], options)
+    if options.unknown_prestation and payments:
+        stray = replace(payments[0].line, prestation_id=UNKNOWN_PRESTATION_ID)
+        parts.append(_payment(Payment(stray, paid=True), on))
+    xmlns = f' xmlns="{PAYMENTS_NAMESPACE}"' if options.namespace else ""
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<LISTEPAIEMENT{xmlns}>{"".join(parts)}'
             "</LISTEPAIEMENT>\n").encode()
 
 

@@ -5,7 +5,9 @@ aplypro_local.fake_asp`). Clients log in with a key listed in `authorized_keys` 
 password), see the root folder with its drop and read folders (`depot`, `retour`), and may list, stat,
 read, write, rename and remove. A file arriving in the drop folder under a payment-file name (by rename,
 or written directly) counts as one upload (`uploads[name]`) and is taken by the desk (pickup.py), which
-answers with an integrations and a rejects CSV in the read folder (returns.py). Faults: behaviour.py.
+answers with an integrations and a rejects CSV in the read folder (returns.py). Faults: behaviour.py; how
+answers and payment returns are delivered (split, doubled lines, UTF-8, CRLF, one payment file a day…):
+options.py.
 """
 
 from __future__ import annotations
@@ -14,18 +16,19 @@ import asyncio
 import os
 import random
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import asyncssh
 
-from aplypro_local.fake_asp import returns
+from aplypro_local.fake_asp import answers, returns
 from aplypro_local.fake_asp.behaviour import Behaviour
-from aplypro_local.fake_asp.pickup import UPLOAD_NAME, AspDesk, Violation
+from aplypro_local.fake_asp.options import UNRELATED_FILE
+from aplypro_local.fake_asp.pickup import UPLOAD_NAME, Answer, AspDesk, Violation
 
 # What the server offers: asyncssh's defaults plus the CBC cipher the ASP's own client forces (§3.1).
 ENCRYPTION_ALGS = [*(a.decode() for a in asyncssh.encryption.get_default_encryption_algs()), "aes256-cbc"]
@@ -41,8 +44,17 @@ class _Ssh(asyncssh.SSHServer):
     def __init__(self, fake: FakeAsp) -> None:
         self._fake = fake
 
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._conn = conn
+
+    def begin_auth(self, username: str) -> bool:
+        # The authorized keys are given per login, so that a refused login (faults.refuse_login) offers none.
+        if not self._fake.behaviour.faults.refuse_login:
+            self._conn.set_authorized_keys(str(self._fake.authorized_keys))
+        return True
+
     def password_auth_supported(self) -> bool:
-        return self._fake.behaviour.password is not None
+        return self._fake.behaviour.password is not None and not self._fake.behaviour.faults.refuse_login
 
     def validate_password(self, username: str, password: str) -> bool:
         return password == self._fake.behaviour.password
@@ -97,8 +109,12 @@ class _Sftp(asyncssh.SFTPServer):
 
     async def remove(self, path: bytes) -> None:
         await self._fake.slow()
-        super().remove(path)
         target = self._local(path)
+        faults = self._fake.behaviour.faults
+        if target.parent == self._fake.return_dir and faults.fail_removes > 0:
+            faults.fail_removes -= 1
+            raise asyncssh.SFTPFailure("remove refused by the fake ASP")
+        super().remove(path)
         if target.parent == self._fake.return_dir:
             self._fake.return_removed(target.name)
 
@@ -131,6 +147,8 @@ class FakeAsp:
         self._paid: set[int] = set()  # integrated records already in a payments return
         self._emitted: Counter[str] = Counter()  # return files emitted per kind: a new <CODE> for each after the first
         self._payment_draws = random.Random(self.behaviour.seed + 1)  # noqa: S311 - fictitious outcomes
+        self._split_rest: list[answers.HeldAnswer] = []  # split answers' second halves (options.AnswerOptions.split)
+        self._day_files: dict[str, list[Any]] = {}  # payments/recoveries written under each same-day name
 
     # -- server life -------------------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
@@ -138,8 +156,7 @@ class FakeAsp:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / ".keep").touch()
         self._acceptor = await asyncssh.listen(
-            host, port, server_host_keys=[str(self.host_key)], authorized_client_keys=str(self.authorized_keys),
-            server_factory=lambda: _Ssh(self), sftp_factory=lambda chan: _Sftp(chan, self), allow_scp=False,
+            host, port, server_host_keys=[str(self.host_key)], server_factory=lambda: _Ssh(self), sftp_factory=lambda chan: _Sftp(chan, self), allow_scp=False,
             encryption_algs=self.encryption_algs, config=[])
         return self.port
 
@@ -196,7 +213,9 @@ class FakeAsp:
             self.process_uploads()
 
     def process_uploads(self) -> list[str]:
-        """Take every payment file of the drop folder not taken yet; answer each accepted one."""
+        """Take every payment file of the drop folder not taken yet; answer each accepted one. A pick-up first
+        delivers the rest of the answers split at the one before (options.AnswerOptions.split)."""
+        self.release_held_answers()
         taken = []
         for path in sorted(self.upload_dir.iterdir()):
             if not UPLOAD_NAME.match(path.name) or path.name in self._taken:
@@ -208,10 +227,38 @@ class FakeAsp:
                 self._taken.discard(path.name)  # gone: the same name arriving again is a new arrival
             answer = self.desk.take(path.name, content, self.clock())
             if answer is not None:
-                self.write_return(returns.integrations_name(path.name), returns.integrations_csv(answer.integrated))
-                self.write_return(returns.rejects_name(path.name), returns.rejects_csv(answer.rejected))
+                self._deliver(path.name, answer)
             taken.append(path.name)
         return taken
+
+    def _deliver(self, upload: str, answer: Answer) -> None:
+        options = self.behaviour.answers
+        answer = answers.shaped(answer, options)
+        if options.split:
+            whole = answer
+            answer, rest = answers.halves(whole)
+            self._split_rest.append(answers.HeldAnswer(upload, whole, rest))
+        self._write_answer(upload, answer.integrated, answer.rejected)
+        if options.unrelated_file:
+            (self.return_dir / UNRELATED_FILE).write_bytes(b"Fichier de test, sans rapport avec vos envois.\n")
+
+    def _write_answer(self, upload: str, integrated: list[returns.Integrated] | None,
+                      rejected: list[returns.Rejected] | None) -> None:
+        options = self.behaviour.answers
+        if integrated is not None:
+            self.write_return(returns.integrations_name(upload), returns.integrations_csv(integrated, options))
+        if rejected is not None:
+            self.write_return(returns.rejects_name(upload), returns.rejects_csv(rejected, options))
+
+    def release_held_answers(self) -> None:
+        """The second half of each split answer, under the same names: the whole answer when the first half is
+        still in the read folder (the ASP rewrites its file), only the rest once the client took it."""
+        held, self._split_rest = self._split_rest, []
+        for h in held:
+            present = [(self.return_dir / name(h.upload)).exists()
+                       for name in (returns.integrations_name, returns.rejects_name)]
+            self._write_answer(h.upload, (h.whole if present[0] else h.rest).integrated,
+                               (h.whole if present[1] else h.rest).rejected)
 
     def write_return(self, name: str, content: bytes) -> None:
         faults = self.behaviour.faults
@@ -241,13 +288,24 @@ class FakeAsp:
         self._emitted[kind] += 1
         return self.behaviour.payments_code + (str(self._emitted[kind]) if self._emitted[kind] > 1 else "")
 
-    def emit_payments(self) -> str | None:
+    def _file_name(self, kind: str, on: date, name_of: Callable[[str, date], str]) -> tuple[str, list[Any]]:
+        """The return's name, and what the day's file already holds when a second emission appends to it:
+        a new <CODE> per emission, or (options.PaymentOptions.naming "same_day") one name a day, appended to
+        while it is still in the read folder, re-used with new content once the client took it."""
+        if self.behaviour.payments.naming == "new_code":
+            return name_of(self._next_code(kind), on), []
+        name = name_of(self.behaviour.payments_code, on)
+        return name, self._day_files.get(name, []) if (self.return_dir / name).exists() else []
+
+    def emit_payments(self, only: Collection[int] | None = None) -> str | None:
         """One payments return (§5.3) for every integrated record not answered yet: `PAYE` with its MTNET, or,
         at the behaviour's `unpaid_rate` (seeded), `INVALIDE` with a §6.2 code. A modification record (§8.1)
         is paid the difference to its new total (or the total: `mtnet_after_rectification`); one lowering the
         total waits for `emit_recovery_orders`. The file's name, or None when there is nothing to pay. A second
-        call the same day writes under a new <CODE> (one file per call)."""
-        pending = [line for line in self._unanswered() if (line.amount_euros or 0) >= self._held(line)]
+        call the same day writes under a new <CODE> (one file per call), or appends to / re-uses the day's name
+        (options.PaymentOptions.naming). `only`: answer these idEnregistrement only, the others wait."""
+        pending = [line for line in self._unanswered() if (line.amount_euros or 0) >= self._held(line)
+                   and (only is None or line.record_id in only)]
         if not pending:
             return None
         payments = []
@@ -262,8 +320,9 @@ class FakeAsp:
                 self.desk.paid_total[line.prestation_id] = total
             self._paid.add(line.record_id)
         on = self.clock().date()
-        name = returns.payments_name(self._next_code("payments"), on)
-        self.write_return(name, returns.payments_xml(payments, on))
+        name, earlier = self._file_name("payments", on, returns.payments_name)
+        self._day_files[name] = payments = earlier + payments
+        self.write_return(name, returns.payments_xml(payments, on, self.behaviour.payments))
         return name
 
     def emit_recovery_orders(self) -> str | None:
@@ -282,6 +341,7 @@ class FakeAsp:
                 self.desk.paid_total[line.prestation_id] = line.amount_euros or 0
             self._paid.add(line.record_id)
         on = self.clock().date()
-        name = returns.recovery_orders_name(self._next_code("recovery_orders"), on)
+        name, earlier = self._file_name("recovery_orders", on, returns.recovery_orders_name)
+        self._day_files[name] = orders = earlier + orders
         self.write_return(name, returns.recovery_orders_xml(orders, on))
         return name

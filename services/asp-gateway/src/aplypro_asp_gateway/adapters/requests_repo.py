@@ -75,7 +75,8 @@ SELECT pr.payment_request_id, pr.record_id, pr.pfmp_id, pr.schooling_id, pr.stud
        AND NOT EXISTS (SELECT 1 FROM payment_requests p WHERE p.pfmp_id = pr.pfmp_id AND p.state = 'paid')
            AS pfmp_unpaid,
        (SELECT fr.pfmp_number FROM file_records fr WHERE fr.pfmp_id = pr.pfmp_id AND fr.pfmp_number IS NOT NULL
-        ORDER BY fr.record_id LIMIT 1) AS pfmp_number_sent""" + _JOINS + _ASP_SIDE + "WHERE pr.payment_request_id = ANY($1::uuid[])"
+        ORDER BY fr.record_id LIMIT 1) AS pfmp_number_sent,
+       (SELECT pn.number FROM printed_pfmp_numbers pn WHERE pn.pfmp_id = pr.pfmp_id) AS pfmp_number_printed""" + _JOINS + _ASP_SIDE + "WHERE pr.payment_request_id = ANY($1::uuid[])"
 
 
 def _to_request(row: Any) -> PendingRequest:
@@ -103,6 +104,7 @@ def _to_request(row: Any) -> PendingRequest:
         ine_not_found=row["ine_not_found"], decision_withdrawn=row["decision_withdrawn"],
         asp_ids=_asp_ids(row), asp_paid_cents=row["asp_paid_cents"], pfmp_in_flight=row["pfmp_in_flight"],
         da_number=row["da_number"], pfmp_number_sent=row["pfmp_number_sent"], pfmp_unpaid=row["pfmp_unpaid"],
+        pfmp_number_printed=row["pfmp_number_printed"],
     )
 
 

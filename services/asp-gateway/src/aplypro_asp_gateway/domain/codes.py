@@ -79,6 +79,7 @@ def whole_euros(cents: int) -> int:
 
 
 def pfmp_number(da_number: str, pfmp_rank: int) -> str:
-    """DA number current when the PFMP is first sent + the PFMP's rank on 2 digits (§4.3), as the documents
-    service prints it on the état liquidatif (documents.md §4); stored with the record, never recomputed."""
+    """The fallback PFMP number: the DA number current when the PFMP is first sent + its rank on 2 digits (§4.3).
+    Used only while no état liquidatif announced the PFMP's printed number (readiness._pfmp_number): the two
+    differ when the DA was reissued in between. Stored with the record, never recomputed."""
     return f"{da_number}{pfmp_rank:02d}"

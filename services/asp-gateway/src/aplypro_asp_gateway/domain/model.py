@@ -75,9 +75,11 @@ class PendingRequest:
     pfmp_in_flight: bool = False
     # The schooling's latest DA number as the documents service printed it (DocumentReady `attribution`); None:
     # not received yet (missing_attributive_decision). The PFMP number a file already carried for this PFMP:
-    # it never changes (asp-exchange.md §4.3), whatever DA was reissued since; None: never sent.
+    # it never changes (asp-exchange.md §4.3), whatever DA was reissued since; None: never sent. The number the
+    # PFMP's état liquidatif printed (DocumentReady `liquidation`); None: not announced (yet, or an older message).
     da_number: str | None = None
     pfmp_number_sent: str | None = None
+    pfmp_number_printed: str | None = None
     # The ASP answered a request of the PFMP `unpaid` and paid none: a new request is a relaunch (rectification.py)
     pfmp_unpaid: bool = False
 

@@ -78,8 +78,7 @@ def prepare(request: PendingRequest, params: Parametrage,
         record_id=request.record_id, payment_request_id=request.payment_request_id, pfmp_id=request.pfmp_id,
         rib_id=request.rib.rib_id,
         person=person, address=address, da_number=da_number,
-        # Sent once, never renumbered (§4.3): a later request of the PFMP carries its first record's number.
-        pfmp_number=request.pfmp_number_sent or codes.pfmp_number(da_number, request.pfmp_rank),
+        pfmp_number=_pfmp_number(request, da_number),
         department=codes.department(schooling.uai),
         engaged_euros=engaged, amount_euros=amount, unite_suivi=unite, bank=account,
         asp_ids=modification.asp_ids if modification else None, variant=variant,
@@ -187,6 +186,18 @@ def _da_number(request: PendingRequest, reasons: list[str]) -> str | None:
     if len(request.da_number) not in _DA_LENGTHS:
         reasons.append("da_number_length")
     return request.da_number
+
+
+def _pfmp_number(request: PendingRequest, da_number: str) -> str:
+    """PRESTADOSS/NUMADM (§4.3): never renumbered once sent (the ASP holds the prestation under it, a later
+    request of the PFMP carries its first record's number); else the number its état liquidatif printed, exactly;
+    else, only while no état liquidatif announced one, the DA current now + the PFMP's rank (documents.md §4's
+    rule, which gives the printed number unless the DA is reissued before the état liquidatif)."""
+    if request.pfmp_number_sent is not None:
+        return request.pfmp_number_sent
+    if request.pfmp_number_printed is not None:
+        return request.pfmp_number_printed
+    return codes.pfmp_number(da_number, request.pfmp_rank)
 
 
 def _programme(schooling: Schooling, params: Parametrage, reasons: list[str]) -> str | None:

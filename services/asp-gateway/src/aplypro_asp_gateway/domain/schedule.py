@@ -1,7 +1,7 @@
 """When a payment file may leave, and how many records it may carry (asp-exchange.md §3.4, §9.2 G6).
 
-Pure decisions on an injected clock: the send days and window in the send time zone, the kill switch, the
-ASP's caps (records per file, files per day, records per Monday–Sunday week). The counts come from the
+Pure decisions on an injected clock: the send days and window in the send time zone, French public holidays
+(skipped by default, domain/public_holidays.py), the kill switch, the ASP's caps (records per file, files per day, records per Monday–Sunday week). The counts come from the
 database, read under the build's lock (adapters/send_repo.py), so two builders never both take the last slot.
 """
 
@@ -12,14 +12,18 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from aplypro_asp_gateway.domain.public_holidays import french_public_holiday
+
 ASP_MAX_RECORDS_PER_FILE = 7000  # the ASP's own limit (§3.4): a setting can only lower it
 UTC_ZONE = ZoneInfo("UTC")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
 
-SkipReason = Literal["payments_disabled", "outside_schedule", "daily_file_limit", "weekly_record_limit"]
+SkipReason = Literal["payments_disabled", "outside_schedule", "public_holiday", "daily_file_limit",
+                     "weekly_record_limit"]
 SKIP_WORDS: dict[SkipReason, str] = {
     "payments_disabled": "outgoing payment files are switched off (APLYPRO_ASP_PAYMENTS_ENABLED)",
     "outside_schedule": "not a send day or outside the send window (APLYPRO_ASP_SEND_DAYS, APLYPRO_ASP_SEND_WINDOW)",
+    "public_holiday": "a French public holiday: files wait for the next working day (APLYPRO_ASP_SKIP_PUBLIC_HOLIDAYS)",
     "daily_file_limit": "the files allowed today are all sent (APLYPRO_ASP_MAX_FILES_PER_DAY)",
     "weekly_record_limit": "the records allowed this week are all sent (APLYPRO_ASP_MAX_RECORDS_PER_WEEK)",
 }
@@ -74,6 +78,9 @@ class SendSchedule:
     records_per_file: int = ASP_MAX_RECORDS_PER_FILE
     files_per_day: int = 10
     records_per_week: int = 100_000
+    # The ASP's processing on a public holiday is unconfirmed (§11 point 4): holding the night's file costs a
+    # day, sending it might leave it unanswered past the G5 timeout.
+    skip_public_holidays: bool = True
 
     def local(self, now: datetime) -> datetime:
         return now.astimezone(self.zone)
@@ -86,7 +93,13 @@ class SendSchedule:
         minute = local.time().replace(second=0, microsecond=0)
         if local.weekday() not in self.days or not self.start <= minute <= self.end:
             return Skip("outside_schedule")
+        if self.holiday(now) is not None:
+            return Skip("public_holiday")
         return None
+
+    def holiday(self, now: datetime) -> str | None:
+        """The public holiday `now` falls on in the send zone, when holidays are skipped; else None."""
+        return french_public_holiday(self.local(now).date()) if self.skip_public_holidays else None
 
     def allowance(self, now: datetime, usage: Usage) -> Allowance | Skip:
         """The next file's size, or why no new file may be built now (files already built still go)."""
@@ -114,12 +127,12 @@ class SendSchedule:
 REFERENCE = SendSchedule()  # the reference's schedule and caps (§3.4)
 
 
-def working_days_before(now: datetime, days: int) -> datetime:
-    """The instant `days` working days (Monday–Friday; public holidays are not known, §3.4) before `now`: a
-    record uploaded at or before it has waited that long."""
+def working_days_before(now: datetime, days: int, *, skip_public_holidays: bool = False) -> datetime:
+    """The instant `days` working days (Monday–Friday, and not a French public holiday when asked) before `now`:
+    a record uploaded at or before it has waited that long."""
     at = now
     while days > 0:
         at -= timedelta(days=1)
-        if at.weekday() < 5:
+        if at.weekday() < 5 and not (skip_public_holidays and french_public_holiday(at.date())):
             days -= 1
     return at

@@ -7,7 +7,8 @@ found on the server after a crash, only recorded; `unconfirmed`: taken before it
 ASP answer named it first), and `capped_by` when the week's allowance made it smaller than the file cap.
 When no new file may be built now, one more line says why (§3.4, G6):
 {"skipped": <reason>, "reason": <words>, "at": <ISO instant>, "waiting": <requests to check>, ...}
-with <reason> `payments_disabled` or `outside_schedule` (then `send_days`, `send_window`, `time_zone`), or
+with <reason> `payments_disabled`, `outside_schedule` or `public_holiday` (then `send_days`, `send_window`,
+`time_zone`, and `holiday`: the holiday's French name), or
 `daily_file_limit` or `weekly_record_limit` (then `files_today`, `max_files_per_day`, `records_this_week`,
 `max_records_per_week`; the files already built still go, on their own lines).
 """
@@ -51,6 +52,8 @@ async def send_now(pool: asyncpg.Pool, settings: AspSettings, now: datetime | No
         else:
             skip |= {"send_days": settings.send_days, "send_window": settings.send_window,
                      "time_zone": settings.send_time_zone}
+            if result.skipped == "public_holiday":
+                skip["holiday"] = schedule.holiday(now)
         lines.append(skip)
     return lines
 

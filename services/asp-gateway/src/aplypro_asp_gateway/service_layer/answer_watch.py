@@ -26,10 +26,12 @@ from aplypro_asp_gateway.domain.schedule import working_days_before
 log = structlog.get_logger(__name__)
 
 
-async def watch_answers(conn: Connection, now: datetime, *, answer_days: int, payment_days: int) -> tuple[int, int]:
+async def watch_answers(conn: Connection, now: datetime, *, answer_days: int, payment_days: int,
+                        skip_public_holidays: bool = False) -> tuple[int, int]:
     """Flag what became overdue since the last run; returns (answers, payments) newly overdue."""
     async with conn.transaction():
-        answers = await send_repo.flag_answers_overdue(conn, working_days_before(now, answer_days), now)
+        since = working_days_before(now, answer_days, skip_public_holidays=skip_public_holidays)
+        answers = await send_repo.flag_answers_overdue(conn, since, now)
         payments = await send_repo.flag_payments_overdue(conn, now - timedelta(days=payment_days), now)
     if answers:
         # Ids and file names only: what an operator needs to ask the ASP about the file.

@@ -175,7 +175,8 @@ async def build_payment_file(pool: asyncpg.Pool, options: BuildOptions, now: dat
     name: str | None = None
     async with pool.acquire() as conn:
         await watch_answers(conn, now, answer_days=options.answer_timeout_working_days,
-                            payment_days=options.payment_timeout_days)
+                            payment_days=options.payment_timeout_days,
+                            skip_public_holidays=options.schedule.skip_public_holidays)
         closed = options.schedule.open_at(now)
         if closed is not None:  # no file built nor uploaded: a weekend or night upload breaks the ASP's rules
             return BuildResult(None, 0, 0, [], skipped=closed.reason)

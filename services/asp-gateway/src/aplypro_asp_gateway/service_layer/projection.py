@@ -20,6 +20,7 @@ from aplypro_contracts import (
 from aplypro_servicekit.consumer import BatchHandler, EventHandler
 from aplypro_servicekit.db import Connection
 
+from aplypro_asp_gateway.adapters import pfmp_numbers_repo
 from aplypro_asp_gateway.adapters import projection_repo as repo
 
 log = structlog.get_logger(__name__)
@@ -92,13 +93,17 @@ async def on_document_ready(conn: Connection, event: DocumentReady) -> None:
 
     A retrait holds back the schooling's requests not yet in a file (attributive_decision_cancelled); one
     already sent cannot be called back: it is marked and logged so that the recovery is followed. An abrogation
-    and an état liquidatif change nothing here: the abrogated DA stays the schooling's latest, and its PFMPs
-    before the change are still paid under it (documents.md §5.2)."""
+    changes nothing here: the abrogated DA stays the schooling's latest, and its PFMPs before the change are
+    still paid under it (documents.md §5.2). An état liquidatif gives the numbers it printed for its PFMPs: the
+    ones the file carries (PRESTADOSS/NUMADM, §4.3)."""
     if event.kind == "attribution":
         # `version` is the DA's own version (its number's last digit): the newest DA wins, an older one is stale.
         if not await repo.upsert_decision(conn, event.schooling_id, event.student_id, event.occurred_at,
                                           number=event.number, version=event.version):
             await _stale(conn, event.event_type, str(event.schooling_id), event.version)
+        return
+    if event.kind == "liquidation":
+        await _keep_pfmp_numbers(conn, event)
         return
     if event.kind != "retrait":
         return  # the other DA gates are the calculator's, decided before the request is handed over
@@ -106,6 +111,18 @@ async def on_document_ready(conn: Connection, event: DocumentReady) -> None:
     if sent:
         log.warning("decision_withdrawn_after_sent", schooling_id=str(event.schooling_id),
                     payment_request_ids=[str(i) for i in sent])
+
+
+async def _keep_pfmp_numbers(conn: Connection, event: DocumentReady) -> None:
+    """Older messages carry no numbers: those PFMPs keep the fallback (DA current at the first file + rank)."""
+    conflicts = await pfmp_numbers_repo.keep_printed(
+        conn, event.schooling_id, [(p.pfmp_id, p.number) for p in event.pfmp_numbers], version=event.version,
+        at=event.occurred_at)
+    for conflict in conflicts:
+        # Never silently: a number printed unlike the one kept or sent. The one kept (or sent: the ASP holds the
+        # prestation under it) stays; an operator compares the état liquidatif with the file.
+        log.warning("pfmp_number_differs", code="pfmp_number_differs", pfmp_id=str(conflict.pfmp_id),
+                    schooling_id=str(event.schooling_id), against=conflict.against, version=event.version)
 
 
 HANDLERS_BY_TOPIC: dict[str, dict[str, EventHandler]] = {

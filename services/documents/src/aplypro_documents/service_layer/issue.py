@@ -24,7 +24,7 @@ from typing import Any
 
 import asyncpg
 import structlog
-from aplypro_contracts import DocumentReady
+from aplypro_contracts import DocumentReady, PfmpNumber
 from aplypro_contracts.topics import dead_letter_topic
 from aplypro_servicekit.deadletter import dead_letter_headers, is_transient
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
@@ -197,6 +197,8 @@ class DecisionIssuer:
         stored = await postgres_liquidation.keep_pfmp_numbers(conn, {
             p["pfmp_id"]: pfmp_number(row["decision_number"], p["rank"]) for p in pfmps if not p["pfmp_number"]})
         pfmps = [{**p, "pfmp_number": p["pfmp_number"] or stored[p["pfmp_id"]]} for p in pfmps]
+        # Announced with the document: the asp-gateway sends exactly the numbers printed here (§4).
+        job.extra["pfmp_numbers"] = [PfmpNumber(pfmp_id=p["pfmp_id"], number=p["pfmp_number"]) for p in pfmps]
         doc = liquidation_from(row, pfmps, self._programmes, version)
         job.extra["input_sha256"] = input_hash(doc)
         if job.extra["input_sha256"] == await postgres_liquidation.last_input_hash(conn, schooling_id, str(job.kind)):
@@ -240,7 +242,8 @@ class DecisionIssuer:
             out.append(event_row(self._topic, job.row["student_id"], DocumentReady(
                 producer="documents", document_id=document_id, kind=WIRE_KINDS[job.kind],
                 schooling_id=job.row["schooling_id"], student_id=job.row["student_id"], number=number,
-                version=version, storage_ref=stored.ref, sha256=stored.sha256, size_bytes=stored.size_bytes)))
+                version=version, storage_ref=stored.ref, sha256=stored.sha256, size_bytes=stored.size_bytes,
+                pfmp_numbers=tuple(job.extra.get("pfmp_numbers", ())))))
             log.info("document_issued", kind=str(job.kind), schooling_id=str(job.row["schooling_id"]),
                      version=version)
         await write_outbox(conn, out)
