@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import date
 
 import asyncpg
@@ -21,13 +22,20 @@ from aplypro_pfmp.service_layer import facts, projection
 from starlette.testclient import TestClient
 
 from .test_web_app import make_client
-from .test_web_money import client, director_confirmed, published, student_url  # noqa: F401 (client: a fixture)
+from .test_web_money import TODAY, director_confirmed, published, student_url
 from .web_world import Seeded, csrf_of, login, seed_student
 
 pytestmark = pytest.mark.integration
 CLASS = f"/etablissements/{UAI}/annees/2025/classes/TLE PRO"
 MISSING = f"/etablissements/{UAI}/annees/2025/decisions/manquantes"
 REISSUE = f"/etablissements/{UAI}/annees/2025/decisions/reedition"
+
+
+@pytest.fixture
+def client(pool: asyncpg.Pool, database_url: str, namespace: str, oidc_issuer: str) -> Iterator[TestClient]:
+    with make_client(database_url, namespace, oidc_issuer) as client:
+        client.app.state.today = lambda: TODAY  # type: ignore[attr-defined]
+        yield client
 
 
 async def hide(pool: asyncpg.Pool, student: Seeded) -> None:
