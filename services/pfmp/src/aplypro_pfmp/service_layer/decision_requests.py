@@ -84,6 +84,8 @@ async def abrogate_decision(conn: Connection, command: AbrogateDecision, *, toda
     if "attribution" not in kinds:
         raise PfmpError("missing_attributive_decision", "the schooling has no DA to abrogate")
     student_id = await conn.fetchval("SELECT student_id FROM schoolings WHERE schooling_id = $1", command.schooling_id)
+    if student_id is None:
+        raise PfmpError("unknown_schooling", f"no schooling {command.schooling_id} is known to the pfmp service")
     spans = await decisions_sql.spans_of_student(conn, student_id)
     this = next(span for span in spans if span.schooling_id == command.schooling_id)
     refusal = abrogation_refusal(this, spans, today)
