@@ -28,6 +28,8 @@ from .errors import (
     UnsupportedSchemaVersion,
 )
 from .pfmp import (
+    DecisionAbrogationRequestedV1,
+    DecisionIssueRequestedV1,
     DecisionWithdrawalRequestedV1,
     PaymentRetryRequestedV1,
     PfmpRecordedV1,
@@ -68,6 +70,8 @@ SchoolingHiddenChanged = SchoolingHiddenChangedV1
 PfmpRecorded = PfmpRecordedV2
 PfmpValidated = PfmpValidatedV2
 DecisionWithdrawalRequested = DecisionWithdrawalRequestedV1
+DecisionIssueRequested = DecisionIssueRequestedV1
+DecisionAbrogationRequested = DecisionAbrogationRequestedV1
 SchoolingPriced = SchoolingPricedV1
 AmountComputed = AmountComputedV1
 PaymentRequested = PaymentRequestedV2
@@ -114,6 +118,8 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     StudentIneStatusChangedV1,
     PaymentRequestHeldV1,
     SchoolingHiddenChangedV1,
+    DecisionIssueRequestedV1,
+    DecisionAbrogationRequestedV1,
 )
 
 
@@ -132,6 +138,10 @@ __all__ = [
     "AmountComputed",
     "AmountComputedV1",
     "ContractError",
+    "DecisionAbrogationRequested",
+    "DecisionAbrogationRequestedV1",
+    "DecisionIssueRequested",
+    "DecisionIssueRequestedV1",
     "DecisionWithdrawalRequested",
     "DecisionWithdrawalRequestedV1",
     "DocumentReady",

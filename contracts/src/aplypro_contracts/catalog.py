@@ -16,6 +16,8 @@ from .documents import DocumentReadyV1
 from .envelope import Envelope
 from .inbound import SchoolingReportedV1, SchoolingRetractedV1, inbound_topic, rejections_topic
 from .pfmp import (
+    DecisionAbrogationRequestedV1,
+    DecisionIssueRequestedV1,
     DecisionWithdrawalRequestedV1,
     PaymentRetryRequestedV1,
     PfmpRecordedV2,
@@ -62,9 +64,10 @@ CATALOG: tuple[TopicInfo, ...] = (
               "requests rejected for bank details)"),
     TopicInfo(PFMP_EVENTS, "pfmp", "student_id",
               (PfmpRecordedV2, PfmpValidatedV2, PfmpRectifiedV2, DecisionWithdrawalRequestedV1, PaymentRetryRequestedV1,
-               SchoolingExtendedV1),
-              ("calculator", "documents"),
-              "keyed by student so that one pool has one writer"),
+               SchoolingExtendedV1, DecisionIssueRequestedV1, DecisionAbrogationRequestedV1),
+              ("calculator", "documents", "asp-gateway"),
+              "keyed by student so that one pool has one writer; documents reads the director's decision commands, "
+              "the asp-gateway only PaymentRetryRequested (a request it holds is checked again)"),
     TopicInfo(CALCULATOR_EVENTS, "calculator", "student_id",
               (SchoolingPricedV1, AmountComputedV1, PaymentRequestedV2, PaymentRequestBlockedV4, RectificationComputedV1),
               ("documents", "asp-gateway", "pfmp", "students"),

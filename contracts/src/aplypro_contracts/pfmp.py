@@ -86,6 +86,33 @@ class DecisionWithdrawalRequestedV1(Envelope):
     requested_by: Label = Field(description="Internal user id of the confirmed director (never a name).")
 
 
+class DecisionIssueRequestedV1(Envelope):
+    """The establishment's confirmed director asks documents for a schooling's décision d'attribution
+    (documents.md §6): `missing`, issue it if the schooling has none (the bulk *Éditer les décisions
+    d'attribution manquantes* fans out one per schooling, hidden ones left out); `reissue`, its next version
+    (*Rééditer*, hidden ones included). Documents applies its own rules: a reissue whose content equals the
+    current version is skipped, an abrogated or withdrawn DA is never reissued."""
+
+    event_type: Literal["DecisionIssueRequested"] = "DecisionIssueRequested"
+    schema_version: Literal[1] = 1
+    schooling_id: UUID
+    student_id: UUID = Field(description="The schooling's student; the Kafka key, as every PFMP event.")
+    mode: Literal["missing", "reissue"]
+    requested_by: Label = Field(description="Internal user id of the confirmed director (never a name).")
+
+
+class DecisionAbrogationRequestedV1(Envelope):
+    """The establishment's confirmed director abrogates a schooling's décision d'attribution (documents.md
+    §5.2): documents issues the abrogation only when it is due (schooling closed, a DA, a more recent schooling
+    of the same year, neither abrogated nor withdrawn); otherwise the request is dropped and logged."""
+
+    event_type: Literal["DecisionAbrogationRequested"] = "DecisionAbrogationRequested"
+    schema_version: Literal[1] = 1
+    schooling_id: UUID
+    student_id: UUID = Field(description="The schooling's student; the Kafka key, as every PFMP event.")
+    requested_by: Label = Field(description="Internal user id of the confirmed director (never a name).")
+
+
 class _PfmpRectified(Envelope):
     event_type: Literal["PfmpRectified"] = "PfmpRectified"
     initiated_by: Literal["user", "system"] = Field(

@@ -374,7 +374,7 @@ async def test_each_director_form_refuses_a_post_without_the_session_csrf_token(
     assert await pool.fetchval("SELECT count(*) FROM pfmp_actions WHERE action <> 'record'") == 0
 
 
-async def test_the_confirmed_director_retries_a_request_the_calculator_blocked_and_it_is_audited(
+async def test_the_confirmed_director_retries_a_request_the_calculator_or_the_gateway_blocked_and_it_is_audited(
         client: TestClient, pool: asyncpg.Pool, database_url: str, namespace: str, oidc_issuer: str) -> None:
     student = await seed_student(pool, UAI)
     await director_confirmed(client, pool)
@@ -396,10 +396,10 @@ async def test_the_confirmed_director_retries_a_request_the_calculator_blocked_a
     blocked = blocked[:blocked.index("</td>")]
     assert "Bloquée" in blocked
     assert "Retenter" in blocked
-    # The gateway's hold is checked again by the gateway on every change: no button for it
+    # The gateway's hold too: the gateway checks it again (a fix no event brings, e.g. a setting)
     held = page.text[page.text.index(f'data-request="{held_id}"'):]
     assert "Bloquée" in held[:held.index("</td>")]
-    assert "Retenter" not in held[:held.index("</td>")]
+    assert "Retenter" in held[:held.index("</td>")]
     url = f"/etablissements/{UAI}/pfmps/{blocked_pfmp}/retenter"
     form = {"payment_request_id": str(blocked_id)}
     # Staff may not retry; another school does not see the PFMP; a form without the session's token is refused
@@ -421,11 +421,22 @@ async def test_the_confirmed_director_retries_a_request_the_calculator_blocked_a
     assert (event["pfmp_id"], event["payment_request_id"], event["requested_by"], event["reason"]) == (
         blocked_pfmp, str(blocked_id), "directrice", "blocked_request_retried")
     assert await audited(pool, "retry_blocked") == ["directrice"]
-    # The held request, or one no longer blocked: refused in French, nothing published
-    refused = client.post(f"/etablissements/{UAI}/pfmps/{held_pfmp}/retenter",
-                          data={"csrf_token": csrf_of(page), "payment_request_id": str(held_id)})
-    assert "Seule une demande bloquée peut être retentée" in refused.text
+    # The held request: the same event, which the gateway reads (the calculator ignores it: not blocked there)
+    done = client.post(f"/etablissements/{UAI}/pfmps/{held_pfmp}/retenter",
+                       data={"csrf_token": csrf_of(page), "payment_request_id": str(held_id)})
+    assert "La demande va être évaluée de nouveau" in done.text
+    assert [e["payment_request_id"] for e in await published(pool, "PaymentRetryRequested")] == [
+        str(blocked_id), str(held_id)]
+    # One no longer blocked: refused in French, nothing published
     await feed(pool, requested(student, blocked_pfmp, blocked_id, 45000, version=2))
     refused = client.post(url, data={"csrf_token": csrf_of(page), **form})
     assert "Seule une demande bloquée peut être retentée" in refused.text
-    assert len(await published(pool, "PaymentRetryRequested")) == 1
+    sent = PaymentRequestSent(producer="asp-gateway", payment_request_id=held_id, pfmp_id=uuid.UUID(held_pfmp),
+                              student_id=student.student_id, amount_cents=20000, file_name="f.xml", version=2,
+                              occurred_at=AT)
+    await feed(pool, sent)
+    refused = client.post(f"/etablissements/{UAI}/pfmps/{held_pfmp}/retenter",
+                          data={"csrf_token": csrf_of(page), "payment_request_id": str(held_id)})
+    assert "Seule une demande bloquée peut être retentée" in refused.text
+    assert len(await published(pool, "PaymentRetryRequested")) == 2
+    assert await audited(pool, "retry_blocked") == ["directrice", "directrice"]

@@ -8,6 +8,7 @@ from aplypro_contracts.topics import (
     ASP_EVENTS,
     CALCULATOR_EVENTS,
     DOCUMENTS_EVENTS,
+    PFMP_EVENTS,
     STUDENTS_EVENTS,
     STUDENTS_RIBS,
 )
@@ -66,6 +67,9 @@ def build_spec(settings: AspSettings) -> ServiceSpec:
             # handed over as ready is held back (attributive_decision_cancelled).
             Subscription([DOCUMENTS_EVENTS], "documents", HANDLERS_BY_TOPIC["documents"],
                          batch_handler=in_student_order(HANDLERS_BY_TOPIC["documents"])),
+            # The confirmed director's "retenter" of a request held here (only PaymentRetryRequested is read).
+            Subscription([PFMP_EVENTS], "pfmp", HANDLERS_BY_TOPIC["pfmp"],
+                         batch_handler=in_student_order(HANDLERS_BY_TOPIC["pfmp"])),
         ],
         background=[build_payment_files],
         gauges=GATEWAY_GAUGES,

@@ -11,6 +11,7 @@ from aplypro_contracts import (
     DocumentReady,
     Envelope,
     PaymentRequested,
+    PaymentRetryRequested,
     RibRecorded,
     SchoolingOpened,
     SchoolingPriced,
@@ -22,6 +23,7 @@ from aplypro_servicekit.db import Connection
 
 from aplypro_asp_gateway.adapters import pfmp_numbers_repo
 from aplypro_asp_gateway.adapters import projection_repo as repo
+from aplypro_asp_gateway.adapters import retry_repo
 
 log = structlog.get_logger(__name__)
 
@@ -125,12 +127,23 @@ async def _keep_pfmp_numbers(conn: Connection, event: DocumentReady) -> None:
                     schooling_id=str(event.schooling_id), against=conflict.against, version=event.version)
 
 
+async def on_retry_requested(conn: Connection, event: PaymentRetryRequested) -> None:
+    """The confirmed director's "retenter" (lifecycles.md §2): a request blocked here waits for an event
+    touching its data, and some fixes bring none (a setting corrected, a reason the ASP's instructions lifted);
+    it is checked again at the next build. A request not held here is the calculator's (blocked there, or a
+    "relancer" of a terminal one): nothing to do."""
+    state = await retry_repo.recheck_request(conn, event.payment_request_id, event.student_id)
+    log.info("payment_recheck_asked" if state == "pending" else "payment_recheck_ignored",
+             payment_request_id=str(event.payment_request_id), state=state, reason=event.reason)
+
+
 HANDLERS_BY_TOPIC: dict[str, dict[str, EventHandler]] = {
     "students": {"StudentRegistered": on_student_registered, "SchoolingOpened": on_schooling_opened,
                  "StudentIneStatusChanged": on_ine_status_changed},
     "documents": {"DocumentReady": on_document_ready},
     "ribs": {"RibRecorded": on_rib_recorded},
     "calculator": {"PaymentRequested": on_payment_requested, "SchoolingPriced": on_schooling_priced},
+    "pfmp": {"PaymentRetryRequested": on_retry_requested},
 }
 
 

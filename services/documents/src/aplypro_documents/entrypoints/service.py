@@ -13,11 +13,13 @@ from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 
 from aplypro_documents.config import DocumentsSettings
 from aplypro_documents.entrypoints.gauges import documents_gauges
+from aplypro_documents.service_layer.director_commands import DirectorCommands
 from aplypro_documents.service_layer.projection import Projection
 
 
 def build_spec(settings: DocumentsSettings) -> ServiceSpec:
     projection = Projection()
+    commands = DirectorCommands()
 
     async def render_decisions(runtime: ServiceRuntime) -> None:
         # Imported here: the extra consumer processes build this spec too, and need no renderer (weasyprint).
@@ -59,6 +61,8 @@ def build_spec(settings: DocumentsSettings) -> ServiceSpec:
                       "PfmpRectified": projection.on_pfmp_recorded,
                       "PfmpValidated": projection.on_pfmp_validated,
                       "DecisionWithdrawalRequested": projection.on_withdrawal_requested,
+                      "DecisionIssueRequested": commands.on_issue_requested,
+                      "DecisionAbrogationRequested": commands.on_abrogation_requested,
                       "PaymentRequested": projection.on_payment_requested},
         )],
         background=[render_decisions],

@@ -29,9 +29,11 @@ async def relaunched(conn: Connection, student_id: UUID) -> set[UUID]:
 
 
 async def latest_request(conn: Connection, pfmp_id: UUID) -> tuple[UUID, str | None] | None:
-    """(id, state) of the PFMP's latest payment request as pfmp knows it, or None."""
+    """(id, state) of the PFMP's latest payment request as pfmp knows it, or None. A request the gateway holds
+    back (PaymentRequestHeld newer than its last state) is `incomplete`, as the student page shows it."""
     row = await conn.fetchrow(
-        "SELECT payment_request_id, coalesce(asp_state, calc_state) AS state FROM payment_requests "
+        "SELECT payment_request_id, CASE WHEN held_version > asp_version THEN 'incomplete' "
+        "ELSE coalesce(asp_state, calc_state) END AS state FROM payment_requests "
         "WHERE pfmp_id = $1 ORDER BY coalesce(requested_at, first_seen) DESC, payment_request_id LIMIT 1", pfmp_id)
     return None if row is None else (row["payment_request_id"], row["state"])
 

@@ -4,8 +4,9 @@ written to the outbox in the caller's transaction and audited with the user id:
 * withdraw a schooling's DA (retrait): DecisionWithdrawalRequested, for documents;
 * relaunch a rejected or unpaid request ("relancer"): PaymentRetryRequested, for the calculator, which
   creates a new request (lifecycles.md §2, Retries; a terminal request is never reopened);
-* retry a request the calculator blocked ("retenter", e.g. once the data behind its reasons was fixed): the
-  same event naming that `incomplete` request, which the calculator evaluates again (not replaced).
+* retry a blocked request ("retenter", e.g. once the data behind its reasons was fixed): the same event naming
+  that `incomplete` request, which the service holding it checks again (not replaced): the calculator for one
+  it blocked, the asp-gateway for one it holds back (PaymentRequestHeld); the other one ignores it.
 
 Who may ask (the establishment's confirmed director) is the caller's check; these rules hold for anyone.
 """
@@ -30,7 +31,7 @@ log = structlog.get_logger(__name__)
 RELAUNCHABLE = frozenset({"rejected", "unpaid"})  # terminal failures a person must restart (lifecycles.md §2)
 # The codes a user picks for a relaunch (the contract takes a code, never free text).
 RELAUNCH_REASONS: tuple[str, ...] = ("bank_details_corrected", "student_data_corrected", "asp_instructions_followed")
-RETRIABLE = frozenset({"incomplete"})  # blocked by the calculator: evaluated again on "retenter" (lifecycles.md §2)
+RETRIABLE = frozenset({"incomplete"})  # blocked (calculator or gateway): evaluated again on "retenter" (lifecycles.md §2)
 RETRY_REASON = "blocked_request_retried"  # the reason code of a "retenter" (a code, never free text)
 
 
@@ -100,8 +101,9 @@ class RetryBlockedPayment:
 
 async def retry_blocked_payment(conn: Connection, command: RetryBlockedPayment, *,
                                 topic: str) -> PaymentRetryRequested:
-    """"Retenter": may be asked again after each fix (the calculator's evaluation changes nothing when the
-    reasons still hold). A request the gateway holds is checked again by the gateway on every data change."""
+    """"Retenter": may be asked again after each fix (an evaluation changes nothing when the reasons still
+    hold). The gateway also checks a request it holds on every data change; a fix no event brings (a setting
+    the operators corrected) needs this."""
     user_id = require_user(command.user_id)
     student_id = await conn.fetchval("SELECT student_id FROM pfmps WHERE pfmp_id = $1 AND NOT deleted",
                                      command.pfmp_id)

@@ -25,6 +25,7 @@ from . import (
     class_pages,
     dashboard_pages,
     day_counts,
+    decision_pages,
     director_pages,
     download_pages,
     hide_pages,
@@ -119,6 +120,7 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
     app.include_router(class_pages.build_router())
     app.include_router(day_counts.build_router())
     app.include_router(director_pages.build_router())
+    app.include_router(decision_pages.build_router())
     app.include_router(api.build_router())
     app.include_router(rib_pages.build_router())
     app.include_router(search_pages.build_router())

@@ -11,7 +11,8 @@ from uuid import UUID
 
 from aplypro_servicekit.db import Connection
 
-from aplypro_pfmp.adapters import actions_sql, payments_sql, school_years_sql, web_sql
+from aplypro_pfmp.adapters import actions_sql, decisions_sql, payments_sql, school_years_sql, web_sql
+from aplypro_pfmp.domain.abrogation import abrogation_refusal
 from aplypro_pfmp.service_layer.director_actions import RELAUNCHABLE, RETRIABLE
 
 from .reason_words import Words, words
@@ -41,6 +42,18 @@ def euros(cents: int | None) -> str:
 templates.env.filters["euros"] = euros
 
 
+ASKED = {"issue_missing_decisions": "Édition demandée", "reissue_decisions": "Réédition demandée",
+         "abrogate_decision": "Abrogation demandée"}
+
+
+def asked_words(asked: decisions_sql.Asked | None) -> str | None:
+    """"Réédition demandée le 05/12/2026 (12 décisions)": what the director asked last, and when."""
+    if asked is None:
+        return None
+    count = f" ({asked.item_count} décision{'s' if asked.item_count > 1 else ''})" if asked.item_count else ""
+    return f"{ASKED.get(asked.action, asked.action)} le {asked.at:%d/%m/%Y à %H:%M}{count}"
+
+
 @dataclass(frozen=True)
 class RequestView:
     payment_request_id: UUID
@@ -50,7 +63,7 @@ class RequestView:
     amount_cents: int | None
     reasons: list[tuple[str, Words]]
     relaunchable: bool  # the PFMP's latest request, failed for good
-    retriable: bool = False  # the PFMP's latest request, blocked by the calculator: "Retenter"
+    retriable: bool = False  # the PFMP's latest request, blocked (calculator or gateway): "Retenter"
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,8 @@ class SchoolingDecision:
     report: date | None
     withdrawable: bool
     withdrawal_asked: bool
+    abrogeable: bool = False  # closed and superseded in its year (domain.abrogation), not asked yet
+    asked: str | None = None  # the latest DA command naming it, and when ("Réédition demandée le …")
 
 
 def _request_view(row: payments_sql.PaymentRow, latest: bool, relaunched: set[UUID]) -> RequestView:
@@ -80,7 +95,7 @@ def _request_view(row: payments_sql.PaymentRow, latest: bool, relaunched: set[UU
     return RequestView(row.payment_request_id, row.state, label, badge, row.amount_cents,
                        [(key, words(key, row.state)) for key in row.reasons],
                        latest and row.state in RELAUNCHABLE and row.payment_request_id not in relaunched,
-                       retriable=latest and row.state in RETRIABLE and not row.held)
+                       retriable=latest and row.state in RETRIABLE)
 
 
 async def money_of_student(conn: Connection, student_id: UUID, pfmps: list[web_sql.PfmpRow]) -> list[PfmpMoney]:
@@ -100,21 +115,28 @@ async def money_of_student(conn: Connection, student_id: UUID, pfmps: list[web_s
     return out
 
 
-async def decisions_of_student(conn: Connection, student: web_sql.StudentPage) -> list[SchoolingDecision]:
+async def decisions_of_student(conn: Connection, student: web_sql.StudentPage,
+                               today: date | None = None) -> list[SchoolingDecision]:
     out = []
+    spans = await decisions_sql.spans_of_student(conn, student.student_id)
     for schooling_id, year, klass, _start, end in student.schoolings:
         kinds = await actions_sql.decision_kinds(conn, schooling_id)
         badge = ("Retirée" if "retrait" in kinds else "Abrogée" if "abrogation" in kinds
                  else "Éditée" if "attribution" in kinds else "Manquante")
         report, _ = await school_years_sql.report_of(conn, schooling_id)
         asked = await actions_sql.already_done(conn, "withdraw_decision", schooling_id=schooling_id)
+        command = await decisions_sql.asked_for_schooling(conn, schooling_id)
+        this = next(span for span in spans if span.schooling_id == schooling_id)
+        abrogeable = (badge == "Éditée" and today is not None and abrogation_refusal(this, spans, today) is None
+                      and not (command and command.action == "abrogate_decision"))
         out.append(SchoolingDecision(schooling_id, year, klass, end, badge, report,
-                                     withdrawable=badge == "Éditée" and not asked, withdrawal_asked=asked))
+                                     withdrawable=badge == "Éditée" and not asked, withdrawal_asked=asked,
+                                     abrogeable=abrogeable, asked=asked_words(command)))
     return out
 
 
 async def student_context(conn: Connection, student: web_sql.StudentPage,
-                          pfmps: list[web_sql.PfmpRow]) -> dict[str, Any]:
+                          pfmps: list[web_sql.PfmpRow], today: date | None = None) -> dict[str, Any]:
     """The student page's extra context (pages.student_page merges it)."""
     return {"money": await money_of_student(conn, student.student_id, pfmps),
-            "decisions": await decisions_of_student(conn, student)}
+            "decisions": await decisions_of_student(conn, student, today)}

@@ -25,7 +25,7 @@ from aplypro_pfmp.service_layer.access import confirm_director, confirmed_direct
 from aplypro_pfmp.service_layer.lifecycle import add_pfmp
 from aplypro_pfmp.service_layer.validation import validate_pfmps
 
-from . import money_view
+from . import decision_pages, money_view
 from .labels import PFMP_STATUS, error_message
 from .rendering import flash, render
 from .security import User, current_user, director_of, staff_of
@@ -65,8 +65,9 @@ def build_router() -> APIRouter:
             if year is not None:
                 request.session["school_year"] = year
             classes = await web_sql.classes(conn, uai, year) if year is not None else []
+            decisions = await decision_pages.panel(conn, uai, year, None, user) if year is not None else {}
         return render(request, "establishment.html", {"title": f"Établissement {uai}", "uai": uai, "years": years,
-                                                      "year": year, "classes": classes})
+                                                      "year": year, "classes": classes, **decisions})
 
     @router.get("/etablissements/{uai}/annees/{year}/classes/{label}", name="class_page")
     async def class_page(request: Request, uai: Uai, year: int, label: str, user: CurrentUser) -> Response:
@@ -78,7 +79,8 @@ def build_router() -> APIRouter:
             pfmps = {s.student_id: await web_sql.pfmps_of_student(conn, s.student_id) for s in students}
             holder = await confirmed_director(conn, uai)
             periods = await web_sql.class_periods(conn, uai, year, label)
-        return render(request, "class.html", {"periods": periods,
+            decisions = await decision_pages.panel(conn, uai, year, label, user)
+        return render(request, "class.html", {"periods": periods, **decisions,
             "title": f"Classe {label}", "uai": uai, "year": year, "label": label, "students": students,
             "pfmps": pfmps, "is_director": uai in user.roles.director_of, "confirmed": holder == user.user_id,
             "other_confirmed": holder is not None and holder != user.user_id})
@@ -92,7 +94,8 @@ def build_router() -> APIRouter:
                 raise HTTPException(404)
             pfmps = await web_sql.pfmps_of_student(conn, student_id)
             holder = await confirmed_director(conn, uai)
-            money = await money_view.student_context(conn, student, pfmps)  # amounts, payments, decisions
+            clock = getattr(request.app.state, "today", None) or today  # tests put their own clock there
+            money = await money_view.student_context(conn, student, pfmps, clock())  # amounts, payments, decisions
         return render(request, "student.html", {**money,
             "title": f"{student.last_name} {' '.join(student.first_names)}", "uai": uai, "student": student,
             "pfmps": pfmps, "is_director": uai in user.roles.director_of, "confirmed": holder == user.user_id,
