@@ -93,3 +93,7 @@ class Behaviour:
     # Address-correction files (§4.9, §5.5): share of the answered records whose integration line names
     # another dossier id than the one sent (the gateway reports the mismatch), seeded; `reject_rate` applies too.
     correction_mismatch_rate: float = 0.0
+    # The same, chosen up front: these idEnregistrement of a correction file get another dossier id. A correction
+    # record listed in `reject_records` is rejected with its reason (§10 "Correction files: a mismatching id,
+    # reject").
+    correction_mismatch_records: set[int] = field(default_factory=set)

@@ -141,6 +141,12 @@ async def pending_requests(conn: Connection, *, limit: int) -> list[PendingReque
     return within_limit([by_id[i] for i in complete + others if i in by_id], limit)
 
 
+async def read_requests(conn: Connection, ids: Sequence[UUID]) -> list[PendingRequest]:
+    """These requests with whatever the projection holds for them (the address-correction file reads a PFMP's
+    latest request this way, whatever its state); not locked."""
+    return [_to_request(r) for r in await conn.fetch(_READ, list(ids))]
+
+
 def within_limit(requests: Sequence[PendingRequest], limit: int) -> list[PendingRequest]:
     """At most `limit` requests with complete data (a file's cap), in order. Only a request locked as one
     without data can be left out: its data arrived after the locks; it stays flagged for the next build."""
@@ -211,10 +217,10 @@ async def latest_stamp(conn: Connection) -> datetime | None:
 
 
 async def insert_file(conn: Connection, name: str, stamp: datetime, content: bytes, sha256: str,
-                      record_count: int) -> None:
+                      record_count: int, kind: str = "payment") -> None:
     await conn.execute(
-        "INSERT INTO asp_files (file_name, name_stamp, record_count, sha256, content) VALUES ($1, $2, $3, $4, $5)",
-        name, stamp, record_count, sha256, content,
+        "INSERT INTO asp_files (file_name, name_stamp, record_count, sha256, content, kind) "
+        "VALUES ($1, $2, $3, $4, $5, $6)", name, stamp, record_count, sha256, content, kind,
     )
 
 
@@ -301,10 +307,12 @@ async def status(conn: Connection) -> dict[str, Any]:
         "WHERE state = 'pending' GROUP BY reason ORDER BY reason")}
     files = await conn.fetchrow(
         "SELECT count(*) AS n, count(*) FILTER (WHERE written_at IS NULL) AS unwritten, "
-        "count(*) FILTER (WHERE handover_unconfirmed) AS unconfirmed FROM asp_files")
+        "count(*) FILTER (WHERE handover_unconfirmed) AS unconfirmed, "
+        "count(*) FILTER (WHERE kind = 'address_correction') AS corrections FROM asp_files")
     after_withdrawal = await conn.fetchval("SELECT count(*) FROM payment_requests WHERE state IN ('ready', 'sent') "
                                            "AND 'sent_after_withdrawal' = ANY(blocking_reasons)")
     return {"pending": states.get("pending", 0), "blocked": blocked, "sent": states.get("sent", 0),
             "sent_after_withdrawal": int(after_withdrawal),
             "files": int(files["n"]) if files else 0, "files_not_written": int(files["unwritten"]) if files else 0,
-            "files_handover_unconfirmed": int(files["unconfirmed"]) if files else 0}
+            "files_handover_unconfirmed": int(files["unconfirmed"]) if files else 0,
+            "correction_files": int(files["corrections"]) if files else 0}
