@@ -10,6 +10,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -241,3 +242,132 @@ def behaviour_rejecting(behaviour: Behaviour, record_id: int, reason: str) -> Be
 
     behaviour.validate = arm_on_correction
     return behaviour
+
+
+async def test_an_unknown_or_never_integrated_pfmp_refuses_the_command_and_nothing_is_built(
+    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path, rnvp: tuple[str, FakeRnvpState]
+) -> None:
+    # Exit 2, one message naming each PFMP and its reason keys; no file, no upload, RNVP not asked.
+    [event] = await students(pool, 1)  # pending: never sent, so the ASP holds no id for it
+    stranger = uuid.uuid4()
+    async with fake_asp(tmp_path, Behaviour(validate=our_xsd), clock=clock) as world:
+        code, lines, err = await correction_file(world, database_url, namespace, tmp_path, rnvp[0],
+                                                 [event.pfmp_id, stranger])
+        assert world.fake.uploads == {}
+    assert (code, lines) == (2, [])
+    assert f"{event.pfmp_id}: missing_asp_ids" in err
+    assert f"{stranger}: unknown_pfmp" in err
+    assert "ZORGLUB" not in err  # ids and reason keys only
+    assert await pool.fetchval("SELECT count(*) FROM asp_files") == 0
+    assert rnvp[1].queries == []
+
+
+async def test_a_student_rnvp_has_nothing_for_is_left_out_and_reported(
+    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path, rnvp: tuple[str, FakeRnvpState]
+) -> None:
+    # §4.9: if RNVP has nothing for a student, nothing is sent for them: the other PFMP goes alone, the left-out
+    # one is reported with its request and reason; RNVP finding nothing for the only one: no file at all.
+    rnvp_url, rnvp_state = rnvp
+    events = await students(pool, 2)
+    async with fake_asp(tmp_path, Behaviour(remove_taken=False, validate=our_xsd), clock=clock) as world:
+        asp = Exchange(world, database_url, namespace, tmp_path)
+        await integrated(asp, pool, 2)
+        rnvp_state.not_found.add(str(events[0].pfmp_id))
+        latest = await pool.fetchval("SELECT payment_request_id FROM payment_requests WHERE pfmp_id = $1",
+                                     events[0].pfmp_id)
+
+        code, [line], err = await correction_file(world, database_url, namespace, tmp_path, rnvp_url,
+                                                  [e.pfmp_id for e in events])
+        assert code == 0, err
+        assert (line["records"], line["state"]) == (1, "uploaded")
+        assert line["not_sent"] == [{"pfmp_id": str(events[0].pfmp_id), "payment_request_id": str(latest),
+                                     "reasons": ["rnvp_address_not_found"]}]
+        [record] = etree.fromstring((world.fake.upload_dir / line["name"]).read_bytes()).findall(
+            ".//f:ENREGISTREMENT", NS)
+        assert record.find(".//f:PRESTADOSS", NS).get("idPrestaDoss") == await pool.fetchval(
+            "SELECT asp_prestation_id FROM payment_requests WHERE pfmp_id = $1", events[1].pfmp_id)
+
+        code, [alone], err = await correction_file(world, database_url, namespace, tmp_path, rnvp_url,
+                                                   [events[0].pfmp_id])
+        assert code == 0, err
+        assert (alone["name"], alone["records"], alone["not_sent"][0]["reasons"]) == (
+            None, 0, ["rnvp_address_not_found"])
+    assert await pool.fetchval("SELECT count(*) FROM asp_files WHERE kind = 'address_correction'") == 1
+
+
+async def test_without_rnvp_a_student_living_in_france_is_never_sent_unnormalised(
+    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path
+) -> None:
+    [event] = await students(pool, 1)
+    async with fake_asp(tmp_path, Behaviour(validate=our_xsd), clock=clock) as world:
+        await integrated(Exchange(world, database_url, namespace, tmp_path), pool, 1)
+        code, lines, err = await correction_file(world, database_url, namespace, tmp_path, None, [event.pfmp_id])
+    assert (code, lines) == (2, [])
+    assert "rnvp_unavailable" in err
+    assert await pool.fetchval("SELECT count(*) FROM asp_files WHERE kind = 'address_correction'") == 0
+
+
+class Crash(BaseException):
+    """The process dies here: BaseException, so no `except Exception` on the way can swallow it."""
+
+
+async def test_a_crash_between_the_upload_and_its_record_never_uploads_the_correction_file_twice(
+    pool: asyncpg.Pool, namespace: str, database_url: str, tmp_path: Path, rnvp: tuple[str, FakeRnvpState],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # G2: the correction file is renamed into the drop folder (and taken by the ASP's pick-up), then the process
+    # dies before recording it. The next `send` finds it staged, gone from the folder: recorded `unconfirmed`,
+    # never uploaded again; the ASP's answer to it is matched as usual.
+    events = await students(pool, 1)
+    renamed = SftpSession.publish
+
+    async def rename_then_die(self: SftpSession, name: str) -> None:
+        await renamed(self, name)
+        if "correction_adresse" in name:
+            raise Crash
+
+    async with fake_asp(tmp_path, Behaviour(remove_taken=True, validate=our_xsd), clock=clock) as world:
+        asp = Exchange(world, database_url, namespace, tmp_path)
+        await integrated(asp, pool, 1)
+        before = await snapshot(pool)
+        options = replace(build_options(settings_for(namespace, outbox_dir=tmp_path / "outbox")),
+                          transport=world.transport())
+        monkeypatch.setattr(SftpSession, "publish", rename_then_die)
+        async with HttpRnvp(rnvp[0]) as client:
+            with pytest.raises(Crash):
+                await send_correction_file(pool, options, [events[0].pfmp_id], client)
+        monkeypatch.setattr(SftpSession, "publish", renamed)
+        name = await pool.fetchval("SELECT file_name FROM asp_files WHERE kind = 'address_correction'")
+        assert await pool.fetchval("SELECT written_at FROM asp_files WHERE file_name = $1", name) is None
+        assert world.fake.uploads[name] == 1  # renamed, hence taken: the ASP has it
+
+        lines = await asp.send()
+        assert [(x["name"], x["state"]) for x in lines] == [(name, "unconfirmed")]
+        assert await asp.send() == []  # nothing left to hand over
+        assert world.fake.uploads[name] == 1
+        answers = await asp.poll()
+    assert {(a["kind"], a["applied"]) for a in answers} == {("correction_integrations", 1), ("correction_rejects", 0)}
+    assert await snapshot(pool) == before
+
+
+async def test_a_correction_file_counts_in_the_day_s_file_cap(
+    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path, rnvp: tuple[str, FakeRnvpState]
+) -> None:
+    # §3.4 (SHOULD), G6: two files a day. The payment file and one correction file use them up: a second
+    # correction file is not built (`skipped`), and a new payment request waits for tomorrow as well.
+    events = await students(pool, 1)
+    async with fake_asp(tmp_path, Behaviour(remove_taken=False, validate=our_xsd), clock=clock) as world:
+        asp = Exchange(world, database_url, namespace, tmp_path, APLYPRO_ASP_MAX_FILES_PER_DAY="2")
+        await integrated(asp, pool, 1)
+        cap = {"APLYPRO_ASP_MAX_FILES_PER_DAY": "2"}
+        code, [first], _ = await correction_file(world, database_url, namespace, tmp_path, rnvp[0],
+                                                 [events[0].pfmp_id], **cap)
+        assert (code, first["state"]) == (0, "uploaded")
+        code, [second], _ = await correction_file(world, database_url, namespace, tmp_path, rnvp[0],
+                                                  [events[0].pfmp_id], **cap)
+        assert (code, second["name"], second["skipped"]) == (0, None, "daily_file_limit")
+        await feed(pool, projection.on_payment_requested, request(*await register(pool, 1)))
+        [waiting] = await asp.send()
+        assert waiting["skipped"] == "daily_file_limit"
+        assert len(world.fake.uploads) == 2
+    assert await pool.fetchval("SELECT count(*) FROM asp_files") == 2
