@@ -160,14 +160,16 @@ async def asp_status(asp: Exchange) -> dict[str, Any]:
 
 
 async def corrected_then_answered(pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path,
-                                  rnvp_url: str, behaviour: Behaviour) -> tuple[list[dict[str, Any]], dict[str, Any],
-                                                                                list[Any], list[Any]]:
-    """Three integrated PFMPs sent in a correction file; the fake's answers polled. Returns the poll lines, the
-    status, the requests (record ids) and the snapshot before and after."""
+                                  rnvp_url: str, behaviour: Behaviour, reject: dict[int, str] | None = None
+                                  ) -> tuple[list[dict[str, Any]], dict[str, Any], list[Any]]:
+    """Three integrated PFMPs sent in a correction file; the fake's answers polled, the correction records of
+    `reject` rejected (set once the payment file is answered: the same record id travels in both, on purpose).
+    Returns the poll lines, the status and the requests; asserts that nothing moved."""
     events = await students(pool, 3)
     async with fake_asp(tmp_path, behaviour, clock=clock) as world:
         asp = Exchange(world, database_url, namespace, tmp_path)
         await integrated(asp, pool, 3)
+        behaviour.reject_records.update(reject or {})
         before = await snapshot(pool)
         code, [line], err = await correction_file(world, database_url, namespace, tmp_path, rnvp_url,
                                                   [e.pfmp_id for e in events])
@@ -176,7 +178,7 @@ async def corrected_then_answered(pool: asyncpg.Pool, database_url: str, namespa
         status = await asp_status(asp)
     assert await snapshot(pool) == before
     return answers, status, await pool.fetch("SELECT record_id, payment_request_id, asp_dossier_id "
-                                             "FROM payment_requests ORDER BY record_id"), []
+                                             "FROM payment_requests ORDER BY record_id")
 
 
 async def test_an_answer_naming_another_dossier_id_is_reported_expected_and_got(
@@ -186,8 +188,8 @@ async def test_an_answer_naming_another_dossier_id_is_reported_expected_and_got(
     # "dossier: expected X, got Y" in status and the unmatched lines; the others confirmed; nothing moves.
     behaviour = Behaviour(remove_taken=False, validate=our_xsd)
     behaviour.correction_mismatch_records = {2}  # the second student's request (record ids start at 1)
-    answers, status, requests, _ = await corrected_then_answered(pool, database_url, namespace, tmp_path,
-                                                                 rnvp[0], behaviour)
+    answers, status, requests = await corrected_then_answered(pool, database_url, namespace, tmp_path,
+                                                              rnvp[0], behaviour)
     assert {(a["kind"], a["applied"], a["unmatched"]) for a in answers} == {
         ("correction_integrations", 2, 1), ("correction_rejects", 0, 0)}
     held = requests[1]["asp_dossier_id"]
@@ -204,10 +206,9 @@ async def test_a_rejected_correction_is_reported_with_its_request_and_motif(
 ) -> None:
     # §5.5: the ASP rejects the third record's correction: reported with the request id and the classified
     # Motif rejet (its own text kept in the table only); nothing moves.
-    behaviour = Behaviour(remove_taken=False, validate=our_xsd)
-    answers, status, requests, _ = await corrected_then_answered(
-        pool, database_url, namespace, tmp_path, rnvp[0],
-        behaviour_rejecting(behaviour, 3, "Le code saisi 35999 n'existe pas dans le LOCALISATIONGEOGRAPHIQUE"))
+    answers, status, requests = await corrected_then_answered(
+        pool, database_url, namespace, tmp_path, rnvp[0], Behaviour(remove_taken=False, validate=our_xsd),
+        reject={3: "Le code saisi 35999 n'existe pas dans le LOCALISATIONGEOGRAPHIQUE"})
     assert {(a["kind"], a["lines"], a["unmatched"]) for a in answers} == {
         ("correction_integrations", 2, 0), ("correction_rejects", 1, 1)}
     [report] = status["address_correction_reports"]
@@ -220,28 +221,6 @@ async def test_a_rejected_correction_is_reported_with_its_request_and_motif(
         "Le code saisi 35999 n'existe pas dans le LOCALISATIONGEOGRAPHIQUE"
     assert [tuple(r) for r in await pool.fetch("SELECT record_id, why FROM unmatched_return_lines")] == [
         (3, "correction_rejected")]
-
-
-def behaviour_rejecting(behaviour: Behaviour, record_id: int, reason: str) -> Behaviour:
-    """Rejects the correction of `record_id` only: set once the payment files are answered (the same record id
-    travels in both, on purpose)."""
-
-    class Later(dict[int, str]):
-        armed = False
-
-        def __contains__(self, key: object) -> bool:
-            return Later.armed and super().__contains__(key)
-
-    later = Later({record_id: reason})
-    behaviour.reject_records = later
-    original = behaviour.validate
-
-    def arm_on_correction(content: bytes) -> list[str]:
-        Later.armed = b"COORDPAIESINDIVIDU" in content  # a correction file: the payment ones never carry it
-        return original(content)
-
-    behaviour.validate = arm_on_correction
-    return behaviour
 
 
 async def test_an_unknown_or_never_integrated_pfmp_refuses_the_command_and_nothing_is_built(
