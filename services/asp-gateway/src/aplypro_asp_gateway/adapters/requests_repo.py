@@ -307,12 +307,10 @@ async def status(conn: Connection) -> dict[str, Any]:
         "WHERE state = 'pending' GROUP BY reason ORDER BY reason")}
     files = await conn.fetchrow(
         "SELECT count(*) AS n, count(*) FILTER (WHERE written_at IS NULL) AS unwritten, "
-        "count(*) FILTER (WHERE handover_unconfirmed) AS unconfirmed, "
-        "count(*) FILTER (WHERE kind = 'address_correction') AS corrections FROM asp_files")
+        "count(*) FILTER (WHERE handover_unconfirmed) AS unconfirmed FROM asp_files")
     after_withdrawal = await conn.fetchval("SELECT count(*) FROM payment_requests WHERE state IN ('ready', 'sent') "
                                            "AND 'sent_after_withdrawal' = ANY(blocking_reasons)")
     return {"pending": states.get("pending", 0), "blocked": blocked, "sent": states.get("sent", 0),
             "sent_after_withdrawal": int(after_withdrawal),
             "files": int(files["n"]) if files else 0, "files_not_written": int(files["unwritten"]) if files else 0,
-            "files_handover_unconfirmed": int(files["unconfirmed"]) if files else 0,
-            "correction_files": int(files["corrections"]) if files else 0}
+            "files_handover_unconfirmed": int(files["unconfirmed"]) if files else 0}

@@ -200,6 +200,7 @@ async def status(conn: Connection, last: int = 5) -> dict[str, Any]:
     unmatched = await conn.fetchval("SELECT count(*) FROM unmatched_return_lines")
     corrections = {r["outcome"]: int(r["n"]) for r in await conn.fetch(
         "SELECT outcome, count(*) AS n FROM address_correction_returns GROUP BY outcome ORDER BY outcome")}
+    correction_files = await conn.fetchval("SELECT count(*) FROM asp_files WHERE kind = 'address_correction'")
     reports = await conn.fetch(
         "SELECT file_name, line_no, record_id, payment_request_id, outcome, mismatches, reason "
         "FROM address_correction_returns WHERE outcome <> 'confirmed' ORDER BY seen_at DESC, file_name, line_no "
@@ -211,7 +212,7 @@ async def status(conn: Connection, last: int = 5) -> dict[str, Any]:
     return {"states": states, "unmatched_return_lines": int(unmatched), "records_sent": variants,
             "recoveries": {"count": int(recoveries["n"]) if recoveries else 0,
                            "claimed_cents": int(recoveries["cents"]) if recoveries else 0},
-            "address_corrections": corrections,
+            "correction_files": int(correction_files), "address_corrections": corrections,
             # §5.5: every correction line that is not a confirmation, newest first: the request, each id that
             # differs ("expected X, got Y") or the reject's reason (key and words; the ASP's own text stays in
             # the table, it may quote an IBAN)
