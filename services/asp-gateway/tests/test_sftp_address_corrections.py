@@ -20,9 +20,11 @@ import pytest
 from aplypro_asp_gateway.adapters import xsd
 from aplypro_asp_gateway.adapters.rnvp import HttpRnvp
 from aplypro_asp_gateway.adapters.sftp import SftpSession
+from aplypro_asp_gateway.adapters.transport import TransportFailed
 from aplypro_asp_gateway.entrypoints.cli import app
 from aplypro_asp_gateway.entrypoints.service import build_options
 from aplypro_asp_gateway.service_layer import projection
+from aplypro_asp_gateway.service_layer.build import build_payment_file
 from aplypro_asp_gateway.service_layer.corrections import send_correction_file
 from aplypro_contracts import PaymentRequested
 from aplypro_local.fake_asp import Behaviour
@@ -117,6 +119,7 @@ async def test_a_correction_file_goes_once_over_sftp_is_answered_and_moves_no_re
 
         code, [line], err = await correction_file(world, database_url, namespace, tmp_path, rnvp_url, pfmps)
         assert code == 0, err
+        assert not any(word in err.upper() for word in ("ZORGLUB", "NANTES", "GENEVE", "GENÈVE", "7630006"))
         name = line["name"]
         assert (line["records"], line["state"], line["not_sent"]) == (2, "uploaded", [])
         assert line["destination"] == f"sftp://aplypro@127.0.0.1:{world.fake.port}/depot"
@@ -350,3 +353,32 @@ async def test_a_correction_file_counts_in_the_day_s_file_cap(
         assert waiting["skipped"] == "daily_file_limit"
         assert len(world.fake.uploads) == 2
     assert await pool.fetchval("SELECT count(*) FROM asp_files") == 2
+
+
+async def test_a_correction_run_hands_over_its_own_files_only(
+    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path, rnvp: tuple[str, FakeRnvpState]
+) -> None:
+    # A payment file whose handover failed waits for `send` (inside the send window, §3.4); the operator's
+    # correction run in between uploads its correction file and leaves the payment file alone.
+    [first] = await students(pool, 1)
+    behaviour = Behaviour(remove_taken=False, validate=our_xsd)
+    async with fake_asp(tmp_path, behaviour, clock=clock) as world:
+        asp = Exchange(world, database_url, namespace, tmp_path)
+        await integrated(asp, pool, 1)
+        await feed(pool, projection.on_payment_requested, request(*await register(pool, 1)))
+        behaviour.faults.fail_renames = 1
+        options = replace(build_options(settings_for(namespace, outbox_dir=tmp_path / "outbox")),
+                          transport=world.transport())
+        with pytest.raises(TransportFailed):
+            await build_payment_file(pool, options)
+        waiting = await pool.fetchval("SELECT file_name FROM asp_files WHERE written_at IS NULL")
+
+        code, [line], err = await correction_file(world, database_url, namespace, tmp_path, rnvp[0],
+                                                  [first.pfmp_id])
+        assert (code, line["state"]) == (0, "uploaded"), err
+        assert await pool.fetchval("SELECT written_at FROM asp_files WHERE file_name = $1", waiting) is None
+        assert waiting not in world.fake.uploads
+
+        [sent] = await asp.send()
+        assert (sent["name"], sent["state"]) == (waiting, "uploaded")
+    assert world.fake.uploads[waiting] == 1

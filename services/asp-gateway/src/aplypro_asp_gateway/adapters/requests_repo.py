@@ -288,9 +288,10 @@ class FileToWrite:
     staged: bool  # the temporary copy was durable before the rename: the file may already be handed over
 
 
-async def files_to_write(conn: Connection) -> list[FileToWrite]:
+async def files_to_write(conn: Connection, kind: str | None = None) -> list[FileToWrite]:
+    """Files built and not written yet, oldest first; only those of `kind` when given."""
     rows = await conn.fetch("SELECT file_name, content, sha256, staged_at IS NOT NULL AS staged FROM asp_files "
-                            "WHERE written_at IS NULL ORDER BY name_stamp")
+                            "WHERE written_at IS NULL AND ($1::text IS NULL OR kind = $1) ORDER BY name_stamp", kind)
     return [FileToWrite(r["file_name"], r["content"], r["sha256"], r["staged"]) for r in rows]
 
 

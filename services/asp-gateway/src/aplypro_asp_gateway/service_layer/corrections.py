@@ -8,8 +8,9 @@ handed over like a payment file; no payment request changes state.
 3. Under the build lock, within the day's file cap (§3.4: correction files count with payment files) and the
    week's record cap, the file is stored in `asp_files` (kind `address_correction`) with its records; then the
    handover (service_layer/handover.py) puts it in the drop folder exactly once, whatever crash happens: a
-   correction file a crash left behind goes with the next `send` or `correction-file`. Its upload moves no
-   request: none is bound to it.
+   correction file a crash left behind goes with the next `send` or `correction-file` (which hands over
+   correction files only: payment files keep to the send window). Its upload moves no request: none is bound
+   to it.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ async def send_correction_file(pool: asyncpg.Pool, options: BuildOptions, pfmp_i
             await corrections_repo.insert_records(conn, name, records)
         log.info("correction_file_built", file_name=name, records=len(records), not_sent=len(not_sent))
         transport = options.transport or LocalFolderTransport(options.outbox_dir)
-        await hand_over_pending(conn, transport, topic=options.topic, at=now)
+        # Correction files only: a payment file a crash left behind goes with `send`, inside the send window.
+        await hand_over_pending(conn, transport, topic=options.topic, at=now, kind=KIND)
         handed = await transfers_repo.handed_over(conn, [name])
     written = handed[0] if handed and handed[0].outcome else None
     return CorrectionResult(name, len(records), sha256, not_sent, handed_over=written)
