@@ -73,3 +73,15 @@ def serve(state: FakeRnvpState | None = None) -> Iterator[tuple[str, FakeRnvpSta
     state = state or FakeRnvpState()
     with serving(app(state), "fake RNVP") as url:
         yield url, state
+
+
+def main() -> None:
+    """`python -m aplypro_local.fake_rnvp`: serve until Ctrl-C, printing the gateway's setting."""
+    from aplypro_local.http_thread import print_settings_until_interrupted
+
+    with serve() as (url, _):
+        print_settings_until_interrupted({"APLYPRO_ASP_RNVP_URL": url})
+
+
+if __name__ == "__main__":
+    main()
