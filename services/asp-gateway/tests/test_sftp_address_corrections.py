@@ -153,6 +153,8 @@ async def test_a_correction_file_goes_once_over_sftp_is_answered_and_moves_no_re
         "SELECT outcome FROM address_correction_returns ORDER BY record_id")] == ["confirmed", "confirmed"]
     assert (status["address_corrections"], status["address_correction_reports"]) == ({"confirmed": 2}, [])
     assert status["correction_files"] == 1
+    assert status["correction_batches"] == [{"file": name, "records": 2, "confirmed": 2, "ids_mismatch": 0,
+                                             "rejected": 0, "complete": True}]
 
 
 async def asp_status(asp: Exchange) -> dict[str, Any]:
@@ -224,6 +226,8 @@ async def test_a_rejected_correction_is_reported_with_its_request_and_motif(
         "Le code saisi 35999 n'existe pas dans le LOCALISATIONGEOGRAPHIQUE"
     assert [tuple(r) for r in await pool.fetch("SELECT record_id, why FROM unmatched_return_lines")] == [
         (3, "correction_rejected")]
+    [batch] = status["correction_batches"]
+    assert (batch["confirmed"], batch["rejected"], batch["complete"]) == (2, 1, False)  # §5.5: not complete
 
 
 async def test_an_unknown_or_never_integrated_pfmp_refuses_the_command_and_nothing_is_built(

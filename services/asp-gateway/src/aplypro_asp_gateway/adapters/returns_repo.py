@@ -201,6 +201,7 @@ async def status(conn: Connection, last: int = 5) -> dict[str, Any]:
     corrections = {r["outcome"]: int(r["n"]) for r in await conn.fetch(
         "SELECT outcome, count(*) AS n FROM address_correction_returns GROUP BY outcome ORDER BY outcome")}
     correction_files = await conn.fetchval("SELECT count(*) FROM asp_files WHERE kind = 'address_correction'")
+    batches = await conn.fetch(_BATCHES, last)
     reports = await conn.fetch(
         "SELECT file_name, line_no, record_id, payment_request_id, outcome, mismatches, reason "
         "FROM address_correction_returns WHERE outcome <> 'confirmed' ORDER BY seen_at DESC, file_name, line_no "
@@ -213,11 +214,35 @@ async def status(conn: Connection, last: int = 5) -> dict[str, Any]:
             "recoveries": {"count": int(recoveries["n"]) if recoveries else 0,
                            "claimed_cents": int(recoveries["cents"]) if recoveries else 0},
             "correction_files": int(correction_files), "address_corrections": corrections,
+            "correction_batches": [_batch(b) for b in batches],
             # §5.5: every correction line that is not a confirmation, newest first: the request, each id that
             # differs ("expected X, got Y") or the reject's reason (key and words; the ASP's own text stays in
             # the table, it may quote an IBAN)
             "address_correction_reports": [_report(r) for r in reports],
             "last_returns": [{**dict(f), "ingested_at": f["ingested_at"].isoformat()} for f in files]}
+
+
+# The latest correction files and their answers' lines per outcome. §5.5: a batch is complete when its
+# integration file arrived without rejects.
+_BATCHES = """
+SELECT f.file_name, f.record_count,
+       EXISTS (SELECT 1 FROM return_files r WHERE r.upload_name = f.file_name AND r.kind = 'correction_integrations')
+           AS integrations_in,
+       count(a.*) FILTER (WHERE a.outcome = 'confirmed') AS confirmed,
+       count(a.*) FILTER (WHERE a.outcome = 'ids_mismatch') AS ids_mismatch,
+       count(a.*) FILTER (WHERE a.outcome = 'rejected') AS rejected
+FROM asp_files f
+LEFT JOIN return_files r ON r.upload_name = f.file_name
+LEFT JOIN address_correction_returns a ON a.file_name = r.file_name AND a.sha256 = r.sha256
+WHERE f.kind = 'address_correction'
+GROUP BY f.file_name, f.record_count, f.name_stamp ORDER BY f.name_stamp DESC LIMIT $1
+"""
+
+
+def _batch(row: Any) -> dict[str, Any]:
+    return {"file": row["file_name"], "records": row["record_count"], "confirmed": int(row["confirmed"]),
+            "ids_mismatch": int(row["ids_mismatch"]), "rejected": int(row["rejected"]),
+            "complete": bool(row["integrations_in"]) and not row["rejected"]}
 
 
 def _report(row: Any) -> dict[str, Any]:
