@@ -12,9 +12,12 @@ from aplypro_asp_gateway.entrypoints.cli import app
 from typer.testing import CliRunner
 
 from .return_samples import (
+    CORRECTION_UPLOAD,
+    DOC_INTEGRATION_LINE,
     DOC_PAYMENTS,
     DOC_RECOVERY,
     DOC_REJECT_LINE,
+    INTEGRATIONS_HEADER,
     PAYMENTS_NAME,
     RECOVERY_NAME,
     REJECTS_HEADER,
@@ -102,3 +105,23 @@ def test_the_installed_command_runs_as_its_own_process(tmp_path: Path) -> None:
     assert [json.loads(x)["state"] for x in done.stdout.splitlines()] == ["paid", "unpaid"]
     assert cut.returncode == 2
     assert "file_not_found" in cut.stderr
+
+
+def test_address_correction_answers_are_recognised_by_their_names(tmp_path: Path) -> None:
+    # §3.2, §5.5: same columns as the payment answers, their own kinds; a reject's reason classified (§6.1).
+    integrations = tmp_path / f"identifiants_generes_{CORRECTION_UPLOAD}.csv"
+    integrations.write_bytes(csv_file(INTEGRATIONS_HEADER, [DOC_INTEGRATION_LINE]))
+    rejects = tmp_path / f"rejets_integ_idp_{CORRECTION_UPLOAD}.csv"
+    rejects.write_bytes(csv_file(REJECTS_HEADER, ["4242;;;Le code saisi 34999 n'existe pas dans le "
+                                                  "LOCALISATIONGEOGRAPHIQUE;"]))
+
+    code, [corrected], _ = run(integrations)
+    assert code == 0
+    assert (corrected["kind"], corrected["record_id"], corrected["state"]) == (
+        "correction_integrations", 4242, "address_corrected")
+    assert corrected["asp_ids"] == {"individual": "1234890", "dossier": "7654402", "prestation": "9876610",
+                                    "prestation_numadm": "51234"}
+    code, [rejected], _ = run(rejects)
+    assert code == 0
+    assert (rejected["kind"], rejected["state"], rejected["reason_code"]) == (
+        "correction_rejects", "address_rejected", "localisationgeographique_not_found")

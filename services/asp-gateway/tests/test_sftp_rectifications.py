@@ -188,12 +188,13 @@ def correction_file(records: list[asyncpg.Record]) -> bytes:
             f"<ENREGISTREMENTS>{body}</ENREGISTREMENTS></FICHIER>\n").encode()
 
 
-async def test_address_correction_answers_are_reported_per_line_without_moving_any_request(
+async def test_answers_to_a_correction_file_we_never_built_are_reported_and_move_no_request(
     pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path
 ) -> None:
-    # Narrated (§4.9, §5.5): three PFMPs integrated; an operator's correction file names them; the fake ASP
-    # answers each with the ids it holds, another dossier id at a seeded rate; `poll` compares each with the
-    # ids stored, keeps every line's outcome (`address_correction_returns`, shown by `status`) and moves nothing.
+    # Narrated (§4.9, §5.5): three PFMPs integrated; a correction file the gateway never built (written straight
+    # into the drop folder) names them; the fake ASP answers it. `poll` matches correction answers by the name
+    # of OUR correction file (test_sftp_address_corrections.py): each line is kept as `upload_unknown`, reported
+    # among the unmatched lines and in `status`, and nothing moves.
     for n in range(3):
         await feed(pool, projection.on_payment_requested, request(*await register(pool, n)))
     async with fake_asp(tmp_path, Behaviour(correction_mismatch_rate=0.5, seed=4), clock=clock) as world:
@@ -209,17 +210,10 @@ async def test_address_correction_answers_are_reported_per_line_without_moving_a
         answered = await asp.poll()
         status = await gateway("status", database_url, namespace, tmp_path)
     assert {a["kind"] for a in answered} == {"correction_integrations", "correction_rejects"}
-    mismatched = {r for r, line in world.fake.desk.corrections.items()
-                  if line.dossier_id != next(x["asp_dossier_id"] for x in rows if x["record_id"] == r)}
-    assert 0 < len(mismatched) < 3  # seed 4 at 50 %: some of each
-    found = await pool.fetch("SELECT record_id, outcome, mismatches FROM address_correction_returns "
-                             "ORDER BY record_id")
-    assert [(r["record_id"], r["outcome"]) for r in found] == [
-        (x["record_id"], "ids_mismatch" if x["record_id"] in mismatched else "confirmed") for x in rows]
-    for r in found:
-        if r["outcome"] == "ids_mismatch":
-            [line] = r["mismatches"]
-            assert line.startswith("dossier: expected ")
+    found = await pool.fetch("SELECT record_id, outcome FROM address_correction_returns ORDER BY record_id")
+    assert [(r["record_id"], r["outcome"]) for r in found] == [(x["record_id"], "upload_unknown") for x in rows]
+    assert {r["why"] for r in await pool.fetch("SELECT why FROM unmatched_return_lines")} == {
+        "correction_upload_unknown"}
     assert await pool.fetch("SELECT payment_request_id, state, event_version FROM payment_requests") == states
     [shown] = status
-    assert shown["address_corrections"] == {"confirmed": 3 - len(mismatched), "ids_mismatch": len(mismatched)}
+    assert shown["address_corrections"] == {"upload_unknown": 3}

@@ -89,6 +89,11 @@ class AspSettings(ServiceSettings):
     # the ASP asked for the block in February 2026 and has not said when it ends (§11 point 9).
     negative_rectification_blocked: bool = True
 
+    # RNVP, the national address normalisation (§4.9): the address-correction file asks it for every student
+    # living in France. No URL: a correction for such a student is refused (nothing is sent un-normalised).
+    rnvp_url: str | None = Field(default=None, description="Base URL of the RNVP service (POST {url}/normaliser).")
+    rnvp_timeout_s: float = Field(default=10.0, gt=0)
+
     # Return files of the ASP read by `poll` when no SFTP fetch is plugged in (next to the outbox folder).
 
     @field_validator("send_days")

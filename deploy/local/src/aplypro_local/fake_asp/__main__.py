@@ -25,6 +25,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--password", help="also accept password authentication with this password")
     parser.add_argument("--reject-rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--correction-mismatch-rate", type=float, default=0.0,
+                        help="share of address-correction records answered with another dossier id (§5.5)")
     parser.add_argument("--keep-uploads", action="store_true", help="leave taken files in the drop folder")
     parser.add_argument("--disconnect-after-bytes", type=int, help="cut the next upload after N bytes")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds every SFTP operation waits")
@@ -37,6 +39,7 @@ async def _serve(args: argparse.Namespace) -> None:
     host_public = ensure_host_key(args.host_key)
     behaviour = Behaviour(
         reject_rate=args.reject_rate, seed=args.seed, remove_taken=not args.keep_uploads, password=args.password,
+        correction_mismatch_rate=args.correction_mismatch_rate,
         faults=Faults(disconnect_after_bytes=args.disconnect_after_bytes, delay_s=args.delay,
                       deliver_twice=args.deliver_twice, truncate_returns=args.truncate_returns))
     fake = FakeAsp(args.root, args.host_key, args.authorized_keys, behaviour)

@@ -106,3 +106,7 @@ class Behaviour:
     # How answers and payment returns are delivered (§10 options: split, omitted, doubled lines, UTF-8, CRLF…).
     answers: AnswerOptions = field(default_factory=AnswerOptions)
     payments: PaymentOptions = field(default_factory=PaymentOptions)
+    # The same, chosen up front: these idEnregistrement of a correction file get another dossier id. A correction
+    # record listed in `reject_records` is rejected with its reason (§10 "Correction files: a mismatching id,
+    # reject").
+    correction_mismatch_records: set[int] = field(default_factory=set)

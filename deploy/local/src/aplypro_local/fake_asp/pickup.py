@@ -234,17 +234,21 @@ class AspDesk:
     def _answer_corrections(self, name: str, records: list[Record]) -> Answer:
         """An address-correction file (§4.9, §5.5): each record names what the ASP holds (three ids, the id of the
         PFMP's latest request, which came before on purpose); answered with the ids it holds, or (seeded
-        `correction_mismatch_rate`) another dossier id, or rejected (`reject_rate`, an unknown id). No payment."""
+        `correction_mismatch_rate`, or `correction_mismatch_records`) another dossier id, or rejected
+        (`reject_records`, `reject_rate`, an unknown id). No payment."""
         answer = Answer([], [])
         for record in records:
             roll, drawn = self._correction_draws.random(), self._correction_draws.choice(self.behaviour.reasons)
-            mismatch = self._correction_draws.random() < self.behaviour.correction_mismatch_rate
+            mismatch = (self._correction_draws.random() < self.behaviour.correction_mismatch_rate
+                        or record.record_id in self.behaviour.correction_mismatch_records)
             unknown = next((key for kind, key, known in (("ind", record.individual, record.individual_known),
                                                           ("doss", record.dossier, record.dossier_known),
                                                           ("presta", record.prestation, record.prestation_known))
                             if not known or key not in self._known(kind)), None)
             if unknown is not None:
                 answer.rejected.append(Rejected(record.record_id, f"L'identifiant {unknown} est inconnu"))
+            elif record.record_id in self.behaviour.reject_records:
+                answer.rejected.append(Rejected(record.record_id, self.behaviour.reject_records[record.record_id]))
             elif roll < self.behaviour.reject_rate:
                 answer.rejected.append(Rejected(record.record_id, drawn))
             else:

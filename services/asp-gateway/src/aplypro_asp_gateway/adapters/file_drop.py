@@ -1,4 +1,4 @@
-"""Payment-file names (§3.2) and their atomic write into the outbox folder."""
+"""Payment- and address-correction-file names (§3.2) and their atomic write into the outbox folder."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-_NAME = re.compile(r"^nps_ficimport_idp_(?P<token>.+)_(?P<stamp>\d{14})\.xml$")
+_NAME = re.compile(r"^nps_ficimport_(?:correction_adresse_)?idp_(?P<token>.+)_(?P<stamp>\d{14})\.xml$")
+PAYMENT_PREFIX = "nps_ficimport_idp_"
+CORRECTION_PREFIX = "nps_ficimport_correction_adresse_idp_"  # the address-correction file (§3.2, §4.9)
 
 
-def payment_file_name(token: str, at: datetime) -> str:
-    """`nps_ficimport_idp_{TOKEN}_{YYYYMMDDHHMMSS}.xml`; the stamp is UTC, so no hour repeats at DST's end."""
-    return f"nps_ficimport_idp_{token}_{at.astimezone(UTC):%Y%m%d%H%M%S}.xml"
+def payment_file_name(token: str, at: datetime, prefix: str = PAYMENT_PREFIX) -> str:
+    """`nps_ficimport_idp_{TOKEN}_{YYYYMMDDHHMMSS}.xml` (or the correction file's prefix); the stamp is UTC, so
+    no hour repeats at DST's end."""
+    return f"{prefix}{token}_{at.astimezone(UTC):%Y%m%d%H%M%S}.xml"
 
 
 def stamp_of(name: str) -> datetime | None:
@@ -21,7 +24,7 @@ def stamp_of(name: str) -> datetime | None:
     return datetime.strptime(match["stamp"], "%Y%m%d%H%M%S").replace(tzinfo=UTC) if match else None
 
 
-def next_name(token: str, now: datetime, latest: datetime | None) -> str:
+def next_name(token: str, now: datetime, latest: datetime | None, prefix: str = PAYMENT_PREFIX) -> str:
     """A name never used before: the build second, bumped past the latest name already issued.
 
     A name is the only link to the ASP's CSV answers, so it must never carry other content (§3.2).
@@ -29,7 +32,7 @@ def next_name(token: str, now: datetime, latest: datetime | None) -> str:
     at = now.astimezone(UTC).replace(microsecond=0)
     if latest is not None and at <= latest:
         at = latest + timedelta(seconds=1)
-    return payment_file_name(token, at)
+    return payment_file_name(token, at, prefix)
 
 
 def partial_path(folder: Path, name: str) -> Path:

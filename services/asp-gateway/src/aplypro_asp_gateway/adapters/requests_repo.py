@@ -143,6 +143,12 @@ async def pending_requests(conn: Connection, *, limit: int) -> list[PendingReque
     return within_limit([by_id[i] for i in complete + others if i in by_id], limit)
 
 
+async def read_requests(conn: Connection, ids: Sequence[UUID]) -> list[PendingRequest]:
+    """These requests with whatever the projection holds for them (the address-correction file reads a PFMP's
+    latest request this way, whatever its state); not locked."""
+    return [_to_request(r) for r in await conn.fetch(_READ, list(ids))]
+
+
 def within_limit(requests: Sequence[PendingRequest], limit: int) -> list[PendingRequest]:
     """At most `limit` requests with complete data (a file's cap), in order. Only a request locked as one
     without data can be left out: its data arrived after the locks; it stays flagged for the next build."""
@@ -213,10 +219,10 @@ async def latest_stamp(conn: Connection) -> datetime | None:
 
 
 async def insert_file(conn: Connection, name: str, stamp: datetime, content: bytes, sha256: str,
-                      record_count: int) -> None:
+                      record_count: int, kind: str = "payment") -> None:
     await conn.execute(
-        "INSERT INTO asp_files (file_name, name_stamp, record_count, sha256, content) VALUES ($1, $2, $3, $4, $5)",
-        name, stamp, record_count, sha256, content,
+        "INSERT INTO asp_files (file_name, name_stamp, record_count, sha256, content, kind) "
+        "VALUES ($1, $2, $3, $4, $5, $6)", name, stamp, record_count, sha256, content, kind,
     )
 
 
@@ -284,9 +290,10 @@ class FileToWrite:
     staged: bool  # the temporary copy was durable before the rename: the file may already be handed over
 
 
-async def files_to_write(conn: Connection) -> list[FileToWrite]:
+async def files_to_write(conn: Connection, kind: str | None = None) -> list[FileToWrite]:
+    """Files built and not written yet, oldest first; only those of `kind` when given."""
     rows = await conn.fetch("SELECT file_name, content, sha256, staged_at IS NOT NULL AS staged FROM asp_files "
-                            "WHERE written_at IS NULL ORDER BY name_stamp")
+                            "WHERE written_at IS NULL AND ($1::text IS NULL OR kind = $1) ORDER BY name_stamp", kind)
     return [FileToWrite(r["file_name"], r["content"], r["sha256"], r["staged"]) for r in rows]
 
 

@@ -9,8 +9,10 @@ from typing import Any
 from aplypro_servicekit.db import Connection, json_rows
 
 from aplypro_asp_gateway.domain.address_corrections import CorrectionReport
+from aplypro_asp_gateway.domain.asp_errors import all_reasons
 from aplypro_asp_gateway.domain.return_match import Change, HeldIds, Outcome, RequestView
 
+_WORDS = {r.key: r.words for r in all_reasons()}
 _VIEW = """pr.payment_request_id, pr.pfmp_id, pr.student_id, pr.schooling_id, pr.state, fr.pfmp_number,
 pr.asp_individual_id, pr.asp_dossier_id, pr.asp_prestation_id, pr.return_reasons, pr.paid_cents, pr.paid_on,
 pr.recovery"""
@@ -91,17 +93,27 @@ async def requests_of_prestations(conn: Connection, prestations: Sequence[str]) 
     return found
 
 
-async def requests_of_records(conn: Connection, record_ids: Sequence[int]) -> dict[int, RequestView]:
-    """Requests by our idEnregistrement, each with the ASP ids its PFMP holds (the latest integration's)."""
+async def records_of_correction(conn: Connection, upload_name: str | None, record_ids: Sequence[int]
+                                ) -> dict[int, RequestView]:
+    """The records of our correction file (`upload_name`) that the lines name (§5.5: matched by the file's name,
+    then column 1 within it), each with the ASP ids its PFMP holds now (the latest integration's)."""
     rows = await conn.fetch(
-        "SELECT pr.record_id, pr.payment_request_id, pr.pfmp_id, pr.student_id, pr.schooling_id, pr.state, "
+        "SELECT cr.record_id, pr.payment_request_id, pr.pfmp_id, pr.student_id, pr.schooling_id, pr.state, "
         "NULL::text AS pfmp_number, ids.asp_individual_id, ids.asp_dossier_id, ids.asp_prestation_id, "
-        "pr.return_reasons, pr.paid_cents, pr.paid_on, pr.recovery FROM payment_requests pr "
+        "pr.return_reasons, pr.paid_cents, pr.paid_on, pr.recovery FROM correction_records cr "
+        "JOIN payment_requests pr USING (payment_request_id) "
         "LEFT JOIN LATERAL (SELECT p.asp_individual_id, p.asp_dossier_id, p.asp_prestation_id "
         "                   FROM payment_requests p WHERE p.pfmp_id = pr.pfmp_id AND p.asp_prestation_id IS NOT NULL "
         "                   ORDER BY p.record_id DESC LIMIT 1) ids ON true "
-        "WHERE pr.record_id = ANY($1::bigint[])", list(record_ids))
+        "WHERE cr.file_name = $1 AND cr.record_id = ANY($2::bigint[])", upload_name, list(record_ids))
     return {r["record_id"]: _view(r) for r in rows}
+
+
+async def correction_file_known(conn: Connection, upload_name: str | None) -> bool:
+    if upload_name is None:
+        return False
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM asp_files WHERE file_name = $1 "
+                                    "AND kind = 'address_correction')", upload_name))
 
 
 async def record_corrections(conn: Connection, name: str, sha256: str, kind: str,
@@ -109,9 +121,9 @@ async def record_corrections(conn: Connection, name: str, sha256: str, kind: str
     """Every line of an address-correction answer, with its outcome (§5.5): ids and reason keys only."""
     await conn.executemany(
         "INSERT INTO address_correction_returns (file_name, sha256, line_no, kind, record_id, payment_request_id, "
-        "outcome, mismatches, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "outcome, mismatches, reason, motif) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         [(name, sha256, r.line_no, kind, r.record_id, r.payment_request_id, r.outcome, list(r.mismatches),
-          r.reason) for r in reports])
+          r.reason, r.motif) for r in reports])
 
 
 _MOVE = """
@@ -188,6 +200,12 @@ async def status(conn: Connection, last: int = 5) -> dict[str, Any]:
     unmatched = await conn.fetchval("SELECT count(*) FROM unmatched_return_lines")
     corrections = {r["outcome"]: int(r["n"]) for r in await conn.fetch(
         "SELECT outcome, count(*) AS n FROM address_correction_returns GROUP BY outcome ORDER BY outcome")}
+    correction_files = await conn.fetchval("SELECT count(*) FROM asp_files WHERE kind = 'address_correction'")
+    batches = await conn.fetch(_BATCHES, last)
+    reports = await conn.fetch(
+        "SELECT file_name, line_no, record_id, payment_request_id, outcome, mismatches, reason "
+        "FROM address_correction_returns WHERE outcome <> 'confirmed' ORDER BY seen_at DESC, file_name, line_no "
+        "LIMIT $1", 20)
     variants = {r["variant"]: int(r["n"]) for r in await conn.fetch(
         "SELECT variant, count(*) AS n FROM file_records WHERE variant IS NOT NULL GROUP BY variant ORDER BY variant")}
     recoveries = await conn.fetchrow("SELECT count(*) AS n, COALESCE(sum(paid_cents), 0) AS cents "
@@ -195,5 +213,41 @@ async def status(conn: Connection, last: int = 5) -> dict[str, Any]:
     return {"states": states, "unmatched_return_lines": int(unmatched), "records_sent": variants,
             "recoveries": {"count": int(recoveries["n"]) if recoveries else 0,
                            "claimed_cents": int(recoveries["cents"]) if recoveries else 0},
-            "address_corrections": corrections,
+            "correction_files": int(correction_files), "address_corrections": corrections,
+            "correction_batches": [_batch(b) for b in batches],
+            # §5.5: every correction line that is not a confirmation, newest first: the request, each id that
+            # differs ("expected X, got Y") or the reject's reason (key and words; the ASP's own text stays in
+            # the table, it may quote an IBAN)
+            "address_correction_reports": [_report(r) for r in reports],
             "last_returns": [{**dict(f), "ingested_at": f["ingested_at"].isoformat()} for f in files]}
+
+
+# The latest correction files and their answers' lines per outcome. §5.5: a batch is complete when its
+# integration file arrived without rejects.
+_BATCHES = """
+SELECT f.file_name, f.record_count,
+       EXISTS (SELECT 1 FROM return_files r WHERE r.upload_name = f.file_name AND r.kind = 'correction_integrations')
+           AS integrations_in,
+       count(a.*) FILTER (WHERE a.outcome = 'confirmed') AS confirmed,
+       count(a.*) FILTER (WHERE a.outcome = 'ids_mismatch') AS ids_mismatch,
+       count(a.*) FILTER (WHERE a.outcome = 'rejected') AS rejected
+FROM asp_files f
+LEFT JOIN return_files r ON r.upload_name = f.file_name
+LEFT JOIN address_correction_returns a ON a.file_name = r.file_name AND a.sha256 = r.sha256
+WHERE f.kind = 'address_correction'
+GROUP BY f.file_name, f.record_count, f.name_stamp ORDER BY f.name_stamp DESC LIMIT $1
+"""
+
+
+def _batch(row: Any) -> dict[str, Any]:
+    return {"file": row["file_name"], "records": row["record_count"], "confirmed": int(row["confirmed"]),
+            "ids_mismatch": int(row["ids_mismatch"]), "rejected": int(row["rejected"]),
+            "complete": bool(row["integrations_in"]) and not row["rejected"]}
+
+
+def _report(row: Any) -> dict[str, Any]:
+    reason = row["reason"]
+    return {"file": row["file_name"], "line": row["line_no"], "record_id": row["record_id"],
+            "payment_request_id": str(row["payment_request_id"]) if row["payment_request_id"] else None,
+            "outcome": row["outcome"], "mismatches": list(row["mismatches"]), "reason": reason,
+            "reason_words": _WORDS.get(reason) if reason else None}

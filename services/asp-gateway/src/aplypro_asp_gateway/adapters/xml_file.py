@@ -6,6 +6,9 @@ order. Text, not an lxml tree: creating 400 000 elements one Python call at a ti
 serialization of them (bench/asp_file.py); every value is escaped here and the whole file is parsed back
 and validated against our XSD before it leaves (service_layer/build.py), so lxml still reads every byte.
 CPU work: callers build files off the event loop.
+
+The address-correction file (§4.9) is the same file of `CorrectionRecord`s: the bank block also under
+`COORDPAIESINDIVIDU`, `modification="O"` on all three levels, no `LISTEELEMENTPAIEMENT`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from aplypro_asp_gateway.domain.model import (
     Address,
     AspIds,
     BankAccount,
+    CorrectionFranceAddress,
+    CorrectionRecord,
     EtrangerAddress,
     FranceAddress,
     InduEtrangerAddress,
@@ -74,8 +79,9 @@ class PaymentFile:
     """A payment file built record by record: a record that cannot be written is left out with
     RecordBuildError instead of sinking the file; one the XSD refuses is taken back out (`remove`)."""
 
-    def __init__(self, params: Parametrage, built_on: date) -> None:
-        self.params, self.built_on = params, built_on
+    def __init__(self, params: Parametrage, built_on: date, *, correction: bool = False) -> None:
+        # An address-correction file (§4.9) is the same file with CorrectionRecords only: same header, no payment.
+        self.params, self.built_on, self.correction = params, built_on, correction
         head = [f'<FICHIER xmlns="{NAMESPACE}">\n']
         _open(head, 1, "PARAMETRAGE")
         _fields(head, 2, ("CODESITEOPE", params.site_operator), ("CODEUTILISATEUR", params.user_code),
@@ -85,11 +91,13 @@ class PaymentFile:
         self._dates = _date(built_on)
         self._records: dict[int, str] = {}  # by idEnregistrement, in file order
 
-    def add(self, record: PaymentRecord) -> int:
+    def add(self, record: PaymentRecord | CorrectionRecord) -> int:
         """Add one record and return its handle (its `idEnregistrement`), or raise RecordBuildError and leave
         the file as it was. The error text is not kept: it may quote personal data."""
         if record.record_id in self._records:
             raise RecordBuildError("a record id is written once per file")
+        if isinstance(record, CorrectionRecord) != self.correction:
+            raise RecordBuildError("payment and address-correction records never share a file")
         out: list[str] = []
         _enregistrement(out, self.params, record, self._dates)
         self._records[record.record_id] = "".join(out)
@@ -109,9 +117,11 @@ class PaymentFile:
         return DECLARATION + body.encode("ascii", "xmlcharrefreplace")
 
 
-def payment_file(params: Parametrage, records: Sequence[PaymentRecord], built_on: date) -> bytes:
-    """The whole file of these records; RecordBuildError if one cannot be built."""
-    file = PaymentFile(params, built_on)
+def payment_file(params: Parametrage, records: Sequence[PaymentRecord] | Sequence[CorrectionRecord],
+                 built_on: date) -> bytes:
+    """The whole file of these records (payment or address-correction ones); RecordBuildError if one cannot be
+    built."""
+    file = PaymentFile(params, built_on, correction=bool(records) and isinstance(records[0], CorrectionRecord))
     for record in records:
         file.add(record)
     return file.to_bytes()
@@ -122,8 +132,10 @@ def _ids(asp_id: str | None, attribute: str, modification: str) -> str:
     return f' {attribute}="{_text(asp_id)}" modification="{modification}"' if asp_id else ""
 
 
-def _enregistrement(out: list[str], params: Parametrage, record: PaymentRecord, dates: str) -> None:
+def _enregistrement(out: list[str], params: Parametrage, record: PaymentRecord | CorrectionRecord,
+                    dates: str) -> None:
     ids: AspIds | None = record.asp_ids
+    correction = isinstance(record, CorrectionRecord)
     _open(out, 2, "ENREGISTREMENT", f' idEnregistrement="{int(record.record_id)}"')
     # The individual is sent in full with its id: the ASP updates it, never duplicates it.
     _open(out, 3, "INDIVIDU", _ids(ids.individu if ids else None, "idIndividu", "O"))
@@ -132,8 +144,11 @@ def _enregistrement(out: list[str], params: Parametrage, record: PaymentRecord, 
     _open(out, 4, "ADRESSESINDIVIDU")
     _adresse(out, 5, record.address)
     _close(out, 4, "ADRESSESINDIVIDU")
+    if correction:  # the correction file also carries the bank block on the individual (§4.9)
+        _coordpaie(out, record.bank, 4, "COORDPAIESINDIVIDU")
     _open(out, 4, "LISTEDOSSIER")
-    _open(out, 5, "DOSSIER", _ids(ids.dossier if ids else None, "idDoss", "N"))
+    # A payment never modifies the dossier (N); a correction modifies all three levels (O, §4.3).
+    _open(out, 5, "DOSSIER", _ids(ids.dossier if ids else None, "idDoss", "O" if correction else "N"))
     _fields(out, 6, ("NUMADM", record.da_number), ("CODEDISPOSITIF", params.dispositif))
     _open(out, 6, "LISTEPRESTADOSS")
     _prestadoss(out, params, record, dates)
@@ -169,12 +184,18 @@ def _adresse(out: list[str], depth: int, address: Address) -> None:
                 ("LOCALITEETRANGER", address.city), ("BUREAUDISTRIBETRANGER", address.postal_code),
                 ("VOIEPOINTGEOETRANGER", address.street), ("DISTRICTETRANGER", address.district),
                 ("REGIONETRANGER", address.district))  # line 2 twice, as the ASP asks (§4.4)
+    elif isinstance(address, CorrectionFranceAddress):
+        _fields(out, inner, ("CODETYPEADR", "PRINCIPALE"), ("NUMEROVOIE", address.number),
+                ("LIBELLEVOIE", address.street), ("CODEEXTENSIONVOIE", address.extension),
+                ("CODETYPEVOIE", address.road_type), ("CPLTDISTRIBUTION", address.complement),
+                ("CODECOMINSEE", address.commune), ("CODEINSEEPAYS", address.country),
+                ("CODEPOSTALCEDEX", address.postal_code))
     else:  # pragma: no cover - the union is closed
         raise TypeError(type(address).__name__)
     _close(out, depth, "ADRESSE")
 
 
-def _prestadoss(out: list[str], params: Parametrage, record: PaymentRecord, dates: str) -> None:
+def _prestadoss(out: list[str], params: Parametrage, record: PaymentRecord | CorrectionRecord, dates: str) -> None:
     _open(out, 7, "PRESTADOSS", _ids(record.asp_ids.prestation if record.asp_ids else None, "idPrestaDoss", "O"))
     _fields(out, 8, ("NUMADM", record.pfmp_number), ("CODEPRESTADISPO", params.presta_dispo),
             ("DATECOMPLETUDE", dates), ("DATERECEPTIONPRESTADOSS", dates),
@@ -184,19 +205,21 @@ def _prestadoss(out: list[str], params: Parametrage, record: PaymentRecord, date
     _adresse(out, 9, record.address)  # same address as the individual's
     _close(out, 8, "ADRESSESPRESTADOSS")
     _coordpaie(out, record.bank)
-    _element_paiement(out, record)
+    if isinstance(record, PaymentRecord):  # an address-correction record pays nothing (§4.9)
+        _element_paiement(out, record)
     _close(out, 7, "PRESTADOSS")
 
 
-def _coordpaie(out: list[str], account: BankAccount) -> None:
-    _open(out, 8, "COORDPAIESPRESTADOSS")
-    _open(out, 9, "COORDPAIE")
-    _fields(out, 10, ("CODETYPECOORDPAIE", "PRINCIPALE"), ("CODEMODEREGLEMENT", "135"), ("INTITDEST", account.holder))
-    _open(out, 10, "IBAN")
-    _fields(out, 11, ("BIC", account.bic), ("CLECONTROL", account.check_digits), ("ZONEBBAN", account.bban),
+def _coordpaie(out: list[str], account: BankAccount, depth: int = 8, wrapper: str = "COORDPAIESPRESTADOSS") -> None:
+    _open(out, depth, wrapper)
+    _open(out, depth + 1, "COORDPAIE")
+    _fields(out, depth + 2, ("CODETYPECOORDPAIE", "PRINCIPALE"), ("CODEMODEREGLEMENT", "135"),
+            ("INTITDEST", account.holder))
+    _open(out, depth + 2, "IBAN")
+    _fields(out, depth + 3, ("BIC", account.bic), ("CLECONTROL", account.check_digits), ("ZONEBBAN", account.bban),
             ("CODEISOPAYS", account.country))
-    for depth, name in ((10, "IBAN"), (9, "COORDPAIE"), (8, "COORDPAIESPRESTADOSS")):
-        _close(out, depth, name)
+    for inner, name in ((depth + 2, "IBAN"), (depth + 1, "COORDPAIE"), (depth, wrapper)):
+        _close(out, inner, name)
 
 
 def _element_paiement(out: list[str], record: PaymentRecord) -> None:

@@ -39,3 +39,20 @@ class InvalidAspId(GatewayError):
     """An id said to come from the ASP that is not an `xsd:long` digit string."""
 
     code = "invalid_asp_id"
+
+
+class CorrectionRefused(GatewayError):
+    """An address-correction file asked for PFMPs that cannot be in one (unknown, never integrated by the ASP,
+    data missing): nothing is built. `refusals` pairs each PFMP id with its reason codes (no personal data)."""
+
+    code = "address_correction_refused"
+
+    def __init__(self, message: str, refusals: dict[str, tuple[str, ...]]) -> None:
+        super().__init__(message)
+        self.refusals = refusals
+
+
+class RnvpUnavailable(GatewayError):
+    """The RNVP service could not be asked (not configured, down, an unreadable answer): no correction leaves."""
+
+    code = "rnvp_unavailable"

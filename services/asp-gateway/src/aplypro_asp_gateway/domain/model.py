@@ -141,7 +141,22 @@ class InduEtrangerAddress:
     district: str | None  # DISTRICTETRANGER and REGIONETRANGER (the same text twice)
 
 
-Address = FranceAddress | EtrangerAddress | InduFranceAddress | InduEtrangerAddress
+@dataclass(frozen=True)
+class CorrectionFranceAddress:
+    """Address-correction file, lives in France: the address as RNVP normalised it (§4.4 "CorrectionFrance",
+    §4.9); every text already ASCII, abbreviated and within its limit."""
+
+    street: str  # LIBELLEVOIE (voieDen), at most 28
+    postal_code: str  # CODEPOSTALCEDEX (RNVP codePostal)
+    commune: str  # CODECOMINSEE (RNVP codeInsee, else the stored one)
+    number: int | None = None  # NUMEROVOIE (voieNum)
+    extension: str | None = None  # CODEEXTENSIONVOIE: B, T, Q or C
+    road_type: str | None = None  # CODETYPEVOIE, at most 4
+    complement: str | None = None  # CPLTDISTRIBUTION, at most 38
+    country: str = "99100"
+
+
+Address = FranceAddress | EtrangerAddress | InduFranceAddress | InduEtrangerAddress | CorrectionFranceAddress
 
 
 @dataclass(frozen=True)
@@ -212,6 +227,28 @@ class PaymentRecord:
     def first_payment(self) -> bool:
         """The record creates the PFMP's prestation (no prestation id): one per PFMP across every file ever."""
         return self.asp_ids is None or self.asp_ids.prestation is None
+
+
+@dataclass(frozen=True)
+class CorrectionRecord:
+    """One `ENREGISTREMENT` of an address-correction file (§4.9): a PFMP the ASP holds, under the id of its
+    latest payment request, with the three ASP ids, the Correction address and the bank block; no payment."""
+
+    record_id: int
+    payment_request_id: UUID
+    pfmp_id: UUID
+    person: Person
+    address: Address  # CorrectionFranceAddress, or InduEtrangerAddress (= CorrectionEtranger)
+    da_number: str
+    pfmp_number: str
+    department: str
+    engaged_euros: int
+    bank: BankAccount
+    asp_ids: AspIds  # all three: the ASP updates what it holds, never creates
+
+    def __post_init__(self) -> None:
+        if self.asp_ids.dossier is None or self.asp_ids.prestation is None:
+            raise InvalidAspId("a correction record carries the individual's, dossier's and prestation's ids")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from aplypro_asp_gateway.domain.rectification import (
     waiting_reason,
 )
 
-__all__ = ["Modification", "prepare"]
+__all__ = ["Modification", "bank_account", "person_of", "prepare"]
 
 _TITLES = {"female": "MME", "male": "M"}
 _DA_LENGTHS = range(18, 20)  # the ASP accepts 18–19 characters: ARMEE (20) and MENJ_OTHER (25) are refused
@@ -46,7 +46,7 @@ def prepare(request: PendingRequest, params: Parametrage,
     else:
         if _has_invalid_characters(request.student):
             reasons.append("invalid_characters")  # fixed by a new StudentRegistered, which re-checks the request
-        person = _person(request.student, reasons)
+        person = person_of(request.student, reasons)
         # A modification carries the Indu address (§8.1: a recovery order may follow); a relaunch recovers nothing.
         address = (addresses.payment_address(request.student, request.schooling, reasons)
                    if modification is None or modification.relaunch
@@ -54,7 +54,7 @@ def prepare(request: PendingRequest, params: Parametrage,
     if request.rib is None:
         reasons.append("missing_rib")
     else:
-        account = _account(request.rib, reasons)
+        account = bank_account(request.rib, reasons)
         if request.student is not None and owner.wrong_owner_for_adult(
                 request.student.birth_date, request.rib.owner_type, owner.check_date(request)):
             reasons.append("adult_wrong_owner_type")
@@ -139,7 +139,7 @@ def _euros(cents: int, reasons: list[str]) -> int | None:
         return None
 
 
-def _person(student: Student, reasons: list[str]) -> Person | None:
+def person_of(student: Student, reasons: list[str]) -> Person | None:
     title = _TITLES.get(student.sex)
     if title is None:
         reasons.append("missing_biological_sex")
@@ -167,7 +167,7 @@ def _person(student: Student, reasons: list[str]) -> Person | None:
                   birth_country=country, birth_commune=commune)
 
 
-def _account(rib: Rib, reasons: list[str]) -> BankAccount | None:
+def bank_account(rib: Rib, reasons: list[str]) -> BankAccount | None:
     holder = text.holder_name(rib.holder_name)
     if not (bank.iban_is_valid(rib.iban) and bank.bic_is_valid(rib.bic) and holder):
         reasons.append("rib")

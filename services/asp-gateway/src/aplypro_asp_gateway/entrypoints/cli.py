@@ -1,4 +1,5 @@
-"""`aplypro-asp-gateway`: run the service, build one payment file now, print the requests' status."""
+"""`aplypro-asp-gateway`: run the service, build one payment file now, send an address-correction file, print
+the requests' status."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from uuid import UUID
 
 import asyncpg
 import typer
@@ -98,6 +100,31 @@ def read_return_command(file: Path) -> None:
     from aplypro_asp_gateway.entrypoints.read_return import read_return  # offline: no service wiring
 
     raise typer.Exit(read_return(file, sys.stdout, sys.stderr))
+
+
+@app.command("correction-file")
+def correction_file_command(
+    pfmp: Annotated[list[UUID], typer.Option("--pfmp", help="A PFMP to correct (repeat for several).")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Build and validate only: nothing stored nor sent.")]
+    = False,
+) -> None:
+    """One address-correction file (§4.9) for these PFMPs: RNVP for students in France, our XSD, uploaded once
+    like a payment file; no request changes state. One JSON line; exit 2 on an unknown or ineligible PFMP."""
+    from aplypro_asp_gateway.domain.errors import CorrectionRefused, RnvpUnavailable
+    from aplypro_asp_gateway.entrypoints.correction_file import EXIT_REFUSED, correction_file, result_line
+
+    settings = AspSettings()
+    configure_logging("asp-gateway", settings.log_level, settings.log_json)
+    try:
+        result = correction_file(settings, list(pfmp), dry_run=dry_run)
+    except CorrectionRefused as refused:
+        detail = "; ".join(f"{p}: {', '.join(r)}" for p, r in refused.refusals.items())
+        sys.stderr.write(f"correction-file: {refused} (nothing built): {detail}\n")
+        raise typer.Exit(EXIT_REFUSED) from None
+    except RnvpUnavailable as unavailable:
+        sys.stderr.write(f"correction-file: {unavailable.code}: {unavailable} (nothing built)\n")
+        raise typer.Exit(EXIT_REFUSED) from None
+    sys.stdout.write(json.dumps(result_line(result)) + "\n")
 
 
 @app.command("demo-file")

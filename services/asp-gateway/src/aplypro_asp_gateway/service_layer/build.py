@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -40,7 +40,14 @@ from aplypro_asp_gateway.adapters.transport import Transport
 from aplypro_asp_gateway.adapters.xml_file import PaymentFile
 from aplypro_asp_gateway.domain.creations import Creations
 from aplypro_asp_gateway.domain.errors import PaymentFileInvalid, RecordBuildError, RecordSchemaError
-from aplypro_asp_gateway.domain.model import Blocked, KnownIds, Parametrage, PaymentRecord, PendingRequest
+from aplypro_asp_gateway.domain.model import (
+    Blocked,
+    CorrectionRecord,
+    KnownIds,
+    Parametrage,
+    PaymentRecord,
+    PendingRequest,
+)
 from aplypro_asp_gateway.domain.modification import prepare_request
 from aplypro_asp_gateway.domain.schedule import (
     ASP_MAX_RECORDS_PER_FILE,
@@ -53,12 +60,13 @@ from aplypro_asp_gateway.domain.schedule import (
 from aplypro_asp_gateway.service_layer.answer_watch import watch_answers
 from aplypro_asp_gateway.service_layer.handover import write_pending_files
 
-__all__ = ["BuildOptions", "BuildResult", "build_payment_file", "write_pending_files"]
+__all__ = ["BuildOptions", "BuildResult", "build_payment_file", "store_file", "validated", "write_pending_files"]
 
 log = structlog.get_logger(__name__)
 
 PRODUCER = "asp-gateway"
 PARIS = ZoneInfo("Europe/Paris")  # DATECOMPLETUDE is the French calendar day
+R = TypeVar("R", PaymentRecord, CorrectionRecord)
 
 
 @dataclass(frozen=True)
@@ -105,7 +113,7 @@ def assemble(records: Sequence[PaymentRecord], sent_numbers: set[str], params: P
     payment (in an earlier file or earlier in this one), is blocked; so is one whose individual or dossier
     the ASP is still creating (`known`: sent, not answered) or that an earlier record of this file creates
     (§4.3); the others make the file, carrying the ASP ids already known, which is then validated against
-    our XSD (`_validated`). CPU work."""
+    our XSD (`validated`). CPU work."""
     kept: dict[int, tuple[PaymentRecord, int]] = {}
     blocked: list[Blocked] = []
     seen = set(sent_numbers)
@@ -128,12 +136,11 @@ def assemble(records: Sequence[PaymentRecord], sent_numbers: set[str], params: P
         seen.add(record.pfmp_number)
         creations.take(record)
         kept[record.record_id] = (record, handle)
-    content = _validated(file, kept, blocked)
+    content = validated(file, kept, blocked)
     return Composition([record for record, _ in kept.values()], blocked, content)
 
 
-def _validated(file: PaymentFile, kept: dict[int, tuple[PaymentRecord, int]],
-               blocked: list[Blocked]) -> bytes | None:
+def validated(file: PaymentFile, kept: dict[int, tuple[R, int]], blocked: list[Blocked]) -> bytes | None:
     """The file's bytes once our XSD accepts them (§4.8), or None when no record is left.
 
     Validated as one file (one pass in the usual case); each violation is mapped, by its position, to the
@@ -184,9 +191,7 @@ async def build_payment_file(pool: asyncpg.Pool, options: BuildOptions, now: dat
             # The batch reads take thousands of ids in one array: a plan cached while the tables were small
             # ran for minutes in the 20,000-student drill where a fresh one takes 0.7 s.
             await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-            # One builder at a time per schema: file names are chosen from the latest one issued, and the caps
-            # are counted under this lock (G6).
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"asp-build:{options.schema}")
+            await lock_build(conn, options.schema)
             day_start, day_end, week_start = options.schedule.day_and_week(now)
             usage = await send_repo.usage(conn, day_start, day_end, week_start)
             allowance = options.schedule.allowance(now, usage)
@@ -236,14 +241,28 @@ def _held(topic: str, row: Any) -> OutboxRow:
         causation_id=row["requested_event_id"], version=row["event_version"]))
 
 
-async def _record_file(conn: Connection, options: BuildOptions, now: datetime,
-                       records: list[PaymentRecord], content: bytes) -> str:
+async def store_file(conn: Connection, options: BuildOptions, now: datetime, content: bytes, records: int, *,
+                     prefix: str = file_drop.PAYMENT_PREFIX, kind: str = "payment") -> str:
+    """A name never used before (§3.2) and the file's frozen bytes and hash under it, in the caller's transaction
+    (under the build lock: names are chosen from the latest one issued). The handover takes it from there."""
     latest = max((s for s in (await repo.latest_stamp(conn),
                               file_drop.latest_on_disk(options.outbox_dir, options.token)) if s), default=None)
-    name = file_drop.next_name(options.token, now, latest)
+    name = file_drop.next_name(options.token, now, latest, prefix)
     stamp = file_drop.stamp_of(name)
     assert stamp is not None  # next_name always yields a stamped name
-    await repo.insert_file(conn, name, stamp, content, hashlib.sha256(content).hexdigest(), len(records))
+    await repo.insert_file(conn, name, stamp, content, hashlib.sha256(content).hexdigest(), records, kind)
+    return name
+
+
+async def lock_build(conn: Connection, schema: str) -> None:
+    """One builder at a time per schema (payment or correction file): file names are chosen from the latest one
+    issued, and the caps are counted under this lock (G6). Transaction-scoped."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"asp-build:{schema}")
+
+
+async def _record_file(conn: Connection, options: BuildOptions, now: datetime,
+                       records: list[PaymentRecord], content: bytes) -> str:
+    name = await store_file(conn, options, now, content, len(records))
     await repo.insert_file_records(conn, name, records)
     # `ready` until the upload is recorded: `sent` and its event come with that record (uploads.py, G2).
     await send_repo.bind_to_file(conn, name, [(r.payment_request_id, r.rib_id) for r in records])

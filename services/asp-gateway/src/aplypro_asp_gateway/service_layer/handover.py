@@ -75,9 +75,10 @@ async def write_pending_files(conn: Connection, target: Path | Transport, *, top
     return [h.name for h in await hand_over_pending(conn, transport, topic=topic, at=at)]
 
 
-async def hand_over_pending(conn: Connection, transport: Transport, *, topic: str,
-                            at: datetime | None = None) -> list[Handover]:
-    """Put in the drop folder every built file not yet written (this run's, or one a crash left behind).
+async def hand_over_pending(conn: Connection, transport: Transport, *, topic: str, at: datetime | None = None,
+                            kind: str | None = None) -> list[Handover]:
+    """Put in the drop folder every built file not yet written (this run's, or one a crash left behind); only the
+    files of `kind` when given (an address-correction run, outside the send window, leaves payment files alone).
 
     One instance at a time per schema (a session lock, released if the process dies): two replicas
     resuming the same file could each rename it, a second handover. A busy lock means another instance
@@ -86,7 +87,7 @@ async def hand_over_pending(conn: Connection, transport: Transport, *, topic: st
     if not await repo.try_lock_handover(conn):
         return []
     try:
-        files = await repo.files_to_write(conn)
+        files = await repo.files_to_write(conn, kind)
         if not files:
             return []
         done = []

@@ -139,10 +139,11 @@ async def ingest_return(pool: asyncpg.Pool, incoming: IncomingReturn, *, topic: 
 async def _decide(conn: Connection, parsed: ReturnFile) -> list[Outcome]:
     lines = parsed.lines
     if parsed.kind in CORRECTION_KINDS:
-        # §5.5: a report, no state change. Matched by our request id alone: the correction file is sent by an
-        # operator (§4.9), not built by the gateway, so no upload of ours holds its records.
+        # §5.5: a report, no state change. Matched by the original name to our correction file, then by record
+        # id within it (correction_records): an answer naming a file we never built is reported as such.
         record_ids = sorted({line.record_id for line in lines if line.record_id is not None})
-        reports = check_corrections(lines, await repo.requests_of_records(conn, record_ids))
+        reports = check_corrections(lines, await repo.records_of_correction(conn, parsed.upload_name, record_ids),
+                                    await repo.correction_file_known(conn, parsed.upload_name))
         await repo.record_corrections(conn, parsed.name, parsed.sha256, parsed.kind.value, reports)
         return corrections.outcomes(lines, reports)
     if parsed.kind in CSV_KINDS:
