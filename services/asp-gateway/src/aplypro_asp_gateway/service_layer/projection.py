@@ -21,9 +21,8 @@ from aplypro_contracts import (
 from aplypro_servicekit.consumer import BatchHandler, EventHandler
 from aplypro_servicekit.db import Connection
 
-from aplypro_asp_gateway.adapters import pfmp_numbers_repo
+from aplypro_asp_gateway.adapters import pfmp_numbers_repo, retry_repo
 from aplypro_asp_gateway.adapters import projection_repo as repo
-from aplypro_asp_gateway.adapters import retry_repo
 
 log = structlog.get_logger(__name__)
 
