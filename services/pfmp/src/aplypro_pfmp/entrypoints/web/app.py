@@ -18,6 +18,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from aplypro_pfmp.config import PfmpSettings
 
 from . import (
+    academic_api,
+    academic_exports,
     academic_pages,
     api,
     asp_pages,
@@ -125,6 +127,8 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
     app.include_router(dashboard_pages.build_router())
     app.include_router(hide_pages.build_router())
     app.include_router(academic_pages.build_router())
+    app.include_router(academic_exports.build_router())
+    app.include_router(academic_api.build_router())
     app.include_router(asp_pages.build_router())
     app.include_router(stats_pages.build_router())
     app.include_router(staff_pages.build_router())

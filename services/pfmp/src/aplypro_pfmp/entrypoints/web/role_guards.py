@@ -27,6 +27,12 @@ def academic_of(user: User, code: str) -> None:
         raise HTTPException(404)
 
 
+def admin_only(user: User) -> None:
+    """National views and exports: the national admin (academy code `*`) only; 403 for anyone else."""
+    if not user.roles.admin:
+        raise HTTPException(403, "Cette page est réservée à l'administration nationale.")
+
+
 def asp_agent(user: User) -> None:
     if not user.roles.asp_agent:
         raise HTTPException(403, "Cette page est réservée aux agents de l'ASP.")
