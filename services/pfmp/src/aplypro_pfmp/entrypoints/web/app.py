@@ -22,6 +22,7 @@ from . import (
     academic_exports,
     academic_pages,
     api,
+    asp_api,
     asp_pages,
     auth,
     class_pages,
@@ -106,6 +107,8 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
 
     @app.exception_handler(DocumentsUnavailable)
     async def documents_unavailable(request: Request, exc: DocumentsUnavailable) -> Response:
+        if is_api(request):
+            return JSONResponse({"detail": "documents unavailable, retry in a few minutes"}, status_code=503)
         return render(request, "error.html", {"title": "Documents indisponibles", "status": 503, "message":
                       "Le service des documents ne répond pas : réessayez dans quelques minutes."}, status_code=503)
 
@@ -130,6 +133,7 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
     app.include_router(academic_exports.build_router())
     app.include_router(academic_api.build_router())
     app.include_router(asp_pages.build_router())
+    app.include_router(asp_api.build_router())
     app.include_router(stats_pages.build_router())
     app.include_router(staff_pages.build_router())
     app.include_router(download_pages.build_router())
