@@ -1,4 +1,4 @@
-"""The academic, ASP, public and download pages in a real browser (Debian's chromium, Playwright), the app as
+"""The academic, national, ASP, public and download pages in a real browser (Debian's chromium, Playwright), the app as
 its own process, the real OIDC provider and database; axe-core on every page visited: no serious or critical
 violation. Skipped, with the reason, where chromium or npm is missing (fixtures of test_web_browser.py)."""
 
@@ -56,6 +56,13 @@ async def test_academic_asp_public_and_download_pages_pass_axe_in_chromium(
             await page.get_by_role("link", name="TLE PRO").click()
             assert "HADDAD Mehdi" in await page.inner_text("main")
             await check_accessibility(page, "academic-class")
+            # The national admin: every academy, the national view and its export
+            page = await logged_in(browser, "national")
+            await page.wait_for_url(f"{web_url}/academie")
+            await page.get_by_role("link", name="Vue nationale et exports").click()
+            await page.wait_for_url(f"{web_url}/national*")
+            assert "Exporter les indicateurs" in await page.inner_text("main")
+            await check_accessibility(page, "national")
             # The ASP agent: the search, and what a malformed number says
             page = await logged_in(browser, "agent-asp")
             await page.wait_for_url(f"{web_url}/asp")
