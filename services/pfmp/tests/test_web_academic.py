@@ -6,8 +6,10 @@ and the published OpenAPI document against the assembled application, without a 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import re
 import uuid
 import zipfile
 from datetime import date
@@ -26,7 +28,7 @@ from aplypro_pfmp.entrypoints.web.settings import WebSettings
 from fastapi.routing import APIRoute
 from starlette.testclient import TestClient
 
-from .test_web_app import all_routes
+from .test_web_app import all_routes, make_client
 from .test_web_other_roles import THIRD_UAI, academy, cells, client, pfmp  # noqa: F401  (fixtures)
 from .web_world import Seeded, login
 
@@ -232,3 +234,69 @@ async def test_the_academic_class_shows_only_this_establishment_s_pfmps(
     students = client.get(f"/api/v1/academies/14/etablissements/{UAI}/annees/2025/classes/TLE PRO").json()
     paye = next(s for s in students if s["last_name"] == "PAYE")
     assert [p["start_date"] for p in paye["pfmps"]] == ["2026-01-05", "2026-03-02"]
+
+
+# --- weekly snapshots and the reports read from them -------------------------------------------------------
+
+async def snapshot_cli(monkeypatch: pytest.MonkeyPatch, database_url: str, namespace: str,
+                       day: str) -> dict[str, object]:
+    """`aplypro-pfmp snapshot-indicators --on day` on the test's schema (in a thread: it runs its own loop)."""
+    from aplypro_pfmp.entrypoints.cli import app
+    from typer.testing import CliRunner
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("APLYPRO_TOPIC_NAMESPACE", namespace)
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["snapshot-indicators", "--on", day])
+    assert result.exit_code == 0, result.output
+    answer: dict[str, object] = json.loads(result.output.strip().splitlines()[-1])
+    return answer
+
+
+@pytest.mark.integration
+async def test_weekly_reports_show_each_indicator_s_change_and_the_admin_exports_the_evolution(
+        client: TestClient, academy: dict[str, Seeded], pool: asyncpg.Pool,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch, database_url: str, namespace: str) -> None:
+    first = await snapshot_cli(monkeypatch, database_url, namespace, "2026-06-06")
+    assert first == {"taken_on": "2026-06-06", "national": 1, "academy": 2, "uai": 3}
+    # A week later: one more PFMP, paid, at the other school of academy 14
+    await pfmp(pool, academy["other"], "validated", date(2026, 4, 6), date(2026, 4, 24), request_state="paid")
+    await snapshot_cli(monkeypatch, database_url, namespace, "2026-06-13")
+    assert (await snapshot_cli(monkeypatch, database_url, namespace, "2026-06-13"))["uai"] == 3  # a rerun replaces
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM indicator_snapshots") == 12
+    login(client, "academique")
+    history = client.get("/academie/14/rapports", params={"annee": 2025})
+    assert history.status_code == 200
+    assert history.text.index("Rapport du 13/06/2026") < history.text.index("Rapport du 06/06/2026")
+    report = client.get("/academie/14/rapports/2026-06-13", params={"annee": 2025})
+    assert report.status_code == 200
+    rows = dict((label, (value, change)) for label, value, change in re.findall(
+        r'<tr><th scope="row">([^<]+)</th>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>', report.text))
+    assert rows["Toutes PFMPs"] == ("4", "+1")
+    assert rows["Dem. payées"] == ("2", "+1")
+    assert rows["Nb. scolarités"] == ("3", "=")
+    assert rows["Part élèves payés"] == ("67 %", "+33 pts")  # 1 of 3 students paid, then 2 of 3
+    # Compared with a day that is not an earlier report: the previous report instead
+    assert "+1" in client.get("/academie/14/rapports/2026-06-13",
+                              params={"annee": 2025, "contre": "2026-01-01"}).text
+    first_report = client.get("/academie/14/rapports/2026-06-06", params={"annee": 2025})
+    assert "Premier rapport de l'année" in first_report.text
+    # Scope: another academy's report, a day without a report; the evolution is the admin's
+    assert client.get("/academie/15/rapports", params={"annee": 2025}).status_code == 404
+    assert client.get("/academie/15/rapports/2026-06-13", params={"annee": 2025}).status_code == 404
+    assert client.get("/academie/14/rapports/2026-06-20", params={"annee": 2025}).status_code == 404
+    assert client.get("/national/evolution.csv").status_code == 403
+    with make_client(database_url, namespace, client.app.state.web_settings.oidc_issuer) as admin:  # type: ignore[attr-defined]
+        login(admin, "national")
+        evolution = admin.get("/national/evolution.csv", params={"annee": 2025})
+        assert evolution.headers["content-disposition"] == 'attachment; filename="evolution-2025-2026.csv"'
+        lines = lines_of(evolution.text)
+        assert list(lines) == ["Rapport", "2026-06-06", "2026-06-13"]
+        assert [lines[day][column("pfmps_count")] for day in ("2026-06-06", "2026-06-13")] == ["4", "5"]
+        assert admin.get("/academie/15/rapports/2026-06-13", params={"annee": 2025}).status_code == 200
+    for sub in ("directrice", "agent-asp"):
+        with make_client(database_url, namespace, client.app.state.web_settings.oidc_issuer) as other:  # type: ignore[attr-defined]
+            login(other, sub)
+            for path in ("/academie/14/rapports", "/academie/14/rapports/2026-06-13?annee=2025",
+                         "/national/evolution.csv"):
+                assert other.get(path).status_code == 403, (sub, path)

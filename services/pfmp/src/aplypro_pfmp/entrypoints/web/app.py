@@ -21,6 +21,7 @@ from . import (
     academic_api,
     academic_exports,
     academic_pages,
+    academic_reports,
     api,
     asp_api,
     asp_pages,
@@ -131,6 +132,7 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
     app.include_router(hide_pages.build_router())
     app.include_router(academic_pages.build_router())
     app.include_router(academic_exports.build_router())
+    app.include_router(academic_reports.build_router())
     app.include_router(academic_api.build_router())
     app.include_router(asp_pages.build_router())
     app.include_router(asp_api.build_router())
