@@ -279,6 +279,12 @@ async def test_weekly_reports_show_each_indicator_s_change_and_the_admin_exports
     # Compared with a day that is not an earlier report: the previous report instead
     assert "+1" in client.get("/academie/14/rapports/2026-06-13",
                               params={"annee": 2025, "contre": "2026-01-01"}).text
+    api = client.get("/api/v1/academies/14/rapports/2026-06-13", params={"annee": 2025}).json()
+    assert (api["against"], api["indicators"]["counts"]["pfmps_count"], api["earlier"]["counts"]["pfmps_count"]) == (
+        "2026-06-06", 4, 3)
+    assert client.get("/api/v1/academies/14/rapports").json()["days"] == ["2026-06-13", "2026-06-06"]
+    assert client.get("/api/v1/academies/15/rapports").status_code == 404
+    assert client.get("/api/v1/academies/15/rapports/2026-06-13", params={"annee": 2025}).status_code == 404
     first_report = client.get("/academie/14/rapports/2026-06-06", params={"annee": 2025})
     assert "Premier rapport de l'année" in first_report.text
     # Scope: another academy's report, a day without a report; the evolution is the admin's
@@ -298,5 +304,6 @@ async def test_weekly_reports_show_each_indicator_s_change_and_the_admin_exports
         with make_client(database_url, namespace, client.app.state.web_settings.oidc_issuer) as other:  # type: ignore[attr-defined]
             login(other, sub)
             for path in ("/academie/14/rapports", "/academie/14/rapports/2026-06-13?annee=2025",
-                         "/national/evolution.csv"):
+                         "/national/evolution.csv", "/api/v1/academies/14/rapports",
+                         "/api/v1/academies/14/rapports/2026-06-13?annee=2025"):
                 assert other.get(path).status_code == 403, (sub, path)

@@ -148,12 +148,12 @@ async def test_an_asp_agent_reaches_only_their_search(client: TestClient, academ
     assert "Numéro de décision d'attribution" in home.text
     token = csrf_of(home)
     own = {"/", "/stats", "/asp", "/connexion", "/auth/callback", "/asp/dossiers/{schooling_id}",
-           "/asp/documents/{document_id}"}  # the last two: tests/test_web_documents.py
+           "/asp/documents/{document_id}", "/api/v1/asp/dossiers/{schooling_id}"}  # these: tests/test_web_documents.py
     for path in routes(client, "GET"):
         if path not in own:
             assert client.get(filled(path)).status_code == 403, path
     for path in routes(client, "POST"):
-        if path not in {"/deconnexion", "/asp/recherche"}:
+        if path not in {"/deconnexion", "/asp/recherche", "/api/v1/asp/recherche"}:
             assert client.post(filled(path), data={"csrf_token": token}).status_code == 403, path
     # A dossier this session did not find is not reachable by its id
     assert client.get(f"/asp/dossiers/{academy['paid'].schooling_id}").status_code == 404

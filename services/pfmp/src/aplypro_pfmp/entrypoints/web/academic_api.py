@@ -18,12 +18,12 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, Field, create_model
 
-from aplypro_pfmp.adapters import indicators_sql, web_sql
+from aplypro_pfmp.adapters import indicators_sql, snapshots_sql, web_sql
 from aplypro_pfmp.domain.indicators import Counts
 
 from . import academic_reads
 from .labels import PFMP_STATUS
-from .role_guards import academic_of, admin_only, today_of
+from .role_guards import academic_of, academic_user, admin_only, today_of
 from .security import User, current_user
 
 Uai = Annotated[str, Path(pattern=r"^[0-9]{7}[A-Z]$", description="Establishment UAI")]
@@ -83,6 +83,20 @@ class ClassStudentOut(BaseModel):
     pfmps: list[ClassPfmpOut]
 
 
+class ReportsOut(BaseModel):
+    school_year: int | None
+    school_years: list[int]
+    days: list[date] = Field(description="Days a weekly report was taken, latest first")
+
+
+class ReportOut(BaseModel):
+    school_year: int
+    taken_on: date
+    indicators: IndicatorsOut
+    against: date | None = Field(description="The earlier report compared with (null: the year's first)")
+    earlier: IndicatorsOut | None
+
+
 def _ratio(value: Fraction | None) -> float | None:
     return None if value is None else round(float(value), 4)
 
@@ -98,7 +112,7 @@ SCOPE: dict[int | str, dict[str, Any]] = {
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/api/v1", tags=["academic"])
+    router = APIRouter(prefix="/api/v1", tags=["academic"], dependencies=[Depends(academic_user)])
 
     @router.get("/academies/{code}/etablissements", response_model=TableOut, responses=SCOPE)
     async def academy(request: Request, code: Academy, user: CurrentUser, annee: int | None = None) -> TableOut:
@@ -146,6 +160,31 @@ def build_router() -> APIRouter:
             pfmps=[ClassPfmpOut(start_date=p.start_date, end_date=p.end_date, day_count=p.day_count, status=p.status,
                                 status_label=PFMP_STATUS.get(p.status, (p.status, ""))[0])
                    for p in pfmps[s.student_id]]) for s in students]
+
+    @router.get("/academies/{code}/rapports", response_model=ReportsOut, responses=SCOPE)
+    async def reports(request: Request, code: Academy, user: CurrentUser, annee: int | None = None) -> ReportsOut:
+        """The days a weekly report was taken (latest first), for the chosen school year."""
+        academic_of(user, code)
+        async with request.app.state.pool.acquire() as conn:
+            years = await snapshots_sql.report_years(conn)
+            year = academic_reads.chosen_year(years, annee)
+            days = [] if year is None else await snapshots_sql.report_days(conn, year)
+        return ReportsOut(school_year=year, school_years=years, days=days)
+
+    @router.get("/academies/{code}/rapports/{taken_on}", response_model=ReportOut, responses=SCOPE)
+    async def report(request: Request, code: Academy, taken_on: date, user: CurrentUser, annee: int,
+                     contre: date | None = None) -> ReportOut:
+        """The academy's indicators at a report and at an earlier one (`contre`, else the previous report)."""
+        academic_of(user, code)
+        async with request.app.state.pool.acquire() as conn:
+            now = await snapshots_sql.one(conn, taken_on, annee, "academy", code)
+            if now is None:
+                raise HTTPException(404)
+            earlier = [d for d in await snapshots_sql.report_days(conn, annee) if d < taken_on]
+            against = contre if contre in earlier else (earlier[0] if earlier else None)
+            before = None if against is None else await snapshots_sql.one(conn, against, annee, "academy", code)
+        return ReportOut(school_year=annee, taken_on=taken_on, indicators=indicators(code, now), against=against,
+                         earlier=None if before is None else indicators(code, before))
 
     @router.get("/national/academies", response_model=TableOut,
                 responses={**SCOPE, 403: {"description": "not the national admin"}})

@@ -20,7 +20,7 @@ from aplypro_pfmp.domain.indicators import colour, shown
 
 from . import academic_reads
 from .rendering import render
-from .role_guards import academic_of, admin_only, today_of
+from .role_guards import academic_of, academic_user, admin_only, today_of
 from .security import User, current_user
 
 log = structlog.get_logger(__name__)
@@ -33,7 +33,7 @@ def _attachment(data: bytes, media_type: str, name: str) -> Response:
 
 
 def build_router() -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(dependencies=[Depends(academic_user)])
 
     @router.get("/academie/{code}/indicateurs.csv", name="academy_export")
     async def academy_csv(request: Request, code: Academy, user: CurrentUser, annee: int | None = None) -> Response:

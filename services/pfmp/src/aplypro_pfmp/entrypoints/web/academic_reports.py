@@ -20,7 +20,7 @@ from aplypro_pfmp.domain.indicator_export import csv_text
 from .academic_exports import _attachment
 from .academic_reads import chosen_year
 from .rendering import render
-from .role_guards import academic_of, admin_only
+from .role_guards import academic_of, academic_user, admin_only
 from .security import User, current_user
 
 Academy = Annotated[str, Path(pattern=r"^[0-9A-Z]{2,3}$")]
@@ -28,7 +28,7 @@ CurrentUser = Annotated[User, Depends(current_user)]
 
 
 def build_router() -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(dependencies=[Depends(academic_user)])
 
     @router.get("/academie/{code}/rapports", name="academic_reports")
     async def history(request: Request, code: Academy, user: CurrentUser, annee: int | None = None) -> Response:

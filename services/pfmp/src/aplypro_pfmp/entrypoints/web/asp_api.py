@@ -18,7 +18,7 @@ from aplypro_pfmp.adapters import dossier_sql
 
 from .asp_pages import ASP_KINDS, REQUEST_STATUS, documents, found_dossiers, normalised, search
 from .labels import PFMP_STATUS
-from .role_guards import asp_agent
+from .role_guards import asp_agent, asp_user
 from .security import User, current_user
 
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -70,7 +70,7 @@ class DossierOut(BaseModel):
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/api/v1/asp", tags=["asp"])
+    router = APIRouter(prefix="/api/v1/asp", tags=["asp"], dependencies=[Depends(asp_user)])
 
     @router.post("/recherche", response_model=SearchOut,
                  responses={**SCOPE, 404: {"description": "no dossier holds this number"},
