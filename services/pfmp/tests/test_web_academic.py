@@ -20,6 +20,7 @@ import asyncpg
 import pytest
 from aplypro_local.oidc import OTHER_UAI
 from aplypro_local.school import UAI
+from aplypro_pfmp.adapters import invitations_sql
 from aplypro_pfmp.domain.indicator_export import COLUMNS, UnsafeCsvValue, csv_text, ratio_text, zip_of
 from aplypro_pfmp.domain.indicators import Counts
 from aplypro_pfmp.entrypoints.web.api import openapi_document
@@ -142,7 +143,11 @@ async def test_the_extended_pfmps_are_counted_from_the_schooling_s_report(
 
 @pytest.mark.integration
 async def test_the_academic_json_api_answers_what_the_pages_show_within_the_academy(
-        client: TestClient, academy: dict[str, Seeded]) -> None:  # noqa: F811
+        client: TestClient, academy: dict[str, Seeded], pool: asyncpg.Pool) -> None:  # noqa: F811
+    async with pool.acquire() as conn:  # the establishment's users as pfmp knows them
+        await conn.execute("INSERT INTO confirmed_directors (uai, user_id, confirmed_at) "
+                           "VALUES ($1, 'directrice', '2025-09-15 10:00+02')", UAI)
+        await invitations_sql.invite(conn, UAI, "adjoint@ac-demo.fr", "directrice")
     for path in ACADEMIC_GETS[1:] + NATIONAL_GETS[2:]:
         assert client.get(path).status_code == 401, path  # no session
     login(client, "academique")
@@ -157,6 +162,14 @@ async def test_the_academic_json_api_answers_what_the_pages_show_within_the_acad
     one = client.get(f"/api/v1/academies/14/etablissements/{UAI}").json()
     assert one["indicators"]["counts"] == school["counts"]
     assert one["classes"] == [{"label": "TLE PRO", "students": 2, "pfmps": 3}]
+    assert one["director_confirmed_at"].startswith("2025-09-15T10:00:00")
+    assert [i["email"] for i in one["invited_staff"]] == ["adjoint@ac-demo.fr"]
+    page = client.get(f"/academie/14/etablissements/{UAI}").text
+    assert "Directeur confirmé : oui, depuis le 15/09/2025" in page
+    assert "adjoint@ac-demo.fr" in page
+    assert "directrice" not in page  # the identity's id is not shown
+    other = client.get(f"/api/v1/academies/14/etablissements/{OTHER_UAI}").json()
+    assert (other["director_confirmed_at"], other["invited_staff"]) == (None, [])
     students = client.get(f"/api/v1/academies/14/etablissements/{UAI}/annees/2025/classes/TLE PRO").json()
     assert sorted(s["last_name"] for s in students) == ["ATTENTE", "PAYE"]
     paye = next(s for s in students if s["last_name"] == "PAYE")

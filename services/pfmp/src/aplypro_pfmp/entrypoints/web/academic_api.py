@@ -10,7 +10,7 @@ Amounts are integer cents; a ratio is a number rounded to 4 decimals, null for a
 from __future__ import annotations
 
 from dataclasses import fields
-from datetime import date
+from datetime import date, datetime
 from fractions import Fraction
 from typing import Annotated, Any
 from uuid import UUID
@@ -58,6 +58,11 @@ class ClassOut(BaseModel):
     pfmps: int
 
 
+class InvitedOut(BaseModel):
+    email: str
+    invited_at: datetime
+
+
 class EstablishmentOut(BaseModel):
     uai: str
     academy: str
@@ -65,6 +70,8 @@ class EstablishmentOut(BaseModel):
     school_years: list[int]
     indicators: IndicatorsOut | None
     classes: list[ClassOut]
+    director_confirmed_at: datetime | None = Field(description="When a director ticked the statement (null: none)")
+    invited_staff: list[InvitedOut] = Field(description="Live staff invitations (delegated staff come from claims)")
 
 
 class ClassPfmpOut(BaseModel):
@@ -136,10 +143,13 @@ def build_router() -> APIRouter:
             classes = [] if year is None else await web_sql.classes(conn, uai, year)
             counts = None if year is None else await academic_reads.establishment_counts(
                 conn, code, uai, year, today_of(request))
+            users = await academic_reads.establishment_users(conn, uai)
         return EstablishmentOut(uai=uai, academy=code, school_year=year, school_years=years,
                                 indicators=None if counts is None else indicators(uai, counts),
                                 classes=[ClassOut(label=c.label, students=c.students, pfmps=c.pfmps)
-                                         for c in classes])
+                                         for c in classes],
+                                director_confirmed_at=users.director_confirmed_at,
+                                invited_staff=[InvitedOut(email=e, invited_at=at) for e, at in users.invited])
 
     @router.get("/academies/{code}/etablissements/{uai}/annees/{year}/classes/{label}",
                 response_model=list[ClassStudentOut], responses=SCOPE)

@@ -60,9 +60,10 @@ def build_router() -> APIRouter:
             classes = [] if year is None else await web_sql.classes(conn, uai, year)
             counts = None if year is None else await academic_reads.establishment_counts(
                 conn, code, uai, year, today_of(request))
+            users = await academic_reads.establishment_users(conn, uai)
         return render(request, "academic_establishment.html", {
             "title": f"Établissement {uai}", "code": code, "uai": uai, "years": years, "year": year,
-            "classes": classes, "counts": counts, "shown": shown, "colour": colour})
+            "classes": classes, "counts": counts, "shown": shown, "colour": colour, "users": users})
 
     @router.get("/academie/{code}/etablissements/{uai}/annees/{year}/classes/{label}", name="academic_class")
     async def klass(request: Request, code: Academy, uai: Uai, year: int, label: str, user: CurrentUser) -> Response:

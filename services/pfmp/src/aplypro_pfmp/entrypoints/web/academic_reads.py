@@ -5,13 +5,15 @@ academy. The caller has checked the user's scope (role_guards); `today` is the p
 from __future__ import annotations
 
 from dataclasses import fields
-from datetime import date
+from datetime import date, datetime
 from typing import NamedTuple
 
 from aplypro_servicekit.db import Connection
 
-from aplypro_pfmp.adapters import indicators_sql
+from aplypro_pfmp.adapters import indicators_sql, invitations_sql
 from aplypro_pfmp.domain.indicators import Counts
+
+from .role_guards import PARIS
 
 
 class YearRows(NamedTuple):
@@ -54,3 +56,18 @@ async def national(conn: Connection, asked: int | None, today: date) -> YearRows
 
 async def national_establishments(conn: Connection, year: int, today: date) -> list[indicators_sql.Keyed]:
     return await indicators_sql.counts(conn, by="uai", school_year=year, today=today)
+
+
+class EstablishmentUsers(NamedTuple):
+    """Who uses an establishment's pages, as pfmp knows them (features.md §2 "users"): whether a director is
+    confirmed and since when (the identity's opaque id is not shown), and the live staff invitations. Directors and
+    delegated staff come from identity claims at each login and are not stored, so they are not listed."""
+
+    director_confirmed_at: datetime | None
+    invited: list[tuple[str, datetime]]  # e-mail, invited at
+
+
+async def establishment_users(conn: Connection, uai: str) -> EstablishmentUsers:
+    confirmed = await conn.fetchval("SELECT confirmed_at FROM confirmed_directors WHERE uai = $1", uai)
+    invited = [(i.email, i.invited_at.astimezone(PARIS)) for i in await invitations_sql.of_establishment(conn, uai)]
+    return EstablishmentUsers(None if confirmed is None else confirmed.astimezone(PARIS), invited)
