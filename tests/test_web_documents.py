@@ -312,3 +312,45 @@ async def test_a_documents_service_that_does_not_answer_says_what_to_do(
         page = client.get(f"/etablissements/{UAI}/eleves/{school['durand']['student_id']}/documents")
         assert page.status_code == 503
         assert "réessayez dans quelques minutes" in page.text
+
+
+async def test_the_asp_json_api_finds_a_dossier_by_da_number_and_shows_only_what_this_session_found(
+        client: TestClient, school: dict[str, Any], pools: dict[str, asyncpg.Pool], database_url: str,
+        namespace: str, oidc_issuer: str, documents_api: str) -> None:
+    eluard = school["eluard"]
+    _, da_number = eluard["documents"]["attribution"]
+    liquidation_id, _ = eluard["documents"]["liquidation"]
+    async with pools["pfmp"].acquire() as conn:  # the PFMP as pfmp's tables hold it, priced by the calculator
+        pfmp_id = uuid.uuid4()
+        await conn.execute("INSERT INTO pfmps (pfmp_id, schooling_id, student_id, start_date, end_date, day_count, "
+                           "status, rank) VALUES ($1, $2, $3, $4, $5, 10, 'validated', 1)", pfmp_id,
+                           eluard["schooling_id"], eluard["student_id"], date(2025, 10, 6), date(2025, 10, 17))
+        await conn.execute("INSERT INTO pfmp_amounts (pfmp_id, amount_cents, computed_at) VALUES ($1, 15000, now())",
+                           pfmp_id)
+    found_url, dossier_url = "/api/v1/asp/recherche", f"/api/v1/asp/dossiers/{eluard['schooling_id']}"
+    assert client.get(dossier_url).status_code == 401  # no session
+    assert client.post(found_url, json={"number": da_number}).status_code == 403  # no session: no CSRF token
+    token = csrf_of(login(client, "agent-asp"))
+    assert client.post(found_url, json={"number": da_number}).status_code == 403  # no CSRF token
+    headers = {"X-CSRF-Token": token}
+    assert client.post(found_url, json={"number": "ABC"}, headers=headers).status_code == 422
+    assert client.post(found_url, json={"number": da_number[:-1] + "9"}, headers=headers).status_code == 404
+    assert client.get(dossier_url).status_code == 404  # not found by this session yet
+    found = client.post(found_url, json={"number": f" {da_number.lower()} "}, headers=headers)
+    assert found.json() == {"schooling_id": str(eluard["schooling_id"])}
+    dossier = client.get(dossier_url).json()
+    assert (dossier["last_name"], dossier["uai"], dossier["school_year"]) == ("Éluard", UAI, 2025)
+    assert [(p["rank"], p["amount_cents"], p["status_label"]) for p in dossier["pfmps"]] == [(1, 15000, "Validée")]
+    assert {d["kind"] for d in dossier["documents"]} == {"attribution", "liquidation"}
+    liquidation = next(d for d in dossier["documents"] if d["kind"] == "liquidation")
+    assert liquidation["document_id"] == str(liquidation_id)
+    assert client.get(liquidation["download_path"]).content.startswith(b"%PDF-")
+    assert "150,00" in client.get(f"/asp/dossiers/{eluard['schooling_id']}").text  # the page shows the amount
+    # Another dossier, never searched, stays out of reach; staff and academic users reach neither route
+    assert client.get(f"/api/v1/asp/dossiers/{school['durand']['schooling_id']}").status_code == 404
+    for sub in ("directrice", "academique"):
+        with web(database_url, namespace, oidc_issuer, documents_api) as other:
+            other_token = csrf_of(login(other, sub))
+            answer = other.post(found_url, json={"number": da_number}, headers={"X-CSRF-Token": other_token})
+            assert answer.status_code == 403, sub
+            assert other.get(dossier_url).status_code == 403, sub

@@ -1,4 +1,4 @@
-"""The academic, ASP, public and download pages in a real browser (Debian's chromium, Playwright), the app as
+"""The academic, national, ASP, public and download pages in a real browser (Debian's chromium, Playwright), the app as
 its own process, the real OIDC provider and database; axe-core on every page visited: no serious or critical
 violation. Skipped, with the reason, where chromium or npm is missing (fixtures of test_web_browser.py)."""
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aplypro_local.school import UAI
+from aplypro_pfmp.adapters import snapshots_sql
 
 from .test_web_browser import CHROMIUM, Axe, axe_script, launch_chromium, web_url
 from .test_web_other_roles import pfmp
@@ -27,6 +28,9 @@ async def test_academic_asp_public_and_download_pages_pass_axe_in_chromium(
 
     seeded = await seed_student(pool, UAI, last_name="HADDAD", academy="14")
     await pfmp(pool, seeded, "validated", date(2026, 1, 5), date(2026, 1, 30), request_state="paid")
+    async with pool.acquire() as conn, conn.transaction():  # two weekly reports
+        await snapshots_sql.take(conn, date(2026, 6, 6))
+        await snapshots_sql.take(conn, date(2026, 6, 13))
     axe = Axe(axe_script)
     check_accessibility = axe.check
 
@@ -56,6 +60,19 @@ async def test_academic_asp_public_and_download_pages_pass_axe_in_chromium(
             await page.get_by_role("link", name="TLE PRO").click()
             assert "HADDAD Mehdi" in await page.inner_text("main")
             await check_accessibility(page, "academic-class")
+            await page.goto(f"{web_url}/academie/14")
+            await page.get_by_role("link", name="Rapports hebdomadaires et leur évolution").click()
+            await check_accessibility(page, "academic-reports")
+            await page.get_by_role("link", name="Rapport du 13/06/2026").click()
+            assert "évolution depuis le 06/06/2026" in await page.inner_text("main")
+            await check_accessibility(page, "academic-report")
+            # The national admin: every academy, the national view and its export
+            page = await logged_in(browser, "national")
+            await page.wait_for_url(f"{web_url}/academie")
+            await page.get_by_role("link", name="Vue nationale et exports").click()
+            await page.wait_for_url(f"{web_url}/national*")
+            assert "Exporter les indicateurs" in await page.inner_text("main")
+            await check_accessibility(page, "national")
             # The ASP agent: the search, and what a malformed number says
             page = await logged_in(browser, "agent-asp")
             await page.wait_for_url(f"{web_url}/asp")

@@ -102,9 +102,10 @@ async def test_an_academic_user_sees_the_academy_s_establishments_with_their_ind
         "3", "2", "1", "0",  # PFMPs: all, validated and finished, completed, incomplete
         "1", "0", "1",  # requests: sent, integrated, paid
         "1 50 %",  # students paid
-        "1", "2", "50 %"]  # PFMPs paid, payable, paid/payable
+        "1", "2", "50 %",  # PFMPs paid, payable, paid/payable
+        "67 %", "0"]  # PFMPs validated / all, extended PFMPs
     assert cells(home.text, OTHER_UAI)[:4] == ["1", "1", "1 100 %", "1 100 %"]
-    assert cells(home.text, OTHER_UAI)[-1] == "0 %"  # nothing payable: 0, not a division by zero
+    assert cells(home.text, OTHER_UAI)[14] == "0 %"  # nothing payable: 0, not a division by zero
     # Drill down: the establishment's classes, then the class's students and PFMPs
     school = client.get(f"/academie/14/etablissements/{UAI}")
     assert school.status_code == 200
@@ -133,7 +134,8 @@ async def test_an_academic_user_is_refused_every_write_and_every_establishment_p
     for path in posts:
         answer = client.post(filled(path), data={"csrf_token": token})
         assert answer.status_code == 403, path
-    gets = [path for path in routes(client, "GET") if path.startswith(("/etablissements", "/asp", "/api"))]
+    gets = [path for path in routes(client, "GET") if path.startswith(("/etablissements", "/asp", "/api", "/national"))
+            and not path.startswith("/api/v1/academies")]  # their own JSON API: tests/test_web_academic.py
     for path in gets:
         assert client.get(filled(path)).status_code == 403, path
     async with pool.acquire() as conn:
@@ -146,12 +148,12 @@ async def test_an_asp_agent_reaches_only_their_search(client: TestClient, academ
     assert "Numéro de décision d'attribution" in home.text
     token = csrf_of(home)
     own = {"/", "/stats", "/asp", "/connexion", "/auth/callback", "/asp/dossiers/{schooling_id}",
-           "/asp/documents/{document_id}"}  # the last two: tests/test_web_documents.py
+           "/asp/documents/{document_id}", "/api/v1/asp/dossiers/{schooling_id}"}  # these: tests/test_web_documents.py
     for path in routes(client, "GET"):
         if path not in own:
             assert client.get(filled(path)).status_code == 403, path
     for path in routes(client, "POST"):
-        if path not in {"/deconnexion", "/asp/recherche"}:
+        if path not in {"/deconnexion", "/asp/recherche", "/api/v1/asp/recherche"}:
             assert client.post(filled(path), data={"csrf_token": token}).status_code == 403, path
     # A dossier this session did not find is not reachable by its id
     assert client.get(f"/asp/dossiers/{academy['paid'].schooling_id}").status_code == 404

@@ -29,6 +29,8 @@ DEMO_ACCOUNTS: dict[str, dict[str, object]] = {
     "academique": {"email": "rectorat@ac-demo.fr", "given_name": "Anne", "family_name": "Leroy",
                    "AplyproAcademieResp": ["14"]},
     "agent-asp": {"email": "agent@asp-public.fr", "given_name": "Paul", "family_name": "Roux"},
+    "national": {"email": "national@ac-demo.fr", "given_name": "Inès", "family_name": "Garnier",
+                 "AplyproAcademieResp": ["*"]},
     "autre-ecole": {"email": "direction@ac-autre.fr", "given_name": "Luc", "family_name": "Petit",
                     "FrEduFonctAdm": "DIR", "FrEduRneResp": [f"{OTHER_UAI}$UAJ$PU$N$T3$LYC$340"]},
     "sans-role": {"email": "visiteur@example.fr", "given_name": "Eve", "family_name": "Durand"},
@@ -37,6 +39,7 @@ DEMO_ACCOUNTS: dict[str, dict[str, object]] = {
 ACCOUNT_ROLES = {
     "directrice": f"director of {UAI}", "personnel": f"authorised staff of {UAI}",
     "academique": "academic user (academy 14)", "agent-asp": "ASP agent",
+    "national": "national admin (every academy, exports)",
     "autre-ecole": f"director of another school ({OTHER_UAI})", "sans-role": "no role: refused",
 }
 

@@ -28,6 +28,7 @@ class DossierPfmp(NamedTuple):
     day_count: int | None
     status: str
     request_state: str | None
+    amount_cents: int | None  # the calculator's latest amount (None: not priced yet)
 
 
 async def dossier(conn: Connection, schooling_id: UUID) -> Dossier | None:
@@ -41,6 +42,7 @@ async def pfmps(conn: Connection, schooling_id: UUID) -> list[DossierPfmp]:
     rows = await conn.fetch(
         "SELECT p.rank, p.start_date, p.end_date, p.day_count, p.status, "
         "(SELECT coalesce(pr.asp_state, pr.calc_state) FROM payment_requests pr WHERE pr.pfmp_id = p.pfmp_id "
-        " ORDER BY coalesce(pr.requested_at, pr.first_seen) DESC, pr.payment_request_id LIMIT 1) AS request_state "
-        "FROM pfmps p WHERE p.schooling_id = $1 AND NOT p.deleted ORDER BY p.rank", schooling_id)
+        " ORDER BY coalesce(pr.requested_at, pr.first_seen) DESC, pr.payment_request_id LIMIT 1) AS request_state, "
+        "a.amount_cents FROM pfmps p LEFT JOIN pfmp_amounts a ON a.pfmp_id = p.pfmp_id "
+        "WHERE p.schooling_id = $1 AND NOT p.deleted ORDER BY p.rank", schooling_id)
     return [DossierPfmp(**dict(r)) for r in rows]

@@ -14,17 +14,22 @@ from aplypro_servicekit.db import Connection
 
 from aplypro_pfmp.domain.indicators import Counts
 
-# {group}: s.uai or s.academy_code; $1: academies (NULL: all), $2: school year, $3: today.
+# {group}: s.uai or s.academy_code; $1: academies (NULL: all), $2: school year, $3: today, $4: one UAI (NULL: all).
 _COUNTS = """
 WITH s AS (
-    SELECT s.schooling_id, s.student_id, s.status, {group} AS key FROM schoolings s
+    SELECT s.schooling_id, s.student_id, s.status, s.end_date, {group} AS key,
+           EXISTS (SELECT 1 FROM schooling_reports r WHERE r.schooling_id = s.schooling_id
+                   AND r.extended_end_date IS NOT NULL) AS extended
+    FROM schoolings s
     WHERE s.school_year = $2 AND ($1::text[] IS NULL OR s.academy_code = ANY($1)) AND {group} IS NOT NULL
+      AND ($4::text IS NULL OR s.uai = $4)
 ), d AS (  -- a DA issued and not withdrawn
     SELECT schooling_id FROM decisions GROUP BY schooling_id
     HAVING bool_or(kind = 'attribution') AND NOT bool_or(kind = 'retrait')
 ), p AS (
     SELECT p.pfmp_id, p.student_id, p.status, p.end_date <= $3 AS finished, s.key, s.status AS schooling_status,
-           s.schooling_id IN (SELECT schooling_id FROM d) AS has_da, a.amount_cents
+           s.schooling_id IN (SELECT schooling_id FROM d) AS has_da, a.amount_cents,
+           (s.extended AND p.end_date > s.end_date) AS extended
     FROM pfmps p JOIN s USING (schooling_id) LEFT JOIN pfmp_amounts a ON a.pfmp_id = p.pfmp_id WHERE NOT p.deleted
 ), requests AS (
     SELECT pr.pfmp_id, coalesce(pr.asp_state, pr.calc_state) AS state,
@@ -50,7 +55,9 @@ WITH s AS (
            count(*) FILTER (WHERE r.state = 'paid') AS pfmps_paid_count,
            count(DISTINCT p.student_id) FILTER (WHERE r.state = 'paid') AS students_paid_count,
            count(*) FILTER (WHERE p.finished AND p.status IN ('validated', 'rectified')
-                            AND p.schooling_status = 'student' AND p.has_da) AS pfmps_payable_count
+                            AND p.schooling_status = 'student' AND p.has_da) AS pfmps_payable_count,
+           count(*) FILTER (WHERE p.extended) AS pfmps_extended_count,
+           sum(p.amount_cents) FILTER (WHERE p.extended) AS pfmps_extended_sum
     FROM p LEFT JOIN requests r ON r.pfmp_id = p.pfmp_id AND r.nth = 1 GROUP BY p.key
 ), by_request AS (
     SELECT p.key, count(*) FILTER (WHERE r.state = 'paid') AS payment_requests_paid_count,
@@ -72,8 +79,9 @@ class Keyed(NamedTuple):
 
 
 async def counts(conn: Connection, *, by: Literal["uai", "academy"], school_year: int, today: date,
-                 academies: list[str] | None = None) -> list[Keyed]:
-    rows = await conn.fetch(_COUNTS.format(group=_GROUPS[by], columns=_COLUMNS), academies, school_year, today)
+                 academies: list[str] | None = None, uai: str | None = None) -> list[Keyed]:
+    rows = await conn.fetch(_COUNTS.format(group=_GROUPS[by], columns=_COLUMNS), academies, school_year, today,
+                            uai)
     return [Keyed(r["key"], Counts.from_row(r)) for r in rows]
 
 

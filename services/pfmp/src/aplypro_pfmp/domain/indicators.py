@@ -4,7 +4,9 @@ pfmp knows schoolings, students, PFMPs and their states, issued decisions, RIBs 
 establishment), each payment request's state and amount, and each PFMP's amount (the calculator's
 AmountComputed): every count below, and the `_sum` columns of validated, completed and paid amounts (integer
 cents). It does not know yearly caps, recovery orders nor students' ASP readiness (the students service's), so
-`yearly_sum`, `payment_requests_recovery_sum` and `students_data_count` are not here.
+`yearly_sum`, `payment_requests_recovery_sum`, `students_data_count` and the theoretical
+`pfmps_incompleted_sum` (it needs the daily rate) are not here. Reports it does know (schooling_reports): the
+`pfmps_extended_` columns.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class Counts:
     pfmps_validated_sum: int = 0  # cents: amounts of the finished validated or rectified PFMPs
     pfmps_completed_sum: int = 0  # cents: amounts of the completed PFMPs (known once the calculator priced them)
     payment_requests_paid_sum: int = 0  # cents: "Mt. payé", the paid requests' amounts
+    pfmps_extended_count: int = 0  # PFMPs of an extended (reported) schooling ending after the schooling's end
+    pfmps_extended_sum: int = 0  # cents: their amounts
 
     @classmethod
     def from_row(cls, row: object) -> Counts:

@@ -26,7 +26,7 @@ from aplypro_pfmp.service_layer.decisions import WithdrawalReason, WithdrawDecis
 from aplypro_pfmp.service_layer.imports import IMPORT_USER, ImportSummary, import_pfmps
 from aplypro_pfmp.service_layer.validation import ValidationReport, validate_establishment
 
-from . import cli_lifecycle, cli_school_years, cli_web
+from . import cli_indicators, cli_lifecycle, cli_school_years, cli_web
 from .service import build_spec
 from .transaction import all_or_nothing
 
@@ -140,6 +140,7 @@ def status() -> None:
 cli_lifecycle.register(app)
 cli_school_years.register(app)
 cli_web.register(app)
+cli_indicators.register(app)
 
 
 def main() -> None:

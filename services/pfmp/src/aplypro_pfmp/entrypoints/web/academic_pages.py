@@ -1,5 +1,6 @@
 """Academic users' pages (features.md §1, §2, §4): read-only. Their academy's establishments with the
-indicators pfmp can compute (counts, and amounts in euros), then an establishment's classes and a class's students and PFMPs.
+indicators pfmp can compute (counts, and amounts in euros), then an establishment's classes and a class's
+students and PFMPs. Their exports and the national view: academic_exports; the same data as JSON: academic_api.
 
 No form and no write route here; every establishment route (security.staff_of) answers them 403, which
 tests/test_web_other_roles.py checks for every POST route of the application.
@@ -15,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from aplypro_pfmp.adapters import indicators_sql, web_sql
 from aplypro_pfmp.domain.indicators import colour, shown
 
+from . import academic_reads
 from .rendering import render
 from .role_guards import academic_of, academies_of, today_of
 from .security import User, current_user
@@ -22,10 +24,6 @@ from .security import User, current_user
 Uai = Annotated[str, Path(pattern=r"^[0-9]{7}[A-Z]$")]
 Academy = Annotated[str, Path(pattern=r"^[0-9A-Z]{2,3}$")]
 CurrentUser = Annotated[User, Depends(current_user)]
-
-
-def _year(years: list[int], asked: int | None) -> int | None:
-    return asked if asked in years else (years[0] if years else None)
 
 
 def build_router() -> APIRouter:
@@ -45,14 +43,10 @@ def build_router() -> APIRouter:
     async def academy(request: Request, code: Academy, user: CurrentUser, annee: int | None = None) -> Response:
         academic_of(user, code)
         async with request.app.state.pool.acquire() as conn:
-            years = await indicators_sql.school_years(conn, [code])
-            year = _year(years, annee)
-            rows = [] if year is None else await indicators_sql.counts(
-                conn, by="uai", school_year=year, today=today_of(request), academies=[code])
-        # Ranked by what reached the students (features.md §4: by amount paid)
-        rows.sort(key=lambda r: (-r.counts.payment_requests_paid_sum, -r.counts.pfmps_paid_count, r.key))
-        return render(request, "academy.html", {"title": f"Académie {code}", "code": code, "years": years,
-                                                "year": year, "rows": rows, "shown": shown, "colour": colour})
+            found = await academic_reads.academy_establishments(conn, code, annee, today_of(request))
+        return render(request, "academy.html", {"title": f"Académie {code}", "code": code, "years": found.years,
+                                                "year": found.year, "rows": found.rows, "shown": shown,
+                                                "colour": colour})
 
     @router.get("/academie/{code}/etablissements/{uai}", name="academic_establishment")
     async def establishment(request: Request, code: Academy, uai: Uai, user: CurrentUser,
@@ -62,13 +56,14 @@ def build_router() -> APIRouter:
             if not await indicators_sql.establishment_in(conn, uai, [code]):
                 raise HTTPException(404)
             years = await web_sql.school_years(conn, uai)
-            year = _year(years, annee)
+            year = academic_reads.chosen_year(years, annee)
             classes = [] if year is None else await web_sql.classes(conn, uai, year)
-            counts = [] if year is None else [r for r in await indicators_sql.counts(
-                conn, by="uai", school_year=year, today=today_of(request), academies=[code]) if r.key == uai]
+            counts = None if year is None else await academic_reads.establishment_counts(
+                conn, code, uai, year, today_of(request))
+            users = await academic_reads.establishment_users(conn, uai)
         return render(request, "academic_establishment.html", {
             "title": f"Établissement {uai}", "code": code, "uai": uai, "years": years, "year": year,
-            "classes": classes, "counts": counts[0].counts if counts else None, "shown": shown, "colour": colour})
+            "classes": classes, "counts": counts, "shown": shown, "colour": colour, "users": users})
 
     @router.get("/academie/{code}/etablissements/{uai}/annees/{year}/classes/{label}", name="academic_class")
     async def klass(request: Request, code: Academy, uai: Uai, year: int, label: str, user: CurrentUser) -> Response:
@@ -79,7 +74,8 @@ def build_router() -> APIRouter:
             students = await web_sql.students_of_class(conn, uai, year, label, today_of(request))
             if not students:
                 raise HTTPException(404)
-            pfmps = {s.student_id: await web_sql.pfmps_of_student(conn, s.student_id) for s in students}
+            pfmps = {s.student_id: [p for p in await web_sql.pfmps_of_student(conn, s.student_id) if p.uai == uai]
+                     for s in students}  # this establishment's only: another may be in another academy
         return render(request, "academic_class.html", {"title": f"Classe {label}", "code": code, "uai": uai,
                                                        "year": year, "label": label, "students": students,
                                                        "pfmps": pfmps})

@@ -1,7 +1,8 @@
 """The JSON API beside the pages (`/api/v1`), with the same session and the same server-side guards; its
-OpenAPI document is published as docs/web-api.openapi.json (`aplypro-pfmp openapi`, drift-tested).
+OpenAPI document is published as docs/web-api.openapi.json (`aplypro-pfmp openapi`, drift-tested), built from
+every `/api/` route of the assembled application (this module's and academic_api's).
 
-First slice: a student's PFMPs, what a page refreshes without reloading.
+Here: a student's PFMPs, what a page refreshes without reloading.
 """
 
 from __future__ import annotations
@@ -53,10 +54,32 @@ def build_router() -> APIRouter:
     return router
 
 
-def openapi_document() -> str:
-    """The OpenAPI document of the JSON API alone (the pages are HTML, not part of it)."""
-    app = FastAPI(title="APLyPro web API", version="1.0.0",
-                  description="JSON API of the schools' web application; session cookie from the OIDC login.")
-    app.include_router(build_router())
-    spec: dict[str, Any] = app.openapi()
+def api_routers(app: FastAPI) -> list[APIRouter]:
+    """The routers of the application that serve `/api/...` (a router mixing pages and JSON is refused: the
+    document would then describe pages)."""
+    found: list[APIRouter] = []
+    for route in app.routes:
+        router = getattr(route, "original_router", None)
+        if not isinstance(router, APIRouter):
+            continue
+        paths = [getattr(r, "path", "") for r in router.routes]
+        if any(p.startswith("/api/") for p in paths):
+            if not all(p.startswith("/api/") for p in paths):
+                raise ValueError("a router mixes /api/ routes and pages: split it")
+            found.append(router)
+    return found
+
+
+def openapi_document(app: FastAPI | None = None) -> str:
+    """The OpenAPI document of the JSON API, from the routers the assembled application serves under `/api/`
+    (the pages are HTML, not part of it): what is published is what the application serves."""
+    if app is None:
+        from .app import create_app  # here: app.py imports this module
+
+        app = create_app()
+    document = FastAPI(title="APLyPro web API", version="1.0.0",
+                       description="JSON API of the schools' web application; session cookie from the OIDC login.")
+    for router in api_routers(app):
+        document.include_router(router)
+    spec: dict[str, Any] = document.openapi()
     return json.dumps(spec, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -18,8 +18,12 @@ from starlette.middleware.sessions import SessionMiddleware
 from aplypro_pfmp.config import PfmpSettings
 
 from . import (
+    academic_api,
+    academic_exports,
     academic_pages,
+    academic_reports,
     api,
+    asp_api,
     asp_pages,
     auth,
     class_pages,
@@ -105,6 +109,8 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
 
     @app.exception_handler(DocumentsUnavailable)
     async def documents_unavailable(request: Request, exc: DocumentsUnavailable) -> Response:
+        if is_api(request):
+            return JSONResponse({"detail": "documents unavailable, retry in a few minutes"}, status_code=503)
         return render(request, "error.html", {"title": "Documents indisponibles", "status": 503, "message":
                       "Le service des documents ne répond pas : réessayez dans quelques minutes."}, status_code=503)
 
@@ -127,7 +133,11 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
     app.include_router(dashboard_pages.build_router())
     app.include_router(hide_pages.build_router())
     app.include_router(academic_pages.build_router())
+    app.include_router(academic_exports.build_router())
+    app.include_router(academic_reports.build_router())
+    app.include_router(academic_api.build_router())
     app.include_router(asp_pages.build_router())
+    app.include_router(asp_api.build_router())
     app.include_router(stats_pages.build_router())
     app.include_router(staff_pages.build_router())
     app.include_router(download_pages.build_router())

@@ -35,7 +35,8 @@ REQUEST_STATUS = {  # features.md §3
 }
 
 
-def _found(request: Request) -> list[str]:
+def found_dossiers(request: Request) -> list[str]:
+    """The schooling ids this session's searches found, most recent first: the only dossiers it may open."""
     value = request.session.get(FOUND_KEY)
     return [str(v) for v in value] if isinstance(value, list) else []
 
@@ -43,6 +44,25 @@ def _found(request: Request) -> list[str]:
 def documents(request: Request) -> DocumentsClient:
     client: DocumentsClient = request.app.state.documents
     return client
+
+
+def normalised(number: str) -> str | None:
+    """The DA number without blanks, upper case; None when it cannot be one (nothing is asked then)."""
+    wanted = re.sub(r"\s+", "", number).upper()
+    return wanted if DA_NUMBER.fullmatch(wanted) else None
+
+
+async def search(request: Request, wanted: str) -> str | None:
+    """The schooling id of the dossier holding this DA number (any version), remembered in the session so the
+    agent may open it; None when no dossier holds it. The number itself is never logged."""
+    found = await documents(request).by_number(wanted)
+    if not found:
+        log.info("asp_search", found=0)
+        return None
+    schooling_id = str(found[0]["schooling_id"])
+    request.session[FOUND_KEY] = ([schooling_id] + [s for s in found_dossiers(request) if s != schooling_id])[:FOUND_MAX]
+    log.info("asp_search", found=1, schooling_id=schooling_id)
+    return schooling_id
 
 
 def build_router() -> APIRouter:
@@ -56,26 +76,22 @@ def build_router() -> APIRouter:
     @router.post("/asp/recherche", name="asp_find")
     async def find(request: Request, user: CurrentUser, number: Annotated[str, Form()] = "") -> Response:
         asp_agent(user)
-        wanted = re.sub(r"\s+", "", number).upper()
+        wanted = normalised(number)
         back = RedirectResponse(request.url_for("asp_search"), status_code=303)
-        if not DA_NUMBER.fullmatch(wanted):
+        if wanted is None:
             flash(request, "error", "Un numéro de décision d'attribution a 18 ou 19 caractères, lettres et chiffres "
                                     "(par exemple ENPUK7Q2M9X4TB20251) : vérifiez-le.")
             return back
-        found = await documents(request).by_number(wanted)
-        if not found:
-            log.info("asp_search", found=0)
+        schooling_id = await search(request, wanted)
+        if schooling_id is None:
             flash(request, "error", "Aucun dossier ne porte ce numéro : vérifiez-le sur la décision d'attribution.")
             return back
-        schooling_id = str(found[0]["schooling_id"])
-        request.session[FOUND_KEY] = ([schooling_id] + [s for s in _found(request) if s != schooling_id])[:FOUND_MAX]
-        log.info("asp_search", found=1, schooling_id=schooling_id)
         return RedirectResponse(request.url_for("asp_dossier", schooling_id=schooling_id), status_code=303)
 
     @router.get("/asp/dossiers/{schooling_id}", name="asp_dossier")
     async def dossier(request: Request, schooling_id: UUID, user: CurrentUser) -> Response:
         asp_agent(user)
-        if str(schooling_id) not in _found(request):
+        if str(schooling_id) not in found_dossiers(request):
             raise HTTPException(404)
         docs = [d for d in await documents(request).of_schooling(schooling_id) if d["kind"] in ASP_KINDS]
         async with request.app.state.pool.acquire() as conn:
@@ -95,7 +111,7 @@ def build_router() -> APIRouter:
             pdf = await documents(request).pdf(document_id, audience="asp")
         except DocumentNotFound:
             raise HTTPException(404) from None
-        if pdf.kind not in ASP_KINDS or str(pdf.schooling_id) not in _found(request):
+        if pdf.kind not in ASP_KINDS or str(pdf.schooling_id) not in found_dossiers(request):
             raise HTTPException(404)
         log.info("asp_document_downloaded", document_id=str(document_id), kind=pdf.kind)
         return Response(pdf.data, media_type="application/pdf",

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 
-from .security import User
+from .security import User, current_user
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -27,6 +27,12 @@ def academic_of(user: User, code: str) -> None:
         raise HTTPException(404)
 
 
+def admin_only(user: User) -> None:
+    """National views and exports: the national admin (academy code `*`) only; 403 for anyone else."""
+    if not user.roles.admin:
+        raise HTTPException(403, "Cette page est réservée à l'administration nationale.")
+
+
 def asp_agent(user: User) -> None:
     if not user.roles.asp_agent:
         raise HTTPException(403, "Cette page est réservée aux agents de l'ASP.")
@@ -36,3 +42,13 @@ def today_of(request: Request) -> date:
     """The French calendar day; `app.state.today` replaces it in tests."""
     clock = getattr(request.app.state, "today", None)
     return clock() if clock is not None else datetime.now(PARIS).date()
+
+
+# Router-level dependencies: the role is checked before any parameter is parsed, so a user without the role gets
+# 403 even for a malformed path or body (which would otherwise answer 404 or 422 first).
+def academic_user(user: User = Depends(current_user)) -> None:  # noqa: B008 (FastAPI's dependency idiom)
+    academies_of(user)
+
+
+def asp_user(user: User = Depends(current_user)) -> None:  # noqa: B008
+    asp_agent(user)

@@ -1,0 +1,73 @@
+"""Academic and national reports as files (features.md §2 "Reports: establishments table", "National view,
+exports"; §4 "Exports"): an academy's establishments table as CSV for its academic users, and for the national
+admin the national view (academies with their indicators) and a zip of CSVs (global, academies, establishments).
+
+Aggregates only, no student: nothing personal in these files. File names carry codes and years only.
+The budget-prefix CSV (ENPU, ENPR, MASA, MER) of the existing export is not in the zip: pfmp's projection does
+not keep the establishment's ministry and contract type (README, "Academic users").
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi.responses import Response
+
+from aplypro_pfmp.domain.indicator_export import csv_text, zip_of
+from aplypro_pfmp.domain.indicators import colour, shown
+
+from . import academic_reads
+from .rendering import render
+from .role_guards import academic_of, academic_user, admin_only, today_of
+from .security import User, current_user
+
+log = structlog.get_logger(__name__)
+Academy = Annotated[str, Path(pattern=r"^[0-9A-Z]{2,3}$")]
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def _attachment(data: bytes, media_type: str, name: str) -> Response:
+    return Response(data, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(dependencies=[Depends(academic_user)])
+
+    @router.get("/academie/{code}/indicateurs.csv", name="academy_export")
+    async def academy_csv(request: Request, code: Academy, user: CurrentUser, annee: int | None = None) -> Response:
+        academic_of(user, code)
+        async with request.app.state.pool.acquire() as conn:
+            found = await academic_reads.academy_establishments(conn, code, annee, today_of(request))
+        if found.year is None:
+            raise HTTPException(404)
+        text = csv_text("UAI", [(r.key, r.counts) for r in found.rows])
+        log.info("academic_export", academy=code, school_year=found.year, rows=len(found.rows))
+        return _attachment(text.encode("utf-8"), "text/csv; charset=utf-8",
+                           f"indicateurs-academie-{code}-{found.year}-{found.year + 1}.csv")
+
+    @router.get("/national", name="national")
+    async def national_view(request: Request, user: CurrentUser, annee: int | None = None) -> Response:
+        admin_only(user)
+        async with request.app.state.pool.acquire() as conn:
+            found = await academic_reads.national(conn, annee, today_of(request))
+        return render(request, "national.html", {
+            "title": "Vue nationale", "years": found.years, "year": found.year, "rows": found.rows,
+            "total": academic_reads.total(found.rows), "shown": shown, "colour": colour})
+
+    @router.get("/national/indicateurs.zip", name="national_export")
+    async def national_zip(request: Request, user: CurrentUser, annee: int | None = None) -> Response:
+        admin_only(user)
+        async with request.app.state.pool.acquire() as conn:
+            found = await academic_reads.national(conn, annee, today_of(request))
+            if found.year is None:
+                raise HTTPException(404)
+            schools = await academic_reads.national_establishments(conn, found.year, today_of(request))
+        files = [("global.csv", csv_text("Périmètre", [("National", academic_reads.total(found.rows))])),
+                 ("academies.csv", csv_text("Académie", [(r.key, r.counts) for r in found.rows])),
+                 ("etablissements.csv", csv_text("UAI", [(r.key, r.counts) for r in schools]))]
+        log.info("national_export", school_year=found.year, academies=len(found.rows), establishments=len(schools))
+        return _attachment(zip_of(files), "application/zip", f"indicateurs-{found.year}-{found.year + 1}.zip")
+
+    return router

@@ -1,0 +1,73 @@
+"""What the academic pages, their CSV exports and the JSON API read (one place, so a page and its API
+answer the same): an academy's establishments with their indicators, one establishment's, the nation's per
+academy. The caller has checked the user's scope (role_guards); `today` is the pages' injected clock."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import date, datetime
+from typing import NamedTuple
+
+from aplypro_servicekit.db import Connection
+
+from aplypro_pfmp.adapters import indicators_sql, invitations_sql
+from aplypro_pfmp.domain.indicators import Counts
+
+from .role_guards import PARIS
+
+
+class YearRows(NamedTuple):
+    years: list[int]  # most recent first
+    year: int | None  # None: nothing known yet
+    rows: list[indicators_sql.Keyed]
+
+
+def chosen_year(years: list[int], asked: int | None) -> int | None:
+    """The asked year if known, else the latest one (features.md §1)."""
+    return asked if asked in years else (years[0] if years else None)
+
+
+def total(rows: list[indicators_sql.Keyed]) -> Counts:
+    return Counts(**{f.name: sum(getattr(r.counts, f.name) for r in rows) for f in fields(Counts)})
+
+
+async def academy_establishments(conn: Connection, code: str, asked: int | None, today: date) -> YearRows:
+    """The academy's establishments, ranked by what reached the students (features.md §4: by amount paid)."""
+    years = await indicators_sql.school_years(conn, [code])
+    year = chosen_year(years, asked)
+    rows = [] if year is None else await indicators_sql.counts(
+        conn, by="uai", school_year=year, today=today, academies=[code])
+    rows.sort(key=lambda r: (-r.counts.payment_requests_paid_sum, -r.counts.pfmps_paid_count, r.key))
+    return YearRows(years, year, rows)
+
+
+async def establishment_counts(conn: Connection, code: str, uai: str, year: int, today: date) -> Counts | None:
+    rows = await indicators_sql.counts(conn, by="uai", school_year=year, today=today, academies=[code], uai=uai)
+    return rows[0].counts if rows else None
+
+
+async def national(conn: Connection, asked: int | None, today: date) -> YearRows:
+    """Every academy's counts (the '' key: schoolings whose establishment gave no academy)."""
+    years = await indicators_sql.school_years(conn)
+    year = chosen_year(years, asked)
+    rows = [] if year is None else await indicators_sql.counts(conn, by="academy", school_year=year, today=today)
+    return YearRows(years, year, rows)
+
+
+async def national_establishments(conn: Connection, year: int, today: date) -> list[indicators_sql.Keyed]:
+    return await indicators_sql.counts(conn, by="uai", school_year=year, today=today)
+
+
+class EstablishmentUsers(NamedTuple):
+    """Who uses an establishment's pages, as pfmp knows them (features.md §2 "users"): whether a director is
+    confirmed and since when (the identity's opaque id is not shown), and the live staff invitations. Directors and
+    delegated staff come from identity claims at each login and are not stored, so they are not listed."""
+
+    director_confirmed_at: datetime | None
+    invited: list[tuple[str, datetime]]  # e-mail, invited at
+
+
+async def establishment_users(conn: Connection, uai: str) -> EstablishmentUsers:
+    confirmed = await conn.fetchval("SELECT confirmed_at FROM confirmed_directors WHERE uai = $1", uai)
+    invited = [(i.email, i.invited_at.astimezone(PARIS)) for i in await invitations_sql.of_establishment(conn, uai)]
+    return EstablishmentUsers(None if confirmed is None else confirmed.astimezone(PARIS), invited)
