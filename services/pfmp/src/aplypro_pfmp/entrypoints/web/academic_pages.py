@@ -53,14 +53,10 @@ def build_router() -> APIRouter:
                             annee: int | None = None) -> Response:
         academic_of(user, code)
         async with request.app.state.pool.acquire() as conn:
-            if not await indicators_sql.establishment_in(conn, uai, [code]):
-                raise HTTPException(404)
-            years = await web_sql.school_years(conn, uai)
-            year = academic_reads.chosen_year(years, annee)
-            classes = [] if year is None else await web_sql.classes(conn, uai, year)
-            counts = None if year is None else await academic_reads.establishment_counts(
-                conn, code, uai, year, today_of(request))
-            users = await academic_reads.establishment_users(conn, uai)
+            view = await academic_reads.establishment_view(conn, code, uai, annee, today_of(request))
+        if view is None:
+            raise HTTPException(404)
+        years, year, classes, counts, users = view
         return render(request, "academic_establishment.html", {
             "title": f"Établissement {uai}", "code": code, "uai": uai, "years": years, "year": year,
             "classes": classes, "counts": counts, "shown": shown, "colour": colour, "users": users})

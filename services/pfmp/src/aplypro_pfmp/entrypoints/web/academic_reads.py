@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from aplypro_servicekit.db import Connection
 
-from aplypro_pfmp.adapters import indicators_sql, invitations_sql
+from aplypro_pfmp.adapters import indicators_sql, invitations_sql, web_sql
 from aplypro_pfmp.domain.indicators import Counts
 
 from .role_guards import PARIS
@@ -71,3 +71,25 @@ async def establishment_users(conn: Connection, uai: str) -> EstablishmentUsers:
     confirmed = await conn.fetchval("SELECT confirmed_at FROM confirmed_directors WHERE uai = $1", uai)
     invited = [(i.email, i.invited_at.astimezone(PARIS)) for i in await invitations_sql.of_establishment(conn, uai)]
     return EstablishmentUsers(None if confirmed is None else confirmed.astimezone(PARIS), invited)
+
+
+class EstablishmentView(NamedTuple):
+    """One establishment of an academy as its page and its API show it."""
+
+    years: list[int]
+    year: int | None  # None: nothing known yet
+    classes: list[web_sql.ClassRow]
+    counts: Counts | None
+    users: EstablishmentUsers
+
+
+async def establishment_view(conn: Connection, code: str, uai: str, asked: int | None,
+                             today: date) -> EstablishmentView | None:
+    """None when the establishment is not of this academy (the caller answers 404)."""
+    if not await indicators_sql.establishment_in(conn, uai, [code]):
+        return None
+    years = await web_sql.school_years(conn, uai)
+    year = chosen_year(years, asked)
+    classes = [] if year is None else await web_sql.classes(conn, uai, year)
+    counts = None if year is None else await establishment_counts(conn, code, uai, year, today)
+    return EstablishmentView(years, year, classes, counts, await establishment_users(conn, uai))

@@ -14,9 +14,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from aplypro_pfmp.adapters import dossier_sql
-
-from .asp_pages import ASP_KINDS, REQUEST_STATUS, documents, found_dossiers, normalised, search
+from .asp_pages import ASP_KINDS, REQUEST_STATUS, found_dossier, normalised, search
 from .labels import PFMP_STATUS
 from .role_guards import asp_agent, asp_user
 from .security import User, current_user
@@ -92,14 +90,7 @@ def build_router() -> APIRouter:
         """A dossier this session found: the schooling, its PFMPs with their amounts and latest payment
         request's state, and its DAs and états liquidatifs."""
         asp_agent(user)
-        if str(schooling_id) not in found_dossiers(request):
-            raise HTTPException(404)
-        docs = [d for d in await documents(request).of_schooling(schooling_id) if d["kind"] in ASP_KINDS]
-        async with request.app.state.pool.acquire() as conn:
-            found = await dossier_sql.dossier(conn, schooling_id)
-            pfmps = await dossier_sql.pfmps(conn, schooling_id)
-        if found is None:
-            raise HTTPException(404)
+        found, pfmps, docs = await found_dossier(request, schooling_id)
         return DossierOut(
             **found._asdict(),
             pfmps=[DossierPfmpOut(**p._asdict(), status_label=PFMP_STATUS.get(p.status, (p.status, ""))[0],

@@ -9,7 +9,7 @@ POST).
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any, NamedTuple
 from uuid import UUID
 
 import structlog
@@ -65,6 +65,25 @@ async def search(request: Request, wanted: str) -> str | None:
     return schooling_id
 
 
+class FoundDossier(NamedTuple):
+    dossier: dossier_sql.Dossier
+    pfmps: list[dossier_sql.DossierPfmp]
+    documents: list[dict[str, Any]]  # its DAs and états liquidatifs (ASP_KINDS)
+
+
+async def found_dossier(request: Request, schooling_id: UUID) -> FoundDossier:
+    """A dossier this session's searches found, for its page and its API; 404 for any other."""
+    if str(schooling_id) not in found_dossiers(request):
+        raise HTTPException(404)
+    docs = [d for d in await documents(request).of_schooling(schooling_id) if d["kind"] in ASP_KINDS]
+    async with request.app.state.pool.acquire() as conn:
+        found = await dossier_sql.dossier(conn, schooling_id)
+        pfmps = await dossier_sql.pfmps(conn, schooling_id)
+    if found is None:
+        raise HTTPException(404)
+    return FoundDossier(found, pfmps, docs)
+
+
 def build_router() -> APIRouter:
     router = APIRouter()
 
@@ -91,14 +110,7 @@ def build_router() -> APIRouter:
     @router.get("/asp/dossiers/{schooling_id}", name="asp_dossier")
     async def dossier(request: Request, schooling_id: UUID, user: CurrentUser) -> Response:
         asp_agent(user)
-        if str(schooling_id) not in found_dossiers(request):
-            raise HTTPException(404)
-        docs = [d for d in await documents(request).of_schooling(schooling_id) if d["kind"] in ASP_KINDS]
-        async with request.app.state.pool.acquire() as conn:
-            found = await dossier_sql.dossier(conn, schooling_id)
-            pfmps = await dossier_sql.pfmps(conn, schooling_id)
-        if found is None:
-            raise HTTPException(404)
+        found, pfmps, docs = await found_dossier(request, schooling_id)
         numbers = sorted({d["number"] for d in docs if d["kind"] == "attribution"})
         return render(request, "asp_dossier.html", {
             "title": "Dossier", "dossier": found, "pfmps": pfmps, "documents": docs, "kinds": ASP_KINDS,
