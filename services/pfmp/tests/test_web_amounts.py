@@ -98,9 +98,9 @@ async def test_the_academic_indicators_show_amounts_and_rank_by_amount_paid(
     assert page.index(OTHER_UAI) < page.index(UAI)
     row = page[page.index(f">{UAI}</a>"):]
     assert re.findall(r'<td class="amount">([^<]+)</td>', row[:row.index("</tr>")]) == [
-        "700,00 €", "80,00 €", "200,00 €"]  # validated, completed, paid
+        "700,00 €", "80,00 €", "200,00 €", "0,00 €"]  # validated, completed, paid, extended PFMPs
     school = plain(client.get(f"/academie/14/etablissements/{OTHER_UAI}?annee=2025").text)
-    assert re.findall(r'<td class="amount">([^<]+)</td>', school) == ["1 234,56 €", "0,00 €", "1 234,56 €"]
+    assert re.findall(r'<td class="amount">([^<]+)</td>', school) == ["1 234,56 €", "0,00 €", "1 234,56 €", "0,00 €"]
 
 
 async def test_the_public_stats_show_the_total_paid_and_the_amounts_per_academy(
