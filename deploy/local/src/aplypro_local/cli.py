@@ -49,31 +49,34 @@ def up(workdir: WORKDIR = Path("var/stack"),
     and written, with the servers, to WORKDIR/stack.json (`aplypro status` reads it); then the web address
     and the demo accounts. With --sygne (the default) the fake SYGNE runs too: the demo's reference data is
     loaded and the SYGNE school imported from it over HTTP."""
-    from .fake_asp.in_thread import FakeAspInThread
+    from .asp_fakes import asp_fakes
     from .oidc import ACCOUNT_ROLES, OidcProvider
     from .stack import LocalStack
 
     stack = LocalStack(workdir.resolve())
-    asp = FakeAspInThread(workdir.resolve() / "fake-asp")
-    stack.extra_env.update(asp.start())  # the gateway sends to it and polls it over SFTP
+    resources = ExitStack()
+    fakes = resources.enter_context(asp_fakes(workdir.resolve() / "fake-asp"))
+    asp = fakes.asp
+    # The gateway sends to the fake ASP and polls it over SFTP; its correction-file asks the fake RNVP.
+    stack.extra_env.update(fakes.env)
     stack.start_servers()
     stack.start_all()
     try:
         oidc = OidcProvider.start(log_file=workdir.resolve() / "logs" / "oidc.log")
     except (RuntimeError, TimeoutError):
         stack.stop()
-        asp.stop()
+        resources.close()
         raise
     web_url = stack.start_web(oidc.issuer)
     typer.echo(f"KAFKA_BOOTSTRAP_SERVERS={stack.env['KAFKA_BOOTSTRAP_SERVERS']}")
     typer.echo(f"DATABASE_URL={stack.env['DATABASE_URL']}")
     typer.echo(f"fake ASP: sftp://127.0.0.1:{asp.env['APLYPRO_ASP_SFTP_PORT']} (uploads in {asp.upload_dir}; "
                "`aplypro-asp-gateway poll` fetches its answers)")
+    typer.echo(f"fake RNVP: APLYPRO_ASP_RNVP_URL={fakes.rnvp_url} (`aplypro-asp-gateway correction-file` asks it)")
     for service in stack.processes:
         url = stack.ops_url(service)
         typer.echo(f"{service:<12} metrics {url}/metrics  health {url}/healthz  ready {url}/readyz" if url
                    else f"{service:<12} no ops port (APLYPRO_OPS_PORT set by the caller)")
-    resources = ExitStack()
     if sygne:
         _import_sygne_school(stack, workdir.resolve(), resources)
     typer.echo(f"written to {stack.write_description()}; `aplypro status --workdir {workdir}` shows the stack")
@@ -108,10 +111,9 @@ def up(workdir: WORKDIR = Path("var/stack"),
                 stack.start_students_api()  # same port and token
             time.sleep(1)
     finally:
-        resources.close()
         stack.stop()
         oidc.stop()
-        asp.stop()
+        resources.close()  # the fake SYGNE, then the fake RNVP and the fake ASP
 
 
 def _import_sygne_school(stack: LocalStack, workdir: Path, resources: ExitStack) -> None:
