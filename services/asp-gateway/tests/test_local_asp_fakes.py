@@ -64,4 +64,5 @@ def test_the_project_xsd_check_passes_the_builders_file_and_names_no_value() -> 
     assert project_xsd(sample_file(4242)) == []
     assert project_xsd(b"<FICHIER") == ["XML_SYNTAX"]
     found = project_xsd(sample_file(4242).replace(b"<CODE>D</CODE>", b"<CODE>X</CODE>"))
-    assert found and all(kind.startswith("SCHEMAV_") for kind in found)
+    assert found
+    assert all(kind.startswith("SCHEMAV_") for kind in found)
