@@ -4,17 +4,23 @@ ASP checks each upload against the project's XSD."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import time
 from pathlib import Path
 
+import asyncpg
 import pytest
 from aplypro_asp_gateway.adapters.rnvp import HttpRnvp
 from aplypro_asp_gateway.config import AspSettings
 from aplypro_asp_gateway.domain.rnvp import RnvpQuery
 from aplypro_asp_gateway.service_layer.handover import transport_for
 from aplypro_local.asp_fakes import asp_fakes
+from aplypro_local.drill.asp_desk import AspDesk
 from aplypro_local.fake_asp.schema import project_xsd
 
 from .fake_asp_world import A_WEDNESDAY, sample_file
+from .test_sftp_returns_and_send import send, students_requesting
 
 NAME = "nps_ficimport_idp_aplypro_test_dev_20260520013000.xml"
 
@@ -66,3 +72,29 @@ def test_the_project_xsd_check_passes_the_builders_file_and_names_no_value() -> 
     found = project_xsd(sample_file(4242).replace(b"<CODE>D</CODE>", b"<CODE>X</CODE>"))
     assert found
     assert all(kind.startswith("SCHEMAV_") for kind in found)
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("logging_restored")
+async def test_the_asp_desk_of_aplypro_up_polls_and_pays_what_the_gateway_sent(
+        pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path) -> None:
+    # Narrated: `aplypro up`'s round (AspDesk): the gateway's `poll` reads the fake ASP's answers, the fake pays
+    # what it integrated, the next `poll` reads the payments; two requests sent end `paid`, each received once.
+    await students_requesting(pool, 2)
+    with asp_fakes(tmp_path / "fake-asp", clock=lambda: A_WEDNESDAY) as fakes:
+        env = {**os.environ, "DATABASE_URL": database_url, "APLYPRO_TOPIC_NAMESPACE": namespace,
+               "APLYPRO_LOG_JSON": "false", "APLYPRO_ASP_OUTBOX_DIR": str(tmp_path / "outbox"), **fakes.env}
+        [sent] = await send(database_url, namespace, tmp_path, **fakes.env)
+        desk = AspDesk(fakes.asp, env, poll_every_s=0.2)
+        desk.start()
+        try:
+            deadline = time.monotonic() + 120
+            while await pool.fetchval("SELECT count(*) FROM payment_requests WHERE state = 'paid'") < 2:
+                assert time.monotonic() < deadline, (desk.polls, desk.failed_polls)
+                await asyncio.sleep(0.5)
+        finally:
+            await asyncio.to_thread(desk.stop)
+        assert sent["records"] == 2
+        counts = fakes.asp.ledger().record_counts
+        assert sorted(counts.values()) == [1, 1]  # each record received once
+        assert desk.failed_polls == 0

@@ -43,13 +43,18 @@ def demo(
 @app.command()
 def up(workdir: WORKDIR = Path("var/stack"),
        sygne: Annotated[bool, typer.Option(help="Run the fake SYGNE and import its school at start.")] = True,
+       asp_every: Annotated[float, typer.Option(help="Seconds between two rounds of the ASP's side: "
+                                                     "`aplypro-asp-gateway poll`, then the fake ASP pays what it "
+                                                     "integrated (0: never; poll yourself).")] = 30.0,
        ) -> None:
-    """Start the broker, the database, the fake ASP SFTP server, the five services, the OIDC provider and
-    the web application; stop them all on Ctrl-C. Each service's /metrics, /healthz and /readyz are printed
-    and written, with the servers, to WORKDIR/stack.json (`aplypro status` reads it); then the web address
-    and the demo accounts. With --sygne (the default) the fake SYGNE runs too: the demo's reference data is
-    loaded and the SYGNE school imported from it over HTTP."""
+    """Start the broker, the database, the fake ASP SFTP server and the fake RNVP, the five services, the OIDC
+    provider and the web application; stop them all on Ctrl-C. Each service's /metrics, /healthz and /readyz are
+    printed and written, with the servers, to WORKDIR/stack.json (`aplypro status` reads it); then the web
+    address and the demo accounts. Every --asp-every seconds the gateway polls the fake ASP's answers and the
+    fake pays what it integrated, so requests sent end paid. With --sygne (the default) the fake SYGNE runs too:
+    the demo's reference data is loaded and the SYGNE school imported from it over HTTP."""
     from .asp_fakes import asp_fakes
+    from .drill.asp_desk import AspDesk
     from .oidc import ACCOUNT_ROLES, OidcProvider
     from .stack import LocalStack
 
@@ -70,8 +75,9 @@ def up(workdir: WORKDIR = Path("var/stack"),
     web_url = stack.start_web(oidc.issuer)
     typer.echo(f"KAFKA_BOOTSTRAP_SERVERS={stack.env['KAFKA_BOOTSTRAP_SERVERS']}")
     typer.echo(f"DATABASE_URL={stack.env['DATABASE_URL']}")
+    rounds = f"every {asp_every:g} s" if asp_every > 0 else "when you run it"
     typer.echo(f"fake ASP: sftp://127.0.0.1:{asp.env['APLYPRO_ASP_SFTP_PORT']} (uploads in {asp.upload_dir}; "
-               "`aplypro-asp-gateway poll` fetches its answers)")
+               f"`aplypro-asp-gateway poll` fetches its answers and it pays what it integrated {rounds})")
     typer.echo(f"fake RNVP: APLYPRO_ASP_RNVP_URL={fakes.rnvp_url} (`aplypro-asp-gateway correction-file` asks it)")
     for service in stack.processes:
         url = stack.ops_url(service)
@@ -94,6 +100,10 @@ def up(workdir: WORKDIR = Path("var/stack"),
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    # The ASP's day, as an operator's scheduled `poll` and the ASP's payment runs would play it.
+    desk = AspDesk(asp, stack.env, asp_every) if asp_every > 0 else None
+    if desk is not None:
+        desk.start()
     try:
         while not stopping:
             dead = [name for name, alive in stack.alive().items() if not alive]
@@ -111,6 +121,8 @@ def up(workdir: WORKDIR = Path("var/stack"),
                 stack.start_students_api()  # same port and token
             time.sleep(1)
     finally:
+        if desk is not None:
+            desk.stop()  # its poll finishes first (at most one round)
         stack.stop()
         oidc.stop()
         resources.close()  # the fake SYGNE, then the fake RNVP and the fake ASP
