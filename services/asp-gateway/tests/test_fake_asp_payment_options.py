@@ -1,17 +1,27 @@
 """The gateway against the fake ASP's payment-file options (asp-exchange.md §10, payments): an unknown
 ETATPAIEMENT, two IDPRESTADOSS in a record, a record twice, a prestation never issued, XML without namespace,
-and one payment file a day (a second emission appended to it, or its name re-used once taken). Every line is
+and one payment file a day (a second emission appended to it, or its name re-used once taken); the same faults
+in recovery-order files, read apart by the gateway's reader. Every line is
 applied once, or kept as unmatched with its reason; nothing is paid twice. Real PostgreSQL, the SFTP fake, the
 `send` and `poll` commands."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import asyncpg
 import pytest
+from aplypro_asp_gateway.adapters.returns import read_return_bytes
+from aplypro_asp_gateway.domain.return_lines import LineState
 from aplypro_local.fake_asp import Behaviour, PaymentOptions
 from aplypro_local.fake_asp.options import UNKNOWN_PRESTATION_ID
+from aplypro_local.fake_asp.returns import (
+    Integrated,
+    RecoveryOrder,
+    recovery_orders_name,
+    recovery_orders_xml,
+)
 from aplypro_local.fake_asp.server import FakeAsp
 
 from .fake_asp_options_world import (
@@ -141,3 +151,24 @@ async def test_the_days_payment_file_name_re_used_with_new_content_pays_only_the
     assert await pool.fetchval("SELECT count(*) FROM fetched_returns WHERE file_name = $1", name) == 2
     assert await states(pool) == {"paid": 2}
     await paid_once(pool)
+
+
+def test_recovery_order_files_carry_the_same_faults_and_the_reader_keeps_each_apart() -> None:
+    # §10 "Options: unknown ETATPAIEMENT, unknown prestation, two IDPRESTADOSS in a record, a record twice, XML
+    # without namespace", on recovery-order returns (§5.4) too: each fault on the first order, the second plain.
+    orders = [RecoveryOrder(Integrated(n, "1234567", "7654321", "NUM", str(9870000 + n), "51234", 300), 150, True)
+              for n in (1, 2)]
+    name = recovery_orders_name("APLYPROMOCK", date(2026, 6, 12))
+
+    def lines(options: PaymentOptions) -> list[tuple[LineState, tuple[str, ...]]]:
+        read = read_return_bytes(name, recovery_orders_xml(orders, date(2026, 6, 12), options))
+        return [(line.state, line.prestation_ids) for line in read.lines]
+
+    plain = [(LineState.RECOVERY, ("9870001",)), (LineState.RECOVERY, ("9870002",))]
+    assert lines(PaymentOptions()) == plain
+    assert lines(PaymentOptions(namespace=False)) == plain
+    assert lines(PaymentOptions(repeat_record=True)) == [plain[0], *plain]
+    assert lines(PaymentOptions(unknown_prestation=True)) == [*plain, (LineState.RECOVERY, (UNKNOWN_PRESTATION_ID,))]
+    assert lines(PaymentOptions(unknown_state=True))[0][0] is LineState.INVALID
+    two = lines(PaymentOptions(two_prestations=True))[0]
+    assert two[1] == ("9870001", UNKNOWN_PRESTATION_ID)

@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from aplypro_asp_gateway.adapters.sftp import SftpConfig, SftpTransport
@@ -135,3 +136,38 @@ def test_the_fake_refuses_the_records_a_predicate_names_with_the_reason_it_retur
     assert [i.record_id for i in answer.integrated] == [4242]
     assert [(r.record_id, r.reason) for r in answer.rejected] == [
         (4243, f"Le numéro administratif {numadm} n'est pas unique")]
+
+
+def test_the_fake_records_a_weekend_upload_an_eleventh_file_and_a_week_over_its_records() -> None:
+    # §10: the limits of §3.4 are recorded as violations for the tests to assert (the files are still answered).
+    desk = AspDesk(Behaviour(max_files_per_day=2, max_records_per_week=4))
+    for n in range(3):  # Wednesday: three files of one record; the third is one too many that day
+        desk.take(NAME.replace("013000", f"0130{n:02}"), sample_file(5000 + n), A_WEDNESDAY)
+    desk.take(NAME.replace("20260520", "20260523"), sample_file(5010, 5011), A_WEDNESDAY + timedelta(days=3))
+    desk.take(NAME.replace("20260520", "20260525"), sample_file(5020), A_WEDNESDAY + timedelta(days=5))
+    assert [(v.code, v.detail) for v in desk.violations] == [
+        ("too_many_files_today", "3"),
+        ("weekend_upload", ""),  # Saturday 23 May
+        ("too_many_records_this_week", "5"),  # 3 on Wednesday + 2 on Saturday
+    ]
+    assert sum(desk.records_seen.values()) == 6  # Monday 25 May starts a new week: no violation
+
+
+def test_the_fake_s_built_in_rejects_a_non_sepa_iban_a_bad_checksum_and_an_id_it_never_issued() -> None:
+    # §10 "Built-in rejects" (the gateway never sends such records: the bytes are edited after the builder).
+    desk = AspDesk(Behaviour())
+    files = {
+        4242: sample_file(4242).replace(b"<CODEISOPAYS>FR</CODEISOPAYS>", b"<CODEISOPAYS>US</CODEISOPAYS>"),
+        4243: sample_file(4243).replace(b"<CLECONTROL>76</CLECONTROL>", b"<CLECONTROL>77</CLECONTROL>"),
+        4244: sample_file(4244).replace(b"<INDIVIDU>", b'<INDIVIDU idIndividu="7777777" modification="O">'),
+    }
+    reasons = {}
+    for n, (record_id, content) in enumerate(files.items()):
+        answer = desk.take(NAME.replace("013000", f"0130{n:02}"), content, A_WEDNESDAY)
+        assert answer is not None
+        assert answer.integrated == []
+        [rejected] = answer.rejected
+        reasons[record_id] = rejected.reason
+    assert reasons == {4242: "L'IBAN ne fait pas partie de la zone SEPA.",
+                       4243: "Le RIB FR7730006000011234567890189 est Invalide",
+                       4244: "L'identifiant 7777777 est inconnu"}

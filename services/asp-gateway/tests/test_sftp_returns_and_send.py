@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -198,3 +199,28 @@ async def test_two_pfmps_of_one_student_reach_the_fake_asp_one_creation_at_a_tim
         await poll_cli(database_url, namespace, tmp_path, **world.env())
     rows = await pool.fetch("SELECT state, return_reasons FROM payment_requests")
     assert [(r["state"], r["return_reasons"]) for r in rows] == [("paid", [])] * 2
+
+
+async def test_status_shows_requests_per_state_and_reason_and_the_last_files_sent_and_received(
+    pool: asyncpg.Pool, database_url: str, namespace: str, tmp_path: Path
+) -> None:
+    # Narrated: two requests leave in one file, a third waits for its RIB; the fake ASP integrates both and
+    # `poll` reads its answers. `status` says it all: states, the blocking reason, the file sent, the returns.
+    await students_requesting(pool, 2)
+    await feed(pool, projection.on_payment_requested, request(*await register(pool, 9, with_rib=False)))
+    async with fake_asp(tmp_path, Behaviour(remove_taken=False)) as world:
+        [sent] = await send(database_url, namespace, tmp_path, **world.env())
+        await poll_cli(database_url, namespace, tmp_path, **world.env())
+        [line] = await gateway("status", database_url, namespace, tmp_path, **world.env())
+    status: dict[str, Any] = line
+
+    assert status["states"] == {"integrated": 2, "pending": 1}
+    assert status["blocked"] == {"missing_rib": 1}
+    [file] = status["last_files_sent"]
+    assert (file["file_name"], file["kind"], file["records"], file["outcome"]) == (
+        sent["name"], "payment", 2, "uploaded")
+    assert file["uploaded_at"] is not None
+    assert file["destination"] == sent["destination"]
+    upload = str(sent["name"])[:-4]
+    assert sorted(r["file_name"] for r in status["last_returns"]) == [
+        f"identifiants_generes_{upload}.csv", f"rejets_integ_idp_{upload}.csv"]

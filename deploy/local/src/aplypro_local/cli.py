@@ -43,37 +43,46 @@ def demo(
 @app.command()
 def up(workdir: WORKDIR = Path("var/stack"),
        sygne: Annotated[bool, typer.Option(help="Run the fake SYGNE and import its school at start.")] = True,
+       asp_every: Annotated[float, typer.Option(help="Seconds between two rounds of the ASP's side: "
+                                                     "`aplypro-asp-gateway poll`, then the fake ASP pays what it "
+                                                     "integrated (0: never; poll yourself).")] = 30.0,
        ) -> None:
-    """Start the broker, the database, the fake ASP SFTP server, the five services, the OIDC provider and
-    the web application; stop them all on Ctrl-C. Each service's /metrics, /healthz and /readyz are printed
-    and written, with the servers, to WORKDIR/stack.json (`aplypro status` reads it); then the web address
-    and the demo accounts. With --sygne (the default) the fake SYGNE runs too: the demo's reference data is
-    loaded and the SYGNE school imported from it over HTTP."""
-    from .fake_asp.in_thread import FakeAspInThread
+    """Start the broker, the database, the fake ASP SFTP server and the fake RNVP, the five services, the OIDC
+    provider and the web application; stop them all on Ctrl-C. Each service's /metrics, /healthz and /readyz are
+    printed and written, with the servers, to WORKDIR/stack.json (`aplypro status` reads it); then the web
+    address and the demo accounts. Every --asp-every seconds the gateway polls the fake ASP's answers and the
+    fake pays what it integrated, so requests sent end paid. With --sygne (the default) the fake SYGNE runs too:
+    the demo's reference data is loaded and the SYGNE school imported from it over HTTP."""
+    from .asp_fakes import asp_fakes
+    from .drill.asp_desk import AspDesk
     from .oidc import ACCOUNT_ROLES, OidcProvider
     from .stack import LocalStack
 
     stack = LocalStack(workdir.resolve())
-    asp = FakeAspInThread(workdir.resolve() / "fake-asp")
-    stack.extra_env.update(asp.start())  # the gateway sends to it and polls it over SFTP
+    resources = ExitStack()
+    fakes = resources.enter_context(asp_fakes(workdir.resolve() / "fake-asp"))
+    asp = fakes.asp
+    # The gateway sends to the fake ASP and polls it over SFTP; its correction-file asks the fake RNVP.
+    stack.extra_env.update(fakes.env)
     stack.start_servers()
     stack.start_all()
     try:
         oidc = OidcProvider.start(log_file=workdir.resolve() / "logs" / "oidc.log")
     except (RuntimeError, TimeoutError):
         stack.stop()
-        asp.stop()
+        resources.close()
         raise
     web_url = stack.start_web(oidc.issuer)
     typer.echo(f"KAFKA_BOOTSTRAP_SERVERS={stack.env['KAFKA_BOOTSTRAP_SERVERS']}")
     typer.echo(f"DATABASE_URL={stack.env['DATABASE_URL']}")
+    rounds = f"every {asp_every:g} s" if asp_every > 0 else "when you run it"
     typer.echo(f"fake ASP: sftp://127.0.0.1:{asp.env['APLYPRO_ASP_SFTP_PORT']} (uploads in {asp.upload_dir}; "
-               "`aplypro-asp-gateway poll` fetches its answers)")
+               f"`aplypro-asp-gateway poll` fetches its answers and it pays what it integrated {rounds})")
+    typer.echo(f"fake RNVP: APLYPRO_ASP_RNVP_URL={fakes.rnvp_url} (`aplypro-asp-gateway correction-file` asks it)")
     for service in stack.processes:
         url = stack.ops_url(service)
         typer.echo(f"{service:<12} metrics {url}/metrics  health {url}/healthz  ready {url}/readyz" if url
                    else f"{service:<12} no ops port (APLYPRO_OPS_PORT set by the caller)")
-    resources = ExitStack()
     if sygne:
         _import_sygne_school(stack, workdir.resolve(), resources)
     typer.echo(f"written to {stack.write_description()}; `aplypro status --workdir {workdir}` shows the stack")
@@ -91,6 +100,10 @@ def up(workdir: WORKDIR = Path("var/stack"),
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    # The ASP's day, as an operator's scheduled `poll` and the ASP's payment runs would play it.
+    desk = AspDesk(asp, stack.env, asp_every) if asp_every > 0 else None
+    if desk is not None:
+        desk.start()
     try:
         while not stopping:
             dead = [name for name, alive in stack.alive().items() if not alive]
@@ -108,10 +121,11 @@ def up(workdir: WORKDIR = Path("var/stack"),
                 stack.start_students_api()  # same port and token
             time.sleep(1)
     finally:
-        resources.close()
+        if desk is not None:
+            desk.stop()  # its poll finishes first (at most one round)
         stack.stop()
         oidc.stop()
-        asp.stop()
+        resources.close()  # the fake SYGNE, then the fake RNVP and the fake ASP
 
 
 def _import_sygne_school(stack: LocalStack, workdir: Path, resources: ExitStack) -> None:

@@ -9,6 +9,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from aplypro_contracts.reasons import describe
 from rich.console import Console
 from rich.table import Table
 
+from .asp_fakes import asp_fakes
 from .fake_asp.in_thread import FakeAspInThread
 from .probes import Probe
 from .school import SYGNE_UAI, UAI, SchoolFiles, generate_school
@@ -174,10 +176,13 @@ def _asp_answers(stack: LocalStack, probe: Probe, asp: FakeAspInThread, timeout:
 def run_demo(workdir: Path, students_per_class: int = 20, timeout: float = 150, serve: bool = False) -> int:
     started = time.monotonic()
     stack = LocalStack(workdir)
-    asp = FakeAspInThread(workdir / "fake-asp")
+    resources = ExitStack()
     try:
-        stack.extra_env.update(asp.start())
-        console.print(f"[green]✓[/] fake ASP SFTP server on 127.0.0.1:{asp.env['APLYPRO_ASP_SFTP_PORT']}")
+        fakes = resources.enter_context(asp_fakes(workdir / "fake-asp"))
+        asp = fakes.asp
+        stack.extra_env.update(fakes.env)  # the gateway sends to the fake ASP, asks the fake RNVP
+        console.print(f"[green]✓[/] fake ASP SFTP server on 127.0.0.1:{asp.env['APLYPRO_ASP_SFTP_PORT']}, "
+                      f"fake RNVP on {fakes.rnvp_url}")
         with console.status("starting the embedded Kafka broker and PostgreSQL"):
             stack.start_servers()
         console.print(f"[green]✓[/] broker {stack.env['KAFKA_BOOTSTRAP_SERVERS']}, database ready")
@@ -203,7 +208,7 @@ def run_demo(workdir: Path, students_per_class: int = 20, timeout: float = 150, 
     finally:
         with console.status("stopping"):
             stack.stop()
-            asp.stop()
+            resources.close()
 
 
 def serve_web_until_interrupted(stack: LocalStack, workdir: Path) -> None:

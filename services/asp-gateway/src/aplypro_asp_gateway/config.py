@@ -12,6 +12,7 @@ from aplypro_servicekit.settings import ServiceSettings
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from aplypro_asp_gateway.domain.communes import table_errors
 from aplypro_asp_gateway.domain.schedule import SendSchedule, send_days, send_window
 
 BUDGET_PROGRAMMES = frozenset({"menj_public", "menj_private", "menj_other", "masa", "mer", "armee"})
@@ -89,6 +90,11 @@ class AspSettings(ServiceSettings):
     # the ASP asked for the block in February 2026 and has not said when it ends (§11 point 9).
     negative_rectification_blocked: bool = True
 
+    # §4.4, §4.6: the operator's residence-commune exception table, outdated or merged commune → the INSEE code the
+    # ASP knows, as JSON (APLYPRO_ASP_COMMUNE_EXCEPTIONS='{"14472": "14666"}'); applied to every CODECOMINSEE sent.
+    commune_exceptions: dict[str, str] = Field(default_factory=dict,
+                                               description="Residence commune INSEE code → the code sent.")
+
     # RNVP, the national address normalisation (§4.9): the address-correction file asks it for every student
     # living in France. No URL: a correction for such a student is refused (nothing is sent un-normalised).
     rnvp_url: str | None = Field(default=None, description="Base URL of the RNVP service (POST {url}/normaliser).")
@@ -115,6 +121,14 @@ class AspSettings(ServiceSettings):
             ZoneInfo(value)  # an unknown zone is refused at start
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("commune_exceptions")
+    @classmethod
+    def _commune_codes(cls, value: dict[str, str]) -> dict[str, str]:
+        value = {k.strip().upper(): v.strip().upper() for k, v in value.items()}
+        if errors := table_errors(value):  # a typo would silently send the outdated code: refused at start
+            raise ValueError(f"commune exceptions must map 5-character INSEE codes: {', '.join(errors)}")
         return value
 
     @field_validator("funding_off")

@@ -7,7 +7,7 @@ Answers (integrations/rejects CSV, §5.1, §5.2): split over two pick-ups, recor
 twice, a line for a record never sent, UTF-8 instead of Windows-1252, CRLF, an unrelated file dropped beside.
 Payment returns (§5.3): an unknown ETATPAIEMENT, a prestation never issued, two IDPRESTADOSS in a record, a
 record twice, no namespace; and the day's name appended to or re-used (at most one file a day, as the name
-implies) instead of a new <CODE> per emission.
+implies) instead of a new <CODE> per emission. Recovery-order returns (§5.4) get the same faults.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ class AnswerOptions:
 
 @dataclass
 class PaymentOptions:
-    # The first PAIEMENT of each emitted file is changed so (the others stay plain): one fault per file, on a
-    # line the test can name (the lowest idEnregistrement).
-    unknown_state: bool = False  # ETATPAIEMENT "EN_ATTENTE", not in §5.3
+    # The first PAIEMENT (ORDREREVERSEMENT) of each emitted payments (recovery-order) file is changed so (the
+    # others stay plain): one fault per file, on a line the test can name (the lowest idEnregistrement).
+    unknown_state: bool = False  # ETATPAIEMENT "EN_ATTENTE", not in §5.3 nor §5.4
     two_prestations: bool = False  # the record names its prestation and another one
     repeat_record: bool = False  # the PAIEMENT written twice
     unknown_prestation: bool = False  # one more PAYE line for UNKNOWN_PRESTATION_ID

@@ -108,9 +108,10 @@ def _payment(payment: Payment, on: date) -> str:
 
 
 def _faulty(part: str, options: PaymentOptions) -> str:
-    """The first PAIEMENT of a file, with the options' faults (options.py)."""
+    """The first PAIEMENT (or ORDREREVERSEMENT) of a file, with the options' faults (options.py)."""
     if options.unknown_state:
-        part = part.replace(">PAYE<", ">EN_ATTENTE<", 1).replace(">INVALIDE<", ">EN_ATTENTE<", 1)
+        for state in (">PAYE<", ">EMIS<", ">INVALIDE<"):
+            part = part.replace(state, ">EN_ATTENTE<", 1)
     if options.two_prestations:
         part = part.replace("</PRESTADOSS></LISTEPRESTADOSS>", f"</PRESTADOSS><PRESTADOSS><IDPRESTADOSS>"
                             f"{UNKNOWN_PRESTATION_ID}</IDPRESTADOSS></PRESTADOSS></LISTEPRESTADOSS>", 1)
@@ -156,10 +157,17 @@ def _recovery(order: RecoveryOrder, on: date) -> str:
             f"<DATEOREFFECTIF>{on:%d/%m/%Y}</DATEOREFFECTIF></ORDREREVERSEMENT>")
 
 
-def recovery_orders_xml(orders: Sequence[RecoveryOrder], on: date) -> bytes:
-    body = "".join(_recovery(o, on) for o in orders)
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<LISTEOR xmlns="{PAYMENTS_NAMESPACE}">{body}'
-            "</LISTEOR>\n").encode()
+def recovery_orders_xml(orders: Sequence[RecoveryOrder], on: date, options: PaymentOptions | None = None) -> bytes:
+    """The recovery-order return (§5.4), with the same faults as a payments return (options.PaymentOptions)."""
+    options = options or PaymentOptions()
+    parts = [_recovery(o, on) for o in orders]
+    if parts:
+        parts[0] = _faulty(parts[0], options)
+    if options.unknown_prestation and orders:
+        parts.append(_recovery(replace(orders[0], line=replace(orders[0].line, prestation_id=UNKNOWN_PRESTATION_ID),
+                                       issued=True), on))
+    xmlns = f' xmlns="{PAYMENTS_NAMESPACE}"' if options.namespace else ""
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<LISTEOR{xmlns}>{"".join(parts)}</LISTEOR>\n'.encode()
 
 
 def truncated(content: bytes) -> bytes:

@@ -343,5 +343,5 @@ class FakeAsp:
         on = self.clock().date()
         name, earlier = self._file_name("recovery_orders", on, returns.recovery_orders_name)
         self._day_files[name] = orders = earlier + orders
-        self.write_return(name, returns.recovery_orders_xml(orders, on))
+        self.write_return(name, returns.recovery_orders_xml(orders, on, self.behaviour.payments))
         return name

@@ -84,13 +84,23 @@ async def flag_payments_overdue(conn: Connection, cutoff: datetime, at: datetime
     return int(done)
 
 
-async def status(conn: Connection) -> dict[str, int]:
-    """Counts only: requests in a built file not uploaded yet, and the G5 reports still open."""
+async def status(conn: Connection, last: int = 5) -> dict[str, Any]:
+    """Requests in a built file not uploaded yet, the G5 reports still open, and the last files built (names,
+    counts and times only)."""
     row = await conn.fetchrow(
         "SELECT count(*) FILTER (WHERE state = 'ready') AS ready, "
         "count(*) FILTER (WHERE state = 'sent' AND answer_overdue_at IS NOT NULL) AS answers_overdue, "
         "count(*) FILTER (WHERE state = 'integrated' AND payment_overdue_at IS NOT NULL) AS payments_overdue "
         "FROM payment_requests")
     assert row is not None
+    files = await conn.fetch(
+        "SELECT file_name, kind, record_count, built_at, written_at, destination, handover_outcome FROM asp_files "
+        "ORDER BY name_stamp DESC, file_name DESC LIMIT $1", last)
     return {"ready": int(row["ready"]), "answers_overdue": int(row["answers_overdue"]),
-            "payments_overdue": int(row["payments_overdue"])}
+            "payments_overdue": int(row["payments_overdue"]),
+            # newest first; `uploaded_at` None: built, its handover not recorded yet (it goes with the next send)
+            "last_files_sent": [{"file_name": f["file_name"], "kind": f["kind"], "records": f["record_count"],
+                                 "built_at": f["built_at"].isoformat(),
+                                 "uploaded_at": f["written_at"].isoformat() if f["written_at"] else None,
+                                 "destination": f["destination"], "outcome": f["handover_outcome"]}
+                                for f in files]}

@@ -9,7 +9,7 @@ left out and reported). A student abroad gets CorrectionEtranger (= InduEtranger
 
 from __future__ import annotations
 
-from aplypro_asp_gateway.domain import addresses, codes, rnvp
+from aplypro_asp_gateway.domain import addresses, codes, communes, rnvp
 from aplypro_asp_gateway.domain.model import AspIds, Blocked, CorrectionRecord, Parametrage, PendingRequest
 from aplypro_asp_gateway.domain.readiness import bank_account, person_of
 
@@ -77,7 +77,8 @@ def prepare_correction(request: PendingRequest, params: Parametrage, answer: rnv
     assert request.da_number is not None
     return CorrectionRecord(
         record_id=request.record_id, payment_request_id=request.payment_request_id, pfmp_id=request.pfmp_id,
-        person=person, address=address, da_number=request.da_number,
+        person=person, address=communes.with_exceptions(address, params.commune_exceptions),
+        da_number=request.da_number,
         # The PFMP number its first record carried: it never changes (§4.3).
         pfmp_number=request.pfmp_number_sent or codes.pfmp_number(request.da_number, request.pfmp_rank),
         department=codes.department(request.schooling.uai), engaged_euros=engaged, bank=account, asp_ids=ids)

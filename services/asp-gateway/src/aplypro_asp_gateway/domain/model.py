@@ -97,6 +97,8 @@ class Parametrage:
     funding_off: frozenset[str] = frozenset()  # budget programmes switched off: their requests park
     # §8.2: a rectification below what the ASP paid parks (negative_rectification) while this is on
     negative_rectification_blocked: bool = True
+    # §4.4, §4.6: outdated or merged residence commune → the INSEE code the ASP knows (domain/communes.py)
+    commune_exceptions: dict[str, str] = field(default_factory=dict)
 
 
 # --- What goes into the file: values already transliterated, cut, mapped and in whole euros. ---

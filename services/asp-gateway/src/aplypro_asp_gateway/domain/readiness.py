@@ -6,7 +6,7 @@ paid so far) the record modifies the prestation instead (§8.1): ids, new total,
 
 from __future__ import annotations
 
-from aplypro_asp_gateway.domain import addresses, bank, codes, owner, text
+from aplypro_asp_gateway.domain import addresses, bank, codes, communes, owner, text
 from aplypro_asp_gateway.domain.model import (
     BankAccount,
     Blocked,
@@ -77,8 +77,8 @@ def prepare(request: PendingRequest, params: Parametrage,
     return PaymentRecord(
         record_id=request.record_id, payment_request_id=request.payment_request_id, pfmp_id=request.pfmp_id,
         rib_id=request.rib.rib_id,
-        person=person, address=address, da_number=da_number,
-        pfmp_number=_pfmp_number(request, da_number),
+        person=person, address=communes.with_exceptions(address, params.commune_exceptions),
+        da_number=da_number, pfmp_number=_pfmp_number(request, da_number),
         department=codes.department(schooling.uai),
         engaged_euros=engaged, amount_euros=amount, unite_suivi=unite, bank=account,
         asp_ids=modification.asp_ids if modification else None, variant=variant,

@@ -69,7 +69,7 @@ def send() -> None:
 def status() -> None:
     """Print counts as JSON: pending, blocked by reason (with each reason in plain words under `why`), ready
     (in a built file, upload not recorded), sent, sent after a retrait, answers and payments overdue (G5),
-    files, requests per state, the last return files received."""
+    files, requests per state, the last files sent and the last return files received."""
     settings = AspSettings()
 
     async def read(pool: asyncpg.Pool) -> dict[str, Any]:

@@ -30,6 +30,7 @@ def build_options(settings: AspSettings) -> BuildOptions:
         presta_dispo=settings.codeprestadispo, dispositif=settings.codedispositif,
         unites_suivi=settings.unites_suivi(), funding_off=settings.funding_off_programmes(),
         negative_rectification_blocked=settings.negative_rectification_blocked,
+        commune_exceptions=dict(settings.commune_exceptions),
     )
     return BuildOptions(params=params, token=settings.file_token, outbox_dir=settings.outbox_dir,
                         max_records=settings.max_records_per_file, topic=settings.topic(ASP_EVENTS),
