@@ -24,6 +24,7 @@ from . import (
     academic_reports,
     api,
     asp_api,
+    asp_liquidation,
     asp_pages,
     auth,
     class_pages,
@@ -137,6 +138,7 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
     app.include_router(academic_reports.build_router())
     app.include_router(academic_api.build_router())
     app.include_router(asp_pages.build_router())
+    app.include_router(asp_liquidation.build_router())
     app.include_router(asp_api.build_router())
     app.include_router(stats_pages.build_router())
     app.include_router(staff_pages.build_router())
