@@ -20,6 +20,7 @@ from aplypro_pfmp.config import PfmpSettings
 from . import (
     academic_api,
     academic_exports,
+    academic_invitations,
     academic_pages,
     academic_reports,
     api,
@@ -135,6 +136,7 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
     app.include_router(hide_pages.build_router())
     app.include_router(academic_pages.build_router())
     app.include_router(academic_exports.build_router())
+    app.include_router(academic_invitations.build_router())
     app.include_router(academic_reports.build_router())
     app.include_router(academic_api.build_router())
     app.include_router(asp_pages.build_router())
