@@ -5,6 +5,7 @@ real database: each service reads only its own schema; the web application reach
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import subprocess
@@ -354,3 +355,84 @@ async def test_the_asp_json_api_finds_a_dossier_by_da_number_and_shows_only_what
             answer = other.post(found_url, json={"number": da_number}, headers={"X-CSRF-Token": other_token})
             assert answer.status_code == 403, sub
             assert other.get(dossier_url).status_code == 403, sub
+
+
+async def test_an_asp_agent_regenerates_a_found_dossier_s_etat_liquidatif_through_documents_rules(
+        client: TestClient, school: dict[str, Any], pools: dict[str, asyncpg.Pool], namespace: str,
+        tmp_path: Path, database_url: str, oidc_issuer: str, documents_api: str) -> None:
+    from aplypro_contracts import LiquidationIssueRequested
+    from aplypro_documents.service_layer.asp_commands import on_liquidation_requested
+    from aplypro_pfmp.adapters import lifecycle_sql
+
+    eluard, durand = school["eluard"], school["durand"]
+    _, da_number = eluard["documents"]["attribution"]
+    url = f"/asp/dossiers/{eluard['schooling_id']}/etats-liquidatifs"
+    api = f"/api/v1/asp/dossiers/{eluard['schooling_id']}/etats-liquidatifs"
+    async with pools["pfmp"].acquire() as conn:  # what pfmp knows: the DA issued, a PFMP with its payment request
+        pfmp_id = uuid.uuid4()
+        await conn.execute("INSERT INTO pfmps (pfmp_id, schooling_id, student_id, start_date, end_date, day_count, "
+                           "status, rank) VALUES ($1, $2, $3, $4, $5, 10, 'validated', 1)", pfmp_id,
+                           eluard["schooling_id"], eluard["student_id"], date(2025, 10, 6), date(2025, 10, 17))
+        await lifecycle_sql.calculator_state(conn, uuid.uuid4(), pfmp_id, 1, "pending",
+                                             datetime(2025, 10, 18, tzinfo=UTC), created=True,
+                                             event_type="PaymentRequested")
+        for student in (eluard, durand):
+            await lifecycle_sql.record_decision(conn, student["schooling_id"], "attribution", 1)
+    token = csrf_of(login(client, "agent-asp"))
+    # Not found by this session yet: 404, nothing asked
+    assert client.post(url, data={"csrf_token": token}).status_code == 404
+    assert client.post(api, headers={"X-CSRF-Token": token}).status_code == 404
+    page = client.post("/asp/recherche", data={"csrf_token": token, "number": da_number})
+    assert "Régénérer l'état liquidatif" in page.text
+    # Without the session's CSRF token: refused
+    assert client.post(url, data={"csrf_token": "forged"}).status_code == 403
+    assert client.post(api).status_code == 403
+    # Asked: the page says so at once, before documents has answered, and the audit names the agent
+    asked = client.post(url, data={"csrf_token": token})
+    assert asked.url.path == f"/asp/dossiers/{eluard['schooling_id']}"
+    assert "La génération de l&#39;état liquidatif est demandée" in asked.text
+    assert 'data-testid="liquidation-asked"' in asked.text
+    assert client.get(asked.url.path).text.count("La génération de l&#39;état liquidatif est demandée") == 0
+    json_asked = client.post(api, headers={"X-CSRF-Token": token})
+    assert json_asked.status_code == 202
+    assert json_asked.json()["schooling_id"] == str(eluard["schooling_id"])
+    async with pools["pfmp"].acquire() as conn:
+        assert [tuple(r) for r in await conn.fetch(
+            "SELECT user_id, schooling_id FROM pfmp_actions WHERE action = 'request_liquidation'")] == [
+            ("agent-asp", eluard["schooling_id"])] * 2
+        bodies = [json.loads(p) for r in await conn.fetch("SELECT payloads FROM outbox_batch ORDER BY id")
+                  for p in r["payloads"]]
+    events = [LiquidationIssueRequested.model_validate(b) for b in bodies
+              if b["event_type"] == "LiquidationIssueRequested"]
+    assert [(e.schooling_id, e.student_id, e.requested_by) for e in events] == [
+        (eluard["schooling_id"], eluard["student_id"], "agent-asp")] * 2
+    # Documents carries them out under its own rules: queued once, unchanged, so the état liquidatif keeps v1
+    for event in events:
+        async with pools["documents"].acquire() as conn, conn.transaction():
+            await on_liquidation_requested(conn, event)
+    settings = DocumentsSettings(APLYPRO_TOPIC_NAMESPACE=namespace)
+    issuer = DecisionIssuer(pool=pools["documents"], storage=LocalStorage(tmp_path / "documents"), executor=None,
+                            topic=settings.topic(DOCUMENTS_EVENTS), batch_size=50, attempts=3,
+                            programmes=settings.programmes, clock=lambda: date(2026, 3, 2))
+    assert await issuer.issue_batch() == 1
+    async with pools["documents"].acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM render_queue") == 0
+        assert [r["version"] for r in await conn.fetch(
+            "SELECT version FROM documents WHERE schooling_id = $1 AND kind = 'liquidation'",
+            eluard["schooling_id"])] == [1]
+    # A dossier with nothing to print: refused with what it means, nothing asked
+    client.post("/asp/recherche", data={"csrf_token": token, "number": durand["documents"]["attribution"][1]})
+    refused = client.post(f"/asp/dossiers/{durand['schooling_id']}/etats-liquidatifs", data={"csrf_token": token})
+    assert "Aucune PFMP de ce dossier n&#39;a encore de demande de paiement" in refused.text
+    assert "Générer l'état liquidatif" in refused.text
+    no_request = client.post(f"/api/v1/asp/dossiers/{durand['schooling_id']}/etats-liquidatifs",
+                             headers={"X-CSRF-Token": token})
+    assert (no_request.status_code, no_request.json()["detail"]) == (409, "no_payment_request")
+    # Staff and academic users: 403, even with a valid session token
+    for sub in ("directrice", "academique"):
+        with web(database_url, namespace, oidc_issuer, documents_api) as other:
+            other_token = csrf_of(login(other, sub))
+            assert other.post(url, data={"csrf_token": other_token}).status_code == 403, sub
+            assert other.post(api, headers={"X-CSRF-Token": other_token}).status_code == 403, sub
+    async with pools["pfmp"].acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM pfmp_actions") == 2

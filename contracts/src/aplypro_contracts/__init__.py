@@ -31,6 +31,7 @@ from .pfmp import (
     DecisionAbrogationRequestedV1,
     DecisionIssueRequestedV1,
     DecisionWithdrawalRequestedV1,
+    LiquidationIssueRequestedV1,
     PaymentRetryRequestedV1,
     PfmpRecordedV1,
     PfmpRecordedV2,
@@ -72,6 +73,7 @@ PfmpValidated = PfmpValidatedV2
 DecisionWithdrawalRequested = DecisionWithdrawalRequestedV1
 DecisionIssueRequested = DecisionIssueRequestedV1
 DecisionAbrogationRequested = DecisionAbrogationRequestedV1
+LiquidationIssueRequested = LiquidationIssueRequestedV1
 SchoolingPriced = SchoolingPricedV1
 AmountComputed = AmountComputedV1
 PaymentRequested = PaymentRequestedV2
@@ -120,6 +122,7 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     SchoolingHiddenChangedV1,
     DecisionIssueRequestedV1,
     DecisionAbrogationRequestedV1,
+    LiquidationIssueRequestedV1,
 )
 
 
@@ -151,6 +154,8 @@ __all__ = [
     "FreeText",
     "Identity",
     "Label",
+    "LiquidationIssueRequested",
+    "LiquidationIssueRequestedV1",
     "MalformedMessage",
     "Mef",
     "PaymentRequestBlocked",

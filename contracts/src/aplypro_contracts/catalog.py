@@ -19,6 +19,7 @@ from .pfmp import (
     DecisionAbrogationRequestedV1,
     DecisionIssueRequestedV1,
     DecisionWithdrawalRequestedV1,
+    LiquidationIssueRequestedV1,
     PaymentRetryRequestedV1,
     PfmpRecordedV2,
     PfmpRectifiedV2,
@@ -64,9 +65,11 @@ CATALOG: tuple[TopicInfo, ...] = (
               "requests rejected for bank details)"),
     TopicInfo(PFMP_EVENTS, "pfmp", "student_id",
               (PfmpRecordedV2, PfmpValidatedV2, PfmpRectifiedV2, DecisionWithdrawalRequestedV1, PaymentRetryRequestedV1,
-               SchoolingExtendedV1, DecisionIssueRequestedV1, DecisionAbrogationRequestedV1),
+               SchoolingExtendedV1, DecisionIssueRequestedV1, DecisionAbrogationRequestedV1,
+               LiquidationIssueRequestedV1),
               ("calculator", "documents", "asp-gateway"),
-              "keyed by student so that one pool has one writer; documents reads the director's decision commands, "
+              "keyed by student so that one pool has one writer; documents reads the director's decision commands "
+              "and the ASP agents' LiquidationIssueRequested, "
               "the asp-gateway only PaymentRetryRequested (a request it holds is checked again)"),
     TopicInfo(CALCULATOR_EVENTS, "calculator", "student_id",
               (SchoolingPricedV1, AmountComputedV1, PaymentRequestedV2, PaymentRequestBlockedV4, RectificationComputedV1),

@@ -36,6 +36,8 @@ def examples() -> list[c.Envelope]:
                                    requested_by="user-42", **BASE),
         c.DecisionAbrogationRequestedV1(producer="pfmp", schooling_id=S, student_id=ST, requested_by="user-42",
                                         **BASE),
+        c.LiquidationIssueRequestedV1(producer="pfmp", schooling_id=S, student_id=ST, requested_by="user-43",
+                                      **BASE),
         c.PfmpRectified(producer="pfmp", pfmp=PFMP.model_copy(update={"status": "rectified", "day_count": 5,
                                                                          "version": 3}),
                           initiated_by="user", requested_by="user-42", **BASE),

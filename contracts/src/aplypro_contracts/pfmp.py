@@ -113,6 +113,19 @@ class DecisionAbrogationRequestedV1(Envelope):
     requested_by: Label = Field(description="Internal user id of the confirmed director (never a name).")
 
 
+class LiquidationIssueRequestedV1(Envelope):
+    """An ASP agent asks documents to generate, or regenerate, the état liquidatif of a dossier (a schooling)
+    they found by its DA number (features.md §2, ASP row; documents.md §5.4). Documents applies its own rules:
+    the schooling's état liquidatif is queued again, and one whose content equals the latest version is skipped
+    (it keeps its version); nothing is queued without an issued DA or a payment request, nor after a retrait."""
+
+    event_type: Literal["LiquidationIssueRequested"] = "LiquidationIssueRequested"
+    schema_version: Literal[1] = 1
+    schooling_id: UUID
+    student_id: UUID = Field(description="The schooling's student; the Kafka key, as every PFMP event.")
+    requested_by: Label = Field(description="Internal user id of the ASP agent (never a name).")
+
+
 class _PfmpRectified(Envelope):
     event_type: Literal["PfmpRectified"] = "PfmpRectified"
     initiated_by: Literal["user", "system"] = Field(

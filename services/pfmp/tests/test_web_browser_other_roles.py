@@ -1,6 +1,7 @@
-"""The academic, national, ASP, public and download pages in a real browser (Debian's chromium, Playwright), the app as
-its own process, the real OIDC provider and database; axe-core on every page visited: no serious or critical
-violation. Skipped, with the reason, where chromium or npm is missing (fixtures of test_web_browser.py)."""
+"""The academic, national (its academic invitations too), ASP, public and download pages in a real browser
+(Debian's chromium, Playwright), the app as its own process, the real OIDC provider and database; axe-core on
+every page visited: no serious or critical violation. Skipped, with the reason, where chromium or npm is missing
+(fixtures of test_web_browser.py)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,15 @@ async def test_academic_asp_public_and_download_pages_pass_axe_in_chromium(
             await page.wait_for_url(f"{web_url}/national*")
             assert "Exporter les indicateurs" in await page.inner_text("main")
             await check_accessibility(page, "national")
+            # Its academic users: invite one, then the list with the revocation button
+            await page.get_by_role("link", name="Inviter ou retirer des utilisateurs académiques").click()
+            await check_accessibility(page, "academic-invitations")
+            await page.get_by_label("Adresse électronique").fill("inspection@ac-demo.fr")
+            await page.get_by_label("Académie").select_option("14")
+            await page.get_by_role("button", name="Inviter").click()
+            await page.get_by_text("L'invitation est enregistrée").wait_for()
+            assert "inspection@ac-demo.fr" in await page.inner_text("#invitations")
+            await check_accessibility(page, "academic-invited")
             # The ASP agent: the search, and what a malformed number says
             page = await logged_in(browser, "agent-asp")
             await page.wait_for_url(f"{web_url}/asp")

@@ -152,9 +152,13 @@ async def test_an_asp_agent_reaches_only_their_search(client: TestClient, academ
     for path in routes(client, "GET"):
         if path not in own:
             assert client.get(filled(path)).status_code == 403, path
+    regenerate = {"/asp/dossiers/{schooling_id}/etats-liquidatifs",
+                  "/api/v1/asp/dossiers/{schooling_id}/etats-liquidatifs"}  # tests/test_web_documents.py
     for path in routes(client, "POST"):
-        if path not in {"/deconnexion", "/asp/recherche", "/api/v1/asp/recherche"}:
+        if path not in {"/deconnexion", "/asp/recherche", "/api/v1/asp/recherche"} | regenerate:
             assert client.post(filled(path), data={"csrf_token": token}).status_code == 403, path
+    for path in regenerate:  # a dossier this session did not find: not found
+        assert client.post(filled(path), data={"csrf_token": token}).status_code == 404, path
     # A dossier this session did not find is not reachable by its id
     assert client.get(f"/asp/dossiers/{academy['paid'].schooling_id}").status_code == 404
     # A malformed number is refused before any call, with what to do

@@ -13,6 +13,7 @@ from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 
 from aplypro_documents.config import DocumentsSettings
 from aplypro_documents.entrypoints.gauges import documents_gauges
+from aplypro_documents.service_layer.asp_commands import on_liquidation_requested
 from aplypro_documents.service_layer.director_commands import DirectorCommands
 from aplypro_documents.service_layer.projection import Projection
 
@@ -63,6 +64,7 @@ def build_spec(settings: DocumentsSettings) -> ServiceSpec:
                       "DecisionWithdrawalRequested": projection.on_withdrawal_requested,
                       "DecisionIssueRequested": commands.on_issue_requested,
                       "DecisionAbrogationRequested": commands.on_abrogation_requested,
+                      "LiquidationIssueRequested": on_liquidation_requested,
                       "PaymentRequested": projection.on_payment_requested},
         )],
         background=[render_decisions],

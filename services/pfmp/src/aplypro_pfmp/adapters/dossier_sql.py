@@ -3,7 +3,7 @@ request's state, from pfmp's own projection."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import NamedTuple
 from uuid import UUID
 
@@ -46,3 +46,17 @@ async def pfmps(conn: Connection, schooling_id: UUID) -> list[DossierPfmp]:
         "a.amount_cents FROM pfmps p LEFT JOIN pfmp_amounts a ON a.pfmp_id = p.pfmp_id "
         "WHERE p.schooling_id = $1 AND NOT p.deleted ORDER BY p.rank", schooling_id)
     return [DossierPfmp(**dict(r)) for r in rows]
+
+
+async def has_payment_request(conn: Connection, schooling_id: UUID) -> bool:
+    """Whether a live PFMP of the schooling has a payment request: what an état liquidatif prints."""
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM payment_requests pr JOIN pfmps p USING (pfmp_id) "
+        "WHERE p.schooling_id = $1 AND NOT p.deleted)", schooling_id))
+
+
+async def liquidation_asked_at(conn: Connection, schooling_id: UUID, action: str) -> datetime | None:
+    """When an ASP agent last asked for this dossier's état liquidatif (the audit row), or None."""
+    at: datetime | None = await conn.fetchval(
+        "SELECT max(at) FROM pfmp_actions WHERE action = $1 AND schooling_id = $2", action, schooling_id)
+    return at

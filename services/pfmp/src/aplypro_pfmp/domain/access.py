@@ -10,7 +10,9 @@ Pure rules, no I/O. The claims are the FIM/CAS attributes a ProConnect-like prov
   is seen; unknown shapes are ignored, never guessed).
 * An e-mail a director invited (staff_invitations, read by the caller) makes authorised staff of the
   establishments it was invited to.
-* `AplyproAcademieResp` academy codes make an academic user; `*` makes a national admin.
+* `AplyproAcademieResp` academy codes make an academic user; `*` makes a national admin. The academies an
+  e-mail is invited to by the national admin (academic_invitations, read by the caller) are merged with them;
+  an invitation never names `*`.
 * An e-mail ending `@asp-public.fr` or `@asp.gouv.fr` is an ASP agent.
 
 A user with none of these is refused (`NoRole`).
@@ -94,9 +96,10 @@ def email_of(claims: Mapping[str, object]) -> str:
     return str(claims.get("email") or "").strip().lower()
 
 
-def roles_from_claims(claims: Mapping[str, object], invited: Iterable[str] = ()) -> Roles:
-    """The roles of one login (`invited`: the UAIs its e-mail is invited to); raises NoRole when there are
-    none."""
+def roles_from_claims(claims: Mapping[str, object], invited: Iterable[str] = (),
+                      invited_academies: Iterable[str] = ()) -> Roles:
+    """The roles of one login (`invited`: the UAIs its e-mail is invited to; `invited_academies`: the academies
+    it is invited to); raises NoRole when there are none."""
     director: set[str] = set()
     if "DIR" in {v.strip().upper() for v in _values(claims, "FrEduFonctAdm")}:
         director |= {u for u in map(_kept_uai, _values(claims, "FrEduRneResp")) if u}
@@ -105,6 +108,8 @@ def roles_from_claims(claims: Mapping[str, object], invited: Iterable[str] = ())
     delegated |= {u for u in map(_kept_uai, invited) if u}
     delegated -= director
     academies = {v.strip() for v in _values(claims, "AplyproAcademieResp") if v.strip()}
+    # Defence in depth: an invitation's code is checked when stored; `*` from one would make a national admin.
+    academies |= {c.strip() for c in invited_academies if c.strip() and c.strip() != "*"}
     email = email_of(claims)
     roles = Roles(frozenset(director), frozenset(delegated), frozenset(academies), email.endswith(ASP_DOMAINS))
     if not (roles.establishments or roles.academies or roles.asp_agent):

@@ -20,10 +20,12 @@ from aplypro_pfmp.config import PfmpSettings
 from . import (
     academic_api,
     academic_exports,
+    academic_invitations,
     academic_pages,
     academic_reports,
     api,
     asp_api,
+    asp_liquidation,
     asp_pages,
     auth,
     class_pages,
@@ -134,9 +136,11 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
     app.include_router(hide_pages.build_router())
     app.include_router(academic_pages.build_router())
     app.include_router(academic_exports.build_router())
+    app.include_router(academic_invitations.build_router())
     app.include_router(academic_reports.build_router())
     app.include_router(academic_api.build_router())
     app.include_router(asp_pages.build_router())
+    app.include_router(asp_liquidation.build_router())
     app.include_router(asp_api.build_router())
     app.include_router(stats_pages.build_router())
     app.include_router(staff_pages.build_router())

@@ -2,19 +2,22 @@
 same session and guards. 401 without a session (403 for the POST: its CSRF check comes first), 403 for anyone
 who is not an ASP agent, 404 for a dossier this session's searches did not find. The DA number travels in the POST body, never in a URL; the search needs the
 page's CSRF token in the `X-CSRF-Token` header like every unsafe request. The PDFs themselves are downloaded
-from the pages' `/asp/documents/{document_id}` (same scope).
+from the pages' `/asp/documents/{document_id}` (same scope). An agent asks for a found dossier's état liquidatif (202, or 409
+with the refusal's code when there is nothing to print).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from .asp_pages import ASP_KINDS, REQUEST_STATUS, found_dossier, normalised, search
+from .asp_liquidation import ask, found_only, refusal
+from .asp_pages import ASP_KINDS, REQUEST_STATUS, found_dossier, liquidation_asked_at, normalised, search
 from .labels import PFMP_STATUS
 from .role_guards import asp_agent, asp_user
 from .security import User, current_user
@@ -67,6 +70,17 @@ class DossierOut(BaseModel):
     documents: list[DossierDocumentOut]
 
 
+class LiquidationAskedOut(BaseModel):
+    schooling_id: UUID
+    requested_at: datetime = Field(description="When it was asked (the audit record), Europe/Paris")
+
+
+class RefusalOut(BaseModel):
+    detail: str = Field(description="A stable code: missing_attributive_decision, decision_already_withdrawn, "
+                                    "no_payment_request, unknown_schooling")
+    message: str = Field(description="What it means and what to do, in French")
+
+
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1/asp", tags=["asp"], dependencies=[Depends(asp_user)])
 
@@ -99,5 +113,20 @@ def build_router() -> APIRouter:
                 document_id=d["document_id"], kind=d["kind"], kind_label=ASP_KINDS[d["kind"]], number=d["number"],
                 version=d["version"], size_bytes=d["size_bytes"],
                 download_path=request.url_for("asp_document", document_id=d["document_id"]).path) for d in docs])
+
+    @router.post("/dossiers/{schooling_id}/etats-liquidatifs", status_code=202, response_model=LiquidationAskedOut,
+                 responses={**SCOPE, 404: {"description": "not found by this session's searches"},
+                            409: {"model": RefusalOut, "description": "refused: nothing to print"}})
+    async def request_liquidation(request: Request, schooling_id: UUID, user: CurrentUser) -> Any:
+        """Generate or regenerate the dossier's état liquidatif: asked of the documents service, audited. It
+        appears among the dossier's documents once issued; one whose content has not changed keeps its version."""
+        asp_agent(user)
+        found_only(request, schooling_id)
+        refused = await ask(request, user, schooling_id)
+        if refused is not None:
+            return JSONResponse(RefusalOut(detail=refused, message=refusal(refused)).model_dump(), status_code=409)
+        at = await liquidation_asked_at(request, schooling_id)
+        assert at is not None  # just audited in the committed transaction
+        return LiquidationAskedOut(schooling_id=schooling_id, requested_at=at)
 
     return router

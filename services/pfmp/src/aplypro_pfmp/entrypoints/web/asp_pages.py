@@ -1,5 +1,6 @@
 """ASP agents' pages (features.md §1, documents.md §7): find a dossier by a DA number of any version, see
-it, download its DA and états liquidatifs. Nothing else: every other page answers them 403.
+it, download its DA and états liquidatifs, ask for its état liquidatif to be generated or regenerated
+(asp_liquidation). Nothing else: every other page answers them 403.
 
 A dossier is reachable only after this session's search found it (the session keeps the schooling ids
 found): an agent cannot walk dossiers by id. URLs carry internal ids, never the DA number (the search is a
@@ -9,6 +10,7 @@ POST).
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any, NamedTuple
 from uuid import UUID
 
@@ -17,10 +19,11 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from aplypro_pfmp.adapters import dossier_sql
+from aplypro_pfmp.service_layer import liquidation_requests
 
 from .documents_client import DocumentNotFound, DocumentsClient
 from .rendering import flash, render
-from .role_guards import asp_agent
+from .role_guards import PARIS, asp_agent
 from .security import User, current_user
 
 log = structlog.get_logger(__name__)
@@ -63,6 +66,13 @@ async def search(request: Request, wanted: str) -> str | None:
     request.session[FOUND_KEY] = ([schooling_id] + [s for s in found_dossiers(request) if s != schooling_id])[:FOUND_MAX]
     log.info("asp_search", found=1, schooling_id=schooling_id)
     return schooling_id
+
+
+async def liquidation_asked_at(request: Request, schooling_id: UUID) -> datetime | None:
+    """When an ASP agent last asked for the dossier's état liquidatif (asp_liquidation), on the French clock."""
+    async with request.app.state.pool.acquire() as conn:
+        at = await dossier_sql.liquidation_asked_at(conn, schooling_id, liquidation_requests.ACTION)
+    return None if at is None else at.astimezone(PARIS)
 
 
 class FoundDossier(NamedTuple):
@@ -114,7 +124,9 @@ def build_router() -> APIRouter:
         numbers = sorted({d["number"] for d in docs if d["kind"] == "attribution"})
         return render(request, "asp_dossier.html", {
             "title": "Dossier", "dossier": found, "pfmps": pfmps, "documents": docs, "kinds": ASP_KINDS,
-            "numbers": numbers, "request_status": REQUEST_STATUS})
+            "numbers": numbers, "request_status": REQUEST_STATUS,
+            "has_liquidation": any(d["kind"] == "liquidation" for d in docs),
+            "liquidation_asked_at": await liquidation_asked_at(request, schooling_id)})
 
     @router.get("/asp/documents/{document_id}", name="asp_document")
     async def document(request: Request, document_id: UUID, user: CurrentUser) -> Response:

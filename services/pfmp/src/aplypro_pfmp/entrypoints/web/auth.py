@@ -14,7 +14,7 @@ from authlib.integrations.starlette_client import OAuth
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from aplypro_pfmp.adapters import invitations_sql
+from aplypro_pfmp.adapters import academic_invitations_sql, invitations_sql
 from aplypro_pfmp.domain.access import NoRole, email_of, roles_from_claims
 from aplypro_pfmp.service_layer.access import forget_lost_directorships
 
@@ -79,8 +79,9 @@ def build_router() -> APIRouter:
         email = email_of(claims)
         async with request.app.state.pool.acquire() as conn:
             invited = await invitations_sql.establishments_of(conn, email) if email else []
+            academies = await academic_invitations_sql.academies_of(conn, email) if email else []
         try:
-            roles = roles_from_claims(claims, invited)
+            roles = roles_from_claims(claims, invited, academies)
         except NoRole:
             log.info("login_refused", reason=NoRole.code)
             return render(request, "refused.html", {"title": "Accès refusé"}, status_code=403)
