@@ -98,7 +98,7 @@ async def test_an_academic_user_exports_the_academy_s_establishments_table(
     page = login(client, "academique")
     assert "/academie/14/indicateurs.csv?annee=2025" in page.text
     # Part PFMPs validées and the extended PFMPs are among the columns shown
-    assert cells(page.text, UAI)[15:17] == ["67 %", "0"]
+    assert cells(page.text, UAI)[16:18] == ["67 %", "0"]
     answer = client.get("/academie/14/indicateurs.csv", params={"annee": 2025})
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "text/csv; charset=utf-8"

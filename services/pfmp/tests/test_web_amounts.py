@@ -8,13 +8,22 @@ import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import asyncpg
 import pytest
+from aplypro_contracts import (
+    PaymentRequestStateChanged,
+    SchoolingPriced,
+    StudentIneStatusChanged,
+    StudentRegistered,
+)
+from aplypro_contracts.students import Address, Identity
 from aplypro_local.oidc import OTHER_UAI
 from aplypro_local.school import UAI
 from aplypro_pfmp.adapters import lifecycle_sql, payments_sql
 from aplypro_pfmp.entrypoints.web.money_view import euros
+from aplypro_pfmp.service_layer import facts, projection
 from starlette.testclient import TestClient
 
 from .test_web_app import make_client
@@ -97,10 +106,12 @@ async def test_the_academic_indicators_show_amounts_and_rank_by_amount_paid(
     # Ranked by amount paid: the other school (1 234,56 €) before the demo school (2 PFMPs, 200 €)
     assert page.index(OTHER_UAI) < page.index(UAI)
     row = page[page.index(f">{UAI}</a>"):]
+    # yearly caps (no barème seeded), validated, completed, pending (theoretical), paid, recovery, extended
     assert re.findall(r'<td class="amount">([^<]+)</td>', row[:row.index("</tr>")]) == [
-        "700,00 €", "80,00 €", "200,00 €", "0,00 €"]  # validated, completed, paid, extended PFMPs
+        "0,00 €", "700,00 €", "80,00 €", "0,00 €", "200,00 €", "0,00 €", "0,00 €"]
     school = plain(client.get(f"/academie/14/etablissements/{OTHER_UAI}?annee=2025").text)
-    assert re.findall(r'<td class="amount">([^<]+)</td>', school) == ["1 234,56 €", "0,00 €", "1 234,56 €", "0,00 €"]
+    assert re.findall(r'<td class="amount">([^<]+)</td>', school) == [
+        "0,00 €", "1 234,56 €", "0,00 €", "0,00 €", "1 234,56 €", "0,00 €", "0,00 €"]
 
 
 async def test_the_public_stats_show_the_total_paid_and_the_amounts_per_academy(
@@ -110,3 +121,65 @@ async def test_the_public_stats_show_the_total_paid_and_the_amounts_per_academy(
     rows = {key: re.findall(r'<td class="amount">([^<]+)</td>', rest) for key, rest in
             re.findall(r'<th scope="row">(\w+)</th>(.*?)</tr>', page, re.S)}
     assert rows == {"14": ["1 934,56 €", "1 434,56 €"], "15": ["10 000,00 €", "10 000,00 €"]}
+
+
+def ready_identity(ine: str) -> Identity:
+    """An identity ready for the ASP: sex, birthplace with its commune (born in France), address in France."""
+    return Identity(ine=ine, last_name="PRETE", first_names=("Lina",), birth_date=date(2007, 11, 2), sex="female",
+                    birth_country_insee="99100", birth_city_insee="35238",
+                    address=Address(lines=("1 rue de la Gare",), postal_code="35000", city_insee="35238"))
+
+
+async def gateway_paid(pool: asyncpg.Pool, seeded: Seeded, start: date, amount_cents: int, paid: Decimal, *,
+                       recovery: bool) -> None:
+    """A validated PFMP whose request the ASP answered through the gateway's event: paid `paid` euros (MTNET),
+    or, `recovery`, a recovery order claiming `paid` euros."""
+    await priced_pfmp(pool, seeded, "rectified" if recovery else "validated", start, amount_cents,
+                      request_state="integrated", request_cents=amount_cents)
+    async with pool.acquire() as conn, conn.transaction():
+        pfmp_id, request_id = await conn.fetchrow(
+            "SELECT r.pfmp_id, r.payment_request_id FROM payment_requests r JOIN pfmps p USING (pfmp_id) "
+            "WHERE p.schooling_id = $1 AND p.start_date = $2", seeded.schooling_id, start)
+        await facts.on_payment_state_changed(conn, PaymentRequestStateChanged(
+            producer="asp-gateway", payment_request_id=request_id, pfmp_id=pfmp_id, student_id=seeded.student_id,
+            state="paid", paid_amount=paid, recovery=recovery, version=2))
+
+
+async def test_the_indicators_sum_yearly_caps_pending_pfmps_net_payments_and_recoveries_from_events(
+        client: TestClient, pool: asyncpg.Pool) -> None:
+    """features.md §4: `yearly_sum` (the barème's caps), `students_data_count` / `_ratio` (identity ready, INE
+    found), the theoretical `pfmps_incompleted_sum`, the ASP's net amount as `Mt. payé` and recovery orders
+    apart as `Mt. OR`; each fed by the event pfmp consumes, through its handler, on the real database."""
+    ready = await seed_student(pool, UAI, last_name="PRETE", academy="14")
+    lost = await seed_student(pool, UAI, last_name="PERDU", academy="14")
+    missing = await seed_student(pool, UAI, last_name="INCOMPLET", academy="14")  # the seed: no sex, no birthplace
+    async with pool.acquire() as conn, conn.transaction():
+        for seeded in (ready, lost):
+            await projection.on_student_registered(conn, StudentRegistered(
+                producer="students", student_id=seeded.student_id, identity=ready_identity(seeded.ine)))
+        await projection.on_ine_status_changed(conn, StudentIneStatusChanged(
+            producer="students", student_id=lost.student_id, ine_status="not_found", version=1))
+        for seeded, rate, cap in ((ready, 1500, 60000), (lost, 1000, 30000), (missing, None, None)):
+            await facts.on_schooling_priced(conn, SchoolingPriced(
+                producer="calculator", schooling_id=seeded.schooling_id, student_id=seeded.student_id,
+                school_year=2025, priced=rate is not None, daily_rate_cents=rate, yearly_cap_cents=cap))
+    # Pending from 5 to 25 January: round(20 x 5/7) = 14 days x 15 € = 210 €; the unpriced one adds nothing
+    await priced_pfmp(pool, ready, "pending", date(2026, 1, 5), 0)
+    await priced_pfmp(pool, missing, "pending", date(2026, 1, 5), 0)
+    # Paid 95,50 € net for a request of 100 €; a recovery order of 150 € on another PFMP
+    await gateway_paid(pool, ready, date(2026, 2, 2), 10000, Decimal("95.50"), recovery=False)
+    await gateway_paid(pool, lost, date(2026, 2, 2), 30000, Decimal("-150.00"), recovery=True)
+    login(client, "academique")
+    rows = {line.split(";")[0]: line.split(";")[1:] for line in client.get(
+        "/academie/14/indicateurs.csv", params={"annee": 2025}).text.splitlines()}
+    row = dict(zip(rows["UAI"], rows[UAI], strict=True))
+    assert row["Mt. annuel total"] == "900,00"
+    assert (row["Nb. données élèves"], row["Part données élèves"]) == ("1", "0,33")  # the INE not found fails
+    assert (row["Nb. PFMPs incomplètes"], row["Mt. PFMPs incomplètes"]) == ("2", "210,00")
+    assert (row["Dem. payées"], row["Mt. payé"], row["Mt. OR"]) == ("2", "95,50", "150,00")
+    api = client.get("/api/v1/academies/14/etablissements", params={"annee": 2025}).json()["rows"][0]
+    assert {k: api["counts"][k] for k in ("yearly_sum", "students_data_count", "pfmps_incompleted_sum",
+                                          "payment_requests_paid_sum", "payment_requests_recovery_sum")} == {
+        "yearly_sum": 90000, "students_data_count": 1, "pfmps_incompleted_sum": 21000,
+        "payment_requests_paid_sum": 9550, "payment_requests_recovery_sum": 15000}
+    assert api["ratios"]["students_data_ratio"] == 0.3333

@@ -99,13 +99,14 @@ async def test_an_academic_user_sees_the_academy_s_establishments_with_their_ind
     assert cells(home.text, UAI) == [
         "2", "2",  # schoolings, students
         "1 50 %", "1 50 %",  # DA and RIB: only the paid student
+        "0 0 %",  # students' data ready for the ASP: the seeded identities have no sex nor birthplace
         "3", "2", "1", "0",  # PFMPs: all, validated and finished, completed, incomplete
         "1", "0", "1",  # requests: sent, integrated, paid
         "1 50 %",  # students paid
         "1", "2", "50 %",  # PFMPs paid, payable, paid/payable
         "67 %", "0"]  # PFMPs validated / all, extended PFMPs
     assert cells(home.text, OTHER_UAI)[:4] == ["1", "1", "1 100 %", "1 100 %"]
-    assert cells(home.text, OTHER_UAI)[14] == "0 %"  # nothing payable: 0, not a division by zero
+    assert cells(home.text, OTHER_UAI)[15] == "0 %"  # nothing payable: 0, not a division by zero
     # Drill down: the establishment's classes, then the class's students and PFMPs
     school = client.get(f"/academie/14/etablissements/{UAI}")
     assert school.status_code == 200

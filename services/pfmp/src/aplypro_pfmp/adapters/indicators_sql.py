@@ -2,7 +2,9 @@
 by establishment (academic pages) or by academy (public statistics). One statement per grouping.
 
 Amounts are integer cents: a PFMP's is the calculator's latest (pfmp_amounts, from AmountComputed); a paid
-request's is the one its events carried (the ASP's net amount once reported), else its PFMP's."""
+request's is the ASP's net amount once reported (paid_cents), else the one its events carried, else its PFMP's;
+a recovery order's is the amount it claims, summed apart. Yearly caps and daily rates are the schoolings'
+barème (schooling_prices, from SchoolingPriced)."""
 
 from __future__ import annotations
 
@@ -18,31 +20,41 @@ from aplypro_pfmp.domain.indicators import Counts
 _COUNTS = """
 WITH s AS (
     SELECT s.schooling_id, s.student_id, s.status, s.end_date, {group} AS key,
+           sp.yearly_cap_cents, sp.daily_rate_cents,
            EXISTS (SELECT 1 FROM schooling_reports r WHERE r.schooling_id = s.schooling_id
                    AND r.extended_end_date IS NOT NULL) AS extended
-    FROM schoolings s
+    FROM schoolings s LEFT JOIN schooling_prices sp USING (schooling_id)
     WHERE s.school_year = $2 AND ($1::text[] IS NULL OR s.academy_code = ANY($1)) AND {group} IS NOT NULL
       AND ($4::text IS NULL OR s.uai = $4)
 ), d AS (  -- a DA issued and not withdrawn
     SELECT schooling_id FROM decisions GROUP BY schooling_id
     HAVING bool_or(kind = 'attribution') AND NOT bool_or(kind = 'retrait')
+), ready AS (  -- students whose data is ready for the ASP, their INE not reported "not found"
+    SELECT st.student_id FROM students st
+    WHERE st.asp_data_ready
+      AND NOT EXISTS (SELECT 1 FROM student_ine_status i WHERE i.student_id = st.student_id AND i.ine_not_found)
 ), p AS (
     SELECT p.pfmp_id, p.student_id, p.status, p.end_date <= $3 AS finished, s.key, s.status AS schooling_status,
            s.schooling_id IN (SELECT schooling_id FROM d) AS has_da, a.amount_cents,
-           (s.extended AND p.end_date > s.end_date) AS extended
+           (s.extended AND p.end_date > s.end_date) AS extended,
+           -- calculation.md §3.5: round((end - start) x 5/7) x daily rate, no +1, no cap; half away from zero
+           round((p.end_date - p.start_date) * 5 / 7.0)::bigint * s.daily_rate_cents AS theoretical_cents
     FROM pfmps p JOIN s USING (schooling_id) LEFT JOIN pfmp_amounts a ON a.pfmp_id = p.pfmp_id WHERE NOT p.deleted
 ), requests AS (
-    SELECT pr.pfmp_id, coalesce(pr.asp_state, pr.calc_state) AS state,
+    SELECT pr.pfmp_id, coalesce(pr.asp_state, pr.calc_state) AS state, pr.recovery, pr.paid_cents,
            coalesce(pr.amount_cents, (SELECT a.amount_cents FROM pfmp_amounts a WHERE a.pfmp_id = pr.pfmp_id))
                AS amount_cents,
            row_number() OVER (PARTITION BY pr.pfmp_id
                               ORDER BY coalesce(pr.requested_at, pr.first_seen) DESC, pr.payment_request_id) AS nth
     FROM payment_requests pr WHERE pr.pfmp_id IN (SELECT pfmp_id FROM p)
 ), by_schooling AS (
-    SELECT key, count(*) AS schoolings_count, count(DISTINCT student_id) AS students_count,
+    SELECT key, sum(yearly_cap_cents) AS yearly_sum, count(*) AS schoolings_count,
+           count(DISTINCT student_id) AS students_count,
            count(*) FILTER (WHERE schooling_id IN (SELECT schooling_id FROM d)) AS attributive_decisions_count,
            count(DISTINCT student_id) FILTER (WHERE student_id IN (SELECT student_id FROM ribs_on_file))
-               AS ribs_count
+               AS ribs_count,
+           count(DISTINCT student_id) FILTER (WHERE student_id IN (SELECT student_id FROM ready))
+               AS students_data_count
     FROM s GROUP BY key
 ), by_pfmp AS (
     SELECT p.key, count(*) AS pfmps_count,
@@ -52,6 +64,7 @@ WITH s AS (
            count(*) FILTER (WHERE p.status = 'completed') AS pfmps_completed_count,
            sum(p.amount_cents) FILTER (WHERE p.status = 'completed') AS pfmps_completed_sum,
            count(*) FILTER (WHERE p.status = 'pending') AS pfmps_incompleted_count,
+           sum(p.theoretical_cents) FILTER (WHERE p.status = 'pending') AS pfmps_incompleted_sum,
            count(*) FILTER (WHERE r.state = 'paid') AS pfmps_paid_count,
            count(DISTINCT p.student_id) FILTER (WHERE r.state = 'paid') AS students_paid_count,
            count(*) FILTER (WHERE p.finished AND p.status IN ('validated', 'rectified')
@@ -61,7 +74,10 @@ WITH s AS (
     FROM p LEFT JOIN requests r ON r.pfmp_id = p.pfmp_id AND r.nth = 1 GROUP BY p.key
 ), by_request AS (
     SELECT p.key, count(*) FILTER (WHERE r.state = 'paid') AS payment_requests_paid_count,
-           sum(r.amount_cents) FILTER (WHERE r.state = 'paid') AS payment_requests_paid_sum,
+           -- the ASP's net amount once reported, else the request's; a recovery order is not a payment
+           sum(coalesce(r.paid_cents, r.amount_cents)) FILTER (WHERE r.state = 'paid' AND NOT r.recovery)
+               AS payment_requests_paid_sum,
+           sum(r.paid_cents) FILTER (WHERE r.state = 'paid' AND r.recovery) AS payment_requests_recovery_sum,
            count(*) FILTER (WHERE r.state = 'sent') AS payment_requests_sent_count,
            count(*) FILTER (WHERE r.state = 'integrated') AS payment_requests_integrated_count
     FROM requests r JOIN p USING (pfmp_id) GROUP BY p.key

@@ -27,22 +27,27 @@ class Column:
     kind: Kind
 
 
-# features.md §4's order; only what pfmp's read model can compute (see domain.indicators).
+# features.md §4's order: its 26 stored columns, then the three computed ones.
 COLUMNS: tuple[Column, ...] = (
+    Column("yearly_sum", "Mt. annuel total", "cents"),
     Column("schoolings_count", "Nb. scolarités", "count"),
     Column("attributive_decisions_count", "Nb. DA", "count"),
     Column("attributive_decisions_ratio", "Part DA", "ratio"),
     Column("students_count", "Nb. élèves", "count"),
     Column("ribs_count", "Nb. coord. bancaires", "count"),
     Column("ribs_ratio", "Part coord. bancaires", "ratio"),
+    Column("students_data_count", "Nb. données élèves", "count"),
+    Column("students_data_ratio", "Part données élèves", "ratio"),
     Column("pfmps_count", "Toutes PFMPs", "count"),
     Column("pfmps_validated_count", "Nb. PFMPs validées", "count"),
     Column("pfmps_validated_sum", "Mt. PFMPs validées", "cents"),
     Column("pfmps_completed_count", "Nb. PFMPs complétées", "count"),
     Column("pfmps_completed_sum", "Mt. PFMPs complétées", "cents"),
     Column("pfmps_incompleted_count", "Nb. PFMPs incomplètes", "count"),
+    Column("pfmps_incompleted_sum", "Mt. PFMPs incomplètes", "cents"),
     Column("payment_requests_paid_count", "Dem. payées", "count"),
     Column("payment_requests_paid_sum", "Mt. payé", "cents"),
+    Column("payment_requests_recovery_sum", "Mt. OR", "cents"),
     Column("students_paid_count", "Nb. élèves payés", "count"),
     Column("students_paid_ratio", "Part élèves payés", "ratio"),
     Column("pfmps_paid_count", "Nb. PFMPs payées", "count"),

@@ -1,12 +1,11 @@
-"""The statistics indicators of features.md §4 that pfmp's projection can compute, and how a ratio shows.
+"""The statistics indicators of features.md §4, as pfmp's projection computes them, and how a ratio shows.
 
 pfmp knows schoolings, students, PFMPs and their states, issued decisions, RIBs on file (a yes/no per
-establishment), each payment request's state and amount, and each PFMP's amount (the calculator's
-AmountComputed): every count below, and the `_sum` columns of validated, completed and paid amounts (integer
-cents). It does not know yearly caps, recovery orders nor students' ASP readiness (the students service's), so
-`yearly_sum`, `payment_requests_recovery_sum`, `students_data_count` and the theoretical
-`pfmps_incompleted_sum` (it needs the daily rate) are not here. Reports it does know (schooling_reports): the
-`pfmps_extended_` columns.
+establishment), each payment request's state and amounts (the ASP's net amount, or a recovery order's claim),
+each PFMP's amount (the calculator's AmountComputed), each schooling's barème (SchoolingPriced: yearly cap and
+daily rate), whether each student's data is ready for the ASP (a yes/no from StudentRegistered and
+StudentIneStatusChanged) and reports (schooling_reports): every indicator of §4. `_sum` columns are integer
+cents.
 """
 
 from __future__ import annotations
@@ -21,10 +20,12 @@ INFINITE = "Infini"
 class Counts:
     """One establishment's (or academy's, or the nation's) counts for one school year."""
 
+    yearly_sum: int = 0  # cents: the yearly caps of the schoolings (the maximum payable); unpriced ones add 0
     schoolings_count: int = 0
     students_count: int = 0
     attributive_decisions_count: int = 0
     ribs_count: int = 0
+    students_data_count: int = 0  # students whose data is ready for the ASP
     pfmps_count: int = 0
     pfmps_validated_count: int = 0
     pfmps_completed_count: int = 0
@@ -37,7 +38,9 @@ class Counts:
     pfmps_payable_count: int = 0
     pfmps_validated_sum: int = 0  # cents: amounts of the finished validated or rectified PFMPs
     pfmps_completed_sum: int = 0  # cents: amounts of the completed PFMPs (known once the calculator priced them)
-    payment_requests_paid_sum: int = 0  # cents: "Mt. payé", the paid requests' amounts
+    payment_requests_paid_sum: int = 0  # cents: "Mt. payé", the paid requests' net amounts (recoveries left out)
+    pfmps_incompleted_sum: int = 0  # cents: theoretical, round(days between dates x 5/7) x daily rate
+    payment_requests_recovery_sum: int = 0  # cents: "Mt. OR", the amounts recovery orders claim
     pfmps_extended_count: int = 0  # PFMPs of an extended (reported) schooling ending after the schooling's end
     pfmps_extended_sum: int = 0  # cents: their amounts
 
@@ -51,6 +54,7 @@ class Counts:
         return {
             "attributive_decisions_ratio": ratio(self.attributive_decisions_count, self.schoolings_count),
             "ribs_ratio": ratio(self.ribs_count, self.students_count),
+            "students_data_ratio": ratio(self.students_data_count, self.students_count),
             "students_paid_ratio": ratio(self.students_paid_count, self.students_count),
             "pfmps_paid_payable_ratio": ratio(self.pfmps_paid_count, self.pfmps_payable_count),
             "pfmps_validated_ratio": ratio(self.pfmps_validated_count, self.pfmps_count),

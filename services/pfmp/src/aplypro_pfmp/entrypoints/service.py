@@ -26,7 +26,8 @@ def build_spec(settings: PfmpSettings) -> ServiceSpec:
             handlers={"StudentRegistered": projection.on_student_registered,
                       "SchoolingOpened": projection.on_schooling_opened,
                       "RibOnFile": projection.on_rib_on_file,
-                      "SchoolingHiddenChanged": projection.on_schooling_hidden_changed},
+                      "SchoolingHiddenChanged": projection.on_schooling_hidden_changed,
+                      "StudentIneStatusChanged": projection.on_ine_status_changed},
         ), Subscription(
             # Payment-request states lock edits and deletions; DAs gate validation (lifecycles.md §1).
             topics=[CALCULATOR_EVENTS, ASP_EVENTS, DOCUMENTS_EVENTS], consumer_name=facts.CONSUMER,

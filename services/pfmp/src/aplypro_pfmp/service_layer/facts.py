@@ -14,12 +14,13 @@ from aplypro_contracts import (
     PaymentRequestHeld,
     PaymentRequestSent,
     PaymentRequestStateChanged,
+    SchoolingPriced,
 )
 from aplypro_servicekit.consumer import EventHandler
 from aplypro_servicekit.db import Connection
 
+from aplypro_pfmp.adapters import indicator_facts_sql, payments_sql
 from aplypro_pfmp.adapters import lifecycle_sql as sql
-from aplypro_pfmp.adapters import payments_sql
 
 log = structlog.get_logger(__name__)
 CONSUMER = "payment-facts"
@@ -61,6 +62,8 @@ async def on_payment_state_changed(conn: Connection, event: PaymentRequestStateC
                                       event.occurred_at, event_type=event.event_type)
     if applied:
         await payments_sql.gateway_moved(conn, event.payment_request_id, event.reasons)
+        paid = None if event.paid_amount is None else indicator_facts_sql.cents_of(event.paid_amount)
+        await indicator_facts_sql.asp_paid(conn, event.payment_request_id, paid, event.recovery)
     _dropped(applied, event.event_type, event.payment_request_id, event.version)
 
 
@@ -75,6 +78,13 @@ async def on_amount_computed(conn: Connection, event: AmountComputed) -> None:
     """The PFMP's amount before any request (and after a change): shown on the student page."""
     if not await payments_sql.amount_computed(conn, event.pfmp_id, event.amount_cents, event.occurred_at):
         log.info("stale_event_dropped", event_type=event.event_type, aggregate_id=str(event.pfmp_id), version=0)
+
+
+async def on_schooling_priced(conn: Connection, event: SchoolingPriced) -> None:
+    """The schooling's barème: the indicators' yearly caps and the theoretical amount of pending PFMPs."""
+    if not await indicator_facts_sql.schooling_priced(conn, event.schooling_id, event.daily_rate_cents,
+                                                      event.yearly_cap_cents, event.occurred_at):
+        log.info("stale_event_dropped", event_type=event.event_type, aggregate_id=str(event.schooling_id), version=0)
 
 
 async def on_document_ready(conn: Connection, event: DocumentReady) -> None:
@@ -92,4 +102,5 @@ HANDLERS: dict[str, EventHandler] = {
     "DocumentReady": on_document_ready,
     "PaymentRequestHeld": on_payment_held,
     "AmountComputed": on_amount_computed,
+    "SchoolingPriced": on_schooling_priced,
 }

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import structlog
-from aplypro_contracts import RibOnFile, SchoolingHiddenChanged, SchoolingOpened, StudentRegistered
+from aplypro_contracts import (
+    RibOnFile,
+    SchoolingHiddenChanged,
+    SchoolingOpened,
+    StudentIneStatusChanged,
+    StudentRegistered,
+)
 from aplypro_servicekit.db import Connection
 
-from aplypro_pfmp.adapters import hidden_sql, lifecycle_sql, postgres
+from aplypro_pfmp.adapters import hidden_sql, indicator_facts_sql, lifecycle_sql, postgres
+from aplypro_pfmp.domain.student_data import asp_data_ready
 
 log = structlog.get_logger(__name__)
 
@@ -15,6 +22,7 @@ async def on_student_registered(conn: Connection, event: StudentRegistered) -> N
     identity = event.identity
     await postgres.upsert_student(conn, event.student_id, identity.ine, identity.last_name,
                                   list(identity.first_names))
+    await indicator_facts_sql.student_data_ready(conn, event.student_id, asp_data_ready(identity))
 
 
 async def on_schooling_opened(conn: Connection, event: SchoolingOpened) -> None:
@@ -38,4 +46,12 @@ async def on_schooling_hidden_changed(conn: Connection, event: SchoolingHiddenCh
     """Staff hid or reintegrated the schooling (students service): pages and counters leave it out."""
     if not await hidden_sql.apply_hidden(conn, event.schooling_id, event.hidden, event.version):
         log.info("stale_event_dropped", event_type=event.event_type, schooling_id=str(event.schooling_id),
+                 version=event.version)
+
+
+async def on_ine_status_changed(conn: Connection, event: StudentIneStatusChanged) -> None:
+    """The student API found the INE, or not: an INE not found is not valid data (indicators only)."""
+    if not await indicator_facts_sql.ine_status(conn, event.student_id, event.ine_status == "not_found",
+                                                event.version):
+        log.info("stale_event_dropped", event_type=event.event_type, student_id=str(event.student_id),
                  version=event.version)

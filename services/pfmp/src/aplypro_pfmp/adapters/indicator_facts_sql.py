@@ -1,0 +1,57 @@
+"""SQL of the facts the indicators need beyond PFMPs and requests (migration 0016): each schooling's barème
+(SchoolingPriced), each student's INE status (StudentIneStatusChanged), and what the ASP answered for a paid
+request (its net amount, or the amount a recovery order claims). Each writer returns False when its event is
+older than (or a replay of) what is held, for the caller to count as stale."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID
+
+from aplypro_servicekit.db import Connection
+
+
+async def schooling_priced(conn: Connection, schooling_id: UUID, daily_rate_cents: int | None,
+                           yearly_cap_cents: int | None, at: datetime) -> bool:
+    applied = await conn.fetchval(
+        "INSERT INTO schooling_prices VALUES ($1, $2, $3, $4) ON CONFLICT (schooling_id) DO UPDATE "
+        "SET daily_rate_cents = EXCLUDED.daily_rate_cents, yearly_cap_cents = EXCLUDED.yearly_cap_cents, "
+        "priced_at = EXCLUDED.priced_at WHERE schooling_prices.priced_at < EXCLUDED.priced_at RETURNING true",
+        schooling_id, daily_rate_cents, yearly_cap_cents, at)
+    return applied is not None
+
+
+async def ine_status(conn: Connection, student_id: UUID, not_found: bool, version: int) -> bool:
+    applied = await conn.fetchval(
+        "INSERT INTO student_ine_status VALUES ($1, $2, $3) ON CONFLICT (student_id) DO UPDATE "
+        "SET ine_not_found = EXCLUDED.ine_not_found, version = EXCLUDED.version "
+        "WHERE student_ine_status.version < EXCLUDED.version RETURNING true", student_id, not_found, version)
+    return applied is not None
+
+
+async def student_data_ready(conn: Connection, student_id: UUID, ready: bool) -> None:
+    """Run after the student's row is upserted from the same StudentRegistered."""
+    await conn.execute("UPDATE students SET asp_data_ready = $2 WHERE student_id = $1", student_id, ready)
+
+
+class FractionalCents(ValueError):
+    """An ASP amount with a fraction of a cent: refused rather than rounded away (money is integer cents)."""
+
+    code = "fractional_cents"
+
+
+def cents_of(euros: Decimal) -> int:
+    """The ASP's amount in euros (MTNET, or MTDEMANDEOR whose sign is unconfirmed: its absolute value) as
+    cents, exactly."""
+    cents = abs(euros) * 100
+    if cents != cents.to_integral_value():
+        raise FractionalCents("an ASP amount has a fraction of a cent")
+    return int(cents)
+
+
+async def asp_paid(conn: Connection, request_id: UUID, paid_cents: int | None, recovery: bool) -> None:
+    """The ASP's answer of the state just applied by lifecycle_sql (so its version rule holds): amounts of a
+    request that is not paid are None."""
+    await conn.execute("UPDATE payment_requests SET paid_cents = $2, recovery = $3 WHERE payment_request_id = $1",
+                       request_id, paid_cents, recovery)
