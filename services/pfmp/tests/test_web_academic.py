@@ -57,11 +57,13 @@ def test_the_csv_has_semicolons_decimal_commas_no_quotes_and_no_bom() -> None:
     assert not text.startswith("\ufeff")
     assert '"' not in text
     header, row = text.splitlines()
-    assert header.split(";")[:4] == ["UAI", "Nb. scolarités", "Nb. DA", "Part DA"]
+    assert header.split(";")[:5] == ["UAI", "Mt. annuel total", "Nb. scolarités", "Nb. DA", "Part DA"]
+    assert len(header.split(";")) == 1 + 26 + 3  # features.md §4: the 26 stored columns and 3 computed ones
     values = dict(zip(header.split(";"), row.split(";"), strict=True))
     assert values["Nb. scolarités"] == "3"
     assert values["Part DA"] == "0,67"  # 2/3, two decimals, a comma
     assert values["Part coord. bancaires"] == "Infini"  # a RIB over no student
+    assert values["Part données élèves"] == "0,00"
     assert values["Part élèves payés"] == "0,00"  # nothing over nothing
     assert values["Mt. PFMPs validées"] == "1234,56"  # cents, exactly
     assert values["Mt. payé"] == "0,05"
