@@ -137,11 +137,13 @@ async def gateway_paid(pool: asyncpg.Pool, seeded: Seeded, start: date, amount_c
     await priced_pfmp(pool, seeded, "rectified" if recovery else "validated", start, amount_cents,
                       request_state="integrated", request_cents=amount_cents)
     async with pool.acquire() as conn, conn.transaction():
-        pfmp_id, request_id = await conn.fetchrow(
+        row = await conn.fetchrow(
             "SELECT r.pfmp_id, r.payment_request_id FROM payment_requests r JOIN pfmps p USING (pfmp_id) "
             "WHERE p.schooling_id = $1 AND p.start_date = $2", seeded.schooling_id, start)
+        assert row is not None
         await facts.on_payment_state_changed(conn, PaymentRequestStateChanged(
-            producer="asp-gateway", payment_request_id=request_id, pfmp_id=pfmp_id, student_id=seeded.student_id,
+            producer="asp-gateway", payment_request_id=row["payment_request_id"], pfmp_id=row["pfmp_id"],
+            student_id=seeded.student_id,
             state="paid", paid_amount=paid, recovery=recovery, version=2))
 
 
