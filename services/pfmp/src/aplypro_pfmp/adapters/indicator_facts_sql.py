@@ -1,6 +1,7 @@
 """SQL of the facts the indicators need beyond PFMPs and requests (migration 0016): each schooling's barème
 (SchoolingPriced), each student's INE status (StudentIneStatusChanged), and what the ASP answered for a paid
-request (its net amount, or the amount a recovery order claims). Each writer returns False when its event is
+request (its net amount, or the amount a recovery order claims). Whether a student's data is ready is written
+with the student (adapters.postgres.upsert_student). Each writer returns False when its event is
 older than (or a replay of) what is held, for the caller to count as stale."""
 
 from __future__ import annotations
@@ -28,11 +29,6 @@ async def ine_status(conn: Connection, student_id: UUID, not_found: bool, versio
         "SET ine_not_found = EXCLUDED.ine_not_found, version = EXCLUDED.version "
         "WHERE student_ine_status.version < EXCLUDED.version RETURNING true", student_id, not_found, version)
     return applied is not None
-
-
-async def student_data_ready(conn: Connection, student_id: UUID, ready: bool) -> None:
-    """Run after the student's row is upserted from the same StudentRegistered."""
-    await conn.execute("UPDATE students SET asp_data_ready = $2 WHERE student_id = $1", student_id, ready)
 
 
 class FractionalCents(ValueError):

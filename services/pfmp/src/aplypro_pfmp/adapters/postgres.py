@@ -13,11 +13,13 @@ from aplypro_pfmp.domain.pfmp import Pfmp, Status
 
 
 async def upsert_student(conn: Connection, student_id: UUID, ine: str, last_name: str,
-                         first_names: list[str]) -> None:
+                         first_names: list[str], asp_data_ready: bool) -> None:
+    """`asp_data_ready`: domain.student_data's yes/no for the indicators (migration 0016)."""
     await conn.execute(
-        "INSERT INTO students VALUES ($1, $2, $3, $4) ON CONFLICT (student_id) DO UPDATE "
-        "SET ine = EXCLUDED.ine, last_name = EXCLUDED.last_name, first_names = EXCLUDED.first_names",
-        student_id, ine, last_name, first_names,
+        "INSERT INTO students (student_id, ine, last_name, first_names, asp_data_ready) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT (student_id) DO UPDATE SET ine = EXCLUDED.ine, last_name = EXCLUDED.last_name, "
+        "first_names = EXCLUDED.first_names, asp_data_ready = EXCLUDED.asp_data_ready",
+        student_id, ine, last_name, first_names, asp_data_ready,
     )
 
 

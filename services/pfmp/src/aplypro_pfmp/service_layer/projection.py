@@ -21,8 +21,7 @@ log = structlog.get_logger(__name__)
 async def on_student_registered(conn: Connection, event: StudentRegistered) -> None:
     identity = event.identity
     await postgres.upsert_student(conn, event.student_id, identity.ine, identity.last_name,
-                                  list(identity.first_names))
-    await indicator_facts_sql.student_data_ready(conn, event.student_id, asp_data_ready(identity))
+                                  list(identity.first_names), asp_data_ready(identity))
 
 
 async def on_schooling_opened(conn: Connection, event: SchoolingOpened) -> None:
