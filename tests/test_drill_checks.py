@@ -89,8 +89,10 @@ def test_a_period_paid_twice_and_one_unpaid_are_counted() -> None:
 def test_dead_letters_are_compared_as_a_multiset() -> None:
     load = Load(Path("."), 1)
     load.injected = Counter({("aplypro.pfmp.events", b"{broken"): 2})
+    # Each reader of the topic (the contracts' catalog: calculator, documents, asp-gateway) dead-letters it.
     expected = Counter({("aplypro.pfmp.events", "calculator", b"{broken"): 2,
-                        ("aplypro.pfmp.events", "documents", b"{broken"): 2})
+                        ("aplypro.pfmp.events", "documents", b"{broken"): 2,
+                        ("aplypro.pfmp.events", "asp-gateway", b"{broken"): 2})
     assert check_dead_letters(load, expected).ok
     assert not check_dead_letters(load, expected - Counter({("aplypro.pfmp.events", "documents", b"{broken"): 1})).ok
     assert not check_dead_letters(load, expected + Counter({("aplypro.documents.events", "documents", b"x"): 1})).ok
