@@ -64,3 +64,13 @@ def dying_once_at_start() -> None:
     except FileNotFoundError:
         return
     os._exit(1)
+
+
+def slow_innocent_or_killer(payloads: list[dict[str, Any]]) -> list[bytes]:
+    """A killer payload ends its worker after a moment; any other batch takes a while, so that another
+    lane's killed worker breaks the pool under it (a shared break, not its doing)."""
+    if any(KILLER in json.dumps(payload) for payload in payloads):
+        time.sleep(0.3)
+        os._exit(1)
+    time.sleep(1.5)
+    return fake_pdfs(payloads)

@@ -74,8 +74,9 @@ async def test_a_payload_that_kills_its_worker_is_given_up_and_every_other_docum
         await drain(issuer, pool)
         # Every other document is issued, the three that shared the culprit's batch among them.
         assert await issued(pool) == others
-        # Bounded: one crash per halving of the batch of four (4, 2), then two with the culprit alone.
-        assert executor.rebuilds <= 4
+        # Bounded: one crash per halving of the batch of four (4, 2), one alone in its batch, then two with
+        # the culprit alone in the pool (quarantine).
+        assert executor.rebuilds <= 5
         # The culprit is given up once, with its reason, after a bounded number of crashes.
         dead = await dead_letters(pool)
         assert len(dead) == 1
@@ -166,3 +167,25 @@ async def test_a_kill_while_the_replacement_worker_starts_is_not_blamed_on_the_d
     assert (tmp_path / "died_at_start").exists()  # the second kill did happen
     assert len(outcomes) == 1
     assert isinstance(outcomes[0], bytes), outcomes[0]  # rendered, not given up as render_worker_crashed
+
+
+async def test_a_document_alone_in_its_batch_is_not_blamed_for_a_worker_killed_under_another_lane(
+    renders: ModuleType
+) -> None:
+    # Narrated: two lanes share a pool of two workers (the service runs render_workers + 1 lanes). One lane
+    # renders a payload that kills its worker, twice; each kill breaks the whole pool and fails the other
+    # lane's render of an innocent document alone. CI drill of 5 December: one such document was given up
+    # as render_worker_crashed after two kills it had nothing to do with.
+    from aplypro_documents.rendering.isolation import RenderWorkerCrashedError, render_isolating
+
+    spawn = multiprocessing.get_context("spawn")
+    with RenderPool(lambda: ProcessPoolExecutor(2, mp_context=spawn)) as executor:
+        async def killer_lane() -> list[Any]:
+            return [await render_isolating(renders.slow_innocent_or_killer, [{"student": renders.KILLER}], executor)
+                    for _ in range(2)]
+
+        innocent, killed = await asyncio.gather(
+            render_isolating(renders.slow_innocent_or_killer, [{"student": "Innocente"}], executor), killer_lane())
+    assert all(isinstance(out[0], RenderWorkerCrashedError) for out in killed)  # the killer is given up
+    assert executor.rebuilds >= 2
+    assert isinstance(innocent[0], bytes), innocent[0]  # the innocent document is rendered, not given up

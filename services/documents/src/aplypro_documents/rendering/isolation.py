@@ -6,12 +6,18 @@ is rendered again by halves (the pool is rebuilt, pool.RenderPool) until the cra
 payload; everything else is rendered. A crash is never one of the document's attempts. A payload is
 given up only after crashing its worker alone `crashes_alone` times, and only if the pool still runs a
 trivial task: when even that fails, the pool is at fault (say, its initializer), not the document.
+"Alone" means alone in the pool: the service renders several batches side by side, and a worker killed
+under another lane's batch breaks the whole pool, failing this payload's render too. So a payload alone
+in its batch is retried in quarantine (the other lanes wait, the pool drained first) before any crash
+counts against it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import BrokenExecutor, Executor
 from typing import Any, ClassVar
@@ -26,6 +32,9 @@ Outcome = bytes | Exception  # a payload's PDF, or why it has none
 # Twice alone: a second crash tells a payload that kills its worker from a kill that happened to land on it.
 CRASHES_ALONE = 2
 STARTUP_TRIES = 5  # pool rebuilds waited for before a payload is tried alone again
+DRAIN_WAIT_S = 300.0  # at most this long for the other lanes' renders to end before a quarantined one
+
+_QUARANTINES: weakref.WeakKeyDictionary[Executor, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 class RenderWorkerCrashedError(RuntimeError):
@@ -55,9 +64,13 @@ async def render_isolating(render: Render, payloads: Sequence[dict[str, Any]], e
     """
     loop = asyncio.get_running_loop()
     outcomes: dict[int, Outcome] = {}
+    quarantine = _quarantine_of(executor)
 
-    async def attempt(indices: list[int]) -> bool:
+    async def attempt(indices: list[int], *, quarantined: bool = False) -> bool:
         """False when the worker died; otherwise the outcomes of these payloads are known."""
+        if not quarantined and quarantine.locked():
+            async with quarantine:  # a suspect renders alone in the pool meanwhile: wait for its verdict
+                pass
         try:
             pdfs = await loop.run_in_executor(executor, render, [payloads[i] for i in indices])
         except BrokenExecutor:
@@ -79,13 +92,18 @@ async def render_isolating(render: Render, payloads: Sequence[dict[str, Any]], e
             await isolate(indices[:half])
             await isolate(indices[half:])
             return
-        for crashes in range(1, crashes_alone):  # the first crash alone has just happened
+        # Alone in its batch is not alone in the pool: other lanes render side by side, and a worker killed
+        # under any of them fails this render too. So a crash counts against the payload only in quarantine:
+        # no other render in flight, and none let in until it is over.
+        for crashes in range(crashes_alone):
             log.warning("render_worker_crashed", documents=1, crashes=crashes, action="retry_alone")
-            # A worker killed while it starts fails the next submit too: blame the payload only for a crash
-            # of a worker that was up and running (a trivial task came back from it first).
-            await _running_pool(loop, executor)
-            if await attempt(indices):
-                return
+            async with quarantine:
+                # A worker killed while it starts fails the next submit too: blame the payload only for a
+                # crash of a worker that was up and running (a trivial task came back from it first).
+                await _running_pool(loop, executor)
+                await _drained(executor)
+                if await attempt(indices, quarantined=True):
+                    return
         await _check_pool(loop, executor)
         log.warning("render_worker_crashed", documents=1, crashes=crashes_alone, action="give_up")
         outcomes[indices[0]] = RenderWorkerCrashedError(
@@ -111,3 +129,21 @@ async def _check_pool(loop: asyncio.AbstractEventLoop, executor: Executor | None
         await loop.run_in_executor(executor, os.getpid)
     except BrokenExecutor as exc:
         raise RenderPoolBrokenError("the render pool cannot run a trivial task: its workers die on start") from exc
+
+
+
+def _quarantine_of(executor: Executor | None) -> asyncio.Lock:
+    """One quarantine per pool, shared by every lane rendering on it (a fresh one for the default executor)."""
+    if executor is None:
+        return asyncio.Lock()
+    return _QUARANTINES.setdefault(executor, asyncio.Lock())
+
+
+async def _drained(executor: Executor | None) -> None:
+    """Until no render is in flight in the pool (pool.RenderPool counts them; other executors cannot tell)."""
+    in_flight = getattr(executor, "in_flight", None)
+    if not callable(in_flight):
+        return
+    deadline = time.monotonic() + DRAIN_WAIT_S
+    while in_flight() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)

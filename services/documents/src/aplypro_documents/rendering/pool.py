@@ -67,6 +67,8 @@ class RenderPool(Executor):
         self._current = factory()
         self._closed = False
         self.rebuilds = 0
+        self._counts = threading.Lock()  # never held while calling the pool: its callbacks take it
+        self._in_flight = 0  # submitted, not settled (isolation.py drains the pool before a quarantined render)
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         with self._lock:
@@ -74,7 +76,7 @@ class RenderPool(Executor):
                 # A plain RuntimeError here would read as the document's failure and cost it an attempt.
                 raise RenderPoolClosedError("the render pool is shut down")
             try:
-                return self._current.submit(fn, *args, **kwargs)
+                future = self._current.submit(fn, *args, **kwargs)
             except BrokenExecutor:
                 # The pool marks itself broken before it fails the futures it held (concurrent.futures),
                 # so a caller that saw its future fail finds the pool broken here and gets a fresh one.
@@ -82,7 +84,19 @@ class RenderPool(Executor):
                 self.rebuilds += 1
                 log.warning("render_pool_rebuilt", rebuilds=self.rebuilds)
                 broken.shutdown(wait=False, cancel_futures=True)
-                return self._current.submit(fn, *args, **kwargs)
+                future = self._current.submit(fn, *args, **kwargs)
+            with self._counts:
+                self._in_flight += 1
+        future.add_done_callback(self._settled)
+        return future
+
+    def in_flight(self) -> int:
+        with self._counts:
+            return self._in_flight
+
+    def _settled(self, _: Future[Any]) -> None:
+        with self._counts:
+            self._in_flight -= 1
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
