@@ -9,6 +9,7 @@ from aplypro_contracts.topics import (
     STUDENTS_EVENTS,
     STUDENTS_RIBS,
 )
+from aplypro_servicekit.consumer import EventHandler, in_batch_order
 from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 
 from aplypro_documents.config import DocumentsSettings
@@ -45,6 +46,18 @@ def build_spec(settings: DocumentsSettings) -> ServiceSpec:
             lanes = settings.issue_lanes or settings.render_workers + 1
             await run_lanes(issuer.issue_batch, lanes, settings.poll_interval_s)
 
+    handlers: dict[str, EventHandler] = {"StudentRegistered": projection.on_student_registered,
+                                         "SchoolingOpened": projection.on_schooling_opened,
+                                         "SchoolingPriced": projection.on_schooling_priced,
+                                         "RibRecorded": projection.on_rib_recorded,
+                                         "PfmpRecorded": projection.on_pfmp_recorded,
+                                         "PfmpRectified": projection.on_pfmp_recorded,
+                                         "PfmpValidated": projection.on_pfmp_validated,
+                                         "DecisionWithdrawalRequested": projection.on_withdrawal_requested,
+                                         "DecisionIssueRequested": commands.on_issue_requested,
+                                         "DecisionAbrogationRequested": commands.on_abrogation_requested,
+                                         "LiquidationIssueRequested": on_liquidation_requested,
+                                         "PaymentRequested": projection.on_payment_requested}
     return ServiceSpec(
         name="documents",
         schema=settings.db_schema("documents"),
@@ -54,18 +67,7 @@ def build_spec(settings: DocumentsSettings) -> ServiceSpec:
         # complete (a payment request may come before its PFMP's dates or the student's bank account).
         subscriptions=[Subscription(
             topics=[STUDENTS_EVENTS, STUDENTS_RIBS, PFMP_EVENTS, CALCULATOR_EVENTS], consumer_name="decisions",
-            handlers={"StudentRegistered": projection.on_student_registered,
-                      "SchoolingOpened": projection.on_schooling_opened,
-                      "SchoolingPriced": projection.on_schooling_priced,
-                      "RibRecorded": projection.on_rib_recorded,
-                      "PfmpRecorded": projection.on_pfmp_recorded,
-                      "PfmpRectified": projection.on_pfmp_recorded,
-                      "PfmpValidated": projection.on_pfmp_validated,
-                      "DecisionWithdrawalRequested": projection.on_withdrawal_requested,
-                      "DecisionIssueRequested": commands.on_issue_requested,
-                      "DecisionAbrogationRequested": commands.on_abrogation_requested,
-                      "LiquidationIssueRequested": on_liquidation_requested,
-                      "PaymentRequested": projection.on_payment_requested},
+            handlers=handlers, batch_handler=in_batch_order(handlers),
         )],
         background=[render_decisions],
         gauges=documents_gauges(settings.render_attempts),
