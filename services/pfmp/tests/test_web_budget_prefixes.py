@@ -115,6 +115,8 @@ async def test_the_weekly_snapshot_keeps_the_budget_prefix_table(
     async with pool.acquire() as conn:
         for prefix in ("ENPU", "ENPR", "MASA", "MER", "AUTRE"):
             counts = await snapshots_sql.one(conn, date(2026, 6, 6), 2025, "budget", prefix)
-            assert counts is not None and counts.schoolings_count == 1, prefix
+            assert counts is not None, prefix
+            assert counts.schoolings_count == 1, prefix
         enpu = await snapshots_sql.one(conn, date(2026, 6, 6), 2025, "budget", "ENPU")
-    assert enpu is not None and enpu.payment_requests_paid_count == 1
+    assert enpu is not None
+    assert enpu.payment_requests_paid_count == 1

@@ -55,6 +55,15 @@ async def national(conn: Connection, asked: int | None, today: date) -> YearRows
     return YearRows(years, year, rows)
 
 
+async def paid_by_academy(conn: Connection, scope: list[str] | None, asked: int | None, today: date) -> YearRows:
+    """Every academy of the scope (None: all) with its counts, for the academic home's map."""
+    years = await indicators_sql.school_years(conn, scope)
+    year = chosen_year(years, asked)
+    rows = [] if year is None else await indicators_sql.counts(conn, by="academy", school_year=year, today=today,
+                                                               academies=scope)
+    return YearRows(years, year, rows)
+
+
 async def national_establishments(conn: Connection, year: int, today: date) -> list[indicators_sql.Keyed]:
     return await indicators_sql.counts(conn, by="uai", school_year=year, today=today)
 
