@@ -38,6 +38,9 @@ def test_tiles_are_coloured_by_quarter_of_the_largest_value_as_the_legend_says()
     # Codes with no place on the map (none given, unknown) neither get a tile nor stretch the scale
     assert [item.label for item in drawn.legend] == [
         "jusqu'à 25", "plus de 25, jusqu'à 50", "plus de 50, jusqu'à 75", "plus de 75, jusqu'à 100", "aucune donnée"]
+    # Small whole numbers: no empty class in the legend (a largest value of 1 has no quarter)
+    assert [item.label for item in academy_map("t", {"14": 1}, str).legend] == [
+        "jusqu'à 0", "plus de 0, jusqu'à 1", "aucune donnée"]
 
 
 def tile(page: str, map_id: str, code: str) -> dict[str, str]:

@@ -93,10 +93,12 @@ def academy_map(title: str, values: Mapping[str, int], shown: Callable[[int], st
 
 
 def legend(largest: int, shown: Callable[[int], str]) -> tuple[Legend, ...]:
-    """The four classes as ranges of values (up to a quarter, a half, three quarters, all of the largest)."""
+    """The classes as ranges of values (up to a quarter, a half, three quarters, all of the largest); a class
+    no value can fall in (small whole numbers: 1 has no quarter) is left out."""
     if largest <= 0:
         return (Legend(CLASSES[0][0], "0"), Legend(EMPTY[0], "aucune donnée"))
     bounds = [largest * quarter // 4 for quarter in (1, 2, 3, 4)]
     items = [Legend(CLASSES[0][0], f"jusqu'à {shown(bounds[0])}")]
-    items += [Legend(CLASSES[i][0], f"plus de {shown(bounds[i - 1])}, jusqu'à {shown(bounds[i])}") for i in (1, 2, 3)]
+    items += [Legend(CLASSES[i][0], f"plus de {shown(bounds[i - 1])}, jusqu'à {shown(bounds[i])}")
+              for i in (1, 2, 3) if bounds[i] > bounds[i - 1]]
     return (*items, Legend(EMPTY[0], "aucune donnée"))
