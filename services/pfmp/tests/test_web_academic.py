@@ -36,7 +36,7 @@ from .web_world import Seeded, login
 ACADEMIC_GETS = ["/academie/14/indicateurs.csv", "/api/v1/academies/14/etablissements",
                  f"/api/v1/academies/14/etablissements/{UAI}",
                  f"/api/v1/academies/14/etablissements/{UAI}/annees/2025/classes/TLE PRO"]
-NATIONAL_GETS = ["/national", "/national/indicateurs.zip", "/api/v1/national/academies"]
+NATIONAL_GETS = ["/national", "/national/indicateurs.zip", "/api/v1/national/academies", "/api/v1/national/prefixes"]
 
 
 def lines_of(text: str) -> dict[str, list[str]]:

@@ -100,10 +100,15 @@ async def test_the_national_zip_holds_the_four_tables_with_budget_prefixes_and_e
     page = client.get("/national", params={"annee": 2025})
     assert 'data-testid="budget-prefixes"' in page.text
     assert "<caption>Préfixes budgétaires 2025-2026</caption>" in page.text
+    # And the JSON API the page's data comes from
+    api = client.get("/api/v1/national/prefixes", params={"annee": 2025}).json()
+    assert [(row["key"], row["counts"]["schoolings_count"]) for row in api["rows"]] == [
+        ("ENPU", 1), ("ENPR", 1), ("MASA", 1), ("MER", 1), ("AUTRE", 1)]
     # Only the national admin: an academic user of academy 14 is refused
     client.cookies.clear()
     login(client, "academique")
     assert client.get("/national/indicateurs.zip", params={"annee": 2025}).status_code == 403
+    assert client.get("/api/v1/national/prefixes").status_code == 403
 
 
 @pytest.mark.integration
