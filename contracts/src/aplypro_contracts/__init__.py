@@ -47,6 +47,7 @@ from .registry import Registry, to_wire
 from .students import (
     Address,
     Establishment,
+    EstablishmentRegisteredV1,
     Identity,
     Mef,
     RibOnFileV1,
@@ -68,6 +69,7 @@ RibRecorded = RibRecordedV2
 RibOnFile = RibOnFileV1
 StudentIneStatusChanged = StudentIneStatusChangedV1
 SchoolingHiddenChanged = SchoolingHiddenChangedV1
+EstablishmentRegistered = EstablishmentRegisteredV1
 PfmpRecorded = PfmpRecordedV2
 PfmpValidated = PfmpValidatedV2
 DecisionWithdrawalRequested = DecisionWithdrawalRequestedV1
@@ -123,6 +125,7 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     DecisionIssueRequestedV1,
     DecisionAbrogationRequestedV1,
     LiquidationIssueRequestedV1,
+    EstablishmentRegisteredV1,
 )
 
 
@@ -151,6 +154,8 @@ __all__ = [
     "DocumentReadyV1",
     "Envelope",
     "Establishment",
+    "EstablishmentRegistered",
+    "EstablishmentRegisteredV1",
     "FreeText",
     "Identity",
     "Label",

@@ -27,6 +27,7 @@ from .pfmp import (
     SchoolingExtendedV1,
 )
 from .students import (
+    EstablishmentRegisteredV1,
     RibOnFileV1,
     RibRecordedV2,
     SchoolingHiddenChangedV1,
@@ -56,10 +57,12 @@ class TopicInfo:
 
 CATALOG: tuple[TopicInfo, ...] = (
     TopicInfo(STUDENTS_EVENTS, "students", "student_id", (StudentRegisteredV1, SchoolingOpenedV2, RibOnFileV1,
-                                               StudentIneStatusChangedV1, SchoolingHiddenChangedV1),
+                                               StudentIneStatusChangedV1, SchoolingHiddenChangedV1,
+                                               EstablishmentRegisteredV1),
               ("pfmp", "calculator", "documents", "asp-gateway"),
               "the asp-gateway reads StudentIneStatusChanged for the payment gate ine_not_found; pfmp reads "
-              "SchoolingHiddenChanged for its pages and counters"),
+              "SchoolingHiddenChanged for its pages and counters, and EstablishmentRegistered (keyed by UAI, "
+              "not by student) for the statistics' budget prefixes and establishment columns"),
     TopicInfo(STUDENTS_RIBS, "students", "student_id", (RibRecordedV2,), ("documents", "asp-gateway", "calculator"),
               "restricted: bank details (the calculator reads only student id and establishment, to retry "
               "requests rejected for bank details)"),

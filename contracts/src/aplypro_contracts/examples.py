@@ -73,4 +73,6 @@ def examples() -> list[c.Envelope]:
                              reasons=("ine_not_found", "missing_rib"), **BASE),
         c.StudentIneStatusChanged(producer="students", student_id=ST, ine_status="not_found", version=1, **BASE),
         c.SchoolingHiddenChanged(producer="students", schooling_id=S, student_id=ST, hidden=True, version=1, **BASE),
+        c.EstablishmentRegistered(producer="students", uai="0999001K", name="LP Jean Jaurès", ministry="MENJ",
+                                  academy_code="14", contract_type_code="99", **BASE),
     ]

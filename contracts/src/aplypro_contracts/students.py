@@ -97,6 +97,23 @@ class SchoolingOpenedV2(_SchoolingOpened):
     version: AggregateVersion
 
 
+class EstablishmentRegisteredV1(Envelope):
+    """The establishments directory was loaded and holds this establishment: its reference data as the students
+    service knows it now (no contact or director data). Published with every load of the directory, keyed by
+    UAI, so that readers keep the ministry and sector that statistics group by (features.md §4)."""
+
+    event_type: Literal["EstablishmentRegistered"] = "EstablishmentRegistered"
+    schema_version: Literal[1] = 1
+    uai: str = Field(pattern=r"^\d{7}[A-Z]$", description="Establishment id, 7 digits and a letter; the Kafka key.",
+                     examples=["0999001K"])
+    name: Label
+    ministry: Label = Field(description="Supervising ministry of the establishment (directory `ministere_tutelle`).",
+                            examples=["MENJ"])
+    academy_code: Label | None = Field(default=None, examples=["14"])
+    contract_type_code: Label = Field(description="Directory `code_type_contrat_prive`: 99 = public; 10, 20, 30, 31, "
+                                      "40, 41, 60 = private under contract.", examples=["99"])
+
+
 class _RibRecorded(Envelope):
     event_type: Literal["RibRecorded"] = "RibRecorded"
     rib_id: UUID

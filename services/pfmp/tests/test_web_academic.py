@@ -36,7 +36,7 @@ from .web_world import Seeded, login
 ACADEMIC_GETS = ["/academie/14/indicateurs.csv", "/api/v1/academies/14/etablissements",
                  f"/api/v1/academies/14/etablissements/{UAI}",
                  f"/api/v1/academies/14/etablissements/{UAI}/annees/2025/classes/TLE PRO"]
-NATIONAL_GETS = ["/national", "/national/indicateurs.zip", "/api/v1/national/academies"]
+NATIONAL_GETS = ["/national", "/national/indicateurs.zip", "/api/v1/national/academies", "/api/v1/national/prefixes"]
 
 
 def lines_of(text: str) -> dict[str, list[str]]:
@@ -212,7 +212,7 @@ async def test_the_national_admin_sees_every_academy_and_downloads_the_zip_of_cs
     assert answer.status_code == 200
     assert answer.headers["content-disposition"] == 'attachment; filename="indicateurs-2025-2026.zip"'
     with zipfile.ZipFile(io.BytesIO(answer.content)) as archive:
-        assert archive.namelist() == ["global.csv", "academies.csv", "etablissements.csv"]
+        assert archive.namelist() == ["global.csv", "prefixes_budgetaires.csv", "academies.csv", "etablissements.csv"]
         national = lines_of(archive.read("global.csv").decode())
         academies = lines_of(archive.read("academies.csv").decode())
         schools = lines_of(archive.read("etablissements.csv").decode())
@@ -272,13 +272,13 @@ async def test_weekly_reports_show_each_indicator_s_change_and_the_admin_exports
         client: TestClient, academy: dict[str, Seeded], pool: asyncpg.Pool,  # noqa: F811
         monkeypatch: pytest.MonkeyPatch, database_url: str, namespace: str) -> None:
     first = await snapshot_cli(monkeypatch, database_url, namespace, "2026-06-06")
-    assert first == {"taken_on": "2026-06-06", "national": 1, "academy": 2, "uai": 3}
+    assert first == {"taken_on": "2026-06-06", "national": 1, "budget": 4, "academy": 2, "uai": 3}
     # A week later: one more PFMP, paid, at the other school of academy 14
     await pfmp(pool, academy["other"], "validated", date(2026, 4, 6), date(2026, 4, 24), request_state="paid")
     await snapshot_cli(monkeypatch, database_url, namespace, "2026-06-13")
     assert (await snapshot_cli(monkeypatch, database_url, namespace, "2026-06-13"))["uai"] == 3  # a rerun replaces
     async with pool.acquire() as conn:
-        assert await conn.fetchval("SELECT count(*) FROM indicator_snapshots") == 12
+        assert await conn.fetchval("SELECT count(*) FROM indicator_snapshots") == 20
     login(client, "academique")
     history = client.get("/academie/14/rapports", params={"annee": 2025})
     assert history.status_code == 200

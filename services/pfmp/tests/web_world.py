@@ -24,15 +24,18 @@ class Seeded:
 
 
 async def seed_student(pool: asyncpg.Pool, uai: str, *, last_name: str = "HADDAD", class_label: str = "TLE PRO",
-                       payable: bool = True, academy: str | None = None) -> Seeded:
+                       payable: bool = True, academy: str | None = None, mef_ministry: str = "MENJ",
+                       contract_type_code: str = "99") -> Seeded:
     """One student with a 2025 schooling in `uai`; `payable`: an issued DA and a RIB on file."""
     student_id, schooling_id = uuid.uuid4(), uuid.uuid4()
     ine = f"{uuid.uuid4().int % 10**9:09d}AB"
     opened = SchoolingOpened(
         producer="students", schooling_id=schooling_id, student_id=student_id,
-        establishment=Establishment(uai=uai, name="LP test", academy_code=academy), class_label=class_label,
+        establishment=Establishment(uai=uai, name="LP test", academy_code=academy,
+                                    contract_type_code=contract_type_code), class_label=class_label,
         school_year=2025,
-        mef=Mef(code="2473121133", dispositif="247", diploma="40025510", label="BAC PRO", ministry="MENJ"),
+        mef=Mef(code="2473121133", dispositif="247", diploma="40025510", label="BAC PRO",
+                ministry=mef_ministry),
         start_date=date(2025, 9, 1), version=1,
     )  # fmt: skip
     identity = Identity(ine=ine, last_name=last_name, first_names=("Mehdi",), birth_date=date(2007, 11, 2))

@@ -14,16 +14,17 @@ from typing import Literal, NamedTuple
 
 from aplypro_servicekit.db import Connection
 
+from aplypro_pfmp.domain.budget import PREFIXES, sql_case
 from aplypro_pfmp.domain.indicators import Counts
 
-# {group}: s.uai or s.academy_code; $1: academies (NULL: all), $2: school year, $3: today, $4: one UAI (NULL: all).
+# {group}: s.uai, s.academy_code or the budget prefix; $1: academies (NULL: all), $2: school year, $3: today, $4: one UAI (NULL: all).
 _COUNTS = """
 WITH s AS (
     SELECT s.schooling_id, s.student_id, s.status, s.end_date, {group} AS key,
            sp.yearly_cap_cents, sp.daily_rate_cents,
            EXISTS (SELECT 1 FROM schooling_reports r WHERE r.schooling_id = s.schooling_id
                    AND r.extended_end_date IS NOT NULL) AS extended
-    FROM schoolings s LEFT JOIN schooling_prices sp USING (schooling_id)
+    FROM schoolings s LEFT JOIN schooling_prices sp USING (schooling_id) LEFT JOIN establishments e ON e.uai = s.uai
     WHERE s.school_year = $2 AND ($1::text[] IS NULL OR s.academy_code = ANY($1)) AND {group} IS NOT NULL
       AND ($4::text IS NULL OR s.uai = $4)
 ), d AS (  -- a DA issued and not withdrawn
@@ -85,20 +86,30 @@ WITH s AS (
 SELECT key, {columns}
 FROM by_schooling LEFT JOIN by_pfmp USING (key) LEFT JOIN by_request USING (key) ORDER BY key
 """
-_GROUPS = {"uai": "s.uai", "academy": "coalesce(s.academy_code, '')"}  # '': academy not given
+_GROUPS = {"uai": "s.uai", "academy": "coalesce(s.academy_code, '')",  # '': academy not given
+           # the MEF's ministry; before migration 0017's replay, the establishment's
+           "budget": sql_case("coalesce(s.mef_ministry, e.ministry)", "e.contract_type_code")}
 _COLUMNS = ", ".join(f.name for f in fields(Counts))  # every name is unique to one of the three groupings
 
 
 class Keyed(NamedTuple):
-    key: str  # a UAI or an academy code
+    key: str  # a UAI, an academy code or a budget prefix
     counts: Counts
 
 
-async def counts(conn: Connection, *, by: Literal["uai", "academy"], school_year: int, today: date,
+async def counts(conn: Connection, *, by: Literal["uai", "academy", "budget"], school_year: int, today: date,
                  academies: list[str] | None = None, uai: str | None = None) -> list[Keyed]:
     rows = await conn.fetch(_COUNTS.format(group=_GROUPS[by], columns=_COLUMNS), academies, school_year, today,
                             uai)
     return [Keyed(r["key"], Counts.from_row(r)) for r in rows]
+
+
+async def by_budget_prefix(conn: Connection, *, school_year: int, today: date) -> list[Keyed]:
+    """The four budget prefixes in features.md §4's order, each even when empty, then `AUTRE` when some
+    schoolings fall under none of them (domain.budget): the rows always add up to the national total."""
+    found = {r.key: r.counts for r in await counts(conn, by="budget", school_year=school_year, today=today)}
+    rows = [Keyed(prefix, found.pop(prefix, Counts())) for prefix in PREFIXES]
+    return rows + [Keyed(key, value) for key, value in sorted(found.items())]
 
 
 async def school_years(conn: Connection, academies: list[str] | None = None) -> list[int]:

@@ -28,13 +28,16 @@ async def upsert_schooling(conn: Connection, row: dict[str, Any]) -> bool:
     False, and counts it, when it is stale."""
     applied = await conn.fetchval(
         "INSERT INTO schoolings (schooling_id, student_id, uai, school_year, status, start_date, end_date, version, "
-        "class_label, academy_code) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (schooling_id) "
+        "class_label, academy_code, mef_ministry) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+        "ON CONFLICT (schooling_id) "
         "DO UPDATE SET status = EXCLUDED.status, start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, "
-        "version = EXCLUDED.version, class_label = EXCLUDED.class_label, academy_code = EXCLUDED.academy_code "
+        "version = EXCLUDED.version, class_label = EXCLUDED.class_label, academy_code = EXCLUDED.academy_code, "
+        "mef_ministry = coalesce(EXCLUDED.mef_ministry, schoolings.mef_ministry) "
         "WHERE schoolings.version < EXCLUDED.version OR EXCLUDED.version = 0 AND schoolings.version = 0 "
         "RETURNING true",
         row["schooling_id"], row["student_id"], row["uai"], row["school_year"], row["status"],
         row["start_date"], row["end_date"], row["version"], row.get("class_label"), row.get("academy_code"),
+        row.get("mef_ministry"),
     )
     if applied is None:
         await conn.execute(

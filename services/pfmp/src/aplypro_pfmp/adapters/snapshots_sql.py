@@ -1,5 +1,5 @@
 """Weekly snapshots of the indicators (features.md §4: Saturday 08:00, the current and the previous school
-year; national, per academy, per establishment), kept in indicator_snapshots, and what reports read from them.
+year; national, per budget prefix, per academy, per establishment), kept in indicator_snapshots, and what reports read from them.
 
 Taking a snapshot twice the same day replaces that day's rows (a rerun after a failure is harmless). The day
 is the caller's (the CLI's `--on`, the Paris calendar day by default): nothing here reads a clock.
@@ -33,14 +33,16 @@ async def take(conn: Connection, taken_on: date) -> dict[str, int]:
     returns the rows written per scope. Run it in a transaction: the day's rows are replaced together."""
     years = (await indicators_sql.school_years(conn))[:2]
     await conn.execute("DELETE FROM indicator_snapshots WHERE taken_on = $1", taken_on)
-    written = {"national": 0, "academy": 0, "uai": 0}
+    written = {"national": 0, "budget": 0, "academy": 0, "uai": 0}
     for year in years:
         academies = await indicators_sql.counts(conn, by="academy", school_year=year, today=taken_on)
+        prefixes = await indicators_sql.by_budget_prefix(conn, school_year=year, today=taken_on)
         schools = await indicators_sql.counts(conn, by="uai", school_year=year, today=taken_on)
         academy_of = {r["uai"]: r["academy_code"] for r in await conn.fetch(
             "SELECT uai, max(academy_code) AS academy_code FROM schoolings WHERE school_year = $1 GROUP BY uai",
             year)}
         rows: list[tuple[str, str, str | None, Counts]] = [("national", "", None, _total(academies))]
+        rows += [("budget", r.key, None, r.counts) for r in prefixes]
         rows += [("academy", r.key, r.key, r.counts) for r in academies]
         rows += [("uai", r.key, academy_of.get(r.key), r.counts) for r in schools]
         await conn.executemany(

@@ -91,12 +91,28 @@ def value_of(counts: Counts, column: Column) -> str:
 
 def csv_text(key_label: str, rows: Iterable[tuple[str, Counts]]) -> str:
     """The header (French labels) and one line per (key, counts), `\\n`-terminated."""
-    lines = [";".join([key_label, *(c.label for c in COLUMNS)])]
-    for key, counts in rows:
-        if any(ch in key for ch in ';"\r\n'):
+    return csv_table((key_label,), (((key,), counts) for key, counts in rows))
+
+
+def csv_table(key_labels: Sequence[str], rows: Iterable[tuple[Sequence[str], Counts]]) -> str:
+    """As csv_text, with several key columns (an establishment's UAI, name, ministry, academy and sector)."""
+    lines = [";".join([*key_labels, *(c.label for c in COLUMNS)])]
+    for keys, counts in rows:
+        if len(keys) != len(key_labels):
+            raise ValueError("one value per key column")
+        if any(ch in key for key in keys for ch in ';"\r\n'):
             raise UnsafeCsvValue("a key holds a separator, a quote or a line break")
-        lines.append(";".join([key, *(value_of(counts, c) for c in COLUMNS)]))
+        lines.append(";".join([*keys, *(value_of(counts, c) for c in COLUMNS)]))
     return "\n".join(lines) + "\n"
+
+
+_UNQUOTABLE = str.maketrans({";": ",", '"': "'", "\r": " ", "\n": " "})
+
+
+def plain_text(value: str) -> str:
+    """A free-text cell (an establishment's name) made safe for the unquoted format: `;` becomes `,`, a quote
+    an apostrophe and a line break a space. Keys (codes) are refused instead: a changed code would mislead."""
+    return value.translate(_UNQUOTABLE)
 
 
 def zip_of(files: Sequence[tuple[str, str]]) -> bytes:

@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
                                                            "Paris); a second run the same day replaces it.")] = None,
     ) -> None:
         """Snapshot the indicators (national, per academy, per establishment) of the two latest school years.
-        Prints {"taken_on": ..., "national": n, "academy": n, "uai": n}."""
+        Prints {"taken_on": ..., "national": n, "budget": n, "academy": n, "uai": n}."""
         taken_on = date.fromisoformat(on) if on else datetime.now(PARIS).date()
 
         async def main() -> dict[str, int]:

@@ -27,7 +27,8 @@ def build_spec(settings: PfmpSettings) -> ServiceSpec:
                       "SchoolingOpened": projection.on_schooling_opened,
                       "RibOnFile": projection.on_rib_on_file,
                       "SchoolingHiddenChanged": projection.on_schooling_hidden_changed,
-                      "StudentIneStatusChanged": projection.on_ine_status_changed},
+                      "StudentIneStatusChanged": projection.on_ine_status_changed,
+                      "EstablishmentRegistered": projection.on_establishment_registered},
         ), Subscription(
             # Payment-request states lock edits and deletions; DAs gate validation (lifecycles.md §1).
             topics=[CALCULATOR_EVENTS, ASP_EVENTS, DOCUMENTS_EVENTS], consumer_name=facts.CONSUMER,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import structlog
 from aplypro_contracts import (
+    EstablishmentRegistered,
     RibOnFile,
     SchoolingHiddenChanged,
     SchoolingOpened,
@@ -12,7 +13,7 @@ from aplypro_contracts import (
 )
 from aplypro_servicekit.db import Connection
 
-from aplypro_pfmp.adapters import hidden_sql, indicator_facts_sql, lifecycle_sql, postgres
+from aplypro_pfmp.adapters import establishments_sql, hidden_sql, indicator_facts_sql, lifecycle_sql, postgres
 from aplypro_pfmp.domain.student_data import asp_data_ready
 
 log = structlog.get_logger(__name__)
@@ -30,10 +31,24 @@ async def on_schooling_opened(conn: Connection, event: SchoolingOpened) -> None:
         "uai": event.establishment.uai, "school_year": event.school_year, "status": event.status,
         "start_date": event.start_date, "end_date": event.end_date, "version": event.version,
         "class_label": event.class_label, "academy_code": event.establishment.academy_code,
+        "mef_ministry": event.mef.ministry,
     })
     if not applied:  # older than (or a replay of) the schooling held: dropped, counted
         log.info("stale_event_dropped", event_type=event.event_type, schooling_id=str(event.schooling_id),
                  version=event.version)
+    # The establishment as students knew it when it sent the schooling: enough until (or if) its directory
+    # event comes; a newer EstablishmentRegistered is never overwritten by it.
+    e = event.establishment
+    await establishments_sql.register(conn, establishments_sql.EstablishmentFacts(
+        e.uai, e.name, e.ministry, e.academy_code, e.contract_type_code), event.occurred_at)
+
+
+async def on_establishment_registered(conn: Connection, event: EstablishmentRegistered) -> None:
+    """The students service loaded its establishments directory: statistics' ministry and sector."""
+    facts = establishments_sql.EstablishmentFacts(event.uai, event.name, event.ministry, event.academy_code,
+                                                  event.contract_type_code)
+    if not await establishments_sql.register(conn, facts, event.occurred_at):
+        log.info("stale_event_dropped", event_type=event.event_type, uai=event.uai)
 
 
 async def on_rib_on_file(conn: Connection, event: RibOnFile) -> None:

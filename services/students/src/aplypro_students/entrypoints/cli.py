@@ -98,10 +98,12 @@ def load_establishments_command(file: Path) -> None:
     except InvalidFile as exc:
         _refuse(exc.errors, "nothing loaded")
 
-    async def work(conn: Connection) -> int:
-        return await load_establishments(conn, establishments)
+    settings = _settings()
 
-    _print({"establishments": asyncio.run(in_transaction(_settings(), work))})
+    async def work(conn: Connection) -> int:
+        return await load_establishments(conn, establishments, topic=settings.topic(STUDENTS_EVENTS))
+
+    _print({"establishments": asyncio.run(in_transaction(settings, work))})
 
 
 @app.command("load-mefs")

@@ -9,6 +9,7 @@ from uuid import UUID
 from aplypro_contracts import (
     Address,
     Establishment,
+    EstablishmentRegistered,
     Identity,
     Mef,
     RibOnFile,
@@ -17,7 +18,7 @@ from aplypro_contracts import (
     StudentRegistered,
 )
 
-from aplypro_students.domain import model
+from aplypro_students.domain import model, reference
 from aplypro_students.domain.rib import BankDetails
 
 PRODUCER = "students"
@@ -73,3 +74,11 @@ def rib_on_file(recorded: RibRecorded) -> RibOnFile:
         rib_id=recorded.rib_id, student_id=recorded.student_id, establishment_uai=recorded.establishment_uai,
         owner_type=recorded.owner_type, version=recorded.version,
     )
+
+
+def establishment_registered(establishment: reference.Establishment, correlation_id: UUID) -> EstablishmentRegistered:
+    """The directory's facts readers group statistics by; no address, contact or director name (not needed)."""
+    e = establishment
+    return EstablishmentRegistered(
+        producer=PRODUCER, correlation_id=correlation_id, uai=e.uai, name=e.name, ministry=e.ministry,
+        academy_code=e.academy_code, contract_type_code=e.contract_type_code)

@@ -7,20 +7,30 @@ from collections.abc import Mapping
 
 import structlog
 from aplypro_servicekit.db import Connection
+from aplypro_servicekit.outbox import event_row, write_outbox
 
 from aplypro_students.adapters import postgres
 from aplypro_students.adapters.postgres_calendar import upsert_summers
 from aplypro_students.adapters.postgres_reference import upsert_establishments, upsert_mefs
 from aplypro_students.domain.calendar import Summer
 from aplypro_students.domain.reference import Establishment, Mef
+from aplypro_students.service_layer import events
 
 log = structlog.get_logger(__name__)
 
 
-async def load_establishments(conn: Connection, establishments: list[Establishment]) -> int:
+async def load_establishments(conn: Connection, establishments: list[Establishment], *,
+                              topic: str | None = None) -> int:
+    """Store the directory and, given the students events topic, publish each establishment as
+    EstablishmentRegistered (keyed by UAI, through the outbox, in the caller's transaction): pfmp's statistics
+    group by its ministry and sector. Without a topic (tests and benches with no reader) nothing is published."""
     # TODO(events): a changed establishment should re-emit its open schoolings (name, head, address).
     await upsert_establishments(conn, establishments)
-    await postgres.record_import(conn, uuid.uuid4(), "establishments", None, None, None,
+    load_id = uuid.uuid4()
+    if topic is not None:
+        await write_outbox(conn, [event_row(topic, e.uai, events.establishment_registered(e, load_id))
+                                  for e in establishments])
+    await postgres.record_import(conn, load_id, "establishments", None, None, None,
                                  {"establishments": len(establishments)}, [])
     log.info("establishments_loaded", count=len(establishments))
     return len(establishments)

@@ -41,7 +41,8 @@ RatiosOut: type[BaseModel] = create_model(  # type: ignore[call-overload]
 
 
 class IndicatorsOut(BaseModel):
-    key: str = Field(description="A UAI, an academy code ('' when the establishment gave none), or 'national'")
+    key: str = Field(description="A UAI, an academy code ('' when the establishment gave none), a budget prefix "
+                     "(ENPU, ENPR, MASA, MER, AUTRE), or 'national'")
     counts: CountsOut
     ratios: RatiosOut
 
@@ -203,5 +204,18 @@ def build_router() -> APIRouter:
         if found.year is not None:
             rows.append(indicators("national", academic_reads.total(found.rows)))
         return TableOut(school_year=found.year, school_years=found.years, rows=rows)
+
+    @router.get("/national/prefixes", response_model=TableOut,
+                responses={**SCOPE, 403: {"description": "not the national admin"}})
+    async def national_prefixes(request: Request, user: CurrentUser, annee: int | None = None) -> TableOut:
+        """Every budget prefix's indicators (ENPU, ENPR, MASA, MER, each even when empty, then AUTRE when some
+        schoolings fall under none of them): the national view's budget-prefix table."""
+        admin_only(user)
+        async with request.app.state.pool.acquire() as conn:
+            found = await academic_reads.national(conn, annee, today_of(request))
+            prefixes = [] if found.year is None else await academic_reads.budget_prefixes(
+                conn, found.year, today_of(request))
+        return TableOut(school_year=found.year, school_years=found.years,
+                        rows=[indicators(r.key, r.counts) for r in prefixes])
 
     return router

@@ -17,6 +17,8 @@ from aplypro_pfmp.adapters import indicators_sql, web_sql
 from aplypro_pfmp.domain.indicators import colour, shown
 
 from . import academic_reads
+from .academy_map import academy_map
+from .money_view import euros
 from .rendering import render
 from .role_guards import academic_of, academies_of, today_of
 from .security import User, current_user
@@ -24,6 +26,16 @@ from .security import User, current_user
 Uai = Annotated[str, Path(pattern=r"^[0-9]{7}[A-Z]$")]
 Academy = Annotated[str, Path(pattern=r"^[0-9A-Z]{2,3}$")]
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def paid_map(request: Request, paid: academic_reads.YearRows) -> dict[str, object]:
+    """The academic home's map: the amount paid in each academy of the user's scope (the others grey), each
+    linking to its academy's page; with the same values as a table (`paid_rows`)."""
+    suffix = "" if paid.year is None else f"?annee={paid.year}"
+    title = "Montant payé par académie" + ("" if paid.year is None else f", {paid.year}-{paid.year + 1}")
+    return {"paid_year": paid.year, "paid_rows": [r for r in paid.rows if r.key],
+            "paid_map": academy_map(title, {r.key: r.counts.payment_requests_paid_sum for r in paid.rows if r.key},
+                                    euros, href=lambda code: f"{request.url_for('academy', code=code)}{suffix}")}
 
 
 def build_router() -> APIRouter:
@@ -37,16 +49,19 @@ def build_router() -> APIRouter:
         async with request.app.state.pool.acquire() as conn:
             codes = scope if scope is not None else [r["academy_code"] for r in await conn.fetch(
                 "SELECT DISTINCT academy_code FROM schoolings WHERE academy_code IS NOT NULL ORDER BY 1")]
-        return render(request, "academic_home.html", {"title": "Académies", "codes": codes})
+            paid = await academic_reads.paid_by_academy(conn, scope, None, today_of(request))
+        return render(request, "academic_home.html", {"title": "Académies", "codes": codes,
+                                                      **paid_map(request, paid)})
 
     @router.get("/academie/{code}", name="academy")
     async def academy(request: Request, code: Academy, user: CurrentUser, annee: int | None = None) -> Response:
         academic_of(user, code)
         async with request.app.state.pool.acquire() as conn:
             found = await academic_reads.academy_establishments(conn, code, annee, today_of(request))
+            paid = await academic_reads.paid_by_academy(conn, academies_of(user), found.year, today_of(request))
         return render(request, "academy.html", {"title": f"Académie {code}", "code": code, "years": found.years,
                                                 "year": found.year, "rows": found.rows, "shown": shown,
-                                                "colour": colour})
+                                                "colour": colour, **paid_map(request, paid)})
 
     @router.get("/academie/{code}/etablissements/{uai}", name="academic_establishment")
     async def establishment(request: Request, code: Academy, uai: Uai, user: CurrentUser,

@@ -10,7 +10,8 @@ from typing import NamedTuple
 
 from aplypro_servicekit.db import Connection
 
-from aplypro_pfmp.adapters import indicators_sql, invitations_sql, web_sql
+from aplypro_pfmp.adapters import establishments_sql, indicators_sql, invitations_sql, web_sql
+from aplypro_pfmp.domain import budget
 from aplypro_pfmp.domain.indicators import Counts
 
 from .role_guards import PARIS
@@ -54,8 +55,43 @@ async def national(conn: Connection, asked: int | None, today: date) -> YearRows
     return YearRows(years, year, rows)
 
 
+async def paid_by_academy(conn: Connection, scope: list[str] | None, asked: int | None, today: date) -> YearRows:
+    """Every academy of the scope (None: all) with its counts, for the academic home's map."""
+    years = await indicators_sql.school_years(conn, scope)
+    year = chosen_year(years, asked)
+    rows = [] if year is None else await indicators_sql.counts(conn, by="academy", school_year=year, today=today,
+                                                               academies=scope)
+    return YearRows(years, year, rows)
+
+
 async def national_establishments(conn: Connection, year: int, today: date) -> list[indicators_sql.Keyed]:
     return await indicators_sql.counts(conn, by="uai", school_year=year, today=today)
+
+
+async def budget_prefixes(conn: Connection, year: int, today: date) -> list[indicators_sql.Keyed]:
+    return await indicators_sql.by_budget_prefix(conn, school_year=year, today=today)
+
+
+class EstablishmentRow(NamedTuple):
+    """One establishment of the national table: its directory facts (blank when pfmp has not heard of them)."""
+
+    uai: str
+    name: str
+    ministry: str
+    academy_code: str
+    sector: str  # Public or Privé
+    counts: Counts
+
+
+async def described(conn: Connection, rows: list[indicators_sql.Keyed]) -> list[EstablishmentRow]:
+    facts = await establishments_sql.of(conn, [r.key for r in rows])
+    out = []
+    for row in rows:
+        known = facts.get(row.key)
+        out.append(EstablishmentRow(row.key, known.name if known else "", known.ministry if known else "",
+                                    (known.academy_code or "") if known else "",
+                                    budget.sector(known.contract_type_code if known else None), row.counts))
+    return out
 
 
 class EstablishmentUsers(NamedTuple):
