@@ -185,3 +185,22 @@ async def test_the_indicators_sum_yearly_caps_pending_pfmps_net_payments_and_rec
         "yearly_sum": 90000, "students_data_count": 1, "pfmps_incompleted_sum": 21000,
         "payment_requests_paid_sum": 9550, "payment_requests_recovery_sum": 15000}
     assert api["ratios"]["students_data_ratio"] == 0.3333
+
+
+async def test_the_dashboard_paid_amount_is_the_indicators_net_amount_without_recovery_orders(
+        client: TestClient, pool: asyncpg.Pool) -> None:
+    """features.md §4 `payment_requests_paid_sum` on the establishment dashboard, as on the academic pages: the
+    net amount the ASP reported (95,50 € for a request of 100 €), a recovery order (150 € claimed on a request of
+    300 €) left out, and a paid request the ASP gave no amount for counts its PFMP's (50 €)."""
+    netted = await seed_student(pool, UAI, last_name="NET", academy="14")
+    recovered = await seed_student(pool, UAI, last_name="REVERSE", academy="14")
+    await gateway_paid(pool, netted, date(2026, 2, 2), 10000, Decimal("95.50"), recovery=False)
+    await gateway_paid(pool, recovered, date(2026, 2, 2), 30000, Decimal("-150.00"), recovery=True)
+    await priced_pfmp(pool, netted, "validated", date(2026, 3, 2), 5000, request_state="paid")
+    login(client, "directrice")
+    page = plain(client.get(f"/etablissements/{UAI}/tableau-de-bord?annee=2025").text)
+    assert re.search(r'data-amount="paid">([^<]+)<', page).group(1) == "145,50 €"  # type: ignore[union-attr]
+    login(client, "academique")
+    rows = {line.split(";")[0]: line.split(";")[1:] for line in client.get(
+        "/academie/14/indicateurs.csv", params={"annee": 2025}).text.splitlines()}
+    assert dict(zip(rows["UAI"], rows[UAI], strict=True))["Mt. payé"] == "145,50"  # one definition, one figure
