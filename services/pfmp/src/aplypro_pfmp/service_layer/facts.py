@@ -90,7 +90,7 @@ async def on_schooling_priced(conn: Connection, event: SchoolingPriced) -> None:
 async def on_document_ready(conn: Connection, event: DocumentReady) -> None:
     if event.kind == "liquidation":  # an état liquidatif: not a decision
         return
-    applied = await sql.record_decision(conn, event.schooling_id, event.kind, event.version)
+    applied = await sql.record_decision(conn, event.schooling_id, event.kind, event.version, event.occurred_at)
     _dropped(applied, event.event_type, event.schooling_id, event.version)
 
 
