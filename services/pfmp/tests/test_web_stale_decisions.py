@@ -195,3 +195,29 @@ async def test_an_abrogated_da_and_one_issued_before_it_was_tracked_are_not_mark
                        untracked.schooling_id)  # as a DA projected before migration 0017
     await untracked.registered(T0 + timedelta(days=2), city="Brest")
     assert stale_text(client, untracked) is None
+
+
+async def test_a_topic_replay_fills_what_das_projected_before_migration_0017_were_issued_from(
+        client: TestClient, pool: asyncpg.Pool) -> None:
+    """A DA and its schooling projected before migration 0017 (no fingerprint, no issue noted): replaying the
+    same SchoolingOpened and DocumentReady (same versions) fills them, so a later MEF change marks the DA."""
+    student = Student(pool)
+    await student.registered(T0)
+    await student.schooling(T0)
+    await student.da_issued(T0 + timedelta(days=1))
+    await pool.execute("UPDATE schoolings SET da_content_sha = NULL, da_content_at = NULL WHERE schooling_id = $1",
+                       student.schooling_id)
+    await pool.execute("UPDATE decisions SET issued_at = NULL, identity_sha = NULL, content_sha = NULL, "
+                       "price = NULL WHERE schooling_id = $1", student.schooling_id)
+    login(client, "directrice")
+    # The replay: the same versions again (the students topic, then documents')
+    student.schooling_version -= 1
+    await student.schooling(T0)
+    student.da_version -= 1
+    await student.da_issued(T0 + timedelta(days=1))
+    assert await pool.fetchval("SELECT version FROM decisions WHERE schooling_id = $1", student.schooling_id) == 1
+    assert stale_text(client, student) is None
+    await student.schooling(T0 + timedelta(days=2), mef=OTHER_MEF)
+    marker = stale_text(client, student)
+    assert marker is not None
+    assert "la formation (MEF)" in marker

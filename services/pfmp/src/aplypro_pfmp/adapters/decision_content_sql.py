@@ -19,8 +19,11 @@ _AS_ISSUED = "CASE WHEN {sha} IS NULL THEN NULL WHEN {at} <= $2 THEN {sha} ELSE 
 _PRICE = "format('%s/%s', sp.daily_rate_cents, sp.yearly_cap_cents)"
 
 
-async def note_issue(conn: Connection, schooling_id: UUID, issued_at: datetime) -> None:
-    await conn.execute(
+async def note_issue(conn: Connection, schooling_id: UUID, issued_at: datetime, *,
+                     replayed_version: int | None = None) -> bool:
+    """Note what the DA was issued from. `replayed_version`: a replay of the DocumentReady of the DA held (same
+    version), noted only if the DA was projected before migration 0017. True when noted."""
+    noted = await conn.fetchval(
         "UPDATE decisions d SET issued_at = $2, "
         f"identity_sha = (SELECT {_AS_ISSUED.format(sha='st.da_identity_sha', at='st.da_identity_at')} "
         "  FROM schoolings s JOIN students st USING (student_id) WHERE s.schooling_id = $1), "
@@ -28,7 +31,10 @@ async def note_issue(conn: Connection, schooling_id: UUID, issued_at: datetime) 
         "  FROM schoolings s WHERE s.schooling_id = $1), "
         f"price = (SELECT {_AS_ISSUED.format(sha=_PRICE, at='sp.price_changed_at')} "
         "  FROM schooling_prices sp WHERE sp.schooling_id = $1) "
-        "WHERE d.schooling_id = $1 AND d.kind = 'attribution'", schooling_id, issued_at)
+        "WHERE d.schooling_id = $1 AND d.kind = 'attribution' "
+        "AND ($3::int IS NULL OR d.version = $3 AND d.issued_at IS NULL) RETURNING true",
+        schooling_id, issued_at, replayed_version)
+    return noted is not None
 
 
 # The inputs that changed, per DA in force (issued, neither abrogated nor withdrawn, no withdrawal asked).

@@ -56,3 +56,15 @@ async def asp_paid(conn: Connection, request_id: UUID, paid_cents: int | None, r
     request that is not paid are None."""
     await conn.execute("UPDATE payment_requests SET paid_cents = $2, recovery = $3 WHERE payment_request_id = $1",
                        request_id, paid_cents, recovery)
+
+
+async def asp_paid_missing(conn: Connection, request_id: UUID, version: int, paid_cents: int | None,
+                           recovery: bool) -> bool:
+    """A replay of the gateway's state the request holds (same version), received before migration 0016 kept the
+    ASP's amounts: they are filled, once. True when something was filled."""
+    filled = await conn.fetchval(
+        "UPDATE payment_requests SET paid_cents = $3, recovery = $4 WHERE payment_request_id = $1 "
+        "AND asp_version = $2 AND paid_cents IS NULL AND $3::bigint IS NOT NULL RETURNING true",
+        request_id, version, paid_cents, recovery)
+    return filled is not None
+

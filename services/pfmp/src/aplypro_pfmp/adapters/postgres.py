@@ -35,8 +35,8 @@ async def upsert_student(conn: Connection, student_id: UUID, ine: str, last_name
 
 
 async def upsert_schooling(conn: Connection, row: dict[str, Any]) -> bool:
-    """Store the schooling if it is newer than the one held (version 0, unversioned, follows 0); returns
-    False, and counts it, when it is stale."""
+    """Store the schooling if it is newer than the one held (version 0, unversioned, follows 0), or fill what a
+    replay of the version held brings that was not projected yet; returns False, and counts it, when stale."""
     applied = await conn.fetchval(
         "INSERT INTO schoolings (schooling_id, student_id, uai, school_year, status, start_date, end_date, version, "
         "class_label, academy_code, da_content_sha, da_content_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
@@ -50,6 +50,13 @@ async def upsert_schooling(conn: Connection, row: dict[str, Any]) -> bool:
         row["start_date"], row["end_date"], row["version"], row.get("class_label"), row.get("academy_code"),
         row.get("da_content_sha"), row.get("occurred_at"),
     )
+    if applied is None and row.get("da_content_sha") is not None:
+        # A replay of the version held, projected before migration 0017: its fingerprint is filled, dated
+        # -infinity (when the content last changed is unknown: it never marks a DA stale by itself).
+        applied = await conn.fetchval(
+            "UPDATE schoolings SET da_content_sha = $3, da_content_at = '-infinity' WHERE schooling_id = $1 "
+            "AND version = $2 AND da_content_sha IS NULL RETURNING true",
+            row["schooling_id"], row["version"], row["da_content_sha"])
     if applied is None:
         await conn.execute(
             "INSERT INTO stale_events VALUES ('SchoolingOpened', 1) "
