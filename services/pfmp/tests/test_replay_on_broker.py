@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 import pytest
@@ -29,6 +30,7 @@ from aplypro_pfmp.config import PfmpSettings
 from aplypro_pfmp.entrypoints import cli
 from aplypro_pfmp.entrypoints.service import build_spec
 from aplypro_pfmp.service_layer import facts, projection
+from aplypro_servicekit.consumer import EventHandler
 from aplypro_servicekit.db import create_pool, migrate
 from aplypro_servicekit.kafka import ensure_topics
 from aplypro_servicekit.replay import replay
@@ -44,6 +46,12 @@ SNAPSHOT = (
     "(SELECT content_sha IS NOT NULL FROM decisions WHERE kind = 'attribution') AS noted, "
     "(SELECT array_agg(consumer ORDER BY consumer) FROM processed_messages) AS inboxes"
 )
+
+
+async def snapshot(pool: asyncpg.Pool) -> dict[str, Any]:
+    row = await pool.fetchrow(SNAPSHOT)
+    assert row is not None
+    return dict(row)
 
 
 async def test_a_replay_fills_what_the_projection_gained_after_the_events_were_consumed(
@@ -83,27 +91,27 @@ async def test_a_replay_fills_what_the_projection_gained_after_the_events_were_c
     try:
         # What the live consumers did before migrations 0016 and 0017: each event applied once (its inbox row),
         # the columns those migrations added left empty.
+        handlers: dict[str, EventHandler] = {**facts.HANDLERS, "StudentRegistered": projection.on_student_registered,
+                                             "SchoolingOpened": projection.on_schooling_opened}
         async with pool.acquire() as conn, conn.transaction():
             for topic, event in events:
                 body, headers = to_wire(event)
                 await producer.send_and_wait(topics[topic], body, key=str(student_id).encode(),
                                              headers=list(headers.items()))
-                handlers = {**facts.HANDLERS, "StudentRegistered": projection.on_student_registered,
-                            "SchoolingOpened": projection.on_schooling_opened}
                 await handlers[event.event_type](conn, event)
                 await conn.execute("INSERT INTO processed_messages (consumer, event_id, body_sha256) "
                                    "VALUES ('payment-facts', $1, 'x')", str(event.event_id))
             await conn.execute("UPDATE payment_requests SET paid_cents = NULL")
             await conn.execute("UPDATE schoolings SET da_content_sha = NULL, da_content_at = NULL")
             await conn.execute("UPDATE decisions SET issued_at = NULL, identity_sha = NULL, content_sha = NULL")
-        before = await pool.fetchrow(SNAPSHOT)
+        before = await snapshot(pool)
         assert (before["paid"], before["fingerprint"], before["issued_at"]) == (None, False, None)
 
         students = await replay(spec, settings, "students-projection")
         payments = await replay(spec, settings, "payment-facts")
         assert (students.records, students.processed, students.dead_lettered) == (2, 2, 0)
         assert (payments.records, payments.processed, payments.dead_lettered) == (3, 3, 0)
-        after = await pool.fetchrow(SNAPSHOT)
+        after = await snapshot(pool)
         assert after["paid"] == 9550  # the ASP's net amount, for "Mt. payé"
         assert after["fingerprint"] is True
         assert after["issued_at"] == datetime(2025, 9, 2, tzinfo=UTC)
@@ -112,7 +120,7 @@ async def test_a_replay_fills_what_the_projection_gained_after_the_events_were_c
 
         again = await replay(spec, settings, "payment-facts")  # safe to run again: nothing changes
         assert again.processed == 3
-        assert dict(await pool.fetchrow(SNAPSHOT)) == dict(after)
+        assert await snapshot(pool) == after
     finally:
         await producer.stop()
         await pool.close()
