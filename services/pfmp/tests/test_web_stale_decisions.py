@@ -95,6 +95,9 @@ def stale_text(client: TestClient, student: Student) -> str | None:
     class_page = client.get(f"/etablissements/{UAI}/annees/2025/classes/TLE PRO").text
     assert ("Décision d&#39;attribution à rééditer" in class_page or
             "Décision d'attribution à rééditer" in class_page) == (found is not None)
+    # the class's and the establishment's DA panels count it
+    for panel in (class_page, client.get(f"/etablissements/{UAI}?annee=2025").text):
+        assert ("1 décision(s) à rééditer" in panel) == (found is not None)
     return " ".join(found.group(1).split()) if found else None
 
 

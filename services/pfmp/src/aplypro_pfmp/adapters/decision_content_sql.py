@@ -64,3 +64,12 @@ async def stale(conn: Connection, schooling_ids: list[UUID]) -> dict[UUID, tuple
         if changed:
             out[row["schooling_id"]] = changed
     return out
+
+
+async def stale_in_scope(conn: Connection, uai: str, school_year: int, class_label: str | None) -> int:
+    """How many DAs of the establishment's year (or of one class) are stale."""
+    ids = [r["schooling_id"] for r in await conn.fetch(
+        "SELECT schooling_id FROM schoolings WHERE uai = $1 AND school_year = $2 "
+        "AND ($3::text IS NULL OR class_label = $3)", uai, school_year, class_label)]
+    return len(await stale(conn, ids))
+

@@ -109,7 +109,7 @@ async def abrogation_candidates(conn: Connection, uai: str, today: date) -> list
         "SELECT s.schooling_id, s.student_id, s.school_year, s.class_label, s.start_date, s.end_date, "
         "st.last_name, st.first_names, (SELECT max(a.at) FROM pfmp_actions a WHERE a.action = 'abrogate_decision' "
         "  AND a.schooling_id = s.schooling_id) AS asked_at "
-        f"FROM schoolings s JOIN students st USING (student_id) WHERE s.uai = $1 AND s.end_date <= $2 "
+        "FROM schoolings s JOIN students st USING (student_id) WHERE s.uai = $1 AND s.end_date <= $2 "
         f"AND {_HAS.format(kind='attribution')} AND NOT {_HAS.format(kind='abrogation')} "
         f"AND NOT {_HAS.format(kind='retrait')} "
         "ORDER BY s.school_year DESC, s.class_label, st.last_name, st.first_names, s.schooling_id", uai, today)

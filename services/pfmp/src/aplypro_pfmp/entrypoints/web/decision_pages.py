@@ -21,7 +21,7 @@ from aplypro_servicekit.record_size import RecordTooLarge
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
-from aplypro_pfmp.adapters import decisions_sql, web_sql
+from aplypro_pfmp.adapters import decision_content_sql, decisions_sql, web_sql
 from aplypro_pfmp.domain.pfmp import PfmpError
 from aplypro_pfmp.service_layer.abrogeable import abrogeable_decisions
 from aplypro_pfmp.service_layer.access import confirmed_director
@@ -58,6 +58,7 @@ async def panel(conn: Connection, uai: str, year: int, class_label: str | None, 
     missing, reissuable = await decisions_sql.counts(conn, uai, year, class_label)
     holder = await confirmed_director(conn, uai)
     return {"da_missing": missing, "da_reissuable": reissuable, "da_class": class_label,
+            "da_stale": await decision_content_sql.stale_in_scope(conn, uai, year, class_label),
             "da_asked": asked_words(await decisions_sql.last_asked(conn, uai, year, class_label)),
             "da_can_act": uai in user.roles.director_of and holder in (None, user.user_id),
             "da_confirmed": holder == user.user_id}
@@ -154,7 +155,7 @@ def build_router() -> APIRouter:
         async with request.app.state.pool.acquire() as conn:
             due = await abrogeable_decisions(conn, uai, today(request))
             holder = await confirmed_director(conn, uai)
-        by_year: dict[int, list[Any]] = {}
+        by_year: dict[int, list[decisions_sql.Candidate]] = {}
         for candidate in due:
             by_year.setdefault(candidate.school_year, []).append(candidate)
         return render(request, "abrogeable.html", {
