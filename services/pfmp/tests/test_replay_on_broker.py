@@ -1,5 +1,5 @@
 """`aplypro-pfmp replay` over the real broker (Tansu) and database: facts pfmp projected before a migration
-gave them a column (the ASP's net amount of 0016, the DA fingerprints of 0017) are filled by replaying the
+gave them a column (the ASP's net amount of 0016, the DA fingerprints of 0018) are filled by replaying the
 topics through the consumers' own handlers; the live consumers' inboxes are left alone, the replay's own
 inbox is emptied, and a second replay changes nothing."""
 
@@ -89,7 +89,7 @@ async def test_a_replay_fills_what_the_projection_gained_after_the_events_were_c
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
     await producer.start()
     try:
-        # What the live consumers did before migrations 0016 and 0017: each event applied once (its inbox row),
+        # What the live consumers did before migrations 0016 and 0018: each event applied once (its inbox row),
         # the columns those migrations added left empty.
         handlers: dict[str, EventHandler] = {**facts.HANDLERS, "StudentRegistered": projection.on_student_registered,
                                              "SchoolingOpened": projection.on_schooling_opened}

@@ -195,14 +195,14 @@ async def test_an_abrogated_da_and_one_issued_before_it_was_tracked_are_not_mark
     await untracked.schooling(T0)
     await untracked.da_issued(T0 + timedelta(days=1))
     await pool.execute("UPDATE decisions SET issued_at = NULL, identity_sha = NULL WHERE schooling_id = $1",
-                       untracked.schooling_id)  # as a DA projected before migration 0017
+                       untracked.schooling_id)  # as a DA projected before migration 0018
     await untracked.registered(T0 + timedelta(days=2), city="Brest")
     assert stale_text(client, untracked) is None
 
 
-async def test_a_topic_replay_fills_what_das_projected_before_migration_0017_were_issued_from(
+async def test_a_topic_replay_fills_what_das_projected_before_migration_0018_were_issued_from(
         client: TestClient, pool: asyncpg.Pool) -> None:
-    """A DA and its schooling projected before migration 0017 (no fingerprint, no issue noted): replaying the
+    """A DA and its schooling projected before migration 0018 (no fingerprint, no issue noted): replaying the
     same SchoolingOpened and DocumentReady (same versions) fills them, so a later MEF change marks the DA."""
     student = Student(pool)
     await student.registered(T0)

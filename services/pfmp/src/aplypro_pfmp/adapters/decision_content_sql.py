@@ -1,4 +1,4 @@
-"""SQL of stale DAs (documents.md §6, migration 0017): what a DA was issued from, noted when documents'
+"""SQL of stale DAs (documents.md §6, migration 0018): what a DA was issued from, noted when documents'
 DocumentReady arrives, and which DAs in force no longer match what they would print today.
 
 Each input (the student, the training and establishment, the barème) is compared on its own: a DA is stale on an
@@ -22,7 +22,7 @@ _PRICE = "format('%s/%s', sp.daily_rate_cents, sp.yearly_cap_cents)"
 async def note_issue(conn: Connection, schooling_id: UUID, issued_at: datetime, *,
                      replayed_version: int | None = None) -> bool:
     """Note what the DA was issued from. `replayed_version`: a replay of the DocumentReady of the DA held (same
-    version), noted only if the DA was projected before migration 0017. True when noted."""
+    version), noted only if the DA was projected before migration 0018. True when noted."""
     noted = await conn.fetchval(
         "UPDATE decisions d SET issued_at = $2, "
         f"identity_sha = (SELECT {_AS_ISSUED.format(sha='st.da_identity_sha', at='st.da_identity_at')} "

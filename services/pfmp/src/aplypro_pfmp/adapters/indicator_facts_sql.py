@@ -19,7 +19,7 @@ async def schooling_priced(conn: Connection, schooling_id: UUID, daily_rate_cent
         "INSERT INTO schooling_prices VALUES ($1, $2, $3, $4, $4) ON CONFLICT (schooling_id) DO UPDATE "
         "SET daily_rate_cents = EXCLUDED.daily_rate_cents, yearly_cap_cents = EXCLUDED.yearly_cap_cents, "
         "priced_at = EXCLUDED.priced_at, "
-        # when the barème a DA prints last changed (migration 0017): the same one priced again keeps its time
+        # when the barème a DA prints last changed (migration 0018): the same one priced again keeps its time
         "price_changed_at = CASE WHEN (schooling_prices.daily_rate_cents, schooling_prices.yearly_cap_cents) "
         "  IS DISTINCT FROM (EXCLUDED.daily_rate_cents, EXCLUDED.yearly_cap_cents) "
         "  THEN EXCLUDED.priced_at ELSE schooling_prices.price_changed_at END "

@@ -11,7 +11,7 @@ from aplypro_servicekit.db import Connection
 
 from aplypro_pfmp.domain.pfmp import Pfmp, Status
 
-# A fingerprint and the time it last changed (migration 0017): an unchanged one keeps its time, so a replay or
+# A fingerprint and the time it last changed (migration 0018): an unchanged one keeps its time, so a replay or
 # an event that changes nothing a DA prints never marks a DA stale.
 _FINGERPRINT = ("{column}_sha = coalesce(EXCLUDED.{column}_sha, {table}.{column}_sha), "
                 "{column}_at = CASE WHEN EXCLUDED.{column}_sha IS NOT NULL "
@@ -23,7 +23,7 @@ async def upsert_student(conn: Connection, student_id: UUID, ine: str, last_name
                          first_names: list[str], asp_data_ready: bool, da_identity_sha: str | None = None,
                          at: datetime | None = None) -> None:
     """`asp_data_ready`: domain.student_data's yes/no for the indicators (migration 0016); `da_identity_sha`:
-    domain.decision_content's fingerprint, whose `at` (the event's time) moves only when it changes (0017)."""
+    domain.decision_content's fingerprint, whose `at` (the event's time) moves only when it changes (0018)."""
     await conn.execute(
         "INSERT INTO students (student_id, ine, last_name, first_names, asp_data_ready, da_identity_sha, "
         "da_identity_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
@@ -51,7 +51,7 @@ async def upsert_schooling(conn: Connection, row: dict[str, Any]) -> bool:
         row.get("da_content_sha"), row.get("occurred_at"),
     )
     if applied is None and row.get("da_content_sha") is not None:
-        # A replay of the version held, projected before migration 0017: its fingerprint is filled, dated
+        # A replay of the version held, projected before migration 0018: its fingerprint is filled, dated
         # -infinity (when the content last changed is unknown: it never marks a DA stale by itself).
         applied = await conn.fetchval(
             "UPDATE schoolings SET da_content_sha = $3, da_content_at = '-infinity' WHERE schooling_id = $1 "

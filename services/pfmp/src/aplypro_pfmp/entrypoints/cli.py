@@ -132,7 +132,7 @@ def replay(consumers: Annotated[list[str] | None, typer.Argument(
         help="students-projection, payment-facts; none: both, in that order.")] = None) -> None:
     """Replay pfmp's projections from their topics (features.md §2): every event from the start of each topic runs
     through the consumer's handlers again, which apply it by their own rules (versions, timestamps), so what the
-    projection gained later (the indicator facts of migration 0016, the DA fingerprints of 0017) is filled. The live
+    projection gained later (the indicator facts of migration 0016, the DA fingerprints of 0018) is filled. The live
     consumer groups' offsets and inboxes are left alone. Stop `aplypro-pfmp run` first. Prints one line per
     consumer: `{"consumer": ..., "records": n, "processed": n, "dead_lettered": n}`; exit 2 for an unknown one."""
     settings = PfmpSettings()

@@ -96,7 +96,7 @@ async def on_document_ready(conn: Connection, event: DocumentReady) -> None:
     applied = await sql.record_decision(conn, event.schooling_id, event.kind, event.version, event.occurred_at)
     if not applied and event.kind == "attribution" and await decision_content_sql.note_issue(
             conn, event.schooling_id, event.occurred_at, replayed_version=event.version):
-        return  # a topic replay noted a DA held since before migration 0017
+        return  # a topic replay noted a DA held since before migration 0018
     _dropped(applied, event.event_type, event.schooling_id, event.version)
 
 
