@@ -131,11 +131,12 @@ def ready_identity(ine: str) -> Identity:
 
 
 async def gateway_paid(pool: asyncpg.Pool, seeded: Seeded, start: date, amount_cents: int, paid: Decimal, *,
-                       recovery: bool) -> None:
+                       recovery: bool, again: bool = False) -> None:
     """A validated PFMP whose request the ASP answered through the gateway's event: paid `paid` euros (MTNET),
-    or, `recovery`, a recovery order claiming `paid` euros."""
-    await priced_pfmp(pool, seeded, "rectified" if recovery else "validated", start, amount_cents,
-                      request_state="integrated", request_cents=amount_cents)
+    or, `recovery`, a recovery order claiming `paid` euros. `again`: the same event once more (a replay)."""
+    if not again:
+        await priced_pfmp(pool, seeded, "rectified" if recovery else "validated", start, amount_cents,
+                          request_state="integrated", request_cents=amount_cents)
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
             "SELECT r.pfmp_id, r.payment_request_id FROM payment_requests r JOIN pfmps p USING (pfmp_id) "
@@ -185,3 +186,39 @@ async def test_the_indicators_sum_yearly_caps_pending_pfmps_net_payments_and_rec
         "yearly_sum": 90000, "students_data_count": 1, "pfmps_incompleted_sum": 21000,
         "payment_requests_paid_sum": 9550, "payment_requests_recovery_sum": 15000}
     assert api["ratios"]["students_data_ratio"] == 0.3333
+
+
+async def test_the_dashboard_paid_amount_is_the_indicators_net_amount_without_recovery_orders(
+        client: TestClient, pool: asyncpg.Pool) -> None:
+    """features.md §4 `payment_requests_paid_sum` on the establishment dashboard, as on the academic pages: the
+    net amount the ASP reported (95,50 € for a request of 100 €), a recovery order (150 € claimed on a request of
+    300 €) left out, and a paid request the ASP gave no amount for counts its PFMP's (50 €)."""
+    netted = await seed_student(pool, UAI, last_name="NET", academy="14")
+    recovered = await seed_student(pool, UAI, last_name="REVERSE", academy="14")
+    await gateway_paid(pool, netted, date(2026, 2, 2), 10000, Decimal("95.50"), recovery=False)
+    await gateway_paid(pool, recovered, date(2026, 2, 2), 30000, Decimal("-150.00"), recovery=True)
+    await priced_pfmp(pool, netted, "validated", date(2026, 3, 2), 5000, request_state="paid")
+    login(client, "directrice")
+    page = plain(client.get(f"/etablissements/{UAI}/tableau-de-bord?annee=2025").text)
+    assert re.search(r'data-amount="paid">([^<]+)<', page).group(1) == "145,50 €"  # type: ignore[union-attr]
+    login(client, "academique")
+    rows = {line.split(";")[0]: line.split(";")[1:] for line in client.get(
+        "/academie/14/indicateurs.csv", params={"annee": 2025}).text.splitlines()}
+    assert dict(zip(rows["UAI"], rows[UAI], strict=True))["Mt. payé"] == "145,50"  # one definition, one figure
+
+
+async def test_a_replay_of_the_gateways_event_fills_the_net_amount_projected_before_migration_0016(
+        client: TestClient, pool: asyncpg.Pool) -> None:
+    """A paid request projected before migration 0016 (no net amount kept) counts its own 100 €; the topic's
+    replay of the same PaymentRequestStateChanged fills the ASP's 95,50 €, on the dashboard and the indicators."""
+    netted = await seed_student(pool, UAI, last_name="NET", academy="14")
+    await gateway_paid(pool, netted, date(2026, 2, 2), 10000, Decimal("95.50"), recovery=False)
+    await pool.execute("UPDATE payment_requests SET paid_cents = NULL")  # as projected before 0016
+    login(client, "directrice")
+    dashboard = f"/etablissements/{UAI}/tableau-de-bord?annee=2025"
+    assert re.search(r'data-amount="paid">([^<]+)<', plain(client.get(dashboard).text)).group(1) == (  # type: ignore[union-attr]
+        "100,00 €")
+    await gateway_paid(pool, netted, date(2026, 2, 2), 10000, Decimal("95.50"), recovery=False, again=True)
+    assert re.search(r'data-amount="paid">([^<]+)<', plain(client.get(dashboard).text)).group(1) == (  # type: ignore[union-attr]
+        "95,50 €")
+

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -237,3 +238,92 @@ async def test_from_the_student_page_the_director_issues_reissues_and_abrogates_
         staff_page = login(staff, "personnel")
         assert staff.post(decision, data={"csrf_token": csrf_of(staff_page), "schooling_id": str(student.schooling_id),
                                           "mode": "reissue"}).status_code == 403
+
+
+async def schooling_of(pool: asyncpg.Pool, student_id: uuid.UUID, uai: str, start: date, end: date | None, *,
+                       class_label: str = "TLE PRO", da: bool = True) -> uuid.UUID:
+    """Another schooling of the student in 2025 (with its DA unless `da` is false)."""
+    schooling_id = uuid.uuid4()
+    async with pool.acquire() as conn, conn.transaction():
+        await projection.on_schooling_opened(conn, SchoolingOpened(
+            producer="students", schooling_id=schooling_id, student_id=student_id,
+            establishment=Establishment(uai=uai, name="LP test"), class_label=class_label, school_year=2025,
+            mef=Mef(code="2473121132", dispositif="247", diploma="40025510", label="BAC PRO", ministry="MENJ"),
+            start_date=start, end_date=end, version=1))
+        if da:
+            await lifecycle_sql.record_decision(conn, schooling_id, "attribution", 1)
+    return schooling_id
+
+
+ABROGEABLE = f"/etablissements/{UAI}/decisions/abrogeables"
+
+
+async def test_the_establishment_lists_its_das_due_for_abrogation_and_its_director_abrogates_from_the_list(
+        client: TestClient, pool: asyncpg.Pool, database_url: str, namespace: str, oidc_issuer: str) -> None:
+    """documents.md §5.2: a closed schooling with a DA, superseded by a more recent one of the same year (here or
+    in another school), is listed; an open one, one the student simply left, an abrogated or withdrawn DA are
+    not; another school's are not; staff see the list, the director abrogates from it."""
+    moved = await seed_student(pool, UAI, last_name="CHANGECLASSE")
+    earlier = await closed_in_year(pool, moved)  # superseded by the open schooling here
+    left = await seed_student(pool, UAI, last_name="PARTI")
+    transferred = await schooling_of(pool, left.student_id, OTHER_UAI, date(2026, 1, 5), None)
+    await pool.execute("UPDATE schoolings SET end_date = '2025-12-19' WHERE schooling_id = $1", left.schooling_id)
+    gone = await seed_student(pool, UAI, last_name="SORTI")  # closed, nothing more recent: not due
+    await pool.execute("UPDATE schoolings SET end_date = '2025-12-19' WHERE schooling_id = $1", gone.schooling_id)
+    for kind in ("abrogation", "retrait"):
+        final = await seed_student(pool, UAI, last_name=f"FINALE{kind.upper()}")
+        ended = await closed_in_year(pool, final)
+        async with pool.acquire() as conn:
+            await lifecycle_sql.record_decision(conn, ended, kind, 1)
+    elsewhere = await seed_student(pool, OTHER_UAI, last_name="AILLEURS")  # another school's, due there
+    theirs_due = await closed_in_year(pool, elsewhere)
+    await pool.execute("UPDATE schoolings SET uai = $1 WHERE student_id = $2", OTHER_UAI, elsewhere.student_id)
+
+    await director_confirmed(client, pool)
+    assert "Décisions à abroger" in client.get(f"/etablissements/{UAI}").text
+    page = client.get(ABROGEABLE)
+    assert page.status_code == 200
+    listed = set(re.findall(r'<tr data-schooling="([^"]+)"', page.text))
+    assert listed == {str(earlier), str(left.schooling_id)}
+    assert "Année scolaire 2025-2026" in page.text
+    assert "AILLEURS" not in page.text
+    assert page.text.count("Abroger la décision") == 2
+    assert f'/etablissements/{UAI}/eleves/{moved.student_id}">CHANGECLASSE Mehdi</a>' in page.text  # its page
+
+    # Staff of the school see the list without the action; another school's staff get 404; academic users 403
+    with make_client(database_url, namespace, oidc_issuer) as staff:
+        login(staff, "personnel")
+        seen = staff.get(ABROGEABLE)
+        assert set(re.findall(r'<tr data-schooling="([^"]+)"', seen.text)) == listed
+        assert "Abroger la décision" not in seen.text
+    with make_client(database_url, namespace, oidc_issuer) as other:
+        login(other, "autre-ecole")
+        assert other.get(ABROGEABLE).status_code == 404
+        theirs = other.get(f"/etablissements/{OTHER_UAI}/decisions/abrogeables")
+        assert set(re.findall(r'<tr data-schooling="([^"]+)"', theirs.text)) == {str(theirs_due)}
+        assert str(transferred) not in theirs.text  # the open one, in that school, is not due
+    with make_client(database_url, namespace, oidc_issuer) as academic:
+        login(academic, "academique")
+        assert academic.get(ABROGEABLE).status_code == 403
+
+    done = client.post(f"/etablissements/{UAI}/eleves/{left.student_id}/abrogation", data={
+        "csrf_token": csrf_of(page), "schooling_id": str(left.schooling_id), "confirmation": "oui",
+        "retour": "liste"})
+    assert done.url.path == ABROGEABLE
+    assert "L&#39;abrogation est demandée" in done.text
+    row = done.text[done.text.index(f'data-schooling="{left.schooling_id}"'):]
+    assert "Abrogation demandée le " in row[:row.index("</tr>")]
+    assert done.text.count("Abroger la décision") == 1
+    [event] = await published(pool, "DecisionAbrogationRequested")
+    assert (event["schooling_id"], event["student_id"]) == (str(left.schooling_id), str(left.student_id))
+    # Once documents issued the abrogation, the DA leaves the list
+    async with pool.acquire() as conn:
+        await lifecycle_sql.record_decision(conn, left.schooling_id, "abrogation", 1)
+    assert set(re.findall(r'<tr data-schooling="([^"]+)"', client.get(ABROGEABLE).text)) == {str(earlier)}
+
+
+async def test_without_any_due_the_list_says_so(client: TestClient, pool: asyncpg.Pool) -> None:
+    await seed_student(pool, UAI)
+    login(client, "personnel")
+    page = client.get(ABROGEABLE)
+    assert "Aucune décision d'attribution n'est à abroger." in page.text

@@ -12,6 +12,8 @@ from typing import NamedTuple
 
 from aplypro_servicekit.db import Connection
 
+from aplypro_pfmp.adapters import indicators_sql
+
 # The establishment's schoolings of the year, then per schooling: DA, RIB and PFMP facts. A hidden schooling
 # (a student who never came) counts among the schoolings but not as present nor as having a DA (§4).
 _SCOPE = (
@@ -29,6 +31,9 @@ _SCOPE = (
     "  FROM pfmps p JOIN sc USING (schooling_id) WHERE NOT p.deleted) "
 )
 
+# The requests of those PFMPs as the indicators see them: "Mt. payé" has one definition (indicators_sql).
+_REQUESTS = f", requests AS ({indicators_sql.REQUESTS.format(pfmps='pf')}) "
+
 
 class Counts(NamedTuple):
     schoolings: int
@@ -44,7 +49,7 @@ class Counts(NamedTuple):
     validated_finished: int  # end date passed: pfmps_validated_count
     students_paid: int
     validated_cents: int  # the calculator's amounts of the validated or rectified PFMPs
-    paid_cents: int  # the amounts of the paid requests (their own, else their PFMP's)
+    paid_cents: int  # features.md §4 payment_requests_paid_sum: the ASP's net amounts, recovery orders left out
 
 
 class ClassCounts(NamedTuple):
@@ -61,7 +66,7 @@ class ClassCounts(NamedTuple):
 
 
 async def totals(conn: Connection, uai: str, school_year: int, today: date) -> Counts:
-    row = await conn.fetchrow(_SCOPE + (
+    row = await conn.fetchrow(_SCOPE + _REQUESTS + (
         "SELECT (SELECT count(*) FROM sc) AS schoolings, (SELECT count(DISTINCT student_id) FROM sc) AS students, "
         "(SELECT count(DISTINCT student_id) FROM sc WHERE NOT left_class AND NOT hidden) AS current, "
         "(SELECT count(*) FROM sc WHERE hidden) AS hidden, "
@@ -75,9 +80,7 @@ async def totals(conn: Connection, uai: str, school_year: int, today: date) -> C
         "(SELECT count(DISTINCT student_id) FROM pf WHERE request_state = 'paid') AS students_paid, "
         "(SELECT coalesce(sum(a.amount_cents), 0) FROM pf JOIN pfmp_amounts a USING (pfmp_id) "
         "  WHERE pf.status IN ('validated', 'rectified')) AS validated_cents, "
-        "(SELECT coalesce(sum(coalesce(r.amount_cents, a.amount_cents)), 0) FROM payment_requests r "
-        "  JOIN pf USING (pfmp_id) LEFT JOIN pfmp_amounts a USING (pfmp_id) "
-        "  WHERE coalesce(r.asp_state, r.calc_state) = 'paid') AS paid_cents"),
+        f"(SELECT coalesce({indicators_sql.PAID_SUM}, 0) FROM requests r) AS paid_cents"),
         uai, school_year, today)
     if row is None:  # an aggregate always answers one row
         raise LookupError("no counts")

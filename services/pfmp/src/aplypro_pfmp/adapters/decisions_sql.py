@@ -87,3 +87,39 @@ async def asked_for_schooling(conn: Connection, schooling_id: UUID) -> Asked | N
         "AND action IN ('issue_missing_decisions', 'reissue_decisions', 'abrogate_decision') "
         "ORDER BY id DESC LIMIT 1", schooling_id)
     return None if row is None else Asked(row["action"], row["at"], row["item_count"], row["class_label"])
+
+
+class Candidate(NamedTuple):
+    """A closed schooling of the establishment whose DA is issued and neither abrogated nor withdrawn: abrogeable
+    when domain.abrogation says a more recent schooling supersedes it."""
+
+    schooling_id: UUID
+    student_id: UUID
+    school_year: int
+    class_label: str | None
+    start_date: date
+    end_date: date
+    last_name: str
+    first_names: list[str]
+    asked_at: datetime | None  # when its abrogation was asked, if it was
+
+
+async def abrogation_candidates(conn: Connection, uai: str, today: date) -> list[Candidate]:
+    rows = await conn.fetch(
+        "SELECT s.schooling_id, s.student_id, s.school_year, s.class_label, s.start_date, s.end_date, "
+        "st.last_name, st.first_names, (SELECT max(a.at) FROM pfmp_actions a WHERE a.action = 'abrogate_decision' "
+        "  AND a.schooling_id = s.schooling_id) AS asked_at "
+        "FROM schoolings s JOIN students st USING (student_id) WHERE s.uai = $1 AND s.end_date <= $2 "
+        f"AND {_HAS.format(kind='attribution')} AND NOT {_HAS.format(kind='abrogation')} "
+        f"AND NOT {_HAS.format(kind='retrait')} "
+        "ORDER BY s.school_year DESC, s.class_label, st.last_name, st.first_names, s.schooling_id", uai, today)
+    return [Candidate(**dict(r)) for r in rows]
+
+
+async def spans_of_students(conn: Connection, student_ids: list[UUID]) -> dict[UUID, list[Span]]:
+    """Every schooling of these students, in any establishment: what the abrogation rule compares."""
+    spans: dict[UUID, list[Span]] = {student_id: [] for student_id in student_ids}
+    for r in await conn.fetch("SELECT student_id, schooling_id, school_year, start_date, end_date FROM schoolings "
+                              "WHERE student_id = ANY($1::uuid[])", student_ids):
+        spans[r["student_id"]].append(Span(r["schooling_id"], r["school_year"], r["start_date"], r["end_date"]))
+    return spans

@@ -17,6 +17,21 @@ from aplypro_servicekit.db import Connection
 from aplypro_pfmp.domain.budget import PREFIXES, sql_case
 from aplypro_pfmp.domain.indicators import Counts
 
+# The payment requests of the PFMPs of a CTE `{pfmps}` (with a pfmp_id), each with its state, the ASP's answer and
+# its amount (the request's own, else its PFMP's); nth = 1 marks a PFMP's latest request. Shared with the
+# establishment dashboard (dashboard_sql): one definition of "Mt. payé".
+REQUESTS = """
+    SELECT pr.pfmp_id, coalesce(pr.asp_state, pr.calc_state) AS state, pr.recovery, pr.paid_cents,
+           coalesce(pr.amount_cents, (SELECT a.amount_cents FROM pfmp_amounts a WHERE a.pfmp_id = pr.pfmp_id))
+               AS amount_cents,
+           row_number() OVER (PARTITION BY pr.pfmp_id
+                              ORDER BY coalesce(pr.requested_at, pr.first_seen) DESC, pr.payment_request_id) AS nth
+    FROM payment_requests pr WHERE pr.pfmp_id IN (SELECT pfmp_id FROM {pfmps})
+"""
+# features.md §4 `payment_requests_paid_sum` over REQUESTS rows `r`: the ASP's net amount once reported, else the
+# request's; a recovery order is not a payment (asp-exchange.md §5.4). Null when no request is paid.
+PAID_SUM = "sum(coalesce(r.paid_cents, r.amount_cents)) FILTER (WHERE r.state = 'paid' AND NOT r.recovery)"
+
 # {group}: s.uai, s.academy_code or the budget prefix; $1: academies (NULL: all), $2: school year, $3: today, $4: one UAI (NULL: all).
 _COUNTS = """
 WITH s AS (
@@ -41,14 +56,7 @@ WITH s AS (
            -- calculation.md §3.5: round((end - start) x 5/7) x daily rate, no +1, no cap; half away from zero
            round((p.end_date - p.start_date) * 5 / 7.0)::bigint * s.daily_rate_cents AS theoretical_cents
     FROM pfmps p JOIN s USING (schooling_id) LEFT JOIN pfmp_amounts a ON a.pfmp_id = p.pfmp_id WHERE NOT p.deleted
-), requests AS (
-    SELECT pr.pfmp_id, coalesce(pr.asp_state, pr.calc_state) AS state, pr.recovery, pr.paid_cents,
-           coalesce(pr.amount_cents, (SELECT a.amount_cents FROM pfmp_amounts a WHERE a.pfmp_id = pr.pfmp_id))
-               AS amount_cents,
-           row_number() OVER (PARTITION BY pr.pfmp_id
-                              ORDER BY coalesce(pr.requested_at, pr.first_seen) DESC, pr.payment_request_id) AS nth
-    FROM payment_requests pr WHERE pr.pfmp_id IN (SELECT pfmp_id FROM p)
-), by_schooling AS (
+), requests AS ({requests}), by_schooling AS (
     SELECT key, sum(yearly_cap_cents) AS yearly_sum, count(*) AS schoolings_count,
            count(DISTINCT student_id) AS students_count,
            count(*) FILTER (WHERE schooling_id IN (SELECT schooling_id FROM d)) AS attributive_decisions_count,
@@ -75,9 +83,7 @@ WITH s AS (
     FROM p LEFT JOIN requests r ON r.pfmp_id = p.pfmp_id AND r.nth = 1 GROUP BY p.key
 ), by_request AS (
     SELECT p.key, count(*) FILTER (WHERE r.state = 'paid') AS payment_requests_paid_count,
-           -- the ASP's net amount once reported, else the request's; a recovery order is not a payment
-           sum(coalesce(r.paid_cents, r.amount_cents)) FILTER (WHERE r.state = 'paid' AND NOT r.recovery)
-               AS payment_requests_paid_sum,
+           {paid_sum} AS payment_requests_paid_sum,
            sum(r.paid_cents) FILTER (WHERE r.state = 'paid' AND r.recovery) AS payment_requests_recovery_sum,
            count(*) FILTER (WHERE r.state = 'sent') AS payment_requests_sent_count,
            count(*) FILTER (WHERE r.state = 'integrated') AS payment_requests_integrated_count
@@ -99,8 +105,9 @@ class Keyed(NamedTuple):
 
 async def counts(conn: Connection, *, by: Literal["uai", "academy", "budget"], school_year: int, today: date,
                  academies: list[str] | None = None, uai: str | None = None) -> list[Keyed]:
-    rows = await conn.fetch(_COUNTS.format(group=_GROUPS[by], columns=_COLUMNS), academies, school_year, today,
-                            uai)
+    sql = _COUNTS.format(group=_GROUPS[by], columns=_COLUMNS, requests=REQUESTS.format(pfmps="p"),
+                         paid_sum=PAID_SUM)
+    rows = await conn.fetch(sql, academies, school_year, today, uai)
     return [Keyed(r["key"], Counts.from_row(r)) for r in rows]
 
 

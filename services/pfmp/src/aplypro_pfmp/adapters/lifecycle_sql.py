@@ -8,6 +8,7 @@ from uuid import UUID
 
 from aplypro_servicekit.db import Connection
 
+from aplypro_pfmp.adapters import decision_content_sql
 from aplypro_pfmp.adapters.postgres import _to_pfmp
 from aplypro_pfmp.domain.pfmp import Pfmp
 
@@ -60,13 +61,18 @@ async def latest_request(conn: Connection, pfmp_id: UUID) -> tuple[str | None, b
     return state, bool(known)
 
 
-async def record_decision(conn: Connection, schooling_id: UUID, kind: str, version: int) -> bool:
+async def record_decision(conn: Connection, schooling_id: UUID, kind: str, version: int,
+                          issued_at: datetime | None = None) -> bool:
+    """A newer version of a decision; a DA's (kind attribution) notes what it was issued from (`issued_at`:
+    DocumentReady's time), for decision_content_sql to tell when it goes stale."""
     applied = await conn.fetchval(
-        "INSERT INTO decisions VALUES ($1, $2, $3) ON CONFLICT (schooling_id, kind) DO UPDATE "
-        "SET version = EXCLUDED.version WHERE decisions.version < EXCLUDED.version RETURNING true",
+        "INSERT INTO decisions (schooling_id, kind, version) VALUES ($1, $2, $3) ON CONFLICT (schooling_id, kind) "
+        "DO UPDATE SET version = EXCLUDED.version WHERE decisions.version < EXCLUDED.version RETURNING true",
         schooling_id, kind, version)
     if applied is None:
         await _stale(conn, "DocumentReady")
+    elif kind == "attribution" and issued_at is not None:
+        await decision_content_sql.note_issue(conn, schooling_id, issued_at)
     return applied is not None
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -11,34 +11,57 @@ from aplypro_servicekit.db import Connection
 
 from aplypro_pfmp.domain.pfmp import Pfmp, Status
 
+# A fingerprint and the time it last changed (migration 0018): an unchanged one keeps its time, so a replay or
+# an event that changes nothing a DA prints never marks a DA stale.
+_FINGERPRINT = ("{column}_sha = coalesce(EXCLUDED.{column}_sha, {table}.{column}_sha), "
+                "{column}_at = CASE WHEN EXCLUDED.{column}_sha IS NOT NULL "
+                "AND EXCLUDED.{column}_sha IS DISTINCT FROM {table}.{column}_sha "
+                "THEN EXCLUDED.{column}_at ELSE {table}.{column}_at END")
+
 
 async def upsert_student(conn: Connection, student_id: UUID, ine: str, last_name: str,
-                         first_names: list[str], asp_data_ready: bool) -> None:
-    """`asp_data_ready`: domain.student_data's yes/no for the indicators (migration 0016)."""
+                         first_names: list[str], asp_data_ready: bool, da_identity_sha: str | None = None,
+                         at: datetime | None = None) -> None:
+    """`asp_data_ready`: domain.student_data's yes/no for the indicators (migration 0016); `da_identity_sha`:
+    domain.decision_content's fingerprint, whose `at` (the event's time) moves only when it changes (0018)."""
     await conn.execute(
-        "INSERT INTO students (student_id, ine, last_name, first_names, asp_data_ready) VALUES ($1, $2, $3, $4, $5) "
+        "INSERT INTO students (student_id, ine, last_name, first_names, asp_data_ready, da_identity_sha, "
+        "da_identity_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
         "ON CONFLICT (student_id) DO UPDATE SET ine = EXCLUDED.ine, last_name = EXCLUDED.last_name, "
-        "first_names = EXCLUDED.first_names, asp_data_ready = EXCLUDED.asp_data_ready",
-        student_id, ine, last_name, first_names, asp_data_ready,
+        "first_names = EXCLUDED.first_names, asp_data_ready = EXCLUDED.asp_data_ready, "
+        f"{_FINGERPRINT.format(table='students', column='da_identity')}",
+        student_id, ine, last_name, first_names, asp_data_ready, da_identity_sha, at,
     )
 
 
 async def upsert_schooling(conn: Connection, row: dict[str, Any]) -> bool:
-    """Store the schooling if it is newer than the one held (version 0, unversioned, follows 0); returns
-    False, and counts it, when it is stale."""
+    """Store the schooling if it is newer than the one held (version 0, unversioned, follows 0), or fill what a
+    replay of the version held brings that was not projected yet; returns False, and counts it, when stale."""
     applied = await conn.fetchval(
         "INSERT INTO schoolings (schooling_id, student_id, uai, school_year, status, start_date, end_date, version, "
-        "class_label, academy_code, mef_ministry) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
-        "ON CONFLICT (schooling_id) "
+        "class_label, academy_code, mef_ministry, da_content_sha, da_content_at) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+        "$8, $9, $10, $11, $12, $13) ON CONFLICT (schooling_id) "
         "DO UPDATE SET status = EXCLUDED.status, start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, "
         "version = EXCLUDED.version, class_label = EXCLUDED.class_label, academy_code = EXCLUDED.academy_code, "
-        "mef_ministry = coalesce(EXCLUDED.mef_ministry, schoolings.mef_ministry) "
+        "mef_ministry = coalesce(EXCLUDED.mef_ministry, schoolings.mef_ministry), "
+        f"{_FINGERPRINT.format(table='schoolings', column='da_content')} "
         "WHERE schoolings.version < EXCLUDED.version OR EXCLUDED.version = 0 AND schoolings.version = 0 "
         "RETURNING true",
         row["schooling_id"], row["student_id"], row["uai"], row["school_year"], row["status"],
         row["start_date"], row["end_date"], row["version"], row.get("class_label"), row.get("academy_code"),
-        row.get("mef_ministry"),
+        row.get("mef_ministry"), row.get("da_content_sha"), row.get("occurred_at"),
     )
+    if applied is None and (row.get("da_content_sha") or row.get("mef_ministry")) is not None:
+        # A replay of the version held, projected before migrations 0017/0018: the MEF's ministry and the
+        # fingerprint are filled, the latter dated -infinity (when the content last changed is unknown: it
+        # never marks a DA stale by itself).
+        applied = await conn.fetchval(
+            "UPDATE schoolings SET mef_ministry = coalesce(mef_ministry, $4), "
+            "da_content_at = CASE WHEN da_content_sha IS NULL AND $3::text IS NOT NULL THEN '-infinity' "
+            "ELSE da_content_at END, da_content_sha = coalesce(da_content_sha, $3) WHERE schooling_id = $1 "
+            "AND version = $2 AND (da_content_sha IS NULL AND $3::text IS NOT NULL "
+            "OR mef_ministry IS NULL AND $4::text IS NOT NULL) RETURNING true",
+            row["schooling_id"], row["version"], row.get("da_content_sha"), row.get("mef_ministry"))
     if applied is None:
         await conn.execute(
             "INSERT INTO stale_events VALUES ('SchoolingOpened', 1) "

@@ -17,6 +17,8 @@ import asyncpg
 import typer
 from aplypro_contracts.topics import PFMP_EVENTS
 from aplypro_servicekit.cli import run_service, service_pool
+from aplypro_servicekit.replay import UnknownSubscription
+from aplypro_servicekit.replay import replay as replay_subscription
 
 from aplypro_pfmp.adapters import postgres
 from aplypro_pfmp.adapters.csv_file import InvalidFile, read_pfmp_lines
@@ -123,6 +125,27 @@ def withdraw_decision(
         typer.echo(f"{exc.code}: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(json.dumps({"requested": str(schooling_id), "event_id": event_id}))
+
+
+@app.command()
+def replay(consumers: Annotated[list[str] | None, typer.Argument(
+        help="students-projection, payment-facts; none: both, in that order.")] = None) -> None:
+    """Replay pfmp's projections from their topics (features.md §2): every event from the start of each topic runs
+    through the consumer's handlers again, which apply it by their own rules (versions, timestamps), so what the
+    projection gained later (the indicator facts of migration 0016, the DA fingerprints of 0018) is filled. The live
+    consumer groups' offsets and inboxes are left alone. Stop `aplypro-pfmp run` first. Prints one line per
+    consumer: `{"consumer": ..., "records": n, "processed": n, "dead_lettered": n}`; exit 2 for an unknown one."""
+    settings = PfmpSettings()
+    spec = build_spec(settings)
+    names = consumers or [s.consumer_name for s in spec.subscriptions]
+    for name in names:
+        try:
+            report = asyncio.run(replay_subscription(spec, settings, name))
+        except UnknownSubscription as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from None
+        typer.echo(json.dumps({"consumer": report.consumer, "records": report.records,
+                               "processed": report.processed, "dead_lettered": report.dead_lettered}))
 
 
 @app.command()

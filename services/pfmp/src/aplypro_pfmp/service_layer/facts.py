@@ -19,7 +19,7 @@ from aplypro_contracts import (
 from aplypro_servicekit.consumer import EventHandler
 from aplypro_servicekit.db import Connection
 
-from aplypro_pfmp.adapters import indicator_facts_sql, payments_sql
+from aplypro_pfmp.adapters import decision_content_sql, indicator_facts_sql, payments_sql
 from aplypro_pfmp.adapters import lifecycle_sql as sql
 
 log = structlog.get_logger(__name__)
@@ -60,10 +60,13 @@ async def on_payment_sent(conn: Connection, event: PaymentRequestSent) -> None:
 async def on_payment_state_changed(conn: Connection, event: PaymentRequestStateChanged) -> None:
     applied = await sql.gateway_state(conn, event.payment_request_id, event.pfmp_id, event.version, event.state,
                                       event.occurred_at, event_type=event.event_type)
+    paid = None if event.paid_amount is None else indicator_facts_sql.cents_of(event.paid_amount)
     if applied:
         await payments_sql.gateway_moved(conn, event.payment_request_id, event.reasons)
-        paid = None if event.paid_amount is None else indicator_facts_sql.cents_of(event.paid_amount)
         await indicator_facts_sql.asp_paid(conn, event.payment_request_id, paid, event.recovery)
+    elif await indicator_facts_sql.asp_paid_missing(conn, event.payment_request_id, event.version, paid,
+                                                    event.recovery):
+        return  # a topic replay filled what was projected before migration 0016
     _dropped(applied, event.event_type, event.payment_request_id, event.version)
 
 
@@ -90,7 +93,10 @@ async def on_schooling_priced(conn: Connection, event: SchoolingPriced) -> None:
 async def on_document_ready(conn: Connection, event: DocumentReady) -> None:
     if event.kind == "liquidation":  # an état liquidatif: not a decision
         return
-    applied = await sql.record_decision(conn, event.schooling_id, event.kind, event.version)
+    applied = await sql.record_decision(conn, event.schooling_id, event.kind, event.version, event.occurred_at)
+    if not applied and event.kind == "attribution" and await decision_content_sql.note_issue(
+            conn, event.schooling_id, event.occurred_at, replayed_version=event.version):
+        return  # a topic replay noted a DA held since before migration 0018
     _dropped(applied, event.event_type, event.schooling_id, event.version)
 
 

@@ -14,6 +14,7 @@ from aplypro_contracts import (
 from aplypro_servicekit.db import Connection
 
 from aplypro_pfmp.adapters import establishments_sql, hidden_sql, indicator_facts_sql, lifecycle_sql, postgres
+from aplypro_pfmp.domain.decision_content import identity_fingerprint, schooling_fingerprint
 from aplypro_pfmp.domain.student_data import asp_data_ready
 
 log = structlog.get_logger(__name__)
@@ -22,7 +23,8 @@ log = structlog.get_logger(__name__)
 async def on_student_registered(conn: Connection, event: StudentRegistered) -> None:
     identity = event.identity
     await postgres.upsert_student(conn, event.student_id, identity.ine, identity.last_name,
-                                  list(identity.first_names), asp_data_ready(identity))
+                                  list(identity.first_names), asp_data_ready(identity),
+                                  identity_fingerprint(identity), event.occurred_at)
 
 
 async def on_schooling_opened(conn: Connection, event: SchoolingOpened) -> None:
@@ -32,6 +34,7 @@ async def on_schooling_opened(conn: Connection, event: SchoolingOpened) -> None:
         "start_date": event.start_date, "end_date": event.end_date, "version": event.version,
         "class_label": event.class_label, "academy_code": event.establishment.academy_code,
         "mef_ministry": event.mef.ministry,
+        "da_content_sha": schooling_fingerprint(event), "occurred_at": event.occurred_at,
     })
     if not applied:  # older than (or a replay of) the schooling held: dropped, counted
         log.info("stale_event_dropped", event_type=event.event_type, schooling_id=str(event.schooling_id),

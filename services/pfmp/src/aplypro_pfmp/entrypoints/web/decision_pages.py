@@ -1,7 +1,8 @@
 """The confirmed director's DA commands from the browser (features.md §2, documents.md §5.2 and §6): issue the
 missing DAs of a class or of the establishment's year, reissue every DA of the year (after ticking a
 confirmation), issue or reissue one schooling's DA and abrogate it (after ticking a confirmation) from the
-student page. Documents carries each out under its own rules; the page after the POST says what was asked and
+student page or from the establishment's list of DAs due for abrogation (any staff sees the list). Documents
+carries each out under its own rules; the page after the POST says what was asked and
 shows it as asked (the audit row), before documents has answered.
 
 Every route checks on the server as director_pages does: staff of another establishment get 404, staff who
@@ -20,8 +21,9 @@ from aplypro_servicekit.record_size import RecordTooLarge
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
-from aplypro_pfmp.adapters import decisions_sql, web_sql
+from aplypro_pfmp.adapters import decision_content_sql, decisions_sql, web_sql
 from aplypro_pfmp.domain.pfmp import PfmpError
+from aplypro_pfmp.service_layer.abrogeable import abrogeable_decisions
 from aplypro_pfmp.service_layer.access import confirmed_director
 from aplypro_pfmp.service_layer.decision_requests import (
     AbrogateDecision,
@@ -32,8 +34,8 @@ from aplypro_pfmp.service_layer.decision_requests import (
 
 from .director_pages import REFUSALS, _confirm, _student_schooling, refusal, today
 from .money_view import asked_words
-from .rendering import flash
-from .security import User, current_user, director_of
+from .rendering import flash, render
+from .security import User, current_user, director_of, staff_of
 
 Uai = Annotated[str, Path(pattern=r"^[0-9]{7}[A-Z]$")]
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -56,6 +58,7 @@ async def panel(conn: Connection, uai: str, year: int, class_label: str | None, 
     missing, reissuable = await decisions_sql.counts(conn, uai, year, class_label)
     holder = await confirmed_director(conn, uai)
     return {"da_missing": missing, "da_reissuable": reissuable, "da_class": class_label,
+            "da_stale": await decision_content_sql.stale_in_scope(conn, uai, year, class_label),
             "da_asked": asked_words(await decisions_sql.last_asked(conn, uai, year, class_label)),
             "da_can_act": uai in user.roles.director_of and holder in (None, user.user_id),
             "da_confirmed": holder == user.user_id}
@@ -145,13 +148,31 @@ def build_router() -> APIRouter:
               else "La réédition est demandée : si son contenu n'a pas changé, la décision garde sa version.")
         return back
 
+    @router.get("/etablissements/{uai}/decisions/abrogeables", name="abrogeable_decisions")
+    async def abrogeable(request: Request, uai: Uai, user: CurrentUser) -> Response:
+        """Any staff of the establishment sees the list; only its director gets the abrogate buttons."""
+        staff_of(user, uai)
+        async with request.app.state.pool.acquire() as conn:
+            due = await abrogeable_decisions(conn, uai, today(request))
+            holder = await confirmed_director(conn, uai)
+        by_year: dict[int, list[decisions_sql.Candidate]] = {}
+        for candidate in due:
+            by_year.setdefault(candidate.school_year, []).append(candidate)
+        return render(request, "abrogeable.html", {
+            "title": "Décisions d'attribution à abroger", "uai": uai, "by_year": by_year,
+            "is_director": uai in user.roles.director_of, "confirmed": holder == user.user_id,
+            "other_confirmed": holder is not None and holder != user.user_id})
+
     @router.post("/etablissements/{uai}/eleves/{student_id}/abrogation", name="abrogate_decision")
     async def abrogate(request: Request, uai: Uai, student_id: UUID, user: CurrentUser,
                        schooling_id: Annotated[str, Form()] = "", confirmation: Annotated[str, Form()] = "",
-                       statement: Annotated[str, Form()] = "") -> Response:
+                       statement: Annotated[str, Form()] = "", retour: Annotated[str, Form()] = "") -> Response:
         director_of(user, uai)
         schooling = await _student_schooling(request, uai, student_id, schooling_id)
-        back = RedirectResponse(request.url_for("student_page", uai=uai, student_id=student_id), status_code=303)
+        # Back to the page the form was on: the list of abrogeable DAs, else the student page (never a URL sent).
+        page = (request.url_for("abrogeable_decisions", uai=uai) if retour == "liste"
+                else request.url_for("student_page", uai=uai, student_id=student_id))
+        back = RedirectResponse(page, status_code=303)
         if confirmation != "oui":  # final: nothing is asked until the box is ticked
             flash(request, "error", refusal("confirmation_required"))
             return back

@@ -11,7 +11,14 @@ from uuid import UUID
 
 from aplypro_servicekit.db import Connection
 
-from aplypro_pfmp.adapters import actions_sql, decisions_sql, payments_sql, school_years_sql, web_sql
+from aplypro_pfmp.adapters import (
+    actions_sql,
+    decision_content_sql,
+    decisions_sql,
+    payments_sql,
+    school_years_sql,
+    web_sql,
+)
 from aplypro_pfmp.domain.abrogation import abrogation_refusal
 from aplypro_pfmp.service_layer.director_actions import RELAUNCHABLE, RETRIABLE
 
@@ -88,6 +95,7 @@ class SchoolingDecision:
     withdrawal_asked: bool
     abrogeable: bool = False  # closed and superseded in its year (domain.abrogation), not asked yet
     asked: str | None = None  # the latest DA command naming it, and when ("Réédition demandée le …")
+    stale: tuple[str, ...] = ()  # what changed since the DA was issued, in French (documents.md §6): reissue it
 
 
 def _request_view(row: payments_sql.PaymentRow, latest: bool, relaunched: set[UUID]) -> RequestView:
@@ -115,10 +123,23 @@ async def money_of_student(conn: Connection, student_id: UUID, pfmps: list[web_s
     return out
 
 
+# decision_content_sql.INPUTS in French: what a stale DA prints that changed since.
+STALE_INPUTS = {
+    "student": "l'identité ou l'adresse de l'élève",
+    "training": "la formation (MEF) ou les coordonnées de l'établissement",
+    "rates": "le barème (taux journalier ou plafond annuel)",
+}
+
+
+def stale_words(changed: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(STALE_INPUTS[name] for name in changed)
+
+
 async def decisions_of_student(conn: Connection, student: web_sql.StudentPage,
                                today: date | None = None) -> list[SchoolingDecision]:
     out = []
     spans = await decisions_sql.spans_of_student(conn, student.student_id)
+    stale = await decision_content_sql.stale(conn, [s[0] for s in student.schoolings])
     for schooling_id, year, klass, _start, end in student.schoolings:
         kinds = await actions_sql.decision_kinds(conn, schooling_id)
         badge = ("Retirée" if "retrait" in kinds else "Abrogée" if "abrogation" in kinds
@@ -131,7 +152,8 @@ async def decisions_of_student(conn: Connection, student: web_sql.StudentPage,
                       and not (command and command.action == "abrogate_decision"))
         out.append(SchoolingDecision(schooling_id, year, klass, end, badge, report,
                                      withdrawable=badge == "Éditée" and not asked, withdrawal_asked=asked,
-                                     abrogeable=abrogeable, asked=asked_words(command)))
+                                     abrogeable=abrogeable, asked=asked_words(command),
+                                     stale=stale_words(stale.get(schooling_id, ()))))
     return out
 
 

@@ -19,7 +19,7 @@ from aplypro_servicekit.record_size import RecordTooLarge
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
-from aplypro_pfmp.adapters import web_sql
+from aplypro_pfmp.adapters import decision_content_sql, web_sql
 from aplypro_pfmp.domain.pfmp import PfmpError
 from aplypro_pfmp.service_layer.access import confirm_director, confirmed_director
 from aplypro_pfmp.service_layer.lifecycle import add_pfmp
@@ -80,7 +80,9 @@ def build_router() -> APIRouter:
             holder = await confirmed_director(conn, uai)
             periods = await web_sql.class_periods(conn, uai, year, label)
             decisions = await decision_pages.panel(conn, uai, year, label, user)
+            stale = await decision_content_sql.stale(conn, [s.schooling_id for s in students])
         return render(request, "class.html", {"periods": periods, **decisions,
+            "stale": {k: money_view.stale_words(v) for k, v in stale.items()},
             "title": f"Classe {label}", "uai": uai, "year": year, "label": label, "students": students,
             "pfmps": pfmps, "is_director": uai in user.roles.director_of, "confirmed": holder == user.user_id,
             "other_confirmed": holder is not None and holder != user.user_id})
