@@ -13,6 +13,7 @@ from .calculator import (
     PaymentRequestBlockedV2,
     PaymentRequestBlockedV3,
     PaymentRequestBlockedV4,
+    PaymentRequestBlockedV5,
     PaymentRequestedV1,
     PaymentRequestedV2,
     RectificationComputedV1,
@@ -81,7 +82,7 @@ DocumentReady = DocumentReadyV1
 PaymentRequestSent = PaymentRequestSentV2
 PaymentRequestHeld = PaymentRequestHeldV1
 PaymentRequestStateChanged = PaymentRequestStateChangedV2
-PaymentRequestBlocked = PaymentRequestBlockedV4
+PaymentRequestBlocked = PaymentRequestBlockedV5
 SchoolingExtended = SchoolingExtendedV1
 RectificationComputed = RectificationComputedV1
 PfmpRectified = PfmpRectifiedV2
@@ -111,6 +112,7 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     PaymentRequestBlockedV2,
     PaymentRequestBlockedV3,
     PaymentRequestBlockedV4,
+    PaymentRequestBlockedV5,
     RectificationComputedV1,
     PaymentRequestStateChangedV1,
     PaymentRequestStateChangedV2,
@@ -163,6 +165,7 @@ __all__ = [
     "PaymentRequestBlockedV2",
     "PaymentRequestBlockedV3",
     "PaymentRequestBlockedV4",
+    "PaymentRequestBlockedV5",
     "PaymentRequestHeld",
     "PaymentRequestHeldV1",
     "PaymentRequestSent",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .asp import PaymentRequestHeldV1, PaymentRequestSentV2, PaymentRequestStateChangedV2
 from .calculator import (
     AmountComputedV1,
-    PaymentRequestBlockedV4,
+    PaymentRequestBlockedV5,
     PaymentRequestedV2,
     RectificationComputedV1,
     SchoolingPricedV1,
@@ -72,7 +72,7 @@ CATALOG: tuple[TopicInfo, ...] = (
               "and the ASP agents' LiquidationIssueRequested, "
               "the asp-gateway only PaymentRetryRequested (a request it holds is checked again)"),
     TopicInfo(CALCULATOR_EVENTS, "calculator", "student_id",
-              (SchoolingPricedV1, AmountComputedV1, PaymentRequestedV2, PaymentRequestBlockedV4, RectificationComputedV1),
+              (SchoolingPricedV1, AmountComputedV1, PaymentRequestedV2, PaymentRequestBlockedV5, RectificationComputedV1),
               ("documents", "asp-gateway", "pfmp", "students"),
               "students reads PaymentRequested: a schooling with a payment request cannot be retracted by its "
               "producer"),
