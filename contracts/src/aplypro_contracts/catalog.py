@@ -59,7 +59,8 @@ CATALOG: tuple[TopicInfo, ...] = (
                                                StudentIneStatusChangedV1, SchoolingHiddenChangedV1),
               ("pfmp", "calculator", "documents", "asp-gateway"),
               "the asp-gateway reads StudentIneStatusChanged for the payment gate ine_not_found; pfmp reads "
-              "SchoolingHiddenChanged for its pages and counters"),
+              "SchoolingHiddenChanged for its pages and counters, and the calculator, documents and asp-gateway "
+              "to pay nothing on a hidden (removed or retracted) schooling: reason hidden_schooling, no first DA"),
     TopicInfo(STUDENTS_RIBS, "students", "student_id", (RibRecordedV2,), ("documents", "asp-gateway", "calculator"),
               "restricted: bank details (the calculator reads only student id and establishment, to retry "
               "requests rejected for bank details)"),
