@@ -114,7 +114,7 @@ async def test_a_report_releases_a_request_blocked_outside_the_schooling_dates(
         calc_events = [registry.parse(r.value) for r in await read_topic(bootstrap, namespace + CALCULATOR_EVENTS,
                                                                          idle_s=2)]
         assert [(e.reasons, e.schema_version) for e in calc_events if isinstance(e, PaymentRequestBlocked)] == [
-            (("pfmp_outside_schooling_dates",), 4)]
+            (("pfmp_outside_schooling_dates",), 5)]
         assert [e.pfmp_id for e in calc_events if isinstance(e, PaymentRequested)] == [pfmp_id]
         # Priced in the old year's pool (2025), on its barème: the report never moves the PFMP to another year.
         assert {(e.school_year, e.amount_cents) for e in calc_events if isinstance(e, AmountComputed)} == {(2025, 20000)}

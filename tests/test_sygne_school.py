@@ -4,6 +4,7 @@ least one establishment through the SYGNE fake")."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,14 @@ def test_the_sygne_school_is_imported_from_the_fake_over_http_once(service_env: 
     stack.start_servers()  # the given broker and database: nothing started here
     try:
         reference = generate_school(tmp_path / "school", 1)
-        for args in (["load-establishments", str(reference.establishments)],
-                     ["load-mefs", str(reference.mefs), "--school-year", str(SCHOOL_YEAR)]):
-            assert stack.run_command(["aplypro-students", *args]).returncode == 0
+        loaded = {}
+        for args in reference.reference_commands():  # what the demo and `aplypro up` run, in that order
+            done = stack.run_command(args)
+            assert done.returncode == 0, done.stderr[-2000:]
+            loaded[args[1]] = json.loads(done.stdout.strip().splitlines()[-1])
+        assert list(loaded) == ["load-establishments", "load-mefs", "load-calendar"]
+        assert loaded["load-calendar"]["academies"] > 0
+        assert loaded["load-calendar"]["school_years"] > 0
         with fake_sygne_for(stack) as sygne:
             first = import_sygne_school(stack)
             again = import_sygne_school(stack)

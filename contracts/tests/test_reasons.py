@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import get_args
 
-from aplypro_contracts.calculator import BlockingReasonV3
+from aplypro_contracts.calculator import BlockingReasonV5
 from aplypro_contracts.reasons import REASONS, describe
 
 # lifecycles.md §4, rows 1–23 in order, then the parking reason without a number.
@@ -34,7 +34,7 @@ def test_every_entry_says_what_blocks_and_what_to_do() -> None:
 
 
 def test_every_reason_the_calculator_can_publish_has_words() -> None:
-    assert set(get_args(BlockingReasonV3)) <= set(REASONS)
+    assert set(get_args(BlockingReasonV5)) <= set(REASONS)
 
 
 def test_a_key_unknown_to_this_version_still_shows() -> None:

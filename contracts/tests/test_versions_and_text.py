@@ -23,7 +23,7 @@ from aplypro_contracts.upcasters import FLAT, NESTED_PFMP
 
 FIXTURES = Path(__file__).parent / "fixtures"
 VERSIONED = (*NESTED_PFMP, *FLAT)
-LATEST = {"PaymentRequestBlocked": 4}  # v3, v4 widen the reasons (DA gates, schooling dates); others stop at v2
+LATEST = {"PaymentRequestBlocked": 5}  # v3-v5 widen the reasons (DA gates, dates, hidden); others stop at v2
 
 
 def _version(event: Any) -> int:
@@ -60,17 +60,34 @@ def test_a_v2_payment_request_blocked_parses_into_the_latest_with_its_reasons(he
     raw = (FIXTURES / "PaymentRequestBlocked.v2.json").read_bytes()
     registry = default_registry()
     event = registry.parse(raw, b"PaymentRequestBlocked", b"2") if headers else registry.parse(raw)
-    assert type(event) is c.PaymentRequestBlockedV4
-    assert (event.schema_version, event.version, event.reasons) == (4, 1, ("negative_rectification",))
+    assert type(event) is c.PaymentRequestBlockedV5
+    assert (event.schema_version, event.version, event.reasons) == (5, 1, ("negative_rectification",))
 
 
 @pytest.mark.parametrize("headers", [False, True], ids=["generic path", "with v3 headers"])
-def test_a_v3_payment_request_blocked_parses_into_v4_with_its_reasons(headers: bool) -> None:
+def test_a_v3_payment_request_blocked_parses_into_the_latest_with_its_reasons(headers: bool) -> None:
     raw = (FIXTURES / "PaymentRequestBlocked.v3.json").read_bytes()
     registry = default_registry()
     event = registry.parse(raw, b"PaymentRequestBlocked", b"3") if headers else registry.parse(raw)
-    assert type(event) is c.PaymentRequestBlockedV4
+    assert type(event) is c.PaymentRequestBlockedV5
     assert event.reasons == ("missing_attributive_decision", "attributive_decision_cancelled")
+
+
+@pytest.mark.parametrize("headers", [False, True], ids=["generic path", "with v4 headers"])
+def test_a_v4_payment_request_blocked_parses_into_v5_with_its_reasons(headers: bool) -> None:
+    raw = (FIXTURES / "PaymentRequestBlocked.v4.json").read_bytes()
+    registry = default_registry()
+    event = registry.parse(raw, b"PaymentRequestBlocked", b"4") if headers else registry.parse(raw)
+    assert type(event) is c.PaymentRequestBlockedV5
+    assert (event.schema_version, event.reasons) == (5, ("pfmp_outside_schooling_dates",
+                                                         "missing_attributive_decision"))
+
+
+def test_a_v4_reader_refuses_the_reason_v5_adds() -> None:
+    body = json.loads((FIXTURES / "PaymentRequestBlocked.v5.json").read_bytes())
+    assert "hidden_schooling" in body["reasons"]
+    with pytest.raises(ValueError, match="reasons"):
+        c.PaymentRequestBlockedV4.model_validate({**body, "schema_version": 4})
 
 
 def test_a_v2_event_travels_with_its_version_on_the_fast_path() -> None:

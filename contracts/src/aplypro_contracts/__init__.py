@@ -13,6 +13,7 @@ from .calculator import (
     PaymentRequestBlockedV2,
     PaymentRequestBlockedV3,
     PaymentRequestBlockedV4,
+    PaymentRequestBlockedV5,
     PaymentRequestedV1,
     PaymentRequestedV2,
     RectificationComputedV1,
@@ -83,7 +84,7 @@ DocumentReady = DocumentReadyV1
 PaymentRequestSent = PaymentRequestSentV2
 PaymentRequestHeld = PaymentRequestHeldV1
 PaymentRequestStateChanged = PaymentRequestStateChangedV2
-PaymentRequestBlocked = PaymentRequestBlockedV4
+PaymentRequestBlocked = PaymentRequestBlockedV5
 SchoolingExtended = SchoolingExtendedV1
 RectificationComputed = RectificationComputedV1
 PfmpRectified = PfmpRectifiedV2
@@ -113,6 +114,7 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     PaymentRequestBlockedV2,
     PaymentRequestBlockedV3,
     PaymentRequestBlockedV4,
+    PaymentRequestBlockedV5,
     RectificationComputedV1,
     PaymentRequestStateChangedV1,
     PaymentRequestStateChangedV2,
@@ -168,6 +170,7 @@ __all__ = [
     "PaymentRequestBlockedV2",
     "PaymentRequestBlockedV3",
     "PaymentRequestBlockedV4",
+    "PaymentRequestBlockedV5",
     "PaymentRequestHeld",
     "PaymentRequestHeldV1",
     "PaymentRequestSent",

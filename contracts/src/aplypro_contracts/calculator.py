@@ -105,6 +105,15 @@ BlockingReasonV4 = Literal[
     "pfmp_outside_schooling_dates",
 ]
 
+# v5 adds `hidden_schooling`: the students service hid the schooling (SchoolingHiddenChanged: staff removed a
+# learner who never came, or its producer retracted it), so its PFMPs hold nothing and are not paid
+# (lifecycles.md §3 "remove"). A new version: a v4 reader would refuse it.
+BlockingReasonV5 = Literal[
+    "pfmp", "pfmp_amount", "excluded_schooling", "negative_rectification", "mef_without_bareme", "overlaps",
+    "missing_attributive_decision", "needs_abrogated_attributive_decision", "attributive_decision_cancelled",
+    "pfmp_outside_schooling_dates", "hidden_schooling",
+]
+
 
 class _PaymentRequestBlocked(Envelope):
     event_type: Literal["PaymentRequestBlocked"] = "PaymentRequestBlocked"
@@ -149,6 +158,16 @@ class PaymentRequestBlockedV4(_PaymentRequestBlocked):
 
     schema_version: Literal[4] = 4
     reasons: tuple[BlockingReasonV4, ...] = Field(min_length=1)  # type: ignore[assignment]
+    version: AggregateVersion
+
+
+class PaymentRequestBlockedV5(_PaymentRequestBlocked):
+    """The calculator holds a payment request back for reasons it decides (lifecycles.md §4), the décision
+    d'attribution gates, the schooling's dates and its hiding included; the other reasons (identity, address,
+    RIB) are decided by the asp-gateway. `version` is the request's version in the calculator."""
+
+    schema_version: Literal[5] = 5
+    reasons: tuple[BlockingReasonV5, ...] = Field(min_length=1)  # type: ignore[assignment]
     version: AggregateVersion
 
 

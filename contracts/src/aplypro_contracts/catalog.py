@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .asp import PaymentRequestHeldV1, PaymentRequestSentV2, PaymentRequestStateChangedV2
 from .calculator import (
     AmountComputedV1,
-    PaymentRequestBlockedV4,
+    PaymentRequestBlockedV5,
     PaymentRequestedV2,
     RectificationComputedV1,
     SchoolingPricedV1,
@@ -62,7 +62,9 @@ CATALOG: tuple[TopicInfo, ...] = (
               ("pfmp", "calculator", "documents", "asp-gateway"),
               "the asp-gateway reads StudentIneStatusChanged for the payment gate ine_not_found; pfmp reads "
               "SchoolingHiddenChanged for its pages and counters, and EstablishmentRegistered (keyed by UAI, "
-              "not by student) for the statistics' budget prefixes and establishment columns"),
+              "not by student) for the statistics' budget prefixes and establishment columns; the calculator, "
+              "documents and asp-gateway read SchoolingHiddenChanged to pay nothing on a hidden (removed or "
+              "retracted) schooling: reason hidden_schooling, no first DA"),
     TopicInfo(STUDENTS_RIBS, "students", "student_id", (RibRecordedV2,), ("documents", "asp-gateway", "calculator"),
               "restricted: bank details (the calculator reads only student id and establishment, to retry "
               "requests rejected for bank details)"),
@@ -75,7 +77,7 @@ CATALOG: tuple[TopicInfo, ...] = (
               "and the ASP agents' LiquidationIssueRequested, "
               "the asp-gateway only PaymentRetryRequested (a request it holds is checked again)"),
     TopicInfo(CALCULATOR_EVENTS, "calculator", "student_id",
-              (SchoolingPricedV1, AmountComputedV1, PaymentRequestedV2, PaymentRequestBlockedV4, RectificationComputedV1),
+              (SchoolingPricedV1, AmountComputedV1, PaymentRequestedV2, PaymentRequestBlockedV5, RectificationComputedV1),
               ("documents", "asp-gateway", "pfmp", "students"),
               "students reads PaymentRequested: a schooling with a payment request cannot be retracted by its "
               "producer"),

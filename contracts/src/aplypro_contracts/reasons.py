@@ -87,6 +87,9 @@ REASONS: dict[str, ReasonText] = dict((
        "nothing; the operators add the barème parameter", "calculator", 22),
     _r("malformed_country_code", "a country code (birth or address) is neither 3 nor 5 characters long",
        "correct it in the source system", "students", 23),
+    _r("hidden_schooling", "the schooling is hidden: staff removed a learner who never came, or the ministry that "
+       "reported it retracted it", "nothing if the learner never came; if they did, staff reintegrate them (a "
+       "retracted schooling: ask the reporting ministry, or support if a DA was issued)", "students"),
     _r("funding_unavailable", "the budget programme (BOP) is switched off",
        "nothing; the request is released when funding is restored", "asp-gateway", parking=True),
     # --- our own: what keeps a request from being evaluated or sent is never silent (lifecycles.md §4 notes) ---

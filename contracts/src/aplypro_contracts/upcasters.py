@@ -1,5 +1,5 @@
 """Upcasters of the contracts: v1 bodies of the events that gained an aggregate version in v2; v2 bodies of
-PaymentRequestBlocked (v3 and v4 widen its reasons).
+PaymentRequestBlocked (v3, v4 and v5 widen its reasons).
 
 A v1 message had no version: it becomes version 0, "older than any versioned event". A consumer holding
 a versioned state drops it as stale; one holding only version-0 state applies it as before (the last one
@@ -39,6 +39,11 @@ def blocked_v3_to_v4(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "schema_version": 4}
 
 
+def blocked_v4_to_v5(body: dict[str, Any]) -> dict[str, Any]:
+    """PaymentRequestBlocked v5 only widens the reasons (`hidden_schooling`): a v4 body is a v5 body."""
+    return {**body, "schema_version": 5}
+
+
 def register_upcasters(registry: Registry) -> None:
     for event_type in NESTED_PFMP:
         registry.register_upcaster(event_type, 1, pfmp_v1_to_v2)
@@ -46,3 +51,4 @@ def register_upcasters(registry: Registry) -> None:
         registry.register_upcaster(event_type, 1, flat_v1_to_v2)
     registry.register_upcaster("PaymentRequestBlocked", 2, blocked_v2_to_v3)
     registry.register_upcaster("PaymentRequestBlocked", 3, blocked_v3_to_v4)
+    registry.register_upcaster("PaymentRequestBlocked", 4, blocked_v4_to_v5)

@@ -27,7 +27,7 @@ async def test_a_request_without_its_decision_is_blocked_and_released_when_the_d
     [request] = await calc.requests(pfmp.pfmp_id)
     assert (request["state"], request["reasons"]) == ("incomplete", ["missing_attributive_decision"])
     [blocked] = await calc.events(mark, "PaymentRequestBlocked")
-    assert (blocked.reasons, blocked.schema_version) == (("missing_attributive_decision",), 4)
+    assert (blocked.reasons, blocked.schema_version) == (("missing_attributive_decision",), 5)
     assert await calc.events(mark, "PaymentRequested") == []
 
     # The documents service issues the DA: the same request is ready, with its amount, and handed over.

@@ -34,7 +34,7 @@ async def test_a_report_releases_a_request_blocked_outside_the_schooling_dates(c
     pfmp = await calc.validate(calc.pfmp(schooling, 10, start=JULY, length=12))
     assert await state(calc, pfmp.pfmp_id) == BLOCKED
     [blocked] = await calc.events(mark, "PaymentRequestBlocked")
-    assert (blocked.reasons, blocked.schema_version) == (("pfmp_outside_schooling_dates",), 4)
+    assert (blocked.reasons, blocked.schema_version) == (("pfmp_outside_schooling_dates",), 5)
     assert await calc.events(mark, "PaymentRequested") == []
 
     # A report too short changes nothing; the director's report to 31 July releases it, priced as before.

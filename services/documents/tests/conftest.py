@@ -169,6 +169,7 @@ def feed(pool: asyncpg.Pool, projection: Projection) -> Feed:
         "PfmpValidated": projection.on_pfmp_validated,
         "PaymentRequested": projection.on_payment_requested,
         "DecisionWithdrawalRequested": projection.on_withdrawal_requested,
+        "SchoolingHiddenChanged": projection.on_schooling_hidden_changed,
     }  # fmt: skip
 
     async def feed(*events: Any) -> None:

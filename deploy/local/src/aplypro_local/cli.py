@@ -130,16 +130,15 @@ def up(workdir: WORKDIR = Path("var/stack"),
 
 def _import_sygne_school(stack: LocalStack, workdir: Path, resources: ExitStack) -> None:
     """The fake SYGNE for the stack's lifetime; the reference data loaded; its school imported once."""
-    from .school import SCHOOL_YEAR, SYGNE_UAI, generate_school
+    from .school import SYGNE_UAI, generate_school
     from .sygne_school import SygneImportFailed, fake_sygne_for, import_line, import_sygne_school
 
     server = resources.enter_context(fake_sygne_for(stack))
     reference = generate_school(workdir / "reference", 1)
-    for args in (["load-establishments", str(reference.establishments)],
-                 ["load-mefs", str(reference.mefs), "--school-year", str(SCHOOL_YEAR)]):
-        done = stack.run_command(["aplypro-students", *args])
+    for args in reference.reference_commands():
+        done = stack.run_command(args)
         if done.returncode != 0:
-            typer.echo(f"aplypro-students {args[0]} failed: {done.stderr[-500:]}", err=True)
+            typer.echo(f"{' '.join(args[:2])} failed: {done.stderr[-500:]}", err=True)
             return
     try:
         typer.echo(f"fake SYGNE: {server.base_url}; imported {SYGNE_UAI}: {import_line(import_sygne_school(stack))}")

@@ -103,8 +103,8 @@ def run_school(stack: LocalStack, school: SchoolFiles, timeout: float, asp: Fake
                   stack.extra_env.get("APLYPRO_TOPIC_NAMESPACE", ""))
     n, p, da = school.student_count, school.pfmp_count, school.decision_count
     run = SchoolRun(figures={})
-    _command(stack, "aplypro-students", "load-establishments", str(school.establishments))
-    _command(stack, "aplypro-students", "load-mefs", str(school.mefs), "--school-year", "2025")
+    for args in school.reference_commands():
+        _command(stack, *args)
     _command(stack, "aplypro-students", "import-csv", str(school.students), "--uai", UAI)
     _command(stack, "aplypro-students", "import-ribs", str(school.ribs))
     console.print(f"[green]✓[/] imported {n} students and their RIBs from {school.students.parent}")

@@ -66,6 +66,14 @@ class SchoolFiles:
     priced_pfmp_count: int  # their PFMPs: the calculator prices them
     planted: Planted | None  # None below MIN_STUDENTS_TO_PLANT students
 
+    def reference_commands(self) -> list[list[str]]:
+        """The students service's reference data, loaded before any student (demo, `aplypro up`): the
+        establishments, the MEFs, and the academic calendar's shipped sample (imports.md §6.3), which bounds
+        the school years the imports and the inbound date checks use."""
+        return [["aplypro-students", "load-establishments", str(self.establishments)],
+                ["aplypro-students", "load-mefs", str(self.mefs), "--school-year", str(SCHOOL_YEAR)],
+                ["aplypro-students", "load-calendar"]]
+
 
 def _ine(rng: random.Random, n: int) -> str:
     return f"{rng.randrange(10**8):08d}{n % 10}{chr(65 + n % 26)}{chr(65 + (n // 26) % 26)}"

@@ -159,6 +159,28 @@ async def upsert_ine_status(conn: Connection, student_id: UUID, *, not_found: bo
     return bool(applied)
 
 
+async def upsert_hidden(conn: Connection, schooling_id: UUID, student_id: UUID, *, hidden: bool,
+                        version: int) -> list[UUID] | None:
+    """The schooling's hiding as the students service holds it; None when the event is stale (a version as new
+    or newer is held). Applied, the student's pending requests are checked again (held back, or released by a
+    reintegration); returns the schooling's requests already in a file (`ready` in a build, or `sent`) when it
+    is hidden: past every gate, they are only reported."""
+    applied = await conn.fetchval(
+        "INSERT INTO hidden_schoolings VALUES ($1, $2, $3, $4) ON CONFLICT (schooling_id) DO UPDATE "
+        "SET hidden = EXCLUDED.hidden, version = EXCLUDED.version "
+        "WHERE hidden_schoolings.version < EXCLUDED.version RETURNING true",
+        schooling_id, student_id, hidden, version,
+    )
+    if not applied:
+        return None
+    await _recheck(conn, student_id)
+    if not hidden:
+        return []
+    rows = await conn.fetch("SELECT payment_request_id FROM payment_requests WHERE schooling_id = $1 "
+                            "AND state IN ('ready', 'sent') ORDER BY payment_request_id", schooling_id)
+    return [r["payment_request_id"] for r in rows]
+
+
 async def upsert_decision(conn: Connection, schooling_id: UUID, student_id: UUID, issued_at: datetime, *,
                           number: str, version: int) -> bool:
     """The schooling's décision d'attribution as the documents service printed it: the highest version wins.

@@ -67,6 +67,8 @@ SELECT pr.payment_request_id, pr.record_id, pr.pfmp_id, pr.schooling_id, pr.stud
            AS ine_not_found,
        EXISTS (SELECT 1 FROM withdrawn_schoolings w WHERE w.schooling_id = pr.schooling_id)
            AS decision_withdrawn,
+       EXISTS (SELECT 1 FROM hidden_schoolings h WHERE h.schooling_id = pr.schooling_id AND h.hidden)
+           AS schooling_hidden,
        ids.asp_individual_id, ids.asp_dossier_id, ids.asp_prestation_id, paid.total AS asp_paid_cents,
        EXISTS (SELECT 1 FROM payment_requests p WHERE p.pfmp_id = pr.pfmp_id
                AND p.payment_request_id <> pr.payment_request_id AND p.state IN ('ready', 'sent', 'integrated'))
@@ -102,6 +104,7 @@ def _to_request(row: Any) -> PendingRequest:
         rectification=row["rectification"], first_payment_sent=row["first_payment_sent"],
         pfmp_start_date=row["pfmp_start_date"], requested_on=row["requested_at"].astimezone(_PARIS).date(),
         ine_not_found=row["ine_not_found"], decision_withdrawn=row["decision_withdrawn"],
+        schooling_hidden=row["schooling_hidden"],
         asp_ids=_asp_ids(row), asp_paid_cents=row["asp_paid_cents"], pfmp_in_flight=row["pfmp_in_flight"],
         da_number=row["da_number"], pfmp_number_sent=row["pfmp_number_sent"], pfmp_unpaid=row["pfmp_unpaid"],
         pfmp_number_printed=row["pfmp_number_printed"],

@@ -68,6 +68,7 @@ class PendingRequest:
     requested_on: date | None = None
     ine_not_found: bool = False  # the student API lost the student's INE (students' StudentIneStatusChanged)
     decision_withdrawn: bool = False  # the schooling's DA was withdrawn (documents' DocumentReady `retrait`)
+    schooling_hidden: bool = False  # removed by staff or retracted by its producer (students' SchoolingHiddenChanged)
     # What the ASP returned for the PFMP (domain/rectification.py): its ids (integration line), the total it
     # holds as paid (None: never paid), and whether another request of the PFMP is still sent or integrated.
     asp_ids: AspIds | None = None

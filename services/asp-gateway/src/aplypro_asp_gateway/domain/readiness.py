@@ -110,13 +110,18 @@ def _first_payment(request: PendingRequest, reasons: list[str]) -> None:
 
 
 def _owners_facts(request: PendingRequest, reasons: list[str]) -> None:
-    """Gates on facts other services publish (lifecycles.md §4 #2 and #15)."""
+    """Gates on facts other services publish (lifecycles.md §4 #2 and #15, and §3 "remove")."""
     if request.ine_not_found:
         reasons.append("ine_not_found")  # lifted when the students service finds the INE again
     # A retrait after the calculator handed the request over: held back here. A rectification to 0 is the
     # retrait's own recovery (calculation.md §5.5): it pays nothing, so it goes on.
-    if request.decision_withdrawn and not (request.rectification and request.amount_cents == 0):
+    recovery = request.rectification and request.amount_cents == 0
+    if request.decision_withdrawn and not recovery:
         reasons.append("attributive_decision_cancelled")
+    # Hidden (or retracted) after the calculator handed the request over: held back here, never sent silently;
+    # released if staff reintegrate the schooling. A recovery pays nothing: it goes on.
+    if request.schooling_hidden and not recovery:
+        reasons.append("hidden_schooling")
 
 
 def _has_invalid_characters(student: Student) -> bool:

@@ -13,6 +13,7 @@ from aplypro_contracts import (
     PaymentRequested,
     PaymentRetryRequested,
     RibRecorded,
+    SchoolingHiddenChanged,
     SchoolingOpened,
     SchoolingPriced,
     StudentIneStatusChanged,
@@ -54,6 +55,19 @@ async def on_schooling_opened(conn: Connection, event: SchoolingOpened) -> None:
         establishment_postal_code=event.establishment.postal_code,
     ):
         await _stale(conn, event.event_type, str(event.schooling_id), event.version)
+
+
+async def on_schooling_hidden_changed(conn: Connection, event: SchoolingHiddenChanged) -> None:
+    """A hidden schooling is not paid (hidden_schooling): its requests not yet in a file are held back. One
+    already in a file cannot be called back (the students service refuses a retraction once a payment request
+    exists, but may not have seen it yet): logged, so that operators follow it."""
+    sent = await repo.upsert_hidden(conn, event.schooling_id, event.student_id, hidden=event.hidden,
+                                    version=event.version)
+    if sent is None:
+        await _stale(conn, event.event_type, str(event.schooling_id), event.version)
+    elif sent:
+        log.warning("schooling_hidden_after_sent", schooling_id=str(event.schooling_id),
+                    payment_request_ids=[str(i) for i in sent])
 
 
 async def on_schooling_priced(conn: Connection, event: SchoolingPriced) -> None:
@@ -138,7 +152,8 @@ async def on_retry_requested(conn: Connection, event: PaymentRetryRequested) -> 
 
 HANDLERS_BY_TOPIC: dict[str, dict[str, EventHandler]] = {
     "students": {"StudentRegistered": on_student_registered, "SchoolingOpened": on_schooling_opened,
-                 "StudentIneStatusChanged": on_ine_status_changed},
+                 "StudentIneStatusChanged": on_ine_status_changed,
+                 "SchoolingHiddenChanged": on_schooling_hidden_changed},
     "documents": {"DocumentReady": on_document_ready},
     "ribs": {"RibRecorded": on_rib_recorded},
     "calculator": {"PaymentRequested": on_payment_requested, "SchoolingPriced": on_schooling_priced},

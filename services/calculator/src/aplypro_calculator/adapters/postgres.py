@@ -12,7 +12,8 @@ from aplypro_calculator.domain.requests import COMMITTED
 
 
 async def get_schoolings(conn: Connection, ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
-    rows = await conn.fetch("SELECT * FROM schoolings WHERE schooling_id = ANY($1)", ids)
+    rows = await conn.fetch("SELECT s.*, coalesce(h.hidden, false) AS schooling_hidden FROM schoolings s "
+                            "LEFT JOIN hidden_schoolings h USING (schooling_id) WHERE s.schooling_id = ANY($1)", ids)
     return {r["schooling_id"]: dict(r) for r in rows}
 
 
@@ -125,8 +126,9 @@ POOL_SELECT = (
     "s.yearly_cap_cents, s.legal_reference, s.unpriced_reason, s.school_year, s.mef_code, s.uai, "
     "r.payment_request_id, r.state AS request_state, r.amount_cents AS request_amount_cents, "
     "r.reasons AS request_reasons, r.due_at AS request_due_at, r.version AS request_version, "
-    "pd.amount_cents AS paid_cents "
+    "pd.amount_cents AS paid_cents, coalesce(h.hidden, false) AS schooling_hidden "
     + PFMP_REQUESTS_FROM
+    + "LEFT JOIN hidden_schoolings h ON h.schooling_id = p.schooling_id "
 )
 
 
@@ -149,7 +151,7 @@ async def pool_rows(conn: Connection, keys: list[PoolKey]) -> list[dict[str, Any
 
 
 _SCHOOLING_IN_POOL = ("daily_rate_cents", "yearly_cap_cents", "legal_reference", "unpriced_reason", "school_year",
-                      "mef_code", "uai")
+                      "mef_code", "uai", "schooling_hidden")
 
 
 def arriving_pool_row(facts: dict[str, Any], schooling: dict[str, Any]) -> dict[str, Any]:
@@ -161,11 +163,12 @@ def arriving_pool_row(facts: dict[str, Any], schooling: dict[str, Any]) -> dict[
 
 
 def to_pool_pfmp(row: dict[str, Any], *, excluded: bool) -> PoolPfmp:
+    """`row` as pool_rows returns it (its schooling's hiding in `schooling_hidden`)."""
     committed = row["request_amount_cents"] if row["request_state"] in COMMITTED else None
     return PoolPfmp(
         pfmp_id=str(row["pfmp_id"]), start_date=row["start_date"], end_date=row["end_date"],
         created_seq=row["created_seq"], day_count=row["day_count"], deleted=row["deleted"], excluded=excluded,
-        committed_amount_cents=committed, ever_paid=row["paid_cents"] is not None,
+        hidden=row["schooling_hidden"], committed_amount_cents=committed, ever_paid=row["paid_cents"] is not None,
     )
 
 

@@ -33,6 +33,7 @@ class PoolPfmp:
     day_count: int | None
     deleted: bool = False
     excluded: bool = False  # its schooling is excluded (§4)
+    hidden: bool = False  # its schooling is hidden: a learner who never came, or retracted by its producer
     committed_amount_cents: int | None = None  # set when the latest request is ready/sent/integrated/paid
     ever_paid: bool = False
 
@@ -81,6 +82,8 @@ def classify(p: PoolPfmp) -> tuple[Klass, str]:
         return "committed", f"committed: {euros(p.committed_amount_cents)} frozen in its payment request"
     if p.excluded:
         return "none", "excluded schooling: not priced, holds nothing"
+    if p.hidden:
+        return "none", "hidden schooling: not paid, holds nothing"
     if p.day_count is None:
         return "none", "no day count: no amount, holds nothing"
     if p.ever_paid:

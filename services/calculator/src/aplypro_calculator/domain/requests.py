@@ -20,7 +20,7 @@ from aplypro_calculator.domain.rectification import InvalidDayCount, validate_da
 State = Literal["pending", "incomplete", "ready", "sent", "integrated", "rejected", "paid", "unpaid"]
 Reason = Literal["pfmp", "pfmp_amount", "overlaps", "pfmp_outside_schooling_dates", "missing_attributive_decision",
                  "needs_abrogated_attributive_decision", "attributive_decision_cancelled", "excluded_schooling",
-                 "negative_rectification", "mef_without_bareme"]
+                 "hidden_schooling", "negative_rectification", "mef_without_bareme"]
 
 COMMITTED: frozenset[str] = frozenset({"ready", "sent", "integrated", "paid"})  # the amount is frozen
 ONGOING: frozenset[str] = frozenset({"ready", "sent", "integrated"})  # the PFMP cannot be edited
@@ -56,6 +56,7 @@ class RequestFacts:
     negative_enabled: bool  # calculation.md §5.4 switch
     overlaps: bool = False  # another live validated/rectified PFMP of the student shares a day (domain.overlaps)
     decision_gates: tuple[DecisionReason, ...] = ()  # the failing DA gates (domain.decisions.decision_reasons)
+    hidden: bool = False  # the students service hides the schooling (removed, or retracted by its producer)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ def blocking_reasons(f: RequestFacts) -> tuple[Reason, ...]:
     reasons += f.decision_gates
     if f.excluded:
         reasons.append("excluded_schooling")
+    if f.hidden:
+        reasons.append("hidden_schooling")
     if (rectified and not f.negative_enabled and f.paid_base_cents is not None
             and f.amount_cents is not None and f.amount_cents < f.paid_base_cents):
         reasons.append("negative_rectification")

@@ -79,6 +79,8 @@ def build_spec(settings: CalculatorSettings) -> ServiceSpec:
                       "DocumentReady": handlers.on_event,
                       # pfmp's report of a closed schooling: reason pfmp_outside_schooling_dates.
                       "SchoolingExtended": handlers.on_event,
+                      # The students service hides a schooling (removed, or retracted): reason hidden_schooling.
+                      "SchoolingHiddenChanged": handlers.on_event,
                       # Why the gateway holds a request back: shown by explain and status, nothing else.
                       "PaymentRequestHeld": handlers.on_event},
             batch_handler=handlers.on_batch,

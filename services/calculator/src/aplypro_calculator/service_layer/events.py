@@ -6,11 +6,11 @@ from typing import Any, NamedTuple, get_args
 from uuid import UUID, uuid4
 
 from aplypro_contracts import AmountComputed, Envelope, PaymentRequestBlocked, PaymentRequested
-from aplypro_contracts.calculator import BlockingReasonV4
+from aplypro_contracts.calculator import BlockingReasonV5
 
 PRODUCER = "calculator"
 # Reasons the asp-gateway decides are not the calculator's to publish.
-_WIRE_REASONS = frozenset(get_args(BlockingReasonV4))
+_WIRE_REASONS = frozenset(get_args(BlockingReasonV5))
 
 
 class Cause(NamedTuple):

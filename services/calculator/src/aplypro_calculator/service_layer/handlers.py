@@ -24,6 +24,7 @@ from aplypro_contracts import (
     PfmpRectified,
     PfmpValidated,
     SchoolingExtended,
+    SchoolingHiddenChanged,
     SchoolingOpened,
     SchoolingPriced,
     StudentRegistered,
@@ -39,6 +40,7 @@ from aplypro_calculator.domain.requests import Cooldown
 from aplypro_calculator.service_layer.asp_returns import apply_asp_returns
 from aplypro_calculator.service_layer.decisions import apply_decisions
 from aplypro_calculator.service_layer.events import PRODUCER, Cause
+from aplypro_calculator.service_layer.hiding import apply_hidden
 from aplypro_calculator.service_layer.pools import RequestPolicy, pool_key, recompute_pools
 from aplypro_calculator.service_layer.rectifications import rectify_pfmp
 from aplypro_calculator.service_layer.reports import apply_reports
@@ -98,6 +100,7 @@ class Handlers:
         # rectification alone, each run ending with its pools.
         decisions = [e for e in events if isinstance(e, DocumentReady)]
         reports = [e for e in events if isinstance(e, SchoolingExtended)]
+        hidings = [e for e in events if isinstance(e, SchoolingHiddenChanged)]
         returns = [e for e in events if isinstance(e, PaymentRequestStateChanged | PaymentRequestSent)]
         out: list[OutboxRow] = []
         causes: dict[PoolKey, Cause] = {}
@@ -105,6 +108,8 @@ class Handlers:
             await apply_decisions(conn, decisions, causes)
         if reports:  # like a DA: a report read with a validation is seen by its evaluation
             await apply_reports(conn, reports, causes)
+        if hidings:  # likewise: a validation read with a hiding is never evaluated without it
+            await apply_hidden(conn, hidings, causes)
         if returns:
             await apply_asp_returns(conn, returns, causes)
         if causes:
@@ -113,7 +118,7 @@ class Handlers:
         if held:  # the gateway's reasons, for explain and status only: no state or amount changes
             await postgres_held.record_held(conn, held)
         apart = (PaymentRequestStateChanged | PaymentRequestSent | StudentRegistered | DocumentReady
-                 | PaymentRequestHeld | SchoolingExtended)
+                 | PaymentRequestHeld | SchoolingExtended | SchoolingHiddenChanged)
         for run in _runs([e for e in events if not isinstance(e, apart)]):
             causes = {}
             arriving: dict[PoolKey, list[dict[str, Any]]] = {}

@@ -58,6 +58,7 @@ class PricedRow:
     steps: list[str]
     excluded: bool
     over_cap: bool
+    hidden: bool = False
 
 
 def price_pool(rows: list[dict[str, Any]], exclusions: Exclusions) -> list[PricedRow]:
@@ -68,11 +69,12 @@ def price_pool(rows: list[dict[str, Any]], exclusions: Exclusions) -> list[Price
     first = rows[0]
     if first["daily_rate_cents"] is None:
         steps = [f"unpriced: {first['unpriced_reason']}"]
-        return [PricedRow(r, None, steps, excluded[r["schooling_id"]], False) for r in rows]
+        return [PricedRow(r, None, steps, excluded[r["schooling_id"]], False, r["schooling_hidden"]) for r in rows]
     pfmps = [postgres.to_pool_pfmp(r, excluded=excluded[r["schooling_id"]]) for r in rows]
     result = allocate(first["daily_rate_cents"], first["yearly_cap_cents"], pfmps)
     by_id = {str(r["pfmp_id"]): r for r in rows}
-    return [PricedRow(row, a.amount_cents, a.steps, excluded[row["schooling_id"]], result.over_cap)
+    return [PricedRow(row, a.amount_cents, a.steps, excluded[row["schooling_id"]], result.over_cap,
+                      row["schooling_hidden"])
             for a in result.allocations for row in (by_id[a.pfmp_id],)]
 
 
@@ -84,7 +86,7 @@ def facts(p: PricedRow, negative_enabled: bool, overlaps: bool = False,
         start_date=row["start_date"], end_date=row["end_date"], amount_cents=p.amount,
         priced=row["daily_rate_cents"] is not None, excluded=p.excluded, pool_over_cap=p.over_cap,
         paid_base_cents=row["paid_cents"], negative_enabled=negative_enabled, overlaps=overlaps,
-        decision_gates=decision_gates,
+        decision_gates=decision_gates, hidden=p.hidden,
     )
 
 

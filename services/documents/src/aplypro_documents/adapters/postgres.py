@@ -52,10 +52,11 @@ async def set_pricing(conn: Connection, schooling_id: UUID, priced: bool, rate: 
 
 
 async def enqueue_attribution(conn: Connection, schooling_ids: list[UUID]) -> None:
-    """Queue a DA for schoolings that have none yet."""
+    """Queue a DA for schoolings that have none yet and are not hidden (documents.md §6)."""
     await conn.execute(
         "INSERT INTO render_queue (schooling_id, kind) SELECT s, 'attribution' FROM unnest($1::uuid[]) s "
         "WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.schooling_id = s AND d.kind = 'attribution') "
+        "AND NOT EXISTS (SELECT 1 FROM hidden_schoolings h WHERE h.schooling_id = s AND h.hidden) "
         "ON CONFLICT DO NOTHING",
         schooling_ids,
     )

@@ -49,6 +49,8 @@ def build_spec(settings: DocumentsSettings) -> ServiceSpec:
     handlers: dict[str, EventHandler] = {"StudentRegistered": projection.on_student_registered,
                                          "SchoolingOpened": projection.on_schooling_opened,
                                          "SchoolingPriced": projection.on_schooling_priced,
+                                         # Removed or retracted: no first DA (its queued one is dropped).
+                                         "SchoolingHiddenChanged": projection.on_schooling_hidden_changed,
                                          "RibRecorded": projection.on_rib_recorded,
                                          "PfmpRecorded": projection.on_pfmp_recorded,
                                          "PfmpRectified": projection.on_pfmp_recorded,

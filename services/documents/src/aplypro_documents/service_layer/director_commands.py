@@ -23,7 +23,7 @@ import structlog
 from aplypro_contracts import DecisionAbrogationRequested, DecisionIssueRequested
 from aplypro_servicekit.db import Connection
 
-from aplypro_documents.adapters import postgres, postgres_decisions
+from aplypro_documents.adapters import postgres, postgres_decisions, postgres_hidden
 from aplypro_documents.domain.decisions import newer_schooling
 from aplypro_documents.domain.errors import NoAttributionDecisionError, SchoolingStudentMismatchError
 from aplypro_documents.domain.model import DocumentKind
@@ -52,6 +52,10 @@ class DirectorCommands:
             log.info("decision_issue_dropped", schooling_id=schooling, mode=event.mode, reason="unknown_schooling")
             return
         if event.mode == "missing":
+            if not state.attribution_issued and await postgres_hidden.is_hidden(conn, event.schooling_id):
+                # Hidden (removed, or retracted by its producer) after pfmp asked: no first DA (documents.md §6).
+                log.info("decision_issue_dropped", schooling_id=schooling, mode=event.mode, reason="hidden")
+                return
             if state.attribution_issued or state.attribution_queued:
                 log.info("decision_issue_dropped", schooling_id=schooling, mode=event.mode,
                          reason="issued" if state.attribution_issued else "already_queued")

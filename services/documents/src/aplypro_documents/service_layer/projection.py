@@ -15,13 +15,14 @@ from aplypro_contracts import (
     PfmpRectified,
     PfmpValidated,
     RibRecorded,
+    SchoolingHiddenChanged,
     SchoolingOpened,
     SchoolingPriced,
     StudentRegistered,
 )
 from aplypro_servicekit.db import Connection
 
-from aplypro_documents.adapters import postgres, postgres_decisions, postgres_liquidation
+from aplypro_documents.adapters import postgres, postgres_decisions, postgres_hidden, postgres_liquidation
 from aplypro_documents.domain.decisions import newer_schooling
 from aplypro_documents.domain.errors import (
     DecisionAbrogatedError,
@@ -58,6 +59,26 @@ class Projection:
         # The students service re-sends a schooling with its end date when it closes, and opens the newer
         # one: either event may come last, so each reviews every schooling of the student.
         await self._review_abrogations(conn, event)
+
+    async def on_schooling_hidden_changed(self, conn: Connection, event: SchoolingHiddenChanged) -> None:
+        """A hidden schooling (removed by staff, or retracted by the ministry that reported it) gets no first DA:
+        one queued is dropped, none is queued while it stays hidden; reintegrated, it gets its DA. One issued
+        before the hiding was seen stays (undoing it is a retrait, a director's act): logged for operators, and
+        no payment follows, since the calculator and the asp-gateway block its requests (hidden_schooling)."""
+        if not await postgres_hidden.upsert_hidden(conn, event.schooling_id, event.student_id, hidden=event.hidden,
+                                                   version=event.version):
+            await _stale(conn, event.event_type, str(event.schooling_id), event.version)
+            return
+        schooling = str(event.schooling_id)
+        if not event.hidden:
+            await postgres.enqueue_attribution(conn, [event.schooling_id])
+            log.info("schooling_reintegrated", schooling_id=schooling)
+            return
+        dropped = await postgres_hidden.unqueue_first_attribution(conn, event.schooling_id)
+        if await postgres_hidden.has_attribution(conn, event.schooling_id):
+            log.warning("hidden_schooling_has_decision", code="hidden_schooling_has_decision", schooling_id=schooling)
+        else:
+            log.info("schooling_hidden", schooling_id=schooling, queued_decision_dropped=dropped)
 
     async def on_schooling_priced(self, conn: Connection, event: SchoolingPriced) -> None:
         await postgres.set_pricing(conn, event.schooling_id, event.priced, event.daily_rate_cents,

@@ -1,4 +1,5 @@
-"""Operator commands: `set-provider`, `refresh-student` and `import-all` (registered on the main CLI app)."""
+"""Operator commands: `set-provider`, `refresh-student`, `import-all` and `exclusions` (registered on the main CLI
+app)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from rich.progress import (
 from aplypro_students.adapters.api_errors import ApiAuthFailed, ApiBadPayload, ApiUnavailable
 from aplypro_students.adapters.csv_reader import CellError
 from aplypro_students.config import StudentsSettings
+from aplypro_students.domain.exclusions import Exclusion, ExclusionConflict
 from aplypro_students.domain.provider import InvalidProvider
 from aplypro_students.domain.reconcile import current_school_year
 from aplypro_students.entrypoints import fast_loop
@@ -34,6 +36,7 @@ from aplypro_students.entrypoints.import_sources import SourceUnavailable
 from aplypro_students.entrypoints.nightly import PARIS, run_source
 from aplypro_students.entrypoints.service import MIGRATION_PACKAGES
 from aplypro_students.entrypoints.sygne_import import sygne_settings
+from aplypro_students.service_layer import exclusions
 from aplypro_students.service_layer.import_all import RunInProgress
 from aplypro_students.service_layer.providers import UnknownEstablishment, change_provider
 from aplypro_students.service_layer.refresh_student import refresh_student
@@ -142,7 +145,59 @@ def import_all_command(
         raise typer.Exit(1)
 
 
+exclusions_app = typer.Typer(help="Exclusions (imports.md §6.2): an establishment, or one of its MEFs, optionally "
+                             "for one school year, left out of the scheme; imports skip what they cover.",
+                             no_args_is_help=True)
+_UAI = Annotated[str, typer.Argument(help="The establishment.")]
+_MEF = Annotated[str | None, typer.Option("--mef", help="One MEF code; without it, the whole establishment.")]
+_YEAR = Annotated[int | None, typer.Option("--school-year", help="Start year (2025 = 2025-2026); without it, "
+                                           "every year.")]
+
+
+@exclusions_app.command("add")
+def exclusions_add(uai: _UAI, user: Annotated[str, typer.Option("--user", help="Who adds it (user id).")],
+                   mef: _MEF = None, school_year: _YEAR = None) -> None:
+    """Add an exclusion; adding it again changes nothing. Records already imported stay: the calculator, which
+    keeps its own list (`aplypro-calculator exclusions`), blocks their payment."""
+    settings = _settings()
+    row = Exclusion.of(uai, mef, school_year)
+
+    async def work(conn: Connection) -> dict[str, Any]:
+        return await exclusions.add(conn, row, by=user)
+
+    try:
+        _print(asyncio.run(in_transaction(settings, work)))
+    except (ExclusionConflict, UnknownEstablishment) as exc:
+        raise _fail(exc.code, str(exc), 2) from None
+    except ValueError as exc:
+        raise _fail("user.required", str(exc), 2) from None
+
+
+@exclusions_app.command("remove")
+def exclusions_remove(uai: _UAI, mef: _MEF = None, school_year: _YEAR = None) -> None:
+    """Remove the exclusion named exactly; its records import again from the next import."""
+    settings = _settings()
+    row = Exclusion.of(uai, mef, school_year)
+
+    async def work(conn: Connection) -> dict[str, Any]:
+        return await exclusions.remove(conn, row)
+
+    _print(asyncio.run(in_transaction(settings, work)))
+
+
+@exclusions_app.command("list")
+def exclusions_list() -> None:
+    """Every exclusion, as one JSON object."""
+    settings = _settings()
+
+    async def work(conn: Connection) -> dict[str, Any]:
+        return {"exclusions": await exclusions.listing(conn)}
+
+    _print(asyncio.run(in_transaction(settings, work)))
+
+
 def register(app: typer.Typer) -> None:
+    app.add_typer(exclusions_app, name="exclusions")
     app.command("set-provider")(set_provider)
     app.command("refresh-student")(refresh_student_command)
     app.command("import-all")(import_all_command)

@@ -48,8 +48,8 @@ class SourceReport:
 
     def add_import(self, summary: ImportSummary, ines: Mapping[int, str]) -> None:
         """The import's counts, and its refused rows and warnings named by INE (`ines`: line → INE)."""
-        self.summary = {k: v for k, v in summary.as_dict().items() if k not in ("rejected", "warnings")}
-        self.skipped += [_row(ines, e) for e in summary.rejected]
+        self.summary = {k: v for k, v in summary.as_dict().items() if k not in ("rejected", "warnings", "excluded")}
+        self.skipped += [_row(ines, e) for e in [*summary.rejected, *summary.excluded]]
         self.warnings += [_row(ines, w) for w in summary.warnings]
 
     def as_dict(self) -> dict[str, Any]:

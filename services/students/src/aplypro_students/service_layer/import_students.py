@@ -31,6 +31,7 @@ from aplypro_students.domain.reconcile import (
 )
 from aplypro_students.domain.report import InvalidFile, RowError
 from aplypro_students.service_layer import events
+from aplypro_students.service_layer.exclusions import excluded_lines, split_excluded
 from aplypro_students.service_layer.ine_status import record_ine_status
 from aplypro_students.service_layer.match_students import match_students
 
@@ -71,13 +72,15 @@ class ImportSummary:
     warnings: list[RowError]
     changes: ChangeCounts = field(default_factory=ChangeCounts)
     departures: int = 0  # full mode: open schoolings closed because the snapshot no longer lists them
+    excluded: list[RowError] = field(default_factory=list)  # records an exclusion covers: skipped (§5.1)
 
     def as_dict(self) -> dict[str, Any]:
         return {"import_id": str(self.import_id), "students": self.students, "new": self.new,
                 "changed": self.changed, "schoolings": self.schoolings,
                 "schoolings_written": self.schoolings_written, "events": self.events, **self.changes.as_dict(),
                 "departures": self.departures,
-                "rejected": [e.as_dict() for e in self.rejected], "warnings": [w.as_dict() for w in self.warnings]}
+                "rejected": [e.as_dict() for e in self.rejected], "warnings": [w.as_dict() for w in self.warnings],
+                "excluded": [e.as_dict() for e in self.excluded]}
 
 
 async def check_reference(conn: Connection, command: ImportStudents) -> tuple[list[SchoolingRecord], list[RowError]]:
@@ -106,6 +109,7 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
     if len({r.school_year for r in command.records}) > 1:
         raise ValueError("one import is one establishment and one school year")
     valid, rejected = await check_reference(conn, command)
+    valid, excluded = await split_excluded(conn, command.uai, valid)
     if command.mode == "full" and rejected and command.listed_ines is None:
         # a refused row's student is still there: closing it as a departure would be wrong
         raise InvalidFile([*rejected, RowError(0, "*", "mode.full_with_refused_rows",
@@ -119,7 +123,8 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
     await postgres.lock_reconciliation(conn)
     absent: list[Schooling] = []
     if command.mode == "full":
-        present = {r.identity.ine for r in records} | set(command.listed_ines or ())
+        # a student in an excluded class is still listed: an exclusion added mid-year is not a departure
+        present = {r.identity.ine for r in [*records, *excluded]} | set(command.listed_ines or ())
         open_here = await open_schoolings_in(conn, command.uai, year)
         absent = [s for ine, s in open_here if ine not in present]
         check_departures(len(absent), len(open_here), listed=len(present), max_share=max_departure_share,
@@ -159,7 +164,7 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
     # the absentees' schoolings closed here were read apart from `existing`: they are closings, not openings
     changes = count_changes(placements, [*existing, *absent], planned, {sid for sid, _ in [*new, *changed]})
     summary = ImportSummary(import_id, len(sent), len(new), len(changed), len(records), len(planned), written,
-                            rejected, command.warnings, changes, len(closed))
+                            rejected, command.warnings, changes, len(closed), excluded_lines(excluded))
     await postgres.record_import(
         conn, import_id, f"students_{command.source}", command.uai, year or None, command.mode,
         {k: v for k, v in summary.as_dict().items() if isinstance(v, int)},
@@ -167,7 +172,7 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
     )
     log.info("students_imported", import_id=str(import_id), students=len(sent), new=len(new),
              changed=len(changed), schoolings_written=len(planned), events=written, rejected=len(rejected),
-             departures=len(closed), mode=command.mode)
+             departures=len(closed), excluded=len(excluded), mode=command.mode)
     return summary
 
 

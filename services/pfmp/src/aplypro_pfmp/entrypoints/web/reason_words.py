@@ -71,6 +71,11 @@ BLOCKING: dict[str, Words] = {k: Words(b, t) for k, (b, t) in {
     "mef_without_bareme": ("Aucun taux journalier ni plafond pour le MEF et l'année de la classe",
                            "Rien à faire ; les opérateurs ajoutent le barème"),
     "malformed_country_code": ("Un code pays (naissance ou adresse) n'a ni 3 ni 5 caractères", _FIX),
+    "hidden_schooling": ("La scolarité est masquée : l'élève, jamais venu, a été masqué de la classe, ou le "
+                         "ministère qui l'avait déclarée l'a retirée",
+                         "Rien à faire si l'élève n'est jamais venu ; s'il est venu, réintégrez-le dans la classe "
+                         "(scolarité retirée : voyez le ministère qui l'a déclarée, ou le support si une décision "
+                         "d'attribution a été éditée)"),
     "funding_unavailable": ("Le programme budgétaire (BOP) est fermé",
                             "Rien à faire : la demande part dès que le financement est rétabli"),
     "awaiting_evaluation": ("La demande attend son délai de réflexion (le minuit suivant la validation)",
