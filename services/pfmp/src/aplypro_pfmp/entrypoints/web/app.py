@@ -36,6 +36,7 @@ from . import (
     download_pages,
     hide_pages,
     pages,
+    payments_pages,
     pfmp_pages,
     rib_pages,
     search_pages,
@@ -158,6 +159,7 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
     app.include_router(rib_pages.build_router())
     app.include_router(search_pages.build_router())
     app.include_router(dashboard_pages.build_router())
+    app.include_router(payments_pages.build_router())
     app.include_router(hide_pages.build_router())
     app.include_router(academic_pages.build_router())
     app.include_router(academic_exports.build_router())
