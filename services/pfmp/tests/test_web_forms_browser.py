@@ -1,6 +1,6 @@
 """The staff's form pages the other browser tests do not visit, in a real browser (Debian's chromium, Playwright),
 the app as its own process, the real OIDC provider and database: the PFMP edit page, a class period's day
-counts, the class's bulk RIB entry, hiding students, the academic home of the national admin, and the page a
+counts, the class's bulk RIB entry, hiding students, the payments to act on, the academic home of the national admin, and the page a
 user with no role lands on. axe-core on each: no serious or critical violation. Skipped, with the reason, where
 chromium or npm is missing (fixtures of test_web_browser.py)."""
 
@@ -15,6 +15,7 @@ from aplypro_local.school import UAI
 
 from .test_web_browser import CHROMIUM, Axe, axe_script, launch_chromium, web_url
 from .test_web_other_roles import pfmp
+from .test_web_payments_page import blocked
 from .web_world import seed_student
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -31,6 +32,7 @@ async def test_the_staff_form_pages_the_no_role_page_and_the_national_home_pass_
     second = await seed_student(pool, UAI, last_name="BERTIN", payable=False)
     pfmp_id = await pfmp(pool, first, "completed", date(2026, 1, 5), date(2026, 1, 30))
     await pfmp(pool, second, "completed", date(2026, 1, 5), date(2026, 1, 30))
+    await blocked(pool, await seed_student(pool, UAI, class_label="1RE PRO"), "missing_attributive_decision")
     axe = Axe(axe_script)
     check_accessibility = axe.check
 
@@ -66,6 +68,11 @@ async def test_the_staff_form_pages_the_no_role_page_and_the_national_home_pass_
             await page.get_by_role("link", name="Masquer ou réintégrer des élèves").click()
             assert "BERTIN" in await page.inner_text("main")
             await check_accessibility(page, "hidden")
+            # The dashboard's link to the payments to act on
+            await page.goto(f"{web_url}/etablissements/{UAI}/tableau-de-bord")
+            await page.get_by_role("link", name="Paiements à traiter : bloqués, rejetés ou en échec").click()
+            assert "Éditez la décision d'attribution" in await page.inner_text("main")
+            await check_accessibility(page, "payments")
             # The national admin's home: every academy
             page = await logged_in(browser, "national")
             await page.wait_for_url(f"{web_url}/academie")
