@@ -78,3 +78,19 @@ async def test_a_da_in_force_on_a_schooling_with_a_report_is_reportee(client: Te
     page = html.unescape(client.get(f"/etablissements/{UAI}/eleves/{student.student_id}").text)
     assert ">Reportée<" in page
     assert "Date de report : 31/08/2026" in page
+
+
+async def test_a_student_who_left_shows_sorti_on_the_class_and_student_pages(
+        client: TestClient, pool: asyncpg.Pool) -> None:
+    left = await seed_student(pool, UAI, last_name="PARTI")
+    present = await seed_student(pool, UAI, last_name="RESTE")
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE schoolings SET end_date = '2025-11-14' WHERE schooling_id = $1", left.schooling_id)
+    login(client, "personnel")
+    assert "Sorti(e) de la classe le 14/11/2025" in schoolings_of(client, left)
+    assert "Sorti(e)" not in schoolings_of(client, present)
+    page = html.unescape(client.get(f"/etablissements/{UAI}/annees/2025/classes/TLE PRO").text)
+    row = page[page.index("PARTI"):]
+    assert "Sorti(e) de la classe" in row[:row.index("</tr>")]
+    row = page[page.index("RESTE"):]
+    assert "Sorti(e)" not in row[:row.index("</tr>")]
