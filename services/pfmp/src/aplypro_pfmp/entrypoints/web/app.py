@@ -117,10 +117,10 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if is_api(request):
             return JSONResponse({"detail": TITLES.get(exc.status_code, "error")}, status_code=exc.status_code)
-        message = exc.detail if exc.status_code in (403, 429) and isinstance(exc.detail, str) else None
-        return render(request, "error.html", {"title": TITLES.get(exc.status_code, "Erreur"), "status": exc.status_code,
-                                              "message": message or WHAT_TO_DO.get(exc.status_code, f"Une erreur est survenue. {RETRY}")},
-                      status_code=exc.status_code)
+        said = exc.detail if exc.status_code in (403, 429) and isinstance(exc.detail, str) else None
+        message = said or WHAT_TO_DO.get(exc.status_code, f"Une erreur est survenue. {RETRY}")
+        return render(request, "error.html", {"title": TITLES.get(exc.status_code, "Erreur"), "message": message,
+                                              "status": exc.status_code}, status_code=exc.status_code)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
