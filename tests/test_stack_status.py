@@ -1,5 +1,6 @@
-"""`aplypro up` says where each service's metrics are and writes stack.json; `aplypro status` reads it and
-prints one table of the running stack (real processes, broker and database)."""
+"""`aplypro up` says where each service's metrics are, prints the web application's address and the demo
+accounts last (issue 14's Quick start) and writes stack.json; `aplypro status` reads it and prints one table of
+the running stack (real processes, broker and database)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 from aplypro_local.drill.lag import GROUPS
+from aplypro_local.oidc import ACCOUNT_ROLES
 from aplypro_local.school import UAI, generate_school
 from aplypro_local.stack import SERVICES
 
@@ -38,6 +40,14 @@ def wait_for(check: Any, timeout: float, what: str, show: Any = None) -> Any:
         assert time.monotonic() < deadline, f"timed out: {what}; {show() if show else ''}"
         time.sleep(1)
     return result
+
+
+def _page(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url + "/", timeout=5) as answer:  # noqa: S310
+            return str(answer.read().decode("utf-8"))
+    except OSError:
+        return None
 
 
 @pytest.mark.e2e
@@ -65,6 +75,13 @@ def test_up_writes_where_the_metrics_are_and_status_shows_the_stack(service_env:
             with urllib.request.urlopen(metrics_url, timeout=5) as answer:  # noqa: S310
                 assert b"aplypro_outbox_depth" in answer.read()
         assert set(section(rows, "consumer lag")) == set(GROUPS)
+        # The web application's address, printed last, answers with the login button
+        web_line = wait_for(lambda: next((line for line in up_log.read_text("utf-8", "replace").splitlines()
+                                          if line.startswith("web application: ")), None), 60, "the web address")
+        web_url = web_line.removeprefix("web application: ").strip()
+        assert web_url.startswith("http://")
+        home = wait_for(lambda: _page(web_url), 60, "the web application answering")
+        assert "Se connecter" in home
         assert set(section(rows, "outbox depth")) == set(SERVICES)
         assert "documents queue" in {r["section"] for r in rows}
         assert "payment requests" in {r["section"] for r in rows}
@@ -103,6 +120,10 @@ def test_up_writes_where_the_metrics_are_and_status_shows_the_stack(service_env:
     printed = up_log.read_text(encoding="utf-8", errors="replace")
     for service in SERVICES:
         assert info["services"][service]["metrics"] in printed
+    for account, role in ACCOUNT_ROLES.items():  # the demo accounts, each with its role
+        assert f"{account:<12} {role}" in printed
+    before_stop = printed[:printed.index(web_line)].splitlines()
+    assert all(f"  {account:<12} {role}" in before_stop for account, role in ACCOUNT_ROLES.items())
     assert up.returncode == 0, printed[-2000:]
 
 

@@ -386,3 +386,18 @@ async def test_the_json_api_applies_the_same_guards_and_its_openapi_document_is_
         assert other.get(f"/api/v1/etablissements/{OTHER_UAI}/eleves/{student.student_id}/pfmps").status_code == 404
     published = Path(__file__).resolve().parents[3] / "docs" / "web-api.openapi.json"
     assert published.read_text(encoding="utf-8") == openapi_document(), "run `uv run aplypro-pfmp openapi`"
+
+
+async def test_a_user_of_several_establishments_chooses_one_and_reaches_each(client: TestClient,
+                                                                             pool: asyncpg.Pool) -> None:
+    ours = await seed_student(pool, UAI, last_name="ICI")
+    theirs = await seed_student(pool, OTHER_UAI, last_name="LABAS")
+    home = login(client, "deux-ecoles")
+    assert home.url.path == "/"  # no establishment chosen for them
+    assert "Choisissez un établissement" in home.text
+    for uai, student in ((UAI, ours), (OTHER_UAI, theirs)):
+        assert f'href="https://testserver/etablissements/{uai}"' in home.text
+        assert client.get(f"/etablissements/{uai}").status_code == 200
+        assert student.last_name in client.get(f"/etablissements/{uai}/eleves/{student.student_id}").text
+    # Each student only through their own establishment
+    assert client.get(f"/etablissements/{UAI}/eleves/{theirs.student_id}").status_code == 404

@@ -33,6 +33,9 @@ DEMO_ACCOUNTS: dict[str, dict[str, object]] = {
                  "AplyproAcademieResp": ["*"]},
     "autre-ecole": {"email": "direction@ac-autre.fr", "given_name": "Luc", "family_name": "Petit",
                     "FrEduFonctAdm": "DIR", "FrEduRneResp": [f"{OTHER_UAI}$UAJ$PU$N$T3$LYC$340"]},
+    "deux-ecoles": {"email": "direction@cite-scolaire.fr", "given_name": "Nora", "family_name": "Faure",
+                    "FrEduFonctAdm": "DIR", "FrEduRneResp": [f"{UAI}$UAJ$PU$N$T3$LP$340",
+                                                             f"{OTHER_UAI}$UAJ$PU$N$T3$LYC$340"]},
     "sans-role": {"email": "visiteur@example.fr", "given_name": "Eve", "family_name": "Durand"},
 }
 
@@ -40,7 +43,9 @@ ACCOUNT_ROLES = {
     "directrice": f"director of {UAI}", "personnel": f"authorised staff of {UAI}",
     "academique": "academic user (academy 14)", "agent-asp": "ASP agent",
     "national": "national admin (every academy, exports)",
-    "autre-ecole": f"director of another school ({OTHER_UAI})", "sans-role": "no role: refused",
+    "autre-ecole": f"director of another school ({OTHER_UAI})",
+    "deux-ecoles": f"director of both schools ({UAI}, {OTHER_UAI}): chooses one",
+    "sans-role": "no role: refused",
 }
 
 

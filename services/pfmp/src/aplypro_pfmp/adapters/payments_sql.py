@@ -8,7 +8,7 @@ version rule; the held reasons and the amounts keep their own (see the migration
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import NamedTuple
 from uuid import UUID
 
@@ -52,6 +52,19 @@ async def amount_computed(conn: Connection, pfmp_id: UUID, amount_cents: int | N
     return applied is not None
 
 
+# A request's state and keys as pages show them: the gateway's newest event wins over the calculator's (the
+# request left it); among the gateway's, a hold newer than its last state is current.
+_STATE = ("CASE WHEN r.held_version > r.asp_version THEN 'incomplete' "
+          "     WHEN r.asp_state IS NOT NULL THEN r.asp_state "
+          "     WHEN r.calc_state = 'pending' AND r.requested_at IS NOT NULL AND r.calc_reasons = '{}' THEN 'ready' "
+          "     ELSE coalesce(r.calc_state, 'pending') END")
+_REASONS = ("CASE WHEN r.held_version > r.asp_version THEN r.held_reasons "
+            "     WHEN r.asp_state IS NOT NULL THEN r.asp_reasons ELSE r.calc_reasons END")
+# The states a school must act on or read about (features.md §2, payments page): Bloquée, Demande rejetée,
+# Paiement échoué.
+TROUBLED = ("incomplete", "rejected", "unpaid")
+
+
 class PaymentRow(NamedTuple):
     """One payment request as the page shows it: the state and keys of its newest report."""
 
@@ -64,16 +77,9 @@ class PaymentRow(NamedTuple):
 
 
 async def payments_of_student(conn: Connection, student_id: UUID) -> list[PaymentRow]:
-    """The requests of the student's live PFMPs, oldest first. The gateway's newest event wins over the
-    calculator's (the request left it); among the gateway's, a hold newer than its last state is current."""
+    """The requests of the student's live PFMPs, oldest first, each in its current state (_STATE)."""
     rows = await conn.fetch(
-        "SELECT r.payment_request_id, r.pfmp_id, r.amount_cents, "
-        "CASE WHEN r.held_version > r.asp_version THEN 'incomplete' "
-        "     WHEN r.asp_state IS NOT NULL THEN r.asp_state "
-        "     WHEN r.calc_state = 'pending' AND r.requested_at IS NOT NULL AND r.calc_reasons = '{}' THEN 'ready' "
-        "     ELSE r.calc_state END AS state, "
-        "CASE WHEN r.held_version > r.asp_version THEN r.held_reasons "
-        "     WHEN r.asp_state IS NOT NULL THEN r.asp_reasons ELSE r.calc_reasons END AS reasons, "
+        f"SELECT r.payment_request_id, r.pfmp_id, r.amount_cents, {_STATE} AS state, {_REASONS} AS reasons, "
         "r.held_version > r.asp_version AS held "
         "FROM payment_requests r JOIN pfmps p USING (pfmp_id) WHERE p.student_id = $1 AND NOT p.deleted "
         "ORDER BY coalesce(r.requested_at, r.first_seen), r.payment_request_id", student_id)
@@ -85,3 +91,37 @@ async def amounts_of_student(conn: Connection, student_id: UUID) -> dict[UUID, i
     rows = await conn.fetch("SELECT a.pfmp_id, a.amount_cents FROM pfmp_amounts a JOIN pfmps p USING (pfmp_id) "
                             "WHERE p.student_id = $1", student_id)
     return {r["pfmp_id"]: r["amount_cents"] for r in rows}
+
+
+class TroubledRow(NamedTuple):
+    """The latest request of one PFMP, blocked, rejected or failed, with whose PFMP it is."""
+
+    payment_request_id: UUID
+    pfmp_id: UUID
+    student_id: UUID
+    last_name: str
+    first_names: list[str]
+    class_label: str | None
+    start_date: date
+    end_date: date
+    state: str
+    reasons: list[str]
+    amount_cents: int | None
+
+
+async def troubled_of_establishment(conn: Connection, uai: str, school_year: int) -> list[TroubledRow]:
+    """The establishment's live PFMPs of the school year (their schooling's) whose latest request is in a
+    TROUBLED state, by state, class and student."""
+    rows = await conn.fetch(
+        "WITH latest AS (SELECT DISTINCT ON (r.pfmp_id) r.payment_request_id, r.pfmp_id, p.student_id, "
+        f"  s.class_label, p.start_date, p.end_date, r.amount_cents, {_STATE} AS state, {_REASONS} AS reasons "
+        "  FROM payment_requests r JOIN pfmps p USING (pfmp_id) JOIN schoolings s ON s.schooling_id = p.schooling_id "
+        "  WHERE s.uai = $1 AND s.school_year = $2 AND NOT p.deleted "
+        "  ORDER BY r.pfmp_id, coalesce(r.requested_at, r.first_seen) DESC, r.payment_request_id DESC) "
+        "SELECT l.*, st.last_name, st.first_names FROM latest l JOIN students st USING (student_id) "
+        "WHERE l.state = ANY($3::text[]) "
+        "ORDER BY array_position($3::text[], l.state), l.class_label, st.last_name, st.first_names, l.start_date",
+        uai, school_year, list(TROUBLED))
+    return [TroubledRow(r["payment_request_id"], r["pfmp_id"], r["student_id"], r["last_name"],
+                        list(r["first_names"]), r["class_label"], r["start_date"], r["end_date"], r["state"],
+                        list(r["reasons"]), r["amount_cents"]) for r in rows]

@@ -18,7 +18,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, Field, create_model
 
-from aplypro_pfmp.adapters import indicators_sql, snapshots_sql, web_sql
+from aplypro_pfmp.adapters import indicators_sql, schooling_badges_sql, snapshots_sql, web_sql
 from aplypro_pfmp.domain.indicators import Counts
 
 from . import academic_reads
@@ -88,6 +88,8 @@ class ClassStudentOut(BaseModel):
     last_name: str
     first_names: list[str]
     left: bool = Field(description="Sorti(e) de la classe")
+    decision_label: str = Field(description="The DA's state in the academic words: Générée, Annulée, "
+                                            "En cours de génération, Non générée")
     pfmps: list[ClassPfmpOut]
 
 
@@ -162,8 +164,10 @@ def build_router() -> APIRouter:
                 raise HTTPException(404)
             pfmps = {s.student_id: [p for p in await web_sql.pfmps_of_student(conn, s.student_id) if p.uai == uai]
                      for s in students}  # this establishment's only: another may be in another academy
+            decisions = await schooling_badges_sql.academic_decisions(conn, [s.schooling_id for s in students])
         return [ClassStudentOut(
             student_id=s.student_id, last_name=s.last_name, first_names=s.first_names, left=s.left,
+            decision_label=decisions[s.schooling_id],
             pfmps=[ClassPfmpOut(start_date=p.start_date, end_date=p.end_date, day_count=p.day_count, status=p.status,
                                 status_label=PFMP_STATUS.get(p.status, (p.status, ""))[0])
                    for p in pfmps[s.student_id]]) for s in students]

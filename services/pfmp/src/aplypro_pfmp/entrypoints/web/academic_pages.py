@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
-from aplypro_pfmp.adapters import indicators_sql, web_sql
+from aplypro_pfmp.adapters import indicators_sql, schooling_badges_sql, web_sql
 from aplypro_pfmp.domain.indicators import colour, shown
 
 from . import academic_reads
@@ -87,8 +87,9 @@ def build_router() -> APIRouter:
                 raise HTTPException(404)
             pfmps = {s.student_id: [p for p in await web_sql.pfmps_of_student(conn, s.student_id) if p.uai == uai]
                      for s in students}  # this establishment's only: another may be in another academy
+            decisions = await schooling_badges_sql.academic_decisions(conn, [s.schooling_id for s in students])
         return render(request, "academic_class.html", {"title": f"Classe {label}", "code": code, "uai": uai,
                                                        "year": year, "label": label, "students": students,
-                                                       "pfmps": pfmps})
+                                                       "pfmps": pfmps, "decisions": decisions})
 
     return router

@@ -2,7 +2,8 @@
 OpenAPI document is published as docs/web-api.openapi.json (`aplypro-pfmp openapi`, drift-tested), built from
 every `/api/` route of the assembled application (this module's and academic_api's).
 
-Here: a student's PFMPs, what a page refreshes without reloading.
+Here: a student's PFMPs, what a page refreshes without reloading; the establishment's payment requests to act on
+(the payments page's rows).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import BaseModel
 
 from aplypro_pfmp.adapters import web_sql
 
+from . import payments_pages
 from .labels import PFMP_STATUS
 from .security import User, current_user, staff_of
 
@@ -32,6 +34,27 @@ class PfmpOut(BaseModel):
     status: str
     status_label: str  # the French label schools see (features.md §3)
     read_only: bool  # a PFMP of another establishment
+
+
+class ReasonOut(BaseModel):
+    key: str  # the shared catalog's stable key
+    blocks: str  # what blocks, in French
+    todo: str  # what to do, in French
+
+
+class TroubledRequestOut(BaseModel):
+    payment_request_id: UUID
+    pfmp_id: UUID
+    student_id: UUID
+    last_name: str
+    first_names: list[str]
+    class_label: str | None
+    start_date: date
+    end_date: date
+    state: str  # incomplete, rejected or unpaid (lifecycles.md §2)
+    state_label: str  # Bloquée, Demande rejetée, Paiement échoué (features.md §3)
+    amount_cents: int | None
+    reasons: list[ReasonOut]
 
 
 def build_router() -> APIRouter:
@@ -50,6 +73,24 @@ def build_router() -> APIRouter:
         return [PfmpOut(pfmp_id=r.pfmp_id, start_date=r.start_date, end_date=r.end_date, day_count=r.day_count,
                         status=r.status, status_label=PFMP_STATUS.get(r.status, (r.status, ""))[0],
                         read_only=r.uai != uai) for r in rows]
+
+    @router.get("/etablissements/{uai}/paiements", response_model=list[TroubledRequestOut],
+                responses={403: {"description": "not staff of an establishment"},
+                           404: {"description": "not staff of this establishment"}})
+    async def troubled_payments(request: Request, uai: Uai, user: CurrentUser,
+                                annee: int | None = None) -> list[TroubledRequestOut]:
+        """The school year's PFMPs whose latest payment request is blocked, rejected or unpaid, each reason in
+        French with what to do (the payments page); the year as the pages choose it when `annee` is absent."""
+        staff_of(user, uai)
+        async with request.app.state.pool.acquire() as conn:
+            _, year = await payments_pages.school_year(request, conn, uai, annee)
+            rows = [] if year is None else await payments_pages.troubled(conn, uai, year)
+        return [TroubledRequestOut(
+            payment_request_id=r.payment_request_id, pfmp_id=r.pfmp_id, student_id=r.student_id,
+            last_name=r.last_name, first_names=r.first_names,
+            class_label=r.class_label, start_date=r.start_date, end_date=r.end_date, state=r.state,
+            state_label=r.label, amount_cents=r.amount_cents,
+            reasons=[ReasonOut(key=k, blocks=w.blocks, todo=w.todo) for k, w in r.reasons]) for r in rows]
 
     return router
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from aplypro_servicekit.db import create_pool, migrate
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import HTTPException, RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -36,6 +36,7 @@ from . import (
     download_pages,
     hide_pages,
     pages,
+    payments_pages,
     pfmp_pages,
     rib_pages,
     search_pages,
@@ -43,14 +44,25 @@ from . import (
     stats_pages,
 )
 from .documents_client import DocumentsClient, DocumentsUnavailable
-from .rendering import render
+from .rendering import render, templates
 from .security import LoginRequired, RateLimiter, check_csrf
 from .settings import WebSettings
 
 # The DSFR needs its own files only; inline data: images come from its CSS.
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "form-action 'self' {issuer}; frame-ancestors 'none'; base-uri 'self'")
-TITLES = {403: "Accès refusé", 404: "Page introuvable", 422: "Demande invalide"}
+TITLES = {403: "Accès refusé", 404: "Page introuvable", 405: "Adresse d'un formulaire", 422: "Demande invalide",
+          500: "Erreur inattendue"}
+# What the user can do about each error (issue 14: every error says what to do); 403 and 429 say it themselves.
+WHAT_TO_DO = {
+    404: "Cette page n'existe pas ou ne relève pas de votre établissement. Vérifiez l'adresse, ou repartez de "
+         "l'accueil pour choisir l'établissement, la classe puis l'élève.",
+    405: "Cette adresse sert à envoyer un formulaire et ne s'ouvre pas seule : revenez à la page précédente et "
+         "renvoyez le formulaire avec son bouton.",
+    422: "Le formulaire est incomplet ou mal rempli : revenez à la page précédente, vérifiez-le et renvoyez-le.",
+}
+RETRY = ("Réessayez dans quelques minutes ; si l'erreur se reproduit, signalez-la à l'assistance en indiquant "
+         "l'heure et la page.")
 
 
 def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSettings | None = None) -> FastAPI:
@@ -105,9 +117,23 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if is_api(request):
             return JSONResponse({"detail": TITLES.get(exc.status_code, "error")}, status_code=exc.status_code)
-        message = exc.detail if exc.status_code in (403, 429) and isinstance(exc.detail, str) else None
+        said = exc.detail if exc.status_code in (403, 429) and isinstance(exc.detail, str) else None
+        message = said or WHAT_TO_DO.get(exc.status_code, f"Une erreur est survenue. {RETRY}")
         return render(request, "error.html", {"title": TITLES.get(exc.status_code, "Erreur"), "message": message,
                                               "status": exc.status_code}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # Starlette still logs the exception; the page says what to do and never the exception's text. It runs
+        # outside the session middleware: no user, no form on this page.
+        if is_api(request):
+            return JSONResponse({"detail": "internal error, retry in a few minutes"}, status_code=500)
+        try:
+            return templates.TemplateResponse(request, "error.html", {
+                "user": None, "csrf_token": "", "messages": [], "title": TITLES[500], "status": 500,
+                "message": "Une erreur inattendue a interrompu votre demande. " + RETRY}, status_code=500)
+        except Exception:  # the page itself cannot be drawn: plain words, still what to do
+            return PlainTextResponse("Erreur inattendue : réessayez dans quelques minutes.", status_code=500)
 
     @app.exception_handler(DocumentsUnavailable)
     async def documents_unavailable(request: Request, exc: DocumentsUnavailable) -> Response:
@@ -133,6 +159,7 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
     app.include_router(rib_pages.build_router())
     app.include_router(search_pages.build_router())
     app.include_router(dashboard_pages.build_router())
+    app.include_router(payments_pages.build_router())
     app.include_router(hide_pages.build_router())
     app.include_router(academic_pages.build_router())
     app.include_router(academic_exports.build_router())

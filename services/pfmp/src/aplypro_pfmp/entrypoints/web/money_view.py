@@ -17,6 +17,7 @@ from aplypro_pfmp.adapters import (
     decisions_sql,
     payments_sql,
     school_years_sql,
+    schooling_badges_sql,
     web_sql,
 )
 from aplypro_pfmp.domain.abrogation import abrogation_refusal
@@ -89,7 +90,7 @@ class SchoolingDecision:
     school_year: int
     class_label: str | None
     end_date: date | None
-    badge: str  # Éditée, Abrogée, Retirée, Manquante
+    badge: str  # Éditée, Reportée (Éditée with a report), Abrogée, Retirée, Manquante
     report: date | None
     withdrawable: bool
     withdrawal_asked: bool
@@ -145,12 +146,13 @@ async def decisions_of_student(conn: Connection, student: web_sql.StudentPage,
         badge = ("Retirée" if "retrait" in kinds else "Abrogée" if "abrogation" in kinds
                  else "Éditée" if "attribution" in kinds else "Manquante")
         report, _ = await school_years_sql.report_of(conn, schooling_id)
+        shown = "Reportée" if badge == "Éditée" and report is not None else badge  # features.md §3
         asked = await actions_sql.already_done(conn, "withdraw_decision", schooling_id=schooling_id)
         command = await decisions_sql.asked_for_schooling(conn, schooling_id)
         this = next(span for span in spans if span.schooling_id == schooling_id)
         abrogeable = (badge == "Éditée" and today is not None and abrogation_refusal(this, spans, today) is None
                       and not (command and command.action == "abrogate_decision"))
-        out.append(SchoolingDecision(schooling_id, year, klass, end, badge, report,
+        out.append(SchoolingDecision(schooling_id, year, klass, end, shown, report,
                                      withdrawable=badge == "Éditée" and not asked, withdrawal_asked=asked,
                                      abrogeable=abrogeable, asked=asked_words(command),
                                      stale=stale_words(stale.get(schooling_id, ()))))
@@ -160,5 +162,8 @@ async def decisions_of_student(conn: Connection, student: web_sql.StudentPage,
 async def student_context(conn: Connection, student: web_sql.StudentPage,
                           pfmps: list[web_sql.PfmpRow], today: date | None = None) -> dict[str, Any]:
     """The student page's extra context (pages.student_page merges it)."""
+    ids = [s[0] for s in student.schoolings]
     return {"money": await money_of_student(conn, student.student_id, pfmps),
-            "decisions": await decisions_of_student(conn, student, today)}
+            "decisions": await decisions_of_student(conn, student, today),
+            "hidden_schoolings": await schooling_badges_sql.hidden(conn, ids),
+            "capped_schoolings": await schooling_badges_sql.capped(conn, ids)}
