@@ -66,14 +66,25 @@ async def records_of_upload(conn: Connection, upload_name: str | None, record_id
     return {r["record_id"]: _view(r) for r in rows}
 
 
+# A request the ASP already knows: it has a prestation, or its integration was answered.
+_KNOWN_TO_ASP = "(asp_prestation_id IS NOT NULL OR state = 'integrated') "
+
+
 async def held_ids(conn: Connection, requests: Sequence[RequestView], prestations: Sequence[str],
                    individuals: Sequence[str], dossiers: Sequence[str]) -> HeldIds:
     """The ids already stored that the file's lines could clash with: the same ids, or the same objects."""
     rows = await conn.fetch(
+        # One indexed lookup per kind of id (migration 0014), not one OR over the six columns: that scanned
+        # every request and tested each against every id of the file.
         f"SELECT {_VIEW} FROM payment_requests pr LEFT JOIN file_records fr USING (payment_request_id) "
-        "WHERE pr.asp_prestation_id = ANY($1::text[]) OR pr.asp_individual_id = ANY($2::text[]) "
-        "OR pr.asp_dossier_id = ANY($3::text[]) OR ((pr.pfmp_id = ANY($4::uuid[]) OR pr.student_id = ANY($5::uuid[]) "
-        "OR pr.schooling_id = ANY($6::uuid[])) AND (pr.asp_prestation_id IS NOT NULL OR pr.state = 'integrated'))",
+        "WHERE pr.payment_request_id IN ("
+        "SELECT payment_request_id FROM payment_requests WHERE asp_prestation_id = ANY($1::text[]) "
+        "UNION SELECT payment_request_id FROM payment_requests WHERE asp_individual_id = ANY($2::text[]) "
+        "UNION SELECT payment_request_id FROM payment_requests WHERE asp_dossier_id = ANY($3::text[]) "
+        "UNION SELECT payment_request_id FROM payment_requests WHERE pfmp_id = ANY($4::uuid[]) AND " + _KNOWN_TO_ASP
+        + "UNION SELECT payment_request_id FROM payment_requests WHERE student_id = ANY($5::uuid[]) AND " + _KNOWN_TO_ASP
+        + "UNION SELECT payment_request_id FROM payment_requests WHERE schooling_id = ANY($6::uuid[]) AND "
+        + _KNOWN_TO_ASP + ")",
         list(prestations), list(individuals), list(dossiers), [r.pfmp_id for r in requests],
         [r.student_id for r in requests], [r.schooling_id for r in requests])
     held = HeldIds()

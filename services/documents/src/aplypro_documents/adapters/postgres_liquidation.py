@@ -78,7 +78,9 @@ async def claim_liquidations(conn: Connection, limit: int, exclude: list[UUID] |
         if pending:
             key = pending.pop()
         else:
-            seed = await _claim_ready_liquidations(conn, 1, held)  # the oldest queued
+            seed_id = await _oldest_ready_liquidation(conn, held)
+            seed = [] if seed_id is None else await _claim_ready_liquidations(
+                conn, 1, held, "AND q.schooling_id = $3 ", seed_id)
             if not seed:
                 break
             claimed += seed
@@ -91,15 +93,38 @@ async def claim_liquidations(conn: Connection, limit: int, exclude: list[UUID] |
     return claimed
 
 
+async def _oldest_ready_liquidation(conn: Connection, held: list[UUID]) -> UUID | None:
+    """The oldest queued état liquidatif that can be printed, locked: the queue walked in its index order
+    (render_queue_kind_queued) and each row checked as it comes, so a claim costs the rows it skips (those
+    other lanes hold, those still waiting for an input), not the whole queue joined and sorted."""
+    value = await conn.fetchval(
+        "SELECT q.schooling_id FROM render_queue q JOIN schoolings s USING (schooling_id) "
+        "WHERE q.kind = 'liquidation' AND q.schooling_id <> ALL($1::uuid[]) "
+        "AND EXISTS (SELECT 1 FROM documents d WHERE d.schooling_id = q.schooling_id AND d.kind = 'attribution') "
+        "AND EXISTS (SELECT 1 FROM students st WHERE st.student_id = s.student_id) "
+        "AND EXISTS (SELECT 1 FROM ribs r WHERE r.student_id = s.student_id "
+        "AND r.establishment_uai = s.establishment->>'uai') " + _ALL_REQUESTS_KNOWN
+        + "ORDER BY q.queued_at, q.schooling_id LIMIT 1 FOR UPDATE OF q SKIP LOCKED",
+        held,
+    )  # fmt: skip
+    return None if value is None else UUID(str(value))
+
+
+# Every payment request of the schooling has its PFMP known (the PFMP's dates are printed).
+_ALL_REQUESTS_KNOWN = (
+    "AND NOT EXISTS (SELECT 1 FROM payment_requests pr LEFT JOIN pfmps p USING (pfmp_id) "
+    "WHERE pr.schooling_id = q.schooling_id AND p.pfmp_id IS NULL) "
+)
+
+
 async def _claim_ready_liquidations(conn: Connection, limit: int, held: list[UUID], where: str = "",
                                     *args: Any) -> list[dict[str, Any]]:  # fmt: skip
     if limit < 1:
         return []
     rows = await conn.fetch(
         decision_inputs_sql(columns=_RIB_COLUMNS) + _RIB_JOIN
-        + "WHERE q.kind = 'liquidation' AND NOT EXISTS (SELECT 1 FROM payment_requests pr "
-        "LEFT JOIN pfmps p USING (pfmp_id) WHERE pr.schooling_id = q.schooling_id AND p.pfmp_id IS NULL) "
-        "AND q.schooling_id <> ALL($2::uuid[]) " + where
+        + "WHERE q.kind = 'liquidation' " + _ALL_REQUESTS_KNOWN
+        + "AND q.schooling_id <> ALL($2::uuid[]) " + where
         + "ORDER BY q.queued_at, q.schooling_id LIMIT $1 FOR UPDATE OF q SKIP LOCKED",
         limit, held, *args,
     )  # fmt: skip
