@@ -50,6 +50,7 @@ from aplypro_local.drill.run import (
     drill_env,
     wait_quiescent,
 )
+from aplypro_local.fake_asp.behaviour import Behaviour
 from aplypro_local.fake_asp.in_thread import FakeAspInThread
 from aplypro_local.fake_sygne.state import CLIENT_ID, SECRET
 from aplypro_local.probes import Probe
@@ -201,13 +202,17 @@ def main(args: argparse.Namespace, workdir: Path) -> int:
     fake = context.Process(target=serve_population, daemon=True,
                            args=(args.students, len(population.schools), args.seed, port, ready))
     fake.start()
-    asp = FakeAspInThread(workdir / "fake-asp")
+    # The ASP takes 100,000 records a week (features.md §5), and the gateway holds the rest for the next
+    # week: past 100,000 PFMPs the payment files would never all leave within a run. The bench measures our
+    # side, so both the fake and the gateway get a week's quota that fits the run (`--asp-week-quota`).
+    quota = args.asp_week_quota or max(100_000, 2 * len(population.pfmps))
+    asp = FakeAspInThread(workdir / "fake-asp", Behaviour(remove_taken=False, max_records_per_week=quota))
     root = f"http://127.0.0.1:{port}/"
     stack = LocalStack(workdir, extra_env={
         **drill_env(namespace), "APLYPRO_LOG_JSON": "false", "APLYPRO_LOG_LEVEL": "WARNING", **asp.start(),
         "APLYPRO_SYGNE_BASE_URL": f"{root}api/", "APLYPRO_SYGNE_TOKEN_URL": f"{root}token",
         "APLYPRO_SYGNE_CLIENT_ID": CLIENT_ID, "APLYPRO_SYGNE_SECRET": SECRET,
-        "APLYPRO_SYGNE_SUMMER_FREEZE": "false"})
+        "APLYPRO_SYGNE_SUMMER_FREEZE": "false", "APLYPRO_ASP_MAX_RECORDS_PER_WEEK": str(quota)})
     fleet: Fleet | None = None
     desk: AspDesk | None = None
     try:
@@ -292,6 +297,9 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--stuck", type=float, default=300, help="abort when a count stood still this long (s)")
     parser.add_argument("--workdir", type=Path, help="keep data and logs here instead of a temporary folder")
+    parser.add_argument("--asp-week-quota", type=int,
+                        help="records the ASP takes a week (the ASP's own: 100,000; default: twice the PFMPs, at "
+                             "least 100,000, so every file leaves within the run)")
     arguments = parser.parse_args()
     if arguments.workdir:
         raise SystemExit(main(arguments, arguments.workdir.resolve()))
