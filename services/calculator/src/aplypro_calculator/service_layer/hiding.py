@@ -10,17 +10,15 @@ transaction, inside the one subscription keyed by student, like a DA event (serv
 
 from __future__ import annotations
 
-from collections import Counter
-from uuid import UUID
-
 import structlog
 from aplypro_contracts import SchoolingHiddenChanged
 from aplypro_servicekit.db import Connection
 
 from aplypro_calculator.adapters import postgres_hidden
 from aplypro_calculator.adapters.postgres import PoolKey
-from aplypro_calculator.adapters.postgres_stale import count_stale, is_newer
+from aplypro_calculator.adapters.postgres_stale import count_stale
 from aplypro_calculator.service_layer.events import Cause
+from aplypro_calculator.service_layer.newest import newest_per_schooling
 
 log = structlog.get_logger(__name__)
 
@@ -28,16 +26,7 @@ log = structlog.get_logger(__name__)
 async def apply_hidden(conn: Connection, events: list[SchoolingHiddenChanged], causes: dict[PoolKey, Cause]) -> None:
     """Store the newest hiding of each schooling (an older or replayed one is counted as stale); add its pool."""
     held = await postgres_hidden.held_versions(conn, sorted({e.schooling_id for e in events}))
-    newest: dict[UUID, SchoolingHiddenChanged] = {}
-    dropped: Counter[str] = Counter()
-    for event in events:
-        current = newest[event.schooling_id].version if event.schooling_id in newest else held.get(event.schooling_id)
-        if current is not None and not is_newer(event.version, current):
-            dropped[event.event_type] += 1
-            continue
-        if event.schooling_id in newest:
-            dropped[event.event_type] += 1  # the older one of the batch
-        newest[event.schooling_id] = event
+    newest, dropped = newest_per_schooling(events, held)
     await count_stale(conn, dropped)
     if not newest:
         return

@@ -8,31 +8,20 @@ inside the one subscription keyed by student.
 
 from __future__ import annotations
 
-from collections import Counter
-from uuid import UUID
-
 from aplypro_contracts import SchoolingExtended
 from aplypro_servicekit.db import Connection
 
 from aplypro_calculator.adapters import postgres, postgres_reports
 from aplypro_calculator.adapters.postgres import PoolKey
-from aplypro_calculator.adapters.postgres_stale import count_stale, is_newer
+from aplypro_calculator.adapters.postgres_stale import count_stale
 from aplypro_calculator.service_layer.events import Cause
+from aplypro_calculator.service_layer.newest import newest_per_schooling
 
 
 async def apply_reports(conn: Connection, events: list[SchoolingExtended], causes: dict[PoolKey, Cause]) -> None:
     """Store the newest report of each schooling; an older or replayed one is counted as stale."""
     held = await postgres_reports.held_versions(conn, sorted({e.schooling_id for e in events}))
-    newest: dict[UUID, SchoolingExtended] = {}
-    dropped: Counter[str] = Counter()
-    for event in events:
-        current = newest[event.schooling_id].version if event.schooling_id in newest else held.get(event.schooling_id)
-        if current is not None and not is_newer(event.version, current):
-            dropped[event.event_type] += 1
-            continue
-        if event.schooling_id in newest:
-            dropped[event.event_type] += 1  # the older one of the batch
-        newest[event.schooling_id] = event
+    newest, dropped = newest_per_schooling(events, held)
     await count_stale(conn, dropped)
     if not newest:
         return
