@@ -23,7 +23,10 @@ def test_three_character_country_codes_get_the_99_prefix() -> None:
     assert insee_country("99350") == "99350"
 
 
+# 99990 and 99995 are how the students service stores 990 and 995 (imports.md §4: 3 digits get the 99 prefix,
+# the non-countries "kept but flagged unusable for payment"): they block the request like their short forms.
 @pytest.mark.parametrize(("code", "reason"), [("990", "unusable_country_code"), ("995", "unusable_country_code"),
+                                              ("99990", "unusable_country_code"), ("99995", "unusable_country_code"),
                                               ("9910", "malformed_country_code")])
 def test_unusable_and_malformed_country_codes_fail_with_a_reason(code: str, reason: str) -> None:
     with pytest.raises(CodeError) as caught:

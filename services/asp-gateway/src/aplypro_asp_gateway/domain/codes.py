@@ -25,15 +25,15 @@ class CodeError(ValueError):
 
 
 def insee_country(code: str) -> str:
-    """5 characters unchanged, 3 prefixed with `99` (`100` → `99100`); `990`/`995` and other lengths fail."""
+    """5 characters unchanged, 3 prefixed with `99` (`100` → `99100`); `990`/`995` (other countries, no
+    nationality) fail in either form, as the students service stores them prefixed (`99990`, `99995`);
+    other lengths fail."""
     value = code.strip()
-    if len(value) == 5:
-        return value
-    if len(value) == 3:
-        if value in _UNUSABLE_COUNTRIES:
-            raise CodeError("unusable_country_code", "the country code is not a country")
-        return "99" + value
-    raise CodeError("malformed_country_code", "a country code has 3 or 5 characters")
+    if len(value) not in (3, 5):
+        raise CodeError("malformed_country_code", "a country code has 3 or 5 characters")
+    if value in _UNUSABLE_COUNTRIES or (value.startswith("99") and value[2:] in _UNUSABLE_COUNTRIES):
+        raise CodeError("unusable_country_code", "the country code is not a country")
+    return value if len(value) == 5 else "99" + value
 
 
 def birth_commune(code: str, birth_date: date) -> str:
