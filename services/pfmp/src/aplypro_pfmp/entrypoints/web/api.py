@@ -20,6 +20,7 @@ from aplypro_pfmp.adapters import web_sql
 
 from . import payments_pages
 from .labels import PFMP_STATUS
+from .school_year import chosen_year
 from .security import User, current_user, staff_of
 
 Uai = Annotated[str, Path(pattern=r"^[0-9]{7}[A-Z]$", description="Establishment UAI")]
@@ -83,7 +84,7 @@ def build_router() -> APIRouter:
         French with what to do (the payments page); the year as the pages choose it when `annee` is absent."""
         staff_of(user, uai)
         async with request.app.state.pool.acquire() as conn:
-            _, year = await payments_pages.school_year(request, conn, uai, annee)
+            _, year = await chosen_year(request, conn, uai, annee)
             rows = [] if year is None else await payments_pages.troubled(conn, uai, year)
         return [TroubledRequestOut(
             payment_request_id=r.payment_request_id, pfmp_id=r.pfmp_id, student_id=r.student_id,

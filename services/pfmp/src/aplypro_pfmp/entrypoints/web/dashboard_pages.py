@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 
-from aplypro_pfmp.adapters import dashboard_sql, web_sql
+from aplypro_pfmp.adapters import dashboard_sql
 
 from .pages import today
 from .rendering import render
+from .school_year import chosen_year
 from .security import User, current_user, staff_of
 
 Uai = Annotated[str, Path(pattern=r"^[0-9]{7}[A-Z]$")]
@@ -41,12 +42,9 @@ def build_router() -> APIRouter:
         staff_of(user, uai)
         day = today()
         async with request.app.state.pool.acquire() as conn:
-            years = await web_sql.school_years(conn, uai)
-            remembered = request.session.get("school_year")  # URL, else session, else latest (features.md §1)
-            year = annee if annee in years else remembered if remembered in years else (years[0] if years else None)
+            years, year = await chosen_year(request, conn, uai, annee)
             counts = classes = states = None
             if year is not None:
-                request.session["school_year"] = year
                 counts = await dashboard_sql.totals(conn, uai, year, day)
                 classes = await dashboard_sql.classes(conn, uai, year, day)
                 states = await dashboard_sql.request_states(conn, uai, year, day)

@@ -28,6 +28,7 @@ from aplypro_pfmp.service_layer.validation import validate_pfmps
 from . import decision_pages, money_view
 from .labels import PFMP_STATUS, error_message
 from .rendering import flash, render
+from .school_year import chosen_year
 from .security import User, current_user, director_of, staff_of
 
 log = structlog.get_logger(__name__)
@@ -58,12 +59,7 @@ def build_router() -> APIRouter:
     async def establishment(request: Request, uai: Uai, user: CurrentUser, annee: int | None = None) -> Response:
         staff_of(user, uai)
         async with request.app.state.pool.acquire() as conn:
-            years = await web_sql.school_years(conn, uai)
-            # The school year: the URL's, else the session's, else the latest (features.md §1)
-            remembered = request.session.get("school_year")
-            year = annee if annee in years else remembered if remembered in years else (years[0] if years else None)
-            if year is not None:
-                request.session["school_year"] = year
+            years, year = await chosen_year(request, conn, uai, annee)
             classes = await web_sql.classes(conn, uai, year) if year is not None else []
             decisions = await decision_pages.panel(conn, uai, year, None, user) if year is not None else {}
         return render(request, "establishment.html", {"title": f"Établissement {uai}", "uai": uai, "years": years,

@@ -15,11 +15,12 @@ from aplypro_servicekit.db import Connection
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 
-from aplypro_pfmp.adapters import payments_sql, web_sql
+from aplypro_pfmp.adapters import payments_sql
 
 from .money_view import REQUEST_STATES
 from .reason_words import Words, words
 from .rendering import render
+from .school_year import chosen_year
 from .security import User, current_user, staff_of
 
 Uai = Annotated[str, Path(pattern=r"^[0-9]{7}[A-Z]$")]
@@ -43,16 +44,6 @@ class TroubledRequest:
     reasons: list[tuple[str, Words]]
 
 
-async def school_year(request: Request, conn: Connection, uai: str, annee: int | None) -> tuple[list[int], int | None]:
-    """The establishment's years and the one shown: the URL's, else the session's, else the latest (features.md §1)."""
-    years = await web_sql.school_years(conn, uai)
-    remembered = request.session.get("school_year")
-    year = annee if annee in years else remembered if remembered in years else (years[0] if years else None)
-    if year is not None:
-        request.session["school_year"] = year
-    return years, year
-
-
 async def troubled(conn: Connection, uai: str, year: int) -> list[TroubledRequest]:
     out = []
     for r in await payments_sql.troubled_of_establishment(conn, uai, year):
@@ -71,7 +62,7 @@ def build_router() -> APIRouter:
     async def payments(request: Request, uai: Uai, user: CurrentUser, annee: int | None = None) -> Response:
         staff_of(user, uai)
         async with request.app.state.pool.acquire() as conn:
-            years, year = await school_year(request, conn, uai, annee)
+            years, year = await chosen_year(request, conn, uai, annee)
             rows = [] if year is None else await troubled(conn, uai, year)
         return render(request, "payments.html", {"title": f"Paiements à traiter — {uai}", "uai": uai,
                                                  "years": years, "year": year, "rows": rows})
