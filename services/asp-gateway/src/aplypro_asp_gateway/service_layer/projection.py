@@ -19,7 +19,7 @@ from aplypro_contracts import (
     StudentIneStatusChanged,
     StudentRegistered,
 )
-from aplypro_servicekit.consumer import BatchHandler, EventHandler
+from aplypro_servicekit.consumer import BatchHandler, EventHandler, in_batch_order
 from aplypro_servicekit.db import Connection
 
 from aplypro_asp_gateway.adapters import pfmp_numbers_repo, retry_repo
@@ -165,9 +165,10 @@ def in_student_order(handlers: dict[str, EventHandler]) -> BatchHandler:
     """A batch handler: the clocks of all the batch's students first, in one sorted statement, then each
     event in batch order. Two batches (of different topics) then never wait for each other in a cycle."""
 
+    in_order = in_batch_order(handlers)
+
     async def apply(conn: Connection, events: list[Envelope]) -> None:
         await repo.tick_students(conn, sorted({sid for e in events if (sid := getattr(e, "student_id", None))}))
-        for event in events:
-            await handlers[event.event_type](conn, event)
+        await in_order(conn, events)
 
     return apply
