@@ -30,7 +30,7 @@ from aplypro_students.config import StudentsSettings
 from aplypro_students.domain.departures import MassDeparture
 from aplypro_students.domain.reconcile import current_school_year
 from aplypro_students.domain.report import InvalidFile, RowError
-from aplypro_students.entrypoints import fast_loop, ops_cli
+from aplypro_students.entrypoints import fast_loop, merge_cli, ops_cli
 from aplypro_students.entrypoints._db import in_transaction
 from aplypro_students.entrypoints.fregata_import import import_fregata_command
 from aplypro_students.entrypoints.service import build_spec
@@ -283,6 +283,7 @@ def ine_found(ines: _INES, by: _BY) -> None:
 
 
 ops_cli.register(app)  # set-provider, refresh-student, import-all
+merge_cli.register(app)  # review-items, merge-students
 
 
 @app.command("api")
