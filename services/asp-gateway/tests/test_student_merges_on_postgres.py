@@ -20,7 +20,8 @@ async def test_a_moved_schooling_follows_the_survivor(pool: asyncpg.Pool) -> Non
     survivor, _ = await register(pool, 2)
     version = await pool.fetchval("SELECT version FROM schoolings WHERE schooling_id = $1", schooling_id)
     held = await pool.fetchrow("SELECT * FROM schoolings WHERE schooling_id = $1", schooling_id)
-    assert held is not None and held["student_id"] == merged
+    assert held is not None
+    assert held["student_id"] == merged
     moved = SchoolingOpened.model_validate({
         **_opened(held), "student_id": survivor, "version": version + 1, "event_id": uuid.uuid4()})
     await feed(pool, projection.on_schooling_opened, moved)

@@ -75,7 +75,8 @@ async def test_two_national_ines_are_merged_by_the_command_and_later_imports_lan
     assert (await db.students(), await db.schoolings(), await db.mark()) == (*state, mark)
 
     report = await merge(db, survivor, merged)
-    assert report.schoolings_moved == [b_schooling["schooling_id"]] and report.review_items_resolved == 1
+    assert report.schoolings_moved == [b_schooling["schooling_id"]]
+    assert report.review_items_resolved == 1
     events = await db.events_since(mark)
     assert [type(e) for e in events] == [StudentsMerged, SchoolingOpened, RibRecorded, RibOnFile]
     assert (events[0].survivor_id, events[0].merged_id, events[0].version) == (survivor, merged, 1)
@@ -156,11 +157,14 @@ def test_the_commands_list_review_items_and_merge_with_a_dry_run(cli: CliRunner,
     listed = cli.invoke(app, ["review-items"])
     assert listed.exit_code == 0, listed.output
     [item] = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert item["kind"] == "possible_duplicate" and B not in listed.stdout and "HADDAD" not in listed.stdout
+    assert item["kind"] == "possible_duplicate"
+    assert B not in listed.stdout
+    assert "HADDAD" not in listed.stdout
     survivor, merged = item["other_student_id"], item["student_id"]  # the new student is the one with no open
     dry = cli.invoke(app, ["merge-students", survivor, merged, "--by", "u-42", "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    assert json.loads(dry.stdout)["dry_run"] is True and len(json.loads(dry.stdout)["schoolings_moved"]) == 1
+    assert json.loads(dry.stdout)["dry_run"] is True
+    assert len(json.loads(dry.stdout)["schoolings_moved"]) == 1
     assert cli.invoke(app, ["review-items"]).stdout.strip() != ""  # nothing written
     refused = cli.invoke(app, ["merge-students", merged, survivor, "--by", "u-42"])
     assert refused.exit_code == 2

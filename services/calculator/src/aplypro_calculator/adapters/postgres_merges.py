@@ -26,7 +26,7 @@ async def record_merges(conn: Connection, merges: list[tuple[UUID, UUID, int]]) 
 
 async def repoint(conn: Connection, merged: UUID, survivor: UUID) -> None:
     for table in _BY_STUDENT:
-        await conn.execute(f"UPDATE {table} SET student_id = $2 WHERE student_id = $1", merged, survivor)  # noqa: S608
+        await conn.execute(f"UPDATE {table} SET student_id = $2 WHERE student_id = $1", merged, survivor)
     await conn.execute("UPDATE student_addresses SET student_id = $2 WHERE student_id = $1 AND NOT EXISTS "
                        "(SELECT 1 FROM student_addresses WHERE student_id = $2)", merged, survivor)
     await conn.execute("DELETE FROM student_addresses WHERE student_id = $1", merged)
