@@ -85,6 +85,7 @@ async def test_two_national_ines_are_merged_by_the_command_and_later_imports_lan
     assert (events[2].student_id, events[2].establishment_uai, events[2].version) == (survivor, OTHER_UAI, 1)
     assert await outbox_keys(db, mark) == {str(survivor)}
     tomb = await db.pool.fetchrow("SELECT merged_into, ine FROM students WHERE student_id = $1", merged)
+    assert tomb is not None
     assert (tomb["merged_into"], tomb["ine"]) == (survivor, B)  # kept, never deleted
     audit = await db.pool.fetch("SELECT survivor_id, merged_id, merged_by, moved FROM student_merges")
     assert [(a["survivor_id"], a["merged_id"], a["merged_by"]) for a in audit] == [(survivor, merged, "u-42")]
@@ -98,6 +99,9 @@ async def test_two_national_ines_are_merged_by_the_command_and_later_imports_lan
     assert await db.events_since(mark) == []
     assert await ids(db) == {A: survivor, B: merged}
     assert await db.pool.fetchval("SELECT count(*) FROM schoolings WHERE student_id = $1", survivor) == 2
+    # a full snapshot still listing the survivor under the merged INE: the survivor has not left
+    await db.load(row(B, start="2025-10-02"), mode="full", share=1.0)
+    assert [s["end_date"] for s in await db.schoolings() if s["uai"] == UAI] == [None]
     with pytest.raises(MergeRefused) as refused:  # once only
         await merge(db, survivor, merged)
     assert refused.value.code == "merge.already_merged"
@@ -173,3 +177,14 @@ def test_the_commands_list_review_items_and_merge_with_a_dry_run(cli: CliRunner,
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["events"] == 2
     assert cli.invoke(app, ["review-items"]).stdout.strip() == ""
+
+
+async def test_a_file_listing_both_ines_after_the_merge_is_one_student_and_changes_nothing(db: Db) -> None:
+    await db.load(B_ROW, uai=OTHER_UAI)
+    await db.load(A_ROW)
+    student = await ids(db)
+    await merge(db, student[A], student[B])
+    both = (A_ROW, row(B, start="2025-10-02"))  # the school still lists the student under each INE
+    summary = await db.load(*both)
+    assert (summary.new, summary.changed, summary.schoolings_written, summary.events) == (0, 0, 0, 0)
+    await db.unchanged_on_reimport(*both)

@@ -16,7 +16,7 @@ from aplypro_servicekit.record_size import ENV_NAME, RecordTooLarge
 from aplypro_students.adapters import postgres
 from aplypro_students.adapters.postgres_calendar import calendar_of
 from aplypro_students.adapters.postgres_communes import commune_exceptions
-from aplypro_students.adapters.postgres_departures import open_schoolings_in
+from aplypro_students.adapters.postgres_departures import open_schoolings_in, survivor_ines
 from aplypro_students.adapters.postgres_identity import flag_possible_duplicates
 from aplypro_students.adapters.postgres_reference import academy_of, eligible_mefs, known_establishments
 from aplypro_students.domain.changes import ChangeCounts, count_changes
@@ -128,6 +128,7 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
     if command.mode == "full":
         # a student in an excluded class is still listed: an exclusion added mid-year is not a departure
         present = {r.identity.ine for r in [*records, *excluded]} | set(command.listed_ines or ())
+        present |= await survivor_ines(conn, present)
         open_here = await open_schoolings_in(conn, command.uai, year)
         absent = [s for ine, s in open_here if ine not in present]
         check_departures(len(absent), len(open_here), listed=len(present), max_share=max_departure_share,
