@@ -22,6 +22,7 @@ from aplypro_contracts.topics import STUDENTS_RIBS
 from aplypro_students.adapters.csv_ribs import read_ribs_csv
 from aplypro_students.domain.merge import MergeRefused
 from aplypro_students.entrypoints.cli import app
+from aplypro_students.service_layer.hide_schooling import HideRefused, set_hidden
 from aplypro_students.service_layer.merge_students import MergeReport, merge_students
 from aplypro_students.service_layer.record_ribs import record_ribs
 from typer.testing import CliRunner
@@ -128,6 +129,11 @@ async def test_a_placeholder_survivor_takes_the_real_ine_and_a_same_class_duplic
                                     "AND end_date IS NULL", survivor)
     assert sorted(r["shown"] for r in open_rows) == [False, True]
     await db.unchanged_on_reimport(row(B))  # the survivor's INE now
+    [folded] = report.schoolings_folded
+    with pytest.raises(HideRefused) as refused:  # staff cannot bring the duplicate back
+        async with db.pool.acquire() as conn, conn.transaction():
+            await set_hidden(conn, UAI, folded, False, by="u-1", topic=db.topic)
+    assert refused.value.code == "schooling.merged_duplicate"
 
 
 async def test_a_merge_is_refused_without_personal_data_in_the_error(db: Db) -> None:
