@@ -59,6 +59,7 @@ from .students import (
     SchoolingOpenedV2,
     StudentIneStatusChangedV1,
     StudentRegisteredV1,
+    StudentsMergedV1,
 )
 from .text import AggregateVersion, FreeText, Label, PersonName
 from .upcasters import register_upcasters
@@ -71,6 +72,7 @@ RibOnFile = RibOnFileV1
 StudentIneStatusChanged = StudentIneStatusChangedV1
 SchoolingHiddenChanged = SchoolingHiddenChangedV1
 EstablishmentRegistered = EstablishmentRegisteredV1
+StudentsMerged = StudentsMergedV1
 PfmpRecorded = PfmpRecordedV2
 PfmpValidated = PfmpValidatedV2
 DecisionWithdrawalRequested = DecisionWithdrawalRequestedV1
@@ -128,6 +130,7 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     DecisionAbrogationRequestedV1,
     LiquidationIssueRequestedV1,
     EstablishmentRegisteredV1,
+    StudentsMergedV1,
 )
 
 
@@ -219,6 +222,8 @@ __all__ = [
     "StudentIneStatusChangedV1",
     "StudentRegistered",
     "StudentRegisteredV1",
+    "StudentsMerged",
+    "StudentsMergedV1",
     "UnknownEventType",
     "UnsupportedSchemaVersion",
     "default_registry",

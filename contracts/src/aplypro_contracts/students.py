@@ -177,3 +177,17 @@ class SchoolingHiddenChangedV1(Envelope):
     student_id: UUID = Field(description="The Kafka key.")
     hidden: bool
     version: AggregateVersion = Field(description="The schooling's hide/reintegrate version (each change +1).")
+
+
+class StudentsMergedV1(Envelope):
+    """An operator merged two stored students found to be one person (imports.md §5.8, `aplypro-students
+    merge-students`): `merged_id` is now a tombstone pointing to `survivor_id`, and later imports of its INE
+    land on the survivor. Keyed by the survivor. Its moved schoolings follow as SchoolingOpened (student
+    `survivor_id`, next version): readers re-point what they keep by `merged_id` (PFMPs, cap pools, DAs, RIBs)
+    to the survivor, so that the survivor's and the merged student's PFMPs share one yearly cap. Ids only."""
+
+    event_type: Literal["StudentsMerged"] = "StudentsMerged"
+    schema_version: Literal[1] = 1
+    survivor_id: UUID = Field(description="The student who remains; the Kafka key.")
+    merged_id: UUID = Field(description="The student merged into the survivor (kept as a tombstone, never reused).")
+    version: AggregateVersion = Field(description="The survivor's merge version (each merge into it is the next).")
