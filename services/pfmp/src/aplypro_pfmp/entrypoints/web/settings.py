@@ -34,7 +34,8 @@ KIND_LABELS = {
 class OidcRealm(BaseModel):
     """One login realm: an OIDC provider and the roles it may grant."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)  # a misspelt variable is an error, not a default
+    # A misspelt variable is an error, not a default; its value (a secret?) is never in the error.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     kind: RealmKind
     issuer: str = Field(min_length=1)
@@ -53,7 +54,9 @@ def _comma_separated(value: object) -> object:
 
 
 class WebSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="APLYPRO_WEB_", extra="ignore", env_nested_delimiter="__")
+    # hide_input_in_errors: a start-up error must not print the secrets beside the mistake.
+    model_config = SettingsConfigDict(env_prefix="APLYPRO_WEB_", extra="ignore", env_nested_delimiter="__",
+                                      hide_input_in_errors=True)
 
     oidc_issuer: str = Field(default="http://127.0.0.1:9400",
                              description="OIDC issuer (ProConnect in production); its discovery document is read.")
