@@ -75,7 +75,7 @@ class WebSettings(BaseSettings):
     # Secure cookies; browsers accept them on http://127.0.0.1 and localhost, so even the local stack keeps it.
     cookie_secure: bool = True
     login_attempts_per_minute: int = Field(default=10, ge=1,
-                                           description="Per client address, on /connexion and /auth/callback.")
+                                           description="Per client address, on every login and callback route.")
     # The students service's internal API (`aplypro-students api`): RIBs are entered through it (issue 14).
     students_api_url: str = "http://127.0.0.1:8071"
     students_api_token: SecretStr = SecretStr("")  # the students service's APLYPRO_STUDENTS_API_TOKEN
