@@ -29,13 +29,14 @@ pytestmark = pytest.mark.integration
 COLLEGE = "0999004N"
 AGENT = DEMO_ACCOUNTS["agent-asp"]
 # The school realm's provider: the demo accounts (among them the ASP agent's e-mail) and a collège's head.
-SCHOOL_ACCOUNTS = {**DEMO_ACCOUNTS,
-                   "principale-college": {"email": "principale@ac-demo.fr", "given_name": "Lina", "family_name": "Roy",
-                                          "FrEduFonctAdm": "DIR", "FrEduRneResp": [f"{COLLEGE}$UAJ$PU$N$T3$CLG$340"]}}
+SCHOOL_ACCOUNTS: dict[str, dict[str, object]] = {
+    **DEMO_ACCOUNTS,
+    "principale-college": {"email": "principale@ac-demo.fr", "given_name": "Lina", "family_name": "Roy",
+                           "FrEduFonctAdm": "DIR", "FrEduRneResp": [f"{COLLEGE}$UAJ$PU$N$T3$CLG$340"]}}
 # The ASP realm's provider: the agent, the same person with an academy code, a rectorat user with only that code.
-ASP_ACCOUNTS = {"agent-asp": AGENT,
-                "agent-asp-academie": {**AGENT, "AplyproAcademieResp": ["14"]},
-                "rectorat": DEMO_ACCOUNTS["academique"]}
+ASP_ACCOUNTS: dict[str, dict[str, object]] = {"agent-asp": AGENT,
+                                               "agent-asp-academie": {**AGENT, "AplyproAcademieResp": ["14"]},
+                                               "rectorat": DEMO_ACCOUNTS["academique"]}
 
 
 @pytest.fixture(scope="module")
