@@ -11,7 +11,8 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command()
     def web() -> None:
-        """Serve the web application on APLYPRO_WEB_HOST:APLYPRO_WEB_PORT (OIDC settings: APLYPRO_WEB_OIDC_*)."""
+        """Serve the web application on APLYPRO_WEB_HOST:APLYPRO_WEB_PORT (OIDC settings: APLYPRO_WEB_OIDC_*, login
+        realms: APLYPRO_WEB_OIDC_REALMS); a wrong setting stops it with exit code 2, naming the variable."""
         import uvicorn
         from aplypro_servicekit.logs import configure_logging
         from pydantic import ValidationError

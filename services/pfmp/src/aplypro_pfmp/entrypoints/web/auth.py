@@ -101,7 +101,7 @@ def build_router() -> APIRouter:
     async def realm_callback(request: Request, realm: str) -> Response:
         if (refused := too_many(request)) is not None:
             return refused
-        settings, client = _realm(request, realm)
+        chosen, client = _realm(request, realm)
         try:
             token = await client.authorize_access_token(request)
             claims: dict[str, Any] = dict(token.get("userinfo") or {})
@@ -118,11 +118,11 @@ def build_router() -> APIRouter:
             invited = await invitations_sql.establishments_of(conn, email) if email else []
             academies = await academic_invitations_sql.academies_of(conn, email) if email else []
         try:
-            roles = roles_from_claims(claims, invited, academies, realm=settings.kind,
+            roles = roles_from_claims(claims, invited, academies, realm=chosen.kind,
                                       authorised_colleges=request.app.state.web_settings.authorised_colleges)
         except NoRole:
             log.info("login_refused", realm=realm, reason=NoRole.code)
-            return render(request, "refused.html", {"title": "Accès refusé", "realm": settings,
+            return render(request, "refused.html", {"title": "Accès refusé", "realm": chosen,
                                                     "several_realms": len(request.app.state.realms) > 1},
                           status_code=403)
         async with request.app.state.pool.acquire() as conn:
