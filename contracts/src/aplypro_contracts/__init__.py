@@ -49,6 +49,7 @@ from .students import (
     Address,
     Establishment,
     EstablishmentRegisteredV1,
+    ExclusionChangedV1,
     Identity,
     Mef,
     RibOnFileV1,
@@ -71,6 +72,7 @@ RibOnFile = RibOnFileV1
 StudentIneStatusChanged = StudentIneStatusChangedV1
 SchoolingHiddenChanged = SchoolingHiddenChangedV1
 EstablishmentRegistered = EstablishmentRegisteredV1
+ExclusionChanged = ExclusionChangedV1
 PfmpRecorded = PfmpRecordedV2
 PfmpValidated = PfmpValidatedV2
 DecisionWithdrawalRequested = DecisionWithdrawalRequestedV1
@@ -128,6 +130,7 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     DecisionAbrogationRequestedV1,
     LiquidationIssueRequestedV1,
     EstablishmentRegisteredV1,
+    ExclusionChangedV1,
 )
 
 
@@ -158,6 +161,8 @@ __all__ = [
     "Establishment",
     "EstablishmentRegistered",
     "EstablishmentRegisteredV1",
+    "ExclusionChanged",
+    "ExclusionChangedV1",
     "FreeText",
     "Identity",
     "Label",
