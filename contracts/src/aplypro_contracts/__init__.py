@@ -49,6 +49,7 @@ from .students import (
     Address,
     Establishment,
     EstablishmentRegisteredV1,
+    ExclusionChangedV1,
     Identity,
     Mef,
     RibOnFileV1,
@@ -73,6 +74,7 @@ StudentIneStatusChanged = StudentIneStatusChangedV1
 SchoolingHiddenChanged = SchoolingHiddenChangedV1
 EstablishmentRegistered = EstablishmentRegisteredV1
 StudentsMerged = StudentsMergedV1
+ExclusionChanged = ExclusionChangedV1
 PfmpRecorded = PfmpRecordedV2
 PfmpValidated = PfmpValidatedV2
 DecisionWithdrawalRequested = DecisionWithdrawalRequestedV1
@@ -131,6 +133,7 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     LiquidationIssueRequestedV1,
     EstablishmentRegisteredV1,
     StudentsMergedV1,
+    ExclusionChangedV1,
 )
 
 
@@ -161,6 +164,8 @@ __all__ = [
     "Establishment",
     "EstablishmentRegistered",
     "EstablishmentRegisteredV1",
+    "ExclusionChanged",
+    "ExclusionChangedV1",
     "FreeText",
     "Identity",
     "Label",

@@ -76,4 +76,6 @@ def examples() -> list[c.Envelope]:
         c.EstablishmentRegistered(producer="students", uai="0999001K", name="LP Jean Jaurès", ministry="MENJ",
                                   academy_code="14", contract_type_code="99", **BASE),
         c.StudentsMerged(producer="students", survivor_id=ST, merged_id=R, version=1, **BASE),
+        c.ExclusionChanged(producer="students", uai="0999001K", mef_code="2473111533", school_year=2025,
+                           excluded=True, version=1, **BASE),
     ]

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from aplypro_contracts import (
     DocumentReady,
     Envelope,
+    ExclusionChanged,
     PaymentRequestHeld,
     PaymentRequestSent,
     PaymentRequestStateChanged,
@@ -41,6 +42,7 @@ from aplypro_calculator.domain.requests import Cooldown
 from aplypro_calculator.service_layer.asp_returns import apply_asp_returns
 from aplypro_calculator.service_layer.decisions import apply_decisions
 from aplypro_calculator.service_layer.events import PRODUCER, Cause
+from aplypro_calculator.service_layer.exclusion_events import apply_exclusion_changes
 from aplypro_calculator.service_layer.hiding import apply_hidden
 from aplypro_calculator.service_layer.merges import apply_merges
 from aplypro_calculator.service_layer.pools import RequestPolicy, pool_key, recompute_pools
@@ -114,6 +116,9 @@ class Handlers:
         hidings = [e for e in events if isinstance(e, SchoolingHiddenChanged)]
         returns = [e for e in events if isinstance(e, PaymentRequestStateChanged | PaymentRequestSent)]
         causes = {}
+        exclusions = [e for e in events if isinstance(e, ExclusionChanged)]
+        if exclusions:  # like a DA: an exclusion read with a validation keeps it from being paid
+            await apply_exclusion_changes(conn, exclusions, causes)
         if decisions:
             await apply_decisions(conn, decisions, causes)
         if reports:  # like a DA: a report read with a validation is seen by its evaluation
@@ -128,7 +133,7 @@ class Handlers:
         if held:  # the gateway's reasons, for explain and status only: no state or amount changes
             await postgres_held.record_held(conn, held)
         apart = (PaymentRequestStateChanged | PaymentRequestSent | StudentRegistered | DocumentReady
-                 | PaymentRequestHeld | SchoolingExtended | SchoolingHiddenChanged)
+                 | PaymentRequestHeld | SchoolingExtended | SchoolingHiddenChanged | ExclusionChanged)
         for run in _runs([e for e in events if not isinstance(e, apart)]):
             causes = {}
             arriving: dict[PoolKey, list[dict[str, Any]]] = {}
