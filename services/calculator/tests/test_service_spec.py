@@ -21,6 +21,7 @@ def test_one_subscription_reads_students_pfmp_asp_returns_ribs_and_decisions_so_
         "SchoolingExtended",  # pfmp's report: the schooling-dates gate (issue 10)
         "SchoolingHiddenChanged",  # the students' hiding (removed, or retracted): reason hidden_schooling
         "StudentsMerged",  # two students merged: one yearly cap for the pair (imports.md §5.8)
+        "ExclusionChanged",  # an exclusion set in the students service: reason excluded_schooling
         "PaymentRequestHeld"}  # the gateway's reasons, shown by explain and status (issue 10)
     assert subscription.batch_handler is not None
 
