@@ -82,10 +82,10 @@ async def test_defective_student_facts_block_their_requests_and_corrected_facts_
             adult = rib_changes is not None and "owner_type" in rib_changes
             facts: list[tuple[str, uuid.UUID, Envelope]] = []
             good = identity(birth_date=date(2000, 1, 5)) if adult else identity()
-            facts.append((STUDENTS_EVENTS, sid, StudentRegistered(producer="students", student_id=sid,
+            facts.append((STUDENTS_EVENTS, sid, StudentRegistered(producer="students", version=1, student_id=sid,
                                                                    identity=student or good)))
             if student is not None:
-                fixes.append((STUDENTS_EVENTS, sid, StudentRegistered(producer="students", student_id=sid,
+                fixes.append((STUDENTS_EVENTS, sid, StudentRegistered(producer="students", version=1, student_id=sid,
                                                                        identity=good)))
             facts.append((STUDENTS_EVENTS, sid, opened.model_copy(update={"status": status})))
             facts.append((DOCUMENTS_EVENTS, sid, decision))

@@ -24,7 +24,7 @@ def registered(schooling: SchoolingOpened, street: str = STREET, city: str = "35
     identity = Identity(ine="123456789AB", last_name=last_name, first_names=("Léa",), birth_date=date(2008, 3, 14),
                         address=Address(lines=(street,), postal_code="35000", city_insee=city,
                                         country_insee="99100"))
-    return StudentRegistered(producer="students", student_id=schooling.student_id, identity=identity)
+    return StudentRegistered(producer="students", version=1, student_id=schooling.student_id, identity=identity)
 
 
 # --- the fingerprint, without a database ------------------------------------------------------------------
