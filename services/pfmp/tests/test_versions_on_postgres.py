@@ -74,6 +74,7 @@ async def test_an_older_identity_read_after_a_newer_one_is_dropped_and_counted(p
         await projection.on_student_registered(conn, registered)  # the registration, read late: older
         assert isinstance(v1_unversioned, StudentRegistered)
         await projection.on_student_registered(conn, v1_unversioned)  # older than any versioned identity
+        assert await conn.fetchval("SELECT last_name FROM students") == "DURAND-LEBLANC"  # never the older names
         await projection.on_student_registered(conn, renamed)  # replayed
     row = await pool.fetchrow("SELECT last_name, identity_version FROM students")
     assert row is not None
