@@ -39,13 +39,14 @@ async def _stale(conn: Connection, event_type: str, aggregate_id: str, version: 
 async def on_student_registered(conn: Connection, event: StudentState) -> None:
     """StudentRegistered, StudentIdentityChanged, StudentAddressChanged: each carries the full identity."""
     identity, address = event.identity, event.identity.address
-    await repo.upsert_student(
+    if not await repo.upsert_student(
         conn, event.student_id, event.occurred_at, last_name=identity.last_name,
         first_names=list(identity.first_names), birth_date=identity.birth_date, sex=identity.sex,
         birth_city_insee=identity.birth_city_insee, birth_country_insee=identity.birth_country_insee,
         postal_code=address.postal_code, city_insee=address.city_insee, country_insee=address.country_insee,
-        address_lines=list(address.lines), city_name=address.city_name,
-    )
+        address_lines=list(address.lines), city_name=address.city_name, version=event.version,
+    ):
+        await _stale(conn, event.event_type, str(event.student_id), event.version)
 
 
 async def on_schooling_opened(conn: Connection, event: SchoolingState) -> None:
