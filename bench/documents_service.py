@@ -107,7 +107,7 @@ def arrival(s: Student) -> list[Record]:
                         address=Address(lines=(f"{1 + s.index % 120} avenue de la République",), postal_code="69003",
                                          city_name="Lyon"))  # fmt: skip
     return [
-        record(STUDENTS_EVENTS, s.student_id, StudentRegistered(producer="bench", student_id=s.student_id,
+        record(STUDENTS_EVENTS, s.student_id, StudentRegistered(producer="bench", student_id=s.student_id, version=1,
                                                                 identity=identity)),
         record(STUDENTS_EVENTS, s.student_id, SchoolingOpened(
             producer="bench", schooling_id=s.schooling_id, student_id=s.student_id, establishment=s.school(),

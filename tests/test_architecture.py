@@ -16,3 +16,25 @@ def test_import_rules_hold() -> None:
     result = subprocess.run([lint_imports], cwd=ROOT, capture_output=True, text=True, check=False, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+def test_a_consumer_of_students_events_handles_every_state_event_of_what_it_follows() -> None:
+    """A reader of SchoolingOpened that did not handle SchoolingClosed would skip it silently (the consumer ignores
+    the types it has no handler for): a closing would be lost. Likewise for identity corrections."""
+    from aplypro_contracts import SCHOOLING_STATE_EVENTS, STUDENT_STATE_EVENTS
+    from aplypro_contracts.topics import STUDENTS_EVENTS
+
+    from .manifest_acls import specs
+
+    followed = 0
+    for name, spec in specs().items():
+        for sub in spec.subscriptions:
+            if STUDENTS_EVENTS not in sub.topics:
+                continue
+            for group in (STUDENT_STATE_EVENTS, SCHOOLING_STATE_EVENTS):
+                if group[0] in sub.handlers:
+                    followed += 1
+                    missing = [t for t in group if t not in sub.handlers]
+                    assert not missing, f"{name}.{sub.consumer_name} ignores {missing}"
+                    assert len({sub.handlers[t] for t in group}) == 1, f"{name}: one handler per state group"
+    assert followed == 8  # pfmp, calculator, documents, asp-gateway: students and schoolings each

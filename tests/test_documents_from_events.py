@@ -53,7 +53,7 @@ IBAN = "FR7630006000011234567890189"
 
 def student(last_name: str, first_name: str) -> tuple[uuid.UUID, StudentRegistered]:
     student_id = uuid.uuid4()
-    return student_id, StudentRegistered(producer="students", student_id=student_id, identity=Identity(
+    return student_id, StudentRegistered(producer="students", version=1, student_id=student_id, identity=Identity(
         ine=f"{uuid.uuid4().int % 10**9:09d}AB", last_name=last_name, first_names=(first_name,),
         birth_date=date(2008, 2, 11), address=Address(lines=("1 place Bellecour",), postal_code="69002",
                                                       city_name="Lyon")))  # fmt: skip

@@ -75,7 +75,7 @@ async def test_a_report_releases_a_request_blocked_outside_the_schooling_dates(
             school_year=2025, mef=MEF, start_date=date(2025, 9, 1), end_date=date(2026, 6, 30), version=1)
         identity = Identity(ine=INE, last_name="HOARAU", first_names=("Léa",), birth_date=date(2008, 3, 2))
         await produce(bootstrap, namespace + STUDENTS_EVENTS, [
-            (student, StudentRegistered(producer="students", student_id=student, identity=identity)),
+            (student, StudentRegistered(producer="students", version=1, student_id=student, identity=identity)),
             (student, schooling),
             (student, RibOnFile(producer="students", rib_id=uuid.uuid4(), student_id=student,
                                 establishment_uai=UAI, owner_type="personal", version=1))])

@@ -92,7 +92,7 @@ async def enrol(pools: dict[str, asyncpg.Pool], last_name: str, first_name: str,
     identity = Identity(ine=f"{uuid.uuid4().int % 10**9:09d}AB", last_name=last_name, first_names=(first_name,),
                         birth_date=date(2008, 3, 14),
                         address=Address(lines=("2 rue du Port",), postal_code="14000", city_name="Caen"))
-    registered = StudentRegistered(producer="students", student_id=student_id, identity=identity)
+    registered = StudentRegistered(producer="students", version=1, student_id=student_id, identity=identity)
     opened = SchoolingOpened(producer="students", schooling_id=schooling_id, student_id=student_id,
                              establishment=SCHOOL, class_label=class_label, school_year=2025, mef=MEF,
                              start_date=date(2025, 9, 1), version=next(VERSIONS))

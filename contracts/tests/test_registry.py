@@ -81,7 +81,7 @@ def test_a_schema_violation_names_fields_never_values() -> None:
 
 
 def test_type_and_version_travel_as_headers() -> None:
-    body, headers = to_wire(examples()[3])
+    body, headers = to_wire(next(e for e in examples() if e.event_type == "PfmpRecorded"))
     assert headers["event-type"] == b"PfmpRecorded"
     assert headers["schema-version"] == b"2"
     assert json.loads(body)["event_type"] == "PfmpRecorded"

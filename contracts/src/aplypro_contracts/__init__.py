@@ -55,19 +55,30 @@ from .students import (
     RibOnFileV1,
     RibRecordedV1,
     RibRecordedV2,
+    SchoolingChangedV1,
+    SchoolingClosedV1,
     SchoolingHiddenChangedV1,
     SchoolingOpenedV1,
     SchoolingOpenedV2,
+    SchoolingReopenedV1,
+    StudentAddressChangedV1,
+    StudentIdentityChangedV1,
     StudentIneStatusChangedV1,
     StudentRegisteredV1,
+    StudentRegisteredV2,
     StudentsMergedV1,
 )
 from .text import AggregateVersion, FreeText, Label, PersonName
 from .upcasters import register_upcasters
 
 # Latest versions under stable names: services import these, never a version number.
-StudentRegistered = StudentRegisteredV1
+StudentRegistered = StudentRegisteredV2
+StudentIdentityChanged = StudentIdentityChangedV1
+StudentAddressChanged = StudentAddressChangedV1
 SchoolingOpened = SchoolingOpenedV2
+SchoolingChanged = SchoolingChangedV1
+SchoolingClosed = SchoolingClosedV1
+SchoolingReopened = SchoolingReopenedV1
 RibRecorded = RibRecordedV2
 RibOnFile = RibOnFileV1
 StudentIneStatusChanged = StudentIneStatusChangedV1
@@ -94,10 +105,24 @@ RectificationComputed = RectificationComputedV1
 PfmpRectified = PfmpRectifiedV2
 PaymentRetryRequested = PaymentRetryRequestedV1
 
+# The events that carry a student's full identity, and those that carry a schooling's full state: a consumer
+# applies each of a group as it applies the group's first one (same stale-drop by version), and must handle them
+# all (tests/test_architecture.py), or it would miss a correction or a closing.
+StudentState = StudentRegistered | StudentIdentityChanged | StudentAddressChanged
+SchoolingState = SchoolingOpened | SchoolingChanged | SchoolingClosed | SchoolingReopened
+STUDENT_STATE_EVENTS = ("StudentRegistered", "StudentIdentityChanged", "StudentAddressChanged")
+SCHOOLING_STATE_EVENTS = ("SchoolingOpened", "SchoolingChanged", "SchoolingClosed", "SchoolingReopened")
+
 ALL_MODELS: tuple[type[Envelope], ...] = (
     StudentRegisteredV1,
+    StudentRegisteredV2,
+    StudentIdentityChangedV1,
+    StudentAddressChangedV1,
     SchoolingOpenedV1,
     SchoolingOpenedV2,
+    SchoolingChangedV1,
+    SchoolingClosedV1,
+    SchoolingReopenedV1,
     RibRecordedV1,
     RibRecordedV2,
     PfmpRecordedV1,
@@ -147,6 +172,8 @@ def default_registry() -> Registry:
 
 __all__ = [
     "ALL_MODELS",
+    "SCHOOLING_STATE_EVENTS",
+    "STUDENT_STATE_EVENTS",
     "Address",
     "AggregateVersion",
     "AmountComputed",
@@ -214,6 +241,10 @@ __all__ = [
     "RibRecordedV1",
     "RibRecordedV2",
     "SchemaViolation",
+    "SchoolingChanged",
+    "SchoolingChangedV1",
+    "SchoolingClosed",
+    "SchoolingClosedV1",
     "SchoolingExtended",
     "SchoolingExtendedV1",
     "SchoolingHiddenChanged",
@@ -223,10 +254,19 @@ __all__ = [
     "SchoolingOpenedV2",
     "SchoolingPriced",
     "SchoolingPricedV1",
+    "SchoolingReopened",
+    "SchoolingReopenedV1",
+    "SchoolingState",
+    "StudentAddressChanged",
+    "StudentAddressChangedV1",
+    "StudentIdentityChanged",
+    "StudentIdentityChangedV1",
     "StudentIneStatusChanged",
     "StudentIneStatusChangedV1",
     "StudentRegistered",
     "StudentRegisteredV1",
+    "StudentRegisteredV2",
+    "StudentState",
     "StudentsMerged",
     "StudentsMergedV1",
     "UnknownEventType",

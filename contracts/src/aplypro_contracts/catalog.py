@@ -31,10 +31,15 @@ from .students import (
     ExclusionChangedV1,
     RibOnFileV1,
     RibRecordedV2,
+    SchoolingChangedV1,
+    SchoolingClosedV1,
     SchoolingHiddenChangedV1,
     SchoolingOpenedV2,
+    SchoolingReopenedV1,
+    StudentAddressChangedV1,
+    StudentIdentityChangedV1,
     StudentIneStatusChangedV1,
-    StudentRegisteredV1,
+    StudentRegisteredV2,
     StudentsMergedV1,
 )
 from .topics import (
@@ -58,11 +63,16 @@ class TopicInfo:
 
 
 CATALOG: tuple[TopicInfo, ...] = (
-    TopicInfo(STUDENTS_EVENTS, "students", "student_id", (StudentRegisteredV1, SchoolingOpenedV2, RibOnFileV1,
+    TopicInfo(STUDENTS_EVENTS, "students", "student_id", (StudentRegisteredV2, StudentIdentityChangedV1,
+                                               StudentAddressChangedV1, SchoolingOpenedV2, SchoolingChangedV1,
+                                               SchoolingClosedV1, SchoolingReopenedV1, RibOnFileV1,
                                                StudentIneStatusChangedV1, SchoolingHiddenChangedV1,
                                                EstablishmentRegisteredV1, StudentsMergedV1,
                                                ExclusionChangedV1),
               ("pfmp", "calculator", "documents", "asp-gateway"),
+              "every reader applies StudentIdentityChanged and StudentAddressChanged as it applies "
+              "StudentRegistered (full identity, newest version wins), and SchoolingChanged, SchoolingClosed and "
+              "SchoolingReopened as SchoolingOpened (full state, newest version wins); "
               "the asp-gateway reads StudentIneStatusChanged for the payment gate ine_not_found; pfmp reads "
               "SchoolingHiddenChanged for its pages and counters, and EstablishmentRegistered (keyed by UAI, "
               "not by student) for the statistics' budget prefixes and establishment columns; the calculator, "

@@ -16,15 +16,26 @@ PFMP = c.PfmpState(pfmp_id=P, schooling_id=S, student_id=ST, start_date=date(202
                    version=2)
 MEF = c.Mef(code="2473121133", dispositif="247", diploma="40025510", duration=3, year=3,
             label="BAC PRO METIERS DE L'ELECTRICITE", ministry="MENJ")
+IDENTITY = c.Identity(ine="000111223AB", last_name="HADDAD", first_names=("Mehdi",), birth_date=date(2007, 11, 2))
+SCHOOLING = {"establishment": c.Establishment(uai="0999001K", name="LP Jean Jaurès"), "class_label": "TLE PRO MELEC",
+             "school_year": 2025, "mef": MEF, "start_date": date(2025, 9, 1)}
 
 
 def examples() -> list[c.Envelope]:
     return [
-        c.StudentRegisteredV1(producer="students", student_id=ST, **BASE, identity=c.Identity(
-            ine="000111223AB", last_name="HADDAD", first_names=("Mehdi",), birth_date=date(2007, 11, 2))),
-        c.SchoolingOpened(producer="students", schooling_id=S, student_id=ST, version=1, **BASE,
-                            establishment=c.Establishment(uai="0999001K", name="LP Jean Jaurès"),
-                            class_label="TLE PRO MELEC", school_year=2025, mef=MEF, start_date=date(2025, 9, 1)),
+        c.StudentRegistered(producer="students", student_id=ST, version=1, **BASE, identity=IDENTITY),
+        c.StudentIdentityChanged(producer="students", student_id=ST, version=2, changed=("last_name",), **BASE,
+                                 identity=IDENTITY),
+        c.StudentAddressChanged(producer="students", student_id=ST, version=3, changed=("address",), **BASE,
+                                identity=IDENTITY.model_copy(update={"address": c.Address(
+                                    lines=("3 rue des Lilas",), postal_code="35000", city_insee="35238",
+                                    city_name="Rennes")})),
+        c.SchoolingOpened(producer="students", schooling_id=S, student_id=ST, version=1, **BASE, **SCHOOLING),
+        c.SchoolingChanged(producer="students", schooling_id=S, student_id=ST, version=2, changed=("start_date",),
+                           **BASE, **SCHOOLING),
+        c.SchoolingClosed(producer="students", schooling_id=S, student_id=ST, version=3, **BASE,
+                          **{**SCHOOLING, "end_date": date(2026, 2, 13)}, end_date_inferred=False),
+        c.SchoolingReopened(producer="students", schooling_id=S, student_id=ST, version=4, **BASE, **SCHOOLING),
         c.RibRecorded(producer="students", rib_id=R, student_id=ST, establishment_uai="0999001K", version=1, **BASE,
                         owner_type="personal", holder_name="HADDAD MEHDI",
                         iban="FR7630006000011234567890189", bic="AGRIFRPP"),

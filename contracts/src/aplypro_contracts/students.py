@@ -71,6 +71,49 @@ class StudentRegisteredV1(Envelope):
     identity: Identity
 
 
+StudentVersion = Annotated[int, Field(
+    ge=0, description="Version of the student's identity and address: 1 when registered, the next one with each "
+    "StudentIdentityChanged or StudentAddressChanged. A consumer applies an identity only if it is newer than the "
+    "one it holds. 0: a StudentRegistered v1 upcast, older than any versioned identity.")]
+IdentityField = Literal["ine", "last_name", "first_names", "birth_date", "sex"]
+AddressField = Literal["address", "birth_city_insee", "birth_country_insee"]
+
+
+class StudentRegisteredV2(Envelope):
+    """A student is known for the first time: their full identity, version 1. Corrections come as
+    StudentIdentityChanged / StudentAddressChanged (v1 re-sent this event for them, unversioned)."""
+
+    event_type: Literal["StudentRegistered"] = "StudentRegistered"
+    schema_version: Literal[2] = 2
+    student_id: UUID = Field(description="Internal id; the Kafka key.")
+    identity: Identity
+    version: StudentVersion
+
+
+class StudentIdentityChangedV1(Envelope):
+    """A source corrected the student's names, birth date, sex or INE: the full new identity, its version and the
+    names of the fields that changed (never their old values)."""
+
+    event_type: Literal["StudentIdentityChanged"] = "StudentIdentityChanged"
+    schema_version: Literal[1] = 1
+    student_id: UUID = Field(description="Internal id; the Kafka key.")
+    identity: Identity
+    version: StudentVersion
+    changed: tuple[IdentityField, ...] = Field(min_length=1, description="Fields of `identity` that changed.")
+
+
+class StudentAddressChangedV1(Envelope):
+    """A source corrected the student's address or birthplace: the full new identity, its version and the names
+    of the fields that changed (never their old values)."""
+
+    event_type: Literal["StudentAddressChanged"] = "StudentAddressChanged"
+    schema_version: Literal[1] = 1
+    student_id: UUID = Field(description="Internal id; the Kafka key.")
+    identity: Identity
+    version: StudentVersion
+    changed: tuple[AddressField, ...] = Field(min_length=1, description="Fields of `identity` that changed.")
+
+
 class _SchoolingOpened(Envelope):
     event_type: Literal["SchoolingOpened"] = "SchoolingOpened"
     schooling_id: UUID
@@ -95,6 +138,53 @@ class SchoolingOpenedV2(_SchoolingOpened):
 
     schema_version: Literal[2] = 2
     version: AggregateVersion
+
+
+class _SchoolingState(Envelope):
+    """The full state of a schooling, as each of its events after SchoolingOpened carries it."""
+
+    schooling_id: UUID
+    student_id: UUID = Field(description="The Kafka key.")
+    establishment: Establishment
+    class_label: Label
+    school_year: int = Field(ge=2023, le=2100, description="Start year: 2025 means 2025-2026.")
+    mef: Mef
+    status: Literal["student", "apprentice", "other"] = "student"
+    start_date: date
+    end_date: date | None = None
+    version: AggregateVersion = Field(description="The schooling's version (SchoolingOpened's sequence, +1 per "
+                                      "change).")
+
+
+SchoolingField = Literal["status", "start_date", "end_date"]
+
+
+class SchoolingChangedV1(_SchoolingState):
+    """A source changed an open schooling's status or dates, or a closed one's end date, without closing or
+    reopening it: the full new state and the names of the fields that changed."""
+
+    event_type: Literal["SchoolingChanged"] = "SchoolingChanged"
+    schema_version: Literal[1] = 1
+    changed: tuple[SchoolingField, ...] = Field(min_length=1, description="Fields of the state that changed.")
+
+
+class SchoolingClosedV1(_SchoolingState):
+    """The schooling got an end date: the student left, moved to another class, or the year ended. The full
+    state; `end_date_inferred` when no source gave the date (imports.md §5.5)."""
+
+    event_type: Literal["SchoolingClosed"] = "SchoolingClosed"
+    schema_version: Literal[1] = 1
+    end_date: date
+    end_date_inferred: bool = Field(description="The end date is ours (the day we saw the student gone), not "
+                                    "the source's.")
+
+
+class SchoolingReopenedV1(_SchoolingState):
+    """A closed schooling lost its end date (the source removed it, or the student is back in the same class
+    this year): the full state, open again."""
+
+    event_type: Literal["SchoolingReopened"] = "SchoolingReopened"
+    schema_version: Literal[1] = 1
 
 
 class EstablishmentRegisteredV1(Envelope):

@@ -1,4 +1,5 @@
-"""Upcasters of the contracts: v1 bodies of the events that gained an aggregate version in v2; v2 bodies of
+"""Upcasters of the contracts: v1 bodies of the events that gained an aggregate version in v2 (StudentRegistered
+included: its v1 was re-sent for every correction, unversioned); v2 bodies of
 PaymentRequestBlocked (v3, v4 and v5 widen its reasons).
 
 A v1 message had no version: it becomes version 0, "older than any versioned event". A consumer holding
@@ -14,7 +15,7 @@ from .registry import Registry
 
 # The events whose aggregate state is nested (PfmpState) and those that carry it flat.
 NESTED_PFMP = ("PfmpRecorded", "PfmpValidated", "PfmpRectified")
-FLAT = ("SchoolingOpened", "RibRecorded", "PaymentRequested", "PaymentRequestBlocked", "PaymentRequestSent",
+FLAT = ("StudentRegistered", "SchoolingOpened", "RibRecorded", "PaymentRequested", "PaymentRequestBlocked", "PaymentRequestSent",
         "PaymentRequestStateChanged")
 
 

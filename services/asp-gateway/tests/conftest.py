@@ -131,7 +131,7 @@ async def register(pool: asyncpg.Pool, n: int, *, with_rib: bool = True,
                         birth_country_insee="99100",
                         address=Address(postal_code="35000", city_insee="35238", country_insee="99100"))
     await feed(pool, projection.on_student_registered,
-               StudentRegistered(producer="students", student_id=student_id, identity=identity))
+               StudentRegistered(producer="students", version=1, student_id=student_id, identity=identity))
     await feed(pool, projection.on_schooling_opened, SchoolingOpened(
         producer="students", schooling_id=schooling_id, student_id=student_id,
         establishment=Establishment(uai=UAI, name="LP test"), class_label="TLE PRO MELEC", school_year=2025,

@@ -178,7 +178,7 @@ async def test_a_student_living_abroad_is_sent_with_the_establishment_address_on
                         address=Address(lines=("Rue de Carouge 24",), postal_code="1205", city_name="Genève",
                                         country_insee="99140"))
     await feed(pool, projection.on_student_registered,
-               StudentRegistered(producer="students", student_id=student_id, identity=identity))
+               StudentRegistered(producer="students", version=1, student_id=student_id, identity=identity))
     await feed(pool, projection.on_schooling_opened, SchoolingOpened(
         producer="students", schooling_id=schooling_id, student_id=student_id,
         establishment=Establishment(uai=UAI, name="LP test", postal_code="35000", city_insee="35238"),

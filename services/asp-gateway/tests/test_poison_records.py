@@ -47,7 +47,8 @@ async def reregister(pool: asyncpg.Pool, student_id: Any, last_name: str, *, lat
                      birth_country_insee=row["birth_country_insee"],
                      address=Address(postal_code=row["address_postal_code"], city_insee=row["address_city_insee"],
                                      country_insee=row["address_country_insee"]))
-    event = StudentRegistered(producer="students", student_id=student_id, identity=valid)
+    event = StudentRegistered(producer="students", version=row["identity_version"] + 1, student_id=student_id,
+                              identity=valid)  # the identity's next version
     await feed(pool, projection.on_student_registered, StudentRegistered.model_construct(**{
         **dict(event), "identity": Identity.model_construct(**{**dict(valid), "last_name": last_name}),
         "occurred_at": row["as_of"] + later}))

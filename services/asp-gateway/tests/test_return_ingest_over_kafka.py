@@ -61,7 +61,7 @@ def facts(student_id: uuid.UUID) -> tuple[list[tuple[str, Any]], PfmpState]:
                      start_date=date(2025, 10, 6), end_date=date(2025, 10, 17), day_count=10, status="validated",
                      created_seq=1, rank=1, version=2)
     return [
-        (STUDENTS_EVENTS, StudentRegistered(producer="students", student_id=student_id, identity=identity)),
+        (STUDENTS_EVENTS, StudentRegistered(producer="students", version=1, student_id=student_id, identity=identity)),
         (STUDENTS_EVENTS, schooling),
         (STUDENTS_RIBS, RibRecorded(producer="students", rib_id=uuid.uuid4(), student_id=student_id,
                                     establishment_uai=UAI, owner_type="personal", holder_name="ZORGLUB Léa",

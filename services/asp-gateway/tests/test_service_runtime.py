@@ -43,7 +43,7 @@ def events_of_one_student() -> list[tuple[str, uuid.UUID, Envelope]]:
                         address=Address(postal_code="35000", city_insee="35238"))
     mef = Mef(code="2473121133", dispositif="247", diploma="40025510", label="BAC PRO", ministry="MENJ")
     return [
-        (STUDENTS_EVENTS, student_id, StudentRegistered(producer="students", student_id=student_id,
+        (STUDENTS_EVENTS, student_id, StudentRegistered(producer="students", version=1, student_id=student_id,
                                                         identity=identity)),
         (STUDENTS_EVENTS, student_id, SchoolingOpened(
             producer="students", schooling_id=schooling_id, student_id=student_id,

@@ -17,6 +17,8 @@ from aplypro_contracts import (
     PaymentRequested,
     RibRecorded,
     SchoolingOpened,
+    StudentAddressChanged,
+    StudentIdentityChanged,
     StudentRegistered,
 )
 from aplypro_contracts.topics import CALCULATOR_EVENTS, DOCUMENTS_EVENTS, STUDENTS_EVENTS, STUDENTS_RIBS
@@ -61,6 +63,19 @@ RIB_DEFECTS: dict[tuple[str, ...], dict[str, Any]] = {
 }
 
 
+
+def corrected(student_id: uuid.UUID, bad: Identity, good: Identity) -> Envelope:
+    """The students service's correction of a defective identity: its next version, naming what changed."""
+    names = tuple(f for f in ("ine", "last_name", "first_names", "birth_date", "sex")
+                  if getattr(bad, f) != getattr(good, f))
+    if names:
+        return StudentIdentityChanged(producer="students", version=2, student_id=student_id, identity=good,
+                                      changed=names)
+    places = tuple(f for f in ("address", "birth_city_insee", "birth_country_insee")
+                   if getattr(bad, f) != getattr(good, f))
+    return StudentAddressChanged(producer="students", version=2, student_id=student_id, identity=good,
+                                 changed=places)
+
 async def test_defective_student_facts_block_their_requests_and_corrected_facts_release_them_into_a_file(
     service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -82,11 +97,10 @@ async def test_defective_student_facts_block_their_requests_and_corrected_facts_
             adult = rib_changes is not None and "owner_type" in rib_changes
             facts: list[tuple[str, uuid.UUID, Envelope]] = []
             good = identity(birth_date=date(2000, 1, 5)) if adult else identity()
-            facts.append((STUDENTS_EVENTS, sid, StudentRegistered(producer="students", student_id=sid,
+            facts.append((STUDENTS_EVENTS, sid, StudentRegistered(producer="students", version=1, student_id=sid,
                                                                    identity=student or good)))
             if student is not None:
-                fixes.append((STUDENTS_EVENTS, sid, StudentRegistered(producer="students", student_id=sid,
-                                                                       identity=good)))
+                fixes.append((STUDENTS_EVENTS, sid, corrected(sid, student, good)))
             facts.append((STUDENTS_EVENTS, sid, opened.model_copy(update={"status": status})))
             facts.append((DOCUMENTS_EVENTS, sid, decision))
             if status != "student":

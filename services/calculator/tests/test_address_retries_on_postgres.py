@@ -10,7 +10,14 @@ from datetime import date
 
 import pytest
 from aplypro_calculator.domain.addresses import address_fingerprint
-from aplypro_contracts import Address, Identity, SchoolingOpened, StudentRegistered
+from aplypro_contracts import (
+    Address,
+    Identity,
+    SchoolingOpened,
+    StudentAddressChanged,
+    StudentIdentityChanged,
+    StudentRegistered,
+)
 from structlog.testing import capture_logs
 
 from .calculator_world import PREMIERE, Calc
@@ -24,7 +31,7 @@ def registered(schooling: SchoolingOpened, street: str = STREET, city: str = "35
     identity = Identity(ine="123456789AB", last_name=last_name, first_names=("Léa",), birth_date=date(2008, 3, 14),
                         address=Address(lines=(street,), postal_code="35000", city_insee=city,
                                         country_insee="99100"))
-    return StudentRegistered(producer="students", student_id=schooling.student_id, identity=identity)
+    return StudentRegistered(producer="students", version=1, student_id=schooling.student_id, identity=identity)
 
 
 # --- the fingerprint, without a database ------------------------------------------------------------------
@@ -61,12 +68,16 @@ async def test_an_address_change_retries_a_request_rejected_for_a_recognised_rea
     await failed(calc, other, "rejected", "fallback_message")  # needs a person: the director relaunches
 
     # A name fixed, the address unchanged: nothing is retried.
-    await calc.feed(registered(schooling, last_name="ZORGLUBE"))
+    renamed = registered(schooling, last_name="ZORGLUBE")
+    await calc.feed(StudentIdentityChanged(**renamed.model_dump(exclude={"event_type", "schema_version", "version"}),
+                                           version=2, changed=("last_name",)))
     assert [r["state"] for r in await calc.requests(address.pfmp_id)] == ["rejected"]
 
     mark = await calc.mark()
-    with capture_logs() as logs:
-        await calc.feed(registered(schooling, OTHER_STREET, "35047"))  # the school corrected the address
+    moved = registered(schooling, OTHER_STREET, "35047")
+    with capture_logs() as logs:  # the school corrected the address: the students service's StudentAddressChanged
+        await calc.feed(StudentAddressChanged(**moved.model_dump(exclude={"event_type", "schema_version", "version"}),
+                                              version=3, changed=("address",)))
     assert [r["state"] for r in await calc.requests(address.pfmp_id)] == ["rejected", "ready"]
     assert [r["state"] for r in await calc.requests(other.pfmp_id)] == ["rejected"]
     [requested] = await calc.events(mark, "PaymentRequested")

@@ -14,9 +14,10 @@ def test_one_subscription_reads_students_pfmp_asp_returns_ribs_and_decisions_so_
     [subscription] = build_spec(CalculatorSettings()).subscriptions
     assert list(subscription.topics) == [STUDENTS_EVENTS, PFMP_EVENTS, ASP_EVENTS, STUDENTS_RIBS, DOCUMENTS_EVENTS]
     assert set(subscription.handlers) == {
-        "SchoolingOpened", "PfmpRecorded", "PfmpValidated", "PfmpRectified", "PaymentRetryRequested",
+        "SchoolingOpened", "SchoolingChanged", "SchoolingClosed", "SchoolingReopened", "PfmpRecorded", "PfmpValidated", "PfmpRectified", "PaymentRetryRequested",
         "RibRecorded", "PaymentRequestSent", "PaymentRequestStateChanged",
-        "StudentRegistered",  # an address change retries a recognised rejection (issue 10)
+        # an address change retries a recognised rejection (issue 10); each carries the full identity
+        "StudentRegistered", "StudentIdentityChanged", "StudentAddressChanged",
         "DocumentReady",  # the décision d'attribution gates (issue 10)
         "SchoolingExtended",  # pfmp's report: the schooling-dates gate (issue 10)
         "SchoolingHiddenChanged",  # the students' hiding (removed, or retracted): reason hidden_schooling

@@ -15,6 +15,8 @@ import asyncpg
 import pypdf
 import pytest
 from aplypro_contracts import (
+    SCHOOLING_STATE_EVENTS,
+    STUDENT_STATE_EVENTS,
     Address,
     Establishment,
     Identity,
@@ -73,7 +75,7 @@ def enrol(pool: asyncpg.Pool) -> Enrol:
                             address=Address(lines=("1 place Bellecour",), postal_code="69002", city_name="Lyon"))
         events: list[tuple[Callable[[Any, Any], Awaitable[None]], Any]] = [
             (projection.on_student_registered,
-             StudentRegistered(producer="students", student_id=student_id, identity=identity)),
+             StudentRegistered(producer="students", version=1, student_id=student_id, identity=identity)),
             (projection.on_schooling_opened, SchoolingOpened(
                 producer="students", schooling_id=schooling_id, student_id=student_id, establishment=school,
                 class_label=class_label, school_year=school_year, mef=MEF, start_date=date(school_year, 9, 1),
@@ -163,7 +165,8 @@ def projection(clock: Clock) -> Projection:
 def feed(pool: asyncpg.Pool, projection: Projection) -> Feed:
     """Hands events to the projection's handler for their type, one transaction each (as the consumer)."""
     handlers: dict[str, Callable[[Any, Any], Awaitable[None]]] = {
-        "StudentRegistered": projection.on_student_registered, "SchoolingOpened": projection.on_schooling_opened,
+        **dict.fromkeys(STUDENT_STATE_EVENTS, projection.on_student_registered),
+        **dict.fromkeys(SCHOOLING_STATE_EVENTS, projection.on_schooling_opened),
         "SchoolingPriced": projection.on_schooling_priced, "RibRecorded": projection.on_rib_recorded,
         "PfmpRecorded": projection.on_pfmp_recorded, "PfmpRectified": projection.on_pfmp_recorded,
         "PfmpValidated": projection.on_pfmp_validated,

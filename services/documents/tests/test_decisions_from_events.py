@@ -63,7 +63,7 @@ def test_a_schooling_is_superseded_by_one_that_is_open_ends_later_or_starts_late
 async def enrolled(feed: Feed, issuer: DecisionIssuer, name: str = "Lambert") -> tuple[uuid.UUID, uuid.UUID]:
     """A student with one open schooling of 2025-26 and its DA issued."""
     student_id, schooling_id = uuid.uuid4(), uuid.uuid4()
-    await feed(StudentRegistered(producer="students", student_id=student_id, identity=identity_of(name, "Inès")),
+    await feed(StudentRegistered(producer="students", version=1, student_id=student_id, identity=identity_of(name, "Inès")),
                schooling_opened(student_id, schooling_id, start=date(2025, 9, 1)),
                priced(student_id, schooling_id))
     assert await issuer.issue_batch() == 1
@@ -159,7 +159,7 @@ async def test_a_withdrawal_waits_for_a_da_still_being_rendered(
     feed: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool
 ) -> None:
     student_id, schooling_id = uuid.uuid4(), uuid.uuid4()
-    await feed(StudentRegistered(producer="students", student_id=student_id, identity=identity_of("Roux", "Léo")),
+    await feed(StudentRegistered(producer="students", version=1, student_id=student_id, identity=identity_of("Roux", "Léo")),
                schooling_opened(student_id, schooling_id, start=date(2025, 9, 1)),
                withdrawal_request(student_id, schooling_id))
     assert await issuer.issue_batch() == 0  # no barème yet: neither the DA nor its retrait

@@ -57,7 +57,7 @@ async def test_issuing_a_missing_da_queues_it_again_once(
     feed: Feed, command: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool
 ) -> None:
     student_id, schooling_id = uuid.uuid4(), uuid.uuid4()
-    await feed(StudentRegistered(producer="students", student_id=student_id, identity=identity_of("Petit", "Noa")),
+    await feed(StudentRegistered(producer="students", version=1, student_id=student_id, identity=identity_of("Petit", "Noa")),
                schooling_opened(student_id, schooling_id, start=date(2025, 9, 1)), priced(student_id, schooling_id))
     # The renderer gave up on it (dead-lettered): no DA, nothing queued
     async with pool.acquire() as conn:

@@ -52,7 +52,7 @@ async def test_a_schooling_hidden_before_its_da_is_rendered_gets_none_until_rein
     feed: Feed, command: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool
 ) -> None:
     student_id, schooling_id = uuid.uuid4(), uuid.uuid4()
-    await feed(StudentRegistered(producer="students", student_id=student_id, identity=identity_of("Petit", "Noa")),
+    await feed(StudentRegistered(producer="students", version=1, student_id=student_id, identity=identity_of("Petit", "Noa")),
                schooling_opened(student_id, schooling_id, start=date(2025, 9, 1)), priced(student_id, schooling_id))
     assert await queue_rows(pool) == 1  # its DA waits for a lane
     await feed(hiding(student_id, schooling_id, True, 1))  # retracted by its producer meanwhile

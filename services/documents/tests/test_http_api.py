@@ -57,7 +57,7 @@ async def issued(enrol: Enrol, feed: Feed, issuer: DecisionIssuer) -> dict[str, 
     eluard = await enrol("Éluard", "Anaïs", "TLE PRO MODE")
     martin = await enrol("Martin", "Léa", "CAP CUISINE")
     paid_student, paid_schooling, pfmp_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    await feed(StudentRegistered(producer="students", student_id=paid_student, identity=identity_of("Garnier", "Noah")),
+    await feed(StudentRegistered(producer="students", version=1, student_id=paid_student, identity=identity_of("Garnier", "Noah")),
                schooling_opened(paid_student, paid_schooling, start=date(2025, 9, 1)),
                priced(paid_student, paid_schooling), rib(paid_student),
                pfmp_validated(paid_student, paid_schooling, pfmp_id, 1, date(2025, 10, 6), date(2025, 10, 17)),

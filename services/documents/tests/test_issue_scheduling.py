@@ -57,7 +57,7 @@ async def with_etats_liquidatifs_due(feed: Feed, issuer: DecisionIssuer, count: 
     """Students whose DA is issued and whose first PFMP has a payment request: their états liquidatifs are queued."""
     students = [(uuid.uuid4(), uuid.uuid4(), uuid.uuid4()) for _ in range(count)]
     for student_id, schooling_id, _ in students:
-        await feed(StudentRegistered(producer="students", student_id=student_id,
+        await feed(StudentRegistered(producer="students", version=1, student_id=student_id,
                                      identity=identity_of("Durand", "Léa")),
                    schooling_opened(student_id, schooling_id, start=date(2025, 9, 1)),
                    priced(student_id, schooling_id), rib(student_id))  # fmt: skip

@@ -36,7 +36,7 @@ async def test_payment_requests_issue_then_refresh_the_etat_liquidatif(
     student_id, schooling_id = uuid.uuid4(), uuid.uuid4()
     first_pfmp, second_pfmp = uuid.uuid4(), uuid.uuid4()
     with structlog.testing.capture_logs() as logs:
-        await feed(StudentRegistered(producer="students", student_id=student_id,
+        await feed(StudentRegistered(producer="students", version=1, student_id=student_id,
                                      identity=identity_of("Garnier", "Noah")),
                    schooling_opened(student_id, schooling_id, start=date(2025, 9, 1)),
                    priced(student_id, schooling_id))
@@ -99,7 +99,7 @@ async def test_no_etat_liquidatif_certifies_a_payment_on_a_withdrawn_da(
     feed: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool
 ) -> None:
     student_id, schooling_id, pfmp_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    await feed(StudentRegistered(producer="students", student_id=student_id, identity=identity_of("Blanc", "Léa")),
+    await feed(StudentRegistered(producer="students", version=1, student_id=student_id, identity=identity_of("Blanc", "Léa")),
                schooling_opened(student_id, schooling_id, start=date(2025, 9, 1)), priced(student_id, schooling_id),
                rib(student_id))
     assert await issuer.issue_batch() == 1

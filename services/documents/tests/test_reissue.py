@@ -11,7 +11,12 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aplypro_contracts import DecisionWithdrawalRequested, SchoolingPriced, StudentRegistered
+from aplypro_contracts import (
+    DecisionWithdrawalRequested,
+    SchoolingPriced,
+    StudentAddressChanged,
+    StudentRegistered,
+)
 from aplypro_documents.domain.numbering import pfmp_number
 from aplypro_documents.entrypoints.cli import app
 from aplypro_documents.service_layer.issue import DecisionIssuer
@@ -44,7 +49,7 @@ async def invoke(args: list[str], database_url: str, namespace: str) -> Result:
 async def enrolled(feed: Feed, issuer: DecisionIssuer, name: str = "Lambert") -> tuple[uuid.UUID, uuid.UUID]:
     """A student with one open schooling of 2025-26 and its DA issued (version 1)."""
     student_id, schooling_id = uuid.uuid4(), uuid.uuid4()
-    await feed(StudentRegistered(producer="students", student_id=student_id, identity=identity_of(name, "Inès")),
+    await feed(StudentRegistered(producer="students", version=1, student_id=student_id, identity=identity_of(name, "Inès")),
                schooling_opened(student_id, schooling_id, start=date(2025, 9, 1)), priced(student_id, schooling_id))
     assert await issuer.issue_batch() == 1
     return student_id, schooling_id
@@ -69,7 +74,8 @@ async def test_a_reissue_after_a_change_issues_version_2_beside_version_1(
     moved = identity_of("Lambert", "Inès").model_copy(update={"address": identity_of("x", "y").address.model_copy(
         update={"lines": ("12 rue de la Reissue",)})})  # fmt: skip
     await feed(new_bareme(student_id, schooling_id),
-               StudentRegistered(producer="students", student_id=student_id, identity=moved))
+               StudentAddressChanged(producer="students", version=2, changed=("address",), student_id=student_id,
+                                     identity=moved))
     assert await issuer.issue_batch() == 0  # a change alone reissues nothing: the director decides
 
     result = await invoke(["reissue", "--uai", UAI, "--school-year", "2025"], database_url, namespace)

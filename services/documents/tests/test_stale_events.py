@@ -8,9 +8,9 @@ from datetime import date
 
 import asyncpg
 import pytest
-from aplypro_contracts import PfmpRecorded
+from aplypro_contracts import PfmpRecorded, StudentIdentityChanged, StudentRegistered
 
-from .conftest import Feed, pfmp_validated, schooling_opened
+from .conftest import Feed, identity_of, pfmp_validated, schooling_opened
 
 pytestmark = pytest.mark.integration
 
@@ -46,3 +46,15 @@ async def test_an_older_schooling_never_reopens_a_closed_one(pool: asyncpg.Pool,
     end = await pool.fetchval("SELECT end_date FROM schoolings WHERE schooling_id = $1", schooling_id)
     assert end == date(2026, 1, 4)
     assert await stale(pool) == {"SchoolingOpened": 2}
+
+
+async def test_an_older_identity_never_overwrites_a_newer_one(pool: asyncpg.Pool, feed: Feed) -> None:
+    student_id = uuid.uuid4()
+    renamed = StudentIdentityChanged(producer="students", student_id=student_id, identity=identity_of("Roux", "Léo"),
+                                     version=2, changed=("last_name",))
+    await feed(renamed)
+    await feed(StudentRegistered(producer="students", student_id=student_id, identity=identity_of("Rousseau", "Léo"),
+                                 version=1))  # the registration, read late
+    assert await pool.fetchval("SELECT identity->>'last_name' FROM students WHERE student_id = $1",
+                               student_id) == "Roux"
+    assert await stale(pool) == {"StudentRegistered": 1}

@@ -62,7 +62,7 @@ async def history(feed: Feed, issuer: DecisionIssuer, database_url: str, namespa
     """One student's year, every kind of document issued by the service's own issuer."""
     student_id, first, second, pfmp_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     # Enrolled in September with a bank account: the DA.
-    await feed(StudentRegistered(producer="students", student_id=student_id, identity=identity_of("Lambert", "Inès")),
+    await feed(StudentRegistered(producer="students", version=1, student_id=student_id, identity=identity_of("Lambert", "Inès")),
                schooling_opened(student_id, first, start=date(2025, 9, 1)), priced(student_id, first),
                rib(student_id))  # fmt: skip
     assert await issuer.issue_batch() == 1

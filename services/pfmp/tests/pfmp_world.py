@@ -21,6 +21,6 @@ async def announce_student(pool: asyncpg.Pool, ine: str, uai: str = "0999001K") 
     )  # fmt: skip
     identity = Identity(ine=ine, last_name="HADDAD", first_names=("Mehdi",), birth_date=date(2007, 11, 2))
     async with pool.acquire() as conn, conn.transaction():
-        await projection.on_student_registered(conn, StudentRegistered(producer="students", student_id=student_id,
+        await projection.on_student_registered(conn, StudentRegistered(producer="students", version=1, student_id=student_id,
                                                                        identity=identity))
         await projection.on_schooling_opened(conn, opened)

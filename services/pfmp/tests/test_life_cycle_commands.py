@@ -38,7 +38,7 @@ async def pool(database_url: str, namespace: str) -> AsyncIterator[asyncpg.Pool]
         for ine, label in [*((ine, "TLE PRO") for ine in INES), ("000111226AB", "1ERE PRO")]:
             student_id = uuid.uuid4()
             await projection.on_student_registered(conn, StudentRegistered(
-                producer="students", student_id=student_id,
+                producer="students", version=1, student_id=student_id,
                 identity=Identity(ine=ine, last_name="NOM", first_names=("Prénom",), birth_date=date(2007, 1, 2))))
             await projection.on_schooling_opened(conn, SchoolingOpened(
                 producer="students", schooling_id=uuid.uuid4(), student_id=student_id,

@@ -53,7 +53,7 @@ async def pool(database_url: str, namespace: str) -> AsyncIterator[asyncpg.Pool]
             student_id = uuid.uuid4()
             identity = Identity(ine=ine, last_name="HADDAD", first_names=("Mehdi",), birth_date=date(2007, 11, 2))
             await projection.on_student_registered(conn, StudentRegistered(
-                producer="students", student_id=student_id, identity=identity))
+                producer="students", version=1, student_id=student_id, identity=identity))
             await projection.on_schooling_opened(conn, SchoolingOpened(
                 producer="students", schooling_id=uuid.uuid4(), student_id=student_id,
                 establishment=Establishment(uai=UAI, name="LP test"), class_label="TLE PRO", school_year=2025,

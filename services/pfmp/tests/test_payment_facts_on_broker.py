@@ -126,7 +126,7 @@ async def test_the_indicators_facts_reach_pfmp_over_the_broker(
                                      headers=list(headers.items()))
 
     try:
-        await send(STUDENTS_EVENTS, StudentRegistered(producer="students", student_id=student_id, identity=Identity(
+        await send(STUDENTS_EVENTS, StudentRegistered(producer="students", version=1, student_id=student_id, identity=Identity(
             ine="123456789AB", last_name="PRETE", first_names=("Lina",), birth_date=date(2007, 11, 2), sex="female",
             birth_country_insee="99134", address=Address(country_insee="99134"))))
         await send(STUDENTS_EVENTS, StudentIneStatusChanged(producer="students", student_id=student_id,

@@ -67,7 +67,7 @@ async def test_a_replay_fills_what_the_projection_gained_after_the_events_were_c
     student_id, schooling_id, pfmp_id, request_id = (uuid.uuid4() for _ in range(4))
     events: list[tuple[str, Envelope]] = [
         (STUDENTS_EVENTS, StudentRegistered(
-            producer="students", student_id=student_id, occurred_at=AT,
+            producer="students", version=1, student_id=student_id, occurred_at=AT,
             identity=Identity(ine="123456789AB", last_name="REJOUE", first_names=("Lou",),
                               birth_date=date(2008, 1, 2)))),
         (STUDENTS_EVENTS, SchoolingOpened(

@@ -43,7 +43,7 @@ async def enrol(pool: asyncpg.Pool, ine: str, uai: str, academy: str | None, *, 
     """A student with a 2025 schooling in an establishment of `academy`; returns the schooling id."""
     student_id, schooling_id = uuid.uuid4(), uuid.uuid4()
     async with pool.acquire() as conn, conn.transaction():
-        await projection.on_student_registered(conn, StudentRegistered(producer="students", student_id=student_id,
+        await projection.on_student_registered(conn, StudentRegistered(producer="students", version=1, student_id=student_id,
             identity=Identity(ine=ine, last_name="HOARAU", first_names=("Léa",), birth_date=date(2008, 3, 2))))
         await projection.on_schooling_opened(conn, SchoolingOpened(
             producer="students", schooling_id=schooling_id, student_id=student_id,

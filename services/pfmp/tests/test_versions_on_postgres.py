@@ -9,10 +9,15 @@ import asyncpg
 import pytest
 from aplypro_contracts import (
     Establishment,
+    Identity,
     Mef,
     PfmpRecorded,
     PfmpValidated,
+    SchoolingClosed,
     SchoolingOpened,
+    SchoolingReopened,
+    StudentIdentityChanged,
+    StudentRegistered,
     default_registry,
 )
 from aplypro_pfmp.service_layer import projection
@@ -49,6 +54,61 @@ async def test_an_older_schooling_never_overwrites_a_newer_one_and_is_counted(po
     assert row is not None
     assert (row["end_date"], row["version"]) == (date(2026, 1, 4), 2)
     assert await pool.fetchval("SELECT dropped FROM stale_events WHERE event_type = 'SchoolingOpened'") == 2
+
+
+def identity(last_name: str) -> Identity:
+    return Identity(ine="123456789AB", last_name=last_name, first_names=("Nora",), birth_date=date(2008, 3, 4))
+
+
+async def test_an_older_identity_read_after_a_newer_one_is_dropped_and_counted(pool: asyncpg.Pool) -> None:
+    student_id = uuid.UUID(int=2)
+    registered = StudentRegistered(producer="students", student_id=student_id, identity=identity("DURAND"),
+                                   version=1)
+    renamed = StudentIdentityChanged(producer="students", student_id=student_id, identity=identity("DURAND-LEBLANC"),
+                                     version=2, changed=("last_name",))
+    v1_unversioned = default_registry().parse_obj({  # a StudentRegistered v1 from before the upgrade: version 0
+        **registered.model_dump(mode="json", exclude={"version"}), "schema_version": 1,
+        "identity": identity("ANCIEN").model_dump(mode="json")})
+    async with pool.acquire() as conn, conn.transaction():
+        await projection.on_student_registered(conn, renamed)  # the correction, read first
+        await projection.on_student_registered(conn, registered)  # the registration, read late: older
+        assert isinstance(v1_unversioned, StudentRegistered)
+        await projection.on_student_registered(conn, v1_unversioned)  # older than any versioned identity
+        assert await conn.fetchval("SELECT last_name FROM students") == "DURAND-LEBLANC"  # never the older names
+        await projection.on_student_registered(conn, renamed)  # replayed
+    row = await pool.fetchrow("SELECT last_name, identity_version FROM students")
+    assert row is not None
+    assert (row["last_name"], row["identity_version"]) == ("DURAND-LEBLANC", 2)
+    assert await pool.fetchval("SELECT dropped FROM stale_events WHERE event_type = 'StudentRegistered'") == 3
+
+
+async def test_an_unversioned_identity_still_follows_an_unversioned_one(pool: asyncpg.Pool) -> None:
+    """Before the students service is upgraded, its StudentRegistered v1 (version 0) apply as before."""
+    body = StudentRegistered(producer="students", student_id=uuid.UUID(int=2), identity=identity("AVANT"),
+                             version=1).model_dump(mode="json", exclude={"version"})
+    async with pool.acquire() as conn, conn.transaction():
+        for name in ("AVANT", "APRES"):
+            event = default_registry().parse_obj(
+                {**body, "schema_version": 1, "identity": identity(name).model_dump(mode="json")})
+            assert isinstance(event, StudentRegistered)
+            await projection.on_student_registered(conn, event)
+    assert await pool.fetchval("SELECT last_name FROM students") == "APRES"
+
+
+async def test_a_closing_and_a_reopening_apply_as_the_schooling_s_next_versions(pool: asyncpg.Pool) -> None:
+    opened = schooling(1)
+    state = opened.model_dump(exclude={"event_type", "schema_version", "event_id", "version", "end_date"})
+    closed = SchoolingClosed(**state, end_date=date(2026, 1, 4), end_date_inferred=True, version=2)
+    reopened = SchoolingReopened(**state, version=3)
+    async with pool.acquire() as conn, conn.transaction():
+        await projection.on_schooling_opened(conn, opened)
+        await projection.on_schooling_opened(conn, closed)
+        assert await conn.fetchval("SELECT end_date FROM schoolings") == date(2026, 1, 4)
+        await projection.on_schooling_opened(conn, reopened)
+        await projection.on_schooling_opened(conn, closed)  # read again late: stale
+    row = await pool.fetchrow("SELECT end_date, version FROM schoolings")
+    assert row is not None
+    assert (row["end_date"], row["version"]) == (None, 3)
 
 
 async def test_a_pfmp_is_recorded_at_version_1_and_validated_at_version_2(pool: asyncpg.Pool) -> None:

@@ -15,8 +15,8 @@ import pytest
 from aplypro_contracts import (
     PaymentRequestStateChanged,
     SchoolingPriced,
+    StudentIdentityChanged,
     StudentIneStatusChanged,
-    StudentRegistered,
 )
 from aplypro_contracts.students import Address, Identity
 from aplypro_local.oidc import OTHER_UAI
@@ -158,8 +158,9 @@ async def test_the_indicators_sum_yearly_caps_pending_pfmps_net_payments_and_rec
     missing = await seed_student(pool, UAI, last_name="INCOMPLET", academy="14")  # the seed: no sex, no birthplace
     async with pool.acquire() as conn, conn.transaction():
         for seeded in (ready, lost):
-            await projection.on_student_registered(conn, StudentRegistered(
-                producer="students", student_id=seeded.student_id, identity=ready_identity(seeded.ine)))
+            await projection.on_student_registered(conn, StudentIdentityChanged(  # the seed's registration was 1
+                producer="students", version=2, changed=("sex",), student_id=seeded.student_id,
+                identity=ready_identity(seeded.ine)))
         await projection.on_ine_status_changed(conn, StudentIneStatusChanged(
             producer="students", student_id=lost.student_id, ine_status="not_found", version=1))
         for seeded, rate, cap in ((ready, 1500, 60000), (lost, 1000, 30000), (missing, None, None)):

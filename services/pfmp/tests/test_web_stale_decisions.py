@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import pytest
@@ -20,7 +21,10 @@ from aplypro_contracts import (
     Mef,
     SchoolingOpened,
     SchoolingPriced,
+    StudentAddressChanged,
+    StudentIdentityChanged,
     StudentRegistered,
+    StudentState,
 )
 from aplypro_contracts.students import Address
 from aplypro_local.school import UAI
@@ -52,16 +56,31 @@ class Student:
         self.student_id, self.schooling_id = uuid.uuid4(), uuid.uuid4()
         self.schooling_version = 0
         self.da_version = 0
+        self.identity_version = 0
 
     def identity(self, city: str = "Rennes") -> Identity:
         return Identity(ine="123456789AB", last_name="PERIME", first_names=("Nora",), birth_date=date(2008, 3, 4),
                         address=Address(lines=("1 rue de la Gare",), postal_code="35000", city_name=city))
 
-    async def registered(self, at: datetime, city: str = "Rennes", *, sex: str = "unknown") -> None:
+    async def registered(self, at: datetime, city: str = "Rennes", *, sex: str = "unknown",
+                         replay: bool = False) -> None:
+        """The first time StudentRegistered, then each change as the students service tells it: a new city is
+        StudentAddressChanged, a new sex StudentIdentityChanged, each the identity's next version. `replay`: the
+        last event read again (same version)."""
+        if not replay:
+            self.identity_version += 1
         identity = self.identity(city).model_copy(update={"sex": sex})
+        common: dict[str, Any] = {"producer": "students", "student_id": self.student_id, "identity": identity,
+                                  "occurred_at": at, "version": self.identity_version}
+        event: StudentState
+        if self.identity_version == 1:
+            event = StudentRegistered(**common)
+        elif sex != "unknown":
+            event = StudentIdentityChanged(**common, changed=("sex",))
+        else:
+            event = StudentAddressChanged(**common, changed=("address",))
         async with self.pool.acquire() as conn, conn.transaction():
-            await projection.on_student_registered(conn, StudentRegistered(
-                producer="students", student_id=self.student_id, identity=identity, occurred_at=at))
+            await projection.on_student_registered(conn, event)
 
     async def schooling(self, at: datetime, *, mef: Mef = BAC_PRO, class_label: str = "TLE PRO") -> None:
         self.schooling_version += 1
@@ -113,7 +132,7 @@ async def test_a_da_is_marked_for_reissue_when_what_it_prints_changed_after_its_
     assert stale_text(client, student) is None
 
     # Nothing a DA prints: a replayed identity, the sex (not printed), a class change; not stale
-    await student.registered(T0)
+    await student.registered(T0, replay=True)
     await student.registered(issued + timedelta(days=1), sex="female")
     await student.schooling(issued + timedelta(days=1), class_label="TLE PRO")
     await student.priced(issued + timedelta(days=1), 1500)  # priced again, same barème

@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aplypro_contracts import SchoolingOpened, default_registry
+from aplypro_contracts import SchoolingClosed, default_registry
 from aplypro_contracts.topics import STUDENTS_EVENTS
 from aplypro_servicekit.db import create_pool, migrate
 from aplypro_students.adapters.csv_reference import read_bcn_mefs_csv, read_establishments_csv
@@ -105,8 +105,8 @@ async def test_a_full_snapshot_closes_its_absentees_once_on_its_date_flagged_inf
     assert (summary.departures, summary.events) == (1, 1)
     assert await db.closed() == {ine(0): (TODAY, True)}
     [event] = await db.events_since(before)
-    assert isinstance(event, SchoolingOpened)
-    assert (event.end_date, event.version) == (TODAY, 2)  # the full state, next version
+    assert isinstance(event, SchoolingClosed)
+    assert (event.end_date, event.end_date_inferred, event.version) == (TODAY, True, 2)  # full state, next version
     # the same snapshot again: nothing changes, nothing is emitted
     again = await db.load(rows(range(1, 10)), mode="full")
     assert (again.departures, again.events) == (0, 0)

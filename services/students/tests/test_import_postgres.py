@@ -10,7 +10,14 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aplypro_contracts import SchoolingOpened, StudentRegistered, default_registry
+from aplypro_contracts import (
+    SchoolingClosed,
+    SchoolingOpened,
+    SchoolingState,
+    StudentRegistered,
+    StudentState,
+    default_registry,
+)
 from aplypro_contracts.topics import STUDENTS_EVENTS
 from aplypro_servicekit.db import create_pool, migrate
 from aplypro_students.adapters.csv_reference import read_bcn_mefs_csv, read_establishments_csv
@@ -105,13 +112,21 @@ async def test_a_correction_and_a_class_change_emit_only_what_changed(db: Db, wr
     summary = await db.import_file(write_csv(HEADER, renamed_and_moved))
     assert (summary.new, summary.changed, summary.schoolings_written, summary.events) == (0, 1, 2, 3)
     types = [json.loads(r["headers"])["event-type"] for r in (await db.outbox())[emitted:]]
-    assert types == ["StudentRegistered", "SchoolingOpened", "SchoolingOpened"]
+    assert types == ["StudentIdentityChanged", "SchoolingClosed", "SchoolingOpened"]
     ends = await db.pool.fetch("SELECT end_date FROM schoolings ORDER BY start_date")
     assert [r["end_date"] for r in ends] == [date(2025, 10, 5), None]  # the old class closed the day before
     # Each schooling event carries its schooling's version: the closed one changed (2), the new one is 1.
-    opened = [default_registry().parse(r["payload"]) for r in (await db.outbox())]
-    versions = [(e.end_date, e.version) for e in opened if isinstance(e, SchoolingOpened)]
-    assert versions == [(None, 1), (date(2025, 10, 5), 2), (None, 1)]
+    emitted_events = [default_registry().parse(r["payload"]) for r in (await db.outbox())]
+    versions = [(e.event_type, e.end_date, e.version) for e in emitted_events if isinstance(e, SchoolingState)]
+    assert versions == [("SchoolingOpened", None, 1), ("SchoolingClosed", date(2025, 10, 5), 2),
+                        ("SchoolingOpened", None, 1)]
+    closed = next(e for e in emitted_events if isinstance(e, SchoolingClosed))
+    assert closed.end_date_inferred is False  # the day before the new class started: known, not inferred
+    # The student: registered at version 1, renamed at version 2 with only the changed field named.
+    students = [(e.event_type, e.version, getattr(e, "changed", None), e.identity.last_name)
+                for e in emitted_events if isinstance(e, StudentState)]
+    assert students == [("StudentRegistered", 1, None, "HADDAD"),
+                        ("StudentIdentityChanged", 2, ("last_name",), "HADDAD-NOUR")]
 
 
 async def test_a_file_with_one_bad_row_imports_nothing(db: Db, write_csv: WriteCsv) -> None:

@@ -223,7 +223,7 @@ async def test_an_outside_producer_following_the_guide_is_applied_once_and_reads
         assert set(by_student) == {str(student_id).encode(), str(other_id).encode()}
         mine = by_student[str(student_id).encode()]
         types = [dict(r.headers)["event-type"].decode() for r in mine]
-        assert types == ["StudentRegistered", "SchoolingOpened", "SchoolingOpened"]
+        assert types == ["StudentRegistered", "SchoolingOpened", "SchoolingClosed"]
         opened, closing = (json.loads(r.value) for r in mine[1:])
         assert (opened["establishment"]["uai"], opened["class_label"]) == ("0999003M", "2NDE CGEM")
         assert (opened["end_date"], closing["end_date"]) == (None, "2026-02-14")

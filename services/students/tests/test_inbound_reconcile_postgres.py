@@ -83,7 +83,7 @@ async def test_the_csv_student_is_matched_and_only_real_changes_are_emitted_once
     outcome, emitted = await apply(pool, moved)
     assert outcome == "applied"
     assert sorted((e["type"], e["class_label"], e["end_date"]) for e in emitted) == [
-        ("SchoolingOpened", "TLE PRO MELEC", "2025-11-02"), ("SchoolingOpened", "TLE PRO MELEC B", None)]
+        ("SchoolingClosed", "TLE PRO MELEC", "2025-11-02"), ("SchoolingOpened", "TLE PRO MELEC B", None)]
 
     # The same version again under another event id: stale, skipped. A newer, unchanged one: nothing emitted.
     assert await apply(pool, haddad(2, class_label="TLE PRO MELEC C")) == ("stale", [])
@@ -100,7 +100,7 @@ async def test_an_identity_correction_re_emits_the_student_and_a_missing_event_i
         update={"first_names": ("Mehdi", "Karim")})})
     outcome, emitted = await apply(pool, corrected)
     assert outcome == "applied"
-    assert [(e["type"], e["identity"]["first_names"]) for e in emitted] == [
-        ("StudentRegistered", ["Mehdi", "Karim"])]
+    assert [(e["type"], e["identity"]["first_names"], e["changed"], e["version"]) for e in emitted] == [
+        ("StudentIdentityChanged", ["Mehdi", "Karim"], ["first_names"], 2)]
     # The two other students of the establishment were never reported: they stay as they were.
     assert await pool.fetchval("SELECT count(*) FROM schoolings WHERE end_date IS NULL") == 2

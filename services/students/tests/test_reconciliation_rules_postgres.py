@@ -13,7 +13,17 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aplypro_contracts import SchoolingOpened, StudentIneStatusChanged, StudentRegistered, default_registry
+from aplypro_contracts import (
+    SchoolingChanged,
+    SchoolingClosed,
+    SchoolingOpened,
+    SchoolingReopened,
+    StudentAddressChanged,
+    StudentIdentityChanged,
+    StudentIneStatusChanged,
+    StudentRegistered,
+    default_registry,
+)
 from aplypro_contracts.topics import STUDENTS_EVENTS
 from aplypro_servicekit.db import create_pool, migrate
 from aplypro_students.adapters.csv_reference import read_bcn_mefs_csv, read_establishments_csv
@@ -112,8 +122,10 @@ async def test_a_real_ine_takes_over_the_placeholder_student_of_the_same_identit
     assert (after["student_id"], after["ine"], after["ine_status"]) == (before["student_id"], "000111223AB", "ok")
     assert (summary.new, summary.changed) == (0, 1)
     events = await db.events_since(mark)
-    assert isinstance(events[0], StudentRegistered)  # the same student id, its real INE
+    assert isinstance(events[0], StudentIdentityChanged)  # the same student id, its real INE
     assert (events[0].student_id, events[0].identity.ine) == (before["student_id"], "000111223AB")
+    assert "ine" in events[0].changed
+    assert events[0].version == 2
     if placeholder == "not_found":  # the ine_not_found payment gate lifts, once
         assert [(type(e), e.ine_status) for e in events[1:]] == [(StudentIneStatusChanged, "found")]
     else:
@@ -141,6 +153,7 @@ async def test_two_national_ines_of_one_identity_make_two_students_and_one_revie
 async def test_a_student_who_comes_back_reopens_the_same_schooling(db: Db) -> None:
     others = [row(f"00011130{n}AB", name=f"NOM{n};Prenom") for n in range(5)]
     await db.load(row(), *others)
+    departure = await db.mark()
     await db.load(*others, mode="full")  # absent from a snapshot: closed today, inferred (1 of 6 < 20 %)
     [closed] = [s for s in await db.schoolings() if s["end_date"] is not None]
     assert (closed["end_date"], closed["end_date_inferred"], closed["version"]) == (TODAY, True, 2)
@@ -149,8 +162,11 @@ async def test_a_student_who_comes_back_reopens_the_same_schooling(db: Db) -> No
     assert (summary.changes.schoolings_opened, summary.changes.schoolings_closed) == (1, 0)
     [reopened] = [s for s in await db.schoolings() if s["schooling_id"] == closed["schooling_id"]]
     assert (reopened["end_date"], reopened["end_date_inferred"], reopened["version"]) == (None, False, 3)
-    [event] = await db.events_since(mark)
-    assert isinstance(event, SchoolingOpened)
+    closing, event = await db.events_since(departure)  # the departure's closing, then the reopening
+    assert isinstance(closing, SchoolingClosed)
+    assert (closing.end_date, closing.end_date_inferred, closing.version) == (TODAY, True, 2)
+    assert await db.events_since(mark) == [event]
+    assert isinstance(event, SchoolingReopened)
     assert (event.schooling_id, event.end_date, event.version) == (closed["schooling_id"], None, 3)
     await db.unchanged_on_reimport(row(), *others, mode="full")
 
@@ -170,13 +186,14 @@ async def test_a_transfer_gives_two_schoolings_in_the_year_the_first_closing_the
     assert (second["uai"], second["start_date"], second["end_date"], second["version"]) == (
         OTHER_UAI, date(2025, 11, 3), None, 1)
     events = await db.events_since(mark)
-    assert [(e.establishment.uai, e.end_date, e.version) for e in events] == [
-        (UAI, date(2025, 11, 2), 2), (OTHER_UAI, None, 1)]  # the closing first, then the opening
+    assert [(type(e), e.establishment.uai, e.end_date, e.version) for e in events] == [
+        (SchoolingClosed, UAI, date(2025, 11, 2), 2), (SchoolingOpened, OTHER_UAI, None, 1)]  # closing first
     await db.unchanged_on_reimport(moved, uai=OTHER_UAI)
 
 
-# §5.2: each source is the authority for birth data; a correction of birth date, birthplace and address
-# re-emits the student's full state once, and no schooling event.
+# §5.2: each source is the authority for birth data; a correction of birth date, birthplace and address emits
+# StudentIdentityChanged (birth date) and StudentAddressChanged (birthplace, address) once each, identity
+# first, each with the full new identity, its own version and the changed field names; no schooling event.
 async def test_corrections_of_birth_data_and_address_re_emit_the_student_once(db: Db) -> None:
     await db.load(row())
     mark = await db.mark()
@@ -185,10 +202,46 @@ async def test_corrections_of_birth_data_and_address_re_emit_the_student_once(db
     assert (summary.new, summary.changed, summary.schoolings_written) == (0, 1, 0)
     [student] = await db.students()
     assert (student["birth_date"], student["birth_city_insee"]) == (date(2007, 11, 3), "29019")
+    identity, address = await db.events_since(mark)
+    assert (type(identity), identity.changed, identity.version) == (StudentIdentityChanged, ("birth_date",), 2)
+    assert (type(address), address.changed, address.version) == (
+        StudentAddressChanged, ("address", "birth_city_insee"), 3)
+    for event in (identity, address):  # each carries the full new state
+        assert (event.identity.birth_date, event.identity.birth_city_insee) == (date(2007, 11, 3), "29019")
+        assert (event.identity.address.lines, event.identity.address.city_name) == (
+            ("3 impasse du Port",), "CONCARNEAU")
+    assert await db.pool.fetchval("SELECT version FROM students") == 3
+    await db.unchanged_on_reimport(corrected)
+
+
+# §5.2: an address alone corrected is StudentAddressChanged alone, naming the address only.
+async def test_an_address_correction_alone_emits_only_student_address_changed(db: Db) -> None:
+    await db.load(row())
+    mark = await db.mark()
+    moved = row(address="3 impasse du Port;29900;29039;CONCARNEAU;99100")
+    await db.load(moved)
     [event] = await db.events_since(mark)
-    assert isinstance(event, StudentRegistered)
-    assert (event.identity.birth_date, event.identity.birth_city_insee) == (date(2007, 11, 3), "29019")
-    assert (event.identity.address.lines, event.identity.address.city_name) == (("3 impasse du Port",), "CONCARNEAU")
+    assert (type(event), event.changed, event.version) == (StudentAddressChanged, ("address",), 2)
+    assert (event.identity.last_name, event.identity.address.postal_code) == ("HADDAD", "29900")
+    await db.unchanged_on_reimport(moved)
+
+
+# §5.10: a first sight is StudentRegistered v2 at version 1; a start date or status corrected on an open
+# schooling is SchoolingChanged naming those fields, the schooling's next version.
+async def test_a_corrected_start_date_and_status_are_a_schooling_changed(db: Db) -> None:
+    mark = await db.mark()
+    await db.load(row())
+    registered, opened = await db.events_since(mark)
+    assert (type(registered), registered.version) == (StudentRegistered, 1)
+    assert (type(opened), opened.version) == (SchoolingOpened, 1)
+    mark = await db.mark()
+    corrected = row(start="2025-09-08").replace(";scolaire;", ";apprenti;")
+    await db.load(corrected)
+    [event] = await db.events_since(mark)
+    assert isinstance(event, SchoolingChanged)
+    assert (event.changed, event.start_date, event.status, event.end_date, event.version) == (
+        ("status", "start_date"), date(2025, 9, 8), "apprentice", None, 2)
+    assert event.schooling_id == opened.schooling_id
     await db.unchanged_on_reimport(corrected)
 
 
@@ -205,7 +258,8 @@ async def test_a_past_year_is_never_reopened_and_moves_only_on_an_explicit_date(
     await db.load(later)
     [schooling] = await db.schoolings()
     assert (schooling["end_date"], schooling["version"]) == (date(2025, 7, 4), 2)
-    assert [(e.end_date, e.version) for e in await db.events_since(mark)] == [(date(2025, 7, 4), 2)]
+    assert [(type(e), e.end_date, e.version, e.changed) for e in await db.events_since(mark)] == [
+        (SchoolingChanged, date(2025, 7, 4), 2, ("end_date",))]  # a new end date, not a closing
     await db.unchanged_on_reimport(later)
 
 

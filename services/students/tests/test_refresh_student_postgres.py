@@ -11,7 +11,14 @@ from datetime import date
 from typing import Any
 
 import pytest
-from aplypro_contracts import SchoolingOpened, StudentIneStatusChanged, StudentRegistered, default_registry
+from aplypro_contracts import (
+    SchoolingClosed,
+    SchoolingOpened,
+    StudentAddressChanged,
+    StudentIdentityChanged,
+    StudentIneStatusChanged,
+    default_registry,
+)
 from aplypro_contracts.topics import STUDENTS_EVENTS
 from aplypro_local.fake_sygne import FakeSygneServer
 from aplypro_local.fake_sygne.sample import PREMIERE, TLE, detail_of, list_entry, schooling
@@ -65,13 +72,17 @@ async def test_a_class_change_and_an_identity_correction_are_applied_and_emitted
         ("1ERE PRO MELEC", PREMIERE[:10], "student", date(2025, 9, 1), date(2025, 9, 30), False),
         ("TLE PRO MELEC", TLE[:10], "student", date(2025, 10, 1), None, False))
     events = await events_after(db, before)
-    assert [type(e) for e in events] == [StudentRegistered, SchoolingOpened, SchoolingOpened]
-    assert events[0].identity.last_name == "HADDAD-BERGER"
-    assert [e.end_date for e in events[1:]] == [date(2025, 9, 30), None]  # the closing first
-    assert report.events == 3
+    # a name and an address corrected in one refresh: two events, identity first, each with the full identity
+    assert [type(e) for e in events] == [StudentIdentityChanged, StudentAddressChanged, SchoolingClosed,
+                                         SchoolingOpened]
+    assert [(e.changed, e.identity.last_name, e.identity.address.lines) for e in events[:2]] == [
+        (("last_name",), "HADDAD-BERGER", ("3 place Hoche",)), (("address",), "HADDAD-BERGER", ("3 place Hoche",))]
+    assert events[1].version == events[0].version + 1
+    assert [e.end_date for e in events[2:]] == [date(2025, 9, 30), None]  # the closing first
+    assert report.events == 4
     # the same answers again: nothing changes, nothing is emitted
     assert (await refresh(db, fake, MEHDI)).events == 0
-    assert len(await events_after(db, before)) == 3
+    assert len(await events_after(db, before)) == 4
 
 
 async def test_the_history_rewrites_known_dates_and_ignores_unknown_schoolings(db: Db,

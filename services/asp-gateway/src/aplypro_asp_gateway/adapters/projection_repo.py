@@ -45,22 +45,27 @@ async def upsert_student(conn: Connection, student_id: UUID, as_of: datetime, *,
                          first_names: list[str], birth_date: date, sex: str, birth_city_insee: str | None,
                          birth_country_insee: str | None, postal_code: str | None, city_insee: str | None,
                          country_insee: str | None, address_lines: list[str] | None = None,
-                         city_name: str | None = None) -> None:
-    await conn.execute(
+                         city_name: str | None = None, version: int = 0) -> bool:
+    """The student's identity if newer than the one held (its version, migration 0015); False if not."""
+    applied = await conn.fetchval(
         "INSERT INTO students (student_id, last_name, first_names, birth_date, sex, birth_city_insee, "
         "birth_country_insee, address_postal_code, address_city_insee, address_country_insee, as_of, "
-        "address_lines, address_city_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+        "address_lines, address_city_name, identity_version) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
         "ON CONFLICT (student_id) DO UPDATE SET last_name = EXCLUDED.last_name, "
         "first_names = EXCLUDED.first_names, birth_date = EXCLUDED.birth_date, sex = EXCLUDED.sex, "
         "birth_city_insee = EXCLUDED.birth_city_insee, birth_country_insee = EXCLUDED.birth_country_insee, "
         "address_postal_code = EXCLUDED.address_postal_code, address_city_insee = EXCLUDED.address_city_insee, "
         "address_country_insee = EXCLUDED.address_country_insee, as_of = EXCLUDED.as_of, "
-        "address_lines = EXCLUDED.address_lines, address_city_name = EXCLUDED.address_city_name "
-        "WHERE students.as_of <= EXCLUDED.as_of",
+        "address_lines = EXCLUDED.address_lines, address_city_name = EXCLUDED.address_city_name, "
+        "identity_version = EXCLUDED.identity_version "
+        "WHERE students.identity_version < EXCLUDED.identity_version OR EXCLUDED.identity_version = 0 "
+        "AND students.identity_version = 0 AND students.as_of <= EXCLUDED.as_of RETURNING true",
         student_id, last_name, first_names, birth_date, sex, birth_city_insee, birth_country_insee,
-        postal_code, city_insee, country_insee, as_of, address_lines or [], city_name,
+        postal_code, city_insee, country_insee, as_of, address_lines or [], city_name, version,
     )
-    await _recheck(conn, student_id)
+    await _recheck(conn, student_id)  # as before, stale or not: its pending requests are looked at again
+    return bool(applied)
 
 
 def _newer(table: str) -> str:
@@ -93,8 +98,7 @@ async def upsert_schooling(conn: Connection, schooling_id: UUID, student_id: UUI
         schooling_id, student_id, uai, contract_type_code, mef_code, mef_ministry, school_year, status,
         start_date, end_date, as_of, version, establishment_city_insee, establishment_postal_code,
     )
-    if applied:
-        await _recheck(conn, student_id)
+    await _recheck(conn, student_id)  # as before, stale or not: its pending requests are looked at again
     return bool(applied)
 
 
@@ -119,8 +123,7 @@ async def upsert_rib(conn: Connection, student_id: UUID, uai: str, as_of: dateti
         + _newer("ribs") + "RETURNING true",
         student_id, uai, rib_id, owner_type, holder_name, iban, bic, as_of, version,
     )
-    if applied:
-        await _recheck(conn, student_id)
+    await _recheck(conn, student_id)  # as before, stale or not: its pending requests are looked at again
     return bool(applied)
 
 
@@ -154,8 +157,7 @@ async def upsert_ine_status(conn: Connection, student_id: UUID, *, not_found: bo
         "WHERE student_ine_status.version < EXCLUDED.version RETURNING true",
         student_id, not_found, version,
     )
-    if applied:
-        await _recheck(conn, student_id)
+    await _recheck(conn, student_id)  # as before, stale or not: its pending requests are looked at again
     return bool(applied)
 
 
@@ -192,8 +194,7 @@ async def upsert_decision(conn: Connection, schooling_id: UUID, student_id: UUID
         "WHERE attributive_decisions.version < EXCLUDED.version RETURNING true",
         schooling_id, student_id, number, version, issued_at,
     )
-    if applied:
-        await _recheck(conn, student_id)
+    await _recheck(conn, student_id)  # as before, stale or not: its pending requests are looked at again
     return bool(applied)
 
 

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import structlog
 from aplypro_contracts import (
+    SCHOOLING_STATE_EVENTS,
+    STUDENT_STATE_EVENTS,
     DocumentReady,
     Envelope,
     PaymentRequested,
     PaymentRetryRequested,
     RibRecorded,
     SchoolingHiddenChanged,
-    SchoolingOpened,
     SchoolingPriced,
+    SchoolingState,
     StudentIneStatusChanged,
-    StudentRegistered,
+    StudentState,
 )
 from aplypro_servicekit.consumer import BatchHandler, EventHandler, in_batch_order
 from aplypro_servicekit.db import Connection
@@ -34,18 +36,22 @@ async def _stale(conn: Connection, event_type: str, aggregate_id: str, version: 
     log.info("stale_event_dropped", event_type=event_type, aggregate_id=aggregate_id, version=version)
 
 
-async def on_student_registered(conn: Connection, event: StudentRegistered) -> None:
+async def on_student_registered(conn: Connection, event: StudentState) -> None:
+    """StudentRegistered, StudentIdentityChanged, StudentAddressChanged: each carries the full identity."""
     identity, address = event.identity, event.identity.address
-    await repo.upsert_student(
+    if not await repo.upsert_student(
         conn, event.student_id, event.occurred_at, last_name=identity.last_name,
         first_names=list(identity.first_names), birth_date=identity.birth_date, sex=identity.sex,
         birth_city_insee=identity.birth_city_insee, birth_country_insee=identity.birth_country_insee,
         postal_code=address.postal_code, city_insee=address.city_insee, country_insee=address.country_insee,
-        address_lines=list(address.lines), city_name=address.city_name,
-    )
+        address_lines=list(address.lines), city_name=address.city_name, version=event.version,
+    ):
+        await _stale(conn, event.event_type, str(event.student_id), event.version)
 
 
-async def on_schooling_opened(conn: Connection, event: SchoolingOpened) -> None:
+async def on_schooling_opened(conn: Connection, event: SchoolingState) -> None:
+    """SchoolingOpened, SchoolingChanged, SchoolingClosed, SchoolingReopened: the full state, one version sequence
+    per schooling, so each is applied alike and an older one is dropped."""
     if not await repo.upsert_schooling(
         conn, event.schooling_id, event.student_id, event.occurred_at, uai=event.establishment.uai,
         contract_type_code=event.establishment.contract_type_code, mef_code=event.mef.code,
@@ -151,7 +157,9 @@ async def on_retry_requested(conn: Connection, event: PaymentRetryRequested) -> 
 
 
 HANDLERS_BY_TOPIC: dict[str, dict[str, EventHandler]] = {
-    "students": {"StudentRegistered": on_student_registered, "SchoolingOpened": on_schooling_opened,
+    # every event with a student's full identity, every one with a schooling's full state (a closing included)
+    "students": {**dict.fromkeys(STUDENT_STATE_EVENTS, on_student_registered),
+                 **dict.fromkeys(SCHOOLING_STATE_EVENTS, on_schooling_opened),
                  "StudentIneStatusChanged": on_ine_status_changed,
                  "SchoolingHiddenChanged": on_schooling_hidden_changed},
     "documents": {"DocumentReady": on_document_ready},

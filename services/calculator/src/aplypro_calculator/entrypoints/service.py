@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import structlog
+from aplypro_contracts import SCHOOLING_STATE_EVENTS, STUDENT_STATE_EVENTS
 from aplypro_contracts.topics import (
     ASP_EVENTS,
     CALCULATOR_EVENTS,
@@ -70,11 +71,12 @@ def build_spec(settings: CalculatorSettings) -> ServiceSpec:
             # The documents' DAs join it rather than a consumer of their own: a second writer could commit a
             # DA while an evaluation that had not seen it commits its request blocked, never to be released.
             topics=[STUDENTS_EVENTS, PFMP_EVENTS, ASP_EVENTS, STUDENTS_RIBS, DOCUMENTS_EVENTS], consumer_name="pricing",
-            handlers={"SchoolingOpened": handlers.on_event, "PfmpRecorded": handlers.on_event,
+            handlers={**dict.fromkeys(SCHOOLING_STATE_EVENTS, handlers.on_event),  # each the full state
+                      "PfmpRecorded": handlers.on_event,
                       "PfmpValidated": handlers.on_event, "PfmpRectified": handlers.on_event,
                       "PaymentRetryRequested": handlers.on_event, "RibRecorded": handlers.on_event,
                       # Only the address is read, as a fingerprint: an address change retries rejections.
-                      "StudentRegistered": handlers.on_event,
+                      **dict.fromkeys(STUDENT_STATE_EVENTS, handlers.on_event),
                       "PaymentRequestSent": handlers.on_event, "PaymentRequestStateChanged": handlers.on_event,
                       "DocumentReady": handlers.on_event,
                       # pfmp's report of a closed schooling: reason pfmp_outside_schooling_dates.

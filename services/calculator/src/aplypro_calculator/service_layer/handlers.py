@@ -26,9 +26,9 @@ from aplypro_contracts import (
     PfmpValidated,
     SchoolingExtended,
     SchoolingHiddenChanged,
-    SchoolingOpened,
     SchoolingPriced,
-    StudentRegistered,
+    SchoolingState,
+    StudentState,
     StudentsMerged,
 )
 from aplypro_servicekit.db import Connection
@@ -53,7 +53,7 @@ from aplypro_calculator.service_layer.retries import RETRY_EVENTS, RetryEvent, r
 E = TypeVar("E", bound=Envelope)
 
 
-def priced_state(event: SchoolingOpened) -> dict[str, Any]:
+def priced_state(event: SchoolingState) -> dict[str, Any]:
     """The schooling as the calculator stores it, with the barème of its MEF and year."""
     mef = event.mef
     row = MefRow.from_bcn({  # the same normalisation as the BCN file (calculation.md §2.2)
@@ -132,7 +132,7 @@ class Handlers:
         held = [e for e in events if isinstance(e, PaymentRequestHeld)]
         if held:  # the gateway's reasons, for explain and status only: no state or amount changes
             await postgres_held.record_held(conn, held)
-        apart = (PaymentRequestStateChanged | PaymentRequestSent | StudentRegistered | DocumentReady
+        apart = (PaymentRequestStateChanged | PaymentRequestSent | StudentState | DocumentReady
                  | PaymentRequestHeld | SchoolingExtended | SchoolingHiddenChanged | ExclusionChanged)
         for run in _runs([e for e in events if not isinstance(e, apart)]):
             causes = {}
@@ -146,8 +146,8 @@ class Handlers:
                 out += await self._apply_facts(conn, run, causes, arriving)
             out += await self.recompute_pools(conn, causes, arriving=arriving)
         # Identities last, as one set: only an address change matters here (it retries a recognised
-        # rejection), and keeping them out of the runs keeps the students' SchoolingOpened in one run.
-        identities: list[RetryEvent] = [e for e in events if isinstance(e, StudentRegistered)]
+        # rejection), and keeping them out of the runs keeps the students' schooling events in one run.
+        identities: list[RetryEvent] = [e for e in events if isinstance(e, StudentState)]
         if identities:
             causes = {}
             await retry_payments(conn, identities, causes)
@@ -158,7 +158,8 @@ class Handlers:
                            arriving: dict[PoolKey, list[dict[str, Any]]]) -> list[OutboxRow]:
         # Within a run the newest event of an aggregate wins; any other one of it is stale (dropped, counted).
         dropped: Counter[str] = Counter()
-        schoolings = _newest((e for e in events if isinstance(e, SchoolingOpened)),
+        # SchoolingOpened, Changed, Closed, Reopened: one version sequence per schooling, the full state in each
+        schoolings = _newest((e for e in events if isinstance(e, SchoolingState)),
                              lambda e: (e.schooling_id, e.version), dropped)
         pfmps = _newest((e for e in events if isinstance(e, PfmpRecorded | PfmpValidated)),
                         lambda e: (e.pfmp.pfmp_id, e.pfmp.version), dropped)
@@ -197,7 +198,7 @@ class Handlers:
                 causes.setdefault(key, Cause.of(by_student[key[0]]))
         return out
 
-    async def _price_schoolings(self, conn: Connection, events: list[SchoolingOpened],
+    async def _price_schoolings(self, conn: Connection, events: list[SchoolingState],
                                 causes: dict[PoolKey, Cause], dropped: Counter[str]) -> list[OutboxRow]:
         before = await postgres.get_schoolings(conn, [e.schooling_id for e in events])
         fresh = [e for e in events if is_newer(e.version, before[e.schooling_id]["version"] if e.schooling_id in before

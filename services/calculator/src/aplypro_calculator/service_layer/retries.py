@@ -4,14 +4,15 @@ Three triggers: the director's "relancer" (PaymentRetryRequested) for a `rejecte
 request (the same event naming an `incomplete` latest request is the director's "retenter": that request is
 evaluated again, not replaced); and, for a `validated` PFMP whose latest request was rejected for a recognised reason
 (asp-exchange.md §6.1), a new RIB for its establishment (RibRecorded) or a change of the student's address
-(StudentRegistered whose address fingerprint differs from the one held). The new request is created
+(StudentRegistered, StudentIdentityChanged or StudentAddressChanged, each with the full identity, whose address
+fingerprint differs from the one held). The new request is created
 `pending` with no due time, so the recomputation of its pool that follows evaluates it at once, like a
 rectification's. Whatever is not retried is logged with why (ids only: the RIB's bank details and the
 student's identity are never stored or logged; of the address only a salted fingerprint is kept).
 
 A student seen for the first time (registered before the calculator kept fingerprints) has no fingerprint to
 compare with: the event counts as a change when it occurred after the rejection was recorded, since the
-students service publishes StudentRegistered only when the identity changed.
+students service publishes a student event only when the identity changed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from aplypro_contracts import PaymentRetryRequested, RibRecorded, StudentRegistered
+from aplypro_contracts import (
+    PaymentRetryRequested,
+    RibRecorded,
+    StudentAddressChanged,
+    StudentIdentityChanged,
+    StudentRegistered,
+    StudentState,
+)
 from aplypro_contracts.ids import new_uuid
 from aplypro_servicekit.db import Connection
 
@@ -38,8 +46,9 @@ from aplypro_calculator.service_layer.events import Cause
 
 log = structlog.get_logger(__name__)
 
-RetryEvent = PaymentRetryRequested | RibRecorded | StudentRegistered
-RETRY_EVENTS = (PaymentRetryRequested, RibRecorded, StudentRegistered)  # the events this module handles
+RetryEvent = PaymentRetryRequested | RibRecorded | StudentState
+# the events this module handles (each student event carries the full identity, address included)
+RETRY_EVENTS = (PaymentRetryRequested, RibRecorded, StudentRegistered, StudentIdentityChanged, StudentAddressChanged)
 
 
 def _facts(row: dict[str, Any]) -> RetryFacts:
@@ -65,7 +74,7 @@ async def retry_payments(conn: Connection, events: list[RetryEvent], causes: dic
     ribs = [e for e in events if isinstance(e, RibRecorded)]
     if ribs:
         await _after_new_ribs(conn, ribs, causes)
-    students = [e for e in events if isinstance(e, StudentRegistered)]
+    students = [e for e in events if isinstance(e, StudentState)]
     if students:
         await _after_address_changes(conn, students, causes)
 
@@ -95,10 +104,10 @@ async def _after_new_ribs(conn: Connection, events: list[RibRecorded], causes: d
     await _retry_cured(conn, rows, lambda row: by_place[(row["student_id"], row["uai"])], "rib", causes)
 
 
-async def _after_address_changes(conn: Connection, events: list[StudentRegistered],
+async def _after_address_changes(conn: Connection, events: list[StudentState],
                                  causes: dict[PoolKey, Cause]) -> None:
     # The newest identity of each student in the batch (by occurred_at, as the fingerprints are kept).
-    newest: dict[Any, StudentRegistered] = {}
+    newest: dict[Any, StudentState] = {}
     for e in events:
         if e.student_id not in newest or newest[e.student_id].occurred_at <= e.occurred_at:
             newest[e.student_id] = e

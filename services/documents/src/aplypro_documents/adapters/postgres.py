@@ -9,11 +9,15 @@ from uuid import UUID
 from aplypro_servicekit.db import Connection
 
 
-async def upsert_student(conn: Connection, student_id: UUID, identity: dict[str, Any]) -> None:
-    await conn.execute(
-        "INSERT INTO students VALUES ($1, $2::jsonb) ON CONFLICT (student_id) DO UPDATE SET identity = $2::jsonb",
-        student_id, json.dumps(identity),
+async def upsert_student(conn: Connection, student_id: UUID, identity: dict[str, Any], version: int = 0) -> bool:
+    """The student's full identity, if newer than the one held (migration 0006); False, changing nothing, if not."""
+    applied = await conn.fetchval(
+        "INSERT INTO students (student_id, identity, version) VALUES ($1, $2::jsonb, $3) ON CONFLICT (student_id) "
+        "DO UPDATE SET identity = EXCLUDED.identity, version = EXCLUDED.version" + newer_than("students")
+        + " RETURNING true",
+        student_id, json.dumps(identity), version,
     )
+    return bool(applied)
 
 
 def newer_than(table: str) -> str:

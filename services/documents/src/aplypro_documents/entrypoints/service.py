@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aplypro_contracts import SCHOOLING_STATE_EVENTS, STUDENT_STATE_EVENTS
 from aplypro_contracts.topics import (
     CALCULATOR_EVENTS,
     DOCUMENTS_EVENTS,
@@ -46,8 +47,9 @@ def build_spec(settings: DocumentsSettings) -> ServiceSpec:
             lanes = settings.issue_lanes or settings.render_workers + 1
             await run_lanes(issuer.issue_batch, lanes, settings.poll_interval_s)
 
-    handlers: dict[str, EventHandler] = {"StudentRegistered": projection.on_student_registered,
-                                         "SchoolingOpened": projection.on_schooling_opened,
+    # Every event with a student's full identity, every one with a schooling's full state (a closing included).
+    handlers: dict[str, EventHandler] = {**dict.fromkeys(STUDENT_STATE_EVENTS, projection.on_student_registered),
+                                         **dict.fromkeys(SCHOOLING_STATE_EVENTS, projection.on_schooling_opened),
                                          "SchoolingPriced": projection.on_schooling_priced,
                                          # Removed or retracted: no first DA (its queued one is dropped).
                                          "SchoolingHiddenChanged": projection.on_schooling_hidden_changed,

@@ -16,9 +16,9 @@ from aplypro_contracts import (
     PfmpValidated,
     RibRecorded,
     SchoolingHiddenChanged,
-    SchoolingOpened,
     SchoolingPriced,
-    StudentRegistered,
+    SchoolingState,
+    StudentState,
 )
 from aplypro_servicekit.db import Connection
 
@@ -47,16 +47,22 @@ async def _stale(conn: Connection, event_type: str, aggregate_id: str, version: 
 class Projection:
     clock: Callable[[], date] = paris_today
 
-    async def on_student_registered(self, conn: Connection, event: StudentRegistered) -> None:
-        await postgres.upsert_student(conn, event.student_id, event.identity.model_dump(mode="json"))
+    async def on_student_registered(self, conn: Connection, event: StudentState) -> None:
+        """StudentRegistered, StudentIdentityChanged, StudentAddressChanged: each carries the full identity."""
+        if not await postgres.upsert_student(conn, event.student_id, event.identity.model_dump(mode="json"),
+                                             event.version):
+            await _stale(conn, event.event_type, str(event.student_id), event.version)
+            return
         await postgres.enqueue_attribution(conn, await postgres.schoolings_of_student(conn, event.student_id))
 
-    async def on_schooling_opened(self, conn: Connection, event: SchoolingOpened) -> None:
+    async def on_schooling_opened(self, conn: Connection, event: SchoolingState) -> None:
+        """SchoolingOpened, SchoolingChanged, SchoolingClosed, SchoolingReopened: the full state, one version
+        sequence per schooling, so each is applied alike and an older one is dropped."""
         if not await postgres.upsert_schooling(conn, event.model_dump(), administrative_number()):
             await _stale(conn, event.event_type, str(event.schooling_id), event.version)
             return
         await postgres.enqueue_attribution(conn, [event.schooling_id])
-        # The students service re-sends a schooling with its end date when it closes, and opens the newer
+        # The students service closes a schooling (SchoolingClosed, with its end date), and opens the newer
         # one: either event may come last, so each reviews every schooling of the student.
         await self._review_abrogations(conn, event)
 
@@ -86,7 +92,7 @@ class Projection:
         if event.priced:
             await postgres.enqueue_attribution(conn, [event.schooling_id])
 
-    async def _review_abrogations(self, conn: Connection, event: SchoolingOpened) -> None:
+    async def _review_abrogations(self, conn: Connection, event: SchoolingState) -> None:
         """Queue the abrogation of each DA a newer schooling supersedes (lifecycles.md §3); unqueue the
         ones that no longer are. It is issued once the schooling is closed (end date ≤ today)."""
         spans = (await postgres_decisions.student_schoolings(conn, [event.student_id]))[event.student_id]

@@ -21,17 +21,27 @@ _FINGERPRINT = ("{column}_sha = coalesce(EXCLUDED.{column}_sha, {table}.{column}
 
 async def upsert_student(conn: Connection, student_id: UUID, ine: str, last_name: str,
                          first_names: list[str], asp_data_ready: bool, da_identity_sha: str | None = None,
-                         at: datetime | None = None) -> None:
+                         at: datetime | None = None, version: int = 0) -> bool:
     """`asp_data_ready`: domain.student_data's yes/no for the indicators (migration 0016); `da_identity_sha`:
-    domain.decision_content's fingerprint, whose `at` (the event's time) moves only when it changes (0018)."""
-    await conn.execute(
+    domain.decision_content's fingerprint, whose `at` (the event's time) moves only when it changes (0018);
+    `version`: the identity's (0020). Returns False, changing nothing, and counts it, when the identity is not
+    newer than the one held (version 0 follows 0: unversioned identities, the last one read wins)."""
+    applied = await conn.fetchval(
         "INSERT INTO students (student_id, ine, last_name, first_names, asp_data_ready, da_identity_sha, "
-        "da_identity_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "da_identity_at, identity_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
         "ON CONFLICT (student_id) DO UPDATE SET ine = EXCLUDED.ine, last_name = EXCLUDED.last_name, "
         "first_names = EXCLUDED.first_names, asp_data_ready = EXCLUDED.asp_data_ready, "
-        f"{_FINGERPRINT.format(table='students', column='da_identity')}",
-        student_id, ine, last_name, first_names, asp_data_ready, da_identity_sha, at,
+        "identity_version = EXCLUDED.identity_version, "
+        f"{_FINGERPRINT.format(table='students', column='da_identity')} "
+        "WHERE students.identity_version < EXCLUDED.identity_version "
+        "OR EXCLUDED.identity_version = 0 AND students.identity_version = 0 RETURNING true",
+        student_id, ine, last_name, first_names, asp_data_ready, da_identity_sha, at, version,
     )
+    if applied is None:
+        await conn.execute(
+            "INSERT INTO stale_events VALUES ('StudentRegistered', 1) "
+            "ON CONFLICT (event_type) DO UPDATE SET dropped = stale_events.dropped + 1")
+    return applied is not None
 
 
 async def upsert_schooling(conn: Connection, row: dict[str, Any]) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from aplypro_contracts import SchoolingOpened
+from aplypro_contracts import SchoolingState
 from aplypro_contracts.students import Identity
 
 
@@ -24,7 +24,7 @@ def identity_fingerprint(identity: Identity) -> str:
                  list(address.lines[:2]), address.postal_code, address.city_name])
 
 
-def schooling_fingerprint(event: SchoolingOpened) -> str:
+def schooling_fingerprint(event: SchoolingState) -> str:
     mef, school = event.mef, event.establishment
     return _sha([mef.code, mef.label, mef.ministry, school.name, list(school.address_lines[:2]), school.postal_code,
                  school.city_name, school.email, school.phone])

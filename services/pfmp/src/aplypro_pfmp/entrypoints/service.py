@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aplypro_contracts import SCHOOLING_STATE_EVENTS, STUDENT_STATE_EVENTS
 from aplypro_contracts.topics import (
     ASP_EVENTS,
     CALCULATOR_EVENTS,
@@ -23,8 +24,10 @@ def build_spec(settings: PfmpSettings) -> ServiceSpec:
         produces=[PFMP_EVENTS],
         subscriptions=[Subscription(
             topics=[STUDENTS_EVENTS], consumer_name="students-projection",
-            handlers={"StudentRegistered": projection.on_student_registered,
-                      "SchoolingOpened": projection.on_schooling_opened,
+            # Every event with a student's full identity, every one with a schooling's full state: one handler
+            # each (a closing never ignored).
+            handlers={**dict.fromkeys(STUDENT_STATE_EVENTS, projection.on_student_registered),
+                      **dict.fromkeys(SCHOOLING_STATE_EVENTS, projection.on_schooling_opened),
                       "RibOnFile": projection.on_rib_on_file,
                       "SchoolingHiddenChanged": projection.on_schooling_hidden_changed,
                       "StudentIneStatusChanged": projection.on_ine_status_changed,

@@ -7,9 +7,9 @@ from aplypro_contracts import (
     EstablishmentRegistered,
     RibOnFile,
     SchoolingHiddenChanged,
-    SchoolingOpened,
+    SchoolingState,
     StudentIneStatusChanged,
-    StudentRegistered,
+    StudentState,
     StudentsMerged,
 )
 from aplypro_servicekit.db import Connection
@@ -28,14 +28,20 @@ from aplypro_pfmp.domain.student_data import asp_data_ready
 log = structlog.get_logger(__name__)
 
 
-async def on_student_registered(conn: Connection, event: StudentRegistered) -> None:
+async def on_student_registered(conn: Connection, event: StudentState) -> None:
+    """StudentRegistered, StudentIdentityChanged, StudentAddressChanged: each carries the full identity."""
     identity = event.identity
-    await postgres.upsert_student(conn, event.student_id, identity.ine, identity.last_name,
-                                  list(identity.first_names), asp_data_ready(identity),
-                                  identity_fingerprint(identity), event.occurred_at)
+    if not await postgres.upsert_student(conn, event.student_id, identity.ine, identity.last_name,
+                                         list(identity.first_names), asp_data_ready(identity),
+                                         identity_fingerprint(identity), event.occurred_at, event.version):
+        # an older identity read late (or a replay): a newer one is held and stays
+        log.info("stale_event_dropped", event_type=event.event_type, student_id=str(event.student_id),
+                 version=event.version)
 
 
-async def on_schooling_opened(conn: Connection, event: SchoolingOpened) -> None:
+async def on_schooling_opened(conn: Connection, event: SchoolingState) -> None:
+    """SchoolingOpened, SchoolingChanged, SchoolingClosed, SchoolingReopened: each carries the full state and the
+    schooling's version (one sequence), so each is applied alike and an older one is dropped."""
     applied = await postgres.upsert_schooling(conn, {
         "schooling_id": event.schooling_id, "student_id": event.student_id,
         "uai": event.establishment.uai, "school_year": event.school_year, "status": event.status,

@@ -57,13 +57,22 @@ async def insert_students(conn: Connection, students: Iterable[tuple[UUID, Ident
     )
 
 
-async def update_students(conn: Connection, students: Iterable[tuple[UUID, Identity]], source: str) -> None:
+async def update_students(conn: Connection, students: Iterable[tuple[UUID, Identity, int]],
+                          source: str) -> dict[UUID, int]:
+    """Each (student, corrected identity, number of events that tell it): the version moves by that number, one
+    per event. Returns each student's new version."""
+    students = list(students)
     await conn.executemany(
         "UPDATE students SET ine = $2, last_name = $3, first_names = $4, birth_date = $5, sex = $6, "
         "birth_city_insee = $7, birth_country_insee = $8, address = $9::jsonb, identity_source = $10, "
-        "identity_seen_at = now() WHERE student_id = $1",
-        [_student_args(sid, identity, source) for sid, identity in students],
+        "identity_seen_at = now(), version = version + $11 WHERE student_id = $1",
+        [(*_student_args(sid, identity, source), bump) for sid, identity, bump in students],
     )
+    if not students:
+        return {}
+    rows = await conn.fetch("SELECT student_id, version FROM students WHERE student_id = ANY($1::uuid[])",
+                            [sid for sid, _, _ in students])
+    return {r["student_id"]: r["version"] for r in rows}
 
 
 async def ensure_classes(conn: Connection, uai: str, school_year: int,
@@ -127,7 +136,8 @@ async def mark_seen(conn: Connection, student_ids: Sequence[UUID], class_ids: Se
 async def schooling_views(conn: Connection, schooling_ids: Sequence[UUID]) -> list[dict[str, Any]]:
     """Full state of schoolings with their class, establishment and MEF attributes, as events carry them."""
     rows = await conn.fetch(
-        "SELECT s.schooling_id, s.student_id, s.status, s.start_date, s.end_date, s.version, c.label AS class_label, "
+        "SELECT s.schooling_id, s.student_id, s.status, s.start_date, s.end_date, s.end_date_inferred, s.version, "
+        "c.label AS class_label, "
         "c.school_year, e.uai, e.name, e.ministry, e.academy_code, e.contract_type_code, e.address_lines, "
         "e.postal_code, e.city, e.email, e.phone, e.head_name, e.city_insee, m.code AS mef_code, m.dispositif, "
         "m.diploma, m.duration, m.year AS mef_year, m.label AS mef_label, m.ministry AS mef_ministry "

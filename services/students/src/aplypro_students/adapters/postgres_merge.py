@@ -43,9 +43,17 @@ async def swap_ines(conn: Connection, survivor: UUID, merged: UUID) -> str:
                               "WHERE s.student_id = $1 AND m.student_id = $2", survivor, merged)
     assert row is not None  # both are locked by the caller
     await conn.execute("UPDATE students SET ine = 'merging:' || student_id WHERE student_id = $1", merged)
-    await conn.execute("UPDATE students SET ine = $2 WHERE student_id = $1", survivor, row["m_ine"])
-    await conn.execute("UPDATE students SET ine = $2 WHERE student_id = $1", merged, row["s_ine"])
+    # Each identity changed: its next version, so consumers apply the StudentIdentityChanged over what they hold.
+    await conn.execute("UPDATE students SET ine = $2, version = version + 1 WHERE student_id = $1", survivor,
+                       row["m_ine"])
+    await conn.execute("UPDATE students SET ine = $2, version = version + 1 WHERE student_id = $1", merged,
+                       row["s_ine"])
     return str(row["m_ine"])
+
+
+async def identity_versions(conn: Connection, ids: Sequence[UUID]) -> dict[UUID, int]:
+    rows = await conn.fetch("SELECT student_id, version FROM students WHERE student_id = ANY($1::uuid[])", list(ids))
+    return {r["student_id"]: r["version"] for r in rows}
 
 
 async def identities_of(conn: Connection, ids: Sequence[UUID]) -> dict[UUID, Identity]:

@@ -15,33 +15,74 @@ from aplypro_contracts import (
     Mef,
     RibOnFile,
     RibRecorded,
+    SchoolingChanged,
+    SchoolingClosed,
     SchoolingOpened,
+    SchoolingReopened,
+    SchoolingState,
+    StudentAddressChanged,
+    StudentIdentityChanged,
     StudentRegistered,
+    StudentState,
 )
 
 from aplypro_students.domain import model, reference
 from aplypro_students.domain.rib import BankDetails
+from aplypro_students.domain.what_changed import SchoolingChange
 
 PRODUCER = "students"
 
 
 def student_registered(student_id: UUID, identity: model.Identity, correlation_id: UUID) -> StudentRegistered:
+    """A student seen for the first time: their identity's version 1."""
+    return StudentRegistered(producer=PRODUCER, correlation_id=correlation_id, student_id=student_id,
+                             identity=_identity(identity), version=1)
+
+
+def student_corrected(student_id: UUID, identity: model.Identity, version: int, identity_fields: tuple[str, ...],
+                      address_fields: tuple[str, ...], correlation_id: UUID) -> list[StudentState]:
+    """A correction: StudentIdentityChanged and/or StudentAddressChanged, each with the full new identity. Both
+    kinds in one import are two events, identity first; `version` is the last one's, each event has its own."""
+    kinds: list[tuple[type[StudentIdentityChanged] | type[StudentAddressChanged], tuple[str, ...]]] = [
+        (StudentIdentityChanged, identity_fields), (StudentAddressChanged, address_fields)]
+    kinds = [(model_, fields) for model_, fields in kinds if fields]
+    full = _identity(identity)
+    return [model_(producer=PRODUCER, correlation_id=correlation_id, student_id=student_id, identity=full,
+                   version=version - len(kinds) + 1 + i, changed=fields)
+            for i, (model_, fields) in enumerate(kinds)]
+
+
+def _identity(identity: model.Identity) -> Identity:
     a = identity.address
-    return StudentRegistered(
-        producer=PRODUCER, correlation_id=correlation_id, student_id=student_id,
-        identity=Identity(
-            ine=identity.ine, last_name=identity.last_name, first_names=identity.first_names,
-            birth_date=identity.birth_date, sex=identity.sex.value, birth_city_insee=identity.birth_city_insee,
-            birth_country_insee=identity.birth_country_insee,
-            address=Address(lines=a.lines, postal_code=a.postal_code, city_insee=a.city_insee,
-                            city_name=a.city_name, country_insee=a.country_insee),
-        ),
+    return Identity(
+        ine=identity.ine, last_name=identity.last_name, first_names=identity.first_names,
+        birth_date=identity.birth_date, sex=identity.sex.value, birth_city_insee=identity.birth_city_insee,
+        birth_country_insee=identity.birth_country_insee,
+        address=Address(lines=a.lines, postal_code=a.postal_code, city_insee=a.city_insee,
+                        city_name=a.city_name, country_insee=a.country_insee),
     )
+
+
+def schooling_event(view: Mapping[str, Any], change: SchoolingChange, changed: tuple[str, ...],
+                    correlation_id: UUID) -> SchoolingState:
+    """The event of a written schooling (domain.what_changed chose which), with its full state and version."""
+    if change == "opened":
+        return schooling_opened(view, correlation_id)
+    state = _schooling_state(view, correlation_id)
+    if change == "closed":
+        return SchoolingClosed(**state, end_date_inferred=view["end_date_inferred"])
+    if change == "reopened":
+        return SchoolingReopened(**state)
+    return SchoolingChanged(**state, changed=changed)
 
 
 def schooling_opened(view: Mapping[str, Any], correlation_id: UUID) -> SchoolingOpened:
     """`view` is a row of `postgres.schooling_views`: the schooling joined to its class, school and MEF."""
-    return SchoolingOpened(
+    return SchoolingOpened(**_schooling_state(view, correlation_id))
+
+
+def _schooling_state(view: Mapping[str, Any], correlation_id: UUID) -> dict[str, Any]:
+    return dict(
         producer=PRODUCER, correlation_id=correlation_id, schooling_id=view["schooling_id"],
         student_id=view["student_id"], class_label=view["class_label"], school_year=view["school_year"],
         version=view["version"],

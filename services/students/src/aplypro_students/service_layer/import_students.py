@@ -9,6 +9,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 import structlog
+from aplypro_contracts import StudentState
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 from aplypro_servicekit.record_size import ENV_NAME, RecordTooLarge
@@ -31,6 +32,7 @@ from aplypro_students.domain.reconcile import (
     school_year_end,
 )
 from aplypro_students.domain.report import InvalidFile, RowError
+from aplypro_students.domain.what_changed import identity_changes, schooling_change
 from aplypro_students.service_layer import events
 from aplypro_students.service_layer.exclusions import excluded_lines, split_excluded
 from aplypro_students.service_layer.ine_status import record_ine_status
@@ -139,7 +141,10 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
     matched = await match_students(conn, sent)
     ids, new, changed = matched.ids, matched.new, matched.changed
     await postgres.insert_students(conn, new, command.source)
-    await postgres.update_students(conn, changed, command.source)
+    corrections = {sid: identity_changes(matched.before[sid], identity) for sid, identity in changed}
+    versions = await postgres.update_students(
+        conn, [(sid, identity, sum(1 for fields in corrections[sid] if fields)) for sid, identity in changed],
+        command.source)
     await flag_possible_duplicates(conn, matched.possible_duplicates, import_id)
     classes = await postgres.ensure_classes(conn, command.uai, year, {(r.class_label, r.mef_code) for r in records})
     placements = [Placement(ids[r.identity.ine], classes[r.class_label, r.mef_code], r) for r in records]
@@ -153,8 +158,13 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
     planned = [*closed, *planned]  # closings first, as write_schoolings needs
     await postgres.write_schoolings(conn, planned, {s.schooling_id for s in [*existing, *closed]}, command.source)
     await postgres.mark_seen(conn, [p.student_id for p in placements], [p.class_id for p in placements])
-    rows, lines = await _outbox_rows(conn, [*new, *changed], planned, topic, import_id,
-                                     _lines_of(placements))
+    student_events: list[tuple[UUID, list[StudentState]]] = [
+        (sid, [events.student_registered(sid, identity, import_id)]) for sid, identity in new]
+    student_events += [(sid, events.student_corrected(sid, identity, versions[sid], *corrections[sid], import_id))
+                       for sid, identity in changed]
+    before = {s.schooling_id: s for s in [*existing, *absent]}
+    rows, lines = await _outbox_rows(conn, student_events, [(before.get(s.schooling_id), s) for s in planned],
+                                     topic, import_id, _lines_of(placements))
     try:
         await write_outbox(conn, rows)
     except RecordTooLarge as exc:  # the caller's transaction rolls back: nothing is imported
@@ -199,21 +209,23 @@ def _lines_of(placements: list[Placement]) -> dict[tuple[UUID, UUID | None], int
     return lines
 
 
-async def _outbox_rows(conn: Connection, students: list[tuple[UUID, Identity]], planned: list[Schooling],
-                       topic: str, import_id: UUID, lines_of: dict[tuple[UUID, UUID | None], int],
-                       ) -> tuple[list[OutboxRow], list[int]]:
-    """Per student, its StudentRegistered comes before its schoolings (closings first), keyed by student_id.
+async def _outbox_rows(conn: Connection, students: list[tuple[UUID, list[StudentState]]],
+                       planned: list[tuple[Schooling | None, Schooling]], topic: str, import_id: UUID,
+                       lines_of: dict[tuple[UUID, UUID | None], int]) -> tuple[list[OutboxRow], list[int]]:
+    """Per student, its identity events come before its schoolings' (closings first), keyed by student_id. Each
+    schooling written is the event of its change (domain.what_changed): opened, closed, reopened or changed.
 
     Also returns the file line of each row, so a refused record is reported where it came from.
     """
-    views = {v["schooling_id"]: v for v in await postgres.schooling_views(conn, [s.schooling_id for s in planned])}
+    views = {v["schooling_id"]: v for v in await postgres.schooling_views(conn, [s.schooling_id for _, s in planned])}
     if len(views) != len(planned):
         raise MissingReference("a schooling's class has no establishment or MEF in the reference data")
-    rows = [event_row(topic, sid, events.student_registered(sid, identity, import_id)) for sid, identity in students]
-    lines = [lines_of[sid, None] for sid, _ in students]
-    rows += [event_row(topic, s.student_id, events.schooling_opened(views[s.schooling_id], import_id))
-             for s in planned]
+    rows = [event_row(topic, sid, event) for sid, told in students for event in told]
+    lines = [lines_of[sid, None] for sid, told in students for _ in told]
+    rows += [event_row(topic, s.student_id, events.schooling_event(views[s.schooling_id], *schooling_change(old, s),
+                                                                   import_id))
+             for old, s in planned]
     # an existing schooling closed by this import has no row of its own: the student's first line stands for it
     # a departure (full mode) has no line at all: 0, "the file"
-    lines += [lines_of.get((s.student_id, s.class_id), lines_of.get((s.student_id, None), 0)) for s in planned]
+    lines += [lines_of.get((s.student_id, s.class_id), lines_of.get((s.student_id, None), 0)) for _, s in planned]
     return rows, lines

@@ -21,6 +21,7 @@ class Matched:
     ids: dict[str, UUID] = field(default_factory=dict)  # incoming INE → student id
     new: list[tuple[UUID, Identity]] = field(default_factory=list)
     changed: list[tuple[UUID, Identity]] = field(default_factory=list)  # identity (or INE) corrected
+    before: dict[UUID, Identity] = field(default_factory=dict)  # the stored identity of each corrected student
     possible_duplicates: list[tuple[UUID, UUID]] = field(default_factory=list)  # (new student, look-alike)
     found_again: list[str] = field(default_factory=list)  # real INEs that replaced a `not_found` one
 
@@ -58,4 +59,5 @@ async def match_students(conn: Connection, sent: Mapping[str, Identity]) -> Matc
         merged = replace(merge_identity(current, identity), ine=identity.ine)
         if merged != current:
             out.changed.append((out.ids[ine], merged))
+            out.before[out.ids[ine]] = current
     return out

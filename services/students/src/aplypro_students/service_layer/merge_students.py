@@ -6,8 +6,8 @@ student's schoolings and RIBs move to the survivor, a placeholder INE gives way 
 student stays as a tombstone pointing to the survivor (never deleted; an import of its INE lands on the
 survivor), one audit record, and the events through the outbox, all keyed by the survivor: StudentsMerged,
 then each moved schooling's SchoolingOpened (student = survivor, next version; a folded duplicate also its
-SchoolingHiddenChanged), each moved active RIB's RibRecorded and RibOnFile, and the survivor's
-StudentRegistered when it took the merged student's INE. The ASP individual id is not kept here (asp-gateway).
+SchoolingHiddenChanged), each moved active RIB's RibRecorded and RibOnFile, and both students'
+StudentIdentityChanged (`ine`, next version) when the survivor took the merged student's INE. The ASP individual id is not kept here (asp-gateway).
 """
 
 from __future__ import annotations
@@ -138,9 +138,12 @@ async def _events(conn: Connection, report: MergeReport, version: int, topic: st
     merged_event = StudentsMerged(producer=PRODUCER, correlation_id=cause, survivor_id=survivor,
                                   merged_id=report.merged_id, version=version)
     out = [event_row(topic, survivor, merged_event)]
-    if report.ine_taken:  # both identities changed INE: each keyed by its own id
-        for sid, identity in (await postgres_merge.identities_of(conn, [survivor, report.merged_id])).items():
-            out.append(event_row(topic, sid, events.student_registered(sid, identity, cause)))
+    if report.ine_taken:  # both identities changed INE: each keyed by its own id, at its next version
+        pair = [survivor, report.merged_id]
+        versions = await postgres_merge.identity_versions(conn, pair)
+        for sid, identity in (await postgres_merge.identities_of(conn, pair)).items():
+            out += [event_row(topic, sid, e)
+                    for e in events.student_corrected(sid, identity, versions[sid], ("ine",), (), cause)]
     ids = [*report.schoolings_moved, *report.schoolings_folded]
     views = await postgres.schooling_views(conn, ids)
     out += [event_row(topic, survivor, events.schooling_opened(v, cause)) for v in views]
