@@ -28,8 +28,8 @@ from aplypro_contracts import (
     SchoolingHiddenChanged,
     SchoolingPriced,
     SchoolingState,
-    StudentState,
     StudentsMerged,
+    StudentState,
 )
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox

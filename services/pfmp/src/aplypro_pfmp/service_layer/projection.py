@@ -9,8 +9,8 @@ from aplypro_contracts import (
     SchoolingHiddenChanged,
     SchoolingState,
     StudentIneStatusChanged,
-    StudentState,
     StudentsMerged,
+    StudentState,
 )
 from aplypro_servicekit.db import Connection
 
