@@ -14,9 +14,14 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from aplypro_local.demo import ANSWERED
+from aplypro_local.demo import ANSWERED, DemoFailed, web_answers
+from aplypro_local.http_thread import serving
 from aplypro_local.oidc import ACCOUNT_ROLES
 from aplypro_local.school import SYGNE_UAI
+from aplypro_local.stack import LocalStack
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 
 BIN = Path(sys.executable).parent
 ADDRESS = re.compile(r"^web application: (http://127\.0\.0\.1:\d+) answered \((.+?)\)")
@@ -93,3 +98,26 @@ def test_serve_prints_the_address_last_once_it_answers_and_keeps_it_until_sigter
             serving.wait()
     assert serving.returncode == 0, out.read_text("utf-8", "replace")[-3000:]
     assert stats_status(url) is None  # everything stopped with it
+
+
+def test_a_web_application_that_stopped_fails_the_demo_at_once(tmp_path: Path) -> None:
+    stack = LocalStack(tmp_path)
+    stack.web = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    stack.web.wait()
+    started = time.monotonic()
+    with pytest.raises(DemoFailed, match=r"the web application stopped \(exit 3\); see .*web\.log"):
+        web_answers(stack, "http://127.0.0.1:9", "http://127.0.0.1:9", timeout=60)
+    assert time.monotonic() - started < 5
+
+
+def test_a_web_application_that_answers_with_errors_fails_the_demo_after_its_wait(tmp_path: Path) -> None:
+    broken = Starlette(routes=[Route("/{path:path}", lambda _: PlainTextResponse("boom", status_code=500))])
+    stack = LocalStack(tmp_path)
+    stack.web = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with serving(broken, "broken web") as root, \
+                pytest.raises(DemoFailed, match=r"did not answer in 1 s \(GET / answered 500\)"):
+            web_answers(stack, root.rstrip("/"), "http://127.0.0.1:9", timeout=1)
+    finally:
+        stack.web.kill()
+        stack.web.wait()

@@ -51,7 +51,7 @@ def held_back(pdf: Path) -> Iterator[Any]:
         try:
             fifo = os.open(pdf, os.O_WRONLY | os.O_NONBLOCK)
         except OSError as exc:  # ENXIO: no reader waits, the batch did not reach this PDF
-            raise AssertionError(f"the batch is not reading the held-back PDF ({errno.errorcode[exc.errno]})") from None
+            raise AssertionError(f"the batch is not reading the held-back PDF ({errno.errorcode.get(exc.errno or 0, exc)})") from None
         os.set_blocking(fifo, True)
         with os.fdopen(fifo, "wb") as out:
             out.write(data)

@@ -245,7 +245,7 @@ def web_answers(stack: LocalStack, url: str, issuer: str, timeout: float) -> Non
     """Until the web application's home page (with its login button) and public /stats answer 200 and its login
     leads to the provider's page; DemoFailed when its process exits or `timeout` seconds pass first."""
     deadline = time.monotonic() + timeout
-    problem = "no answer"
+    problem: str | None = "no answer"
     with httpx2.Client(timeout=5) as client:
         while True:
             if stack.web is None or stack.web.poll() is not None:
