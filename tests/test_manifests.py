@@ -380,3 +380,23 @@ def test_compose_services_mount_only_defined_volumes(compose: Doc) -> None:
         if name in FILE_DIRS:
             assert service["environment"][FILE_DIRS[name]] in mounts.values(), f"{name} writes off its volume"
     assert used == defined, "a declared volume is never mounted"
+
+
+def test_the_web_realm_templates_load_into_the_web_settings(docs: list[Doc], monkeypatch: pytest.MonkeyPatch) -> None:
+    from aplypro_pfmp.domain.access import RealmKind
+    from aplypro_pfmp.entrypoints.web.settings import WebSettings
+
+    config = of_kind(docs, "ConfigMap")["aplypro-pfmp-web"]["data"]
+    secret = of_kind(docs, "Secret")["aplypro-pfmp-web"]["stringData"]
+    assert not set(config) & set(secret)
+    for name, value in {**config, **secret}.items():
+        monkeypatch.setenv(name, value)
+    settings = WebSettings()
+    realms = settings.login_realms()
+    assert {name: realm.kind for name, realm in realms.items()} == {
+        "fim": RealmKind.SCHOOL, "cas": RealmKind.SCHOOL, "academique": RealmKind.ACADEMIC, "asp": RealmKind.ASP}
+    for name, realm in realms.items():  # every client secret from the Secret, none in the ConfigMap
+        assert realm.client_secret.get_secret_value() == "CHANGE_ME", name
+        assert f"APLYPRO_WEB_OIDC_REALM__{name.upper()}__CLIENT_SECRET" in secret
+    assert settings.session_secret.get_secret_value() == "CHANGE_ME"
+    assert settings.authorised_colleges == frozenset()

@@ -49,6 +49,7 @@ from .students import (
     Address,
     Establishment,
     EstablishmentRegisteredV1,
+    ExclusionChangedV1,
     Identity,
     Mef,
     RibOnFileV1,
@@ -59,6 +60,7 @@ from .students import (
     SchoolingOpenedV2,
     StudentIneStatusChangedV1,
     StudentRegisteredV1,
+    StudentsMergedV1,
 )
 from .text import AggregateVersion, FreeText, Label, PersonName
 from .upcasters import register_upcasters
@@ -71,6 +73,8 @@ RibOnFile = RibOnFileV1
 StudentIneStatusChanged = StudentIneStatusChangedV1
 SchoolingHiddenChanged = SchoolingHiddenChangedV1
 EstablishmentRegistered = EstablishmentRegisteredV1
+StudentsMerged = StudentsMergedV1
+ExclusionChanged = ExclusionChangedV1
 PfmpRecorded = PfmpRecordedV2
 PfmpValidated = PfmpValidatedV2
 DecisionWithdrawalRequested = DecisionWithdrawalRequestedV1
@@ -128,6 +132,8 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     DecisionAbrogationRequestedV1,
     LiquidationIssueRequestedV1,
     EstablishmentRegisteredV1,
+    StudentsMergedV1,
+    ExclusionChangedV1,
 )
 
 
@@ -158,6 +164,8 @@ __all__ = [
     "Establishment",
     "EstablishmentRegistered",
     "EstablishmentRegisteredV1",
+    "ExclusionChanged",
+    "ExclusionChangedV1",
     "FreeText",
     "Identity",
     "Label",
@@ -219,6 +227,8 @@ __all__ = [
     "StudentIneStatusChangedV1",
     "StudentRegistered",
     "StudentRegisteredV1",
+    "StudentsMerged",
+    "StudentsMergedV1",
     "UnknownEventType",
     "UnsupportedSchemaVersion",
     "default_registry",

@@ -28,12 +28,14 @@ from .pfmp import (
 )
 from .students import (
     EstablishmentRegisteredV1,
+    ExclusionChangedV1,
     RibOnFileV1,
     RibRecordedV2,
     SchoolingHiddenChangedV1,
     SchoolingOpenedV2,
     StudentIneStatusChangedV1,
     StudentRegisteredV1,
+    StudentsMergedV1,
 )
 from .topics import (
     ASP_EVENTS,
@@ -58,13 +60,16 @@ class TopicInfo:
 CATALOG: tuple[TopicInfo, ...] = (
     TopicInfo(STUDENTS_EVENTS, "students", "student_id", (StudentRegisteredV1, SchoolingOpenedV2, RibOnFileV1,
                                                StudentIneStatusChangedV1, SchoolingHiddenChangedV1,
-                                               EstablishmentRegisteredV1),
+                                               EstablishmentRegisteredV1, StudentsMergedV1,
+                                               ExclusionChangedV1),
               ("pfmp", "calculator", "documents", "asp-gateway"),
               "the asp-gateway reads StudentIneStatusChanged for the payment gate ine_not_found; pfmp reads "
               "SchoolingHiddenChanged for its pages and counters, and EstablishmentRegistered (keyed by UAI, "
               "not by student) for the statistics' budget prefixes and establishment columns; the calculator, "
               "documents and asp-gateway read SchoolingHiddenChanged to pay nothing on a hidden (removed or "
-              "retracted) schooling: reason hidden_schooling, no first DA"),
+              "retracted) schooling: reason hidden_schooling, no first DA; StudentsMerged (an operator's merge of two "
+              "students, ids only) re-points pfmp's and the calculator's state to the survivor (one yearly cap); the "
+              "calculator reads ExclusionChanged (keyed by UAI) to keep its exclusion list the students' one"),
     TopicInfo(STUDENTS_RIBS, "students", "student_id", (RibRecordedV2,), ("documents", "asp-gateway", "calculator"),
               "restricted: bank details (the calculator reads only student id and establishment, to retry "
               "requests rejected for bank details)"),

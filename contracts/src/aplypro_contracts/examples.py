@@ -75,4 +75,7 @@ def examples() -> list[c.Envelope]:
         c.SchoolingHiddenChanged(producer="students", schooling_id=S, student_id=ST, hidden=True, version=1, **BASE),
         c.EstablishmentRegistered(producer="students", uai="0999001K", name="LP Jean Jaurès", ministry="MENJ",
                                   academy_code="14", contract_type_code="99", **BASE),
+        c.StudentsMerged(producer="students", survivor_id=ST, merged_id=R, version=1, **BASE),
+        c.ExclusionChanged(producer="students", uai="0999001K", mef_code="2473111533", school_year=2025,
+                           excluded=True, version=1, **BASE),
     ]

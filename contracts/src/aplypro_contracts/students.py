@@ -114,6 +114,24 @@ class EstablishmentRegisteredV1(Envelope):
                                       "40, 41, 60 = private under contract.", examples=["99"])
 
 
+class ExclusionChangedV1(Envelope):
+    """An operator added or lifted an exclusion in the students service (imports.md §6.2, calculation.md §4):
+    an establishment, or one of its MEFs, optionally for one school year, outside the scheme. Keyed by UAI.
+    The calculator applies it to its own list, so an exclusion is set once and payment follows it."""
+
+    event_type: Literal["ExclusionChanged"] = "ExclusionChanged"
+    schema_version: Literal[1] = 1
+    uai: str = Field(pattern=r"^\d{7}[A-Z]$", description="Establishment id, 7 digits and a letter; the Kafka key.",
+                     examples=["0999001K"])
+    mef_code: str | None = Field(default=None, pattern=r"^\d{10}$",
+                                 description="One MEF of the establishment; null: the whole establishment.")
+    school_year: int | None = Field(default=None, ge=2000, le=2100,
+                                    description="Start year (2025 = 2025-2026); null: every year.")
+    excluded: bool = Field(description="True: the row was added; false: it was lifted.")
+    version: AggregateVersion = Field(description="The students service's exclusion-change sequence: of two "
+                                      "changes of one row, the higher version is the newer.")
+
+
 class _RibRecorded(Envelope):
     event_type: Literal["RibRecorded"] = "RibRecorded"
     rib_id: UUID
@@ -177,3 +195,17 @@ class SchoolingHiddenChangedV1(Envelope):
     student_id: UUID = Field(description="The Kafka key.")
     hidden: bool
     version: AggregateVersion = Field(description="The schooling's hide/reintegrate version (each change +1).")
+
+
+class StudentsMergedV1(Envelope):
+    """An operator merged two stored students found to be one person (imports.md §5.8, `aplypro-students
+    merge-students`): `merged_id` is now a tombstone pointing to `survivor_id`, and later imports of its INE
+    land on the survivor. Keyed by the survivor. Its moved schoolings follow as SchoolingOpened (student
+    `survivor_id`, next version): readers re-point what they keep by `merged_id` (PFMPs, cap pools, DAs, RIBs)
+    to the survivor, so that the survivor's and the merged student's PFMPs share one yearly cap. Ids only."""
+
+    event_type: Literal["StudentsMerged"] = "StudentsMerged"
+    schema_version: Literal[1] = 1
+    survivor_id: UUID = Field(description="The student who remains; the Kafka key.")
+    merged_id: UUID = Field(description="The student merged into the survivor (kept as a tombstone, never reused).")
+    version: AggregateVersion = Field(description="The survivor's merge version (each merge into it is the next).")

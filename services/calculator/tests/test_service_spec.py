@@ -20,6 +20,7 @@ def test_one_subscription_reads_students_pfmp_asp_returns_ribs_and_decisions_so_
         "DocumentReady",  # the décision d'attribution gates (issue 10)
         "SchoolingExtended",  # pfmp's report: the schooling-dates gate (issue 10)
         "SchoolingHiddenChanged",  # the students' hiding (removed, or retracted): reason hidden_schooling
+        "StudentsMerged",  # two students merged: one yearly cap for the pair (imports.md §5.8)
         "PaymentRequestHeld"}  # the gateway's reasons, shown by explain and status (issue 10)
     assert subscription.batch_handler is not None
 

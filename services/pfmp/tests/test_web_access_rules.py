@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from aplypro_pfmp.domain.access import NoRole, Roles, roles_from_claims
+from aplypro_pfmp.domain.access import NoRole, RealmKind, Roles, roles_from_claims, within_realm
 
 
 def test_a_director_line_counts_only_with_the_dir_function() -> None:
@@ -45,3 +45,57 @@ def test_an_identity_with_nothing_is_refused() -> None:
 def test_roles_survive_the_session_round_trip() -> None:
     roles = Roles(frozenset({"0999001K"}), frozenset({"0999002L"}), frozenset({"14"}), True)
     assert Roles.from_session(roles.to_session()) == roles
+
+
+# Every kind of role at once, as one provider carrying every realm's claims would send it.
+EVERYTHING = {"email": "agent@asp-public.fr", "FrEduFonctAdm": "DIR", "FrEduRneResp": ["0999001K$UAJ$PU$N$T3$LP$340"],
+              "FrEduResDel": ["DELEG-CE|applicationname=aplypro|FrEduRneResp=0999002L$UAJ$PU$N$T3$LP$340"],
+              "AplyproAcademieResp": ["14"]}
+
+
+def test_each_realm_grants_only_its_own_roles() -> None:
+    everything = Roles(frozenset({"0999001K"}), frozenset({"0999002L"}), frozenset({"14"}), True)
+    assert roles_from_claims(EVERYTHING, realm=RealmKind.ALL) == everything
+    assert roles_from_claims(EVERYTHING) == everything  # the single-provider default
+    assert roles_from_claims(EVERYTHING, realm=RealmKind.SCHOOL) == Roles(frozenset({"0999001K"}),
+                                                                          frozenset({"0999002L"}))
+    assert roles_from_claims(EVERYTHING, realm=RealmKind.ACADEMIC) == Roles(academies=frozenset({"14"}))
+    assert roles_from_claims(EVERYTHING, realm=RealmKind.ASP) == Roles(asp_agent=True)
+    for realm in RealmKind:
+        assert within_realm(everything, realm) == roles_from_claims(EVERYTHING, realm=realm)
+
+
+def test_invitations_count_only_in_their_own_realm() -> None:
+    guest = {"email": "guest@ac-demo.fr"}
+    assert roles_from_claims(guest, invited=["0999001K"], realm=RealmKind.SCHOOL).authorised_in == {"0999001K"}
+    assert roles_from_claims(guest, invited_academies=["14"], realm=RealmKind.ACADEMIC).academies == {"14"}
+    for realm in (RealmKind.ACADEMIC, RealmKind.ASP):
+        with pytest.raises(NoRole):
+            roles_from_claims(guest, invited=["0999001K"], realm=realm)
+    for realm in (RealmKind.SCHOOL, RealmKind.ASP):
+        with pytest.raises(NoRole):
+            roles_from_claims(guest, invited_academies=["14"], realm=realm)
+
+
+def test_a_claim_of_another_realm_grants_nothing() -> None:
+    with pytest.raises(NoRole):  # an ASP e-mail through FIM or CAS is not an ASP agent
+        roles_from_claims({"email": "agent@asp-public.fr"}, realm=RealmKind.SCHOOL)
+    with pytest.raises(NoRole):  # an academy code through the ASP realm is ignored
+        roles_from_claims({"AplyproAcademieResp": ["*"]}, realm=RealmKind.ASP)
+    with pytest.raises(NoRole):  # a director's lines through the academic realm make no director
+        roles_from_claims({"FrEduFonctAdm": "DIR", "FrEduRneResp": ["0999001K$UAJ$PU$N$T3$LP$340"]},
+                          realm=RealmKind.ACADEMIC)
+    with pytest.raises(NoRole):
+        roles_from_claims({"email": "a@asp.gouv.fr"}, realm=RealmKind.ACADEMIC)
+
+
+def test_a_college_is_refused_unless_authorised_by_name() -> None:
+    college = "0999004N$UAJ$PU$N$T3$CLG$340"
+    with pytest.raises(NoRole):
+        roles_from_claims({"FrEduFonctAdm": "DIR", "FrEduRneResp": [college]})
+    kept = roles_from_claims({"FrEduFonctAdm": "DIR", "FrEduRneResp": [college, "0999005P$UAJ$PU$N$T3$CLG$340"]},
+                             authorised_colleges=["0999004N"])
+    assert kept.director_of == {"0999004N"}  # the other collège stays out
+    delegation = f"DELEG-CE|applicationname=aplypro|FrEduRneResp={college}"
+    assert roles_from_claims({"FrEduResDel": [delegation]}, authorised_colleges=["0999004n"]).authorised_in == {
+        "0999004N"}

@@ -49,16 +49,17 @@ async def seed_student(pool: asyncpg.Pool, uai: str, *, last_name: str = "HADDAD
     return Seeded(student_id, schooling_id, ine, last_name)
 
 
-def login(client: TestClient, sub: str) -> httpx2.Response:
+def login(client: TestClient, sub: str, realm: str | None = None) -> httpx2.Response:
     """The whole code flow: the app's redirect, the provider's consent page (a click on the account), the
-    callback; returns the page the app lands on."""
-    to_provider = client.get("/connexion", follow_redirects=False)
+    callback; returns the page the app lands on. `realm`: the login realm's button (None: the single provider)."""
+    to_provider = client.get("/connexion" if realm is None else f"/connexion/{realm}", follow_redirects=False)
     assert to_provider.status_code == 302, to_provider.text
     with httpx2.Client() as browser:
         consent = browser.post(to_provider.headers["location"], data={"sub": sub}, follow_redirects=False)
     assert consent.status_code == 302, consent.text
     callback = consent.headers["location"]
-    assert callback.startswith("https://testserver/auth/callback?")
+    assert callback.startswith("https://testserver/auth/callback?" if realm is None
+                               else f"https://testserver/auth/callback/{realm}?")
     return client.get(callback.removeprefix("https://testserver"))
 
 

@@ -78,15 +78,28 @@ async def test_operators_add_list_and_remove_exclusions(db: Db, cli: CliRunner) 
         lines = done.stdout.strip().splitlines()  # the JSON object is the last line (logs come before)
         return done.exit_code, lines[-1] if lines else "", done.stderr
 
+    before = await db.last_outbox_id()
     code, out, _ = await run("add", UAI.lower(), "--user", "ops-1")
     assert (code, json.loads(out)) == (0, {"added": True, "uai": UAI, "mef_code": None, "school_year": None})
     assert json.loads((await run("add", UAI, "--user", "ops-1"))[1])["added"] is False  # twice: nothing changes
+    # Published once, for the calculator (keyed by UAI), in the transaction that added the row.
+    [added] = await db.events_since(before)
+    assert (added.event_type, added.uai, added.mef_code, added.school_year, added.excluded) == (
+        "ExclusionChanged", UAI, None, None, True)
+    assert await db.pool.fetchval("SELECT key FROM outbox WHERE id > $1", before) == UAI.encode()
+    code, _, err = await run("add", UAI, "--mef", "12", "--user", "ops-1")
+    assert (code, err.split(":")[0]) == (2, "exclusion.invalid")
     code, _, err = await run("add", UAI, "--mef", PREMIERE[1], "--user", "ops-1")
     assert (code, err.split(":")[0]) == (2, "exclusion.establishment_already_excluded")
     code, _, err = await run("add", "0000000X", "--user", "ops-1")
     assert (code, err.split(":")[0]) == (2, "uai.unknown")
     assert json.loads((await run("list"))[1]) == {"exclusions": [{"uai": UAI, "mef_code": None, "school_year": None}]}
     assert (await db.load(rows(range(2)))).students == 0
+    lifted_from = await db.last_outbox_id()
     assert json.loads((await run("remove", UAI))[1])["removed"] is True
+    assert json.loads((await run("remove", UAI))[1])["removed"] is False  # twice: nothing more is published
+    [lifted] = await db.events_since(lifted_from)
+    assert (lifted.event_type, lifted.uai, lifted.excluded) == ("ExclusionChanged", UAI, False)
+    assert lifted.version > added.version  # the calculator drops the older of two changes of one row
     assert json.loads((await run("list"))[1]) == {"exclusions": []}
     assert (await db.load(rows(range(2)))).students == 2  # imported again from the next import

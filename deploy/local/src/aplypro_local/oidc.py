@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -67,10 +68,12 @@ class OidcProvider:
         return f"http://127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, port: int | None = None, log_file: Path | None = None, timeout_s: float = 30) -> OidcProvider:
+    def start(cls, port: int | None = None, log_file: Path | None = None, timeout_s: float = 30,
+              accounts: Mapping[str, Mapping[str, object]] = DEMO_ACCOUNTS) -> OidcProvider:
+        """`accounts`: the identities its login page offers (sub → claims); the demo accounts by default."""
         port = port or free_port()
         args = [sys.executable, "-m", "oidc_provider_mock", "--port", str(port), "--host", "127.0.0.1"]
-        for sub, claims in DEMO_ACCOUNTS.items():
+        for sub, claims in accounts.items():
             args += ["--user-claims", json.dumps({"sub": sub, **claims})]
         out: IO[bytes] | int = subprocess.DEVNULL if log_file is None else log_file.open("ab")
         process = subprocess.Popen(args, stdout=out, stderr=out, start_new_session=True)

@@ -84,7 +84,7 @@ async def upsert_schooling(conn: Connection, schooling_id: UUID, student_id: UUI
         "INSERT INTO schoolings (schooling_id, student_id, uai, contract_type_code, mef_code, mef_ministry, "
         "school_year, status, start_date, end_date, as_of, version, establishment_city_insee, "
         "establishment_postal_code) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
-        "ON CONFLICT (schooling_id) DO UPDATE SET uai = EXCLUDED.uai, "
+        "ON CONFLICT (schooling_id) DO UPDATE SET student_id = EXCLUDED.student_id, uai = EXCLUDED.uai, "
         "contract_type_code = EXCLUDED.contract_type_code, mef_code = EXCLUDED.mef_code, "
         "mef_ministry = EXCLUDED.mef_ministry, school_year = EXCLUDED.school_year, status = EXCLUDED.status, "
         "start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, as_of = EXCLUDED.as_of, "

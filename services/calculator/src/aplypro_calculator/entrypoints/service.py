@@ -81,6 +81,10 @@ def build_spec(settings: CalculatorSettings) -> ServiceSpec:
                       "SchoolingExtended": handlers.on_event,
                       # The students service hides a schooling (removed, or retracted): reason hidden_schooling.
                       "SchoolingHiddenChanged": handlers.on_event,
+                      # The students service merged two students: one yearly cap for the pair.
+                      "StudentsMerged": handlers.on_event,
+                      # An operator's exclusion in the students service (keyed by UAI): reason excluded_schooling.
+                      "ExclusionChanged": handlers.on_event,
                       # Why the gateway holds a request back: shown by explain and status, nothing else.
                       "PaymentRequestHeld": handlers.on_event},
             batch_handler=handlers.on_batch,

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from aplypro_contracts import (
     DocumentReady,
     Envelope,
+    ExclusionChanged,
     PaymentRequestHeld,
     PaymentRequestSent,
     PaymentRequestStateChanged,
@@ -28,11 +29,12 @@ from aplypro_contracts import (
     SchoolingOpened,
     SchoolingPriced,
     StudentRegistered,
+    StudentsMerged,
 )
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 
-from aplypro_calculator.adapters import postgres, postgres_decisions, postgres_held
+from aplypro_calculator.adapters import postgres, postgres_decisions, postgres_held, postgres_merges
 from aplypro_calculator.adapters.postgres import PoolKey
 from aplypro_calculator.adapters.postgres_stale import count_stale, is_newer
 from aplypro_calculator.domain.bareme import MefRow, Priced, load_bareme
@@ -40,7 +42,9 @@ from aplypro_calculator.domain.requests import Cooldown
 from aplypro_calculator.service_layer.asp_returns import apply_asp_returns
 from aplypro_calculator.service_layer.decisions import apply_decisions
 from aplypro_calculator.service_layer.events import PRODUCER, Cause
+from aplypro_calculator.service_layer.exclusion_events import apply_exclusion_changes
 from aplypro_calculator.service_layer.hiding import apply_hidden
+from aplypro_calculator.service_layer.merges import apply_merges
 from aplypro_calculator.service_layer.pools import RequestPolicy, pool_key, recompute_pools
 from aplypro_calculator.service_layer.rectifications import rectify_pfmp
 from aplypro_calculator.service_layer.reports import apply_reports
@@ -98,12 +102,23 @@ class Handlers:
         # same batch as a validation blocks it). ASP returns next: a rectification needs the `paid` it
         # follows. Then students and PFMP events, in batch order: a run of facts is applied set-based, a
         # rectification alone, each run ending with its pools.
+        # Student merges first: what the calculator holds moves to the survivor and its pools are recomputed
+        # under one cap; then any event still carrying a merged student's id is read as the survivor's.
+        out: list[OutboxRow] = []
+        merges = [e for e in events if isinstance(e, StudentsMerged)]
+        if merges:
+            causes: dict[PoolKey, Cause] = {}
+            await apply_merges(conn, merges, causes)
+            out += await self.recompute_pools(conn, causes)
+        events = await _repointed(conn, [e for e in events if not isinstance(e, StudentsMerged)])
         decisions = [e for e in events if isinstance(e, DocumentReady)]
         reports = [e for e in events if isinstance(e, SchoolingExtended)]
         hidings = [e for e in events if isinstance(e, SchoolingHiddenChanged)]
         returns = [e for e in events if isinstance(e, PaymentRequestStateChanged | PaymentRequestSent)]
-        out: list[OutboxRow] = []
-        causes: dict[PoolKey, Cause] = {}
+        causes = {}
+        exclusions = [e for e in events if isinstance(e, ExclusionChanged)]
+        if exclusions:  # like a DA: an exclusion read with a validation keeps it from being paid
+            await apply_exclusion_changes(conn, exclusions, causes)
         if decisions:
             await apply_decisions(conn, decisions, causes)
         if reports:  # like a DA: a report read with a validation is seen by its evaluation
@@ -118,7 +133,7 @@ class Handlers:
         if held:  # the gateway's reasons, for explain and status only: no state or amount changes
             await postgres_held.record_held(conn, held)
         apart = (PaymentRequestStateChanged | PaymentRequestSent | StudentRegistered | DocumentReady
-                 | PaymentRequestHeld | SchoolingExtended | SchoolingHiddenChanged)
+                 | PaymentRequestHeld | SchoolingExtended | SchoolingHiddenChanged | ExclusionChanged)
         for run in _runs([e for e in events if not isinstance(e, apart)]):
             causes = {}
             arriving: dict[PoolKey, list[dict[str, Any]]] = {}
@@ -219,6 +234,27 @@ class Handlers:
                               arriving: dict[PoolKey, list[dict[str, Any]]] | None = None) -> list[OutboxRow]:
         """Reallocate whole pools; publish only amounts that changed; create and evaluate due requests."""
         return await recompute_pools(conn, self.topic, causes, self.policy(now), arriving)
+
+
+async def _repointed(conn: Connection, events: list[Envelope]) -> list[Envelope]:
+    """The events with a merged student's id (read after its StudentsMerged) as the survivor's."""
+    def student_of(e: Envelope) -> Any:
+        pfmp = getattr(e, "pfmp", None)
+        return pfmp.student_id if pfmp is not None else getattr(e, "student_id", None)
+
+    survivors = await postgres_merges.survivors(conn, [s for e in events if (s := student_of(e)) is not None])
+    if not survivors:
+        return events
+    out: list[Envelope] = []
+    for e in events:
+        survivor = survivors.get(student_of(e))
+        if survivor is None:
+            out.append(e)
+        elif isinstance(e, PfmpRecorded | PfmpValidated | PfmpRectified):
+            out.append(e.model_copy(update={"pfmp": e.pfmp.model_copy(update={"student_id": survivor})}))
+        else:
+            out.append(e.model_copy(update={"student_id": survivor}))
+    return out
 
 
 def _newest(events: Iterable[E], identity: Callable[[E], tuple[Any, int]], dropped: Counter[str]) -> dict[Any, E]:

@@ -27,13 +27,14 @@ async def count_stale(conn: Connection, event_type: str) -> None:
 
 
 async def upsert_schooling(conn: Connection, row: dict[str, Any], admin_number: str) -> bool:
-    """`row` is SchoolingOpened.model_dump(): the schooling's full current state (dates included). Returns
-    False, changing nothing, when the event is not newer than the schooling held (stale)."""
+    """`row` is SchoolingOpened.model_dump(): the schooling's full current state (dates included; its student
+    too: a merge of two students moves it to the survivor, imports.md §5.8). Returns False, changing nothing,
+    when the event is not newer than the schooling held (stale)."""
     applied = await conn.fetchval(
         "INSERT INTO schoolings (schooling_id, student_id, school_year, establishment, mef, "
         "administrative_number, class_label, start_date, end_date, status, version) "
         "VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11) "
-        "ON CONFLICT (schooling_id) DO UPDATE SET school_year = $3, establishment = $4::jsonb, mef = $5::jsonb, "
+        "ON CONFLICT (schooling_id) DO UPDATE SET student_id = $2, school_year = $3, establishment = $4::jsonb, mef = $5::jsonb, "
         "class_label = $7, start_date = $8, end_date = $9, status = $10, version = $11"
         + newer_than("schoolings") + " RETURNING true",
         row["schooling_id"], row["student_id"], row["school_year"], json.dumps(row["establishment"]),

@@ -24,7 +24,7 @@ async def find_schoolings(conn: Connection, keys: Sequence[SchoolingKey]) -> dic
     rows = await conn.fetch(
         "SELECT u.ord, sc.* FROM unnest($1::text[], $2::text[], $3::int[]) WITH ORDINALITY "
         "AS u(ine, uai, school_year, ord) CROSS JOIN LATERAL ("
-        " SELECT sc.* FROM schoolings sc JOIN students st USING (student_id)"
+        " SELECT sc.* FROM schoolings sc JOIN students st ON coalesce(st.merged_into, st.student_id) = sc.student_id"
         " WHERE st.ine = u.ine AND sc.uai = u.uai AND sc.school_year = u.school_year"
         " ORDER BY sc.start_date DESC LIMIT 1) AS sc",
         [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])

@@ -72,7 +72,7 @@ async def upsert_schooling(conn: Connection, row: dict[str, Any]) -> bool:
 async def find_schooling(conn: Connection, ine: str, uai: str, school_year: int) -> dict[str, Any] | None:
     """The student's schooling in that establishment and year (the latest if several)."""
     row = await conn.fetchrow(
-        "SELECT sc.* FROM schoolings sc JOIN students st USING (student_id) "
+        "SELECT sc.* FROM schoolings sc JOIN students st ON coalesce(st.merged_into, st.student_id) = sc.student_id "
         "WHERE st.ine = $1 AND sc.uai = $2 AND sc.school_year = $3 ORDER BY sc.start_date DESC LIMIT 1",
         ine, uai, school_year,
     )

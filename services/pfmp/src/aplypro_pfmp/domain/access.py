@@ -15,16 +15,30 @@ Pure rules, no I/O. The claims are the FIM/CAS attributes a ProConnect-like prov
   an invitation never names `*`.
 * An e-mail ending `@asp-public.fr` or `@asp.gouv.fr` is an ASP agent.
 
-A user with none of these is refused (`NoRole`).
+The collèges authorised by name (features.md §1: 8 of them, their UAIs a setting) are kept whatever their type.
+
+Each login realm grants only its own roles (`within_realm`): school realms (FIM, CAS) establishment roles,
+the academic realm academies, the ASP realm the ASP agent; a claim from another realm's world grants nothing
+(defence in depth). A user with no role left is refused (`NoRole`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 KEPT_TYPES = frozenset({"LYC", "LP", "SEP", "EREA", "CFPA", "EME", "IMP", "CONT"})
 ASP_DOMAINS = ("@asp-public.fr", "@asp.gouv.fr")
+
+
+class RealmKind(StrEnum):
+    """What a login realm may grant."""
+
+    ALL = "all"  # one provider carrying every realm's claims (the single-provider default, the local stack)
+    SCHOOL = "school"  # FIM (MENJ, Mer, Armées), CAS (MASA): directors and authorised staff
+    ACADEMIC = "academic"  # rectorats and the ministry: academies, `*` the national admin
+    ASP = "asp"  # the paying agency's own realm: ASP agents
 
 
 class NoRole(PermissionError):
@@ -72,23 +86,26 @@ def _values(claims: Mapping[str, object], name: str) -> list[str]:
     return []
 
 
-def _kept_uai(line: str) -> str | None:
-    """The UAI of a `FrEduRneResp` line if its establishment type is kept (no type: kept)."""
+def _kept_uai(line: str, colleges: frozenset[str]) -> str | None:
+    """The UAI of a `FrEduRneResp` line if its establishment type is kept (no type: kept) or it is one of the
+    `colleges` authorised by name."""
     fields = line.strip().split("$")
     uai = fields[0].strip().upper()
     if len(uai) != 8:
         return None
+    if uai in colleges:
+        return uai
     if len(fields) > 5 and fields[5].strip() and fields[5].strip().upper() not in KEPT_TYPES:
         return None
     return uai
 
 
-def _delegated_uai(line: str) -> str | None:
+def _delegated_uai(line: str, colleges: frozenset[str]) -> str | None:
     pairs = dict(part.split("=", 1) for part in line.split("|") if "=" in part)
     attrs = {k.strip().lower(): v.strip() for k, v in pairs.items()}
     if attrs.get("applicationname", "").lower() != "aplypro":
         return None
-    return _kept_uai(attrs.get("fredurneresp", ""))
+    return _kept_uai(attrs.get("fredurneresp", ""), colleges)
 
 
 def email_of(claims: Mapping[str, object]) -> str:
@@ -96,22 +113,38 @@ def email_of(claims: Mapping[str, object]) -> str:
     return str(claims.get("email") or "").strip().lower()
 
 
+def within_realm(roles: Roles, realm: RealmKind) -> Roles:
+    """Only the roles `realm` may grant: an ASP e-mail arriving through a school realm is no ASP agent, an
+    academy code arriving through the ASP realm no academic user."""
+    if realm is RealmKind.ALL:
+        return roles
+    school = realm is RealmKind.SCHOOL
+    return Roles(director_of=roles.director_of if school else frozenset(),
+                 authorised_in=roles.authorised_in if school else frozenset(),
+                 academies=roles.academies if realm is RealmKind.ACADEMIC else frozenset(),
+                 asp_agent=roles.asp_agent and realm is RealmKind.ASP)
+
+
 def roles_from_claims(claims: Mapping[str, object], invited: Iterable[str] = (),
-                      invited_academies: Iterable[str] = ()) -> Roles:
-    """The roles of one login (`invited`: the UAIs its e-mail is invited to; `invited_academies`: the academies
-    it is invited to); raises NoRole when there are none."""
+                      invited_academies: Iterable[str] = (), *, realm: RealmKind = RealmKind.ALL,
+                      authorised_colleges: Iterable[str] = ()) -> Roles:
+    """The roles of one login through `realm` (`invited`: the UAIs its e-mail is invited to;
+    `invited_academies`: the academies it is invited to; `authorised_colleges`: UAIs kept whatever their type);
+    raises NoRole when there are none."""
+    colleges = frozenset(u.strip().upper() for u in authorised_colleges)
     director: set[str] = set()
     if "DIR" in {v.strip().upper() for v in _values(claims, "FrEduFonctAdm")}:
-        director |= {u for u in map(_kept_uai, _values(claims, "FrEduRneResp")) if u}
-    director |= {u for u in map(_kept_uai, _values(claims, "AplyproResp")) if u}
-    delegated = {u for u in map(_delegated_uai, _values(claims, "FrEduResDel")) if u}
-    delegated |= {u for u in map(_kept_uai, invited) if u}
+        director |= {u for line in _values(claims, "FrEduRneResp") if (u := _kept_uai(line, colleges))}
+    director |= {u for line in _values(claims, "AplyproResp") if (u := _kept_uai(line, colleges))}
+    delegated = {u for line in _values(claims, "FrEduResDel") if (u := _delegated_uai(line, colleges))}
+    delegated |= {u for line in invited if (u := _kept_uai(line, colleges))}
     delegated -= director
     academies = {v.strip() for v in _values(claims, "AplyproAcademieResp") if v.strip()}
     # Defence in depth: an invitation's code is checked when stored; `*` from one would make a national admin.
     academies |= {c.strip() for c in invited_academies if c.strip() and c.strip() != "*"}
     email = email_of(claims)
-    roles = Roles(frozenset(director), frozenset(delegated), frozenset(academies), email.endswith(ASP_DOMAINS))
+    roles = within_realm(Roles(frozenset(director), frozenset(delegated), frozenset(academies),
+                               email.endswith(ASP_DOMAINS)), realm)
     if not (roles.establishments or roles.academies or roles.asp_agent):
         raise NoRole("no responsibility, delegation, academy or ASP address in this identity")
     return roles

@@ -28,7 +28,8 @@ def build_spec(settings: PfmpSettings) -> ServiceSpec:
                       "RibOnFile": projection.on_rib_on_file,
                       "SchoolingHiddenChanged": projection.on_schooling_hidden_changed,
                       "StudentIneStatusChanged": projection.on_ine_status_changed,
-                      "EstablishmentRegistered": projection.on_establishment_registered},
+                      "EstablishmentRegistered": projection.on_establishment_registered,
+                      "StudentsMerged": projection.on_students_merged},
         ), Subscription(
             # Payment-request states lock edits and deletions; DAs gate validation (lifecycles.md §1).
             topics=[CALCULATOR_EVENTS, ASP_EVENTS, DOCUMENTS_EVENTS], consumer_name=facts.CONSUMER,

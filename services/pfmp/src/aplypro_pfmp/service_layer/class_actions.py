@@ -75,7 +75,7 @@ async def set_class_day_counts(conn: Connection, klass: ClassRef, start: date, e
     for line, ine, day_count in lines:
         pfmp_id: UUID | None = await conn.fetchval(
             "SELECT p.pfmp_id FROM pfmps p JOIN schoolings s USING (schooling_id) JOIN students st "
-            "ON st.student_id = s.student_id WHERE st.ine = $1 AND s.uai = $2 AND s.school_year = $3 "
+            "ON coalesce(st.merged_into, st.student_id) = s.student_id WHERE st.ine = $1 AND s.uai = $2 AND s.school_year = $3 "
             "AND s.class_label = $4 AND p.start_date = $5 AND p.end_date = $6 AND NOT p.deleted",
             ine, klass.uai, klass.school_year, klass.class_label, start, end)
         if pfmp_id is None:

@@ -10,10 +10,18 @@ from aplypro_contracts import (
     SchoolingOpened,
     StudentIneStatusChanged,
     StudentRegistered,
+    StudentsMerged,
 )
 from aplypro_servicekit.db import Connection
 
-from aplypro_pfmp.adapters import establishments_sql, hidden_sql, indicator_facts_sql, lifecycle_sql, postgres
+from aplypro_pfmp.adapters import (
+    establishments_sql,
+    hidden_sql,
+    indicator_facts_sql,
+    lifecycle_sql,
+    merge_sql,
+    postgres,
+)
 from aplypro_pfmp.domain.decision_content import identity_fingerprint, schooling_fingerprint
 from aplypro_pfmp.domain.student_data import asp_data_ready
 
@@ -72,3 +80,16 @@ async def on_ine_status_changed(conn: Connection, event: StudentIneStatusChanged
                                                 event.version):
         log.info("stale_event_dropped", event_type=event.event_type, student_id=str(event.student_id),
                  version=event.version)
+
+
+async def on_students_merged(conn: Connection, event: StudentsMerged) -> None:
+    """The students service merged two students (imports.md §5.8): the merged student's schoolings, PFMPs,
+    reports and RIB facts move to the survivor, and a PFMP file naming the merged INE finds the survivor. PFMPs
+    keep their versions: their next event carries the survivor. Overlapping PFMPs of the pair refuse it
+    (MergeConflict: dead-lettered, replayed once staff fixed them)."""
+    if not await merge_sql.record_merge(conn, event.merged_id, event.survivor_id, event.version):
+        log.info("stale_event_dropped", event_type=event.event_type, student_id=str(event.survivor_id),
+                 version=event.version)
+        return
+    moved = await merge_sql.repoint(conn, event.merged_id, event.survivor_id)
+    log.info("students_merged", survivor_id=str(event.survivor_id), merged_id=str(event.merged_id), pfmps=moved)

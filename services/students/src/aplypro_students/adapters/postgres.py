@@ -30,14 +30,18 @@ def _address_json(a: Address) -> str:
                        "city_name": a.city_name, "country_insee": a.country_insee}, sort_keys=True)
 
 
-def _identity(row: asyncpg.Record) -> Identity:
+def identity_of(row: asyncpg.Record) -> Identity:
     return Identity(row["ine"], row["last_name"], tuple(row["first_names"]), row["birth_date"], Sex(row["sex"]),
                     row["birth_city_insee"], row["birth_country_insee"], _address(row["address"]))
 
 
 async def students_by_ine(conn: Connection, ines: Sequence[str]) -> dict[str, tuple[UUID, Identity]]:
-    rows = await conn.fetch("SELECT * FROM students WHERE ine = ANY($1::text[]) FOR UPDATE", list(ines))
-    return {r["ine"]: (r["student_id"], _identity(r)) for r in rows}
+    """The student of each known INE; a merged student's INE gives its survivor (imports.md §5.8), whose
+    identity carries the survivor's own INE."""
+    rows = await conn.fetch(
+        "SELECT t.ine AS sent_ine, s.* FROM students t JOIN students s ON s.student_id = coalesce(t.merged_into, "
+        "t.student_id) WHERE t.ine = ANY($1::text[]) FOR UPDATE OF s", list(ines))
+    return {r["sent_ine"]: (r["student_id"], identity_of(r)) for r in rows}
 
 
 def _student_args(student_id: UUID, i: Identity, source: str) -> tuple[Any, ...]:
@@ -86,6 +90,7 @@ async def schoolings_of(conn: Connection, student_ids: Sequence[UUID], class_ids
     rows = await conn.fetch(
         "SELECT s.*, c.school_year FROM schoolings s JOIN classes c USING (class_id) "
         "WHERE s.student_id = ANY($1::uuid[]) AND (s.class_id = ANY($2::uuid[]) OR s.end_date IS NULL) "
+        "AND s.folded_into IS NULL "  # a merged duplicate (hidden) is not the (student, class) schooling
         "ORDER BY s.schooling_id FOR UPDATE OF s",
         list(student_ids), list(class_ids),
     )

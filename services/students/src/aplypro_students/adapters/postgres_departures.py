@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from aplypro_servicekit.db import Connection
 
 from aplypro_students.adapters.postgres import schooling_from_row
@@ -17,3 +19,11 @@ async def open_schoolings_in(conn: Connection, uai: str, school_year: int) -> li
         "JOIN students st USING (student_id) WHERE c.uai = $1 AND c.school_year = $2 AND s.end_date IS NULL "
         "AND s.hidden_at IS NULL ORDER BY s.schooling_id FOR UPDATE OF s", uai, school_year)
     return [(r["ine"], schooling_from_row(r)) for r in rows]
+
+
+async def survivor_ines(conn: Connection, ines: Collection[str]) -> set[str]:
+    """The INEs of the survivors of merged students among these INEs (imports.md §5.8): a source that still
+    lists a merged INE lists its survivor, who has not left."""
+    rows = await conn.fetch("SELECT s.ine FROM students t JOIN students s ON s.student_id = t.merged_into "
+                            "WHERE t.ine = ANY($1::text[])", list(ines))
+    return {r["ine"] for r in rows}

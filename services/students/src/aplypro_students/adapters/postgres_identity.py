@@ -23,7 +23,7 @@ async def candidates_for(conn: Connection, sent: Mapping[str, Identity]) -> dict
         "SELECT k.ine AS sent_ine, s.student_id, s.ine, s.ine_status "
         "FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::text[]) AS k(ine, last, first, born, city) "
         "JOIN students s ON s.identity_key = students_identity_key(k.last, k.first) AND s.birth_date = k.born "
-        "AND s.birth_city_insee IS NOT DISTINCT FROM k.city AND s.ine <> k.ine "
+        "AND s.birth_city_insee IS NOT DISTINCT FROM k.city AND s.ine <> k.ine AND s.merged_into IS NULL "
         "ORDER BY k.ine, s.student_id FOR UPDATE OF s",
         ines, [sent[i].last_name for i in ines], [sent[i].first_names[0] for i in ines],
         [sent[i].birth_date for i in ines], [sent[i].birth_city_insee for i in ines])

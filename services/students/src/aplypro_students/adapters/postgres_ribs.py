@@ -13,7 +13,9 @@ from aplypro_students.domain.rib import BankDetails
 
 
 async def student_ids(conn: Connection, ines: Sequence[str]) -> dict[str, UUID]:
-    rows = await conn.fetch("SELECT ine, student_id FROM students WHERE ine = ANY($1::text[])", list(ines))
+    """A merged student's INE gives its survivor (imports.md §5.8)."""
+    rows = await conn.fetch("SELECT ine, coalesce(merged_into, student_id) AS student_id FROM students "
+                            "WHERE ine = ANY($1::text[])", list(ines))
     return {r["ine"]: r["student_id"] for r in rows}
 
 

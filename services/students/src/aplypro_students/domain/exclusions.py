@@ -3,8 +3,12 @@ none = every year). An import skips the records they cover; the rule is the calc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+_UAI = re.compile(r"\d{7}[A-Z]")
+_MEF = re.compile(r"\d{10}")
 
 
 class ExclusionConflict(ValueError):
@@ -12,6 +16,12 @@ class ExclusionConflict(ValueError):
     life if the establishment row were lifted."""
 
     code = "exclusion.establishment_already_excluded"
+
+
+class ExclusionInvalid(ValueError):
+    """A UAI that is not 7 digits and a letter, a MEF that is not 10 digits, or an impossible school year."""
+
+    code = "exclusion.invalid"
 
 
 @dataclass(frozen=True)
@@ -37,3 +47,13 @@ def check_addition(existing: Iterable[Exclusion], row: Exclusion) -> None:
     """Raises ExclusionConflict for a MEF row under a whole-establishment one."""
     if row.mef_code is not None and any(e.uai == row.uai and e.mef_code is None for e in existing):
         raise ExclusionConflict(f"{row.uai} is already excluded as a whole establishment")
+
+
+def check_shape(row: Exclusion) -> None:
+    """Raises ExclusionInvalid for a row no source could ever match (and no event could carry)."""
+    if not _UAI.fullmatch(row.uai):
+        raise ExclusionInvalid(f"{row.uai!r} is not a UAI (7 digits and a letter)")
+    if row.mef_code is not None and not _MEF.fullmatch(row.mef_code):
+        raise ExclusionInvalid(f"{row.mef_code!r} is not a MEF code (10 digits)")
+    if row.school_year is not None and not 2000 <= row.school_year <= 2100:
+        raise ExclusionInvalid(f"{row.school_year} is not a school year (2025 = 2025-2026)")

@@ -19,6 +19,8 @@ from aplypro_servicekit.logs import configure_logging
 from aplypro_students.adapters import postgres
 from aplypro_students.adapters.csv_calendar import SAMPLE as SAMPLE_CALENDAR
 from aplypro_students.adapters.csv_calendar import read_calendar_csv
+from aplypro_students.adapters.csv_communes import SAMPLE as SAMPLE_COMMUNES
+from aplypro_students.adapters.csv_communes import read_commune_exceptions_csv
 from aplypro_students.adapters.csv_reader import CellError, parse_uai
 from aplypro_students.adapters.csv_reference import read_bcn_mefs_csv, read_establishments_csv
 from aplypro_students.adapters.csv_ribs import read_ribs_csv
@@ -28,7 +30,7 @@ from aplypro_students.config import StudentsSettings
 from aplypro_students.domain.departures import MassDeparture
 from aplypro_students.domain.reconcile import current_school_year
 from aplypro_students.domain.report import InvalidFile, RowError
-from aplypro_students.entrypoints import fast_loop, ops_cli
+from aplypro_students.entrypoints import fast_loop, merge_cli, ops_cli
 from aplypro_students.entrypoints._db import in_transaction
 from aplypro_students.entrypoints.fregata_import import import_fregata_command
 from aplypro_students.entrypoints.service import build_spec
@@ -36,7 +38,12 @@ from aplypro_students.entrypoints.sygne_import import run_import, sygne_settings
 from aplypro_students.service_layer.import_students import ImportStudents, import_students
 from aplypro_students.service_layer.ine_status import IneStatus, record_ine_status
 from aplypro_students.service_layer.record_ribs import record_ribs
-from aplypro_students.service_layer.reference import load_calendar, load_establishments, load_mefs
+from aplypro_students.service_layer.reference import (
+    load_calendar,
+    load_commune_exceptions,
+    load_establishments,
+    load_mefs,
+)
 
 PARIS = ZoneInfo("Europe/Paris")  # "today" of a French school, for inferred closing dates
 
@@ -136,6 +143,25 @@ def load_calendar_command(
 
     async def work(conn: Connection) -> dict[str, int]:
         return await load_calendar(conn, summers)
+
+    _print(asyncio.run(in_transaction(_settings(), work)))
+
+
+@app.command("load-commune-exceptions")
+def load_commune_exceptions_command(
+    file: Annotated[Path | None, typer.Argument(
+        help="`type;ancien_code;nouveau_code` (type naissance or residence); without it, the sample shipped.")
+    ] = None,
+) -> None:
+    """Load the obsolete INSEE commune codes (imports.md §4): each import stores the new code instead of the old
+    one (birth or residence commune). The file replaces the whole table; a refused line loads nothing."""
+    try:
+        exceptions = read_commune_exceptions_csv(file or SAMPLE_COMMUNES)
+    except InvalidFile as exc:
+        _refuse(exc.errors, "nothing loaded")
+
+    async def work(conn: Connection) -> dict[str, int]:
+        return await load_commune_exceptions(conn, exceptions)
 
     _print(asyncio.run(in_transaction(_settings(), work)))
 
@@ -257,6 +283,7 @@ def ine_found(ines: _INES, by: _BY) -> None:
 
 
 ops_cli.register(app)  # set-provider, refresh-student, import-all
+merge_cli.register(app)  # review-items, merge-students
 
 
 @app.command("api")

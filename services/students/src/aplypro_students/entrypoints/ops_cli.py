@@ -27,7 +27,7 @@ from rich.progress import (
 from aplypro_students.adapters.api_errors import ApiAuthFailed, ApiBadPayload, ApiUnavailable
 from aplypro_students.adapters.csv_reader import CellError
 from aplypro_students.config import StudentsSettings
-from aplypro_students.domain.exclusions import Exclusion, ExclusionConflict
+from aplypro_students.domain.exclusions import Exclusion, ExclusionConflict, ExclusionInvalid
 from aplypro_students.domain.provider import InvalidProvider
 from aplypro_students.domain.reconcile import current_school_year
 from aplypro_students.entrypoints import fast_loop
@@ -157,17 +157,17 @@ _YEAR = Annotated[int | None, typer.Option("--school-year", help="Start year (20
 @exclusions_app.command("add")
 def exclusions_add(uai: _UAI, user: Annotated[str, typer.Option("--user", help="Who adds it (user id).")],
                    mef: _MEF = None, school_year: _YEAR = None) -> None:
-    """Add an exclusion; adding it again changes nothing. Records already imported stay: the calculator, which
-    keeps its own list (`aplypro-calculator exclusions`), blocks their payment."""
+    """Add an exclusion; adding it again changes nothing. Records already imported stay; the calculator, told by
+    an ExclusionChanged event, blocks their payment."""
     settings = _settings()
     row = Exclusion.of(uai, mef, school_year)
 
     async def work(conn: Connection) -> dict[str, Any]:
-        return await exclusions.add(conn, row, by=user)
+        return await exclusions.add(conn, row, by=user, topic=settings.topic(STUDENTS_EVENTS))
 
     try:
         _print(asyncio.run(in_transaction(settings, work)))
-    except (ExclusionConflict, UnknownEstablishment) as exc:
+    except (ExclusionConflict, ExclusionInvalid, UnknownEstablishment) as exc:
         raise _fail(exc.code, str(exc), 2) from None
     except ValueError as exc:
         raise _fail("user.required", str(exc), 2) from None
@@ -175,14 +175,18 @@ def exclusions_add(uai: _UAI, user: Annotated[str, typer.Option("--user", help="
 
 @exclusions_app.command("remove")
 def exclusions_remove(uai: _UAI, mef: _MEF = None, school_year: _YEAR = None) -> None:
-    """Remove the exclusion named exactly; its records import again from the next import."""
+    """Remove the exclusion named exactly; its records import again from the next import, and the calculator
+    prices what it held back."""
     settings = _settings()
     row = Exclusion.of(uai, mef, school_year)
 
     async def work(conn: Connection) -> dict[str, Any]:
-        return await exclusions.remove(conn, row)
+        return await exclusions.remove(conn, row, topic=settings.topic(STUDENTS_EVENTS))
 
-    _print(asyncio.run(in_transaction(settings, work)))
+    try:
+        _print(asyncio.run(in_transaction(settings, work)))
+    except ExclusionInvalid as exc:
+        raise _fail(exc.code, str(exc), 2) from None
 
 
 @exclusions_app.command("list")

@@ -10,6 +10,7 @@ from aplypro_contracts import (
     Address,
     Establishment,
     EstablishmentRegistered,
+    ExclusionChanged,
     Identity,
     Mef,
     RibOnFile,
@@ -82,3 +83,10 @@ def establishment_registered(establishment: reference.Establishment, correlation
     return EstablishmentRegistered(
         producer=PRODUCER, correlation_id=correlation_id, uai=e.uai, name=e.name, ministry=e.ministry,
         academy_code=e.academy_code, contract_type_code=e.contract_type_code)
+
+
+def exclusion_changed(uai: str, mef_code: str | None, school_year: int | None, *, excluded: bool,
+                      version: int) -> ExclusionChanged:
+    """An exclusion row added (excluded) or lifted: the calculator applies it to its own list."""
+    return ExclusionChanged(producer=PRODUCER, uai=uai, mef_code=mef_code, school_year=school_year,
+                            excluded=excluded, version=version)

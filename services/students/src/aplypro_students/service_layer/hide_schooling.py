@@ -3,7 +3,8 @@ application through the internal API: staff of the schooling's establishment, au
 
 One open, non-hidden schooling per student (the partial unique index schoolings_one_open): reintegrating a
 schooling while the student has another open one is refused (`schooling.other_open`), and so is
-reintegrating one its producer retracted (`schooling.retracted`); a no-op change (hide
+reintegrating one its producer retracted (`schooling.retracted`) or a merge folded into another schooling of the
+same class (`schooling.merged_duplicate`, imports.md §5.8); a no-op change (hide
 what is hidden) writes nothing and emits nothing.
 """
 
@@ -46,12 +47,15 @@ async def set_hidden(conn: Connection, uai: str, schooling_id: UUID, hidden: boo
                      topic: str) -> HiddenState:
     """Run inside the caller's transaction."""
     row = await conn.fetchrow(
-        "SELECT s.student_id, s.hidden_at, s.hidden_version, s.retracted_at FROM schoolings s "
+        "SELECT s.student_id, s.hidden_at, s.hidden_version, s.retracted_at, s.folded_into FROM schoolings s "
         "JOIN classes c USING (class_id) WHERE s.schooling_id = $1 AND c.uai = $2 FOR UPDATE OF s", schooling_id, uai)
     if row is None:
         raise HideRefused("schooling.unknown", "no such schooling in this establishment")
     if not hidden and row["retracted_at"] is not None:  # its producer withdrew it (retract_schooling.py)
         raise HideRefused("schooling.retracted", "the schooling was retracted by its producer")
+    if not hidden and row["folded_into"] is not None:  # a merge's duplicate of another schooling (§5.8)
+        raise HideRefused("schooling.merged_duplicate", "the schooling duplicates another of the same student and "
+                                                        "class since a merge")
     if (row["hidden_at"] is not None) == hidden:
         return HiddenState(schooling_id, row["student_id"], hidden, int(row["hidden_version"]), False,
                            row["hidden_at"])

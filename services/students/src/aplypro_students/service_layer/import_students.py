@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
 from uuid import UUID
@@ -15,7 +15,8 @@ from aplypro_servicekit.record_size import ENV_NAME, RecordTooLarge
 
 from aplypro_students.adapters import postgres
 from aplypro_students.adapters.postgres_calendar import calendar_of
-from aplypro_students.adapters.postgres_departures import open_schoolings_in
+from aplypro_students.adapters.postgres_communes import commune_exceptions
+from aplypro_students.adapters.postgres_departures import open_schoolings_in, survivor_ines
 from aplypro_students.adapters.postgres_identity import flag_possible_duplicates
 from aplypro_students.adapters.postgres_reference import academy_of, eligible_mefs, known_establishments
 from aplypro_students.domain.changes import ChangeCounts, count_changes
@@ -73,12 +74,13 @@ class ImportSummary:
     changes: ChangeCounts = field(default_factory=ChangeCounts)
     departures: int = 0  # full mode: open schoolings closed because the snapshot no longer lists them
     excluded: list[RowError] = field(default_factory=list)  # records an exclusion covers: skipped (§5.1)
+    communes_remapped: int = 0  # records whose birth or residence commune code was obsolete (§4)
 
     def as_dict(self) -> dict[str, Any]:
         return {"import_id": str(self.import_id), "students": self.students, "new": self.new,
                 "changed": self.changed, "schoolings": self.schoolings,
                 "schoolings_written": self.schoolings_written, "events": self.events, **self.changes.as_dict(),
-                "departures": self.departures,
+                "departures": self.departures, "communes_remapped": self.communes_remapped,
                 "rejected": [e.as_dict() for e in self.rejected], "warnings": [w.as_dict() for w in self.warnings],
                 "excluded": [e.as_dict() for e in self.excluded]}
 
@@ -114,6 +116,7 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
         # a refused row's student is still there: closing it as a departure would be wrong
         raise InvalidFile([*rejected, RowError(0, "*", "mode.full_with_refused_rows",
                                                "full mode needs every row valid: absentees would be closed")])
+    valid, remapped = await _remap_communes(conn, valid)
     records = collapse(valid)
     import_id = uuid.uuid4()
     academy = await academy_of(conn, command.uai)
@@ -125,6 +128,7 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
     if command.mode == "full":
         # a student in an excluded class is still listed: an exclusion added mid-year is not a departure
         present = {r.identity.ine for r in [*records, *excluded]} | set(command.listed_ines or ())
+        present |= await survivor_ines(conn, present)
         open_here = await open_schoolings_in(conn, command.uai, year)
         absent = [s for ine, s in open_here if ine not in present]
         check_departures(len(absent), len(open_here), listed=len(present), max_share=max_departure_share,
@@ -164,7 +168,7 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
     # the absentees' schoolings closed here were read apart from `existing`: they are closings, not openings
     changes = count_changes(placements, [*existing, *absent], planned, {sid for sid, _ in [*new, *changed]})
     summary = ImportSummary(import_id, len(sent), len(new), len(changed), len(records), len(planned), written,
-                            rejected, command.warnings, changes, len(closed), excluded_lines(excluded))
+                            rejected, command.warnings, changes, len(closed), excluded_lines(excluded), remapped)
     await postgres.record_import(
         conn, import_id, f"students_{command.source}", command.uai, year or None, command.mode,
         {k: v for k, v in summary.as_dict().items() if isinstance(v, int)},
@@ -174,6 +178,16 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
              changed=len(changed), schoolings_written=len(planned), events=written, rejected=len(rejected),
              departures=len(closed), excluded=len(excluded), mode=command.mode)
     return summary
+
+
+async def _remap_communes(conn: Connection, records: list[SchoolingRecord]) -> tuple[list[SchoolingRecord], int]:
+    """Step 1's last part, for every source (imports.md §4): obsolete commune codes take their new code, before
+    matching (the birth city is part of the identity) and before the diff, so a re-import changes nothing."""
+    exceptions = await commune_exceptions(conn)
+    if not exceptions.table:
+        return records, 0
+    out = [replace(r, identity=exceptions.remap(r.identity)) for r in records]
+    return out, sum(1 for before, after in zip(records, out, strict=True) if before.identity != after.identity)
 
 
 def _lines_of(placements: list[Placement]) -> dict[tuple[UUID, UUID | None], int]:

@@ -37,6 +37,10 @@ async def match_students(conn: Connection, sent: Mapping[str, Identity]) -> Matc
         current: Identity | None = None
         if ine in known:
             out.ids[ine], current = known[ine]
+            if current.ine != ine:  # a merged student's INE (§5.8): the survivor keeps its own INE
+                if current.ine in sent:
+                    continue  # its own INE in the same batch gives the identity
+                identity = replace(identity, ine=current.ine)
         elif (taker := decisions.get(ine)) and taker.takes_over and taker.takes_over not in claimed:
             # the placeholder gives way to the real INE: same student id, so nothing downstream re-points
             claimed.add(taker.takes_over)
@@ -51,7 +55,7 @@ async def match_students(conn: Connection, sent: Mapping[str, Identity]) -> Matc
             looks_like = () if d is None else d.looks_like or tuple(x for x in [d.takes_over] if x)
             out.possible_duplicates += [(out.ids[ine], other) for other in looks_like]
             continue
-        merged = replace(merge_identity(current, identity), ine=ine)
+        merged = replace(merge_identity(current, identity), ine=identity.ine)
         if merged != current:
             out.changed.append((out.ids[ine], merged))
     return out

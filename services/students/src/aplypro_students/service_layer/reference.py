@@ -1,4 +1,5 @@
-"""Loads reference data: the establishments directory, the eligible MEF list of a school year, the calendar."""
+"""Loads reference data: the establishments directory, the eligible MEF list of a school year, the calendar,
+the commune exception table."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from aplypro_servicekit.outbox import event_row, write_outbox
 
 from aplypro_students.adapters import postgres
 from aplypro_students.adapters.postgres_calendar import upsert_summers
+from aplypro_students.adapters.postgres_communes import replace_commune_exceptions
 from aplypro_students.adapters.postgres_reference import upsert_establishments, upsert_mefs
 from aplypro_students.domain.calendar import Summer
+from aplypro_students.domain.communes import CommuneExceptions, CommuneKind
 from aplypro_students.domain.reference import Establishment, Mef
 from aplypro_students.service_layer import events
 
@@ -49,4 +52,14 @@ async def load_calendar(conn: Connection, summers: Mapping[tuple[str, int], Summ
     counts = {"academies": len({code for code, _ in summers}), "school_years": len(summers)}
     await postgres.record_import(conn, uuid.uuid4(), "calendar", None, None, None, counts, [])
     log.info("calendar_loaded", **counts)
+    return counts
+
+
+async def load_commune_exceptions(conn: Connection, exceptions: CommuneExceptions) -> dict[str, int]:
+    """The commune exception table (imports.md §4), replaced whole: the file is the table. Students already
+    stored with an old code take the new one at their next import."""
+    await replace_commune_exceptions(conn, exceptions)
+    counts = {kind.value: sum(1 for k, _ in exceptions.table if k is kind) for kind in CommuneKind}
+    await postgres.record_import(conn, uuid.uuid4(), "commune_exceptions", None, None, None, counts, [])
+    log.info("commune_exceptions_loaded", **counts)
     return counts

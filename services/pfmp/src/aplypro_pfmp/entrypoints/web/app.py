@@ -50,7 +50,7 @@ from .settings import WebSettings
 
 # The DSFR needs its own files only; inline data: images come from its CSS.
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-       "form-action 'self' {issuer}; frame-ancestors 'none'; base-uri 'self'")
+       "form-action 'self' {issuers}; frame-ancestors 'none'; base-uri 'self'")
 TITLES = {403: "Accès refusé", 404: "Page introuvable", 405: "Adresse d'un formulaire", 422: "Demande invalide",
           500: "Erreur inattendue"}
 # What the user can do about each error (issue 14: every error says what to do); 403 and 429 say it themselves.
@@ -86,12 +86,13 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
                   docs_url=None, redoc_url=None, openapi_url=None)  # pages only in this slice
     app.state.pfmp_settings = pfmp_settings
     app.state.web_settings = web
+    app.state.realms = web.login_realms()
     app.state.oauth = auth.oauth_client(web)
     app.state.login_limiter = RateLimiter(web.login_attempts_per_minute)
     app.add_middleware(SessionMiddleware, secret_key=web.session_secret.get_secret_value(),
                        session_cookie="aplypro_session", max_age=web.session_max_age_s, same_site="lax",
                        https_only=web.cookie_secure)  # HttpOnly always (Starlette)
-    csp = CSP.format(issuer=web.oidc_issuer.rstrip("/"))
+    csp = CSP.format(issuers=" ".join(sorted({r.issuer.rstrip("/") for r in app.state.realms.values()})))
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -13,6 +13,8 @@ from fastapi import HTTPException, Request
 
 from aplypro_pfmp.domain.access import Roles
 
+from .settings import DEFAULT_REALM
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -22,18 +24,21 @@ class LoginRequired(Exception):
 
 @dataclass(frozen=True)
 class User:
-    """The logged-in user: `user_id` (the identity's `sub`) is what the audit trail records."""
+    """The logged-in user: `user_id` (the identity's `sub`) is what the audit trail records; `realm` the login
+    realm it came through (settings.py)."""
 
     user_id: str
     display_name: str
     roles: Roles
+    realm: str = DEFAULT_REALM
 
 
 def current_user(request: Request) -> User:
     data = request.session.get("user")
     if not isinstance(data, dict):
         raise LoginRequired
-    return User(str(data["id"]), str(data.get("name", "")), Roles.from_session(data.get("roles", {})))
+    return User(str(data["id"]), str(data.get("name", "")), Roles.from_session(data.get("roles", {})),
+                str(data.get("realm", DEFAULT_REALM)))
 
 
 def optional_user(request: Request) -> User | None:

@@ -1,0 +1,55 @@
+"""Exclusions set once, in the students service: its ExclusionChanged events keep the calculator's list the same
+(calculation.md §4), and the pools a change reaches are repriced with the batch.
+
+A row's changes arrive in order on its UAI's partition; a redelivered or older change (lower version) is dropped.
+A MEF row under a whole-establishment row already here (added with `aplypro-calculator exclusions`) changes
+nothing: what it covers is excluded already.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import structlog
+from aplypro_contracts import ExclusionChanged
+from aplypro_servicekit.db import Connection
+
+from aplypro_calculator.adapters import postgres_exclusion_versions, postgres_requests
+from aplypro_calculator.adapters.postgres import PoolKey
+from aplypro_calculator.adapters.postgres_stale import count_stale
+from aplypro_calculator.domain.exclusions import ExclusionConflict, ExclusionRow
+from aplypro_calculator.service_layer.events import Cause
+
+log = structlog.get_logger(__name__)
+
+
+async def apply_exclusion_changes(conn: Connection, changes: list[ExclusionChanged],
+                                  causes: dict[PoolKey, Cause]) -> None:
+    """Apply each change in batch order; the pools of every row that changed go into `causes`."""
+    dropped: Counter[str] = Counter()
+    for event in changes:
+        row = ExclusionRow.of(event.uai, event.mef_code, event.school_year)
+        if not await postgres_exclusion_versions.advance(conn, row, event.version):
+            dropped[event.event_type] += 1
+            continue
+        if not await _apply(conn, row, excluded=event.excluded):
+            continue
+        for key in await postgres_requests.pools_of(conn, row):
+            causes.setdefault(key, Cause.of(event))
+    await count_stale(conn, dropped)
+
+
+async def _apply(conn: Connection, row: ExclusionRow, *, excluded: bool) -> bool:
+    """Whether the list changed."""
+    if not excluded:
+        changed = await postgres_requests.remove_exclusion(conn, row)
+    else:
+        try:
+            (await postgres_requests.load_exclusions(conn)).add(row)
+        except ExclusionConflict:
+            log.info("exclusion_already_covered", uai=row.uai, mef_code=row.mef, school_year=row.school_year)
+            return False
+        changed = await postgres_requests.add_exclusion(conn, row)
+    log.info("exclusion_applied", uai=row.uai, mef_code=row.mef, school_year=row.school_year, excluded=excluded,
+             changed=changed)
+    return changed
