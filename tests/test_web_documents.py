@@ -211,7 +211,7 @@ def wait_for(client: TestClient, url: str) -> Any:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         page = client.get(url)
-        if 'http-equiv="refresh"' not in page.text:
+        if 'data-state="running"' not in page.text:
             return page
         assert re.search(r"Préparation : \d+ / (\d+|…) décisions", page.text)
         time.sleep(0.2)

@@ -8,18 +8,20 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx2
 from aplypro_contracts.reasons import describe
 from rich.console import Console
 from rich.table import Table
 
 from .asp_fakes import asp_fakes
 from .fake_asp.in_thread import FakeAspInThread
+from .oidc import ACCOUNT_ROLES, OidcProvider
 from .probes import Probe
 from .school import SYGNE_UAI, UAI, SchoolFiles, generate_school
 from .stack import LocalStack
@@ -100,7 +102,7 @@ def run_school(stack: LocalStack, school: SchoolFiles, timeout: float, asp: Fake
     fake ASP, whose answers and payments are fetched with `aplypro-asp-gateway poll` until every request sent
     is paid or refused."""
     probe = Probe(stack.env["DATABASE_URL"], stack.env["KAFKA_BOOTSTRAP_SERVERS"], stack.schema_prefix,
-                  stack.extra_env.get("APLYPRO_TOPIC_NAMESPACE", ""))
+                  stack.env.get("APLYPRO_TOPIC_NAMESPACE", ""))
     n, p, da = school.student_count, school.pfmp_count, school.decision_count
     run = SchoolRun(figures={})
     for args in school.reference_commands():
@@ -198,12 +200,14 @@ def run_demo(workdir: Path, students_per_class: int = 20, timeout: float = 150, 
         if serve:
             serve_web_until_interrupted(stack, workdir)
         else:
-            # The demo's data lives in this stack, which stops now: say how to see it in the browser.
-            console.print("web application: [bold]uv run aplypro demo --serve[/] runs the same demo, then keeps it "
-                          "open at a printed address (log in as directrice, academique or agent-asp; Ctrl-C stops)")
+            # Its data lives in this stack, which stops now: the address is shown answering, then how to keep it.
+            with web_application(stack, workdir) as (url, _):
+                console.print(f"web application: [bold]{url}[/] answered ({ANSWERED}); this demo's stack stops "
+                              "now: [bold]uv run aplypro demo --serve[/] keeps it open until Ctrl-C "
+                              "([bold]uv run aplypro up[/]: a stack that stays up)", soft_wrap=True)
         return code
     except (DemoFailed, SygneImportFailed) as exc:
-        console.print(f"[red]✗ {exc}[/]")
+        console.print(f"[red]✗ {exc}[/]", soft_wrap=True)
         return 1
     finally:
         with console.status("stopping"):
@@ -211,18 +215,74 @@ def run_demo(workdir: Path, students_per_class: int = 20, timeout: float = 150, 
             resources.close()
 
 
-def serve_web_until_interrupted(stack: LocalStack, workdir: Path) -> None:
-    """Start the OIDC provider and the web application on the demo's stack, print the address and the demo
-    accounts last, and keep everything running until Ctrl-C."""
-    from .oidc import ACCOUNT_ROLES, OidcProvider
+# What `web_answers` checked, as the demo's last line says it.
+ANSWERED = "home page with its login button, /stats, the OIDC provider's login page: HTTP 200"
 
-    oidc = OidcProvider.start(log_file=workdir / "logs" / "oidc.log")
+
+@contextmanager
+def web_application(stack: LocalStack, workdir: Path, timeout: float = 90) -> Iterator[tuple[str, OidcProvider]]:
+    """The OIDC provider and the web application (with the documents and students APIs it calls) on the demo's
+    stack, once the web application answers; the demo accounts printed. A web application that does not answer
+    is a failed demo (DemoFailed). The provider stops after the block, the web processes with the stack."""
+    log = workdir / "logs" / "oidc.log"
+    try:
+        oidc = OidcProvider.start(log_file=log)
+    except (RuntimeError, TimeoutError) as exc:
+        raise DemoFailed(f"the OIDC provider did not start ({exc}); see {log}") from None
     try:
         url = stack.start_web(oidc.issuer)
-        console.print(f"OIDC provider: {oidc.issuer}; demo accounts (click one on its page):")
+        with console.status(f"starting the web application at {url}"):
+            web_answers(stack, url, oidc.issuer, timeout)
+        console.print(f"OIDC provider: {oidc.issuer}; demo accounts (click one on its page):", soft_wrap=True)
         for account, role in ACCOUNT_ROLES.items():
-            console.print(f"  {account:<12} {role}")
-        console.print(f"web application: [bold]{url}[/] (give it a few seconds; Ctrl-C stops everything)")
+            console.print(f"  {account:<12} {role}", soft_wrap=True)
+        yield url, oidc
+    finally:
+        oidc.stop()
+
+
+def web_answers(stack: LocalStack, url: str, issuer: str, timeout: float) -> None:
+    """Until the web application's home page (with its login button) and public /stats answer 200 and its login
+    leads to the provider's page; DemoFailed when its process exits or `timeout` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    problem: str | None = "no answer"
+    with httpx2.Client(timeout=5) as client:
+        while True:
+            if stack.web is None or stack.web.poll() is not None:
+                code = None if stack.web is None else stack.web.returncode
+                raise DemoFailed(f"the web application stopped (exit {code}); see {stack.workdir / 'logs' / 'web.log'}")
+            try:
+                problem = _unanswered(client, url, issuer)
+            except httpx2.HTTPError as exc:
+                problem = f"{type(exc).__name__}"
+            if problem is None:
+                return
+            if time.monotonic() > deadline:
+                raise DemoFailed(f"the web application at {url} did not answer in {timeout:.0f} s ({problem}); "
+                                 f"see {stack.workdir / 'logs' / 'web.log'}")
+            time.sleep(0.3)
+
+
+def _unanswered(client: httpx2.Client, url: str, issuer: str) -> str | None:
+    """What is wrong with the web application's answers, or None when all is right."""
+    home = client.get(f"{url}/")
+    if home.status_code != 200 or "Se connecter" not in home.text:
+        return f"GET / answered {home.status_code}"
+    stats = client.get(f"{url}/stats")
+    if stats.status_code != 200:
+        return f"GET /stats answered {stats.status_code}"
+    login = client.get(f"{url}/connexion", follow_redirects=True)
+    if login.status_code != 200 or not str(login.url).startswith(issuer):
+        return f"GET /connexion ended at {login.url.copy_with(query=None)} with {login.status_code}"
+    return None
+
+
+def serve_web_until_interrupted(stack: LocalStack, workdir: Path) -> None:
+    """Start the OIDC provider and the web application on the demo's stack, print the demo accounts and, last,
+    the address once it answers; keep everything running until Ctrl-C."""
+    with web_application(stack, workdir) as (url, oidc):
+        console.print(f"web application: [bold]{url}[/] answered ({ANSWERED}); Ctrl-C stops everything",
+                      soft_wrap=True)
         stopping = threading.Event()
         # SIGTERM too (a supervisor, or a shell that started the demo in the background, where SIGINT is ignored)
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -230,8 +290,6 @@ def serve_web_until_interrupted(stack: LocalStack, workdir: Path) -> None:
         while not stopping.wait(1):
             if stack.web is not None and stack.web.poll() is not None:
                 stack.start_web(oidc.issuer)  # same port
-    finally:
-        oidc.stop()
 
 
 def _summary(stack: LocalStack, run: SchoolRun, seconds: float, asp_folder: Path, sygne: dict[str, Any]) -> None:

@@ -53,7 +53,8 @@ class LocalStack:
 
     @property
     def schema_prefix(self) -> str:
-        namespace = self.extra_env.get("APLYPRO_TOPIC_NAMESPACE", "")
+        # Once started, the services' environment: a namespace set by the caller's environment counts too.
+        namespace = (self.env or self.extra_env).get("APLYPRO_TOPIC_NAMESPACE", "")
         return namespace.replace(".", "_").replace("-", "_").lower()
 
     def start_servers(self) -> None:

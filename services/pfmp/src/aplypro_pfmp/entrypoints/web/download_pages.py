@@ -2,8 +2,8 @@
 current DAs; the establishment's zip. The PDFs live in the documents service: this module checks the
 user's role and establishment, then calls its HTTP API (documents_client).
 
-Zips are built in the background by the documents service: the page shows the progress (`N / M`, refreshed
-every two seconds) and then the links. A batch is reachable only from the session that asked for it, and
+Zips are built in the background by the documents service: the page shows the progress (`N / M`, updated in
+place every two seconds by static/app/download-progress.js, never a reload) and then the links. A batch is reachable only from the session that asked for it, and
 only through its establishment's URL.
 """
 
