@@ -13,6 +13,16 @@ def test_a_director_line_counts_only_with_the_dir_function() -> None:
         roles_from_claims({"FrEduFonctAdm": "ADF", "FrEduRneResp": [line]})
 
 
+def test_cas_attribute_names_make_a_director_of_an_agricultural_school() -> None:
+    # features.md §1: CAS (MASA) sends `fr_edu_rne_resp` / `fr_edu_fonct_adm` for what FIM calls FrEduRneResp /
+    # FrEduFonctAdm.
+    line = "0999002L$UAJ$PR$N$T3$LYC$340"
+    claims = {"fr_edu_fonct_adm": "DIR", "fr_edu_rne_resp": [line]}
+    assert roles_from_claims(claims, realm=RealmKind.SCHOOL).director_of == {"0999002L"}
+    with pytest.raises(NoRole):
+        roles_from_claims({"fr_edu_fonct_adm": "ADF", "fr_edu_rne_resp": [line]})
+
+
 def test_establishments_of_excluded_types_are_not_kept() -> None:
     claims = {"FrEduFonctAdm": "DIR", "FrEduRneResp": ["0999001K$UAJ$PU$N$T3$CLG$340", "0999002L$UAJ$PU$N$T3$LYC$340"]}
     assert roles_from_claims(claims).director_of == {"0999002L"}

@@ -2,7 +2,8 @@
 
 Pure rules, no I/O. The claims are the FIM/CAS attributes a ProConnect-like provider passes through:
 
-* `FrEduRneResp` lines `UAI$UAJ$PU$N$T3$LYC$340` count for a director when `FrEduFonctAdm` is `DIR`;
+* `FrEduRneResp` lines `UAI$UAJ$PU$N$T3$LYC$340` count for a director when `FrEduFonctAdm` is `DIR` (CAS, for
+  MASA: `fr_edu_rne_resp` and `fr_edu_fonct_adm`, read the same way);
   `AplyproResp` adds UAIs (special cases). The 6th field, when present, is the establishment type: only
   LYC LP SEP EREA CFPA EME IMP CONT are kept.
 * `FrEduResDel` delegations (DELEG-CE) with `applicationname=aplypro` make authorised staff of the
@@ -133,8 +134,11 @@ def roles_from_claims(claims: Mapping[str, object], invited: Iterable[str] = (),
     raises NoRole when there are none."""
     colleges = frozenset(u.strip().upper() for u in authorised_colleges)
     director: set[str] = set()
-    if "DIR" in {v.strip().upper() for v in _values(claims, "FrEduFonctAdm")}:
-        director |= {u for line in _values(claims, "FrEduRneResp") if (u := _kept_uai(line, colleges))}
+    # FIM attribute names, or CAS's (MASA) for the same facts: `fr_edu_fonct_adm`, `fr_edu_rne_resp`.
+    functions = _values(claims, "FrEduFonctAdm") + _values(claims, "fr_edu_fonct_adm")
+    if "DIR" in {v.strip().upper() for v in functions}:
+        lines = _values(claims, "FrEduRneResp") + _values(claims, "fr_edu_rne_resp")
+        director |= {u for line in lines if (u := _kept_uai(line, colleges))}
     director |= {u for line in _values(claims, "AplyproResp") if (u := _kept_uai(line, colleges))}
     delegated = {u for line in _values(claims, "FrEduResDel") if (u := _delegated_uai(line, colleges))}
     delegated |= {u for line in invited if (u := _kept_uai(line, colleges))}
