@@ -32,15 +32,22 @@ async def test_each_student_shows_the_state_of_their_da_in_the_academic_words(
     withdrawn = await seed_student(pool, UAI, last_name="ANNULEE", academy="14")
     asked = await seed_student(pool, UAI, last_name="ENCOURS", academy="14", payable=False)
     none = await seed_student(pool, UAI, last_name="AUCUNE", academy="14", payable=False)
+    # Asked too, but the calculator found no barème for the schooling: documents will never print it.
+    unpriced = await seed_student(pool, UAI, last_name="SANSBAREME", academy="14", payable=False)
     async with pool.acquire() as conn:
         await lifecycle_sql.record_decision(conn, withdrawn.schooling_id, "retrait", 1)
-        await conn.execute("INSERT INTO pfmp_actions (user_id, action, schooling_id, uai, school_year) "
-                           "VALUES ('directrice', 'issue_missing_decisions', $1, $2, 2025)", asked.schooling_id, UAI)
+        for student in (asked, unpriced):
+            await conn.execute("INSERT INTO pfmp_actions (user_id, action, schooling_id, uai, school_year) "
+                               "VALUES ('directrice', 'issue_missing_decisions', $1, $2, 2025)",
+                               student.schooling_id, UAI)
+        await conn.execute("INSERT INTO schooling_prices (schooling_id, daily_rate_cents, yearly_cap_cents, priced_at) "
+                           "VALUES ($1, NULL, NULL, now())", unpriced.schooling_id)
     login(client, "academique")
     page = client.get(PAGE)
     assert page.status_code == 200
     text = html.unescape(page.text)
-    expected = {issued: "Générée", withdrawn: "Annulée", asked: "En cours de génération", none: "Non générée"}
+    expected = {issued: "Générée", withdrawn: "Annulée", asked: "En cours de génération", none: "Non générée",
+                unpriced: "Non générée"}
     for student, badge in expected.items():
         start = text.index(f'data-student="{student.student_id}"')
         assert f">{badge}<" in text[start:text.index("</tr>", start)], student.last_name

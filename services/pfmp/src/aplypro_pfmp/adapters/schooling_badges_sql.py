@@ -28,7 +28,8 @@ async def capped(conn: Connection, schooling_ids: Sequence[UUID]) -> set[UUID]:
 
 # The academic side's words for a schooling's DA (features.md §3). A withdrawn or abrogated DA is no longer in
 # force: *Annulée*. "En cours de génération": a director asked for it (the issue or reissue of this schooling,
-# or of its class or year after the schooling opened) and no DA has come back yet.
+# or of its class or year after the schooling opened) and no DA has come back yet — unless the schooling has no
+# barème, whose DA documents never prints: *Non générée*.
 ACADEMIC_DA = {"cancelled": "Annulée", "issued": "Générée", "asked": "En cours de génération", "none": "Non générée"}
 
 
@@ -42,7 +43,10 @@ async def academic_decisions(conn: Connection, schooling_ids: Sequence[UUID]) ->
         "  EXISTS (SELECT 1 FROM pfmp_actions a WHERE a.action IN ('issue_missing_decisions', 'reissue_decisions') "
         "          AND (a.schooling_id = s.schooling_id OR (a.schooling_id IS NULL AND a.uai = s.uai "
         "               AND a.school_year = s.school_year AND (a.class_label IS NULL OR a.class_label = s.class_label)"
-        "               AND a.at >= s.start_date))) AS asked "
+        "               AND a.at >= s.start_date))) "
+        # No barème for the schooling (the calculator's SchoolingPriced): documents never prints its DA.
+        "  AND NOT EXISTS (SELECT 1 FROM schooling_prices sp WHERE sp.schooling_id = s.schooling_id "
+        "                  AND sp.daily_rate_cents IS NULL) AS asked "
         "FROM schoolings s WHERE s.schooling_id = ANY($1)", list(schooling_ids))
     return {r["schooling_id"]: ACADEMIC_DA["cancelled" if r["cancelled"] else "issued" if r["issued"]
                                           else "asked" if r["asked"] else "none"] for r in rows}
