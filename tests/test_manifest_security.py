@@ -453,10 +453,11 @@ def _peer_admits(peer: Doc, labels: dict[str, str]) -> bool:
         ours = namespaces.get("matchLabels", {}) == {"kubernetes.io/metadata.name": "aplypro"}
         if namespaces and not ours and not namespaces.get("matchExpressions"):
             return False  # only other namespaces
-    selector = peer.get("podSelector", {})
+    selector: Doc = peer.get("podSelector", {})
     if selector.get("matchExpressions"):
         return True
-    return selector.get("matchLabels", {}).items() <= labels.items()
+    wanted: dict[str, str] = selector.get("matchLabels", {})
+    return wanted.items() <= labels.items()
 
 
 def _admitted_pods(docs: list[Doc], target: str) -> dict[str, set[int | None]]:
@@ -467,7 +468,7 @@ def _admitted_pods(docs: list[Doc], target: str) -> dict[str, set[int | None]]:
         if not _selects(policy, labels[target]):
             continue
         for rule in policy["spec"].get("ingress", []):
-            ports = {int(p["port"]) for p in rule.get("ports", [])} or {None}
+            ports: set[int | None] = {int(p["port"]) for p in rule.get("ports", [])} or {None}
             for name, pod_labels in labels.items():
                 if not rule.get("from") or any(_peer_admits(peer, pod_labels) for peer in rule["from"]):
                     admitted.setdefault(name, set()).update(ports)

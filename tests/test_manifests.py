@@ -447,7 +447,8 @@ def _reads(settings: type[Any], variable: str) -> bool:
 
 def _container(docs: list[Doc], name: str) -> Doc:
     (container,) = of_kind(docs, "Deployment")[name]["spec"]["template"]["spec"]["containers"]
-    return container
+    found: Doc = container
+    return found
 
 
 def _http_port(container: Doc) -> int:
