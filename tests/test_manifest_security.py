@@ -39,6 +39,12 @@ CA_DIR = "/etc/aplypro/ca"
 # calculator: only the student and establishment ids, to retry blocked requests). Nobody else.
 RIB_READERS = {"documents", "asp-gateway", "calculator"}
 OUTSIDE = {"students": {("198.51.100.0/24", 443)}, "asp-gateway": {("192.0.2.10/32", 22)}}
+# The web tier (web.yaml, students-api.yaml, documents-api.yaml): each process, its port, its database role and
+# the Secret holding that role's password.
+WEB_TIER = {"web": (8070, "pfmp_web", "aplypro-pfmp-web"), "students-api": (8071, "students", "aplypro-students"),
+            "documents-api": (8072, "documents", "aplypro-documents")}
+INGRESS_CONTROLLER = "ns:ingress-nginx"  # the ingress controller's namespace (a placeholder in the manifests)
+OIDC_PROVIDERS = {("203.0.113.0/24", 443)}  # the login realms' providers (a placeholder in the manifests)
 
 Doc = dict[str, Any]
 
@@ -67,7 +73,11 @@ def env(container: Doc, docs: list[Doc]) -> dict[str, str]:
     maps = of_kind(docs, "ConfigMap")
     values: dict[str, str] = {}
     for source in container.get("envFrom", []):
-        values |= maps[source["configMapRef"]["name"]]["data"]
+        if "configMapRef" in source:
+            values |= maps[source["configMapRef"]["name"]]["data"]
+        else:
+            secret = source["secretRef"]["name"]
+            values |= {key: f"secret:{secret}/{key}" for key in of_kind(docs, "Secret")[secret]["stringData"]}
     for entry in container.get("env", []):
         ref = entry.get("valueFrom", {})
         if "configMapKeyRef" in ref:
@@ -387,7 +397,7 @@ def test_kafka_and_postgres_take_only_their_clients(docs: list[Doc]) -> None:
     assert kafka_clients == set(SERVICES)
     admin = {peer for peer, port in _allowed(docs, "kafka", "ingress") if port == 9094}
     assert admin == {"kafka", "create-topics", "kafka-users-acls"}
-    assert {peer for peer, _ in _allowed(docs, "postgres", "ingress")} == {*SERVICES, "postgres-roles"}
+    assert {peer for peer, _ in _allowed(docs, "postgres", "ingress")} == {*SERVICES, *WEB_TIER, "postgres-roles"}
     assert _allowed(docs, "postgres", "egress") == set()
     assert _allowed(docs, "postgres-roles", "egress") == {("postgres", 5432)}
     for job in ("create-topics", "kafka-users-acls"):
@@ -423,3 +433,202 @@ def test_no_credential_is_committed_under_deploy(docs: list[Doc]) -> None:
                 for entry in container.get("env", []):
                     if SECRETISH.search(entry["name"]):
                         assert "secretKeyRef" in entry.get("valueFrom", {}), f"{entry['name']} is not from a Secret"
+
+
+# --- The web tier ----------------------------------------------------------------------------------------
+
+
+def _workload_labels(docs: list[Doc]) -> dict[str, dict[str, str]]:
+    """Every pod this namespace runs, by name, with its labels."""
+    return {name: template["metadata"]["labels"] for name, template in pods(docs).items()}
+
+
+def _peer_admits(peer: Doc, labels: dict[str, str]) -> bool:
+    """Whether a NetworkPolicy peer admits a pod of this namespace with these labels. Conservative: what this
+    reading cannot decide (expressions, an ipBlock, which may hold pod addresses) counts as admitting it."""
+    if "ipBlock" in peer:
+        return True
+    if "namespaceSelector" in peer:
+        namespaces = peer["namespaceSelector"]
+        ours = namespaces.get("matchLabels", {}) == {"kubernetes.io/metadata.name": "aplypro"}
+        if namespaces and not ours and not namespaces.get("matchExpressions"):
+            return False  # only other namespaces
+    selector: Doc = peer.get("podSelector", {})
+    if selector.get("matchExpressions"):
+        return True
+    wanted: dict[str, str] = selector.get("matchLabels", {})
+    return wanted.items() <= labels.items()
+
+
+def _admitted_pods(docs: list[Doc], target: str) -> dict[str, set[int | None]]:
+    """The pods of this namespace that may connect to `target`'s pods, and on which ports (None: any)."""
+    labels = _workload_labels(docs)
+    admitted: dict[str, set[int | None]] = {}
+    for policy in of_kind(docs, "NetworkPolicy").values():
+        if not _selects(policy, labels[target]):
+            continue
+        for rule in policy["spec"].get("ingress", []):
+            ports: set[int | None] = {int(p["port"]) for p in rule.get("ports", [])} or {None}
+            for name, pod_labels in labels.items():
+                if not rule.get("from") or any(_peer_admits(peer, pod_labels) for peer in rule["from"]):
+                    admitted.setdefault(name, set()).update(ports)
+    return admitted
+
+
+def _admits_other_namespaces(docs: list[Doc], target: str) -> bool:
+    labels = _workload_labels(docs)[target]
+    for policy in of_kind(docs, "NetworkPolicy").values():
+        if _selects(policy, labels):
+            for rule in policy["spec"].get("ingress", []):
+                peers = rule.get("from")
+                if not peers or any("namespaceSelector" in p or "ipBlock" in p for p in peers):
+                    return True
+    return False
+
+
+def test_only_the_web_pods_may_reach_the_two_internal_apis(docs: list[Doc]) -> None:
+    """Anything else that reached them could enter RIBs or download every PDF with the token it would still
+    need, so the network must not even let it try: only the web pods, on the API's port, no other namespace."""
+    for api in ("students-api", "documents-api"):
+        port = WEB_TIER[api][0]
+        assert _admitted_pods(docs, api) == {"web": {port}}, api
+        assert not _admits_other_namespaces(docs, api), api
+    # The guard reads a policy open to every pod as open to every pod.
+    open_to_all = {"podSelector": {}, "ingress": [{"from": [{"podSelector": {}}], "ports": [{"port": 8071}]}]}
+    assert {"web", "pfmp", "kafka"} <= set(_admitted_pods(
+        [*docs, {"kind": "NetworkPolicy", "metadata": {"name": "x"}, "spec": open_to_all}], "students-api"))
+
+
+def test_the_web_is_reached_only_from_the_ingress_controller_and_reaches_only_what_it_calls(
+        docs: list[Doc]) -> None:
+    assert _allowed(docs, "web", "ingress") == {(INGRESS_CONTROLLER, WEB_TIER["web"][0])}
+    assert _admitted_pods(docs, "web") == {}, "no pod of the namespace reaches the web"
+    assert _allowed(docs, "web", "egress") == {
+        ("students-api", 8071), ("documents-api", 8072), ("postgres", 5432), *OIDC_PROVIDERS}
+    for api in ("students-api", "documents-api"):
+        assert _allowed(docs, api, "egress") == {("postgres", 5432)}, api
+        assert _allowed(docs, api, "ingress") == {("web", WEB_TIER[api][0])}, api
+    # No Kafka for any of the three: the brokers do not take them either.
+    kafka_clients = {peer for peer, _ in _allowed(docs, "kafka", "ingress")}
+    assert not kafka_clients & set(WEB_TIER)
+
+
+def test_the_ingress_exposes_only_the_web_service_over_tls(docs: list[Doc]) -> None:
+    (ingress,) = of_kind(docs, "Ingress").values()
+    spec = ingress["spec"]
+    backends = [path["backend"] for rule in spec["rules"] for path in rule["http"]["paths"]]
+    if "defaultBackend" in spec:
+        backends.append(spec["defaultBackend"])
+    web = of_kind(docs, "Service")["web"]
+    (web_port,) = web["spec"]["ports"]
+    assert backends, "the Ingress routes nowhere"
+    for backend in backends:
+        assert backend["service"]["name"] == "web", backend
+        assert backend["service"]["port"] in ({"name": web_port["name"]}, {"number": web_port["port"]}), backend
+    hosts = {rule["host"] for rule in spec["rules"]}
+    assert all(hosts), "a rule without a host answers for any name"
+    assert hosts <= {h for tls in spec["tls"] for h in tls["hosts"]}, "a host without TLS"
+    assert all(tls["secretName"] for tls in spec["tls"])
+    assert {"cert-manager.io/cluster-issuer", "cert-manager.io/issuer"} & set(ingress["metadata"]["annotations"])
+    # Nothing else is reachable from outside the cluster: every Service stays inside it.
+    for name, service in of_kind(docs, "Service").items():
+        assert service["spec"].get("type", "ClusterIP") == "ClusterIP", name
+        assert not service["spec"].get("externalIPs"), name
+    for _, pod in pods(docs).items():
+        for container in [*pod["spec"].get("initContainers", []), *pod["spec"]["containers"]]:
+            assert not any("hostPort" in p for p in container.get("ports", [])), container["name"]
+        assert not pod["spec"].get("hostNetwork"), container["name"]
+
+
+def test_the_web_tier_takes_every_credential_from_a_secret(docs: list[Doc]) -> None:
+    maps, secrets = of_kind(docs, "ConfigMap"), of_kind(docs, "Secret")
+    for name in WEB_TIER:
+        (container,) = of_kind(docs, "Deployment")[name]["spec"]["template"]["spec"]["containers"]
+        source: dict[str, str] = {}
+        for origin in container.get("envFrom", []):
+            if "configMapRef" in origin:
+                source |= dict.fromkeys(maps[origin["configMapRef"]["name"]]["data"], "configmap")
+            else:
+                source |= dict.fromkeys(secrets[origin["secretRef"]["name"]]["stringData"], "secret")
+        for entry in container.get("env", []):
+            ref = entry.get("valueFrom", {})
+            source[entry["name"]] = ("secret" if "secretKeyRef" in ref else "configmap" if "configMapKeyRef" in ref
+                                     else "literal")
+        credentials = {v for v in source if SECRETISH.search(v)}
+        assert credentials, name
+        assert {v: source[v] for v in credentials} == dict.fromkeys(credentials, "secret"), name
+    web = env(of_kind(docs, "Deployment")["web"]["spec"]["template"]["spec"]["containers"][0], docs)
+    # Each API's token: one Secret, read by the API and by the web, so the two cannot disagree.
+    for api, variable, web_variable in (("students-api", "APLYPRO_STUDENTS_API_TOKEN", "APLYPRO_WEB_STUDENTS_API_TOKEN"),
+                                        ("documents-api", "APLYPRO_DOCUMENTS_API_TOKEN", "APLYPRO_WEB_DOCUMENTS_TOKEN")):
+        (container,) = of_kind(docs, "Deployment")[api]["spec"]["template"]["spec"]["containers"]
+        assert env(container, docs)[variable] == web[web_variable] == f"secret:aplypro-{api}/{variable}"
+
+
+def test_the_web_tier_connects_with_its_roles_and_verifies_the_server(docs: list[Doc]) -> None:
+    certificate = of_kind(docs, "Certificate")["postgres"]["spec"]
+    for name, (_, role, secret) in WEB_TIER.items():
+        (container,) = of_kind(docs, "Deployment")[name]["spec"]["template"]["spec"]["containers"]
+        values = env(container, docs)
+        url = urlsplit(values["DATABASE_URL"])
+        assert (url.username, url.password) == (role, None), name
+        assert parse_qs(url.query)["sslmode"] == ["verify-full"], name
+        assert url.hostname in certificate["dnsNames"], name
+        assert values["PGPASSWORD"] == f"secret:{secret}/PGPASSWORD", name
+    # The Job sets pfmp_web's password from the web's Secret.
+    (job,) = of_kind(docs, "Job")["postgres-roles"]["spec"]["template"]["spec"]["containers"]
+    assert 'pfmp_web_password="$PASSWORD_PFMP_WEB"' in job["args"][0]
+    assert env(job, docs)["PASSWORD_PFMP_WEB"] == "secret:aplypro-pfmp-web/PGPASSWORD"
+
+
+async def test_the_web_role_reads_and_writes_pfmp_rows_but_cannot_change_the_schema(
+        docs: list[Doc], scratch_database: str) -> None:
+    """roles.sql as the Job runs it; pfmp migrates as its role; then pfmp_web, the web application's role: every
+    pfmp table readable and writable, now and after a later migration, but no DDL, no TRUNCATE, no migration,
+    nothing of another schema; and the web's readiness check sees pfmp's migrations through it."""
+    from aplypro_pfmp.entrypoints.web.health import MIGRATION_PACKAGES, applied_migrations
+    from aplypro_servicekit.ops import expected_migrations
+
+    sql = of_kind(docs, "ConfigMap")["postgres-roles"]["data"]["roles.sql"]
+    (job,) = of_kind(docs, "Job")["postgres-roles"]["spec"]["template"]["spec"]["containers"]
+    database = urlsplit(scratch_database).path.lstrip("/")
+    variables = re.findall(r"-v (\w+)=", job["args"][0])
+    args = [arg for v in variables for arg in ("-v", f"{v}={database if v == 'DBNAME' else 'unused-' + v}")]
+    done = subprocess.run([_psql(), scratch_database, "-X", "-q", *args], input=sql.encode(), capture_output=True,
+                          timeout=60, check=False, env={**os.environ, "PGCONNECT_TIMEOUT": "10"})
+    assert done.returncode == 0, done.stderr.decode()[-500:]
+    pfmp = await create_pool(_as_role(scratch_database, "pfmp"), "pfmp", size=1)
+    students = await create_pool(_as_role(scratch_database, "students"), "students", size=1)
+    try:
+        await migrate(pfmp, "pfmp", MIGRATION_PACKAGES)
+        await migrate(students, "students", ["aplypro_servicekit", "aplypro_students"])
+    finally:
+        await students.close()
+    web = await create_pool(_as_role(scratch_database, "pfmp_web"), "pfmp", size=1)
+    try:
+        assert await applied_migrations(web) == expected_migrations(MIGRATION_PACKAGES)
+        async with web.acquire() as conn:
+            lacking = await conn.fetch(
+                "SELECT c.relname, p.privilege FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, "
+                "unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) AS p(privilege) "
+                "WHERE n.nspname = 'pfmp' AND c.relkind IN ('r', 'p') AND NOT has_table_privilege(c.oid, p.privilege)")
+            assert lacking == []
+            assert not await conn.fetchval(
+                "SELECT bool_or(has_table_privilege(c.oid, 'TRUNCATE')) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pfmp' AND c.relkind = 'r'")
+            for statement in ("CREATE TABLE pfmp.intruder (id int)", "DROP TABLE pfmp.schema_migrations",
+                              "ALTER TABLE pfmp.schema_migrations ADD COLUMN x int", "TRUNCATE pfmp.schema_migrations",
+                              "SELECT count(*) FROM students.schema_migrations", "CREATE SCHEMA intruder",
+                              "CREATE TEMP TABLE intruder (id int)"):
+                with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                    await conn.execute(statement)
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):  # migrating is `aplypro-pfmp run`'s job
+            await migrate(web, "pfmp", MIGRATION_PACKAGES)
+        async with pfmp.acquire() as conn:  # a later migration's table, created by pfmp
+            await conn.execute("CREATE TABLE later (id bigint GENERATED ALWAYS AS IDENTITY, note text)")
+        async with web.acquire() as conn:
+            await conn.execute("INSERT INTO later (note) VALUES ('written by the web')")
+            assert await conn.fetchval("SELECT count(*) FROM later") == 1
+    finally:
+        await web.close()
+        await pfmp.close()

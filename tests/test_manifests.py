@@ -21,7 +21,12 @@ K8S = ROOT / "deploy" / "k8s"
 COMPOSE = ROOT / "deploy" / "compose" / "compose.yaml"
 IMAGE = "registry.example/aplypro:0.1.0"
 SERVICES = ("students", "pfmp", "calculator", "documents", "asp-gateway")
-REPLICAS = {"students": 1, "pfmp": 2, "calculator": 2, "documents": 2, "asp-gateway": 1}
+# The web tier: the schools' web application and the two internal APIs it writes and downloads through.
+WEB_TIER = {"web": ["aplypro-pfmp", "web"], "students-api": ["aplypro-students", "api"],
+            "documents-api": ["aplypro-documents", "api"]}
+# documents-api: one, its batches live in the process's memory.
+REPLICAS = {"students": 1, "pfmp": 2, "calculator": 2, "documents": 2, "asp-gateway": 1, "web": 2,
+            "students-api": 2, "documents-api": 1}
 FILE_DIRS = {"documents": "APLYPRO_DOCUMENTS_STORAGE_DIR", "asp-gateway": "APLYPRO_ASP_OUTBOX_DIR"}
 # Our topics with their DLTs, and each outside producer's inbound topic with its DLT and rejections.
 TOPICS = sorted([*(t for topic in ALL_TOPICS for t in (topic, dead_letter_topic(topic))),
@@ -121,12 +126,13 @@ def test_kustomization_lists_every_manifest_and_nothing_else(docs: list[Doc]) ->
     assert kustomization["namespace"] == "aplypro"
 
 
-def test_the_deployments_run_the_five_services_with_their_console_scripts(docs: list[Doc]) -> None:
+def test_the_deployments_run_the_five_services_and_the_web_tier_with_their_console_scripts(
+        docs: list[Doc]) -> None:
     deployments = of_kind(docs, "Deployment")
-    assert sorted(deployments) == sorted(SERVICES)
+    assert sorted(deployments) == sorted([*SERVICES, *WEB_TIER])
     for name, deployment in deployments.items():
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
-        assert container["command"] == [f"aplypro-{name}", "run"]
+        assert container["command"] == WEB_TIER.get(name, [f"aplypro-{name}", "run"])
         assert container["image"] == IMAGE
     bin_dir = str(Path(sys.executable).parent)
     for name in SERVICES:
@@ -140,9 +146,9 @@ def test_replicas_and_strategies_fit_what_each_service_writes(docs: list[Doc]) -
     assert of_kind(docs, "Deployment")["asp-gateway"]["spec"]["strategy"]["type"] == "Recreate"
 
 
-def test_every_deployment_gets_the_broker_and_the_database_from_existing_objects(docs: list[Doc]) -> None:
-    for name, deployment in of_kind(docs, "Deployment").items():
-        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+def test_every_service_gets_the_broker_and_the_database_from_existing_objects(docs: list[Doc]) -> None:
+    for name in SERVICES:
+        (container,) = of_kind(docs, "Deployment")[name]["spec"]["template"]["spec"]["containers"]
         env = resolved_env(container, docs)  # a KeyError here is a dangling reference
         assert env["KAFKA_BOOTSTRAP_SERVERS"], name
         assert env["DATABASE_URL"].startswith("postgresql://"), name
@@ -154,8 +160,8 @@ def test_every_deployment_gets_the_broker_and_the_database_from_existing_objects
 
 
 def test_every_service_is_probed_and_scraped_on_its_ops_port(docs: list[Doc]) -> None:
-    for name, deployment in of_kind(docs, "Deployment").items():
-        template = deployment["spec"]["template"]
+    for name in SERVICES:
+        template = of_kind(docs, "Deployment")[name]["spec"]["template"]
         (container,) = template["spec"]["containers"]
         env = resolved_env(container, docs)
         port = int(env["APLYPRO_OPS_PORT"])
@@ -315,8 +321,8 @@ def test_the_topics_are_created_with_three_replicas_before_any_service_starts(do
     assert topics["MIN_INSYNC_REPLICAS"] == kafka_env["KAFKA_MIN_INSYNC_REPLICAS"]
     (job_container,) = of_kind(docs, "Job")["create-topics"]["spec"]["template"]["spec"]["containers"]
     assert set(topics) <= set(resolved_env(job_container, docs))
-    for name, deployment in of_kind(docs, "Deployment").items():
-        inits = deployment["spec"]["template"]["spec"].get("initContainers", [])
+    for name in SERVICES:
+        inits = of_kind(docs, "Deployment")[name]["spec"]["template"]["spec"].get("initContainers", [])
         # Each waits for the topics its own user may see (tests/test_manifest_security.py: exactly those).
         waited = [resolved_env(c, docs).get("TOPICS", "").split() for c in inits]
         assert any(w and set(w) <= set(TOPICS) for w in waited), name
@@ -400,3 +406,171 @@ def test_the_web_realm_templates_load_into_the_web_settings(docs: list[Doc], mon
         assert f"APLYPRO_WEB_OIDC_REALM__{name.upper()}__CLIENT_SECRET" in secret
     assert settings.session_secret.get_secret_value() == "CHANGE_ME"
     assert settings.authorised_colleges == frozenset()
+
+
+# --- The web tier ---------------------------------------------------------------------------------------
+
+# Read by the process but not through its settings classes: libpq's password variable (asyncpg reads it) and
+# uvicorn's list of trusted proxies.
+NOT_SETTINGS = {"PGPASSWORD", "FORWARDED_ALLOW_IPS"}
+
+
+def _web_tier_settings() -> dict[str, list[type[Any]]]:
+    """The settings classes each web-tier process builds from its environment."""
+    from aplypro_documents.config import DocumentsSettings
+    from aplypro_pfmp.config import PfmpSettings
+    from aplypro_pfmp.entrypoints.web.settings import WebSettings
+    from aplypro_students.config import StudentsSettings
+
+    return {"web": [PfmpSettings, WebSettings], "students-api": [StudentsSettings],
+            "documents-api": [DocumentsSettings]}
+
+
+def _reads(settings: type[Any], variable: str) -> bool:
+    """Whether pydantic-settings fills a field of `settings` from this environment variable."""
+    from pydantic import AliasChoices
+
+    config = settings.model_config
+    prefix, nested = config.get("env_prefix", ""), config.get("env_nested_delimiter")
+    for name, field in settings.model_fields.items():
+        alias = field.validation_alias
+        names = ({str(c) for c in alias.choices} if isinstance(alias, AliasChoices)
+                 else {alias} if isinstance(alias, str) else {prefix + name})
+        if variable.upper() in {n.upper() for n in names}:
+            return True
+        # A dict of models (the login realms): <prefix><field>__<KEY>__<attribute>.
+        if nested and "dict[" in str(field.annotation) and variable.upper().startswith(
+                f"{prefix}{name}{nested}".upper()):
+            return True
+    return False
+
+
+def _container(docs: list[Doc], name: str) -> Doc:
+    (container,) = of_kind(docs, "Deployment")[name]["spec"]["template"]["spec"]["containers"]
+    found: Doc = container
+    return found
+
+
+def _http_port(container: Doc) -> int:
+    (port,) = [p["containerPort"] for p in container["ports"] if p["name"] == "http"]
+    return int(port)
+
+
+def test_every_variable_the_web_tier_sets_is_a_setting_its_process_reads(docs: list[Doc]) -> None:
+    for name, classes in _web_tier_settings().items():
+        for variable in resolved_env(_container(docs, name), docs):
+            assert variable in NOT_SETTINGS or any(_reads(c, variable) for c in classes), f"{name}: {variable}"
+    # The guard itself: a misspelt or foreign variable is caught.
+    from aplypro_pfmp.entrypoints.web.settings import WebSettings
+
+    assert _reads(WebSettings, "APLYPRO_WEB_OIDC_REALM__FIM__ISSUER")
+    assert not _reads(WebSettings, "APLYPRO_WEB_STUDENT_API_URL")
+    assert not _reads(WebSettings, "KAFKA_BOOTSTRAP_SERVERS")
+
+
+def test_the_web_tier_uses_no_kafka(docs: list[Doc]) -> None:
+    """None of the three processes opens a broker connection (their writes leave through their service's
+    outbox): no Kafka setting, no credential, no wait for topics."""
+    for name in WEB_TIER:
+        pod = of_kind(docs, "Deployment")[name]["spec"]["template"]["spec"]
+        assert "initContainers" not in pod, name
+        assert not [v for v in resolved_env(_container(docs, name), docs) if "KAFKA" in v], name
+
+
+def test_the_web_tier_settings_load_from_the_manifests_and_point_at_each_other(
+        docs: list[Doc], monkeypatch: pytest.MonkeyPatch) -> None:
+    from aplypro_documents.config import DocumentsSettings
+    from aplypro_pfmp.entrypoints.web.settings import WebSettings
+    from aplypro_students.config import StudentsSettings
+
+    services = of_kind(docs, "Service")
+
+    def target(url: str, api: str) -> None:  # a URL the web calls names the API's Service and its port
+        match = re.fullmatch(r"http://([a-z-]+)\.aplypro\.svc:(\d+)", url)
+        assert match, url
+        (port,) = services[match.group(1)]["spec"]["ports"]
+        assert match.group(1) == api
+        assert int(match.group(2)) == port["port"] == _http_port(_container(docs, api))
+
+    with monkeypatch.context() as patch:
+        for key, value in resolved_env(_container(docs, "web"), docs).items():
+            patch.setenv(key, value)
+        web = WebSettings()
+        assert web.host == "0.0.0.0"  # noqa: S104 -- the kubelet and the Service reach the pod IP
+        assert web.port == _http_port(_container(docs, "web"))
+        assert web.migrate is False  # pfmp_web may not migrate: `aplypro-pfmp run` does
+        assert web.cookie_secure is True
+        target(web.students_api_url, "students-api")
+        target(web.documents_url, "documents-api")
+        assert web.students_api_token.get_secret_value() == web.documents_token.get_secret_value() == "CHANGE_ME"
+    with monkeypatch.context() as patch:
+        for key, value in resolved_env(_container(docs, "students-api"), docs).items():
+            patch.setenv(key, value)
+        students = StudentsSettings()
+        assert (students.api_host, students.api_port) == ("0.0.0.0", _http_port(_container(docs, "students-api")))  # noqa: S104
+        assert students.api_token is not None
+    with monkeypatch.context() as patch:
+        for key, value in resolved_env(_container(docs, "documents-api"), docs).items():
+            patch.setenv(key, value)
+        documents = DocumentsSettings()
+        assert (documents.api_host, documents.api_port) == ("0.0.0.0", _http_port(_container(docs, "documents-api")))  # noqa: S104
+        assert documents.api_token is not None
+
+
+def test_the_web_tier_is_probed_on_routes_its_processes_serve(docs: list[Doc], tmp_path: Path) -> None:
+    from aplypro_documents.config import DocumentsSettings
+    from aplypro_documents.entrypoints.http_api import create_api as documents_api
+    from aplypro_pfmp.entrypoints.web.app import create_app
+    from aplypro_pfmp.entrypoints.web.settings import WebSettings
+    from aplypro_students.config import StudentsSettings
+    from aplypro_students.entrypoints.http_api import create_api as students_api
+    from pydantic import SecretStr
+
+    def paths(routes: list[Any]) -> set[str]:  # included routers unfolded
+        found = set()
+        for route in routes:
+            found.add(getattr(route, "path", ""))
+            inner = getattr(route, "original_router", None)
+            if inner is not None:
+                found |= paths(inner.routes)
+        return found
+
+    served = {
+        "web": paths(create_app(web_settings=WebSettings()).routes),
+        "students-api": paths(students_api(StudentsSettings(api_token=SecretStr("t"))).routes),
+        "documents-api": paths(documents_api(DocumentsSettings(api_token=SecretStr("t"),
+                                                               batch_dir=tmp_path)).routes),
+    }
+    for name in WEB_TIER:
+        container = _container(docs, name)
+        for probe in ("livenessProbe", "readinessProbe"):
+            get = container[probe]["httpGet"]
+            assert get["path"] in served[name], f"{name}: {probe} on {get['path']}, not a route"
+            assert get["port"] == "http", name
+            assert container[probe]["timeoutSeconds"] < container[probe]["periodSeconds"], name
+        assert container["livenessProbe"]["failureThreshold"] > container["readinessProbe"]["failureThreshold"]
+    web = _container(docs, "web")
+    assert (web["livenessProbe"]["httpGet"]["path"], web["readinessProbe"]["httpGet"]["path"]) == ("/healthz", "/readyz")
+
+
+def test_the_web_tier_pods_carry_no_service_account_token(docs: list[Doc]) -> None:
+    for name in WEB_TIER:
+        assert of_kind(docs, "Deployment")[name]["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+
+
+def test_the_documents_api_reads_the_documents_volume_read_only_and_builds_batches_on_scratch(
+        docs: list[Doc]) -> None:
+    pod = of_kind(docs, "Deployment")["documents-api"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    env = env_of(container)
+    storage = mounts[env["APLYPRO_DOCUMENTS_STORAGE_DIR"]]
+    writer = of_kind(docs, "Deployment")["documents"]["spec"]["template"]["spec"]
+    claim = volumes[storage["name"]]["persistentVolumeClaim"]
+    assert claim["claimName"] in {v["persistentVolumeClaim"]["claimName"] for v in writer["volumes"]
+                                  if "persistentVolumeClaim" in v}  # the PDFs the documents service writes
+    assert storage["readOnly"] is True
+    assert claim["readOnly"] is True
+    assert "emptyDir" in volumes[mounts[env["APLYPRO_DOCUMENTS_BATCH_DIR"]]["name"]]
+    assert not mounts[env["APLYPRO_DOCUMENTS_BATCH_DIR"]].get("readOnly")

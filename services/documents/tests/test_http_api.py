@@ -8,7 +8,7 @@ import io
 import time
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,9 @@ from aplypro_contracts import StudentRegistered
 from aplypro_documents.adapters.storage import LocalStorage
 from aplypro_documents.entrypoints.http_api import create_api
 from aplypro_documents.service_layer.issue import DecisionIssuer
+from fastapi.routing import APIRoute
 from pydantic import SecretStr
+from starlette.routing import BaseRoute
 from starlette.testclient import TestClient
 
 from .conftest import (
@@ -73,6 +75,32 @@ def test_every_route_needs_the_service_token(api: TestClient) -> None:
         assert api.get(path).status_code == 401
         assert api.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert api.post("/v1/batches", json={"uai": "0690001A", "school_year": 2025}).status_code == 401
+
+
+def unfolded(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
+    """Every route, included routers unfolded (FastAPI keeps each as one entry)."""
+    for route in routes:
+        yield route
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from unfolded(inner.routes)
+
+
+def test_only_the_health_probe_answers_without_the_token(api: TestClient) -> None:
+    """The kubelet probes /health without credentials (deploy/k8s): it answers, and every other route of the
+    app, walked from its routing table so that a new one is covered, still refuses a call without the token."""
+    health = api.get("/health")
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok"}
+    other = uuid.uuid4()
+    routes = [r for r in unfolded(api.app.routes) if isinstance(r, APIRoute)]  # type: ignore[attr-defined]
+    assert {r.path for r in routes} > {"/health", "/v1/documents", "/v1/batches"}
+    for route in routes:
+        if route.path == "/health":
+            continue
+        path = route.path.format(document_id=other, schooling_id=other, batch_id=other)
+        for method in (route.methods or set()) - {"HEAD"}:
+            assert api.request(method, path).status_code == 401, f"{method} {route.path}"
 
 
 def test_the_api_never_starts_without_a_token(namespace: str) -> None:

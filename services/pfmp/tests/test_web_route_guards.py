@@ -22,8 +22,8 @@ from .web_world import Seeded, csrf_of, login, seed_student
 
 pytestmark = pytest.mark.integration
 
-PUBLIC = {"/", "/stats", "/connexion", "/connexion/{realm}", "/auth/callback", "/auth/callback/{realm}",
-          "/deconnexion"}
+PUBLIC = {"/", "/stats", "/healthz", "/readyz", "/connexion", "/connexion/{realm}", "/auth/callback",
+          "/auth/callback/{realm}", "/deconnexion"}
 # The establishment's actions that only its director (confirmed, or ticking the statement) may take.
 DIRECTOR_ONLY = {
     "staff_page", "invite_staff", "revoke_staff", "validate_pfmp", "validate_class", "issue_missing_decisions",

@@ -18,7 +18,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from aplypro_servicekit.db import create_pool, migrate
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
@@ -106,10 +106,16 @@ def create_api(settings: DocumentsSettings | None = None, *, storage: Storage | 
         if not secrets.compare_digest(sent.encode(), f"Bearer {token}".encode()):
             raise HTTPException(401, "service token required")
 
-    app = FastAPI(title="APLyPro documents API", version="1.0.0", lifespan=lifespan,
-                  dependencies=[Depends(service_token)], docs_url=None, redoc_url=None)
+    app = FastAPI(title="APLyPro documents API", version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
 
-    @app.get("/v1/documents", response_model=list[DocumentOut])
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        """The kubelet's probe (deploy/k8s/documents-api.yaml): the one route without the token; says nothing."""
+        return {"status": "ok"}
+
+    guarded = APIRouter(dependencies=[Depends(service_token)])
+
+    @guarded.get("/v1/documents", response_model=list[DocumentOut])
     async def by_number(request: Request, number: Annotated[str, Query(min_length=10, max_length=30)]) -> Any:
         """Every document known by this number (a DA number of any version: the ASP's dossier search)."""
         async with request.app.state.pool.acquire() as conn:
@@ -119,14 +125,14 @@ def create_api(settings: DocumentsSettings | None = None, *, storage: Storage | 
             rows = [row for s in schoolings for row in await postgres_downloads.of_schooling(conn, s)]
         return [downloads.describe(r) for r in rows]
 
-    @app.get("/v1/schoolings/{schooling_id}/documents", response_model=list[DocumentOut])
+    @guarded.get("/v1/schoolings/{schooling_id}/documents", response_model=list[DocumentOut])
     async def of_schooling(request: Request, schooling_id: UUID) -> Any:
         async with request.app.state.pool.acquire() as conn:
             rows = await postgres_downloads.of_schooling(conn, schooling_id)
             number = await postgres_downloads.latest_pfmp_number(conn, schooling_id)
         return [downloads.describe(r, number) for r in rows]
 
-    @app.get("/v1/documents/{document_id}")
+    @guarded.get("/v1/documents/{document_id}")
     async def document(request: Request, document_id: UUID,
                        audience: Annotated[str, Query(pattern="^(school|asp)$")] = "school") -> Response:
         """The PDF, checked against its issue sha256; named for school staff or for the ASP (§7)."""
@@ -143,7 +149,7 @@ def create_api(settings: DocumentsSettings | None = None, *, storage: Storage | 
             "Content-Disposition": content_disposition(name), "X-Document-Kind": got.meta["kind"],
             "X-Schooling-Id": str(got.meta["schooling_id"]), "X-Uai": got.meta["uai"] or ""})
 
-    @app.post("/v1/batches", response_model=BatchOut, status_code=202)
+    @guarded.post("/v1/batches", response_model=BatchOut, status_code=202)
     async def start_batch(request: Request, body: BatchIn) -> BatchOut:
         """Start building the zip and the merged PDF of a class's (or the establishment's) current DAs."""
         job = request.app.state.batches.start(body.uai, body.school_year, body.class_label, clock())
@@ -156,18 +162,19 @@ def create_api(settings: DocumentsSettings | None = None, *, storage: Storage | 
             raise HTTPException(404, "unknown_batch") from None
         return job
 
-    @app.get("/v1/batches/{batch_id}", response_model=BatchOut)
+    @guarded.get("/v1/batches/{batch_id}", response_model=BatchOut)
     async def batch(request: Request, batch_id: UUID) -> BatchOut:
         return _batch_out(job_of(request, batch_id))
 
-    @app.get("/v1/batches/{batch_id}/zip")
+    @guarded.get("/v1/batches/{batch_id}/zip")
     async def batch_zip(request: Request, batch_id: UUID) -> Response:
         return _file(job_of(request, batch_id), "zip")
 
-    @app.get("/v1/batches/{batch_id}/pdf")
+    @guarded.get("/v1/batches/{batch_id}/pdf")
     async def batch_pdf(request: Request, batch_id: UUID) -> Response:
         return _file(job_of(request, batch_id), "pdf")
 
+    app.include_router(guarded)
     return app
 
 

@@ -34,6 +34,7 @@ from . import (
     decision_pages,
     director_pages,
     download_pages,
+    health,
     hide_pages,
     pages,
     payments_pages,
@@ -73,7 +74,8 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         schema = pfmp_settings.db_schema("pfmp")
         pool = await create_pool(pfmp_settings.database_url, schema, size=pfmp_settings.db_pool_size)
-        await migrate(pool, schema, ["aplypro_servicekit", "aplypro_pfmp"])
+        if web.migrate:  # else `aplypro-pfmp run` migrates and /readyz waits for it (health.py)
+            await migrate(pool, schema, health.MIGRATION_PACKAGES)
         app.state.pool = pool
         app.state.documents = DocumentsClient(web)
         try:
@@ -149,6 +151,7 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
         return await http_error(request, HTTPException(404))
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.include_router(health.build_router())
     app.include_router(auth.build_router())
     app.include_router(pages.build_router())
     app.include_router(pfmp_pages.build_router())

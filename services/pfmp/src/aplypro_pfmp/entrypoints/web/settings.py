@@ -82,6 +82,9 @@ class WebSettings(BaseSettings):
     students_api_timeout_s: float = 10.0
     host: str = "127.0.0.1"
     port: int = 8070
+    # Apply pfmp's migrations at start. Off where the web connects as a role that may not change the schema
+    # (deploy/k8s: pfmp_web, data only): `aplypro-pfmp run` migrates, and /readyz waits for it.
+    migrate: bool = True
     # The documents service's HTTP API (`aplypro-documents api`): PDFs, zips and merged PDFs come from there.
     documents_url: str = "http://127.0.0.1:8072"
     documents_token: SecretStr = SecretStr("")  # the same value as APLYPRO_DOCUMENTS_API_TOKEN
