@@ -589,7 +589,8 @@ def test_the_ingress_never_reaches_a_metrics_port(docs: list[Doc]) -> None:
             if selectors[service].items() <= pod["metadata"]["labels"].items():
                 scraped = pod["metadata"].get("annotations", {}).get("prometheus.io/port")
                 port = _container_port(pod, target)
-                assert scraped is not None and port != int(scraped), f"the Ingress reaches {name}'s metrics"
+                assert scraped is not None, f"{name} is not scraped"
+                assert port != int(scraped), f"the Ingress reaches {name}'s metrics"
                 assert port != OPS_PORT, name
     # The web tier's three processes are scraped on the ops port, which no Service forwards to.
     for name in WEB_TIER:

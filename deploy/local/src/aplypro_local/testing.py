@@ -78,7 +78,7 @@ def probe_schooling(label: str, student_id: uuid.UUID | None = None) -> Schoolin
 
 def scrape(port: int) -> list[Sample]:
     """Every sample an ops port's `/metrics` serves now (ops_server.py, http_ops.py)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:  # noqa: S310 -- http://127.0.0.1 only
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
         text = answer.read().decode()
     return [s for family in text_string_to_metric_families(text) for s in family.samples]
 
