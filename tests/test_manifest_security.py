@@ -597,9 +597,9 @@ def test_the_ingress_never_reaches_a_metrics_port(docs: list[Doc]) -> None:
         pod = pods(docs)[name]
         assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(OPS_PORT), name
         assert {"name": "ops", "containerPort": OPS_PORT} in pod["spec"]["containers"][0]["ports"], name
-        for service in of_kind(docs, "Service").values():
-            if service["spec"]["selector"].items() <= pod["metadata"]["labels"].items():
-                forwarded = {_container_port(pod, p.get("targetPort", p["port"])) for p in service["spec"]["ports"]}
+        for forwarding in of_kind(docs, "Service").values():
+            if forwarding["spec"]["selector"].items() <= pod["metadata"]["labels"].items():
+                forwarded = {_container_port(pod, p.get("targetPort", p["port"])) for p in forwarding["spec"]["ports"]}
                 assert OPS_PORT not in forwarded, name
     # The guard reads an Ingress path to the ops port as reaching the metrics.
     opened = {"kind": "Service", "metadata": {"name": "web-ops"},
