@@ -4,6 +4,8 @@ by realm and outcome, and the rate-limited ones."""
 
 from __future__ import annotations
 
+import json
+import urllib.request
 import uuid
 from collections.abc import Iterator
 
@@ -51,7 +53,10 @@ def test_requests_are_counted_by_route_template_on_the_ops_port_only(served: tup
         sample_value(before, "aplypro_http_requests_total", **labels) + 1
     assert sample_value(after, "aplypro_http_request_seconds_count", app="web", route=template, method="GET") >= 1
     assert not [s for s in after if any(str(student_id) in v or UAI in v for v in s.labels.values())]
-    # The ops port answers the probes too; the pages' port (the Ingress's) has no /metrics.
+    # The ops port answers the probes too (ready: pfmp's migrations, as /readyz); the pages' port (the
+    # Ingress's) has no /metrics.
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as ready:
+        assert json.loads(ready.read()) == {"ready": True, "database": True, "missing_migrations": 0}
     assert client.get("/metrics").status_code == 404
     assert sample_value(scrape(port), "aplypro_http_requests_total", app="web", route="<unmatched>") >= 1
 
