@@ -14,8 +14,10 @@ from typing import Any
 from aplypro_asp_gateway.entrypoints.gauges import GATEWAY_GAUGES
 from aplypro_calculator.entrypoints.gauges import CALCULATOR_GAUGES
 from aplypro_documents.entrypoints.gauges import documents_gauges
-from aplypro_documents.service_layer import render_metrics
-from aplypro_servicekit import metrics
+from aplypro_documents.service_layer import batch_metrics, render_metrics
+from aplypro_pfmp.entrypoints.web import web_metrics
+from aplypro_servicekit import http_metrics, metrics
+from aplypro_students.entrypoints import api_metrics
 from prometheus_client.metrics import MetricWrapperBase
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "deploy" / "grafana" / "aplypro.json"
@@ -33,7 +35,8 @@ def exposed() -> dict[str, set[str]]:
         for suffix in SUFFIXES[kind]:
             out[name + suffix] = set(labels) | ({"le"} if suffix == "_bucket" else set())
 
-    for value in [*vars(metrics).values(), *vars(render_metrics).values()]:
+    modules = (metrics, render_metrics, http_metrics, web_metrics, api_metrics, batch_metrics)
+    for value in [v for module in modules for v in vars(module).values()]:
         if isinstance(value, MetricWrapperBase):
             add(value._name, str(value._type), tuple(value._labelnames))
     for family in metrics.STALE_DROPPED.collect():
@@ -75,13 +78,17 @@ def test_every_metric_the_dashboard_queries_exists() -> None:
         assert not (used - allowed), f"labels {sorted(used - allowed)} not on {sorted(names)} (in {expr})"
     # The issue's list: consumed / dead-lettered / stale, batch latency, lag, outbox depth and age, relay
     # rate, documents queue, requests per state and per reason, payment files; issue 11: the ASP's overdue
-    # answers and payments (G5), return files and the lines matched to nothing (G4).
+    # answers and payments (G5), return files and the lines matched to nothing (G4); the web tier (requests per
+    # route, latency, 5xx, logins by outcome).
     for must in ("aplypro_events_consumed_total", "aplypro_events_dead_lettered_total",
                  "aplypro_events_stale_dropped_total", "aplypro_batch_seconds_bucket", "aplypro_consumer_lag",
                  "aplypro_outbox_depth", "aplypro_outbox_oldest_age_seconds", "aplypro_relay_published_total",
                  "aplypro_documents_queue", "aplypro_payment_requests", "aplypro_payment_requests_blocked",
                  "aplypro_payment_files", "aplypro_asp_answers_overdue", "aplypro_asp_payments_overdue",
-                 "aplypro_return_files", "aplypro_unmatched_return_lines"):
+                 "aplypro_return_files", "aplypro_unmatched_return_lines", "aplypro_http_requests_total",
+                 "aplypro_http_request_seconds_bucket", "aplypro_web_logins_total",
+                 "aplypro_web_logins_rate_limited_total", "aplypro_students_api_ribs_refused_total",
+                 "aplypro_documents_batches_finished_total", "aplypro_documents_batch_zip_bytes_bucket"):
         assert must in queried, must
 
 

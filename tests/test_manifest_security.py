@@ -45,6 +45,8 @@ WEB_TIER = {"web": (8070, "pfmp_web", "aplypro-pfmp-web"), "students-api": (8071
             "documents-api": (8072, "documents", "aplypro-documents")}
 INGRESS_CONTROLLER = "ns:ingress-nginx"  # the ingress controller's namespace (a placeholder in the manifests)
 OIDC_PROVIDERS = {("203.0.113.0/24", 443)}  # the login realms' providers (a placeholder in the manifests)
+OPS_PORT = 9100  # /metrics, /healthz, /readyz of every process (configmap.yaml's APLYPRO_OPS_PORT)
+MONITORING = ("ns:monitoring", OPS_PORT)  # Prometheus, on the ops port only
 
 Doc = dict[str, Any]
 
@@ -475,15 +477,26 @@ def _admitted_pods(docs: list[Doc], target: str) -> dict[str, set[int | None]]:
     return admitted
 
 
-def _admits_other_namespaces(docs: list[Doc], target: str) -> bool:
+def _other_namespaces(docs: list[Doc], target: str) -> set[tuple[str, int | None]]:
+    """What reaches `target`'s pods from outside the namespace: (namespace or address or `*`, port or None)."""
     labels = _workload_labels(docs)[target]
+    admitted: set[tuple[str, int | None]] = set()
     for policy in of_kind(docs, "NetworkPolicy").values():
         if _selects(policy, labels):
             for rule in policy["spec"].get("ingress", []):
-                peers = rule.get("from")
-                if not peers or any("namespaceSelector" in p or "ipBlock" in p for p in peers):
-                    return True
-    return False
+                ports: set[int | None] = {int(p["port"]) for p in rule.get("ports", [])} or {None}
+                for peer in rule.get("from") or [{}]:
+                    if "namespaceSelector" in peer:
+                        chosen = peer["namespaceSelector"].get("matchLabels", {})
+                        name = "ns:" + chosen.get("kubernetes.io/metadata.name", "*") if len(chosen) == 1 else "*"
+                    elif "ipBlock" in peer:
+                        name = peer["ipBlock"]["cidr"]
+                    elif peer:
+                        continue  # a pod of this namespace: _admitted_pods
+                    else:
+                        name = "*"  # a rule without peers admits everyone
+                    admitted |= {(name, port) for port in ports}
+    return admitted
 
 
 def test_only_the_web_pods_may_reach_the_two_internal_apis(docs: list[Doc]) -> None:
@@ -492,7 +505,7 @@ def test_only_the_web_pods_may_reach_the_two_internal_apis(docs: list[Doc]) -> N
     for api in ("students-api", "documents-api"):
         port = WEB_TIER[api][0]
         assert _admitted_pods(docs, api) == {"web": {port}}, api
-        assert not _admits_other_namespaces(docs, api), api
+        assert _other_namespaces(docs, api) == {MONITORING}, api
     # The guard reads a policy open to every pod as open to every pod.
     open_to_all = {"podSelector": {}, "ingress": [{"from": [{"podSelector": {}}], "ports": [{"port": 8071}]}]}
     assert {"web", "pfmp", "kafka"} <= set(_admitted_pods(
@@ -501,13 +514,14 @@ def test_only_the_web_pods_may_reach_the_two_internal_apis(docs: list[Doc]) -> N
 
 def test_the_web_is_reached_only_from_the_ingress_controller_and_reaches_only_what_it_calls(
         docs: list[Doc]) -> None:
-    assert _allowed(docs, "web", "ingress") == {(INGRESS_CONTROLLER, WEB_TIER["web"][0])}
+    assert _allowed(docs, "web", "ingress") == {(INGRESS_CONTROLLER, WEB_TIER["web"][0]), MONITORING}
+    assert _other_namespaces(docs, "web") == {(INGRESS_CONTROLLER, WEB_TIER["web"][0]), MONITORING}
     assert _admitted_pods(docs, "web") == {}, "no pod of the namespace reaches the web"
     assert _allowed(docs, "web", "egress") == {
         ("students-api", 8071), ("documents-api", 8072), ("postgres", 5432), *OIDC_PROVIDERS}
     for api in ("students-api", "documents-api"):
         assert _allowed(docs, api, "egress") == {("postgres", 5432)}, api
-        assert _allowed(docs, api, "ingress") == {("web", WEB_TIER[api][0])}, api
+        assert _allowed(docs, api, "ingress") == {("web", WEB_TIER[api][0]), MONITORING}, api
     # No Kafka for any of the three: the brokers do not take them either.
     kafka_clients = {peer for peer, _ in _allowed(docs, "kafka", "ingress")}
     assert not kafka_clients & set(WEB_TIER)
@@ -538,6 +552,63 @@ def test_the_ingress_exposes_only_the_web_service_over_tls(docs: list[Doc]) -> N
         for container in [*pod["spec"].get("initContainers", []), *pod["spec"]["containers"]]:
             assert not any("hostPort" in p for p in container.get("ports", [])), container["name"]
         assert not pod["spec"].get("hostNetwork"), container["name"]
+
+
+def _ingress_target_ports(docs: list[Doc]) -> set[tuple[str, int | str]]:
+    """(Service, the pod port it forwards to) for every backend of every Ingress."""
+    services = of_kind(docs, "Service")
+    targets: set[tuple[str, int | str]] = set()
+    for ingress in of_kind(docs, "Ingress").values():
+        spec = ingress["spec"]
+        backends = [path["backend"] for rule in spec.get("rules", []) for path in rule.get("http", {}).get("paths", [])]
+        backends += [spec["defaultBackend"]] if "defaultBackend" in spec else []
+        for backend in backends:
+            name, wanted = backend["service"]["name"], backend["service"]["port"]
+            for port in services[name]["spec"]["ports"]:
+                if wanted in ({"name": port.get("name")}, {"number": port["port"]}):
+                    targets.add((name, port.get("targetPort", port["port"])))
+    return targets
+
+
+def _container_port(pod: Doc, port: int | str) -> int:
+    for container in pod["spec"]["containers"]:
+        for declared in container.get("ports", []):
+            if port in (declared.get("name"), declared["containerPort"]):
+                return int(declared["containerPort"])
+    return int(port)
+
+
+def test_the_ingress_never_reaches_a_metrics_port(docs: list[Doc]) -> None:
+    """The metrics (route counts, login outcomes) are for operators: the Internet reaches the pages' port only,
+    and the processes serve /metrics on the ops port alone (tests: services' test_*metrics*)."""
+    selectors = {name: s["spec"]["selector"] for name, s in of_kind(docs, "Service").items()}
+    targets = _ingress_target_ports(docs)
+    assert targets
+    for service, target in targets:
+        for name, pod in pods(docs).items():
+            if selectors[service].items() <= pod["metadata"]["labels"].items():
+                scraped = pod["metadata"].get("annotations", {}).get("prometheus.io/port")
+                port = _container_port(pod, target)
+                assert scraped is not None, f"{name} is not scraped"
+                assert port != int(scraped), f"the Ingress reaches {name}'s metrics"
+                assert port != OPS_PORT, name
+    # The web tier's three processes are scraped on the ops port, which no Service forwards to.
+    for name in WEB_TIER:
+        pod = pods(docs)[name]
+        assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(OPS_PORT), name
+        assert {"name": "ops", "containerPort": OPS_PORT} in pod["spec"]["containers"][0]["ports"], name
+        for forwarding in of_kind(docs, "Service").values():
+            if forwarding["spec"]["selector"].items() <= pod["metadata"]["labels"].items():
+                forwarded = {_container_port(pod, p.get("targetPort", p["port"])) for p in forwarding["spec"]["ports"]}
+                assert OPS_PORT not in forwarded, name
+    # The guard reads an Ingress path to the ops port as reaching the metrics.
+    opened = {"kind": "Service", "metadata": {"name": "web-ops"},
+              "spec": {"selector": {"app.kubernetes.io/name": "web"}, "ports": [{"name": "ops", "port": 80,
+                                                                                 "targetPort": "ops"}]}}
+    ingress = {"kind": "Ingress", "metadata": {"name": "x"}, "spec": {"rules": [{"host": "h", "http": {"paths": [
+        {"path": "/metrics", "backend": {"service": {"name": "web-ops", "port": {"name": "ops"}}}}]}}]}}
+    with pytest.raises(AssertionError, match="reaches web's metrics"):
+        test_the_ingress_never_reaches_a_metrics_port([*docs, opened, ingress])
 
 
 def test_the_web_tier_takes_every_credential_from_a_secret(docs: list[Doc]) -> None:

@@ -178,6 +178,27 @@ def test_every_service_is_probed_and_scraped_on_its_ops_port(docs: list[Doc]) ->
         }, name
 
 
+# Each web-tier process's own ops port setting (APLYPRO_OPS_PORT is the consumers'): servicekit http_ops.py.
+WEB_TIER_OPS_PORT = {"web": "APLYPRO_WEB_OPS_PORT", "students-api": "APLYPRO_STUDENTS_API_OPS_PORT",
+                     "documents-api": "APLYPRO_DOCUMENTS_API_OPS_PORT"}
+
+
+def test_the_web_tier_is_scraped_on_its_ops_port(docs: list[Doc]) -> None:
+    for name, variable in WEB_TIER_OPS_PORT.items():
+        template = of_kind(docs, "Deployment")[name]["spec"]["template"]
+        (container,) = template["spec"]["containers"]
+        env = resolved_env(container, docs)
+        port = int(env[variable])
+        assert env["APLYPRO_OPS_HOST"] == "0.0.0.0", f"{name}: Prometheus cannot reach 127.0.0.1"  # noqa: S104
+        assert {"name": "ops", "containerPort": port} in container["ports"], name
+        assert port not in {p["containerPort"] for p in container["ports"] if p["name"] != "ops"}, name
+        assert template["metadata"]["annotations"] == {
+            "prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics",
+        }, name
+        # Logs as the other processes: level and format from the shared ConfigMap.
+        assert {"APLYPRO_LOG_LEVEL", "APLYPRO_LOG_JSON"} <= env.keys(), name
+
+
 def test_every_config_map_and_secret_reference_resolves(docs: list[Doc]) -> None:
     names = {kind: set(of_kind(docs, kind)) for kind in ("ConfigMap", "Secret")}
     # cert-manager writes each Certificate's Secret (tls.yaml).

@@ -21,6 +21,8 @@ from aplypro_contracts import StudentRegistered
 from aplypro_documents.adapters.storage import LocalStorage
 from aplypro_documents.entrypoints.http_api import create_api
 from aplypro_documents.service_layer.issue import DecisionIssuer
+from aplypro_local.embedded import free_port
+from aplypro_local.testing import sample_value, scrape
 from fastapi.routing import APIRoute
 from pydantic import SecretStr
 from starlette.routing import BaseRoute
@@ -191,3 +193,41 @@ async def test_the_establishment_zip_is_named_by_uai_and_date_and_files_by_year_
     empty = api.post("/v1/batches", json={"uai": "0690001A", "school_year": 2019}, headers=AUTH).json()
     assert wait_done(api, empty["batch_id"])["error_code"] == "empty_batch"
     assert api.get(f"/v1/batches/{empty['batch_id']}/zip", headers=AUTH).status_code == 409
+
+
+async def test_the_ops_port_counts_requests_by_route_template_and_batches_by_outcome(
+        pool: asyncpg.Pool, namespace: str, database_url: str, tmp_path: Path, issued: dict[str, Any]) -> None:
+    """What deploy/k8s/documents-api.yaml scrapes, on a port of its own: the route's template (never the path
+    with its ids), batches started and finished with their zip's size; the API's own port has no /metrics."""
+    port = free_port()
+    settings = settings_for(namespace, database_url=database_url, api_token=SecretStr(TOKEN),
+                            batch_dir=tmp_path / "batches", api_ops_port=port)
+    app = create_api(settings, storage=LocalStorage(tmp_path / "documents"), today=lambda: date(2026, 3, 2))
+    with TestClient(app) as api:
+        before = scrape(port)
+        schooling = issued["paid"]
+        (da, _) = api.get(f"/v1/schoolings/{schooling}/documents", headers=AUTH).json()
+        assert api.get(f"/v1/documents/{da['document_id']}", headers=AUTH).status_code == 200
+        done = api.post("/v1/batches", json={"uai": "0690001A", "school_year": 2025}, headers=AUTH).json()
+        empty = api.post("/v1/batches", json={"uai": "0690001A", "school_year": 2019}, headers=AUTH).json()
+        assert wait_done(api, done["batch_id"])["state"] == "done"
+        assert wait_done(api, empty["batch_id"])["error_code"] == "empty_batch"
+        zip_size = len(api.get(f"/v1/batches/{done['batch_id']}/zip", headers=AUTH).content)
+        assert api.get("/metrics").status_code == 404
+        after = scrape(port)
+
+    def grew(name: str, **labels: str) -> float:
+        return sample_value(after, name, **labels) - sample_value(before, name, **labels)
+
+    requests = "aplypro_http_requests_total"
+    assert grew(requests, app="documents-api", route="/v1/schoolings/{schooling_id}/documents", status="2xx") == 1
+    assert grew(requests, app="documents-api", route="/v1/documents/{document_id}", status="2xx") == 1
+    assert grew(requests, app="documents-api", route="/v1/batches", method="POST", status="2xx") == 2
+    assert grew(requests, app="documents-api", route="/v1/batches/{batch_id}/zip", status="2xx") == 1
+    assert not [s for s in after if any(str(schooling) in v or da["document_id"] in v or done["batch_id"] in v
+                                        for v in s.labels.values())]
+    assert grew("aplypro_documents_batches_started_total") == 2
+    assert grew("aplypro_documents_batches_finished_total", state="done", error_code="none") == 1
+    assert grew("aplypro_documents_batches_finished_total", state="failed", error_code="empty_batch") == 1
+    assert grew("aplypro_documents_batch_zip_bytes_count") == 1
+    assert grew("aplypro_documents_batch_zip_bytes_sum") == zip_size

@@ -83,6 +83,8 @@ def up(workdir: WORKDIR = Path("var/stack"),
         url = stack.ops_url(service)
         typer.echo(f"{service:<12} metrics {url}/metrics  health {url}/healthz  ready {url}/readyz" if url
                    else f"{service:<12} no ops port (APLYPRO_OPS_PORT set by the caller)")
+    for name, url in stack.web_tier_ops().items():
+        typer.echo(f"{name:<12} metrics {url}/metrics  health {url}/healthz  ready {url}/readyz")
     if sygne:
         _import_sygne_school(stack, workdir.resolve(), resources)
     typer.echo(f"written to {stack.write_description()}; `aplypro status --workdir {workdir}` shows the stack")

@@ -27,6 +27,9 @@ def service_command(service: str) -> list[str]:
     return [sys.executable, "-c", f"import sys; from {module} import main; sys.argv[0]='x'; main()", "run"]
 
 
+WEB_TIER = ("web", "students-api", "documents-api")  # their ops ports live in ops_ports too
+
+
 @dataclass
 class LocalStack:
     workdir: Path
@@ -37,7 +40,7 @@ class LocalStack:
     env: dict[str, str] = field(default_factory=dict)
     # Each service's /metrics, /healthz, /readyz port (APLYPRO_OPS_PORT of its process), chosen at its
     # first start and kept across restarts; none when the caller sets APLYPRO_OPS_PORT itself.
-    ops_ports: dict[str, int] = field(default_factory=dict)
+    ops_ports: dict[str, int] = field(default_factory=dict)  # and the web tier's (WEB_TIER), chosen at their start
     # The schools' web application (`aplypro-pfmp web`), beside the services when start_web() was called.
     web: subprocess.Popen[bytes] | None = None
     web_port: int = 0
@@ -111,6 +114,7 @@ class LocalStack:
         if self.documents_api is None or self.documents_api.poll() is not None:
             self.start_documents_api()
         env = {**self.env, "APLYPRO_WEB_OIDC_ISSUER": oidc_issuer, "APLYPRO_WEB_PORT": str(self.web_port),
+               "APLYPRO_WEB_OPS_PORT": str(self.ops_ports.setdefault("web", _free_port())),
                "APLYPRO_WEB_DOCUMENTS_URL": f"http://127.0.0.1:{self.documents_api_port}",
                "APLYPRO_WEB_DOCUMENTS_TOKEN": self.documents_token, **self.start_students_api()}
         command = [*service_command("pfmp")[:-1], "web"]
@@ -125,7 +129,8 @@ class LocalStack:
         self.students_api_token = self.students_api_token or secrets.token_urlsafe(24)
         if self.students_api is None or self.students_api.poll() is not None:
             env = {**self.env, "APLYPRO_STUDENTS_API_TOKEN": self.students_api_token,
-                   "APLYPRO_STUDENTS_API_PORT": str(self.students_api_port)}
+                   "APLYPRO_STUDENTS_API_PORT": str(self.students_api_port),
+                   "APLYPRO_STUDENTS_API_OPS_PORT": str(self.ops_ports.setdefault("students-api", _free_port()))}
             with (self.workdir / "logs" / "students-api.log").open("ab") as log:
                 self.students_api = subprocess.Popen([*service_command("students")[:-1], "api"], env=env, stdout=log,
                                                      stderr=log, start_new_session=True)
@@ -137,6 +142,7 @@ class LocalStack:
         self.documents_api_port = self.documents_api_port or _free_port()
         env = {**self.env, "APLYPRO_DOCUMENTS_API_TOKEN": self.documents_token,
                "APLYPRO_DOCUMENTS_API_PORT": str(self.documents_api_port),
+               "APLYPRO_DOCUMENTS_API_OPS_PORT": str(self.ops_ports.setdefault("documents-api", _free_port())),
                "APLYPRO_DOCUMENTS_BATCH_DIR": str(self.workdir / "documents-batches")}
         command = [*service_command("documents")[:-1], "api"]
         with (self.workdir / "logs" / "documents-api.log").open("ab") as log:
@@ -145,6 +151,10 @@ class LocalStack:
     def ops_url(self, service: str) -> str | None:
         port = self.ops_ports.get(service)
         return None if port is None else f"http://127.0.0.1:{port}"
+
+    def web_tier_ops(self) -> dict[str, str]:
+        """The ops address of each web-tier process started (servicekit http_ops.py)."""
+        return {name: url for name in WEB_TIER if (url := self.ops_url(name)) is not None}
 
     def describe(self) -> dict[str, object]:
         """What `aplypro status` (and an operator) needs to find this stack: servers, namespace, and each
@@ -165,6 +175,9 @@ class LocalStack:
             "schema_prefix": namespace.replace(".", "_").replace("-", "_").lower(),
             "logs": str(self.workdir / "logs"),
             "services": services,
+            # The web tier's ops ports (http_ops.py): metrics and probes apart from the pages and APIs.
+            "web_tier": {name: {"metrics": f"{url}/metrics", "readyz": f"{url}/readyz"}
+                         for name, url in self.web_tier_ops().items()},
         }
 
     def write_description(self) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
@@ -12,6 +13,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aplypro_contracts import Envelope, Establishment, Mef, SchoolingOpened, to_wire
 from aplypro_servicekit.kafka_security import client_kwargs
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 
 async def produce(bootstrap: str, topic: str, items: Sequence[tuple[uuid.UUID | str, Envelope | bytes]]) -> None:
@@ -71,3 +74,15 @@ def probe_schooling(label: str, student_id: uuid.UUID | None = None) -> Schoolin
                 label="BAC PRO", ministry="MENJ"),
         start_date=date(2025, 9, 1), version=1,
     )
+
+
+def scrape(port: int) -> list[Sample]:
+    """Every sample an ops port's `/metrics` serves now (ops_server.py, http_ops.py)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    return [s for family in text_string_to_metric_families(text) for s in family.samples]
+
+
+def sample_value(samples: Sequence[Sample], name: str, **labels: str) -> float:
+    """The sum of `name`'s samples carrying these labels (0 when there is none yet)."""
+    return sum(s.value for s in samples if s.name == name and labels.items() <= s.labels.items())

@@ -45,4 +45,7 @@ class DocumentsSettings(ServiceSettings):
     api_token: SecretStr | None = None  # None: the API refuses to start (never an open door by default)
     api_host: str = "127.0.0.1"
     api_port: int = 8072  # the students API has 8071, the web 8070
+    # The API's /metrics, /healthz, /readyz (on APLYPRO_OPS_HOST), apart from `run`'s APLYPRO_DOCUMENTS_OPS_PORT;
+    # 0: none.
+    api_ops_port: int = Field(default=0, ge=0, le=65535)
     batch_dir: Path = Path("var/documents-batches")  # class and establishment zips and merged PDFs being built

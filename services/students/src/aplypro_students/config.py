@@ -47,3 +47,6 @@ class StudentsSettings(ServiceSettings):
     api_token: SecretStr | None = None
     api_host: str = "127.0.0.1"
     api_port: int = 8071  # beside the web application's 8070
+    # The API's /metrics, /healthz, /readyz (on APLYPRO_OPS_HOST), apart from `run`'s APLYPRO_STUDENTS_OPS_PORT;
+    # 0: none.
+    api_ops_port: int = Field(default=0, ge=0, le=65535)

@@ -3,7 +3,8 @@
 Service-to-service only: every route needs `Authorization: Bearer <APLYPRO_DOCUMENTS_API_TOKEN>`. It
 knows no users; the web application checks the user's role and establishment before it calls (it reads
 the document's schooling and UAI from the answer's headers or JSON first). Internal ids and numbers in
-URLs, never names.
+URLs, never names. Requests are counted by route template and served with the process's metrics (batches
+too) on the ops port (APLYPRO_DOCUMENTS_API_OPS_PORT), which only the monitoring namespace reaches.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from aplypro_servicekit.db import create_pool, migrate
+from aplypro_servicekit.http_metrics import HttpMetrics
+from aplypro_servicekit.http_ops import ops_port, pool_answers
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
@@ -96,7 +99,9 @@ def create_api(settings: DocumentsSettings | None = None, *, storage: Storage | 
         app.state.storage = storage or storage_from_settings(settings)
         app.state.batches = BatchJobs(pool, app.state.storage, settings.batch_dir)
         try:
-            yield
+            async with ops_port(settings.ops_host, settings.api_ops_port, pool_answers(pool)) as ops:
+                app.state.ops_server = ops
+                yield
         finally:
             await app.state.batches.close()
             await pool.close()
@@ -107,6 +112,7 @@ def create_api(settings: DocumentsSettings | None = None, *, storage: Storage | 
             raise HTTPException(401, "service token required")
 
     app = FastAPI(title="APLyPro documents API", version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.add_middleware(HttpMetrics, name="documents-api")
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -22,6 +22,7 @@ import structlog
 
 from aplypro_documents.adapters.storage import MissingObjectError, Storage
 from aplypro_documents.domain.file_names import class_file_name, establishment_zip_name
+from aplypro_documents.service_layer.batch_metrics import BATCH_ZIP_BYTES, BATCHES_FINISHED, BATCHES_STARTED
 from aplypro_documents.service_layer.class_batch import (
     CorruptObjectError,
     EmptyBatchError,
@@ -79,6 +80,7 @@ class BatchJobs:
         job = BatchJob(batch_id, uai, school_year, class_label, zip_name, merged_name,
                        folder=self.root / str(batch_id))
         self.jobs[batch_id] = job
+        BATCHES_STARTED.inc()
         task = asyncio.create_task(self._run(job))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -107,6 +109,7 @@ class BatchJobs:
                 school_year=job.school_year, one_class=job.class_label is not None, title=title.strip(),
                 on_written=written))
             job.pages, job.state = result.pages, "done"
+            BATCH_ZIP_BYTES.observe(job.zip_path.stat().st_size)
         except (EmptyBatchError, MissingObjectError, CorruptObjectError) as exc:
             job.state, job.error_code = "failed", getattr(exc, "code", "missing_object")
         except Exception:
@@ -115,6 +118,8 @@ class BatchJobs:
             log.exception("batch_failed", batch_id=str(job.batch_id))
         finally:
             job.finished_at = time.monotonic()
+            if job.state != "running":  # not when cancelled at shutdown
+                BATCHES_FINISHED.labels(job.state, job.error_code or "none").inc()
             log.info("batch_finished", batch_id=str(job.batch_id), state=job.state, documents=job.done,
                      duration_s=round(job.finished_at - started, 3))
 

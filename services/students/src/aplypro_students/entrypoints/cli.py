@@ -289,12 +289,13 @@ merge_cli.register(app)  # review-items, merge-students
 @app.command("api")
 def api_command() -> None:
     """Serve the internal HTTP API the web application enters RIBs through (APLYPRO_STUDENTS_API_TOKEN,
-    APLYPRO_STUDENTS_API_HOST / _PORT)."""
+    APLYPRO_STUDENTS_API_HOST / _PORT; metrics on APLYPRO_STUDENTS_API_OPS_PORT)."""
     import uvicorn
 
     from aplypro_students.entrypoints.http_api import create_api
 
     settings = _settings()
+    configure_logging("students-api", settings.log_level, settings.log_json)
     try:
         api = create_api(settings)
     except ValueError as exc:  # no service token: an open API would let anyone enter RIBs

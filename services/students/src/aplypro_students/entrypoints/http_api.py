@@ -4,6 +4,9 @@ already checked the user's role and establishment, and sends the user's id for t
 
 Bank data comes in request bodies only (never a URL) and goes out masked; a refused field is answered by
 its stable code, never its value (FastAPI's default 422 would echo the input: replaced below).
+
+Requests are counted by route template, RIB lines accepted and refused by code; served with the process's
+metrics on the ops port (APLYPRO_STUDENTS_API_OPS_PORT), which only the monitoring namespace reaches.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from uuid import UUID
 import structlog
 from aplypro_contracts.topics import STUDENTS_EVENTS, STUDENTS_RIBS
 from aplypro_servicekit.db import create_pool, migrate
+from aplypro_servicekit.http_metrics import HttpMetrics
+from aplypro_servicekit.http_ops import ops_port, pool_answers
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -28,6 +33,7 @@ from aplypro_students.adapters.postgres_rib_view import RibView
 from aplypro_students.config import StudentsSettings
 from aplypro_students.domain.report import InvalidFile
 from aplypro_students.domain.rib import OwnerType
+from aplypro_students.entrypoints.api_metrics import RIBS_ACCEPTED, count_refusals
 from aplypro_students.entrypoints.service import MIGRATION_PACKAGES
 from aplypro_students.service_layer.enter_ribs import EnteredRib, enter_ribs
 from aplypro_students.service_layer.hide_schooling import HideRefused, set_hidden
@@ -99,7 +105,9 @@ def create_api(settings: StudentsSettings | None = None) -> FastAPI:
         await migrate(pool, schema, ["aplypro_servicekit", *MIGRATION_PACKAGES])
         app.state.pool = pool
         try:
-            yield
+            async with ops_port(settings.ops_host, settings.api_ops_port, pool_answers(pool)) as ops:
+                app.state.ops_server = ops
+                yield
         finally:
             await pool.close()
 
@@ -109,6 +117,7 @@ def create_api(settings: StudentsSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="APLyPro students internal API", version="1.0.0", lifespan=lifespan,
                   docs_url=None, redoc_url=None)
+    app.add_middleware(HttpMetrics, name="students-api")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -144,9 +153,11 @@ def create_api(settings: StudentsSettings | None = None) -> FastAPI:
                                            events_topic=settings.topic(STUDENTS_EVENTS))
         except InvalidFile as exc:
             log.info("ribs_refused", entries=len(entries), errors=len(exc.errors))
+            count_refusals(e.code for e in exc.errors)
             return JSONResponse({"detail": "refused", "errors": [
                 {"line": e.line, "column": e.column, "code": e.code} for e in exc.errors]}, status_code=422)
         log.info("ribs_entered", entries=len(entries), **entered.summary.as_dict())
+        RIBS_ACCEPTED.inc(len(entries))
         return RibsOut(**entered.summary.as_dict(), ribs=[RibOut.of(v) for v in entered.ribs])
 
     @app.put("/internal/v1/etablissements/{uai}/scolarites/{schooling_id}/masquage", dependencies=guarded,

@@ -1,5 +1,6 @@
 """The web application, assembled: session cookie, security headers, CSRF on every route, OIDC login, the
-staff pages, the vendored DSFR; one database pool on pfmp's schema for its lifetime."""
+staff pages, the vendored DSFR; one database pool on pfmp's schema for its lifetime; requests counted by route
+template, served with the process's metrics on the ops port (APLYPRO_WEB_OPS_PORT), not on the pages' port."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from aplypro_servicekit.db import create_pool, migrate
+from aplypro_servicekit.http_metrics import HttpMetrics
+from aplypro_servicekit.http_ops import ops_port
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -79,7 +82,9 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
         app.state.pool = pool
         app.state.documents = DocumentsClient(web)
         try:
-            yield
+            async with ops_port(pfmp_settings.ops_host, web.ops_port, lambda: health.readiness(pool)) as ops:
+                app.state.ops_server = ops
+                yield
         finally:
             await app.state.documents.aclose()
             await pool.close()
@@ -106,6 +111,9 @@ def create_app(pfmp_settings: PfmpSettings | None = None, web_settings: WebSetti
         if request.url.path != "/" and not request.url.path.startswith("/static"):
             response.headers["Cache-Control"] = "no-store"  # pages hold personal data
         return response
+
+    # Outermost of ours: the time includes the session and the headers; the route is the matched template.
+    app.add_middleware(HttpMetrics, name="web")
 
     def is_api(request: Request) -> bool:
         return request.url.path.startswith("/api/")

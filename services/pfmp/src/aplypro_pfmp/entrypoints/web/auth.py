@@ -26,6 +26,7 @@ from aplypro_pfmp.service_layer.access import forget_lost_directorships
 
 from .rendering import render
 from .settings import DEFAULT_REALM, OidcRealm, WebSettings
+from .web_metrics import WEB_LOGINS_RATE_LIMITED, count_login
 
 log = structlog.get_logger(__name__)
 
@@ -73,6 +74,7 @@ def build_router() -> APIRouter:
         if request.app.state.login_limiter.allow(client):
             return None
         log.warning("login_rate_limited")
+        WEB_LOGINS_RATE_LIMITED.inc()
         return render(request, "error.html", {"title": "Trop de tentatives",
                                               "message": "Trop de tentatives de connexion : réessayez dans une minute."},
                       status_code=429)
@@ -108,6 +110,7 @@ def build_router() -> APIRouter:
             claims.update(await client.userinfo(token=token))
         except OAuthError as exc:
             log.warning("login_failed", realm=realm, error=exc.error)
+            count_login(realm, "error")
             return render(request, "error.html", {"title": "Connexion impossible",
                                                   "message": "La connexion a échoué : recommencez depuis l'accueil."},
                           status_code=400)
@@ -122,6 +125,7 @@ def build_router() -> APIRouter:
                                       authorised_colleges=request.app.state.web_settings.authorised_colleges)
         except NoRole:
             log.info("login_refused", realm=realm, reason=NoRole.code)
+            count_login(realm, "no_role")
             return render(request, "refused.html", {"title": "Accès refusé", "realm": chosen,
                                                     "several_realms": len(request.app.state.realms) > 1},
                           status_code=403)
@@ -131,6 +135,7 @@ def build_router() -> APIRouter:
                                    "roles": roles.to_session()}
         log.info("login", realm=realm, establishments=len(roles.establishments), academies=len(roles.academies),
                  asp=roles.asp_agent, confirmations_dropped=dropped)
+        count_login(realm, "ok")
         return RedirectResponse(request.url_for("home"), status_code=303)
 
     @router.post("/deconnexion", name="logout")

@@ -5,8 +5,11 @@ stays unready until `aplypro-pfmp run` has migrated the schema."""
 
 from __future__ import annotations
 
+from functools import cache
+
 import asyncpg
 from aplypro_servicekit.ops import expected_migrations
+from aplypro_servicekit.ops_server import Probe
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -23,9 +26,23 @@ async def applied_migrations(pool: asyncpg.Pool) -> set[str]:
     return {r["name"] for r in rows}
 
 
+@cache
+def _expected() -> frozenset[str]:
+    return frozenset(expected_migrations(MIGRATION_PACKAGES))
+
+
+async def readiness(pool: asyncpg.Pool) -> Probe:
+    """Ready: the database answers and carries every pfmp migration (also the ops port's /readyz)."""
+    try:
+        applied = await applied_migrations(pool)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        return Probe(False, {"database": False, "database_error": type(exc).__name__})
+    missing = len(_expected() - applied)
+    return Probe(not missing, {"database": True, "missing_migrations": missing})
+
+
 def build_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    expected = expected_migrations(MIGRATION_PACKAGES)
 
     @router.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -33,13 +50,7 @@ def build_router() -> APIRouter:
 
     @router.get("/readyz")
     async def readyz(request: Request) -> JSONResponse:
-        try:
-            applied = await applied_migrations(request.app.state.pool)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            return JSONResponse({"ready": False, "database": False, "database_error": type(exc).__name__},
-                                status_code=503)
-        missing = len(expected - applied)
-        return JSONResponse({"ready": not missing, "database": True, "missing_migrations": missing},
-                            status_code=503 if missing else 200)
+        probe = await readiness(request.app.state.pool)
+        return JSONResponse({"ready": probe.ok, **probe.detail}, status_code=200 if probe.ok else 503)
 
     return router

@@ -82,6 +82,9 @@ class WebSettings(BaseSettings):
     students_api_timeout_s: float = 10.0
     host: str = "127.0.0.1"
     port: int = 8070
+    # /metrics, /healthz, /readyz on a port of their own (on APLYPRO_OPS_HOST), which the Ingress never routes
+    # to; 0: none.
+    ops_port: int = Field(default=0, ge=0, le=65535)
     # Apply pfmp's migrations at start. Off where the web connects as a role that may not change the schema
     # (deploy/k8s: pfmp_web, data only): `aplypro-pfmp run` migrates, and /readyz waits for it.
     migrate: bool = True
