@@ -149,6 +149,7 @@ async def test_an_asp_agent_reaches_only_their_search(client: TestClient, academ
     assert "Numéro de décision d'attribution" in home.text
     token = csrf_of(home)
     own = {"/", "/stats", "/asp", "/connexion", "/connexion/{realm}", "/auth/callback", "/auth/callback/{realm}",
+           "/healthz", "/readyz",  # the probes: public, no data (test_web_health.py)
            "/asp/dossiers/{schooling_id}",
            "/asp/documents/{document_id}", "/api/v1/asp/dossiers/{schooling_id}"}  # these: tests/test_web_documents.py
     for path in routes(client, "GET"):
