@@ -32,24 +32,24 @@ async def apply_exclusion_changes(conn: Connection, changes: list[ExclusionChang
         if not await postgres_exclusion_versions.advance(conn, row, event.version):
             dropped[event.event_type] += 1
             continue
-        if not await _apply(conn, row, excluded=event.excluded):
+        try:
+            keys = await change_exclusion(conn, row, excluded=event.excluded)
+        except ExclusionConflict:
+            log.info("exclusion_already_covered", uai=row.uai, mef_code=row.mef, school_year=row.school_year)
             continue
-        for key in await postgres_requests.pools_of(conn, row):
+        log.info("exclusion_applied", uai=row.uai, mef_code=row.mef, school_year=row.school_year,
+                 excluded=event.excluded, changed=keys is not None)
+        for key in keys or ():
             causes.setdefault(key, Cause.of(event))
     await count_stale(conn, dropped)
 
 
-async def _apply(conn: Connection, row: ExclusionRow, *, excluded: bool) -> bool:
-    """Whether the list changed."""
-    if not excluded:
-        changed = await postgres_requests.remove_exclusion(conn, row)
-    else:
-        try:
-            (await postgres_requests.load_exclusions(conn)).add(row)
-        except ExclusionConflict:
-            log.info("exclusion_already_covered", uai=row.uai, mef_code=row.mef, school_year=row.school_year)
-            return False
+async def change_exclusion(conn: Connection, row: ExclusionRow, *, excluded: bool) -> list[PoolKey] | None:
+    """Add the row (ExclusionConflict under a whole-establishment row) or lift it: the pools it reaches, or None
+    when the list did not change. The operators' commands and the students' events both go through here."""
+    if excluded:
+        (await postgres_requests.load_exclusions(conn)).add(row)  # raises on a conflict
         changed = await postgres_requests.add_exclusion(conn, row)
-    log.info("exclusion_applied", uai=row.uai, mef_code=row.mef, school_year=row.school_year, excluded=excluded,
-             changed=changed)
-    return changed
+    else:
+        changed = await postgres_requests.remove_exclusion(conn, row)
+    return await postgres_requests.pools_of(conn, row) if changed else None

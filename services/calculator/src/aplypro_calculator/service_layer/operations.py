@@ -15,6 +15,7 @@ from aplypro_calculator.adapters import postgres_requests
 from aplypro_calculator.adapters.postgres import PoolKey
 from aplypro_calculator.domain.exclusions import ExclusionRow
 from aplypro_calculator.service_layer.events import Cause
+from aplypro_calculator.service_layer.exclusion_events import change_exclusion
 from aplypro_calculator.service_layer.handlers import Handlers
 
 
@@ -33,17 +34,16 @@ async def _recompute(conn: Connection, handlers: Handlers, keys: list[PoolKey]) 
 
 async def add_exclusion(conn: Connection, handlers: Handlers, row: ExclusionRow) -> Repriced:
     """Add a row (ExclusionConflict under a whole-establishment row) and reprice the pools it reaches."""
-    (await postgres_requests.load_exclusions(conn)).add(row)  # raises on a conflict
-    if not await postgres_requests.add_exclusion(conn, row):
-        return Repriced(False, 0, 0)
-    keys = await postgres_requests.pools_of(conn, row)
-    return Repriced(True, len(keys), await _recompute(conn, handlers, keys))
+    return await _repriced(conn, handlers, await change_exclusion(conn, row, excluded=True))
 
 
 async def remove_exclusion(conn: Connection, handlers: Handlers, row: ExclusionRow) -> Repriced:
-    if not await postgres_requests.remove_exclusion(conn, row):
+    return await _repriced(conn, handlers, await change_exclusion(conn, row, excluded=False))
+
+
+async def _repriced(conn: Connection, handlers: Handlers, keys: list[PoolKey] | None) -> Repriced:
+    if keys is None:
         return Repriced(False, 0, 0)
-    keys = await postgres_requests.pools_of(conn, row)
     return Repriced(True, len(keys), await _recompute(conn, handlers, keys))
 
 

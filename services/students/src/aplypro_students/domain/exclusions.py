@@ -7,8 +7,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_UAI = re.compile(r"\d{7}[A-Z]")
-_MEF = re.compile(r"\d{10}")
+# ASCII digits only: `\d` also takes Arabic-Indic and other digits (csv_reader.py says the same).
+_UAI = re.compile(r"[0-9]{7}[A-Z]")
+_MEF = re.compile(r"[0-9]{10}")
 
 
 class ExclusionConflict(ValueError):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
@@ -136,15 +137,7 @@ def load_calendar_command(
 ) -> None:
     """Load the academic calendar (imports.md §6.3): each academy's summer holidays, which bound its school
     years; an academy or year without them keeps the fallback (1 September; Mayotte 23, La Réunion 16 August)."""
-    try:
-        summers = read_calendar_csv(file or SAMPLE_CALENDAR)
-    except InvalidFile as exc:
-        _refuse(exc.errors, "nothing loaded")
-
-    async def work(conn: Connection) -> dict[str, int]:
-        return await load_calendar(conn, summers)
-
-    _print(asyncio.run(in_transaction(_settings(), work)))
+    _load_table(read_calendar_csv, file or SAMPLE_CALENDAR, load_calendar)
 
 
 @app.command("load-commune-exceptions")
@@ -155,13 +148,23 @@ def load_commune_exceptions_command(
 ) -> None:
     """Load the obsolete INSEE commune codes (imports.md §4): each import stores the new code instead of the old
     one (birth or residence commune). The file replaces the whole table; a refused line loads nothing."""
+    _load_table(read_commune_exceptions_csv, file or SAMPLE_COMMUNES, load_commune_exceptions)
+
+
+Table = TypeVar("Table")
+
+
+def _load_table(read: Callable[[Path], Table], file: Path,
+                load: Callable[[Connection, Table], Awaitable[dict[str, int]]]) -> None:
+    """Read a reference file whole (a refused line loads nothing: exit 2), load it in one transaction, print
+    what it counted."""
     try:
-        exceptions = read_commune_exceptions_csv(file or SAMPLE_COMMUNES)
+        table = read(file)
     except InvalidFile as exc:
         _refuse(exc.errors, "nothing loaded")
 
     async def work(conn: Connection) -> dict[str, int]:
-        return await load_commune_exceptions(conn, exceptions)
+        return await load(conn, table)
 
     _print(asyncio.run(in_transaction(_settings(), work)))
 
