@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from aplypro_contracts import (
     PaymentRequested,
+    PaymentRequestSent,
     PaymentRetryRequested,
     SchemaViolation,
     default_registry,
@@ -58,3 +59,18 @@ def test_a_retry_reason_is_a_code_never_free_text() -> None:
         default_registry().parse(json.dumps({**body, "reason": "M. Dupont a changé de banque"}))
     assert "reason" in str(caught.value)
     assert "Dupont" not in str(caught.value)
+
+
+@pytest.mark.parametrize("headers", [False, True], ids=["generic path", "header fast path"])
+def test_a_payment_request_sent_written_before_the_rib_id_still_parses_without_one(headers: bool) -> None:
+    """PaymentRequestSent v2 gained an optional `rib_id` (the RIB frozen on the request, for unarchivable_rib)."""
+    raw = (FIXTURES / "PaymentRequestSent.v2.json").read_bytes()
+    assert "rib_id" not in json.loads(raw)  # written before the field existed
+    registry = default_registry()
+    event = registry.parse(raw, b"PaymentRequestSent", b"2") if headers else registry.parse(raw)
+    assert isinstance(event, PaymentRequestSent)
+    assert event.rib_id is None
+    rib = uuid.uuid4()
+    with_rib = event.model_copy(update={"rib_id": rib})
+    body, wire_headers = to_wire(with_rib)
+    assert registry.parse(body, wire_headers["event-type"], wire_headers["schema-version"]).rib_id == rib

@@ -52,9 +52,11 @@ from .students import (
     ExclusionChangedV1,
     Identity,
     Mef,
+    RibArchivedV1,
     RibOnFileV1,
     RibRecordedV1,
     RibRecordedV2,
+    RibStatusChangedV1,
     SchoolingChangedV1,
     SchoolingClosedV1,
     SchoolingHiddenChangedV1,
@@ -81,6 +83,8 @@ SchoolingClosed = SchoolingClosedV1
 SchoolingReopened = SchoolingReopenedV1
 RibRecorded = RibRecordedV2
 RibOnFile = RibOnFileV1
+RibArchived = RibArchivedV1
+RibStatusChanged = RibStatusChangedV1
 StudentIneStatusChanged = StudentIneStatusChangedV1
 SchoolingHiddenChanged = SchoolingHiddenChangedV1
 EstablishmentRegistered = EstablishmentRegisteredV1
@@ -112,6 +116,10 @@ StudentState = StudentRegistered | StudentIdentityChanged | StudentAddressChange
 SchoolingState = SchoolingOpened | SchoolingChanged | SchoolingClosed | SchoolingReopened
 STUDENT_STATE_EVENTS = ("StudentRegistered", "StudentIdentityChanged", "StudentAddressChanged")
 SCHOOLING_STATE_EVENTS = ("SchoolingOpened", "SchoolingChanged", "SchoolingClosed", "SchoolingReopened")
+# A student's current RIB at an establishment, bank-data-free: RibOnFile is RibStatusChanged's predecessor (same
+# version sequence), still published for readers not upgraded; a reader of one applies both alike.
+RibStatus = RibStatusChanged | RibOnFile
+RIB_STATUS_EVENTS = ("RibOnFile", "RibStatusChanged")
 
 ALL_MODELS: tuple[type[Envelope], ...] = (
     StudentRegisteredV1,
@@ -159,6 +167,8 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     EstablishmentRegisteredV1,
     StudentsMergedV1,
     ExclusionChangedV1,
+    RibArchivedV1,
+    RibStatusChangedV1,
 )
 
 
@@ -172,6 +182,7 @@ def default_registry() -> Registry:
 
 __all__ = [
     "ALL_MODELS",
+    "RIB_STATUS_EVENTS",
     "SCHOOLING_STATE_EVENTS",
     "STUDENT_STATE_EVENTS",
     "Address",
@@ -235,11 +246,16 @@ __all__ = [
     "RectificationComputed",
     "RectificationComputedV1",
     "Registry",
+    "RibArchived",
+    "RibArchivedV1",
     "RibOnFile",
     "RibOnFileV1",
     "RibRecorded",
     "RibRecordedV1",
     "RibRecordedV2",
+    "RibStatus",
+    "RibStatusChanged",
+    "RibStatusChangedV1",
     "SchemaViolation",
     "SchoolingChanged",
     "SchoolingChangedV1",

@@ -33,6 +33,10 @@ class PaymentRequestSentV2(_PaymentRequestSent):
 
     schema_version: Literal[2] = 2
     version: AggregateVersion
+    rib_id: UUID | None = Field(
+        default=None, description="The RIB frozen on the request when it went into the file (the one the ASP "
+        "pays to); its student cannot archive it while the request is in progress (`unarchivable_rib`). Null in "
+        "messages written before it was added.")
 
 
 class _PaymentRequestStateChanged(Envelope):

@@ -29,8 +29,10 @@ from .pfmp import (
 from .students import (
     EstablishmentRegisteredV1,
     ExclusionChangedV1,
+    RibArchivedV1,
     RibOnFileV1,
     RibRecordedV2,
+    RibStatusChangedV1,
     SchoolingChangedV1,
     SchoolingClosedV1,
     SchoolingHiddenChangedV1,
@@ -65,7 +67,8 @@ class TopicInfo:
 CATALOG: tuple[TopicInfo, ...] = (
     TopicInfo(STUDENTS_EVENTS, "students", "student_id", (StudentRegisteredV2, StudentIdentityChangedV1,
                                                StudentAddressChangedV1, SchoolingOpenedV2, SchoolingChangedV1,
-                                               SchoolingClosedV1, SchoolingReopenedV1, RibOnFileV1,
+                                               SchoolingClosedV1, SchoolingReopenedV1, RibStatusChangedV1,
+                                               RibOnFileV1,
                                                StudentIneStatusChangedV1, SchoolingHiddenChangedV1,
                                                EstablishmentRegisteredV1, StudentsMergedV1,
                                                ExclusionChangedV1),
@@ -74,15 +77,19 @@ CATALOG: tuple[TopicInfo, ...] = (
               "StudentRegistered (full identity, newest version wins), and SchoolingChanged, SchoolingClosed and "
               "SchoolingReopened as SchoolingOpened (full state, newest version wins); "
               "the asp-gateway reads StudentIneStatusChanged for the payment gate ine_not_found; pfmp reads "
+              "RibStatusChanged and its predecessor RibOnFile alike (validation's RIB guard; RibOnFile is still "
+              "published with each RibRecorded for readers not upgraded); pfmp reads "
               "SchoolingHiddenChanged for its pages and counters, and EstablishmentRegistered (keyed by UAI, "
               "not by student) for the statistics' budget prefixes and establishment columns; the calculator, "
               "documents and asp-gateway read SchoolingHiddenChanged to pay nothing on a hidden (removed or "
               "retracted) schooling: reason hidden_schooling, no first DA; StudentsMerged (an operator's merge of two "
               "students, ids only) re-points pfmp's and the calculator's state to the survivor (one yearly cap); the "
               "calculator reads ExclusionChanged (keyed by UAI) to keep its exclusion list the students' one"),
-    TopicInfo(STUDENTS_RIBS, "students", "student_id", (RibRecordedV2,), ("documents", "asp-gateway", "calculator"),
-              "restricted: bank details (the calculator reads only student id and establishment, to retry "
-              "requests rejected for bank details)"),
+    TopicInfo(STUDENTS_RIBS, "students", "student_id", (RibRecordedV2, RibArchivedV1),
+              ("documents", "asp-gateway", "calculator"),
+              "restricted: bank details (the calculator reads only RibRecorded's student id and establishment, to "
+              "retry requests rejected for bank details); documents and the asp-gateway apply RibArchived (ids "
+              "only): an archived RIB is never printed nor put in a file again"),
     TopicInfo(PFMP_EVENTS, "pfmp", "student_id",
               (PfmpRecordedV2, PfmpValidatedV2, PfmpRectifiedV2, DecisionWithdrawalRequestedV1, PaymentRetryRequestedV1,
                SchoolingExtendedV1, DecisionIssueRequestedV1, DecisionAbrogationRequestedV1,
@@ -103,9 +110,12 @@ CATALOG: tuple[TopicInfo, ...] = (
               "request already handed over; students reads the attributions (no retraction by a producer after "
               "one)"),
     TopicInfo(ASP_EVENTS, "asp-gateway", "student_id",
-              (PaymentRequestSentV2, PaymentRequestStateChangedV2, PaymentRequestHeldV1), ("calculator", "pfmp"),
+              (PaymentRequestSentV2, PaymentRequestStateChangedV2, PaymentRequestHeldV1),
+              ("calculator", "pfmp", "students"),
               "PaymentRequestHeld is for showing (its reasons in words: aplypro_contracts.reasons); the request's "
-              "state stays the calculator's"),
+              "state stays the calculator's; students reads PaymentRequestSent (its rib_id) and "
+              "PaymentRequestStateChanged: a RIB frozen on a request in progress cannot be archived "
+              "(unarchivable_rib)"),
 )
 
 # Pushed to us by other ministries' systems (docs/producers.md): one topic per producer, `<producer>` standing

@@ -261,6 +261,41 @@ class RibOnFileV1(Envelope):
                                       "establishment).")
 
 
+class RibArchivedV1(Envelope):
+    """A RIB of a student for one establishment is no longer the current one: replaced by a newer RIB (entered
+    on the web or in a file, or named twice in one file), or moved archived by a merge of two students
+    (imports.md §5.8). Restricted topic, keyed by student; ids only, no bank data. A reader holding this RIB
+    (`rib_id`, at a version not newer than `version`) marks it archived: never used again for a payment not yet
+    frozen. A newer RIB of the pair comes as its own RibRecorded."""
+
+    event_type: Literal["RibArchived"] = "RibArchived"
+    schema_version: Literal[1] = 1
+    rib_id: UUID
+    student_id: UUID = Field(description="The RIB's student now (the survivor after a merge); the Kafka key.")
+    establishment_uai: Label
+    version: AggregateVersion = Field(description="The archived RIB's version among the student's RIBs at this "
+                                      "establishment (RibRecorded's); a merge gives a moved RIB the next one.")
+
+
+class RibStatusChangedV1(Envelope):
+    """The student's current RIB for an establishment changed (imports.md §5.10): one on file for the first
+    time, replaced by another (its id and owner type change), or none any more (`has_active_rib` false: the
+    merged student of a merge). Bank-data-free, on the students topic; the successor of RibOnFile, which is
+    still published with each RibRecorded for readers not yet reading this one. One per pair and change, with
+    the state after it; the newest version wins."""
+
+    event_type: Literal["RibStatusChanged"] = "RibStatusChanged"
+    schema_version: Literal[1] = 1
+    student_id: UUID = Field(description="The Kafka key.")
+    establishment_uai: Label
+    has_active_rib: bool
+    rib_id: UUID | None = Field(default=None, description="The current RIB; null when none.")
+    owner_type: Literal["personal", "other_person", "moral_person", "mandate"] | None = Field(
+        default=None, description="The current RIB's owner type; null when none.")
+    version: AggregateVersion = Field(description="The pair's RIB sequence: the current RIB's version "
+                                      "(RibRecorded's); on losing it, the last RIB's version + 1.")
+
+
 class StudentIneStatusChangedV1(Envelope):
     """The student API answered "not found" for the student's INE (usually a duplicate deleted in an INE
     reconciliation), or found it again. A fact of the students service for the payment gate `ine_not_found`
