@@ -11,8 +11,10 @@ from uuid import UUID
 
 import pytest
 from aplypro_contracts import (
+    RibArchived,
     RibOnFile,
     RibRecorded,
+    RibStatusChanged,
     SchoolingHiddenChanged,
     SchoolingOpened,
     StudentIdentityChanged,
@@ -79,12 +81,16 @@ async def test_two_national_ines_are_merged_by_the_command_and_later_imports_lan
     assert report.schoolings_moved == [b_schooling["schooling_id"]]
     assert report.review_items_resolved == 1
     events = await db.events_since(mark)
-    assert [type(e) for e in events] == [StudentsMerged, SchoolingOpened, RibRecorded, RibOnFile]
+    assert [type(e) for e in events] == [StudentsMerged, SchoolingOpened, RibRecorded, RibOnFile, RibStatusChanged,
+                                         RibStatusChanged]
     assert (events[0].survivor_id, events[0].merged_id, events[0].version) == (survivor, merged, 1)
     assert (events[1].schooling_id, events[1].student_id, events[1].version) == (
         b_schooling["schooling_id"], survivor, b_schooling["version"] + 1)
     assert (events[2].student_id, events[2].establishment_uai, events[2].version) == (survivor, OTHER_UAI, 1)
-    assert await outbox_keys(db, mark) == {str(survivor)}
+    # the survivor has the moved RIB now; the merged student has none any more (keyed by itself)
+    assert [(e.student_id, e.establishment_uai, e.has_active_rib, e.rib_id, e.version) for e in events[4:]] == [
+        (survivor, OTHER_UAI, True, events[2].rib_id, 1), (merged, OTHER_UAI, False, None, 2)]
+    assert await outbox_keys(db, mark) == {str(survivor), str(merged)}
     tomb = await db.pool.fetchrow("SELECT merged_into, ine FROM students WHERE student_id = $1", merged)
     assert tomb is not None
     assert (tomb["merged_into"], tomb["ine"]) == (survivor, B)  # kept, never deleted
@@ -136,6 +142,32 @@ async def test_a_placeholder_survivor_takes_the_real_ine_and_a_same_class_duplic
         async with db.pool.acquire() as conn, conn.transaction():
             await set_hidden(conn, UAI, folded, False, by="u-1", topic=db.topic)
     assert refused.value.code == "schooling.merged_duplicate"
+
+
+async def test_the_merged_students_active_rib_where_the_survivor_has_one_is_archived_with_its_event(db: Db) -> None:
+    """Issue 13: RibArchived (ids only) for the RIB kept archived, so that no reader pays to it again."""
+    await db.load(row(A))
+    await db.load(row(B))
+    student = await ids(db)
+    survivor, merged = student[A], student[B]
+    async with db.pool.acquire() as conn, conn.transaction():
+        await record_ribs(conn, read_ribs_csv(db.write_csv(
+            "uai;ine;titulaire;type_titulaire;iban;bic",
+            f"{UAI};{A};HADDAD Mehdi;eleve;FR7630006000011234567890189;AGRIFRPP",
+            f"{UAI};{B};HADDAD Mehdi;eleve;DE89370400440532013000;COBADEFFXXX"), uai=None).entries,
+            topic=db.settings.topic(STUDENTS_RIBS), events_topic=db.topic)
+    kept = await db.pool.fetchval("SELECT rib_id FROM ribs WHERE student_id = $1", survivor)
+    gone = await db.pool.fetchval("SELECT rib_id FROM ribs WHERE student_id = $1", merged)
+    mark = await db.mark()
+    report = await merge(db, survivor, merged)
+    assert (report.ribs_moved, report.ribs_archived) == ([], [gone])
+    events = await db.events_since(mark)
+    archived = [e for e in events if isinstance(e, RibArchived)]
+    assert [(e.rib_id, e.student_id, e.establishment_uai, e.version) for e in archived] == [(gone, survivor, UAI, 2)]
+    statuses = [e for e in events if isinstance(e, RibStatusChanged)]
+    assert [(e.student_id, e.has_active_rib, e.version) for e in statuses] == [(merged, False, 2)]
+    assert not [e for e in events if isinstance(e, RibRecorded)]  # the survivor's RIB stays current
+    assert await db.pool.fetchval("SELECT rib_id FROM ribs WHERE archived_at IS NULL") == kept
 
 
 async def test_a_merge_is_refused_without_personal_data_in_the_error(db: Db) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aplypro_contracts import RibOnFile, RibRecorded, default_registry
+from aplypro_contracts import RibOnFile, RibRecorded, RibStatusChanged, default_registry
 from aplypro_contracts.topics import STUDENTS_EVENTS, STUDENTS_RIBS
 from aplypro_students.adapters.csv_ribs import read_ribs_csv
 from aplypro_students.config import StudentsSettings
@@ -63,7 +63,7 @@ async def test_re_recording_changes_nothing_and_a_new_rib_archives_the_old(pool:
     active = await pool.fetch("SELECT iban FROM ribs WHERE archived_at IS NULL ORDER BY iban")
     assert [r["iban"] for r in active] == ["DE89370400440532013000", "FR1420041010050500013M02606"]
     assert await pool.fetchval("SELECT count(*) FROM ribs WHERE archived_at IS NOT NULL") == 1
-    assert await pool.fetchval("SELECT count(*) FROM outbox") == 3
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 4  # the third RibRecorded and the RibArchived
     # The new RIB is the next version of the student's bank details at this establishment.
     events = [default_registry().parse(r["payload"]) for r in await pool.fetch("SELECT payload FROM outbox ORDER BY id")]
     assert [e.version for e in events if isinstance(e, RibRecorded)] == [1, 1, 2]
@@ -82,7 +82,8 @@ async def test_a_rib_of_an_unknown_or_unenrolled_student_records_nothing(pool: a
 
 
 async def test_each_rib_comes_with_a_bank_data_free_rib_on_file_on_the_students_topic(pool: asyncpg.Pool) -> None:
-    """For pfmp's validation guard (issue 10): pfmp never reads the restricted RIB topic."""
+    """For pfmp's validation guard (issue 10): pfmp never reads the restricted RIB topic. RibStatusChanged
+    (issue 13) follows each RibOnFile, its predecessor."""
     parsed = read_ribs_csv(DATA / "ribs.csv", uai=None)
     settings = StudentsSettings()
     async with pool.acquire() as conn, conn.transaction():
@@ -91,7 +92,7 @@ async def test_each_rib_comes_with_a_bank_data_free_rib_on_file_on_the_students_
     rows = await pool.fetch("SELECT topic, payload FROM outbox WHERE topic = $1 ORDER BY id",
                             settings.topic(STUDENTS_EVENTS))
     facts = [default_registry().parse(r["payload"]) for r in rows]
-    assert [type(f) for f in facts] == [RibOnFile, RibOnFile]
+    assert [type(f) for f in facts] == [RibOnFile, RibStatusChanged, RibOnFile, RibStatusChanged]
     for row in rows:  # no bank data: neither the IBAN nor the holder
         body = json.dumps(json.loads(row["payload"])).lower()
         assert "iban" not in body

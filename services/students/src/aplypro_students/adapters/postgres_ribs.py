@@ -47,7 +47,7 @@ async def last_versions(conn: Connection, student_ids: Sequence[UUID]) -> dict[t
 
 
 async def archive_ribs(conn: Connection, rib_ids: Sequence[UUID]) -> None:
-    # TODO(payments): refuse (`unarchivable_rib`) while one of these RIBs is tied to a payment in progress.
+    # The caller refused first any RIB frozen on a payment in progress (record_ribs, `unarchivable_rib`).
     await conn.execute("UPDATE ribs SET archived_at = now() WHERE rib_id = ANY($1::uuid[])", list(rib_ids))
 
 

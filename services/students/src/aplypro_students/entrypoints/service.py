@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from aplypro_contracts.topics import CALCULATOR_EVENTS, DOCUMENTS_EVENTS, STUDENTS_EVENTS, STUDENTS_RIBS
+from aplypro_contracts.topics import (
+    ASP_EVENTS,
+    CALCULATOR_EVENTS,
+    DOCUMENTS_EVENTS,
+    STUDENTS_EVENTS,
+    STUDENTS_RIBS,
+)
 from aplypro_servicekit.runtime import ServiceSpec, Subscription
 
 from aplypro_students.config import StudentsSettings
@@ -16,14 +22,15 @@ MIGRATION_PACKAGES = ["aplypro_students"]
 def build_spec(settings: StudentsSettings) -> ServiceSpec:
     # The process relays the outbox the import commands fill, and consumes the schoolings other
     # ministries' systems publish (one subscription per configured producer, docs/producers.md), and the
-    # decisions and payment requests of each schooling, which a producer's retraction must not undo.
+    # decisions and payment requests of each schooling, which a producer's retraction must not undo, and the
+    # RIBs the asp-gateway froze on requests in progress, which a new RIB must not archive (unarchivable_rib).
     return ServiceSpec(
         name="students",
         schema=settings.db_schema("students"),
         migration_packages=MIGRATION_PACKAGES,
         produces=[STUDENTS_EVENTS, STUDENTS_RIBS, *rejection_topics(settings)],
         subscriptions=[*inbound_subscriptions(settings), Subscription(
-            topics=[CALCULATOR_EVENTS, DOCUMENTS_EVENTS], consumer_name=money_facts.CONSUMER,
+            topics=[CALCULATOR_EVENTS, DOCUMENTS_EVENTS, ASP_EVENTS], consumer_name=money_facts.CONSUMER,
             handlers=money_facts.HANDLERS)],
         background=[nightly_import] if settings.import_hour is not None else [],
     )

@@ -13,8 +13,10 @@ from aplypro_contracts import (
     ExclusionChanged,
     Identity,
     Mef,
+    RibArchived,
     RibOnFile,
     RibRecorded,
+    RibStatusChanged,
     SchoolingChanged,
     SchoolingClosed,
     SchoolingOpened,
@@ -116,6 +118,20 @@ def rib_on_file(recorded: RibRecorded) -> RibOnFile:
         rib_id=recorded.rib_id, student_id=recorded.student_id, establishment_uai=recorded.establishment_uai,
         owner_type=recorded.owner_type, version=recorded.version,
     )
+
+
+def rib_archived(rib_id: UUID, student_id: UUID, uai: str, version: int, correlation_id: UUID) -> RibArchived:
+    """Ids only (restricted topic all the same): readers stop using this RIB for anything not yet frozen."""
+    return RibArchived(producer=PRODUCER, correlation_id=correlation_id, rib_id=rib_id, student_id=student_id,
+                       establishment_uai=uai, version=version)
+
+
+def rib_status_changed(student_id: UUID, uai: str, *, rib_id: UUID | None, owner_type: str | None, version: int,
+                       correlation_id: UUID) -> RibStatusChanged:
+    """The pair's current RIB after a change (`rib_id` None: it has none any more); no bank data."""
+    return RibStatusChanged(producer=PRODUCER, correlation_id=correlation_id, student_id=student_id,
+                            establishment_uai=uai, has_active_rib=rib_id is not None, rib_id=rib_id,
+                            owner_type=owner_type, version=version)
 
 
 def establishment_registered(establishment: reference.Establishment, correlation_id: UUID) -> EstablishmentRegistered:

@@ -6,8 +6,11 @@ student's schoolings and RIBs move to the survivor, a placeholder INE gives way 
 student stays as a tombstone pointing to the survivor (never deleted; an import of its INE lands on the
 survivor), one audit record, and the events through the outbox, all keyed by the survivor: StudentsMerged,
 then each moved schooling's SchoolingOpened (student = survivor, next version; a folded duplicate also its
-SchoolingHiddenChanged), each moved active RIB's RibRecorded and RibOnFile, and both students'
-StudentIdentityChanged (`ine`, next version) when the survivor took the merged student's INE. The ASP individual id is not kept here (asp-gateway).
+SchoolingHiddenChanged), each moved active RIB's RibRecorded, RibOnFile and RibStatusChanged, a RibArchived for
+each active RIB of the merged student kept archived (the survivor's stays current), a RibStatusChanged without a
+RIB for each establishment where the merged student had one (keyed by the merged student: its pair lost it), and
+both students' StudentIdentityChanged (`ine`, next version) when the survivor took the merged student's INE.
+A RIB frozen on a payment in progress may be archived by a merge: the request keeps the RIB it froze. The ASP individual id is not kept here (asp-gateway).
 """
 
 from __future__ import annotations
@@ -91,7 +94,8 @@ async def merge_students(conn: Connection, survivor_id: UUID, merged_id: UUID, *
     version = await postgres_merge.make_tombstone(conn, survivor_id, merged_id)
     report.review_items_resolved = await postgres_merge.resolve_review_items(conn, survivor_id, merged_id)
     report.merge_id = uuid.uuid4()
-    out = await _events(conn, report, version, topic, ribs_topic, newly_hidden=[
+    lost = _lost_ribs(ribs, merged_id)
+    out = await _events(conn, report, version, topic, ribs_topic, lost, newly_hidden=[
         s.schooling_id for s in merged.schoolings if s.schooling_id in report.schoolings_folded and not s.hidden])
     await write_outbox(conn, out)
     report.events = len(out) + found_again
@@ -113,6 +117,16 @@ def _active(ribs: list[Any], rib_id: UUID) -> bool:
     return any(r["rib_id"] == rib_id and r["archived_at"] is None for r in ribs)
 
 
+def _lost_ribs(ribs: list[Any], merged: UUID) -> dict[str, int]:
+    """Establishment -> the version of the merged student's "no RIB any more" status there: the next after its
+    last RIB of the establishment (the tombstone never gets another one)."""
+    last: dict[str, int] = {}
+    for r in ribs:
+        if r["student_id"] == merged:
+            last[r["uai"]] = max(last.get(r["uai"], 0), r["version"])
+    return {r["uai"]: last[r["uai"]] + 1 for r in ribs if r["student_id"] == merged and r["archived_at"] is None}
+
+
 def _plan_ribs(ribs: list[Any], survivor: UUID, merged: UUID) -> list[tuple[UUID, int, bool]]:
     """Each RIB of the merged student: (id, its version after the survivor's at that establishment, archive it).
     Where the survivor has an active RIB it stays the active one; the merged student's is kept, archived."""
@@ -132,7 +146,7 @@ def _plan_ribs(ribs: list[Any], survivor: UUID, merged: UUID) -> list[tuple[UUID
 
 
 async def _events(conn: Connection, report: MergeReport, version: int, topic: str, ribs_topic: str,
-                  newly_hidden: list[UUID]) -> list[OutboxRow]:
+                  lost: dict[str, int], newly_hidden: list[UUID]) -> list[OutboxRow]:
     survivor = report.survivor_id
     cause = report.merge_id or uuid.uuid4()
     merged_event = StudentsMerged(producer=PRODUCER, correlation_id=cause, survivor_id=survivor,
@@ -156,6 +170,15 @@ async def _events(conn: Connection, report: MergeReport, version: int, topic: st
         if r["rib_id"] in report.ribs_moved:
             recorded = events.rib_recorded(r["rib_id"], survivor, r["uai"], BankDetails(
                 OwnerType(r["owner_type"]), r["holder_name"], r["iban"], r["bic"]), cause, r["version"])
-            out += [event_row(ribs_topic, survivor, recorded), event_row(topic, survivor, events.rib_on_file(recorded))]
+            out += [event_row(ribs_topic, survivor, recorded), event_row(topic, survivor, events.rib_on_file(recorded)),
+                    event_row(topic, survivor, events.rib_status_changed(
+                        survivor, r["uai"], rib_id=r["rib_id"], owner_type=r["owner_type"], version=r["version"],
+                        correlation_id=cause))]
+        elif r["rib_id"] in report.ribs_archived:
+            out.append(event_row(ribs_topic, survivor, events.rib_archived(r["rib_id"], survivor, r["uai"],
+                                                                           r["version"], cause)))
+    out += [event_row(topic, report.merged_id, events.rib_status_changed(
+        report.merged_id, uai, rib_id=None, owner_type=None, version=lost_version, correlation_id=cause))
+        for uai, lost_version in sorted(lost.items())]
     return out
 

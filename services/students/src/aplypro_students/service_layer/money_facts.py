@@ -5,6 +5,12 @@ calculator's PaymentRequested). A read model of their public events; never their
 
 Facts only accumulate: an abrogated decision or a cancelled payment still happened, and undoing it is the
 human's part of the retraction.
+
+The asp-gateway's events give the other money fact: which RIB is frozen on a payment request in progress
+(imports.md §8, `unarchivable_rib`). PaymentRequestSent names the RIB put in the file; PaymentRequestStateChanged
+moves the request on, and once it is paid, rejected or unpaid the RIB is free again. A request the gateway has
+built into a file but not uploaded yet is not known here: its RIB is frozen in the file already, so archiving
+it changes nothing the ASP receives.
 """
 
 from __future__ import annotations
@@ -12,14 +18,22 @@ from __future__ import annotations
 from uuid import UUID
 
 import structlog
-from aplypro_contracts import DocumentReady, Envelope, PaymentRequested
+from aplypro_contracts import (
+    DocumentReady,
+    Envelope,
+    PaymentRequested,
+    PaymentRequestSent,
+    PaymentRequestStateChanged,
+)
 from aplypro_servicekit.consumer import EventHandler
 from aplypro_servicekit.db import Connection
 
+from aplypro_students.adapters import postgres_rib_payments
 from aplypro_students.adapters.postgres_money_facts import Fact, is_retracted, record_fact
 
 log = structlog.get_logger(__name__)
 CONSUMER = "money-facts"
+IN_PROGRESS = frozenset({"ready", "sent", "integrated"})  # lifecycles.md §2: ongoing, its RIB frozen
 
 
 async def on_document_ready(conn: Connection, event: DocumentReady) -> None:
@@ -42,7 +56,26 @@ async def _record(conn: Connection, schooling_id: UUID, fact: Fact, event: Envel
         log.info("money_fact_recorded", schooling_id=str(schooling_id), fact=fact)
 
 
+async def on_payment_request_sent(conn: Connection, event: PaymentRequestSent) -> None:
+    await _payment_state(conn, event, rib_id=event.rib_id, in_progress=True)
+
+
+async def on_payment_request_state_changed(conn: Connection, event: PaymentRequestStateChanged) -> None:
+    await _payment_state(conn, event, rib_id=None, in_progress=event.state in IN_PROGRESS)
+
+
+async def _payment_state(conn: Connection, event: PaymentRequestSent | PaymentRequestStateChanged, *,
+                         rib_id: UUID | None, in_progress: bool) -> None:
+    if not await postgres_rib_payments.record_request(conn, event.payment_request_id, event.student_id,
+                                                      rib_id=rib_id, in_progress=in_progress,
+                                                      version=event.version):
+        log.info("stale_event_dropped", event_type=event.event_type,
+                 payment_request_id=str(event.payment_request_id), version=event.version)
+
+
 HANDLERS: dict[str, EventHandler] = {
     "DocumentReady": on_document_ready,
     "PaymentRequested": on_payment_requested,
+    "PaymentRequestSent": on_payment_request_sent,
+    "PaymentRequestStateChanged": on_payment_request_state_changed,
 }

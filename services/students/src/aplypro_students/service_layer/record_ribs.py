@@ -1,4 +1,5 @@
-"""Records bank details: archive the active RIB of that student and establishment, store, emit RibRecorded."""
+"""Records bank details: archive the active RIB of that student and establishment (refused while it is frozen on a
+payment in progress: `unarchivable_rib`), store, emit RibRecorded, RibArchived and RibStatusChanged."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import structlog
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import event_row, write_outbox
 
-from aplypro_students.adapters import postgres, postgres_ribs
+from aplypro_students.adapters import postgres, postgres_rib_payments, postgres_ribs
 from aplypro_students.adapters.postgres_reference import known_establishments
 from aplypro_students.domain.report import InvalidFile, RowError
 from aplypro_students.domain.rib import BankDetails, OwnerType
@@ -58,6 +59,19 @@ async def _check(conn: Connection, entries: list[RecordRib]) -> dict[str, uuid.U
     return ids
 
 
+async def _refuse_unarchivable(conn: Connection, entries: list[RecordRib], ids: dict[str, uuid.UUID],
+                               active: dict[tuple[uuid.UUID, str], Any], to_archive: list[uuid.UUID]) -> None:
+    """A RIB frozen on a payment request sent to the ASP and not yet paid or finally failed stays current
+    (imports.md §8): every line that would replace one is refused, and so is the whole file."""
+    busy = await postgres_rib_payments.ribs_in_payment(conn, to_archive) if to_archive else set()
+    errors = [RowError(e.line, "iban", "unarchivable_rib",
+                       "the current RIB is used by a payment in progress: enter the new one once it is paid or failed")
+              for e in entries if (row := active.get((ids[e.ine], e.uai))) is not None and row["rib_id"] in busy
+              and _details(row) != e.details]
+    if errors:
+        raise InvalidFile(errors)
+
+
 def _details(row: Any) -> BankDetails:
     return BankDetails(OwnerType(row["owner_type"]), row["holder_name"], row["iban"], row["bic"])
 
@@ -66,8 +80,11 @@ async def record_ribs(conn: Connection, entries: list[RecordRib], *, topic: str,
                       events_topic: str | None = None, recorded_by: str | None = None) -> RibSummary:
     """Run inside the caller's transaction; re-recording the active RIB unchanged is a no-op.
 
-    With `events_topic`, each RibRecorded (restricted topic) comes with its bank-data-free RibOnFile on the
-    students topic, for pfmp's validation guard (issue 10). `recorded_by`: the web user who entered them
+    Each RIB archived (the pair's active one replaced, or a row the same file names again) gets its RibArchived
+    (restricted topic, ids only). With `events_topic`, each RibRecorded comes with its bank-data-free RibOnFile
+    on the students topic (kept for readers not upgraded), and each pair whose current RIB changed with one
+    RibStatusChanged (issue 13). Refused (InvalidFile, `unarchivable_rib`, nothing written) when a RIB to archive
+    is frozen on a payment request in progress. `recorded_by`: the web user who entered them
     (audit trail, issue 14); None for a file.
     """
     ids = await _check(conn, entries)
@@ -94,16 +111,28 @@ async def record_ribs(conn: Connection, entries: list[RecordRib], *, topic: str,
         stored.append(postgres_ribs.NewRib(uuid.uuid4(), pair[0], entry.uai, entry.details, versions[pair],
                                            superseded=False))
         held[pair] = entry.details
+    await _refuse_unarchivable(conn, entries, ids, active, to_archive)
     if to_archive:
         await postgres_ribs.archive_ribs(conn, to_archive)
     if stored:
         await postgres_ribs.insert_ribs(conn, stored, recorded_by=recorded_by)
     rows = []
+    for pair, row in active.items():  # archived first: a reader never holds two current RIBs of one pair
+        if row["rib_id"] in to_archive:
+            rows.append(event_row(topic, pair[0], events.rib_archived(row["rib_id"], pair[0], pair[1], row["version"],
+                                                                      import_id)))
     for rib in stored:
         event = events.rib_recorded(rib.rib_id, rib.student_id, rib.uai, rib.details, import_id, rib.version)
         rows.append(event_row(topic, rib.student_id, event))  # keyed by student_id: never the IBAN or the INE
+        if rib.superseded:  # named again further down the same file: archived as soon as recorded
+            rows.append(event_row(topic, rib.student_id, events.rib_archived(
+                rib.rib_id, rib.student_id, rib.uai, rib.version, import_id)))
         if events_topic is not None:
             rows.append(event_row(events_topic, rib.student_id, events.rib_on_file(event)))
+            if not rib.superseded:  # the pair's current RIB changed: its status, once per pair
+                rows.append(event_row(events_topic, rib.student_id, events.rib_status_changed(
+                    rib.student_id, rib.uai, rib_id=rib.rib_id, owner_type=rib.details.owner_type.value,
+                    version=rib.version, correlation_id=import_id)))
     recorded, archived = len(stored), len(to_archive) + sum(r.superseded for r in stored)
     await write_outbox(conn, rows)
     summary = RibSummary(recorded, unchanged, archived)  # RIBs, not events (RibOnFile doubles them)
