@@ -72,6 +72,11 @@ async def test_a_refused_upload_leaves_the_requests_not_sent_and_the_next_send_u
         sent = await sent_events(pool)
         assert sorted(str(e.payment_request_id) for e in sent) == sorted(str(e.payment_request_id) for e in events)
         assert {(e.file_name, e.version) for e in sent} == {(name, 1)}
+        # each names the RIB frozen on it (issue 13: the students service keeps it current until the request ends)
+        frozen = {r["payment_request_id"]: r["rib_id"] for r in await pool.fetch(
+            "SELECT payment_request_id, rib_id FROM payment_requests")}
+        assert {e.payment_request_id: e.rib_id for e in sent} == frozen
+        assert None not in frozen.values()
 
         # A third run records nothing again: no second event.
         await build_payment_file(pool, sftp)

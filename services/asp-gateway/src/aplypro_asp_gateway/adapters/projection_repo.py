@@ -119,12 +119,22 @@ async def upsert_rib(conn: Connection, student_id: UUID, uai: str, as_of: dateti
     applied = await conn.fetchval(
         "INSERT INTO ribs VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (student_id, uai) DO UPDATE "
         "SET rib_id = EXCLUDED.rib_id, owner_type = EXCLUDED.owner_type, holder_name = EXCLUDED.holder_name, "
-        "iban = EXCLUDED.iban, bic = EXCLUDED.bic, as_of = EXCLUDED.as_of, version = EXCLUDED.version "
-        + _newer("ribs") + "RETURNING true",
+        "iban = EXCLUDED.iban, bic = EXCLUDED.bic, as_of = EXCLUDED.as_of, version = EXCLUDED.version, "
+        "archived = false " + _newer("ribs") + "RETURNING true",
         student_id, uai, rib_id, owner_type, holder_name, iban, bic, as_of, version,
     )
     await _recheck(conn, student_id)  # as before, stale or not: its pending requests are looked at again
     return bool(applied)
+
+
+async def archive_rib(conn: Connection, rib_id: UUID, version: int) -> bool:
+    """The RIB is no longer its student's current one: marked wherever it is held (under the merged student too,
+    after a merge), unless a newer RIB replaced it already. Returns False when nothing held it (stale)."""
+    students = await conn.fetch("UPDATE ribs SET archived = true WHERE rib_id = $1 AND version <= $2 "
+                                "AND NOT archived RETURNING student_id", rib_id, version)
+    for row in students:
+        await _recheck(conn, row["student_id"])  # their pending requests lose it: missing_rib, until a new one
+    return bool(students)
 
 
 async def insert_request(conn: Connection, *, payment_request_id: UUID, pfmp_id: UUID, schooling_id: UUID,

@@ -27,7 +27,7 @@ _JOINS = """
 FROM payment_requests pr
 LEFT JOIN students st ON st.student_id = pr.student_id
 LEFT JOIN schoolings sc ON sc.schooling_id = pr.schooling_id
-LEFT JOIN ribs r ON r.student_id = pr.student_id AND r.uai = sc.uai
+LEFT JOIN ribs r ON r.student_id = pr.student_id AND r.uai = sc.uai AND NOT r.archived
 LEFT JOIN schooling_caps cap ON cap.schooling_id = pr.schooling_id
 LEFT JOIN attributive_decisions da ON da.schooling_id = pr.schooling_id
 """

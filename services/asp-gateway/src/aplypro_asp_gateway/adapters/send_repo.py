@@ -51,7 +51,7 @@ async def mark_sent(conn: Connection, name: str, at: datetime | None) -> list[An
         "UPDATE payment_requests SET state = 'sent', sent_at = coalesce($2, now()), "
         "event_version = event_version + 1 WHERE file_name = $1 AND state = 'ready' "
         "RETURNING payment_request_id, pfmp_id, student_id, amount_cents, requested_event_id, correlation_id, "
-        "event_version", name, at)
+        "event_version, rib_id", name, at)
 
 
 async def unrecorded_upload(conn: Connection, name: str | None) -> bool:

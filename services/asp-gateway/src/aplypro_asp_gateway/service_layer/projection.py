@@ -14,6 +14,7 @@ from aplypro_contracts import (
     Envelope,
     PaymentRequested,
     PaymentRetryRequested,
+    RibArchived,
     RibRecorded,
     SchoolingHiddenChanged,
     SchoolingPriced,
@@ -91,6 +92,13 @@ async def on_rib_recorded(conn: Connection, event: RibRecorded) -> None:
         await _stale(conn, event.event_type, str(event.rib_id), event.version)
 
 
+async def on_rib_archived(conn: Connection, event: RibArchived) -> None:
+    """An archived RIB is never put in a file again: a request not built yet waits for the current one
+    (missing_rib); one already in a file keeps the RIB frozen on it."""
+    if not await repo.archive_rib(conn, event.rib_id, event.version):
+        await _stale(conn, event.event_type, str(event.rib_id), event.version)
+
+
 async def on_payment_requested(conn: Connection, event: PaymentRequested) -> None:
     if not await repo.insert_request(
         conn, payment_request_id=event.payment_request_id, pfmp_id=event.pfmp_id,
@@ -163,7 +171,7 @@ HANDLERS_BY_TOPIC: dict[str, dict[str, EventHandler]] = {
                  "StudentIneStatusChanged": on_ine_status_changed,
                  "SchoolingHiddenChanged": on_schooling_hidden_changed},
     "documents": {"DocumentReady": on_document_ready},
-    "ribs": {"RibRecorded": on_rib_recorded},
+    "ribs": {"RibRecorded": on_rib_recorded, "RibArchived": on_rib_archived},
     "calculator": {"PaymentRequested": on_payment_requested, "SchoolingPriced": on_schooling_priced},
     "pfmp": {"PaymentRetryRequested": on_retry_requested},
 }

@@ -45,4 +45,5 @@ def _sent(topic: str, name: str, row: Any) -> OutboxRow:
         student_id=row["student_id"], amount_cents=row["amount_cents"], file_name=name,
         correlation_id=row["correlation_id"], causation_id=row["requested_event_id"],
         version=row["event_version"],  # the gateway's own sequence of events about the request
+        rib_id=row["rib_id"],  # frozen at build: the students service keeps it current until the request ends
     ))
