@@ -168,6 +168,7 @@ def feed(pool: asyncpg.Pool, projection: Projection) -> Feed:
         **dict.fromkeys(STUDENT_STATE_EVENTS, projection.on_student_registered),
         **dict.fromkeys(SCHOOLING_STATE_EVENTS, projection.on_schooling_opened),
         "SchoolingPriced": projection.on_schooling_priced, "RibRecorded": projection.on_rib_recorded,
+        "RibArchived": projection.on_rib_archived,
         "PfmpRecorded": projection.on_pfmp_recorded, "PfmpRectified": projection.on_pfmp_recorded,
         "PfmpValidated": projection.on_pfmp_validated,
         "PaymentRequested": projection.on_payment_requested,

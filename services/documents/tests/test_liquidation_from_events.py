@@ -8,7 +8,7 @@ from datetime import date
 import asyncpg
 import pytest
 import structlog
-from aplypro_contracts import DecisionWithdrawalRequested, PfmpRectified, StudentRegistered
+from aplypro_contracts import DecisionWithdrawalRequested, PfmpRectified, RibArchived, StudentRegistered
 from aplypro_documents.domain.numbering import pfmp_number
 from aplypro_documents.service_layer.issue import DecisionIssuer
 
@@ -109,3 +109,30 @@ async def test_no_etat_liquidatif_certifies_a_payment_on_a_withdrawn_da(
                payment(student_id, schooling_id, pfmp_id, 1, 15000))
     assert await issuer.issue_batch() == 2  # the retrait is issued, the état liquidatif dropped
     assert [d["kind"] for d in await documents_of(pool, schooling_id)] == ["attribution", "withdrawal"]
+
+
+async def test_an_archived_rib_is_never_printed_and_the_next_one_is(
+    feed: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool
+) -> None:
+    """Issue 13: RibArchived (replaced, or kept archived by a merge) takes the RIB off the état liquidatif; a stale
+    one (a newer RIB is held) changes nothing."""
+    student_id, schooling_id, pfmp_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    old = rib(student_id)
+    await feed(StudentRegistered(producer="students", version=1, student_id=student_id,
+                                 identity=identity_of("Roux", "Inès")),
+               schooling_opened(student_id, schooling_id, start=date(2025, 9, 1)), priced(student_id, schooling_id),
+               old, RibArchived(producer="students", rib_id=old.rib_id, student_id=student_id,
+                                establishment_uai=old.establishment_uai, version=old.version),
+               pfmp_validated(student_id, schooling_id, pfmp_id, 1, date(2025, 10, 6), date(2025, 10, 17)),
+               payment(student_id, schooling_id, pfmp_id, 1, 15000))
+    assert await issuer.issue_batch() == 1  # the DA; the état liquidatif waits for a current bank account
+    assert [d["kind"] for d in await documents_of(pool, schooling_id)] == ["attribution"]
+
+    new = rib(student_id).model_copy(update={"iban": "DE89370400440532013000", "bic": "COBADEFFXXX"})
+    await feed(new, RibArchived(producer="students", rib_id=old.rib_id, student_id=student_id,
+                                establishment_uai=old.establishment_uai, version=old.version))  # stale now
+    assert await issuer.issue_batch() == 1
+    (liquidation,) = [d for d in await documents_of(pool, schooling_id) if d["kind"] == "liquidation"]
+    text = pdf_text(liquidation["storage_ref"])
+    assert not missing(text, "DE89", "COBADEFFXXX")
+    assert IBAN not in text

@@ -16,7 +16,8 @@ from aplypro_documents.adapters.postgres_decisions import ONE_SCHOOLING, decisio
 
 # An état liquidatif prints the student's bank account for the schooling's establishment.
 _RIB_COLUMNS = ", r.holder_name, r.iban, r.bic"
-_RIB_JOIN = "JOIN ribs r ON r.student_id = s.student_id AND r.establishment_uai = s.establishment->>'uai' "
+_RIB_JOIN = ("JOIN ribs r ON r.student_id = s.student_id AND r.establishment_uai = s.establishment->>'uai' "
+             "AND NOT r.archived ")
 
 
 async def upsert_rib(conn: Connection, row: dict[str, Any], recorded_at: datetime) -> bool:
@@ -25,12 +26,20 @@ async def upsert_rib(conn: Connection, row: dict[str, Any], recorded_at: datetim
     applied = await conn.fetchval(
         "INSERT INTO ribs VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (student_id, establishment_uai) "
         "DO UPDATE SET rib_id = $3, owner_type = $4, holder_name = $5, iban = $6, bic = $7, recorded_at = $8, "
-        "version = $9 WHERE ribs.version < EXCLUDED.version "
+        "version = $9, archived = false WHERE ribs.version < EXCLUDED.version "
         "OR EXCLUDED.version = 0 AND ribs.version = 0 AND ribs.recorded_at <= EXCLUDED.recorded_at RETURNING true",
         row["student_id"], row["establishment_uai"], row["rib_id"], row["owner_type"], row["holder_name"],
         row["iban"], row["bic"], recorded_at, row["version"],
     )
     return bool(applied)
+
+
+async def archive_rib(conn: Connection, rib_id: UUID, version: int) -> bool:
+    """The RIB is no longer its student's current one: marked wherever held (under a merged student too), unless a
+    newer RIB replaced it already. Returns False when nothing held it (the event is stale)."""
+    done = await conn.fetchval("WITH a AS (UPDATE ribs SET archived = true WHERE rib_id = $1 AND version <= $2 "
+                               "AND NOT archived RETURNING 1) SELECT count(*) FROM a", rib_id, version)
+    return bool(done)
 
 
 async def upsert_pfmp(conn: Connection, row: dict[str, Any], validated_on: date | None) -> bool:
@@ -103,7 +112,7 @@ async def _oldest_ready_liquidation(conn: Connection, held: list[UUID]) -> UUID 
         "AND EXISTS (SELECT 1 FROM documents d WHERE d.schooling_id = q.schooling_id AND d.kind = 'attribution') "
         "AND EXISTS (SELECT 1 FROM students st WHERE st.student_id = s.student_id) "
         "AND EXISTS (SELECT 1 FROM ribs r WHERE r.student_id = s.student_id "
-        "AND r.establishment_uai = s.establishment->>'uai') " + _ALL_REQUESTS_KNOWN
+        "AND r.establishment_uai = s.establishment->>'uai' AND NOT r.archived) " + _ALL_REQUESTS_KNOWN
         + "ORDER BY q.queued_at, q.schooling_id LIMIT 1 FOR UPDATE OF q SKIP LOCKED",
         held,
     )  # fmt: skip

@@ -54,6 +54,7 @@ def build_spec(settings: DocumentsSettings) -> ServiceSpec:
                                          # Removed or retracted: no first DA (its queued one is dropped).
                                          "SchoolingHiddenChanged": projection.on_schooling_hidden_changed,
                                          "RibRecorded": projection.on_rib_recorded,
+                                         "RibArchived": projection.on_rib_archived,
                                          "PfmpRecorded": projection.on_pfmp_recorded,
                                          "PfmpRectified": projection.on_pfmp_recorded,
                                          "PfmpValidated": projection.on_pfmp_validated,

@@ -14,6 +14,7 @@ from aplypro_contracts import (
     PfmpRecorded,
     PfmpRectified,
     PfmpValidated,
+    RibArchived,
     RibRecorded,
     SchoolingHiddenChanged,
     SchoolingPriced,
@@ -130,6 +131,11 @@ class Projection:
     async def on_rib_recorded(self, conn: Connection, event: RibRecorded) -> None:
         # Bank details: stored to be printed, never logged. A queued état liquidatif waits for them.
         if not await postgres_liquidation.upsert_rib(conn, event.model_dump(), event.occurred_at):
+            await _stale(conn, event.event_type, str(event.rib_id), event.version)
+
+    async def on_rib_archived(self, conn: Connection, event: RibArchived) -> None:
+        # Replaced (its RibRecorded follows) or kept archived by a merge: an état liquidatif never prints it.
+        if not await postgres_liquidation.archive_rib(conn, event.rib_id, event.version):
             await _stale(conn, event.event_type, str(event.rib_id), event.version)
 
     async def on_pfmp_recorded(self, conn: Connection, event: PfmpRecorded | PfmpRectified) -> None:
