@@ -20,8 +20,9 @@ def test_import_rules_hold() -> None:
 
 def test_a_consumer_of_students_events_handles_every_state_event_of_what_it_follows() -> None:
     """A reader of SchoolingOpened that did not handle SchoolingClosed would skip it silently (the consumer ignores
-    the types it has no handler for): a closing would be lost. Likewise for identity corrections."""
-    from aplypro_contracts import SCHOOLING_STATE_EVENTS, STUDENT_STATE_EVENTS
+    the types it has no handler for): a closing would be lost. Likewise for identity corrections, and for a RIB's
+    status (a reader of RibOnFile would miss RibStatusChanged, and a RIB lost)."""
+    from aplypro_contracts import RIB_STATUS_EVENTS, SCHOOLING_STATE_EVENTS, STUDENT_STATE_EVENTS
     from aplypro_contracts.topics import STUDENTS_EVENTS
 
     from .manifest_acls import specs
@@ -31,10 +32,10 @@ def test_a_consumer_of_students_events_handles_every_state_event_of_what_it_foll
         for sub in spec.subscriptions:
             if STUDENTS_EVENTS not in sub.topics:
                 continue
-            for group in (STUDENT_STATE_EVENTS, SCHOOLING_STATE_EVENTS):
+            for group in (STUDENT_STATE_EVENTS, SCHOOLING_STATE_EVENTS, RIB_STATUS_EVENTS):
                 if group[0] in sub.handlers:
                     followed += 1
                     missing = [t for t in group if t not in sub.handlers]
                     assert not missing, f"{name}.{sub.consumer_name} ignores {missing}"
                     assert len({sub.handlers[t] for t in group}) == 1, f"{name}: one handler per state group"
-    assert followed == 8  # pfmp, calculator, documents, asp-gateway: students and schoolings each
+    assert followed == 9  # pfmp, calculator, documents, asp-gateway: students and schoolings each; pfmp: RIBs

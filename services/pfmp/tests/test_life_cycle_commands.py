@@ -44,7 +44,7 @@ async def pool(database_url: str, namespace: str) -> AsyncIterator[asyncpg.Pool]
                 producer="students", schooling_id=uuid.uuid4(), student_id=student_id,
                 establishment=Establishment(uai=UAI, name="LP test"), class_label=label, school_year=2025,
                 mef=mef, start_date=date(2025, 9, 1), version=1))
-            await projection.on_rib_on_file(conn, RibOnFile(
+            await projection.on_rib_status(conn, RibOnFile(
                 producer="students", rib_id=uuid.uuid4(), student_id=student_id, establishment_uai=UAI,
                 owner_type="personal", version=1))
     yield pool

@@ -23,6 +23,8 @@ from aplypro_contracts import (
     PfmpRecorded,
     PfmpRectified,
     PfmpValidated,
+    RibOnFile,
+    RibStatusChanged,
     SchoolingOpened,
     StudentRegistered,
     default_registry,
@@ -76,11 +78,19 @@ async def issue_da(pool: asyncpg.Pool, pfmp_id: uuid.UUID, kind: str = "attribut
             student_id=row["student_id"], number="D-1", version=1, storage_ref="x", sha256="0" * 64, size_bytes=1))
 
 
-async def validate(pool: asyncpg.Pool, *pfmp_ids: uuid.UUID, require_rib: bool = False) -> list[str]:
-    """The refusal codes (empty: validated)."""
-    async with pool.acquire() as conn, conn.transaction():
-        report = await validate_pfmps(conn, list(pfmp_ids), "director-1", today=TODAY, topic="t",
-                                      require_rib=require_rib)
+async def validate(pool: asyncpg.Pool, *pfmp_ids: uuid.UUID, require_rib: bool = False,
+                   commit: bool = True) -> list[str]:
+    """The refusal codes (empty: validated); `commit=False` only asks (rolled back)."""
+    async with pool.acquire() as conn:
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            report = await validate_pfmps(conn, list(pfmp_ids), "director-1", today=TODAY, topic="t",
+                                          require_rib=require_rib)
+        except BaseException:
+            await transaction.rollback()
+            raise
+        await (transaction.commit() if commit else transaction.rollback())
     return [r.code for r in report.refused]
 
 
@@ -255,6 +265,34 @@ async def test_validation_refuses_a_pfmp_without_a_rib_for_its_establishment(poo
     await pool.execute("INSERT INTO ribs_on_file VALUES ($1, '0999999Z')", student_id)  # another school's
     assert await validate(pool, pfmp_id, require_rib=True) == ["missing_rib"]
     await pool.execute("INSERT INTO ribs_on_file VALUES ($1, $2)", student_id, UAI)
+    assert await validate(pool, pfmp_id, require_rib=True) == []
+
+
+async def test_the_rib_guard_follows_rib_status_changed_newest_version_first(pool: asyncpg.Pool) -> None:
+    """Issue 13: RibStatusChanged (and RibOnFile, its predecessor, same version sequence) set the guard's fact; a
+    pair that lost its RIB fails the guard, and an older status read late does not bring the RIB back."""
+    pfmp_id = await record(pool, date(2025, 11, 3), date(2025, 11, 21), 12)
+    await issue_da(pool, pfmp_id)
+    student_id = await pool.fetchval("SELECT student_id FROM pfmps")
+    rib_id = uuid.uuid4()
+    on_file = RibOnFile(producer="students", rib_id=rib_id, student_id=student_id, establishment_uai=UAI,
+                        owner_type="personal", version=1)
+
+    def status(version: int, has: bool) -> RibStatusChanged:
+        return RibStatusChanged(producer="students", student_id=student_id, establishment_uai=UAI,
+                                has_active_rib=has, rib_id=rib_id if has else None,
+                                owner_type="personal" if has else None, version=version)
+
+    for event in (on_file, status(1, True)):  # both of one RIB: the same fact, applied alike
+        async with pool.acquire() as conn, conn.transaction():
+            await projection.on_rib_status(conn, event)
+        assert await validate(pool, pfmp_id, require_rib=True, commit=False) == []
+    for event in (status(2, False), on_file, status(1, True)):  # lost; then older ones, read late
+        async with pool.acquire() as conn, conn.transaction():
+            await projection.on_rib_status(conn, event)
+        assert await validate(pool, pfmp_id, require_rib=True, commit=False) == ["missing_rib"]
+    async with pool.acquire() as conn, conn.transaction():
+        await projection.on_rib_status(conn, status(3, True))
     assert await validate(pool, pfmp_id, require_rib=True) == []
 
 

@@ -79,8 +79,9 @@ async def test_a_wrong_iban_is_refused_with_its_message_then_a_right_one_is_show
                                       student.student_id)
     assert [(r["recorded_by"], r["archived_at"]) for r in stored] == [("personnel", None)]
     outbox = await students_api.fetch("SELECT payload FROM outbox WHERE key = $1", str(student.student_id).encode())
-    kinds = {t for r in outbox for t in ("RibRecorded", "RibOnFile") if f'"{t}"'.encode() in bytes(r["payload"])}
-    assert (len(outbox), kinds) == (2, {"RibRecorded", "RibOnFile"})
+    kinds = {t for r in outbox for t in ("RibRecorded", "RibOnFile", "RibStatusChanged")
+             if f'"{t}"'.encode() in bytes(r["payload"])}
+    assert (len(outbox), kinds) == (3, {"RibRecorded", "RibOnFile", "RibStatusChanged"})
     assert "FR76 •••• •••• •••• •••• •••• 189" in client.get(url).text  # and read back on the next visit
     # Neither the IBAN nor the holder name reaches a URL or a log (the web's, the students API's)
     hrefs = " ".join(re.findall(r'(?:href|action|src)="([^"]+)"', accepted.text))

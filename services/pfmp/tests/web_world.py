@@ -45,7 +45,7 @@ async def seed_student(pool: asyncpg.Pool, uai: str, *, last_name: str = "HADDAD
         await projection.on_schooling_opened(conn, opened)
         if payable:
             await lifecycle_sql.record_decision(conn, schooling_id, "attribution", 1)
-            await lifecycle_sql.record_rib_on_file(conn, student_id, uai)
+            await lifecycle_sql.record_rib_status(conn, student_id, uai, has_rib=True, version=1)
     return Seeded(student_id, schooling_id, ine, last_name)
 
 

@@ -9,7 +9,13 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aplypro_contracts import RibOnFile, RibRecorded, SchoolingHiddenChanged, default_registry
+from aplypro_contracts import (
+    RibOnFile,
+    RibRecorded,
+    RibStatusChanged,
+    SchoolingHiddenChanged,
+    default_registry,
+)
 from aplypro_students.config import StudentsSettings
 from aplypro_students.entrypoints.http_api import create_api
 from pydantic import SecretStr
@@ -83,7 +89,7 @@ async def test_a_wrong_iban_is_refused_by_its_code_then_a_right_one_is_recorded_
     assert [(r["iban"], r["recorded_by"]) for r in stored] == [("FR7630006000011234567890189", "directrice")]
     events = [default_registry().parse(r["payload"])
               for r in await rows(database_url, namespace, "SELECT payload FROM outbox ORDER BY id")]
-    assert {type(e) for e in events} == {RibRecorded, RibOnFile}
+    assert {type(e) for e in events} == {RibRecorded, RibOnFile, RibStatusChanged}
     # Read back through the API, as the RIB page shows it
     current = api.get(f"/internal/v1/etablissements/{UAI}/eleves/{student_id}/rib", headers=AUTH)
     assert current.json()["rib_id"] == answer["ribs"][0]["rib_id"]

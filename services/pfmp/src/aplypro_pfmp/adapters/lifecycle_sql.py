@@ -83,8 +83,20 @@ async def has_decision(conn: Connection, schooling_id: UUID) -> bool:
     return "attribution" in kinds and "retrait" not in kinds
 
 
-async def record_rib_on_file(conn: Connection, student_id: UUID, uai: str) -> None:
-    await conn.execute("INSERT INTO ribs_on_file VALUES ($1, $2) ON CONFLICT DO NOTHING", student_id, uai)
+async def record_rib_status(conn: Connection, student_id: UUID, uai: str, *, has_rib: bool, version: int) -> bool:
+    """The pair has a current RIB, or none any more, unless a newer status is held; False when stale. The same
+    version again (RibOnFile and RibStatusChanged of one RIB) says the same: applied again, idempotent."""
+    applied = await conn.fetchval(
+        "INSERT INTO rib_status_versions VALUES ($1, $2, $3) ON CONFLICT (student_id, uai) DO UPDATE "
+        "SET version = EXCLUDED.version WHERE rib_status_versions.version <= EXCLUDED.version RETURNING true",
+        student_id, uai, version)
+    if not applied:
+        return False
+    if has_rib:
+        await conn.execute("INSERT INTO ribs_on_file VALUES ($1, $2) ON CONFLICT DO NOTHING", student_id, uai)
+    else:
+        await conn.execute("DELETE FROM ribs_on_file WHERE student_id = $1 AND uai = $2", student_id, uai)
+    return True
 
 
 async def has_rib(conn: Connection, student_id: UUID, uai: str) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aplypro_contracts import SCHOOLING_STATE_EVENTS, STUDENT_STATE_EVENTS
+from aplypro_contracts import RIB_STATUS_EVENTS, SCHOOLING_STATE_EVENTS, STUDENT_STATE_EVENTS
 from aplypro_contracts.topics import (
     ASP_EVENTS,
     CALCULATOR_EVENTS,
@@ -28,7 +28,7 @@ def build_spec(settings: PfmpSettings) -> ServiceSpec:
             # each (a closing never ignored).
             handlers={**dict.fromkeys(STUDENT_STATE_EVENTS, projection.on_student_registered),
                       **dict.fromkeys(SCHOOLING_STATE_EVENTS, projection.on_schooling_opened),
-                      "RibOnFile": projection.on_rib_on_file,
+                      **dict.fromkeys(RIB_STATUS_EVENTS, projection.on_rib_status),
                       "SchoolingHiddenChanged": projection.on_schooling_hidden_changed,
                       "StudentIneStatusChanged": projection.on_ine_status_changed,
                       "EstablishmentRegistered": projection.on_establishment_registered,

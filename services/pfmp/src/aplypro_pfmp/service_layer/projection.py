@@ -5,7 +5,8 @@ from __future__ import annotations
 import structlog
 from aplypro_contracts import (
     EstablishmentRegistered,
-    RibOnFile,
+    RibStatus,
+    RibStatusChanged,
     SchoolingHiddenChanged,
     SchoolingState,
     StudentIneStatusChanged,
@@ -68,9 +69,14 @@ async def on_establishment_registered(conn: Connection, event: EstablishmentRegi
         log.info("stale_event_dropped", event_type=event.event_type, uai=event.uai)
 
 
-async def on_rib_on_file(conn: Connection, event: RibOnFile) -> None:
-    """The student has a RIB for this establishment (no bank data here): validation's RIB guard."""
-    await lifecycle_sql.record_rib_on_file(conn, event.student_id, event.establishment_uai)
+async def on_rib_status(conn: Connection, event: RibStatus) -> None:
+    """RibStatusChanged, and RibOnFile its predecessor (a RIB on file, same version sequence): whether the
+    student has a current RIB for this establishment (no bank data here), validation's RIB guard."""
+    has_rib = event.has_active_rib if isinstance(event, RibStatusChanged) else True
+    if not await lifecycle_sql.record_rib_status(conn, event.student_id, event.establishment_uai, has_rib=has_rib,
+                                                 version=event.version):
+        log.info("stale_event_dropped", event_type=event.event_type, student_id=str(event.student_id),
+                 version=event.version)
 
 
 async def on_schooling_hidden_changed(conn: Connection, event: SchoolingHiddenChanged) -> None:

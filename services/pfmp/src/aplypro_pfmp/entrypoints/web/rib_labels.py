@@ -28,6 +28,8 @@ RIB_ERRORS = {
     "holder_name.too_long": "Le nom du titulaire dépasse 70 caractères : abrégez-le.",
     "holder_name.invalid_characters": "Le nom du titulaire contient des caractères que l'ASP n'accepte pas : "
                                       "lettres latines, chiffres, espace et / - ? : ( ) . , ' + seulement.",
+    "unarchivable_rib": "Un paiement est en cours sur les coordonnées bancaires actuelles : elles ne peuvent pas "
+                        "être remplacées avant qu'il soit payé ou en échec. Réessayez après le paiement.",
     "owner_type.invalid": "Choisissez le titulaire du compte.",
     "student.unknown": "Cet élève n'est pas connu du service des élèves : réessayez dans quelques minutes.",
     "student.duplicate": "Cet élève figure deux fois dans le formulaire.",
