@@ -158,6 +158,13 @@ def test_a_bank_rejection_is_retried_after_a_new_rib_and_every_pfmp_is_paid_once
             writer = csv.DictWriter(out, fieldnames=list(ribs[0]), delimiter=";")
             writer.writeheader()
             writer.writerows({**r, "iban": new_iban[r["ine"]]} for r in ribs if r["ine"] in refused)
+        # The students service must have read the rejections too: until then the old RIBs are frozen on requests
+        # in progress, and replacing them is refused (unarchivable_rib).
+        namespace = service_env["APLYPRO_TOPIC_NAMESPACE"]
+        deadline = time.monotonic() + STILL_S
+        while asyncio.run(lag_by_group(stack.env["KAFKA_BOOTSTRAP_SERVERS"], namespace))["students.money-facts"]:
+            assert time.monotonic() < deadline, "the students service did not read the rejections"
+            time.sleep(1)
         imported = stack.run_command(["aplypro-students", "import-ribs", str(new_ribs)])
         assert imported.returncode == 0, imported.stderr[-2000:]
 
@@ -168,7 +175,6 @@ def test_a_bank_rejection_is_retried_after_a_new_rib_and_every_pfmp_is_paid_once
         settle(stack, asp, retries_paid, "retries paid")
         # The calculator read every new RIB (its group has nothing left on the RIB topic): the unexplained
         # rejection had its chance to be retried, and was not.
-        namespace = service_env["APLYPRO_TOPIC_NAMESPACE"]
         deadline = time.monotonic() + STILL_S
         while asyncio.run(lag_by_group(stack.env["KAFKA_BOOTSTRAP_SERVERS"], namespace))["calculator.pricing"]:
             assert time.monotonic() < deadline, "the calculator did not read the new RIBs"

@@ -73,4 +73,6 @@ def test_a_payment_request_sent_written_before_the_rib_id_still_parses_without_o
     rib = uuid.uuid4()
     with_rib = event.model_copy(update={"rib_id": rib})
     body, wire_headers = to_wire(with_rib)
-    assert registry.parse(body, wire_headers["event-type"], wire_headers["schema-version"]).rib_id == rib
+    parsed = registry.parse(body, wire_headers["event-type"], wire_headers["schema-version"])
+    assert isinstance(parsed, PaymentRequestSent)
+    assert parsed.rib_id == rib

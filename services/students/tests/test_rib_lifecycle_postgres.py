@@ -152,7 +152,7 @@ def sent(rib: asyncpg.Record, request: uuid.UUID, version: int) -> PaymentReques
 
 def moved(rib: asyncpg.Record, request: uuid.UUID, state: str, version: int) -> PaymentRequestStateChanged:
     return PaymentRequestStateChanged(producer="asp-gateway", payment_request_id=request, pfmp_id=uuid.uuid4(),
-                                      student_id=rib["student_id"], state=state, version=version)  # type: ignore[arg-type]
+                                      student_id=rib["student_id"], state=state, version=version)
 
 
 async def apply(pool: asyncpg.Pool, event: Envelope) -> None:

@@ -28,6 +28,8 @@ GROUPS = {
     "asp-gateway.ribs": (STUDENTS_RIBS,),
     "asp-gateway.calculator": (CALCULATOR_EVENTS,),
     "asp-gateway.documents": (DOCUMENTS_EVENTS,),
+    # money facts: retractions and unarchivable_rib (a RIB is free again once the students service read the answer)
+    "students.money-facts": (CALCULATOR_EVENTS, DOCUMENTS_EVENTS, ASP_EVENTS),
 }
 
 
