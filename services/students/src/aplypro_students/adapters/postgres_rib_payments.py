@@ -1,4 +1,4 @@
-"""SQL of the RIBs frozen on payment requests in progress (migration 0012): the `unarchivable_rib` guard."""
+"""SQL of the RIBs frozen on payment requests in progress (migration 0013): the `unarchivable_rib` guard."""
 
 from __future__ import annotations
 
