@@ -31,7 +31,7 @@ from .students import (
     ExclusionChangedV1,
     RibOnFileV1,
     RibRecordedV2,
-    SchoolingChangedV1,
+    SchoolingChangedV2,
     SchoolingClosedV1,
     SchoolingHiddenChangedV1,
     SchoolingOpenedV2,
@@ -64,7 +64,7 @@ class TopicInfo:
 
 CATALOG: tuple[TopicInfo, ...] = (
     TopicInfo(STUDENTS_EVENTS, "students", "student_id", (StudentRegisteredV2, StudentIdentityChangedV1,
-                                               StudentAddressChangedV1, SchoolingOpenedV2, SchoolingChangedV1,
+                                               StudentAddressChangedV1, SchoolingOpenedV2, SchoolingChangedV2,
                                                SchoolingClosedV1, SchoolingReopenedV1, RibOnFileV1,
                                                StudentIneStatusChangedV1, SchoolingHiddenChangedV1,
                                                EstablishmentRegisteredV1, StudentsMergedV1,
