@@ -72,7 +72,8 @@ CATALOG: tuple[TopicInfo, ...] = (
               ("pfmp", "calculator", "documents", "asp-gateway"),
               "every reader applies StudentIdentityChanged and StudentAddressChanged as it applies "
               "StudentRegistered (full identity, newest version wins), and SchoolingChanged, SchoolingClosed and "
-              "SchoolingReopened as SchoolingOpened (full state, newest version wins); "
+              "SchoolingReopened as SchoolingOpened (full state, newest version wins; a directory load that changes an "
+              "establishment re-sends its schoolings as SchoolingChanged v2, changed: establishment); "
               "the asp-gateway reads StudentIneStatusChanged for the payment gate ine_not_found; pfmp reads "
               "SchoolingHiddenChanged for its pages and counters, and EstablishmentRegistered (keyed by UAI, "
               "not by student) for the statistics' budget prefixes and establishment columns; the calculator, "
