@@ -58,6 +58,7 @@ from .students import (
     RibRecordedV2,
     RibStatusChangedV1,
     SchoolingChangedV1,
+    SchoolingChangedV2,
     SchoolingClosedV1,
     SchoolingHiddenChangedV1,
     SchoolingOpenedV1,
@@ -78,7 +79,7 @@ StudentRegistered = StudentRegisteredV2
 StudentIdentityChanged = StudentIdentityChangedV1
 StudentAddressChanged = StudentAddressChangedV1
 SchoolingOpened = SchoolingOpenedV2
-SchoolingChanged = SchoolingChangedV1
+SchoolingChanged = SchoolingChangedV2
 SchoolingClosed = SchoolingClosedV1
 SchoolingReopened = SchoolingReopenedV1
 RibRecorded = RibRecordedV2
@@ -129,6 +130,7 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     SchoolingOpenedV1,
     SchoolingOpenedV2,
     SchoolingChangedV1,
+    SchoolingChangedV2,
     SchoolingClosedV1,
     SchoolingReopenedV1,
     RibRecordedV1,
@@ -259,6 +261,7 @@ __all__ = [
     "SchemaViolation",
     "SchoolingChanged",
     "SchoolingChangedV1",
+    "SchoolingChangedV2",
     "SchoolingClosed",
     "SchoolingClosedV1",
     "SchoolingExtended",

@@ -33,7 +33,7 @@ from .students import (
     RibOnFileV1,
     RibRecordedV2,
     RibStatusChangedV1,
-    SchoolingChangedV1,
+    SchoolingChangedV2,
     SchoolingClosedV1,
     SchoolingHiddenChangedV1,
     SchoolingOpenedV2,
@@ -66,7 +66,7 @@ class TopicInfo:
 
 CATALOG: tuple[TopicInfo, ...] = (
     TopicInfo(STUDENTS_EVENTS, "students", "student_id", (StudentRegisteredV2, StudentIdentityChangedV1,
-                                               StudentAddressChangedV1, SchoolingOpenedV2, SchoolingChangedV1,
+                                               StudentAddressChangedV1, SchoolingOpenedV2, SchoolingChangedV2,
                                                SchoolingClosedV1, SchoolingReopenedV1, RibStatusChangedV1,
                                                RibOnFileV1,
                                                StudentIneStatusChangedV1, SchoolingHiddenChangedV1,
@@ -75,7 +75,8 @@ CATALOG: tuple[TopicInfo, ...] = (
               ("pfmp", "calculator", "documents", "asp-gateway"),
               "every reader applies StudentIdentityChanged and StudentAddressChanged as it applies "
               "StudentRegistered (full identity, newest version wins), and SchoolingChanged, SchoolingClosed and "
-              "SchoolingReopened as SchoolingOpened (full state, newest version wins); "
+              "SchoolingReopened as SchoolingOpened (full state, newest version wins; a directory load that changes an "
+              "establishment re-sends its schoolings as SchoolingChanged v2, changed: establishment); "
               "the asp-gateway reads StudentIneStatusChanged for the payment gate ine_not_found; pfmp reads "
               "RibStatusChanged and its predecessor RibOnFile alike (validation's RIB guard; RibOnFile is still "
               "published with each RibRecorded for readers not upgraded); pfmp reads "
