@@ -6,6 +6,7 @@ sent with, and the merged student's events read later land on the survivor."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
 import asyncpg
@@ -14,9 +15,9 @@ from aplypro_asp_gateway.adapters import xsd
 from aplypro_asp_gateway.entrypoints.gauges import GATEWAY_GAUGES
 from aplypro_asp_gateway.service_layer import projection
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file
-from aplypro_contracts import PaymentRequested, SchoolingOpened, StudentsMerged
+from aplypro_contracts import Establishment, PaymentRequested, SchoolingOpened, SchoolingPriced, StudentsMerged
 
-from .conftest import feed, register, request
+from .conftest import MEF, UAI, VERSIONS, feed, issue_decision, register, request
 from .ingest_world import ingest, integrations
 from .return_samples import integration_line
 
@@ -99,22 +100,28 @@ async def test_both_known_to_the_asp_the_survivors_individual_is_kept_and_the_pa
     assert (sent["student_id"], sent["file_name"], sent["asp_individual_id"], sent["asp_dossier_id"]) == (
         survivor, merged_file, "1200000", "7600000")
 
-    # The survivor's next PFMP carries the survivor's individual, though the merged one was answered last.
-    later = request(survivor, survivor_schooling, 2)
+    # The survivor's next PFMP, in a new schooling (a new dossier), carries the survivor's individual, though the
+    # merged one was answered last.
+    new_schooling = await open_schooling(pool, survivor)
+    later = request(survivor, new_schooling, 1)
     await feed(pool, projection.on_payment_requested, later)
     content = await next_file(pool, options)
     assert b'<INDIVIDU idIndividu="1200001" modification="O">' in content
-    assert b'<DOSSIER idDoss="7600001" modification="N">' in content
+    assert b"idDoss" not in content
     # ... and its answer, naming that individual, is applied (both ids are this one person's now).
     built_name = await pool.fetchval("SELECT file_name FROM payment_requests WHERE payment_request_id = $1",
                                      later.payment_request_id)
     record_id = await pool.fetchval("SELECT record_id FROM file_records WHERE payment_request_id = $1",
                                     later.payment_request_id)
-    line = f"{record_id};1200001;;7600001;DOSS;9800009;50009;1200001"
+    line = f"{record_id};1200001;;7600009;DOSS;9800009;50009;1200001"
     [answer] = await ingest(pool, options, integrations(str(built_name), [], line))
     assert (answer.applied, answer.unmatched) == (1, 0)
 
-    # A new PFMP of the moved schooling: the ASP holds its dossier under the merged student's individual.
+    # A new PFMP of each old schooling: the ASP holds each dossier under the individual it was created with.
+    await feed(pool, projection.on_payment_requested, request(survivor, survivor_schooling, 2))
+    content = await next_file(pool, options)
+    assert b'<INDIVIDU idIndividu="1200001" modification="O">' in content
+    assert b'<DOSSIER idDoss="7600001" modification="N">' in content
     moved = request(survivor, merged_schooling, 2)
     await feed(pool, projection.on_payment_requested, moved)
     content = await next_file(pool, options)
@@ -163,9 +170,20 @@ async def test_a_moved_schooling_follows_the_survivor(pool: asyncpg.Pool) -> Non
     assert await pool.fetchval("SELECT student_id FROM schoolings WHERE schooling_id = $1", schooling_id) == survivor
 
 
-async def _opened_of(pool: asyncpg.Pool, schooling_id: uuid.UUID) -> dict[str, object]:
-    from .conftest import MEF, UAI
+async def open_schooling(pool: asyncpg.Pool, student: uuid.UUID) -> uuid.UUID:
+    """Another schooling of the student, priced, with its DA."""
+    schooling = uuid.uuid4()
+    await feed(pool, projection.on_schooling_opened, SchoolingOpened(
+        producer="students", schooling_id=schooling, student_id=student, establishment=Establishment(uai=UAI, name="LP"),
+        class_label="TLE PRO MELEC", school_year=2025, mef=MEF, start_date=date(2025, 9, 1), version=next(VERSIONS)))
+    await feed(pool, projection.on_schooling_priced, SchoolingPriced(
+        producer="calculator", schooling_id=schooling, student_id=student, school_year=2025, priced=True,
+        daily_rate_cents=1500, yearly_cap_cents=60000))
+    await issue_decision(pool, student, schooling)
+    return schooling
 
+
+async def _opened_of(pool: asyncpg.Pool, schooling_id: uuid.UUID) -> dict[str, object]:
     held = await pool.fetchrow("SELECT * FROM schoolings WHERE schooling_id = $1", schooling_id)
     assert held is not None
     return {"producer": "students", "schooling_id": held["schooling_id"], "class_label": "TLE PRO MELEC",
