@@ -15,7 +15,13 @@ from aplypro_asp_gateway.adapters import xsd
 from aplypro_asp_gateway.entrypoints.gauges import GATEWAY_GAUGES
 from aplypro_asp_gateway.service_layer import projection
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file
-from aplypro_contracts import Establishment, PaymentRequested, SchoolingOpened, SchoolingPriced, StudentsMerged
+from aplypro_contracts import (
+    Establishment,
+    PaymentRequested,
+    SchoolingOpened,
+    SchoolingPriced,
+    StudentsMerged,
+)
 
 from .conftest import MEF, UAI, VERSIONS, feed, issue_decision, register, request
 from .ingest_world import ingest, integrations

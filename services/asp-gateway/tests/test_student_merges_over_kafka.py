@@ -26,7 +26,8 @@ async def test_the_survivors_first_file_names_the_merged_students_asp_individual
 ) -> None:
     merged_events, survivor_events = events_of_one_student(), events_of_one_student()
     merged_request, survivor_request = merged_events[-1][2], survivor_events[-1][2]
-    assert isinstance(merged_request, PaymentRequested) and isinstance(survivor_request, PaymentRequested)
+    assert isinstance(merged_request, PaymentRequested)
+    assert isinstance(survivor_request, PaymentRequested)
     merged, survivor = merged_request.student_id, survivor_request.student_id
     async with gateway(service_env, monkeypatch, tmp_path) as (settings, pool, send):
         # The merged student was paid first: sent, then integrated by the ASP as individual 1200000.

@@ -27,7 +27,12 @@ from aplypro_servicekit.db import Connection
 
 from aplypro_asp_gateway.adapters import pfmp_numbers_repo, retry_repo
 from aplypro_asp_gateway.adapters import projection_repo as repo
-from aplypro_asp_gateway.service_layer.merges import following_merges, on_students_merged, repointed, survivors_of
+from aplypro_asp_gateway.service_layer.merges import (
+    following_merges,
+    on_students_merged,
+    repointed,
+    survivors_of,
+)
 
 log = structlog.get_logger(__name__)
 
