@@ -148,7 +148,7 @@ async def test_the_merged_students_events_read_after_the_merge_land_on_the_survi
     await feed(pool, projection.HANDLERS_BY_TOPIC["calculator"]["PaymentRequested"], alone)
     batch = [request(merged, merged_schooling, 2), request(merged, merged_schooling, 3)]
     async with pool.acquire() as conn, conn.transaction():
-        await projection.in_student_order(projection.HANDLERS_BY_TOPIC["calculator"])(conn, batch)  # type: ignore[arg-type]
+        await projection.in_student_order(projection.HANDLERS_BY_TOPIC["calculator"])(conn, batch)
     for event in (alone, *batch):
         assert (await row(pool, event.payment_request_id))["student_id"] == survivor
     # a schooling of the merged student first read now lands on the survivor too

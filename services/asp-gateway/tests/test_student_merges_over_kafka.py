@@ -39,10 +39,11 @@ async def test_the_survivors_first_file_names_the_merged_students_asp_individual
             return state is not None and state[0] == "sent"
 
         await eventually(sent, 60, "the merged student's request sent")
-        upload, record_id = await pool.fetchrow(
-            "SELECT file_name, record_id FROM file_records WHERE payment_request_id = $1",
-            merged_request.payment_request_id)
-        [answer] = await ingest(pool, build_options(settings), integrations(upload, [], integration_line(record_id, 0)))
+        record = await pool.fetchrow("SELECT file_name, record_id FROM file_records WHERE payment_request_id = $1",
+                                     merged_request.payment_request_id)
+        assert record is not None
+        [answer] = await ingest(pool, build_options(settings), integrations(
+            record["file_name"], [], integration_line(record["record_id"], 0)))
         assert answer.applied == 1
 
         # The operator merges them (the students service's events, keyed by the survivor), before the survivor's
@@ -69,8 +70,8 @@ async def test_the_survivors_first_file_names_the_merged_students_asp_individual
         files = {r["file_name"] for r in await pool.fetch(
             "SELECT file_name FROM payment_requests WHERE payment_request_id = ANY($1::uuid[])",
             [survivor_request.payment_request_id, late.payment_request_id])}
-        contents = b"".join(c for (c,) in [await pool.fetchrow("SELECT content FROM asp_files WHERE file_name = $1", f)
-                                           for f in files])
+        contents = b"".join([await pool.fetchval("SELECT content FROM asp_files WHERE file_name = $1", f)
+                             for f in files])
         # Two records, both naming the one individual the ASP knows; the late one also its dossier.
         assert contents.count(b'<INDIVIDU idIndividu="1200000" modification="O">') == 2
         assert contents.count(b'<DOSSIER idDoss="7600000" modification="N">') == 1

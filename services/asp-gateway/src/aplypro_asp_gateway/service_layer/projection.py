@@ -169,7 +169,7 @@ def _following_merges(handlers: dict[str, EventHandler]) -> dict[str, EventHandl
     return {event_type: wrapped[handler] for event_type, handler in handlers.items()}
 
 
-HANDLERS_BY_TOPIC: dict[str, dict[str, EventHandler]] = {topic: _following_merges(handlers) for topic, handlers in {
+_HANDLERS: dict[str, dict[str, EventHandler]] = {
     # every event with a student's full identity, every one with a schooling's full state (a closing included)
     "students": {**dict.fromkeys(STUDENT_STATE_EVENTS, on_student_registered),
                  **dict.fromkeys(SCHOOLING_STATE_EVENTS, on_schooling_opened),
@@ -180,7 +180,9 @@ HANDLERS_BY_TOPIC: dict[str, dict[str, EventHandler]] = {topic: _following_merge
     "ribs": {"RibRecorded": on_rib_recorded},
     "calculator": {"PaymentRequested": on_payment_requested, "SchoolingPriced": on_schooling_priced},
     "pfmp": {"PaymentRetryRequested": on_retry_requested},
-}.items()}
+}
+# each one reading a merged student's event as the survivor's
+HANDLERS_BY_TOPIC = {topic: _following_merges(handlers) for topic, handlers in _HANDLERS.items()}
 
 
 def in_student_order(handlers: dict[str, EventHandler]) -> BatchHandler:
