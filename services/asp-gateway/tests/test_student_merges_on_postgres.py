@@ -18,12 +18,13 @@ from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_
 from aplypro_contracts import (
     Establishment,
     PaymentRequested,
+    RibRecorded,
     SchoolingOpened,
     SchoolingPriced,
     StudentsMerged,
 )
 
-from .conftest import MEF, UAI, VERSIONS, feed, issue_decision, register, request
+from .conftest import IBANS, MEF, UAI, VERSIONS, add_rib, feed, issue_decision, register, request
 from .ingest_world import ingest, integrations
 from .return_samples import integration_line
 
@@ -162,6 +163,35 @@ async def test_the_merged_students_events_read_after_the_merge_land_on_the_survi
     # individual at a time (the three PFMPs of one not-yet-integrated dossier: one per file, §4.3).
     content = await next_file(pool, options, blocked=2)
     assert b"<NOMUSAGE>ZORGLUB2</NOMUSAGE>" in content
+
+
+async def test_the_merged_students_rib_moves_where_the_survivor_has_none_and_the_survivors_next_one_applies(
+    pool: asyncpg.Pool,
+) -> None:
+    merged, _ = await register(pool, 1)
+    survivor, _ = await register(pool, 2, with_rib=False)
+    for _ in range(3):  # the merged student's fourth RIB at the school: its version is past the survivor's
+        await add_rib(pool, merged, 1)
+    held = await pool.fetchrow("SELECT rib_id, version FROM ribs WHERE student_id = $1", merged)
+    assert held is not None
+    await feed(pool, projection.HANDLERS_BY_TOPIC["students"]["StudentsMerged"], merge(survivor, merged))
+    assert await pool.fetchval("SELECT rib_id FROM ribs WHERE student_id = $1", survivor) == held["rib_id"]
+
+    # The students service re-publishes it as the survivor's first RIB there, then the survivor changes it.
+    await feed(pool, projection.HANDLERS_BY_TOPIC["ribs"]["RibRecorded"], rib_of(survivor, held["rib_id"], 1))
+    changed = rib_of(survivor, uuid.uuid4(), 2)
+    await feed(pool, projection.HANDLERS_BY_TOPIC["ribs"]["RibRecorded"], changed)
+    assert await pool.fetchval("SELECT rib_id FROM ribs WHERE student_id = $1", survivor) == changed.rib_id
+    # a RIB of the merged student read late is its own (its version counts its RIBs), never the survivor's
+    await feed(pool, projection.HANDLERS_BY_TOPIC["ribs"]["RibRecorded"],
+               rib_of(merged, uuid.uuid4(), held["version"] + 1))
+    assert await pool.fetchval("SELECT rib_id FROM ribs WHERE student_id = $1", survivor) == changed.rib_id
+
+
+def rib_of(student: uuid.UUID, rib_id: uuid.UUID, version: int) -> RibRecorded:
+    return RibRecorded(producer="students", rib_id=rib_id, student_id=student, establishment_uai=UAI,
+                       owner_type="personal", holder_name="ZORGLUB2 Léa", iban=IBANS[2], bic="AGRIFRPP",
+                       version=version)
 
 
 async def test_a_moved_schooling_follows_the_survivor(pool: asyncpg.Pool) -> None:

@@ -52,8 +52,9 @@ async def repoint(conn: Connection, merged: UUID, survivor: UUID) -> Repointed:
     for table in _BY_STUDENT:
         await conn.execute(f"UPDATE {table} SET student_id = $2 WHERE student_id = $1", merged, survivor)
     # The survivor's RIB at an establishment stays (the students service archived the merged one there); the
-    # merged student's moves where the survivor has none.
-    await conn.execute("UPDATE ribs m SET student_id = $2 WHERE m.student_id = $1 AND NOT EXISTS "
+    # merged student's moves where the survivor has none, unversioned: its version counted the merged student's
+    # RIBs there, and the students service re-publishes it at the survivor's next version, which must apply.
+    await conn.execute("UPDATE ribs m SET student_id = $2, version = 0 WHERE m.student_id = $1 AND NOT EXISTS "
                        "(SELECT 1 FROM ribs s WHERE s.student_id = $2 AND s.uai = m.uai)", merged, survivor)
     await conn.execute("DELETE FROM ribs WHERE student_id = $1", merged)
     # an earlier merge into the merged student: its events now land on the new survivor

@@ -7,7 +7,7 @@ individual is created at the ASP); if both had one, the survivor's is kept and t
 already sent keep what they were sent with (file bytes, ASP ids), and a modification of a PFMP the ASP holds
 still names the individual it holds it under. An event still carrying the merged id, read after the merge
 (another topic, a redelivery), lands on the survivor (`repointed`), except the student's own facts (identity,
-INE status): those versions belong to the merged student's record, never to the survivor's.
+INE status, RIBs): those versions belong to the merged student's record, never to the survivor's.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from aplypro_asp_gateway.adapters import projection_repo as repo
 
 log = structlog.get_logger(__name__)
 
-# The merged student's own record: never re-pointed (its versions are not the survivor's).
-_OWN_FACTS = frozenset({*STUDENT_STATE_EVENTS, "StudentIneStatusChanged"})
+# The merged student's own record, never re-pointed: their versions count the merged student's identity and RIBs,
+# not the survivor's (the students service re-publishes a moved RIB at the survivor's next version).
+_OWN_FACTS = frozenset({*STUDENT_STATE_EVENTS, "StudentIneStatusChanged", "RibRecorded"})
 
 
 async def on_students_merged(conn: Connection, event: StudentsMerged) -> None:
