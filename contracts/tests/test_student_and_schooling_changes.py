@@ -8,6 +8,7 @@ from pathlib import Path
 import aplypro_contracts as c
 import pytest
 from aplypro_contracts import SchemaViolation, default_registry
+from pydantic import ValidationError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -55,3 +56,19 @@ def test_every_event_of_a_state_group_carries_the_full_state_of_its_first() -> N
         c.SCHOOLING_STATE_EVENTS)
     assert {t.__name__.removesuffix("V1").removesuffix("V2") for t in c.StudentState.__args__} == set(
         c.STUDENT_STATE_EVENTS)
+
+
+def test_an_old_schooling_changed_v1_is_read_as_v2_with_its_version_and_changed_fields() -> None:
+    """v2 only widens `changed` (`establishment`): a v1 message written before the upgrade still parses, as is."""
+    event = default_registry().parse((FIXTURES / "SchoolingChanged.v1.json").read_bytes())
+    assert isinstance(event, c.SchoolingChangedV2)
+    assert (event.version, event.changed, event.establishment.name) == (2, ("start_date",), "LP Jean Jaurès")
+
+
+def test_a_schooling_changed_v2_may_name_its_establishment_which_an_old_reader_refuses() -> None:
+    body = _fixture("SchoolingChanged.v2.json")
+    event = default_registry().parse(json.dumps(body))
+    assert isinstance(event, c.SchoolingChanged)
+    assert (event.changed, event.establishment.city_insee) == (("establishment",), "35238")
+    with pytest.raises(ValidationError):  # why it is a new version: v1's model (old readers) has no such field
+        c.SchoolingChangedV1.model_validate({**body, "schema_version": 1})

@@ -56,6 +56,7 @@ from .students import (
     RibRecordedV1,
     RibRecordedV2,
     SchoolingChangedV1,
+    SchoolingChangedV2,
     SchoolingClosedV1,
     SchoolingHiddenChangedV1,
     SchoolingOpenedV1,
@@ -76,7 +77,7 @@ StudentRegistered = StudentRegisteredV2
 StudentIdentityChanged = StudentIdentityChangedV1
 StudentAddressChanged = StudentAddressChangedV1
 SchoolingOpened = SchoolingOpenedV2
-SchoolingChanged = SchoolingChangedV1
+SchoolingChanged = SchoolingChangedV2
 SchoolingClosed = SchoolingClosedV1
 SchoolingReopened = SchoolingReopenedV1
 RibRecorded = RibRecordedV2
@@ -121,6 +122,7 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     SchoolingOpenedV1,
     SchoolingOpenedV2,
     SchoolingChangedV1,
+    SchoolingChangedV2,
     SchoolingClosedV1,
     SchoolingReopenedV1,
     RibRecordedV1,
@@ -243,6 +245,7 @@ __all__ = [
     "SchemaViolation",
     "SchoolingChanged",
     "SchoolingChangedV1",
+    "SchoolingChangedV2",
     "SchoolingClosed",
     "SchoolingClosedV1",
     "SchoolingExtended",

@@ -31,7 +31,7 @@ from .students import (
     ExclusionChangedV1,
     RibOnFileV1,
     RibRecordedV2,
-    SchoolingChangedV1,
+    SchoolingChangedV2,
     SchoolingClosedV1,
     SchoolingHiddenChangedV1,
     SchoolingOpenedV2,
@@ -64,7 +64,7 @@ class TopicInfo:
 
 CATALOG: tuple[TopicInfo, ...] = (
     TopicInfo(STUDENTS_EVENTS, "students", "student_id", (StudentRegisteredV2, StudentIdentityChangedV1,
-                                               StudentAddressChangedV1, SchoolingOpenedV2, SchoolingChangedV1,
+                                               StudentAddressChangedV1, SchoolingOpenedV2, SchoolingChangedV2,
                                                SchoolingClosedV1, SchoolingReopenedV1, RibOnFileV1,
                                                StudentIneStatusChangedV1, SchoolingHiddenChangedV1,
                                                EstablishmentRegisteredV1, StudentsMergedV1,
@@ -72,7 +72,8 @@ CATALOG: tuple[TopicInfo, ...] = (
               ("pfmp", "calculator", "documents", "asp-gateway"),
               "every reader applies StudentIdentityChanged and StudentAddressChanged as it applies "
               "StudentRegistered (full identity, newest version wins), and SchoolingChanged, SchoolingClosed and "
-              "SchoolingReopened as SchoolingOpened (full state, newest version wins); "
+              "SchoolingReopened as SchoolingOpened (full state, newest version wins; a directory load that changes an "
+              "establishment re-sends its schoolings as SchoolingChanged v2, changed: establishment); "
               "the asp-gateway reads StudentIneStatusChanged for the payment gate ine_not_found; pfmp reads "
               "SchoolingHiddenChanged for its pages and counters, and EstablishmentRegistered (keyed by UAI, "
               "not by student) for the statistics' budget prefixes and establishment columns; the calculator, "

@@ -156,7 +156,8 @@ class _SchoolingState(Envelope):
                                       "change).")
 
 
-SchoolingField = Literal["status", "start_date", "end_date"]
+SchoolingFieldV1 = Literal["status", "start_date", "end_date"]
+SchoolingField = Literal["status", "start_date", "end_date", "establishment"]
 
 
 class SchoolingChangedV1(_SchoolingState):
@@ -165,7 +166,19 @@ class SchoolingChangedV1(_SchoolingState):
 
     event_type: Literal["SchoolingChanged"] = "SchoolingChanged"
     schema_version: Literal[1] = 1
-    changed: tuple[SchoolingField, ...] = Field(min_length=1, description="Fields of the state that changed.")
+    changed: tuple[SchoolingFieldV1, ...] = Field(min_length=1, description="Fields of the state that changed.")
+
+
+class SchoolingChangedV2(_SchoolingState):
+    """A source changed an open schooling's status or dates, or a closed one's end date, without closing or
+    reopening it; or the establishments directory changed the schooling's establishment (name, address,
+    director, city code...: `changed` names `establishment`). The full new state and the names of the fields
+    that changed. v2 only widens `changed`: a v1 body is a v2 body."""
+
+    event_type: Literal["SchoolingChanged"] = "SchoolingChanged"
+    schema_version: Literal[2] = 2
+    changed: tuple[SchoolingField, ...] = Field(min_length=1, description="Fields of the state that changed; "
+                                                "`establishment`: the directory changed the establishment.")
 
 
 class SchoolingClosedV1(_SchoolingState):

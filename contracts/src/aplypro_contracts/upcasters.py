@@ -1,6 +1,6 @@
 """Upcasters of the contracts: v1 bodies of the events that gained an aggregate version in v2 (StudentRegistered
 included: its v1 was re-sent for every correction, unversioned); v2 bodies of
-PaymentRequestBlocked (v3, v4 and v5 widen its reasons).
+PaymentRequestBlocked (v3, v4 and v5 widen its reasons); v1 bodies of SchoolingChanged (v2 widens `changed`).
 
 A v1 message had no version: it becomes version 0, "older than any versioned event". A consumer holding
 a versioned state drops it as stale; one holding only version-0 state applies it as before (the last one
@@ -45,6 +45,11 @@ def blocked_v4_to_v5(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "schema_version": 5}
 
 
+def schooling_changed_v1_to_v2(body: dict[str, Any]) -> dict[str, Any]:
+    """SchoolingChanged v2 only widens `changed` (`establishment`): a v1 body is a v2 body, version kept."""
+    return {**body, "schema_version": 2}
+
+
 def register_upcasters(registry: Registry) -> None:
     for event_type in NESTED_PFMP:
         registry.register_upcaster(event_type, 1, pfmp_v1_to_v2)
@@ -53,3 +58,4 @@ def register_upcasters(registry: Registry) -> None:
     registry.register_upcaster("PaymentRequestBlocked", 2, blocked_v2_to_v3)
     registry.register_upcaster("PaymentRequestBlocked", 3, blocked_v3_to_v4)
     registry.register_upcaster("PaymentRequestBlocked", 4, blocked_v4_to_v5)
+    registry.register_upcaster("SchoolingChanged", 1, schooling_changed_v1_to_v2)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from aplypro_calculator.domain.addresses import address_fingerprint
@@ -120,4 +120,32 @@ async def test_a_new_rib_also_retries_an_address_rejection(calc: Calc) -> None:
     pfmp = await calc.validate(calc.pfmp(schooling, 3))
     await failed(calc, pfmp, "rejected", "hamlet")
     await calc.feed(new_rib(schooling))
+    assert [r["state"] for r in await calc.requests(pfmp.pfmp_id)] == ["rejected", "ready"]
+
+
+@pytest.mark.integration
+async def test_an_older_identity_version_stamped_later_never_replaces_the_newer_address(calc: Calc) -> None:
+    # Two students replicas stamp occurred_at with their own clocks: the identity version orders the address.
+    # Version 3 (the corrected address) is held; the ASP rejects on the street; version 2 (the address before),
+    # delivered late and stamped a minute later by a replica running ahead, is no change: nothing is retried.
+    schooling = await calc.schooling(mef=PREMIERE)
+    corrected = registered(schooling, OTHER_STREET, "35047")
+    await calc.feed(StudentAddressChanged(**corrected.model_dump(exclude={"event_type", "schema_version", "version"}),
+                                          version=3, changed=("address",)))
+    pfmp = await calc.validate(calc.pfmp(schooling, 3))
+    await failed(calc, pfmp, "rejected", "outdated_insee_code")
+
+    before = registered(schooling)
+    late = StudentAddressChanged(**before.model_dump(exclude={"event_type", "schema_version", "version"}),
+                                 version=2, changed=("address",))
+    await calc.feed(late.model_copy(update={"occurred_at": corrected.occurred_at + timedelta(minutes=1)}))
+    assert [r["state"] for r in await calc.requests(pfmp.pfmp_id)] == ["rejected"]
+    held = await calc.db.fetchval("SELECT identity_version FROM student_addresses WHERE student_id = $1",
+                                  schooling.student_id)
+    assert held == 3
+
+    # The next real correction (version 4) is a change again: retried once.
+    fixed = registered(schooling, "7 IMPASSE NEUVE")
+    await calc.feed(StudentAddressChanged(**fixed.model_dump(exclude={"event_type", "schema_version", "version"}),
+                                          version=4, changed=("address",)))
     assert [r["state"] for r in await calc.requests(pfmp.pfmp_id)] == ["rejected", "ready"]

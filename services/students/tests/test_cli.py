@@ -26,7 +26,9 @@ def ok(result: Result) -> dict[str, object]:
 
 
 def test_reference_data_students_and_ribs_go_through_the_cli(cli: CliRunner, tmp_path: Path) -> None:
-    assert ok(cli.invoke(app, ["load-establishments", str(DATA / "establishments.csv")])) == {"establishments": 2}
+    loaded = ok(cli.invoke(app, ["load-establishments", str(DATA / "establishments.csv")]))
+    assert {k: loaded[k] for k in ("establishments", "changed", "schoolings_republished")} == {
+        "establishments": 2, "changed": 0, "schoolings_republished": 0}
     assert ok(cli.invoke(app, ["load-mefs", str(DATA / "mefs.csv"), "--school-year", "2025"]))["mefs"] == 3
     first = ok(cli.invoke(app, ["import-csv", str(DATA / "students.csv"), "--uai", "0999001k"]))
     assert {k: first[k] for k in ("students", "new", "changed", "schoolings", "events")} == {

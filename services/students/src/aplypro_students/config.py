@@ -42,6 +42,10 @@ class StudentsSettings(ServiceSettings):
     # mass-departure guard: a refused establishment is reported failed, `mass_departure`); `partial`: never closes
     import_mode: Literal["full", "partial"] = "full"
     import_concurrency: int = Field(default=4, ge=1)  # establishments fetched at once (each commits alone)
+    # load-establishments re-publishes the schoolings of a changed establishment (issue 13) of this many school
+    # years, the current one included (and later ones): those documents and the asp-gateway may still act on
+    establishment_republish_years: int = Field(default=2, ge=1)
+    establishment_republish_chunk: int = Field(default=2000, ge=1)  # schoolings per transaction
     # The internal HTTP API (`aplypro-students api`, issue 14): the web application enters RIBs through it.
     # Every call carries this shared token (Authorization: Bearer); unset, the API refuses to start.
     api_token: SecretStr | None = None

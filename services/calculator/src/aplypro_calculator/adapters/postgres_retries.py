@@ -53,15 +53,20 @@ AddressChange = tuple[str | None, bool]  # (the fingerprint held before, whether
 
 
 async def record_addresses(conn: Connection,
-                           addresses: Sequence[tuple[UUID, str, datetime]]) -> dict[UUID, AddressChange]:
-    """Keep each student's newest fingerprint (by occurred_at); returns what was held before each one."""
+                           addresses: Sequence[tuple[UUID, str, int, datetime]]) -> dict[UUID, AddressChange]:
+    """Keep each student's newest fingerprint (by identity version, then occurred_at); returns what was held
+    before each one. (student, fingerprint, version, occurred_at)."""
     rows = await conn.fetch(
-        "WITH d AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS d(student_id, sha, as_of)), "
+        "WITH d AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[]) "
+        "           AS d(student_id, sha, version, as_of)), "
         "old AS (SELECT a.student_id, a.address_sha256 FROM student_addresses a JOIN d USING (student_id)), "
-        "up AS (INSERT INTO student_addresses SELECT student_id, sha, as_of FROM d "
+        "up AS (INSERT INTO student_addresses (student_id, address_sha256, as_of, identity_version) "
+        "       SELECT student_id, sha, as_of, version FROM d "
         "       ON CONFLICT (student_id) DO UPDATE SET address_sha256 = EXCLUDED.address_sha256, "
-        "       as_of = EXCLUDED.as_of WHERE student_addresses.as_of <= EXCLUDED.as_of RETURNING student_id) "
+        "       as_of = EXCLUDED.as_of, identity_version = EXCLUDED.identity_version "
+        "       WHERE (student_addresses.identity_version, student_addresses.as_of) "
+        "          <= (EXCLUDED.identity_version, EXCLUDED.as_of) RETURNING student_id) "
         "SELECT d.student_id, old.address_sha256 AS held, up.student_id IS NOT NULL AS kept FROM d "
         "LEFT JOIN old USING (student_id) LEFT JOIN up USING (student_id)",
-        [a[0] for a in addresses], [a[1] for a in addresses], [a[2] for a in addresses])
+        [a[0] for a in addresses], [a[1] for a in addresses], [a[2] for a in addresses], [a[3] for a in addresses])
     return {r["student_id"]: (r["held"], r["kept"]) for r in rows}

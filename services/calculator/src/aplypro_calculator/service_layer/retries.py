@@ -18,6 +18,7 @@ students service publishes a student event only when the identity changed.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -106,16 +107,17 @@ async def _after_new_ribs(conn: Connection, events: list[RibRecorded], causes: d
 
 async def _after_address_changes(conn: Connection, events: list[StudentState],
                                  causes: dict[PoolKey, Cause]) -> None:
-    # The newest identity of each student in the batch (by occurred_at, as the fingerprints are kept).
+    # The newest identity of each student in the batch: by the students service's identity version (one
+    # sequence per student, whatever the replicas' clocks), then occurred_at, as the fingerprints are kept.
     newest: dict[Any, StudentState] = {}
     for e in events:
-        if e.student_id not in newest or newest[e.student_id].occurred_at <= e.occurred_at:
+        if e.student_id not in newest or _order(newest[e.student_id]) <= _order(e):
             newest[e.student_id] = e
     prints = {sid: address_fingerprint(sid, e.identity.address.lines, e.identity.address.postal_code,
                                        e.identity.address.city_insee, e.identity.address.country_insee)
               for sid, e in newest.items()}
-    held = await postgres_retries.record_addresses(conn, [(sid, prints[sid], newest[sid].occurred_at)
-                                                          for sid in newest])
+    held = await postgres_retries.record_addresses(
+        conn, [(sid, prints[sid], newest[sid].version, newest[sid].occurred_at) for sid in newest])
     # A kept fingerprint that differs from the one held: the address changed. None held: see the docstring.
     changed = [sid for sid, (before, kept) in held.items() if kept and before != prints[sid]]
     if not changed:
@@ -124,6 +126,10 @@ async def _after_address_changes(conn: Connection, events: list[StudentState],
     rows = [r for r in rows if held[r["student_id"]][0] is not None
             or r["rejected_at"] < newest[r["student_id"]].occurred_at]
     await _retry_cured(conn, rows, lambda row: newest[row["student_id"]], "address", causes)
+
+
+def _order(event: StudentState) -> tuple[int, datetime]:
+    return event.version, event.occurred_at
 
 
 async def _retry_cured(conn: Connection, rows: list[dict[str, Any]], trigger: Callable[[dict[str, Any]], RetryEvent],

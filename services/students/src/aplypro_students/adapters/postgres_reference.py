@@ -25,6 +25,14 @@ async def upsert_establishments(conn: Connection, establishments: Sequence[Estab
     )
 
 
+async def establishments_of(conn: Connection, uais: Sequence[str]) -> dict[str, Establishment]:
+    """The stored directory rows of these UAIs, as a load compares them with its file."""
+    rows = await conn.fetch(
+        "SELECT uai, name, ministry, academy_code, contract_type_code, address_lines, postal_code, city, email, "
+        "phone, head_name, city_insee FROM establishments WHERE uai = ANY($1::text[])", list(uais))
+    return {r["uai"]: Establishment(**{**dict(r), "address_lines": tuple(r["address_lines"])}) for r in rows}
+
+
 async def upsert_mefs(conn: Connection, school_year: int, mefs: Sequence[Mef]) -> None:
     """Upsert only: a MEF that left the list stays, since existing classes still point at it."""
     await conn.executemany(

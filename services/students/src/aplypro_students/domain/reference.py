@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,16 @@ class Establishment:
     phone: str | None = None
     head_name: str | None = None
     city_insee: str | None = None  # commune INSEE code (directory `code_commune`): ASP address of students abroad
+
+
+def snapshot_changed(stored: Establishment | None, loaded: Establishment) -> bool:
+    """Whether a directory row changes what schooling events carry of an establishment (all of its fields).
+    A new establishment has no schoolings yet; a row without `city_insee` keeps the stored code (the upsert)."""
+    if stored is None:
+        return False
+    if loaded.city_insee is None:
+        loaded = replace(loaded, city_insee=stored.city_insee)
+    return loaded != stored
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from aplypro_students.domain.reconcile import current_school_year
 from aplypro_students.domain.report import InvalidFile, RowError
 from aplypro_students.entrypoints import fast_loop, merge_cli, ops_cli
 from aplypro_students.entrypoints._db import in_transaction
+from aplypro_students.entrypoints.establishments_load import load_and_republish
 from aplypro_students.entrypoints.fregata_import import import_fregata_command
 from aplypro_students.entrypoints.service import build_spec
 from aplypro_students.entrypoints.sygne_import import run_import, sygne_settings
@@ -42,7 +43,6 @@ from aplypro_students.service_layer.record_ribs import record_ribs
 from aplypro_students.service_layer.reference import (
     load_calendar,
     load_commune_exceptions,
-    load_establishments,
     load_mefs,
 )
 
@@ -100,18 +100,15 @@ def status() -> None:
 
 @app.command("load-establishments")
 def load_establishments_command(file: Path) -> None:
-    """Load establishments (`;`: uai;name;ministry;academy_code;contract_type_code;address_line1;...)."""
+    """Load establishments (`;`: uai;name;ministry;academy_code;contract_type_code;address_line1;...).
+
+    The schoolings of each establishment whose row changed are re-published (SchoolingChanged, `changed`:
+    establishment), in chunks, with a progress bar on stderr; the last line is the JSON summary."""
     try:
         establishments = read_establishments_csv(file)
     except InvalidFile as exc:
         _refuse(exc.errors, "nothing loaded")
-
-    settings = _settings()
-
-    async def work(conn: Connection) -> int:
-        return await load_establishments(conn, establishments, topic=settings.topic(STUDENTS_EVENTS))
-
-    _print({"establishments": asyncio.run(in_transaction(settings, work))})
+    _print(load_and_republish(_settings(), establishments))
 
 
 @app.command("load-mefs")

@@ -68,7 +68,7 @@ def schooling_event(view: Mapping[str, Any], change: SchoolingChange, changed: t
     """The event of a written schooling (domain.what_changed chose which), with its full state and version."""
     if change == "opened":
         return schooling_opened(view, correlation_id)
-    state = _schooling_state(view, correlation_id)
+    state = schooling_state(view, correlation_id)
     if change == "closed":
         return SchoolingClosed(**state, end_date_inferred=view["end_date_inferred"])
     if change == "reopened":
@@ -78,10 +78,11 @@ def schooling_event(view: Mapping[str, Any], change: SchoolingChange, changed: t
 
 def schooling_opened(view: Mapping[str, Any], correlation_id: UUID) -> SchoolingOpened:
     """`view` is a row of `postgres.schooling_views`: the schooling joined to its class, school and MEF."""
-    return SchoolingOpened(**_schooling_state(view, correlation_id))
+    return SchoolingOpened(**schooling_state(view, correlation_id))
 
 
-def _schooling_state(view: Mapping[str, Any], correlation_id: UUID) -> dict[str, Any]:
+def schooling_state(view: Mapping[str, Any], correlation_id: UUID) -> dict[str, Any]:
+    """The fields every schooling event carries, from a row of `postgres.schooling_views`."""
     return dict(
         producer=PRODUCER, correlation_id=correlation_id, schooling_id=view["schooling_id"],
         student_id=view["student_id"], class_label=view["class_label"], school_year=view["school_year"],
