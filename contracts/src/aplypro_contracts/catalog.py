@@ -84,7 +84,8 @@ CATALOG: tuple[TopicInfo, ...] = (
               "not by student) for the statistics' budget prefixes and establishment columns; the calculator, "
               "documents and asp-gateway read SchoolingHiddenChanged to pay nothing on a hidden (removed or "
               "retracted) schooling: reason hidden_schooling, no first DA; StudentsMerged (an operator's merge of two "
-              "students, ids only) re-points pfmp's and the calculator's state to the survivor (one yearly cap); the "
+              "students, ids only) re-points pfmp's, the calculator's and the asp-gateway's state to the survivor (one "
+              "yearly cap; the ASP individual id moves with it); the "
               "calculator reads ExclusionChanged (keyed by UAI) to keep its exclusion list the students' one"),
     TopicInfo(STUDENTS_RIBS, "students", "student_id", (RibRecordedV2, RibArchivedV1),
               ("documents", "asp-gateway", "calculator"),

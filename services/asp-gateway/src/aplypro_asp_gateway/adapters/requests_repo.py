@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from aplypro_servicekit.db import Connection, json_rows
 
+from aplypro_asp_gateway.adapters import merges_repo
 from aplypro_asp_gateway.domain.model import (
     AspIds,
     Blocked,
@@ -238,9 +239,10 @@ async def numbers_sent_first(conn: Connection, numbers: Sequence[str]) -> set[st
 
 
 async def known_ids(conn: Connection, students: Sequence[UUID]) -> KnownIds:
-    """The ASP ids integration lines gave for these students and their schoolings (the latest answer wins),
-    and which of them have a request in a file (`ready`, `sent`) and not answered yet (§4.3: what it creates is
-    not known yet), and of those which wait past the G5 timeout only (answer_overdue_at, send_repo)."""
+    """The ASP ids integration lines gave for these students and their schoolings (the latest answer wins; a
+    merge survivor's individual: the one kept at the merge, merges_repo), and which of them have a request in a
+    file (`ready`, `sent`) and not answered yet (§4.3: what it creates is not known yet), and of those which wait
+    past the G5 timeout only (answer_overdue_at, send_repo)."""
     rows = await conn.fetch(
         "SELECT student_id, schooling_id, state, asp_individual_id, asp_dossier_id, "
         "answer_overdue_at IS NOT NULL AS overdue FROM payment_requests "
@@ -248,18 +250,22 @@ async def known_ids(conn: Connection, students: Sequence[UUID]) -> KnownIds:
         "ORDER BY answered_at NULLS FIRST, record_id", list(set(students)))
     individuals: dict[UUID, str] = {}
     dossiers: dict[UUID, str] = {}
+    dossier_individuals: dict[UUID, str] = {}
     for row in rows:
         if row["asp_individual_id"]:
             individuals[row["student_id"]] = row["asp_individual_id"]
         if row["asp_dossier_id"]:
             dossiers[row["schooling_id"]] = row["asp_dossier_id"]
+            dossier_individuals[row["schooling_id"]] = row["asp_individual_id"]
+    # A merged pair both known to the ASP: the survivor's own id, chosen at the merge (merges_repo)
+    individuals.update(await merges_repo.kept_individuals(conn, students))
     in_flight = [r for r in rows if r["state"] in ("ready", "sent")]
     waiting = [r for r in in_flight if not (r["state"] == "sent" and r["overdue"])]
     students_in_flight = frozenset(r["student_id"] for r in in_flight)
     schoolings_in_flight = frozenset(r["schooling_id"] for r in in_flight)
     return KnownIds(individuals, dossiers, students_in_flight, schoolings_in_flight,
                     students_in_flight - {r["student_id"] for r in waiting},
-                    schoolings_in_flight - {r["schooling_id"] for r in waiting})
+                    schoolings_in_flight - {r["schooling_id"] for r in waiting}, dossier_individuals)
 
 
 async def insert_file_records(conn: Connection, file_name: str, records: Sequence[PaymentRecord]) -> None:

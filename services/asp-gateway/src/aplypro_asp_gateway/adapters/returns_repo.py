@@ -8,6 +8,7 @@ from typing import Any
 
 from aplypro_servicekit.db import Connection, json_rows
 
+from aplypro_asp_gateway.adapters import merges_repo
 from aplypro_asp_gateway.domain.address_corrections import CorrectionReport
 from aplypro_asp_gateway.domain.asp_errors import all_reasons
 from aplypro_asp_gateway.domain.return_match import Change, HeldIds, Outcome, RequestView
@@ -87,7 +88,8 @@ async def held_ids(conn: Connection, requests: Sequence[RequestView], prestation
         + _KNOWN_TO_ASP + ")",
         list(prestations), list(individuals), list(dossiers), [r.pfmp_id for r in requests],
         [r.student_id for r in requests], [r.schooling_id for r in requests])
-    held = HeldIds()
+    held = HeldIds(merged_individuals=await merges_repo.individuals_of_survivors(conn, [r.student_id
+                                                                                      for r in requests]))
     for row in rows:
         held.take(_view(row))
     return held

@@ -48,6 +48,8 @@ class Creations:
         if (individual is None and student in self.individuals) or (dossier is None and schooling in self.dossiers):
             # The creator is in this file: checked again at the next build, when it is `sent` (or was dropped).
             return Blocked(record.payment_request_id, (AWAITING,), recheck=True)
+        if dossier is not None:
+            individual = self.known.dossier_individuals.get(schooling, individual)
         return replace(record, asp_ids=AspIds(individual, dossier)) if individual else record
 
     def take(self, record: PaymentRecord) -> None:

@@ -270,6 +270,9 @@ class KnownIds:
     in_flight_schoolings: frozenset[UUID] = frozenset()
     overdue_students: frozenset[UUID] = frozenset()
     overdue_schoolings: frozenset[UUID] = frozenset()
+    # The individual the ASP holds each dossier under: after a merge (imports.md §5.8) a moved schooling's dossier
+    # stays under the merged student's individual, and a new PFMP of it names that one, as the ASP holds it.
+    dossier_individuals: dict[UUID, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

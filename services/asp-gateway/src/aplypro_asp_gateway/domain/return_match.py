@@ -81,6 +81,9 @@ class HeldIds:
     by_owner: dict[str, dict[UUID, str]] = field(default_factory=lambda: {"prestation": {}, "individual": {},
                                                                            "dossier": {}})
     integrated: dict[UUID, UUID] = field(default_factory=dict)  # pfmp → its integrated request
+    # A merge survivor holds its own individual id and the merged students' (imports.md §5.8): any of them
+    # names the same person, never an `individual_id_changed`.
+    merged_individuals: dict[UUID, frozenset[str]] = field(default_factory=dict)
 
     def take(self, request: RequestView, ids: AspIds | None = None) -> None:
         ids = ids or AspIds(individual=request.individual, dossier=request.dossier, prestation=request.prestation)
@@ -97,7 +100,8 @@ class HeldIds:
                 continue
             if self.by_value[name].get(value, owner) != owner:
                 return f"{name}_id_held_by_another"
-            if self.by_owner[name].get(owner, value) != value:
+            if self.by_owner[name].get(owner, value) != value and not (
+                    name == "individual" and value in self.merged_individuals.get(owner, ())):
                 return f"{name}_id_changed"
         if self.integrated.get(request.pfmp_id, request.payment_request_id) != request.payment_request_id:
             return "pfmp_already_integrated"

@@ -17,7 +17,7 @@ from aplypro_contracts.reasons import describe
 from aplypro_servicekit.cli import run_service, service_pool
 from aplypro_servicekit.logs import configure_logging
 
-from aplypro_asp_gateway.adapters import requests_repo, returns_repo, send_repo
+from aplypro_asp_gateway.adapters import merges_repo, requests_repo, returns_repo, send_repo
 from aplypro_asp_gateway.config import AspSettings
 from aplypro_asp_gateway.entrypoints import demo_file
 from aplypro_asp_gateway.entrypoints.send import json_lines, send_now
@@ -75,7 +75,7 @@ def status() -> None:
     async def read(pool: asyncpg.Pool) -> dict[str, Any]:
         async with pool.acquire() as conn:
             return {**await requests_repo.status(conn), **await send_repo.status(conn),
-                    **await returns_repo.status(conn)}
+                    **await returns_repo.status(conn), **await merges_repo.status(conn)}
 
     status = _with_pool(settings, read)
     shown = [*status["blocked"], *(["sent_after_withdrawal"] if status["sent_after_withdrawal"] else [])]

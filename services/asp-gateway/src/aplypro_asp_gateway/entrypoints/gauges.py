@@ -27,4 +27,8 @@ GATEWAY_GAUGES = [
     # G4: a line that matched nothing is never ignored; this is what operators watch (why: a stable key).
     SchemaGauge("aplypro_unmatched_return_lines", "ASP return lines matched to nothing or not applied, by why.",
                 ("why",), "SELECT why, count(*) AS value FROM unmatched_return_lines GROUP BY 1"),
+    # imports.md §5.8: one person known to the ASP as two individuals after a merge, for an operator to settle
+    SchemaGauge("aplypro_asp_individual_conflicts", "Merged students both known to the ASP as an individual "
+                "(the survivor's id is kept; the pair is in asp_individual_conflicts).", (),
+                "SELECT count(*) AS value FROM asp_individual_conflicts"),
 ]

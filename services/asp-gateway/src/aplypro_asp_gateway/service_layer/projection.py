@@ -1,5 +1,5 @@
 """Keeps the gateway's view of students, schoolings, caps, RIBs, payment requests, INE statuses, DA numbers and
-withdrawn DAs from other services' events.
+withdrawn DAs from other services' events, and follows student merges (service_layer/merges.py).
 
 Handlers run inside the consumer's transaction, after its inbox claimed the event.
 """
@@ -20,6 +20,7 @@ from aplypro_contracts import (
     SchoolingPriced,
     SchoolingState,
     StudentIneStatusChanged,
+    StudentsMerged,
     StudentState,
 )
 from aplypro_servicekit.consumer import BatchHandler, EventHandler, in_batch_order
@@ -27,6 +28,12 @@ from aplypro_servicekit.db import Connection
 
 from aplypro_asp_gateway.adapters import pfmp_numbers_repo, retry_repo
 from aplypro_asp_gateway.adapters import projection_repo as repo
+from aplypro_asp_gateway.service_layer.merges import (
+    following_merges,
+    on_students_merged,
+    repointed,
+    survivors_of,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -164,27 +171,39 @@ async def on_retry_requested(conn: Connection, event: PaymentRetryRequested) -> 
              payment_request_id=str(event.payment_request_id), state=state, reason=event.reason)
 
 
-HANDLERS_BY_TOPIC: dict[str, dict[str, EventHandler]] = {
+def _following_merges(handlers: dict[str, EventHandler]) -> dict[str, EventHandler]:
+    """Each handler once wrapped: the types of one state group keep one handler (tests/test_architecture.py)."""
+    wrapped = {handler: following_merges(handler) for handler in set(handlers.values())}
+    return {event_type: wrapped[handler] for event_type, handler in handlers.items()}
+
+
+_HANDLERS: dict[str, dict[str, EventHandler]] = {
     # every event with a student's full identity, every one with a schooling's full state (a closing included)
     "students": {**dict.fromkeys(STUDENT_STATE_EVENTS, on_student_registered),
                  **dict.fromkeys(SCHOOLING_STATE_EVENTS, on_schooling_opened),
                  "StudentIneStatusChanged": on_ine_status_changed,
-                 "SchoolingHiddenChanged": on_schooling_hidden_changed},
+                 "SchoolingHiddenChanged": on_schooling_hidden_changed,
+                 "StudentsMerged": on_students_merged},
     "documents": {"DocumentReady": on_document_ready},
     "ribs": {"RibRecorded": on_rib_recorded, "RibArchived": on_rib_archived},
     "calculator": {"PaymentRequested": on_payment_requested, "SchoolingPriced": on_schooling_priced},
     "pfmp": {"PaymentRetryRequested": on_retry_requested},
 }
+# each one reading a merged student's event as the survivor's
+HANDLERS_BY_TOPIC = {topic: _following_merges(handlers) for topic, handlers in _HANDLERS.items()}
 
 
 def in_student_order(handlers: dict[str, EventHandler]) -> BatchHandler:
-    """A batch handler: the clocks of all the batch's students first, in one sorted statement, then each
-    event in batch order. Two batches (of different topics) then never wait for each other in a cycle."""
+    """A batch handler: the clocks of all the batch's students first (the survivors their merged students' events
+    land on included), in one sorted statement, then each event in batch order, re-pointed to the survivor when it
+    carries a merged student's id. Two batches (of different topics) then never wait for each other in a cycle."""
 
-    in_order = in_batch_order(handlers)
+    in_order = in_batch_order({t: getattr(h, "__wrapped__", h) for t, h in handlers.items()})
 
     async def apply(conn: Connection, events: list[Envelope]) -> None:
-        await repo.tick_students(conn, sorted({sid for e in events if (sid := getattr(e, "student_id", None))}))
-        await in_order(conn, events)
+        students = {sid for e in events if (sid := getattr(e, "student_id", None))}
+        students |= {sid for e in events if isinstance(e, StudentsMerged) for sid in (e.survivor_id, e.merged_id)}
+        await repo.tick_students(conn, sorted(students | set(await survivors_of(conn, events))))
+        await in_order(conn, await repointed(conn, events))  # read once the clocks are held: a merge committed
 
     return apply

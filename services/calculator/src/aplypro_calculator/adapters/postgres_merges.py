@@ -30,6 +30,8 @@ async def repoint(conn: Connection, merged: UUID, survivor: UUID) -> None:
     await conn.execute("UPDATE student_addresses SET student_id = $2 WHERE student_id = $1 AND NOT EXISTS "
                        "(SELECT 1 FROM student_addresses WHERE student_id = $2)", merged, survivor)
     await conn.execute("DELETE FROM student_addresses WHERE student_id = $1", merged)
+    # its pools are the survivor's now: recomputed there, and reported there if over the cap
+    await conn.execute("DELETE FROM over_cap_pools WHERE student_id = $1", merged)
     # an earlier merge into the merged student: its students now point to the new survivor
     await conn.execute("UPDATE merged_students SET survivor_id = $2 WHERE survivor_id = $1", merged, survivor)
 

@@ -16,4 +16,8 @@ CALCULATOR_GAUGES = [
                 "WHERE state IN ('pending', 'incomplete') UNION ALL "
                 "SELECT unnest(gateway_reasons), 'asp-gateway' FROM payment_requests WHERE state = 'ready') r "
                 "GROUP BY reason, owner"),
+    # calculation.md §5.6: money handed over beyond a yearly cap (a merge after both students were paid, a barème
+    # lowered after payment); resolved once the operator's repair-over-cap rectified the excess.
+    SchemaGauge("aplypro_pools_over_cap", "Cap pools whose committed amounts exceed the yearly cap, unresolved.", (),
+                "SELECT count(*) AS value FROM over_cap_pools WHERE resolved_at IS NULL"),
 ]

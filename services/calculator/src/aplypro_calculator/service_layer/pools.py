@@ -20,12 +20,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import structlog
 from aplypro_contracts import Envelope
 from aplypro_contracts.ids import new_uuid
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import OutboxRow, event_row
 
-from aplypro_calculator.adapters import postgres, postgres_decisions, postgres_requests
+from aplypro_calculator.adapters import postgres, postgres_decisions, postgres_over_cap, postgres_requests
 from aplypro_calculator.adapters.postgres import PoolKey
 from aplypro_calculator.adapters.postgres_requests import NewRequest, RequestChange
 from aplypro_calculator.domain.decisions import DecisionReason, Span, decision_reasons
@@ -46,6 +47,7 @@ from aplypro_calculator.domain.requests import (
 from aplypro_calculator.service_layer import events
 from aplypro_calculator.service_layer.events import Cause
 
+log = structlog.get_logger(__name__)
 
 def pool_key(row: dict[str, Any]) -> PoolKey:
     return (row["student_id"], row["mef_code"], row["school_year"])
@@ -59,6 +61,7 @@ class PricedRow:
     excluded: bool
     over_cap: bool
     hidden: bool = False
+    committed_cents: int = 0  # the pool's Σ committed (the over-cap report)
 
 
 def price_pool(rows: list[dict[str, Any]], exclusions: Exclusions) -> list[PricedRow]:
@@ -74,7 +77,7 @@ def price_pool(rows: list[dict[str, Any]], exclusions: Exclusions) -> list[Price
     result = allocate(first["daily_rate_cents"], first["yearly_cap_cents"], pfmps)
     by_id = {str(r["pfmp_id"]): r for r in rows}
     return [PricedRow(row, a.amount_cents, a.steps, excluded[row["schooling_id"]], result.over_cap,
-                      row["schooling_hidden"])
+                      row["schooling_hidden"], result.committed_cents)
             for a in result.allocations for row in (by_id[a.pfmp_id],)]
 
 
@@ -121,6 +124,8 @@ class _Writes:
     withdrawn: list[UUID] = field(default_factory=list)
     changes: list[RequestChange] = field(default_factory=list)
     out: list[OutboxRow] = field(default_factory=list)
+    over_cap: list[tuple[PoolKey, int, int, UUID]] = field(default_factory=list)  # pool, committed, cap, cause
+    within_cap: list[PoolKey] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -153,7 +158,9 @@ async def recompute_pools(conn: Connection, topic: str, causes: dict[PoolKey, Ca
     w = _Writes()
     for key, rows in by_pool.items():
         cause = causes[key]
-        for p in price_pool(rows, exclusions):
+        priced = price_pool(rows, exclusions)
+        _check_cap(w, key, priced, cause)
+        for p in priced:
             row = p.row
             changed = row["computed_at"] is None or row["amount_cents"] != p.amount  # always for a new PFMP
             if row["pfmp_id"] in new_ids:
@@ -168,7 +175,22 @@ async def recompute_pools(conn: Connection, topic: str, causes: dict[PoolKey, Ca
     await postgres_requests.withdraw_requests(conn, w.withdrawn)
     await postgres_requests.insert_requests(conn, w.inserts)
     await postgres_requests.change_requests(conn, w.changes)
+    for student_id, mef_code, school_year in await postgres_over_cap.report(conn, w.over_cap, w.within_cap):
+        # Money already handed over beyond the cap cannot be called back: an operator repairs it once paid (§5.6)
+        committed, cap = next((c, k) for (key, c, k, _) in w.over_cap if key == (student_id, mef_code, school_year))
+        log.warning("pool_over_cap", code="pool_over_cap", student_id=str(student_id), mef_code=mef_code,
+                    school_year=school_year, committed_cents=committed, cap_cents=cap)
     return w.out
+
+
+def _check_cap(w: _Writes, key: PoolKey, priced: list[PricedRow], cause: Cause) -> None:
+    """A priced pool is over its cap (Σ committed > cap: reported) or within it (a report of it is resolved)."""
+    if not priced or priced[0].row["daily_rate_cents"] is None:
+        return
+    if priced[0].over_cap:
+        w.over_cap.append((key, priced[0].committed_cents, priced[0].row["yearly_cap_cents"], cause.event_id))
+    else:
+        w.within_cap.append(key)
 
 
 def _follow_request(w: _Writes, topic: str, p: PricedRow, cause: Cause, policy: RequestPolicy,
