@@ -12,7 +12,7 @@ from aplypro_servicekit.db import Connection
 from aplypro_documents.adapters.postgres import unqueue
 
 # What a render lane needs of a document: the frozen content and what DocumentReady repeats.
-_CLAIMED = ("SELECT d.document_id, d.kind, d.schooling_id, d.student_id, d.number, d.version, d.render_payload, "
+_CLAIMED = ("SELECT d.document_id, d.kind, d.schooling_id, d.issued_to AS student_id, d.number, d.version, d.render_payload, "
             "d.pfmp_numbers, d.layout_key, d.object_key, d.render_attempts FROM documents d ")
 # Not rendered, not given up, not held by this transaction already; and no document of the same schooling
 # issued before it still unrendered: a schooling's DocumentReady events go out in issue order (an état
@@ -27,7 +27,7 @@ _RENDERABLE = (
 async def insert_issued(conn: Connection, row: dict[str, Any]) -> None:
     """The issued document (number, version, frozen content), out of the issue queue; its PDF comes later."""
     await conn.execute(
-        "INSERT INTO documents (document_id, kind, schooling_id, student_id, number, version, input_sha256, "
+        "INSERT INTO documents (document_id, kind, schooling_id, issued_to, number, version, input_sha256, "
         "render_payload, content_sha256, pfmp_numbers, layout_key, object_key) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10::jsonb, $11, $12)",
         row["document_id"], row["kind"], row["schooling_id"], row["student_id"], row["number"], row["version"],

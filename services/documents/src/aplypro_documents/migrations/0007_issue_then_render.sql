@@ -3,8 +3,9 @@
 ALTER TABLE documents ALTER COLUMN storage_ref DROP NOT NULL;
 ALTER TABLE documents ALTER COLUMN sha256 DROP NOT NULL;
 ALTER TABLE documents ALTER COLUMN size_bytes DROP NOT NULL;
--- Who it was issued to, as DocumentIssued said (DocumentReady repeats it, keyed the same).
-ALTER TABLE documents ADD COLUMN student_id uuid;
+-- The student it was issued to, as DocumentIssued said (DocumentReady repeats it, keyed the same). Not named
+-- student_id: queries join documents, schoolings and students USING (student_id).
+ALTER TABLE documents ADD COLUMN issued_to uuid;
 -- The frozen rendering input (rendering/payloads.to_payload): the renderer reads nothing else. NULL for the
 -- documents rendered before this migration.
 ALTER TABLE documents ADD COLUMN render_payload jsonb;
@@ -23,8 +24,7 @@ ALTER TABLE documents ADD COLUMN render_error text;
 ALTER TABLE documents ADD COLUMN render_given_up_at timestamptz;
 UPDATE documents SET rendered_at = created_at WHERE sha256 IS NOT NULL;
 ALTER TABLE documents ADD CONSTRAINT documents_rendered_whole CHECK (
-    (sha256 IS NULL) = (storage_ref IS NULL) AND (sha256 IS NULL) = (size_bytes IS NULL)
-    AND (sha256 IS NULL) = (rendered_at IS NULL));
+    (sha256 IS NULL) = (storage_ref IS NULL) AND (sha256 IS NULL) = (size_bytes IS NULL));
 ALTER TABLE documents ADD CONSTRAINT documents_renderable CHECK (sha256 IS NOT NULL OR render_payload IS NOT NULL);
 -- The render lanes' claims walk these: the unrendered of a kind (and layout) in issue order, and a schooling's
 -- unrendered ones (the order gate). Both stay small: a rendered document leaves them.

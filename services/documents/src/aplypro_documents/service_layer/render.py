@@ -22,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -39,8 +40,8 @@ from aplypro_documents.adapters.storage import Storage
 from aplypro_documents.domain.model import DocumentKind
 from aplypro_documents.rendering.isolation import Outcome, RenderWorkerCrashedError, render_isolating
 from aplypro_documents.rendering.pool import render_batch
-from aplypro_documents.service_layer.content import WIRE_KINDS
-from aplypro_documents.service_layer.issue import ORDER, shares
+from aplypro_documents.service_layer.content import WIRE_KINDS, paris_today
+from aplypro_documents.service_layer.issue import ORDER, DecisionIssuer, shares
 from aplypro_documents.service_layer.render_metrics import observe_render
 
 log = structlog.get_logger(__name__)
@@ -156,3 +157,27 @@ class DocumentRenderer:
         ) for row in dead])
         for row in dead:
             log.error("render_given_up", document_id=str(row["document_id"]), kind=row["kind"], reason=reason)
+
+
+class IssueThenRender:
+    """Both lanes in one call: issue a batch, then render every document that made renderable. For tools and
+    tests that want the PDFs at once; the service runs the two side by side instead (entrypoints/service.py)."""
+
+    def __init__(self, *, pool: asyncpg.Pool, storage: Storage, executor: Executor | None, topic: str,
+                 batch_size: int, attempts: int, render: Render = render_batch,
+                 programmes: Mapping[str, str] | None = None, clock: Callable[[], date] = paris_today) -> None:
+        self.issuer = DecisionIssuer(pool=pool, topic=topic, batch_size=batch_size, attempts=attempts,
+                                     programmes=programmes, clock=clock)
+        self.renderer = DocumentRenderer(pool=pool, storage=storage, executor=executor, topic=topic,
+                                         batch_size=batch_size, attempts=attempts, render=render)
+
+    @property
+    def unchanged(self) -> int:
+        return self.issuer.unchanged
+
+    async def issue_batch(self) -> int:
+        """What the issue batch took (as DecisionIssuer.issue_batch), once the renders it allowed are done."""
+        took = await self.issuer.issue_batch()
+        while await self.renderer.render_batch():
+            pass
+        return took
