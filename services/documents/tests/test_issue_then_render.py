@@ -11,7 +11,8 @@ import time
 import uuid
 from datetime import date
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import asyncpg
 import pytest
@@ -19,6 +20,7 @@ from aplypro_contracts import StudentRegistered
 from aplypro_contracts.topics import DOCUMENTS_EVENTS
 from aplypro_documents.adapters.storage import LocalStorage
 from aplypro_documents.entrypoints.gauges import documents_gauges
+from aplypro_documents.entrypoints.service import build_spec
 from aplypro_documents.rendering.pool import render_batch
 from aplypro_documents.service_layer.issue import DecisionIssuer
 from aplypro_documents.service_layer.lanes import run_all
@@ -138,12 +140,14 @@ async def test_a_stop_between_issue_and_render_loses_nothing(
     assert before["sha256"] is None
     assert before["render_attempts"] == 0
 
-    # The restart: a new process, the service's lanes (one issue lane, render lanes), nothing in memory.
-    issuer, renderer = issuer_and_renderer(pool, namespace, tmp_path, clock)
-    service = asyncio.create_task(run_all([issuer.issue_batch, renderer.render_batch, renderer.render_batch], 0.05))
+    # The restart: a new process, the service's own lanes and render pool (entrypoints/service.py), nothing in
+    # memory from before.
+    settings = settings_for(namespace, storage_dir=tmp_path / "documents", render_workers=1, poll_interval_s=0.05)
+    [lanes] = build_spec(settings).background
+    service = asyncio.create_task(lanes(cast(Any, SimpleNamespace(pool=pool))))
     try:
-        for _ in range(300):
-            if (await rows_of(pool))[0]["sha256"] is not None:
+        for _ in range(600):
+            if (await rows_of(pool))[0]["sha256"] is not None or service.done():
                 break
             await asyncio.sleep(0.1)
     finally:
