@@ -144,7 +144,10 @@ async def test_a_stop_between_issue_and_render_loses_nothing(
     # memory from before.
     settings = settings_for(namespace, storage_dir=tmp_path / "documents", render_workers=1, poll_interval_s=0.05)
     [lanes] = build_spec(settings).background
-    service = asyncio.create_task(lanes(cast(Any, SimpleNamespace(pool=pool))))
+    async def restarted() -> None:
+        await lanes(cast(Any, SimpleNamespace(pool=pool)))
+
+    service = asyncio.create_task(restarted())
     try:
         for _ in range(600):
             if (await rows_of(pool))[0]["sha256"] is not None or service.done():
