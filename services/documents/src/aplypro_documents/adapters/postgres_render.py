@@ -9,8 +9,6 @@ from uuid import UUID
 
 from aplypro_servicekit.db import Connection
 
-from aplypro_documents.adapters.postgres import unqueue
-
 # What a render lane needs of a document: the frozen content and what DocumentReady repeats.
 _CLAIMED = ("SELECT d.document_id, d.kind, d.schooling_id, d.issued_to AS student_id, d.number, d.version, d.render_payload, "
             "d.pfmp_numbers, d.layout_key, d.object_key, d.render_attempts FROM documents d ")
@@ -24,17 +22,22 @@ _RENDERABLE = (
 )
 
 
-async def insert_issued(conn: Connection, row: dict[str, Any]) -> None:
-    """The issued document (number, version, frozen content), out of the issue queue; its PDF comes later."""
-    await conn.execute(
+async def insert_issued(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """The issued documents (number, version, frozen content), out of the issue queue; their PDFs come later.
+    One pipelined statement for the batch: the issue lanes are bound by round trips, not by rows."""
+    await conn.executemany(
         "INSERT INTO documents (document_id, kind, schooling_id, issued_to, number, version, input_sha256, "
         "render_payload, content_sha256, pfmp_numbers, layout_key, object_key) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10::jsonb, $11, $12)",
-        row["document_id"], row["kind"], row["schooling_id"], row["student_id"], row["number"], row["version"],
-        row.get("input_sha256"), json.dumps(row["render_payload"], ensure_ascii=False), row["content_sha256"],
-        json.dumps(row.get("pfmp_numbers") or []), row.get("layout_key"), row["object_key"],
+        [(row["document_id"], row["kind"], row["schooling_id"], row["student_id"], row["number"], row["version"],
+          row.get("input_sha256"), json.dumps(row["render_payload"], ensure_ascii=False), row["content_sha256"],
+          json.dumps(row.get("pfmp_numbers") or []), row.get("layout_key"), row["object_key"]) for row in rows],
     )
-    await unqueue(conn, row["schooling_id"], row["kind"])
+    await conn.execute(
+        "DELETE FROM render_queue q USING unnest($1::uuid[], $2::text[]) AS k(schooling_id, kind) "
+        "WHERE q.schooling_id = k.schooling_id AND q.kind = k.kind",
+        [row["schooling_id"] for row in rows], [row["kind"] for row in rows],
+    )
 
 
 def _claimed(rows: list[Any]) -> list[dict[str, Any]]:
@@ -70,11 +73,12 @@ async def claim_unrendered(conn: Connection, kind: str, limit: int, held: list[U
     return claimed
 
 
-async def record_rendered(conn: Connection, document_id: UUID, storage_ref: str, sha256: str, size_bytes: int) -> None:
-    await conn.execute(
+async def record_rendered(conn: Connection, stored: list[tuple[UUID, str, str, int]]) -> None:
+    """(document_id, storage_ref, sha256, size_bytes) of each PDF stored, in one pipelined statement."""
+    await conn.executemany(
         "UPDATE documents SET storage_ref = $2, sha256 = $3, size_bytes = $4, rendered_at = now(), render_error = NULL "
         "WHERE document_id = $1 AND sha256 IS NULL",
-        document_id, storage_ref, sha256, size_bytes,
+        stored,
     )
 
 

@@ -202,6 +202,7 @@ class DecisionIssuer:
 
     async def _record(self, conn: Any, jobs: list[_Job]) -> None:
         """The documents rows with their frozen content, and one DocumentIssued each, in the batch's transaction."""
+        rows: list[dict[str, Any]] = []
         out: list[OutboxRow] = []
         for job in jobs:
             assert job.doc is not None
@@ -209,7 +210,7 @@ class DecisionIssuer:
             payload = to_payload(job.doc)
             document_id, content_sha256 = uuid.uuid4(), content_hash(payload)
             pfmp_numbers = tuple(job.extra.get("pfmp_numbers", ()))
-            await postgres_render.insert_issued(conn, {
+            rows.append({
                 "document_id": document_id, "kind": str(job.kind), "schooling_id": job.row["schooling_id"],
                 "student_id": job.row["student_id"], "number": number, "version": version,
                 "input_sha256": job.extra.get("input_sha256"), "render_payload": payload,
@@ -221,6 +222,7 @@ class DecisionIssuer:
                 version=version, content_sha256=content_sha256, pfmp_numbers=pfmp_numbers)))
             log.info("document_issued", kind=str(job.kind), schooling_id=str(job.row["schooling_id"]),
                      version=version)
+        await postgres_render.insert_issued(conn, rows)
         await write_outbox(conn, out)
 
     async def _failed(self, conn: Any, jobs: list[_Job], exc: Exception, *, final: bool = False) -> None:

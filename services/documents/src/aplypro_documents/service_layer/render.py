@@ -125,16 +125,20 @@ class DocumentRenderer:
         return outcomes
 
     async def _record(self, conn: Any, done: list[tuple[dict[str, Any], bytes]]) -> None:
+        """Store each PDF (off the loop, side by side), then record them and their DocumentReady at once."""
+        if not done:
+            return
         loop = asyncio.get_running_loop()
+        stored = await asyncio.gather(*(loop.run_in_executor(None, self._storage.put, row["object_key"], pdf)
+                                        for row, pdf in done))  # fmt: skip
+        await postgres_render.record_rendered(conn, [(row["document_id"], obj.ref, obj.sha256, obj.size_bytes)
+                                                     for (row, _), obj in zip(done, stored, strict=True)])  # fmt: skip
         out: list[OutboxRow] = []
-        for row, pdf in done:
-            stored = await loop.run_in_executor(None, self._storage.put, row["object_key"], pdf)
-            await postgres_render.record_rendered(conn, row["document_id"], stored.ref, stored.sha256,
-                                                  stored.size_bytes)  # fmt: skip
+        for (row, _), obj in zip(done, stored, strict=True):
             out.append(event_row(self._topic, row["student_id"], DocumentReady(
                 producer="documents", document_id=row["document_id"], kind=WIRE_KINDS[DocumentKind(row["kind"])],
                 schooling_id=row["schooling_id"], student_id=row["student_id"], number=row["number"],
-                version=row["version"], storage_ref=stored.ref, sha256=stored.sha256, size_bytes=stored.size_bytes,
+                version=row["version"], storage_ref=obj.ref, sha256=obj.sha256, size_bytes=obj.size_bytes,
                 pfmp_numbers=tuple(PfmpNumber.model_validate(p) for p in row["pfmp_numbers"]))))
             log.info("document_rendered", kind=row["kind"], schooling_id=str(row["schooling_id"]),
                      version=row["version"])
