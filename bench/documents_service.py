@@ -1,4 +1,4 @@
-"""Benchmark: documents issued per second by the running documents service, real mix, against its renderer.
+"""Benchmark: documents issued and rendered per second by the running documents service, real mix, against its renderer.
 
 Runs the real documents process (`aplypro-documents run`, 2 render workers) against the embedded broker and
 database, and measures in the same run the renderer alone as bench/documents.py does (the yardstick).
@@ -12,10 +12,14 @@ stands before the first new DA is due:
 - cohort A: one validated PFMP and its payment request per schooling (→ one état liquidatif each), except a
   few withdrawn DAs (→ retraits) and a few students who changed class (→ abrogation + a new DA);
 - cohort B (the other half): new students, their schoolings opened and priced (→ one DA each).
-Students sit in classes of 28, three MEFs per establishment (bench/documents.py's sample). The clock runs
-from the first event produced until every expected document is in the `documents` table (PDF stored, its
-DocumentReady in the outbox, in the same transaction). The last line is
-`service_per_s=<all kinds> renderer_per_s=<bench/documents.py> ratio=<service/renderer>`.
+Students sit in classes of 28, three MEFs per establishment (bench/documents.py's sample).
+
+Issue, then render (issue 12): two clocks, both from the first event produced. The issue clock stops when every
+expected document is issued (a `documents` row with its number and frozen content, its DocumentIssued in the
+outbox, same transaction); the render clock when every one's PDF is stored (sha256 recorded, DocumentReady in the
+outbox, same transaction). The last two lines are
+`rendered_per_s=<all kinds> rendered_ratio=<rendered/renderer> mix_ratio=<rendered/renderer pace of this mix>`
+`service_per_s=<issued, all kinds> renderer_per_s=<bench/documents.py> ratio=<issued/renderer>`.
 """
 
 from __future__ import annotations
@@ -169,13 +173,18 @@ async def produce(bootstrap: str, namespace: str, items: list[Record]) -> None:
         await producer.stop()
 
 
-async def issued(url: str, schema: str, since: datetime | None = None) -> dict[str, tuple[int, float]]:
-    """Per kind: documents issued (since `since`) and seconds from `since` to the last one."""
+async def issued(url: str, schema: str, since: datetime | None = None,
+                 rendered: bool = False) -> dict[str, tuple[int, float]]:
+    """Per kind: documents issued (since `since`) and seconds from `since` to the last one; `rendered`: those of
+    them whose PDF is stored, and seconds to the last render."""
+    at = "rendered_at" if rendered else "created_at"
     conn = await asyncpg.connect(url)
     try:
         rows = await conn.fetch(
-            f"SELECT kind, count(*) AS n, extract(epoch FROM max(created_at) - $1::timestamptz) AS last "
-            f"FROM {schema}.documents WHERE created_at >= $1 GROUP BY kind", since or datetime(2000, 1, 1, tzinfo=UTC))
+            f"SELECT kind, count(*) AS n, extract(epoch FROM max({at}) - $1::timestamptz) AS last "
+            f"FROM {schema}.documents WHERE created_at >= $1 "
+            + ("AND sha256 IS NOT NULL " if rendered else "") + "GROUP BY kind",
+            since or datetime(2000, 1, 1, tzinfo=UTC))
         return {r["kind"]: (int(r["n"]), float(r["last"])) for r in rows}
     except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
         return {}
@@ -204,18 +213,22 @@ def renderer_rate(count: int, workers: int) -> tuple[float, float]:
 
 async def wait_for(url: str, schema: str, since: datetime | None, expected: dict[str, int], timeout: float,
                    priced: int = 0) -> dict[str, float]:
-    """Seconds until each kind had its expected count (and `projected`: until `priced` schoolings had their
-    barème in the projection, i.e. the consumer had read the arrivals); missing kinds when the time ran out."""
+    """Seconds until each kind had its expected count issued (`<kind>`) and rendered (`<kind>:rendered`), and
+    `projected`: until `priced` schoolings had their barème in the projection (the consumer had read the
+    arrivals); missing keys when the time ran out."""
     started, deadline = time.perf_counter(), time.monotonic() + timeout
     reached: dict[str, float] = {}
     conn = await asyncpg.connect(url)
     try:
-        while time.monotonic() < deadline and len(reached) < len(expected) + (1 if priced else 0):
+        while time.monotonic() < deadline and len(reached) < 2 * len(expected) + (1 if priced else 0):
             done = await issued(url, schema, since)
+            pdfs = await issued(url, schema, since, rendered=True)
             now = time.perf_counter() - started
             for kind, n in expected.items():
                 if kind not in reached and done.get(kind, (0, 0.0))[0] >= n:
                     reached[kind] = now
+                if f"{kind}:rendered" not in reached and pdfs.get(kind, (0, 0.0))[0] >= n:
+                    reached[f"{kind}:rendered"] = now
             if priced and "projected" not in reached and await conn.fetchval(
                     f"SELECT count(*) FROM {schema}.pricing") >= priced:
                 reached["projected"] = now
@@ -245,9 +258,9 @@ async def main(args: argparse.Namespace, workdir: Path) -> None:
         stack.start_service("documents")
         # Warm-up: cohort A's DAs (also creates the topics and lets the consumer join its group).
         await produce(bootstrap, namespace, [r for s in cohort_a for r in arrival(s)])
-        if "attribution" not in await wait_for(url, schema, None, {"attribution": half}, args.timeout):
-            raise SystemExit("warm-up: cohort A's DAs were not all issued in time")
-        print(f"warm-up: {half} DAs issued")
+        if "attribution:rendered" not in await wait_for(url, schema, None, {"attribution": half}, args.timeout):
+            raise SystemExit("warm-up: cohort A's DAs were not all issued and rendered in time")
+        print(f"warm-up: {half} DAs issued and rendered")
 
         every = max(1, round(1 / args.rare)) if args.rare > 0 else 0
         withdrawn = cohort_a[::every][: len(cohort_a[::every]) // 2] if every else []
@@ -271,24 +284,36 @@ async def main(args: argparse.Namespace, workdir: Path) -> None:
         await produce(bootstrap, namespace, mix)
         print(f"produced {len(mix)} events in {time.perf_counter() - started:.1f} s (times below count from then)")
         reached = await wait_for(url, schema, since, expected, args.timeout, priced=args.students + len(moved))
-        elapsed = time.perf_counter() - started
         done = await issued(url, schema, since)
+        pdfs = await issued(url, schema, since, rendered=True)
         total = sum(n for n, _ in done.values())
+        stored = sum(n for n, _ in pdfs.values())
         if "projected" in reached:
             print(f"projected: every arrival's barème read at {reached['projected']:.1f} s")
         for kind, (n, _) in sorted(done.items()):
-            at = reached.get(kind)
-            print(f"{kind}: {n} issued" + (f", all by {at:.1f} s, {n / at:.1f}/s" if at else ""))
-        completed = all(kind in reached for kind in expected)
-        if not completed:
+            at, rendered_at = reached.get(kind), reached.get(f"{kind}:rendered")
+            print(f"{kind}: {n} issued" + (f", all by {at:.1f} s, {n / at:.1f}/s" if at else "")
+                  + f"; {pdfs.get(kind, (0, 0.0))[0]} rendered"
+                  + (f", all by {rendered_at:.1f} s, {n / rendered_at:.1f}/s" if rendered_at else ""))
+        # Each clock stops when its last expected document is in (the polling above, every 0.1 s).
+        issue_s = max((reached[k] for k in expected if k in reached), default=time.perf_counter() - started)
+        render_s = max((reached[f"{k}:rendered"] for k in expected if f"{k}:rendered" in reached),
+                       default=time.perf_counter() - started)
+        if not all(kind in reached for kind in expected):
             print(f"TIMEOUT after {args.timeout:.0f} s: {total} of {sum(expected.values())} issued")
-        rate = total / elapsed
-        print(f"documents={total} seconds={elapsed:.2f}")
+            issue_s = time.perf_counter() - started
+        if not all(f"{kind}:rendered" in reached for kind in expected):
+            print(f"TIMEOUT after {args.timeout:.0f} s: {stored} of {sum(expected.values())} rendered")
+            render_s = time.perf_counter() - started
+        rate, rendered_rate = total / issue_s, stored / render_s
+        print(f"documents={total} issued_seconds={issue_s:.2f} rendered={stored} rendered_seconds={render_s:.2f}")
         # The renderer-bound pace of this very mix: each kind at the renderer's own rate for it (retraits and
         # abrogations, laid out in full like états liquidatifs, counted at that rate).
         heavy = total - done.get("attribution", (0, 0.0))[0]
         bound = total / (heavy / renderer_els + (total - heavy) / renderer_das)
-        print(f"mix_renderer_per_s={bound:.1f} mix_ratio={rate / bound:.2f}")
+        print(f"mix_renderer_per_s={bound:.1f} issued_mix_ratio={rate / bound:.2f}")
+        print(f"rendered_per_s={rendered_rate:.1f} rendered_ratio={rendered_rate / renderer_das:.2f} "
+              f"mix_ratio={rendered_rate / bound:.2f}")
         print(f"service_per_s={rate:.1f} renderer_per_s={renderer_das:.1f} ratio={rate / renderer_das:.2f}")
     finally:
         stack.stop()

@@ -100,7 +100,8 @@ async def test_the_four_documents_are_issued_from_events(service_env: dict[str, 
 
     async def documents() -> dict[tuple[uuid.UUID, str], dict[str, Any]]:
         try:
-            rows = await conn.fetch(f"SELECT * FROM {schema}.documents")
+            # Issued and rendered (issue, then render: the PDF comes after the number).
+            rows = await conn.fetch(f"SELECT * FROM {schema}.documents WHERE sha256 IS NOT NULL")
         except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
             return {}
         return {(r["schooling_id"], r["kind"]): dict(r) for r in rows}
@@ -179,9 +180,19 @@ async def test_the_four_documents_are_issued_from_events(service_env: dict[str, 
     assert (issued[first, "liquidation"]["number"], issued[first, "liquidation"]["version"]) == (da, 1)
     assert issued[hugo_schooling, "withdrawal"]["number"] == hugo_da
 
-    # Each announced by a DocumentReady on the namespaced topic: reference and checksum, never bytes.
+    # Each announced by a DocumentIssued (number and content hash), then a DocumentReady on the namespaced topic:
+    # reference and checksum, never bytes.
     records = await read_topic(bootstrap, namespace + DOCUMENTS_EVENTS)
-    ready = [json.loads(record.value) for record in records]
+    events = [json.loads(record.value) for record in records]
+    ready = [e for e in events if e["event_type"] == "DocumentReady"]
+    announced = [e for e in events if e["event_type"] == "DocumentIssued"]
+    assert sorted(e["document_id"] for e in announced) == sorted(e["document_id"] for e in ready)
+    assert all(e["content_sha256"] == issued[uuid.UUID(e["schooling_id"]),
+                                             {"retrait": "withdrawal"}.get(e["kind"], e["kind"])]["content_sha256"]
+               for e in announced)
+    for e in ready:  # a document's DocumentReady comes after its DocumentIssued
+        assert events.index(e) > next(i for i, x in enumerate(events) if x["event_type"] == "DocumentIssued"
+                                      and x["document_id"] == e["document_id"])
     wire_kind = {"withdrawal": "retrait"}
     assert sorted((e["schooling_id"], e["kind"], e["number"], e["version"], e["sha256"]) for e in ready) == sorted(
         (str(schooling_id), wire_kind.get(kind, kind), doc["number"], doc["version"], doc["sha256"])

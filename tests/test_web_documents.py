@@ -41,8 +41,8 @@ from aplypro_contracts import (
 from aplypro_contracts.topics import DOCUMENTS_EVENTS
 from aplypro_documents.adapters.storage import LocalStorage
 from aplypro_documents.config import DocumentsSettings
-from aplypro_documents.service_layer.issue import DecisionIssuer
 from aplypro_documents.service_layer.projection import Projection as DocumentsProjection
+from aplypro_documents.service_layer.render import IssueThenRender
 from aplypro_local.oidc import OidcProvider, free_port
 from aplypro_local.school import UAI
 from aplypro_pfmp.config import PfmpSettings
@@ -132,7 +132,7 @@ async def school(pools: dict[str, asyncpg.Pool], namespace: str, tmp_path: Path)
                 "eluard": await enrol(pools, "Éluard", "Anaïs", "TLE PRO", paid=True),
                 "martin": await enrol(pools, "Martin", "Léa", "CAP CUISINE")}
     settings = DocumentsSettings(APLYPRO_TOPIC_NAMESPACE=namespace)
-    issuer = DecisionIssuer(pool=pools["documents"], storage=LocalStorage(tmp_path / "documents"), executor=None,
+    issuer = IssueThenRender(pool=pools["documents"], storage=LocalStorage(tmp_path / "documents"), executor=None,
                             topic=settings.topic(DOCUMENTS_EVENTS), batch_size=50, attempts=3,
                             programmes=settings.programmes, clock=lambda: date(2026, 3, 2))
     while await issuer.issue_batch():
@@ -411,7 +411,7 @@ async def test_an_asp_agent_regenerates_a_found_dossier_s_etat_liquidatif_throug
         async with pools["documents"].acquire() as conn, conn.transaction():
             await on_liquidation_requested(conn, event)
     settings = DocumentsSettings(APLYPRO_TOPIC_NAMESPACE=namespace)
-    issuer = DecisionIssuer(pool=pools["documents"], storage=LocalStorage(tmp_path / "documents"), executor=None,
+    issuer = IssueThenRender(pool=pools["documents"], storage=LocalStorage(tmp_path / "documents"), executor=None,
                             topic=settings.topic(DOCUMENTS_EVENTS), batch_size=50, attempts=3,
                             programmes=settings.programmes, clock=lambda: date(2026, 3, 2))
     assert await issuer.issue_batch() == 1

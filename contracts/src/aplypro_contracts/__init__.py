@@ -19,7 +19,7 @@ from .calculator import (
     RectificationComputedV1,
     SchoolingPricedV1,
 )
-from .documents import DocumentReadyV1, PfmpNumber
+from .documents import DocumentIssuedV1, DocumentReadyV1, PfmpNumber
 from .envelope import Envelope
 from .errors import (
     ContractError,
@@ -101,6 +101,7 @@ SchoolingPriced = SchoolingPricedV1
 AmountComputed = AmountComputedV1
 PaymentRequested = PaymentRequestedV2
 DocumentReady = DocumentReadyV1
+DocumentIssued = DocumentIssuedV1
 PaymentRequestSent = PaymentRequestSentV2
 PaymentRequestHeld = PaymentRequestHeldV1
 PaymentRequestStateChanged = PaymentRequestStateChangedV2
@@ -144,6 +145,7 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     AmountComputedV1,
     PaymentRequestedV1,
     PaymentRequestedV2,
+    DocumentIssuedV1,
     DocumentReadyV1,
     PaymentRequestSentV1,
     PaymentRequestSentV2,
@@ -198,6 +200,8 @@ __all__ = [
     "DecisionIssueRequestedV1",
     "DecisionWithdrawalRequested",
     "DecisionWithdrawalRequestedV1",
+    "DocumentIssued",
+    "DocumentIssuedV1",
     "DocumentReady",
     "DocumentReadyV1",
     "Envelope",

@@ -12,7 +12,7 @@ from .calculator import (
     RectificationComputedV1,
     SchoolingPricedV1,
 )
-from .documents import DocumentReadyV1
+from .documents import DocumentIssuedV1, DocumentReadyV1
 from .envelope import Envelope
 from .inbound import SchoolingReportedV1, SchoolingRetractedV1, inbound_topic, rejections_topic
 from .pfmp import (
@@ -105,8 +105,9 @@ CATALOG: tuple[TopicInfo, ...] = (
               ("documents", "asp-gateway", "pfmp", "students"),
               "students reads PaymentRequested: a schooling with a payment request cannot be retracted by its "
               "producer"),
-    TopicInfo(DOCUMENTS_EVENTS, "documents", "student_id", (DocumentReadyV1,),
+    TopicInfo(DOCUMENTS_EVENTS, "documents", "student_id", (DocumentIssuedV1, DocumentReadyV1),
               ("calculator", "pfmp", "asp-gateway", "students"),
+              "DocumentIssued when a document's number and content are fixed, DocumentReady once its PDF is stored; "
               "the calculator reads the décisions d'attribution issued, abrogated and withdrawn (payment gates); "
               "pfmp reads them for validation's DA guard; the asp-gateway reads the retraits, to hold back a "
               "request already handed over; students reads the attributions (no retraction by a producer after "

@@ -69,6 +69,8 @@ def examples() -> list[c.Envelope]:
                            mef_code="2473121133", day_count=15, amount_cents=30000, **BASE),
         c.PaymentRequested(producer="calculator", payment_request_id=R, pfmp_id=P, schooling_id=S, version=2,
                              student_id=ST, amount_cents=30000, day_count=15, pfmp_rank=1, **BASE),
+        c.DocumentIssuedV1(producer="documents", document_id=R, kind="attribution", schooling_id=S,
+                           student_id=ST, number="ENPUK7Q2M9X4TB20251", version=1, content_sha256="0" * 64, **BASE),
         c.DocumentReadyV1(producer="documents", document_id=R, kind="attribution", schooling_id=S,
                           student_id=ST, number="ENPUK7Q2M9X4TB20251", version=1, storage_ref="a/b.pdf",
                           sha256="0" * 64, size_bytes=1000, **BASE),

@@ -32,8 +32,8 @@ from aplypro_contracts import (
 from aplypro_contracts.topics import DOCUMENTS_EVENTS
 from aplypro_documents.adapters.storage import LocalStorage
 from aplypro_documents.config import DocumentsSettings
-from aplypro_documents.service_layer.issue import DecisionIssuer
 from aplypro_documents.service_layer.projection import Projection
+from aplypro_documents.service_layer.render import IssueThenRender
 from aplypro_servicekit.db import create_pool, migrate
 
 VERSIONS = itertools.count(1)  # every schooling and RIB the tests feed is newer than the ones fed before
@@ -185,9 +185,9 @@ def feed(pool: asyncpg.Pool, projection: Projection) -> Feed:
 
 
 @pytest.fixture
-def issuer(pool: asyncpg.Pool, namespace: str, tmp_path: Path, clock: Clock) -> DecisionIssuer:
+def issuer(pool: asyncpg.Pool, namespace: str, tmp_path: Path, clock: Clock) -> IssueThenRender:
     settings = settings_for(namespace, storage_dir=tmp_path / "documents")
-    return DecisionIssuer(pool=pool, storage=LocalStorage(settings.storage_dir), executor=None,
+    return IssueThenRender(pool=pool, storage=LocalStorage(settings.storage_dir), executor=None,
                           topic=settings.topic(DOCUMENTS_EVENTS),
                           batch_size=50, attempts=3, programmes=settings.programmes, clock=clock)
 
@@ -199,12 +199,13 @@ async def documents_of(pool: asyncpg.Pool, schooling_id: uuid.UUID) -> list[dict
     return [dict(r) for r in rows]
 
 
-async def announced(pool: asyncpg.Pool) -> list[dict[str, Any]]:
-    """The DocumentReady events waiting in the outbox, decoded."""
+async def announced(pool: asyncpg.Pool, event_type: str = "DocumentReady") -> list[dict[str, Any]]:
+    """The DocumentReady events (or DocumentIssued ones) waiting in the outbox, decoded."""
     async with pool.acquire() as conn:
         rows = await conn.fetch("SELECT topic, key, payload FROM outbox ORDER BY id")
-    return [{**json.loads(r["payload"]), "_topic": r["topic"], "_key": r["key"].decode()} for r in rows
-            if not r["topic"].endswith(".dlt")]
+    events = [{**json.loads(r["payload"]), "_topic": r["topic"], "_key": r["key"].decode()} for r in rows
+              if not r["topic"].endswith(".dlt")]
+    return [event for event in events if event["event_type"] == event_type]
 
 
 def pdf_text(ref: str) -> str:

@@ -13,7 +13,7 @@ from aplypro_contracts import LiquidationIssueRequested, RibRecorded
 from aplypro_documents.domain.errors import SchoolingStudentMismatchError
 from aplypro_documents.entrypoints.service import build_spec
 from aplypro_documents.service_layer.asp_commands import on_liquidation_requested
-from aplypro_documents.service_layer.issue import DecisionIssuer
+from aplypro_documents.service_layer.render import IssueThenRender
 from structlog.testing import capture_logs
 
 from .conftest import UAI, Feed, documents_of, missing, payment, pdf_text, pfmp_validated, rib, settings_for
@@ -41,7 +41,7 @@ async def liquidations(pool: asyncpg.Pool, schooling_id: uuid.UUID) -> list[int]
     return [d["version"] for d in await documents_of(pool, schooling_id) if d["kind"] == "liquidation"]
 
 
-async def paid(feed: Feed, issuer: DecisionIssuer) -> tuple[uuid.UUID, uuid.UUID]:
+async def paid(feed: Feed, issuer: IssueThenRender) -> tuple[uuid.UUID, uuid.UUID]:
     """A student with a DA, a bank account and one PFMP requested for payment: état liquidatif v1 issued."""
     student_id, schooling_id = await enrolled(feed, issuer, "Moreau")
     pfmp_id = uuid.uuid4()
@@ -58,7 +58,7 @@ def test_the_documents_consumer_takes_the_asp_agents_command() -> None:
 
 
 async def test_a_regeneration_is_skipped_when_unchanged_and_issues_the_next_version_after_a_change(
-    feed: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool
+    feed: Feed, issuer: IssueThenRender, pool: asyncpg.Pool
 ) -> None:
     student_id, schooling_id = await paid(feed, issuer)
     assert await liquidations(pool, schooling_id) == [1]
@@ -85,7 +85,7 @@ async def test_a_regeneration_is_skipped_when_unchanged_and_issues_the_next_vers
 
 
 async def test_nothing_is_queued_without_a_payment_request_a_da_or_after_a_retrait(
-    feed: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool
+    feed: Feed, issuer: IssueThenRender, pool: asyncpg.Pool
 ) -> None:
     # Unknown here, or a DA but no payment request: nothing to print
     unpaid_student, unpaid = await enrolled(feed, issuer, "Roussel")

@@ -26,7 +26,8 @@ from aplypro_documents.service_layer.class_batch import (
     class_list_order,
     write_batch,
 )
-from aplypro_documents.service_layer.issue import DecisionIssuer, attribution_from
+from aplypro_documents.service_layer.issue import attribution_from
+from aplypro_documents.service_layer.render import IssueThenRender
 from typer.testing import CliRunner, Result
 
 from .conftest import UAI, settings_for
@@ -64,7 +65,7 @@ async def issued(
     await enrol("Autre", "Année", "TLE PRO MODE", school_year=2024)
     settings = settings_for(namespace, storage_dir=tmp_path / "documents")
     storage = LocalStorage(settings.storage_dir)
-    issuer = DecisionIssuer(pool=pool, storage=storage, executor=None, topic=settings.topic(DOCUMENTS_EVENTS), batch_size=50, attempts=3)
+    issuer = IssueThenRender(pool=pool, storage=storage, executor=None, topic=settings.topic(DOCUMENTS_EVENTS), batch_size=50, attempts=3)
     assert await issuer.issue_batch() == 6
 
     # Reissue Petit's DA: version 2 becomes the current one, version 1 stays stored (documents.md §6).

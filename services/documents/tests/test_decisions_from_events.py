@@ -22,8 +22,8 @@ from aplypro_documents.domain.decisions import SchoolingSpan, newer_schooling
 from aplypro_documents.domain.errors import NoAttributionDecisionError, SchoolingStudentMismatchError
 from aplypro_documents.rendering.formatting import long_date
 from aplypro_documents.service_layer.content import PARIS
-from aplypro_documents.service_layer.issue import DecisionIssuer
 from aplypro_documents.service_layer.projection import Projection
+from aplypro_documents.service_layer.render import IssueThenRender
 from aplypro_servicekit.consumer import EventConsumer
 
 from .conftest import (
@@ -60,7 +60,7 @@ def test_a_schooling_is_superseded_by_one_that_is_open_ends_later_or_starts_late
     assert newer_schooling(span(date(2025, 9, 1), None), [span(date(2026, 1, 5), None)], today) is None
 
 
-async def enrolled(feed: Feed, issuer: DecisionIssuer, name: str = "Lambert") -> tuple[uuid.UUID, uuid.UUID]:
+async def enrolled(feed: Feed, issuer: IssueThenRender, name: str = "Lambert") -> tuple[uuid.UUID, uuid.UUID]:
     """A student with one open schooling of 2025-26 and its DA issued."""
     student_id, schooling_id = uuid.uuid4(), uuid.uuid4()
     await feed(StudentRegistered(producer="students", version=1, student_id=student_id, identity=identity_of(name, "Inès")),
@@ -71,7 +71,7 @@ async def enrolled(feed: Feed, issuer: DecisionIssuer, name: str = "Lambert") ->
 
 
 async def test_a_closed_schooling_superseded_in_the_year_gets_its_abrogation_once(
-    feed: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool
+    feed: Feed, issuer: IssueThenRender, pool: asyncpg.Pool
 ) -> None:
     student_id, first = await enrolled(feed, issuer)
     (da,) = await documents_of(pool, first)
@@ -104,7 +104,7 @@ async def test_a_closed_schooling_superseded_in_the_year_gets_its_abrogation_onc
 
 
 async def test_an_abrogation_waits_until_the_schooling_has_closed(
-    feed: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool, clock: Clock
+    feed: Feed, issuer: IssueThenRender, pool: asyncpg.Pool, clock: Clock
 ) -> None:
     student_id, first = await enrolled(feed, issuer)
     second = uuid.uuid4()
@@ -119,7 +119,7 @@ async def test_an_abrogation_waits_until_the_schooling_has_closed(
 
 
 async def test_a_closed_schooling_without_a_newer_one_is_not_abrogated(
-    feed: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool
+    feed: Feed, issuer: IssueThenRender, pool: asyncpg.Pool
 ) -> None:
     student_id, first = await enrolled(feed, issuer)
     await feed(schooling_opened(student_id, first, start=date(2025, 9, 1), end=date(2026, 1, 4)))
@@ -134,7 +134,7 @@ def withdrawal_request(student_id: uuid.UUID, schooling_id: uuid.UUID) -> Decisi
 
 
 async def test_a_withdrawal_request_issues_the_retrait_of_the_da_once(
-    feed: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool, clock: Clock
+    feed: Feed, issuer: IssueThenRender, pool: asyncpg.Pool, clock: Clock
 ) -> None:
     student_id, schooling_id = await enrolled(feed, issuer, name="Moreau")
     (da,) = await documents_of(pool, schooling_id)
@@ -156,7 +156,7 @@ async def test_a_withdrawal_request_issues_the_retrait_of_the_da_once(
 
 
 async def test_a_withdrawal_waits_for_a_da_still_being_rendered(
-    feed: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool
+    feed: Feed, issuer: IssueThenRender, pool: asyncpg.Pool
 ) -> None:
     student_id, schooling_id = uuid.uuid4(), uuid.uuid4()
     await feed(StudentRegistered(producer="students", version=1, student_id=student_id, identity=identity_of("Roux", "Léo")),
@@ -169,7 +169,7 @@ async def test_a_withdrawal_waits_for_a_da_still_being_rendered(
     assert [d["kind"] for d in await documents_of(pool, schooling_id)] == ["attribution", "withdrawal"]
 
 
-async def test_a_withdrawal_without_a_da_breaks_a_rule(feed: Feed, issuer: DecisionIssuer) -> None:
+async def test_a_withdrawal_without_a_da_breaks_a_rule(feed: Feed, issuer: IssueThenRender) -> None:
     student_id, schooling_id = await enrolled(feed, issuer)
     with pytest.raises(NoAttributionDecisionError) as unknown:
         await feed(withdrawal_request(student_id, uuid.uuid4()))

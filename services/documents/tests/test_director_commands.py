@@ -13,7 +13,7 @@ from aplypro_contracts import DecisionAbrogationRequested, DecisionIssueRequeste
 from aplypro_documents.domain.errors import NoAttributionDecisionError, SchoolingStudentMismatchError
 from aplypro_documents.entrypoints.service import build_spec
 from aplypro_documents.service_layer.director_commands import DirectorCommands
-from aplypro_documents.service_layer.issue import DecisionIssuer
+from aplypro_documents.service_layer.render import IssueThenRender
 
 from .conftest import Clock, Feed, documents_of, identity_of, priced, schooling_opened, settings_for
 from .test_decisions_from_events import OTHER_SCHOOL, enrolled, withdrawal_request
@@ -54,7 +54,7 @@ def test_the_documents_consumer_takes_the_directors_commands() -> None:
 
 
 async def test_issuing_a_missing_da_queues_it_again_once(
-    feed: Feed, command: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool
+    feed: Feed, command: Feed, issuer: IssueThenRender, pool: asyncpg.Pool
 ) -> None:
     student_id, schooling_id = uuid.uuid4(), uuid.uuid4()
     await feed(StudentRegistered(producer="students", version=1, student_id=student_id, identity=identity_of("Petit", "Noa")),
@@ -72,7 +72,7 @@ async def test_issuing_a_missing_da_queues_it_again_once(
 
 
 async def test_a_reissue_is_skipped_when_unchanged_issued_after_a_change_and_never_after_a_retrait(
-    feed: Feed, command: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool
+    feed: Feed, command: Feed, issuer: IssueThenRender, pool: asyncpg.Pool
 ) -> None:
     student_id, schooling_id = await enrolled(feed, issuer)
     await command(issue(student_id, schooling_id, "reissue"))
@@ -94,7 +94,7 @@ async def test_a_reissue_is_skipped_when_unchanged_issued_after_a_change_and_nev
 
 
 async def test_an_abrogation_is_issued_only_when_due(
-    feed: Feed, command: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool, clock: Clock
+    feed: Feed, command: Feed, issuer: IssueThenRender, pool: asyncpg.Pool, clock: Clock
 ) -> None:
     student_id, first = await enrolled(feed, issuer)
     # Open and alone in its year: not due, nothing queued

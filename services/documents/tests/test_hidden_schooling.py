@@ -15,7 +15,7 @@ import pytest
 from aplypro_contracts import SchoolingHiddenChanged, StudentRegistered
 from aplypro_documents.entrypoints.service import build_spec
 from aplypro_documents.service_layer.director_commands import DirectorCommands
-from aplypro_documents.service_layer.issue import DecisionIssuer
+from aplypro_documents.service_layer.render import IssueThenRender
 
 from .conftest import Clock, Feed, documents_of, identity_of, priced, schooling_opened, settings_for
 from .test_decisions_from_events import enrolled
@@ -49,7 +49,7 @@ def test_the_documents_consumer_reads_the_hidings() -> None:
 
 
 async def test_a_schooling_hidden_before_its_da_is_rendered_gets_none_until_reintegrated(
-    feed: Feed, command: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool
+    feed: Feed, command: Feed, issuer: IssueThenRender, pool: asyncpg.Pool
 ) -> None:
     student_id, schooling_id = uuid.uuid4(), uuid.uuid4()
     await feed(StudentRegistered(producer="students", version=1, student_id=student_id, identity=identity_of("Petit", "Noa")),
@@ -70,7 +70,7 @@ async def test_a_schooling_hidden_before_its_da_is_rendered_gets_none_until_rein
 
 
 async def test_a_da_issued_before_the_hiding_stays_and_can_be_reissued(
-    feed: Feed, command: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool
+    feed: Feed, command: Feed, issuer: IssueThenRender, pool: asyncpg.Pool
 ) -> None:
     student_id, schooling_id = await enrolled(feed, issuer)
     await feed(hiding(student_id, schooling_id, True, 1))  # the calculator and the gateway block its payments

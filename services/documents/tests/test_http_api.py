@@ -20,7 +20,7 @@ import pytest
 from aplypro_contracts import StudentRegistered
 from aplypro_documents.adapters.storage import LocalStorage
 from aplypro_documents.entrypoints.http_api import create_api
-from aplypro_documents.service_layer.issue import DecisionIssuer
+from aplypro_documents.service_layer.render import IssueThenRender
 from aplypro_local.embedded import free_port
 from aplypro_local.testing import sample_value, scrape
 from fastapi.routing import APIRoute
@@ -55,7 +55,7 @@ def api(pool: asyncpg.Pool, namespace: str, database_url: str, tmp_path: Path) -
 
 
 @pytest.fixture
-async def issued(enrol: Enrol, feed: Feed, issuer: DecisionIssuer) -> dict[str, Any]:
+async def issued(enrol: Enrol, feed: Feed, issuer: IssueThenRender) -> dict[str, Any]:
     """Three DAs in two classes, and one état liquidatif, rendered for real."""
     durand = await enrol("Durand", "Hugo", "TLE PRO MODE")
     eluard = await enrol("Éluard", "Anaïs", "TLE PRO MODE")
@@ -175,6 +175,34 @@ async def test_a_class_batch_reports_progress_then_serves_its_zip_and_merged_pdf
     merged = api.get(f"/v1/batches/{batch_id}/pdf", headers=AUTH)
     assert merged.content.startswith(b"%PDF-")
     assert len(pypdf.PdfReader(io.BytesIO(merged.content)).pages) == job["pages"] >= 3
+
+
+async def test_a_document_issued_and_not_rendered_is_answered_clearly_and_a_batch_waits_for_it(
+        api: TestClient, enrol: Enrol, issuer: IssueThenRender, pool: asyncpg.Pool) -> None:
+    """Issue, then render: between the two, the PDF is refused with 409 document_not_rendered (never a crash or
+    a broken file), the lists leave the document out, and a class batch waits for it, then serves it."""
+    _, schooling_id = await enrol("Durand", "Hugo", "TLE PRO MODE")
+    assert await issuer.issuer.issue_batch() == 1  # issued only
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT document_id, number FROM documents")
+    assert row is not None
+    document_id, number = row["document_id"], row["number"]
+    answer = api.get(f"/v1/documents/{document_id}", headers=AUTH)
+    assert answer.status_code == 409
+    assert answer.json() == {"detail": "document_not_rendered"}
+    assert api.get(f"/v1/schoolings/{schooling_id}/documents", headers=AUTH).json() == []
+    assert api.get("/v1/documents", params={"number": number}, headers=AUTH).json() == []
+    batch_id = api.post("/v1/batches", json={"uai": "0690001A", "school_year": 2025, "class_label": "TLE PRO MODE"},
+                        headers=AUTH).json()["batch_id"]
+    deadline = time.monotonic() + 30
+    while (job := api.get(f"/v1/batches/{batch_id}", headers=AUTH).json())["waiting"] != 1:
+        assert time.monotonic() < deadline, job
+        time.sleep(0.1)
+    assert job["state"] == "running"
+    assert await issuer.renderer.render_batch() == 1
+    assert (wait_done(api, batch_id)["state"], api.get(f"/v1/documents/{document_id}", headers=AUTH).status_code) == (
+        "done", 200)
+    assert [d["number"] for d in api.get(f"/v1/schoolings/{schooling_id}/documents", headers=AUTH).json()] == [number]
 
 
 async def test_the_establishment_zip_is_named_by_uai_and_date_and_files_by_year_and_class(

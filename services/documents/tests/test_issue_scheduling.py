@@ -15,7 +15,8 @@ import pytest
 from aplypro_contracts import Establishment, StudentRegistered
 from aplypro_contracts.topics import DOCUMENTS_EVENTS
 from aplypro_documents.adapters.storage import LocalStorage
-from aplypro_documents.service_layer.issue import DecisionIssuer, shares
+from aplypro_documents.service_layer.issue import shares
+from aplypro_documents.service_layer.render import IssueThenRender
 from prometheus_client import REGISTRY
 
 from .conftest import (
@@ -40,9 +41,9 @@ def stub_render(payloads: list[dict[str, Any]]) -> list[bytes]:
     return [b"%PDF-1.7 stub " + payload["kind"].encode() for payload in payloads]
 
 
-def issuer_of(pool: asyncpg.Pool, namespace: str, tmp_path: Path, clock: Clock, batch_size: int) -> DecisionIssuer:
+def issuer_of(pool: asyncpg.Pool, namespace: str, tmp_path: Path, clock: Clock, batch_size: int) -> IssueThenRender:
     settings = settings_for(namespace, storage_dir=tmp_path / "documents")
-    return DecisionIssuer(pool=pool, storage=LocalStorage(settings.storage_dir), executor=None,
+    return IssueThenRender(pool=pool, storage=LocalStorage(settings.storage_dir), executor=None,
                           topic=settings.topic(DOCUMENTS_EVENTS), batch_size=batch_size, attempts=3,
                           render=stub_render, programmes=settings.programmes, clock=clock)  # fmt: skip
 
@@ -53,7 +54,7 @@ async def kinds_issued(pool: asyncpg.Pool) -> dict[str, int]:
     return {r["kind"]: r["n"] for r in rows}
 
 
-async def with_etats_liquidatifs_due(feed: Feed, issuer: DecisionIssuer, count: int) -> None:
+async def with_etats_liquidatifs_due(feed: Feed, issuer: IssueThenRender, count: int) -> None:
     """Students whose DA is issued and whose first PFMP has a payment request: their états liquidatifs are queued."""
     students = [(uuid.uuid4(), uuid.uuid4(), uuid.uuid4()) for _ in range(count)]
     for student_id, schooling_id, _ in students:

@@ -10,7 +10,7 @@ import pytest
 import structlog
 from aplypro_contracts import DecisionWithdrawalRequested, PfmpRectified, RibArchived, StudentRegistered
 from aplypro_documents.domain.numbering import pfmp_number
-from aplypro_documents.service_layer.issue import DecisionIssuer
+from aplypro_documents.service_layer.render import IssueThenRender
 
 from .conftest import (
     BIC,
@@ -31,7 +31,7 @@ from .conftest import (
 
 pytestmark = pytest.mark.integration
 async def test_payment_requests_issue_then_refresh_the_etat_liquidatif(
-    feed: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool
+    feed: Feed, issuer: IssueThenRender, pool: asyncpg.Pool
 ) -> None:
     student_id, schooling_id = uuid.uuid4(), uuid.uuid4()
     first_pfmp, second_pfmp = uuid.uuid4(), uuid.uuid4()
@@ -96,7 +96,7 @@ async def test_payment_requests_issue_then_refresh_the_etat_liquidatif(
 
 
 async def test_no_etat_liquidatif_certifies_a_payment_on_a_withdrawn_da(
-    feed: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool
+    feed: Feed, issuer: IssueThenRender, pool: asyncpg.Pool
 ) -> None:
     student_id, schooling_id, pfmp_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     await feed(StudentRegistered(producer="students", version=1, student_id=student_id, identity=identity_of("Blanc", "Léa")),

@@ -19,8 +19,8 @@ from aplypro_contracts import (
 )
 from aplypro_documents.domain.numbering import pfmp_number
 from aplypro_documents.entrypoints.cli import app
-from aplypro_documents.service_layer.issue import DecisionIssuer
 from aplypro_documents.service_layer.reissue import request_reissue
+from aplypro_documents.service_layer.render import IssueThenRender
 from typer.testing import CliRunner, Result
 
 from .conftest import (
@@ -46,7 +46,7 @@ async def invoke(args: list[str], database_url: str, namespace: str) -> Result:
     return await asyncio.to_thread(CliRunner().invoke, app, args, env=env)
 
 
-async def enrolled(feed: Feed, issuer: DecisionIssuer, name: str = "Lambert") -> tuple[uuid.UUID, uuid.UUID]:
+async def enrolled(feed: Feed, issuer: IssueThenRender, name: str = "Lambert") -> tuple[uuid.UUID, uuid.UUID]:
     """A student with one open schooling of 2025-26 and its DA issued (version 1)."""
     student_id, schooling_id = uuid.uuid4(), uuid.uuid4()
     await feed(StudentRegistered(producer="students", version=1, student_id=student_id, identity=identity_of(name, "Inès")),
@@ -66,7 +66,7 @@ async def queue_rows(pool: asyncpg.Pool) -> int:
 
 
 async def test_a_reissue_after_a_change_issues_version_2_beside_version_1(
-    feed: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool, database_url: str, namespace: str
+    feed: Feed, issuer: IssueThenRender, pool: asyncpg.Pool, database_url: str, namespace: str
 ) -> None:
     student_id, schooling_id = await enrolled(feed, issuer)
     (v1,) = await documents_of(pool, schooling_id)
@@ -99,7 +99,7 @@ async def test_a_reissue_after_a_change_issues_version_2_beside_version_1(
     assert await queue_rows(pool) == 0
 
 
-async def test_an_identical_reissue_issues_nothing(feed: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool) -> None:
+async def test_an_identical_reissue_issues_nothing(feed: Feed, issuer: IssueThenRender, pool: asyncpg.Pool) -> None:
     _, schooling_id = await enrolled(feed, issuer)
     before = await announced(pool)
     request = await request_reissue(pool, uai=UAI, school_year=2025, schooling_id=schooling_id)
@@ -112,7 +112,7 @@ async def test_an_identical_reissue_issues_nothing(feed: Feed, issuer: DecisionI
 
 
 async def test_a_reissue_past_version_9_is_refused_with_version_limit_reached(
-    feed: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool
+    feed: Feed, issuer: IssueThenRender, pool: asyncpg.Pool
 ) -> None:
     student_id, schooling_id = await enrolled(feed, issuer)
     (v1,) = await documents_of(pool, schooling_id)
@@ -136,7 +136,7 @@ async def test_a_reissue_past_version_9_is_refused_with_version_limit_reached(
 
 
 async def test_pfmp_numbers_stay_and_final_decisions_are_not_reissued(
-    feed: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool, database_url: str, namespace: str
+    feed: Feed, issuer: IssueThenRender, pool: asyncpg.Pool, database_url: str, namespace: str
 ) -> None:
     student_id, schooling_id = await enrolled(feed, issuer)
     (v1,) = await documents_of(pool, schooling_id)

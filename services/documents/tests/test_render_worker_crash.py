@@ -24,7 +24,7 @@ from aplypro_documents.adapters.storage import LocalStorage
 from aplypro_documents.config import DocumentsSettings
 from aplypro_documents.rendering.isolation import RenderPoolBrokenError, RenderPoolClosedError
 from aplypro_documents.rendering.pool import RenderPool, worker_pool
-from aplypro_documents.service_layer.issue import DecisionIssuer
+from aplypro_documents.service_layer.render import IssueThenRender
 
 pytestmark = pytest.mark.integration
 
@@ -38,24 +38,36 @@ def renders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
 
 
 def issuer_for(pool: asyncpg.Pool, namespace: str, tmp_path: Path, executor: Any,
-               render: Callable[[list[dict[str, Any]]], list[bytes]], *, attempts: int) -> DecisionIssuer:
+               render: Callable[[list[dict[str, Any]]], list[bytes]], *, attempts: int) -> IssueThenRender:
     settings = DocumentsSettings(APLYPRO_TOPIC_NAMESPACE=namespace, storage_dir=tmp_path / "documents")
-    return DecisionIssuer(pool=pool, storage=LocalStorage(settings.storage_dir), executor=executor,
+    return IssueThenRender(pool=pool, storage=LocalStorage(settings.storage_dir), executor=executor,
                           topic=settings.topic(DOCUMENTS_EVENTS), batch_size=4, attempts=attempts, render=render)
 
 
-async def drain(issuer: DecisionIssuer, pool: asyncpg.Pool, rounds: int = 10) -> None:
-    """Issue batches until the queue is empty, as the service loop does (bounded, so a regression fails)."""
+async def drain(issuer: IssueThenRender, pool: asyncpg.Pool, rounds: int = 10) -> None:
+    """Issue and render batches until nothing is left to do, as the service loop does (bounded, so a regression
+    fails)."""
     for _ in range(rounds):
         await issuer.issue_batch()
+        await issuer.renderer.render_batch()
         async with pool.acquire() as conn:
-            if not await conn.fetchval("SELECT count(*) FROM render_queue"):
+            if not await conn.fetchval("SELECT count(*) FROM render_queue") and not await conn.fetchval(
+                    "SELECT count(*) FROM documents WHERE sha256 IS NULL AND render_given_up_at IS NULL"):
                 return
 
 
 async def issued(pool: asyncpg.Pool) -> set[uuid.UUID]:
+    """The schoolings whose document is rendered (PDF stored)."""
     async with pool.acquire() as conn:
-        return {r["schooling_id"] for r in await conn.fetch("SELECT schooling_id FROM documents")}
+        return {r["schooling_id"] for r in await conn.fetch("SELECT schooling_id FROM documents "
+                                                            "WHERE sha256 IS NOT NULL")}
+
+
+async def unrendered(pool: asyncpg.Pool) -> set[tuple[uuid.UUID, int]]:
+    """The schoolings whose document is issued and not rendered, with the render attempts it has used."""
+    async with pool.acquire() as conn:
+        return {(r["schooling_id"], r["render_attempts"]) for r in await conn.fetch(
+            "SELECT schooling_id, render_attempts FROM documents WHERE sha256 IS NULL")}
 
 
 async def dead_letters(pool: asyncpg.Pool) -> list[asyncpg.Record]:
@@ -84,6 +96,9 @@ async def test_a_payload_that_kills_its_worker_is_given_up_and_every_other_docum
         assert '"dlt-reason-code": "render_worker_crashed"' in dead[0]["headers"]
         async with pool.acquire() as conn:
             assert await conn.fetchval("SELECT count(*) FROM render_queue") == 0
+            # Given up, not lost: issued, unrendered, shown as such until `aplypro-documents rerender`.
+            assert await conn.fetchval("SELECT render_given_up_at IS NOT NULL FROM documents WHERE schooling_id = $1",
+                                       culprit)
         # The pool still works: a student queued afterwards is issued in a later batch.
         _, later = await enrol("Tardif", "Paul", "TLE PRO MODE")
         await drain(issuer, pool)
@@ -125,10 +140,8 @@ async def test_a_pool_whose_workers_die_on_start_blames_no_document(
         issuer = issuer_for(pool, namespace, tmp_path, executor, renders.fake_pdfs, attempts=1)
         with pytest.raises(RenderPoolBrokenError):
             await issuer.issue_batch()
-    # The batch is not taken: both still queued with no attempt spent, nothing issued or dead-lettered.
-    async with pool.acquire() as conn:
-        queued = await conn.fetch("SELECT schooling_id, attempts FROM render_queue")
-    assert {(r["schooling_id"], r["attempts"]) for r in queued} == {(s, 0) for s in students}
+    # The batch is not taken: both issued and unrendered with no attempt spent, nothing dead-lettered.
+    assert await unrendered(pool) == {(s, 0) for s in students}
     assert await issued(pool) == set()
     assert await dead_letters(pool) == []
 
@@ -144,10 +157,8 @@ async def test_a_pool_shut_down_under_a_lane_costs_no_document_an_attempt(
     issuer = issuer_for(pool, namespace, tmp_path, executor, renders.fake_pdfs, attempts=1)
     with pytest.raises(RenderPoolClosedError):
         await issuer.issue_batch()
-    # The batch is not taken: still queued, no attempt spent, nothing issued or dead-lettered.
-    async with pool.acquire() as conn:
-        queued = await conn.fetch("SELECT schooling_id, attempts FROM render_queue")
-    assert {(r["schooling_id"], r["attempts"]) for r in queued} == {(s, 0) for s in students}
+    # The batch is not taken: issued and unrendered, no attempt spent, nothing dead-lettered.
+    assert await unrendered(pool) == {(s, 0) for s in students}
     assert await issued(pool) == set()
     assert await dead_letters(pool) == []
 

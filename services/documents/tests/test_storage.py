@@ -21,7 +21,9 @@ from aplypro_documents.adapters.storage import (
     storage_from_settings,
 )
 from aplypro_documents.config import DocumentsSettings
-from aplypro_documents.service_layer.issue import DecisionIssuer
+from aplypro_documents.service_layer.render import IssueThenRender
+
+from .conftest import announced
 
 
 @pytest.fixture(scope="module")
@@ -125,15 +127,14 @@ async def test_a_decision_batch_is_stored_in_s3_and_recorded_with_its_checksum(
         # Small valid PDFs that name their decision: rendering itself is tested elsewhere.
         return [one_page_pdf(payload["content"]["number"]) for payload in payloads]
 
-    issuer = DecisionIssuer(pool=pool, storage=storage, executor=None, topic=settings.topic(DOCUMENTS_EVENTS),
+    issuer = IssueThenRender(pool=pool, storage=storage, executor=None, topic=settings.topic(DOCUMENTS_EVENTS),
                             batch_size=10, attempts=3, render=fake_render)
     assert await issuer.issue_batch() == 3
 
     async with pool.acquire() as conn:
         rows = await conn.fetch("SELECT schooling_id, number, storage_ref, sha256, size_bytes FROM documents")
-        outbox = await conn.fetchval("SELECT count(*) FROM outbox")
     assert sorted(r["schooling_id"] for r in rows) == sorted(schoolings)
-    assert outbox == 3  # one DocumentReady each, carrying the reference, never the bytes
+    assert len(await announced(pool)) == 3  # one DocumentReady each, carrying the reference, never the bytes
     for row in rows:
         assert row["storage_ref"] == f"s3://{bucket}/0690001A/2025/attribution/{row['number']}.pdf"
         pdf = storage.get(row["storage_ref"])

@@ -17,7 +17,7 @@ from aplypro_documents.domain.numbering import pfmp_number
 from aplypro_documents.entrypoints.cli import app
 from aplypro_documents.rendering.formatting import long_date, short_date
 from aplypro_documents.service_layer.content import PARIS
-from aplypro_documents.service_layer.issue import DecisionIssuer
+from aplypro_documents.service_layer.render import IssueThenRender
 from typer.testing import CliRunner, Result
 
 from .conftest import (
@@ -58,7 +58,7 @@ async def invoke(args: list[str], env: dict[str, str]) -> Result:
 
 
 @pytest.fixture
-async def history(feed: Feed, issuer: DecisionIssuer, database_url: str, namespace: str) -> History:
+async def history(feed: Feed, issuer: IssueThenRender, database_url: str, namespace: str) -> History:
     """One student's year, every kind of document issued by the service's own issuer."""
     student_id, first, second, pfmp_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     # Enrolled in September with a bank account: the DA.
@@ -111,7 +111,7 @@ async def test_the_student_command_re_renders_each_kind_with_its_issued_number_a
 
 
 async def test_the_latest_etat_liquidatif_is_rendered_and_one_overtaken_by_a_new_request_is_refused(
-    history: History, feed: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool, tmp_path: Path
+    history: History, feed: Feed, issuer: IssueThenRender, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     second_pfmp = uuid.uuid4()
     await feed(pfmp_validated(history.student_id, history.first, second_pfmp, 2, date(2025, 11, 3), date(2025, 11, 14)),

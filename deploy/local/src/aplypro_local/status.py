@@ -86,11 +86,15 @@ async def _schema_rows(conn: asyncpg.Connection, prefix: str) -> list[Row]:
     rows += [Row("documents queue", r["kind"], str(r["queued"]), f"{r['failed']} failed" if r["failed"] else "")
              for r in queue] or [Row("documents queue", "(all kinds)", "0")]
     try:
-        issued = await conn.fetch(f"SELECT kind, count(*) AS n FROM {prefix}documents.documents GROUP BY kind "
-                                  "ORDER BY kind")
+        # Issue, then render: a document is issued (numbered) before its PDF is stored.
+        issued = await conn.fetch(f"SELECT kind, count(*) AS n, count(*) FILTER (WHERE sha256 IS NULL) AS unrendered, "
+                                  "count(*) FILTER (WHERE sha256 IS NULL AND render_given_up_at IS NOT NULL) AS given_up "
+                                  f"FROM {prefix}documents.documents GROUP BY kind ORDER BY kind")
     except UNDEFINED:
         issued = []
-    rows += [Row("documents issued", r["kind"], str(r["n"])) for r in issued] or [
+    rows += [Row("documents issued", r["kind"], str(r["n"]),
+                 f"{r['unrendered']} not rendered yet" + (f", {r['given_up']} given up" if r["given_up"] else "")
+                 if r["unrendered"] else "") for r in issued] or [
         Row("documents issued", "(none)", "0")]
     try:
         states = await conn.fetch(f"SELECT state, count(*) AS n FROM {prefix}calculator.payment_requests "

@@ -22,7 +22,10 @@ class DocumentsSettings(ServiceSettings):
     # Documents per batch (one transaction); the renderer lays out a class's shared page once per chunk.
     render_batch_size: int = 96
     render_workers: int = 2  # processes rendering off the event loop: one per core of the 2-core pod
-    issue_lanes: int = 0  # batches issued side by side; 0: render_workers + 1
+    # Issue, then render: issue lanes fix each document's number and content (database only), render lanes
+    # make the PDFs later from that frozen content.
+    issue_lanes: int = Field(default=2, ge=1)  # issue batches side by side (bound by database round trips)
+    render_lanes: int = Field(default=0, ge=0)  # render batches side by side; 0: render_workers + 1
     db_pool_size: int = 8  # the issue lanes hold a connection each, beside the consumer's
     render_attempts: int = 3  # tries before a render failure is dead-lettered
     poll_interval_s: float = 0.3

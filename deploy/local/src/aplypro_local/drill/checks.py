@@ -185,11 +185,11 @@ async def check_requests(conn: asyncpg.Connection, p: str, load: Load, periods: 
 
 
 async def check_documents(conn: asyncpg.Connection, p: str, load: Load) -> Finding:
-    """One attribution decision per student's schooling."""
+    """One attribution decision per student's schooling, its PDF stored (issued and not rendered counts as lost)."""
     rows = await conn.fetch(f"SELECT s.ine, count(d.document_id) AS n FROM {p}pfmp.schoolings sc "
                             f"JOIN {p}pfmp.students s USING (student_id) "
                             f"LEFT JOIN {p}documents.documents d ON d.schooling_id = sc.schooling_id "
-                            f"AND d.kind = 'attribution' GROUP BY s.ine")
+                            f"AND d.kind = 'attribution' AND d.sha256 IS NOT NULL GROUP BY s.ine")
     issued = {r["ine"]: r["n"] for r in rows}
     expected = {ine for ine, _, _ in load.periods}
     lost = sum(1 for ine in expected if not issued.get(ine))

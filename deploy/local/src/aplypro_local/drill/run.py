@@ -69,6 +69,8 @@ def _command(stack: LocalStack, say: Say, *args: str, timeout: float = 1800) -> 
 PENDING = [*(f"SELECT count(*) FROM {{p}}{s.replace('-', '_')}.outbox" for s in SERVICES),
            # rows past their attempts (3 by default) were dead-lettered: no longer work to wait for
            "SELECT count(*) FROM {p}documents.render_queue WHERE attempts < 3",
+           # documents issued and not rendered yet (issue, then render); those given up were dead-lettered
+           "SELECT count(*) FROM {p}documents.documents WHERE sha256 IS NULL AND render_given_up_at IS NULL",
            # a blocked request flagged for a new check (its data changed) is work too, and one waiting for the
            # ASP to integrate an earlier request of its student, and every request the ASP has not answered yet
            "SELECT count(*) FROM {p}asp_gateway.payment_requests WHERE (state = 'pending' "

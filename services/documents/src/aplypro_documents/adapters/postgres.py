@@ -186,9 +186,10 @@ async def current_attributions(
 
 
 async def record_document(conn: Connection, row: dict[str, Any]) -> None:
+    """A document issued and rendered at once (its PDF stored already); the issuer uses postgres_render."""
     await conn.execute(
         "INSERT INTO documents (document_id, kind, schooling_id, number, version, storage_ref, sha256, size_bytes, "
-        "input_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "input_sha256, rendered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())",
         row["document_id"], row["kind"], row["schooling_id"], row["number"], row["version"], row["storage_ref"],
         row["sha256"], row["size_bytes"], row.get("input_sha256"),
     )

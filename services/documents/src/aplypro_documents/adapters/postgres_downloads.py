@@ -1,4 +1,7 @@
-"""Read queries of the HTTP API: which documents a schooling or a number has, and one document to download."""
+"""Read queries of the HTTP API: which documents a schooling or a number has, and one document to download.
+
+The lists name rendered documents only (PDF stored): a document issued and not rendered yet has nothing to
+download, and its readers learn of it by DocumentReady, as before issue-then-render."""
 
 from __future__ import annotations
 
@@ -23,12 +26,12 @@ def _row(row: Any) -> dict[str, Any]:
 
 async def by_number(conn: Connection, number: str) -> list[dict[str, Any]]:
     """Every document known by this number: a DA number of any version names its schooling's documents."""
-    rows = await conn.fetch(_DOCUMENT + "WHERE d.number = $1 ORDER BY d.kind, d.version", number)
+    rows = await conn.fetch(_DOCUMENT + "WHERE d.number = $1 AND d.sha256 IS NOT NULL ORDER BY d.kind, d.version", number)
     return [_row(r) for r in rows]
 
 
 async def of_schooling(conn: Connection, schooling_id: UUID) -> list[dict[str, Any]]:
-    rows = await conn.fetch(_DOCUMENT + "WHERE d.schooling_id = $1 ORDER BY d.kind, d.version", schooling_id)
+    rows = await conn.fetch(_DOCUMENT + "WHERE d.schooling_id = $1 AND d.sha256 IS NOT NULL ORDER BY d.kind, d.version", schooling_id)
     return [_row(r) for r in rows]
 
 

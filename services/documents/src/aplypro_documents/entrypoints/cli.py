@@ -1,12 +1,12 @@
 """`aplypro-documents`: run the service, render a sample or one student's document, download a class's DAs,
-queue the reissue of a year's DAs."""
+queue the reissue of a year's DAs, see the documents issued and not rendered yet, render again those given up."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -17,13 +17,19 @@ from aplypro_servicekit.logs import configure_logging
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from aplypro_documents.adapters import postgres_render
 from aplypro_documents.adapters.storage import MissingObjectError, storage_from_settings
 from aplypro_documents.config import DocumentsSettings
 from aplypro_documents.domain.model import DocumentKind
 from aplypro_documents.entrypoints.service import build_spec
 from aplypro_documents.rendering import render_one, samples
 from aplypro_documents.rendering.templates import title
-from aplypro_documents.service_layer.class_batch import CorruptObjectError, load_entries, write_batch
+from aplypro_documents.service_layer.class_batch import (
+    CorruptObjectError,
+    DocumentNotRenderedError,
+    load_entries,
+    write_batch,
+)
 from aplypro_documents.service_layer.content import number_and_version
 from aplypro_documents.service_layer.reissue import request_reissue
 from aplypro_documents.service_layer.student_document import issued_document
@@ -112,7 +118,7 @@ def class_batch(
                 one_class=class_label is not None, on_written=lambda _: progress.advance(task),
                 title=f"Décisions d'attribution {uai} {school_year}-{school_year + 1} {class_label or ''}".strip(),
             )  # fmt: skip
-    except (MissingObjectError, CorruptObjectError) as exc:
+    except (MissingObjectError, CorruptObjectError, DocumentNotRenderedError) as exc:
         _fail(exc)
     typer.echo(f"{result.documents} décisions -> {result.zip_path}, {result.merged_path} ({result.pages} pages)")
 
@@ -139,6 +145,49 @@ def reissue(
         typer.echo(f"not reissued, abrogated or withdrawn: {schooling_id}", err=True)
     for schooling_id in request.at_limit:
         typer.echo(f"at version 9, refused unless unchanged (version_limit_reached): {schooling_id}", err=True)
+
+
+@app.command()
+def status(
+    limit: Annotated[int, typer.Option(min=0, help="Documents given up to list, oldest first.")] = 20,
+) -> None:
+    """Documents issued (numbered, DocumentIssued sent) whose PDF is not stored yet, per kind: waiting for a
+    render lane, or given up after their render attempts (dead-lettered; `rerender` takes them back)."""
+    settings = DocumentsSettings()
+
+    async def read(pool: asyncpg.Pool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        async with pool.acquire() as conn:
+            return await postgres_render.unrendered_summary(conn), await postgres_render.given_up(conn, limit)
+
+    summary, given_up = _with_pool(settings, read)
+    if not summary:
+        typer.echo("every issued document is rendered")
+    for row in summary:
+        typer.echo(f"{row['kind']} {row['state']}: {row['documents']} (oldest issued {row['oldest_s']:.0f} s ago)")
+    for row in given_up:
+        typer.echo(f"given up: {row['document_id']} {row['kind']} schooling {row['schooling_id']} "
+                   f"{row['number']} v{row['version']} after {row['render_attempts']} attempts: {row['render_error']}")
+
+
+@app.command()
+def rerender(
+    document: Annotated[list[UUID] | None, typer.Option(help="Only this document (repeat for several).")] = None,
+) -> None:
+    """Give the documents given up by the render lanes (all of them, or those named) their attempts back: the
+    running service renders them again, from the content fixed at issue (same number, same version)."""
+    settings = DocumentsSettings()
+
+    async def reset(pool: asyncpg.Pool) -> list[UUID]:
+        async with pool.acquire() as conn:
+            return await postgres_render.rerender(conn, list(document) if document else None)
+
+    done = _with_pool(settings, reset)
+    if document and len(done) < len(document):
+        missing = sorted(str(d) for d in set(document) - set(done))
+        typer.echo(f"not given up (rendered, still rendering, or unknown): {', '.join(missing)}", err=True)
+    typer.echo(f"{len(done)} documents queued for rendering again")
+    if document and not done:
+        raise typer.Exit(1)
 
 
 @app.command()

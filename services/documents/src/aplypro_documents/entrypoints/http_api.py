@@ -30,7 +30,7 @@ from aplypro_documents.adapters.storage import MissingObjectError, Storage, stor
 from aplypro_documents.config import DocumentsSettings
 from aplypro_documents.service_layer import downloads
 from aplypro_documents.service_layer.batch_jobs import BatchJob, BatchJobs, UnknownBatchError
-from aplypro_documents.service_layer.class_batch import CorruptObjectError
+from aplypro_documents.service_layer.class_batch import CorruptObjectError, DocumentNotRenderedError
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -65,6 +65,7 @@ class BatchOut(BaseModel):
     done: int
     total: int
     pages: int
+    waiting: int = 0  # DAs issued and not rendered yet: the batch waits for them
     error_code: str | None
     zip_name: str
     merged_name: str
@@ -78,7 +79,8 @@ def content_disposition(name: str) -> str:
 
 def _batch_out(job: BatchJob) -> BatchOut:
     return BatchOut(batch_id=job.batch_id, uai=job.uai, school_year=job.school_year, class_label=job.class_label,
-                    state=job.state, done=job.done, total=job.total, pages=job.pages, error_code=job.error_code,
+                    state=job.state, done=job.done, total=job.total, pages=job.pages, waiting=job.waiting,
+                    error_code=job.error_code,
                     zip_name=job.zip_name, merged_name=job.merged_name)
 
 
@@ -141,11 +143,15 @@ def create_api(settings: DocumentsSettings | None = None, *, storage: Storage | 
     @guarded.get("/v1/documents/{document_id}")
     async def document(request: Request, document_id: UUID,
                        audience: Annotated[str, Query(pattern="^(school|asp)$")] = "school") -> Response:
-        """The PDF, checked against its issue sha256; named for school staff or for the ASP (§7)."""
+        """The PDF, checked against the sha256 recorded when rendered; named for school staff or for the ASP (§7).
+        409 document_not_rendered: issued, its PDF not rendered yet."""
         try:
             got = await downloads.fetch(request.app.state.pool, request.app.state.storage, document_id)
         except downloads.UnknownDocumentError:
             raise HTTPException(404, "unknown_document") from None
+        except DocumentNotRenderedError:
+            # Issued (its number is fixed) and queued for rendering: ask again shortly.
+            raise HTTPException(409, "document_not_rendered", headers={"Retry-After": "5"}) from None
         except MissingObjectError:
             raise HTTPException(410, "missing_object") from None
         except CorruptObjectError:

@@ -30,22 +30,24 @@ def build_spec(settings: DocumentsSettings) -> ServiceSpec:
         from aplypro_documents.rendering._weasy import harfbuzz_subset_available
         from aplypro_documents.rendering.pool import worker_pool
         from aplypro_documents.service_layer.issue import DecisionIssuer, log
-        from aplypro_documents.service_layer.lanes import run_lanes
+        from aplypro_documents.service_layer.lanes import run_all
+        from aplypro_documents.service_layer.render import DocumentRenderer
 
         if not harfbuzz_subset_available():
             log.warning("harfbuzz_subset_missing", hint="apt-get install libharfbuzz-subset0 (6x faster)")
         assert runtime.pool is not None
         with worker_pool(settings.render_workers) as executor:
-            issuer = DecisionIssuer(
-                pool=runtime.pool, storage=storage_from_settings(settings), executor=executor,
-                topic=settings.topic(DOCUMENTS_EVENTS),
-                batch_size=settings.render_batch_size, attempts=settings.render_attempts,
-                programmes=settings.programmes,
-            )
-
-            # One lane per worker keeps each worker rendering; one more reads and writes meanwhile.
-            lanes = settings.issue_lanes or settings.render_workers + 1
-            await run_lanes(issuer.issue_batch, lanes, settings.poll_interval_s)
+            topic = settings.topic(DOCUMENTS_EVENTS)
+            issuer = DecisionIssuer(pool=runtime.pool, topic=topic, batch_size=settings.render_batch_size,
+                                    attempts=settings.render_attempts, programmes=settings.programmes)
+            renderer = DocumentRenderer(pool=runtime.pool, storage=storage_from_settings(settings), executor=executor,
+                                        topic=topic, batch_size=settings.render_batch_size,
+                                        attempts=settings.render_attempts)
+            # Issue lanes fix numbers and content (database work only); render lanes make the PDFs. One render
+            # lane per worker keeps each worker rendering; one more reads and writes meanwhile.
+            render_lanes = settings.render_lanes or settings.render_workers + 1
+            await run_all([issuer.issue_batch] * settings.issue_lanes + [renderer.render_batch] * render_lanes,
+                          settings.poll_interval_s)
 
     # Every event with a student's full identity, every one with a schooling's full state (a closing included).
     handlers: dict[str, EventHandler] = {**dict.fromkeys(STUDENT_STATE_EVENTS, projection.on_student_registered),

@@ -3,7 +3,9 @@ with progress"; large zips are written to disk, then streamed).
 
 A job lives in this process's memory (its files on disk under `batch_dir`): one API process serves the
 web application; a restart forgets running jobs and the user asks again. Finished jobs' files are removed
-after `keep_s`.
+after `keep_s`. A batch whose current DAs are issued and not all rendered yet waits for the render lanes (its
+state stays `running`, `waiting` counts the DAs not rendered), at most `render_wait_s`, then fails with
+`document_not_rendered`: the user asks again later.
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ from aplypro_documents.adapters.storage import MissingObjectError, Storage
 from aplypro_documents.domain.file_names import class_file_name, establishment_zip_name
 from aplypro_documents.service_layer.batch_metrics import BATCH_ZIP_BYTES, BATCHES_FINISHED, BATCHES_STARTED
 from aplypro_documents.service_layer.class_batch import (
+    BatchEntry,
     CorruptObjectError,
+    DocumentNotRenderedError,
     EmptyBatchError,
     load_entries,
+    unrendered,
     write_batch,
 )
 
@@ -49,6 +54,7 @@ class BatchJob:
     done: int = 0
     total: int = 0
     pages: int = 0
+    waiting: int = 0  # current DAs issued, not rendered yet: the batch waits for them
     error_code: str | None = None
     finished_at: float | None = None
     folder: Path = field(default_factory=Path)
@@ -63,8 +69,10 @@ class BatchJob:
 
 
 class BatchJobs:
-    def __init__(self, pool: asyncpg.Pool, storage: Storage, root: Path, *, keep_s: float = 3600) -> None:
+    def __init__(self, pool: asyncpg.Pool, storage: Storage, root: Path, *, keep_s: float = 3600,
+                 render_wait_s: float = 600, poll_s: float = 1.0) -> None:
         self.pool, self.storage, self.root, self.keep_s = pool, storage, root, keep_s
+        self.render_wait_s, self.poll_s = render_wait_s, poll_s
         self.jobs: dict[uuid.UUID, BatchJob] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -95,8 +103,7 @@ class BatchJobs:
     async def _run(self, job: BatchJob) -> None:
         started = time.monotonic()
         try:
-            entries = await load_entries(self.pool, uai=job.uai, school_year=job.school_year,
-                                         class_label=job.class_label)
+            entries = await self._rendered_entries(job)
             job.total = len(entries)
 
             def written(_: object) -> None:
@@ -110,7 +117,7 @@ class BatchJobs:
                 on_written=written))
             job.pages, job.state = result.pages, "done"
             BATCH_ZIP_BYTES.observe(job.zip_path.stat().st_size)
-        except (EmptyBatchError, MissingObjectError, CorruptObjectError) as exc:
+        except (EmptyBatchError, MissingObjectError, CorruptObjectError, DocumentNotRenderedError) as exc:
             job.state, job.error_code = "failed", getattr(exc, "code", "missing_object")
         except Exception:
             job.state, job.error_code = "failed", "batch_error"
@@ -122,6 +129,18 @@ class BatchJobs:
                 BATCHES_FINISHED.labels(job.state, job.error_code or "none").inc()
             log.info("batch_finished", batch_id=str(job.batch_id), state=job.state, documents=job.done,
                      duration_s=round(job.finished_at - started, 3))
+
+    async def _rendered_entries(self, job: BatchJob) -> list[BatchEntry]:
+        """The batch's current DAs once every one is rendered, or as they stand after render_wait_s (write_batch
+        then refuses them with document_not_rendered)."""
+        deadline = time.monotonic() + self.render_wait_s
+        while True:
+            entries = await load_entries(self.pool, uai=job.uai, school_year=job.school_year,
+                                         class_label=job.class_label)
+            job.waiting = unrendered(entries)
+            if not job.waiting or time.monotonic() >= deadline:
+                return entries
+            await asyncio.sleep(self.poll_s)
 
     def _forget_old(self) -> None:
         now = time.monotonic()

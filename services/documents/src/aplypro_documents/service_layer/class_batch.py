@@ -29,8 +29,8 @@ NO_CLASS = "sans-classe"  # schoolings projected before the class label was kept
 @dataclass(frozen=True, slots=True)
 class BatchEntry:
     number: str
-    storage_ref: str
-    sha256: str
+    storage_ref: str | None  # None: issued, its PDF not rendered yet
+    sha256: str | None
     class_label: str | None
     last_name: str
     first_names: tuple[str, ...]
@@ -47,6 +47,12 @@ class BatchResult:
 
 class EmptyBatchError(LookupError):
     code = "empty_batch"
+
+
+class DocumentNotRenderedError(LookupError):
+    """Issued (number and content fixed), its PDF not rendered yet: nothing to serve for now."""
+
+    code = "document_not_rendered"
 
 
 class CorruptObjectError(ValueError):
@@ -81,6 +87,10 @@ async def load_entries(
     ])  # fmt: skip
 
 
+def unrendered(entries: Sequence[BatchEntry]) -> int:
+    return sum(entry.storage_ref is None for entry in entries)
+
+
 def entry_name(entry: BatchEntry, school_year: int, *, one_class: bool) -> str:
     """`<number>.pdf` for one class; under `<year>/<class>/` for a whole establishment (§7)."""
     if one_class:
@@ -103,11 +113,16 @@ def write_batch(
     """Both files at once, each PDF fetched once; written beside the targets, then moved into place."""
     if not entries:
         raise EmptyBatchError("no décision d'attribution matches")
+    unrendered = [entry.number for entry in entries if entry.storage_ref is None]
+    if unrendered:
+        raise DocumentNotRenderedError(f"{len(unrendered)} décisions d'attribution issued are not rendered yet "
+                                       f"(first: {unrendered[0]})")
     zip_part, merged_part = _part(zip_path), _part(merged_path)
     merged = PdfWriter()
     try:
         with zipfile.ZipFile(zip_part, "w") as archive:
             for entry in entries:
+                assert entry.storage_ref is not None
                 pdf = fetch(entry.storage_ref)
                 if hashlib.sha256(pdf).hexdigest() != entry.sha256:
                     raise CorruptObjectError(f"{entry.number}: stored bytes differ from the issued ones")

@@ -155,3 +155,19 @@ def input_hash(doc: Document) -> str:
     drop = _NOT_INPUT | _DA_ISSUE if isinstance(doc, AttributionDecision) else _NOT_INPUT
     content = {k: v for k, v in to_payload(doc)["content"].items() if k not in drop}
     return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def content_hash(payload: dict[str, Any]) -> str:
+    """sha256 of the frozen rendering input, as DocumentIssued announces it (canonical JSON)."""
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def layout_key(doc: Document) -> str | None:
+    """Documents that share a laid-out page in the renderer (stamping.py) render together: a class's DAs (UAI,
+    year, MEF), an establishment's états liquidatifs (UAI, year); the others one by one."""
+    if isinstance(doc, AttributionDecision):
+        return f"{doc.establishment.uai}|{doc.school_year}|{doc.training.mef_code}"
+    if isinstance(doc, LiquidationStatement):
+        return f"{doc.establishment.uai}|{doc.school_year}"
+    return None

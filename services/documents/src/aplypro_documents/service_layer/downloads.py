@@ -14,7 +14,7 @@ import asyncpg
 from aplypro_documents.adapters import postgres_downloads
 from aplypro_documents.adapters.storage import Storage
 from aplypro_documents.domain.file_names import asp_liquidation_name, student_document_name
-from aplypro_documents.service_layer.class_batch import CorruptObjectError
+from aplypro_documents.service_layer.class_batch import CorruptObjectError, DocumentNotRenderedError
 
 
 class UnknownDocumentError(LookupError):
@@ -44,6 +44,8 @@ async def fetch(pool: asyncpg.Pool, storage: Storage, document_id: UUID) -> Down
         row = await postgres_downloads.one(conn, document_id)
         if row is None:
             raise UnknownDocumentError(f"no document {document_id}")
+        if row["sha256"] is None:  # issued (number and content fixed), its PDF not rendered yet
+            raise DocumentNotRenderedError(f"document {document_id} is issued, its PDF is not rendered yet")
         pfmp_number = (await postgres_downloads.latest_pfmp_number(conn, row["schooling_id"])
                        if row["kind"] == "liquidation" else None)
     data = await anyio.to_thread.run_sync(storage.get, row["storage_ref"])  # S3 or disk: off the loop

@@ -1,9 +1,12 @@
-"""Issues queued documents in batches: build from the projections, render off the event loop, store, announce.
+"""Issues queued documents in batches: build from the projections, fix number, version and content, announce.
 
-One batch, one transaction: the claimed queue rows, the `documents` rows and the DocumentReady events
-commit together. Several batches may run side by side (the service runs one lane per render worker and one
-more, so the workers render while a lane reads or writes): rows are claimed FOR UPDATE SKIP LOCKED, so no
-two lanes hold the same queued document, and the (schooling, kind, version) key keeps each version once.
+Issue, then render (issue 12): one batch, one transaction: the claimed queue rows, the `documents` rows (number,
+version, the frozen rendering input) and the DocumentIssued events commit together. No PDF is made here: the
+render lanes (render.py) render each issued document later from its frozen content alone, store it and send
+DocumentReady. So the issue rate is bound by the database, not by the renderer, and what a document says
+cannot drift between its issue and its PDF. Several batches may run side by side: rows are claimed FOR
+UPDATE SKIP LOCKED, so no two lanes hold the same queued document, and the (schooling, kind, version) key
+keeps each version once.
 
 Fair scheduling: each kind with queued work gets an equal share of a batch, and what a kind leaves unused
 goes to the others, in an order that turns with every batch. A backlog of one kind (a whole country's
@@ -12,45 +15,40 @@ goes to the others, in an order that turns with every batch. A backlog of one ki
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import asyncpg
 import structlog
-from aplypro_contracts import DocumentReady, PfmpNumber
+from aplypro_contracts import DocumentIssued, PfmpNumber
 from aplypro_contracts.topics import dead_letter_topic
 from aplypro_servicekit.deadletter import dead_letter_headers, is_transient
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 
-from aplypro_documents.adapters import postgres, postgres_decisions, postgres_liquidation
-from aplypro_documents.adapters.storage import Storage
+from aplypro_documents.adapters import postgres, postgres_decisions, postgres_liquidation, postgres_render
 from aplypro_documents.domain.decisions import newer_schooling
 from aplypro_documents.domain.errors import DocumentRuleError
 from aplypro_documents.domain.model import Document, DocumentKind
 from aplypro_documents.domain.numbering import next_version, pfmp_number
-from aplypro_documents.rendering.isolation import RenderWorkerCrashedError, render_isolating
 from aplypro_documents.rendering.payloads import to_payload
-from aplypro_documents.rendering.pool import render_batch
 from aplypro_documents.service_layer.content import (
     PARIS,
     WIRE_KINDS,
     abrogation_from,
     attribution_from,
+    content_hash,
     input_hash,
+    layout_key,
     liquidation_from,
     number_and_version,
     object_key,
     paris_today,
     withdrawal_from,
 )
-from aplypro_documents.service_layer.render_metrics import observe_render
 
 log = structlog.get_logger(__name__)
 K = DocumentKind
@@ -75,13 +73,10 @@ def shares(batch_size: int, kinds: int) -> list[int]:
 
 
 class DecisionIssuer:
-    def __init__(self, *, pool: asyncpg.Pool, storage: Storage, executor: Executor | None, topic: str,
-                 batch_size: int, attempts: int,
-                 render: Callable[[list[dict[str, Any]]], list[bytes]] = render_batch,
+    def __init__(self, *, pool: asyncpg.Pool, topic: str, batch_size: int, attempts: int,
                  programmes: Mapping[str, str] | None = None, clock: Callable[[], date] = paris_today) -> None:
-        self._pool, self._storage, self._executor = pool, storage, executor
-        self._topic = topic
-        self._batch_size, self._attempts, self._render_fn = batch_size, attempts, render
+        self._pool, self._topic = pool, topic
+        self._batch_size, self._attempts = batch_size, attempts
         self._programmes = dict(programmes or {})
         self._clock = clock
         self._turn = 0  # which kind claims first in the next batch (fair scheduling)
@@ -89,39 +84,17 @@ class DecisionIssuer:
         self.unchanged = 0  # DA reissues skipped: same content as the current version
 
     async def issue_batch(self) -> int:
-        """Handle one batch; returns how many queued documents it took (issued, skipped or refused)."""
+        """Issue one batch; returns how many queued documents it took (issued, skipped or refused)."""
         async with self._pool.acquire() as conn, conn.transaction():
             today = self._clock()
             jobs = await self._claim(conn, today)
             if not jobs:
                 return 0
             ready = [job for job in jobs if await self._build(conn, job, today)]
-            issued, failed = await self._render(conn, ready) if ready else (0, False)
-        self.issued += issued
-        # Nothing issued and something failed: the caller waits before the next batch, as for any failure.
-        return 0 if failed and not issued else len(jobs)
-
-    async def _render(self, conn: Any, ready: list[_Job]) -> tuple[int, bool]:
-        """Render, record what rendered, count what failed; (documents issued, whether any failed).
-
-        CPU work off the event loop, so the consumer's heartbeats keep going. A worker crash is no
-        attempt: the batch is rendered again around the payload that crashes it (isolation.py).
-        """
-        started = time.perf_counter()
-        outcomes = await render_isolating(self._render_fn, [to_payload(job.doc) for job in ready if job.doc],
-                                          self._executor)
-        observe_render([str(job.kind) for job, out in zip(ready, outcomes, strict=True) if isinstance(out, bytes)],
-                       time.perf_counter() - started)
-        rendered = [(job, pdf) for job, pdf in zip(ready, outcomes, strict=True) if isinstance(pdf, bytes)]
-        if rendered:
-            await self._record(conn, [job for job, _ in rendered], [pdf for _, pdf in rendered])
-        failures: dict[int, tuple[Exception, list[_Job]]] = {}  # one failure per render that raised
-        for job, outcome in zip(ready, outcomes, strict=True):
-            if isinstance(outcome, Exception):
-                failures.setdefault(id(outcome), (outcome, []))[1].append(job)
-        for exc, jobs in failures.values():
-            await self._failed(conn, jobs, exc, final=isinstance(exc, RenderWorkerCrashedError))
-        return len(rendered), bool(failures)
+            if ready:
+                await self._record(conn, ready)
+        self.issued += len(ready)
+        return len(jobs)
 
     async def _claim(self, conn: Any, today: date) -> list[_Job]:
         """Up to batch_size queued documents: each kind an equal share, again and again over what the kinds
@@ -227,25 +200,29 @@ class DecisionIssuer:
         job.extra["input_sha256"] = input_hash(doc)
         return doc
 
-    async def _record(self, conn: Any, jobs: list[_Job], pdfs: list[bytes]) -> None:
-        loop = asyncio.get_running_loop()
+    async def _record(self, conn: Any, jobs: list[_Job]) -> None:
+        """The documents rows with their frozen content, and one DocumentIssued each, in the batch's transaction."""
+        rows: list[dict[str, Any]] = []
         out: list[OutboxRow] = []
-        for job, pdf in zip(jobs, pdfs, strict=True):
+        for job in jobs:
             assert job.doc is not None
             number, version = number_and_version(job.doc)
-            stored = await loop.run_in_executor(None, self._storage.put, object_key(job.doc), pdf)
-            document_id = uuid.uuid4()
-            await postgres.record_document(conn, {
+            payload = to_payload(job.doc)
+            document_id, content_sha256 = uuid.uuid4(), content_hash(payload)
+            pfmp_numbers = tuple(job.extra.get("pfmp_numbers", ()))
+            rows.append({
                 "document_id": document_id, "kind": str(job.kind), "schooling_id": job.row["schooling_id"],
-                "number": number, "version": version, "storage_ref": stored.ref, "sha256": stored.sha256,
-                "size_bytes": stored.size_bytes, "input_sha256": job.extra.get("input_sha256")})
-            out.append(event_row(self._topic, job.row["student_id"], DocumentReady(
+                "student_id": job.row["student_id"], "number": number, "version": version,
+                "input_sha256": job.extra.get("input_sha256"), "render_payload": payload,
+                "content_sha256": content_sha256, "layout_key": layout_key(job.doc), "object_key": object_key(job.doc),
+                "pfmp_numbers": [p.model_dump(mode="json") for p in pfmp_numbers]})
+            out.append(event_row(self._topic, job.row["student_id"], DocumentIssued(
                 producer="documents", document_id=document_id, kind=WIRE_KINDS[job.kind],
                 schooling_id=job.row["schooling_id"], student_id=job.row["student_id"], number=number,
-                version=version, storage_ref=stored.ref, sha256=stored.sha256, size_bytes=stored.size_bytes,
-                pfmp_numbers=tuple(job.extra.get("pfmp_numbers", ())))))
+                version=version, content_sha256=content_sha256, pfmp_numbers=pfmp_numbers)))
             log.info("document_issued", kind=str(job.kind), schooling_id=str(job.row["schooling_id"]),
                      version=version)
+        await postgres_render.insert_issued(conn, rows)
         await write_outbox(conn, out)
 
     async def _failed(self, conn: Any, jobs: list[_Job], exc: Exception, *, final: bool = False) -> None:

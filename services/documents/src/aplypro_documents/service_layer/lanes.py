@@ -1,4 +1,7 @@
-"""The renderer's lanes: several `issue_batch` loops side by side, over one render pool.
+"""The documents' lanes: issue lanes and render lanes side by side (issue, then render), over one render pool.
+
+Each lane loops over its batch function (issue.DecisionIssuer.issue_batch, render.DocumentRenderer.render_batch):
+asyncio runs them all, so the render lanes go on while the issue lanes have work and the other way round.
 
 The lanes live and die together (a TaskGroup): a lane that fails for good cancels the others before
 the caller shuts their render pool down. An orphan lane left on a closed pool would fail every batch it
@@ -10,7 +13,7 @@ its documents stay queued, the lane waits a moment and goes on.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 from aplypro_servicekit.deadletter import is_transient
@@ -20,14 +23,23 @@ log = structlog.get_logger(__name__)
 TRANSIENT_PAUSE_S = 1.0
 
 
-async def run_lanes(issue_batch: Callable[[], Awaitable[int]], lanes: int, poll_interval_s: float,
+Batch = Callable[[], Awaitable[int]]
+
+
+async def run_lanes(issue_batch: Batch, lanes: int, poll_interval_s: float,
                     *, transient_pause_s: float = TRANSIENT_PAUSE_S) -> None:
     """Run `lanes` loops of `issue_batch` until one fails for good; then cancel the rest and raise its error."""
+    await run_all([issue_batch] * lanes, poll_interval_s, transient_pause_s=transient_pause_s)
 
-    async def lane() -> None:
+
+async def run_all(batches: Sequence[Batch], poll_interval_s: float,
+                  *, transient_pause_s: float = TRANSIENT_PAUSE_S) -> None:
+    """One lane per batch function, until one fails for good; then cancel the rest and raise its error."""
+
+    async def lane(batch: Batch) -> None:
         while True:
             try:
-                took = await issue_batch()
+                took = await batch()
             except Exception as exc:
                 if not is_transient(exc):
                     raise
@@ -40,7 +52,7 @@ async def run_lanes(issue_batch: Callable[[], Awaitable[int]], lanes: int, poll_
 
     try:
         async with asyncio.TaskGroup() as group:
-            for _ in range(lanes):
-                group.create_task(lane())
+            for batch in batches:
+                group.create_task(lane(batch))
     except ExceptionGroup as failed:
         raise failed.exceptions[0] from None  # the first lane's error; the others were cancelled
