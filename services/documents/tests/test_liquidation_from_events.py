@@ -112,7 +112,7 @@ async def test_no_etat_liquidatif_certifies_a_payment_on_a_withdrawn_da(
 
 
 async def test_an_archived_rib_is_never_printed_and_the_next_one_is(
-    feed: Feed, issuer: DecisionIssuer, pool: asyncpg.Pool
+    feed: Feed, issuer: IssueThenRender, pool: asyncpg.Pool
 ) -> None:
     """Issue 13: RibArchived (replaced, or kept archived by a merge) takes the RIB off the état liquidatif; a stale
     one (a newer RIB is held) changes nothing."""
