@@ -277,7 +277,21 @@ async def test_render_lanes_run_while_the_issue_lanes_have_work(
                 first_render.append(await conn.fetchval("SELECT count(*) FROM render_queue"))
         return done
 
-    lanes = asyncio.create_task(run_all([issuer.issue_batch, render_batch_noting_the_queue,
+    issued_batches = [0]
+
+    async def issue_batch_leaving_time_to_render() -> int:
+        # After two batches the issue lane gives a render lane running beside it up to 10 s to store a PDF (it
+        # takes 0.05 s), so the check below does not hang on how fast this machine numbers 40 documents. Lanes
+        # that did not run side by side would still fail it: nothing would render while the queue waits.
+        if issued_batches[0] >= 2:
+            for _ in range(200):
+                if first_render:
+                    break
+                await asyncio.sleep(0.05)
+        issued_batches[0] += 1
+        return await issuer.issue_batch()
+
+    lanes = asyncio.create_task(run_all([issue_batch_leaving_time_to_render, render_batch_noting_the_queue,
                                          render_batch_noting_the_queue], 0.02))  # fmt: skip
     try:
         for _ in range(600):
