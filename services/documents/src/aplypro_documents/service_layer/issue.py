@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import structlog
@@ -64,12 +64,34 @@ class _Job:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+_T = TypeVar("_T")
 ORDER: tuple[DocumentKind, ...] = (K.WITHDRAWAL, K.ABROGATION, K.LIQUIDATION, K.ATTRIBUTION)
 
 
 def shares(batch_size: int, kinds: int) -> list[int]:
     """Equal shares of a batch, the larger ones first (50 over 4 kinds: 13, 13, 12, 12)."""
     return [batch_size // kinds + (1 if index < batch_size % kinds else 0) for index in range(kinds)]
+
+
+async def claim_fairly(turn: int, batch_size: int,
+                       claim: Callable[[DocumentKind, int], Awaitable[list[_T]]]) -> list[_T]:
+    """Up to batch_size items: each kind an equal share, again and again over what the kinds that ran out left,
+    in an order that turns with `turn` (the issue and the render lanes share this fairness)."""
+    order = ORDER[turn % len(ORDER):] + ORDER[: turn % len(ORDER)]
+    items: list[_T] = []
+    active = list(order)  # kinds that may have more: each round shares what is left of the batch among them
+    while active and len(items) < batch_size:
+        still: list[DocumentKind] = []
+        for kind, share in zip(active, shares(batch_size - len(items), len(active)), strict=True):
+            if share == 0:
+                still.append(kind)
+                continue
+            got = await claim(kind, share)
+            items += got
+            if len(got) == share:
+                still.append(kind)  # took its whole share: it may have more
+        active = still  # every round either fills its shares or drops a kind: it ends
+    return items
 
 
 class DecisionIssuer:
@@ -97,38 +119,30 @@ class DecisionIssuer:
         return len(jobs)
 
     async def _claim(self, conn: Any, today: date) -> list[_Job]:
-        """Up to batch_size queued documents: each kind an equal share, again and again over what the kinds
-        that ran out left, in an order that turns with every batch."""
-        claims: dict[DocumentKind, Callable[[int, list[Any]], Any]] = {
-            K.WITHDRAWAL: lambda n, held: postgres_decisions.claim_withdrawals(conn, n, held),
-            K.ABROGATION: lambda n, held: postgres_decisions.claim_abrogations(conn, n, today, held),
-            K.LIQUIDATION: lambda n, held: postgres_liquidation.claim_liquidations(conn, n, held, last_establishment),
-            K.ATTRIBUTION: lambda n, held: postgres.claim_ready(conn, n, held, last_class),
-        }
-        order = ORDER[self._turn % len(ORDER):] + ORDER[: self._turn % len(ORDER)]
-        self._turn += 1
-        held: dict[DocumentKind, list[Any]] = {kind: [] for kind in order}
-        jobs: list[_Job] = []
+        """Up to batch_size queued documents, shared fairly between the kinds (claim_fairly)."""
         last_class: postgres.ClassKey | None = None  # a batch's DAs go on with the class they stopped in
         last_establishment: postgres_liquidation.EstablishmentKey | None = None  # and its états liquidatifs too
-        active = list(order)  # kinds that may have more: each round shares what is left of the batch among them
-        while active and len(jobs) < self._batch_size:
-            still: list[DocumentKind] = []
-            for kind, share in zip(active, shares(self._batch_size - len(jobs), len(active)), strict=True):
-                if share == 0:
-                    still.append(kind)
-                    continue
-                rows = await claims[kind](share, held[kind])
-                jobs += [_Job(kind, row) for row in rows]
-                held[kind] += [row["schooling_id"] for row in rows]
-                if kind is K.ATTRIBUTION and rows:
-                    last_class = postgres.class_of(rows[-1])
-                if kind is K.LIQUIDATION and rows:
+        held: dict[DocumentKind, list[Any]] = {kind: [] for kind in ORDER}
+
+        async def claim(kind: DocumentKind, share: int) -> list[_Job]:
+            nonlocal last_class, last_establishment
+            if kind is K.WITHDRAWAL:
+                rows = await postgres_decisions.claim_withdrawals(conn, share, held[kind])
+            elif kind is K.ABROGATION:
+                rows = await postgres_decisions.claim_abrogations(conn, share, today, held[kind])
+            elif kind is K.LIQUIDATION:
+                rows = await postgres_liquidation.claim_liquidations(conn, share, held[kind], last_establishment)
+                if rows:
                     last_establishment = postgres_liquidation.establishment_of(rows[-1])
-                if len(rows) == share:
-                    still.append(kind)  # took its whole share: it may have more
-            active = still  # every round either fills its shares or drops a kind: it ends
-        return jobs
+            else:
+                rows = await postgres.claim_ready(conn, share, held[kind], last_class)
+                if rows:
+                    last_class = postgres.class_of(rows[-1])
+            held[kind] += [row["schooling_id"] for row in rows]
+            return [_Job(kind, row) for row in rows]
+
+        self._turn += 1
+        return await claim_fairly(self._turn - 1, self._batch_size, claim)
 
     async def _build(self, conn: Any, job: _Job, today: date) -> bool:
         """Fill job.doc; False when there is nothing to issue (no longer due, already issued, unchanged)."""

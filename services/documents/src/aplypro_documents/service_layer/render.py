@@ -7,7 +7,7 @@ again (deterministic rendering, same object key). Nothing but the frozen content
 was issued even if the projections changed since.
 
 Batches share layouts as the issue batches did: a class's DAs, an establishment's états liquidatifs together;
-each kind gets an equal share of a batch, in an order that turns with every batch (issue.shares). A
+each kind gets an equal share of a batch, in an order that turns with every batch (issue.claim_fairly). A
 schooling's documents render in the order they were issued (postgres_render: an état liquidatif's
 DocumentReady never before its DA's).
 
@@ -41,7 +41,7 @@ from aplypro_documents.domain.model import DocumentKind
 from aplypro_documents.rendering.isolation import Outcome, RenderWorkerCrashedError, render_isolating
 from aplypro_documents.rendering.pool import render_batch
 from aplypro_documents.service_layer.content import WIRE_KINDS, paris_today
-from aplypro_documents.service_layer.issue import ORDER, DecisionIssuer, shares
+from aplypro_documents.service_layer.issue import DecisionIssuer, claim_fairly
 from aplypro_documents.service_layer.render_metrics import observe_render
 
 log = structlog.get_logger(__name__)
@@ -80,30 +80,21 @@ class DocumentRenderer:
         return len(done)
 
     async def _claim(self, conn: Any) -> list[dict[str, Any]]:
-        """Up to batch_size issued documents: each kind an equal share, again over what the kinds that ran out
-        left, in an order that turns with every batch; a grouped kind goes on with the layout it stopped in."""
-        order = ORDER[self._turn % len(ORDER):] + ORDER[: self._turn % len(ORDER)]
-        self._turn += 1
+        """Up to batch_size issued documents, shared fairly between the kinds (claim_fairly); a grouped kind
+        goes on with the layout it stopped in."""
         held: list[UUID] = []
         last: dict[DocumentKind, str | None] = {}
-        rows: list[dict[str, Any]] = []
-        active = list(order)
-        while active and len(rows) < self._batch_size:
-            still: list[DocumentKind] = []
-            for kind, share in zip(active, shares(self._batch_size - len(rows), len(active)), strict=True):
-                if share == 0:
-                    still.append(kind)
-                    continue
-                got = await postgres_render.claim_unrendered(conn, str(kind), share, held, grouped=kind in GROUPED,
-                                                             continue_with=last.get(kind))  # fmt: skip
-                rows += got
-                held += [row["document_id"] for row in got]
-                if got:
-                    last[kind] = got[-1]["layout_key"]
-                if len(got) == share:
-                    still.append(kind)
-            active = still
-        return rows
+
+        async def claim(kind: DocumentKind, share: int) -> list[dict[str, Any]]:
+            got = await postgres_render.claim_unrendered(conn, str(kind), share, held, grouped=kind in GROUPED,
+                                                         continue_with=last.get(kind))  # fmt: skip
+            held.extend(row["document_id"] for row in got)
+            if got:
+                last[kind] = got[-1]["layout_key"]
+            return got
+
+        self._turn += 1
+        return await claim_fairly(self._turn - 1, self._batch_size, claim)
 
     async def _render_all(self, payloads: Sequence[dict[str, Any]]) -> list[Outcome]:
         """One outcome per payload. CPU work off the event loop; a worker crash is isolated (isolation.py); a
