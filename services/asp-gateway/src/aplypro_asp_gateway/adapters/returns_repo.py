@@ -156,7 +156,7 @@ UPDATE payment_requests pr SET state = d.state, return_reasons = d.reasons,
 FROM d
 WHERE pr.payment_request_id = d.id AND pr.state = d.expected
 RETURNING pr.payment_request_id, pr.pfmp_id, pr.student_id, pr.state, pr.return_reasons, pr.paid_cents,
-          pr.recovery, pr.event_version, pr.correlation_id, pr.requested_event_id
+          pr.recovery, pr.event_version, pr.correlation_id, pr.requested_event_id, pr.rib_id
 """
 
 
