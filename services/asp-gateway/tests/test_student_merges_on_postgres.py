@@ -231,7 +231,8 @@ async def sent_not_answered(pool: asyncpg.Pool, options: BuildOptions, event: Pa
     """The request in a file of its own, uploaded, no answer yet: its file and record id."""
     await feed(pool, projection.on_payment_requested, event)
     built = await build_payment_file(pool, options)
-    assert built.records == 1 and built.file_name is not None
+    assert built.records == 1
+    assert built.file_name is not None
     assert (await row(pool, event.payment_request_id))["state"] == "sent"
     record_id = await pool.fetchval("SELECT record_id FROM file_records WHERE payment_request_id = $1",
                                     event.payment_request_id)

@@ -28,8 +28,8 @@ from aplypro_contracts import PaymentRequestStateChanged
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 
-from aplypro_asp_gateway.adapters import returns_repo as repo
 from aplypro_asp_gateway.adapters import merges_repo, send_repo
+from aplypro_asp_gateway.adapters import returns_repo as repo
 from aplypro_asp_gateway.adapters.returns import ReturnFileRefused, read_return_bytes
 from aplypro_asp_gateway.adapters.returns.detect import kind_from_name
 from aplypro_asp_gateway.domain import address_corrections as corrections
