@@ -225,3 +225,70 @@ async def _opened_of(pool: asyncpg.Pool, schooling_id: uuid.UUID) -> dict[str, o
     return {"producer": "students", "schooling_id": held["schooling_id"], "class_label": "TLE PRO MELEC",
             "establishment": {"uai": UAI, "name": "LP test"}, "school_year": 2025, "mef": MEF.model_dump(),
             "start_date": held["start_date"]}
+
+
+async def sent_not_answered(pool: asyncpg.Pool, options: BuildOptions, event: PaymentRequested) -> tuple[str, int]:
+    """The request in a file of its own, uploaded, no answer yet: its file and record id."""
+    await feed(pool, projection.on_payment_requested, event)
+    built = await build_payment_file(pool, options)
+    assert built.records == 1
+    assert built.file_name is not None
+    assert (await row(pool, event.payment_request_id))["state"] == "sent"
+    record_id = await pool.fetchval("SELECT record_id FROM file_records WHERE payment_request_id = $1",
+                                    event.payment_request_id)
+    return built.file_name, record_id
+
+
+async def test_a_creation_in_flight_at_the_merge_answered_with_another_individual_goes_to_the_conflicts(
+    pool: asyncpg.Pool, options: BuildOptions
+) -> None:
+    survivor, survivor_schooling = await register(pool, 2)
+    merged, merged_schooling = await register(pool, 1)
+    await sent_and_integrated(pool, options, request(survivor, survivor_schooling, 1), 1)  # individual 1200001
+    # The merged student's first PFMP is at the ASP, creating its individual, when the merge arrives.
+    in_flight = request(merged, merged_schooling, 1)
+    file_name, record_id = await sent_not_answered(pool, options, in_flight)
+    await feed(pool, projection.HANDLERS_BY_TOPIC["students"]["StudentsMerged"], merge(survivor, merged))
+    assert await pool.fetchval("SELECT count(*) FROM asp_individual_conflicts") == 0  # only one known so far
+
+    # The answer brings the merged student's new individual 1200000: applied to the request (now the survivor's),
+    # the pair recorded as when both were known at the merge, never an unmatched line.
+    [answer] = await ingest(pool, options, integrations(file_name, [], integration_line(record_id, 0)))
+    assert (answer.applied, answer.unmatched) == (1, 0)
+    assert await pool.fetchval("SELECT count(*) FROM unmatched_return_lines") == 0
+    answered = await row(pool, in_flight.payment_request_id)
+    assert (answered["state"], answered["student_id"], answered["asp_individual_id"]) == (
+        "integrated", survivor, "1200000")
+    conflicts = [dict(r) for r in await pool.fetch(
+        "SELECT survivor_id, merged_id, kept_id, other_id FROM asp_individual_conflicts")]
+    assert conflicts == [{"survivor_id": survivor, "merged_id": merged, "kept_id": "1200001", "other_id": "1200000"}]
+    [gauge] = [g.sql for g in GATEWAY_GAUGES if g.name == "aplypro_asp_individual_conflicts"]
+    assert await pool.fetchval(gauge) == 1
+
+    # The survivor's next PFMP carries its own individual, though the merged one was answered last; the answer
+    # replayed is a duplicate.
+    await feed(pool, projection.on_payment_requested, request(survivor, await open_schooling(pool, survivor), 1))
+    content = await next_file(pool, options)
+    assert b'<INDIVIDU idIndividu="1200001" modification="O">' in content
+    [again] = await ingest(pool, options, integrations(file_name, [], integration_line(record_id, 0), ""))
+    assert (again.duplicates, again.unmatched) == (1, 0)
+
+
+async def test_a_creation_in_flight_at_the_merge_gives_its_individual_to_a_survivor_without_one(
+    pool: asyncpg.Pool, options: BuildOptions
+) -> None:
+    survivor, _ = await register(pool, 2)
+    merged, merged_schooling = await register(pool, 1)
+    in_flight = request(merged, merged_schooling, 1)
+    file_name, record_id = await sent_not_answered(pool, options, in_flight)
+    await feed(pool, projection.HANDLERS_BY_TOPIC["students"]["StudentsMerged"], merge(survivor, merged))
+
+    [answer] = await ingest(pool, options, integrations(file_name, [], integration_line(record_id, 0)))
+    assert (answer.applied, answer.unmatched) == (1, 0)
+    assert await pool.fetchval("SELECT count(*) FROM asp_individual_conflicts") == 0
+    assert await pool.fetchval("SELECT asp_individual_id FROM kept_asp_individuals WHERE student_id = $1",
+                               survivor) == "1200000"
+    # The survivor's first PFMP: the ASP already holds this person; no second individual is created.
+    await feed(pool, projection.on_payment_requested, request(survivor, await open_schooling(pool, survivor), 1))
+    content = await next_file(pool, options)
+    assert b'<INDIVIDU idIndividu="1200000" modification="O">' in content

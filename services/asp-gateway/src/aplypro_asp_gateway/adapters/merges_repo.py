@@ -3,8 +3,9 @@ to the survivor, and the ASP individual id the survivor's next records carry is 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from aplypro_servicekit.db import Connection
@@ -20,6 +21,22 @@ _INDIVIDUAL = (
     "SELECT COALESCE((SELECT asp_individual_id FROM kept_asp_individuals WHERE student_id = $1), "
     "(SELECT asp_individual_id FROM payment_requests WHERE student_id = $1 AND asp_individual_id IS NOT NULL "
     "ORDER BY answered_at DESC NULLS LAST, record_id DESC LIMIT 1))")
+
+
+# The same, leaving out one request: the id the survivor held before that request's answer.
+_INDIVIDUAL_BESIDES = (
+    "SELECT COALESCE((SELECT asp_individual_id FROM kept_asp_individuals WHERE student_id = $1), "
+    "(SELECT asp_individual_id FROM payment_requests WHERE student_id = $1 AND asp_individual_id IS NOT NULL "
+    "AND payment_request_id <> $2 ORDER BY answered_at DESC NULLS LAST, record_id DESC LIMIT 1))")
+
+
+@dataclass(frozen=True)
+class InFlightConflict:
+    """The ASP answered a creation in flight at the merge with an individual other than the survivor's."""
+
+    survivor_id: UUID
+    merged_id: UUID
+    payment_request_id: UUID
 
 
 @dataclass(frozen=True)
@@ -49,6 +66,9 @@ async def record_merge(conn: Connection, merged: UUID, survivor: UUID) -> bool:
 
 async def repoint(conn: Connection, merged: UUID, survivor: UUID) -> Repointed:
     ids = Repointed(await conn.fetchval(_INDIVIDUAL, survivor), await conn.fetchval(_INDIVIDUAL, merged))
+    # a moved request remembers whose it was: its ASP answer may name that student's new individual (in_flight)
+    await conn.execute("UPDATE payment_requests SET merged_from = COALESCE(merged_from, $1) WHERE student_id = $1",
+                       merged)
     for table in _BY_STUDENT:
         await conn.execute(f"UPDATE {table} SET student_id = $2 WHERE student_id = $1", merged, survivor)
     # The survivor's RIB at an establishment stays (the students service archived the merged one there); the
@@ -71,6 +91,30 @@ async def repoint(conn: Connection, merged: UUID, survivor: UUID) -> Repointed:
     await conn.execute("UPDATE payment_requests SET recheck = true WHERE student_id = $1 AND state = 'pending'",
                        survivor)
     return ids
+
+
+async def settle_in_flight(conn: Connection, moved: Sequence[Any]) -> list[InFlightConflict]:
+    """Integration answers just applied to requests a merge moved (`merged_from`): the individual the ASP created
+    for the merged student while the merge was in flight. A survivor without an individual id takes it (pinned:
+    its next records carry it); one with another keeps its own and the pair is recorded for an operator, as when
+    both had one at the merge. Returns the conflicts recorded now."""
+    found: list[InFlightConflict] = []
+    for row in moved:
+        if row["state"] != "integrated" or row["merged_from"] is None or row["asp_individual_id"] is None:
+            continue
+        survivor, merged, created = row["student_id"], row["merged_from"], row["asp_individual_id"]
+        kept = await conn.fetchval(_INDIVIDUAL_BESIDES, survivor, row["payment_request_id"])
+        if kept is None or kept == created:
+            await conn.execute("INSERT INTO kept_asp_individuals VALUES ($1, $2) ON CONFLICT (student_id) "
+                               "DO UPDATE SET asp_individual_id = EXCLUDED.asp_individual_id", survivor, created)
+            continue
+        await conn.execute("INSERT INTO kept_asp_individuals VALUES ($1, $2) ON CONFLICT (student_id) "
+                           "DO NOTHING", survivor, kept)  # the survivor's own, though this answer came last
+        if await conn.fetchval(
+                "INSERT INTO asp_individual_conflicts (survivor_id, merged_id, kept_id, other_id) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true", survivor, merged, kept, created):
+            found.append(InFlightConflict(survivor, merged, row["payment_request_id"]))
+    return found
 
 
 async def survivors(conn: Connection, student_ids: Iterable[UUID]) -> dict[UUID, UUID]:

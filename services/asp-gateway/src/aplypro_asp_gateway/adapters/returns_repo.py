@@ -16,7 +16,7 @@ from aplypro_asp_gateway.domain.return_match import Change, HeldIds, Outcome, Re
 _WORDS = {r.key: r.words for r in all_reasons()}
 _VIEW = """pr.payment_request_id, pr.pfmp_id, pr.student_id, pr.schooling_id, pr.state, fr.pfmp_number,
 pr.asp_individual_id, pr.asp_dossier_id, pr.asp_prestation_id, pr.return_reasons, pr.paid_cents, pr.paid_on,
-pr.recovery"""
+pr.recovery, pr.merged_from"""
 
 
 def _view(row: Any) -> RequestView:
@@ -25,7 +25,7 @@ def _view(row: Any) -> RequestView:
         schooling_id=row["schooling_id"], state=row["state"], pfmp_number=row["pfmp_number"],
         individual=row["asp_individual_id"], dossier=row["asp_dossier_id"], prestation=row["asp_prestation_id"],
         reasons=tuple(row["return_reasons"]), paid_cents=row["paid_cents"], paid_on=row["paid_on"],
-        recovery=row["recovery"])
+        recovery=row["recovery"], merged_from=row["merged_from"])
 
 
 async def lock_ingest(conn: Connection, schema: str) -> None:
@@ -113,7 +113,7 @@ async def records_of_correction(conn: Connection, upload_name: str | None, recor
     rows = await conn.fetch(
         "SELECT cr.record_id, pr.payment_request_id, pr.pfmp_id, pr.student_id, pr.schooling_id, pr.state, "
         "NULL::text AS pfmp_number, ids.asp_individual_id, ids.asp_dossier_id, ids.asp_prestation_id, "
-        "pr.return_reasons, pr.paid_cents, pr.paid_on, pr.recovery FROM correction_records cr "
+        "pr.return_reasons, pr.paid_cents, pr.paid_on, pr.recovery, pr.merged_from FROM correction_records cr "
         "JOIN payment_requests pr USING (payment_request_id) "
         "LEFT JOIN LATERAL (SELECT p.asp_individual_id, p.asp_dossier_id, p.asp_prestation_id "
         "                   FROM payment_requests p WHERE p.pfmp_id = pr.pfmp_id AND p.asp_prestation_id IS NOT NULL "
@@ -156,7 +156,8 @@ UPDATE payment_requests pr SET state = d.state, return_reasons = d.reasons,
 FROM d
 WHERE pr.payment_request_id = d.id AND pr.state = d.expected
 RETURNING pr.payment_request_id, pr.pfmp_id, pr.student_id, pr.state, pr.return_reasons, pr.paid_cents,
-          pr.recovery, pr.event_version, pr.correlation_id, pr.requested_event_id, pr.rib_id
+          pr.recovery, pr.event_version, pr.correlation_id, pr.requested_event_id, pr.merged_from,
+          pr.asp_individual_id, pr.rib_id
 """
 
 

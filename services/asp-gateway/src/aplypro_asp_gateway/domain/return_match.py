@@ -38,6 +38,7 @@ class RequestView:
     paid_cents: int | None = None
     paid_on: date | None = None
     recovery: bool = False
+    merged_from: UUID | None = None  # the student the request was made for, before a merge moved it
 
     def answer(self) -> tuple[str, tuple[str, ...], int | None, date | None, bool]:
         return self.state, self.reasons, self.paid_cents, self.paid_on, self.recovery
@@ -88,7 +89,12 @@ class HeldIds:
     def take(self, request: RequestView, ids: AspIds | None = None) -> None:
         ids = ids or AspIds(individual=request.individual, dossier=request.dossier, prestation=request.prestation)
         for name, value, owner in _owners(request, ids):
-            if value is not None:
+            if value is not None and name == "individual" and request.merged_from is not None and (
+                    self.by_owner[name].get(owner, value) != value):
+                # the merged student's individual: the survivor keeps its own, both name the one person
+                self.by_value[name][value] = owner
+                self.merged_individuals[owner] = self.merged_individuals.get(owner, frozenset()) | {value}
+            elif value is not None:
                 self.by_value[name][value] = owner
                 self.by_owner[name][owner] = value
         if request.state == "integrated":
@@ -100,8 +106,11 @@ class HeldIds:
                 continue
             if self.by_value[name].get(value, owner) != owner:
                 return f"{name}_id_held_by_another"
+            # A request a merge moved may bring the individual the ASP created for the merged student while the
+            # merge was in flight: it lands on the survivor (taken, or the pair recorded: merges_repo.settle_in_flight)
             if self.by_owner[name].get(owner, value) != value and not (
-                    name == "individual" and value in self.merged_individuals.get(owner, ())):
+                    name == "individual" and (value in self.merged_individuals.get(owner, ())
+                                              or request.merged_from is not None)):
                 return f"{name}_id_changed"
         if self.integrated.get(request.pfmp_id, request.payment_request_id) != request.payment_request_id:
             return "pfmp_already_integrated"

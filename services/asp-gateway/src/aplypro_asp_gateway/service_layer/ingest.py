@@ -28,8 +28,8 @@ from aplypro_contracts import PaymentRequestStateChanged
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 
+from aplypro_asp_gateway.adapters import merges_repo, send_repo
 from aplypro_asp_gateway.adapters import returns_repo as repo
-from aplypro_asp_gateway.adapters import send_repo
 from aplypro_asp_gateway.adapters.returns import ReturnFileRefused, read_return_bytes
 from aplypro_asp_gateway.adapters.returns.detect import kind_from_name
 from aplypro_asp_gateway.domain import address_corrections as corrections
@@ -119,6 +119,11 @@ async def ingest_return(pool: asyncpg.Pool, incoming: IncomingReturn, *, topic: 
                                 unmatched=unknown)
         moved = await repo.move(conn, parsed.name, [o.change for o in outcomes if o.change])
         outcomes = _confirm(outcomes, {r["payment_request_id"] for r in moved})
+        for conflict in await merges_repo.settle_in_flight(conn, moved):
+            # ids only: the two ASP ids are in asp_individual_conflicts for the operator
+            log.warning("asp_individual_conflict", code="asp_individual_conflict", in_flight=True,
+                        survivor_id=str(conflict.survivor_id), merged_id=str(conflict.merged_id),
+                        payment_request_id=str(conflict.payment_request_id))
         await repo.record_file(conn, parsed.name, parsed.sha256, parsed.kind.value, parsed.upload_name, outcomes)
         await write_outbox(conn, [_state_changed(topic, row) for row in moved])
         # An answer gives the ids a waiting request of the student carries, or frees its creation (§4.3); a

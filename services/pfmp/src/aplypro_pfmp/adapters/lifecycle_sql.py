@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -78,9 +79,19 @@ async def record_decision(conn: Connection, schooling_id: UUID, kind: str, versi
 
 async def has_decision(conn: Connection, schooling_id: UUID) -> bool:
     """An issued DA that was not withdrawn (an abrogated DA still covers the PFMPs of its schooling)."""
-    kinds = {r["kind"] for r in await conn.fetch("SELECT kind FROM decisions WHERE schooling_id = $1",
-                                                 schooling_id)}
+    return decision_covers((await decision_kinds(conn, [schooling_id])).get(schooling_id, set()))
+
+
+def decision_covers(kinds: set[str]) -> bool:
+    """The schooling's decision kinds include an issued DA and no retrait."""
     return "attribution" in kinds and "retrait" not in kinds
+
+
+async def decision_kinds(conn: Connection, schooling_ids: Sequence[UUID]) -> dict[UUID, set[str]]:
+    """Each schooling's decision kinds (none: absent)."""
+    rows = await conn.fetch("SELECT schooling_id, array_agg(DISTINCT kind) AS kinds FROM decisions "
+                            "WHERE schooling_id = ANY($1::uuid[]) GROUP BY schooling_id", list(set(schooling_ids)))
+    return {r["schooling_id"]: set(r["kinds"]) for r in rows}
 
 
 async def record_rib_status(conn: Connection, student_id: UUID, uai: str, *, has_rib: bool, version: int) -> bool:
@@ -104,10 +115,30 @@ async def has_rib(conn: Connection, student_id: UUID, uai: str) -> bool:
                                     student_id, uai))
 
 
+async def pairs_with_rib(conn: Connection, pairs: Sequence[tuple[UUID, str]]) -> set[tuple[UUID, str]]:
+    """The (student, establishment) pairs among these that have a RIB on file."""
+    if not pairs:
+        return set()
+    students, uais = zip(*set(pairs), strict=True)
+    rows = await conn.fetch("SELECT r.student_id, r.uai FROM ribs_on_file r "
+                            "JOIN unnest($1::uuid[], $2::text[]) AS p(student_id, uai) USING (student_id, uai)",
+                            list(students), list(uais))
+    return {(r["student_id"], r["uai"]) for r in rows}
+
+
 async def audit(conn: Connection, user_id: str, action: str, pfmp: Pfmp | None) -> None:
     await conn.execute("INSERT INTO pfmp_actions (user_id, action, pfmp_id, pfmp_version) VALUES ($1, $2, $3, $4)",
                        user_id, action, None if pfmp is None else pfmp.pfmp_id,
                        None if pfmp is None else pfmp.version)
+
+
+async def audit_many(conn: Connection, user_id: str, action: str, pfmps: Sequence[Pfmp]) -> None:
+    """One audit row per PFMP, in their order, in one statement."""
+    if pfmps:
+        await conn.execute(
+            "INSERT INTO pfmp_actions (user_id, action, pfmp_id, pfmp_version) "
+            "SELECT $1, $2, p.id, p.version FROM unnest($3::uuid[], $4::int[]) WITH ORDINALITY AS p(id, version, n) "
+            "ORDER BY p.n", user_id, action, [p.pfmp_id for p in pfmps], [p.version for p in pfmps])
 
 
 async def pfmp_for_update(conn: Connection, pfmp_id: UUID) -> tuple[Pfmp, dict[str, Any]] | None:

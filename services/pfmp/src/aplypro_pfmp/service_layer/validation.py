@@ -45,24 +45,30 @@ class ValidationReport:
         return {"validated": len(self.validated), "skipped": skipped}
 
 
-async def _guard(conn: Connection, pfmp: Pfmp, uai: str, today: date, *, require_rib: bool) -> Pfmp:
-    """The validated PFMP, or PfmpError with the reason."""
+def _check(pfmp: Pfmp, today: date, *, rib_missing: bool, decision_kinds: set[str]) -> Pfmp:
+    """The validated PFMP, or PfmpError with the reason; the guards in their order, on facts read before."""
     if pfmp.status.value in ("validated", "rectified"):
         raise PfmpError("already_validated", "the PFMP is already validated")
     validated = pfmp.validate(today)  # completed and ended
-    if require_rib and not await sql.has_rib(conn, pfmp.student_id, uai):
+    if rib_missing:
         raise PfmpError("missing_rib", "the student has no RIB for this PFMP's establishment")
-    if not await sql.has_decision(conn, pfmp.schooling_id):
+    if not sql.decision_covers(decision_kinds):
         raise PfmpError("missing_attributive_decision", "the schooling has no issued décision d'attribution")
     return validated
+
+
+async def _guard(conn: Connection, pfmp: Pfmp, uai: str, today: date, *, require_rib: bool) -> Pfmp:
+    """The validated PFMP, or PfmpError with the reason."""
+    rib_missing = require_rib and not await sql.has_rib(conn, pfmp.student_id, uai)
+    kinds = (await sql.decision_kinds(conn, [pfmp.schooling_id])).get(pfmp.schooling_id, set())
+    return _check(pfmp, today, rib_missing=rib_missing, decision_kinds=kinds)
 
 
 async def _write(conn: Connection, validated: Sequence[Pfmp], user_id: str, topic: str) -> None:
     await postgres.mark_validated(conn, [p.pfmp_id for p in validated])
     await write_outbox(conn, [event_row(topic, p.student_id, PfmpValidated(producer=PRODUCER, pfmp=to_state(p)))
                               for p in validated])
-    for pfmp in validated:
-        await sql.audit(conn, user_id, "validate", pfmp)
+    await sql.audit_many(conn, user_id, "validate", validated)
 
 
 async def validate_pfmps(conn: Connection, pfmp_ids: Sequence[UUID], user_id: str, *, today: date, topic: str,
@@ -102,11 +108,20 @@ async def validate_establishment(conn: Connection, *, uai: str | None, user_id: 
         "SELECT p.pfmp_id, s.uai FROM pfmps p JOIN schoolings s USING (schooling_id) WHERE p.status = 'completed' "
         "AND NOT p.deleted AND p.end_date <= $2 AND ($1::text IS NULL OR s.uai = $1)", uai, today)
     uai_of = {r["pfmp_id"]: r["uai"] for r in rows}
-    for pfmp in await postgres.completed_pfmps(conn, uai, today):
-        try:
-            uai_of_pfmp = uai_of.get(pfmp.pfmp_id) or str(await conn.fetchval(  # completed since the first read
+    pfmps = await postgres.completed_pfmps(conn, uai, today)
+    for pfmp in pfmps:  # completed since the first read
+        if pfmp.pfmp_id not in uai_of:
+            uai_of[pfmp.pfmp_id] = str(await conn.fetchval(
                 "SELECT uai FROM schoolings WHERE schooling_id = $1", pfmp.schooling_id))
-            report.validated.append(await _guard(conn, pfmp, uai_of_pfmp, today, require_rib=require_rib))
+    # The guards' facts for the whole list in two reads, not two per PFMP (a national list is 10⁵ PFMPs).
+    with_rib = (await sql.pairs_with_rib(conn, [(p.student_id, uai_of[p.pfmp_id]) for p in pfmps])
+                if require_rib else set())
+    kinds = await sql.decision_kinds(conn, [p.schooling_id for p in pfmps])
+    for pfmp in pfmps:
+        try:
+            rib_missing = require_rib and (pfmp.student_id, uai_of[pfmp.pfmp_id]) not in with_rib
+            report.validated.append(_check(pfmp, today, rib_missing=rib_missing,
+                                           decision_kinds=kinds.get(pfmp.schooling_id, set())))
         except PfmpError as exc:
             report.refused.append(Refusal(pfmp.pfmp_id, exc.code, str(exc)))
     await _write(conn, report.validated, user_id, topic)
