@@ -17,11 +17,13 @@ from aplypro_documents.entrypoints.cli import app
 from aplypro_documents.service_layer import downloads
 from aplypro_documents.service_layer.reissue import request_reissue
 from aplypro_documents.service_layer.render import IssueThenRender
+from aplypro_servicekit.db import migrate
 from typer.testing import CliRunner
 
 from .conftest import (
     IBAN,
     UAI,
+    Enrol,
     Feed,
     documents_of,
     identity_of,
@@ -35,6 +37,7 @@ from .conftest import (
 
 pytestmark = pytest.mark.integration
 NAME = "Garnier-Fictif"
+MIGRATION = "aplypro_documents:0008_render_payload_cleared.sql"
 
 
 async def payloads(pool: asyncpg.Pool, schooling_id: uuid.UUID) -> dict[str, str | None]:
@@ -99,3 +102,25 @@ async def test_the_render_clears_the_personal_rendering_input_and_every_later_us
     assert await documents_of(pool, schooling_id) == before
     assert await issuer.renderer.render_batch() == 0
     assert (await downloads.fetch(pool, storage, da["document_id"])).data == Path(da["storage_ref"]).read_bytes()
+
+
+async def test_migration_0008_clears_the_input_of_documents_rendered_before_and_keeps_the_unrendered(
+    enrol: Enrol, issuer: IssueThenRender, pool: asyncpg.Pool
+) -> None:
+    for name in ("Martin", "Petit"):
+        await enrol(name, "Léa", "TLE PRO MODE")
+    assert await issuer.issuer.issue_batch() == 2  # issued, neither rendered: both keep their input
+    async with pool.acquire() as conn:
+        # One of them rendered by the code before this change: PDF recorded, its input kept.
+        rendered = await conn.fetchval(
+            "UPDATE documents SET storage_ref = 'old/a.pdf', sha256 = repeat('0', 64), size_bytes = 1000, "
+            "rendered_at = now() WHERE document_id = (SELECT min(document_id::text)::uuid FROM documents) "
+            "RETURNING document_id")
+        await conn.execute("DELETE FROM schema_migrations WHERE name = $1", MIGRATION)
+    assert await migrate(pool, "documents", ["aplypro_documents"]) == [MIGRATION]
+    async with pool.acquire() as conn:
+        rows = {r["document_id"]: r["render_payload"] for r in await conn.fetch(
+            "SELECT document_id, render_payload FROM documents")}
+    assert rows.pop(rendered) is None
+    [unrendered] = rows.values()
+    assert unrendered is not None  # still to render: its only input
