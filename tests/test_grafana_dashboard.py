@@ -88,8 +88,23 @@ def test_every_metric_the_dashboard_queries_exists() -> None:
                  "aplypro_return_files", "aplypro_unmatched_return_lines", "aplypro_http_requests_total",
                  "aplypro_http_request_seconds_bucket", "aplypro_web_logins_total",
                  "aplypro_web_logins_rate_limited_total", "aplypro_students_api_ribs_refused_total",
-                 "aplypro_documents_batches_finished_total", "aplypro_documents_batch_zip_bytes_bucket"):
+                 "aplypro_documents_batches_finished_total", "aplypro_documents_batch_zip_bytes_bucket",
+                 "aplypro_documents_unrendered", "aplypro_documents_unrendered_oldest_seconds"):
         assert must in queried, must
+
+
+def test_the_oldest_unrendered_age_has_its_panel_beside_the_unrendered_counts() -> None:
+    """The render lag (issue 12) shows as an age in seconds, on the row of the unrendered counts."""
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    by_metric = {name: panel for panel in panels(dashboard["panels"]) for t in panel.get("targets", [])
+                 for name in re.findall(r"\baplypro_[a-z0-9_]+\b", t["expr"])}
+    counts, age = by_metric["aplypro_documents_unrendered"], by_metric["aplypro_documents_unrendered_oldest_seconds"]
+    assert age is not counts
+    assert age["fieldConfig"]["defaults"]["unit"] == "s"
+    assert age["gridPos"]["y"] == counts["gridPos"]["y"]  # side by side
+    assert age["gridPos"]["x"] == counts["gridPos"]["x"] + counts["gridPos"]["w"]
+    [target] = age["targets"]
+    assert "by (kind)" in target["expr"]
 
 
 def test_the_dashboard_is_importable_grafana_json() -> None:

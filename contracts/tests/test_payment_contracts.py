@@ -10,6 +10,7 @@ import pytest
 from aplypro_contracts import (
     PaymentRequested,
     PaymentRequestSent,
+    PaymentRequestStateChanged,
     PaymentRetryRequested,
     SchemaViolation,
     default_registry,
@@ -76,3 +77,27 @@ def test_a_payment_request_sent_written_before_the_rib_id_still_parses_without_o
     parsed = registry.parse(body, wire_headers["event-type"], wire_headers["schema-version"])
     assert isinstance(parsed, PaymentRequestSent)
     assert parsed.rib_id == rib
+
+
+@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("headers", [False, True], ids=["generic path", "header fast path"])
+def test_a_payment_request_state_changed_written_before_v3_still_parses_without_a_rib(version: int,
+                                                                                      headers: bool) -> None:
+    """PaymentRequestStateChanged v3 adds the RIB frozen on the request (sent from `ready`, at the file's build)."""
+    raw = (FIXTURES / f"PaymentRequestStateChanged.v{version}.json").read_bytes()
+    body = json.loads(raw)
+    registry = default_registry()
+    event = (registry.parse(raw, b"PaymentRequestStateChanged", str(version).encode()) if headers
+             else registry.parse(raw))
+    assert isinstance(event, PaymentRequestStateChanged)
+    assert (event.schema_version, event.rib_id, event.state) == (3, None, body["state"])
+    assert event.version == body.get("version", 0)  # a v1 body is older than any versioned event
+
+
+def test_a_ready_state_carries_the_rib_frozen_in_the_file_through_the_wire() -> None:
+    raw = (FIXTURES / "PaymentRequestStateChanged.v3.json").read_bytes()
+    event = default_registry().parse(raw)
+    assert isinstance(event, PaymentRequestStateChanged)
+    assert (event.state, str(event.rib_id)) == ("ready", json.loads(raw)["rib_id"])
+    body, wire_headers = to_wire(event)
+    assert default_registry().parse(body, wire_headers["event-type"], wire_headers["schema-version"]) == event

@@ -23,7 +23,9 @@ from aplypro_contracts.upcasters import FLAT, NESTED_PFMP
 
 FIXTURES = Path(__file__).parent / "fixtures"
 VERSIONED = (*NESTED_PFMP, *FLAT)
-LATEST = {"PaymentRequestBlocked": 5}  # v3-v5 widen the reasons (DA gates, dates, hidden); others stop at v2
+# PaymentRequestBlocked v3-v5 widen the reasons (DA gates, dates, hidden); PaymentRequestStateChanged v3 adds the
+# RIB frozen in the file; others stop at v2
+LATEST = {"PaymentRequestBlocked": 5, "PaymentRequestStateChanged": 3}
 
 
 def _version(event: Any) -> int:

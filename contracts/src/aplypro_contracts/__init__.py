@@ -6,6 +6,7 @@ from .asp import (
     PaymentRequestSentV2,
     PaymentRequestStateChangedV1,
     PaymentRequestStateChangedV2,
+    PaymentRequestStateChangedV3,
 )
 from .calculator import (
     AmountComputedV1,
@@ -104,7 +105,7 @@ DocumentReady = DocumentReadyV1
 DocumentIssued = DocumentIssuedV1
 PaymentRequestSent = PaymentRequestSentV2
 PaymentRequestHeld = PaymentRequestHeldV1
-PaymentRequestStateChanged = PaymentRequestStateChangedV2
+PaymentRequestStateChanged = PaymentRequestStateChangedV3
 PaymentRequestBlocked = PaymentRequestBlockedV5
 SchoolingExtended = SchoolingExtendedV1
 RectificationComputed = RectificationComputedV1
@@ -159,6 +160,7 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     RectificationComputedV1,
     PaymentRequestStateChangedV1,
     PaymentRequestStateChangedV2,
+    PaymentRequestStateChangedV3,
     PaymentRetryRequestedV1,
     RibOnFileV1,
     SchoolingExtendedV1,
@@ -231,6 +233,7 @@ __all__ = [
     "PaymentRequestStateChanged",
     "PaymentRequestStateChangedV1",
     "PaymentRequestStateChangedV2",
+    "PaymentRequestStateChangedV3",
     "PaymentRequested",
     "PaymentRequestedV1",
     "PaymentRequestedV2",

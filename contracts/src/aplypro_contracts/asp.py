@@ -65,6 +65,19 @@ class PaymentRequestStateChangedV2(_PaymentRequestStateChanged):
     version: AggregateVersion
 
 
+class PaymentRequestStateChangedV3(_PaymentRequestStateChanged):
+    """A payment request moved in its life cycle (lifecycles.md §2), `ready` included: published when the
+    request is built into a payment file, in the transaction that binds it to the file (its RIB frozen from that
+    moment, before the upload's PaymentRequestSent). `version` is the gateway's own sequence for the request."""
+
+    schema_version: Literal[3] = 3
+    version: AggregateVersion
+    rib_id: UUID | None = Field(
+        default=None, description="The RIB frozen on the request once it is in a file (from `ready` on; the one "
+        "the ASP pays to); its student cannot archive it while the request is in progress (`unarchivable_rib`). "
+        "Null before the request is in a file, and in messages written before v3.")
+
+
 class PaymentRequestHeldV1(Envelope):
     """The asp-gateway holds back a request the calculator handed over (lifecycles.md §4: identity, address,
     RIB, ine_not_found, a retrait since...). Published each time its reasons change; once none is left the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .asp import PaymentRequestHeldV1, PaymentRequestSentV2, PaymentRequestStateChangedV2
+from .asp import PaymentRequestHeldV1, PaymentRequestSentV2, PaymentRequestStateChangedV3
 from .calculator import (
     AmountComputedV1,
     PaymentRequestBlockedV5,
@@ -113,12 +113,12 @@ CATALOG: tuple[TopicInfo, ...] = (
               "request already handed over; students reads the attributions (no retraction by a producer after "
               "one)"),
     TopicInfo(ASP_EVENTS, "asp-gateway", "student_id",
-              (PaymentRequestSentV2, PaymentRequestStateChangedV2, PaymentRequestHeldV1),
+              (PaymentRequestSentV2, PaymentRequestStateChangedV3, PaymentRequestHeldV1),
               ("calculator", "pfmp", "students"),
               "PaymentRequestHeld is for showing (its reasons in words: aplypro_contracts.reasons); the request's "
-              "state stays the calculator's; students reads PaymentRequestSent (its rib_id) and "
-              "PaymentRequestStateChanged: a RIB frozen on a request in progress cannot be archived "
-              "(unarchivable_rib)"),
+              "state stays the calculator's; students reads PaymentRequestStateChanged (`ready` when the request "
+              "is built into a file, with its rib_id), PaymentRequestSent (its rib_id): a RIB frozen on a request "
+              "in progress cannot be archived (unarchivable_rib)"),
 )
 
 # Pushed to us by other ministries' systems (docs/producers.md): one topic per producer, `<producer>` standing

@@ -63,6 +63,8 @@ def examples() -> list[c.Envelope]:
                                   payment_request_id=R, **BASE),
         c.PaymentRequestStateChanged(producer="asp-gateway", payment_request_id=R, pfmp_id=P, student_id=ST, version=3,
                                        state="paid", paid_amount=Decimal("300.00"), **BASE),
+        c.PaymentRequestStateChanged(producer="asp-gateway", payment_request_id=R, pfmp_id=P, student_id=ST, version=1,
+                                     state="ready", rib_id=R, **BASE),
         c.SchoolingPricedV1(producer="calculator", schooling_id=S, student_id=ST, school_year=2025, priced=True,
                             daily_rate_cents=2000, yearly_cap_cents=100000, legal_reference="arrêté", **BASE),
         c.AmountComputedV1(producer="calculator", pfmp_id=P, schooling_id=S, student_id=ST, school_year=2025,

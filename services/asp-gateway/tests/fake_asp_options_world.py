@@ -3,6 +3,7 @@ with `poll`, and what the gateway's database then says (states, events, unmatche
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,10 @@ async def states(pool: asyncpg.Pool) -> dict[str, int]:
 
 
 async def events(pool: asyncpg.Pool) -> int:
-    """PaymentRequestStateChanged written: one per move, never two for one answer."""
-    return int(await pool.fetchval(
-        "SELECT count(*) FROM outbox WHERE headers->>'event-type' = 'PaymentRequestStateChanged'"))
+    """PaymentRequestStateChanged written for the ASP's answers: one per move, never two for one answer (the
+    build's `ready`, the RIB frozen in the file, is not an answer)."""
+    rows = await pool.fetch("SELECT payload FROM outbox WHERE headers->>'event-type' = 'PaymentRequestStateChanged'")
+    return sum(json.loads(r["payload"])["state"] != "ready" for r in rows)
 
 
 async def unmatched(pool: asyncpg.Pool) -> list[tuple[int | None, str]]:

@@ -69,7 +69,7 @@ async def test_one_build_sends_the_ready_requests_in_one_file_and_keeps_the_othe
         assert row["key"] == str(sent_event.student_id).encode()
         assert sent_event.file_name == result.file_name
         assert sent_event.causation_id == by_id[sent_event.payment_request_id].event_id
-        assert sent_event.version == 1  # the gateway's own sequence of events about the request
+        assert sent_event.version == 2  # the gateway's own sequence about the request: `ready` at the build was 1
     # No personal data in the logs.
     flat = json.dumps(logs, default=str)
     assert "ZORGLUB" not in flat

@@ -101,7 +101,7 @@ async def test_an_upward_rectification_of_a_paid_pfmp_leaves_as_a_modification_a
     assert [(r["state"], r["paid_cents"]) for r in rows] == [("paid", 30000), ("paid", 15000)]
     assert sum(r["paid_cents"] for r in rows) == 45000
     events = [e for e in await state_events(pool) if e.payment_request_id == rectified]
-    assert [(e.state, e.version) for e in events] == [("integrated", 2), ("paid", 3)]
+    assert [(e.state, e.version) for e in events] == [("integrated", 3), ("paid", 4)]  # after `ready` 1, Sent 2
 
 
 async def test_a_rectification_waits_for_the_asp_ids_then_for_the_payment_then_leaves_as_a_modification(

@@ -1,5 +1,5 @@
 """Ingesting the ASP's return files on the real PostgreSQL (asp-exchange.md §5, §9.2 G3/G4): requests sent in a
-real payment file become integrated, rejected, paid or unpaid, once, with one PaymentRequestStateChanged v2
+real payment file become integrated, rejected, paid or unpaid, once, with one PaymentRequestStateChanged v3
 per move in the outbox; a file seen twice, a replayed payment, a truncated file and an unknown line change
 nothing they should not."""
 
@@ -62,20 +62,22 @@ async def test_integrations_then_payments_move_sent_requests_to_paid_with_their_
                                                                                  None)
     assert third["state"] == "integrated"
 
-    # One event per move, in the gateway's own sequence per request (PaymentRequestSent was 1), keyed by student.
+    # One event per move, in the gateway's own sequence per request (the build's `ready` was 1, PaymentRequestSent
+    # 2), keyed by student.
     events = await state_events(pool)
     assert [(e.payment_request_id, e.state, e.version) for e in events] == [
-        *((s.payment_request_id, "integrated", 2) for s in sent),
-        (sent[0].payment_request_id, "paid", 3), (sent[1].payment_request_id, "unpaid", 3)]
+        *((s.payment_request_id, "integrated", 3) for s in sent),
+        (sent[0].payment_request_id, "paid", 4), (sent[1].payment_request_id, "unpaid", 4)]
     paid_event, unpaid_event = events[3:]
     assert (paid_event.paid_amount, paid_event.recovery, paid_event.reasons) == (Decimal("300.00"), False, ())
     assert (unpaid_event.paid_amount, unpaid_event.reasons) == (None, ("payment_difficulty",))
-    assert paid_event.schema_version == 2
+    assert paid_event.schema_version == 3
+    assert paid_event.rib_id == first["rib_id"] is not None  # the RIB frozen on it, on every state from `ready`
     assert paid_event.pfmp_id == sent[0].pfmp_id
     assert paid_event.correlation_id == first["correlation_id"]
     keys = [r["key"] for r in await pool.fetch("SELECT key FROM outbox WHERE headers->>'event-type' = "
                                                 "'PaymentRequestStateChanged' ORDER BY id")]
-    assert keys[3] == str(first["student_id"]).encode()
+    assert keys[3 + len(sent)] == str(first["student_id"]).encode()  # after the three `ready` of the build
 
 
 async def test_rejects_move_sent_requests_to_rejected_with_every_mapped_reason_and_check_the_numadm(
@@ -185,7 +187,7 @@ async def test_the_same_payment_in_two_files_ingested_together_moves_the_request
                                                                     paid(first))) for d in (5, 6)))
     assert sorted((r.applied, r.duplicates, r.unmatched) for [r] in results) == [(0, 1, 0), (1, 0, 0)]
     assert [e.state for e in await state_events(pool)] == ["integrated", "paid"]
-    assert (await row_of(pool, first))["event_version"] == 3
+    assert (await row_of(pool, first))["event_version"] == 4
 
 
 async def test_a_move_decided_on_a_request_that_moved_meanwhile_is_not_applied(
@@ -203,10 +205,10 @@ async def test_a_move_decided_on_a_request_that_moved_meanwhile_is_not_applied(
         moved_first = await returns_repo.move(conn, PAYMENTS, [decided.change])
         moved_again = await returns_repo.move(conn, "renvoi_paiement_APLYPROTEST_20260606.xml", [decided.change])
     # Only from the state it was decided in: the second move finds the request paid and changes nothing.
-    assert [r["event_version"] for r in moved_first] == [3]
+    assert [r["event_version"] for r in moved_first] == [4]
     assert moved_again == []
     row = await row_of(pool, first)
-    assert (row["state"], row["event_version"], row["answered_by_file"]) == ("paid", 3, PAYMENTS)
+    assert (row["state"], row["event_version"], row["answered_by_file"]) == ("paid", 4, PAYMENTS)
 
 
 async def test_a_truncated_file_is_refused_whole_and_ingested_once_complete(

@@ -6,10 +6,13 @@ Real PostgreSQL, the real build and the fake ASP (a real asyncssh server): the A
 hands the file over; the requests stay `ready` (bound to their file, in no other batch) with no event; the next
 send uploads the same file once, and only then are they `sent`, with one event each. And when the handover
 dies after the rename, an answer of the ASP naming the file records the upload (G2) before it is applied.
+The build itself announces each request `ready` with the RIB frozen in the file (PaymentRequestStateChanged v3):
+the students service's `unarchivable_rib` guard starts there, not at the upload.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +22,7 @@ from aplypro_asp_gateway.adapters.sftp import SftpSession
 from aplypro_asp_gateway.adapters.transport import TransportFailed
 from aplypro_asp_gateway.service_layer import projection
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file
-from aplypro_contracts import PaymentRequestSent
+from aplypro_contracts import PaymentRequestSent, PaymentRequestStateChanged
 from aplypro_local.fake_asp import Behaviour
 
 from .conftest import feed, register, request
@@ -34,6 +37,13 @@ async def sent_events(pool: asyncpg.Pool) -> list[PaymentRequestSent]:
     rows = await pool.fetch("SELECT payload FROM outbox WHERE headers->>'event-type' = 'PaymentRequestSent' "
                             "ORDER BY id")
     return [PaymentRequestSent.model_validate_json(r["payload"]) for r in rows]
+
+
+async def ready_events(pool: asyncpg.Pool) -> list[PaymentRequestStateChanged]:
+    rows = await pool.fetch("SELECT payload FROM outbox WHERE headers->>'event-type' = 'PaymentRequestStateChanged' "
+                            "ORDER BY id")
+    return [e for e in (PaymentRequestStateChanged.model_validate_json(r["payload"]) for r in rows)
+            if e.state == "ready"]
 
 
 async def states(pool: asyncpg.Pool) -> set[tuple[str, str | None]]:
@@ -59,6 +69,14 @@ async def test_a_refused_upload_leaves_the_requests_not_sent_and_the_next_send_u
         # Not sent, and nobody told so: bound to the file, `ready`, no PaymentRequestSent, no upload at the ASP.
         assert await states(pool) == {("ready", name)}
         assert await sent_events(pool) == []
+        # But the build announced each request `ready` with the RIB frozen in the file (committed with it): the
+        # students service refuses to archive that RIB from now on (unarchivable_rib), not from the upload only.
+        frozen = {r["payment_request_id"]: r["rib_id"] for r in await pool.fetch(
+            "SELECT payment_request_id, rib_id FROM payment_requests")}
+        built = await ready_events(pool)
+        assert {e.payment_request_id: e.rib_id for e in built} == frozen
+        assert None not in frozen.values()
+        assert {e.version for e in built} == {1}
         assert dict(world.fake.uploads) == {}
         assert await pool.fetchval("SELECT sent_at FROM payment_requests LIMIT 1") is None
 
@@ -71,12 +89,10 @@ async def test_a_refused_upload_leaves_the_requests_not_sent_and_the_next_send_u
         assert await states(pool) == {("sent", name)}
         sent = await sent_events(pool)
         assert sorted(str(e.payment_request_id) for e in sent) == sorted(str(e.payment_request_id) for e in events)
-        assert {(e.file_name, e.version) for e in sent} == {(name, 1)}
+        assert {(e.file_name, e.version) for e in sent} == {(name, 2)}  # after the build's `ready` (version 1)
         # each names the RIB frozen on it (issue 13: the students service keeps it current until the request ends)
-        frozen = {r["payment_request_id"]: r["rib_id"] for r in await pool.fetch(
-            "SELECT payment_request_id, rib_id FROM payment_requests")}
         assert {e.payment_request_id: e.rib_id for e in sent} == frozen
-        assert None not in frozen.values()
+        assert len(await ready_events(pool)) == 2  # the re-send announced nothing again
 
         # A third run records nothing again: no second event.
         await build_payment_file(pool, sftp)
@@ -116,7 +132,10 @@ async def test_an_answer_naming_a_file_whose_upload_was_not_recorded_records_it_
         assert await pool.fetchval("SELECT handover_outcome FROM asp_files") == "answered"
         kinds = [r["t"] for r in await pool.fetch("SELECT headers->>'event-type' AS t FROM outbox WHERE "
                                                   "headers->>'event-type' LIKE 'PaymentRequestS%' ORDER BY id")]
-        assert kinds == ["PaymentRequestSent", "PaymentRequestStateChanged"]
+        assert kinds == ["PaymentRequestStateChanged", "PaymentRequestSent", "PaymentRequestStateChanged"]  # ready
+        versions = [json.loads(r["payload"])["version"] for r in await pool.fetch(
+            "SELECT payload FROM outbox WHERE headers->>'event-type' LIKE 'PaymentRequestS%' ORDER BY id")]
+        assert versions == [1, 2, 3]
 
         # The next send finds nothing to hand over: the file reached the ASP once.
         assert (await build_payment_file(pool, sftp)).written == []

@@ -155,6 +155,13 @@ def moved(rib: asyncpg.Record, request: uuid.UUID, state: str, version: int) -> 
                                       student_id=rib["student_id"], state=state, version=version)
 
 
+def built(rib: asyncpg.Record, request: uuid.UUID, version: int) -> PaymentRequestStateChanged:
+    """The gateway's `ready`: the request built into a payment file (not uploaded yet), its RIB frozen in it."""
+    return PaymentRequestStateChanged(producer="asp-gateway", payment_request_id=request, pfmp_id=uuid.uuid4(),
+                                      student_id=rib["student_id"], state="ready", version=version,
+                                      rib_id=rib["rib_id"])
+
+
 async def apply(pool: asyncpg.Pool, event: Envelope) -> None:
     """As the money-facts consumer does, inside its transaction."""
     async with pool.acquire() as conn, conn.transaction():
@@ -205,3 +212,26 @@ async def test_the_file_command_and_the_web_api_report_the_refused_line_and_reco
     assert answer.status_code == 422
     assert answer.json()["errors"] == [{"line": 1, "column": "iban", "code": "unarchivable_rib"}]
     assert (await mark(pool), await pool.fetch("SELECT * FROM ribs ORDER BY rib_id")) == before
+
+
+@pytest.mark.parametrize("end", ["paid", "rejected"])
+async def test_a_rib_built_into_a_payment_file_is_not_replaced_before_the_upload_and_is_freed_when_the_request_ends(
+        pool: asyncpg.Pool, write_csv: WriteCsv, end: str) -> None:
+    """The window between the file's build and its upload (imports.md §8): the file goes out with the RIB it
+    froze, so a replacement is refused from the build's `ready` on, and accepted again once the request ends."""
+    await record(pool, entries(DATA / "ribs.csv"))
+    old = await rib_of(pool, MEHDI)
+    request = uuid.uuid4()
+    await apply(pool, built(old, request, 1))  # built, not uploaded: no PaymentRequestSent yet
+    before = (await mark(pool), await pool.fetch("SELECT * FROM ribs ORDER BY rib_id"))
+    with pytest.raises(InvalidFile) as refused:
+        await record(pool, entries(write_csv(RIB_HEADER, NEW_RIB)))
+    assert [(e.line, e.column, e.code) for e in refused.value.errors] == [(2, "iban", "unarchivable_rib")]
+    assert (await mark(pool), await pool.fetch("SELECT * FROM ribs ORDER BY rib_id")) == before
+
+    await apply(pool, moved(old, request, end, 3))  # the upload's Sent (v2) overtaken: the end is what counts
+    await apply(pool, built(old, request, 1))  # a stale copy of the build's `ready` does not freeze it again
+    await apply(pool, sent(old, request, 2))  # nor the late Sent
+    assert await record(pool, entries(write_csv(RIB_HEADER, NEW_RIB))) == RibSummary(recorded=1, unchanged=0,
+                                                                                     archived=1)
+    assert (await rib_of(pool, MEHDI))["rib_id"] != old["rib_id"]

@@ -157,7 +157,7 @@ FROM d
 WHERE pr.payment_request_id = d.id AND pr.state = d.expected
 RETURNING pr.payment_request_id, pr.pfmp_id, pr.student_id, pr.state, pr.return_reasons, pr.paid_cents,
           pr.recovery, pr.event_version, pr.correlation_id, pr.requested_event_id, pr.merged_from,
-          pr.asp_individual_id
+          pr.asp_individual_id, pr.rib_id
 """
 
 

@@ -25,15 +25,17 @@ async def usage(conn: Connection, day_start: datetime, day_end: datetime, week_s
     return Usage(int(row["files"]), int(row["records"]))
 
 
-async def bind_to_file(conn: Connection, file_name: str, taken: Sequence[tuple[UUID, UUID]]) -> int:
+async def bind_to_file(conn: Connection, file_name: str, taken: Sequence[tuple[UUID, UUID]]) -> list[Any]:
     """Requests `(id, rib_id)` put in the built file: `ready`, bound to it, with the RIB used (frozen). They
-    leave every later batch (state) and stay out of any other file (file_records); no event yet."""
-    done = await conn.fetchval(
-        "WITH b AS (UPDATE payment_requests pr SET state = 'ready', file_name = $1, rib_id = d.rib_id, "
-        "blocking_reasons = '{}', recheck = false FROM unnest($2::uuid[], $3::uuid[]) AS d(id, rib_id) "
-        "WHERE pr.payment_request_id = d.id AND pr.state = 'pending' RETURNING 1) SELECT count(*) FROM b",
+    leave every later batch (state) and stay out of any other file (file_records). Returns the rows bound, each
+    with its new event version, for their PaymentRequestStateChanged `ready` (the RIB frozen from now on)."""
+    return await conn.fetch(
+        "UPDATE payment_requests pr SET state = 'ready', file_name = $1, rib_id = d.rib_id, "
+        "blocking_reasons = '{}', recheck = false, event_version = pr.event_version + 1 "
+        "FROM unnest($2::uuid[], $3::uuid[]) AS d(id, rib_id) WHERE pr.payment_request_id = d.id "
+        "AND pr.state = 'pending' RETURNING pr.payment_request_id, pr.pfmp_id, pr.student_id, pr.event_version, "
+        "pr.correlation_id, pr.requested_event_id, pr.rib_id",
         file_name, [t[0] for t in taken], [t[1] for t in taken])
-    return int(done)
 
 
 async def mark_uploaded(conn: Connection, name: str, at: datetime | None, *, destination: str | None,

@@ -9,7 +9,9 @@ one file ever, one first payment per PFMP and per NUMADM) and the requests `read
 reaches the disk only after the commit: a file on disk whose requests were rolled back could be uploaded and
 later sent again in another file (G1). The handover to the drop folder (service_layer/handover.py) survives a
 crash at any step without writing a file twice, and only when it records the upload do the requests become
-`sent`, with their PaymentRequestSent (service_layer/uploads.py).
+`sent`, with their PaymentRequestSent (service_layer/uploads.py). Each request bound to the file is announced
+`ready` in the build's transaction (PaymentRequestStateChanged v3 with the RIB frozen in the file): the students
+service refuses to archive that RIB from the build on (`unarchivable_rib`), not only from the upload.
 
 A record that cannot be built (lxml refuses it) or that breaks our XSD (§4.8) is blocked alone with its
 reason: the rest of the file goes out (issue 9, "poison stays local"). The file's bytes are validated
@@ -30,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import structlog
-from aplypro_contracts import PaymentRequestHeld
+from aplypro_contracts import PaymentRequestHeld, PaymentRequestStateChanged
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 
@@ -241,6 +243,14 @@ def _held(topic: str, row: Any) -> OutboxRow:
         causation_id=row["requested_event_id"], version=row["event_version"]))
 
 
+def _ready(topic: str, row: Any) -> OutboxRow:
+    """A request built into a file: `ready`, with the RIB frozen in it."""
+    return event_row(topic, row["student_id"], PaymentRequestStateChanged(
+        producer=PRODUCER, payment_request_id=row["payment_request_id"], pfmp_id=row["pfmp_id"],
+        student_id=row["student_id"], state="ready", rib_id=row["rib_id"], correlation_id=row["correlation_id"],
+        causation_id=row["requested_event_id"], version=row["event_version"]))
+
+
 async def store_file(conn: Connection, options: BuildOptions, now: datetime, content: bytes, records: int, *,
                      prefix: str = file_drop.PAYMENT_PREFIX, kind: str = "payment") -> str:
     """A name never used before (§3.2) and the file's frozen bytes and hash under it, in the caller's transaction
@@ -264,7 +274,10 @@ async def _record_file(conn: Connection, options: BuildOptions, now: datetime,
                        records: list[PaymentRecord], content: bytes) -> str:
     name = await store_file(conn, options, now, content, len(records))
     await repo.insert_file_records(conn, name, records)
-    # `ready` until the upload is recorded: `sent` and its event come with that record (uploads.py, G2).
-    await send_repo.bind_to_file(conn, name, [(r.payment_request_id, r.rib_id) for r in records])
+    # `ready` until the upload is recorded: `sent` and its event come with that record (uploads.py, G2). The RIB
+    # is frozen in the file now: announced in this transaction, so that students refuses to archive it from here
+    # (unarchivable_rib), not only from the upload.
+    bound = await send_repo.bind_to_file(conn, name, [(r.payment_request_id, r.rib_id) for r in records])
+    await write_outbox(conn, [_ready(options.topic, row) for row in bound])
     log.info("payment_file_built", file_name=name, records=len(records), bytes=len(content))
     return name

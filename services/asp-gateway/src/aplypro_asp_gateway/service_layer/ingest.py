@@ -189,4 +189,4 @@ def _state_changed(topic: str, row: Any) -> OutboxRow:
         # MTNET (a recovery: the amount claimed) in euros, exact: cents / 100 as a Decimal, never a float
         paid_amount=Decimal(cents).scaleb(-2) if row["state"] == "paid" and cents is not None else None,
         recovery=row["recovery"], correlation_id=row["correlation_id"], causation_id=row["requested_event_id"],
-        version=row["event_version"]))
+        version=row["event_version"], rib_id=row["rib_id"]))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import structlog
 from aplypro_contracts import (
     DocumentReady,
     Envelope,
@@ -50,6 +51,7 @@ from aplypro_calculator.service_layer.rectifications import rectify_pfmp
 from aplypro_calculator.service_layer.reports import apply_reports
 from aplypro_calculator.service_layer.retries import RETRY_EVENTS, RetryEvent, retry_payments
 
+log = structlog.get_logger(__name__)
 E = TypeVar("E", bound=Envelope)
 
 
@@ -78,6 +80,15 @@ def priced_state(event: SchoolingState) -> dict[str, Any]:
 def _pricing(row: dict[str, Any]) -> tuple[Any, ...]:
     return (row["daily_rate_cents"], row["yearly_cap_cents"], row["legal_reference"], row["unpriced_reason"],
             row["school_year"])
+
+
+def _read(row: dict[str, Any]) -> tuple[Any, ...]:
+    """Everything the calculator reads of a schooling, its version aside: the pool (student, MEF, year), the
+    barème, the status, the dates (gates), and of the establishment only the UAI (exclusions, a RIB's retries).
+    The establishment's name, address, director, city code or contract type (its BOP) move no amount."""
+    mef = row["mef"]
+    return (row["student_id"], row["uai"], row["mef_code"], json.loads(mef) if isinstance(mef, str) else mef,
+            row["status"], row["start_date"], row["end_date"], *_pricing(row))
 
 
 def utc_now() -> datetime:
@@ -211,8 +222,14 @@ class Handlers:
         await postgres.upsert_schoolings(conn, states)
         await postgres_decisions.store_schooling_dates(conn, states)
         out = []
+        unchanged = 0
         for event, state in zip(events, states, strict=True):
             old = before.get(event.schooling_id)
+            if old is not None and _read(old) == _read(state):
+                # Stored (its version: an older event stays stale), nothing to re-price: an establishment's
+                # re-published schoolings (SchoolingChanged `establishment`) recompute no pool, send no event.
+                unchanged += 1
+                continue
             if old is None or _pricing(old) != _pricing(state):
                 out.append(event_row(self.topic, event.student_id, SchoolingPriced(
                     producer=PRODUCER, correlation_id=event.correlation_id, causation_id=event.event_id,
@@ -224,6 +241,8 @@ class Handlers:
             causes[pool_key(state)] = Cause.of(event)
             if old is not None:
                 causes[pool_key(old)] = Cause.of(event)
+        if unchanged:
+            log.info("schoolings_unchanged_for_pricing", count=unchanged)
         return out
 
     def policy(self, now: datetime | None = None) -> RequestPolicy:

@@ -74,10 +74,13 @@ async def claim_unrendered(conn: Connection, kind: str, limit: int, held: list[U
 
 
 async def record_rendered(conn: Connection, stored: list[tuple[UUID, str, str, int]]) -> None:
-    """(document_id, storage_ref, sha256, size_bytes) of each PDF stored, in one pipelined statement."""
+    """(document_id, storage_ref, sha256, size_bytes) of each PDF stored, in one pipelined statement. The frozen
+    rendering input goes with it: it holds names, addresses and the IBAN, and nothing reads it once the PDF is
+    stored (downloads serve the stored bytes; a reissue compares `input_sha256`; `rerender` only takes documents
+    never rendered). The PDF is the record of what was issued."""
     await conn.executemany(
-        "UPDATE documents SET storage_ref = $2, sha256 = $3, size_bytes = $4, rendered_at = now(), render_error = NULL "
-        "WHERE document_id = $1 AND sha256 IS NULL",
+        "UPDATE documents SET storage_ref = $2, sha256 = $3, size_bytes = $4, rendered_at = now(), render_error = NULL, "
+        "render_payload = NULL WHERE document_id = $1 AND sha256 IS NULL",
         stored,
     )
 

@@ -11,8 +11,8 @@ from aplypro_servicekit.db import Connection
 async def record_request(conn: Connection, payment_request_id: UUID, student_id: UUID, *, rib_id: UUID | None,
                          in_progress: bool, version: int) -> bool:
     """The request's state if newer than the one held (by the gateway's version; between two unversioned v1
-    events, the last one read); False when stale. A RIB id is kept whatever the order: only PaymentRequestSent
-    carries it, and a later state that overtook it must not lose it."""
+    events, the last one read); False when stale. A RIB id is kept whatever the order: the `ready` state (v3) and
+    PaymentRequestSent carry it, other events may not, and a later state that overtook it must not lose it."""
     applied = await conn.fetchval(
         "INSERT INTO rib_payment_requests VALUES ($1, $2, $3, $4, $5) ON CONFLICT (payment_request_id) DO UPDATE "
         "SET in_progress = EXCLUDED.in_progress, version = EXCLUDED.version, "

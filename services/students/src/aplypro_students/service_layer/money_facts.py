@@ -7,10 +7,11 @@ Facts only accumulate: an abrogated decision or a cancelled payment still happen
 human's part of the retraction.
 
 The asp-gateway's events give the other money fact: which RIB is frozen on a payment request in progress
-(imports.md §8, `unarchivable_rib`). PaymentRequestSent names the RIB put in the file; PaymentRequestStateChanged
-moves the request on, and once it is paid, rejected or unpaid the RIB is free again. A request the gateway has
-built into a file but not uploaded yet is not known here: its RIB is frozen in the file already, so archiving
-it changes nothing the ASP receives.
+(imports.md §8, `unarchivable_rib`). The gateway announces the request `ready` (PaymentRequestStateChanged v3,
+with the RIB) in the transaction that builds it into a payment file: the RIB is frozen from that moment, before
+the upload, since the file goes out with it whatever happens here. PaymentRequestSent (at the upload) names it
+again; later states move the request on, and once it is paid, rejected or unpaid the RIB is free again. Every
+event carries the gateway's version for the request: an older one never freezes or frees it again.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ async def on_payment_request_sent(conn: Connection, event: PaymentRequestSent) -
 
 
 async def on_payment_request_state_changed(conn: Connection, event: PaymentRequestStateChanged) -> None:
-    await _payment_state(conn, event, rib_id=None, in_progress=event.state in IN_PROGRESS)
+    await _payment_state(conn, event, rib_id=event.rib_id, in_progress=event.state in IN_PROGRESS)
 
 
 async def _payment_state(conn: Connection, event: PaymentRequestSent | PaymentRequestStateChanged, *,
