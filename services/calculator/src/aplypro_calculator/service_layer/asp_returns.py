@@ -31,6 +31,7 @@ async def apply_asp_returns(conn: Connection, received: list[AspEvent], causes: 
     known = await postgres_requests.requests_for_returns(conn, list({e.payment_request_id for e in received}))
     changed: dict[UUID, AspReturn] = {}
     dropped: Counter[str] = Counter()
+    not_followed: Counter[str] = Counter()
     for event in received:
         request = known.get(event.payment_request_id)
         new = event.state if isinstance(event, PaymentRequestStateChanged) else "sent"
@@ -43,8 +44,9 @@ async def apply_asp_returns(conn: Connection, received: list[AspEvent], causes: 
         request["asp_version"] = event.version
         current = request["state"]
         if new not in ASP_TRANSITIONS:
-            # incomplete/ready are the gateway's own checks: the amount stays frozen on our side.
-            log.info("asp_return_not_followed", payment_request_id=str(event.payment_request_id), state=new)
+            # incomplete/ready are the gateway's own checks: the amount stays frozen on our side. One line a batch:
+            # a file's build announces each of its (up to 7,000) requests `ready`.
+            not_followed[new] += 1
             continue
         if current not in ASP_TRANSITIONS[new]:
             if current != new:
@@ -64,4 +66,6 @@ async def apply_asp_returns(conn: Connection, received: list[AspEvent], causes: 
         if new in ("rejected", "unpaid"):  # no longer committed: its share may change before a retry
             causes.setdefault((request["student_id"], request["mef_code"], request["school_year"]), Cause.of(event))
     await postgres_requests.apply_returns(conn, list(changed.values()))
+    if not_followed:
+        log.info("asp_returns_not_followed", **not_followed)
     await count_stale(conn, dropped)
