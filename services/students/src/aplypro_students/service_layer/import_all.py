@@ -31,7 +31,8 @@ from aplypro_students.domain.departures import MassDeparture
 from aplypro_students.domain.report import InvalidFile
 
 log = structlog.get_logger(__name__)
-_COUNTS = ("students", "new", "changed", "schoolings_written", "events", "departures", "ine_not_found")
+_COUNTS = ("students", "new", "changed", "schoolings_written", "events", "departures", "ine_not_found",
+           "details_queued")
 
 
 class ImportOne(Protocol):
