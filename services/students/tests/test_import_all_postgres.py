@@ -163,8 +163,11 @@ def test_the_nightly_run_is_scheduled_at_the_configured_hour_only(monkeypatch: p
     assert next_run(datetime(2025, 10, 15, 1, 0, tzinfo=UTC), 2).isoformat() == "2025-10-16T02:00:00+02:00"
     assert next_run(datetime(2025, 10, 14, 23, 0, tzinfo=UTC), 2).isoformat() == "2025-10-15T02:00:00+02:00"
     assert next_run(datetime(2025, 10, 25, 12, 0, tzinfo=UTC), 5).isoformat() == "2025-10-26T05:00:00+01:00"  # DST
-    assert build_spec(StudentsSettings()).background == []  # off unless set (tests, the demo)
+    # off unless set (tests, the demo); the SYGNE detail lane runs beside it (idle without APLYPRO_SYGNE_*)
+    assert [t.__name__ for t in build_spec(StudentsSettings()).background] == ["sygne_details_lane"]
     monkeypatch.setenv("APLYPRO_STUDENTS_IMPORT_HOUR", "2")
+    assert [t.__name__ for t in build_spec(StudentsSettings()).background] == ["nightly_import", "sygne_details_lane"]
+    monkeypatch.setenv("APLYPRO_STUDENTS_SYGNE_DETAILS_LANE", "false")
     assert [t.__name__ for t in build_spec(StudentsSettings()).background] == ["nightly_import"]
 
 
@@ -188,6 +191,10 @@ def test_import_all_command_imports_the_sygne_establishments_with_a_summary(cli:
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout.splitlines()[-1])
     assert (out["establishments"], out["done"], out["students"], out["finished"]) == (1, 1, 6, True)
+    # the details are the service's detail lane's (imports.md §9): queued, none fetched by the run
+    assert (out["details_queued"], fake.state.requests["detail"]) == (6, 0)
+    status = json.loads(cli.invoke(app, ["status"]).stdout)
+    assert (status["details_queued"], status["details_given_up"]) == (6, 0)
     assert "0999001K done" in result.stderr  # the progress bar
     assert "FONTAINE" not in result.output
     bad = cli.invoke(app, ["set-provider", "0999001K", "ftp", "--user", "u-admin"])
