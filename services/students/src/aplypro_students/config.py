@@ -42,6 +42,9 @@ class StudentsSettings(ServiceSettings):
     # mass-departure guard: a refused establishment is reported failed, `mass_departure`); `partial`: never closes
     import_mode: Literal["full", "partial"] = "full"
     import_concurrency: int = Field(default=4, ge=1)  # establishments fetched at once (each commits alone)
+    # import-all's processes: the main one and (n - 1) helpers claiming the same run's establishments, each with
+    # `import_concurrency` establishments at once (entrypoints/import_workers.py); 2 for a 2-core machine
+    import_workers: int = Field(default=2, ge=1)
     # The SYGNE detail lane of `run` (service_layer/sygne_details.py): the details import-all queued (first seen,
     # moved), fetched and applied in the background. Off when the APLYPRO_SYGNE_* settings are absent.
     sygne_details_lane: bool = True

@@ -14,3 +14,10 @@ CREATE TABLE sygne_detail_queue (
     last_error  text
 );
 CREATE INDEX sygne_detail_queue_due ON sygne_detail_queue (not_before);
+
+-- import-all's worker processes share a run's establishments (issue 13): each is queued `pending` when the run
+-- opens (or is continued), claimed `running` (FOR UPDATE SKIP LOCKED), then done, skipped or failed. A `running`
+-- row of a crashed invocation is pending again when the next invocation continues the run.
+ALTER TABLE import_run_establishments DROP CONSTRAINT import_run_establishments_outcome_check;
+ALTER TABLE import_run_establishments ADD CONSTRAINT import_run_establishments_outcome_check
+    CHECK (outcome IN ('pending', 'running', 'done', 'skipped', 'failed'));
