@@ -127,6 +127,13 @@ async def test_the_lane_applies_each_detail_once_as_the_inline_import_does(db: D
     changes = Counter(e for e in after[listed:] if e[0] in IDENTITY_EVENTS)
     assert max(changes.values()) == 1
     assert {sid for _, sid in changes} == {student_ids[ine] for ine in WITH_DETAIL}
+    # what the asp-gateway waits for (its gates hold a payment without birthplace or address): the full identity
+    rows = await db.rows("SELECT headers, payload FROM outbox ORDER BY id")
+    told = [json.loads(r["payload"]) for r in rows[listed:]
+            if json.loads(r["headers"])["event-type"] == "StudentAddressChanged"]
+    chloe = [e["identity"] for e in told if e["student_id"] == student_ids["000111222AA"]]
+    assert [(i["birth_country_insee"], i["address"]["postal_code"], i["address"]["country_insee"]) for i in chloe] == [
+        ("99100", "35000", "99100")]
     # the state is the inline import's, in a schema of its own
     monkeypatch.setenv("APLYPRO_TOPIC_NAMESPACE", f"{namespace}inline.")
     inline = await open_db(database_url, StudentsSettings())
