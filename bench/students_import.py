@@ -109,7 +109,13 @@ async def yardstick(root: str, establishments: int, concurrency: int) -> tuple[i
 
         async def get(path: str, params: dict[str, str] | None = None) -> Any:
             async with limiter:
-                response = await http.get(path, params=params, headers=headers)
+                for attempt in range(3):  # uvicorn closes a kept-alive connection idle 5 s: on a loaded machine
+                    try:
+                        response = await http.get(path, params=params, headers=headers)
+                        break
+                    except httpx2.RemoteProtocolError:
+                        if attempt == 2:
+                            raise
                 response.raise_for_status()
                 return response.json()
 

@@ -245,3 +245,31 @@ async def test_two_lanes_at_once_apply_each_detail_once(db: Db, fake: FakeSygneS
     changes = Counter(e for e in (await events(db))[listed:] if e[0] in IDENTITY_EVENTS)
     assert max(changes.values()) == 1
     assert await queued(db) == {}
+
+
+async def test_a_queued_row_a_later_import_overtook_is_kept_given_up_not_applied(db: Db,
+                                                                                 fake: FakeSygneServer) -> None:
+    await deferred_import(db, fake)
+    # Mehdi leaves before the lane reaches him: the next (full) import closes his schooling
+    fake.state.lists[UAI, 2025] = [e for e in fake.state.lists[UAI, 2025] if e["ine"] != "000111223AB"]
+    async with client(fake) as api:
+        await import_sygne(db.pool, api, UAI, 2025, today=TODAY, topic=db.settings.topic(STUDENTS_EVENTS),
+                           concurrency=4, defer_details=True, mode="full")
+        closed = (await db.schoolings())["000111223AB"]
+        assert closed[0][4] is not None
+        report = await drain(db, api)
+    assert (report.applied, report.stale) == (len(WITH_DETAIL) - 1, 1)
+    assert (await db.schoolings())["000111223AB"] == closed  # the old list row did not reopen it
+    assert await db.rows("SELECT ine, attempts, last_error FROM sygne_detail_queue") == [
+        {"ine": "000111223AB", "attempts": 10, "last_error": "stale_list_row"}]  # visible, for refresh-student
+
+
+async def test_an_inline_import_settles_the_detail_it_fetched(db: Db, fake: FakeSygneServer) -> None:
+    await deferred_import(db, fake)
+    mehdi = next(e for e in fake.state.lists[UAI, 2025] if e["ine"] == "000111223AB")
+    mehdi.update(classe="TLE PRO MELEC", codeMef="24731211331", codeMefRatt="24731211331", dateDebSco="2025-10-06")
+    async with client(fake) as api:  # import-sygne: the moved student's detail, inline
+        await import_sygne(db.pool, api, UAI, 2025, today=TODAY, topic=db.settings.topic(STUDENTS_EVENTS),
+                           concurrency=4)
+    assert fake.state.requests["detail"] == 5  # the moved student, and the four refused rows' (unknown to us)
+    assert set(await queued(db)) == (WITH_DETAIL | {GRIS}) - {"000111223AB"}

@@ -60,6 +60,13 @@ async def retry_later(conn: Connection, failures: Sequence[tuple[str, float, str
             f" f (c0, c1, c2) WHERE q.ine = f.c0", json_rows(failures))
 
 
+async def give_up(conn: Connection, ines: Sequence[str], reason: str, max_attempts: int) -> None:
+    """Rows not to try again on their own (kept, shown as given up): an operator's `refresh-student` settles them."""
+    if ines:
+        await conn.execute("UPDATE sygne_detail_queue SET attempts = greatest(attempts, $3), last_error = $2 "
+                           "WHERE ine = ANY($1::text[])", list(ines), reason, max_attempts)
+
+
 async def queue_depth(conn: Connection, max_attempts: int) -> dict[str, Any]:
     """Rows waiting, rows past their attempts (given up: an operator's to look at), the oldest row's age."""
     row = await conn.fetchrow(

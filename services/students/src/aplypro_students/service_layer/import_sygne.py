@@ -21,7 +21,7 @@ import structlog
 from aplypro_students.adapters import postgres
 from aplypro_students.adapters.api_errors import ApiAuthFailed, ApiBadPayload, ApiUnavailable, IneNotFound
 from aplypro_students.adapters.csv_students import parse_student_rows
-from aplypro_students.adapters.postgres_detail_queue import queue_details
+from aplypro_students.adapters.postgres_detail_queue import delete_done, queue_details
 from aplypro_students.adapters.postgres_sygne import placements_in
 from aplypro_students.adapters.sygne import normalise
 from aplypro_students.domain.departures import DEFAULT_MAX_SHARE
@@ -115,6 +115,8 @@ async def import_sygne(pool: asyncpg.Pool, api: SygneApi, uai: str, school_year:
             if defer_details:  # in this transaction: a student imported without its detail is always queued
                 report.details_queued = await queue_details(conn, school_year, uai, {
                     ines[n]: cells for n, cells in rows if ines.get(n) in need_detail})
+            else:  # a detail applied here settles the one import-all queued (its list row may be older)
+                await delete_done(conn, sorted({*calls.details, *calls.not_found}))
             if calls.not_found:  # after the import: a first-seen student exists by now
                 report.ine_not_found = (await record_ine_status(conn, sorted(calls.not_found), "not_found",
                                                                 by=BY, topic=topic)).changed

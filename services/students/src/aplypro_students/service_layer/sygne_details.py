@@ -23,8 +23,16 @@ import structlog
 from aplypro_servicekit.db import Connection
 
 from aplypro_students.adapters.api_errors import ApiAuthFailed, ApiBadPayload, ApiUnavailable, IneNotFound
+from aplypro_students.adapters.csv_reader import CellError, parse_date
 from aplypro_students.adapters.csv_students import parse_student_rows
-from aplypro_students.adapters.postgres_detail_queue import QueuedDetail, claim_due, delete_done, retry_later
+from aplypro_students.adapters.postgres_detail_queue import (
+    QueuedDetail,
+    claim_due,
+    delete_done,
+    give_up,
+    retry_later,
+)
+from aplypro_students.adapters.postgres_sygne import schoolings_in
 from aplypro_students.adapters.sygne import normalise
 from aplypro_students.domain.report import InvalidFile
 from aplypro_students.service_layer.import_students import ImportStudents, MissingReference, import_students
@@ -56,6 +64,7 @@ class DrainReport:
     not_found: int = 0  # 404: ine_not_found recorded, rows deleted
     retried: int = 0  # kept for later, one attempt more
     rejected: int = 0  # applied rows the normaliser or reconciliation refused (reason codes logged)
+    stale: int = 0  # list rows another import has overtaken: kept, given up, for `refresh-student`
     events: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
@@ -86,7 +95,12 @@ async def drain_once(pool: asyncpg.Pool, api: SygneApi, policy: LanePolicy, *, t
             if row.ine in answers.details:
                 by_group[row.uai, row.school_year].append(row)
         done: list[str] = []
+        stale: list[str] = []
         for (uai, school_year), rows in sorted(by_group.items()):
+            rows, outdated = await _current(conn, uai, school_year, rows)
+            stale += outdated
+            if not rows:
+                continue
             try:
                 async with conn.transaction():  # a savepoint: a group that fails is retried, not the batch
                     report.events += await _apply(conn, uai, school_year, rows, answers, report, today, topic)
@@ -101,14 +115,41 @@ async def drain_once(pool: asyncpg.Pool, api: SygneApi, policy: LanePolicy, *, t
             report.events += (await record_ine_status(conn, answers.not_found, "not_found", by=BY,
                                                       topic=topic)).changed
         await delete_done(conn, [*done, *answers.not_found])
+        await give_up(conn, stale, "stale_list_row", policy.max_attempts)
         attempts = {r.ine: r.attempts for r in claimed}
         await retry_later(conn, [(ine, policy.delay(attempts[ine]), reason) for ine, reason in answers.failed.items()])
     report.applied, report.not_found, report.retried = len(done), len(answers.not_found), len(answers.failed)
+    report.stale = len(stale)
     for reason in answers.failed.values():
         report.reasons[reason] = report.reasons.get(reason, 0) + 1
     log.info("sygne_details_applied", claimed=report.claimed, applied=report.applied, not_found=report.not_found,
-             retried=report.retried, rejected=report.rejected, events=report.events, reasons=report.reasons)
+             retried=report.retried, rejected=report.rejected, stale=report.stale, events=report.events, reasons=report.reasons)
     return report
+
+
+async def _current(conn: Connection, uai: str, school_year: int, rows: list[QueuedDetail],
+                   ) -> tuple[list[QueuedDetail], list[str]]:
+    """(rows to apply, INEs of the stale ones). A queued list row is applied only while the student's schooling
+    in that class is still what the row says: a later import may have closed it (a departure, a move made by
+    another source) or dated it otherwise, and applying the old row would reopen or re-date it."""
+    stored = await schoolings_in(conn, [r.ine for r in rows], uai, school_year)
+    fresh, stale = [], []
+    for row in rows:
+        label, mef = " ".join(row.cells["classe"].split()), row.cells["code_mef"][:10]
+        dates = stored.get((row.ine, label, mef))
+        if dates is None or dates != (_iso(row.cells["date_debut"]), _iso(row.cells["date_fin"])):
+            stale.append(row.ine)
+        else:
+            fresh.append(row)
+    return fresh, stale
+
+
+def _iso(text: str) -> str:
+    """A date cell as the row normaliser reads it, in ISO form ("" stays "": open-ended)."""
+    try:
+        return parse_date(text.strip()).isoformat() if text.strip() else ""
+    except CellError:
+        return text  # refused by the normaliser anyway
 
 
 async def _apply(conn: Connection, uai: str, school_year: int, rows: list[QueuedDetail], answers: _Answers,
