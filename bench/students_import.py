@@ -95,8 +95,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def yardstick(root: str, establishments: int, concurrency: int) -> tuple[int, float]:
-    """(students served, seconds): every list, then every student's detail, `concurrency` calls at a time."""
+async def yardstick(root: str, establishments: int, concurrency: int, sample: int | None = None) -> tuple[int, float]:
+    """(students served, seconds): every list, then every student's detail (the first `sample` only, when
+    given: a national run's 650,000 details would take the fake half an hour), `concurrency` calls at a time."""
     from aplypro_local.fake_sygne.state import CLIENT_ID, SECRET
 
     limiter = asyncio.Semaphore(concurrency)
@@ -122,7 +123,7 @@ async def yardstick(root: str, establishments: int, concurrency: int) -> tuple[i
         lists = await asyncio.gather(*(get(f"api/etablissements/{uai_of(e)}/eleves",
                                            {"annee-scolaire": str(YEAR), "statut": "ST"})
                                        for e in range(establishments)))
-        ines = [s["ine"] for one in lists for s in one]
+        ines = [s["ine"] for one in lists for s in one][:sample]
         await asyncio.gather(*(get(f"api/eleves/{ine}") for ine in ines))
         return len(ines), time.perf_counter() - started
 
@@ -208,17 +209,18 @@ class Cpu:
         return " ".join(f"{k}={v * 1000 / max(n, 1):.2f}" for k, v in self.spent.items())
 
 
-async def backfill(url: str, schema: str, queued: int) -> tuple[float, float]:
-    """(seconds until the queue and the outbox are empty, seconds from the first detail applied)."""
+async def backfill(url: str, schema: str, queued: int, max_s: float | None) -> tuple[float, float, int]:
+    """(seconds until the queue and the outbox are empty, seconds from the first detail applied, details
+    applied): after `max_s` seconds, what was applied by then."""
     started = time.perf_counter()
     first: float | None = None
     while True:
         left = await count(url, f"{schema}.sygne_detail_queue")
         if first is None and left < queued:
             first = time.perf_counter()
-        if not left and not await outbox_left(url, schema):
-            end = time.perf_counter()
-            return end - started, end - (first or started)
+        now = time.perf_counter()
+        if (not left and not await outbox_left(url, schema)) or (max_s is not None and now - started > max_s):
+            return now - started, now - (first or started), queued - left
         await asyncio.sleep(0.2)
 
 
@@ -274,7 +276,8 @@ async def main(args: argparse.Namespace, workdir: Path) -> None:
             raise RuntimeError("the fake SYGNE did not start")
         await setup(url, schema, args.establishments)
         service = stack.start_service("students")  # relays the outbox to the broker
-        served, served_s = await yardstick(root, args.establishments, args.concurrency * args.establishment_concurrency)
+        served, served_s = await yardstick(root, args.establishments, args.concurrency * args.establishment_concurrency,
+                                           args.yardstick_details)
         pid_file = workdir / "pgdata" / "postmaster.pid"  # the embedded PostgreSQL's postmaster
         postgres_pid = int(pid_file.read_text().split()[0]) if pid_file.exists() else 0
         pids = {"service": service.pid, "fake_sygne": fake.pid or 0, **({"postgres": postgres_pid} if postgres_pid else {})}
@@ -288,9 +291,9 @@ async def main(args: argparse.Namespace, workdir: Path) -> None:
         stack.env = {**env, **lane}  # (b) the detail lane on
         service = stack.start_service("students")
         cpu_b = Cpu({**pids, "service": service.pid}).start()
-        backfill_s, applying_s = await backfill(url, schema, queued)
+        backfill_s, applying_s, applied = await backfill(url, schema, queued, args.backfill_max_s)
         cpu_b.stop()
-        warm_s, warm = await import_all(stack.env, url, schema, None)
+        warm_s, warm = (await import_all(stack.env, url, schema, None)) if not args.no_unchanged else (0.0, {})
         load_after = os.getloadavg()
         rate, raw = args.students / cold_s, served / served_s
         print(f"students={args.students} establishments={args.establishments} workers={args.workers or 'default'} "
@@ -301,13 +304,15 @@ async def main(args: argparse.Namespace, workdir: Path) -> None:
         print(f"(a) students_per_s={rate:.0f} fake_sygne_serving_per_s={raw:.0f} ratio={rate / raw:.2f}")
         print(f"(a) cpu_ms_per_student {cpu_a.per(args.students)}")
         print(f"(b) backfill_s={backfill_s:.1f} (from the service's start; {applying_s:.1f} s from the first "
-              f"detail applied) details={queued} details_per_s={queued / max(applying_s, 1e-9):.0f} "
+              f"detail applied) details={queued} applied={applied} details_per_s={applied / max(applying_s, 1e-9):.0f} "
               f"rate_limit={args.details_rate}/s")
-        print(f"(b) cpu_ms_per_detail {cpu_b.per(queued)}")
-        print(f"(c) unchanged_reimport_s={warm_s:.1f} events={warm['events']} details_queued="
-              f"{warm.get('details_queued')} students_per_s={args.students / warm_s:.0f}")
-        print(f"extrapolated_650k import_s={650_000 / rate:.0f} backfill_s={650_000 / (queued / max(applying_s, 1e-9)):.0f}"
-              f" unchanged_s={650_000 / (args.students / warm_s):.0f}")
+        print(f"(b) cpu_ms_per_detail {cpu_b.per(applied)}")
+        details_rate = applied / max(applying_s, 1e-9)
+        if warm:
+            print(f"(c) unchanged_reimport_s={warm_s:.1f} events={warm['events']} details_queued="
+                  f"{warm.get('details_queued')} students_per_s={args.students / warm_s:.0f}")
+        print(f"extrapolated_650k import_s={650_000 / rate:.0f} backfill_s={650_000 / max(details_rate, 1e-9):.0f}"
+              + (f" unchanged_s={650_000 / (args.students / warm_s):.0f}" if warm else ""))
         print(f"loadavg before={load_before[0]:.2f} after_import={load_mid[0]:.2f} after={load_after[0]:.2f} "
               f"cpus={os.cpu_count()}")
     finally:
@@ -326,6 +331,9 @@ if __name__ == "__main__":
     parser.add_argument("--details-rate", type=float, default=5000.0, help="the detail lane's rate limit, a second")
     parser.add_argument("--details-concurrency", type=int, default=32, help="the detail lane's calls in flight")
     parser.add_argument("--details-batch", type=int, default=200, help="the detail lane's rows per transaction")
+    parser.add_argument("--yardstick-details", type=int, help="details the yardstick fetches (default: all)")
+    parser.add_argument("--backfill-max-s", type=float, help="stop timing the backfill after this many seconds")
+    parser.add_argument("--no-unchanged", action="store_true", help="skip (c), the unchanged re-import")
     parser.add_argument("--profile", type=Path, help="cProfile the first import-all into this file")
     parser.add_argument("--py-spy", type=Path, help="sample the first import-all with py-spy into this file")
     parser.add_argument("--workdir", type=Path, help="keep data and logs here instead of a temporary folder")
