@@ -148,7 +148,8 @@ async def test_workers_share_a_run_each_establishment_imported_once(pool: asyncp
     summary = await import_all(pool, main, "sygne", 2025, today=TODAY, concurrency=1,
                                helpers=lambda run_id: InProcessHelper(pool, helper, run_id))
     assert sorted(main.calls + helper.calls) == UAIS  # each once, between the two
-    assert main.calls and helper.calls
+    assert main.calls
+    assert helper.calls
     assert (summary.done, summary.finished, summary.totals["students"]) == (3, True, 30)  # the helper's counted
     outcomes = await pool.fetch("SELECT outcome FROM import_run_establishments")
     assert [r["outcome"] for r in outcomes] == ["done"] * 3
