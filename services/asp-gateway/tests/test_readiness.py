@@ -60,6 +60,20 @@ def test_every_identity_problem_is_reported_at_once(make_request: MakeRequest, p
         "missing_address_city_insee_code")
 
 
+def test_a_student_known_only_from_the_sygne_list_is_blocked_until_the_detail_arrives(
+    make_request: MakeRequest, params: Parametrage
+) -> None:
+    """import-all defers SYGNE's detail (birthplace, address) to a background lane (imports.md §9): until then
+    the student has the list's identity only, and nothing may be paid; once the detail arrives, it is."""
+    student = make_request().student
+    assert student is not None
+    listed = replace(student, birth_city_insee=None, birth_country_insee=None, postal_code=None, city_insee=None,
+                     country_insee=None, address_lines=(), city_name=None)
+    assert reasons_of(prepare(make_request(student=listed), params)) == (
+        "missing_birthplace_country_insee_code", "missing_address_country_code")
+    assert isinstance(prepare(make_request(student=student), params), PaymentRecord)
+
+
 def test_birth_country_codes_that_cannot_be_sent_block(make_request: MakeRequest, params: Parametrage) -> None:
     student = make_request().student
     assert student is not None

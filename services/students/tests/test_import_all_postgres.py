@@ -23,7 +23,7 @@ from aplypro_students.config import StudentsSettings
 from aplypro_students.entrypoints.cli import app
 from aplypro_students.entrypoints.nightly import next_run, run_source
 from aplypro_students.entrypoints.service import build_spec
-from aplypro_students.service_layer.import_all import RunInProgress, import_all
+from aplypro_students.service_layer.import_all import RunInProgress, import_all, work_on_run
 from aplypro_students.service_layer.providers import change_provider
 from aplypro_students.service_layer.reference import load_establishments
 from typer.testing import CliRunner
@@ -113,6 +113,48 @@ async def test_a_run_that_crashed_is_continued_by_the_next_one(pool: asyncpg.Poo
     assert await pool.fetchval("SELECT count(*) FROM import_runs") == 1
 
 
+class SlowImporter(FakeImporter):
+    async def __call__(self, uai: str, school_year: int, *, today: date) -> dict[str, Any]:
+        await asyncio.sleep(0.2)  # long enough for the other worker to claim the next establishment
+        return await super().__call__(uai, school_year, today=today)
+
+
+class InProcessHelper:
+    """A helper (as entrypoints/import_workers.py starts in a process) claiming the same run beside the main one."""
+
+    def __init__(self, pool: asyncpg.Pool, importer: FakeImporter, run_id: Any) -> None:
+        self.reports: asyncio.Queue[tuple[str, str, dict[str, Any]]] = asyncio.Queue()
+        self.task = asyncio.ensure_future(work_on_run(
+            pool, importer, run_id, 2025, today=TODAY, concurrency=1,
+            on_report=lambda *done: self.reports.put_nowait(done), should_stop=lambda: False))
+
+    async def next_report(self) -> tuple[str, str, dict[str, Any]] | None:
+        while self.reports.empty():
+            if self.task.done():
+                return None
+            await asyncio.sleep(0.01)
+        return self.reports.get_nowait()
+
+    def stop(self) -> None: ...
+
+    def failed(self) -> int:
+        return 0
+
+    def close(self) -> None: ...
+
+
+async def test_workers_share_a_run_each_establishment_imported_once(pool: asyncpg.Pool) -> None:
+    main, helper = SlowImporter(), SlowImporter()
+    summary = await import_all(pool, main, "sygne", 2025, today=TODAY, concurrency=1,
+                               helpers=lambda run_id: InProcessHelper(pool, helper, run_id))
+    assert sorted(main.calls + helper.calls) == UAIS  # each once, between the two
+    assert main.calls
+    assert helper.calls
+    assert (summary.done, summary.finished, summary.totals["students"]) == (3, True, 30)  # the helper's counted
+    outcomes = await pool.fetch("SELECT outcome FROM import_run_establishments")
+    assert [r["outcome"] for r in outcomes] == ["done"] * 3
+
+
 async def test_an_open_run_of_an_earlier_night_is_abandoned_not_continued(pool: asyncpg.Pool) -> None:
     with pytest.RaisesGroup(Crash):  # the task group wraps it
         await import_all(pool, FakeImporter({UAIS[1]: Crash()}), "sygne", 2025, today=TODAY, concurrency=1)
@@ -163,8 +205,11 @@ def test_the_nightly_run_is_scheduled_at_the_configured_hour_only(monkeypatch: p
     assert next_run(datetime(2025, 10, 15, 1, 0, tzinfo=UTC), 2).isoformat() == "2025-10-16T02:00:00+02:00"
     assert next_run(datetime(2025, 10, 14, 23, 0, tzinfo=UTC), 2).isoformat() == "2025-10-15T02:00:00+02:00"
     assert next_run(datetime(2025, 10, 25, 12, 0, tzinfo=UTC), 5).isoformat() == "2025-10-26T05:00:00+01:00"  # DST
-    assert build_spec(StudentsSettings()).background == []  # off unless set (tests, the demo)
+    # off unless set (tests, the demo); the SYGNE detail lane runs beside it (idle without APLYPRO_SYGNE_*)
+    assert [t.__name__ for t in build_spec(StudentsSettings()).background] == ["sygne_details_lane"]
     monkeypatch.setenv("APLYPRO_STUDENTS_IMPORT_HOUR", "2")
+    assert [t.__name__ for t in build_spec(StudentsSettings()).background] == ["nightly_import", "sygne_details_lane"]
+    monkeypatch.setenv("APLYPRO_STUDENTS_SYGNE_DETAILS_LANE", "false")
     assert [t.__name__ for t in build_spec(StudentsSettings()).background] == ["nightly_import"]
 
 
@@ -184,10 +229,16 @@ def test_import_all_command_imports_the_sygne_establishments_with_a_summary(cli:
     assert json.loads(none.stdout.splitlines()[-1])["establishments"] == 0  # every provider is csv at first
     changed = cli.invoke(app, ["set-provider", "0999001k", "sygne", "--user", "u-admin"])
     assert json.loads(changed.stdout)["changed"] == ["0999001K"], changed.output
-    result = cli.invoke(app, ["import-all", "--source", "sygne", "--school-year", "2025"])
+    # three processes (two helpers) for one establishment: imported once, the helpers end with nothing to do
+    result = cli.invoke(app, ["import-all", "--source", "sygne", "--school-year", "2025", "--workers", "3"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout.splitlines()[-1])
     assert (out["establishments"], out["done"], out["students"], out["finished"]) == (1, 1, 6, True)
+    assert out["stopped"] is None
+    # the details are the service's detail lane's (imports.md §9): queued, none fetched by the run
+    assert (out["details_queued"], fake.state.requests["detail"]) == (6, 0)
+    status = json.loads(cli.invoke(app, ["status"]).stdout)
+    assert (status["details_queued"], status["details_given_up"]) == (6, 0)
     assert "0999001K done" in result.stderr  # the progress bar
     assert "FONTAINE" not in result.output
     bad = cli.invoke(app, ["set-provider", "0999001K", "ftp", "--user", "u-admin"])

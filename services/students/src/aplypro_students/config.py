@@ -42,6 +42,17 @@ class StudentsSettings(ServiceSettings):
     # mass-departure guard: a refused establishment is reported failed, `mass_departure`); `partial`: never closes
     import_mode: Literal["full", "partial"] = "full"
     import_concurrency: int = Field(default=4, ge=1)  # establishments fetched at once (each commits alone)
+    # import-all's processes: the main one and (n - 1) helpers claiming the same run's establishments, each with
+    # `import_concurrency` establishments at once (entrypoints/import_workers.py); 2 for a 2-core machine
+    import_workers: int = Field(default=2, ge=1)
+    # The SYGNE detail lane of `run` (service_layer/sygne_details.py): the details import-all queued (first seen,
+    # moved), fetched and applied in the background. Off when the APLYPRO_SYGNE_* settings are absent.
+    sygne_details_lane: bool = True
+    sygne_details_batch: int = Field(default=50, ge=1)  # rows claimed per transaction
+    sygne_details_concurrency: int = Field(default=16, ge=1)  # detail calls in flight
+    sygne_details_rate: float = Field(default=200.0, gt=0)  # details a second at most (SYGNE's rate limit)
+    sygne_details_max_attempts: int = Field(default=10, ge=1)  # then the row stays, given up, for an operator
+    sygne_details_backoff: float = Field(default=30.0, gt=0)  # seconds before a failed row's retry, doubled each time
     # load-establishments re-publishes the schoolings of a changed establishment (issue 13) of this many school
     # years, the current one included (and later ones): those documents and the asp-gateway may still act on
     establishment_republish_years: int = Field(default=2, ge=1)

@@ -36,9 +36,30 @@ async def open_run(conn: Connection, source: str, school_year: int, resume_hours
         await conn.execute("INSERT INTO import_runs (run_id, source, school_year, status) VALUES ($1, $2, $3, 'open')",
                            run_id, source, school_year)
         return run_id, set()
-    rows = await conn.fetch("SELECT uai FROM import_run_establishments WHERE run_id = $1 AND outcome <> 'failed'",
-                            run_id)
+    # an establishment a crashed invocation was importing is imported again (its commit, if any, re-applies idly)
+    await conn.execute("UPDATE import_run_establishments SET outcome = 'pending' WHERE run_id = $1 "
+                       "AND outcome = 'running'", run_id)
+    rows = await conn.fetch("SELECT uai FROM import_run_establishments WHERE run_id = $1 "
+                            "AND outcome IN ('done', 'skipped')", run_id)
     return run_id, {r["uai"] for r in rows}
+
+
+async def queue_establishments(conn: Connection, run_id: UUID, uais: list[str]) -> None:
+    """The establishments this invocation must import, `pending`; a failed one is retried."""
+    await conn.execute(
+        "INSERT INTO import_run_establishments (run_id, uai, outcome, report) "
+        "SELECT $1, u, 'pending', '{}'::jsonb FROM unnest($2::text[]) AS u "
+        "ON CONFLICT (run_id, uai) DO UPDATE SET outcome = 'pending' WHERE import_run_establishments.outcome = 'failed'",
+        run_id, uais)
+
+
+async def claim_establishment(conn: Connection, run_id: UUID) -> str | None:
+    """The next pending establishment of the run, now `running`: each is claimed by one worker (process or task)."""
+    uai: str | None = await conn.fetchval(
+        "UPDATE import_run_establishments SET outcome = 'running', finished_at = now() WHERE run_id = $1 AND uai = "
+        "(SELECT uai FROM import_run_establishments WHERE run_id = $1 AND outcome = 'pending' ORDER BY uai LIMIT 1 "
+        "FOR UPDATE SKIP LOCKED) RETURNING uai", run_id)
+    return uai
 
 
 async def record_outcome(conn: Connection, run_id: UUID, uai: str, outcome: str, report: dict[str, Any]) -> None:
@@ -51,9 +72,10 @@ async def record_outcome(conn: Connection, run_id: UUID, uai: str, outcome: str,
 
 
 async def close_run(conn: Connection, run_id: UUID) -> bool:
-    """Finished when no establishment failed; else it stays open for a re-run. True when finished."""
+    """Finished when every establishment is done or skipped; else (failed, or not imported: the run stopped)
+    it stays open for a re-run. True when finished."""
     failed = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM import_run_establishments WHERE run_id = $1 "
-                                 "AND outcome = 'failed')", run_id)
+                                 "AND outcome NOT IN ('done', 'skipped'))", run_id)
     await conn.execute("UPDATE import_runs SET status = $2, finished_at = CASE WHEN $2 = 'finished' THEN now() END, "
                        "heartbeat_at = now() WHERE run_id = $1", run_id, "open" if failed else "finished")
     return not failed

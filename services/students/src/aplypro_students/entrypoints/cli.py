@@ -26,6 +26,7 @@ from aplypro_students.adapters.csv_reader import CellError, parse_uai
 from aplypro_students.adapters.csv_reference import read_bcn_mefs_csv, read_establishments_csv
 from aplypro_students.adapters.csv_ribs import read_ribs_csv
 from aplypro_students.adapters.csv_students import read_students_csv
+from aplypro_students.adapters.postgres_detail_queue import queue_depth
 from aplypro_students.adapters.postgres_reference import reference_counts
 from aplypro_students.config import StudentsSettings
 from aplypro_students.domain.departures import MassDeparture
@@ -90,12 +91,15 @@ def run() -> None:
 
 @app.command()
 def status() -> None:
-    """Print counts of students, schoolings, RIBs and reference data, as JSON."""
+    """Print counts of students, schoolings, RIBs and reference data, and the SYGNE detail queue, as JSON."""
 
-    async def work(conn: Connection) -> dict[str, int]:
-        return {**await postgres.counts(conn), **await reference_counts(conn)}
+    settings = _settings()
 
-    _print(asyncio.run(in_transaction(_settings(), work)))
+    async def work(conn: Connection) -> dict[str, Any]:
+        return {**await postgres.counts(conn), **await reference_counts(conn),
+                **await queue_depth(conn, settings.sygne_details_max_attempts)}
+
+    _print(asyncio.run(in_transaction(settings, work)))
 
 
 @app.command("load-establishments")

@@ -55,10 +55,11 @@ async def _sygne(settings: StudentsSettings, pool: asyncpg.Pool) -> AsyncIterato
 
     async with SygneClient(sygne) as api:
         async def one(uai: str, school_year: int, *, today: date) -> dict[str, Any]:
-            # the freeze is checked once for the run (Source.frozen), not recorded per establishment
+            # the freeze is checked once for the run (Source.frozen), not recorded per establishment; the
+            # details are queued for the service's detail lane (imports.md §9: the run is list-bound)
             report = await import_sygne(pool, api, uai, school_year, today=today, topic=topic, summer_freeze=False,
                                         concurrency=sygne.concurrency, mode=settings.import_mode,
-                                        max_departure_share=settings.mass_departure_share)
+                                        max_departure_share=settings.mass_departure_share, defer_details=True)
             return report.as_dict() | report.run_counts()  # the printed line lacks what import-all totals
 
         yield one

@@ -15,6 +15,7 @@ from aplypro_servicekit.runtime import ServiceRuntime
 from aplypro_students.config import StudentsSettings
 from aplypro_students.domain.reconcile import current_school_year
 from aplypro_students.entrypoints.import_sources import SourceUnavailable, source
+from aplypro_students.entrypoints.import_workers import process_helpers
 from aplypro_students.service_layer.import_all import OnDone, RunInProgress, RunSummary, import_all
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -31,15 +32,18 @@ def next_run(now: datetime, hour: int) -> datetime:
 
 
 async def run_source(pool: asyncpg.Pool, settings: StudentsSettings, name: str, school_year: int, *, today: date,
-                     on_done: OnDone | None = None) -> dict[str, Any]:
-    """One import-all of a source; SourceUnavailable / RunInProgress propagate. A frozen day imports nothing."""
+                     on_done: OnDone | None = None, workers: int | None = None) -> dict[str, Any]:
+    """One import-all of a source; SourceUnavailable / RunInProgress propagate. A frozen day imports nothing.
+    `workers`: processes (default APLYPRO_STUDENTS_IMPORT_WORKERS), this one and helpers."""
     chosen = source(name)
     if chosen.frozen(today):
         return {"source": name, "school_year": school_year, "skipped": "summer_freeze"}
+    helpers = process_helpers(name, school_year, today, (workers or settings.import_workers) - 1)
     async with chosen.open(settings, pool) as importer:
         summary: RunSummary = await import_all(pool, importer, name, school_year, today=today,
                                                resume_hours=settings.import_resume_hours,
-                                               concurrency=settings.import_concurrency, on_done=on_done)
+                                               concurrency=settings.import_concurrency, on_done=on_done,
+                                               helpers=helpers)
     return summary.as_dict()
 
 

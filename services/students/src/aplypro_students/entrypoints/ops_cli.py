@@ -111,6 +111,8 @@ def refresh_student_command(
 def import_all_command(
     source: Annotated[str, typer.Option(help="The students provider to import: sygne or fregata.")] = "sygne",
     school_year: Annotated[int | None, typer.Option(help="Start year (2025 = 2025-2026); default: now.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Processes sharing the establishments; default: "
+                                                "APLYPRO_STUDENTS_IMPORT_WORKERS (2).")] = None,
 ) -> None:
     """Import every establishment whose provider is SOURCE; resumes an interrupted run of the same night.
 
@@ -129,12 +131,14 @@ def import_all_command(
             def on_done(uai: str, outcome: str, report: dict[str, Any]) -> None:
                 progress.update(task, advance=1, description=f"{source} {year} {uai} {outcome}")
 
-            async with service_pool(settings, "students", MIGRATION_PACKAGES) as (pool, _schema):
+            # a connection for each establishment at once, the run's lock and a claim
+            size = settings.import_concurrency + 2
+            async with service_pool(settings, "students", MIGRATION_PACKAGES, size=size) as (pool, _schema):
                 async with pool.acquire() as conn:
                     total = await conn.fetchval("SELECT count(*) FROM establishments WHERE students_provider = $1",
                                                 source)
                 progress.update(task, total=total)
-                return await run_source(pool, settings, source, year, today=today, on_done=on_done)
+                return await run_source(pool, settings, source, year, today=today, on_done=on_done, workers=workers)
 
     try:
         summary = fast_loop.run(work())

@@ -14,6 +14,7 @@ from aplypro_servicekit.runtime import ServiceSpec, Subscription
 from aplypro_students.config import StudentsSettings
 from aplypro_students.entrypoints.inbound import inbound_subscriptions, rejection_topics
 from aplypro_students.entrypoints.nightly import nightly_import
+from aplypro_students.entrypoints.sygne_details_lane import gauges, sygne_details_lane
 from aplypro_students.service_layer import money_facts
 
 MIGRATION_PACKAGES = ["aplypro_students"]
@@ -32,5 +33,7 @@ def build_spec(settings: StudentsSettings) -> ServiceSpec:
         subscriptions=[*inbound_subscriptions(settings), Subscription(
             topics=[CALCULATOR_EVENTS, DOCUMENTS_EVENTS, ASP_EVENTS], consumer_name=money_facts.CONSUMER,
             handlers=money_facts.HANDLERS)],
-        background=[nightly_import] if settings.import_hour is not None else [],
+        background=[*([nightly_import] if settings.import_hour is not None else []),
+                    *([sygne_details_lane] if settings.sygne_details_lane else [])],
+        gauges=gauges(settings),
     )

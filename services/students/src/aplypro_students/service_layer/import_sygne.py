@@ -21,6 +21,7 @@ import structlog
 from aplypro_students.adapters import postgres
 from aplypro_students.adapters.api_errors import ApiAuthFailed, ApiBadPayload, ApiUnavailable, IneNotFound
 from aplypro_students.adapters.csv_students import parse_student_rows
+from aplypro_students.adapters.postgres_detail_queue import delete_done, queue_details
 from aplypro_students.adapters.postgres_sygne import placements_in
 from aplypro_students.adapters.sygne import normalise
 from aplypro_students.domain.departures import DEFAULT_MAX_SHARE
@@ -48,10 +49,12 @@ def in_summer_freeze(today: date) -> bool:
 @dataclass
 class SygneReport(SourceReport):
     ine_not_found: int = 0  # students newly marked not_found (each 404 is also in `errors`)
+    details_queued: int = 0  # students whose detail the lane will fetch (`defer_details`)
     source: ClassVar[str] = SOURCE
 
     def run_counts(self) -> dict[str, int]:
-        return super().run_counts() | {"ine_not_found": 0 if self.dry_run else self.ine_not_found}
+        return super().run_counts() | {"ine_not_found": 0 if self.dry_run else self.ine_not_found,
+                                       "details_queued": 0 if self.dry_run else self.details_queued}
 
 
 class _DryRun(Exception):
@@ -73,7 +76,7 @@ async def import_sygne(pool: asyncpg.Pool, api: SygneApi, uai: str, school_year:
                        topic: str, summer_freeze: bool = True, concurrency: int = 8,
                        dry_run: bool = False, mode: Literal["partial", "full"] = "partial",
                        force_departures: bool = False, max_departure_share: float = DEFAULT_MAX_SHARE,
-                       ) -> SygneReport:
+                       defer_details: bool = False) -> SygneReport:
     """One establishment and year; ApiUnavailable / ApiAuthFailed / InvalidFile / MassDeparture propagate
     (nothing written). `full`: the list is a snapshot, its absentees have left (§5.6, under the guard)."""
     report = SygneReport(uai, school_year, dry_run=dry_run)
@@ -95,7 +98,7 @@ async def import_sygne(pool: asyncpg.Pool, api: SygneApi, uai: str, school_year:
     # §5.7: the detail when a student is first seen, or shows up in another class or MEF than we have
     need_detail = {ine for n, ine in ines.items() if ine not in known or _moved(rows[n - 1][1], placed.get(ine))}
     need_history = {ine for n, ine in ines.items() if not rows[n - 1][1]["classe"]}
-    calls = await _fetch(api, need_detail, need_history, concurrency)
+    calls = await _fetch(api, set() if defer_details else need_detail, need_history, concurrency)
     rows = [(n, _enrich(cells, ines.get(n), known, calls, uai, school_year)) for n, cells in rows]
     report.errors += calls.errors
     report.warnings += [{"ine": ine, "reason": "duplicate_ine", "count": count}
@@ -109,6 +112,11 @@ async def import_sygne(pool: asyncpg.Pool, api: SygneApi, uai: str, school_year:
         async with pool.acquire() as conn, conn.transaction():
             summary = await import_students(conn, command, today=today, topic=topic,
                                             max_departure_share=max_departure_share)
+            if defer_details:  # in this transaction: a student imported without its detail is always queued
+                report.details_queued = await queue_details(conn, school_year, uai, {
+                    ines[n]: cells for n, cells in rows if ines.get(n) in need_detail})
+            else:  # a detail applied here settles the one import-all queued (its list row may be older)
+                await delete_done(conn, sorted({*calls.details, *calls.not_found}))
             if calls.not_found:  # after the import: a first-seen student exists by now
                 report.ine_not_found = (await record_ine_status(conn, sorted(calls.not_found), "not_found",
                                                                 by=BY, topic=topic)).changed
@@ -125,6 +133,7 @@ async def import_sygne(pool: asyncpg.Pool, api: SygneApi, uai: str, school_year:
     skipped = {e.get("ine") for e in report.skipped}
     report.errors += [entry(ine, IneNotFound.code) for ine in sorted(calls.not_found - skipped)]
     log.info("sygne_imported", uai=uai, school_year=school_year, listed=len(entries), details=len(need_detail),
+             details_queued=report.details_queued,
              histories=len(need_history), skipped=len(report.skipped), errors=len(report.errors),
              warnings=len(report.warnings),
              detail_404=len(calls.not_found), ine_not_found=report.ine_not_found, dry_run=dry_run)

@@ -18,6 +18,7 @@ import structlog
 
 from aplypro_students.adapters.api_errors import IneNotFound
 from aplypro_students.adapters.csv_students import parse_ine, parse_student_rows
+from aplypro_students.adapters.postgres_detail_queue import delete_done
 from aplypro_students.adapters.postgres_reference import known_establishments
 from aplypro_students.adapters.postgres_refresh import SchoolingKey, schooling_keys_of, student_exists
 from aplypro_students.adapters.sygne import normalise
@@ -60,6 +61,7 @@ async def refresh_student(pool: asyncpg.Pool, api: SygneApi, ine_text: str, *, t
             report.known = await student_exists(conn, ine)
             if report.known:
                 report.events = (await record_ine_status(conn, [ine], "not_found", by=BY, topic=topic)).changed
+            await delete_done(conn, [ine])  # a queued detail (import-all) is settled: SYGNE answered
         log.info("student_refreshed", ine_status="not_found", known=report.known, events=report.events)
         return report
     async with pool.acquire() as conn, conn.transaction():
@@ -82,6 +84,7 @@ async def refresh_student(pool: asyncpg.Pool, api: SygneApi, ine_text: str, *, t
             report.skipped += [{"reason": e.code} for e in summary.rejected]
         if report.known:  # SYGNE answered: lift an earlier ine_not_found
             report.events += (await record_ine_status(conn, [ine], "found", by=BY, topic=topic)).changed
+        await delete_done(conn, [ine])  # a queued detail (import-all), given up or not, is settled
     log.info("student_refreshed", ine_status="ok", known=report.known, schoolings=report.schoolings,
              ignored=report.ignored, events=report.events, skipped=len(report.skipped))
     return report
