@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -15,8 +16,38 @@ from aplypro_students.domain.model import Address, Identity, Schooling, Schoolin
 
 
 async def lock_reconciliation(conn: Connection) -> None:
-    """One reconciliation at a time: two files may carry the same new INE (a transfer between schools)."""
+    """This reconciliation alone (merges, retractions, other ministries' events): no import runs beside it."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('students:reconcile'))")
+
+
+async def lock_reconciliation_of(conn: Connection, uai: str, ines: Collection[str],
+                                 identities: Collection[tuple[str, str, date]], *,
+                                 departures_from: int | None) -> None:
+    """An establishment's import beside the others, serialised only with those that touch the same students.
+
+    Imports share the reconciliation lock (the operations that take it whole wait for every import), then
+    take the establishment, then one lock per student key in one sorted order (no two imports wait on each
+    other crosswise): each incoming INE and its merge survivor's, the normalised identity of each record
+    (two new INEs of one person flag each other, §5.2, and a placeholder is taken over once) and, when the
+    import closes departures, the INEs open in the establishment (a transfer elsewhere closes the same
+    schooling). Merges only happen under the whole lock, so the survivors read here stay true.
+    """
+    await conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext('students:reconcile'))")
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('students:uai'), hashtext($1))", uai)
+    lasts, firsts, born = ([i[n] for i in identities] for n in range(3))
+    rows = await conn.fetch(
+        "SELECT DISTINCT hashtext(k) AS k FROM ("
+        "  SELECT 'ine:' || x AS k FROM unnest($1::text[]) AS x"
+        "  UNION SELECT 'ine:' || s.ine FROM students t JOIN students s ON s.student_id = t.merged_into"
+        "    WHERE t.ine = ANY($1::text[])"
+        "  UNION SELECT 'identity:' || students_identity_key(i.last, i.first) || ':' || i.born"
+        "    FROM unnest($2::text[], $3::text[], $4::date[]) AS i(last, first, born)"
+        "  UNION SELECT 'ine:' || st.ine FROM schoolings s JOIN classes c USING (class_id)"
+        "    JOIN students st USING (student_id) WHERE $6::int IS NOT NULL AND c.uai = $5 AND c.school_year = $6"
+        "    AND s.end_date IS NULL) AS keys WHERE k IS NOT NULL ORDER BY 1",
+        list(ines), lasts, firsts, born, uai, departures_from)
+    await conn.executemany("SELECT pg_advisory_xact_lock(hashtext('students:student'), $1)",
+                           [(r["k"],) for r in rows])
 
 
 def _address(raw: str) -> Address:

@@ -125,7 +125,10 @@ async def import_students(conn: Connection, command: ImportStudents, *, today: d
     calendar = await calendar_of(conn, academy)  # its school years (§6.3); not loaded: the fallback's
     year = records[0].school_year if records else command.school_year or current_school_year(today, academy,
                                                                                              calendar)
-    await postgres.lock_reconciliation(conn)
+    await postgres.lock_reconciliation_of(
+        conn, command.uai, {r.identity.ine for r in [*records, *excluded]} | set(command.listed_ines or ()),
+        {(r.identity.last_name, r.identity.first_names[0], r.identity.birth_date) for r in records},
+        departures_from=year if command.mode == "full" else None)
     absent: list[Schooling] = []
     if command.mode == "full":
         # a student in an excluded class is still listed: an exclusion added mid-year is not a departure
