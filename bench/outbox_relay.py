@@ -154,7 +154,12 @@ async def main(args: argparse.Namespace, workdir: Path) -> None:
         rows = await fill_outbox(url, schema, topic, args.events, args.per_transaction)
         fill_s = time.perf_counter() - filled
         payload_bytes = sum(len(r.payload) for r in rows) / len(rows)
+        broker_pid = stack.kafka.process.pid if stack.kafka else 0  # none: an outside broker
+        pid_file = workdir / "pgdata" / "postmaster.pid"  # the embedded PostgreSQL's; backends are its children
+        database_pid = int(pid_file.read_text().split()[0]) if stack.postgres and pid_file.exists() else 0
+        broker_cpu = tree_cpu_seconds(broker_pid) if broker_pid else 0.0
         yard_s = await yardstick(bootstrap, yard_topic, rows)
+        yard_broker_cpu = (tree_cpu_seconds(broker_pid) - broker_cpu) if broker_pid else 0.0
         if (on_yard := await records_on(bootstrap, yard_topic, len(rows))) != len(rows):
             raise RuntimeError(f"yardstick: {on_yard} records on its topic, {len(rows)} sent")
         del rows
@@ -186,10 +191,14 @@ async def main(args: argparse.Namespace, workdir: Path) -> None:
                                (p / "stat").exists() and
                                int((p / "stat").read_text().rsplit(")", 1)[1].split()[1]) == service.pid)
             cpu_at_election = tree_cpu_seconds(cpu_pid)
+            broker_cpu = tree_cpu_seconds(broker_pid) if broker_pid else 0.0
+            database_cpu = tree_cpu_seconds(database_pid) if database_pid else 0.0
             while await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {schema}.outbox_batch)"):
                 await asyncio.sleep(0.02)
             emptied = time.perf_counter()
             cpu = tree_cpu_seconds(cpu_pid) - cpu_at_election
+            relay_broker_cpu = (tree_cpu_seconds(broker_pid) - broker_cpu) if broker_pid else 0.0
+            relay_database_cpu = (tree_cpu_seconds(database_pid) - database_cpu) if database_pid else 0.0
             parked = await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox_parked")
         finally:
             await conn.close()
@@ -208,7 +217,10 @@ async def main(args: argparse.Namespace, workdir: Path) -> None:
         print(f"relay_s={relay_s:.1f} (service start to election "
               f"{elected - started:.1f} s) on_topic={on_topic} parked={parked} fill_s={fill_s:.1f}")
         print(f"relay_events_per_s={rate:.0f} bare_producer_events_per_s={yard_rate:.0f} ratio={rate / yard_rate:.2f}")
-        print(f"relay_cpu_ms_per_event={cpu * 1000 / args.events:.3f} (service process, election to empty outbox)")
+        print(f"relay_cpu_ms_per_event={cpu * 1000 / args.events:.3f} (service process, election to empty outbox) "
+              f"broker_cpu_ms_per_event relay={relay_broker_cpu * 1000 / args.events:.3f} "
+              f"bare_producer={yard_broker_cpu * 1000 / args.events:.3f} "
+              f"database_cpu_ms_per_event={relay_database_cpu * 1000 / args.events:.3f}")
         print(f"extrapolated_1.3M_events_s={1_300_000 / rate:.0f}")
         print(f"loadavg_before={load_before[0]:.2f} loadavg_after={load_after[0]:.2f} cpus={os.cpu_count()}")
     finally:
