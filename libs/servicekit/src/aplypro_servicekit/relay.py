@@ -8,6 +8,10 @@ At most one relay of a schema publishes at any instant:
 * a lease's publish is bounded (SEND_WITHIN_S, plus the producer's request timeout for what is in
   flight), well inside LEASE_SECONDS: a fenced leader has stopped publishing before its lease can end;
 * a stopping relay drains under its lock, then unlocks.
+
+While the broker takes one lease's messages, the relay leases the next rows (never those in flight) so the
+database round trips hide behind the send; the next lease is sent only after the previous one was acked in
+full, and dropped (left to be leased again, in order) if that send failed.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 import time
 import uuid
 from base64 import b64decode
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -25,6 +30,7 @@ import structlog
 from aiokafka.partitioner import DefaultPartitioner
 
 from . import tracing
+from .key_partition import key_partition
 from .leadership import Leadership, NotLeader, elect
 from .metrics import RELAY_LEADING, RELAY_PARKED, RELAY_PUBLISHED
 from .relay_send import BatchProducer, Message, Parked, send_in_batches
@@ -45,17 +51,31 @@ STATEMENT_TIMEOUT_S = 10.0  # a lease or delete statement stuck longer is a fail
 MAX_ROWS_PER_LEASE = 1000  # rows are transactions: one to thousands of messages each
 PARTITION_CACHE_SIZE = 200_000
 
-# The oldest rows (about $2 messages, at least one row), unless a live lease of another epoch exists: a
-# previous leader may still be publishing, and leasing past its rows would break per-key order. This
-# epoch's own leases are free to take: this relay leases one batch at a time, so one still held is a
-# failed attempt of its own, published again in order by the same producer.
+# The oldest rows (about $2 messages, at least one row) but those of the lease in flight ($6), unless a live
+# lease of another epoch exists: a previous leader may still be publishing, and leasing past its rows would
+# break per-key order. This epoch's other leases are free to take: the relay holds at most the lease being
+# sent and the next one, so any other is a failed attempt of its own, published again in order by the same
+# producer.
 _LEASE = (
     "UPDATE outbox_batch SET lease_token = $1, lease_epoch = $5, lease_until = now() + make_interval(secs => $3) "
     "WHERE id IN (SELECT id FROM (SELECT id, sum(size) OVER (ORDER BY id) - size AS before FROM outbox_batch "
-    "                             ORDER BY id LIMIT $4) AS oldest WHERE before < $2) "
+    "                             WHERE $6::uuid IS NULL OR lease_token IS DISTINCT FROM $6 "
+    "                             ORDER BY id LIMIT $4) AS oldest "
+    "             WHERE before < $2) "
     "AND NOT EXISTS (SELECT 1 FROM outbox_batch WHERE lease_epoch IS DISTINCT FROM $5 AND lease_until >= now()) "
-    "RETURNING id, payloads, envelopes"
+    "RETURNING id, size, payloads, envelopes"
 )
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Rows leased under one token, in id order, and when the lease was requested (its send deadline)."""
+
+    token: uuid.UUID
+    epoch: int
+    requested: float
+    rows: list[Any]
+    messages: int
 
 
 class OutboxRelay:
@@ -126,14 +146,14 @@ class OutboxRelay:
                     await self._drain(leadership, watch)
                     return
                 try:
-                    handled = await self.publish_batch(leadership.epoch)
+                    caught_up = await self.publish_batches(leadership.epoch, watch)
                 except NotLeader:
                     break
                 except Exception as exc:  # database or broker briefly down: still the leader, try again
                     log.error("relay_batch_failed", error=type(exc).__name__, detail=str(exc)[:200])
                     await self._pause(1.0, watch)
                     continue
-                if handled < self._batch_size:
+                if caught_up:
                     await self._pause(self._idle_wait, watch)
             log.warning("relay_fenced", epoch=leadership.epoch)  # standby again
         finally:
@@ -166,6 +186,44 @@ class OutboxRelay:
 
     async def publish_batch(self, epoch: int) -> int:
         """Lease the oldest rows under `epoch`, publish them, delete them; returns the messages handled."""
+        lease = await self._lease(epoch, None)
+        if lease is None:
+            return 0
+        return await self._finish(lease, await self._publish(lease))
+
+    async def publish_batches(self, epoch: int, watch: asyncio.Task[None] | None = None) -> bool:
+        """Publish leases one after the other, each leased while the previous one is being sent, until a
+        lease is not full (True: caught up), a stop is asked or `watch` ended (False: look again)."""
+        lease = await self._lease(epoch, None)
+        while lease is not None:
+            more = self._full(lease) and not self._stopping.is_set() and not (watch and watch.done())
+            sending = asyncio.create_task(self._publish(lease))
+            leasing = asyncio.create_task(self._lease(epoch, lease.token)) if more else None
+            try:
+                parked = await asyncio.shield(sending)
+            except BaseException:
+                # Not acked in full (or cancelled): the next lease must not overtake it, nor be sent at all.
+                await _cancel(sending, leasing)
+                raise
+            try:
+                following = await leasing if leasing is not None else None
+            except BaseException:
+                await _cancel(leasing)
+                await self._finish(lease, parked)  # published: delete it whether or not this relay still leads
+                raise
+            await self._finish(lease, parked)
+            if leasing is None:
+                return not self._full(lease)  # a full lease but a stop or a lost lock: look again first
+            if following is None:
+                return True
+            lease = following
+        return True
+
+    def _full(self, lease: Lease) -> bool:
+        return lease.messages >= self._batch_size or len(lease.rows) >= MAX_ROWS_PER_LEASE
+
+    async def _lease(self, epoch: int, in_flight: uuid.UUID | None) -> Lease | None:
+        """The oldest rows but those of the lease `in_flight`, leased under `epoch` (NotLeader: fenced)."""
         token = uuid.uuid4()
         requested = time.monotonic()  # the lease ends LEASE_SECONDS after its transaction began, or later
         async with self._pool.acquire() as conn, conn.transaction():
@@ -175,39 +233,47 @@ class OutboxRelay:
                                        timeout=STATEMENT_TIMEOUT_S):
                 raise NotLeader(epoch)
             rows = await conn.fetch(_LEASE, token, self._batch_size, LEASE_SECONDS, MAX_ROWS_PER_LEASE, epoch,
-                                    timeout=STATEMENT_TIMEOUT_S)
+                                    in_flight, timeout=STATEMENT_TIMEOUT_S)
         if not rows:
-            return 0
+            return None
         rows = sorted(rows, key=lambda r: r["id"])
+        return Lease(token, epoch, requested, rows, sum(r["size"] for r in rows))
+
+    async def _publish(self, lease: Lease) -> list[Parked]:
+        """Send the lease's messages within SEND_WITHIN_S of its request; returns the ones parked."""
         # Tracing on: each message goes out under a producer span, child of the context its row kept.
-        messages, spans = tracing.publishing(_messages(rows))
-        budget = requested + SEND_WITHIN_S - time.monotonic()
+        messages, spans = tracing.publishing(_messages(lease.rows))
+        budget = lease.requested + SEND_WITHIN_S - time.monotonic()
         try:
             parked = await asyncio.wait_for(self._send(messages), max(budget, 0.001))
         except BaseException as exc:
             tracing.end_spans(spans, type(exc).__name__)
             raise
         tracing.end_spans(spans)
+        return parked
+
+    async def _finish(self, lease: Lease, parked: list[Parked]) -> int:
+        """Delete the published rows (and keep the parked messages); returns the messages handled."""
         async with self._pool.acquire() as conn, conn.transaction():
             # By the lease token (taken under this epoch): rows nobody else took since, whether or not this
             # relay still leads; refusing a fenced relay's finished publish would only make a duplicate.
             deleted = await conn.fetch(
                 "DELETE FROM outbox_batch WHERE id = ANY($1) AND lease_token = $2 AND lease_epoch = $3 RETURNING id",
-                [r["id"] for r in rows], token, epoch, timeout=STATEMENT_TIMEOUT_S)
+                [r["id"] for r in lease.rows], lease.token, lease.epoch, timeout=STATEMENT_TIMEOUT_S)
             if deleted and parked:
                 await conn.executemany(
                     "INSERT INTO outbox_parked (topic, key, headers, payload, reason) VALUES ($1, $2, $3, $4, $5)",
                     [(m[0], m[1], json.dumps({k: v.decode(errors="replace") for k, v in m[3]}), m[2], reason)
                      for m, reason in parked], timeout=STATEMENT_TIMEOUT_S)
-        self.published += len(messages) - len(parked)
+        self.published += lease.messages - len(parked)
         self.parked += len(parked)
-        RELAY_PUBLISHED.inc(len(messages) - len(parked))
+        RELAY_PUBLISHED.inc(lease.messages - len(parked))
         RELAY_PARKED.inc(len(parked))
         self.last_progress = time.monotonic()
-        return len(messages)
+        return lease.messages
 
     def _partition(self, topic: str, key: bytes | None) -> int:
-        """The partition of a plain `send` (murmur2 of the key), remembered: a key comes back often."""
+        """The partition of a plain `send` (murmur2 of the key), remembered: a key often comes back."""
         partitions = self._partitions[topic]
         if key is None:
             return int(self._partitioner(None, partitions, partitions))
@@ -215,13 +281,24 @@ class OutboxRelay:
         if cached is None:
             if len(self._partition_of) > PARTITION_CACHE_SIZE:
                 self._partition_of.clear()
-            cached = self._partition_of[(topic, key)] = int(self._partitioner(key, partitions, partitions))
+            cached = self._partition_of[(topic, key)] = key_partition(key, partitions)
         return cached
 
     async def _send(self, messages: list[Message]) -> list[Parked]:
         for topic in {m[0] for m in messages} - self._partitions.keys():
             self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
         return await send_in_batches(self._producer, messages, self._partition)
+
+
+async def _cancel(*tasks: asyncio.Task[Any] | None) -> None:
+    """Cancel the tasks and wait until they ended: nothing of theirs runs on."""
+    for task in tasks:
+        if task is not None:
+            task.cancel()
+    for task in tasks:
+        if task is not None:
+            with contextlib.suppress(BaseException):
+                await task
 
 
 def _messages(rows: list[Any]) -> list[Message]:
