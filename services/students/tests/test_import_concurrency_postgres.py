@@ -55,16 +55,12 @@ async def db(database_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch,
     pool = await create_pool(settings.database_url, settings.db_schema("students"), size=4)
     await migrate(pool, settings.db_schema("students"), ["aplypro_servicekit", "aplypro_students"])
     async with pool.acquire() as conn, conn.transaction():
-        await load_reference(conn)
+        await load_establishments(conn, read_establishments_csv(DATA / "establishments.csv"))
+        await load_mefs(conn, 2025, read_bcn_mefs_csv(DATA / "mefs.csv"))
     try:
         yield Db(pool, settings, write_csv)
     finally:
         await pool.close()
-
-
-async def load_reference(conn: asyncpg.Connection) -> None:
-    await load_establishments(conn, read_establishments_csv(DATA / "establishments.csv"))
-    await load_mefs(conn, 2025, read_bcn_mefs_csv(DATA / "mefs.csv"))
 
 
 async def _while_first_is_open(db: Db, first: ImportStudents, second: ImportStudents) -> tuple[bool, ImportSummary]:
