@@ -272,3 +272,65 @@ async def test_an_inline_import_settles_the_detail_it_fetched(db: Db, fake: Fake
                            concurrency=4)
     assert fake.state.requests["detail"] == 5  # the moved student, and the four refused rows' (unknown to us)
     assert set(await queued(db)) == (WITH_DETAIL | {GRIS}) - {"000111223AB"}
+
+
+async def test_a_first_seen_ine_that_looks_like_a_placeholder_gets_its_detail_at_once_and_takes_it_over(
+        db: Db, fake: FakeSygneServer) -> None:
+    """§5.2 matches on the birth city, which only the detail has: deferring it would make a second student."""
+    await deferred_import(db, fake)
+    async with client(fake) as api:
+        await drain(db, api)  # Chloé's birthplace is known now
+    chloe = (await ids(db))["000111222AA"]
+    await db.pool.execute("UPDATE students SET ine = '1234567A' WHERE ine = '000111222AA'")  # a temporary INE
+    details_before = fake.state.requests["detail"]
+    report = await deferred_import(db, fake)  # SYGNE lists her national INE
+    assert fake.state.requests["detail"] == details_before + 1  # hers only, at once
+    assert report.details_queued == 0
+    assert (await ids(db)).get("000111222AA") == chloe  # the placeholder took the real INE: one student
+    assert "1234567A" not in await ids(db)
+    assert await queued(db) == {}
+
+
+async def test_a_group_that_fails_for_any_reason_counts_an_attempt_and_the_lane_goes_on(
+        db: Db, fake: FakeSygneServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aplypro_students.service_layer import sygne_details
+
+    await deferred_import(db, fake)
+
+    async def broken(*_args: Any, **_kwargs: Any) -> int:
+        raise ValueError("an odd detail payload")
+
+    monkeypatch.setattr(sygne_details, "_apply", broken)
+    async with client(fake) as api:
+        report = await drain(db, api)  # never raises: the next drain takes the next rows, not these again
+    assert report.retried == len(WITH_DETAIL)
+    assert await queued(db) == dict.fromkeys(WITH_DETAIL, 1)  # GRIS's 404 settled its row
+
+
+def _moved(fake: FakeSygneServer, ine: str, label: str) -> None:
+    for entry in fake.state.lists[UAI, 2025]:
+        if entry["ine"] == ine:
+            entry["classe"] = label
+
+
+async def test_a_moved_student_queued_again_is_due_again_from_its_first_attempt(db: Db, fake: FakeSygneServer) -> None:
+    await deferred_import(db, fake)
+    await db.pool.execute("UPDATE sygne_detail_queue SET attempts = 10, last_error = 'detail_unavailable' "
+                          "WHERE ine = '000111223AB'")
+    _moved(fake, "000111223AB", "TLE PRO MELEC B")
+    await deferred_import(db, fake)
+    row = (await db.rows("SELECT attempts, last_error, cells FROM sygne_detail_queue WHERE ine = '000111223AB'"))[0]
+    assert (row["attempts"], row["last_error"]) == (0, None)
+    assert json.loads(row["cells"])["classe"] == "TLE PRO MELEC B"
+
+
+async def test_an_import_never_waits_for_a_queued_row_a_lane_holds(db: Db, fake: FakeSygneServer) -> None:
+    """The lane holds its rows while it waits for the students' locks an import holds: waiting here would
+    be a deadlock. The import leaves the row to the lane."""
+    await deferred_import(db, fake)
+    _moved(fake, "000111223AB", "TLE PRO MELEC B")
+    async with db.pool.acquire() as lane, lane.transaction():
+        await lane.execute("SELECT 1 FROM sygne_detail_queue WHERE ine = '000111223AB' FOR UPDATE")
+        with anyio.fail_after(10):
+            await deferred_import(db, fake)
+    assert "000111223AB" in await queued(db)

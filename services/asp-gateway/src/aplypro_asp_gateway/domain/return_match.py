@@ -110,11 +110,17 @@ class HeldIds:
             # merge was in flight: it lands on the survivor (taken, or the pair recorded: merges_repo.settle_in_flight)
             if self.by_owner[name].get(owner, value) != value and not (
                     name == "individual" and (value in self.merged_individuals.get(owner, ())
-                                              or request.merged_from is not None)):
+                                              or _in_flight_at_merge(request, value))):
                 return f"{name}_id_changed"
         if self.integrated.get(request.pfmp_id, request.payment_request_id) != request.payment_request_id:
             return "pfmp_already_integrated"
         return None
+
+
+def _in_flight_at_merge(request: RequestView, individual: str) -> bool:
+    """A request a merge moved that was sent as a creation (no individual yet), or whose own answer already
+    named this individual: any other individual on it is a real change."""
+    return request.merged_from is not None and request.individual in (None, individual)
 
 
 def _owners(request: RequestView, ids: AspIds) -> tuple[tuple[str, str | None, UUID], ...]:

@@ -28,24 +28,44 @@ async def lock_reconciliation_of(conn: Connection, uai: str, ines: Collection[st
     Imports share the reconciliation lock (the operations that take it whole wait for every import), then
     take the establishment, then one lock per student key in one sorted order (no two imports wait on each
     other crosswise): each incoming INE and its merge survivor's, the normalised identity of each record
-    (two new INEs of one person flag each other, §5.2, and a placeholder is taken over once) and, when the
-    import closes departures, the INEs open in the establishment (a transfer elsewhere closes the same
-    schooling). Merges only happen under the whole lock, so the survivors read here stay true.
+    (two new INEs of one person flag each other, §5.2, and a placeholder is taken over once) and that of the
+    stored student of each INE, and, when the import closes departures, the INEs open in the establishment (a
+    transfer elsewhere closes the same schooling). Merges only happen under the whole lock, so the survivors
+    read here stay true. Advisory locks are re-entrant: a caller may take a wider set first (the detail lane).
     """
     await conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext('students:reconcile'))")
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('students:uai'), hashtext($1))", uai)
-    lasts, firsts, born = ([i[n] for i in identities] for n in range(3))
+    await _lock_student_keys(conn, [(ine, None, None, None) for ine in ines] + [
+        (None, last, first, born) for last, first, born in identities], uai, departures_from)
+
+
+async def lock_reconciliation_of_many(conn: Connection, uais: Sequence[str],
+                                      people: Sequence[tuple[str, str, str, date | None]]) -> None:
+    """The locks of several establishments' imports at once, in the same order (establishments, then student
+    keys): (INE, last name, first name, birth date) each."""
+    await conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext('students:reconcile'))")
+    await conn.executemany("SELECT pg_advisory_xact_lock(hashtext('students:uai'), hashtext($1))",
+                           [(uai,) for uai in sorted(set(uais))])
+    await _lock_student_keys(conn, list(people), None, None)
+
+
+async def _lock_student_keys(conn: Connection, people: Sequence[tuple[str | None, str | None, str | None,
+                                                                      date | None]],
+                             uai: str | None, departures_from: int | None) -> None:
     rows = await conn.fetch(
         "SELECT DISTINCT hashtext(k) AS k FROM ("
-        "  SELECT 'ine:' || x AS k FROM unnest($1::text[]) AS x"
+        "  SELECT 'ine:' || p.ine AS k FROM unnest($1::text[]) AS p(ine)"
         "  UNION SELECT 'ine:' || s.ine FROM students t JOIN students s ON s.student_id = t.merged_into"
         "    WHERE t.ine = ANY($1::text[])"
+        "  UNION SELECT 'identity:' || s.identity_key || ':' || s.birth_date FROM students t"
+        "    JOIN students s ON s.student_id = coalesce(t.merged_into, t.student_id) WHERE t.ine = ANY($1::text[])"
         "  UNION SELECT 'identity:' || students_identity_key(i.last, i.first) || ':' || i.born"
         "    FROM unnest($2::text[], $3::text[], $4::date[]) AS i(last, first, born)"
         "  UNION SELECT 'ine:' || st.ine FROM schoolings s JOIN classes c USING (class_id)"
         "    JOIN students st USING (student_id) WHERE $6::int IS NOT NULL AND c.uai = $5 AND c.school_year = $6"
         "    AND s.end_date IS NULL) AS keys WHERE k IS NOT NULL ORDER BY 1",
-        list(ines), lasts, firsts, born, uai, departures_from)
+        [p[0] for p in people if p[0]], [p[1] for p in people], [p[2] for p in people], [p[3] for p in people],
+        uai, departures_from)
     await conn.executemany("SELECT pg_advisory_xact_lock(hashtext('students:student'), $1)",
                            [(r["k"],) for r in rows])
 
@@ -71,7 +91,7 @@ async def students_by_ine(conn: Connection, ines: Sequence[str]) -> dict[str, tu
     identity carries the survivor's own INE."""
     rows = await conn.fetch(
         "SELECT t.ine AS sent_ine, s.* FROM students t JOIN students s ON s.student_id = coalesce(t.merged_into, "
-        "t.student_id) WHERE t.ine = ANY($1::text[]) FOR UPDATE OF s", list(ines))
+        "t.student_id) WHERE t.ine = ANY($1::text[]) ORDER BY s.student_id FOR UPDATE OF s", list(ines))
     return {r["sent_ine"]: (r["student_id"], identity_of(r)) for r in rows}
 
 

@@ -24,16 +24,28 @@ async def queue_details(conn: Connection, school_year: int, uai: str, cells_by_i
     were added. A student already queued gets the newer cells (it may have moved again), not a second row."""
     if not cells_by_ine:
         return 0
-    rows = json_rows([ine, cells] for ine, cells in sorted(cells_by_ine.items()))
+    # A row a lane holds right now is left alone (never waited for: the lane holds it while it waits for this
+    # import's student locks): the lane applies it, or finds it overtaken by this import and gives it up.
+    held = await _held_by_a_lane(conn, sorted(cells_by_ine))
+    rows = json_rows([ine, cells] for ine, cells in sorted(cells_by_ine.items()) if ine not in held)
     return int(await conn.fetchval(
         f"WITH wanted AS (SELECT {json_columns(('text', 'jsonb'))} FROM jsonb_array_elements($1::jsonb) AS r), "
         "upserted AS ("
         " INSERT INTO sygne_detail_queue (ine, uai, school_year, cells)"
         " SELECT w.c0, $2, $3, w.c1 FROM wanted w (c0, c1) JOIN students s ON s.ine = w.c0"
+        # newer cells make a given-up or waiting row due again, from its first attempt
         " ON CONFLICT (ine) DO UPDATE SET uai = EXCLUDED.uai, school_year = EXCLUDED.school_year,"
-        "  cells = EXCLUDED.cells"
+        "  cells = EXCLUDED.cells, attempts = 0, not_before = now(), last_error = NULL"
         " RETURNING (xmax = 0) AS inserted) "
         "SELECT count(*) FILTER (WHERE inserted) FROM upserted", rows, uai, school_year))
+
+
+async def _held_by_a_lane(conn: Connection, ines: Sequence[str]) -> set[str]:
+    """The queued rows among these that another transaction holds locked; the others are now locked by ours."""
+    free = await conn.fetch("SELECT ine FROM sygne_detail_queue WHERE ine = ANY($1::text[]) FOR UPDATE SKIP LOCKED",
+                            list(ines))
+    queued = await conn.fetch("SELECT ine FROM sygne_detail_queue WHERE ine = ANY($1::text[])", list(ines))
+    return {r["ine"] for r in queued} - {r["ine"] for r in free}
 
 
 async def claim_due(conn: Connection, limit: int, max_attempts: int) -> list[QueuedDetail]:
@@ -46,8 +58,10 @@ async def claim_due(conn: Connection, limit: int, max_attempts: int) -> list[Que
 
 
 async def delete_done(conn: Connection, ines: Sequence[str]) -> None:
+    """Settles these rows; one a lane holds is left to it (never waited for), and the lane settles it itself."""
     if ines:
-        await conn.execute("DELETE FROM sygne_detail_queue WHERE ine = ANY($1::text[])", list(ines))
+        await conn.execute("DELETE FROM sygne_detail_queue WHERE ine IN (SELECT ine FROM sygne_detail_queue "
+                           "WHERE ine = ANY($1::text[]) FOR UPDATE SKIP LOCKED)", list(ines))
 
 
 async def retry_later(conn: Connection, failures: Sequence[tuple[str, float, str]]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import date
 from uuid import UUID
 
 from aplypro_servicekit.db import Connection
@@ -31,6 +32,20 @@ async def candidates_for(conn: Connection, sent: Mapping[str, Identity]) -> dict
     for r in rows:
         found.setdefault(r["sent_ine"], []).append(Candidate(r["student_id"], r["ine"], r["ine_status"]))
     return found
+
+
+async def ines_looking_like_others(conn: Connection, people: Mapping[str, tuple[str, str, date]]) -> set[str]:
+    """The INEs (unknown to us) among these whose last name, first first name and birth date are a stored
+    student's of another INE, whatever the birth city: their match needs the city, which only the detail has."""
+    if not people:
+        return set()
+    ines = sorted(people)
+    rows = await conn.fetch(
+        "SELECT DISTINCT k.ine FROM unnest($1::text[], $2::text[], $3::text[], $4::date[]) AS k(ine, last, first, born) "
+        "JOIN students s ON s.identity_key = students_identity_key(k.last, k.first) AND s.birth_date = k.born "
+        "AND s.ine <> k.ine AND s.merged_into IS NULL",
+        ines, [people[i][0] for i in ines], [people[i][1] for i in ines], [people[i][2] for i in ines])
+    return {r["ine"] for r in rows}
 
 
 async def flag_possible_duplicates(conn: Connection, pairs: Sequence[tuple[UUID, UUID]], import_id: UUID) -> None:

@@ -20,8 +20,10 @@ import structlog
 
 from aplypro_students.adapters import postgres
 from aplypro_students.adapters.api_errors import ApiAuthFailed, ApiBadPayload, ApiUnavailable, IneNotFound
+from aplypro_students.adapters.csv_reader import CellError, parse_date
 from aplypro_students.adapters.csv_students import parse_student_rows
 from aplypro_students.adapters.postgres_detail_queue import delete_done, queue_details
+from aplypro_students.adapters.postgres_identity import ines_looking_like_others
 from aplypro_students.adapters.postgres_sygne import placements_in
 from aplypro_students.adapters.sygne import normalise
 from aplypro_students.domain.departures import DEFAULT_MAX_SHARE
@@ -95,10 +97,14 @@ async def import_sygne(pool: asyncpg.Pool, api: SygneApi, uai: str, school_year:
         wanted = sorted(set(ines.values()))
         known = {ine: identity for ine, (_, identity) in (await postgres.students_by_ine(conn, wanted)).items()}
         placed = await placements_in(conn, wanted, uai, school_year)
+        # §5.2 matches an unknown INE on an identity that includes the birth city, which only the detail has:
+        # a first-seen student who looks like a stored one gets its detail now, even when the others wait
+        look_alikes = await ines_looking_like_others(conn, _list_identities(rows, ines, known)) if defer_details \
+            else set()
     # §5.7: the detail when a student is first seen, or shows up in another class or MEF than we have
     need_detail = {ine for n, ine in ines.items() if ine not in known or _moved(rows[n - 1][1], placed.get(ine))}
     need_history = {ine for n, ine in ines.items() if not rows[n - 1][1]["classe"]}
-    calls = await _fetch(api, set() if defer_details else need_detail, need_history, concurrency)
+    calls = await _fetch(api, look_alikes if defer_details else need_detail, need_history, concurrency)
     rows = [(n, _enrich(cells, ines.get(n), known, calls, uai, school_year)) for n, cells in rows]
     report.errors += calls.errors
     report.warnings += [{"ine": ine, "reason": "duplicate_ine", "count": count}
@@ -113,10 +119,11 @@ async def import_sygne(pool: asyncpg.Pool, api: SygneApi, uai: str, school_year:
             summary = await import_students(conn, command, today=today, topic=topic,
                                             max_departure_share=max_departure_share)
             if defer_details:  # in this transaction: a student imported without its detail is always queued
+                answered = {*calls.details, *calls.not_found}
                 report.details_queued = await queue_details(conn, school_year, uai, {
-                    ines[n]: cells for n, cells in rows if ines.get(n) in need_detail})
-            else:  # a detail applied here settles the one import-all queued (its list row may be older)
-                await delete_done(conn, sorted({*calls.details, *calls.not_found}))
+                    ines[n]: cells for n, cells in rows if ines.get(n) in need_detail - answered})
+            # a detail applied here settles the one import-all queued (its list row may be older)
+            await delete_done(conn, sorted({*calls.details, *calls.not_found}))
             if calls.not_found:  # after the import: a first-seen student exists by now
                 report.ine_not_found = (await record_ine_status(conn, sorted(calls.not_found), "not_found",
                                                                 by=BY, topic=topic)).changed
@@ -157,6 +164,22 @@ def _enrich(cells: dict[str, str], ine: str | None, known: dict[str, Identity], 
     if ine in known:
         return normalise.with_known_first_names(cells, known[ine])
     return cells
+
+
+def _list_identities(rows: list[tuple[int, dict[str, str]]], ines: dict[int, str],
+                     known: dict[str, Identity]) -> dict[str, tuple[str, str, date]]:
+    """(last name, first first name, birth date) of each listed INE unknown to us; rows without them are skipped."""
+    out: dict[str, tuple[str, str, date]] = {}
+    for n, ine in ines.items():
+        cells = rows[n - 1][1]
+        first = cells["prenoms"].split(",")[0].strip()
+        if ine in known or not cells["nom"].strip() or not first:
+            continue
+        try:
+            out[ine] = (cells["nom"], first, parse_date(cells["date_naissance"].strip()))
+        except CellError:
+            continue  # refused by the normaliser anyway
+    return out
 
 
 async def _fetch(api: SygneApi, details: set[str], histories: set[str], concurrency: int) -> _Calls:

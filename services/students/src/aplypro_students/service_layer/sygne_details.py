@@ -22,6 +22,7 @@ import asyncpg
 import structlog
 from aplypro_servicekit.db import Connection
 
+from aplypro_students.adapters import postgres
 from aplypro_students.adapters.api_errors import ApiAuthFailed, ApiBadPayload, ApiUnavailable, IneNotFound
 from aplypro_students.adapters.csv_reader import CellError, parse_date
 from aplypro_students.adapters.csv_students import parse_student_rows
@@ -94,6 +95,11 @@ async def drain_once(pool: asyncpg.Pool, api: SygneApi, policy: LanePolicy, *, t
         for row in claimed:
             if row.ine in answers.details:
                 by_group[row.uai, row.school_year].append(row)
+        # The reconciliation locks of every group, before any is applied: imports take them in this order too
+        # (establishment, then student keys), so the lane never holds one group's keys while it waits for
+        # another establishment, and the overtaken-row check below reads what no import can change any more.
+        await lock_groups(conn, {key: [normalise.with_detail(r.cells, answers.details[r.ine]) for r in rows]
+                                 for key, rows in by_group.items()})  # the identity the import will read
         done: list[str] = []
         stale: list[str] = []
         for (uai, school_year), rows in sorted(by_group.items()):
@@ -107,6 +113,11 @@ async def drain_once(pool: asyncpg.Pool, api: SygneApi, policy: LanePolicy, *, t
             except (InvalidFile, MissingReference) as exc:
                 reason = exc.errors[0].code if isinstance(exc, InvalidFile) else exc.code
                 answers.failed |= dict.fromkeys((r.ine for r in rows), reason)
+                continue
+            except (asyncpg.PostgresError, ValueError, KeyError, TypeError) as exc:
+                # any other fault of this group's data counts an attempt: the lane never loops on one batch
+                log.warning("sygne_details_group_failed", uai=uai, school_year=school_year, error=type(exc).__name__)
+                answers.failed |= dict.fromkeys((r.ine for r in rows), f"apply_{type(exc).__name__}")
                 continue
             done += [r.ine for r in rows]
         if done:  # SYGNE answered: lift an earlier ine_not_found
@@ -125,6 +136,22 @@ async def drain_once(pool: asyncpg.Pool, api: SygneApi, policy: LanePolicy, *, t
     log.info("sygne_details_applied", claimed=report.claimed, applied=report.applied, not_found=report.not_found,
              retried=report.retried, rejected=report.rejected, stale=report.stale, events=report.events, reasons=report.reasons)
     return report
+
+
+async def lock_groups(conn: Connection, groups: dict[tuple[str, int], list[dict[str, str]]]) -> None:
+    """Every group's establishment, then every student key of them all, each in one sorted order."""
+    if not groups:
+        return
+    await postgres.lock_reconciliation_of_many(conn, sorted({uai for uai, _ in groups}), [
+        (cells["ine"], cells["nom"], cells["prenoms"].split(",")[0].strip(), _birth(cells["date_naissance"]))
+        for rows in groups.values() for cells in rows])
+
+
+def _birth(text: str) -> date | None:
+    try:
+        return parse_date(text.strip())
+    except CellError:
+        return None
 
 
 async def _current(conn: Connection, uai: str, school_year: int, rows: list[QueuedDetail],
