@@ -33,20 +33,24 @@ async def lock_reconciliation_of(conn: Connection, uai: str, ines: Collection[st
     transfer elsewhere closes the same schooling). Merges only happen under the whole lock, so the survivors
     read here stay true. Advisory locks are re-entrant: a caller may take a wider set first (the detail lane).
     """
-    await conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext('students:reconcile'))")
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('students:uai'), hashtext($1))", uai)
+    await _lock_establishments(conn, [uai])
     await _lock_student_keys(conn, [(ine, None, None, None) for ine in ines] + [
         (None, last, first, born) for last, first, born in identities], uai, departures_from)
 
 
 async def lock_reconciliation_of_many(conn: Connection, uais: Sequence[str],
-                                      people: Sequence[tuple[str, str, str, date | None]]) -> None:
+                                      people: Sequence[tuple[str, str | None, str | None, date | None]]) -> None:
     """The locks of several establishments' imports at once, in the same order (establishments, then student
     keys): (INE, last name, first name, birth date) each."""
+    await _lock_establishments(conn, uais)
+    await _lock_student_keys(conn, list(people), None, None)
+
+
+async def _lock_establishments(conn: Connection, uais: Sequence[str]) -> None:
+    """The reconciliation lock shared with the other imports, then these establishments in sorted order."""
     await conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext('students:reconcile'))")
     await conn.executemany("SELECT pg_advisory_xact_lock(hashtext('students:uai'), hashtext($1))",
                            [(uai,) for uai in sorted(set(uais))])
-    await _lock_student_keys(conn, list(people), None, None)
 
 
 async def _lock_student_keys(conn: Connection, people: Sequence[tuple[str | None, str | None, str | None,

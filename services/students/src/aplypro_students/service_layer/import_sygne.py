@@ -20,7 +20,6 @@ import structlog
 
 from aplypro_students.adapters import postgres
 from aplypro_students.adapters.api_errors import ApiAuthFailed, ApiBadPayload, ApiUnavailable, IneNotFound
-from aplypro_students.adapters.csv_reader import CellError, parse_date
 from aplypro_students.adapters.csv_students import parse_student_rows
 from aplypro_students.adapters.postgres_detail_queue import delete_done, queue_details
 from aplypro_students.adapters.postgres_identity import ines_looking_like_others
@@ -168,18 +167,9 @@ def _enrich(cells: dict[str, str], ine: str | None, known: dict[str, Identity], 
 
 def _list_identities(rows: list[tuple[int, dict[str, str]]], ines: dict[int, str],
                      known: dict[str, Identity]) -> dict[str, tuple[str, str, date]]:
-    """(last name, first first name, birth date) of each listed INE unknown to us; rows without them are skipped."""
-    out: dict[str, tuple[str, str, date]] = {}
-    for n, ine in ines.items():
-        cells = rows[n - 1][1]
-        first = cells["prenoms"].split(",")[0].strip()
-        if ine in known or not cells["nom"].strip() or not first:
-            continue
-        try:
-            out[ine] = (cells["nom"], first, parse_date(cells["date_naissance"].strip()))
-        except CellError:
-            continue  # refused by the normaliser anyway
-    return out
+    """(last name, first first name, birth date) of each listed INE unknown to us that has them."""
+    keyed = {ine: normalise.identity_key_cells(rows[n - 1][1]) for n, ine in ines.items() if ine not in known}
+    return {ine: key for ine, key in keyed.items() if key is not None}
 
 
 async def _fetch(api: SygneApi, details: set[str], histories: set[str], concurrency: int) -> _Calls:

@@ -142,16 +142,9 @@ async def lock_groups(conn: Connection, groups: dict[tuple[str, int], list[dict[
     """Every group's establishment, then every student key of them all, each in one sorted order."""
     if not groups:
         return
-    await postgres.lock_reconciliation_of_many(conn, sorted({uai for uai, _ in groups}), [
-        (cells["ine"], cells["nom"], cells["prenoms"].split(",")[0].strip(), _birth(cells["date_naissance"]))
-        for rows in groups.values() for cells in rows])
-
-
-def _birth(text: str) -> date | None:
-    try:
-        return parse_date(text.strip())
-    except CellError:
-        return None
+    people = [(cells["ine"], *(normalise.identity_key_cells(cells) or (None, None, None)))
+              for rows in groups.values() for cells in rows]
+    await postgres.lock_reconciliation_of_many(conn, sorted({uai for uai, _ in groups}), people)
 
 
 async def _current(conn: Connection, uai: str, school_year: int, rows: list[QueuedDetail],

@@ -7,8 +7,10 @@ SYGNE record and a CSV row of the same data give the same schooling record, chec
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
+from aplypro_students.adapters.csv_reader import CellError, parse_date
 from aplypro_students.domain.model import Identity
 
 _SEX = {"1": "M", "2": "F"}  # anything else (0, blank, missing) is unknown: never guessed as male
@@ -40,6 +42,18 @@ def list_cells(entry: Mapping[str, Any]) -> dict[str, str]:
         "classe": text(entry.get("classe")), "code_mef": _mef(entry), "statut": _STATUS.get(status, status),
         "date_debut": text(entry.get("dateDebSco")), "date_fin": text(entry.get("dateFinSco")),
     }
+
+
+def identity_key_cells(cells: Mapping[str, str]) -> tuple[str, str, date] | None:
+    """(last name, first first name, birth date) of a row, what identity matching keys on; None if one is missing
+    or malformed (the row normaliser refuses such a row anyway)."""
+    first = cells["prenoms"].split(",")[0].strip()
+    if not cells["nom"].strip() or not first:
+        return None
+    try:
+        return cells["nom"], first, parse_date(cells["date_naissance"].strip())
+    except CellError:
+        return None
 
 
 def with_detail(cells: dict[str, str], detail: Mapping[str, Any]) -> dict[str, str]:
