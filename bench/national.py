@@ -39,7 +39,7 @@ from typing import Any
 
 import asyncpg
 from aplypro_local.drill import checks
-from aplypro_local.drill.asp_desk import AspDesk
+from aplypro_local.drill.asp_desk import POLL_EVERY_S, AspDesk
 from aplypro_local.drill.load import Load
 from aplypro_local.drill.procs import Fleet
 from aplypro_local.drill.run import (
@@ -55,6 +55,7 @@ from aplypro_local.fake_asp.in_thread import FakeAspInThread
 from aplypro_local.fake_sygne.state import CLIENT_ID, SECRET
 from aplypro_local.probes import Probe
 from aplypro_local.stack import LocalStack
+from national_cpu import CpuByProcess, StageCpu
 from national_population import YEAR, Population, generate, name_of, write_files
 from students_import import free_port
 
@@ -121,11 +122,19 @@ class Run:
     """One national run against a started stack: feeds each stage and waits on its progress."""
 
     def __init__(self, stack: LocalStack, probe: Probe, population: Population, stuck_s: float,
-                 say: Callable[[str], None]) -> None:
+                 say: Callable[[str], None], cpu: CpuByProcess, documents_nice: int) -> None:
         self.stack, self.probe, self.population, self.stuck_s, self.say = stack, probe, population, stuck_s, say
         self.url, self.prefix = stack.env["DATABASE_URL"], stack.schema_prefix
         self.diagnose = _where_work_stands(probe, self.url, self.prefix)
         self.stages: dict[str, Stage] = {}
+        self.cpu, self.documents_nice = cpu, documents_nice
+        self.cpu_stages: list[StageCpu] = []
+
+    def cpu_mark(self, name: str) -> None:
+        """Closes one stretch of the run for the CPU figures (stretches follow each other, unlike the stages)."""
+        self.cpu.renice("documents", self.documents_nice)  # render workers recycled since inherit it anyway
+        self.cpu_stages.append(stage := self.cpu.mark(name))
+        self.say(stage.line())
 
     def figure(self, name: str) -> Callable[[], int]:
         return lambda: asyncio.run(self.probe.figures())[name]
@@ -140,14 +149,17 @@ class Run:
     def run(self, files: Any) -> None:
         n, p = len(self.population.students), len(self.population.pfmps)
         started = time.monotonic()
+        self.cpu.mark("setup")
         _command(self.stack, self.say, "aplypro-students", "import-all", "--source", "sygne", "--school-year", str(YEAR))
         _command(self.stack, self.say, "aplypro-students", "import-ribs", str(files.ribs))
         self.wait("pfmp knows every schooling", self.figure("pfmp_schoolings"), n)
         self.wait("pfmp knows every RIB", self.figure("pfmp_ribs"), n)
         self.stage("import", n, started)
+        self.cpu_mark("import")
         self.wait("documents issued every DA", self.figure("decisions"), n)
         self.stage("decisions", n, started)
         self.wait("pfmp learnt every DA", self.figure("pfmp_decisions"), n)
+        self.cpu_mark("until pfmp knows every DA")
         recorded = time.monotonic()
         _command(self.stack, self.say, "aplypro-pfmp", "import-csv", str(files.pfmps))
         if (recorded_now := self.figure("pfmps")()) < p:  # a refused file records nothing: no use waiting
@@ -156,16 +168,20 @@ class Run:
         validating = time.monotonic()  # one transaction: nothing reaches the others before it commits
         self.wait("every PFMP validated", self.figure("pfmps_validated"), p)
         self.stage("pfmps", p, recorded)
+        self.cpu_mark("pfmps")
         self.wait("every PFMP priced", self.figure("amounts"), p)
         self.wait("every payment request made", self.figure("payment_requests"), p)
         self.stage("amounts", p, validating)
+        self.cpu_mark("amounts")
         self.wait("every request in a payment file", self.figure("requests_sent"), p)
         self.wait("every request paid by the ASP", self.figure("requests_paid"), p)
         self.stage("files", p, validating)
+        self.cpu_mark("files (after amounts)")
         liquidations = (f"SELECT count(DISTINCT schooling_id) FROM {self.prefix}documents.documents "
                         "WHERE kind = 'liquidation'")
         self.wait("every état liquidatif issued", lambda: asyncio.run(_count(self.url, liquidations)), n)
         self.stage("liquidations", n, validating)
+        self.cpu_mark("liquidations (after files)")
 
 
 def expected(population: Population, folder: Path) -> Load:
@@ -212,9 +228,12 @@ def main(args: argparse.Namespace, workdir: Path) -> int:
         **drill_env(namespace), "APLYPRO_LOG_JSON": "false", "APLYPRO_LOG_LEVEL": "WARNING", **asp.start(),
         "APLYPRO_SYGNE_BASE_URL": f"{root}api/", "APLYPRO_SYGNE_TOKEN_URL": f"{root}token",
         "APLYPRO_SYGNE_CLIENT_ID": CLIENT_ID, "APLYPRO_SYGNE_SECRET": SECRET,
-        "APLYPRO_SYGNE_SUMMER_FREEZE": "false", "APLYPRO_ASP_MAX_RECORDS_PER_WEEK": str(quota)})
+        "APLYPRO_SYGNE_SUMMER_FREEZE": "false", "APLYPRO_ASP_MAX_RECORDS_PER_WEEK": str(quota),
+        # The gateway polls the ASP's answers itself, as deployed; a `poll` process every 5 s cost 0.1 core.
+        "APLYPRO_ASP_POLL_INTERVAL_S": str(POLL_EVERY_S)})
     fleet: Fleet | None = None
     desk: AspDesk | None = None
+    cpu: CpuByProcess | None = None
     try:
         stack.start_servers()
         say(f"broker {stack.env['KAFKA_BOOTSTRAP_SERVERS']}, namespace {namespace}, {args.instances} instance(s)")
@@ -226,11 +245,16 @@ def main(args: argparse.Namespace, workdir: Path) -> int:
         if not ready.wait(1800):
             raise DrillAborted("the fake SYGNE did not start")
         fleet = start_services(stack, args.instances, namespace)
-        desk = AspDesk(asp, stack.env)
+        cpu = CpuByProcess(workdir / "pgdata")
+        cpu.start()
+        # Documents are not part of the 15-minute goal and have their own pods in production; here they share the
+        # 2 cores, so by default they only take what the rest of the pipeline leaves (see --documents-nice).
+        cpu.renice("documents", args.documents_nice)
+        desk = AspDesk(asp, stack.env, poll_command=False)
         desk.start()
         load_before = os.getloadavg()[0]
         started = time.monotonic()
-        run = Run(stack, probe, population, args.stuck, say)
+        run = Run(stack, probe, population, args.stuck, say, cpu, args.documents_nice)
         run.run(files)
         seconds = time.monotonic() - started
         load_after = os.getloadavg()[0]
@@ -244,6 +268,8 @@ def main(args: argparse.Namespace, workdir: Path) -> int:
         say(f"national aborted ({exc.code}): {exc}")
         return 2
     finally:
+        if cpu is not None:
+            cpu.stop()
         if desk is not None and desk.is_alive():
             desk.stop()
         if fleet is not None:
@@ -275,6 +301,9 @@ def report(args: argparse.Namespace, run: Run, commit: str, findings: list[check
     print(f"instances={args.instances} establishments={len(run.population.schools)} commit={commit} "
           f"at={datetime.now(UTC):%Y-%m-%d %H:%M} UTC loadavg_before={load[0]:.2f} loadavg_after={load[1]:.2f} "
           f"cpus={os.cpu_count()}")
+    for stretch in run.cpu_stages:
+        print(stretch.line())
+    print(f"documents_nice={run.documents_nice}")
     print(f"decisions={s['decisions'].rate:.1f}/s liquidations={s['liquidations'].rate:.1f}/s "
           f"extrapolated_650k_s: " + " ".join(f"{name}={650_000 * stage.items / n / stage.rate:.0f}"
                                               for name, stage in s.items() if stage.rate))
@@ -297,6 +326,9 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--stuck", type=float, default=300, help="abort when a count stood still this long (s)")
     parser.add_argument("--workdir", type=Path, help="keep data and logs here instead of a temporary folder")
+    parser.add_argument("--documents-nice", type=int, default=19, choices=range(20), metavar="0..19",
+                        help="niceness of the documents service and its render workers (default 19: they take the CPU "
+                             "the rest leaves, as on their own pods; 0: they compete with the payment pipeline)")
     parser.add_argument("--asp-week-quota", type=int,
                         help="records the ASP takes a week (the ASP's own: 100,000; default: twice the PFMPs, at "
                              "least 100,000, so every file leaves within the run)")

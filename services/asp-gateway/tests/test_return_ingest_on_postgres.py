@@ -10,7 +10,8 @@ import contextlib
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import asyncpg
 import pytest
@@ -18,9 +19,12 @@ from aplypro_asp_gateway.adapters import returns_repo
 from aplypro_asp_gateway.adapters.returns import read_return_bytes
 from aplypro_asp_gateway.domain.return_match import decide_payments
 from aplypro_asp_gateway.entrypoints.cli import app
+from aplypro_asp_gateway.entrypoints.service import build_spec
 from aplypro_asp_gateway.service_layer.build import BuildOptions
+from aplypro_servicekit.runtime import ServiceRuntime
 from typer.testing import CliRunner
 
+from .conftest import settings_for
 from .ingest_world import (
     ingest,
     integrations,
@@ -295,3 +299,39 @@ async def test_poll_ingests_the_return_folder_and_status_counts_requests_per_sta
     shown = json.loads(status.stdout)
     assert shown["states"] == {"integrated": 1, "paid": 1}
     assert [f["file_name"] for f in shown["last_returns"]] == [PAYMENTS, integrations(upload, sent).name]
+
+
+async def test_the_running_gateway_polls_its_return_folder_itself_when_given_an_interval(
+    pool: asyncpg.Pool, options: BuildOptions, namespace: str, tmp_path: Path
+) -> None:
+    upload, sent = await send_requests(pool, options, 2)
+    moves_before = len(await state_events(pool))
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    spec = build_spec(settings_for(namespace, inbox_dir=inbox, poll_interval_s=0.1))
+    [lane] = [task for task in spec.background if task.__name__ == "poll_asp_returns"]
+    running = asyncio.ensure_future(lane(cast(ServiceRuntime, SimpleNamespace(pool=pool))))  # all a lane reads
+    try:
+        await asyncio.sleep(0.3)  # polls an empty folder: nothing happens
+        assert [s["state"] for s in [await row_of(pool, r) for r in sent]] == ["sent", "sent"]
+        item = integrations(upload, sent)
+        (inbox / item.name).write_bytes(item.data)  # the ASP answers: the next poll applies it, once
+        for _ in range(100):
+            if [(await row_of(pool, r))["state"] for r in sent] == ["integrated", "integrated"]:
+                break
+            await asyncio.sleep(0.1)
+        assert [(await row_of(pool, r))["state"] for r in sent] == ["integrated", "integrated"]
+        await asyncio.sleep(0.3)  # polled again: the same file is known, no second move
+        assert len(await state_events(pool)) == moves_before + 2
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+
+async def test_without_an_interval_the_running_gateway_leaves_polling_to_the_command(
+    pool: asyncpg.Pool, namespace: str, tmp_path: Path
+) -> None:
+    spec = build_spec(settings_for(namespace, inbox_dir=tmp_path))
+    [lane] = [task for task in spec.background if task.__name__ == "poll_asp_returns"]
+    await asyncio.wait_for(lane(cast(ServiceRuntime, SimpleNamespace(pool=pool))), 1)  # returns at once

@@ -29,6 +29,9 @@ class AspSettings(ServiceSettings):
     outbox_dir: Path = Field(default=Path("var/asp/outbox"), description="Where payment files are written.")
     file_token: str = Field(default="aplypro_test_dev", description="TOKEN of nps_ficimport_idp_{TOKEN}_….")
     build_interval_s: float = 2.0
+    # The ASP's return files fetched and ingested by `run` itself every this many seconds, as `poll` does; none:
+    # an operator schedules `aplypro-asp-gateway poll` (one process start each time).
+    poll_interval_s: float | None = Field(default=None, gt=0)
     inbox_dir: Path = Field(default=Path("var/asp/inbox"),
                             description="Where return files are read when no SFTP host is set.")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import structlog
 from aplypro_contracts.topics import (
     ASP_EVENTS,
     CALCULATOR_EVENTS,
@@ -22,6 +23,7 @@ from aplypro_asp_gateway.service_layer.handover import transport_for
 from aplypro_asp_gateway.service_layer.projection import HANDLERS_BY_TOPIC, in_student_order
 
 SCHEMA = "asp_gateway"
+log = structlog.get_logger(__name__)
 
 
 def build_options(settings: AspSettings) -> BuildOptions:
@@ -51,6 +53,20 @@ def build_spec(settings: AspSettings) -> ServiceSpec:
             await build_payment_file(runtime.pool, options)
             await asyncio.sleep(settings.build_interval_s)
 
+    async def poll_asp_returns(runtime: ServiceRuntime) -> None:
+        """Every poll_interval_s, what `aplypro-asp-gateway poll` does: the return files fetched and ingested
+        (the ingest takes its own lock and knows a file it read already, so a scheduled `poll` beside it is
+        harmless). Off unless set."""
+        if settings.poll_interval_s is None or runtime.pool is None:
+            return
+        from aplypro_asp_gateway.entrypoints.poll import poll  # imports this module's SCHEMA
+
+        while True:
+            results = await poll(runtime.pool, settings)
+            if results:
+                log.info("asp_returns_polled", files=len(results))
+            await asyncio.sleep(settings.poll_interval_s)
+
     return ServiceSpec(
         name="asp-gateway",
         schema=settings.db_schema(SCHEMA),
@@ -72,6 +88,6 @@ def build_spec(settings: AspSettings) -> ServiceSpec:
             Subscription([PFMP_EVENTS], "pfmp", HANDLERS_BY_TOPIC["pfmp"],
                          batch_handler=in_student_order(HANDLERS_BY_TOPIC["pfmp"])),
         ],
-        background=[build_payment_files],
+        background=[build_payment_files, poll_asp_returns],
         gauges=GATEWAY_GAUGES,
     )
