@@ -86,6 +86,26 @@ async def test_one_build_sends_the_ready_requests_in_one_file_and_keeps_the_othe
             "files_handover_unconfirmed": 0, "sent_after_withdrawal": 0}
 
 
+async def test_requests_read_in_chunks_are_each_read_whole_and_in_order(
+    pool: asyncpg.Pool, options: BuildOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two ids a statement: the three complete requests and the two without RIB span three chunks.
+    monkeypatch.setattr(requests_repo, "READ_CHUNK", 2)
+    complete = [request(*await register(pool, n)) for n in range(3)]
+    others = [request(*await register(pool, n, with_rib=False)) for n in (3, 4)]
+    for event in [*complete, *others]:
+        await feed(pool, projection.on_payment_requested, event)
+
+    async with pool.acquire() as conn, conn.transaction():
+        read = await requests_repo.pending_requests(conn, limit=7000)
+    assert [r.payment_request_id for r in read] == [e.payment_request_id for e in [*complete, *others]]
+    assert [r.rib is not None for r in read] == [True, True, True, False, False]
+    assert all(r.student is not None and r.schooling is not None and r.da_number for r in read)
+
+    result = await build_payment_file(pool, options)
+    assert (result.records, result.blocked) == (3, 2)
+
+
 async def test_a_blocked_request_leaves_in_a_new_file_once_its_rib_arrives(
     pool: asyncpg.Pool, options: BuildOptions
 ) -> None:
