@@ -283,12 +283,16 @@ async def known_ids(conn: Connection, students: Sequence[UUID]) -> KnownIds:
 async def insert_file_records(conn: Connection, file_name: str, records: Sequence[PaymentRecord]) -> None:
     """The file's records; a record without a prestation id is a first payment (it may carry the individual's
     and the dossier's ids, §4.3): the unique indexes refuse a second one for a PFMP or a NUMADM. A modification
-    (the prestation's id, §8.1) follows its PFMP's first payment on purpose."""
-    await conn.executemany(
+    (the prestation's id, §8.1) follows its PFMP's first payment on purpose. One statement for the file (a
+    row a statement took 2 s for 7,000 records)."""
+    await conn.execute(
         "INSERT INTO file_records (payment_request_id, file_name, record_id, pfmp_id, pfmp_number, first_payment, "
-        "variant) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        [(r.payment_request_id, file_name, r.record_id, r.pfmp_id, r.pfmp_number, r.first_payment, r.variant)
-         for r in records],
+        "variant) SELECT r.id, $1, r.record_id, r.pfmp_id, r.pfmp_number, r.first_payment, r.variant "
+        "FROM unnest($2::uuid[], $3::bigint[], $4::uuid[], $5::text[], $6::boolean[], $7::text[]) "
+        "AS r(id, record_id, pfmp_id, pfmp_number, first_payment, variant)",
+        file_name, [r.payment_request_id for r in records], [r.record_id for r in records],
+        [r.pfmp_id for r in records], [r.pfmp_number for r in records], [r.first_payment for r in records],
+        [r.variant for r in records],
     )
 
 
