@@ -2,6 +2,9 @@
 
     uv run python bench/asp_build.py --students 20000                 # 2 PFMPs each: 40,000 requests
     uv run python bench/asp_build.py --students 5000 --files 1 --profile /tmp/asp-build.prof
+    # against another commit's gateway (the rest of the workspace is this tree's):
+    mkdir -p /tmp/base && git archive main services/asp-gateway/src | tar -x -C /tmp/base
+    PYTHONPATH=/tmp/base/services/asp-gateway/src uv run python bench/asp_build.py --students 10000
 
 One embedded PostgreSQL (or DATABASE_URL), a gateway schema of its own. The projection is filled as the
 consumers fill it: the gateway's own handlers (service_layer/projection.py) fed StudentRegistered,
@@ -17,6 +20,10 @@ builder's steps wrapped with a timer, nothing changed in them); the yardstick is
 the same file's tree, in the same run. A student's second PFMP waits for the first one's integration (§4.3):
 nobody answers here, so those requests end blocked (`individual_being_created` and the like): the last build
 checks them all, the "others" path at volume.
+
+The machine is shared: beside the wall time each build shows its CPU, this process's (checks, XML, XSD, asyncpg)
+plus the PostgreSQL server's (its live processes: with an external DATABASE_URL only when it runs here), the
+figure that compares across runs on a loaded machine.
 
 The last line sums it up: `records=… build_s=… records_per_s=… ratio=…` over the files built.
 """
@@ -34,7 +41,7 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -43,7 +50,7 @@ import asyncpg
 from aplypro_asp_gateway.adapters import requests_repo, send_repo
 from aplypro_asp_gateway.config import AspSettings
 from aplypro_asp_gateway.entrypoints.demo_file import FOREIGN_ACCOUNTS, SCHOOLS, _student, french_iban
-from aplypro_asp_gateway.entrypoints.service import SCHEMA, build_options
+from aplypro_asp_gateway.entrypoints.service import build_options
 from aplypro_asp_gateway.service_layer import build, projection
 from aplypro_contracts import (
     Address,
@@ -105,12 +112,13 @@ def instrument() -> None:
         (send_repo, "bind_to_file", "bind_to_file"), (build, "write_outbox", "outbox"),
         (build, "write_pending_files", "handover"),
     ):
-        setattr(module, name, timed(label, getattr(module, name)))
+        if hasattr(module, name):  # a baseline tree (PYTHONPATH) may lack a step
+            setattr(module, name, timed(label, getattr(module, name)))
 
 
 async def fill(pool: asyncpg.Pool, students: int, pfmps: int, incomplete: float, seed: int) -> int:
     """The projection as the consumers write it; returns the requests fed."""
-    rng = random.Random(seed)  # noqa: S311 - fictitious data, reproducible by seed
+    rng = random.Random(seed)  # fictitious data, reproducible by seed
     schoolings: list[tuple[uuid.UUID, uuid.UUID]] = []
     version = 0
     for start in range(0, students, FILL_BATCH):
@@ -165,6 +173,36 @@ async def fill(pool: asyncpg.Pool, students: int, pfmps: int, incomplete: float,
     return fed
 
 
+def server_cpu_s(postmaster: int | None) -> float:
+    """CPU of the PostgreSQL server's live processes (its backends, autovacuum): 0 when it is not local."""
+    import psutil
+
+    if postmaster is None:
+        return 0.0
+    total = 0.0
+    try:
+        root = psutil.Process(postmaster)
+        for process in [root, *root.children(recursive=True)]:
+            try:
+                times = process.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                continue
+    except psutil.NoSuchProcess:
+        return 0.0
+    return total
+
+
+async def postmaster_of(pool: asyncpg.Pool) -> int | None:
+    import psutil
+
+    try:
+        parent: int = psutil.Process(int(await pool.fetchval("SELECT pg_backend_pid()"))).ppid()
+        return parent
+    except psutil.Error:
+        return None  # a server elsewhere
+
+
 def bare_serialize_s(content: bytes) -> float:
     """The yardstick: lxml serialising the very file's tree (parsed outside the timing), best of 3."""
     tree = etree.fromstring(content, etree.XMLParser(huge_tree=True))
@@ -194,14 +232,17 @@ async def run(url: str, args: argparse.Namespace, work: Path) -> None:
             await pool.execute("ANALYZE")
         instrument()
         profiler = cProfile.Profile() if args.profile else None
-        total_s, total_records, total_yard = 0.0, 0, 0.0
+        total_s, total_records, total_yard, total_cpu = 0.0, 0, 0.0, 0.0
+        postmaster = await postmaster_of(pool)
         for n in range(1, args.files + 1):
             TIMINGS.clear()
             if profiler:
                 profiler.enable()
+            cpu_before, server_before = time.process_time(), server_cpu_s(postmaster)
             started = time.perf_counter()
             result = await build.build_payment_file(pool, options)
             elapsed = time.perf_counter() - started
+            cpu, server = time.process_time() - cpu_before, server_cpu_s(postmaster) - server_before
             if profiler:
                 profiler.disable()
             content = b""
@@ -211,10 +252,12 @@ async def run(url: str, args: argparse.Namespace, work: Path) -> None:
             yard = bare_serialize_s(content) if content else 0.0
             phases = " ".join(f"{k}={v:.2f}" for k, v in sorted(TIMINGS.items(), key=lambda kv: -kv[1]) if v >= 0.005)
             print(f"build {n}: records={result.records} blocked={result.blocked} bytes={len(content)} "
-                  f"s={elapsed:.2f} records_per_s={result.records / elapsed:.0f} bare_serialize_s={yard:.3f}")
+                  f"s={elapsed:.2f} records_per_s={result.records / elapsed:.0f} cpu_s={cpu:.2f} "
+                  f"server_cpu_s={server:.2f} bare_serialize_s={yard:.3f}")
             print(f"  phases: {phases}")
             if result.records:
                 total_s, total_records, total_yard = total_s + elapsed, total_records + result.records, total_yard + yard
+                total_cpu += cpu + server
             if result.records == 0 and result.blocked == 0:
                 break
         if profiler:
@@ -224,8 +267,10 @@ async def run(url: str, args: argparse.Namespace, work: Path) -> None:
             "SELECT state, count(*) AS n FROM payment_requests GROUP BY state")}
         print(f"states: {states}")
         rate = total_records / total_s if total_s else 0.0
-        print(f"records={total_records} build_s={total_s:.2f} records_per_s={rate:.0f} "
-              f"bare_serialize_s={total_yard:.3f} ratio={total_s / total_yard if total_yard else 0:.1f}")
+        cpu_rate = total_records / total_cpu if total_cpu else 0.0
+        print(f"records={total_records} build_s={total_s:.2f} records_per_s={rate:.0f} cpu_s={total_cpu:.2f} "
+              f"records_per_cpu_s={cpu_rate:.0f} bare_serialize_s={total_yard:.3f} "
+              f"ratio={total_s / total_yard if total_yard else 0:.1f}")
     finally:
         if not args.keep:
             await pool.execute(f"DROP SCHEMA {schema} CASCADE")
