@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any, cast
 
 import asyncpg
 import pytest
 from aplypro_asp_gateway.adapters import requests_repo
-from aplypro_asp_gateway.service_layer import projection
+from aplypro_asp_gateway.service_layer import build, projection
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file, write_pending_files
 from aplypro_contracts import PaymentRequestHeld, PaymentRequestSent, RibRecorded
 from aplypro_contracts.topics import ASP_EVENTS
@@ -96,14 +97,51 @@ async def test_requests_read_in_chunks_are_each_read_whole_and_in_order(
     for event in [*complete, *others]:
         await feed(pool, projection.on_payment_requested, event)
 
+    reads: list[int] = []
+
+    class Counting:
+        """The connection, counting the ids of each read statement."""
+
+        def __init__(self, conn: Any) -> None:
+            self.conn = conn
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.conn, name)
+
+        async def fetch(self, query: str, *args: Any) -> Any:
+            if query == requests_repo._READ:
+                reads.append(len(args[0]))
+            return await self.conn.fetch(query, *args)
+
     async with pool.acquire() as conn, conn.transaction():
-        read = await requests_repo.pending_requests(conn, limit=7000)
+        read = await requests_repo.pending_requests(cast(Any, Counting(conn)), limit=7000)
+    assert reads == [2, 2, 1]
     assert [r.payment_request_id for r in read] == [e.payment_request_id for e in [*complete, *others]]
     assert [r.rib is not None for r in read] == [True, True, True, False, False]
     assert all(r.student is not None and r.schooling is not None and r.da_number for r in read)
 
     result = await build_payment_file(pool, options)
     assert (result.records, result.blocked) == (3, 2)
+
+
+async def test_the_build_refreshes_the_statistics_of_the_tables_it_reads_before_its_transaction(
+    pool: asyncpg.Pool, options: BuildOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[bool, str, tuple[str, ...]]] = []
+    refresh = build.refresh_stale_statistics
+
+    async def spy(conn: Any, schema: str, *, tables: Any = None, **thresholds: Any) -> list[str]:
+        seen.append((conn.is_in_transaction(), schema, tuple(tables)))
+        return await refresh(conn, schema, tables=tables, **thresholds)
+
+    monkeypatch.setattr(build, "refresh_stale_statistics", spy)
+    await build_payment_file(pool, options)
+
+    # Outside the build's transaction (ANALYZE's lock would be held to its end), on the gateway's own schema.
+    assert seen == [(False, options.schema, requests_repo.BUILD_TABLES)]
+    tables = {r["tablename"] for r in await pool.fetch("SELECT tablename FROM pg_tables WHERE schemaname = $1",
+                                                         options.schema)}
+    assert set(requests_repo.BUILD_TABLES) <= tables  # a misspelt name would be skipped without a word
 
 
 async def test_a_blocked_request_leaves_in_a_new_file_once_its_rib_arrives(
