@@ -9,6 +9,7 @@ from typing import Any, cast
 import asyncpg
 import pytest
 from aplypro_asp_gateway.adapters import requests_repo
+from aplypro_asp_gateway.domain.model import Blocked
 from aplypro_asp_gateway.service_layer import build, projection
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file, write_pending_files
 from aplypro_contracts import PaymentRequestHeld, PaymentRequestSent, RibRecorded
@@ -142,6 +143,34 @@ async def test_the_build_refreshes_the_statistics_of_the_tables_it_reads_before_
     tables = {r["tablename"] for r in await pool.fetch("SELECT tablename FROM pg_tables WHERE schemaname = $1",
                                                          options.schema)}
     assert set(requests_repo.BUILD_TABLES) <= tables  # a misspelt name would be skipped without a word
+
+
+async def test_blocked_requests_are_written_only_when_their_reasons_or_recheck_change(pool: asyncpg.Pool) -> None:
+    students = [await register(pool, n, with_rib=False) for n in range(3)]
+    events = [request(*s) for s in students]
+    for event in events:
+        await feed(pool, projection.on_payment_requested, event)
+    new, same_kept, same_cleared = (e.payment_request_id for e in events)
+    await pool.execute("UPDATE payment_requests SET blocking_reasons = '{missing_rib}' "
+                       "WHERE payment_request_id = ANY($1::uuid[])", [same_kept, same_cleared])
+
+    async with pool.acquire() as conn, conn.transaction():
+        held = await requests_repo.record_blocked(conn, [
+            Blocked(new, ("missing_rib",)),  # new reasons: written, its version moves on, a Held event
+            Blocked(same_kept, ("missing_rib",), recheck=True),  # nothing changes: not written at all
+            Blocked(same_cleared, ("missing_rib",)),  # same reasons, waits for a change now: recheck cleared
+        ])
+        rows = {r["payment_request_id"]: r for r in await conn.fetch(
+            "SELECT payment_request_id, blocking_reasons, recheck, event_version, xmin::text::bigint AS xmin "
+            "FROM payment_requests")}
+
+    assert [r["payment_request_id"] for r in held] == [new]
+    assert (rows[new]["blocking_reasons"], rows[new]["recheck"], rows[new]["event_version"]) == (
+        ["missing_rib"], False, rows[same_kept]["event_version"] + 1)
+    assert rows[same_kept]["recheck"] is True
+    assert rows[same_kept]["xmin"] != rows[new]["xmin"]  # untouched by the statement's transaction
+    assert (rows[same_cleared]["recheck"], rows[same_cleared]["event_version"]) == (
+        False, rows[same_kept]["event_version"])
 
 
 async def test_a_blocked_request_leaves_in_a_new_file_once_its_rib_arrives(
