@@ -14,6 +14,7 @@ from aplypro_asp_gateway.service_layer import build, projection
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file, write_pending_files
 from aplypro_contracts import PaymentRequestHeld, PaymentRequestSent, RibRecorded
 from aplypro_contracts.topics import ASP_EVENTS
+from aplypro_servicekit.statistics import refresh_stale_statistics
 from lxml import etree
 from structlog.testing import capture_logs
 
@@ -129,11 +130,10 @@ async def test_the_build_refreshes_the_statistics_of_the_tables_it_reads_before_
     pool: asyncpg.Pool, options: BuildOptions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[tuple[bool, str, tuple[str, ...]]] = []
-    refresh = build.refresh_stale_statistics
 
     async def spy(conn: Any, schema: str, *, tables: Any = None, **thresholds: Any) -> list[str]:
         seen.append((conn.is_in_transaction(), schema, tuple(tables)))
-        return await refresh(conn, schema, tables=tables, **thresholds)
+        return await refresh_stale_statistics(conn, schema, tables=tables, **thresholds)
 
     monkeypatch.setattr(build, "refresh_stale_statistics", spy)
     await build_payment_file(pool, options)
