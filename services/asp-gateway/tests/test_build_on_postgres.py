@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any, cast
 
 import asyncpg
 import pytest
 from aplypro_asp_gateway.adapters import requests_repo
-from aplypro_asp_gateway.service_layer import projection
+from aplypro_asp_gateway.domain.model import Blocked
+from aplypro_asp_gateway.service_layer import build, projection
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file, write_pending_files
 from aplypro_contracts import PaymentRequestHeld, PaymentRequestSent, RibRecorded
 from aplypro_contracts.topics import ASP_EVENTS
+from aplypro_servicekit.statistics import refresh_stale_statistics
 from lxml import etree
 from structlog.testing import capture_logs
 
@@ -84,6 +87,90 @@ async def test_one_build_sends_the_ready_requests_in_one_file_and_keeps_the_othe
         assert await requests_repo.status(conn) == {
             "pending": 1, "blocked": {"missing_rib": 1}, "sent": 3, "files": 1, "files_not_written": 0,
             "files_handover_unconfirmed": 0, "sent_after_withdrawal": 0}
+
+
+async def test_requests_read_in_chunks_are_each_read_whole_and_in_order(
+    pool: asyncpg.Pool, options: BuildOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two ids a statement: the three complete requests and the two without RIB span three chunks.
+    monkeypatch.setattr(requests_repo, "READ_CHUNK", 2)
+    complete = [request(*await register(pool, n)) for n in range(3)]
+    others = [request(*await register(pool, n, with_rib=False)) for n in (3, 4)]
+    for event in [*complete, *others]:
+        await feed(pool, projection.on_payment_requested, event)
+
+    reads: list[int] = []
+
+    class Counting:
+        """The connection, counting the ids of each read statement."""
+
+        def __init__(self, conn: Any) -> None:
+            self.conn = conn
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.conn, name)
+
+        async def fetch(self, query: str, *args: Any) -> Any:
+            if query == requests_repo._READ:
+                reads.append(len(args[0]))
+            return await self.conn.fetch(query, *args)
+
+    async with pool.acquire() as conn, conn.transaction():
+        read = await requests_repo.pending_requests(cast(Any, Counting(conn)), limit=7000)
+    assert reads == [2, 2, 1]
+    assert [r.payment_request_id for r in read] == [e.payment_request_id for e in [*complete, *others]]
+    assert [r.rib is not None for r in read] == [True, True, True, False, False]
+    assert all(r.student is not None and r.schooling is not None and r.da_number for r in read)
+
+    result = await build_payment_file(pool, options)
+    assert (result.records, result.blocked) == (3, 2)
+
+
+async def test_the_build_refreshes_the_statistics_of_the_tables_it_reads_before_its_transaction(
+    pool: asyncpg.Pool, options: BuildOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[bool, str, tuple[str, ...]]] = []
+
+    async def spy(conn: Any, schema: str, *, tables: Any = None, **thresholds: Any) -> list[str]:
+        seen.append((conn.is_in_transaction(), schema, tuple(tables)))
+        return await refresh_stale_statistics(conn, schema, tables=tables, **thresholds)
+
+    monkeypatch.setattr(build, "refresh_stale_statistics", spy)
+    await build_payment_file(pool, options)
+
+    # Outside the build's transaction (ANALYZE's lock would be held to its end), on the gateway's own schema.
+    assert seen == [(False, options.schema, requests_repo.BUILD_TABLES)]
+    tables = {r["tablename"] for r in await pool.fetch("SELECT tablename FROM pg_tables WHERE schemaname = $1",
+                                                         options.schema)}
+    assert set(requests_repo.BUILD_TABLES) <= tables  # a misspelt name would be skipped without a word
+
+
+async def test_blocked_requests_are_written_only_when_their_reasons_or_recheck_change(pool: asyncpg.Pool) -> None:
+    students = [await register(pool, n, with_rib=False) for n in range(3)]
+    events = [request(*s) for s in students]
+    for event in events:
+        await feed(pool, projection.on_payment_requested, event)
+    new, same_kept, same_cleared = (e.payment_request_id for e in events)
+    await pool.execute("UPDATE payment_requests SET blocking_reasons = '{missing_rib}' "
+                       "WHERE payment_request_id = ANY($1::uuid[])", [same_kept, same_cleared])
+
+    async with pool.acquire() as conn, conn.transaction():
+        held = await requests_repo.record_blocked(conn, [
+            Blocked(new, ("missing_rib",)),  # new reasons: written, its version moves on, a Held event
+            Blocked(same_kept, ("missing_rib",), recheck=True),  # nothing changes: not written at all
+            Blocked(same_cleared, ("missing_rib",)),  # same reasons, waits for a change now: recheck cleared
+        ])
+        rows = {r["payment_request_id"]: r for r in await conn.fetch(
+            "SELECT payment_request_id, blocking_reasons, recheck, event_version, xmin::text::bigint AS xmin "
+            "FROM payment_requests")}
+
+    assert [r["payment_request_id"] for r in held] == [new]
+    assert (rows[new]["blocking_reasons"], rows[new]["recheck"], rows[new]["event_version"]) == (
+        ["missing_rib"], False, rows[same_kept]["event_version"] + 1)
+    assert rows[same_kept]["recheck"] is True
+    assert rows[same_kept]["xmin"] != rows[new]["xmin"]  # untouched by the statement's transaction
+    assert (rows[same_cleared]["recheck"], rows[same_cleared]["event_version"]) == (
+        False, rows[same_kept]["event_version"])
 
 
 async def test_a_blocked_request_leaves_in_a_new_file_once_its_rib_arrives(
