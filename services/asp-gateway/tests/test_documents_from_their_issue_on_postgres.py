@@ -6,6 +6,7 @@ through the handler the gateway subscribes to its type, on the real PostgreSQL."
 from __future__ import annotations
 
 import uuid
+from collections.abc import MutableMapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,7 +37,7 @@ def issue_and_pdf(student_id: uuid.UUID, schooling_id: uuid.UUID, kind: str, num
                           occurred_at=at + timedelta(hours=1)))
 
 
-async def consume(pool: asyncpg.Pool, event: DocumentIssued | DocumentReady) -> list[dict[str, Any]]:
+async def consume(pool: asyncpg.Pool, event: DocumentIssued | DocumentReady) -> list[MutableMapping[str, Any]]:
     """Through the gateway's subscription to the documents topic; returns what it logged."""
     with capture_logs() as logs:
         await feed(pool, projection.HANDLERS_BY_TOPIC["documents"][event.event_type], event)
@@ -61,10 +62,10 @@ async def test_a_request_whose_da_is_only_issued_leaves_with_its_number_and_the_
 
     # The PDF: the same DA, nothing changes, nothing stale.
     held = "SELECT number, version, issued_at FROM attributive_decisions WHERE schooling_id = $1"
-    before = dict(await pool.fetchrow(held, schooling))
-    assert before["issued_at"] == issued.occurred_at
+    before = [dict(r) for r in await pool.fetch(held, schooling)]
+    assert [d["issued_at"] for d in before] == [issued.occurred_at]
     assert await consume(pool, ready) == []
-    assert dict(await pool.fetchrow(held, schooling)) == before
+    assert [dict(r) for r in await pool.fetch(held, schooling)] == before
     assert await pool.fetchval("SELECT count(*) FROM stale_events") == 0
     assert await state_of(pool, asked.payment_request_id) == ("sent", [])
 
