@@ -150,7 +150,7 @@ async def issue_decision(pool: asyncpg.Pool, student_id: uuid.UUID, schooling_id
                          version: int = 1) -> str:
     """The documents service's DA of the schooling (DocumentReady `attribution`); returns its number."""
     number = da_number_of(schooling_id, version)
-    await feed(pool, projection.on_document_ready, decision_ready(student_id, schooling_id, number, version))
+    await feed(pool, projection.on_document, decision_ready(student_id, schooling_id, number, version))
     return number
 
 

@@ -46,7 +46,7 @@ async def test_a_reissued_da_goes_in_the_dossier_and_the_pfmp_keeps_the_number_i
     # The director reissues the DA (version 2), then the schooling is abrogated (the student moved on): the
     # abrogation prints the same DA number and changes nothing here.
     reissued = await issue_decision(pool, student, schooling, version=2)
-    await feed(pool, projection.on_document_ready, decision_ready(student, schooling, reissued, 1, "abrogation"))
+    await feed(pool, projection.on_document, decision_ready(student, schooling, reissued, 1, "abrogation"))
 
     # The PFMP is rectified: the modification carries the reissued DA and the PFMP's original number.
     await rectify(pool, first, 45000)

@@ -61,7 +61,7 @@ async def test_a_retrait_holds_back_a_ready_request_and_marks_one_already_sent(
     # The calculator handed a second request over as ready; then the DA is withdrawn.
     ready = request(student_id, schooling_id, rank=2)
     await feed(pool, projection.on_payment_requested, ready)
-    await feed(pool, projection.on_document_ready, retrait(student_id, schooling_id))
+    await feed(pool, projection.on_document, retrait(student_id, schooling_id))
 
     assert (await build_payment_file(pool, options)).records == 0  # not sent
     assert await state_of(pool, ready.payment_request_id) == ("pending", ["attributive_decision_cancelled"])

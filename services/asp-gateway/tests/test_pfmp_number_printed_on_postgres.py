@@ -43,7 +43,7 @@ async def test_a_da_reissued_between_the_etat_liquidatif_and_the_first_file_keep
     asked = request(student, schooling, rank=1)
     await feed(pool, projection.on_payment_requested, asked)
     printed = da_number_of(schooling, 1) + "01"
-    await feed(pool, projection.on_document_ready,
+    await feed(pool, projection.on_document,
                liquidation_ready(student, schooling, da_number_of(schooling, 1), 1, (asked.pfmp_id, printed)))
     # The director reissues the DA (version 2) before the night's file.
     reissued = await issue_decision(pool, student, schooling, version=2)
@@ -62,7 +62,7 @@ async def test_without_an_announced_number_the_fallback_is_the_da_current_at_the
     student, schooling = await register(pool, 1)
     asked = request(student, schooling, rank=2)
     await feed(pool, projection.on_payment_requested, asked)
-    await feed(pool, projection.on_document_ready, liquidation_ready(student, schooling, da_number_of(schooling), 1))
+    await feed(pool, projection.on_document, liquidation_ready(student, schooling, da_number_of(schooling), 1))
     reissued = await issue_decision(pool, student, schooling, version=2)
     result = await build_payment_file(pool, options)
     assert await numbers_sent(pool, result.file_name) == ([reissued], [reissued + "02"])
@@ -79,7 +79,7 @@ async def test_a_number_announced_after_the_first_file_never_renumbers_the_pfmp_
     first = await build_payment_file(pool, options)
     assert await numbers_sent(pool, first.file_name) == ([reissued], [reissued + "01"])
     with structlog.testing.capture_logs() as logs:
-        await feed(pool, projection.on_document_ready, liquidation_ready(
+        await feed(pool, projection.on_document, liquidation_ready(
             student, schooling, reissued, 1, (asked.pfmp_id, da_number_of(schooling, 1) + "01")))
     # Reported, never silently: the ASP holds the prestation under the number sent, which stays.
     [warning] = [e for e in logs if e["event"] == "pfmp_number_differs"]
@@ -87,5 +87,5 @@ async def test_a_number_announced_after_the_first_file_never_renumbers_the_pfmp_
 
     # A replay of the same announcement, or a later version printing the same number, changes nothing.
     again = liquidation_ready(student, schooling, reissued, 2, (asked.pfmp_id, da_number_of(schooling, 1) + "01"))
-    await feed(pool, projection.on_document_ready, again)
+    await feed(pool, projection.on_document, again)
     assert await pool.fetchval("SELECT count(*) FROM printed_pfmp_numbers WHERE pfmp_id = $1", asked.pfmp_id) == 1

@@ -14,6 +14,7 @@ from aplypro_calculator.entrypoints.service import build_handlers
 from aplypro_calculator.service_layer.evaluation import Evaluated, evaluate_due
 from aplypro_calculator.service_layer.handlers import Handlers
 from aplypro_contracts import (
+    DocumentIssued,
     DocumentReady,
     Envelope,
     Establishment,
@@ -105,6 +106,13 @@ class Calc:
             producer="documents", document_id=uuid.uuid4(), kind=kind, schooling_id=schooling.schooling_id,
             student_id=schooling.student_id, number="ENPUK7Q2M9X4TB20251", version=version,
             storage_ref=f"attribution/{schooling.schooling_id}.pdf", sha256="0" * 64, size_bytes=1024)
+
+    def issued(self, schooling: SchoolingOpened, kind: str = "attribution", version: int = 1) -> DocumentIssued:
+        """The documents service's issue of a DA document: number and content fixed, its PDF not rendered yet."""
+        return DocumentIssued(
+            producer="documents", document_id=uuid.uuid4(), kind=kind, schooling_id=schooling.schooling_id,
+            student_id=schooling.student_id, number="ENPUK7Q2M9X4TB20251", version=version,
+            content_sha256="1" * 64)
 
     def pfmp(self, schooling: SchoolingOpened, days: int | None, *, start: date = date(2025, 10, 6),
              length: int = 60, status: str = "completed", pfmp_id: uuid.UUID | None = None) -> PfmpState:

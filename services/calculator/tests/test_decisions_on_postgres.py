@@ -1,5 +1,5 @@
 """The décision d'attribution gates on the real PostgreSQL: a request waits for its DA, is released by the
-documents service's DocumentReady without anyone asking, and is never handed over while its DA is withdrawn,
+documents service's DocumentIssued (or a DocumentReady whose issue was not seen) without anyone asking, and is never handed over while its DA is withdrawn,
 whatever order the events arrive in."""
 
 from __future__ import annotations
@@ -37,6 +37,30 @@ async def test_a_request_without_its_decision_is_blocked_and_released_when_the_d
     assert (request["state"], request["reasons"], request["amount_cents"]) == ("ready", [], 20000)
     [requested] = await calc.events(mark, "PaymentRequested")
     assert requested.payment_request_id == request["payment_request_id"]
+
+
+async def test_a_request_waiting_for_its_decision_is_released_by_its_issue_and_its_pdf_changes_nothing(
+    calc: Calc,
+) -> None:
+    """The DA exists from its issue (documents.md §3): DocumentIssued releases the request, the renderer is off
+    the payment's path; the DocumentReady of the same version, later, is the same fact: no event, nothing stale."""
+    schooling = await calc.schooling(with_decision=False)
+    pfmp = await calc.validate(calc.pfmp(schooling, 10))
+    [request] = await calc.requests(pfmp.pfmp_id)
+    assert (request["state"], request["reasons"]) == ("incomplete", ["missing_attributive_decision"])
+
+    mark = await calc.mark()
+    await calc.feed(calc.issued(schooling))
+    [request] = await calc.requests(pfmp.pfmp_id)
+    assert (request["state"], request["reasons"], request["amount_cents"]) == ("ready", [], 20000)
+    [requested] = await calc.events(mark, "PaymentRequested")
+    assert requested.payment_request_id == request["payment_request_id"]
+
+    mark = await calc.mark()
+    await calc.feed(calc.decision(schooling))
+    assert await calc.events(mark) == []
+    assert await calc.requests(pfmp.pfmp_id) == [request]
+    assert await calc.db.fetchval("SELECT count(*) FROM stale_events") == 0
 
 
 async def test_a_decision_read_before_its_schooling_and_pfmp_lets_the_request_be_ready_at_once(calc: Calc) -> None:

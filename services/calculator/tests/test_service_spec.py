@@ -19,6 +19,7 @@ def test_one_subscription_reads_students_pfmp_asp_returns_ribs_and_decisions_so_
         # an address change retries a recognised rejection (issue 10); each carries the full identity
         "StudentRegistered", "StudentIdentityChanged", "StudentAddressChanged",
         "DocumentReady",  # the décision d'attribution gates (issue 10)
+        "DocumentIssued",  # the same gates from the DA's issue: a payment never waits for its PDF (issue 12)
         "SchoolingExtended",  # pfmp's report: the schooling-dates gate (issue 10)
         "SchoolingHiddenChanged",  # the students' hiding (removed, or retracted): reason hidden_schooling
         "StudentsMerged",  # two students merged: one yearly cap for the pair (imports.md §5.8)

@@ -44,7 +44,7 @@ async def test_a_changed_establishment_marks_the_da_for_reissue_and_an_older_ver
             identity=Identity(ine="123456789AB", last_name="PERIME", first_names=("Nora",),
                               birth_date=date(2008, 3, 4))))
         await projection.on_schooling_opened(conn, opened)
-        await facts.on_document_ready(conn, DocumentReady(
+        await facts.on_document(conn, DocumentReady(
             producer="documents", document_id=uuid.uuid4(), kind="attribution", schooling_id=schooling_id,
             student_id=student_id, number="ENPUK7Q2M9X4TB20251", version=1, storage_ref="x.pdf", sha256="0" * 64,
             size_bytes=1, occurred_at=T0 + timedelta(days=1)))

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 import pytest
 from aplypro_contracts import (
+    DocumentIssued,
     DocumentReady,
     Establishment,
     Identity,
@@ -25,10 +26,12 @@ from aplypro_contracts import (
     PfmpValidated,
     RibOnFile,
     RibStatusChanged,
+    SchoolingChanged,
     SchoolingOpened,
     StudentRegistered,
     default_registry,
 )
+from aplypro_pfmp.adapters import decision_content_sql
 from aplypro_pfmp.config import PfmpSettings
 from aplypro_pfmp.domain.pfmp import PfmpError
 from aplypro_pfmp.service_layer import facts, projection
@@ -73,7 +76,7 @@ async def issue_da(pool: asyncpg.Pool, pfmp_id: uuid.UUID, kind: str = "attribut
     row = await pool.fetchrow("SELECT schooling_id, student_id FROM pfmps WHERE pfmp_id = $1", pfmp_id)
     assert row is not None
     async with pool.acquire() as conn, conn.transaction():
-        await facts.on_document_ready(conn, DocumentReady(
+        await facts.on_document(conn, DocumentReady(
             producer="documents", document_id=uuid.uuid4(), kind=kind, schooling_id=row["schooling_id"],
             student_id=row["student_id"], number="D-1", version=1, storage_ref="x", sha256="0" * 64, size_bytes=1))
 
@@ -256,6 +259,60 @@ async def test_validation_refuses_a_pfmp_without_da_or_with_a_withdrawn_one(pool
     await issue_da(pool, pfmp_id, "retrait")
     assert await validate(pool, pfmp_id) == ["missing_attributive_decision"]
     assert await pool.fetchval("SELECT status FROM pfmps") == "completed"
+
+
+def da_events(row: asyncpg.Record, at: datetime) -> tuple[DocumentIssued, DocumentReady]:
+    """One DA as documents announces it: issued (number and content fixed) at `at`, its PDF an hour later."""
+    common = {"producer": "documents", "document_id": uuid.uuid4(), "kind": "attribution",
+              "schooling_id": row["schooling_id"], "student_id": row["student_id"], "number": "D-1", "version": 1}
+    return (DocumentIssued(**common, content_sha256="1" * 64, occurred_at=at),
+            DocumentReady(**common, storage_ref="x", sha256="0" * 64, size_bytes=1,
+                          occurred_at=at + timedelta(hours=1)))
+
+
+async def consume(pool: asyncpg.Pool, event: DocumentIssued | DocumentReady | SchoolingChanged) -> None:
+    """As the service's consumers do: through the handler subscribed to the event's type."""
+    async with pool.acquire() as conn, conn.transaction():
+        if isinstance(event, SchoolingChanged):
+            await projection.on_schooling_opened(conn, event)
+        else:
+            await facts.HANDLERS[event.event_type](conn, event)
+
+
+async def test_a_pfmp_validates_once_its_da_is_issued_and_the_pdf_changes_nothing(pool: asyncpg.Pool) -> None:
+    """The DA exists from its issue (documents.md §3): DocumentIssued alone lets the PFMP validate, the renderer
+    is off the path; the DocumentReady of the same version, later, is the same fact: no change, nothing stale."""
+    pfmp_id = await record(pool, date(2025, 11, 3), date(2025, 11, 21), 12)
+    row = await pool.fetchrow("SELECT schooling_id, student_id FROM pfmps WHERE pfmp_id = $1", pfmp_id)
+    assert row is not None
+    issued, ready = da_events(row, datetime.now(UTC))
+    await consume(pool, issued)
+    assert await validate(pool, pfmp_id) == []
+    decision = "SELECT kind, version, issued_at, identity_sha, content_sha, price FROM decisions"
+    before = [dict(r) for r in await pool.fetch(decision)]
+    assert [(d["kind"], d["version"], d["issued_at"]) for d in before] == [("attribution", 1, issued.occurred_at)]
+    await consume(pool, ready)
+    assert [dict(r) for r in await pool.fetch(decision)] == before
+    assert await pool.fetchval("SELECT count(*) FROM stale_events") == 0
+
+
+async def test_a_da_issued_before_a_change_it_does_not_print_is_stale_though_its_pdf_came_after(
+        pool: asyncpg.Pool) -> None:
+    """documents froze the DA's content at its issue: an establishment renamed between the issue and the PDF is
+    not on it, so the DA is stale (documents.md §6), though its DocumentReady is later than the change."""
+    pfmp_id = await record(pool, date(2025, 11, 3), date(2025, 11, 21), 12)
+    row = await pool.fetchrow("SELECT schooling_id, student_id FROM pfmps WHERE pfmp_id = $1", pfmp_id)
+    assert row is not None
+    issued, ready = da_events(row, datetime.now(UTC) + timedelta(minutes=1))
+    await consume(pool, issued)
+    await consume(pool, SchoolingChanged(
+        producer="students", schooling_id=row["schooling_id"], student_id=row["student_id"],
+        establishment=Establishment(uai=UAI, name="Lycée des métiers de test"), class_label="TLE PRO",
+        school_year=2025, mef=MEF, start_date=date(2025, 9, 1), version=2, changed=("establishment",),
+        occurred_at=issued.occurred_at + timedelta(minutes=30)))
+    await consume(pool, ready)
+    async with pool.acquire() as conn:
+        assert await decision_content_sql.stale(conn, [row["schooling_id"]]) == {row["schooling_id"]: ("training",)}
 
 
 async def test_validation_refuses_a_pfmp_without_a_rib_for_its_establishment(pool: asyncpg.Pool) -> None:

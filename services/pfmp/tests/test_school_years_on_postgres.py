@@ -50,7 +50,7 @@ async def enrol(pool: asyncpg.Pool, ine: str, uai: str, academy: str | None, *, 
             establishment=Establishment(uai=uai, name="LP test", academy_code=academy), class_label="TLE PRO",
             school_year=2025, mef=MEF, start_date=date(2025, 9, 1), end_date=end, version=1))
         if da:
-            await facts.on_document_ready(conn, DocumentReady(
+            await facts.on_document(conn, DocumentReady(
                 producer="documents", document_id=uuid.uuid4(), kind="attribution", schooling_id=schooling_id,
                 student_id=student_id, number="D-1", version=1, storage_ref="x", sha256="0" * 64, size_bytes=1))
     return schooling_id

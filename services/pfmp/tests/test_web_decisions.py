@@ -113,7 +113,7 @@ async def test_the_confirmed_director_issues_the_missing_das_of_a_class_then_of_
     # Documents issues them: nothing missing in the class any more, no button
     async with pool.acquire() as conn:
         for student in (missing, elsewhere):
-            await facts.on_document_ready(conn, DocumentReady(
+            await facts.on_document(conn, DocumentReady(
                 producer="documents", document_id=uuid.uuid4(), kind="attribution", schooling_id=student.schooling_id,
                 student_id=student.student_id, number="D-1", version=1, storage_ref="x", sha256="0" * 64,
                 size_bytes=1))

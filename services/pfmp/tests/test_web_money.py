@@ -270,7 +270,7 @@ async def closed_past_schooling(pool: asyncpg.Pool, student: Seeded) -> uuid.UUI
             establishment=Establishment(uai=UAI, name="LP test"), class_label="1RE PRO", school_year=2024,
             mef=Mef(code="2473121132", dispositif="247", diploma="40025510", label="BAC PRO", ministry="MENJ"),
             start_date=date(2024, 9, 2), end_date=date(2025, 7, 4), version=1))
-        await facts.on_document_ready(conn, _da(schooling_id, student))
+        await facts.on_document(conn, _da(schooling_id, student))
     return schooling_id
 
 

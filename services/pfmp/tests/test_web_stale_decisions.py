@@ -99,7 +99,7 @@ class Student:
     async def da_issued(self, at: datetime) -> None:
         self.da_version += 1
         async with self.pool.acquire() as conn, conn.transaction():
-            await facts.on_document_ready(conn, DocumentReady(
+            await facts.on_document(conn, DocumentReady(
                 producer="documents", document_id=uuid.uuid4(), kind="attribution", schooling_id=self.schooling_id,
                 student_id=self.student_id, number=f"ENPUK7Q2M9X4TB2025{self.da_version}", version=self.da_version,
                 storage_ref="x.pdf", sha256="0" * 64, size_bytes=1, occurred_at=at))
@@ -204,7 +204,7 @@ async def test_an_abrogated_da_and_one_issued_before_it_was_tracked_are_not_mark
     login(client, "directrice")
     assert stale_text(client, student) is not None
     async with pool.acquire() as conn, conn.transaction():
-        await facts.on_document_ready(conn, DocumentReady(
+        await facts.on_document(conn, DocumentReady(
             producer="documents", document_id=uuid.uuid4(), kind="abrogation", schooling_id=student.schooling_id,
             student_id=student.student_id, number="ENPUK7Q2M9X4TB20251", version=1, storage_ref="a.pdf",
             sha256="0" * 64, size_bytes=1, occurred_at=T0 + timedelta(days=3)))

@@ -8,6 +8,7 @@ back; each change flags the student's pending requests for a new check.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 from uuid import UUID
 
 import asyncpg
@@ -194,28 +195,36 @@ async def upsert_hidden(conn: Connection, schooling_id: UUID, student_id: UUID, 
 
 
 async def upsert_decision(conn: Connection, schooling_id: UUID, student_id: UUID, issued_at: datetime, *,
-                          number: str, version: int) -> bool:
+                          number: str, version: int) -> Literal["applied", "held", "stale"]:
     """The schooling's décision d'attribution as the documents service printed it: the highest version wins.
-    Returns False when the event is stale (a version as new or newer is held). Applied, the student's pending
-    requests are checked again: one waiting with missing_attributive_decision leaves with this number."""
+    `held`: this version is the one held already (its DocumentReady after its DocumentIssued: the same fact),
+    nothing to do; `stale`: a newer one is held. Applied, the student's pending requests are checked again: one
+    waiting with missing_attributive_decision leaves with this number."""
     applied = await conn.fetchval(
         "INSERT INTO attributive_decisions VALUES ($1, $2, $3, $4, $5) ON CONFLICT (schooling_id) DO UPDATE "
         "SET number = EXCLUDED.number, version = EXCLUDED.version, issued_at = EXCLUDED.issued_at "
         "WHERE attributive_decisions.version < EXCLUDED.version RETURNING true",
         schooling_id, student_id, number, version, issued_at,
     )
+    if not applied and await conn.fetchval(
+            "SELECT version = $2 FROM attributive_decisions WHERE schooling_id = $1", schooling_id, version):
+        return "held"
     await _recheck(conn, student_id)  # as before, stale or not: its pending requests are looked at again
-    return bool(applied)
+    return "applied" if applied else "stale"
 
 
-async def record_withdrawal(conn: Connection, schooling_id: UUID, student_id: UUID, as_of: datetime) -> list[UUID]:
+async def record_withdrawal(conn: Connection, schooling_id: UUID, student_id: UUID,
+                            as_of: datetime) -> list[UUID] | None:
     """The schooling's DA is withdrawn: its pending requests are checked again (and held back); returns the
     requests of the schooling already in a file (built: `ready`, or uploaded: `sent`), marked `sent_after_withdrawal` so the fact shows.
+    None when the withdrawal was known already (its DocumentReady after its DocumentIssued, a replay): all of
+    this was done then, in the transaction that recorded it.
 
     The flag comes first: it waits for a build holding those rows, so the marking statement that follows
     sees every request that build sent."""
-    await conn.execute("INSERT INTO withdrawn_schoolings VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                       schooling_id, student_id, as_of)
+    if not await conn.fetchval("INSERT INTO withdrawn_schoolings VALUES ($1, $2, $3) ON CONFLICT DO NOTHING "
+                               "RETURNING true", schooling_id, student_id, as_of):
+        return None
     await _recheck(conn, student_id)
     rows = await conn.fetch(
         "UPDATE payment_requests SET blocking_reasons = ARRAY['sent_after_withdrawal'] "

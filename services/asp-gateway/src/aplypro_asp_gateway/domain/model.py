@@ -67,17 +67,17 @@ class PendingRequest:
     pfmp_start_date: date | None = None
     requested_on: date | None = None
     ine_not_found: bool = False  # the student API lost the student's INE (students' StudentIneStatusChanged)
-    decision_withdrawn: bool = False  # the schooling's DA was withdrawn (documents' DocumentReady `retrait`)
+    decision_withdrawn: bool = False  # the schooling's DA was withdrawn (documents' DocumentIssued `retrait`)
     schooling_hidden: bool = False  # removed by staff or retracted by its producer (students' SchoolingHiddenChanged)
     # What the ASP returned for the PFMP (domain/rectification.py): its ids (integration line), the total it
     # holds as paid (None: never paid), and whether another request of the PFMP is still sent or integrated.
     asp_ids: AspIds | None = None
     asp_paid_cents: int | None = None
     pfmp_in_flight: bool = False
-    # The schooling's latest DA number as the documents service printed it (DocumentReady `attribution`); None:
-    # not received yet (missing_attributive_decision). The PFMP number a file already carried for this PFMP:
+    # The schooling's latest DA number as the documents service issued it (DocumentIssued `attribution`, or its
+    # DocumentReady); None: not received yet (missing_attributive_decision). The PFMP number a file already carried for this PFMP:
     # it never changes (asp-exchange.md §4.3), whatever DA was reissued since; None: never sent. The number the
-    # PFMP's état liquidatif printed (DocumentReady `liquidation`); None: not announced (yet, or an older message).
+    # PFMP's état liquidatif printed (DocumentIssued `liquidation`); None: not announced (yet, or an older message).
     da_number: str | None = None
     pfmp_number_sent: str | None = None
     pfmp_number_printed: str | None = None

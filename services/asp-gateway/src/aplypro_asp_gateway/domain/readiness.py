@@ -184,7 +184,8 @@ def bank_account(rib: Rib, reasons: list[str]) -> BankAccount | None:
 
 def _da_number(request: PendingRequest, reasons: list[str]) -> str | None:
     """DOSSIER/NUMADM: the schooling's latest DA number as the documents service printed it (documents.md §4),
-    never recomputed here. None (blocked) until its DocumentReady arrives: the request is checked again then."""
+    never recomputed here. None (blocked) until its DocumentIssued (the DA's issue, not its PDF) arrives: the
+    request is checked again then."""
     if request.da_number is None:
         reasons.append("missing_attributive_decision")
         return None

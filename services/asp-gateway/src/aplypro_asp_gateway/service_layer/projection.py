@@ -10,6 +10,7 @@ import structlog
 from aplypro_contracts import (
     SCHOOLING_STATE_EVENTS,
     STUDENT_STATE_EVENTS,
+    DocumentIssued,
     DocumentReady,
     Envelope,
     PaymentRequested,
@@ -124,22 +125,25 @@ async def on_ine_status_changed(conn: Connection, event: StudentIneStatusChanged
         await _stale(conn, event.event_type, str(event.student_id), event.version)
 
 
-async def on_document_ready(conn: Connection, event: DocumentReady) -> None:
-    """A DA issued (or reissued) gives the schooling's DA number, the one the file carries (DOSSIER/NUMADM).
+async def on_document(conn: Connection, event: DocumentIssued | DocumentReady) -> None:
+    """A document counts from its issue (DocumentIssued: number and content fixed), so a payment never waits for
+    the renderer; its DocumentReady then is the same fact and changes nothing. A DocumentReady whose issue was
+    never seen (older than issue-then-render, or replayed) is applied as the issue would have been.
 
-    A retrait holds back the schooling's requests not yet in a file (attributive_decision_cancelled); one
+    A DA issued (or reissued) gives the schooling's DA number, the one the file carries (DOSSIER/NUMADM). A
+    retrait holds back the schooling's requests not yet in a file (attributive_decision_cancelled); one
     already sent cannot be called back: it is marked and logged so that the recovery is followed. An abrogation
     changes nothing here: the abrogated DA stays the schooling's latest, and its PFMPs before the change are
     still paid under it (documents.md §5.2). An état liquidatif gives the numbers it printed for its PFMPs: the
     ones the file carries (PRESTADOSS/NUMADM, §4.3)."""
     if event.kind == "attribution":
         # `version` is the DA's own version (its number's last digit): the newest DA wins, an older one is stale.
-        if not await repo.upsert_decision(conn, event.schooling_id, event.student_id, event.occurred_at,
-                                          number=event.number, version=event.version):
+        if await repo.upsert_decision(conn, event.schooling_id, event.student_id, event.occurred_at,
+                                      number=event.number, version=event.version) == "stale":
             await _stale(conn, event.event_type, str(event.schooling_id), event.version)
         return
     if event.kind == "liquidation":
-        await _keep_pfmp_numbers(conn, event)
+        await _keep_pfmp_numbers(conn, event)  # the first announcement is kept: the second one is a no-op
         return
     if event.kind != "retrait":
         return  # the other DA gates are the calculator's, decided before the request is handed over
@@ -149,7 +153,7 @@ async def on_document_ready(conn: Connection, event: DocumentReady) -> None:
                     payment_request_ids=[str(i) for i in sent])
 
 
-async def _keep_pfmp_numbers(conn: Connection, event: DocumentReady) -> None:
+async def _keep_pfmp_numbers(conn: Connection, event: DocumentIssued | DocumentReady) -> None:
     """Older messages carry no numbers: those PFMPs keep the fallback (DA current at the first file + rank)."""
     conflicts = await pfmp_numbers_repo.keep_printed(
         conn, event.schooling_id, [(p.pfmp_id, p.number) for p in event.pfmp_numbers], version=event.version,
@@ -184,7 +188,7 @@ _HANDLERS: dict[str, dict[str, EventHandler]] = {
                  "StudentIneStatusChanged": on_ine_status_changed,
                  "SchoolingHiddenChanged": on_schooling_hidden_changed,
                  "StudentsMerged": on_students_merged},
-    "documents": {"DocumentReady": on_document_ready},
+    "documents": {"DocumentIssued": on_document, "DocumentReady": on_document},
     "ribs": {"RibRecorded": on_rib_recorded, "RibArchived": on_rib_archived},
     "calculator": {"PaymentRequested": on_payment_requested, "SchoolingPriced": on_schooling_priced},
     "pfmp": {"PaymentRetryRequested": on_retry_requested},

@@ -39,7 +39,7 @@ async def store_decisions(conn: Connection, rows: list[tuple[UUID, UUID, Decisio
 
 
 async def student_spans(conn: Connection, student_ids: list[UUID]) -> dict[UUID, list[Span]]:
-    """Every schooling known of these students, with its DA state (none when no DocumentReady came yet)."""
+    """Every schooling known of these students, with its DA state (none when no DocumentIssued or DocumentReady came yet)."""
     rows = await conn.fetch(
         "SELECT s.schooling_id, s.student_id, s.uai, s.mef_code, s.school_year, s.start_date, s.end_date, "
         "d.attribution_version, d.abrogation_version, d.withdrawal_version, r.extended_end_date "

@@ -1,9 +1,10 @@
 """The schooling gates of a payment request (lifecycles.md §3 and §4): the PFMP within its schooling's dates
 (reason 11) and the décision d'attribution (DA) gates (reasons 13-15).
 
-Pure rules over facts the documents service publishes (DocumentReady: attribution, abrogation, retrait), the
-schoolings the students service publishes (SchoolingOpened: establishment, MEF, year, dates) and the reports
-pfmp publishes (SchoolingExtended: the extended end of a closed schooling).
+Pure rules over facts the documents service publishes (DocumentIssued, or DocumentReady when its issue was not
+seen: attribution, abrogation, retrait), the schoolings the students service publishes (SchoolingOpened:
+establishment, MEF, year, dates) and the reports pfmp publishes (SchoolingExtended: the extended end of a closed
+schooling).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class Decision:
     @property
     def exists(self) -> bool:
         # An abrogation or a retrait is only ever issued on a DA: either one proves the DA, even when its
-        # own DocumentReady is late.
+        # own announcement is late.
         return bool(self.attribution or self.abrogation or self.withdrawal)
 
     @property

@@ -1,4 +1,7 @@
-"""Following the documents service's décisions d'attribution (DocumentReady: attribution, abrogation, retrait).
+"""Following the documents service's décisions d'attribution (attribution, abrogation, retrait), from their
+issue: DocumentIssued (number and content fixed) opens the gate, so a payment never waits for the renderer.
+DocumentReady of the version held is the same fact announced again; one whose DocumentIssued was never seen
+(older than issue-then-render, or replayed) records the decision as before.
 
 The DA state of each schooling is kept (adapters.postgres_decisions); a change re-evaluates the open requests
 of every pool of the student, since a DA of one schooling can gate the PFMPs of another (reason
@@ -14,7 +17,7 @@ from typing import cast
 from uuid import UUID
 
 import structlog
-from aplypro_contracts import DocumentReady
+from aplypro_contracts import DocumentIssued, DocumentReady
 from aplypro_servicekit.db import Connection
 
 from aplypro_calculator.adapters import postgres, postgres_decisions
@@ -26,11 +29,14 @@ from aplypro_calculator.service_layer.events import Cause
 log = structlog.get_logger(__name__)
 
 
-async def apply_decisions(conn: Connection, events: list[DocumentReady], causes: dict[PoolKey, Cause]) -> None:
+DecisionEvent = DocumentIssued | DocumentReady
+
+
+async def apply_decisions(conn: Connection, events: list[DecisionEvent], causes: dict[PoolKey, Cause]) -> None:
     """Record the DA documents announced; add the pools whose open requests they may release or block.
 
-    A document not newer than the one held of its kind (a replay, a late duplicate) changes nothing and is
-    counted as stale. Versions only go up and a DA never comes back from abrogation or retrait, so the
+    A document of the version held (its DocumentReady after its DocumentIssued) changes nothing, silently; an
+    older one (a replay, a late duplicate) changes nothing and is counted as stale. Versions only go up and a DA never comes back from abrogation or retrait, so the
     state reached does not depend on the order the events arrive in. États liquidatifs are not gates.
     """
     wanted = [e for e in events if e.kind in KINDS]
@@ -39,13 +45,14 @@ async def apply_decisions(conn: Connection, events: list[DocumentReady], causes:
     held = await postgres_decisions.held_decisions(conn, sorted({e.schooling_id for e in wanted}))
     changed: dict[UUID, tuple[UUID, Decision]] = {}
     dropped: Counter[str] = Counter()
-    last_of_student: dict[UUID, DocumentReady] = {}
+    last_of_student: dict[UUID, DecisionEvent] = {}
     for event in wanted:
         kind = cast(DecisionKind, event.kind)
         current = changed[event.schooling_id][1] if event.schooling_id in changed else held.get(
             event.schooling_id, Decision())
         if event.version <= current.version(kind):
-            dropped[event.event_type] += 1
+            if event.version < current.version(kind):
+                dropped[event.event_type] += 1
             continue
         changed[event.schooling_id] = (event.student_id, current.with_version(kind, event.version))
         last_of_student[event.student_id] = event

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import structlog
 from aplypro_contracts import (
+    DocumentIssued,
     DocumentReady,
     Envelope,
     ExclusionChanged,
@@ -122,7 +123,7 @@ class Handlers:
             await apply_merges(conn, merges, causes)
             out += await self.recompute_pools(conn, causes)
         events = await _repointed(conn, [e for e in events if not isinstance(e, StudentsMerged)])
-        decisions = [e for e in events if isinstance(e, DocumentReady)]
+        decisions = [e for e in events if isinstance(e, DocumentIssued | DocumentReady)]
         reports = [e for e in events if isinstance(e, SchoolingExtended)]
         hidings = [e for e in events if isinstance(e, SchoolingHiddenChanged)]
         returns = [e for e in events if isinstance(e, PaymentRequestStateChanged | PaymentRequestSent)]
@@ -143,8 +144,8 @@ class Handlers:
         held = [e for e in events if isinstance(e, PaymentRequestHeld)]
         if held:  # the gateway's reasons, for explain and status only: no state or amount changes
             await postgres_held.record_held(conn, held)
-        apart = (PaymentRequestStateChanged | PaymentRequestSent | StudentState | DocumentReady
-                 | PaymentRequestHeld | SchoolingExtended | SchoolingHiddenChanged | ExclusionChanged)
+        apart = (PaymentRequestStateChanged | PaymentRequestSent | StudentState | DocumentIssued
+                 | DocumentReady | PaymentRequestHeld | SchoolingExtended | SchoolingHiddenChanged | ExclusionChanged)
         for run in _runs([e for e in events if not isinstance(e, apart)]):
             causes = {}
             arriving: dict[PoolKey, list[dict[str, Any]]] = {}

@@ -1,10 +1,12 @@
 """SQL of stale DAs (documents.md §6, migration 0018): what a DA was issued from, noted when documents'
-DocumentReady arrives, and which DAs in force no longer match what they would print today.
+DocumentIssued arrives (or DocumentReady, when its issue was not seen), and which DAs in force no longer match
+what they would print today.
 
 Each input (the student, the training and establishment, the barème) is compared on its own: a DA is stale on an
-input when the input changed after the DA was issued (the event's time is later than DocumentReady's) and its
-fingerprint differs from the one the DA was issued from. The time keeps a change documents had already printed,
-but pfmp heard of later, from marking the DA; the fingerprint clears the mark when a change is undone."""
+input when the input changed after the DA was issued (the event's time is later than the issue's: documents froze
+what the DA prints then, so a change between the issue and the PDF is not on it) and its fingerprint differs from
+the one the DA was issued from. The time keeps a change documents had already printed, but pfmp heard of later,
+from marking the DA; the fingerprint clears the mark when a change is undone."""
 
 from __future__ import annotations
 
@@ -21,8 +23,8 @@ _PRICE = "format('%s/%s', sp.daily_rate_cents, sp.yearly_cap_cents)"
 
 async def note_issue(conn: Connection, schooling_id: UUID, issued_at: datetime, *,
                      replayed_version: int | None = None) -> bool:
-    """Note what the DA was issued from. `replayed_version`: a replay of the DocumentReady of the DA held (same
-    version), noted only if the DA was projected before migration 0018. True when noted."""
+    """Note what the DA was issued from. `replayed_version`: a replay of the DocumentIssued or DocumentReady of the
+    DA held (same version), noted only if the DA was projected before migration 0018. True when noted."""
     noted = await conn.fetchval(
         "UPDATE decisions d SET issued_at = $2, "
         f"identity_sha = (SELECT {_AS_ISSUED.format(sha='st.da_identity_sha', at='st.da_identity_at')} "

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from aplypro_servicekit.db import Connection
 
-# A schooling's DA state from documents' DocumentReady events (decisions), and whether staff hid it.
+# A schooling's DA state from documents' DocumentIssued events (decisions), and whether staff hid it.
 _SCOPE = """
 SELECT s.schooling_id, s.student_id FROM schoolings s
 WHERE s.uai = $1 AND s.school_year = $2 AND ($3::text IS NULL OR s.class_label = $3)

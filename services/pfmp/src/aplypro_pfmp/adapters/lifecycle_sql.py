@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from aplypro_servicekit.db import Connection
@@ -12,6 +12,8 @@ from aplypro_servicekit.db import Connection
 from aplypro_pfmp.adapters import decision_content_sql
 from aplypro_pfmp.adapters.postgres import _to_pfmp
 from aplypro_pfmp.domain.pfmp import Pfmp
+
+Recorded = Literal["applied", "held", "stale"]  # a decision's version: newer, the one held, older
 
 # Apply an event newer than the one held (0: an unversioned v1 event, applied over nothing or another 0).
 _NEWER = "{col} < $3 OR $3 = 0 AND {col} <= 0"
@@ -63,18 +65,25 @@ async def latest_request(conn: Connection, pfmp_id: UUID) -> tuple[str | None, b
 
 
 async def record_decision(conn: Connection, schooling_id: UUID, kind: str, version: int,
-                          issued_at: datetime | None = None) -> bool:
-    """A newer version of a decision; a DA's (kind attribution) notes what it was issued from (`issued_at`:
-    DocumentReady's time), for decision_content_sql to tell when it goes stale."""
+                          issued_at: datetime | None = None, *, event_type: str = "DocumentReady") -> Recorded:
+    """A newer version of a decision; a DA's (kind attribution) notes what it was issued from (`issued_at`: the
+    announcing event's time), for decision_content_sql to tell when it goes stale. The version held already is
+    `held` (DocumentIssued then DocumentReady of one document: the same fact, not counted); an older one is
+    `stale`, counted under `event_type`."""
     applied = await conn.fetchval(
         "INSERT INTO decisions (schooling_id, kind, version) VALUES ($1, $2, $3) ON CONFLICT (schooling_id, kind) "
         "DO UPDATE SET version = EXCLUDED.version WHERE decisions.version < EXCLUDED.version RETURNING true",
         schooling_id, kind, version)
     if applied is None:
-        await _stale(conn, "DocumentReady")
-    elif kind == "attribution" and issued_at is not None:
+        held = await conn.fetchval("SELECT version FROM decisions WHERE schooling_id = $1 AND kind = $2",
+                                   schooling_id, kind)
+        if held == version:
+            return "held"
+        await _stale(conn, event_type)
+        return "stale"
+    if kind == "attribution" and issued_at is not None:
         await decision_content_sql.note_issue(conn, schooling_id, issued_at)
-    return applied is not None
+    return "applied"
 
 
 async def has_decision(conn: Connection, schooling_id: UUID) -> bool:

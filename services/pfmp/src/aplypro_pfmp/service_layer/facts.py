@@ -1,13 +1,14 @@
 """What pfmp learns from the calculator, the gateway and documents to guard its life cycle: the state of
 each PFMP's payment requests (locks edits and deletions) and the decisions of each schooling (validation
-needs an issued DA), and what the student page shows of payments (amounts, blocking keys). Older events
-are dropped and counted, as in the students projection."""
+needs an issued DA: known from its DocumentIssued, not its PDF), and what the student page shows of payments
+(amounts, blocking keys). Older events are dropped and counted, as in the students projection."""
 
 from __future__ import annotations
 
 import structlog
 from aplypro_contracts import (
     AmountComputed,
+    DocumentIssued,
     DocumentReady,
     PaymentRequestBlocked,
     PaymentRequested,
@@ -90,14 +91,20 @@ async def on_schooling_priced(conn: Connection, event: SchoolingPriced) -> None:
         log.info("stale_event_dropped", event_type=event.event_type, aggregate_id=str(event.schooling_id), version=0)
 
 
-async def on_document_ready(conn: Connection, event: DocumentReady) -> None:
+async def on_document(conn: Connection, event: DocumentIssued | DocumentReady) -> None:
+    """A decision exists from its issue (documents.md §3): DocumentIssued records it, so validation never waits
+    for the renderer, and its time is the DA's issue for the stale-DA check. DocumentReady of the version held
+    then is the same fact: nothing changes, nothing is counted. One whose DocumentIssued was never seen (older
+    than issue-then-render, or replayed) records the decision as before."""
     if event.kind == "liquidation":  # an état liquidatif: not a decision
         return
-    applied = await sql.record_decision(conn, event.schooling_id, event.kind, event.version, event.occurred_at)
-    if not applied and event.kind == "attribution" and await decision_content_sql.note_issue(
-            conn, event.schooling_id, event.occurred_at, replayed_version=event.version):
-        return  # a topic replay noted a DA held since before migration 0018
-    _dropped(applied, event.event_type, event.schooling_id, event.version)
+    recorded = await sql.record_decision(conn, event.schooling_id, event.kind, event.version, event.occurred_at,
+                                         event_type=event.event_type)
+    if recorded == "held" and event.kind == "attribution":
+        # a topic replay notes a DA held since before migration 0018 (a no-op once its issue is noted)
+        await decision_content_sql.note_issue(conn, event.schooling_id, event.occurred_at,
+                                              replayed_version=event.version)
+    _dropped(recorded != "stale", event.event_type, event.schooling_id, event.version)
 
 
 HANDLERS: dict[str, EventHandler] = {
@@ -105,7 +112,8 @@ HANDLERS: dict[str, EventHandler] = {
     "PaymentRequestBlocked": on_payment_blocked,
     "PaymentRequestSent": on_payment_sent,
     "PaymentRequestStateChanged": on_payment_state_changed,
-    "DocumentReady": on_document_ready,
+    "DocumentIssued": on_document,
+    "DocumentReady": on_document,
     "PaymentRequestHeld": on_payment_held,
     "AmountComputed": on_amount_computed,
     "SchoolingPriced": on_schooling_priced,
