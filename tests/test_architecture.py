@@ -44,16 +44,16 @@ def test_a_consumer_of_students_events_handles_every_state_event_of_what_it_foll
 def test_a_reader_of_decisions_takes_them_from_their_issue() -> None:
     """A DA exists from its issue (issue 12): a subscription that acts on DocumentReady handles DocumentIssued
     with the same handler, so no payment waits for the renderer (the consumer ignores a type it has no handler
-    for: the DA would silently wait for its PDF again). The students service's money facts still read the PDF's
-    event only (they refuse a retraction; not yet moved to the issue)."""
+    for: the DA would silently wait for its PDF again). The students service's money facts too: a payment may
+    leave from the issue, so a retraction must be refused from it."""
     from .manifest_acls import specs
 
     readers = []
     for name, spec in specs().items():
         for sub in spec.subscriptions:
-            if "DocumentReady" not in sub.handlers or (name, sub.consumer_name) == ("students", "money-facts"):
+            if "DocumentReady" not in sub.handlers:
                 continue
             readers.append(name)
             assert "DocumentIssued" in sub.handlers, f"{name}.{sub.consumer_name} waits for the PDF"
             assert sub.handlers["DocumentIssued"] == sub.handlers["DocumentReady"], f"{name}: one handler"
-    assert sorted(readers) == ["asp-gateway", "calculator", "pfmp"]
+    assert sorted(readers) == ["asp-gateway", "calculator", "pfmp", "students"]

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aplypro_contracts import DocumentReady, PaymentRequested
+from aplypro_contracts import DocumentIssued, DocumentReady, Envelope, PaymentRequested
 from aplypro_contracts.examples import examples
 from aplypro_contracts.inbound import SchoolingReported, SchoolingRetracted
 from aplypro_contracts.topics import STUDENTS_EVENTS
@@ -122,9 +122,10 @@ async def test_a_schooling_without_decision_or_payment_is_retracted_once_and_for
     assert (await schooling(pool))["hidden_at"] is not None
 
 
-def _fact(kind: str, schooling_id: uuid.UUID, student_id: uuid.UUID) -> DocumentReady | PaymentRequested:
+def _fact(kind: str, schooling_id: uuid.UUID, student_id: uuid.UUID,
+          document: type[DocumentIssued | DocumentReady] = DocumentReady) -> Envelope:
     """The documents or calculator event, as they publish it, for this schooling."""
-    model = PaymentRequested if kind == "payment" else DocumentReady
+    model = PaymentRequested if kind == "payment" else document
     example = next(e for e in examples() if isinstance(e, model))
     update: dict[str, Any] = {"schooling_id": schooling_id, "student_id": student_id}
     if kind != "payment":
@@ -132,12 +133,15 @@ def _fact(kind: str, schooling_id: uuid.UUID, student_id: uuid.UUID) -> Document
     return example.model_copy(update=update)
 
 
-@pytest.mark.parametrize("kind", ["attribution", "payment"])
-async def test_a_schooling_with_a_decision_or_a_payment_is_not_retracted(pool: asyncpg.Pool, kind: str) -> None:
+@pytest.mark.parametrize(("kind", "document"), [("attribution", DocumentReady), ("attribution", DocumentIssued),
+                                                ("payment", DocumentReady)])
+async def test_a_schooling_with_a_decision_or_a_payment_is_not_retracted(
+        pool: asyncpg.Pool, kind: str, document: type[DocumentIssued | DocumentReady]) -> None:
     await report(pool, reported(1))
     s = await schooling(pool)
-    # The documents service issued its décision d'attribution, or the calculator requested a payment.
-    fact = _fact(kind, s["schooling_id"], s["student_id"])
+    # The documents service issued its décision d'attribution (its PDF perhaps not rendered yet: a payment may
+    # leave from the issue), or the calculator requested a payment.
+    fact = _fact(kind, s["schooling_id"], s["student_id"], document)
     handler = money_facts.HANDLERS[fact.event_type]
     async with pool.acquire() as conn, conn.transaction():
         await handler(conn, fact)
@@ -156,7 +160,7 @@ async def test_a_liquidation_document_alone_does_not_block_a_retraction(pool: as
     async with pool.acquire() as conn, conn.transaction():
         liquidation = _fact("liquidation", s["schooling_id"], s["student_id"])
         assert isinstance(liquidation, DocumentReady)
-        await money_facts.on_document_ready(conn, liquidation)
+        await money_facts.on_document(conn, liquidation)
     assert (await retract(pool, retracted(2)))[0] == "retracted"
 
 

@@ -1,6 +1,7 @@
 """What the students service learns of a schooling's money from the other services' events, to refuse a
 producer's retraction that would need a human (imports.md §3.4, `retract_refused`): a décision
-d'attribution issued (documents' DocumentReady of kind attribution) or a payment requested (the
+d'attribution issued (documents' DocumentIssued of kind attribution: the DA exists from its issue, and a payment
+may leave before its PDF; or its DocumentReady, when the issue was not seen) or a payment requested (the
 calculator's PaymentRequested). A read model of their public events; never their schema.
 
 Facts only accumulate: an abrogated decision or a cancelled payment still happened, and undoing it is the
@@ -20,6 +21,7 @@ from uuid import UUID
 
 import structlog
 from aplypro_contracts import (
+    DocumentIssued,
     DocumentReady,
     Envelope,
     PaymentRequested,
@@ -37,8 +39,9 @@ CONSUMER = "money-facts"
 IN_PROGRESS = frozenset({"ready", "sent", "integrated"})  # lifecycles.md §2: ongoing, its RIB frozen
 
 
-async def on_document_ready(conn: Connection, event: DocumentReady) -> None:
-    # An abrogation or a retrait comes after an attribution; a liquidation is not a decision.
+async def on_document(conn: Connection, event: DocumentIssued | DocumentReady) -> None:
+    # An abrogation or a retrait comes after an attribution; a liquidation is not a decision. The earliest time
+    # is kept, so the PDF's DocumentReady after its DocumentIssued changes nothing.
     if event.kind == "attribution":
         await _record(conn, event.schooling_id, "decision_issued_at", event)
 
@@ -75,7 +78,8 @@ async def _payment_state(conn: Connection, event: PaymentRequestSent | PaymentRe
 
 
 HANDLERS: dict[str, EventHandler] = {
-    "DocumentReady": on_document_ready,
+    "DocumentIssued": on_document,
+    "DocumentReady": on_document,
     "PaymentRequested": on_payment_requested,
     "PaymentRequestSent": on_payment_request_sent,
     "PaymentRequestStateChanged": on_payment_request_state_changed,
