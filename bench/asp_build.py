@@ -155,7 +155,7 @@ async def fill(pool: asyncpg.Pool, students: int, pfmps: int, incomplete: float,
                         owner_type="personal", holder_name=f"{student.first_names[0]} {student.last_name}"[:70],
                         iban=iban, bic=bic, version=version))
                 number = f"ENPU{schooling_id.hex[:10].upper()}20251"
-                await projection.on_document_ready(conn, DocumentReady(
+                await projection.on_document(conn, DocumentReady(
                     producer="documents", document_id=uuid.uuid4(), kind="attribution", schooling_id=schooling_id,
                     student_id=student_id, number=number, version=1, storage_ref="r.pdf", sha256="0" * 64,
                     size_bytes=10))
