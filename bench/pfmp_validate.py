@@ -3,6 +3,7 @@ own bulk writes of the same rows (the yardstick), in one run.
 
     uv run python bench/pfmp_validate.py --students 20000                    # ≈ 40,000 PFMPs
     uv run python bench/pfmp_validate.py --students 100000                   # ≈ 200,000 PFMPs
+    uv run python bench/pfmp_validate.py --students 20000 --baseline main     # main's pfmp first, same run
     uv run python bench/pfmp_validate.py --students 20000 --py-spy /tmp/pfmp  # flame graphs of both CLIs
 
 The national population (bench/national_population.py: 1-3 PFMPs a student, 2 on average, in the three
@@ -12,7 +13,9 @@ schooling), straight into its tables: the CLIs are what is measured. Then, as th
 CLIs as subprocesses: `import-csv` of the file (every row recorded), `validate --user national-bench` (every
 PFMP validated). The yardsticks, on the same database right after: COPY of the file's rows into a scratch
 table (import), `INSERT INTO scratch SELECT * FROM pfmps` of the same PFMPs (validate). Prints rows/s of each
-and its ratio to the yardstick (the lower, the closer to what PostgreSQL itself does).
+and its ratio to the yardstick (the lower, the closer to what PostgreSQL itself does). `--baseline REF`: the
+pfmp package of another commit (bench/pfmp_import.py's `git archive` of services/pfmp/src, its migrations
+included) runs first on a namespace of its own.
 """
 
 from __future__ import annotations
@@ -29,10 +32,8 @@ import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from national_population import YEAR, _write, generate  # noqa: E402
-from pfmp_import import CLI  # noqa: E402
+from national_population import YEAR, _write, generate
+from pfmp_import import CLI, baseline_source, package_path
 
 
 async def prepare(database_url: str, namespace: str, students: int, population_path: Path) -> int:
@@ -109,10 +110,41 @@ def cli(env: dict[str, str], args: list[str], spy: Path | None) -> tuple[float, 
     return elapsed, json.loads(lines[-1])
 
 
+def run_variant(label: str, database_url: str, source: Path | None, students: int, work: Path,
+                spy: Path | None) -> dict[str, float]:
+    """One variant's CLIs on a namespace of its own; rows/s of each and of the yardsticks."""
+    namespace = f"bench-pfmp-validate-{label}-{uuid.uuid4().hex[:6]}"
+    env = {**os.environ, "DATABASE_URL": database_url, "APLYPRO_TOPIC_NAMESPACE": namespace}
+    if source is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(source), *filter(None, [os.environ.get("PYTHONPATH")])])
+        if not package_path(env).startswith(str(source)):
+            raise SystemExit("the baseline is not the package imported")
+    if subprocess.run([sys.executable, "-c", CLI, "status"], env=env, capture_output=True, check=False).returncode:
+        raise SystemExit("aplypro-pfmp status failed")  # the schema, migrated by the variant's own code
+    path = work / f"pfmps-{label}.csv"
+    rows = asyncio.run(prepare(database_url, namespace, students, path))
+    imported, counts = cli(env, ["import-csv", str(path)], None if spy is None else spy.with_name(
+        f"{spy.name}-{label}-import.svg"))
+    if counts.get("recorded") != rows:
+        raise SystemExit(f"expected {rows} recorded, got {counts}")
+    print(f"{label}: import-csv {rows} rows in {imported:.1f} s ({rows / imported:,.0f} rows/s)", flush=True)
+    validated, report = cli(env, ["validate", "--user", "national-bench"], None if spy is None else spy.with_name(
+        f"{spy.name}-{label}-validate.svg"))
+    if report != {"validated": rows, "skipped": {}}:
+        raise SystemExit(f"expected {rows} validated, got {report}")
+    print(f"{label}: validate {rows} PFMPs in {validated:.1f} s ({rows / validated:,.0f} PFMPs/s)", flush=True)
+    copy, insert = asyncio.run(yardsticks(database_url, namespace, path))
+    print(f"{label}: yardstick COPY of the file {copy:.2f} s ({rows / copy:,.0f} rows/s), INSERT ... SELECT of the "
+          f"PFMPs {insert:.2f} s ({rows / insert:,.0f} rows/s)", flush=True)
+    return {"rows": rows, "import": rows / imported, "validate": rows / validated,
+            "import_x": imported / copy, "validate_x": validated / insert}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=20000)
-    parser.add_argument("--py-spy", type=Path, help="prefix of py-spy flame graphs (PREFIX-import.svg, ...)")
+    parser.add_argument("--baseline", default="none", help="git ref of the pfmp code to compare with first")
+    parser.add_argument("--py-spy", type=Path, help="prefix of py-spy flame graphs (PREFIX-after-import.svg, ...)")
     args = parser.parse_args()
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1, 5, 15 min)")
     with tempfile.TemporaryDirectory(prefix="bench-pfmp-validate-") as tmp:
@@ -125,33 +157,21 @@ def main() -> None:
             postgres = EmbeddedPostgres.start(work / "pgdata")
             database_url = postgres.url
         try:
-            namespace = f"bench-pfmp-validate-{uuid.uuid4().hex[:6]}"
-            env = {**os.environ, "DATABASE_URL": database_url, "APLYPRO_TOPIC_NAMESPACE": namespace}
-            if subprocess.run([sys.executable, "-c", CLI, "status"], env=env, capture_output=True,
-                              check=False).returncode != 0:
-                raise SystemExit("aplypro-pfmp status failed")
-            path = work / "pfmps.csv"
-            rows = asyncio.run(prepare(database_url, namespace, args.students, path))
-            spy = args.py_spy
-            imported, counts = cli(env, ["import-csv", str(path)],
-                                   None if spy is None else spy.with_name(f"{spy.name}-import.svg"))
-            if counts.get("recorded") != rows:
-                raise SystemExit(f"expected {rows} recorded, got {counts}")
-            print(f"import-csv: {rows} rows in {imported:.1f} s ({rows / imported:,.0f} rows/s)", flush=True)
-            validated, report = cli(env, ["validate", "--user", "national-bench"],
-                                    None if spy is None else spy.with_name(f"{spy.name}-validate.svg"))
-            if report != {"validated": rows, "skipped": {}}:
-                raise SystemExit(f"expected {rows} validated, got {report}")
-            print(f"validate: {rows} PFMPs in {validated:.1f} s ({rows / validated:,.0f} PFMPs/s)", flush=True)
-            copy, insert = asyncio.run(yardsticks(database_url, namespace, path))
-            print(f"yardstick: COPY of the file {copy:.2f} s ({rows / copy:,.0f} rows/s); "
-                  f"INSERT ... SELECT of the PFMPs {insert:.2f} s ({rows / insert:,.0f} rows/s)")
+            results = {}
+            if args.baseline != "none":
+                results["before"] = run_variant("before", database_url, baseline_source(args.baseline, work),
+                                                args.students, work, args.py_spy)
+            results["after"] = run_variant("after", database_url, None, args.students, work, args.py_spy)
         finally:
             if postgres is not None:
                 postgres.stop()
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1, 5, 15 min)")
-    print(f"pfmp_validate: pfmps={rows} import={rows / imported:,.0f}/s ({imported / copy:.0f}x COPY) "
-          f"validate={rows / validated:,.0f}/s ({validated / insert:.0f}x INSERT...SELECT)")
+    for label, r in results.items():
+        print(f"pfmp_validate {label}: pfmps={r['rows']:.0f} import={r['import']:,.0f}/s ({r['import_x']:.0f}x COPY) "
+              f"validate={r['validate']:,.0f}/s ({r['validate_x']:.0f}x INSERT...SELECT)")
+    if "before" in results:
+        print(f"ratio after/before: import={results['after']['import'] / results['before']['import']:.1f} "
+              f"validate={results['after']['validate'] / results['before']['validate']:.1f}")
 
 
 if __name__ == "__main__":
