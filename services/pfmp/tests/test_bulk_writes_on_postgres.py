@@ -65,7 +65,7 @@ async def test_a_many_row_insert_checks_overlaps_once_for_the_statement(pool: as
 
 async def test_a_many_row_insert_is_refused_when_two_of_its_rows_overlap(pool: asyncpg.Pool) -> None:
     (s, sc), (other, other_sc) = await add_students(pool, 2)
-    with pytest.raises(asyncpg.ExclusionViolationError, match="^pfmp_overlaps: "):
+    with pytest.raises(asyncpg.ExclusionViolationError, match=r"^pfmp_overlaps: "):
         await insert(pool, [pfmp(other, other_sc, *NOVEMBER), pfmp(s, sc, *NOVEMBER),
                             pfmp(s, sc, date(2025, 11, 21), date(2025, 11, 28), rank=2)])  # one shared day
     assert await pool.fetchval("SELECT count(*) FROM pfmps") == 0

@@ -59,7 +59,7 @@ def test_dates_read_as_before_the_iso_fast_path(text: str, read: date | None) ->
     """ISO dates are read without strptime; what strptime accepted (a one-digit day or month) still is, and
     an impossible day is refused with the same reason."""
     if read is None:
-        with pytest.raises(CellError, match="^not a date"):
+        with pytest.raises(CellError, match=r"^not a date"):
             parse_date(text.strip())
     else:
         assert parse_date(text.strip()) == read
