@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from aplypro_pfmp.adapters.csv_file import InvalidFile, read_pfmp_csv
+from aplypro_pfmp.adapters.csv_file import CellError, InvalidFile, parse_date, read_pfmp_csv
 
 HEADER = "ine;uai;annee_scolaire;date_debut;date_fin;nb_jours\n"
 
@@ -48,3 +48,18 @@ def test_a_header_over_the_csv_field_limit_is_reported_on_line_1(tmp_path: Path)
     with pytest.raises(InvalidFile) as caught:
         read_pfmp_csv(write(tmp_path, "x" * 140_000 + ";" + HEADER))
     assert [(e.line, e.column) for e in caught.value.errors] == [(1, "*")]
+
+
+@pytest.mark.parametrize(("text", "read"), [
+    ("2025-11-03", date(2025, 11, 3)), ("03/11/2025", date(2025, 11, 3)), ("3/11/2025", date(2025, 11, 3)),
+    ("2024-02-29", date(2024, 2, 29)), ("2025-02-30", None), ("30/02/2025", None), ("2025-1-03", date(2025, 1, 3)),
+    ("20251103", None), ("2025-11-03T00:00", None), ("２０２５-11-03", None), ("2025-11-3 ", date(2025, 11, 3)),
+])
+def test_dates_read_as_before_the_iso_fast_path(text: str, read: date | None) -> None:
+    """ISO dates are read without strptime; what strptime accepted (a one-digit day or month) still is, and
+    an impossible day is refused with the same reason."""
+    if read is None:
+        with pytest.raises(CellError, match=r"^not a date"):
+            parse_date(text.strip())
+    else:
+        assert parse_date(text.strip()) == read

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -124,15 +125,28 @@ async def has_rib(conn: Connection, student_id: UUID, uai: str) -> bool:
                                     student_id, uai))
 
 
-async def pairs_with_rib(conn: Connection, pairs: Sequence[tuple[UUID, str]]) -> set[tuple[UUID, str]]:
-    """The (student, establishment) pairs among these that have a RIB on file."""
-    if not pairs:
-        return set()
-    students, uais = zip(*set(pairs), strict=True)
-    rows = await conn.fetch("SELECT r.student_id, r.uai FROM ribs_on_file r "
-                            "JOIN unnest($1::uuid[], $2::text[]) AS p(student_id, uai) USING (student_id, uai)",
-                            list(students), list(uais))
-    return {(r["student_id"], r["uai"]) for r in rows}
+@dataclass(frozen=True)
+class Candidate:
+    """A completed PFMP the bulk validation may validate, locked, with the facts its guards read."""
+
+    pfmp: Pfmp
+    uai: str  # its schooling's establishment
+    has_rib: bool  # the student has a RIB on file for that establishment
+    decision_kinds: set[str]  # its schooling's decisions (none: empty)
+
+
+async def validation_candidates(conn: Connection, uai: str | None, ended_by: date) -> list[Candidate]:
+    """The completed live PFMPs that ended by `ended_by` (of one establishment, or all), locked (one another
+    validation holds are skipped), in recording order, with their guards' facts: one statement for the whole
+    list (a national list is 10⁶ PFMPs), instead of the PFMPs, then the RIB pairs, then the decisions."""
+    rows = await conn.fetch(
+        "SELECT p.*, s.uai AS schooling_uai, "
+        "EXISTS (SELECT 1 FROM ribs_on_file r WHERE r.student_id = p.student_id AND r.uai = s.uai) AS has_rib, "
+        "ARRAY(SELECT d.kind FROM decisions d WHERE d.schooling_id = p.schooling_id) AS decision_kinds "
+        "FROM pfmps p JOIN schoolings s USING (schooling_id) WHERE p.status = 'completed' "
+        "AND NOT p.deleted AND p.end_date <= $2 AND ($1::text IS NULL OR s.uai = $1) "
+        "ORDER BY p.created_seq FOR UPDATE OF p SKIP LOCKED", uai, ended_by)
+    return [Candidate(_to_pfmp(r), r["schooling_uai"], r["has_rib"], set(r["decision_kinds"])) for r in rows]
 
 
 async def audit(conn: Connection, user_id: str, action: str, pfmp: Pfmp | None) -> None:

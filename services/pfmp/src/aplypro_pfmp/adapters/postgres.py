@@ -155,16 +155,6 @@ def _to_pfmp(row: Any) -> Pfmp:
                 row["deleted"])
 
 
-async def completed_pfmps(conn: Connection, uai: str | None, ended_by: date) -> list[Pfmp]:
-    rows = await conn.fetch(
-        "SELECT p.* FROM pfmps p JOIN schoolings s USING (schooling_id) WHERE p.status = 'completed' "
-        "AND NOT p.deleted AND p.end_date <= $2 AND ($1::text IS NULL OR s.uai = $1) "
-        "ORDER BY p.created_seq FOR UPDATE OF p SKIP LOCKED",
-        uai, ended_by,
-    )
-    return [_to_pfmp(r) for r in rows]
-
-
 async def mark_validated(conn: Connection, pfmp_ids: list[UUID]) -> None:
     await conn.execute(
         # +1 in the same transaction as its PfmpValidated (Pfmp.validate gives the event the same number)

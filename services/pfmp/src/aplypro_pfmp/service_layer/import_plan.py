@@ -9,12 +9,13 @@ period sharing a day: `pfmp_overlaps`), and a refused row changes nothing for th
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 from uuid import UUID
+
+from aplypro_contracts.ids import new_uuid
 
 from aplypro_pfmp.domain.pfmp import Pfmp, PfmpError, overlaps
 from aplypro_pfmp.domain.school_years import YearRange
@@ -55,7 +56,7 @@ class Planner:
         if existing is not None:
             return self._edit(existing, day_count)
         rank = self._last_rank.get(schooling_id, 0) + 1
-        pfmp = Pfmp.record(pfmp_id=uuid.uuid4(), schooling_id=schooling_id, student_id=schooling["student_id"],
+        pfmp = Pfmp.record(pfmp_id=new_uuid(), schooling_id=schooling_id, student_id=schooling["student_id"],
                            school_year=self._year_ranges[schooling_id], start=start, end=end,
                            day_count=day_count, rank=rank)
         periods = self._periods.setdefault(pfmp.student_id, [])

@@ -104,25 +104,12 @@ async def validate_establishment(conn: Connection, *, uai: str | None, user_id: 
     """Every completed, ended PFMP (of one establishment) whose guards pass; the others are reported."""
     user_id = require_user(user_id)
     report = ValidationReport()
-    rows = await conn.fetch(
-        "SELECT p.pfmp_id, s.uai FROM pfmps p JOIN schoolings s USING (schooling_id) WHERE p.status = 'completed' "
-        "AND NOT p.deleted AND p.end_date <= $2 AND ($1::text IS NULL OR s.uai = $1)", uai, today)
-    uai_of = {r["pfmp_id"]: r["uai"] for r in rows}
-    pfmps = await postgres.completed_pfmps(conn, uai, today)
-    for pfmp in pfmps:  # completed since the first read
-        if pfmp.pfmp_id not in uai_of:
-            uai_of[pfmp.pfmp_id] = str(await conn.fetchval(
-                "SELECT uai FROM schoolings WHERE schooling_id = $1", pfmp.schooling_id))
-    # The guards' facts for the whole list in two reads, not two per PFMP (a national list is 10⁵ PFMPs).
-    with_rib = (await sql.pairs_with_rib(conn, [(p.student_id, uai_of[p.pfmp_id]) for p in pfmps])
-                if require_rib else set())
-    kinds = await sql.decision_kinds(conn, [p.schooling_id for p in pfmps])
-    for pfmp in pfmps:
+    # The PFMPs and their guards' facts in one read (a national list is 10⁶ PFMPs).
+    for candidate in await sql.validation_candidates(conn, uai, today):
         try:
-            rib_missing = require_rib and (pfmp.student_id, uai_of[pfmp.pfmp_id]) not in with_rib
-            report.validated.append(_check(pfmp, today, rib_missing=rib_missing,
-                                           decision_kinds=kinds.get(pfmp.schooling_id, set())))
+            report.validated.append(_check(candidate.pfmp, today, rib_missing=require_rib and not candidate.has_rib,
+                                           decision_kinds=candidate.decision_kinds))
         except PfmpError as exc:
-            report.refused.append(Refusal(pfmp.pfmp_id, exc.code, str(exc)))
+            report.refused.append(Refusal(candidate.pfmp.pfmp_id, exc.code, str(exc)))
     await _write(conn, report.validated, user_id, topic)
     return report
