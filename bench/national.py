@@ -122,17 +122,16 @@ class Run:
     """One national run against a started stack: feeds each stage and waits on its progress."""
 
     def __init__(self, stack: LocalStack, probe: Probe, population: Population, stuck_s: float,
-                 say: Callable[[str], None], cpu: CpuByProcess, documents_nice: int) -> None:
+                 say: Callable[[str], None], cpu: CpuByProcess, render_nice: int) -> None:
         self.stack, self.probe, self.population, self.stuck_s, self.say = stack, probe, population, stuck_s, say
         self.url, self.prefix = stack.env["DATABASE_URL"], stack.schema_prefix
         self.diagnose = _where_work_stands(probe, self.url, self.prefix)
         self.stages: dict[str, Stage] = {}
-        self.cpu, self.documents_nice = cpu, documents_nice
+        self.cpu, self.render_nice = cpu, render_nice
         self.cpu_stages: list[StageCpu] = []
 
     def cpu_mark(self, name: str) -> None:
         """Closes one stretch of the run for the CPU figures (stretches follow each other, unlike the stages)."""
-        self.cpu.renice("documents", self.documents_nice)  # render workers recycled since inherit it anyway
         self.cpu_stages.append(stage := self.cpu.mark(name))
         self.say(stage.line())
 
@@ -230,7 +229,11 @@ def main(args: argparse.Namespace, workdir: Path) -> int:
         "APLYPRO_SYGNE_CLIENT_ID": CLIENT_ID, "APLYPRO_SYGNE_SECRET": SECRET,
         "APLYPRO_SYGNE_SUMMER_FREEZE": "false", "APLYPRO_ASP_MAX_RECORDS_PER_WEEK": str(quota),
         # The gateway polls the ASP's answers itself, as deployed; a `poll` process every 5 s cost 0.1 core.
-        "APLYPRO_ASP_POLL_INTERVAL_S": str(POLL_EVERY_S)})
+        "APLYPRO_ASP_POLL_INTERVAL_S": str(POLL_EVERY_S),
+        # Documents are not part of the 15-minute goal and have pods of their own in production; here rendering
+        # shares the 2 cores, so by default it takes what the rest leaves (the DAs' issue, which payments wait
+        # for, keeps its priority).
+        "APLYPRO_DOCUMENTS_RENDER_NICE": str(args.render_nice)})
     fleet: Fleet | None = None
     desk: AspDesk | None = None
     cpu: CpuByProcess | None = None
@@ -247,14 +250,11 @@ def main(args: argparse.Namespace, workdir: Path) -> int:
         fleet = start_services(stack, args.instances, namespace)
         cpu = CpuByProcess(workdir / "pgdata")
         cpu.start()
-        # Documents are not part of the 15-minute goal and have their own pods in production; here they share the
-        # 2 cores, so by default they only take what the rest of the pipeline leaves (see --documents-nice).
-        cpu.renice("documents", args.documents_nice)
         desk = AspDesk(asp, stack.env, poll_command=False)
         desk.start()
         load_before = os.getloadavg()[0]
         started = time.monotonic()
-        run = Run(stack, probe, population, args.stuck, say, cpu, args.documents_nice)
+        run = Run(stack, probe, population, args.stuck, say, cpu, args.render_nice)
         run.run(files)
         seconds = time.monotonic() - started
         load_after = os.getloadavg()[0]
@@ -303,7 +303,7 @@ def report(args: argparse.Namespace, run: Run, commit: str, findings: list[check
           f"cpus={os.cpu_count()}")
     for stretch in run.cpu_stages:
         print(stretch.line())
-    print(f"documents_nice={run.documents_nice}")
+    print(f"render_nice={run.render_nice}")
     print(f"decisions={s['decisions'].rate:.1f}/s liquidations={s['liquidations'].rate:.1f}/s "
           f"extrapolated_650k_s: " + " ".join(f"{name}={650_000 * stage.items / n / stage.rate:.0f}"
                                               for name, stage in s.items() if stage.rate))
@@ -326,9 +326,10 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--stuck", type=float, default=300, help="abort when a count stood still this long (s)")
     parser.add_argument("--workdir", type=Path, help="keep data and logs here instead of a temporary folder")
-    parser.add_argument("--documents-nice", type=int, default=19, choices=range(20), metavar="0..19",
-                        help="niceness of the documents service and its render workers (default 19: they take the CPU "
-                             "the rest leaves, as on their own pods; 0: they compete with the payment pipeline)")
+    parser.add_argument("--render-nice", type=int, default=19, choices=range(20), metavar="0..19",
+                        help="niceness of the documents' render workers (APLYPRO_DOCUMENTS_RENDER_NICE; default 19: "
+                             "rendering takes the CPU the rest leaves, as on pods of its own; 0: it competes with the "
+                             "payment pipeline for the 2 cores)")
     parser.add_argument("--asp-week-quota", type=int,
                         help="records the ASP takes a week (the ASP's own: 100,000; default: twice the PFMPs, at "
                              "least 100,000, so every file leaves within the run)")

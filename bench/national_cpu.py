@@ -117,22 +117,6 @@ class CpuByProcess(threading.Thread):
                 return [process, *process.children(recursive=True)]
         return []
 
-    def renice(self, kind: str, nice: int) -> int:
-        """Every process of that kind (a service with its children) at this niceness; how many were changed."""
-        self.sample()
-        changed = 0
-        with self._lock:
-            pids = [pid for pid, k in self._kinds.items() if k == kind]
-        for pid in pids:
-            try:
-                process = psutil.Process(pid)
-                if process.nice() != nice:
-                    process.nice(nice)
-                    changed += 1
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                continue
-        return changed
-
     def totals(self) -> dict[str, float]:
         with self._lock:
             out: dict[str, float] = {}

@@ -22,6 +22,9 @@ class DocumentsSettings(ServiceSettings):
     # Documents per batch (one transaction); the renderer lays out a class's shared page once per chunk.
     render_batch_size: int = 96
     render_workers: int = 2  # processes rendering off the event loop: one per core of the 2-core pod
+    # Niceness of the render workers (0-19): above 0 rendering yields the CPU to the issue lanes (numbers that
+    # payments wait for) and the consumer, and takes what they leave.
+    render_nice: int = Field(default=0, ge=0, le=19)
     # Issue, then render: issue lanes fix each document's number and content (database only), render lanes
     # make the PDFs later from that frozen content.
     issue_lanes: int = Field(default=2, ge=1)  # issue batches side by side (bound by database round trips)

@@ -36,7 +36,7 @@ def build_spec(settings: DocumentsSettings) -> ServiceSpec:
         if not harfbuzz_subset_available():
             log.warning("harfbuzz_subset_missing", hint="apt-get install libharfbuzz-subset0 (6x faster)")
         assert runtime.pool is not None
-        with worker_pool(settings.render_workers) as executor:
+        with worker_pool(settings.render_workers, nice=settings.render_nice) as executor:
             topic = settings.topic(DOCUMENTS_EVENTS)
             issuer = DecisionIssuer(pool=runtime.pool, topic=topic, batch_size=settings.render_batch_size,
                                     attempts=settings.render_attempts, programmes=settings.programmes)

@@ -40,7 +40,9 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(0)
 
 
-def _warm_up() -> None:
+def _warm_up(nice: int = 0) -> None:
+    if nice:
+        os.nice(nice)  # rendering yields the CPU to the issue lanes and the consumers (APLYPRO_DOCUMENTS_RENDER_NICE)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
     if not structlog.is_configured():
         # A spawned worker does not inherit the service's logging set-up: keep it to info.
@@ -104,19 +106,21 @@ class RenderPool(Executor):
             self._current.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
-def _process_pool(workers: int | None) -> ProcessPoolExecutor:
+def _process_pool(workers: int | None, nice: int = 0) -> ProcessPoolExecutor:
     """Spawned workers: forking a process that already holds pango/fontconfig state is unsafe."""
     return ProcessPoolExecutor(
         max_workers=workers or os.cpu_count() or 1,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_warm_up,
+        initargs=(nice,),
         max_tasks_per_child=MAX_BATCHES_PER_WORKER,
     )
 
 
-def worker_pool(workers: int | None = None) -> RenderPool:
-    """The service's render pool: `workers` spawned processes, rebuilt whenever one of them dies."""
-    return RenderPool(lambda: _process_pool(workers))
+def worker_pool(workers: int | None = None, *, nice: int = 0) -> RenderPool:
+    """The service's render pool: `workers` spawned processes, rebuilt whenever one of them dies; `nice` above 0
+    lowers their priority, so rendering takes the CPU the rest leaves."""
+    return RenderPool(lambda: _process_pool(workers, nice))
 
 
 def _class_key(doc: Document) -> Hashable:
