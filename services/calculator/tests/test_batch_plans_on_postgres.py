@@ -13,6 +13,7 @@ from uuid import UUID
 
 import asyncpg
 from aplypro_calculator.adapters import postgres, postgres_decisions
+from aplypro_servicekit.db import Connection
 
 STUDENTS = 20_000
 BATCH = 250  # students of one batch: what a consumer lane holds in a burst (500 records, two lanes)
@@ -21,7 +22,7 @@ BATCH = 250  # students of one batch: what a consumer lane holds in a burst (500
 class PlanRecorder:
     """A connection that records the plan of each statement before running it."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.plans: list[dict[str, Any]] = []
 
@@ -38,7 +39,7 @@ def sequential_scans(plan: dict[str, Any]) -> set[str]:
     return found
 
 
-async def a_populated_year(conn: asyncpg.Connection) -> list[UUID]:
+async def a_populated_year(conn: Connection) -> list[UUID]:
     """STUDENTS students with one schooling, its DA, two validated PFMPs and a ready request each, one in twenty
     schoolings extended (pfmp's report); analyzed."""
     await conn.execute(
