@@ -7,6 +7,7 @@ from uuid import UUID
 
 from aplypro_servicekit.db import Connection, json_columns, json_rows
 
+from aplypro_calculator.domain.overlaps import Period
 from aplypro_calculator.domain.pool import PoolPfmp
 from aplypro_calculator.domain.requests import COMMITTED
 
@@ -86,18 +87,22 @@ async def insert_priced_pfmps(conn: Connection, rows: list[tuple[dict[str, Any],
     )
 
 
-async def payable_periods(conn: Connection, student_ids: list[UUID]) -> list[dict[str, Any]]:
+async def payable_periods(conn: Connection, student_ids: list[UUID]) -> list[Period]:
     """The live validated or rectified PFMPs of these students, any schooling and year (reason `overlaps`)."""
     rows = await conn.fetch(
         "SELECT pfmp_id, student_id, start_date, end_date, status, deleted FROM pfmps "
         "WHERE student_id = ANY($1::uuid[]) AND NOT deleted AND status IN ('validated', 'rectified')", student_ids)
-    return [dict(r) for r in rows]
+    return [Period(*r) for r in rows]  # straight from the record (the columns in Period's order): no dict
 
 
 async def pools_with_open_requests(conn: Connection, student_ids: list[UUID]) -> list[PoolKey]:
     """The pools of these students holding a PFMP whose latest request is not handed over yet."""
     rows = await conn.fetch(
-        "SELECT DISTINCT s.student_id, s.mef_code, s.school_year FROM pfmps p JOIN schoolings s USING (schooling_id) "
+        # The schooling by one index probe per PFMP (LIMIT 1 on its primary key keeps the join lateral): a plain
+        # join let the planner hash the whole schoolings table for every batch.
+        "SELECT DISTINCT s.student_id, s.mef_code, s.school_year FROM pfmps p "
+        "JOIN LATERAL (SELECT student_id, mef_code, school_year FROM schoolings "
+        "  WHERE schooling_id = p.schooling_id LIMIT 1) s ON true "
         "JOIN LATERAL (SELECT state FROM payment_requests WHERE pfmp_id = p.pfmp_id ORDER BY seq DESC LIMIT 1) r "
         "ON true WHERE p.student_id = ANY($1::uuid[]) AND r.state IN ('pending', 'incomplete')", student_ids)
     return [(r["student_id"], r["mef_code"], r["school_year"]) for r in rows]

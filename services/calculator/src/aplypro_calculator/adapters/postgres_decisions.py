@@ -39,11 +39,17 @@ async def store_decisions(conn: Connection, rows: list[tuple[UUID, UUID, Decisio
 
 
 async def student_spans(conn: Connection, student_ids: list[UUID]) -> dict[UUID, list[Span]]:
-    """Every schooling known of these students, with its DA state (none when no DocumentIssued or DocumentReady came yet)."""
+    """Every schooling known of these students, with its DA state (none when no DocumentIssued or DocumentReady
+    came yet)."""
+    # One index probe per schooling (LIMIT 1 on a primary key: the subqueries stay lateral). A plain join let
+    # the planner hash the whole decisions table for every batch, a cost growing with the year's students.
     rows = await conn.fetch(
         "SELECT s.schooling_id, s.student_id, s.uai, s.mef_code, s.school_year, s.start_date, s.end_date, "
-        "d.attribution_version, d.abrogation_version, d.withdrawal_version, r.extended_end_date "
-        "FROM schoolings s LEFT JOIN decisions d USING (schooling_id) LEFT JOIN schooling_reports r USING (schooling_id) "
+        "d.attribution_version, d.abrogation_version, d.withdrawal_version, r.extended_end_date FROM schoolings s "
+        "LEFT JOIN LATERAL (SELECT attribution_version, abrogation_version, withdrawal_version FROM decisions "
+        "  WHERE schooling_id = s.schooling_id LIMIT 1) d ON true "
+        "LEFT JOIN LATERAL (SELECT extended_end_date FROM schooling_reports WHERE schooling_id = s.schooling_id "
+        "  LIMIT 1) r ON true "
         "WHERE s.student_id = ANY($1::uuid[])",
         student_ids)
     spans: dict[UUID, list[Span]] = defaultdict(list)

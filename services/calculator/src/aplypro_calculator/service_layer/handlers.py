@@ -189,7 +189,8 @@ class Handlers:
                 del pfmps[pfmp_id]
         await count_stale(conn, dropped)
         if pfmps:
-            facts = {pfmp_id: {**dict(e.pfmp), "validated_at": validated_at.get(pfmp_id)}  # flat: no model_dump
+            # Flat, straight from the model's fields (no model_dump, nor dict(model)'s field-by-field iteration).
+            facts = {pfmp_id: {**e.pfmp.__dict__, "validated_at": validated_at.get(pfmp_id)}
                      for pfmp_id, e in pfmps.items()}
             known = await postgres.get_schoolings(conn, list({e.pfmp.schooling_id for e in pfmps.values()}))
             store_now = []

@@ -113,7 +113,7 @@ async def overlapped_in(conn: Connection, by_pool: dict[PoolKey, list[dict[str, 
     if not any(r["status"] in PAYABLE for r in rows.values()):
         return set()  # only validated and rectified PFMPs have requests to evaluate
     others = await postgres.payable_periods(conn, list({r["student_id"] for r in rows.values()}))
-    return overlapped([*map(_period, rows.values()), *(_period(r) for r in others if r["pfmp_id"] not in rows)])
+    return overlapped([*map(_period, rows.values()), *(p for p in others if p.pfmp_id not in rows)])
 
 
 @dataclass
