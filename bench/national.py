@@ -233,7 +233,11 @@ def main(args: argparse.Namespace, workdir: Path) -> int:
         # Documents are not part of the 15-minute goal and have pods of their own in production; here rendering
         # shares the 2 cores, so by default it takes what the rest leaves (the DAs' issue, which payments wait
         # for, keeps its priority).
-        "APLYPRO_DOCUMENTS_RENDER_NICE": str(args.render_nice)})
+        "APLYPRO_DOCUMENTS_RENDER_NICE": str(args.render_nice),
+        # SYGNE's rate limit is its own, like the ASP's quota: the bench measures our side, so the detail lane
+        # (addresses, birthplaces: the DAs and the payment files wait for them) goes at --sygne-detail-rate.
+        "APLYPRO_STUDENTS_SYGNE_DETAILS_RATE": str(args.sygne_detail_rate),
+        "APLYPRO_STUDENTS_SYGNE_DETAILS_CONCURRENCY": "32", "APLYPRO_STUDENTS_SYGNE_DETAILS_BATCH": "200"})
     fleet: Fleet | None = None
     desk: AspDesk | None = None
     cpu: CpuByProcess | None = None
@@ -303,7 +307,7 @@ def report(args: argparse.Namespace, run: Run, commit: str, findings: list[check
           f"cpus={os.cpu_count()}")
     for stretch in run.cpu_stages:
         print(stretch.line())
-    print(f"render_nice={run.render_nice}")
+    print(f"render_nice={run.render_nice} sygne_detail_rate={args.sygne_detail_rate:g}/s")
     print(f"decisions={s['decisions'].rate:.1f}/s liquidations={s['liquidations'].rate:.1f}/s "
           f"extrapolated_650k_s: " + " ".join(f"{name}={650_000 * stage.items / n / stage.rate:.0f}"
                                               for name, stage in s.items() if stage.rate))
@@ -330,6 +334,10 @@ if __name__ == "__main__":
                         help="niceness of the documents' render workers (APLYPRO_DOCUMENTS_RENDER_NICE; default 19: "
                              "rendering takes the CPU the rest leaves, as on pods of its own; 0: it competes with the "
                              "payment pipeline for the 2 cores)")
+    parser.add_argument("--sygne-detail-rate", type=float, default=5000.0,
+                        help="SYGNE detail calls a second at most (the service's default is 200: 650,000 details "
+                             "then take 54 minutes, which DAs and payments wait for; default here 5,000, 32 calls in "
+                             "flight and 200 rows a transaction, as bench/students_import.py)")
     parser.add_argument("--asp-week-quota", type=int,
                         help="records the ASP takes a week (the ASP's own: 100,000; default: twice the PFMPs, at "
                              "least 100,000, so every file leaves within the run)")
