@@ -136,7 +136,7 @@ class Run:
         self.say(stage.line())
 
     def figure(self, name: str) -> Callable[[], int]:
-        return lambda: asyncio.run(self.probe.figures())[name]
+        return lambda: asyncio.run(self.probe.figures([name]))[name]
 
     def wait(self, what: str, progress: Callable[[], int], target: int) -> None:
         _wait(what, progress, target, self.stuck_s, cap_s=24 * 3600, say=self.say, diagnose=self.diagnose)
