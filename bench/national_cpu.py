@@ -57,8 +57,9 @@ class CpuByProcess(threading.Thread):
     def __init__(self, pgdata: Path, every_s: float = 1.0) -> None:
         super().__init__(name="national-cpu", daemon=True)
         self.pgdata, self.every_s = str(pgdata), every_s
-        self.seen: dict[int, tuple[str, float]] = {}  # pid -> (kind, cpu seconds at its last sample)
-        self._kinds: dict[int, str] = {}
+        # (pid, start time) -> (kind, cpu seconds at its last sample): a pid the system reuses is another process
+        self.seen: dict[tuple[int, float], tuple[str, float]] = {}
+        self._kinds: dict[int, tuple[float, str]] = {}  # pid -> (start time, kind)
         self._halt = threading.Event()
         self._lock = threading.Lock()
         self._last: tuple[float, dict[str, float], float] = (time.monotonic(), {}, _machine_cpu())
@@ -77,16 +78,17 @@ class CpuByProcess(threading.Thread):
         with self._lock:
             for process in processes:
                 try:
-                    kind = self._kinds.get(process.pid) or self._classify(process)
+                    kind = self._classify(process)
                     times = process.cpu_times()
-                    self.seen[process.pid] = (kind, times.user + times.system)
+                    self.seen[(process.pid, process.create_time())] = (kind, times.user + times.system)
                 except (psutil.Error, OSError):  # gone, a zombie, or no longer readable: keeps its last sample
                     continue
 
     def _classify(self, process: psutil.Process) -> str:
         """A process's kind; its parent's first (a service's spawned children count as the service)."""
-        if (known := self._kinds.get(process.pid)) is not None:
-            return known
+        started = process.create_time()
+        if (known := self._kinds.get(process.pid)) is not None and known[0] == started:
+            return known[1]
         me = os.getpid()
         cmdline = process.cmdline()
         parent = process.ppid()
@@ -97,8 +99,8 @@ class CpuByProcess(threading.Thread):
         elif parent == me:
             kind = kind_of(cmdline, None)  # a service, the broker, a CLI; "other" for anything else
         else:
-            parent_kind = self._kinds.get(parent)
-            if parent_kind is None and parent not in (0, 1, process.pid):
+            parent_kind = None
+            if parent not in (0, 1, process.pid):
                 try:
                     parent_process = psutil.Process(parent)
                     if parent_process.pid == me or me in {p.pid for p in parent_process.parents()}:
@@ -106,14 +108,14 @@ class CpuByProcess(threading.Thread):
                 except psutil.NoSuchProcess:
                     pass
             kind = kind_of(cmdline, parent_kind)
-        self._kinds[process.pid] = kind
+        self._kinds[process.pid] = (started, kind)
         return kind
 
     def _postgres(self) -> list[psutil.Process]:
         for process in psutil.process_iter(["cmdline"]):
             cmdline = process.info["cmdline"] or []
             if cmdline and "postgres" in cmdline[0] and self.pgdata in " ".join(cmdline):
-                self._kinds[process.pid] = "postgres"
+                self._kinds[process.pid] = (process.create_time(), "postgres")
                 return [process, *process.children(recursive=True)]
         return []
 

@@ -3,6 +3,8 @@ follows); a table analyzed since its changes, or changed too little, is left alo
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import pytest
 from aplypro_servicekit.db import create_pool
@@ -56,6 +58,28 @@ async def test_a_table_that_grew_is_analyzed_and_a_fresh_or_quiet_one_is_left_al
             assert await refresh_stale_statistics(conn, schema, tables=["grown", "quiet"]) == []
             assert await refresh_stale_statistics(conn, schema, tables=["fresh"]) == ["fresh"]
             assert await planned_rows(conn, schema, "fresh") == 15000
+    finally:
+        async with pool.acquire() as conn:
+            await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        await pool.close()
+
+
+async def test_a_table_another_session_holds_is_skipped_not_waited_for(database_url: str, namespace: str) -> None:
+    schema = namespace.replace(".", "_") + "statsheld"
+    pool = await create_pool(database_url, schema)
+    try:
+        async with pool.acquire() as conn, pool.acquire() as holder:
+            await conn.execute("CREATE TABLE grown (id int PRIMARY KEY) WITH (autovacuum_enabled = off)")
+            await conn.execute("INSERT INTO grown SELECT g FROM generate_series(1, 5000) g")
+            await counted(conn)
+            async with holder.transaction():
+                # What a VACUUM or an index build holds: ANALYZE's own lock level conflicts with it.
+                await holder.execute(f"LOCK TABLE {schema}.grown IN SHARE UPDATE EXCLUSIVE MODE")
+                started = asyncio.get_running_loop().time()
+                assert await refresh_stale_statistics(conn, schema) == []
+                assert asyncio.get_running_loop().time() - started < 5  # LOCK_TIMEOUT_MS, not the holder's time
+            assert await refresh_stale_statistics(conn, schema) == ["grown"]  # free again: the next call does it
+            assert await planned_rows(conn, schema, "grown") == 5000
     finally:
         async with pool.acquire() as conn:
             await conn.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -335,3 +336,29 @@ async def test_without_an_interval_the_running_gateway_leaves_polling_to_the_com
     spec = build_spec(settings_for(namespace, inbox_dir=tmp_path))
     [lane] = [task for task in spec.background if task.__name__ == "poll_asp_returns"]
     await asyncio.wait_for(lane(cast(ServiceRuntime, SimpleNamespace(pool=pool))), 1)  # returns at once
+
+
+async def test_a_failing_poll_is_tried_again_at_the_next_interval_not_at_once(
+    pool: asyncpg.Pool, namespace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aplypro_asp_gateway.entrypoints import poll as poll_module
+
+    calls: list[float] = []
+
+    async def failing(*_: object, **__: object) -> list[object]:
+        calls.append(asyncio.get_running_loop().time())
+        raise OSError("the ASP's server is down")
+
+    monkeypatch.setattr(poll_module, "poll", failing)
+    spec = build_spec(settings_for(namespace, inbox_dir=tmp_path, poll_interval_s=0.5))
+    [lane] = [task for task in spec.background if task.__name__ == "poll_asp_returns"]
+    running = asyncio.ensure_future(lane(cast(ServiceRuntime, SimpleNamespace(pool=pool))))
+    try:
+        await asyncio.sleep(1.2)
+        assert not running.done()  # the lane goes on: a failed poll does not end it (nor restart it at once)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    assert 2 <= len(calls) <= 3
+    assert all(b - a >= 0.45 for a, b in itertools.pairwise(calls))

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import asyncpg
+
 from aplypro_servicekit.db import Connection, check_schema_name
 
-__all__ = ["refresh_stale_statistics"]
+__all__ = ["LOCK_TIMEOUT_MS", "refresh_stale_statistics"]
 
+LOCK_TIMEOUT_MS = 1000  # how long an ANALYZE may wait for its table
 _CHANGES = """
 SELECT s.relname, s.n_mod_since_analyze, greatest(c.reltuples, 0) AS reltuples
 FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
@@ -26,7 +29,8 @@ async def refresh_stale_statistics(conn: Connection, schema: str, *, tables: Seq
                                    min_changes: int = 1000, ratio: float = 0.2) -> list[str]:
     """ANALYZE the tables of `schema` (only `tables` when given) with at least `min_changes` rows inserted,
     updated or deleted since their last analyze and more than `ratio` times the rows the planner believes they
-    hold (pg_class.reltuples; a never-analyzed table counts as empty). Returns the tables analyzed, by name.
+    hold (pg_class.reltuples; a never-analyzed table counts as empty). Returns the tables analyzed, by name: a table
+another session holds (a VACUUM, an index build) is skipped after LOCK_TIMEOUT_MS.
 
     Call it outside any long transaction (ANALYZE commits on its own in autocommit, and its lock would be held
     to the end of the caller's transaction otherwise). The counters are the statistics system's: a change
@@ -35,9 +39,18 @@ async def refresh_stale_statistics(conn: Connection, schema: str, *, tables: Seq
     rows = await conn.fetch(_CHANGES, schema, list(tables) if tables is not None else None)
     stale = [r["relname"] for r in rows
              if r["n_mod_since_analyze"] >= min_changes and r["n_mod_since_analyze"] > ratio * r["reltuples"]]
+    analyzed = []
     for table in stale:
-        await conn.execute(f"ANALYZE {_quoted(schema)}.{_quoted(table)}")
-    return stale
+        try:
+            async with conn.transaction():
+                # A VACUUM or an index build holding the table: skipped, never waited for (the caller's batch
+                # would wait with it); the next call tries again.
+                await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
+                await conn.execute(f"ANALYZE {_quoted(schema)}.{_quoted(table)}")
+        except asyncpg.LockNotAvailableError:
+            continue
+        analyzed.append(table)
+    return analyzed
 
 
 def _quoted(name: str) -> str:

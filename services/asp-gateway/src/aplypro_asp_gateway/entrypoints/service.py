@@ -61,10 +61,19 @@ def build_spec(settings: AspSettings) -> ServiceSpec:
             return
         from aplypro_asp_gateway.entrypoints.poll import poll  # imports this module's SCHEMA
 
+        if settings.sftp_host is None and not settings.inbox_dir.is_dir():
+            # Polled all the same (it may appear), but an answer folder that is not there is a setting to check.
+            log.warning("asp_inbox_missing", code="asp_inbox_missing", inbox_dir=str(settings.inbox_dir))
         while True:
-            results = await poll(runtime.pool, settings)
-            if results:
-                log.info("asp_returns_polled", files=len(results))
+            try:
+                results = await poll(runtime.pool, settings)
+            except Exception as exc:  # the ASP's server down, a refused file: tried again at the next interval, not
+                # every second (a file a poll deferred once must wait a whole interval, §G4); the type only, never
+                # the text (it may quote a return line)
+                log.error("asp_poll_failed", code="asp_poll_failed", error=type(exc).__name__)
+            else:
+                if results:
+                    log.info("asp_returns_polled", files=len(results))
             await asyncio.sleep(settings.poll_interval_s)
 
     return ServiceSpec(

@@ -136,7 +136,7 @@ class Candidate:
 
 
 async def validation_candidates(conn: Connection, uai: str | None, ended_by: date) -> list[Candidate]:
-    """The completed live PFMPs that ended by `ended_by` (of one establishment, or all), locked (one another
+    """The completed live PFMPs that ended by `ended_by` (of one establishment, or all), locked (those another
     validation holds are skipped), in recording order, with their guards' facts: one statement for the whole
     list (a national list is 10⁶ PFMPs), instead of the PFMPs, then the RIB pairs, then the decisions."""
     rows = await conn.fetch(
