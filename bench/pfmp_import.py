@@ -26,6 +26,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -137,6 +139,21 @@ def run_variant(label: str, database_url: str, source: Path | None, path: Path, 
     return {"recorded": rows / first, "unchanged": rows / again, "startup": startup}
 
 
+@contextmanager
+def database(work: Path) -> Iterator[str]:
+    """DATABASE_URL when set, else an embedded PostgreSQL in `work`, stopped at the end."""
+    if url := os.environ.get("DATABASE_URL"):
+        yield url
+        return
+    from aplypro_local.embedded import EmbeddedPostgres
+
+    postgres = EmbeddedPostgres.start(work / "pgdata")
+    try:
+        yield postgres.url
+    finally:
+        postgres.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=20000)
@@ -148,14 +165,7 @@ def main() -> None:
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1, 5, 15 min)")
     with tempfile.TemporaryDirectory(prefix="bench-pfmp-import-") as tmp:
         work = Path(tmp)
-        postgres = None
-        database_url = os.environ.get("DATABASE_URL")
-        if not database_url:
-            from aplypro_local.embedded import EmbeddedPostgres
-
-            postgres = EmbeddedPostgres.start(work / "pgdata")
-            database_url = postgres.url
-        try:
+        with database(work) as database_url:
             path = work / "pfmps.csv"
             rows = write_file(path, args.students, args.per_student, args.establishments)
             results = {}
@@ -165,9 +175,6 @@ def main() -> None:
                                                 args.establishments)
             results["after"] = run_variant("after", database_url, None, path, rows, args.students,
                                            args.establishments, args.profile)
-        finally:
-            if postgres is not None:
-                postgres.stop()
     line = f"pfmp_import: rows={rows} recorded={results['after']['recorded']:,.0f}/s " \
            f"unchanged={results['after']['unchanged']:,.0f}/s"
     if "before" in results:

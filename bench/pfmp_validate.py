@@ -33,7 +33,7 @@ import uuid
 from pathlib import Path
 
 from national_population import YEAR, _write, generate
-from pfmp_import import CLI, baseline_source, package_path
+from pfmp_import import CLI, baseline_source, database, package_path
 
 
 async def prepare(database_url: str, namespace: str, students: int, population_path: Path) -> int:
@@ -149,22 +149,12 @@ def main() -> None:
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1, 5, 15 min)")
     with tempfile.TemporaryDirectory(prefix="bench-pfmp-validate-") as tmp:
         work = Path(tmp)
-        postgres = None
-        database_url = os.environ.get("DATABASE_URL")
-        if not database_url:
-            from aplypro_local.embedded import EmbeddedPostgres
-
-            postgres = EmbeddedPostgres.start(work / "pgdata")
-            database_url = postgres.url
-        try:
+        with database(work) as database_url:
             results = {}
             if args.baseline != "none":
                 results["before"] = run_variant("before", database_url, baseline_source(args.baseline, work),
                                                 args.students, work, args.py_spy)
             results["after"] = run_variant("after", database_url, None, args.students, work, args.py_spy)
-        finally:
-            if postgres is not None:
-                postgres.stop()
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1, 5, 15 min)")
     for label, r in results.items():
         print(f"pfmp_validate {label}: pfmps={r['rows']:.0f} import={r['import']:,.0f}/s ({r['import_x']:.0f}x COPY) "
