@@ -93,11 +93,12 @@ async def _pending(database_url: str, prefix: str) -> int:
 
 
 def _wait(what: str, progress: Callable[[], int], target: int, stuck_s: float, cap_s: float, say: Say,
-          diagnose: Callable[[], str], chaos: Chaos | None = None, breathe_s: float = BREATHE_S) -> None:
+          diagnose: Callable[[], str], chaos: Chaos | None = None, breathe_s: float = BREATHE_S,
+          poll_s: float = 0.5) -> None:
     """Until `progress()` reaches `target`. A slow machine may take long as long as the count moves. When it
     stood still for `breathe_s`, the chaos pauses until it moves again (kills faster than a starved machine
     recovers prove nothing; the pause is reported); the drill aborts when it stood still for `stuck_s` (a
-    stalled pipeline) or after `cap_s`, saying where the work stands."""
+    stalled pipeline) or after `cap_s`, saying where the work stands. `progress()` is read every `poll_s`."""
     started = moved = time.monotonic()
     last = progress()
     try:
@@ -108,7 +109,7 @@ def _wait(what: str, progress: Callable[[], int], target: int, stuck_s: float, c
                 raise DrillAborted(f"timed out waiting for {what} ({last}/{target}, {still}): {diagnose()}")
             if chaos is not None and now - moved > breathe_s and chaos.pause():
                 say(f"  chaos paused: {what} made no progress for {breathe_s:.0f} s ({last}/{target})")
-            time.sleep(0.5)
+            time.sleep(poll_s)
             current = progress()
             if current != last:
                 last, moved = current, time.monotonic()
