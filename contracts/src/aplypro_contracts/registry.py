@@ -37,6 +37,10 @@ class Registry:
     def models(self) -> Iterable[type[Envelope]]:
         return self._models.values()
 
+    def knows(self, event_type: str) -> bool:
+        """Whether `event_type` is registered (at any version)."""
+        return event_type in self._latest
+
     def latest_version(self, event_type: str) -> int:
         return self._latest[event_type]
 

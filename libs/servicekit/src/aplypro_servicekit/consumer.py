@@ -146,7 +146,8 @@ class EventConsumer:
     async def _process_once(self, sources: list[SourceRecord], attempt: int) -> None:
         # Only the events this consumer needs, each with its inbox id.
         wanted = [(s, d, _inbox_id(s, d)) for s in sources
-                  if s.replay_for(self._service, self.name) and self._wants(d := self._decode(s))]
+                  if s.replay_for(self._service, self.name) and not self._not_mine(s)
+                  and self._wants(d := self._decode(s))]
         claims = [Claim(inbox_id, body_hash(s.value), s.position if s.replay_attempts() is not None else None)
                   for s, _, inbox_id in wanted]
         dead: list[OutboxRow] = []
@@ -232,6 +233,13 @@ class EventConsumer:
                 row = self._dead_letter(source, exc, service=self._service, attempts=attempt, consumer=self.name)
                 dead.append((row, (inbox_id, source.position)))
         return dead
+
+    def _not_mine(self, source: SourceRecord) -> bool:
+        """A known event type this consumer has no handler for, told by its header: skipped unparsed. Topics carry
+        many types and each consumer handles a few; parsing the others was a pydantic validation each for nothing.
+        An unknown type, or none in the headers, is still parsed (and dead-lettered if it is not a contract)."""
+        event_type = source.header("event-type")
+        return event_type is not None and event_type not in self._handlers and self._registry.knows(event_type)
 
     def _wants(self, event: Envelope | ContractError) -> bool:
         return isinstance(event, ContractError) or event.event_type in self._handlers
