@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -112,7 +112,7 @@ async def state_of(pool: asyncpg.Pool) -> tuple[list[asyncpg.Record], list[async
             await pool.fetch("SELECT * FROM schooling_money_facts ORDER BY schooling_id"))
 
 
-def warned(logs: list[dict[str, Any]]) -> set[str]:
+def warned(logs: list[MutableMapping[str, Any]]) -> set[str]:
     return {e["schooling_id"] for e in logs if e["event"] == "money_fact_on_retracted_schooling"}
 
 
@@ -198,6 +198,6 @@ async def test_a_row_inserted_by_another_transaction_during_the_batch_makes_it_f
         with pytest.raises(ConcurrentInsert):  # not a transient error: the consumer replays event by event
             async with conn.transaction():
                 await postgres_rib_payments.write_requests(conn, [stale], {stale.payment_request_id})
-    assert dict(await pool.fetchrow("SELECT * FROM rib_payment_requests")) == {
+    assert [dict(r) for r in await pool.fetch("SELECT * FROM rib_payment_requests")] == [{
         "payment_request_id": row.payment_request_id, "student_id": row.student_id, "rib_id": None,
-        "in_progress": True, "version": 2}
+        "in_progress": True, "version": 2}]
