@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ from aplypro_contracts import (
 )
 from aplypro_contracts.examples import examples
 from aplypro_contracts.registry import to_wire
-from aplypro_servicekit.consumer import EventConsumer, in_batch_order
+from aplypro_servicekit.consumer import BatchHandler, EventConsumer, EventHandler, in_batch_order
 from aplypro_servicekit.db import create_pool, migrate
 from aplypro_servicekit.logs import configure_logging
 from aplypro_students.service_layer import money_facts
@@ -113,54 +114,90 @@ def server_cpu_s(postmaster: int) -> float:
     return float(total)
 
 
-async def run_mode(url: str, mode: str, records: list[ConsumerRecord[bytes, bytes]], batch: int) -> dict[str, float]:
-    schema = f"bench{uuid.uuid4().hex[:6]}_students"
+async def consume(url: str, *, service: str, name: str, handlers: Mapping[str, EventHandler],
+                  batch_handler: BatchHandler, records: list[ConsumerRecord[bytes, bytes]], batch: int,
+                  counts: Mapping[str, str]) -> dict[str, float]:
+    """The records through a fresh schema's EventConsumer, `batch` at a time (two lanes, as deployed); the wall
+    time, this process's CPU, PostgreSQL's, and the `counts` queries' answers after."""
+    schema = f"bench{uuid.uuid4().hex[:6]}_{service}"
     pool = await create_pool(url, schema, size=4)
     try:
-        await migrate(pool, schema, ["aplypro_servicekit", "aplypro_students"])
+        await migrate(pool, schema, ["aplypro_servicekit", f"aplypro_{service}"])
         postmaster = psutil.Process(int(await pool.fetchval("SELECT pg_backend_pid()"))).ppid()
-        handler = money_facts.on_batch if mode == "after" else in_batch_order(money_facts.HANDLERS)
-        consumer = EventConsumer(name=money_facts.CONSUMER, service="students", pool=pool,
-                                 registry=default_registry(), handlers=money_facts.HANDLERS, batch_handler=handler,
-                                 lanes=2)
+        consumer = EventConsumer(name=name, service=service, pool=pool, registry=default_registry(),
+                                 handlers=handlers, batch_handler=batch_handler, lanes=2)
         cpu, server, started = time.process_time(), server_cpu_s(postmaster), time.perf_counter()
         for first in range(0, len(records), batch):
             await consumer.process_batch(records[first:first + batch])
         wall = time.perf_counter() - started
         result = {"s": wall, "events_per_s": len(records) / wall, "cpu_s": time.process_time() - cpu,
                   "pg_cpu_s": server_cpu_s(postmaster) - server}
-        result["in_progress"] = await pool.fetchval("SELECT count(*) FROM rib_payment_requests WHERE in_progress")
-        result["requests"] = await pool.fetchval("SELECT count(*) FROM rib_payment_requests")
-        result["facts"] = await pool.fetchval("SELECT count(*) FROM schooling_money_facts")
+        for key, sql in counts.items():
+            result[key] = await pool.fetchval(sql)
         await pool.execute(f"DROP SCHEMA {schema} CASCADE")
         return result
     finally:
         await pool.close()
 
 
-async def run(url: str, args: argparse.Namespace) -> None:
-    records = stream(args.requests, args.stale, args.seed)
-    print(f"events={len(records)} requests={args.requests} batch={args.batch} "
-          f"load_avg_1m={os.getloadavg()[0]:.2f} cpus={os.cpu_count()}")
-    modes = ["before", "after"] if args.mode == "both" else [args.mode]
+async def compare(url: str, args: argparse.Namespace, records: list[ConsumerRecord[bytes, bytes]], service: str,
+                  modes: Mapping[str, Callable[[], Awaitable[dict[str, float]]]]) -> None:
+    """Runs the chosen modes (logging as the service's, to /dev/null) and prints each one and the ratios."""
+    print(f"events={len(records)} batch={args.batch} load_avg_1m={os.getloadavg()[0]:.2f} cpus={os.cpu_count()}")
+    chosen = list(modes) if args.mode == "both" else [args.mode]
     results = {}
-    for mode in modes:
-        configure_logging("students")
+    for mode in chosen:
+        configure_logging(service)
         out, sys.stderr = sys.stderr, open(os.devnull, "w")  # restored below
         try:
-            results[mode] = r = await run_mode(url, mode, records, args.batch)
+            results[mode] = r = await modes[mode]()
         finally:
             sys.stderr.close()
             sys.stderr = out
+        rows = " ".join(f"{k}={v:.0f}" for k, v in r.items() if k not in ("s", "events_per_s", "cpu_s", "pg_cpu_s"))
         print(f"{mode}: s={r['s']:.1f} events_per_s={r['events_per_s']:.0f} cpu_s={r['cpu_s']:.1f} "
               f"pg_cpu_s={r['pg_cpu_s']:.1f} cpu_ms_per_event={(r['cpu_s'] + r['pg_cpu_s']) * 1000 / len(records):.3f} "
-              f"(rows: requests={r['requests']:.0f} in_progress={r['in_progress']:.0f} facts={r['facts']:.0f}) "
-              f"load_avg_1m={os.getloadavg()[0]:.2f}")
+              f"(rows: {rows}) load_avg_1m={os.getloadavg()[0]:.2f}")
     if len(results) == 2:
         b, a = results["before"], results["after"]
         print(f"after/before: events_per_s x{a['events_per_s'] / b['events_per_s']:.2f} "
               f"cpu_s x{a['cpu_s'] / b['cpu_s']:.2f} pg_cpu_s x{a['pg_cpu_s'] / b['pg_cpu_s']:.2f} "
               f"total_cpu x{(a['cpu_s'] + a['pg_cpu_s']) / (b['cpu_s'] + b['pg_cpu_s']):.2f}")
+
+
+def with_database(run: Callable[[str], Coroutine[Any, Any, None]]) -> None:
+    """An embedded PostgreSQL (or DATABASE_URL) for the run."""
+    url = os.environ.get("DATABASE_URL")
+    work = Path(tempfile.mkdtemp(prefix="consumer-bench-"))
+    postgres = None
+    try:
+        if url is None:
+            from aplypro_local.embedded import EmbeddedPostgres
+
+            postgres = EmbeddedPostgres.start(work / "pgdata")
+            url = postgres.url
+        asyncio.run(run(url))
+    finally:
+        if postgres is not None:
+            postgres.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+COUNTS = {"requests": "SELECT count(*) FROM rib_payment_requests",
+          "in_progress": "SELECT count(*) FROM rib_payment_requests WHERE in_progress",
+          "facts": "SELECT count(*) FROM schooling_money_facts"}
+
+
+async def run(url: str, args: argparse.Namespace) -> None:
+    records = stream(args.requests, args.stale, args.seed)
+    print(f"requests={args.requests}")
+
+    def mode(handler: BatchHandler) -> Callable[[], Awaitable[dict[str, float]]]:
+        return lambda: consume(url, service="students", name=money_facts.CONSUMER, handlers=money_facts.HANDLERS,
+                               batch_handler=handler, records=records, batch=args.batch, counts=COUNTS)
+
+    await compare(url, args, records, "students", {"before": mode(in_batch_order(money_facts.HANDLERS)),
+                                                   "after": mode(money_facts.on_batch)})
 
 
 def main() -> None:
@@ -171,20 +208,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=["both", "before", "after"], default="both")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    url = os.environ.get("DATABASE_URL")
-    work = Path(tempfile.mkdtemp(prefix="money-facts-"))
-    postgres = None
-    try:
-        if url is None:
-            from aplypro_local.embedded import EmbeddedPostgres
-
-            postgres = EmbeddedPostgres.start(work / "pgdata")
-            url = postgres.url
-        asyncio.run(run(url, args))
-    finally:
-        if postgres is not None:
-            postgres.stop()
-        shutil.rmtree(work, ignore_errors=True)
+    with_database(lambda url: run(url, args))
 
 
 if __name__ == "__main__":

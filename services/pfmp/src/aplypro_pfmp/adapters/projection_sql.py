@@ -63,6 +63,40 @@ async def register_establishments(conn: Connection, newest: Mapping[str, tuple[E
         [f.academy_code for f, _ in facts], [f.contract_type_code for f, _ in facts], [at for _, at in facts])
 
 
+async def rib_versions_for_update(conn: Connection, pairs: Sequence[tuple[UUID, str]]) -> dict[tuple[UUID, str], int]:
+    """The RIB status version held of each (student, establishment) pair, locked (record_rib_status's upsert
+    locks it), in key order."""
+    rows = await conn.fetch(
+        "SELECT student_id, uai, version FROM rib_status_versions WHERE (student_id, uai) IN "
+        "(SELECT * FROM unnest($1::uuid[], $2::text[])) ORDER BY student_id, uai FOR UPDATE",
+        [s for s, _ in pairs], [u for _, u in pairs])
+    return {(r["student_id"], r["uai"]): r["version"] for r in rows}
+
+
+async def write_rib_statuses(conn: Connection, applied: Mapping[tuple[UUID, str], tuple[int, bool]],
+                             new: set[tuple[UUID, str]]) -> None:
+    """Per pair the last status applied (its version, whether a RIB is on file), in one statement: the version
+    row updated or inserted, the pair added to or removed from ribs_on_file. ConcurrentInsert as `_write`."""
+    if not applied:
+        return
+    pairs = list(applied)
+    inserted = await conn.fetchval(
+        "WITH r AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::bool[], $5::bool[]) "
+        "  AS r(student_id, uai, version, has_rib, new)), "
+        "upd AS (UPDATE rib_status_versions t SET version = r.version FROM r "
+        "  WHERE NOT r.new AND t.student_id = r.student_id AND t.uai = r.uai), "
+        "ins AS (INSERT INTO rib_status_versions SELECT student_id, uai, version FROM r WHERE r.new "
+        "  ON CONFLICT DO NOTHING RETURNING 1), "
+        "added AS (INSERT INTO ribs_on_file SELECT student_id, uai FROM r WHERE r.has_rib ON CONFLICT DO NOTHING), "
+        "removed AS (DELETE FROM ribs_on_file f USING r WHERE NOT r.has_rib AND f.student_id = r.student_id "
+        "  AND f.uai = r.uai) "
+        "SELECT count(*) FROM ins",
+        [s for s, _ in pairs], [u for _, u in pairs], [applied[p][0] for p in pairs], [applied[p][1] for p in pairs],
+        [p in new for p in pairs])
+    if inserted != len(new):
+        raise ConcurrentInsert("a rib_status_versions row was inserted by another transaction during the batch")
+
+
 async def establishments_as_of(conn: Connection, uais: Sequence[str]) -> dict[str, datetime]:
     rows = await conn.fetch("SELECT uai, as_of FROM establishments WHERE uai = ANY($1::text[])", list(uais))
     return {r["uai"]: r["as_of"] for r in rows}

@@ -2,14 +2,14 @@
 
 A national import brings about 3 million student and schooling events to pfmp. Their state events (the
 identity: StudentRegistered, StudentIdentityChanged, StudentAddressChanged; the schooling: SchoolingOpened,
-SchoolingChanged, SchoolingClosed, SchoolingReopened; and the establishments both a schooling's copy and
-EstablishmentRegistered update) are folded: the rows the batch touches read once (locked), the events applied
+SchoolingChanged, SchoolingClosed, SchoolingReopened; the establishments both a schooling's copy and
+EstablishmentRegistered update; a pair's RIB status: RibOnFile, RibStatusChanged) are folded: the rows the batch touches read once (locked), the events applied
 to them in batch order with exactly the per-event rules (the version rule, version 0 following 0, the
 fingerprint times, the replay that fills what an older projection lacked), the changed rows written back in
 one statement a table, and the stale counters in one.
 
-The other events keep their per-event handlers, in batch order: RIB status, hidden schoolings and INE status
-each write a table of their own that the fold neither reads nor writes, so whether they run before or after
+The other events keep their per-event handlers, in batch order: hidden schoolings and INE status each write a
+table of their own that the fold neither reads nor writes, so whether they run before or after
 the fold's writes cannot change either outcome. A StudentsMerged moves schoolings and marks students, which
 the fold does read and write: the fold is written before it and read again after it, so it applies where it
 stands in the batch.
@@ -24,9 +24,12 @@ from uuid import UUID
 
 import structlog
 from aplypro_contracts import (
+    RIB_STATUS_EVENTS,
     SCHOOLING_STATE_EVENTS,
     STUDENT_STATE_EVENTS,
     EstablishmentRegistered,
+    RibStatus,
+    RibStatusChanged,
     SchoolingState,
     StudentsMerged,
     StudentState,
@@ -44,6 +47,7 @@ from aplypro_pfmp.service_layer import projection
 log = structlog.get_logger(__name__)
 # asyncpg writes datetime.min as PostgreSQL's -infinity (and reads it back so): upsert_schooling's date for a
 # fingerprint filled by a replay, whose change time is unknown.
+FOLDED = frozenset({*STUDENT_STATE_EVENTS, *SCHOOLING_STATE_EVENTS, *RIB_STATUS_EVENTS, "EstablishmentRegistered"})
 NEG_INFINITY = datetime.min  # noqa: DTZ901 (naive, as asyncpg reads -infinity back)
 
 
@@ -74,10 +78,12 @@ async def _fold(conn: Connection, events: list[Any], handlers: dict[str, EventHa
         await _students(conn, students, stale, counted)
     if schoolings:
         await _schoolings(conn, schoolings, stale, counted)
+    ribs = [e for e in events if e.event_type in RIB_STATUS_EVENTS]
+    if ribs:
+        await _rib_statuses(conn, ribs, stale)
     await projection_sql.count_stale(conn, counted)
     for event in events:
-        if event.event_type not in STUDENT_STATE_EVENTS and event.event_type not in SCHOOLING_STATE_EVENTS \
-                and not isinstance(event, EstablishmentRegistered):
+        if event.event_type not in FOLDED:
             await handlers[event.event_type](conn, event)
     if stale:
         log.info("stale_events_dropped", **stale)
@@ -172,3 +178,21 @@ def _schooling(event: SchoolingState, rows: dict[UUID, Row], new: set[UUID], cha
         counted["SchoolingOpened"] += 1
         return
     changed[event.schooling_id] = row
+
+
+async def _rib_statuses(conn: Connection, events: list[RibStatus], stale: Counter[str]) -> None:
+    """record_rib_status's rule: a status applies unless a newer version is held (the same version again applies:
+    RibOnFile and RibStatusChanged of one RIB); the pair's RIB on file is the last applied status's."""
+    pairs = list({(e.student_id, e.establishment_uai) for e in events})
+    versions: dict[tuple[UUID, str], int] = await projection_sql.rib_versions_for_update(conn, pairs)
+    new = {p for p in pairs if p not in versions}
+    applied: dict[tuple[UUID, str], tuple[int, bool]] = {}
+    for event in events:
+        pair = (event.student_id, event.establishment_uai)
+        held = versions.get(pair)
+        if held is not None and held > event.version:
+            stale[event.event_type] += 1
+            continue
+        versions[pair] = event.version
+        applied[pair] = (event.version, event.has_active_rib if isinstance(event, RibStatusChanged) else True)
+    await projection_sql.write_rib_statuses(conn, applied, new & set(applied))
