@@ -53,6 +53,8 @@ async def register_establishments(conn: Connection, newest: Mapping[str, tuple[E
     """establishments_sql.register for many at once, each establishment's newest facts of the batch: the same
     rule (only over older ones), so no lock is needed (two lanes may register one establishment)."""
     facts = list(newest.values())
+    if not facts:
+        return
     await conn.execute(
         "INSERT INTO establishments (uai, name, ministry, academy_code, contract_type_code, as_of) "
         "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) "

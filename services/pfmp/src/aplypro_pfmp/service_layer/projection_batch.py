@@ -34,7 +34,7 @@ from aplypro_contracts import (
     StudentsMerged,
     StudentState,
 )
-from aplypro_servicekit.consumer import EventHandler
+from aplypro_servicekit.consumer import BatchHandler, EventHandler
 from aplypro_servicekit.db import Connection
 
 from aplypro_pfmp.adapters import projection_sql
@@ -45,13 +45,13 @@ from aplypro_pfmp.domain.student_data import asp_data_ready
 from aplypro_pfmp.service_layer import projection
 
 log = structlog.get_logger(__name__)
+FOLDED = frozenset({*STUDENT_STATE_EVENTS, *SCHOOLING_STATE_EVENTS, *RIB_STATUS_EVENTS, "EstablishmentRegistered"})
 # asyncpg writes datetime.min as PostgreSQL's -infinity (and reads it back so): upsert_schooling's date for a
 # fingerprint filled by a replay, whose change time is unknown.
-FOLDED = frozenset({*STUDENT_STATE_EVENTS, *SCHOOLING_STATE_EVENTS, *RIB_STATUS_EVENTS, "EstablishmentRegistered"})
 NEG_INFINITY = datetime.min  # noqa: DTZ901 (naive, as asyncpg reads -infinity back)
 
 
-def batch_handler(handlers: dict[str, EventHandler]) -> Any:
+def batch_handler(handlers: dict[str, EventHandler]) -> BatchHandler:
     """The consumer's batch handler; `handlers` (the per-event ones) apply the events the fold leaves."""
 
     async def apply(conn: Connection, events: list[Any]) -> None:
