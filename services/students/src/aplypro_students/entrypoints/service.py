@@ -9,7 +9,6 @@ from aplypro_contracts.topics import (
     STUDENTS_EVENTS,
     STUDENTS_RIBS,
 )
-from aplypro_servicekit.consumer import in_batch_order
 from aplypro_servicekit.runtime import ServiceSpec, Subscription
 
 from aplypro_students.config import StudentsSettings
@@ -33,7 +32,7 @@ def build_spec(settings: StudentsSettings) -> ServiceSpec:
         produces=[STUDENTS_EVENTS, STUDENTS_RIBS, *rejection_topics(settings)],
         subscriptions=[*inbound_subscriptions(settings), Subscription(
             topics=[CALCULATOR_EVENTS, DOCUMENTS_EVENTS, ASP_EVENTS], consumer_name=money_facts.CONSUMER,
-            handlers=money_facts.HANDLERS, batch_handler=in_batch_order(money_facts.HANDLERS))],
+            handlers=money_facts.HANDLERS, batch_handler=money_facts.on_batch)],
         background=[*([nightly_import] if settings.import_hour is not None else []),
                     *([sygne_details_lane] if settings.sygne_details_lane else [])],
         gauges=gauges(settings),
