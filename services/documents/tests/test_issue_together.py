@@ -259,3 +259,59 @@ async def test_a_batch_built_together_ends_as_one_built_document_by_document(
     assert one_by_one.unchanged >= 1
     assert sum(r["topic"].endswith(".dlt") for r in expected["outbox"]) == 6
     assert expected["queue"] == []
+
+
+@pytest.fixture
+async def counted(database_url: str, namespace: str, pool: asyncpg.Pool) -> AsyncIterator[tuple[asyncpg.Pool, list[str]]]:
+    """A pool on the test's schema whose connection logs each statement it runs (asyncpg's query logger)."""
+    statements: list[str] = []
+
+    async def init(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(lambda query: statements.append(query.query))
+
+    logged = await asyncpg.create_pool(database_url, min_size=1, max_size=1, init=init, server_settings={
+        "search_path": settings_for(namespace).db_schema("documents")})  # fmt: skip
+    yield logged, statements
+    await logged.close()
+
+
+# What asyncpg runs by itself the first time a connection meets a type: not the issuer's statements.
+ASYNCPG_INTROSPECTION = ("typeinfo_tree", "'jit'")
+
+
+async def statements_of_a_batch(issuer: DecisionIssuer, statements: list[str], expected: int) -> int:
+    """The statements a batch runs once its documents are claimed (the claims follow the queue's shape:
+    classes, establishments, fair shares; the rest is what building and recording cost)."""
+    statements.clear()
+    assert await issuer.issue_batch() == expected
+    return sum(not any(word in statement for word in ("SKIP LOCKED", *ASYNCPG_INTROSPECTION))
+               for statement in statements)
+
+
+async def test_a_batch_runs_a_bounded_number_of_statements_whatever_its_size(
+    feed: Feed, pool: asyncpg.Pool, counted: tuple[asyncpg.Pool, list[str]], namespace: str, clock: Clock,
+) -> None:
+    """A class's DAs with one reissue skipped unchanged, then an establishment's états liquidatifs (each with a
+    new PFMP number): the same statements for 8 documents as for 40, once claimed. One by one, each document
+    costs its savepoint and its reads."""
+    logged, statements = counted
+    anchor = await student(feed)
+    await drain(issuer_for(pool, namespace, clock, 10, together=True))
+    counts: dict[tuple[bool, int], tuple[int, int]] = {}
+    for together in (True, False):
+        for size in (8, 40):
+            issuer = issuer_for(logged, namespace, clock, 100, together=together)
+            students = [await student(feed) for _ in range(size)]
+            await request_reissue(pool, uai=UAI, school_year=2025, schooling_id=anchor[1])  # skipped: unchanged
+            das = await statements_of_a_batch(issuer, statements, size + 1)
+            for s in students:
+                await paid(feed, *s, 15000)
+            els = await statements_of_a_batch(issuer, statements, size)
+            counts[together, size] = das, els
+    assert counts[True, 8] == counts[True, 40], counts
+    das, els = counts[True, 40]
+    assert das <= 12, counts  # BEGIN, COMMIT and the pool's reset (4) included
+    assert els <= 14, counts
+    # One by one: a savepoint (2) and a read per DA, a savepoint and four statements per état liquidatif.
+    assert counts[False, 40][0] >= das + 3 * 32, counts
+    assert counts[False, 40][1] >= els + 5 * 32, counts
