@@ -8,6 +8,12 @@ cannot drift between its issue and its PDF. Several batches may run side by side
 UPDATE SKIP LOCKED, so no two lanes hold the same queued document, and the (schooling, kind, version) key
 keeps each version once.
 
+Built together (issue_together.py): a batch's inputs are read in one statement per kind of input, every
+document is built from them in Python, and the new PFMP numbers and the skipped queue rows are written in one
+statement each, so a batch costs the same round trips for 5 documents as for 500. The per-document path
+(_build: a savepoint and its own reads each) stays as the reference and the fallback: a batch whose set
+statements fail for good is rolled back to its savepoint and built again one document at a time.
+
 Fair scheduling: each kind with queued work gets an equal share of a batch, and what a kind leaves unused
 goes to the others, in an order that turns with every batch. A backlog of one kind (a whole country's
 états liquidatifs) never stops the others, and a kind alone in the queue gets whole batches.
