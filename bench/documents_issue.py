@@ -138,7 +138,7 @@ def postgres_cpu(postmaster: psutil.Process | None) -> float:
     if postmaster is None:
         return 0.0
     own = postmaster.cpu_times()
-    total = own.user + own.system + own.children_user + own.children_system
+    total: float = own.user + own.system + own.children_user + own.children_system
     for child in postmaster.children(recursive=True):
         try:
             times = child.cpu_times()

@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 from aplypro_contracts import DecisionWithdrawalRequested, SchoolingPriced, StudentRegistered
 from aplypro_contracts.topics import DOCUMENTS_EVENTS
+from aplypro_documents.adapters import postgres
 from aplypro_documents.domain.errors import InvalidDocumentError
 from aplypro_documents.service_layer import issue, issue_together
 from aplypro_documents.service_layer.issue import DecisionIssuer
@@ -238,7 +239,7 @@ async def test_a_batch_built_together_ends_as_one_built_document_by_document(
         async def failing(conn: Any, keys: Any) -> None:
             raise RuntimeError("a statement of the set path failed")
 
-        monkeypatch.setattr(issue.postgres, "drop_many_from_queue", failing)
+        monkeypatch.setattr(postgres, "drop_many_from_queue", failing)
     await mixed_queue(rng, feed, pool, issuer_for(pool, namespace, clock, 50, together=False), monkeypatch)
     await copy_schema(pool, twin)
     assert {row["kind"] for row in (await state(pool))["queue"]} == {"attribution", "liquidation", "withdrawal", "abrogation"}
