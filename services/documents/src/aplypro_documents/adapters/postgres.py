@@ -208,3 +208,25 @@ async def record_failure(conn: Connection, keys: list[tuple[UUID, str]], error: 
 
 async def drop_from_queue(conn: Connection, schooling_id: UUID, kind: str) -> None:
     await unqueue(conn, schooling_id, kind)
+
+
+async def drop_many_from_queue(conn: Connection, keys: list[tuple[UUID, str]]) -> None:
+    """drop_from_queue for many (schooling, kind) at once: one statement."""
+    if keys:
+        await conn.execute(
+            "DELETE FROM render_queue q USING unnest($1::uuid[], $2::text[]) AS k(schooling_id, kind) "
+            "WHERE q.schooling_id = k.schooling_id AND q.kind = k.kind",
+            [schooling_id for schooling_id, _ in keys], [kind for _, kind in keys],
+        )
+
+
+async def current_documents(conn: Connection, keys: list[tuple[UUID, str]]) -> dict[tuple[UUID, str], dict[str, Any]]:
+    """current_document for many (schooling, kind) at once, keyed by them; a key without a document is absent.
+    What the issuer needs of each: the number, the version (next_version is one more) and the input hash."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (d.schooling_id, d.kind) d.schooling_id, d.kind, d.number, d.version, d.input_sha256 "
+        "FROM documents d JOIN unnest($1::uuid[], $2::text[]) AS k(schooling_id, kind) "
+        "ON d.schooling_id = k.schooling_id AND d.kind = k.kind ORDER BY d.schooling_id, d.kind, d.version DESC",
+        [schooling_id for schooling_id, _ in keys], [kind for _, kind in keys],
+    )
+    return {(r["schooling_id"], r["kind"]): dict(r) for r in rows}

@@ -73,6 +73,18 @@ async def decision_states(conn: Connection, schooling_ids: list[UUID]) -> dict[U
                                              r["ab"], r["wd"]) for r in rows}  # fmt: skip
 
 
+async def withdrawals(conn: Connection, schooling_ids: list[UUID]) -> dict[UUID, tuple[bool, bool]]:
+    """Per schooling: (a retrait is issued, a retrait is queued): DecisionState.withdrawn in its two parts, for
+    the issuer, whose batch may take a queued retrait off the queue before it reads the flag."""
+    rows = await conn.fetch(
+        "SELECT s, EXISTS (SELECT 1 FROM documents d WHERE d.schooling_id = s AND d.kind = 'withdrawal') AS issued, "
+        "EXISTS (SELECT 1 FROM render_queue q WHERE q.schooling_id = s AND q.kind = 'withdrawal') AS queued "
+        "FROM unnest($1::uuid[]) AS s",
+        schooling_ids,
+    )
+    return {r["s"]: (r["issued"], r["queued"]) for r in rows}
+
+
 async def student_schoolings(conn: Connection, student_ids: list[UUID]) -> dict[UUID, list[SchoolingSpan]]:
     """Every schooling of these students, as the abrogation rule sees them."""
     rows = await conn.fetch(
