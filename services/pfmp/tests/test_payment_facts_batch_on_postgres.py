@@ -23,9 +23,11 @@ from aplypro_contracts import (
     PaymentRequestStateChanged,
     SchoolingPriced,
 )
+from aplypro_pfmp.adapters import payment_facts_sql
 from aplypro_pfmp.config import PfmpSettings
 from aplypro_pfmp.service_layer import facts, facts_batch
 from aplypro_servicekit.db import create_pool, migrate
+from aplypro_servicekit.deadletter import is_transient
 
 # Every table the payment-facts consumer writes, with its key.
 TABLES = {"payment_requests": "payment_request_id", "pfmps_known_to_asp": "pfmp_id", "stale_events": "event_type",
@@ -200,3 +202,25 @@ async def test_a_batch_runs_a_bounded_number_of_statements(pools: tuple[asyncpg.
                 conn.remove_query_logger(log)
         counts.append(len(statements) - 2)  # BEGIN, COMMIT
     assert counts[1:] == [4, 4], counts
+
+
+async def test_a_request_another_transaction_inserts_meanwhile_retries_the_batch(
+    pools: tuple[asyncpg.Pool, asyncpg.Pool]
+) -> None:
+    """A request the batch read as new, then inserted by another consumer before the batch writes: the batch
+    fails with a transient error (retried, then read again) rather than drop its fold of that request."""
+    _, pool = pools
+    request, pfmp = uuid.uuid4(), uuid.uuid4()
+    event = PaymentRequestStateChanged(producer="asp-gateway", payment_request_id=request, pfmp_id=pfmp,
+                                       student_id=uuid.uuid4(), state="integrated", version=3, occurred_at=START)
+    async with pool.acquire() as batch, pool.acquire() as other:
+        with pytest.raises(payment_facts_sql.RequestInsertedMeanwhile) as raised:
+            async with batch.transaction():
+                rows = await payment_facts_sql.requests_for_update(batch, [request])
+                assert rows == {}  # new: to be inserted
+                await facts.HANDLERS["PaymentRequestStateChanged"](other, event.model_copy(update={"version": 4}))
+                fold = facts_batch.Fold(rows)
+                fold.apply(event)
+                await payment_facts_sql.write_requests(batch, fold.rows.values(), existed=set())
+        assert is_transient(raised.value)
+        assert await other.fetchval("SELECT asp_version FROM payment_requests") == 4  # the other's row is kept
