@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Collection, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
@@ -60,7 +60,8 @@ class RequestInsertedMeanwhile(asyncpg.SerializationError):
 
 async def write_requests(conn: Connection, rows: Iterable[RequestRow], existed: Collection[UUID]) -> None:
     """Write the folded rows in one statement: those read are updated, the others inserted."""
-    records = [{**asdict(r), "existed": r.payment_request_id in existed} for r in rows]
+    # vars(), not asdict(): asdict deep-copies every value, most of the batch's CPU
+    records = [{**vars(r), "existed": r.payment_request_id in existed} for r in rows]
     if not records:
         return
     inserted = await conn.fetchval(
