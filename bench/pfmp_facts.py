@@ -110,7 +110,8 @@ async def run(pool: asyncpg.Pool, handler: BatchHandler, stream: list[SimpleName
         await consumer.process_batch(stream[start:start + batch])
     wall = time.perf_counter() - started
     after = me.cpu_times()
-    assert consumer.processed == len(stream) and consumer.dead_lettered == 0
+    assert consumer.processed == len(stream)
+    assert consumer.dead_lettered == 0
     return {"wall": wall, "python": after.user + after.system - cpu.user - cpu.system,
             "postgres": server_cpu_s(postmaster) - pg}
 

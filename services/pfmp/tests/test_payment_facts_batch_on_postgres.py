@@ -165,7 +165,7 @@ async def test_batches_leave_the_state_the_events_in_order_leave(
                 await facts_batch.on_batch(conn, events[start:start + size])
             start += size
     expected, got = await _tables(one_by_one), await _tables(batched)
-    assert len(expected["payment_requests"]) > 100 and expected["stale_events"]  # the stream covers the rules
+    assert len(expected["payment_requests"]) > 100  # the stream covers the rules
     assert {r["event_type"] for r in expected["stale_events"]} >= {
         "PaymentRequested", "PaymentRequestBlocked", "PaymentRequestSent", "PaymentRequestStateChanged"}
     for table in TABLES:
@@ -213,14 +213,13 @@ async def test_a_request_another_transaction_inserts_meanwhile_retries_the_batch
     request, pfmp = uuid.uuid4(), uuid.uuid4()
     event = PaymentRequestStateChanged(producer="asp-gateway", payment_request_id=request, pfmp_id=pfmp,
                                        student_id=uuid.uuid4(), state="integrated", version=3, occurred_at=START)
-    async with pool.acquire() as batch, pool.acquire() as other:
+    async with pool.acquire() as batch, pool.acquire() as other, batch.transaction():
+        rows = await payment_facts_sql.requests_for_update(batch, [request])
+        assert rows == {}  # new: to be inserted
+        await facts.HANDLERS["PaymentRequestStateChanged"](other, event.model_copy(update={"version": 4}))
+        fold = facts_batch.Fold(rows)
+        fold.apply(event)
         with pytest.raises(payment_facts_sql.RequestInsertedMeanwhile) as raised:
-            async with batch.transaction():
-                rows = await payment_facts_sql.requests_for_update(batch, [request])
-                assert rows == {}  # new: to be inserted
-                await facts.HANDLERS["PaymentRequestStateChanged"](other, event.model_copy(update={"version": 4}))
-                fold = facts_batch.Fold(rows)
-                fold.apply(event)
-                await payment_facts_sql.write_requests(batch, fold.rows.values(), existed=set())
+            await payment_facts_sql.write_requests(batch, fold.rows.values(), existed=set())
         assert is_transient(raised.value)
         assert await other.fetchval("SELECT asp_version FROM payment_requests") == 4  # the other's row is kept

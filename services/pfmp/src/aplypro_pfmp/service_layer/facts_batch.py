@@ -33,7 +33,7 @@ _KNOWN_TO_ASP = ("integrated", "paid", "unpaid")  # as lifecycle_sql.gateway_sta
 
 def is_newer(held: int, version: int) -> bool:
     """lifecycle_sql._NEWER: newer than the version held; 0 (an unversioned v1 event) over nothing or another 0."""
-    return held < version or version == 0 and held <= 0
+    return held < version or (version == 0 and held <= 0)
 
 
 class Fold:
