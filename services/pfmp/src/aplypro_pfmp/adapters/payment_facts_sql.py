@@ -5,7 +5,6 @@ by service_layer.facts_batch."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+import pydantic_core
 from aplypro_servicekit.db import Connection
 
 
@@ -70,7 +70,7 @@ async def write_requests(conn: Connection, rows: Iterable[RequestRow], existed: 
         "  WHERE u.existed AND r.payment_request_id = u.payment_request_id), "
         f"inserted AS (INSERT INTO payment_requests ({_LIST}) SELECT {_LIST} FROM u WHERE NOT u.existed "
         "  ON CONFLICT DO NOTHING RETURNING 1) "
-        "SELECT count(*) FROM inserted", json.dumps(records, default=str))
+        "SELECT count(*) FROM inserted", pydantic_core.to_json(records).decode())  # UUIDs, datetimes: in Rust
     if inserted != sum(not r["existed"] for r in records):
         raise RequestInsertedMeanwhile("a payment request was inserted by another transaction; batch retried")
 
