@@ -88,7 +88,7 @@ def server_cpu_s(postmaster: int | None) -> float:
     try:
         root = psutil.Process(postmaster)
         own = root.cpu_times()
-        total = own.children_user + own.children_system
+        total: float = own.children_user + own.children_system
         for process in [root, *root.children(recursive=True)]:
             try:
                 times = process.cpu_times()
