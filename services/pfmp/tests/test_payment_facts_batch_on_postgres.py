@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
@@ -22,10 +23,14 @@ from aplypro_contracts import (
     PaymentRequestSent,
     PaymentRequestStateChanged,
     SchoolingPriced,
+    default_registry,
+    to_wire,
 )
+from aplypro_contracts.topics import ASP_EVENTS
 from aplypro_pfmp.adapters import payment_facts_sql
 from aplypro_pfmp.config import PfmpSettings
 from aplypro_pfmp.service_layer import facts, facts_batch
+from aplypro_servicekit.consumer import EventConsumer
 from aplypro_servicekit.db import create_pool, migrate
 from aplypro_servicekit.deadletter import is_transient
 
@@ -223,3 +228,28 @@ async def test_a_request_another_transaction_inserts_meanwhile_retries_the_batch
             await payment_facts_sql.write_requests(batch, fold.rows.values(), existed=set())
         assert is_transient(raised.value)
         assert await other.fetchval("SELECT asp_version FROM payment_requests") == 4  # the other's row is kept
+
+
+async def test_a_poisoned_event_is_dead_lettered_alone_and_the_rest_of_its_batch_applied(
+    pools: tuple[asyncpg.Pool, asyncpg.Pool]
+) -> None:
+    """An ASP amount with a fraction of a cent fails the fold as it fails its handler: the consumer replays the
+    batch event by event, so that event alone is dead-lettered and the others are applied as the fold would."""
+    _, pool = pools
+    student = uuid.uuid4()
+    good, bad = uuid.uuid4(), uuid.uuid4()
+    events = [PaymentRequestStateChanged(producer="asp-gateway", payment_request_id=request, pfmp_id=uuid.uuid4(),
+                                         student_id=student, state="paid", paid_amount=amount, version=4)
+              for request, amount in ((good, Decimal("150.00")), (bad, Decimal("150.005")))]
+    records = []
+    for offset, event in enumerate(events):
+        body, headers = to_wire(event)
+        records.append(SimpleNamespace(topic=ASP_EVENTS, partition=0, offset=offset, key=str(student).encode(),
+                                       value=body, headers=list(headers.items())))
+    consumer = EventConsumer(name=facts.CONSUMER, service="pfmp", pool=pool, registry=default_registry(),
+                             handlers=facts.HANDLERS, batch_handler=facts_batch.on_batch)
+    await consumer.process_batch(records)
+    assert (consumer.processed, consumer.dead_lettered) == (1, 1)
+    async with pool.acquire() as conn:
+        rows = {r["payment_request_id"]: r["paid_cents"] for r in await conn.fetch("SELECT * FROM payment_requests")}
+    assert rows == {good: 15000}
