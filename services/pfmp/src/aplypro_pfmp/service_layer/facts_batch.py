@@ -18,7 +18,7 @@ from aplypro_contracts import (
 from aplypro_servicekit import tracing
 from aplypro_servicekit.db import Connection
 
-from aplypro_pfmp.adapters import indicator_facts_sql, payment_facts_sql
+from aplypro_pfmp.adapters import indicator_facts_sql, payment_facts_sql, payments_sql
 from aplypro_pfmp.adapters.payment_facts_sql import RequestRow
 from aplypro_pfmp.service_layer import facts
 
@@ -100,14 +100,18 @@ class Fold:
 
 
 async def on_batch(conn: Connection, events: list[Any]) -> None:
-    """The batch's payment events folded (one locked read, one write per table); its other events
-    (documents, amounts, barèmes) through their per-event handlers in batch order. Both orders give the same
-    state: the others never read nor write payment_requests or pfmps_known_to_asp, and the only table both
-    write, stale_events, only adds counts."""
+    """The batch's payment events folded (one locked read, one write per table), its computed amounts in one
+    statement; its other events (documents, barèmes: a DA's issue reads the barème, so they keep their order)
+    through their per-event handlers in batch order. The three groups give the state they give in batch order:
+    none reads or writes another's tables, but for stale_events, where each only adds counts."""
     for event in events:
-        if event.event_type not in FOLDED:
+        if event.event_type not in FOLDED and event.event_type != "AmountComputed":
             with tracing.handling(event.event_id):
                 await facts.HANDLERS[event.event_type](conn, event)
+    # Each PFMP's computed amount: its own table, newest by time, nothing counted
+    amounts = [(e.pfmp_id, e.amount_cents, e.occurred_at) for e in events if e.event_type == "AmountComputed"]
+    if dropped := await payments_sql.amounts_computed(conn, amounts):
+        log.info("stale_events_dropped", AmountComputed=dropped)
     folded = [e for e in events if e.event_type in FOLDED]
     if not folded:
         return
