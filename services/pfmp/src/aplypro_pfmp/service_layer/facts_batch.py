@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Any
+from uuid import UUID
 
 import structlog
 from aplypro_contracts import (
@@ -24,8 +25,8 @@ from aplypro_pfmp.service_layer import facts
 
 log = structlog.get_logger(__name__)
 
-PaymentEvent = PaymentRequested | PaymentRequestBlocked | PaymentRequestSent | PaymentRequestStateChanged \
-    | PaymentRequestHeld
+PaymentEvent = (PaymentRequested | PaymentRequestBlocked | PaymentRequestSent | PaymentRequestStateChanged
+                | PaymentRequestHeld)
 FOLDED = frozenset({"PaymentRequested", "PaymentRequestBlocked", "PaymentRequestSent",
                     "PaymentRequestStateChanged", "PaymentRequestHeld"})
 _KNOWN_TO_ASP = ("integrated", "paid", "unpaid")  # as lifecycle_sql.gateway_state
@@ -39,10 +40,10 @@ def is_newer(held: int, version: int) -> bool:
 class Fold:
     """The batch's requests in memory, and what the per-event handlers would also have written."""
 
-    def __init__(self, rows: dict[Any, RequestRow]) -> None:
-        self.rows = rows
-        self.changed: set[Any] = set()
-        self.known_to_asp: set[Any] = set()
+    def __init__(self, rows: dict[UUID, RequestRow]) -> None:
+        self.rows = rows  # the rows read, then those the batch inserts
+        self.changed: set[UUID] = set()
+        self.known_to_asp: set[UUID] = set()
         self.stale: Counter[str] = Counter()
 
     def _row(self, event: PaymentEvent) -> RequestRow:
