@@ -52,6 +52,24 @@ async def amount_computed(conn: Connection, pfmp_id: UUID, amount_cents: int | N
     return applied is not None
 
 
+async def amounts_computed(conn: Connection, computed: Sequence[tuple[UUID, int | None, datetime]]) -> int:
+    """`amount_computed` for a batch's (PFMP, amount, time) in order, in one statement: each PFMP's newest,
+    the first of equal times (a later one of the same time is not newer), over the one held if newer. Returns
+    how many were not applied (older than, or as old as, a newer one of the PFMP)."""
+    if not computed:
+        return 0
+    ids, amounts, times = zip(*computed, strict=True)
+    applied = await conn.fetchval(
+        "WITH newest AS (SELECT DISTINCT ON (pfmp_id) pfmp_id, amount_cents, computed_at "
+        "  FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[]) WITH ORDINALITY AS c(pfmp_id, amount_cents, "
+        "  computed_at, n) ORDER BY pfmp_id, computed_at DESC, n), "
+        "written AS (INSERT INTO pfmp_amounts SELECT * FROM newest ON CONFLICT (pfmp_id) DO UPDATE "
+        "  SET amount_cents = EXCLUDED.amount_cents, computed_at = EXCLUDED.computed_at "
+        "  WHERE pfmp_amounts.computed_at < EXCLUDED.computed_at RETURNING 1) "
+        "SELECT count(*) FROM written", list(ids), list(amounts), list(times))
+    return len(computed) - int(applied)
+
+
 # A request's state and keys as pages show them: the gateway's newest event wins over the calculator's (the
 # request left it); among the gateway's, a hold newer than its last state is current.
 _STATE = ("CASE WHEN r.held_version > r.asp_version THEN 'incomplete' "

@@ -10,11 +10,11 @@ from aplypro_contracts.topics import (
     PFMP_EVENTS,
     STUDENTS_EVENTS,
 )
-from aplypro_servicekit.consumer import EventHandler, in_batch_order
+from aplypro_servicekit.consumer import EventHandler
 from aplypro_servicekit.runtime import ServiceSpec, Subscription
 
 from aplypro_pfmp.config import PfmpSettings
-from aplypro_pfmp.service_layer import facts, projection, projection_batch
+from aplypro_pfmp.service_layer import facts, facts_batch, projection, projection_batch
 
 
 def build_spec(settings: PfmpSettings) -> ServiceSpec:
@@ -26,7 +26,8 @@ def build_spec(settings: PfmpSettings) -> ServiceSpec:
                                         "EstablishmentRegistered": projection.on_establishment_registered,
                                         "StudentsMerged": projection.on_students_merged}
     # Both consumers apply a batch under one savepoint (a savepoint per event held them to a few hundred events a
-    # second, about 3 million of them in a national import); the students projection's state events folded.
+    # second, about 3 million of them in a national import), each folded, a few statements a batch: the students
+    # projection's state events (projection_batch), the payment facts (facts_batch.on_batch).
     return ServiceSpec(
         name="pfmp",
         schema=settings.db_schema("pfmp"),
@@ -40,6 +41,6 @@ def build_spec(settings: PfmpSettings) -> ServiceSpec:
         ), Subscription(
             # Payment-request states lock edits and deletions; DAs gate validation (lifecycles.md §1).
             topics=[CALCULATOR_EVENTS, ASP_EVENTS, DOCUMENTS_EVENTS], consumer_name=facts.CONSUMER,
-            handlers=facts.HANDLERS, batch_handler=in_batch_order(facts.HANDLERS),
+            handlers=facts.HANDLERS, batch_handler=facts_batch.on_batch,
         )],
     )
