@@ -109,10 +109,10 @@ class World:
         return self.disorder(own)
 
     def disorder(self, own: list[Envelope]) -> list[Envelope]:
-        for _ in range(self.rng.randint(0, 2)):  # a replayed copy, later
+        for _ in range(self.rng.randint(0, 2)):  # a replayed copy, later (published again: another time)
             original = self.rng.randrange(len(own))
             own.insert(self.rng.randint(original + 1, len(own)), own[original].model_copy(
-                update={"event_id": uuid.uuid4()}))
+                update={"event_id": uuid.uuid4(), "occurred_at": self.at()}))
         for i in range(len(own) - 1):  # out of order
             if self.rng.random() < 0.25:
                 own[i], own[i + 1] = own[i + 1], own[i]
