@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 from aplypro_contracts import (
+    Envelope,
     LiquidationIssueRequested,
     PaymentRequested,
     PfmpRecorded,
@@ -23,7 +24,7 @@ from aplypro_contracts import (
     SchoolingHiddenChanged,
     StudentRegistered,
 )
-from aplypro_contracts import Envelope
+from aplypro_contracts.examples import examples
 from aplypro_documents.entrypoints.service import build_spec
 from aplypro_documents.service_layer import projection_batch
 from aplypro_servicekit.consumer import EventHandler
@@ -148,8 +149,6 @@ class World:
 
 
 def _template_student() -> dict[str, Any]:
-    from aplypro_contracts.examples import examples
-
     return next(e for e in examples() if e.event_type == "StudentRegistered").model_dump()
 
 
@@ -223,7 +222,14 @@ def stream(seed: int) -> tuple[World, list[Envelope]]:
     streams += [world.pfmp_stream(s, sc, p, rank) for s, scs in world.schoolings.items() for sc in scs
                 for rank, p in enumerate(world.pfmps[sc], 1)]
     streams += [world.student_stream(s) for s in world.students] + [world.unknown() for _ in range(3)]
-    return world, interleave(rng, streams)
+    events = interleave(rng, streams)
+    # A barème change the calculator publishes in one go: a run of SchoolingPriced, a schooling twice at times.
+    run = [priced(s, sc, is_priced=rng.random() < 0.7) for s, scs in world.schoolings.items() for sc in scs
+           if rng.random() < 0.6] + [priced(uuid.uuid4(), uuid.uuid4())]
+    run += [rng.choice(run).model_copy(update={"event_id": uuid.uuid4(), "priced": False, "daily_rate_cents": None,
+                                               "yearly_cap_cents": None}) for _ in range(5)]
+    at = rng.randrange(len(events))
+    return world, events[:at] + run + events[at:]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
@@ -254,7 +260,7 @@ async def test_the_batch_handler_leaves_the_state_the_per_event_handlers_leave(
         assert found[table] == expected[table], table
 
 
-async def test_a_batch_of_liquidation_inputs_takes_a_bounded_number_of_statements(pool: asyncpg.Pool) -> None:
+async def test_a_batch_of_liquidation_inputs_or_barèmes_takes_a_bounded_number_of_statements(pool: asyncpg.Pool) -> None:
     _, events = stream(7)
     folded = [e for e in events if e.event_type in projection_batch.FOLDED]
     assert len(folded) > 500
@@ -268,5 +274,11 @@ async def test_a_batch_of_liquidation_inputs_takes_a_bounded_number_of_statement
         async with conn.transaction():
             await apply(conn, folded[500:])  # rows held now: updates and stale events too
         work = [s for s in statements if s.strip(" ;").upper() not in ("BEGIN", "COMMIT")]
+        statements.clear()
+        barèmes = [priced(uuid.uuid4(), uuid.uuid4(), is_priced=n % 3 > 0) for n in range(500)]
+        async with conn.transaction():
+            await apply(conn, barèmes)
+        pricing = [s for s in statements if s.strip(" ;").upper() not in ("BEGIN", "COMMIT")]
     # Read and write the accounts and the PFMPs, insert the requests, queue, count the stale ones.
     assert len(work) == 7, work
+    assert len(pricing) == 2, pricing  # the barèmes written, the DAs queued

@@ -98,3 +98,14 @@ async def count_stale(conn: Connection, dropped: Counter[str]) -> None:
             "DO UPDATE SET dropped = stale_events.dropped + EXCLUDED.dropped",
             list(dropped), list(dropped.values()),
         )
+
+
+async def set_pricings(conn: Connection, rows: list[tuple[UUID, bool, int | None, int | None]]) -> None:
+    """postgres.set_pricing for many schoolings, one row each (the batch's last barème of each)."""
+    if rows:
+        await conn.execute(
+            "INSERT INTO pricing SELECT * FROM unnest($1::uuid[], $2::boolean[], $3::int[], $4::int[]) "
+            "ON CONFLICT (schooling_id) DO UPDATE SET priced = EXCLUDED.priced, "
+            "daily_rate_cents = EXCLUDED.daily_rate_cents, yearly_cap_cents = EXCLUDED.yearly_cap_cents",
+            *(list(column) for column in zip(*rows, strict=True)),
+        )

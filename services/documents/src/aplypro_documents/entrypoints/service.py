@@ -15,9 +15,9 @@ from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 
 from aplypro_documents.config import DocumentsSettings
 from aplypro_documents.entrypoints.gauges import documents_gauges
+from aplypro_documents.service_layer import projection_batch
 from aplypro_documents.service_layer.asp_commands import on_liquidation_requested
 from aplypro_documents.service_layer.director_commands import DirectorCommands
-from aplypro_documents.service_layer import projection_batch
 from aplypro_documents.service_layer.projection import Projection
 
 

@@ -9,8 +9,14 @@ version 0, by recording time for bank accounts; a validation date kept once know
 an id kept), the changed rows written back in one statement a table, the états liquidatifs queued in one, the
 stale counters in one.
 
+The calculator's barèmes (SchoolingPriced) come in long runs: a run of them is applied at once (the last barème of
+each schooling written, a DA queued for each one priced, as the per-event handler queues it: between two
+barèmes nothing else changes what that queueing reads, the issued DAs and the hidden schoolings), and written
+before any other per-event handler runs, since those read the barème (a schooling's decision state) or the
+queued DAs.
+
 The other events keep their per-event handlers, applied in batch order as they come. The student, schooling,
-barème, hidden-schooling and director-command handlers (DecisionIssueRequested, DecisionAbrogationRequested,
+hidden-schooling and director-command handlers (DecisionIssueRequested, DecisionAbrogationRequested,
 DecisionWithdrawalRequested) neither read nor write what the fold does (ribs, pfmps, payment_requests, the
 queued états liquidatifs; the stale counters only add up), so whether they run before or after the fold's writes
 cannot change either outcome. A LiquidationIssueRequested reads the payment requests and PFMPs and queues an état
@@ -24,10 +30,19 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from aplypro_contracts import PaymentRequested, PfmpRecorded, PfmpRectified, PfmpValidated, RibArchived, RibRecorded
+from aplypro_contracts import (
+    PaymentRequested,
+    PfmpRecorded,
+    PfmpRectified,
+    PfmpValidated,
+    RibArchived,
+    RibRecorded,
+    SchoolingPriced,
+)
 from aplypro_servicekit.consumer import BatchHandler, EventHandler
 from aplypro_servicekit.db import Connection
 
+from aplypro_documents.adapters import postgres
 from aplypro_documents.adapters import postgres_liquidation_batch as sql
 from aplypro_documents.adapters.postgres_liquidation_batch import Row
 from aplypro_documents.service_layer.content import PARIS
@@ -44,14 +59,21 @@ def batch_handler(handlers: dict[str, EventHandler]) -> BatchHandler:
 
     async def apply(conn: Connection, events: list[Any]) -> None:
         folded: list[Any] = []
+        priced: list[SchoolingPriced] = []
         for event in events:
             if event.event_type in FOLDED:
                 folded.append(event)
                 continue
+            if isinstance(event, SchoolingPriced):
+                priced.append(event)
+                continue
+            await pricings(conn, priced)  # every per-event handler may read the barème or the queued DAs
+            priced = []
             if event.event_type in BARRIERS:
                 await fold(conn, folded)
                 folded = []
             await handlers[event.event_type](conn, event)
+        await pricings(conn, priced)
         await fold(conn, folded)
 
     return apply
@@ -69,6 +91,15 @@ async def fold(conn: Connection, events: list[Any]) -> None:
     if requests:
         await _payment_requests(conn, requests)
     await sql.count_stale(conn, stale)
+
+
+async def pricings(conn: Connection, events: list[SchoolingPriced]) -> None:
+    """projection.on_schooling_priced for a run of barèmes with nothing else between them."""
+    if not events:
+        return
+    last = {e.schooling_id: (e.schooling_id, e.priced, e.daily_rate_cents, e.yearly_cap_cents) for e in events}
+    await sql.set_pricings(conn, list(last.values()))
+    await postgres.enqueue_attribution(conn, list(dict.fromkeys(e.schooling_id for e in events if e.priced)))
 
 
 def _stale(stale: Counter[str], event_type: str, aggregate_id: UUID, version: int) -> None:
@@ -117,7 +148,7 @@ async def _pfmps(conn: Connection, events: list[PfmpRecorded | PfmpRectified | P
         state: Row = {**pfmp.model_dump(include=set(sql.PFMP_COLUMNS)), "validated_on": validated_on}
         if row is None:
             held[pfmp.pfmp_id] = state
-        elif row["version"] < pfmp.version or pfmp.version == 0 and row["version"] == 0:  # newer_than
+        elif row["version"] < pfmp.version or (pfmp.version == 0 and row["version"] == 0):  # newer_than
             # The schooling and student it was first recorded with stay; a validation date, once known, too.
             held[pfmp.pfmp_id] = {**state, "schooling_id": row["schooling_id"], "student_id": row["student_id"],
                                   "validated_on": row["validated_on"] or validated_on}
