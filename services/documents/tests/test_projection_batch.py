@@ -225,7 +225,7 @@ def stream(seed: int) -> tuple[World, list[Envelope]]:
     events = interleave(rng, streams)
     # A barème change the calculator publishes in one go: a run of SchoolingPriced, a schooling twice at times.
     run = [priced(s, sc, is_priced=rng.random() < 0.7) for s, scs in world.schoolings.items() for sc in scs
-           if rng.random() < 0.6] + [priced(uuid.uuid4(), uuid.uuid4())]
+           if rng.random() < 0.6] + [priced(uuid.uuid4(), uuid.uuid4(), is_priced=n % 2 > 0) for n in range(4)]
     run += [rng.choice(run).model_copy(update={"event_id": uuid.uuid4(), "priced": False, "daily_rate_cents": None,
                                                "yearly_cap_cents": None}) for _ in range(5)]
     at = rng.randrange(len(events))
