@@ -75,7 +75,7 @@ class World:
         return 0 if unversioned else n
 
     def rib_stream(self, student: uuid.UUID) -> list[Envelope]:
-        rng, own = self.rng, []
+        rng, own = self.rng, list[Envelope]()
         uai, unversioned = rng.choice(UAIS), rng.random() < 0.2
         for n in range(1, rng.randint(2, 4)):
             rib_id = uuid.uuid4()
@@ -90,13 +90,14 @@ class World:
         return self.disorder(own)
 
     def pfmp_stream(self, student: uuid.UUID, schooling: uuid.UUID, pfmp_id: uuid.UUID, rank: int) -> list[Envelope]:
-        rng, own = self.rng, []
+        rng, own = self.rng, list[Envelope]()
         unversioned = rng.random() < 0.2
         start = date(2025, 10, 1) + timedelta(days=30 * rank)
-        for n, kind in enumerate([PfmpRecorded, PfmpValidated, PfmpRectified][:rng.randint(1, 3)], 1):
+        stages = [(PfmpRecorded, "completed"), (PfmpValidated, "validated"), (PfmpRectified, "rectified")]
+        for n, (kind, status) in enumerate(stages[:rng.randint(1, 3)], 1):
             state = PfmpState(pfmp_id=pfmp_id, schooling_id=schooling, student_id=student, start_date=start,
                               end_date=start + timedelta(days=rng.choice([9, 13])), day_count=10,
-                              status={PfmpRecorded: "completed", PfmpValidated: "validated"}.get(kind, "rectified"),
+                              status=status,
                               created_seq=rank, rank=rank, deleted=rng.random() < 0.1,
                               version=self.version(unversioned, n))
             extra = {"initiated_by": "user", "requested_by": "user-1"} if kind is PfmpRectified else {}
@@ -122,7 +123,7 @@ class World:
     def student_stream(self, student: uuid.UUID) -> list[Envelope]:
         """The events the fold leaves to the per-event handlers: identity, schoolings, barème, hiding, the
         ministry's requests for an état liquidatif (the barrier)."""
-        rng, own = self.rng, []
+        rng, own = self.rng, list[Envelope]()
         own.append(StudentRegistered.model_validate({**_template_student(), "student_id": student,
                                                      "event_id": uuid.uuid4(), "version": 1}))
         for schooling in self.schoolings[student]:
