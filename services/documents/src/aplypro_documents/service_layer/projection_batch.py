@@ -84,6 +84,8 @@ async def fold(conn: Connection, events: list[Any]) -> None:
     ribs = [e for e in events if isinstance(e, RibRecorded | RibArchived)]
     pfmps = [e for e in events if isinstance(e, PfmpRecorded | PfmpRectified | PfmpValidated)]
     requests = [e for e in events if isinstance(e, PaymentRequested)]
+    if len(ribs) + len(pfmps) + len(requests) != len(events):  # a model the fold does not know: never dropped
+        raise TypeError("an event of a folded type is not of its current model")  # the batch replays per event
     if ribs:
         await _ribs(conn, ribs, stale)
     if pfmps:
