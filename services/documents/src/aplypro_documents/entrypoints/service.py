@@ -10,11 +10,12 @@ from aplypro_contracts.topics import (
     STUDENTS_EVENTS,
     STUDENTS_RIBS,
 )
-from aplypro_servicekit.consumer import EventHandler, in_batch_order
+from aplypro_servicekit.consumer import EventHandler
 from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 
 from aplypro_documents.config import DocumentsSettings
 from aplypro_documents.entrypoints.gauges import documents_gauges
+from aplypro_documents.service_layer import projection_batch
 from aplypro_documents.service_layer.asp_commands import on_liquidation_requested
 from aplypro_documents.service_layer.director_commands import DirectorCommands
 from aplypro_documents.service_layer.projection import Projection
@@ -74,7 +75,7 @@ def build_spec(settings: DocumentsSettings) -> ServiceSpec:
         # complete (a payment request may come before its PFMP's dates or the student's bank account).
         subscriptions=[Subscription(
             topics=[STUDENTS_EVENTS, STUDENTS_RIBS, PFMP_EVENTS, CALCULATOR_EVENTS], consumer_name="decisions",
-            handlers=handlers, batch_handler=in_batch_order(handlers),
+            handlers=handlers, batch_handler=projection_batch.batch_handler(handlers),
         )],
         background=[render_decisions],
         gauges=documents_gauges(settings.render_attempts),

@@ -1,0 +1,285 @@
+"""The decisions consumer's batch handler (`projection_batch`) leaves the database as the per-event handlers
+applied in order would, in a bounded number of statements whatever the batch's size."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from aplypro_contracts import (
+    Envelope,
+    LiquidationIssueRequested,
+    PaymentRequested,
+    PfmpRecorded,
+    PfmpRectified,
+    PfmpState,
+    PfmpValidated,
+    RibArchived,
+    RibRecorded,
+    SchoolingHiddenChanged,
+    StudentRegistered,
+)
+from aplypro_contracts.examples import examples
+from aplypro_documents.entrypoints.service import build_spec
+from aplypro_documents.service_layer import projection_batch
+from aplypro_servicekit.consumer import EventHandler
+from aplypro_servicekit.db import create_pool, migrate
+
+from .conftest import priced, schooling_opened, settings_for
+
+pytestmark = pytest.mark.integration
+START = datetime(2026, 1, 5, 8, tzinfo=UTC)
+UAIS = ["0999001K", "0999002L", "0999003M"]
+# Columns a run dates itself (DEFAULT now()), or draws at random (a schooling's administrative number).
+NOT_COMPARED = {"administrative_number"}
+
+
+def handlers() -> dict[str, EventHandler]:
+    """The decisions consumer's per-event handlers, as the service wires them."""
+    spec = build_spec(settings_for("unused."))
+    return dict(next(s for s in spec.subscriptions if s.consumer_name == "decisions").handlers)
+
+
+@pytest.fixture
+async def second(database_url: str, namespace: str) -> AsyncIterator[asyncpg.Pool]:
+    """A second documents schema, migrated as the `pool` fixture's."""
+    schema = settings_for(namespace[:-1] + "b.").db_schema("documents")
+    pool = await create_pool(database_url, schema)
+    await migrate(pool, schema, ["aplypro_servicekit", "aplypro_documents"])
+    yield pool
+    await pool.close()
+
+
+class World:
+    """Random but realistic: students with one or two schoolings, two or three PFMPs each, one to three bank
+    accounts over the establishments, payment requests; times on a coarse grid (ties between unversioned bank
+    accounts happen); a fifth of the streams unversioned; replays and swaps; ids nobody knows."""
+
+    def __init__(self, rng: random.Random, students: int) -> None:
+        self.rng = rng
+        self.students = [uuid.uuid4() for _ in range(students)]
+        self.schoolings = {s: [uuid.uuid4() for _ in range(rng.choice([1, 1, 2]))] for s in self.students}
+        self.pfmps = {sc: [uuid.uuid4() for _ in range(rng.randint(1, 3))]
+                      for scs in self.schoolings.values() for sc in scs}
+        self.ribs: list[uuid.UUID] = []
+
+    def at(self) -> datetime:
+        return START + timedelta(minutes=self.rng.randint(0, 30))
+
+    def version(self, unversioned: bool, n: int) -> int:
+        return 0 if unversioned else n
+
+    def rib_stream(self, student: uuid.UUID) -> list[Envelope]:
+        rng, own = self.rng, list[Envelope]()
+        uai, unversioned = rng.choice(UAIS), rng.random() < 0.2
+        for n in range(1, rng.randint(2, 4)):
+            rib_id = uuid.uuid4()
+            self.ribs.append(rib_id)
+            own.append(RibRecorded(producer="students", occurred_at=self.at(), rib_id=rib_id, student_id=student,
+                                   establishment_uai=uai, owner_type=rng.choice(["personal", "other_person"]),
+                                   holder_name=rng.choice(["A B", "C D"]), iban=f"FR76{rng.randint(0, 9) * 10**20}",
+                                   bic="AGRIFRPP", version=self.version(unversioned, n)))
+            if rng.random() < 0.5:  # replaced: the old one archived (its version, or a later one)
+                own.append(RibArchived(producer="students", occurred_at=self.at(), rib_id=rib_id, student_id=student,
+                                       establishment_uai=uai, version=self.version(unversioned, n + rng.randint(0, 1))))
+        return self.disorder(own)
+
+    def pfmp_stream(self, student: uuid.UUID, schooling: uuid.UUID, pfmp_id: uuid.UUID, rank: int) -> list[Envelope]:
+        rng, own = self.rng, list[Envelope]()
+        unversioned = rng.random() < 0.2
+        start = date(2025, 10, 1) + timedelta(days=30 * rank)
+        stages = [(PfmpRecorded, "completed"), (PfmpValidated, "validated"), (PfmpRectified, "rectified")]
+        for n, (kind, status) in enumerate(stages[:rng.randint(1, 3)], 1):
+            state = PfmpState(pfmp_id=pfmp_id, schooling_id=schooling, student_id=student, start_date=start,
+                              end_date=start + timedelta(days=rng.choice([9, 13])), day_count=10,
+                              status=status,
+                              created_seq=rank, rank=rank, deleted=rng.random() < 0.1,
+                              version=self.version(unversioned, n))
+            extra = {"initiated_by": "user", "requested_by": "user-1"} if kind is PfmpRectified else {}
+            own.append(kind(producer="pfmp", occurred_at=self.at() + timedelta(days=rng.choice([0, 0, 1])),
+                            pfmp=state, **extra))
+            if rng.random() < 0.3 and n > 1:  # requested once validated
+                own.append(PaymentRequested(producer="calculator", occurred_at=self.at(), payment_request_id=uuid.uuid4(),
+                                            pfmp_id=pfmp_id, schooling_id=schooling, student_id=student,
+                                            amount_cents=rng.randint(0, 900) * 100, day_count=10, pfmp_rank=rank,
+                                            version=1))
+        return self.disorder(own)
+
+    def disorder(self, own: list[Envelope]) -> list[Envelope]:
+        for _ in range(self.rng.randint(0, 2)):  # a replayed copy, later (published again: another time)
+            original = self.rng.randrange(len(own))
+            own.insert(self.rng.randint(original + 1, len(own)), own[original].model_copy(
+                update={"event_id": uuid.uuid4(), "occurred_at": self.at()}))
+        for i in range(len(own) - 1):  # out of order
+            if self.rng.random() < 0.25:
+                own[i], own[i + 1] = own[i + 1], own[i]
+        return own
+
+    def student_stream(self, student: uuid.UUID) -> list[Envelope]:
+        """The events the fold leaves to the per-event handlers: identity, schoolings, barème, hiding, the
+        ministry's requests for an état liquidatif (the barrier)."""
+        rng, own = self.rng, list[Envelope]()
+        own.append(StudentRegistered.model_validate({**_template_student(), "student_id": student,
+                                                     "event_id": uuid.uuid4(), "version": 1}))
+        for schooling in self.schoolings[student]:
+            own.append(schooling_opened(student, schooling, start=date(2025, 9, 1),
+                                        end=rng.choice([None, date(2026, 2, 1)])))
+            own.append(priced(student, schooling, is_priced=rng.random() < 0.9))
+            if rng.random() < 0.2:
+                own.append(SchoolingHiddenChanged(producer="students", schooling_id=schooling, student_id=student,
+                                                  hidden=rng.random() < 0.5, version=rng.randint(1, 3)))
+            for _ in range(rng.randint(0, 2)):
+                own.append(LiquidationIssueRequested(producer="pfmp", schooling_id=schooling, student_id=student,
+                                                     requested_by="user-9"))
+        return own
+
+    def unknown(self) -> list[Envelope]:
+        """Events about rows nobody holds: an archived RIB never recorded, a payment request whose PFMP is
+        unknown."""
+        student, schooling = uuid.uuid4(), uuid.uuid4()
+        return [RibArchived(producer="students", rib_id=uuid.uuid4(), student_id=student, establishment_uai=UAIS[0],
+                            version=2),
+                PaymentRequested(producer="calculator", payment_request_id=uuid.uuid4(), pfmp_id=uuid.uuid4(),
+                                 schooling_id=schooling, student_id=student, amount_cents=100, day_count=1,
+                                 pfmp_rank=1, version=1)]
+
+
+def _template_student() -> dict[str, Any]:
+    return next(e for e in examples() if e.event_type == "StudentRegistered").model_dump()
+
+
+def interleave(rng: random.Random, streams: list[list[Envelope]]) -> list[Envelope]:
+    """One stream of all, each stream's own order kept (as one partition keeps a key's)."""
+    streams = [list(s) for s in streams if s]
+    out: list[Envelope] = []
+    while streams:
+        stream = rng.choice(streams)
+        out.append(stream.pop(0))
+        if not stream:
+            streams.remove(stream)
+    return out
+
+
+async def hold(pool: asyncpg.Pool, world: World, seed: int) -> None:
+    """What earlier batches left: bank accounts, PFMPs (some validated), payment requests, an issued DA for some
+    schoolings, états liquidatifs queued, stale counters."""
+    rng = random.Random(seed)  # the same rows in both schemas
+
+    def new_id() -> uuid.UUID:
+        return uuid.UUID(int=rng.getrandbits(128), version=4)
+
+    async with pool.acquire() as conn, conn.transaction():
+        for student in world.students:
+            if rng.random() < 0.3:
+                await conn.execute("INSERT INTO ribs VALUES ($1, $2, $3, 'personal', 'OLD', 'FR76OLD', 'BIC', $4, $5, "
+                                   "$6)", student, rng.choice(UAIS), rng.choice([*world.ribs, new_id()]),
+                                   START + timedelta(minutes=rng.randint(0, 30)), rng.choice([0, 0, 1, 2]),
+                                   rng.random() < 0.3)
+        for schooling, pfmps in world.pfmps.items():
+            student = next(s for s, scs in world.schoolings.items() if schooling in scs)
+            if rng.random() < 0.5:
+                await conn.execute(
+                    "INSERT INTO documents (document_id, kind, schooling_id, number, version, storage_ref, sha256, "
+                    "size_bytes) VALUES ($1, 'attribution', $2, $3, 1, 'ref', 'sha', 1)",
+                    new_id(), schooling, f"N{schooling.hex[:12]}")
+            if rng.random() < 0.2:
+                await conn.execute("INSERT INTO render_queue (schooling_id, kind, detail) VALUES ($1, 'liquidation', "
+                                   "'{\"requested_by\": \"old\"}')", schooling)
+            for rank, pfmp_id in enumerate(pfmps, 1):
+                if rng.random() < 0.3:
+                    await conn.execute(
+                        "INSERT INTO pfmps VALUES ($1, $2, $3, '2025-10-01', '2025-10-10', 'completed', $4, false, $5, "
+                        "$6, $7)", pfmp_id, schooling, student, rank, rng.choice([None, date(2025, 10, 11)]),
+                        rng.choice([None, "P-1"]), rng.choice([0, 0, 1, 2]))
+                if rng.random() < 0.2:
+                    await conn.execute("INSERT INTO payment_requests VALUES ($1, $2, $3, 100, 1, $4, $5)",
+                                       new_id(), pfmp_id, schooling, rank, START)
+        await conn.execute("INSERT INTO stale_events VALUES ('RibRecorded', 3), ('PfmpValidated', 1)")
+
+
+async def everything(pool: asyncpg.Pool) -> dict[str, list[str]]:
+    """Every table of the schema, rows as sorted text (order of insertion aside), but the columns a run dates
+    itself (`DEFAULT now()`: when each run wrote the row) or draws at random."""
+    columns: dict[str, list[str]] = {}
+    for r in await pool.fetch(
+            "SELECT c.table_name, c.column_name FROM information_schema.columns c JOIN information_schema.tables t "
+            "USING (table_schema, table_name) WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE' "
+            "AND coalesce(c.column_default, '') NOT LIKE '%now()%' ORDER BY c.ordinal_position"):
+        if r["column_name"] not in NOT_COMPARED:
+            columns.setdefault(r["table_name"], []).append(r["column_name"])
+    return {t: sorted(str(tuple(r.values())) for r in await pool.fetch(f"SELECT {', '.join(cs)} FROM {t}"))
+            for t, cs in columns.items() if "migration" not in t}
+
+
+def stream(seed: int) -> tuple[World, list[Envelope]]:
+    rng = random.Random(seed)
+    world = World(rng, 40)
+    streams = [world.rib_stream(s) for s in world.students]
+    streams += [world.pfmp_stream(s, sc, p, rank) for s, scs in world.schoolings.items() for sc in scs
+                for rank, p in enumerate(world.pfmps[sc], 1)]
+    streams += [world.student_stream(s) for s in world.students] + [world.unknown() for _ in range(3)]
+    events = interleave(rng, streams)
+    # A barème change the calculator publishes in one go: a run of SchoolingPriced, a schooling twice at times.
+    run = [priced(s, sc, is_priced=rng.random() < 0.7) for s, scs in world.schoolings.items() for sc in scs
+           if rng.random() < 0.6] + [priced(uuid.uuid4(), uuid.uuid4(), is_priced=n % 2 > 0) for n in range(4)]
+    run += [rng.choice(run).model_copy(update={"event_id": uuid.uuid4(), "priced": False, "daily_rate_cents": None,
+                                               "yearly_cap_cents": None}) for _ in range(5)]
+    at = rng.randrange(len(events))
+    return world, events[:at] + run + events[at:]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
+async def test_the_batch_handler_leaves_the_state_the_per_event_handlers_leave(
+        pool: asyncpg.Pool, second: asyncpg.Pool, seed: int) -> None:
+    world, events = stream(seed)
+    per_event = handlers()
+    for p in (pool, second):
+        await hold(p, world, seed)
+
+    async with pool.acquire() as conn:
+        for event in events:
+            async with conn.transaction():
+                await per_event[event.event_type](conn, event)
+    apply = projection_batch.batch_handler(per_event)
+    rng = random.Random(seed)
+    async with second.acquire() as conn:
+        at = 0
+        while at < len(events):
+            cut = rng.choice([1, 3, 20, 100, 500])
+            async with conn.transaction():
+                await apply(conn, events[at:at + cut])
+            at += cut
+
+    expected, found = await everything(pool), await everything(second)
+    assert sum(len(rows) for t, rows in expected.items() if t in ("ribs", "pfmps", "payment_requests")) > 100
+    for table in expected:
+        assert found[table] == expected[table], table
+
+
+async def test_a_batch_of_liquidation_inputs_or_barèmes_takes_a_bounded_number_of_statements(pool: asyncpg.Pool) -> None:
+    _, events = stream(7)
+    folded = [e for e in events if e.event_type in projection_batch.FOLDED]
+    assert len(folded) > 500
+    apply = projection_batch.batch_handler(handlers())
+    statements: list[str] = []
+    async with pool.acquire() as conn:
+        conn.add_query_logger(lambda record: statements.append(record.query))
+        async with conn.transaction():
+            await apply(conn, folded[:500])
+        statements.clear()
+        async with conn.transaction():
+            await apply(conn, folded[500:])  # rows held now: updates and stale events too
+        work = [s for s in statements if s.strip(" ;").upper() not in ("BEGIN", "COMMIT")]
+        statements.clear()
+        barèmes = [priced(uuid.uuid4(), uuid.uuid4(), is_priced=n % 3 > 0) for n in range(500)]
+        async with conn.transaction():
+            await apply(conn, barèmes)
+        pricing = [s for s in statements if s.strip(" ;").upper() not in ("BEGIN", "COMMIT")]
+    # Read and write the accounts and the PFMPs, insert the requests, queue, count the stale ones.
+    assert len(work) == 7, work
+    assert len(pricing) == 2, pricing  # the barèmes written, the DAs queued
