@@ -280,6 +280,43 @@ async def test_a_batch_of_liquidation_inputs_or_barèmes_takes_a_bounded_number_
         async with conn.transaction():
             await apply(conn, barèmes)
         pricing = [s for s in statements if s.strip(" ;").upper() not in ("BEGIN", "COMMIT")]
-    # Read and write the accounts and the PFMPs, insert the requests, queue, count the stale ones.
-    assert len(work) == 7, work
+    # Read and write the accounts and the PFMPs (rows held updated, new ones inserted: a statement each), insert the
+    # requests, queue, count the stale ones.
+    assert len(work) <= 9, work
     assert len(pricing) == 2, pricing  # the barèmes written, the DAs queued
+
+
+async def test_a_pfmp_another_transaction_inserts_between_the_read_and_the_write_is_never_overwritten(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two lanes (or instances) fold the same new PFMP at once: a merged student's PFMP events come under two keys.
+    The batch that read it as absent must not put its older state over the newer one committed meanwhile: it fails
+    transiently (tried again, it then reads the row locked and finds its event stale)."""
+    student, schooling, pfmp_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+    def recorded(kind: type[PfmpRecorded] | type[PfmpValidated], version: int, status: str) -> Envelope:
+        return kind(producer="pfmp", occurred_at=START + timedelta(days=version), pfmp=PfmpState(
+            pfmp_id=pfmp_id, schooling_id=schooling, student_id=student, start_date=date(2025, 10, 1),
+            end_date=date(2025, 10, 10), day_count=8, status=status, created_seq=1, rank=1, deleted=False,
+            version=version))
+
+    apply = projection_batch.batch_handler(handlers())
+    real_read = projection_batch.sql.pfmps_for_update
+
+    async def read_then_other_lane_commits(conn: Any, ids: list[uuid.UUID]) -> list[dict[str, Any]]:
+        rows = await real_read(conn, ids)  # absent when read...
+        monkeypatch.setattr(projection_batch.sql, "pfmps_for_update", real_read)  # (the other lane reads for real)
+        async with pool.acquire() as other, other.transaction():  # ...then validated by the other lane
+            await apply(other, [recorded(PfmpValidated, 2, "validated")])
+        return rows
+
+    monkeypatch.setattr(projection_batch.sql, "pfmps_for_update", read_then_other_lane_commits)
+    async with pool.acquire() as conn:
+        with pytest.raises(asyncpg.SerializationError):  # transient: the consumer tries the batch again
+            async with conn.transaction():
+                await apply(conn, [recorded(PfmpRecorded, 1, "completed")])
+        async with conn.transaction():  # the retry: the row read locked, the older event stale
+            await apply(conn, [recorded(PfmpRecorded, 1, "completed")])
+        row = await conn.fetchrow("SELECT version, status, validated_on FROM pfmps WHERE pfmp_id = $1", pfmp_id)
+    assert (row["version"], row["status"]) == (2, "validated")
+    assert row["validated_on"] is not None

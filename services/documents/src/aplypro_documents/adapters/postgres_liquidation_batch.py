@@ -10,6 +10,7 @@ from collections import Counter
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from aplypro_servicekit.db import Connection
 
 Row = dict[str, Any]
@@ -37,38 +38,64 @@ async def ribs_for_update(conn: Connection, keys: list[tuple[UUID, str]], rib_id
     accounts too (two index scans, where a filter on the pairs would not use an index beside the RIB ids')."""
     rows = await conn.fetch(
         f"SELECT {', '.join(RIB_COLUMNS)} FROM ribs WHERE student_id = ANY($1::uuid[]) OR rib_id = ANY($2::uuid[]) "
-        "FOR UPDATE",
+        "ORDER BY student_id, establishment_uai FOR UPDATE",  # in key order: two lanes never wait in a cycle
         list(dict.fromkeys(k[0] for k in keys)), rib_ids,
     )
     return [dict(r) for r in rows]
 
 
-async def write_ribs(conn: Connection, rows: list[Row]) -> None:
-    if rows:
-        await conn.execute(
-            f"INSERT INTO ribs ({', '.join(RIB_COLUMNS)}) SELECT * FROM {_unnest(_RIB_TYPES)} "
-            "ON CONFLICT (student_id, establishment_uai) DO UPDATE SET "
-            + ", ".join(f"{c} = EXCLUDED.{c}" for c in RIB_COLUMNS[2:]),
-            *_arrays(rows, RIB_COLUMNS),
-        )
+class InsertedMeanwhile(asyncpg.SerializationError):
+    """A row the batch read as absent was inserted by another transaction (another lane or instance) before the
+    batch wrote it: the batch is tried again (a transient error), and then reads that row locked. Overwriting it
+    could put an older state over a newer one (a merged student's PFMP events come under two keys)."""
+
+
+async def _insert_new(conn: Connection, table: str, columns: tuple[str, ...], types: tuple[str, ...],
+                      rows: list[Row], conflict: str) -> None:
+    if not rows:
+        return
+    inserted = await conn.fetch(
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM {_unnest(types)} "
+        f"ON CONFLICT ({conflict}) DO NOTHING RETURNING 1", *_arrays(rows, columns))
+    if len(inserted) != len(rows):
+        raise InsertedMeanwhile(f"a {table} row was inserted by another transaction; batch retried")
+
+
+async def _update_held(conn: Connection, table: str, columns: tuple[str, ...], types: tuple[str, ...],
+                       rows: list[Row], keys: tuple[str, ...]) -> None:
+    """Rows the batch read FOR UPDATE: still locked, so written back as they are."""
+    if not rows:
+        return
+    sets = ", ".join(f"{c} = u.{c}" for c in columns if c not in keys)
+    match = " AND ".join(f"t.{k} = u.{k}" for k in keys)
+    await conn.execute(f"UPDATE {table} t SET {sets} FROM {_unnest(types)} AS u({', '.join(columns)}) WHERE {match}",
+                       *_arrays(rows, columns))
+
+
+async def write_ribs(conn: Connection, rows: list[Row], held: set[tuple[UUID, str]]) -> None:
+    """The changed accounts: those read locked (`held`, by (student, establishment)) updated, the others inserted."""
+    read = [(r["student_id"], r["establishment_uai"]) in held for r in rows]
+    await _update_held(conn, "ribs", RIB_COLUMNS, _RIB_TYPES, [r for r, was in zip(rows, read, strict=True) if was],
+                       ("student_id", "establishment_uai"))
+    await _insert_new(conn, "ribs", RIB_COLUMNS, _RIB_TYPES, [r for r, was in zip(rows, read, strict=True) if not was],
+                      "student_id, establishment_uai")
 
 
 async def pfmps_for_update(conn: Connection, pfmp_ids: list[UUID]) -> list[Row]:
-    rows = await conn.fetch(f"SELECT {', '.join(PFMP_COLUMNS)} FROM pfmps WHERE pfmp_id = ANY($1::uuid[]) FOR UPDATE",
+    rows = await conn.fetch(f"SELECT {', '.join(PFMP_COLUMNS)} FROM pfmps WHERE pfmp_id = ANY($1::uuid[]) "
+                            "ORDER BY pfmp_id FOR UPDATE",  # in key order: two lanes never wait in a cycle
                             pfmp_ids)
     return [dict(r) for r in rows]
 
 
-async def write_pfmps(conn: Connection, rows: list[Row]) -> None:
-    """Rows as the fold leaves them: a PFMP's schooling and student are the ones it was first recorded with, as
-    upsert_pfmp keeps them; its number (given at issue) is not the projection's to write."""
-    if rows:
-        await conn.execute(
-            f"INSERT INTO pfmps ({', '.join(PFMP_COLUMNS)}) SELECT * FROM {_unnest(_PFMP_TYPES)} "
-            "ON CONFLICT (pfmp_id) DO UPDATE SET "
-            + ", ".join(f"{c} = EXCLUDED.{c}" for c in PFMP_COLUMNS[3:]),
-            *_arrays(rows, PFMP_COLUMNS),
-        )
+async def write_pfmps(conn: Connection, rows: list[Row], held: set[UUID]) -> None:
+    """Rows as the fold leaves them: those read locked (`held`) updated, the others inserted. A PFMP's schooling and
+    student are the ones it was first recorded with, as upsert_pfmp keeps them; its number (given at issue) is not
+    the projection's to write."""
+    await _update_held(conn, "pfmps", PFMP_COLUMNS, _PFMP_TYPES, [r for r in rows if r["pfmp_id"] in held],
+                       ("pfmp_id",))
+    await _insert_new(conn, "pfmps", PFMP_COLUMNS, _PFMP_TYPES, [r for r in rows if r["pfmp_id"] not in held],
+                      "pfmp_id")
 
 
 async def insert_payment_requests(conn: Connection, rows: list[Row]) -> None:
@@ -97,7 +124,7 @@ async def count_stale(conn: Connection, dropped: Counter[str]) -> None:
         await conn.execute(
             "INSERT INTO stale_events SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT (event_type) "
             "DO UPDATE SET dropped = stale_events.dropped + EXCLUDED.dropped",
-            list(dropped), list(dropped.values()),
+            sorted(dropped), [dropped[t] for t in sorted(dropped)],  # in key order, as the reads
         )
 
 

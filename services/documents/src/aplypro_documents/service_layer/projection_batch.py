@@ -114,6 +114,7 @@ async def _ribs(conn: Connection, events: list[RibRecorded | RibArchived], stale
     keys = list({(e.student_id, e.establishment_uai) for e in events if isinstance(e, RibRecorded)})
     archived = list({e.rib_id for e in events if isinstance(e, RibArchived)})
     held = {(r["student_id"], r["establishment_uai"]): r for r in await sql.ribs_for_update(conn, keys, archived)}
+    read = set(held)  # locked: written back by UPDATE; any other key is inserted, and must still be absent
     changed: set[tuple[UUID, str]] = set()
     for event in events:
         if isinstance(event, RibRecorded):
@@ -136,12 +137,13 @@ async def _ribs(conn: Connection, events: list[RibRecorded | RibArchived], stale
                 changed.add(key)
             if not hits:
                 _stale(stale, event.event_type, event.rib_id, event.version)
-    await sql.write_ribs(conn, [held[key] for key in changed])
+    await sql.write_ribs(conn, [held[key] for key in changed], read)
 
 
 async def _pfmps(conn: Connection, events: list[PfmpRecorded | PfmpRectified | PfmpValidated],
                  stale: Counter[str]) -> None:
     held = {r["pfmp_id"]: r for r in await sql.pfmps_for_update(conn, list({e.pfmp.pfmp_id for e in events}))}
+    read = set(held)  # locked: written back by UPDATE; any other PFMP is inserted, and must still be absent
     changed: set[UUID] = set()
     for event in events:
         pfmp = event.pfmp
@@ -158,7 +160,7 @@ async def _pfmps(conn: Connection, events: list[PfmpRecorded | PfmpRectified | P
             _stale(stale, event.event_type, pfmp.pfmp_id, pfmp.version)
             continue
         changed.add(pfmp.pfmp_id)
-    await sql.write_pfmps(conn, [held[pfmp_id] for pfmp_id in changed])
+    await sql.write_pfmps(conn, [held[pfmp_id] for pfmp_id in changed], read)
 
 
 async def _payment_requests(conn: Connection, events: list[PaymentRequested]) -> None:
