@@ -25,6 +25,7 @@ from aplypro_contracts import (
     StudentRegistered,
 )
 from aplypro_contracts.examples import examples
+from aplypro_documents.adapters import postgres_liquidation_batch
 from aplypro_documents.entrypoints.service import build_spec
 from aplypro_documents.service_layer import projection_batch
 from aplypro_servicekit.consumer import EventHandler
@@ -301,16 +302,16 @@ async def test_a_pfmp_another_transaction_inserts_between_the_read_and_the_write
             version=version))
 
     apply = projection_batch.batch_handler(handlers())
-    real_read = projection_batch.sql.pfmps_for_update
+    real_read = postgres_liquidation_batch.pfmps_for_update
 
-    async def read_then_other_lane_commits(conn: Any, ids: list[uuid.UUID]) -> list[dict[str, Any]]:
+    async def read_then_other_lane_commits(conn: Any, ids: list[uuid.UUID]) -> list[postgres_liquidation_batch.Row]:
         rows = await real_read(conn, ids)  # absent when read...
-        monkeypatch.setattr(projection_batch.sql, "pfmps_for_update", real_read)  # (the other lane reads for real)
+        monkeypatch.setattr(postgres_liquidation_batch, "pfmps_for_update", real_read)  # (the other lane reads for real)
         async with pool.acquire() as other, other.transaction():  # ...then validated by the other lane
             await apply(other, [recorded(PfmpValidated, 2, "validated")])
         return rows
 
-    monkeypatch.setattr(projection_batch.sql, "pfmps_for_update", read_then_other_lane_commits)
+    monkeypatch.setattr(postgres_liquidation_batch, "pfmps_for_update", read_then_other_lane_commits)
     async with pool.acquire() as conn:
         with pytest.raises(asyncpg.SerializationError):  # transient: the consumer tries the batch again
             async with conn.transaction():
@@ -318,5 +319,6 @@ async def test_a_pfmp_another_transaction_inserts_between_the_read_and_the_write
         async with conn.transaction():  # the retry: the row read locked, the older event stale
             await apply(conn, [recorded(PfmpRecorded, 1, "completed")])
         row = await conn.fetchrow("SELECT version, status, validated_on FROM pfmps WHERE pfmp_id = $1", pfmp_id)
+    assert row is not None
     assert (row["version"], row["status"]) == (2, "validated")
     assert row["validated_on"] is not None
