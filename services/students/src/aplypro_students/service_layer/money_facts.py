@@ -97,8 +97,12 @@ async def on_batch(conn: Connection, events: list[Any]) -> None:
     """The batch as the handlers above would apply it in order: the two families touch different tables and
     neither reads the other's, so each is folded on its own (requests in batch order, facts as earliest times)."""
     # The registry hands every event as its type's latest model (older versions upcast).
-    await _payment_states(conn, [e for e in events if isinstance(e, PaymentRequestSent | PaymentRequestStateChanged)])
-    await _facts(conn, [e for e in events if isinstance(e, DocumentIssued | DocumentReady | PaymentRequested)])
+    states = [e for e in events if isinstance(e, PaymentRequestSent | PaymentRequestStateChanged)]
+    facts = [e for e in events if isinstance(e, DocumentIssued | DocumentReady | PaymentRequested)]
+    if len(states) + len(facts) != len(events):  # an event in a model neither family knows: nothing is dropped,
+        raise TypeError("an event of the batch is not folded")  # the consumer replays the batch event by event
+    await _payment_states(conn, states)
+    await _facts(conn, facts)
 
 
 async def _payment_states(conn: Connection, events: list[GatewayEvent]) -> None:
