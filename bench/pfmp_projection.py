@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import random
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -32,8 +31,7 @@ from aplypro_contracts.registry import to_wire
 from aplypro_pfmp.config import PfmpSettings
 from aplypro_pfmp.entrypoints.service import build_spec
 from aplypro_pfmp.service_layer import projection_batch
-from aplypro_servicekit.consumer import BatchHandler, in_batch_order
-from students_money_facts import compare, consume, with_database
+from students_money_facts import before_and_after, bench_main
 
 START = datetime(2025, 9, 1, 6, tzinfo=UTC)
 PER_SCHOOL = 25
@@ -83,24 +81,12 @@ async def run(url: str, args: argparse.Namespace) -> None:
     spec = build_spec(PfmpSettings(APLYPRO_TOPIC_NAMESPACE="bench."))
     handlers = dict(next(s for s in spec.subscriptions if s.consumer_name == "students-projection").handlers)
     print(f"students={args.students}")
-
-    def mode(handler: BatchHandler) -> Callable[[], Awaitable[dict[str, float]]]:
-        return lambda: consume(url, service="pfmp", name="students-projection", handlers=handlers,
-                               batch_handler=handler, records=records, batch=args.batch, counts=COUNTS)
-
-    await compare(url, args, records, "pfmp", {"before": mode(in_batch_order(handlers)),
-                                               "after": mode(projection_batch.batch_handler(handlers))})
+    await before_and_after(url, args, records, service="pfmp", name="students-projection", handlers=handlers,
+                           after=projection_batch.batch_handler(handlers), counts=COUNTS)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--students", type=int, default=20000)
-    parser.add_argument("--batch", type=int, default=500, help="records a poll (APLYPRO_CONSUMER_MAX_RECORDS)")
-    parser.add_argument("--stale", type=float, default=0.02, help="share of the events read a second time")
-    parser.add_argument("--mode", choices=["both", "before", "after"], default="both")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    with_database(lambda url: run(url, args))
+    bench_main(__doc__, run, size="students", default=20000, stale_help="share of the events read a second time")
 
 
 if __name__ == "__main__":

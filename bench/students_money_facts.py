@@ -183,6 +183,31 @@ def with_database(run: Callable[[str], Coroutine[Any, Any, None]]) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+async def before_and_after(url: str, args: argparse.Namespace, records: list[ConsumerRecord[bytes, bytes]], *,
+                           service: str, name: str, handlers: Mapping[str, EventHandler], after: BatchHandler,
+                           counts: Mapping[str, str]) -> None:
+    """`compare` of one consumer: `before` its per-event handlers in order (in_batch_order), `after` its fold."""
+
+    def mode(handler: BatchHandler) -> Callable[[], Awaitable[dict[str, float]]]:
+        return lambda: consume(url, service=service, name=name, handlers=handlers, batch_handler=handler,
+                               records=records, batch=args.batch, counts=counts)
+
+    await compare(url, args, records, service, {"before": mode(in_batch_order(handlers)), "after": mode(after)})
+
+
+def bench_main(doc: str | None, run: Callable[[str, argparse.Namespace], Coroutine[Any, Any, None]], *,
+               size: str, default: int, stale_help: str) -> None:
+    """The consumer benches' command line (`--<size> N --batch --stale --mode --seed`), then `run` on a database."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument(f"--{size}", type=int, default=default)
+    parser.add_argument("--batch", type=int, default=500, help="records a poll (APLYPRO_CONSUMER_MAX_RECORDS)")
+    parser.add_argument("--stale", type=float, default=0.02, help=stale_help)
+    parser.add_argument("--mode", choices=["both", "before", "after"], default="both")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    with_database(lambda url: run(url, args))
+
+
 COUNTS = {"requests": "SELECT count(*) FROM rib_payment_requests",
           "in_progress": "SELECT count(*) FROM rib_payment_requests WHERE in_progress",
           "facts": "SELECT count(*) FROM schooling_money_facts"}
@@ -191,24 +216,12 @@ COUNTS = {"requests": "SELECT count(*) FROM rib_payment_requests",
 async def run(url: str, args: argparse.Namespace) -> None:
     records = stream(args.requests, args.stale, args.seed)
     print(f"requests={args.requests}")
-
-    def mode(handler: BatchHandler) -> Callable[[], Awaitable[dict[str, float]]]:
-        return lambda: consume(url, service="students", name=money_facts.CONSUMER, handlers=money_facts.HANDLERS,
-                               batch_handler=handler, records=records, batch=args.batch, counts=COUNTS)
-
-    await compare(url, args, records, "students", {"before": mode(in_batch_order(money_facts.HANDLERS)),
-                                                   "after": mode(money_facts.on_batch)})
+    await before_and_after(url, args, records, service="students", name=money_facts.CONSUMER,
+                           handlers=money_facts.HANDLERS, after=money_facts.on_batch, counts=COUNTS)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--requests", type=int, default=40000)
-    parser.add_argument("--batch", type=int, default=500, help="records a poll (APLYPRO_CONSUMER_MAX_RECORDS)")
-    parser.add_argument("--stale", type=float, default=0.02, help="share of gateway events read a second time")
-    parser.add_argument("--mode", choices=["both", "before", "after"], default="both")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    with_database(lambda url: run(url, args))
+    bench_main(__doc__, run, size="requests", default=40000, stale_help="share of gateway events read a second time")
 
 
 if __name__ == "__main__":
