@@ -34,7 +34,6 @@ from aplypro_contracts import (
     Address,
     Establishment,
     Identity,
-    Mef,
     PaymentRequested,
     PfmpState,
     PfmpValidated,
@@ -47,17 +46,8 @@ from aplypro_documents.config import DocumentsSettings
 from aplypro_documents.service_layer.issue import DecisionIssuer
 from aplypro_documents.service_layer.projection import Projection
 from aplypro_servicekit.db import create_pool, migrate
+from documents_service import CLASS_SIZE, MEFS, OPENED, YEAR  # the service bench's sample
 
-CLASS_SIZE = 28
-MEFS = (
-    Mef(code="2473121332", dispositif="247", diploma="40025510", duration=3, year=3,
-        label="BAC PRO MÉTIERS DE LA MODE - VÊTEMENT (TERMINALE)", ministry="MENJ"),
-    Mef(code="2403320322", dispositif="240", diploma="50022130", duration=2, year=2,
-        label="CAP CUISINE (2E ANNEE)", ministry="MENJ"),
-    Mef(code="2763310231", dispositif="276", diploma="40031211", duration=3, year=1,
-        label="BAC PRO CONDUITE DE PRODUCTIONS AGRICOLES (SECONDE)", ministry="MASA"),
-)  # fmt: skip
-YEAR, OPENED = 2025, date(2025, 9, 1)
 Handler = Callable[[Any, Any], Awaitable[None]]
 
 
