@@ -139,6 +139,7 @@ class Run:
         """Closes one stretch of the run for the CPU figures (stretches follow each other, unlike the stages)."""
         self.cpu_stages.append(stage := self.cpu.mark(name))
         self.say(stage.line())
+        self.say(stage.pg_line())
 
     def figure(self, name: str) -> Callable[[], int]:
         return lambda: asyncio.run(self.probe.figures([name]))[name]
@@ -258,7 +259,7 @@ def main(args: argparse.Namespace, workdir: Path) -> int:
         if not ready.wait(1800):
             raise DrillAborted("the fake SYGNE did not start")
         fleet = start_services(stack, args.instances, namespace)
-        cpu = CpuByProcess(workdir / "pgdata")
+        cpu = CpuByProcess(workdir / "pgdata", database_url=stack.env["DATABASE_URL"], schema_prefix=stack.schema_prefix)
         cpu.start()
         desk = AspDesk(asp, stack.env, poll_command=False)
         desk.start()
@@ -313,6 +314,8 @@ def report(args: argparse.Namespace, run: Run, commit: str, findings: list[check
           f"cpus={os.cpu_count()}")
     for stretch in run.cpu_stages:
         print(stretch.line())
+    for stretch in run.cpu_stages:
+        print(stretch.pg_line())
     print(f"render_nice={run.render_nice} sygne_detail_rate={args.sygne_detail_rate:g}/s")
     print(f"decisions={s['decisions'].rate:.1f}/s liquidations={s['liquidations'].rate:.1f}/s "
           f"extrapolated_650k_s: " + " ".join(f"{name}={650_000 * stage.items / n / stage.rate:.0f}"

@@ -5,16 +5,22 @@ A thread samples every process of the run once a second (psutil): the bench's de
 PostgreSQL (pg_ctl detaches it, so it is found by its data directory). A process keeps the CPU it had at its last
 sample, so a CLI that ends between two samples loses under a second. `mark(stage)` closes a stage: its CPU per kind
 and the machine's (every process, other engineers' included), so a figure says how busy the machine was.
+
+PostgreSQL's CPU is also split by whom its backends served: each pool names its connections (`application_name`,
+aplypro_servicekit.db: `<schema> <role>`), read from pg_stat_activity at each sample; the server's own processes
+(WAL writer, checkpointer, autovacuum...) by their title. Given `database_url`, each stage has a `pg by client` line.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import psutil
 
 SERVICES = ("students", "pfmp", "calculator", "documents", "asp-gateway")
@@ -45,6 +51,11 @@ class StageCpu:
     seconds: float
     by_kind: dict[str, float]
     machine: float  # every process on the machine, CPU seconds (user + system)
+    pg_by_client: dict[str, float] = field(default_factory=dict)  # PostgreSQL's CPU by whom its backends served
+
+    def pg_line(self) -> str:
+        return f"pg by client {self.name}: " + " ".join(
+            f"{k}={v:.1f}" for k, v in sorted(self.pg_by_client.items(), key=lambda kv: -kv[1]) if v >= 0.05)
 
     def line(self) -> str:
         ours = sum(self.by_kind.values())
@@ -54,19 +65,44 @@ class StageCpu:
 
 
 class CpuByProcess(threading.Thread):
-    def __init__(self, pgdata: Path, every_s: float = 1.0) -> None:
+    def __init__(self, pgdata: Path, every_s: float = 1.0, database_url: str | None = None,
+                 schema_prefix: str = "") -> None:
         super().__init__(name="national-cpu", daemon=True)
         self.pgdata, self.every_s = str(pgdata), every_s
+        self.database_url, self.schema_prefix = database_url, schema_prefix
+        self._clients: dict[int, str] = {}  # backend pid -> application_name, from pg_stat_activity
+        self.pg_seen: dict[tuple[int, float], tuple[str, float]] = {}  # like `seen`, PostgreSQL's by client
         # (pid, start time) -> (kind, cpu seconds at its last sample): a pid the system reuses is another process
         self.seen: dict[tuple[int, float], tuple[str, float]] = {}
         self._kinds: dict[int, tuple[float, str]] = {}  # pid -> (start time, kind)
         self._halt = threading.Event()
         self._lock = threading.Lock()
-        self._last: tuple[float, dict[str, float], float] = (time.monotonic(), {}, _machine_cpu())
+        self._last: tuple[float, dict[str, float], float, dict[str, float]] = (time.monotonic(), {}, _machine_cpu(), {})
 
     def run(self) -> None:
-        while not self._halt.wait(self.every_s):
-            self.sample()
+        loop = asyncio.new_event_loop()  # this thread's own, for its pg_stat_activity reads
+        conn = None
+        try:
+            if self.database_url:
+                conn = loop.run_until_complete(asyncpg.connect(self.database_url))
+            while not self._halt.wait(self.every_s):
+                if conn is not None:
+                    self._read_clients(loop, conn)
+                self.sample()
+        finally:
+            if conn is not None:
+                loop.run_until_complete(conn.close())
+            loop.close()
+
+    def _read_clients(self, loop: asyncio.AbstractEventLoop, conn: asyncpg.Connection) -> None:
+        with_names = loop.run_until_complete(conn.fetch(
+            "SELECT pid, application_name FROM pg_stat_activity WHERE application_name <> ''"))
+        with self._lock:
+            self._clients.update({r["pid"]: self._client(r["application_name"]) for r in with_names})
+
+    def _client(self, application_name: str) -> str:
+        """`pfmp run` of `<prefix>pfmp run`: the run's schemas share the namespace's prefix."""
+        return application_name.removeprefix(self.schema_prefix)
 
     def stop(self) -> None:
         self._halt.set()
@@ -80,9 +116,22 @@ class CpuByProcess(threading.Thread):
                 try:
                     kind = self._classify(process)
                     times = process.cpu_times()
-                    self.seen[(process.pid, process.create_time())] = (kind, times.user + times.system)
+                    key, cpu = (process.pid, process.create_time()), times.user + times.system
+                    self.seen[key] = (kind, cpu)
+                    if kind == "postgres":
+                        self.pg_seen[key] = (self._pg_client(process), cpu)
                 except (psutil.Error, OSError):  # gone, a zombie, or no longer readable: keeps its last sample
                     continue
+
+    def _pg_client(self, process: psutil.Process) -> str:
+        """The client a backend serves, once named; the server's own processes by their title's first words."""
+        if (client := self._clients.get(process.pid)) is not None:
+            return client
+        title = " ".join(process.cmdline()).removeprefix("postgres: ")
+        words = title.split()
+        if not words or "[local]" in words or "postgres" in words[:1]:
+            return "unnamed"  # a session without a name (the bench's probe, psql), or the postmaster itself
+        return " ".join(words[:2]) if words[0] in {"autovacuum", "background", "logical"} else words[0]
 
     def _classify(self, process: psutil.Process) -> str:
         """A process's kind; its parent's first (a service's spawned children count as the service)."""
@@ -120,20 +169,26 @@ class CpuByProcess(threading.Thread):
         return []
 
     def totals(self) -> dict[str, float]:
+        return self._summed(self.seen)
+
+    def _summed(self, seen: dict[tuple[int, float], tuple[str, float]]) -> dict[str, float]:
         with self._lock:
             out: dict[str, float] = {}
-            for kind, seconds in self.seen.values():
+            for kind, seconds in seen.values():
                 out[kind] = out.get(kind, 0.0) + seconds
             return out
 
     def mark(self, stage: str) -> StageCpu:
         """The CPU of every kind since the previous mark (or the start)."""
         self.sample()
-        now, totals, machine = time.monotonic(), self.totals(), _machine_cpu()
-        started, before, machine_before = self._last
-        self._last = (now, totals, machine)
-        by_kind = {k: v - before.get(k, 0.0) for k, v in totals.items() if v - before.get(k, 0.0) > 0}
-        return StageCpu(stage, now - started, by_kind, machine - machine_before)
+        now, totals, machine, pg = time.monotonic(), self.totals(), _machine_cpu(), self._summed(self.pg_seen)
+        started, before, machine_before, pg_before = self._last
+        self._last = (now, totals, machine, pg)
+        return StageCpu(stage, now - started, _grown(totals, before), machine - machine_before, _grown(pg, pg_before))
+
+
+def _grown(now: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    return {k: v - before.get(k, 0.0) for k, v in now.items() if v - before.get(k, 0.0) > 0}
 
 
 def _machine_cpu() -> float:

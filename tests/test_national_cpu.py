@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from types import ModuleType
 
+import asyncpg
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
@@ -57,3 +58,25 @@ def test_a_busy_child_s_cpu_lands_in_the_stretch_it_ran_in(cpu_module: ModuleTyp
     assert stretch.machine >= 0.8
     assert quiet.by_kind.get("other", 0.0) < 0.2
     assert "cpu busy:" in stretch.line()
+
+
+@pytest.mark.integration
+async def test_postgres_cpu_lands_on_the_client_its_backend_served(cpu_module: ModuleType, database_url: str) -> None:
+    busy = await asyncpg.connect(database_url, server_settings={"application_name": "natcpu_pfmp run"})
+    try:
+        data_dir = await busy.fetchval("SHOW data_directory")
+        cpu = cpu_module.CpuByProcess(Path(data_dir), every_s=0.2, database_url=database_url,
+                                      schema_prefix="natcpu_")
+        cpu.start()
+        try:
+            time.sleep(0.5)  # the sampler has read pg_stat_activity once
+            cpu.mark("setup")
+            await busy.fetchval("SELECT sum(i) FROM generate_series(1, 40000000) AS i")  # ≈ 1-3 s of one backend
+            stretch = cpu.mark("busy")
+        finally:
+            cpu.stop()
+    finally:
+        await busy.close()
+    assert stretch.pg_by_client.get("pfmp run", 0.0) >= 0.5
+    assert stretch.pg_by_client["pfmp run"] > 0.8 * sum(stretch.pg_by_client.values())
+    assert "pg by client busy: pfmp run=" in stretch.pg_line()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -19,8 +21,19 @@ def check_schema_name(schema: str) -> str:
     return schema
 
 
-async def create_pool(database_url: str, schema: str, *, size: int = 5) -> asyncpg.Pool:
-    """A pool whose connections see only this service's schema (search_path)."""
+def application_name(schema: str, role: str | None = None, argv: Sequence[str] | None = None) -> str:
+    """Who a connection is, in `pg_stat_activity`: the schema and the role or command (`pfmp relay`, `pfmp run`,
+    `pfmp validate`), so an operator (and bench/national_cpu.py) can tell which service and which of its parts a
+    backend works for. A spawned process (argv is python's) without a role shows as `worker`."""
+    argv = sys.argv if argv is None else argv
+    program = Path(argv[0]).name if argv else ""
+    if role is None:
+        role = next((a for a in argv[1:] if not a.startswith("-")), "run") if program.startswith("aplypro") else "worker"
+    return f"{schema} {role}"[:63]  # PostgreSQL's NAMEDATALEN
+
+
+async def create_pool(database_url: str, schema: str, *, size: int = 5, role: str | None = None) -> asyncpg.Pool:
+    """A pool whose connections see only this service's schema (search_path), named for pg_stat_activity."""
     check_schema_name(schema)
     conn = await asyncpg.connect(database_url)
     try:
@@ -33,7 +46,8 @@ async def create_pool(database_url: str, schema: str, *, size: int = 5) -> async
     finally:
         await conn.close()
     pool = await asyncpg.create_pool(
-        database_url, min_size=1, max_size=size, server_settings={"search_path": schema}
+        database_url, min_size=1, max_size=size,
+        server_settings={"search_path": schema, "application_name": application_name(schema, role)},
     )
     assert pool is not None
     return pool

@@ -47,7 +47,7 @@ class RunningRelay:
 async def start_relay(settings: ServiceSettings, schema: str) -> RunningRelay:
     """Start the relay loop: standby until it holds the schema's relay lock, then publishing."""
     set_max_record_bytes(settings.max_record_bytes)  # the relay parks what is over it
-    pool = await create_pool(settings.database_url, schema, size=RELAY_POOL_SIZE)
+    pool = await create_pool(settings.database_url, schema, size=RELAY_POOL_SIZE, role="relay")
     producer = make_producer(settings.kafka_bootstrap_servers, request_timeout_ms=KAFKA_REQUEST_TIMEOUT_MS,
                              security=settings.kafka_security)
     try:

@@ -90,7 +90,8 @@ class ServiceRuntime:
             await self._start_ops()  # first: a pod that is starting is alive, and says it is not ready
         s = self.settings
         set_max_record_bytes(s.max_record_bytes)  # write_outbox refuses what is over it
-        self.pool = await create_pool(s.database_url, self.spec.schema, size=s.db_pool_size)
+        self.pool = await create_pool(s.database_url, self.spec.schema, size=s.db_pool_size,
+                                      role=f"worker-{self.worker}" if self.worker else None)
         applied = await migrate(self.pool, self.spec.schema, ["aplypro_servicekit", *self.spec.migration_packages])
         topics = [s.topic(t) for t in {*self.spec.produces, *(t for sub in self.spec.subscriptions for t in sub.topics)}]
         if s.create_topics:
