@@ -99,6 +99,17 @@ def _inputs(rows: list[Any]) -> list[dict[str, Any]]:
             for r in rows]  # fmt: skip
 
 
+# The oldest queued DA that can be issued, locked. In queue order (render_queue_kind_queued), the seed reads the rows
+# it returns or skips: in schooling-id order the planner merge-joined `schoolings` and `pricing` along their keys
+# from the lowest id, and the issued DAs pile up there (each seed takes the lowest queued id's class), so every
+# seed read more of them: a walk growing with the DAs issued, at a national start of 650,000.
+SEED_SQL = (
+    "SELECT s.establishment->>'uai' AS uai, s.school_year, s.mef->>'code' AS mef FROM render_queue q "
+    "JOIN schoolings s USING (schooling_id) JOIN pricing p USING (schooling_id) JOIN students st "
+    "USING (student_id) WHERE p.priced AND q.kind = 'attribution' AND q.schooling_id <> ALL($1::uuid[]) "
+    "ORDER BY q.queued_at, q.schooling_id LIMIT 1 FOR UPDATE OF q SKIP LOCKED"
+)
+
 ClassKey = tuple[str, int, str]  # establishment UAI, school year, MEF code: DAs that share a laid-out page
 
 
@@ -122,13 +133,7 @@ async def claim_ready(conn: Connection, limit: int, exclude: list[UUID] | None =
             uai, school_year, mef = pending.pop()
         else:
             # A seed row (the index order, cheap), then its class through the schoolings_uai_year_class index.
-            seed = await conn.fetchrow(
-                "SELECT s.establishment->>'uai' AS uai, s.school_year, s.mef->>'code' AS mef FROM render_queue q "
-                "JOIN schoolings s USING (schooling_id) JOIN pricing p USING (schooling_id) JOIN students st "
-                "USING (student_id) WHERE p.priced AND q.kind = 'attribution' AND q.schooling_id <> ALL($1::uuid[]) "
-                "ORDER BY q.schooling_id LIMIT 1 FOR UPDATE OF q SKIP LOCKED",
-                held,
-            )
+            seed = await conn.fetchrow(SEED_SQL, held)
             if seed is None:
                 break
             uai, school_year, mef = seed["uai"], seed["school_year"], seed["mef"]
