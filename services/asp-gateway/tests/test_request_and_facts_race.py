@@ -4,17 +4,19 @@ The race (issue 9, "silently unpaid", seen by the whole suite on 4 December): th
 facts flags the student's pending requests for a new check in the same transaction as the facts. If the
 request was being inserted by the other consumer at that moment, the flag found no row; the build then
 evaluated the new request before the facts were committed, blocked it (`missing_rib`) and cleared its
-flag, and the facts, committed just after, woke nothing. The test plays that order step by step.
+flag, and the facts, committed just after, woke nothing. The test plays that order step by step, through the
+per-event handlers (the consumers' fallback) and through their batch handlers (projection_batch).
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import asyncpg
 import pytest
-from aplypro_asp_gateway.service_layer import projection
+from aplypro_asp_gateway.service_layer import projection, projection_batch
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file
 from aplypro_contracts import RibRecorded
 
@@ -29,8 +31,17 @@ def _rib(student_id: uuid.UUID) -> RibRecorded:
                        version=next(VERSIONS))
 
 
+async def _apply(conn: asyncpg.Connection, topic: str, event: Any, batch: bool) -> None:
+    handlers = projection.HANDLERS_BY_TOPIC[topic]
+    if batch:
+        await projection_batch.batch_handler(handlers)(conn, [event])
+    else:
+        await handlers[event.event_type](conn, event)
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["per_event", "batch"])
 async def test_facts_committed_while_their_request_is_recorded_still_release_it(
-    pool: asyncpg.Pool, options: BuildOptions, database_url: str
+    pool: asyncpg.Pool, options: BuildOptions, database_url: str, batch: bool
 ) -> None:
     student_id, schooling_id = await register(pool, 0, with_rib=False)
     event = request(student_id, schooling_id)
@@ -41,13 +52,13 @@ async def test_facts_committed_while_their_request_is_recorded_still_release_it(
 
     async def facts() -> None:
         await facts_consumer.execute("BEGIN")
-        await projection.on_rib_recorded(facts_consumer, _rib(student_id))
+        await _apply(facts_consumer, "ribs", _rib(student_id), batch)
         await facts_may_commit.wait()
         await facts_consumer.execute("COMMIT")
 
     try:
         await requests_consumer.execute("BEGIN")
-        await projection.on_payment_requested(requests_consumer, event)  # recorded, not committed yet
+        await _apply(requests_consumer, "calculator", event, batch)  # recorded, not committed yet
         facts_task = asyncio.create_task(facts())
         await asyncio.sleep(0.5)  # the facts' transaction flags the student's requests: none visible yet
         await requests_consumer.execute("COMMIT")

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 from aplypro_asp_gateway.adapters import xsd
 from aplypro_asp_gateway.entrypoints.gauges import GATEWAY_GAUGES
-from aplypro_asp_gateway.service_layer import projection
+from aplypro_asp_gateway.service_layer import projection, projection_batch
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file
 from aplypro_contracts import (
     Establishment,
@@ -149,7 +149,7 @@ async def test_the_merged_students_events_read_after_the_merge_land_on_the_survi
     await feed(pool, projection.HANDLERS_BY_TOPIC["calculator"]["PaymentRequested"], alone)
     batch = [request(merged, merged_schooling, 2), request(merged, merged_schooling, 3)]
     async with pool.acquire() as conn, conn.transaction():
-        await projection.in_student_order(projection.HANDLERS_BY_TOPIC["calculator"])(conn, batch)
+        await projection_batch.batch_handler(projection.HANDLERS_BY_TOPIC["calculator"])(conn, batch)
     for event in (alone, *batch):
         assert (await row(pool, event.payment_request_id))["student_id"] == survivor
     # a schooling of the merged student first read now lands on the survivor too

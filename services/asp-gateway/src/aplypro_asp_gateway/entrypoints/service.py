@@ -18,9 +18,10 @@ from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 from aplypro_asp_gateway.config import AspSettings
 from aplypro_asp_gateway.domain.model import Parametrage
 from aplypro_asp_gateway.entrypoints.gauges import GATEWAY_GAUGES
+from aplypro_asp_gateway.service_layer import projection_batch
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file
 from aplypro_asp_gateway.service_layer.handover import transport_for
-from aplypro_asp_gateway.service_layer.projection import HANDLERS_BY_TOPIC, in_student_order
+from aplypro_asp_gateway.service_layer.projection import HANDLERS_BY_TOPIC
 
 SCHEMA = "asp_gateway"
 log = structlog.get_logger(__name__)
@@ -83,19 +84,19 @@ def build_spec(settings: AspSettings) -> ServiceSpec:
         produces=[ASP_EVENTS],
         subscriptions=[
             Subscription([STUDENTS_EVENTS], "students", HANDLERS_BY_TOPIC["students"],
-                         batch_handler=in_student_order(HANDLERS_BY_TOPIC["students"])),
+                         batch_handler=projection_batch.batch_handler(HANDLERS_BY_TOPIC["students"])),
             # Restricted topic: bank details; its own consumer keeps it apart from the rest.
             Subscription([STUDENTS_RIBS], "ribs", HANDLERS_BY_TOPIC["ribs"],
-                         batch_handler=in_student_order(HANDLERS_BY_TOPIC["ribs"])),
+                         batch_handler=projection_batch.batch_handler(HANDLERS_BY_TOPIC["ribs"])),
             Subscription([CALCULATOR_EVENTS], "calculator", HANDLERS_BY_TOPIC["calculator"],
-                         batch_handler=in_student_order(HANDLERS_BY_TOPIC["calculator"])),
+                         batch_handler=projection_batch.batch_handler(HANDLERS_BY_TOPIC["calculator"])),
             # DAs: the number the file carries (missing_attributive_decision until it comes); retraits: a request
             # handed over as ready is held back (attributive_decision_cancelled).
             Subscription([DOCUMENTS_EVENTS], "documents", HANDLERS_BY_TOPIC["documents"],
-                         batch_handler=in_student_order(HANDLERS_BY_TOPIC["documents"])),
+                         batch_handler=projection_batch.batch_handler(HANDLERS_BY_TOPIC["documents"])),
             # The confirmed director's "retenter" of a request held here (only PaymentRetryRequested is read).
             Subscription([PFMP_EVENTS], "pfmp", HANDLERS_BY_TOPIC["pfmp"],
-                         batch_handler=in_student_order(HANDLERS_BY_TOPIC["pfmp"])),
+                         batch_handler=projection_batch.batch_handler(HANDLERS_BY_TOPIC["pfmp"])),
         ],
         background=[build_payment_files, poll_asp_returns],
         gauges=GATEWAY_GAUGES,

@@ -68,7 +68,7 @@ async def survivors_of(conn: Connection, events: Sequence[Envelope]) -> list[Any
 
 def following_merges(handler: EventHandler) -> EventHandler:
     """The per-event handler (the consumer's fallback path, one event at a time) reading a merged student's event
-    as the survivor's; the batch path re-points the whole batch once (projection.in_student_order)."""
+    as the survivor's; the batch path re-points each stretch between merges once (projection_batch)."""
 
     @functools.wraps(handler)
     async def handle(conn: Connection, event: Any) -> None:

@@ -200,7 +200,9 @@ HANDLERS_BY_TOPIC = {topic: _following_merges(handlers) for topic, handlers in _
 def in_student_order(handlers: dict[str, EventHandler]) -> BatchHandler:
     """A batch handler: the clocks of all the batch's students first (the survivors their merged students' events
     land on included), in one sorted statement, then each event in batch order, re-pointed to the survivor when it
-    carries a merged student's id. Two batches (of different topics) then never wait for each other in a cycle."""
+    carries a merged student's id. Two batches (of different topics) then never wait for each other in a cycle.
+    The consumers now use projection_batch (which folds, and re-points after each merge of the batch); this one is
+    the benches' `before`."""
 
     in_order = in_batch_order({t: getattr(h, "__wrapped__", h) for t, h in handlers.items()})
 
