@@ -25,7 +25,7 @@ from aplypro_contracts import (
     StudentRegistered,
 )
 from aplypro_contracts.examples import examples
-from aplypro_documents.adapters import postgres_liquidation_batch
+from aplypro_documents.adapters import postgres_batch_rows, postgres_liquidation_batch
 from aplypro_documents.entrypoints.service import build_spec
 from aplypro_documents.service_layer import projection_batch
 from aplypro_servicekit.consumer import EventHandler
@@ -304,7 +304,7 @@ async def test_a_pfmp_another_transaction_inserts_between_the_read_and_the_write
     apply = projection_batch.batch_handler(handlers())
     real_read = postgres_liquidation_batch.pfmps_for_update
 
-    async def read_then_other_lane_commits(conn: Any, ids: list[uuid.UUID]) -> list[postgres_liquidation_batch.Row]:
+    async def read_then_other_lane_commits(conn: Any, ids: list[uuid.UUID]) -> list[postgres_batch_rows.Row]:
         rows = await real_read(conn, ids)  # absent when read...
         monkeypatch.setattr(postgres_liquidation_batch, "pfmps_for_update", real_read)  # (the other lane reads for real)
         async with pool.acquire() as other, other.transaction():  # ...then validated by the other lane
