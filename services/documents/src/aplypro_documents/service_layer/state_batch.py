@@ -11,6 +11,12 @@ none is issued and the schooling is not hidden, as enqueue_attribution's stateme
 schooling's event, the review of its student's abrogations, on the state as it stands at that event (the DAs
 queued before it included). Each table is then written once.
 
+The review runs at each schooling's event, in Python, rather than once per student at the end: what it reads may
+change after a student's last schooling event in the stretch (a DA queued by a later StudentRegistered or
+barème), and the per-event handlers do not review again then; nor would one review tell a drop followed by a
+queueing. Reviewing once at the end left another queue in the equivalence test (test_projection_batch.py). Each
+review reads nothing from the database: the stretch's state is held.
+
 The review's outcome for each schooling is its last word (queued, or dropped), with one thing of the earlier ones
 kept: a review that dropped an abrogation before another queued it again leaves a fresh row (what DELETE then
 INSERT leaves: no detail, no attempts), where reviews that only queued it leave a row held as it was.
