@@ -42,7 +42,7 @@ from students_money_facts import bench_main, compare, consume
 
 START = datetime(2025, 9, 1, 6, tzinfo=UTC)
 PER_SCHOOL = 25
-COUNTS = {"students": "SELECT count(*) FROM students WHERE version = 2",
+COUNTS = {"students": "SELECT count(*) FROM students", "addressed": "SELECT count(*) FROM students WHERE version = 2",
           "schoolings": "SELECT count(*) FROM schoolings", "ribs": "SELECT count(*) FROM ribs",
           "pfmps": "SELECT count(*) FROM pfmps WHERE validated_on IS NOT NULL",
           "requests": "SELECT count(*) FROM payment_requests",
