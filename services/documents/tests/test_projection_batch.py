@@ -42,7 +42,7 @@ from aplypro_documents.domain.numbering import ADMINISTRATIVE_ALPHABET
 from aplypro_documents.entrypoints.service import build_spec
 from aplypro_documents.service_layer import projection_batch, state_batch
 from aplypro_servicekit.consumer import EventHandler
-from aplypro_servicekit.db import create_pool, migrate
+from aplypro_servicekit.db import Connection, create_pool, migrate
 
 from .conftest import MEF, SCHOOL, priced, settings_for
 
@@ -367,7 +367,7 @@ async def test_the_batch_handler_leaves_the_state_the_per_event_handlers_leave(
     assert after.keys() == (await administrative_numbers(pool)).keys()
 
 
-async def one_by_one(conn: asyncpg.Connection, per_event: dict[str, EventHandler], events: list[Envelope]) -> int:
+async def one_by_one(conn: Connection, per_event: dict[str, EventHandler], events: list[Envelope]) -> int:
     """The per-event handlers, each event in its own savepoint (as the consumer replays a batch): one that breaks a
     rule (a director's command about a schooling without a DA) is dead-lettered. Returns how many were."""
     dead = 0
