@@ -34,6 +34,7 @@ from aplypro_contracts import (
     StudentAddressChanged,
     StudentIdentityChanged,
     StudentRegistered,
+    StudentRegisteredV1,
 )
 from aplypro_contracts.examples import examples
 from aplypro_documents.adapters import postgres_batch_rows, postgres_liquidation_batch, postgres_state_batch
@@ -487,3 +488,16 @@ async def test_a_pfmp_another_transaction_inserts_between_the_read_and_the_write
     assert row is not None
     assert (row["version"], row["status"]) == (2, "validated")
     assert row["validated_on"] is not None
+
+
+async def test_a_state_event_in_a_model_the_fold_does_not_know_fails_the_batch(pool: asyncpg.Pool) -> None:
+    """Never misread nor dropped: the batch fails, and the consumer replays it event by event (the per-event
+    handler reads what it can, or dead-letters it)."""
+    template = _template_student()
+    old = StudentRegisteredV1(producer="students", student_id=uuid.uuid4(), identity=template["identity"])
+    apply = projection_batch.batch_handler(handlers())
+    async with pool.acquire() as conn:
+        with pytest.raises(TypeError):
+            async with conn.transaction():
+                await apply(conn, [old])
+        assert await conn.fetchval("SELECT count(*) FROM students") == 0
