@@ -196,9 +196,13 @@ async def before_and_after(url: str, args: argparse.Namespace, records: list[Con
 
 
 def bench_main(doc: str | None, run: Callable[[str, argparse.Namespace], Coroutine[Any, Any, None]], *,
-               size: str, default: int, stale_help: str) -> None:
-    """The consumer benches' command line (`--<size> N --batch --stale --mode --seed`), then `run` on a database."""
+               size: str, default: int, stale_help: str,
+               options: Callable[[argparse.ArgumentParser], None] | None = None) -> None:
+    """The consumer benches' command line (`--<size> N --batch --stale --mode --seed`, and a bench's own
+    `options`), then `run` on a database."""
     parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    if options is not None:
+        options(parser)
     parser.add_argument(f"--{size}", type=int, default=default)
     parser.add_argument("--batch", type=int, default=500, help="records a poll (APLYPRO_CONSUMER_MAX_RECORDS)")
     parser.add_argument("--stale", type=float, default=0.02, help=stale_help)

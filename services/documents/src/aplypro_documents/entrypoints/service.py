@@ -75,7 +75,7 @@ def build_spec(settings: DocumentsSettings) -> ServiceSpec:
         # complete (a payment request may come before its PFMP's dates or the student's bank account).
         subscriptions=[Subscription(
             topics=[STUDENTS_EVENTS, STUDENTS_RIBS, PFMP_EVENTS, CALCULATOR_EVENTS], consumer_name="decisions",
-            handlers=handlers, batch_handler=projection_batch.batch_handler(handlers),
+            handlers=handlers, batch_handler=projection_batch.batch_handler(handlers, clock=projection.clock),
         )],
         background=[render_decisions],
         gauges=documents_gauges(settings.render_attempts),

@@ -1,5 +1,4 @@
-"""The decisions consumer a batch at a time: what the per-event handlers would leave, the liquidation inputs in a
-few statements.
+"""The decisions consumer a batch at a time: what the per-event handlers would leave, in a few statements.
 
 Most of the consumer's events at a national year feed the état liquidatif: a student's bank account (RibRecorded,
 RibArchived), the PFMPs (PfmpRecorded, PfmpRectified, PfmpValidated) and the payment requests (PaymentRequested,
@@ -9,23 +8,29 @@ version 0, by recording time for bank accounts; a validation date kept once know
 an id kept), the changed rows written back in one statement a table, the états liquidatifs queued in one, the
 stale counters in one.
 
-The calculator's barèmes (SchoolingPriced) come in long runs: a run of them is applied at once (the last barème of
-each schooling written, a DA queued for each one priced, as the per-event handler queues it: between two
-barèmes nothing else changes what that queueing reads, the issued DAs and the hidden schoolings), and written
-before any other per-event handler runs, since those read the barème (a schooling's decision state) or the
-queued DAs.
+The import's events, the students' and schoolings' states (StudentRegistered, StudentIdentityChanged,
+StudentAddressChanged, SchoolingOpened, SchoolingChanged, SchoolingClosed, SchoolingReopened), and the calculator's
+barèmes (SchoolingPriced) are folded apart, by state_batch.py: a stretch of them is applied at once (students and
+schoolings read locked, with the decision state of the schoolings whose abrogations are reviewed; the events
+applied in order; each table written once: students, schoolings, barèmes, the DAs queued, the abrogations queued
+and dropped). These read and write what the per-event handlers left read and write: a schooling's decision state
+(its barème, its queued DA or abrogation or retrait, whether it is hidden) and the students and schoolings. So a
+stretch ends, and is written, before any per-event handler (SchoolingHiddenChanged, DecisionIssueRequested,
+DecisionAbrogationRequested, DecisionWithdrawalRequested, LiquidationIssueRequested): that handler sees the
+batch's state events that came before it, and the stretch after it reads what it wrote.
 
-The other events keep their per-event handlers, applied in batch order as they come. The student, schooling,
-hidden-schooling and director-command handlers (DecisionIssueRequested, DecisionAbrogationRequested,
-DecisionWithdrawalRequested) neither read nor write what the fold does (ribs, pfmps, payment_requests, the
-queued états liquidatifs; the stale counters only add up), so whether they run before or after the fold's writes
-cannot change either outcome. A LiquidationIssueRequested reads the payment requests and PFMPs and queues an état
-liquidatif: the fold is written before it, so it sees the batch's events that came before it.
+The two folds touch disjoint rows (bank accounts, PFMPs, payment requests and the queued états liquidatifs; the
+students, schoolings, barèmes and the queued DAs and abrogations), and the stale counters only add up, so either
+may be written first. A LiquidationIssueRequested reads the payment requests and PFMPs and queues an état
+liquidatif: the liquidation fold is written before it too, so it sees the batch's events that came before it; no
+other per-event handler reads what that fold writes.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -37,15 +42,14 @@ from aplypro_contracts import (
     PfmpValidated,
     RibArchived,
     RibRecorded,
-    SchoolingPriced,
 )
 from aplypro_servicekit.consumer import BatchHandler, EventHandler
 from aplypro_servicekit.db import Connection
 
-from aplypro_documents.adapters import postgres
 from aplypro_documents.adapters import postgres_liquidation_batch as sql
-from aplypro_documents.adapters.postgres_liquidation_batch import Row
-from aplypro_documents.service_layer.content import PARIS
+from aplypro_documents.adapters.postgres_batch_rows import Row
+from aplypro_documents.service_layer import state_batch
+from aplypro_documents.service_layer.content import PARIS, paris_today
 
 log = structlog.get_logger(__name__)
 FOLDED = frozenset({"RibRecorded", "RibArchived", "PfmpRecorded", "PfmpRectified", "PfmpValidated",
@@ -54,26 +58,30 @@ FOLDED = frozenset({"RibRecorded", "RibArchived", "PfmpRecorded", "PfmpRectified
 BARRIERS = frozenset({"LiquidationIssueRequested"})
 
 
-def batch_handler(handlers: dict[str, EventHandler]) -> BatchHandler:
-    """The consumer's batch handler; `handlers` (the per-event ones) apply the events the fold leaves."""
+def batch_handler(handlers: dict[str, EventHandler], *, clock: Callable[[], date] = paris_today,
+                  fold_states: bool = True) -> BatchHandler:
+    """The consumer's batch handler; `handlers` (the per-event ones) apply the events the folds leave. `clock`:
+    the day an abrogation review takes (projection's). `fold_states=False` leaves the student and schooling state
+    events to their per-event handlers, as before issue 12's second fold (the bench's `before`)."""
+    states = state_batch.FOLDED if fold_states else frozenset({"SchoolingPriced"})
 
     async def apply(conn: Connection, events: list[Any]) -> None:
         folded: list[Any] = []
-        priced: list[SchoolingPriced] = []
+        stretch: list[Any] = []
         for event in events:
             if event.event_type in FOLDED:
                 folded.append(event)
                 continue
-            if isinstance(event, SchoolingPriced):
-                priced.append(event)
+            if event.event_type in states:
+                stretch.append(event)
                 continue
-            await pricings(conn, priced)  # every per-event handler may read the barème or the queued DAs
-            priced = []
+            await state_batch.fold(conn, stretch, clock())  # every per-event handler may read what it writes
+            stretch = []
             if event.event_type in BARRIERS:
                 await fold(conn, folded)
                 folded = []
             await handlers[event.event_type](conn, event)
-        await pricings(conn, priced)
+        await state_batch.fold(conn, stretch, clock())
         await fold(conn, folded)
 
     return apply
@@ -93,15 +101,6 @@ async def fold(conn: Connection, events: list[Any]) -> None:
     if requests:
         await _payment_requests(conn, requests)
     await sql.count_stale(conn, stale)
-
-
-async def pricings(conn: Connection, events: list[SchoolingPriced]) -> None:
-    """projection.on_schooling_priced for a run of barèmes with nothing else between them."""
-    if not events:
-        return
-    last = {e.schooling_id: (e.schooling_id, e.priced, e.daily_rate_cents, e.yearly_cap_cents) for e in events}
-    await sql.set_pricings(conn, list(last.values()))
-    await postgres.enqueue_attribution(conn, list(dict.fromkeys(e.schooling_id for e in events if e.priced)))
 
 
 def _stale(stale: Counter[str], event_type: str, aggregate_id: UUID, version: int) -> None:
