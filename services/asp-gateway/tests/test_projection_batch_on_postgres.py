@@ -20,6 +20,7 @@ from aplypro_asp_gateway.service_layer import projection, projection_batch
 from aplypro_contracts import Envelope, PfmpNumber, default_registry
 from aplypro_contracts.examples import examples
 from aplypro_contracts.registry import to_wire
+from aplypro_local.testing import interleave
 from aplypro_servicekit.consumer import EventConsumer, EventHandler
 from aplypro_servicekit.db import create_pool, migrate
 from aplypro_servicekit.deadletter import is_transient
@@ -149,18 +150,6 @@ class World:
     def merges(self) -> list[Envelope]:
         pairs = [self.rng.sample(self.students, 2) for _ in range(3)]
         return [self.event("StudentsMerged", survivor_id=s, merged_id=m, version=1) for s, m in pairs]
-
-
-def interleave(rng: random.Random, streams: list[list[Envelope]]) -> list[Envelope]:
-    """One stream of all, each stream's own order kept (as one partition keeps a key's)."""
-    streams = [list(s) for s in streams if s]
-    out: list[Envelope] = []
-    while streams:
-        stream = rng.choice(streams)
-        out.append(stream.pop(0))
-        if not stream:
-            streams.remove(stream)
-    return out
 
 
 def stream(seed: int, students: int = 40) -> tuple[World, list[Envelope]]:

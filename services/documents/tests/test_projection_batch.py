@@ -42,6 +42,7 @@ from aplypro_documents.domain.errors import DocumentRuleError
 from aplypro_documents.domain.numbering import ADMINISTRATIVE_ALPHABET
 from aplypro_documents.entrypoints.service import build_spec
 from aplypro_documents.service_layer import projection_batch, state_batch
+from aplypro_local.testing import interleave
 from aplypro_servicekit.consumer import EventHandler
 from aplypro_servicekit.db import Connection, create_pool, migrate
 
@@ -219,18 +220,6 @@ class World:
 
 def _template_student() -> dict[str, Any]:
     return next(e for e in examples() if e.event_type == "StudentRegistered").model_dump()
-
-
-def interleave(rng: random.Random, streams: list[list[Envelope]]) -> list[Envelope]:
-    """One stream of all, each stream's own order kept (as one partition keeps a key's)."""
-    streams = [list(s) for s in streams if s]
-    out: list[Envelope] = []
-    while streams:
-        stream = rng.choice(streams)
-        out.append(stream.pop(0))
-        if not stream:
-            streams.remove(stream)
-    return out
 
 
 async def hold(pool: asyncpg.Pool, world: World, seed: int) -> None:

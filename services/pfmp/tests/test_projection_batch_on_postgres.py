@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 from aplypro_contracts import Envelope
 from aplypro_contracts.examples import examples
+from aplypro_local.testing import interleave
 from aplypro_pfmp.adapters import projection_sql
 from aplypro_pfmp.adapters.establishments_sql import EstablishmentFacts
 from aplypro_pfmp.config import PfmpSettings
@@ -145,18 +146,6 @@ class World:
             streams.append([self.copy("StudentsMerged", merged_id=merged, survivor_id=survivor, version=1),
                             *opened, *([] if n % 2 else self.student_stream(merged)[:1])])
         return streams
-
-
-def interleave(rng: random.Random, streams: list[list[Envelope]]) -> list[Envelope]:
-    """One stream of all, each stream's own order kept (as one partition keeps a key's)."""
-    streams = [list(s) for s in streams if s]
-    out: list[Envelope] = []
-    while streams:
-        stream = rng.choice(streams)
-        out.append(stream.pop(0))
-        if not stream:
-            streams.remove(stream)
-    return out
 
 
 async def hold(pool: asyncpg.Pool, world: World, held: dict[uuid.UUID, int], seed: int) -> None:

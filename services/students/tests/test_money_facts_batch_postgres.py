@@ -20,6 +20,7 @@ from aplypro_contracts import (
     PaymentRequestStateChanged,
 )
 from aplypro_contracts.examples import examples
+from aplypro_local.testing import interleave
 from aplypro_students.adapters import postgres_rib_payments
 from aplypro_students.adapters.postgres_rib_payments import ConcurrentInsert, RequestRow
 from aplypro_students.service_layer import money_facts
@@ -92,18 +93,6 @@ def fact_events(rng: random.Random, schoolings: list[uuid.UUID], count: int) -> 
         if model is not PaymentRequested:
             update["kind"] = rng.choice(["attribution", "attribution", "abrogation", "retrait", "liquidation"])
         out.append(templates[model].model_copy(update=update))
-    return out
-
-
-def interleave(rng: random.Random, streams: list[list[Envelope]]) -> list[Envelope]:
-    """One stream of all, each stream's own order kept (as one partition keeps a key's)."""
-    streams = [list(s) for s in streams if s]
-    out: list[Envelope] = []
-    while streams:
-        stream = rng.choice(streams)
-        out.append(stream.pop(0))
-        if not stream:
-            streams.remove(stream)
     return out
 
 

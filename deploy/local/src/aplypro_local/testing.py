@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aplypro_contracts import Envelope, Establishment, Mef, SchoolingOpened, to_wire
 from aplypro_servicekit.kafka_security import client_kwargs
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
+
+T = TypeVar("T")
+
+
+def interleave(rng: random.Random, streams: list[list[T]]) -> list[T]:
+    """One stream of all, each stream's own order kept (as one partition keeps a key's): the random batches the
+    fold tests cut."""
+    streams = [list(s) for s in streams if s]
+    out: list[T] = []
+    while streams:
+        stream = rng.choice(streams)
+        out.append(stream.pop(0))
+        if not stream:
+            streams.remove(stream)
+    return out
 
 
 async def produce(bootstrap: str, topic: str, items: Sequence[tuple[uuid.UUID | str, Envelope | bytes]]) -> None:
