@@ -99,15 +99,19 @@ def _inputs(rows: list[Any]) -> list[dict[str, Any]]:
             for r in rows]  # fmt: skip
 
 
-# The oldest queued DA that can be issued, locked. In queue order (render_queue_kind_queued), the seed reads the rows
-# it returns or skips: in schooling-id order the planner merge-joined `schoolings` and `pricing` along their keys
-# from the lowest id, and the issued DAs pile up there (each seed takes the lowest queued id's class), so every
-# seed read more of them: a walk growing with the DAs issued, at a national start of 650,000.
+# A queued DA that can be issued, locked: the queue walked by schooling id and each row's inputs looked up by key
+# (LATERAL, kept apart by OFFSET 0: a nested loop). Left to itself, the planner merge-joined the queue to `schoolings`
+# and `pricing` along their keys from the lowest id, where the issued DAs pile up (each seed takes the lowest queued
+# id's class): every seed read all of them again, a walk growing with the national start's 650,000 DAs. By id, the
+# rows still waiting for an input (a barème refused, an identity not known yet) stay scattered among the ready ones,
+# where the queue's own order would put the oldest of them in front of every seed.
 SEED_SQL = (
-    "SELECT s.establishment->>'uai' AS uai, s.school_year, s.mef->>'code' AS mef FROM render_queue q "
-    "JOIN schoolings s USING (schooling_id) JOIN pricing p USING (schooling_id) JOIN students st "
-    "USING (student_id) WHERE p.priced AND q.kind = 'attribution' AND q.schooling_id <> ALL($1::uuid[]) "
-    "ORDER BY q.queued_at, q.schooling_id LIMIT 1 FOR UPDATE OF q SKIP LOCKED"
+    "SELECT x.uai, x.school_year, x.mef FROM render_queue q CROSS JOIN LATERAL ("
+    "SELECT s.establishment->>'uai' AS uai, s.school_year, s.mef->>'code' AS mef FROM schoolings s "
+    "JOIN pricing p USING (schooling_id) JOIN students st USING (student_id) "
+    "WHERE s.schooling_id = q.schooling_id AND p.priced OFFSET 0) x "
+    "WHERE q.kind = 'attribution' AND q.schooling_id <> ALL($1::uuid[]) "
+    "ORDER BY q.schooling_id LIMIT 1 FOR UPDATE OF q SKIP LOCKED"
 )
 
 ClassKey = tuple[str, int, str]  # establishment UAI, school year, MEF code: DAs that share a laid-out page
