@@ -81,24 +81,32 @@ class CpuByProcess(threading.Thread):
 
     def run(self) -> None:
         loop = asyncio.new_event_loop()  # this thread's own, for its pg_stat_activity reads
-        conn = None
+        conn: asyncpg.Connection | None = None
         try:
-            if self.database_url:
-                conn = loop.run_until_complete(asyncpg.connect(self.database_url))
             while not self._halt.wait(self.every_s):
-                if conn is not None:
-                    self._read_clients(loop, conn)
+                if self.database_url:
+                    conn = self._read_clients(loop, conn)
                 self.sample()
         finally:
             if conn is not None:
                 loop.run_until_complete(conn.close())
             loop.close()
 
-    def _read_clients(self, loop: asyncio.AbstractEventLoop, conn: asyncpg.Connection) -> None:
-        with_names = loop.run_until_complete(conn.fetch(
-            "SELECT pid, application_name FROM pg_stat_activity WHERE application_name <> ''"))
+    def _read_clients(self, loop: asyncio.AbstractEventLoop,
+                      conn: asyncpg.Connection | None) -> asyncpg.Connection | None:
+        """The backends' names; a failed read (no connection left, a restart) leaves them as they were, and the
+        CPU samples go on: connected again at the next one."""
+        assert self.database_url is not None
+        try:
+            if conn is None or conn.is_closed():
+                conn = loop.run_until_complete(asyncpg.connect(self.database_url))
+            with_names = loop.run_until_complete(conn.fetch(
+                "SELECT pid, application_name FROM pg_stat_activity WHERE application_name <> ''"))
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return None
         with self._lock:
             self._clients.update({r["pid"]: self._client(r["application_name"]) for r in with_names})
+        return conn
 
     def _client(self, application_name: str) -> str:
         """`pfmp run` of `<prefix>pfmp run`: the run's schemas share the namespace's prefix."""
@@ -118,20 +126,25 @@ class CpuByProcess(threading.Thread):
                     times = process.cpu_times()
                     key, cpu = (process.pid, process.create_time()), times.user + times.system
                     self.seen[key] = (kind, cpu)
-                    if kind == "postgres":
-                        self.pg_seen[key] = (self._pg_client(process), cpu)
+                    if kind == "postgres" and (client := self._pg_client(process)) is not None:
+                        self.pg_seen[key] = (client, cpu)
                 except (psutil.Error, OSError):  # gone, a zombie, or no longer readable: keeps its last sample
                     continue
 
-    def _pg_client(self, process: psutil.Process) -> str:
-        """The client a backend serves, once named; the server's own processes by their title's first words."""
+    def _pg_client(self, process: psutil.Process) -> str | None:
+        """The client a backend serves, once named; the server's own processes by their title's first words; None
+        for a young session not named yet (its CPU goes to its name once read: a label never changes, or a stage
+        would count a process's earlier CPU again)."""
         if (client := self._clients.get(process.pid)) is not None:
             return client
         title = " ".join(process.cmdline()).removeprefix("postgres: ")
         words = title.split()
-        if not words or "[local]" in words or "postgres" in words[:1]:
-            return "unnamed"  # a session without a name (the bench's probe, psql), or the postmaster itself
-        return " ".join(words[:2]) if words[0] in {"autovacuum", "background", "logical"} else words[0]
+        if words and words[0] in {"autovacuum", "background", "logical", "walwriter", "checkpointer", "startup",
+                                  "archiver", "walsender", "walreceiver"}:
+            return " ".join(words[:2]) if words[0] in {"autovacuum", "background", "logical"} else words[0]
+        if time.time() - process.create_time() < 5 * self.every_s:
+            return None
+        return "unnamed"  # a session without a name (the bench's probe, psql), or the postmaster itself
 
     def _classify(self, process: psutil.Process) -> str:
         """A process's kind; its parent's first (a service's spawned children count as the service)."""
