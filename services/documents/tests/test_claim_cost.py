@@ -25,16 +25,21 @@ async def _seed_blocks(conn: asyncpg.pool.PoolConnectionProxy) -> int:
     return int(top["Shared Hit Blocks"]) + int(top["Shared Read Blocks"])
 
 
+async def _a_school_each(conn: asyncpg.pool.PoolConnectionProxy, ids: list[uuid.UUID]) -> None:
+    """A student and a schooling for each id, each in its own school: a claim of one DA is one seed."""
+    await conn.execute("INSERT INTO students (student_id, identity, version) "
+                       "SELECT i, '{}'::jsonb, 1 FROM unnest($1::uuid[]) i", ids)
+    await conn.execute(
+        "INSERT INTO schoolings (schooling_id, student_id, school_year, establishment, mef, "
+        "administrative_number, version) SELECT i, i, 2025, jsonb_build_object('uai', 'U' || n), $2::jsonb, "
+        "i::text, 1 FROM unnest($1::uuid[]) WITH ORDINALITY AS t(i, n)",
+        ids, json.dumps({"code": "2473121332"}))
+
+
 async def test_a_seed_does_not_walk_the_schoolings_already_issued(pool: asyncpg.Pool) -> None:
     ids = sorted(uuid.uuid4() for _ in range(SCHOOLINGS))
     async with pool.acquire() as conn:
-        await conn.execute("INSERT INTO students (student_id, identity, version) "
-                           "SELECT i, '{}'::jsonb, 1 FROM unnest($1::uuid[]) i", ids)
-        await conn.execute(
-            "INSERT INTO schoolings (schooling_id, student_id, school_year, establishment, mef, "
-            "administrative_number, version) SELECT i, i, 2025, jsonb_build_object('uai', 'U' || n), $2::jsonb, "
-            "i::text, 1 FROM unnest($1::uuid[]) WITH ORDINALITY AS t(i, n)",
-            ids, json.dumps({"code": "2473121332"}))
+        await _a_school_each(conn, ids)
         await conn.execute("INSERT INTO pricing SELECT i, true, 1500, 210000 FROM unnest($1::uuid[]) i", ids)
         # Every DA queued and the statistics taken, then the lowest nine tenths issued (their queue rows gone) as
         # the seeds drain them, faster than autovacuum follows: the planner still sees a full queue.
@@ -57,13 +62,7 @@ async def test_a_seed_does_not_walk_every_da_waiting_for_its_bareme(pool: asyncp
     ids = [uuid.uuid4() for _ in range(SCHOOLINGS)]
     waiting, ready = ids[:SCHOOLINGS // 5], ids[SCHOOLINGS // 5:]
     async with pool.acquire() as conn:
-        await conn.execute("INSERT INTO students (student_id, identity, version) "
-                           "SELECT i, '{}'::jsonb, 1 FROM unnest($1::uuid[]) i", ids)
-        await conn.execute(
-            "INSERT INTO schoolings (schooling_id, student_id, school_year, establishment, mef, "
-            "administrative_number, version) SELECT i, i, 2025, jsonb_build_object('uai', 'U' || n), $2::jsonb, "
-            "i::text, 1 FROM unnest($1::uuid[]) WITH ORDINALITY AS t(i, n)",
-            ids, json.dumps({"code": "2473121332"}))
+        await _a_school_each(conn, ids)
         await conn.execute("INSERT INTO pricing SELECT i, false, NULL, NULL FROM unnest($1::uuid[]) i", waiting)
         await conn.execute("INSERT INTO pricing SELECT i, true, 1500, 210000 FROM unnest($1::uuid[]) i", ready)
         await conn.execute("INSERT INTO render_queue (schooling_id, kind, queued_at) "
