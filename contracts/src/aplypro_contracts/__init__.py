@@ -1,12 +1,16 @@
 """APLyPro message contracts: versioned, frozen pydantic models shared by every service."""
 
 from .asp import (
+    MOVES_PER_EVENT,
+    MovedRequest,
     PaymentRequestHeldV1,
     PaymentRequestSentV1,
     PaymentRequestSentV2,
+    PaymentRequestsMovedV1,
     PaymentRequestStateChangedV1,
     PaymentRequestStateChangedV2,
     PaymentRequestStateChangedV3,
+    with_parts,
 )
 from .calculator import (
     AmountComputedV1,
@@ -106,6 +110,7 @@ DocumentIssued = DocumentIssuedV1
 PaymentRequestSent = PaymentRequestSentV2
 PaymentRequestHeld = PaymentRequestHeldV1
 PaymentRequestStateChanged = PaymentRequestStateChangedV3
+PaymentRequestsMoved = PaymentRequestsMovedV1
 PaymentRequestBlocked = PaymentRequestBlockedV5
 SchoolingExtended = SchoolingExtendedV1
 RectificationComputed = RectificationComputedV1
@@ -173,6 +178,7 @@ ALL_MODELS: tuple[type[Envelope], ...] = (
     EstablishmentRegisteredV1,
     StudentsMergedV1,
     ExclusionChangedV1,
+    PaymentRequestsMovedV1,
     RibArchivedV1,
     RibStatusChangedV1,
 )
@@ -188,6 +194,7 @@ def default_registry() -> Registry:
 
 __all__ = [
     "ALL_MODELS",
+    "MOVES_PER_EVENT",
     "RIB_STATUS_EVENTS",
     "SCHOOLING_STATE_EVENTS",
     "STUDENT_STATE_EVENTS",
@@ -219,6 +226,7 @@ __all__ = [
     "LiquidationIssueRequestedV1",
     "MalformedMessage",
     "Mef",
+    "MovedRequest",
     "PaymentRequestBlocked",
     "PaymentRequestBlockedV1",
     "PaymentRequestBlockedV2",
@@ -237,6 +245,8 @@ __all__ = [
     "PaymentRequested",
     "PaymentRequestedV1",
     "PaymentRequestedV2",
+    "PaymentRequestsMoved",
+    "PaymentRequestsMovedV1",
     "PaymentRetryRequested",
     "PaymentRetryRequestedV1",
     "PersonName",
@@ -299,4 +309,5 @@ __all__ = [
     "UnsupportedSchemaVersion",
     "default_registry",
     "to_wire",
+    "with_parts",
 ]

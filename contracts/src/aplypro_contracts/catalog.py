@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .asp import PaymentRequestHeldV1, PaymentRequestSentV2, PaymentRequestStateChangedV3
+from .asp import (
+    PaymentRequestHeldV1,
+    PaymentRequestSentV2,
+    PaymentRequestsMovedV1,
+    PaymentRequestStateChangedV3,
+)
 from .calculator import (
     AmountComputedV1,
     PaymentRequestBlockedV5,
@@ -113,7 +118,7 @@ CATALOG: tuple[TopicInfo, ...] = (
               "request already handed over; students reads the attributions (no retraction by a producer after "
               "one)"),
     TopicInfo(ASP_EVENTS, "asp-gateway", "student_id",
-              (PaymentRequestSentV2, PaymentRequestStateChangedV3, PaymentRequestHeldV1),
+              (PaymentRequestSentV2, PaymentRequestStateChangedV3, PaymentRequestHeldV1, PaymentRequestsMovedV1),
               ("calculator", "pfmp", "students"),
               "PaymentRequestHeld is for showing (its reasons in words: aplypro_contracts.reasons); the request's "
               "state stays the calculator's; students reads PaymentRequestStateChanged (`ready` when the request "

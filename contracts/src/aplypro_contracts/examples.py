@@ -90,6 +90,12 @@ def examples() -> list[c.Envelope]:
                            rib_id=R, owner_type="personal", version=2, **BASE),
         c.PaymentRequestHeld(producer="asp-gateway", payment_request_id=R, pfmp_id=P, student_id=ST, version=1,
                              reasons=("ine_not_found", "missing_rib"), **BASE),
+        c.PaymentRequestsMoved(producer="asp-gateway", file_name="ASP_APLYPRO_20260115_083000.xml", requests=(
+            c.MovedRequest(payment_request_id=R, pfmp_id=P, student_id=ST, version=2, state="sent",
+                           amount_cents=30000, rib_id=S, correlation_id=uuid.UUID(int=98)),
+            c.MovedRequest(payment_request_id=uuid.UUID(int=5), pfmp_id=uuid.UUID(int=6), student_id=ST, version=4,
+                           state="paid", paid_amount=Decimal("150.00"), rib_id=S, correlation_id=uuid.UUID(int=97),
+                           causation_id=uuid.UUID(int=96))), **BASE),
         c.StudentIneStatusChanged(producer="students", student_id=ST, ine_status="not_found", version=1, **BASE),
         c.SchoolingHiddenChanged(producer="students", schooling_id=S, student_id=ST, hidden=True, version=1, **BASE),
         c.EstablishmentRegistered(producer="students", uai="0999001K", name="LP Jean Jaurès", ministry="MENJ",
