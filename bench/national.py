@@ -56,6 +56,7 @@ from aplypro_local.fake_sygne.state import CLIENT_ID, SECRET
 from aplypro_local.probes import Probe
 from aplypro_local.stack import LocalStack
 from national_cpu import CpuByProcess, StageCpu
+from national_inbox import consumed, per_student_line
 from national_population import YEAR, Population, generate, name_of, write_files
 from students_import import free_port
 
@@ -272,6 +273,7 @@ def main(args: argparse.Namespace, workdir: Path) -> int:
         quiet = wait_quiescent(probe, stack.env["DATABASE_URL"], stack.schema_prefix, timeout=1800, settle_s=10,
                                stuck_s=args.stuck, say=say)
         desk.stop()
+        consumed_line = per_student_line(asyncio.run(consumed(stack.env["DATABASE_URL"], stack.schema_prefix)), n)
         findings, stale = asyncio.run(checks.run_checks(expected(population, workdir), stack.env["DATABASE_URL"],
                                                         stack.env["KAFKA_BOOTSTRAP_SERVERS"], namespace,
                                                         stack.schema_prefix, asp.upload_dir))
@@ -289,6 +291,7 @@ def main(args: argparse.Namespace, workdir: Path) -> int:
         asp.stop()
         fake.terminate()
         fake.join(10)
+    print(consumed_line)
     return report(args, run, commit, findings, stale, quiet, seconds, (load_before, load_after), n, p)
 
 
