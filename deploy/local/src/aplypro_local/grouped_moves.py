@@ -30,8 +30,28 @@ _SIZES = (1, 2, 3, 5, 8, 30)  # a file's step of one request, of a few, of many
 
 @dataclass(frozen=True)
 class Grouped:
-    flat: list[Any]  # the single events, in the order the groups give them
-    mixed: list[Any]  # the same moves, runs of them as groups
+    units: list[tuple[Any, list[Any]]]  # what the mixed stream reads, each with the single events it stands for
+
+    @property
+    def flat(self) -> list[Any]:
+        """The single events, in the order the groups give them."""
+        return [single for _, singles in self.units for single in singles]
+
+    @property
+    def mixed(self) -> list[Any]:
+        """The same moves, runs of them as groups."""
+        return [mixed for mixed, _ in self.units]
+
+    def cuts(self, rng: random.Random, sizes: Sequence[int]) -> list[tuple[list[Any], list[Any]]]:
+        """The mixed stream cut into batches of random sizes, each with the single events of the same moves (what
+        the same batch would be, had the gateway published single events)."""
+        out = []
+        at = 0
+        while at < len(self.units):
+            batch = self.units[at:at + rng.choice(sizes)]
+            out.append(([m for m, _ in batch], [s for _, singles in batch for s in singles]))
+            at += len(batch)
+        return out
 
     def cases(self) -> dict[str, int]:
         """How often the mixed stream meets what a test means to cover: groups, groups read twice, a request's
@@ -83,7 +103,7 @@ def grouped(rng: random.Random, events: Sequence[Any], *, share: float = 0.7, wi
         units.append(_group(members))
     for unit in [u for u in units if isinstance(u[0], PaymentRequestsMoved) and rng.random() < twice]:
         units.insert(rng.randint(units.index(unit) + 1, len(units)), unit)  # read again, later
-    return Grouped([single for _, singles in units for single in singles], [mixed for mixed, _ in units])
+    return Grouped(units)
 
 
 def _group(members: list[Any]) -> tuple[PaymentRequestsMoved, list[Any]]:
