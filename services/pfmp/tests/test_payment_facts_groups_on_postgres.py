@@ -3,15 +3,28 @@ the batch handler (facts_batch.on_batch, any cuts) and through the per-event han
 
 from __future__ import annotations
 
+import json
 import random
+import uuid
 from collections.abc import AsyncIterator
+from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
 import pytest
+from aplypro_contracts import (
+    MovedRequest,
+    PaymentRequestsMoved,
+    PaymentRequestStateChanged,
+    default_registry,
+    to_wire,
+)
+from aplypro_contracts.topics import ASP_EVENTS
 from aplypro_local.grouped_moves import grouped
 from aplypro_pfmp.config import PfmpSettings
 from aplypro_pfmp.service_layer import facts, facts_batch
+from aplypro_servicekit.consumer import EventConsumer
 from aplypro_servicekit.db import create_pool, migrate
 
 from .test_payment_facts_batch_on_postgres import TABLES, _events
@@ -69,3 +82,36 @@ async def test_groups_leave_the_state_their_single_events_leave(pools: list[asyn
     got = {"batched": await _tables(batched), "per event": await _tables(fallback)}
     assert [f"{path}: {table}" for path, tables in got.items() for table in TABLES
             if tables[table] != expected[table]] == []
+
+
+async def test_a_group_that_breaks_a_rule_is_dead_lettered_whole_and_the_rest_of_its_batch_applied(
+    pools: list[asyncpg.Pool]
+) -> None:
+    """An ASP amount with a fraction of a cent in one of a group's moves fails the fold, then the group's per-event
+    handler: the group is one message, so it is dead-lettered whole (none of its moves applied, the good one
+    included); the single event read in the same batch is applied."""
+    pool = pools[0]
+    student, single, good, bad = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    group = PaymentRequestsMoved(producer="asp-gateway", requests=tuple(
+        MovedRequest(payment_request_id=request, pfmp_id=uuid.uuid4(), student_id=student, version=4, state="paid",
+                     paid_amount=amount, correlation_id=uuid.uuid4())
+        for request, amount in ((good, Decimal("150.00")), (bad, Decimal("150.005")))))
+    alone = PaymentRequestStateChanged(producer="asp-gateway", payment_request_id=single, pfmp_id=uuid.uuid4(),
+                                       student_id=student, state="paid", paid_amount=Decimal(90), version=4)
+    records = []
+    for offset, event in enumerate((group, alone)):
+        body, headers = to_wire(event)
+        records.append(SimpleNamespace(topic=ASP_EVENTS, partition=0, offset=offset, key=str(student).encode(),
+                                       value=body, headers=list(headers.items())))
+    consumer = EventConsumer(name=facts.CONSUMER, service="pfmp", pool=pool, registry=default_registry(),
+                             handlers=facts.HANDLERS, batch_handler=facts_batch.on_batch)
+    await consumer.process_batch(records)
+    assert (consumer.processed, consumer.dead_lettered) == (1, 1)
+    async with pool.acquire() as conn:
+        rows = {r["payment_request_id"]: r["paid_cents"] for r in await conn.fetch("SELECT * FROM payment_requests")}
+        dead = await conn.fetch("SELECT topic, headers FROM outbox")
+    assert rows == {single: 9000}
+    [(topic, headers)] = [(r["topic"], r["headers"]) for r in dead]
+    assert topic == ASP_EVENTS + ".dlt"
+    told = json.loads(headers)
+    assert (told["event-type"], told["dlt-reason-code"]) == ("PaymentRequestsMoved", "fractional_cents")
