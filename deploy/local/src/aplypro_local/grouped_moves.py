@@ -110,7 +110,7 @@ def _group(members: list[Any]) -> tuple[PaymentRequestsMoved, list[Any]]:
     sent = [m for m in members if isinstance(m, PaymentRequestSent)]
     group = PaymentRequestsMoved(producer="asp-gateway", occurred_at=members[0].occurred_at,
                                  file_name=sent[0].file_name if sent else None,
-                                 requests=tuple(_moved(m) for m in members))
+                                 requests=tuple(moved_request(m) for m in members))
     # What the contract promises of each part: the group's time, producer and file, an id derived from the
     # group's and the request's (issue 12); every other field the single event's own.
     singles = [m.model_copy(update={
@@ -120,7 +120,8 @@ def _group(members: list[Any]) -> tuple[PaymentRequestsMoved, list[Any]]:
     return group, singles
 
 
-def _moved(event: Any) -> MovedRequest:
+def moved_request(event: Any) -> MovedRequest:
+    """The move a group carries for one single event of the gateway (one `can_group` accepts)."""
     common: dict[str, Any] = {
         "payment_request_id": event.payment_request_id, "pfmp_id": event.pfmp_id, "student_id": event.student_id,
         "version": event.version, "correlation_id": event.correlation_id, "causation_id": event.causation_id}
