@@ -103,8 +103,8 @@ def stream(requests: int, stale: float, seed: int, groups: bool = False) -> list
     records = []
     for offset, (topic, e) in enumerate(events):
         body, headers = to_wire(e)
-        key = str(e.requests[0].student_id if isinstance(e, PaymentRequestsMoved) else getattr(e, "student_id", ""))
-        key = key.encode()
+        keyed_by = e.requests[0].student_id if isinstance(e, PaymentRequestsMoved) else getattr(e, "student_id", "")
+        key = str(keyed_by).encode()
         records.append(ConsumerRecord(topic, 0, offset, 0, 0, key, body, None, 1, len(body), list(headers.items())))
     return records
 
@@ -249,8 +249,11 @@ async def run(url: str, args: argparse.Namespace) -> None:
 
 def main() -> None:
     bench_main(__doc__, run, size="requests", default=40000, stale_help="share of gateway events read a second time",
-               options=lambda parser: parser.add_argument("--groups", action="store_true",
-                                                          help="the gateway's moves in PaymentRequestsMoved groups"))
+               options=groups_option)
+
+
+def groups_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--groups", action="store_true", help="the gateway's moves in PaymentRequestsMoved groups")
 
 
 if __name__ == "__main__":
