@@ -3,15 +3,17 @@ batch fold (issue 12), in the same run.
 
     nice -n 19 uv run python bench/pfmp_facts.py --requests 40000
     nice -n 19 uv run python bench/pfmp_facts.py --requests 40000 --mode after     # the fold only
+    nice -n 19 uv run python bench/pfmp_facts.py --requests 40000 --groups         # as PaymentRequestsMoved
 
 N payment requests, known to pfmp as the calculator requested them (written straight into payment_requests:
 what PaymentRequested leaves), then the gateway's four moves of each (ready, sent, integrated, paid with MTNET),
-stage by stage as a national run publishes them. The real consumer (aplypro_servicekit's EventConsumer: decode,
+stage by stage as a national run publishes them (`--groups`: each stage's moves in PaymentRequestsMoved groups,
+by partition, MOVES_PER_EVENT a group, as the gateway publishes them from issue 12). The real consumer (aplypro_servicekit's EventConsumer: decode,
 inbox, the batch handler, commit) takes them in batches of `--batch` records, as read from the topic; no broker:
 the records are built in memory, so what is measured is pfmp and PostgreSQL. `before` is the per-event handlers
 in order (`in_batch_order(facts.HANDLERS)`), `after` the fold (`facts_batch.on_batch`), each on a schema of its
 own in one embedded PostgreSQL (or DATABASE_URL). Prints events/s, the CPU seconds of this process and of
-PostgreSQL (psutil: the server's processes), and the ratios; then checks both schemas hold the same rows.
+PostgreSQL (psutil: the server's processes), and the ratios (per move: a single event or a group's part); then checks both schemas hold the same rows.
 """
 
 from __future__ import annotations
@@ -30,8 +32,16 @@ from typing import Any
 
 import asyncpg
 import psutil
-from aplypro_contracts import PaymentRequestSent, PaymentRequestStateChanged, default_registry, to_wire
+from aplypro_contracts import (
+    MOVES_PER_EVENT,
+    PaymentRequestSent,
+    PaymentRequestsMoved,
+    PaymentRequestStateChanged,
+    default_registry,
+    to_wire,
+)
 from aplypro_contracts.topics import ASP_EVENTS
+from aplypro_local.grouped_moves import moved_request
 from aplypro_pfmp.service_layer import facts, facts_batch
 from aplypro_servicekit.consumer import BatchHandler, EventConsumer, in_batch_order
 from aplypro_servicekit.db import create_pool, migrate
@@ -48,8 +58,8 @@ def requests(n: int) -> list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]:
     return [(uuid.uuid4(), uuid.uuid4(), students[i // 2]) for i in range(n)]
 
 
-def records(known: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]) -> list[SimpleNamespace]:
-    """The gateway's events of the run, keyed by student as the gateway publishes them."""
+def records(known: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]], groups: bool = False) -> list[SimpleNamespace]:
+    """The gateway's events of the run, keyed by student as the gateway publishes them; or its groups."""
     stages: list[list[Any]] = [[], [], [], []]
     for k, (request, pfmp, student) in enumerate(known):
         common = {"producer": "asp-gateway", "payment_request_id": request, "pfmp_id": pfmp, "student_id": student}
@@ -62,11 +72,23 @@ def records(known: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]) -> list[SimpleN
         stages[3].append(PaymentRequestStateChanged(**common, state="paid", paid_amount=Decimal("150.00"),
                                                     version=4, occurred_at=at + timedelta(days=5)))
     out = []
-    for offset, event in enumerate(e for stage in stages for e in stage):
+    for offset, event in enumerate(e for stage in stages for e in (grouped(stage) if groups else stage)):
         body, headers = to_wire(event)
-        out.append(SimpleNamespace(topic=ASP_EVENTS, partition=hash(event.student_id) % PARTITIONS, offset=offset,
-                                   key=str(event.student_id).encode(), value=body, headers=list(headers.items())))
+        student = event.requests[0].student_id if isinstance(event, PaymentRequestsMoved) else event.student_id
+        out.append(SimpleNamespace(topic=ASP_EVENTS, partition=hash(student) % PARTITIONS, offset=offset,
+                                   key=str(student).encode(), value=body, headers=list(headers.items())))
     return out
+
+
+def grouped(stage: list[Any]) -> list[PaymentRequestsMoved]:
+    """One stage's moves as the gateway groups them: by the partition its students' keys fall on, keyed by one of
+    them, MOVES_PER_EVENT a group."""
+    by_partition: dict[int, list[Any]] = {}
+    for event in stage:
+        by_partition.setdefault(hash(event.student_id) % PARTITIONS, []).append(event)
+    return [PaymentRequestsMoved(producer="asp-gateway", occurred_at=events[at].occurred_at, file_name="f",
+                                 requests=tuple(moved_request(e) for e in events[at:at + MOVES_PER_EVENT]))
+            for events in by_partition.values() for at in range(0, len(events), MOVES_PER_EVENT)]
 
 
 async def prepare(pool: asyncpg.Pool, known: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]) -> None:
@@ -116,10 +138,11 @@ async def run(pool: asyncpg.Pool, handler: BatchHandler, stream: list[SimpleName
             "postgres": server_cpu_s(postmaster) - pg}
 
 
-async def main(n: int, batch: int, modes: list[str], work: Path) -> None:
+async def main(n: int, batch: int, modes: list[str], work: Path, groups: bool = False) -> None:
     known = requests(n)
-    stream = records(known)
-    print(f"{n} requests, {len(stream)} gateway events, batches of {batch}; load average "
+    stream = records(known, groups)
+    moves = 4 * n  # ready, sent, integrated, paid
+    print(f"{n} requests, {moves} moves in {len(stream)} gateway events, batches of {batch}; load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}, {os.cpu_count()} CPUs")
     results: dict[str, dict[str, float]] = {}
     tables: dict[str, list[Any]] = {}
@@ -132,9 +155,10 @@ async def main(n: int, batch: int, modes: list[str], work: Path) -> None:
                 await prepare(pool, known)
                 postmaster = psutil.Process(int(await pool.fetchval("SELECT pg_backend_pid()"))).ppid()
                 results[mode] = r = await run(pool, MODES[mode], stream, batch, postmaster)
-                print(f"{mode:>6}: {len(stream) / r['wall']:8.0f} events/s  {r['wall']:6.1f} s wall  "
+                # Per move (a single event, or a group's part), so that a run with groups compares with one without.
+                print(f"{mode:>6}: {moves / r['wall']:8.0f} moves/s  {r['wall']:6.1f} s wall  "
                       f"python {r['python']:6.1f} CPU-s  postgres {r['postgres']:6.1f} CPU-s  "
-                      f"({1000 * (r['python'] + r['postgres']) / len(stream):.3f} CPU-ms an event)", flush=True)
+                      f"({1000 * (r['python'] + r['postgres']) / moves:.3f} CPU-ms a move)", flush=True)
                 tables[mode] = [tuple(r) for r in await pool.fetch(
                     "SELECT * FROM payment_requests ORDER BY payment_request_id")] + [
                     tuple(r) for r in await pool.fetch("SELECT * FROM pfmps_known_to_asp ORDER BY 1")] + [
@@ -146,7 +170,7 @@ async def main(n: int, batch: int, modes: list[str], work: Path) -> None:
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if len(results) == 2:
         b, a = results["before"], results["after"]
-        print(f"after/before: {b['wall'] / a['wall']:.1f}x events/s, python CPU {b['python'] / a['python']:.1f}x less, "
+        print(f"after/before: {b['wall'] / a['wall']:.1f}x moves/s, python CPU {b['python'] / a['python']:.1f}x less, "
               f"postgres CPU {b['postgres'] / a['postgres']:.1f}x less")
         assert tables["before"] == tables["after"], "the two modes left different rows"
         print("both modes left the same payment_requests, pfmps_known_to_asp and stale_events rows")
@@ -157,6 +181,8 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=40000)
     parser.add_argument("--batch", type=int, default=500, help="records a poll hands the consumer")
     parser.add_argument("--mode", choices=["both", *MODES], default="both")
+    parser.add_argument("--groups", action="store_true", help="the moves in PaymentRequestsMoved groups")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-pfmp-facts-") as tmp:
-        asyncio.run(main(args.requests, args.batch, list(MODES) if args.mode == "both" else [args.mode], Path(tmp)))
+        asyncio.run(main(args.requests, args.batch, list(MODES) if args.mode == "both" else [args.mode], Path(tmp),
+                         args.groups))

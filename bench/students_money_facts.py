@@ -2,13 +2,15 @@
 
     nice -n 19 uv run python bench/students_money_facts.py --requests 40000            # both, before then after
     nice -n 19 uv run python bench/students_money_facts.py --requests 40000 --mode after
+    nice -n 19 uv run python bench/students_money_facts.py --requests 40000 --groups   # PaymentRequestsMoved
 
 The stream the consumer reads when the year's payments go out: per payment request the calculator's
 PaymentRequested, then the asp-gateway's `ready` (PaymentRequestStateChanged v3, with the RIB, as a file is
 built), PaymentRequestSent (the upload), `integrated` and `paid` (the return files); per schooling (two requests
 each) its décision d'attribution, DocumentIssued then DocumentReady. Gateway events come file by file (7,000
 requests a file), as the gateway publishes them; `--stale` of the gateway's events are read twice (a replayed
-file: stale the second time).
+file: stale the second time). `--groups`: each step of a file in PaymentRequestsMoved groups (MOVES_PER_EVENT
+requests a group) as the gateway publishes it from issue 12; a group counts as the single events it stands for.
 
 The real consumer (servicekit's EventConsumer: decode, inbox claims, the handler, one transaction per lane, two
 lanes as deployed) is fed the records as the broker would hand them, `--batch` at a time (the deployed
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import shutil
@@ -38,16 +41,19 @@ from typing import Any
 import psutil
 from aiokafka.structs import ConsumerRecord
 from aplypro_contracts import (
+    MOVES_PER_EVENT,
     DocumentIssued,
     DocumentReady,
     Envelope,
     PaymentRequested,
     PaymentRequestSent,
+    PaymentRequestsMoved,
     PaymentRequestStateChanged,
     default_registry,
 )
 from aplypro_contracts.examples import examples
 from aplypro_contracts.registry import to_wire
+from aplypro_local.grouped_moves import moved_request
 from aplypro_servicekit.consumer import BatchHandler, EventConsumer, EventHandler, in_batch_order
 from aplypro_servicekit.db import create_pool, migrate
 from aplypro_servicekit.logs import configure_logging
@@ -57,8 +63,9 @@ FILE = 7_000  # requests a payment file
 START = datetime(2026, 6, 1, 8, tzinfo=UTC)
 
 
-def stream(requests: int, stale: float, seed: int) -> list[ConsumerRecord[bytes, bytes]]:
-    """The records in the order the consumer reads them, keyed by student as the producers key them."""
+def stream(requests: int, stale: float, seed: int, groups: bool = False) -> list[ConsumerRecord[bytes, bytes]]:
+    """The records in the order the consumer reads them, keyed by student as the producers key them (a group by
+    its first request's student)."""
     rng = random.Random(seed)
     models: list[type[Envelope]] = [DocumentIssued, DocumentReady, PaymentRequested, PaymentRequestSent,
                                     PaymentRequestStateChanged]
@@ -90,13 +97,28 @@ def stream(requests: int, stale: float, seed: int) -> list[ConsumerRecord[bytes,
                     step.append(event(PaymentRequestStateChanged, payment_request_id=request, student_id=student,
                                       state=state, version=version, rib_id=rib if state == "ready" else None))
             replayed = [e.model_copy(update={"event_id": uuid.uuid4()}) for e in step if rng.random() < stale]
+            if groups:  # the file's step, then its replay, each as the gateway's groups
+                step, replayed = as_groups(step, next(at)), as_groups(replayed, next(at))
             events += [("asp", e) for e in step + replayed]
     records = []
     for offset, (topic, e) in enumerate(events):
         body, headers = to_wire(e)
-        key = str(getattr(e, "student_id", "")).encode()
+        keyed_by = e.requests[0].student_id if isinstance(e, PaymentRequestsMoved) else getattr(e, "student_id", "")
+        key = str(keyed_by).encode()
         records.append(ConsumerRecord(topic, 0, offset, 0, 0, key, body, None, 1, len(body), list(headers.items())))
     return records
+
+
+def as_groups(step: list[Envelope], at: datetime) -> list[Envelope]:
+    return [PaymentRequestsMoved(producer="asp-gateway", occurred_at=at, file_name="f",
+                                 requests=tuple(moved_request(e) for e in step[i:i + MOVES_PER_EVENT]))
+            for i in range(0, len(step), MOVES_PER_EVENT)]
+
+
+def events_in(records: list[ConsumerRecord[bytes, bytes]]) -> int:
+    """The events the records stand for: a PaymentRequestsMoved counts as the single events it replaces."""
+    return sum(len(json.loads(r.value)["requests"]) if ("event-type", b"PaymentRequestsMoved") in r.headers
+               else 1 for r in records)
 
 
 def server_cpu_s(postmaster: int) -> float:
@@ -130,7 +152,7 @@ async def consume(url: str, *, service: str, name: str, handlers: Mapping[str, E
         for first in range(0, len(records), batch):
             await consumer.process_batch(records[first:first + batch])
         wall = time.perf_counter() - started
-        result = {"s": wall, "events_per_s": len(records) / wall, "cpu_s": time.process_time() - cpu,
+        result = {"s": wall, "events_per_s": events_in(records) / wall, "cpu_s": time.process_time() - cpu,
                   "pg_cpu_s": server_cpu_s(postmaster) - server}
         for key, sql in counts.items():
             result[key] = await pool.fetchval(sql)
@@ -143,7 +165,8 @@ async def consume(url: str, *, service: str, name: str, handlers: Mapping[str, E
 async def compare(url: str, args: argparse.Namespace, records: list[ConsumerRecord[bytes, bytes]], service: str,
                   modes: Mapping[str, Callable[[], Awaitable[dict[str, float]]]]) -> None:
     """Runs the chosen modes (logging as the service's, to /dev/null) and prints each one and the ratios."""
-    print(f"events={len(records)} batch={args.batch} load_avg_1m={os.getloadavg()[0]:.2f} cpus={os.cpu_count()}")
+    events = events_in(records)
+    print(f"events={events} records={len(records)} batch={args.batch} load_avg_1m={os.getloadavg()[0]:.2f} cpus={os.cpu_count()}")
     chosen = list(modes) if args.mode == "both" else [args.mode]
     results = {}
     for mode in chosen:
@@ -156,7 +179,7 @@ async def compare(url: str, args: argparse.Namespace, records: list[ConsumerReco
             sys.stderr = out
         rows = " ".join(f"{k}={v:.0f}" for k, v in r.items() if k not in ("s", "events_per_s", "cpu_s", "pg_cpu_s"))
         print(f"{mode}: s={r['s']:.1f} events_per_s={r['events_per_s']:.0f} cpu_s={r['cpu_s']:.1f} "
-              f"pg_cpu_s={r['pg_cpu_s']:.1f} cpu_ms_per_event={(r['cpu_s'] + r['pg_cpu_s']) * 1000 / len(records):.3f} "
+              f"pg_cpu_s={r['pg_cpu_s']:.1f} cpu_ms_per_event={(r['cpu_s'] + r['pg_cpu_s']) * 1000 / events:.3f} "
               f"(rows: {rows}) load_avg_1m={os.getloadavg()[0]:.2f}")
     if len(results) == 2:
         b, a = results["before"], results["after"]
@@ -218,14 +241,19 @@ COUNTS = {"requests": "SELECT count(*) FROM rib_payment_requests",
 
 
 async def run(url: str, args: argparse.Namespace) -> None:
-    records = stream(args.requests, args.stale, args.seed)
+    records = stream(args.requests, args.stale, args.seed, args.groups)
     print(f"requests={args.requests}")
     await before_and_after(url, args, records, service="students", name=money_facts.CONSUMER,
                            handlers=money_facts.HANDLERS, after=money_facts.on_batch, counts=COUNTS)
 
 
 def main() -> None:
-    bench_main(__doc__, run, size="requests", default=40000, stale_help="share of gateway events read a second time")
+    bench_main(__doc__, run, size="requests", default=40000, stale_help="share of gateway events read a second time",
+               options=groups_option)
+
+
+def groups_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--groups", action="store_true", help="the gateway's moves in PaymentRequestsMoved groups")
 
 
 if __name__ == "__main__":

@@ -57,3 +57,19 @@ def test_a_reader_of_decisions_takes_them_from_their_issue() -> None:
             assert "DocumentIssued" in sub.handlers, f"{name}.{sub.consumer_name} waits for the PDF"
             assert sub.handlers["DocumentIssued"] == sub.handlers["DocumentReady"], f"{name}: one handler"
     assert sorted(readers) == ["asp-gateway", "calculator", "pfmp", "students"]
+
+
+def test_a_reader_of_the_gateways_single_events_reads_their_groups() -> None:
+    """The asp-gateway publishes a payment file's moves as PaymentRequestsMoved groups (issue 12): a subscription
+    that handles one of the single events a group stands for handles the group too, or it would skip the group
+    silently (the consumer ignores the types it has no handler for) and with it every request's move."""
+    from .manifest_acls import specs
+
+    singles = ("PaymentRequestHeld", "PaymentRequestSent", "PaymentRequestStateChanged")
+    readers = []
+    for name, spec in specs().items():
+        for sub in spec.subscriptions:
+            if any(t in sub.handlers for t in singles):
+                readers.append(f"{name}.{sub.consumer_name}")
+                assert "PaymentRequestsMoved" in sub.handlers, f"{name}.{sub.consumer_name} skips the groups"
+    assert sorted(readers) == ["calculator.pricing", "pfmp.payment-facts", "students.money-facts"]

@@ -24,7 +24,8 @@ def test_one_subscription_reads_students_pfmp_asp_returns_ribs_and_decisions_so_
         "SchoolingHiddenChanged",  # the students' hiding (removed, or retracted): reason hidden_schooling
         "StudentsMerged",  # two students merged: one yearly cap for the pair (imports.md §5.8)
         "ExclusionChanged",  # an exclusion set in the students service: reason excluded_schooling
-        "PaymentRequestHeld"}  # the gateway's reasons, shown by explain and status (issue 10)
+        "PaymentRequestHeld",  # the gateway's reasons, shown by explain and status (issue 10)
+        "PaymentRequestsMoved"}  # the gateway's three single events, many requests in one (issue 12)
     assert subscription.batch_handler is not None
 
 

@@ -78,6 +78,8 @@ def build_spec(settings: CalculatorSettings) -> ServiceSpec:
                       # Only the address is read, as a fingerprint: an address change retries rejections.
                       **dict.fromkeys(STUDENT_STATE_EVENTS, handlers.on_event),
                       "PaymentRequestSent": handlers.on_event, "PaymentRequestStateChanged": handlers.on_event,
+                      # Many requests' sent, states or holds in one event (a payment file's step): its parts.
+                      "PaymentRequestsMoved": handlers.on_moves,
                       # A DA from its issue (no wait for its PDF); its DocumentReady, or one from before.
                       "DocumentIssued": handlers.on_event, "DocumentReady": handlers.on_event,
                       # pfmp's report of a closed schooling: reason pfmp_outside_schooling_dates.

@@ -22,6 +22,7 @@ from aplypro_contracts import (
     ExclusionChanged,
     PaymentRequestHeld,
     PaymentRequestSent,
+    PaymentRequestsMoved,
     PaymentRequestStateChanged,
     PfmpRecorded,
     PfmpRectified,
@@ -32,6 +33,7 @@ from aplypro_contracts import (
     SchoolingState,
     StudentsMerged,
     StudentState,
+    with_parts,
 )
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
@@ -108,6 +110,13 @@ class Handlers:
     async def on_event(self, conn: Connection, event: Envelope) -> None:
         await self.on_batch(conn, [event])
 
+    async def on_moves(self, conn: Connection, event: PaymentRequestsMoved) -> None:
+        """A group of the gateway's moves on the fallback path: its parts, in order, each as its single event would
+        be. The consumer gives the group one savepoint: a part that breaks a rule dead-letters the group whole, with
+        that part's reason."""
+        for part in event.parts():
+            await self.on_event(conn, part)
+
     async def on_batch(self, conn: Connection, events: list[Envelope]) -> None:
         # Décisions d'attribution first: they come from another topic, so their place in the batch means
         # nothing, and every evaluation of the batch then sees the newest DA state (a retrait read in the
@@ -116,6 +125,9 @@ class Handlers:
         # rectification alone, each run ending with its pools.
         # Student merges first: what the calculator holds moves to the survivor and its pools are recomputed
         # under one cap; then any event still carrying a merged student's id is read as the survivor's.
+        # The gateway's groups as the single events they stand for, where they stand: every rule below (versions,
+        # stale drops, a return's order in the batch) then holds per request exactly as for the single events.
+        events = with_parts(events)
         out: list[OutboxRow] = []
         merges = [e for e in events if isinstance(e, StudentsMerged)]
         if merges:

@@ -15,6 +15,7 @@ from aplypro_contracts import (
     PaymentRequestHeld,
     PaymentRequestSent,
     PaymentRequestStateChanged,
+    with_parts,
 )
 from aplypro_servicekit import tracing
 from aplypro_servicekit.db import Connection
@@ -107,6 +108,9 @@ async def on_batch(conn: Connection, events: list[Any]) -> None:
     statement; its other events (documents, barèmes: a DA's issue reads the barème, so they keep their order)
     through their per-event handlers in batch order. The three groups give the state they give in batch order:
     none reads or writes another's tables, but for stale_events, where each only adds counts."""
+    # The gateway's groups (PaymentRequestsMoved) as the single events they stand for, where they stand: the fold
+    # below then keeps each request's rules (versions, stale drops, first or last wins) exactly as before.
+    events = with_parts(events)
     for event in events:
         if event.event_type not in FOLDED and event.event_type != "AmountComputed":
             with tracing.handling(event.event_id):

@@ -32,7 +32,9 @@ from aplypro_contracts import (
     Envelope,
     PaymentRequested,
     PaymentRequestSent,
+    PaymentRequestsMoved,
     PaymentRequestStateChanged,
+    with_parts,
 )
 from aplypro_servicekit.consumer import EventHandler
 from aplypro_servicekit.db import Connection
@@ -90,12 +92,24 @@ async def _payment_state(conn: Connection, event: PaymentRequestSent | PaymentRe
                  payment_request_id=str(event.payment_request_id), version=event.version)
 
 
+async def on_payment_requests_moved(conn: Connection, event: PaymentRequestsMoved) -> None:
+    """A group of the gateway's moves on the fallback path: its parts, in order, through their own handlers, a
+    hold skipped as the single PaymentRequestHeld is (no handler). The consumer gives the group one savepoint: a
+    part that breaks a rule dead-letters the group whole, with that part's reason."""
+    for part in event.parts():
+        if (handler := HANDLERS.get(part.event_type)) is not None:
+            await handler(conn, part)
+
+
 GatewayEvent = PaymentRequestSent | PaymentRequestStateChanged
 
 
 async def on_batch(conn: Connection, events: list[Any]) -> None:
     """The batch as the handlers above would apply it in order: the two families touch different tables and
     neither reads the other's, so each is folded on its own (requests in batch order, facts as earliest times)."""
+    # The gateway's groups as the single events they stand for, where they stand (so each request's versions and
+    # stale drops stay the single events'), less their holds: this consumer never read PaymentRequestHeld.
+    events = [e for e in with_parts(events) if e.event_type in HANDLERS]
     # The registry hands every event as its type's latest model (older versions upcast).
     states = [e for e in events if isinstance(e, PaymentRequestSent | PaymentRequestStateChanged)]
     facts = [e for e in events if isinstance(e, DocumentIssued | DocumentReady | PaymentRequested)]
@@ -169,4 +183,5 @@ HANDLERS: dict[str, EventHandler] = {
     "PaymentRequested": on_payment_requested,
     "PaymentRequestSent": on_payment_request_sent,
     "PaymentRequestStateChanged": on_payment_request_state_changed,
+    "PaymentRequestsMoved": on_payment_requests_moved,  # one per payment file's step, read as its parts
 }
