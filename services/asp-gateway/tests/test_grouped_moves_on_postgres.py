@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,6 @@ from .return_samples import payment
 
 pytestmark = pytest.mark.integration
 
-Feed = Callable[[asyncpg.Pool, Any, Any], Awaitable[None]]
 NOW = datetime(2026, 6, 2, 3, 0, tzinfo=UTC)
 PAYMENTS = "renvoi_paiement_APLYPROTEST_20260605.xml"
 
@@ -83,12 +83,15 @@ def _by_student(events: list[Any]) -> dict[uuid.UUID, list[dict[str, Any]]]:
     return dict(out)
 
 
-@pytest.mark.parametrize("limit", [MOVES_PER_EVENT, 1], ids=["full groups", "one request a group"])
+# One partition: every move of a step in one group (or cut at the limit), whatever the students' ids.
+@pytest.mark.parametrize(("limit", "partitions"), [(MOVES_PER_EVENT, 4), (MOVES_PER_EVENT, 1), (2, 1), (1, 4)],
+                         ids=["by partition", "one group a step", "cut at the limit", "one request a group"])
 async def test_groups_read_as_their_parts_are_the_single_events_of_the_same_moves(
     pool: asyncpg.Pool, options: BuildOptions, twin: tuple[asyncpg.Pool, str], tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, limit: int,
+    monkeypatch: pytest.MonkeyPatch, limit: int, partitions: int,
 ) -> None:
     monkeypatch.setattr(moves, "MOVES_PER_EVENT", limit)
+    options = replace(options, grouping=Grouping(partitions=partitions))
     fed: list[tuple[Any, Any]] = []
     real_feed = conftest.feed
 
@@ -97,7 +100,6 @@ async def test_groups_read_as_their_parts_are_the_single_events_of_the_same_move
         await real_feed(into, handler, event)
 
     monkeypatch.setattr(conftest, "feed", recorded)
-    assert options.grouping.grouped
     await a_files_moves(pool, options)
 
     # The very same events fed to a gateway publishing single events, the same file built at the same instant.
@@ -120,8 +122,10 @@ async def test_groups_read_as_their_parts_are_the_single_events_of_the_same_move
     # Field for field (event_id and occurred_at aside), in the same order for each student.
     assert _by_student(grouped) == _by_student(singles)
     assert len(grouped) == len(singles)
-    # Groups when more than one request moved at once.
-    assert len(grouped_rows) < len(single_rows) if limit > 1 else len(grouped_rows) == len(single_rows)
+    if partitions == 1:  # held 2, ready 3, sent 3, integrated 3, paid and unpaid 2, cut at the limit
+        assert len(grouped_rows) == sum(-(-n // limit) for n in (2, 3, 3, 3, 2))
+    if limit == 1:
+        assert len(grouped_rows) == len(single_rows)
 
 
 async def test_each_group_lands_on_the_partition_of_every_one_of_its_students_and_each_request_moves_once(
