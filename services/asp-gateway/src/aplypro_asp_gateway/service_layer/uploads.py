@@ -1,6 +1,6 @@
 """Recording an upload: the file marked in the drop folder, its requests `ready → sent`, one PaymentRequestSent
-each in the outbox (grouped: service_layer/moves.py), all in one transaction (asp-exchange.md §9.2 G2 step 3; lifecycles.md §2 "ready → sent:
-its file is uploaded").
+each in the outbox (grouped: service_layer/moves.py), all in one transaction (asp-exchange.md §9.2 G2 step 3;
+lifecycles.md §2 "ready → sent: its file is uploaded").
 
 Until this commits the requests are `ready`, bound to their file: never in another batch, never `sent`. A
 crash before it leaves the file unrecorded, and the next handover finds it (service_layer/handover.py). Every
