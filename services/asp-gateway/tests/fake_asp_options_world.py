@@ -3,12 +3,12 @@ with `poll`, and what the gateway's database then says (states, events, unmatche
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
+from .published import outbox_events
 from .test_sftp_returns_and_send import poll_cli, send, students_requesting
 
 __all__ = ["events", "exchange", "poll_cli", "record_ids", "send", "states", "students_requesting", "unmatched"]
@@ -22,8 +22,7 @@ async def states(pool: asyncpg.Pool) -> dict[str, int]:
 async def events(pool: asyncpg.Pool) -> int:
     """PaymentRequestStateChanged written for the ASP's answers: one per move, never two for one answer (the
     build's `ready`, the RIB frozen in the file, is not an answer)."""
-    rows = await pool.fetch("SELECT payload FROM outbox WHERE headers->>'event-type' = 'PaymentRequestStateChanged'")
-    return sum(json.loads(r["payload"])["state"] != "ready" for r in rows)
+    return sum(e.state != "ready" for e in await outbox_events(pool, "PaymentRequestStateChanged"))
 
 
 async def unmatched(pool: asyncpg.Pool) -> list[tuple[int | None, str]]:

@@ -14,6 +14,7 @@ from aplypro_asp_gateway.service_layer.ingest import IncomingReturn, IngestResul
 from aplypro_contracts import PaymentRequestStateChanged
 
 from .conftest import feed, register, request
+from .published import outbox_events
 from .return_samples import (
     INTEGRATIONS_HEADER,
     REJECTS_HEADER,
@@ -68,7 +69,7 @@ def paid(sent: Sent, net: str = "300.00", day: str = "05/06/2026") -> str:
 
 
 async def ingest(pool: asyncpg.Pool, options: BuildOptions, *files: IncomingReturn) -> list[IngestResult]:
-    return await ingest_all(pool, files, topic=options.topic, schema=options.schema)
+    return await ingest_all(pool, files, topic=options.topic, schema=options.schema, grouping=options.grouping)
 
 
 async def row_of(pool: asyncpg.Pool, sent: Sent) -> dict[str, Any]:
@@ -83,8 +84,6 @@ async def states(pool: asyncpg.Pool) -> dict[uuid.UUID, str]:
 
 
 async def state_events(pool: asyncpg.Pool) -> list[PaymentRequestStateChanged]:
-    rows = await pool.fetch("SELECT payload FROM outbox WHERE headers->>'event-type' = 'PaymentRequestStateChanged' "
-                            "ORDER BY id")
-    events = [PaymentRequestStateChanged.model_validate_json(r["payload"]) for r in rows]
+    events: list[PaymentRequestStateChanged] = await outbox_events(pool, "PaymentRequestStateChanged")
     # The moves the ASP's returns made: the build's `ready` (the RIB frozen, test_sent_once_uploaded) left out.
     return [e for e in events if e.state != "ready"]

@@ -19,6 +19,7 @@ from structlog.testing import capture_logs
 
 from .conftest import feed, register, request
 from .ingest_world import ingest, integrations
+from .published import outbox_events
 from .return_samples import integration_line
 
 pytestmark = pytest.mark.integration
@@ -74,8 +75,7 @@ async def test_an_unanswered_record_is_reported_and_the_pfmp_held_behind_it_says
     held = await row(pool, second.payment_request_id)
     assert (held["state"], held["blocking_reasons"], held["recheck"]) == ("pending", [OVERDUE], False)
     assert describe(OVERDUE).owner == "asp-gateway"  # its words are in the shared catalog
-    told = [PaymentRequestHeld.model_validate_json(r["payload"]) for r in await pool.fetch(
-        "SELECT payload FROM outbox WHERE headers->>'event-type' = 'PaymentRequestHeld' ORDER BY id")]
+    told: list[PaymentRequestHeld] = await outbox_events(pool, "PaymentRequestHeld")
     assert told[-1].reasons == (OVERDUE,)
 
     # Days later: still held, never re-sent, never created a second time; reported once.

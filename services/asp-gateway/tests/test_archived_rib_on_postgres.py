@@ -10,9 +10,10 @@ import asyncpg
 import pytest
 from aplypro_asp_gateway.service_layer import projection
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file
-from aplypro_contracts import PaymentRequestSent, RibArchived, RibRecorded
+from aplypro_contracts import RibArchived, RibRecorded
 
 from .conftest import IBANS, UAI, feed, register, request
+from .published import outbox_events
 
 pytestmark = pytest.mark.integration
 
@@ -50,8 +51,8 @@ async def test_an_archived_rib_is_never_put_in_a_file_and_the_next_one_is(
     content = (options.outbox_dir / result.file_name).read_bytes()
     assert IBANS[1][4:].encode() in content
     assert IBANS[0][4:].encode() not in content
-    rows = await pool.fetch("SELECT payload FROM outbox WHERE headers->>'event-type' = 'PaymentRequestSent'")
-    assert [PaymentRequestSent.model_validate_json(r["payload"]).rib_id for r in rows] == [new.rib_id]
+    assert [e.rib_id for e in await outbox_events(pool, "PaymentRequestSent")] == [
+        new.rib_id]
 
 
 async def test_a_rib_archived_by_a_merge_is_dropped_where_the_merged_student_held_it(

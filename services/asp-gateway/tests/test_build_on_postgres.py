@@ -12,13 +12,14 @@ from aplypro_asp_gateway.adapters import requests_repo
 from aplypro_asp_gateway.domain.model import Blocked
 from aplypro_asp_gateway.service_layer import build, projection
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file, write_pending_files
-from aplypro_contracts import PaymentRequestHeld, PaymentRequestSent, RibRecorded
+from aplypro_contracts import PaymentRequestSent, RibRecorded
 from aplypro_contracts.topics import ASP_EVENTS
 from aplypro_servicekit.statistics import refresh_stale_statistics
 from lxml import etree
 from structlog.testing import capture_logs
 
 from .conftest import IBANS, NS, UAI, add_rib, feed, register, request
+from .published import outbox_events, outbox_parts, partition_of
 
 pytestmark = pytest.mark.integration
 
@@ -45,9 +46,8 @@ async def test_one_build_sends_the_ready_requests_in_one_file_and_keeps_the_othe
     assert len(root.findall("f:ENREGISTREMENTS/f:ENREGISTREMENT", NS)) == 3
     async with pool.acquire() as conn:
         rows = {r["payment_request_id"]: r for r in await conn.fetch("SELECT * FROM payment_requests")}
-        outbox = await conn.fetch("SELECT topic, key, payload FROM outbox "
-                                  "WHERE headers->>'event-type' = 'PaymentRequestSent' ORDER BY id")
-        held = await conn.fetch("SELECT payload FROM outbox WHERE headers->>'event-type' = 'PaymentRequestHeld'")
+        outbox = await outbox_parts(conn, "PaymentRequestSent")
+        held = await outbox_events(conn, "PaymentRequestHeld")
     assert sorted(e.get("idEnregistrement") for e in root.iter("{*}ENREGISTREMENT")) == sorted(
         str(rows[e.payment_request_id]["record_id"]) for e in ready)
     # The ready requests are sent with the file's name and the RIB used.
@@ -59,17 +59,17 @@ async def test_one_build_sends_the_ready_requests_in_one_file_and_keeps_the_othe
     assert rows[blocked.payment_request_id]["state"] == "pending"
     assert rows[blocked.payment_request_id]["blocking_reasons"] == ["missing_rib"]
     # ... and the other services are told, with the reason (its words: aplypro_contracts.reasons).
-    assert [(e.payment_request_id, e.reasons) for e in map(PaymentRequestHeld.model_validate_json,
-                                                            (r["payload"] for r in held))] == [
+    assert [(e.payment_request_id, e.reasons) for e in held] == [
         (blocked.payment_request_id, ("missing_rib",))]
-    # One PaymentRequestSent per sent request, keyed by the student, caused by the request.
-    sent = [PaymentRequestSent.model_validate_json(r["payload"]) for r in outbox]
-    assert {r["topic"] for r in outbox} == {options.topic}
+    # One PaymentRequestSent per sent request, on the student's partition, caused by the request.
+    sent: list[PaymentRequestSent] = [p.event for p in outbox]
+    assert {p.topic for p in outbox} == {options.topic}
     assert options.topic.endswith(ASP_EVENTS)
     assert sorted(str(e.payment_request_id) for e in sent) == sorted(str(e.payment_request_id) for e in ready)
     by_id = {e.payment_request_id: e for e in ready}
-    for row, sent_event in zip(outbox, sent, strict=True):
-        assert row["key"] == str(sent_event.student_id).encode()
+    for part, sent_event in zip(outbox, sent, strict=True):
+        partitions = options.grouping.partitions
+        assert partition_of(part.key, partitions) == partition_of(sent_event.student_id, partitions)
         assert sent_event.file_name == result.file_name
         assert sent_event.causation_id == by_id[sent_event.payment_request_id].event_id
         assert sent_event.version == 2  # the gateway's own sequence about the request: `ready` at the build was 1
@@ -203,7 +203,8 @@ async def test_a_file_committed_but_not_written_is_written_from_its_stored_bytes
     path.unlink()
     async with pool.acquire() as conn:
         await conn.execute("UPDATE asp_files SET written_at = NULL, staged_at = NULL")
-        assert await write_pending_files(conn, options.outbox_dir, topic=options.topic) == [result.file_name]
+        assert await write_pending_files(conn, options.outbox_dir, topic=options.topic,
+                                         grouping=options.grouping) == [result.file_name]
     assert path.read_bytes() == content
 
 

@@ -14,6 +14,7 @@ from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_
 from aplypro_contracts import PaymentRequestHeld, SchoolingHiddenChanged
 
 from .conftest import feed, register, request
+from .published import outbox_events
 from .test_gates_on_postgres import state_of
 
 pytestmark = pytest.mark.integration
@@ -36,8 +37,7 @@ async def test_a_request_of_a_hidden_schooling_is_held_with_its_reason_until_rei
     assert (await build_payment_file(pool, options)).records == 0
     for waiting in (before, after):
         assert await state_of(pool, waiting.payment_request_id) == ("pending", ["hidden_schooling"])
-    held = [PaymentRequestHeld.model_validate_json(r["payload"]) for r in
-            await pool.fetch("SELECT payload FROM outbox WHERE headers->>'event-type' = 'PaymentRequestHeld'")]
+    held: list[PaymentRequestHeld] = await outbox_events(pool, "PaymentRequestHeld")
     assert {(e.payment_request_id, e.reasons) for e in held} == {(before.payment_request_id, ("hidden_schooling",)),
                                                                  (after.payment_request_id, ("hidden_schooling",))}
 

@@ -11,17 +11,18 @@ import pytest
 from aplypro_contracts import (
     DocumentReady,
     PaymentRequested,
-    PaymentRequestHeld,
-    PaymentRequestSent,
     StudentIneStatusChanged,
 )
 from aplypro_contracts.topics import ASP_EVENTS, CALCULATOR_EVENTS, DOCUMENTS_EVENTS, STUDENTS_EVENTS
 from aplypro_local.testing import eventually, read_topic
 
 from .gateway_on_broker import gateway, reasons_of
+from .published import kafka_parts, read_parts_until
 from .test_service_runtime import events_of_one_student
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+KINDS = ("PaymentRequestHeld", "PaymentRequestSent")
 
 
 async def test_owners_facts_block_requests_over_kafka_and_a_found_ine_releases_its_own(
@@ -62,16 +63,16 @@ async def test_owners_facts_block_requests_over_kafka_and_a_found_ine_releases_i
         await send(STUDENTS_EVENTS, lost_request.student_id, StudentIneStatusChanged(
             producer="students", student_id=lost_request.student_id, ine_status="found", version=2))
         # On the gateway's topic: each request held with its reasons, then only the found one sent.
-        records = await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], settings.topic(ASP_EVENTS), expected=3)
-        records += await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], settings.topic(ASP_EVENTS),
-                                    idle_s=2.0)  # nothing else goes out
-        of_type = {t: [r.value for r in records if dict(r.headers).get("event-type") == t.encode()]
-                   for t in ("PaymentRequestHeld", "PaymentRequestSent")}
-        held = {(e.payment_request_id, e.reasons) for e in map(PaymentRequestHeld.model_validate_json,
-                                                                of_type["PaymentRequestHeld"])}
+        # (a file's moves come as PaymentRequestsMoved groups: read as their parts)
+        await read_parts_until(service_env["KAFKA_BOOTSTRAP_SERVERS"], settings.topic(ASP_EVENTS),
+                               lambda parts: len([p for p in parts if p.event.event_type in KINDS]) >= 3)
+        parts = kafka_parts(await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], settings.topic(ASP_EVENTS),
+                                             idle_s=2.0))  # nothing else goes out
+        of_type = {t: [p.event for p in parts if p.event.event_type == t] for t in KINDS}
+        held = {(e.payment_request_id, e.reasons) for e in of_type["PaymentRequestHeld"]}
         assert held == {(lost_request.payment_request_id, ("ine_not_found",)),
                         (withdrawn_request.payment_request_id, ("attributive_decision_cancelled",))}
-        sent = {PaymentRequestSent.model_validate_json(v).payment_request_id for v in of_type["PaymentRequestSent"]}
+        sent = {e.payment_request_id for e in of_type["PaymentRequestSent"]}
         assert sent == {lost_request.payment_request_id}
         assert await reasons_of(pool, withdrawn_request.payment_request_id) == (
             "pending", ["attributive_decision_cancelled"])

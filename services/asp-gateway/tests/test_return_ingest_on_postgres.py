@@ -37,6 +37,7 @@ from .ingest_world import (
     state_events,
     states,
 )
+from .published import outbox_parts, partition_of
 from .return_samples import payment
 
 pytestmark = pytest.mark.integration
@@ -80,9 +81,10 @@ async def test_integrations_then_payments_move_sent_requests_to_paid_with_their_
     assert paid_event.rib_id == first["rib_id"] is not None  # the RIB frozen on it, on every state from `ready`
     assert paid_event.pfmp_id == sent[0].pfmp_id
     assert paid_event.correlation_id == first["correlation_id"]
-    keys = [r["key"] for r in await pool.fetch("SELECT key FROM outbox WHERE headers->>'event-type' = "
-                                                "'PaymentRequestStateChanged' ORDER BY id")]
-    assert keys[3 + len(sent)] == str(first["student_id"]).encode()  # after the three `ready` of the build
+    keys = [p.key for p in await outbox_parts(pool, "PaymentRequestStateChanged")]
+    # after the three `ready` of the build: on the student's partition
+    partitions = options.grouping.partitions
+    assert partition_of(keys[3 + len(sent)], partitions) == partition_of(first["student_id"], partitions)
 
 
 async def test_rejects_move_sent_requests_to_rejected_with_every_mapped_reason_and_check_the_numadm(

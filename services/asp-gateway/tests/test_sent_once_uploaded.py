@@ -12,7 +12,6 @@ the students service's `unarchivable_rib` guard starts there, not at the upload.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,22 +27,18 @@ from aplypro_local.fake_asp import Behaviour
 from .conftest import feed, register, request
 from .fake_asp_world import fake_asp
 from .ingest_world import ingest, integrations
+from .published import outbox_events
 from .return_samples import integration_line
 
 pytestmark = pytest.mark.integration
 
 
 async def sent_events(pool: asyncpg.Pool) -> list[PaymentRequestSent]:
-    rows = await pool.fetch("SELECT payload FROM outbox WHERE headers->>'event-type' = 'PaymentRequestSent' "
-                            "ORDER BY id")
-    return [PaymentRequestSent.model_validate_json(r["payload"]) for r in rows]
+    return await outbox_events(pool, "PaymentRequestSent")
 
 
 async def ready_events(pool: asyncpg.Pool) -> list[PaymentRequestStateChanged]:
-    rows = await pool.fetch("SELECT payload FROM outbox WHERE headers->>'event-type' = 'PaymentRequestStateChanged' "
-                            "ORDER BY id")
-    return [e for e in (PaymentRequestStateChanged.model_validate_json(r["payload"]) for r in rows)
-            if e.state == "ready"]
+    return [e for e in await outbox_events(pool, "PaymentRequestStateChanged") if e.state == "ready"]
 
 
 async def states(pool: asyncpg.Pool) -> set[tuple[str, str | None]]:
@@ -130,12 +125,10 @@ async def test_an_answer_naming_a_file_whose_upload_was_not_recorded_records_it_
         assert answer.applied == 1
         assert await states(pool) == {("integrated", name)}
         assert await pool.fetchval("SELECT handover_outcome FROM asp_files") == "answered"
-        kinds = [r["t"] for r in await pool.fetch("SELECT headers->>'event-type' AS t FROM outbox WHERE "
-                                                  "headers->>'event-type' LIKE 'PaymentRequestS%' ORDER BY id")]
+        moves = await outbox_events(pool, "PaymentRequestStateChanged", "PaymentRequestSent")
+        kinds = [e.event_type for e in moves]
         assert kinds == ["PaymentRequestStateChanged", "PaymentRequestSent", "PaymentRequestStateChanged"]  # ready
-        versions = [json.loads(r["payload"])["version"] for r in await pool.fetch(
-            "SELECT payload FROM outbox WHERE headers->>'event-type' LIKE 'PaymentRequestS%' ORDER BY id")]
-        assert versions == [1, 2, 3]
+        assert [e.version for e in moves] == [1, 2, 3]
 
         # The next send finds nothing to hand over: the file reached the ASP once.
         assert (await build_payment_file(pool, sftp)).written == []

@@ -27,9 +27,11 @@ from aplypro_contracts.topics import (
     STUDENTS_EVENTS,
     STUDENTS_RIBS,
 )
-from aplypro_local.testing import read_topic
 
 from .gateway_on_broker import gateway
+from .published import read_parts_until
+
+SENT = "PaymentRequestSent"
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -72,14 +74,11 @@ async def test_events_from_three_topics_end_in_one_payment_file_and_sent_events(
             await send(topic, key, event)
         requested = {e.payment_request_id for _, _, e in events if isinstance(e, PaymentRequested)}
         # A request may first be held (its student's data not arrived yet): PaymentRequestHeld, then Sent.
-        sent: list[PaymentRequestSent] = []
-        for _ in range(5):  # bounded: each read waits at most its own timeout
-            if len(sent) == 2:
-                break
-            records = await read_topic(service_env["KAFKA_BOOTSTRAP_SERVERS"], settings.topic(ASP_EVENTS),
-                                       expected=len(sent) + 2)
-            sent = [PaymentRequestSent.model_validate_json(r.value) for r in records
-                    if dict(r.headers).get("event-type") == b"PaymentRequestSent"]
+        # (a file's moves come as PaymentRequestsMoved groups: read as their parts)
+        parts = await read_parts_until(service_env["KAFKA_BOOTSTRAP_SERVERS"], settings.topic(ASP_EVENTS),
+                                       lambda parts: len([p for p in parts if p.event.event_type == SENT]) == 2,
+                                       timeout=150)
+        sent: list[PaymentRequestSent] = [p.event for p in parts if p.event.event_type == SENT]
         assert {e.payment_request_id for e in sent} == requested
         # The events may arrive over several builds; every request is in exactly one file.
         files = {e.file_name for e in sent}

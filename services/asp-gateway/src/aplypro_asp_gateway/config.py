@@ -103,6 +103,10 @@ class AspSettings(ServiceSettings):
     rnvp_url: str | None = Field(default=None, description="Base URL of the RNVP service (POST {url}/normaliser).")
     rnvp_timeout_s: float = Field(default=10.0, gt=0)
 
+    # A file's moves (its build, upload, return) as PaymentRequestsMoved, up to 1,000 requests an event, instead of
+    # one event per request (issue 12). False for a rollout whose consumers do not read the group yet.
+    grouped_events: bool = Field(default=True, description="Publish a file's moves as PaymentRequestsMoved groups.")
+
     # Return files of the ASP read by `poll` when no SFTP fetch is plugged in (next to the outbox folder).
 
     @field_validator("send_days")

@@ -18,7 +18,7 @@ from aplypro_contracts.topics import ASP_EVENTS
 
 from aplypro_asp_gateway.adapters import transfers_repo
 from aplypro_asp_gateway.config import AspSettings
-from aplypro_asp_gateway.entrypoints.service import SCHEMA
+from aplypro_asp_gateway.entrypoints.service import SCHEMA, grouping
 from aplypro_asp_gateway.service_layer.fetch_returns import download_new_returns
 from aplypro_asp_gateway.service_layer.handover import transport_for
 from aplypro_asp_gateway.service_layer.ingest import IncomingReturn, IngestResult, ingest_all
@@ -51,7 +51,8 @@ def default_fetch(pool: asyncpg.Pool, settings: AspSettings) -> Fetch:
 
 async def poll(pool: asyncpg.Pool, settings: AspSettings, fetch: Fetch | None = None) -> list[IngestResult]:
     incoming = await (fetch or default_fetch(pool, settings))()
-    return await ingest_all(pool, incoming, topic=settings.topic(ASP_EVENTS), schema=settings.db_schema(SCHEMA))
+    return await ingest_all(pool, incoming, topic=settings.topic(ASP_EVENTS), schema=settings.db_schema(SCHEMA),
+                            grouping=grouping(settings))
 
 
 def print_results(results: list[IngestResult], out: TextIO) -> None:

@@ -21,10 +21,16 @@ from aplypro_asp_gateway.entrypoints.gauges import GATEWAY_GAUGES
 from aplypro_asp_gateway.service_layer import projection_batch
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file
 from aplypro_asp_gateway.service_layer.handover import transport_for
+from aplypro_asp_gateway.service_layer.moves import Grouping
 from aplypro_asp_gateway.service_layer.projection import HANDLERS_BY_TOPIC
 
 SCHEMA = "asp_gateway"
 log = structlog.get_logger(__name__)
+
+
+def grouping(settings: AspSettings) -> Grouping:
+    """Groups follow the partitions the events topic is created with (the shared APLYPRO_TOPIC_PARTITIONS)."""
+    return Grouping(partitions=settings.topic_partitions, grouped=settings.grouped_events)
 
 
 def build_options(settings: AspSettings) -> BuildOptions:
@@ -37,7 +43,8 @@ def build_options(settings: AspSettings) -> BuildOptions:
     )
     return BuildOptions(params=params, token=settings.file_token, outbox_dir=settings.outbox_dir,
                         max_records=settings.max_records_per_file, topic=settings.topic(ASP_EVENTS),
-                        schema=settings.db_schema(SCHEMA), transport=transport_for(settings),
+                        schema=settings.db_schema(SCHEMA), grouping=grouping(settings),
+                        transport=transport_for(settings),
                         schedule=settings.schedule(),
                         answer_timeout_working_days=settings.answer_timeout_working_days,
                         payment_timeout_days=settings.payment_timeout_days)

@@ -34,7 +34,7 @@ import asyncpg
 import structlog
 from aplypro_contracts import PaymentRequestHeld, PaymentRequestStateChanged
 from aplypro_servicekit.db import Connection
-from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
+from aplypro_servicekit.outbox import write_outbox
 from aplypro_servicekit.statistics import refresh_stale_statistics
 
 from aplypro_asp_gateway.adapters import file_drop, send_repo, xsd
@@ -62,6 +62,7 @@ from aplypro_asp_gateway.domain.schedule import (
 )
 from aplypro_asp_gateway.service_layer.answer_watch import watch_answers
 from aplypro_asp_gateway.service_layer.handover import write_pending_files
+from aplypro_asp_gateway.service_layer.moves import Grouping, move_rows
 
 __all__ = ["BuildOptions", "BuildResult", "build_payment_file", "store_file", "validated", "write_pending_files"]
 
@@ -80,6 +81,7 @@ class BuildOptions:
     max_records: int
     topic: str
     schema: str
+    grouping: Grouping  # a file's moves as PaymentRequestsMoved groups (service_layer/moves.py), or single events
     transport: Transport | None = None  # the drop folder (handover.transport_for); None: the outbox folder
     schedule: SendSchedule = REFERENCE  # send days, window, caps (§3.4): the reference's by default
     answer_timeout_working_days: int = 2  # G5 (§9.2)
@@ -212,7 +214,7 @@ async def build_payment_file(pool: asyncpg.Pool, options: BuildOptions, now: dat
         # Files built and not uploaded (this one, or one a crash left behind) go whatever the caps say: they
         # are counted in `usage` already.
         written = await write_pending_files(conn, options.transport or options.outbox_dir, topic=options.topic,
-                                            at=now)
+                                            grouping=options.grouping, at=now)
     if not isinstance(allowance, Allowance):
         log.info("payment_file_not_built", reason=allowance.reason, files_today=usage.files_today,
                  records_this_week=usage.records_this_week)
@@ -238,24 +240,24 @@ async def _build(conn: Connection, options: BuildOptions, now: datetime, allowed
     built_on = now.astimezone(PARIS).date()
     composition = await compose(conn, requests, options.params, built_on)
     held = await repo.record_blocked(conn, composition.blocked)
-    await write_outbox(conn, [_held(options.topic, row) for row in held])
+    await write_outbox(conn, move_rows(options.topic, [_held(row) for row in held], options.grouping))
     return composition
 
 
-def _held(topic: str, row: Any) -> OutboxRow:
+def _held(row: Any) -> PaymentRequestHeld:
     """A request whose blocking reasons changed: shown by other services (words: aplypro_contracts.reasons)."""
-    return event_row(topic, row["student_id"], PaymentRequestHeld(
+    return PaymentRequestHeld(
         producer=PRODUCER, payment_request_id=row["payment_request_id"], pfmp_id=row["pfmp_id"],
         student_id=row["student_id"], reasons=tuple(row["blocking_reasons"]), correlation_id=row["correlation_id"],
-        causation_id=row["requested_event_id"], version=row["event_version"]))
+        causation_id=row["requested_event_id"], version=row["event_version"])
 
 
-def _ready(topic: str, row: Any) -> OutboxRow:
+def _ready(row: Any) -> PaymentRequestStateChanged:
     """A request built into a file: `ready`, with the RIB frozen in it."""
-    return event_row(topic, row["student_id"], PaymentRequestStateChanged(
+    return PaymentRequestStateChanged(
         producer=PRODUCER, payment_request_id=row["payment_request_id"], pfmp_id=row["pfmp_id"],
         student_id=row["student_id"], state="ready", rib_id=row["rib_id"], correlation_id=row["correlation_id"],
-        causation_id=row["requested_event_id"], version=row["event_version"]))
+        causation_id=row["requested_event_id"], version=row["event_version"])
 
 
 async def store_file(conn: Connection, options: BuildOptions, now: datetime, content: bytes, records: int, *,
@@ -285,6 +287,7 @@ async def _record_file(conn: Connection, options: BuildOptions, now: datetime,
     # is frozen in the file now: announced in this transaction, so that students refuses to archive it from here
     # (unarchivable_rib), not only from the upload.
     bound = await send_repo.bind_to_file(conn, name, [(r.payment_request_id, r.rib_id) for r in records])
-    await write_outbox(conn, [_ready(options.topic, row) for row in bound])
+    await write_outbox(conn, move_rows(options.topic, [_ready(row) for row in bound], options.grouping,
+                                       file_name=name))
     log.info("payment_file_built", file_name=name, records=len(records), bytes=len(content))
     return name

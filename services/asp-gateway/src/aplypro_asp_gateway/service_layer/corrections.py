@@ -91,7 +91,8 @@ async def send_correction_file(pool: asyncpg.Pool, options: BuildOptions, pfmp_i
         log.info("correction_file_built", file_name=name, records=len(records), not_sent=len(not_sent))
         transport = options.transport or LocalFolderTransport(options.outbox_dir)
         # Correction files only: a payment file a crash left behind goes with `send`, inside the send window.
-        await hand_over_pending(conn, transport, topic=options.topic, at=now, kind=KIND)
+        await hand_over_pending(conn, transport, topic=options.topic, grouping=options.grouping, at=now,
+                                kind=KIND)
         handed = await transfers_repo.handed_over(conn, [name])
     written = handed[0] if handed and handed[0].outcome else None
     return CorrectionResult(name, len(records), sha256, not_sent, handed_over=written)

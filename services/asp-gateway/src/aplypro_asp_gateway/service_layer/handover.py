@@ -36,6 +36,7 @@ from aplypro_asp_gateway.adapters.requests_repo import FileToWrite
 from aplypro_asp_gateway.adapters.transport import Transport, TransportSession
 from aplypro_asp_gateway.config import AspSettings
 from aplypro_asp_gateway.domain.errors import FileOnDiskConflict
+from aplypro_asp_gateway.service_layer.moves import Grouping
 from aplypro_asp_gateway.service_layer.uploads import record_upload
 
 log = structlog.get_logger(__name__)
@@ -68,15 +69,15 @@ def transport_for(settings: AspSettings) -> Transport:
     ))
 
 
-async def write_pending_files(conn: Connection, target: Path | Transport, *, topic: str,
+async def write_pending_files(conn: Connection, target: Path | Transport, *, topic: str, grouping: Grouping,
                               at: datetime | None = None) -> list[str]:
     """Hand over every built file not yet written; a folder path means the local-folder transport."""
     transport = LocalFolderTransport(target) if isinstance(target, Path) else target
-    return [h.name for h in await hand_over_pending(conn, transport, topic=topic, at=at)]
+    return [h.name for h in await hand_over_pending(conn, transport, topic=topic, grouping=grouping, at=at)]
 
 
-async def hand_over_pending(conn: Connection, transport: Transport, *, topic: str, at: datetime | None = None,
-                            kind: str | None = None) -> list[Handover]:
+async def hand_over_pending(conn: Connection, transport: Transport, *, topic: str, grouping: Grouping,
+                            at: datetime | None = None, kind: str | None = None) -> list[Handover]:
     """Put in the drop folder every built file not yet written (this run's, or one a crash left behind); only the
     files of `kind` when given (an address-correction run, outside the send window, leaves payment files alone).
 
@@ -94,7 +95,7 @@ async def hand_over_pending(conn: Connection, transport: Transport, *, topic: st
         async with transport.session() as session:
             for file in files:
                 outcome = await _hand_over(conn, session, file)
-                await _mark(conn, transport, file.name, outcome, topic=topic, at=at)
+                await _mark(conn, transport, file.name, outcome, topic=topic, grouping=grouping, at=at)
                 done.append(Handover(file.name, outcome))
         return done
     finally:
@@ -102,9 +103,10 @@ async def hand_over_pending(conn: Connection, transport: Transport, *, topic: st
 
 
 async def _mark(conn: Connection, transport: Transport, name: str, outcome: Outcome, *, topic: str,
-                at: datetime | None) -> None:
+                grouping: Grouping, at: datetime | None) -> None:
     """The handover recorded, and with it the file's requests `sent` (service_layer/uploads.py)."""
-    await record_upload(conn, name, topic=topic, outcome=outcome, destination=transport.destination, at=at)
+    await record_upload(conn, name, topic=topic, grouping=grouping, outcome=outcome,
+                        destination=transport.destination, at=at)
     log.info("payment_file_written", file_name=name, outcome=outcome)
 
 

@@ -2,8 +2,8 @@
 
 One transaction per file: the file remembered by name and hash (the same bytes again change nothing), each
 line matched to what was sent (domain/return_match.py), the requests moved forward only from the state they
-were decided in, one PaymentRequestStateChanged v2 per move in the outbox with the gateway's per-request
-version, and every line that matched nothing kept in `unmatched_return_lines`.
+were decided in, one PaymentRequestStateChanged per move in the outbox (grouped: service_layer/moves.py) with
+the gateway's per-request version, and every line that matched nothing kept in `unmatched_return_lines`.
 
 A file the readers refuse whole (truncated, malformed, an unknown name: G7) changes nothing and is not
 remembered: the complete file, other bytes under the same name, is read again at the next poll. A payment
@@ -26,7 +26,7 @@ import asyncpg
 import structlog
 from aplypro_contracts import PaymentRequestStateChanged
 from aplypro_servicekit.db import Connection
-from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
+from aplypro_servicekit.outbox import write_outbox
 
 from aplypro_asp_gateway.adapters import merges_repo, send_repo
 from aplypro_asp_gateway.adapters import returns_repo as repo
@@ -36,6 +36,7 @@ from aplypro_asp_gateway.domain import address_corrections as corrections
 from aplypro_asp_gateway.domain.address_corrections import check_corrections
 from aplypro_asp_gateway.domain.return_lines import CSV_KINDS, ReturnFile, ReturnKind
 from aplypro_asp_gateway.domain.return_match import Outcome, decide_answers, decide_payments
+from aplypro_asp_gateway.service_layer.moves import Grouping, move_rows
 from aplypro_asp_gateway.service_layer.uploads import record_upload
 
 log = structlog.get_logger(__name__)
@@ -86,12 +87,14 @@ def answers_first(incoming: Iterable[IncomingReturn]) -> list[IncomingReturn]:
     return sorted(incoming, key=rank)
 
 
-async def ingest_all(pool: asyncpg.Pool, incoming: Iterable[IncomingReturn], *, topic: str,
-                     schema: str) -> list[IngestResult]:
-    return [await ingest_return(pool, item, topic=topic, schema=schema) for item in answers_first(incoming)]
+async def ingest_all(pool: asyncpg.Pool, incoming: Iterable[IncomingReturn], *, topic: str, schema: str,
+                     grouping: Grouping) -> list[IngestResult]:
+    return [await ingest_return(pool, item, topic=topic, schema=schema, grouping=grouping)
+            for item in answers_first(incoming)]
 
 
-async def ingest_return(pool: asyncpg.Pool, incoming: IncomingReturn, *, topic: str, schema: str) -> IngestResult:
+async def ingest_return(pool: asyncpg.Pool, incoming: IncomingReturn, *, topic: str, schema: str,
+                        grouping: Grouping) -> IngestResult:
     try:
         # Names only (G7): a file whose name is not one of §3.2 is never parsed as a payment return.
         parsed = await asyncio.to_thread(read_return_bytes, incoming.name, incoming.data, False)
@@ -109,7 +112,8 @@ async def ingest_return(pool: asyncpg.Pool, incoming: IncomingReturn, *, topic: 
         if parsed.kind in CSV_KINDS and await send_repo.unrecorded_upload(conn, parsed.upload_name):
             # G2: an answer naming a file whose handover was not recorded proves the ASP has it: recorded now.
             assert parsed.upload_name is not None
-            await record_upload(conn, parsed.upload_name, topic=topic, outcome="answered", destination=None)
+            await record_upload(conn, parsed.upload_name, topic=topic, grouping=grouping, outcome="answered",
+                                destination=None)
         outcomes = await _decide(conn, parsed)
         if _waits_for_answers(parsed, outcomes) and await repo.defer_once(conn, parsed.name, parsed.sha256):
             # Nothing applied (only the deferral is kept): the whole file is read again at the next poll.
@@ -125,7 +129,8 @@ async def ingest_return(pool: asyncpg.Pool, incoming: IncomingReturn, *, topic: 
                         survivor_id=str(conflict.survivor_id), merged_id=str(conflict.merged_id),
                         payment_request_id=str(conflict.payment_request_id))
         await repo.record_file(conn, parsed.name, parsed.sha256, parsed.kind.value, parsed.upload_name, outcomes)
-        await write_outbox(conn, [_state_changed(topic, row) for row in moved])
+        await write_outbox(conn, move_rows(topic, [_state_changed(row) for row in moved], grouping,
+                                           file_name=parsed.name))
         # An answer gives the ids a waiting request of the student carries, or frees its creation (§4.3); a
         # payment or recovery answer tells a waiting rectification what the ASP paid (§8.1): every move wakes.
         await repo.wake_waiting(conn, [r["student_id"] for r in moved])
@@ -181,12 +186,12 @@ def _result(parsed: ReturnFile, outcomes: Sequence[Outcome], events: int) -> Ing
                         events=events)
 
 
-def _state_changed(topic: str, row: Any) -> OutboxRow:
+def _state_changed(row: Any) -> PaymentRequestStateChanged:
     cents = row["paid_cents"]
-    return event_row(topic, row["student_id"], PaymentRequestStateChanged(
+    return PaymentRequestStateChanged(
         producer=PRODUCER, payment_request_id=row["payment_request_id"], pfmp_id=row["pfmp_id"],
         student_id=row["student_id"], state=row["state"], reasons=tuple(row["return_reasons"]),
         # MTNET (a recovery: the amount claimed) in euros, exact: cents / 100 as a Decimal, never a float
         paid_amount=Decimal(cents).scaleb(-2) if row["state"] == "paid" and cents is not None else None,
         recovery=row["recovery"], correlation_id=row["correlation_id"], causation_id=row["requested_event_id"],
-        version=row["event_version"], rib_id=row["rib_id"]))
+        version=row["event_version"], rib_id=row["rib_id"])
