@@ -41,7 +41,6 @@ async def apply_asp_returns(conn: Connection, received: list[AspEvent], causes: 
         if not is_newer(event.version, request["asp_version"]):
             dropped[event.event_type] += 1  # older than (or the same as) the gateway's last return applied
             continue
-        request["asp_version"] = event.version
         current = request["state"]
         if new not in ASP_TRANSITIONS:
             # incomplete/ready are the gateway's own checks: the amount stays frozen on our side. One line a batch:
@@ -62,6 +61,9 @@ async def apply_asp_returns(conn: Connection, received: list[AspEvent], causes: 
                         sent_cents=request["amount_cents"], paid_amount=str(paid))
         changed[event.payment_request_id] = AspReturn(
             event.payment_request_id, new, tuple(reasons), paid, mismatch, recovery, event.version)
+        # The ASP version moves on only with a return applied, as one event at a time records it: a return ignored
+        # above leaves it, so a batch drops exactly what the per-event path drops.
+        request["asp_version"] = event.version
         request["state"] = new
         if new in ("rejected", "unpaid"):  # no longer committed: its share may change before a retry
             causes.setdefault((request["student_id"], request["mef_code"], request["school_year"]), Cause.of(event))
