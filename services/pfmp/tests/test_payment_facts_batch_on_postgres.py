@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -17,6 +17,7 @@ from aplypro_contracts import (
     AmountComputed,
     DocumentIssued,
     DocumentReady,
+    Envelope,
     PaymentRequestBlocked,
     PaymentRequested,
     PaymentRequestHeld,
@@ -242,6 +243,15 @@ async def test_a_poisoned_event_is_dead_lettered_alone_and_the_rest_of_its_batch
     events = [PaymentRequestStateChanged(producer="asp-gateway", payment_request_id=request, pfmp_id=uuid.uuid4(),
                                          student_id=student, state="paid", paid_amount=amount, version=4)
               for request, amount in ((good, Decimal("150.00")), (bad, Decimal("150.005")))]
+    consumer = await consume_asp_batch(pool, events, student)
+    assert (consumer.processed, consumer.dead_lettered) == (1, 1)
+    async with pool.acquire() as conn:
+        rows = {r["payment_request_id"]: r["paid_cents"] for r in await conn.fetch("SELECT * FROM payment_requests")}
+    assert rows == {good: 15000}
+
+
+async def consume_asp_batch(pool: asyncpg.Pool, events: Sequence[Envelope], student: uuid.UUID) -> EventConsumer:
+    """The events as one batch of the ASP topic's records (keyed by `student`) through the real consumer."""
     records = []
     for offset, event in enumerate(events):
         body, headers = to_wire(event)
@@ -250,7 +260,4 @@ async def test_a_poisoned_event_is_dead_lettered_alone_and_the_rest_of_its_batch
     consumer = EventConsumer(name=facts.CONSUMER, service="pfmp", pool=pool, registry=default_registry(),
                              handlers=facts.HANDLERS, batch_handler=facts_batch.on_batch)
     await consumer.process_batch(records)
-    assert (consumer.processed, consumer.dead_lettered) == (1, 1)
-    async with pool.acquire() as conn:
-        rows = {r["payment_request_id"]: r["paid_cents"] for r in await conn.fetch("SELECT * FROM payment_requests")}
-    assert rows == {good: 15000}
+    return consumer

@@ -8,7 +8,6 @@ import random
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
@@ -17,17 +16,14 @@ from aplypro_contracts import (
     MovedRequest,
     PaymentRequestsMoved,
     PaymentRequestStateChanged,
-    default_registry,
-    to_wire,
 )
 from aplypro_contracts.topics import ASP_EVENTS
 from aplypro_local.grouped_moves import grouped
 from aplypro_pfmp.config import PfmpSettings
 from aplypro_pfmp.service_layer import facts, facts_batch
-from aplypro_servicekit.consumer import EventConsumer
 from aplypro_servicekit.db import create_pool, migrate
 
-from .test_payment_facts_batch_on_postgres import TABLES, _events
+from .test_payment_facts_batch_on_postgres import TABLES, _events, consume_asp_batch
 
 pytestmark = pytest.mark.integration
 
@@ -98,14 +94,7 @@ async def test_a_group_that_breaks_a_rule_is_dead_lettered_whole_and_the_rest_of
         for request, amount in ((good, Decimal("150.00")), (bad, Decimal("150.005")))))
     alone = PaymentRequestStateChanged(producer="asp-gateway", payment_request_id=single, pfmp_id=uuid.uuid4(),
                                        student_id=student, state="paid", paid_amount=Decimal(90), version=4)
-    records = []
-    for offset, event in enumerate((group, alone)):
-        body, headers = to_wire(event)
-        records.append(SimpleNamespace(topic=ASP_EVENTS, partition=0, offset=offset, key=str(student).encode(),
-                                       value=body, headers=list(headers.items())))
-    consumer = EventConsumer(name=facts.CONSUMER, service="pfmp", pool=pool, registry=default_registry(),
-                             handlers=facts.HANDLERS, batch_handler=facts_batch.on_batch)
-    await consumer.process_batch(records)
+    consumer = await consume_asp_batch(pool, (group, alone), student)
     assert (consumer.processed, consumer.dead_lettered) == (1, 1)
     async with pool.acquire() as conn:
         rows = {r["payment_request_id"]: r["paid_cents"] for r in await conn.fetch("SELECT * FROM payment_requests")}
