@@ -174,9 +174,7 @@ async def test_lanes_commit_on_their_own_and_a_failed_lane_makes_the_batch_read_
     schema = namespace.replace(".", "_") + "lanes"
     pool = await create_pool(database_url, schema)
     await migrate(pool, schema, ["aplypro_servicekit"])
-    keys = [f"student-{n}".encode() for n in range(50)]
-    key_a = keys[0]
-    key_b = next(k for k in keys if hash(k) % 2 != hash(key_a) % 2)  # a key of the other lane
+    key_a, key_b = b"student-a", b"student-b"
     database_down_for_a = True
     handled: list[bytes] = []
 
@@ -187,17 +185,9 @@ async def test_lanes_commit_on_their_own_and_a_failed_lane_makes_the_batch_read_
         handled.append(key)
         await conn.execute("SELECT 1")
 
-    template = next(e for e in examples() if isinstance(e, PfmpRecorded))
-
-    def keyed(key: bytes, marker: bytes, offset: int) -> ConsumerRecord[bytes, bytes]:
-        pfmp = template.pfmp.model_copy(update={"pfmp_id": uuid.UUID(bytes=marker + bytes(15))})
-        event = template.model_copy(update={"event_id": uuid.uuid4(), "pfmp": pfmp})
-        body, headers = to_wire(event)
-        return ConsumerRecord("source", 0, offset, 0, 0, key, body, None, len(key), len(body), list(headers.items()))
-
     consumer = EventConsumer(name="c", service="kit", pool=pool, registry=default_registry(),
                              handlers={"PfmpRecorded": handler}, transient_attempts=1, lanes=2)
-    batch = [keyed(key_a, b"a", 0), keyed(key_b, b"b", 1)]
+    batch = [marked(key_a, b"a", 0, partition=0), marked(key_b, b"b", 0, partition=1)]  # one lane a partition
     with pytest.raises(ConnectionRefusedError):
         await consumer.process_batch(batch)  # nacked: the whole batch is read again
     assert handled == [b"b"]  # the other lane committed
@@ -208,3 +198,41 @@ async def test_lanes_commit_on_their_own_and_a_failed_lane_makes_the_batch_read_
     await pool.close()
     assert handled == [b"b", b"a"]
     assert inbox == 2
+
+
+def marked(key: bytes, marker: bytes, offset: int, *, partition: int) -> ConsumerRecord[bytes, bytes]:
+    """A PfmpRecorded record whose PFMP id starts with `marker` (what a handler sees of it)."""
+    template = next(e for e in examples() if isinstance(e, PfmpRecorded))
+    pfmp = template.pfmp.model_copy(update={"pfmp_id": uuid.UUID(bytes=marker + bytes(15))})
+    event = template.model_copy(update={"event_id": uuid.uuid4(), "pfmp": pfmp})
+    body, headers = to_wire(event)
+    return ConsumerRecord("source", partition, offset, 0, 0, key, body, None, len(key), len(body),
+                          list(headers.items()))
+
+
+async def test_a_partition_s_records_stay_in_one_lane_in_order_whatever_their_keys(
+    database_url: str, namespace: str
+) -> None:
+    """A message keyed by one student may carry another's move (PaymentRequestsMoved): the second student's
+    later message, under its own key, must not overtake it in another lane."""
+    schema = namespace.replace(".", "_") + "lanes_order"
+    pool = await create_pool(database_url, schema)
+    await migrate(pool, schema, ["aplypro_servicekit"])
+    handled: list[bytes] = []
+
+    async def handler(conn: Connection, event: Any) -> None:
+        marker = event.pfmp.pfmp_id.bytes[:1]
+        if marker == b"1":
+            await asyncio.sleep(0.3)  # the first one is slow: a lane of its own would let the second one pass
+        handled.append(marker)
+        await conn.execute("SELECT 1")
+
+    consumer = EventConsumer(name="c", service="kit", pool=pool, registry=default_registry(),
+                             handlers={"PfmpRecorded": handler}, lanes=2)
+    keys = [f"student-{n}".encode() for n in range(50)]
+    other = next(k for k in keys if hash(k) % 2 != hash(keys[0]) % 2)  # split by key, the two went apart
+    await consumer.process_batch([marked(keys[0], b"1", 0, partition=3), marked(other, b"2", 1, partition=3),
+                                  marked(other, b"3", 0, partition=1)])
+    await pool.close()
+    assert handled.index(b"1") < handled.index(b"2")
+    assert consumer.processed == 3

@@ -26,7 +26,9 @@ from aplypro_contracts import (
     PaymentRequestStateChanged,
     default_registry,
 )
+from aplypro_contracts.reasons import REASONS
 from aplypro_servicekit.db import create_pool, migrate
+from aplypro_servicekit.record_size import max_record_bytes, record_size
 
 from . import conftest
 from .conftest import register, request, settings_for
@@ -196,3 +198,16 @@ def test_the_setting_switches_groups_off_and_groups_follow_the_shared_partition_
     assert build_options(settings_for(namespace)).grouping == Grouping(partitions=12, grouped=False)
     single = move_rows("t", [_ready(uuid.uuid4()), _ready(uuid.uuid4())], Grouping(partitions=12, grouped=False))
     assert [r.headers["event-type"] for r in single] == ["PaymentRequestStateChanged"] * 2
+
+
+def test_requests_held_for_every_reason_are_cut_so_that_no_group_passes_half_the_record_limit() -> None:
+    student = uuid.uuid4()  # one partition, one student: only the weight cuts
+    events = [PaymentRequestHeld(producer="asp-gateway", payment_request_id=uuid.uuid4(), pfmp_id=uuid.uuid4(),
+                                 student_id=student, reasons=tuple(REASONS), correlation_id=uuid.uuid4(),
+                                 causation_id=uuid.uuid4(), version=2) for _ in range(MOVES_PER_EVENT)]
+    rows = move_rows("t", events, Grouping(partitions=4))
+    assert len(rows) > 1
+    assert all(record_size(row) <= max_record_bytes() // 2 + 2_000 for row in rows)  # the envelope and key beside
+    parts = [p for row in rows for p in _group(row.payload, row.headers["event-type"],
+                                                 row.headers["schema-version"]).parts()]
+    assert [_content(p) for p in parts] == [_content(e) for e in events]  # nothing lost nor reordered

@@ -95,10 +95,13 @@ class EventConsumer:
         self.last_progress = time.monotonic()
 
     async def process_batch(self, records: Sequence[Any]) -> None:
-        """Split the batch into lanes by record key and run the lanes side by side.
+        """Split the batch into lanes by partition and run the lanes side by side.
 
-        A key's events stay in one lane, in order (topics are keyed by student, so a lane has whole cap
-        pools). Each lane is its own transaction: while one waits on PostgreSQL the other computes. The
+        A partition's records stay in one lane, in order, so every key's do too (topics are keyed by student,
+        so a lane has whole cap pools), and so does a message keyed by one student that carries others of the
+        same partition (the asp-gateway's PaymentRequestsMoved): split by key, a student's `sent` group and
+        its `unpaid` group could run in two lanes, the answer first, and be ignored. Each lane is its own
+        transaction: while one waits on PostgreSQL the other computes. The
         batch is acked only when every lane committed; if one fails the whole batch is read again (the
         committed lanes' inbox rows make their events no-ops). Lanes that did meet on a row would only
         wait for each other's lock: correctness never depends on the split.
@@ -111,9 +114,12 @@ class EventConsumer:
             BATCH_RECORDS.labels(self.name).observe(len(records))
 
     async def _process_lanes(self, records: Sequence[Any]) -> None:
+        # The batch's partitions dealt round the lanes, so two partitions never share a lane while one is idle.
+        partitions = sorted({(record.topic, record.partition) for record in records})
+        lane_of = {tp: n % self._lanes for n, tp in enumerate(partitions)}
         lanes: dict[int, list[SourceRecord]] = {}
         for record in records:
-            lanes.setdefault(hash(record.key) % self._lanes, []).append(to_source(record))
+            lanes.setdefault(lane_of[(record.topic, record.partition)], []).append(to_source(record))
         if len(lanes) == 1:
             await self._process_lane(next(iter(lanes.values())))
             return

@@ -200,7 +200,8 @@ RETURNING pr.payment_request_id, pr.pfmp_id, pr.student_id, pr.blocking_reasons,
 
 async def record_blocked(conn: Connection, blocked: Sequence[Blocked]) -> list[Any]:
     """Blocked requests stay pending with their reasons, and wait for a data change to be checked again.
-    Returns the rows whose reasons changed (their event version moved on): each gets a PaymentRequestHeld."""
+    Returns the rows whose reasons changed (their event version moved on): each gets a PaymentRequestHeld (a build groups them:
+    service_layer/moves.py)."""
     if not blocked:
         return []
     rows = await conn.fetch(_RECORD_BLOCKED, json_rows(

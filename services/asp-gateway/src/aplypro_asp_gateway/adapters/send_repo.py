@@ -28,7 +28,7 @@ async def usage(conn: Connection, day_start: datetime, day_end: datetime, week_s
 async def bind_to_file(conn: Connection, file_name: str, taken: Sequence[tuple[UUID, UUID]]) -> list[Any]:
     """Requests `(id, rib_id)` put in the built file: `ready`, bound to it, with the RIB used (frozen). They
     leave every later batch (state) and stay out of any other file (file_records). Returns the rows bound, each
-    with its new event version, for their PaymentRequestStateChanged `ready` (the RIB frozen from now on)."""
+    with its new event version, for their PaymentRequestStateChanged `ready` (the RIB frozen from now on; grouped by service_layer/moves.py)."""
     return await conn.fetch(
         "UPDATE payment_requests pr SET state = 'ready', file_name = $1, rib_id = d.rib_id, "
         "blocking_reasons = '{}', recheck = false, event_version = pr.event_version + 1 "
@@ -48,7 +48,8 @@ async def mark_uploaded(conn: Connection, name: str, at: datetime | None, *, des
 
 
 async def mark_sent(conn: Connection, name: str, at: datetime | None) -> list[Any]:
-    """The file's `ready` requests become `sent`: rows for their PaymentRequestSent (new event version)."""
+    """The file's `ready` requests become `sent`: rows for their PaymentRequestSent (new event version; grouped by
+    service_layer/moves.py)."""
     return await conn.fetch(
         "UPDATE payment_requests SET state = 'sent', sent_at = coalesce($2, now()), "
         "event_version = event_version + 1 WHERE file_name = $1 AND state = 'ready' "

@@ -10,7 +10,8 @@ reaches the disk only after the commit: a file on disk whose requests were rolle
 later sent again in another file (G1). The handover to the drop folder (service_layer/handover.py) survives a
 crash at any step without writing a file twice, and only when it records the upload do the requests become
 `sent`, with their PaymentRequestSent (service_layer/uploads.py). Each request bound to the file is announced
-`ready` in the build's transaction (PaymentRequestStateChanged v3 with the RIB frozen in the file): the students
+`ready` in the build's transaction (PaymentRequestStateChanged v3 with the RIB frozen in the file, carried in
+PaymentRequestsMoved groups: service_layer/moves.py): the students
 service refuses to archive that RIB from the build on (`unarchivable_rib`), not only from the upload.
 
 A record that cannot be built (lxml refuses it) or that breaks our XSD (§4.8) is blocked alone with its

@@ -5,7 +5,7 @@ The drop folder is the local outbox or the ASP's SFTP `depot`, through one port 
 before anything touches the folder. Then: write the temporary `.<name>.part` and check it, mark the file
 `staged`, rename it to its final name (the handover: the ASP's pick-up may take it at once), mark it
 `written` with its destination and outcome, and in that same transaction move its requests `ready → sent`
-with their PaymentRequestSent (service_layer/uploads.py): a request is `sent` only once its upload is
+with their PaymentRequestSent, grouped in PaymentRequestsMoved (service_layer/uploads.py): a request is `sent` only once its upload is
 recorded. A restart (or the next `send`) finds each file not yet written
 and resumes from what the database and the folder show (asp-exchange.md §9.2, G2):
 

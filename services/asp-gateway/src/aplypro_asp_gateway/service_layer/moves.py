@@ -1,11 +1,12 @@
 """A file's moves (its build, upload or return) as outbox rows: PaymentRequestsMoved groups, or single events.
 
 Grouped, each group holds the requests whose student key falls on one partition of the events topic, in their
-order, at most MOVES_PER_EVENT of them, and is keyed by its first request's student: it lands on the partition
-every one of its students' other events go to (consumers with several instances rely on a student's events
-keeping one partition and their order). Each request's move is the single event it replaces, copied field by
-field, so `parts()` gives that event back (except its event_id and occurred_at). Off (ASP_GROUPED_EVENTS=false),
-the single events go as they did, for consumers that do not read groups yet.
+order, at most MOVES_PER_EVENT of them and half the broker's record limit in bytes, and is keyed by its first
+request's student: it lands on the partition every one of its students' other events go to (a consumer keeps a
+partition's records in one lane, in order, and instances rely on a student's events keeping one partition).
+Each request's move is the single event it replaces, copied field by field, so `parts()` gives that event back
+(except its event_id and occurred_at). Off (APLYPRO_ASP_GROUPED_EVENTS=false), the single events go as they
+did, for consumers that do not read groups yet.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from aplypro_contracts import (
 from aplypro_contracts.asp import AspRequestEvent
 from aplypro_servicekit.key_partition import key_partition
 from aplypro_servicekit.outbox import OutboxRow, event_row
+from aplypro_servicekit.record_size import max_record_bytes
 
-__all__ = ["Grouping", "by_partition", "move_rows", "moved"]
+__all__ = ["Grouping", "by_partition", "move_rows", "moved", "within_bytes"]
 
 
 @dataclass(frozen=True)
@@ -43,13 +45,31 @@ def move_rows(topic: str, events: Sequence[AspRequestEvent], grouping: Grouping,
         return [event_row(topic, e.student_id, e) for e in events]
     rows = []
     for chunk in by_partition(events, grouping.partitions):
-        first = chunk[0]
-        group = PaymentRequestsMoved(
-            producer=first.producer, file_name=file_name, requests=tuple(moved(e, file_name) for e in chunk),
-            # The first request's flow: the group's row is keyed by its student, whose trace it continues.
-            correlation_id=first.correlation_id, causation_id=first.causation_id)
-        rows.append(event_row(topic, first.student_id, group))
+        for piece in within_bytes([(e, moved(e, file_name)) for e in chunk], max_record_bytes() // 2):
+            first = piece[0][0]
+            group = PaymentRequestsMoved(
+                producer=first.producer, file_name=file_name, requests=tuple(m for _, m in piece),
+                # The first request's flow: the group's row is keyed by its student, whose trace it continues.
+                correlation_id=first.correlation_id, causation_id=first.causation_id)
+            rows.append(event_row(topic, first.student_id, group))
     return rows
+
+
+def within_bytes(moves: list[tuple[AspRequestEvent, MovedRequest]],
+                 budget: int) -> list[list[tuple[AspRequestEvent, MovedRequest]]]:
+    """The moves cut, in order, so that each piece's moves weigh at most `budget` bytes on the wire: a move held
+    for many reasons weighs ≈ 2 KB, and a full group of them would pass the broker's record limit, which would
+    stop every build (the outbox refuses it) and cut a dead letter's body."""
+    pieces: list[list[tuple[AspRequestEvent, MovedRequest]]] = [[]]
+    weight = 0
+    for event, move in moves:
+        size = len(move.model_dump_json()) + 1
+        if pieces[-1] and weight + size > budget:
+            pieces.append([])
+            weight = 0
+        pieces[-1].append((event, move))
+        weight += size
+    return [piece for piece in pieces if piece]
 
 
 def by_partition(events: Sequence[AspRequestEvent], partitions: int) -> list[list[AspRequestEvent]]:

@@ -31,6 +31,7 @@ from aplypro_contracts import (
     DocumentReady,
     Envelope,
     PaymentRequested,
+    PaymentRequestHeld,
     PaymentRequestSent,
     PaymentRequestsMoved,
     PaymentRequestStateChanged,
@@ -109,7 +110,7 @@ async def on_batch(conn: Connection, events: list[Any]) -> None:
     neither reads the other's, so each is folded on its own (requests in batch order, facts as earliest times)."""
     # The gateway's groups as the single events they stand for, where they stand (so each request's versions and
     # stale drops stay the single events'), less their holds: this consumer never read PaymentRequestHeld.
-    events = [e for e in with_parts(events) if e.event_type in HANDLERS]
+    events = [e for e in with_parts(events) if not isinstance(e, PaymentRequestHeld)]
     # The registry hands every event as its type's latest model (older versions upcast).
     states = [e for e in events if isinstance(e, PaymentRequestSent | PaymentRequestStateChanged)]
     facts = [e for e in events if isinstance(e, DocumentIssued | DocumentReady | PaymentRequested)]
