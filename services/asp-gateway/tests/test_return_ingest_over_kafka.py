@@ -109,7 +109,7 @@ async def test_the_calculators_request_becomes_paid_from_the_asp_returns_over_th
                 await send(topic, student_id, event)
 
             # The calculator prices the PFMP (10 days × 20 €) and hands it over; the gateway sends it in a file.
-            await eventually(lambda: calculator_state_is(pfmp.pfmp_id, "sent"), 90, "the request sent")
+            await eventually(lambda: calculator_state_is(pfmp.pfmp_id, "sent"), 180, "the request sent")  # a loaded CI
             row = await pool.fetchrow("SELECT pr.payment_request_id, fr.record_id, fr.file_name, fr.pfmp_number, "
                                       "pr.amount_cents FROM payment_requests pr JOIN file_records fr "
                                       "USING (payment_request_id) WHERE pr.pfmp_id = $1", pfmp.pfmp_id)
