@@ -57,6 +57,20 @@ def in_batch_order(handlers: Mapping[str, EventHandler]) -> BatchHandler:
     return apply
 
 
+def through_parts(handlers: Mapping[str, EventHandler]) -> EventHandler:
+    """The per-event handler of a message that stands for several events (its `parts()`, e.g. the asp-gateway's
+    PaymentRequestsMoved): each part in order through its own type's handler, a part of a type with none skipped
+    as its single event would be. The consumer gives the message one savepoint: a part that breaks a rule
+    dead-letters the message whole, with that part's reason (a replay applies it again, part by part)."""
+
+    async def apply(conn: Connection, event: Any) -> None:
+        for part in event.parts():
+            if (handler := handlers.get(part.event_type)) is not None:
+                await handler(conn, part)
+
+    return apply
+
+
 class DeadLetter(Protocol):
     """Where a given-up message goes: by default `dead_letter_row` (`<topic>.dlt`); a consumer of another
     team's topic may answer on a topic that team reads (the students' inbound schoolings: `.rejected`)."""

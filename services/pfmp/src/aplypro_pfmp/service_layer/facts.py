@@ -14,11 +14,10 @@ from aplypro_contracts import (
     PaymentRequested,
     PaymentRequestHeld,
     PaymentRequestSent,
-    PaymentRequestsMoved,
     PaymentRequestStateChanged,
     SchoolingPriced,
 )
-from aplypro_servicekit.consumer import EventHandler
+from aplypro_servicekit.consumer import EventHandler, through_parts
 from aplypro_servicekit.db import Connection
 
 from aplypro_pfmp.adapters import decision_content_sql, indicator_facts_sql, payments_sql
@@ -108,14 +107,6 @@ async def on_document(conn: Connection, event: DocumentIssued | DocumentReady) -
     _dropped(recorded != "stale", event.event_type, event.schooling_id, event.version)
 
 
-async def on_payment_requests_moved(conn: Connection, event: PaymentRequestsMoved) -> None:
-    """A group of the gateway's moves on the fallback path: its parts, in order, through their own handlers.
-    The consumer gives the group one savepoint: a part that breaks a rule dead-letters the group whole, with
-    that part's reason (a replay of the dead letter applies it again, part by part)."""
-    for part in event.parts():
-        await HANDLERS[part.event_type](conn, part)
-
-
 HANDLERS: dict[str, EventHandler] = {
     "PaymentRequested": on_payment_requested,
     "PaymentRequestBlocked": on_payment_blocked,
@@ -124,7 +115,8 @@ HANDLERS: dict[str, EventHandler] = {
     "DocumentIssued": on_document,
     "DocumentReady": on_document,
     "PaymentRequestHeld": on_payment_held,
-    "PaymentRequestsMoved": on_payment_requests_moved,  # one per payment file's step, read as its parts
     "AmountComputed": on_amount_computed,
     "SchoolingPriced": on_schooling_priced,
 }
+# One per payment file's step, read as its parts.
+HANDLERS["PaymentRequestsMoved"] = through_parts(HANDLERS)

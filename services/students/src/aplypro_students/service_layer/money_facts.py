@@ -33,11 +33,10 @@ from aplypro_contracts import (
     PaymentRequested,
     PaymentRequestHeld,
     PaymentRequestSent,
-    PaymentRequestsMoved,
     PaymentRequestStateChanged,
     with_parts,
 )
-from aplypro_servicekit.consumer import EventHandler
+from aplypro_servicekit.consumer import EventHandler, through_parts
 from aplypro_servicekit.db import Connection
 
 from aplypro_students.adapters import postgres_rib_payments
@@ -91,15 +90,6 @@ async def _payment_state(conn: Connection, event: PaymentRequestSent | PaymentRe
                                                       version=event.version):
         log.info("stale_event_dropped", event_type=event.event_type,
                  payment_request_id=str(event.payment_request_id), version=event.version)
-
-
-async def on_payment_requests_moved(conn: Connection, event: PaymentRequestsMoved) -> None:
-    """A group of the gateway's moves on the fallback path: its parts, in order, through their own handlers, a
-    hold skipped as the single PaymentRequestHeld is (no handler). The consumer gives the group one savepoint: a
-    part that breaks a rule dead-letters the group whole, with that part's reason."""
-    for part in event.parts():
-        if (handler := HANDLERS.get(part.event_type)) is not None:
-            await handler(conn, part)
 
 
 GatewayEvent = PaymentRequestSent | PaymentRequestStateChanged
@@ -184,5 +174,6 @@ HANDLERS: dict[str, EventHandler] = {
     "PaymentRequested": on_payment_requested,
     "PaymentRequestSent": on_payment_request_sent,
     "PaymentRequestStateChanged": on_payment_request_state_changed,
-    "PaymentRequestsMoved": on_payment_requests_moved,  # one per payment file's step, read as its parts
 }
+# One per payment file's step, read as its parts.
+HANDLERS["PaymentRequestsMoved"] = through_parts(HANDLERS)
