@@ -79,6 +79,30 @@ class DeadLetter(Protocol):
                  consumer: str | None = None) -> OutboxRow: ...
 
 
+def split_in_lanes(records: Sequence[Any], lanes: int) -> list[list[Any]]:
+    """The records in at most `lanes` lists, each in batch order: records that share a partition number or a
+    key are in the same one (see `EventConsumer.process_batch`); the groups so joined are dealt round the lanes,
+    so two never share a lane while another lane is idle."""
+    parent: dict[tuple[str, Any], tuple[str, Any]] = {}
+
+    def root(node: tuple[str, Any]) -> tuple[str, Any]:
+        while (up := parent.setdefault(node, node)) != node:
+            parent[node] = parent.setdefault(up, up)  # path halving
+            node = parent[node]
+        return node
+
+    for record in records:
+        if record.key is not None:
+            parent[root(("key", record.key))] = root(("partition", record.partition))
+    lane_of: dict[tuple[str, Any], int] = {}  # each joined group's lane, dealt in order of first appearance
+    dealt: dict[int, list[Any]] = {}
+    for record in records:
+        group = root(("partition", record.partition))
+        lane = lane_of.setdefault(group, len(lane_of) % max(1, lanes))
+        dealt.setdefault(lane, []).append(record)
+    return list(dealt.values())
+
+
 def to_source(record: Any) -> SourceRecord:
     return SourceRecord(
         topic=record.topic, partition=record.partition, offset=record.offset, key=record.key,
@@ -109,16 +133,18 @@ class EventConsumer:
         self.last_progress = time.monotonic()
 
     async def process_batch(self, records: Sequence[Any]) -> None:
-        """Split the batch into lanes by partition and run the lanes side by side.
+        """Split the batch into lanes by partition number and key, and run the lanes side by side.
 
-        A partition's records stay in one lane, in order, so every key's do too (topics are keyed by student,
-        so a lane has whole cap pools), and so does a message keyed by one student that carries others of the
-        same partition (the asp-gateway's PaymentRequestsMoved): split by key, a student's `sent` group and
-        its `unpaid` group could run in two lanes, the answer first, and be ignored. Each lane is its own
-        transaction: while one waits on PostgreSQL the other computes. The
-        batch is acked only when every lane committed; if one fails the whole batch is read again (the
-        committed lanes' inbox rows make their events no-ops). Lanes that did meet on a row would only
-        wait for each other's lock: correctness never depends on the split.
+        Records that share a partition number, or a key, stay in one lane, in batch order. Topics are keyed by
+        student with one partition count, so a student is on the same partition number of every topic: its
+        schooling, DA, PFMP and payment moves run in one transaction, in order (split by topic and partition,
+        a PFMP's handler and its schooling's could each miss the other's uncommitted row: no request, silently
+        unpaid). A message keyed by one student that carries others of its partition (the asp-gateway's
+        PaymentRequestsMoved) stays before their later messages too. The key joins what a topic with another
+        partition count would split. Each lane is its own transaction: while one waits on PostgreSQL the other
+        computes. The batch is acked only when every lane committed; if one fails the whole batch is read
+        again (the committed lanes' inbox rows make their events no-ops). Events of other keys (an exclusion
+        keyed by UAI) may run beside a student's: handlers lock the rows they share.
         """
         started = time.perf_counter()
         try:
@@ -128,16 +154,11 @@ class EventConsumer:
             BATCH_RECORDS.labels(self.name).observe(len(records))
 
     async def _process_lanes(self, records: Sequence[Any]) -> None:
-        # The batch's partitions dealt round the lanes, so two partitions never share a lane while one is idle.
-        partitions = sorted({(record.topic, record.partition) for record in records})
-        lane_of = {tp: n % self._lanes for n, tp in enumerate(partitions)}
-        lanes: dict[int, list[SourceRecord]] = {}
-        for record in records:
-            lanes.setdefault(lane_of[(record.topic, record.partition)], []).append(to_source(record))
+        lanes = [[to_source(record) for record in lane] for lane in split_in_lanes(records, self._lanes)]
         if len(lanes) == 1:
-            await self._process_lane(next(iter(lanes.values())))
+            await self._process_lane(lanes[0])
             return
-        results = await asyncio.gather(*(self._process_lane(lane) for lane in lanes.values()),
+        results = await asyncio.gather(*(self._process_lane(lane) for lane in lanes),
                                        return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):

@@ -49,7 +49,7 @@ class ServiceSettings(BaseSettings):
     consumer_max_records: int = Field(default=500, validation_alias=_shared("APLYPRO_CONSUMER_MAX_RECORDS"))
     consumer_lanes: int = Field(
         default=2, ge=1, validation_alias=_shared("APLYPRO_CONSUMER_LANES"),
-        description="Transactions a consumer runs side by side on one batch, split by partition number.",
+        description="Transactions a consumer runs side by side on one batch, split by partition number and key.",
     )
     consumer_processes: int = Field(
         default=1, ge=1, validation_alias=_shared("APLYPRO_CONSUMER_PROCESSES"),
