@@ -58,5 +58,7 @@ def service_env(kafka_bootstrap: str, database_url: str, namespace: str) -> dict
         "DATABASE_URL": database_url,
         "APLYPRO_TOPIC_NAMESPACE": namespace,
         "APLYPRO_SESSION_TIMEOUT_MS": "6000",
-        "APLYPRO_TOPIC_PARTITIONS": "2",
+        # The embedded broker's count for a topic it creates on demand (a test that produces before a service
+        # created its topics): services refuse to start on topics of another count (partition_check.py).
+        "APLYPRO_TOPIC_PARTITIONS": "4",
     }

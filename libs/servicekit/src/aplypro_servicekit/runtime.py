@@ -27,6 +27,7 @@ from .kafka_security import broker_security
 from .metrics_share import merged_exposition, share_metrics
 from .ops import expected_migrations, readiness, refresh_consumers, refresh_schema_gauges
 from .ops_server import OpsServer, Probe
+from .partition_check import check_counts, partition_counts
 from .record_size import set_max_record_bytes
 from .relay_factory import STOP_SECONDS, RunningRelay, start_relay
 from .relay_process import start_relay_process
@@ -64,6 +65,9 @@ class ServiceSpec:
     subscriptions: Sequence[Subscription] = ()
     background: Sequence[BackgroundTask] = field(default_factory=tuple)
     gauges: Sequence[SchemaGauge] = ()  # read from the schema at each scrape of /metrics
+    # Topics another system partitions (a ministry's inbound schoolings, their rejections): their count is not
+    # checked against APLYPRO_TOPIC_PARTITIONS (partition_check.py); every other topic's is, at start.
+    foreign_topics: Sequence[str] = ()
 
 
 class ServiceRuntime:
@@ -97,6 +101,9 @@ class ServiceRuntime:
         if s.create_topics:
             await ensure_topics(s.kafka_bootstrap_servers, topics, s.topic_partitions, s.topic_replication_factor,
                                 s.kafka_security)
+        foreign = {s.topic(t) for t in self.spec.foreign_topics}
+        check_counts(await partition_counts(s.kafka_bootstrap_servers, [t for t in topics if t not in foreign],
+                                            s.kafka_security), s.topic_partitions)
         if not self.worker:  # an extra consumer process leaves publishing to the main one
             await self._start_relay()
         set_leave_group(s.kafka_leave_group)

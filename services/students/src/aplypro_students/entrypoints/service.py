@@ -36,4 +36,7 @@ def build_spec(settings: StudentsSettings) -> ServiceSpec:
         background=[*([nightly_import] if settings.import_hour is not None else []),
                     *([sygne_details_lane] if settings.sygne_details_lane else [])],
         gauges=gauges(settings),
+        # The producers' inbound topics and our rejections to them: partitioned as their owners chose.
+        foreign_topics=[*(t for sub in inbound_subscriptions(settings) for t in sub.topics),
+                        *rejection_topics(settings)],
     )
