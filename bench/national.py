@@ -55,7 +55,7 @@ from aplypro_local.fake_asp.in_thread import FakeAspInThread
 from aplypro_local.fake_sygne.state import CLIENT_ID, SECRET
 from aplypro_local.probes import Probe
 from aplypro_local.stack import LocalStack
-from national_cpu import CpuByProcess, StageCpu
+from national_cpu import CpuByProcess, StageCpu, cpu_per_student_line
 from national_inbox import consumed, per_student_line
 from national_population import YEAR, Population, generate, name_of, write_files
 from students_import import free_port
@@ -319,6 +319,7 @@ def report(args: argparse.Namespace, run: Run, commit: str, findings: list[check
         print(stretch.line())
     for stretch in run.cpu_stages:
         print(stretch.pg_line())
+    print(cpu_per_student_line(run.cpu_stages, n))
     print(f"render_nice={run.render_nice} sygne_detail_rate={args.sygne_detail_rate:g}/s")
     print(f"decisions={s['decisions'].rate:.1f}/s liquidations={s['liquidations'].rate:.1f}/s "
           f"extrapolated_650k_s: " + " ".join(f"{name}={650_000 * stage.items / n / stage.rate:.0f}"

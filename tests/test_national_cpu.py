@@ -80,3 +80,17 @@ async def test_postgres_cpu_lands_on_the_client_its_backend_served(cpu_module: M
     assert stretch.pg_by_client.get("pfmp run", 0.0) >= 0.5
     assert stretch.pg_by_client["pfmp run"] > 0.8 * sum(stretch.pg_by_client.values())
     assert "pg by client busy: pfmp run=" in stretch.pg_line()
+
+
+def test_the_cpu_a_student_leaves_out_documents_the_bench_and_its_fakes(cpu_module: ModuleType) -> None:
+    stage = cpu_module.StageCpu
+    stages = [stage("import", 10.0, {"students": 3.0, "documents": 5.0, "postgres": 4.0, "bench": 9.0,
+                                     "fake-sygne": 7.0, "students import-all": 1.0},
+                    20.0, {"students run": 2.5, "documents run": 1.0, "autovacuum worker": 0.5}),
+              stage("files", 10.0, {"asp-gateway": 2.0, "postgres": 2.0, "documents render": 3.0, "broker": 1.0},
+                    12.0, {"asp-gateway run": 1.0, "documents worker-1": 1.0})]
+    # pipeline: students 3 + postgres 4 + import-all 1 + asp-gateway 2 + postgres 2 + broker 1 = 13 cpu-s;
+    # documents' PostgreSQL: 1 + 1 = 2 cpu-s; 2 students.
+    assert cpu_module.cpu_per_student_line(stages, 2) == (
+        "cpu per student (everything but documents): with_documents_pg=6500.0 ms without=5500.0 ms "
+        "(run 13 cpu-s, documents' PostgreSQL 2 cpu-s, 2 students)")
