@@ -7,7 +7,12 @@ from __future__ import annotations
 import pytest
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.kafka import ensure_topics
-from aplypro_servicekit.partition_check import PartitionCountMismatch, check_counts, partition_counts
+from aplypro_servicekit.partition_check import (
+    PartitionCountMismatch,
+    check_counts,
+    partition_counts,
+    require_partitions,
+)
 from aplypro_servicekit.runtime import ServiceRuntime, ServiceSpec, Subscription
 from aplypro_servicekit.settings import ServiceSettings
 
@@ -35,11 +40,17 @@ async def test_a_topic_with_another_partition_count_stops_the_start_and_a_foreig
     await ensure_topics(bootstrap, [settings.topic("probe.inbound")], expected + 1)
     assert await partition_counts(bootstrap, [settings.topic("probe.inbound"), settings.topic("absent")]) == {
         settings.topic("probe.inbound"): expected + 1}
+    # Asked about, a missing topic is not created (the embedded broker creates a topic named in a metadata request).
+    with pytest.raises(PartitionCountMismatch, match=f"topics not found .*: {settings.topic('absent')};"):
+        await require_partitions(bootstrap, [settings.topic("absent")], expected, wait_s=1.5)
+    assert await partition_counts(bootstrap, [settings.topic("absent")]) == {}
 
     refused = ServiceRuntime(spec(settings, foreign=[]), settings)
     try:
         with pytest.raises(PartitionCountMismatch) as raised:
             await refused.start()
+        assert refused.pool is not None
+        assert await refused.pool.fetchval("SELECT to_regclass('outbox')") is None  # refused before its migrations
     finally:
         await refused.stop()
     assert f"{settings.topic('probe.inbound')} has {expected + 1}" in str(raised.value)

@@ -143,8 +143,9 @@ class EventConsumer:
         PaymentRequestsMoved) stays before their later messages too. The key joins what a topic with another
         partition count would split. Each lane is its own transaction: while one waits on PostgreSQL the other
         computes. The batch is acked only when every lane committed; if one fails the whole batch is read
-        again (the committed lanes' inbox rows make their events no-ops). Events of other keys (an exclusion
-        keyed by UAI) may run beside a student's: handlers lock the rows they share.
+        again (the committed lanes' inbox rows make their events no-ops). An event keyed otherwise (an exclusion
+        keyed by UAI) runs beside the students' it reaches, here or in another instance: its handler and theirs
+        must make whichever commits second see the other's write (the calculator's exclusions: an advisory lock).
         """
         started = time.perf_counter()
         try:

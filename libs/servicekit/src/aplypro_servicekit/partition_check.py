@@ -10,6 +10,8 @@ system owns the partitioning of (a ministry's inbound schoolings) are left out b
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterable, Mapping
 
 from aiokafka.admin import AIOKafkaAdminClient
@@ -45,3 +47,23 @@ def check_counts(counts: Mapping[str, int], expected: int) -> None:
             f"APLYPRO_TOPIC_PARTITIONS is {expected} but {listed}: every topic keyed by student must have the "
             "same partition count (a student's events on one partition number of each), so the service will "
             "not start; set APLYPRO_TOPIC_PARTITIONS to the topics' count, or recreate the topics")
+
+
+async def require_partitions(bootstrap: str, topics: Iterable[str], expected: int,
+                             security: KafkaSecurity | None = None, *, wait_s: float = 30.0) -> None:
+    """Every topic found with `expected` partitions, or PartitionCountMismatch. A topic not found yet (created by
+    another service or the topics Job a moment ago, or its metadata not ready) is asked again for `wait_s`: a
+    topic left unchecked is one a broker that creates topics on demand would later create with its own count."""
+    wanted = set(topics)
+    deadline = time.monotonic() + wait_s
+    while True:
+        counts = await partition_counts(bootstrap, wanted, security)
+        check_counts(counts, expected)
+        missing = sorted(wanted - counts.keys())
+        if not missing:
+            return
+        if time.monotonic() >= deadline:
+            raise PartitionCountMismatch(
+                f"topics not found with their partitions after {wait_s:.0f} s: {', '.join(missing)}; create them "
+                f"with {expected} partitions (APLYPRO_TOPIC_PARTITIONS) before the service starts")
+        await asyncio.sleep(1.0)

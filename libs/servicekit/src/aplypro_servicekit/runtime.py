@@ -27,7 +27,7 @@ from .kafka_security import broker_security
 from .metrics_share import merged_exposition, share_metrics
 from .ops import expected_migrations, readiness, refresh_consumers, refresh_schema_gauges
 from .ops_server import OpsServer, Probe
-from .partition_check import check_counts, partition_counts
+from .partition_check import require_partitions
 from .record_size import set_max_record_bytes
 from .relay_factory import STOP_SECONDS, RunningRelay, start_relay
 from .relay_process import start_relay_process
@@ -96,14 +96,15 @@ class ServiceRuntime:
         set_max_record_bytes(s.max_record_bytes)  # write_outbox refuses what is over it
         self.pool = await create_pool(s.database_url, self.spec.schema, size=s.db_pool_size,
                                       role=f"worker-{self.worker}" if self.worker else None)
-        applied = await migrate(self.pool, self.spec.schema, ["aplypro_servicekit", *self.spec.migration_packages])
         topics = [s.topic(t) for t in {*self.spec.produces, *(t for sub in self.spec.subscriptions for t in sub.topics)}]
         if s.create_topics:
             await ensure_topics(s.kafka_bootstrap_servers, topics, s.topic_partitions, s.topic_replication_factor,
                                 s.kafka_security)
+        # Before the migrations: a service that will not run leaves its schema as it was.
         foreign = {s.topic(t) for t in self.spec.foreign_topics}
-        check_counts(await partition_counts(s.kafka_bootstrap_servers, [t for t in topics if t not in foreign],
-                                            s.kafka_security), s.topic_partitions)
+        await require_partitions(s.kafka_bootstrap_servers, [t for t in topics if t not in foreign], s.topic_partitions,
+                                 s.kafka_security)
+        applied = await migrate(self.pool, self.spec.schema, ["aplypro_servicekit", *self.spec.migration_packages])
         if not self.worker:  # an extra consumer process leaves publishing to the main one
             await self._start_relay()
         set_leave_group(s.kafka_leave_group)

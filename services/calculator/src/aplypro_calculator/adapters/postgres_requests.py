@@ -209,7 +209,22 @@ async def count_open(conn: Connection, reason: str) -> int:
         reason))
 
 
+# One lock for the list (changes are rare): an evaluation reads it under the shared mode, a change writes it under
+# the exclusive one. An ExclusionChanged (keyed by UAI) runs beside the students' events of its school in another
+# lane or instance: without the lock, a lift could miss a PFMP whose evaluation, not committed yet, read the row
+# it lifts, and that PFMP would stay blocked (`excluded_schooling`) for good: silently unpaid. With it, whichever
+# commits second sees the other's write (each statement of READ COMMITTED reads what committed before it).
+EXCLUSIONS_LOCK = "SELECT pg_advisory_xact_lock{mode}(hashtext('calculator-exclusions:' || current_schema()))"
+
+
+async def lock_exclusions_for_change(conn: Connection) -> None:
+    """Wait until no transaction that read the list is open; until commit, new readers wait for this one."""
+    await conn.execute(EXCLUSIONS_LOCK.format(mode=""))
+
+
 async def load_exclusions(conn: Connection) -> Exclusions:
+    """The list, read under the shared lock (held to the end of the transaction: a change waits for it)."""
+    await conn.execute(EXCLUSIONS_LOCK.format(mode="_shared"))
     rows = await conn.fetch("SELECT uai, mef_code, school_year FROM exclusions ORDER BY created_at, uai")
     return Exclusions(ExclusionRow(r["uai"], r["mef_code"], r["school_year"]) for r in rows)
 
