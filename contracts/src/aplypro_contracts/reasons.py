@@ -73,6 +73,8 @@ REASONS: dict[str, ReasonText] = dict((
        "enter the bank details for this establishment", "students", 16),
     _r("rib", "the bank details are invalid (IBAN, SEPA zone, BIC or holder name)",
        "enter corrected bank details", "students", 17),
+    _r("rib_rejected_by_asp", "the ASP rejected these bank details for a payment of this PFMP",
+       "enter new bank details; the payment is retried with them", "students"),
     _r("adult_wrong_owner_type", "the student is 18 or older on the PFMP's first day and the account belongs to "
        "another person or to a legal person", "enter the student's own account, or a third-party account with "
        "a signed mandate", "students", 18),

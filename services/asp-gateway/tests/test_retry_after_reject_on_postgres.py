@@ -9,7 +9,7 @@ import pytest
 from aplypro_asp_gateway.service_layer import projection
 from aplypro_asp_gateway.service_layer.build import BuildOptions, build_payment_file
 
-from .conftest import feed, request
+from .conftest import add_rib, feed, request
 from .ingest_world import Sent, ingest, integrations, rejects, row_of, send_requests
 from .test_first_payment_once import pfmp_numbers_sent, reasons_of
 
@@ -24,6 +24,7 @@ async def test_the_retry_of_a_rejected_first_payment_leaves_as_a_first_payment_o
     assert (await row_of(pool, sent))["state"] == "rejected"
     first = await row_of(pool, sent)
     # The calculator's retry (new bank details): a new request for the same PFMP, not a rectification.
+    await add_rib(pool, first["student_id"], 1)
     retry = request(first["student_id"], first["schooling_id"]).model_copy(update={"pfmp_id": sent.pfmp_id})
     await feed(pool, projection.on_payment_requested, retry)
 
@@ -67,3 +68,39 @@ async def test_the_database_still_refuses_a_second_first_payment_not_rejected(
     # ... and accepted once the ASP rejected the first (the retry's own record).
     await ingest(pool, options, rejects(upload, f"{sent.record_id};;;L'IBAN ne fait pas partie de la zone SEPA.;"))
     await pool.execute(insert, upload, sent.pfmp_id, sent.pfmp_number, other.payment_request_id)
+
+
+async def test_a_retry_that_comes_before_the_new_rib_waits_for_it_and_leaves_with_it(
+    pool: asyncpg.Pool, options: BuildOptions
+) -> None:
+    """The calculator retries on the new RIB's event; the gateway reads that RIB on another topic, maybe later. A
+    retry built with the RIB the ASP rejected would be rejected again (CI saw it: stuck `rejected`)."""
+    upload, [sent] = await send_requests(pool, options, 1)
+    await ingest(pool, options, rejects(upload, f"{sent.record_id};;;Le RIB FR7630006000011234567890189 est Invalide;"))
+    first = await row_of(pool, sent)
+    rejected_rib = first["rib_id"]
+    retry = request(first["student_id"], first["schooling_id"]).model_copy(update={"pfmp_id": sent.pfmp_id})
+    await feed(pool, projection.on_payment_requested, retry)
+
+    assert (await build_payment_file(pool, options)).file_name is None
+    assert await reasons_of(pool, retry.payment_request_id) == ("pending", ["rib_rejected_by_asp"])
+
+    await add_rib(pool, first["student_id"], 1)  # the new RIB reaches the gateway: the request is checked again
+    result = await build_payment_file(pool, options)
+    assert (result.records, result.blocked) == (1, 0)
+    assert await reasons_of(pool, retry.payment_request_id) == ("sent", [])
+    sent_with = await pool.fetchval("SELECT rib_id FROM payment_requests WHERE payment_request_id = $1",
+                                    retry.payment_request_id)
+    assert sent_with is not None
+    assert sent_with != rejected_rib
+
+
+async def test_a_rejection_of_another_kind_does_not_hold_the_same_rib(pool: asyncpg.Pool, options: BuildOptions) -> None:
+    upload, [sent] = await send_requests(pool, options, 1)
+    await ingest(pool, options, rejects(upload, f"{sent.record_id};;;Les codes saisis 35000 de la table REFHEXAPOSTE "
+                                                 "correspondent à un lieu-dit;"))
+    first = await row_of(pool, sent)
+    assert first["state"] == "rejected"
+    retry = request(first["student_id"], first["schooling_id"]).model_copy(update={"pfmp_id": sent.pfmp_id})
+    await feed(pool, projection.on_payment_requested, retry)  # the address was fixed: the same RIB is fine
+    assert (await build_payment_file(pool, options)).records == 1

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from aplypro_servicekit.db import Connection, json_rows
 
 from aplypro_asp_gateway.adapters import merges_repo
+from aplypro_asp_gateway.domain.asp_errors import BANK_REJECTIONS
 from aplypro_asp_gateway.domain.model import (
     AspIds,
     Blocked,
@@ -61,6 +62,7 @@ LEFT JOIN LATERAL (SELECT CASE WHEN COALESCE(f.first_payment, true) THEN p.paid_
                    WHERE p.pfmp_id = pr.pfmp_id AND p.state = 'paid'
                    ORDER BY p.record_id DESC LIMIT 1) paid ON true
 """
+_BANK_REJECTIONS = "ARRAY[" + ", ".join(f"'{key}'" for key in sorted(BANK_REJECTIONS)) + "]::text[]"
 _READ = """
 SELECT pr.payment_request_id, pr.record_id, pr.pfmp_id, pr.schooling_id, pr.student_id, pr.amount_cents,
        pr.pfmp_rank, st.student_id IS NOT NULL AS has_student, st.last_name, st.first_names, st.birth_date,
@@ -87,7 +89,9 @@ SELECT pr.payment_request_id, pr.record_id, pr.pfmp_id, pr.schooling_id, pr.stud
            AS pfmp_unpaid,
        (SELECT fr.pfmp_number FROM file_records fr WHERE fr.pfmp_id = pr.pfmp_id AND fr.pfmp_number IS NOT NULL
         ORDER BY fr.record_id LIMIT 1) AS pfmp_number_sent,
-       (SELECT pn.number FROM printed_pfmp_numbers pn WHERE pn.pfmp_id = pr.pfmp_id) AS pfmp_number_printed""" + _JOINS + _ASP_SIDE + "WHERE pr.payment_request_id = ANY($1::uuid[])"
+       (SELECT pn.number FROM printed_pfmp_numbers pn WHERE pn.pfmp_id = pr.pfmp_id) AS pfmp_number_printed,
+       EXISTS (SELECT 1 FROM payment_requests p WHERE p.pfmp_id = pr.pfmp_id AND p.state = 'rejected'
+               AND p.rib_id = r.rib_id AND p.return_reasons && """ + _BANK_REJECTIONS + """) AS rib_rejected""" + _JOINS + _ASP_SIDE + "WHERE pr.payment_request_id = ANY($1::uuid[])"
 
 
 def _to_request(row: Any) -> PendingRequest:
@@ -116,7 +120,7 @@ def _to_request(row: Any) -> PendingRequest:
         schooling_hidden=row["schooling_hidden"],
         asp_ids=_asp_ids(row), asp_paid_cents=row["asp_paid_cents"], pfmp_in_flight=row["pfmp_in_flight"],
         da_number=row["da_number"], pfmp_number_sent=row["pfmp_number_sent"], pfmp_unpaid=row["pfmp_unpaid"],
-        pfmp_number_printed=row["pfmp_number_printed"],
+        pfmp_number_printed=row["pfmp_number_printed"], rib_rejected=row["rib_rejected"],
     )
 
 

@@ -84,6 +84,11 @@ REJECT_PATTERNS: tuple[tuple[re.Pattern[str], AspReason], ...] = tuple((re.compi
         "rien à l'établissement : les opérateurs regroupent les envois du dossier", "operators", False)),
 ))
 
+# Rejections of the account itself: the same RIB sent again would be refused again (readiness: rib_rejected_by_asp).
+BANK_REJECTIONS: frozenset[str] = frozenset({
+    "payment_coordinates_blocked", "refdombancaire_not_found", "bic_sepa_not_allowed", "iban_sepa_not_allowed",
+    "invalid_rib", "invalid_payment_coordinates", "bic_length"})
+
 _WAIT_ASP = "attendre les instructions de l'ASP"
 # §6.2: no automatic retry after `unpaid`; a director creates a new request once the cause is fixed.
 PAYMENT_FAILURES: dict[str, AspReason] = {code: AspReason(key, words, todo) for code, key, words, todo in (

@@ -55,6 +55,9 @@ def prepare(request: PendingRequest, params: Parametrage,
         reasons.append("missing_rib")
     else:
         account = bank_account(request.rib, reasons)
+        if request.rib_rejected:
+            # The calculator retries on the new RIB's event, which may reach us after the retry: wait for it.
+            reasons.append("rib_rejected_by_asp")
         if request.student is not None and owner.wrong_owner_for_adult(
                 request.student.birth_date, request.rib.owner_type, owner.check_date(request)):
             reasons.append("adult_wrong_owner_type")

@@ -59,6 +59,8 @@ BLOCKING: dict[str, Words] = {k: Words(b, t) for k, (b, t) in {
                     "Saisissez les coordonnées bancaires pour cet établissement"),
     "rib": ("Les coordonnées bancaires sont invalides (IBAN, zone SEPA, BIC ou titulaire)",
             "Saisissez des coordonnées bancaires corrigées"),
+    "rib_rejected_by_asp": ("L'ASP a rejeté ces coordonnées bancaires pour un paiement de cette PFMP",
+                            "Saisissez de nouvelles coordonnées bancaires : le paiement sera relancé avec elles"),
     "adult_wrong_owner_type": ("L'élève a 18 ans ou plus au premier jour de la PFMP et le compte appartient à une "
                                "autre personne ou à une personne morale",
                                "Saisissez le compte de l'élève, ou un compte tiers avec un mandat signé"),
