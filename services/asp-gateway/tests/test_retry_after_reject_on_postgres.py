@@ -95,12 +95,47 @@ async def test_a_retry_that_comes_before_the_new_rib_waits_for_it_and_leaves_wit
     assert sent_with != rejected_rib
 
 
-async def test_a_rejection_of_another_kind_does_not_hold_the_same_rib(pool: asyncpg.Pool, options: BuildOptions) -> None:
+@pytest.mark.parametrize("motif", [
+    "Les codes saisis 35000 de la table REFHEXAPOSTE correspondent à un lieu-dit",  # the address: fixed elsewhere
+    "Coord. paiement bloquees",  # coordinates the ASP blocked: relaunched once it unblocks them (§6.1)
+])
+async def test_a_rejection_the_same_rib_may_pass_does_not_hold_it(
+    pool: asyncpg.Pool, options: BuildOptions, motif: str
+) -> None:
     upload, [sent] = await send_requests(pool, options, 1)
-    await ingest(pool, options, rejects(upload, f"{sent.record_id};;;Les codes saisis 35000 de la table REFHEXAPOSTE "
-                                                 "correspondent à un lieu-dit;"))
+    await ingest(pool, options, rejects(upload, f"{sent.record_id};;;{motif};"))
     first = await row_of(pool, sent)
     assert first["state"] == "rejected"
     retry = request(first["student_id"], first["schooling_id"]).model_copy(update={"pfmp_id": sent.pfmp_id})
-    await feed(pool, projection.on_payment_requested, retry)  # the address was fixed: the same RIB is fine
+    await feed(pool, projection.on_payment_requested, retry)  # the same RIB is fine
     assert (await build_payment_file(pool, options)).records == 1
+
+
+async def test_only_the_pfmps_latest_answer_holds_a_rib(pool: asyncpg.Pool, options: BuildOptions) -> None:
+    """A bank rejection followed by an answer with the same RIB (integrated: the ASP took it after all) holds
+    nothing: the PFMP's next request (a rectification) leaves with that RIB."""
+    upload, [sent] = await send_requests(pool, options, 1)
+    await ingest(pool, options, rejects(upload, f"{sent.record_id};;;Le RIB FR7630006000011234567890189 est Invalide;"))
+    first = await row_of(pool, sent)
+    relaunch = request(first["student_id"], first["schooling_id"]).model_copy(update={"pfmp_id": sent.pfmp_id})
+    await feed(pool, projection.on_payment_requested, relaunch)
+    assert await reasons_of(pool, relaunch.payment_request_id) == ("pending", [])  # not checked yet
+    assert (await build_payment_file(pool, options)).file_name is None  # held: the RIB the ASP rejected
+    # As a relaunch sent before this gate existed: the same RIB sent again, and integrated this time.
+    await pool.execute("UPDATE payment_requests SET blocking_reasons = '{}', recheck = true "
+                       "WHERE payment_request_id = $1", relaunch.payment_request_id)
+    await pool.execute("UPDATE payment_requests SET return_reasons = '{fallback_message}' "
+                       "WHERE payment_request_id = $1", sent.payment_request_id)
+    result = await build_payment_file(pool, options)
+    assert result.file_name is not None
+    record_id = await pool.fetchval("SELECT record_id FROM file_records WHERE payment_request_id = $1",
+                                    relaunch.payment_request_id)
+    await ingest(pool, options, integrations(result.file_name, [
+        Sent(relaunch.payment_request_id, record_id, sent.pfmp_id, sent.pfmp_number, 7)]))
+    await pool.execute("UPDATE payment_requests SET return_reasons = '{invalid_rib}' "
+                       "WHERE payment_request_id = $1", sent.payment_request_id)  # the old bank rejection back
+    rectified = request(first["student_id"], first["schooling_id"]).model_copy(update={"pfmp_id": sent.pfmp_id})
+    await feed(pool, projection.on_payment_requested, rectified)
+    await build_payment_file(pool, options)
+    _, reasons = await reasons_of(pool, rectified.payment_request_id)
+    assert "rib_rejected_by_asp" not in reasons

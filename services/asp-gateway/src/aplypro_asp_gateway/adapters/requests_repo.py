@@ -90,8 +90,10 @@ SELECT pr.payment_request_id, pr.record_id, pr.pfmp_id, pr.schooling_id, pr.stud
        (SELECT fr.pfmp_number FROM file_records fr WHERE fr.pfmp_id = pr.pfmp_id AND fr.pfmp_number IS NOT NULL
         ORDER BY fr.record_id LIMIT 1) AS pfmp_number_sent,
        (SELECT pn.number FROM printed_pfmp_numbers pn WHERE pn.pfmp_id = pr.pfmp_id) AS pfmp_number_printed,
-       EXISTS (SELECT 1 FROM payment_requests p WHERE p.pfmp_id = pr.pfmp_id AND p.state = 'rejected'
-               AND p.rib_id = r.rib_id AND p.return_reasons && """ + _BANK_REJECTIONS + """) AS rib_rejected""" + _JOINS + _ASP_SIDE + "WHERE pr.payment_request_id = ANY($1::uuid[])"
+       coalesce((SELECT p.state = 'rejected' AND p.rib_id = r.rib_id AND p.return_reasons && """ + _BANK_REJECTIONS + """
+                 FROM payment_requests p WHERE p.pfmp_id = pr.pfmp_id
+                 AND p.state IN ('rejected', 'integrated', 'paid', 'unpaid')
+                 ORDER BY p.record_id DESC LIMIT 1), false) AS rib_rejected""" + _JOINS + _ASP_SIDE + "WHERE pr.payment_request_id = ANY($1::uuid[])"
 
 
 def _to_request(row: Any) -> PendingRequest:

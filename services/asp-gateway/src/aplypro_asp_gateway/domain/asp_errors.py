@@ -84,10 +84,13 @@ REJECT_PATTERNS: tuple[tuple[re.Pattern[str], AspReason], ...] = tuple((re.compi
         "rien à l'établissement : les opérateurs regroupent les envois du dossier", "operators", False)),
 ))
 
-# Rejections of the account itself: the same RIB sent again would be refused again (readiness: rib_rejected_by_asp).
+# Rejections of the account itself, final for that RIB: sent again, it would be refused again (readiness:
+# rib_rejected_by_asp). Not the ones a school may cure without new bank details: coordinates the ASP blocked and
+# then unblocks (payment_coordinates_blocked: relaunch once unblocked, §6.1), a bank branch not active at that date
+# (refdombancaire_not_found), a BIC we may have formatted (bic_length).
 BANK_REJECTIONS: frozenset[str] = frozenset({
-    "payment_coordinates_blocked", "refdombancaire_not_found", "bic_sepa_not_allowed", "iban_sepa_not_allowed",
-    "invalid_rib", "invalid_payment_coordinates", "bic_length"})
+    "invalid_rib", "invalid_payment_coordinates", "iban_sepa_not_allowed", "bic_sepa_not_allowed",
+    "invalid_characters"})
 
 _WAIT_ASP = "attendre les instructions de l'ASP"
 # §6.2: no automatic retry after `unpaid`; a director creates a new request once the cause is fixed.

@@ -83,8 +83,8 @@ class PendingRequest:
     pfmp_number_printed: str | None = None
     # The ASP answered a request of the PFMP `unpaid` and paid none: a new request is a relaunch (rectification.py)
     pfmp_unpaid: bool = False
-    # The ASP rejected a request of the PFMP for its account (asp_errors.BANK_REJECTIONS) sent with the RIB this
-    # request would take: a retry after a new RIB must not leave before the gateway has that RIB.
+    # The PFMP's latest answered request was rejected for its account (asp_errors.BANK_REJECTIONS) and sent with
+    # the RIB this request would take: a retry after a new RIB must not leave before the gateway has that RIB.
     rib_rejected: bool = False
 
 
