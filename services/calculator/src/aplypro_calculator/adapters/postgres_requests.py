@@ -222,6 +222,19 @@ async def lock_exclusions_for_change(conn: Connection) -> None:
     await conn.execute(EXCLUSIONS_LOCK.format(mode=""))
 
 
+async def lock_exclusions_first(conn: Connection, *, change: bool) -> None:
+    """The lock a transaction will need, taken before any row lock (a consumer's batch: exclusive when it changes
+    the list): taken later, on top of pool rows, two transactions could each wait for the other (a deadlock,
+    retried, but a wasted batch)."""
+    await conn.execute(EXCLUSIONS_LOCK.format(mode="" if change else "_shared"))
+
+
+async def try_lock_exclusions(conn: Connection) -> bool:
+    """The shared lock without waiting (the due-request evaluator never waits: it takes what is free)."""
+    return bool(await conn.fetchval(EXCLUSIONS_LOCK.replace("SELECT pg_advisory_xact_lock{mode}",
+                                                            "SELECT pg_try_advisory_xact_lock_shared")))
+
+
 async def load_exclusions(conn: Connection) -> Exclusions:
     """The list, read under the shared lock (held to the end of the transaction: a change waits for it)."""
     await conn.execute(EXCLUSIONS_LOCK.format(mode="_shared"))

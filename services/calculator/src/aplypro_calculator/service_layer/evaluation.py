@@ -44,6 +44,8 @@ class Evaluated:
 async def evaluate_due_batch(conn: Connection, handlers: Handlers, *, now: datetime,
                              limit: int) -> tuple[Evaluated, int]:
     """One batch in the caller's transaction; returns what was done and how many requests were claimed."""
+    if not await postgres_requests.try_lock_exclusions(conn):
+        return Evaluated(), 0  # an exclusion is changing: the next pass evaluates
     due = await postgres_requests.claim_due_requests(conn, now, limit)
     if not due:
         return Evaluated(), 0

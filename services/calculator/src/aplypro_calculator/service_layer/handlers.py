@@ -38,7 +38,13 @@ from aplypro_contracts import (
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 
-from aplypro_calculator.adapters import postgres, postgres_decisions, postgres_held, postgres_merges
+from aplypro_calculator.adapters import (
+    postgres,
+    postgres_decisions,
+    postgres_held,
+    postgres_merges,
+    postgres_requests,
+)
 from aplypro_calculator.adapters.postgres import PoolKey
 from aplypro_calculator.adapters.postgres_stale import count_stale, is_newer
 from aplypro_calculator.domain.bareme import MefRow, Priced, load_bareme
@@ -128,6 +134,8 @@ class Handlers:
         # The gateway's groups as the single events they stand for, where they stand: every rule below (versions,
         # stale drops, a return's order in the batch) then holds per request exactly as for the single events.
         events = with_parts(events)
+        await postgres_requests.lock_exclusions_first(
+            conn, change=any(isinstance(e, ExclusionChanged) for e in events))
         out: list[OutboxRow] = []
         merges = [e for e in events if isinstance(e, StudentsMerged)]
         if merges:
