@@ -100,10 +100,10 @@ class ServiceRuntime:
         if s.create_topics:
             await ensure_topics(s.kafka_bootstrap_servers, topics, s.topic_partitions, s.topic_replication_factor,
                                 s.kafka_security)
-        # Before the migrations: a service that will not run leaves its schema as it was.
-        foreign = {s.topic(t) for t in self.spec.foreign_topics}
-        await require_partitions(s.kafka_bootstrap_servers, [t for t in topics if t not in foreign], s.topic_partitions,
-                                 s.kafka_security)
+        if not self.worker:  # before the migrations (refused, the schema stays as it was); workers come after
+            foreign = {s.topic(t) for t in self.spec.foreign_topics}
+            await require_partitions(s.kafka_bootstrap_servers, [t for t in topics if t not in foreign],
+                                     s.topic_partitions, s.kafka_security)
         applied = await migrate(self.pool, self.spec.schema, ["aplypro_servicekit", *self.spec.migration_packages])
         if not self.worker:  # an extra consumer process leaves publishing to the main one
             await self._start_relay()

@@ -214,30 +214,25 @@ async def count_open(conn: Connection, reason: str) -> int:
 # lane or instance: without the lock, a lift could miss a PFMP whose evaluation, not committed yet, read the row
 # it lifts, and that PFMP would stay blocked (`excluded_schooling`) for good: silently unpaid. With it, whichever
 # commits second sees the other's write (each statement of READ COMMITTED reads what committed before it).
-EXCLUSIONS_LOCK = "SELECT pg_advisory_xact_lock{mode}(hashtext('calculator-exclusions:' || current_schema()))"
+_EXCLUSIONS_KEY = "hashtext('calculator-exclusions:' || current_schema())"
 
 
-async def lock_exclusions_for_change(conn: Connection) -> None:
-    """Wait until no transaction that read the list is open; until commit, new readers wait for this one."""
-    await conn.execute(EXCLUSIONS_LOCK.format(mode=""))
-
-
-async def lock_exclusions_first(conn: Connection, *, change: bool) -> None:
-    """The lock a transaction will need, taken before any row lock (a consumer's batch: exclusive when it changes
-    the list): taken later, on top of pool rows, two transactions could each wait for the other (a deadlock,
-    retried, but a wasted batch)."""
-    await conn.execute(EXCLUSIONS_LOCK.format(mode="" if change else "_shared"))
+async def lock_exclusions(conn: Connection, *, change: bool) -> None:
+    """The list's lock, held to the end of the transaction: exclusive to change it (waits until no transaction
+    that read it is open; new readers then wait for this one), shared to read it. Taken first in a transaction
+    (a consumer's batch), before any row lock: taken on top of pool rows, two could each wait for the other (a
+    deadlock: retried, but a wasted batch)."""
+    await conn.execute(f"SELECT pg_advisory_xact_lock{'' if change else '_shared'}({_EXCLUSIONS_KEY})")
 
 
 async def try_lock_exclusions(conn: Connection) -> bool:
     """The shared lock without waiting (the due-request evaluator never waits: it takes what is free)."""
-    return bool(await conn.fetchval(EXCLUSIONS_LOCK.replace("SELECT pg_advisory_xact_lock{mode}",
-                                                            "SELECT pg_try_advisory_xact_lock_shared")))
+    return bool(await conn.fetchval(f"SELECT pg_try_advisory_xact_lock_shared({_EXCLUSIONS_KEY})"))
 
 
 async def load_exclusions(conn: Connection) -> Exclusions:
     """The list, read under the shared lock (held to the end of the transaction: a change waits for it)."""
-    await conn.execute(EXCLUSIONS_LOCK.format(mode="_shared"))
+    await lock_exclusions(conn, change=False)
     rows = await conn.fetch("SELECT uai, mef_code, school_year FROM exclusions ORDER BY created_at, uai")
     return Exclusions(ExclusionRow(r["uai"], r["mef_code"], r["school_year"]) for r in rows)
 

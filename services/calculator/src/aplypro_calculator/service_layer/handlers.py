@@ -134,7 +134,7 @@ class Handlers:
         # The gateway's groups as the single events they stand for, where they stand: every rule below (versions,
         # stale drops, a return's order in the batch) then holds per request exactly as for the single events.
         events = with_parts(events)
-        await postgres_requests.lock_exclusions_first(
+        await postgres_requests.lock_exclusions(
             conn, change=any(isinstance(e, ExclusionChanged) for e in events))
         out: list[OutboxRow] = []
         merges = [e for e in events if isinstance(e, StudentsMerged)]
