@@ -23,6 +23,7 @@ from aplypro_contracts import (
     PfmpState,
     PfmpValidated,
     SchoolingOpened,
+    StudentsMerged,
     default_registry,
     to_wire,
 )
@@ -129,6 +130,35 @@ async def test_an_exclusion_lifted_beside_a_new_pfmp_of_its_school_in_another_la
     row = await db.fetchrow("SELECT state, reasons FROM payment_requests WHERE pfmp_id = $1", pfmp.pfmp_id)
     assert row is not None
     assert (row["state"], list(row["reasons"])) == ("ready", [])
+
+
+async def test_a_merge_beside_a_new_pfmp_of_the_merged_student_in_another_lane_keeps_one_yearly_cap(
+    calc: Calc, db: asyncpg.Pool, namespace: str
+) -> None:
+    """A StudentsMerged is keyed by the survivor: it runs beside the merged student's own events in another lane
+    (or instance). A new PFMP of the merged student stored there while the merge re-points the rest must still
+    join the survivor's pool: one yearly cap for one person, never two (calculation.md §5.6)."""
+    # terminale: 20 € a day, 1,000 € a year; the survivor is already owed 800 €
+    survivor, merged = await calc.schooling(), await calc.schooling()
+    await calc.validate(calc.pfmp(survivor, 40))
+    late = calc.pfmp(merged, 30, start=date(2026, 1, 5)).model_copy(update={"status": "validated"})
+    moved = merged.model_copy(update={"student_id": survivor.student_id, "version": merged.version + 1,
+                                      "event_id": uuid.uuid4()})
+    consumer = racing_consumer(db, namespace)
+    partition_of: dict[Any, int] = {survivor.student_id: 0, merged.student_id: 1}  # two lanes
+    offsets: dict[tuple[str, int], int] = {}
+    merge = StudentsMerged(producer="students", survivor_id=survivor.student_id, merged_id=merged.student_id,
+                           version=1)
+    batch = [*as_records(STUDENTS_EVENTS, [(survivor.student_id, merge), (survivor.student_id, moved)],
+                         partition_of, offsets),
+             *as_records(PFMP_EVENTS, [(merged.student_id, PfmpValidated(producer="pfmp", pfmp=late))],
+                         partition_of, offsets)]
+    await consumer.process_batch(batch)
+    assert consumer.processed == len(batch)
+    assert await db.fetchval("SELECT student_id FROM pfmps WHERE pfmp_id = $1", late.pfmp_id) == survivor.student_id
+    assert await calc.amount(late.pfmp_id) == 200  # what is left of the survivor's 1,000 €
+    owed = await db.fetchval("SELECT sum(amount_cents) FROM payment_requests")
+    assert owed == 100000
 
 
 def exclusion(*, excluded: bool, version: int) -> ExclusionChanged:

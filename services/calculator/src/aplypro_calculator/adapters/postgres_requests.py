@@ -11,6 +11,7 @@ from uuid import UUID
 
 from aplypro_servicekit.db import Connection, json_columns, json_rows
 
+from aplypro_calculator.adapters import cross_student_lock
 from aplypro_calculator.adapters.postgres import IN_POOLS, PoolKey
 from aplypro_calculator.domain.exclusions import ExclusionRow, Exclusions
 
@@ -209,30 +210,10 @@ async def count_open(conn: Connection, reason: str) -> int:
         reason))
 
 
-# One lock for the list (changes are rare): an evaluation reads it under the shared mode, a change writes it under
-# the exclusive one. An ExclusionChanged (keyed by UAI) runs beside the students' events of its school in another
-# lane or instance: without the lock, a lift could miss a PFMP whose evaluation, not committed yet, read the row
-# it lifts, and that PFMP would stay blocked (`excluded_schooling`) for good: silently unpaid. With it, whichever
-# commits second sees the other's write (each statement of READ COMMITTED reads what committed before it).
-_EXCLUSIONS_KEY = "hashtext('calculator-exclusions:' || current_schema())"
-
-
-async def lock_exclusions(conn: Connection, *, change: bool) -> None:
-    """The list's lock, held to the end of the transaction: exclusive to change it (waits until no transaction
-    that read it is open; new readers then wait for this one), shared to read it. Taken first in a transaction
-    (a consumer's batch), before any row lock: taken on top of pool rows, two could each wait for the other (a
-    deadlock: retried, but a wasted batch)."""
-    await conn.execute(f"SELECT pg_advisory_xact_lock{'' if change else '_shared'}({_EXCLUSIONS_KEY})")
-
-
-async def try_lock_exclusions(conn: Connection) -> bool:
-    """The shared lock without waiting (the due-request evaluator never waits: it takes what is free)."""
-    return bool(await conn.fetchval(f"SELECT pg_try_advisory_xact_lock_shared({_EXCLUSIONS_KEY})"))
-
-
 async def load_exclusions(conn: Connection) -> Exclusions:
-    """The list, read under the shared lock (held to the end of the transaction: a change waits for it)."""
-    await lock_exclusions(conn, change=False)
+    """The list, read under the shared cross-student lock (held to the end of the transaction: a change waits for
+    it)."""
+    await cross_student_lock.lock(conn, change=False)
     rows = await conn.fetch("SELECT uai, mef_code, school_year FROM exclusions ORDER BY created_at, uai")
     return Exclusions(ExclusionRow(r["uai"], r["mef_code"], r["school_year"]) for r in rows)
 

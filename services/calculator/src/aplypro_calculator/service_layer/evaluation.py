@@ -20,7 +20,7 @@ import asyncpg
 from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import write_outbox
 
-from aplypro_calculator.adapters import postgres_requests
+from aplypro_calculator.adapters import cross_student_lock, postgres_requests
 from aplypro_calculator.adapters.postgres import PoolKey
 from aplypro_calculator.service_layer.events import Cause
 from aplypro_calculator.service_layer.handlers import Handlers
@@ -44,8 +44,8 @@ class Evaluated:
 async def evaluate_due_batch(conn: Connection, handlers: Handlers, *, now: datetime,
                              limit: int) -> tuple[Evaluated, int]:
     """One batch in the caller's transaction; returns what was done and how many requests were claimed."""
-    if not await postgres_requests.try_lock_exclusions(conn):
-        return Evaluated(), 0  # an exclusion is changing: the next pass evaluates
+    if not await cross_student_lock.try_lock_shared(conn):
+        return Evaluated(), 0  # an exclusion or a merge is changing: the next pass evaluates
     due = await postgres_requests.claim_due_requests(conn, now, limit)
     if not due:
         return Evaluated(), 0

@@ -14,7 +14,7 @@ import structlog
 from aplypro_contracts import ExclusionChanged
 from aplypro_servicekit.db import Connection
 
-from aplypro_calculator.adapters import postgres_exclusion_versions, postgres_requests
+from aplypro_calculator.adapters import cross_student_lock, postgres_exclusion_versions, postgres_requests
 from aplypro_calculator.adapters.postgres import PoolKey
 from aplypro_calculator.adapters.postgres_stale import count_stale
 from aplypro_calculator.domain.exclusions import ExclusionConflict, ExclusionRow
@@ -47,7 +47,7 @@ async def apply_exclusion_changes(conn: Connection, changes: list[ExclusionChang
 async def change_exclusion(conn: Connection, row: ExclusionRow, *, excluded: bool) -> list[PoolKey] | None:
     """Add the row (ExclusionConflict under a whole-establishment row) or lift it: the pools it reaches, or None
     when the list did not change. The operators' commands and the students' events both go through here."""
-    await postgres_requests.lock_exclusions(conn, change=True)  # then `pools_of` sees every evaluation committed
+    await cross_student_lock.lock(conn, change=True)  # then `pools_of` sees every evaluation committed
     if excluded:
         (await postgres_requests.load_exclusions(conn)).add(row)  # raises on a conflict
         changed = await postgres_requests.add_exclusion(conn, row)

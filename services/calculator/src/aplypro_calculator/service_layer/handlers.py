@@ -39,11 +39,11 @@ from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import OutboxRow, event_row, write_outbox
 
 from aplypro_calculator.adapters import (
+    cross_student_lock,
     postgres,
     postgres_decisions,
     postgres_held,
     postgres_merges,
-    postgres_requests,
 )
 from aplypro_calculator.adapters.postgres import PoolKey
 from aplypro_calculator.adapters.postgres_stale import count_stale, is_newer
@@ -134,8 +134,8 @@ class Handlers:
         # The gateway's groups as the single events they stand for, where they stand: every rule below (versions,
         # stale drops, a return's order in the batch) then holds per request exactly as for the single events.
         events = with_parts(events)
-        await postgres_requests.lock_exclusions(
-            conn, change=any(isinstance(e, ExclusionChanged) for e in events))
+        await cross_student_lock.lock(conn, change=any(isinstance(e, ExclusionChanged | StudentsMerged)
+                                                       for e in events))
         out: list[OutboxRow] = []
         merges = [e for e in events if isinstance(e, StudentsMerged)]
         if merges:
