@@ -24,7 +24,7 @@ from .calculator import (
     RectificationComputedV1,
     SchoolingPricedV1,
 )
-from .documents import DocumentIssuedV1, DocumentReadyV1, PfmpNumber
+from .documents import DOCUMENT_KIND_HEADER, DocumentIssuedV1, DocumentReadyV1, PfmpNumber
 from .envelope import Envelope
 from .errors import (
     ContractError,
@@ -194,6 +194,7 @@ def default_registry() -> Registry:
 
 __all__ = [
     "ALL_MODELS",
+    "DOCUMENT_KIND_HEADER",
     "MOVES_PER_EVENT",
     "RIB_STATUS_EVENTS",
     "SCHOOLING_STATE_EVENTS",

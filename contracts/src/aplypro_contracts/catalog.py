@@ -116,7 +116,8 @@ CATALOG: tuple[TopicInfo, ...] = (
               "the calculator reads the décisions d'attribution issued, abrogated and withdrawn (payment gates); "
               "pfmp reads them for validation's DA guard; the asp-gateway reads the retraits, to hold back a "
               "request already handed over; students reads the attributions (no retraction by a producer after "
-              "one)"),
+              "one). Header document-kind carries each one's kind: calculator, pfmp and students skip the états "
+              "liquidatifs unparsed"),
     TopicInfo(ASP_EVENTS, "asp-gateway", "student_id",
               (PaymentRequestSentV2, PaymentRequestStateChangedV3, PaymentRequestHeldV1, PaymentRequestsMovedV1),
               ("calculator", "pfmp", "students"),

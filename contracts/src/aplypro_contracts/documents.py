@@ -11,6 +11,10 @@ from pydantic import Field
 from .envelope import Envelope, Frozen
 from .text import FreeText, Label
 
+# The kind of a DocumentIssued or DocumentReady as a header: most readers use a decision's kinds only, and an
+# état liquidatif (one a schooling, as many as the DAs) is skipped by them unparsed (aplypro_servicekit consumer).
+DOCUMENT_KIND_HEADER = "document-kind"
+
 
 class PfmpNumber(Frozen):
     """One PFMP's number as printed on an état liquidatif (documents.md §4): the PRESTADOSS/NUMADM to send."""
@@ -36,6 +40,9 @@ class DocumentReadyV1(Envelope):
     pfmp_numbers: tuple[PfmpNumber, ...] = Field(
         default=(), description="Kind liquidation: the number printed for each PFMP of the état liquidatif.")
 
+    def routing_headers(self) -> dict[str, str]:
+        return {DOCUMENT_KIND_HEADER: self.kind}
+
 
 class DocumentIssuedV1(Envelope):
     """A document is issued: its number, version and content are fixed for good; its PDF is rendered later
@@ -53,3 +60,6 @@ class DocumentIssuedV1(Envelope):
         "sha256 of the frozen rendering input (canonical JSON): the content the PDF will print, whenever rendered."))
     pfmp_numbers: tuple[PfmpNumber, ...] = Field(
         default=(), description="Kind liquidation: the number printed for each PFMP of the état liquidatif.")
+
+    def routing_headers(self) -> dict[str, str]:
+        return {DOCUMENT_KIND_HEADER: self.kind}

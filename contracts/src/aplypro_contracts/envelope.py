@@ -31,6 +31,11 @@ class Envelope(BaseModel):
     )
     causation_id: UUID | None = Field(default=None, description="event_id of the event that caused this.")
 
+    def routing_headers(self) -> dict[str, str]:
+        """Headers, beyond type and version, that let a consumer skip the event unparsed (never personal data).
+        None by default; an event whose readers each use only some of its kinds names its kind."""
+        return {}
+
 
 class Frozen(BaseModel):
     """Base of the nested value objects carried inside events."""

@@ -103,8 +103,10 @@ def _describe(exc: ValidationError) -> str:
 
 
 def to_wire(event: Envelope) -> tuple[bytes, dict[str, bytes]]:
-    """Body and headers of an event; type and version travel as headers too, for filters and DLTs."""
-    return wire_body(event), {k: v.encode() for k, v in wire_headers(event.event_type, event.schema_version).items()}
+    """Body and headers of an event; type and version travel as headers too, for filters and DLTs, and so do
+    its routing headers (Envelope.routing_headers)."""
+    headers = {**wire_headers(event.event_type, event.schema_version), **event.routing_headers()}
+    return wire_body(event), {k: v.encode() for k, v in headers.items()}
 
 
 def wire_body(event: Envelope) -> bytes:

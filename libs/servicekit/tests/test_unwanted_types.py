@@ -4,14 +4,16 @@ type, a message without headers."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 from aiokafka.structs import ConsumerRecord
-from aplypro_contracts import Registry, default_registry, to_wire
+from aplypro_contracts import DOCUMENT_KIND_HEADER, DocumentIssued, Registry, default_registry, to_wire
 from aplypro_contracts.examples import examples
 from aplypro_servicekit.consumer import EventConsumer
 from aplypro_servicekit.db import Connection, create_pool, migrate
+from aplypro_servicekit.outbox import event_row
 
 pytestmark = pytest.mark.integration
 
@@ -73,3 +75,41 @@ async def test_unhandled_known_types_are_skipped_unparsed_and_bad_messages_still
     assert consumer.dead_lettered == 3
     assert dead >= 1  # the dead letters went to the outbox
     assert inbox == 4  # the handled event and the three dead letters: the skipped ones are not this consumer's
+
+
+async def test_kinds_a_consumer_never_uses_are_skipped_unparsed_by_their_header(database_url: str,
+                                                                                 namespace: str) -> None:
+    """A document's kind travels as a header (Envelope.routing_headers): a consumer that uses decisions only skips an
+    état liquidatif unparsed, with no inbox row; a decision, and a message from before the header, are handled."""
+    schema = namespace.replace(".", "_") + "kinds"
+    pool = await create_pool(database_url, schema)
+    await migrate(pool, schema, ["aplypro_servicekit"])
+    handled: list[str] = []
+
+    async def on_document(conn: Connection, event: Any) -> None:
+        handled.append(event.kind)
+
+    registry = CountingRegistry()
+    consumer = EventConsumer(name="c", service="kit", pool=pool, registry=registry,
+                             handlers={"DocumentIssued": on_document},
+                             skip_headers={DOCUMENT_KIND_HEADER: frozenset({"liquidation"})})
+    issued = next(e for e in examples() if e.event_type == "DocumentIssued")
+    attribution, liquidation = (issued.model_copy(update={"kind": kind, "event_id": uuid.uuid4()})
+                                for kind in ("attribution", "liquidation"))
+    old_body, old_headers = to_wire(liquidation.model_copy(update={"event_id": uuid.uuid4()}))
+    del old_headers[DOCUMENT_KIND_HEADER]  # as a documents service from before the header published it
+    records = [record(*to_wire(attribution), 0), record(*to_wire(liquidation), 1), record(old_body, old_headers, 2)]
+    await consumer.process_batch(records)
+    inbox = await pool.fetchval("SELECT count(*) FROM processed_messages")
+    await pool.close()
+    assert to_wire(liquidation)[1][DOCUMENT_KIND_HEADER] == b"liquidation"
+    assert handled == ["attribution", "liquidation"]  # the decision, and the old message read as before
+    assert registry.parsed == ["DocumentIssued", "DocumentIssued"]
+    assert (inbox, consumer.processed, consumer.dead_lettered) == (2, 2, 0)
+
+
+def test_the_outbox_row_of_a_document_carries_its_kind_and_other_events_no_routing_header() -> None:
+    issued = next(e for e in examples() if isinstance(e, DocumentIssued))
+    assert event_row("t", issued.student_id, issued).headers[DOCUMENT_KIND_HEADER] == issued.kind
+    pfmp = next(e for e in examples() if e.event_type == "PfmpRecorded")
+    assert set(event_row("t", uuid.uuid4(), pfmp).headers) == {"event-type", "schema-version", "content-type"}

@@ -117,6 +117,7 @@ class EventConsumer:
         self, *, name: str, service: str, pool: asyncpg.Pool, registry: Registry,
         handlers: Mapping[str, EventHandler], transient_attempts: int = 6, backoff_base: float = 0.5,
         batch_handler: BatchHandler | None = None, lanes: int = 1, dead_letter: DeadLetter = dead_letter_row,
+        skip_headers: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         self.name = name
         self._service = service
@@ -128,6 +129,7 @@ class EventConsumer:
         self._backoff = backoff_base
         self._lanes = max(1, lanes)
         self._dead_letter = dead_letter
+        self._skip_headers = dict(skip_headers or {})
         self.processed = 0
         self.dead_lettered = 0
         self.last_progress = time.monotonic()
@@ -277,11 +279,18 @@ class EventConsumer:
         return dead
 
     def _not_mine(self, source: SourceRecord) -> bool:
-        """A known event type this consumer has no handler for, told by its header: skipped unparsed. Topics carry
-        many types and each consumer handles a few; parsing the others was a pydantic validation each for nothing.
+        """A known event type this consumer has no handler for, or a kind of one it handles that it never uses (its
+        `skip_headers`), told by the headers: skipped unparsed. Topics carry many types and each consumer handles a
+        few; parsing the others was a pydantic validation (and an inbox row) each for nothing.
         An unknown type, or none in the headers, is still parsed (and dead-lettered if it is not a contract)."""
         event_type = source.header("event-type")
-        return event_type is not None and event_type not in self._handlers and self._registry.knows(event_type)
+        if event_type is None or not self._registry.knows(event_type):
+            return False
+        if event_type not in self._handlers:
+            return True
+        # A kind of a type it handles that it never uses (a document's `document-kind`): its producer says so in a
+        # header (Envelope.routing_headers), and the handler would have ignored it after a parse and an inbox row.
+        return any(source.header(name) in values for name, values in self._skip_headers.items())
 
     def _wants(self, event: Envelope | ContractError) -> bool:
         return isinstance(event, ContractError) or event.event_type in self._handlers

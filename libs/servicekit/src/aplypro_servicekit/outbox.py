@@ -31,6 +31,8 @@ def event_row(topic: str, key: UUID | str, event: Envelope) -> OutboxRow:
     Tracing on, its headers keep the trace context of the event that caused it (`tracing.py`).
     """
     headers = wire_headers(event.event_type, event.schema_version)
+    if routing := event.routing_headers():  # lets a reader skip it unparsed (a document's kind)
+        headers = {**headers, **routing}
     if tracing.enabled() and (parent := tracing.traceparent_for(event.causation_id, event.correlation_id)):
         headers = {**headers, tracing.TRACEPARENT: parent}
     return OutboxRow(topic, str(key).encode(), wire_body(event), headers)

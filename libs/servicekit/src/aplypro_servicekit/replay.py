@@ -64,7 +64,8 @@ async def replay(spec: ServiceSpec, settings: ServiceSettings, consumer_name: st
         await pool.execute("DELETE FROM processed_messages WHERE consumer = $1", name)
         consumer = EventConsumer(name=name, service=spec.name, pool=pool, registry=sub.registry or default_registry(),
                                  handlers=sub.handlers, transient_attempts=settings.transient_attempts,
-                                 batch_handler=sub.batch_handler, dead_letter=sub.dead_letter)
+                                 batch_handler=sub.batch_handler, dead_letter=sub.dead_letter,
+                                 skip_headers=sub.skip_headers)
         await reader.start()
         known = await reader.topics()
         partitions = [TopicPartition(t, p) for t in topics if t in known

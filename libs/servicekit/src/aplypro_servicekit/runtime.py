@@ -49,6 +49,9 @@ class Subscription:
     batch_handler: BatchHandler | None = None
     registry: Registry | None = None  # the contracts it accepts; None: every APLyPro contract
     dead_letter: DeadLetter = dead_letter_row
+    # Header values of events it never uses, skipped unparsed: {"document-kind": {"liquidation"}} (the producer
+    # sets them, Envelope.routing_headers; an event without the header is read as before).
+    skip_headers: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 BackgroundTask = Callable[["ServiceRuntime"], Awaitable[None]]
@@ -115,6 +118,7 @@ class ServiceRuntime:
                 name=sub.consumer_name, service=self.spec.name, pool=self.pool,
                 registry=sub.registry or registry, handlers=sub.handlers, transient_attempts=s.transient_attempts,
                 batch_handler=sub.batch_handler, lanes=s.consumer_lanes, dead_letter=sub.dead_letter,
+                skip_headers=sub.skip_headers,
             )
             subscribe(self.broker, s, consumer, sub.topics, group=f"{self.spec.name}.{sub.consumer_name}")
             self.consumers.append(consumer)

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import structlog
-from aplypro_contracts import SCHOOLING_STATE_EVENTS, STUDENT_STATE_EVENTS
+from aplypro_contracts import DOCUMENT_KIND_HEADER, SCHOOLING_STATE_EVENTS, STUDENT_STATE_EVENTS
 from aplypro_contracts.topics import (
     ASP_EVENTS,
     CALCULATOR_EVENTS,
@@ -93,6 +93,8 @@ def build_spec(settings: CalculatorSettings) -> ServiceSpec:
                       # Why the gateway holds a request back: shown by explain and status, nothing else.
                       "PaymentRequestHeld": handlers.on_event},
             batch_handler=handlers.on_batch,
+            # An état liquidatif is no decision (domain/decisions.KINDS): skipped unparsed, one a schooling.
+            skip_headers={DOCUMENT_KIND_HEADER: frozenset({"liquidation"})},
         )],
         background=[release_parked_requests, evaluate_due_requests],
         gauges=CALCULATOR_GAUGES,

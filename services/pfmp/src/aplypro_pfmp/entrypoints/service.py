@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from aplypro_contracts import RIB_STATUS_EVENTS, SCHOOLING_STATE_EVENTS, STUDENT_STATE_EVENTS
+from aplypro_contracts import (
+    DOCUMENT_KIND_HEADER,
+    RIB_STATUS_EVENTS,
+    SCHOOLING_STATE_EVENTS,
+    STUDENT_STATE_EVENTS,
+)
 from aplypro_contracts.topics import (
     ASP_EVENTS,
     CALCULATOR_EVENTS,
@@ -42,5 +47,7 @@ def build_spec(settings: PfmpSettings) -> ServiceSpec:
             # Payment-request states lock edits and deletions; DAs gate validation (lifecycles.md §1).
             topics=[CALCULATOR_EVENTS, ASP_EVENTS, DOCUMENTS_EVENTS], consumer_name=facts.CONSUMER,
             handlers=facts.HANDLERS, batch_handler=facts_batch.on_batch,
+            # An état liquidatif is no decision (facts.on_document): skipped unparsed, one a schooling.
+            skip_headers={DOCUMENT_KIND_HEADER: frozenset({"liquidation"})},
         )],
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aplypro_contracts import DOCUMENT_KIND_HEADER
 from aplypro_contracts.topics import (
     ASP_EVENTS,
     CALCULATOR_EVENTS,
@@ -32,7 +33,10 @@ def build_spec(settings: StudentsSettings) -> ServiceSpec:
         produces=[STUDENTS_EVENTS, STUDENTS_RIBS, *rejection_topics(settings)],
         subscriptions=[*inbound_subscriptions(settings), Subscription(
             topics=[CALCULATOR_EVENTS, DOCUMENTS_EVENTS, ASP_EVENTS], consumer_name=money_facts.CONSUMER,
-            handlers=money_facts.HANDLERS, batch_handler=money_facts.on_batch)],
+            handlers=money_facts.HANDLERS, batch_handler=money_facts.on_batch,
+            # Only a DA's issue is a money fact here (money_facts.on_document): an état liquidatif, one a
+            # schooling, is skipped unparsed.
+            skip_headers={DOCUMENT_KIND_HEADER: frozenset({"liquidation"})})],
         background=[*([nightly_import] if settings.import_hour is not None else []),
                     *([sygne_details_lane] if settings.sygne_details_lane else [])],
         gauges=gauges(settings),
