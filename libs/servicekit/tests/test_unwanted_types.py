@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import asyncpg
 import pytest
 from aiokafka.structs import ConsumerRecord
 from aplypro_contracts import DOCUMENT_KIND_HEADER, DocumentIssued, Registry, default_registry, to_wire
@@ -21,6 +22,13 @@ pytestmark = pytest.mark.integration
 def record(body: bytes, headers: dict[str, bytes] | None, offset: int) -> ConsumerRecord[bytes, bytes]:
     return ConsumerRecord("source", 0, offset, 0, 0, b"k", body, None, 1, len(body),
                           list((headers or {}).items()))
+
+
+async def migrated_pool(database_url: str, namespace: str, name: str) -> asyncpg.Pool:
+    schema = namespace.replace(".", "_") + name
+    pool = await create_pool(database_url, schema)
+    await migrate(pool, schema, ["aplypro_servicekit"])
+    return pool
 
 
 class CountingRegistry(Registry):
@@ -41,9 +49,7 @@ class CountingRegistry(Registry):
 async def test_unhandled_known_types_are_skipped_unparsed_and_bad_messages_still_dead_letter(
     database_url: str, namespace: str
 ) -> None:
-    schema = namespace.replace(".", "_") + "unwanted"
-    pool = await create_pool(database_url, schema)
-    await migrate(pool, schema, ["aplypro_servicekit"])
+    pool = await migrated_pool(database_url, namespace, "unwanted")
     handled: list[str] = []
 
     async def on_pfmp(conn: Connection, event: Any) -> None:
@@ -81,9 +87,7 @@ async def test_kinds_a_consumer_never_uses_are_skipped_unparsed_by_their_header(
                                                                                  namespace: str) -> None:
     """A document's kind travels as a header (Envelope.routing_headers): a consumer that uses decisions only skips an
     état liquidatif unparsed, with no inbox row; a decision, and a message from before the header, are handled."""
-    schema = namespace.replace(".", "_") + "kinds"
-    pool = await create_pool(database_url, schema)
-    await migrate(pool, schema, ["aplypro_servicekit"])
+    pool = await migrated_pool(database_url, namespace, "kinds")
     handled: list[str] = []
 
     async def on_document(conn: Connection, event: Any) -> None:
