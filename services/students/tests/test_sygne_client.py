@@ -11,7 +11,7 @@ import pytest
 from aplypro_local.fake_sygne import FakeSygneServer, FakeSygneState, Fault, serve
 from aplypro_local.fake_sygne.sample import detail_of, list_entry, sample_state
 from aplypro_students.adapters.api_errors import ApiAuthFailed, ApiUnavailable, IneNotFound
-from aplypro_students.adapters.sygne.client import SygneClient
+from aplypro_students.adapters.sygne.client import SygneClient, env_proxy
 from aplypro_students.adapters.sygne.settings import SygneSettings
 from pydantic import ValidationError
 
@@ -190,3 +190,15 @@ async def test_a_token_endpoint_refusing_our_client_is_an_auth_failure(fake: Fak
         with pytest.raises(ApiAuthFailed) as caught:
             await sygne.student(CHLOE)
     assert "token endpoint said invalid_client" in str(caught.value)
+
+
+def test_the_environments_proxy_is_the_one_for_the_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    assert env_proxy("https://sygne.example/api/v1/") is None
+    monkeypatch.setenv("https_proxy", "http://proxy.example:3128")
+    assert env_proxy("https://sygne.example/api/v1/") == "http://proxy.example:3128"
+    assert env_proxy("http://sygne.example/api/v1/") is None  # no proxy named for plain http
+    monkeypatch.setenv("no_proxy", "sygne.example")
+    assert env_proxy("https://sygne.example/api/v1/") is None

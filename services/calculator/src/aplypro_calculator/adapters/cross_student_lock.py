@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from aplypro_servicekit.db import Connection
 
-_KEY = "hashtext('calculator-cross-student:' || current_schema())"
+# The exclusions lock's key, kept: during a rolling deploy the older instances take it for their exclusions and
+# must keep meeting the newer ones on the same lock.
+_KEY = "hashtext('calculator-exclusions:' || current_schema())"
 
 
 async def lock(conn: Connection, *, change: bool) -> None:
