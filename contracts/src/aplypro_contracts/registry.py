@@ -103,10 +103,17 @@ def _describe(exc: ValidationError) -> str:
 
 
 def to_wire(event: Envelope) -> tuple[bytes, dict[str, bytes]]:
-    """Body and headers of an event; type and version travel as headers too, for filters and DLTs, and so do
-    its routing headers (Envelope.routing_headers)."""
-    headers = {**wire_headers(event.event_type, event.schema_version), **event.routing_headers()}
-    return wire_body(event), {k: v.encode() for k, v in headers.items()}
+    """Body and headers of an event (`event_headers`), the headers as bytes."""
+    return wire_body(event), {k: v.encode() for k, v in event_headers(event).items()}
+
+
+def event_headers(event: Envelope) -> dict[str, str]:
+    """Type and version travel as headers too, for filters and DLTs, and so do the event's routing headers
+    (Envelope.routing_headers). Most events have none: their type's shared dict, never to be modified."""
+    headers = wire_headers(event.event_type, event.schema_version)
+    if routing := event.routing_headers():
+        headers = {**headers, **routing}
+    return headers
 
 
 def wire_body(event: Envelope) -> bytes:

@@ -8,7 +8,7 @@ from typing import NamedTuple
 from uuid import UUID
 
 from aplypro_contracts import Envelope
-from aplypro_contracts.registry import wire_body, wire_headers
+from aplypro_contracts.registry import event_headers, wire_body
 from pydantic_core import to_json
 
 from . import tracing
@@ -30,9 +30,7 @@ def event_row(topic: str, key: UUID | str, event: Envelope) -> OutboxRow:
 
     Tracing on, its headers keep the trace context of the event that caused it (`tracing.py`).
     """
-    headers = wire_headers(event.event_type, event.schema_version)
-    if routing := event.routing_headers():  # lets a reader skip it unparsed (a document's kind)
-        headers = {**headers, **routing}
+    headers = event_headers(event)
     if tracing.enabled() and (parent := tracing.traceparent_for(event.causation_id, event.correlation_id)):
         headers = {**headers, tracing.TRACEPARENT: parent}
     return OutboxRow(topic, str(key).encode(), wire_body(event), headers)

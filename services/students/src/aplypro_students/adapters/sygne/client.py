@@ -71,7 +71,7 @@ class SygneClient:
         self._session: aiohttp.ClientSession | None = None  # made in the running loop, at the first call
         self._http = AsyncOAuth2Client(  # the token endpoint only
             client_id=settings.client_id, client_secret=settings.secret.get_secret_value(),
-            token_endpoint=settings.token_url, grant_type="client_credentials", leeway=settings.token_leeway,
+            token_endpoint=settings.token_url, grant_type="client_credentials",
             timeout=httpx2.Timeout(settings.timeout))
         self._token_lock = anyio.Lock()
 
