@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,19 @@ def service_command(service: str) -> list[str]:
         return [str(script), "run"]
     module = f"aplypro_{service.replace('-', '_')}.entrypoints.cli"
     return [sys.executable, "-c", f"import sys; from {module} import main; sys.argv[0]='x'; main()", "run"]
+
+
+def bytecode_cache(environ: Mapping[str, str], folder: Path) -> dict[str, str]:
+    """The environment with a bytecode cache of the stack's own: each module compiled once per stack, in `folder`,
+    not once per process. Under PYTHONDONTWRITEBYTECODE (this machine's setting) every service, consumer process
+    and CLI compiled each module it imports from source (≈ 1.3 s of CPU for a service's imports), while the
+    production image ships compiled bytecode (deploy/k8s/Dockerfile, UV_COMPILE_BYTECODE). Nothing is written
+    beside the sources; a caller's own PYTHONPYCACHEPREFIX is kept."""
+    env = dict(environ)
+    if "PYTHONPYCACHEPREFIX" not in env:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(folder)
+    return env
 
 
 WEB_TIER = ("web", "students-api", "documents-api")  # their ops ports live in ops_ports too
@@ -72,7 +86,7 @@ class LocalStack:
             self.postgres = EmbeddedPostgres.start(self.workdir / "pgdata")
             database_url = self.postgres.url
         self.env = {
-            **os.environ,
+            **bytecode_cache(os.environ, self.workdir / "pycache"),
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "DATABASE_URL": database_url,
             "APLYPRO_ASP_OUTBOX_DIR": str(self.workdir / "asp" / "outbox"),
