@@ -31,7 +31,8 @@ def test_a_process_of_the_stack_writes_the_modules_it_imports_into_the_cache_and
     first = subprocess.run(command, env={**env, "PYTHONPATH": str(source)}, capture_output=True, text=True,
                            check=True)
     cached = Path(first.stdout.strip())
-    assert cached.is_file() and cache in cached.parents
+    assert cached.is_file()
+    assert cache in cached.parents
     assert not (source / "__pycache__").exists()  # nothing beside the sources
     written = cached.stat().st_mtime_ns
     subprocess.run(command, env={**env, "PYTHONPATH": str(source)}, capture_output=True, text=True, check=True)
