@@ -75,3 +75,33 @@ async def test_facts_committed_while_their_request_is_recorded_still_release_it(
                               event.payment_request_id)
     assert row is not None
     assert (row["state"], list(row["blocking_reasons"])) == ("sent", [])
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["per_event", "batch"])
+async def test_facts_for_a_request_already_flagged_hold_it_from_a_build_until_they_commit(
+    pool: asyncpg.Pool, options: BuildOptions, database_url: str, batch: bool
+) -> None:
+    """The flag writes only rows not flagged yet (recheck_flags), but locks every pending one: a request still
+    flagged from an earlier fact is skipped by a build that runs while a RIB is being committed, instead of being
+    checked without it, blocked `missing_rib` with its flag cleared, and left waiting for good."""
+    student_id, schooling_id = await register(pool, 0, with_rib=False)
+    event = request(student_id, schooling_id)
+    async with pool.acquire() as conn, conn.transaction():
+        await _apply(conn, "calculator", event, batch)
+    flagged = "SELECT recheck FROM payment_requests WHERE payment_request_id = $1"
+    assert await pool.fetchval(flagged, event.payment_request_id) is True  # flagged since its arrival
+    facts_consumer = await asyncpg.connect(database_url, server_settings={"search_path": options.schema})
+    try:
+        await facts_consumer.execute("BEGIN")
+        await _apply(facts_consumer, "ribs", _rib(student_id), batch)  # flags it again: not committed yet
+        during = await build_payment_file(pool, options)
+        await facts_consumer.execute("COMMIT")
+    finally:
+        await facts_consumer.close()
+    await build_payment_file(pool, options)
+
+    row = await pool.fetchrow("SELECT state, blocking_reasons FROM payment_requests WHERE payment_request_id = $1",
+                              event.payment_request_id)
+    assert row is not None
+    assert (row["state"], list(row["blocking_reasons"])) == ("sent", [])
+    assert (during.records, during.blocked) == (0, 0)  # the locked request was left for a later build

@@ -10,6 +10,8 @@ from uuid import UUID
 
 from aplypro_servicekit.db import Connection
 
+from aplypro_asp_gateway.adapters.recheck_flags import flag_pending
+
 # Every table the gateway keys by student besides ribs (one per establishment) and the student's own facts
 # (identity, INE status: the survivor's stay, the merged student's are its tombstone's). Payment requests move
 # whatever their state: a request already sent keeps its file record, its frozen bytes and the ASP ids it got.
@@ -88,8 +90,7 @@ async def repoint(conn: Connection, merged: UUID, survivor: UUID) -> Repointed:
                            "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", survivor, merged,
                            ids.survivor_individual, ids.merged_individual)
     # what moved may release (or hold back) the survivor's pending requests
-    await conn.execute("UPDATE payment_requests SET recheck = true WHERE student_id = $1 AND state = 'pending'",
-                       survivor)
+    await flag_pending(conn, [survivor])
     return ids
 
 

@@ -16,6 +16,7 @@ from uuid import UUID
 import asyncpg
 from aplypro_servicekit.db import Connection, json_rows
 
+from aplypro_asp_gateway.adapters.recheck_flags import flag_pending
 from aplypro_asp_gateway.domain.errors import PfmpAlreadyPending
 
 Row = dict[str, Any]
@@ -141,11 +142,9 @@ async def insert_requests(conn: Connection, rows: Sequence[Row]) -> set[UUID]:
 
 
 async def recheck(conn: Connection, student_ids: set[UUID]) -> None:
-    """projection_repo._recheck for many students, their clocks already held (taken first by the batch): always
-    written, flagged or not, so a concurrent build skips those rows (SKIP LOCKED) until this data is committed."""
-    if student_ids:
-        await conn.execute("UPDATE payment_requests SET recheck = true WHERE student_id = ANY($1::uuid[]) "
-                           "AND state = 'pending'", sorted(student_ids))
+    """projection_repo._recheck for many students, their clocks already held (taken first by the batch): every
+    pending request locked until commit, flagged or not, so a concurrent build skips those rows (SKIP LOCKED)."""
+    await flag_pending(conn, student_ids)
 
 
 async def count_stale(conn: Connection, dropped: Counter[str]) -> None:

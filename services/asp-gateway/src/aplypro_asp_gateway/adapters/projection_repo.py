@@ -14,6 +14,7 @@ from uuid import UUID
 import asyncpg
 from aplypro_servicekit.db import Connection
 
+from aplypro_asp_gateway.adapters.recheck_flags import flag_pending
 from aplypro_asp_gateway.domain.errors import PfmpAlreadyPending
 
 
@@ -34,12 +35,7 @@ async def tick_students(conn: Connection, student_ids: list[UUID]) -> None:
 
 async def _recheck(conn: Connection, student_id: UUID) -> None:
     await _tick(conn, student_id)  # first: it waits for a request being inserted, then the flag sees it
-    # Always write (even rows already flagged): the row lock makes a concurrent build skip them
-    # (SKIP LOCKED) until this data is committed; skipping flagged rows lost wake-ups under load.
-    await conn.execute(
-        "UPDATE payment_requests SET recheck = true WHERE student_id = $1 AND state = 'pending'",
-        student_id,
-    )
+    await flag_pending(conn, [student_id])  # every pending one locked until commit, flagged or not
 
 
 async def upsert_student(conn: Connection, student_id: UUID, as_of: datetime, *, last_name: str,

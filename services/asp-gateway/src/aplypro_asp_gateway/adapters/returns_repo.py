@@ -9,6 +9,7 @@ from typing import Any
 from aplypro_servicekit.db import Connection, json_rows
 
 from aplypro_asp_gateway.adapters import merges_repo
+from aplypro_asp_gateway.adapters.recheck_flags import flag_pending
 from aplypro_asp_gateway.domain.address_corrections import CorrectionReport
 from aplypro_asp_gateway.domain.asp_errors import all_reasons
 from aplypro_asp_gateway.domain.return_match import Change, HeldIds, Outcome, RequestView
@@ -182,11 +183,9 @@ async def move(conn: Connection, file_name: str, changes: Sequence[Change]) -> l
 async def wake_waiting(conn: Connection, students: Sequence[Any]) -> None:
     """Flag the pending requests of these students for a new check: one may wait (`awaiting_asp_integration`)
     for the answer just applied. Every pending one, whatever its reasons and flag: a build that checked it
-    before this answer commits holds its row, so this UPDATE waits for the build and lands after it; a build
-    that comes later skips the row this UPDATE holds until the commit (no lost wake-up)."""
-    if students:
-        await conn.execute("UPDATE payment_requests SET recheck = true WHERE state = 'pending' "
-                           "AND student_id = ANY($1::uuid[])", sorted(set(students)))
+    before this answer commits holds its row, so the flag waits for the build and lands after it; a build
+    that comes later skips the row the flag locks until the commit (no lost wake-up: recheck_flags)."""
+    await flag_pending(conn, students)
 
 
 async def record_file(conn: Connection, name: str, sha256: str, kind: str, upload_name: str | None,

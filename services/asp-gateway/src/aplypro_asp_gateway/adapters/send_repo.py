@@ -10,6 +10,7 @@ from uuid import UUID
 
 from aplypro_servicekit.db import Connection
 
+from aplypro_asp_gateway.adapters.recheck_flags import flag_pending
 from aplypro_asp_gateway.domain.schedule import Usage
 
 
@@ -73,9 +74,7 @@ async def flag_answers_overdue(conn: Connection, cutoff: datetime, at: datetime)
     rows = await conn.fetch(
         "UPDATE payment_requests SET answer_overdue_at = $2 WHERE state = 'sent' AND sent_at <= $1 "
         "AND answer_overdue_at IS NULL RETURNING payment_request_id, student_id, file_name", cutoff, at)
-    if rows:
-        await conn.execute("UPDATE payment_requests SET recheck = true WHERE state = 'pending' "
-                           "AND student_id = ANY($1::uuid[])", sorted({r["student_id"] for r in rows}))
+    await flag_pending(conn, [r["student_id"] for r in rows])
     return rows
 
 
