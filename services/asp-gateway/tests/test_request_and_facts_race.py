@@ -31,7 +31,7 @@ def _rib(student_id: uuid.UUID) -> RibRecorded:
                        version=next(VERSIONS))
 
 
-async def _apply(conn: asyncpg.Connection, topic: str, event: Any, batch: bool) -> None:
+async def _apply(conn: Any, topic: str, event: Any, batch: bool) -> None:
     handlers = projection.HANDLERS_BY_TOPIC[topic]
     if batch:
         await projection_batch.batch_handler(handlers)(conn, [event])
