@@ -1,5 +1,6 @@
-"""The local stack's processes share a bytecode cache in its workdir (aplypro_local.stack.bytecode_cache): a module
-is compiled by the first process that imports it, not by every service, consumer process and CLI."""
+"""The local stack's processes share a bytecode cache (aplypro_local.stack.bytecode_cache, in the user's cache
+folder): a module is compiled by the first process that imports it, not by every service, consumer process and
+CLI."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from aplypro_local.stack import bytecode_cache
+import pytest
+from aplypro_local.stack import bytecode_cache, shared_pycache
 
 
 def test_without_bytecode_writes_the_stack_gets_its_own_cache_and_keeps_the_rest(tmp_path: Path) -> None:
@@ -37,3 +39,8 @@ def test_a_process_of_the_stack_writes_the_modules_it_imports_into_the_cache_and
     written = cached.stat().st_mtime_ns
     subprocess.run(command, env={**env, "PYTHONPATH": str(source)}, capture_output=True, text=True, check=True)
     assert cached.stat().st_mtime_ns == written  # read, not compiled again
+
+
+def test_the_stacks_share_one_cache_in_the_users_cache_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert shared_pycache() == tmp_path / "aplypro" / "pycache"

@@ -39,6 +39,13 @@ async def _apply(conn: Any, topic: str, event: Any, batch: bool) -> None:
         await handlers[event.event_type](conn, event)
 
 
+async def _state_and_reasons(pool: asyncpg.Pool, payment_request_id: uuid.UUID) -> tuple[str, list[str]]:
+    row = await pool.fetchrow("SELECT state, blocking_reasons FROM payment_requests WHERE payment_request_id = $1",
+                              payment_request_id)
+    assert row is not None
+    return row["state"], list(row["blocking_reasons"])
+
+
 @pytest.mark.parametrize("batch", [False, True], ids=["per_event", "batch"])
 async def test_facts_committed_while_their_request_is_recorded_still_release_it(
     pool: asyncpg.Pool, options: BuildOptions, database_url: str, batch: bool
@@ -71,10 +78,7 @@ async def test_facts_committed_while_their_request_is_recorded_still_release_it(
         await facts_consumer.close()
     await build_payment_file(pool, options)
 
-    row = await pool.fetchrow("SELECT state, blocking_reasons FROM payment_requests WHERE payment_request_id = $1",
-                              event.payment_request_id)
-    assert row is not None
-    assert (row["state"], list(row["blocking_reasons"])) == ("sent", [])
+    assert await _state_and_reasons(pool, event.payment_request_id) == ("sent", [])
 
 
 @pytest.mark.parametrize("batch", [False, True], ids=["per_event", "batch"])
@@ -100,8 +104,56 @@ async def test_facts_for_a_request_already_flagged_hold_it_from_a_build_until_th
         await facts_consumer.close()
     await build_payment_file(pool, options)
 
-    row = await pool.fetchrow("SELECT state, blocking_reasons FROM payment_requests WHERE payment_request_id = $1",
-                              event.payment_request_id)
-    assert row is not None
-    assert (row["state"], list(row["blocking_reasons"])) == ("sent", [])
+    assert await _state_and_reasons(pool, event.payment_request_id) == ("sent", [])
     assert (during.records, during.blocked) == (0, 0)  # the locked request was left for a later build
+
+
+async def test_a_flag_that_waited_for_a_build_is_written_once_the_build_cleared_it(
+    pool: asyncpg.Pool, options: BuildOptions, database_url: str
+) -> None:
+    """The other order: a build holds the request (checked without the RIB: blocked, flag cleared) while the RIB's
+    fact flags it. The flag waits for the build's commit, then reads the cleared flag from the row the build left
+    (not from its own earlier snapshot, where the request was still flagged) and writes it: the next build sends
+    the request."""
+    student_id, schooling_id = await register(pool, 0, with_rib=False)
+    event = request(student_id, schooling_id)
+    async with pool.acquire() as conn, conn.transaction():
+        await _apply(conn, "calculator", event, True)
+    settings = {"search_path": options.schema}
+    build = await asyncpg.connect(database_url, server_settings=settings)
+    facts_consumer = await asyncpg.connect(database_url, server_settings=settings)
+    try:
+        await build.execute("BEGIN")  # what a build's check does to a request it finds without a RIB
+        await build.execute("SELECT 1 FROM payment_requests WHERE payment_request_id = $1 FOR UPDATE",
+                            event.payment_request_id)
+        await facts_consumer.execute("BEGIN")
+        facts = asyncio.create_task(_apply(facts_consumer, "ribs", _rib(student_id), True))
+        await asyncio.sleep(0.5)
+        assert not facts.done()  # the flag's statement, begun while the request was flagged, waits for the lock
+        await build.execute("UPDATE payment_requests SET recheck = false, blocking_reasons = '{missing_rib}' "
+                            "WHERE payment_request_id = $1", event.payment_request_id)
+        await build.execute("COMMIT")
+        await facts
+        await facts_consumer.execute("COMMIT")
+    finally:
+        await build.close()
+        await facts_consumer.close()
+    assert await pool.fetchval("SELECT recheck FROM payment_requests WHERE payment_request_id = $1",
+                               event.payment_request_id) is True
+    await build_payment_file(pool, options)
+    assert await _state_and_reasons(pool, event.payment_request_id) == ("sent", [])
+
+
+async def test_a_request_already_flagged_is_locked_not_rewritten(pool: asyncpg.Pool) -> None:
+    """recheck_flags writes only the rows not flagged yet: a flagged request keeps its row version (xmin)."""
+    student_id, schooling_id = await register(pool, 0, with_rib=False)
+    event = request(student_id, schooling_id)
+    async with pool.acquire() as conn, conn.transaction():
+        await _apply(conn, "calculator", event, True)
+    version = "SELECT xmin::text, recheck FROM payment_requests WHERE payment_request_id = $1"
+    before = await pool.fetchrow(version, event.payment_request_id)
+    assert before is not None
+    assert before["recheck"] is True
+    async with pool.acquire() as conn, conn.transaction():
+        await _apply(conn, "ribs", _rib(student_id), True)
+    assert await pool.fetchrow(version, event.payment_request_id) == before

@@ -49,9 +49,10 @@ SEND_WITHIN_S = 12.0
 KAFKA_REQUEST_TIMEOUT_MS = 5000
 STATEMENT_TIMEOUT_S = 10.0  # a lease or delete statement stuck longer is a failed batch, tried again
 MAX_ROWS_PER_LEASE = 1000  # rows are transactions: one to thousands of messages each
-# Between two looks at an outbox found empty. Every commit that writes to it NOTIFYs the relay, so this is only the
-# bound for what no NOTIFY announces (a dead relay's lease expiring); each look is a transaction, and five relays
-# looking five times a second were a third of an idle service's CPU.
+# Between two looks at an outbox found empty. Every commit that writes to it NOTIFYs the relay, so this only bounds
+# what no NOTIFY announces: a dead relay's lease expiring, or a previous leader deleting the lease it was still
+# sending (test_relay_fencing.py), after which the new leader resumes. Each look is a transaction, and five relays
+# looking five times a second were about a third of an idle service's CPU.
 IDLE_WAIT_S = 1.0
 PARTITION_CACHE_SIZE = 200_000
 
