@@ -12,7 +12,7 @@ import pytest
 from aplypro_local.stack import bytecode_cache, shared_pycache
 
 
-def test_without_bytecode_writes_the_stack_gets_its_own_cache_and_keeps_the_rest(tmp_path: Path) -> None:
+def test_without_bytecode_writes_the_stack_gets_a_cache_prefix_and_keeps_the_rest(tmp_path: Path) -> None:
     env = bytecode_cache({"PYTHONDONTWRITEBYTECODE": "1", "PATH": "/bin"}, tmp_path / "pycache")
     assert env == {"PATH": "/bin", "PYTHONPYCACHEPREFIX": str(tmp_path / "pycache")}
 

@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import RequestTimedOutError
-from aplypro_local.testing import eventually, read_topic
+from aplypro_local.testing import ProducerInFront, eventually, read_topic
 from aplypro_servicekit.db import create_pool, migrate
 from aplypro_servicekit.kafka import ensure_topics, make_producer
 from aplypro_servicekit.outbox import OutboxRow, write_outbox
@@ -31,18 +31,13 @@ BATCH = 200  # 15 leases and more: each next one taken while one is in flight
 KEYS = [f"student-{n}".encode() for n in range(7)]
 
 
-class FailingProducer:
+class FailingProducer(ProducerInFront):
     """A real producer whose `fail_at`-th record batch times out once (the broker did not answer)."""
 
     def __init__(self, producer: AIOKafkaProducer, fail_at: int) -> None:
-        self._producer, self._fail_at = producer, fail_at
+        super().__init__(producer)
+        self._fail_at = fail_at
         self.sent = 0
-
-    def create_batch(self) -> Any:
-        return self._producer.create_batch()
-
-    async def partitions_for(self, topic: str) -> Any:
-        return await self._producer.partitions_for(topic)
 
     async def send_batch(self, batch: Any, topic: str, *, partition: int) -> Any:
         self.sent += 1
@@ -50,7 +45,7 @@ class FailingProducer:
             answer = asyncio.get_running_loop().create_future()
             answer.set_exception(RequestTimedOutError())
             return answer
-        return await self._producer.send_batch(batch, topic, partition=partition)
+        return await super().send_batch(batch, topic, partition=partition)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
-from aplypro_local.testing import eventually, read_topic
+from aplypro_local.testing import ProducerInFront, eventually, read_topic
 from aplypro_servicekit.db import create_pool, migrate
 from aplypro_servicekit.kafka import ensure_topics, make_producer
 from aplypro_servicekit.outbox import OutboxRow, write_outbox
@@ -29,19 +29,14 @@ pytestmark = pytest.mark.integration
 BROKER_LIMIT = 16_000  # the refusing broker's message.max.bytes, below our own limit
 
 
-class RefusingProducer:
+class RefusingProducer(ProducerInFront):
     """A real producer in front of a broker that refuses any record batch over `limit` bytes, as Apache
     Kafka does (Tansu takes them all)."""
 
     def __init__(self, producer: AIOKafkaProducer, limit: int) -> None:
-        self._producer, self._limit = producer, limit
+        super().__init__(producer)
+        self._limit = limit
         self.refused = 0
-
-    def create_batch(self) -> Any:
-        return self._producer.create_batch()
-
-    async def partitions_for(self, topic: str) -> Any:
-        return await self._producer.partitions_for(topic)
 
     async def send_batch(self, batch: Any, topic: str, *, partition: int) -> Any:
         if batch.size() > self._limit:
@@ -49,7 +44,7 @@ class RefusingProducer:
             answer = asyncio.get_running_loop().create_future()
             answer.set_exception(MessageSizeTooLargeError())
             return answer
-        return await self._producer.send_batch(batch, topic, partition=partition)
+        return await super().send_batch(batch, topic, partition=partition)
 
 
 @pytest.fixture(autouse=True)

@@ -13,8 +13,7 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from aplypro_local.testing import eventually
-from aplypro_servicekit.db import create_pool, migrate
+from aplypro_local.testing import ProducerInFront, eventually, migrated_pool
 from aplypro_servicekit.kafka import ensure_topics, make_producer
 from aplypro_servicekit.outbox import OutboxRow, write_outbox
 from aplypro_servicekit.relay import OutboxRelay
@@ -25,24 +24,18 @@ pytestmark = pytest.mark.integration
 IDLE_WAIT_S = 5.0  # far longer than the relay needs once woken
 
 
-class HeldProducer:
+class HeldProducer(ProducerInFront):
     """A real producer whose first record batch waits until the test lets it go."""
 
     def __init__(self, producer: AIOKafkaProducer) -> None:
-        self._producer = producer
+        super().__init__(producer)
         self.sending, self.release = asyncio.Event(), asyncio.Event()
-
-    def create_batch(self) -> Any:
-        return self._producer.create_batch()
-
-    async def partitions_for(self, topic: str) -> Any:
-        return await self._producer.partitions_for(topic)
 
     async def send_batch(self, batch: Any, topic: str, *, partition: int) -> Any:
         if not self.sending.is_set():
             self.sending.set()
             await self.release.wait()
-        return await self._producer.send_batch(batch, topic, partition=partition)
+        return await super().send_batch(batch, topic, partition=partition)
 
 
 @pytest.fixture
@@ -52,8 +45,7 @@ def schema(namespace: str) -> str:
 
 @pytest.fixture
 async def pool(database_url: str, schema: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(database_url, schema, size=RELAY_POOL_SIZE + 1)
-    await migrate(pool, schema, ["aplypro_servicekit"])
+    pool = await migrated_pool(database_url, schema, size=RELAY_POOL_SIZE + 1)
     yield pool
     await pool.close()
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import asyncpg
 import pytest
 from aiokafka.structs import ConsumerRecord
 from aplypro_contracts import DOCUMENT_KIND_HEADER, DocumentIssued, Registry, default_registry, to_wire
 from aplypro_contracts.examples import examples
+from aplypro_local.testing import migrated_pool
 from aplypro_servicekit.consumer import EventConsumer
-from aplypro_servicekit.db import Connection, create_pool, migrate
+from aplypro_servicekit.db import Connection
 from aplypro_servicekit.outbox import event_row
 
 pytestmark = pytest.mark.integration
@@ -22,13 +22,6 @@ pytestmark = pytest.mark.integration
 def record(body: bytes, headers: dict[str, bytes] | None, offset: int) -> ConsumerRecord[bytes, bytes]:
     return ConsumerRecord("source", 0, offset, 0, 0, b"k", body, None, 1, len(body),
                           list((headers or {}).items()))
-
-
-async def migrated_pool(database_url: str, namespace: str, name: str) -> asyncpg.Pool:
-    schema = namespace.replace(".", "_") + name
-    pool = await create_pool(database_url, schema)
-    await migrate(pool, schema, ["aplypro_servicekit"])
-    return pool
 
 
 class CountingRegistry(Registry):
@@ -49,7 +42,7 @@ class CountingRegistry(Registry):
 async def test_unhandled_known_types_are_skipped_unparsed_and_bad_messages_still_dead_letter(
     database_url: str, namespace: str
 ) -> None:
-    pool = await migrated_pool(database_url, namespace, "unwanted")
+    pool = await migrated_pool(database_url, namespace.replace(".", "_") + "unwanted")
     handled: list[str] = []
 
     async def on_pfmp(conn: Connection, event: Any) -> None:
@@ -87,7 +80,7 @@ async def test_kinds_a_consumer_never_uses_are_skipped_unparsed_by_their_header(
                                                                                  namespace: str) -> None:
     """A document's kind travels as a header (Envelope.routing_headers): a consumer that uses decisions only skips an
     état liquidatif unparsed, with no inbox row; a decision, and a message from before the header, are handled."""
-    pool = await migrated_pool(database_url, namespace, "kinds")
+    pool = await migrated_pool(database_url, namespace.replace(".", "_") + "kinds")
     handled: list[str] = []
 
     async def on_document(conn: Connection, event: Any) -> None:

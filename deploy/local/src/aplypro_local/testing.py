@@ -11,8 +11,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aplypro_contracts import Envelope, Establishment, Mef, SchoolingOpened, to_wire
+from aplypro_servicekit.db import create_pool, migrate
 from aplypro_servicekit.kafka_security import client_kwargs
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
@@ -69,6 +71,30 @@ async def read_topic(bootstrap: str, topic: str, *, expected: int | None = None,
     finally:
         await consumer.stop()
     return records
+
+
+class ProducerInFront:
+    """A real producer behind a test's stand-in for the broker's answers (the relay's BatchProducer): a subclass
+    overrides `send_batch` and calls this one to reach the broker."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self._producer = producer
+
+    def create_batch(self) -> Any:
+        return self._producer.create_batch()
+
+    async def partitions_for(self, topic: str) -> Any:
+        return await self._producer.partitions_for(topic)
+
+    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> Any:
+        return await self._producer.send_batch(batch, topic, partition=partition)
+
+
+async def migrated_pool(database_url: str, schema: str, *, size: int = 5) -> asyncpg.Pool:
+    """A pool on `schema` with servicekit's tables (inbox, outbox, relay leader) migrated: a test's own schema."""
+    pool = await create_pool(database_url, schema, size=size)
+    await migrate(pool, schema, ["aplypro_servicekit"])
+    return pool
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:

@@ -16,7 +16,6 @@ from uuid import UUID
 import asyncpg
 from aplypro_servicekit.db import Connection, json_rows
 
-from aplypro_asp_gateway.adapters.recheck_flags import flag_pending
 from aplypro_asp_gateway.domain.errors import PfmpAlreadyPending
 
 Row = dict[str, Any]
@@ -139,12 +138,6 @@ async def insert_requests(conn: Connection, rows: Sequence[Row]) -> set[UUID]:
     except asyncpg.UniqueViolationError:
         raise PfmpAlreadyPending("the PFMP already has a pending payment request") from None
     return {r["payment_request_id"] for r in inserted}
-
-
-async def recheck(conn: Connection, student_ids: set[UUID]) -> None:
-    """projection_repo._recheck for many students, their clocks already held (taken first by the batch): every
-    pending request locked until commit, flagged or not, so a concurrent build skips those rows (SKIP LOCKED)."""
-    await flag_pending(conn, student_ids)
 
 
 async def count_stale(conn: Connection, dropped: Counter[str]) -> None:

@@ -47,6 +47,7 @@ from aplypro_servicekit.db import Connection
 from aplypro_asp_gateway.adapters import projection_batch_sql as sql
 from aplypro_asp_gateway.adapters import projection_repo as repo
 from aplypro_asp_gateway.adapters.projection_batch_sql import Row
+from aplypro_asp_gateway.adapters.recheck_flags import flag_pending
 from aplypro_asp_gateway.service_layer.merges import repointed, survivors_of
 
 log = structlog.get_logger(__name__)
@@ -142,7 +143,8 @@ async def fold(conn: Connection, events: list[Any]) -> None:
     await _decisions(conn, [e for e in documents if e.kind == "attribution"], run)
     await _printed_numbers(conn, [e for e in documents if e.kind == "liquidation" and e.pfmp_numbers])
     await _requests(conn, requests, run)
-    await sql.recheck(conn, run.recheck)  # after the requests: the flag is theirs already (a new row is flagged)
+    # after the requests (a new row is flagged already); the clocks were taken first by the batch
+    await flag_pending(conn, run.recheck)
     await sql.count_stale(conn, run.stale)
 
 
