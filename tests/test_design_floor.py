@@ -1,0 +1,89 @@
+"""bench/design_floor.py measures what it says: the national mix of consumed messages, every one published by the
+relay and claimed once by the no-op consumer's inbox, and each projection row written twice."""
+
+from __future__ import annotations
+
+import collections
+import importlib
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from types import ModuleType
+
+import asyncpg
+import pytest
+from aplypro_contracts import default_registry
+from aplypro_contracts.registry import to_wire
+from aplypro_local.testing import migrated_pool
+from aplypro_servicekit.kafka import ensure_topics
+from aplypro_servicekit.settings import ServiceSettings
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+@pytest.fixture(scope="module")
+def floor() -> Iterator[ModuleType]:
+    sys.path.insert(0, str(BENCH))  # the benches import each other as scripts do
+    try:
+        yield importlib.import_module("design_floor")
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_the_mix_is_each_students_consumed_messages_each_parsing_back(floor: ModuleType) -> None:
+    events = floor.mix(3)
+    assert len(events) == 3 * floor.CONSUMED_PER_STUDENT == 3 * 37
+    assert len({event.event_id for _, event in events}) == len(events)
+    by_student: dict[uuid.UUID, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for student, event in events:
+        by_student[student][event.event_type] += 1
+        if hasattr(event, "student_id"):
+            assert event.student_id == student  # keyed and carried as one student, as the producers do
+        body, headers = to_wire(event)
+        parsed = default_registry().parse(body, headers["event-type"], headers["schema-version"])
+        assert parsed == event
+    assert list(by_student.values()) == [collections.Counter(floor.CONSUMED_MIX)] * 3
+    documents = [event for _, event in events if event.event_type in ("DocumentIssued", "DocumentReady")]
+    assert {getattr(d, "kind", None) for d in documents} == {"attribution"}  # états liquidatifs are skipped unread
+
+
+@pytest.fixture
+async def pool(database_url: str, namespace: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await migrated_pool(database_url, namespace.replace(".", "_") + "floor", size=4)
+    yield pool
+    await pool.close()
+
+
+@pytest.mark.integration
+async def test_every_event_is_relayed_then_claimed_once_by_the_no_op_consumer(
+    floor: ModuleType, pool: asyncpg.Pool, kafka_bootstrap: str, database_url: str, namespace: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DATABASE_URL": database_url,
+                        "APLYPRO_TOPIC_NAMESPACE": namespace}.items():
+        monkeypatch.setenv(name, value)
+    settings = ServiceSettings()
+    topic = settings.topic(floor.TOPIC)
+    await ensure_topics(kafka_bootstrap, [topic], settings.topic_partitions)
+    events = floor.mix(2)
+    schema = await pool.fetchval("SELECT current_schema()")
+    await floor.fill_outbox(pool, topic, events)
+
+    await floor.relay_all(settings, schema, pool)
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+    assert await floor.bare_read(kafka_bootstrap, topic, len(events)) == len(events)
+
+    assert await floor.noop_consumer(settings, pool, len(events)) == len(events)
+    claimed = await pool.fetchval("SELECT count(*) FROM processed_messages WHERE consumer = 'floor'")
+    assert claimed == len(events)
+
+
+@pytest.mark.integration
+async def test_row_writes_insert_each_row_then_move_it_once(floor: ModuleType, pool: asyncpg.Pool) -> None:
+    await floor.create_rows_table(pool)
+    ids = [uuid.uuid4() for _ in range(1200)]  # three statements each way, the last one short
+    assert await floor.row_writes(pool, ids, [uuid.uuid4() for _ in ids]) == 2400
+    rows = await pool.fetch("SELECT state, version FROM floor_rows")
+    assert len(rows) == 1200
+    assert {(r["state"], r["version"]) for r in rows} == {("ready", 2)}
