@@ -8,15 +8,17 @@ handlers do: every fact is an event, published from an outbox by a relay, and ea
 it from the broker, parses it (pydantic contracts), claims it in its inbox and commits. This bench measures that
 part alone, on the real broker and database, with the servicekit pieces the services run:
 
-1. **relay**: the national per-student mix of consumed messages written to an outbox (`write_outbox`) and
-   published by the servicekit relay (`start_relay`, as a service runs it);
+1. **relay**: the national per-student mix of consumed messages, written to an outbox beforehand (`write_outbox`,
+   not measured: a handler's outbox write is its own work), published by the servicekit relay (`start_relay`, as
+   a service runs it);
 2. **bare read** (the yardstick): a bare aiokafka consumer reads every record, no decode, no database;
 3. **no-op consumer**: the servicekit `EventConsumer` behind faststream's subscriber (`subscribe`, two lanes, 500
    records a poll, as deployed) with handlers that do nothing: decode, inbox claims, one commit a lane;
 4. **row writes**: rows shaped like a projection's (uuid key, a student index, ten columns) inserted, then each
    updated once on an indexed column (a state move: never HOT), 500 a statement and a transaction.
 
-The CPU of each phase is this process's, PostgreSQL's (every server process, psutil) and the broker's. The floor
+The CPU of each phase is this process's, PostgreSQL's (every server process, psutil) and the broker's; a phase
+includes its clients' start and stop (the relay's election, a consumer group's join), as a service's run does. The floor
 a student is `CONSUMED_PER_STUDENT` × the no-op consumer's cost an event + `--row-writes` × a row write's +
 `PRODUCED_PER_STUDENT` × the relay's cost an event. The mixes are those of the 5,000-student national run of
 6 December 2026 (its metrics: messages each consumer read and each relay published; its `pg_stat_user_tables`:
@@ -28,9 +30,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
-import sys
 import tempfile
 import time
 import uuid
@@ -71,11 +73,13 @@ CONSUMED_PER_STUDENT = sum(CONSUMED_MIX.values())
 # Events a student the relays of students (6), calculator (5) and pfmp (4) published in that run (the gateway's
 # grouped moves: 0.02); the documents service's are left out with it.
 PRODUCED_PER_STUDENT = 15
-# Rows a student written (inserted, updated, deleted) in the four schemas, 138, less the 36 inbox rows the no-op
-# consumer already writes (pg_stat_user_tables of that run).
-ROW_WRITES_PER_STUDENT = 102
+# Rows a student written (inserted, updated, deleted) in the four schemas of that run (pg_stat_user_tables: pfmp
+# 43.2, asp_gateway 41.4, calculator 28.2, students 25.2), 138, less the 37 inbox rows the no-op consumer writes.
+ROW_WRITES_PER_STUDENT = 101
 TOPIC = "floor.events"
-BATCH = 500
+BATCH = 500  # records a poll, rows a statement
+OUTBOX_TRANSACTION = 450  # events a transaction into the outbox: an establishment's import
+DEADLINE_S = 600.0  # a phase that does not end by then names what it waited for
 
 T = TypeVar("T")
 
@@ -138,20 +142,35 @@ def mix(students: int) -> list[tuple[uuid.UUID, Envelope]]:
 
 
 async def fill_outbox(pool: asyncpg.Pool, topic: str, events: list[tuple[uuid.UUID, Envelope]]) -> None:
-    """The events in the outbox, keyed by student, ≈ 450 a transaction (an establishment's import)."""
-    for first in range(0, len(events), 450):
+    """The events in the outbox, keyed by student, `OUTBOX_TRANSACTION` a transaction (not measured: a handler's
+    outbox write is part of its own work)."""
+    for first in range(0, len(events), OUTBOX_TRANSACTION):
+        rows = [event_row(topic, student, event) for student, event in events[first:first + OUTBOX_TRANSACTION]]
         async with pool.acquire() as conn, conn.transaction():
-            await write_outbox(conn, [event_row(topic, student, event) for student, event in events[first:first + 450]])
+            await write_outbox(conn, rows)
+
+
+async def until(done: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Wait for `done`, looking every 50 ms; past `DEADLINE_S`, fail naming `what`."""
+    deadline = time.monotonic() + DEADLINE_S
+    while not await done():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not done after {DEADLINE_S:.0f} s")
+        await asyncio.sleep(0.05)
 
 
 async def relay_all(settings: ServiceSettings, schema: str, pool: asyncpg.Pool) -> None:
-    """The outbox published by the servicekit relay, until it is empty."""
+    """The outbox published by the servicekit relay (started and stopped as a service does), until it is empty."""
     relay = await start_relay(settings, schema)
     try:
-        while await pool.fetchval("SELECT count(*) FROM outbox"):
-            await asyncio.sleep(0.05)
+        # The batch table, not the `outbox` view: the view unpacks every row, a cost the relay does not have.
+        await until(lambda: _outbox_empty(pool), "the relay emptying the outbox")
     finally:
         await relay.stop(drain_seconds=1)
+
+
+async def _outbox_empty(pool: asyncpg.Pool) -> bool:
+    return not await pool.fetchval("SELECT EXISTS (SELECT 1 FROM outbox_batch)")
 
 
 async def bare_read(bootstrap: str, topic: str, expected: int) -> int:
@@ -160,8 +179,10 @@ async def bare_read(bootstrap: str, topic: str, expected: int) -> int:
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     try:
-        read = 0
+        read, deadline = 0, time.monotonic() + DEADLINE_S
         while read < expected:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the bare read: {read} of {expected} records after {DEADLINE_S:.0f} s")
             batches = await consumer.getmany(timeout_ms=100, max_records=BATCH)
             read += sum(len(records) for records in batches.values())
             if batches:
@@ -192,11 +213,14 @@ async def noop_consumer(settings: ServiceSettings, pool: asyncpg.Pool, expected:
     subscribe(broker, settings, consumer, [TOPIC], group=f"floor-{uuid.uuid4().hex[:6]}")
     await broker.start()
     try:
-        while consumer.processed < expected:
-            await asyncio.sleep(0.05)
+        await until(lambda: _processed(consumer, expected), f"the no-op consumer processing {expected} events")
         return consumer.processed
     finally:
         await broker.stop()
+
+
+async def _processed(consumer: EventConsumer, expected: int) -> bool:
+    return consumer.processed >= expected
 
 
 ROWS_TABLE = """
@@ -232,6 +256,62 @@ async def row_writes(pool: asyncpg.Pool, ids: list[uuid.UUID], students: list[uu
     return 2 * rows
 
 
+@dataclass
+class Floor:
+    """A student's floor in ms of CPU, by part."""
+
+    consume_ms: float
+    write_ms: float
+    relay_ms: float
+
+    @property
+    def total_ms(self) -> float:
+        return self.consume_ms + self.write_ms + self.relay_ms
+
+    def line(self, row_writes: int) -> str:
+        return (f"floor per student: consume {CONSUMED_PER_STUDENT} x = {self.consume_ms:.2f} ms + write "
+                f"{row_writes} rows = {self.write_ms:.2f} ms + relay {PRODUCED_PER_STUDENT} x = {self.relay_ms:.2f} ms "
+                f"-> {self.total_ms:.2f} ms; goal {GOAL_MS_PER_STUDENT:.2f} ms ({GOAL_STUDENTS} students in "
+                f"{GOAL_SECONDS} s on {CORES} cores); floor/goal={self.total_ms / GOAL_MS_PER_STUDENT:.2f}")
+
+
+def floor_ms(consumed: Cost, events: int, writes: Cost, written: int, relayed: Cost, row_writes: int) -> Floor:
+    """The phases' CPU an event (or a row) times what a student makes: its reads, its row writes, its events."""
+    return Floor(consume_ms=CONSUMED_PER_STUDENT * consumed.total_s * 1000 / events,
+                 write_ms=row_writes * writes.total_s * 1000 / written,
+                 relay_ms=PRODUCED_PER_STUDENT * relayed.total_s * 1000 / events)
+
+
+async def measure_phases(args: argparse.Namespace, settings: ServiceSettings, schema: str, pool: asyncpg.Pool,
+                         meter: Meter) -> Floor:
+    """Each phase on the same events (the row writes on rows of their own), its line printed as it ends."""
+    topic = settings.topic(TOPIC)
+    await ensure_topics(settings.kafka_bootstrap_servers, [topic], settings.topic_partitions)
+    events = mix(args.students)
+    n = len(events)
+    print(f"students={args.students} events={n} consumed_per_student={CONSUMED_PER_STUDENT} "
+          f"load_avg_1m={os.getloadavg()[0]:.2f} cpus={os.cpu_count()}", flush=True)
+    await fill_outbox(pool, topic, events)
+    wire = [to_wire(event) for _, event in events]
+    _, decoding = await meter.measure(lambda: decode_all(wire))
+    print(f"decode alone (the contracts' parse, in this process): {decoding.per(n)}", flush=True)
+    _, relayed = await meter.measure(lambda: relay_all(settings, schema, pool))
+    print(f"relay: {relayed.per(n)}", flush=True)
+    read, bare = await meter.measure(lambda: bare_read(settings.kafka_bootstrap_servers, topic, n))
+    print(f"bare read (yardstick): records={read} {bare.per(n)}", flush=True)
+    configure_logging("floor")
+    with open(os.devnull, "w") as nowhere, contextlib.redirect_stderr(nowhere):  # a service's logs: not here
+        processed, consumed = await meter.measure(lambda: noop_consumer(settings, pool, n))
+    inbox = await pool.fetchval("SELECT count(*) FROM processed_messages")
+    print(f"no-op consumer: processed={processed} inbox_rows={inbox} {consumed.per(n)} "
+          f"ratio_to_bare_read={consumed.total_s / bare.total_s:.1f}", flush=True)
+    rows = args.students * args.row_writes // 2  # each row written twice
+    ids, students = [uuid.uuid4() for _ in range(rows)], [uuid.uuid4() for _ in range(rows)]
+    written, writes = await meter.measure(lambda: row_writes(pool, ids, students))
+    print(f"row writes: writes={written} {writes.per(written)}", flush=True)
+    return floor_ms(consumed, n, writes, written, relayed, args.row_writes)
+
+
 async def run(args: argparse.Namespace, bootstrap: str, broker_pid: int, database_url: str) -> None:
     os.environ.update({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": database_url})
     settings = ServiceSettings()
@@ -240,47 +320,11 @@ async def run(args: argparse.Namespace, bootstrap: str, broker_pid: int, databas
     try:
         await migrate(pool, schema, ["aplypro_servicekit"])
         await create_rows_table(pool)
-        topic = settings.topic(TOPIC)
-        await ensure_topics(bootstrap, [topic], settings.topic_partitions)
         meter = Meter(psutil.Process(int(await pool.fetchval("SELECT pg_backend_pid()"))).ppid(), broker_pid)
-        events = mix(args.students)
-        n = len(events)
-        print(f"students={args.students} events={n} consumed_per_student={CONSUMED_PER_STUDENT} "
-              f"load_avg_1m={os.getloadavg()[0]:.2f} cpus={os.cpu_count()}", flush=True)
-        await fill_outbox(pool, topic, events)
-
-        wire = [to_wire(event) for _, event in events]
-        _, decoding = await meter.measure(lambda: decode_all(wire))
-        print(f"decode alone (the contracts' parse, in this process): {decoding.per(n)}", flush=True)
-        _, relayed = await meter.measure(lambda: relay_all(settings, schema, pool))
-        print(f"relay: {relayed.per(n)}", flush=True)
-        read, bare = await meter.measure(lambda: bare_read(bootstrap, topic, n))
-        print(f"bare read (yardstick): records={read} {bare.per(n)}", flush=True)
-        configure_logging("floor")
-        out, sys.stderr = sys.stderr, open(os.devnull, "w")  # the consumer logs as a service does; not here
-        try:
-            processed, consumed = await meter.measure(lambda: noop_consumer(settings, pool, n))
-        finally:
-            sys.stderr.close()
-            sys.stderr = out
-        inbox = await pool.fetchval("SELECT count(*) FROM processed_messages")
-        print(f"no-op consumer: processed={processed} inbox_rows={inbox} {consumed.per(n)} "
-              f"ratio_to_bare_read={consumed.total_s / bare.total_s:.1f}", flush=True)
-        rows = args.students * ROW_WRITES_PER_STUDENT // 2
-        ids, students = [uuid.uuid4() for _ in range(rows)], [uuid.uuid4() for _ in range(rows)]
-        written, writes = await meter.measure(lambda: row_writes(pool, ids, students))
-        print(f"row writes: writes={written} {writes.per(written)}", flush=True)
-
-        consume_ms = CONSUMED_PER_STUDENT * consumed.total_s * 1000 / n
-        write_ms = args.row_writes * writes.total_s * 1000 / written
-        relay_ms = PRODUCED_PER_STUDENT * relayed.total_s * 1000 / n
-        floor = consume_ms + write_ms + relay_ms
-        print(f"floor per student: consume {CONSUMED_PER_STUDENT} x = {consume_ms:.2f} ms + write {args.row_writes} "
-              f"rows = {write_ms:.2f} ms + relay {PRODUCED_PER_STUDENT} x = {relay_ms:.2f} ms -> {floor:.2f} ms; "
-              f"goal {GOAL_MS_PER_STUDENT:.2f} ms ({GOAL_STUDENTS} students in {GOAL_SECONDS} s on {CORES} cores); "
-              f"floor/goal={floor / GOAL_MS_PER_STUDENT:.2f}", flush=True)
-        await pool.execute(f"DROP SCHEMA {schema} CASCADE")
+        floor = await measure_phases(args, settings, schema, pool, meter)
+        print(floor.line(args.row_writes), flush=True)
     finally:
+        await pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         await pool.close()
 
 

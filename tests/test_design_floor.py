@@ -48,10 +48,26 @@ def test_the_mix_is_each_students_consumed_messages_each_parsing_back(floor: Mod
     assert {getattr(d, "kind", None) for d in documents} == {"attribution"}  # états liquidatifs are skipped unread
 
 
+def test_the_floor_is_each_phases_cost_times_what_a_student_makes(floor: ModuleType) -> None:
+    consumed = floor.Cost(wall_s=9.0, process_s=2.0, postgres_s=1.5, broker_s=0.5)  # 4 s for 1,000 events
+    writes = floor.Cost(wall_s=9.0, process_s=0.1, postgres_s=0.9, broker_s=0.0)  # 1 s for 500 rows
+    relayed = floor.Cost(wall_s=9.0, process_s=0.5, postgres_s=0.3, broker_s=0.2)  # 1 s for 1,000 events
+    result = floor.floor_ms(consumed, 1000, writes, 500, relayed, row_writes=10)
+    assert result.consume_ms == pytest.approx(floor.CONSUMED_PER_STUDENT * 4.0)
+    assert result.write_ms == pytest.approx(10 * 2.0)
+    assert result.relay_ms == pytest.approx(floor.PRODUCED_PER_STUDENT * 1.0)
+    assert result.total_ms == pytest.approx(37 * 4.0 + 20.0 + 15 * 1.0)
+    assert f"-> {result.total_ms:.2f} ms" in result.line(10)
+    assert f"floor/goal={result.total_ms / floor.GOAL_MS_PER_STUDENT:.2f}" in result.line(10)
+    assert floor.GOAL_MS_PER_STUDENT == pytest.approx(900 * 2 * 1000 / 650_000)
+
+
 @pytest.fixture
 async def pool(database_url: str, namespace: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await migrated_pool(database_url, namespace.replace(".", "_") + "floor", size=4)
+    schema = namespace.replace(".", "_") + "floor"
+    pool = await migrated_pool(database_url, schema, size=4)
     yield pool
+    await pool.execute(f"DROP SCHEMA {schema} CASCADE")
     await pool.close()
 
 
