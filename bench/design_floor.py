@@ -48,7 +48,7 @@ from aiokafka import AIOKafkaConsumer
 from aplypro_contracts import Envelope, default_registry
 from aplypro_contracts.examples import examples
 from aplypro_contracts.registry import to_wire
-from aplypro_local.embedded import EmbeddedKafka, EmbeddedPostgres
+from aplypro_local.embedded import EmbeddedKafka
 from aplypro_servicekit.consumer import EventConsumer
 from aplypro_servicekit.db import create_pool, migrate
 from aplypro_servicekit.kafka import ensure_topics, subscribe
@@ -57,7 +57,7 @@ from aplypro_servicekit.outbox import event_row, write_outbox
 from aplypro_servicekit.relay_factory import start_relay
 from aplypro_servicekit.settings import ServiceSettings
 from faststream.kafka import KafkaBroker
-from students_money_facts import server_cpu_s
+from students_money_facts import server_cpu_s, with_database
 
 GOAL_STUDENTS, GOAL_SECONDS, CORES = 650_000, 15 * 60, 2
 GOAL_MS_PER_STUDENT = GOAL_SECONDS * CORES * 1000 / GOAL_STUDENTS
@@ -336,17 +336,10 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="design-floor-"))
     kafka = EmbeddedKafka.start(log_file=work / "broker.log")
-    database_url = os.environ.get("DATABASE_URL")
-    postgres = None
     try:
-        if database_url is None:
-            postgres = EmbeddedPostgres.start(work / "pgdata")
-            database_url = postgres.url
-        asyncio.run(run(args, kafka.bootstrap, kafka.process.pid, database_url))
+        with_database(lambda url: run(args, kafka.bootstrap, kafka.process.pid, url))
     finally:
         kafka.stop()
-        if postgres is not None:
-            postgres.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -4,11 +4,8 @@ relay and claimed once by the no-op consumer's inbox, and each projection row wr
 from __future__ import annotations
 
 import collections
-import importlib
-import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from types import ModuleType
 
 import asyncpg
@@ -19,16 +16,12 @@ from aplypro_local.testing import migrated_pool
 from aplypro_servicekit.kafka import ensure_topics
 from aplypro_servicekit.settings import ServiceSettings
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+from .bench_modules import bench_module
 
 
 @pytest.fixture(scope="module")
-def floor() -> Iterator[ModuleType]:
-    sys.path.insert(0, str(BENCH))  # the benches import each other as scripts do
-    try:
-        yield importlib.import_module("design_floor")
-    finally:
-        sys.path.remove(str(BENCH))
+def floor() -> ModuleType:
+    return bench_module("design_floor")
 
 
 def test_the_mix_is_each_students_consumed_messages_each_parsing_back(floor: ModuleType) -> None:

@@ -3,7 +3,6 @@ children, each CLI by its command, PostgreSQL and the broker; and it measures re
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
 import time
@@ -13,16 +12,12 @@ from types import ModuleType
 import asyncpg
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+from .bench_modules import bench_module
 
 
 @pytest.fixture(scope="module")
 def cpu_module() -> ModuleType:
-    sys.path.insert(0, str(BENCH))  # the benches import each other as scripts do
-    try:
-        return importlib.import_module("national_cpu")
-    finally:
-        sys.path.remove(str(BENCH))
+    return bench_module("national_cpu")
 
 
 @pytest.mark.parametrize(("cmdline", "parent", "kind"), [

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import asyncpg
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+from .bench_modules import bench_module
 
 
 @pytest.fixture(scope="module")
 def inbox_module() -> ModuleType:
-    sys.path.insert(0, str(BENCH))  # the benches import each other as scripts do
-    try:
-        return importlib.import_module("national_inbox")
-    finally:
-        sys.path.remove(str(BENCH))
+    return bench_module("national_inbox")
 
 
 def test_the_line_gives_the_total_and_each_consumer_a_student_largest_first(inbox_module: ModuleType) -> None:

@@ -5,9 +5,7 @@ and the files the services' CLIs read. No stack is started."""
 from __future__ import annotations
 
 import csv
-import importlib
 import itertools
-import sys
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -15,16 +13,12 @@ from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+from .bench_modules import bench_module
 
 
 @pytest.fixture(scope="module")
 def population_module() -> ModuleType:
-    sys.path.insert(0, str(BENCH))  # the benches import each other as scripts do
-    try:
-        return importlib.import_module("national_population")
-    finally:
-        sys.path.remove(str(BENCH))
+    return bench_module("national_population")
 
 
 def test_the_population_has_its_establishments_classes_and_pfmps(population_module: ModuleType) -> None:
