@@ -40,3 +40,12 @@ def test_a_stage_that_keeps_moving_may_take_longer_than_its_timeout() -> None:
 def test_a_stage_standing_still_fails_after_its_timeout() -> None:
     with pytest.raises(demo.DemoFailed, match=r"0/5 \(no progress for 1 s\)"):
         wait(CountingProbe(0), 5, timeout=1.0)
+
+
+def test_the_decisions_stage_waits_for_the_gateway_to_know_every_da() -> None:
+    # pfmp and the calculator know the 3 DAs, the gateway 2: a request read now would be held for its DA.
+    figures = {"pfmp_decisions": 3, "calculator_decisions": 3, "gateway_decisions": 2}
+    assert demo.decisions_known(figures) == 2
+    assert demo.decisions_known({**figures, "gateway_decisions": 3}) == 3
+    students = {"pfmp_ribs": 5, "gateway_students": 5, "gateway_schoolings": 4, "gateway_ribs": 5}
+    assert demo.students_known(students) == 4

@@ -34,6 +34,9 @@ QUERIES = {
     # What the calculator and the gateway must know before the director validates, so that a request is
     # never blocked for a fact still on its way (a DA, the student, a RIB) when the demo counts the reasons.
     "calculator_decisions": "SELECT count(*) FROM calculator.decisions WHERE attribution_version > 0",
+    # The gateway's DA numbers (its NUMADM): a request read before its DA arrives is held, and the demo's file
+    # stage would count it as blocked.
+    "gateway_decisions": "SELECT count(*) FROM asp_gateway.attributive_decisions",
     "gateway_students": "SELECT count(*) FROM asp_gateway.students",
     "gateway_schoolings": "SELECT count(*) FROM asp_gateway.schoolings",
     "gateway_ribs": "SELECT count(*) FROM asp_gateway.ribs",
